@@ -1,0 +1,132 @@
+/*
+ * sevnet native core — the C ABI that JavaCPP binds (dev.sevnet.backend.cpu.NativeCore).
+ *
+ * Conventions
+ *  - Activations are NCDHW float32, contiguous ("T" is the D axis). Weights are PyTorch-shaped.
+ *  - Every function is extern "C", takes raw pointers and plain integers, and never allocates memory
+ *    the caller has to free. Java validates every shape before calling: these functions trust
+ *    their arguments.
+ *  - Functions that produce a gradient *overwrite* their output (autograd accumulates in Java).
+ *  - Multi-threaded with OpenMP; sev_set_num_threads() bounds the pool.
+ *  - Return value (int): 0 on success, a negative SEV_E* code otherwise (see sev_last_error()).
+ */
+#ifndef SEVNET_H
+#define SEVNET_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SEV_OK 0
+#define SEV_EINVAL (-1)
+#define SEV_ENOMEM (-2)
+#define SEV_ECUDA (-3)
+
+/* ---- library ---- */
+const char* sev_version(void);
+const char* sev_last_error(void);          /* thread-local message of the last failure */
+int sev_set_num_threads(int n);            /* <= 0: all cores */
+int sev_get_num_threads(void);
+/* "avx512f avx2 fma ..." as seen by the CPU */
+const char* sev_cpu_features(void);
+/* 1 when the library holds CUDA kernels (built with nvcc), 0 otherwise */
+int sev_has_cuda_kernels(void);
+
+/* ---- 3-D convolution (no bias in the model; bias optional for folded inference) ----
+ * p[] holds 18 ints: N, Cin, T, H, W, Cout, kT, kH, kW, sT, sH, sW, pT, pH, pW, groups, To, Ho
+ * and Wo is p[18] (19 ints in all):
+ *   index: 0 N, 1 Cin, 2 T, 3 H, 4 W, 5 Cout, 6 kT, 7 kH, 8 kW, 9 sT, 10 sH, 11 sW,
+ *          12 pT, 13 pH, 14 pW, 15 groups, 16 To, 17 Ho, 18 Wo
+ * x [N,Cin,T,H,W], w [Cout, Cin/groups, kT,kH,kW], y [N,Cout,To,Ho,Wo].
+ */
+#define SEV_CONV_NPARAMS 19
+/* y = conv(x, w) (+ bias[c] if bias != NULL) (then ReLU if relu != 0) */
+int sev_conv3d_forward(const float* x, const float* w, const float* bias, float* y, const int* p, int relu);
+/* dx = conv_transpose(dy, w) */
+int sev_conv3d_backward_data(const float* dy, const float* w, float* dx, const int* p);
+/* dw = sum_n dy (*) x */
+int sev_conv3d_backward_weight(const float* x, const float* dy, float* dw, const int* p);
+
+/* ---- GEMM (row-major): C = alpha * op(A) * op(B) + beta * C ---- */
+int sev_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
+              const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+
+/* ---- batch norm over [N, C, S] (S = T*H*W) ---- */
+/* training: batch statistics; writes mean[C], invstd[C] (for backward), y; updates running stats
+ * in place with PyTorch semantics (running_var uses the unbiased variance) */
+int sev_batchnorm_train_forward(const float* x, const float* gamma, const float* beta, float* y,
+                                float* save_mean, float* save_invstd, float* running_mean, float* running_var,
+                                int64_t N, int64_t C, int64_t S, float eps, float momentum);
+/* eval: running statistics; relu != 0 fuses the ReLU */
+int sev_batchnorm_eval_forward(const float* x, const float* gamma, const float* beta,
+                               const float* running_mean, const float* running_var, float* y,
+                               int64_t N, int64_t C, int64_t S, float eps, int relu);
+/* backward of the training form; dx, dgamma, dbeta overwritten */
+int sev_batchnorm_backward(const float* x, const float* dy, const float* gamma,
+                           const float* save_mean, const float* save_invstd,
+                           float* dx, float* dgamma, float* dbeta, int64_t N, int64_t C, int64_t S);
+
+/* ---- element-wise ---- */
+int sev_relu_forward(const float* x, float* y, int64_t n);
+int sev_relu_backward(const float* y, const float* dy, float* dx, int64_t n);   /* uses the output */
+int sev_add(const float* a, const float* b, float* y, int64_t n);               /* y = a + b */
+int sev_axpby(float alpha, const float* x, float beta, float* y, int64_t n);    /* y = alpha x + beta y */
+int sev_scale(const float* x, float alpha, float* y, int64_t n);
+int sev_fill(float* y, float value, int64_t n);
+int sev_sigmoid_forward(const float* x, float* y, int64_t n);
+int sev_sigmoid_backward(const float* y, const float* dy, float* dx, int64_t n);
+/* dropout: mask is written (0 or 1/(1-p)), y = x * mask; seed + counter make it reproducible */
+int sev_dropout_forward(const float* x, float* y, float* mask, int64_t n, float p, uint64_t seed);
+int sev_mul(const float* a, const float* b, float* y, int64_t n);               /* y = a * b */
+/* fused residual tail: y = relu(a + b) */
+int sev_add_relu(const float* a, const float* b, float* y, int64_t n);
+
+/* ---- channel concat / split of NCDHW tensors: [N, Ca, S] ++ [N, Cb, S] -> [N, Ca+Cb, S] ---- */
+int sev_concat_channels(const float* a, const float* b, float* y, int64_t N, int64_t Ca, int64_t Cb, int64_t S);
+int sev_split_channels(const float* y, float* a, float* b, int64_t N, int64_t Ca, int64_t Cb, int64_t S);
+
+/* ---- broadcast multiply (SE excite): y[n,c,s] = x[n,c,s] * g[n,c] ---- */
+int sev_channel_scale_forward(const float* x, const float* g, float* y, int64_t N, int64_t C, int64_t S);
+/* dx = dy * g;  dg[n,c] = sum_s dy * x */
+int sev_channel_scale_backward(const float* x, const float* g, const float* dy, float* dx, float* dg,
+                               int64_t N, int64_t C, int64_t S);
+
+/* ---- pooling ---- */
+/* avg-pool 3-d, count_include_pad semantics; p[] uses the conv layout with Cout = Cin, groups = Cin */
+int sev_avgpool3d_forward(const float* x, float* y, const int* p);
+int sev_avgpool3d_backward(const float* dy, float* dx, const int* p);
+/* global average pool: [N, C, S] -> [N, C] */
+int sev_global_avgpool_forward(const float* x, float* y, int64_t N, int64_t C, int64_t S);
+int sev_global_avgpool_backward(const float* dy, float* dx, int64_t N, int64_t C, int64_t S);
+
+/* ---- losses (batch mean) ---- */
+/* logits [N, K], labels int64 [N]; writes loss (scalar), probs [N,K] (softmax, kept for backward) */
+int sev_softmax_xent_forward(const float* logits, const int64_t* labels, float* probs, float* loss,
+                             int64_t N, int64_t K);
+/* dlogits = (probs - onehot) * scale / N */
+int sev_softmax_xent_backward(const float* probs, const int64_t* labels, float* dlogits, float scale,
+                              int64_t N, int64_t K);
+/* targets float [N, K] in {0,1}; mean over N*K */
+int sev_bce_logits_forward(const float* logits, const float* targets, float* loss, int64_t N, int64_t K);
+int sev_bce_logits_backward(const float* logits, const float* targets, float* dlogits, float scale,
+                            int64_t N, int64_t K);
+/* row-wise softmax [N, K] */
+int sev_softmax(const float* x, float* y, int64_t N, int64_t K);
+
+/* ---- optimizer: SGD with momentum and (coupled, PyTorch-style) weight decay ---- */
+/* g' = g + wd * w; v = momentum * v + g'; w -= lr * v */
+int sev_sgd_momentum_step(float* w, const float* g, float* v, int64_t n, float lr, float momentum,
+                          float weight_decay);
+
+/* ---- CUDA kernel bodies run on the host (the kernels/ .cuh bodies driven by a host loop over the grid) ---- */
+int sev_hostrun_temporal_conv3_forward(const float* x, const float* w, float* y, int N, int C, int T, int64_t S);
+
+/* ---- reductions ---- */
+int sev_sum(const float* x, int64_t n, double* out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

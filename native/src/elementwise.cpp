@@ -1,0 +1,157 @@
+// Memory-bound element-wise ops. Plain loops: GCC vectorizes them; OpenMP splits large arrays.
+#include <cmath>
+#include <cstring>
+
+#include "internal.h"
+#include "sevnet.h"
+
+namespace {
+// Below this many elements a parallel region costs more than it saves.
+constexpr int64_t kParallelMin = 1 << 15;
+}
+
+extern "C" {
+
+int sev_relu_forward(const float* x, float* y, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
+  for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.f ? x[i] : 0.f;
+  return SEV_OK;
+}
+
+int sev_relu_backward(const float* y, const float* dy, float* dx, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
+  for (int64_t i = 0; i < n; i++) dx[i] = y[i] > 0.f ? dy[i] : 0.f;
+  return SEV_OK;
+}
+
+int sev_add(const float* a, const float* b, float* y, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
+  for (int64_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+  return SEV_OK;
+}
+
+int sev_add_relu(const float* a, const float* b, float* y, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
+  for (int64_t i = 0; i < n; i++) {
+    float v = a[i] + b[i];
+    y[i] = v > 0.f ? v : 0.f;
+  }
+  return SEV_OK;
+}
+
+int sev_axpby(float alpha, const float* x, float beta, float* y, int64_t n) {
+  if (beta == 0.f) {  // y may hold garbage (NaN) when beta is 0: do not read it
+#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
+    for (int64_t i = 0; i < n; i++) y[i] = alpha * x[i];
+  } else {
+#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
+    for (int64_t i = 0; i < n; i++) y[i] = alpha * x[i] + beta * y[i];
+  }
+  return SEV_OK;
+}
+
+int sev_scale(const float* x, float alpha, float* y, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
+  for (int64_t i = 0; i < n; i++) y[i] = alpha * x[i];
+  return SEV_OK;
+}
+
+int sev_fill(float* y, float value, int64_t n) {
+  if (value == 0.f) {
+    std::memset(y, 0, sizeof(float) * n);
+    return SEV_OK;
+  }
+#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
+  for (int64_t i = 0; i < n; i++) y[i] = value;
+  return SEV_OK;
+}
+
+int sev_mul(const float* a, const float* b, float* y, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
+  for (int64_t i = 0; i < n; i++) y[i] = a[i] * b[i];
+  return SEV_OK;
+}
+
+int sev_sigmoid_forward(const float* x, float* y, int64_t n) {
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
+  for (int64_t i = 0; i < n; i++) y[i] = 1.f / (1.f + std::exp(-x[i]));
+  return SEV_OK;
+}
+
+int sev_sigmoid_backward(const float* y, const float* dy, float* dx, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
+  for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * y[i] * (1.f - y[i]);
+  return SEV_OK;
+}
+
+// Counter-based RNG (splitmix64 of seed + index): the mask depends only on (seed, i), so the
+// result is the same whatever the thread count.
+static inline uint64_t splitmix64(uint64_t z) {
+  z += 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+int sev_dropout_forward(const float* x, float* y, float* mask, int64_t n, float p, uint64_t seed) {
+  const float keep_scale = p < 1.f ? 1.f / (1.f - p) : 0.f;
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
+  for (int64_t i = 0; i < n; i++) {
+    double u = (splitmix64(seed ^ (0x5851f42d4c957f2dULL * (uint64_t)(i + 1))) >> 11) * 0x1.0p-53;
+    float m = u >= p ? keep_scale : 0.f;
+    mask[i] = m;
+    y[i] = x[i] * m;
+  }
+  return SEV_OK;
+}
+
+int sev_concat_channels(const float* a, const float* b, float* y, int64_t N, int64_t Ca, int64_t Cb, int64_t S) {
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < N; n++) {
+    std::memcpy(y + n * (Ca + Cb) * S, a + n * Ca * S, sizeof(float) * Ca * S);
+    std::memcpy(y + (n * (Ca + Cb) + Ca) * S, b + n * Cb * S, sizeof(float) * Cb * S);
+  }
+  return SEV_OK;
+}
+
+int sev_split_channels(const float* y, float* a, float* b, int64_t N, int64_t Ca, int64_t Cb, int64_t S) {
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < N; n++) {
+    std::memcpy(a + n * Ca * S, y + n * (Ca + Cb) * S, sizeof(float) * Ca * S);
+    std::memcpy(b + n * Cb * S, y + (n * (Ca + Cb) + Ca) * S, sizeof(float) * Cb * S);
+  }
+  return SEV_OK;
+}
+
+int sev_channel_scale_forward(const float* x, const float* g, float* y, int64_t N, int64_t C, int64_t S) {
+#pragma omp parallel for schedule(static)
+  for (int64_t nc = 0; nc < N * C; nc++) {
+    const float s = g[nc];
+    const float* xp = x + nc * S;
+    float* yp = y + nc * S;
+#pragma omp simd
+    for (int64_t i = 0; i < S; i++) yp[i] = xp[i] * s;
+  }
+  return SEV_OK;
+}
+
+int sev_channel_scale_backward(const float* x, const float* g, const float* dy, float* dx, float* dg, int64_t N,
+                               int64_t C, int64_t S) {
+#pragma omp parallel for schedule(static)
+  for (int64_t nc = 0; nc < N * C; nc++) {
+    const float s = g[nc];
+    const float* xp = x + nc * S;
+    const float* dyp = dy + nc * S;
+    float* dxp = dx + nc * S;
+    double acc = 0;
+#pragma omp simd reduction(+ : acc)
+    for (int64_t i = 0; i < S; i++) {
+      dxp[i] = dyp[i] * s;
+      acc += (double)dyp[i] * xp[i];
+    }
+    dg[nc] = (float)acc;
+  }
+  return SEV_OK;
+}
+
+}  // extern "C"

@@ -1,0 +1,157 @@
+package dev.sevnet.backend.cpu;
+
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.annotation.Cast;
+import org.bytedeco.javacpp.annotation.Platform;
+
+/**
+ * JavaCPP binding of the native core's C ABI ({@code native/include/sevnet.h}).
+ *
+ * <p>Pointers are passed as raw addresses ({@code long}) of tensors that Java has already validated:
+ * nothing here checks arguments. Only {@link CpuBackend} calls these functions.
+ */
+@Platform(include = "sevnet.h", link = "sevnet")
+public final class NativeCore {
+    static {
+        Loader.load();
+    }
+
+    private NativeCore() {
+    }
+
+    /** Forces the library to load (throws {@link UnsatisfiedLinkError} with the cause if it cannot). */
+    public static void ensureLoaded() {
+        // the static initialiser did the work
+    }
+
+    public static native @Cast("const char*") String sev_version();
+
+    public static native @Cast("const char*") String sev_last_error();
+
+    public static native int sev_set_num_threads(int n);
+
+    public static native int sev_get_num_threads();
+
+    public static native @Cast("const char*") String sev_cpu_features();
+
+    public static native int sev_has_cuda_kernels();
+
+    // ---- convolution ----
+    public static native int sev_conv3d_forward(@Cast("const float*") long x, @Cast("const float*") long w,
+            @Cast("const float*") long bias, @Cast("float*") long y, @Cast("const int*") int[] p, int relu);
+
+    public static native int sev_conv3d_backward_data(@Cast("const float*") long dy, @Cast("const float*") long w,
+            @Cast("float*") long dx, @Cast("const int*") int[] p);
+
+    public static native int sev_conv3d_backward_weight(@Cast("const float*") long x, @Cast("const float*") long dy,
+            @Cast("float*") long dw, @Cast("const int*") int[] p);
+
+    public static native int sev_sgemm(int transA, int transB, @Cast("int64_t") long m, @Cast("int64_t") long n,
+            @Cast("int64_t") long k, float alpha, @Cast("const float*") long a, @Cast("int64_t") long lda,
+            @Cast("const float*") long b, @Cast("int64_t") long ldb, float beta, @Cast("float*") long c,
+            @Cast("int64_t") long ldc);
+
+    // ---- batch norm ----
+    public static native int sev_batchnorm_train_forward(@Cast("const float*") long x, @Cast("const float*") long gamma,
+            @Cast("const float*") long beta, @Cast("float*") long y, @Cast("float*") long saveMean,
+            @Cast("float*") long saveInvstd, @Cast("float*") long runningMean, @Cast("float*") long runningVar,
+            @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s, float eps, float momentum);
+
+    public static native int sev_batchnorm_eval_forward(@Cast("const float*") long x, @Cast("const float*") long gamma,
+            @Cast("const float*") long beta, @Cast("const float*") long runningMean,
+            @Cast("const float*") long runningVar, @Cast("float*") long y, @Cast("int64_t") long n,
+            @Cast("int64_t") long c, @Cast("int64_t") long s, float eps, int relu);
+
+    public static native int sev_batchnorm_backward(@Cast("const float*") long x, @Cast("const float*") long dy,
+            @Cast("const float*") long gamma, @Cast("const float*") long saveMean,
+            @Cast("const float*") long saveInvstd, @Cast("float*") long dx, @Cast("float*") long dgamma,
+            @Cast("float*") long dbeta, @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s);
+
+    // ---- element-wise ----
+    public static native int sev_relu_forward(@Cast("const float*") long x, @Cast("float*") long y, @Cast("int64_t") long n);
+
+    public static native int sev_relu_backward(@Cast("const float*") long y, @Cast("const float*") long dy,
+            @Cast("float*") long dx, @Cast("int64_t") long n);
+
+    public static native int sev_add(@Cast("const float*") long a, @Cast("const float*") long b, @Cast("float*") long y,
+            @Cast("int64_t") long n);
+
+    public static native int sev_axpby(float alpha, @Cast("const float*") long x, float beta, @Cast("float*") long y,
+            @Cast("int64_t") long n);
+
+    public static native int sev_scale(@Cast("const float*") long x, float alpha, @Cast("float*") long y,
+            @Cast("int64_t") long n);
+
+    public static native int sev_fill(@Cast("float*") long y, float value, @Cast("int64_t") long n);
+
+    public static native int sev_sigmoid_forward(@Cast("const float*") long x, @Cast("float*") long y,
+            @Cast("int64_t") long n);
+
+    public static native int sev_sigmoid_backward(@Cast("const float*") long y, @Cast("const float*") long dy,
+            @Cast("float*") long dx, @Cast("int64_t") long n);
+
+    public static native int sev_dropout_forward(@Cast("const float*") long x, @Cast("float*") long y,
+            @Cast("float*") long mask, @Cast("int64_t") long n, float p, @Cast("uint64_t") long seed);
+
+    public static native int sev_mul(@Cast("const float*") long a, @Cast("const float*") long b, @Cast("float*") long y,
+            @Cast("int64_t") long n);
+
+    public static native int sev_add_relu(@Cast("const float*") long a, @Cast("const float*") long b,
+            @Cast("float*") long y, @Cast("int64_t") long n);
+
+    public static native int sev_concat_channels(@Cast("const float*") long a, @Cast("const float*") long b,
+            @Cast("float*") long y, @Cast("int64_t") long n, @Cast("int64_t") long ca, @Cast("int64_t") long cb,
+            @Cast("int64_t") long s);
+
+    public static native int sev_split_channels(@Cast("const float*") long y, @Cast("float*") long a,
+            @Cast("float*") long b, @Cast("int64_t") long n, @Cast("int64_t") long ca, @Cast("int64_t") long cb,
+            @Cast("int64_t") long s);
+
+    public static native int sev_channel_scale_forward(@Cast("const float*") long x, @Cast("const float*") long g,
+            @Cast("float*") long y, @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s);
+
+    public static native int sev_channel_scale_backward(@Cast("const float*") long x, @Cast("const float*") long g,
+            @Cast("const float*") long dy, @Cast("float*") long dx, @Cast("float*") long dg, @Cast("int64_t") long n,
+            @Cast("int64_t") long c, @Cast("int64_t") long s);
+
+    // ---- pooling ----
+    public static native int sev_avgpool3d_forward(@Cast("const float*") long x, @Cast("float*") long y,
+            @Cast("const int*") int[] p);
+
+    public static native int sev_avgpool3d_backward(@Cast("const float*") long dy, @Cast("float*") long dx,
+            @Cast("const int*") int[] p);
+
+    public static native int sev_global_avgpool_forward(@Cast("const float*") long x, @Cast("float*") long y,
+            @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s);
+
+    public static native int sev_global_avgpool_backward(@Cast("const float*") long dy, @Cast("float*") long dx,
+            @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s);
+
+    // ---- losses ----
+    public static native int sev_softmax_xent_forward(@Cast("const float*") long logits,
+            @Cast("const int64_t*") long labels, @Cast("float*") long probs, @Cast("float*") long loss,
+            @Cast("int64_t") long n, @Cast("int64_t") long k);
+
+    public static native int sev_softmax_xent_backward(@Cast("const float*") long probs,
+            @Cast("const int64_t*") long labels, @Cast("float*") long dlogits, float scale, @Cast("int64_t") long n,
+            @Cast("int64_t") long k);
+
+    public static native int sev_bce_logits_forward(@Cast("const float*") long logits,
+            @Cast("const float*") long targets, @Cast("float*") long loss, @Cast("int64_t") long n,
+            @Cast("int64_t") long k);
+
+    public static native int sev_bce_logits_backward(@Cast("const float*") long logits,
+            @Cast("const float*") long targets, @Cast("float*") long dlogits, float scale, @Cast("int64_t") long n,
+            @Cast("int64_t") long k);
+
+    public static native int sev_softmax(@Cast("const float*") long x, @Cast("float*") long y, @Cast("int64_t") long n,
+            @Cast("int64_t") long k);
+
+    public static native int sev_sgd_momentum_step(@Cast("float*") long w, @Cast("const float*") long g,
+            @Cast("float*") long v, @Cast("int64_t") long n, float lr, float momentum, float weightDecay);
+
+    public static native int sev_sum(@Cast("const float*") long x, @Cast("int64_t") long n, @Cast("double*") double[] out);
+
+    public static native int sev_hostrun_temporal_conv3_forward(@Cast("const float*") long x,
+            @Cast("const float*") long w, @Cast("float*") long y, int n, int c, int t, @Cast("int64_t") long s);
+}

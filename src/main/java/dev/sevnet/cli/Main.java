@@ -1,0 +1,26 @@
+package dev.sevnet.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code sevnet} command line. */
+@Command(name = "sevnet", mixinStandardHelpOptions = true, version = "sevnet 0.1.0",
+        description = "Train, evaluate and serve SEVNets for video action recognition.",
+        subcommands = {CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    public static int run(String... args) {
+        return new CommandLine(new Main()).execute(args);
+    }
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+}

@@ -1,0 +1,301 @@
+package dev.sevnet.tensor;
+
+import java.nio.ByteBuffer;
+import java.nio.FloatBuffer;
+import java.nio.LongBuffer;
+import java.util.Objects;
+
+/**
+ * An n-dimensional array in off-heap memory: shape, dtype, device and a reference-counted storage.
+ *
+ * <p>Tensors are {@link AutoCloseable}: close them, or create them inside a {@link TensorScope} that
+ * closes them. The garbage collector never frees tensor memory. A tensor made while a scope is open
+ * belongs to that scope unless {@link TensorScope#keep(Tensor)} takes it out.
+ */
+public final class Tensor implements AutoCloseable {
+    private final Shape shape;
+    private final DType dtype;
+    private final Storage storage;
+    private volatile boolean closed;
+
+    private Tensor(Shape shape, DType dtype, Storage storage) {
+        this.shape = shape;
+        this.dtype = dtype;
+        this.storage = storage;
+        TensorScope.register(this);
+    }
+
+    /** Wraps storage the caller already owns one reference of (used by device backends). */
+    public static Tensor wrap(Shape shape, DType dtype, Storage storage) {
+        long need = shape.size() * dtype.byteSize();
+        if (storage.bytes() < need) {
+            throw new IllegalArgumentException("storage of " + storage.bytes() + " bytes is too small for "
+                    + shape + " " + dtype);
+        }
+        return new Tensor(shape, dtype, storage);
+    }
+
+    /** Uninitialised host tensor. */
+    public static Tensor empty(Shape shape, DType dtype) {
+        return new Tensor(shape, dtype, HostStorage.allocate(shape.size() * dtype.byteSize()));
+    }
+
+    public static Tensor empty(Shape shape) {
+        return empty(shape, DType.FLOAT32);
+    }
+
+    public static Tensor zeros(Shape shape, DType dtype) {
+        Tensor t = empty(shape, dtype);
+        ByteBuffer b = t.hostBuffer();
+        // bulk clear in 8-byte steps, then the tail
+        int n = b.capacity();
+        int i = 0;
+        for (; i + 8 <= n; i += 8) {
+            b.putLong(i, 0L);
+        }
+        for (; i < n; i++) {
+            b.put(i, (byte) 0);
+        }
+        return t;
+    }
+
+    public static Tensor zeros(Shape shape) {
+        return zeros(shape, DType.FLOAT32);
+    }
+
+    public static Tensor full(Shape shape, float value) {
+        Tensor t = empty(shape, DType.FLOAT32);
+        FloatBuffer f = t.floatBuffer();
+        for (int i = 0; i < f.capacity(); i++) {
+            f.put(i, value);
+        }
+        return t;
+    }
+
+    /** A float32 host tensor holding a copy of {@code data}. */
+    public static Tensor of(float[] data, Shape shape) {
+        if (shape.size() != data.length) {
+            throw new IllegalArgumentException("shape " + shape + " needs " + shape.size() + " values, got " + data.length);
+        }
+        Tensor t = empty(shape, DType.FLOAT32);
+        t.floatBuffer().put(0, data);
+        return t;
+    }
+
+    public static Tensor of(float[] data, long... dims) {
+        return of(data, Shape.of(dims));
+    }
+
+    /** An int64 host tensor holding a copy of {@code data}. */
+    public static Tensor ofLongs(long[] data, long... dims) {
+        Shape shape = Shape.of(dims);
+        if (shape.size() != data.length) {
+            throw new IllegalArgumentException("shape " + shape + " needs " + shape.size() + " values, got " + data.length);
+        }
+        Tensor t = empty(shape, DType.INT64);
+        t.hostBuffer().asLongBuffer().put(0, data);
+        return t;
+    }
+
+    public Shape shape() {
+        return shape;
+    }
+
+    public long dim(int i) {
+        return shape.get(i);
+    }
+
+    public int rank() {
+        return shape.rank();
+    }
+
+    public long size() {
+        return shape.size();
+    }
+
+    public DType dtype() {
+        return dtype;
+    }
+
+    public Device device() {
+        return storage.device();
+    }
+
+    public long byteSize() {
+        return shape.size() * dtype.byteSize();
+    }
+
+    /** The raw address of element 0, for native calls. Throws if the tensor is closed. */
+    public long address() {
+        checkOpen();
+        return storage.address();
+    }
+
+    public Storage storage() {
+        checkOpen();
+        return storage;
+    }
+
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /** A tensor of another shape with the same elements, sharing this one's memory. */
+    public Tensor reshape(Shape newShape) {
+        checkOpen();
+        if (newShape.size() != shape.size()) {
+            throw new IllegalArgumentException("cannot reshape " + shape + " (" + shape.size() + " elements) to "
+                    + newShape + " (" + newShape.size() + ")");
+        }
+        storage.retain();
+        return new Tensor(newShape, dtype, storage);
+    }
+
+    public Tensor reshape(long... dims) {
+        return reshape(Shape.of(dims));
+    }
+
+    /** A new host tensor with a copy of the data. */
+    public Tensor copy() {
+        checkOpen();
+        requireHost("copy");
+        Tensor t = empty(shape, dtype);
+        t.hostBuffer().put(0, hostBuffer(), 0, (int) byteSize());
+        return t;
+    }
+
+    /** Copies {@code src}'s contents into this tensor (same shape and dtype, host). */
+    public void copyFrom(Tensor src) {
+        checkOpen();
+        requireHost("copyFrom");
+        if (!src.shape.equals(shape) || src.dtype != dtype) {
+            throw new IllegalArgumentException("copyFrom: " + src.shape + " " + src.dtype + " into " + shape + " " + dtype);
+        }
+        hostBuffer().put(0, src.hostBuffer(), 0, (int) byteSize());
+    }
+
+    /** Little-endian bytes of a host tensor; valid while the tensor is open. */
+    public ByteBuffer hostBuffer() {
+        checkOpen();
+        requireHost("hostBuffer");
+        if (byteSize() > Integer.MAX_VALUE) {
+            throw new UnsupportedOperationException("tensor of " + byteSize() + " bytes is too large for a Java buffer view");
+        }
+        ByteBuffer b = ((HostStorage) storage).byteBuffer();
+        return b.limit((int) byteSize()).slice().order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /** A float view of a float32 host tensor. */
+    public FloatBuffer floatBuffer() {
+        requireDType(DType.FLOAT32);
+        return hostBuffer().asFloatBuffer();
+    }
+
+    public LongBuffer longBuffer() {
+        requireDType(DType.INT64);
+        return hostBuffer().asLongBuffer();
+    }
+
+    public float[] toFloatArray() {
+        if (dtype != DType.FLOAT32) {
+            try (Tensor f = toFloat32()) {
+                return f.toFloatArray();
+            }
+        }
+        float[] a = new float[Math.toIntExact(size())];
+        floatBuffer().get(0, a);
+        return a;
+    }
+
+    public long[] toLongArray() {
+        long[] a = new long[Math.toIntExact(size())];
+        longBuffer().get(0, a);
+        return a;
+    }
+
+    public float getFloat(long index) {
+        return floatBuffer().get(Math.toIntExact(index));
+    }
+
+    public void setFloat(long index, float v) {
+        floatBuffer().put(Math.toIntExact(index), v);
+    }
+
+    /** A float32 copy of this tensor (converts f16, bf16 and int64). */
+    public Tensor toFloat32() {
+        checkOpen();
+        requireHost("toFloat32");
+        Tensor out = empty(shape, DType.FLOAT32);
+        FloatBuffer o = out.floatBuffer();
+        ByteBuffer in = hostBuffer();
+        int n = Math.toIntExact(size());
+        switch (dtype) {
+            case FLOAT32 -> o.put(0, in.asFloatBuffer(), 0, n);
+            case INT64 -> {
+                LongBuffer l = in.asLongBuffer();
+                for (int i = 0; i < n; i++) {
+                    o.put(i, (float) l.get(i));
+                }
+            }
+            case FLOAT16 -> {
+                for (int i = 0; i < n; i++) {
+                    o.put(i, Half.toFloat(in.getShort(2 * i)));
+                }
+            }
+            case BFLOAT16 -> {
+                for (int i = 0; i < n; i++) {
+                    o.put(i, Half.bf16ToFloat(in.getShort(2 * i)));
+                }
+            }
+        }
+        return out;
+    }
+
+    /** Frees this tensor's reference to its memory. Idempotent. */
+    @Override
+    public void close() {
+        if (!closed) {
+            synchronized (this) {
+                if (closed) {
+                    return;
+                }
+                closed = true;
+            }
+            storage.release();
+            TensorScope.unregister(this);
+        }
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("tensor " + shape + " " + dtype + " is closed");
+        }
+    }
+
+    private void requireHost(String op) {
+        if (!storage.device().isCpu()) {
+            throw new IllegalStateException(op + " needs a host tensor; this one is on " + storage.device());
+        }
+    }
+
+    private void requireDType(DType d) {
+        if (dtype != d) {
+            throw new IllegalStateException("expected a " + d + " tensor, this one is " + dtype);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "Tensor" + shape + " " + dtype + " " + device() + (closed ? " (closed)" : "");
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return this == o;
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hashCode(System.identityHashCode(this));
+    }
+}
