@@ -1,0 +1,57 @@
+package dev.sevnet.backend;
+
+import dev.sevnet.tensor.DType;
+import dev.sevnet.tensor.Device;
+import dev.sevnet.tensor.Shape;
+import dev.sevnet.tensor.Tensor;
+
+/** Argument checks every backend runs before touching native code: a bad argument is an exception, never a crash. */
+public final class Checks {
+    private Checks() {
+    }
+
+    public static void tensor(Tensor t, String name, Device device, DType dtype) {
+        if (t == null) {
+            throw new IllegalArgumentException(name + " is null");
+        }
+        if (t.isClosed()) {
+            throw new IllegalArgumentException(name + " " + t.shape() + " is closed");
+        }
+        if (!t.device().equals(device)) {
+            throw new IllegalArgumentException(name + " is on " + t.device() + " but this backend runs on " + device);
+        }
+        if (t.dtype() != dtype) {
+            throw new IllegalArgumentException(name + " must be " + dtype + ", got " + t.dtype());
+        }
+    }
+
+    public static void rank(Tensor t, String name, int rank) {
+        if (t.rank() != rank) {
+            throw new IllegalArgumentException(name + " must be " + rank + "-d, got " + t.shape());
+        }
+    }
+
+    public static void minRank(Tensor t, String name, int rank) {
+        if (t.rank() < rank) {
+            throw new IllegalArgumentException(name + " must have at least " + rank + " dims, got " + t.shape());
+        }
+    }
+
+    public static void sameShape(Tensor a, String an, Tensor b, String bn) {
+        if (!a.shape().equals(b.shape())) {
+            throw new IllegalArgumentException(an + " " + a.shape() + " and " + bn + " " + b.shape() + " must have the same shape");
+        }
+    }
+
+    public static void shape(Tensor t, String name, Shape expected) {
+        if (!t.shape().equals(expected)) {
+            throw new IllegalArgumentException(name + " must have shape " + expected + ", got " + t.shape());
+        }
+    }
+
+    public static void intRange(long v, String what) {
+        if (v > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException(what + " " + v + " exceeds the native limit " + Integer.MAX_VALUE);
+        }
+    }
+}
