@@ -33,6 +33,9 @@ int sev_get_num_threads(void);
 const char* sev_cpu_features(void);
 /* 1 when the library holds CUDA kernels (built with nvcc), 0 otherwise */
 int sev_has_cuda_kernels(void);
+/* Writes a JSON description of the CUDA environment (driver/runtime versions, GPUs, cuDNN/cuBLAS
+ * availability, or the error that makes the GPU path unavailable) into buf; returns usable GPUs. */
+int sev_cuda_probe(char* buf, int len);
 
 /* ---- 3-D convolution (no bias in the model; bias optional for folded inference) ----
  * p[] holds 18 ints: N, Cin, T, H, W, Cout, kT, kH, kW, sT, sH, sW, pT, pH, pW, groups, To, Ho

@@ -17,6 +17,22 @@ public final class Backends {
                 + "(see `sevnet doctor`)");
     }
 
+    /**
+     * Resolves "auto", "cpu", "cuda[:i]" to a device. "auto" takes CUDA only when a usable GPU is
+     * found AND this build has a CUDA backend; otherwise the CPU, with the reason in {@code why[0]}.
+     */
+    public static Device resolve(String spec, String[] why) {
+        if (!spec.trim().equalsIgnoreCase("auto")) {
+            return Device.parse(spec);
+        }
+        CudaStatus cuda = CudaStatus.probe();
+        String reason = cuda.usable() ? "this build has no CUDA backend yet" : cuda.reason();
+        if (why != null && why.length > 0) {
+            why[0] = "using the CPU: " + reason;
+        }
+        return Device.CPU;
+    }
+
     /** The backend of the device {@code t} lives on. */
     public static Backend of(Tensor t) {
         return forDevice(t.device());

@@ -36,6 +36,8 @@ public final class NativeCore {
 
     public static native int sev_has_cuda_kernels();
 
+    public static native int sev_cuda_probe(@Cast("char*") byte[] buf, int len);
+
     // ---- convolution ----
     public static native int sev_conv3d_forward(@Cast("const float*") long x, @Cast("const float*") long w,
             @Cast("const float*") long bias, @Cast("float*") long y, @Cast("const int*") int[] p, int relu);

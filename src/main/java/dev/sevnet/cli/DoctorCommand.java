@@ -1,0 +1,66 @@
+package dev.sevnet.cli;
+
+import com.google.gson.GsonBuilder;
+import dev.sevnet.backend.CudaStatus;
+import dev.sevnet.backend.cpu.NativeCore;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.bytedeco.javacpp.Loader;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code sevnet doctor}: what this machine offers the CPU and GPU paths, and why a path is unavailable. */
+@Command(name = "doctor", mixinStandardHelpOptions = true,
+        description = "Print CPU features, the native library, CUDA driver/runtime/cuDNN versions and GPUs, "
+                + "or exactly why the GPU path is unavailable.")
+public final class DoctorCommand implements Callable<Integer> {
+    @Option(names = "--json", description = "Print one JSON object.")
+    boolean json;
+
+    @Override
+    public Integer call() {
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("java", System.getProperty("java.vm.name") + " " + System.getProperty("java.version"));
+        r.put("os", System.getProperty("os.name") + " " + System.getProperty("os.arch") + " (JavaCPP platform "
+                + Loader.getPlatform() + ")");
+        r.put("cpu_cores", Runtime.getRuntime().availableProcessors());
+        String nativeError = null;
+        try {
+            NativeCore.ensureLoaded();
+            r.put("native_library", NativeCore.sev_version() + " from " + nativePath());
+            r.put("cpu_features", NativeCore.sev_cpu_features());
+            r.put("native_threads", NativeCore.sev_get_num_threads());
+            r.put("cuda_kernels_built", NativeCore.sev_has_cuda_kernels() != 0);
+        } catch (LinkageError e) {
+            nativeError = e.toString() + (e.getCause() != null ? " caused by " + e.getCause() : "");
+            r.put("native_library", "NOT LOADABLE: " + nativeError);
+        }
+        CudaStatus cuda = nativeError == null ? CudaStatus.probe() : null;
+        if (cuda != null) {
+            r.put("cuda_driver", CudaStatus.version(cuda.driverVersion()));
+            r.put("cuda_runtime", CudaStatus.version(cuda.runtimeVersion()) + " (static, in libsevnet)");
+            r.put("libcuda", cuda.libcuda());
+            r.put("cudnn", cuda.cudnn());
+            r.put("cublas", cuda.cublas());
+            r.put("gpus", cuda.gpus());
+            r.put("gpu_path", cuda.usable() ? "GPUs found; the CUDA backend is not part of this build yet"
+                    : "unavailable: " + cuda.reason());
+        }
+        r.put("cpu_path", nativeError == null ? "ready" : "unavailable");
+        if (json) {
+            System.out.println(new GsonBuilder().setPrettyPrinting().disableHtmlEscaping().create().toJson(r));
+        } else {
+            r.forEach((k, v) -> System.out.printf("%-18s %s%n", k.replace('_', ' '), v));
+        }
+        return nativeError == null ? 0 : 1;
+    }
+
+    private static String nativePath() {
+        try {
+            return Loader.getCacheDir() != null ? Loader.getCacheDir().getPath() + " (JavaCPP cache)" : "class path";
+        } catch (java.io.IOException e) {
+            return "class path";
+        }
+    }
+}
