@@ -57,7 +57,7 @@ int sev_scale(const float* x, float alpha, float* y, int64_t n) {
 }
 
 int sev_fill(float* y, float value, int64_t n) {
-  if (value == 0.f) {
+  if (value == 0.f && !std::signbit(value)) {  // memset writes +0 only: -0 takes the loop
     std::memset(y, 0, sizeof(float) * n);
     return SEV_OK;
   }

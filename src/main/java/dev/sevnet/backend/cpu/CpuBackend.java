@@ -185,6 +185,9 @@ public final class CpuBackend implements Backend {
         Checks.sameShape(x, "x", dy, "dy");
         long[] d = ncs(x);
         channelVec(gamma, "gamma", d[1]);
+        if (saveMean == null || saveInvstd == null) {
+            throw new IllegalArgumentException("batch norm backward needs save_mean and save_invstd from the training forward");
+        }
         channelVec(saveMean, "save_mean", d[1]);
         channelVec(saveInvstd, "save_invstd", d[1]);
         Tensor dx = Tensor.empty(x.shape());
@@ -304,7 +307,7 @@ public final class CpuBackend implements Backend {
         f32(a, "a");
         f32(b, "b");
         Checks.minRank(a, "a", 2);
-        if (a.rank() != b.rank() || a.dim(0) != b.dim(0) || a.shape().sizeFrom(2) != b.shape().sizeFrom(2)) {
+        if (a.rank() != b.rank() || !a.shape().with(1, 0).equals(b.shape().with(1, 0))) {
             throw new IllegalArgumentException("concat: " + a.shape() + " and " + b.shape() + " differ outside the channel axis");
         }
         long s = a.shape().sizeFrom(2);
@@ -363,7 +366,10 @@ public final class CpuBackend implements Backend {
     }
 
     private static void checkPool(Shape xs, ConvSpec window) {
-        if (xs.rank() != 5) {
+        if (window == null) {
+            throw new IllegalArgumentException("avg-pool window is null");
+        }
+        if (xs == null || xs.rank() != 5) {
             throw new IllegalArgumentException("avg-pool input must be [N, C, T, H, W], got " + xs);
         }
         if (2 * window.pT() > window.kT() || 2 * window.pH() > window.kH() || 2 * window.pW() > window.kW()) {
@@ -397,6 +403,9 @@ public final class CpuBackend implements Backend {
     public Tensor globalAvgPool(Tensor x) {
         f32(x, "x");
         Checks.minRank(x, "x", 3);
+        if (x.shape().sizeFrom(2) == 0) {
+            throw new IllegalArgumentException("global avg-pool of an empty spatial extent: " + x.shape());
+        }
         Tensor y = Tensor.empty(Shape.of(x.dim(0), x.dim(1)));
         ok(NativeCore.sev_global_avgpool_forward(x.address(), y.address(), x.dim(0), x.dim(1), x.shape().sizeFrom(2)),
                 "global avg-pool");
@@ -406,8 +415,9 @@ public final class CpuBackend implements Backend {
     @Override
     public Tensor globalAvgPoolBackward(Tensor dy, Shape xShape) {
         f32(dy, "dy");
-        if (xShape.rank() < 3) {
-            throw new IllegalArgumentException("global avg-pool input must have at least 3 dims, got " + xShape);
+        if (xShape == null || xShape.rank() < 3 || xShape.sizeFrom(2) == 0) {
+            throw new IllegalArgumentException("global avg-pool input must have at least 3 dims and a non-empty spatial "
+                    + "extent, got " + xShape);
         }
         Checks.shape(dy, "dy", Shape.of(xShape.get(0), xShape.get(1)));
         Tensor dx = Tensor.empty(xShape);
@@ -429,10 +439,12 @@ public final class CpuBackend implements Backend {
                     + w.shape() + " expects " + w.dim(1));
         }
         long n = x.dim(0), out = w.dim(0), in = w.dim(1);
-        Tensor y = Tensor.empty(Shape.of(n, out));
         if (bias != null) {
             f32(bias, "bias");
             Checks.shape(bias, "bias", Shape.of(out));
+        }
+        Tensor y = Tensor.empty(Shape.of(n, out));
+        if (bias != null) {
             // broadcast the bias into y, then accumulate x w^T on top (beta = 1)
             java.nio.FloatBuffer yb = y.floatBuffer();
             java.nio.FloatBuffer bb = bias.floatBuffer();
@@ -452,6 +464,10 @@ public final class CpuBackend implements Backend {
         f32(dy, "dy");
         Checks.rank(x, "x", 2);
         Checks.rank(w, "weight", 2);
+        if (x.dim(1) != w.dim(1)) {
+            throw new IllegalArgumentException("linear backward: input " + x.shape() + " has " + x.dim(1)
+                    + " features, weight " + w.shape() + " expects " + w.dim(1));
+        }
         Checks.shape(dy, "dy", Shape.of(x.dim(0), w.dim(0)));
         long n = x.dim(0), out = w.dim(0), in = w.dim(1);
         Tensor dx = Tensor.empty(x.shape());
@@ -560,6 +576,9 @@ public final class CpuBackend implements Backend {
     public Tensor softmax(Tensor logits) {
         f32(logits, "logits");
         Checks.rank(logits, "logits", 2);
+        if (logits.dim(1) == 0 && logits.dim(0) > 0) {
+            throw new IllegalArgumentException("softmax over zero classes: " + logits.shape());
+        }
         Tensor y = Tensor.empty(logits.shape());
         ok(NativeCore.sev_softmax(logits.address(), y.address(), logits.dim(0), logits.dim(1)), "softmax");
         return y;
@@ -588,6 +607,9 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor toDevice(Tensor t) {
+        if (t == null || t.isClosed()) {
+            throw new IllegalArgumentException("toDevice of a " + (t == null ? "null" : "closed") + " tensor");
+        }
         if (!t.device().isCpu()) {
             throw new IllegalArgumentException("the CPU backend cannot read " + t.device() + " memory; use that device's backend");
         }
