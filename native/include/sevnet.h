@@ -47,6 +47,8 @@ int sev_cuda_probe(char* buf, int len);
 #define SEV_CONV_NPARAMS 19
 /* y = conv(x, w) (+ bias[c] if bias != NULL) (then ReLU if relu != 0) */
 int sev_conv3d_forward(const float* x, const float* w, const float* bias, float* y, const int* p, int relu);
+/* the same result by plain nested loops (slow): the reference for tests and benchmarks */
+int sev_conv3d_forward_reference(const float* x, const float* w, const float* bias, float* y, const int* p, int relu);
 /* dx = conv_transpose(dy, w) */
 int sev_conv3d_backward_data(const float* dy, const float* w, float* dx, const int* p);
 /* dw = sum_n dy (*) x */

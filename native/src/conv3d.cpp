@@ -1,13 +1,34 @@
-// 3-D convolution, NCDHW. (Naive direct loops: correct reference; fast paths come next.)
+// 3-D convolution, NCDHW, PyTorch weight layout [Cout, Cin/groups, kT, kH, kW].
+//
+// Paths (chosen per call from the parameter block; every path handles forward, backward-data and
+// backward-weight):
+//  - pointwise 1x1x1, stride 1, pad 0:   one GEMM per (sample, group) straight on the tensors.
+//  - temporal kT x 1 x 1, spatial stride 1, spatial pad 0, temporal stride 1 (the 3x1x1 convs):
+//    kT GEMMs per (sample, group) on time-shifted views (leading dimensions, no copy), accumulated.
+//  - direct 2-D (kT == 1, temporal stride 1 / pad 0, <= 16 channels per group in and out: the grouped
+//    1x3x3 convs): register-blocked kernel along W over zero-padded, stride-phase-split rows,
+//    parallel over (sample, group, frame).
+//  - anything else (the 1x7x7 stem, dense 3x3x3, odd shapes): im2col / col2im in column chunks + GEMM.
+// The naive loops are kept (conv_reference_*) for tests and the benchmark baseline.
+#include <omp.h>
+
 #include <cstring>
 
 #include "internal.h"
+#include "sev_simd.h"
 #include "sevnet.h"
 
-extern "C" {
+namespace sev {
+namespace {
 
-int sev_conv3d_forward(const float* x, const float* w, const float* bias, float* y, const int* pp, int relu) {
-  const sev::ConvParams p(pp);
+inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+inline int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+int max_threads() { return omp_in_parallel() ? 1 : omp_get_max_threads(); }
+
+// ---------------------------------------------------------------- naive reference
+void ref_forward(const float* x, const float* w, const float* bias, float* y, const ConvParams& p, int relu) {
   const int cig = p.cin_g(), cog = p.cout_g();
 #pragma omp parallel for collapse(2) schedule(static)
   for (int n = 0; n < p.N; n++)
@@ -39,79 +60,739 @@ int sev_conv3d_forward(const float* x, const float* w, const float* bias, float*
             yp[((int64_t)to * p.Ho + ho) * p.Wo + wo] = s;
           }
     }
+}
+
+// ---------------------------------------------------------------- epilogue
+void bias_relu(float* y, const float* bias, int relu, const ConvParams& p) {
+  if (!bias && !relu) return;
+  const int64_t S = p.out_spatial();
+#pragma omp parallel for collapse(2) schedule(static) if (max_threads() > 1)
+  for (int n = 0; n < p.N; n++)
+    for (int co = 0; co < p.Cout; co++) {
+      float* r = y + ((int64_t)n * p.Cout + co) * S;
+      const float b = bias ? bias[co] : 0.f;
+      if (relu)
+        for (int64_t s = 0; s < S; s++) {
+          const float v = r[s] + b;
+          r[s] = v > 0.f ? v : 0.f;
+        }
+      else
+        for (int64_t s = 0; s < S; s++) r[s] += b;
+    }
+}
+
+// ---------------------------------------------------------------- pointwise 1x1x1
+bool is_pointwise(const ConvParams& p) {
+  return p.kT == 1 && p.kH == 1 && p.kW == 1 && p.sT == 1 && p.sH == 1 && p.sW == 1 && p.pT == 0 && p.pH == 0 &&
+         p.pW == 0 && p.To == p.T && p.Ho == p.H && p.Wo == p.W;
+}
+
+void pw_forward(const float* x, const float* w, float* y, const ConvParams& p) {
+  const int cig = p.cin_g(), cog = p.cout_g();
+  const int64_t S = p.in_spatial();
+  for (int n = 0; n < p.N; n++)
+    for (int g = 0; g < p.groups; g++)
+      sgemm(false, false, cog, S, cig, 1.f, w + (int64_t)g * cog * cig, cig, x + ((int64_t)n * p.Cin + g * cig) * S, S,
+            0.f, y + ((int64_t)n * p.Cout + g * cog) * S, S);
+}
+void pw_backward_data(const float* dy, const float* w, float* dx, const ConvParams& p) {
+  const int cig = p.cin_g(), cog = p.cout_g();
+  const int64_t S = p.in_spatial();
+  for (int n = 0; n < p.N; n++)
+    for (int g = 0; g < p.groups; g++)
+      sgemm(true, false, cig, S, cog, 1.f, w + (int64_t)g * cog * cig, cig, dy + ((int64_t)n * p.Cout + g * cog) * S,
+            S, 0.f, dx + ((int64_t)n * p.Cin + g * cig) * S, S);
+}
+void pw_backward_weight(const float* x, const float* dy, float* dw, const ConvParams& p) {
+  const int cig = p.cin_g(), cog = p.cout_g();
+  const int64_t S = p.in_spatial();
+  for (int g = 0; g < p.groups; g++)
+    for (int n = 0; n < p.N; n++)
+      sgemm(false, true, cog, cig, S, 1.f, dy + ((int64_t)n * p.Cout + g * cog) * S, S,
+            x + ((int64_t)n * p.Cin + g * cig) * S, S, n == 0 ? 0.f : 1.f, dw + (int64_t)g * cog * cig, cig);
+}
+
+// ---------------------------------------------------------------- temporal kT x 1 x 1
+bool is_temporal(const ConvParams& p) {
+  return p.kH == 1 && p.kW == 1 && p.sT == 1 && p.sH == 1 && p.sW == 1 && p.pH == 0 && p.pW == 0 && p.Ho == p.H &&
+         p.Wo == p.W && p.To == p.T + 2 * p.pT - p.kT + 1 && p.To > 0;
+}
+
+// output frames [lo, hi) that tap kt reads from inside the input (input frame = to + kt - pT)
+inline void tap_range(const ConvParams& p, int kt, int& lo, int& hi) {
+  lo = (int)max64(0, p.pT - kt);
+  hi = (int)min64(p.To, p.T + p.pT - kt);
+}
+
+// w [Cout, cig, kT] -> wt [kT][Cout][cig] (each tap a plain row-major matrix)
+void split_taps(const float* w, const ConvParams& p, float* wt) {
+  const int cig = p.cin_g();
+  for (int co = 0; co < p.Cout; co++)
+    for (int ci = 0; ci < cig; ci++)
+      for (int kt = 0; kt < p.kT; kt++)
+        wt[((int64_t)kt * p.Cout + co) * cig + ci] = w[((int64_t)co * cig + ci) * p.kT + kt];
+}
+
+void tm_forward(const float* x, const float* w, float* y, const ConvParams& p) {
+  const int cig = p.cin_g(), cog = p.cout_g();
+  FloatBuf wt((size_t)p.Cout * cig * p.kT);
+  if (!wt.get()) return;
+  split_taps(w, p, wt.get());
+  const int64_t HW = (int64_t)p.H * p.W, Si = p.in_spatial(), So = p.out_spatial();
+  // a tap covering every output frame goes first (beta 0); otherwise zero y first
+  int first = -1;
+  for (int kt = 0; kt < p.kT && first < 0; kt++) {
+    int lo, hi;
+    tap_range(p, kt, lo, hi);
+    if (lo == 0 && hi == p.To) first = kt;
+  }
+  for (int n = 0; n < p.N; n++)
+    for (int g = 0; g < p.groups; g++) {
+      const float* xg = x + ((int64_t)n * p.Cin + g * cig) * Si;
+      float* yg = y + ((int64_t)n * p.Cout + g * cog) * So;
+      if (first < 0) {
+#pragma omp parallel for schedule(static) if (max_threads() > 1)
+        for (int c = 0; c < cog; c++) std::memset(yg + c * So, 0, sizeof(float) * So);
+      }
+      for (int i = -1; i < p.kT; i++) {
+        const int kt = i < 0 ? first : i;
+        if (kt < 0 || (i >= 0 && kt == first)) continue;
+        int lo, hi;
+        tap_range(p, kt, lo, hi);
+        if (hi <= lo) continue;
+        sgemm(false, false, cog, (hi - lo) * HW, cig, 1.f, wt.get() + ((int64_t)kt * p.Cout + g * cog) * cig, cig,
+              xg + (lo + kt - p.pT) * HW, Si, i < 0 ? 0.f : 1.f, yg + lo * HW, So);
+      }
+    }
+}
+
+void tm_backward_data(const float* dy, const float* w, float* dx, const ConvParams& p) {
+  const int cig = p.cin_g(), cog = p.cout_g();
+  FloatBuf wt((size_t)p.Cout * cig * p.kT);
+  if (!wt.get()) return;
+  split_taps(w, p, wt.get());
+  const int64_t HW = (int64_t)p.H * p.W, Si = p.in_spatial(), So = p.out_spatial();
+  // tap kt maps output frames [lo,hi) to input frames [lo+kt-pT, hi+kt-pT)
+  int first = -1;
+  for (int kt = 0; kt < p.kT && first < 0; kt++) {
+    int lo, hi;
+    tap_range(p, kt, lo, hi);
+    if (hi > lo && lo + kt - p.pT == 0 && hi + kt - p.pT == p.T) first = kt;
+  }
+  for (int n = 0; n < p.N; n++)
+    for (int g = 0; g < p.groups; g++) {
+      float* dxg = dx + ((int64_t)n * p.Cin + g * cig) * Si;
+      const float* dyg = dy + ((int64_t)n * p.Cout + g * cog) * So;
+      if (first < 0) {
+#pragma omp parallel for schedule(static) if (max_threads() > 1)
+        for (int c = 0; c < cig; c++) std::memset(dxg + c * Si, 0, sizeof(float) * Si);
+      }
+      for (int i = -1; i < p.kT; i++) {
+        const int kt = i < 0 ? first : i;
+        if (kt < 0 || (i >= 0 && kt == first)) continue;
+        int lo, hi;
+        tap_range(p, kt, lo, hi);
+        if (hi <= lo) continue;
+        // dx[:, lo+kt-pT ...] (+)= W_kt^T [cig, cog] x dy[:, lo ...]
+        sgemm(true, false, cig, (hi - lo) * HW, cog, 1.f, wt.get() + ((int64_t)kt * p.Cout + g * cog) * cig, cig,
+              dyg + lo * HW, So,
+              i < 0 ? 0.f : 1.f, dxg + (lo + kt - p.pT) * HW, Si);
+      }
+    }
+}
+
+void tm_backward_weight(const float* x, const float* dy, float* dw, const ConvParams& p) {
+  const int cig = p.cin_g(), cog = p.cout_g();
+  const int64_t HW = (int64_t)p.H * p.W, Si = p.in_spatial(), So = p.out_spatial();
+  // per tap a plain [Cout][cig] matrix, interleaved into dw [Cout, cig, kT] at the end
+  FloatBuf wt((size_t)p.Cout * cig * p.kT);
+  if (!wt.get()) return;
+  for (int g = 0; g < p.groups; g++) {
+    for (int kt = 0; kt < p.kT; kt++) {
+      float* dwk = wt.get() + ((int64_t)kt * p.Cout + g * cog) * cig;
+      int lo, hi;
+      tap_range(p, kt, lo, hi);
+      bool written = false;
+      for (int n = 0; n < p.N && hi > lo; n++) {
+        // dW_kt (+)= dy[:, lo..hi) [cog, K] x x[:, lo+kt-pT ..]^T
+        sgemm(false, true, cog, cig, (hi - lo) * HW, 1.f, dy + ((int64_t)n * p.Cout + g * cog) * So + lo * HW, So,
+              x + ((int64_t)n * p.Cin + g * cig) * Si + (lo + kt - p.pT) * HW, Si, written ? 1.f : 0.f, dwk, cig);
+        written = true;
+      }
+      if (!written) std::memset(dwk, 0, sizeof(float) * cog * cig);
+    }
+  }
+  for (int co = 0; co < p.Cout; co++)
+    for (int ci = 0; ci < cig; ci++)
+      for (int kt = 0; kt < p.kT; kt++)
+        dw[((int64_t)co * cig + ci) * p.kT + kt] = wt.get()[((int64_t)kt * p.Cout + co) * cig + ci];
+}
+
+// ---------------------------------------------------------------- direct 2-D (grouped 1xkxk)
+constexpr int VW = 16;    // floats per logical vector (one zmm, two ymm, four xmm)
+constexpr int WCH = 64;   // width chunk: 4 logical vectors
+constexpr int MAXC = 16;  // channels per group handled by the direct path
+
+bool is_direct2d(const ConvParams& p) {
+  return p.kT == 1 && p.sT == 1 && p.pT == 0 && p.To == p.T && p.cin_g() <= MAXC && p.cout_g() <= MAXC &&
+         p.kH * p.kW > 1 && p.kH <= 7 && p.kW <= 7 && p.sW <= 4 && p.pW < p.kW && p.pH < p.kH;
+}
+
+// acc[c][v] = sum_t w[wb + c*wcs + widx[t]] * src[t][v*VW ..]; out[c*WCH + ...] = acc
+template <class V, int CB, int NV>
+SEV_INLINE void taps_kernel(int ntaps, const float* const* src, const int* widx, const float* wb, int64_t wcs,
+                            float* out) {
+  V acc[CB][NV];
+#pragma GCC unroll 4
+  for (int c = 0; c < CB; c++)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) acc[c][v] = V{};
+  for (int t = 0; t < ntaps; t++) {
+    V s[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) vload<V>(s[v], src[t] + v * VW);
+    const float* wt = wb + widx[t];
+#pragma GCC unroll 4
+    for (int c = 0; c < CB; c++) {
+      const float a = wt[c * wcs];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v++) acc[c][v] += s[v] * a;
+    }
+  }
+#pragma GCC unroll 4
+  for (int c = 0; c < CB; c++)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) vstore<V>(out + c * WCH + v * VW, acc[c][v]);
+}
+
+// out[c][0 .. width) for channels [0, nch) with widx/src taps; src pointers advanced per chunk by caller
+template <class V, int CB>
+SEV_INLINE void taps_channels(int ntaps, const float** src, const int* widx, const float* wb, int64_t wcs, int nch,
+                              int nvec, float* out /* [nch][WCH] */) {
+  int c = 0;
+  for (; c + CB <= nch; c += CB) {
+    switch (nvec) {
+      case 1: taps_kernel<V, CB, 1>(ntaps, src, widx, wb + c * wcs, wcs, out + c * WCH); break;
+      case 2: taps_kernel<V, CB, 2>(ntaps, src, widx, wb + c * wcs, wcs, out + c * WCH); break;
+      case 3: taps_kernel<V, CB, 3>(ntaps, src, widx, wb + c * wcs, wcs, out + c * WCH); break;
+      default: taps_kernel<V, CB, 4>(ntaps, src, widx, wb + c * wcs, wcs, out + c * WCH); break;
+    }
+  }
+  for (; c < nch; c++) {
+    switch (nvec) {
+      case 1: taps_kernel<V, 1, 1>(ntaps, src, widx, wb + c * wcs, wcs, out + c * WCH); break;
+      case 2: taps_kernel<V, 1, 2>(ntaps, src, widx, wb + c * wcs, wcs, out + c * WCH); break;
+      case 3: taps_kernel<V, 1, 3>(ntaps, src, widx, wb + c * wcs, wcs, out + c * WCH); break;
+      default: taps_kernel<V, 1, 4>(ntaps, src, widx, wb + c * wcs, wcs, out + c * WCH); break;
+    }
+  }
+}
+
+// geometry of the padded, phase-split rows of the direct path
+struct RowGeom {
+  int phases;  // = stride along W
+  int64_t RL;  // floats per phase row
+};
+
+// fill rows[ph*RL + j] = padded[j*s + ph], padded[q] = src[q - pad] inside [0, W), else 0
+SEV_INLINE void build_phase_row(const float* srow, int W, int pad, int s, int64_t RL, float* rows) {
+  for (int ph = 0; ph < s; ph++) {
+    float* r = rows + ph * RL;
+    // valid j: 0 <= j*s + ph - pad < W
+    const int64_t jlo = min64(RL, max64(0, ceil_div(pad - ph, s)));
+    const int64_t jhi = max64(jlo, min64(RL, ceil_div(W + pad - ph, s)));
+    for (int64_t j = 0; j < jlo; j++) r[j] = 0.f;
+    const float* src = srow + (jlo * s + ph - pad);
+    if (s == 1)
+      std::memcpy(r + jlo, src, sizeof(float) * (jhi - jlo));
+    else
+      for (int64_t j = jlo; j < jhi; j++) r[j] = src[(j - jlo) * s];
+    for (int64_t j = jhi; j < RL; j++) r[j] = 0.f;
+  }
+}
+
+// forward: one (n, g, t) item
+template <class V, int CB>
+SEV_INLINE void direct_fwd_item(const float* x, const float* w, const float* bias, float* y, const ConvParams& p,
+                                int relu, int n, int g, int t) {
+  const int cig = p.cin_g(), cog = p.cout_g();
+  const int kH = p.kH, kW = p.kW, sW = p.sW;
+  const int64_t wpad = ceil_div(p.Wo, VW) * VW;
+  const int64_t RL = wpad + (kW - 1) / sW + VW;
+  const int64_t HWi = (int64_t)p.H * p.W, HWo = (int64_t)p.Ho * p.Wo;
+  float* rows = scratch(2, (size_t)(cig * kH * sW * RL + MAXC * WCH));
+  if (!rows) return;
+  float* out = rows + cig * kH * sW * RL;
+  const float* src0[MAXC * 7 * 7];
+  const float* src[MAXC * 7 * 7];
+  int widx[MAXC * 7 * 7];
+  const float* wg = w + (int64_t)g * cog * cig * kH * kW;
+  const int64_t wcs = (int64_t)cig * kH * kW;
+  for (int ho = 0; ho < p.Ho; ho++) {
+    int ntaps = 0;
+    for (int ci = 0; ci < cig; ci++) {
+      const float* xc = x + (((int64_t)n * p.Cin + g * cig + ci) * p.T + t) * HWi;
+      for (int kh = 0; kh < kH; kh++) {
+        const int h = ho * p.sH - p.pH + kh;
+        if (h < 0 || h >= p.H) continue;
+        float* r = rows + (ci * kH + kh) * sW * RL;
+        build_phase_row(xc + (int64_t)h * p.W, p.W, p.pW, sW, RL, r);
+        for (int kw = 0; kw < kW; kw++) {
+          src0[ntaps] = r + (kw % sW) * RL + kw / sW;
+          widx[ntaps] = (ci * kH + kh) * kW + kw;
+          ntaps++;
+        }
+      }
+    }
+    for (int64_t w0 = 0; w0 < p.Wo; w0 += WCH) {
+      const int width = (int)min64(WCH, p.Wo - w0);
+      const int nvec = (int)ceil_div(width, VW);
+      for (int i = 0; i < ntaps; i++) src[i] = src0[i] + w0;
+      taps_channels<V, CB>(ntaps, src, widx, wg, wcs, cog, nvec, out);
+      for (int c = 0; c < cog; c++) {
+        const int co = g * cog + c;
+        float* yr = y + (((int64_t)n * p.Cout + co) * p.To + t) * HWo + (int64_t)ho * p.Wo + w0;
+        const float* o = out + c * WCH;
+        const float b = bias ? bias[co] : 0.f;
+        if (relu)
+          for (int j = 0; j < width; j++) {
+            const float v = o[j] + b;
+            yr[j] = v > 0.f ? v : 0.f;
+          }
+        else
+          for (int j = 0; j < width; j++) yr[j] = o[j] + b;
+      }
+    }
+  }
+}
+
+// backward-data: one (n, g, t) item; dx rows are written whole (every element once)
+template <class V, int CB>
+SEV_INLINE void direct_bwd_data_item(const float* dy, const float* w, float* dx, const ConvParams& p, int n, int g,
+                                     int t) {
+  const int cig = p.cin_g(), cog = p.cout_g();
+  const int kH = p.kH, kW = p.kW, sW = p.sW, sH = p.sH;
+  const int64_t HWi = (int64_t)p.H * p.W, HWo = (int64_t)p.Ho * p.Wo;
+  const int64_t jmax = ceil_div(p.W, sW);
+  const int64_t PADL = kW + 1;
+  const int64_t RL = PADL + ceil_div(jmax, VW) * VW + kW + VW;
+  // one zero-padded copy of each needed dy row: [cog][kH][RL]
+  float* rows = scratch(2, (size_t)(cog * kH * RL + MAXC * WCH));
+  if (!rows) return;
+  float* out = rows + cog * kH * RL;
+  const float* src0[MAXC * 7 * 7];
+  const float* src[MAXC * 7 * 7];
+  int widx[MAXC * 7 * 7];
+  const float* wg = w + (int64_t)g * cog * cig * kH * kW;
+  const int64_t wcs = (int64_t)kH * kW;  // between input channels ci
+  for (int h = 0; h < p.H; h++) {
+    // build the dy rows this input row depends on
+    bool any = false;
+    for (int kh = 0; kh < kH; kh++) {
+      const int num = h + p.pH - kh;
+      if (num < 0 || num % sH) continue;
+      const int ho = num / sH;
+      if (ho >= p.Ho) continue;
+      any = true;
+      for (int c = 0; c < cog; c++) {
+        const float* dyr = dy + (((int64_t)n * p.Cout + g * cog + c) * p.To + t) * HWo + (int64_t)ho * p.Wo;
+        float* r = rows + (c * kH + kh) * RL;
+        for (int64_t j = 0; j < RL; j++) {
+          const int64_t q = j - PADL;
+          r[j] = (q >= 0 && q < p.Wo) ? dyr[q] : 0.f;
+        }
+      }
+    }
+    for (int ph = 0; ph < sW; ph++) {
+      const int64_t J = ceil_div(p.W - ph, sW);  // outputs w = ph + sW * j
+      if (J <= 0) continue;
+      int ntaps = 0;
+      if (any)
+        for (int kh = 0; kh < kH; kh++) {
+          const int num = h + p.pH - kh;
+          if (num < 0 || num % sH || num / sH >= p.Ho) continue;
+          for (int kw = 0; kw < kW; kw++) {
+            const int d = ph + p.pW - kw;
+            if (((d % sW) + sW) % sW) continue;
+            const int off = (d >= 0) ? d / sW : -((-d + sW - 1) / sW);
+            for (int c = 0; c < cog; c++) {
+              src0[ntaps] = rows + (c * kH + kh) * RL + PADL + off;
+              widx[ntaps] = c * cig * kH * kW + kh * kW + kw;
+              ntaps++;
+            }
+          }
+        }
+      for (int64_t j0 = 0; j0 < J; j0 += WCH) {
+        const int width = (int)min64(WCH, J - j0);
+        const int nvec = (int)ceil_div(width, VW);
+        for (int i = 0; i < ntaps; i++) src[i] = src0[i] + j0;
+        taps_channels<V, CB>(ntaps, src, widx, wg, wcs, cig, nvec, out);
+        for (int ci = 0; ci < cig; ci++) {
+          float* dr = dx + (((int64_t)n * p.Cin + g * cig + ci) * p.T + t) * HWi + (int64_t)h * p.W + ph;
+          const float* o = out + ci * WCH;
+          if (sW == 1)
+            std::memcpy(dr + j0, o, sizeof(float) * width);
+          else
+            for (int j = 0; j < width; j++) dr[(j0 + j) * sW] = o[j];
+        }
+      }
+    }
+  }
+}
+
+// backward-weight: output channels [c0, c1) of group g, summed over every (n, t, ho)
+template <class V>
+SEV_INLINE void direct_bwd_weight_item(const float* x, const float* dy, float* dw, const ConvParams& p, int g, int c0,
+                                       int c1) {
+  const int cig = p.cin_g(), cog = p.cout_g();
+  const int kH = p.kH, kW = p.kW, sW = p.sW;
+  const int ntap = cig * kH * kW;
+  const int64_t wpad = ceil_div(p.Wo, VW) * VW;
+  const int64_t RL = wpad + (kW - 1) / sW + VW;
+  const int64_t HWi = (int64_t)p.H * p.W, HWo = (int64_t)p.Ho * p.Wo;
+  const int nco = c1 - c0;
+  float* rows = scratch(2, (size_t)(cig * kH * sW * RL + wpad + (int64_t)nco * ntap * VW));
+  if (!rows) return;
+  float* dyr = rows + cig * kH * sW * RL;
+  float* acc = dyr + wpad;  // [nco][ntap][VW]
+  std::memset(acc, 0, sizeof(float) * nco * ntap * VW);
+  const int nv = (int)(wpad / VW);
+  for (int n = 0; n < p.N; n++)
+    for (int t = 0; t < p.T; t++)
+      for (int ho = 0; ho < p.Ho; ho++) {
+        bool valid[7];
+        for (int kh = 0; kh < kH; kh++) {
+          const int h = ho * p.sH - p.pH + kh;
+          valid[kh] = h >= 0 && h < p.H;
+          if (!valid[kh]) continue;
+          for (int ci = 0; ci < cig; ci++) {
+            const float* xr = x + (((int64_t)n * p.Cin + g * cig + ci) * p.T + t) * HWi + (int64_t)h * p.W;
+            build_phase_row(xr, p.W, p.pW, sW, RL, rows + (ci * kH + kh) * sW * RL);
+          }
+        }
+        for (int c = c0; c < c1; c++) {
+          const float* d = dy + (((int64_t)n * p.Cout + g * cog + c) * p.To + t) * HWo + (int64_t)ho * p.Wo;
+          std::memcpy(dyr, d, sizeof(float) * p.Wo);
+          for (int64_t j = p.Wo; j < wpad; j++) dyr[j] = 0.f;
+          float* a = acc + (int64_t)(c - c0) * ntap * VW;
+          for (int ci = 0; ci < cig; ci++)
+            for (int kh = 0; kh < kH; kh++) {
+              if (!valid[kh]) continue;
+              const float* r = rows + (ci * kH + kh) * sW * RL;
+              for (int kw = 0; kw < kW; kw++) {
+                const float* s = r + (kw % sW) * RL + kw / sW;
+                float* at = a + ((ci * kH + kh) * kW + kw) * VW;
+                V sum;
+                vload<V>(sum, at);
+                for (int v = 0; v < nv; v++) {
+                  V dv, sv;
+                  vload<V>(dv, dyr + v * VW);
+                  vload<V>(sv, s + v * VW);
+                  sum += dv * sv;
+                }
+                vstore<V>(at, sum);
+              }
+            }
+        }
+      }
+  for (int c = c0; c < c1; c++)
+    for (int k = 0; k < ntap; k++) {
+      const float* at = acc + ((int64_t)(c - c0) * ntap + k) * VW;
+      float s = 0.f;
+      for (int l = 0; l < VW; l++) s += at[l];
+      dw[((int64_t)g * cog + c) * ntap + k] = s;
+    }
+}
+
+SEV_TARGET_AVX512 void direct_fwd_avx512(const float* x, const float* w, const float* b, float* y,
+                                         const ConvParams& p, int relu, int n, int g, int t) {
+  direct_fwd_item<v16f, 4>(x, w, b, y, p, relu, n, g, t);
+}
+SEV_TARGET_AVX2 void direct_fwd_avx2(const float* x, const float* w, const float* b, float* y, const ConvParams& p,
+                                     int relu, int n, int g, int t) {
+  direct_fwd_item<v16f, 2>(x, w, b, y, p, relu, n, g, t);
+}
+void direct_fwd_base(const float* x, const float* w, const float* b, float* y, const ConvParams& p, int relu, int n,
+                     int g, int t) {
+  direct_fwd_item<v16f, 1>(x, w, b, y, p, relu, n, g, t);
+}
+SEV_TARGET_AVX512 void direct_bwd_data_avx512(const float* dy, const float* w, float* dx, const ConvParams& p, int n,
+                                              int g, int t) {
+  direct_bwd_data_item<v16f, 4>(dy, w, dx, p, n, g, t);
+}
+SEV_TARGET_AVX2 void direct_bwd_data_avx2(const float* dy, const float* w, float* dx, const ConvParams& p, int n,
+                                          int g, int t) {
+  direct_bwd_data_item<v16f, 2>(dy, w, dx, p, n, g, t);
+}
+void direct_bwd_data_base(const float* dy, const float* w, float* dx, const ConvParams& p, int n, int g, int t) {
+  direct_bwd_data_item<v16f, 1>(dy, w, dx, p, n, g, t);
+}
+SEV_TARGET_AVX512 void direct_bwd_weight_avx512(const float* x, const float* dy, float* dw, const ConvParams& p,
+                                                int g, int c0, int c1) {
+  direct_bwd_weight_item<v16f>(x, dy, dw, p, g, c0, c1);
+}
+SEV_TARGET_AVX2 void direct_bwd_weight_avx2(const float* x, const float* dy, float* dw, const ConvParams& p, int g,
+                                            int c0, int c1) {
+  direct_bwd_weight_item<v16f>(x, dy, dw, p, g, c0, c1);
+}
+void direct_bwd_weight_base(const float* x, const float* dy, float* dw, const ConvParams& p, int g, int c0, int c1) {
+  direct_bwd_weight_item<v16f>(x, dy, dw, p, g, c0, c1);
+}
+
+void direct_forward(const float* x, const float* w, const float* bias, float* y, const ConvParams& p, int relu) {
+  const int isa = cpu_isa();
+  const int64_t items = (int64_t)p.N * p.groups * p.To;
+#pragma omp parallel for schedule(dynamic, 1) if (max_threads() > 1)
+  for (int64_t it = 0; it < items; it++) {
+    const int t = (int)(it % p.To), g = (int)((it / p.To) % p.groups), n = (int)(it / ((int64_t)p.To * p.groups));
+    if (isa == 2)
+      direct_fwd_avx512(x, w, bias, y, p, relu, n, g, t);
+    else if (isa == 1)
+      direct_fwd_avx2(x, w, bias, y, p, relu, n, g, t);
+    else
+      direct_fwd_base(x, w, bias, y, p, relu, n, g, t);
+  }
+}
+void direct_backward_data(const float* dy, const float* w, float* dx, const ConvParams& p) {
+  const int isa = cpu_isa();
+  const int64_t items = (int64_t)p.N * p.groups * p.T;
+#pragma omp parallel for schedule(dynamic, 1) if (max_threads() > 1)
+  for (int64_t it = 0; it < items; it++) {
+    const int t = (int)(it % p.T), g = (int)((it / p.T) % p.groups), n = (int)(it / ((int64_t)p.T * p.groups));
+    if (isa == 2)
+      direct_bwd_data_avx512(dy, w, dx, p, n, g, t);
+    else if (isa == 1)
+      direct_bwd_data_avx2(dy, w, dx, p, n, g, t);
+    else
+      direct_bwd_data_base(dy, w, dx, p, n, g, t);
+  }
+}
+void direct_backward_weight(const float* x, const float* dy, float* dw, const ConvParams& p) {
+  const int isa = cpu_isa();
+  const int cog = p.cout_g();
+  const int nt = max_threads();
+  // split each group's output channels so that there are >= 2 items per thread
+  const int split = (int)min64(cog, max64(1, ceil_div(2 * nt, p.groups)));
+  const int64_t items = (int64_t)p.groups * split;
+#pragma omp parallel for schedule(dynamic, 1) if (nt > 1)
+  for (int64_t it = 0; it < items; it++) {
+    const int g = (int)(it / split), s = (int)(it % split);
+    const int c0 = cog * s / split, c1 = cog * (s + 1) / split;
+    if (c1 <= c0) continue;
+    if (isa == 2)
+      direct_bwd_weight_avx512(x, dy, dw, p, g, c0, c1);
+    else if (isa == 1)
+      direct_bwd_weight_avx2(x, dy, dw, p, g, c0, c1);
+    else
+      direct_bwd_weight_base(x, dy, dw, p, g, c0, c1);
+  }
+}
+
+// ---------------------------------------------------------------- im2col + GEMM (general)
+// col[r - r0][i] for rows r in [r0, r1) of the (ci, kt, kh, kw) space and output positions
+// s0 .. s0+len of one (n, group) sample
+void im2col(const float* xg, const ConvParams& p, int64_t s0, int64_t len, int r0, int r1, float* col, bool add) {
+  const int64_t ks = p.ksize(), khw = (int64_t)p.kH * p.kW;
+  for (int r = r0; r < r1; r++) {
+    const int ci = (int)(r / ks), rem = (int)(r % ks);
+    const int kt = (int)(rem / khw), kh = (int)((rem / p.kW) % p.kH), kw = rem % p.kW;
+    float* c = col + (int64_t)(r - r0) * len;
+    // for add == true this is col2im: xg (as float*) += col
+    const float* xc = xg + (int64_t)ci * p.in_spatial();
+    int64_t s = s0;
+    int to = (int)(s / ((int64_t)p.Ho * p.Wo)), ho = (int)((s / p.Wo) % p.Ho), wo = (int)(s % p.Wo);
+    int64_t i = 0;
+    while (i < len) {
+      const int64_t seg = min64(len - i, p.Wo - wo);
+      const int ti = to * p.sT - p.pT + kt, hi = ho * p.sH - p.pH + kh;
+      if (ti < 0 || ti >= p.T || hi < 0 || hi >= p.H) {
+        if (!add) std::memset(c + i, 0, sizeof(float) * seg);
+      } else {
+        const float* xr = xc + ((int64_t)ti * p.H + hi) * p.W;
+        // valid wo: 0 <= wo*sW - pW + kw < W
+        for (int64_t q = 0; q < seg; q++) {
+          const int64_t wi = (int64_t)(wo + q) * p.sW - p.pW + kw;
+          const bool in = wi >= 0 && wi < p.W;
+          if (!add)
+            c[i + q] = in ? xr[wi] : 0.f;
+          else if (in)
+            const_cast<float*>(xr)[wi] += c[i + q];
+        }
+      }
+      i += seg;
+      wo = 0;
+      if (++ho == p.Ho) {
+        ho = 0;
+        ++to;
+      }
+    }
+  }
+}
+
+// column chunk so that the column buffer stays ~4 MB and there is enough parallel work
+int64_t col_chunk(const ConvParams& p, int64_t rows, int nt, int64_t units_outside) {
+  const int64_t So = p.out_spatial();
+  int64_t nch = max64(1, ceil_div(rows * So, (int64_t)1 << 20));
+  nch = max64(nch, ceil_div(2 * nt, units_outside));
+  nch = min64(nch, max64(1, So / 128));
+  return ceil_div(So, nch);
+}
+
+void gen_forward(const float* x, const float* w, float* y, const ConvParams& p) {
+  const int cig = p.cin_g(), cog = p.cout_g();
+  const int64_t rows = (int64_t)cig * p.ksize(), So = p.out_spatial(), Si = p.in_spatial();
+  const int nt = max_threads();
+  const int64_t chunk = col_chunk(p, rows, nt, (int64_t)p.N * p.groups);
+  const int64_t nch = ceil_div(So, chunk);
+  const int64_t units = (int64_t)p.N * p.groups * nch;
+#pragma omp parallel for schedule(dynamic, 1) if (nt > 1)
+  for (int64_t u = 0; u < units; u++) {
+    const int64_t c = u % nch;
+    const int g = (int)((u / nch) % p.groups), n = (int)(u / (nch * p.groups));
+    const int64_t s0 = c * chunk, len = min64(chunk, So - s0);
+    float* col = scratch(3, (size_t)(rows * len));
+    const float* xg = x + ((int64_t)n * p.Cin + g * cig) * Si;
+    float* yg = y + ((int64_t)n * p.Cout + g * cog) * So + s0;
+    if (!col) continue;
+    im2col(xg, p, s0, len, 0, (int)rows, col, false);
+    sgemm_serial(false, false, cog, len, rows, 1.f, w + (int64_t)g * cog * rows, rows, col, len, 0.f, yg, So);
+  }
+}
+
+void gen_backward_data(const float* dy, const float* w, float* dx, const ConvParams& p) {
+  const int cig = p.cin_g(), cog = p.cout_g();
+  const int64_t rows = (int64_t)cig * p.ksize(), So = p.out_spatial(), Si = p.in_spatial(), ks = p.ksize();
+  const int nt = max_threads();
+  const int64_t units = (int64_t)p.N * p.groups;
+  std::memset(dx, 0, sizeof(float) * (size_t)((int64_t)p.N * p.Cin * Si));
+  if (units >= nt || nt == 1) {
+    const int64_t chunk = col_chunk(p, rows, 1, 1);
+#pragma omp parallel for schedule(dynamic, 1) if (nt > 1)
+    for (int64_t u = 0; u < units; u++) {
+      const int g = (int)(u % p.groups), n = (int)(u / p.groups);
+      float* dcol = scratch(3, (size_t)(rows * chunk));
+      if (!dcol) continue;
+      for (int64_t s0 = 0; s0 < So; s0 += chunk) {
+        const int64_t len = min64(chunk, So - s0);
+        sgemm_serial(true, false, rows, len, cog, 1.f, w + (int64_t)g * cog * rows, rows,
+                     dy + ((int64_t)n * p.Cout + g * cog) * So + s0, So, 0.f, dcol, len);
+        im2col(dx + ((int64_t)n * p.Cin + g * cig) * Si, p, s0, len, 0, (int)rows, dcol, true);
+      }
+    }
+  } else {
+    // few samples: GEMMs parallel inside, col2im parallel over input channels (disjoint dx planes)
+    const int64_t chunk = col_chunk(p, rows, 1, 1);
+    FloatBuf dcol((size_t)(rows * chunk));
+    if (!dcol.get()) return;
+    for (int64_t u = 0; u < units; u++) {
+      const int g = (int)(u % p.groups), n = (int)(u / p.groups);
+      for (int64_t s0 = 0; s0 < So; s0 += chunk) {
+        const int64_t len = min64(chunk, So - s0);
+        sgemm(true, false, rows, len, cog, 1.f, w + (int64_t)g * cog * rows, rows,
+              dy + ((int64_t)n * p.Cout + g * cog) * So + s0, So, 0.f, dcol.get(), len);
+        float* dxg = dx + ((int64_t)n * p.Cin + g * cig) * Si;
+#pragma omp parallel for schedule(dynamic, 1)
+        for (int ci = 0; ci < cig; ci++)
+          im2col(dxg, p, s0, len, (int)(ci * ks), (int)((ci + 1) * ks), dcol.get() + ci * ks * len, true);
+      }
+    }
+  }
+}
+
+void gen_backward_weight(const float* x, const float* dy, float* dw, const ConvParams& p) {
+  const int cig = p.cin_g(), cog = p.cout_g();
+  const int64_t rows = (int64_t)cig * p.ksize(), So = p.out_spatial(), Si = p.in_spatial();
+  const int nt = max_threads();
+  const int64_t chunk = col_chunk(p, rows, nt, (int64_t)p.N * p.groups);
+  const int64_t nch = ceil_div(So, chunk);
+  const int64_t units = (int64_t)p.N * p.groups * nch;
+  const int64_t wsz = (int64_t)p.Cout * rows;
+  FloatBuf part((size_t)(wsz * nt));
+  if (!part.get()) return;
+  std::memset(part.get(), 0, sizeof(float) * (size_t)(wsz * nt));
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    float* mine = part.get() + (int64_t)omp_get_thread_num() * wsz;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t u = 0; u < units; u++) {
+      const int64_t c = u % nch;
+      const int g = (int)((u / nch) % p.groups), n = (int)(u / (nch * p.groups));
+      const int64_t s0 = c * chunk, len = min64(chunk, So - s0);
+      float* col = scratch(3, (size_t)(rows * len));
+      if (!col) continue;
+      im2col(x + ((int64_t)n * p.Cin + g * cig) * Si, p, s0, len, 0, (int)rows, col, false);
+      // dW_g [cog, rows] += dy_g[:, s0..] [cog, len] x col^T [len, rows]
+      sgemm_serial(false, true, cog, rows, len, 1.f, dy + ((int64_t)n * p.Cout + g * cog) * So + s0, So, col, len,
+                   1.f, mine + (int64_t)g * cog * rows, rows);
+    }
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < wsz; i++) {
+      float s = 0.f;
+      for (int q = 0; q < nt; q++) s += part.get()[q * wsz + i];
+      dw[i] = s;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace sev
+
+extern "C" {
+
+int sev_conv3d_forward(const float* x, const float* w, const float* bias, float* y, const int* pp, int relu) {
+  const sev::ConvParams p(pp);
+  if (p.out_spatial() == 0 || p.N == 0 || p.Cout == 0) return SEV_OK;
+  if (sev::is_pointwise(p)) {
+    sev::pw_forward(x, w, y, p);
+    sev::bias_relu(y, bias, relu, p);
+  } else if (sev::is_temporal(p)) {
+    sev::tm_forward(x, w, y, p);
+    sev::bias_relu(y, bias, relu, p);
+  } else if (sev::is_direct2d(p)) {
+    sev::direct_forward(x, w, bias, y, p, relu);
+  } else {
+    sev::gen_forward(x, w, y, p);
+    sev::bias_relu(y, bias, relu, p);
+  }
+  return SEV_OK;
+}
+
+int sev_conv3d_forward_reference(const float* x, const float* w, const float* bias, float* y, const int* pp,
+                                 int relu) {
+  const sev::ConvParams p(pp);
+  sev::ref_forward(x, w, bias, y, p, relu);
   return SEV_OK;
 }
 
 int sev_conv3d_backward_data(const float* dy, const float* w, float* dx, const int* pp) {
   const sev::ConvParams p(pp);
-  const int cig = p.cin_g(), cog = p.cout_g();
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int n = 0; n < p.N; n++)
-    for (int g = 0; g < p.groups; g++) {
-      for (int ci = 0; ci < cig; ci++)
-        std::memset(dx + ((int64_t)n * p.Cin + g * cig + ci) * p.in_spatial(), 0, sizeof(float) * p.in_spatial());
-      for (int col = 0; col < cog; col++) {
-        const int co = g * cog + col;
-        const float* dyp = dy + ((int64_t)n * p.Cout + co) * p.out_spatial();
-        for (int to = 0; to < p.To; to++)
-          for (int ho = 0; ho < p.Ho; ho++)
-            for (int wo = 0; wo < p.Wo; wo++) {
-              const float gval = dyp[((int64_t)to * p.Ho + ho) * p.Wo + wo];
-              for (int ci = 0; ci < cig; ci++) {
-                float* dxp = dx + ((int64_t)n * p.Cin + g * cig + ci) * p.in_spatial();
-                const float* wp = w + ((int64_t)co * cig + ci) * p.ksize();
-                for (int kt = 0; kt < p.kT; kt++) {
-                  int t = to * p.sT - p.pT + kt;
-                  if (t < 0 || t >= p.T) continue;
-                  for (int kh = 0; kh < p.kH; kh++) {
-                    int h = ho * p.sH - p.pH + kh;
-                    if (h < 0 || h >= p.H) continue;
-                    for (int kw = 0; kw < p.kW; kw++) {
-                      int ww = wo * p.sW - p.pW + kw;
-                      if (ww < 0 || ww >= p.W) continue;
-                      dxp[((int64_t)t * p.H + h) * p.W + ww] += gval * wp[(kt * p.kH + kh) * p.kW + kw];
-                    }
-                  }
-                }
-              }
-            }
-      }
-    }
+  if (p.in_spatial() == 0 || p.N == 0 || p.Cin == 0) return SEV_OK;
+  if (sev::is_pointwise(p))
+    sev::pw_backward_data(dy, w, dx, p);
+  else if (sev::is_temporal(p))
+    sev::tm_backward_data(dy, w, dx, p);
+  else if (sev::is_direct2d(p))
+    sev::direct_backward_data(dy, w, dx, p);
+  else
+    sev::gen_backward_data(dy, w, dx, p);
   return SEV_OK;
 }
 
 int sev_conv3d_backward_weight(const float* x, const float* dy, float* dw, const int* pp) {
   const sev::ConvParams p(pp);
-  const int cig = p.cin_g(), cog = p.cout_g();
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int co = 0; co < p.Cout; co++)
-    for (int ci = 0; ci < cig; ci++) {
-      const int g = co / cog;
-      float* dwp = dw + ((int64_t)co * cig + ci) * p.ksize();
-      for (int kt = 0; kt < p.kT; kt++)
-        for (int kh = 0; kh < p.kH; kh++)
-          for (int kw = 0; kw < p.kW; kw++) {
-            double s = 0;
-            for (int n = 0; n < p.N; n++) {
-              const float* xp = x + ((int64_t)n * p.Cin + g * cig + ci) * p.in_spatial();
-              const float* dyp = dy + ((int64_t)n * p.Cout + co) * p.out_spatial();
-              for (int to = 0; to < p.To; to++) {
-                int t = to * p.sT - p.pT + kt;
-                if (t < 0 || t >= p.T) continue;
-                for (int ho = 0; ho < p.Ho; ho++) {
-                  int h = ho * p.sH - p.pH + kh;
-                  if (h < 0 || h >= p.H) continue;
-                  for (int wo = 0; wo < p.Wo; wo++) {
-                    int ww = wo * p.sW - p.pW + kw;
-                    if (ww < 0 || ww >= p.W) continue;
-                    s += xp[((int64_t)t * p.H + h) * p.W + ww] * dyp[((int64_t)to * p.Ho + ho) * p.Wo + wo];
-                  }
-                }
-              }
-            }
-            dwp[(kt * p.kH + kh) * p.kW + kw] = (float)s;
-          }
-    }
+  if (p.Cout == 0) return SEV_OK;
+  if (p.N == 0 || p.out_spatial() == 0) {
+    std::memset(dw, 0, sizeof(float) * (size_t)((int64_t)p.Cout * p.cin_g() * p.ksize()));
+    return SEV_OK;
+  }
+  if (sev::is_pointwise(p))
+    sev::pw_backward_weight(x, dy, dw, p);
+  else if (sev::is_temporal(p))
+    sev::tm_backward_weight(x, dy, dw, p);
+  else if (sev::is_direct2d(p))
+    sev::direct_backward_weight(x, dy, dw, p);
+  else
+    sev::gen_backward_weight(x, dy, dw, p);
   return SEV_OK;
 }
 

@@ -27,10 +27,17 @@ class BundledFatbinTest {
     void libraryHoldsSm80Sm90AndPtx() throws IOException {
         Assumptions.assumeTrue(NativeCore.sev_has_cuda_kernels() != 0,
                 "this build had no nvcc: the native library is CPU-only, nothing to check");
+        Path classes;
+        try {
+            classes = Path.of(NativeCore.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+        } catch (java.net.URISyntaxException e) {
+            throw new AssertionError(e);
+        }
+        Assumptions.assumeTrue(Files.isDirectory(classes), "classes come from a jar: run from the Maven build");
         Path lib;
-        try (Stream<Path> s = Files.walk(Path.of("target/classes"))) {
+        try (Stream<Path> s = Files.walk(classes)) {
             lib = s.filter(p -> p.getFileName().toString().equals("libsevnet.so")).findFirst()
-                    .orElseThrow(() -> new AssertionError("libsevnet.so not found under target/classes"));
+                    .orElseThrow(() -> new AssertionError("libsevnet.so not found under " + classes));
         }
         ByteBuffer f = ByteBuffer.wrap(Files.readAllBytes(lib)).order(ByteOrder.LITTLE_ENDIAN);
         long[] section = findSection(f, ".nv_fatbin");

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# CPU throughput harness: SEVNet-G8 through `sevnet bench` and the same model in PyTorch, side by
+# side in one run on the same machine, alternating so background load hits both alike.
+#
+#   bench/cpu_throughput.sh [PYTHON]      # PYTHON: an interpreter with torch (default: python3)
+#
+# Prints one JSON line per measurement and a Markdown table at the end (paste into bench/RESULTS.md).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${1:-python3}
+JAR=${SEVNET_JAR:-target/sevnet.jar}
+[[ -f $JAR ]] || mvn -B -q package -DskipTests
+THREADS=${THREADS:-$(nproc)}
+out=$(mktemp)
+run() {  # name, args...
+  local what=$1; shift
+  echo ">> $what $*" >&2
+  "$@" | tail -1 | tee -a "$out"
+}
+for rep in 1 2; do
+  run sevnet java -jar "$JAR" bench --json --model sevnet-g8 --mode infer --batch 1 --frames 16 --size 224 --warmup 1 --iters 3 --threads "$THREADS"
+  run pytorch "$PY" bench/reference/bench_torch.py --g 8 --mode infer --batch 1 --frames 16 --size 224 --warmup 1 --iters 3 --threads "$THREADS"
+  run sevnet java -jar "$JAR" bench --json --model sevnet-g8 --mode train --batch 8 --frames 8 --size 112 --warmup 1 --iters 3 --threads "$THREADS"
+  run pytorch "$PY" bench/reference/bench_torch.py --g 8 --mode train --batch 8 --frames 8 --size 112 --warmup 1 --iters 3 --threads "$THREADS"
+done
+"$PY" - "$out" <<'PYEOF'
+import json, sys, statistics
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+best = {}
+for r in rows:
+    key = (r["mode"], r["impl"].split()[0])
+    best[key] = max(best.get(key, (0, 0)), (r["clips_per_s"], r["peak_rss_mb"]))
+print("| workload | sevnet clips/s | pytorch clips/s | ratio | sevnet peak RSS MiB | pytorch peak RSS MiB |")
+print("|---|---|---|---|---|---|")
+for mode, label in (("infer", "inference, batch 1, 16x224x224"), ("train", "training step, batch 8, 8x112x112")):
+    s, p = best.get((mode, "sevnet"), (0, 0)), best.get((mode, "pytorch"), (0, 0))
+    ratio = s[0] / p[0] if p[0] else float("nan")
+    print(f"| {label} | {s[0]:.3f} | {p[0]:.3f} | {ratio:.2f}x | {s[1]:.0f} | {p[1]:.0f} |")
+PYEOF
+rm -f "$out"

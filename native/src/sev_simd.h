@@ -1,0 +1,79 @@
+// SIMD helpers shared by the CPU kernels (not part of the C ABI).
+//
+// Kernels are written once as always_inline templates over a GCC vector-extension type and
+// instantiated inside three wrappers compiled for AVX-512, AVX2+FMA and the x86-64 baseline; the
+// wrapper is picked at run time with __builtin_cpu_supports (the build itself has no -march flag).
+// Inlining a baseline-target template into a target("avx512f") wrapper is what gives the body its
+// ISA; keep vector types out of function signatures (pointers only) so no psABI issues arise.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+
+#define SEV_INLINE inline __attribute__((always_inline))
+#if defined(__x86_64__) || defined(__i386__)
+#define SEV_TARGET_AVX512 __attribute__((target("avx512f,avx2,fma")))
+#define SEV_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define SEV_X86 1
+#else
+#define SEV_TARGET_AVX512
+#define SEV_TARGET_AVX2
+#define SEV_X86 0
+#endif
+
+namespace sev {
+
+typedef float v16f __attribute__((vector_size(64)));
+typedef float v8f __attribute__((vector_size(32)));
+typedef float v4f __attribute__((vector_size(16)));
+
+// vector of VL floats, unaligned load/store through memcpy (compiles to one vmovups)
+// (by reference: no vector types in signatures, so no psABI notes)
+template <class V>
+SEV_INLINE void vload(V& v, const float* p) {
+  std::memcpy(&v, p, sizeof(V));
+}
+template <class V>
+SEV_INLINE void vstore(float* p, const V& v) {
+  std::memcpy(p, &v, sizeof(V));
+}
+
+// 2: AVX-512F, 1: AVX2+FMA, 0: baseline. SEV_ISA=avx2|scalar in the environment caps it (testing).
+int cpu_isa();
+
+// 64-byte aligned scratch memory; free with aligned_free.
+inline float* aligned_floats(size_t n) {
+  size_t bytes = (n * sizeof(float) + 63) & ~size_t(63);
+  if (bytes == 0) bytes = 64;
+  return static_cast<float*>(std::aligned_alloc(64, bytes));
+}
+inline void aligned_free(void* p) { std::free(p); }
+
+// RAII owner of an aligned float buffer (freed on every return path).
+struct FloatBuf {
+  float* p = nullptr;
+  FloatBuf() = default;
+  explicit FloatBuf(size_t n) : p(aligned_floats(n)) {}
+  ~FloatBuf() { aligned_free(p); }
+  FloatBuf(const FloatBuf&) = delete;
+  FloatBuf& operator=(const FloatBuf&) = delete;
+  float* get() const { return p; }
+};
+
+// Thread-local reusable scratch (grown on demand, freed when the thread exits). slot 0..3.
+float* scratch(int slot, size_t n);
+
+// ---- GEMM (gemm.cpp) ----
+// Row-major C = alpha op(A) op(B) + beta C. beta == 0 never reads C.
+// sgemm: OpenMP-parallel (must not be called from inside a parallel region for speed; it still
+// works there, running serially). sgemm_serial: one thread, for callers that parallelize outside.
+void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+           const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+void sgemm_serial(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                  int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+// plain triple loop (double accumulation) — the reference the tests compare with
+void sgemm_reference(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                     int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+
+}  // namespace sev

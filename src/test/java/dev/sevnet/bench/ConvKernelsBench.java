@@ -1,0 +1,146 @@
+package dev.sevnet.bench;
+
+import dev.sevnet.backend.cpu.NativeCore;
+import dev.sevnet.tensor.Tensor;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.RunnerException;
+import org.openjdk.jmh.runner.options.CommandLineOptionException;
+import org.openjdk.jmh.runner.options.CommandLineOptions;
+import org.openjdk.jmh.runner.options.Options;
+import org.openjdk.jmh.runner.options.OptionsBuilder;
+
+/**
+ * Native CPU convolution kernels at SEVNet-G8 stage-0 layer shapes (batch 1, 8 frames, 56x56, 64
+ * channels): the optimized paths (forward, backward-data, backward-weight) against the naive reference
+ * loops ({@code sev_conv3d_forward_reference}). Not a unit test: run with
+ * {@code java -cp target/test-classes:target/classes:<deps> dev.sevnet.bench.ConvKernelsBench [jmh args]}.
+ * GFLOP/s = 2 * MACs / time; MACs per layer are printed by {@link #main}.
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(1)
+public class ConvKernelsBench {
+
+    /** pointwise: 1x1x1 64->64; grouped: 1x3x3 g=8 C=64 pad 1; temporal: 3x1x1 64->64 pad (1,0,0). */
+    @Param({"pointwise", "grouped", "temporal"})
+    public String layer;
+
+    int[] p;
+    Tensor x;
+    Tensor w;
+    Tensor y;
+    Tensor dy;
+    Tensor dx;
+    Tensor dw;
+
+    static final int N = 1;
+    static final int C = 64;
+    static final int T = 8;
+    static final int H = 56;
+    static final int W = 56;
+
+    static int[] params(String layer) {
+        return switch (layer) {
+            case "pointwise" -> new int[] {N, C, T, H, W, C, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, T, H, W};
+            case "grouped" -> new int[] {N, C, T, H, W, C, 1, 3, 3, 1, 1, 1, 0, 1, 1, C / 8, T, H, W};
+            case "temporal" -> new int[] {N, C, T, H, W, C, 3, 1, 1, 1, 1, 1, 1, 0, 0, 1, T, H, W};
+            default -> throw new IllegalArgumentException(layer);
+        };
+    }
+
+    /** Multiply-accumulates of one forward pass (the same count for each backward pass). */
+    static long macs(int[] p) {
+        long out = (long) p[0] * p[5] * p[16] * p[17] * p[18];
+        return out * (p[1] / p[15]) * p[6] * p[7] * p[8];
+    }
+
+    static Tensor random(Random r, long n) {
+        float[] a = new float[(int) n];
+        for (int i = 0; i < a.length; i++) {
+            a[i] = (float) (r.nextDouble() * 2 - 1);
+        }
+        return Tensor.of(a, n);
+    }
+
+    @Setup(Level.Trial)
+    public void setup() {
+        NativeCore.ensureLoaded();
+        p = params(layer);
+        Random r = new Random(1);
+        long xs = (long) N * C * T * H * W;
+        long ys = (long) p[0] * p[5] * p[16] * p[17] * p[18];
+        long ws = (long) p[5] * (p[1] / p[15]) * p[6] * p[7] * p[8];
+        x = random(r, xs);
+        w = random(r, ws);
+        y = random(r, ys);
+        dy = random(r, ys);
+        dx = random(r, xs);
+        dw = random(r, ws);
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        for (Tensor t : new Tensor[] {x, w, y, dy, dx, dw}) {
+            t.close();
+        }
+    }
+
+    @Benchmark
+    public int forward() {
+        return NativeCore.sev_conv3d_forward(x.address(), w.address(), 0L, y.address(), p, 0);
+    }
+
+    @Benchmark
+    public int forwardNaive() {
+        return NativeCore.sev_conv3d_forward_reference(x.address(), w.address(), 0L, y.address(), p, 0);
+    }
+
+    @Benchmark
+    public int backwardData() {
+        return NativeCore.sev_conv3d_backward_data(dy.address(), w.address(), dx.address(), p);
+    }
+
+    @Benchmark
+    public int backwardWeight() {
+        return NativeCore.sev_conv3d_backward_weight(x.address(), dy.address(), dw.address(), p);
+    }
+
+    public static void main(String[] args) throws RunnerException {
+        for (String l : new String[] {"pointwise", "grouped", "temporal"}) {
+            System.out.printf("%-9s MACs per pass: %d (GFLOP/s = %.4f / ms)%n", l, macs(params(l)),
+                    2.0 * macs(params(l)) / 1e6);
+        }
+        // JMH command-line options (-wi, -i, -p layer=grouped, a benchmark regex, ...) are honoured
+        CommandLineOptions cli;
+        try {
+            cli = new CommandLineOptions(args);
+        } catch (CommandLineOptionException e) {
+            throw new IllegalArgumentException(e.getMessage(), e);
+        }
+        OptionsBuilder ob = new OptionsBuilder();
+        ob.parent(cli);
+        if (cli.getIncludes().isEmpty()) {
+            ob.include(ConvKernelsBench.class.getName());
+        }
+        Options opt = ob.build();
+        new Runner(opt).run();
+    }
+}
