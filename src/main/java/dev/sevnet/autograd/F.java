@@ -1,0 +1,339 @@
+package dev.sevnet.autograd;
+
+import dev.sevnet.backend.Backend;
+import dev.sevnet.backend.Backend.BatchNormResult;
+import dev.sevnet.backend.Backends;
+import dev.sevnet.backend.ConvSpec;
+import dev.sevnet.tensor.Shape;
+import dev.sevnet.tensor.Tensor;
+
+/**
+ * Differentiable ops. Each runs its forward on the backend of its input's device and, when
+ * {@link GradMode} is on and some input requires grad, records a backward function built from the
+ * backend's backward methods. Results (and tensors saved for backward) belong to the current
+ * {@link dev.sevnet.tensor.TensorScope}. Under {@link GradMode#noGrad()} nothing is recorded or saved.
+ *
+ * <p>Activations are NCDHW float32: {@code [N, C, T, H, W]}.
+ */
+public final class F {
+    private F() {
+    }
+
+    // ---- convolution ----
+
+    /** 3-D convolution without bias; w is {@code [Cout, Cin/groups, kT, kH, kW]}. */
+    public static Var conv3d(Var x, Var w, ConvSpec spec) {
+        return conv3d(x, w, null, spec);
+    }
+
+    /** 3-D convolution; {@code bias} ({@code [Cout]}) may be null. */
+    public static Var conv3d(Var x, Var w, Var bias, ConvSpec spec) {
+        Backend b = backend(x);
+        Tensor y = b.conv3d(x.value(), w.value(), bias == null ? null : bias.value(), spec, false);
+        if (!recording(x, w, bias)) {
+            return Var.of(y);
+        }
+        Shape xShape = x.shape();
+        Shape wShape = w.shape();
+        return record("conv3d", y, new Var[] {x, w, bias}, dy -> new Tensor[] {
+            x.requiresGrad() ? b.conv3dBackwardData(dy, w.value(), spec, xShape) : null,
+            w.requiresGrad() ? b.conv3dBackwardWeight(x.value(), dy, spec, wShape) : null,
+            bias != null && bias.requiresGrad() ? channelSum(b, dy) : null});
+    }
+
+    // ---- batch norm ----
+
+    /**
+     * Batch norm over axis 1. Training: normalizes with batch statistics and updates
+     * {@code runningMean}/{@code runningVar} in place (PyTorch semantics, unbiased running variance).
+     * Evaluation: normalizes with the running statistics.
+     */
+    public static Var batchNorm(Var x, Var gamma, Var beta, Tensor runningMean, Tensor runningVar, boolean training,
+            double momentum, double eps) {
+        Backend b = backend(x);
+        if (training) {
+            BatchNormResult r = b.batchNormTrain(x.value(), gamma.value(), beta.value(), runningMean, runningVar, eps,
+                    momentum);
+            Tensor mean = r.saveMean();
+            Tensor invstd = r.saveInvstd();
+            if (!recording(x, gamma, beta)) {
+                mean.close();
+                invstd.close();
+                return Var.of(r.y());
+            }
+            return record("batch_norm", r.y(), new Var[] {x, gamma, beta}, dy -> {
+                Tensor[] g = b.batchNormBackward(x.value(), dy, gamma.value(), mean, invstd);
+                return keepNeeded(g, x, gamma, beta);
+            });
+        }
+        Tensor y = b.batchNormEval(x.value(), gamma.value(), beta.value(), runningMean, runningVar, eps, false);
+        if (!recording(x, gamma, beta)) {
+            return Var.of(y);
+        }
+        // snapshots: a later training forward would change the running statistics before this backward runs
+        Tensor mean = b.scale(runningMean, 1f);
+        Tensor var = b.scale(runningVar, 1f);
+        return record("batch_norm_eval", y, new Var[] {x, gamma, beta}, dy -> {
+            Tensor dx = null;
+            Tensor dgamma = null;
+            Tensor dbeta = null;
+            if (x.requiresGrad()) {
+                // dx = dy * gamma / sqrt(var + eps): the eval form applied to dy with zero mean and shift
+                try (Tensor zero = filled(b, mean.shape(), 0f)) {
+                    dx = b.batchNormEval(dy, gamma.value(), null, zero, var, eps, false);
+                }
+            }
+            if (gamma.requiresGrad()) {
+                try (Tensor xhat = b.batchNormEval(x.value(), null, null, mean, var, eps, false);
+                        Tensor prod = b.mul(dy, xhat)) {
+                    dgamma = channelSum(b, prod);
+                }
+            }
+            if (beta.requiresGrad()) {
+                dbeta = channelSum(b, dy);
+            }
+            return new Tensor[] {dx, dgamma, dbeta};
+        });
+    }
+
+    /**
+     * {@code relu(batchNorm(...))}; fused into one kernel when nothing is recorded in evaluation mode
+     * (the inference path).
+     */
+    public static Var batchNormRelu(Var x, Var gamma, Var beta, Tensor runningMean, Tensor runningVar, boolean training,
+            double momentum, double eps) {
+        if (!training && !recording(x, gamma, beta)) {
+            return Var.of(backend(x).batchNormEval(x.value(), gamma.value(), beta.value(), runningMean, runningVar, eps,
+                    true));
+        }
+        return relu(batchNorm(x, gamma, beta, runningMean, runningVar, training, momentum, eps));
+    }
+
+    // ---- element-wise ----
+
+    public static Var relu(Var x) {
+        Backend b = backend(x);
+        Tensor y = b.relu(x.value());
+        if (!recording(x)) {
+            return Var.of(y);
+        }
+        return record("relu", y, new Var[] {x}, dy -> new Tensor[] {b.reluBackward(y, dy)});
+    }
+
+    public static Var add(Var a, Var c) {
+        Backend b = backend(a);
+        Tensor y = b.add(a.value(), c.value());
+        if (!recording(a, c)) {
+            return Var.of(y);
+        }
+        return record("add", y, new Var[] {a, c}, dy -> new Tensor[] {dy, dy});
+    }
+
+    /** {@code relu(a + c)}, the residual tail, in one kernel. */
+    public static Var addRelu(Var a, Var c) {
+        Backend b = backend(a);
+        Tensor y = b.addRelu(a.value(), c.value());
+        if (!recording(a, c)) {
+            return Var.of(y);
+        }
+        return record("add_relu", y, new Var[] {a, c}, dy -> {
+            Tensor d = b.reluBackward(y, dy);
+            return new Tensor[] {d, d};
+        });
+    }
+
+    public static Var sigmoid(Var x) {
+        Backend b = backend(x);
+        Tensor y = b.sigmoid(x.value());
+        if (!recording(x)) {
+            return Var.of(y);
+        }
+        return record("sigmoid", y, new Var[] {x}, dy -> new Tensor[] {b.sigmoidBackward(y, dy)});
+    }
+
+    /** {@code y[n,c,...] = x[n,c,...] * s[n,c]}: the squeeze-excite scaling; s is {@code [N, C]}. */
+    public static Var channelScale(Var x, Var s) {
+        Backend b = backend(x);
+        Tensor y = b.channelScale(x.value(), s.value());
+        if (!recording(x, s)) {
+            return Var.of(y);
+        }
+        return record("channel_scale", y, new Var[] {x, s},
+                dy -> keepNeeded(b.channelScaleBackward(x.value(), s.value(), dy), x, s));
+    }
+
+    /**
+     * Inverted dropout with drop probability {@code p}; the mask is a function of {@code seed}. Outside
+     * training (or with p = 0) it is the identity and returns {@code x} itself.
+     */
+    public static Var dropout(Var x, double p, long seed, boolean training) {
+        if (!training || p == 0) {
+            return x;
+        }
+        Backend b = backend(x);
+        Tensor[] ym = b.dropout(x.value(), (float) p, seed);
+        Tensor mask = ym[1];
+        if (!recording(x)) {
+            mask.close();
+            return Var.of(ym[0]);
+        }
+        return record("dropout", ym[0], new Var[] {x}, dy -> new Tensor[] {b.mul(dy, mask)});
+    }
+
+    // ---- shape ops ----
+
+    /** Concatenates {@code [N, Ca, ...]} and {@code [N, Cb, ...]} along the channel axis. */
+    public static Var concatChannels(Var a, Var c) {
+        Backend b = backend(a);
+        Tensor y = b.concatChannels(a.value(), c.value());
+        if (!recording(a, c)) {
+            return Var.of(y);
+        }
+        long ca = a.dim(1);
+        return record("concat_channels", y, new Var[] {a, c}, dy -> b.splitChannels(dy, ca));
+    }
+
+    /** Same elements in another shape, sharing memory with {@code x}. */
+    public static Var reshape(Var x, Shape shape) {
+        Tensor y = x.value().reshape(shape);
+        if (!recording(x)) {
+            return Var.of(y);
+        }
+        Shape xShape = x.shape();
+        return record("reshape", y, new Var[] {x}, dy -> new Tensor[] {dy.reshape(xShape)});
+    }
+
+    /** {@code [N, ...] -> [N, rest]}. */
+    public static Var flatten(Var x) {
+        return reshape(x, Shape.of(x.dim(0), x.shape().sizeFrom(1)));
+    }
+
+    // ---- pooling ----
+
+    /** Average pooling with count_include_pad semantics; {@code window.groups} is ignored. */
+    public static Var avgPool3d(Var x, ConvSpec window) {
+        Backend b = backend(x);
+        Tensor y = b.avgPool3d(x.value(), window);
+        if (!recording(x)) {
+            return Var.of(y);
+        }
+        Shape xShape = x.shape();
+        return record("avg_pool3d", y, new Var[] {x}, dy -> new Tensor[] {b.avgPool3dBackward(dy, window, xShape)});
+    }
+
+    /** Mean over every axis after the channel axis: {@code [N, C, T, H, W] -> [N, C]}. */
+    public static Var globalAvgPool(Var x) {
+        Backend b = backend(x);
+        Tensor y = b.globalAvgPool(x.value());
+        if (!recording(x)) {
+            return Var.of(y);
+        }
+        Shape xShape = x.shape();
+        return record("global_avg_pool", y, new Var[] {x}, dy -> new Tensor[] {b.globalAvgPoolBackward(dy, xShape)});
+    }
+
+    // ---- dense ----
+
+    /** {@code y = x w^T + bias}; x {@code [N, in]}, w {@code [out, in]}, bias {@code [out]} or null. */
+    public static Var linear(Var x, Var w, Var bias) {
+        Backend b = backend(x);
+        Tensor y = b.linear(x.value(), w.value(), bias == null ? null : bias.value());
+        if (!recording(x, w, bias)) {
+            return Var.of(y);
+        }
+        return record("linear", y, new Var[] {x, w, bias},
+                dy -> keepNeeded(b.linearBackward(x.value(), w.value(), dy, bias != null), x, w, bias));
+    }
+
+    // ---- losses ----
+
+    /**
+     * Batch-mean softmax cross-entropy of {@code logits [N, K]} against int64 {@code labels [N]}: a
+     * one-element loss. The caller keeps {@code labels} open until backward has run.
+     */
+    public static Var softmaxCrossEntropy(Var logits, Tensor labels) {
+        Backend b = backend(logits);
+        Tensor[] lossProbs = b.softmaxCrossEntropy(logits.value(), labels);
+        Tensor probs = lossProbs[1];
+        if (!recording(logits)) {
+            probs.close();
+            return Var.of(lossProbs[0]);
+        }
+        return record("softmax_cross_entropy", lossProbs[0], new Var[] {logits},
+                dy -> new Tensor[] {b.softmaxCrossEntropyBackward(probs, labels, (float) b.sum(dy))});
+    }
+
+    /**
+     * Mean binary cross-entropy with logits over all {@code N*K} entries, against float
+     * {@code targets [N, K]} (multi-label): a one-element loss. The caller keeps {@code targets} open
+     * until backward has run.
+     */
+    public static Var bceWithLogits(Var logits, Tensor targets) {
+        Backend b = backend(logits);
+        Tensor loss = b.bceWithLogits(logits.value(), targets);
+        if (!recording(logits)) {
+            return Var.of(loss);
+        }
+        return record("bce_with_logits", loss, new Var[] {logits},
+                dy -> new Tensor[] {b.bceWithLogitsBackward(logits.value(), targets, (float) b.sum(dy))});
+    }
+
+    // ---- helpers ----
+
+    private static Backend backend(Var x) {
+        return Backends.of(x.value());
+    }
+
+    private static boolean recording(Var... inputs) {
+        if (!GradMode.isEnabled()) {
+            return false;
+        }
+        for (Var v : inputs) {
+            if (v != null && v.requiresGrad()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static Var record(String op, Tensor y, Var[] inputs, BackwardFn fn) {
+        return Var.result(y, new Node(op, inputs, fn));
+    }
+
+    /** Closes the gradients of inputs that need none (or are absent) and returns the array with nulls there. */
+    private static Tensor[] keepNeeded(Tensor[] grads, Var... inputs) {
+        for (int i = 0; i < grads.length; i++) {
+            if (grads[i] != null && (inputs[i] == null || !inputs[i].requiresGrad())) {
+                grads[i].close();
+                grads[i] = null;
+            }
+        }
+        return grads;
+    }
+
+    /** Sum of {@code [N, C, ...]} over every axis but the channel axis: {@code [C]}. */
+    static Tensor channelSum(Backend b, Tensor t) {
+        long n = t.dim(0);
+        long c = t.dim(1);
+        long s = t.shape().sizeFrom(2);
+        try (Tensor flat = t.reshape(n, c, s);
+                Tensor means = b.globalAvgPool(flat);
+                Tensor weights = filled(b, Shape.of(1, n), (float) s);
+                Tensor row = filled(b, Shape.of(1, c), 0f)) {
+            // [1, N] x [N, C]: each mean times its count, summed over the batch
+            b.gemm(false, false, 1f, weights, means, 0f, row);
+            return row.reshape(c);
+        }
+    }
+
+    /** A new tensor on the backend's device with every element {@code value}. */
+    static Tensor filled(Backend b, Shape shape, float value) {
+        Tensor host = Tensor.full(shape, value);
+        if (b.device().isCpu()) {
+            return host;
+        }
+        try (host) {
+            return b.toDevice(host);
+        }
+    }
+}

@@ -1,0 +1,254 @@
+package dev.sevnet.autograd;
+
+import dev.sevnet.backend.Backend;
+import dev.sevnet.backend.Backends;
+import dev.sevnet.tensor.Shape;
+import dev.sevnet.tensor.Tensor;
+import dev.sevnet.tensor.TensorScope;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A value in a differentiable computation: a tensor, whether gradients flow to it, and the op that
+ * produced it (none for a leaf).
+ *
+ * <p>Ownership: a {@code Var} never owns its value. Op results belong to the {@link TensorScope} open
+ * when the op ran; a parameter's value belongs to its module. A leaf's gradient belongs to the scope
+ * open at the first backward that reached it, except for {@linkplain #parameter parameter} leaves,
+ * whose gradient is persistent and freed by {@link #releaseGrad()} (the owning module calls it).
+ */
+public final class Var {
+    private final Tensor value;
+    private final boolean requiresGrad;
+    private final Node node;
+    private final boolean persistentGrad;
+    private Tensor grad;
+
+    private Var(Tensor value, boolean requiresGrad, Node node, boolean persistentGrad) {
+        if (value == null) {
+            throw new IllegalArgumentException("a Var needs a value tensor");
+        }
+        this.value = value;
+        this.requiresGrad = requiresGrad;
+        this.node = node;
+        this.persistentGrad = persistentGrad;
+    }
+
+    /** A constant: no gradient flows to it (inputs, labels, frozen tensors). */
+    public static Var of(Tensor value) {
+        return new Var(value, false, null, false);
+    }
+
+    /** A leaf that receives a gradient; the gradient belongs to the scope of the backward that makes it. */
+    public static Var leaf(Tensor value) {
+        return new Var(value, true, null, false);
+    }
+
+    /** A leaf whose gradient is persistent (taken out of every scope) and accumulates across backward calls. */
+    public static Var parameter(Tensor value) {
+        return new Var(value, true, null, true);
+    }
+
+    static Var result(Tensor value, Node node) {
+        return new Var(value, true, node, false);
+    }
+
+    public Tensor value() {
+        return value;
+    }
+
+    public Shape shape() {
+        return value.shape();
+    }
+
+    public long dim(int i) {
+        return value.dim(i);
+    }
+
+    /** The accumulated gradient of a leaf, or null before any backward reached it. */
+    public Tensor grad() {
+        return grad;
+    }
+
+    public boolean requiresGrad() {
+        return requiresGrad;
+    }
+
+    public boolean isLeaf() {
+        return node == null;
+    }
+
+    /** The name of the op that produced this value, or null for a leaf. */
+    public String op() {
+        return node == null ? null : node.op();
+    }
+
+    /** The same value as a constant, cut off from the graph. */
+    public Var detach() {
+        return of(value);
+    }
+
+    /** The single element of a one-element tensor (a loss). */
+    public float item() {
+        if (value.size() != 1) {
+            throw new IllegalStateException("item() needs a one-element tensor, this one is " + value.shape());
+        }
+        return (float) Backends.of(value).sum(value);
+    }
+
+    /** Sets an existing leaf gradient to zero in place (keeps its memory). */
+    public void zeroGrad() {
+        if (grad != null) {
+            Backends.of(grad).fill(grad, 0f);
+        }
+    }
+
+    /** Frees the leaf gradient; the next backward allocates a new one. */
+    public void releaseGrad() {
+        if (grad != null) {
+            grad.close();
+            grad = null;
+        }
+    }
+
+    /** Backpropagates from this one-element value (a loss), seeding its gradient with 1. */
+    public void backward() {
+        if (value.size() != 1) {
+            throw new IllegalStateException("backward() without a seed needs a one-element value (a loss), got "
+                    + value.shape() + "; pass a seed gradient of the same shape");
+        }
+        try (Tensor seed = F.filled(Backends.of(value), value.shape(), 1f)) {
+            backward(seed);
+        }
+    }
+
+    /**
+     * Backpropagates {@code seed} (the gradient of some scalar with respect to this value, same shape)
+     * through the recorded graph, adding into every reachable leaf's gradient. The graph stays valid
+     * while the scope that holds its saved tensors is open, so backward may run again (gradients add).
+     * The caller keeps ownership of {@code seed}.
+     */
+    public void backward(Tensor seed) {
+        if (!requiresGrad) {
+            throw new IllegalStateException("backward() on a value that does not require grad: no op that produced it "
+                    + "recorded a graph (a constant, or computed under GradMode.noGrad())");
+        }
+        if (!seed.shape().equals(value.shape())) {
+            throw new IllegalArgumentException("seed gradient " + seed.shape() + " does not match the value " + value.shape());
+        }
+        List<Var> order = topologicalOrder(this);
+        Map<Var, Tensor> pending = new IdentityHashMap<>();
+        pending.put(this, seed.reshape(seed.shape()));
+        try {
+            for (int k = order.size() - 1; k >= 0; k--) {
+                Var v = order.get(k);
+                Tensor g = pending.remove(v);
+                if (g == null) {
+                    continue;
+                }
+                try {
+                    if (v.isLeaf()) {
+                        v.accumulate(g);
+                    } else {
+                        propagate(v.node, g, pending);
+                    }
+                } finally {
+                    g.close();
+                }
+            }
+        } finally {
+            for (Tensor t : pending.values()) {
+                t.close();
+            }
+        }
+    }
+
+    private static void propagate(Node node, Tensor dy, Map<Var, Tensor> pending) {
+        Tensor[] grads = node.fn().apply(dy);
+        Var[] inputs = node.inputs();
+        if (grads.length != inputs.length) {
+            throw new IllegalStateException("backward of " + node.op() + " returned " + grads.length
+                    + " gradients for " + inputs.length + " inputs");
+        }
+        Set<Tensor> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (int i = 0; i < inputs.length; i++) {
+            Tensor g = grads[i];
+            if (g == null) {
+                continue;
+            }
+            // a function may return dy itself, or one tensor for several inputs: give each its own handle
+            if (g == dy || !seen.add(g)) {
+                g = g.reshape(g.shape());
+            }
+            Var in = inputs[i];
+            if (in == null || !in.requiresGrad) {
+                g.close();
+                continue;
+            }
+            if (!g.shape().equals(in.shape())) {
+                g.close();
+                throw new IllegalStateException("backward of " + node.op() + " gave input " + i + " a gradient of shape "
+                        + g.shape() + " for a value of shape " + in.shape());
+            }
+            Tensor prev = pending.get(in);
+            if (prev == null) {
+                pending.put(in, g);
+            } else {
+                // out of place: prev and g may share storage with other pending gradients
+                Tensor sum = Backends.of(prev).add(prev, g);
+                pending.put(in, sum);
+                prev.close();
+                g.close();
+            }
+        }
+    }
+
+    private void accumulate(Tensor g) {
+        Backend b = Backends.of(g);
+        if (grad == null) {
+            // a private copy: g may share storage with other gradients, and we add into grad in place later
+            Tensor copy = b.scale(g, 1f);
+            grad = persistentGrad ? TensorScope.detach(copy) : copy;
+        } else {
+            b.axpby(1f, g, 1f, grad);
+        }
+    }
+
+    /** Vars that need a gradient, each after all of its inputs. */
+    private static List<Var> topologicalOrder(Var root) {
+        List<Var> order = new ArrayList<>();
+        Set<Var> visited = Collections.newSetFromMap(new IdentityHashMap<>());
+        ArrayDeque<Var> stack = new ArrayDeque<>();
+        ArrayDeque<int[]> next = new ArrayDeque<>();
+        visited.add(root);
+        stack.push(root);
+        next.push(new int[] {0});
+        while (!stack.isEmpty()) {
+            Var v = stack.peek();
+            int[] cursor = next.peek();
+            Var[] inputs = v.node == null ? new Var[0] : v.node.inputs();
+            if (cursor[0] == inputs.length) {
+                stack.pop();
+                next.pop();
+                order.add(v);
+                continue;
+            }
+            Var in = inputs[cursor[0]++];
+            if (in != null && in.requiresGrad && visited.add(in)) {
+                stack.push(in);
+                next.push(new int[] {0});
+            }
+        }
+        return order;
+    }
+
+    @Override
+    public String toString() {
+        return "Var" + value.shape() + (node != null ? " <- " + node.op() : requiresGrad ? " (leaf)" : " (const)");
+    }
+}

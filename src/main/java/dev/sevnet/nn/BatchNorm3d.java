@@ -1,0 +1,87 @@
+package dev.sevnet.nn;
+
+import dev.sevnet.autograd.F;
+import dev.sevnet.autograd.Var;
+import dev.sevnet.tensor.DType;
+import dev.sevnet.tensor.Shape;
+import dev.sevnet.tensor.Tensor;
+
+/**
+ * Batch norm over the channel axis with PyTorch's defaults: eps 1e-5, momentum 0.1, weight 1, bias 0,
+ * running_mean 0, running_var 1 (unbiased), and an int64 scalar {@code num_batches_tracked} counted up
+ * by every training-mode forward.
+ */
+public final class BatchNorm3d extends Module {
+    public static final double EPS = 1e-5;
+    public static final double MOMENTUM = 0.1;
+
+    private final int channels;
+    private final Parameter weight;
+    private final Parameter bias;
+    private final Tensor runningMean;
+    private final Tensor runningVar;
+    private final Tensor numBatchesTracked;
+
+    public BatchNorm3d(int channels) {
+        if (channels < 1) {
+            throw new IllegalArgumentException("channels must be >= 1, got " + channels);
+        }
+        this.channels = channels;
+        this.weight = registerParameter("weight", Tensor.full(Shape.of(channels), 1f));
+        this.bias = registerParameter("bias", Tensor.zeros(Shape.of(channels)));
+        this.runningMean = registerBuffer("running_mean", Tensor.zeros(Shape.of(channels)));
+        this.runningVar = registerBuffer("running_var", Tensor.full(Shape.of(channels), 1f));
+        this.numBatchesTracked = registerBuffer("num_batches_tracked", Tensor.zeros(Shape.of(), DType.INT64));
+    }
+
+    @Override
+    public Var forward(Var x) {
+        countBatch();
+        return F.batchNorm(x, weight.var(), bias.var(), runningMean, runningVar, isTraining(), MOMENTUM, EPS);
+    }
+
+    /** {@code relu(forward(x))}, one fused kernel on the inference path. */
+    public Var forwardRelu(Var x) {
+        countBatch();
+        return F.batchNormRelu(x, weight.var(), bias.var(), runningMean, runningVar, isTraining(), MOMENTUM, EPS);
+    }
+
+    private void countBatch() {
+        if (isTraining()) {
+            numBatchesTracked.longBuffer().put(0, numBatchesTracked.longBuffer().get(0) + 1);
+        }
+    }
+
+    @Override
+    public Shape outputShape(Shape input, MacCounter macs) {
+        if (input.rank() < 2 || input.get(1) != channels) {
+            throw new IllegalArgumentException("batch norm expects [N, " + channels + ", ...], got " + input);
+        }
+        return input;
+    }
+
+    public int channels() {
+        return channels;
+    }
+
+    public Parameter weight() {
+        return weight;
+    }
+
+    public Parameter bias() {
+        return bias;
+    }
+
+    public Tensor runningMean() {
+        return runningMean;
+    }
+
+    public Tensor runningVar() {
+        return runningVar;
+    }
+
+    /** Training-mode forwards so far (int64 scalar, shape []). */
+    public long numBatchesTracked() {
+        return numBatchesTracked.longBuffer().get(0);
+    }
+}

@@ -1,0 +1,84 @@
+package dev.sevnet.nn;
+
+import dev.sevnet.autograd.Var;
+import dev.sevnet.tensor.Shape;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A SEVNet (ARCHITECTURE.md §2): {@code stem}, four {@code stages} of depths (3, 4, 6, 3) and widths
+ * 8g·2^s, and the {@code head}. Parameter and buffer names are PyTorch's state_dict keys of that tree.
+ * Input: float32 {@code [N, 3, T, H, W]}, normalized RGB; output: logits {@code [N, K]}.
+ *
+ * <p>Created in training mode (PyTorch's default); call {@link #eval()} for inference.
+ */
+public final class SevNet extends Module {
+    public static final int[] DEPTHS = {3, 4, 6, 3};
+
+    private final SevNetConfig config;
+    private final Stem stem;
+    private final ModuleList<Stage> stages;
+    private final Head head;
+
+    private SevNet(SevNetConfig config) {
+        this.config = config;
+        int g = config.groupWidth();
+        stem = registerModule("stem", new Stem(4 * g));
+        List<Stage> list = new ArrayList<>();
+        for (int s = 0; s < DEPTHS.length; s++) {
+            list.add(new Stage(config.stageWidth(s), DEPTHS[s], config));
+        }
+        stages = registerModule("stages", new ModuleList<>(list));
+        head = registerModule("head", new Head(config.stageWidth(DEPTHS.length - 1), config.numClasses(),
+                config.dropout()));
+    }
+
+    /**
+     * A model with deterministic initial weights for {@code seed}: convolutions Kaiming normal (fan_out,
+     * ReLU gain), linear layers PyTorch's default uniform, batch norm weight 1 / bias 0.
+     */
+    public static SevNet create(SevNetConfig config, long seed) {
+        SevNet net = new SevNet(config);
+        try {
+            net.initialize(seed);
+        } catch (RuntimeException e) {
+            net.close();
+            throw e;
+        }
+        return net;
+    }
+
+    /** The tree with zero conv and linear weights, for counting and for loading weights into. */
+    static SevNet uninitialized(SevNetConfig config) {
+        return new SevNet(config);
+    }
+
+    @Override
+    public Var forward(Var x) {
+        if (x.shape().rank() != 5 || x.dim(1) != 3) {
+            throw new IllegalArgumentException("SEVNet input must be [N, 3, T, H, W] RGB clips, got " + x.shape());
+        }
+        return head.forward(stages.forward(stem.forward(x)));
+    }
+
+    @Override
+    public Shape outputShape(Shape input, MacCounter macs) {
+        return head.outputShape(stages.outputShape(stem.outputShape(input, macs), macs), macs);
+    }
+
+    public SevNetConfig config() {
+        return config;
+    }
+
+    public Stem stem() {
+        return stem;
+    }
+
+    public ModuleList<Stage> stages() {
+        return stages;
+    }
+
+    public Head head() {
+        return head;
+    }
+}
