@@ -1,0 +1,68 @@
+package dev.sevnet.nn.io;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+
+/** Atomic file replacement: write a temp file in the target's directory, fsync, rename over the target. */
+final class AtomicFiles {
+    private AtomicFiles() {
+    }
+
+    /** Writes what {@code body} puts on the channel to {@code target}, atomically. */
+    interface Body {
+        void writeTo(FileChannel channel) throws IOException;
+    }
+
+    static void write(Path target, Body body) {
+        Path abs = target.toAbsolutePath();
+        Path dir = abs.getParent();
+        Path tmp = null;
+        try {
+            if (dir != null) {
+                Files.createDirectories(dir);
+            }
+            tmp = Files.createTempFile(dir, "." + abs.getFileName() + ".", ".tmp");
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+                body.writeTo(ch);
+                ch.force(true);
+            }
+            Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            tmp = null;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + target + ": " + e.getMessage(), e);
+        } finally {
+            if (tmp != null) {
+                try {
+                    Files.deleteIfExists(tmp);
+                } catch (IOException ignored) {
+                    // best effort: the target itself was never touched
+                }
+            }
+        }
+    }
+
+    static void writeFully(FileChannel ch, ByteBuffer b) throws IOException {
+        while (b.hasRemaining()) {
+            ch.write(b);
+        }
+    }
+
+    /** Reads exactly {@code dst.remaining()} bytes at {@code position}; false if the file ends first. */
+    static boolean readFully(FileChannel ch, ByteBuffer dst, long position) throws IOException {
+        long p = position;
+        while (dst.hasRemaining()) {
+            int n = ch.read(dst, p);
+            if (n < 0) {
+                return false;
+            }
+            p += n;
+        }
+        return true;
+    }
+}
