@@ -25,7 +25,8 @@ inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 inline int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-int max_threads() { return omp_in_parallel() ? 1 : omp_get_max_threads(); }
+// 1 inside any enclosing parallel region (active or not): conv calls never nest regions
+int max_threads() { return (omp_in_parallel() || omp_get_level() > 0) ? 1 : omp_get_max_threads(); }
 
 // ---------------------------------------------------------------- naive reference
 void ref_forward(const float* x, const float* w, const float* bias, float* y, const ConvParams& p, int relu) {
@@ -62,23 +63,97 @@ void ref_forward(const float* x, const float* w, const float* bias, float* y, co
     }
 }
 
-// ---------------------------------------------------------------- epilogue
-void bias_relu(float* y, const float* bias, int relu, const ConvParams& p) {
-  if (!bias && !relu) return;
-  const int64_t S = p.out_spatial();
-#pragma omp parallel for collapse(2) schedule(static) if (max_threads() > 1)
-  for (int n = 0; n < p.N; n++)
-    for (int co = 0; co < p.Cout; co++) {
-      float* r = y + ((int64_t)n * p.Cout + co) * S;
-      const float b = bias ? bias[co] : 0.f;
-      if (relu)
-        for (int64_t s = 0; s < S; s++) {
-          const float v = r[s] + b;
-          r[s] = v > 0.f ? v : 0.f;
-        }
-      else
-        for (int64_t s = 0; s < S; s++) r[s] += b;
+// ---------------------------------------------------------------- threading helpers
+// The GEMM paths below open ONE parallel region per conv call and run sgemm_serial (thread-local
+// packing) on disjoint work units inside it: a (sample, group) item, or — when there are fewer items
+// than threads (N = 1 inference) — a tile-aligned rectangle of one item's output. A GEMM per
+// (sample, group[, tap]) each with its own fork/join made every call pay hundreds of barriers, and on
+// a loaded machine each barrier waited for a descheduled thread. Dynamic scheduling also lets the
+// running threads take over the units of a descheduled one.
+
+// threads for a call doing `flops` of work: 1 for tiny calls or inside any enclosing parallel region
+int conv_threads(double flops) {
+  const int nt = max_threads();
+  return flops < 2.0e6 ? 1 : nt;
+}
+
+// how many parts to cut each of `items` equal items into so that the units balance over nt threads
+int parts_per_item(int64_t items, int nt) {
+  if (nt <= 1 || items <= 0) return 1;
+  if (items % nt == 0 || items >= 4 * nt) return 1;
+  const int64_t cap = max64(1, ceil_div(4 * nt, items));
+  for (int64_t s = 1; s < cap; s++)
+    if ((items * s) % nt == 0) return (int)s;
+  return (int)cap;
+}
+
+// an M x N output cut into pm x pn rectangles aligned to the GEMM register tile
+struct Split2 {
+  int64_t M = 0, N = 0, mstep = 1, nstep = 1;
+  int pm = 1, pn = 1;
+  int parts() const { return pm * pn; }
+  void rect(int q, int64_t& i0, int64_t& i1, int64_t& j0, int64_t& j1) const {
+    const int a = q / pn, b = q % pn;
+    i0 = a * mstep;
+    i1 = min64(M, i0 + mstep);
+    j0 = b * nstep;
+    j1 = min64(N, j0 + nstep);
+  }
+};
+
+Split2 make_split(int64_t M, int64_t N, int want) {
+  Split2 s;
+  s.M = M;
+  s.N = N;
+  s.mstep = max64(1, M);
+  s.nstep = max64(1, N);
+  if (want <= 1 || M <= 0 || N <= 0) return s;
+  int MR, NR;
+  gemm_tile(MR, NR);
+  const int64_t tm = ceil_div(M, MR), tn = ceil_div(N, NR);
+  int64_t best_parts = 0, best_w = 0;
+  int ba = 1, bb = 1;
+  for (int a = 1; a <= want && a <= tm; a++)
+    for (int b = 1; a * b <= want && b <= tn; b++) {
+      const int64_t w = ceil_div(tm, a) * ceil_div(tn, b);  // tiles in the largest rectangle
+      const int64_t parts = (int64_t)a * b;
+      // most parts first, then the smallest largest-rectangle; on ties prefer splitting N
+      if (parts > best_parts || (parts == best_parts && w < best_w)) {
+        best_parts = parts;
+        best_w = w;
+        ba = a;
+        bb = b;
+      }
     }
+  s.mstep = ceil_div(tm, ba) * MR;
+  s.nstep = ceil_div(tn, bb) * NR;
+  s.pm = (int)ceil_div(M, s.mstep);
+  s.pn = (int)ceil_div(N, s.nstep);
+  return s;
+}
+
+// K range [0, K) in `parts` chunks (multiples of 256 where K allows)
+inline int64_t k_chunk(int64_t K, int parts) {
+  if (parts <= 1) return max64(1, K);
+  const int64_t c = ceil_div(K, parts);
+  return c >= 256 ? ceil_div(c, 256) * 256 : max64(1, c);
+}
+
+// ---------------------------------------------------------------- epilogue
+// rows x cols block of y (leading dimension ld): += bias[row], then ReLU
+void epilogue(float* y, int64_t ld, int64_t rows, int64_t cols, const float* bias, int relu) {
+  if (!bias && !relu) return;
+  for (int64_t r = 0; r < rows; r++) {
+    float* v = y + r * ld;
+    const float b = bias ? bias[r] : 0.f;
+    if (relu)
+      for (int64_t j = 0; j < cols; j++) {
+        const float t = v[j] + b;
+        v[j] = t > 0.f ? t : 0.f;
+      }
+    else
+      for (int64_t j = 0; j < cols; j++) v[j] += b;
+  }
 }
 
 // ---------------------------------------------------------------- pointwise 1x1x1
@@ -87,29 +162,77 @@ bool is_pointwise(const ConvParams& p) {
          p.pW == 0 && p.To == p.T && p.Ho == p.H && p.Wo == p.W;
 }
 
-void pw_forward(const float* x, const float* w, float* y, const ConvParams& p) {
+void pw_forward(const float* x, const float* w, const float* bias, int relu, float* y, const ConvParams& p) {
   const int cig = p.cin_g(), cog = p.cout_g();
-  const int64_t S = p.in_spatial();
-  for (int n = 0; n < p.N; n++)
-    for (int g = 0; g < p.groups; g++)
-      sgemm(false, false, cog, S, cig, 1.f, w + (int64_t)g * cog * cig, cig, x + ((int64_t)n * p.Cin + g * cig) * S, S,
-            0.f, y + ((int64_t)n * p.Cout + g * cog) * S, S);
+  const int64_t S = p.in_spatial(), items = (int64_t)p.N * p.groups;
+  const int nt = conv_threads(2.0 * items * cog * cig * S);
+  const Split2 sp = make_split(cog, S, parts_per_item(items, nt));
+  const int64_t units = items * sp.parts();
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
+  for (int64_t u = 0; u < units; u++) {
+    const int64_t it = u / sp.parts();
+    const int n = (int)(it / p.groups), g = (int)(it % p.groups);
+    int64_t i0, i1, j0, j1;
+    sp.rect((int)(u % sp.parts()), i0, i1, j0, j1);
+    float* yr = y + ((int64_t)n * p.Cout + g * cog + i0) * S + j0;
+    sgemm_serial(false, false, i1 - i0, j1 - j0, cig, 1.f, w + ((int64_t)g * cog + i0) * cig, cig,
+                 x + ((int64_t)n * p.Cin + g * cig) * S + j0, S, 0.f, yr, S);
+    epilogue(yr, S, i1 - i0, j1 - j0, bias ? bias + g * cog + i0 : nullptr, relu);
+  }
 }
 void pw_backward_data(const float* dy, const float* w, float* dx, const ConvParams& p) {
   const int cig = p.cin_g(), cog = p.cout_g();
-  const int64_t S = p.in_spatial();
-  for (int n = 0; n < p.N; n++)
-    for (int g = 0; g < p.groups; g++)
-      sgemm(true, false, cig, S, cog, 1.f, w + (int64_t)g * cog * cig, cig, dy + ((int64_t)n * p.Cout + g * cog) * S,
-            S, 0.f, dx + ((int64_t)n * p.Cin + g * cig) * S, S);
+  const int64_t S = p.in_spatial(), items = (int64_t)p.N * p.groups;
+  const int nt = conv_threads(2.0 * items * cog * cig * S);
+  const Split2 sp = make_split(cig, S, parts_per_item(items, nt));
+  const int64_t units = items * sp.parts();
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
+  for (int64_t u = 0; u < units; u++) {
+    const int64_t it = u / sp.parts();
+    const int n = (int)(it / p.groups), g = (int)(it % p.groups);
+    int64_t i0, i1, j0, j1;
+    sp.rect((int)(u % sp.parts()), i0, i1, j0, j1);
+    // dx_g[i0.., j0..] = (W_g^T)[i0.., :] dy_g[:, j0..]; W_g is [cog, cig], so op(A) rows i0.. = columns i0..
+    sgemm_serial(true, false, i1 - i0, j1 - j0, cog, 1.f, w + (int64_t)g * cog * cig + i0, cig,
+                 dy + ((int64_t)n * p.Cout + g * cog) * S + j0, S, 0.f,
+                 dx + ((int64_t)n * p.Cin + g * cig + i0) * S + j0, S);
+  }
 }
 void pw_backward_weight(const float* x, const float* dy, float* dw, const ConvParams& p) {
   const int cig = p.cin_g(), cog = p.cout_g();
-  const int64_t S = p.in_spatial();
-  for (int g = 0; g < p.groups; g++)
-    for (int n = 0; n < p.N; n++)
-      sgemm(false, true, cog, cig, S, 1.f, dy + ((int64_t)n * p.Cout + g * cog) * S, S,
-            x + ((int64_t)n * p.Cin + g * cig) * S, S, n == 0 ? 0.f : 1.f, dw + (int64_t)g * cog * cig, cig);
+  const int64_t S = p.in_spatial(), items = (int64_t)p.N * p.groups;
+  const int64_t wsz = (int64_t)p.Cout * cig;
+  int nt = conv_threads(2.0 * items * cog * cig * S);
+  // per-thread partial dW (summed over the samples / K chunks that thread took), reduced at the end
+  FloatBuf part((size_t)(wsz * nt));
+  if (!part.get()) nt = 1;
+  float* pbuf = part.get() ? part.get() : dw;
+  const int kparts = (int)min64(parts_per_item(items, nt), max64(1, S / 256));
+  const int64_t kc = k_chunk(S, kparts), nk = ceil_div(S, kc);
+  const int64_t units = items * nk;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    const int tid = omp_get_thread_num();
+    float* mine = pbuf + (int64_t)tid * wsz;
+    std::memset(mine, 0, sizeof(float) * (size_t)wsz);
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t u = 0; u < units; u++) {
+      const int64_t k0 = (u % nk) * kc, k1 = min64(S, k0 + kc);
+      const int64_t it = u / nk;
+      const int g = (int)(it % p.groups), n = (int)(it / p.groups);
+      // dW_g [cog, cig] += dy_g[:, k0..k1) x x_g[:, k0..k1)^T
+      sgemm_serial(false, true, cog, cig, k1 - k0, 1.f, dy + ((int64_t)n * p.Cout + g * cog) * S + k0, S,
+                   x + ((int64_t)n * p.Cin + g * cig) * S + k0, S, 1.f, mine + (int64_t)g * cog * cig, cig);
+    }
+    if (pbuf != dw) {
+#pragma omp for schedule(static)
+      for (int64_t i = 0; i < wsz; i++) {
+        float s = 0.f;
+        for (int q = 0; q < nt; q++) s += pbuf[q * wsz + i];
+        dw[i] = s;
+      }
+    }
+  }
 }
 
 // ---------------------------------------------------------------- temporal kT x 1 x 1
@@ -133,37 +256,50 @@ void split_taps(const float* w, const ConvParams& p, float* wt) {
         wt[((int64_t)kt * p.Cout + co) * cig + ci] = w[((int64_t)co * cig + ci) * p.kT + kt];
 }
 
-void tm_forward(const float* x, const float* w, float* y, const ConvParams& p) {
+// Each work unit owns a rectangle [i0,i1) x [j0,j1) of one item's output matrix (rows = channels,
+// columns = flattened (frame, h, w)) and applies every tap to it: tap kt is the GEMM on the column
+// range where it is valid, shifted by (kt - pT) frames in the other tensor — a contiguous range, so
+// no barrier between taps and no two units ever write the same element.
+void tm_forward(const float* x, const float* w, const float* bias, int relu, float* y, const ConvParams& p) {
   const int cig = p.cin_g(), cog = p.cout_g();
   FloatBuf wt((size_t)p.Cout * cig * p.kT);
   if (!wt.get()) return;
   split_taps(w, p, wt.get());
   const int64_t HW = (int64_t)p.H * p.W, Si = p.in_spatial(), So = p.out_spatial();
-  // a tap covering every output frame goes first (beta 0); otherwise zero y first
+  const int64_t items = (int64_t)p.N * p.groups;
+  // a tap covering every output frame goes first (beta 0); otherwise each rectangle is zeroed first
   int first = -1;
   for (int kt = 0; kt < p.kT && first < 0; kt++) {
     int lo, hi;
     tap_range(p, kt, lo, hi);
     if (lo == 0 && hi == p.To) first = kt;
   }
-  for (int n = 0; n < p.N; n++)
-    for (int g = 0; g < p.groups; g++) {
-      const float* xg = x + ((int64_t)n * p.Cin + g * cig) * Si;
-      float* yg = y + ((int64_t)n * p.Cout + g * cog) * So;
-      if (first < 0) {
-#pragma omp parallel for schedule(static) if (max_threads() > 1)
-        for (int c = 0; c < cog; c++) std::memset(yg + c * So, 0, sizeof(float) * So);
-      }
-      for (int i = -1; i < p.kT; i++) {
-        const int kt = i < 0 ? first : i;
-        if (kt < 0 || (i >= 0 && kt == first)) continue;
-        int lo, hi;
-        tap_range(p, kt, lo, hi);
-        if (hi <= lo) continue;
-        sgemm(false, false, cog, (hi - lo) * HW, cig, 1.f, wt.get() + ((int64_t)kt * p.Cout + g * cog) * cig, cig,
-              xg + (lo + kt - p.pT) * HW, Si, i < 0 ? 0.f : 1.f, yg + lo * HW, So);
-      }
+  const int nt = conv_threads(2.0 * items * cog * cig * So * p.kT);
+  const Split2 sp = make_split(cog, So, parts_per_item(items, nt));
+  const int64_t units = items * sp.parts();
+  const float* wtp = wt.get();
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
+  for (int64_t u = 0; u < units; u++) {
+    const int64_t it = u / sp.parts();
+    const int n = (int)(it / p.groups), g = (int)(it % p.groups);
+    int64_t i0, i1, j0, j1;
+    sp.rect((int)(u % sp.parts()), i0, i1, j0, j1);
+    const float* xg = x + ((int64_t)n * p.Cin + g * cig) * Si;
+    float* yg = y + ((int64_t)n * p.Cout + g * cog + i0) * So;  // row i0 of the item
+    if (first < 0)
+      for (int64_t c = 0; c < i1 - i0; c++) std::memset(yg + c * So + j0, 0, sizeof(float) * (j1 - j0));
+    for (int i = -1; i < p.kT; i++) {
+      const int kt = i < 0 ? first : i;
+      if (kt < 0 || (i >= 0 && kt == first)) continue;
+      int lo, hi;
+      tap_range(p, kt, lo, hi);
+      const int64_t a = max64(j0, lo * HW), b = min64(j1, hi * HW);
+      if (b <= a) continue;
+      sgemm_serial(false, false, i1 - i0, b - a, cig, 1.f, wtp + ((int64_t)kt * p.Cout + g * cog + i0) * cig, cig,
+                   xg + a + (int64_t)(kt - p.pT) * HW, Si, i < 0 ? 0.f : 1.f, yg + a, So);
     }
+    epilogue(yg + j0, So, i1 - i0, j1 - j0, bias ? bias + g * cog + i0 : nullptr, relu);
+  }
 }
 
 void tm_backward_data(const float* dy, const float* w, float* dx, const ConvParams& p) {
@@ -172,6 +308,7 @@ void tm_backward_data(const float* dy, const float* w, float* dx, const ConvPara
   if (!wt.get()) return;
   split_taps(w, p, wt.get());
   const int64_t HW = (int64_t)p.H * p.W, Si = p.in_spatial(), So = p.out_spatial();
+  const int64_t items = (int64_t)p.N * p.groups;
   // tap kt maps output frames [lo,hi) to input frames [lo+kt-pT, hi+kt-pT)
   int first = -1;
   for (int kt = 0; kt < p.kT && first < 0; kt++) {
@@ -179,53 +316,87 @@ void tm_backward_data(const float* dy, const float* w, float* dx, const ConvPara
     tap_range(p, kt, lo, hi);
     if (hi > lo && lo + kt - p.pT == 0 && hi + kt - p.pT == p.T) first = kt;
   }
-  for (int n = 0; n < p.N; n++)
-    for (int g = 0; g < p.groups; g++) {
-      float* dxg = dx + ((int64_t)n * p.Cin + g * cig) * Si;
-      const float* dyg = dy + ((int64_t)n * p.Cout + g * cog) * So;
-      if (first < 0) {
-#pragma omp parallel for schedule(static) if (max_threads() > 1)
-        for (int c = 0; c < cig; c++) std::memset(dxg + c * Si, 0, sizeof(float) * Si);
-      }
-      for (int i = -1; i < p.kT; i++) {
-        const int kt = i < 0 ? first : i;
-        if (kt < 0 || (i >= 0 && kt == first)) continue;
-        int lo, hi;
-        tap_range(p, kt, lo, hi);
-        if (hi <= lo) continue;
-        // dx[:, lo+kt-pT ...] (+)= W_kt^T [cig, cog] x dy[:, lo ...]
-        sgemm(true, false, cig, (hi - lo) * HW, cog, 1.f, wt.get() + ((int64_t)kt * p.Cout + g * cog) * cig, cig,
-              dyg + lo * HW, So,
-              i < 0 ? 0.f : 1.f, dxg + (lo + kt - p.pT) * HW, Si);
-      }
+  const int nt = conv_threads(2.0 * items * cog * cig * So * p.kT);
+  const Split2 sp = make_split(cig, Si, parts_per_item(items, nt));
+  const int64_t units = items * sp.parts();
+  const float* wtp = wt.get();
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
+  for (int64_t u = 0; u < units; u++) {
+    const int64_t it = u / sp.parts();
+    const int n = (int)(it / p.groups), g = (int)(it % p.groups);
+    int64_t i0, i1, j0, j1;
+    sp.rect((int)(u % sp.parts()), i0, i1, j0, j1);
+    float* dxg = dx + ((int64_t)n * p.Cin + g * cig + i0) * Si;  // row i0 of the item
+    const float* dyg = dy + ((int64_t)n * p.Cout + g * cog) * So;
+    if (first < 0)
+      for (int64_t c = 0; c < i1 - i0; c++) std::memset(dxg + c * Si + j0, 0, sizeof(float) * (j1 - j0));
+    for (int i = -1; i < p.kT; i++) {
+      const int kt = i < 0 ? first : i;
+      if (kt < 0 || (i >= 0 && kt == first)) continue;
+      int lo, hi;
+      tap_range(p, kt, lo, hi);
+      if (hi <= lo) continue;
+      const int64_t d = (int64_t)(kt - p.pT) * HW;  // dx column = dy column + d
+      const int64_t a = max64(j0, lo * HW + d), b = min64(j1, hi * HW + d);
+      if (b <= a) continue;
+      // dx[i0.., a..b) (+)= (W_kt^T)[i0.., :] dy[:, a-d .. b-d)
+      sgemm_serial(true, false, i1 - i0, b - a, cog, 1.f, wtp + ((int64_t)kt * p.Cout + g * cog) * cig + i0, cig,
+                   dyg + (a - d), So, i < 0 ? 0.f : 1.f, dxg + a, Si);
     }
+  }
 }
 
 void tm_backward_weight(const float* x, const float* dy, float* dw, const ConvParams& p) {
   const int cig = p.cin_g(), cog = p.cout_g();
   const int64_t HW = (int64_t)p.H * p.W, Si = p.in_spatial(), So = p.out_spatial();
-  // per tap a plain [Cout][cig] matrix, interleaved into dw [Cout, cig, kT] at the end
-  FloatBuf wt((size_t)p.Cout * cig * p.kT);
-  if (!wt.get()) return;
-  for (int g = 0; g < p.groups; g++) {
-    for (int kt = 0; kt < p.kT; kt++) {
-      float* dwk = wt.get() + ((int64_t)kt * p.Cout + g * cog) * cig;
-      int lo, hi;
-      tap_range(p, kt, lo, hi);
-      bool written = false;
-      for (int n = 0; n < p.N && hi > lo; n++) {
-        // dW_kt (+)= dy[:, lo..hi) [cog, K] x x[:, lo+kt-pT ..]^T
-        sgemm(false, true, cog, cig, (hi - lo) * HW, 1.f, dy + ((int64_t)n * p.Cout + g * cog) * So + lo * HW, So,
-              x + ((int64_t)n * p.Cin + g * cig) * Si + (lo + kt - p.pT) * HW, Si, written ? 1.f : 0.f, dwk, cig);
-        written = true;
-      }
-      if (!written) std::memset(dwk, 0, sizeof(float) * cog * cig);
-    }
+  const int64_t items = (int64_t)p.N * p.groups;
+  // per tap a plain [Cout][cig] matrix ([kT][Cout][cig], one per thread), reduced and interleaved into
+  // dw [Cout, cig, kT] at the end
+  const int64_t wsz = (int64_t)p.Cout * cig * p.kT;
+  int nt = conv_threads(2.0 * items * cog * cig * So * p.kT);
+  FloatBuf part((size_t)(wsz * nt));
+  if (!part.get()) {
+    nt = 1;
+    part.p = aligned_floats((size_t)wsz);
+    if (!part.get()) return;
   }
-  for (int co = 0; co < p.Cout; co++)
-    for (int ci = 0; ci < cig; ci++)
-      for (int kt = 0; kt < p.kT; kt++)
-        dw[((int64_t)co * cig + ci) * p.kT + kt] = wt.get()[((int64_t)kt * p.Cout + co) * cig + ci];
+  float* pbuf = part.get();
+  const int kparts = (int)min64(parts_per_item(items, nt), max64(1, So / 256));
+  const int64_t kc = k_chunk(So, kparts), nk = ceil_div(So, kc);
+  const int64_t units = items * nk;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    const int tid = omp_get_thread_num();
+    float* mine = pbuf + (int64_t)tid * wsz;
+    std::memset(mine, 0, sizeof(float) * (size_t)wsz);
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t u = 0; u < units; u++) {
+      const int64_t k0 = (u % nk) * kc, k1 = min64(So, k0 + kc);
+      const int64_t it = u / nk;
+      const int g = (int)(it % p.groups), n = (int)(it / p.groups);
+      const float* dyg = dy + ((int64_t)n * p.Cout + g * cog) * So;
+      const float* xg = x + ((int64_t)n * p.Cin + g * cig) * Si;
+      for (int kt = 0; kt < p.kT; kt++) {
+        int lo, hi;
+        tap_range(p, kt, lo, hi);
+        const int64_t a = max64(k0, lo * HW), b = min64(k1, hi * HW);
+        if (b <= a) continue;
+        // dW_kt (+)= dy[:, a..b) [cog, K] x x[:, a + (kt-pT)HW ..]^T
+        sgemm_serial(false, true, cog, cig, b - a, 1.f, dyg + a, So, xg + a + (int64_t)(kt - p.pT) * HW, Si, 1.f,
+                     mine + ((int64_t)kt * p.Cout + g * cog) * cig, cig);
+      }
+    }
+    // implicit barrier above; reduce + interleave
+#pragma omp for schedule(static)
+    for (int co = 0; co < p.Cout; co++)
+      for (int ci = 0; ci < cig; ci++)
+        for (int kt = 0; kt < p.kT; kt++) {
+          const int64_t i = ((int64_t)kt * p.Cout + co) * cig + ci;
+          float s = 0.f;
+          for (int q = 0; q < nt; q++) s += pbuf[q * wsz + i];
+          dw[((int64_t)co * cig + ci) * p.kT + kt] = s;
+        }
+  }
 }
 
 // ---------------------------------------------------------------- direct 2-D (grouped 1xkxk)
@@ -638,14 +809,14 @@ int64_t col_chunk(const ConvParams& p, int64_t rows, int nt, int64_t units_outsi
   return ceil_div(So, nch);
 }
 
-void gen_forward(const float* x, const float* w, float* y, const ConvParams& p) {
+void gen_forward(const float* x, const float* w, const float* bias, int relu, float* y, const ConvParams& p) {
   const int cig = p.cin_g(), cog = p.cout_g();
   const int64_t rows = (int64_t)cig * p.ksize(), So = p.out_spatial(), Si = p.in_spatial();
-  const int nt = max_threads();
+  const int nt = conv_threads(2.0 * p.N * p.groups * cog * rows * So);
   const int64_t chunk = col_chunk(p, rows, nt, (int64_t)p.N * p.groups);
   const int64_t nch = ceil_div(So, chunk);
   const int64_t units = (int64_t)p.N * p.groups * nch;
-#pragma omp parallel for schedule(dynamic, 1) if (nt > 1)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
   for (int64_t u = 0; u < units; u++) {
     const int64_t c = u % nch;
     const int g = (int)((u / nch) % p.groups), n = (int)(u / (nch * p.groups));
@@ -656,45 +827,39 @@ void gen_forward(const float* x, const float* w, float* y, const ConvParams& p) 
     if (!col) continue;
     im2col(xg, p, s0, len, 0, (int)rows, col, false);
     sgemm_serial(false, false, cog, len, rows, 1.f, w + (int64_t)g * cog * rows, rows, col, len, 0.f, yg, So);
+    epilogue(yg, So, cog, len, bias ? bias + g * cog : nullptr, relu);
   }
 }
 
+// Units: (sample, group) items, each cut into input-channel ranges when there are fewer items than
+// threads. A unit computes the dcol rows of its channels (GEMM) and scatters them (col2im) into its
+// own dx planes only, so no unit waits for another and no two write the same element.
 void gen_backward_data(const float* dy, const float* w, float* dx, const ConvParams& p) {
   const int cig = p.cin_g(), cog = p.cout_g();
   const int64_t rows = (int64_t)cig * p.ksize(), So = p.out_spatial(), Si = p.in_spatial(), ks = p.ksize();
-  const int nt = max_threads();
-  const int64_t units = (int64_t)p.N * p.groups;
-  std::memset(dx, 0, sizeof(float) * (size_t)((int64_t)p.N * p.Cin * Si));
-  if (units >= nt || nt == 1) {
-    const int64_t chunk = col_chunk(p, rows, 1, 1);
-#pragma omp parallel for schedule(dynamic, 1) if (nt > 1)
-    for (int64_t u = 0; u < units; u++) {
-      const int g = (int)(u % p.groups), n = (int)(u / p.groups);
-      float* dcol = scratch(3, (size_t)(rows * chunk));
-      if (!dcol) continue;
-      for (int64_t s0 = 0; s0 < So; s0 += chunk) {
-        const int64_t len = min64(chunk, So - s0);
-        sgemm_serial(true, false, rows, len, cog, 1.f, w + (int64_t)g * cog * rows, rows,
-                     dy + ((int64_t)n * p.Cout + g * cog) * So + s0, So, 0.f, dcol, len);
-        im2col(dx + ((int64_t)n * p.Cin + g * cig) * Si, p, s0, len, 0, (int)rows, dcol, true);
-      }
-    }
-  } else {
-    // few samples: GEMMs parallel inside, col2im parallel over input channels (disjoint dx planes)
-    const int64_t chunk = col_chunk(p, rows, 1, 1);
-    FloatBuf dcol((size_t)(rows * chunk));
-    if (!dcol.get()) return;
-    for (int64_t u = 0; u < units; u++) {
-      const int g = (int)(u % p.groups), n = (int)(u / p.groups);
-      for (int64_t s0 = 0; s0 < So; s0 += chunk) {
-        const int64_t len = min64(chunk, So - s0);
-        sgemm(true, false, rows, len, cog, 1.f, w + (int64_t)g * cog * rows, rows,
-              dy + ((int64_t)n * p.Cout + g * cog) * So + s0, So, 0.f, dcol.get(), len);
-        float* dxg = dx + ((int64_t)n * p.Cin + g * cig) * Si;
-#pragma omp parallel for schedule(dynamic, 1)
-        for (int ci = 0; ci < cig; ci++)
-          im2col(dxg, p, s0, len, (int)(ci * ks), (int)((ci + 1) * ks), dcol.get() + ci * ks * len, true);
-      }
+  const int64_t items = (int64_t)p.N * p.groups;
+  const int nt = conv_threads(2.0 * items * cog * rows * So);
+  const int cparts = (int)min64(max64(1, cig), parts_per_item(items, nt));
+  const int64_t units = items * cparts;
+  const int64_t chunk = col_chunk(p, rows, 1, 1);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
+  for (int64_t u = 0; u < units; u++) {
+    const int64_t it = u / cparts;
+    const int q = (int)(u % cparts);
+    const int g = (int)(it % p.groups), n = (int)(it / p.groups);
+    const int c0 = (int)((int64_t)cig * q / cparts), c1 = (int)((int64_t)cig * (q + 1) / cparts);
+    if (c1 <= c0) continue;
+    const int64_t r0 = c0 * ks, r1 = c1 * ks;
+    float* dxg = dx + ((int64_t)n * p.Cin + g * cig) * Si;
+    std::memset(dxg + c0 * Si, 0, sizeof(float) * (size_t)((c1 - c0) * Si));
+    float* dcol = scratch(3, (size_t)((r1 - r0) * chunk));
+    if (!dcol) continue;
+    for (int64_t s0 = 0; s0 < So; s0 += chunk) {
+      const int64_t len = min64(chunk, So - s0);
+      // dcol [r1-r0, len] = (W_g^T)[r0..r1, :] dy_g[:, s0..]; W_g is [cog, rows]
+      sgemm_serial(true, false, r1 - r0, len, cog, 1.f, w + (int64_t)g * cog * rows + r0, rows,
+                   dy + ((int64_t)n * p.Cout + g * cog) * So + s0, So, 0.f, dcol, len);
+      im2col(dxg, p, s0, len, (int)r0, (int)r1, dcol, true);
     }
   }
 }
@@ -743,16 +908,13 @@ int sev_conv3d_forward(const float* x, const float* w, const float* bias, float*
   const sev::ConvParams p(pp);
   if (p.out_spatial() == 0 || p.N == 0 || p.Cout == 0) return SEV_OK;
   if (sev::is_pointwise(p)) {
-    sev::pw_forward(x, w, y, p);
-    sev::bias_relu(y, bias, relu, p);
+    sev::pw_forward(x, w, bias, relu, y, p);
   } else if (sev::is_temporal(p)) {
-    sev::tm_forward(x, w, y, p);
-    sev::bias_relu(y, bias, relu, p);
+    sev::tm_forward(x, w, bias, relu, y, p);
   } else if (sev::is_direct2d(p)) {
     sev::direct_forward(x, w, bias, y, p, relu);
   } else {
-    sev::gen_forward(x, w, y, p);
-    sev::bias_relu(y, bias, relu, p);
+    sev::gen_forward(x, w, bias, relu, y, p);
   }
   return SEV_OK;
 }

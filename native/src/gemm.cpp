@@ -265,6 +265,8 @@ void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
 
 }  // namespace
 
+void gemm_tile(int& MR, int& NR) { tile_shape(MR, NR); }
+
 void sgemm_serial(bool tA, bool tB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                   const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
@@ -284,7 +286,8 @@ void sgemm_serial(bool tA, bool tB, int64_t M, int64_t N, int64_t K, float alpha
 void sgemm(bool tA, bool tB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
-  int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
+  // never nest: inside any enclosing region (even an inactive one) run on the calling thread
+  int nt = (omp_in_parallel() || omp_get_level() > 0) ? 1 : omp_get_max_threads();
   const double flops = 2.0 * (double)M * (double)N * (double)K;
   if (flops < 4.0e6) nt = 1;
   if (nt <= 1 || K <= 0 || alpha == 0.f) {

@@ -66,12 +66,16 @@ float* scratch(int slot, size_t n);
 
 // ---- GEMM (gemm.cpp) ----
 // Row-major C = alpha op(A) op(B) + beta C. beta == 0 never reads C.
-// sgemm: OpenMP-parallel (must not be called from inside a parallel region for speed; it still
-// works there, running serially). sgemm_serial: one thread, for callers that parallelize outside.
+// sgemm: opens one OpenMP parallel region per call (inside any enclosing parallel region, active or
+// not, it runs serially — never nested). Callers that issue many GEMMs (conv3d) should instead open
+// one region themselves and call sgemm_serial (one thread, thread-local packing) on disjoint parts.
 void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 void sgemm_serial(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                   int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+// register tile (MR x NR) of the micro-kernel picked for this CPU: callers that split a GEMM into
+// rectangles themselves align the rectangles to it
+void gemm_tile(int& MR, int& NR);
 // plain triple loop (double accumulation) — the reference the tests compare with
 void sgemm_reference(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                      int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
