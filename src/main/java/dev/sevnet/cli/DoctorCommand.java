@@ -39,10 +39,13 @@ public final class DoctorCommand implements Callable<Integer> {
         CudaStatus cuda = nativeError == null ? CudaStatus.probe() : null;
         if (cuda != null) {
             r.put("cuda_driver", CudaStatus.version(cuda.driverVersion()));
-            r.put("cuda_runtime", CudaStatus.version(cuda.runtimeVersion()) + " (static, in libsevnet)");
-            r.put("libcuda", cuda.libcuda());
-            r.put("cudnn", cuda.cudnn());
-            r.put("cublas", cuda.cublas());
+            r.put("cuda_runtime", cuda.builtWithCuda()
+                    ? CudaStatus.version(cuda.runtimeVersion()) + " (static, in libsevnet)" : "not built in (no nvcc)");
+            if (cuda.builtWithCuda()) {
+                r.put("libcuda", cuda.libcuda());
+                r.put("cudnn", cuda.cudnn());
+                r.put("cublas", cuda.cublas());
+            }
             r.put("gpus", cuda.gpus());
             r.put("gpu_path", cuda.usable() ? "GPUs found; the CUDA backend is not part of this build yet"
                     : "unavailable: " + cuda.reason());

@@ -10,7 +10,7 @@ import org.bytedeco.javacpp.annotation.Platform;
  * <p>Pointers are passed as raw addresses ({@code long}) of tensors that Java has already validated:
  * nothing here checks arguments. Only {@link CpuBackend} calls these functions.
  */
-@Platform(include = "sevnet.h", link = "sevnet")
+@Platform(include = "sevnet.h", link = "sevnet", preload = "sevnet_env")
 public final class NativeCore {
     static {
         Loader.load();
