@@ -31,6 +31,17 @@ public abstract class Module implements AutoCloseable {
     public abstract Var forward(Var x);
 
     /**
+     * Frees an intermediate activation once its consumer has run, when no graph is being recorded
+     * (nothing saved it for a backward pass). Inference then peaks at a few activations instead of
+     * holding every one until the request's scope closes. Never pass a module's own input.
+     */
+    protected static void release(Var intermediate) {
+        if (!dev.sevnet.autograd.GradMode.isEnabled()) {
+            intermediate.value().close();
+        }
+    }
+
+    /**
      * The output shape for an input shape, adding the multiply-accumulates of this module's
      * convolutions and linear layers to {@code macs} (counts without running anything).
      */

@@ -32,7 +32,11 @@ public final class ModuleList<M extends Module> extends Module {
     public Var forward(Var x) {
         Var h = x;
         for (M m : items) {
-            h = m.forward(h);
+            Var next = m.forward(h);
+            if (h != x && next != h) {
+                release(h);
+            }
+            h = next;
         }
         return h;
     }

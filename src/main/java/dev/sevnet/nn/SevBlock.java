@@ -76,16 +76,34 @@ public final class SevBlock extends Module {
 
     @Override
     public Var forward(Var x) {
-        Var h = bn1.forwardRelu(conv1.forward(x));
-        h = bn2.forwardRelu(conv2.forward(h));
-        h = bn3.forward(conv3.forward(h));
+        Var c = conv1.forward(x);
+        Var h = bn1.forwardRelu(c);
+        release(c);
+        c = conv2.forward(h);
+        release(h);
+        h = bn2.forwardRelu(c);
+        release(c);
+        c = conv3.forward(h);
+        release(h);
+        h = bn3.forward(c);
+        release(c);
         if (se != null) {
-            h = se.forward(h);
+            Var scaled = se.forward(h);
+            release(h);
+            h = scaled;
         }
+        Var out;
         if (downsample) {
-            return F.relu(F.concatChannels(h, shortcut.forward(x)));
+            Var s = shortcut.forward(x);
+            Var cat = F.concatChannels(h, s);
+            release(s);
+            out = F.relu(cat);
+            release(cat);
+        } else {
+            out = F.addRelu(h, x);
         }
-        return F.addRelu(h, x);
+        release(h);
+        return out;
     }
 
     @Override

@@ -58,7 +58,12 @@ public final class SevNet extends Module {
         if (x.shape().rank() != 5 || x.dim(1) != 3) {
             throw new IllegalArgumentException("SEVNet input must be [N, 3, T, H, W] RGB clips, got " + x.shape());
         }
-        return head.forward(stages.forward(stem.forward(x)));
+        Var stemOut = stem.forward(x);
+        Var features = stages.forward(stemOut);
+        release(stemOut);
+        Var logits = head.forward(features);
+        release(features);
+        return logits;
     }
 
     @Override

@@ -25,8 +25,14 @@ public final class Stem extends Module {
 
     @Override
     public Var forward(Var x) {
-        Var h = bnS.forwardRelu(convS.forward(x));
-        return bnT.forwardRelu(convT.forward(h));
+        Var c = convS.forward(x);
+        Var h = bnS.forwardRelu(c);
+        release(c);
+        c = convT.forward(h);
+        release(h);
+        h = bnT.forwardRelu(c);
+        release(c);
+        return h;
     }
 
     @Override
