@@ -6,7 +6,8 @@ import picocli.CommandLine.Command;
 /** The {@code sevnet} command line. */
 @Command(name = "sevnet", mixinStandardHelpOptions = true, version = "sevnet 0.1.0",
         description = "Train, evaluate and serve SEVNets for video action recognition.",
-        subcommands = {CommandLine.HelpCommand.class, DoctorCommand.class})
+        subcommands = {CommandLine.HelpCommand.class, DoctorCommand.class, InfoCommand.class, ParityCommand.class,
+            BenchCommand.class, TrainCommand.class, EvalCommand.class, PredictCommand.class, SynthCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

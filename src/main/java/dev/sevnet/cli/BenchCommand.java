@@ -1,0 +1,181 @@
+package dev.sevnet.cli;
+
+import com.google.gson.Gson;
+import dev.sevnet.autograd.F;
+import dev.sevnet.autograd.GradMode;
+import dev.sevnet.autograd.Var;
+import dev.sevnet.backend.Backends;
+import dev.sevnet.backend.cpu.CpuBackend;
+import dev.sevnet.nn.SevNet;
+import dev.sevnet.nn.SevNetConfig;
+import dev.sevnet.tensor.Device;
+import dev.sevnet.tensor.MemoryStats;
+import dev.sevnet.tensor.Shape;
+import dev.sevnet.tensor.Tensor;
+import dev.sevnet.tensor.TensorScope;
+import dev.sevnet.train.SgdOptimizer;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code sevnet bench}: steady-state clips/s and peak memory of a model, inference or one training
+ * step (forward, softmax CE backward, SGD update), after warm-up. The CPU throughput harness in
+ * {@code bench/} runs it beside PyTorch.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Measure steady-state clips/s and peak memory of inference or a training step.")
+public final class BenchCommand implements Callable<Integer> {
+    @Option(names = "--model", defaultValue = "sevnet-g8", description = "Model name (default: ${DEFAULT-VALUE}).")
+    String model;
+
+    @Option(names = "--classes", defaultValue = "174", description = "Classes (default: ${DEFAULT-VALUE}).")
+    int classes;
+
+    @Option(names = "--mode", defaultValue = "infer", description = "infer or train (default: ${DEFAULT-VALUE}).")
+    String mode;
+
+    @Option(names = "--batch", defaultValue = "1", description = "Clips per batch (default: ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--frames", defaultValue = "16", description = "Frames per clip (default: ${DEFAULT-VALUE}).")
+    int frames;
+
+    @Option(names = "--size", defaultValue = "224", description = "Frame height and width (default: ${DEFAULT-VALUE}).")
+    int size;
+
+    @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda[:i] or auto (default: ${DEFAULT-VALUE}).")
+    String device;
+
+    @Option(names = "--warmup", defaultValue = "2", description = "Untimed iterations (default: ${DEFAULT-VALUE}).")
+    int warmup;
+
+    @Option(names = "--iters", defaultValue = "5", description = "Timed iterations (default: ${DEFAULT-VALUE}).")
+    int iters;
+
+    @Option(names = "--threads", defaultValue = "0", description = "Native threads, 0 = all cores.")
+    int threads;
+
+    @Option(names = "--json", description = "Print one JSON object.")
+    boolean json;
+
+    @Override
+    public Integer call() {
+        if (!mode.equals("infer") && !mode.equals("train")) {
+            System.err.println("sevnet bench: --mode must be infer or train, got '" + mode + "'");
+            return 2;
+        }
+        if (batch < 1 || frames < 1 || size < 8 || iters < 1 || warmup < 0) {
+            System.err.println("sevnet bench: --batch, --frames, --iters must be >= 1 and --size >= 8");
+            return 2;
+        }
+        if (mode.equals("train") && batch * frames * (size / 32) * (size / 32) < 2) {
+            System.err.println("sevnet bench: training needs more than one value per channel at the last stage "
+                    + "(raise --batch or --size)");
+            return 2;
+        }
+        String[] why = new String[1];
+        Device dev = Backends.resolve(device, why);
+        if (why[0] != null && !json) {
+            System.err.println(why[0]);
+        }
+        if (!dev.isCpu()) {
+            System.err.println("sevnet bench: no backend for " + dev + " in this build (see `sevnet doctor`)");
+            return 1;
+        }
+        CpuBackend.setNumThreads(threads);
+        SevNetConfig config = SevNetConfig.parse(model, classes);
+        boolean train = mode.equals("train");
+        double[] times = new double[iters];
+        long memBefore = MemoryStats.liveHostBytes();
+        try (SevNet net = SevNet.create(config, 0);
+                SgdOptimizer opt = train ? new SgdOptimizer(net.namedParameters(), 0.9, 1e-4) : null;
+                Tensor x = randomInput(batch, frames, size);
+                Tensor labels = randomLabels(batch, classes)) {
+            net.train(train);
+            MemoryStats.resetPeak();
+            for (int i = 0; i < warmup + iters; i++) {
+                long t0 = System.nanoTime();
+                try (TensorScope scope = TensorScope.open()) {
+                    if (train) {
+                        Var loss = F.softmaxCrossEntropy(net.forward(Var.of(x)), labels);
+                        loss.backward();
+                        opt.step(0.01);
+                        opt.zeroGrad();
+                    } else {
+                        try (GradMode.Guard g = GradMode.noGrad()) {
+                            net.forward(Var.of(x));
+                        }
+                    }
+                }
+                if (i >= warmup) {
+                    times[i - warmup] = (System.nanoTime() - t0) / 1e9;
+                }
+            }
+        }
+        double[] sorted = times.clone();
+        Arrays.sort(sorted);
+        double median = sorted[sorted.length / 2];
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("impl", "sevnet " + Main.class.getPackage().getImplementationVersion());
+        r.put("model", model);
+        r.put("mode", mode);
+        r.put("device", dev.toString());
+        r.put("batch", batch);
+        r.put("frames", frames);
+        r.put("size", size);
+        r.put("threads", CpuBackend.numThreads());
+        r.put("clips_per_s", batch / median);
+        r.put("ms_per_iter_median", median * 1e3);
+        r.put("ms_per_iter_min", sorted[0] * 1e3);
+        r.put("peak_rss_mb", peakRssMb());
+        r.put("peak_tensor_mb", (MemoryStats.peakHostBytes() - memBefore) / 1048576.0);
+        if (json) {
+            System.out.println(new Gson().toJson(r));
+        } else {
+            System.out.printf("%s %s batch %d, %dx%dx%d on %s (%d threads): %.3f clips/s, median %.1f ms/iter, "
+                    + "peak RSS %.0f MiB%n", model, mode, batch, frames, size, size, dev, CpuBackend.numThreads(),
+                    batch / median, median * 1e3, peakRssMb());
+        }
+        return 0;
+    }
+
+    private static Tensor randomInput(int n, int t, int s) {
+        Random r = new Random(1);
+        Tensor x = Tensor.empty(Shape.of(n, 3, t, s, s));
+        java.nio.FloatBuffer b = x.floatBuffer();
+        for (int i = 0; i < b.capacity(); i++) {
+            b.put(i, (float) r.nextGaussian());
+        }
+        return x;
+    }
+
+    private static Tensor randomLabels(int n, int k) {
+        long[] l = new long[n];
+        for (int i = 0; i < n; i++) {
+            l[i] = i % k;
+        }
+        return Tensor.ofLongs(l, n);
+    }
+
+    /** VmHWM of this process: the peak resident set, JVM heap and native memory together. */
+    static double peakRssMb() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) {
+                    return Long.parseLong(line.replaceAll("\\D", "")) / 1024.0;
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            // not Linux: fall through
+        }
+        return Double.NaN;
+    }
+}

@@ -1,0 +1,120 @@
+package dev.sevnet.cli;
+
+import dev.sevnet.data.ClipSource;
+import dev.sevnet.nn.SevNet;
+import dev.sevnet.tensor.Tensor;
+import dev.sevnet.train.Checkpoint;
+import dev.sevnet.train.Datasets;
+import dev.sevnet.train.Evaluator;
+import dev.sevnet.train.Metrics;
+import dev.sevnet.train.Progress;
+import dev.sevnet.train.TrainConfig;
+import dev.sevnet.train.Trainer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** {@code sevnet eval}: evaluates a checkpoint on its validation set (or another list). */
+@Command(name = "eval", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Evaluate a checkpoint: top-1, top-5, mean class accuracy (and mAP for multi-label), "
+                + "with 1-view or multi-view (e.g. 10x3) testing; writes the confusion matrix as CSV.",
+                "Without --val-list it uses the run's own validation data (the synthetic split for the main job)."})
+public final class EvalCommand implements Callable<Integer> {
+    @Option(names = "--checkpoint", required = true, paramLabel = "DIR",
+            description = "Checkpoint folder (or a run directory: its checkpoints/last).")
+    Path checkpoint;
+
+    @Option(names = "--data-root", paramLabel = "DIR", description = "Folder the list's paths start from.")
+    Path dataRoot;
+
+    @Option(names = "--val-list", paramLabel = "FILE", description = "Annotation list to evaluate on.")
+    Path valList;
+
+    @Option(names = "--views", paramLabel = "CxS", description = "Test views: clips x crops, e.g. 1 or 10x3 (default: the run's).")
+    String views;
+
+    @Option(names = "--batch", paramLabel = "B", description = "Clips per forward pass (default: the run's batch).")
+    Integer batch;
+
+    @Option(names = "--workers", paramLabel = "N", description = "Loader threads (default: the run's).")
+    Integer workers;
+
+    @Option(names = "--confusion", paramLabel = "FILE", description = "Where to write the confusion matrix CSV "
+            + "(default: confusion-eval.csv beside the checkpoint).")
+    Path confusion;
+
+    @Option(names = "--progress", paramLabel = "MODE", defaultValue = "auto", description = "auto, bar, log, quiet.")
+    String progress;
+
+    @Override
+    public Integer call() throws Exception {
+        try {
+            return execute();
+        } catch (IllegalArgumentException | java.io.UncheckedIOException e) {
+            System.err.println("error: " + e.getMessage());
+            return 2;
+        }
+    }
+
+    private Integer execute() throws Exception {
+        Path ck = Checkpoint.resolve(checkpoint);
+        Checkpoint.State st = Checkpoint.readState(ck);
+        TrainConfig.Builder b = st.config().toBuilder();
+        if (valList != null) {
+            b.valList(valList.toString());
+            if (st.config().trainList() == null) {
+                b.trainList(valList.toString());
+            }
+        }
+        if (dataRoot != null) {
+            b.dataRoot(dataRoot.toString());
+        }
+        if (views != null) {
+            b.views(views);
+        }
+        if (workers != null) {
+            b.workers(workers);
+        }
+        TrainConfig c = b.build();
+        ClipSource val = Datasets.val(c);
+        List<String> labels = st.labels().size() == c.numClasses() ? st.labels() : Datasets.classNames(c);
+        Metrics.Result r;
+        long t0 = System.nanoTime();
+        try (SevNet model = Trainer.createModel(c)) {
+            Map<String, Tensor> w = Checkpoint.readModel(ck);
+            try {
+                model.loadStateDict(w, true);
+            } finally {
+                w.values().forEach(Tensor::close);
+            }
+            Progress.Mode mode = Progress.Mode.valueOf(progress.trim().toUpperCase(Locale.ROOT));
+            try (Progress p = new Progress("eval", (long) val.size() * val.testViews(), mode, 15)) {
+                r = Evaluator.evaluate(model, val, c.multiLabel(), batch != null ? batch : c.batch(), c.workers(),
+                        c.seed(), p, null);
+            }
+        }
+        double secs = (System.nanoTime() - t0) / 1e9;
+        System.out.printf(Locale.ROOT, "checkpoint %s (epoch %d, %s)%n", ck, st.epoch(), c.model());
+        System.out.printf(Locale.ROOT, "samples        %d (%dx%d views)%n", r.samples(), c.testClips(), c.testCrops());
+        System.out.printf(Locale.ROOT, "top-1          %.2f%%%n", 100 * r.top1());
+        System.out.printf(Locale.ROOT, "top-5          %.2f%%%n", 100 * r.top5());
+        System.out.printf(Locale.ROOT, "mean class acc %.2f%%%n", 100 * r.meanClassAcc());
+        if (c.multiLabel()) {
+            System.out.printf(Locale.ROOT, "mAP            %.2f%%%n", 100 * r.map());
+        }
+        System.out.printf(Locale.ROOT, "loss           %.4f%n", r.loss());
+        Path cm = confusion != null ? confusion : ck.resolveSibling("confusion-eval.csv");
+        if (ck.getParent() != null && ck.getParent().getFileName() != null
+                && ck.getParent().getFileName().toString().equals("checkpoints") && confusion == null) {
+            cm = ck.getParent().getParent().resolve("confusion-eval.csv");
+        }
+        Metrics.writeConfusionCsv(r.confusion(), labels, cm);
+        System.out.printf(Locale.ROOT, "confusion matrix: %s%ntime %.1f s%n", cm, secs);
+        return 0;
+    }
+}

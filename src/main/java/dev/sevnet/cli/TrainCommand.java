@@ -1,0 +1,286 @@
+package dev.sevnet.cli;
+
+import dev.sevnet.train.Checkpoint;
+import dev.sevnet.train.Progress;
+import dev.sevnet.train.Recipe;
+import dev.sevnet.train.RunDirectory;
+import dev.sevnet.train.TrainConfig;
+import dev.sevnet.train.Trainer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code sevnet train}: trains a SEVNet. With no data options it runs the main job: a small SEVNet on
+ * the embedded synthetic motion dataset, then evaluation, the run directory, and predictions on a
+ * few freshly generated videos.
+ */
+@Command(name = "train", mixinStandardHelpOptions = true,
+        description = {"Train a SEVNet from scratch.",
+                "",
+                "With no arguments: the main job. Trains a small SEVNet on the synthetic motion dataset (8 classes "
+                        + "that only motion tells apart), evaluates it, writes runs/NAME/ (metrics.jsonl, summary.json, "
+                        + "curves.png, checkpoints/last and best) and predicts a few freshly generated videos.",
+                "",
+                "On a video dataset: --data-root DIR --train-list A.txt --val-list B.txt --classes K "
+                        + "(mmaction2 lists: 'path label [label ...]' for videos, 'dir total_frames label ...' for "
+                        + "frame folders), optionally --recipe ssv1|ssv2|k400|gym99|gym288|mmit for the paper's settings; "
+                        + "every option overrides the recipe."},
+        sortOptions = false)
+public final class TrainCommand implements Callable<Integer> {
+    private static final Logger LOG = LoggerFactory.getLogger(TrainCommand.class);
+
+    @Option(names = "--data-root", paramLabel = "DIR", description = "Folder the list files' paths start from.")
+    Path dataRoot;
+
+    @Option(names = "--train-list", paramLabel = "FILE", description = "Training annotation list (mmaction2 format).")
+    Path trainList;
+
+    @Option(names = "--val-list", paramLabel = "FILE", description = "Validation annotation list.")
+    Path valList;
+
+    @Option(names = "--classes", paramLabel = "K", description = "Number of classes.")
+    Integer classes;
+
+    @Option(names = "--labels", paramLabel = "FILE", description = "Class names, one per line (label i = line i).")
+    Path labels;
+
+    @Option(names = "--recipe", paramLabel = "NAME", description = "Paper recipe: ssv1, ssv2, k400, gym99, gym288, mmit.")
+    String recipe;
+
+    @Option(names = "--model", paramLabel = "NAME", description = "sevnet-g<g>, sevnet-se-g<g>, r2plus1d-g<g>, r3d-g<g> "
+            + "(default: sevnet-g8 with --recipe, else the main job's small model).")
+    String model;
+
+    @Option(names = "--frames", paramLabel = "T", description = "Frames per clip.")
+    Integer frames;
+
+    @Option(names = "--size", paramLabel = "PX", description = "Crop size (train: short side resized into size..size*8/7, random crop; test: short side = size, centre crop).")
+    Integer size;
+
+    @Option(names = "--sampling", paramLabel = "tsn|dense", description = "Temporal sampling.")
+    String sampling;
+
+    @Option(names = "--views", paramLabel = "CxS", description = "Test views: clips x crops, e.g. 1 or 10x3.")
+    String views;
+
+    @Option(names = "--epochs", paramLabel = "N", description = "Training epochs.")
+    Integer epochs;
+
+    @Option(names = "--warmup", paramLabel = "EPOCHS", description = "Linear warm-up epochs before the cosine decay.")
+    Double warmup;
+
+    @Option(names = "--batch", paramLabel = "B", description = "Clips per micro-batch.")
+    Integer batch;
+
+    @Option(names = "--accum", paramLabel = "N", description = "Micro-batches per optimizer step (effective batch = batch x accum).")
+    Integer accum;
+
+    @Option(names = "--lr", paramLabel = "LR", description = "Base learning rate (default 0.01 per 8 clips of effective batch).")
+    Double lr;
+
+    @Option(names = "--dropout", paramLabel = "P", description = "Dropout before the classifier.")
+    Double dropout;
+
+    @Option(names = "--weight-decay", paramLabel = "WD", description = "Weight decay (default 1e-4).")
+    Double weightDecay;
+
+    @Option(names = "--multi-label", description = "Multi-label training (BCE with logits, mAP).")
+    Boolean multiLabel;
+
+    @Option(names = "--flip", description = "Random horizontal flip in training.")
+    Boolean flip;
+
+    @Option(names = "--frame-template", paramLabel = "T", description = "Frame file names in frame folders, e.g. img_{:05d}.jpg or {:05d}.jpg (SSV1).")
+    String frameTemplate;
+
+    @Option(names = "--train-samples", paramLabel = "N", description = "Synthetic training clips (main job).")
+    Integer trainSamples;
+
+    @Option(names = "--val-samples", paramLabel = "N", description = "Synthetic validation clips (main job).")
+    Integer valSamples;
+
+    @Option(names = "--workers", paramLabel = "N", description = "Loader threads.")
+    Integer workers;
+
+    @Option(names = "--device", paramLabel = "auto|cpu|cuda", defaultValue = "auto",
+            description = "Where to train; auto uses a GPU when one is usable and otherwise the CPU (default: ${DEFAULT-VALUE}).")
+    String device;
+
+    @Option(names = "--out", paramLabel = "DIR", description = "Run directory (default runs/<model>-<time>).")
+    Path out;
+
+    @Option(names = "--resume", paramLabel = "DIR", description = "Continue a run from a checkpoint (or run) directory.")
+    Path resume;
+
+    @Option(names = "--seed", paramLabel = "S", description = "Seed of weights, data order, augmentation and dropout.")
+    Long seed;
+
+    @Option(names = "--predict", paramLabel = "N", defaultValue = "4",
+            description = "Main job: fresh synthetic videos to predict at the end (default: ${DEFAULT-VALUE}; 0 = none).")
+    int predictCount;
+
+    @Option(names = "--progress", paramLabel = "MODE", defaultValue = "auto",
+            description = "Progress display: auto, bar, log, quiet (default: ${DEFAULT-VALUE}).")
+    String progress;
+
+    @Override
+    public Integer call() throws Exception {
+        try {
+            return execute();
+        } catch (IllegalArgumentException | java.io.UncheckedIOException e) {
+            System.err.println("error: " + e.getMessage());
+            return 2;
+        }
+    }
+
+    private Integer execute() throws Exception {
+        long t0 = System.nanoTime();
+        TrainConfig config;
+        Path runDir;
+        if (resume != null) {
+            Checkpoint.State st = Checkpoint.readState(resume);
+            TrainConfig.Builder b = st.config().toBuilder();
+            if (epochs != null) {
+                b.epochs(epochs);
+            }
+            if (workers != null) {
+                b.workers(workers);
+            }
+            config = b.device(device).build();
+            runDir = out != null ? out : runDirOf(Checkpoint.resolve(resume));
+        } else {
+            config = buildConfig();
+            runDir = out != null ? out : RunDirectory.defaultPath(config.isSynthetic() ? "synthetic-" + config.model()
+                    : (config.recipe() != null ? config.recipe() + "-" : "") + config.model());
+        }
+        Progress.Mode mode = Progress.Mode.valueOf(progress.trim().toUpperCase(Locale.ROOT));
+        Trainer trainer = new Trainer(config, runDir, mode);
+        Trainer.Result r = resume != null ? trainer.resume(resume) : trainer.run();
+        Path best = trainer.runDirectory().bestCheckpoint();
+        System.out.printf(Locale.ROOT, "%nvalidation: top-1 %.2f%%  top-5 %.2f%%  mean class accuracy %.2f%%%s  (%d clips, %s)%n",
+                100 * r.finalVal().top1(), 100 * r.finalVal().top5(), 100 * r.finalVal().meanClassAcc(),
+                config.multiLabel() ? String.format(Locale.ROOT, "  mAP %.2f%%", 100 * r.finalVal().map()) : "",
+                r.finalVal().samples(), config.testClips() + "x" + config.testCrops() + " views");
+        System.out.println("run directory: " + r.runDir());
+        if (config.isSynthetic() && predictCount > 0) {
+            dev.sevnet.train.MainJob.predictFresh(config, trainer.runDirectory().lastCheckpoint(), predictCount, r.runDir());
+        }
+        double total = (System.nanoTime() - t0) / 1e9;
+        System.out.printf(Locale.ROOT, "done in %s (training %s); best checkpoint: %s%n",
+                dev.sevnet.train.Progress.formatDuration(Math.round(total)),
+                dev.sevnet.train.Progress.formatDuration(Math.round(r.wallSeconds())), best);
+        return 0;
+    }
+
+    private static Path runDirOf(Path checkpoint) {
+        // runs/NAME/checkpoints/last -> runs/NAME
+        Path parent = checkpoint.getParent();
+        if (parent != null && parent.getFileName() != null && parent.getFileName().toString().equals("checkpoints")) {
+            return parent.getParent();
+        }
+        return parent;
+    }
+
+    TrainConfig buildConfig() {
+        boolean data = trainList != null || valList != null || dataRoot != null;
+        if (data && (trainList == null || valList == null)) {
+            throw new IllegalArgumentException("training on a dataset needs both --train-list and --val-list");
+        }
+        TrainConfig.Builder b = TrainConfig.synthetic();
+        if (recipe != null) {
+            b = Recipe.get(recipe).applyTo(TrainConfig.builder()).model("sevnet-g8").workers(4);
+        } else if (data) {
+            // a plain dataset: the paper's defaults at a quick-run size
+            b = TrainConfig.builder().model("sevnet-g8").dropout(0.5).frames(16).size(112)
+                    .trainShortSide(112, 128).testShortSide(112).epochs(64).warmupEpochs(4).batch(8).accum(8);
+        }
+        if (data) {
+            if (classes == null && recipe == null) {
+                throw new IllegalArgumentException("--classes K is required with --train-list (or use --recipe)");
+            }
+            b.dataRoot(dataRoot == null ? null : dataRoot.toString()).trainList(trainList.toString())
+                    .valList(valList.toString());
+        }
+        if (classes != null) {
+            b.numClasses(classes);
+        }
+        if (labels != null) {
+            b.labelsFile(labels.toString());
+        }
+        if (model != null) {
+            b.model(model);
+        }
+        if (frames != null) {
+            b.frames(frames);
+        }
+        if (size != null) {
+            b.size(size);
+        }
+        if (sampling != null) {
+            b.sampling(Recipe.Sampling.parse(sampling));
+        }
+        if (views != null) {
+            b.views(views);
+        }
+        if (epochs != null) {
+            b.epochs(epochs);
+        }
+        if (warmup != null) {
+            b.warmupEpochs(warmup);
+        }
+        if (batch != null) {
+            b.batch(batch);
+        }
+        if (accum != null) {
+            b.accum(accum);
+        }
+        if (lr != null) {
+            b.lr(lr);
+        }
+        if (dropout != null) {
+            b.dropout(dropout);
+        }
+        if (weightDecay != null) {
+            b.weightDecay(weightDecay);
+        }
+        if (multiLabel != null) {
+            b.multiLabel(multiLabel);
+        }
+        if (flip != null) {
+            b.flip(flip);
+        }
+        if (frameTemplate != null) {
+            b.frameTemplate(frameTemplate);
+        }
+        if (trainSamples != null) {
+            b.syntheticTrain(trainSamples);
+        }
+        if (valSamples != null) {
+            b.syntheticVal(valSamples);
+        }
+        if (workers != null) {
+            b.workers(workers);
+        }
+        if (seed != null) {
+            b.seed(seed);
+        }
+        b.device(device);
+        if (out != null) {
+            b.out(out.toString());
+        }
+        if (!data && b.numClassesValue() != 8) {
+            throw new IllegalArgumentException("the synthetic dataset has 8 classes; --classes must be 8 without --train-list");
+        }
+        return b.build();
+    }
+
+    static {
+        LOG.debug("train command loaded");
+    }
+}

@@ -1,0 +1,202 @@
+package dev.sevnet.train;
+
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.sevnet.nn.io.Safetensors;
+import dev.sevnet.tensor.Tensor;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A training checkpoint: a folder holding
+ * <pre>
+ *   model.safetensors       the model's state_dict (parameters and BN buffers, PyTorch names)
+ *   optimizer.safetensors   SGD momentum buffers keyed "&lt;param&gt;.momentum_buffer"
+ *   state.json              epoch, step, RNG state, best score, config, label names
+ * </pre>
+ *
+ * <p>Written atomically: every file goes into a fresh temp folder beside the target, which is
+ * renamed into place only once it is complete. A crash at any point leaves either the previous
+ * complete checkpoint or the new complete one, never a mixture; a crash between the two renames of a
+ * replacement leaves the previous one under {@code .NAME.old}, which {@link #resolve} finds.
+ */
+public final class Checkpoint {
+    public static final String MODEL_FILE = "model.safetensors";
+    public static final String OPTIMIZER_FILE = "optimizer.safetensors";
+    public static final String STATE_FILE = "state.json";
+    public static final int FORMAT = 1;
+
+    private static final Gson GSON = new GsonBuilder().serializeSpecialFloatingPointValues().setPrettyPrinting().create();
+
+    private Checkpoint() {
+    }
+
+    /**
+     * The training state saved beside the weights.
+     *
+     * @param epoch       epochs completed (the resumed run starts at epoch {@code epoch + 1}, 1-based)
+     * @param step        optimizer steps taken
+     * @param rngState    the trainer's {@link Rng} state after this epoch
+     * @param bestScore   the best validation score so far (NaN when none)
+     * @param bestEpoch   the epoch that reached it (0 when none)
+     * @param score       this checkpoint's own validation score (NaN when not evaluated)
+     * @param wallSeconds training time spent so far (for the summary's wall time across resumes)
+     */
+    public record State(int epoch, long step, long rngState, double bestScore, int bestEpoch, double score,
+            double wallSeconds, TrainConfig config, List<String> labels) {
+        public State {
+            labels = List.copyOf(labels);
+        }
+
+        JsonObject toJson() {
+            JsonObject o = new JsonObject();
+            o.addProperty("format", FORMAT);
+            o.addProperty("epoch", epoch);
+            o.addProperty("step", step);
+            JsonObject rng = new JsonObject();
+            rng.addProperty("splitmix64_state", Long.toUnsignedString(rngState));
+            rng.addProperty("seed", config.seed());
+            o.add("rng", rng);
+            putNum(o, "best_score", bestScore);
+            o.addProperty("best_epoch", bestEpoch);
+            putNum(o, "score", score);
+            o.addProperty("wall_seconds", wallSeconds);
+            o.addProperty("model", config.model());
+            o.add("config", config.toJson());
+            JsonArray l = new JsonArray();
+            labels.forEach(l::add);
+            o.add("labels", l);
+            return o;
+        }
+
+        static State fromJson(JsonObject o) {
+            int format = o.has("format") ? o.get("format").getAsInt() : FORMAT;
+            if (format > FORMAT) {
+                throw new IllegalArgumentException("checkpoint format " + format + " is newer than this build reads (" + FORMAT + ")");
+            }
+            List<String> labels = new ArrayList<>();
+            if (o.has("labels")) {
+                for (JsonElement e : o.getAsJsonArray("labels")) {
+                    labels.add(e.getAsString());
+                }
+            }
+            long rng = Long.parseUnsignedLong(o.getAsJsonObject("rng").get("splitmix64_state").getAsString());
+            return new State(o.get("epoch").getAsInt(), o.get("step").getAsLong(), rng, num(o, "best_score"),
+                    o.has("best_epoch") ? o.get("best_epoch").getAsInt() : 0, num(o, "score"),
+                    o.has("wall_seconds") ? o.get("wall_seconds").getAsDouble() : 0,
+                    TrainConfig.fromJson(o.getAsJsonObject("config")), labels);
+        }
+    }
+
+    private static void putNum(JsonObject o, String k, double v) {
+        if (!Double.isNaN(v) && !Double.isInfinite(v)) {
+            o.addProperty(k, v);
+        }
+    }
+
+    private static double num(JsonObject o, String k) {
+        return o.has(k) && !o.get(k).isJsonNull() ? o.get(k).getAsDouble() : Double.NaN;
+    }
+
+    /**
+     * Writes a checkpoint folder at {@code dir} atomically (replacing an existing one).
+     *
+     * @param model     the model's state dict (host tensors; not closed)
+     * @param optimizer the optimizer's state (host tensors; not closed)
+     */
+    public static void write(Path dir, Map<String, Tensor> model, Map<String, Tensor> optimizer, State state) {
+        Path target = dir.toAbsolutePath().normalize();
+        Path parent = target.getParent();
+        String name = target.getFileName().toString();
+        String suffix = ProcessHandle.current().pid() + "-" + Long.toHexString(System.nanoTime());
+        Path tmp = parent.resolve("." + name + ".tmp-" + suffix);
+        Path old = parent.resolve("." + name + ".old");
+        boolean committed = false;
+        try {
+            Files.createDirectories(parent);
+            Files.createDirectory(tmp);
+            Safetensors.write(tmp.resolve(MODEL_FILE), model, Map.of("format", "pt"));
+            Safetensors.write(tmp.resolve(OPTIMIZER_FILE), optimizer, Map.of("format", "pt"));
+            AtomicFiles.write(tmp.resolve(STATE_FILE), GSON.toJson(state.toJson()).getBytes(StandardCharsets.UTF_8));
+            // swap: target -> .old, tmp -> target, then drop .old
+            AtomicFiles.deleteTree(old);
+            if (Files.exists(target)) {
+                Files.move(target, old, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            }
+            Files.move(tmp, target, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            committed = true;
+            AtomicFiles.deleteTree(old);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write checkpoint " + target + ": " + e.getMessage(), e);
+        } finally {
+            if (!committed) {
+                AtomicFiles.deleteTree(tmp);
+                // a failure between the two renames: put the previous checkpoint back
+                if (!Files.exists(target) && Files.exists(old)) {
+                    try {
+                        Files.move(old, target, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+                    } catch (IOException ignored) {
+                        // resolve() still finds it under .old
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * The complete checkpoint folder to read for {@code dir}: {@code dir} itself, a run directory's
+     * {@code checkpoints/last}, or the {@code .NAME.old} a crash mid-replacement left behind.
+     */
+    public static Path resolve(Path dir) {
+        Path d = dir.toAbsolutePath().normalize();
+        if (Files.isRegularFile(d.resolve(STATE_FILE))) {
+            return d;
+        }
+        for (Path c : List.of(d.resolve("checkpoints").resolve("last"), d.resolve("last"))) {
+            if (Files.isRegularFile(c.resolve(STATE_FILE))) {
+                return c;
+            }
+        }
+        Path old = d.resolveSibling("." + d.getFileName() + ".old");
+        if (Files.isRegularFile(old.resolve(STATE_FILE))) {
+            return old;
+        }
+        throw new IllegalArgumentException("no checkpoint at " + dir + " (expected a folder with " + STATE_FILE + ", "
+                + MODEL_FILE + " and " + OPTIMIZER_FILE + ", or a run directory with checkpoints/last)");
+    }
+
+    public static State readState(Path dir) {
+        Path d = resolve(dir);
+        try {
+            JsonObject o = JsonParser.parseString(Files.readString(d.resolve(STATE_FILE), StandardCharsets.UTF_8))
+                    .getAsJsonObject();
+            return State.fromJson(o);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + d.resolve(STATE_FILE), e);
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException("bad " + d.resolve(STATE_FILE) + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The model weights (new host tensors the caller owns). */
+    public static Map<String, Tensor> readModel(Path dir) {
+        return Safetensors.read(resolve(dir).resolve(MODEL_FILE));
+    }
+
+    /** The optimizer state (new host tensors the caller owns); empty when the file is absent. */
+    public static Map<String, Tensor> readOptimizer(Path dir) {
+        Path f = resolve(dir).resolve(OPTIMIZER_FILE);
+        return Files.exists(f) ? Safetensors.read(f) : Map.of();
+    }
+}

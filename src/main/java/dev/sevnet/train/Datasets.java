@@ -1,0 +1,118 @@
+package dev.sevnet.train;
+
+import dev.sevnet.data.AnnotationReaders;
+import dev.sevnet.data.ClipSource;
+import dev.sevnet.data.ClipTransform;
+import dev.sevnet.data.DenseClipSampler;
+import dev.sevnet.data.FrameFolderReader;
+import dev.sevnet.data.FrameSampler;
+import dev.sevnet.data.Seeds;
+import dev.sevnet.data.SyntheticMotionDataset;
+import dev.sevnet.data.TsnSampler;
+import dev.sevnet.data.VideoListDataset;
+import dev.sevnet.data.VideoRecord;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Builds the train / validation / prediction {@link ClipSource}s a {@link TrainConfig} describes. */
+public final class Datasets {
+    private Datasets() {
+    }
+
+    /** The seed of the synthetic validation split (never shares a scene with training). */
+    public static long syntheticValSeed(long seed) {
+        return Seeds.mix(seed, 0x76616cL);
+    }
+
+    public static ClipSource train(TrainConfig c) {
+        if (c.isSynthetic()) {
+            return SyntheticMotionDataset.builder().size(c.syntheticTrain()).seed(c.seed()).frames(c.frames())
+                    .resolution(c.size()).freshSamplesEachEpoch(true).build();
+        }
+        return list(c, Path.of(c.trainList()));
+    }
+
+    public static ClipSource val(TrainConfig c) {
+        if (c.isSynthetic()) {
+            return SyntheticMotionDataset.builder().size(c.syntheticVal()).seed(syntheticValSeed(c.seed()))
+                    .frames(c.frames()).resolution(c.size()).build();
+        }
+        return list(c, Path.of(c.valList()));
+    }
+
+    /** Class names: the labels file, the synthetic names, or numbered classes. */
+    public static List<String> classNames(TrainConfig c) {
+        if (c.labelsFile() != null) {
+            List<String> names = AnnotationReaders.readLabelNames(Path.of(c.labelsFile()));
+            if (names.size() != c.numClasses()) {
+                throw new IllegalArgumentException("labels file " + c.labelsFile() + " has " + names.size()
+                        + " names but the run has " + c.numClasses() + " classes");
+            }
+            return names;
+        }
+        if (c.isSynthetic()) {
+            return SyntheticMotionDataset.classNamesList();
+        }
+        return AnnotationReaders.numberedClasses(c.numClasses());
+    }
+
+    public static FrameSampler sampler(TrainConfig c) {
+        return c.sampling() == Recipe.Sampling.DENSE
+                ? new DenseClipSampler(c.frames(), Math.max(1, c.denseSpan() / c.frames()))
+                : new TsnSampler(c.frames());
+    }
+
+    public static ClipTransform transform(TrainConfig c) {
+        return ClipTransform.builder().size(c.size()).shortSideRange(c.trainShortMin(), c.trainShortMax())
+                .testShortSide(c.testShortSide()).flip(c.flip()).build();
+    }
+
+    private static Path root(TrainConfig c) {
+        return c.dataRoot() == null ? Path.of(".") : Path.of(c.dataRoot());
+    }
+
+    private static ClipSource list(TrainConfig c, Path listFile) {
+        Path root = root(c);
+        boolean frames = c.frameTemplate() != null || looksLikeFrameList(root, listFile);
+        List<VideoRecord> records = frames ? AnnotationReaders.readFrameList(listFile) : AnnotationReaders.readVideoList(listFile);
+        VideoListDataset.Builder b = VideoListDataset.builder(root, records, classNames(c)).sampler(sampler(c))
+                .transform(transform(c)).testViews(c.testClips(), c.testCrops());
+        if (frames) {
+            b.frameFolders(new FrameFolderReader(c.frameTemplate() == null ? FrameFolderReader.MMACTION_TEMPLATE
+                    : c.frameTemplate(), 1));
+        }
+        return b.build();
+    }
+
+    /** A frame list names folders: true when the first entry's path is a directory under the root. */
+    static boolean looksLikeFrameList(Path root, Path listFile) {
+        try {
+            for (String line : Files.readAllLines(listFile)) {
+                String s = line.strip();
+                if (s.isEmpty() || s.startsWith("#")) {
+                    continue;
+                }
+                String first = s.split("\\s+")[0];
+                Path p = Path.of(first).isAbsolute() ? Path.of(first) : root.resolve(first);
+                return Files.isDirectory(p);
+            }
+        } catch (java.io.IOException e) {
+            throw new IllegalArgumentException("cannot read list file " + listFile + ": " + e.getMessage(), e);
+        }
+        return false;
+    }
+
+    /** Unlabelled video files with the test-time transform and views of {@code c}. */
+    public static VideoListDataset files(TrainConfig c, List<Path> videos, List<String> classNames) {
+        List<VideoRecord> records = new ArrayList<>();
+        for (Path p : videos) {
+            records.add(VideoRecord.ofVideo(p.toAbsolutePath().toString()));
+        }
+        TrainConfig forFiles = c;
+        return VideoListDataset.builder(null, records, classNames).sampler(sampler(forFiles))
+                .transform(transform(forFiles)).testViews(c.testClips(), c.testCrops()).build();
+    }
+}

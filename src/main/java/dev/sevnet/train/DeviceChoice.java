@@ -1,0 +1,63 @@
+package dev.sevnet.train;
+
+import dev.sevnet.backend.Backend;
+import dev.sevnet.backend.Backends;
+import dev.sevnet.tensor.Device;
+
+import java.util.Locale;
+
+/**
+ * Resolves {@code --device auto|cpu|cuda[:N]}. {@code auto} takes the GPU when a CUDA backend is
+ * usable and otherwise falls back to the CPU, with a one-line reason; an explicit {@code cuda} that
+ * is not usable is an error naming the reason.
+ *
+ * @param device the device chosen
+ * @param reason why (for the log line), e.g. "no CUDA backend in this build"
+ */
+public record DeviceChoice(Device device, Backend backend, String reason) {
+
+    public static DeviceChoice resolve(String option) {
+        String v = option == null ? "auto" : option.trim().toLowerCase(Locale.ROOT);
+        if (v.equals("cpu")) {
+            return new DeviceChoice(Device.CPU, Backends.cpu(), "requested");
+        }
+        if (v.equals("auto")) {
+            try {
+                Device d = Device.cuda(0);
+                Backend b = Backends.forDevice(d);
+                if (!trainsOn(d)) {
+                    return new DeviceChoice(Device.CPU, Backends.cpu(),
+                            "a CUDA backend is present but the training path keeps weights on the host in this build");
+                }
+                return new DeviceChoice(d, b, "CUDA backend available");
+            } catch (RuntimeException | LinkageError e) {
+                return new DeviceChoice(Device.CPU, Backends.cpu(), oneLine(e));
+            }
+        }
+        Device d = Device.parse(v);
+        if (d.isCpu()) {
+            return new DeviceChoice(d, Backends.cpu(), "requested");
+        }
+        try {
+            Backend b = Backends.forDevice(d);
+            if (!trainsOn(d)) {
+                throw new IllegalArgumentException("device " + d + ": the training path keeps weights on the host in "
+                        + "this build; use --device cpu");
+            }
+            return new DeviceChoice(d, b, "requested");
+        } catch (RuntimeException | LinkageError e) {
+            throw new IllegalArgumentException("device " + option + " is not usable: " + oneLine(e), e);
+        }
+    }
+
+    /** Whether models can be trained on {@code d} (modules create host tensors today). */
+    private static boolean trainsOn(Device d) {
+        return d.isCpu();
+    }
+
+    private static String oneLine(Throwable e) {
+        String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        int nl = m.indexOf('\n');
+        return nl < 0 ? m : m.substring(0, nl);
+    }
+}

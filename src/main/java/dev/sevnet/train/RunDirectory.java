@@ -1,0 +1,199 @@
+package dev.sevnet.train;
+
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A run's folder {@code runs/NAME/}:
+ * <pre>
+ *   metrics.jsonl     one JSON line per epoch (losses, accuracies, lr, clips/s)
+ *   summary.json      at the end: final validation top1/top5/mean_class_acc (+ map), epochs, wall time
+ *   curves.png        loss and accuracy per epoch
+ *   config.json       the run's configuration
+ *   checkpoints/last/ after every epoch; checkpoints/best/ for the best validation score
+ *   confusion.csv     the final validation confusion matrix
+ * </pre>
+ */
+public final class RunDirectory {
+    private static final Gson GSON = new GsonBuilder().serializeSpecialFloatingPointValues().create();
+    private static final Gson PRETTY = new GsonBuilder().serializeSpecialFloatingPointValues().setPrettyPrinting().create();
+
+    private final Path root;
+
+    public RunDirectory(Path root) {
+        this.root = root.toAbsolutePath().normalize();
+        try {
+            Files.createDirectories(this.root);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create run directory " + root, e);
+        }
+    }
+
+    /** {@code runs/<timestamp>} under the working directory. */
+    public static Path defaultPath(String prefix) {
+        String ts = java.time.LocalDateTime.now().format(java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
+        return Path.of("runs", prefix + "-" + ts);
+    }
+
+    public Path root() {
+        return root;
+    }
+
+    public Path metricsFile() {
+        return root.resolve("metrics.jsonl");
+    }
+
+    public Path summaryFile() {
+        return root.resolve("summary.json");
+    }
+
+    public Path curvesFile() {
+        return root.resolve("curves.png");
+    }
+
+    public Path configFile() {
+        return root.resolve("config.json");
+    }
+
+    public Path checkpoints() {
+        return root.resolve("checkpoints");
+    }
+
+    public Path lastCheckpoint() {
+        return checkpoints().resolve("last");
+    }
+
+    public Path bestCheckpoint() {
+        return checkpoints().resolve("best");
+    }
+
+    public Path confusionFile() {
+        return root.resolve("confusion.csv");
+    }
+
+    public void writeConfig(TrainConfig config) throws IOException {
+        AtomicFiles.write(configFile(), PRETTY.toJson(config.toJson()).getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** Appends one epoch's line to metrics.jsonl (flushed to disk before returning). */
+    public void appendEpoch(EpochRecord r) throws IOException {
+        String line = GSON.toJson(toJson(r)) + "\n";
+        Files.writeString(metricsFile(), line, StandardCharsets.UTF_8, StandardOpenOption.CREATE,
+                StandardOpenOption.APPEND, StandardOpenOption.WRITE, StandardOpenOption.SYNC);
+    }
+
+    /**
+     * Keeps only the lines of epochs {@code <= lastEpoch} (used by resume, so a run stopped after a
+     * line was written but before its checkpoint does not list an epoch twice).
+     */
+    public void truncateEpochs(int lastEpoch) throws IOException {
+        if (!Files.exists(metricsFile())) {
+            return;
+        }
+        StringBuilder sb = new StringBuilder();
+        for (String line : Files.readAllLines(metricsFile(), StandardCharsets.UTF_8)) {
+            if (line.isBlank()) {
+                continue;
+            }
+            try {
+                JsonObject o = JsonParser.parseString(line).getAsJsonObject();
+                if (o.get("epoch").getAsInt() <= lastEpoch) {
+                    sb.append(line).append('\n');
+                }
+            } catch (RuntimeException e) {
+                // a torn last line from a crash: drop it
+            }
+        }
+        AtomicFiles.write(metricsFile(), sb.toString().getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** Every epoch line of metrics.jsonl. */
+    public List<EpochRecord> readEpochs() throws IOException {
+        List<EpochRecord> out = new ArrayList<>();
+        if (!Files.exists(metricsFile())) {
+            return out;
+        }
+        for (String line : Files.readAllLines(metricsFile(), StandardCharsets.UTF_8)) {
+            if (line.isBlank()) {
+                continue;
+            }
+            JsonObject o = JsonParser.parseString(line).getAsJsonObject();
+            out.add(new EpochRecord(o.get("epoch").getAsInt(), o.get("step").getAsLong(), d(o, "lr"), d(o, "train_loss"),
+                    d(o, "train_top1"), d(o, "val_loss"), d(o, "val_top1"), d(o, "val_top5"), d(o, "val_mean_class_acc"),
+                    d(o, "val_map"), d(o, "clips_per_sec"), d(o, "epoch_seconds"),
+                    o.has("skipped_videos") ? o.get("skipped_videos").getAsInt() : 0));
+        }
+        return out;
+    }
+
+    private static double d(JsonObject o, String k) {
+        return o.has(k) && !o.get(k).isJsonNull() ? o.get(k).getAsDouble() : Double.NaN;
+    }
+
+    static JsonObject toJson(EpochRecord r) {
+        JsonObject o = new JsonObject();
+        o.addProperty("epoch", r.epoch());
+        o.addProperty("step", r.step());
+        put(o, "lr", r.lr());
+        put(o, "train_loss", r.trainLoss());
+        put(o, "train_top1", r.trainTop1());
+        put(o, "val_loss", r.valLoss());
+        put(o, "val_top1", r.valTop1());
+        put(o, "val_top5", r.valTop5());
+        put(o, "val_mean_class_acc", r.valMeanClassAcc());
+        put(o, "val_map", r.valMap());
+        put(o, "clips_per_sec", r.clipsPerSec());
+        put(o, "epoch_seconds", r.epochSeconds());
+        o.addProperty("skipped_videos", r.skippedVideos());
+        return o;
+    }
+
+    private static void put(JsonObject o, String k, double v) {
+        if (!Double.isNaN(v) && !Double.isInfinite(v)) {
+            o.addProperty(k, v);
+        }
+    }
+
+    /** Writes summary.json from the final validation result. */
+    public void writeSummary(Metrics.Result finalVal, boolean multiLabel, int epochs, double wallSeconds,
+            TrainConfig config, JsonObject extra) throws IOException {
+        JsonObject o = new JsonObject();
+        put(o, "top1", finalVal.top1());
+        put(o, "top5", finalVal.top5());
+        put(o, "mean_class_acc", finalVal.meanClassAcc());
+        if (multiLabel) {
+            put(o, "map", finalVal.map());
+        }
+        put(o, "val_loss", finalVal.loss());
+        o.addProperty("val_samples", finalVal.samples());
+        o.addProperty("epochs", epochs);
+        o.addProperty("wall_seconds", wallSeconds);
+        o.addProperty("model", config.model());
+        o.addProperty("classes", config.numClasses());
+        o.addProperty("frames", config.frames());
+        o.addProperty("size", config.size());
+        o.addProperty("views", config.testClips() + "x" + config.testCrops());
+        if (extra != null) {
+            for (var e : extra.entrySet()) {
+                o.add(e.getKey(), e.getValue());
+            }
+        }
+        AtomicFiles.write(summaryFile(), PRETTY.toJson(o).getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** Redraws curves.png from metrics.jsonl. */
+    public void writeCurves(String title) throws IOException {
+        Curves.write(readEpochs(), curvesFile(), title);
+    }
+}

@@ -1,0 +1,338 @@
+package dev.sevnet.train;
+
+import com.google.gson.JsonObject;
+import dev.sevnet.autograd.F;
+import dev.sevnet.autograd.Var;
+import dev.sevnet.data.Batch;
+import dev.sevnet.data.ClipLoader;
+import dev.sevnet.data.ClipSource;
+import dev.sevnet.data.Seeds;
+import dev.sevnet.nn.Dropout;
+import dev.sevnet.nn.Module;
+import dev.sevnet.nn.SevNet;
+import dev.sevnet.nn.SevNetConfig;
+import dev.sevnet.tensor.Tensor;
+import dev.sevnet.tensor.TensorScope;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The training loop: epochs over a {@link ClipLoader}, each step in a {@link TensorScope} (everything
+ * but parameters, gradients and optimizer state is freed at the end of the step), forward in train
+ * mode, softmax cross-entropy (BCE with logits for multi-label), backward, gradient accumulation over
+ * {@code accum} micro-batches, an SGD step at the scheduled learning rate; validation after each
+ * epoch; atomic checkpoints ({@code last/} every epoch, {@code best/} on a new best score); the run
+ * directory's metrics, summary and curves.
+ *
+ * <p><b>Exact resume.</b> Everything random is a function of saved state: the loader's order and
+ * augmentation of epoch {@code e} depend only on {@code (seed, e)}, dropout masks are reseeded at the
+ * start of every epoch from the trainer's {@link Rng} (whose state the checkpoint saves), the learning
+ * rate depends only on the saved step counter, and the checkpoint holds the weights, BN statistics
+ * and momentum buffers. So a run stopped after epoch k and resumed from {@code last/} reaches the same
+ * weights as a run that never stopped.
+ */
+public final class Trainer {
+    private static final Logger LOG = LoggerFactory.getLogger(Trainer.class);
+
+    private final TrainConfig config;
+    private final RunDirectory run;
+    private final Progress.Mode progressMode;
+    private int stopAfterEpoch = Integer.MAX_VALUE;
+    private boolean writeCurves = true;
+
+    /** What a finished (or stopped) run reports. */
+    public record Result(Path runDir, Metrics.Result finalVal, int epochsDone, long steps, double wallSeconds,
+            List<String> labels, boolean stoppedEarly) {
+    }
+
+    public Trainer(TrainConfig config, Path runDir, Progress.Mode progressMode) {
+        this.config = config;
+        this.run = new RunDirectory(runDir);
+        this.progressMode = progressMode;
+    }
+
+    /** Stops (as if the process died) right after epoch {@code k}'s checkpoint; for resume tests. */
+    public Trainer stopAfterEpoch(int k) {
+        this.stopAfterEpoch = k;
+        return this;
+    }
+
+    public Trainer writeCurves(boolean on) {
+        this.writeCurves = on;
+        return this;
+    }
+
+    public RunDirectory runDirectory() {
+        return run;
+    }
+
+    /** The model a config describes, with deterministic initial weights. */
+    public static SevNet createModel(TrainConfig c) {
+        SevNetConfig mc = SevNetConfig.parse(c.model()).toBuilder().numClasses(c.numClasses()).dropout(c.dropout()).build();
+        return SevNet.create(mc, c.seed());
+    }
+
+    /** The metric that picks the best checkpoint: mAP for multi-label, mean class accuracy for FineGym, else top-1. */
+    public static String primaryMetric(TrainConfig c) {
+        if (c.multiLabel()) {
+            return "map";
+        }
+        if (c.recipe() != null && c.recipe().startsWith("gym")) {
+            return "mean_class_acc";
+        }
+        return "top1";
+    }
+
+    static double score(Metrics.Result r, String metric) {
+        return switch (metric) {
+            case "map" -> r.map();
+            case "mean_class_acc" -> r.meanClassAcc();
+            default -> r.top1();
+        };
+    }
+
+    /** Trains from scratch. */
+    public Result run() {
+        return train(null);
+    }
+
+    /** Continues the run saved in {@code checkpointDir} (its config wins over this trainer's). */
+    public Result resume(Path checkpointDir) {
+        return train(Checkpoint.resolve(checkpointDir));
+    }
+
+    private Result train(Path resumeFrom) {
+        long t0 = System.nanoTime();
+        DeviceChoice device = DeviceChoice.resolve(config.device());
+        if (!"requested".equals(device.reason())) {
+            LOG.info("device {}: using {} ({})", config.device(), device.device(), device.reason());
+        }
+        ClipSource trainSet = Datasets.train(config);
+        ClipSource valSet = Datasets.val(config);
+        List<String> labels = Datasets.classNames(config);
+        if (trainSet.numClasses() != config.numClasses()) {
+            throw new IllegalArgumentException("the training data has " + trainSet.numClasses() + " classes, the run "
+                    + config.numClasses() + " (set --classes)");
+        }
+        int batch = config.batch();
+        boolean dropLast = trainSet.size() >= batch;
+        String metric = primaryMetric(config);
+
+        try (SevNet model = createModel(config);
+                SgdOptimizer opt = new SgdOptimizer(model.namedParameters(), config.momentum(), config.weightDecay());
+                ClipLoader loader = ClipLoader.builder(trainSet).batchSize(batch).workers(config.workers())
+                        .seed(config.seed()).train(true).shuffle(true).dropLast(dropLast).build()) {
+            int microPerEpoch = loader.batchesPerEpoch();
+            if (microPerEpoch == 0) {
+                throw new IllegalArgumentException("the training set is empty");
+            }
+            long stepsPerEpoch = (microPerEpoch + config.accum() - 1) / config.accum();
+            LrSchedule schedule = new LrSchedule(config.baseLr(), config.warmupEpochs(), config.epochs(), stepsPerEpoch);
+            Rng rng = new Rng(Seeds.mix(config.seed(), 0x747261696eL));
+            int startEpoch = 1;
+            long step = 0;
+            double best = Double.NaN;
+            int bestEpoch = 0;
+            double priorWall = 0;
+            if (resumeFrom != null) {
+                Checkpoint.State st = Checkpoint.readState(resumeFrom);
+                Map<String, Tensor> w = Checkpoint.readModel(resumeFrom);
+                Map<String, Tensor> o = Checkpoint.readOptimizer(resumeFrom);
+                try {
+                    model.loadStateDict(w, true);
+                    opt.loadStateDict(o);
+                } finally {
+                    w.values().forEach(Tensor::close);
+                    o.values().forEach(Tensor::close);
+                }
+                rng.setState(st.rngState());
+                startEpoch = st.epoch() + 1;
+                step = st.step();
+                best = st.bestScore();
+                bestEpoch = st.bestEpoch();
+                priorWall = st.wallSeconds();
+                run.truncateEpochs(st.epoch());
+                LOG.info("resuming {} after epoch {} (step {})", resumeFrom, st.epoch(), st.step());
+            } else {
+                run.truncateEpochs(0);
+            }
+            run.writeConfig(config);
+            logStart(model, trainSet, valSet, schedule, stepsPerEpoch, device);
+
+            Metrics.Result lastVal = null;
+            int epoch = startEpoch - 1;
+            boolean stopped = false;
+            for (epoch = startEpoch; epoch <= config.epochs(); epoch++) {
+                long te = System.nanoTime();
+                // dropout masks of this epoch: a function of the saved RNG state only
+                long dropoutSeed = rng.nextLong();
+                int dropoutIndex = 0;
+                for (Module m : model.namedModules().values()) {
+                    if (m instanceof Dropout d) {
+                        d.reseed(Seeds.mix(dropoutSeed, dropoutIndex++), 0);
+                    }
+                }
+                model.train(true);
+                opt.zeroGrad();
+                double lossSum = 0;
+                long seen = 0;
+                long correct = 0;
+                int micro = 0;
+                int skipped;
+                double lastLr = schedule.lr(step);
+                String task = String.format(Locale.ROOT, "epoch %d/%d", epoch, config.epochs());
+                try (Progress bar = new Progress(task, (long) microPerEpoch * batch, progressMode, 15);
+                        ClipLoader.Epoch data = loader.epoch(epoch)) {
+                    while (data.hasNext()) {
+                        try (Batch b = data.next(); TensorScope scope = TensorScope.open()) {
+                            float loss = trainStep(model, b, config.accum());
+                            int n = b.size();
+                            lossSum += (double) loss * n;
+                            seen += n;
+                            correct += lastCorrect;
+                            micro++;
+                            bar.step(n, String.format(Locale.ROOT, "loss %.3f", lossSum / seen));
+                        }
+                        if (micro % config.accum() == 0 || !data.hasNext()) {
+                            lastLr = schedule.lr(step);
+                            opt.step(lastLr);
+                            opt.zeroGrad();
+                            step++;
+                        }
+                    }
+                    skipped = data.skippedCount();
+                }
+                double trainSeconds = (System.nanoTime() - te) / 1e9;
+                double clipsPerSec = seen / Math.max(trainSeconds, 1e-9);
+
+                Metrics.Result val;
+                try (Progress vbar = new Progress("val " + epoch, (long) valSet.size() * valSet.testViews(), progressMode, 15)) {
+                    val = Evaluator.evaluate(model, valSet, config.multiLabel(), batch, config.workers(), config.seed(), vbar,
+                            null);
+                }
+                lastVal = val;
+                double epochSeconds = (System.nanoTime() - te) / 1e9;
+                EpochRecord rec = new EpochRecord(epoch, step, lastLr, lossSum / Math.max(seen, 1),
+                        correct / (double) Math.max(seen, 1), val.loss(), val.top1(), val.top5(), val.meanClassAcc(),
+                        config.multiLabel() ? val.map() : Double.NaN, clipsPerSec, epochSeconds, skipped);
+                run.appendEpoch(rec);
+                double s = score(val, metric);
+                boolean isBest = !Double.isNaN(s) && (Double.isNaN(best) || s > best);
+                if (isBest) {
+                    best = s;
+                    bestEpoch = epoch;
+                }
+                double wall = priorWall + (System.nanoTime() - t0) / 1e9;
+                Checkpoint.State st = new Checkpoint.State(epoch, step, rng.state(), best, bestEpoch, s, wall, config, labels);
+                Checkpoint.write(run.lastCheckpoint(), model.stateDict(), opt.stateDict(), st);
+                if (isBest) {
+                    Checkpoint.write(run.bestCheckpoint(), model.stateDict(), opt.stateDict(), st);
+                }
+                if (writeCurves) {
+                    try {
+                        run.writeCurves(config.model());
+                    } catch (IOException | RuntimeException | LinkageError e) {
+                        LOG.warn("could not draw {}: {}", run.curvesFile(), e.toString());
+                    }
+                }
+                LOG.info(summaryLine(rec, config, isBest));
+                if (epoch >= stopAfterEpoch && epoch < config.epochs()) {
+                    stopped = true;
+                    break;
+                }
+            }
+            int epochsDone = stopped ? epoch : config.epochs();
+            double wall = priorWall + (System.nanoTime() - t0) / 1e9;
+            if (lastVal == null) {
+                // resumed after the last epoch: evaluate what was saved
+                lastVal = Evaluator.evaluate(model, valSet, config.multiLabel(), batch, config.workers(), config.seed(),
+                        null, null);
+            }
+            if (!stopped) {
+                Metrics.writeConfusionCsv(lastVal.confusion(), labels, run.confusionFile());
+                JsonObject extra = new JsonObject();
+                extra.addProperty("best_" + metric, best);
+                extra.addProperty("best_epoch", bestEpoch);
+                extra.addProperty("steps", step);
+                extra.addProperty("effective_batch", config.effectiveBatch());
+                extra.addProperty("device", device.device().toString());
+                run.writeSummary(lastVal, config.multiLabel(), config.epochs(), wall, config, extra);
+            }
+            return new Result(run.root(), lastVal, epochsDone, step, wall, labels, stopped);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private int lastCorrect;
+
+    /** Forward, loss, backward (seeded with 1/accum so accumulated gradients average); returns the loss. */
+    private float trainStep(Module model, Batch b, int accum) {
+        Var x = Var.of(b.clips());
+        Var logits = model.forward(x);
+        int n = b.size();
+        Var loss;
+        if (config.multiLabel()) {
+            Tensor targets = Tensor.of(b.multiHot(), n, config.numClasses());
+            loss = F.bceWithLogits(logits, targets);
+        } else {
+            Tensor labels = Tensor.ofLongs(b.labels(), n);
+            loss = F.softmaxCrossEntropy(logits, labels);
+        }
+        try (Tensor seed = Tensor.full(loss.shape(), 1f / accum)) {
+            loss.backward(seed);
+        }
+        float[] l = logits.value().toFloatArray();
+        int k = config.numClasses();
+        int c = 0;
+        float[] row = new float[k];
+        for (int i = 0; i < n; i++) {
+            System.arraycopy(l, i * k, row, 0, k);
+            int pred = Metrics.argmax(row);
+            for (int lab : b.labelSet(i)) {
+                if (lab == pred) {
+                    c++;
+                    break;
+                }
+            }
+        }
+        lastCorrect = c;
+        return loss.item();
+    }
+
+    private void logStart(SevNet model, ClipSource trainSet, ClipSource valSet, LrSchedule s, long stepsPerEpoch,
+            DeviceChoice device) {
+        LOG.info(String.format(Locale.ROOT,
+                "training %s (%.2f M params, %d classes) on %s: %d train / %d val clips of %dx%dx%d, batch %d x accum %d, "
+                        + "base lr %.4g, %d epochs x %d steps, run dir %s",
+                config.model(), model.parameterCount() / 1e6, config.numClasses(), device.device(), trainSet.size(),
+                valSet.size(), config.frames(), config.size(), config.size(), config.batch(), config.accum(), s.baseLr(),
+                config.epochs(), stepsPerEpoch, run.root()));
+    }
+
+    static String summaryLine(EpochRecord r, TrainConfig c, boolean best) {
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT,
+                "epoch %d/%d  train loss %.4f top1 %.1f%%  |  val loss %.4f top1 %.1f%% top5 %.1f%% mean-class %.1f%%",
+                r.epoch(), c.epochs(), r.trainLoss(), 100 * r.trainTop1(), r.valLoss(), 100 * r.valTop1(),
+                100 * r.valTop5(), 100 * r.valMeanClassAcc()));
+        if (c.multiLabel()) {
+            sb.append(String.format(Locale.ROOT, " mAP %.1f%%", 100 * r.valMap()));
+        }
+        sb.append(String.format(Locale.ROOT, "  |  lr %.4g  %.1f clips/s  %s", r.lr(), r.clipsPerSec(),
+                Progress.formatDuration(Math.round(r.epochSeconds()))));
+        if (r.skippedVideos() > 0) {
+            sb.append("  skipped ").append(r.skippedVideos());
+        }
+        if (best) {
+            sb.append("  *best*");
+        }
+        return sb.toString();
+    }
+}
