@@ -19,7 +19,8 @@ public final class Backends {
 
     /**
      * Resolves "auto", "cpu", "cuda[:i]" to a device. "auto" takes CUDA only when a usable GPU is
-     * found AND this build has a CUDA backend; otherwise the CPU, with the reason in {@code why[0]}.
+     * found AND this build has a CUDA backend; otherwise the CPU, with the reason it fell back in
+     * {@code why[0]}.
      */
     public static Device resolve(String spec, String[] why) {
         if (!spec.trim().equalsIgnoreCase("auto")) {
@@ -28,7 +29,7 @@ public final class Backends {
         CudaStatus cuda = CudaStatus.probe();
         String reason = cuda.usable() ? "this build has no CUDA backend yet" : cuda.reason();
         if (why != null && why.length > 0) {
-            why[0] = "using the CPU: " + reason;
+            why[0] = reason;
         }
         return Device.CPU;
     }

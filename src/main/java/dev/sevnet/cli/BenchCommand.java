@@ -84,7 +84,7 @@ public final class BenchCommand implements Callable<Integer> {
         String[] why = new String[1];
         Device dev = Backends.resolve(device, why);
         if (why[0] != null && !json) {
-            System.err.println(why[0]);
+            System.err.println("device auto: using the CPU (" + why[0] + ")");
         }
         if (!dev.isCpu()) {
             System.err.println("sevnet bench: no backend for " + dev + " in this build (see `sevnet doctor`)");

@@ -23,7 +23,7 @@ import java.util.concurrent.Callable;
 @Command(name = "train", mixinStandardHelpOptions = true,
         description = {"Train a SEVNet from scratch.",
                 "",
-                "With no arguments: the main job. Trains a small SEVNet on the synthetic motion dataset (8 classes "
+                "With no arguments: the main job. Trains a small SEVNet on the synthetic motion dataset (10 classes "
                         + "that only motion tells apart), evaluates it, writes runs/NAME/ (metrics.jsonl, summary.json, "
                         + "curves.png, checkpoints/last and best) and predicts a few freshly generated videos.",
                 "",
@@ -274,8 +274,8 @@ public final class TrainCommand implements Callable<Integer> {
         if (out != null) {
             b.out(out.toString());
         }
-        if (!data && b.numClassesValue() != 8) {
-            throw new IllegalArgumentException("the synthetic dataset has 8 classes; --classes must be 8 without --train-list");
+        if (!data && b.numClassesValue() != dev.sevnet.data.SyntheticMotionDataset.NUM_CLASSES) {
+            throw new IllegalArgumentException("the synthetic dataset has " + dev.sevnet.data.SyntheticMotionDataset.NUM_CLASSES + " classes; --classes must be that without --train-list");
         }
         return b.build();
     }

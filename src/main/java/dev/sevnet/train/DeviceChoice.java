@@ -22,17 +22,13 @@ public record DeviceChoice(Device device, Backend backend, String reason) {
             return new DeviceChoice(Device.CPU, Backends.cpu(), "requested");
         }
         if (v.equals("auto")) {
-            try {
-                Device d = Device.cuda(0);
-                Backend b = Backends.forDevice(d);
-                if (!trainsOn(d)) {
-                    return new DeviceChoice(Device.CPU, Backends.cpu(),
-                            "a CUDA backend is present but the training path keeps weights on the host in this build");
-                }
-                return new DeviceChoice(d, b, "CUDA backend available");
-            } catch (RuntimeException | LinkageError e) {
-                return new DeviceChoice(Device.CPU, Backends.cpu(), oneLine(e));
+            String[] why = new String[1];
+            Device d = Backends.resolve("auto", why);
+            if (!trainsOn(d)) {
+                return new DeviceChoice(Device.CPU, Backends.cpu(),
+                        "a CUDA backend is present but the training path keeps weights on the host in this build");
             }
+            return new DeviceChoice(d, Backends.forDevice(d), why[0] == null ? "CUDA available" : why[0]);
         }
         Device d = Device.parse(v);
         if (d.isCpu()) {

@@ -255,7 +255,7 @@ public final class TrainConfig {
     /** Mutable builder; the defaults are the main job's (synthetic data, small model, CPU-sized). */
     public static final class Builder {
         private String model = "sevnet-g2";
-        private int numClasses = 8;
+        private int numClasses = dev.sevnet.data.SyntheticMotionDataset.NUM_CLASSES;
         private double dropout = 0.2;
         private int frames = 8;
         private int size = 32;

@@ -68,7 +68,7 @@ class ClipLoaderTest {
                     float[] hot = b.multiHot();
                     for (int i = 0; i < 4; i++) {
                         assertEquals(data.label(idx[i]), b.labels()[i]);
-                        assertEquals(1f, hot[i * 8 + data.label(idx[i])]);
+                        assertEquals(1f, hot[i * SyntheticMotionDataset.NUM_CLASSES + data.label(idx[i])]);
                     }
                     Clip expected = data.load(idx[1], null, false);
                     float[] all = b.clips().toFloatArray();

@@ -17,8 +17,9 @@ class SyntheticMotionDatasetTest {
 
     @Test
     void samplesAreDeterministicBalancedAndSized() {
-        SyntheticMotionDataset d = SyntheticMotionDataset.builder().size(24).seed(7).frames(6).resolution(40, 24).build();
-        assertEquals(8, d.numClasses());
+        int k = SyntheticMotionDataset.NUM_CLASSES;
+        SyntheticMotionDataset d = SyntheticMotionDataset.builder().size(3 * k).seed(7).frames(6).resolution(40, 24).build();
+        assertEquals(10, d.numClasses());
         assertEquals("moving_right", d.classNames().get(0));
         RgbFrames a = d.render(5);
         assertEquals(6, a.count());
@@ -29,11 +30,13 @@ class SyntheticMotionDatasetTest {
         }
         assertNotEquals(Arrays.hashCode(a.frame(0)),
                 Arrays.hashCode(SyntheticMotionDataset.builder().seed(8).frames(6).resolution(40, 24).build().render(5).frame(0)));
-        int[] perClass = new int[8];
-        for (int i = 0; i < 24; i++) {
+        int[] perClass = new int[k];
+        for (int i = 0; i < 3 * k; i++) {
             perClass[d.labels(i)[0]]++;
         }
-        assertArrayEquals(new int[] {3, 3, 3, 3, 3, 3, 3, 3}, perClass);
+        int[] three = new int[k];
+        Arrays.fill(three, 3);
+        assertArrayEquals(three, perClass);
         Clip c = d.load(5, new Random(1), true);
         assertEquals(6, c.frames());
         assertEquals(24, c.height());

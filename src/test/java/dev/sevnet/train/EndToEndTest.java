@@ -1,5 +1,7 @@
 package dev.sevnet.train;
 
+import dev.sevnet.data.SyntheticMotionDataset;
+
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.sevnet.cli.Main;
@@ -85,7 +87,7 @@ class EndToEndTest {
         assertTrue(o.stdout().contains("top-1"), o.stdout());
         assertTrue(o.stdout().contains("mean class acc"), o.stdout());
         assertTrue(Files.isRegularFile(run.resolve("confusion-eval.csv")));
-        assertEquals(9, Files.readAllLines(run.resolve("confusion-eval.csv")).size());
+        assertEquals(SyntheticMotionDataset.NUM_CLASSES + 1, Files.readAllLines(run.resolve("confusion-eval.csv")).size());
     }
 
     @Test
@@ -94,11 +96,11 @@ class EndToEndTest {
         Out s = cli("synth", "--out", data.toString(), "--train", "8", "--val", "4", "--frames", "4", "--size", "16");
         assertEquals(0, s.code(), s.stdout());
         assertEquals(8, Files.readAllLines(data.resolve("train.txt")).size());
-        assertEquals(8, Files.readAllLines(data.resolve("labels.txt")).size());
+        assertEquals(SyntheticMotionDataset.NUM_CLASSES, Files.readAllLines(data.resolve("labels.txt")).size());
 
         Path vrun = dir.resolve("runs/videos");
         Out t = cli("train", "--data-root", data.toString(), "--train-list", data.resolve("train.txt").toString(),
-                "--val-list", data.resolve("val.txt").toString(), "--classes", "8", "--labels",
+                "--val-list", data.resolve("val.txt").toString(), "--classes", "10", "--labels",
                 data.resolve("labels.txt").toString(), "--model", "sevnet-g1", "--frames", "4", "--size", "16",
                 "--epochs", "1", "--batch", "4", "--progress", "quiet", "--device", "cpu", "--out", vrun.toString());
         assertEquals(0, t.code(), t.stdout());
