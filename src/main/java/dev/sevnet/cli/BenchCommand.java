@@ -124,7 +124,7 @@ public final class BenchCommand implements Callable<Integer> {
         Arrays.sort(sorted);
         double median = sorted[sorted.length / 2];
         Map<String, Object> r = new LinkedHashMap<>();
-        r.put("impl", "sevnet " + Main.class.getPackage().getImplementationVersion());
+        r.put("impl", "sevnet " + Main.VERSION);
         r.put("model", model);
         r.put("mode", mode);
         r.put("device", dev.toString());

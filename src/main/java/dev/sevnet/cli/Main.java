@@ -4,11 +4,14 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** The {@code sevnet} command line. */
-@Command(name = "sevnet", mixinStandardHelpOptions = true, version = "sevnet 0.1.0",
+@Command(name = "sevnet", mixinStandardHelpOptions = true, version = "sevnet " + Main.VERSION,
         description = "Train, evaluate and serve SEVNets for video action recognition.",
         subcommands = {CommandLine.HelpCommand.class, DoctorCommand.class, InfoCommand.class, ParityCommand.class,
             BenchCommand.class, TrainCommand.class, EvalCommand.class, PredictCommand.class, SynthCommand.class})
 public final class Main implements Runnable {
+    /** The release of this build (also in the jar's name). */
+    public static final String VERSION = "0.1.0";
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
