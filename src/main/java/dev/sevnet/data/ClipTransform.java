@@ -2,6 +2,7 @@ package dev.sevnet.data;
 
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 
@@ -86,6 +87,29 @@ public final class ClipTransform {
 
     public boolean flip() {
         return flip;
+    }
+
+    /**
+     * The label pairs a horizontal flip swaps, found by name: a class whose name, with "left" and
+     * "right" exchanged, is another class's name (Something-Something's "Pushing something from left
+     * to right" and "... from right to left", the synthetic "moving_up_left" and "moving_up_right").
+     */
+    public static Map<Integer, Integer> leftRightPairs(List<String> classNames) {
+        Map<String, Integer> index = new java.util.HashMap<>();
+        for (int i = 0; i < classNames.size(); i++) {
+            index.put(classNames.get(i), i);
+        }
+        Map<Integer, Integer> pairs = new java.util.TreeMap<>();
+        for (int i = 0; i < classNames.size(); i++) {
+            String name = classNames.get(i);
+            String swapped = name.replace("left", "\u0000").replace("right", "left").replace("\u0000", "right")
+                    .replace("Left", "\u0000").replace("Right", "Left").replace("\u0000", "Right");
+            Integer j = index.get(swapped);
+            if (j != null && j != i) {
+                pairs.put(i, j);
+            }
+        }
+        return pairs;
     }
 
     public Map<Integer, Integer> flipLabelMap() {

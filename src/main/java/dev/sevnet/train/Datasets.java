@@ -66,8 +66,14 @@ public final class Datasets {
     }
 
     public static ClipTransform transform(TrainConfig c) {
+        return transform(c, List.of());
+    }
+
+    /** With {@code --flip}, classes whose names differ only by left/right swap labels when a clip is flipped. */
+    public static ClipTransform transform(TrainConfig c, List<String> classNames) {
         return ClipTransform.builder().size(c.size()).shortSideRange(c.trainShortMin(), c.trainShortMax())
-                .testShortSide(c.testShortSide()).flip(c.flip()).build();
+                .testShortSide(c.testShortSide()).flip(c.flip())
+                .flipLabelPairs(ClipTransform.leftRightPairs(classNames)).build();
     }
 
     private static Path root(TrainConfig c) {
@@ -78,8 +84,9 @@ public final class Datasets {
         Path root = root(c);
         boolean frames = c.frameTemplate() != null || looksLikeFrameList(root, listFile);
         List<VideoRecord> records = frames ? AnnotationReaders.readFrameList(listFile) : AnnotationReaders.readVideoList(listFile);
-        VideoListDataset.Builder b = VideoListDataset.builder(root, records, classNames(c)).sampler(sampler(c))
-                .transform(transform(c)).testViews(c.testClips(), c.testCrops());
+        List<String> names = classNames(c);
+        VideoListDataset.Builder b = VideoListDataset.builder(root, records, names).sampler(sampler(c))
+                .transform(transform(c, names)).testViews(c.testClips(), c.testCrops());
         if (frames) {
             b.frameFolders(new FrameFolderReader(c.frameTemplate() == null ? FrameFolderReader.MMACTION_TEMPLATE
                     : c.frameTemplate(), 1));

@@ -146,4 +146,17 @@ class ClipTransformTest {
         assertThrows(IllegalArgumentException.class, () -> ClipTransform.builder().size(64).shortSideRange(32, 40).build());
         assertThrows(IllegalArgumentException.class, () -> p.test(coordinateFrames(8, 8, 1), new int[0], 3, 3));
     }
+
+    @Test
+    void leftRightPairsAreFoundByName() {
+        List<String> ssv = List.of("Pushing something from left to right", "Holding something",
+                "Pushing something from right to left", "Turning the camera left while filming something",
+                "Turning the camera right while filming something");
+        assertEquals(Map.of(0, 2, 2, 0, 3, 4, 4, 3), ClipTransform.leftRightPairs(ssv));
+        Map<Integer, Integer> synth = ClipTransform.leftRightPairs(SyntheticMotionDataset.classNamesList());
+        assertEquals(6, synth.size());
+        List<String> names = SyntheticMotionDataset.classNamesList();
+        synth.forEach((a, b) -> assertEquals(names.get(b),
+                names.get(a).contains("left") ? names.get(a).replace("left", "right") : names.get(a).replace("right", "left")));
+    }
 }
