@@ -82,8 +82,11 @@ public final class WeightsLoader {
                 }
             }
             if (!problems.isEmpty()) {
+                // the first few name the cause (a wrong model or group width makes every tensor wrong)
+                int shown = Math.min(problems.size(), 5);
                 String msg = (problems.size() == 1 ? "" : problems.size() + " problems loading into "
-                        + module.getClass().getSimpleName() + ": ") + String.join("; ", problems);
+                        + module.getClass().getSimpleName() + ": ") + String.join("; ", problems.subList(0, shown))
+                        + (problems.size() > shown ? "; ... and " + (problems.size() - shown) + " more" : "");
                 throw WeightsFormatException.named(file, firstBad, msg);
             }
             try (TensorScope scope = TensorScope.open()) {
