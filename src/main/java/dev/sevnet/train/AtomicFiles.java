@@ -8,32 +8,20 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 
-/** Small helpers for writing files and folders atomically (temp + rename). */
+/** Folder-level atomic writes (checkpoints: temp folder + rename); single files go through {@link dev.sevnet.nn.io.AtomicFiles}. */
 public final class AtomicFiles {
     private AtomicFiles() {
     }
 
     /** Writes {@code bytes} to a temp file beside {@code file}, forces it to disk, then renames it over {@code file}. */
     public static void write(Path file, byte[] bytes) throws IOException {
-        Path abs = file.toAbsolutePath();
-        Files.createDirectories(abs.getParent());
-        Path tmp = abs.resolveSibling("." + abs.getFileName() + ".tmp-" + ProcessHandle.current().pid()
-                + "-" + Thread.currentThread().getId());
         try {
-            try (var ch = java.nio.channels.FileChannel.open(tmp, StandardOpenOption.CREATE,
-                    StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
-                var buf = java.nio.ByteBuffer.wrap(bytes);
-                while (buf.hasRemaining()) {
-                    ch.write(buf);
-                }
-                ch.force(true);
-            }
-            move(tmp, abs);
-        } finally {
-            Files.deleteIfExists(tmp);
+            dev.sevnet.nn.io.AtomicFiles.write(file, ch -> dev.sevnet.nn.io.AtomicFiles.writeFully(ch,
+                    java.nio.ByteBuffer.wrap(bytes)));
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
         }
     }
 

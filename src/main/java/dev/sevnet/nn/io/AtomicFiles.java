@@ -10,16 +10,16 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 
 /** Atomic file replacement: write a temp file in the target's directory, fsync, rename over the target. */
-final class AtomicFiles {
+public final class AtomicFiles {
     private AtomicFiles() {
     }
 
     /** Writes what {@code body} puts on the channel to {@code target}, atomically. */
-    interface Body {
+    public interface Body {
         void writeTo(FileChannel channel) throws IOException;
     }
 
-    static void write(Path target, Body body) {
+    public static void write(Path target, Body body) {
         Path abs = target.toAbsolutePath();
         Path dir = abs.getParent();
         Path tmp = null;
@@ -47,7 +47,7 @@ final class AtomicFiles {
         }
     }
 
-    static void writeFully(FileChannel ch, ByteBuffer b) throws IOException {
+    public static void writeFully(FileChannel ch, ByteBuffer b) throws IOException {
         while (b.hasRemaining()) {
             ch.write(b);
         }
