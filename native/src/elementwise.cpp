@@ -20,7 +20,12 @@ int sev_relu_forward(const float* x, float* y, int64_t n) {
 
 int sev_relu_backward(const float* y, const float* dy, float* dx, int64_t n) {
 #pragma omp parallel for simd schedule(static) if (n > kParallelMin)
-  for (int64_t i = 0; i < n; i++) dx[i] = y[i] > 0.f ? dy[i] : 0.f;
+  for (int64_t i = 0; i < n; i++) {
+    // load dy unconditionally: a load under the condition kept GCC from vectorizing (it was a
+    // scalar compare-and-branch loop, 13% of a training step)
+    const float g = dy[i];
+    dx[i] = y[i] > 0.f ? g : 0.f;
+  }
   return SEV_OK;
 }
 
