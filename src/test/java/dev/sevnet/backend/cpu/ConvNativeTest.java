@@ -73,6 +73,13 @@ class ConvNativeTest {
                 new Conv("grouped 1x3x3 s2 g2 odd N=3", 3, 8, 2, 7, 9, 8, 1, 3, 3, 1, 2, 2, 0, 1, 1, 4),
                 new Conv("grouped 1x3x3 s2 g4 odd", 1, 16, 2, 11, 13, 16, 1, 3, 3, 1, 2, 2, 0, 1, 1, 4),
                 new Conv("grouped 1x3x3 s2 g4 wide", 1, 8, 1, 5, 75, 8, 1, 3, 3, 1, 2, 2, 0, 1, 1, 2),
+                // rows 2..8 vectors wide: every register-blocked width of the backward-weight kernel
+                new Conv("grouped 1x3x3 s1 g8 W=30", 2, 16, 1, 3, 30, 16, 1, 3, 3, 1, 1, 1, 0, 1, 1, 2),
+                new Conv("grouped 1x3x3 s1 g8 W=56", 1, 16, 2, 3, 56, 16, 1, 3, 3, 1, 1, 1, 0, 1, 1, 2),
+                new Conv("grouped 1x3x3 s1 g8 W=70", 1, 16, 1, 4, 70, 16, 1, 3, 3, 1, 1, 1, 0, 1, 1, 2),
+                new Conv("grouped 1x3x3 s1 g8 W=90", 1, 16, 1, 3, 90, 16, 1, 3, 3, 1, 1, 1, 0, 1, 1, 2),
+                new Conv("grouped 1x3x3 s1 g8 W=112", 1, 16, 1, 3, 112, 16, 1, 3, 3, 1, 1, 1, 0, 1, 1, 2),
+                new Conv("grouped 1x3x3 s1 g8 W=130", 1, 16, 1, 2, 130, 16, 1, 3, 3, 1, 1, 1, 0, 1, 1, 2),
                 new Conv("stem 1x7x7 s2 p3", 2, 3, 2, 15, 17, 8, 1, 7, 7, 1, 2, 2, 0, 3, 3, 1),
                 new Conv("dense 3x3x3 pad 1", 2, 4, 4, 5, 6, 5, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1),
                 new Conv("odd 2x3x2 s(2,1,2) p(1,0,1) groups 2 N=3", 3, 4, 5, 6, 7, 6, 2, 3, 2, 2, 1, 2, 1, 0, 1, 2),
