@@ -53,15 +53,6 @@ public final class EvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        try {
-            return execute();
-        } catch (IllegalArgumentException | java.io.UncheckedIOException e) {
-            System.err.println("error: " + e.getMessage());
-            return 2;
-        }
-    }
-
-    private Integer execute() throws Exception {
         Path ck = Checkpoint.resolve(checkpoint);
         Checkpoint.State st = Checkpoint.readState(ck);
         TrainConfig.Builder b = st.config().toBuilder();

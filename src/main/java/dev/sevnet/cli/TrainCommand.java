@@ -131,15 +131,6 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        try {
-            return execute();
-        } catch (IllegalArgumentException | java.io.UncheckedIOException e) {
-            System.err.println("error: " + e.getMessage());
-            return 2;
-        }
-    }
-
-    private Integer execute() throws Exception {
         long t0 = System.nanoTime();
         TrainConfig config;
         Path runDir;
