@@ -1,6 +1,7 @@
-# Optional CUDA: compile kernels/*.cu into the same library when nvcc is present.
-# cudart is linked statically so the library loads on machines with no driver and no CUDA
-# libraries (the static runtime only dlopen()s libcuda when a CUDA call is made).
+# Optional CUDA, when nvcc is present: the GPU probe (kernels/cuda_probe.cu) goes into libsevnet with
+# cudart linked statically, so libsevnet loads on machines with no driver and no CUDA libraries (the
+# static runtime only dlopen()s libcuda when a CUDA call is made). The kernels (the other
+# kernels/*.cu) make libsevnet_cuda, which overrides this default with the shared runtime.
 include(CheckLanguage)
 option(SEVNET_CUDA "Build the CUDA kernels when nvcc is found" ON)
 set(SEVNET_WITH_CUDA OFF)

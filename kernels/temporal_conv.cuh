@@ -1,25 +1,114 @@
-// Temporal 3x1x1 convolution (C -> C, padding 1 in time), NCDHW.
-// One output element per thread: the same body runs in the CUDA kernel and, driven by a host loop
-// over the grid, in the host tests against the CPU reference (native/src/conv3d.cpp).
+// Temporal 3x1x1 convolution (C -> C, padding 1 in time), NCDHW with S = H*W (kernels/temporal_conv.cu).
+// The same bodies run in the CUDA kernels and, driven by a host loop over the grid, in the host tests
+// against the CPU reference (sev_conv3d_* in native/src/conv3d.cpp). w is [C, C, 3] (PyTorch
+// [C, C, 3, 1, 1]): tap k reads input frame t + k - 1.
 #pragma once
 #include <stdint.h>
 
 #include "sev_cuda_compat.cuh"
 
-// y[n, co, t, s] = sum_ci sum_k w[co, ci, k] * x[n, ci, t + k - 1, s]
-SEV_HD float temporal_conv3_element(const float* x, const float* w, int64_t idx, int N, int C, int T, int64_t S) {
-  const int64_t s = idx % S;
-  const int t = (int)((idx / S) % T);
-  const int co = (int)((idx / (S * T)) % C);
-  const int n = (int)(idx / (S * T * C));
-  float acc = 0.f;
-  for (int ci = 0; ci < C; ci++) {
-    const float* xp = x + ((int64_t)n * C + ci) * T * S + s;
-    const float* wp = w + ((int64_t)co * C + ci) * 3;
-    // k = 0 reads t-1, k = 2 reads t+1; the zero padding is the skipped taps
-    if (t > 0) acc += wp[0] * xp[(int64_t)(t - 1) * S];
-    acc += wp[1] * xp[(int64_t)t * S];
-    if (t + 1 < T) acc += wp[2] * xp[(int64_t)(t + 1) * S];
+// ---- forward and backward-data: three shifted GEMMs, tiled through shared memory ----
+// Per item n, with columns j = t*S + s over T*S:
+//   forward        y[n, m, j] = sum_r A[m, r] * B[r, j],  r = k*C + c,  A = w[m, c, k],  B = x[n, c, j + (k-1)*S]
+//   backward-data dx[n, m, j] = sum_r A[m, r] * B[r, j],  A = w[c, m, k] (transposed),   B = dy[n, c, j - (k-1)*S]
+// A shifted column outside [0, T*S) is exactly a frame outside [0, T): the zero padding. One block
+// computes a TC_BM x TC_BN tile of one item's output; the reduction over r runs in TC_BK slices
+// staged in shared memory; each of the 256 threads accumulates 4 x 4 outputs.
+constexpr int TC_BM = 64, TC_BN = 64, TC_BK = 16, TC_THREADS = 256;
+
+SEV_HD float tconv_a(const float* w, int m, int r, int C, bool trans) {
+  if (m >= C || r >= 3 * C) return 0.f;
+  const int k = r / C, c = r - k * C;
+  return trans ? w[((int64_t)c * C + m) * 3 + k] : w[((int64_t)m * C + c) * 3 + k];
+}
+SEV_HD float tconv_b(const float* src, int n, int r, int64_t j, int C, int64_t S, int64_t TS, bool trans) {
+  if (r >= 3 * C || j >= TS) return 0.f;
+  const int k = r / C, c = r - k * C;
+  const int64_t src_j = trans ? j - (k - 1) * S : j + (k - 1) * S;
+  return src_j >= 0 && src_j < TS ? src[((int64_t)n * C + c) * TS + src_j] : 0.f;
+}
+// slot in [0, TC_BK * TC_BM) of the r-slice starting at r0: one A element and one B element
+// (TC_BM == TC_BN). Consecutive slots read consecutive columns of B (coalesced).
+SEV_HD void tconv_load_slot(float* As, float* Bs, int slot, const float* w, const float* src, int n, int m0,
+                            int64_t j0, int r0, int C, int64_t S, int64_t TS, bool trans) {
+  const int ar = slot % TC_BK, am = slot / TC_BK;  // A tile stored [TC_BK][TC_BM]
+  As[ar * TC_BM + am] = tconv_a(w, m0 + am, r0 + ar, C, trans);
+  const int br = slot / TC_BN, bj = slot % TC_BN;  // B tile stored [TC_BK][TC_BN]
+  Bs[br * TC_BN + bj] = tconv_b(src, n, r0 + br, j0 + bj, C, S, TS, trans);
+}
+// thread tid: rows ty*4 + i, columns tx + 16*q of the tile (tx = tid % 16, ty = tid / 16); the staged
+// tiles are [TC_BK][lda] and [TC_BK][ldb]
+SEV_HD void tconv_compute(const float* As, int lda, const float* Bs, int ldb, float acc[4][4], int tid) {
+  const int tx = tid % 16, ty = tid / 16;
+  for (int kk = 0; kk < TC_BK; kk++) {
+    float a[4], b[4];
+    for (int i = 0; i < 4; i++) a[i] = As[kk * lda + ty * 4 + i];
+    for (int q = 0; q < 4; q++) b[q] = Bs[kk * ldb + tx + 16 * q];
+    for (int i = 0; i < 4; i++)
+      for (int q = 0; q < 4; q++) acc[i][q] += a[i] * b[q];
   }
-  return acc;
+}
+SEV_HD void tconv_store(float* dst, const float acc[4][4], int tid, int n, int m0, int64_t j0, int C, int64_t TS) {
+  const int tx = tid % 16, ty = tid / 16;
+  for (int i = 0; i < 4; i++) {
+    const int m = m0 + ty * 4 + i;
+    if (m >= C) continue;
+    for (int q = 0; q < 4; q++) {
+      const int64_t j = j0 + tx + 16 * q;
+      if (j < TS) dst[((int64_t)n * C + m) * TS + j] = acc[i][q];
+    }
+  }
+}
+
+// ---- backward-weight: dW[m, r] = sum_n sum_j dy[n, m, j] * B_n[r, j] (B_n as the forward's), a GEMM whose
+// reduction runs over every item and column. Split-K: the (item, TC_BK columns) slices are shared
+// among P splits (grid z); split p writes its partial C x 3C product, then a second kernel adds the
+// P partials in order (deterministic) into dw[m, c, k] (r = k*C + c).
+constexpr int TC_LD = TC_BM + 1;             // padded rows of the staged tiles: conflict-free stores
+constexpr int64_t TC_DW_TARGET_BLOCKS = 512;  // enough blocks for any GPU of the target archs
+constexpr int64_t TC_DW_MAX_SCRATCH = 16 << 20;  // floats of partial products, at most
+
+SEV_HD int64_t tconv_dw_slices(int N, int64_t TS) { return (int64_t)N * ((TS + TC_BK - 1) / TC_BK); }
+SEV_HD int tconv_dw_splits(int N, int C, int64_t TS) {
+  const int64_t tiles = ((3 * (int64_t)C + TC_BN - 1) / TC_BN) * ((C + TC_BM - 1) / TC_BM);
+  int64_t p = (TC_DW_TARGET_BLOCKS + tiles - 1) / tiles;
+  const int64_t slices = tconv_dw_slices(N, TS), cap = TC_DW_MAX_SCRATCH / (3 * (int64_t)C * C + 1);
+  if (p > slices) p = slices;
+  if (p > cap) p = cap;
+  return (int)(p < 1 ? 1 : p);
+}
+// slot in [0, TC_BK * TC_BM) of slice (n, j0): A[m, kk] = dy[n, m0 + m, j0 + kk], B[r, kk] = B_n[r0 + r, j0 + kk]
+SEV_HD void tconv_dw_load_slot(float* As, float* Bs, int slot, const float* x, const float* dy, int n, int m0, int r0,
+                               int64_t j0, int C, int64_t S, int64_t TS) {
+  const int kk = slot % TC_BK, mm = slot / TC_BK;  // consecutive slots: consecutive columns
+  const int64_t j = j0 + kk;
+  As[kk * TC_LD + mm] = m0 + mm < C && j < TS ? dy[((int64_t)n * C + m0 + mm) * TS + j] : 0.f;
+  Bs[kk * TC_LD + mm] = tconv_b(x, n, r0 + mm, j, C, S, TS, false);
+}
+// split p's slices, [first, last)
+SEV_HD void tconv_dw_split_range(int64_t slices, int p, int P, int64_t* first, int64_t* last) {
+  *first = slices * p / P;
+  *last = slices * (p + 1) / P;
+}
+// the partial product of the tile (m0, r0) into part [C][3C]
+SEV_HD void tconv_dw_store_partial(float* part, const float acc[4][4], int tid, int m0, int r0, int C) {
+  const int tx = tid % 16, ty = tid / 16;
+  for (int i = 0; i < 4; i++) {
+    const int m = m0 + ty * 4 + i;
+    if (m >= C) continue;
+    for (int q = 0; q < 4; q++) {
+      const int r = r0 + tx + 16 * q;
+      if (r < 3 * C) part[(int64_t)m * 3 * C + r] = acc[i][q];
+    }
+  }
+}
+// element i of dw [C, C, 3]: the P partials in order
+SEV_HD float tconv_dw_reduce_element(const float* parts, int P, int64_t i, int C) {
+  const int64_t per = 3 * (int64_t)C * C;
+  const int64_t m = i / (3 * C), rem = i % (3 * C);
+  const int64_t c = rem / 3, k = rem % 3;
+  const int64_t at = m * 3 * C + k * C + c;
+  float s = 0.f;
+  for (int p = 0; p < P; p++) s += parts[p * per + at];
+  return s;
 }

@@ -125,8 +125,63 @@ int sev_softmax(const float* x, float* y, int64_t N, int64_t K);
 int sev_sgd_momentum_step(float* w, const float* g, float* v, int64_t n, float lr, float momentum,
                           float weight_decay);
 
-/* ---- CUDA kernel bodies run on the host (the kernels/ .cuh bodies driven by a host loop over the grid) ---- */
+/* ---- CUDA kernel bodies run on the host (native/src/kernels_hostrun.cpp) ----
+ * Each sev_hostrun_X drives the __host__ __device__ bodies of the kernels/ headers that the CUDA kernel
+ * sevc_X (sevnet_cuda.h) runs, by a host loop over the kernel's grid (and, for reductions, over the
+ * block's threads, summed in the block's tree order). Same arguments as sevc_X without the stream;
+ * every pointer is a HOST pointer. For tests: the results are compared with the CPU ops above. */
+int sev_hostrun_fill(float* y, float value, int64_t n);
+int sev_hostrun_relu_forward(const float* x, float* y, int64_t n);
+int sev_hostrun_relu_backward(const float* y, const float* dy, float* dx, int64_t n);
+int sev_hostrun_add(const float* a, const float* b, float* y, int64_t n);
+int sev_hostrun_add_relu(const float* a, const float* b, float* y, int64_t n);
+int sev_hostrun_mul(const float* a, const float* b, float* y, int64_t n);
+int sev_hostrun_axpby(float alpha, const float* x, float beta, float* y, int64_t n);
+int sev_hostrun_scale(const float* x, float alpha, float* y, int64_t n);
+int sev_hostrun_sigmoid_forward(const float* x, float* y, int64_t n);
+int sev_hostrun_sigmoid_backward(const float* y, const float* dy, float* dx, int64_t n);
+int sev_hostrun_dropout_forward(const float* x, float* y, float* mask, int64_t n, float p, uint64_t seed);
+/* in place: y[n,c,s] += bias[c] (then ReLU when relu != 0) — the conv epilogue */
+int sev_hostrun_bias_relu(float* y, const float* bias, int64_t N, int64_t C, int64_t S, int relu);
+int sev_hostrun_concat_channels(const float* a, const float* b, float* y, int64_t N, int64_t Ca, int64_t Cb,
+                                int64_t S);
+int sev_hostrun_split_channels(const float* y, float* a, float* b, int64_t N, int64_t Ca, int64_t Cb, int64_t S);
+int sev_hostrun_channel_scale_forward(const float* x, const float* g, float* y, int64_t N, int64_t C, int64_t S);
+int sev_hostrun_channel_scale_backward(const float* x, const float* g, const float* dy, float* dx, float* dg,
+                                       int64_t N, int64_t C, int64_t S);
+int sev_hostrun_batchnorm_train_forward(const float* x, const float* gamma, const float* beta, float* y,
+                                        float* save_mean, float* save_invstd, float* running_mean, float* running_var,
+                                        int64_t N, int64_t C, int64_t S, float eps, float momentum);
+int sev_hostrun_batchnorm_eval_forward(const float* x, const float* gamma, const float* beta,
+                                       const float* running_mean, const float* running_var, float* y, int64_t N,
+                                       int64_t C, int64_t S, float eps, int relu);
+int sev_hostrun_batchnorm_backward(const float* x, const float* dy, const float* gamma, const float* save_mean,
+                                   const float* save_invstd, float* dx, float* dgamma, float* dbeta, int64_t N,
+                                   int64_t C, int64_t S);
+int sev_hostrun_avgpool3d_forward(const float* x, float* y, const int* p);
+int sev_hostrun_avgpool3d_backward(const float* dy, float* dx, const int* p);
+int sev_hostrun_global_avgpool_forward(const float* x, float* y, int64_t N, int64_t C, int64_t S);
+int sev_hostrun_global_avgpool_backward(const float* dy, float* dx, int64_t N, int64_t C, int64_t S);
+int sev_hostrun_softmax(const float* x, float* y, int64_t N, int64_t K);
+/* a label outside [0, K) gives a NaN loss (as the kernel, which cannot report it) */
+int sev_hostrun_softmax_xent_forward(const float* logits, const int64_t* labels, float* probs, float* loss, int64_t N,
+                                     int64_t K);
+int sev_hostrun_softmax_xent_backward(const float* probs, const int64_t* labels, float* dlogits, float scale,
+                                      int64_t N, int64_t K);
+int sev_hostrun_bce_logits_forward(const float* logits, const float* targets, float* loss, int64_t N, int64_t K);
+int sev_hostrun_bce_logits_backward(const float* logits, const float* targets, float* dlogits, float scale, int64_t N,
+                                    int64_t K);
+int sev_hostrun_sgd_momentum_step(float* w, const float* g, float* v, int64_t n, float lr, float momentum,
+                                  float weight_decay);
+/* w, g, v: HOST arrays of `count` host pointers; sizes a host array */
+int sev_hostrun_sgd_momentum_step_multi(float* const* w, const float* const* g, float* const* v, const int64_t* sizes,
+                                        int count, float lr, float momentum, float weight_decay);
+int sev_hostrun_sum(const float* x, int64_t n, double* out);
 int sev_hostrun_temporal_conv3_forward(const float* x, const float* w, float* y, int N, int C, int T, int64_t S);
+int sev_hostrun_temporal_conv3_backward_data(const float* dy, const float* w, float* dx, int N, int C, int T,
+                                             int64_t S);
+int sev_hostrun_temporal_conv3_backward_weight(const float* x, const float* dy, float* dw, int N, int C, int T,
+                                               int64_t S);
 
 /* ---- reductions ---- */
 int sev_sum(const float* x, int64_t n, double* out);

@@ -2,6 +2,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "elementwise.cuh"
 #include "internal.h"
 #include "sevnet.h"
 
@@ -89,21 +90,14 @@ int sev_sigmoid_backward(const float* y, const float* dy, float* dx, int64_t n) 
   return SEV_OK;
 }
 
-// Counter-based RNG (splitmix64 of seed + index): the mask depends only on (seed, i), so the
-// result is the same whatever the thread count.
-static inline uint64_t splitmix64(uint64_t z) {
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
+// Counter-based RNG (splitmix64 of seed and index, kernels/elementwise.cuh — the CUDA kernel uses the
+// same function): the mask depends only on (seed, i), so the result is the same whatever the thread
+// count, on the CPU and on the GPU.
 int sev_dropout_forward(const float* x, float* y, float* mask, int64_t n, float p, uint64_t seed) {
-  const float keep_scale = p < 1.f ? 1.f / (1.f - p) : 0.f;
+  const float keep_scale = dropout_keep_scale(p);
 #pragma omp parallel for schedule(static) if (n > kParallelMin)
   for (int64_t i = 0; i < n; i++) {
-    double u = (splitmix64(seed ^ (0x5851f42d4c957f2dULL * (uint64_t)(i + 1))) >> 11) * 0x1.0p-53;
-    float m = u >= p ? keep_scale : 0.f;
+    const float m = dropout_mask_element(seed, i, p, keep_scale);
     mask[i] = m;
     y[i] = x[i] * m;
   }

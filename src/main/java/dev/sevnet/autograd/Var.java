@@ -143,7 +143,9 @@ public final class Var {
         }
         List<Var> order = topologicalOrder(this);
         Map<Var, Tensor> pending = new IdentityHashMap<>();
-        pending.put(this, seed.reshape(seed.shape()));
+        // a seed made on the host for a value on a device (a loss on the GPU) is moved there
+        pending.put(this, seed.device().equals(value.device()) ? seed.reshape(seed.shape())
+                : Backends.of(value).toDevice(seed));
         try {
             for (int k = order.size() - 1; k >= 0; k--) {
                 Var v = order.get(k);

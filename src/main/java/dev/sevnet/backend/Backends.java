@@ -13,25 +13,33 @@ public final class Backends {
         if (device.isCpu()) {
             return CpuBackend.get();
         }
-        throw new IllegalStateException("no backend for " + device + ": this build has no CUDA backend yet "
-                + "(see `sevnet doctor`)");
+        dev.sevnet.backend.cuda.CudaRuntime.Status s = dev.sevnet.backend.cuda.CudaRuntime.status();
+        if (!s.usable()) {
+            throw new IllegalStateException("no backend for " + device + ": " + s.reason() + " (see `sevnet doctor`)");
+        }
+        if (!s.customKernels()) {
+            throw new IllegalStateException("no backend for " + device + ": this build has no CUDA kernels (it was "
+                    + "built without nvcc); rebuild with the CUDA toolkit on the PATH");
+        }
+        return dev.sevnet.backend.cuda.CudaBackend.get(device.index());
     }
 
     /**
-     * Resolves "auto", "cpu", "cuda[:i]" to a device. "auto" takes CUDA only when a usable GPU is
-     * found AND this build has a CUDA backend; otherwise the CPU, with the reason it fell back in
-     * {@code why[0]}.
+     * Resolves "auto", "cpu", "cuda[:i]" to a device. "auto" takes cuda:0 when a usable GPU, driver,
+     * cuDNN 9, cuBLAS and this build's CUDA kernels are all found; otherwise the CPU, with the reason
+     * it fell back in {@code why[0]}.
      */
     public static Device resolve(String spec, String[] why) {
         if (!spec.trim().equalsIgnoreCase("auto")) {
             return Device.parse(spec);
         }
-        CudaStatus cuda = CudaStatus.probe();
-        String reason = cuda.usable() ? "this build has no CUDA backend yet" : cuda.reason();
+        dev.sevnet.backend.cuda.CudaRuntime.Status s = dev.sevnet.backend.cuda.CudaRuntime.status();
+        String reason = !s.usable() ? s.reason()
+                : !s.customKernels() ? "this build has no CUDA kernels (built without nvcc)" : null;
         if (why != null && why.length > 0) {
             why[0] = reason;
         }
-        return Device.CPU;
+        return reason == null ? Device.cuda(0) : Device.CPU;
     }
 
     /** The backend of the device {@code t} lives on. */

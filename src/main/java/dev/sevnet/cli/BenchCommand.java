@@ -4,7 +4,9 @@ import com.google.gson.Gson;
 import dev.sevnet.autograd.F;
 import dev.sevnet.autograd.GradMode;
 import dev.sevnet.autograd.Var;
+import dev.sevnet.backend.Backend;
 import dev.sevnet.backend.Backends;
+import dev.sevnet.backend.cuda.CudaBackend;
 import dev.sevnet.backend.cpu.CpuBackend;
 import dev.sevnet.nn.SevNet;
 import dev.sevnet.nn.SevNetConfig;
@@ -66,6 +68,18 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
 
+    @Option(names = "--kernels", defaultValue = "library",
+            description = "GPU: library (cuDNN/cuBLAS wherever they have the op; default) or custom (sevnet batch norm "
+                    + "and temporal conv kernels).")
+    String kernels;
+
+    @Option(names = "--tf32", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "GPU: let fp32 convolutions use TF32 tensor cores, as PyTorch does by default (default: on).")
+    boolean tf32;
+
+    @Option(names = "--precision", defaultValue = "fp32", description = "fp32 (bf16/fp16 are not implemented yet).")
+    String precision;
+
     @Override
     public Integer call() {
         if (!mode.equals("infer") && !mode.equals("train")) {
@@ -86,9 +100,18 @@ public final class BenchCommand implements Callable<Integer> {
         if (why[0] != null && !json) {
             System.err.println("device auto: using the CPU (" + why[0] + ")");
         }
-        if (!dev.isCpu()) {
-            System.err.println("sevnet bench: no backend for " + dev + " in this build (see `sevnet doctor`)");
-            return 1;
+        if (!dev.isCpu() && why[0] == null && device.equalsIgnoreCase("auto") && !json) {
+            System.err.println("device auto: using " + dev);
+        }
+        if (!precision.equals("fp32")) {
+            System.err.println("sevnet bench: --precision " + precision + " is not implemented yet (fp32 only)");
+            return 2;
+        }
+        Backend backend = Backends.forDevice(dev);
+        CudaBackend gpu = backend instanceof CudaBackend cb ? cb : null;
+        if (gpu != null) {
+            gpu.setKernelMode(CudaBackend.KernelMode.parse(kernels));
+            gpu.setAllowTf32(tf32);
         }
         CpuBackend.setNumThreads(threads);
         SevNetConfig config = SevNetConfig.parse(model, classes);
@@ -97,10 +120,15 @@ public final class BenchCommand implements Callable<Integer> {
         long memBefore = MemoryStats.liveHostBytes();
         try (SevNet net = SevNet.create(config, 0);
                 SgdOptimizer opt = train ? new SgdOptimizer(net.namedParameters(), 0.9, 1e-4) : null;
-                Tensor x = randomInput(batch, frames, size);
+                Tensor hostX = randomInput(batch, frames, size);
+                Tensor x = gpu == null ? hostX.reshape(hostX.shape()) : backend.toDevice(hostX);
                 Tensor labels = randomLabels(batch, classes)) {
+            net.to(backend);
             net.train(train);
             MemoryStats.resetPeak();
+            if (gpu != null) {
+                gpu.cudaDevice().allocator().resetPeak();
+            }
             for (int i = 0; i < warmup + iters; i++) {
                 long t0 = System.nanoTime();
                 try (TensorScope scope = TensorScope.open()) {
@@ -114,6 +142,9 @@ public final class BenchCommand implements Callable<Integer> {
                             net.forward(Var.of(x));
                         }
                     }
+                }
+                if (gpu != null) {
+                    gpu.cudaDevice().synchronize(); // the step's GPU work is done before the clock stops
                 }
                 if (i >= warmup) {
                     times[i - warmup] = (System.nanoTime() - t0) / 1e9;
@@ -137,6 +168,14 @@ public final class BenchCommand implements Callable<Integer> {
         r.put("ms_per_iter_min", sorted[0] * 1e3);
         r.put("peak_rss_mb", peakRssMb());
         r.put("peak_tensor_mb", (MemoryStats.peakHostBytes() - memBefore) / 1048576.0);
+        if (gpu != null) {
+            r.put("gpu", gpu.cudaDevice().name());
+            r.put("kernels", gpu.kernelMode().toString().toLowerCase(java.util.Locale.ROOT));
+            r.put("tf32", gpu.allowTf32());
+            r.put("precision", precision);
+            r.put("peak_device_mb", gpu.cudaDevice().allocator().stats().peakInUseBytes() / 1048576.0);
+            r.put("conv_algorithms_cached", gpu.algorithmCache().size());
+        }
         if (json) {
             System.out.println(new Gson().toJson(r));
         } else {

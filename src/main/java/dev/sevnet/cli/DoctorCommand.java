@@ -47,8 +47,18 @@ public final class DoctorCommand implements Callable<Integer> {
                 r.put("cublas", cuda.cublas());
             }
             r.put("gpus", cuda.gpus());
-            r.put("gpu_path", cuda.usable() ? "GPUs found; the CUDA backend is not part of this build yet"
-                    : "unavailable: " + cuda.reason());
+            if (cuda.usable()) {
+                dev.sevnet.backend.cuda.CudaRuntime.Status s = dev.sevnet.backend.cuda.CudaRuntime.status();
+                if (s.usable()) {
+                    r.put("cudnn_loaded", s.cudnnVersion() + " (JavaCPP binding, shared runtime "
+                            + CudaStatus.version(s.runtimeVersion()) + ")");
+                    r.put("cuda_kernels", s.customKernels() ? "libsevnet_cuda.so loaded" : "not built (no nvcc)");
+                }
+                r.put("gpu_path", s.usable() && s.customKernels() ? "ready: --device cuda (auto picks it)"
+                        : "unavailable: " + (s.usable() ? "this build has no CUDA kernels (built without nvcc)" : s.reason()));
+            } else {
+                r.put("gpu_path", "unavailable: " + cuda.reason());
+            }
         }
         r.put("cpu_path", nativeError == null ? "ready" : "unavailable");
         if (json) {

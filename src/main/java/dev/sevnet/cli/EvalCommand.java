@@ -25,6 +25,10 @@ import java.util.concurrent.Callable;
                 + "with 1-view or multi-view (e.g. 10x3) testing; writes the confusion matrix as CSV.",
                 "Without --val-list it uses the run's own validation data (the synthetic split for the main job)."})
 public final class EvalCommand implements Callable<Integer> {
+    @Option(names = "--device", paramLabel = "auto|cpu|cuda", defaultValue = "auto",
+            description = "Where the model runs (default: ${DEFAULT-VALUE}: a usable GPU, else the CPU).")
+    String device;
+
     @Option(names = "--checkpoint", required = true, paramLabel = "DIR",
             description = "Checkpoint folder (or a run directory: its checkpoints/last).")
     Path checkpoint;
@@ -83,6 +87,7 @@ public final class EvalCommand implements Callable<Integer> {
             } finally {
                 w.values().forEach(Tensor::close);
             }
+            model.to(dev.sevnet.train.DeviceChoice.resolve(device).backend());
             Progress.Mode mode = Progress.Mode.valueOf(progress.trim().toUpperCase(Locale.ROOT));
             try (Progress p = new Progress("eval", (long) val.size() * val.testViews(), mode, 15)) {
                 r = Evaluator.evaluate(model, val, c.multiLabel(), batch != null ? batch : c.batch(), c.workers(),

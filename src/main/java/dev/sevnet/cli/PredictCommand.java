@@ -30,6 +30,10 @@ public final class PredictCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON document.")
     boolean json;
 
+    @Option(names = "--device", paramLabel = "auto|cpu|cuda", defaultValue = "auto",
+            description = "Where the model runs (default: ${DEFAULT-VALUE}: a usable GPU, else the CPU).")
+    String device;
+
     @Parameters(arity = "1..*", paramLabel = "VIDEO", description = "Video files (anything FFmpeg reads).")
     List<Path> videos;
 
@@ -39,7 +43,7 @@ public final class PredictCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--top must be >= 1");
         }
         List<VideoPredictor.Prediction> preds;
-        try (VideoPredictor p = VideoPredictor.load(checkpoint)) {
+        try (VideoPredictor p = VideoPredictor.load(checkpoint, device)) {
             preds = p.predict(videos, top);
         }
         int failed = 0;

@@ -193,12 +193,47 @@ public abstract class Module implements AutoCloseable {
     }
 
     private static void copyInto(Tensor src, Tensor dst) {
-        if (src.device().isCpu() && dst.device().isCpu()) {
-            dst.copyFrom(src);
+        dst.copyFrom(src);
+    }
+
+    // ---- devices ----
+
+    /** The device of this module's parameters (the host for a module without any). */
+    public dev.sevnet.tensor.Device device() {
+        for (Parameter p : parameters()) {
+            return p.data().device();
+        }
+        for (Tensor b : namedBuffers().values()) {
+            return b.device();
+        }
+        return dev.sevnet.tensor.Device.CPU;
+    }
+
+    /**
+     * Moves every parameter and float buffer of this module tree to {@code backend}'s device, in
+     * place (gradients are dropped). Returns this module.
+     */
+    public Module to(dev.sevnet.backend.Backend backend) {
+        for (Parameter p : parameters()) {
+            p.releaseGrad();
+            move(p.data(), backend);
+        }
+        for (Tensor b : namedBuffers().values()) {
+            // integer buffers are host-side counters (BatchNorm's num_batches_tracked): they stay there
+            if (b.dtype() == dev.sevnet.tensor.DType.FLOAT32) {
+                move(b, backend);
+            }
+        }
+        return this;
+    }
+
+    private static void move(Tensor t, dev.sevnet.backend.Backend backend) {
+        if (t.device().equals(backend.device())) {
             return;
         }
-        throw new UnsupportedOperationException("loading tensors across devices (" + src.device() + " -> "
-                + dst.device() + ") is not supported yet");
+        try (Tensor moved = backend.device().isCpu() ? t.toHostCopy() : backend.toDevice(t)) {
+            t.adoptStorage(moved);
+        }
     }
 
     // ---- modes, gradients, initialization ----

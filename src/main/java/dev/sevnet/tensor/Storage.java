@@ -21,6 +21,35 @@ public abstract class Storage {
 
     protected abstract void free();
 
+    /**
+     * Copies {@code bytes} from this storage (from byte {@code offset}) into host memory at
+     * {@code hostDst}; synchronous. Device storages override this.
+     */
+    public void copyToHost(long offset, long hostDst, long bytes) {
+        checkRange(offset, bytes);
+        org.bytedeco.javacpp.Pointer.memcpy(new Raw(hostDst), new Raw(address() + offset), bytes);
+    }
+
+    /** Copies {@code bytes} from host memory at {@code hostSrc} into this storage at {@code offset}. */
+    public void copyFromHost(long offset, long hostSrc, long bytes) {
+        checkRange(offset, bytes);
+        org.bytedeco.javacpp.Pointer.memcpy(new Raw(address() + offset), new Raw(hostSrc), bytes);
+    }
+
+    protected final void checkRange(long offset, long bytes) {
+        if (offset < 0 || bytes < 0 || offset + bytes > this.bytes) {
+            throw new IllegalArgumentException("copy of " + bytes + " bytes at offset " + offset + " outside a storage of "
+                    + this.bytes + " bytes");
+        }
+    }
+
+    /** A non-owning pointer to a raw address, for native copies. */
+    private static final class Raw extends org.bytedeco.javacpp.Pointer {
+        Raw(long a) {
+            address = a;
+        }
+    }
+
     public long bytes() {
         return bytes;
     }

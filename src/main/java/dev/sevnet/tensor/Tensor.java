@@ -15,7 +15,7 @@ import java.util.Objects;
 public final class Tensor implements AutoCloseable {
     private final Shape shape;
     private final DType dtype;
-    private final Storage storage;
+    private Storage storage;
     private volatile boolean closed;
 
     private Tensor(Shape shape, DType dtype, Storage storage) {
@@ -164,14 +164,26 @@ public final class Tensor implements AutoCloseable {
         return t;
     }
 
-    /** Copies {@code src}'s contents into this tensor (same shape and dtype, host). */
+    /**
+     * Copies {@code src}'s contents into this tensor (same shape and dtype). Either side may be on a
+     * device when the other is on the host; device-to-device copies go through the backend.
+     */
     public void copyFrom(Tensor src) {
         checkOpen();
-        requireHost("copyFrom");
         if (!src.shape.equals(shape) || src.dtype != dtype) {
             throw new IllegalArgumentException("copyFrom: " + src.shape + " " + src.dtype + " into " + shape + " " + dtype);
         }
-        hostBuffer().put(0, src.hostBuffer(), 0, (int) byteSize());
+        if (device().isCpu() && src.device().isCpu()) {
+            hostBuffer().put(0, src.hostBuffer(), 0, (int) byteSize());
+        } else if (src.device().isCpu()) {
+            storage.copyFromHost(0, src.address(), byteSize());
+        } else if (device().isCpu()) {
+            src.storage().copyToHost(0, address(), byteSize());
+        } else {
+            try (Tensor h = src.toHostCopy()) {
+                storage.copyFromHost(0, h.address(), byteSize());
+            }
+        }
     }
 
     /** Little-endian bytes of a host tensor; valid while the tensor is open. */
@@ -196,7 +208,38 @@ public final class Tensor implements AutoCloseable {
         return hostBuffer().asLongBuffer();
     }
 
+    /**
+     * Makes this tensor use {@code other}'s memory (same shape and dtype) and drops its own: how a
+     * module's parameters move to another device while every reference to the tensor stays valid.
+     * Views made earlier with {@link #reshape} keep the old memory.
+     */
+    public synchronized void adoptStorage(Tensor other) {
+        checkOpen();
+        if (!other.shape.equals(shape) || other.dtype != dtype) {
+            throw new IllegalArgumentException("adoptStorage: " + other.shape + " " + other.dtype + " into " + shape + " "
+                    + dtype);
+        }
+        Storage fresh = other.storage();
+        fresh.retain();
+        Storage old = storage;
+        storage = fresh;
+        old.release();
+    }
+
+    /** A host copy of this tensor, wherever it lives (a copy even when it is on the host). */
+    public Tensor toHostCopy() {
+        checkOpen();
+        Tensor t = empty(shape, dtype);
+        storage.copyToHost(0, t.address(), byteSize());
+        return t;
+    }
+
     public float[] toFloatArray() {
+        if (!device().isCpu()) {
+            try (Tensor h = toHostCopy()) {
+                return h.toFloatArray();
+            }
+        }
         if (dtype != DType.FLOAT32) {
             try (Tensor f = toFloat32()) {
                 return f.toFloatArray();
@@ -208,6 +251,11 @@ public final class Tensor implements AutoCloseable {
     }
 
     public long[] toLongArray() {
+        if (!device().isCpu()) {
+            try (Tensor h = toHostCopy()) {
+                return h.toLongArray();
+            }
+        }
         long[] a = new long[Math.toIntExact(size())];
         longBuffer().get(0, a);
         return a;

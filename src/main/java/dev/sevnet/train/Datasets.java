@@ -119,7 +119,23 @@ public final class Datasets {
             records.add(VideoRecord.ofVideo(p.toAbsolutePath().toString()));
         }
         TrainConfig forFiles = c;
-        return VideoListDataset.builder(null, records, classNames).sampler(sampler(forFiles))
-                .transform(transform(forFiles)).testViews(c.testClips(), c.testCrops()).build();
+        var b = VideoListDataset.builder(null, records, classNames).sampler(sampler(forFiles))
+                .transform(transform(forFiles)).testViews(c.testClips(), c.testCrops());
+        // folders of extracted frames (mmaction2 rawframes: img_00001.jpg ...) instead of video files
+        if (!videos.isEmpty() && videos.stream().allMatch(java.nio.file.Files::isDirectory)) {
+            b.frameFolders(new dev.sevnet.data.FrameFolderReader(c.frameTemplate() != null ? c.frameTemplate()
+                    : frameTemplateOf(videos.get(0)), 1));
+        }
+        return b.build();
+    }
+
+    /** mmaction2's img_00001.jpg, or the same numbering in .png / .jpeg when the folder holds those. */
+    static String frameTemplateOf(Path folder) {
+        for (String ext : new String[] {"jpg", "png", "jpeg"}) {
+            if (java.nio.file.Files.exists(folder.resolve("img_00001." + ext))) {
+                return "img_{:05d}." + ext;
+            }
+        }
+        return dev.sevnet.data.FrameFolderReader.MMACTION_TEMPLATE;
     }
 }

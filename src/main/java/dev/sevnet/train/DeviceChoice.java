@@ -3,6 +3,7 @@ package dev.sevnet.train;
 import dev.sevnet.backend.Backend;
 import dev.sevnet.backend.Backends;
 import dev.sevnet.tensor.Device;
+import dev.sevnet.tensor.Tensor;
 
 import java.util.Locale;
 
@@ -24,31 +25,22 @@ public record DeviceChoice(Device device, Backend backend, String reason) {
         if (v.equals("auto")) {
             String[] why = new String[1];
             Device d = Backends.resolve("auto", why);
-            if (!trainsOn(d)) {
-                return new DeviceChoice(Device.CPU, Backends.cpu(),
-                        "a CUDA backend is present but the training path keeps weights on the host in this build");
-            }
-            return new DeviceChoice(d, Backends.forDevice(d), why[0] == null ? "CUDA available" : why[0]);
+            return new DeviceChoice(d, Backends.forDevice(d), why[0] == null ? "CUDA available" : "no GPU: " + why[0]);
         }
         Device d = Device.parse(v);
         if (d.isCpu()) {
             return new DeviceChoice(d, Backends.cpu(), "requested");
         }
         try {
-            Backend b = Backends.forDevice(d);
-            if (!trainsOn(d)) {
-                throw new IllegalArgumentException("device " + d + ": the training path keeps weights on the host in "
-                        + "this build; use --device cpu");
-            }
-            return new DeviceChoice(d, b, "requested");
+            return new DeviceChoice(d, Backends.forDevice(d), "requested");
         } catch (RuntimeException | LinkageError e) {
             throw new IllegalArgumentException("device " + option + " is not usable: " + oneLine(e), e);
         }
     }
 
-    /** Whether models can be trained on {@code d} (modules create host tensors today). */
-    private static boolean trainsOn(Device d) {
-        return d.isCpu();
+    /** {@code t} on this choice's device: {@code t} itself (a new reference) when it is there, else a copy. */
+    public Tensor upload(Tensor t) {
+        return t.device().equals(device) ? t.reshape(t.shape()) : backend.toDevice(t);
     }
 
     private static String oneLine(Throwable e) {

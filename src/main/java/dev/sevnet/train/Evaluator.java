@@ -42,7 +42,7 @@ public final class Evaluator {
                 ClipLoader.Epoch epoch = loader.epoch(0)) {
             while (epoch.hasNext()) {
                 try (Batch b = epoch.next(); TensorScope scope = TensorScope.open()) {
-                    Var logits = model.forward(Var.of(b.clips()));
+                    Var logits = model.forward(Var.of(onDevice(model, b.clips())));
                     Backend be = Backends.of(logits.value());
                     Tensor probs = multiLabel ? be.sigmoid(logits.value()) : be.softmax(logits.value());
                     float[] p = be.toHost(probs).toFloatArray();
@@ -97,5 +97,11 @@ public final class Evaluator {
             s -= pos[c] ? Math.log(p) : Math.log(1 - p);
         }
         return s / probs.length;
+    }
+
+    /** {@code t} on the model's device (a new reference, owned by the current scope). */
+    static Tensor onDevice(Module model, Tensor t) {
+        dev.sevnet.tensor.Device d = model.device();
+        return t.device().equals(d) ? t.reshape(t.shape()) : Backends.forDevice(d).toDevice(t);
     }
 }

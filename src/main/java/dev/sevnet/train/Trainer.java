@@ -129,6 +129,8 @@ public final class Trainer {
                 SgdOptimizer opt = new SgdOptimizer(model.namedParameters(), config.momentum(), config.weightDecay());
                 ClipLoader loader = ClipLoader.builder(trainSet).batchSize(batch).workers(config.workers())
                         .seed(config.seed()).train(true).shuffle(true).dropLast(dropLast).build()) {
+            model.to(device.backend());
+            this.device = device;
             int microPerEpoch = loader.batchesPerEpoch();
             if (microPerEpoch == 0) {
                 throw new IllegalArgumentException("the training set is empty");
@@ -272,10 +274,11 @@ public final class Trainer {
     }
 
     private int lastCorrect;
+    private DeviceChoice device;
 
     /** Forward, loss, backward (seeded with 1/accum so accumulated gradients average); returns the loss. */
     private float trainStep(Module model, Batch b, int accum) {
-        Var x = Var.of(b.clips());
+        Var x = Var.of(device.upload(b.clips())); // owned by the step's scope
         Var logits = model.forward(x);
         int n = b.size();
         Var loss;

@@ -40,8 +40,14 @@ public final class VideoPredictor implements AutoCloseable {
         this.model = model;
     }
 
-    /** Loads a checkpoint folder (or a run directory: its last checkpoint). */
+    /** Loads a checkpoint folder (or a run directory: its last checkpoint) onto the device {@code auto} picks. */
     public static VideoPredictor load(Path checkpoint) {
+        return load(checkpoint, "auto");
+    }
+
+    /** Loads a checkpoint onto {@code device} (auto, cpu, cuda[:i]). */
+    public static VideoPredictor load(Path checkpoint, String device) {
+        DeviceChoice choice = DeviceChoice.resolve(device);
         Checkpoint.State st = Checkpoint.readState(checkpoint);
         TrainConfig c = st.config();
         SevNet model = Trainer.createModel(c);
@@ -53,6 +59,12 @@ public final class VideoPredictor implements AutoCloseable {
             throw e;
         } finally {
             w.values().forEach(Tensor::close);
+        }
+        try {
+            model.to(choice.backend());
+        } catch (RuntimeException e) {
+            model.close();
+            throw e;
         }
         model.train(false);
         List<String> names = st.labels().size() == c.numClasses() ? st.labels()
@@ -104,7 +116,7 @@ public final class VideoPredictor implements AutoCloseable {
             for (int v = 0; v < views.size(); v++) {
                 buf.put(v * per, views.get(v).data());
             }
-            Var logits = model.forward(Var.of(x));
+            Var logits = model.forward(Var.of(Evaluator.onDevice(model, x)));
             Backend b = Backends.of(logits.value());
             Tensor probs = config.multiLabel() ? b.sigmoid(logits.value()) : b.softmax(logits.value());
             float[] p = b.toHost(probs).toFloatArray();

@@ -157,6 +157,123 @@ public final class NativeCore {
 
     public static native int sev_sum(@Cast("const float*") long x, @Cast("int64_t") long n, @Cast("double*") double[] out);
 
+    // ---- the CUDA kernels' bodies (kernels/*.cuh) run on the host: for the tests, which compare them with
+    // the CPU ops above (see sevnet.h); same arguments as the sevc_* kernels without the stream ----
+    public static native int sev_hostrun_fill(@Cast("float*") long y, float value, @Cast("int64_t") long n);
+
+    public static native int sev_hostrun_relu_forward(@Cast("const float*") long x, @Cast("float*") long y,
+            @Cast("int64_t") long n);
+
+    public static native int sev_hostrun_relu_backward(@Cast("const float*") long y, @Cast("const float*") long dy,
+            @Cast("float*") long dx, @Cast("int64_t") long n);
+
+    public static native int sev_hostrun_add(@Cast("const float*") long a, @Cast("const float*") long b,
+            @Cast("float*") long y, @Cast("int64_t") long n);
+
+    public static native int sev_hostrun_add_relu(@Cast("const float*") long a, @Cast("const float*") long b,
+            @Cast("float*") long y, @Cast("int64_t") long n);
+
+    public static native int sev_hostrun_mul(@Cast("const float*") long a, @Cast("const float*") long b,
+            @Cast("float*") long y, @Cast("int64_t") long n);
+
+    public static native int sev_hostrun_axpby(float alpha, @Cast("const float*") long x, float beta,
+            @Cast("float*") long y, @Cast("int64_t") long n);
+
+    public static native int sev_hostrun_scale(@Cast("const float*") long x, float alpha, @Cast("float*") long y,
+            @Cast("int64_t") long n);
+
+    public static native int sev_hostrun_sigmoid_forward(@Cast("const float*") long x, @Cast("float*") long y,
+            @Cast("int64_t") long n);
+
+    public static native int sev_hostrun_sigmoid_backward(@Cast("const float*") long y, @Cast("const float*") long dy,
+            @Cast("float*") long dx, @Cast("int64_t") long n);
+
+    public static native int sev_hostrun_dropout_forward(@Cast("const float*") long x, @Cast("float*") long y,
+            @Cast("float*") long mask, @Cast("int64_t") long n, float p, @Cast("uint64_t") long seed);
+
+    public static native int sev_hostrun_bias_relu(@Cast("float*") long y, @Cast("const float*") long bias,
+            @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s, int relu);
+
+    public static native int sev_hostrun_concat_channels(@Cast("const float*") long a, @Cast("const float*") long b,
+            @Cast("float*") long y, @Cast("int64_t") long n, @Cast("int64_t") long ca, @Cast("int64_t") long cb,
+            @Cast("int64_t") long s);
+
+    public static native int sev_hostrun_split_channels(@Cast("const float*") long y, @Cast("float*") long a,
+            @Cast("float*") long b, @Cast("int64_t") long n, @Cast("int64_t") long ca, @Cast("int64_t") long cb,
+            @Cast("int64_t") long s);
+
+    public static native int sev_hostrun_channel_scale_forward(@Cast("const float*") long x,
+            @Cast("const float*") long g, @Cast("float*") long y, @Cast("int64_t") long n, @Cast("int64_t") long c,
+            @Cast("int64_t") long s);
+
+    public static native int sev_hostrun_channel_scale_backward(@Cast("const float*") long x,
+            @Cast("const float*") long g, @Cast("const float*") long dy, @Cast("float*") long dx,
+            @Cast("float*") long dg, @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s);
+
+    public static native int sev_hostrun_batchnorm_train_forward(@Cast("const float*") long x,
+            @Cast("const float*") long gamma, @Cast("const float*") long beta, @Cast("float*") long y,
+            @Cast("float*") long saveMean, @Cast("float*") long saveInvstd, @Cast("float*") long runningMean,
+            @Cast("float*") long runningVar, @Cast("int64_t") long n, @Cast("int64_t") long c,
+            @Cast("int64_t") long s, float eps, float momentum);
+
+    public static native int sev_hostrun_batchnorm_eval_forward(@Cast("const float*") long x,
+            @Cast("const float*") long gamma, @Cast("const float*") long beta, @Cast("const float*") long runningMean,
+            @Cast("const float*") long runningVar, @Cast("float*") long y, @Cast("int64_t") long n,
+            @Cast("int64_t") long c, @Cast("int64_t") long s, float eps, int relu);
+
+    public static native int sev_hostrun_batchnorm_backward(@Cast("const float*") long x,
+            @Cast("const float*") long dy, @Cast("const float*") long gamma, @Cast("const float*") long saveMean,
+            @Cast("const float*") long saveInvstd, @Cast("float*") long dx, @Cast("float*") long dgamma,
+            @Cast("float*") long dbeta, @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s);
+
+    public static native int sev_hostrun_avgpool3d_forward(@Cast("const float*") long x, @Cast("float*") long y,
+            @Cast("const int*") int[] p);
+
+    public static native int sev_hostrun_avgpool3d_backward(@Cast("const float*") long dy, @Cast("float*") long dx,
+            @Cast("const int*") int[] p);
+
+    public static native int sev_hostrun_global_avgpool_forward(@Cast("const float*") long x, @Cast("float*") long y,
+            @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s);
+
+    public static native int sev_hostrun_global_avgpool_backward(@Cast("const float*") long dy,
+            @Cast("float*") long dx, @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s);
+
+    public static native int sev_hostrun_softmax(@Cast("const float*") long x, @Cast("float*") long y,
+            @Cast("int64_t") long n, @Cast("int64_t") long k);
+
+    public static native int sev_hostrun_softmax_xent_forward(@Cast("const float*") long logits,
+            @Cast("const int64_t*") long labels, @Cast("float*") long probs, @Cast("float*") long loss,
+            @Cast("int64_t") long n, @Cast("int64_t") long k);
+
+    public static native int sev_hostrun_softmax_xent_backward(@Cast("const float*") long probs,
+            @Cast("const int64_t*") long labels, @Cast("float*") long dlogits, float scale, @Cast("int64_t") long n,
+            @Cast("int64_t") long k);
+
+    public static native int sev_hostrun_bce_logits_forward(@Cast("const float*") long logits,
+            @Cast("const float*") long targets, @Cast("float*") long loss, @Cast("int64_t") long n,
+            @Cast("int64_t") long k);
+
+    public static native int sev_hostrun_bce_logits_backward(@Cast("const float*") long logits,
+            @Cast("const float*") long targets, @Cast("float*") long dlogits, float scale, @Cast("int64_t") long n,
+            @Cast("int64_t") long k);
+
+    public static native int sev_hostrun_sgd_momentum_step(@Cast("float*") long w, @Cast("const float*") long g,
+            @Cast("float*") long v, @Cast("int64_t") long n, float lr, float momentum, float weightDecay);
+
+    /** w, g, v: the tensors' host addresses; sizes: their element counts (host arrays of count entries). */
+    public static native int sev_hostrun_sgd_momentum_step_multi(@Cast("float* const*") long[] w,
+            @Cast("const float* const*") long[] g, @Cast("float* const*") long[] v,
+            @Cast("const int64_t*") long[] sizes, int count, float lr, float momentum, float weightDecay);
+
+    public static native int sev_hostrun_sum(@Cast("const float*") long x, @Cast("int64_t") long n,
+            @Cast("double*") double[] out);
+
     public static native int sev_hostrun_temporal_conv3_forward(@Cast("const float*") long x,
             @Cast("const float*") long w, @Cast("float*") long y, int n, int c, int t, @Cast("int64_t") long s);
+
+    public static native int sev_hostrun_temporal_conv3_backward_data(@Cast("const float*") long dy,
+            @Cast("const float*") long w, @Cast("float*") long dx, int n, int c, int t, @Cast("int64_t") long s);
+
+    public static native int sev_hostrun_temporal_conv3_backward_weight(@Cast("const float*") long x,
+            @Cast("const float*") long dy, @Cast("float*") long dw, int n, int c, int t, @Cast("int64_t") long s);
 }

@@ -48,7 +48,7 @@ public final class Safetensors {
         return SafetensorsFile.open(file);
     }
 
-    /** Writes {@code tensors} (host tensors of F32/I64/F16/BF16) with optional {@code metadata}, atomically. */
+    /** Writes {@code tensors} (F32/I64/F16/BF16, on the host or a device) with optional {@code metadata}, atomically. */
     public static void write(Path file, Map<String, Tensor> tensors, Map<String, String> metadata) {
         Objects.requireNonNull(file, "file");
         List<Map.Entry<String, Tensor>> order = sortedEntries(tensors);
@@ -58,8 +58,15 @@ public final class Safetensors {
             AtomicFiles.writeFully(ch, len);
             AtomicFiles.writeFully(ch, ByteBuffer.wrap(header));
             for (Map.Entry<String, Tensor> e : order) {
-                if (e.getValue().byteSize() > 0) {
-                    AtomicFiles.writeFully(ch, e.getValue().hostBuffer());
+                Tensor t = e.getValue();
+                if (t.byteSize() > 0) {
+                    if (t.device().isCpu()) {
+                        AtomicFiles.writeFully(ch, t.hostBuffer());
+                    } else {
+                        try (Tensor h = t.toHostCopy()) { // a device tensor is staged through the host
+                            AtomicFiles.writeFully(ch, h.hostBuffer());
+                        }
+                    }
                 }
             }
         });
@@ -96,10 +103,6 @@ public final class Safetensors {
             }
             if (t.isClosed()) {
                 throw new IllegalArgumentException("tensor '" + name + "' is closed");
-            }
-            if (!t.device().isCpu()) {
-                throw new IllegalArgumentException("tensor '" + name + "' is on " + t.device()
-                        + "; copy it to the host before writing");
             }
         }
         order.sort((a, b) -> {

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# One call on a lent GPU machine (see ../shared/device/README.md): the GPU tests, `sevnet doctor`,
+# a short train/eval/predict on the GPU, compute-sanitizer on the CUDA op tests, the throughput
+# harness. Run from the project root after devpack.sh, inside the devpack (java, $CP):
+#   bash .devpack/run.sh bash bench/device_session.sh [tests] [doctor] [cli] [sanitize] [bench]
+# Logs go to $OUT (or ./device-out).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+O=${OUT:-device-out}
+mkdir -p "$O"
+# The GPU machines have two cuDNN installs: the system's (9.14, complete, with unversioned .so
+# links) and PyTorch's venv (9.19). JavaCPP's preloader and the dynamic linker must see one set, or
+# cuDNN answers CUDNN_STATUS_SUBLIBRARY_VERSION_MISMATCH: put the system's first.
+export LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
+JUNIT=$(ls .devpack/lib/junit-platform-console-standalone-*.jar)
+junit() { java -jar "$JUNIT" execute --class-path "$CP" --disable-banner "$@"; }
+sevnet() { java -cp "$CP" dev.sevnet.cli.Main "$@"; }
+steps=" $* "
+has() { [[ $steps == *" $1 "* ]]; }
+if has tests; then
+  echo "== GPU tests"; timeout 400 java -jar "$JUNIT" execute --class-path "$CP" --disable-banner --scan-class-path .devpack/lib/project-test-classes.jar --include-tag gpu --details=tree > "$O/gpu-tests.log" 2>&1; echo "rc=$?"
+  sed 's/\x1b\[[0-9;]*m//g' "$O/gpu-tests.log" | grep -E "✘|tests (successful|failed|aborted|skipped)|relative error|worst|median" | head -40
+fi
+if has doctor; then
+  echo "== doctor"; sevnet doctor 2>&1 | grep -E "cud|gpu|driver"
+fi
+if has cli; then
+  echo "== train + eval + predict on cuda"
+  # frame folders (gpu-fixtures/frames, extracted from `sevnet synth` videos) stand in for mp4s:
+  # the FFmpeg jar is left out of the devpack to fit the 64 MiB transfer limit
+  ( timeout 240 java -cp "$CP" dev.sevnet.cli.Main train --device cuda --model sevnet-g2 --epochs 3 --train-samples 1024 --val-samples 256 --predict 0 --out /tmp/runs/gpu --progress log \
+    && sevnet eval --device cuda --checkpoint /tmp/runs/gpu \
+    && sevnet predict --device cuda --checkpoint /tmp/runs/gpu gpu-fixtures/frames/* ) > "$O/cli.log" 2>&1; echo "rc=$?"
+  grep -vE "^\s+at " "$O/cli.log" | tail -30
+fi
+if has sanitize; then
+  for tool in memcheck racecheck; do
+    echo "== compute-sanitizer $tool on the CUDA op tests"
+    timeout 240 compute-sanitizer --tool $tool --print-limit 20 java -jar "$JUNIT" execute --class-path "$CP" --disable-banner \
+      --select-class dev.sevnet.backend.cuda.CudaBackendOpsTest --details=summary > "$O/$tool.log" 2>&1; echo "rc=$?"
+    grep -E "ERROR SUMMARY|RACECHECK SUMMARY|Invalid|hazard|tests (successful|failed)" "$O/$tool.log" | head -12
+  done
+fi
+if has bench; then
+  echo "== throughput"
+  ITERS=${ITERS:-10} WARMUP=${WARMUP:-3} OUT_JSONL="$O/throughput.jsonl" timeout ${BENCH_TIMEOUT:-420} bash bench/gpu_throughput.sh > "$O/bench.log" 2>&1; echo "rc=$?"
+  tail -12 "$O/bench.log"
+fi

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# GPU throughput harness: SEVNet-G8 at 16x224x224 through `sevnet bench --device cuda` and the same
+# model in PyTorch eager (cudnn.benchmark on) on the same GPU, in one run.
+#
+# On a GPU machine with Java (or, without Java, inside the devpack: see ../shared/device/README.md):
+#   bash .devpack/run.sh bash bench/gpu_throughput.sh          # devpack: java and $CP come from run.sh
+#   SEVNET="java -jar target/sevnet.jar" bench/gpu_throughput.sh  # a machine with Java and the jar
+#
+# Prints one JSON line per measurement and a Markdown table at the end (paste into bench/RESULTS.md).
+# ITERS / WARMUP / PY / MODES override the defaults.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-python3}
+SEVNET=${SEVNET:-java -cp $CP dev.sevnet.cli.Main}
+ITERS=${ITERS:-10}
+WARMUP=${WARMUP:-3}
+out=${OUT_JSONL:-$(mktemp)}
+run() {
+  echo ">> $*" >&2
+  "$@" 2>&2 | grep '^{' | tail -1 | tee -a "$out"
+}
+run_py() { echo ">> pytorch $*" >&2; "$PY" bench/reference/bench_torch_gpu.py --warmup "$WARMUP" --iters "$ITERS" "$@" | tee -a "$out"; }
+# PyTorch first (the peer in the same run): fp32 in both layouts, bf16 channels-last
+run_py --modes infer,train --infer-batches 1,8,32 --train-batches 8,32 --precisions fp32 --layouts cl,ncdhw
+run_py --modes infer,train --infer-batches 1,8,32 --train-batches 8,32 --precisions bf16 --layouts cl
+# custom kernels at every size; the library-only path (cuDNN batch norm, no custom temporal conv) at batch 8
+for b in 1 8 32; do
+  run $SEVNET bench --json --device cuda --kernels custom --model sevnet-g8 --mode infer --batch "$b" --frames 16 --size 224 --warmup "$WARMUP" --iters "$ITERS"
+done
+run $SEVNET bench --json --device cuda --kernels library --model sevnet-g8 --mode infer --batch 8 --frames 16 --size 224 --warmup "$WARMUP" --iters "$ITERS"
+for b in 8 32; do
+  run $SEVNET bench --json --device cuda --kernels custom --model sevnet-g8 --mode train --batch "$b" --frames 16 --size 224 --warmup "$WARMUP" --iters "$ITERS"
+done
+run $SEVNET bench --json --device cuda --kernels library --model sevnet-g8 --mode train --batch 8 --frames 16 --size 224 --warmup "$WARMUP" --iters "$ITERS"
+"$PY" - "$out" <<'PYEOF'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+def find(impl, mode, batch, **kw):
+    for r in rows:
+        if r["impl"].startswith(impl) and r["mode"] == mode and r["batch"] == batch and all(r.get(k) == v for k, v in kw.items()):
+            return r
+    return None
+print("| workload | sevnet fp32 custom | sevnet fp32 library | pytorch fp32 NCDHW | pytorch fp32 channels-last | pytorch bf16 channels-last | sevnet / best pytorch fp32 |")
+print("|---|---|---|---|---|---|---|")
+for mode, batches in (("infer", (1, 8, 32)), ("train", (8, 32))):
+    for b in batches:
+        sc = find("sevnet", mode, b, kernels="custom"); sl = find("sevnet", mode, b, kernels="library")
+        pn = find("pytorch", mode, b, precision="fp32", layout="ncdhw"); pc = find("pytorch", mode, b, precision="fp32", layout="cl")
+        pb = find("pytorch", mode, b, precision="bf16", layout="cl")
+        f = lambda r: f"{r['clips_per_s']:.1f}" if r else "-"
+        best_s = max([r["clips_per_s"] for r in (sc, sl) if r] or [0])
+        best_p = max([r["clips_per_s"] for r in (pn, pc) if r] or [0])
+        ratio = f"{best_s / best_p:.2f}x" if best_p else "-"
+        print(f"| {mode} batch {b} | {f(sc)} | {f(sl)} | {f(pn)} | {f(pc)} | {f(pb)} | {ratio} |")
+PYEOF

@@ -1,0 +1,79 @@
+// Average pooling 3-d (count_include_pad) and global average pooling (kernels/pooling.cu), as
+// sev_avgpool3d_* / sev_global_avgpool_* in native/src/pooling.cpp.
+#pragma once
+#include <stdint.h>
+
+#include "sev_cuda_compat.cuh"
+
+// The 19-int conv parameter block of sevnet.h, as much of it as pooling reads (Cout = Cin = C).
+struct SevPool {
+  int N, C, T, H, W, kT, kH, kW, sT, sH, sW, pT, pH, pW, To, Ho, Wo;
+};
+inline SevPool sev_pool_params(const int* p) {
+  return {p[0], p[1], p[2], p[3], p[4], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13], p[14], p[16], p[17], p[18]};
+}
+SEV_HD int64_t pool_out_count(const SevPool& p) { return (int64_t)p.N * p.C * p.To * p.Ho * p.Wo; }
+SEV_HD int64_t pool_in_count(const SevPool& p) { return (int64_t)p.N * p.C * p.T * p.H * p.W; }
+
+// output element i of y [N, C, To, Ho, Wo]: the window's mean, padding counted (summed in the CPU's order)
+SEV_HD float avgpool3d_forward_element(const float* x, const SevPool& p, int64_t i) {
+  const int wo = (int)(i % p.Wo);
+  const int ho = (int)((i / p.Wo) % p.Ho);
+  const int to = (int)((i / ((int64_t)p.Wo * p.Ho)) % p.To);
+  const int64_t nc = i / ((int64_t)p.Wo * p.Ho * p.To);
+  const float* xp = x + nc * p.T * p.H * p.W;
+  float s = 0.f;
+  for (int kt = 0; kt < p.kT; kt++) {
+    const int t = to * p.sT - p.pT + kt;
+    if (t < 0 || t >= p.T) continue;
+    for (int kh = 0; kh < p.kH; kh++) {
+      const int h = ho * p.sH - p.pH + kh;
+      if (h < 0 || h >= p.H) continue;
+      const float* row = xp + ((int64_t)t * p.H + h) * p.W;
+      for (int kw = 0; kw < p.kW; kw++) {
+        const int w = wo * p.sW - p.pW + kw;
+        if (w >= 0 && w < p.W) s += row[w];
+      }
+    }
+  }
+  return s * (1.f / (float)(p.kT * p.kH * p.kW));
+}
+
+// outputs o (one axis) whose window [o*st - pd, o*st - pd + k) holds input position i: [lo, hi]
+SEV_HD void pool_out_range(int i, int k, int st, int pd, int out, int* lo, int* hi) {
+  // o*st <= i + pd  and  o*st > i + pd - k
+  const int a = i + pd - k + 1;
+  *lo = a <= 0 ? 0 : (a + st - 1) / st;
+  const int b = (i + pd) / st;
+  *hi = b < out - 1 ? b : out - 1;
+}
+// input element i of dx [N, C, T, H, W]: gathers dy/k over every window that holds it, in the
+// output order (to, ho, wo) — the order the CPU's scatter adds them, so the sums agree bit for bit
+SEV_HD float avgpool3d_backward_element(const float* dy, const SevPool& p, int64_t i) {
+  const int w = (int)(i % p.W);
+  const int h = (int)((i / p.W) % p.H);
+  const int t = (int)((i / ((int64_t)p.W * p.H)) % p.T);
+  const int64_t nc = i / ((int64_t)p.W * p.H * p.T);
+  const float inv = 1.f / (float)(p.kT * p.kH * p.kW);
+  const float* dyp = dy + nc * p.To * p.Ho * p.Wo;
+  int t0, t1, h0, h1, w0, w1;
+  pool_out_range(t, p.kT, p.sT, p.pT, p.To, &t0, &t1);
+  pool_out_range(h, p.kH, p.sH, p.pH, p.Ho, &h0, &h1);
+  pool_out_range(w, p.kW, p.sW, p.pW, p.Wo, &w0, &w1);
+  float s = 0.f;
+  for (int to = t0; to <= t1; to++)
+    for (int ho = h0; ho <= h1; ho++)
+      for (int wo = w0; wo <= w1; wo++) s += sev_mul_rn(dyp[((int64_t)to * p.Ho + ho) * p.Wo + wo], inv);
+  return s;
+}
+
+// ---- global average pool: [N, C, S] -> [N, C], one block per (n, c) row ----
+constexpr int GAP_THREADS = 256;
+SEV_HD double global_avgpool_partial(const float* x, int64_t nc, int64_t S, int tid, int nt) {
+  const float* xp = x + nc * S;
+  double acc = 0;
+  for (int64_t i = tid; i < S; i += nt) acc += xp[i];
+  return acc;
+}
+SEV_HD float global_avgpool_finish(double sum, int64_t S) { return (float)(sum / S); }
+SEV_HD float global_avgpool_backward_element(const float* dy, int64_t nc, int64_t S) { return dy[nc] / (float)S; }

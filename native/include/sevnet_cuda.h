@@ -1,0 +1,111 @@
+/* sevnet_cuda.h — C ABI of the CUDA kernels library (libsevnet_cuda.so, kernels/*.cu).
+ *
+ * One CUDA runtime in the process: this library links the SHARED runtime (libcudart.so.13), the same
+ * one the JavaCPP cuDNN/cuBLAS presets use, so device pointers, streams and events pass freely between
+ * them. Because loading it needs libcudart.so.13, Java loads it only after the GPU probe succeeded.
+ * Without nvcc the build makes a stub of the same ABI whose calls all return SEVC_E_NO_CUDA.
+ *
+ * Conventions:
+ *  - Every pointer is a DEVICE pointer (except where noted); `stream` is a cudaStream_t (NULL: legacy
+ *    default stream). Calls are asynchronous: they enqueue and return.
+ *  - Each op mirrors the CPU op of the same name in sevnet.h (sev_X -> sevc_X), same arguments and
+ *    semantics, plus the trailing stream. Results must match the CPU reference within fp32 rounding.
+ *  - Return: 0, or a negative SEVC_E* code; sevc_last_error() gives the thread's last message.
+ *  - Scalar results (loss, sum) are written to device memory.
+ */
+#ifndef SEVNET_CUDA_H
+#define SEVNET_CUDA_H
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SEVC_OK 0
+#define SEVC_E_ARG -1
+#define SEVC_E_LAUNCH -3
+#define SEVC_E_NO_CUDA -10
+
+int sevc_available(void);               /* 1 when built with kernels, 0 for the stub */
+const char* sevc_last_error(void);
+/* the CUDA runtime version this library runs against (cudaRuntimeGetVersion), < 0 on error */
+int sevc_runtime_version(void);
+
+/* ---- element-wise (n elements) ---- */
+int sevc_fill(float* y, float value, int64_t n, void* stream);
+int sevc_relu_forward(const float* x, float* y, int64_t n, void* stream);
+int sevc_relu_backward(const float* y, const float* dy, float* dx, int64_t n, void* stream);
+int sevc_add(const float* a, const float* b, float* y, int64_t n, void* stream);
+int sevc_add_relu(const float* a, const float* b, float* y, int64_t n, void* stream);
+int sevc_mul(const float* a, const float* b, float* y, int64_t n, void* stream);
+int sevc_axpby(float alpha, const float* x, float beta, float* y, int64_t n, void* stream);
+int sevc_scale(const float* x, float alpha, float* y, int64_t n, void* stream);
+int sevc_sigmoid_forward(const float* x, float* y, int64_t n, void* stream);
+int sevc_sigmoid_backward(const float* y, const float* dy, float* dx, int64_t n, void* stream);
+/* same mask as sev_dropout_forward for the same seed (counter-based) */
+int sevc_dropout_forward(const float* x, float* y, float* mask, int64_t n, float p, uint64_t seed, void* stream);
+/* in place: y[n,c,s] += bias[c] (then ReLU when relu != 0) — the conv epilogue */
+int sevc_bias_relu(float* y, const float* bias, int64_t N, int64_t C, int64_t S, int relu, void* stream);
+
+/* ---- channel concat / split / scale, [N, C, S] ---- */
+int sevc_concat_channels(const float* a, const float* b, float* y, int64_t N, int64_t Ca, int64_t Cb, int64_t S,
+                         void* stream);
+int sevc_split_channels(const float* y, float* a, float* b, int64_t N, int64_t Ca, int64_t Cb, int64_t S,
+                        void* stream);
+int sevc_channel_scale_forward(const float* x, const float* g, float* y, int64_t N, int64_t C, int64_t S,
+                               void* stream);
+int sevc_channel_scale_backward(const float* x, const float* g, const float* dy, float* dx, float* dg, int64_t N,
+                                int64_t C, int64_t S, void* stream);
+
+/* ---- batch norm over [N, C, S] (same semantics as sev_batchnorm_*) ---- */
+int sevc_batchnorm_train_forward(const float* x, const float* gamma, const float* beta, float* y, float* save_mean,
+                                 float* save_invstd, float* running_mean, float* running_var, int64_t N, int64_t C,
+                                 int64_t S, float eps, float momentum, void* stream);
+int sevc_batchnorm_eval_forward(const float* x, const float* gamma, const float* beta, const float* running_mean,
+                                const float* running_var, float* y, int64_t N, int64_t C, int64_t S, float eps,
+                                int relu, void* stream);
+int sevc_batchnorm_backward(const float* x, const float* dy, const float* gamma, const float* save_mean,
+                            const float* save_invstd, float* dx, float* dgamma, float* dbeta, int64_t N, int64_t C,
+                            int64_t S, void* stream);
+
+/* ---- pooling (p[] is the 19-int conv parameter block of sevnet.h, a HOST array) ---- */
+int sevc_avgpool3d_forward(const float* x, float* y, const int* p, void* stream);
+int sevc_avgpool3d_backward(const float* dy, float* dx, const int* p, void* stream);
+int sevc_global_avgpool_forward(const float* x, float* y, int64_t N, int64_t C, int64_t S, void* stream);
+int sevc_global_avgpool_backward(const float* dy, float* dx, int64_t N, int64_t C, int64_t S, void* stream);
+
+/* ---- losses ---- */
+int sevc_softmax_xent_forward(const float* logits, const int64_t* labels, float* probs, float* loss, int64_t N,
+                              int64_t K, void* stream);
+int sevc_softmax_xent_backward(const float* probs, const int64_t* labels, float* dlogits, float scale, int64_t N,
+                               int64_t K, void* stream);
+int sevc_bce_logits_forward(const float* logits, const float* targets, float* loss, int64_t N, int64_t K,
+                            void* stream);
+int sevc_bce_logits_backward(const float* logits, const float* targets, float* dlogits, float scale, int64_t N,
+                             int64_t K, void* stream);
+int sevc_softmax(const float* x, float* y, int64_t N, int64_t K, void* stream);
+
+/* ---- optimizer ---- */
+int sevc_sgd_momentum_step(float* w, const float* g, float* v, int64_t n, float lr, float momentum,
+                           float weight_decay, void* stream);
+/* every parameter in one launch: w[i], g[i], v[i] are DEVICE arrays of `count` device pointers,
+ * sizes a DEVICE array of element counts */
+int sevc_sgd_momentum_step_multi(float* const* w, const float* const* g, float* const* v, const int64_t* sizes,
+                                 int count, float lr, float momentum, float weight_decay, void* stream);
+
+/* ---- reductions ---- */
+/* *out (device double) = sum of x */
+int sevc_sum(const float* x, int64_t n, double* out, void* stream);
+
+/* ---- temporal 3x1x1 convolution, C -> C, padding 1 in time, NCDHW with S = H*W ---- */
+int sevc_temporal_conv3_forward(const float* x, const float* w, float* y, int N, int C, int T, int64_t S,
+                                void* stream);
+int sevc_temporal_conv3_backward_data(const float* dy, const float* w, float* dx, int N, int C, int T, int64_t S,
+                                      void* stream);
+int sevc_temporal_conv3_backward_weight(const float* x, const float* dy, float* dw, int N, int C, int T, int64_t S,
+                                        void* stream);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,111 @@
+// libsevnet_cuda.so for builds without nvcc: the same C ABI (native/include/sevnet_cuda.h), every
+// call answers SEVC_E_NO_CUDA and sevc_available() answers 0. Including the header makes the compiler
+// check each definition against the contract. Not in native/src: that folder is libsevnet's.
+#include "sevnet_cuda.h"
+
+namespace {
+const char kNoCuda[] = "libsevnet_cuda was built without nvcc: no CUDA kernels";
+}
+
+extern "C" {
+
+int sevc_available(void) { return 0; }
+const char* sevc_last_error(void) { return kNoCuda; }
+int sevc_runtime_version(void) { return SEVC_E_NO_CUDA; }
+int sevc_fill(float* y, float value, int64_t n, void* stream) { return SEVC_E_NO_CUDA; }
+int sevc_relu_forward(const float* x, float* y, int64_t n, void* stream) { return SEVC_E_NO_CUDA; }
+int sevc_relu_backward(const float* y, const float* dy, float* dx, int64_t n, void* stream) { return SEVC_E_NO_CUDA; }
+int sevc_add(const float* a, const float* b, float* y, int64_t n, void* stream) { return SEVC_E_NO_CUDA; }
+int sevc_add_relu(const float* a, const float* b, float* y, int64_t n, void* stream) { return SEVC_E_NO_CUDA; }
+int sevc_mul(const float* a, const float* b, float* y, int64_t n, void* stream) { return SEVC_E_NO_CUDA; }
+int sevc_axpby(float alpha, const float* x, float beta, float* y, int64_t n, void* stream) { return SEVC_E_NO_CUDA; }
+int sevc_scale(const float* x, float alpha, float* y, int64_t n, void* stream) { return SEVC_E_NO_CUDA; }
+int sevc_sigmoid_forward(const float* x, float* y, int64_t n, void* stream) { return SEVC_E_NO_CUDA; }
+int sevc_sigmoid_backward(const float* y, const float* dy, float* dx, int64_t n, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_dropout_forward(const float* x, float* y, float* mask, int64_t n, float p, uint64_t seed, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_bias_relu(float* y, const float* bias, int64_t N, int64_t C, int64_t S, int relu, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_concat_channels(const float* a, const float* b, float* y, int64_t N, int64_t Ca, int64_t Cb, int64_t S,
+                         void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_split_channels(const float* y, float* a, float* b, int64_t N, int64_t Ca, int64_t Cb, int64_t S,
+                        void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_channel_scale_forward(const float* x, const float* g, float* y, int64_t N, int64_t C, int64_t S,
+                               void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_channel_scale_backward(const float* x, const float* g, const float* dy, float* dx, float* dg, int64_t N,
+                                int64_t C, int64_t S, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_batchnorm_train_forward(const float* x, const float* gamma, const float* beta, float* y, float* save_mean,
+                                 float* save_invstd, float* running_mean, float* running_var, int64_t N, int64_t C,
+                                 int64_t S, float eps, float momentum, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_batchnorm_eval_forward(const float* x, const float* gamma, const float* beta, const float* running_mean,
+                                const float* running_var, float* y, int64_t N, int64_t C, int64_t S, float eps,
+                                int relu, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_batchnorm_backward(const float* x, const float* dy, const float* gamma, const float* save_mean,
+                            const float* save_invstd, float* dx, float* dgamma, float* dbeta, int64_t N, int64_t C,
+                            int64_t S, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_avgpool3d_forward(const float* x, float* y, const int* p, void* stream) { return SEVC_E_NO_CUDA; }
+int sevc_avgpool3d_backward(const float* dy, float* dx, const int* p, void* stream) { return SEVC_E_NO_CUDA; }
+int sevc_global_avgpool_forward(const float* x, float* y, int64_t N, int64_t C, int64_t S, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_global_avgpool_backward(const float* dy, float* dx, int64_t N, int64_t C, int64_t S, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_softmax_xent_forward(const float* logits, const int64_t* labels, float* probs, float* loss, int64_t N,
+                              int64_t K, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_softmax_xent_backward(const float* probs, const int64_t* labels, float* dlogits, float scale, int64_t N,
+                               int64_t K, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_bce_logits_forward(const float* logits, const float* targets, float* loss, int64_t N, int64_t K,
+                            void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_bce_logits_backward(const float* logits, const float* targets, float* dlogits, float scale, int64_t N,
+                             int64_t K, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_softmax(const float* x, float* y, int64_t N, int64_t K, void* stream) { return SEVC_E_NO_CUDA; }
+int sevc_sgd_momentum_step(float* w, const float* g, float* v, int64_t n, float lr, float momentum,
+                           float weight_decay, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_sgd_momentum_step_multi(float* const* w, const float* const* g, float* const* v, const int64_t* sizes,
+                                 int count, float lr, float momentum, float weight_decay, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_sum(const float* x, int64_t n, double* out, void* stream) { return SEVC_E_NO_CUDA; }
+int sevc_temporal_conv3_forward(const float* x, const float* w, float* y, int N, int C, int T, int64_t S,
+                                void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_temporal_conv3_backward_data(const float* dy, const float* w, float* dx, int N, int C, int T, int64_t S,
+                                      void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_temporal_conv3_backward_weight(const float* x, const float* dy, float* dw, int N, int C, int T, int64_t S,
+                                        void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+
+}  // extern "C"

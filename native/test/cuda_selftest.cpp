@@ -1,0 +1,473 @@
+// GPU self-test of libsevnet_cuda: every sevc_* kernel on random data with ragged sizes against the
+// CPU op of the same name (libsevnet). Needs a GPU: `cmake --build B --target sevnet_cuda_selftest`
+// then run B/sevnet_cuda_selftest. Exit status 0 when every check passes.
+#include <cuda_runtime.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <algorithm>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "sevnet.h"
+#include "sevnet_cuda.h"
+
+namespace {
+int g_failures = 0;
+std::mt19937_64 g_rng(1234);
+
+std::vector<float> randn(size_t n, float scale = 1.f) {
+  std::normal_distribution<float> d(0.f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(g_rng);
+  return v;
+}
+
+#define CUDA_OK(x)                                                                        \
+  do {                                                                                    \
+    cudaError_t e_ = (x);                                                                 \
+    if (e_ != cudaSuccess) {                                                              \
+      fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
+      exit(2);                                                                            \
+    }                                                                                     \
+  } while (0)
+
+// a device copy of a host vector, freed with the object
+template <typename T>
+struct Dev {
+  T* p = nullptr;
+  size_t n = 0;
+  explicit Dev(const std::vector<T>& h) : n(h.size()) {
+    CUDA_OK(cudaMalloc(&p, sizeof(T) * (n ? n : 1)));
+    if (n) CUDA_OK(cudaMemcpy(p, h.data(), sizeof(T) * n, cudaMemcpyHostToDevice));
+  }
+  explicit Dev(size_t count) : n(count) {
+    CUDA_OK(cudaMalloc(&p, sizeof(T) * (n ? n : 1)));
+    CUDA_OK(cudaMemset(p, 0xff, sizeof(T) * (n ? n : 1)));  // NaN-fill: unwritten outputs show
+  }
+  ~Dev() { cudaFree(p); }
+  std::vector<T> host() const {
+    std::vector<T> h(n);
+    CUDA_OK(cudaDeviceSynchronize());
+    if (n) CUDA_OK(cudaMemcpy(h.data(), p, sizeof(T) * n, cudaMemcpyDeviceToHost));
+    return h;
+  }
+  Dev(const Dev&) = delete;
+  Dev& operator=(const Dev&) = delete;
+};
+
+void check_rc(int rc, const char* what) {
+  if (rc != 0) {
+    printf("FAIL %-40s returned %d: %s\n", what, rc, sevc_last_error());
+    g_failures++;
+  }
+}
+
+// |a - b| <= atol + rtol |b| everywhere (NaN fails); exact when rtol = atol = 0
+void compare(const std::string& what, const std::vector<float>& ref, const std::vector<float>& got, double rtol,
+             double atol) {
+  double worst = 0;
+  size_t bad = 0, first = (size_t)-1;
+  for (size_t i = 0; i < ref.size(); i++) {
+    const double err = fabs((double)ref[i] - got[i]);
+    const double tol = atol + rtol * fabs((double)ref[i]);
+    if (!(err <= tol) && !(ref[i] == got[i])) {
+      if (first == (size_t)-1) first = i;
+      bad++;
+    }
+    if (err > worst) worst = err;
+  }
+  if (bad || got.size() != ref.size()) {
+    printf("FAIL %-40s %zu of %zu off (first [%zu] ref %.9g got %.9g), max err %.3g\n", what.c_str(), bad, ref.size(),
+           first, first < ref.size() ? ref[first] : 0.0, first < ref.size() ? got[first] : 0.0, worst);
+    g_failures++;
+  } else {
+    printf("ok   %-40s n=%zu max err %.3g\n", what.c_str(), ref.size(), worst);
+  }
+}
+void compare1(const std::string& what, double ref, double got, double rtol) {
+  compare(what, std::vector<float>{(float)ref}, std::vector<float>{(float)got}, rtol, 0);
+}
+
+void test_elementwise(int64_t n) {
+  const std::string sz = " n=" + std::to_string(n);
+  auto a = randn(n), b = randn(n);
+  Dev<float> da(a), db(b), dy(n), dz(n);
+  std::vector<float> ref(n), ref2(n);
+
+  check_rc(sevc_relu_forward(da.p, dy.p, n, nullptr), "relu_forward");
+  sev_relu_forward(a.data(), ref.data(), n);
+  compare("relu_forward" + sz, ref, dy.host(), 0, 0);
+
+  check_rc(sevc_relu_backward(da.p, db.p, dy.p, n, nullptr), "relu_backward");
+  sev_relu_backward(a.data(), b.data(), ref.data(), n);
+  compare("relu_backward" + sz, ref, dy.host(), 0, 0);
+
+  check_rc(sevc_add(da.p, db.p, dy.p, n, nullptr), "add");
+  sev_add(a.data(), b.data(), ref.data(), n);
+  compare("add" + sz, ref, dy.host(), 0, 0);
+
+  check_rc(sevc_add_relu(da.p, db.p, dy.p, n, nullptr), "add_relu");
+  sev_add_relu(a.data(), b.data(), ref.data(), n);
+  compare("add_relu" + sz, ref, dy.host(), 0, 0);
+
+  check_rc(sevc_mul(da.p, db.p, dy.p, n, nullptr), "mul");
+  sev_mul(a.data(), b.data(), ref.data(), n);
+  compare("mul" + sz, ref, dy.host(), 0, 0);
+
+  check_rc(sevc_scale(da.p, 0.37f, dy.p, n, nullptr), "scale");
+  sev_scale(a.data(), 0.37f, ref.data(), n);
+  compare("scale" + sz, ref, dy.host(), 0, 0);
+
+  check_rc(sevc_fill(dy.p, -2.5f, n, nullptr), "fill");
+  sev_fill(ref.data(), -2.5f, n);
+  compare("fill" + sz, ref, dy.host(), 0, 0);
+
+  // axpby with beta 0 must not read y (NaN-filled)
+  Dev<float> dn(n);
+  check_rc(sevc_axpby(1.5f, da.p, 0.f, dn.p, n, nullptr), "axpby beta 0");
+  std::vector<float> nan(n, NAN);
+  sev_axpby(1.5f, a.data(), 0.f, nan.data(), n);
+  compare("axpby beta=0" + sz, nan, dn.host(), 1e-6, 0);
+  ref = b;
+  check_rc(sevc_axpby(1.5f, da.p, -0.5f, db.p, n, nullptr), "axpby");
+  sev_axpby(1.5f, a.data(), -0.5f, ref.data(), n);
+  compare("axpby" + sz, ref, db.host(), 1e-6, 1e-7);
+  CUDA_OK(cudaMemcpy(db.p, b.data(), sizeof(float) * n, cudaMemcpyHostToDevice));
+
+  check_rc(sevc_sigmoid_forward(da.p, dy.p, n, nullptr), "sigmoid_forward");
+  sev_sigmoid_forward(a.data(), ref.data(), n);
+  compare("sigmoid_forward" + sz, ref, dy.host(), 2e-6, 1e-7);
+
+  check_rc(sevc_sigmoid_backward(da.p, db.p, dy.p, n, nullptr), "sigmoid_backward");
+  sev_sigmoid_backward(a.data(), b.data(), ref.data(), n);
+  compare("sigmoid_backward" + sz, ref, dy.host(), 1e-6, 1e-7);
+
+  for (float p : {0.f, 0.3f, 0.5f, 1.f}) {
+    const uint64_t seed = 0x1234567ull + (uint64_t)(p * 10);
+    check_rc(sevc_dropout_forward(da.p, dy.p, dz.p, n, p, seed, nullptr), "dropout_forward");
+    sev_dropout_forward(a.data(), ref.data(), ref2.data(), n, p, seed);
+    compare("dropout mask p=" + std::to_string(p) + sz, ref2, dz.host(), 0, 0);
+    compare("dropout y p=" + std::to_string(p) + sz, ref, dy.host(), 0, 0);
+  }
+}
+
+void test_bias_relu(int64_t N, int64_t C, int64_t S) {
+  auto y = randn(N * C * S), bias = randn(C);
+  for (int relu = 0; relu < 2; relu++) {
+    Dev<float> dy(y), db(bias);
+    check_rc(sevc_bias_relu(dy.p, db.p, N, C, S, relu, nullptr), "bias_relu");
+    std::vector<float> ref(y);
+    for (int64_t i = 0; i < N * C * S; i++) {
+      float v = ref[i] + bias[(i / S) % C];
+      ref[i] = relu && v <= 0.f ? 0.f : v;
+    }
+    compare("bias_relu relu=" + std::to_string(relu), ref, dy.host(), 0, 0);
+  }
+}
+
+void test_channels(int64_t N, int64_t Ca, int64_t Cb, int64_t S) {
+  auto a = randn(N * Ca * S), b = randn(N * Cb * S);
+  Dev<float> da(a), db(b), dy(N * (Ca + Cb) * S);
+  std::vector<float> ref(N * (Ca + Cb) * S);
+  check_rc(sevc_concat_channels(da.p, db.p, dy.p, N, Ca, Cb, S, nullptr), "concat");
+  sev_concat_channels(a.data(), b.data(), ref.data(), N, Ca, Cb, S);
+  compare("concat_channels", ref, dy.host(), 0, 0);
+  Dev<float> da2(N * Ca * S), db2(N * Cb * S);
+  check_rc(sevc_split_channels(dy.p, da2.p, db2.p, N, Ca, Cb, S, nullptr), "split");
+  compare("split_channels a", a, da2.host(), 0, 0);
+  compare("split_channels b", b, db2.host(), 0, 0);
+
+  const int64_t C = Ca;
+  auto g = randn(N * C), dyv = randn(N * C * S);
+  Dev<float> dg(g), ddy(dyv), out(N * C * S), ddx(N * C * S), ddg(N * C);
+  std::vector<float> r(N * C * S), rdx(N * C * S), rdg(N * C);
+  check_rc(sevc_channel_scale_forward(da.p, dg.p, out.p, N, C, S, nullptr), "channel_scale_forward");
+  sev_channel_scale_forward(a.data(), g.data(), r.data(), N, C, S);
+  compare("channel_scale_forward", r, out.host(), 0, 0);
+  check_rc(sevc_channel_scale_backward(da.p, dg.p, ddy.p, ddx.p, ddg.p, N, C, S, nullptr), "channel_scale_backward");
+  sev_channel_scale_backward(a.data(), g.data(), dyv.data(), rdx.data(), rdg.data(), N, C, S);
+  compare("channel_scale_backward dx", rdx, ddx.host(), 0, 0);
+  compare("channel_scale_backward dg", rdg, ddg.host(), 1e-6, 1e-6);
+}
+
+void test_batchnorm(int64_t N, int64_t C, int64_t S) {
+  const std::string sz = " [" + std::to_string(N) + "," + std::to_string(C) + "," + std::to_string(S) + "]";
+  auto x = randn(N * C * S, 2.f), gamma = randn(C), beta = randn(C), rm = randn(C), dyv = randn(N * C * S);
+  std::vector<float> rv(C);
+  for (auto& x0 : x) x0 += 0.7f;
+  for (auto& v : rv) v = 0.5f + (float)(g_rng() % 1000) / 1000.f;
+  Dev<float> dx(x), dgm(gamma), dbt(beta), drm(rm), drv(rv), dy(N * C * S), dsm(C), dsi(C);
+  std::vector<float> y(N * C * S), sm(C), si(C), rm2(rm), rv2(rv);
+  check_rc(sevc_batchnorm_train_forward(dx.p, dgm.p, dbt.p, dy.p, dsm.p, dsi.p, drm.p, drv.p, N, C, S, 1e-5f, 0.1f,
+                                        nullptr),
+           "batchnorm_train_forward");
+  sev_batchnorm_train_forward(x.data(), gamma.data(), beta.data(), y.data(), sm.data(), si.data(), rm2.data(),
+                              rv2.data(), N, C, S, 1e-5f, 0.1f);
+  compare("bn_train y" + sz, y, dy.host(), 1e-5, 1e-5);
+  compare("bn_train save_mean" + sz, sm, dsm.host(), 1e-6, 1e-7);
+  compare("bn_train save_invstd" + sz, si, dsi.host(), 1e-6, 0);
+  compare("bn_train running_mean" + sz, rm2, drm.host(), 1e-6, 1e-7);
+  compare("bn_train running_var" + sz, rv2, drv.host(), 1e-6, 0);
+
+  for (int relu = 0; relu < 2; relu++) {
+    check_rc(sevc_batchnorm_eval_forward(dx.p, dgm.p, dbt.p, drm.p, drv.p, dy.p, N, C, S, 1e-5f, relu, nullptr),
+             "batchnorm_eval_forward");
+    sev_batchnorm_eval_forward(x.data(), gamma.data(), beta.data(), rm2.data(), rv2.data(), y.data(), N, C, S, 1e-5f,
+                               relu);
+    compare("bn_eval relu=" + std::to_string(relu) + sz, y, dy.host(), 1e-5, 1e-6);
+  }
+
+  Dev<float> ddy(dyv), ddx(N * C * S), ddg(C), ddb(C);
+  std::vector<float> rdx(N * C * S), rdg(C), rdb(C);
+  check_rc(sevc_batchnorm_backward(dx.p, ddy.p, dgm.p, dsm.p, dsi.p, ddx.p, ddg.p, ddb.p, N, C, S, nullptr),
+           "batchnorm_backward");
+  sev_batchnorm_backward(x.data(), dyv.data(), gamma.data(), sm.data(), si.data(), rdx.data(), rdg.data(), rdb.data(),
+                         N, C, S);
+  compare("bn_backward dx" + sz, rdx, ddx.host(), 1e-4, 1e-5);
+  compare("bn_backward dgamma" + sz, rdg, ddg.host(), 1e-5, 1e-5);
+  compare("bn_backward dbeta" + sz, rdb, ddb.host(), 1e-5, 1e-5);
+}
+
+std::vector<int> pool_params(int N, int C, int T, int H, int W, int kT, int kH, int kW, int sT, int sH, int sW, int pT,
+                             int pH, int pW) {
+  const int To = (T + 2 * pT - kT) / sT + 1, Ho = (H + 2 * pH - kH) / sH + 1, Wo = (W + 2 * pW - kW) / sW + 1;
+  return {N, C, T, H, W, C, kT, kH, kW, sT, sH, sW, pT, pH, pW, C, To, Ho, Wo};
+}
+
+void test_pool(const std::vector<int>& p) {
+  const int64_t in = (int64_t)p[0] * p[1] * p[2] * p[3] * p[4], out = (int64_t)p[0] * p[1] * p[16] * p[17] * p[18];
+  auto x = randn(in), dyv = randn(out);
+  Dev<float> dx(x), dy(out), ddy(dyv), ddx(in);
+  std::vector<float> y(out), rdx(in);
+  check_rc(sevc_avgpool3d_forward(dx.p, dy.p, p.data(), nullptr), "avgpool3d_forward");
+  sev_avgpool3d_forward(x.data(), y.data(), p.data());
+  compare("avgpool3d_forward", y, dy.host(), 0, 0);
+  check_rc(sevc_avgpool3d_backward(ddy.p, ddx.p, p.data(), nullptr), "avgpool3d_backward");
+  sev_avgpool3d_backward(dyv.data(), rdx.data(), p.data());
+  compare("avgpool3d_backward", rdx, ddx.host(), 0, 0);
+}
+
+void test_global_pool(int64_t N, int64_t C, int64_t S) {
+  auto x = randn(N * C * S), dyv = randn(N * C);
+  Dev<float> dx(x), dy(N * C), ddy(dyv), ddx(N * C * S);
+  std::vector<float> y(N * C), rdx(N * C * S);
+  check_rc(sevc_global_avgpool_forward(dx.p, dy.p, N, C, S, nullptr), "global_avgpool_forward");
+  sev_global_avgpool_forward(x.data(), y.data(), N, C, S);
+  compare("global_avgpool_forward", y, dy.host(), 1e-6, 1e-7);
+  check_rc(sevc_global_avgpool_backward(ddy.p, ddx.p, N, C, S, nullptr), "global_avgpool_backward");
+  sev_global_avgpool_backward(dyv.data(), rdx.data(), N, C, S);
+  compare("global_avgpool_backward", rdx, ddx.host(), 0, 0);
+}
+
+void test_losses(int64_t N, int64_t K) {
+  const std::string sz = " N=" + std::to_string(N) + " K=" + std::to_string(K);
+  auto x = randn(N * K, 3.f);
+  std::vector<int64_t> labels(N);
+  for (auto& l : labels) l = (int64_t)(g_rng() % K);
+  Dev<float> dx(x), dp(N * K), dl(1), dd(N * K), dys(N * K);
+  Dev<int64_t> dlab(labels);
+  std::vector<float> p(N * K), d(N * K), ys(N * K);
+  float loss = 0;
+  check_rc(sevc_softmax_xent_forward(dx.p, dlab.p, dp.p, dl.p, N, K, nullptr), "softmax_xent_forward");
+  sev_softmax_xent_forward(x.data(), labels.data(), p.data(), &loss, N, K);
+  compare("softmax_xent probs" + sz, p, dp.host(), 1e-6, 1e-9);
+  compare1("softmax_xent loss" + sz, loss, dl.host()[0], 1e-6);
+  check_rc(sevc_softmax_xent_backward(dp.p, dlab.p, dd.p, 0.75f, N, K, nullptr), "softmax_xent_backward");
+  sev_softmax_xent_backward(p.data(), labels.data(), d.data(), 0.75f, N, K);
+  compare("softmax_xent_backward" + sz, d, dd.host(), 1e-6, 1e-9);
+  check_rc(sevc_softmax(dx.p, dys.p, N, K, nullptr), "softmax");
+  sev_softmax(x.data(), ys.data(), N, K);
+  compare("softmax" + sz, ys, dys.host(), 1e-5, 1e-9);
+
+  std::vector<float> t(N * K);
+  for (auto& v : t) v = (float)(g_rng() & 1);
+  Dev<float> dt(t);
+  check_rc(sevc_bce_logits_forward(dx.p, dt.p, dl.p, N, K, nullptr), "bce_logits_forward");
+  sev_bce_logits_forward(x.data(), t.data(), &loss, N, K);
+  compare1("bce loss" + sz, loss, dl.host()[0], 1e-6);
+  check_rc(sevc_bce_logits_backward(dx.p, dt.p, dd.p, 2.f, N, K, nullptr), "bce_logits_backward");
+  sev_bce_logits_backward(x.data(), t.data(), d.data(), 2.f, N, K);
+  compare("bce_backward" + sz, d, dd.host(), 2e-6, 1e-9);
+}
+
+void test_sgd() {
+  const std::vector<int64_t> sizes = {1, 37, 1000, 4097, 100003, 3};
+  std::vector<std::vector<float>> w, g, v;
+  std::vector<Dev<float>*> dw, dg, dv;
+  for (int64_t n : sizes) {
+    w.push_back(randn(n));
+    g.push_back(randn(n));
+    v.push_back(randn(n));
+    dw.push_back(new Dev<float>(w.back()));
+    dg.push_back(new Dev<float>(g.back()));
+    dv.push_back(new Dev<float>(v.back()));
+  }
+  // single tensor
+  check_rc(sevc_sgd_momentum_step(dw[3]->p, dg[3]->p, dv[3]->p, sizes[3], 0.1f, 0.9f, 1e-4f, nullptr), "sgd");
+  sev_sgd_momentum_step(w[3].data(), g[3].data(), v[3].data(), sizes[3], 0.1f, 0.9f, 1e-4f);
+  // the GPU fuses the multiply-adds (FMA): within a rounding of the CPU's separate multiply and add
+  compare("sgd w", w[3], dw[3]->host(), 1e-6, 1e-7);
+  compare("sgd v", v[3], dv[3]->host(), 1e-6, 1e-7);
+  // all tensors in one launch
+  std::vector<float*> pw, pv;
+  std::vector<const float*> pg;
+  for (size_t i = 0; i < sizes.size(); i++) {
+    pw.push_back(dw[i]->p);
+    pg.push_back(dg[i]->p);
+    pv.push_back(dv[i]->p);
+    sev_sgd_momentum_step(w[i].data(), g[i].data(), v[i].data(), sizes[i], 0.05f, 0.8f, 5e-4f);
+  }
+  Dev<float*> tw(pw), tv(pv);
+  Dev<const float*> tg(pg);
+  Dev<int64_t> ts(sizes);
+  check_rc(sevc_sgd_momentum_step_multi(tw.p, tg.p, tv.p, ts.p, (int)sizes.size(), 0.05f, 0.8f, 5e-4f, nullptr),
+           "sgd_multi");
+  for (size_t i = 0; i < sizes.size(); i++) {
+    compare("sgd_multi w" + std::to_string(i), w[i], dw[i]->host(), 1e-6, 1e-7);
+    compare("sgd_multi v" + std::to_string(i), v[i], dv[i]->host(), 1e-6, 1e-7);
+    delete dw[i];
+    delete dg[i];
+    delete dv[i];
+  }
+}
+
+void test_sum(int64_t n) {
+  auto x = randn(n);
+  Dev<float> dx(x);
+  Dev<double> out(1);
+  double ref = 0;
+  check_rc(sevc_sum(dx.p, n, out.p, nullptr), "sum");
+  sev_sum(x.data(), n, &ref);
+  compare1("sum n=" + std::to_string(n), ref, out.host()[0], 1e-9);
+}
+
+void test_temporal(int N, int C, int T, int64_t S) {
+  const std::string sz = " [" + std::to_string(N) + "," + std::to_string(C) + "," + std::to_string(T) + "," +
+                         std::to_string(S) + "]";
+  const int64_t n = (int64_t)N * C * T * S;
+  auto x = randn(n), w = randn((size_t)C * C * 3), dyv = randn(n);
+  Dev<float> dx(x), dw(w), dy(n), ddy(dyv), ddx(n), ddw((size_t)C * C * 3);
+  std::vector<float> y(n), rdx(n), rdw((size_t)C * C * 3);
+  // conv3d parameter block of a 3x1x1 conv, padding 1 in time; S as H = S, W = 1
+  const int p[19] = {N, C, T, (int)S, 1, C, 3, 1, 1, 1, 1, 1, 1, 0, 0, 1, T, (int)S, 1};
+  check_rc(sevc_temporal_conv3_forward(dx.p, dw.p, dy.p, N, C, T, S, nullptr), "temporal_conv3_forward");
+  sev_conv3d_forward(x.data(), w.data(), nullptr, y.data(), p, 0);
+  const double atol = 2e-6 * sqrt(3.0 * C);  // sums of 3C products of unit normals, cancelling
+  compare("temporal_conv3_forward" + sz, y, dy.host(), 1e-4, atol);
+  check_rc(sevc_temporal_conv3_backward_data(ddy.p, dw.p, ddx.p, N, C, T, S, nullptr), "temporal_conv3_backward_data");
+  sev_conv3d_backward_data(dyv.data(), w.data(), rdx.data(), p);
+  compare("temporal_conv3_backward_data" + sz, rdx, ddx.host(), 1e-4, atol);
+  check_rc(sevc_temporal_conv3_backward_weight(dx.p, ddy.p, ddw.p, N, C, T, S, nullptr),
+           "temporal_conv3_backward_weight");
+  sev_conv3d_backward_weight(x.data(), dyv.data(), rdw.data(), p);
+  compare("temporal_conv3_backward_weight" + sz, rdw, ddw.host(), 1e-4, 1e-3);
+}
+// --bench: milliseconds per call (CUDA events, median of 20 after warm-up) and the bandwidth of the
+// bytes each op must move at least. Information only, never a pass/fail.
+template <typename F>
+void bench(const char* what, double bytes, F launch) {
+  cudaEvent_t a, b;
+  CUDA_OK(cudaEventCreate(&a));
+  CUDA_OK(cudaEventCreate(&b));
+  for (int i = 0; i < 3; i++) launch();
+  std::vector<float> ms;
+  for (int i = 0; i < 20; i++) {
+    CUDA_OK(cudaEventRecord(a));
+    launch();
+    CUDA_OK(cudaEventRecord(b));
+    CUDA_OK(cudaEventSynchronize(b));
+    float t = 0;
+    CUDA_OK(cudaEventElapsedTime(&t, a, b));
+    ms.push_back(t);
+  }
+  std::sort(ms.begin(), ms.end());
+  printf("bench %-44s %8.3f ms %8.1f GB/s\n", what, ms[10], bytes / (ms[10] * 1e-3) / 1e9);
+  cudaEventDestroy(a);
+  cudaEventDestroy(b);
+}
+
+void run_benchmarks() {
+  const int64_t N = 8, C = 64, T = 8, HW = 56 * 56, S = T * HW, n = N * C * S;
+  Dev<float> x(randn(n)), y(n), dy(randn(n)), dx(n), g(randn(C)), bt(randn(C)), rm(C), rv(C), sm(C), si(C), dg(C),
+      db(C), w(randn(C * C * 3)), dw(C * C * 3);
+  Dev<double> out(1);
+  const double fb = 4.0 * n;
+  bench("relu_forward [8,64,8,56,56]", 2 * fb, [&] { sevc_relu_forward(x.p, y.p, n, nullptr); });
+  bench("add_relu", 3 * fb, [&] { sevc_add_relu(x.p, dy.p, y.p, n, nullptr); });
+  bench("sum", fb, [&] { sevc_sum(x.p, n, out.p, nullptr); });
+  bench("bias_relu", 2 * fb, [&] { sevc_bias_relu(y.p, g.p, N, C, S, 1, nullptr); });
+  bench("batchnorm_train_forward", 2 * fb, [&] {
+    sevc_batchnorm_train_forward(x.p, g.p, bt.p, y.p, sm.p, si.p, rm.p, rv.p, N, C, S, 1e-5f, 0.1f, nullptr);
+  });
+  bench("batchnorm_eval_forward relu", 2 * fb,
+        [&] { sevc_batchnorm_eval_forward(x.p, g.p, bt.p, sm.p, si.p, y.p, N, C, S, 1e-5f, 1, nullptr); });
+  bench("batchnorm_backward", 3 * fb,
+        [&] { sevc_batchnorm_backward(x.p, dy.p, g.p, sm.p, si.p, dx.p, dg.p, db.p, N, C, S, nullptr); });
+  auto p = pool_params(N, C, T, 56, 56, 1, 3, 3, 1, 2, 2, 0, 1, 1);
+  bench("avgpool3d_forward 1x3x3 s2", 1.25 * fb, [&] { sevc_avgpool3d_forward(x.p, y.p, p.data(), nullptr); });
+  bench("avgpool3d_backward 1x3x3 s2", 1.25 * fb, [&] { sevc_avgpool3d_backward(dy.p, dx.p, p.data(), nullptr); });
+  bench("global_avgpool_forward", fb, [&] { sevc_global_avgpool_forward(x.p, y.p, N, C, S, nullptr); });
+  bench("channel_scale_backward", 3 * fb,
+        [&] { sevc_channel_scale_backward(x.p, y.p, dy.p, dx.p, dg.p, N, C, S, nullptr); });
+  bench("temporal_conv3_forward C=64", 2 * fb,
+        [&] { sevc_temporal_conv3_forward(x.p, w.p, y.p, N, C, T, HW, nullptr); });
+  bench("temporal_conv3_backward_data C=64", 2 * fb,
+        [&] { sevc_temporal_conv3_backward_data(dy.p, w.p, dx.p, N, C, T, HW, nullptr); });
+  bench("temporal_conv3_backward_weight C=64", 2 * fb,
+        [&] { sevc_temporal_conv3_backward_weight(x.p, dy.p, dw.p, N, C, T, HW, nullptr); });
+  CUDA_OK(cudaDeviceSynchronize());
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
+    printf("SKIP: no CUDA device\n");
+    return 0;
+  }
+  cudaDeviceProp prop;
+  CUDA_OK(cudaGetDeviceProperties(&prop, 0));
+  printf("device %s (sm_%d%d), sevc_available %d, runtime %d\n", prop.name, prop.major, prop.minor, sevc_available(),
+         sevc_runtime_version());
+  if (argc > 1 && !strcmp(argv[1], "--bench")) {
+    run_benchmarks();
+    return 0;
+  }
+  for (int64_t n : {1, 7, 1000, 65537, 3000017}) test_elementwise(n);
+  test_bias_relu(3, 5, 77);
+  test_bias_relu(2, 64, 3136);
+  test_channels(3, 5, 7, 33);
+  test_channels(2, 64, 64, 784);
+  test_batchnorm(3, 5, 77);
+  test_batchnorm(8, 64, 28 * 28 * 8);
+  test_batchnorm(2, 3, 1);
+  test_pool(pool_params(2, 5, 3, 11, 13, 1, 3, 3, 1, 2, 2, 0, 1, 1));
+  test_pool(pool_params(2, 3, 7, 9, 10, 3, 3, 2, 2, 2, 1, 1, 1, 0));
+  test_pool(pool_params(4, 32, 8, 56, 56, 1, 3, 3, 1, 2, 2, 0, 1, 1));
+  test_global_pool(3, 5, 77);
+  test_global_pool(8, 512, 8 * 7 * 7);
+  test_losses(1, 1);
+  test_losses(5, 7);
+  test_losses(64, 174);
+  test_losses(3, 5000);
+  test_sgd();
+  test_sum(1);
+  test_sum(1000);
+  test_sum(10000019);
+  test_temporal(1, 3, 1, 5);
+  test_temporal(2, 5, 7, 33);
+  test_temporal(2, 64, 8, 28 * 28);
+  test_temporal(3, 100, 5, 49);
+  test_temporal(1, 130, 3, 1000);
+  // an error is reported as such
+  const int rc = sevc_relu_forward(nullptr, nullptr, -1, nullptr);
+  printf("%s negative n -> %d (%s)\n", rc == SEVC_E_ARG ? "ok  " : "FAIL", rc, sevc_last_error());
+  if (rc != SEVC_E_ARG) g_failures++;
+  CUDA_OK(cudaDeviceSynchronize());
+  printf(g_failures ? "%d FAILURES\n" : "ALL OK\n", g_failures);
+  return g_failures ? 1 : 0;
+}

@@ -1,0 +1,107 @@
+package dev.sevnet.backend.cuda;
+
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.sevnet.nn.io.AtomicFiles;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * The cuDNN algorithm chosen for each convolution problem (direction, shapes, groups, math mode),
+ * found once by timing the candidates ({@code cudnnFind*AlgorithmEx}, like PyTorch's
+ * {@code cudnn.benchmark}) and then reused, so a new batch size costs one search and never another.
+ * The cache can be saved and loaded; a file made on another GPU or cuDNN version is ignored.
+ * Thread-safe.
+ */
+public final class ConvAlgorithmCache {
+    /** The chosen algorithm of one problem and the workspace it needs. */
+    public record Choice(int algorithm, long workspaceBytes) {
+    }
+
+    private final String environment;
+    private final Map<String, Choice> choices = new TreeMap<>();
+
+    /** {@code environment} names the GPU and library versions the timings are valid for. */
+    public ConvAlgorithmCache(String environment) {
+        this.environment = environment;
+    }
+
+    /** The key of one convolution problem; {@code direction} is fwd, bwd-data or bwd-filter. */
+    public static String key(String direction, int[] p, boolean tf32) {
+        StringBuilder b = new StringBuilder(direction).append(':');
+        for (int i = 0; i < p.length; i++) {
+            b.append(i == 0 ? "" : ",").append(p[i]);
+        }
+        return b.append(tf32 ? ":tf32" : ":fp32").toString();
+    }
+
+    public synchronized Choice get(String key) {
+        return choices.get(key);
+    }
+
+    public synchronized void put(String key, Choice c) {
+        choices.put(key, c);
+    }
+
+    public synchronized int size() {
+        return choices.size();
+    }
+
+    public String environment() {
+        return environment;
+    }
+
+    /** Writes the cache atomically as JSON. */
+    public synchronized void save(Path file) throws IOException {
+        JsonObject o = new JsonObject();
+        o.addProperty("environment", environment);
+        JsonObject c = new JsonObject();
+        choices.forEach((k, v) -> {
+            JsonObject e = new JsonObject();
+            e.addProperty("algorithm", v.algorithm());
+            e.addProperty("workspace_bytes", v.workspaceBytes());
+            c.add(k, e);
+        });
+        o.add("choices", c);
+        Gson gson = new GsonBuilder().setPrettyPrinting().create();
+        byte[] bytes = gson.toJson(o).getBytes(StandardCharsets.UTF_8);
+        try {
+            AtomicFiles.write(file, ch -> AtomicFiles.writeFully(ch, java.nio.ByteBuffer.wrap(bytes)));
+        } catch (java.io.UncheckedIOException e) {
+            throw e.getCause();
+        }
+    }
+
+    /**
+     * Loads the entries of {@code file} made in the same environment; returns how many were taken
+     * (0 for another environment). A malformed file is an {@link IOException} naming it.
+     */
+    public synchronized int load(Path file) throws IOException {
+        JsonObject o;
+        try {
+            o = JsonParser.parseString(Files.readString(file, StandardCharsets.UTF_8)).getAsJsonObject();
+        } catch (RuntimeException e) {
+            throw new IOException("algorithm cache " + file + " is not valid JSON: " + e.getMessage(), e);
+        }
+        if (!o.has("environment") || !environment.equals(o.get("environment").getAsString())) {
+            return 0;
+        }
+        int n = 0;
+        try {
+            for (var e : o.getAsJsonObject("choices").entrySet()) {
+                JsonObject v = e.getValue().getAsJsonObject();
+                choices.put(e.getKey(), new Choice(v.get("algorithm").getAsInt(), v.get("workspace_bytes").getAsLong()));
+                n++;
+            }
+        } catch (RuntimeException e) {
+            throw new IOException("algorithm cache " + file + " has a malformed entry: " + e.getMessage(), e);
+        }
+        return n;
+    }
+}

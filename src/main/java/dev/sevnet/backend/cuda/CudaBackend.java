@@ -1,0 +1,883 @@
+package dev.sevnet.backend.cuda;
+
+import dev.sevnet.backend.Backend;
+import dev.sevnet.backend.Checks;
+import dev.sevnet.backend.ConvSpec;
+import dev.sevnet.backend.OpChecks;
+import dev.sevnet.tensor.DType;
+import dev.sevnet.tensor.Device;
+import dev.sevnet.tensor.Shape;
+import dev.sevnet.tensor.Tensor;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.bytedeco.cuda.cudnn.cudnnConvolutionBwdDataAlgoPerf_t;
+import org.bytedeco.cuda.cudnn.cudnnConvolutionBwdFilterAlgoPerf_t;
+import org.bytedeco.cuda.cudnn.cudnnConvolutionFwdAlgoPerf_t;
+import org.bytedeco.cuda.cudnn.cudnnConvolutionStruct;
+import org.bytedeco.cuda.cudnn.cudnnFilterStruct;
+import org.bytedeco.cuda.cudnn.cudnnTensorStruct;
+import org.bytedeco.cuda.global.cublas;
+import org.bytedeco.cuda.global.cudart;
+import org.bytedeco.cuda.global.cudnn;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.Pointer;
+
+/**
+ * The CUDA backend: every op of {@link Backend} on one GPU, fp32 NCDHW. Convolutions (general,
+ * grouped, 3-D) go to cuDNN with the algorithm found once per problem and cached
+ * ({@link ConvAlgorithmCache}); dense layers to cuBLAS; batch norm to the sevnet kernels or cuDNN
+ * ({@link KernelMode}); memory-bound glue to the sevnet kernels ({@code kernels/*.cu}). Memory comes
+ * from the device's caching allocator, work is queued on the device's stream, and calls return
+ * without waiting for the GPU except where a result is read on the host ({@link #sum}, {@link #toHost}).
+ *
+ * <p>Arguments are checked in Java ({@link OpChecks}, shared with the CPU backend) before any native
+ * call. Methods are synchronized: one backend drives one stream.
+ */
+public final class CudaBackend implements Backend {
+    /**
+     * Which implementation runs the ops that have both a library and a custom kernel (batch norm, the
+     * temporal 3x1x1 conv). The default is LIBRARY: on an H200 (bench/RESULTS.md) cuDNN's batch norm
+     * and convolution beat the current custom kernels; system property {@code sevnet.kernels} or
+     * {@code --kernels} switches.
+     */
+    public enum KernelMode {
+        /** cuDNN/cuBLAS wherever they have the op (batch norm included); sevnet kernels for the rest. */
+        LIBRARY,
+        /** sevnet kernels where one exists (batch norm, the temporal 3x1x1 conv), libraries elsewhere. */
+        CUSTOM;
+
+        public static KernelMode parse(String s) {
+            return switch (s.trim().toLowerCase(Locale.ROOT)) {
+                case "library", "lib" -> LIBRARY;
+                case "custom" -> CUSTOM;
+                default -> throw new IllegalArgumentException("unknown kernel mode '" + s + "': expected custom or library");
+            };
+        }
+    }
+
+    private static final Map<Integer, CudaBackend> INSTANCES = new ConcurrentHashMap<>();
+    private static final FloatPointer ONE = new FloatPointer(1f);
+    private static final FloatPointer ZERO = new FloatPointer(0f);
+    /** The largest workspace an algorithm may ask for (bigger ones are skipped in the search). */
+    private static final long WORKSPACE_LIMIT = 1L << 30;
+
+    private final CudaDevice dev;
+    private final OpChecks c;
+    private final ConvAlgorithmCache algorithms;
+    private final Map<String, ConvDescriptors> descriptors = new HashMap<>();
+    private volatile KernelMode kernelMode;
+    private volatile boolean allowTf32;
+
+    private CudaBackend(CudaDevice dev) {
+        this.dev = dev;
+        this.c = new OpChecks(dev.device());
+        CudaRuntime.Status s = CudaRuntime.status();
+        this.algorithms = new ConvAlgorithmCache(dev.name() + " / cuDNN " + s.cudnnVersion());
+        this.kernelMode = KernelMode.parse(System.getProperty("sevnet.kernels", "library"));
+        this.allowTf32 = Boolean.parseBoolean(System.getProperty("sevnet.tf32", "true"));
+    }
+
+    /** The backend of CUDA device {@code index}; throws {@link IllegalStateException} with the reason if CUDA is unusable. */
+    public static CudaBackend get(int index) {
+        return INSTANCES.computeIfAbsent(index, i -> new CudaBackend(CudaDevice.get(i)));
+    }
+
+    public CudaDevice cudaDevice() {
+        return dev;
+    }
+
+    public KernelMode kernelMode() {
+        return kernelMode;
+    }
+
+    public void setKernelMode(KernelMode m) {
+        this.kernelMode = m;
+    }
+
+    /**
+     * Whether fp32 convolutions may use TF32 tensor cores (PyTorch's default for cuDNN convolutions,
+     * {@code torch.backends.cudnn.allow_tf32}). Off: IEEE fp32 arithmetic, what the tests compare.
+     */
+    public void setAllowTf32(boolean on) {
+        this.allowTf32 = on;
+    }
+
+    public boolean allowTf32() {
+        return allowTf32;
+    }
+
+    public ConvAlgorithmCache algorithmCache() {
+        return algorithms;
+    }
+
+    public void saveAlgorithmCache(Path file) throws IOException {
+        algorithms.save(file);
+    }
+
+    public int loadAlgorithmCache(Path file) throws IOException {
+        return algorithms.load(file);
+    }
+
+    @Override
+    public Device device() {
+        return dev.device();
+    }
+
+    @Override
+    public String name() {
+        return "cuda:" + dev.device().index() + " (" + dev.name() + ")";
+    }
+
+    // ---- helpers ----
+
+    private Tensor empty(Shape s) {
+        return empty(s, DType.FLOAT32);
+    }
+
+    private Tensor empty(Shape s, DType t) {
+        return Tensor.wrap(s, t, new CudaStorage(dev, Math.max(1, s.size() * t.byteSize())));
+    }
+
+    private long st() {
+        return dev.streamAddress();
+    }
+
+    private void k(int rc, String op) {
+        if (rc != 0) {
+            throw new CudaException(op + " kernel failed (" + rc + "): " + CudaKernels.sevc_last_error());
+        }
+    }
+
+    private static long addr(Tensor t) {
+        return t == null ? 0L : t.address();
+    }
+
+    // ---- convolution (cuDNN) ----
+
+    /** The cuDNN descriptors of one convolution problem; created once, kept for the backend's life. */
+    private static final class ConvDescriptors {
+        final cudnnTensorStruct x = new cudnnTensorStruct();
+        final cudnnTensorStruct y = new cudnnTensorStruct();
+        final cudnnFilterStruct w = new cudnnFilterStruct();
+        final cudnnConvolutionStruct conv = new cudnnConvolutionStruct();
+
+        ConvDescriptors(int[] p, boolean tf32) {
+            Cuda.checkCudnn(cudnn.cudnnCreateTensorDescriptor(x), "cudnnCreateTensorDescriptor");
+            Cuda.checkCudnn(cudnn.cudnnCreateTensorDescriptor(y), "cudnnCreateTensorDescriptor");
+            Cuda.checkCudnn(cudnn.cudnnCreateFilterDescriptor(w), "cudnnCreateFilterDescriptor");
+            Cuda.checkCudnn(cudnn.cudnnCreateConvolutionDescriptor(conv), "cudnnCreateConvolutionDescriptor");
+            int n = p[0], cin = p[1], t = p[2], h = p[3], wd = p[4], cout = p[5], g = p[15];
+            int to = p[16], ho = p[17], wo = p[18];
+            setTensor(x, n, cin, t, h, wd);
+            setTensor(y, n, cout, to, ho, wo);
+            Cuda.checkCudnn(cudnn.cudnnSetFilterNdDescriptor(w, cudnn.CUDNN_DATA_FLOAT, cudnn.CUDNN_TENSOR_NCHW, 5,
+                    new int[] {cout, cin / g, p[6], p[7], p[8]}), "cudnnSetFilterNdDescriptor");
+            Cuda.checkCudnn(cudnn.cudnnSetConvolutionNdDescriptor(conv, 3, new int[] {p[12], p[13], p[14]},
+                    new int[] {p[9], p[10], p[11]}, new int[] {1, 1, 1}, cudnn.CUDNN_CROSS_CORRELATION,
+                    cudnn.CUDNN_DATA_FLOAT), "cudnnSetConvolutionNdDescriptor");
+            Cuda.checkCudnn(cudnn.cudnnSetConvolutionGroupCount(conv, g), "cudnnSetConvolutionGroupCount");
+            Cuda.checkCudnn(cudnn.cudnnSetConvolutionMathType(conv, tf32 ? cudnn.CUDNN_DEFAULT_MATH : cudnn.CUDNN_FMA_MATH),
+                    "cudnnSetConvolutionMathType");
+        }
+    }
+
+    static void setTensor(cudnnTensorStruct d, int n, int ch, int t, int h, int w) {
+        Cuda.checkCudnn(cudnn.cudnnSetTensorNdDescriptor(d, cudnn.CUDNN_DATA_FLOAT, 5, new int[] {n, ch, t, h, w},
+                new int[] {ch * t * h * w, t * h * w, h * w, w, 1}), "cudnnSetTensorNdDescriptor");
+    }
+
+    private ConvDescriptors descriptors(int[] p) {
+        String key = ConvAlgorithmCache.key("desc", p, allowTf32);
+        return descriptors.computeIfAbsent(key, k -> new ConvDescriptors(p, allowTf32));
+    }
+
+    /** A scratch buffer from the allocator (no cudaMalloc once the cache is warm). */
+    private Tensor workspace(long bytes) {
+        return bytes == 0 ? null : empty(Shape.of((bytes + 3) / 4));
+    }
+
+    private static boolean isTemporal(ConvSpec s, long cin, long cout) {
+        return s.kT() == 3 && s.kH() == 1 && s.kW() == 1 && s.sT() == 1 && s.sH() == 1 && s.sW() == 1 && s.pT() == 1
+                && s.pH() == 0 && s.pW() == 0 && s.groups() == 1 && cin == cout;
+    }
+
+    private boolean customTemporal(ConvSpec s, long cin, long cout) {
+        return kernelMode == KernelMode.CUSTOM && isTemporal(s, cin, cout);
+    }
+
+    @Override
+    public synchronized Tensor conv3d(Tensor x, Tensor w, Tensor bias, ConvSpec spec, boolean relu) {
+        c.f32(x, "x");
+        c.f32(w, "weight");
+        c.conv(x.shape(), w.shape(), spec);
+        long cout = w.dim(0);
+        if (bias != null) {
+            c.f32(bias, "bias");
+            Checks.shape(bias, "bias", Shape.of(cout));
+        }
+        int[] p = spec.nativeParams(x.shape(), cout);
+        Tensor y = empty(spec.outputShape(x.shape(), cout));
+        dev.activate();
+        if (customTemporal(spec, x.dim(1), cout)) {
+            k(CudaKernels.sevc_temporal_conv3_forward(x.address(), w.address(), y.address(), p[0], p[1], p[2],
+                    (long) p[3] * p[4], st()), "temporal conv");
+        } else {
+            ConvDescriptors d = descriptors(p);
+            ConvAlgorithmCache.Choice ch = forwardAlgorithm(p, d, x, w, y);
+            try (Tensor ws = workspace(ch.workspaceBytes())) {
+                Cuda.checkCudnn(cudnn.cudnnConvolutionForward(dev.cudnn(), ONE, d.x, Cuda.ptr(x.address()), d.w,
+                        Cuda.ptr(w.address()), d.conv, ch.algorithm(), Cuda.ptr(addr(ws)), ch.workspaceBytes(), ZERO, d.y,
+                        Cuda.ptr(y.address())), "cudnnConvolutionForward " + spec);
+            }
+        }
+        if (bias != null || relu) {
+            long s = y.shape().sizeFrom(2);
+            k(CudaKernels.sevc_bias_relu(y.address(), addr(bias), y.dim(0), cout, s, relu ? 1 : 0, st()), "bias+relu");
+        }
+        return y;
+    }
+
+    private ConvAlgorithmCache.Choice forwardAlgorithm(int[] p, ConvDescriptors d, Tensor x, Tensor w, Tensor y) {
+        String key = ConvAlgorithmCache.key("fwd", p, allowTf32);
+        ConvAlgorithmCache.Choice ch = algorithms.get(key);
+        if (ch != null) {
+            return ch;
+        }
+        int n = cudnn.CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
+        try (cudnnConvolutionFwdAlgoPerf_t perf = new cudnnConvolutionFwdAlgoPerf_t(n); Tensor ws = workspace(searchSpace())) {
+            int[] returned = new int[1];
+            Cuda.checkCudnn(cudnn.cudnnFindConvolutionForwardAlgorithmEx(dev.cudnn(), d.x, Cuda.ptr(x.address()), d.w,
+                    Cuda.ptr(w.address()), d.conv, d.y, Cuda.ptr(y.address()), n, returned, perf, Cuda.ptr(addr(ws)),
+                    ws == null ? 0 : ws.byteSize()), "cudnnFindConvolutionForwardAlgorithmEx");
+            for (int i = 0; i < returned[0]; i++) {
+                cudnnConvolutionFwdAlgoPerf_t r = perf.getPointer(i);
+                if (r.status() == 0) {
+                    ch = new ConvAlgorithmCache.Choice(r.algo(), r.memory());
+                    break;
+                }
+            }
+        }
+        return remember(key, ch);
+    }
+
+    private ConvAlgorithmCache.Choice remember(String key, ConvAlgorithmCache.Choice ch) {
+        if (ch == null) {
+            throw new CudaException("cuDNN has no algorithm for " + key);
+        }
+        algorithms.put(key, ch);
+        return ch;
+    }
+
+    private long searchSpace() {
+        long free = dev.allocator().raw().freeBytes() + dev.allocator().stats().cachedBytes();
+        return Math.max(0, Math.min(WORKSPACE_LIMIT, free / 4));
+    }
+
+    @Override
+    public synchronized Tensor conv3dBackwardData(Tensor dy, Tensor w, ConvSpec spec, Shape xShape) {
+        c.f32(dy, "dy");
+        c.f32(w, "weight");
+        c.conv(xShape, w.shape(), spec);
+        Checks.shape(dy, "dy", spec.outputShape(xShape, w.dim(0)));
+        int[] p = spec.nativeParams(xShape, w.dim(0));
+        Tensor dx = empty(xShape);
+        dev.activate();
+        if (customTemporal(spec, xShape.get(1), w.dim(0))) {
+            k(CudaKernels.sevc_temporal_conv3_backward_data(dy.address(), w.address(), dx.address(), p[0], p[1], p[2],
+                    (long) p[3] * p[4], st()), "temporal conv backward data");
+            return dx;
+        }
+        ConvDescriptors d = descriptors(p);
+        String key = ConvAlgorithmCache.key("bwd-data", p, allowTf32);
+        ConvAlgorithmCache.Choice ch = algorithms.get(key);
+        if (ch == null) {
+            int n = cudnn.CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT;
+            try (cudnnConvolutionBwdDataAlgoPerf_t perf = new cudnnConvolutionBwdDataAlgoPerf_t(n);
+                    Tensor ws = workspace(searchSpace())) {
+                int[] returned = new int[1];
+                Cuda.checkCudnn(cudnn.cudnnFindConvolutionBackwardDataAlgorithmEx(dev.cudnn(), d.w, Cuda.ptr(w.address()),
+                        d.y, Cuda.ptr(dy.address()), d.conv, d.x, Cuda.ptr(dx.address()), n, returned, perf,
+                        Cuda.ptr(addr(ws)), ws == null ? 0 : ws.byteSize()), "cudnnFindConvolutionBackwardDataAlgorithmEx");
+                for (int i = 0; i < returned[0]; i++) {
+                    cudnnConvolutionBwdDataAlgoPerf_t r = perf.getPointer(i);
+                    if (r.status() == 0) {
+                        ch = new ConvAlgorithmCache.Choice(r.algo(), r.memory());
+                        break;
+                    }
+                }
+            }
+            ch = remember(key, ch);
+        }
+        try (Tensor ws = workspace(ch.workspaceBytes())) {
+            Cuda.checkCudnn(cudnn.cudnnConvolutionBackwardData(dev.cudnn(), ONE, d.w, Cuda.ptr(w.address()), d.y,
+                    Cuda.ptr(dy.address()), d.conv, ch.algorithm(), Cuda.ptr(addr(ws)), ch.workspaceBytes(), ZERO, d.x,
+                    Cuda.ptr(dx.address())), "cudnnConvolutionBackwardData " + spec);
+        }
+        return dx;
+    }
+
+    @Override
+    public synchronized Tensor conv3dBackwardWeight(Tensor x, Tensor dy, ConvSpec spec, Shape wShape) {
+        c.f32(x, "x");
+        c.f32(dy, "dy");
+        c.conv(x.shape(), wShape, spec);
+        Checks.shape(dy, "dy", spec.outputShape(x.shape(), wShape.get(0)));
+        int[] p = spec.nativeParams(x.shape(), wShape.get(0));
+        Tensor dw = empty(wShape);
+        dev.activate();
+        if (customTemporal(spec, x.dim(1), wShape.get(0))) {
+            k(CudaKernels.sevc_temporal_conv3_backward_weight(x.address(), dy.address(), dw.address(), p[0], p[1], p[2],
+                    (long) p[3] * p[4], st()), "temporal conv backward weight");
+            return dw;
+        }
+        ConvDescriptors d = descriptors(p);
+        String key = ConvAlgorithmCache.key("bwd-filter", p, allowTf32);
+        ConvAlgorithmCache.Choice ch = algorithms.get(key);
+        if (ch == null) {
+            int n = cudnn.CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT;
+            try (cudnnConvolutionBwdFilterAlgoPerf_t perf = new cudnnConvolutionBwdFilterAlgoPerf_t(n);
+                    Tensor ws = workspace(searchSpace())) {
+                int[] returned = new int[1];
+                Cuda.checkCudnn(cudnn.cudnnFindConvolutionBackwardFilterAlgorithmEx(dev.cudnn(), d.x, Cuda.ptr(x.address()),
+                        d.y, Cuda.ptr(dy.address()), d.conv, d.w, Cuda.ptr(dw.address()), n, returned, perf,
+                        Cuda.ptr(addr(ws)), ws == null ? 0 : ws.byteSize()), "cudnnFindConvolutionBackwardFilterAlgorithmEx");
+                for (int i = 0; i < returned[0]; i++) {
+                    cudnnConvolutionBwdFilterAlgoPerf_t r = perf.getPointer(i);
+                    if (r.status() == 0) {
+                        ch = new ConvAlgorithmCache.Choice(r.algo(), r.memory());
+                        break;
+                    }
+                }
+            }
+            ch = remember(key, ch);
+        }
+        try (Tensor ws = workspace(ch.workspaceBytes())) {
+            Cuda.checkCudnn(cudnn.cudnnConvolutionBackwardFilter(dev.cudnn(), ONE, d.x, Cuda.ptr(x.address()), d.y,
+                    Cuda.ptr(dy.address()), d.conv, ch.algorithm(), Cuda.ptr(addr(ws)), ch.workspaceBytes(), ZERO, d.w,
+                    Cuda.ptr(dw.address())), "cudnnConvolutionBackwardFilter " + spec);
+        }
+        return dw;
+    }
+
+    // ---- batch norm ----
+
+    /** cuDNN descriptors of [N, C, S] as 5-d NCDHW (N, C, S, 1, 1) and its [1, C, 1, 1, 1] parameters. */
+    private final class BnDescriptors implements AutoCloseable {
+        final cudnnTensorStruct x = new cudnnTensorStruct();
+        final cudnnTensorStruct param = new cudnnTensorStruct();
+
+        BnDescriptors(long[] d) {
+            for (long v : d) {
+                Checks.intRange(v, "batch norm dimension");
+            }
+            Cuda.checkCudnn(cudnn.cudnnCreateTensorDescriptor(x), "cudnnCreateTensorDescriptor");
+            Cuda.checkCudnn(cudnn.cudnnCreateTensorDescriptor(param), "cudnnCreateTensorDescriptor");
+            setTensor(x, (int) d[0], (int) d[1], (int) d[2], 1, 1);
+            setTensor(param, 1, (int) d[1], 1, 1, 1);
+        }
+
+        @Override
+        public void close() {
+            cudnn.cudnnDestroyTensorDescriptor(x);
+            cudnn.cudnnDestroyTensorDescriptor(param);
+        }
+    }
+
+    /** gamma, or ones when the layer has none (cuDNN needs the pointer). */
+    private Tensor orFilled(Tensor t, long ch, float v) {
+        if (t != null) {
+            return null;
+        }
+        Tensor f = empty(Shape.of(ch));
+        k(CudaKernels.sevc_fill(f.address(), v, ch, st()), "fill");
+        return f;
+    }
+
+    @Override
+    public synchronized BatchNormResult batchNormTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean,
+            Tensor runningVar, double eps, double momentum) {
+        c.f32(x, "x");
+        long[] d = c.ncs(x);
+        c.batchNormTrain(x, d, gamma, beta, runningMean, runningVar);
+        Tensor y = empty(x.shape());
+        Tensor mean = empty(Shape.of(d[1]));
+        Tensor invstd = empty(Shape.of(d[1]));
+        dev.activate();
+        if (kernelMode == KernelMode.CUSTOM) {
+            k(CudaKernels.sevc_batchnorm_train_forward(x.address(), addr(gamma), addr(beta), y.address(), mean.address(),
+                    invstd.address(), addr(runningMean), addr(runningVar), d[0], d[1], d[2], (float) eps,
+                    (float) momentum, st()), "batch norm");
+            return new BatchNormResult(y, mean, invstd);
+        }
+        try (BnDescriptors bd = new BnDescriptors(d); Tensor g1 = orFilled(gamma, d[1], 1f);
+                Tensor b0 = orFilled(beta, d[1], 0f)) {
+            Tensor g = gamma != null ? gamma : g1;
+            Tensor b = beta != null ? beta : b0;
+            Cuda.checkCudnn(cudnn.cudnnBatchNormalizationForwardTraining(dev.cudnn(), cudnn.CUDNN_BATCHNORM_SPATIAL, ONE,
+                    ZERO, bd.x, Cuda.ptr(x.address()), bd.x, Cuda.ptr(y.address()), bd.param, Cuda.ptr(g.address()),
+                    Cuda.ptr(b.address()), momentum, Cuda.ptr(addr(runningMean)), Cuda.ptr(addr(runningVar)), eps,
+                    Cuda.ptr(mean.address()), Cuda.ptr(invstd.address())), "cudnnBatchNormalizationForwardTraining");
+        }
+        return new BatchNormResult(y, mean, invstd);
+    }
+
+    @Override
+    public synchronized Tensor batchNormEval(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
+            double eps, boolean relu) {
+        c.f32(x, "x");
+        long[] d = c.ncs(x);
+        c.batchNormEval(d, gamma, beta, runningMean, runningVar);
+        Tensor y = empty(x.shape());
+        dev.activate();
+        if (kernelMode == KernelMode.CUSTOM) {
+            k(CudaKernels.sevc_batchnorm_eval_forward(x.address(), addr(gamma), addr(beta), runningMean.address(),
+                    runningVar.address(), y.address(), d[0], d[1], d[2], (float) eps, relu ? 1 : 0, st()),
+                    "batch norm eval");
+            return y;
+        }
+        try (BnDescriptors bd = new BnDescriptors(d); Tensor g1 = orFilled(gamma, d[1], 1f);
+                Tensor b0 = orFilled(beta, d[1], 0f)) {
+            Tensor g = gamma != null ? gamma : g1;
+            Tensor b = beta != null ? beta : b0;
+            Cuda.checkCudnn(cudnn.cudnnBatchNormalizationForwardInference(dev.cudnn(), cudnn.CUDNN_BATCHNORM_SPATIAL, ONE,
+                    ZERO, bd.x, Cuda.ptr(x.address()), bd.x, Cuda.ptr(y.address()), bd.param, Cuda.ptr(g.address()),
+                    Cuda.ptr(b.address()), Cuda.ptr(runningMean.address()), Cuda.ptr(runningVar.address()), eps),
+                    "cudnnBatchNormalizationForwardInference");
+        }
+        if (relu) {
+            k(CudaKernels.sevc_relu_forward(y.address(), y.address(), y.size(), st()), "relu");
+        }
+        return y;
+    }
+
+    @Override
+    public synchronized Tensor[] batchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvstd) {
+        c.f32(x, "x");
+        c.f32(dy, "dy");
+        long[] d = c.ncs(x);
+        c.batchNormBackward(x, dy, d, gamma, saveMean, saveInvstd);
+        Tensor dx = empty(x.shape());
+        Tensor dg = empty(Shape.of(d[1]));
+        Tensor db = empty(Shape.of(d[1]));
+        dev.activate();
+        if (kernelMode == KernelMode.CUSTOM) {
+            k(CudaKernels.sevc_batchnorm_backward(x.address(), dy.address(), addr(gamma), saveMean.address(),
+                    saveInvstd.address(), dx.address(), dg.address(), db.address(), d[0], d[1], d[2], st()),
+                    "batch norm backward");
+            return new Tensor[] {dx, dg, db};
+        }
+        try (BnDescriptors bd = new BnDescriptors(d); Tensor g1 = orFilled(gamma, d[1], 1f)) {
+            Tensor g = gamma != null ? gamma : g1;
+            Cuda.checkCudnn(cudnn.cudnnBatchNormalizationBackward(dev.cudnn(), cudnn.CUDNN_BATCHNORM_SPATIAL, ONE, ZERO,
+                    ONE, ZERO, bd.x, Cuda.ptr(x.address()), bd.x, Cuda.ptr(dy.address()), bd.x, Cuda.ptr(dx.address()),
+                    bd.param, Cuda.ptr(g.address()), Cuda.ptr(dg.address()), Cuda.ptr(db.address()), 1e-5,
+                    Cuda.ptr(saveMean.address()), Cuda.ptr(saveInvstd.address())), "cudnnBatchNormalizationBackward");
+        }
+        return new Tensor[] {dx, dg, db};
+    }
+
+    // ---- element-wise (sevnet kernels) ----
+
+    @Override
+    public synchronized Tensor relu(Tensor x) {
+        c.f32(x, "x");
+        Tensor y = empty(x.shape());
+        dev.activate();
+        k(CudaKernels.sevc_relu_forward(x.address(), y.address(), x.size(), st()), "relu");
+        return y;
+    }
+
+    @Override
+    public synchronized Tensor reluBackward(Tensor y, Tensor dy) {
+        c.unaryBackward(y, dy);
+        Tensor dx = empty(y.shape());
+        dev.activate();
+        k(CudaKernels.sevc_relu_backward(y.address(), dy.address(), dx.address(), y.size(), st()), "relu backward");
+        return dx;
+    }
+
+    @Override
+    public synchronized Tensor add(Tensor a, Tensor b) {
+        c.binary(a, b);
+        Tensor y = empty(a.shape());
+        dev.activate();
+        k(CudaKernels.sevc_add(a.address(), b.address(), y.address(), a.size(), st()), "add");
+        return y;
+    }
+
+    @Override
+    public synchronized Tensor addRelu(Tensor a, Tensor b) {
+        c.binary(a, b);
+        Tensor y = empty(a.shape());
+        dev.activate();
+        k(CudaKernels.sevc_add_relu(a.address(), b.address(), y.address(), a.size(), st()), "add+relu");
+        return y;
+    }
+
+    @Override
+    public synchronized Tensor mul(Tensor a, Tensor b) {
+        c.binary(a, b);
+        Tensor y = empty(a.shape());
+        dev.activate();
+        k(CudaKernels.sevc_mul(a.address(), b.address(), y.address(), a.size(), st()), "mul");
+        return y;
+    }
+
+    @Override
+    public synchronized Tensor scale(Tensor x, float alpha) {
+        c.f32(x, "x");
+        Tensor y = empty(x.shape());
+        dev.activate();
+        k(CudaKernels.sevc_scale(x.address(), alpha, y.address(), x.size(), st()), "scale");
+        return y;
+    }
+
+    @Override
+    public synchronized void axpby(float alpha, Tensor x, float beta, Tensor y) {
+        c.axpby(x, y);
+        dev.activate();
+        k(CudaKernels.sevc_axpby(alpha, x.address(), beta, y.address(), x.size(), st()), "axpby");
+    }
+
+    @Override
+    public synchronized void fill(Tensor y, float value) {
+        c.f32(y, "y");
+        dev.activate();
+        k(CudaKernels.sevc_fill(y.address(), value, y.size(), st()), "fill");
+    }
+
+    @Override
+    public synchronized Tensor sigmoid(Tensor x) {
+        c.f32(x, "x");
+        Tensor y = empty(x.shape());
+        dev.activate();
+        k(CudaKernels.sevc_sigmoid_forward(x.address(), y.address(), x.size(), st()), "sigmoid");
+        return y;
+    }
+
+    @Override
+    public synchronized Tensor sigmoidBackward(Tensor y, Tensor dy) {
+        c.unaryBackward(y, dy);
+        Tensor dx = empty(y.shape());
+        dev.activate();
+        k(CudaKernels.sevc_sigmoid_backward(y.address(), dy.address(), dx.address(), y.size(), st()), "sigmoid backward");
+        return dx;
+    }
+
+    @Override
+    public synchronized Tensor[] dropout(Tensor x, float p, long seed) {
+        c.dropout(x, p);
+        Tensor y = empty(x.shape());
+        Tensor mask = empty(x.shape());
+        dev.activate();
+        k(CudaKernels.sevc_dropout_forward(x.address(), y.address(), mask.address(), x.size(), p, seed, st()), "dropout");
+        return new Tensor[] {y, mask};
+    }
+
+    // ---- shape ops ----
+
+    @Override
+    public synchronized Tensor concatChannels(Tensor a, Tensor b) {
+        c.concat(a, b);
+        long s = a.shape().sizeFrom(2);
+        Tensor y = empty(a.shape().with(1, a.dim(1) + b.dim(1)));
+        dev.activate();
+        k(CudaKernels.sevc_concat_channels(a.address(), b.address(), y.address(), a.dim(0), a.dim(1), b.dim(1), s, st()),
+                "concat");
+        return y;
+    }
+
+    @Override
+    public synchronized Tensor[] splitChannels(Tensor y, long ca) {
+        c.split(y, ca);
+        long cb = y.dim(1) - ca;
+        long s = y.shape().sizeFrom(2);
+        Tensor a = empty(y.shape().with(1, ca));
+        Tensor b = empty(y.shape().with(1, cb));
+        dev.activate();
+        k(CudaKernels.sevc_split_channels(y.address(), a.address(), b.address(), y.dim(0), ca, cb, s, st()), "split");
+        return new Tensor[] {a, b};
+    }
+
+    @Override
+    public synchronized Tensor channelScale(Tensor x, Tensor g) {
+        c.channelScale(x, g);
+        Tensor y = empty(x.shape());
+        dev.activate();
+        k(CudaKernels.sevc_channel_scale_forward(x.address(), g.address(), y.address(), x.dim(0), x.dim(1),
+                x.shape().sizeFrom(2), st()), "channel scale");
+        return y;
+    }
+
+    @Override
+    public synchronized Tensor[] channelScaleBackward(Tensor x, Tensor g, Tensor dy) {
+        c.channelScale(x, g);
+        c.f32(dy, "dy");
+        Checks.sameShape(x, "x", dy, "dy");
+        Tensor dx = empty(x.shape());
+        Tensor dg = empty(g.shape());
+        dev.activate();
+        k(CudaKernels.sevc_channel_scale_backward(x.address(), g.address(), dy.address(), dx.address(), dg.address(),
+                x.dim(0), x.dim(1), x.shape().sizeFrom(2), st()), "channel scale backward");
+        return new Tensor[] {dx, dg};
+    }
+
+    // ---- pooling ----
+
+    @Override
+    public synchronized Tensor avgPool3d(Tensor x, ConvSpec window) {
+        c.f32(x, "x");
+        c.pool(x.shape(), window);
+        ConvSpec dw = OpChecks.depthwise(window, x.dim(1));
+        Tensor y = empty(dw.outputShape(x.shape(), x.dim(1)));
+        dev.activate();
+        k(CudaKernels.sevc_avgpool3d_forward(x.address(), y.address(), dw.nativeParams(x.shape(), x.dim(1)), st()),
+                "avg-pool");
+        return y;
+    }
+
+    @Override
+    public synchronized Tensor avgPool3dBackward(Tensor dy, ConvSpec window, Shape xShape) {
+        c.f32(dy, "dy");
+        c.pool(xShape, window);
+        ConvSpec dw = OpChecks.depthwise(window, xShape.get(1));
+        Checks.shape(dy, "dy", dw.outputShape(xShape, xShape.get(1)));
+        Tensor dx = empty(xShape);
+        dev.activate();
+        k(CudaKernels.sevc_avgpool3d_backward(dy.address(), dx.address(), dw.nativeParams(xShape, xShape.get(1)), st()),
+                "avg-pool backward");
+        return dx;
+    }
+
+    @Override
+    public synchronized Tensor globalAvgPool(Tensor x) {
+        c.globalPool(x);
+        Tensor y = empty(Shape.of(x.dim(0), x.dim(1)));
+        dev.activate();
+        k(CudaKernels.sevc_global_avgpool_forward(x.address(), y.address(), x.dim(0), x.dim(1), x.shape().sizeFrom(2),
+                st()), "global avg-pool");
+        return y;
+    }
+
+    @Override
+    public synchronized Tensor globalAvgPoolBackward(Tensor dy, Shape xShape) {
+        c.globalPoolBackward(dy, xShape);
+        Tensor dx = empty(xShape);
+        dev.activate();
+        k(CudaKernels.sevc_global_avgpool_backward(dy.address(), dx.address(), xShape.get(0), xShape.get(1),
+                xShape.sizeFrom(2), st()), "global avg-pool backward");
+        return dx;
+    }
+
+    // ---- dense (cuBLAS) ----
+
+    /** Row-major C[m,n] = alpha op(A) op(B) + beta C, as the column-major C^T = op(B)^T op(A)^T. */
+    private void sgemm(boolean transA, boolean transB, long m, long n, long k, float alpha, long a, long lda, long b,
+            long ldb, float beta, long cc, long ldc) {
+        for (long v : new long[] {m, n, k, lda, ldb, ldc}) {
+            Checks.intRange(v, "gemm dimension");
+        }
+        try (FloatPointer al = new FloatPointer(alpha); FloatPointer be = new FloatPointer(beta)) {
+            Cuda.checkCublas(cublas.cublasSgemm_v2(dev.cublas(), transB ? cublas.CUBLAS_OP_T : cublas.CUBLAS_OP_N,
+                    transA ? cublas.CUBLAS_OP_T : cublas.CUBLAS_OP_N, (int) n, (int) m, (int) k, al, Cuda.fptr(b),
+                    (int) ldb, Cuda.fptr(a), (int) lda, be, Cuda.fptr(cc), (int) ldc), "cublasSgemm");
+        }
+    }
+
+    @Override
+    public synchronized Tensor linear(Tensor x, Tensor w, Tensor bias) {
+        c.linear(x, w, bias);
+        long n = x.dim(0), out = w.dim(0), in = w.dim(1);
+        Tensor y = empty(Shape.of(n, out));
+        dev.activate();
+        sgemm(false, true, n, out, in, 1f, x.address(), in, w.address(), in, 0f, y.address(), out);
+        if (bias != null) {
+            k(CudaKernels.sevc_bias_relu(y.address(), bias.address(), n, out, 1, 0, st()), "linear bias");
+        }
+        return y;
+    }
+
+    @Override
+    public synchronized Tensor[] linearBackward(Tensor x, Tensor w, Tensor dy, boolean hasBias) {
+        c.linearBackward(x, w, dy);
+        long n = x.dim(0), out = w.dim(0), in = w.dim(1);
+        Tensor dx = empty(x.shape());
+        Tensor dw = empty(w.shape());
+        dev.activate();
+        sgemm(false, false, n, in, out, 1f, dy.address(), out, w.address(), in, 0f, dx.address(), in);
+        sgemm(true, false, out, in, n, 1f, dy.address(), out, x.address(), in, 0f, dw.address(), in);
+        Tensor db = null;
+        if (hasBias) {
+            db = empty(Shape.of(out));
+            try (Tensor ones = empty(Shape.of(1, n))) {
+                k(CudaKernels.sevc_fill(ones.address(), 1f, n, st()), "fill");
+                // [1, N] x [N, out]: the column sums of dy
+                sgemm(false, false, 1, out, n, 1f, ones.address(), n, dy.address(), out, 0f, db.address(), out);
+            }
+        }
+        return new Tensor[] {dx, dw, db};
+    }
+
+    @Override
+    public synchronized void gemm(boolean transA, boolean transB, float alpha, Tensor a, Tensor b, float beta, Tensor cc) {
+        long[] mnk = c.gemm(transA, transB, a, b, cc);
+        dev.activate();
+        sgemm(transA, transB, mnk[0], mnk[1], mnk[2], alpha, a.address(), a.dim(1), b.address(), b.dim(1), beta,
+                cc.address(), mnk[1]);
+    }
+
+    // ---- losses ----
+
+    /** Labels checked on the host and placed on this device (uploaded when given on the host). */
+    private Tensor deviceLabels(Tensor logits, Tensor labels) {
+        c.f32(logits, "logits");
+        Checks.rank(logits, "logits", 2);
+        if (labels == null || labels.isClosed()) {
+            throw new IllegalArgumentException("labels is " + (labels == null ? "null" : "closed"));
+        }
+        if (!labels.device().isCpu() && !labels.device().equals(device())) {
+            throw new IllegalArgumentException("labels is on " + labels.device() + " but this backend runs on " + device());
+        }
+        long[] host = labels.rank() == 1 && labels.dtype() == DType.INT64 ? labels.toLongArray() : new long[0];
+        c.labels(logits, labels, host);
+        return labels.device().isCpu() ? upload(labels) : labels.reshape(labels.shape());
+    }
+
+    private Tensor deviceTargets(Tensor logits, Tensor targets) {
+        if (targets != null && !targets.isClosed() && targets.device().isCpu()) {
+            Checks.tensor(targets, "targets", Device.CPU, DType.FLOAT32);
+            try (Tensor t = upload(targets)) {
+                c.targets(logits, t);
+                return t.reshape(t.shape());
+            }
+        }
+        c.targets(logits, targets);
+        return targets.reshape(targets.shape());
+    }
+
+    private Tensor upload(Tensor host) {
+        Tensor d = empty(host.shape(), host.dtype());
+        d.copyFrom(host);
+        return d;
+    }
+
+    @Override
+    public synchronized Tensor[] softmaxCrossEntropy(Tensor logits, Tensor labels) {
+        try (Tensor l = deviceLabels(logits, labels)) {
+            Tensor probs = empty(logits.shape());
+            Tensor loss = empty(Shape.of(1));
+            dev.activate();
+            k(CudaKernels.sevc_softmax_xent_forward(logits.address(), l.address(), probs.address(), loss.address(),
+                    logits.dim(0), logits.dim(1), st()), "softmax cross-entropy");
+            return new Tensor[] {loss, probs};
+        }
+    }
+
+    @Override
+    public synchronized Tensor softmaxCrossEntropyBackward(Tensor probs, Tensor labels, float scale) {
+        try (Tensor l = deviceLabels(probs, labels)) {
+            Tensor d = empty(probs.shape());
+            dev.activate();
+            k(CudaKernels.sevc_softmax_xent_backward(probs.address(), l.address(), d.address(), scale, probs.dim(0),
+                    probs.dim(1), st()), "softmax cross-entropy backward");
+            return d;
+        }
+    }
+
+    @Override
+    public synchronized Tensor bceWithLogits(Tensor logits, Tensor targets) {
+        try (Tensor t = deviceTargets(logits, targets)) {
+            Tensor loss = empty(Shape.of(1));
+            dev.activate();
+            k(CudaKernels.sevc_bce_logits_forward(logits.address(), t.address(), loss.address(), logits.dim(0),
+                    logits.dim(1), st()), "BCE with logits");
+            return loss;
+        }
+    }
+
+    @Override
+    public synchronized Tensor bceWithLogitsBackward(Tensor logits, Tensor targets, float scale) {
+        try (Tensor t = deviceTargets(logits, targets)) {
+            Tensor d = empty(logits.shape());
+            dev.activate();
+            k(CudaKernels.sevc_bce_logits_backward(logits.address(), t.address(), d.address(), scale, logits.dim(0),
+                    logits.dim(1), st()), "BCE with logits backward");
+            return d;
+        }
+    }
+
+    @Override
+    public synchronized Tensor softmax(Tensor logits) {
+        c.softmax(logits);
+        Tensor y = empty(logits.shape());
+        dev.activate();
+        k(CudaKernels.sevc_softmax(logits.address(), y.address(), logits.dim(0), logits.dim(1), st()), "softmax");
+        return y;
+    }
+
+    // ---- optimizer ----
+
+    @Override
+    public synchronized void sgdMomentumStep(Tensor w, Tensor grad, Tensor velocity, float lr, float momentum,
+            float weightDecay) {
+        c.sgd(w, grad, velocity);
+        dev.activate();
+        k(CudaKernels.sevc_sgd_momentum_step(w.address(), grad.address(), velocity.address(), w.size(), lr, momentum,
+                weightDecay, st()), "sgd step");
+    }
+
+    // ---- reductions / transfer ----
+
+    @Override
+    public synchronized double sum(Tensor x) {
+        c.f32(x, "x");
+        try (Tensor out = empty(Shape.of(1), DType.INT64)) { // 8 bytes for the double
+            dev.activate();
+            k(CudaKernels.sevc_sum(x.address(), x.size(), out.address(), st()), "sum");
+            double[] r = new double[1];
+            try (org.bytedeco.javacpp.DoublePointer h = new org.bytedeco.javacpp.DoublePointer(1)) {
+                out.storage().copyToHost(0, h.address(), 8);
+                r[0] = h.get();
+            }
+            return r[0];
+        }
+    }
+
+    @Override
+    public synchronized Tensor toDevice(Tensor t) {
+        if (t == null || t.isClosed()) {
+            throw new IllegalArgumentException("toDevice of a " + (t == null ? "null" : "closed") + " tensor");
+        }
+        Tensor d = empty(t.shape(), t.dtype());
+        if (t.device().equals(device())) {
+            dev.activate();
+            Cuda.check(cudart.cudaMemcpyAsync(Cuda.ptr(d.address()), Cuda.ptr(t.address()), t.byteSize(),
+                    cudart.cudaMemcpyDeviceToDevice, dev.stream()), "copy device -> device");
+        } else {
+            d.copyFrom(t);
+        }
+        return d;
+    }
+
+    @Override
+    public synchronized Tensor toHost(Tensor t) {
+        if (t == null || t.isClosed()) {
+            throw new IllegalArgumentException("toHost of a " + (t == null ? "null" : "closed") + " tensor");
+        }
+        return t.toHostCopy();
+    }
+
+    /** Allocates an uninitialised tensor on this device (for callers that fill it themselves). */
+    public synchronized Tensor allocate(Shape shape, DType dtype) {
+        return empty(shape, dtype);
+    }
+
+    @SuppressWarnings("unused")
+    private static Pointer nullPtr() {
+        return Cuda.ptr(0);
+    }
+}

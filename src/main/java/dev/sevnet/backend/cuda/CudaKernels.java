@@ -1,0 +1,192 @@
+package dev.sevnet.backend.cuda;
+
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.annotation.Cast;
+import org.bytedeco.javacpp.annotation.Platform;
+
+/**
+ * JavaCPP binding of the CUDA kernels library {@code libsevnet_cuda.so} (C ABI
+ * {@code native/include/sevnet_cuda.h}, sources {@code kernels/*.cu}).
+ *
+ * <p><b>Only code that has already confirmed a usable GPU may touch this class</b> (for example after
+ * {@code CudaStatus.probe().deviceCount() > 0}, and after the JavaCPP CUDA runtime preset has loaded
+ * {@code libcudart.so.13}): its static initialiser loads {@code libsevnet_cuda.so}, which needs the shared
+ * CUDA runtime, so on a machine without CUDA it throws {@link UnsatisfiedLinkError}. Nothing in the CPU
+ * path refers to it. A build without nvcc bundles a stub of the same ABI: {@link #sevc_available()} is 0
+ * and every other call returns {@link #SEVC_E_NO_CUDA}.
+ *
+ * <p>Every pointer is a DEVICE address ({@code long}) of memory Java has already validated, except the
+ * pooling parameter block {@code p}, a host array (the 19 ints of {@code sevnet.h}). {@code stream} is a
+ * {@code cudaStream_t} (0: the legacy default stream). Calls only enqueue work: they return before it runs.
+ * Each {@code sevc_X} mirrors the CPU op {@code NativeCore.sev_X} (same arguments, same results within
+ * float rounding) plus the stream. Return value: 0 or a negative {@code SEVC_E*} code, with
+ * {@link #sevc_last_error()} saying why. Scalar results (losses, sums) are written to device memory.
+ */
+@Platform(include = "sevnet_cuda.h", link = "sevnet_cuda")
+public final class CudaKernels {
+    static {
+        Loader.load();
+    }
+
+    public static final int SEVC_OK = 0;
+    public static final int SEVC_E_ARG = -1;
+    public static final int SEVC_E_LAUNCH = -3;
+    public static final int SEVC_E_NO_CUDA = -10;
+
+    private CudaKernels() {
+    }
+
+    /** Forces the library to load (throws {@link UnsatisfiedLinkError} with the cause if it cannot). */
+    public static void ensureLoaded() {
+        // the static initialiser did the work
+    }
+
+    // ---- library ----
+    /** 1 when the library holds the kernels, 0 for the stub built without nvcc. */
+    public static native int sevc_available();
+
+    public static native @Cast("const char*") String sevc_last_error();
+
+    /** The CUDA runtime version the library runs against, negative on error. */
+    public static native int sevc_runtime_version();
+
+    // ---- element-wise ----
+    public static native int sevc_fill(@Cast("float*") long y, float value, @Cast("int64_t") long n,
+            @Cast("void*") long stream);
+
+    public static native int sevc_relu_forward(@Cast("const float*") long x, @Cast("float*") long y,
+            @Cast("int64_t") long n, @Cast("void*") long stream);
+
+    public static native int sevc_relu_backward(@Cast("const float*") long y, @Cast("const float*") long dy,
+            @Cast("float*") long dx, @Cast("int64_t") long n, @Cast("void*") long stream);
+
+    public static native int sevc_add(@Cast("const float*") long a, @Cast("const float*") long b,
+            @Cast("float*") long y, @Cast("int64_t") long n, @Cast("void*") long stream);
+
+    public static native int sevc_add_relu(@Cast("const float*") long a, @Cast("const float*") long b,
+            @Cast("float*") long y, @Cast("int64_t") long n, @Cast("void*") long stream);
+
+    public static native int sevc_mul(@Cast("const float*") long a, @Cast("const float*") long b,
+            @Cast("float*") long y, @Cast("int64_t") long n, @Cast("void*") long stream);
+
+    public static native int sevc_axpby(float alpha, @Cast("const float*") long x, float beta, @Cast("float*") long y,
+            @Cast("int64_t") long n, @Cast("void*") long stream);
+
+    public static native int sevc_scale(@Cast("const float*") long x, float alpha, @Cast("float*") long y,
+            @Cast("int64_t") long n, @Cast("void*") long stream);
+
+    public static native int sevc_sigmoid_forward(@Cast("const float*") long x, @Cast("float*") long y,
+            @Cast("int64_t") long n, @Cast("void*") long stream);
+
+    public static native int sevc_sigmoid_backward(@Cast("const float*") long y, @Cast("const float*") long dy,
+            @Cast("float*") long dx, @Cast("int64_t") long n, @Cast("void*") long stream);
+
+    /** Same mask as {@code NativeCore.sev_dropout_forward} for the same seed (counter-based). */
+    public static native int sevc_dropout_forward(@Cast("const float*") long x, @Cast("float*") long y,
+            @Cast("float*") long mask, @Cast("int64_t") long n, float p, @Cast("uint64_t") long seed,
+            @Cast("void*") long stream);
+
+    /** In place: y[n,c,s] += bias[c] (then ReLU when relu != 0) — the conv epilogue. */
+    public static native int sevc_bias_relu(@Cast("float*") long y, @Cast("const float*") long bias,
+            @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s, int relu,
+            @Cast("void*") long stream);
+
+    // ---- channel concat / split / scale ----
+    public static native int sevc_concat_channels(@Cast("const float*") long a, @Cast("const float*") long b,
+            @Cast("float*") long y, @Cast("int64_t") long n, @Cast("int64_t") long ca, @Cast("int64_t") long cb,
+            @Cast("int64_t") long s, @Cast("void*") long stream);
+
+    public static native int sevc_split_channels(@Cast("const float*") long y, @Cast("float*") long a,
+            @Cast("float*") long b, @Cast("int64_t") long n, @Cast("int64_t") long ca, @Cast("int64_t") long cb,
+            @Cast("int64_t") long s, @Cast("void*") long stream);
+
+    public static native int sevc_channel_scale_forward(@Cast("const float*") long x, @Cast("const float*") long g,
+            @Cast("float*") long y, @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s,
+            @Cast("void*") long stream);
+
+    public static native int sevc_channel_scale_backward(@Cast("const float*") long x, @Cast("const float*") long g,
+            @Cast("const float*") long dy, @Cast("float*") long dx, @Cast("float*") long dg, @Cast("int64_t") long n,
+            @Cast("int64_t") long c, @Cast("int64_t") long s, @Cast("void*") long stream);
+
+    // ---- batch norm ----
+    public static native int sevc_batchnorm_train_forward(@Cast("const float*") long x,
+            @Cast("const float*") long gamma, @Cast("const float*") long beta, @Cast("float*") long y,
+            @Cast("float*") long saveMean, @Cast("float*") long saveInvstd, @Cast("float*") long runningMean,
+            @Cast("float*") long runningVar, @Cast("int64_t") long n, @Cast("int64_t") long c,
+            @Cast("int64_t") long s, float eps, float momentum, @Cast("void*") long stream);
+
+    public static native int sevc_batchnorm_eval_forward(@Cast("const float*") long x,
+            @Cast("const float*") long gamma, @Cast("const float*") long beta, @Cast("const float*") long runningMean,
+            @Cast("const float*") long runningVar, @Cast("float*") long y, @Cast("int64_t") long n,
+            @Cast("int64_t") long c, @Cast("int64_t") long s, float eps, int relu, @Cast("void*") long stream);
+
+    public static native int sevc_batchnorm_backward(@Cast("const float*") long x, @Cast("const float*") long dy,
+            @Cast("const float*") long gamma, @Cast("const float*") long saveMean,
+            @Cast("const float*") long saveInvstd, @Cast("float*") long dx, @Cast("float*") long dgamma,
+            @Cast("float*") long dbeta, @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s,
+            @Cast("void*") long stream);
+
+    // ---- pooling (p: the HOST parameter block of sevnet.h) ----
+    public static native int sevc_avgpool3d_forward(@Cast("const float*") long x, @Cast("float*") long y,
+            @Cast("const int*") int[] p, @Cast("void*") long stream);
+
+    public static native int sevc_avgpool3d_backward(@Cast("const float*") long dy, @Cast("float*") long dx,
+            @Cast("const int*") int[] p, @Cast("void*") long stream);
+
+    public static native int sevc_global_avgpool_forward(@Cast("const float*") long x, @Cast("float*") long y,
+            @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s, @Cast("void*") long stream);
+
+    public static native int sevc_global_avgpool_backward(@Cast("const float*") long dy, @Cast("float*") long dx,
+            @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s, @Cast("void*") long stream);
+
+    // ---- losses (loss: a device float) ----
+    /** A label outside [0, K) makes the loss NaN (the kernel cannot report it without a sync). */
+    public static native int sevc_softmax_xent_forward(@Cast("const float*") long logits,
+            @Cast("const int64_t*") long labels, @Cast("float*") long probs, @Cast("float*") long loss,
+            @Cast("int64_t") long n, @Cast("int64_t") long k, @Cast("void*") long stream);
+
+    public static native int sevc_softmax_xent_backward(@Cast("const float*") long probs,
+            @Cast("const int64_t*") long labels, @Cast("float*") long dlogits, float scale, @Cast("int64_t") long n,
+            @Cast("int64_t") long k, @Cast("void*") long stream);
+
+    public static native int sevc_bce_logits_forward(@Cast("const float*") long logits,
+            @Cast("const float*") long targets, @Cast("float*") long loss, @Cast("int64_t") long n,
+            @Cast("int64_t") long k, @Cast("void*") long stream);
+
+    public static native int sevc_bce_logits_backward(@Cast("const float*") long logits,
+            @Cast("const float*") long targets, @Cast("float*") long dlogits, float scale, @Cast("int64_t") long n,
+            @Cast("int64_t") long k, @Cast("void*") long stream);
+
+    public static native int sevc_softmax(@Cast("const float*") long x, @Cast("float*") long y,
+            @Cast("int64_t") long n, @Cast("int64_t") long k, @Cast("void*") long stream);
+
+    // ---- optimizer ----
+    public static native int sevc_sgd_momentum_step(@Cast("float*") long w, @Cast("const float*") long g,
+            @Cast("float*") long v, @Cast("int64_t") long n, float lr, float momentum, float weightDecay,
+            @Cast("void*") long stream);
+
+    /**
+     * Every parameter in one launch: w, g, v are DEVICE arrays of {@code count} device pointers, sizes a
+     * DEVICE array of int64 element counts.
+     */
+    public static native int sevc_sgd_momentum_step_multi(@Cast("float* const*") long w,
+            @Cast("const float* const*") long g, @Cast("float* const*") long v, @Cast("const int64_t*") long sizes,
+            int count, float lr, float momentum, float weightDecay, @Cast("void*") long stream);
+
+    // ---- reductions ----
+    /** *out (a device double) = the sum of x. */
+    public static native int sevc_sum(@Cast("const float*") long x, @Cast("int64_t") long n,
+            @Cast("double*") long out, @Cast("void*") long stream);
+
+    // ---- temporal 3x1x1 convolution, C -> C, padding 1 in time, S = H*W ----
+    public static native int sevc_temporal_conv3_forward(@Cast("const float*") long x, @Cast("const float*") long w,
+            @Cast("float*") long y, int n, int c, int t, @Cast("int64_t") long s, @Cast("void*") long stream);
+
+    public static native int sevc_temporal_conv3_backward_data(@Cast("const float*") long dy,
+            @Cast("const float*") long w, @Cast("float*") long dx, int n, int c, int t, @Cast("int64_t") long s,
+            @Cast("void*") long stream);
+
+    public static native int sevc_temporal_conv3_backward_weight(@Cast("const float*") long x,
+            @Cast("const float*") long dy, @Cast("float*") long dw, int n, int c, int t, @Cast("int64_t") long s,
+            @Cast("void*") long stream);
+}

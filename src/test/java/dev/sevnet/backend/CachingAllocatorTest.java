@@ -1,0 +1,148 @@
+package dev.sevnet.backend;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.HashSet;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+/** The caching allocator's bookkeeping, through a fake device memory (no GPU needed). */
+class CachingAllocatorTest {
+    /** A device of {@code capacity} bytes that hands out increasing addresses. */
+    static final class FakeDevice implements RawDeviceMemory {
+        final long capacity;
+        long used;
+        long next = 0x1000;
+        int mallocs;
+        int frees;
+        final java.util.Map<Long, Long> blocks = new java.util.HashMap<>();
+
+        FakeDevice(long capacity) {
+            this.capacity = capacity;
+        }
+
+        @Override
+        public long malloc(long bytes) {
+            if (used + bytes > capacity) {
+                return 0;
+            }
+            mallocs++;
+            used += bytes;
+            long a = next;
+            next += bytes;
+            blocks.put(a, bytes);
+            return a;
+        }
+
+        @Override
+        public void free(long address) {
+            frees++;
+            used -= blocks.remove(address);
+        }
+
+        @Override
+        public long freeBytes() {
+            return capacity - used;
+        }
+
+        @Override
+        public long totalBytes() {
+            return capacity;
+        }
+
+        @Override
+        public String deviceName() {
+            return "fake:0";
+        }
+    }
+
+    @Test
+    void aStepReusesCachedBlocksWithoutTouchingTheDevice() {
+        FakeDevice d = new FakeDevice(1L << 34);
+        CachingAllocator a = new CachingAllocator(d);
+        long[] sizes = {100, 4096, 3 << 20, 17 << 20, 1000, 3 << 20};
+        for (int step = 0; step < 5; step++) {
+            long[] blocks = new long[sizes.length];
+            for (int i = 0; i < sizes.length; i++) {
+                blocks[i] = a.allocate(sizes[i]);
+            }
+            for (long b : blocks) {
+                a.free(b);
+            }
+        }
+        assertEquals(sizes.length, d.mallocs, "only the first step allocates on the device");
+        CachingAllocator.Stats s = a.stats();
+        assertEquals(0, s.inUseBytes());
+        assertEquals(30, s.requests());
+        assertEquals(24, s.cacheHits());
+        assertTrue(s.cachedBytes() > 0);
+        a.releaseCached();
+        assertEquals(0, d.used, "releaseCached gives everything back");
+        assertEquals(0, a.stats().cachedBytes());
+    }
+
+    @Test
+    void sizesAreRoundedAndSmallRequestsDoNotTakeHugeBlocks() {
+        assertEquals(512, CachingAllocator.roundUp(1));
+        assertEquals(1024, CachingAllocator.roundUp(513));
+        assertEquals(2L << 20, CachingAllocator.roundUp((1L << 20) + 1));
+        FakeDevice d = new FakeDevice(1L << 34);
+        CachingAllocator a = new CachingAllocator(d);
+        long big = a.allocate(64L << 20);
+        a.free(big);
+        long small = a.allocate(8L << 20);
+        assertNotEquals(big, small, "an 8 MiB request must not take the cached 64 MiB block");
+        long again = a.allocate(40L << 20);
+        assertEquals(big, again, "a 40 MiB request reuses the 64 MiB block (within 2x)");
+    }
+
+    @Test
+    void outOfMemoryReleasesTheCacheRetriesThenNamesTheRequest() {
+        FakeDevice d = new FakeDevice(100L << 20);
+        CachingAllocator a = new CachingAllocator(d);
+        long b1 = a.allocate(60L << 20);
+        a.free(b1); // cached, not on the device's free list
+        long b2 = a.allocate(70L << 20); // does not fit beside the cached block: cache released, retried
+        assertEquals(1, d.frees);
+        DeviceOutOfMemoryException e = assertThrows(DeviceOutOfMemoryException.class, () -> a.allocate(50L << 20));
+        assertTrue(e.getMessage().contains("fake:0") && e.getMessage().contains("50.0 MiB"), e.getMessage());
+        assertEquals(50L << 20, e.requestedBytes());
+        a.free(b2);
+        long b3 = a.allocate(50L << 20); // usable again once memory was freed
+        a.free(b3);
+        assertEquals(0, a.stats().inUseBytes());
+    }
+
+    @Test
+    void freeingForeignOrTwiceIsAnError() {
+        CachingAllocator a = new CachingAllocator(new FakeDevice(1L << 30));
+        long b = a.allocate(10);
+        a.free(b);
+        assertThrows(IllegalStateException.class, () -> a.free(b));
+        assertThrows(IllegalStateException.class, () -> a.free(12345));
+        assertThrows(IllegalArgumentException.class, () -> a.allocate(-1));
+    }
+
+    @Test
+    void liveBlocksAreDistinctAndPeakIsTracked() {
+        CachingAllocator a = new CachingAllocator(new FakeDevice(1L << 30));
+        Set<Long> seen = new HashSet<>();
+        long expected = 0;
+        for (int i = 0; i < 50; i++) {
+            assertTrue(seen.add(a.allocate(1000 + i)));
+            expected += CachingAllocator.roundUp(1000 + i);
+        }
+        long peak = a.stats().peakInUseBytes();
+        assertEquals(25 * 1024 + 25 * 1536, expected);
+        assertEquals(expected, peak);
+        for (long b : seen) {
+            a.free(b);
+        }
+        assertEquals(peak, a.stats().peakInUseBytes());
+        a.resetPeak();
+        assertEquals(0, a.stats().peakInUseBytes());
+    }
+}
