@@ -2,7 +2,7 @@
 # One call on a lent GPU machine (see ../shared/device/README.md): the GPU tests, `sevnet doctor`,
 # a short train/eval/predict on the GPU, compute-sanitizer on the CUDA op tests, the throughput
 # harness. Run from the project root after devpack.sh, inside the devpack (java, $CP):
-#   bash .devpack/run.sh bash bench/device_session.sh [tests] [doctor] [cli] [sanitize] [bench]
+#   bash .devpack/run.sh bash bench/device_session.sh [tests] [doctor] [cli] [sanitize] [kernels] [bench]
 # Logs go to $OUT (or ./device-out).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -40,6 +40,11 @@ if has sanitize; then
       --select-class dev.sevnet.backend.cuda.CudaBackendOpsTest --details=summary > "$O/$tool.log" 2>&1; echo "rc=$?"
     grep -E "ERROR SUMMARY|RACECHECK SUMMARY|Invalid|hazard|tests (successful|failed)" "$O/$tool.log" | head -12
   done
+fi
+if has kernels; then
+  echo "== kernel microbenchmarks (custom vs cuDNN)"
+  timeout 240 java -cp "$CP" dev.sevnet.bench.CudaKernelsBench 8 ${KREPS:-20} > "$O/kernels.md" 2>&1; echo "rc=$?"
+  cat "$O/kernels.md"
 fi
 if has bench; then
   echo "== throughput"

@@ -23,15 +23,18 @@ run_py() { echo ">> pytorch $*" >&2; "$PY" bench/reference/bench_torch_gpu.py --
 # PyTorch first (the peer in the same run): fp32 in both layouts, bf16 channels-last
 run_py --modes infer,train --infer-batches 1,8,32 --train-batches 8,32 --precisions fp32 --layouts cl,ncdhw
 run_py --modes infer,train --infer-batches 1,8,32 --train-batches 8,32 --precisions bf16 --layouts cl
-# custom kernels at every size; the library-only path (cuDNN batch norm, no custom temporal conv) at batch 8
+# the default path (auto: per op whichever kernel measured faster) at every size; library-only and
+# custom-only at batch 8 for comparison
 for b in 1 8 32; do
-  run $SEVNET bench --json --device cuda --kernels custom --model sevnet-g8 --mode infer --batch "$b" --frames 16 --size 224 --warmup "$WARMUP" --iters "$ITERS"
+  run $SEVNET bench --json --device cuda --kernels auto --model sevnet-g8 --mode infer --batch "$b" --frames 16 --size 224 --warmup "$WARMUP" --iters "$ITERS"
 done
-run $SEVNET bench --json --device cuda --kernels library --model sevnet-g8 --mode infer --batch 8 --frames 16 --size 224 --warmup "$WARMUP" --iters "$ITERS"
+run $SEVNET bench --json --device cuda --kernels custom --model sevnet-g8 --mode infer --batch 8 --frames 16 --size 224 --warmup "$WARMUP" --iters "$ITERS"
 for b in 8 32; do
-  run $SEVNET bench --json --device cuda --kernels custom --model sevnet-g8 --mode train --batch "$b" --frames 16 --size 224 --warmup "$WARMUP" --iters "$ITERS"
+  for k in auto library; do
+    run $SEVNET bench --json --device cuda --kernels "$k" --model sevnet-g8 --mode train --batch "$b" --frames 16 --size 224 --warmup "$WARMUP" --iters "$ITERS"
+  done
 done
-run $SEVNET bench --json --device cuda --kernels library --model sevnet-g8 --mode train --batch 8 --frames 16 --size 224 --warmup "$WARMUP" --iters "$ITERS"
+run $SEVNET bench --json --device cuda --kernels custom --model sevnet-g8 --mode train --batch 8 --frames 16 --size 224 --warmup "$WARMUP" --iters "$ITERS"
 "$PY" - "$out" <<'PYEOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
@@ -40,11 +43,11 @@ def find(impl, mode, batch, **kw):
         if r["impl"].startswith(impl) and r["mode"] == mode and r["batch"] == batch and all(r.get(k) == v for k, v in kw.items()):
             return r
     return None
-print("| workload | sevnet fp32 custom | sevnet fp32 library | pytorch fp32 NCDHW | pytorch fp32 channels-last | pytorch bf16 channels-last | sevnet / best pytorch fp32 |")
+print("| workload | sevnet fp32 auto (default) | sevnet fp32 library | pytorch fp32 NCDHW | pytorch fp32 channels-last | pytorch bf16 channels-last | sevnet / best pytorch fp32 |")
 print("|---|---|---|---|---|---|---|")
 for mode, batches in (("infer", (1, 8, 32)), ("train", (8, 32))):
     for b in batches:
-        sc = find("sevnet", mode, b, kernels="custom"); sl = find("sevnet", mode, b, kernels="library")
+        sc = find("sevnet", mode, b, kernels="auto"); sl = find("sevnet", mode, b, kernels="library")
         pn = find("pytorch", mode, b, precision="fp32", layout="ncdhw"); pc = find("pytorch", mode, b, precision="fp32", layout="cl")
         pb = find("pytorch", mode, b, precision="bf16", layout="cl")
         f = lambda r: f"{r['clips_per_s']:.1f}" if r else "-"

@@ -68,9 +68,9 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
 
-    @Option(names = "--kernels", defaultValue = "library",
-            description = "GPU: library (cuDNN/cuBLAS wherever they have the op; default) or custom (sevnet batch norm "
-                    + "and temporal conv kernels).")
+    @Option(names = "--kernels", defaultValue = "auto",
+            description = "GPU: auto (per op, whichever measured faster; default), library (cuDNN/cuBLAS wherever they "
+                    + "have the op) or custom (sevnet batch norm and temporal conv kernels).")
     String kernels;
 
     @Option(names = "--tf32", negatable = true, defaultValue = "true", fallbackValue = "true",
@@ -79,6 +79,10 @@ public final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--precision", defaultValue = "fp32", description = "fp32 (bf16/fp16 are not implemented yet).")
     String precision;
+
+    @Option(names = "--algo-cache", paramLabel = "FILE",
+            description = "GPU: load cuDNN algorithm choices from FILE if it exists, save them there after the run.")
+    Path algoCache;
 
     @Override
     public Integer call() {
@@ -112,6 +116,13 @@ public final class BenchCommand implements Callable<Integer> {
         if (gpu != null) {
             gpu.setKernelMode(CudaBackend.KernelMode.parse(kernels));
             gpu.setAllowTf32(tf32);
+            if (algoCache != null && Files.exists(algoCache)) {
+                try {
+                    gpu.loadAlgorithmCache(algoCache);
+                } catch (IOException e) {
+                    System.err.println("sevnet bench: ignoring " + algoCache + ": " + e.getMessage());
+                }
+            }
         }
         CpuBackend.setNumThreads(threads);
         SevNetConfig config = SevNetConfig.parse(model, classes);
@@ -149,6 +160,13 @@ public final class BenchCommand implements Callable<Integer> {
                 if (i >= warmup) {
                     times[i - warmup] = (System.nanoTime() - t0) / 1e9;
                 }
+            }
+        }
+        if (gpu != null && algoCache != null) {
+            try {
+                gpu.saveAlgorithmCache(algoCache);
+            } catch (IOException e) {
+                System.err.println("sevnet bench: could not save " + algoCache + ": " + e.getMessage());
             }
         }
         double[] sorted = times.clone();

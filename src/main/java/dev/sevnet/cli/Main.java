@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "sevnet", mixinStandardHelpOptions = true, version = "sevnet " + Main.VERSION,
         description = "Train, evaluate and serve SEVNets for video action recognition.",
         subcommands = {CommandLine.HelpCommand.class, DoctorCommand.class, InfoCommand.class, ParityCommand.class,
-            BenchCommand.class, TrainCommand.class, EvalCommand.class, PredictCommand.class, SynthCommand.class})
+            BenchCommand.class, TrainCommand.class, EvalCommand.class, PredictCommand.class, ServeCommand.class, SynthCommand.class})
 public final class Main implements Runnable {
     /** The release of this build (also in the jar's name). */
     public static final String VERSION = "0.1.0";

@@ -3,17 +3,20 @@ package dev.sevnet.cli;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
-import dev.sevnet.train.VideoPredictor;
+import dev.sevnet.infer.Prediction;
+import dev.sevnet.infer.Predictor;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
-/** {@code sevnet predict}: top-k labels and probabilities for video files. */
+/** {@code sevnet predict}: top-k labels and probabilities for video files, through the {@link Predictor}. */
 @Command(name = "predict", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Predict the action in video files with a checkpoint: prints the top labels with "
                 + "probabilities for each file (or JSON with --json).",
@@ -37,28 +40,44 @@ public final class PredictCommand implements Callable<Integer> {
     @Parameters(arity = "1..*", paramLabel = "VIDEO", description = "Video files (anything FFmpeg reads).")
     List<Path> videos;
 
+    /** One file's prediction or error message. */
+    private record Outcome(Path video, Prediction prediction, String error) {
+        boolean ok() {
+            return error == null;
+        }
+    }
+
     @Override
     public Integer call() throws Exception {
         if (top < 1) {
             throw new IllegalArgumentException("--top must be >= 1");
         }
-        List<VideoPredictor.Prediction> preds;
-        try (VideoPredictor p = VideoPredictor.load(checkpoint, device)) {
-            preds = p.predict(videos, top);
+        List<Outcome> preds = new ArrayList<>();
+        // one request at a time, run as soon as it is queued (no waiting for a batch to fill)
+        try (Predictor p = Predictor.builder().checkpoint(checkpoint).device(device).topK(top)
+                .maxQueueDelay(Duration.ZERO).inFlight(1).decodeThreads(1).build()) {
+            for (Path v : videos) {
+                try {
+                    preds.add(new Outcome(v, p.predict(v), null));
+                } catch (RuntimeException e) {
+                    String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+                    preds.add(new Outcome(v, null, m.lines().findFirst().orElse(m)));
+                }
+            }
         }
         int failed = 0;
         if (json) {
             JsonArray arr = new JsonArray();
-            for (VideoPredictor.Prediction pr : preds) {
+            for (Outcome pr : preds) {
                 JsonObject o = new JsonObject();
                 o.addProperty("video", pr.video().toString());
                 if (pr.ok()) {
                     JsonArray tops = new JsonArray();
-                    for (int j = 0; j < pr.classes().length; j++) {
+                    for (Prediction.ClassScore c : pr.prediction().top()) {
                         JsonObject t = new JsonObject();
-                        t.addProperty("label", pr.names().get(j));
-                        t.addProperty("class", pr.classes()[j]);
-                        t.addProperty("probability", pr.probabilities()[j]);
+                        t.addProperty("label", c.label());
+                        t.addProperty("class", c.index());
+                        t.addProperty("probability", c.prob());
                         tops.add(t);
                     }
                     o.add("top", tops);
@@ -70,15 +89,16 @@ public final class PredictCommand implements Callable<Integer> {
             }
             System.out.println(new GsonBuilder().setPrettyPrinting().create().toJson(arr));
         } else {
-            for (VideoPredictor.Prediction pr : preds) {
+            for (Outcome pr : preds) {
                 if (!pr.ok()) {
                     failed++;
                     System.err.println("error: " + pr.video() + ": " + pr.error());
                     continue;
                 }
                 System.out.println(pr.video());
-                for (int j = 0; j < pr.classes().length; j++) {
-                    System.out.printf(Locale.ROOT, "  %d. %-32s %6.2f%%%n", j + 1, pr.names().get(j), 100 * pr.probabilities()[j]);
+                List<Prediction.ClassScore> tops = pr.prediction().top();
+                for (int j = 0; j < tops.size(); j++) {
+                    System.out.printf(Locale.ROOT, "  %d. %-32s %6.2f%%%n", j + 1, tops.get(j).label(), 100 * tops.get(j).prob());
                 }
             }
         }

@@ -131,6 +131,15 @@ public final class Trainer {
                         .seed(config.seed()).train(true).shuffle(true).dropLast(dropLast).build()) {
             model.to(device.backend());
             this.device = device;
+            Path algorithms = run.root().resolve("cudnn-algorithms.json");
+            if (device.backend() instanceof dev.sevnet.backend.cuda.CudaBackend gpu
+                    && java.nio.file.Files.exists(algorithms)) {
+                try {
+                    LOG.info("reused {} cuDNN algorithm choices from {}", gpu.loadAlgorithmCache(algorithms), algorithms);
+                } catch (IOException e) {
+                    LOG.warn("ignoring {}: {}", algorithms, e.getMessage());
+                }
+            }
             int microPerEpoch = loader.batchesPerEpoch();
             if (microPerEpoch == 0) {
                 throw new IllegalArgumentException("the training set is empty");
@@ -234,6 +243,14 @@ public final class Trainer {
                 double wall = priorWall + (System.nanoTime() - t0) / 1e9;
                 Checkpoint.State st = new Checkpoint.State(epoch, step, rng.state(), best, bestEpoch, s, wall, config, labels);
                 Checkpoint.write(run.lastCheckpoint(), model.stateDict(), opt.stateDict(), st);
+                if (device.backend() instanceof dev.sevnet.backend.cuda.CudaBackend gpu) {
+                    // the algorithm search of every layer shape, kept for a resume or the next run here
+                    try {
+                        gpu.saveAlgorithmCache(run.root().resolve("cudnn-algorithms.json"));
+                    } catch (IOException e) {
+                        LOG.warn("could not save the cuDNN algorithm cache: {}", e.getMessage());
+                    }
+                }
                 if (isBest) {
                     Checkpoint.write(run.bestCheckpoint(), model.stateDict(), opt.stateDict(), st);
                 }

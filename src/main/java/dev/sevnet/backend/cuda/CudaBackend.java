@@ -40,21 +40,27 @@ import org.bytedeco.javacpp.Pointer;
 public final class CudaBackend implements Backend {
     /**
      * Which implementation runs the ops that have both a library and a custom kernel (batch norm, the
-     * temporal 3x1x1 conv). The default is LIBRARY: on an H200 (bench/RESULTS.md) cuDNN's batch norm
-     * and convolution beat the current custom kernels; system property {@code sevnet.kernels} or
-     * {@code --kernels} switches.
+     * temporal 3x1x1 conv). AUTO, the default, takes each kernel where its benchmark on an H200 showed
+     * it faster than cuDNN (bench/results/2026-11-25-h200-kernels.md): the temporal conv's
+     * backward-weight and batch norm's backward for up to 128 channels (cuDNN's backward-filter for a
+     * 3x1x1 conv over 32 channels at 56x56 took 6.5 ms against 0.5 ms); cuDNN everywhere else.
+     * System property {@code sevnet.kernels} or {@code --kernels} switches.
      */
     public enum KernelMode {
         /** cuDNN/cuBLAS wherever they have the op (batch norm included); sevnet kernels for the rest. */
         LIBRARY,
         /** sevnet kernels where one exists (batch norm, the temporal 3x1x1 conv), libraries elsewhere. */
-        CUSTOM;
+        CUSTOM,
+        /** per op and shape, whichever measured faster (see above). */
+        AUTO;
 
         public static KernelMode parse(String s) {
             return switch (s.trim().toLowerCase(Locale.ROOT)) {
                 case "library", "lib" -> LIBRARY;
                 case "custom" -> CUSTOM;
-                default -> throw new IllegalArgumentException("unknown kernel mode '" + s + "': expected custom or library");
+                case "auto" -> AUTO;
+                default -> throw new IllegalArgumentException("unknown kernel mode '" + s
+                        + "': expected auto, custom or library");
             };
         }
     }
@@ -77,7 +83,7 @@ public final class CudaBackend implements Backend {
         this.c = new OpChecks(dev.device());
         CudaRuntime.Status s = CudaRuntime.status();
         this.algorithms = new ConvAlgorithmCache(dev.name() + " / cuDNN " + s.cudnnVersion());
-        this.kernelMode = KernelMode.parse(System.getProperty("sevnet.kernels", "library"));
+        this.kernelMode = KernelMode.parse(System.getProperty("sevnet.kernels", "auto"));
         this.allowTf32 = Boolean.parseBoolean(System.getProperty("sevnet.tf32", "true"));
     }
 
@@ -205,8 +211,20 @@ public final class CudaBackend implements Backend {
                 && s.pH() == 0 && s.pW() == 0 && s.groups() == 1 && cin == cout;
     }
 
+    /** Channels up to which AUTO takes the custom kernel (measured: it wins up to 128 on an H200). */
+    static final long AUTO_CUSTOM_MAX_CHANNELS = 128;
+
     private boolean customTemporal(ConvSpec s, long cin, long cout) {
         return kernelMode == KernelMode.CUSTOM && isTemporal(s, cin, cout);
+    }
+
+    private boolean customTemporalBackwardWeight(ConvSpec s, long cin, long cout) {
+        return isTemporal(s, cin, cout) && (kernelMode == KernelMode.CUSTOM
+                || kernelMode == KernelMode.AUTO && cin <= AUTO_CUSTOM_MAX_CHANNELS);
+    }
+
+    private boolean customBnBackward(long channels) {
+        return kernelMode == KernelMode.CUSTOM || kernelMode == KernelMode.AUTO && channels <= AUTO_CUSTOM_MAX_CHANNELS;
     }
 
     @Override
@@ -329,7 +347,7 @@ public final class CudaBackend implements Backend {
         int[] p = spec.nativeParams(x.shape(), wShape.get(0));
         Tensor dw = empty(wShape);
         dev.activate();
-        if (customTemporal(spec, x.dim(1), wShape.get(0))) {
+        if (customTemporalBackwardWeight(spec, x.dim(1), wShape.get(0))) {
             k(CudaKernels.sevc_temporal_conv3_backward_weight(x.address(), dy.address(), dw.address(), p[0], p[1], p[2],
                     (long) p[3] * p[4], st()), "temporal conv backward weight");
             return dw;
@@ -464,7 +482,7 @@ public final class CudaBackend implements Backend {
         Tensor dg = empty(Shape.of(d[1]));
         Tensor db = empty(Shape.of(d[1]));
         dev.activate();
-        if (kernelMode == KernelMode.CUSTOM) {
+        if (customBnBackward(d[1])) {
             k(CudaKernels.sevc_batchnorm_backward(x.address(), dy.address(), addr(gamma), saveMean.address(),
                     saveInvstd.address(), dx.address(), dg.address(), db.address(), d[0], d[1], d[2], st()),
                     "batch norm backward");

@@ -92,6 +92,32 @@ public final class CudaDevice implements AutoCloseable {
         Cuda.check(cudart.cudaStreamSynchronize(stream), "stream synchronize on " + device);
     }
 
+    /**
+     * Device time of {@code body} (which must queue its work on this device's stream, as every
+     * backend op does): CUDA events around {@code reps} runs after one warm-up; milliseconds per run.
+     */
+    public double timeMillis(int reps, Runnable body) {
+        body.run();
+        org.bytedeco.cuda.cudart.CUevent_st start = new org.bytedeco.cuda.cudart.CUevent_st();
+        org.bytedeco.cuda.cudart.CUevent_st stop = new org.bytedeco.cuda.cudart.CUevent_st();
+        Cuda.check(cudart.cudaEventCreate(start), "cudaEventCreate");
+        Cuda.check(cudart.cudaEventCreate(stop), "cudaEventCreate");
+        try {
+            Cuda.check(cudart.cudaEventRecord(start, stream), "cudaEventRecord");
+            for (int i = 0; i < reps; i++) {
+                body.run();
+            }
+            Cuda.check(cudart.cudaEventRecord(stop, stream), "cudaEventRecord");
+            Cuda.check(cudart.cudaEventSynchronize(stop), "cudaEventSynchronize");
+            float[] ms = new float[1];
+            Cuda.check(cudart.cudaEventElapsedTime(ms, start, stop), "cudaEventElapsedTime");
+            return ms[0] / reps;
+        } finally {
+            cudart.cudaEventDestroy(start);
+            cudart.cudaEventDestroy(stop);
+        }
+    }
+
     @Override
     public synchronized void close() {
         if (closed) {

@@ -44,7 +44,7 @@ class CudaBackendOpsTest {
     @AfterAll
     static void reset() {
         if (gpu != null) {
-            gpu.setKernelMode(CudaBackend.KernelMode.LIBRARY);
+            gpu.setKernelMode(CudaBackend.KernelMode.AUTO);
         }
     }
 

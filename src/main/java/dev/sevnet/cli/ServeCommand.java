@@ -1,0 +1,104 @@
+package dev.sevnet.cli;
+
+import dev.sevnet.infer.PredictServer;
+import dev.sevnet.infer.Predictor;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+
+/** {@code sevnet serve}: an HTTP endpoint classifying posted videos with a checkpoint. */
+@Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Serve a checkpoint over HTTP (the JDK's built-in server):",
+            "  POST /v1/predict   the video file as the body (Content-Type video/mp4, video/webm or "
+                    + "application/octet-stream) -> {\"top\":[{\"label\",\"index\",\"prob\"}...],\"logits\":[...]}",
+            "  GET  /healthz      liveness and the model served",
+            "  GET  /metrics      Prometheus text: requests by status, latency, batch sizes, queue depth, errors",
+            "Requests from all clients are batched dynamically. Stop with Ctrl-C (in-flight requests are answered)."})
+public final class ServeCommand implements Callable<Integer> {
+    @Option(names = "--checkpoint", required = true, paramLabel = "DIR",
+            description = "Checkpoint folder (or a run directory: its checkpoints/last).")
+    Path checkpoint;
+
+    @Option(names = "--host", defaultValue = "127.0.0.1", description = "Address to bind (default: ${DEFAULT-VALUE}).")
+    String host;
+
+    @Option(names = "--port", defaultValue = "8080", description = "Port (default: ${DEFAULT-VALUE}; 0: any free port).")
+    int port;
+
+    @Option(names = "--device", paramLabel = "auto|cpu|cuda", defaultValue = "auto",
+            description = "Where the model runs (default: ${DEFAULT-VALUE}: a usable GPU, else the CPU).")
+    String device;
+
+    @Option(names = "--max-body-mb", paramLabel = "N", defaultValue = "64",
+            description = "Largest accepted video in MiB (default: ${DEFAULT-VALUE}); larger bodies get 413.")
+    double maxBodyMb;
+
+    @Option(names = "--max-batch", defaultValue = "8", description = "Most clips per forward pass (default: ${DEFAULT-VALUE}).")
+    int maxBatch;
+
+    @Option(names = "--max-delay-ms", defaultValue = "5",
+            description = "Longest wait for a batch to fill, in ms (default: ${DEFAULT-VALUE}).")
+    long maxDelayMs;
+
+    @Option(names = "--in-flight", defaultValue = "1", description = "Batches run at once (default: ${DEFAULT-VALUE}).")
+    int inFlight;
+
+    @Option(names = "--queue", defaultValue = "64",
+            description = "Queued requests before answering 503 (default: ${DEFAULT-VALUE}).")
+    int queue;
+
+    @Option(names = "--timeout-ms", defaultValue = "30000", description = "Per-request time limit (default: ${DEFAULT-VALUE}).")
+    long timeoutMs;
+
+    @Option(names = "--threads", defaultValue = "8",
+            description = "HTTP handler threads; they also decode the videos (default: ${DEFAULT-VALUE}).")
+    int threads;
+
+    @Option(names = "--views", paramLabel = "CLIPSxCROPS", description = "Test views, 1x1 or 10x3 (default: the checkpoint's).")
+    String views;
+
+    @Option(names = "--top", paramLabel = "K", defaultValue = "5", description = "Labels per answer (default: ${DEFAULT-VALUE}).")
+    int top;
+
+    @Option(names = "--no-fold", description = "Run the model as trained instead of folding BatchNorm into the convs.")
+    boolean noFold;
+
+    @Override
+    public Integer call() throws Exception {
+        if (!(maxBodyMb > 0)) {
+            throw new IllegalArgumentException("--max-body-mb must be > 0");
+        }
+        Predictor.Builder b = Predictor.builder().checkpoint(checkpoint).device(device).maxBatch(maxBatch)
+                .maxQueueDelay(Duration.ofMillis(maxDelayMs)).inFlight(inFlight).queueCapacity(queue)
+                .timeout(Duration.ofMillis(timeoutMs)).topK(top).foldBatchNorm(!noFold);
+        if (views != null) {
+            b.views(views);
+        }
+        Predictor predictor = b.build();
+        PredictServer server;
+        try {
+            server = PredictServer.start(predictor, host, port, (long) (maxBodyMb * 1048576), threads, null);
+        } catch (RuntimeException e) {
+            predictor.close();
+            throw e;
+        }
+        CountDownLatch stopped = new CountDownLatch(1);
+        Thread hook = new Thread(() -> {
+            server.close();
+            predictor.close();
+            stopped.countDown();
+        }, "sevnet-serve-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+        System.out.printf("sevnet serve: %s (%d classes, %s, views %d) on %s (%s), listening on http://%s:%d%n",
+                predictor.modelName(), predictor.numClasses(), predictor.isFolded() ? "BN folded" : "unfolded",
+                predictor.views(), predictor.device(), predictor.deviceReason(), server.address().getHostString(),
+                server.port());
+        System.out.flush();
+        stopped.await();
+        return 0;
+    }
+}

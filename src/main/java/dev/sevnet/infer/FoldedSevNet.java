@@ -1,0 +1,400 @@
+package dev.sevnet.infer;
+
+import dev.sevnet.autograd.F;
+import dev.sevnet.autograd.Var;
+import dev.sevnet.backend.Backend;
+import dev.sevnet.backend.Backends;
+import dev.sevnet.backend.ConvSpec;
+import dev.sevnet.nn.AvgPool3d;
+import dev.sevnet.nn.BatchNorm3d;
+import dev.sevnet.nn.Conv3d;
+import dev.sevnet.nn.Linear;
+import dev.sevnet.nn.MacCounter;
+import dev.sevnet.nn.Module;
+import dev.sevnet.nn.ModuleList;
+import dev.sevnet.nn.SevBlock;
+import dev.sevnet.nn.SevNet;
+import dev.sevnet.nn.SevNetConfig;
+import dev.sevnet.nn.SqueezeExcite;
+import dev.sevnet.nn.Stage;
+import dev.sevnet.tensor.Shape;
+import dev.sevnet.tensor.Tensor;
+import dev.sevnet.tensor.TensorScope;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The inference form of a {@link SevNet}: every {@link BatchNorm3d} folded into the convolution before
+ * it and every ReLU that follows it fused into that convolution, so each {@code conv -> BN [-> ReLU]}
+ * of the model is one {@link Backend#conv3d(Tensor, Tensor, Tensor, ConvSpec, boolean) conv3d} call with
+ * a bias (and the ReLU in its epilogue), on the CPU and the GPU backends alike.
+ *
+ * <p>Per output channel {@code c}, with BN's running statistics (evaluation mode):
+ * <pre>
+ *   s[c]     = gamma[c] / sqrt(running_var[c] + eps)
+ *   w'[c]    = w[c] * s[c]
+ *   b'[c]    = beta[c] + (conv_bias[c] - running_mean[c]) * s[c]
+ * </pre>
+ * computed in double precision, so {@code conv(x, w') + b'} equals {@code BN(conv(x, w))} up to float
+ * rounding. Where a block's output goes through a ReLU right after its last BN (a downsample block
+ * without squeeze-excite: {@code ReLU(concat(bn3, shortcut.bn))}), the ReLU moves into both convs.
+ * Squeeze-excite, the average pool, the residual add+ReLU and the classifier are kept as they are.
+ *
+ * <p>Parameter names follow the source tree ({@code stem.conv_s.weight}, {@code stem.conv_s.bias},
+ * {@code stages.0.blocks.0.conv1.bias}, {@code stages.0.blocks.0.shortcut.conv.weight}, ...; no
+ * {@code bn*} entries). Inference only: forward records no graph; run it under
+ * {@link dev.sevnet.autograd.GradMode#noGrad()} so intermediate activations are freed as soon as they
+ * are consumed. Immutable after {@link #fold}, so any number of threads may run {@link #forward} at
+ * once.
+ */
+public final class FoldedSevNet extends Module {
+    private final SevNetConfig config;
+    private final Stem stem;
+    private final ModuleList<FoldedStage> stages;
+    private final Linear fc;
+
+    private FoldedSevNet(SevNetConfig config, Stem stem, List<FoldedStage> stages, Linear fc) {
+        this.config = config;
+        this.stem = registerModule("stem", stem);
+        this.stages = registerModule("stages", new ModuleList<>(stages));
+        Head head = registerModule("head", new Head(fc));
+        this.fc = head.fc;
+    }
+
+    /**
+     * Folds {@code net} (its parameters and running statistics, whatever its training flag) into a new
+     * model on the same device. {@code net} is left untouched and still owned by the caller.
+     */
+    public static FoldedSevNet fold(SevNet net) {
+        List<Module> made = new ArrayList<>();
+        FoldedSevNet folded;
+        try (TensorScope scope = TensorScope.open()) {
+            Map<String, Module> sc = net.stem().children();
+            Stem stem = track(made, new Stem(
+                    FusedConv.fold((Conv3d) sc.get("conv_s"), (BatchNorm3d) sc.get("bn_s"), true),
+                    FusedConv.fold((Conv3d) sc.get("conv_t"), (BatchNorm3d) sc.get("bn_t"), true)));
+            List<FoldedStage> stages = new ArrayList<>();
+            for (Stage s : net.stages().items()) {
+                List<FoldedBlock> blocks = new ArrayList<>();
+                for (SevBlock b : s.blocks().items()) {
+                    blocks.add(track(made, FoldedBlock.fold(b)));
+                }
+                stages.add(track(made, new FoldedStage(blocks)));
+            }
+            Linear fc = track(made, copyLinear(net.head().fc()));
+            folded = new FoldedSevNet(net.config(), stem, stages, fc);
+        } catch (RuntimeException | Error e) {
+            made.forEach(Module::close);
+            throw e;
+        }
+        try {
+            folded.to(Backends.forDevice(net.device()));
+        } catch (RuntimeException e) {
+            folded.close();
+            throw e;
+        }
+        folded.eval();
+        return folded;
+    }
+
+    private static <M extends Module> M track(List<Module> made, M m) {
+        made.add(m);
+        return m;
+    }
+
+    public SevNetConfig config() {
+        return config;
+    }
+
+    @Override
+    public Var forward(Var x) {
+        if (x.shape().rank() != 5 || x.dim(1) != 3) {
+            throw new IllegalArgumentException("SEVNet input must be [N, 3, T, H, W] RGB clips, got " + x.shape());
+        }
+        Var h = stem.forward(x);
+        Var features = stages.forward(h);
+        if (features != h) {
+            release(h);
+        }
+        Var pooled = F.globalAvgPool(features);
+        release(features);
+        Var logits = fc.forward(pooled);
+        release(pooled);
+        return logits;
+    }
+
+    @Override
+    public Shape outputShape(Shape input, MacCounter macs) {
+        Shape s = stages.outputShape(stem.outputShape(input, macs), macs);
+        return fc.outputShape(Shape.of(s.get(0), s.get(1)), macs);
+    }
+
+    // ---- pieces ----
+
+    private static Linear copyLinear(Linear src) {
+        Linear l = new Linear(src.inFeatures(), src.outFeatures(), src.bias() != null);
+        try {
+            l.loadStateDict(src.stateDict(), true);
+        } catch (RuntimeException e) {
+            l.close();
+            throw e;
+        }
+        return l;
+    }
+
+    /** {@code conv3d(x, weight) + bias}, then ReLU when {@code relu}: one backend call. */
+    static final class FusedConv extends Module {
+        private final ConvSpec spec;
+        private final boolean relu;
+        private final Tensor weight;
+        private final Tensor bias;
+
+        private FusedConv(Tensor weight, Tensor bias, ConvSpec spec, boolean relu) {
+            this.spec = spec;
+            this.relu = relu;
+            this.weight = registerParameter("weight", weight).data();
+            this.bias = registerParameter("bias", bias).data();
+        }
+
+        /** {@code conv} followed by {@code bn} (running statistics), and a ReLU when {@code relu}. */
+        static FusedConv fold(Conv3d conv, BatchNorm3d bn, boolean relu) {
+            int cout = conv.outChannels();
+            if (bn.channels() != cout) {
+                throw new IllegalArgumentException("batch norm of " + bn.channels() + " channels after a conv with "
+                        + cout + " outputs");
+            }
+            float[] w = conv.weight().data().toFloatArray();
+            float[] cb = conv.bias() == null ? null : conv.bias().data().toFloatArray();
+            float[] gamma = bn.weight().data().toFloatArray();
+            float[] beta = bn.bias().data().toFloatArray();
+            float[] mean = bn.runningMean().toFloatArray();
+            float[] var = bn.runningVar().toFloatArray();
+            int per = w.length / cout;
+            float[] fw = new float[w.length];
+            float[] fb = new float[cout];
+            for (int c = 0; c < cout; c++) {
+                double s = gamma[c] / Math.sqrt((double) var[c] + BatchNorm3d.EPS);
+                for (int i = c * per; i < (c + 1) * per; i++) {
+                    fw[i] = (float) (w[i] * s);
+                }
+                double b0 = cb == null ? 0 : cb[c];
+                fb[c] = (float) (beta[c] + (b0 - mean[c]) * s);
+            }
+            Shape ws = conv.weight().data().shape();
+            return new FusedConv(Tensor.of(fw, ws), Tensor.of(fb, Shape.of(cout)), conv.spec(), relu);
+        }
+
+        @Override
+        public Var forward(Var x) {
+            Backend b = Backends.of(x.value());
+            return Var.of(b.conv3d(x.value(), weight, bias, spec, relu));
+        }
+
+        @Override
+        public Shape outputShape(Shape input, MacCounter macs) {
+            long cout = weight.dim(0);
+            long cinPerGroup = weight.dim(1);
+            if (input.rank() != 5 || input.get(1) != cinPerGroup * spec.groups()) {
+                throw new IllegalArgumentException("conv3d expects [N, " + cinPerGroup * spec.groups() + ", T, H, W], got "
+                        + input);
+            }
+            Shape out = spec.outputShape(input, cout);
+            macs.add(out.size() * cinPerGroup * spec.kernelVolume());
+            return out;
+        }
+
+        boolean relu() {
+            return relu;
+        }
+    }
+
+    /** {@code conv_s} and {@code conv_t}, both with BN folded in and ReLU fused. */
+    private static final class Stem extends Module {
+        private final FusedConv convS;
+        private final FusedConv convT;
+
+        Stem(FusedConv convS, FusedConv convT) {
+            this.convS = registerModule("conv_s", convS);
+            this.convT = registerModule("conv_t", convT);
+        }
+
+        @Override
+        public Var forward(Var x) {
+            Var h = convS.forward(x);
+            Var out = convT.forward(h);
+            release(h);
+            return out;
+        }
+
+        @Override
+        public Shape outputShape(Shape input, MacCounter macs) {
+            return convT.outputShape(convS.outputShape(input, macs), macs);
+        }
+    }
+
+    /** A stage's {@code blocks}. */
+    private static final class FoldedStage extends Module {
+        private final ModuleList<FoldedBlock> blocks;
+
+        FoldedStage(List<FoldedBlock> blocks) {
+            this.blocks = registerModule("blocks", new ModuleList<>(blocks));
+        }
+
+        @Override
+        public Var forward(Var x) {
+            return blocks.forward(x);
+        }
+
+        @Override
+        public Shape outputShape(Shape input, MacCounter macs) {
+            return blocks.outputShape(input, macs);
+        }
+    }
+
+    /** Global average pool then {@code fc} (dropout is the identity at inference). */
+    private static final class Head extends Module {
+        private final Linear fc;
+
+        Head(Linear fc) {
+            this.fc = registerModule("fc", fc);
+        }
+
+        @Override
+        public Var forward(Var x) {
+            return fc.forward(F.globalAvgPool(x));
+        }
+
+        @Override
+        public Shape outputShape(Shape input, MacCounter macs) {
+            return fc.outputShape(Shape.of(input.get(0), input.get(1)), macs);
+        }
+    }
+
+    /** A {@link SevBlock} with its three conv+BN pairs (and the shortcut's) folded. */
+    static final class FoldedBlock extends Module {
+        private final boolean downsample;
+        private final FusedConv conv1;
+        private final FusedConv conv2;
+        private final FusedConv conv3;
+        private final SqueezeExcite se;
+        private final AvgPool3d pool;
+        private final FusedConv shortcutConv;
+
+        private FoldedBlock(boolean downsample, FusedConv conv1, FusedConv conv2, FusedConv conv3, SqueezeExcite se,
+                AvgPool3d pool, FusedConv shortcutConv) {
+            this.downsample = downsample;
+            this.conv1 = registerModule("conv1", conv1);
+            this.conv2 = registerModule("conv2", conv2);
+            this.conv3 = registerModule("conv3", conv3);
+            this.se = se == null ? null : registerModule("se", se);
+            if (downsample) {
+                ShortcutBranch sb = registerModule("shortcut", new ShortcutBranch(pool, shortcutConv));
+                this.pool = sb.pool;
+                this.shortcutConv = sb.conv;
+            } else {
+                this.pool = null;
+                this.shortcutConv = null;
+            }
+        }
+
+        static FoldedBlock fold(SevBlock b) {
+            Map<String, Module> c = b.children();
+            boolean down = b.isDownsample();
+            SqueezeExcite srcSe = (SqueezeExcite) c.get("se");
+            // relu(concat(a, s)) = concat(relu(a), relu(s)): without squeeze-excite both branch convs take it
+            boolean tailRelu = down && srcSe == null;
+            List<Module> made = new ArrayList<>();
+            try {
+                FusedConv c1 = track(made, FusedConv.fold((Conv3d) c.get("conv1"), (BatchNorm3d) c.get("bn1"), true));
+                FusedConv c2 = track(made, FusedConv.fold((Conv3d) c.get("conv2"), (BatchNorm3d) c.get("bn2"), true));
+                FusedConv c3 = track(made, FusedConv.fold((Conv3d) c.get("conv3"), (BatchNorm3d) c.get("bn3"), tailRelu));
+                SqueezeExcite se = null;
+                if (srcSe != null) {
+                    se = track(made, new SqueezeExcite(b.channels()));
+                    se.loadStateDict(srcSe.stateDict(), true);
+                }
+                AvgPool3d pool = null;
+                FusedConv sc = null;
+                if (down) {
+                    Map<String, Module> s = c.get("shortcut").children();
+                    pool = track(made, new AvgPool3d(((AvgPool3d) s.get("pool")).window()));
+                    sc = track(made, FusedConv.fold((Conv3d) s.get("conv"), (BatchNorm3d) s.get("bn"), tailRelu));
+                }
+                return new FoldedBlock(down, c1, c2, c3, se, pool, sc);
+            } catch (RuntimeException | Error e) {
+                made.forEach(Module::close);
+                throw e;
+            }
+        }
+
+        @Override
+        public Var forward(Var x) {
+            Var h1 = conv1.forward(x);
+            Var h2 = conv2.forward(h1);
+            release(h1);
+            Var h = conv3.forward(h2);
+            release(h2);
+            if (se != null) {
+                Var scaled = se.forward(h);
+                release(h);
+                h = scaled;
+            }
+            if (!downsample) {
+                Var out = F.addRelu(h, x);
+                release(h);
+                return out;
+            }
+            Var pooled = pool.forward(x);
+            Var s = shortcutConv.forward(pooled);
+            release(pooled);
+            Var cat = F.concatChannels(h, s);
+            release(h);
+            release(s);
+            if (conv3.relu()) {
+                return cat;
+            }
+            Var out = F.relu(cat);
+            release(cat);
+            return out;
+        }
+
+        @Override
+        public Shape outputShape(Shape input, MacCounter macs) {
+            Shape h = conv3.outputShape(conv2.outputShape(conv1.outputShape(input, macs), macs), macs);
+            if (se != null) {
+                se.outputShape(h, macs);
+            }
+            if (downsample) {
+                Shape s = shortcutConv.outputShape(pool.outputShape(input, macs), macs);
+                return h.with(1, h.get(1) + s.get(1));
+            }
+            return h;
+        }
+    }
+
+    /** The downsample block's {@code shortcut}: pool, then the folded {@code conv}. */
+    private static final class ShortcutBranch extends Module {
+        private final AvgPool3d pool;
+        private final FusedConv conv;
+
+        ShortcutBranch(AvgPool3d pool, FusedConv conv) {
+            this.pool = registerModule("pool", pool);
+            this.conv = registerModule("conv", conv);
+        }
+
+        @Override
+        public Var forward(Var x) {
+            Var p = pool.forward(x);
+            Var out = conv.forward(p);
+            release(p);
+            return out;
+        }
+
+        @Override
+        public Shape outputShape(Shape input, MacCounter macs) {
+            return conv.outputShape(pool.outputShape(input, macs), macs);
+        }
+    }
+}

@@ -1,0 +1,372 @@
+package dev.sevnet.infer;
+
+import com.google.gson.Gson;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import dev.sevnet.data.VideoDecodeException;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * An HTTP front end of a {@link Predictor} on the JDK's built-in server ({@code com.sun.net.httpserver}),
+ * no framework:
+ * <ul>
+ * <li>{@code POST /v1/predict} with the video file as the body ({@code Content-Type: video/mp4},
+ *     {@code video/webm} or {@code application/octet-stream}) &rarr; {@code 200}
+ *     {@code {"top":[{"label","index","prob"},...],"logits":[...]}};</li>
+ * <li>{@code GET /healthz} &rarr; {@code 200 {"status":"ok",...}};</li>
+ * <li>{@code GET /metrics} &rarr; Prometheus text format ({@link ServeMetrics}).</li>
+ * </ul>
+ * A bad request gets a 4xx JSON {@code {"error": "..."}} naming the problem (400 empty body, 404 unknown
+ * path, 405 wrong method, 413 body over the limit, 415 wrong content type, 422 not a decodable video);
+ * a full queue or a timeout 503 with {@code Retry-After}; the server keeps serving either way. Each body
+ * is written to a temporary file for FFmpeg and deleted once answered. Request handlers run on a fixed
+ * pool of {@code threads}, which also decode the videos; the predictor batches them.
+ *
+ * <p>Closing the server stops it and its handler threads; the predictor stays open (its owner closes it).
+ */
+public final class PredictServer implements AutoCloseable {
+    /** The media types accepted by {@code POST /v1/predict}, with the temp-file suffix of each. */
+    public static final Map<String, String> CONTENT_TYPES = Map.of("video/mp4", ".mp4", "video/webm", ".webm",
+            "application/octet-stream", ".bin");
+    /** Bodies of rejected requests are read and discarded up to this size, so the connection stays usable. */
+    private static final long DRAIN_LIMIT = 16L << 20;
+    private static final Gson GSON = new Gson();
+
+    private final Predictor predictor;
+    private final HttpServer server;
+    private final ExecutorService handlers;
+    private final long maxBodyBytes;
+    private final Path tempDir;
+    private final ServeMetrics metrics = new ServeMetrics();
+    private volatile boolean closed;
+
+    private PredictServer(Predictor predictor, HttpServer server, ExecutorService handlers, long maxBodyBytes,
+            Path tempDir) {
+        this.predictor = predictor;
+        this.server = server;
+        this.handlers = handlers;
+        this.maxBodyBytes = maxBodyBytes;
+        this.tempDir = tempDir;
+    }
+
+    /**
+     * Binds {@code host:port} (port 0: any free port) and starts serving {@code predictor}.
+     *
+     * @param maxBodyBytes largest accepted video (413 above it)
+     * @param threads      request handler threads (they also decode the videos)
+     * @param tempDir      where bodies are written for decoding (null: the system temp folder)
+     * @throws UncheckedIOException when the address cannot be bound
+     */
+    public static PredictServer start(Predictor predictor, String host, int port, long maxBodyBytes, int threads,
+            Path tempDir) {
+        Objects.requireNonNull(predictor, "predictor");
+        if (maxBodyBytes < 1) {
+            throw new IllegalArgumentException("max body size must be >= 1 byte, got " + maxBodyBytes);
+        }
+        if (threads < 1) {
+            throw new IllegalArgumentException("handler threads must be >= 1, got " + threads);
+        }
+        if (port < 0 || port > 65535) {
+            throw new IllegalArgumentException("port must be in 0..65535, got " + port);
+        }
+        Path tmp = tempDir != null ? tempDir : Path.of(System.getProperty("java.io.tmpdir"));
+        HttpServer server;
+        try {
+            Files.createDirectories(tmp);
+            server = HttpServer.create(new InetSocketAddress(host, port), 128);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot listen on " + host + ":" + port + ": " + e.getMessage(), e);
+        }
+        AtomicInteger ids = new AtomicInteger();
+        ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
+            Thread t = new Thread(r, "sevnet-http-" + ids.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
+        PredictServer s = new PredictServer(predictor, server, pool, maxBodyBytes, tmp);
+        server.createContext("/", s::handle);
+        server.setExecutor(pool);
+        server.start();
+        return s;
+    }
+
+    /** The bound address (with the actual port when 0 was asked for). */
+    public InetSocketAddress address() {
+        return server.getAddress();
+    }
+
+    public int port() {
+        return server.getAddress().getPort();
+    }
+
+    public Predictor predictor() {
+        return predictor;
+    }
+
+    /** The Prometheus text that {@code GET /metrics} returns now. */
+    public String metricsText() {
+        return metrics.render(predictor);
+    }
+
+    /** Stops accepting connections, waits up to a second for exchanges in progress, stops the handler threads. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        server.stop(1);
+        handlers.shutdown();
+        try {
+            if (!handlers.awaitTermination(30, TimeUnit.SECONDS)) {
+                handlers.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            handlers.shutdownNow();
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    // ---- dispatch ----
+
+    /** An answer: status, JSON (or text) body, the error reason for the metrics (null on success). */
+    private record Reply(int status, String contentType, byte[] body, String reason, Map<String, String> headers) {
+        static Reply json(int status, JsonObject o) {
+            return new Reply(status, "application/json; charset=utf-8", GSON.toJson(o).getBytes(StandardCharsets.UTF_8),
+                    null, Map.of());
+        }
+
+        static Reply error(int status, String reason, String message) {
+            JsonObject o = new JsonObject();
+            o.addProperty("error", message);
+            o.addProperty("status", status);
+            return new Reply(status, "application/json; charset=utf-8", GSON.toJson(o).getBytes(StandardCharsets.UTF_8),
+                    reason, Map.of());
+        }
+
+        Reply with(String header, String value) {
+            return new Reply(status, contentType, body, reason, Map.of(header, value));
+        }
+    }
+
+    private void handle(HttpExchange ex) {
+        long t0 = System.nanoTime();
+        metrics.begin();
+        String path = ex.getRequestURI().getPath();
+        String endpoint = switch (path) {
+            case "/v1/predict", "/healthz", "/metrics" -> path;
+            default -> "other";
+        };
+        Reply reply;
+        try {
+            reply = switch (endpoint) {
+                case "/v1/predict" -> predict(ex);
+                case "/healthz" -> onlyGet(ex, this::health);
+                case "/metrics" -> onlyGet(ex, () -> new Reply(200, "text/plain; version=0.0.4; charset=utf-8",
+                        metrics.render(predictor).getBytes(StandardCharsets.UTF_8), null, Map.of()));
+                default -> Reply.error(404, "not_found", "no endpoint " + path
+                        + "; the endpoints are POST /v1/predict, GET /healthz and GET /metrics");
+            };
+        } catch (RuntimeException | Error e) {
+            String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+            reply = Reply.error(500, "internal", "internal error: " + m.lines().findFirst().orElse(m));
+        }
+        if (reply.reason() != null) {
+            metrics.error(reply.reason());
+        }
+        try {
+            drain(ex.getRequestBody());
+            ex.getResponseHeaders().set("Content-Type", reply.contentType());
+            reply.headers().forEach((k, v) -> ex.getResponseHeaders().set(k, v));
+            boolean head = ex.getRequestMethod().equalsIgnoreCase("HEAD");
+            ex.sendResponseHeaders(reply.status(), head ? -1 : reply.body().length);
+            if (!head) {
+                try (OutputStream os = ex.getResponseBody()) {
+                    os.write(reply.body());
+                }
+            }
+        } catch (IOException e) {
+            // the client went away; nothing to answer
+        } finally {
+            ex.close();
+            metrics.end(endpoint, reply.status(), System.nanoTime() - t0, endpoint.equals("/v1/predict"));
+        }
+    }
+
+    private static Reply onlyGet(HttpExchange ex, java.util.function.Supplier<Reply> get) {
+        String m = ex.getRequestMethod().toUpperCase(Locale.ROOT);
+        if (!m.equals("GET") && !m.equals("HEAD")) {
+            return Reply.error(405, "method_not_allowed", "method " + m + " is not allowed on "
+                    + ex.getRequestURI().getPath() + "; use GET").with("Allow", "GET, HEAD");
+        }
+        return get.get();
+    }
+
+    private Reply health() {
+        JsonObject o = new JsonObject();
+        boolean up = !predictor.isClosed() && !closed;
+        o.addProperty("status", up ? "ok" : "closing");
+        o.addProperty("model", predictor.modelName());
+        o.addProperty("device", predictor.device().toString());
+        o.addProperty("classes", predictor.numClasses());
+        o.addProperty("views", predictor.views());
+        o.addProperty("queue_depth", predictor.queueDepth());
+        return Reply.json(up ? 200 : 503, o);
+    }
+
+    private Reply predict(HttpExchange ex) {
+        String method = ex.getRequestMethod().toUpperCase(Locale.ROOT);
+        if (!method.equals("POST")) {
+            return Reply.error(405, "method_not_allowed", "method " + method
+                    + " is not allowed on /v1/predict; POST the video file as the request body").with("Allow", "POST");
+        }
+        String ct = ex.getRequestHeaders().getFirst("Content-Type");
+        if (ct == null || ct.isBlank()) {
+            return Reply.error(415, "unsupported_media_type", "missing Content-Type; send the video as video/mp4, "
+                    + "video/webm or application/octet-stream");
+        }
+        String type = ct.split(";", 2)[0].trim().toLowerCase(Locale.ROOT);
+        String suffix = CONTENT_TYPES.get(type);
+        if (suffix == null) {
+            return Reply.error(415, "unsupported_media_type", "unsupported Content-Type '" + type
+                    + "'; send the video as video/mp4, video/webm or application/octet-stream");
+        }
+        long declared = contentLength(ex);
+        if (declared > maxBodyBytes) {
+            return tooLarge(declared);
+        }
+        Path file = null;
+        try {
+            file = Files.createTempFile(tempDir, "sevnet-upload-", suffix);
+            long n = copyLimited(ex.getRequestBody(), file, maxBodyBytes + 1);
+            if (n > maxBodyBytes) {
+                return tooLarge(-1);
+            }
+            if (n == 0) {
+                return Reply.error(400, "empty_body", "empty body: POST the video file as the request body");
+            }
+            Prediction p = predictor.predict(file);
+            return Reply.json(200, toJson(p));
+        } catch (VideoDecodeException e) {
+            return Reply.error(422, "not_a_video", "the body is not a decodable video: " + reason(e));
+        } catch (QueueFullException e) {
+            return Reply.error(503, "queue_full", "server busy: " + e.getMessage()).with("Retry-After", "1");
+        } catch (PredictionTimeoutException e) {
+            return Reply.error(503, "timeout", e.getMessage()).with("Retry-After", "1");
+        } catch (RejectedExecutionException e) {
+            return Reply.error(503, "closing", "server is shutting down: " + e.getMessage());
+        } catch (IllegalArgumentException e) {
+            return Reply.error(422, "not_a_video", "the body cannot be used as a video: " + firstLine(e));
+        } catch (IOException e) {
+            return Reply.error(400, "bad_body", "cannot read the request body: " + firstLine(e));
+        } finally {
+            if (file != null) {
+                try {
+                    Files.deleteIfExists(file);
+                } catch (IOException e) {
+                    // best effort: a temp file left behind is not an answer to the client
+                }
+            }
+        }
+    }
+
+    private Reply tooLarge(long declared) {
+        String size = declared >= 0 ? "body of " + declared + " bytes" : "body";
+        return Reply.error(413, "body_too_large", size + " is over the limit of " + maxBodyBytes + " bytes ("
+                + String.format(Locale.ROOT, "%.1f", maxBodyBytes / 1048576.0) + " MiB)");
+    }
+
+    static JsonObject toJson(Prediction p) {
+        JsonObject o = new JsonObject();
+        JsonArray top = new JsonArray();
+        for (Prediction.ClassScore c : p.top()) {
+            JsonObject t = new JsonObject();
+            t.addProperty("label", c.label());
+            t.addProperty("index", c.index());
+            t.addProperty("prob", c.prob());
+            top.add(t);
+        }
+        o.add("top", top);
+        JsonArray logits = new JsonArray();
+        for (float v : p.logits()) {
+            logits.add(v);
+        }
+        o.add("logits", logits);
+        o.addProperty("views", p.views());
+        return o;
+    }
+
+    private static long contentLength(HttpExchange ex) {
+        String v = ex.getRequestHeaders().getFirst("Content-Length");
+        if (v == null) {
+            return -1;
+        }
+        try {
+            return Long.parseLong(v.trim());
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    /** Copies at most {@code limit} bytes of {@code in} into {@code file}; returns how many it copied. */
+    private static long copyLimited(InputStream in, Path file, long limit) throws IOException {
+        long n = 0;
+        byte[] buf = new byte[64 * 1024];
+        try (OutputStream out = Files.newOutputStream(file, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING)) {
+            while (n < limit) {
+                int r = in.read(buf, 0, (int) Math.min(buf.length, limit - n));
+                if (r < 0) {
+                    break;
+                }
+                out.write(buf, 0, r);
+                n += r;
+            }
+        }
+        return n;
+    }
+
+    /** Reads and discards what is left of a request body, up to {@link #DRAIN_LIMIT}. */
+    private static void drain(InputStream in) {
+        byte[] buf = new byte[64 * 1024];
+        long n = 0;
+        try {
+            int r;
+            while (n < DRAIN_LIMIT && (r = in.read(buf)) >= 0) {
+                n += r;
+            }
+        } catch (IOException e) {
+            // nothing more to read
+        }
+    }
+
+    private static String reason(VideoDecodeException e) {
+        String m = firstLine(e);
+        String prefix = "cannot decode " + e.file() + ": ";
+        return m.startsWith(prefix) ? m.substring(prefix.length()) : m;
+    }
+
+    private static String firstLine(Throwable e) {
+        String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        return m.lines().findFirst().orElse(m);
+    }
+}

@@ -1,0 +1,961 @@
+package dev.sevnet.infer;
+
+import dev.sevnet.autograd.GradMode;
+import dev.sevnet.autograd.Var;
+import dev.sevnet.data.AnnotationReaders;
+import dev.sevnet.data.Clip;
+import dev.sevnet.nn.Module;
+import dev.sevnet.nn.SevNet;
+import dev.sevnet.nn.SevNetConfig;
+import dev.sevnet.nn.io.WeightsLoader;
+import dev.sevnet.tensor.DType;
+import dev.sevnet.tensor.Device;
+import dev.sevnet.tensor.Shape;
+import dev.sevnet.tensor.Tensor;
+import dev.sevnet.tensor.TensorScope;
+import dev.sevnet.train.Checkpoint;
+import dev.sevnet.train.Datasets;
+import dev.sevnet.train.DeviceChoice;
+import dev.sevnet.train.Metrics;
+import dev.sevnet.train.Recipe;
+import dev.sevnet.train.TrainConfig;
+import dev.sevnet.train.Trainer;
+
+import java.nio.FloatBuffer;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * A thread-safe, dynamically batching SEVNet classifier for JVM services.
+ *
+ * <pre>{@code
+ * try (Predictor p = Predictor.builder().checkpoint(Path.of("runs/main/checkpoints/best")).build()) {
+ *     Prediction r = p.predict(Path.of("clip.mp4"));          // from any number of threads at once
+ *     System.out.println(r.top1().label() + " " + r.top1().prob());
+ * }
+ * }</pre>
+ *
+ * <p><b>Loading.</b> From a checkpoint folder (its {@code state.json} gives the model, the input
+ * geometry, the test views and the label names) or from a safetensors file plus a model name and
+ * labels. At load, every BatchNorm is folded into the convolution before it and the ReLUs are fused
+ * ({@link FoldedSevNet}); then the weights move to the chosen device.
+ *
+ * <p><b>Batching.</b> Calls put a request (the clip views of one video) into a bounded queue and wait.
+ * {@code inFlight} batching threads each take up to {@code maxBatch} clips from the queue &mdash; waiting
+ * at most {@code maxQueueDelay} after the oldest request arrived for more to come &mdash; run one
+ * forward pass under {@link GradMode#noGrad()} inside a {@link TensorScope}, and complete the
+ * requests' futures. A request with more views than {@code maxBatch} runs in several passes. Videos
+ * are decoded on the calling thread ({@link #predict(Path)}) or on a small decode pool
+ * ({@link #predictAsync(Path)}), never on a batching thread.
+ *
+ * <p><b>Back-pressure and time limits.</b> When the queue holds {@code queueCapacity} requests a
+ * call fails at once with {@link QueueFullException}. A call that has not finished {@code timeout}
+ * after it was made fails: the synchronous methods throw {@link PredictionTimeoutException}, the
+ * futures of the asynchronous ones complete with {@link TimeoutException}; a timed-out request that is
+ * still queued is dropped without being run.
+ *
+ * <p><b>Closing.</b> {@link #close()} rejects new calls, lets every call already accepted finish
+ * (queued requests included), stops the threads and frees every native buffer the predictor owns.
+ *
+ * <p>Future callbacks attached with the non-async {@code CompletableFuture} methods run on a
+ * batching thread: keep them short, or use the {@code ...Async} variants.
+ */
+public final class Predictor implements AutoCloseable {
+    private final TrainConfig config;
+    private final List<String> labels;
+    private final Module model;
+    private final DeviceChoice device;
+    private final boolean folded;
+    private final int maxBatch;
+    private final long maxDelayNanos;
+    private final int queueCapacity;
+    private final Duration timeout;
+    private final int topK;
+    private final Shape clipShape;
+    private final Thread[] workers;
+    private final ThreadPoolExecutor decodePool;
+
+    // queue state, guarded by lock
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition notEmpty = lock.newCondition();
+    private final Condition idle = lock.newCondition();
+    private final ArrayDeque<Request> queue = new ArrayDeque<>();
+    private int queuedClips;
+    private int activeCalls;
+    private int runningBatches;
+    private boolean closing;
+    private boolean drained;
+    private final Object closeMonitor = new Object();
+    /** True on this predictor's batching and decode threads (close() from a callback there must not wait for itself). */
+    private final ThreadLocal<Boolean> internalThread = ThreadLocal.withInitial(() -> Boolean.FALSE);
+    private volatile boolean closed;
+
+    // statistics
+    private final AtomicLong accepted = new AtomicLong();
+    private final AtomicLong completed = new AtomicLong();
+    private final AtomicLong failed = new AtomicLong();
+    private final AtomicLong rejected = new AtomicLong();
+    private final AtomicLong timedOut = new AtomicLong();
+    private final AtomicLong batches = new AtomicLong();
+    private final AtomicLong clips = new AtomicLong();
+    private final AtomicLongArray batchSizes;
+
+    /** One video's (or clip's) views waiting for a forward pass. */
+    private static final class Request {
+        final float[][] views;
+        final Shape clipShape;
+        final CompletableFuture<Prediction> future;
+        final long enqueuedNanos;
+
+        Request(float[][] views, Shape clipShape, CompletableFuture<Prediction> future) {
+            this.views = views;
+            this.clipShape = clipShape;
+            this.future = future;
+            this.enqueuedNanos = System.nanoTime();
+        }
+    }
+
+    /**
+     * Counters since the predictor was built.
+     *
+     * @param accepted   requests queued
+     * @param completed  requests answered with a prediction
+     * @param failed     requests whose forward pass failed
+     * @param rejected   calls refused because the queue was full
+     * @param timedOut   calls that ran past the timeout
+     * @param batches    forward passes run
+     * @param clips      clips (views) run through the model
+     * @param queueDepth requests waiting now
+     * @param running    batches in a forward pass now
+     * @param batchSizes {@code batchSizes[n]}: forward passes of {@code n} clips ({@code n} = 1..maxBatch)
+     */
+    public record Stats(long accepted, long completed, long failed, long rejected, long timedOut, long batches,
+            long clips, int queueDepth, int running, long[] batchSizes) {
+        public Stats {
+            batchSizes = batchSizes.clone();
+        }
+
+        @Override
+        public long[] batchSizes() {
+            return batchSizes.clone();
+        }
+    }
+
+    private Predictor(Builder b, TrainConfig config, List<String> labels, Module model, DeviceChoice device) {
+        this.config = config;
+        this.labels = List.copyOf(labels);
+        this.model = model;
+        this.device = device;
+        this.folded = model instanceof FoldedSevNet;
+        this.maxBatch = b.maxBatch;
+        this.maxDelayNanos = b.maxQueueDelay.toNanos();
+        this.queueCapacity = b.queueCapacity;
+        this.timeout = b.timeout;
+        this.topK = Math.min(b.topK, labels.size());
+        this.clipShape = Shape.of(3, config.frames(), config.size(), config.size());
+        this.batchSizes = new AtomicLongArray(maxBatch + 1);
+        AtomicInteger decodeIds = new AtomicInteger();
+        this.decodePool = new ThreadPoolExecutor(b.decodeThreads, b.decodeThreads, 30, TimeUnit.SECONDS,
+                new ArrayBlockingQueue<>(queueCapacity), r -> {
+                    Thread t = new Thread(() -> {
+                        internalThread.set(Boolean.TRUE);
+                        r.run();
+                    }, "sevnet-decode-" + decodeIds.incrementAndGet());
+                    t.setDaemon(true);
+                    return t;
+                });
+        decodePool.allowCoreThreadTimeOut(true);
+        this.workers = new Thread[b.inFlight];
+        for (int i = 0; i < workers.length; i++) {
+            workers[i] = new Thread(this::workerLoop, "sevnet-batcher-" + i);
+            workers[i].setDaemon(true);
+            workers[i].start();
+        }
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    // ---- public API ----
+
+    /**
+     * Decodes {@code video} (any file FFmpeg reads, or a folder of extracted frames) on this thread with
+     * the model's test-time sampling, transform and views, then classifies it.
+     *
+     * @throws dev.sevnet.data.VideoDecodeException when the file is missing, not a video or unreadable
+     * @throws QueueFullException                   when the queue is full
+     * @throws PredictionTimeoutException           after the per-call timeout
+     * @throws RejectedExecutionException           when the predictor is closed
+     */
+    public Prediction predict(Path video) {
+        long t0 = System.nanoTime();
+        CompletableFuture<Prediction> f;
+        enter();
+        try {
+            List<Clip> views = decode(video);
+            f = newFuture(t0);
+            if (!f.isDone()) {
+                submit(requestOf(views, f));
+            }
+        } finally {
+            leave();
+        }
+        return await(f);
+    }
+
+    /**
+     * Classifies a normalised float32 clip {@code [3, T, H, W]}, or the views {@code [V, 3, T, H, W]} of
+     * one video (their probabilities are averaged). The tensor is copied: the caller keeps it.
+     */
+    public Prediction predict(Tensor clip) {
+        return await(predictAsync(clip));
+    }
+
+    /**
+     * {@link #predict(Path)} without waiting: the video is decoded on the predictor's decode pool. A
+     * full queue is reported at once with {@link QueueFullException} (or, when the queue fills while the
+     * video is decoded, by the future).
+     */
+    public CompletableFuture<Prediction> predictAsync(Path video) {
+        Objects.requireNonNull(video, "video");
+        long t0 = System.nanoTime();
+        enter();
+        CompletableFuture<Prediction> f = newFuture(t0);
+        try {
+            decodePool.execute(() -> {
+                Throwable failure = null;
+                try {
+                    if (!f.isDone()) {
+                        List<Clip> views = decode(video);
+                        if (!f.isDone()) {
+                            submit(requestOf(views, f));
+                        }
+                    }
+                } catch (RuntimeException | Error e) {
+                    failure = e;
+                } finally {
+                    leave();
+                }
+                if (failure != null) {
+                    f.completeExceptionally(failure); // after leave(): a callback may call close()
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            leave();
+            rejected.incrementAndGet();
+            QueueFullException q = new QueueFullException(queueCapacity);
+            f.completeExceptionally(q);
+            throw q;
+        }
+        return f;
+    }
+
+    /** {@link #predict(Tensor)} without waiting. */
+    public CompletableFuture<Prediction> predictAsync(Tensor clip) {
+        Request r = requestOf(clip, null);
+        long t0 = System.nanoTime();
+        enter();
+        try {
+            CompletableFuture<Prediction> f = newFuture(t0);
+            submit(new Request(r.views, r.clipShape, f));
+            return f;
+        } finally {
+            leave();
+        }
+    }
+
+    /** Class names, index i = output i. */
+    public List<String> labels() {
+        return labels;
+    }
+
+    public int numClasses() {
+        return labels.size();
+    }
+
+    /** The device the model runs on. */
+    public Device device() {
+        return device.device();
+    }
+
+    /** Why that device (e.g. "no GPU: ..."). */
+    public String deviceReason() {
+        return device.reason();
+    }
+
+    /** The model name, e.g. {@code sevnet-g8}. */
+    public String modelName() {
+        return config.model();
+    }
+
+    /** The shape of one view that {@link #predict(Path)} decodes: {@code [3, T, size, size]}. */
+    public Shape clipShape() {
+        return clipShape;
+    }
+
+    /** Views per video that {@link #predict(Path)} decodes (clips x crops). */
+    public int views() {
+        return config.testClips() * config.testCrops();
+    }
+
+    /** Whether the model runs in its folded (BN-free) form. */
+    public boolean isFolded() {
+        return folded;
+    }
+
+    public int maxBatch() {
+        return maxBatch;
+    }
+
+    public int queueCapacity() {
+        return queueCapacity;
+    }
+
+    public Duration timeout() {
+        return timeout;
+    }
+
+    /** Requests waiting for a batching thread now. */
+    public int queueDepth() {
+        lock.lock();
+        try {
+            return queue.size();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    public Stats stats() {
+        long[] sizes = new long[batchSizes.length()];
+        for (int i = 0; i < sizes.length; i++) {
+            sizes[i] = batchSizes.get(i);
+        }
+        int depth;
+        int running;
+        lock.lock();
+        try {
+            depth = queue.size();
+            running = runningBatches;
+        } finally {
+            lock.unlock();
+        }
+        return new Stats(accepted.get(), completed.get(), failed.get(), rejected.get(), timedOut.get(), batches.get(),
+                clips.get(), depth, running, sizes);
+    }
+
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /**
+     * Rejects new calls, waits for every accepted call to finish (queued requests are still run), stops
+     * the batching and decode threads and frees the model. Idempotent.
+     */
+    @Override
+    public void close() {
+        if (internalThread.get()) {
+            // called from a future callback on one of this predictor's own threads: waiting here for those
+            // threads would wait for itself, so another thread closes
+            Thread t = new Thread(this::close, "sevnet-predictor-close");
+            t.setDaemon(false);
+            t.start();
+            return;
+        }
+        synchronized (closeMonitor) {
+            if (closed) {
+                return;
+            }
+            lock.lock();
+            try {
+                closing = true;
+                while (activeCalls > 0) {
+                    idle.awaitUninterruptibly();
+                }
+                drained = true;
+                notEmpty.signalAll();
+            } finally {
+                lock.unlock();
+            }
+            decodePool.shutdown();
+            boolean interrupted = false;
+            for (Thread w : workers) {
+                while (w.isAlive()) {
+                    try {
+                        w.join();
+                    } catch (InterruptedException e) {
+                        interrupted = true;
+                    }
+                }
+            }
+            try {
+                while (!decodePool.awaitTermination(1, TimeUnit.SECONDS)) {
+                    // its tasks have all run (activeCalls reached 0); threads are exiting
+                }
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+            model.close();
+            closed = true;
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    // ---- requests ----
+
+    private List<Clip> decode(Path video) {
+        return Datasets.files(config, List.of(video), labels).loadViews(0);
+    }
+
+    private static Request requestOf(List<Clip> views, CompletableFuture<Prediction> f) {
+        Clip first = views.get(0);
+        float[][] data = new float[views.size()][];
+        for (int i = 0; i < data.length; i++) {
+            data[i] = views.get(i).data();
+        }
+        return new Request(data, Shape.of(3, first.frames(), first.height(), first.width()), f);
+    }
+
+    private static Request requestOf(Tensor clip, CompletableFuture<Prediction> f) {
+        Objects.requireNonNull(clip, "clip");
+        if (clip.isClosed()) {
+            throw new IllegalArgumentException("clip tensor is closed");
+        }
+        if (clip.dtype() != DType.FLOAT32) {
+            throw new IllegalArgumentException("clip must be float32, got " + clip.dtype());
+        }
+        Shape s = clip.shape();
+        boolean one = s.rank() == 4;
+        if (!(one || s.rank() == 5) || s.get(one ? 0 : 1) != 3 || s.size() == 0) {
+            throw new IllegalArgumentException("clip must be [3, T, H, W] or the views of one video [V, 3, T, H, W], got "
+                    + s);
+        }
+        int v = one ? 1 : Math.toIntExact(s.get(0));
+        Shape view = one ? s : Shape.of(s.get(1), s.get(2), s.get(3), s.get(4));
+        if (view.size() > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("clip " + s + " is too large");
+        }
+        int per = (int) view.size();
+        float[] all = clip.toFloatArray();
+        float[][] data = new float[v][];
+        for (int i = 0; i < v; i++) {
+            data[i] = java.util.Arrays.copyOfRange(all, i * per, (i + 1) * per);
+        }
+        return new Request(data, view, f);
+    }
+
+    private CompletableFuture<Prediction> newFuture(long startNanos) {
+        CompletableFuture<Prediction> f = new CompletableFuture<>();
+        f.whenComplete((p, e) -> {
+            if (e instanceof TimeoutException) {
+                timedOut.incrementAndGet();
+            }
+        });
+        long left = timeout.toNanos() - (System.nanoTime() - startNanos);
+        if (left <= 0) {
+            f.completeExceptionally(new TimeoutException("no prediction within " + timeout.toMillis() + " ms"));
+        } else {
+            f.orTimeout(left, TimeUnit.NANOSECONDS);
+        }
+        return f;
+    }
+
+    private Prediction await(CompletableFuture<Prediction> f) {
+        try {
+            return f.get();
+        } catch (ExecutionException e) {
+            Throwable c = e.getCause();
+            if (c instanceof TimeoutException te) {
+                throw new PredictionTimeoutException(timeout, te);
+            }
+            if (c instanceof RuntimeException re) {
+                throw re;
+            }
+            if (c instanceof Error er) {
+                throw er;
+            }
+            throw new IllegalStateException(c);
+        } catch (InterruptedException e) {
+            f.cancel(false);
+            Thread.currentThread().interrupt();
+            throw new CancellationException("interrupted while waiting for a prediction");
+        }
+    }
+
+    private void enter() {
+        lock.lock();
+        try {
+            if (closing) {
+                throw new RejectedExecutionException("predictor is closed");
+            }
+            activeCalls++;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void leave() {
+        lock.lock();
+        try {
+            if (--activeCalls == 0) {
+                idle.signalAll();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void submit(Request r) {
+        lock.lock();
+        try {
+            if (drained) {
+                throw new RejectedExecutionException("predictor is closed");
+            }
+            if (queue.size() >= queueCapacity) {
+                rejected.incrementAndGet();
+                throw new QueueFullException(queueCapacity);
+            }
+            queue.addLast(r);
+            queuedClips += r.views.length;
+            accepted.incrementAndGet();
+            notEmpty.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // ---- batching threads ----
+
+    private void workerLoop() {
+        internalThread.set(Boolean.TRUE);
+        try (GradMode.Guard g = GradMode.noGrad()) {
+            for (;;) {
+                List<Request> batch = takeBatch();
+                if (batch == null) {
+                    return;
+                }
+                try {
+                    run(batch);
+                } catch (RuntimeException | Error e) {
+                    for (Request r : batch) {
+                        if (r.future.completeExceptionally(e)) {
+                            failed.incrementAndGet();
+                        }
+                    }
+                } finally {
+                    lock.lock();
+                    try {
+                        runningBatches--;
+                    } finally {
+                        lock.unlock();
+                    }
+                }
+            }
+        }
+    }
+
+    /** The next requests to run (up to maxBatch clips, at least one request), or null once drained. */
+    private List<Request> takeBatch() {
+        lock.lock();
+        try {
+            for (;;) {
+                while (!queue.isEmpty() && queue.peekFirst().future.isDone()) {
+                    queuedClips -= queue.pollFirst().views.length; // timed out or cancelled while queued
+                }
+                if (queue.isEmpty()) {
+                    if (drained) {
+                        return null;
+                    }
+                    notEmpty.awaitUninterruptibly();
+                    continue;
+                }
+                long wait = queue.peekFirst().enqueuedNanos + maxDelayNanos - System.nanoTime();
+                if (!drained && queuedClips < maxBatch && wait > 0) {
+                    try {
+                        notEmpty.awaitNanos(wait);
+                    } catch (InterruptedException e) {
+                        // batching threads are never interrupted on purpose; keep serving
+                    }
+                    continue;
+                }
+                List<Request> out = new ArrayList<>();
+                int n = 0;
+                while (!queue.isEmpty()) {
+                    Request r = queue.peekFirst();
+                    if (!r.future.isDone() && !out.isEmpty() && n + r.views.length > maxBatch) {
+                        break;
+                    }
+                    queue.pollFirst();
+                    queuedClips -= r.views.length;
+                    if (!r.future.isDone()) {
+                        out.add(r);
+                        n += r.views.length;
+                    }
+                }
+                if (out.isEmpty()) {
+                    continue;
+                }
+                runningBatches++;
+                if (!queue.isEmpty()) {
+                    notEmpty.signalAll();
+                }
+                return out;
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void run(List<Request> batch) {
+        Map<Shape, List<Request>> groups = new LinkedHashMap<>();
+        for (Request r : batch) {
+            groups.computeIfAbsent(r.clipShape, k -> new ArrayList<>()).add(r);
+        }
+        for (Map.Entry<Shape, List<Request>> g : groups.entrySet()) {
+            try {
+                runGroup(g.getKey(), g.getValue());
+            } catch (RuntimeException | Error e) {
+                for (Request r : g.getValue()) {
+                    if (r.future.completeExceptionally(e)) {
+                        failed.incrementAndGet();
+                    }
+                }
+            }
+        }
+    }
+
+    /** Forward passes over the views of requests of one clip shape, {@code maxBatch} clips at a time. */
+    private void runGroup(Shape shape, List<Request> reqs) {
+        int k = labels.size();
+        int total = 0;
+        for (Request r : reqs) {
+            total += r.views.length;
+        }
+        int[] owner = new int[total];
+        int[] viewOf = new int[total];
+        float[][][] logits = new float[reqs.size()][][];
+        for (int i = 0, j = 0; i < reqs.size(); i++) {
+            logits[i] = new float[reqs.get(i).views.length][];
+            for (int v = 0; v < reqs.get(i).views.length; v++, j++) {
+                owner[j] = i;
+                viewOf[j] = v;
+            }
+        }
+        int per = Math.toIntExact(shape.size());
+        for (int start = 0; start < total; start += maxBatch) {
+            int m = Math.min(maxBatch, total - start);
+            float[] out;
+            try (TensorScope scope = TensorScope.open()) {
+                Tensor x = Tensor.empty(Shape.of(m, shape.get(0), shape.get(1), shape.get(2), shape.get(3)));
+                FloatBuffer fb = x.floatBuffer();
+                for (int j = 0; j < m; j++) {
+                    fb.put(j * per, reqs.get(owner[start + j]).views[viewOf[start + j]]);
+                }
+                Var y = model.forward(Var.of(device.upload(x)));
+                out = y.value().toFloatArray();
+            }
+            if (out.length != m * k) {
+                throw new IllegalStateException("model returned " + out.length + " values for " + m + " clips x " + k
+                        + " classes");
+            }
+            for (int j = 0; j < m; j++) {
+                logits[owner[start + j]][viewOf[start + j]] = java.util.Arrays.copyOfRange(out, j * k, (j + 1) * k);
+            }
+            batches.incrementAndGet();
+            clips.addAndGet(m);
+            batchSizes.incrementAndGet(m);
+        }
+        for (int i = 0; i < reqs.size(); i++) {
+            Prediction p = prediction(logits[i]);
+            if (reqs.get(i).future.complete(p)) {
+                completed.incrementAndGet();
+            }
+        }
+    }
+
+    /** Mean logits and mean per-view probabilities of one request, with its top classes. */
+    private Prediction prediction(float[][] viewLogits) {
+        int k = labels.size();
+        int v = viewLogits.length;
+        double[] meanLogits = new double[k];
+        double[] meanProbs = new double[k];
+        double[] p = new double[k];
+        for (float[] l : viewLogits) {
+            if (config.multiLabel()) {
+                for (int c = 0; c < k; c++) {
+                    p[c] = 1 / (1 + Math.exp(-l[c]));
+                }
+            } else {
+                double max = Double.NEGATIVE_INFINITY;
+                for (float x : l) {
+                    max = Math.max(max, x);
+                }
+                double sum = 0;
+                for (int c = 0; c < k; c++) {
+                    p[c] = Math.exp(l[c] - max);
+                    sum += p[c];
+                }
+                for (int c = 0; c < k; c++) {
+                    p[c] /= sum;
+                }
+            }
+            for (int c = 0; c < k; c++) {
+                meanLogits[c] += l[c] / (double) v;
+                meanProbs[c] += p[c] / v;
+            }
+        }
+        float[] logits = new float[k];
+        float[] probs = new float[k];
+        for (int c = 0; c < k; c++) {
+            logits[c] = (float) meanLogits[c];
+            probs[c] = (float) meanProbs[c];
+        }
+        int[] best = Metrics.topKIndices(probs, topK);
+        List<Prediction.ClassScore> top = new ArrayList<>(best.length);
+        for (int i : best) {
+            top.add(new Prediction.ClassScore(labels.get(i), i, probs[i]));
+        }
+        return new Prediction(top, logits, probs, v);
+    }
+
+    // ---- builder ----
+
+    /** Configuration of a {@link Predictor}; {@link #checkpoint} or {@link #weights} is required. */
+    public static final class Builder {
+        private Path checkpoint;
+        private Path weights;
+        private String modelName;
+        private List<String> weightLabels;
+        private String device = "auto";
+        private int maxBatch = 8;
+        private Duration maxQueueDelay = Duration.ofMillis(5);
+        private int inFlight = 1;
+        private int queueCapacity = 64;
+        private String views;
+        private Duration timeout = Duration.ofSeconds(30);
+        private int topK = 5;
+        private int frames;
+        private int size;
+        private Recipe.Sampling sampling;
+        private boolean fold = true;
+        private int decodeThreads = 2;
+
+        private Builder() {
+        }
+
+        /** A checkpoint folder ({@code state.json} + {@code model.safetensors}) or a run directory. */
+        public Builder checkpoint(Path dir) {
+            this.checkpoint = Objects.requireNonNull(dir, "dir");
+            this.weights = null;
+            return this;
+        }
+
+        /**
+         * A safetensors file with PyTorch {@code state_dict} names, the model it belongs to
+         * ({@code sevnet-g8}, ...) and its class names (their count is the model's class count). Input
+         * geometry defaults to the paper's 16 frames (TSN segments) at 224 x 224; see {@link #frames},
+         * {@link #size}.
+         */
+        public Builder weights(Path safetensors, String model, List<String> labels) {
+            this.weights = Objects.requireNonNull(safetensors, "safetensors");
+            this.modelName = Objects.requireNonNull(model, "model");
+            this.weightLabels = List.copyOf(labels);
+            this.checkpoint = null;
+            return this;
+        }
+
+        /** {@code auto} (a usable GPU, else the CPU; the default), {@code cpu} or {@code cuda[:i]}. */
+        public Builder device(String device) {
+            this.device = Objects.requireNonNull(device, "device");
+            return this;
+        }
+
+        /** Most clips per forward pass (default 8). */
+        public Builder maxBatch(int n) {
+            this.maxBatch = n;
+            return this;
+        }
+
+        /** Longest time the oldest queued request waits for a batch to fill (default 5 ms; 0: never waits). */
+        public Builder maxQueueDelay(Duration d) {
+            this.maxQueueDelay = Objects.requireNonNull(d, "maxQueueDelay");
+            return this;
+        }
+
+        /** Batches that may run at once, one batching thread each (default 1). */
+        public Builder inFlight(int n) {
+            this.inFlight = n;
+            return this;
+        }
+
+        /** Requests the queue holds before calls are refused with {@link QueueFullException} (default 64). */
+        public Builder queueCapacity(int n) {
+            this.queueCapacity = n;
+            return this;
+        }
+
+        /** Test views of {@link Predictor#predict(Path)}: {@code 1x1} or {@code 10x3} (default: the checkpoint's, else 1x1). */
+        public Builder views(String clipsByCrops) {
+            this.views = Objects.requireNonNull(clipsByCrops, "views");
+            return this;
+        }
+
+        public Builder views(int clips, int crops) {
+            return views(clips + "x" + crops);
+        }
+
+        /** Per-call time limit, from the call to its answer (default 30 s). */
+        public Builder timeout(Duration d) {
+            this.timeout = Objects.requireNonNull(d, "timeout");
+            return this;
+        }
+
+        /** Classes in {@link Prediction#top()} (default 5). */
+        public Builder topK(int k) {
+            this.topK = k;
+            return this;
+        }
+
+        /** Frames per clip decoded by {@link Predictor#predict(Path)} (default: the checkpoint's, else 16). */
+        public Builder frames(int t) {
+            this.frames = t;
+            return this;
+        }
+
+        /** Crop size decoded by {@link Predictor#predict(Path)} (default: the checkpoint's, else 224). */
+        public Builder size(int s) {
+            this.size = s;
+            return this;
+        }
+
+        /** Frame sampling of {@link Predictor#predict(Path)}: TSN segments or dense (default: the checkpoint's, else TSN). */
+        public Builder sampling(Recipe.Sampling s) {
+            this.sampling = Objects.requireNonNull(s, "sampling");
+            return this;
+        }
+
+        /** Fold BatchNorm into the convolutions at load (default true; false runs the eval-mode model as is). */
+        public Builder foldBatchNorm(boolean on) {
+            this.fold = on;
+            return this;
+        }
+
+        /** Threads decoding the videos of {@link Predictor#predictAsync(Path)} (default 2). */
+        public Builder decodeThreads(int n) {
+            this.decodeThreads = n;
+            return this;
+        }
+
+        /**
+         * Loads the weights, prepares the inference graph, moves it to the device and starts the
+         * batching threads.
+         *
+         * @throws IllegalArgumentException for a bad option, a missing or mismatched checkpoint, or an
+         *                                  unusable device
+         */
+        public Predictor build() {
+            require(checkpoint != null || weights != null, "a checkpoint folder or a weights file is required");
+            require(maxBatch >= 1, "maxBatch must be >= 1, got " + maxBatch);
+            require(!maxQueueDelay.isNegative(), "maxQueueDelay must be >= 0, got " + maxQueueDelay);
+            require(inFlight >= 1, "inFlight must be >= 1, got " + inFlight);
+            require(queueCapacity >= 1, "queueCapacity must be >= 1, got " + queueCapacity);
+            require(!timeout.isNegative() && !timeout.isZero(), "timeout must be > 0, got " + timeout);
+            require(topK >= 1, "topK must be >= 1, got " + topK);
+            require(frames >= 0 && size >= 0, "frames and size must be positive");
+            require(decodeThreads >= 1, "decodeThreads must be >= 1, got " + decodeThreads);
+            DeviceChoice choice = DeviceChoice.resolve(device);
+
+            TrainConfig config;
+            List<String> labels;
+            SevNet net;
+            if (checkpoint != null) {
+                Checkpoint.State st = Checkpoint.readState(checkpoint);
+                config = st.config();
+                labels = st.labels().size() == config.numClasses() ? st.labels()
+                        : AnnotationReaders.numberedClasses(config.numClasses());
+                net = Trainer.createModel(config);
+                Map<String, Tensor> w = Checkpoint.readModel(checkpoint);
+                try {
+                    net.loadStateDict(w, true);
+                } catch (RuntimeException e) {
+                    net.close();
+                    throw e;
+                } finally {
+                    w.values().forEach(Tensor::close);
+                }
+            } else {
+                require(!weightLabels.isEmpty(), "labels must not be empty");
+                SevNetConfig mc = SevNetConfig.parse(modelName).toBuilder().numClasses(weightLabels.size()).build();
+                config = TrainConfig.builder().model(mc.modelName()).numClasses(weightLabels.size()).frames(16).size(224)
+                        .build();
+                labels = weightLabels;
+                net = SevNet.create(mc, 0);
+                try {
+                    WeightsLoader.load(net, weights, true);
+                } catch (RuntimeException e) {
+                    net.close();
+                    throw e;
+                }
+            }
+            Module model = net;
+            try {
+                TrainConfig.Builder cb = config.toBuilder();
+                if (frames > 0) {
+                    cb.frames(frames);
+                }
+                if (size > 0) {
+                    cb.size(size);
+                }
+                if (views != null) {
+                    cb.views(views);
+                }
+                if (sampling != null) {
+                    cb.sampling(sampling);
+                }
+                if (config.denseSpan() < (frames > 0 ? frames : config.frames())) {
+                    cb.denseSpan(frames);
+                }
+                config = cb.build();
+                net.eval();
+                if (fold) {
+                    model = FoldedSevNet.fold(net);
+                    net.close();
+                }
+                model.to(choice.backend());
+                model.eval();
+                return new Predictor(this, config, labels, model, choice);
+            } catch (RuntimeException | Error e) {
+                net.close();
+                model.close();
+                throw e;
+            }
+        }
+
+        private static void require(boolean ok, String message) {
+            if (!ok) {
+                throw new IllegalArgumentException(message);
+            }
+        }
+    }
+}
