@@ -35,6 +35,7 @@ public final class F {
         }
         Shape xShape = x.shape();
         Shape wShape = w.shape();
+        saves(x, w);
         return record("conv3d", y, new Var[] {x, w, bias}, dy -> new Tensor[] {
             x.requiresGrad() ? b.conv3dBackwardData(dy, w.value(), spec, xShape) : null,
             w.requiresGrad() ? b.conv3dBackwardWeight(x.value(), dy, spec, wShape) : null,
@@ -61,6 +62,7 @@ public final class F {
                 invstd.close();
                 return Var.of(r.y());
             }
+            saves(x, gamma);
             return record("batch_norm", r.y(), new Var[] {x, gamma, beta}, dy -> {
                 Tensor[] g = b.batchNormBackward(x.value(), dy, gamma.value(), mean, invstd);
                 return keepNeeded(g, x, gamma, beta);
@@ -73,6 +75,7 @@ public final class F {
         // snapshots: a later training forward would change the running statistics before this backward runs
         Tensor mean = b.scale(runningMean, 1f);
         Tensor var = b.scale(runningVar, 1f);
+        saves(x, gamma);
         return record("batch_norm_eval", y, new Var[] {x, gamma, beta}, dy -> {
             Tensor dx = null;
             Tensor dgamma = null;
@@ -106,7 +109,11 @@ public final class F {
             return Var.of(backend(x).batchNormEval(x.value(), gamma.value(), beta.value(), runningMean, runningVar, eps,
                     true));
         }
-        return relu(batchNorm(x, gamma, beta, runningMean, runningVar, training, momentum, eps));
+        Var normalized = batchNorm(x, gamma, beta, runningMean, runningVar, training, momentum, eps);
+        Var y = relu(normalized);
+        // neither backward needs the normalized values (BN's uses its input, ReLU's its output)
+        normalized.value().close();
+        return y;
     }
 
     // ---- element-wise ----
@@ -117,7 +124,7 @@ public final class F {
         if (!recording(x)) {
             return Var.of(y);
         }
-        return record("relu", y, new Var[] {x}, dy -> new Tensor[] {b.reluBackward(y, dy)});
+        return savesOutput(record("relu", y, new Var[] {x}, dy -> new Tensor[] {b.reluBackward(y, dy)}));
     }
 
     public static Var add(Var a, Var c) {
@@ -136,10 +143,10 @@ public final class F {
         if (!recording(a, c)) {
             return Var.of(y);
         }
-        return record("add_relu", y, new Var[] {a, c}, dy -> {
+        return savesOutput(record("add_relu", y, new Var[] {a, c}, dy -> {
             Tensor d = b.reluBackward(y, dy);
             return new Tensor[] {d, d};
-        });
+        }));
     }
 
     public static Var sigmoid(Var x) {
@@ -148,7 +155,7 @@ public final class F {
         if (!recording(x)) {
             return Var.of(y);
         }
-        return record("sigmoid", y, new Var[] {x}, dy -> new Tensor[] {b.sigmoidBackward(y, dy)});
+        return savesOutput(record("sigmoid", y, new Var[] {x}, dy -> new Tensor[] {b.sigmoidBackward(y, dy)}));
     }
 
     /** {@code y[n,c,...] = x[n,c,...] * s[n,c]}: the squeeze-excite scaling; s is {@code [N, C]}. */
@@ -158,6 +165,7 @@ public final class F {
         if (!recording(x, s)) {
             return Var.of(y);
         }
+        saves(x, s);
         return record("channel_scale", y, new Var[] {x, s},
                 dy -> keepNeeded(b.channelScaleBackward(x.value(), s.value(), dy), x, s));
     }
@@ -241,6 +249,7 @@ public final class F {
         if (!recording(x, w, bias)) {
             return Var.of(y);
         }
+        saves(x, w);
         return record("linear", y, new Var[] {x, w, bias},
                 dy -> keepNeeded(b.linearBackward(x.value(), w.value(), dy, bias != null), x, w, bias));
     }
@@ -274,6 +283,7 @@ public final class F {
         if (!recording(logits)) {
             return Var.of(loss);
         }
+        saves(logits);
         return record("bce_with_logits", loss, new Var[] {logits},
                 dy -> new Tensor[] {b.bceWithLogitsBackward(logits.value(), targets, (float) b.sum(dy))});
     }
@@ -294,6 +304,21 @@ public final class F {
             }
         }
         return false;
+    }
+
+    /** Marks values a backward function reads, so they are kept until the graph is done. */
+    private static void saves(Var... vs) {
+        for (Var v : vs) {
+            if (v != null) {
+                v.markSavedForBackward();
+            }
+        }
+    }
+
+    /** Marks an op's result whose own backward function reads it (ReLU and sigmoid use their output). */
+    private static Var savesOutput(Var result) {
+        result.markSavedForBackward();
+        return result;
     }
 
     private static Var record(String op, Tensor y, Var[] inputs, BackwardFn fn) {

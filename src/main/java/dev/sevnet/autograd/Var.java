@@ -28,6 +28,7 @@ public final class Var {
     private final Node node;
     private final boolean persistentGrad;
     private Tensor grad;
+    private volatile boolean savedForBackward;
 
     private Var(Tensor value, boolean requiresGrad, Node node, boolean persistentGrad) {
         if (value == null) {
@@ -77,6 +78,19 @@ public final class Var {
 
     public boolean requiresGrad() {
         return requiresGrad;
+    }
+
+    /**
+     * Whether the backward function of an op that consumed this value reads it (a conv's input, a
+     * batch norm's input...). Values no recorded op saved can be freed as soon as their consumers
+     * have run, even while a graph is recorded.
+     */
+    public boolean isSavedForBackward() {
+        return savedForBackward;
+    }
+
+    void markSavedForBackward() {
+        savedForBackward = true;
     }
 
     public boolean isLeaf() {

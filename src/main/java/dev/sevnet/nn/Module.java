@@ -31,12 +31,13 @@ public abstract class Module implements AutoCloseable {
     public abstract Var forward(Var x);
 
     /**
-     * Frees an intermediate activation once its consumer has run, when no graph is being recorded
-     * (nothing saved it for a backward pass). Inference then peaks at a few activations instead of
-     * holding every one until the request's scope closes. Never pass a module's own input.
+     * Frees an intermediate activation once its last consumer has run, unless a recorded op saved it
+     * for its backward pass (a conv's or batch norm's input). Inference then peaks at a few
+     * activations, and training keeps only what backward reads (batch-norm outputs feeding a ReLU, a
+     * residual add or a concat are dropped). Never pass a module's own input.
      */
     protected static void release(Var intermediate) {
-        if (!dev.sevnet.autograd.GradMode.isEnabled()) {
+        if (!dev.sevnet.autograd.GradMode.isEnabled() || !intermediate.isSavedForBackward()) {
             intermediate.value().close();
         }
     }
