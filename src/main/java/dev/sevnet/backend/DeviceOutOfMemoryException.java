@@ -16,6 +16,13 @@ public final class DeviceOutOfMemoryException extends RuntimeException {
         this.freeBytes = freeBytes;
     }
 
+    /** Out of memory even after every way to reduce the demand was tried (e.g. one clip at a time). */
+    public static final class Unrecoverable extends RuntimeException {
+        public Unrecoverable(String message, DeviceOutOfMemoryException cause) {
+            super(message, cause);
+        }
+    }
+
     public long requestedBytes() {
         return requestedBytes;
     }

@@ -293,23 +293,26 @@ public final class Trainer {
     private int lastCorrect;
     private DeviceChoice device;
 
-    /** Forward, loss, backward (seeded with 1/accum so accumulated gradients average); returns the loss. */
+    private final OutOfMemorySplitter splitter = new OutOfMemorySplitter();
+
+    /**
+     * Forward, loss, backward (seeded with 1/accum so accumulated gradients average); returns the
+     * loss. On a device out-of-memory error the batch runs again in smaller chunks (and so do the
+     * following ones): see {@link OutOfMemorySplitter}.
+     */
     private float trainStep(Module model, Batch b, int accum) {
-        Var x = Var.of(device.upload(b.clips())); // owned by the step's scope
-        Var logits = model.forward(x);
         int n = b.size();
-        Var loss;
-        if (config.multiLabel()) {
-            Tensor targets = Tensor.of(b.multiHot(), n, config.numClasses());
-            loss = F.bceWithLogits(logits, targets);
-        } else {
-            Tensor labels = Tensor.ofLongs(b.labels(), n);
-            loss = F.softmaxCrossEntropy(logits, labels);
-        }
-        try (Tensor seed = Tensor.full(loss.shape(), 1f / accum)) {
-            loss.backward(seed);
-        }
-        float[] l = logits.value().toFloatArray();
+        float[] logitsAll = new float[n * config.numClasses()];
+        double[] lossSum = new double[1];
+        splitter.run(n, (from, to, weight) -> {
+            try (TensorScope chunkScope = TensorScope.open()) {
+                lossSum[0] += weight * trainChunk(model, b, from, to, weight / accum, logitsAll);
+            }
+        }, () -> {
+            lossSum[0] = 0;
+            model.zeroGrad();
+        });
+        float[] l = logitsAll;
         int k = config.numClasses();
         int c = 0;
         float[] row = new float[k];
@@ -324,7 +327,39 @@ public final class Trainer {
             }
         }
         lastCorrect = c;
+        return (float) lossSum[0];
+    }
+
+    /** One chunk [from, to) of the batch: forward, loss, backward seeded with {@code seedScale}; copies the logits out. */
+    private float trainChunk(Module model, Batch b, int from, int to, double seedScale, float[] logitsOut) {
+        int n = to - from;
+        int k = config.numClasses();
+        Tensor clips = b.clips();
+        Tensor slice = from == 0 && to == b.size() ? clips.reshape(clips.shape()) : rows(clips, from, to);
+        Var x = Var.of(device.upload(slice)); // owned by the chunk's scope
+        Var logits = model.forward(x);
+        Var loss;
+        if (config.multiLabel()) {
+            float[] all = b.multiHot();
+            float[] part = java.util.Arrays.copyOfRange(all, from * k, to * k);
+            loss = F.bceWithLogits(logits, Tensor.of(part, n, k));
+        } else {
+            long[] labels = java.util.Arrays.copyOfRange(b.labels(), from, to);
+            loss = F.softmaxCrossEntropy(logits, Tensor.ofLongs(labels, n));
+        }
+        try (Tensor seed = Tensor.full(loss.shape(), (float) seedScale)) {
+            loss.backward(seed);
+        }
+        System.arraycopy(logits.value().toFloatArray(), 0, logitsOut, from * k, n * k);
         return loss.item();
+    }
+
+    /** Rows [from, to) of a host tensor [N, ...] (a copy). */
+    private static Tensor rows(Tensor t, int from, int to) {
+        long per = t.shape().sizeFrom(1);
+        Tensor out = Tensor.empty(t.shape().with(0, to - from));
+        out.hostBuffer().put(0, t.hostBuffer(), (int) (from * per * 4), (int) ((to - from) * per * 4));
+        return out;
     }
 
     private void logStart(SevNet model, ClipSource trainSet, ClipSource valSet, LrSchedule s, long stepsPerEpoch,
