@@ -1,0 +1,170 @@
+package dev.sevnet.bench;
+
+import dev.sevnet.backend.cpu.NativeCore;
+import dev.sevnet.tensor.Shape;
+import dev.sevnet.tensor.Tensor;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.RunnerException;
+import org.openjdk.jmh.runner.options.CommandLineOptionException;
+import org.openjdk.jmh.runner.options.CommandLineOptions;
+import org.openjdk.jmh.runner.options.OptionsBuilder;
+
+/**
+ * The CPU half of the CUDA kernel suite, so it runs on every machine: each kernel's body driven on
+ * the host ({@code sev_hostrun_*}, the same {@code __host__ __device__} arithmetic the GPU runs)
+ * beside the CPU op it is tested against ({@code sev_*}), at a SEVNet-G8 stage-1 shape at batch 1
+ * ([1, 64, 8, 56, 56] — one eighth of the GPU suite's frames/batch so a run stays short). The
+ * host-run bodies are written for the GPU's parallelism, not the CPU's: the point is that they run
+ * and check, and how their cost compares; the GPU figures are {@link CudaKernelsBench}.
+ * Run: {@code java -cp <test classpath> dev.sevnet.bench.HostRunKernelsBench [jmh args]}.
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Warmup(iterations = 2, time = 1)
+@Measurement(iterations = 3, time = 1)
+@Fork(1)
+public class HostRunKernelsBench {
+    @Param({"cpu", "hostrun"})
+    public String impl;
+
+    static final int N = 1;
+    static final int C = 64;
+    static final int T = 8;
+    static final int S = 56 * 56;
+
+    Tensor x;
+    Tensor dy;
+    Tensor y;
+    Tensor dx;
+    Tensor w;
+    Tensor dw;
+    Tensor gamma;
+    Tensor beta;
+    Tensor mean;
+    Tensor invstd;
+    Tensor dg;
+    Tensor db;
+    Tensor rm;
+    Tensor rv;
+
+    @Setup(Level.Trial)
+    public void setup() {
+        Random r = new Random(1);
+        Shape xs = Shape.of(N, C, T, 56, 56);
+        x = rand(r, xs);
+        dy = rand(r, xs);
+        y = Tensor.empty(xs);
+        dx = Tensor.empty(xs);
+        w = rand(r, Shape.of(C, C, 3, 1, 1));
+        dw = Tensor.empty(w.shape());
+        gamma = rand(r, Shape.of(C));
+        beta = rand(r, Shape.of(C));
+        mean = Tensor.zeros(Shape.of(C));
+        invstd = Tensor.full(Shape.of(C), 1f);
+        dg = Tensor.empty(Shape.of(C));
+        db = Tensor.empty(Shape.of(C));
+        rm = Tensor.zeros(Shape.of(C));
+        rv = Tensor.full(Shape.of(C), 1f);
+    }
+
+    static Tensor rand(Random r, Shape s) {
+        float[] a = new float[Math.toIntExact(s.size())];
+        for (int i = 0; i < a.length; i++) {
+            a[i] = (float) r.nextGaussian();
+        }
+        return Tensor.of(a, s);
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        for (Tensor t : new Tensor[] {x, dy, y, dx, w, dw, gamma, beta, mean, invstd, dg, db, rm, rv}) {
+            t.close();
+        }
+    }
+
+    private boolean host() {
+        return impl.equals("hostrun");
+    }
+
+    @Benchmark
+    public int temporalConvForward() {
+        if (host()) {
+            return NativeCore.sev_hostrun_temporal_conv3_forward(x.address(), w.address(), y.address(), N, C, T, S);
+        }
+        return NativeCore.sev_conv3d_forward(x.address(), w.address(), 0, y.address(), temporalParams(), 0);
+    }
+
+    @Benchmark
+    public int temporalConvBackwardWeight() {
+        if (host()) {
+            return NativeCore.sev_hostrun_temporal_conv3_backward_weight(x.address(), dy.address(), dw.address(), N, C,
+                    T, S);
+        }
+        return NativeCore.sev_conv3d_backward_weight(x.address(), dy.address(), dw.address(), temporalParams());
+    }
+
+    @Benchmark
+    public int batchNormTrainForward() {
+        if (host()) {
+            return NativeCore.sev_hostrun_batchnorm_train_forward(x.address(), gamma.address(), beta.address(),
+                    y.address(), mean.address(), invstd.address(), rm.address(), rv.address(), N, C, (long) T * S, 1e-5f,
+                    0.1f);
+        }
+        return NativeCore.sev_batchnorm_train_forward(x.address(), gamma.address(), beta.address(), y.address(),
+                mean.address(), invstd.address(), rm.address(), rv.address(), N, C, (long) T * S, 1e-5f, 0.1f);
+    }
+
+    @Benchmark
+    public int batchNormBackward() {
+        if (host()) {
+            return NativeCore.sev_hostrun_batchnorm_backward(x.address(), dy.address(), gamma.address(),
+                    mean.address(), invstd.address(), dx.address(), dg.address(), db.address(), N, C, (long) T * S);
+        }
+        return NativeCore.sev_batchnorm_backward(x.address(), dy.address(), gamma.address(), mean.address(),
+                invstd.address(), dx.address(), dg.address(), db.address(), N, C, (long) T * S);
+    }
+
+    @Benchmark
+    public int addRelu() {
+        long n = (long) N * C * T * S;
+        if (host()) {
+            return NativeCore.sev_hostrun_add_relu(x.address(), dy.address(), y.address(), n);
+        }
+        return NativeCore.sev_add_relu(x.address(), dy.address(), y.address(), n);
+    }
+
+    private static int[] temporalParams() {
+        return new int[] {N, C, T, 56, 56, C, 3, 1, 1, 1, 1, 1, 1, 0, 0, 1, T, 56, 56};
+    }
+
+    public static void main(String[] args) throws RunnerException {
+        CommandLineOptions cli;
+        try {
+            cli = new CommandLineOptions(args);
+        } catch (CommandLineOptionException e) {
+            throw new IllegalArgumentException(e.getMessage(), e);
+        }
+        OptionsBuilder ob = new OptionsBuilder();
+        ob.parent(cli);
+        if (cli.getIncludes().isEmpty()) {
+            ob.include(HostRunKernelsBench.class.getName());
+        }
+        new Runner(ob.build()).run();
+    }
+}
