@@ -130,4 +130,37 @@ class CudaTrainingStepTest {
     }
 
 
+
+    /** Many training steps leave the device allocator where it started: nothing leaks. */
+    @org.junit.jupiter.api.Test
+    void longRunsDoNotLeakDeviceMemory() {
+        CudaBackend gpu = CudaBackend.get(0);
+        SevNetConfig cfg = SevNetConfig.parse("sevnet-g2", 10);
+        float[] xs = new float[4 * 3 * 8 * 32 * 32];
+        Random r = new Random(3);
+        for (int i = 0; i < xs.length; i++) {
+            xs[i] = (float) r.nextGaussian();
+        }
+        long before = gpu.cudaDevice().allocator().stats().inUseBytes();
+        try (SevNet net = SevNet.create(cfg, 1); Tensor x = Tensor.of(xs, Shape.of(4, 3, 8, 32, 32));
+                Tensor labels = Tensor.ofLongs(new long[] {1, 2, 3, 4}, 4);
+                SgdOptimizer opt = new SgdOptimizer(net.namedParameters(), 0.9, 1e-4)) {
+            net.to(gpu);
+            net.train(true);
+            long afterFirst = 0;
+            for (int step = 0; step < 30; step++) {
+                try (TensorScope scope = TensorScope.open()) {
+                    forwardBackward(net, gpu, x, labels);
+                    opt.step(0.01);
+                    opt.zeroGrad();
+                }
+                if (step == 1) {
+                    afterFirst = gpu.cudaDevice().allocator().stats().inUseBytes();
+                }
+            }
+            assertEquals(afterFirst, gpu.cudaDevice().allocator().stats().inUseBytes(),
+                    "device memory in use after step 2 and after step 30");
+        }
+        assertEquals(before, gpu.cudaDevice().allocator().stats().inUseBytes(), "everything freed after close");
+    }
 }
