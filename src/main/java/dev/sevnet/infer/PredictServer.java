@@ -89,6 +89,12 @@ public final class PredictServer implements AutoCloseable {
             throw new IllegalArgumentException("port must be in 0..65535, got " + port);
         }
         Path tmp = tempDir != null ? tempDir : Path.of(System.getProperty("java.io.tmpdir"));
+        // the JDK server writes the status line + headers and the body as separate segments: with Nagle's
+        // algorithm on, each answer then waits for the client's delayed ACK (~40 ms). The property is read
+        // once, when the JDK's server configuration is first loaded; an explicit user setting wins.
+        if (System.getProperty("sun.net.httpserver.nodelay") == null) {
+            System.setProperty("sun.net.httpserver.nodelay", "true");
+        }
         HttpServer server;
         try {
             Files.createDirectories(tmp);
@@ -254,9 +260,13 @@ public final class PredictServer implements AutoCloseable {
         if (declared > maxBodyBytes) {
             return tooLarge(declared);
         }
-        Path file = null;
+        Path file;
         try {
             file = Files.createTempFile(tempDir, "sevnet-upload-", suffix);
+        } catch (IOException e) {
+            return Reply.error(500, "internal", "cannot store the upload in " + tempDir + ": " + firstLine(e));
+        }
+        try {
             long n = copyLimited(ex.getRequestBody(), file, maxBodyBytes + 1);
             if (n > maxBodyBytes) {
                 return tooLarge(-1);
@@ -279,12 +289,10 @@ public final class PredictServer implements AutoCloseable {
         } catch (IOException e) {
             return Reply.error(400, "bad_body", "cannot read the request body: " + firstLine(e));
         } finally {
-            if (file != null) {
-                try {
-                    Files.deleteIfExists(file);
-                } catch (IOException e) {
-                    // best effort: a temp file left behind is not an answer to the client
-                }
+            try {
+                Files.deleteIfExists(file);
+            } catch (IOException e) {
+                // best effort: a temp file left behind is not an answer to the client
             }
         }
     }

@@ -35,6 +35,8 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -80,6 +82,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * batching thread: keep them short, or use the {@code ...Async} variants.
  */
 public final class Predictor implements AutoCloseable {
+    /** Fires per-call timeouts (one daemon thread for every predictor). */
+    private static final ScheduledThreadPoolExecutor TIMER = timer();
+
     private final TrainConfig config;
     private final List<String> labels;
     private final Module model;
@@ -196,6 +201,16 @@ public final class Predictor implements AutoCloseable {
         return new Builder();
     }
 
+    private static ScheduledThreadPoolExecutor timer() {
+        ScheduledThreadPoolExecutor t = new ScheduledThreadPoolExecutor(1, r -> {
+            Thread th = new Thread(r, "sevnet-predictor-timeouts");
+            th.setDaemon(true);
+            return th;
+        });
+        t.setRemoveOnCancelPolicy(true);
+        return t;
+    }
+
     // ---- public API ----
 
     /**
@@ -215,7 +230,7 @@ public final class Predictor implements AutoCloseable {
             List<Clip> views = decode(video);
             f = newFuture(t0);
             if (!f.isDone()) {
-                submit(requestOf(views, f));
+                enqueue(requestOf(views, f));
             }
         } finally {
             leave();
@@ -248,7 +263,7 @@ public final class Predictor implements AutoCloseable {
                     if (!f.isDone()) {
                         List<Clip> views = decode(video);
                         if (!f.isDone()) {
-                            submit(requestOf(views, f));
+                            enqueue(requestOf(views, f));
                         }
                     }
                 } catch (RuntimeException | Error e) {
@@ -277,7 +292,7 @@ public final class Predictor implements AutoCloseable {
         enter();
         try {
             CompletableFuture<Prediction> f = newFuture(t0);
-            submit(new Request(r.views, r.clipShape, f));
+            enqueue(new Request(r.views, r.clipShape, f));
             return f;
         } finally {
             leave();
@@ -467,18 +482,46 @@ public final class Predictor implements AutoCloseable {
 
     private CompletableFuture<Prediction> newFuture(long startNanos) {
         CompletableFuture<Prediction> f = new CompletableFuture<>();
-        f.whenComplete((p, e) -> {
-            if (e instanceof TimeoutException) {
-                timedOut.incrementAndGet();
-            }
-        });
         long left = timeout.toNanos() - (System.nanoTime() - startNanos);
         if (left <= 0) {
-            f.completeExceptionally(new TimeoutException("no prediction within " + timeout.toMillis() + " ms"));
+            expire(f);
         } else {
-            f.orTimeout(left, TimeUnit.NANOSECONDS);
+            ScheduledFuture<?> timer = TIMER.schedule(() -> expire(f), left, TimeUnit.NANOSECONDS);
+            f.whenComplete((p, e) -> timer.cancel(false));
         }
         return f;
+    }
+
+    /** Fails {@code f} with a TimeoutException unless it is done; counted before anyone can see it. */
+    private void expire(CompletableFuture<Prediction> f) {
+        if (f.isDone()) {
+            return;
+        }
+        timedOut.incrementAndGet();
+        if (!f.completeExceptionally(new TimeoutException("no prediction within " + timeout.toMillis() + " ms"))) {
+            timedOut.decrementAndGet();
+        }
+    }
+
+    /** Completes a request, counting it first (so a caller who sees the answer sees the count too). */
+    private void complete(Request r, Prediction p) {
+        if (r.future.isDone()) {
+            return;
+        }
+        completed.incrementAndGet();
+        if (!r.future.complete(p)) {
+            completed.decrementAndGet();
+        }
+    }
+
+    private void fail(Request r, Throwable e) {
+        if (r.future.isDone()) {
+            return;
+        }
+        failed.incrementAndGet();
+        if (!r.future.completeExceptionally(e)) {
+            failed.decrementAndGet();
+        }
     }
 
     private Prediction await(CompletableFuture<Prediction> f) {
@@ -526,6 +569,16 @@ public final class Predictor implements AutoCloseable {
         }
     }
 
+    /** {@link #submit}, failing the request's future too when it is refused (its timer stops with it). */
+    private void enqueue(Request r) {
+        try {
+            submit(r);
+        } catch (RuntimeException e) {
+            r.future.completeExceptionally(e);
+            throw e;
+        }
+    }
+
     private void submit(Request r) {
         lock.lock();
         try {
@@ -559,9 +612,7 @@ public final class Predictor implements AutoCloseable {
                     run(batch);
                 } catch (RuntimeException | Error e) {
                     for (Request r : batch) {
-                        if (r.future.completeExceptionally(e)) {
-                            failed.incrementAndGet();
-                        }
+                        fail(r, e);
                     }
                 } finally {
                     lock.lock();
@@ -637,9 +688,7 @@ public final class Predictor implements AutoCloseable {
                 runGroup(g.getKey(), g.getValue());
             } catch (RuntimeException | Error e) {
                 for (Request r : g.getValue()) {
-                    if (r.future.completeExceptionally(e)) {
-                        failed.incrementAndGet();
-                    }
+                    fail(r, e);
                 }
             }
         }
@@ -687,10 +736,7 @@ public final class Predictor implements AutoCloseable {
             batchSizes.incrementAndGet(m);
         }
         for (int i = 0; i < reqs.size(); i++) {
-            Prediction p = prediction(logits[i]);
-            if (reqs.get(i).future.complete(p)) {
-                completed.incrementAndGet();
-            }
+            complete(reqs.get(i), prediction(logits[i]));
         }
     }
 
