@@ -186,6 +186,28 @@ int sev_hostrun_temporal_conv3_backward_weight(const float* x, const float* dy, 
 /* ---- reductions ---- */
 int sev_sum(const float* x, int64_t n, double* out);
 
+
+/* ---- int8 inference ---- (native/src/int8.cpp)
+ * Activations u8 with a per-tensor scale and zero point: q = clamp(round(x / scale) + zp, 0, 255)
+ * (zp 0 for non-negative tensors, 128 for signed ones). Weights s8, symmetric, one scale per output
+ * channel, rows [Cout][Kp] with K = Cin/groups * kT*kH*kW zero-padded to Kp = sev_int8_weight_stride(K).
+ * The conv quantises x, accumulates u8 x s8 in int32 (AVX-512 VNNI where the CPU has it, else scalar),
+ * and writes y = (acc - zp * sum(wq[c])) * x_scale * wscale[c] (+ bias[c]) (then ReLU if relu != 0)
+ * as float32. p[] is the conv parameter block above. */
+int sev_int8_weight_stride(int64_t k);
+/* w [cout, k] float32 -> wq [cout, Kp] int8 (padding 0), wscale [cout] */
+int sev_int8_quantize_weights(const float* w, int8_t* wq, float* wscale, int64_t cout, int64_t k);
+int sev_quantize_u8(const float* x, uint8_t* q, int64_t n, float scale, int zero_point);
+int sev_conv3d_int8_forward(const float* x, float x_scale, int x_zero_point, const int8_t* wq, const float* wscale,
+                            const float* bias, float* y, const int* p, int relu);
+/* the same result (bit for bit) by plain nested loops: the reference for tests */
+int sev_conv3d_int8_forward_reference(const float* x, float x_scale, int x_zero_point, const int8_t* wq,
+                                      const float* wscale, const float* bias, float* y, const int* p, int relu);
+/* 1: use the VNNI kernel where the CPU has it (default), 0: the scalar kernel; returns the previous use */
+int sev_int8_set_kernel(int vnni);
+/* 1 when the int8 conv runs the VNNI kernel */
+int sev_int8_kernel(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -4,6 +4,7 @@ import dev.sevnet.autograd.GradMode;
 import dev.sevnet.autograd.Var;
 import dev.sevnet.data.AnnotationReaders;
 import dev.sevnet.data.Clip;
+import dev.sevnet.data.SyntheticMotionDataset;
 import dev.sevnet.nn.Module;
 import dev.sevnet.nn.SevNet;
 import dev.sevnet.nn.SevNetConfig;
@@ -30,6 +31,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Random;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
@@ -90,6 +92,7 @@ public final class Predictor implements AutoCloseable {
     private final Module model;
     private final DeviceChoice device;
     private final boolean folded;
+    private final String precision;
     private final int maxBatch;
     private final long maxDelayNanos;
     private final int queueCapacity;
@@ -170,7 +173,8 @@ public final class Predictor implements AutoCloseable {
         this.labels = List.copyOf(labels);
         this.model = model;
         this.device = device;
-        this.folded = model instanceof FoldedSevNet;
+        this.folded = model instanceof FoldedSevNet || model instanceof QuantizedSevNet;
+        this.precision = model instanceof QuantizedSevNet ? "int8" : "fp32";
         this.maxBatch = b.maxBatch;
         this.maxDelayNanos = b.maxQueueDelay.toNanos();
         this.queueCapacity = b.queueCapacity;
@@ -336,6 +340,11 @@ public final class Predictor implements AutoCloseable {
     /** Whether the model runs in its folded (BN-free) form. */
     public boolean isFolded() {
         return folded;
+    }
+
+    /** {@code fp32}, or {@code int8} (every convolution in 8-bit: {@link QuantizedSevNet}). */
+    public String precision() {
+        return precision;
     }
 
     public int maxBatch() {
@@ -806,6 +815,9 @@ public final class Predictor implements AutoCloseable {
         private Recipe.Sampling sampling;
         private boolean fold = true;
         private int decodeThreads = 2;
+        private String precision = "fp32";
+        private List<Tensor> calibration;
+        private int calibrationClips = 8;
 
         private Builder() {
         }
@@ -907,6 +919,34 @@ public final class Predictor implements AutoCloseable {
             return this;
         }
 
+        /**
+         * {@code fp32} (the default) or {@code int8}: 8-bit weights (per output channel) and activations
+         * (per tensor, calibrated) in every convolution ({@link QuantizedSevNet}); CPU only, needs
+         * {@link #foldBatchNorm} on, and calibration clips: {@link #calibration}, or for a checkpoint of the
+         * synthetic dataset, {@link #calibrationClips} clips of its training distribution.
+         */
+        public Builder precision(String precision) {
+            String p = Objects.requireNonNull(precision, "precision").toLowerCase(java.util.Locale.ROOT);
+            require(p.equals("fp32") || p.equals("int8"), "precision must be fp32 or int8, got '" + precision + "'");
+            this.precision = p;
+            return this;
+        }
+
+        /**
+         * Clips that calibrate int8 activation ranges: float32 {@code [3, T, H, W]} or
+         * {@code [N, 3, T, H, W]}, normalised like the model's inputs, on the CPU (the caller keeps them).
+         */
+        public Builder calibration(List<Tensor> clips) {
+            this.calibration = List.copyOf(clips);
+            return this;
+        }
+
+        /** Synthetic calibration clips when none are given (default 8). */
+        public Builder calibrationClips(int n) {
+            this.calibrationClips = n;
+            return this;
+        }
+
         /** Threads decoding the videos of {@link Predictor#predictAsync(Path)} (default 2). */
         public Builder decodeThreads(int n) {
             this.decodeThreads = n;
@@ -930,7 +970,18 @@ public final class Predictor implements AutoCloseable {
             require(topK >= 1, "topK must be >= 1, got " + topK);
             require(frames >= 0 && size >= 0, "frames and size must be positive");
             require(decodeThreads >= 1, "decodeThreads must be >= 1, got " + decodeThreads);
-            DeviceChoice choice = DeviceChoice.resolve(device);
+            require(calibrationClips >= 1, "calibrationClips must be >= 1, got " + calibrationClips);
+            boolean int8 = precision.equals("int8");
+            require(!int8 || fold, "int8 runs the folded model: foldBatchNorm(false) cannot be combined with it");
+            require(!int8 || !device.trim().toLowerCase(java.util.Locale.ROOT).startsWith("cuda"),
+                    "int8 inference runs on the CPU only: use device(\"cpu\") (or \"auto\") with precision int8, "
+                            + "or precision fp32 on " + device);
+            // auto with int8: the CPU, the only device with int8 kernels
+            DeviceChoice choice = DeviceChoice.resolve(int8 && device.trim().equalsIgnoreCase("auto") ? "cpu" : device);
+            if (int8 && !choice.device().isCpu()) {
+                throw new IllegalArgumentException("int8 inference runs on the CPU only, but the device is "
+                        + choice.device() + " (" + choice.reason() + "): use device(\"cpu\") or precision fp32");
+            }
 
             TrainConfig config;
             List<String> labels;
@@ -988,6 +1039,14 @@ public final class Predictor implements AutoCloseable {
                     model = FoldedSevNet.fold(net);
                     net.close();
                 }
+                if (int8) {
+                    FoldedSevNet f = (FoldedSevNet) model;
+                    try {
+                        model = quantize(f, config);
+                    } finally {
+                        f.close();
+                    }
+                }
                 model.to(choice.backend());
                 model.eval();
                 return new Predictor(this, config, labels, model, choice);
@@ -995,6 +1054,33 @@ public final class Predictor implements AutoCloseable {
                 net.close();
                 model.close();
                 throw e;
+            }
+        }
+
+        private QuantizedSevNet quantize(FoldedSevNet f, TrainConfig config) {
+            if (calibration != null) {
+                List<Tensor> clips = new ArrayList<>();
+                try (TensorScope scope = TensorScope.open()) {
+                    for (Tensor c : calibration) {
+                        require(!c.isClosed() && (c.rank() == 4 || c.rank() == 5),
+                                "calibration clips must be [3, T, H, W] or [N, 3, T, H, W], got "
+                                        + (c.isClosed() ? "a closed tensor" : c.shape().toString()));
+                        clips.add(c.rank() == 4 ? c.reshape(1, c.dim(0), c.dim(1), c.dim(2), c.dim(3)) : c);
+                    }
+                    return QuantizedSevNet.quantize(f, clips);
+                }
+            }
+            require(config.isSynthetic(), "int8 needs calibration clips: give them with calibration(...) "
+                    + "(only a checkpoint of the synthetic dataset has default ones)");
+            SyntheticMotionDataset ds = SyntheticMotionDataset.builder().size(calibrationClips).seed(config.seed())
+                    .frames(config.frames()).resolution(config.size()).build();
+            List<Tensor> clips = new ArrayList<>();
+            try (TensorScope scope = TensorScope.open()) {
+                for (int i = 0; i < calibrationClips; i++) {
+                    Clip c = ds.load(i, new Random(i), false);
+                    clips.add(Tensor.of(c.data(), 1, 3, c.frames(), c.height(), c.width()));
+                }
+                return QuantizedSevNet.quantize(f, clips);
             }
         }
 

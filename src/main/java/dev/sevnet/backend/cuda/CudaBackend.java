@@ -24,7 +24,6 @@ import org.bytedeco.cuda.global.cublas;
 import org.bytedeco.cuda.global.cudart;
 import org.bytedeco.cuda.global.cudnn;
 import org.bytedeco.javacpp.FloatPointer;
-import org.bytedeco.javacpp.Pointer;
 
 /**
  * The CUDA backend: every op of {@link Backend} on one GPU, fp32 NCDHW. Convolutions (general,
@@ -892,10 +891,5 @@ public final class CudaBackend implements Backend {
     /** Allocates an uninitialised tensor on this device (for callers that fill it themselves). */
     public synchronized Tensor allocate(Shape shape, DType dtype) {
         return empty(shape, dtype);
-    }
-
-    @SuppressWarnings("unused")
-    private static Pointer nullPtr() {
-        return Cuda.ptr(0);
     }
 }
