@@ -7,7 +7,9 @@
 //    kT GEMMs per (sample, group) on time-shifted views (leading dimensions, no copy), accumulated.
 //  - direct 2-D (kT == 1, temporal stride 1 / pad 0, <= 16 channels per group in and out: the grouped
 //    1x3x3 convs): register-blocked kernel along W over zero-padded, stride-phase-split rows,
-//    parallel over (sample, group, frame).
+//    parallel over (sample, group, frame); backward-data pads each dy row once per frame;
+//    backward-weight keeps (output channel x kw) accumulator blocks in registers over a whole frame
+//    per (input channel, kh), parallel over (group, output-channel range).
 //  - anything else (the 1x7x7 stem, dense 3x3x3, odd shapes): im2col / col2im in column chunks + GEMM.
 // The naive loops are kept (conv_reference_*) for tests and the benchmark baseline.
 #include <omp.h>
@@ -410,30 +412,33 @@ bool is_direct2d(const ConvParams& p) {
 }
 
 // acc[c][v] = sum_t w[wb + c*wcs + widx[t]] * src[t][v*VW ..]; out[c*WCH + ...] = acc
+// (V may be narrower than VW: then each logical vector is VW / VL physical ones)
 template <class V, int CB, int NV>
 SEV_INLINE void taps_kernel(int ntaps, const float* const* src, const int* widx, const float* wb, int64_t wcs,
                             float* out) {
-  V acc[CB][NV];
+  constexpr int VL = (int)(sizeof(V) / sizeof(float));
+  constexpr int NU = NV * (VW / VL);
+  V acc[CB][NU];
 #pragma GCC unroll 4
   for (int c = 0; c < CB; c++)
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; v++) acc[c][v] = V{};
+#pragma GCC unroll 16
+    for (int v = 0; v < NU; v++) acc[c][v] = V{};
   for (int t = 0; t < ntaps; t++) {
-    V s[NV];
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; v++) vload<V>(s[v], src[t] + v * VW);
+    V s[NU];
+#pragma GCC unroll 16
+    for (int v = 0; v < NU; v++) vload<V>(s[v], src[t] + v * VL);
     const float* wt = wb + widx[t];
 #pragma GCC unroll 4
     for (int c = 0; c < CB; c++) {
       const float a = wt[c * wcs];
-#pragma GCC unroll 4
-      for (int v = 0; v < NV; v++) acc[c][v] += s[v] * a;
+#pragma GCC unroll 16
+      for (int v = 0; v < NU; v++) acc[c][v] += s[v] * a;
     }
   }
 #pragma GCC unroll 4
   for (int c = 0; c < CB; c++)
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; v++) vstore<V>(out + c * WCH + v * VW, acc[c][v]);
+#pragma GCC unroll 16
+    for (int v = 0; v < NU; v++) vstore<V>(out + c * WCH + v * VL, acc[c][v]);
 }
 
 // out[c][0 .. width) for channels [0, nch) with widx/src taps; src pointers advanced per chunk by caller
@@ -547,32 +552,29 @@ SEV_INLINE void direct_bwd_data_item(const float* dy, const float* w, float* dx,
   const int64_t jmax = ceil_div(p.W, sW);
   const int64_t PADL = kW + 1;
   const int64_t RL = PADL + ceil_div(jmax, VW) * VW + kW + VW;
-  // one zero-padded copy of each needed dy row: [cog][kH][RL]
-  float* rows = scratch(2, (size_t)(cog * kH * RL + MAXC * WCH));
-  if (!rows) return;
-  float* out = rows + cog * kH * RL;
+  // one zero-padded copy of every dy row of this frame, built once: [cog][Ho][RL]
+  float* rows = scratch(2, (size_t)((int64_t)cog * p.Ho * RL));
+  float* out = scratch(3, (size_t)(MAXC * WCH));
+  if (!rows || !out) return;
   const float* src0[MAXC * 7 * 7];
   const float* src[MAXC * 7 * 7];
   int widx[MAXC * 7 * 7];
   const float* wg = w + (int64_t)g * cog * cig * kH * kW;
   const int64_t wcs = (int64_t)kH * kW;  // between input channels ci
+  for (int c = 0; c < cog; c++) {
+    const float* dyc = dy + (((int64_t)n * p.Cout + g * cog + c) * p.To + t) * HWo;
+    for (int ho = 0; ho < p.Ho; ho++) {
+      float* r = rows + ((int64_t)c * p.Ho + ho) * RL;
+      std::memset(r, 0, sizeof(float) * PADL);
+      std::memcpy(r + PADL, dyc + (int64_t)ho * p.Wo, sizeof(float) * p.Wo);
+      std::memset(r + PADL + p.Wo, 0, sizeof(float) * (RL - PADL - p.Wo));
+    }
+  }
   for (int h = 0; h < p.H; h++) {
-    // build the dy rows this input row depends on
     bool any = false;
     for (int kh = 0; kh < kH; kh++) {
       const int num = h + p.pH - kh;
-      if (num < 0 || num % sH) continue;
-      const int ho = num / sH;
-      if (ho >= p.Ho) continue;
-      any = true;
-      for (int c = 0; c < cog; c++) {
-        const float* dyr = dy + (((int64_t)n * p.Cout + g * cog + c) * p.To + t) * HWo + (int64_t)ho * p.Wo;
-        float* r = rows + (c * kH + kh) * RL;
-        for (int64_t j = 0; j < RL; j++) {
-          const int64_t q = j - PADL;
-          r[j] = (q >= 0 && q < p.Wo) ? dyr[q] : 0.f;
-        }
-      }
+      if (num >= 0 && num % sH == 0 && num / sH < p.Ho) any = true;
     }
     for (int ph = 0; ph < sW; ph++) {
       const int64_t J = ceil_div(p.W - ph, sW);  // outputs w = ph + sW * j
@@ -587,7 +589,7 @@ SEV_INLINE void direct_bwd_data_item(const float* dy, const float* w, float* dx,
             if (((d % sW) + sW) % sW) continue;
             const int off = (d >= 0) ? d / sW : -((-d + sW - 1) / sW);
             for (int c = 0; c < cog; c++) {
-              src0[ntaps] = rows + (c * kH + kh) * RL + PADL + off;
+              src0[ntaps] = rows + ((int64_t)c * p.Ho + num / sH) * RL + PADL + off;
               widx[ntaps] = c * cig * kH * kW + kh * kW + kw;
               ntaps++;
             }
@@ -612,103 +614,131 @@ SEV_INLINE void direct_bwd_data_item(const float* dy, const float* w, float* dx,
 }
 
 // backward-weight: output channels [c0, c1) of group g, summed over every (n, t, ho)
-// One output row of the grouped backward-weight: acc[tap] += sum_v dy[v] * x_tap[v] for every tap,
-// with the NV dy vectors held in registers across all taps.
-template <class V, int NV>
-SEV_INLINE void bwd_weight_row(const float* dyr, const float* rows, float* a, int cig, int kH, int kW, int sW,
-                               int64_t RL, const bool* valid) {
-  V dv[NV];
-  for (int v = 0; v < NV; v++) vload<V>(dv[v], dyr + v * VW);
-  for (int ci = 0; ci < cig; ci++)
-    for (int kh = 0; kh < kH; kh++) {
-      if (!valid[kh]) continue;
-      const float* r = rows + (ci * kH + kh) * sW * RL;
-      for (int kw = 0; kw < kW; kw++) {
-        const float* src = r + (kw % sW) * RL + kw / sW;
-        float* at = a + ((ci * kH + kh) * kW + kw) * VW;
-        V sum;
-        vload<V>(sum, at);
-        for (int v = 0; v < NV; v++) {
-          V sv;
-          vload<V>(sv, src + v * VW);
-          sum += dv[v] * sv;
-        }
-        vstore<V>(at, sum);
+// Per frame: the input rows are zero-padded / phase-split once each ([cig][H][sW][RL]) and the dy rows
+// copied zero-padded to wpad ([nco][Ho][wpad]). Then for every (ci, kh) a CB x KB block of
+// (output channel, kw) accumulators stays in registers over the whole frame (every valid ho, every
+// vector of the row): per vector KB x loads + CB dy loads feed CB * KB FMAs. The vector partial sums
+// go to memory once per frame and are reduced across lanes at the end.
+template <class V, int CB, int KB>
+SEV_INLINE void bww_block(const float* xs /* row of ho_lo, tap kw0 */, int64_t xstep /* per ho */,
+                          const int64_t* xoff /* [KB] offsets of the taps */, const float* d /* dy row ho_lo, c0 */,
+                          int64_t dstep /* per ho */, int64_t dcs /* per channel */, int nrows, int nvl,
+                          float* a /* acc of (c0, tap kw0) */, int64_t acs /* per channel */) {
+  constexpr int VL = (int)(sizeof(V) / sizeof(float));
+  V acc[CB][KB];
+#pragma GCC unroll 8
+  for (int c = 0; c < CB; c++)
+#pragma GCC unroll 4
+    for (int k = 0; k < KB; k++) acc[c][k] = V{};
+  for (int r = 0; r < nrows; r++) {
+    const float* xr = xs + r * xstep;
+    const float* dr = d + r * dstep;
+    for (int v = 0; v < nvl; v++) {
+      V xv[KB];
+#pragma GCC unroll 4
+      for (int k = 0; k < KB; k++) vload<V>(xv[k], xr + xoff[k] + v * VL);
+#pragma GCC unroll 8
+      for (int c = 0; c < CB; c++) {
+        V dv;
+        vload<V>(dv, dr + c * dcs + v * VL);
+#pragma GCC unroll 4
+        for (int k = 0; k < KB; k++) acc[c][k] += dv * xv[k];
       }
+    }
+  }
+#pragma GCC unroll 8
+  for (int c = 0; c < CB; c++)
+#pragma GCC unroll 4
+    for (int k = 0; k < KB; k++) {
+      V s;
+      vload<V>(s, a + c * acs + k * VW);
+      s += acc[c][k];
+      vstore<V>(a + c * acs + k * VW, s);
     }
 }
 
-template <class V>
+template <class V, int CB>
+SEV_INLINE void bww_kw(const float* xs, int64_t xstep, const int64_t* xoff, const float* d, int64_t dstep, int64_t dcs,
+                       int nrows, int nvl, float* a, int64_t acs, int kW) {
+  int k = 0;
+  for (; k + 3 <= kW; k += 3)
+    bww_block<V, CB, 3>(xs, xstep, xoff + k, d, dstep, dcs, nrows, nvl, a + k * VW, acs);
+  if (kW - k == 2)
+    bww_block<V, CB, 2>(xs, xstep, xoff + k, d, dstep, dcs, nrows, nvl, a + k * VW, acs);
+  else if (kW - k == 1)
+    bww_block<V, CB, 1>(xs, xstep, xoff + k, d, dstep, dcs, nrows, nvl, a + k * VW, acs);
+}
+
+template <class V, int CBMAX>
 SEV_INLINE void direct_bwd_weight_item(const float* x, const float* dy, float* dw, const ConvParams& p, int g, int c0,
                                        int c1) {
+  constexpr int VL = (int)(sizeof(V) / sizeof(float));
   const int cig = p.cin_g(), cog = p.cout_g();
-  const int kH = p.kH, kW = p.kW, sW = p.sW;
+  const int kH = p.kH, kW = p.kW, sW = p.sW, sH = p.sH;
   const int ntap = cig * kH * kW;
   const int64_t wpad = ceil_div(p.Wo, VW) * VW;
   const int64_t RL = wpad + (kW - 1) / sW + VW;
   const int64_t HWi = (int64_t)p.H * p.W, HWo = (int64_t)p.Ho * p.Wo;
   const int nco = c1 - c0;
-  float* rows = scratch(2, (size_t)(cig * kH * sW * RL + wpad + (int64_t)nco * ntap * VW));
-  if (!rows) return;
-  float* dyr = rows + cig * kH * sW * RL;
-  float* acc = dyr + wpad;  // [nco][ntap][VW]
+  const int64_t xsz = (int64_t)cig * p.H * sW * RL, dsz = (int64_t)nco * p.Ho * wpad;
+  float* xrows = scratch(2, (size_t)(xsz + dsz + (int64_t)nco * ntap * VW));
+  if (!xrows) return;
+  float* dyp = xrows + xsz;
+  float* acc = dyp + dsz;  // [nco][ntap][VW]
   std::memset(acc, 0, sizeof(float) * nco * ntap * VW);
-  const int nv = (int)(wpad / VW);
+  const int nvl = (int)(wpad / VL);
+  int64_t xoff[7];
+  for (int kw = 0; kw < kW; kw++) xoff[kw] = (kw % sW) * RL + kw / sW;
   for (int n = 0; n < p.N; n++)
-    for (int t = 0; t < p.T; t++)
-      for (int ho = 0; ho < p.Ho; ho++) {
-        bool valid[7];
-        for (int kh = 0; kh < kH; kh++) {
-          const int h = ho * p.sH - p.pH + kh;
-          valid[kh] = h >= 0 && h < p.H;
-          if (!valid[kh]) continue;
-          for (int ci = 0; ci < cig; ci++) {
-            const float* xr = x + (((int64_t)n * p.Cin + g * cig + ci) * p.T + t) * HWi + (int64_t)h * p.W;
-            build_phase_row(xr, p.W, p.pW, sW, RL, rows + (ci * kH + kh) * sW * RL);
-          }
-        }
-        for (int c = c0; c < c1; c++) {
-          const float* d = dy + (((int64_t)n * p.Cout + g * cog + c) * p.To + t) * HWo + (int64_t)ho * p.Wo;
-          std::memcpy(dyr, d, sizeof(float) * p.Wo);
-          for (int64_t j = p.Wo; j < wpad; j++) dyr[j] = 0.f;
-          float* a = acc + (int64_t)(c - c0) * ntap * VW;
-          // The dy row is the same for every tap: with its width known at compile time (the model's
-          // rows are 1-7 vectors wide) it stays in registers, halving the loads per FMA.
-          switch (nv) {
-            case 1: bwd_weight_row<V, 1>(dyr, rows, a, cig, kH, kW, sW, RL, valid); break;
-            case 2: bwd_weight_row<V, 2>(dyr, rows, a, cig, kH, kW, sW, RL, valid); break;
-            case 3: bwd_weight_row<V, 3>(dyr, rows, a, cig, kH, kW, sW, RL, valid); break;
-            case 4: bwd_weight_row<V, 4>(dyr, rows, a, cig, kH, kW, sW, RL, valid); break;
-            case 5: bwd_weight_row<V, 5>(dyr, rows, a, cig, kH, kW, sW, RL, valid); break;
-            case 6: bwd_weight_row<V, 6>(dyr, rows, a, cig, kH, kW, sW, RL, valid); break;
-            case 7: bwd_weight_row<V, 7>(dyr, rows, a, cig, kH, kW, sW, RL, valid); break;
-            default:
-              for (int ci = 0; ci < cig; ci++)
-                for (int kh = 0; kh < kH; kh++) {
-                  if (!valid[kh]) continue;
-                  const float* r = rows + (ci * kH + kh) * sW * RL;
-                  for (int kw = 0; kw < kW; kw++) {
-                    const float* s = r + (kw % sW) * RL + kw / sW;
-                    float* at = a + ((ci * kH + kh) * kW + kw) * VW;
-                    V sum;
-                    vload<V>(sum, at);
-                    for (int v = 0; v < nv; v++) {
-                      V dv, sv;
-                      vload<V>(dv, dyr + v * VW);
-                      vload<V>(sv, s + v * VW);
-                      sum += dv * sv;
-                    }
-                    vstore<V>(at, sum);
-                  }
-                }
-          }
+    for (int t = 0; t < p.T; t++) {
+      for (int ci = 0; ci < cig; ci++) {
+        const float* xc = x + (((int64_t)n * p.Cin + g * cig + ci) * p.T + t) * HWi;
+        for (int h = 0; h < p.H; h++)
+          build_phase_row(xc + (int64_t)h * p.W, p.W, p.pW, sW, RL, xrows + ((int64_t)ci * p.H + h) * sW * RL);
+      }
+      for (int c = c0; c < c1; c++) {
+        const float* dc = dy + (((int64_t)n * p.Cout + g * cog + c) * p.To + t) * HWo;
+        for (int ho = 0; ho < p.Ho; ho++) {
+          float* r = dyp + ((int64_t)(c - c0) * p.Ho + ho) * wpad;
+          std::memcpy(r, dc + (int64_t)ho * p.Wo, sizeof(float) * p.Wo);
+          for (int64_t j = p.Wo; j < wpad; j++) r[j] = 0.f;
         }
       }
+      for (int ci = 0; ci < cig; ci++)
+        for (int kh = 0; kh < kH; kh++) {
+          // valid ho: 0 <= ho*sH - pH + kh < H
+          const int lo = (int)max64(0, ceil_div(p.pH - kh, sH));
+          const int hi = (int)min64(p.Ho, ceil_div(p.H + p.pH - kh, sH));
+          if (hi <= lo) continue;
+          const int h0 = lo * sH - p.pH + kh;
+          const float* xs = xrows + ((int64_t)ci * p.H + h0) * sW * RL;
+          const int64_t xstep = (int64_t)sH * sW * RL;
+          const float* d0 = dyp + (int64_t)lo * wpad;
+          const int64_t dcs = (int64_t)p.Ho * wpad;
+          float* a0 = acc + (int64_t)(ci * kH + kh) * kW * VW;
+          const int64_t acs = (int64_t)ntap * VW;
+          int c = 0;
+          for (; c + CBMAX <= nco; c += CBMAX)
+            bww_kw<V, CBMAX>(xs, xstep, xoff, d0 + c * dcs, wpad, dcs, hi - lo, nvl, a0 + c * acs, acs, kW);
+          if constexpr (CBMAX > 4)
+            if (c + 4 <= nco) {
+              bww_kw<V, 4>(xs, xstep, xoff, d0 + c * dcs, wpad, dcs, hi - lo, nvl, a0 + c * acs, acs, kW);
+              c += 4;
+            }
+          if constexpr (CBMAX > 2)
+            if (c + 2 <= nco) {
+              bww_kw<V, 2>(xs, xstep, xoff, d0 + c * dcs, wpad, dcs, hi - lo, nvl, a0 + c * acs, acs, kW);
+              c += 2;
+            }
+          for (; c < nco; c++)
+            bww_kw<V, 1>(xs, xstep, xoff, d0 + c * dcs, wpad, dcs, hi - lo, nvl, a0 + c * acs, acs, kW);
+        }
+    }
   for (int c = c0; c < c1; c++)
     for (int k = 0; k < ntap; k++) {
       const float* at = acc + ((int64_t)(c - c0) * ntap + k) * VW;
       float s = 0.f;
-      for (int l = 0; l < VW; l++) s += at[l];
+      for (int l = 0; l < VL; l++) s += at[l];
       dw[((int64_t)g * cog + c) * ntap + k] = s;
     }
 }
@@ -719,11 +749,11 @@ SEV_TARGET_AVX512 void direct_fwd_avx512(const float* x, const float* w, const f
 }
 SEV_TARGET_AVX2 void direct_fwd_avx2(const float* x, const float* w, const float* b, float* y, const ConvParams& p,
                                      int relu, int n, int g, int t) {
-  direct_fwd_item<v16f, 2>(x, w, b, y, p, relu, n, g, t);
+  direct_fwd_item<v8f, 1>(x, w, b, y, p, relu, n, g, t);
 }
 void direct_fwd_base(const float* x, const float* w, const float* b, float* y, const ConvParams& p, int relu, int n,
                      int g, int t) {
-  direct_fwd_item<v16f, 1>(x, w, b, y, p, relu, n, g, t);
+  direct_fwd_item<v4f, 1>(x, w, b, y, p, relu, n, g, t);
 }
 SEV_TARGET_AVX512 void direct_bwd_data_avx512(const float* dy, const float* w, float* dx, const ConvParams& p, int n,
                                               int g, int t) {
@@ -731,21 +761,21 @@ SEV_TARGET_AVX512 void direct_bwd_data_avx512(const float* dy, const float* w, f
 }
 SEV_TARGET_AVX2 void direct_bwd_data_avx2(const float* dy, const float* w, float* dx, const ConvParams& p, int n,
                                           int g, int t) {
-  direct_bwd_data_item<v16f, 2>(dy, w, dx, p, n, g, t);
+  direct_bwd_data_item<v8f, 1>(dy, w, dx, p, n, g, t);
 }
 void direct_bwd_data_base(const float* dy, const float* w, float* dx, const ConvParams& p, int n, int g, int t) {
-  direct_bwd_data_item<v16f, 1>(dy, w, dx, p, n, g, t);
+  direct_bwd_data_item<v4f, 1>(dy, w, dx, p, n, g, t);
 }
 SEV_TARGET_AVX512 void direct_bwd_weight_avx512(const float* x, const float* dy, float* dw, const ConvParams& p,
                                                 int g, int c0, int c1) {
-  direct_bwd_weight_item<v16f>(x, dy, dw, p, g, c0, c1);
+  direct_bwd_weight_item<v16f, 8>(x, dy, dw, p, g, c0, c1);
 }
 SEV_TARGET_AVX2 void direct_bwd_weight_avx2(const float* x, const float* dy, float* dw, const ConvParams& p, int g,
                                             int c0, int c1) {
-  direct_bwd_weight_item<v16f>(x, dy, dw, p, g, c0, c1);
+  direct_bwd_weight_item<v8f, 4>(x, dy, dw, p, g, c0, c1);
 }
 void direct_bwd_weight_base(const float* x, const float* dy, float* dw, const ConvParams& p, int g, int c0, int c1) {
-  direct_bwd_weight_item<v16f>(x, dy, dw, p, g, c0, c1);
+  direct_bwd_weight_item<v4f, 2>(x, dy, dw, p, g, c0, c1);
 }
 
 void direct_forward(const float* x, const float* w, const float* bias, float* y, const ConvParams& p, int relu) {
