@@ -4,7 +4,8 @@
 // backward-weight):
 //  - pointwise 1x1x1, stride 1, pad 0:   one GEMM per (sample, group) straight on the tensors.
 //  - temporal kT x 1 x 1, spatial stride 1, spatial pad 0, temporal stride 1 (the 3x1x1 convs):
-//    kT GEMMs per (sample, group) on time-shifted views (leading dimensions, no copy), accumulated.
+//    one GEMM per work unit with K = channels x kT, its packing reading the kT time-shifted views of the
+//    tensor straight from memory (zeros past the clip's ends; sgemm_serial_shifted in gemm.cpp).
 //  - direct 2-D (kT == 1, temporal stride 1 / pad 0, <= 16 channels per group in and out: the grouped
 //    1x3x3 convs): register-blocked kernel along W over zero-padded, stride-phase-split rows,
 //    parallel over (sample, group, frame); backward-data pads each dy row once per frame;
@@ -21,6 +22,11 @@
 #include "sevnet.h"
 
 namespace sev {
+// gemm.cpp: C = A B + beta C on the calling thread, either operand optionally a matrix of time-shifted
+// row views (sh = {taps, step, off, lo, hi}; see there)
+void sgemm_serial_shifted(bool tA, bool tB, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
+                          const int64_t* sa, const float* B, int64_t ldb, const int64_t* sb, float beta, float* C,
+                          int64_t ldc);
 namespace {
 
 inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -243,43 +249,18 @@ bool is_temporal(const ConvParams& p) {
          p.Wo == p.W && p.To == p.T + 2 * p.pT - p.kT + 1 && p.To > 0;
 }
 
-// output frames [lo, hi) that tap kt reads from inside the input (input frame = to + kt - pT)
-inline void tap_range(const ConvParams& p, int kt, int& lo, int& hi) {
-  lo = (int)max64(0, p.pT - kt);
-  hi = (int)min64(p.To, p.T + p.pT - kt);
-}
-
-// w [Cout, cig, kT] -> wt [kT][Cout][cig] (each tap a plain row-major matrix)
-void split_taps(const float* w, const ConvParams& p, float* wt) {
-  const int cig = p.cin_g();
-  for (int co = 0; co < p.Cout; co++)
-    for (int ci = 0; ci < cig; ci++)
-      for (int kt = 0; kt < p.kT; kt++)
-        wt[((int64_t)kt * p.Cout + co) * cig + ci] = w[((int64_t)co * cig + ci) * p.kT + kt];
-}
-
-// Each work unit owns a rectangle [i0,i1) x [j0,j1) of one item's output matrix (rows = channels,
-// columns = flattened (frame, h, w)) and applies every tap to it: tap kt is the GEMM on the column
-// range where it is valid, shifted by (kt - pT) frames in the other tensor — a contiguous range, so
-// no barrier between taps and no two units ever write the same element.
+// One GEMM per work unit (a rectangle [i0,i1) x [j0,j1) of one item's output: rows = channels, columns =
+// flattened (frame, h, w)) with K = cig * kT: A = w as stored ([co][ci*kT + kt]), B = the kT time-shifted
+// views of x, packed straight from x with zeros where a tap leaves the clip — one pass over y and one
+// packing of x per column block instead of kT of each.
 void tm_forward(const float* x, const float* w, const float* bias, int relu, float* y, const ConvParams& p) {
   const int cig = p.cin_g(), cog = p.cout_g();
-  FloatBuf wt((size_t)p.Cout * cig * p.kT);
-  if (!wt.get()) return;
-  split_taps(w, p, wt.get());
+  const int64_t K = (int64_t)cig * p.kT;
   const int64_t HW = (int64_t)p.H * p.W, Si = p.in_spatial(), So = p.out_spatial();
   const int64_t items = (int64_t)p.N * p.groups;
-  // a tap covering every output frame goes first (beta 0); otherwise each rectangle is zeroed first
-  int first = -1;
-  for (int kt = 0; kt < p.kT && first < 0; kt++) {
-    int lo, hi;
-    tap_range(p, kt, lo, hi);
-    if (lo == 0 && hi == p.To) first = kt;
-  }
   const int nt = conv_threads(2.0 * items * cog * cig * So * p.kT);
   const Split2 sp = make_split(cog, So, parts_per_item(items, nt));
   const int64_t units = items * sp.parts();
-  const float* wtp = wt.get();
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
   for (int64_t u = 0; u < units; u++) {
     const int64_t it = u / sp.parts();
@@ -288,36 +269,32 @@ void tm_forward(const float* x, const float* w, const float* bias, int relu, flo
     sp.rect((int)(u % sp.parts()), i0, i1, j0, j1);
     const float* xg = x + ((int64_t)n * p.Cin + g * cig) * Si;
     float* yg = y + ((int64_t)n * p.Cout + g * cog + i0) * So;  // row i0 of the item
-    if (first < 0)
-      for (int64_t c = 0; c < i1 - i0; c++) std::memset(yg + c * So + j0, 0, sizeof(float) * (j1 - j0));
-    for (int i = -1; i < p.kT; i++) {
-      const int kt = i < 0 ? first : i;
-      if (kt < 0 || (i >= 0 && kt == first)) continue;
-      int lo, hi;
-      tap_range(p, kt, lo, hi);
-      const int64_t a = max64(j0, lo * HW), b = min64(j1, hi * HW);
-      if (b <= a) continue;
-      sgemm_serial(false, false, i1 - i0, b - a, cig, 1.f, wtp + ((int64_t)kt * p.Cout + g * cog + i0) * cig, cig,
-                   xg + a + (int64_t)(kt - p.pT) * HW, Si, i < 0 ? 0.f : 1.f, yg + a, So);
-    }
+    // B row (ci, kt), column c (y column j0 + c) = x[ci, j0 + c + (kt - pT)HW] inside [0, Si)
+    const int64_t sb[5] = {p.kT, HW, (int64_t)p.pT * HW, -j0, Si - j0};
+    sgemm_serial_shifted(false, false, i1 - i0, j1 - j0, K, w + (int64_t)(g * cog + i0) * K, K, nullptr, xg + j0, Si,
+                         sb, 0.f, yg + j0, So);
     epilogue(yg + j0, So, i1 - i0, j1 - j0, bias ? bias + g * cog + i0 : nullptr, relu);
   }
 }
 
+// Backward-data is itself a temporal conv: dx[ci, j] = sum_(co,kt) w[co,ci,kt] dy[co, j - (kt-pT)HW], so
+// one GEMM per rectangle of dx with K = cog * kT: A = w^T per group ([ci][co*kT + kt], repacked once),
+// B = the kT time-shifted views of dy (packed straight from dy, zeros where a tap leaves the clip).
+// One pass over dx and one packing of dy per column block instead of kT of each.
 void tm_backward_data(const float* dy, const float* w, float* dx, const ConvParams& p) {
   const int cig = p.cin_g(), cog = p.cout_g();
+  const int64_t K = (int64_t)cog * p.kT;
   FloatBuf wt((size_t)p.Cout * cig * p.kT);
   if (!wt.get()) return;
-  split_taps(w, p, wt.get());
+  // w [g][co][ci][kt] -> wt [g][ci][co][kt]
+  for (int g = 0; g < p.groups; g++)
+    for (int co = 0; co < cog; co++)
+      for (int ci = 0; ci < cig; ci++)
+        for (int kt = 0; kt < p.kT; kt++)
+          wt.get()[((int64_t)g * cig + ci) * K + (int64_t)co * p.kT + kt] =
+              w[(((int64_t)g * cog + co) * cig + ci) * p.kT + kt];
   const int64_t HW = (int64_t)p.H * p.W, Si = p.in_spatial(), So = p.out_spatial();
   const int64_t items = (int64_t)p.N * p.groups;
-  // tap kt maps output frames [lo,hi) to input frames [lo+kt-pT, hi+kt-pT)
-  int first = -1;
-  for (int kt = 0; kt < p.kT && first < 0; kt++) {
-    int lo, hi;
-    tap_range(p, kt, lo, hi);
-    if (hi > lo && lo + kt - p.pT == 0 && hi + kt - p.pT == p.T) first = kt;
-  }
   const int nt = conv_threads(2.0 * items * cog * cig * So * p.kT);
   const Split2 sp = make_split(cig, Si, parts_per_item(items, nt));
   const int64_t units = items * sp.parts();
@@ -330,30 +307,21 @@ void tm_backward_data(const float* dy, const float* w, float* dx, const ConvPara
     sp.rect((int)(u % sp.parts()), i0, i1, j0, j1);
     float* dxg = dx + ((int64_t)n * p.Cin + g * cig + i0) * Si;  // row i0 of the item
     const float* dyg = dy + ((int64_t)n * p.Cout + g * cog) * So;
-    if (first < 0)
-      for (int64_t c = 0; c < i1 - i0; c++) std::memset(dxg + c * Si + j0, 0, sizeof(float) * (j1 - j0));
-    for (int i = -1; i < p.kT; i++) {
-      const int kt = i < 0 ? first : i;
-      if (kt < 0 || (i >= 0 && kt == first)) continue;
-      int lo, hi;
-      tap_range(p, kt, lo, hi);
-      if (hi <= lo) continue;
-      const int64_t d = (int64_t)(kt - p.pT) * HW;  // dx column = dy column + d
-      const int64_t a = max64(j0, lo * HW + d), b = min64(j1, hi * HW + d);
-      if (b <= a) continue;
-      // dx[i0.., a..b) (+)= (W_kt^T)[i0.., :] dy[:, a-d .. b-d)
-      sgemm_serial(true, false, i1 - i0, b - a, cog, 1.f, wtp + ((int64_t)kt * p.Cout + g * cog) * cig + i0, cig,
-                   dyg + (a - d), So, i < 0 ? 0.f : 1.f, dxg + a, Si);
-    }
+    // B row (co, kt), column c (dx column j0 + c) = dy[co, j0 + c - (kt - pT)HW] inside [0, So)
+    const int64_t sb[5] = {p.kT, -HW, -(int64_t)p.pT * HW, -j0, So - j0};
+    sgemm_serial_shifted(false, false, i1 - i0, j1 - j0, K, wtp + ((int64_t)g * cig + i0) * K, K, nullptr, dyg + j0,
+                         So, sb, 0.f, dxg + j0, Si);
   }
 }
 
+// dW[co, (ci,kt)] = sum_j dy[co, j] x[ci, j + (kt-pT)HW]: one GEMM per K chunk (output columns j) with the
+// kT time-shifted views of x as the rows of A (M = cig * kT, packed straight from x) and dy^T as B, into
+// a per-thread [g][ci*kT + kt][co] buffer; the reduction over threads transposes into dw [Cout, cig, kT].
 void tm_backward_weight(const float* x, const float* dy, float* dw, const ConvParams& p) {
   const int cig = p.cin_g(), cog = p.cout_g();
   const int64_t HW = (int64_t)p.H * p.W, Si = p.in_spatial(), So = p.out_spatial();
   const int64_t items = (int64_t)p.N * p.groups;
-  // per tap a plain [Cout][cig] matrix ([kT][Cout][cig], one per thread), reduced and interleaved into
-  // dw [Cout, cig, kT] at the end
+  const int64_t Mk = (int64_t)cig * p.kT, gsz = Mk * cog;
   const int64_t wsz = (int64_t)p.Cout * cig * p.kT;
   int nt = conv_threads(2.0 * items * cog * cig * So * p.kT);
   FloatBuf part((size_t)(wsz * nt));
@@ -378,26 +346,22 @@ void tm_backward_weight(const float* x, const float* dy, float* dw, const ConvPa
       const int g = (int)(it % p.groups), n = (int)(it / p.groups);
       const float* dyg = dy + ((int64_t)n * p.Cout + g * cog) * So;
       const float* xg = x + ((int64_t)n * p.Cin + g * cig) * Si;
-      for (int kt = 0; kt < p.kT; kt++) {
-        int lo, hi;
-        tap_range(p, kt, lo, hi);
-        const int64_t a = max64(k0, lo * HW), b = min64(k1, hi * HW);
-        if (b <= a) continue;
-        // dW_kt (+)= dy[:, a..b) [cog, K] x x[:, a + (kt-pT)HW ..]^T
-        sgemm_serial(false, true, cog, cig, b - a, 1.f, dyg + a, So, xg + a + (int64_t)(kt - p.pT) * HW, Si, 1.f,
-                     mine + ((int64_t)kt * p.Cout + g * cog) * cig, cig);
+      // A row (ci, kt), column c (output column k0 + c) = x[ci, k0 + c + (kt - pT)HW] inside [0, Si)
+      const int64_t sa[5] = {p.kT, HW, (int64_t)p.pT * HW, -k0, Si - k0};
+      sgemm_serial_shifted(false, true, Mk, cog, k1 - k0, xg + k0, Si, sa, dyg + k0, So, nullptr, 1.f,
+                           mine + g * gsz, cog);
+    }
+    // implicit barrier above; reduce + transpose
+#pragma omp for schedule(static)
+    for (int co = 0; co < p.Cout; co++) {
+      const int g = co / cog, c = co % cog;
+      for (int64_t r = 0; r < Mk; r++) {
+        const int64_t i = g * gsz + r * cog + c;
+        float s = 0.f;
+        for (int q = 0; q < nt; q++) s += pbuf[q * wsz + i];
+        dw[(int64_t)co * Mk + r] = s;
       }
     }
-    // implicit barrier above; reduce + interleave
-#pragma omp for schedule(static)
-    for (int co = 0; co < p.Cout; co++)
-      for (int ci = 0; ci < cig; ci++)
-        for (int kt = 0; kt < p.kT; kt++) {
-          const int64_t i = ((int64_t)kt * p.Cout + co) * cig + ci;
-          float s = 0.f;
-          for (int q = 0; q < nt; q++) s += pbuf[q * wsz + i];
-          dw[((int64_t)co * cig + ci) * p.kT + kt] = s;
-        }
   }
 }
 

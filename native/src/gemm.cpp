@@ -369,3 +369,162 @@ int sev_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alp
 }
 
 }  // extern "C"
+
+// ---- GEMM over time-shifted operands (the temporal kT x 1 x 1 convolutions) ----
+// An operand described by sh = {taps, step, off, lo, hi} (nullptr: a plain matrix, as in sgemm) is
+// the non-transposed matrix whose element (r, c) is p[(r / taps) * ld + q], q = c + (r % taps) * step
+// - off, when lo <= q < hi, and 0 otherwise: the rows of one channel are its time-shifted views.
+namespace sev {
+namespace {
+
+// source pointer and valid column range [c0, c1) (relative to column 0) of shifted row r
+inline const float* sh_row(const float* P, int64_t ld, const int64_t* sh, int64_t r, int64_t& c0, int64_t& c1) {
+  const int64_t taps = sh[0];
+  const int64_t d = (r % taps) * sh[1] - sh[2];
+  c0 = sh[3] - d;
+  c1 = sh[4] - d;
+  return P + (r / taps) * ld + d;
+}
+
+template <int MR>
+SEV_INLINE void pack_a_sh(bool tA, const float* A, int64_t lda, const int64_t* sh, int64_t i0, int64_t mc, int64_t p0,
+                          int64_t kc, float* dst) {
+  if (!sh) {
+    pack_a<MR>(tA, A, lda, i0, mc, p0, kc, dst);
+    return;
+  }
+  for (int64_t ip = 0; ip < mc; ip += MR) {
+    const int mr = (int)min64(MR, mc - ip);
+    float* d = dst + ip * kc;
+    for (int r = 0; r < mr; r++) {
+      int64_t c0, c1;
+      const float* a = sh_row(A, lda, sh, i0 + ip + r, c0, c1);
+      const int64_t lo = c0 > p0 ? (c0 < p0 + kc ? c0 : p0 + kc) : p0;
+      const int64_t hi = c1 < p0 + kc ? (c1 > lo ? c1 : lo) : p0 + kc;
+      for (int64_t k = p0; k < lo; k++) d[(k - p0) * MR + r] = 0.f;
+      for (int64_t k = lo; k < hi; k++) d[(k - p0) * MR + r] = a[k];
+      for (int64_t k = hi; k < p0 + kc; k++) d[(k - p0) * MR + r] = 0.f;
+    }
+    for (int r = mr; r < MR; r++)
+      for (int64_t k = 0; k < kc; k++) d[k * MR + r] = 0.f;
+  }
+}
+
+template <int NR>
+SEV_INLINE void pack_b_sh(bool tB, const float* B, int64_t ldb, const int64_t* sh, int64_t p0, int64_t kc, int64_t j0,
+                          int64_t nc, float* dst) {
+  if (!sh) {
+    pack_b<NR>(tB, B, ldb, p0, kc, j0, nc, dst);
+    return;
+  }
+  for (int64_t k = 0; k < kc; k++) {
+    int64_t c0, c1;
+    const float* b = sh_row(B, ldb, sh, p0 + k, c0, c1);
+    for (int64_t jp = 0; jp < nc; jp += NR) {
+      const int nr = (int)min64(NR, nc - jp);
+      const int64_t j = j0 + jp;
+      float* dk = dst + jp * kc + k * NR;
+      if (nr == NR && j >= c0 && j + NR <= c1) {
+        std::memcpy(dk, b + j, sizeof(float) * NR);
+      } else {
+        for (int c = 0; c < nr; c++) dk[c] = (j + c >= c0 && j + c < c1) ? b[j + c] : 0.f;
+        for (int c = nr; c < NR; c++) dk[c] = 0.f;
+      }
+    }
+  }
+}
+
+constexpr int64_t NC_SHIFT = 768;
+
+template <class V, int MR, int NV>
+SEV_INLINE bool gemm_shift_t(bool tA, bool tB, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
+                             const int64_t* sa, const float* B, int64_t ldb, const int64_t* sb, float beta, float* C,
+                             int64_t ldc) {
+  constexpr int VL = sizeof(V) / sizeof(float);
+  constexpr int NR = VL * NV;
+  constexpr int64_t MC = MR * 16;
+  // packed B block kept within L2 (NC_MAX x KC panels spill it when two threads stream them)
+  const int64_t NCS = NC_SHIFT;
+  const int64_t kcmax = min64(K, KC);
+  const int64_t ncmax = min64((N + NR - 1) / NR * NR, NCS);
+  const int64_t mcmax = min64((M + MR - 1) / MR * MR, MC);
+  float* pa = scratch(0, (size_t)(mcmax * kcmax));
+  float* pb = scratch(1, (size_t)(ncmax * kcmax));
+  if (!pa || !pb) return false;
+  for (int64_t jc = 0; jc < N; jc += NCS) {
+    const int64_t nc = min64(NCS, N - jc);
+    for (int64_t pc = 0; pc < K; pc += KC) {
+      const int64_t kc = min64(KC, K - pc);
+      const float be = pc == 0 ? beta : 1.f;
+      pack_b_sh<NR>(tB, B, ldb, sb, pc, kc, jc, nc, pb);
+      for (int64_t ic = 0; ic < M; ic += MC) {
+        const int64_t mc = min64(MC, M - ic);
+        pack_a_sh<MR>(tA, A, lda, sa, ic, mc, pc, kc, pa);
+        for (int64_t jr = 0; jr < nc; jr += NR) {
+          const int nr = (int)min64(NR, nc - jr);
+          for (int64_t ir = 0; ir < mc; ir += MR) {
+            const int mr = (int)min64(MR, mc - ir);
+            micro<V, MR, NV>(kc, pa + ir * kc, pb + jr * kc, C + (ic + ir) * ldc + jc + jr, ldc, 1.f, be, mr, nr);
+          }
+        }
+      }
+    }
+  }
+  return true;
+}
+
+SEV_TARGET_AVX512 bool gemm_shift_avx512(bool tA, bool tB, int64_t M, int64_t N, int64_t K, const float* A,
+                                         int64_t lda, const int64_t* sa, const float* B, int64_t ldb,
+                                         const int64_t* sb, float beta, float* C, int64_t ldc) {
+  // 8 x 48 tiles where they waste fewer rows than 12 x 32 (M = 64: 64 rows instead of 72, and no partial
+  // row panel through the scalar edge path)
+  if ((M + 7) / 8 * 8 < (M + 11) / 12 * 12)
+    return gemm_shift_t<v16f, 8, 3>(tA, tB, M, N, K, A, lda, sa, B, ldb, sb, beta, C, ldc);
+  return gemm_shift_t<v16f, 12, 2>(tA, tB, M, N, K, A, lda, sa, B, ldb, sb, beta, C, ldc);
+}
+SEV_TARGET_AVX2 bool gemm_shift_avx2(bool tA, bool tB, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
+                                     const int64_t* sa, const float* B, int64_t ldb, const int64_t* sb, float beta,
+                                     float* C, int64_t ldc) {
+  return gemm_shift_t<v8f, 6, 2>(tA, tB, M, N, K, A, lda, sa, B, ldb, sb, beta, C, ldc);
+}
+bool gemm_shift_base(bool tA, bool tB, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
+                     const int64_t* sa, const float* B, int64_t ldb, const int64_t* sb, float beta, float* C,
+                     int64_t ldc) {
+  return gemm_shift_t<v4f, 4, 2>(tA, tB, M, N, K, A, lda, sa, B, ldb, sb, beta, C, ldc);
+}
+
+// element (r, c) of an operand, for the out-of-memory fallback
+inline float sh_at(bool t, const float* P, int64_t ld, const int64_t* sh, int64_t r, int64_t c) {
+  if (!sh) return t ? P[c * ld + r] : P[r * ld + c];
+  int64_t c0, c1;
+  const float* p = sh_row(P, ld, sh, r, c0, c1);
+  return c >= c0 && c < c1 ? p[c] : 0.f;
+}
+
+}  // namespace
+
+// C = A B + beta C on the calling thread; a shifted operand (sa / sb non-null) must not be transposed
+void sgemm_serial_shifted(bool tA, bool tB, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
+                          const int64_t* sa, const float* B, int64_t ldb, const int64_t* sb, float beta, float* C,
+                          int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    scale_c(M, N, beta, C, ldc);
+    return;
+  }
+  bool ok;
+  switch (cpu_isa()) {
+    case 2: ok = gemm_shift_avx512(tA, tB, M, N, K, A, lda, sa, B, ldb, sb, beta, C, ldc); break;
+    case 1: ok = gemm_shift_avx2(tA, tB, M, N, K, A, lda, sa, B, ldb, sb, beta, C, ldc); break;
+    default: ok = gemm_shift_base(tA, tB, M, N, K, A, lda, sa, B, ldb, sb, beta, C, ldc); break;
+  }
+  if (ok) return;
+  for (int64_t i = 0; i < M; i++)
+    for (int64_t j = 0; j < N; j++) {
+      float s = 0.f;
+      for (int64_t k = 0; k < K; k++) s += sh_at(tA, A, lda, sa, i, k) * sh_at(tB, B, ldb, sb, k, j);
+      C[i * ldc + j] = beta == 0.f ? s : s + beta * C[i * ldc + j];
+    }
+}
+
+}  // namespace sev
