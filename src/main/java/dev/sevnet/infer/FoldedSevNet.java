@@ -145,7 +145,7 @@ public final class FoldedSevNet extends Module {
     }
 
     /** {@code conv3d(x, weight) + bias}, then ReLU when {@code relu}: one backend call. */
-    static final class FusedConv extends Module {
+    static final class FusedConv extends Module implements InferenceBlock.ReluConv {
         private final ConvSpec spec;
         private final boolean relu;
         private final Tensor weight;
@@ -205,7 +205,8 @@ public final class FoldedSevNet extends Module {
             return out;
         }
 
-        boolean relu() {
+        @Override
+        public boolean relu() {
             return relu;
         }
     }
@@ -273,30 +274,10 @@ public final class FoldedSevNet extends Module {
     }
 
     /** A {@link SevBlock} with its three conv+BN pairs (and the shortcut's) folded. */
-    static final class FoldedBlock extends Module {
-        private final boolean downsample;
-        private final FusedConv conv1;
-        private final FusedConv conv2;
-        private final FusedConv conv3;
-        private final SqueezeExcite se;
-        private final AvgPool3d pool;
-        private final FusedConv shortcutConv;
-
+    static final class FoldedBlock extends InferenceBlock {
         private FoldedBlock(boolean downsample, FusedConv conv1, FusedConv conv2, FusedConv conv3, SqueezeExcite se,
                 AvgPool3d pool, FusedConv shortcutConv) {
-            this.downsample = downsample;
-            this.conv1 = registerModule("conv1", conv1);
-            this.conv2 = registerModule("conv2", conv2);
-            this.conv3 = registerModule("conv3", conv3);
-            this.se = se == null ? null : registerModule("se", se);
-            if (downsample) {
-                ShortcutBranch sb = registerModule("shortcut", new ShortcutBranch(pool, shortcutConv));
-                this.pool = sb.pool;
-                this.shortcutConv = sb.conv;
-            } else {
-                this.pool = null;
-                this.shortcutConv = null;
-            }
+            super(downsample, conv1, conv2, conv3, se, pool, shortcutConv);
         }
 
         static FoldedBlock fold(SevBlock b) {
@@ -327,74 +308,6 @@ public final class FoldedSevNet extends Module {
                 made.forEach(Module::close);
                 throw e;
             }
-        }
-
-        @Override
-        public Var forward(Var x) {
-            Var h1 = conv1.forward(x);
-            Var h2 = conv2.forward(h1);
-            release(h1);
-            Var h = conv3.forward(h2);
-            release(h2);
-            if (se != null) {
-                Var scaled = se.forward(h);
-                release(h);
-                h = scaled;
-            }
-            if (!downsample) {
-                Var out = F.addRelu(h, x);
-                release(h);
-                return out;
-            }
-            Var pooled = pool.forward(x);
-            Var s = shortcutConv.forward(pooled);
-            release(pooled);
-            Var cat = F.concatChannels(h, s);
-            release(h);
-            release(s);
-            if (conv3.relu()) {
-                return cat;
-            }
-            Var out = F.relu(cat);
-            release(cat);
-            return out;
-        }
-
-        @Override
-        public Shape outputShape(Shape input, MacCounter macs) {
-            Shape h = conv3.outputShape(conv2.outputShape(conv1.outputShape(input, macs), macs), macs);
-            if (se != null) {
-                se.outputShape(h, macs);
-            }
-            if (downsample) {
-                Shape s = shortcutConv.outputShape(pool.outputShape(input, macs), macs);
-                return h.with(1, h.get(1) + s.get(1));
-            }
-            return h;
-        }
-    }
-
-    /** The downsample block's {@code shortcut}: pool, then the folded {@code conv}. */
-    private static final class ShortcutBranch extends Module {
-        private final AvgPool3d pool;
-        private final FusedConv conv;
-
-        ShortcutBranch(AvgPool3d pool, FusedConv conv) {
-            this.pool = registerModule("pool", pool);
-            this.conv = registerModule("conv", conv);
-        }
-
-        @Override
-        public Var forward(Var x) {
-            Var p = pool.forward(x);
-            Var out = conv.forward(p);
-            release(p);
-            return out;
-        }
-
-        @Override
-        public Shape outputShape(Shape input, MacCounter macs) {
-            return conv.outputShape(pool.outputShape(input, macs), macs);
         }
     }
 }

@@ -216,7 +216,7 @@ public final class QuantizedSevNet extends Module {
      * input's scale and zero point once calibrated. Until then it runs the fp32 folded conv and records
      * its input's range.
      */
-    static final class QConv extends Module {
+    static final class QConv extends Module implements InferenceBlock.ReluConv {
         private final ConvSpec spec;
         private final boolean relu;
         private final long cout;
@@ -319,7 +319,8 @@ public final class QuantizedSevNet extends Module {
             return out;
         }
 
-        boolean relu() {
+        @Override
+        public boolean relu() {
             return relu;
         }
 
@@ -399,30 +400,10 @@ public final class QuantizedSevNet extends Module {
     }
 
     /** {@link FoldedSevNet}'s block with int8 convs (the same data flow). */
-    private static final class QBlock extends Module {
-        private final boolean downsample;
-        private final QConv conv1;
-        private final QConv conv2;
-        private final QConv conv3;
-        private final SqueezeExcite se;
-        private final AvgPool3d pool;
-        private final QConv shortcutConv;
-
-        private QBlock(boolean downsample, QConv conv1, QConv conv2, QConv conv3, SqueezeExcite se, AvgPool3d pool,
-                QConv shortcutConv) {
-            this.downsample = downsample;
-            this.conv1 = registerModule("conv1", conv1);
-            this.conv2 = registerModule("conv2", conv2);
-            this.conv3 = registerModule("conv3", conv3);
-            this.se = se == null ? null : registerModule("se", se);
-            if (downsample) {
-                QShortcut s = registerModule("shortcut", new QShortcut(pool, shortcutConv));
-                this.pool = s.pool;
-                this.shortcutConv = s.conv;
-            } else {
-                this.pool = null;
-                this.shortcutConv = null;
-            }
+    private static final class QBlock extends InferenceBlock {
+        private QBlock(boolean downsample, QConv conv1, QConv conv2, QConv conv3, SqueezeExcite se,
+                AvgPool3d pool, QConv shortcutConv) {
+            super(downsample, conv1, conv2, conv3, se, pool, shortcutConv);
         }
 
         static QBlock of(Map<String, Tensor> sd, String name, SevBlock t) {
@@ -452,73 +433,6 @@ public final class QuantizedSevNet extends Module {
                 made.forEach(Module::close);
                 throw e;
             }
-        }
-
-        @Override
-        public Var forward(Var x) {
-            Var h1 = conv1.forward(x);
-            Var h2 = conv2.forward(h1);
-            release(h1);
-            Var h = conv3.forward(h2);
-            release(h2);
-            if (se != null) {
-                Var scaled = se.forward(h);
-                release(h);
-                h = scaled;
-            }
-            if (!downsample) {
-                Var out = F.addRelu(h, x);
-                release(h);
-                return out;
-            }
-            Var pooled = pool.forward(x);
-            Var s = shortcutConv.forward(pooled);
-            release(pooled);
-            Var cat = F.concatChannels(h, s);
-            release(h);
-            release(s);
-            if (conv3.relu()) {
-                return cat;
-            }
-            Var out = F.relu(cat);
-            release(cat);
-            return out;
-        }
-
-        @Override
-        public Shape outputShape(Shape input, MacCounter macs) {
-            Shape h = conv3.outputShape(conv2.outputShape(conv1.outputShape(input, macs), macs), macs);
-            if (se != null) {
-                se.outputShape(h, macs);
-            }
-            if (downsample) {
-                Shape s = shortcutConv.outputShape(pool.outputShape(input, macs), macs);
-                return h.with(1, h.get(1) + s.get(1));
-            }
-            return h;
-        }
-    }
-
-    private static final class QShortcut extends Module {
-        private final AvgPool3d pool;
-        private final QConv conv;
-
-        QShortcut(AvgPool3d pool, QConv conv) {
-            this.pool = registerModule("pool", pool);
-            this.conv = registerModule("conv", conv);
-        }
-
-        @Override
-        public Var forward(Var x) {
-            Var p = pool.forward(x);
-            Var out = conv.forward(p);
-            release(p);
-            return out;
-        }
-
-        @Override
-        public Shape outputShape(Shape input, MacCounter macs) {
-            return conv.outputShape(pool.outputShape(input, macs), macs);
         }
     }
 }
