@@ -22,6 +22,7 @@ public final class CachingAllocator {
     private static final long LARGE_ROUND = 2L << 20;
 
     private final RawDeviceMemory raw;
+    private final boolean reuseAnyLarger;
     private final TreeMap<Long, ArrayDeque<Long>> cache = new TreeMap<>();
     private final Map<Long, Long> live = new HashMap<>();
     private long inUse;
@@ -33,7 +34,18 @@ public final class CachingAllocator {
     private long requests;
 
     public CachingAllocator(RawDeviceMemory raw) {
+        this(raw, false);
+    }
+
+    /**
+     * @param reuseAnyLarger hand out the smallest cached block that fits, however much larger (a pool
+     *                       sized once for the largest batch then serves every smaller one without new
+     *                       blocks); false: small blocks only at their exact size, large ones up to
+     *                       twice the request, so a device cache does not waste memory
+     */
+    public CachingAllocator(RawDeviceMemory raw, boolean reuseAnyLarger) {
         this.raw = raw;
+        this.reuseAnyLarger = reuseAnyLarger;
     }
 
     /** Statistics of one allocator; bytes are rounded block sizes. */
@@ -57,7 +69,7 @@ public final class CachingAllocator {
         }
         requests++;
         long size = roundUp(bytes);
-        long limit = size < SMALL ? size : size * 2;
+        long limit = reuseAnyLarger ? Long.MAX_VALUE : size < SMALL ? size : size * 2;
         Map.Entry<Long, ArrayDeque<Long>> e = cache.ceilingEntry(size);
         if (e != null && e.getKey() <= limit) {
             long block = e.getValue().pop();

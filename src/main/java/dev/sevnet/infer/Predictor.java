@@ -2,6 +2,8 @@ package dev.sevnet.infer;
 
 import dev.sevnet.autograd.GradMode;
 import dev.sevnet.autograd.Var;
+import dev.sevnet.backend.CachingAllocator;
+import dev.sevnet.backend.cpu.HostMemoryPool;
 import dev.sevnet.data.AnnotationReaders;
 import dev.sevnet.data.Clip;
 import dev.sevnet.data.SyntheticMotionDataset;
@@ -11,6 +13,7 @@ import dev.sevnet.nn.SevNetConfig;
 import dev.sevnet.nn.io.WeightsLoader;
 import dev.sevnet.tensor.DType;
 import dev.sevnet.tensor.Device;
+import dev.sevnet.tensor.HostAllocator;
 import dev.sevnet.tensor.Shape;
 import dev.sevnet.tensor.Tensor;
 import dev.sevnet.tensor.TensorScope;
@@ -100,6 +103,9 @@ public final class Predictor implements AutoCloseable {
     private final int topK;
     private final Shape clipShape;
     private final Thread[] workers;
+    /** One per batching thread: after the warm-up pass, forward passes take every host buffer from here. */
+    private final HostMemoryPool[] pools;
+    private final long warmupMallocs;
     private final ThreadPoolExecutor decodePool;
 
     // queue state, guarded by lock
@@ -155,9 +161,12 @@ public final class Predictor implements AutoCloseable {
      * @param queueDepth requests waiting now
      * @param running    batches in a forward pass now
      * @param batchSizes {@code batchSizes[n]}: forward passes of {@code n} clips ({@code n} = 1..maxBatch)
+     * @param poolBytes  host memory held by the batching threads' buffer pools (in use + cached)
+     * @param poolMallocs native allocations those pools made since the warm-up pass at load: 0 in steady
+     *                    state, when every batch up to maxBatch reuses the buffers it sized
      */
     public record Stats(long accepted, long completed, long failed, long rejected, long timedOut, long batches,
-            long clips, int queueDepth, int running, long[] batchSizes) {
+            long clips, int queueDepth, int running, long[] batchSizes, long poolBytes, long poolMallocs) {
         public Stats {
             batchSizes = batchSizes.clone();
         }
@@ -194,8 +203,27 @@ public final class Predictor implements AutoCloseable {
                 });
         decodePool.allowCoreThreadTimeOut(true);
         this.workers = new Thread[b.inFlight];
+        this.pools = new HostMemoryPool[b.inFlight];
+        long warm = 0;
+        for (int i = 0; i < pools.length; i++) {
+            pools[i] = new HostMemoryPool("sevnet-batcher-" + i);
+            if (b.preallocate) {
+                try {
+                    warmUp(pools[i]);
+                } catch (RuntimeException | Error e) {
+                    for (int j = 0; j <= i; j++) {
+                        pools[j].close();
+                    }
+                    decodePool.shutdown();
+                    throw e;
+                }
+            }
+            warm += pools[i].stats().deviceAllocs();
+        }
+        this.warmupMallocs = warm;
         for (int i = 0; i < workers.length; i++) {
-            workers[i] = new Thread(this::workerLoop, "sevnet-batcher-" + i);
+            HostMemoryPool pool = pools[i];
+            workers[i] = new Thread(() -> workerLoop(pool), "sevnet-batcher-" + i);
             workers[i].setDaemon(true);
             workers[i].start();
         }
@@ -383,8 +411,15 @@ public final class Predictor implements AutoCloseable {
         } finally {
             lock.unlock();
         }
+        long poolBytes = 0;
+        long mallocs = 0;
+        for (HostMemoryPool pool : pools) {
+            CachingAllocator.Stats ps = pool.stats();
+            poolBytes += ps.reservedBytes();
+            mallocs += ps.deviceAllocs();
+        }
         return new Stats(accepted.get(), completed.get(), failed.get(), rejected.get(), timedOut.get(), batches.get(),
-                clips.get(), depth, running, sizes);
+                clips.get(), depth, running, sizes, poolBytes, mallocs - warmupMallocs);
     }
 
     public boolean isClosed() {
@@ -439,6 +474,9 @@ public final class Predictor implements AutoCloseable {
                 interrupted = true;
             }
             model.close();
+            for (HostMemoryPool pool : pools) {
+                pool.close();
+            }
             closed = true;
             if (interrupted) {
                 Thread.currentThread().interrupt();
@@ -609,9 +647,23 @@ public final class Predictor implements AutoCloseable {
 
     // ---- batching threads ----
 
-    private void workerLoop() {
+    /**
+     * One forward pass of {@code maxBatch} zero clips with {@code pool} bound, so that the pool holds every
+     * host buffer a batch needs (and, on a GPU, the convolution algorithms are chosen) before the first
+     * request.
+     */
+    private void warmUp(HostMemoryPool pool) {
+        try (GradMode.Guard g = GradMode.noGrad(); HostAllocator.Binding b = pool.bind();
+                TensorScope scope = TensorScope.open()) {
+            Tensor x = Tensor.zeros(Shape.of(maxBatch, clipShape.get(0), clipShape.get(1), clipShape.get(2),
+                    clipShape.get(3)));
+            model.forward(Var.of(device.upload(x))).value().toFloatArray();
+        }
+    }
+
+    private void workerLoop(HostMemoryPool pool) {
         internalThread.set(Boolean.TRUE);
-        try (GradMode.Guard g = GradMode.noGrad()) {
+        try (GradMode.Guard g = GradMode.noGrad(); HostAllocator.Binding b = pool.bind()) {
             for (;;) {
                 List<Request> batch = takeBatch();
                 if (batch == null) {
@@ -818,6 +870,7 @@ public final class Predictor implements AutoCloseable {
         private String precision = "fp32";
         private List<Tensor> calibration;
         private int calibrationClips = 8;
+        private boolean preallocate = true;
 
         private Builder() {
         }
@@ -944,6 +997,16 @@ public final class Predictor implements AutoCloseable {
         /** Synthetic calibration clips when none are given (default 8). */
         public Builder calibrationClips(int n) {
             this.calibrationClips = n;
+            return this;
+        }
+
+        /**
+         * Run one forward pass of {@code maxBatch} clips per batching thread at load (default true), so
+         * that each thread's buffer pool holds every host buffer a batch needs and steady state makes no
+         * native allocation ({@link Stats#poolMallocs()}); false: the pools fill on the first requests.
+         */
+        public Builder preallocate(boolean on) {
+            this.preallocate = on;
             return this;
         }
 

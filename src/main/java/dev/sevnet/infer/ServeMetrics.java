@@ -153,6 +153,11 @@ final class ServeMetrics {
         sb.append("sevnet_batch_size_count ").append(c).append('\n');
         help(sb, "sevnet_clips_total", "counter", "Clips (views) run through the model.");
         sb.append("sevnet_clips_total ").append(s.clips()).append('\n');
+        help(sb, "sevnet_host_pool_bytes", "gauge", "Host memory held by the batching threads' buffer pools.");
+        sb.append("sevnet_host_pool_bytes ").append(s.poolBytes()).append('\n');
+        help(sb, "sevnet_host_pool_allocations_total", "counter",
+                "Native allocations the buffer pools made after the warm-up pass (0 in steady state).");
+        sb.append("sevnet_host_pool_allocations_total ").append(s.poolMallocs()).append('\n');
         return sb.toString();
     }
 

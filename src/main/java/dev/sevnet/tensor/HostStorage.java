@@ -3,29 +3,28 @@ package dev.sevnet.tensor;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import org.bytedeco.javacpp.BytePointer;
-import org.bytedeco.javacpp.Pointer;
 
-/** Off-heap host memory (malloc), freed explicitly when the last owner closes it. */
+/**
+ * Off-heap host memory, freed explicitly when the last owner closes it: malloc'ed, or taken from the
+ * {@link HostAllocator} bound to the allocating thread and given back to it.
+ */
 public final class HostStorage extends Storage {
-    private final Pointer pointer;
     private final long address;
+    private final HostAllocator allocator;
 
-    private HostStorage(Pointer pointer, long bytes) {
+    private HostStorage(long address, long bytes, HostAllocator allocator) {
         super(bytes, Device.CPU);
-        this.pointer = pointer;
-        this.address = pointer.address();
+        this.address = address;
+        this.allocator = allocator;
     }
 
-    /** Allocates {@code bytes} of uninitialised host memory. */
+    /** Allocates {@code bytes} of uninitialised host memory (from the thread's bound allocator, if any). */
     public static HostStorage allocate(long bytes) {
-        long request = Math.max(bytes, 1);
-        Pointer p = Pointer.malloc(request);
-        if (p == null || p.isNull()) {
-            throw new OutOfMemoryError("native host allocation of " + bytes + " bytes failed (live: "
-                    + MemoryStats.liveHostBytes() + " bytes)");
+        HostAllocator a = HostAllocator.current();
+        if (a == null) {
+            return new HostStorage(HostAllocator.malloc(bytes), bytes, null);
         }
-        MemoryStats.onHostAlloc(bytes);
-        return new HostStorage(p, bytes);
+        return new HostStorage(a.allocate(bytes), bytes, a);
     }
 
     @Override
@@ -38,13 +37,22 @@ public final class HostStorage extends Storage {
 
     /** A little-endian view of this memory; valid only while the storage is alive. */
     public ByteBuffer byteBuffer() {
-        ByteBuffer b = new BytePointer(pointer).capacity(bytes()).asByteBuffer();
+        ByteBuffer b = new View(address).capacity(bytes()).asByteBuffer();
         return b.order(ByteOrder.LITTLE_ENDIAN);
     }
 
     @Override
     protected void free() {
-        Pointer.free(pointer);
-        MemoryStats.onHostFree(bytes());
+        if (allocator == null) {
+            HostAllocator.free(address, bytes());
+        } else {
+            allocator.free(address);
+        }
+    }
+
+    private static final class View extends BytePointer {
+        View(long a) {
+            address = a;
+        }
     }
 }

@@ -273,6 +273,49 @@ class PredictorTest {
     }
 
     @Test
+    void afterTheWarmUpPassEveryBatchUpToMaxBatchReusesThePooledBuffers() throws Exception {
+        try (Predictor cold = base().maxBatch(4).preallocate(false).build();
+                Predictor p = base().maxBatch(4).inFlight(2).maxQueueDelay(Duration.ofMillis(3)).build()) {
+            Predictor.Stats s0 = p.stats();
+            assertEquals(0, s0.poolMallocs(), "nothing allocated since the warm-up");
+            assertTrue(s0.poolBytes() > 0, "the warm-up filled the pools");
+            List<Prediction> expected = new ArrayList<>();
+            for (Path v : videos) {
+                expected.add(cold.predict(v));
+            }
+            ExecutorService pool = Executors.newFixedThreadPool(6);
+            try {
+                List<Future<?>> jobs = new ArrayList<>();
+                for (int t = 0; t < 6; t++) {
+                    int thread = t;
+                    jobs.add(pool.submit(() -> {
+                        for (int rep = 0; rep < 4; rep++) {
+                            int i = (thread + rep) % videos.size();
+                            assertSame(expected.get(i), p.predict(videos.get(i)), "thread " + thread);
+                        }
+                        return null;
+                    }));
+                }
+                for (Future<?> j : jobs) {
+                    j.get();
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+            Predictor.Stats s = p.stats();
+            long[] sizes = s.batchSizes();
+            int distinct = 0;
+            for (int n = 1; n < sizes.length; n++) {
+                distinct += sizes[n] > 0 ? 1 : 0;
+            }
+            assertTrue(distinct >= 2, "batches of several sizes ran: " + java.util.Arrays.toString(sizes));
+            assertEquals(0, s.poolMallocs(), "steady state made no native allocation");
+            assertEquals(s0.poolBytes(), s.poolBytes(), "the pools did not grow");
+            assertTrue(cold.stats().poolMallocs() > 0, "without the warm-up the first request fills the pool");
+        }
+    }
+
+    @Test
     void closeWaitsForAcceptedCallsRejectsNewOnesAndFreesEveryNativeBuffer() throws Exception {
         long before = MemoryStats.liveHostBytes();
         Predictor p = base().maxBatch(4).maxQueueDelay(Duration.ofMillis(1)).queueCapacity(8).build();
