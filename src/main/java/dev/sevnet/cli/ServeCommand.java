@@ -14,7 +14,8 @@ import java.util.concurrent.CountDownLatch;
 @Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Serve a checkpoint over HTTP (the JDK's built-in server):",
             "  POST /v1/predict   the video file as the body (Content-Type video/mp4, video/webm or "
-                    + "application/octet-stream) -> {\"top\":[{\"label\",\"index\",\"prob\"}...],\"logits\":[...]}",
+                    + "application/octet-stream), or a decoded float32 clip [3,T,H,W] as application/x-npy "
+                    + "-> {\"top\":[{\"label\",\"index\",\"prob\"}...],\"logits\":[...]}",
             "  GET  /healthz      liveness and the model served",
             "  GET  /metrics      Prometheus text: requests by status, latency, batch sizes, queue depth, errors",
             "Requests from all clients are batched dynamically. Stop with Ctrl-C (in-flight requests are answered)."})

@@ -6,6 +6,9 @@ import com.google.gson.JsonObject;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import dev.sevnet.data.VideoDecodeException;
+import dev.sevnet.nn.io.Npy;
+import dev.sevnet.nn.io.WeightsFormatException;
+import dev.sevnet.tensor.Tensor;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -30,7 +33,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * no framework:
  * <ul>
  * <li>{@code POST /v1/predict} with the video file as the body ({@code Content-Type: video/mp4},
- *     {@code video/webm} or {@code application/octet-stream}) &rarr; {@code 200}
+ *     {@code video/webm} or {@code application/octet-stream}), or an already decoded and normalised clip
+ *     as a float32 {@code .npy} array ({@code application/x-npy}: {@code [3, T, H, W]}, or the views of one
+ *     video {@code [V, 3, T, H, W]}) &rarr; {@code 200}
  *     {@code {"top":[{"label","index","prob"},...],"logits":[...]}};</li>
  * <li>{@code GET /healthz} &rarr; {@code 200 {"status":"ok",...}};</li>
  * <li>{@code GET /metrics} &rarr; Prometheus text format ({@link ServeMetrics}).</li>
@@ -44,9 +49,13 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>Closing the server stops it and its handler threads; the predictor stays open (its owner closes it).
  */
 public final class PredictServer implements AutoCloseable {
+    /** A decoded clip as a NumPy array instead of a video file. */
+    public static final String NPY = "application/x-npy";
     /** The media types accepted by {@code POST /v1/predict}, with the temp-file suffix of each. */
     public static final Map<String, String> CONTENT_TYPES = Map.of("video/mp4", ".mp4", "video/webm", ".webm",
-            "application/octet-stream", ".bin");
+            "application/octet-stream", ".bin", NPY, ".npy");
+    private static final String ACCEPTED = "video/mp4, video/webm, application/octet-stream (a video file) or "
+            + NPY + " (a float32 clip)";
     /** Bodies of rejected requests are read and discarded up to this size, so the connection stays usable. */
     private static final long DRAIN_LIMIT = 16L << 20;
     private static final Gson GSON = new Gson();
@@ -247,14 +256,13 @@ public final class PredictServer implements AutoCloseable {
         }
         String ct = ex.getRequestHeaders().getFirst("Content-Type");
         if (ct == null || ct.isBlank()) {
-            return Reply.error(415, "unsupported_media_type", "missing Content-Type; send the video as video/mp4, "
-                    + "video/webm or application/octet-stream");
+            return Reply.error(415, "unsupported_media_type", "missing Content-Type; send " + ACCEPTED);
         }
         String type = ct.split(";", 2)[0].trim().toLowerCase(Locale.ROOT);
         String suffix = CONTENT_TYPES.get(type);
         if (suffix == null) {
-            return Reply.error(415, "unsupported_media_type", "unsupported Content-Type '" + type
-                    + "'; send the video as video/mp4, video/webm or application/octet-stream");
+            return Reply.error(415, "unsupported_media_type", "unsupported Content-Type '" + type + "'; send "
+                    + ACCEPTED);
         }
         long declared = contentLength(ex);
         if (declared > maxBodyBytes) {
@@ -273,6 +281,9 @@ public final class PredictServer implements AutoCloseable {
             }
             if (n == 0) {
                 return Reply.error(400, "empty_body", "empty body: POST the video file as the request body");
+            }
+            if (type.equals(NPY)) {
+                return predictArray(file);
             }
             Prediction p = predictor.predict(file);
             return Reply.json(200, toJson(p));
@@ -294,6 +305,20 @@ public final class PredictServer implements AutoCloseable {
             } catch (IOException e) {
                 // best effort: a temp file left behind is not an answer to the client
             }
+        }
+    }
+
+    private Reply predictArray(Path file) {
+        Tensor clip;
+        try {
+            clip = Npy.read(file);
+        } catch (WeightsFormatException e) {
+            return Reply.error(422, "not_an_array", "the body is not a readable .npy array: " + firstLine(e));
+        }
+        try (clip) {
+            return Reply.json(200, toJson(predictor.predict(clip)));
+        } catch (IllegalArgumentException e) {
+            return Reply.error(422, "bad_clip", "the array cannot be used as a clip: " + firstLine(e));
         }
     }
 

@@ -3,7 +3,9 @@ package dev.sevnet.infer;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import dev.sevnet.nn.io.Npy;
 import dev.sevnet.tensor.MemoryStats;
+import dev.sevnet.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -53,13 +55,24 @@ class PredictServerTest {
         Path webm = InferFixture.webm(dir);
         List<Path> goodFiles = new ArrayList<>(videos);
         goodFiles.add(webm);
+        Path npy = dir.resolve("clip.npy");
+        try (Tensor clip = PredictorTest.clip(4, 3, 8, 32, 32)) {
+            Npy.write(npy, clip);
+        }
+        goodFiles.add(npy);
         Path uploads = dir.resolve("uploads");
 
         // what a direct Predictor answers for each good file
         List<Prediction> expected = new ArrayList<>();
         try (Predictor direct = Predictor.builder().checkpoint(checkpoint).device("cpu").build()) {
             for (Path f : goodFiles) {
-                expected.add(direct.predict(f));
+                if (f.toString().endsWith(".npy")) {
+                    try (Tensor clip = Npy.read(f)) {
+                        expected.add(direct.predict(clip));
+                    }
+                } else {
+                    expected.add(direct.predict(f));
+                }
             }
         }
 
@@ -141,6 +154,9 @@ class PredictServerTest {
             assertTrue(text.contains("sevnet_predict_latency_seconds{quantile=\"0.99\"}"), text);
             assertTrue(text.contains("sevnet_batch_size_count "), text);
             assertTrue(text.contains("sevnet_queue_depth 0"), text);
+            assertTrue(text.contains("sevnet_http_errors_total{reason=\"not_an_array\"}"), text);
+            assertTrue(text.contains("sevnet_http_errors_total{reason=\"bad_clip\"}"), text);
+            assertTrue(text.contains("sevnet_host_pool_allocations_total 0\n"), "steady state allocates nothing: " + text);
             assertTrue(text.contains("# TYPE sevnet_predict_duration_seconds histogram"), text);
             assertEquals(good, predictor.stats().completed(), "every good request went through the predictor");
             assertEquals(good, predictor.stats().clips());
@@ -164,8 +180,9 @@ class PredictServerTest {
         String predict = "/v1/predict";
         for (int i = 0; i < good.size(); i++) {
             Path f = good.get(i);
-            String type = f.toString().endsWith(".webm") ? "video/webm" : i % 2 == 0 ? "video/mp4"
-                    : "application/octet-stream";
+            String type = f.toString().endsWith(".webm") ? "video/webm"
+                    : f.toString().endsWith(".npy") ? PredictServer.NPY
+                    : i % 2 == 0 ? "video/mp4" : "application/octet-stream";
             mix.add(new Payload("good " + f.getFileName() + " as " + type, "POST", predict, type,
                     Files.readAllBytes(f), 200, i));
         }
@@ -182,6 +199,13 @@ class PredictServerTest {
         mix.add(new Payload("random bytes", "POST", predict, "application/octet-stream", noise, 422, -1));
         mix.add(new Payload("truncated mp4", "POST", predict, "video/mp4", Arrays.copyOf(mp4Bytes, mp4Bytes.length / 3),
                 422, -1));
+        Path wrongShape = mp4.resolveSibling("wrong-shape.npy");
+        try (Tensor t = PredictorTest.clip(5, 2, 8, 32, 32)) {
+            Npy.write(wrongShape, t);
+        }
+        mix.add(new Payload("npy of the wrong shape", "POST", predict, PredictServer.NPY, Files.readAllBytes(wrongShape),
+                422, -1));
+        mix.add(new Payload("text as npy", "POST", predict, PredictServer.NPY, text, 422, -1));
         mix.add(new Payload("body over the limit", "POST", predict, "video/mp4", huge, 413, -1));
         mix.add(new Payload("wrong content type", "POST", predict, "text/plain", mp4Bytes, 415, -1));
         mix.add(new Payload("no content type", "POST", predict, null, mp4Bytes, 415, -1));
