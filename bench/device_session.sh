@@ -18,7 +18,7 @@ sevnet() { java -cp "$CP" dev.sevnet.cli.Main "$@"; }
 steps=" $* "
 has() { [[ $steps == *" $1 "* ]]; }
 if has tests; then
-  echo "== GPU tests"; timeout 400 java -jar "$JUNIT" execute --class-path "$CP" --disable-banner --scan-class-path .devpack/lib/project-test-classes.jar --include-tag gpu --details=tree > "$O/gpu-tests.log" 2>&1; echo "rc=$?"
+  echo "== GPU tests"; timeout ${TESTS_TIMEOUT:-500} java -jar "$JUNIT" execute --class-path "$CP" --disable-banner --scan-class-path .devpack/lib/project-test-classes.jar --include-tag gpu --details=tree > "$O/gpu-tests.log" 2>&1; echo "rc=$?"
   sed 's/\x1b\[[0-9;]*m//g' "$O/gpu-tests.log" | grep -E "✘|tests (successful|failed|aborted|skipped)|relative error|worst|median" | head -40
 fi
 if has doctor; then
@@ -36,14 +36,17 @@ fi
 if has sanitize; then
   for tool in memcheck racecheck; do
     echo "== compute-sanitizer $tool on the CUDA op tests"
-    timeout 240 compute-sanitizer --tool $tool --print-limit 20 java -jar "$JUNIT" execute --class-path "$CP" --disable-banner \
-      --select-class dev.sevnet.backend.cuda.CudaBackendOpsTest --details=summary > "$O/$tool.log" 2>&1; echo "rc=$?"
+    timeout ${SANITIZE_TIMEOUT:-280} compute-sanitizer --tool $tool --print-limit 20 java -jar "$JUNIT" execute --class-path "$CP" --disable-banner \
+      --select-class dev.sevnet.backend.cuda.CudaBackendOpsTest --select-class dev.sevnet.backend.cuda.CudaFusedKernelsTest \
+      --details=summary > "$O/$tool.log" 2>&1; echo "rc=$?"
     grep -E "ERROR SUMMARY|RACECHECK SUMMARY|Invalid|hazard|tests (successful|failed)" "$O/$tool.log" | head -12
   done
 fi
 if has kernels; then
-  echo "== kernel microbenchmarks (custom vs cuDNN)"
-  timeout 240 java -cp "$CP" dev.sevnet.bench.CudaKernelsBench 8 ${KREPS:-20} > "$O/kernels.md" 2>&1; echo "rc=$?"
+  # KSECTIONS: all (default), base (temporal conv + BN vs cuDNN), fused (conv_bn_relu.cu vs the library
+  # sequence it replaces, and the one-launch SGD step)
+  echo "== kernel microbenchmarks (custom vs cuDNN / library)"
+  timeout ${KTIMEOUT:-420} java -cp "$CP" dev.sevnet.bench.CudaKernelsBench 8 ${KREPS:-20} 4300 67 ${KSECTIONS:-all} > "$O/kernels.md" 2>&1; echo "rc=$?"
   cat "$O/kernels.md"
 fi
 if has bench; then

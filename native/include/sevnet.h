@@ -182,6 +182,33 @@ int sev_hostrun_temporal_conv3_backward_data(const float* dy, const float* w, fl
                                              int64_t S);
 int sev_hostrun_temporal_conv3_backward_weight(const float* x, const float* dy, float* dw, int N, int C, int T,
                                                int64_t S);
+/* fused conv -> BN -> ReLU (kernels/conv_bn_relu.cu; sevnet_cuda.h says what each computes) */
+int sev_hostrun_pointwise_conv_forward(const float* x, const float* w, const float* bias, const float* gamma,
+                                       const float* beta, const float* running_mean, const float* running_var,
+                                       float eps, int relu, float* y, int N, int Cin, int Cout, int64_t S);
+int sev_hostrun_pointwise_conv_bn_train(const float* x, const float* w, const float* gamma, const float* beta,
+                                        float* z, float* y, float* save_mean, float* save_invstd,
+                                        float* running_mean, float* running_var, float eps, float momentum, int relu,
+                                        int N, int Cin, int Cout, int64_t S);
+int sev_hostrun_grouped_conv3x3_forward(const float* x, const float* w, const float* bias, const float* gamma,
+                                        const float* beta, const float* running_mean, const float* running_var,
+                                        float eps, int relu, float* y, int N, int C, int cg, int T, int H, int W,
+                                        int stride);
+int sev_hostrun_grouped_conv3x3_bn_train(const float* x, const float* w, const float* gamma, const float* beta,
+                                         float* z, float* y, float* save_mean, float* save_invstd,
+                                         float* running_mean, float* running_var, float eps, float momentum, int relu,
+                                         int N, int C, int cg, int T, int H, int W, int stride);
+int sev_hostrun_grouped_conv3x3_backward_data(const float* dy, const float* w, float* dx, int N, int C, int cg, int T,
+                                              int H, int W, int stride);
+int sev_hostrun_grouped_conv3x3_backward_weight(const float* x, const float* dy, float* dw, int N, int C, int cg,
+                                                int T, int H, int W, int stride);
+int sev_hostrun_bn_act_train_forward(const float* x, const float* residual, const float* gamma, const float* beta,
+                                     float* y, float* save_mean, float* save_invstd, float* running_mean,
+                                     float* running_var, int64_t N, int64_t C, int64_t S, float eps, float momentum,
+                                     int relu);
+int sev_hostrun_bn_act_backward(const float* x, const float* y, const float* dy, const float* gamma,
+                                const float* save_mean, const float* save_invstd, float* dx, float* dgamma,
+                                float* dbeta, float* dresidual, int64_t N, int64_t C, int64_t S);
 
 /* ---- reductions ---- */
 int sev_sum(const float* x, int64_t n, double* out);

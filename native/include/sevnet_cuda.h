@@ -105,6 +105,46 @@ int sevc_temporal_conv3_backward_data(const float* dy, const float* w, float* dx
 int sevc_temporal_conv3_backward_weight(const float* x, const float* dy, float* dw, int N, int C, int T, int64_t S,
                                         void* stream);
 
+/* ---- fused conv -> batch norm -> ReLU of the SEV block (kernels/conv_bn_relu.cu) ----
+ * Epilogue of the forward (inference) calls: running_mean != NULL: y = conv * a[c] + b[c] with a, b from
+ * batch norm's running statistics (gamma, beta may be NULL), else y = conv + bias[c] (bias may be NULL:
+ * BN folded into w and bias); then ReLU when relu != 0.
+ * Training calls (*_bn_train): z = conv(x, w) (BN's input, kept for backward), the batch statistics of z
+ * (save_mean, save_invstd; running stats updated in place when not NULL, as sevc_batchnorm_train_forward),
+ * y = BN(z), then ReLU when relu != 0: three launches (conv + per-block partial sums, finalize, apply). */
+/* 1x1x1 conv, Cin -> Cout, stride 1, S = T*H*W; w [Cout, Cin] */
+int sevc_pointwise_conv_forward(const float* x, const float* w, const float* bias, const float* gamma,
+                                const float* beta, const float* running_mean, const float* running_var, float eps,
+                                int relu, float* y, int N, int Cin, int Cout, int64_t S, void* stream);
+int sevc_pointwise_conv_bn_train(const float* x, const float* w, const float* gamma, const float* beta, float* z,
+                                 float* y, float* save_mean, float* save_invstd, float* running_mean,
+                                 float* running_var, float eps, float momentum, int relu, int N, int Cin, int Cout,
+                                 int64_t S, void* stream);
+/* grouped 1x3x3 conv, C -> C, padding (0,1,1), stride (1,s,s) with s in {1, 2}, cg = C/groups in 1..16
+ * channels per group; x [N,C,T,H,W], w [C, cg, 1, 3, 3], y [N, C, T, (H-1)/s+1, (W-1)/s+1] */
+int sevc_grouped_conv3x3_forward(const float* x, const float* w, const float* bias, const float* gamma,
+                                 const float* beta, const float* running_mean, const float* running_var, float eps,
+                                 int relu, float* y, int N, int C, int cg, int T, int H, int W, int stride,
+                                 void* stream);
+int sevc_grouped_conv3x3_bn_train(const float* x, const float* w, const float* gamma, const float* beta, float* z,
+                                  float* y, float* save_mean, float* save_invstd, float* running_mean,
+                                  float* running_var, float eps, float momentum, int relu, int N, int C, int cg, int T,
+                                  int H, int W, int stride, void* stream);
+int sevc_grouped_conv3x3_backward_data(const float* dy, const float* w, float* dx, int N, int C, int cg, int T, int H,
+                                       int W, int stride, void* stream);
+int sevc_grouped_conv3x3_backward_weight(const float* x, const float* dy, float* dw, int N, int C, int cg, int T,
+                                         int H, int W, int stride, void* stream);
+/* batch norm (training) over [N, C, S] then (+ residual when not NULL) then ReLU when relu != 0, PyTorch
+ * semantics as sevc_batchnorm_train_forward: statistics reduced by many blocks per channel, one apply pass */
+int sevc_bn_act_train_forward(const float* x, const float* residual, const float* gamma, const float* beta, float* y,
+                              float* save_mean, float* save_invstd, float* running_mean, float* running_var, int64_t N,
+                              int64_t C, int64_t S, float eps, float momentum, int relu, void* stream);
+/* its backward: g = dy where y > 0 (y = the forward's output; y == NULL: no ReLU, g = dy), then batch norm's
+ * backward of g: dx, dgamma, dbeta (either may be NULL); dresidual (may be NULL) = g */
+int sevc_bn_act_backward(const float* x, const float* y, const float* dy, const float* gamma, const float* save_mean,
+                         const float* save_invstd, float* dx, float* dgamma, float* dbeta, float* dresidual, int64_t N,
+                         int64_t C, int64_t S, void* stream);
+
 #ifdef __cplusplus
 }
 #endif

@@ -10,6 +10,7 @@
 
 #include "batchnorm.cuh"
 #include "channels.cuh"
+#include "conv_bn_relu.cuh"
 #include "elementwise.cuh"
 #include "internal.h"
 #include "losses.cuh"
@@ -51,6 +52,107 @@ void temporal_conv3_gemm_host(bool trans, const float* w, const float* src, floa
         }
         for (int tid = 0; tid < TC_THREADS; tid++) tconv_store(dst, acc[tid], tid, n, m0, j0, C, TS);
       }
+}
+
+// ---- conv_bn_relu.cu's kernels, block by block (each block's threads one after another between the
+// __syncthreads, as the temporal conv's driver)
+
+// pw_conv_kernel; part != NULL: the training form (raw output, per-block row statistics by the 16-lane tree)
+void pw_conv_host(const float* x, const float* w, float* y, SevDouble2* part, const CbrEpilogue& e, int N, int Cin,
+                  int Cout, int64_t S) {
+  const int64_t bx = (S + TC_BN - 1) / TC_BN, by = (Cout + TC_BM - 1) / TC_BM, P = pw_stat_parts(N, S);
+#pragma omp parallel for schedule(static) collapse(3)
+  for (int n = 0; n < N; n++)
+    for (int64_t yb = 0; yb < by; yb++)
+      for (int64_t xb = 0; xb < bx; xb++) {
+        const int m0 = (int)yb * TC_BM;
+        const int64_t j0 = xb * TC_BN;
+        float As[TC_BK * TC_BM], Bs[TC_BK * TC_BN];
+        static thread_local float acc[TC_THREADS][4][4];
+        for (int tid = 0; tid < TC_THREADS; tid++)
+          for (int i = 0; i < 4; i++)
+            for (int q = 0; q < 4; q++) acc[tid][i][q] = 0.f;
+        for (int r0 = 0; r0 < Cin; r0 += TC_BK) {
+          for (int slot = 0; slot < TC_BK * TC_BM; slot++) pw_load_slot(As, Bs, slot, w, x, n, m0, j0, r0, Cin, Cout, S);
+          for (int tid = 0; tid < TC_THREADS; tid++) tconv_compute(As, TC_BM, Bs, TC_BN, acc[tid], tid);
+        }
+        for (int tid = 0; tid < TC_THREADS; tid++) pw_store(y, acc[tid], tid, n, m0, j0, Cout, S, part ? nullptr : &e);
+        if (!part) continue;
+        for (int ty = 0; ty < TC_THREADS / 16; ty++)
+          for (int i = 0; i < 4; i++) {
+            SevDouble2 v[16];
+            for (int tx = 0; tx < 16; tx++) v[tx] = pw_row_stats(acc[ty * 16 + tx], i, ty * 16 + tx, j0, S);
+            const int m = m0 + ty * 4 + i;
+            if (m < Cout) part[m * P + n * bx + xb] = sev_tree_sum_host(v, 16);
+          }
+      }
+}
+
+// gc_fwd_kernel: blocks (tile u, group g, item n); part != NULL: the training form (warp trees, warps in order)
+void gc_fwd_host(const float* x, const float* w, float* y, SevDouble2* part, const CbrEpilogue& e, const GcDims& d) {
+  const GcTile t = gc_tile(d.T, d.Ho, d.Wo, GC_THREADS);
+  const int64_t tiles = gc_tiles(t), P = (int64_t)d.N * tiles;
+  const int G = d.C / d.cg, nx = t.tf * gc_in_rows(t, d.s) * gc_in_cols(t, d.s), tp = t.tf * t.th * t.tw;
+#pragma omp parallel for schedule(dynamic, 1) collapse(3)
+  for (int n = 0; n < d.N; n++)
+    for (int g = 0; g < G; g++)
+      for (int64_t u = 0; u < tiles; u++) {
+        const GcOrigin o = gc_origin(t, u);
+        std::vector<float> ws(d.cg * d.cg * 9), xs(nx);
+        static thread_local float acc[GC_THREADS][GC_MAXCG];
+        for (int tid = 0; tid < GC_THREADS; tid++)
+          for (int c = 0; c < GC_MAXCG; c++) acc[tid][c] = 0.f;
+        for (int i = 0; i < d.cg * d.cg * 9; i++) gc_load_weight_slot(ws.data(), i, w, g, d.cg, false);
+        for (int ci = 0; ci < d.cg; ci++) {
+          for (int i = 0; i < nx; i++) gc_fwd_load_slot(xs.data(), i, x, d, t, o, n, g, ci);
+          for (int tid = 0; tid < tp; tid++) {
+            int f, r, q;
+            gc_pos(t, tid, &f, &r, &q);
+            float v[9];
+            gc_fwd_taps(v, xs.data(), d, t, f, r, q);
+            gc_accumulate<GC_MAXCG>(acc[tid], v, ws.data(), ci, d.cg);
+          }
+        }
+        bool valid[GC_THREADS];
+        for (int tid = 0; tid < GC_THREADS; tid++) {
+          int f, r, q;
+          gc_pos(t, tid, &f, &r, &q);
+          valid[tid] = tid < tp && gc_out_valid(d, o, f, r, q, true);
+          if (valid[tid]) gc_fwd_store<GC_MAXCG>(y, acc[tid], d, o, n, g, f, r, q, part ? nullptr : &e);
+        }
+        if (!part) continue;
+        for (int co = 0; co < d.cg; co++) {
+          SevDouble2 warp_sums[GC_WARPS];
+          for (int wp = 0; wp < GC_WARPS; wp++) {
+            SevDouble2 v[32];
+            for (int lane = 0; lane < 32; lane++) {
+              v[lane] = {0, 0};
+              if (valid[wp * 32 + lane]) cbr_stats_add(v[lane], acc[wp * 32 + lane][co]);
+            }
+            warp_sums[wp] = sev_tree_sum_host(v, 32);
+          }
+          part[(int64_t)(g * d.cg + co) * P + n * tiles + u] = gc_sum_warps(warp_sums);
+        }
+      }
+}
+
+// the training forward's last two kernels: cbr_finalize_kernel (one block per channel), bnx_apply_kernel
+void finalize_and_apply_host(const SevDouble2* part, int64_t P, const float* z, const float* res, const float* gamma,
+                             const float* beta, float* y, float* save_mean, float* save_invstd, float* running_mean,
+                             float* running_var, int64_t N, int64_t C, int64_t S, float eps, float momentum,
+                             int relu) {
+  const int nt = CBR_THREADS;
+#pragma omp parallel for schedule(static)
+  for (int64_t c = 0; c < C; c++) {
+    const SevDouble2 tot = block_sum_host<SevDouble2>(nt, [&](int tid) { return cbr_parts_partial(part, c, P, tid, nt); });
+    cbr_stats_finalize(c, tot, N * S, eps, momentum, save_mean, save_invstd, running_mean, running_var);
+  }
+#pragma omp parallel for schedule(static)
+  for (int64_t nc = 0; nc < N * C; nc++) {
+    float a, b;
+    bn_train_coeffs(gamma, beta, save_mean, save_invstd, nc % C, &a, &b);
+    for (int64_t s = 0; s < S; s++) y[nc * S + s] = bnx_apply_element(z, res, nc * S + s, a, b, relu);
+  }
 }
 
 template <typename F>
@@ -387,6 +489,173 @@ int sev_hostrun_temporal_conv3_backward_weight(const float* x, const float* dy, 
       }
   // temporal_conv3_dw_reduce_kernel
   for (int64_t i = 0; i < per; i++) dw[i] = tconv_dw_reduce_element(parts.data(), P, i, C);
+  return SEV_OK;
+}
+
+// ---------------------------------------------------------------- fused conv -> BN -> ReLU (conv_bn_relu.cu)
+int sev_hostrun_pointwise_conv_forward(const float* x, const float* w, const float* bias, const float* gamma,
+                                       const float* beta, const float* running_mean, const float* running_var,
+                                       float eps, int relu, float* y, int N, int Cin, int Cout, int64_t S) {
+  pw_conv_host(x, w, y, nullptr, {bias, gamma, beta, running_mean, running_var, eps, relu}, N, Cin, Cout, S);
+  return SEV_OK;
+}
+
+int sev_hostrun_pointwise_conv_bn_train(const float* x, const float* w, const float* gamma, const float* beta,
+                                        float* z, float* y, float* save_mean, float* save_invstd,
+                                        float* running_mean, float* running_var, float eps, float momentum, int relu,
+                                        int N, int Cin, int Cout, int64_t S) {
+  if ((int64_t)N * S <= 1) return sev::fail(SEV_EINVAL, "batch norm in training mode needs more than one value per channel");
+  const int64_t P = pw_stat_parts(N, S);
+  std::vector<SevDouble2> part((size_t)(Cout * P));
+  pw_conv_host(x, w, z, part.data(), {}, N, Cin, Cout, S);
+  finalize_and_apply_host(part.data(), P, z, nullptr, gamma, beta, y, save_mean, save_invstd, running_mean,
+                          running_var, N, Cout, S, eps, momentum, relu);
+  return SEV_OK;
+}
+
+int sev_hostrun_grouped_conv3x3_forward(const float* x, const float* w, const float* bias, const float* gamma,
+                                        const float* beta, const float* running_mean, const float* running_var,
+                                        float eps, int relu, float* y, int N, int C, int cg, int T, int H, int W,
+                                        int stride) {
+  gc_fwd_host(x, w, y, nullptr, {bias, gamma, beta, running_mean, running_var, eps, relu},
+              gc_dims(N, C, cg, T, H, W, stride));
+  return SEV_OK;
+}
+
+int sev_hostrun_grouped_conv3x3_bn_train(const float* x, const float* w, const float* gamma, const float* beta,
+                                         float* z, float* y, float* save_mean, float* save_invstd,
+                                         float* running_mean, float* running_var, float eps, float momentum, int relu,
+                                         int N, int C, int cg, int T, int H, int W, int stride) {
+  const GcDims d = gc_dims(N, C, cg, T, H, W, stride);
+  const int64_t S = (int64_t)T * d.Ho * d.Wo;
+  if ((int64_t)N * S <= 1) return sev::fail(SEV_EINVAL, "batch norm in training mode needs more than one value per channel");
+  const int64_t P = gc_stat_parts(N, T, H, W, stride);
+  std::vector<SevDouble2> part((size_t)(C * P));
+  gc_fwd_host(x, w, z, part.data(), {}, d);
+  finalize_and_apply_host(part.data(), P, z, nullptr, gamma, beta, y, save_mean, save_invstd, running_mean,
+                          running_var, N, C, S, eps, momentum, relu);
+  return SEV_OK;
+}
+
+int sev_hostrun_grouped_conv3x3_backward_data(const float* dy, const float* w, float* dx, int N, int C, int cg, int T,
+                                              int H, int W, int stride) {
+  const GcDims d = gc_dims(N, C, cg, T, H, W, stride);
+  const GcTile t = gc_tile(T, H, W, GC_THREADS);
+  const int64_t tiles = gc_tiles(t);
+  const int G = C / cg, tp = t.tf * t.th * t.tw;
+  // gc_bwd_data_kernel: blocks (tile u of input positions, group g, item n)
+#pragma omp parallel for schedule(dynamic, 1) collapse(3)
+  for (int n = 0; n < N; n++)
+    for (int g = 0; g < G; g++)
+      for (int64_t u = 0; u < tiles; u++) {
+        const GcOrigin o = gc_origin(t, u);
+        const GcWindow win = gc_bwd_window(d, t, o);
+        const int nd = t.tf * win.rows * win.cols;
+        std::vector<float> ws(cg * cg * 9), ds(nd);
+        static thread_local float acc[GC_THREADS][GC_MAXCG];
+        for (int tid = 0; tid < GC_THREADS; tid++)
+          for (int c = 0; c < GC_MAXCG; c++) acc[tid][c] = 0.f;
+        for (int i = 0; i < cg * cg * 9; i++) gc_load_weight_slot(ws.data(), i, w, g, cg, true);
+        for (int co = 0; co < cg; co++) {
+          for (int i = 0; i < nd; i++) gc_bwd_load_slot(ds.data(), i, dy, d, o, win, n, g, co);
+          for (int tid = 0; tid < tp; tid++) {
+            int f, r, q;
+            gc_pos(t, tid, &f, &r, &q);
+            float v[9];
+            gc_bwd_taps(v, ds.data(), d, o, win, f, r, q);
+            gc_accumulate<GC_MAXCG>(acc[tid], v, ws.data(), co, cg);
+          }
+        }
+        for (int tid = 0; tid < tp; tid++) {
+          int f, r, q;
+          gc_pos(t, tid, &f, &r, &q);
+          if (!gc_out_valid(d, o, f, r, q, false)) continue;
+          for (int ci = 0; ci < cg; ci++) dx[gc_in_index(d, n, g * cg + ci, o, f, r, q)] = acc[tid][ci];
+        }
+      }
+  return SEV_OK;
+}
+
+int sev_hostrun_grouped_conv3x3_backward_weight(const float* x, const float* dy, float* dw, int N, int C, int cg,
+                                                int T, int H, int W, int stride) {
+  const int64_t total = (int64_t)C * cg * 9;
+  if ((int64_t)N * T * H * W == 0) {
+    for (int64_t i = 0; i < total; i++) dw[i] = 0.f;
+    return SEV_OK;
+  }
+  const GcDims d = gc_dims(N, C, cg, T, H, W, stride);
+  const GcTile t = gc_dw_tile(d);
+  const int P = gc_dw_splits(d), G = C / cg, pairs = cg * cg, R = gc_dw_replicas(cg);
+  const int tp = t.tf * t.th * t.tw, nx = cg * t.tf * gc_in_rows(t, stride) * gc_in_cols(t, stride);
+  const int nslots = gc_dw_load_slots(d, t);
+  std::vector<float> parts((size_t)(total * P));
+  // gc_dw_kernel: blocks (split p, group g)
+#pragma omp parallel for schedule(dynamic, 1) collapse(2)
+  for (int p = 0; p < P; p++)
+    for (int g = 0; g < G; g++) {
+      std::vector<float> dys(cg * tp), xs(nx), red(R * pairs * 9);
+      static thread_local float acc[GC_THREADS][9];
+      for (int tid = 0; tid < GC_THREADS; tid++)
+        for (int k = 0; k < 9; k++) acc[tid][k] = 0.f;
+      int64_t first, last;
+      tconv_dw_split_range((int64_t)N * gc_tiles(t), p, P, &first, &last);
+      for (int64_t u = first; u < last; u++) {
+        int n;
+        const GcOrigin o = gc_dw_origin(t, u, &n);
+        for (int i = 0; i < nslots; i++) gc_dw_load_slot(dys.data(), xs.data(), i, x, dy, d, t, n, o, g);
+        for (int tid = 0; tid < GC_THREADS; tid++) gc_dw_accumulate(acc[tid], dys.data(), xs.data(), d, t, tid);
+      }
+      for (int tid = 0; tid < R * pairs; tid++)
+        for (int k = 0; k < 9; k++) red[tid * 9 + k] = acc[tid][k];  // rep * pairs + pair == tid
+      for (int i = 0; i < pairs * 9; i++)
+        parts[p * total + (int64_t)g * pairs * 9 + i] = gc_dw_replica_sum(red.data(), i, cg);
+    }
+  // gc_dw_reduce_kernel
+  for (int64_t i = 0; i < total; i++) dw[i] = gc_dw_reduce_element(parts.data(), P, i, total);
+  return SEV_OK;
+}
+
+int sev_hostrun_bn_act_train_forward(const float* x, const float* residual, const float* gamma, const float* beta,
+                                     float* y, float* save_mean, float* save_invstd, float* running_mean,
+                                     float* running_var, int64_t N, int64_t C, int64_t S, float eps, float momentum,
+                                     int relu) {
+  if (N * S <= 1) return sev::fail(SEV_EINVAL, "batch norm in training mode needs more than one value per channel");
+  const int P = bnx_splits(N, C, S), nt = CBR_THREADS;
+  std::vector<SevDouble2> part((size_t)(C * P));
+  // bnx_stats_kernel: blocks (p, c)
+#pragma omp parallel for schedule(static) collapse(2)
+  for (int64_t c = 0; c < C; c++)
+    for (int p = 0; p < P; p++)
+      part[c * P + p] =
+          block_sum_host<SevDouble2>(nt, [&](int tid) { return bnx_stats_partial(x, c, N, C, S, p, P, tid, nt); });
+  finalize_and_apply_host(part.data(), P, x, residual, gamma, beta, y, save_mean, save_invstd, running_mean,
+                          running_var, N, C, S, eps, momentum, relu);
+  return SEV_OK;
+}
+
+int sev_hostrun_bn_act_backward(const float* x, const float* y, const float* dy, const float* gamma,
+                                const float* save_mean, const float* save_invstd, float* dx, float* dgamma,
+                                float* dbeta, float* dresidual, int64_t N, int64_t C, int64_t S) {
+  const int P = bnx_splits(N, C, S), nt = CBR_THREADS;
+  std::vector<SevDouble2> part((size_t)(C * P));
+  // bnx_backward_stats_kernel: blocks (p, c)
+#pragma omp parallel for schedule(static) collapse(2)
+  for (int64_t c = 0; c < C; c++)
+    for (int p = 0; p < P; p++)
+      part[c * P + p] = block_sum_host<SevDouble2>(nt, [&](int tid) {
+        return bnx_backward_partial(x, y, dy, c, save_mean[c], save_invstd[c], N, C, S, p, P, tid, nt);
+      });
+  // bnx_backward_dx_kernel: every block of a channel adds the same partials in the same order, so once here
+#pragma omp parallel for schedule(static)
+  for (int64_t c = 0; c < C; c++) {
+    const SevDouble2 sums =
+        block_sum_host<SevDouble2>(nt, [&](int tid) { return cbr_parts_partial(part.data(), c, P, tid, nt); });
+    if (dgamma) dgamma[c] = (float)sums.b;
+    if (dbeta) dbeta[c] = (float)sums.a;
+    const BnBackwardCoeffs k = bn_backward_coeffs(gamma, save_mean, save_invstd, c, sums, (double)N * S);
+    for (int p = 0; p < P; p++)
+      for (int tid = 0; tid < nt; tid++) bnx_backward_dx_partial(x, y, dy, dx, dresidual, c, k, N, C, S, p, P, tid, nt);
+  }
   return SEV_OK;
 }
 

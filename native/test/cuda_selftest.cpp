@@ -366,6 +366,120 @@ void test_temporal(int N, int C, int T, int64_t S) {
   sev_conv3d_backward_weight(x.data(), dyv.data(), rdw.data(), p);
   compare("temporal_conv3_backward_weight" + sz, rdw, ddw.host(), 1e-4, 1e-3);
 }
+// ---- fused conv -> BN -> ReLU (conv_bn_relu.cu) against the CPU ops composed
+// the conv -> BN -> ReLU training form's CPU reference: z, y, mean, invstd, running stats
+struct CbrRef {
+  std::vector<float> z, y, sm, si, rm, rv;
+};
+CbrRef cbr_reference(const std::vector<float>& x, const std::vector<float>& w, const std::vector<float>& gamma,
+                     const std::vector<float>& beta, const std::vector<float>& rm, const std::vector<float>& rv,
+                     const int* p, int relu) {
+  const int64_t N = p[0], C = p[5], S = (int64_t)p[16] * p[17] * p[18];
+  CbrRef r{std::vector<float>(N * C * S), std::vector<float>(N * C * S), std::vector<float>(C), std::vector<float>(C),
+           rm, rv};
+  sev_conv3d_forward(x.data(), w.data(), nullptr, r.z.data(), p, 0);
+  sev_batchnorm_train_forward(r.z.data(), gamma.data(), beta.data(), r.y.data(), r.sm.data(), r.si.data(), r.rm.data(),
+                              r.rv.data(), N, C, S, 1e-5f, 0.1f);
+  if (relu) sev_relu_forward(r.y.data(), r.y.data(), N * C * S);
+  return r;
+}
+void compare_cbr(const std::string& what, const CbrRef& ref, Dev<float>& z, Dev<float>& y, Dev<float>& sm,
+                 Dev<float>& si, Dev<float>& rm, Dev<float>& rv, double zatol) {
+  compare(what + " z", ref.z, z.host(), 1e-4, zatol);
+  compare(what + " save_mean", ref.sm, sm.host(), 1e-5, 1e-6);
+  compare(what + " save_invstd", ref.si, si.host(), 1e-5, 0);
+  compare(what + " running_mean", ref.rm, rm.host(), 1e-5, 1e-6);
+  compare(what + " running_var", ref.rv, rv.host(), 1e-5, 0);
+  compare(what + " y", ref.y, y.host(), 1e-4, 1e-4);
+}
+
+void test_grouped(int N, int C, int cg, int T, int H, int W, int s) {
+  const std::string sz = " [" + std::to_string(N) + "," + std::to_string(C) + "/" + std::to_string(cg) + "," +
+                         std::to_string(T) + "," + std::to_string(H) + "," + std::to_string(W) + "] s" +
+                         std::to_string(s);
+  const int Ho = (H - 1) / s + 1, Wo = (W - 1) / s + 1;
+  const int p[19] = {N, C, T, H, W, C, 1, 3, 3, 1, s, s, 0, 1, 1, C / cg, T, Ho, Wo};
+  const int64_t nx = (int64_t)N * C * T * H * W, ny = (int64_t)N * C * T * Ho * Wo, nw = (int64_t)C * cg * 9;
+  auto x = randn(nx), w = randn(nw), bias = randn(C), gamma = randn(C), beta = randn(C), rm = randn(C), dyv = randn(ny);
+  std::vector<float> rv(C, 1.3f);
+  for (auto& v : x) v += 1.f;  // conv outputs off zero: the statistics must not cancel
+  Dev<float> dxx(x), dw(w), db(bias), dg(gamma), dbt(beta), drm(rm), drv(rv), dy(ny), dz(ny), dsm(C), dsi(C);
+  const double atol = 2e-6 * sqrt(9.0 * cg);
+  std::vector<float> ref(ny);
+  for (int relu = 0; relu < 2; relu++) {
+    check_rc(sevc_grouped_conv3x3_forward(dxx.p, dw.p, db.p, nullptr, nullptr, nullptr, nullptr, 1e-5f, relu, dy.p, N,
+                                          C, cg, T, H, W, s, nullptr),
+             "grouped_conv3x3_forward");
+    sev_conv3d_forward(x.data(), w.data(), bias.data(), ref.data(), p, relu);
+    compare("grouped fwd +bias relu=" + std::to_string(relu) + sz, ref, dy.host(), 1e-4, atol);
+  }
+  check_rc(sevc_grouped_conv3x3_bn_train(dxx.p, dw.p, dg.p, dbt.p, dz.p, dy.p, dsm.p, dsi.p, drm.p, drv.p, 1e-5f, 0.1f,
+                                         1, N, C, cg, T, H, W, s, nullptr),
+           "grouped_conv3x3_bn_train");
+  compare_cbr("grouped train" + sz, cbr_reference(x, w, gamma, beta, rm, rv, p, 1), dz, dy, dsm, dsi, drm, drv, atol);
+  Dev<float> ddy(dyv), ddx(nx), ddw(nw);
+  std::vector<float> rdx(nx), rdw(nw);
+  check_rc(sevc_grouped_conv3x3_backward_data(ddy.p, dw.p, ddx.p, N, C, cg, T, H, W, s, nullptr),
+           "grouped_conv3x3_backward_data");
+  sev_conv3d_backward_data(dyv.data(), w.data(), rdx.data(), p);
+  compare("grouped bwd data" + sz, rdx, ddx.host(), 1e-4, atol);
+  check_rc(sevc_grouped_conv3x3_backward_weight(dxx.p, ddy.p, ddw.p, N, C, cg, T, H, W, s, nullptr),
+           "grouped_conv3x3_backward_weight");
+  sev_conv3d_backward_weight(x.data(), dyv.data(), rdw.data(), p);
+  compare("grouped bwd weight" + sz, rdw, ddw.host(), 1e-4, 1e-3);
+}
+
+void test_pointwise(int N, int Cin, int Cout, int64_t S) {
+  const std::string sz = " [" + std::to_string(N) + "," + std::to_string(Cin) + "->" + std::to_string(Cout) + "," +
+                         std::to_string(S) + "]";
+  const int p[19] = {N, Cin, 1, (int)S, 1, Cout, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, (int)S, 1};
+  auto x = randn((size_t)N * Cin * S), w = randn((size_t)Cout * Cin), bias = randn(Cout), gamma = randn(Cout),
+       beta = randn(Cout), rm = randn(Cout);
+  std::vector<float> rv(Cout, 0.8f);
+  for (auto& v : x) v += 0.5f;
+  const int64_t ny = (int64_t)N * Cout * S;
+  Dev<float> dxx(x), dw(w), db(bias), dg(gamma), dbt(beta), drm(rm), drv(rv), dy(ny), dz(ny), dsm(Cout), dsi(Cout);
+  const double atol = 2e-6 * sqrt((double)Cin);
+  std::vector<float> ref(ny);
+  check_rc(sevc_pointwise_conv_forward(dxx.p, dw.p, db.p, nullptr, nullptr, nullptr, nullptr, 1e-5f, 1, dy.p, N, Cin,
+                                       Cout, S, nullptr),
+           "pointwise_conv_forward");
+  sev_conv3d_forward(x.data(), w.data(), bias.data(), ref.data(), p, 1);
+  compare("pointwise fwd +bias relu" + sz, ref, dy.host(), 1e-4, atol);
+  check_rc(sevc_pointwise_conv_bn_train(dxx.p, dw.p, dg.p, dbt.p, dz.p, dy.p, dsm.p, dsi.p, drm.p, drv.p, 1e-5f, 0.1f, 1,
+                                        N, Cin, Cout, S, nullptr),
+           "pointwise_conv_bn_train");
+  compare_cbr("pointwise train" + sz, cbr_reference(x, w, gamma, beta, rm, rv, p, 1), dz, dy, dsm, dsi, drm, drv, atol);
+}
+
+void test_bn_act(int64_t N, int64_t C, int64_t S) {
+  const std::string sz = " [" + std::to_string(N) + "," + std::to_string(C) + "," + std::to_string(S) + "]";
+  const int64_t n = N * C * S;
+  auto x = randn(n, 2.f), res = randn(n), dyv = randn(n), gamma = randn(C), beta = randn(C), rm = randn(C);
+  std::vector<float> rv(C, 1.1f);
+  for (auto& v : x) v += 0.7f;
+  Dev<float> dxx(x), dres(res), ddy(dyv), dg(gamma), dbt(beta), drm(rm), drv(rv), dy(n), dsm(C), dsi(C);
+  check_rc(sevc_bn_act_train_forward(dxx.p, dres.p, dg.p, dbt.p, dy.p, dsm.p, dsi.p, drm.p, drv.p, N, C, S, 1e-5f, 0.1f,
+                                     1, nullptr),
+           "bn_act_train_forward");
+  CbrRef r{x, std::vector<float>(n), std::vector<float>(C), std::vector<float>(C), rm, rv};
+  sev_batchnorm_train_forward(x.data(), gamma.data(), beta.data(), r.y.data(), r.sm.data(), r.si.data(), r.rm.data(),
+                              r.rv.data(), N, C, S, 1e-5f, 0.1f);
+  sev_add_relu(r.y.data(), res.data(), r.y.data(), n);
+  compare_cbr("bn+add+relu train" + sz, r, dxx, dy, dsm, dsi, drm, drv, 0);
+  // backward with the mask of that output, and the residual's gradient
+  Dev<float> ddx(n), ddg(C), ddb(C), ddres(n);
+  check_rc(sevc_bn_act_backward(dxx.p, dy.p, ddy.p, dg.p, dsm.p, dsi.p, ddx.p, ddg.p, ddb.p, ddres.p, N, C, S, nullptr),
+           "bn_act_backward");
+  std::vector<float> yg = dy.host(), sm = dsm.host(), si = dsi.host(), g(n), rdx(n), rdg(C), rdb(C);
+  sev_relu_backward(yg.data(), dyv.data(), g.data(), n);
+  sev_batchnorm_backward(x.data(), g.data(), gamma.data(), sm.data(), si.data(), rdx.data(), rdg.data(), rdb.data(), N, C,
+                         S);
+  compare("bn+relu bwd dx" + sz, rdx, ddx.host(), 1e-4, 1e-5);
+  compare("bn+relu bwd dgamma" + sz, rdg, ddg.host(), 1e-5, 1e-5);
+  compare("bn+relu bwd dbeta" + sz, rdb, ddb.host(), 1e-5, 1e-5);
+  compare("bn+relu bwd dresidual" + sz, g, ddres.host(), 0, 0);
+}
 // --bench: milliseconds per call (CUDA events, median of 20 after warm-up) and the bandwidth of the
 // bytes each op must move at least. Information only, never a pass/fail.
 template <typename F>
@@ -419,6 +533,28 @@ void run_benchmarks() {
         [&] { sevc_temporal_conv3_backward_data(dy.p, w.p, dx.p, N, C, T, HW, nullptr); });
   bench("temporal_conv3_backward_weight C=64", 2 * fb,
         [&] { sevc_temporal_conv3_backward_weight(x.p, dy.p, dw.p, N, C, T, HW, nullptr); });
+  Dev<float> wg(randn(C * 8 * 9)), dwg(C * 8 * 9), wp(randn(C * C)), z(n);
+  bench("grouped_conv3x3_bn_train C=64/8 relu", 3 * fb, [&] {
+    sevc_grouped_conv3x3_bn_train(x.p, wg.p, g.p, bt.p, z.p, y.p, sm.p, si.p, rm.p, rv.p, 1e-5f, 0.1f, 1, N, C, 8, T, 56,
+                                  56, 1, nullptr);
+  });
+  bench("grouped_conv3x3_forward +bias relu", 2 * fb, [&] {
+    sevc_grouped_conv3x3_forward(x.p, wg.p, bt.p, nullptr, nullptr, nullptr, nullptr, 1e-5f, 1, y.p, N, C, 8, T, 56, 56,
+                                 1, nullptr);
+  });
+  bench("grouped_conv3x3_backward_data", 2 * fb,
+        [&] { sevc_grouped_conv3x3_backward_data(dy.p, wg.p, dx.p, N, C, 8, T, 56, 56, 1, nullptr); });
+  bench("grouped_conv3x3_backward_weight", 2 * fb,
+        [&] { sevc_grouped_conv3x3_backward_weight(x.p, dy.p, dwg.p, N, C, 8, T, 56, 56, 1, nullptr); });
+  bench("pointwise_conv_bn_train C=64 relu", 3 * fb, [&] {
+    sevc_pointwise_conv_bn_train(x.p, wp.p, g.p, bt.p, z.p, y.p, sm.p, si.p, rm.p, rv.p, 1e-5f, 0.1f, 1, N, C, C, S,
+                                 nullptr);
+  });
+  bench("bn_act_train_forward +residual relu", 3 * fb, [&] {
+    sevc_bn_act_train_forward(x.p, dy.p, g.p, bt.p, y.p, sm.p, si.p, rm.p, rv.p, N, C, S, 1e-5f, 0.1f, 1, nullptr);
+  });
+  bench("bn_act_backward relu +dresidual", 5 * fb,
+        [&] { sevc_bn_act_backward(x.p, y.p, dy.p, g.p, sm.p, si.p, dx.p, dg.p, db.p, z.p, N, C, S, nullptr); });
   CUDA_OK(cudaDeviceSynchronize());
 }
 }  // namespace
@@ -463,6 +599,20 @@ int main(int argc, char** argv) {
   test_temporal(2, 64, 8, 28 * 28);
   test_temporal(3, 100, 5, 49);
   test_temporal(1, 130, 3, 1000);
+  test_grouped(1, 8, 1, 3, 5, 7, 1);
+  test_grouped(2, 16, 8, 2, 9, 11, 2);
+  test_grouped(1, 32, 16, 3, 13, 6, 1);
+  test_grouped(2, 48, 16, 1, 7, 7, 2);
+  test_grouped(2, 64, 8, 4, 56, 56, 1);
+  test_grouped(2, 64, 8, 4, 56, 56, 2);
+  test_grouped(2, 512, 8, 4, 7, 7, 1);
+  test_pointwise(1, 5, 7, 33);
+  test_pointwise(2, 70, 130, 100);
+  test_pointwise(2, 64, 64, 4 * 56 * 56);
+  test_bn_act(2, 3, 1);
+  test_bn_act(3, 5, 77);
+  test_bn_act(8, 64, 2 * 28 * 28);
+  test_bn_act(2, 2100, 3);
   // an error is reported as such
   const int rc = sevc_relu_forward(nullptr, nullptr, -1, nullptr);
   printf("%s negative n -> %d (%s)\n", rc == SEVC_E_ARG ? "ok  " : "FAIL", rc, sevc_last_error());

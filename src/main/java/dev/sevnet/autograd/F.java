@@ -2,6 +2,7 @@ package dev.sevnet.autograd;
 
 import dev.sevnet.backend.Backend;
 import dev.sevnet.backend.Backend.BatchNormResult;
+import dev.sevnet.backend.Backend.ConvBatchNormResult;
 import dev.sevnet.backend.Backends;
 import dev.sevnet.backend.ConvSpec;
 import dev.sevnet.tensor.Shape;
@@ -100,20 +101,116 @@ public final class F {
     }
 
     /**
-     * {@code relu(batchNorm(...))}; fused into one kernel when nothing is recorded in evaluation mode
-     * (the inference path).
+     * {@code relu(batchNorm(...))}: in evaluation without a graph one kernel (the inference path); in
+     * training one op, {@link Backend#batchNormTrainAct} forward and {@link Backend#batchNormActBackward}
+     * backward (fused on the CUDA backend in kernel mode CUSTOM, the separate ops elsewhere).
      */
     public static Var batchNormRelu(Var x, Var gamma, Var beta, Tensor runningMean, Tensor runningVar, boolean training,
             double momentum, double eps) {
-        if (!training && !recording(x, gamma, beta)) {
-            return Var.of(backend(x).batchNormEval(x.value(), gamma.value(), beta.value(), runningMean, runningVar, eps,
-                    true));
+        Backend b = backend(x);
+        boolean rec = recording(x, gamma, beta);
+        if (!training && !rec) {
+            return Var.of(b.batchNormEval(x.value(), gamma.value(), beta.value(), runningMean, runningVar, eps, true));
         }
-        Var normalized = batchNorm(x, gamma, beta, runningMean, runningVar, training, momentum, eps);
-        Var y = relu(normalized);
-        // neither backward needs the normalized values (BN's uses its input, ReLU's its output)
-        normalized.value().close();
-        return y;
+        if (!training) {
+            Var normalized = batchNorm(x, gamma, beta, runningMean, runningVar, false, momentum, eps);
+            Var y = relu(normalized);
+            // neither backward needs the normalized values (BN's uses its input, ReLU's its output)
+            normalized.value().close();
+            return y;
+        }
+        BatchNormResult r = b.batchNormTrainAct(x.value(), null, gamma.value(), beta.value(), runningMean, runningVar,
+                eps, momentum, true);
+        Tensor y = r.y();
+        Tensor mean = r.saveMean();
+        Tensor invstd = r.saveInvstd();
+        if (!rec) {
+            mean.close();
+            invstd.close();
+            return Var.of(y);
+        }
+        saves(x, gamma);
+        return savesOutput(record("batch_norm_relu", y, new Var[] {x, gamma, beta}, dy -> keepNeeded(
+                java.util.Arrays.copyOf(b.batchNormActBackward(x.value(), y, dy, gamma.value(), mean, invstd, true,
+                        false), 3), x, gamma, beta)));
+    }
+
+    /**
+     * {@code relu(batchNorm(conv3d(x, w)))} as one op, so a backend can fuse it (the CUDA backend's
+     * kernels/conv_bn_relu.cu in kernel mode CUSTOM; elsewhere the separate ops, with the same results).
+     * Training: batch statistics, running stats updated in place; one recorded node whose backward is the
+     * ReLU mask and batch norm's backward ({@link Backend#batchNormActBackward}), then the conv's.
+     * Evaluation without a graph: {@link Backend#convBatchNormEval} (BN in the conv's epilogue).
+     */
+    public static Var convBatchNormRelu(Var x, Var w, ConvSpec spec, Var gamma, Var beta, Tensor runningMean,
+            Tensor runningVar, boolean training, double momentum, double eps) {
+        Backend b = backend(x);
+        boolean rec = recording(x, w, gamma, beta);
+        if (!training) {
+            if (!rec) {
+                return Var.of(b.convBatchNormEval(x.value(), w.value(), spec, gamma.value(), beta.value(), runningMean,
+                        runningVar, eps, true));
+            }
+            return batchNormRelu(conv3d(x, w, spec), gamma, beta, runningMean, runningVar, false, momentum, eps);
+        }
+        ConvBatchNormResult r = b.convBatchNormTrain(x.value(), w.value(), spec, gamma.value(), beta.value(),
+                runningMean, runningVar, eps, momentum, true);
+        Tensor z = r.z();
+        Tensor y = r.y();
+        Tensor mean = r.saveMean();
+        Tensor invstd = r.saveInvstd();
+        if (!rec) {
+            z.close();
+            mean.close();
+            invstd.close();
+            return Var.of(y);
+        }
+        Shape xShape = x.shape();
+        Shape wShape = w.shape();
+        saves(x, w, gamma);
+        return savesOutput(record("conv_batch_norm_relu", y, new Var[] {x, w, gamma, beta}, dy -> {
+            Tensor[] g = b.batchNormActBackward(z, y, dy, gamma.value(), mean, invstd, true, false);
+            try (Tensor dz = g[0]) {
+                return keepNeeded(new Tensor[] {
+                    x.requiresGrad() ? b.conv3dBackwardData(dz, w.value(), spec, xShape) : null,
+                    w.requiresGrad() ? b.conv3dBackwardWeight(x.value(), dz, spec, wShape) : null, g[1], g[2]},
+                        x, w, gamma, beta);
+            }
+        }));
+    }
+
+    /**
+     * {@code relu(batchNorm(x) + residual)}: a standard block's tail as one op (fused on the CUDA backend in
+     * kernel mode CUSTOM; elsewhere the separate ops, with the same results).
+     */
+    public static Var batchNormAddRelu(Var x, Var gamma, Var beta, Tensor runningMean, Tensor runningVar, Var residual,
+            boolean training, double momentum, double eps) {
+        if (residual == null) {
+            throw new IllegalArgumentException("batchNormAddRelu needs a residual");
+        }
+        Backend b = backend(x);
+        boolean rec = recording(x, gamma, beta, residual);
+        if (!training) {
+            Var normalized = batchNorm(x, gamma, beta, runningMean, runningVar, false, momentum, eps);
+            Var y = addRelu(normalized, residual);
+            // addRelu's backward reads its output only
+            normalized.value().close();
+            return y;
+        }
+        BatchNormResult r = b.batchNormTrainAct(x.value(), residual.value(), gamma.value(), beta.value(), runningMean,
+                runningVar, eps, momentum, true);
+        Tensor y = r.y();
+        Tensor mean = r.saveMean();
+        Tensor invstd = r.saveInvstd();
+        if (!rec) {
+            mean.close();
+            invstd.close();
+            return Var.of(y);
+        }
+        saves(x, gamma);
+        return savesOutput(record("batch_norm_add_relu", y, new Var[] {x, gamma, beta, residual}, dy -> keepNeeded(
+                b.batchNormActBackward(x.value(), y, dy, gamma.value(), mean, invstd, true, residual.requiresGrad()),
+                x, gamma, beta, residual)));
     }
 
     // ---- element-wise ----

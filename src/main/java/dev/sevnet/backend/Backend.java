@@ -3,6 +3,7 @@ package dev.sevnet.backend;
 import dev.sevnet.tensor.Device;
 import dev.sevnet.tensor.Shape;
 import dev.sevnet.tensor.Tensor;
+import java.util.List;
 
 /**
  * The compute operations of the model, one method per op, forward and backward, on one device.
@@ -45,6 +46,62 @@ public interface Backend {
 
     /** Backward of the training form: dx, dgamma, dbeta. */
     Tensor[] batchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvstd);
+
+    // ---- fused conv -> batch norm -> ReLU and batch norm -> (+ residual) -> ReLU ----
+    // The defaults compose the ops above, so a backend without fused kernels (the CPU) computes exactly what
+    // the separate ops compute; the CUDA backend overrides them with fused kernels (KernelMode CUSTOM).
+
+    /**
+     * Training form of {@code act(batchNorm(x) + residual)}: act is ReLU when {@code relu}, the residual
+     * (same shape as x) may be null. Batch statistics, running stats updated in place as
+     * {@link #batchNormTrain}.
+     */
+    default BatchNormResult batchNormTrainAct(Tensor x, Tensor residualOrNull, Tensor gamma, Tensor beta,
+            Tensor runningMean, Tensor runningVar, double eps, double momentum, boolean relu) {
+        BatchNormResult r = batchNormTrain(x, gamma, beta, runningMean, runningVar, eps, momentum);
+        if (residualOrNull == null && !relu) {
+            return r;
+        }
+        try (Tensor bn = r.y()) {
+            Tensor y = residualOrNull == null ? relu(bn)
+                    : relu ? addRelu(bn, residualOrNull) : add(bn, residualOrNull);
+            return new BatchNormResult(y, r.saveMean(), r.saveInvstd());
+        }
+    }
+
+    /**
+     * Backward of {@link #batchNormTrainAct}: {dx, dgamma, dbeta, dresidual}. {@code y} is the forward's
+     * output (read for the ReLU mask when {@code relu}); dresidual is null unless {@code residualGrad}, and
+     * without ReLU it is {@code dy} itself.
+     */
+    default Tensor[] batchNormActBackward(Tensor x, Tensor y, Tensor dy, Tensor gamma, Tensor saveMean,
+            Tensor saveInvstd, boolean relu, boolean residualGrad) {
+        Tensor g = relu ? reluBackward(y, dy) : dy;
+        Tensor[] d = batchNormBackward(x, g, gamma, saveMean, saveInvstd);
+        if (relu && !residualGrad) {
+            g.close();
+        }
+        return new Tensor[] {d[0], d[1], d[2], residualGrad ? g : null};
+    }
+
+    /**
+     * Training form of {@code act(batchNorm(conv3d(x, w)))} (act ReLU when {@code relu}): returns the conv
+     * output z (batch norm's input, which its backward reads), y, and the batch statistics.
+     */
+    default ConvBatchNormResult convBatchNormTrain(Tensor x, Tensor w, ConvSpec spec, Tensor gamma, Tensor beta,
+            Tensor runningMean, Tensor runningVar, double eps, double momentum, boolean relu) {
+        Tensor z = conv3d(x, w, spec);
+        BatchNormResult r = batchNormTrainAct(z, null, gamma, beta, runningMean, runningVar, eps, momentum, relu);
+        return new ConvBatchNormResult(z, r.y(), r.saveMean(), r.saveInvstd());
+    }
+
+    /** Evaluation form of {@code act(batchNorm(conv3d(x, w)))} with the running statistics. */
+    default Tensor convBatchNormEval(Tensor x, Tensor w, ConvSpec spec, Tensor gamma, Tensor beta, Tensor runningMean,
+            Tensor runningVar, double eps, boolean relu) {
+        try (Tensor z = conv3d(x, w, spec)) {
+            return batchNormEval(z, gamma, beta, runningMean, runningVar, eps, relu);
+        }
+    }
 
     // ---- element-wise ----
 
@@ -132,6 +189,22 @@ public interface Backend {
     /** In place SGD with momentum and coupled weight decay (PyTorch semantics, no dampening). */
     void sgdMomentumStep(Tensor w, Tensor grad, Tensor velocity, float lr, float momentum, float weightDecay);
 
+    /**
+     * {@link #sgdMomentumStep} for every {@code (w[i], grads[i], velocities[i])}, in place; the CUDA backend
+     * updates them all in one launch. Every triple is checked before any is updated.
+     */
+    default void sgdMomentumStepAll(List<Tensor> w, List<Tensor> grads, List<Tensor> velocities, float lr,
+            float momentum, float weightDecay) {
+        Checks.sgdLists(w, grads, velocities);
+        OpChecks checks = new OpChecks(device());
+        for (int i = 0; i < w.size(); i++) {
+            checks.sgd(w.get(i), grads.get(i), velocities.get(i));
+        }
+        for (int i = 0; i < w.size(); i++) {
+            sgdMomentumStep(w.get(i), grads.get(i), velocities.get(i), lr, momentum, weightDecay);
+        }
+    }
+
     // ---- reductions / transfer ----
 
     double sum(Tensor x);
@@ -144,5 +217,9 @@ public interface Backend {
 
     /** Results of the training form of batch norm. */
     record BatchNormResult(Tensor y, Tensor saveMean, Tensor saveInvstd) {
+    }
+
+    /** Results of {@link #convBatchNormTrain}: the conv output z, y = act(BN(z)), the batch statistics. */
+    record ConvBatchNormResult(Tensor z, Tensor y, Tensor saveMean, Tensor saveInvstd) {
     }
 }

@@ -54,4 +54,14 @@ public final class Checks {
             throw new IllegalArgumentException(what + " " + v + " exceeds the native limit " + Integer.MAX_VALUE);
         }
     }
+    /** The three lists of a multi-tensor SGD step: present, of one length, no null entries. */
+    public static void sgdLists(java.util.List<Tensor> w, java.util.List<Tensor> grads, java.util.List<Tensor> velocities) {
+        if (w == null || grads == null || velocities == null) {
+            throw new IllegalArgumentException("sgd: the weight, grad and velocity lists must not be null");
+        }
+        if (grads.size() != w.size() || velocities.size() != w.size()) {
+            throw new IllegalArgumentException("sgd: " + w.size() + " weights, " + grads.size() + " grads and "
+                    + velocities.size() + " velocities");
+        }
+    }
 }

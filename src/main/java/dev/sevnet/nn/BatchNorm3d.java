@@ -46,6 +46,27 @@ public final class BatchNorm3d extends Module {
         return F.batchNormRelu(x, weight.var(), bias.var(), runningMean, runningVar, isTraining(), MOMENTUM, EPS);
     }
 
+    /**
+     * {@code relu(forward(conv.forward(x)))} as one op ({@link F#convBatchNormRelu}), which a backend can fuse
+     * (conv + statistics in one kernel, normalize + ReLU in a second). A conv with a bias runs the ops apart.
+     */
+    public Var forwardConvRelu(Conv3d conv, Var x) {
+        if (conv.bias() != null) {
+            Var c = conv.forward(x);
+            return forwardRelu(c);
+        }
+        countBatch();
+        return F.convBatchNormRelu(x, conv.weight().var(), conv.spec(), weight.var(), bias.var(), runningMean, runningVar,
+                isTraining(), MOMENTUM, EPS);
+    }
+
+    /** {@code relu(forward(x) + residual)}, one op ({@link F#batchNormAddRelu}): a standard block's tail. */
+    public Var forwardAddRelu(Var x, Var residual) {
+        countBatch();
+        return F.batchNormAddRelu(x, weight.var(), bias.var(), runningMean, runningVar, residual, isTraining(), MOMENTUM,
+                EPS);
+    }
+
     private void countBatch() {
         if (isTraining()) {
             numBatchesTracked.longBuffer().put(0, numBatchesTracked.longBuffer().get(0) + 1);

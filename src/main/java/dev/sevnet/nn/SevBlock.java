@@ -76,15 +76,17 @@ public final class SevBlock extends Module {
 
     @Override
     public Var forward(Var x) {
-        Var c = conv1.forward(x);
-        Var h = bn1.forwardRelu(c);
-        release(c);
-        c = conv2.forward(h);
+        // conv -> BN -> ReLU as one op each (fused kernels where the backend has them, the same ops otherwise)
+        Var h = bn1.forwardConvRelu(conv1, x);
+        Var h2 = bn2.forwardConvRelu(conv2, h);
         release(h);
-        h = bn2.forwardRelu(c);
-        release(c);
-        c = conv3.forward(h);
-        release(h);
+        Var c = conv3.forward(h2);
+        release(h2);
+        if (se == null && !downsample) {
+            Var out = bn3.forwardAddRelu(c, x);
+            release(c);
+            return out;
+        }
         h = bn3.forward(c);
         release(c);
         if (se != null) {

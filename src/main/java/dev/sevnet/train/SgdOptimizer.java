@@ -48,9 +48,14 @@ public final class SgdOptimizer implements AutoCloseable {
         return weightDecay;
     }
 
-    /** One update of every parameter that has a gradient, at learning rate {@code lr}. */
+    /**
+     * One update of every parameter that has a gradient, at learning rate {@code lr}: one
+     * {@link Backend#sgdMomentumStepAll} call per device (on a GPU, one kernel launch for all parameters;
+     * on the CPU, each parameter in turn, as before).
+     */
     public void step(double lr) {
         checkOpen();
+        Map<Backend, List<Tensor[]>> byBackend = new LinkedHashMap<>();
         for (Map.Entry<String, Parameter> e : params.entrySet()) {
             Parameter p = e.getValue();
             Tensor g = p.grad();
@@ -68,7 +73,19 @@ public final class SgdOptimizer implements AutoCloseable {
                 }
                 velocity.put(e.getKey(), v);
             }
-            b.sgdMomentumStep(p.data(), g, v, (float) lr, (float) momentum, (float) weightDecay);
+            byBackend.computeIfAbsent(b, k -> new ArrayList<>()).add(new Tensor[] {p.data(), g, v});
+        }
+        for (Map.Entry<Backend, List<Tensor[]>> e : byBackend.entrySet()) {
+            List<Tensor[]> triples = e.getValue();
+            List<Tensor> w = new ArrayList<>(triples.size());
+            List<Tensor> g = new ArrayList<>(triples.size());
+            List<Tensor> v = new ArrayList<>(triples.size());
+            for (Tensor[] t : triples) {
+                w.add(t[0]);
+                g.add(t[1]);
+                v.add(t[2]);
+            }
+            e.getKey().sgdMomentumStepAll(w, g, v, (float) lr, (float) momentum, (float) weightDecay);
         }
     }
 

@@ -122,6 +122,39 @@ class FGradientTest {
     }
 
     @Test
+    void convBatchNormReluTraining() {
+        // the block's grouped 1x3x3 conv, stride 2; beta keeps the normalized values away from the ReLU kink
+        ConvSpec spec = ConvSpec.builder().kernel(1, 3, 3).stride(1, 2, 2).padding(0, 1, 1).groups(2).build();
+        Tensor mean = constant(Tensor.zeros(Shape.of(4)));
+        Tensor var = constant(Tensor.full(Shape.of(4), 1f));
+        Tensor beta = constant(Tensor.of(new float[] {3f, -3f, 2.5f, 3.5f}, 4));
+        check(v -> F.convBatchNormRelu(v.get(0), v.get(1), spec, v.get(2), Var.of(beta), mean, var, true, 0.1, 1e-5),
+                rand(2, 4, 1, 4, 5), rand(4, 2, 1, 3, 3), constant(Tensor.of(new float[] {0.5f, 0.7f, -0.6f, 0.4f}, 4)));
+    }
+
+    @Test
+    void convBatchNormReluEvaluation() {
+        Tensor mean = constant(Tensor.of(new float[] {0.1f, -0.2f, 0.3f}, 3));
+        Tensor var = constant(Tensor.of(new float[] {0.5f, 1.5f, 2f}, 3));
+        Tensor beta = constant(Tensor.of(new float[] {3f, 2f, -3f}, 3));
+        check(v -> F.convBatchNormRelu(v.get(0), v.get(1), ConvSpec.of(1), v.get(2), Var.of(beta), mean, var, false, 0.1,
+                1e-5), rand(2, 2, 1, 2, 3), rand(3, 2, 1, 1, 1), constant(Tensor.of(new float[] {0.5f, 0.7f, 0.2f}, 3)));
+    }
+
+    @Test
+    void batchNormAddReluTraining() {
+        Tensor mean = constant(Tensor.zeros(Shape.of(2)));
+        Tensor var = constant(Tensor.full(Shape.of(2), 1f));
+        Tensor beta = constant(Tensor.of(new float[] {3f, -3f}, 2));
+        Tensor residual = rand(2, 2, 1, 2, 2);
+        for (long i = 0; i < residual.size(); i++) {
+            residual.setFloat(i, residual.getFloat(i) * 0.05f);
+        }
+        check(v -> F.batchNormAddRelu(v.get(0), v.get(1), Var.of(beta), mean, var, v.get(2), true, 0.1, 1e-5),
+                rand(2, 2, 1, 2, 2), constant(Tensor.of(new float[] {0.5f, 0.7f}, 2)), residual);
+    }
+
+    @Test
     void relu() {
         check(v -> F.relu(v.get(0)), randAwayFromZero(2, 3, 4));
     }

@@ -12,14 +12,18 @@ import java.util.function.Supplier;
 /**
  * The sevnet CUDA kernels against the cuDNN calls they replace, at SEVNet-G8's real layer shapes
  * (16x224x224 input, batch 8): the temporal 3x1x1 conv (forward, backward-data, backward-weight)
- * and batch norm (training forward, backward, eval + ReLU). Device time from CUDA events on the
- * backend's stream (outputs come from the caching allocator, so no cudaMalloc is timed); prints a
- * Markdown table with ms, GB/s (the bytes each op must move at least), TFLOP/s and the fraction of
- * the device's peak. Run on a GPU machine:
+ * and batch norm (training forward, backward, eval + ReLU); then the fused conv -> BN -> ReLU kernels
+ * (kernels/conv_bn_relu.cu: the block's 1x1x1 and grouped 1x3x3 convs with BN + ReLU in training and
+ * inference form, the grouped conv's backward, BN + ReLU (+ residual) forward and backward) against
+ * the library sequence each replaces (KernelMode LIBRARY: cuDNN conv, cuDNN BN, separate ReLU/add), and
+ * the SGD step over all of SEVNet-G8's parameters in one launch against one launch per parameter.
+ * Device time from CUDA events on the backend's stream (outputs come from the caching allocator, so
+ * no cudaMalloc is timed); prints Markdown tables with ms, GB/s (the bytes each op must move at
+ * least), TFLOP/s and the fraction of the device's peak. Run on a GPU machine:
  *
- * <pre>java -cp CLASSPATH dev.sevnet.bench.CudaKernelsBench [batch] [reps] [peakGBs] [peakTflops]</pre>
+ * <pre>java -cp CLASSPATH dev.sevnet.bench.CudaKernelsBench [batch] [reps] [peakGBs] [peakTflops] [all|base|fused]</pre>
  *
- * (defaults 8, 20, and the H200's 4300 GB/s copy rate measured here and 67 fp32 TFLOP/s datasheet).
+ * (defaults 8, 20, the H200's 4300 GB/s copy rate measured here and 67 fp32 TFLOP/s datasheet, all).
  */
 public final class CudaKernelsBench {
     private CudaKernelsBench() {
@@ -35,10 +39,21 @@ public final class CudaKernelsBench {
         int reps = args.length > 1 ? Integer.parseInt(args[1]) : 20;
         double peakGBs = args.length > 2 ? Double.parseDouble(args[2]) : 4300;
         double peakTf = args.length > 3 ? Double.parseDouble(args[3]) : 67;
+        String sections = args.length > 4 ? args[4] : "all";
         CudaBackend gpu = CudaBackend.get(0);
         gpu.setAllowTf32(false);
         System.out.println("device: " + gpu.name() + "; cuDNN " + st.cudnnVersion() + "; batch " + batch + ", " + reps
                 + " reps per figure");
+        if (!sections.equals("fused")) {
+            baseKernels(gpu, batch, reps, peakGBs, peakTf);
+        }
+        if (!sections.equals("base")) {
+            fusedKernels(gpu, batch, reps, peakGBs, peakTf);
+        }
+        gpu.setKernelMode(CudaBackend.KernelMode.AUTO);
+    }
+
+    private static void baseKernels(CudaBackend gpu, int batch, int reps, double peakGBs, double peakTf) {
         System.out.println("| op | shape [N,C,T,H,W] | custom ms | cuDNN ms | custom/cuDNN | custom GB/s | custom % peak |");
         System.out.println("|---|---|---|---|---|---|---|");
         int[][] shapes = {{32, 56}, {64, 56}, {64, 28}, {128, 28}, {128, 14}, {256, 14}, {256, 7}, {512, 7}};
@@ -76,7 +91,130 @@ public final class CudaKernelsBench {
                         () -> gpu.batchNormEval(x, g, b, rm, rv, 1e-5, true));
             }
         }
-        gpu.setKernelMode(CudaBackend.KernelMode.LIBRARY);
+    }
+
+    /**
+     * SEVNet-G8's block shapes (stage width C at H = W, the grouped conv's stride; stride 2 is the first
+     * block of stages 2-4, whose grouped conv halves H and W), 16 frames, group width 8.
+     */
+    private static final int[][] G8_BLOCKS = {{64, 56, 1}, {64, 56, 2}, {128, 28, 1}, {128, 28, 2}, {256, 14, 1},
+        {256, 14, 2}, {512, 7, 1}};
+
+    private static void fusedKernels(CudaBackend gpu, int batch, int reps, double peakGBs, double peakTf) {
+        System.out.println();
+        System.out.println("fused conv -> BN -> ReLU (custom = KernelMode CUSTOM, kernels/conv_bn_relu.cu; library ="
+                + " KernelMode LIBRARY, the sequence it replaces: cuDNN conv, cuDNN BN, ReLU/add kernels)");
+        System.out.println("| op | input [N,C,T,H,W] | custom ms | library ms | custom/library | custom GB/s | custom % peak |");
+        System.out.println("|---|---|---|---|---|---|---|");
+        Random r = new Random(2);
+        ConvSpec pointwise = ConvSpec.of(1);
+        for (int[] blk : G8_BLOCKS) {
+            int c = blk[0], hw = blk[1], stride = blk[2], t = 16, cg = 8;
+            ConvSpec grouped = ConvSpec.builder().kernel(1, 3, 3).stride(1, stride, stride).padding(0, 1, 1)
+                    .groups(c / cg).build();
+            Shape xs = Shape.of(batch, c, t, hw, hw);
+            Shape ys = grouped.outputShape(xs, c);
+            try (Tensor x = rand(gpu, r, xs); Tensor dyg = rand(gpu, r, ys); Tensor wg = rand(gpu, r, Shape.of(c, cg, 1, 3, 3));
+                    Tensor wp = rand(gpu, r, Shape.of(c, c, 1, 1, 1)); Tensor bias = rand(gpu, r, Shape.of(c));
+                    Tensor g = rand(gpu, r, Shape.of(c)); Tensor b = rand(gpu, r, Shape.of(c));
+                    Tensor rm = rand(gpu, r, Shape.of(c)); Tensor rv = gpu.toDevice(Tensor.full(Shape.of(c), 1f));
+                    Tensor dyx = rand(gpu, r, xs)) {
+                double xb = xs.size() * 4.0, yb = ys.size() * 4.0;
+                double gflops = 2.0 * ys.size() * cg * 9;
+                double pflops = 2.0 * xs.size() * c;
+                if (stride == 1) {
+                    rowRun(gpu, reps, "1x1x1 conv+BN+ReLU train fwd", xs, 3 * xb, pflops, peakGBs, peakTf,
+                            () -> closeAll(gpu.convBatchNormTrain(x, wp, pointwise, g, b, rm, rv, 1e-5, 0.1, true)));
+                    rowRun(gpu, reps, "1x1x1 conv+BN+ReLU eval", xs, 2 * xb, pflops, peakGBs, peakTf,
+                            () -> gpu.convBatchNormEval(x, wp, pointwise, g, b, rm, rv, 1e-5, true).close());
+                    rowRun(gpu, reps, "1x1x1 conv+bias+ReLU (folded)", xs, 2 * xb, pflops, peakGBs, peakTf,
+                            () -> gpu.conv3d(x, wp, bias, pointwise, true).close());
+                }
+                String gname = "grouped 1x3x3" + (stride == 2 ? " s2" : "");
+                rowRun(gpu, reps, gname + " conv+BN+ReLU train fwd", xs, xb + 2 * yb, gflops, peakGBs, peakTf,
+                        () -> closeAll(gpu.convBatchNormTrain(x, wg, grouped, g, b, rm, rv, 1e-5, 0.1, true)));
+                rowRun(gpu, reps, gname + " conv+BN+ReLU eval", xs, xb + yb, gflops, peakGBs, peakTf,
+                        () -> gpu.convBatchNormEval(x, wg, grouped, g, b, rm, rv, 1e-5, true).close());
+                rowRun(gpu, reps, gname + " conv+bias+ReLU (folded)", xs, xb + yb, gflops, peakGBs, peakTf,
+                        () -> gpu.conv3d(x, wg, bias, grouped, true).close());
+                rowRun(gpu, reps, gname + " conv bwd-data", xs, xb + yb, gflops, peakGBs, peakTf,
+                        () -> gpu.conv3dBackwardData(dyg, wg, grouped, xs).close());
+                rowRun(gpu, reps, gname + " conv bwd-weight", xs, xb + yb, gflops, peakGBs, peakTf,
+                        () -> gpu.conv3dBackwardWeight(x, dyg, grouped, wg.shape()).close());
+                if (stride == 1) {
+                    // batch norm glue at the block's width: BN+ReLU backward after a conv, the block tail
+                    // BN + residual + ReLU forward and backward
+                    try (Tensor mean = gpu.toDevice(Tensor.zeros(Shape.of(c)));
+                            Tensor inv = gpu.toDevice(Tensor.full(Shape.of(c), 1f)); Tensor y = gpu.relu(x)) {
+                        rowRun(gpu, reps, "BN+ReLU bwd", xs, 4 * xb, 0, peakGBs, peakTf,
+                                () -> closeAll(gpu.batchNormActBackward(x, y, dyx, g, mean, inv, true, false)));
+                        rowRun(gpu, reps, "BN+add+ReLU train fwd", xs, 3 * xb, 0, peakGBs, peakTf, () -> {
+                            var res = gpu.batchNormTrainAct(x, dyx, g, b, rm, rv, 1e-5, 0.1, true);
+                            closeAll(res.y(), res.saveMean(), res.saveInvstd());
+                        });
+                        rowRun(gpu, reps, "BN+add+ReLU bwd", xs, 5 * xb, 0, peakGBs, peakTf,
+                                () -> closeAll(gpu.batchNormActBackward(x, y, dyx, g, mean, inv, true, true)));
+                    }
+                }
+            }
+        }
+        sgdRow(gpu, reps);
+    }
+
+    /** The optimizer step over SEVNet-G8's parameters: one launch for all against one launch per parameter. */
+    private static void sgdRow(CudaBackend gpu, int reps) {
+        try (dev.sevnet.nn.SevNet net = dev.sevnet.nn.SevNet.create(dev.sevnet.nn.SevNetConfig.parse("sevnet-g8", 400), 1)) {
+            net.to(gpu);
+            java.util.List<Tensor> w = new java.util.ArrayList<>();
+            java.util.List<Tensor> g = new java.util.ArrayList<>();
+            java.util.List<Tensor> v = new java.util.ArrayList<>();
+            long elements = 0;
+            for (var p : net.namedParameters().values()) {
+                w.add(p.data());
+                g.add(gpu.scale(p.data(), 1e-3f));
+                v.add(gpu.scale(p.data(), 0f));
+                elements += p.data().size();
+            }
+            double all = gpu.cudaDevice().timeMillis(reps, () -> gpu.sgdMomentumStepAll(w, g, v, 1e-3f, 0.9f, 1e-4f));
+            double each = gpu.cudaDevice().timeMillis(reps, () -> {
+                for (int i = 0; i < w.size(); i++) {
+                    gpu.sgdMomentumStep(w.get(i), g.get(i), v.get(i), 1e-3f, 0.9f, 1e-4f);
+                }
+            });
+            System.out.println(String.format(Locale.ROOT, "| SGD step, all %d parameters (%d elements) | - | %.3f | %.3f "
+                    + "(one launch each) | %.2fx | %.0f | - |", w.size(), elements, all, each, all / each,
+                    elements * 16.0 / (all * 1e-3) / 1e9));
+            g.forEach(Tensor::close);
+            v.forEach(Tensor::close);
+        }
+    }
+
+    private static void closeAll(dev.sevnet.backend.Backend.ConvBatchNormResult r) {
+        closeAll(r.z(), r.y(), r.saveMean(), r.saveInvstd());
+    }
+
+    private static void closeAll(Tensor... ts) {
+        for (Tensor t : ts) {
+            if (t != null) {
+                t.close();
+            }
+        }
+    }
+
+    /** Times body with the fused kernels (CUSTOM) and with the library sequence (LIBRARY). */
+    private static void rowRun(CudaBackend gpu, int reps, String op, Shape s, double bytes, double flops, double peakGBs,
+            double peakTf, Runnable body) {
+        double[] ms = new double[2];
+        CudaBackend.KernelMode[] modes = {CudaBackend.KernelMode.CUSTOM, CudaBackend.KernelMode.LIBRARY};
+        for (int i = 0; i < 2; i++) {
+            gpu.setKernelMode(modes[i]);
+            ms[i] = gpu.cudaDevice().timeMillis(reps, body);
+        }
+        double gbs = bytes / (ms[0] * 1e-3) / 1e9;
+        double pct = flops > 0 ? 100 * flops / (ms[0] * 1e-3) / 1e12 / peakTf : 100 * gbs / peakGBs;
+        System.out.println(String.format(Locale.ROOT, "| %s | %s | %.3f | %.3f | %.2fx | %.0f | %.0f%%%s |", op, s, ms[0],
+                ms[1], ms[0] / ms[1], gbs, pct, flops > 0 ? String.format(Locale.ROOT, " (%.1f TFLOP/s)",
+                        flops / (ms[0] * 1e-3) / 1e12) : ""));
     }
 
     private static void row(CudaBackend gpu, int reps, String op, Shape s, double bytes, double flops, double peakGBs,

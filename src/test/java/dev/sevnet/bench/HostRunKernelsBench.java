@@ -47,6 +47,7 @@ public class HostRunKernelsBench {
     static final int C = 64;
     static final int T = 8;
     static final int S = 56 * 56;
+    static final int CG = 8; // the grouped 1x3x3 conv's channels per group (SEVNet-G8)
 
     Tensor x;
     Tensor dy;
@@ -62,6 +63,10 @@ public class HostRunKernelsBench {
     Tensor db;
     Tensor rm;
     Tensor rv;
+    Tensor wg;
+    Tensor dwg;
+    Tensor z;
+    Tensor masked;
 
     @Setup(Level.Trial)
     public void setup() {
@@ -81,6 +86,10 @@ public class HostRunKernelsBench {
         db = Tensor.empty(Shape.of(C));
         rm = Tensor.zeros(Shape.of(C));
         rv = Tensor.full(Shape.of(C), 1f);
+        wg = rand(r, Shape.of(C, CG, 1, 3, 3));
+        dwg = Tensor.empty(wg.shape());
+        z = Tensor.empty(xs);
+        masked = Tensor.empty(xs);
     }
 
     static Tensor rand(Random r, Shape s) {
@@ -93,7 +102,7 @@ public class HostRunKernelsBench {
 
     @TearDown(Level.Trial)
     public void tearDown() {
-        for (Tensor t : new Tensor[] {x, dy, y, dx, w, dw, gamma, beta, mean, invstd, dg, db, rm, rv}) {
+        for (Tensor t : new Tensor[] {x, dy, y, dx, w, dw, gamma, beta, mean, invstd, dg, db, rm, rv, wg, dwg, z, masked}) {
             t.close();
         }
     }
@@ -147,6 +156,45 @@ public class HostRunKernelsBench {
             return NativeCore.sev_hostrun_add_relu(x.address(), dy.address(), y.address(), n);
         }
         return NativeCore.sev_add_relu(x.address(), dy.address(), y.address(), n);
+    }
+
+    /** The block's grouped 1x3x3 conv -> BN -> ReLU, training form: one fused body against the three CPU ops. */
+    @Benchmark
+    public int groupedConvBnReluTrain() {
+        if (host()) {
+            return NativeCore.sev_hostrun_grouped_conv3x3_bn_train(x.address(), wg.address(), gamma.address(),
+                    beta.address(), z.address(), y.address(), mean.address(), invstd.address(), rm.address(),
+                    rv.address(), 1e-5f, 0.1f, 1, N, C, CG, T, 56, 56, 1);
+        }
+        int rc = NativeCore.sev_conv3d_forward(x.address(), wg.address(), 0, z.address(), groupedParams(), 0);
+        rc |= NativeCore.sev_batchnorm_train_forward(z.address(), gamma.address(), beta.address(), y.address(),
+                mean.address(), invstd.address(), rm.address(), rv.address(), N, C, (long) T * S, 1e-5f, 0.1f);
+        return rc | NativeCore.sev_relu_forward(y.address(), y.address(), (long) N * C * T * S);
+    }
+
+    @Benchmark
+    public int groupedConvBackwardWeight() {
+        if (host()) {
+            return NativeCore.sev_hostrun_grouped_conv3x3_backward_weight(x.address(), dy.address(), dwg.address(), N,
+                    C, CG, T, 56, 56, 1);
+        }
+        return NativeCore.sev_conv3d_backward_weight(x.address(), dy.address(), dwg.address(), groupedParams());
+    }
+
+    /** BN + ReLU backward: the fused body (two passes) against ReLU backward then BN backward. */
+    @Benchmark
+    public int batchNormReluBackward() {
+        if (host()) {
+            return NativeCore.sev_hostrun_bn_act_backward(z.address(), y.address(), dy.address(), gamma.address(),
+                    mean.address(), invstd.address(), dx.address(), dg.address(), db.address(), 0L, N, C, (long) T * S);
+        }
+        int rc = NativeCore.sev_relu_backward(y.address(), dy.address(), masked.address(), (long) N * C * T * S);
+        return rc | NativeCore.sev_batchnorm_backward(z.address(), masked.address(), gamma.address(), mean.address(),
+                invstd.address(), dx.address(), dg.address(), db.address(), N, C, (long) T * S);
+    }
+
+    private static int[] groupedParams() {
+        return new int[] {N, C, T, 56, 56, C, 1, 3, 3, 1, 1, 1, 0, 1, 1, C / CG, T, 56, 56};
     }
 
     private static int[] temporalParams() {

@@ -276,4 +276,48 @@ public final class NativeCore {
 
     public static native int sev_hostrun_temporal_conv3_backward_weight(@Cast("const float*") long x,
             @Cast("const float*") long dy, @Cast("float*") long dw, int n, int c, int t, @Cast("int64_t") long s);
+    // fused conv -> BN -> ReLU (kernels/conv_bn_relu.cu); every pointer a host address, 0 for NULL
+    public static native int sev_hostrun_pointwise_conv_forward(@Cast("const float*") long x,
+            @Cast("const float*") long w, @Cast("const float*") long bias, @Cast("const float*") long gamma,
+            @Cast("const float*") long beta, @Cast("const float*") long runningMean,
+            @Cast("const float*") long runningVar, float eps, int relu, @Cast("float*") long y, int n, int cin,
+            int cout, @Cast("int64_t") long s);
+
+    public static native int sev_hostrun_pointwise_conv_bn_train(@Cast("const float*") long x,
+            @Cast("const float*") long w, @Cast("const float*") long gamma, @Cast("const float*") long beta,
+            @Cast("float*") long z, @Cast("float*") long y, @Cast("float*") long saveMean,
+            @Cast("float*") long saveInvstd, @Cast("float*") long runningMean, @Cast("float*") long runningVar,
+            float eps, float momentum, int relu, int n, int cin, int cout, @Cast("int64_t") long s);
+
+    public static native int sev_hostrun_grouped_conv3x3_forward(@Cast("const float*") long x,
+            @Cast("const float*") long w, @Cast("const float*") long bias, @Cast("const float*") long gamma,
+            @Cast("const float*") long beta, @Cast("const float*") long runningMean,
+            @Cast("const float*") long runningVar, float eps, int relu, @Cast("float*") long y, int n, int c, int cg,
+            int t, int h, int wd, int stride);
+
+    public static native int sev_hostrun_grouped_conv3x3_bn_train(@Cast("const float*") long x,
+            @Cast("const float*") long w, @Cast("const float*") long gamma, @Cast("const float*") long beta,
+            @Cast("float*") long z, @Cast("float*") long y, @Cast("float*") long saveMean,
+            @Cast("float*") long saveInvstd, @Cast("float*") long runningMean, @Cast("float*") long runningVar,
+            float eps, float momentum, int relu, int n, int c, int cg, int t, int h, int wd, int stride);
+
+    public static native int sev_hostrun_grouped_conv3x3_backward_data(@Cast("const float*") long dy,
+            @Cast("const float*") long w, @Cast("float*") long dx, int n, int c, int cg, int t, int h, int wd,
+            int stride);
+
+    public static native int sev_hostrun_grouped_conv3x3_backward_weight(@Cast("const float*") long x,
+            @Cast("const float*") long dy, @Cast("float*") long dw, int n, int c, int cg, int t, int h, int wd,
+            int stride);
+
+    public static native int sev_hostrun_bn_act_train_forward(@Cast("const float*") long x,
+            @Cast("const float*") long residual, @Cast("const float*") long gamma, @Cast("const float*") long beta,
+            @Cast("float*") long y, @Cast("float*") long saveMean, @Cast("float*") long saveInvstd,
+            @Cast("float*") long runningMean, @Cast("float*") long runningVar, @Cast("int64_t") long n,
+            @Cast("int64_t") long c, @Cast("int64_t") long s, float eps, float momentum, int relu);
+
+    public static native int sev_hostrun_bn_act_backward(@Cast("const float*") long x, @Cast("const float*") long y,
+            @Cast("const float*") long dy, @Cast("const float*") long gamma, @Cast("const float*") long saveMean,
+            @Cast("const float*") long saveInvstd, @Cast("float*") long dx, @Cast("float*") long dgamma,
+            @Cast("float*") long dbeta, @Cast("float*") long dresidual, @Cast("int64_t") long n,
+            @Cast("int64_t") long c, @Cast("int64_t") long s);
 }

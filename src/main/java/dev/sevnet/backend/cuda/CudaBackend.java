@@ -10,7 +10,9 @@ import dev.sevnet.tensor.Shape;
 import dev.sevnet.tensor.Tensor;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -24,6 +26,8 @@ import org.bytedeco.cuda.global.cublas;
 import org.bytedeco.cuda.global.cudart;
 import org.bytedeco.cuda.global.cudnn;
 import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.LongPointer;
+import org.bytedeco.javacpp.Pointer;
 
 /**
  * The CUDA backend: every op of {@link Backend} on one GPU, fp32 NCDHW. Convolutions (general,
@@ -43,12 +47,19 @@ public final class CudaBackend implements Backend {
      * it faster than cuDNN (bench/results/2026-11-25-h200-kernels.md): the temporal conv's
      * backward-weight and batch norm's backward for up to 128 channels (cuDNN's backward-filter for a
      * 3x1x1 conv over 32 channels at 56x56 took 6.5 ms against 0.5 ms); cuDNN everywhere else.
-     * System property {@code sevnet.kernels} or {@code --kernels} switches.
+     * The fused conv -> BN -> ReLU kernels (the block's 1x1x1 and grouped 1x3x3 convs, forward and the
+     * grouped conv's backward; BN + ReLU (+ residual) forward and backward, kernels/conv_bn_relu.cu) run
+     * in CUSTOM only: AUTO keeps cuDNN + the BN kernels there until a GPU benchmark
+     * ({@code CudaKernelsBench}) shows the fused path faster. System property {@code sevnet.kernels} or
+     * {@code --kernels} switches.
      */
     public enum KernelMode {
         /** cuDNN/cuBLAS wherever they have the op (batch norm included); sevnet kernels for the rest. */
         LIBRARY,
-        /** sevnet kernels where one exists (batch norm, the temporal 3x1x1 conv), libraries elsewhere. */
+        /**
+         * sevnet kernels where one exists (batch norm, the temporal 3x1x1 conv, the fused conv -> BN -> ReLU
+         * and BN -> ReLU paths), libraries elsewhere.
+         */
         CUSTOM,
         /** per op and shape, whichever measured faster (see above). */
         AUTO;
@@ -76,6 +87,12 @@ public final class CudaBackend implements Backend {
     private final Map<String, ConvDescriptors> descriptors = new HashMap<>();
     private volatile KernelMode kernelMode;
     private volatile boolean allowTf32;
+    /**
+     * The multi-tensor SGD launch's table (w, g, v addresses, sizes) staged in pinned host memory, rewritten
+     * only when the set of tensors changes.
+     */
+    private long[] sgdStagedTable;
+    private LongPointer sgdStaging;
 
     private CudaBackend(CudaDevice dev) {
         this.dev = dev;
@@ -226,6 +243,48 @@ public final class CudaBackend implements Backend {
         return kernelMode == KernelMode.CUSTOM || kernelMode == KernelMode.AUTO && channels <= AUTO_CUSTOM_MAX_CHANNELS;
     }
 
+    /**
+     * The SEV block's grouped 1x3x3 conv as kernels/conv_bn_relu.cu covers it: C -> C, padding (0,1,1),
+     * stride (1,s,s) with s 1 or 2, at most 16 channels per group.
+     */
+    static boolean isBlockGrouped(ConvSpec s, long cin, long cout) {
+        return s.kT() == 1 && s.kH() == 3 && s.kW() == 3 && s.sT() == 1 && s.sH() == s.sW() && (s.sH() == 1 || s.sH() == 2)
+                && s.pT() == 0 && s.pH() == 1 && s.pW() == 1 && cin == cout && cin / s.groups() <= 16;
+    }
+
+    /** A 1x1x1 conv, stride 1, one group (the block's first conv). */
+    static boolean isPointwise(ConvSpec s) {
+        return s.kT() == 1 && s.kH() == 1 && s.kW() == 1 && s.sT() == 1 && s.sH() == 1 && s.sW() == 1 && s.pT() == 0
+                && s.pH() == 0 && s.pW() == 0 && s.groups() == 1;
+    }
+
+    /**
+     * Whether the fused conv kernels run this conv: CUSTOM only (AUTO keeps cuDNN until a GPU benchmark
+     * says otherwise, LIBRARY never), and within the kernels' grid limits (items and groups in grid z/y).
+     */
+    private boolean fusedConv(ConvSpec s, Shape xs, long cout) {
+        if (kernelMode != KernelMode.CUSTOM || xs.get(0) > 65535 || xs.sizeFrom(2) >= Integer.MAX_VALUE) {
+            return false;
+        }
+        if (isPointwise(s)) {
+            return (cout + 63) / 64 <= 65535;
+        }
+        return isBlockGrouped(s, xs.get(1), cout) && s.groups() <= 65535;
+    }
+
+    /** The fused conv's inference form: y = act(conv + bias) or act(BN_running(conv)) (rm != 0). */
+    private void fusedConvForward(Tensor x, Tensor w, long bias, long gamma, long beta, long rm, long rv, double eps,
+            boolean relu, Tensor y, ConvSpec spec, int[] p) {
+        if (isPointwise(spec)) {
+            k(CudaKernels.sevc_pointwise_conv_forward(x.address(), w.address(), bias, gamma, beta, rm, rv, (float) eps,
+                    relu ? 1 : 0, y.address(), p[0], p[1], p[5], (long) p[2] * p[3] * p[4], st()), "fused 1x1x1 conv");
+        } else {
+            k(CudaKernels.sevc_grouped_conv3x3_forward(x.address(), w.address(), bias, gamma, beta, rm, rv, (float) eps,
+                    relu ? 1 : 0, y.address(), p[0], p[1], p[1] / p[15], p[2], p[3], p[4], p[10], st()),
+                    "fused grouped conv");
+        }
+    }
+
     @Override
     public synchronized Tensor conv3d(Tensor x, Tensor w, Tensor bias, ConvSpec spec, boolean relu) {
         c.f32(x, "x");
@@ -239,6 +298,11 @@ public final class CudaBackend implements Backend {
         int[] p = spec.nativeParams(x.shape(), cout);
         Tensor y = empty(spec.outputShape(x.shape(), cout));
         dev.activate();
+        if (fusedConv(spec, x.shape(), cout)) {
+            // the inference form of the fused kernels: bias (BN folded into w and bias) and ReLU in the epilogue
+            fusedConvForward(x, w, addr(bias), 0L, 0L, 0L, 0L, 0, relu, y, spec, p);
+            return y;
+        }
         if (customTemporal(spec, x.dim(1), cout)) {
             k(CudaKernels.sevc_temporal_conv3_forward(x.address(), w.address(), y.address(), p[0], p[1], p[2],
                     (long) p[3] * p[4], st()), "temporal conv");
@@ -303,6 +367,11 @@ public final class CudaBackend implements Backend {
         int[] p = spec.nativeParams(xShape, w.dim(0));
         Tensor dx = empty(xShape);
         dev.activate();
+        if (fusedConv(spec, xShape, w.dim(0)) && !isPointwise(spec)) {
+            k(CudaKernels.sevc_grouped_conv3x3_backward_data(dy.address(), w.address(), dx.address(), p[0], p[1],
+                    p[1] / p[15], p[2], p[3], p[4], p[10], st()), "grouped conv backward data");
+            return dx;
+        }
         if (customTemporal(spec, xShape.get(1), w.dim(0))) {
             k(CudaKernels.sevc_temporal_conv3_backward_data(dy.address(), w.address(), dx.address(), p[0], p[1], p[2],
                     (long) p[3] * p[4], st()), "temporal conv backward data");
@@ -346,6 +415,11 @@ public final class CudaBackend implements Backend {
         int[] p = spec.nativeParams(x.shape(), wShape.get(0));
         Tensor dw = empty(wShape);
         dev.activate();
+        if (fusedConv(spec, x.shape(), wShape.get(0)) && !isPointwise(spec)) {
+            k(CudaKernels.sevc_grouped_conv3x3_backward_weight(x.address(), dy.address(), dw.address(), p[0], p[1],
+                    p[1] / p[15], p[2], p[3], p[4], p[10], st()), "grouped conv backward weight");
+            return dw;
+        }
         if (customTemporalBackwardWeight(spec, x.dim(1), wShape.get(0))) {
             k(CudaKernels.sevc_temporal_conv3_backward_weight(x.address(), dy.address(), dw.address(), p[0], p[1], p[2],
                     (long) p[3] * p[4], st()), "temporal conv backward weight");
@@ -495,6 +569,108 @@ public final class CudaBackend implements Backend {
                     Cuda.ptr(saveMean.address()), Cuda.ptr(saveInvstd.address())), "cudnnBatchNormalizationBackward");
         }
         return new Tensor[] {dx, dg, db};
+    }
+
+    // ---- fused conv -> BN -> ReLU, BN -> (+ residual) -> ReLU (kernels/conv_bn_relu.cu; CUSTOM only) ----
+
+    @Override
+    public synchronized BatchNormResult batchNormTrainAct(Tensor x, Tensor residual, Tensor gamma, Tensor beta,
+            Tensor runningMean, Tensor runningVar, double eps, double momentum, boolean relu) {
+        if (kernelMode != KernelMode.CUSTOM) {
+            return Backend.super.batchNormTrainAct(x, residual, gamma, beta, runningMean, runningVar, eps, momentum, relu);
+        }
+        c.f32(x, "x");
+        long[] d = c.ncs(x);
+        c.batchNormTrain(x, d, gamma, beta, runningMean, runningVar);
+        if (residual != null) {
+            c.f32(residual, "residual");
+            Checks.sameShape(x, "x", residual, "residual");
+        }
+        Tensor y = empty(x.shape());
+        Tensor mean = empty(Shape.of(d[1]));
+        Tensor invstd = empty(Shape.of(d[1]));
+        dev.activate();
+        k(CudaKernels.sevc_bn_act_train_forward(x.address(), addr(residual), addr(gamma), addr(beta), y.address(),
+                mean.address(), invstd.address(), addr(runningMean), addr(runningVar), d[0], d[1], d[2], (float) eps,
+                (float) momentum, relu ? 1 : 0, st()), "batch norm + relu");
+        return new BatchNormResult(y, mean, invstd);
+    }
+
+    @Override
+    public synchronized Tensor[] batchNormActBackward(Tensor x, Tensor y, Tensor dy, Tensor gamma, Tensor saveMean,
+            Tensor saveInvstd, boolean relu, boolean residualGrad) {
+        if (kernelMode != KernelMode.CUSTOM) {
+            return Backend.super.batchNormActBackward(x, y, dy, gamma, saveMean, saveInvstd, relu, residualGrad);
+        }
+        c.f32(x, "x");
+        c.f32(dy, "dy");
+        long[] d = c.ncs(x);
+        c.batchNormBackward(x, dy, d, gamma, saveMean, saveInvstd);
+        if (relu) {
+            c.f32(y, "y");
+            Checks.sameShape(x, "x", y, "y");
+        }
+        Tensor dx = empty(x.shape());
+        Tensor dg = empty(Shape.of(d[1]));
+        Tensor db = empty(Shape.of(d[1]));
+        Tensor dres = residualGrad ? empty(x.shape()) : null;
+        dev.activate();
+        k(CudaKernels.sevc_bn_act_backward(x.address(), relu ? y.address() : 0L, dy.address(), addr(gamma),
+                saveMean.address(), saveInvstd.address(), dx.address(), dg.address(), db.address(), addr(dres), d[0],
+                d[1], d[2], st()), "batch norm + relu backward");
+        return new Tensor[] {dx, dg, db, dres};
+    }
+
+    @Override
+    public synchronized ConvBatchNormResult convBatchNormTrain(Tensor x, Tensor w, ConvSpec spec, Tensor gamma,
+            Tensor beta, Tensor runningMean, Tensor runningVar, double eps, double momentum, boolean relu) {
+        c.f32(x, "x");
+        c.f32(w, "weight");
+        c.conv(x.shape(), w.shape(), spec);
+        long cout = w.dim(0);
+        if (!fusedConv(spec, x.shape(), cout)) {
+            return Backend.super.convBatchNormTrain(x, w, spec, gamma, beta, runningMean, runningVar, eps, momentum, relu);
+        }
+        Shape ys = spec.outputShape(x.shape(), cout);
+        long[] d = {ys.get(0), cout, ys.sizeFrom(2)};
+        c.batchNormTrain(x, d, gamma, beta, runningMean, runningVar);
+        int[] p = spec.nativeParams(x.shape(), cout);
+        Tensor z = empty(ys);
+        Tensor y = empty(ys);
+        Tensor mean = empty(Shape.of(cout));
+        Tensor invstd = empty(Shape.of(cout));
+        dev.activate();
+        if (isPointwise(spec)) {
+            k(CudaKernels.sevc_pointwise_conv_bn_train(x.address(), w.address(), addr(gamma), addr(beta), z.address(),
+                    y.address(), mean.address(), invstd.address(), addr(runningMean), addr(runningVar), (float) eps,
+                    (float) momentum, relu ? 1 : 0, p[0], p[1], p[5], (long) p[2] * p[3] * p[4], st()),
+                    "fused 1x1x1 conv + batch norm");
+        } else {
+            k(CudaKernels.sevc_grouped_conv3x3_bn_train(x.address(), w.address(), addr(gamma), addr(beta), z.address(),
+                    y.address(), mean.address(), invstd.address(), addr(runningMean), addr(runningVar), (float) eps,
+                    (float) momentum, relu ? 1 : 0, p[0], p[1], p[1] / p[15], p[2], p[3], p[4], p[10], st()),
+                    "fused grouped conv + batch norm");
+        }
+        return new ConvBatchNormResult(z, y, mean, invstd);
+    }
+
+    @Override
+    public synchronized Tensor convBatchNormEval(Tensor x, Tensor w, ConvSpec spec, Tensor gamma, Tensor beta,
+            Tensor runningMean, Tensor runningVar, double eps, boolean relu) {
+        c.f32(x, "x");
+        c.f32(w, "weight");
+        c.conv(x.shape(), w.shape(), spec);
+        long cout = w.dim(0);
+        if (!fusedConv(spec, x.shape(), cout)) {
+            return Backend.super.convBatchNormEval(x, w, spec, gamma, beta, runningMean, runningVar, eps, relu);
+        }
+        Shape ys = spec.outputShape(x.shape(), cout);
+        c.batchNormEval(new long[] {ys.get(0), cout, ys.sizeFrom(2)}, gamma, beta, runningMean, runningVar);
+        Tensor y = empty(ys);
+        dev.activate();
+        fusedConvForward(x, w, 0L, addr(gamma), addr(beta), runningMean.address(), runningVar.address(), eps, relu, y,
+                spec, spec.nativeParams(x.shape(), cout));
+        return y;
     }
 
     // ---- element-wise (sevnet kernels) ----
@@ -845,6 +1021,56 @@ public final class CudaBackend implements Backend {
         dev.activate();
         k(CudaKernels.sevc_sgd_momentum_step(w.address(), grad.address(), velocity.address(), w.size(), lr, momentum,
                 weightDecay, st()), "sgd step");
+    }
+
+    /**
+     * Every parameter in one launch ({@code sevc_sgd_momentum_step_multi}), in every kernel mode (there is
+     * no library SGD). The launch reads a device table of the tensors' addresses and sizes, copied
+     * asynchronously from pinned host memory each step into a scratch buffer; the host copy is rewritten
+     * (after a synchronisation) only when the set of tensors changes, so a steady training loop adds one
+     * small asynchronous copy and no synchronisation.
+     */
+    @Override
+    public synchronized void sgdMomentumStepAll(List<Tensor> w, List<Tensor> grads, List<Tensor> velocities, float lr,
+            float momentum, float weightDecay) {
+        Checks.sgdLists(w, grads, velocities);
+        int n = w.size();
+        for (int i = 0; i < n; i++) {
+            c.sgd(w.get(i), grads.get(i), velocities.get(i));
+        }
+        if (n == 0) {
+            return;
+        }
+        long[] table = new long[4 * n];
+        for (int i = 0; i < n; i++) {
+            table[i] = w.get(i).address();
+            table[n + i] = grads.get(i).address();
+            table[2 * n + i] = velocities.get(i).address();
+            table[3 * n + i] = w.get(i).size();
+        }
+        dev.activate();
+        if (!Arrays.equals(table, sgdStagedTable)) {
+            // earlier steps' copies may still be reading the staging buffer: let them finish before rewriting it
+            dev.synchronize();
+            if (sgdStaging == null || sgdStaging.capacity() < table.length) {
+                if (sgdStaging != null) {
+                    cudart.cudaFreeHost(sgdStaging);
+                }
+                Pointer p = new Pointer();
+                Cuda.check(cudart.cudaMallocHost(p, 8L * table.length), "cudaMallocHost (sgd table)");
+                sgdStaging = new LongPointer(p).capacity(table.length);
+            }
+            sgdStaging.put(table, 0, table.length);
+            sgdStagedTable = table;
+        }
+        // scratch from the caching allocator, freed once enqueued: the stream orders any reuse after the launch
+        try (Tensor t = empty(Shape.of(table.length), DType.INT64)) {
+            long a = t.address();
+            Cuda.check(cudart.cudaMemcpyAsync(Cuda.ptr(a), sgdStaging, 8L * table.length, cudart.cudaMemcpyHostToDevice,
+                    dev.stream()), "copy sgd table host -> device");
+            k(CudaKernels.sevc_sgd_momentum_step_multi(a, a + 8L * n, a + 16L * n, a + 24L * n, n, lr, momentum,
+                    weightDecay, st()), "sgd step (all parameters)");
+        }
     }
 
     // ---- reductions / transfer ----

@@ -189,4 +189,56 @@ public final class CudaKernels {
     public static native int sevc_temporal_conv3_backward_weight(@Cast("const float*") long x,
             @Cast("const float*") long dy, @Cast("float*") long dw, int n, int c, int t, @Cast("int64_t") long s,
             @Cast("void*") long stream);
+    // ---- fused conv -> batch norm -> ReLU of the SEV block (kernels/conv_bn_relu.cu) ----
+    /**
+     * 1x1x1 conv, Cin -> Cout, stride 1, S = T*H*W, with the inference epilogue: runningMean != 0: BN with
+     * the running statistics (gamma, beta may be 0), else + bias (may be 0); then ReLU when relu != 0.
+     */
+    public static native int sevc_pointwise_conv_forward(@Cast("const float*") long x, @Cast("const float*") long w,
+            @Cast("const float*") long bias, @Cast("const float*") long gamma, @Cast("const float*") long beta,
+            @Cast("const float*") long runningMean, @Cast("const float*") long runningVar, float eps, int relu,
+            @Cast("float*") long y, int n, int cin, int cout, @Cast("int64_t") long s, @Cast("void*") long stream);
+
+    /** Training form: z = conv(x, w); batch statistics of z (running stats updated); y = relu?(BN(z)). */
+    public static native int sevc_pointwise_conv_bn_train(@Cast("const float*") long x, @Cast("const float*") long w,
+            @Cast("const float*") long gamma, @Cast("const float*") long beta, @Cast("float*") long z,
+            @Cast("float*") long y, @Cast("float*") long saveMean, @Cast("float*") long saveInvstd,
+            @Cast("float*") long runningMean, @Cast("float*") long runningVar, float eps, float momentum, int relu,
+            int n, int cin, int cout, @Cast("int64_t") long s, @Cast("void*") long stream);
+
+    /** Grouped 1x3x3 conv, C -> C, padding (0,1,1), stride (1,s,s), s in {1,2}, cg in 1..16; epilogue as above. */
+    public static native int sevc_grouped_conv3x3_forward(@Cast("const float*") long x, @Cast("const float*") long w,
+            @Cast("const float*") long bias, @Cast("const float*") long gamma, @Cast("const float*") long beta,
+            @Cast("const float*") long runningMean, @Cast("const float*") long runningVar, float eps, int relu,
+            @Cast("float*") long y, int n, int c, int cg, int t, int h, int wd, int stride,
+            @Cast("void*") long stream);
+
+    public static native int sevc_grouped_conv3x3_bn_train(@Cast("const float*") long x, @Cast("const float*") long w,
+            @Cast("const float*") long gamma, @Cast("const float*") long beta, @Cast("float*") long z,
+            @Cast("float*") long y, @Cast("float*") long saveMean, @Cast("float*") long saveInvstd,
+            @Cast("float*") long runningMean, @Cast("float*") long runningVar, float eps, float momentum, int relu,
+            int n, int c, int cg, int t, int h, int wd, int stride, @Cast("void*") long stream);
+
+    public static native int sevc_grouped_conv3x3_backward_data(@Cast("const float*") long dy,
+            @Cast("const float*") long w, @Cast("float*") long dx, int n, int c, int cg, int t, int h, int wd,
+            int stride, @Cast("void*") long stream);
+
+    public static native int sevc_grouped_conv3x3_backward_weight(@Cast("const float*") long x,
+            @Cast("const float*") long dy, @Cast("float*") long dw, int n, int c, int cg, int t, int h, int wd,
+            int stride, @Cast("void*") long stream);
+
+    /** Batch norm (training) over [N, C, S], + residual (may be 0), then ReLU when relu != 0. */
+    public static native int sevc_bn_act_train_forward(@Cast("const float*") long x,
+            @Cast("const float*") long residual, @Cast("const float*") long gamma, @Cast("const float*") long beta,
+            @Cast("float*") long y, @Cast("float*") long saveMean, @Cast("float*") long saveInvstd,
+            @Cast("float*") long runningMean, @Cast("float*") long runningVar, @Cast("int64_t") long n,
+            @Cast("int64_t") long c, @Cast("int64_t") long s, float eps, float momentum, int relu,
+            @Cast("void*") long stream);
+
+    /** Its backward: g = dy where y > 0 (y == 0: no ReLU); BN backward of g; dresidual (may be 0) = g. */
+    public static native int sevc_bn_act_backward(@Cast("const float*") long x, @Cast("const float*") long y,
+            @Cast("const float*") long dy, @Cast("const float*") long gamma, @Cast("const float*") long saveMean,
+            @Cast("const float*") long saveInvstd, @Cast("float*") long dx, @Cast("float*") long dgamma,
+            @Cast("float*") long dbeta, @Cast("float*") long dresidual, @Cast("int64_t") long n,
+            @Cast("int64_t") long c, @Cast("int64_t") long s, @Cast("void*") long stream);
 }

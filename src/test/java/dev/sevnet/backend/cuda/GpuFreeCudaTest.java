@@ -76,6 +76,22 @@ class GpuFreeCudaTest {
     }
 
     @Test
+    void fusedKernelsCoverTheBlocksConvsOnly() {
+        ConvSpec g8 = ConvSpec.builder().kernel(1, 3, 3).padding(0, 1, 1).groups(8).build();
+        ConvSpec g8s2 = ConvSpec.builder().kernel(1, 3, 3).stride(1, 2, 2).padding(0, 1, 1).groups(8).build();
+        assertTrue(CudaBackend.isBlockGrouped(g8, 64, 64), "8 channels per group");
+        assertTrue(CudaBackend.isBlockGrouped(g8s2, 128, 128), "16 channels per group, stride 2");
+        assertFalse(CudaBackend.isBlockGrouped(g8, 256, 256), "32 channels per group");
+        assertFalse(CudaBackend.isBlockGrouped(ConvSpec.builder().kernel(1, 3, 3).padding(0, 1, 1).build(), 64, 64),
+                "dense 1x3x3 over 64 channels (the R(2+1)D ablation)");
+        assertFalse(CudaBackend.isBlockGrouped(ConvSpec.builder().kernel(1, 3, 3).stride(1, 3, 3).padding(0, 1, 1)
+                .groups(8).build(), 64, 64), "stride 3");
+        assertTrue(CudaBackend.isPointwise(ConvSpec.of(1)));
+        assertFalse(CudaBackend.isPointwise(ConvSpec.builder().kernel(1, 1, 1).stride(1, 2, 2).build()));
+        assertFalse(CudaBackend.isPointwise(ConvSpec.builder().kernel(3, 1, 1).padding(1, 0, 0).build()));
+    }
+
+    @Test
     void kernelModeParses() {
         assertEquals(CudaBackend.KernelMode.CUSTOM, CudaBackend.KernelMode.parse("custom"));
         assertEquals(CudaBackend.KernelMode.LIBRARY, CudaBackend.KernelMode.parse(" Library "));
