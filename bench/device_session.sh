@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One call on a lent GPU machine (see ../shared/device/README.md): the GPU tests, `sevnet doctor`,
-# a short train/eval/predict on the GPU, compute-sanitizer on the CUDA op tests, the throughput
-# harness. Run from the project root after devpack.sh, inside the devpack (java, $CP):
-#   bash .devpack/run.sh bash bench/device_session.sh [tests] [doctor] [cli] [sanitize] [kernels] [bench]
+# a short train/eval/predict on the GPU, compute-sanitizer on the CUDA op tests, the kernel
+# microbenchmarks, the cubin launch-shape harness, the throughput harness. Run from the project root
+# after devpack.sh, inside the devpack (java, $CP):
+#   bash .devpack/run.sh bash bench/device_session.sh [tests] [doctor] [cli] [sanitize] [kernels] [cubins] [bench]
 # Logs go to $OUT (or ./device-out).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -48,6 +49,18 @@ if has kernels; then
   echo "== kernel microbenchmarks (custom vs cuDNN / library)"
   timeout ${KTIMEOUT:-420} java -cp "$CP" dev.sevnet.bench.CudaKernelsBench 8 ${KREPS:-20} 4300 67 ${KSECTIONS:-all} > "$O/kernels.md" 2>&1; echo "rc=$?"
   cat "$O/kernels.md"
+fi
+if has cubins; then
+  # CubinKernelBench: each kernel loaded from its cubin through the driver API (JCuda, primary context),
+  # launch shapes swept, CUDA-event median per shape, output checked against the CPU backend.
+  # CSWEEP: sweep (default: G8 shapes for add_kernel, the temporal conv, its backward-weight split count and
+  # the fused grouped conv's tiles), or one kernel's own lists, e.g. CSWEEP="gconv N=8 C=64 T=16 H=56 W=56 tile=auto,2x8x16"
+  echo "== cubin harness: check"
+  timeout ${CCHECK_TIMEOUT:-150} java -cp "$CP" dev.sevnet.bench.CubinKernelBench check > "$O/cubin-check.md" 2>&1; echo "rc=$?"
+  grep -E "^device|FAIL|refused|skipped|error|checks|interop" "$O/cubin-check.md" | head -20
+  echo "== cubin harness: ${CSWEEP:-sweep}"
+  timeout ${CTIMEOUT:-420} java -cp "$CP" dev.sevnet.bench.CubinKernelBench --reps=${CREPS:-50} ${CSWEEP:-sweep} > "$O/cubin-sweep.md" 2>&1; echo "rc=$?"
+  cat "$O/cubin-sweep.md"
 fi
 if has bench; then
   echo "== throughput"
