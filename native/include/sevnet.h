@@ -215,22 +215,51 @@ int sev_sum(const float* x, int64_t n, double* out);
 
 
 /* ---- int8 inference ---- (native/src/int8.cpp)
- * Activations u8 with a per-tensor scale and zero point: q = clamp(round(x / scale) + zp, 0, 255)
- * (zp 0 for non-negative tensors, 128 for signed ones). Weights s8, symmetric, one scale per output
- * channel, rows [Cout][Kp] with K = Cin/groups * kT*kH*kW zero-padded to Kp = sev_int8_weight_stride(K).
- * The conv quantises x, accumulates u8 x s8 in int32 (AVX-512 VNNI where the CPU has it, else scalar),
- * and writes y = (acc - zp * sum(wq[c])) * x_scale * wscale[c] (+ bias[c]) (then ReLU if relu != 0)
- * as float32. p[] is the conv parameter block above. */
+ * u8 activations, "blocked": [N][ceil(C/4)][T][H][W][4] (4 channels of one position per 32-bit word,
+ * channels past C in the last block 0), one scale per channel and one zero point per tensor (zp 0
+ * after a ReLU, 128 for the signed input clip). Weights s8, symmetric, one scale per output channel.
+ * A conv reads x with one scale x_scale (per-channel input scales are folded into the weights before
+ * packing), accumulates u8 x s8 in int32 (AVX-512 VNNI where the CPU has it, else scalar) and computes
+ *   v = fma(acc - zp * sum(wq[c]), m[c], a[c])  [v = fma(res, rs[c], v)]
+ * u8 output (y_scale non-null: one scale per output channel of this conv, zp 0):
+ *   q = round(clamp(v, 0, 255)), m = x_scale * wscale[c] / y_scale[c], a = bias[c] / y_scale[c],
+ *   rs = res_scale[c] / y_scale[c]; written to channels [y_offset, y_offset + Cout) of a blocked tensor
+ *   of y_channels channels (y_offset a multiple of 4): the concat of a downsample block is two convs
+ *   writing one tensor. The ReLU is the clamp at 0.
+ * float output (y_scale null): [N, Cout, To, Ho, Wo], m = x_scale * wscale[c], a = bias[c],
+ *   rs = res_scale[c]; ReLU when relu != 0.
+ * res (optional, null for none): u8 zp 0, blocked [N][ceil(Cout/4)][To][Ho][Wo][4], res_scale[Cout],
+ *   added before the ReLU (the residual of a standard block). p[] is the conv parameter block above;
+ *   stride along W 1 or 2. */
+/* bytes per plain weight row: K = Cin/groups * kT*kH*kW rounded up to 4 */
 int sev_int8_weight_stride(int64_t k);
-/* w [cout, k] float32 -> wq [cout, Kp] int8 (padding 0), wscale [cout] */
+/* w [cout, k] float32 -> wq [cout, stride] int8 (PyTorch order, padding 0), wscale [cout]: the
+ * reference's weights */
 int sev_int8_quantize_weights(const float* w, int8_t* wq, float* wscale, int64_t cout, int64_t k);
-int sev_quantize_u8(const float* x, uint8_t* q, int64_t n, float scale, int zero_point);
-int sev_conv3d_int8_forward(const float* x, float x_scale, int x_zero_point, const int8_t* wq, const float* wscale,
-                            const float* bias, float* y, const int* p, int relu);
-/* the same result (bit for bit) by plain nested loops: the reference for tests */
-int sev_conv3d_int8_forward_reference(const float* x, float x_scale, int x_zero_point, const int8_t* wq,
-                                      const float* wscale, const float* bias, float* y, const int* p, int relu);
-/* 1: use the VNNI kernel where the CPU has it (default), 0: the scalar kernel; returns the previous use */
+/* bytes of the packed weights of the conv p[] (the fast kernel's layout, same values and scales as
+ * sev_int8_quantize_weights, followed by each output channel's int32 weight sum) */
+int64_t sev_int8_packed_weight_bytes(const int* p);
+int sev_int8_pack_weights(const float* w, int8_t* wq, float* wscale, const int* p);
+int sev_int8_conv(const uint8_t* x, float x_scale, int x_zero_point, const int8_t* wq, const float* wscale,
+                  const float* bias, const uint8_t* res, const float* res_scale, void* y, const float* y_scale,
+                  int y_channels, int y_offset, const int* p, int relu);
+/* the same result (bit for bit) by plain nested loops, with plain weights: the reference for tests */
+int sev_int8_conv_reference(const uint8_t* x, float x_scale, int x_zero_point, const int8_t* wq,
+                            const float* wscale, const float* bias, const uint8_t* res, const float* res_scale,
+                            void* y, const float* y_scale, int y_channels, int y_offset, const int* p, int relu);
+/* x [n, c, s] float32 -> channels [q_offset, q_offset + c) of blocked q of q_channels channels:
+ * q = clamp(round(x / scale[ch]) + zero_point, 0, 255) */
+int sev_int8_quantize(const float* x, uint8_t* q, int64_t n, int64_t c, int64_t s, const float* scale,
+                      int zero_point, int64_t q_channels, int64_t q_offset);
+/* blocked q [n, c, s] -> x [n, c, s] float32: (q - zero_point) * scale[ch] */
+int sev_int8_dequantize(const uint8_t* q, float* x, int64_t n, int64_t c, int64_t s, const float* scale,
+                        int zero_point);
+/* average pool of blocked u8 (zp 0, count_include_pad), same scales: y = round_half_up(sum / window);
+ * p[] as sev_avgpool3d_forward */
+int sev_int8_avgpool(const uint8_t* x, uint8_t* y, const int* p);
+/* global average pool of blocked u8 (zp 0) [n, c, s] -> y [n, c] float32 = mean * scale[ch] */
+int sev_int8_global_avgpool(const uint8_t* x, float* y, int64_t n, int64_t c, int64_t s, const float* scale);
+/* 1: use the VNNI kernels where the CPU has them (default), 0: the scalar ones; returns the previous use */
 int sev_int8_set_kernel(int vnni);
 /* 1 when the int8 conv runs the VNNI kernel */
 int sev_int8_kernel(void);

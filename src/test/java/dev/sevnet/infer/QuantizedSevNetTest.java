@@ -1,6 +1,9 @@
 package dev.sevnet.infer;
 
 import dev.sevnet.autograd.GradMode;
+import dev.sevnet.bench.Int8Bench;
+import dev.sevnet.data.Clip;
+import dev.sevnet.data.SyntheticMotionDataset;
 import dev.sevnet.autograd.Var;
 import dev.sevnet.nn.MacCounter;
 import dev.sevnet.nn.SevNet;
@@ -9,13 +12,19 @@ import dev.sevnet.tensor.MemoryStats;
 import dev.sevnet.tensor.Shape;
 import dev.sevnet.tensor.Tensor;
 import dev.sevnet.tensor.TensorScope;
+import dev.sevnet.train.Checkpoint;
+import dev.sevnet.train.Datasets;
+import dev.sevnet.train.TrainConfig;
+import dev.sevnet.train.Trainer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -62,11 +71,16 @@ class QuantizedSevNetTest {
                         err, agree, in.get(0));
                 assertTrue(err <= 0.05, model + ": max relative error " + err);
                 assertTrue(agree >= in.get(0) - 1, model + ": top-1 agreement " + agree + "/" + in.get(0));
-                // every conv calibrated: the clip is signed (zp 128), everything after a ReLU is not (zp 0)
+                // every conv calibrated: the clip is signed (zp 128), everything after a ReLU is not (zp 0);
+                // one scale per input channel
                 q.activationQuantization().forEach((name, sz) -> {
                     assertTrue(sz[0] > 0 && Float.isFinite(sz[0]), name);
                     assertEquals(name.equals("stem.conv_s") ? 128f : 0f, sz[1], name);
+                    for (int i = 2; i < sz.length; i++) {
+                        assertTrue(sz[i] > 0 && sz[i] <= sz[0], name);
+                    }
                 });
+                assertEquals(2 + 3, q.activationQuantization().get("stem.conv_s").length);
                 MacCounter a = new MacCounter();
                 MacCounter b = new MacCounter();
                 assertEquals(folded.outputShape(in, a), q.outputShape(in, b));
@@ -74,6 +88,38 @@ class QuantizedSevNetTest {
             }
         }
         assertEquals(before, MemoryStats.liveHostBytes(), "every int8 and fp32 tensor freed");
+    }
+
+    /**
+     * The small model of the inference tests (sevnet-g2, random weights and BatchNorm statistics) on 256
+     * synthetic validation clips, int8 calibrated on 8 clips of the training distribution as the
+     * Predictor does: top-1 agreement with fp32 and logit errors bounded. (A trained model's accuracy is
+     * {@code Int8Bench acc}: training one takes minutes; bench/RESULTS.md has the figures.)
+     */
+    @Test
+    void int8AgreesWithFp32OnSyntheticClips(@TempDir Path dir) {
+        Path ck = InferFixture.checkpoint(dir, 5);
+        TrainConfig c = Checkpoint.readState(ck).config().toBuilder().syntheticVal(256).build();
+        try (SevNet net = Trainer.createModel(c); TensorScope scope = TensorScope.open()) {
+            net.loadStateDict(Checkpoint.readModel(ck), true);
+            net.eval();
+            SyntheticMotionDataset train = SyntheticMotionDataset.builder().size(8).seed(c.seed()).frames(c.frames())
+                    .resolution(c.size()).build();
+            List<Tensor> calib = new ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                Clip clip = train.load(i, new Random(i), false);
+                calib.add(Tensor.of(clip.data(), 1, 3, clip.frames(), clip.height(), clip.width()));
+            }
+            try (FoldedSevNet folded = FoldedSevNet.fold(net);
+                    QuantizedSevNet q = QuantizedSevNet.quantize(folded, calib)) {
+                Int8Bench.Agreement a = Int8Bench.compare(folded, q, Datasets.val(c), 16);
+                System.out.printf("sevnet-g2 (random), %d synthetic val clips: top-1 agree %.2f%%, |logit error| mean "
+                        + "%.4f, max %.4f (mean |logit| %.3f)%n", a.clips(), 100 * a.agree(), a.meanLogitErr(),
+                        a.maxLogitErr(), a.logitScale());
+                assertTrue(a.agree() >= 0.98, "top-1 agreement " + a.agree());
+                assertTrue(a.meanLogitErr() <= 0.02 * a.logitScale(), a.meanLogitErr() + " vs " + a.logitScale());
+            }
+        }
     }
 
     @Test
