@@ -33,6 +33,10 @@ public final class PredictCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON document.")
     boolean json;
 
+    @Option(names = "--precision", paramLabel = "fp32|int8", defaultValue = "fp32",
+            description = "fp32, or int8 on the CPU (calibrated at load; default: ${DEFAULT-VALUE}).")
+    String precision;
+
     @Option(names = "--device", paramLabel = "auto|cpu|cuda", defaultValue = "auto",
             description = "Where the model runs (default: ${DEFAULT-VALUE}: a usable GPU, else the CPU).")
     String device;
@@ -54,8 +58,8 @@ public final class PredictCommand implements Callable<Integer> {
         }
         List<Outcome> preds = new ArrayList<>();
         // one request at a time, run as soon as it is queued (no waiting for a batch to fill)
-        try (Predictor p = Predictor.builder().checkpoint(checkpoint).device(device).topK(top)
-                .maxQueueDelay(Duration.ZERO).inFlight(1).decodeThreads(1).build()) {
+        try (Predictor p = Predictor.builder().checkpoint(checkpoint).device(device).topK(top).precision(precision)
+                .maxQueueDelay(Duration.ZERO).inFlight(1).decodeThreads(1).preallocate(false).build()) {
             for (Path v : videos) {
                 try {
                     preds.add(new Outcome(v, p.predict(v), null));

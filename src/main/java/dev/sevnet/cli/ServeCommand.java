@@ -68,6 +68,11 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--no-fold", description = "Run the model as trained instead of folding BatchNorm into the convs.")
     boolean noFold;
 
+    @Option(names = "--precision", paramLabel = "fp32|int8", defaultValue = "fp32",
+            description = "fp32, or int8 on the CPU (8-bit weights and activations, calibrated at load on clips of the "
+                    + "checkpoint's synthetic training distribution; default: ${DEFAULT-VALUE}).")
+    String precision;
+
     @Override
     public Integer call() throws Exception {
         if (!(maxBodyMb > 0)) {
@@ -75,7 +80,7 @@ public final class ServeCommand implements Callable<Integer> {
         }
         Predictor.Builder b = Predictor.builder().checkpoint(checkpoint).device(device).maxBatch(maxBatch)
                 .maxQueueDelay(Duration.ofMillis(maxDelayMs)).inFlight(inFlight).queueCapacity(queue)
-                .timeout(Duration.ofMillis(timeoutMs)).topK(top).foldBatchNorm(!noFold);
+                .timeout(Duration.ofMillis(timeoutMs)).topK(top).foldBatchNorm(!noFold).precision(precision);
         if (views != null) {
             b.views(views);
         }
@@ -94,8 +99,9 @@ public final class ServeCommand implements Callable<Integer> {
             stopped.countDown();
         }, "sevnet-serve-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
-        System.out.printf("sevnet serve: %s (%d classes, %s, views %d) on %s (%s), listening on http://%s:%d%n",
+        System.out.printf("sevnet serve: %s (%d classes, %s, %s, views %d) on %s (%s), listening on http://%s:%d%n",
                 predictor.modelName(), predictor.numClasses(), predictor.isFolded() ? "BN folded" : "unfolded",
+                predictor.precision(),
                 predictor.views(), predictor.device(), predictor.deviceReason(), server.address().getHostString(),
                 server.port());
         System.out.flush();
