@@ -119,20 +119,31 @@ public final class F {
             normalized.value().close();
             return y;
         }
-        BatchNormResult r = b.batchNormTrainAct(x.value(), null, gamma.value(), beta.value(), runningMean, runningVar,
-                eps, momentum, true);
+        return batchNormTrainRelu("batch_norm_relu", x, gamma, beta, runningMean, runningVar, null, momentum, eps);
+    }
+
+    /**
+     * Training-mode {@code relu(batchNorm(x) [+ residual])} as one recorded op: statistics, running stats,
+     * normalize (+ residual) + ReLU forward; ReLU mask + batch norm's backward (+ the residual's gradient).
+     */
+    private static Var batchNormTrainRelu(String name, Var x, Var gamma, Var beta, Tensor runningMean,
+            Tensor runningVar, Var residual, double momentum, double eps) {
+        Backend b = backend(x);
+        Var[] inputs = residual == null ? new Var[] {x, gamma, beta} : new Var[] {x, gamma, beta, residual};
+        BatchNormResult r = b.batchNormTrainAct(x.value(), residual == null ? null : residual.value(), gamma.value(),
+                beta.value(), runningMean, runningVar, eps, momentum, true);
         Tensor y = r.y();
         Tensor mean = r.saveMean();
         Tensor invstd = r.saveInvstd();
-        if (!rec) {
+        if (!recording(inputs)) {
             mean.close();
             invstd.close();
             return Var.of(y);
         }
         saves(x, gamma);
-        return savesOutput(record("batch_norm_relu", y, new Var[] {x, gamma, beta}, dy -> keepNeeded(
-                java.util.Arrays.copyOf(b.batchNormActBackward(x.value(), y, dy, gamma.value(), mean, invstd, true,
-                        false), 3), x, gamma, beta)));
+        boolean residualGrad = residual != null && residual.requiresGrad();
+        return savesOutput(record(name, y, inputs, dy -> keepNeeded(java.util.Arrays.copyOf(b.batchNormActBackward(
+                x.value(), y, dy, gamma.value(), mean, invstd, true, residualGrad), inputs.length), inputs)));
     }
 
     /**
@@ -188,8 +199,6 @@ public final class F {
         if (residual == null) {
             throw new IllegalArgumentException("batchNormAddRelu needs a residual");
         }
-        Backend b = backend(x);
-        boolean rec = recording(x, gamma, beta, residual);
         if (!training) {
             Var normalized = batchNorm(x, gamma, beta, runningMean, runningVar, false, momentum, eps);
             Var y = addRelu(normalized, residual);
@@ -197,20 +206,8 @@ public final class F {
             normalized.value().close();
             return y;
         }
-        BatchNormResult r = b.batchNormTrainAct(x.value(), residual.value(), gamma.value(), beta.value(), runningMean,
-                runningVar, eps, momentum, true);
-        Tensor y = r.y();
-        Tensor mean = r.saveMean();
-        Tensor invstd = r.saveInvstd();
-        if (!rec) {
-            mean.close();
-            invstd.close();
-            return Var.of(y);
-        }
-        saves(x, gamma);
-        return savesOutput(record("batch_norm_add_relu", y, new Var[] {x, gamma, beta, residual}, dy -> keepNeeded(
-                b.batchNormActBackward(x.value(), y, dy, gamma.value(), mean, invstd, true, residual.requiresGrad()),
-                x, gamma, beta, residual)));
+        return batchNormTrainRelu("batch_norm_add_relu", x, gamma, beta, runningMean, runningVar, residual, momentum,
+                eps);
     }
 
     // ---- element-wise ----
