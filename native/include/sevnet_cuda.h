@@ -1,4 +1,4 @@
-/* sevnet_cuda.h — C ABI of the CUDA kernels library (libsevnet_cuda.so, kernels/*.cu).
+/* sevnet_cuda.h — C ABI of the CUDA kernels library (libsevnet_cuda.so, the .cu files in kernels/).
  *
  * One CUDA runtime in the process: this library links the SHARED runtime (libcudart.so.13), the same
  * one the JavaCPP cuDNN/cuBLAS presets use, so device pointers, streams and events pass freely between
