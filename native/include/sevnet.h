@@ -47,6 +47,10 @@ int sev_cuda_probe(char* buf, int len);
 #define SEV_CONV_NPARAMS 19
 /* y = conv(x, w) (+ bias[c] if bias != NULL) (then ReLU if relu != 0) */
 int sev_conv3d_forward(const float* x, const float* w, const float* bias, float* y, const int* p, int relu);
+/* y = act(conv(x, w) + bias + res), res of y's shape: the residual added in the conv's epilogue (the
+ * pointwise and temporal paths; others add it in one pass after the conv) */
+int sev_conv3d_forward_residual(const float* x, const float* w, const float* bias, const float* res, float* y,
+                                const int* p, int relu);
 /* the same result by plain nested loops (slow): the reference for tests and benchmarks */
 int sev_conv3d_forward_reference(const float* x, const float* w, const float* bias, float* y, const int* p, int relu);
 /* dx = conv_transpose(dy, w) */

@@ -148,13 +148,23 @@ inline int64_t k_chunk(int64_t K, int parts) {
 }
 
 // ---------------------------------------------------------------- epilogue
-// rows x cols block of y (leading dimension ld): += bias[row], then ReLU
-void epilogue(float* y, int64_t ld, int64_t rows, int64_t cols, const float* bias, int relu) {
-  if (!bias && !relu) return;
+// rows x cols block of y (leading dimension ld): += bias[row], += res (same layout as y, or null), then
+// ReLU. Run on each output tile right after its GEMM, while the tile is still in cache: a residual added
+// here saves the separate add + ReLU pass its own full read and write of y. (acc + b) + r rounds as the
+// separate ops do (conv with bias, then add), so the fused result is bit-identical to them.
+void epilogue(float* y, int64_t ld, int64_t rows, int64_t cols, const float* bias, int relu,
+              const float* res = nullptr) {
+  if (!bias && !relu && !res) return;
   for (int64_t r = 0; r < rows; r++) {
     float* v = y + r * ld;
+    const float* rr = res ? res + r * ld : nullptr;
     const float b = bias ? bias[r] : 0.f;
-    if (relu)
+    if (rr)
+      for (int64_t j = 0; j < cols; j++) {
+        const float t = (v[j] + b) + rr[j];
+        v[j] = relu ? (t > 0.f ? t : 0.f) : t;
+      }
+    else if (relu)
       for (int64_t j = 0; j < cols; j++) {
         const float t = v[j] + b;
         v[j] = t > 0.f ? t : 0.f;
@@ -170,7 +180,8 @@ bool is_pointwise(const ConvParams& p) {
          p.pW == 0 && p.To == p.T && p.Ho == p.H && p.Wo == p.W;
 }
 
-void pw_forward(const float* x, const float* w, const float* bias, int relu, float* y, const ConvParams& p) {
+void pw_forward(const float* x, const float* w, const float* bias, int relu, float* y, const ConvParams& p,
+                const float* res = nullptr) {
   const int cig = p.cin_g(), cog = p.cout_g();
   const int64_t S = p.in_spatial(), items = (int64_t)p.N * p.groups;
   const int nt = conv_threads(2.0 * items * cog * cig * S);
@@ -182,10 +193,11 @@ void pw_forward(const float* x, const float* w, const float* bias, int relu, flo
     const int n = (int)(it / p.groups), g = (int)(it % p.groups);
     int64_t i0, i1, j0, j1;
     sp.rect((int)(u % sp.parts()), i0, i1, j0, j1);
-    float* yr = y + ((int64_t)n * p.Cout + g * cog + i0) * S + j0;
+    const int64_t yo = ((int64_t)n * p.Cout + g * cog + i0) * S + j0;
+    float* yr = y + yo;
     sgemm_serial(false, false, i1 - i0, j1 - j0, cig, 1.f, w + ((int64_t)g * cog + i0) * cig, cig,
                  x + ((int64_t)n * p.Cin + g * cig) * S + j0, S, 0.f, yr, S);
-    epilogue(yr, S, i1 - i0, j1 - j0, bias ? bias + g * cog + i0 : nullptr, relu);
+    epilogue(yr, S, i1 - i0, j1 - j0, bias ? bias + g * cog + i0 : nullptr, relu, res ? res + yo : nullptr);
   }
 }
 void pw_backward_data(const float* dy, const float* w, float* dx, const ConvParams& p) {
@@ -253,7 +265,8 @@ bool is_temporal(const ConvParams& p) {
 // flattened (frame, h, w)) with K = cig * kT: A = w as stored ([co][ci*kT + kt]), B = the kT time-shifted
 // views of x, packed straight from x with zeros where a tap leaves the clip — one pass over y and one
 // packing of x per column block instead of kT of each.
-void tm_forward(const float* x, const float* w, const float* bias, int relu, float* y, const ConvParams& p) {
+void tm_forward(const float* x, const float* w, const float* bias, int relu, float* y, const ConvParams& p,
+                const float* res = nullptr) {
   const int cig = p.cin_g(), cog = p.cout_g();
   const int64_t K = (int64_t)cig * p.kT;
   const int64_t HW = (int64_t)p.H * p.W, Si = p.in_spatial(), So = p.out_spatial();
@@ -268,12 +281,14 @@ void tm_forward(const float* x, const float* w, const float* bias, int relu, flo
     int64_t i0, i1, j0, j1;
     sp.rect((int)(u % sp.parts()), i0, i1, j0, j1);
     const float* xg = x + ((int64_t)n * p.Cin + g * cig) * Si;
-    float* yg = y + ((int64_t)n * p.Cout + g * cog + i0) * So;  // row i0 of the item
+    const int64_t yo = ((int64_t)n * p.Cout + g * cog + i0) * So;
+    float* yg = y + yo;  // row i0 of the item
     // B row (ci, kt), column c (y column j0 + c) = x[ci, j0 + c + (kt - pT)HW] inside [0, Si)
     const int64_t sb[5] = {p.kT, HW, (int64_t)p.pT * HW, -j0, Si - j0};
     sgemm_serial_shifted(false, false, i1 - i0, j1 - j0, K, w + (int64_t)(g * cog + i0) * K, K, nullptr, xg + j0, Si,
                          sb, 0.f, yg + j0, So);
-    epilogue(yg + j0, So, i1 - i0, j1 - j0, bias ? bias + g * cog + i0 : nullptr, relu);
+    epilogue(yg + j0, So, i1 - i0, j1 - j0, bias ? bias + g * cog + i0 : nullptr, relu,
+             res ? res + yo + j0 : nullptr);
   }
 }
 
@@ -947,6 +962,26 @@ int sev_conv3d_forward(const float* x, const float* w, const float* bias, float*
     sev::direct_forward(x, w, bias, y, p, relu);
   } else {
     sev::gen_forward(x, w, bias, relu, y, p);
+  }
+  return SEV_OK;
+}
+
+int sev_conv3d_forward_residual(const float* x, const float* w, const float* bias, const float* res, float* y,
+                                const int* pp, int relu) {
+  const sev::ConvParams p(pp);
+  if (p.out_spatial() == 0 || p.N == 0 || p.Cout == 0) return SEV_OK;
+  if (sev::is_pointwise(p)) {
+    sev::pw_forward(x, w, bias, relu, y, p, res);
+  } else if (sev::is_temporal(p)) {
+    sev::tm_forward(x, w, bias, relu, y, p, res);
+  } else {
+    // the direct and im2col paths have no residual epilogue: conv, then one add (+ ReLU) pass
+    sev_conv3d_forward(x, w, bias, y, pp, 0);
+    const int64_t n = (int64_t)p.N * p.Cout * p.out_spatial();
+    if (relu)
+      sev_add_relu(y, res, y, n);
+    else
+      sev_add(y, res, y, n);
   }
   return SEV_OK;
 }

@@ -28,6 +28,16 @@ public interface Backend {
         return conv3d(x, w, null, spec, false);
     }
 
+    /**
+     * y = conv3d(x, w) (+ bias) + residual (then ReLU when {@code relu}), residual of y's shape: a residual
+     * block's last conv and its shortcut add as one op (the CPU backend adds it in the conv's epilogue).
+     */
+    default Tensor conv3dResidual(Tensor x, Tensor w, Tensor biasOrNull, ConvSpec spec, Tensor residual, boolean relu) {
+        try (Tensor y = conv3d(x, w, biasOrNull, spec, false)) {
+            return relu ? addRelu(y, residual) : add(y, residual);
+        }
+    }
+
     /** dL/dx of conv3d for input shape {@code xShape}. */
     Tensor conv3dBackwardData(Tensor dy, Tensor w, ConvSpec spec, Shape xShape);
 

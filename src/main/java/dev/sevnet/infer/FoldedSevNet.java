@@ -145,7 +145,7 @@ public final class FoldedSevNet extends Module {
     }
 
     /** {@code conv3d(x, weight) + bias}, then ReLU when {@code relu}: one backend call. */
-    static final class FusedConv extends Module implements InferenceBlock.ReluConv {
+    static final class FusedConv extends Module implements InferenceBlock.ReluConv, InferenceBlock.ResidualConv {
         private final ConvSpec spec;
         private final boolean relu;
         private final Tensor weight;
@@ -190,6 +190,12 @@ public final class FoldedSevNet extends Module {
         public Var forward(Var x) {
             Backend b = Backends.of(x.value());
             return Var.of(b.conv3d(x.value(), weight, bias, spec, relu));
+        }
+
+        @Override
+        public Var forwardAddRelu(Var x, Var residual) {
+            Backend b = Backends.of(x.value());
+            return Var.of(b.conv3dResidual(x.value(), weight, bias, spec, residual.value(), true));
         }
 
         @Override

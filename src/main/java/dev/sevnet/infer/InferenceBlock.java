@@ -20,6 +20,12 @@ abstract class InferenceBlock extends Module {
         boolean relu();
     }
 
+    /** A conv that can add the block's shortcut (and apply the ReLU) in its epilogue. */
+    interface ResidualConv {
+        /** {@code relu(conv(x) + residual)}. */
+        Var forwardAddRelu(Var x, Var residual);
+    }
+
     private final boolean downsample;
     private final Module conv1;
     private final Module conv2;
@@ -52,6 +58,11 @@ abstract class InferenceBlock extends Module {
         Var h1 = conv1.forward(x);
         Var h2 = conv2.forward(h1);
         release(h1);
+        if (se == null && !downsample && !conv3Relu && conv3 instanceof ResidualConv rc) {
+            Var out = rc.forwardAddRelu(h2, x);
+            release(h2);
+            return out;
+        }
         Var h = conv3.forward(h2);
         release(h2);
         if (se != null) {

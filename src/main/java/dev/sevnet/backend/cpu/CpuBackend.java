@@ -79,6 +79,26 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public Tensor conv3dResidual(Tensor x, Tensor w, Tensor bias, ConvSpec spec, Tensor residual, boolean relu) {
+        f32(x, "x");
+        f32(w, "weight");
+        C.conv(x.shape(), w.shape(), spec);
+        long cout = w.dim(0);
+        if (bias != null) {
+            f32(bias, "bias");
+            Checks.shape(bias, "bias", Shape.of(cout));
+        }
+        Shape out = spec.outputShape(x.shape(), cout);
+        f32(residual, "residual");
+        Checks.shape(residual, "residual", out);
+        int[] p = spec.nativeParams(x.shape(), cout);
+        Tensor y = Tensor.empty(out);
+        ok(NativeCore.sev_conv3d_forward_residual(x.address(), w.address(), addr(bias), residual.address(), y.address(),
+                p, relu ? 1 : 0), "conv3d residual");
+        return y;
+    }
+
+    @Override
     public Tensor conv3dBackwardData(Tensor dy, Tensor w, ConvSpec spec, Shape xShape) {
         f32(dy, "dy");
         f32(w, "weight");

@@ -42,6 +42,10 @@ public final class NativeCore {
     public static native int sev_conv3d_forward(@Cast("const float*") long x, @Cast("const float*") long w,
             @Cast("const float*") long bias, @Cast("float*") long y, @Cast("const int*") int[] p, int relu);
 
+    public static native int sev_conv3d_forward_residual(@Cast("const float*") long x, @Cast("const float*") long w,
+            @Cast("const float*") long bias, @Cast("const float*") long res, @Cast("float*") long y,
+            @Cast("const int*") int[] p, int relu);
+
     public static native int sev_conv3d_forward_reference(@Cast("const float*") long x, @Cast("const float*") long w,
             @Cast("const float*") long bias, @Cast("float*") long y, @Cast("const int*") int[] p, int relu);
 
