@@ -6,6 +6,7 @@ import com.google.gson.JsonObject;
 import dev.sevnet.infer.Prediction;
 import dev.sevnet.infer.Predictor;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -33,9 +34,8 @@ public final class PredictCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON document.")
     boolean json;
 
-    @Option(names = "--precision", paramLabel = "fp32|int8", defaultValue = "fp32",
-            description = "fp32, or int8 on the CPU (calibrated at load; default: ${DEFAULT-VALUE}).")
-    String precision;
+    @Mixin
+    Int8Calibration int8 = new Int8Calibration();
 
     @Option(names = "--device", paramLabel = "auto|cpu|cuda", defaultValue = "auto",
             description = "Where the model runs (default: ${DEFAULT-VALUE}: a usable GPU, else the CPU).")
@@ -58,8 +58,10 @@ public final class PredictCommand implements Callable<Integer> {
         }
         List<Outcome> preds = new ArrayList<>();
         // one request at a time, run as soon as it is queued (no waiting for a batch to fill)
-        try (Predictor p = Predictor.builder().checkpoint(checkpoint).device(device).topK(top).precision(precision)
-                .maxQueueDelay(Duration.ZERO).inFlight(1).decodeThreads(1).preallocate(false).build()) {
+        Predictor.Builder builder = Predictor.builder().checkpoint(checkpoint).device(device).topK(top)
+                .maxQueueDelay(Duration.ZERO).inFlight(1).decodeThreads(1).preallocate(false);
+        int8.applyTo(builder);
+        try (Predictor p = builder.build()) {
             for (Path v : videos) {
                 try {
                     preds.add(new Outcome(v, p.predict(v), null));

@@ -3,6 +3,7 @@ package dev.sevnet.cli;
 import dev.sevnet.infer.PredictServer;
 import dev.sevnet.infer.Predictor;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
@@ -68,10 +69,8 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--no-fold", description = "Run the model as trained instead of folding BatchNorm into the convs.")
     boolean noFold;
 
-    @Option(names = "--precision", paramLabel = "fp32|int8", defaultValue = "fp32",
-            description = "fp32, or int8 on the CPU (8-bit weights and activations, calibrated at load on clips of the "
-                    + "checkpoint's synthetic training distribution; default: ${DEFAULT-VALUE}).")
-    String precision;
+    @Mixin
+    Int8Calibration int8 = new Int8Calibration();
 
     @Override
     public Integer call() throws Exception {
@@ -80,10 +79,11 @@ public final class ServeCommand implements Callable<Integer> {
         }
         Predictor.Builder b = Predictor.builder().checkpoint(checkpoint).device(device).maxBatch(maxBatch)
                 .maxQueueDelay(Duration.ofMillis(maxDelayMs)).inFlight(inFlight).queueCapacity(queue)
-                .timeout(Duration.ofMillis(timeoutMs)).topK(top).foldBatchNorm(!noFold).precision(precision);
+                .timeout(Duration.ofMillis(timeoutMs)).topK(top).foldBatchNorm(!noFold);
         if (views != null) {
             b.views(views);
         }
+        int8.applyTo(b);
         Predictor predictor = b.build();
         PredictServer server;
         try {

@@ -869,6 +869,7 @@ public final class Predictor implements AutoCloseable {
         private int decodeThreads = 2;
         private String precision = "fp32";
         private List<Tensor> calibration;
+        private List<Path> calibrationVideos;
         private int calibrationClips = 8;
         private boolean preallocate = true;
 
@@ -991,6 +992,16 @@ public final class Predictor implements AutoCloseable {
          */
         public Builder calibration(List<Tensor> clips) {
             this.calibration = List.copyOf(clips);
+            return this;
+        }
+
+        /**
+         * Videos (or frame folders) that calibrate int8 activation ranges: decoded at load with the
+         * checkpoint's test sampling and transform, every view of each — a few dozen clips of the data the
+         * model will serve, for a checkpoint of any dataset.
+         */
+        public Builder calibrationVideos(List<Path> videos) {
+            this.calibrationVideos = List.copyOf(videos);
             return this;
         }
 
@@ -1133,8 +1144,29 @@ public final class Predictor implements AutoCloseable {
                     return QuantizedSevNet.quantize(f, clips);
                 }
             }
-            require(config.isSynthetic(), "int8 needs calibration clips: give them with calibration(...) "
-                    + "(only a checkpoint of the synthetic dataset has default ones)");
+            if (calibrationVideos != null) {
+                require(!calibrationVideos.isEmpty(), "calibrationVideos must not be empty");
+                List<Tensor> clips = new ArrayList<>();
+                try (TensorScope scope = TensorScope.open()) {
+                    dev.sevnet.data.VideoListDataset ds = Datasets.files(config, calibrationVideos,
+                            AnnotationReaders.numberedClasses(config.numClasses()));
+                    for (int i = 0; i < calibrationVideos.size(); i++) {
+                        List<Clip> views;
+                        try {
+                            views = ds.loadViews(i);
+                        } catch (RuntimeException e) {
+                            throw new IllegalArgumentException("calibration video " + calibrationVideos.get(i)
+                                    + " cannot be used: " + e.getMessage(), e);
+                        }
+                        for (Clip c : views) {
+                            clips.add(Tensor.of(c.data(), 1, 3, c.frames(), c.height(), c.width()));
+                        }
+                    }
+                    return QuantizedSevNet.quantize(f, clips);
+                }
+            }
+            require(config.isSynthetic(), "int8 needs calibration clips: give them with calibration(...) or "
+                    + "calibrationVideos(...) (only a checkpoint of the synthetic dataset has default ones)");
             SyntheticMotionDataset ds = SyntheticMotionDataset.builder().size(calibrationClips).seed(config.seed())
                     .frames(config.frames()).resolution(config.size()).build();
             List<Tensor> clips = new ArrayList<>();

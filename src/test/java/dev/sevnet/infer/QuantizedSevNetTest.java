@@ -159,4 +159,22 @@ class QuantizedSevNetTest {
         }
         assertEquals(before, MemoryStats.liveHostBytes(), "predictors closed, every buffer freed");
     }
+
+    @Test
+    void calibrationVideosAreDecodedLikeRequestsAndABadOneIsNamed(@TempDir Path dir) throws Exception {
+        Path ck = InferFixture.checkpoint(dir, 5);
+        List<Path> videos = InferFixture.videos(dir, 4);
+        try (Predictor fp = Predictor.builder().checkpoint(ck).device("cpu").build();
+                Predictor q = Predictor.builder().checkpoint(ck).precision("int8").calibrationVideos(videos).build()) {
+            for (Path v : videos) {
+                double err = FoldedSevNetTest.relErr(q.predict(v).logits(), fp.predict(v).logits());
+                assertTrue(err <= 0.1, v + ": int8 calibrated on the videos vs fp32 logits " + err);
+            }
+        }
+        Path text = dir.resolve("notes.mp4");
+        java.nio.file.Files.writeString(text, "not a video");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Predictor.builder()
+                .checkpoint(ck).precision("int8").calibrationVideos(List.of(videos.get(0), text)).build());
+        assertTrue(e.getMessage().contains("notes.mp4"), e.getMessage());
+    }
 }

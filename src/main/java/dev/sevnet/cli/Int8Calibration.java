@@ -1,0 +1,69 @@
+package dev.sevnet.cli;
+
+import dev.sevnet.infer.Predictor;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import picocli.CommandLine.Option;
+
+/** The {@code --precision} and {@code --calibration} options shared by {@code predict} and {@code serve}. */
+final class Int8Calibration {
+    /** Most calibration videos taken from a folder. */
+    static final int MAX_FROM_FOLDER = 64;
+
+    @Option(names = "--precision", paramLabel = "fp32|int8", defaultValue = "fp32",
+            description = "fp32, or int8 on the CPU: 8-bit weights and activations, calibrated at load on "
+                    + "--calibration videos (a synthetic-dataset checkpoint has default ones; default: ${DEFAULT-VALUE}).")
+    String precision;
+
+    @Option(names = "--calibration", paramLabel = "PATH",
+            description = "int8: videos (or frame folders) of the data to serve that calibrate the activation ranges; "
+                    + "a folder of videos gives its first " + MAX_FROM_FOLDER + " files in name order. Repeatable.")
+    List<Path> calibration;
+
+    void applyTo(Predictor.Builder b) {
+        b.precision(precision);
+        if (calibration != null && !calibration.isEmpty()) {
+            b.calibrationVideos(expand(calibration));
+        }
+    }
+
+    /** Files as given; a folder of files: its first {@link #MAX_FROM_FOLDER}; a folder of images: a frame folder. */
+    static List<Path> expand(List<Path> paths) {
+        List<Path> out = new ArrayList<>();
+        for (Path p : paths) {
+            if (!Files.exists(p)) {
+                throw new IllegalArgumentException("--calibration " + p + ": no such file or folder");
+            }
+            if (!Files.isDirectory(p) || isFrameFolder(p)) {
+                out.add(p);
+                continue;
+            }
+            try (Stream<Path> s = Files.list(p)) {
+                s.filter(f -> Files.isRegularFile(f) || Files.isDirectory(f)).sorted().limit(MAX_FROM_FOLDER)
+                        .forEach(out::add);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot list " + p + ": " + e.getMessage(), e);
+            }
+        }
+        if (out.isEmpty()) {
+            throw new IllegalArgumentException("--calibration " + paths + " holds no videos");
+        }
+        return out;
+    }
+
+    private static boolean isFrameFolder(Path dir) {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.anyMatch(f -> {
+                String n = f.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
+                return n.endsWith(".jpg") || n.endsWith(".jpeg") || n.endsWith(".png");
+            });
+        } catch (IOException e) {
+            return false;
+        }
+    }
+}
