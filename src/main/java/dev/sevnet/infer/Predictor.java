@@ -255,19 +255,25 @@ public final class Predictor implements AutoCloseable {
      * @throws RejectedExecutionException           when the predictor is closed
      */
     public Prediction predict(Path video) {
+        return predict(video, timeout);
+    }
+
+    /** {@link #predict(Path)} with this call's own time limit instead of the builder's {@code timeout}. */
+    public Prediction predict(Path video, Duration callTimeout) {
+        Duration limit = checkTimeout(callTimeout);
         long t0 = System.nanoTime();
         CompletableFuture<Prediction> f;
         enter();
         try {
             List<Clip> views = decode(video);
-            f = newFuture(t0);
+            f = newFuture(t0, limit);
             if (!f.isDone()) {
                 enqueue(requestOf(views, f));
             }
         } finally {
             leave();
         }
-        return await(f);
+        return await(f, limit);
     }
 
     /**
@@ -275,7 +281,13 @@ public final class Predictor implements AutoCloseable {
      * one video (their probabilities are averaged). The tensor is copied: the caller keeps it.
      */
     public Prediction predict(Tensor clip) {
-        return await(predictAsync(clip));
+        return predict(clip, timeout);
+    }
+
+    /** {@link #predict(Tensor)} with this call's own time limit instead of the builder's {@code timeout}. */
+    public Prediction predict(Tensor clip, Duration callTimeout) {
+        Duration limit = checkTimeout(callTimeout);
+        return await(predictAsync(clip, limit), limit);
     }
 
     /**
@@ -284,10 +296,19 @@ public final class Predictor implements AutoCloseable {
      * video is decoded, by the future).
      */
     public CompletableFuture<Prediction> predictAsync(Path video) {
+        return predictAsync(video, timeout);
+    }
+
+    /**
+     * {@link #predictAsync(Path)} with this call's own time limit: past it the future fails with a
+     * {@link TimeoutException} and the request, if still queued, is never run.
+     */
+    public CompletableFuture<Prediction> predictAsync(Path video, Duration callTimeout) {
         Objects.requireNonNull(video, "video");
+        Duration limit = checkTimeout(callTimeout);
         long t0 = System.nanoTime();
         enter();
-        CompletableFuture<Prediction> f = newFuture(t0);
+        CompletableFuture<Prediction> f = newFuture(t0, limit);
         try {
             decodePool.execute(() -> {
                 Throwable failure = null;
@@ -319,11 +340,17 @@ public final class Predictor implements AutoCloseable {
 
     /** {@link #predict(Tensor)} without waiting. */
     public CompletableFuture<Prediction> predictAsync(Tensor clip) {
+        return predictAsync(clip, timeout);
+    }
+
+    /** {@link #predictAsync(Tensor)} with this call's own time limit. */
+    public CompletableFuture<Prediction> predictAsync(Tensor clip, Duration callTimeout) {
+        Duration limit = checkTimeout(callTimeout);
         Request r = requestOf(clip, null);
         long t0 = System.nanoTime();
         enter();
         try {
-            CompletableFuture<Prediction> f = newFuture(t0);
+            CompletableFuture<Prediction> f = newFuture(t0, limit);
             enqueue(new Request(r.views, r.clipShape, f));
             return f;
         } finally {
@@ -527,9 +554,17 @@ public final class Predictor implements AutoCloseable {
         return new Request(data, view, f);
     }
 
-    private CompletableFuture<Prediction> newFuture(long startNanos) {
+    private static Duration checkTimeout(Duration d) {
+        Objects.requireNonNull(d, "timeout");
+        if (d.isNegative() || d.isZero()) {
+            throw new IllegalArgumentException("timeout must be > 0, got " + d);
+        }
+        return d;
+    }
+
+    private CompletableFuture<Prediction> newFuture(long startNanos, Duration limit) {
         CompletableFuture<Prediction> f = new CompletableFuture<>();
-        long left = timeout.toNanos() - (System.nanoTime() - startNanos);
+        long left = limit.toNanos() - (System.nanoTime() - startNanos);
         if (left <= 0) {
             expire(f);
         } else {
@@ -571,13 +606,13 @@ public final class Predictor implements AutoCloseable {
         }
     }
 
-    private Prediction await(CompletableFuture<Prediction> f) {
+    private Prediction await(CompletableFuture<Prediction> f, Duration limit) {
         try {
             return f.get();
         } catch (ExecutionException e) {
             Throwable c = e.getCause();
             if (c instanceof TimeoutException te) {
-                throw new PredictionTimeoutException(timeout, te);
+                throw new PredictionTimeoutException(limit, te);
             }
             if (c instanceof RuntimeException re) {
                 throw re;

@@ -273,6 +273,31 @@ class PredictorTest {
     }
 
     @Test
+    void eachCallMayHaveItsOwnTimeout() throws Exception {
+        // batches wait for 16 clips or an hour: only a call's timeout ends it
+        Predictor p = base().maxBatch(16).maxQueueDelay(Duration.ofHours(1)).timeout(Duration.ofHours(1)).build();
+        try (Tensor c = clip(4, 3, 8, 32, 32)) {
+            Duration shortLimit = Duration.ofMillis(150);
+            PredictionTimeoutException te = assertThrows(PredictionTimeoutException.class,
+                    () -> p.predict(videos.get(0), shortLimit));
+            assertEquals(shortLimit, te.timeout(), "the call's limit, not the builder's hour");
+            assertThrows(PredictionTimeoutException.class, () -> p.predict(c, shortLimit));
+            ExecutionException e = assertThrows(ExecutionException.class,
+                    () -> p.predictAsync(videos.get(1), shortLimit).get());
+            assertInstanceOf(TimeoutException.class, e.getCause());
+            e = assertThrows(ExecutionException.class, () -> p.predictAsync(c, shortLimit).get());
+            assertInstanceOf(TimeoutException.class, e.getCause());
+            assertEquals(4, p.stats().timedOut());
+            assertThrows(IllegalArgumentException.class, () -> p.predict(c, Duration.ZERO));
+            assertThrows(IllegalArgumentException.class, () -> p.predictAsync(c, Duration.ofMillis(-1)));
+            assertThrows(NullPointerException.class, () -> p.predict(c, null));
+        } finally {
+            p.close();
+        }
+        assertEquals(0, p.stats().batches(), "timed-out requests are dropped from the queue, not run");
+    }
+
+    @Test
     void afterTheWarmUpPassEveryBatchUpToMaxBatchReusesThePooledBuffers() throws Exception {
         try (Predictor cold = base().maxBatch(4).preallocate(false).build();
                 Predictor p = base().maxBatch(4).inFlight(2).maxQueueDelay(Duration.ofMillis(3)).build()) {
