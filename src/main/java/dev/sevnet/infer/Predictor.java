@@ -1200,8 +1200,9 @@ public final class Predictor implements AutoCloseable {
                     return QuantizedSevNet.quantize(f, clips);
                 }
             }
-            require(config.isSynthetic(), "int8 needs calibration clips: give them with calibration(...) or "
-                    + "calibrationVideos(...) (only a checkpoint of the synthetic dataset has default ones)");
+            require(config.isSynthetic(), "int8 needs calibration clips of the data to serve: give videos with "
+                    + "calibrationVideos(...) (command line: --calibration VIDEOS) or clip tensors with calibration(...); "
+                    + "only a checkpoint of the synthetic dataset has default ones");
             SyntheticMotionDataset ds = SyntheticMotionDataset.builder().size(calibrationClips).seed(config.seed())
                     .frames(config.frames()).resolution(config.size()).build();
             List<Tensor> clips = new ArrayList<>();
