@@ -201,7 +201,7 @@ public interface Backend {
 
     /**
      * {@link #sgdMomentumStep} for every {@code (w[i], grads[i], velocities[i])}, in place; the CUDA backend
-     * updates them all in one launch. Every triple is checked before any is updated.
+     * in kernel mode CUSTOM updates them all in one launch. Every triple is checked before any is updated.
      */
     default void sgdMomentumStepAll(List<Tensor> w, List<Tensor> grads, List<Tensor> velocities, float lr,
             float momentum, float weightDecay) {

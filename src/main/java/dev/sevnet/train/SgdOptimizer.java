@@ -50,8 +50,8 @@ public final class SgdOptimizer implements AutoCloseable {
 
     /**
      * One update of every parameter that has a gradient, at learning rate {@code lr}: one
-     * {@link Backend#sgdMomentumStepAll} call per device (on a GPU, one kernel launch for all parameters;
-     * on the CPU, each parameter in turn, as before).
+     * {@link Backend#sgdMomentumStepAll} call per device (on a GPU in kernel mode CUSTOM, one kernel launch
+     * for all parameters; elsewhere each parameter in turn, as before).
      */
     public void step(double lr) {
         checkOpen();

@@ -1041,6 +1041,15 @@ public final class CudaBackend implements Backend {
         if (n == 0) {
             return;
         }
+        if (kernelMode != KernelMode.CUSTOM) {
+            // the one-launch path (its pinned table and stream-ordered copy) has not run on a GPU yet: until
+            // CudaFusedKernelsTest and CudaTrainingStepTest have passed on one, AUTO and LIBRARY keep the
+            // per-parameter kernel, which has
+            for (int i = 0; i < n; i++) {
+                sgdMomentumStep(w.get(i), grads.get(i), velocities.get(i), lr, momentum, weightDecay);
+            }
+            return;
+        }
         long[] table = new long[4 * n];
         for (int i = 0; i < n; i++) {
             table[i] = w.get(i).address();
