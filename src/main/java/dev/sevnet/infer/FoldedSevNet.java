@@ -52,14 +52,14 @@ import java.util.Map;
 public final class FoldedSevNet extends Module {
     private final SevNetConfig config;
     private final Stem stem;
-    private final ModuleList<FoldedStage> stages;
+    private final ModuleList<InferenceStage<FoldedBlock>> stages;
     private final Linear fc;
 
-    private FoldedSevNet(SevNetConfig config, Stem stem, List<FoldedStage> stages, Linear fc) {
+    private FoldedSevNet(SevNetConfig config, Stem stem, List<InferenceStage<FoldedBlock>> stages, Linear fc) {
         this.config = config;
         this.stem = registerModule("stem", stem);
         this.stages = registerModule("stages", new ModuleList<>(stages));
-        Head head = registerModule("head", new Head(fc));
+        InferenceHead head = registerModule("head", new InferenceHead(fc));
         this.fc = head.fc;
     }
 
@@ -75,13 +75,13 @@ public final class FoldedSevNet extends Module {
             Stem stem = track(made, new Stem(
                     FusedConv.fold((Conv3d) sc.get("conv_s"), (BatchNorm3d) sc.get("bn_s"), true),
                     FusedConv.fold((Conv3d) sc.get("conv_t"), (BatchNorm3d) sc.get("bn_t"), true)));
-            List<FoldedStage> stages = new ArrayList<>();
+            List<InferenceStage<FoldedBlock>> stages = new ArrayList<>();
             for (Stage s : net.stages().items()) {
                 List<FoldedBlock> blocks = new ArrayList<>();
                 for (SevBlock b : s.blocks().items()) {
                     blocks.add(track(made, FoldedBlock.fold(b)));
                 }
-                stages.add(track(made, new FoldedStage(blocks)));
+                stages.add(track(made, new InferenceStage<>(blocks)));
             }
             Linear fc = track(made, copyLinear(net.head().fc()));
             folded = new FoldedSevNet(net.config(), stem, stages, fc);
@@ -238,44 +238,6 @@ public final class FoldedSevNet extends Module {
         @Override
         public Shape outputShape(Shape input, MacCounter macs) {
             return convT.outputShape(convS.outputShape(input, macs), macs);
-        }
-    }
-
-    /** A stage's {@code blocks}. */
-    private static final class FoldedStage extends Module {
-        private final ModuleList<FoldedBlock> blocks;
-
-        FoldedStage(List<FoldedBlock> blocks) {
-            this.blocks = registerModule("blocks", new ModuleList<>(blocks));
-        }
-
-        @Override
-        public Var forward(Var x) {
-            return blocks.forward(x);
-        }
-
-        @Override
-        public Shape outputShape(Shape input, MacCounter macs) {
-            return blocks.outputShape(input, macs);
-        }
-    }
-
-    /** Global average pool then {@code fc} (dropout is the identity at inference). */
-    private static final class Head extends Module {
-        private final Linear fc;
-
-        Head(Linear fc) {
-            this.fc = registerModule("fc", fc);
-        }
-
-        @Override
-        public Var forward(Var x) {
-            return fc.forward(F.globalAvgPool(x));
-        }
-
-        @Override
-        public Shape outputShape(Shape input, MacCounter macs) {
-            return fc.outputShape(Shape.of(input.get(0), input.get(1)), macs);
         }
     }
 

@@ -60,17 +60,17 @@ import java.util.Map;
 public final class QuantizedSevNet extends Module {
     private final SevNetConfig config;
     private final QStem stem;
-    private final ModuleList<QStage> stages;
+    private final ModuleList<InferenceStage<QBlock>> stages;
     private final Linear fc;
     private final List<QBlock> blocks = new ArrayList<>();
     private volatile boolean calibrated;
 
-    private QuantizedSevNet(SevNetConfig config, QStem stem, List<QStage> stages, Linear fc) {
+    private QuantizedSevNet(SevNetConfig config, QStem stem, List<InferenceStage<QBlock>> stages, Linear fc) {
         this.config = config;
         this.stem = registerModule("stem", stem);
         this.stages = registerModule("stages", new ModuleList<>(stages));
-        this.fc = registerModule("head", new QHead(fc)).fc;
-        for (QStage st : stages) {
+        this.fc = registerModule("head", new InferenceHead(fc)).fc;
+        for (InferenceStage<QBlock> st : stages) {
             blocks.addAll(st.blocks.items());
         }
     }
@@ -252,7 +252,7 @@ public final class QuantizedSevNet extends Module {
             QStem stem = track(made, new QStem(
                     QConv.of(sd, "stem.conv_s", (Conv3d) sc.get("conv_s"), true),
                     QConv.of(sd, "stem.conv_t", (Conv3d) sc.get("conv_t"), true)));
-            List<QStage> stages = new ArrayList<>();
+            List<InferenceStage<QBlock>> stages = new ArrayList<>();
             List<Stage> ts = template.stages().items();
             for (int s = 0; s < ts.size(); s++) {
                 List<QBlock> blocks = new ArrayList<>();
@@ -260,7 +260,7 @@ public final class QuantizedSevNet extends Module {
                 for (int b = 0; b < tb.size(); b++) {
                     blocks.add(track(made, QBlock.of(sd, "stages." + s + ".blocks." + b, tb.get(b))));
                 }
-                stages.add(track(made, new QStage(blocks)));
+                stages.add(track(made, new InferenceStage<>(blocks)));
             }
             Linear src = template.head().fc();
             Linear fc = track(made, new Linear(src.inFeatures(), src.outFeatures(), src.bias() != null));
@@ -591,42 +591,6 @@ public final class QuantizedSevNet extends Module {
         @Override
         public Shape outputShape(Shape input, MacCounter macs) {
             return convT.outputShape(convS.outputShape(input, macs), macs);
-        }
-    }
-
-    private static final class QStage extends Module {
-        private final ModuleList<QBlock> blocks;
-
-        QStage(List<QBlock> blocks) {
-            this.blocks = registerModule("blocks", new ModuleList<>(blocks));
-        }
-
-        @Override
-        public Var forward(Var x) {
-            return blocks.forward(x);
-        }
-
-        @Override
-        public Shape outputShape(Shape input, MacCounter macs) {
-            return blocks.outputShape(input, macs);
-        }
-    }
-
-    private static final class QHead extends Module {
-        private final Linear fc;
-
-        QHead(Linear fc) {
-            this.fc = registerModule("fc", fc);
-        }
-
-        @Override
-        public Var forward(Var x) {
-            return fc.forward(F.globalAvgPool(x));
-        }
-
-        @Override
-        public Shape outputShape(Shape input, MacCounter macs) {
-            return fc.outputShape(Shape.of(input.get(0), input.get(1)), macs);
         }
     }
 
