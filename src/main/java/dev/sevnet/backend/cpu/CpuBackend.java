@@ -64,22 +64,17 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor conv3d(Tensor x, Tensor w, Tensor bias, ConvSpec spec, boolean relu) {
-        f32(x, "x");
-        f32(w, "weight");
-        C.conv(x.shape(), w.shape(), spec);
-        long cout = w.dim(0);
-        if (bias != null) {
-            f32(bias, "bias");
-            Checks.shape(bias, "bias", Shape.of(cout));
-        }
-        int[] p = spec.nativeParams(x.shape(), cout);
-        Tensor y = Tensor.empty(spec.outputShape(x.shape(), cout));
-        ok(NativeCore.sev_conv3d_forward(x.address(), w.address(), addr(bias), y.address(), p, relu ? 1 : 0), "conv3d");
-        return y;
+        return convForward(x, w, bias, spec, null, relu);
     }
 
     @Override
     public Tensor conv3dResidual(Tensor x, Tensor w, Tensor bias, ConvSpec spec, Tensor residual, boolean relu) {
+        f32(residual, "residual");
+        return convForward(x, w, bias, spec, residual, relu);
+    }
+
+    /** act(conv3d(x, w) + bias [+ residual]): every argument checked before the native call. */
+    private Tensor convForward(Tensor x, Tensor w, Tensor bias, ConvSpec spec, Tensor residual, boolean relu) {
         f32(x, "x");
         f32(w, "weight");
         C.conv(x.shape(), w.shape(), spec);
@@ -89,12 +84,16 @@ public final class CpuBackend implements Backend {
             Checks.shape(bias, "bias", Shape.of(cout));
         }
         Shape out = spec.outputShape(x.shape(), cout);
-        f32(residual, "residual");
-        Checks.shape(residual, "residual", out);
+        if (residual != null) {
+            Checks.shape(residual, "residual", out);
+        }
         int[] p = spec.nativeParams(x.shape(), cout);
         Tensor y = Tensor.empty(out);
-        ok(NativeCore.sev_conv3d_forward_residual(x.address(), w.address(), addr(bias), residual.address(), y.address(),
-                p, relu ? 1 : 0), "conv3d residual");
+        int rc = residual == null
+                ? NativeCore.sev_conv3d_forward(x.address(), w.address(), addr(bias), y.address(), p, relu ? 1 : 0)
+                : NativeCore.sev_conv3d_forward_residual(x.address(), w.address(), addr(bias), residual.address(),
+                        y.address(), p, relu ? 1 : 0);
+        ok(rc, residual == null ? "conv3d" : "conv3d residual");
         return y;
     }
 
