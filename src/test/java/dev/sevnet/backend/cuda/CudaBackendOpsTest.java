@@ -34,11 +34,17 @@ class CudaBackendOpsTest {
 
     @BeforeAll
     static void needGpu() {
+        gpu = usableGpu();
+    }
+
+    /** cuda:0 with TF32 off, or the test class is skipped with the reason there is none. */
+    static CudaBackend usableGpu() {
         CudaRuntime.Status s = CudaRuntime.status();
         Assumptions.assumeTrue(s.usable() && s.customKernels(), () -> "no usable GPU: " + (s.usable()
                 ? "no CUDA kernels in this build" : s.reason()));
-        gpu = CudaBackend.get(0);
-        gpu.setAllowTf32(false);
+        CudaBackend b = CudaBackend.get(0);
+        b.setAllowTf32(false);
+        return b;
     }
 
     @AfterAll

@@ -14,7 +14,6 @@ import java.util.List;
 import java.util.Random;
 import java.util.function.Function;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -34,11 +33,7 @@ class CudaFusedKernelsTest {
 
     @BeforeAll
     static void needGpu() {
-        CudaRuntime.Status s = CudaRuntime.status();
-        Assumptions.assumeTrue(s.usable() && s.customKernels(), () -> "no usable GPU: " + (s.usable()
-                ? "no CUDA kernels in this build" : s.reason()));
-        gpu = CudaBackend.get(0);
-        gpu.setAllowTf32(false);
+        gpu = CudaBackendOpsTest.usableGpu();
     }
 
     @AfterAll
