@@ -255,6 +255,12 @@ int sev_int8_conv_reference(const uint8_t* x, float x_scale, int x_zero_point, c
  * q = clamp(round(x / scale[ch]) + zero_point, 0, 255) */
 int sev_int8_quantize(const float* x, uint8_t* q, int64_t n, int64_t c, int64_t s, const float* scale,
                       int zero_point, int64_t q_channels, int64_t q_offset);
+/* sev_int8_quantize of x * gate[n][ch] (gate [n, c], or NULL for 1) and, with res (blocked u8 [n, c, s],
+ * zero point 0, scales res_scale[c]; or NULL), of relu(x * gate + res * res_scale): squeeze-excite's
+ * scale and the block's residual add + ReLU fused into the quantisation */
+int sev_int8_quantize_gated(const float* x, const float* gate, const uint8_t* res, const float* res_scale,
+                            uint8_t* q, int64_t n, int64_t c, int64_t s, const float* scale, int zero_point,
+                            int64_t q_channels, int64_t q_offset);
 /* blocked q [n, c, s] -> x [n, c, s] float32: (q - zero_point) * scale[ch] */
 int sev_int8_dequantize(const uint8_t* q, float* x, int64_t n, int64_t c, int64_t s, const float* scale,
                         int zero_point);

@@ -610,18 +610,27 @@ int conv_reference(const uint8_t* x, float sx, int zp, const int8_t* wq, const f
 // ---------------------------------------------------------------- float <-> blocked u8
 #if SEV_X86
 SEV_VNNI void quantize_block_avx512(const float* const* planes, int nplanes, uint8_t* q, int64_t S, const float* inv,
-                                    int zp) {
-  const __m512 lo = _mm512_set1_ps(-512.f), hi = _mm512_set1_ps(512.f);
+                                    int zp, const float* gate, const uint8_t* res, const float* rscale) {
+  const __m512 lo = _mm512_set1_ps(-512.f), hi = _mm512_set1_ps(512.f), fz = _mm512_setzero_ps();
   const __m512i vzp = _mm512_set1_epi32(zp), z = _mm512_setzero_si512(), m255 = _mm512_set1_epi32(255);
   for (int64_t s = 0; s < S; s += 16) {
     const __mmask16 m = (__mmask16)lane_range(0, S - s, 16);
+    const __m512i rword = res ? _mm512_maskz_loadu_epi32(m, res + 4 * s) : z;
     __m512i word = _mm512_setzero_si512();
     for (int j = 0; j < nplanes; j++) {
-      __m512 t = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, planes[j] + s), _mm512_set1_ps(inv[j]));
+      __m512 v = _mm512_maskz_loadu_ps(m, planes[j] + s);
+      if (gate) v = _mm512_mul_ps(v, _mm512_set1_ps(gate[j]));
+      if (res) {
+        // x*g + deq(r) then the ReLU: two roundings (mul, add) like channel-scale -> dequantize -> add_relu
+        const __m512 r = _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(rword, 8 * j), _mm512_set1_epi32(255)));
+        v = _mm512_add_ps(v, _mm512_mul_ps(r, _mm512_set1_ps(rscale[j])));
+        v = _mm512_max_ps(v, fz);
+      }
+      __m512 t = _mm512_mul_ps(v, _mm512_set1_ps(inv[j]));
       t = _mm512_min_ps(_mm512_max_ps(t, lo), hi);
-      __m512i v = _mm512_add_epi32(_mm512_cvtps_epi32(t), vzp);   // round half to even (MXCSR default)
-      v = _mm512_min_epi32(_mm512_max_epi32(v, z), m255);
-      word = _mm512_or_si512(word, _mm512_slli_epi32(v, 8 * j));
+      __m512i iv = _mm512_add_epi32(_mm512_cvtps_epi32(t), vzp);   // round half to even (MXCSR default)
+      iv = _mm512_min_epi32(_mm512_max_epi32(iv, z), m255);
+      word = _mm512_or_si512(word, _mm512_slli_epi32(iv, 8 * j));
     }
     _mm512_mask_storeu_epi32(q + 4 * s, m, word);
   }
@@ -629,9 +638,12 @@ SEV_VNNI void quantize_block_avx512(const float* const* planes, int nplanes, uin
 #endif
 
 // x [N][C][S] float -> channels [off, off + C) of q [N][ceil(qc/4)][S][4] (pad channels of the last block 0),
-// scale[c] per channel of x
+// scale[c] per channel of x. With gate [N][C] (squeeze-excite), x is first scaled by gate[n][c]; with res
+// (blocked u8 [N][ceil(C/4)][S][4], zero point 0, scales rscale[c]) the value is relu(x*g + deq(res)) —
+// the SE block's tail in one pass over x instead of scale, dequantise, add+ReLU and quantise passes.
 void quantize_blocked(const float* x, uint8_t* q, int64_t N, int64_t C, int64_t S, const float* scale, int zp,
-                      int64_t qc, int64_t off) {
+                      int64_t qc, int64_t off, const float* gate = nullptr, const uint8_t* res = nullptr,
+                      const float* rscale = nullptr) {
   const int64_t cb = ceil_div(C, 4), qcb = ceil_div(qc, 4), units = N * cb;
   const int nt = (int)min64(max_threads(), max64(1, N * C * S >> 16));
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
@@ -639,20 +651,35 @@ void quantize_blocked(const float* x, uint8_t* q, int64_t N, int64_t C, int64_t 
     const int64_t n = u / cb, b = u % cb;
     const int nplanes = (int)min64(4, C - 4 * b);
     const float* planes[4];
-    float inv[4];
+    float inv[4], g[4] = {1.f, 1.f, 1.f, 1.f}, rs[4] = {0.f, 0.f, 0.f, 0.f};
     for (int j = 0; j < nplanes; j++) {
       planes[j] = x + (n * C + 4 * b + j) * S;
       inv[j] = 1.f / scale[4 * b + j];
+      if (gate) g[j] = gate[n * C + 4 * b + j];
+      if (res) rs[j] = rscale[4 * b + j];
     }
+    const uint8_t* r = res ? res + (n * cb + b) * S * 4 : nullptr;
     uint8_t* dst = q + ((n * qcb + off / 4 + b) * S) * 4;
 #if SEV_X86
     if (use_vnni()) {
-      quantize_block_avx512(planes, nplanes, dst, S, inv, zp);
+      quantize_block_avx512(planes, nplanes, dst, S, inv, zp, gate ? g : nullptr, r, rs);
       continue;
     }
 #endif
     for (int64_t s = 0; s < S; s++)
-      for (int j = 0; j < 4; j++) dst[4 * s + j] = j < nplanes ? quant_one(planes[j][s], inv[j], zp) : 0;
+      for (int j = 0; j < 4; j++) {
+        if (j >= nplanes) {
+          dst[4 * s + j] = 0;
+          continue;
+        }
+        float v = planes[j][s];
+        if (gate) v = v * g[j];
+        if (r) {
+          v = v + (float)r[4 * s + j] * rs[j];
+          v = v > 0.f ? v : 0.f;
+        }
+        dst[4 * s + j] = quant_one(v, inv[j], zp);
+      }
   }
 }
 
@@ -751,6 +778,19 @@ int sev_int8_quantize(const float* x, uint8_t* q, int64_t n, int64_t c, int64_t 
   if (q_offset % 4 || q_offset < 0 || q_offset + c > q_channels || (c % 4 && q_offset + c != q_channels))
     return sev::fail(SEV_EINVAL, "int8 quantize: channels must start on a 4-channel block");
   sev::quantize_blocked(x, q, n, c, s, scale, zero_point, q_channels, q_offset);
+  return SEV_OK;
+}
+
+int sev_int8_quantize_gated(const float* x, const float* gate, const uint8_t* res, const float* res_scale,
+                            uint8_t* q, int64_t n, int64_t c, int64_t s, const float* scale, int zero_point,
+                            int64_t q_channels, int64_t q_offset) {
+  if (!positive_finite(scale, (int)c) || zero_point < 0 || zero_point > 255)
+    return sev::fail(SEV_EINVAL, "int8 quantize: bad scale or zero point");
+  if (res && (!res_scale || !positive_finite(res_scale, (int)c)))
+    return sev::fail(SEV_EINVAL, "int8 quantize: bad residual scales");
+  if (q_offset % 4 || q_offset < 0 || q_offset + c > q_channels || (c % 4 && q_offset + c != q_channels))
+    return sev::fail(SEV_EINVAL, "int8 quantize: channels must start on a 4-channel block");
+  sev::quantize_blocked(x, q, n, c, s, scale, zero_point, q_channels, q_offset, gate, res, res_scale);
   return SEV_OK;
 }
 

@@ -51,8 +51,9 @@ import java.util.Map;
  * conv's epilogue, no float pass in between ({@code native/src/int8.cpp}). A standard block's residual
  * add + ReLU happens in conv3's epilogue (the block input is added as u8); a downsample block's two
  * branches write their halves of one u8 tensor (the concat), its shortcut pool averages u8 values.
- * Squeeze-excite (and the add or concat after it) runs in fp32 between dequantise and quantise; the
- * global pool reads u8 and the classifier is fp32.</li>
+ * Squeeze-excite: conv3 writes fp32 (the gate needs the whole output's mean first), the gate is computed
+ * in fp32, and the channel scaling, the residual add + ReLU and the quantisation are one pass
+ * ({@link Int8Ops#quantizeGatedInto}); the global pool reads u8 and the classifier is fp32.</li>
  * </ul>
  * Immutable once built, so any number of threads may run {@link #forward} at once (under
  * {@link GradMode#noGrad()}). CPU only.
@@ -677,9 +678,15 @@ public final class QuantizedSevNet extends Module {
                         return conv3.int8(h2, x);
                     }
                     try (TensorScope scope = TensorScope.open()) {
-                        Tensor sum = F.addRelu(se.forward(Var.of(conv3.int8Float(h2))), Var.of(Int8Ops.dequantize(x)))
-                                .value();
-                        return Int8Ops.quantize(sum, outScales, 0).keepIn(scope);   // outlives the scope
+                        Tensor z = conv3.int8Float(h2);
+                        QTensor out = QTensor.empty(z.shape(), outScales, 0).keepIn(scope);   // outlives the scope
+                        try {
+                            Int8Ops.quantizeGatedInto(z, se.gate(Var.of(z)).value(), x, out, 0);
+                            return out;
+                        } catch (RuntimeException e) {
+                            out.close();
+                            throw e;
+                        }
                     }
                 }
                 Shape hs = conv3.spec().outputShape(h2.shape(), conv3.outChannels());
@@ -690,7 +697,8 @@ public final class QuantizedSevNet extends Module {
                     } else {
                         try (TensorScope scope = TensorScope.open()) {
                             // relu(concat(se, shortcut)) = concat(relu(se), ...): the u8 clamp is that ReLU
-                            Int8Ops.quantizeInto(se.forward(Var.of(conv3.int8Float(h2))).value(), out, 0);
+                            Tensor z = conv3.int8Float(h2);
+                            Int8Ops.quantizeGatedInto(z, se.gate(Var.of(z)).value(), null, out, 0);
                         }
                     }
                     try (QTensor pooled = Int8Ops.avgPool(x, pool.window())) {

@@ -24,8 +24,12 @@ public final class SqueezeExcite extends Module {
 
     @Override
     public Var forward(Var x) {
-        Var gate = F.sigmoid(fc2.forward(F.relu(fc1.forward(F.globalAvgPool(x)))));
-        return F.channelScale(x, gate);
+        return F.channelScale(x, gate(x));
+    }
+
+    /** The per-channel gate {@code [N, C]} (sigmoid outputs) that {@link #forward} scales x by. */
+    public Var gate(Var x) {
+        return F.sigmoid(fc2.forward(F.relu(fc1.forward(F.globalAvgPool(x)))));
     }
 
     @Override

@@ -47,6 +47,14 @@ public final class Int8Kernels {
             @Cast("const uint8_t*") long res, @Cast("const float*") float[] resScale, @Cast("void*") long y,
             @Cast("const float*") float[] yScale, int yChannels, int yOffset, @Cast("const int*") int[] p, int relu);
 
+    /** {@link #sev_int8_quantize} of {@code x * gate[n][c]} (gate may be 0: none) and, with a u8 residual, of
+     * {@code relu(x * gate + res * resScale[c])}. */
+    public static native int sev_int8_quantize_gated(@Cast("const float*") long x, @Cast("const float*") long gate,
+            @Cast("const uint8_t*") long res, @Cast("const float*") float[] resScale, @Cast("uint8_t*") long q,
+            @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s,
+            @Cast("const float*") float[] scale, int zeroPoint, @Cast("int64_t") long qChannels,
+            @Cast("int64_t") long qOffset);
+
     /** {@code scale}: one per channel of x. */
     public static native int sev_int8_quantize(@Cast("const float*") long x, @Cast("uint8_t*") long q,
             @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s,

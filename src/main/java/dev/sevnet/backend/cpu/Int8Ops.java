@@ -58,6 +58,46 @@ public final class Int8Ops {
                 "int8 quantize");
     }
 
+    /**
+     * Squeeze-excite's channel scaling fused into the quantisation: writes {@code x * gate[n, c]} — or, with a
+     * {@code residual} (u8, zero point 0, the shape of x), {@code relu(x * gate[n, c] + residual)} — into
+     * channels {@code [channelOffset, channelOffset + C)} of {@code dst} at its scales. The same result, bit
+     * for bit, as {@code channelScale}, {@link #dequantize}, {@code addRelu} and {@link #quantizeInto} in turn,
+     * in one pass over x instead of four passes of float32 tensors.
+     *
+     * @param gate float32 {@code [N, C]} (the SE unit's sigmoid output)
+     * @param residual the block input, or null
+     */
+    public static void quantizeGatedInto(Tensor x, Tensor gate, QTensor residual, QTensor dst, long channelOffset) {
+        float32(x, "x");
+        open(dst, "dst");
+        Shape xs = x.shape();
+        Shape ds = dst.shape();
+        if (xs.get(0) != ds.get(0) || xs.get(2) != ds.get(2) || xs.get(3) != ds.get(3) || xs.get(4) != ds.get(4)) {
+            throw new IllegalArgumentException("quantizeGatedInto: x " + xs + " does not match the destination " + ds);
+        }
+        if (gate == null || gate.isClosed() || gate.dtype() != DType.FLOAT32 || !gate.device().isCpu()
+                || !gate.shape().equals(Shape.of(xs.get(0), xs.get(1)))) {
+            throw new IllegalArgumentException("quantizeGatedInto: gate must be an open float32 CPU tensor "
+                    + Shape.of(xs.get(0), xs.get(1)) + ", got " + gate);
+        }
+        float[] resScales = null;
+        if (residual != null) {
+            open(residual, "residual");
+            zeroPoint0(residual, "quantizeGatedInto residual");
+            if (!residual.shape().equals(xs)) {
+                throw new IllegalArgumentException("quantizeGatedInto: residual " + residual.shape()
+                        + " does not match x " + xs);
+            }
+            resScales = residual.scalesView();
+        }
+        channelRange(channelOffset, xs.get(1), ds.get(1), "quantizeGatedInto");
+        check(Int8Kernels.sev_int8_quantize_gated(x.address(), gate.address(), residual == null ? 0 : residual.address(),
+                resScales, dst.address(), xs.get(0), xs.get(1), xs.sizeFrom(2),
+                dst.scales(channelOffset, channelOffset + xs.get(1)), dst.zeroPoint(), ds.get(1), channelOffset),
+                "int8 gated quantize");
+    }
+
     /** A new float32 {@code [N, C, T, H, W]}: {@code (q - zeroPoint) * scale[c]}. */
     public static Tensor dequantize(QTensor q) {
         open(q, "q");

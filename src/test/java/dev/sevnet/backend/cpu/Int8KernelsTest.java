@@ -1,5 +1,6 @@
 package dev.sevnet.backend.cpu;
 
+import dev.sevnet.backend.Backend;
 import dev.sevnet.backend.Backends;
 import dev.sevnet.backend.ConvSpec;
 import dev.sevnet.tensor.DType;
@@ -435,6 +436,61 @@ class Int8KernelsTest {
                 Int8Kernels.sev_int8_set_kernel(kernel);
             }
             assertTrue(Arrays.equals(out[0], out[1]));
+        }
+    }
+
+    /**
+     * The squeeze-excite tail fused into the quantisation equals the four separate steps it replaces
+     * (channel scale, dequantise the residual, add + ReLU, quantise) byte for byte, with the VNNI and the
+     * scalar kernel, on a ragged channel count and position count, with and without a residual, and into
+     * the second half of a concat.
+     */
+    @Test
+    void gatedQuantiseEqualsScaleDequantiseAddReluQuantise() {
+        try (TensorScope scope = TensorScope.open()) {
+            Shape s = Shape.of(2, 7, 3, 5, 11);
+            Tensor z = random(s, 21, false);
+            Tensor gate = Tensor.of(new float[] {0.1f, 0.9f, 0.5f, 0.33f, 1f, 0.02f, 0.77f,
+                0.6f, 0.4f, 0.2f, 0.95f, 0.05f, 0.5f, 0.61f}, Shape.of(2, 7));
+            float[] resScales = {0.02f, 0.05f, 0.01f, 0.03f, 0.04f, 0.02f, 0.07f};
+            QTensor residual = Int8Ops.quantize(random(s, 22, true), resScales, 0);
+            float[] outScales = {0.03f, 0.02f, 0.04f, 0.01f, 0.05f, 0.03f, 0.02f};
+            Backend cpu = Backends.cpu();
+            Tensor scaled = cpu.channelScale(z, gate);
+            byte[] expectRes = Int8Ops.quantize(cpu.addRelu(scaled, Int8Ops.dequantize(residual)), outScales, 0)
+                    .toByteArray();
+            // concat: 8 channels of something else first, then these 7 (the last, ragged block)
+            float[] concatScales = new float[15];
+            Arrays.fill(concatScales, 0.5f);
+            System.arraycopy(outScales, 0, concatScales, 8, 7);
+            Tensor head = random(s.with(1, 8), 23, true);
+            QTensor expectCat = QTensor.empty(s.with(1, 15), concatScales, 0);
+            Int8Ops.quantizeInto(head, expectCat, 0);
+            Int8Ops.quantizeInto(scaled, expectCat, 8);
+            int kernel = Int8Kernels.sev_int8_kernel();
+            try {
+                for (int vnni : new int[] {1, 0}) {
+                    Int8Kernels.sev_int8_set_kernel(vnni);
+                    QTensor out = QTensor.empty(s, outScales, 0);
+                    Int8Ops.quantizeGatedInto(z, gate, residual, out, 0);
+                    assertArrayEquals(expectRes, out.toByteArray(), "with residual, vnni " + vnni);
+                    QTensor cat = QTensor.empty(s.with(1, 15), concatScales, 0);
+                    Int8Ops.quantizeInto(head, cat, 0);
+                    Int8Ops.quantizeGatedInto(z, gate, null, cat, 8);
+                    assertArrayEquals(expectCat.toByteArray(), cat.toByteArray(), "into a concat, vnni " + vnni);
+                    out.close();
+                    cat.close();
+                }
+            } finally {
+                Int8Kernels.sev_int8_set_kernel(kernel);
+            }
+            QTensor out = QTensor.empty(s, outScales, 0);
+            assertThrows(IllegalArgumentException.class,
+                    () -> Int8Ops.quantizeGatedInto(z, Tensor.zeros(Shape.of(2, 6)), null, out, 0), "gate shape");
+            assertThrows(IllegalArgumentException.class,
+                    () -> Int8Ops.quantizeGatedInto(z, gate, Int8Ops.quantize(z, 0.1f, 128), out, 0), "zero point");
+            assertThrows(IllegalArgumentException.class,
+                    () -> Int8Ops.quantizeGatedInto(z, gate, null, out, 4), "channels past the end");
         }
     }
 }
