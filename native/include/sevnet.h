@@ -58,6 +58,29 @@ int sev_conv3d_backward_data(const float* dy, const float* w, float* dx, const i
 /* dw = sum_n dy (*) x */
 int sev_conv3d_backward_weight(const float* x, const float* dy, float* dw, const int* p);
 
+/* ---- temporal 3x1x1 conv, C -> C, padding 1 in time, no bias, channels-last (native/src/temporal_conv_ndhwc.cpp) ----
+ * The references of the CUDA kernels sevc_temporal_conv3_ndhwc_* (sevnet_cuda.h), by plain loops (slow):
+ * x, y, dy, dx [N][T][S][C] (NDHWC, S = H*W); w [C][C][3] (PyTorch [C,C,3,1,1], w[co][ci][k]) in the storage
+ * type of the call; dw fp32 [C][C][3]. Sums in double, each output rounded once (bf16: raw uint16_t bits,
+ * widened exactly, rounded to nearest even straight from the double sum).
+ *   forward        y[n,t,s,co]  = sum_k sum_ci w[co][ci][k] x[n, t+k-1, s, ci]   (0 outside 0..T-1)
+ *   backward_data  dx[n,t,s,ci] = sum_k sum_co w[co][ci][k] dy[n, t-k+1, s, co]
+ *   backward_weight dw[co][ci][k] = sum_{n,t,s} dy[n,t,s,co] x[n, t+k-1, s, ci] */
+int sev_temporal_conv3_ndhwc_forward_f32(const float* x, const float* w, float* y, int N, int C, int T, int64_t S);
+int sev_temporal_conv3_ndhwc_forward_bf16(const uint16_t* x, const uint16_t* w, uint16_t* y, int N, int C, int T,
+                                          int64_t S);
+int sev_temporal_conv3_ndhwc_backward_data_f32(const float* dy, const float* w, float* dx, int N, int C, int T,
+                                               int64_t S);
+int sev_temporal_conv3_ndhwc_backward_data_bf16(const uint16_t* dy, const uint16_t* w, uint16_t* dx, int N, int C,
+                                                int T, int64_t S);
+int sev_temporal_conv3_ndhwc_backward_weight_f32(const float* x, const float* dy, float* dw, int N, int C, int T,
+                                                 int64_t S);
+int sev_temporal_conv3_ndhwc_backward_weight_bf16(const uint16_t* x, const uint16_t* dy, float* dw, int N, int C,
+                                                  int T, int64_t S);
+/* [N, C, S] <-> [N, S, C] (S = T*H*W): NCDHW <-> NDHWC, fp32 */
+int sev_ncdhw_to_ndhwc(const float* x, float* y, int64_t N, int64_t C, int64_t S);
+int sev_ndhwc_to_ncdhw(const float* x, float* y, int64_t N, int64_t C, int64_t S);
+
 /* ---- GEMM (row-major): C = alpha * op(A) * op(B) + beta * C ---- */
 int sev_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
               const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
@@ -186,6 +209,20 @@ int sev_hostrun_temporal_conv3_backward_data(const float* dy, const float* w, fl
                                              int64_t S);
 int sev_hostrun_temporal_conv3_backward_weight(const float* x, const float* dy, float* dw, int N, int C, int T,
                                                int64_t S);
+/* channels-last temporal conv (kernels/temporal_conv_ndhwc.cu). Unlike the drivers above these check their
+ * arguments as sevc_temporal_conv3_ndhwc_* do (the same function): SEV_EINVAL with the reason */
+int sev_hostrun_temporal_conv3_ndhwc_forward_f32(const float* x, const float* w, float* y, int N, int C, int T,
+                                                 int64_t S);
+int sev_hostrun_temporal_conv3_ndhwc_forward_bf16(const uint16_t* x, const uint16_t* w, uint16_t* y, int N, int C,
+                                                  int T, int64_t S);
+int sev_hostrun_temporal_conv3_ndhwc_backward_data_f32(const float* dy, const float* w, float* dx, int N, int C,
+                                                       int T, int64_t S);
+int sev_hostrun_temporal_conv3_ndhwc_backward_data_bf16(const uint16_t* dy, const uint16_t* w, uint16_t* dx, int N,
+                                                        int C, int T, int64_t S);
+int sev_hostrun_temporal_conv3_ndhwc_backward_weight_f32(const float* x, const float* dy, float* dw, int N, int C,
+                                                         int T, int64_t S);
+int sev_hostrun_temporal_conv3_ndhwc_backward_weight_bf16(const uint16_t* x, const uint16_t* dy, float* dw, int N,
+                                                          int C, int T, int64_t S);
 /* fused conv -> BN -> ReLU (kernels/conv_bn_relu.cu; sevnet_cuda.h says what each computes) */
 int sev_hostrun_pointwise_conv_forward(const float* x, const float* w, const float* bias, const float* gamma,
                                        const float* beta, const float* running_mean, const float* running_var,

@@ -105,6 +105,26 @@ int sevc_temporal_conv3_backward_data(const float* dy, const float* w, float* dx
 int sevc_temporal_conv3_backward_weight(const float* x, const float* dy, float* dw, int N, int C, int T, int64_t S,
                                         void* stream);
 
+/* ---- the same conv in channels-last layout (kernels/temporal_conv_ndhwc.cu), fp32 and bf16 ----
+ * x, y, dy, dx [N][T][S][C] (NDHWC, S = H*W, C innermost); w PyTorch's [C][C][3][1][1] (w[co][ci][k]) in the
+ * storage type of the call; dw always fp32 [C][C][3]. bf16 (raw uint16_t bits): loads widened to fp32, fp32
+ * accumulation, y and dx rounded once (round to nearest even). backward_weight takes its split-K scratch from
+ * the stream-ordered pool (cudaMallocAsync / cudaFreeAsync on `stream`), as sevc_temporal_conv3_backward_weight.
+ * Bad sizes or a NULL pointer that would be read: SEVC_E_ARG with the reason in sevc_last_error().
+ * CPU references: sev_temporal_conv3_ndhwc_* (sevnet.h). */
+int sevc_temporal_conv3_ndhwc_forward_f32(const float* x, const float* w, float* y, int N, int C, int T, int64_t S,
+                                          void* stream);
+int sevc_temporal_conv3_ndhwc_forward_bf16(const uint16_t* x, const uint16_t* w, uint16_t* y, int N, int C, int T,
+                                           int64_t S, void* stream);
+int sevc_temporal_conv3_ndhwc_backward_data_f32(const float* dy, const float* w, float* dx, int N, int C, int T,
+                                                int64_t S, void* stream);
+int sevc_temporal_conv3_ndhwc_backward_data_bf16(const uint16_t* dy, const uint16_t* w, uint16_t* dx, int N, int C,
+                                                 int T, int64_t S, void* stream);
+int sevc_temporal_conv3_ndhwc_backward_weight_f32(const float* x, const float* dy, float* dw, int N, int C, int T,
+                                                  int64_t S, void* stream);
+int sevc_temporal_conv3_ndhwc_backward_weight_bf16(const uint16_t* x, const uint16_t* dy, float* dw, int N, int C,
+                                                   int T, int64_t S, void* stream);
+
 /* ---- fused conv -> batch norm -> ReLU of the SEV block (kernels/conv_bn_relu.cu) ----
  * Epilogue of the forward (inference) calls: running_mean != NULL: y = conv * a[c] + b[c] with a, b from
  * batch norm's running statistics (gamma, beta may be NULL), else y = conv + bias[c] (bias may be NULL:

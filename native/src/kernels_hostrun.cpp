@@ -6,6 +6,7 @@
 // shapes, the shared-memory tree) is what only a GPU run checks.
 #include <math.h>
 
+#include <string>
 #include <vector>
 
 #include "batchnorm.cuh"
@@ -19,6 +20,7 @@
 #include "sevnet.h"
 #include "sgd.cuh"
 #include "temporal_conv.cuh"
+#include "temporal_conv_ndhwc.cuh"
 
 namespace {
 // the block of `threads` threads: share(tid) for each, summed as the device tree sums them
@@ -52,6 +54,94 @@ void temporal_conv3_gemm_host(bool trans, const float* w, const float* src, floa
         }
         for (int tid = 0; tid < TC_THREADS; tid++) tconv_store(dst, acc[tid], tid, n, m0, j0, C, TS);
       }
+}
+
+// tcl_gemm_kernel (temporal_conv_ndhwc.cu) the same way: every (position tile, channel tile, item) block,
+// each r-slice staged by all its load slots, then accumulated by all 256 threads
+template <class St>
+void tcl_gemm_host(bool trans, const typename St::storage* w, const typename St::storage* src,
+                   typename St::storage* dst, int N, int C, int T, int64_t S) {
+  const int64_t TS = (int64_t)T * S;
+  const int64_t bx = (TS + TC_BM - 1) / TC_BM, by = (C + TC_BN - 1) / TC_BN;
+#pragma omp parallel for schedule(static) collapse(3)
+  for (int n = 0; n < N; n++)
+    for (int64_t yb = 0; yb < by; yb++)
+      for (int64_t xb = 0; xb < bx; xb++) {
+        const int m0 = (int)yb * TC_BN;
+        const int64_t j0 = xb * TC_BM;
+        float As[TC_BK * TC_LD], Bs[TC_BK * TC_LD];
+        static thread_local float acc[TC_THREADS][4][4];
+        for (int tid = 0; tid < TC_THREADS; tid++)
+          for (int i = 0; i < 4; i++)
+            for (int q = 0; q < 4; q++) acc[tid][i][q] = 0.f;
+        for (int r0 = 0; r0 < 3 * C; r0 += TC_BK) {
+          for (int slot = 0; slot < TC_BK * TC_BM; slot++)
+            tcl_load_slot<St>(As, Bs, slot, w, src, n, j0, m0, r0, C, S, TS, trans);
+          for (int tid = 0; tid < TC_THREADS; tid++) tconv_compute(As, TC_LD, Bs, TC_LD, acc[tid], tid);
+        }
+        for (int tid = 0; tid < TC_THREADS; tid++) tcl_store<St>(dst, acc[tid], tid, n, j0, m0, C, TS);
+      }
+}
+
+// tcl_dw_kernel: every (r tile, m tile, split) block, then tcl_dw_reduce_kernel
+template <class St>
+void tcl_dw_host(const typename St::storage* x, const typename St::storage* dy, float* dw, int N, int C, int T,
+                 int64_t S) {
+  const int64_t TS = (int64_t)T * S, per = 3 * (int64_t)C * C, per_item = (TS + TC_BK - 1) / TC_BK;
+  const int P = tconv_dw_splits(N, C, TS);
+  const int64_t bx = (3 * C + TC_BN - 1) / TC_BN, by = (C + TC_BM - 1) / TC_BM;
+  std::vector<float> parts((size_t)(per * P));
+#pragma omp parallel for schedule(dynamic, 1) collapse(3)
+  for (int p = 0; p < P; p++)
+    for (int64_t yb = 0; yb < by; yb++)
+      for (int64_t xb = 0; xb < bx; xb++) {
+        const int r0 = (int)xb * TC_BN, m0 = (int)yb * TC_BM;
+        float As[TC_BK * TC_LD], Bs[TC_BK * TC_LD];
+        static thread_local float acc[TC_THREADS][4][4];
+        for (int tid = 0; tid < TC_THREADS; tid++)
+          for (int i = 0; i < 4; i++)
+            for (int q = 0; q < 4; q++) acc[tid][i][q] = 0.f;
+        int64_t first, last;
+        tconv_dw_split_range(tconv_dw_slices(N, TS), p, P, &first, &last);
+        for (int64_t g = first; g < last; g++) {
+          const int n = (int)(g / per_item);
+          const int64_t j0 = (g % per_item) * TC_BK;
+          for (int slot = 0; slot < TC_BK * TC_BM; slot++)
+            tcl_dw_load_slot<St>(As, Bs, slot, x, dy, n, m0, r0, j0, C, S, TS);
+          for (int tid = 0; tid < TC_THREADS; tid++) tconv_compute(As, TC_LD, Bs, TC_LD, acc[tid], tid);
+        }
+        for (int tid = 0; tid < TC_THREADS; tid++)
+          tconv_dw_store_partial(parts.data() + (int64_t)p * per, acc[tid], tid, m0, r0, C);
+      }
+  for (int64_t i = 0; i < per; i++) dw[i] = tconv_dw_reduce_element(parts.data(), P, i, C);
+}
+
+// the launchers' check (tcl_bad_args), with the message they would leave in sevc_last_error()
+int tcl_check(const char* what, int N, int C, int T, int64_t S, bool null_pointer) {
+  const char* why = tcl_bad_args(N, C, T, S, null_pointer);
+  if (!why) return SEV_OK;
+  return sev::fail(SEV_EINVAL, std::string(what) + ": " + why + " (N=" + std::to_string(N) + ", C=" +
+                                   std::to_string(C) + ", T=" + std::to_string(T) + ", S=" + std::to_string(S) + ")");
+}
+
+template <class St>
+int tcl_gemm_checked(const char* what, bool trans, const typename St::storage* w, const typename St::storage* src,
+                     typename St::storage* dst, int N, int C, int T, int64_t S) {
+  const bool empty = N == 0 || C == 0 || T == 0 || S == 0;
+  if (tcl_check(what, N, C, T, S, !empty && (!w || !src || !dst))) return SEV_EINVAL;
+  if (empty) return SEV_OK;
+  tcl_gemm_host<St>(trans, w, src, dst, N, C, T, S);
+  return SEV_OK;
+}
+
+template <class St>
+int tcl_dw_checked(const char* what, const typename St::storage* x, const typename St::storage* dy, float* dw, int N,
+                   int C, int T, int64_t S) {
+  const bool null_pointer = (C > 0 && !dw) || (N > 0 && C > 0 && T > 0 && S > 0 && (!x || !dy));
+  if (tcl_check(what, N, C, T, S, null_pointer)) return SEV_EINVAL;
+  if (C == 0) return SEV_OK;
+  tcl_dw_host<St>(x, dy, dw, N, C, T, S);
+  return SEV_OK;
 }
 
 // ---- conv_bn_relu.cu's kernels, block by block (each block's threads one after another between the
@@ -490,6 +580,37 @@ int sev_hostrun_temporal_conv3_backward_weight(const float* x, const float* dy, 
   // temporal_conv3_dw_reduce_kernel
   for (int64_t i = 0; i < per; i++) dw[i] = tconv_dw_reduce_element(parts.data(), P, i, C);
   return SEV_OK;
+}
+
+// ---------------------------------------------------------------- channels-last temporal conv (temporal_conv_ndhwc.cu)
+int sev_hostrun_temporal_conv3_ndhwc_forward_f32(const float* x, const float* w, float* y, int N, int C, int T,
+                                                 int64_t S) {
+  return tcl_gemm_checked<SevF32>("temporal_conv3_ndhwc_forward_f32", false, w, x, y, N, C, T, S);
+}
+
+int sev_hostrun_temporal_conv3_ndhwc_forward_bf16(const uint16_t* x, const uint16_t* w, uint16_t* y, int N, int C,
+                                                  int T, int64_t S) {
+  return tcl_gemm_checked<SevBF16>("temporal_conv3_ndhwc_forward_bf16", false, w, x, y, N, C, T, S);
+}
+
+int sev_hostrun_temporal_conv3_ndhwc_backward_data_f32(const float* dy, const float* w, float* dx, int N, int C,
+                                                       int T, int64_t S) {
+  return tcl_gemm_checked<SevF32>("temporal_conv3_ndhwc_backward_data_f32", true, w, dy, dx, N, C, T, S);
+}
+
+int sev_hostrun_temporal_conv3_ndhwc_backward_data_bf16(const uint16_t* dy, const uint16_t* w, uint16_t* dx, int N,
+                                                        int C, int T, int64_t S) {
+  return tcl_gemm_checked<SevBF16>("temporal_conv3_ndhwc_backward_data_bf16", true, w, dy, dx, N, C, T, S);
+}
+
+int sev_hostrun_temporal_conv3_ndhwc_backward_weight_f32(const float* x, const float* dy, float* dw, int N, int C,
+                                                         int T, int64_t S) {
+  return tcl_dw_checked<SevF32>("temporal_conv3_ndhwc_backward_weight_f32", x, dy, dw, N, C, T, S);
+}
+
+int sev_hostrun_temporal_conv3_ndhwc_backward_weight_bf16(const uint16_t* x, const uint16_t* dy, float* dw, int N,
+                                                          int C, int T, int64_t S) {
+  return tcl_dw_checked<SevBF16>("temporal_conv3_ndhwc_backward_weight_bf16", x, dy, dw, N, C, T, S);
 }
 
 // ---------------------------------------------------------------- fused conv -> BN -> ReLU (conv_bn_relu.cu)

@@ -107,6 +107,30 @@ int sevc_temporal_conv3_backward_weight(const float* x, const float* dy, float* 
                                         void* stream) {
   return SEVC_E_NO_CUDA;
 }
+int sevc_temporal_conv3_ndhwc_forward_f32(const float* x, const float* w, float* y, int N, int C, int T, int64_t S,
+                                          void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_temporal_conv3_ndhwc_forward_bf16(const uint16_t* x, const uint16_t* w, uint16_t* y, int N, int C, int T,
+                                           int64_t S, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_temporal_conv3_ndhwc_backward_data_f32(const float* dy, const float* w, float* dx, int N, int C, int T,
+                                                int64_t S, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_temporal_conv3_ndhwc_backward_data_bf16(const uint16_t* dy, const uint16_t* w, uint16_t* dx, int N, int C,
+                                                 int T, int64_t S, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_temporal_conv3_ndhwc_backward_weight_f32(const float* x, const float* dy, float* dw, int N, int C, int T,
+                                                  int64_t S, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_temporal_conv3_ndhwc_backward_weight_bf16(const uint16_t* x, const uint16_t* dy, float* dw, int N, int C,
+                                                   int T, int64_t S, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
 
 int sevc_pointwise_conv_forward(const float* x, const float* w, const float* bias, const float* gamma,
                                 const float* beta, const float* running_mean, const float* running_var, float eps,

@@ -366,6 +366,60 @@ void test_temporal(int N, int C, int T, int64_t S) {
   sev_conv3d_backward_weight(x.data(), dyv.data(), rdw.data(), p);
   compare("temporal_conv3_backward_weight" + sz, rdw, ddw.host(), 1e-4, 1e-3);
 }
+// the channels-last temporal conv (temporal_conv_ndhwc.cu), fp32 and bf16, against its plain-loop references
+// (double sums, one rounding): fp32 within its accumulation error; bf16 y/dx within one bf16 ulp (2^-7
+// relative, upper bound) of the reference on the same bf16 inputs; dw fp32 in both
+void test_temporal_ndhwc(int N, int C, int T, int64_t S) {
+  const std::string sz = " [" + std::to_string(N) + "," + std::to_string(T) + "," + std::to_string(S) + "," +
+                         std::to_string(C) + "]";
+  const size_t n = (size_t)N * C * T * S, nw = (size_t)C * C * 3;
+  const double atol = 2e-6 * sqrt(3.0 * C);
+  auto x = randn(n), w = randn(nw), dyv = randn(n);
+  {
+    Dev<float> dx(x), dw(w), ddy(dyv), y(n), gx(n), gw(nw);
+    std::vector<float> ry(n), rgx(n), rgw(nw);
+    check_rc(sevc_temporal_conv3_ndhwc_forward_f32(dx.p, dw.p, y.p, N, C, T, S, nullptr), "ndhwc_forward_f32");
+    check_rc(sevc_temporal_conv3_ndhwc_backward_data_f32(ddy.p, dw.p, gx.p, N, C, T, S, nullptr), "ndhwc_bwd_data_f32");
+    check_rc(sevc_temporal_conv3_ndhwc_backward_weight_f32(dx.p, ddy.p, gw.p, N, C, T, S, nullptr), "ndhwc_bwd_w_f32");
+    sev_temporal_conv3_ndhwc_forward_f32(x.data(), w.data(), ry.data(), N, C, T, S);
+    sev_temporal_conv3_ndhwc_backward_data_f32(dyv.data(), w.data(), rgx.data(), N, C, T, S);
+    sev_temporal_conv3_ndhwc_backward_weight_f32(x.data(), dyv.data(), rgw.data(), N, C, T, S);
+    compare("temporal_conv3_ndhwc_forward_f32" + sz, ry, y.host(), 1e-5, atol);
+    compare("temporal_conv3_ndhwc_backward_data_f32" + sz, rgx, gx.host(), 1e-5, atol);
+    compare("temporal_conv3_ndhwc_backward_weight_f32" + sz, rgw, gw.host(), 1e-4, 1e-3);
+  }
+  auto to_bf16 = [](const std::vector<float>& v) {
+    std::vector<uint16_t> b(v.size());
+    for (size_t i = 0; i < v.size(); i++) {
+      uint32_t u;
+      memcpy(&u, &v[i], 4);
+      b[i] = (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);  // finite values: round to nearest even
+    }
+    return b;
+  };
+  auto widen = [](const std::vector<uint16_t>& b) {
+    std::vector<float> v(b.size());
+    for (size_t i = 0; i < b.size(); i++) {
+      const uint32_t u = (uint32_t)b[i] << 16;
+      memcpy(&v[i], &u, 4);
+    }
+    return v;
+  };
+  auto xb = to_bf16(x), wb = to_bf16(w), dyb = to_bf16(dyv);
+  Dev<uint16_t> dx(xb), dw(wb), ddy(dyb), y(n), gx(n);
+  Dev<float> gw(nw);
+  std::vector<uint16_t> ry(n), rgx(n);
+  std::vector<float> rgw(nw);
+  check_rc(sevc_temporal_conv3_ndhwc_forward_bf16(dx.p, dw.p, y.p, N, C, T, S, nullptr), "ndhwc_forward_bf16");
+  check_rc(sevc_temporal_conv3_ndhwc_backward_data_bf16(ddy.p, dw.p, gx.p, N, C, T, S, nullptr), "ndhwc_bwd_data_bf16");
+  check_rc(sevc_temporal_conv3_ndhwc_backward_weight_bf16(dx.p, ddy.p, gw.p, N, C, T, S, nullptr), "ndhwc_bwd_w_bf16");
+  sev_temporal_conv3_ndhwc_forward_bf16(xb.data(), wb.data(), ry.data(), N, C, T, S);
+  sev_temporal_conv3_ndhwc_backward_data_bf16(dyb.data(), wb.data(), rgx.data(), N, C, T, S);
+  sev_temporal_conv3_ndhwc_backward_weight_bf16(xb.data(), dyb.data(), rgw.data(), N, C, T, S);
+  compare("temporal_conv3_ndhwc_forward_bf16" + sz, widen(ry), widen(y.host()), 1.0 / 128, atol);
+  compare("temporal_conv3_ndhwc_backward_data_bf16" + sz, widen(rgx), widen(gx.host()), 1.0 / 128, atol);
+  compare("temporal_conv3_ndhwc_backward_weight_bf16" + sz, rgw, gw.host(), 1e-4, 1e-3);
+}
 // ---- fused conv -> BN -> ReLU (conv_bn_relu.cu) against the CPU ops composed
 // the conv -> BN -> ReLU training form's CPU reference: z, y, mean, invstd, running stats
 struct CbrRef {
@@ -599,6 +653,11 @@ int main(int argc, char** argv) {
   test_temporal(2, 64, 8, 28 * 28);
   test_temporal(3, 100, 5, 49);
   test_temporal(1, 130, 3, 1000);
+  test_temporal_ndhwc(1, 3, 1, 5);
+  test_temporal_ndhwc(2, 5, 7, 33);
+  test_temporal_ndhwc(2, 70, 3, 25);
+  test_temporal_ndhwc(2, 64, 8, 28 * 28);
+  test_temporal_ndhwc(1, 512, 4, 49);
   test_grouped(1, 8, 1, 3, 5, 7, 1);
   test_grouped(2, 16, 8, 2, 9, 11, 2);
   test_grouped(1, 32, 16, 3, 13, 6, 1);

@@ -31,7 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class CubinElfTest {
     private static final List<String> SOURCES = List.of("batchnorm", "channels", "conv_bn_relu", "elementwise",
-            "losses", "pooling", "reduce", "sgd", "temporal_conv");
+            "losses", "pooling", "reduce", "sgd", "temporal_conv", "temporal_conv_ndhwc");
 
     /** The bundled cubins; skips when the build had no nvcc, fails when it had one but the cubins are missing. */
     static Cubins bundled() {
@@ -106,6 +106,20 @@ class CubinElfTest {
         assertTrue(tc.kernel("temporal_conv3_gemm_kernel<true>").mangled().contains("ILb1E"));
         assertEquals(List.of(8, 8, 8, 4, 8, 8),
                 tc.kernel("temporal_conv3_gemm_kernel<true>").params().stream().map(CubinElf.Param::size).toList());
+        // the channels-last temporal conv: one template per storage type (and direction)
+        for (int arch : List.of(80, 90)) {
+            CubinElf tcl = c.elf(arch, "temporal_conv_ndhwc");
+            for (String st : List.of("SevF32", "SevBF16")) {
+                for (String trans : List.of("false", "true")) {
+                    assertEquals(List.of(8, 8, 8, 4, 8, 8), tcl.kernel("tcl_gemm_kernel<" + st + ", " + trans + ">")
+                            .params().stream().map(CubinElf.Param::size).toList(), st + " " + trans);
+                }
+                // (x, dy, parts, N, C, S, TS)
+                assertEquals(List.of(8, 8, 8, 4, 4, 8, 8), tcl.kernel("tcl_dw_kernel<" + st + ">").params().stream()
+                        .map(CubinElf.Param::size).toList(), st);
+            }
+            assertNotNull(tcl.kernel("tcl_dw_reduce_kernel"));
+        }
         CubinElf ew = c.elf(90, "elementwise");
         CubinElf.Kernel add = ew.kernel("add_kernel");
         assertTrue(add.mangled().matches("_ZN\\d+_GLOBAL__N_.*10add_kernelEPKfS1_Pfl"), add.mangled());

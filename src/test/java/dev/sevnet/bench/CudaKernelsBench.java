@@ -2,7 +2,10 @@ package dev.sevnet.bench;
 
 import dev.sevnet.backend.ConvSpec;
 import dev.sevnet.backend.cuda.CudaBackend;
+import dev.sevnet.backend.cuda.CudaKernels;
 import dev.sevnet.backend.cuda.CudaRuntime;
+import dev.sevnet.tensor.DType;
+import dev.sevnet.tensor.Half;
 import dev.sevnet.tensor.Shape;
 import dev.sevnet.tensor.Tensor;
 import java.util.Locale;
@@ -16,12 +19,14 @@ import java.util.function.Supplier;
  * (kernels/conv_bn_relu.cu: the block's 1x1x1 and grouped 1x3x3 convs with BN + ReLU in training and
  * inference form, the grouped conv's backward, BN + ReLU (+ residual) forward and backward) against
  * the library sequence each replaces (KernelMode LIBRARY: cuDNN conv, cuDNN BN, separate ReLU/add), and
- * the SGD step over all of SEVNet-G8's parameters in one launch against one launch per parameter.
+ * the SGD step over all of SEVNet-G8's parameters in one launch against one launch per parameter; then the
+ * channels-last temporal conv (kernels/temporal_conv_ndhwc.cu, fp32 and bf16, section {@code ndhwc}) against
+ * the NCDHW temporal conv the backend runs today (KernelMode AUTO) and sevnet's NCDHW kernel (CUSTOM).
  * Device time from CUDA events on the backend's stream (outputs come from the caching allocator, so
  * no cudaMalloc is timed); prints Markdown tables with ms, GB/s (the bytes each op must move at
  * least), TFLOP/s and the fraction of the device's peak. Run on a GPU machine:
  *
- * <pre>java -cp CLASSPATH dev.sevnet.bench.CudaKernelsBench [batch] [reps] [peakGBs] [peakTflops] [all|base|fused]</pre>
+ * <pre>java -cp CLASSPATH dev.sevnet.bench.CudaKernelsBench [batch] [reps] [peakGBs] [peakTflops] [all|base|fused|ndhwc]</pre>
  *
  * (defaults 8, 20, the H200's 4300 GB/s copy rate measured here and 67 fp32 TFLOP/s datasheet, all).
  */
@@ -44,11 +49,14 @@ public final class CudaKernelsBench {
         gpu.setAllowTf32(false);
         System.out.println("device: " + gpu.name() + "; cuDNN " + st.cudnnVersion() + "; batch " + batch + ", " + reps
                 + " reps per figure");
-        if (!sections.equals("fused")) {
+        if (sections.equals("all") || sections.equals("base")) {
             baseKernels(gpu, batch, reps, peakGBs, peakTf);
         }
-        if (!sections.equals("base")) {
+        if (sections.equals("all") || sections.equals("fused")) {
             fusedKernels(gpu, batch, reps, peakGBs, peakTf);
+        }
+        if (sections.equals("all") || sections.equals("ndhwc")) {
+            ndhwcKernels(gpu, batch, reps, peakTf);
         }
         gpu.setKernelMode(CudaBackend.KernelMode.AUTO);
     }
@@ -159,6 +167,102 @@ public final class CudaKernelsBench {
             }
         }
         sgdRow(gpu, reps);
+    }
+
+    /**
+     * SEVNet-G8's temporal 3x1x1 convs at 16 frames: the stem's (32 channels at 112^2) and each stage's, (width
+     * C, H = W) as in {@link #baseKernels} (the downsample blocks' convs run at C_s/2 after the stride-2 conv).
+     */
+    private static final int[][] G8_TEMPORAL = {{32, 112}, {32, 56}, {64, 56}, {64, 28}, {128, 28}, {128, 14},
+        {256, 14}, {256, 7}, {512, 7}};
+
+    /**
+     * The channels-last temporal conv kernels, called directly on the backend's stream (no backend op uses them
+     * yet), fp32 and bf16, against the NCDHW conv of the same shape as the backend runs it now (AUTO: cuDNN
+     * forward/backward-data, sevnet's backward-weight up to 128 channels) and sevnet's NCDHW kernel (CUSTOM).
+     * TF32 off. % peak is of the fp32 (CUDA-core) peak: no kernel here uses tensor cores.
+     */
+    private static void ndhwcKernels(CudaBackend gpu, int batch, int reps, double peakTf) {
+        System.out.println();
+        System.out.println("channels-last temporal conv (kernels/temporal_conv_ndhwc.cu) vs the NCDHW one: AUTO = what"
+                + " CudaBackend runs now, CUSTOM = sevnet's NCDHW kernel; fp32, TF32 off");
+        System.out.println("| op | [N,C,T,H,W] | NDHWC fp32 ms | NDHWC bf16 ms | NCDHW AUTO ms | NCDHW CUSTOM ms "
+                + "| bf16/AUTO | fp32/AUTO | bf16 TFLOP/s (% fp32 peak) |");
+        System.out.println("|---|---|---|---|---|---|---|---|---|");
+        ConvSpec temporal = ConvSpec.builder().kernel(3, 1, 1).padding(1, 0, 0).build();
+        Random r = new Random(3);
+        long st = gpu.cudaDevice().streamAddress();
+        for (int[] cs : G8_TEMPORAL) {
+            int c = cs[0], hw = cs[1], t = 16;
+            long s = (long) hw * hw;
+            Shape xs = Shape.of(batch, c, t, hw, hw);
+            Shape ws = Shape.of(c, c, 3, 1, 1);
+            double flops = 2.0 * xs.size() * c * 3;
+            try (Tensor x = rand(gpu, r, xs); Tensor dy = rand(gpu, r, xs); Tensor w = rand(gpu, r, ws);
+                    Tensor x16 = randBf16(gpu, r, xs); Tensor dy16 = randBf16(gpu, r, xs);
+                    Tensor w16 = randBf16(gpu, r, ws); Tensor y = gpu.allocate(xs, DType.FLOAT32);
+                    Tensor y16 = gpu.allocate(xs, DType.BFLOAT16); Tensor dw = gpu.allocate(ws, DType.FLOAT32)) {
+                int n = batch;
+                double[] fwd = {
+                    gpu.cudaDevice().timeMillis(reps, () -> ok(CudaKernels.sevc_temporal_conv3_ndhwc_forward_f32(
+                            x.address(), w.address(), y.address(), n, c, t, s, st))),
+                    gpu.cudaDevice().timeMillis(reps, () -> ok(CudaKernels.sevc_temporal_conv3_ndhwc_forward_bf16(
+                            x16.address(), w16.address(), y16.address(), n, c, t, s, st))),
+                    ncdhw(gpu, reps, CudaBackend.KernelMode.AUTO, () -> gpu.conv3d(x, w, null, temporal, false)),
+                    ncdhw(gpu, reps, CudaBackend.KernelMode.CUSTOM, () -> gpu.conv3d(x, w, null, temporal, false))};
+                ndhwcRow("fwd", xs, fwd, flops, peakTf);
+                double[] bwd = {
+                    gpu.cudaDevice().timeMillis(reps, () -> ok(CudaKernels.sevc_temporal_conv3_ndhwc_backward_data_f32(
+                            dy.address(), w.address(), y.address(), n, c, t, s, st))),
+                    gpu.cudaDevice().timeMillis(reps, () -> ok(CudaKernels.sevc_temporal_conv3_ndhwc_backward_data_bf16(
+                            dy16.address(), w16.address(), y16.address(), n, c, t, s, st))),
+                    ncdhw(gpu, reps, CudaBackend.KernelMode.AUTO, () -> gpu.conv3dBackwardData(dy, w, temporal, xs)),
+                    ncdhw(gpu, reps, CudaBackend.KernelMode.CUSTOM, () -> gpu.conv3dBackwardData(dy, w, temporal, xs))};
+                ndhwcRow("bwd-data", xs, bwd, flops, peakTf);
+                double[] bww = {
+                    gpu.cudaDevice().timeMillis(reps, () -> ok(
+                            CudaKernels.sevc_temporal_conv3_ndhwc_backward_weight_f32(x.address(), dy.address(),
+                                    dw.address(), n, c, t, s, st))),
+                    gpu.cudaDevice().timeMillis(reps, () -> ok(
+                            CudaKernels.sevc_temporal_conv3_ndhwc_backward_weight_bf16(x16.address(), dy16.address(),
+                                    dw.address(), n, c, t, s, st))),
+                    ncdhw(gpu, reps, CudaBackend.KernelMode.AUTO, () -> gpu.conv3dBackwardWeight(x, dy, temporal, ws)),
+                    ncdhw(gpu, reps, CudaBackend.KernelMode.CUSTOM,
+                            () -> gpu.conv3dBackwardWeight(x, dy, temporal, ws))};
+                ndhwcRow("bwd-weight", xs, bww, flops, peakTf);
+            }
+        }
+        gpu.setKernelMode(CudaBackend.KernelMode.AUTO);
+    }
+
+    private static double ncdhw(CudaBackend gpu, int reps, CudaBackend.KernelMode mode, Supplier<Tensor> body) {
+        gpu.setKernelMode(mode);
+        return gpu.cudaDevice().timeMillis(reps, () -> body.get().close());
+    }
+
+    /** ms: NDHWC fp32, NDHWC bf16, NCDHW AUTO, NCDHW CUSTOM. */
+    private static void ndhwcRow(String op, Shape s, double[] ms, double flops, double peakTf) {
+        double tf = flops / (ms[1] * 1e-3) / 1e12;
+        System.out.println(String.format(Locale.ROOT, "| temporal conv %s | %s | %.3f | %.3f | %.3f | %.3f | %.2fx | %.2fx "
+                + "| %.1f (%.0f%%) |", op, s, ms[0], ms[1], ms[2], ms[3], ms[1] / ms[2], ms[0] / ms[2], tf,
+                100 * tf / peakTf));
+    }
+
+    private static void ok(int rc) {
+        if (rc != 0) {
+            throw new IllegalStateException("kernel failed (" + rc + "): " + CudaKernels.sevc_last_error());
+        }
+    }
+
+    /** Random values rounded to bf16, on the device (raw bits, dtype BFLOAT16). */
+    private static Tensor randBf16(CudaBackend gpu, Random r, Shape s) {
+        try (Tensor h = Tensor.empty(s, DType.BFLOAT16)) {
+            java.nio.ByteBuffer b = h.hostBuffer();
+            for (int i = 0; i < s.size(); i++) {
+                b.putShort(2 * i, Half.floatToBf16((float) r.nextGaussian()));
+            }
+            return gpu.toDevice(h);
+        }
     }
 
     /** The optimizer step over SEVNet-G8's parameters: one launch for all against one launch per parameter. */

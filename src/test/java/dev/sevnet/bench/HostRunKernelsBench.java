@@ -1,6 +1,8 @@
 package dev.sevnet.bench;
 
 import dev.sevnet.backend.cpu.NativeCore;
+import dev.sevnet.tensor.DType;
+import dev.sevnet.tensor.Half;
 import dev.sevnet.tensor.Shape;
 import dev.sevnet.tensor.Tensor;
 import java.util.Random;
@@ -67,6 +69,11 @@ public class HostRunKernelsBench {
     Tensor dwg;
     Tensor z;
     Tensor masked;
+    // the channels-last temporal conv's bf16 operands ([N][T][S][C]; the fp32 ones reuse x, dy, w, y, dw)
+    Tensor x16;
+    Tensor dy16;
+    Tensor w16;
+    Tensor y16;
 
     @Setup(Level.Trial)
     public void setup() {
@@ -90,6 +97,20 @@ public class HostRunKernelsBench {
         dwg = Tensor.empty(wg.shape());
         z = Tensor.empty(xs);
         masked = Tensor.empty(xs);
+        x16 = bf16(x);
+        dy16 = bf16(dy);
+        w16 = bf16(w);
+        y16 = Tensor.empty(xs, DType.BFLOAT16);
+    }
+
+    /** t rounded to bf16 (raw bits, dtype BFLOAT16). */
+    static Tensor bf16(Tensor t) {
+        Tensor b = Tensor.empty(t.shape(), DType.BFLOAT16);
+        java.nio.ByteBuffer bb = b.hostBuffer();
+        for (int i = 0; i < t.size(); i++) {
+            bb.putShort(2 * i, Half.floatToBf16(t.getFloat(i)));
+        }
+        return b;
     }
 
     static Tensor rand(Random r, Shape s) {
@@ -102,7 +123,8 @@ public class HostRunKernelsBench {
 
     @TearDown(Level.Trial)
     public void tearDown() {
-        for (Tensor t : new Tensor[] {x, dy, y, dx, w, dw, gamma, beta, mean, invstd, dg, db, rm, rv, wg, dwg, z, masked}) {
+        for (Tensor t : new Tensor[] {x, dy, y, dx, w, dw, gamma, beta, mean, invstd, dg, db, rm, rv, wg, dwg, z, masked,
+            x16, dy16, w16, y16}) {
             t.close();
         }
     }
@@ -126,6 +148,40 @@ public class HostRunKernelsBench {
                     T, S);
         }
         return NativeCore.sev_conv3d_backward_weight(x.address(), dy.address(), dw.address(), temporalParams());
+    }
+
+    /**
+     * The channels-last temporal conv (kernels/temporal_conv_ndhwc.cu), fp32 and bf16: the body against its CPU
+     * reference (plain loops in double: the "cpu" figures are the reference's, not an optimized CPU conv).
+     * x, dy, y are read as [N][T][S][C].
+     */
+    @Benchmark
+    public int temporalConvNdhwcForwardF32() {
+        if (host()) {
+            return NativeCore.sev_hostrun_temporal_conv3_ndhwc_forward_f32(x.address(), w.address(), y.address(), N, C,
+                    T, S);
+        }
+        return NativeCore.sev_temporal_conv3_ndhwc_forward_f32(x.address(), w.address(), y.address(), N, C, T, S);
+    }
+
+    @Benchmark
+    public int temporalConvNdhwcForwardBf16() {
+        if (host()) {
+            return NativeCore.sev_hostrun_temporal_conv3_ndhwc_forward_bf16(x16.address(), w16.address(), y16.address(),
+                    N, C, T, S);
+        }
+        return NativeCore.sev_temporal_conv3_ndhwc_forward_bf16(x16.address(), w16.address(), y16.address(), N, C, T,
+                S);
+    }
+
+    @Benchmark
+    public int temporalConvNdhwcBackwardWeightBf16() {
+        if (host()) {
+            return NativeCore.sev_hostrun_temporal_conv3_ndhwc_backward_weight_bf16(x16.address(), dy16.address(),
+                    dw.address(), N, C, T, S);
+        }
+        return NativeCore.sev_temporal_conv3_ndhwc_backward_weight_bf16(x16.address(), dy16.address(), dw.address(), N,
+                C, T, S);
     }
 
     @Benchmark

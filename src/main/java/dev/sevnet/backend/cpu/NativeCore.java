@@ -55,6 +55,34 @@ public final class NativeCore {
     public static native int sev_conv3d_backward_weight(@Cast("const float*") long x, @Cast("const float*") long dy,
             @Cast("float*") long dw, @Cast("const int*") int[] p);
 
+    // ---- temporal 3x1x1 conv in channels-last layout [N][T][S][C] (CPU references, plain loops in double) ----
+    // w [C][C][3] in the call's storage type (bf16: raw uint16 bits), dw always fp32
+    public static native int sev_temporal_conv3_ndhwc_forward_f32(@Cast("const float*") long x,
+            @Cast("const float*") long w, @Cast("float*") long y, int n, int c, int t, @Cast("int64_t") long s);
+
+    public static native int sev_temporal_conv3_ndhwc_forward_bf16(@Cast("const uint16_t*") long x,
+            @Cast("const uint16_t*") long w, @Cast("uint16_t*") long y, int n, int c, int t, @Cast("int64_t") long s);
+
+    public static native int sev_temporal_conv3_ndhwc_backward_data_f32(@Cast("const float*") long dy,
+            @Cast("const float*") long w, @Cast("float*") long dx, int n, int c, int t, @Cast("int64_t") long s);
+
+    public static native int sev_temporal_conv3_ndhwc_backward_data_bf16(@Cast("const uint16_t*") long dy,
+            @Cast("const uint16_t*") long w, @Cast("uint16_t*") long dx, int n, int c, int t, @Cast("int64_t") long s);
+
+    public static native int sev_temporal_conv3_ndhwc_backward_weight_f32(@Cast("const float*") long x,
+            @Cast("const float*") long dy, @Cast("float*") long dw, int n, int c, int t, @Cast("int64_t") long s);
+
+    public static native int sev_temporal_conv3_ndhwc_backward_weight_bf16(@Cast("const uint16_t*") long x,
+            @Cast("const uint16_t*") long dy, @Cast("float*") long dw, int n, int c, int t, @Cast("int64_t") long s);
+
+    /** [N, C, S] -> [N, S, C] (NCDHW -> NDHWC, S = T*H*W), fp32. */
+    public static native int sev_ncdhw_to_ndhwc(@Cast("const float*") long x, @Cast("float*") long y,
+            @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s);
+
+    /** [N, S, C] -> [N, C, S] (NDHWC -> NCDHW), fp32. */
+    public static native int sev_ndhwc_to_ncdhw(@Cast("const float*") long x, @Cast("float*") long y,
+            @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s);
+
     public static native int sev_sgemm(int transA, int transB, @Cast("int64_t") long m, @Cast("int64_t") long n,
             @Cast("int64_t") long k, float alpha, @Cast("const float*") long a, @Cast("int64_t") long lda,
             @Cast("const float*") long b, @Cast("int64_t") long ldb, float beta, @Cast("float*") long c,
@@ -280,6 +308,27 @@ public final class NativeCore {
 
     public static native int sev_hostrun_temporal_conv3_backward_weight(@Cast("const float*") long x,
             @Cast("const float*") long dy, @Cast("float*") long dw, int n, int c, int t, @Cast("int64_t") long s);
+
+    // channels-last temporal conv (kernels/temporal_conv_ndhwc.cu); these check their arguments as the kernels'
+    // launchers do: SEV_EINVAL (-1) with the reason in sev_last_error()
+    public static native int sev_hostrun_temporal_conv3_ndhwc_forward_f32(@Cast("const float*") long x,
+            @Cast("const float*") long w, @Cast("float*") long y, int n, int c, int t, @Cast("int64_t") long s);
+
+    public static native int sev_hostrun_temporal_conv3_ndhwc_forward_bf16(@Cast("const uint16_t*") long x,
+            @Cast("const uint16_t*") long w, @Cast("uint16_t*") long y, int n, int c, int t, @Cast("int64_t") long s);
+
+    public static native int sev_hostrun_temporal_conv3_ndhwc_backward_data_f32(@Cast("const float*") long dy,
+            @Cast("const float*") long w, @Cast("float*") long dx, int n, int c, int t, @Cast("int64_t") long s);
+
+    public static native int sev_hostrun_temporal_conv3_ndhwc_backward_data_bf16(@Cast("const uint16_t*") long dy,
+            @Cast("const uint16_t*") long w, @Cast("uint16_t*") long dx, int n, int c, int t, @Cast("int64_t") long s);
+
+    public static native int sev_hostrun_temporal_conv3_ndhwc_backward_weight_f32(@Cast("const float*") long x,
+            @Cast("const float*") long dy, @Cast("float*") long dw, int n, int c, int t, @Cast("int64_t") long s);
+
+    public static native int sev_hostrun_temporal_conv3_ndhwc_backward_weight_bf16(@Cast("const uint16_t*") long x,
+            @Cast("const uint16_t*") long dy, @Cast("float*") long dw, int n, int c, int t, @Cast("int64_t") long s);
+
     // fused conv -> BN -> ReLU (kernels/conv_bn_relu.cu); every pointer a host address, 0 for NULL
     public static native int sev_hostrun_pointwise_conv_forward(@Cast("const float*") long x,
             @Cast("const float*") long w, @Cast("const float*") long bias, @Cast("const float*") long gamma,

@@ -70,7 +70,11 @@ public final class CudaDevice implements AutoCloseable {
         return stream;
     }
 
-    long streamAddress() {
+    /**
+     * This device's stream as a {@code cudaStream_t} address, for calling {@link CudaKernels} directly
+     * (benchmarks and tests of kernels no backend op uses yet); work queued there is ordered with the backend's.
+     */
+    public long streamAddress() {
         return stream.address();
     }
 

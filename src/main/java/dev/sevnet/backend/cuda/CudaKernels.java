@@ -189,6 +189,33 @@ public final class CudaKernels {
     public static native int sevc_temporal_conv3_backward_weight(@Cast("const float*") long x,
             @Cast("const float*") long dy, @Cast("float*") long dw, int n, int c, int t, @Cast("int64_t") long s,
             @Cast("void*") long stream);
+
+    // ---- the same conv channels-last, [N][T][S][C] (kernels/temporal_conv_ndhwc.cu), fp32 and bf16 ----
+    // w [C][C][3] in the call's storage type (bf16: raw uint16 bits, fp32 accumulation, y/dx rounded once);
+    // dw always fp32. Bad sizes or a NULL pointer that would be read: SEVC_E_ARG with the reason.
+    public static native int sevc_temporal_conv3_ndhwc_forward_f32(@Cast("const float*") long x,
+            @Cast("const float*") long w, @Cast("float*") long y, int n, int c, int t, @Cast("int64_t") long s,
+            @Cast("void*") long stream);
+
+    public static native int sevc_temporal_conv3_ndhwc_forward_bf16(@Cast("const uint16_t*") long x,
+            @Cast("const uint16_t*") long w, @Cast("uint16_t*") long y, int n, int c, int t, @Cast("int64_t") long s,
+            @Cast("void*") long stream);
+
+    public static native int sevc_temporal_conv3_ndhwc_backward_data_f32(@Cast("const float*") long dy,
+            @Cast("const float*") long w, @Cast("float*") long dx, int n, int c, int t, @Cast("int64_t") long s,
+            @Cast("void*") long stream);
+
+    public static native int sevc_temporal_conv3_ndhwc_backward_data_bf16(@Cast("const uint16_t*") long dy,
+            @Cast("const uint16_t*") long w, @Cast("uint16_t*") long dx, int n, int c, int t, @Cast("int64_t") long s,
+            @Cast("void*") long stream);
+
+    public static native int sevc_temporal_conv3_ndhwc_backward_weight_f32(@Cast("const float*") long x,
+            @Cast("const float*") long dy, @Cast("float*") long dw, int n, int c, int t, @Cast("int64_t") long s,
+            @Cast("void*") long stream);
+
+    public static native int sevc_temporal_conv3_ndhwc_backward_weight_bf16(@Cast("const uint16_t*") long x,
+            @Cast("const uint16_t*") long dy, @Cast("float*") long dw, int n, int c, int t, @Cast("int64_t") long s,
+            @Cast("void*") long stream);
     // ---- fused conv -> batch norm -> ReLU of the SEV block (kernels/conv_bn_relu.cu) ----
     /**
      * 1x1x1 conv, Cin -> Cout, stride 1, S = T*H*W, with the inference epilogue: runningMean != 0: BN with
