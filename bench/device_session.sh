@@ -39,13 +39,15 @@ if has sanitize; then
     echo "== compute-sanitizer $tool on the CUDA op tests"
     timeout ${SANITIZE_TIMEOUT:-280} compute-sanitizer --tool $tool --print-limit 20 java -jar "$JUNIT" execute --class-path "$CP" --disable-banner \
       --select-class dev.sevnet.backend.cuda.CudaBackendOpsTest --select-class dev.sevnet.backend.cuda.CudaFusedKernelsTest \
+      --select-class dev.sevnet.backend.cuda.CudaTemporalConvNdhwcTest \
       --details=summary > "$O/$tool.log" 2>&1; echo "rc=$?"
     grep -E "ERROR SUMMARY|RACECHECK SUMMARY|Invalid|hazard|tests (successful|failed)" "$O/$tool.log" | head -12
   done
 fi
 if has kernels; then
   # KSECTIONS: all (default), base (temporal conv + BN vs cuDNN), fused (conv_bn_relu.cu vs the library
-  # sequence it replaces, and the one-launch SGD step)
+  # sequence it replaces, and the one-launch SGD step), ndhwc (channels-last temporal conv, fp32 and bf16,
+  # vs the NCDHW conv the backend runs)
   echo "== kernel microbenchmarks (custom vs cuDNN / library)"
   timeout ${KTIMEOUT:-420} java -cp "$CP" dev.sevnet.bench.CudaKernelsBench 8 ${KREPS:-20} 4300 67 ${KSECTIONS:-all} > "$O/kernels.md" 2>&1; echo "rc=$?"
   cat "$O/kernels.md"
