@@ -32,21 +32,9 @@ __global__ void __launch_bounds__(TC_THREADS) temporal_conv3_dw_kernel(const flo
                                                                        int64_t S, int64_t TS) {
   __shared__ float As[TC_BK * TC_LD];
   __shared__ float Bs[TC_BK * TC_LD];
-  const int r0 = blockIdx.x * TC_BN, m0 = blockIdx.y * TC_BM, p = blockIdx.z, P = gridDim.z;
-  const int64_t per_item = (TS + TC_BK - 1) / TC_BK;
-  int64_t first, last;
-  tconv_dw_split_range(tconv_dw_slices(N, TS), p, P, &first, &last);
-  float acc[4][4] = {};
-  for (int64_t g = first; g < last; g++) {
-    const int n = (int)(g / per_item);
-    const int64_t j0 = (g % per_item) * TC_BK;
-    for (int slot = threadIdx.x; slot < TC_BK * TC_BM; slot += TC_THREADS)
-      tconv_dw_load_slot(As, Bs, slot, x, dy, n, m0, r0, j0, C, S, TS);
-    __syncthreads();
-    tconv_compute(As, TC_LD, Bs, TC_LD, acc, threadIdx.x);
-    __syncthreads();
-  }
-  tconv_dw_store_partial(parts + (int64_t)p * 3 * C * C, acc, threadIdx.x, m0, r0, C);
+  tconv_dw_block(As, Bs, parts, N, C, TS, [&](float* a, float* b, int slot, int n, int m0, int r0, int64_t j0) {
+    tconv_dw_load_slot(a, b, slot, x, dy, n, m0, r0, j0, C, S, TS);
+  });
 }
 __global__ void temporal_conv3_dw_reduce_kernel(const float* __restrict__ parts, float* __restrict__ dw, int P,
                                                 int C) {

@@ -112,3 +112,27 @@ SEV_HD float tconv_dw_reduce_element(const float* parts, int P, int64_t i, int C
   for (int p = 0; p < P; p++) s += parts[p * per + at];
   return s;
 }
+
+#if defined(__CUDACC__)
+// One block of a split-K backward-weight kernel (NCDHW temporal_conv3_dw_kernel, NDHWC tcl_dw_kernel):
+// grid (r tiles, m tiles, splits); split blockIdx.z's slices staged by load_slot(As, Bs, slot, n, m0, r0,
+// j0) — the one thing the layouts do differently — and its partial product stored for the reduce kernel.
+template <class LoadSlot>
+__device__ __forceinline__ void tconv_dw_block(float* As, float* Bs, float* parts, int N, int C, int64_t TS,
+                                               LoadSlot load_slot) {
+  const int r0 = blockIdx.x * TC_BN, m0 = blockIdx.y * TC_BM, p = blockIdx.z, P = gridDim.z;
+  const int64_t per_item = (TS + TC_BK - 1) / TC_BK;
+  int64_t first, last;
+  tconv_dw_split_range(tconv_dw_slices(N, TS), p, P, &first, &last);
+  float acc[4][4] = {};
+  for (int64_t g = first; g < last; g++) {
+    const int n = (int)(g / per_item);
+    const int64_t j0 = (g % per_item) * TC_BK;
+    for (int slot = threadIdx.x; slot < TC_BK * TC_BM; slot += TC_THREADS) load_slot(As, Bs, slot, n, m0, r0, j0);
+    __syncthreads();
+    tconv_compute(As, TC_LD, Bs, TC_LD, acc, threadIdx.x);
+    __syncthreads();
+  }
+  tconv_dw_store_partial(parts + (int64_t)p * 3 * C * C, acc, threadIdx.x, m0, r0, C);
+}
+#endif

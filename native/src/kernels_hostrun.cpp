@@ -83,10 +83,11 @@ void tcl_gemm_host(bool trans, const typename St::storage* w, const typename St:
       }
 }
 
-// tcl_dw_kernel: every (r tile, m tile, split) block, then tcl_dw_reduce_kernel
-template <class St>
-void tcl_dw_host(const typename St::storage* x, const typename St::storage* dy, float* dw, int N, int C, int T,
-                 int64_t S) {
+// A split-K backward-weight kernel of the temporal convs (temporal_conv3_dw_kernel, tcl_dw_kernel): every
+// (r tile, m tile, split) block, its slices staged by load_slot(As, Bs, slot, n, m0, r0, j0) — the only
+// part the two layouts do differently — then the reduce kernel over the splits' partials.
+template <class LoadSlot>
+void tconv_dw_host(float* dw, int N, int C, int T, int64_t S, LoadSlot load_slot) {
   const int64_t TS = (int64_t)T * S, per = 3 * (int64_t)C * C, per_item = (TS + TC_BK - 1) / TC_BK;
   const int P = tconv_dw_splits(N, C, TS);
   const int64_t bx = (3 * C + TC_BN - 1) / TC_BN, by = (C + TC_BM - 1) / TC_BM;
@@ -106,14 +107,23 @@ void tcl_dw_host(const typename St::storage* x, const typename St::storage* dy, 
         for (int64_t g = first; g < last; g++) {
           const int n = (int)(g / per_item);
           const int64_t j0 = (g % per_item) * TC_BK;
-          for (int slot = 0; slot < TC_BK * TC_BM; slot++)
-            tcl_dw_load_slot<St>(As, Bs, slot, x, dy, n, m0, r0, j0, C, S, TS);
+          for (int slot = 0; slot < TC_BK * TC_BM; slot++) load_slot(As, Bs, slot, n, m0, r0, j0);
           for (int tid = 0; tid < TC_THREADS; tid++) tconv_compute(As, TC_LD, Bs, TC_LD, acc[tid], tid);
         }
         for (int tid = 0; tid < TC_THREADS; tid++)
           tconv_dw_store_partial(parts.data() + (int64_t)p * per, acc[tid], tid, m0, r0, C);
       }
   for (int64_t i = 0; i < per; i++) dw[i] = tconv_dw_reduce_element(parts.data(), P, i, C);
+}
+
+// tcl_dw_kernel, then tcl_dw_reduce_kernel
+template <class St>
+void tcl_dw_host(const typename St::storage* x, const typename St::storage* dy, float* dw, int N, int C, int T,
+                 int64_t S) {
+  const int64_t TS = (int64_t)T * S;
+  tconv_dw_host(dw, N, C, T, S, [&](float* As, float* Bs, int slot, int n, int m0, int r0, int64_t j0) {
+    tcl_dw_load_slot<St>(As, Bs, slot, x, dy, n, m0, r0, j0, C, S, TS);
+  });
 }
 
 // the launchers' check (tcl_bad_args), with the message they would leave in sevc_last_error()
@@ -550,35 +560,11 @@ int sev_hostrun_temporal_conv3_backward_data(const float* dy, const float* w, fl
 
 int sev_hostrun_temporal_conv3_backward_weight(const float* x, const float* dy, float* dw, int N, int C, int T,
                                                int64_t S) {
-  const int64_t TS = (int64_t)T * S, per = 3 * (int64_t)C * C, per_item = (TS + TC_BK - 1) / TC_BK;
-  const int P = tconv_dw_splits(N, C, TS);
-  const int64_t bx = (3 * C + TC_BN - 1) / TC_BN, by = (C + TC_BM - 1) / TC_BM;
-  std::vector<float> parts((size_t)(per * P));
-  // temporal_conv3_dw_kernel: every (r tile, m tile, split) block
-#pragma omp parallel for schedule(dynamic, 1) collapse(3)
-  for (int p = 0; p < P; p++)
-    for (int64_t yb = 0; yb < by; yb++)
-      for (int64_t xb = 0; xb < bx; xb++) {
-        const int r0 = (int)xb * TC_BN, m0 = (int)yb * TC_BM;
-        float As[TC_BK * TC_LD], Bs[TC_BK * TC_LD];
-        static thread_local float acc[TC_THREADS][4][4];
-        for (int tid = 0; tid < TC_THREADS; tid++)
-          for (int i = 0; i < 4; i++)
-            for (int q = 0; q < 4; q++) acc[tid][i][q] = 0.f;
-        int64_t first, last;
-        tconv_dw_split_range(tconv_dw_slices(N, TS), p, P, &first, &last);
-        for (int64_t g = first; g < last; g++) {
-          const int n = (int)(g / per_item);
-          const int64_t j0 = (g % per_item) * TC_BK;
-          for (int slot = 0; slot < TC_BK * TC_BM; slot++)
-            tconv_dw_load_slot(As, Bs, slot, x, dy, n, m0, r0, j0, C, S, TS);
-          for (int tid = 0; tid < TC_THREADS; tid++) tconv_compute(As, TC_LD, Bs, TC_LD, acc[tid], tid);
-        }
-        for (int tid = 0; tid < TC_THREADS; tid++)
-          tconv_dw_store_partial(parts.data() + (int64_t)p * per, acc[tid], tid, m0, r0, C);
-      }
-  // temporal_conv3_dw_reduce_kernel
-  for (int64_t i = 0; i < per; i++) dw[i] = tconv_dw_reduce_element(parts.data(), P, i, C);
+  // temporal_conv3_dw_kernel, then temporal_conv3_dw_reduce_kernel
+  const int64_t TS = (int64_t)T * S;
+  tconv_dw_host(dw, N, C, T, S, [&](float* As, float* Bs, int slot, int n, int m0, int r0, int64_t j0) {
+    tconv_dw_load_slot(As, Bs, slot, x, dy, n, m0, r0, j0, C, S, TS);
+  });
   return SEV_OK;
 }
 
