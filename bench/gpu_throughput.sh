@@ -23,12 +23,20 @@ run_py() { echo ">> pytorch $*" >&2; "$PY" bench/reference/bench_torch_gpu.py --
 # PyTorch first (the peer in the same run): fp32 in both layouts, bf16 channels-last
 run_py --modes infer,train --infer-batches 1,8,32 --train-batches 8,32 --precisions fp32 --layouts cl,ncdhw
 run_py --modes infer,train --infer-batches 1,8,32 --train-batches 8,32 --precisions bf16 --layouts cl
+# 16-bit inference peers: autocast fp16, and the whole model cast to bf16 / fp16 (sevnet's contract)
+run_py --modes infer --infer-batches 1,8,32 --precisions fp16,bf16-pure,fp16-pure --layouts cl
 # the default path (auto: per op whichever kernel measured faster) at every size; library-only and
 # custom-only at batch 8 for comparison
 for b in 1 8 32; do
   run $SEVNET bench --json --device cuda --kernels auto --model sevnet-g8 --mode infer --batch "$b" --frames 16 --size 224 --warmup "$WARMUP" --iters "$ITERS"
 done
 run $SEVNET bench --json --device cuda --kernels custom --model sevnet-g8 --mode infer --batch 8 --frames 16 --size 224 --warmup "$WARMUP" --iters "$ITERS"
+# 16-bit inference (issue 6): the folded graph in fp32, bf16 and fp16 (what Predictor runs)
+for b in 1 8 32; do
+  for p in fp32 bf16 fp16; do
+    run $SEVNET bench --json --device cuda --fold --precision "$p" --model sevnet-g8 --mode infer --batch "$b" --frames 16 --size 224 --warmup "$WARMUP" --iters "$ITERS"
+  done
+done
 for b in 8 32; do
   for k in auto library; do
     run $SEVNET bench --json --device cuda --kernels "$k" --model sevnet-g8 --mode train --batch "$b" --frames 16 --size 224 --warmup "$WARMUP" --iters "$ITERS"
@@ -55,4 +63,14 @@ for mode, batches in (("infer", (1, 8, 32)), ("train", (8, 32))):
         best_p = max([r["clips_per_s"] for r in (pn, pc) if r] or [0])
         ratio = f"{best_s / best_p:.2f}x" if best_p else "-"
         print(f"| {mode} batch {b} | {f(sc)} | {f(sl)} | {f(pn)} | {f(pc)} | {f(pb)} | {ratio} |")
+print()
+print("| inference (folded) | sevnet fp32 | sevnet bf16 | sevnet fp16 | pytorch bf16 autocast CL | pytorch fp16 autocast CL | pytorch bf16 cast CL | pytorch fp16 cast CL | sevnet bf16 / best pytorch bf16 |")
+print("|---|---|---|---|---|---|---|---|---|")
+for b in (1, 8, 32):
+    s32, sb, sh = (find("sevnet", "infer", b, folded=True, precision=p) for p in ("fp32", "bf16", "fp16"))
+    pa, ph, pbp, php = (find("pytorch", "infer", b, precision=p, layout="cl") for p in ("bf16", "fp16", "bf16-pure", "fp16-pure"))
+    f = lambda r: f"{r['clips_per_s']:.1f}" if r else "-"
+    best = max([r["clips_per_s"] for r in (pa, pbp) if r] or [0])
+    ratio = f"{sb['clips_per_s'] / best:.2f}x" if sb and best else "-"
+    print(f"| batch {b} | {f(s32)} | {f(sb)} | {f(sh)} | {f(pa)} | {f(ph)} | {f(pbp)} | {f(php)} | {ratio} |")
 PYEOF

@@ -19,6 +19,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sevnet_torch import SEVNet  # noqa: E402
 
 DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+# inference only: the whole model and the clip cast to 16 bits (model.to(dtype)), no autocast -- the same
+# contract as `sevnet bench --mode infer --precision bf16|fp16` (16-bit weights and activations; sevnet keeps
+# BN folded, biases and the classifier in fp32)
+PURE = {"bf16-pure": torch.bfloat16, "fp16-pure": torch.float16}
 
 
 def run_one(a, mode, batch, precision, layout):
@@ -31,7 +35,14 @@ def run_one(a, mode, batch, precision, layout):
         model = model.to(memory_format=torch.channels_last_3d)
         x = x.contiguous(memory_format=torch.channels_last_3d)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
-    amp = DTYPES[precision]
+    if precision in PURE:
+        if mode != "infer":
+            raise SystemExit(f"--precisions {precision} is inference only")
+        model = model.to(PURE[precision])
+        x = x.to(PURE[precision])
+        amp = None
+    else:
+        amp = DTYPES[precision]
     scaler = torch.amp.GradScaler("cuda", enabled=precision == "fp16")
 
     def step():

@@ -311,6 +311,21 @@ int sev_int8_set_kernel(int vnni);
 /* 1 when the int8 conv runs the VNNI kernel */
 int sev_int8_kernel(void);
 
+/* ---- 16-bit inference glue run on the host (kernels/half_ops.cuh, native/src/kernels_hostrun.cpp): the bodies of
+ * the sevc_half_* / sevc_cast kernels (sevnet_cuda.h), same arguments without the stream, HOST pointers; dtype
+ * 1 = bfloat16, 2 = fp16 (0 = fp32 for sev_hostrun_cast). For tests: compared with CpuBackend's 16-bit ops. ---- */
+int sev_hostrun_half_bias_act(void* y, const float* bias, const void* residual, int64_t N, int64_t C, int64_t S,
+                              int relu, int dtype);
+int sev_hostrun_half_add_act(const void* a, const void* b, void* y, int64_t n, int relu, int dtype);
+int sev_hostrun_half_avgpool3d_forward(const void* x, void* y, const int* p, int dtype);
+int sev_hostrun_half_global_avgpool_forward(const void* x, float* y, int64_t N, int64_t C, int64_t S, int dtype);
+int sev_hostrun_half_channel_scale_forward(const void* x, const float* g, void* y, int64_t N, int64_t C, int64_t S,
+                                           int dtype);
+int sev_hostrun_half_concat_channels(const void* a, const void* b, void* y, int64_t N, int64_t Ca, int64_t Cb,
+                                     int64_t S);
+int sev_hostrun_cast(const void* x, int from, void* y, int to, int64_t n);
+/* ---- end of the 16-bit block ---- */
+
 #ifdef __cplusplus
 }
 #endif

@@ -165,6 +165,29 @@ int sevc_bn_act_backward(const float* x, const float* y, const float* dy, const 
                          const float* save_invstd, float* dx, float* dgamma, float* dbeta, float* dresidual, int64_t N,
                          int64_t C, int64_t S, void* stream);
 
+/* ---- 16-bit inference glue (kernels/half_ops.cu; bodies in half_ops.cuh). Storage is raw 16-bit bits, dtype
+ * SEV_DT_BF16 (1) or SEV_DT_F16 (2); arithmetic fp32; each store rounds once to nearest even. Biases and SE gates
+ * stay fp32. ---- */
+/* in place on y [N, C, S]: y = act(y + bias[c] (bias may be NULL) + residual (may be NULL)), act ReLU when relu */
+int sevc_half_bias_act(void* y, const float* bias, const void* residual, int64_t N, int64_t C, int64_t S, int relu,
+                       int dtype, void* stream);
+/* y = act(a + b) (b may be NULL: y = act(a)) */
+int sevc_half_add_act(const void* a, const void* b, void* y, int64_t n, int relu, int dtype, void* stream);
+/* count_include_pad average pooling, the 19-int parameter block of sevc_avgpool3d_forward */
+int sevc_half_avgpool3d_forward(const void* x, void* y, const int* p, int dtype, void* stream);
+/* 16-bit [N, C, S] -> fp32 [N, C] means (summed in double) */
+int sevc_half_global_avgpool_forward(const void* x, float* y, int64_t N, int64_t C, int64_t S, int dtype,
+                                     void* stream);
+/* y[n,c,s] = x[n,c,s] * g[n,c], g fp32 */
+int sevc_half_channel_scale_forward(const void* x, const float* g, void* y, int64_t N, int64_t C, int64_t S,
+                                    int dtype, void* stream);
+/* [N, Ca, S] ++ [N, Cb, S] of 16-bit elements (a bit copy) */
+int sevc_half_concat_channels(const void* a, const void* b, void* y, int64_t N, int64_t Ca, int64_t Cb, int64_t S,
+                              void* stream);
+/* n elements from dtype `from` to dtype `to`: SEV_DT_F32 (0) <-> SEV_DT_BF16 (1) / SEV_DT_F16 (2) */
+int sevc_cast(const void* x, int from, void* y, int to, int64_t n, void* stream);
+/* ---- end of the 16-bit block ---- */
+
 #ifdef __cplusplus
 }
 #endif

@@ -767,3 +767,103 @@ int sev_hostrun_bn_act_backward(const float* x, const float* y, const float* dy,
 }
 
 }  // extern "C"
+
+// ================================================================ 16-bit inference glue (half_ops.cu)
+#include "half_ops.cuh"
+
+namespace {
+// f(SevBF16()) or f(SevF16()) for the dtype code; SEV_ERR_ARG for any other code
+template <typename F>
+int half_dispatch(int dtype, F f) {
+  if (dtype == SEV_DT_BF16) return f(SevBF16());
+  if (dtype == SEV_DT_F16) return f(SevF16());
+  return sev::fail(SEV_EINVAL, "dtype must be bf16 (1) or fp16 (2)");
+}
+}  // namespace
+
+int sev_hostrun_half_bias_act(void* y, const float* bias, const void* residual, int64_t N, int64_t C, int64_t S,
+                              int relu, int dtype) {
+  return half_dispatch(dtype, [&](auto st) {
+    using St = decltype(st);
+#pragma omp parallel for schedule(static)
+    for (int64_t nc = 0; nc < N * C; nc++)
+      for (int64_t s = 0; s < S; s++)
+        half_bias_act_element<St>((uint16_t*)y, bias, (const uint16_t*)residual, nc, s, C, S, relu);
+    return SEV_OK;
+  });
+}
+
+int sev_hostrun_half_add_act(const void* a, const void* b, void* y, int64_t n, int relu, int dtype) {
+  return half_dispatch(dtype, [&](auto st) {
+    using St = decltype(st);
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++)
+      ((uint16_t*)y)[i] = half_add_act_element<St>((const uint16_t*)a, (const uint16_t*)b, i, relu);
+    return SEV_OK;
+  });
+}
+
+int sev_hostrun_half_avgpool3d_forward(const void* x, void* y, const int* pp, int dtype) {
+  const SevPool p = sev_pool_params(pp);
+  const int64_t n = pool_out_count(p);
+  return half_dispatch(dtype, [&](auto st) {
+    using St = decltype(st);
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++) ((uint16_t*)y)[i] = half_avgpool3d_forward_element<St>((const uint16_t*)x, p, i);
+    return SEV_OK;
+  });
+}
+
+int sev_hostrun_half_global_avgpool_forward(const void* x, float* y, int64_t N, int64_t C, int64_t S, int dtype) {
+  const int nt = GAP_THREADS;
+  return half_dispatch(dtype, [&](auto st) {
+    using St = decltype(st);
+#pragma omp parallel for schedule(static)
+    for (int64_t nc = 0; nc < N * C; nc++)
+      y[nc] = global_avgpool_finish(block_sum_host<double>(nt, [&](int tid) {
+        return half_global_avgpool_partial<St>((const uint16_t*)x, nc, S, tid, nt);
+      }), S);
+    return SEV_OK;
+  });
+}
+
+int sev_hostrun_half_channel_scale_forward(const void* x, const float* g, void* y, int64_t N, int64_t C, int64_t S,
+                                           int dtype) {
+  return half_dispatch(dtype, [&](auto st) {
+    using St = decltype(st);
+#pragma omp parallel for schedule(static)
+    for (int64_t nc = 0; nc < N * C; nc++)
+      for (int64_t s = 0; s < S; s++) half_channel_scale_element<St>((const uint16_t*)x, g, (uint16_t*)y, nc, s, S);
+    return SEV_OK;
+  });
+}
+
+int sev_hostrun_half_concat_channels(const void* a, const void* b, void* y, int64_t N, int64_t Ca, int64_t Cb,
+                                     int64_t S) {
+  const int64_t n = N * (Ca + Cb) * S;
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; i++)
+    ((uint16_t*)y)[i] = half_concat_element((const uint16_t*)a, (const uint16_t*)b, i, Ca, Cb, S);
+  return SEV_OK;
+}
+
+int sev_hostrun_cast(const void* x, int from, void* y, int to, int64_t n) {
+  if (from == SEV_DT_F32 && to != SEV_DT_F32) {
+    return half_dispatch(to, [&](auto st) {
+      using St = decltype(st);
+#pragma omp parallel for schedule(static)
+      for (int64_t i = 0; i < n; i++) ((uint16_t*)y)[i] = half_from_f32_element<St>((const float*)x, i);
+      return SEV_OK;
+    });
+  }
+  if (to == SEV_DT_F32 && from != SEV_DT_F32) {
+    return half_dispatch(from, [&](auto st) {
+      using St = decltype(st);
+#pragma omp parallel for schedule(static)
+      for (int64_t i = 0; i < n; i++) ((float*)y)[i] = half_to_f32_element<St>((const uint16_t*)x, i);
+      return SEV_OK;
+    });
+  }
+  return sev::fail(SEV_EINVAL, "cast: only fp32 <-> bf16/fp16");
+}
+// ================================================================ end of the 16-bit block

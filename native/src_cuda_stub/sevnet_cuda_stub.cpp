@@ -174,4 +174,30 @@ int sevc_bn_act_backward(const float* x, const float* y, const float* dy, const 
   return SEVC_E_NO_CUDA;
 }
 
+// ---- 16-bit inference glue (kernels/half_ops.cu) ----
+int sevc_half_bias_act(void* y, const float* bias, const void* residual, int64_t N, int64_t C, int64_t S, int relu,
+                       int dtype, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_half_add_act(const void* a, const void* b, void* y, int64_t n, int relu, int dtype, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_half_avgpool3d_forward(const void* x, void* y, const int* p, int dtype, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_half_global_avgpool_forward(const void* x, float* y, int64_t N, int64_t C, int64_t S, int dtype,
+                                     void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_half_channel_scale_forward(const void* x, const float* g, void* y, int64_t N, int64_t C, int64_t S,
+                                    int dtype, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_half_concat_channels(const void* a, const void* b, void* y, int64_t N, int64_t Ca, int64_t Cb, int64_t S,
+                              void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_cast(const void* x, int from, void* y, int to, int64_t n, void* stream) { return SEVC_E_NO_CUDA; }
+// ---- end of the 16-bit block ----
+
 }  // extern "C"

@@ -11,7 +11,11 @@ import java.util.List;
  * <p>Every method validates shapes, dtypes and devices and throws {@link IllegalArgumentException}
  * before any native call. Inputs are never modified unless the method says so (running statistics,
  * optimizer state). Results are new tensors owned by the caller (or by the current
- * {@link dev.sevnet.tensor.TensorScope}). Activations are NCDHW float32.
+ * {@link dev.sevnet.tensor.TensorScope}). Activations are NCDHW float32; the ops of a folded network's
+ * inference ({@code conv3d}, {@code conv3dResidual}, {@code relu}, {@code addRelu}, {@code avgPool3d},
+ * {@code globalAvgPool} (float32 result), {@code channelScale} (float32 gate), {@code concatChannels}) also take
+ * bfloat16 or float16 activations and weights, all of one type, with float32 biases: fp32 arithmetic, one
+ * rounding to the 16-bit type per stored result. Every other op rejects 16-bit tensors.
  */
 public interface Backend {
 
@@ -224,6 +228,14 @@ public interface Backend {
 
     /** A copy of {@code t} on the host. */
     Tensor toHost(Tensor t);
+
+    /**
+     * A copy of {@code x} (on this device) converted to {@code dtype}: float32 to bfloat16 / float16 rounds to
+     * nearest even (NaN stays NaN, beyond the float16 range is infinity), bfloat16 / float16 to float32 is
+     * exact; a plain copy when {@code x} already has {@code dtype}. Same bits on every backend
+     * ({@link dev.sevnet.tensor.Half}).
+     */
+    Tensor cast(Tensor x, dev.sevnet.tensor.DType dtype);
 
     /** Results of the training form of batch norm. */
     record BatchNormResult(Tensor y, Tensor saveMean, Tensor saveInvstd) {

@@ -20,6 +20,35 @@ public final class OpChecks {
         Checks.tensor(t, name, device, DType.FLOAT32);
     }
 
+    // ---- 16-bit inference (bf16 / fp16): the ops a folded SEVNet runs accept FLOAT32, BFLOAT16 or FLOAT16
+    // activations, every activation operand of one op in the same type; biases and squeeze-excite gates fp32 ----
+
+    /** Whether {@code d} is one of the 16-bit storage types of inference ({@code BFLOAT16}, {@code FLOAT16}). */
+    public static boolean isHalf(DType d) {
+        return d == DType.BFLOAT16 || d == DType.FLOAT16;
+    }
+
+    /**
+     * Checks {@code t} (present, open, on this device) and returns its dtype, which must be float32 or, for the
+     * inference ops that have a 16-bit form, bfloat16 or float16.
+     */
+    public DType floating(Tensor t, String name) {
+        if (t == null) {
+            throw new IllegalArgumentException(name + " is null");
+        }
+        Checks.tensor(t, name, device, t.dtype());
+        if (t.dtype() != DType.FLOAT32 && !isHalf(t.dtype())) {
+            throw new IllegalArgumentException(name + " must be " + DType.FLOAT32 + ", " + DType.BFLOAT16 + " or "
+                    + DType.FLOAT16 + ", got " + t.dtype());
+        }
+        return t.dtype();
+    }
+
+    /** {@code t} present, open, on this device and of {@code dtype} (another operand of a 16-bit op). */
+    public void same(Tensor t, String name, DType dtype) {
+        Checks.tensor(t, name, device, dtype);
+    }
+
     public void conv(Shape xs, Shape ws, ConvSpec spec) {
         if (spec == null) {
             throw new IllegalArgumentException("conv3d spec is null");
@@ -119,9 +148,10 @@ public final class OpChecks {
         }
     }
 
+    /** a and b of one type: float32, or (inference) bfloat16 / float16. */
     public void concat(Tensor a, Tensor b) {
-        f32(a, "a");
-        f32(b, "b");
+        DType dt = floating(a, "a");
+        same(b, "b", dt);
         Checks.minRank(a, "a", 2);
         if (a.rank() != b.rank() || !a.shape().with(1, 0).equals(b.shape().with(1, 0))) {
             throw new IllegalArgumentException("concat: " + a.shape() + " and " + b.shape() + " differ outside the channel axis");
@@ -136,8 +166,9 @@ public final class OpChecks {
         }
     }
 
+    /** x float32, or (inference) bfloat16 / float16; the gate g always float32. */
     public void channelScale(Tensor x, Tensor g) {
-        f32(x, "x");
+        floating(x, "x");
         f32(g, "scale");
         Checks.minRank(x, "x", 2);
         Checks.shape(g, "scale", Shape.of(x.dim(0), x.dim(1)));
@@ -160,8 +191,9 @@ public final class OpChecks {
         }
     }
 
+    /** x float32, or (inference) bfloat16 / float16; the result is float32 either way. */
     public void globalPool(Tensor x) {
-        f32(x, "x");
+        floating(x, "x");
         Checks.minRank(x, "x", 3);
         if (x.shape().sizeFrom(2) == 0) {
             throw new IllegalArgumentException("global avg-pool of an empty spatial extent: " + x.shape());

@@ -8,8 +8,10 @@ import dev.sevnet.backend.Backend;
 import dev.sevnet.backend.Backends;
 import dev.sevnet.backend.cuda.CudaBackend;
 import dev.sevnet.backend.cpu.CpuBackend;
+import dev.sevnet.infer.FoldedSevNet;
 import dev.sevnet.nn.SevNet;
 import dev.sevnet.nn.SevNetConfig;
+import dev.sevnet.tensor.DType;
 import dev.sevnet.tensor.Device;
 import dev.sevnet.tensor.MemoryStats;
 import dev.sevnet.tensor.Shape;
@@ -77,8 +79,14 @@ public final class BenchCommand implements Callable<Integer> {
             description = "GPU: let fp32 convolutions use TF32 tensor cores, as PyTorch does by default (default: on).")
     boolean tf32;
 
-    @Option(names = "--precision", defaultValue = "fp32", description = "fp32 (bf16/fp16 are not implemented yet).")
+    @Option(names = "--precision", defaultValue = "fp32",
+            description = "fp32 (default), or bf16 / fp16 for --mode infer on a CUDA device: the folded model with "
+                    + "16-bit weights and activations (fp32 accumulation and logits), as Predictor runs it.")
     String precision;
+
+    @Option(names = "--fold", description = "infer: run the BN-folded inference graph (FoldedSevNet, what Predictor "
+            + "runs) instead of the eval-mode model; always on with bf16/fp16.")
+    boolean fold;
 
     @Option(names = "--algo-cache", paramLabel = "FILE",
             description = "GPU: load cuDNN algorithm choices from FILE if it exists, save them there after the run.")
@@ -107,10 +115,24 @@ public final class BenchCommand implements Callable<Integer> {
         if (!dev.isCpu() && why[0] == null && device.equalsIgnoreCase("auto") && !json) {
             System.err.println("device auto: using " + dev);
         }
-        if (!precision.equals("fp32")) {
-            System.err.println("sevnet bench: --precision " + precision + " is not implemented yet (fp32 only)");
+        precision = precision.trim().toLowerCase(java.util.Locale.ROOT);
+        if (!precision.equals("fp32") && !precision.equals("bf16") && !precision.equals("fp16")) {
+            System.err.println("sevnet bench: --precision must be fp32, bf16 or fp16, got '" + precision + "'");
             return 2;
         }
+        boolean half = !precision.equals("fp32");
+        if (half && !mode.equals("infer")) {
+            System.err.println("sevnet bench: --precision " + precision + " is inference only (--mode infer); "
+                    + "training runs in fp32");
+            return 2;
+        }
+        if (half && dev.isCpu()) {
+            System.err.println("sevnet bench: --precision " + precision + " runs on CUDA devices only, but the device is "
+                    + "the CPU" + (why[0] != null ? " (" + why[0] + ")" : "") + ": use --device cuda, or on the CPU "
+                    + "--precision fp32 (predict/serve also offer int8 on the CPU)");
+            return 2;
+        }
+        boolean folded = mode.equals("infer") && (fold || half);
         Backend backend = Backends.forDevice(dev);
         CudaBackend gpu = backend instanceof CudaBackend cb ? cb : null;
         if (gpu != null) {
@@ -136,29 +158,44 @@ public final class BenchCommand implements Callable<Integer> {
                 Tensor labels = randomLabels(batch, classes)) {
             net.to(backend);
             net.train(train);
-            MemoryStats.resetPeak();
-            if (gpu != null) {
-                gpu.cudaDevice().allocator().resetPeak();
+            dev.sevnet.nn.Module runner = net;
+            if (folded) {
+                net.eval();
+                runner = FoldedSevNet.fold(net, switch (precision) {
+                    case "bf16" -> DType.BFLOAT16;
+                    case "fp16" -> DType.FLOAT16;
+                    default -> DType.FLOAT32;
+                });
             }
-            for (int i = 0; i < warmup + iters; i++) {
-                long t0 = System.nanoTime();
-                try (TensorScope scope = TensorScope.open()) {
-                    if (train) {
-                        Var loss = F.softmaxCrossEntropy(net.forward(Var.of(x)), labels);
-                        loss.backward();
-                        opt.step(0.01);
-                        opt.zeroGrad();
-                    } else {
-                        try (GradMode.Guard g = GradMode.noGrad()) {
-                            net.forward(Var.of(x));
+            try {
+                MemoryStats.resetPeak();
+                if (gpu != null) {
+                    gpu.cudaDevice().allocator().resetPeak();
+                }
+                for (int i = 0; i < warmup + iters; i++) {
+                    long t0 = System.nanoTime();
+                    try (TensorScope scope = TensorScope.open()) {
+                        if (train) {
+                            Var loss = F.softmaxCrossEntropy(net.forward(Var.of(x)), labels);
+                            loss.backward();
+                            opt.step(0.01);
+                            opt.zeroGrad();
+                        } else {
+                            try (GradMode.Guard g = GradMode.noGrad()) {
+                                runner.forward(Var.of(x));
+                            }
                         }
                     }
+                    if (gpu != null) {
+                        gpu.cudaDevice().synchronize(); // the step's GPU work is done before the clock stops
+                    }
+                    if (i >= warmup) {
+                        times[i - warmup] = (System.nanoTime() - t0) / 1e9;
+                    }
                 }
-                if (gpu != null) {
-                    gpu.cudaDevice().synchronize(); // the step's GPU work is done before the clock stops
-                }
-                if (i >= warmup) {
-                    times[i - warmup] = (System.nanoTime() - t0) / 1e9;
+            } finally {
+                if (runner != net) {
+                    runner.close();
                 }
             }
         }
@@ -181,6 +218,10 @@ public final class BenchCommand implements Callable<Integer> {
         r.put("frames", frames);
         r.put("size", size);
         r.put("threads", CpuBackend.numThreads());
+        if (mode.equals("infer")) {
+            r.put("folded", folded);
+            r.put("precision", precision);
+        }
         r.put("clips_per_s", batch / median);
         r.put("ms_per_iter_median", median * 1e3);
         r.put("ms_per_iter_min", sorted[0] * 1e3);
@@ -190,7 +231,7 @@ public final class BenchCommand implements Callable<Integer> {
             r.put("gpu", gpu.cudaDevice().name());
             r.put("kernels", gpu.kernelMode().toString().toLowerCase(java.util.Locale.ROOT));
             r.put("tf32", gpu.allowTf32());
-            r.put("precision", precision);
+            r.putIfAbsent("precision", precision);
             r.put("peak_device_mb", gpu.cudaDevice().allocator().stats().peakInUseBytes() / 1048576.0);
             r.put("conv_algorithms_cached", gpu.algorithmCache().size());
         }

@@ -10,14 +10,15 @@ import java.util.List;
 import java.util.stream.Stream;
 import picocli.CommandLine.Option;
 
-/** The {@code --precision} and {@code --calibration} options shared by {@code predict} and {@code serve}. */
+/** The {@code --precision} (fp32, int8, bf16, fp16) and {@code --calibration} (int8) options shared by {@code predict} and {@code serve}. */
 final class Int8Calibration {
     /** Most calibration videos taken from a folder. */
     static final int MAX_FROM_FOLDER = 64;
 
-    @Option(names = "--precision", paramLabel = "fp32|int8", defaultValue = "fp32",
-            description = "fp32, or int8 on the CPU: 8-bit weights and activations, calibrated at load on "
-                    + "--calibration videos (a synthetic-dataset checkpoint has default ones; default: ${DEFAULT-VALUE}).")
+    @Option(names = "--precision", paramLabel = "fp32|int8|bf16|fp16", defaultValue = "fp32",
+            description = "fp32; int8 on the CPU: 8-bit weights and activations, calibrated at load on "
+                    + "--calibration videos (a synthetic-dataset checkpoint has default ones); bf16 or fp16 on a CUDA "
+                    + "device: 16-bit weights and activations, fp32 accumulation and logits (default: ${DEFAULT-VALUE}).")
     String precision;
 
     @Option(names = "--calibration", paramLabel = "PATH",

@@ -17,6 +17,7 @@ import dev.sevnet.nn.SevNet;
 import dev.sevnet.nn.SevNetConfig;
 import dev.sevnet.nn.SqueezeExcite;
 import dev.sevnet.nn.Stage;
+import dev.sevnet.tensor.DType;
 import dev.sevnet.tensor.Shape;
 import dev.sevnet.tensor.Tensor;
 import dev.sevnet.tensor.TensorScope;
@@ -48,15 +49,27 @@ import java.util.Map;
  * {@link dev.sevnet.autograd.GradMode#noGrad()} so intermediate activations are freed as soon as they
  * are consumed. Immutable after {@link #fold}, so any number of threads may run {@link #forward} at
  * once.
+ *
+ * <p><b>Precision</b> ({@link #fold(SevNet, DType)}, {@link #dtype()}): float32, or a 16-bit storage type for
+ * GPU inference &mdash; bfloat16 or float16. Then the weights are folded in double/float32 as above and cast
+ * ONCE, at fold time, to the 16-bit type (round to nearest even); the biases, squeeze-excite and the classifier
+ * stay float32. {@link #forward} casts the input clip to 16 bits at entry, every conv (and its epilogue), pool,
+ * add and concat stores 16-bit activations (fp32 arithmetic inside each op, one rounding per store), the
+ * global average pool returns float32, and the head computes float32 logits. The CUDA backend runs these ops;
+ * the CPU backend runs them too, as the bit-level reference of the same rounding points (slow: it widens
+ * every tensor) &mdash; {@code Predictor} therefore offers bf16/fp16 on CUDA devices only.
  */
 public final class FoldedSevNet extends Module {
     private final SevNetConfig config;
+    private final DType dtype;
     private final Stem stem;
     private final ModuleList<InferenceStage<FoldedBlock>> stages;
     private final Linear fc;
 
-    private FoldedSevNet(SevNetConfig config, Stem stem, List<InferenceStage<FoldedBlock>> stages, Linear fc) {
+    private FoldedSevNet(SevNetConfig config, DType dtype, Stem stem, List<InferenceStage<FoldedBlock>> stages,
+            Linear fc) {
         this.config = config;
+        this.dtype = dtype;
         this.stem = registerModule("stem", stem);
         this.stages = registerModule("stages", new ModuleList<>(stages));
         InferenceHead head = registerModule("head", new InferenceHead(fc));
@@ -68,23 +81,36 @@ public final class FoldedSevNet extends Module {
      * model on the same device. {@code net} is left untouched and still owned by the caller.
      */
     public static FoldedSevNet fold(SevNet net) {
+        return fold(net, DType.FLOAT32);
+    }
+
+    /**
+     * {@link #fold(SevNet)} with the conv weights stored in {@code dtype}: {@code FLOAT32}, {@code BFLOAT16}
+     * or {@code FLOAT16} (folded in double/float32, then rounded once to nearest even); biases and the head
+     * stay float32. See the class comment for where a 16-bit model rounds.
+     */
+    public static FoldedSevNet fold(SevNet net, DType dtype) {
+        if (dtype != DType.FLOAT32 && dtype != DType.BFLOAT16 && dtype != DType.FLOAT16) {
+            throw new IllegalArgumentException("a folded SEVNet computes in " + DType.FLOAT32 + ", " + DType.BFLOAT16
+                    + " or " + DType.FLOAT16 + ", not " + dtype);
+        }
         List<Module> made = new ArrayList<>();
         FoldedSevNet folded;
         try (TensorScope scope = TensorScope.open()) {
             Map<String, Module> sc = net.stem().children();
             Stem stem = track(made, new Stem(
-                    FusedConv.fold((Conv3d) sc.get("conv_s"), (BatchNorm3d) sc.get("bn_s"), true),
-                    FusedConv.fold((Conv3d) sc.get("conv_t"), (BatchNorm3d) sc.get("bn_t"), true)));
+                    FusedConv.fold((Conv3d) sc.get("conv_s"), (BatchNorm3d) sc.get("bn_s"), true, dtype),
+                    FusedConv.fold((Conv3d) sc.get("conv_t"), (BatchNorm3d) sc.get("bn_t"), true, dtype)));
             List<InferenceStage<FoldedBlock>> stages = new ArrayList<>();
             for (Stage s : net.stages().items()) {
                 List<FoldedBlock> blocks = new ArrayList<>();
                 for (SevBlock b : s.blocks().items()) {
-                    blocks.add(track(made, FoldedBlock.fold(b)));
+                    blocks.add(track(made, FoldedBlock.fold(b, dtype)));
                 }
                 stages.add(track(made, new InferenceStage<>(blocks)));
             }
             Linear fc = track(made, copyLinear(net.head().fc()));
-            folded = new FoldedSevNet(net.config(), stem, stages, fc);
+            folded = new FoldedSevNet(net.config(), dtype, stem, stages, fc);
         } catch (RuntimeException | Error e) {
             made.forEach(Module::close);
             throw e;
@@ -108,12 +134,28 @@ public final class FoldedSevNet extends Module {
         return config;
     }
 
+    /** The storage type of the conv weights and activations: FLOAT32, BFLOAT16 or FLOAT16 (logits are FLOAT32). */
+    public DType dtype() {
+        return dtype;
+    }
+
     @Override
     public Var forward(Var x) {
         if (x.shape().rank() != 5 || x.dim(1) != 3) {
             throw new IllegalArgumentException("SEVNet input must be [N, 3, T, H, W] RGB clips, got " + x.shape());
         }
-        Var h = stem.forward(x);
+        Var in = x;
+        if (dtype != DType.FLOAT32) {
+            if (x.value().dtype() != DType.FLOAT32) {
+                throw new IllegalArgumentException("SEVNet input must be " + DType.FLOAT32 + " clips, got "
+                        + x.value().dtype());
+            }
+            in = Var.of(Backends.of(x.value()).cast(x.value(), dtype)); // the one rounding of the input
+        }
+        Var h = stem.forward(in);
+        if (in != x) {
+            release(in);
+        }
         Var features = stages.forward(h);
         if (features != h) {
             release(h);
@@ -158,8 +200,8 @@ public final class FoldedSevNet extends Module {
             this.bias = registerParameter("bias", bias).data();
         }
 
-        /** {@code conv} followed by {@code bn} (running statistics), and a ReLU when {@code relu}. */
-        static FusedConv fold(Conv3d conv, BatchNorm3d bn, boolean relu) {
+        /** {@code conv} followed by {@code bn} (running statistics), and a ReLU when {@code relu}; weights in dtype. */
+        static FusedConv fold(Conv3d conv, BatchNorm3d bn, boolean relu, DType dtype) {
             int cout = conv.outChannels();
             if (bn.channels() != cout) {
                 throw new IllegalArgumentException("batch norm of " + bn.channels() + " channels after a conv with "
@@ -183,7 +225,13 @@ public final class FoldedSevNet extends Module {
                 fb[c] = (float) (beta[c] + (b0 - mean[c]) * s);
             }
             Shape ws = conv.weight().data().shape();
-            return new FusedConv(Tensor.of(fw, ws), Tensor.of(fb, Shape.of(cout)), conv.spec(), relu);
+            Tensor weight = Tensor.of(fw, ws);
+            if (dtype != DType.FLOAT32) {
+                try (Tensor f32 = weight) {
+                    weight = Backends.cpu().cast(f32, dtype); // the one rounding of the weights
+                }
+            }
+            return new FusedConv(weight, Tensor.of(fb, Shape.of(cout)), conv.spec(), relu);
         }
 
         @Override
@@ -248,7 +296,7 @@ public final class FoldedSevNet extends Module {
             super(downsample, conv1, conv2, conv3, se, pool, shortcutConv);
         }
 
-        static FoldedBlock fold(SevBlock b) {
+        static FoldedBlock fold(SevBlock b, DType dtype) {
             Map<String, Module> c = b.children();
             boolean down = b.isDownsample();
             SqueezeExcite srcSe = (SqueezeExcite) c.get("se");
@@ -256,9 +304,12 @@ public final class FoldedSevNet extends Module {
             boolean tailRelu = down && srcSe == null;
             List<Module> made = new ArrayList<>();
             try {
-                FusedConv c1 = track(made, FusedConv.fold((Conv3d) c.get("conv1"), (BatchNorm3d) c.get("bn1"), true));
-                FusedConv c2 = track(made, FusedConv.fold((Conv3d) c.get("conv2"), (BatchNorm3d) c.get("bn2"), true));
-                FusedConv c3 = track(made, FusedConv.fold((Conv3d) c.get("conv3"), (BatchNorm3d) c.get("bn3"), tailRelu));
+                FusedConv c1 = track(made, FusedConv.fold((Conv3d) c.get("conv1"), (BatchNorm3d) c.get("bn1"), true,
+                        dtype));
+                FusedConv c2 = track(made, FusedConv.fold((Conv3d) c.get("conv2"), (BatchNorm3d) c.get("bn2"), true,
+                        dtype));
+                FusedConv c3 = track(made, FusedConv.fold((Conv3d) c.get("conv3"), (BatchNorm3d) c.get("bn3"), tailRelu,
+                        dtype));
                 SqueezeExcite se = null;
                 if (srcSe != null) {
                     se = track(made, new SqueezeExcite(b.channels()));
@@ -269,7 +320,7 @@ public final class FoldedSevNet extends Module {
                 if (down) {
                     Map<String, Module> s = c.get("shortcut").children();
                     pool = track(made, new AvgPool3d(((AvgPool3d) s.get("pool")).window()));
-                    sc = track(made, FusedConv.fold((Conv3d) s.get("conv"), (BatchNorm3d) s.get("bn"), tailRelu));
+                    sc = track(made, FusedConv.fold((Conv3d) s.get("conv"), (BatchNorm3d) s.get("bn"), tailRelu, dtype));
                 }
                 return new FoldedBlock(down, c1, c2, c3, se, pool, sc);
             } catch (RuntimeException | Error e) {

@@ -183,7 +183,7 @@ public final class Predictor implements AutoCloseable {
         this.model = model;
         this.device = device;
         this.folded = model instanceof FoldedSevNet || model instanceof QuantizedSevNet;
-        this.precision = model instanceof QuantizedSevNet ? "int8" : "fp32";
+        this.precision = precisionOf(model);
         this.maxBatch = b.maxBatch;
         this.maxDelayNanos = b.maxQueueDelay.toNanos();
         this.queueCapacity = b.queueCapacity;
@@ -231,6 +231,20 @@ public final class Predictor implements AutoCloseable {
 
     public static Builder builder() {
         return new Builder();
+    }
+
+    private static String precisionOf(Module model) {
+        if (model instanceof QuantizedSevNet) {
+            return "int8";
+        }
+        if (model instanceof FoldedSevNet f) {
+            return switch (f.dtype()) {
+                case BFLOAT16 -> "bf16";
+                case FLOAT16 -> "fp16";
+                default -> "fp32";
+            };
+        }
+        return "fp32";
     }
 
     private static ScheduledThreadPoolExecutor timer() {
@@ -397,7 +411,10 @@ public final class Predictor implements AutoCloseable {
         return folded;
     }
 
-    /** {@code fp32}, or {@code int8} (every convolution in 8-bit: {@link QuantizedSevNet}). */
+    /**
+     * {@code fp32}; {@code int8} (every convolution in 8-bit: {@link QuantizedSevNet}, CPU); or {@code bf16} /
+     * {@code fp16} (16-bit weights and activations, fp32 accumulation and logits: {@link FoldedSevNet#dtype()}, CUDA).
+     */
     public String precision() {
         return precision;
     }
@@ -1013,10 +1030,17 @@ public final class Predictor implements AutoCloseable {
          * (per tensor, calibrated) in every convolution ({@link QuantizedSevNet}); CPU only, needs
          * {@link #foldBatchNorm} on, and calibration clips: {@link #calibration}, or for a checkpoint of the
          * synthetic dataset, {@link #calibrationClips} clips of its training distribution.
+         *
+         * <p>{@code bf16} or {@code fp16}: on a CUDA device only, with {@link #foldBatchNorm} on. The folded weights
+         * are rounded once to bfloat16 / float16 (biases and the classifier stay fp32), the clip is rounded to 16
+         * bits at entry, activations stay 16-bit between ops (cuDNN tensor-core convolutions with fp32
+         * accumulation), the global average pool and the classifier give fp32 logits ({@link FoldedSevNet}).
+         * Logits differ from fp32's by about the 16-bit rounding (see the README's precision section).
          */
         public Builder precision(String precision) {
             String p = Objects.requireNonNull(precision, "precision").toLowerCase(java.util.Locale.ROOT);
-            require(p.equals("fp32") || p.equals("int8"), "precision must be fp32 or int8, got '" + precision + "'");
+            require(p.equals("fp32") || p.equals("int8") || p.equals("bf16") || p.equals("fp16"),
+                    "precision must be fp32, int8 (CPU), bf16 or fp16 (CUDA), got '" + precision + "'");
             this.precision = p;
             return this;
         }
@@ -1085,11 +1109,18 @@ public final class Predictor implements AutoCloseable {
             require(!int8 || !device.trim().toLowerCase(java.util.Locale.ROOT).startsWith("cuda"),
                     "int8 inference runs on the CPU only: use device(\"cpu\") (or \"auto\") with precision int8, "
                             + "or precision fp32 on " + device);
+            boolean half = precision.equals("bf16") || precision.equals("fp16");
+            require(!half || fold, precision + " runs the folded model: foldBatchNorm(false) cannot be combined with it");
+            require(!half || !device.trim().equalsIgnoreCase("cpu"), halfOnCpu(precision, "the device is cpu"));
             // auto with int8: the CPU, the only device with int8 kernels
             DeviceChoice choice = DeviceChoice.resolve(int8 && device.trim().equalsIgnoreCase("auto") ? "cpu" : device);
             if (int8 && !choice.device().isCpu()) {
                 throw new IllegalArgumentException("int8 inference runs on the CPU only, but the device is "
                         + choice.device() + " (" + choice.reason() + "): use device(\"cpu\") or precision fp32");
+            }
+            if (half && choice.device().isCpu()) {
+                throw new IllegalArgumentException(halfOnCpu(precision, "device " + device + " resolved to the CPU ("
+                        + choice.reason() + ")"));
             }
 
             TrainConfig config;
@@ -1145,7 +1176,11 @@ public final class Predictor implements AutoCloseable {
                 config = cb.build();
                 net.eval();
                 if (fold) {
-                    model = FoldedSevNet.fold(net);
+                    model = FoldedSevNet.fold(net, switch (precision) {
+                        case "bf16" -> DType.BFLOAT16;
+                        case "fp16" -> DType.FLOAT16;
+                        default -> DType.FLOAT32;
+                    });
                     net.close();
                 }
                 if (int8) {
@@ -1213,6 +1248,12 @@ public final class Predictor implements AutoCloseable {
                 }
                 return QuantizedSevNet.quantize(f, clips);
             }
+        }
+
+        private static String halfOnCpu(String precision, String why) {
+            return precision + " inference runs on CUDA devices only, but " + why + ": use device(\"cuda\") (or \"auto\" "
+                    + "on a machine with a usable GPU) with precision " + precision + ", or on the CPU precision fp32 "
+                    + "or int8";
         }
 
         private static void require(boolean ok, String message) {

@@ -145,7 +145,9 @@ class CpuBackendArgumentTest {
         bad("avg-pool backward, x shape of rank 4", () -> B.avgPool3dBackward(f(1, 1, 4, 4), k, Shape.of(1, 1, 8, 8)));
         bad("global avg-pool of rank 2", () -> B.globalAvgPool(f(2, 3)));
         bad("global avg-pool of an empty volume", () -> B.globalAvgPool(f(2, 3, 0, 4, 4)));
-        bad("global avg-pool of float16", () -> B.globalAvgPool(half(2, 3, 4)));
+        // float16 / bfloat16 input is the 16-bit inference form (fp32 out, HalfOpsHostRunTest); int64 is not
+        bad("global avg-pool of int64", () -> B.globalAvgPool(longs(2, 3, 4)));
+        bad("global avg-pool backward of float16 dy", () -> B.globalAvgPoolBackward(half(2, 3), Shape.of(2, 3, 4)));
         bad("global avg-pool backward, dy of the wrong shape",
                 () -> B.globalAvgPoolBackward(f(2, 4), Shape.of(2, 3, 2, 2, 2)));
         bad("global avg-pool backward, x shape of rank 2", () -> B.globalAvgPoolBackward(f(2, 3), Shape.of(2, 3)));

@@ -64,13 +64,39 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor conv3d(Tensor x, Tensor w, Tensor bias, ConvSpec spec, boolean relu) {
+        if (x != null && OpChecks.isHalf(x.dtype())) {
+            return halfConv(x, w, bias, spec, null, relu);
+        }
         return convForward(x, w, bias, spec, null, relu);
     }
 
     @Override
     public Tensor conv3dResidual(Tensor x, Tensor w, Tensor bias, ConvSpec spec, Tensor residual, boolean relu) {
+        if (x != null && OpChecks.isHalf(x.dtype())) {
+            return halfConv(x, w, bias, spec, residual, relu);
+        }
         f32(residual, "residual");
         return convForward(x, w, bias, spec, residual, relu);
+    }
+
+    /**
+     * The 16-bit conv (x, w and the residual of one 16-bit type, bias fp32): the reference of the CUDA backend's
+     * ({@link HalfReference#conv}).
+     */
+    private Tensor halfConv(Tensor x, Tensor w, Tensor bias, ConvSpec spec, Tensor residual, boolean relu) {
+        DType dt = C.floating(x, "x");
+        C.same(w, "weight", dt);
+        C.conv(x.shape(), w.shape(), spec);
+        long cout = w.dim(0);
+        if (bias != null) {
+            f32(bias, "bias");
+            Checks.shape(bias, "bias", Shape.of(cout));
+        }
+        if (residual != null) {
+            C.same(residual, "residual", dt);
+            Checks.shape(residual, "residual", spec.outputShape(x.shape(), cout));
+        }
+        return HalfReference.conv(this, x, w, bias, spec, residual, relu);
     }
 
     /** act(conv3d(x, w) + bias [+ residual]): every argument checked before the native call. */
@@ -168,6 +194,10 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor relu(Tensor x) {
+        if (x != null && OpChecks.isHalf(x.dtype())) {
+            C.floating(x, "x");
+            return HalfReference.addAct(x, null, true);
+        }
         f32(x, "x");
         Tensor y = Tensor.empty(x.shape());
         ok(NativeCore.sev_relu_forward(x.address(), y.address(), x.size()), "relu");
@@ -196,6 +226,12 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor addRelu(Tensor a, Tensor b) {
+        if (a != null && OpChecks.isHalf(a.dtype())) {
+            C.floating(a, "a");
+            C.same(b, "b", a.dtype());
+            Checks.sameShape(a, "a", b, "b");
+            return HalfReference.addAct(a, b, true);
+        }
         Tensor y = binary(a, b, "add+relu");
         ok(NativeCore.sev_add_relu(a.address(), b.address(), y.address(), a.size()), "add+relu");
         return y;
@@ -257,6 +293,10 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor concatChannels(Tensor a, Tensor b) {
+        if (a != null && OpChecks.isHalf(a.dtype())) {
+            C.concat(a, b);
+            return HalfReference.concat(a, b);
+        }
         C.concat(a, b);
         long s = a.shape().sizeFrom(2);
         Tensor y = Tensor.empty(a.shape().with(1, a.dim(1) + b.dim(1)));
@@ -278,6 +318,9 @@ public final class CpuBackend implements Backend {
     @Override
     public Tensor channelScale(Tensor x, Tensor g) {
         C.channelScale(x, g);
+        if (OpChecks.isHalf(x.dtype())) {
+            return HalfReference.channelScale(x, g);
+        }
         Tensor y = Tensor.empty(x.shape());
         ok(NativeCore.sev_channel_scale_forward(x.address(), g.address(), y.address(), x.dim(0), x.dim(1),
                 x.shape().sizeFrom(2)), "channel scale");
@@ -287,6 +330,7 @@ public final class CpuBackend implements Backend {
     @Override
     public Tensor[] channelScaleBackward(Tensor x, Tensor g, Tensor dy) {
         C.channelScale(x, g);
+        C.f32(x, "x");
         f32(dy, "dy");
         Checks.sameShape(x, "x", dy, "dy");
         Tensor dx = Tensor.empty(x.shape());
@@ -300,6 +344,14 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor avgPool3d(Tensor x, ConvSpec window) {
+        if (x != null && OpChecks.isHalf(x.dtype())) {
+            // widen, the fp32 pool (the order the kernel sums in), round once
+            C.floating(x, "x");
+            C.pool(x.shape(), window);
+            try (Tensor xf = HalfReference.cast(x, DType.FLOAT32); Tensor yf = avgPool3d(xf, window)) {
+                return HalfReference.cast(yf, x.dtype());
+            }
+        }
         f32(x, "x");
         C.pool(x.shape(), window);
         ConvSpec dw = OpChecks.depthwise(window, x.dim(1));
@@ -323,6 +375,12 @@ public final class CpuBackend implements Backend {
     @Override
     public Tensor globalAvgPool(Tensor x) {
         C.globalPool(x);
+        if (OpChecks.isHalf(x.dtype())) {
+            // 16-bit in, fp32 out (the classifier head runs in fp32)
+            try (Tensor xf = HalfReference.cast(x, DType.FLOAT32)) {
+                return globalAvgPool(xf);
+            }
+        }
         Tensor y = Tensor.empty(Shape.of(x.dim(0), x.dim(1)));
         ok(NativeCore.sev_global_avgpool_forward(x.address(), y.address(), x.dim(0), x.dim(1), x.shape().sizeFrom(2)),
                 "global avg-pool");
@@ -477,5 +535,19 @@ public final class CpuBackend implements Backend {
     @Override
     public Tensor toHost(Tensor t) {
         return toDevice(t);
+    }
+
+    @Override
+    public Tensor cast(Tensor x, DType dtype) {
+        C.floating(x, "x");
+        if (dtype == null || (dtype != DType.FLOAT32 && !OpChecks.isHalf(dtype))) {
+            throw new IllegalArgumentException("cast to " + dtype + ": only " + DType.FLOAT32 + ", " + DType.BFLOAT16
+                    + " and " + DType.FLOAT16);
+        }
+        if (x.dtype() != DType.FLOAT32 && dtype != DType.FLOAT32 && x.dtype() != dtype) {
+            throw new IllegalArgumentException("cast from " + x.dtype() + " to " + dtype + ": go through "
+                    + DType.FLOAT32);
+        }
+        return HalfReference.cast(x, dtype);
     }
 }

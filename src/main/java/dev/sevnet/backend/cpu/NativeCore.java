@@ -373,4 +373,32 @@ public final class NativeCore {
             @Cast("const float*") long saveInvstd, @Cast("float*") long dx, @Cast("float*") long dgamma,
             @Cast("float*") long dbeta, @Cast("float*") long dresidual, @Cast("int64_t") long n,
             @Cast("int64_t") long c, @Cast("int64_t") long s);
+
+    // ---- 16-bit inference glue run on the host (kernels/half_ops.cuh): host addresses, dtype 1 bfloat16,
+    // 2 float16 (0 float32 for sev_hostrun_cast); for the tests (HalfOpsHostRunTest) ----
+    public static native int sev_hostrun_half_bias_act(@Cast("void*") long y, @Cast("const float*") long bias,
+            @Cast("const void*") long residual, @Cast("int64_t") long n, @Cast("int64_t") long c,
+            @Cast("int64_t") long s, int relu, int dtype);
+
+    public static native int sev_hostrun_half_add_act(@Cast("const void*") long a, @Cast("const void*") long b,
+            @Cast("void*") long y, @Cast("int64_t") long n, int relu, int dtype);
+
+    public static native int sev_hostrun_half_avgpool3d_forward(@Cast("const void*") long x, @Cast("void*") long y,
+            @Cast("const int*") int[] p, int dtype);
+
+    public static native int sev_hostrun_half_global_avgpool_forward(@Cast("const void*") long x,
+            @Cast("float*") long y, @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s,
+            int dtype);
+
+    public static native int sev_hostrun_half_channel_scale_forward(@Cast("const void*") long x,
+            @Cast("const float*") long g, @Cast("void*") long y, @Cast("int64_t") long n, @Cast("int64_t") long c,
+            @Cast("int64_t") long s, int dtype);
+
+    public static native int sev_hostrun_half_concat_channels(@Cast("const void*") long a, @Cast("const void*") long b,
+            @Cast("void*") long y, @Cast("int64_t") long n, @Cast("int64_t") long ca, @Cast("int64_t") long cb,
+            @Cast("int64_t") long s);
+
+    public static native int sev_hostrun_cast(@Cast("const void*") long x, int from, @Cast("void*") long y, int to,
+            @Cast("int64_t") long n);
+    // ---- end of the 16-bit block ----
 }

@@ -5,6 +5,7 @@ import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.sevnet.nn.io.AtomicFiles;
+import dev.sevnet.tensor.DType;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -32,13 +33,28 @@ public final class ConvAlgorithmCache {
         this.environment = environment;
     }
 
-    /** The key of one convolution problem; {@code direction} is fwd, bwd-data or bwd-filter. */
+    /** The key of one fp32 convolution problem; {@code direction} is fwd, bwd-data or bwd-filter. */
     public static String key(String direction, int[] p, boolean tf32) {
+        return key(direction, p, tf32, DType.FLOAT32);
+    }
+
+    /**
+     * The key of one convolution problem over {@code dtype} data. fp32 keys end in {@code :tf32} or {@code :fp32}
+     * (the TF32 switch) exactly as before 16-bit inference existed, so cache files saved then still load and
+     * match; bfloat16 / float16 keys end in {@code :bf16} / {@code :fp16} (tensor-op math, fp32 accumulation;
+     * the TF32 switch does not apply to them), so a 16-bit problem never takes an fp32 problem's algorithm.
+     */
+    public static String key(String direction, int[] p, boolean tf32, DType dtype) {
         StringBuilder b = new StringBuilder(direction).append(':');
         for (int i = 0; i < p.length; i++) {
             b.append(i == 0 ? "" : ",").append(p[i]);
         }
-        return b.append(tf32 ? ":tf32" : ":fp32").toString();
+        return b.append(switch (dtype) {
+            case FLOAT32 -> tf32 ? ":tf32" : ":fp32";
+            case BFLOAT16 -> ":bf16";
+            case FLOAT16 -> ":fp16";
+            default -> throw new IllegalArgumentException("no convolution over " + dtype + " tensors");
+        }).toString();
     }
 
     public synchronized Choice get(String key) {

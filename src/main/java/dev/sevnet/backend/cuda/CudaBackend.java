@@ -188,33 +188,47 @@ public final class CudaBackend implements Backend {
         final cudnnConvolutionStruct conv = new cudnnConvolutionStruct();
 
         ConvDescriptors(int[] p, boolean tf32) {
+            this(p, tf32, DType.FLOAT32);
+        }
+
+        /** dtype: the data type of x, w and y (CudnnTypes); accumulation is fp32 for every type. */
+        ConvDescriptors(int[] p, boolean tf32, DType dtype) {
             Cuda.checkCudnn(cudnn.cudnnCreateTensorDescriptor(x), "cudnnCreateTensorDescriptor");
             Cuda.checkCudnn(cudnn.cudnnCreateTensorDescriptor(y), "cudnnCreateTensorDescriptor");
             Cuda.checkCudnn(cudnn.cudnnCreateFilterDescriptor(w), "cudnnCreateFilterDescriptor");
             Cuda.checkCudnn(cudnn.cudnnCreateConvolutionDescriptor(conv), "cudnnCreateConvolutionDescriptor");
             int n = p[0], cin = p[1], t = p[2], h = p[3], wd = p[4], cout = p[5], g = p[15];
             int to = p[16], ho = p[17], wo = p[18];
-            setTensor(x, n, cin, t, h, wd);
-            setTensor(y, n, cout, to, ho, wo);
-            Cuda.checkCudnn(cudnn.cudnnSetFilterNdDescriptor(w, cudnn.CUDNN_DATA_FLOAT, cudnn.CUDNN_TENSOR_NCHW, 5,
+            setTensor(x, n, cin, t, h, wd, dtype);
+            setTensor(y, n, cout, to, ho, wo, dtype);
+            Cuda.checkCudnn(cudnn.cudnnSetFilterNdDescriptor(w, CudnnTypes.dataType(dtype), cudnn.CUDNN_TENSOR_NCHW, 5,
                     new int[] {cout, cin / g, p[6], p[7], p[8]}), "cudnnSetFilterNdDescriptor");
             Cuda.checkCudnn(cudnn.cudnnSetConvolutionNdDescriptor(conv, 3, new int[] {p[12], p[13], p[14]},
                     new int[] {p[9], p[10], p[11]}, new int[] {1, 1, 1}, cudnn.CUDNN_CROSS_CORRELATION,
-                    cudnn.CUDNN_DATA_FLOAT), "cudnnSetConvolutionNdDescriptor");
+                    CudnnTypes.computeType(dtype)), "cudnnSetConvolutionNdDescriptor");
             Cuda.checkCudnn(cudnn.cudnnSetConvolutionGroupCount(conv, g), "cudnnSetConvolutionGroupCount");
-            Cuda.checkCudnn(cudnn.cudnnSetConvolutionMathType(conv, tf32 ? cudnn.CUDNN_DEFAULT_MATH : cudnn.CUDNN_FMA_MATH),
+            Cuda.checkCudnn(cudnn.cudnnSetConvolutionMathType(conv, CudnnTypes.mathType(dtype, tf32)),
                     "cudnnSetConvolutionMathType");
         }
     }
 
     static void setTensor(cudnnTensorStruct d, int n, int ch, int t, int h, int w) {
-        Cuda.checkCudnn(cudnn.cudnnSetTensorNdDescriptor(d, cudnn.CUDNN_DATA_FLOAT, 5, new int[] {n, ch, t, h, w},
+        setTensor(d, n, ch, t, h, w, DType.FLOAT32);
+    }
+
+    static void setTensor(cudnnTensorStruct d, int n, int ch, int t, int h, int w, DType dtype) {
+        Cuda.checkCudnn(cudnn.cudnnSetTensorNdDescriptor(d, CudnnTypes.dataType(dtype), 5, new int[] {n, ch, t, h, w},
                 new int[] {ch * t * h * w, t * h * w, h * w, w, 1}), "cudnnSetTensorNdDescriptor");
     }
 
     private ConvDescriptors descriptors(int[] p) {
-        String key = ConvAlgorithmCache.key("desc", p, allowTf32);
-        return descriptors.computeIfAbsent(key, k -> new ConvDescriptors(p, allowTf32));
+        return descriptors(p, DType.FLOAT32);
+    }
+
+    private ConvDescriptors descriptors(int[] p, DType dtype) {
+        boolean tf32 = allowTf32;
+        String key = ConvAlgorithmCache.key("desc", p, tf32, dtype);
+        return descriptors.computeIfAbsent(key, k -> new ConvDescriptors(p, tf32, dtype));
     }
 
     /** A scratch buffer from the allocator (no cudaMalloc once the cache is warm). */
@@ -287,6 +301,9 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized Tensor conv3d(Tensor x, Tensor w, Tensor bias, ConvSpec spec, boolean relu) {
+        if (x != null && OpChecks.isHalf(x.dtype())) {
+            return halfConv(x, w, bias, spec, null, relu);
+        }
         c.f32(x, "x");
         c.f32(w, "weight");
         c.conv(x.shape(), w.shape(), spec);
@@ -308,7 +325,7 @@ public final class CudaBackend implements Backend {
                     (long) p[3] * p[4], st()), "temporal conv");
         } else {
             ConvDescriptors d = descriptors(p);
-            ConvAlgorithmCache.Choice ch = forwardAlgorithm(p, d, x, w, y);
+            ConvAlgorithmCache.Choice ch = forwardAlgorithm(p, d, x, w, y, DType.FLOAT32);
             try (Tensor ws = workspace(ch.workspaceBytes())) {
                 Cuda.checkCudnn(cudnn.cudnnConvolutionForward(dev.cudnn(), ONE, d.x, Cuda.ptr(x.address()), d.w,
                         Cuda.ptr(w.address()), d.conv, ch.algorithm(), Cuda.ptr(addr(ws)), ch.workspaceBytes(), ZERO, d.y,
@@ -322,8 +339,62 @@ public final class CudaBackend implements Backend {
         return y;
     }
 
-    private ConvAlgorithmCache.Choice forwardAlgorithm(int[] p, ConvDescriptors d, Tensor x, Tensor w, Tensor y) {
-        String key = ConvAlgorithmCache.key("fwd", p, allowTf32);
+    @Override
+    public synchronized Tensor conv3dResidual(Tensor x, Tensor w, Tensor bias, ConvSpec spec, Tensor residual,
+            boolean relu) {
+        if (x != null && OpChecks.isHalf(x.dtype())) {
+            return halfConv(x, w, bias, spec, residual, relu);
+        }
+        return Backend.super.conv3dResidual(x, w, bias, spec, residual, relu);
+    }
+
+    /**
+     * The 16-bit conv: cuDNN with bfloat16 / float16 descriptors and fp32 accumulation (PSEUDO_BFLOAT16 /
+     * PSEUDO_HALF), tensor-op math, the algorithm found and cached per problem and dtype; then one epilogue
+     * launch {@code act(y + bias + residual)} ({@code sevc_half_bias_act}). y is stored twice in 16 bits (cuDNN's
+     * output, then the epilogue's), as {@code CpuBackend}'s reference does. The fused sevnet conv kernels and the
+     * custom temporal conv are fp32 only: 16-bit convs always go to cuDNN, whatever the kernel mode.
+     */
+    private Tensor halfConv(Tensor x, Tensor w, Tensor bias, ConvSpec spec, Tensor residual, boolean relu) {
+        DType dt = c.floating(x, "x");
+        c.same(w, "weight", dt);
+        c.conv(x.shape(), w.shape(), spec);
+        long cout = w.dim(0);
+        if (bias != null) {
+            c.f32(bias, "bias");
+            Checks.shape(bias, "bias", Shape.of(cout));
+        }
+        Shape out = spec.outputShape(x.shape(), cout);
+        if (residual != null) {
+            c.same(residual, "residual", dt);
+            Checks.shape(residual, "residual", out);
+        }
+        int code = CudnnTypes.kernelCode(dt);
+        int[] p = spec.nativeParams(x.shape(), cout);
+        Tensor y = empty(out, dt);
+        try {
+            dev.activate();
+            ConvDescriptors d = descriptors(p, dt);
+            ConvAlgorithmCache.Choice ch = forwardAlgorithm(p, d, x, w, y, dt);
+            try (Tensor ws = workspace(ch.workspaceBytes())) {
+                Cuda.checkCudnn(cudnn.cudnnConvolutionForward(dev.cudnn(), ONE, d.x, Cuda.ptr(x.address()), d.w,
+                        Cuda.ptr(w.address()), d.conv, ch.algorithm(), Cuda.ptr(addr(ws)), ch.workspaceBytes(), ZERO, d.y,
+                        Cuda.ptr(y.address())), "cudnnConvolutionForward " + dt + " " + spec);
+            }
+            if (bias != null || residual != null || relu) {
+                k(CudaKernels.sevc_half_bias_act(y.address(), addr(bias), addr(residual), y.dim(0), cout,
+                        out.sizeFrom(2), relu ? 1 : 0, code, st()), "16-bit bias+residual+relu");
+            }
+            return y;
+        } catch (RuntimeException | Error e) {
+            y.close();
+            throw e;
+        }
+    }
+
+    private ConvAlgorithmCache.Choice forwardAlgorithm(int[] p, ConvDescriptors d, Tensor x, Tensor w, Tensor y,
+            DType dtype) {
+        String key = ConvAlgorithmCache.key("fwd", p, allowTf32, dtype);
         ConvAlgorithmCache.Choice ch = algorithms.get(key);
         if (ch != null) {
             return ch;
@@ -677,6 +748,14 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized Tensor relu(Tensor x) {
+        if (x != null && OpChecks.isHalf(x.dtype())) {
+            DType dt = c.floating(x, "x");
+            Tensor y = empty(x.shape(), dt);
+            dev.activate();
+            k(CudaKernels.sevc_half_add_act(x.address(), 0L, y.address(), x.size(), 1, CudnnTypes.kernelCode(dt), st()),
+                    "16-bit relu");
+            return y;
+        }
         c.f32(x, "x");
         Tensor y = empty(x.shape());
         dev.activate();
@@ -704,6 +783,16 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized Tensor addRelu(Tensor a, Tensor b) {
+        if (a != null && OpChecks.isHalf(a.dtype())) {
+            DType dt = c.floating(a, "a");
+            c.same(b, "b", dt);
+            Checks.sameShape(a, "a", b, "b");
+            Tensor y = empty(a.shape(), dt);
+            dev.activate();
+            k(CudaKernels.sevc_half_add_act(a.address(), b.address(), y.address(), a.size(), 1,
+                    CudnnTypes.kernelCode(dt), st()), "16-bit add+relu");
+            return y;
+        }
         c.binary(a, b);
         Tensor y = empty(a.shape());
         dev.activate();
@@ -777,8 +866,13 @@ public final class CudaBackend implements Backend {
     public synchronized Tensor concatChannels(Tensor a, Tensor b) {
         c.concat(a, b);
         long s = a.shape().sizeFrom(2);
-        Tensor y = empty(a.shape().with(1, a.dim(1) + b.dim(1)));
+        Tensor y = empty(a.shape().with(1, a.dim(1) + b.dim(1)), a.dtype());
         dev.activate();
+        if (OpChecks.isHalf(a.dtype())) {
+            k(CudaKernels.sevc_half_concat_channels(a.address(), b.address(), y.address(), a.dim(0), a.dim(1), b.dim(1),
+                    s, st()), "16-bit concat");
+            return y;
+        }
         k(CudaKernels.sevc_concat_channels(a.address(), b.address(), y.address(), a.dim(0), a.dim(1), b.dim(1), s, st()),
                 "concat");
         return y;
@@ -799,8 +893,13 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized Tensor channelScale(Tensor x, Tensor g) {
         c.channelScale(x, g);
-        Tensor y = empty(x.shape());
+        Tensor y = empty(x.shape(), x.dtype());
         dev.activate();
+        if (OpChecks.isHalf(x.dtype())) {
+            k(CudaKernels.sevc_half_channel_scale_forward(x.address(), g.address(), y.address(), x.dim(0), x.dim(1),
+                    x.shape().sizeFrom(2), CudnnTypes.kernelCode(x.dtype()), st()), "16-bit channel scale");
+            return y;
+        }
         k(CudaKernels.sevc_channel_scale_forward(x.address(), g.address(), y.address(), x.dim(0), x.dim(1),
                 x.shape().sizeFrom(2), st()), "channel scale");
         return y;
@@ -809,6 +908,7 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized Tensor[] channelScaleBackward(Tensor x, Tensor g, Tensor dy) {
         c.channelScale(x, g);
+        c.f32(x, "x");
         c.f32(dy, "dy");
         Checks.sameShape(x, "x", dy, "dy");
         Tensor dx = empty(x.shape());
@@ -823,11 +923,16 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized Tensor avgPool3d(Tensor x, ConvSpec window) {
-        c.f32(x, "x");
+        DType dt = c.floating(x, "x");
         c.pool(x.shape(), window);
         ConvSpec dw = OpChecks.depthwise(window, x.dim(1));
-        Tensor y = empty(dw.outputShape(x.shape(), x.dim(1)));
+        Tensor y = empty(dw.outputShape(x.shape(), x.dim(1)), dt);
         dev.activate();
+        if (OpChecks.isHalf(dt)) {
+            k(CudaKernels.sevc_half_avgpool3d_forward(x.address(), y.address(), dw.nativeParams(x.shape(), x.dim(1)),
+                    CudnnTypes.kernelCode(dt), st()), "16-bit avg-pool");
+            return y;
+        }
         k(CudaKernels.sevc_avgpool3d_forward(x.address(), y.address(), dw.nativeParams(x.shape(), x.dim(1)), st()),
                 "avg-pool");
         return y;
@@ -851,6 +956,12 @@ public final class CudaBackend implements Backend {
         c.globalPool(x);
         Tensor y = empty(Shape.of(x.dim(0), x.dim(1)));
         dev.activate();
+        if (OpChecks.isHalf(x.dtype())) {
+            // 16-bit in, fp32 out: the classifier head runs in fp32
+            k(CudaKernels.sevc_half_global_avgpool_forward(x.address(), y.address(), x.dim(0), x.dim(1),
+                    x.shape().sizeFrom(2), CudnnTypes.kernelCode(x.dtype()), st()), "16-bit global avg-pool");
+            return y;
+        }
         k(CudaKernels.sevc_global_avgpool_forward(x.address(), y.address(), x.dim(0), x.dim(1), x.shape().sizeFrom(2),
                 st()), "global avg-pool");
         return y;
@@ -1121,6 +1232,31 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException("toHost of a " + (t == null ? "null" : "closed") + " tensor");
         }
         return t.toHostCopy();
+    }
+
+    @Override
+    public synchronized Tensor cast(Tensor x, DType dtype) {
+        DType from = c.floating(x, "x");
+        if (dtype == null || (dtype != DType.FLOAT32 && !OpChecks.isHalf(dtype))) {
+            throw new IllegalArgumentException("cast to " + dtype + ": only " + DType.FLOAT32 + ", " + DType.BFLOAT16
+                    + " and " + DType.FLOAT16);
+        }
+        if (from == dtype) {
+            return toDevice(x);
+        }
+        if (from != DType.FLOAT32 && dtype != DType.FLOAT32) {
+            throw new IllegalArgumentException("cast from " + from + " to " + dtype + ": go through " + DType.FLOAT32);
+        }
+        Tensor y = empty(x.shape(), dtype);
+        dev.activate();
+        try {
+            k(CudaKernels.sevc_cast(x.address(), CudnnTypes.kernelCode(from), y.address(), CudnnTypes.kernelCode(dtype),
+                    x.size(), st()), "cast");
+        } catch (RuntimeException e) {
+            y.close();
+            throw e;
+        }
+        return y;
     }
 
     /** Allocates an uninitialised tensor on this device (for callers that fill it themselves). */

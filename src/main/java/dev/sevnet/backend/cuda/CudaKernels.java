@@ -268,4 +268,37 @@ public final class CudaKernels {
             @Cast("const float*") long saveInvstd, @Cast("float*") long dx, @Cast("float*") long dgamma,
             @Cast("float*") long dbeta, @Cast("float*") long dresidual, @Cast("int64_t") long n,
             @Cast("int64_t") long c, @Cast("int64_t") long s, @Cast("void*") long stream);
+
+    // ---- 16-bit inference glue (kernels/half_ops.cu): 16-bit tensors as raw bits (void*), dtype code
+    // CudnnTypes.kernelCode: 1 bfloat16, 2 float16 (0 float32 for sevc_cast); biases and SE gates float32 ----
+
+    /** In place on y [N, C, S]: y = act(y + bias[c] (0: none) + residual (0: none)), act ReLU when relu != 0. */
+    public static native int sevc_half_bias_act(@Cast("void*") long y, @Cast("const float*") long bias,
+            @Cast("const void*") long residual, @Cast("int64_t") long n, @Cast("int64_t") long c,
+            @Cast("int64_t") long s, int relu, int dtype, @Cast("void*") long stream);
+
+    /** y = act(a + b) (b 0: y = act(a)). */
+    public static native int sevc_half_add_act(@Cast("const void*") long a, @Cast("const void*") long b,
+            @Cast("void*") long y, @Cast("int64_t") long n, int relu, int dtype, @Cast("void*") long stream);
+
+    public static native int sevc_half_avgpool3d_forward(@Cast("const void*") long x, @Cast("void*") long y,
+            @Cast("const int*") int[] p, int dtype, @Cast("void*") long stream);
+
+    /** 16-bit [N, C, S] -> float32 [N, C]. */
+    public static native int sevc_half_global_avgpool_forward(@Cast("const void*") long x, @Cast("float*") long y,
+            @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s, int dtype,
+            @Cast("void*") long stream);
+
+    public static native int sevc_half_channel_scale_forward(@Cast("const void*") long x, @Cast("const float*") long g,
+            @Cast("void*") long y, @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s,
+            int dtype, @Cast("void*") long stream);
+
+    public static native int sevc_half_concat_channels(@Cast("const void*") long a, @Cast("const void*") long b,
+            @Cast("void*") long y, @Cast("int64_t") long n, @Cast("int64_t") long ca, @Cast("int64_t") long cb,
+            @Cast("int64_t") long s, @Cast("void*") long stream);
+
+    /** n elements from dtype code {@code from} to {@code to}: float32 <-> bfloat16 / float16. */
+    public static native int sevc_cast(@Cast("const void*") long x, int from, @Cast("void*") long y, int to,
+            @Cast("int64_t") long n, @Cast("void*") long stream);
+    // ---- end of the 16-bit block ----
 }
