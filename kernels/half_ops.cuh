@@ -44,30 +44,11 @@ SEV_HD typename St::storage half_add_act_element(const typename St::storage* a, 
   return St::store(v);
 }
 
-// avgpool3d_forward_element of pooling.cuh over 16-bit x: same window walk, same fp32 sum order
+// avgpool3d_forward_element of pooling.cuh over 16-bit x: same window walk, same fp32 sum order, one rounding
 template <class St>
 SEV_HD typename St::storage half_avgpool3d_forward_element(const typename St::storage* x, const SevPool& p,
                                                            int64_t i) {
-  const int wo = (int)(i % p.Wo);
-  const int ho = (int)((i / p.Wo) % p.Ho);
-  const int to = (int)((i / ((int64_t)p.Wo * p.Ho)) % p.To);
-  const int64_t nc = i / ((int64_t)p.Wo * p.Ho * p.To);
-  const typename St::storage* xp = x + nc * p.T * p.H * p.W;
-  float s = 0.f;
-  for (int kt = 0; kt < p.kT; kt++) {
-    const int t = to * p.sT - p.pT + kt;
-    if (t < 0 || t >= p.T) continue;
-    for (int kh = 0; kh < p.kH; kh++) {
-      const int h = ho * p.sH - p.pH + kh;
-      if (h < 0 || h >= p.H) continue;
-      const typename St::storage* row = xp + ((int64_t)t * p.H + h) * p.W;
-      for (int kw = 0; kw < p.kW; kw++) {
-        const int w = wo * p.sW - p.pW + kw;
-        if (w >= 0 && w < p.W) s += St::load(row[w]);
-      }
-    }
-  }
-  return St::store(s * (1.f / (float)(p.kT * p.kH * p.kW)));
+  return St::store(avgpool3d_window_mean<St>(x, p, i));
 }
 
 // global average pool of 16-bit [N, C, S] into fp32 [N, C]: one thread's share (double), as

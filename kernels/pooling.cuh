@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "sev_cuda_compat.cuh"
+#include "sev_half.cuh"
 
 // The 19-int conv parameter block of sevnet.h, as much of it as pooling reads (Cout = Cin = C).
 struct SevPool {
@@ -15,13 +16,15 @@ inline SevPool sev_pool_params(const int* p) {
 SEV_HD int64_t pool_out_count(const SevPool& p) { return (int64_t)p.N * p.C * p.To * p.Ho * p.Wo; }
 SEV_HD int64_t pool_in_count(const SevPool& p) { return (int64_t)p.N * p.C * p.T * p.H * p.W; }
 
-// output element i of y [N, C, To, Ho, Wo]: the window's mean, padding counted (summed in the CPU's order)
-SEV_HD float avgpool3d_forward_element(const float* x, const SevPool& p, int64_t i) {
+// output element i of y [N, C, To, Ho, Wo]: the window's mean, padding counted (summed in the CPU's order),
+// over x of storage St (sev_half.cuh) widened to fp32 — the fp32 kernel and the 16-bit ones share it
+template <class St>
+SEV_HD float avgpool3d_window_mean(const typename St::storage* x, const SevPool& p, int64_t i) {
   const int wo = (int)(i % p.Wo);
   const int ho = (int)((i / p.Wo) % p.Ho);
   const int to = (int)((i / ((int64_t)p.Wo * p.Ho)) % p.To);
   const int64_t nc = i / ((int64_t)p.Wo * p.Ho * p.To);
-  const float* xp = x + nc * p.T * p.H * p.W;
+  const typename St::storage* xp = x + nc * p.T * p.H * p.W;
   float s = 0.f;
   for (int kt = 0; kt < p.kT; kt++) {
     const int t = to * p.sT - p.pT + kt;
@@ -29,14 +32,17 @@ SEV_HD float avgpool3d_forward_element(const float* x, const SevPool& p, int64_t
     for (int kh = 0; kh < p.kH; kh++) {
       const int h = ho * p.sH - p.pH + kh;
       if (h < 0 || h >= p.H) continue;
-      const float* row = xp + ((int64_t)t * p.H + h) * p.W;
+      const typename St::storage* row = xp + ((int64_t)t * p.H + h) * p.W;
       for (int kw = 0; kw < p.kW; kw++) {
         const int w = wo * p.sW - p.pW + kw;
-        if (w >= 0 && w < p.W) s += row[w];
+        if (w >= 0 && w < p.W) s += St::load(row[w]);
       }
     }
   }
   return s * (1.f / (float)(p.kT * p.kH * p.kW));
+}
+SEV_HD float avgpool3d_forward_element(const float* x, const SevPool& p, int64_t i) {
+  return avgpool3d_window_mean<SevF32>(x, p, i);
 }
 
 // outputs o (one axis) whose window [o*st - pd, o*st - pd + k) holds input position i: [lo, hi]

@@ -22,10 +22,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** BN folding + ReLU fusion gives the eval-mode model's logits. */
-class FoldedSevNetTest {
+public class FoldedSevNetTest {
 
     /** Non-trivial BN state everywhere: gamma, beta, running mean and variance all random. */
-    static void randomizeBatchNorms(SevNet net, long seed) {
+    public static void randomizeBatchNorms(SevNet net, long seed) {
         Random r = new Random(seed);
         for (Module m : net.namedModules().values()) {
             if (m instanceof BatchNorm3d bn) {

@@ -9,8 +9,7 @@ import dev.sevnet.autograd.Var;
 import dev.sevnet.backend.ConvSpec;
 import dev.sevnet.backend.cpu.CpuBackend;
 import dev.sevnet.infer.FoldedSevNet;
-import dev.sevnet.nn.BatchNorm3d;
-import dev.sevnet.nn.Module;
+import dev.sevnet.infer.FoldedSevNetTest;
 import dev.sevnet.nn.SevNet;
 import dev.sevnet.nn.SevNetConfig;
 import dev.sevnet.tensor.DType;
@@ -154,29 +153,6 @@ class CudaHalfInferenceTest {
         }
     }
 
-    static void randomizeBatchNorms(SevNet net, long seed) {
-        Random r = new Random(seed);
-        for (Module m : net.namedModules().values()) {
-            if (m instanceof BatchNorm3d bn) {
-                int c = bn.channels();
-                float[] g = new float[c];
-                float[] b = new float[c];
-                float[] mean = new float[c];
-                float[] var = new float[c];
-                for (int i = 0; i < c; i++) {
-                    g[i] = 0.5f + r.nextFloat();
-                    b[i] = (float) (0.2 * r.nextGaussian());
-                    mean[i] = (float) (0.3 * r.nextGaussian());
-                    var[i] = 0.3f + 1.7f * r.nextFloat();
-                }
-                bn.weight().data().floatBuffer().put(0, g);
-                bn.bias().data().floatBuffer().put(0, b);
-                bn.runningMean().floatBuffer().put(0, mean);
-                bn.runningVar().floatBuffer().put(0, var);
-            }
-        }
-    }
-
     /**
      * The 16-bit folded model on the GPU against (a) the CPU emulation of the same rounding points and (b) fp32 on
      * the CPU, with the tolerance HalfPrecisionInferenceTest states (bf16 1e-2, fp16 2e-3 of the logits' range).
@@ -190,7 +166,7 @@ class CudaHalfInferenceTest {
         Random r = new Random(3);
         try (SevNet net = SevNet.create(SevNetConfig.parse(model, k), 7);
                 Tensor x = CudaBackendOpsTest.rand(r, n, 3, 8, 32, 32)) {
-            randomizeBatchNorms(net, 5);
+            FoldedSevNetTest.randomizeBatchNorms(net, 5);
             net.eval();
             try (FoldedSevNet f32 = FoldedSevNet.fold(net); FoldedSevNet emu = FoldedSevNet.fold(net, dt);
                     FoldedSevNet onGpu = FoldedSevNet.fold(net, dt); GradMode.Guard g = GradMode.noGrad();
