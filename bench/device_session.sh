@@ -39,7 +39,7 @@ if has sanitize; then
     echo "== compute-sanitizer $tool on the CUDA op tests"
     timeout ${SANITIZE_TIMEOUT:-280} compute-sanitizer --tool $tool --print-limit 20 java -jar "$JUNIT" execute --class-path "$CP" --disable-banner \
       --select-class dev.sevnet.backend.cuda.CudaBackendOpsTest --select-class dev.sevnet.backend.cuda.CudaFusedKernelsTest \
-      --select-class dev.sevnet.backend.cuda.CudaTemporalConvNdhwcTest \
+      --select-class dev.sevnet.backend.cuda.CudaTemporalConvNdhwcTest --select-class dev.sevnet.backend.cuda.CudaHalfInferenceTest \
       --details=summary > "$O/$tool.log" 2>&1; echo "rc=$?"
     grep -E "ERROR SUMMARY|RACECHECK SUMMARY|Invalid|hazard|tests (successful|failed)" "$O/$tool.log" | head -12
   done
