@@ -3,6 +3,8 @@
 // backward-weight), the 1x1x1 conv forward with the same epilogues, and the batch-norm glue (multi-block
 // statistics, apply + ReLU + residual, fused backward). Training forward of conv -> BN -> ReLU is three
 // launches: conv + per-block statistics, finalize (one block per channel), apply + ReLU.
+#include <stdio.h>
+
 #include "conv_bn_relu.cuh"
 #include "sevc_common.cuh"
 
@@ -163,14 +165,16 @@ __global__ void gc_dw_reduce_kernel(const float* __restrict__ parts, float* __re
   SEVC_FOR_EACH(i, total) dw[i] = gc_dw_reduce_element(parts, P, i, total);
 }
 
-// ---- batch-norm glue: grid (P, channels) for the reductions
-__global__ void __launch_bounds__(CBR_THREADS) bnx_stats_kernel(const float* __restrict__ x,
+// ---- batch-norm glue: grid (P, channels) for the reductions; one template per storage type St
+// (SevF32, SevBF16, SevF16: conv_bn_relu.cuh), fp32 parameters and statistics in all three
+template <class St>
+__global__ void __launch_bounds__(CBR_THREADS) bnx_stats_kernel(const typename St::storage* __restrict__ x,
                                                                 SevDouble2* __restrict__ part, int64_t N, int64_t C,
                                                                 int64_t S) {
   __shared__ SevDouble2 sm[CBR_THREADS];
   const int p = blockIdx.x, P = gridDim.x;
   SEVC_FOR_ROWS(c, C) {
-    const SevDouble2 s = sev_block_sum(bnx_stats_partial(x, c, N, C, S, p, P, threadIdx.x, blockDim.x), sm);
+    const SevDouble2 s = sev_block_sum(bnx_stats_partial<St>(x, c, N, C, S, p, P, threadIdx.x, blockDim.x), sm);
     if (threadIdx.x == 0) part[c * P + p] = s;
   }
 }
@@ -186,34 +190,39 @@ __global__ void __launch_bounds__(CBR_THREADS) cbr_finalize_kernel(const SevDoub
       cbr_stats_finalize(c, tot, count, eps, momentum, save_mean, save_invstd, running_mean, running_var);
   }
 }
-__global__ void bnx_apply_kernel(const float* __restrict__ x, const float* __restrict__ res,
-                                 const float* __restrict__ gamma, const float* __restrict__ beta,
-                                 const float* __restrict__ mean, const float* __restrict__ invstd, float* __restrict__ y,
-                                 int64_t N, int64_t C, int64_t S, int relu) {
+template <class St>
+__global__ void bnx_apply_kernel(const typename St::storage* __restrict__ x,
+                                 const typename St::storage* __restrict__ res, const float* __restrict__ gamma,
+                                 const float* __restrict__ beta, const float* __restrict__ mean,
+                                 const float* __restrict__ invstd, typename St::storage* __restrict__ y, int64_t N,
+                                 int64_t C, int64_t S, int relu) {
   SEVC_FOR_ROWS(nc, N * C) {
     float a, b;
     bn_train_coeffs(gamma, beta, mean, invstd, nc % C, &a, &b);
-    SEVC_FOR_EACH(s, S) y[nc * S + s] = bnx_apply_element(x, res, nc * S + s, a, b, relu);
+    SEVC_FOR_EACH(s, S) y[nc * S + s] = bnx_apply_element<St>(x, res, nc * S + s, a, b, relu);
   }
 }
+template <class St>
 __global__ void __launch_bounds__(CBR_THREADS) bnx_backward_stats_kernel(
-    const float* __restrict__ x, const float* __restrict__ y, const float* __restrict__ dy,
-    const float* __restrict__ mean, const float* __restrict__ invstd, SevDouble2* __restrict__ part, int64_t N,
-    int64_t C, int64_t S) {
+    const typename St::storage* __restrict__ x, const typename St::storage* __restrict__ y,
+    const typename St::storage* __restrict__ dy, const float* __restrict__ mean, const float* __restrict__ invstd,
+    SevDouble2* __restrict__ part, int64_t N, int64_t C, int64_t S) {
   __shared__ SevDouble2 sm[CBR_THREADS];
   const int p = blockIdx.x, P = gridDim.x;
   SEVC_FOR_ROWS(c, C) {
     const SevDouble2 s = sev_block_sum(
-        bnx_backward_partial(x, y, dy, c, mean[c], invstd[c], N, C, S, p, P, threadIdx.x, blockDim.x), sm);
+        bnx_backward_partial<St>(x, y, dy, c, mean[c], invstd[c], N, C, S, p, P, threadIdx.x, blockDim.x), sm);
     if (threadIdx.x == 0) part[c * P + p] = s;
   }
 }
 // every block of channel c adds the channel's P partials (same order, same result), then writes its elements
+template <class St>
 __global__ void __launch_bounds__(CBR_THREADS) bnx_backward_dx_kernel(
-    const float* __restrict__ x, const float* __restrict__ y, const float* __restrict__ dy,
-    const float* __restrict__ gamma, const float* __restrict__ mean, const float* __restrict__ invstd,
-    const SevDouble2* __restrict__ part, float* __restrict__ dx, float* __restrict__ dgamma,
-    float* __restrict__ dbeta, float* __restrict__ dres, int64_t N, int64_t C, int64_t S) {
+    const typename St::storage* __restrict__ x, const typename St::storage* __restrict__ y,
+    const typename St::storage* __restrict__ dy, const float* __restrict__ gamma, const float* __restrict__ mean,
+    const float* __restrict__ invstd, const SevDouble2* __restrict__ part, typename St::storage* __restrict__ dx,
+    float* __restrict__ dgamma, float* __restrict__ dbeta, typename St::storage* __restrict__ dres, int64_t N,
+    int64_t C, int64_t S) {
   __shared__ SevDouble2 sm[CBR_THREADS];
   const int p = blockIdx.x, P = gridDim.x;
   SEVC_FOR_ROWS(c, C) {
@@ -223,7 +232,7 @@ __global__ void __launch_bounds__(CBR_THREADS) bnx_backward_dx_kernel(
       if (dbeta) dbeta[c] = (float)sums.a;
     }
     const BnBackwardCoeffs k = bn_backward_coeffs(gamma, mean, invstd, c, sums, (double)N * S);
-    bnx_backward_dx_partial(x, y, dy, dx, dres, c, k, N, C, S, p, P, threadIdx.x, blockDim.x);
+    bnx_backward_dx_partial<St>(x, y, dy, dx, dres, c, k, N, C, S, p, P, threadIdx.x, blockDim.x);
   }
 }
 
@@ -241,13 +250,15 @@ int release(void* p, int rc, cudaStream_t st, const char* what) {
 dim3 channel_grid(int P, int64_t C) { return dim3((unsigned)P, (unsigned)(C < 65535 ? C : 65535), 1); }
 
 // statistics from the partials, then y = act(z*a + b (+ res)): the last two launches of every training forward
-void finalize_and_apply(const SevDouble2* part, int64_t P, const float* z, const float* res, const float* gamma,
-                        const float* beta, float* y, float* save_mean, float* save_invstd, float* running_mean,
+template <class St = SevF32>
+void finalize_and_apply(const SevDouble2* part, int64_t P, const typename St::storage* z,
+                        const typename St::storage* res, const float* gamma, const float* beta,
+                        typename St::storage* y, float* save_mean, float* save_invstd, float* running_mean,
                         float* running_var, int64_t N, int64_t C, int64_t S, float eps, float momentum, int relu,
                         cudaStream_t st) {
   cbr_finalize_kernel<<<sevc::item_blocks(C), CBR_THREADS, 0, st>>>(part, P, C, N * S, eps, momentum, save_mean,
                                                                      save_invstd, running_mean, running_var);
-  bnx_apply_kernel<<<sevc::rows_grid(N * C, S), sevc::kThreads, 0, st>>>(z, res, gamma, beta, save_mean, save_invstd,
+  bnx_apply_kernel<St><<<sevc::rows_grid(N * C, S), sevc::kThreads, 0, st>>>(z, res, gamma, beta, save_mean, save_invstd,
                                                                           y, N, C, S, relu);
 }
 
@@ -297,6 +308,52 @@ void gc_bwd_data_launch_t(const float* dy, const float* w, float* dx, const GcDi
   const dim3 grid((unsigned)gc_tiles(t), (unsigned)(d.C / d.cg), (unsigned)d.N);
   gc_bwd_data_kernel<CGMAX><<<grid, GC_THREADS, smem, st>>>(dy, w, dx, d, t);
 }
+
+// "what: reason" as the last error
+int bnx_fail(const char* what, const char* why) {
+  char msg[160];
+  snprintf(msg, sizeof msg, "%s: %s", what, why);
+  return sevc::fail(SEVC_E_ARG, msg);
+}
+// the batch-norm glue's two entry points, one body per storage type (sevc_bn_act_* and their _bf16/_f16 forms)
+template <class St>
+int bn_act_train_forward(const char* what, const typename St::storage* x, const typename St::storage* residual,
+                         const float* gamma, const float* beta, typename St::storage* y, float* save_mean,
+                         float* save_invstd, float* running_mean, float* running_var, int64_t N, int64_t C, int64_t S,
+                         float eps, float momentum, int relu, void* stream) {
+  if (N < 0 || C < 0 || S < 0) return bnx_fail(what, "negative size");
+  if (N * S <= 1) return sevc::fail(SEVC_E_ARG, "batch norm in training mode needs more than one value per channel");
+  if (C == 0) return SEVC_OK;
+  const cudaStream_t st = sevc::as_stream(stream);
+  const int P = bnx_splits(N, C, S);
+  SevDouble2* part = nullptr;
+  char sw[96];
+  snprintf(sw, sizeof sw, "%s: scratch", what);
+  if (scratch(&part, C * P, st, sw)) return SEVC_E_LAUNCH;
+  bnx_stats_kernel<St><<<channel_grid(P, C), CBR_THREADS, 0, st>>>(x, part, N, C, S);
+  finalize_and_apply<St>(part, P, x, residual, gamma, beta, y, save_mean, save_invstd, running_mean, running_var, N,
+                         C, S, eps, momentum, relu, st);
+  return release(part, sevc::check_launch(what), st, sw);
+}
+template <class St>
+int bn_act_backward(const char* what, const typename St::storage* x, const typename St::storage* y,
+                    const typename St::storage* dy, const float* gamma, const float* save_mean,
+                    const float* save_invstd, typename St::storage* dx, float* dgamma, float* dbeta,
+                    typename St::storage* dresidual, int64_t N, int64_t C, int64_t S, void* stream) {
+  if (N < 0 || C < 0 || S < 0) return bnx_fail(what, "negative size");
+  if (C == 0) return SEVC_OK;
+  const cudaStream_t st = sevc::as_stream(stream);
+  const int P = bnx_splits(N, C, S);
+  SevDouble2* part = nullptr;
+  char sw[96];
+  snprintf(sw, sizeof sw, "%s: scratch", what);
+  if (scratch(&part, C * P, st, sw)) return SEVC_E_LAUNCH;
+  bnx_backward_stats_kernel<St><<<channel_grid(P, C), CBR_THREADS, 0, st>>>(x, y, dy, save_mean, save_invstd, part,
+                                                                             N, C, S);
+  bnx_backward_dx_kernel<St><<<channel_grid(P, C), CBR_THREADS, 0, st>>>(x, y, dy, gamma, save_mean, save_invstd,
+                                                                          part, dx, dgamma, dbeta, dresidual, N, C, S);
+  return release(part, sevc::check_launch(what), st, sw);
+}
 }  // namespace
 
 extern "C" {
@@ -324,8 +381,8 @@ int sevc_pointwise_conv_bn_train(const float* x, const float* w, const float* ga
   SevDouble2* part = nullptr;
   if (scratch(&part, (int64_t)Cout * P, st, "pointwise_conv_bn_train: scratch")) return SEVC_E_LAUNCH;
   pw_launch(x, w, z, part, epilogue(nullptr, nullptr, nullptr, nullptr, nullptr, 0.f, 0), N, Cin, Cout, S, st);
-  finalize_and_apply(part, P, z, nullptr, gamma, beta, y, save_mean, save_invstd, running_mean, running_var, N, Cout,
-                     S, eps, momentum, relu, st);
+  finalize_and_apply<SevF32>(part, P, z, nullptr, gamma, beta, y, save_mean, save_invstd, running_mean, running_var,
+                             N, Cout, S, eps, momentum, relu, st);
   return release(part, sevc::check_launch("pointwise_conv_bn_train"), st, "pointwise_conv_bn_train: scratch");
 }
 
@@ -355,8 +412,8 @@ int sevc_grouped_conv3x3_bn_train(const float* x, const float* w, const float* g
   SevDouble2* part = nullptr;
   if (scratch(&part, (int64_t)C * P, st, "grouped_conv3x3_bn_train: scratch")) return SEVC_E_LAUNCH;
   gc_fwd_launch(x, w, z, part, epilogue(nullptr, nullptr, nullptr, nullptr, nullptr, 0.f, 0), d, st);
-  finalize_and_apply(part, P, z, nullptr, gamma, beta, y, save_mean, save_invstd, running_mean, running_var, N, C, S,
-                     eps, momentum, relu, st);
+  finalize_and_apply<SevF32>(part, P, z, nullptr, gamma, beta, y, save_mean, save_invstd, running_mean, running_var,
+                             N, C, S, eps, momentum, relu, st);
   return release(part, sevc::check_launch("grouped_conv3x3_bn_train"), st, "grouped_conv3x3_bn_train: scratch");
 }
 
@@ -404,33 +461,43 @@ int sevc_grouped_conv3x3_backward_weight(const float* x, const float* dy, float*
 int sevc_bn_act_train_forward(const float* x, const float* residual, const float* gamma, const float* beta, float* y,
                               float* save_mean, float* save_invstd, float* running_mean, float* running_var, int64_t N,
                               int64_t C, int64_t S, float eps, float momentum, int relu, void* stream) {
-  if (N < 0 || C < 0 || S < 0) return sevc::fail(SEVC_E_ARG, "bn_act_train_forward: negative size");
-  if (N * S <= 1) return sevc::fail(SEVC_E_ARG, "batch norm in training mode needs more than one value per channel");
-  if (C == 0) return SEVC_OK;
-  const cudaStream_t st = sevc::as_stream(stream);
-  const int P = bnx_splits(N, C, S);
-  SevDouble2* part = nullptr;
-  if (scratch(&part, C * P, st, "bn_act_train_forward: scratch")) return SEVC_E_LAUNCH;
-  bnx_stats_kernel<<<channel_grid(P, C), CBR_THREADS, 0, st>>>(x, part, N, C, S);
-  finalize_and_apply(part, P, x, residual, gamma, beta, y, save_mean, save_invstd, running_mean, running_var, N, C, S,
-                     eps, momentum, relu, st);
-  return release(part, sevc::check_launch("bn_act_train_forward"), st, "bn_act_train_forward: scratch");
+  return bn_act_train_forward<SevF32>("bn_act_train_forward", x, residual, gamma, beta, y, save_mean, save_invstd,
+                                      running_mean, running_var, N, C, S, eps, momentum, relu, stream);
 }
 
 int sevc_bn_act_backward(const float* x, const float* y, const float* dy, const float* gamma, const float* save_mean,
                          const float* save_invstd, float* dx, float* dgamma, float* dbeta, float* dresidual, int64_t N,
                          int64_t C, int64_t S, void* stream) {
-  if (N < 0 || C < 0 || S < 0) return sevc::fail(SEVC_E_ARG, "bn_act_backward: negative size");
-  if (C == 0) return SEVC_OK;
-  const cudaStream_t st = sevc::as_stream(stream);
-  const int P = bnx_splits(N, C, S);
-  SevDouble2* part = nullptr;
-  if (scratch(&part, C * P, st, "bn_act_backward: scratch")) return SEVC_E_LAUNCH;
-  bnx_backward_stats_kernel<<<channel_grid(P, C), CBR_THREADS, 0, st>>>(x, y, dy, save_mean, save_invstd, part, N, C,
-                                                                         S);
-  bnx_backward_dx_kernel<<<channel_grid(P, C), CBR_THREADS, 0, st>>>(x, y, dy, gamma, save_mean, save_invstd, part, dx,
-                                                                      dgamma, dbeta, dresidual, N, C, S);
-  return release(part, sevc::check_launch("bn_act_backward"), st, "bn_act_backward: scratch");
+  return bn_act_backward<SevF32>("bn_act_backward", x, y, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta,
+                                 dresidual, N, C, S, stream);
+}
+
+/* ---- the same two in 16-bit storage (bf16, fp16) ---- */
+int sevc_bn_act_train_forward_bf16(const uint16_t* x, const uint16_t* residual, const float* gamma, const float* beta,
+                                   uint16_t* y, float* save_mean, float* save_invstd, float* running_mean,
+                                   float* running_var, int64_t N, int64_t C, int64_t S, float eps, float momentum,
+                                   int relu, void* stream) {
+  return bn_act_train_forward<SevBF16>("bn_act_train_forward_bf16", x, residual, gamma, beta, y, save_mean,
+                                       save_invstd, running_mean, running_var, N, C, S, eps, momentum, relu, stream);
+}
+int sevc_bn_act_train_forward_f16(const uint16_t* x, const uint16_t* residual, const float* gamma, const float* beta,
+                                  uint16_t* y, float* save_mean, float* save_invstd, float* running_mean,
+                                  float* running_var, int64_t N, int64_t C, int64_t S, float eps, float momentum,
+                                  int relu, void* stream) {
+  return bn_act_train_forward<SevF16>("bn_act_train_forward_f16", x, residual, gamma, beta, y, save_mean,
+                                      save_invstd, running_mean, running_var, N, C, S, eps, momentum, relu, stream);
+}
+int sevc_bn_act_backward_bf16(const uint16_t* x, const uint16_t* y, const uint16_t* dy, const float* gamma,
+                              const float* save_mean, const float* save_invstd, uint16_t* dx, float* dgamma,
+                              float* dbeta, uint16_t* dresidual, int64_t N, int64_t C, int64_t S, void* stream) {
+  return bn_act_backward<SevBF16>("bn_act_backward_bf16", x, y, dy, gamma, save_mean, save_invstd, dx, dgamma,
+                                  dbeta, dresidual, N, C, S, stream);
+}
+int sevc_bn_act_backward_f16(const uint16_t* x, const uint16_t* y, const uint16_t* dy, const float* gamma,
+                             const float* save_mean, const float* save_invstd, uint16_t* dx, float* dgamma,
+                             float* dbeta, uint16_t* dresidual, int64_t N, int64_t C, int64_t S, void* stream) {
+  return bn_act_backward<SevF16>("bn_act_backward_f16", x, y, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta,
+                                 dresidual, N, C, S, stream);
 }
 
 }  // extern "C"

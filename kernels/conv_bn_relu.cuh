@@ -4,7 +4,8 @@
 //  - its 1x1x1 conv, Cin -> Cout, stride 1: forward as a 64x64 tiled GEMM (temporal_conv.cuh's tiles) with
 //    the same epilogue;
 //  - batch-norm glue: statistics reduced by many blocks per channel, apply + ReLU (+ residual add) in one
-//    pass, and its backward (ReLU mask + BN backward, + the residual's gradient) in two.
+//    pass, and its backward (ReLU mask + BN backward, + the residual's gradient) in two; fp32, and bf16 / fp16
+//    activations with fp32 parameters and statistics (one body per storage type of sev_half.cuh).
 // Epilogues. Inference: y = relu?(acc + bias[c]) with BN folded into w and bias, or y = relu?(acc*a + b)
 // with a, b from BN's running statistics. Training: the conv writes its raw output z (BN's input, which BN's
 // backward needs) and, per block, each channel's partial (sum z, sum z^2) in double; a small kernel adds the
@@ -17,6 +18,7 @@
 #include "batchnorm.cuh"
 #include "elementwise.cuh"
 #include "sev_cuda_compat.cuh"
+#include "sev_half.cuh"
 #include "temporal_conv.cuh"
 
 // ---------------------------------------------------------------- epilogue and statistics
@@ -359,42 +361,58 @@ SEV_HD int bnx_splits(int64_t N, int64_t C, int64_t S) {
   if (p > cap) p = cap;
   return (int)(p < 1 ? 1 : p);
 }
+// The glue is one body per storage type St (sev_half.cuh): SevF32 (fp32 tensors), SevBF16 / SevF16 (16-bit x,
+// residual, y, dy, dx, dresidual; PyTorch autocast's BN: gamma, beta, statistics, dgamma, dbeta stay fp32).
+// Loads widen to fp32, all arithmetic is the fp32 body's (statistics in double), y / dx are rounded once when
+// stored; for SevF32 load and store are the identity, so the fp32 kernels compute exactly what they did.
 // thread tid's share of (sum x, sum x^2) of channel c in block p
-SEV_HD SevDouble2 bnx_stats_partial(const float* x, int64_t c, int64_t N, int64_t C, int64_t S, int p, int P, int tid,
-                                    int nt) {
+template <class St = SevF32>
+SEV_HD SevDouble2 bnx_stats_partial(const typename St::storage* x, int64_t c, int64_t N, int64_t C, int64_t S, int p,
+                                    int P, int tid, int nt) {
   SevDouble2 s = {0, 0};
   for (SevWalk2D w((int64_t)p * nt + tid, (int64_t)P * nt, S); w.row < N; w.next())
-    cbr_stats_add(s, x[(w.row * C + c) * S + w.s]);
+    cbr_stats_add(s, St::load(x[(w.row * C + c) * S + w.s]));
   return s;
 }
-// forward apply: y = x*a + b (+ residual), then ReLU when relu != 0
-SEV_HD float bnx_apply_element(const float* x, const float* res, int64_t i, float a, float b, int relu) {
-  float v = x[i] * a + b;
-  if (res) v += res[i];
-  return relu && !(v > 0.f) ? 0.f : v;
+// forward apply: y = x*a + b (+ residual), then ReLU when relu != 0; rounded once to St
+template <class St = SevF32>
+SEV_HD typename St::storage bnx_apply_element(const typename St::storage* x, const typename St::storage* res,
+                                              int64_t i, float a, float b, int relu) {
+  float v = St::load(x[i]) * a + b;
+  if (res) v += St::load(res[i]);
+  return St::store(relu && !(v > 0.f) ? 0.f : v);
 }
-// the gradient reaching BN: dy where the output y > 0 (ReLU), or dy (no ReLU: y == NULL)
-SEV_HD float bnx_grad(const float* y, const float* dy, int64_t i) { return y ? relu_backward_element(y[i], dy[i]) : dy[i]; }
+// the gradient reaching BN: dy where the output y > 0 (ReLU; the STORED y, so 16-bit y's own sign), or dy
+// (no ReLU: y == NULL)
+template <class St = SevF32>
+SEV_HD float bnx_grad(const typename St::storage* y, const typename St::storage* dy, int64_t i) {
+  return y ? relu_backward_element(St::load(y[i]), St::load(dy[i])) : St::load(dy[i]);
+}
 // thread tid's share of (sum g, sum g*xhat) of channel c in block p
-SEV_HD SevDouble2 bnx_backward_partial(const float* x, const float* y, const float* dy, int64_t c, double mean,
-                                       double invstd, int64_t N, int64_t C, int64_t S, int p, int P, int tid, int nt) {
+template <class St = SevF32>
+SEV_HD SevDouble2 bnx_backward_partial(const typename St::storage* x, const typename St::storage* y,
+                                       const typename St::storage* dy, int64_t c, double mean, double invstd,
+                                       int64_t N, int64_t C, int64_t S, int p, int P, int tid, int nt) {
   SevDouble2 s = {0, 0};
   for (SevWalk2D w((int64_t)p * nt + tid, (int64_t)P * nt, S); w.row < N; w.next()) {
     const int64_t i = (w.row * C + c) * S + w.s;
-    const float g = bnx_grad(y, dy, i);
+    const float g = bnx_grad<St>(y, dy, i);
     s.a += g;
-    s.b += g * ((x[i] - mean) * invstd);
+    s.b += g * ((St::load(x[i]) - mean) * invstd);
   }
   return s;
 }
-// thread tid's elements of block p: dx (and the residual's gradient, the masked dy, when dres != NULL)
-SEV_HD void bnx_backward_dx_partial(const float* x, const float* y, const float* dy, float* dx, float* dres, int64_t c,
-                                    BnBackwardCoeffs k, int64_t N, int64_t C, int64_t S, int p, int P, int tid,
-                                    int nt) {
+// thread tid's elements of block p: dx (and the residual's gradient, the masked dy, when dres != NULL); a 16-bit
+// dres is exact (g is a widened 16-bit dy or 0), dx is rounded once
+template <class St = SevF32>
+SEV_HD void bnx_backward_dx_partial(const typename St::storage* x, const typename St::storage* y,
+                                    const typename St::storage* dy, typename St::storage* dx,
+                                    typename St::storage* dres, int64_t c, BnBackwardCoeffs k, int64_t N, int64_t C,
+                                    int64_t S, int p, int P, int tid, int nt) {
   for (SevWalk2D w((int64_t)p * nt + tid, (int64_t)P * nt, S); w.row < N; w.next()) {
     const int64_t i = (w.row * C + c) * S + w.s;
-    const float g = bnx_grad(y, dy, i);
-    dx[i] = bn_backward_dx_element(x[i], g, k);
-    if (dres) dres[i] = g;
+    const float g = bnx_grad<St>(y, dy, i);
+    dx[i] = St::store(bn_backward_dx_element(St::load(x[i]), g, k));
+    if (dres) dres[i] = St::store(g);
   }
 }

@@ -100,6 +100,28 @@ int sev_batchnorm_backward(const float* x, const float* dy, const float* gamma,
                            const float* save_mean, const float* save_invstd,
                            float* dx, float* dgamma, float* dbeta, int64_t N, int64_t C, int64_t S);
 
+/* ---- batch norm (training) + residual + ReLU in 16-bit storage (native/src/batchnorm_half.cpp) ----
+ * The references of sevc_bn_act_*_bf16/_f16 (sevnet_cuda.h), PyTorch autocast's batch norm: x, residual, y, dy,
+ * dx, dresidual bf16 / IEEE fp16 as raw uint16_t bits; gamma, beta, running stats, save_mean/invstd, dgamma,
+ * dbeta fp32. The 16-bit inputs are widened exactly and the fp32 ops run as composed above
+ * (sev_batchnorm_train_forward, then sev_add of the residual when not NULL, then sev_relu_forward when relu != 0;
+ * backward: sev_relu_backward on the widened y when y != NULL, then sev_batchnorm_backward); y, dx and dresidual
+ * (= the masked dy, exact) are rounded once to nearest even (fp16: beyond 65504 after rounding is +-inf). */
+int sev_batchnorm_act_train_forward_bf16(const uint16_t* x, const uint16_t* residual, const float* gamma,
+                                         const float* beta, uint16_t* y, float* save_mean, float* save_invstd,
+                                         float* running_mean, float* running_var, int64_t N, int64_t C, int64_t S,
+                                         float eps, float momentum, int relu);
+int sev_batchnorm_act_train_forward_f16(const uint16_t* x, const uint16_t* residual, const float* gamma,
+                                        const float* beta, uint16_t* y, float* save_mean, float* save_invstd,
+                                        float* running_mean, float* running_var, int64_t N, int64_t C, int64_t S,
+                                        float eps, float momentum, int relu);
+int sev_batchnorm_act_backward_bf16(const uint16_t* x, const uint16_t* y, const uint16_t* dy, const float* gamma,
+                                    const float* save_mean, const float* save_invstd, uint16_t* dx, float* dgamma,
+                                    float* dbeta, uint16_t* dresidual, int64_t N, int64_t C, int64_t S);
+int sev_batchnorm_act_backward_f16(const uint16_t* x, const uint16_t* y, const uint16_t* dy, const float* gamma,
+                                   const float* save_mean, const float* save_invstd, uint16_t* dx, float* dgamma,
+                                   float* dbeta, uint16_t* dresidual, int64_t N, int64_t C, int64_t S);
+
 /* ---- element-wise ---- */
 int sev_relu_forward(const float* x, float* y, int64_t n);
 int sev_relu_backward(const float* y, const float* dy, float* dx, int64_t n);   /* uses the output */
@@ -250,6 +272,22 @@ int sev_hostrun_bn_act_train_forward(const float* x, const float* residual, cons
 int sev_hostrun_bn_act_backward(const float* x, const float* y, const float* dy, const float* gamma,
                                 const float* save_mean, const float* save_invstd, float* dx, float* dgamma,
                                 float* dbeta, float* dresidual, int64_t N, int64_t C, int64_t S);
+/* the batch-norm glue's bodies in 16-bit storage (sevc_bn_act_*_bf16/_f16): arguments as the fp32 drivers above,
+ * the 16-bit tensors as raw uint16_t bits */
+int sev_hostrun_bn_act_train_forward_bf16(const uint16_t* x, const uint16_t* residual, const float* gamma,
+                                          const float* beta, uint16_t* y, float* save_mean, float* save_invstd,
+                                          float* running_mean, float* running_var, int64_t N, int64_t C, int64_t S,
+                                          float eps, float momentum, int relu);
+int sev_hostrun_bn_act_train_forward_f16(const uint16_t* x, const uint16_t* residual, const float* gamma,
+                                         const float* beta, uint16_t* y, float* save_mean, float* save_invstd,
+                                         float* running_mean, float* running_var, int64_t N, int64_t C, int64_t S,
+                                         float eps, float momentum, int relu);
+int sev_hostrun_bn_act_backward_bf16(const uint16_t* x, const uint16_t* y, const uint16_t* dy, const float* gamma,
+                                     const float* save_mean, const float* save_invstd, uint16_t* dx, float* dgamma,
+                                     float* dbeta, uint16_t* dresidual, int64_t N, int64_t C, int64_t S);
+int sev_hostrun_bn_act_backward_f16(const uint16_t* x, const uint16_t* y, const uint16_t* dy, const float* gamma,
+                                    const float* save_mean, const float* save_invstd, uint16_t* dx, float* dgamma,
+                                    float* dbeta, uint16_t* dresidual, int64_t N, int64_t C, int64_t S);
 
 /* ---- reductions ---- */
 int sev_sum(const float* x, int64_t n, double* out);

@@ -188,6 +188,27 @@ int sevc_half_concat_channels(const void* a, const void* b, void* y, int64_t N, 
 int sevc_cast(const void* x, int from, void* y, int to, int64_t n, void* stream);
 /* ---- end of the 16-bit block ---- */
 
+/* ---- the batch-norm glue in 16-bit storage (kernels/conv_bn_relu.cu, the same bodies as the two above) ----
+ * PyTorch autocast's batch norm: x, residual, y, dy, dx, dresidual bf16 (_bf16) or IEEE fp16 (_f16) as raw
+ * uint16_t bits; gamma, beta, running_mean/var, save_mean/invstd, dgamma, dbeta fp32. Loads widened to fp32, the
+ * fp32 kernels' arithmetic (statistics in double), y and dx rounded once (to nearest even; fp16: |y| beyond 65504
+ * after rounding is +-inf). The backward's ReLU mask is the stored 16-bit y > 0. CPU references:
+ * sev_batchnorm_act_train_forward_bf16/_f16, sev_batchnorm_act_backward_bf16/_f16 (sevnet.h). */
+int sevc_bn_act_train_forward_bf16(const uint16_t* x, const uint16_t* residual, const float* gamma, const float* beta,
+                                   uint16_t* y, float* save_mean, float* save_invstd, float* running_mean,
+                                   float* running_var, int64_t N, int64_t C, int64_t S, float eps, float momentum,
+                                   int relu, void* stream);
+int sevc_bn_act_train_forward_f16(const uint16_t* x, const uint16_t* residual, const float* gamma, const float* beta,
+                                  uint16_t* y, float* save_mean, float* save_invstd, float* running_mean,
+                                  float* running_var, int64_t N, int64_t C, int64_t S, float eps, float momentum,
+                                  int relu, void* stream);
+int sevc_bn_act_backward_bf16(const uint16_t* x, const uint16_t* y, const uint16_t* dy, const float* gamma,
+                              const float* save_mean, const float* save_invstd, uint16_t* dx, float* dgamma,
+                              float* dbeta, uint16_t* dresidual, int64_t N, int64_t C, int64_t S, void* stream);
+int sevc_bn_act_backward_f16(const uint16_t* x, const uint16_t* y, const uint16_t* dy, const float* gamma,
+                             const float* save_mean, const float* save_invstd, uint16_t* dx, float* dgamma,
+                             float* dbeta, uint16_t* dresidual, int64_t N, int64_t C, int64_t S, void* stream);
+
 #ifdef __cplusplus
 }
 #endif

@@ -237,8 +237,10 @@ void gc_fwd_host(const float* x, const float* w, float* y, SevDouble2* part, con
 }
 
 // the training forward's last two kernels: cbr_finalize_kernel (one block per channel), bnx_apply_kernel
-void finalize_and_apply_host(const SevDouble2* part, int64_t P, const float* z, const float* res, const float* gamma,
-                             const float* beta, float* y, float* save_mean, float* save_invstd, float* running_mean,
+template <class St = SevF32>
+void finalize_and_apply_host(const SevDouble2* part, int64_t P, const typename St::storage* z,
+                             const typename St::storage* res, const float* gamma, const float* beta,
+                             typename St::storage* y, float* save_mean, float* save_invstd, float* running_mean,
                              float* running_var, int64_t N, int64_t C, int64_t S, float eps, float momentum,
                              int relu) {
   const int nt = CBR_THREADS;
@@ -251,7 +253,7 @@ void finalize_and_apply_host(const SevDouble2* part, int64_t P, const float* z, 
   for (int64_t nc = 0; nc < N * C; nc++) {
     float a, b;
     bn_train_coeffs(gamma, beta, save_mean, save_invstd, nc % C, &a, &b);
-    for (int64_t s = 0; s < S; s++) y[nc * S + s] = bnx_apply_element(z, res, nc * S + s, a, b, relu);
+    for (int64_t s = 0; s < S; s++) y[nc * S + s] = bnx_apply_element<St>(z, res, nc * S + s, a, b, relu);
   }
 }
 
@@ -261,6 +263,55 @@ float block_max_host(int threads, F share) {
   for (int tid = 0; tid < threads; tid++) m = fmaxf(m, share(tid));
   return m;
 }
+// the batch-norm glue (bnx_* kernels of conv_bn_relu.cu), one driver per storage type as the kernels
+template <class St>
+int bn_act_train_forward_host(const typename St::storage* x, const typename St::storage* residual, const float* gamma,
+                              const float* beta, typename St::storage* y, float* save_mean, float* save_invstd,
+                              float* running_mean, float* running_var, int64_t N, int64_t C, int64_t S, float eps,
+                              float momentum, int relu) {
+  if (N * S <= 1) return sev::fail(SEV_EINVAL, "batch norm in training mode needs more than one value per channel");
+  const int P = bnx_splits(N, C, S), nt = CBR_THREADS;
+  std::vector<SevDouble2> part((size_t)(C * P));
+  // bnx_stats_kernel: blocks (p, c)
+#pragma omp parallel for schedule(static) collapse(2)
+  for (int64_t c = 0; c < C; c++)
+    for (int p = 0; p < P; p++)
+      part[c * P + p] =
+          block_sum_host<SevDouble2>(nt, [&](int tid) { return bnx_stats_partial<St>(x, c, N, C, S, p, P, tid, nt); });
+  finalize_and_apply_host<St>(part.data(), P, x, residual, gamma, beta, y, save_mean, save_invstd, running_mean,
+                              running_var, N, C, S, eps, momentum, relu);
+  return SEV_OK;
+}
+
+template <class St>
+int bn_act_backward_host(const typename St::storage* x, const typename St::storage* y,
+                         const typename St::storage* dy, const float* gamma, const float* save_mean,
+                         const float* save_invstd, typename St::storage* dx, float* dgamma, float* dbeta,
+                         typename St::storage* dresidual, int64_t N, int64_t C, int64_t S) {
+  const int P = bnx_splits(N, C, S), nt = CBR_THREADS;
+  std::vector<SevDouble2> part((size_t)(C * P));
+  // bnx_backward_stats_kernel: blocks (p, c)
+#pragma omp parallel for schedule(static) collapse(2)
+  for (int64_t c = 0; c < C; c++)
+    for (int p = 0; p < P; p++)
+      part[c * P + p] = block_sum_host<SevDouble2>(nt, [&](int tid) {
+        return bnx_backward_partial<St>(x, y, dy, c, save_mean[c], save_invstd[c], N, C, S, p, P, tid, nt);
+      });
+  // bnx_backward_dx_kernel: every block of a channel adds the same partials in the same order, so once here
+#pragma omp parallel for schedule(static)
+  for (int64_t c = 0; c < C; c++) {
+    const SevDouble2 sums =
+        block_sum_host<SevDouble2>(nt, [&](int tid) { return cbr_parts_partial(part.data(), c, P, tid, nt); });
+    if (dgamma) dgamma[c] = (float)sums.b;
+    if (dbeta) dbeta[c] = (float)sums.a;
+    const BnBackwardCoeffs k = bn_backward_coeffs(gamma, save_mean, save_invstd, c, sums, (double)N * S);
+    for (int p = 0; p < P; p++)
+      for (int tid = 0; tid < nt; tid++)
+        bnx_backward_dx_partial<St>(x, y, dy, dx, dresidual, c, k, N, C, S, p, P, tid, nt);
+  }
+  return SEV_OK;
+}
+
 }  // namespace
 
 extern "C" {
@@ -726,44 +777,42 @@ int sev_hostrun_bn_act_train_forward(const float* x, const float* residual, cons
                                      float* y, float* save_mean, float* save_invstd, float* running_mean,
                                      float* running_var, int64_t N, int64_t C, int64_t S, float eps, float momentum,
                                      int relu) {
-  if (N * S <= 1) return sev::fail(SEV_EINVAL, "batch norm in training mode needs more than one value per channel");
-  const int P = bnx_splits(N, C, S), nt = CBR_THREADS;
-  std::vector<SevDouble2> part((size_t)(C * P));
-  // bnx_stats_kernel: blocks (p, c)
-#pragma omp parallel for schedule(static) collapse(2)
-  for (int64_t c = 0; c < C; c++)
-    for (int p = 0; p < P; p++)
-      part[c * P + p] =
-          block_sum_host<SevDouble2>(nt, [&](int tid) { return bnx_stats_partial(x, c, N, C, S, p, P, tid, nt); });
-  finalize_and_apply_host(part.data(), P, x, residual, gamma, beta, y, save_mean, save_invstd, running_mean,
-                          running_var, N, C, S, eps, momentum, relu);
-  return SEV_OK;
+  return bn_act_train_forward_host<SevF32>(x, residual, gamma, beta, y, save_mean, save_invstd, running_mean,
+                                           running_var, N, C, S, eps, momentum, relu);
 }
 
 int sev_hostrun_bn_act_backward(const float* x, const float* y, const float* dy, const float* gamma,
                                 const float* save_mean, const float* save_invstd, float* dx, float* dgamma,
                                 float* dbeta, float* dresidual, int64_t N, int64_t C, int64_t S) {
-  const int P = bnx_splits(N, C, S), nt = CBR_THREADS;
-  std::vector<SevDouble2> part((size_t)(C * P));
-  // bnx_backward_stats_kernel: blocks (p, c)
-#pragma omp parallel for schedule(static) collapse(2)
-  for (int64_t c = 0; c < C; c++)
-    for (int p = 0; p < P; p++)
-      part[c * P + p] = block_sum_host<SevDouble2>(nt, [&](int tid) {
-        return bnx_backward_partial(x, y, dy, c, save_mean[c], save_invstd[c], N, C, S, p, P, tid, nt);
-      });
-  // bnx_backward_dx_kernel: every block of a channel adds the same partials in the same order, so once here
-#pragma omp parallel for schedule(static)
-  for (int64_t c = 0; c < C; c++) {
-    const SevDouble2 sums =
-        block_sum_host<SevDouble2>(nt, [&](int tid) { return cbr_parts_partial(part.data(), c, P, tid, nt); });
-    if (dgamma) dgamma[c] = (float)sums.b;
-    if (dbeta) dbeta[c] = (float)sums.a;
-    const BnBackwardCoeffs k = bn_backward_coeffs(gamma, save_mean, save_invstd, c, sums, (double)N * S);
-    for (int p = 0; p < P; p++)
-      for (int tid = 0; tid < nt; tid++) bnx_backward_dx_partial(x, y, dy, dx, dresidual, c, k, N, C, S, p, P, tid, nt);
-  }
-  return SEV_OK;
+  return bn_act_backward_host<SevF32>(x, y, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta, dresidual, N, C, S);
+}
+
+// ---- the batch-norm glue in 16-bit storage (sevc_bn_act_*_bf16/_f16): the same drivers, SevBF16 / SevF16
+int sev_hostrun_bn_act_train_forward_bf16(const uint16_t* x, const uint16_t* residual, const float* gamma,
+                                          const float* beta, uint16_t* y, float* save_mean, float* save_invstd,
+                                          float* running_mean, float* running_var, int64_t N, int64_t C, int64_t S,
+                                          float eps, float momentum, int relu) {
+  return bn_act_train_forward_host<SevBF16>(x, residual, gamma, beta, y, save_mean, save_invstd, running_mean,
+                                            running_var, N, C, S, eps, momentum, relu);
+}
+int sev_hostrun_bn_act_train_forward_f16(const uint16_t* x, const uint16_t* residual, const float* gamma,
+                                         const float* beta, uint16_t* y, float* save_mean, float* save_invstd,
+                                         float* running_mean, float* running_var, int64_t N, int64_t C, int64_t S,
+                                         float eps, float momentum, int relu) {
+  return bn_act_train_forward_host<SevF16>(x, residual, gamma, beta, y, save_mean, save_invstd, running_mean,
+                                           running_var, N, C, S, eps, momentum, relu);
+}
+int sev_hostrun_bn_act_backward_bf16(const uint16_t* x, const uint16_t* y, const uint16_t* dy, const float* gamma,
+                                     const float* save_mean, const float* save_invstd, uint16_t* dx, float* dgamma,
+                                     float* dbeta, uint16_t* dresidual, int64_t N, int64_t C, int64_t S) {
+  return bn_act_backward_host<SevBF16>(x, y, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta, dresidual, N, C,
+                                       S);
+}
+int sev_hostrun_bn_act_backward_f16(const uint16_t* x, const uint16_t* y, const uint16_t* dy, const float* gamma,
+                                    const float* save_mean, const float* save_invstd, uint16_t* dx, float* dgamma,
+                                    float* dbeta, uint16_t* dresidual, int64_t N, int64_t C, int64_t S) {
+  return bn_act_backward_host<SevF16>(x, y, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta, dresidual, N, C,
+                                      S);
 }
 
 }  // extern "C"

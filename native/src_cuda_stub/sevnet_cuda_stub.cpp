@@ -200,4 +200,28 @@ int sevc_half_concat_channels(const void* a, const void* b, void* y, int64_t N, 
 int sevc_cast(const void* x, int from, void* y, int to, int64_t n, void* stream) { return SEVC_E_NO_CUDA; }
 // ---- end of the 16-bit block ----
 
+/* ---- the batch-norm glue in 16-bit storage ---- */
+int sevc_bn_act_train_forward_bf16(const uint16_t* x, const uint16_t* residual, const float* gamma, const float* beta,
+                                   uint16_t* y, float* save_mean, float* save_invstd, float* running_mean,
+                                   float* running_var, int64_t N, int64_t C, int64_t S, float eps, float momentum,
+                                   int relu, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_bn_act_train_forward_f16(const uint16_t* x, const uint16_t* residual, const float* gamma, const float* beta,
+                                  uint16_t* y, float* save_mean, float* save_invstd, float* running_mean,
+                                  float* running_var, int64_t N, int64_t C, int64_t S, float eps, float momentum,
+                                  int relu, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_bn_act_backward_bf16(const uint16_t* x, const uint16_t* y, const uint16_t* dy, const float* gamma,
+                              const float* save_mean, const float* save_invstd, uint16_t* dx, float* dgamma,
+                              float* dbeta, uint16_t* dresidual, int64_t N, int64_t C, int64_t S, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_bn_act_backward_f16(const uint16_t* x, const uint16_t* y, const uint16_t* dy, const float* gamma,
+                             const float* save_mean, const float* save_invstd, uint16_t* dx, float* dgamma,
+                             float* dbeta, uint16_t* dresidual, int64_t N, int64_t C, int64_t S, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+
 }  // extern "C"

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "../../kernels/sev_half.cuh"  // the bf16/fp16 conversions of the kernels and references
 #include "sevnet.h"
 #include "sevnet_cuda.h"
 
@@ -534,6 +535,60 @@ void test_bn_act(int64_t N, int64_t C, int64_t S) {
   compare("bn+relu bwd dbeta" + sz, rdb, ddb.host(), 1e-5, 1e-5);
   compare("bn+relu bwd dresidual" + sz, g, ddres.host(), 0, 0);
 }
+// the batch-norm glue in 16-bit storage (sevc_bn_act_*_bf16/_f16) against its CPU references on the same 16-bit
+// inputs: statistics, dgamma, dbeta fp32 as the fp32 test; y and dx within one 16-bit ulp (2^-7 / 2^-10 relative,
+// an upper bound) of the reference plus 1e-5 (terms of order 1-10 in fp32); dresidual bit for bit
+template <class St>
+void test_bn_act_half(const char* fmt, int64_t N, int64_t C, int64_t S) {
+  const bool bf = !strcmp(fmt, "bf16");
+  const std::string sz = std::string(" ") + fmt + " [" + std::to_string(N) + "," + std::to_string(C) + "," +
+                         std::to_string(S) + "]";
+  const int64_t n = N * C * S;
+  auto narrow = [](const std::vector<float>& v) {
+    std::vector<uint16_t> b(v.size());
+    for (size_t i = 0; i < v.size(); i++) b[i] = St::store(v[i]);
+    return b;
+  };
+  auto widen = [](const std::vector<uint16_t>& b) {
+    std::vector<float> v(b.size());
+    for (size_t i = 0; i < b.size(); i++) v[i] = St::load(b[i]);
+    return v;
+  };
+  auto xf = randn(n, 2.f);
+  for (auto& v : xf) v += 0.7f;
+  auto x = narrow(xf), res = narrow(randn(n)), dyv = narrow(randn(n));
+  auto gamma = randn(C), beta = randn(C), rm = randn(C);
+  std::vector<float> rv(C, 1.1f);
+  Dev<uint16_t> dxx(x), dres(res), ddy(dyv), dy(n), ddx(n), ddres(n);
+  Dev<float> dg(gamma), dbt(beta), drm(rm), drv(rv), dsm(C), dsi(C), ddg(C), ddb(C);
+  const double rtol = bf ? 1.0 / 128 : 1.0 / 1024;
+  check_rc((bf ? sevc_bn_act_train_forward_bf16 : sevc_bn_act_train_forward_f16)(
+               dxx.p, dres.p, dg.p, dbt.p, dy.p, dsm.p, dsi.p, drm.p, drv.p, N, C, S, 1e-5f, 0.1f, 1, nullptr),
+           "bn_act_train_forward_16");
+  std::vector<uint16_t> ry(n);
+  std::vector<float> rsm(C), rsi(C), rrm = rm, rrv = rv;
+  (bf ? sev_batchnorm_act_train_forward_bf16 : sev_batchnorm_act_train_forward_f16)(
+      x.data(), res.data(), gamma.data(), beta.data(), ry.data(), rsm.data(), rsi.data(), rrm.data(), rrv.data(), N, C,
+      S, 1e-5f, 0.1f, 1);
+  compare("bn+add+relu train y" + sz, widen(ry), widen(dy.host()), rtol, 1e-5);
+  compare("bn+add+relu train save_mean" + sz, rsm, dsm.host(), 1e-5, 1e-6);
+  compare("bn+add+relu train save_invstd" + sz, rsi, dsi.host(), 1e-5, 0);
+  compare("bn+add+relu train running_mean" + sz, rrm, drm.host(), 1e-5, 1e-6);
+  compare("bn+add+relu train running_var" + sz, rrv, drv.host(), 1e-5, 0);
+  // backward with the mask of the device's y (the reference reads the same bits) and the residual's gradient
+  check_rc((bf ? sevc_bn_act_backward_bf16 : sevc_bn_act_backward_f16)(dxx.p, dy.p, ddy.p, dg.p, dsm.p, dsi.p, ddx.p,
+                                                                        ddg.p, ddb.p, ddres.p, N, C, S, nullptr),
+           "bn_act_backward_16");
+  std::vector<uint16_t> yg = dy.host(), rdx(n), rdres(n);
+  std::vector<float> sm = dsm.host(), si = dsi.host(), rdg(C), rdb(C);
+  (bf ? sev_batchnorm_act_backward_bf16 : sev_batchnorm_act_backward_f16)(x.data(), yg.data(), dyv.data(), gamma.data(),
+                                                                         sm.data(), si.data(), rdx.data(), rdg.data(),
+                                                                         rdb.data(), rdres.data(), N, C, S);
+  compare("bn+relu bwd dx" + sz, widen(rdx), widen(ddx.host()), rtol, 1e-5);
+  compare("bn+relu bwd dgamma" + sz, rdg, ddg.host(), 1e-5, 1e-5);
+  compare("bn+relu bwd dbeta" + sz, rdb, ddb.host(), 1e-5, 1e-5);
+  compare("bn+relu bwd dresidual" + sz, widen(rdres), widen(ddres.host()), 0, 0);
+}
 // --bench: milliseconds per call (CUDA events, median of 20 after warm-up) and the bandwidth of the
 // bytes each op must move at least. Information only, never a pass/fail.
 template <typename F>
@@ -672,6 +727,11 @@ int main(int argc, char** argv) {
   test_bn_act(3, 5, 77);
   test_bn_act(8, 64, 2 * 28 * 28);
   test_bn_act(2, 2100, 3);
+  for (const auto& d :
+       {std::vector<int64_t>{2, 3, 1}, {3, 5, 77}, {8, 64, 2 * 28 * 28}, {2, 2100, 3}, {2, 512, 4 * 49}}) {
+    test_bn_act_half<SevBF16>("bf16", d[0], d[1], d[2]);
+    test_bn_act_half<SevF16>("f16", d[0], d[1], d[2]);
+  }
   // an error is reported as such
   const int rc = sevc_relu_forward(nullptr, nullptr, -1, nullptr);
   printf("%s negative n -> %d (%s)\n", rc == SEVC_E_ARG ? "ok  " : "FAIL", rc, sevc_last_error());

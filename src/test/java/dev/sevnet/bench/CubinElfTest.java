@@ -92,8 +92,22 @@ class CubinElfTest {
         // the kernels by name, and what the symbol table says of them
         CubinElf cbr = c.elf(90, "conv_bn_relu");
         for (String n : List.of("gc_fwd_kernel<4>", "gc_fwd_kernel<8>", "gc_fwd_kernel<16>", "gc_dw_kernel",
-                "pw_conv_kernel", "bnx_stats_kernel")) {
+                "pw_conv_kernel", "bnx_stats_kernel<SevF32>", "cbr_finalize_kernel")) {
             assertNotNull(cbr.kernel(n));
+        }
+        // the batch-norm glue: one instantiation per storage type (fp32, and the 16-bit bf16 / fp16 forms)
+        for (int arch : List.of(80, 90)) {
+            CubinElf k = c.elf(arch, "conv_bn_relu");
+            for (String st : List.of("SevF32", "SevBF16", "SevF16")) {
+                // (x, part, N, C, S)
+                assertEquals(List.of(8, 8, 8, 8, 8), k.kernel("bnx_stats_kernel<" + st + ">").params().stream()
+                        .map(CubinElf.Param::size).toList(), st);
+                // (x, res, gamma, beta, mean, invstd, y, N, C, S, relu)
+                assertEquals(List.of(8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 4), k.kernel("bnx_apply_kernel<" + st + ">").params()
+                        .stream().map(CubinElf.Param::size).toList(), st);
+                assertNotNull(k.kernel("bnx_backward_stats_kernel<" + st + ">"), st);
+                assertNotNull(k.kernel("bnx_backward_dx_kernel<" + st + ">"), st);
+            }
         }
         CubinElf.Kernel gc = cbr.kernel("gc_fwd_kernel<8>");
         // (x, w, y, part, CbrEpilogue, GcDims, GcTile, int64 P): the structs by value at their C++ sizes and offsets

@@ -21,12 +21,13 @@ import java.util.function.Supplier;
  * the library sequence each replaces (KernelMode LIBRARY: cuDNN conv, cuDNN BN, separate ReLU/add), and
  * the SGD step over all of SEVNet-G8's parameters in one launch against one launch per parameter; then the
  * channels-last temporal conv (kernels/temporal_conv_ndhwc.cu, fp32 and bf16, section {@code ndhwc}) against
- * the NCDHW temporal conv the backend runs today (KernelMode AUTO) and sevnet's NCDHW kernel (CUSTOM).
+ * the NCDHW temporal conv the backend runs today (KernelMode AUTO) and sevnet's NCDHW kernel (CUSTOM); then
+ * the batch-norm glue in 16-bit storage (section {@code bnhalf}: sevc_bn_act_*_bf16/_f16 against the fp32 kernels).
  * Device time from CUDA events on the backend's stream (outputs come from the caching allocator, so
  * no cudaMalloc is timed); prints Markdown tables with ms, GB/s (the bytes each op must move at
  * least), TFLOP/s and the fraction of the device's peak. Run on a GPU machine:
  *
- * <pre>java -cp CLASSPATH dev.sevnet.bench.CudaKernelsBench [batch] [reps] [peakGBs] [peakTflops] [all|base|fused|ndhwc]</pre>
+ * <pre>java -cp CLASSPATH dev.sevnet.bench.CudaKernelsBench [batch] [reps] [peakGBs] [peakTflops] [all|base|fused|ndhwc|bnhalf]</pre>
  *
  * (defaults 8, 20, the H200's 4300 GB/s copy rate measured here and 67 fp32 TFLOP/s datasheet, all).
  */
@@ -57,6 +58,9 @@ public final class CudaKernelsBench {
         }
         if (sections.equals("all") || sections.equals("ndhwc")) {
             ndhwcKernels(gpu, batch, reps, peakTf);
+        }
+        if (sections.equals("all") || sections.equals("bnhalf")) {
+            bnHalfKernels(gpu, batch, reps, peakGBs);
         }
         gpu.setKernelMode(CudaBackend.KernelMode.AUTO);
     }
@@ -260,6 +264,93 @@ public final class CudaKernelsBench {
             java.nio.ByteBuffer b = h.hostBuffer();
             for (int i = 0; i < s.size(); i++) {
                 b.putShort(2 * i, Half.floatToBf16((float) r.nextGaussian()));
+            }
+            return gpu.toDevice(h);
+        }
+    }
+
+    /**
+     * The batch-norm glue in 16-bit storage (kernels/conv_bn_relu.cu, bnx_* templates; not used by CudaBackend yet)
+     * against the fp32 kernels, called directly on the backend's stream, at the standard blocks' BN shapes of the
+     * {@code fused} section (width C at H = W, 16 frames): BN + residual + ReLU training forward, and its backward
+     * with the ReLU mask and the residual's gradient. GB/s counts the bytes each must move at least (forward: x,
+     * residual, y; backward: x, y, dy, dx, dresidual) at the storage size of the call.
+     */
+    private static void bnHalfKernels(CudaBackend gpu, int batch, int reps, double peakGBs) {
+        System.out.println();
+        System.out.println("batch norm + residual + ReLU in 16-bit storage (sevc_bn_act_*_bf16/_f16) vs fp32"
+                + " (sevc_bn_act_*): statistics, parameters and gradients of gamma/beta fp32 in all three");
+        System.out.println("| op | [N,C,T,H,W] | fp32 ms | bf16 ms | fp16 ms | bf16/fp32 | fp16/fp32 | bf16 GB/s "
+                + "(% peak) |");
+        System.out.println("|---|---|---|---|---|---|---|---|");
+        Random r = new Random(4);
+        long st = gpu.cudaDevice().streamAddress();
+        for (int[] blk : G8_BLOCKS) {
+            if (blk[2] != 1) {
+                continue;
+            }
+            int c = blk[0], hw = blk[1], t = 16;
+            long n = batch, s = (long) t * hw * hw;
+            Shape xs = Shape.of(batch, c, t, hw, hw);
+            Shape cs = Shape.of(c);
+            try (Tensor x = rand(gpu, r, xs); Tensor res = rand(gpu, r, xs); Tensor dy = rand(gpu, r, xs);
+                    Tensor y = gpu.relu(x); Tensor dx = gpu.allocate(xs, DType.FLOAT32);
+                    Tensor dres = gpu.allocate(xs, DType.FLOAT32);
+                    Tensor xb = rand16(gpu, r, xs, DType.BFLOAT16); Tensor rb = rand16(gpu, r, xs, DType.BFLOAT16);
+                    Tensor dyb = rand16(gpu, r, xs, DType.BFLOAT16); Tensor yb = gpu.allocate(xs, DType.BFLOAT16);
+                    Tensor dxb = gpu.allocate(xs, DType.BFLOAT16); Tensor drb = gpu.allocate(xs, DType.BFLOAT16);
+                    Tensor xh = rand16(gpu, r, xs, DType.FLOAT16); Tensor rh = rand16(gpu, r, xs, DType.FLOAT16);
+                    Tensor dyh = rand16(gpu, r, xs, DType.FLOAT16); Tensor yh = gpu.allocate(xs, DType.FLOAT16);
+                    Tensor dxh = gpu.allocate(xs, DType.FLOAT16); Tensor drh = gpu.allocate(xs, DType.FLOAT16);
+                    Tensor g = rand(gpu, r, cs); Tensor b = rand(gpu, r, cs); Tensor rm = rand(gpu, r, cs);
+                    Tensor rv = gpu.toDevice(Tensor.full(cs, 1f)); Tensor mean = gpu.allocate(cs, DType.FLOAT32);
+                    Tensor inv = gpu.allocate(cs, DType.FLOAT32); Tensor dg = gpu.allocate(cs, DType.FLOAT32);
+                    Tensor db = gpu.allocate(cs, DType.FLOAT32)) {
+                // the 16-bit y the backward reads: each format's forward output (statistics only feed the timing)
+                ok(CudaKernels.sevc_bn_act_train_forward_bf16(xb.address(), rb.address(), g.address(), b.address(),
+                        yb.address(), mean.address(), inv.address(), 0L, 0L, n, c, s, 1e-5f, 0.1f, 1, st));
+                ok(CudaKernels.sevc_bn_act_train_forward_f16(xh.address(), rh.address(), g.address(), b.address(),
+                        yh.address(), mean.address(), inv.address(), 0L, 0L, n, c, s, 1e-5f, 0.1f, 1, st));
+                double[] fwd = {
+                    gpu.cudaDevice().timeMillis(reps, () -> ok(CudaKernels.sevc_bn_act_train_forward(x.address(),
+                            res.address(), g.address(), b.address(), y.address(), mean.address(), inv.address(),
+                            rm.address(), rv.address(), n, c, s, 1e-5f, 0.1f, 1, st))),
+                    gpu.cudaDevice().timeMillis(reps, () -> ok(CudaKernels.sevc_bn_act_train_forward_bf16(xb.address(),
+                            rb.address(), g.address(), b.address(), yb.address(), mean.address(), inv.address(),
+                            rm.address(), rv.address(), n, c, s, 1e-5f, 0.1f, 1, st))),
+                    gpu.cudaDevice().timeMillis(reps, () -> ok(CudaKernels.sevc_bn_act_train_forward_f16(xh.address(),
+                            rh.address(), g.address(), b.address(), yh.address(), mean.address(), inv.address(),
+                            rm.address(), rv.address(), n, c, s, 1e-5f, 0.1f, 1, st)))};
+                bnHalfRow("BN+add+ReLU train fwd", xs, fwd, 3.0 * xs.size(), peakGBs);
+                double[] bwd = {
+                    gpu.cudaDevice().timeMillis(reps, () -> ok(CudaKernels.sevc_bn_act_backward(x.address(),
+                            y.address(), dy.address(), g.address(), mean.address(), inv.address(), dx.address(),
+                            dg.address(), db.address(), dres.address(), n, c, s, st))),
+                    gpu.cudaDevice().timeMillis(reps, () -> ok(CudaKernels.sevc_bn_act_backward_bf16(xb.address(),
+                            yb.address(), dyb.address(), g.address(), mean.address(), inv.address(), dxb.address(),
+                            dg.address(), db.address(), drb.address(), n, c, s, st))),
+                    gpu.cudaDevice().timeMillis(reps, () -> ok(CudaKernels.sevc_bn_act_backward_f16(xh.address(),
+                            yh.address(), dyh.address(), g.address(), mean.address(), inv.address(), dxh.address(),
+                            dg.address(), db.address(), drh.address(), n, c, s, st)))};
+                bnHalfRow("BN+add+ReLU bwd", xs, bwd, 5.0 * xs.size(), peakGBs);
+            }
+        }
+    }
+
+    /** ms: fp32, bf16, fp16; elements: the tensor elements the op must move at least. */
+    private static void bnHalfRow(String op, Shape s, double[] ms, double elements, double peakGBs) {
+        double gbs = elements * 2 / (ms[1] * 1e-3) / 1e9;
+        System.out.println(String.format(Locale.ROOT, "| %s | %s | %.3f | %.3f | %.3f | %.2fx | %.2fx | %.0f (%.0f%%) |",
+                op, s, ms[0], ms[1], ms[2], ms[1] / ms[0], ms[2] / ms[0], gbs, 100 * gbs / peakGBs));
+    }
+
+    /** Random values rounded to bf16 or fp16, on the device (raw bits). */
+    private static Tensor rand16(CudaBackend gpu, Random r, Shape s, DType dt) {
+        try (Tensor h = Tensor.empty(s, dt)) {
+            java.nio.ByteBuffer b = h.hostBuffer();
+            for (int i = 0; i < s.size(); i++) {
+                float v = (float) r.nextGaussian();
+                b.putShort(2 * i, dt == DType.BFLOAT16 ? Half.floatToBf16(v) : Half.fromFloat(v));
             }
             return gpu.toDevice(h);
         }

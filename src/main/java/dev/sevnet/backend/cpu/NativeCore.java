@@ -401,4 +401,62 @@ public final class NativeCore {
     public static native int sev_hostrun_cast(@Cast("const void*") long x, int from, @Cast("void*") long y, int to,
             @Cast("int64_t") long n);
     // ---- end of the 16-bit block ----
+
+    // ---- batch norm + residual + ReLU in 16-bit storage (bf16, fp16) -------------------------------------
+    // The CPU references (native/src/batchnorm_half.cpp: widen, the fp32 ops composed, round once) and the
+    // host-run drivers of the CUDA bodies (sevc_bn_act_*_bf16/_f16). 16-bit tensors are raw uint16_t bits;
+    // gamma, beta, statistics, dgamma, dbeta fp32.
+
+    public static native int sev_batchnorm_act_train_forward_bf16(@Cast("const uint16_t*") long x,
+            @Cast("const uint16_t*") long residual, @Cast("const float*") long gamma,
+            @Cast("const float*") long beta, @Cast("uint16_t*") long y, @Cast("float*") long saveMean,
+            @Cast("float*") long saveInvstd, @Cast("float*") long runningMean, @Cast("float*") long runningVar,
+            @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s, float eps, float momentum,
+            int relu);
+
+    public static native int sev_batchnorm_act_train_forward_f16(@Cast("const uint16_t*") long x,
+            @Cast("const uint16_t*") long residual, @Cast("const float*") long gamma,
+            @Cast("const float*") long beta, @Cast("uint16_t*") long y, @Cast("float*") long saveMean,
+            @Cast("float*") long saveInvstd, @Cast("float*") long runningMean, @Cast("float*") long runningVar,
+            @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s, float eps, float momentum,
+            int relu);
+
+    public static native int sev_batchnorm_act_backward_bf16(@Cast("const uint16_t*") long x,
+            @Cast("const uint16_t*") long y, @Cast("const uint16_t*") long dy, @Cast("const float*") long gamma,
+            @Cast("const float*") long saveMean, @Cast("const float*") long saveInvstd, @Cast("uint16_t*") long dx,
+            @Cast("float*") long dgamma, @Cast("float*") long dbeta, @Cast("uint16_t*") long dresidual,
+            @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s);
+
+    public static native int sev_batchnorm_act_backward_f16(@Cast("const uint16_t*") long x,
+            @Cast("const uint16_t*") long y, @Cast("const uint16_t*") long dy, @Cast("const float*") long gamma,
+            @Cast("const float*") long saveMean, @Cast("const float*") long saveInvstd, @Cast("uint16_t*") long dx,
+            @Cast("float*") long dgamma, @Cast("float*") long dbeta, @Cast("uint16_t*") long dresidual,
+            @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s);
+
+    public static native int sev_hostrun_bn_act_train_forward_bf16(@Cast("const uint16_t*") long x,
+            @Cast("const uint16_t*") long residual, @Cast("const float*") long gamma,
+            @Cast("const float*") long beta, @Cast("uint16_t*") long y, @Cast("float*") long saveMean,
+            @Cast("float*") long saveInvstd, @Cast("float*") long runningMean, @Cast("float*") long runningVar,
+            @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s, float eps, float momentum,
+            int relu);
+
+    public static native int sev_hostrun_bn_act_train_forward_f16(@Cast("const uint16_t*") long x,
+            @Cast("const uint16_t*") long residual, @Cast("const float*") long gamma,
+            @Cast("const float*") long beta, @Cast("uint16_t*") long y, @Cast("float*") long saveMean,
+            @Cast("float*") long saveInvstd, @Cast("float*") long runningMean, @Cast("float*") long runningVar,
+            @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s, float eps, float momentum,
+            int relu);
+
+    public static native int sev_hostrun_bn_act_backward_bf16(@Cast("const uint16_t*") long x,
+            @Cast("const uint16_t*") long y, @Cast("const uint16_t*") long dy, @Cast("const float*") long gamma,
+            @Cast("const float*") long saveMean, @Cast("const float*") long saveInvstd, @Cast("uint16_t*") long dx,
+            @Cast("float*") long dgamma, @Cast("float*") long dbeta, @Cast("uint16_t*") long dresidual,
+            @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s);
+
+    public static native int sev_hostrun_bn_act_backward_f16(@Cast("const uint16_t*") long x,
+            @Cast("const uint16_t*") long y, @Cast("const uint16_t*") long dy, @Cast("const float*") long gamma,
+            @Cast("const float*") long saveMean, @Cast("const float*") long saveInvstd, @Cast("uint16_t*") long dx,
+            @Cast("float*") long dgamma, @Cast("float*") long dbeta, @Cast("uint16_t*") long dresidual,
+            @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s);
+    // ---- end of the 16-bit batch norm block ----
 }

@@ -301,4 +301,37 @@ public final class CudaKernels {
     public static native int sevc_cast(@Cast("const void*") long x, int from, @Cast("void*") long y, int to,
             @Cast("int64_t") long n, @Cast("void*") long stream);
     // ---- end of the 16-bit block ----
+
+    // ---- batch norm + residual + ReLU in 16-bit storage (bf16, fp16) -------------------------------------
+    // PyTorch autocast's BN: x, residual, y, dy, dx, dresidual raw 16-bit bits (uint16_t); gamma, beta, the
+    // running and saved statistics, dgamma, dbeta fp32. Same arguments and semantics as sevc_bn_act_train_forward
+    // / sevc_bn_act_backward; y and dx rounded once (fp16: beyond 65504 is +-inf); the ReLU mask is the stored y.
+    // Not used by CudaBackend yet (mixed-precision training will). CPU references: NativeCore.sev_batchnorm_act_*.
+
+    public static native int sevc_bn_act_train_forward_bf16(@Cast("const uint16_t*") long x,
+            @Cast("const uint16_t*") long residual, @Cast("const float*") long gamma,
+            @Cast("const float*") long beta, @Cast("uint16_t*") long y, @Cast("float*") long saveMean,
+            @Cast("float*") long saveInvstd, @Cast("float*") long runningMean, @Cast("float*") long runningVar,
+            @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s, float eps, float momentum,
+            int relu, @Cast("void*") long stream);
+
+    public static native int sevc_bn_act_train_forward_f16(@Cast("const uint16_t*") long x,
+            @Cast("const uint16_t*") long residual, @Cast("const float*") long gamma,
+            @Cast("const float*") long beta, @Cast("uint16_t*") long y, @Cast("float*") long saveMean,
+            @Cast("float*") long saveInvstd, @Cast("float*") long runningMean, @Cast("float*") long runningVar,
+            @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s, float eps, float momentum,
+            int relu, @Cast("void*") long stream);
+
+    public static native int sevc_bn_act_backward_bf16(@Cast("const uint16_t*") long x,
+            @Cast("const uint16_t*") long y, @Cast("const uint16_t*") long dy, @Cast("const float*") long gamma,
+            @Cast("const float*") long saveMean, @Cast("const float*") long saveInvstd, @Cast("uint16_t*") long dx,
+            @Cast("float*") long dgamma, @Cast("float*") long dbeta, @Cast("uint16_t*") long dresidual,
+            @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s, @Cast("void*") long stream);
+
+    public static native int sevc_bn_act_backward_f16(@Cast("const uint16_t*") long x,
+            @Cast("const uint16_t*") long y, @Cast("const uint16_t*") long dy, @Cast("const float*") long gamma,
+            @Cast("const float*") long saveMean, @Cast("const float*") long saveInvstd, @Cast("uint16_t*") long dx,
+            @Cast("float*") long dgamma, @Cast("float*") long dbeta, @Cast("uint16_t*") long dresidual,
+            @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s, @Cast("void*") long stream);
+    // ---- end of the 16-bit batch norm block ----
 }
