@@ -44,6 +44,47 @@ __global__ void half_to_f32_kernel(const uint16_t* x, float* y, int64_t n) {
   SEVC_FOR_EACH(i, n) y[i] = half_to_f32_element<St>(x, i);
 }
 
+// ---- 16-bit training glue (bodies at the end of half_ops.cuh) ----
+template <class St>
+__global__ void half_relu_backward_kernel(const uint16_t* y, const uint16_t* dy, uint16_t* dx, int64_t n) {
+  SEVC_FOR_EACH(i, n) dx[i] = half_relu_backward_element<St>(y, dy, i);
+}
+template <class St>
+__global__ void half_axpby_kernel(float alpha, const uint16_t* x, float beta, uint16_t* y, int64_t n) {
+  SEVC_FOR_EACH(i, n) y[i] = half_axpby_element<St>(alpha, x, beta, y, i);
+}
+template <class St>
+__global__ void half_avgpool3d_backward_kernel(const uint16_t* __restrict__ dy, uint16_t* __restrict__ dx,
+                                               SevPool p) {
+  SEVC_FOR_EACH(i, pool_in_count(p)) dx[i] = half_avgpool3d_backward_element<St>(dy, p, i);
+}
+__global__ void half_split_channels_kernel(const uint16_t* y, uint16_t* a, uint16_t* b, int64_t n, int64_t Ca,
+                                           int64_t Cb, int64_t S) {
+  SEVC_FOR_EACH(i, n) split_element<uint16_t>(y, a, b, i, Ca, Cb, S);
+}
+// one block per (n, c) row: dx for the row, dg[n,c] by a block sum (channel_scale_backward_kernel of channels.cu)
+template <class St>
+__global__ void half_channel_scale_backward_kernel(const uint16_t* x, const float* g, const uint16_t* dy,
+                                                   uint16_t* dx, float* dg, int64_t rows, int64_t S) {
+  __shared__ double smem[CHANNEL_SCALE_THREADS];
+  SEVC_FOR_BLOCKS(nc, rows) {
+    const double part = channel_scale_backward_partial_t<St>(x, g, dy, dx, nc, S, threadIdx.x, blockDim.x);
+    const double total = sev_block_sum(part, smem);
+    if (threadIdx.x == 0) dg[nc] = (float)total;
+  }
+}
+
+template <class St>
+__global__ void half_bn_eval_kernel(const uint16_t* x, const float* gamma, const float* beta,
+                                    const float* running_mean, const float* running_var, uint16_t* y, int64_t N,
+                                    int64_t C, int64_t S, float eps, int relu) {
+  SEVC_FOR_ROWS(nc, N * C) {
+    float a, b;
+    bn_eval_coeffs(gamma, beta, running_mean, running_var, nc % C, eps, &a, &b);
+    SEVC_FOR_EACH(s, S) half_bn_eval_element<St>(x, y, nc * S + s, a, b, relu);
+  }
+}
+
 bool half_dtype_ok(int dtype) { return dtype == SEV_DT_BF16 || dtype == SEV_DT_F16; }
 
 bool half_pool_args_ok(const SevPool& p) {
@@ -140,5 +181,67 @@ int sevc_cast(const void* x, int from, void* y, int to, int64_t n, void* stream)
   }
   return sevc::fail(SEVC_E_ARG, "cast: only fp32 <-> bf16/fp16");
 }
+
+// ---- 16-bit training glue ----
+int sevc_half_relu_backward(const void* y, const void* dy, void* dx, int64_t n, int dtype, void* stream) {
+  if (!half_dtype_ok(dtype)) return sevc::fail(SEVC_E_ARG, "half_relu_backward: dtype must be bf16 or fp16");
+  if (n < 0) return sevc::fail(SEVC_E_ARG, "half_relu_backward: negative element count");
+  if (n == 0) return SEVC_OK;
+  SEVC_HALF_LAUNCH(half_relu_backward_kernel, dtype, sevc::blocks_for(n), sevc::kThreads, stream, (const uint16_t*)y,
+                   (const uint16_t*)dy, (uint16_t*)dx, n);
+  return sevc::check_launch("half_relu_backward");
+}
+
+int sevc_half_axpby(float alpha, const void* x, float beta, void* y, int64_t n, int dtype, void* stream) {
+  if (!half_dtype_ok(dtype)) return sevc::fail(SEVC_E_ARG, "half_axpby: dtype must be bf16 or fp16");
+  if (n < 0) return sevc::fail(SEVC_E_ARG, "half_axpby: negative element count");
+  if (n == 0) return SEVC_OK;
+  SEVC_HALF_LAUNCH(half_axpby_kernel, dtype, sevc::blocks_for(n), sevc::kThreads, stream, alpha, (const uint16_t*)x,
+                   beta, (uint16_t*)y, n);
+  return sevc::check_launch("half_axpby");
+}
+
+int sevc_half_avgpool3d_backward(const void* dy, void* dx, const int* pp, int dtype, void* stream) {
+  if (!half_dtype_ok(dtype)) return sevc::fail(SEVC_E_ARG, "half_avgpool3d_backward: dtype must be bf16 or fp16");
+  if (!pp) return sevc::fail(SEVC_E_ARG, "half_avgpool3d_backward: no parameter block");
+  const SevPool p = sev_pool_params(pp);
+  if (!half_pool_args_ok(p)) return sevc::fail(SEVC_E_ARG, "half_avgpool3d_backward: bad parameter block");
+  const int64_t n = pool_in_count(p);
+  if (n == 0) return SEVC_OK;
+  SEVC_HALF_LAUNCH(half_avgpool3d_backward_kernel, dtype, sevc::blocks_for(n), sevc::kThreads, stream,
+                   (const uint16_t*)dy, (uint16_t*)dx, p);
+  return sevc::check_launch("half_avgpool3d_backward");
+}
+
+int sevc_half_split_channels(const void* y, void* a, void* b, int64_t N, int64_t Ca, int64_t Cb, int64_t S,
+                             void* stream) {
+  if (N < 0 || Ca < 0 || Cb < 0 || S < 0) return sevc::fail(SEVC_E_ARG, "half_split_channels: negative size");
+  const int64_t n = N * (Ca + Cb) * S;
+  if (n == 0) return SEVC_OK;
+  half_split_channels_kernel<<<sevc::blocks_for(n), sevc::kThreads, 0, sevc::as_stream(stream)>>>(
+      (const uint16_t*)y, (uint16_t*)a, (uint16_t*)b, n, Ca, Cb, S);
+  return sevc::check_launch("half_split_channels");
+}
+
+int sevc_half_channel_scale_backward(const void* x, const float* g, const void* dy, void* dx, float* dg, int64_t N,
+                                     int64_t C, int64_t S, int dtype, void* stream) {
+  if (!half_dtype_ok(dtype)) return sevc::fail(SEVC_E_ARG, "half_channel_scale_backward: dtype must be bf16 or fp16");
+  if (N < 0 || C < 0 || S < 0) return sevc::fail(SEVC_E_ARG, "half_channel_scale_backward: negative size");
+  if (N * C == 0) return SEVC_OK;
+  SEVC_HALF_LAUNCH(half_channel_scale_backward_kernel, dtype, sevc::item_blocks(N * C), CHANNEL_SCALE_THREADS, stream,
+                   (const uint16_t*)x, g, (const uint16_t*)dy, (uint16_t*)dx, dg, N * C, S);
+  return sevc::check_launch("half_channel_scale_backward");
+}
+int sevc_half_batchnorm_eval_forward(const void* x, const float* gamma, const float* beta, const float* running_mean,
+                                     const float* running_var, void* y, int64_t N, int64_t C, int64_t S, float eps,
+                                     int relu, int dtype, void* stream) {
+  if (!half_dtype_ok(dtype)) return sevc::fail(SEVC_E_ARG, "half_batchnorm_eval_forward: dtype must be bf16 or fp16");
+  if (N < 0 || C < 0 || S < 0) return sevc::fail(SEVC_E_ARG, "half_batchnorm_eval_forward: negative size");
+  if (N * C * S == 0) return SEVC_OK;
+  SEVC_HALF_LAUNCH(half_bn_eval_kernel, dtype, sevc::rows_grid(N * C, S), sevc::kThreads, stream, (const uint16_t*)x,
+                   gamma, beta, running_mean, running_var, (uint16_t*)y, N, C, S, eps, relu);
+  return sevc::check_launch("half_batchnorm_eval_forward");
+}
+// ---- end of the 16-bit training glue ----
 
 }  // extern "C"

@@ -12,6 +12,9 @@
 #pragma once
 #include <stdint.h>
 
+#include "batchnorm.cuh"
+#include "channels.cuh"
+#include "elementwise.cuh"
 #include "pooling.cuh"
 #include "sev_cuda_compat.cuh"
 #include "sev_half.cuh"
@@ -84,3 +87,47 @@ template <class St>
 SEV_HD float half_to_f32_element(const typename St::storage* x, int64_t i) {
   return St::load(x[i]);
 }
+
+// ================================================================ 16-bit training glue (mixed precision)
+// The gradient-side ops autocast training reaches, same rules as above: 16-bit loads widened exactly, the fp32
+// kernel's arithmetic in its order, one rounding per 16-bit store; fp32 operands (SE gate g, dg) stay fp32.
+// a + b (the residual add) is half_add_act_element with relu = 0; the concat is half_concat_element.
+
+// ReLU backward: dx = dy where the stored 16-bit forward output y > 0, else +0 (relu_backward_element); dy passes
+// through its widening and rounding unchanged (a NaN dy stays NaN, quieted), so dx is dy's bits or +0
+template <class St>
+SEV_HD typename St::storage half_relu_backward_element(const typename St::storage* y, const typename St::storage* dy,
+                                                       int64_t i) {
+  return St::store(relu_backward_element(St::load(y[i]), St::load(dy[i])));
+}
+
+// in place y = alpha * x + beta * y (gradient accumulation), the expression of axpby_element: beta == 0 does not
+// read y (it may hold garbage, NaN included); each product rounded on its own (sev_mul_rn: no FMA on the device,
+// as the CPU, which has none), then the sum, then one rounding to 16 bits
+template <class St>
+SEV_HD typename St::storage half_axpby_element(float alpha, const typename St::storage* x, float beta,
+                                               const typename St::storage* y, int64_t i) {
+  const float ax = sev_mul_rn(alpha, St::load(x[i]));
+  return St::store(beta == 0.f ? ax : ax + sev_mul_rn(beta, St::load(y[i])));
+}
+
+// count_include_pad average pool backward: input element i of dx from 16-bit dy, the fp32 kernel's gather
+// (avgpool3d_window_grad of pooling.cuh: the CPU scatter's order), one rounding
+template <class St>
+SEV_HD typename St::storage half_avgpool3d_backward_element(const typename St::storage* dy, const SevPool& p,
+                                                            int64_t i) {
+  return St::store(avgpool3d_window_grad<St>(dy, p, i));
+}
+
+// batch norm with the running statistics (eval form; a 16-bit conv -> BN in evaluation): row nc's fp32
+// coefficients a, b from bn_eval_coeffs (batchnorm.cuh), y = act(x * a + b) (bn_apply_element) on the widened x,
+// one rounding
+template <class St>
+SEV_HD void half_bn_eval_element(const typename St::storage* x, typename St::storage* y, int64_t i, float a, float b,
+                                 int relu) {
+  y[i] = St::store(bn_apply_element(St::load(x[i]), a, b, relu));
+}
+
+// split of 16-bit channels: split_element<uint16_t> of channels.cuh (a bit copy).
+// squeeze-excite backward: channel_scale_backward_partial_t<St> of channels.cuh (dx 16-bit, dg fp32 in double).
+// ================================================================ end of the 16-bit training glue

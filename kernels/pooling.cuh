@@ -54,14 +54,16 @@ SEV_HD void pool_out_range(int i, int k, int st, int pd, int out, int* lo, int* 
   *hi = b < out - 1 ? b : out - 1;
 }
 // input element i of dx [N, C, T, H, W]: gathers dy/k over every window that holds it, in the
-// output order (to, ho, wo) — the order the CPU's scatter adds them, so the sums agree bit for bit
-SEV_HD float avgpool3d_backward_element(const float* dy, const SevPool& p, int64_t i) {
+// output order (to, ho, wo) — the order the CPU's scatter adds them, so the sums agree bit for bit;
+// over dy of storage St (sev_half.cuh) widened to fp32 — the fp32 kernel and the 16-bit ones share it
+template <class St>
+SEV_HD float avgpool3d_window_grad(const typename St::storage* dy, const SevPool& p, int64_t i) {
   const int w = (int)(i % p.W);
   const int h = (int)((i / p.W) % p.H);
   const int t = (int)((i / ((int64_t)p.W * p.H)) % p.T);
   const int64_t nc = i / ((int64_t)p.W * p.H * p.T);
   const float inv = 1.f / (float)(p.kT * p.kH * p.kW);
-  const float* dyp = dy + nc * p.To * p.Ho * p.Wo;
+  const typename St::storage* dyp = dy + nc * p.To * p.Ho * p.Wo;
   int t0, t1, h0, h1, w0, w1;
   pool_out_range(t, p.kT, p.sT, p.pT, p.To, &t0, &t1);
   pool_out_range(h, p.kH, p.sH, p.pH, p.Ho, &h0, &h1);
@@ -69,8 +71,11 @@ SEV_HD float avgpool3d_backward_element(const float* dy, const SevPool& p, int64
   float s = 0.f;
   for (int to = t0; to <= t1; to++)
     for (int ho = h0; ho <= h1; ho++)
-      for (int wo = w0; wo <= w1; wo++) s += sev_mul_rn(dyp[((int64_t)to * p.Ho + ho) * p.Wo + wo], inv);
+      for (int wo = w0; wo <= w1; wo++) s += sev_mul_rn(St::load(dyp[((int64_t)to * p.Ho + ho) * p.Wo + wo]), inv);
   return s;
+}
+SEV_HD float avgpool3d_backward_element(const float* dy, const SevPool& p, int64_t i) {
+  return avgpool3d_window_grad<SevF32>(dy, p, i);
 }
 
 // ---- global average pool: [N, C, S] -> [N, C], one block per (n, c) row ----

@@ -364,6 +364,21 @@ int sev_hostrun_half_concat_channels(const void* a, const void* b, void* y, int6
 int sev_hostrun_cast(const void* x, int from, void* y, int to, int64_t n);
 /* ---- end of the 16-bit block ---- */
 
+/* ---- 16-bit training glue run on the host (the end of kernels/half_ops.cuh, native/src/kernels_hostrun.cpp): the
+ * bodies of sevc_half_relu_backward / _axpby / _avgpool3d_backward / _split_channels / _channel_scale_backward /
+ * _batchnorm_eval_forward (sevnet_cuda.h), same arguments without the stream, HOST pointers; dtype 1 = bfloat16, 2 = fp16. For tests
+ * (HalfTrainingOpsHostRunTest): compared with "widen, the fp32 sev_* op, round". ---- */
+int sev_hostrun_half_relu_backward(const void* y, const void* dy, void* dx, int64_t n, int dtype);
+int sev_hostrun_half_axpby(float alpha, const void* x, float beta, void* y, int64_t n, int dtype);
+int sev_hostrun_half_avgpool3d_backward(const void* dy, void* dx, const int* p, int dtype);
+int sev_hostrun_half_split_channels(const void* y, void* a, void* b, int64_t N, int64_t Ca, int64_t Cb, int64_t S);
+int sev_hostrun_half_channel_scale_backward(const void* x, const float* g, const void* dy, void* dx, float* dg,
+                                            int64_t N, int64_t C, int64_t S, int dtype);
+int sev_hostrun_half_batchnorm_eval_forward(const void* x, const float* gamma, const float* beta,
+                                            const float* running_mean, const float* running_var, void* y, int64_t N,
+                                            int64_t C, int64_t S, float eps, int relu, int dtype);
+/* ---- end of the 16-bit training glue ---- */
+
 #ifdef __cplusplus
 }
 #endif

@@ -209,6 +209,31 @@ int sevc_bn_act_backward_f16(const uint16_t* x, const uint16_t* y, const uint16_
                              const float* save_mean, const float* save_invstd, uint16_t* dx, float* dgamma,
                              float* dbeta, uint16_t* dresidual, int64_t N, int64_t C, int64_t S, void* stream);
 
+/* ---- 16-bit training glue (kernels/half_ops.cu; bodies at the end of half_ops.cuh): the gradient-side ops of
+ * mixed-precision training. Same conventions as the 16-bit inference block (raw 16-bit bits, dtype 1 bf16 / 2 fp16,
+ * fp32 arithmetic in the fp32 kernel's order, one rounding per 16-bit store). The 16-bit add is sevc_half_add_act
+ * with relu 0. ---- */
+/* dx = dy where the stored y > 0, else +0 */
+int sevc_half_relu_backward(const void* y, const void* dy, void* dx, int64_t n, int dtype, void* stream);
+/* in place: y = alpha * x + beta * y (beta == 0: y is not read); products rounded on their own (no FMA) */
+int sevc_half_axpby(float alpha, const void* x, float beta, void* y, int64_t n, int dtype, void* stream);
+/* count_include_pad average pool backward, 16-bit dy -> 16-bit dx, the 19-int parameter block of
+ * sevc_avgpool3d_backward (the same gather, in the CPU's order) */
+int sevc_half_avgpool3d_backward(const void* dy, void* dx, const int* p, int dtype, void* stream);
+/* [N, Ca+Cb, S] -> [N, Ca, S], [N, Cb, S] of 16-bit elements (a bit copy) */
+int sevc_half_split_channels(const void* y, void* a, void* b, int64_t N, int64_t Ca, int64_t Cb, int64_t S,
+                             void* stream);
+/* squeeze-excite backward: dx = dy * g[n,c] (x, dy, dx 16-bit; g fp32), dg[n,c] = sum_s dy * x (fp32, summed in
+ * double) */
+int sevc_half_channel_scale_backward(const void* x, const float* g, const void* dy, void* dx, float* dg, int64_t N,
+                                     int64_t C, int64_t S, int dtype, void* stream);
+/* batch norm with the running statistics, x and y 16-bit (gamma, beta may be NULL; all parameters fp32):
+ * y = act(x * a + b) with sevc_batchnorm_eval_forward's fp32 coefficients, act ReLU when relu */
+int sevc_half_batchnorm_eval_forward(const void* x, const float* gamma, const float* beta, const float* running_mean,
+                                     const float* running_var, void* y, int64_t N, int64_t C, int64_t S, float eps,
+                                     int relu, int dtype, void* stream);
+/* ---- end of the 16-bit training glue ---- */
+
 #ifdef __cplusplus
 }
 #endif

@@ -916,3 +916,74 @@ int sev_hostrun_cast(const void* x, int from, void* y, int to, int64_t n) {
   return sev::fail(SEV_EINVAL, "cast: only fp32 <-> bf16/fp16");
 }
 // ================================================================ end of the 16-bit block
+
+// ================================================================ 16-bit training glue (end of half_ops.cu)
+int sev_hostrun_half_relu_backward(const void* y, const void* dy, void* dx, int64_t n, int dtype) {
+  return half_dispatch(dtype, [&](auto st) {
+    using St = decltype(st);
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++)
+      ((uint16_t*)dx)[i] = half_relu_backward_element<St>((const uint16_t*)y, (const uint16_t*)dy, i);
+    return SEV_OK;
+  });
+}
+
+int sev_hostrun_half_axpby(float alpha, const void* x, float beta, void* y, int64_t n, int dtype) {
+  return half_dispatch(dtype, [&](auto st) {
+    using St = decltype(st);
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++)
+      ((uint16_t*)y)[i] = half_axpby_element<St>(alpha, (const uint16_t*)x, beta, (const uint16_t*)y, i);
+    return SEV_OK;
+  });
+}
+
+int sev_hostrun_half_avgpool3d_backward(const void* dy, void* dx, const int* pp, int dtype) {
+  const SevPool p = sev_pool_params(pp);
+  const int64_t n = pool_in_count(p);
+  return half_dispatch(dtype, [&](auto st) {
+    using St = decltype(st);
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++)
+      ((uint16_t*)dx)[i] = half_avgpool3d_backward_element<St>((const uint16_t*)dy, p, i);
+    return SEV_OK;
+  });
+}
+
+int sev_hostrun_half_split_channels(const void* y, void* a, void* b, int64_t N, int64_t Ca, int64_t Cb, int64_t S) {
+  const int64_t n = N * (Ca + Cb) * S;
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; i++) split_element<uint16_t>((const uint16_t*)y, (uint16_t*)a, (uint16_t*)b, i, Ca, Cb, S);
+  return SEV_OK;
+}
+
+// channel_scale_backward_kernel's blocks: one per (n, c) row, CHANNEL_SCALE_THREADS shares summed by the tree
+int sev_hostrun_half_channel_scale_backward(const void* x, const float* g, const void* dy, void* dx, float* dg,
+                                            int64_t N, int64_t C, int64_t S, int dtype) {
+  const int nt = CHANNEL_SCALE_THREADS;
+  return half_dispatch(dtype, [&](auto st) {
+    using St = decltype(st);
+#pragma omp parallel for schedule(static)
+    for (int64_t nc = 0; nc < N * C; nc++)
+      dg[nc] = (float)block_sum_host<double>(nt, [&](int tid) {
+        return channel_scale_backward_partial_t<St>((const uint16_t*)x, g, (const uint16_t*)dy, (uint16_t*)dx, nc, S,
+                                                    tid, nt);
+      });
+    return SEV_OK;
+  });
+}
+int sev_hostrun_half_batchnorm_eval_forward(const void* x, const float* gamma, const float* beta,
+                                            const float* running_mean, const float* running_var, void* y, int64_t N,
+                                            int64_t C, int64_t S, float eps, int relu, int dtype) {
+  return half_dispatch(dtype, [&](auto st) {
+    using St = decltype(st);
+#pragma omp parallel for schedule(static)
+    for (int64_t nc = 0; nc < N * C; nc++) {
+      float a, b;
+      bn_eval_coeffs(gamma, beta, running_mean, running_var, nc % C, eps, &a, &b);
+      for (int64_t s = 0; s < S; s++) half_bn_eval_element<St>((const uint16_t*)x, (uint16_t*)y, nc * S + s, a, b, relu);
+    }
+    return SEV_OK;
+  });
+}
+// ================================================================ end of the 16-bit training glue

@@ -224,4 +224,29 @@ int sevc_bn_act_backward_f16(const uint16_t* x, const uint16_t* y, const uint16_
   return SEVC_E_NO_CUDA;
 }
 
+// ---- 16-bit training glue (kernels/half_ops.cu) ----
+int sevc_half_relu_backward(const void* y, const void* dy, void* dx, int64_t n, int dtype, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_half_axpby(float alpha, const void* x, float beta, void* y, int64_t n, int dtype, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_half_avgpool3d_backward(const void* dy, void* dx, const int* p, int dtype, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_half_split_channels(const void* y, void* a, void* b, int64_t N, int64_t Ca, int64_t Cb, int64_t S,
+                             void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_half_channel_scale_backward(const void* x, const float* g, const void* dy, void* dx, float* dg, int64_t N,
+                                     int64_t C, int64_t S, int dtype, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_half_batchnorm_eval_forward(const void* x, const float* gamma, const float* beta, const float* running_mean,
+                                     const float* running_var, void* y, int64_t N, int64_t C, int64_t S, float eps,
+                                     int relu, int dtype, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+// ---- end of the 16-bit training glue ----
+
 }  // extern "C"

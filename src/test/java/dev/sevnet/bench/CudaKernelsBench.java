@@ -22,12 +22,14 @@ import java.util.function.Supplier;
  * the SGD step over all of SEVNet-G8's parameters in one launch against one launch per parameter; then the
  * channels-last temporal conv (kernels/temporal_conv_ndhwc.cu, fp32 and bf16, section {@code ndhwc}) against
  * the NCDHW temporal conv the backend runs today (KernelMode AUTO) and sevnet's NCDHW kernel (CUSTOM); then
- * the batch-norm glue in 16-bit storage (section {@code bnhalf}: sevc_bn_act_*_bf16/_f16 against the fp32 kernels).
+ * the batch-norm glue in 16-bit storage (section {@code bnhalf}: sevc_bn_act_*_bf16/_f16 against the fp32 kernels);
+ * then mixed-precision training's convolution backward passes and batch norm as CudaBackend runs them on bf16 /
+ * fp16 tensors against fp32 (section {@code halftrain}).
  * Device time from CUDA events on the backend's stream (outputs come from the caching allocator, so
  * no cudaMalloc is timed); prints Markdown tables with ms, GB/s (the bytes each op must move at
  * least), TFLOP/s and the fraction of the device's peak. Run on a GPU machine:
  *
- * <pre>java -cp CLASSPATH dev.sevnet.bench.CudaKernelsBench [batch] [reps] [peakGBs] [peakTflops] [all|base|fused|ndhwc|bnhalf]</pre>
+ * <pre>java -cp CLASSPATH dev.sevnet.bench.CudaKernelsBench [batch] [reps] [peakGBs] [peakTflops] [all|base|fused|ndhwc|bnhalf|halftrain]</pre>
  *
  * (defaults 8, 20, the H200's 4300 GB/s copy rate measured here and 67 fp32 TFLOP/s datasheet, all).
  */
@@ -61,6 +63,9 @@ public final class CudaKernelsBench {
         }
         if (sections.equals("all") || sections.equals("bnhalf")) {
             bnHalfKernels(gpu, batch, reps, peakGBs);
+        }
+        if (sections.equals("all") || sections.equals("halftrain")) {
+            halfTraining(gpu, batch, reps);
         }
         gpu.setKernelMode(CudaBackend.KernelMode.AUTO);
     }
@@ -354,6 +359,132 @@ public final class CudaKernelsBench {
             }
             return gpu.toDevice(h);
         }
+    }
+
+    // ---- section halftrain: mixed-precision training's 16-bit ops as CudaBackend runs them ----------------------
+
+    /**
+     * Mixed-precision training on the GPU at SEVNet-G8's block shapes (16 frames, the stage's plane, batch
+     * {@code batch}): the backward passes of the block's three convs (1x1x1, grouped 1x3x3 with 8 channels per group,
+     * stride 1 or 2; temporal 3x1x1 on the conv's output plane) — CudaBackend's {@code conv3dBackwardData} /
+     * {@code conv3dBackwardWeight}, in 16 bits always cuDNN (PSEUDO_BFLOAT16 / PSEUDO_HALF, tensor-op math) — and
+     * batch norm + ReLU training forward and backward ({@code batchNormTrainAct} / {@code batchNormActBackward}; 16-bit:
+     * the sevc_bn_act_*_bf16/_f16 kernels), bf16 and fp16 against fp32 (KernelMode AUTO: the fp32 temporal
+     * backward-weight up to 128 channels is sevnet's kernel, the rest cuDNN) with TF32 off (IEEE fp32) and on. The
+     * first call of each (the algorithm search) is not timed.
+     */
+    private static void halfTraining(CudaBackend gpu, int batch, int reps) {
+        System.out.println();
+        System.out.println("mixed-precision training ops (CudaBackend, KernelMode AUTO): 16-bit vs fp32; ms per call");
+        System.out.println("| op | input [N,C,T,H,W] | fp32 ms | fp32 TF32 ms | bf16 ms | fp16 ms | bf16/fp32 | "
+                + "fp16/fp32 | bf16/TF32 |");
+        System.out.println("|---|---|---|---|---|---|---|---|---|");
+        gpu.setKernelMode(CudaBackend.KernelMode.AUTO);
+        boolean tf32Before = gpu.allowTf32();
+        Random r = new Random(5);
+        DType[] types = {DType.FLOAT32, DType.FLOAT32, DType.BFLOAT16, DType.FLOAT16};
+        try {
+            for (int[] blk : G8_BLOCKS) {
+                int c = blk[0], hw = blk[1], stride = blk[2], t = 16, cg = 8;
+                Shape xs = Shape.of(batch, c, t, hw, hw);
+                ConvSpec pointwise = ConvSpec.of(1);
+                ConvSpec grouped = ConvSpec.builder().kernel(1, 3, 3).stride(1, stride, stride).padding(0, 1, 1)
+                        .groups(c / cg).build();
+                ConvSpec temporal = ConvSpec.builder().kernel(3, 1, 1).padding(1, 0, 0).build();
+                Shape gys = grouped.outputShape(xs, c);
+                String gname = "grouped 1x3x3" + (stride == 2 ? " s2" : "");
+                halfConvRows(gpu, r, reps, types, gname, xs, grouped, Shape.of(c, cg, 1, 3, 3));
+                if (stride == 1) {
+                    halfConvRows(gpu, r, reps, types, "1x1x1", xs, pointwise, Shape.of(c, c, 1, 1, 1));
+                    halfBnRows(gpu, r, reps, types, xs);
+                } else {
+                    // the downsample block's temporal conv runs on the strided plane
+                    halfConvRows(gpu, r, reps, types, "temporal 3x1x1", gys, temporal, Shape.of(c, c, 3, 1, 1));
+                }
+                if (stride == 1) {
+                    halfConvRows(gpu, r, reps, types, "temporal 3x1x1", xs, temporal, Shape.of(c, c, 3, 1, 1));
+                }
+            }
+        } finally {
+            gpu.setAllowTf32(tf32Before);
+        }
+    }
+
+    /** One tensor of dt on the device: fp32 Gaussian, or the same rounded to 16 bits. */
+    private static Tensor randOf(CudaBackend gpu, Random r, Shape s, DType dt) {
+        return dt == DType.FLOAT32 ? rand(gpu, r, s) : rand16(gpu, r, s, dt);
+    }
+
+    /** ms of body for each column of types (the second fp32 column with TF32 on). */
+    private static double[] halfColumns(CudaBackend gpu, int reps, DType[] types,
+            java.util.function.IntFunction<Runnable> bodyForColumn) {
+        double[] ms = new double[types.length];
+        for (int i = 0; i < types.length; i++) {
+            gpu.setAllowTf32(i == 1);
+            ms[i] = gpu.cudaDevice().timeMillis(reps, bodyForColumn.apply(i));
+        }
+        gpu.setAllowTf32(false);
+        return ms;
+    }
+
+    private static void halfConvRows(CudaBackend gpu, Random r, int reps, DType[] types, String name, Shape xs,
+            ConvSpec spec, Shape ws) {
+        Shape ys = spec.outputShape(xs, ws.get(0));
+        Tensor[] x = new Tensor[types.length];
+        Tensor[] w = new Tensor[types.length];
+        Tensor[] dy = new Tensor[types.length];
+        try {
+            for (int i = 0; i < types.length; i++) {
+                x[i] = randOf(gpu, r, xs, types[i]);
+                w[i] = randOf(gpu, r, ws, types[i]);
+                dy[i] = randOf(gpu, r, ys, types[i]);
+            }
+            double[] data = halfColumns(gpu, reps, types,
+                    i -> () -> gpu.conv3dBackwardData(dy[i], w[i], spec, xs).close());
+            halfRow(name + " conv bwd-data", xs, data);
+            double[] weight = halfColumns(gpu, reps, types,
+                    i -> () -> gpu.conv3dBackwardWeight(x[i], dy[i], spec, ws).close());
+            halfRow(name + " conv bwd-weight", xs, weight);
+        } finally {
+            closeAll(x);
+            closeAll(w);
+            closeAll(dy);
+        }
+    }
+
+    private static void halfBnRows(CudaBackend gpu, Random r, int reps, DType[] types, Shape xs) {
+        long c = xs.get(1);
+        Shape cs = Shape.of(c);
+        Tensor[] x = new Tensor[types.length];
+        Tensor[] dy = new Tensor[types.length];
+        Tensor[] y = new Tensor[types.length];
+        try (Tensor g = rand(gpu, r, cs); Tensor b = rand(gpu, r, cs); Tensor rm = rand(gpu, r, cs);
+                Tensor rv = gpu.toDevice(Tensor.full(cs, 1f)); Tensor mean = gpu.toDevice(Tensor.zeros(cs));
+                Tensor inv = gpu.toDevice(Tensor.full(cs, 1f))) {
+            for (int i = 0; i < types.length; i++) {
+                x[i] = randOf(gpu, r, xs, types[i]);
+                dy[i] = randOf(gpu, r, xs, types[i]);
+                y[i] = gpu.relu(x[i]);
+            }
+            double[] fwd = halfColumns(gpu, reps, types, i -> () -> {
+                var res = gpu.batchNormTrainAct(x[i], null, g, b, rm, rv, 1e-5, 0.1, true);
+                closeAll(res.y(), res.saveMean(), res.saveInvstd());
+            });
+            halfRow("BN+ReLU train fwd", xs, fwd);
+            double[] bwd = halfColumns(gpu, reps, types,
+                    i -> () -> closeAll(gpu.batchNormActBackward(x[i], y[i], dy[i], g, mean, inv, true, false)));
+            halfRow("BN+ReLU bwd", xs, bwd);
+        } finally {
+            closeAll(x);
+            closeAll(dy);
+            closeAll(y);
+        }
+    }
+
+    /** ms: fp32, fp32 with TF32, bf16, fp16. */
+    private static void halfRow(String op, Shape s, double[] ms) {
+        System.out.println(String.format(Locale.ROOT, "| %s | %s | %.3f | %.3f | %.3f | %.3f | %.2fx | %.2fx | %.2fx |",
+                op, s, ms[0], ms[1], ms[2], ms[3], ms[2] / ms[0], ms[3] / ms[0], ms[2] / ms[1]));
     }
 
     /** The optimizer step over SEVNet-G8's parameters: one launch for all against one launch per parameter. */

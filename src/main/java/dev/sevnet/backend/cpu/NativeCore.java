@@ -459,4 +459,30 @@ public final class NativeCore {
             @Cast("float*") long dgamma, @Cast("float*") long dbeta, @Cast("uint16_t*") long dresidual,
             @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s);
     // ---- end of the 16-bit batch norm block ----
+
+    // ---- 16-bit training glue run on the host (the end of kernels/half_ops.cuh): host addresses, dtype 1
+    // bfloat16, 2 float16; for the tests (HalfTrainingOpsHostRunTest) ----
+    public static native int sev_hostrun_half_relu_backward(@Cast("const void*") long y, @Cast("const void*") long dy,
+            @Cast("void*") long dx, @Cast("int64_t") long n, int dtype);
+
+    public static native int sev_hostrun_half_axpby(float alpha, @Cast("const void*") long x, float beta,
+            @Cast("void*") long y, @Cast("int64_t") long n, int dtype);
+
+    public static native int sev_hostrun_half_avgpool3d_backward(@Cast("const void*") long dy, @Cast("void*") long dx,
+            @Cast("const int*") int[] p, int dtype);
+
+    public static native int sev_hostrun_half_split_channels(@Cast("const void*") long y, @Cast("void*") long a,
+            @Cast("void*") long b, @Cast("int64_t") long n, @Cast("int64_t") long ca, @Cast("int64_t") long cb,
+            @Cast("int64_t") long s);
+
+    public static native int sev_hostrun_half_channel_scale_backward(@Cast("const void*") long x,
+            @Cast("const float*") long g, @Cast("const void*") long dy, @Cast("void*") long dx,
+            @Cast("float*") long dg, @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s,
+            int dtype);
+
+    public static native int sev_hostrun_half_batchnorm_eval_forward(@Cast("const void*") long x,
+            @Cast("const float*") long gamma, @Cast("const float*") long beta, @Cast("const float*") long runningMean,
+            @Cast("const float*") long runningVar, @Cast("void*") long y, @Cast("int64_t") long n,
+            @Cast("int64_t") long c, @Cast("int64_t") long s, float eps, int relu, int dtype);
+    // ---- end of the 16-bit training glue ----
 }

@@ -37,8 +37,14 @@ import org.bytedeco.javacpp.Pointer;
  * from the device's caching allocator, work is queued on the device's stream, and calls return
  * without waiting for the GPU except where a result is read on the host ({@link #sum}, {@link #toHost}).
  *
- * <p>Arguments are checked in Java ({@link OpChecks}, shared with the CPU backend) before any native
- * call. Methods are synchronized: one backend drives one stream.
+ * <p>bfloat16 / float16 (mixed-precision training and 16-bit inference): the ops that take 16-bit activations run
+ * cuDNN with 16-bit descriptors and fp32 accumulation for every conv direction (whatever the kernel mode: the
+ * sevnet conv kernels are fp32 only), the 16-bit batch-norm kernels ({@code sevc_bn_act_*_bf16/_f16}) for batch
+ * norm training in every mode, and the 16-bit glue kernels of {@code kernels/half_ops.cu} for the rest; batch-norm
+ * parameters and statistics, SE gates and their gradients stay fp32.
+ *
+ * <p>Arguments are checked in Java ({@link OpChecks}, shared with the CPU backend; the 16-bit training ops'
+ * {@link HalfTrainingChecks}) before any native call. Methods are synchronized: one backend drives one stream.
  */
 public final class CudaBackend implements Backend {
     /**
@@ -83,6 +89,8 @@ public final class CudaBackend implements Backend {
 
     private final CudaDevice dev;
     private final OpChecks c;
+    /** The 16-bit training ops' checks (GPU-free, shared with the tests). */
+    private final HalfTrainingChecks hc;
     private final ConvAlgorithmCache algorithms;
     private final Map<String, ConvDescriptors> descriptors = new HashMap<>();
     private volatile KernelMode kernelMode;
@@ -97,6 +105,7 @@ public final class CudaBackend implements Backend {
     private CudaBackend(CudaDevice dev) {
         this.dev = dev;
         this.c = new OpChecks(dev.device());
+        this.hc = new HalfTrainingChecks(dev.device());
         CudaRuntime.Status s = CudaRuntime.status();
         this.algorithms = new ConvAlgorithmCache(dev.name() + " / cuDNN " + s.cudnnVersion());
         this.kernelMode = KernelMode.parse(System.getProperty("sevnet.kernels", "auto"));
@@ -171,6 +180,18 @@ public final class CudaBackend implements Backend {
     private void k(int rc, String op) {
         if (rc != 0) {
             throw new CudaException(op + " kernel failed (" + rc + "): " + CudaKernels.sevc_last_error());
+        }
+    }
+
+    /** Runs one launch writing {@code out} and returns it; closes {@code out} if the launch fails. */
+    private Tensor launched(Tensor out, java.util.function.IntSupplier launch, String op) {
+        try {
+            dev.activate();
+            k(launch.getAsInt(), op);
+            return out;
+        } catch (RuntimeException | Error e) {
+            out.close();
+            throw e;
         }
     }
 
@@ -431,6 +452,9 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized Tensor conv3dBackwardData(Tensor dy, Tensor w, ConvSpec spec, Shape xShape) {
+        if (dy != null && OpChecks.isHalf(dy.dtype())) {
+            return halfConvBackwardData(dy, w, spec, xShape);
+        }
         c.f32(dy, "dy");
         c.f32(w, "weight");
         c.conv(xShape, w.shape(), spec);
@@ -448,8 +472,34 @@ public final class CudaBackend implements Backend {
                     (long) p[3] * p[4], st()), "temporal conv backward data");
             return dx;
         }
-        ConvDescriptors d = descriptors(p);
-        String key = ConvAlgorithmCache.key("bwd-data", p, allowTf32);
+        cudnnBackwardData(dy, w, dx, spec, p, DType.FLOAT32);
+        return dx;
+    }
+
+    /**
+     * dL/dx of a 16-bit conv (mixed-precision training): cuDNN with bfloat16 / float16 descriptors and fp32
+     * accumulation (PSEUDO_BFLOAT16 / PSEUDO_HALF), tensor-op math, the algorithm found once per problem and dtype and
+     * cached ({@code bwd-data:...:bf16|fp16}), dx rounded once to the 16-bit type. Always cuDNN: the sevnet
+     * temporal and grouped backward kernels are fp32 only, whatever the kernel mode.
+     */
+    private Tensor halfConvBackwardData(Tensor dy, Tensor w, ConvSpec spec, Shape xShape) {
+        DType dt = hc.convBackwardData(dy, w, spec, xShape);
+        int[] p = spec.nativeParams(xShape, w.dim(0));
+        Tensor dx = empty(xShape, dt);
+        try {
+            dev.activate();
+            cudnnBackwardData(dy, w, dx, spec, p, dt);
+            return dx;
+        } catch (RuntimeException | Error e) {
+            dx.close();
+            throw e;
+        }
+    }
+
+    /** cuDNN's backward-data over dtype descriptors, the algorithm found once per (problem, dtype) and cached. */
+    private void cudnnBackwardData(Tensor dy, Tensor w, Tensor dx, ConvSpec spec, int[] p, DType dtype) {
+        ConvDescriptors d = descriptors(p, dtype);
+        String key = ConvAlgorithmCache.key("bwd-data", p, allowTf32, dtype);
         ConvAlgorithmCache.Choice ch = algorithms.get(key);
         if (ch == null) {
             int n = cudnn.CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT;
@@ -472,13 +522,16 @@ public final class CudaBackend implements Backend {
         try (Tensor ws = workspace(ch.workspaceBytes())) {
             Cuda.checkCudnn(cudnn.cudnnConvolutionBackwardData(dev.cudnn(), ONE, d.w, Cuda.ptr(w.address()), d.y,
                     Cuda.ptr(dy.address()), d.conv, ch.algorithm(), Cuda.ptr(addr(ws)), ch.workspaceBytes(), ZERO, d.x,
-                    Cuda.ptr(dx.address())), "cudnnConvolutionBackwardData " + spec);
+                    Cuda.ptr(dx.address())), "cudnnConvolutionBackwardData " + (dtype == DType.FLOAT32 ? "" : dtype + " ")
+                    + spec);
         }
-        return dx;
     }
 
     @Override
     public synchronized Tensor conv3dBackwardWeight(Tensor x, Tensor dy, ConvSpec spec, Shape wShape) {
+        if (x != null && OpChecks.isHalf(x.dtype())) {
+            return halfConvBackwardWeight(x, dy, spec, wShape);
+        }
         c.f32(x, "x");
         c.f32(dy, "dy");
         c.conv(x.shape(), wShape, spec);
@@ -496,8 +549,35 @@ public final class CudaBackend implements Backend {
                     (long) p[3] * p[4], st()), "temporal conv backward weight");
             return dw;
         }
-        ConvDescriptors d = descriptors(p);
-        String key = ConvAlgorithmCache.key("bwd-filter", p, allowTf32);
+        cudnnBackwardFilter(x, dy, dw, spec, p, DType.FLOAT32);
+        return dw;
+    }
+
+    /**
+     * dL/dw of a 16-bit conv: cuDNN's backward-filter with bfloat16 / float16 x, dy and dw descriptors and fp32
+     * accumulation (PSEUDO_BFLOAT16 / PSEUDO_HALF), tensor-op math, the algorithm cached per problem and dtype
+     * ({@code bwd-filter:...:bf16|fp16}); dw is stored in the 16-bit type (rounded once), as cuDNN's pseudo-16-bit
+     * backward-filter produces it. Always cuDNN, whatever the kernel mode (the sevnet backward-weight kernels are
+     * fp32 only).
+     */
+    private Tensor halfConvBackwardWeight(Tensor x, Tensor dy, ConvSpec spec, Shape wShape) {
+        DType dt = hc.convBackwardWeight(x, dy, spec, wShape);
+        int[] p = spec.nativeParams(x.shape(), wShape.get(0));
+        Tensor dw = empty(wShape, dt);
+        try {
+            dev.activate();
+            cudnnBackwardFilter(x, dy, dw, spec, p, dt);
+            return dw;
+        } catch (RuntimeException | Error e) {
+            dw.close();
+            throw e;
+        }
+    }
+
+    /** cuDNN's backward-filter over dtype descriptors, the algorithm found once per (problem, dtype) and cached. */
+    private void cudnnBackwardFilter(Tensor x, Tensor dy, Tensor dw, ConvSpec spec, int[] p, DType dtype) {
+        ConvDescriptors d = descriptors(p, dtype);
+        String key = ConvAlgorithmCache.key("bwd-filter", p, allowTf32, dtype);
         ConvAlgorithmCache.Choice ch = algorithms.get(key);
         if (ch == null) {
             int n = cudnn.CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT;
@@ -520,9 +600,9 @@ public final class CudaBackend implements Backend {
         try (Tensor ws = workspace(ch.workspaceBytes())) {
             Cuda.checkCudnn(cudnn.cudnnConvolutionBackwardFilter(dev.cudnn(), ONE, d.x, Cuda.ptr(x.address()), d.y,
                     Cuda.ptr(dy.address()), d.conv, ch.algorithm(), Cuda.ptr(addr(ws)), ch.workspaceBytes(), ZERO, d.w,
-                    Cuda.ptr(dw.address())), "cudnnConvolutionBackwardFilter " + spec);
+                    Cuda.ptr(dw.address())), "cudnnConvolutionBackwardFilter " + (dtype == DType.FLOAT32 ? ""
+                    : dtype + " ") + spec);
         }
-        return dw;
     }
 
     // ---- batch norm ----
@@ -562,6 +642,9 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized BatchNormResult batchNormTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean,
             Tensor runningVar, double eps, double momentum) {
+        if (x != null && OpChecks.isHalf(x.dtype())) {
+            return halfBatchNormTrain(x, null, gamma, beta, runningMean, runningVar, eps, momentum, false);
+        }
         c.f32(x, "x");
         long[] d = c.ncs(x);
         c.batchNormTrain(x, d, gamma, beta, runningMean, runningVar);
@@ -590,6 +673,9 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized Tensor batchNormEval(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
             double eps, boolean relu) {
+        if (x != null && OpChecks.isHalf(x.dtype())) {
+            return halfBatchNormEval(x, gamma, beta, runningMean, runningVar, eps, relu);
+        }
         c.f32(x, "x");
         long[] d = c.ncs(x);
         c.batchNormEval(d, gamma, beta, runningMean, runningVar);
@@ -618,6 +704,10 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized Tensor[] batchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvstd) {
+        if (x != null && OpChecks.isHalf(x.dtype())) {
+            Tensor[] r = halfBatchNormBackward(x, null, dy, gamma, saveMean, saveInvstd, false, false);
+            return new Tensor[] {r[0], r[1], r[2]};
+        }
         c.f32(x, "x");
         c.f32(dy, "dy");
         long[] d = c.ncs(x);
@@ -642,11 +732,114 @@ public final class CudaBackend implements Backend {
         return new Tensor[] {dx, dg, db};
     }
 
+    // ---- batch norm in 16-bit storage (mixed-precision training; every kernel mode) ----
+    // x, residual, y, dy, dx, dresidual bfloat16 / float16 (one type), gamma, beta, the running and saved
+    // statistics, dgamma, dbeta float32: the sevc_bn_act_*_bf16/_f16 kernels (conv_bn_relu.cu: statistics by
+    // (split, channel) blocks in double, fp32 arithmetic, one rounding per 16-bit store). cuDNN's batch norm is not
+    // used for 16-bit tensors.
+
+    private static void closeAll(Tensor... ts) {
+        for (Tensor t : ts) {
+            if (t != null) {
+                t.close();
+            }
+        }
+    }
+
+    private BatchNormResult halfBatchNormTrain(Tensor x, Tensor residual, Tensor gamma, Tensor beta,
+            Tensor runningMean, Tensor runningVar, double eps, double momentum, boolean relu) {
+        long[] d = hc.batchNormTrain(x, residual, gamma, beta, runningMean, runningVar);
+        DType dt = x.dtype();
+        Tensor y = empty(x.shape(), dt);
+        Tensor mean = empty(Shape.of(d[1]));
+        Tensor invstd = empty(Shape.of(d[1]));
+        try {
+            dev.activate();
+            int rc = dt == DType.BFLOAT16
+                    ? CudaKernels.sevc_bn_act_train_forward_bf16(x.address(), addr(residual), addr(gamma), addr(beta),
+                            y.address(), mean.address(), invstd.address(), addr(runningMean), addr(runningVar), d[0],
+                            d[1], d[2], (float) eps, (float) momentum, relu ? 1 : 0, st())
+                    : CudaKernels.sevc_bn_act_train_forward_f16(x.address(), addr(residual), addr(gamma), addr(beta),
+                            y.address(), mean.address(), invstd.address(), addr(runningMean), addr(runningVar), d[0],
+                            d[1], d[2], (float) eps, (float) momentum, relu ? 1 : 0, st());
+            k(rc, dt + " batch norm");
+            return new BatchNormResult(y, mean, invstd);
+        } catch (RuntimeException | Error e) {
+            closeAll(y, mean, invstd);
+            throw e;
+        }
+    }
+
+    /** {dx, dgamma, dbeta, dresidual (null unless residualGrad)}; y (the forward's output) read when relu. */
+    private Tensor[] halfBatchNormBackward(Tensor x, Tensor y, Tensor dy, Tensor gamma, Tensor saveMean,
+            Tensor saveInvstd, boolean relu, boolean residualGrad) {
+        long[] d = hc.batchNormBackward(x, y, dy, gamma, saveMean, saveInvstd, relu);
+        DType dt = x.dtype();
+        Tensor dx = empty(x.shape(), dt);
+        Tensor dg = empty(Shape.of(d[1]));
+        Tensor db = empty(Shape.of(d[1]));
+        Tensor dres = residualGrad ? empty(x.shape(), dt) : null;
+        try {
+            dev.activate();
+            long ya = relu ? y.address() : 0L;
+            int rc = dt == DType.BFLOAT16
+                    ? CudaKernels.sevc_bn_act_backward_bf16(x.address(), ya, dy.address(), addr(gamma),
+                            saveMean.address(), saveInvstd.address(), dx.address(), dg.address(), db.address(),
+                            addr(dres), d[0], d[1], d[2], st())
+                    : CudaKernels.sevc_bn_act_backward_f16(x.address(), ya, dy.address(), addr(gamma),
+                            saveMean.address(), saveInvstd.address(), dx.address(), dg.address(), db.address(),
+                            addr(dres), d[0], d[1], d[2], st());
+            k(rc, dt + " batch norm backward");
+            return new Tensor[] {dx, dg, db, dres};
+        } catch (RuntimeException | Error e) {
+            closeAll(dx, dg, db, dres);
+            throw e;
+        }
+    }
+
+    /** The eval form on 16-bit x (a 16-bit conv -> BN in evaluation): fp32 coefficients, y rounded once. */
+    private Tensor halfBatchNormEval(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
+            double eps, boolean relu) {
+        DType dt = hc.half(x, "x");
+        long[] d = c.ncs(x);
+        c.batchNormEval(d, gamma, beta, runningMean, runningVar);
+        Tensor y = empty(x.shape(), dt);
+        try {
+            dev.activate();
+            k(CudaKernels.sevc_half_batchnorm_eval_forward(x.address(), addr(gamma), addr(beta), runningMean.address(),
+                    runningVar.address(), y.address(), d[0], d[1], d[2], (float) eps, relu ? 1 : 0,
+                    CudnnTypes.kernelCode(dt), st()), dt + " batch norm eval");
+            return y;
+        } catch (RuntimeException | Error e) {
+            y.close();
+            throw e;
+        }
+    }
+
+    /** The arguments of a 16-bit conv -> BN (training or eval form), all checked before anything runs. */
+    private void halfConvBnChecks(Tensor x, Tensor w, ConvSpec spec, Tensor gamma, Tensor beta, Tensor runningMean,
+            Tensor runningVar, boolean training) {
+        DType dt = hc.half(x, "x");
+        hc.same(w, "weight", dt);
+        c.conv(x.shape(), w.shape(), spec);
+        Shape ys = spec.outputShape(x.shape(), w.dim(0));
+        long[] d = {ys.get(0), w.dim(0), ys.sizeFrom(2)};
+        if (training) {
+            c.batchNormTrain(x, d, gamma, beta, runningMean, runningVar);
+        } else {
+            c.batchNormEval(d, gamma, beta, runningMean, runningVar);
+        }
+    }
+
     // ---- fused conv -> BN -> ReLU, BN -> (+ residual) -> ReLU (kernels/conv_bn_relu.cu; CUSTOM only) ----
 
     @Override
     public synchronized BatchNormResult batchNormTrainAct(Tensor x, Tensor residual, Tensor gamma, Tensor beta,
             Tensor runningMean, Tensor runningVar, double eps, double momentum, boolean relu) {
+        if (x != null && OpChecks.isHalf(x.dtype())) {
+            // one kernel in every mode: BN, + residual, ReLU with one rounding of y (the composition would round twice)
+            return halfBatchNormTrain(x, residual, gamma, beta, runningMean, runningVar, eps, momentum, relu);
+        }
         if (kernelMode != KernelMode.CUSTOM) {
             return Backend.super.batchNormTrainAct(x, residual, gamma, beta, runningMean, runningVar, eps, momentum, relu);
         }
@@ -670,6 +863,9 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized Tensor[] batchNormActBackward(Tensor x, Tensor y, Tensor dy, Tensor gamma, Tensor saveMean,
             Tensor saveInvstd, boolean relu, boolean residualGrad) {
+        if (x != null && OpChecks.isHalf(x.dtype())) {
+            return halfBatchNormBackward(x, y, dy, gamma, saveMean, saveInvstd, relu, residualGrad);
+        }
         if (kernelMode != KernelMode.CUSTOM) {
             return Backend.super.batchNormActBackward(x, y, dy, gamma, saveMean, saveInvstd, relu, residualGrad);
         }
@@ -695,6 +891,13 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized ConvBatchNormResult convBatchNormTrain(Tensor x, Tensor w, ConvSpec spec, Tensor gamma,
             Tensor beta, Tensor runningMean, Tensor runningVar, double eps, double momentum, boolean relu) {
+        if (x != null && OpChecks.isHalf(x.dtype())) {
+            // the fused conv kernels are fp32 only: the 16-bit cuDNN conv, then the 16-bit BN (+ ReLU) kernel; every
+            // argument checked before the conv runs
+            halfConvBnChecks(x, w, spec, gamma, beta, runningMean, runningVar, true);
+            return Backend.super.convBatchNormTrain(x, w, spec, gamma, beta, runningMean, runningVar, eps, momentum,
+                    relu);
+        }
         c.f32(x, "x");
         c.f32(w, "weight");
         c.conv(x.shape(), w.shape(), spec);
@@ -728,6 +931,11 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized Tensor convBatchNormEval(Tensor x, Tensor w, ConvSpec spec, Tensor gamma, Tensor beta,
             Tensor runningMean, Tensor runningVar, double eps, boolean relu) {
+        if (x != null && OpChecks.isHalf(x.dtype())) {
+            // the 16-bit cuDNN conv, then the 16-bit BN eval kernel; every argument checked before the conv runs
+            halfConvBnChecks(x, w, spec, gamma, beta, runningMean, runningVar, false);
+            return Backend.super.convBatchNormEval(x, w, spec, gamma, beta, runningMean, runningVar, eps, relu);
+        }
         c.f32(x, "x");
         c.f32(w, "weight");
         c.conv(x.shape(), w.shape(), spec);
@@ -765,6 +973,12 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized Tensor reluBackward(Tensor y, Tensor dy) {
+        if (y != null && OpChecks.isHalf(y.dtype())) {
+            DType dt = hc.binary(y, "y", dy, "dy");
+            Tensor dx = empty(y.shape(), dt);
+            return launched(dx, () -> CudaKernels.sevc_half_relu_backward(y.address(), dy.address(), dx.address(),
+                    y.size(), CudnnTypes.kernelCode(dt), st()), "16-bit relu backward");
+        }
         c.unaryBackward(y, dy);
         Tensor dx = empty(y.shape());
         dev.activate();
@@ -774,6 +988,13 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized Tensor add(Tensor a, Tensor b) {
+        if (a != null && OpChecks.isHalf(a.dtype())) {
+            // the 16-bit add is the add+ReLU kernel without the ReLU: one rounding of a + b
+            DType dt = hc.binary(a, "a", b, "b");
+            Tensor y = empty(a.shape(), dt);
+            return launched(y, () -> CudaKernels.sevc_half_add_act(a.address(), b.address(), y.address(), a.size(), 0,
+                    CudnnTypes.kernelCode(dt), st()), "16-bit add");
+        }
         c.binary(a, b);
         Tensor y = empty(a.shape());
         dev.activate();
@@ -820,6 +1041,13 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized void axpby(float alpha, Tensor x, float beta, Tensor y) {
+        if (y != null && OpChecks.isHalf(y.dtype())) {
+            DType dt = hc.axpby(x, y);
+            dev.activate();
+            k(CudaKernels.sevc_half_axpby(alpha, x.address(), beta, y.address(), y.size(), CudnnTypes.kernelCode(dt),
+                    st()), "16-bit axpby");
+            return;
+        }
         c.axpby(x, y);
         dev.activate();
         k(CudaKernels.sevc_axpby(alpha, x.address(), beta, y.address(), x.size(), st()), "axpby");
@@ -880,6 +1108,22 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized Tensor[] splitChannels(Tensor y, long ca) {
+        if (y != null && OpChecks.isHalf(y.dtype())) {
+            DType dt = hc.split(y, ca);
+            long cb = y.dim(1) - ca;
+            long s = y.shape().sizeFrom(2);
+            Tensor a = empty(y.shape().with(1, ca), dt);
+            Tensor b = empty(y.shape().with(1, cb), dt);
+            try {
+                dev.activate();
+                k(CudaKernels.sevc_half_split_channels(y.address(), a.address(), b.address(), y.dim(0), ca, cb, s,
+                        st()), "16-bit split");
+                return new Tensor[] {a, b};
+            } catch (RuntimeException | Error e) {
+                closeAll(a, b);
+                throw e;
+            }
+        }
         c.split(y, ca);
         long cb = y.dim(1) - ca;
         long s = y.shape().sizeFrom(2);
@@ -907,6 +1151,21 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized Tensor[] channelScaleBackward(Tensor x, Tensor g, Tensor dy) {
+        if (x != null && OpChecks.isHalf(x.dtype())) {
+            DType dt = hc.channelScaleBackward(x, g, dy);
+            Tensor dx = empty(x.shape(), dt);
+            Tensor dg = empty(g.shape());
+            try {
+                dev.activate();
+                k(CudaKernels.sevc_half_channel_scale_backward(x.address(), g.address(), dy.address(), dx.address(),
+                        dg.address(), x.dim(0), x.dim(1), x.shape().sizeFrom(2), CudnnTypes.kernelCode(dt), st()),
+                        "16-bit channel scale backward");
+                return new Tensor[] {dx, dg};
+            } catch (RuntimeException | Error e) {
+                closeAll(dx, dg);
+                throw e;
+            }
+        }
         c.channelScale(x, g);
         c.f32(x, "x");
         c.f32(dy, "dy");
@@ -940,6 +1199,13 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized Tensor avgPool3dBackward(Tensor dy, ConvSpec window, Shape xShape) {
+        if (dy != null && OpChecks.isHalf(dy.dtype())) {
+            DType dt = hc.avgPoolBackward(dy, window, xShape);
+            int[] p = OpChecks.depthwise(window, xShape.get(1)).nativeParams(xShape, xShape.get(1));
+            Tensor dx = empty(xShape, dt);
+            return launched(dx, () -> CudaKernels.sevc_half_avgpool3d_backward(dy.address(), dx.address(), p,
+                    CudnnTypes.kernelCode(dt), st()), "16-bit avg-pool backward");
+        }
         c.f32(dy, "dy");
         c.pool(xShape, window);
         ConvSpec dw = OpChecks.depthwise(window, xShape.get(1));

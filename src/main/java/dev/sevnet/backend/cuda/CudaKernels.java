@@ -306,7 +306,7 @@ public final class CudaKernels {
     // PyTorch autocast's BN: x, residual, y, dy, dx, dresidual raw 16-bit bits (uint16_t); gamma, beta, the
     // running and saved statistics, dgamma, dbeta fp32. Same arguments and semantics as sevc_bn_act_train_forward
     // / sevc_bn_act_backward; y and dx rounded once (fp16: beyond 65504 is +-inf); the ReLU mask is the stored y.
-    // Not used by CudaBackend yet (mixed-precision training will). CPU references: NativeCore.sev_batchnorm_act_*.
+    // CudaBackend's 16-bit batch norm (training forms, every kernel mode). CPU references: NativeCore.sev_batchnorm_act_*.
 
     public static native int sevc_bn_act_train_forward_bf16(@Cast("const uint16_t*") long x,
             @Cast("const uint16_t*") long residual, @Cast("const float*") long gamma,
@@ -334,4 +334,38 @@ public final class CudaKernels {
             @Cast("float*") long dgamma, @Cast("float*") long dbeta, @Cast("uint16_t*") long dresidual,
             @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s, @Cast("void*") long stream);
     // ---- end of the 16-bit batch norm block ----
+
+    // ---- 16-bit training glue (kernels/half_ops.cu, the end of half_ops.cuh): the gradient-side ops of
+    // mixed-precision training; 16-bit tensors raw bits (void*), dtype code CudnnTypes.kernelCode (1 bfloat16,
+    // 2 float16); fp32 arithmetic in the fp32 kernel's order, one rounding per 16-bit store. The 16-bit add is
+    // sevc_half_add_act with relu 0. CPU reference: widen, the fp32 NativeCore.sev_* op, round ----
+
+    /** dx = dy where the stored 16-bit y > 0, else +0. */
+    public static native int sevc_half_relu_backward(@Cast("const void*") long y, @Cast("const void*") long dy,
+            @Cast("void*") long dx, @Cast("int64_t") long n, int dtype, @Cast("void*") long stream);
+
+    /** In place: y = alpha * x + beta * y (beta == 0: y not read). */
+    public static native int sevc_half_axpby(float alpha, @Cast("const void*") long x, float beta,
+            @Cast("void*") long y, @Cast("int64_t") long n, int dtype, @Cast("void*") long stream);
+
+    public static native int sevc_half_avgpool3d_backward(@Cast("const void*") long dy, @Cast("void*") long dx,
+            @Cast("const int*") int[] p, int dtype, @Cast("void*") long stream);
+
+    public static native int sevc_half_split_channels(@Cast("const void*") long y, @Cast("void*") long a,
+            @Cast("void*") long b, @Cast("int64_t") long n, @Cast("int64_t") long ca, @Cast("int64_t") long cb,
+            @Cast("int64_t") long s, @Cast("void*") long stream);
+
+    /** dx = dy * g[n,c] (16-bit), dg[n,c] = sum dy * x (float32). */
+    public static native int sevc_half_channel_scale_backward(@Cast("const void*") long x,
+            @Cast("const float*") long g, @Cast("const void*") long dy, @Cast("void*") long dx,
+            @Cast("float*") long dg, @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s,
+            int dtype, @Cast("void*") long stream);
+
+    /** Batch norm with the running statistics on 16-bit x / y (float32 parameters), ReLU when relu != 0. */
+    public static native int sevc_half_batchnorm_eval_forward(@Cast("const void*") long x,
+            @Cast("const float*") long gamma, @Cast("const float*") long beta, @Cast("const float*") long runningMean,
+            @Cast("const float*") long runningVar, @Cast("void*") long y, @Cast("int64_t") long n,
+            @Cast("int64_t") long c, @Cast("int64_t") long s, float eps, int relu, int dtype,
+            @Cast("void*") long stream);
+    // ---- end of the 16-bit training glue ----
 }
