@@ -5,6 +5,7 @@ import dev.sevnet.backend.Backend.BatchNormResult;
 import dev.sevnet.backend.Backend.ConvBatchNormResult;
 import dev.sevnet.backend.Backends;
 import dev.sevnet.backend.ConvSpec;
+import dev.sevnet.tensor.DType;
 import dev.sevnet.tensor.Shape;
 import dev.sevnet.tensor.Tensor;
 
@@ -14,10 +15,57 @@ import dev.sevnet.tensor.Tensor;
  * backend's backward methods. Results (and tensors saved for backward) belong to the current
  * {@link dev.sevnet.tensor.TensorScope}. Under {@link GradMode#noGrad()} nothing is recorded or saved.
  *
- * <p>Activations are NCDHW float32: {@code [N, C, T, H, W]}.
+ * <p>Activations are NCDHW float32: {@code [N, C, T, H, W]}. Under {@link Autocast} the convolutions cast their
+ * input and weight to the autocast type ({@link #cast}) and the activations after them are 16-bit, with float32
+ * batch-norm parameters; {@link #globalAvgPool} gives float32 again.
  */
 public final class F {
     private F() {
+    }
+
+    // ---- precision ----
+
+    /**
+     * {@code x} converted to {@code dtype} (float32, bfloat16 or float16; {@link Backend#cast}): {@code x} itself
+     * when it has that type already. Backward casts the gradient back to x's type, so a float32 parameter cast to
+     * 16 bits for a 16-bit op still gets a float32 gradient.
+     */
+    public static Var cast(Var x, DType dtype) {
+        DType from = x.value().dtype();
+        if (from == dtype) {
+            return x;
+        }
+        Backend b = backend(x);
+        Tensor y = b.cast(x.value(), dtype);
+        if (!recording(x)) {
+            return Var.of(y);
+        }
+        return record("cast", y, new Var[] {x}, dy -> new Tensor[] {b.cast(dy, from)});
+    }
+
+    /**
+     * Under {@link Autocast}: {@code v} in the autocast type (float32 and the other 16-bit type are cast, through
+     * float32); otherwise, or for a non-floating {@code v}, {@code v} itself.
+     */
+    private static Var autocast(Var v) {
+        DType dt = Autocast.dtype();
+        if (v == null || dt == null) {
+            return v;
+        }
+        DType from = v.value().dtype();
+        if (from == dt || (from != DType.FLOAT32 && from != DType.BFLOAT16 && from != DType.FLOAT16)) {
+            return v;
+        }
+        return cast(from == DType.FLOAT32 ? v : cast(v, DType.FLOAT32), dt);
+    }
+
+    /** Batch norm with running statistics (evaluation) is float32 only: say so for a 16-bit input. */
+    private static void evalIsFp32(Var x, String op) {
+        DType dt = x.value().dtype();
+        if (dt == DType.BFLOAT16 || dt == DType.FLOAT16) {
+            throw new IllegalArgumentException(op + " in evaluation mode runs in " + DType.FLOAT32 + ", got a " + dt
+                    + " input: evaluate outside Autocast (16-bit inference is FoldedSevNet.fold(net, dtype))");
+        }
     }
 
     // ---- convolution ----
@@ -27,8 +75,13 @@ public final class F {
         return conv3d(x, w, null, spec);
     }
 
-    /** 3-D convolution; {@code bias} ({@code [Cout]}) may be null. */
-    public static Var conv3d(Var x, Var w, Var bias, ConvSpec spec) {
+    /**
+     * 3-D convolution; {@code bias} ({@code [Cout]}) may be null. Under {@link Autocast}: x and w cast to the
+     * autocast type, the bias stays float32, the result is 16-bit.
+     */
+    public static Var conv3d(Var input, Var weight, Var bias, ConvSpec spec) {
+        Var x = autocast(input);
+        Var w = autocast(weight);
         Backend b = backend(x);
         Tensor y = b.conv3d(x.value(), w.value(), bias == null ? null : bias.value(), spec, false);
         if (!recording(x, w, bias)) {
@@ -69,6 +122,7 @@ public final class F {
                 return keepNeeded(g, x, gamma, beta);
             });
         }
+        evalIsFp32(x, "batch norm");
         Tensor y = b.batchNormEval(x.value(), gamma.value(), beta.value(), runningMean, runningVar, eps, false);
         if (!recording(x, gamma, beta)) {
             return Var.of(y);
@@ -109,6 +163,9 @@ public final class F {
             double momentum, double eps) {
         Backend b = backend(x);
         boolean rec = recording(x, gamma, beta);
+        if (!training) {
+            evalIsFp32(x, "batch norm");
+        }
         if (!training && !rec) {
             return Var.of(b.batchNormEval(x.value(), gamma.value(), beta.value(), runningMean, runningVar, eps, true));
         }
@@ -151,13 +208,18 @@ public final class F {
      * kernels/conv_bn_relu.cu in kernel mode CUSTOM; elsewhere the separate ops, with the same results).
      * Training: batch statistics, running stats updated in place; one recorded node whose backward is the
      * ReLU mask and batch norm's backward ({@link Backend#batchNormActBackward}), then the conv's.
-     * Evaluation without a graph: {@link Backend#convBatchNormEval} (BN in the conv's epilogue).
+     * Evaluation without a graph: {@link Backend#convBatchNormEval} (BN in the conv's epilogue). Under
+     * {@link Autocast} (training): x and w cast to the autocast type, z and y 16-bit, the BN parameters and
+     * statistics float32.
      */
-    public static Var convBatchNormRelu(Var x, Var w, ConvSpec spec, Var gamma, Var beta, Tensor runningMean,
+    public static Var convBatchNormRelu(Var input, Var weight, ConvSpec spec, Var gamma, Var beta, Tensor runningMean,
             Tensor runningVar, boolean training, double momentum, double eps) {
+        Var x = autocast(input);
+        Var w = autocast(weight);
         Backend b = backend(x);
         boolean rec = recording(x, w, gamma, beta);
         if (!training) {
+            evalIsFp32(x, "conv + batch norm");
             if (!rec) {
                 return Var.of(b.convBatchNormEval(x.value(), w.value(), spec, gamma.value(), beta.value(), runningMean,
                         runningVar, eps, true));
@@ -323,7 +385,10 @@ public final class F {
         return record("avg_pool3d", y, new Var[] {x}, dy -> new Tensor[] {b.avgPool3dBackward(dy, window, xShape)});
     }
 
-    /** Mean over every axis after the channel axis: {@code [N, C, T, H, W] -> [N, C]}. */
+    /**
+     * Mean over every axis after the channel axis: {@code [N, C, T, H, W] -> [N, C]}, float32 also for a 16-bit
+     * input (the head and squeeze-excite run in float32 under {@link Autocast}).
+     */
     public static Var globalAvgPool(Var x) {
         Backend b = backend(x);
         Tensor y = b.globalAvgPool(x.value());
@@ -331,7 +396,10 @@ public final class F {
             return Var.of(y);
         }
         Shape xShape = x.shape();
-        return record("global_avg_pool", y, new Var[] {x}, dy -> new Tensor[] {b.globalAvgPoolBackward(dy, xShape)});
+        DType xType = x.value().dtype();
+        // y is float32 for every input type; dx has x's type
+        return record("global_avg_pool", y, new Var[] {x}, dy -> new Tensor[] {xType == DType.FLOAT32
+                ? b.globalAvgPoolBackward(dy, xShape) : b.globalAvgPoolBackward(dy, xShape, xType)});
     }
 
     // ---- dense ----

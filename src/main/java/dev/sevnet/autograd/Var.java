@@ -228,7 +228,8 @@ public final class Var {
         Backend b = Backends.of(g);
         if (grad == null) {
             // a private copy: g may share storage with other gradients, and we add into grad in place later
-            Tensor copy = b.scale(g, 1f);
+            // (a 16-bit leaf's gradient is 16-bit: copied by a same-type cast)
+            Tensor copy = g.dtype() == dev.sevnet.tensor.DType.FLOAT32 ? b.scale(g, 1f) : b.cast(g, g.dtype());
             grad = persistentGrad ? TensorScope.detach(copy) : copy;
         } else {
             b.axpby(1f, g, 1f, grad);

@@ -15,7 +15,13 @@ import java.util.List;
  * inference ({@code conv3d}, {@code conv3dResidual}, {@code relu}, {@code addRelu}, {@code avgPool3d},
  * {@code globalAvgPool} (float32 result), {@code channelScale} (float32 gate), {@code concatChannels}) also take
  * bfloat16 or float16 activations and weights, all of one type, with float32 biases: fp32 arithmetic, one
- * rounding to the 16-bit type per stored result. Every other op rejects 16-bit tensors.
+ * rounding to the 16-bit type per stored result. The CPU backend also has the 16-bit forms of the training ops
+ * mixed precision reaches ({@code conv3dBackwardData}, {@code conv3dBackwardWeight} (16-bit dw), the batch-norm
+ * training forms and backwards (16-bit x, y, dy, residual, dx; float32 parameters, statistics, dgamma, dbeta),
+ * {@code reluBackward}, {@code add}, {@code axpby}, {@code avgPool3dBackward}, {@code globalAvgPoolBackward} with a
+ * dx type, {@code splitChannels}, {@code channelScaleBackward} (float32 gate and dg)), with the same rule: widen,
+ * the fp32 op, one rounding per stored 16-bit result (the reference of a GPU's 16-bit training ops). Every other
+ * op rejects 16-bit tensors.
  */
 public interface Backend {
 
@@ -171,6 +177,20 @@ public interface Backend {
     Tensor globalAvgPool(Tensor x);
 
     Tensor globalAvgPoolBackward(Tensor dy, Shape xShape);
+
+    /**
+     * {@link #globalAvgPoolBackward(Tensor, Shape)} for an input of type {@code dxType}: dy is float32 (the pool's
+     * result is float32 for every input type), dx has the input's type: float32, or bfloat16 / float16 (the float32
+     * gradient rounded once, on any backend that has {@link #cast}).
+     */
+    default Tensor globalAvgPoolBackward(Tensor dy, Shape xShape, dev.sevnet.tensor.DType dxType) {
+        if (OpChecks.storageType(dxType, "global avg-pool input type") == dev.sevnet.tensor.DType.FLOAT32) {
+            return globalAvgPoolBackward(dy, xShape);
+        }
+        try (Tensor dx = globalAvgPoolBackward(dy, xShape)) {
+            return cast(dx, dxType);
+        }
+    }
 
     // ---- dense ----
 

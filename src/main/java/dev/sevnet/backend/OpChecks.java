@@ -49,6 +49,37 @@ public final class OpChecks {
         Checks.tensor(t, name, device, dtype);
     }
 
+    // ---- 16-bit training (the CPU backend's reference forms; a GPU form checks the same) ----
+
+    /**
+     * {@code a} of a floating type ({@link #floating}) and {@code b} of the same type, of the same shape; returns
+     * the type. For the element-wise training ops with a 16-bit form (add, ReLU backward, axpby's operands).
+     */
+    public DType sameFloating(Tensor a, String an, Tensor b, String bn) {
+        DType dt = floating(a, an);
+        same(b, bn, dt);
+        return dt;
+    }
+
+    /** A result type an op may be asked for: float32, bfloat16 or float16. */
+    public static DType storageType(DType d, String what) {
+        if (d != DType.FLOAT32 && !isHalf(d)) {
+            throw new IllegalArgumentException(what + " must be " + DType.FLOAT32 + ", " + DType.BFLOAT16 + " or "
+                    + DType.FLOAT16 + ", got " + d);
+        }
+        return d;
+    }
+
+    /** {@link #split}'s checks for y of any floating type; returns it. */
+    public DType splitFloating(Tensor y, long ca) {
+        DType dt = floating(y, "y");
+        Checks.minRank(y, "y", 2);
+        if (ca <= 0 || ca >= y.dim(1)) {
+            throw new IllegalArgumentException("split at channel " + ca + " is outside (0, " + y.dim(1) + ")");
+        }
+        return dt;
+    }
+
     public void conv(Shape xs, Shape ws, ConvSpec spec) {
         if (spec == null) {
             throw new IllegalArgumentException("conv3d spec is null");
@@ -160,10 +191,7 @@ public final class OpChecks {
 
     public void split(Tensor y, long ca) {
         f32(y, "y");
-        Checks.minRank(y, "y", 2);
-        if (ca <= 0 || ca >= y.dim(1)) {
-            throw new IllegalArgumentException("split at channel " + ca + " is outside (0, " + y.dim(1) + ")");
-        }
+        splitFloating(y, ca);
     }
 
     /** x float32, or (inference) bfloat16 / float16; the gate g always float32. */

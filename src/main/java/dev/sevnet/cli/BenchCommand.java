@@ -1,6 +1,7 @@
 package dev.sevnet.cli;
 
 import com.google.gson.Gson;
+import dev.sevnet.autograd.Autocast;
 import dev.sevnet.autograd.F;
 import dev.sevnet.autograd.GradMode;
 import dev.sevnet.autograd.Var;
@@ -17,6 +18,8 @@ import dev.sevnet.tensor.MemoryStats;
 import dev.sevnet.tensor.Shape;
 import dev.sevnet.tensor.Tensor;
 import dev.sevnet.tensor.TensorScope;
+import dev.sevnet.train.LossScaler;
+import dev.sevnet.train.Precision;
 import dev.sevnet.train.SgdOptimizer;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -80,8 +83,11 @@ public final class BenchCommand implements Callable<Integer> {
     boolean tf32;
 
     @Option(names = "--precision", defaultValue = "fp32",
-            description = "fp32 (default), or bf16 / fp16 for --mode infer on a CUDA device: the folded model with "
-                    + "16-bit weights and activations (fp32 accumulation and logits), as Predictor runs it.")
+            description = "fp32 (default), or bf16 / fp16 on a CUDA device. --mode infer: the folded model with "
+                    + "16-bit weights and activations (fp32 accumulation and logits), as Predictor runs it. --mode "
+                    + "train: mixed precision as 'train --precision' (autocast, fp32 master weights, fp16 loss "
+                    + "scaling); on the CPU only with -D" + Precision.CPU_REFERENCE_PROPERTY + "=true (the slow "
+                    + "numerics reference).")
     String precision;
 
     @Option(names = "--fold", description = "infer: run the BN-folded inference graph (FoldedSevNet, what Predictor "
@@ -121,12 +127,14 @@ public final class BenchCommand implements Callable<Integer> {
             return 2;
         }
         boolean half = !precision.equals("fp32");
-        if (half && !mode.equals("infer")) {
-            System.err.println("sevnet bench: --precision " + precision + " is inference only (--mode infer); "
-                    + "training runs in fp32");
-            return 2;
-        }
-        if (half && dev.isCpu()) {
+        Precision trainPrecision = Precision.parse(precision);
+        if (half && mode.equals("train") && dev.isCpu()) {
+            if (!Precision.cpuReferenceAllowed()) {
+                System.err.println("sevnet bench: " + Precision.cpuRefusal(trainPrecision)
+                        + (why[0] != null ? " (device auto: " + why[0] + ")" : ""));
+                return 2;
+            }
+        } else if (half && dev.isCpu()) {
             System.err.println("sevnet bench: --precision " + precision + " runs on CUDA devices only, but the device is "
                     + "the CPU" + (why[0] != null ? " (" + why[0] + ")" : "") + ": use --device cuda, or on the CPU "
                     + "--precision fp32 (predict/serve also offer int8 on the CPU)");
@@ -151,6 +159,7 @@ public final class BenchCommand implements Callable<Integer> {
         boolean train = mode.equals("train");
         double[] times = new double[iters];
         long memBefore = MemoryStats.liveHostBytes();
+        LossScaler scaler = train && trainPrecision.needsLossScaling() ? new LossScaler() : null;
         try (SevNet net = SevNet.create(config, 0);
                 SgdOptimizer opt = train ? new SgdOptimizer(net.namedParameters(), 0.9, 1e-4) : null;
                 Tensor hostX = randomInput(batch, frames, size);
@@ -176,9 +185,24 @@ public final class BenchCommand implements Callable<Integer> {
                     long t0 = System.nanoTime();
                     try (TensorScope scope = TensorScope.open()) {
                         if (train) {
-                            Var loss = F.softmaxCrossEntropy(net.forward(Var.of(x)), labels);
-                            loss.backward();
-                            opt.step(0.01);
+                            Var logits;
+                            try (Autocast.Guard ac = Autocast.enable(trainPrecision.autocastType())) {
+                                logits = net.forward(Var.of(x));
+                            }
+                            Var loss = F.softmaxCrossEntropy(logits, labels);
+                            if (scaler == null) {
+                                loss.backward();
+                                opt.step(0.01);
+                            } else {
+                                try (Tensor seed = Tensor.full(loss.shape(), (float) scaler.scale())) {
+                                    loss.backward(seed);
+                                }
+                                java.util.List<Tensor> grads = new java.util.ArrayList<>();
+                                net.namedParameters().values().forEach(p -> grads.add(p.grad()));
+                                if (scaler.unscaleAndUpdate(grads)) {
+                                    opt.step(0.01);
+                                }
+                            }
                             opt.zeroGrad();
                         } else {
                             try (GradMode.Guard g = GradMode.noGrad()) {
@@ -220,7 +244,11 @@ public final class BenchCommand implements Callable<Integer> {
         r.put("threads", CpuBackend.numThreads());
         if (mode.equals("infer")) {
             r.put("folded", folded);
-            r.put("precision", precision);
+        }
+        r.put("precision", precision);
+        if (scaler != null) {
+            r.put("loss_scale", scaler.scale());
+            r.put("skipped_steps", scaler.skippedSteps());
         }
         r.put("clips_per_s", batch / median);
         r.put("ms_per_iter_median", median * 1e3);
@@ -231,7 +259,6 @@ public final class BenchCommand implements Callable<Integer> {
             r.put("gpu", gpu.cudaDevice().name());
             r.put("kernels", gpu.kernelMode().toString().toLowerCase(java.util.Locale.ROOT));
             r.put("tf32", gpu.allowTf32());
-            r.putIfAbsent("precision", precision);
             r.put("peak_device_mb", gpu.cudaDevice().allocator().stats().peakInUseBytes() / 1048576.0);
             r.put("conv_algorithms_cached", gpu.algorithmCache().size());
         }

@@ -112,6 +112,14 @@ public final class TrainCommand implements Callable<Integer> {
             description = "Where to train; auto uses a GPU when one is usable and otherwise the CPU (default: ${DEFAULT-VALUE}).")
     String device;
 
+    @Option(names = "--precision", paramLabel = "fp32|bf16|fp16",
+            description = "fp32 (default), or mixed precision: bf16 / fp16 convolutions and activations with fp32 "
+                    + "master weights, batch-norm parameters, head and loss (fp16 with dynamic loss scaling). 16-bit "
+                    + "training runs on a CUDA device; on the CPU it is a slow numerics reference, refused unless "
+                    + "-D" + dev.sevnet.train.Precision.CPU_REFERENCE_PROPERTY + "=true. With --resume: overrides the "
+                    + "saved precision.")
+    String precision;
+
     @Option(names = "--out", paramLabel = "DIR", description = "Run directory (default runs/<model>-<time>).")
     Path out;
 
@@ -142,6 +150,9 @@ public final class TrainCommand implements Callable<Integer> {
             }
             if (workers != null) {
                 b.workers(workers);
+            }
+            if (precision != null) {
+                b.precision(precision);
             }
             config = b.device(device).build();
             runDir = out != null ? out : runDirOf(Checkpoint.resolve(resume));
@@ -260,6 +271,9 @@ public final class TrainCommand implements Callable<Integer> {
         }
         if (seed != null) {
             b.seed(seed);
+        }
+        if (precision != null) {
+            b.precision(precision);
         }
         b.device(device);
         if (out != null) {

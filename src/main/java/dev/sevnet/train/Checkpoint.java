@@ -23,7 +23,8 @@ import java.util.Map;
  * <pre>
  *   model.safetensors       the model's state_dict (parameters and BN buffers, PyTorch names)
  *   optimizer.safetensors   SGD momentum buffers keyed "&lt;param&gt;.momentum_buffer"
- *   state.json              epoch, step, RNG state, best score, config, label names
+ *   state.json              epoch, step, RNG state, best score, config (with its precision), label names,
+ *                           and for fp16 the loss scaler's state
  * </pre>
  *
  * <p>Written atomically: every file goes into a fresh temp folder beside the target, which is
@@ -52,11 +53,19 @@ public final class Checkpoint {
      * @param bestEpoch   the epoch that reached it (0 when none)
      * @param score       this checkpoint's own validation score (NaN when not evaluated)
      * @param wallSeconds training time spent so far (for the summary's wall time across resumes)
+     * @param lossScaler  the fp16 loss scaler's state (scale, finite steps towards the next growth); null when the
+     *                    run has no scaler (fp32, bf16)
      */
     public record State(int epoch, long step, long rngState, double bestScore, int bestEpoch, double score,
-            double wallSeconds, TrainConfig config, List<String> labels) {
+            double wallSeconds, TrainConfig config, List<String> labels, LossScaler.State lossScaler) {
         public State {
             labels = List.copyOf(labels);
+        }
+
+        /** A state without a loss scaler (fp32 and bf16 runs). */
+        public State(int epoch, long step, long rngState, double bestScore, int bestEpoch, double score,
+                double wallSeconds, TrainConfig config, List<String> labels) {
+            this(epoch, step, rngState, bestScore, bestEpoch, score, wallSeconds, config, labels, null);
         }
 
         JsonObject toJson() {
@@ -77,6 +86,12 @@ public final class Checkpoint {
             JsonArray l = new JsonArray();
             labels.forEach(l::add);
             o.add("labels", l);
+            if (lossScaler != null) {
+                JsonObject ls = new JsonObject();
+                ls.addProperty("scale", lossScaler.scale());
+                ls.addProperty("good_steps", lossScaler.goodSteps());
+                o.add("loss_scaler", ls);
+            }
             return o;
         }
 
@@ -92,10 +107,15 @@ public final class Checkpoint {
                 }
             }
             long rng = Long.parseUnsignedLong(o.getAsJsonObject("rng").get("splitmix64_state").getAsString());
+            LossScaler.State ls = null;
+            if (o.has("loss_scaler") && o.get("loss_scaler").isJsonObject()) {
+                JsonObject s = o.getAsJsonObject("loss_scaler");
+                ls = new LossScaler.State(s.get("scale").getAsDouble(), s.get("good_steps").getAsInt());
+            }
             return new State(o.get("epoch").getAsInt(), o.get("step").getAsLong(), rng, num(o, "best_score"),
                     o.has("best_epoch") ? o.get("best_epoch").getAsInt() : 0, num(o, "score"),
                     o.has("wall_seconds") ? o.get("wall_seconds").getAsDouble() : 0,
-                    TrainConfig.fromJson(o.getAsJsonObject("config")), labels);
+                    TrainConfig.fromJson(o.getAsJsonObject("config")), labels, ls);
         }
     }
 

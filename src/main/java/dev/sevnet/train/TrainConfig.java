@@ -39,6 +39,7 @@ public final class TrainConfig {
     private final double momentum;
     private final double weightDecay;
     private final boolean multiLabel;
+    private final Precision precision;
     // data
     private final String dataRoot;
     private final String trainList;
@@ -76,6 +77,7 @@ public final class TrainConfig {
         momentum = b.momentum;
         weightDecay = b.weightDecay;
         multiLabel = b.multiLabel;
+        precision = b.precision;
         dataRoot = b.dataRoot;
         trainList = b.trainList;
         valList = b.valList;
@@ -110,6 +112,7 @@ public final class TrainConfig {
         require(momentum >= 0 && momentum < 1, "momentum must be in [0, 1), got " + momentum);
         require(weightDecay >= 0, "weight decay must be >= 0, got " + weightDecay);
         require(workers >= 0, "workers must be >= 0, got " + workers);
+        require(precision != null, "precision must be fp32, bf16 or fp16, got null");
         require(trainList == null || valList != null, "--train-list needs --val-list");
         require(syntheticTrain >= 1 && syntheticVal >= 1, "synthetic sample counts must be >= 1");
     }
@@ -155,6 +158,8 @@ public final class TrainConfig {
         b.momentum = momentum;
         b.weightDecay = weightDecay;
         b.multiLabel = multiLabel;
+        // a config saved before precision existed (Gson leaves the field null) trained in fp32
+        b.precision = precision == null ? Precision.FP32 : precision;
         b.dataRoot = dataRoot;
         b.trainList = trainList;
         b.valList = valList;
@@ -192,6 +197,8 @@ public final class TrainConfig {
     public double momentum() { return momentum; }
     public double weightDecay() { return weightDecay; }
     public boolean multiLabel() { return multiLabel; }
+    /** fp32, or mixed precision bf16 / fp16 ({@link Precision}). */
+    public Precision precision() { return precision; }
     public String dataRoot() { return dataRoot; }
     public String trainList() { return trainList; }
     public String valList() { return valList; }
@@ -275,6 +282,7 @@ public final class TrainConfig {
         private double momentum = 0.9;
         private double weightDecay = 1e-4;
         private boolean multiLabel;
+        private Precision precision = Precision.FP32;
         private String dataRoot;
         private String trainList;
         private String valList;
@@ -343,6 +351,9 @@ public final class TrainConfig {
         public Builder momentum(double v) { momentum = v; return this; }
         public Builder weightDecay(double v) { weightDecay = v; return this; }
         public Builder multiLabel(boolean v) { multiLabel = v; return this; }
+        public Builder precision(Precision v) { precision = v; return this; }
+        /** "fp32", "bf16" or "fp16". */
+        public Builder precision(String v) { precision = Precision.parse(v); return this; }
         public Builder dataRoot(String v) { dataRoot = v; return this; }
         public Builder trainList(String v) { trainList = v; return this; }
         public Builder valList(String v) { valList = v; return this; }

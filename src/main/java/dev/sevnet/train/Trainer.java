@@ -1,6 +1,7 @@
 package dev.sevnet.train;
 
 import com.google.gson.JsonObject;
+import dev.sevnet.autograd.Autocast;
 import dev.sevnet.autograd.F;
 import dev.sevnet.autograd.Var;
 import dev.sevnet.data.Batch;
@@ -37,6 +38,13 @@ import java.util.Map;
  * rate depends only on the saved step counter, and the checkpoint holds the weights, BN statistics
  * and momentum buffers. So a run stopped after epoch k and resumed from {@code last/} reaches the same
  * weights as a run that never stopped.
+ *
+ * <p><b>Mixed precision</b> ({@link TrainConfig#precision()} bf16 / fp16): the forward pass runs under
+ * {@link Autocast} (16-bit convolutions and activations, float32 batch-norm parameters, head and loss); the weights
+ * the optimizer updates stay float32 (master weights), and so do their gradients. fp16 scales the loss gradient
+ * with a {@link LossScaler} and skips (logging it) an optimizer step whose gradients are not finite; its state is
+ * in the checkpoint. On the CPU, 16-bit training is refused unless {@value Precision#CPU_REFERENCE_PROPERTY} is
+ * set (there it is the slow numerics reference of the GPU path).
  */
 public final class Trainer {
     private static final Logger LOG = LoggerFactory.getLogger(Trainer.class);
@@ -114,6 +122,12 @@ public final class Trainer {
         if (!"requested".equals(device.reason())) {
             LOG.info("device {}: using {} ({})", config.device(), device.device(), device.reason());
         }
+        Precision.checkTrainingDevice(config.precision(), device.device().isCpu(),
+                "requested".equals(device.reason()) ? null : config.device() + " -> " + device.reason());
+        if (config.precision().isHalf() && device.device().isCpu()) {
+            LOG.warn("{} training on the CPU: the numerics reference of the GPU path (-D{}=true), slower than fp32",
+                    config.precision(), Precision.CPU_REFERENCE_PROPERTY);
+        }
         ClipSource trainSet = Datasets.train(config);
         ClipSource valSet = Datasets.val(config);
         List<String> labels = Datasets.classNames(config);
@@ -147,6 +161,7 @@ public final class Trainer {
             long stepsPerEpoch = (microPerEpoch + config.accum() - 1) / config.accum();
             LrSchedule schedule = new LrSchedule(config.baseLr(), config.warmupEpochs(), config.epochs(), stepsPerEpoch);
             Rng rng = new Rng(Seeds.mix(config.seed(), 0x747261696eL));
+            scaler = config.precision().needsLossScaling() ? new LossScaler() : null;
             int startEpoch = 1;
             long step = 0;
             double best = Double.NaN;
@@ -164,6 +179,9 @@ public final class Trainer {
                     o.values().forEach(Tensor::close);
                 }
                 rng.setState(st.rngState());
+                if (scaler != null && st.lossScaler() != null) {
+                    scaler.load(st.lossScaler());
+                }
                 startEpoch = st.epoch() + 1;
                 step = st.step();
                 best = st.bestScore();
@@ -198,6 +216,7 @@ public final class Trainer {
                 int micro = 0;
                 int skipped;
                 double lastLr = schedule.lr(step);
+                long skippedBefore = scaler == null ? 0 : scaler.skippedSteps();
                 String task = String.format(Locale.ROOT, "epoch %d/%d", epoch, config.epochs());
                 try (Progress bar = new Progress(task, (long) microPerEpoch * batch, progressMode, 15);
                         ClipLoader.Epoch data = loader.epoch(epoch)) {
@@ -213,12 +232,16 @@ public final class Trainer {
                         }
                         if (micro % config.accum() == 0 || !data.hasNext()) {
                             lastLr = schedule.lr(step);
-                            opt.step(lastLr);
+                            optimizerStep(model, opt, lastLr, step);
                             opt.zeroGrad();
                             step++;
                         }
                     }
                     skipped = data.skippedCount();
+                }
+                if (scaler != null) {
+                    LOG.info("epoch {}: fp16 loss scale {}, {} of its steps skipped for non-finite gradients", epoch,
+                            scaler.scale(), scaler.skippedSteps() - skippedBefore);
                 }
                 double trainSeconds = (System.nanoTime() - te) / 1e9;
                 double clipsPerSec = seen / Math.max(trainSeconds, 1e-9);
@@ -241,7 +264,8 @@ public final class Trainer {
                     bestEpoch = epoch;
                 }
                 double wall = priorWall + (System.nanoTime() - t0) / 1e9;
-                Checkpoint.State st = new Checkpoint.State(epoch, step, rng.state(), best, bestEpoch, s, wall, config, labels);
+                Checkpoint.State st = new Checkpoint.State(epoch, step, rng.state(), best, bestEpoch, s, wall, config, labels,
+                        scaler == null ? null : scaler.state());
                 Checkpoint.write(run.lastCheckpoint(), model.stateDict(), opt.stateDict(), st);
                 if (device.backend() instanceof dev.sevnet.backend.cuda.CudaBackend gpu) {
                     // the algorithm search of every layer shape, kept for a resume or the next run here
@@ -282,6 +306,10 @@ public final class Trainer {
                 extra.addProperty("steps", step);
                 extra.addProperty("effective_batch", config.effectiveBatch());
                 extra.addProperty("device", device.device().toString());
+                extra.addProperty("precision", config.precision().cliName());
+                if (scaler != null) {
+                    extra.addProperty("loss_scale", scaler.scale());
+                }
                 run.writeSummary(lastVal, config.multiLabel(), config.epochs(), wall, config, extra);
             }
             return new Result(run.root(), lastVal, epochsDone, step, wall, labels, stopped);
@@ -292,6 +320,30 @@ public final class Trainer {
 
     private int lastCorrect;
     private DeviceChoice device;
+    private LossScaler scaler;
+
+    /**
+     * The optimizer step at {@code lr}: for fp16 first the loss scaler's check and unscale of every parameter
+     * gradient, and no update when one is not finite (logged; the scale backs off). With gradient accumulation
+     * this runs once per optimizer step, after the last micro-batch.
+     */
+    private void optimizerStep(SevNet model, SgdOptimizer opt, double lr, long step) {
+        if (scaler == null) {
+            opt.step(lr);
+            return;
+        }
+        double scale = scaler.scale();
+        List<Tensor> grads = new java.util.ArrayList<>();
+        for (dev.sevnet.nn.Parameter p : model.namedParameters().values()) {
+            grads.add(p.grad());
+        }
+        if (scaler.unscaleAndUpdate(grads)) {
+            opt.step(lr);
+        } else {
+            LOG.info("step {}: non-finite fp16 gradients at loss scale {}: step skipped, scale now {}", step, scale,
+                    scaler.scale());
+        }
+    }
 
     private final OutOfMemorySplitter splitter = new OutOfMemorySplitter();
 
@@ -337,7 +389,10 @@ public final class Trainer {
         Tensor clips = b.clips();
         Tensor slice = from == 0 && to == b.size() ? clips.reshape(clips.shape()) : rows(clips, from, to);
         Var x = Var.of(device.upload(slice)); // owned by the chunk's scope
-        Var logits = model.forward(x);
+        Var logits;
+        try (Autocast.Guard ac = Autocast.enable(config.precision().autocastType())) {
+            logits = model.forward(x); // 16-bit convs and activations under bf16/fp16; fp32 logits either way
+        }
         Var loss;
         if (config.multiLabel()) {
             float[] all = b.multiHot();
@@ -347,7 +402,9 @@ public final class Trainer {
             long[] labels = java.util.Arrays.copyOfRange(b.labels(), from, to);
             loss = F.softmaxCrossEntropy(logits, Tensor.ofLongs(labels, n));
         }
-        try (Tensor seed = Tensor.full(loss.shape(), (float) seedScale)) {
+        // fp16: the loss gradient scaled by the loss scale (unscaled before the optimizer step)
+        double lossScale = scaler == null ? 1.0 : scaler.scale();
+        try (Tensor seed = Tensor.full(loss.shape(), (float) (seedScale * lossScale))) {
             loss.backward(seed);
         }
         System.arraycopy(logits.value().toFloatArray(), 0, logitsOut, from * k, n * k);
@@ -365,9 +422,10 @@ public final class Trainer {
     private void logStart(SevNet model, ClipSource trainSet, ClipSource valSet, LrSchedule s, long stepsPerEpoch,
             DeviceChoice device) {
         LOG.info(String.format(Locale.ROOT,
-                "training %s (%.2f M params, %d classes) on %s: %d train / %d val clips of %dx%dx%d, batch %d x accum %d, "
-                        + "base lr %.4g, %d epochs x %d steps, run dir %s",
-                config.model(), model.parameterCount() / 1e6, config.numClasses(), device.device(), trainSet.size(),
+                "training %s (%.2f M params, %d classes) on %s in %s: %d train / %d val clips of %dx%dx%d, batch %d x "
+                        + "accum %d, base lr %.4g, %d epochs x %d steps, run dir %s",
+                config.model(), model.parameterCount() / 1e6, config.numClasses(), device.device(),
+                config.precision().cliName(), trainSet.size(),
                 valSet.size(), config.frames(), config.size(), config.size(), config.batch(), config.accum(), s.baseLr(),
                 config.epochs(), stepsPerEpoch, run.root()));
     }

@@ -272,7 +272,8 @@ class HalfOpsHostRunTest {
                     "residual of another type");
             assertThrows(IllegalArgumentException.class, () -> CPU.addRelu(b16, h16));
             assertThrows(IllegalArgumentException.class, () -> CPU.concatChannels(b16, f));
-            assertThrows(IllegalArgumentException.class, () -> CPU.add(b16, b16), "add has no 16-bit form");
+            assertThrows(IllegalArgumentException.class, () -> CPU.add(b16, h16), "add of two 16-bit types");
+            assertThrows(IllegalArgumentException.class, () -> CPU.mul(b16, b16), "mul has no 16-bit form");
             assertThrows(IllegalArgumentException.class, () -> CPU.sigmoid(b16), "sigmoid has no 16-bit form");
             assertThrows(IllegalArgumentException.class,
                     () -> CPU.channelScale(b16, Tensor.zeros(Shape.of(1, 2), DType.BFLOAT16)), "16-bit gate");

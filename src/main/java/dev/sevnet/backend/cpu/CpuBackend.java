@@ -60,6 +60,22 @@ public final class CpuBackend implements Backend {
         return t == null ? 0L : t.address();
     }
 
+    private static boolean half(Tensor t) {
+        return t != null && OpChecks.isHalf(t.dtype());
+    }
+
+    /** The exact fp32 copy of a 16-bit tensor (null stays null): the reference forms widen, run fp32, round once. */
+    private static Tensor wide(Tensor t) {
+        return t == null ? null : HalfReference.cast(t, DType.FLOAT32);
+    }
+
+    /** {@code t} (fp32) rounded once to {@code dt}; {@code t} is closed. */
+    private static Tensor narrow(Tensor t, DType dt) {
+        try (t) {
+            return HalfReference.cast(t, dt);
+        }
+    }
+
     // ---- convolution ----
 
     @Override
@@ -125,6 +141,15 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor conv3dBackwardData(Tensor dy, Tensor w, ConvSpec spec, Shape xShape) {
+        if (half(dy)) {
+            // dy and w 16-bit -> dx 16-bit
+            DType dt = C.sameFloating(dy, "dy", w, "weight");
+            C.conv(xShape, w.shape(), spec);
+            Checks.shape(dy, "dy", spec.outputShape(xShape, w.dim(0)));
+            try (Tensor dyf = wide(dy); Tensor wf = wide(w)) {
+                return narrow(conv3dBackwardData(dyf, wf, spec, xShape), dt);
+            }
+        }
         f32(dy, "dy");
         f32(w, "weight");
         C.conv(xShape, w.shape(), spec);
@@ -137,6 +162,15 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor conv3dBackwardWeight(Tensor x, Tensor dy, ConvSpec spec, Shape wShape) {
+        if (half(x)) {
+            // x and dy 16-bit -> dw 16-bit (cuDNN's pseudo-16-bit backward filter stores dw in the data type)
+            DType dt = C.sameFloating(x, "x", dy, "dy");
+            C.conv(x.shape(), wShape, spec);
+            Checks.shape(dy, "dy", spec.outputShape(x.shape(), wShape.get(0)));
+            try (Tensor xf = wide(x); Tensor dyf = wide(dy)) {
+                return narrow(conv3dBackwardWeight(xf, dyf, spec, wShape), dt);
+            }
+        }
         f32(x, "x");
         f32(dy, "dy");
         C.conv(x.shape(), wShape, spec);
@@ -152,6 +186,15 @@ public final class CpuBackend implements Backend {
     @Override
     public BatchNormResult batchNormTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
             double eps, double momentum) {
+        if (half(x)) {
+            // 16-bit x -> 16-bit y; statistics, running stats and parameters fp32
+            DType dt = C.floating(x, "x");
+            C.batchNormTrain(x, C.ncs(x), gamma, beta, runningMean, runningVar);
+            try (Tensor xf = wide(x)) {
+                BatchNormResult r = batchNormTrain(xf, gamma, beta, runningMean, runningVar, eps, momentum);
+                return new BatchNormResult(narrow(r.y(), dt), r.saveMean(), r.saveInvstd());
+            }
+        }
         f32(x, "x");
         long[] d = C.ncs(x);
         C.batchNormTrain(x, d, gamma, beta, runningMean, runningVar);
@@ -178,6 +221,15 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor[] batchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvstd) {
+        if (half(x)) {
+            // 16-bit x, dy -> 16-bit dx; dgamma, dbeta fp32
+            DType dt = C.sameFloating(x, "x", dy, "dy");
+            C.batchNormBackward(x, dy, C.ncs(x), gamma, saveMean, saveInvstd);
+            try (Tensor xf = wide(x); Tensor dyf = wide(dy)) {
+                Tensor[] d = batchNormBackward(xf, dyf, gamma, saveMean, saveInvstd);
+                return new Tensor[] {narrow(d[0], dt), d[1], d[2]};
+            }
+        }
         f32(x, "x");
         f32(dy, "dy");
         long[] d = C.ncs(x);
@@ -188,6 +240,55 @@ public final class CpuBackend implements Backend {
         ok(NativeCore.sev_batchnorm_backward(x.address(), dy.address(), addr(gamma), saveMean.address(),
                 saveInvstd.address(), dx.address(), dg.address(), db.address(), d[0], d[1], d[2]), "batch norm backward");
         return new Tensor[] {dx, dg, db};
+    }
+
+    /**
+     * The 16-bit form rounds y once (the fp32 composition of {@link Backend#batchNormTrainAct} in between); fp32 is
+     * that composition itself.
+     */
+    @Override
+    public BatchNormResult batchNormTrainAct(Tensor x, Tensor residual, Tensor gamma, Tensor beta, Tensor runningMean,
+            Tensor runningVar, double eps, double momentum, boolean relu) {
+        if (!half(x)) {
+            return Backend.super.batchNormTrainAct(x, residual, gamma, beta, runningMean, runningVar, eps, momentum,
+                    relu);
+        }
+        DType dt = C.floating(x, "x");
+        if (residual != null) {
+            C.same(residual, "residual", dt);
+            Checks.sameShape(x, "x", residual, "residual");
+        }
+        C.batchNormTrain(x, C.ncs(x), gamma, beta, runningMean, runningVar);
+        try (Tensor xf = wide(x); Tensor rf = wide(residual)) {
+            BatchNormResult r = Backend.super.batchNormTrainAct(xf, rf, gamma, beta, runningMean, runningVar, eps,
+                    momentum, relu);
+            return new BatchNormResult(narrow(r.y(), dt), r.saveMean(), r.saveInvstd());
+        }
+    }
+
+    /** The 16-bit form: x, y, dy 16-bit; dx and dresidual rounded once; dgamma, dbeta fp32. */
+    @Override
+    public Tensor[] batchNormActBackward(Tensor x, Tensor y, Tensor dy, Tensor gamma, Tensor saveMean,
+            Tensor saveInvstd, boolean relu, boolean residualGrad) {
+        if (!half(x)) {
+            return Backend.super.batchNormActBackward(x, y, dy, gamma, saveMean, saveInvstd, relu, residualGrad);
+        }
+        DType dt = C.sameFloating(x, "x", dy, "dy");
+        C.batchNormBackward(x, dy, C.ncs(x), gamma, saveMean, saveInvstd);
+        if (relu) {
+            C.same(y, "y", dt);
+            Checks.sameShape(x, "x", y, "y");
+        }
+        try (Tensor xf = wide(x); Tensor yf = relu ? wide(y) : null; Tensor dyf = wide(dy)) {
+            Tensor[] d = Backend.super.batchNormActBackward(xf, yf, dyf, gamma, saveMean, saveInvstd, relu,
+                    residualGrad);
+            Tensor dres = null;
+            if (d[3] != null) {
+                // without ReLU the fp32 form returns dy itself (closed with dyf below)
+                dres = d[3] == dyf ? HalfReference.cast(dyf, dt) : narrow(d[3], dt);
+            }
+            return new Tensor[] {narrow(d[0], dt), d[1], d[2], dres};
+        }
     }
 
     // ---- element-wise ----
@@ -206,6 +307,13 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor reluBackward(Tensor y, Tensor dy) {
+        if (half(y)) {
+            DType dt = C.sameFloating(y, "y", dy, "dy");
+            Checks.sameShape(y, "y", dy, "dy");
+            try (Tensor yf = wide(y); Tensor dyf = wide(dy)) {
+                return narrow(reluBackward(yf, dyf), dt);
+            }
+        }
         C.unaryBackward(y, dy);
         Tensor dx = Tensor.empty(y.shape());
         ok(NativeCore.sev_relu_backward(y.address(), dy.address(), dx.address(), y.size()), "relu backward");
@@ -219,6 +327,12 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor add(Tensor a, Tensor b) {
+        if (half(a)) {
+            // the gradient accumulation of 16-bit activations
+            C.sameFloating(a, "a", b, "b");
+            Checks.sameShape(a, "a", b, "b");
+            return HalfReference.addAct(a, b, false);
+        }
         Tensor y = binary(a, b, "add");
         ok(NativeCore.sev_add(a.address(), b.address(), y.address(), a.size()), "add");
         return y;
@@ -254,6 +368,20 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void axpby(float alpha, Tensor x, float beta, Tensor y) {
+        if (half(y)) {
+            // a 16-bit leaf's gradient accumulation: y = round(alpha x + beta y)
+            DType dt = C.sameFloating(y, "y", x, "x");
+            if (x.size() != y.size()) {
+                throw new IllegalArgumentException("axpby: x " + x.shape() + " and y " + y.shape() + " differ in size");
+            }
+            try (Tensor xf = wide(x); Tensor yf = wide(y)) {
+                axpby(alpha, xf, beta, yf);
+                try (Tensor r = HalfReference.cast(yf, dt)) {
+                    y.copyFrom(r);
+                }
+            }
+            return;
+        }
         C.axpby(x, y);
         ok(NativeCore.sev_axpby(alpha, x.address(), beta, y.address(), x.size()), "axpby");
     }
@@ -306,6 +434,10 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor[] splitChannels(Tensor y, long ca) {
+        if (half(y)) {
+            C.splitFloating(y, ca);
+            return HalfReference.split(y, ca);
+        }
         C.split(y, ca);
         long cb = y.dim(1) - ca;
         long s = y.shape().sizeFrom(2);
@@ -330,6 +462,15 @@ public final class CpuBackend implements Backend {
     @Override
     public Tensor[] channelScaleBackward(Tensor x, Tensor g, Tensor dy) {
         C.channelScale(x, g);
+        if (half(x)) {
+            // x, dy 16-bit, g fp32 -> dx 16-bit, dg fp32
+            DType dt = C.sameFloating(x, "x", dy, "dy");
+            Checks.sameShape(x, "x", dy, "dy");
+            try (Tensor xf = wide(x); Tensor dyf = wide(dy)) {
+                Tensor[] d = channelScaleBackward(xf, g, dyf);
+                return new Tensor[] {narrow(d[0], dt), d[1]};
+            }
+        }
         C.f32(x, "x");
         f32(dy, "dy");
         Checks.sameShape(x, "x", dy, "dy");
@@ -362,6 +503,14 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor avgPool3dBackward(Tensor dy, ConvSpec window, Shape xShape) {
+        if (half(dy)) {
+            DType dt = C.floating(dy, "dy");
+            C.pool(xShape, window);
+            Checks.shape(dy, "dy", OpChecks.depthwise(window, xShape.get(1)).outputShape(xShape, xShape.get(1)));
+            try (Tensor dyf = wide(dy)) {
+                return narrow(avgPool3dBackward(dyf, window, xShape), dt);
+            }
+        }
         f32(dy, "dy");
         C.pool(xShape, window);
         ConvSpec dw = OpChecks.depthwise(window, xShape.get(1));

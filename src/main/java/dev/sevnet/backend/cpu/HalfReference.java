@@ -12,6 +12,12 @@ import java.nio.ByteBuffer;
  * every 16-bit operand to fp32 (exact), do the fp32 op, round the result once to the storage type (nearest
  * even, {@link Half}). The conv rounds twice, where the GPU stores twice: cuDNN's raw conv output in 16 bits,
  * then the epilogue's {@code act(y + bias + residual)}.
+ *
+ * <p>The training ops of mixed precision follow the same rule in {@link CpuBackend} (widen, the fp32 op of the
+ * CPU backend, one rounding per 16-bit result of the Backend method): the fused forms
+ * ({@code batchNormTrainAct}, {@code batchNormActBackward}) round their outputs once, not after each part, as a
+ * fused GPU kernel that keeps the intermediate in fp32 registers would; {@code convBatchNormTrain} stores the conv
+ * output z in 16 bits (batch norm's backward reads it), then y once.
  */
 final class HalfReference {
     private HalfReference() {
@@ -123,6 +129,23 @@ final class HalfReference {
             xv[i] = xv[i] * gv[(int) (i / s)];
         }
         return store(xv, x.shape(), x.dtype());
+    }
+
+    /** The channel split of a 16-bit tensor {@code [N, Ca+Cb, ...]}: a bit copy, {Ca part, Cb part}. */
+    static Tensor[] split(Tensor y, long ca) {
+        long n = y.dim(0);
+        long ra = y.shape().sizeFrom(2) * ca * 2;
+        long rb = y.shape().sizeFrom(1) * 2 - ra;
+        Tensor a = Tensor.empty(y.shape().with(1, ca), y.dtype());
+        Tensor b = Tensor.empty(y.shape().with(1, y.dim(1) - ca), y.dtype());
+        ByteBuffer in = y.hostBuffer();
+        ByteBuffer ab = a.hostBuffer();
+        ByteBuffer bb = b.hostBuffer();
+        for (long i = 0; i < n; i++) {
+            ab.put(Math.toIntExact(i * ra), in, Math.toIntExact(i * (ra + rb)), Math.toIntExact(ra));
+            bb.put(Math.toIntExact(i * rb), in, Math.toIntExact(i * (ra + rb) + ra), Math.toIntExact(rb));
+        }
+        return new Tensor[] {a, b};
     }
 
     /** The channel concat of two 16-bit tensors: a bit copy. */
