@@ -31,7 +31,10 @@ if has cli; then
   # the FFmpeg jar is left out of the devpack to fit the 64 MiB transfer limit
   ( timeout 240 java -cp "$CP" dev.sevnet.cli.Main train --device cuda --model sevnet-g2 --epochs 3 --train-samples 1024 --val-samples 256 --predict 0 --out /tmp/runs/gpu --progress log \
     && sevnet eval --device cuda --checkpoint /tmp/runs/gpu \
-    && sevnet predict --device cuda --checkpoint /tmp/runs/gpu gpu-fixtures/frames/* ) > "$O/cli.log" 2>&1; echo "rc=$?"
+    && sevnet predict --device cuda --checkpoint /tmp/runs/gpu gpu-fixtures/frames/* \
+    && sevnet predict --device cuda --precision bf16 --checkpoint /tmp/runs/gpu gpu-fixtures/frames/* \
+    && timeout 240 java -cp "$CP" dev.sevnet.cli.Main train --device cuda --precision bf16 --model sevnet-g2 --epochs 2 --train-samples 1024 --val-samples 256 --predict 0 --out /tmp/runs/gpu-bf16 --progress log \
+    && timeout 240 java -cp "$CP" dev.sevnet.cli.Main train --device cuda --precision fp16 --model sevnet-g2 --epochs 2 --train-samples 1024 --val-samples 256 --predict 0 --out /tmp/runs/gpu-fp16 --progress log ) > "$O/cli.log" 2>&1; echo "rc=$?"
   grep -vE "^\s+at " "$O/cli.log" | tail -30
 fi
 if has sanitize; then
@@ -40,6 +43,7 @@ if has sanitize; then
     timeout ${SANITIZE_TIMEOUT:-280} compute-sanitizer --tool $tool --print-limit 20 java -jar "$JUNIT" execute --class-path "$CP" --disable-banner \
       --select-class dev.sevnet.backend.cuda.CudaBackendOpsTest --select-class dev.sevnet.backend.cuda.CudaFusedKernelsTest \
       --select-class dev.sevnet.backend.cuda.CudaTemporalConvNdhwcTest --select-class dev.sevnet.backend.cuda.CudaHalfInferenceTest \
+      --select-class dev.sevnet.backend.cuda.CudaBatchNormHalfTest --select-class dev.sevnet.backend.cuda.CudaHalfTrainingOpsTest \
       --details=summary > "$O/$tool.log" 2>&1; echo "rc=$?"
     grep -E "ERROR SUMMARY|RACECHECK SUMMARY|Invalid|hazard|tests (successful|failed)" "$O/$tool.log" | head -12
   done
@@ -47,7 +51,8 @@ fi
 if has kernels; then
   # KSECTIONS: all (default), base (temporal conv + BN vs cuDNN), fused (conv_bn_relu.cu vs the library
   # sequence it replaces, and the one-launch SGD step), ndhwc (channels-last temporal conv, fp32 and bf16,
-  # vs the NCDHW conv the backend runs)
+  # vs the NCDHW conv the backend runs), bnhalf (16-bit BN training kernels vs fp32), halftrain (16-bit conv
+  # backward passes through cuDNN and BN vs fp32)
   echo "== kernel microbenchmarks (custom vs cuDNN / library)"
   timeout ${KTIMEOUT:-420} java -cp "$CP" dev.sevnet.bench.CudaKernelsBench 8 ${KREPS:-20} 4300 67 ${KSECTIONS:-all} > "$O/kernels.md" 2>&1; echo "rc=$?"
   cat "$O/kernels.md"
