@@ -54,29 +54,13 @@ public final class Autocast {
     }
 
     private static Guard set(DType dtype) {
-        DType[] state = DTYPE.get();
-        DType previous = state[0];
-        state[0] = dtype;
-        return new Guard(state, previous);
+        return new Guard(dtype);
     }
 
     /** Restores the previous autocast setting when closed. Close it on the thread that opened it. */
-    public static final class Guard implements AutoCloseable {
-        private final DType[] state;
-        private final DType previous;
-        private boolean closed;
-
-        private Guard(DType[] state, DType previous) {
-            this.state = state;
-            this.previous = previous;
-        }
-
-        @Override
-        public void close() {
-            if (!closed) {
-                closed = true;
-                state[0] = previous;
-            }
+    public static final class Guard extends SettingGuard<DType> {
+        private Guard(DType dtype) {
+            super(DTYPE.get(), dtype);
         }
     }
 }

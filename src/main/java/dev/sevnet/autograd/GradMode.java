@@ -11,7 +11,7 @@ package dev.sevnet.autograd;
  * }</pre>
  */
 public final class GradMode {
-    private static final ThreadLocal<boolean[]> ENABLED = ThreadLocal.withInitial(() -> new boolean[] {true});
+    private static final ThreadLocal<Boolean[]> ENABLED = ThreadLocal.withInitial(() -> new Boolean[] {true});
 
     private GradMode() {
     }
@@ -22,38 +22,18 @@ public final class GradMode {
 
     /** Turns recording off on this thread until the guard is closed (then restores the previous mode). */
     public static Guard noGrad() {
-        return set(false);
+        return new Guard(false);
     }
 
     /** Turns recording on on this thread until the guard is closed (for a backward pass inside no-grad code). */
     public static Guard enableGrad() {
-        return set(true);
-    }
-
-    private static Guard set(boolean enabled) {
-        boolean[] state = ENABLED.get();
-        boolean previous = state[0];
-        state[0] = enabled;
-        return new Guard(state, previous);
+        return new Guard(true);
     }
 
     /** Restores the previous grad mode when closed. Close it on the thread that opened it. */
-    public static final class Guard implements AutoCloseable {
-        private final boolean[] state;
-        private final boolean previous;
-        private boolean closed;
-
-        private Guard(boolean[] state, boolean previous) {
-            this.state = state;
-            this.previous = previous;
-        }
-
-        @Override
-        public void close() {
-            if (!closed) {
-                closed = true;
-                state[0] = previous;
-            }
+    public static final class Guard extends SettingGuard<Boolean> {
+        private Guard(boolean enabled) {
+            super(ENABLED.get(), enabled);
         }
     }
 }

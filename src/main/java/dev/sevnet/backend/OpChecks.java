@@ -61,6 +61,42 @@ public final class OpChecks {
         return dt;
     }
 
+    /**
+     * The 16-bit conv's arguments (CPU reference and CUDA alike): x, w and the residual of one 16-bit type, the
+     * bias float32 [Cout]; returns the 16-bit type.
+     */
+    public DType halfConv(Tensor x, Tensor w, Tensor bias, ConvSpec spec, Tensor residual) {
+        DType dt = floating(x, "x");
+        same(w, "weight", dt);
+        conv(x.shape(), w.shape(), spec);
+        long cout = w.dim(0);
+        if (bias != null) {
+            f32(bias, "bias");
+            Checks.shape(bias, "bias", Shape.of(cout));
+        }
+        if (residual != null) {
+            same(residual, "residual", dt);
+            Checks.shape(residual, "residual", spec.outputShape(x.shape(), cout));
+        }
+        return dt;
+    }
+
+    /**
+     * {@code Backend.cast}'s arguments: x float32 / bfloat16 / float16 on this device, the target one of those,
+     * and not one 16-bit type to the other (that goes through float32); returns x's type.
+     */
+    public DType cast(Tensor x, DType dtype) {
+        DType from = floating(x, "x");
+        if (dtype == null || (dtype != DType.FLOAT32 && !isHalf(dtype))) {
+            throw new IllegalArgumentException("cast to " + dtype + ": only " + DType.FLOAT32 + ", " + DType.BFLOAT16
+                    + " and " + DType.FLOAT16);
+        }
+        if (from != DType.FLOAT32 && dtype != DType.FLOAT32 && from != dtype) {
+            throw new IllegalArgumentException("cast from " + from + " to " + dtype + ": go through " + DType.FLOAT32);
+        }
+        return from;
+    }
+
     /** A result type an op may be asked for: float32, bfloat16 or float16. */
     public static DType storageType(DType d, String what) {
         if (d != DType.FLOAT32 && !isHalf(d)) {

@@ -100,18 +100,7 @@ public final class CpuBackend implements Backend {
      * ({@link HalfReference#conv}).
      */
     private Tensor halfConv(Tensor x, Tensor w, Tensor bias, ConvSpec spec, Tensor residual, boolean relu) {
-        DType dt = C.floating(x, "x");
-        C.same(w, "weight", dt);
-        C.conv(x.shape(), w.shape(), spec);
-        long cout = w.dim(0);
-        if (bias != null) {
-            f32(bias, "bias");
-            Checks.shape(bias, "bias", Shape.of(cout));
-        }
-        if (residual != null) {
-            C.same(residual, "residual", dt);
-            Checks.shape(residual, "residual", spec.outputShape(x.shape(), cout));
-        }
+        C.halfConv(x, w, bias, spec, residual);
         return HalfReference.conv(this, x, w, bias, spec, residual, relu);
     }
 
@@ -688,15 +677,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor cast(Tensor x, DType dtype) {
-        C.floating(x, "x");
-        if (dtype == null || (dtype != DType.FLOAT32 && !OpChecks.isHalf(dtype))) {
-            throw new IllegalArgumentException("cast to " + dtype + ": only " + DType.FLOAT32 + ", " + DType.BFLOAT16
-                    + " and " + DType.FLOAT16);
-        }
-        if (x.dtype() != DType.FLOAT32 && dtype != DType.FLOAT32 && x.dtype() != dtype) {
-            throw new IllegalArgumentException("cast from " + x.dtype() + " to " + dtype + ": go through "
-                    + DType.FLOAT32);
-        }
+        C.cast(x, dtype);
         return HalfReference.cast(x, dtype);
     }
 }

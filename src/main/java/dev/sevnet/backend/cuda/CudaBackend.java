@@ -377,19 +377,9 @@ public final class CudaBackend implements Backend {
      * custom temporal conv are fp32 only: 16-bit convs always go to cuDNN, whatever the kernel mode.
      */
     private Tensor halfConv(Tensor x, Tensor w, Tensor bias, ConvSpec spec, Tensor residual, boolean relu) {
-        DType dt = c.floating(x, "x");
-        c.same(w, "weight", dt);
-        c.conv(x.shape(), w.shape(), spec);
+        DType dt = c.halfConv(x, w, bias, spec, residual);
         long cout = w.dim(0);
-        if (bias != null) {
-            c.f32(bias, "bias");
-            Checks.shape(bias, "bias", Shape.of(cout));
-        }
         Shape out = spec.outputShape(x.shape(), cout);
-        if (residual != null) {
-            c.same(residual, "residual", dt);
-            Checks.shape(residual, "residual", out);
-        }
         int code = CudnnTypes.kernelCode(dt);
         int[] p = spec.nativeParams(x.shape(), cout);
         Tensor y = empty(out, dt);
@@ -1502,16 +1492,9 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized Tensor cast(Tensor x, DType dtype) {
-        DType from = c.floating(x, "x");
-        if (dtype == null || (dtype != DType.FLOAT32 && !OpChecks.isHalf(dtype))) {
-            throw new IllegalArgumentException("cast to " + dtype + ": only " + DType.FLOAT32 + ", " + DType.BFLOAT16
-                    + " and " + DType.FLOAT16);
-        }
+        DType from = c.cast(x, dtype);
         if (from == dtype) {
             return toDevice(x);
-        }
-        if (from != DType.FLOAT32 && dtype != DType.FLOAT32) {
-            throw new IllegalArgumentException("cast from " + from + " to " + dtype + ": go through " + DType.FLOAT32);
         }
         Tensor y = empty(x.shape(), dtype);
         dev.activate();

@@ -121,12 +121,8 @@ public final class HalfTrainingChecks {
 
     /** Split of a 16-bit [N, C, ...] at channel {@code ca}, strictly inside (0, C). */
     public DType split(Tensor y, long ca) {
-        DType dt = half(y, "y");
-        Checks.minRank(y, "y", 2);
-        if (ca <= 0 || ca >= y.dim(1)) {
-            throw new IllegalArgumentException("split at channel " + ca + " is outside (0, " + y.dim(1) + ")");
-        }
-        return dt;
+        half(y, "y");
+        return c.splitFloating(y, ca);
     }
 
     /** The squeeze-excite scale's backward: x and dy 16-bit of one type and shape, the gate g float32 [N, C]. */
