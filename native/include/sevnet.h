@@ -174,6 +174,14 @@ int sev_softmax(const float* x, float* y, int64_t N, int64_t K);
 int sev_sgd_momentum_step(float* w, const float* g, float* v, int64_t n, float lr, float momentum,
                           float weight_decay);
 
+/* ---- loss scaling (fp16 training): all tensors at once (amp.cpp) ----
+ * ptrs: `count` float32 arrays, sizes their element counts (host arrays; an empty tensor may be NULL).
+ * sev_all_finite: 1 when no element is +-inf or NaN (also for count 0), 0 when one is, SEV_EINVAL on bad
+ * arguments. sev_scale_all: every element x = alpha * x in place (as sev_axpby(alpha, x, 0, x)); the
+ * tensors must not overlap. */
+int sev_all_finite(const float* const* ptrs, const int64_t* sizes, int count);
+int sev_scale_all(float* const* ptrs, const int64_t* sizes, int count, float alpha);
+
 /* ---- CUDA kernel bodies run on the host (native/src/kernels_hostrun.cpp) ----
  * Each sev_hostrun_X drives the __host__ __device__ bodies of the kernels/ headers that the CUDA kernel
  * sevc_X (sevnet_cuda.h) runs, by a host loop over the kernel's grid (and, for reductions, over the
@@ -226,6 +234,9 @@ int sev_hostrun_sgd_momentum_step(float* w, const float* g, float* v, int64_t n,
 int sev_hostrun_sgd_momentum_step_multi(float* const* w, const float* const* g, float* const* v, const int64_t* sizes,
                                         int count, float lr, float momentum, float weight_decay);
 int sev_hostrun_sum(const float* x, int64_t n, double* out);
+/* x, sizes: HOST arrays of host pointers / counts; *nonfinite cleared, then 1 when any element is not finite */
+int sev_hostrun_all_finite_multi(const float* const* x, const int64_t* sizes, int count, int* nonfinite);
+int sev_hostrun_scale_multi(float* const* x, const int64_t* sizes, int count, float alpha);
 int sev_hostrun_temporal_conv3_forward(const float* x, const float* w, float* y, int N, int C, int T, int64_t S);
 int sev_hostrun_temporal_conv3_backward_data(const float* dy, const float* w, float* dx, int N, int C, int T,
                                              int64_t S);

@@ -93,6 +93,13 @@ int sevc_sgd_momentum_step(float* w, const float* g, float* v, int64_t n, float 
 int sevc_sgd_momentum_step_multi(float* const* w, const float* const* g, float* const* v, const int64_t* sizes,
                                  int count, float lr, float momentum, float weight_decay, void* stream);
 
+/* ---- loss scaling (fp16 training; amp.cu): every tensor in one launch, blockIdx.y = tensor ----
+ * x: a DEVICE array of `count` device pointers, sizes a DEVICE array of element counts.
+ * all_finite_multi clears *nonfinite (a device int) on the stream, then sets it to 1 when any element of
+ * any tensor is +-inf or NaN; scale_multi multiplies every element by alpha in place (x = alpha * x). */
+int sevc_all_finite_multi(const float* const* x, const int64_t* sizes, int count, int* nonfinite, void* stream);
+int sevc_scale_multi(float* const* x, const int64_t* sizes, int count, float alpha, void* stream);
+
 /* ---- reductions ---- */
 /* *out (device double) = sum of x */
 int sevc_sum(const float* x, int64_t n, double* out, void* stream);

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "amp.cuh"
 #include "batchnorm.cuh"
 #include "channels.cuh"
 #include "conv_bn_relu.cuh"
@@ -582,6 +583,25 @@ int sev_hostrun_sgd_momentum_step_multi(float* const* w, const float* const* g, 
                                         int count, float lr, float momentum, float weight_decay) {
   for (int t = 0; t < count; t++)  // blockIdx.y
     for (int64_t i = 0; i < sizes[t]; i++) sgd_momentum_element(w[t], g[t], v[t], i, lr, momentum, weight_decay);
+  return SEV_OK;
+}
+
+// ---------------------------------------------------------------- loss scaling (amp.cu)
+// x, sizes: HOST arrays of host pointers / counts (the device version takes device arrays). The kernel's
+// blocks OR their threads' findings and store 1; the order of the stores does not matter for a flag.
+int sev_hostrun_all_finite_multi(const float* const* x, const int64_t* sizes, int count, int* nonfinite) {
+  *nonfinite = 0;  // the cudaMemsetAsync before the launch
+  for (int t = 0; t < count; t++) {  // blockIdx.y
+    int bad = 0;
+    for (int64_t i = 0; i < sizes[t]; i++) bad |= nonfinite_element(x[t], i);
+    if (bad) *nonfinite = 1;
+  }
+  return SEV_OK;
+}
+
+int sev_hostrun_scale_multi(float* const* x, const int64_t* sizes, int count, float alpha) {
+  for (int t = 0; t < count; t++)  // blockIdx.y
+    for (int64_t i = 0; i < sizes[t]; i++) scale_inplace_element(x[t], i, alpha);
   return SEV_OK;
 }
 

@@ -336,6 +336,63 @@ void test_sgd() {
   }
 }
 
+// loss scaling: every tensor checked in one launch (one non-finite value anywhere, in the last element of the
+// last tensor among them), then scaled in one launch, against sev_all_finite / sev_scale_all
+void test_amp() {
+  const std::vector<int64_t> sizes = {1, 37, 0, 1000, 4097, 100003, 3};
+  std::vector<std::vector<float>> x;
+  std::vector<Dev<float>*> dx;
+  std::vector<const float*> hp, dp;
+  for (int64_t n : sizes) {
+    x.push_back(randn(n));
+    dx.push_back(new Dev<float>(x.back()));
+    hp.push_back(x.back().data());
+    dp.push_back(dx.back()->p);
+  }
+  Dev<const float*> tx(dp);
+  Dev<int64_t> ts(sizes);
+  const int count = (int)sizes.size();
+  Dev<int> flag(1);
+  const float bads[] = {NAN, INFINITY, -INFINITY};
+  const int64_t places[][2] = {{6, 2}, {5, 50000}, {0, 0}, {-1, -1}};
+  for (float bad : bads) {
+    for (const auto& pl : places) {
+      float keep = 0;
+      if (pl[0] >= 0) {
+        keep = x[pl[0]][pl[1]];
+        CUDA_OK(cudaMemcpy(dx[pl[0]]->p + pl[1], &bad, sizeof(float), cudaMemcpyHostToDevice));
+        x[pl[0]][pl[1]] = bad;
+      }
+      check_rc(sevc_all_finite_multi(tx.p, ts.p, count, flag.p, nullptr), "all_finite_multi");
+      const int ref = sev_all_finite(hp.data(), sizes.data(), count);
+      const int got = flag.host()[0];
+      const std::string what = "all_finite_multi at " + std::to_string(pl[0]) + "/" + std::to_string(pl[1]);
+      if ((ref == 1) != (got == 0) || (got != 0 && got != 1)) {
+        printf("FAIL %-40s cpu %d flag %d\n", what.c_str(), ref, got);
+        g_failures++;
+      } else {
+        printf("ok   %-40s\n", what.c_str());
+      }
+      if (pl[0] >= 0) {
+        CUDA_OK(cudaMemcpy(dx[pl[0]]->p + pl[1], &keep, sizeof(float), cudaMemcpyHostToDevice));
+        x[pl[0]][pl[1]] = keep;
+      }
+    }
+  }
+  std::vector<float*> hw, dw;
+  for (int i = 0; i < count; i++) {
+    hw.push_back(x[i].data());
+    dw.push_back(dx[i]->p);
+  }
+  Dev<float*> tw(dw);
+  check_rc(sevc_scale_multi(tw.p, ts.p, count, 1.f / 65536, nullptr), "scale_multi");
+  sev_scale_all(hw.data(), sizes.data(), count, 1.f / 65536);
+  for (int i = 0; i < count; i++) {
+    compare("scale_multi " + std::to_string(i), x[i], dx[i]->host(), 0, 0);
+    delete dx[i];
+  }
+}
+
 void test_sum(int64_t n) {
   auto x = randn(n);
   Dev<float> dx(x);
@@ -700,6 +757,7 @@ int main(int argc, char** argv) {
   test_losses(64, 174);
   test_losses(3, 5000);
   test_sgd();
+  test_amp();
   test_sum(1);
   test_sum(1000);
   test_sum(10000019);

@@ -239,6 +239,40 @@ public interface Backend {
         }
     }
 
+    // ---- loss scaling (fp16 training) ----
+
+    /**
+     * Whether no element of any of {@code tensors} (float32, on this device) is an infinity or a NaN; true for
+     * an empty list. Every tensor is checked before any is read ({@link IllegalArgumentException}: a null or
+     * closed tensor, another dtype or device). The CPU backend reads them all in one parallel pass; the CUDA
+     * backend in kernel mode CUSTOM in one launch and one copy of a flag to the host. This default sums each
+     * tensor in double (a sum of floats is finite exactly when every term is): any backend works, at one
+     * synchronisation per tensor on a device.
+     */
+    default boolean allFinite(List<Tensor> tensors) {
+        Checks.floatList(tensors, "allFinite", device());
+        for (Tensor t : tensors) {
+            if (!Double.isFinite(sum(t))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Every element of every one of {@code tensors} (float32, on this device, no two sharing memory) multiplied
+     * by {@code alpha} in place, one rounding each: bit for bit {@code axpby(alpha, t, 0, t)} per tensor, which
+     * is this default. All are checked before any is written. CPU: one parallel pass; CUDA in CUSTOM: one
+     * launch.
+     */
+    default void scaleAll(List<Tensor> tensors, float alpha) {
+        Checks.floatList(tensors, "scaleAll", device());
+        Checks.disjoint(tensors, "scaleAll");
+        for (Tensor t : tensors) {
+            axpby(alpha, t, 0f, t);
+        }
+    }
+
     // ---- reductions / transfer ----
 
     double sum(Tensor x);

@@ -64,4 +64,44 @@ public final class Checks {
                     + velocities.size() + " velocities");
         }
     }
+
+    /**
+     * The tensors of a multi-tensor op ({@link Backend#allFinite}, {@link Backend#scaleAll}): the list present,
+     * every entry a live float32 tensor on {@code device}.
+     */
+    public static void floatList(java.util.List<Tensor> tensors, String op, Device device) {
+        if (tensors == null) {
+            throw new IllegalArgumentException(op + ": the tensor list must not be null");
+        }
+        int i = 0;
+        for (Tensor t : tensors) {
+            tensor(t, op + ": tensor " + i, device, DType.FLOAT32);
+            i++;
+        }
+    }
+
+    /**
+     * No two of {@code tensors} share an element (an in-place op over all of them, such as
+     * {@link Backend#scaleAll}, would otherwise update that element twice, or race where the tensors are
+     * split among threads). Empty tensors overlap nothing. The tensors are live ({@link #floatList}).
+     */
+    public static void disjoint(java.util.List<Tensor> tensors, String op) {
+        int n = tensors.size();
+        long[][] ranges = new long[n][];
+        int m = 0;
+        for (int i = 0; i < n; i++) {
+            Tensor t = tensors.get(i);
+            if (t.byteSize() > 0) {
+                ranges[m++] = new long[] {t.address(), t.address() + t.byteSize(), i};
+            }
+        }
+        java.util.Arrays.sort(ranges, 0, m, java.util.Comparator.comparingLong((long[] r) -> r[0]));
+        for (int k = 1; k < m; k++) {
+            // sorted by start: if any two overlap, some neighbours do
+            if (ranges[k][0] < ranges[k - 1][1]) {
+                throw new IllegalArgumentException(op + ": tensors " + Math.min(ranges[k - 1][2], ranges[k][2])
+                        + " and " + Math.max(ranges[k - 1][2], ranges[k][2]) + " share memory");
+            }
+        }
+    }
 }

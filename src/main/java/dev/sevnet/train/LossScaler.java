@@ -4,7 +4,14 @@ import dev.sevnet.backend.Backend;
 import dev.sevnet.backend.Backends;
 import dev.sevnet.tensor.Tensor;
 
+import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
 
 /**
  * Dynamic loss scaling for fp16 training, PyTorch's {@code torch.amp.GradScaler} with its defaults: the loss
@@ -85,19 +92,27 @@ public final class LossScaler {
     /**
      * Whether every gradient (null entries are skipped) is finite; when they all are, each is multiplied by
      * {@code 1 / scale} in place. When one is not, none is touched (the step is to be skipped).
+     *
+     * <p>The gradients are grouped by device: one {@link Backend#allFinite} per device (on a GPU in kernel mode
+     * CUSTOM one launch and one flag copied back, instead of a sum and a synchronisation per gradient), and
+     * only when every group is finite one {@link Backend#scaleAll} per device.
      */
     public boolean unscale(Collection<Tensor> grads) {
+        Map<Backend, List<Tensor>> byBackend = new LinkedHashMap<>();
+        Set<Tensor> seen = Collections.newSetFromMap(new IdentityHashMap<>());
         for (Tensor g : grads) {
-            if (g != null && !Double.isFinite(Backends.of(g).sum(g))) {
+            if (g != null && seen.add(g)) { // one gradient listed twice is unscaled once
+                byBackend.computeIfAbsent(Backends.of(g), k -> new ArrayList<>()).add(g);
+            }
+        }
+        for (Map.Entry<Backend, List<Tensor>> e : byBackend.entrySet()) {
+            if (!e.getKey().allFinite(e.getValue())) {
                 return false;
             }
         }
         float inv = (float) (1.0 / scale);
-        for (Tensor g : grads) {
-            if (g != null) {
-                Backend b = Backends.of(g);
-                b.axpby(inv, g, 0f, g);
-            }
+        for (Map.Entry<Backend, List<Tensor>> e : byBackend.entrySet()) {
+            e.getKey().scaleAll(e.getValue(), inv);
         }
         return true;
     }

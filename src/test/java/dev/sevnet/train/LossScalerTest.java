@@ -129,4 +129,50 @@ class LossScalerTest {
         assertEquals(1, t.goodSteps());
         assertThrows(IllegalArgumentException.class, () -> new LossScaler.State(0, 1));
     }
+
+    @Test
+    void manyGradientsOneNaNInTheLastElementOfTheLastLeavesThemAllAlone() {
+        LossScaler s = new LossScaler(256, 2, 0.5, 10);
+        try (TensorScope scope = TensorScope.open()) {
+            List<Tensor> grads = new ArrayList<>();
+            List<float[]> before = new ArrayList<>();
+            for (int i = 0; i < 200; i++) {
+                float[] v = new float[1 + (i * 37) % 300];
+                for (int j = 0; j < v.length; j++) {
+                    v[j] = 256f * (j - i);
+                }
+                grads.add(Tensor.of(v, v.length));
+                before.add(v);
+            }
+            Tensor last = grads.get(grads.size() - 1);
+            last.setFloat(last.size() - 1, Float.NaN);
+            assertFalse(s.unscaleAndUpdate(grads));
+            for (int i = 0; i < grads.size() - 1; i++) {
+                assertArrayEquals(before.get(i), grads.get(i).toFloatArray(), "untouched " + i);
+            }
+            assertEquals(128.0, s.scale());
+            last.setFloat(last.size() - 1, 0f);
+            assertTrue(s.unscaleAndUpdate(grads));
+            for (int i = 0; i < grads.size() - 1; i++) {
+                float[] g = grads.get(i).toFloatArray();
+                for (int j = 0; j < g.length; j++) {
+                    assertEquals(2f * (j - i), g[j], "unscaled " + i + "[" + j + "]");
+                }
+            }
+        }
+    }
+
+    @Test
+    void aGradientListedTwiceIsUnscaledOnceAndBadGradientsAreRefused() {
+        LossScaler s = new LossScaler(4, 2, 0.5, 10);
+        try (TensorScope scope = TensorScope.open()) {
+            Tensor a = Tensor.of(new float[] {8f, -4f}, 2);
+            assertTrue(s.unscale(Arrays.asList(a, null, a)));
+            assertArrayEquals(new float[] {2f, -1f}, a.toFloatArray());
+            Tensor longs = Tensor.ofLongs(new long[] {1, 2}, 2);
+            assertThrows(IllegalArgumentException.class, () -> s.unscale(List.of(a, longs)));
+            assertArrayEquals(new float[] {2f, -1f}, a.toFloatArray(), "nothing written before the check");
+            assertTrue(s.unscale(List.of()));
+        }
+    }
 }

@@ -8,6 +8,7 @@ import dev.sevnet.tensor.DType;
 import dev.sevnet.tensor.Device;
 import dev.sevnet.tensor.Shape;
 import dev.sevnet.tensor.Tensor;
+import java.util.List;
 
 /**
  * The native CPU backend: every op is one call into {@code libsevnet} (OpenMP, vectorized), after
@@ -649,6 +650,49 @@ public final class CpuBackend implements Backend {
         C.sgd(w, grad, velocity);
         ok(NativeCore.sev_sgd_momentum_step(w.address(), grad.address(), velocity.address(), w.size(), lr, momentum,
                 weightDecay), "sgd step");
+    }
+
+    // ---- loss scaling ----
+
+    /** Every tensor in one parallel pass ({@code sev_all_finite}: chunks of all tensors, vector loops). */
+    @Override
+    public boolean allFinite(List<Tensor> tensors) {
+        Checks.floatList(tensors, "allFinite", CPU);
+        int n = tensors.size();
+        if (n == 0) {
+            return true;
+        }
+        long[] ptrs = new long[n];
+        long[] sizes = new long[n];
+        table(tensors, ptrs, sizes);
+        int r = NativeCore.sev_all_finite(ptrs, sizes, n);
+        if (r < 0) {
+            ok(r, "allFinite");
+        }
+        return r == 1;
+    }
+
+    /** Every tensor in one parallel pass ({@code sev_scale_all}); bit for bit {@code axpby(alpha, t, 0, t)}. */
+    @Override
+    public void scaleAll(List<Tensor> tensors, float alpha) {
+        Checks.floatList(tensors, "scaleAll", CPU);
+        Checks.disjoint(tensors, "scaleAll");
+        int n = tensors.size();
+        if (n == 0) {
+            return;
+        }
+        long[] ptrs = new long[n];
+        long[] sizes = new long[n];
+        table(tensors, ptrs, sizes);
+        ok(NativeCore.sev_scale_all(ptrs, sizes, n, alpha), "scaleAll");
+    }
+
+    private static void table(List<Tensor> tensors, long[] ptrs, long[] sizes) {
+        for (int i = 0; i < ptrs.length; i++) {
+            Tensor t = tensors.get(i);
+            ptrs[i] = t.address();
+            sizes[i] = t.size();
+        }
     }
 
     @Override

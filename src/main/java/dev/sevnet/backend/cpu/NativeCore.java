@@ -189,6 +189,17 @@ public final class NativeCore {
 
     public static native int sev_sum(@Cast("const float*") long x, @Cast("int64_t") long n, @Cast("double*") double[] out);
 
+    /**
+     * 1 when no element of the {@code count} float32 arrays at {@code ptrs} (host addresses; {@code sizes}
+     * their element counts) is an infinity or a NaN, 0 when one is, a negative SEV_E* code on bad arguments.
+     */
+    public static native int sev_all_finite(@Cast("const float* const*") long[] ptrs,
+            @Cast("const int64_t*") long[] sizes, int count);
+
+    /** Every element of the {@code count} float32 arrays at {@code ptrs} multiplied by alpha in place. */
+    public static native int sev_scale_all(@Cast("float* const*") long[] ptrs, @Cast("const int64_t*") long[] sizes,
+            int count, float alpha);
+
     // ---- the CUDA kernels' bodies (kernels/*.cuh) run on the host: for the tests, which compare them with
     // the CPU ops above (see sevnet.h); same arguments as the sevc_* kernels without the stream ----
     public static native int sev_hostrun_fill(@Cast("float*") long y, float value, @Cast("int64_t") long n);
@@ -299,6 +310,13 @@ public final class NativeCore {
 
     public static native int sev_hostrun_sum(@Cast("const float*") long x, @Cast("int64_t") long n,
             @Cast("double*") double[] out);
+
+    /** x: the tensors' host addresses, sizes their element counts; nonfinite[0] = 1 when one element is not finite. */
+    public static native int sev_hostrun_all_finite_multi(@Cast("const float* const*") long[] x,
+            @Cast("const int64_t*") long[] sizes, int count, @Cast("int*") int[] nonfinite);
+
+    public static native int sev_hostrun_scale_multi(@Cast("float* const*") long[] x,
+            @Cast("const int64_t*") long[] sizes, int count, float alpha);
 
     public static native int sev_hostrun_temporal_conv3_forward(@Cast("const float*") long x,
             @Cast("const float*") long w, @Cast("float*") long y, int n, int c, int t, @Cast("int64_t") long s);

@@ -99,8 +99,9 @@ public final class CudaBackend implements Backend {
      * The multi-tensor SGD launch's table (w, g, v addresses, sizes) staged in pinned host memory, rewritten
      * only when the set of tensors changes.
      */
-    private long[] sgdStagedTable;
-    private LongPointer sgdStaging;
+    private final PinnedTable sgdTable = new PinnedTable("sgd");
+    /** The same for the loss-scaling launches (tensor addresses, sizes): allFinite then scaleAll share it. */
+    private final PinnedTable ampTable = new PinnedTable("loss scaling");
 
     private CudaBackend(CudaDevice dev) {
         this.dev = dev;
@@ -1425,27 +1426,117 @@ public final class CudaBackend implements Backend {
             table[3 * n + i] = w.get(i).size();
         }
         dev.activate();
-        if (!Arrays.equals(table, sgdStagedTable)) {
-            // earlier steps' copies may still be reading the staging buffer: let them finish before rewriting it
-            dev.synchronize();
-            if (sgdStaging == null || sgdStaging.capacity() < table.length) {
-                if (sgdStaging != null) {
-                    cudart.cudaFreeHost(sgdStaging);
-                }
-                Pointer p = new Pointer();
-                Cuda.check(cudart.cudaMallocHost(p, 8L * table.length), "cudaMallocHost (sgd table)");
-                sgdStaging = new LongPointer(p).capacity(table.length);
-            }
-            sgdStaging.put(table, 0, table.length);
-            sgdStagedTable = table;
-        }
         // scratch from the caching allocator, freed once enqueued: the stream orders any reuse after the launch
-        try (Tensor t = empty(Shape.of(table.length), DType.INT64)) {
+        try (Tensor t = sgdTable.onDevice(table)) {
             long a = t.address();
-            Cuda.check(cudart.cudaMemcpyAsync(Cuda.ptr(a), sgdStaging, 8L * table.length, cudart.cudaMemcpyHostToDevice,
-                    dev.stream()), "copy sgd table host -> device");
             k(CudaKernels.sevc_sgd_momentum_step_multi(a, a + 8L * n, a + 16L * n, a + 24L * n, n, lr, momentum,
                     weightDecay, st()), "sgd step (all parameters)");
+        }
+    }
+
+    /**
+     * A table of int64 (device addresses, element counts) for a multi-tensor launch, staged in pinned host memory
+     * and copied to the device asynchronously on the stream at each launch; the host copy is rewritten (after a
+     * synchronisation: earlier copies may still read it) only when the table changes, so a steady training loop
+     * adds one small asynchronous copy and no synchronisation. Used under the backend's lock.
+     */
+    private final class PinnedTable {
+        private final String what;
+        private long[] staged;
+        private LongPointer staging;
+
+        PinnedTable(String what) {
+            this.what = what;
+        }
+
+        /** A device scratch tensor that {@code table} is being copied into on the stream (close it once enqueued). */
+        Tensor onDevice(long[] table) {
+            if (!Arrays.equals(table, staged)) {
+                // earlier launches' copies may still be reading the staging buffer: let them finish before rewriting it
+                dev.synchronize();
+                if (staging == null || staging.capacity() < table.length) {
+                    if (staging != null) {
+                        cudart.cudaFreeHost(staging);
+                    }
+                    Pointer p = new Pointer();
+                    Cuda.check(cudart.cudaMallocHost(p, 8L * table.length), "cudaMallocHost (" + what + " table)");
+                    staging = new LongPointer(p).capacity(table.length);
+                }
+                staging.put(table, 0, table.length);
+                staged = table;
+            }
+            Tensor t = empty(Shape.of(table.length), DType.INT64);
+            try {
+                Cuda.check(cudart.cudaMemcpyAsync(Cuda.ptr(t.address()), staging, 8L * table.length,
+                        cudart.cudaMemcpyHostToDevice, dev.stream()), "copy " + what + " table host -> device");
+            } catch (RuntimeException e) {
+                t.close();
+                throw e;
+            }
+            return t;
+        }
+    }
+
+    // ---- loss scaling (fp16 training) ----
+
+    /** (addresses, sizes) of the tensors: the table of sevc_all_finite_multi / sevc_scale_multi. */
+    private static long[] ampTableOf(List<Tensor> tensors) {
+        int n = tensors.size();
+        long[] table = new long[2 * n];
+        for (int i = 0; i < n; i++) {
+            table[i] = tensors.get(i).address();
+            table[n + i] = tensors.get(i).size();
+        }
+        return table;
+    }
+
+    /**
+     * In kernel mode CUSTOM: every tensor in one launch ({@code sevc_all_finite_multi}, the table staged as
+     * the SGD's) and one copy of the device flag to the host, the only synchronisation. AUTO and LIBRARY keep
+     * {@link Backend}'s per-tensor sum until this path (the same pinned-table machinery as the one-launch SGD)
+     * has passed its GPU tests, as {@link #sgdMomentumStepAll} does.
+     */
+    @Override
+    public synchronized boolean allFinite(List<Tensor> tensors) {
+        Checks.floatList(tensors, "allFinite", device());
+        int n = tensors.size();
+        if (n == 0) {
+            return true;
+        }
+        if (kernelMode != KernelMode.CUSTOM) {
+            return Backend.super.allFinite(tensors);
+        }
+        dev.activate();
+        // the flag: one int in a 4-byte scratch (there is no int32 dtype), cleared on the stream by the call
+        try (Tensor t = ampTable.onDevice(ampTableOf(tensors)); Tensor flag = empty(Shape.of(1), DType.FLOAT32);
+                org.bytedeco.javacpp.IntPointer h = new org.bytedeco.javacpp.IntPointer(1)) {
+            long a = t.address();
+            k(CudaKernels.sevc_all_finite_multi(a, a + 8L * n, n, flag.address(), st()), "allFinite (all tensors)");
+            flag.storage().copyToHost(0, h.address(), 4); // stream-ordered, then synchronises
+            return h.get() == 0;
+        }
+    }
+
+    /**
+     * In kernel mode CUSTOM: every tensor scaled in one launch ({@code sevc_scale_multi}), asynchronous; AUTO and
+     * LIBRARY keep the per-tensor {@code axpby} (see {@link #allFinite}).
+     */
+    @Override
+    public synchronized void scaleAll(List<Tensor> tensors, float alpha) {
+        Checks.floatList(tensors, "scaleAll", device());
+        Checks.disjoint(tensors, "scaleAll");
+        int n = tensors.size();
+        if (n == 0) {
+            return;
+        }
+        if (kernelMode != KernelMode.CUSTOM) {
+            Backend.super.scaleAll(tensors, alpha);
+            return;
+        }
+        dev.activate();
+        try (Tensor t = ampTable.onDevice(ampTableOf(tensors))) {
+            long a = t.address();
+            k(CudaKernels.sevc_scale_multi(a, a + 8L * n, n, alpha, st()), "scaleAll (all tensors)");
         }
     }
 

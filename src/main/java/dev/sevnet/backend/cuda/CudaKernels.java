@@ -173,6 +173,18 @@ public final class CudaKernels {
             @Cast("const float* const*") long g, @Cast("float* const*") long v, @Cast("const int64_t*") long sizes,
             int count, float lr, float momentum, float weightDecay, @Cast("void*") long stream);
 
+    // ---- loss scaling (amp.cu) ----
+    /**
+     * x: a DEVICE array of {@code count} device pointers, sizes a DEVICE array of int64 element counts;
+     * clears *nonfinite (a device int) on the stream, then sets it to 1 when any element is an infinity or NaN.
+     */
+    public static native int sevc_all_finite_multi(@Cast("const float* const*") long x,
+            @Cast("const int64_t*") long sizes, int count, @Cast("int*") long nonfinite, @Cast("void*") long stream);
+
+    /** Every element of every tensor multiplied by alpha in place; tables as {@link #sevc_all_finite_multi}. */
+    public static native int sevc_scale_multi(@Cast("float* const*") long x, @Cast("const int64_t*") long sizes,
+            int count, float alpha, @Cast("void*") long stream);
+
     // ---- reductions ----
     /** *out (a device double) = the sum of x. */
     public static native int sevc_sum(@Cast("const float*") long x, @Cast("int64_t") long n,

@@ -2,6 +2,8 @@ package dev.sevnet.backend.cuda;
 
 import static dev.sevnet.backend.cuda.CudaBackendOpsTest.close;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.sevnet.backend.Backend;
 import dev.sevnet.backend.ConvSpec;
@@ -23,7 +25,7 @@ import org.junit.jupiter.api.Test;
  * each against the CPU backend and against the library path (LIBRARY: cuDNN + the separate kernels) on the
  * same inputs, fp32 with TF32 off; norm-wise relative error within 1e-4. Also: the training form and the
  * grouped backward-weight give bit-identical results run twice (no atomics), and the multi-tensor SGD step
- * matches the CPU's. Skipped without a GPU.
+ * matches the CPU's, as do the loss-scaling multi-tensor ops (allFinite, scaleAll). Skipped without a GPU.
  */
 @Tag("gpu")
 class CudaFusedKernelsTest {
@@ -270,6 +272,62 @@ class CudaFusedKernelsTest {
                 close(wc.get(i), wg.get(i), 1e-6, "w " + i);
                 close(vc.get(i), vg.get(i), 1e-6, "v " + i);
             }
+        }
+    }
+
+    /**
+     * Loss scaling's multi-tensor ops (kernels/amp.cu) in CUSTOM (one launch each, the pinned table) and AUTO
+     * (the per-tensor defaults) against the CPU: an infinity or NaN in the last element of the last tensor, in
+     * the middle of a large one, in a one-element one (each time one tensor swapped: the table is staged again);
+     * the same list again (the staged table reused); the scale bit for bit.
+     */
+    @Test
+    void allFiniteAndScaleAllOverAllTensorsMatchTheCpu() {
+        Random r = new Random(7);
+        long[][] shapes = {{1}, {37}, {64, 8, 1, 3, 3}, {0}, {1000}, {4097}, {300_001}, {3}};
+        try {
+            for (CudaBackend.KernelMode mode : new CudaBackend.KernelMode[] {CudaBackend.KernelMode.CUSTOM,
+                CudaBackend.KernelMode.AUTO}) {
+                gpu.setKernelMode(mode);
+                try (TensorScope scope = TensorScope.open()) {
+                    List<Tensor> hc = new ArrayList<>();
+                    List<Tensor> dg = new ArrayList<>();
+                    for (long[] s : shapes) {
+                        Tensor h = rand(r, s);
+                        hc.add(h);
+                        dg.add(gpu.toDevice(h));
+                    }
+                    assertTrue(cpu.allFinite(hc), mode + " cpu finite");
+                    assertTrue(gpu.allFinite(dg), mode + " gpu finite");
+                    assertTrue(gpu.allFinite(dg), mode + " gpu finite again");
+                    int[][] places = {{7, 2}, {6, 150_000}, {6, 300_000}, {0, 0}, {2, 0}};
+                    for (float bad : new float[] {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY}) {
+                        for (int[] p : places) {
+                            Tensor h = hc.get(p[0]);
+                            float keep = h.getFloat(p[1]);
+                            h.setFloat(p[1], bad);
+                            Tensor d = gpu.toDevice(h);
+                            Tensor old = dg.set(p[0], d);
+                            String what = mode + " " + bad + " in tensor " + p[0] + " at " + p[1];
+                            assertFalse(cpu.allFinite(hc), what + " (cpu)");
+                            assertFalse(gpu.allFinite(dg), what + " (gpu)");
+                            h.setFloat(p[1], keep);
+                            dg.set(p[0], old);
+                            assertTrue(gpu.allFinite(dg), what + " restored (gpu)");
+                        }
+                    }
+                    for (float alpha : new float[] {1f / 65536, 0.3f}) {
+                        cpu.scaleAll(hc, alpha);
+                        gpu.scaleAll(dg, alpha);
+                        for (int i = 0; i < shapes.length; i++) {
+                            assertArrayEquals(hc.get(i).toFloatArray(), dg.get(i).toHostCopy().toFloatArray(),
+                                    mode + " scale " + alpha + " tensor " + i);
+                        }
+                    }
+                }
+            }
+        } finally {
+            gpu.setKernelMode(CudaBackend.KernelMode.AUTO);
         }
     }
 }
