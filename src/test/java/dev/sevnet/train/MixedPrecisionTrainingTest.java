@@ -25,8 +25,13 @@ import org.junit.jupiter.api.io.TempDir;
  * stay float32, fp16 resumes exactly (loss scaler state included); without the property the CPU refuses.
  */
 class MixedPrecisionTrainingTest {
-    /** bf16 / fp16 mean training loss of the last epoch may exceed fp32's by at most this (measured below). */
-    static final double LOSS_MARGIN = 0.15;
+    /**
+     * bf16 / fp16 mean training loss of the last epoch may exceed fp32's by at most this. Not tighter: 96 steps of
+     * a fresh net are chaotic, and fp32 alone, same seed, lands anywhere in 2.25-2.48 from run to run (OpenMP
+     * reduction order under load moves the last bits, and the training amplifies them); one run of bf16 at 2.44
+     * against fp32 at 2.25 failed a margin of 0.15. Typical: fp32 2.48, bf16 2.37, fp16 2.51.
+     */
+    static final double LOSS_MARGIN = 0.4;
     private static String previous;
 
     @BeforeAll
