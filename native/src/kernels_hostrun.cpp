@@ -31,10 +31,13 @@ T block_sum_host(int threads, F share) {
   for (int tid = 0; tid < threads; tid++) parts[tid] = share(tid);
   return sev_tree_sum_host(parts, threads);
 }
-// temporal_conv3_gemm_kernel: every block of the grid; inside a block, each r-slice is staged by all
-// its load slots (the threads before __syncthreads) and then accumulated by all 256 threads
-void temporal_conv3_gemm_host(bool trans, const float* w, const float* src, float* dst, int N, int C, int T,
-                              int64_t S) {
+// A tiled GEMM kernel of the temporal convs (temporal_conv3_gemm_kernel, tcl_gemm_kernel): every (position
+// tile, channel tile, item) block; inside a block each r-slice is staged by all its load slots (the threads
+// before __syncthreads), load_slot(As, Bs, slot, n, m0, j0, r0), then accumulated by all 256 threads
+// (tiles of leading dimension ld), then store(acc, tid, n, m0, j0). m0: first channel, j0: first position.
+template <class LoadSlot, class Store>
+void tconv_gemm_host(int N, int C, int T, int64_t S, int ld, LoadSlot load_slot, Store store) {
+  static_assert(TC_BM == TC_BN, "both layouts tile positions and channels by the same 64");
   const int64_t TS = (int64_t)T * S;
   const int64_t bx = (TS + TC_BN - 1) / TC_BN, by = (C + TC_BM - 1) / TC_BM;
 #pragma omp parallel for schedule(static) collapse(3)
@@ -43,45 +46,44 @@ void temporal_conv3_gemm_host(bool trans, const float* w, const float* src, floa
       for (int64_t xb = 0; xb < bx; xb++) {
         const int m0 = (int)yb * TC_BM;
         const int64_t j0 = xb * TC_BN;
-        float As[TC_BK * TC_BM], Bs[TC_BK * TC_BN];
-        static thread_local float acc[TC_THREADS][4][4];
-        for (int tid = 0; tid < TC_THREADS; tid++)
-          for (int i = 0; i < 4; i++)
-            for (int q = 0; q < 4; q++) acc[tid][i][q] = 0.f;
-        for (int r0 = 0; r0 < 3 * C; r0 += TC_BK) {
-          for (int slot = 0; slot < TC_BK * TC_BM; slot++)
-            tconv_load_slot(As, Bs, slot, w, src, n, m0, j0, r0, C, S, TS, trans);
-          for (int tid = 0; tid < TC_THREADS; tid++) tconv_compute(As, TC_BM, Bs, TC_BN, acc[tid], tid);
-        }
-        for (int tid = 0; tid < TC_THREADS; tid++) tconv_store(dst, acc[tid], tid, n, m0, j0, C, TS);
-      }
-}
-
-// tcl_gemm_kernel (temporal_conv_ndhwc.cu) the same way: every (position tile, channel tile, item) block,
-// each r-slice staged by all its load slots, then accumulated by all 256 threads
-template <class St>
-void tcl_gemm_host(bool trans, const typename St::storage* w, const typename St::storage* src,
-                   typename St::storage* dst, int N, int C, int T, int64_t S) {
-  const int64_t TS = (int64_t)T * S;
-  const int64_t bx = (TS + TC_BM - 1) / TC_BM, by = (C + TC_BN - 1) / TC_BN;
-#pragma omp parallel for schedule(static) collapse(3)
-  for (int n = 0; n < N; n++)
-    for (int64_t yb = 0; yb < by; yb++)
-      for (int64_t xb = 0; xb < bx; xb++) {
-        const int m0 = (int)yb * TC_BN;
-        const int64_t j0 = xb * TC_BM;
         float As[TC_BK * TC_LD], Bs[TC_BK * TC_LD];
         static thread_local float acc[TC_THREADS][4][4];
         for (int tid = 0; tid < TC_THREADS; tid++)
           for (int i = 0; i < 4; i++)
             for (int q = 0; q < 4; q++) acc[tid][i][q] = 0.f;
         for (int r0 = 0; r0 < 3 * C; r0 += TC_BK) {
-          for (int slot = 0; slot < TC_BK * TC_BM; slot++)
-            tcl_load_slot<St>(As, Bs, slot, w, src, n, j0, m0, r0, C, S, TS, trans);
-          for (int tid = 0; tid < TC_THREADS; tid++) tconv_compute(As, TC_LD, Bs, TC_LD, acc[tid], tid);
+          for (int slot = 0; slot < TC_BK * TC_BM; slot++) load_slot(As, Bs, slot, n, m0, j0, r0);
+          for (int tid = 0; tid < TC_THREADS; tid++) tconv_compute(As, ld, Bs, ld, acc[tid], tid);
         }
-        for (int tid = 0; tid < TC_THREADS; tid++) tcl_store<St>(dst, acc[tid], tid, n, j0, m0, C, TS);
+        for (int tid = 0; tid < TC_THREADS; tid++) store(acc[tid], tid, n, m0, j0);
       }
+}
+
+// temporal_conv3_gemm_kernel (NCDHW): tiles of leading dimension TC_BM
+void temporal_conv3_gemm_host(bool trans, const float* w, const float* src, float* dst, int N, int C, int T,
+                              int64_t S) {
+  const int64_t TS = (int64_t)T * S;
+  tconv_gemm_host(
+      N, C, T, S, TC_BM,
+      [&](float* As, float* Bs, int slot, int n, int m0, int64_t j0, int r0) {
+        tconv_load_slot(As, Bs, slot, w, src, n, m0, j0, r0, C, S, TS, trans);
+      },
+      [&](const float (&acc)[4][4], int tid, int n, int m0, int64_t j0) { tconv_store(dst, acc, tid, n, m0, j0, C, TS); });
+}
+
+// tcl_gemm_kernel (temporal_conv_ndhwc.cu): padded tiles (TC_LD)
+template <class St>
+void tcl_gemm_host(bool trans, const typename St::storage* w, const typename St::storage* src,
+                   typename St::storage* dst, int N, int C, int T, int64_t S) {
+  const int64_t TS = (int64_t)T * S;
+  tconv_gemm_host(
+      N, C, T, S, TC_LD,
+      [&](float* As, float* Bs, int slot, int n, int m0, int64_t j0, int r0) {
+        tcl_load_slot<St>(As, Bs, slot, w, src, n, j0, m0, r0, C, S, TS, trans);
+      },
+      [&](const float (&acc)[4][4], int tid, int n, int m0, int64_t j0) {
+        tcl_store<St>(dst, acc, tid, n, j0, m0, C, TS);
+      });
 }
 
 // A split-K backward-weight kernel of the temporal convs (temporal_conv3_dw_kernel, tcl_dw_kernel): every

@@ -42,7 +42,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * that fp32 baseline ({@link #MODEL_LOGIT_RATIO}, {@link #MODEL_GRAD_RATIO}; measured ratios 2.3..4.7 for the
  * logits, 1.4..2.6 for the mean gradient error) and checks every gradient float32 and finite.
  */
-class AutocastTest {
+public class AutocastTest {
     static final double BLOCK_OUT_TOL_BF16 = 1e-2;
     static final double BLOCK_OUT_TOL_FP16 = 2e-3;
     static final double BLOCK_GRAD_TOL_BF16 = 0.25;
@@ -211,8 +211,8 @@ class AutocastTest {
         }
     }
 
-    /** ||a - b|| / ||b|| (0 when both are zero). */
-    static double relErr(float[] a, float[] b) {
+    /** ||a - b|| / ||b|| (||a|| when b is zero); every value of a must be finite. */
+    public static double relErr(float[] a, float[] b) {
         double num = 0;
         double den = 0;
         for (int i = 0; i < a.length; i++) {

@@ -1,5 +1,6 @@
 package dev.sevnet.backend.cuda;
 
+import static dev.sevnet.autograd.AutocastTest.relErr;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -87,18 +88,6 @@ class CudaMixedPrecisionTrainingTest {
             });
             return m;
         }
-    }
-
-    static double relErr(float[] a, float[] b) {
-        double num = 0;
-        double den = 0;
-        for (int i = 0; i < a.length; i++) {
-            assertTrue(Float.isFinite(a[i]), "non-finite");
-            double d = (double) a[i] - b[i];
-            num += d * d;
-            den += (double) b[i] * b[i];
-        }
-        return den == 0 ? Math.sqrt(num) : Math.sqrt(num / den);
     }
 
     @ParameterizedTest
