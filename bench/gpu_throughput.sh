@@ -20,6 +20,17 @@ run() {
   "$@" 2>&2 | grep '^{' | tail -1 | tee -a "$out"
 }
 run_py() { echo ">> pytorch $*" >&2; "$PY" bench/reference/bench_torch_gpu.py --warmup "$WARMUP" --iters "$ITERS" "$@" | tee -a "$out"; }
+if [[ ${QUICK:-0} == 1 ]]; then
+  # QUICK=1: batch 8 only, every precision, for a device call with a few minutes left (PyTorch first)
+  run_py --modes infer,train --infer-batches 8 --train-batches 8 --precisions fp32,bf16 --layouts cl
+  run_py --modes infer --infer-batches 8 --precisions bf16-pure,fp16-pure --layouts cl
+  for p in fp32 bf16 fp16; do
+    run $SEVNET bench --json --device cuda --fold --precision "$p" --model sevnet-g8 --mode infer --batch 8 --frames 16 --size 224 --warmup "$WARMUP" --iters "$ITERS"
+  done
+  for p in fp32 bf16 fp16; do
+    run $SEVNET bench --json --device cuda --kernels auto --precision "$p" --model sevnet-g8 --mode train --batch 8 --frames 16 --size 224 --warmup "$WARMUP" --iters "$ITERS"
+  done
+else
 # PyTorch first (the peer in the same run): fp32 in both layouts, bf16 channels-last
 run_py --modes infer,train --infer-batches 1,8,32 --train-batches 8,32 --precisions fp32 --layouts cl,ncdhw
 run_py --modes infer,train --infer-batches 1,8,32 --train-batches 8,32 --precisions bf16 --layouts cl
@@ -43,6 +54,7 @@ for b in 8 32; do
   done
 done
 run $SEVNET bench --json --device cuda --kernels custom --model sevnet-g8 --mode train --batch 8 --frames 16 --size 224 --warmup "$WARMUP" --iters "$ITERS"
+fi
 "$PY" - "$out" <<'PYEOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]

@@ -47,24 +47,25 @@ public final class CudaKernelsBench {
         int reps = args.length > 1 ? Integer.parseInt(args[1]) : 20;
         double peakGBs = args.length > 2 ? Double.parseDouble(args[2]) : 4300;
         double peakTf = args.length > 3 ? Double.parseDouble(args[3]) : 67;
-        String sections = args.length > 4 ? args[4] : "all";
+        // a comma list of sections, or "all"
+        java.util.Set<String> sections = java.util.Set.of((args.length > 4 ? args[4] : "all").split(","));
         CudaBackend gpu = CudaBackend.get(0);
         gpu.setAllowTf32(false);
         System.out.println("device: " + gpu.name() + "; cuDNN " + st.cudnnVersion() + "; batch " + batch + ", " + reps
                 + " reps per figure");
-        if (sections.equals("all") || sections.equals("base")) {
+        if (sections.contains("all") || sections.contains("base")) {
             baseKernels(gpu, batch, reps, peakGBs, peakTf);
         }
-        if (sections.equals("all") || sections.equals("fused")) {
+        if (sections.contains("all") || sections.contains("fused")) {
             fusedKernels(gpu, batch, reps, peakGBs, peakTf);
         }
-        if (sections.equals("all") || sections.equals("ndhwc")) {
+        if (sections.contains("all") || sections.contains("ndhwc")) {
             ndhwcKernels(gpu, batch, reps, peakTf);
         }
-        if (sections.equals("all") || sections.equals("bnhalf")) {
+        if (sections.contains("all") || sections.contains("bnhalf")) {
             bnHalfKernels(gpu, batch, reps, peakGBs);
         }
-        if (sections.equals("all") || sections.equals("halftrain")) {
+        if (sections.contains("all") || sections.contains("halftrain")) {
             halfTraining(gpu, batch, reps);
         }
         gpu.setKernelMode(CudaBackend.KernelMode.AUTO);
