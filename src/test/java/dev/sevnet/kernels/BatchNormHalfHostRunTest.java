@@ -221,9 +221,16 @@ public class BatchNormHalfHostRunTest {
     public static long assertWithinUlp(Fmt f, Tensor expected, Tensor actual, double[] slack, String what) {
         short[] e = bits(expected), a = bits(actual);
         long equal = 0;
+        // bit identity is asked only of values the fp32 sums determine to within half a 16-bit ulp: where the terms'
+        // rounding (slack) is larger — dx of a channel with two values is pure cancellation, zero up to that
+        // rounding — the bits are noise that the host's and the device's FMA contractions round differently
+        long determined = 0, equalDetermined = 0;
         for (int i = 0; i < e.length; i++) {
+            boolean isDetermined = slack[i] < 0.5 * f.ulp(f.decode(e[i]));
+            determined += isDetermined ? 1 : 0;
             if (e[i] == a[i]) {
                 equal++;
+                equalDetermined += isDetermined ? 1 : 0;
                 continue;
             }
             float ev = f.decode(e[i]), av = f.decode(a[i]);
@@ -237,7 +244,8 @@ public class BatchNormHalfHostRunTest {
                         + slack[i] + ")");
             }
         }
-        assertTrue(equal >= MIN_EQUAL * e.length, what + ": only " + equal + " of " + e.length + " bit-identical");
+        assertTrue(equalDetermined >= MIN_EQUAL * determined, what + ": only " + equalDetermined + " of " + determined
+                + " determined values bit-identical (" + equal + " of " + e.length + " in all)");
         return equal;
     }
 

@@ -21,8 +21,18 @@ import java.util.TreeMap;
  * Thread-safe.
  */
 public final class ConvAlgorithmCache {
-    /** The chosen algorithm of one problem and the workspace it needs. */
-    public record Choice(int algorithm, long workspaceBytes) {
+    /**
+     * The chosen algorithm of one problem, the workspace it needs and the math type it was timed with
+     * ({@code cudnnConvolution*AlgoPerf_t.mathType}: the call must set it on the descriptor, as PyTorch does — an
+     * algorithm found under another math type than the descriptor's is refused with CUDNN_STATUS_BAD_PARAM);
+     * {@link #DESCRIPTOR_MATH} where it is not known (a cache file written before it was recorded).
+     */
+    public record Choice(int algorithm, long workspaceBytes, int mathType) {
+        public static final int DESCRIPTOR_MATH = -1;
+
+        public Choice(int algorithm, long workspaceBytes) {
+            this(algorithm, workspaceBytes, DESCRIPTOR_MATH);
+        }
     }
 
     private final String environment;
@@ -82,6 +92,9 @@ public final class ConvAlgorithmCache {
             JsonObject e = new JsonObject();
             e.addProperty("algorithm", v.algorithm());
             e.addProperty("workspace_bytes", v.workspaceBytes());
+            if (v.mathType() != Choice.DESCRIPTOR_MATH) {
+                e.addProperty("math_type", v.mathType());
+            }
             c.add(k, e);
         });
         o.add("choices", c);
@@ -112,7 +125,8 @@ public final class ConvAlgorithmCache {
         try {
             for (var e : o.getAsJsonObject("choices").entrySet()) {
                 JsonObject v = e.getValue().getAsJsonObject();
-                choices.put(e.getKey(), new Choice(v.get("algorithm").getAsInt(), v.get("workspace_bytes").getAsLong()));
+                choices.put(e.getKey(), new Choice(v.get("algorithm").getAsInt(), v.get("workspace_bytes").getAsLong(),
+                        v.has("math_type") ? v.get("math_type").getAsInt() : Choice.DESCRIPTOR_MATH));
                 n++;
             }
         } catch (RuntimeException e) {

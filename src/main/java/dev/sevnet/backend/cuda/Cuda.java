@@ -21,7 +21,8 @@ final class Cuda {
 
     static void checkCudnn(int status, String what) {
         if (status != 0) {
-            throw new CudaException(what + " failed: " + cudnn.cudnnGetErrorString(status).getString() + " (" + status + ")");
+            throw new CudaException(what + " failed: " + cudnn.cudnnGetErrorString(status).getString() + " (" + status + ")",
+                    status);
         }
     }
 

@@ -93,6 +93,8 @@ public final class CudaBackend implements Backend {
     private final HalfTrainingChecks hc;
     private final ConvAlgorithmCache algorithms;
     private final Map<String, ConvDescriptors> descriptors = new HashMap<>();
+    private final java.util.Set<String> refusedHalf = new java.util.HashSet<>();
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(CudaBackend.class);
     private volatile KernelMode kernelMode;
     private volatile boolean allowTf32;
     /**
@@ -208,6 +210,9 @@ public final class CudaBackend implements Backend {
         final cudnnTensorStruct y = new cudnnTensorStruct();
         final cudnnFilterStruct w = new cudnnFilterStruct();
         final cudnnConvolutionStruct conv = new cudnnConvolutionStruct();
+        /** The math type a search starts from (CudnnTypes.mathType), and the one set on conv now. */
+        final int defaultMathType;
+        private int mathType;
 
         ConvDescriptors(int[] p, boolean tf32) {
             this(p, tf32, DType.FLOAT32);
@@ -229,8 +234,16 @@ public final class CudaBackend implements Backend {
                     new int[] {p[9], p[10], p[11]}, new int[] {1, 1, 1}, cudnn.CUDNN_CROSS_CORRELATION,
                     CudnnTypes.computeType(dtype)), "cudnnSetConvolutionNdDescriptor");
             Cuda.checkCudnn(cudnn.cudnnSetConvolutionGroupCount(conv, g), "cudnnSetConvolutionGroupCount");
-            Cuda.checkCudnn(cudnn.cudnnSetConvolutionMathType(conv, CudnnTypes.mathType(dtype, tf32)),
-                    "cudnnSetConvolutionMathType");
+            defaultMathType = CudnnTypes.mathType(dtype, tf32);
+            mathType = defaultMathType;
+            Cuda.checkCudnn(cudnn.cudnnSetConvolutionMathType(conv, mathType), "cudnnSetConvolutionMathType");
+        }
+
+        void setMathType(int m) {
+            if (m != mathType) {
+                Cuda.checkCudnn(cudnn.cudnnSetConvolutionMathType(conv, m), "cudnnSetConvolutionMathType");
+                mathType = m;
+            }
         }
     }
 
@@ -349,9 +362,10 @@ public final class CudaBackend implements Backend {
             ConvDescriptors d = descriptors(p);
             ConvAlgorithmCache.Choice ch = forwardAlgorithm(p, d, x, w, y, DType.FLOAT32);
             try (Tensor ws = workspace(ch.workspaceBytes())) {
+                useMathType(d, ch);
                 Cuda.checkCudnn(cudnn.cudnnConvolutionForward(dev.cudnn(), ONE, d.x, Cuda.ptr(x.address()), d.w,
                         Cuda.ptr(w.address()), d.conv, ch.algorithm(), Cuda.ptr(addr(ws)), ch.workspaceBytes(), ZERO, d.y,
-                        Cuda.ptr(y.address())), "cudnnConvolutionForward " + spec);
+                        Cuda.ptr(y.address())), "cudnnConvolutionForward " + spec + algoNote(ch));
             }
         }
         if (bias != null || relu) {
@@ -386,12 +400,27 @@ public final class CudaBackend implements Backend {
         Tensor y = empty(out, dt);
         try {
             dev.activate();
-            ConvDescriptors d = descriptors(p, dt);
-            ConvAlgorithmCache.Choice ch = forwardAlgorithm(p, d, x, w, y, dt);
-            try (Tensor ws = workspace(ch.workspaceBytes())) {
-                Cuda.checkCudnn(cudnn.cudnnConvolutionForward(dev.cudnn(), ONE, d.x, Cuda.ptr(x.address()), d.w,
-                        Cuda.ptr(w.address()), d.conv, ch.algorithm(), Cuda.ptr(addr(ws)), ch.workspaceBytes(), ZERO, d.y,
-                        Cuda.ptr(y.address())), "cudnnConvolutionForward " + dt + " " + spec);
+            String key = ConvAlgorithmCache.key("fwd", p, allowTf32, dt);
+            if (!refusedHalf.contains(key)) {
+                try {
+                    ConvDescriptors d = descriptors(p, dt);
+                    ConvAlgorithmCache.Choice ch = forwardAlgorithm(p, d, x, w, y, dt);
+                    try (Tensor ws = workspace(ch.workspaceBytes())) {
+                        useMathType(d, ch);
+                        Cuda.checkCudnn(cudnn.cudnnConvolutionForward(dev.cudnn(), ONE, d.x, Cuda.ptr(x.address()), d.w,
+                                Cuda.ptr(w.address()), d.conv, ch.algorithm(), Cuda.ptr(addr(ws)), ch.workspaceBytes(),
+                                ZERO, d.y, Cuda.ptr(y.address())), "cudnnConvolutionForward " + dt + " " + spec
+                                + algoNote(ch));
+                    }
+                } catch (CudaException e) {
+                    refuse(key, e);
+                }
+            }
+            if (refusedHalf.contains(key)) {
+                try (Tensor x32 = cast(x, DType.FLOAT32); Tensor w32 = cast(w, DType.FLOAT32);
+                        Tensor y32 = conv3d(x32, w32, null, spec, false)) {
+                    castInto(y32, y);
+                }
             }
             if (bias != null || residual != null || relu) {
                 k(CudaKernels.sevc_half_bias_act(y.address(), addr(bias), addr(residual), y.dim(0), cout,
@@ -414,13 +443,14 @@ public final class CudaBackend implements Backend {
         int n = cudnn.CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
         try (cudnnConvolutionFwdAlgoPerf_t perf = new cudnnConvolutionFwdAlgoPerf_t(n); Tensor ws = workspace(searchSpace())) {
             int[] returned = new int[1];
+            d.setMathType(d.defaultMathType);
             Cuda.checkCudnn(cudnn.cudnnFindConvolutionForwardAlgorithmEx(dev.cudnn(), d.x, Cuda.ptr(x.address()), d.w,
                     Cuda.ptr(w.address()), d.conv, d.y, Cuda.ptr(y.address()), n, returned, perf, Cuda.ptr(addr(ws)),
                     ws == null ? 0 : ws.byteSize()), "cudnnFindConvolutionForwardAlgorithmEx");
             for (int i = 0; i < returned[0]; i++) {
                 cudnnConvolutionFwdAlgoPerf_t r = perf.getPointer(i);
                 if (r.status() == 0) {
-                    ch = new ConvAlgorithmCache.Choice(r.algo(), r.memory());
+                    ch = new ConvAlgorithmCache.Choice(r.algo(), r.memory(), r.mathType());
                     break;
                 }
             }
@@ -428,9 +458,46 @@ public final class CudaBackend implements Backend {
         return remember(key, ch);
     }
 
+    /** The math type the algorithm was found with, set on the (shared) descriptor before every call. */
+    private static void useMathType(ConvDescriptors d, ConvAlgorithmCache.Choice ch) {
+        d.setMathType(ch.mathType() == ConvAlgorithmCache.Choice.DESCRIPTOR_MATH ? d.defaultMathType : ch.mathType());
+    }
+
+    /**
+     * Records a 16-bit problem cuDNN refused (BAD_PARAM / NOT_SUPPORTED, which cuDNN 9's legacy API answers for
+     * some strided and 3x1x1 16-bit problems even with an algorithm its own search ran): from now on it runs in fp32
+     * on widened copies and is rounded once, so training and inference go on, slower on that layer only. Any other
+     * failure is rethrown.
+     */
+    private void refuse(String key, CudaException e) {
+        if (!e.refusedByCudnn()) {
+            throw e;
+        }
+        if (refusedHalf.add(key)) {
+            LOG.warn("cuDNN refused the 16-bit convolution {}: {}; it runs in fp32 on widened copies from now on", key,
+                    e.getMessage());
+        }
+    }
+
+    /** 16-bit problems cuDNN refused, by algorithm-cache key; they run in fp32 (see {@link #refuse}). */
+    public synchronized java.util.Set<String> refusedSixteenBitConvolutions() {
+        return java.util.Set.copyOf(refusedHalf);
+    }
+
+    /** Rounds fp32 {@code src} once into the 16-bit tensor {@code dst} of the same shape. */
+    private void castInto(Tensor src, Tensor dst) {
+        k(CudaKernels.sevc_cast(src.address(), CudnnTypes.kernelCode(src.dtype()), dst.address(),
+                CudnnTypes.kernelCode(dst.dtype()), src.size(), st()), "cast");
+    }
+
+    private static String algoNote(ConvAlgorithmCache.Choice ch) {
+        return " (algorithm " + ch.algorithm() + ", math type " + ch.mathType() + ", workspace " + ch.workspaceBytes()
+                + " B)";
+    }
+
     private ConvAlgorithmCache.Choice remember(String key, ConvAlgorithmCache.Choice ch) {
         if (ch == null) {
-            throw new CudaException("cuDNN has no algorithm for " + key);
+            throw new CudaException("cuDNN has no algorithm for " + key, 3000);  // as CUDNN_STATUS_NOT_SUPPORTED
         }
         algorithms.put(key, ch);
         return ch;
@@ -479,7 +546,20 @@ public final class CudaBackend implements Backend {
         Tensor dx = empty(xShape, dt);
         try {
             dev.activate();
-            cudnnBackwardData(dy, w, dx, spec, p, dt);
+            String key = ConvAlgorithmCache.key("bwd-data", p, allowTf32, dt);
+            if (!refusedHalf.contains(key)) {
+                try {
+                    cudnnBackwardData(dy, w, dx, spec, p, dt);
+                } catch (CudaException e) {
+                    refuse(key, e);
+                }
+            }
+            if (refusedHalf.contains(key)) {
+                try (Tensor dy32 = cast(dy, DType.FLOAT32); Tensor w32 = cast(w, DType.FLOAT32);
+                        Tensor dx32 = conv3dBackwardData(dy32, w32, spec, xShape)) {
+                    castInto(dx32, dx);
+                }
+            }
             return dx;
         } catch (RuntimeException | Error e) {
             dx.close();
@@ -497,13 +577,14 @@ public final class CudaBackend implements Backend {
             try (cudnnConvolutionBwdDataAlgoPerf_t perf = new cudnnConvolutionBwdDataAlgoPerf_t(n);
                     Tensor ws = workspace(searchSpace())) {
                 int[] returned = new int[1];
+                d.setMathType(d.defaultMathType);
                 Cuda.checkCudnn(cudnn.cudnnFindConvolutionBackwardDataAlgorithmEx(dev.cudnn(), d.w, Cuda.ptr(w.address()),
                         d.y, Cuda.ptr(dy.address()), d.conv, d.x, Cuda.ptr(dx.address()), n, returned, perf,
                         Cuda.ptr(addr(ws)), ws == null ? 0 : ws.byteSize()), "cudnnFindConvolutionBackwardDataAlgorithmEx");
                 for (int i = 0; i < returned[0]; i++) {
                     cudnnConvolutionBwdDataAlgoPerf_t r = perf.getPointer(i);
                     if (r.status() == 0) {
-                        ch = new ConvAlgorithmCache.Choice(r.algo(), r.memory());
+                        ch = new ConvAlgorithmCache.Choice(r.algo(), r.memory(), r.mathType());
                         break;
                     }
                 }
@@ -511,10 +592,11 @@ public final class CudaBackend implements Backend {
             ch = remember(key, ch);
         }
         try (Tensor ws = workspace(ch.workspaceBytes())) {
+            useMathType(d, ch);
             Cuda.checkCudnn(cudnn.cudnnConvolutionBackwardData(dev.cudnn(), ONE, d.w, Cuda.ptr(w.address()), d.y,
                     Cuda.ptr(dy.address()), d.conv, ch.algorithm(), Cuda.ptr(addr(ws)), ch.workspaceBytes(), ZERO, d.x,
                     Cuda.ptr(dx.address())), "cudnnConvolutionBackwardData " + (dtype == DType.FLOAT32 ? "" : dtype + " ")
-                    + spec);
+                    + spec + algoNote(ch));
         }
     }
 
@@ -557,7 +639,20 @@ public final class CudaBackend implements Backend {
         Tensor dw = empty(wShape, dt);
         try {
             dev.activate();
-            cudnnBackwardFilter(x, dy, dw, spec, p, dt);
+            String key = ConvAlgorithmCache.key("bwd-filter", p, allowTf32, dt);
+            if (!refusedHalf.contains(key)) {
+                try {
+                    cudnnBackwardFilter(x, dy, dw, spec, p, dt);
+                } catch (CudaException e) {
+                    refuse(key, e);
+                }
+            }
+            if (refusedHalf.contains(key)) {
+                try (Tensor x32 = cast(x, DType.FLOAT32); Tensor dy32 = cast(dy, DType.FLOAT32);
+                        Tensor dw32 = conv3dBackwardWeight(x32, dy32, spec, wShape)) {
+                    castInto(dw32, dw);
+                }
+            }
             return dw;
         } catch (RuntimeException | Error e) {
             dw.close();
@@ -575,13 +670,14 @@ public final class CudaBackend implements Backend {
             try (cudnnConvolutionBwdFilterAlgoPerf_t perf = new cudnnConvolutionBwdFilterAlgoPerf_t(n);
                     Tensor ws = workspace(searchSpace())) {
                 int[] returned = new int[1];
+                d.setMathType(d.defaultMathType);
                 Cuda.checkCudnn(cudnn.cudnnFindConvolutionBackwardFilterAlgorithmEx(dev.cudnn(), d.x, Cuda.ptr(x.address()),
                         d.y, Cuda.ptr(dy.address()), d.conv, d.w, Cuda.ptr(dw.address()), n, returned, perf,
                         Cuda.ptr(addr(ws)), ws == null ? 0 : ws.byteSize()), "cudnnFindConvolutionBackwardFilterAlgorithmEx");
                 for (int i = 0; i < returned[0]; i++) {
                     cudnnConvolutionBwdFilterAlgoPerf_t r = perf.getPointer(i);
                     if (r.status() == 0) {
-                        ch = new ConvAlgorithmCache.Choice(r.algo(), r.memory());
+                        ch = new ConvAlgorithmCache.Choice(r.algo(), r.memory(), r.mathType());
                         break;
                     }
                 }
@@ -589,10 +685,11 @@ public final class CudaBackend implements Backend {
             ch = remember(key, ch);
         }
         try (Tensor ws = workspace(ch.workspaceBytes())) {
+            useMathType(d, ch);
             Cuda.checkCudnn(cudnn.cudnnConvolutionBackwardFilter(dev.cudnn(), ONE, d.x, Cuda.ptr(x.address()), d.y,
                     Cuda.ptr(dy.address()), d.conv, ch.algorithm(), Cuda.ptr(addr(ws)), ch.workspaceBytes(), ZERO, d.w,
                     Cuda.ptr(dw.address())), "cudnnConvolutionBackwardFilter " + (dtype == DType.FLOAT32 ? ""
-                    : dtype + " ") + spec);
+                    : dtype + " ") + spec + algoNote(ch));
         }
     }
 

@@ -148,8 +148,11 @@ class CudaHalfInferenceTest {
             assertThrows(IllegalArgumentException.class, () -> gpu.add(b16, b16));
             assertThrows(IllegalArgumentException.class, () -> gpu.sigmoid(b16));
             assertThrows(IllegalArgumentException.class, () -> gpu.cast(b16, DType.FLOAT16));
+            // 16-bit backward passes exist (mixed-precision training), but not over mixed dtypes
+            assertThrows(IllegalArgumentException.class, () -> gpu.conv3dBackwardData(b16, w32, ConvSpec.of(1),
+                    b16.shape()));
             assertThrows(IllegalArgumentException.class, () -> gpu.conv3dBackwardData(b16,
-                    gpu.allocate(Shape.of(2, 2, 1, 1, 1), DType.BFLOAT16), ConvSpec.of(1), b16.shape()));
+                    gpu.allocate(Shape.of(2, 2, 1, 1, 1), DType.FLOAT16), ConvSpec.of(1), b16.shape()));
         }
     }
 

@@ -1,7 +1,6 @@
 package dev.sevnet.backend.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -127,6 +126,35 @@ class CudaHalfTrainingOpsTest {
         }
     }
 
+    /**
+     * BN's dx against the CPU's, norm-wise, relative to the larger of dx and its terms gamma * invstd * dy: dx is a
+     * difference of such terms (cancelling exactly when a channel holds two values), so its rounding error scales
+     * with them, not with dx itself.
+     */
+    static void closeBnDx(Tensor fp32Cpu, Tensor gpu16, DType dt, Tensor dy, Tensor gamma, Tensor invstd, long[] d,
+            String what) {
+        assertEquals(dt, gpu16.dtype(), what + " dtype");
+        float[] e = fp32Cpu.toFloatArray(), g = gamma.toFloatArray(), is = invstd.toFloatArray(), t = dy.toFloatArray();
+        float[] a;
+        try (Tensor w = widen(gpu16)) {
+            a = w.toFloatArray();
+        }
+        long c = d[1], s = d[2];
+        double num = 0, den = 0, terms = 0;
+        for (int i = 0; i < e.length; i++) {
+            int ch = (int) ((i / s) % c);
+            double term = (double) g[ch] * is[ch] * t[i];
+            num += (e[i] - (double) a[i]) * (e[i] - (double) a[i]);
+            den += (double) e[i] * e[i];
+            terms += term * term;
+            assertTrue(Float.isFinite(a[i]), what + ": non-finite at " + i);
+        }
+        double rel = Math.sqrt(num) / Math.max(Math.sqrt(Math.max(den, terms)), 1e-30);
+        System.out.printf("%s %s: relative error %.3g of max(|dx|, |gamma invstd dy|) (tolerance %.0g)%n", dt, what,
+                rel, tol(dt));
+        assertTrue(rel <= tol(dt), dt + " " + what + ": relative error " + rel + " > " + tol(dt));
+    }
+
     // ---- convolutions ----
 
     record Conv(String name, long[] x, long cout, ConvSpec spec) {
@@ -163,13 +191,19 @@ class CudaHalfTrainingOpsTest {
                     Tensor dw = gpu.conv3dBackwardWeight(up(x), up(dy), cv.spec(), ws);
                     close16(cpu.conv3dBackwardWeight(widen(x), widen(dy), cv.spec(), ws), dw, dt,
                             "backward weight " + what);
-                    // the algorithms are cached per problem and dtype
+                    // the algorithms are cached per problem and dtype (or the problem is one cuDNN refused in 16 bits,
+                    // which then runs in fp32 on widened copies)
                     int[] p = cv.spec().nativeParams(xs, cv.cout());
-                    assertNotNull(gpu.algorithmCache().get(ConvAlgorithmCache.key("bwd-data", p, gpu.allowTf32(), dt)));
-                    assertNotNull(gpu.algorithmCache().get(ConvAlgorithmCache.key("bwd-filter", p, gpu.allowTf32(), dt)));
+                    for (String dir : new String[] {"bwd-data", "bwd-filter"}) {
+                        String key = ConvAlgorithmCache.key(dir, p, gpu.allowTf32(), dt);
+                        assertTrue(gpu.algorithmCache().get(key) != null
+                                || gpu.refusedSixteenBitConvolutions().contains(key), key + " neither cached nor refused");
+                    }
                 }
             }
         }
+        System.out.println(dt + " convolutions cuDNN refused in 16 bits (run in fp32): "
+                + gpu.refusedSixteenBitConvolutions());
         gpu.setKernelMode(CudaBackend.KernelMode.AUTO);
     }
 
@@ -221,7 +255,7 @@ class CudaHalfTrainingOpsTest {
                                 ? gpu.batchNormBackward(up(x), up(dy), up(gamma), up(c.saveMean()), up(c.saveInvstd()))
                                 : gpu.batchNormActBackward(up(x), up(y16), up(dy), up(gamma), up(c.saveMean()),
                                         up(c.saveInvstd()), relu, residual);
-                        close16(cb[0], gb[0], dt, "dx " + what);
+                        closeBnDx(cb[0], gb[0], dt, widen(dy), gamma, c.saveInvstd(), d, "dx " + what);
                         CudaBackendOpsTest.close(cb[1], gb[1], STAT_TOL, what + " dgamma");
                         CudaBackendOpsTest.close(cb[2], gb[2], STAT_TOL, what + " dbeta");
                         if (residual) {
