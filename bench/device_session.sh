@@ -38,13 +38,13 @@ if has cli; then
   grep -vE "^\s+at " "$O/cli.log" | tail -30
 fi
 if has sanitize; then
-  for tool in memcheck racecheck; do
-    echo "== compute-sanitizer $tool on the CUDA op tests"
+  # SANITIZE_TOOLS / SANITIZE_CLASSES (simple names in dev.sevnet.backend.cuda) narrow a short call
+  classes=${SANITIZE_CLASSES:-CudaBackendOpsTest CudaFusedKernelsTest CudaTemporalConvNdhwcTest CudaHalfInferenceTest CudaBatchNormHalfTest CudaHalfTrainingOpsTest}
+  select=(); for c in $classes; do select+=(--select-class "dev.sevnet.backend.cuda.$c"); done
+  for tool in ${SANITIZE_TOOLS:-memcheck racecheck}; do
+    echo "== compute-sanitizer $tool on $classes"
     timeout ${SANITIZE_TIMEOUT:-280} compute-sanitizer --tool $tool --print-limit 20 java -jar "$JUNIT" execute --class-path "$CP" --disable-banner \
-      --select-class dev.sevnet.backend.cuda.CudaBackendOpsTest --select-class dev.sevnet.backend.cuda.CudaFusedKernelsTest \
-      --select-class dev.sevnet.backend.cuda.CudaTemporalConvNdhwcTest --select-class dev.sevnet.backend.cuda.CudaHalfInferenceTest \
-      --select-class dev.sevnet.backend.cuda.CudaBatchNormHalfTest --select-class dev.sevnet.backend.cuda.CudaHalfTrainingOpsTest \
-      --details=summary > "$O/$tool.log" 2>&1; echo "rc=$?"
+      "${select[@]}" --details=summary > "$O/$tool.log" 2>&1; echo "rc=$?"
     grep -E "ERROR SUMMARY|RACECHECK SUMMARY|Invalid|hazard|tests (successful|failed)" "$O/$tool.log" | head -12
   done
 fi
