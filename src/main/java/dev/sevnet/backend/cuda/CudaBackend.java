@@ -401,7 +401,7 @@ public final class CudaBackend implements Backend {
         try {
             dev.activate();
             String key = ConvAlgorithmCache.key("fwd", p, allowTf32, dt);
-            if (!refusedHalf.contains(key)) {
+            if (!widened(key, "fwd", spec)) {
                 try {
                     ConvDescriptors d = descriptors(p, dt);
                     ConvAlgorithmCache.Choice ch = forwardAlgorithm(p, d, x, w, y, dt);
@@ -416,7 +416,7 @@ public final class CudaBackend implements Backend {
                     refuse(key, e);
                 }
             }
-            if (refusedHalf.contains(key)) {
+            if (widened(key, "fwd", spec)) {
                 try (Tensor x32 = cast(x, DType.FLOAT32); Tensor w32 = cast(w, DType.FLOAT32);
                         Tensor y32 = conv3d(x32, w32, null, spec, false)) {
                     castInto(y32, y);
@@ -477,6 +477,24 @@ public final class CudaBackend implements Backend {
             LOG.warn("cuDNN refused the 16-bit convolution {}: {}; it runs in fp32 on widened copies from now on", key,
                     e.getMessage());
         }
+    }
+
+    /**
+     * Whether a 16-bit convolution runs in fp32 on widened copies, rounded once to 16 bits, by choice rather than
+     * refusal: the grouped 1x3x3 forward and backward-data in kernel modes AUTO and CUSTOM. On an H200 with cuDNN
+     * 9.14, cuDNN's 16-bit grouped backward-data in NCDHW took 2.99 ms against 0.26 ms in TF32 at
+     * [8, 64, 16, 56, 56] (3.37 vs 0.36 ms strided; CudaKernelsBench halftrain, bench/RESULTS.md) and 16-bit
+     * inference ran at 0.6x fp32's clips/s; the two casts cost far less than the difference. Backward-filter stays
+     * 16-bit (there cuDNN's 16-bit is faster than TF32). LIBRARY keeps cuDNN's 16-bit kernels for comparison.
+     * {@code direction}: fwd, bwd-data, bwd-filter.
+     */
+    public boolean widensSixteenBit(String direction, ConvSpec spec) {
+        return kernelMode != KernelMode.LIBRARY && spec.groups() > 1 && !"bwd-filter".equals(direction);
+    }
+
+    /** By choice (direction given) or because cuDNN refused the problem (see {@link #refuse}). */
+    private boolean widened(String key, String direction, ConvSpec spec) {
+        return refusedHalf.contains(key) || widensSixteenBit(direction, spec);
     }
 
     /** 16-bit problems cuDNN refused, by algorithm-cache key; they run in fp32 (see {@link #refuse}). */
@@ -547,14 +565,14 @@ public final class CudaBackend implements Backend {
         try {
             dev.activate();
             String key = ConvAlgorithmCache.key("bwd-data", p, allowTf32, dt);
-            if (!refusedHalf.contains(key)) {
+            if (!widened(key, "bwd-data", spec)) {
                 try {
                     cudnnBackwardData(dy, w, dx, spec, p, dt);
                 } catch (CudaException e) {
                     refuse(key, e);
                 }
             }
-            if (refusedHalf.contains(key)) {
+            if (widened(key, "bwd-data", spec)) {
                 try (Tensor dy32 = cast(dy, DType.FLOAT32); Tensor w32 = cast(w, DType.FLOAT32);
                         Tensor dx32 = conv3dBackwardData(dy32, w32, spec, xShape)) {
                     castInto(dx32, dx);
@@ -640,14 +658,14 @@ public final class CudaBackend implements Backend {
         try {
             dev.activate();
             String key = ConvAlgorithmCache.key("bwd-filter", p, allowTf32, dt);
-            if (!refusedHalf.contains(key)) {
+            if (!widened(key, "bwd-filter", spec)) {
                 try {
                     cudnnBackwardFilter(x, dy, dw, spec, p, dt);
                 } catch (CudaException e) {
                     refuse(key, e);
                 }
             }
-            if (refusedHalf.contains(key)) {
+            if (widened(key, "bwd-filter", spec)) {
                 try (Tensor x32 = cast(x, DType.FLOAT32); Tensor dy32 = cast(dy, DType.FLOAT32);
                         Tensor dw32 = conv3dBackwardWeight(x32, dy32, spec, wShape)) {
                     castInto(dw32, dw);

@@ -145,7 +145,7 @@ class CudaHalfInferenceTest {
             Tensor w32 = gpu.allocate(Shape.of(2, 2, 1, 1, 1), DType.FLOAT32);
             assertThrows(IllegalArgumentException.class, () -> gpu.conv3d(b16, w32, null, ConvSpec.of(1), false));
             assertThrows(IllegalArgumentException.class, () -> gpu.addRelu(b16, h16));
-            assertThrows(IllegalArgumentException.class, () -> gpu.add(b16, b16));
+            assertThrows(IllegalArgumentException.class, () -> gpu.add(b16, h16));  // 16-bit add exists, mixed does not
             assertThrows(IllegalArgumentException.class, () -> gpu.sigmoid(b16));
             assertThrows(IllegalArgumentException.class, () -> gpu.cast(b16, DType.FLOAT16));
             // 16-bit backward passes exist (mixed-precision training), but not over mixed dtypes
