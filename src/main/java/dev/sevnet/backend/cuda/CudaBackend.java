@@ -388,8 +388,9 @@ public final class CudaBackend implements Backend {
      * The 16-bit conv: cuDNN with bfloat16 / float16 descriptors and fp32 accumulation (PSEUDO_BFLOAT16 /
      * PSEUDO_HALF), tensor-op math, the algorithm found and cached per problem and dtype; then one epilogue
      * launch {@code act(y + bias + residual)} ({@code sevc_half_bias_act}). y is stored twice in 16 bits (cuDNN's
-     * output, then the epilogue's), as {@code CpuBackend}'s reference does. The fused sevnet conv kernels and the
-     * custom temporal conv are fp32 only: 16-bit convs always go to cuDNN, whatever the kernel mode.
+     * output, then the epilogue's), as {@code CpuBackend}'s reference does. The grouped convs in AUTO/CUSTOM (see
+     * {@link #widensSixteenBit}) and any problem cuDNN refuses run in fp32 on widened copies instead, rounded once
+     * (with bias and ReLU inside the fp32 conv when there is no residual).
      */
     private Tensor halfConv(Tensor x, Tensor w, Tensor bias, ConvSpec spec, Tensor residual, boolean relu) {
         DType dt = c.halfConv(x, w, bias, spec, residual);
@@ -416,13 +417,18 @@ public final class CudaBackend implements Backend {
                     refuse(key, e);
                 }
             }
+            boolean epilogueDone = false;
             if (widened(key, "fwd", spec)) {
+                // without a residual the fp32 conv takes bias and ReLU in its own epilogue (sevnet's fused kernels
+                // in AUTO/CUSTOM): y is rounded once and no 16-bit epilogue pass follows
+                epilogueDone = residual == null;
                 try (Tensor x32 = cast(x, DType.FLOAT32); Tensor w32 = cast(w, DType.FLOAT32);
-                        Tensor y32 = conv3d(x32, w32, null, spec, false)) {
+                        Tensor y32 = epilogueDone ? conv3d(x32, w32, bias, spec, relu) : conv3d(x32, w32, null, spec,
+                                false)) {
                     castInto(y32, y);
                 }
             }
-            if (bias != null || residual != null || relu) {
+            if (!epilogueDone && (bias != null || residual != null || relu)) {
                 k(CudaKernels.sevc_half_bias_act(y.address(), addr(bias), addr(residual), y.dim(0), cout,
                         out.sizeFrom(2), relu ? 1 : 0, code, st()), "16-bit bias+residual+relu");
             }
@@ -555,8 +561,9 @@ public final class CudaBackend implements Backend {
     /**
      * dL/dx of a 16-bit conv (mixed-precision training): cuDNN with bfloat16 / float16 descriptors and fp32
      * accumulation (PSEUDO_BFLOAT16 / PSEUDO_HALF), tensor-op math, the algorithm found once per problem and dtype and
-     * cached ({@code bwd-data:...:bf16|fp16}), dx rounded once to the 16-bit type. Always cuDNN: the sevnet
-     * temporal and grouped backward kernels are fp32 only, whatever the kernel mode.
+     * cached ({@code bwd-data:...:bf16|fp16}), dx rounded once to the 16-bit type. The grouped convs in AUTO/CUSTOM
+     * ({@link #widensSixteenBit}) and problems cuDNN refuses go through the fp32 backward-data (sevnet's grouped
+     * kernel or cuDNN in TF32) on widened copies instead.
      */
     private Tensor halfConvBackwardData(Tensor dy, Tensor w, ConvSpec spec, Shape xShape) {
         DType dt = hc.convBackwardData(dy, w, spec, xShape);
@@ -648,8 +655,8 @@ public final class CudaBackend implements Backend {
      * dL/dw of a 16-bit conv: cuDNN's backward-filter with bfloat16 / float16 x, dy and dw descriptors and fp32
      * accumulation (PSEUDO_BFLOAT16 / PSEUDO_HALF), tensor-op math, the algorithm cached per problem and dtype
      * ({@code bwd-filter:...:bf16|fp16}); dw is stored in the 16-bit type (rounded once), as cuDNN's pseudo-16-bit
-     * backward-filter produces it. Always cuDNN, whatever the kernel mode (the sevnet backward-weight kernels are
-     * fp32 only).
+     * backward-filter produces it. cuDNN in every kernel mode (the sevnet backward-weight kernels are fp32 only);
+     * only a problem cuDNN refuses goes through the fp32 backward-weight on widened copies.
      */
     private Tensor halfConvBackwardWeight(Tensor x, Tensor dy, ConvSpec spec, Shape wShape) {
         DType dt = hc.convBackwardWeight(x, dy, spec, wShape);
