@@ -1514,8 +1514,8 @@ public final class CudaBackend implements Backend {
     }
 
     /**
-     * Every parameter in one launch ({@code sevc_sgd_momentum_step_multi}), in every kernel mode (there is
-     * no library SGD). The launch reads a device table of the tensors' addresses and sizes, copied
+     * Every parameter in one launch ({@code sevc_sgd_momentum_step_multi}) in kernel modes AUTO and CUSTOM (LIBRARY
+     * keeps one launch per parameter as the baseline; there is no library SGD). The launch reads a device table of the tensors' addresses and sizes, copied
      * asynchronously from pinned host memory each step into a scratch buffer; the host copy is rewritten
      * (after a synchronisation) only when the set of tensors changes, so a steady training loop adds one
      * small asynchronous copy and no synchronisation.
@@ -1531,10 +1531,9 @@ public final class CudaBackend implements Backend {
         if (n == 0) {
             return;
         }
-        if (kernelMode != KernelMode.CUSTOM) {
-            // the one-launch path (its pinned table and stream-ordered copy) has not run on a GPU yet: until
-            // CudaFusedKernelsTest and CudaTrainingStepTest have passed on one, AUTO and LIBRARY keep the
-            // per-parameter kernel, which has
+        if (kernelMode == KernelMode.LIBRARY) {
+            // LIBRARY keeps the per-parameter kernel as the baseline; AUTO and CUSTOM take the one-launch path
+            // since CudaFusedKernelsTest and CudaTrainingStepTest passed on an H200 (2026-11-26)
             for (int i = 0; i < n; i++) {
                 sgdMomentumStep(w.get(i), grads.get(i), velocities.get(i), lr, momentum, weightDecay);
             }
@@ -1613,10 +1612,10 @@ public final class CudaBackend implements Backend {
     }
 
     /**
-     * In kernel mode CUSTOM: every tensor in one launch ({@code sevc_all_finite_multi}, the table staged as
-     * the SGD's) and one copy of the device flag to the host, the only synchronisation. AUTO and LIBRARY keep
-     * {@link Backend}'s per-tensor sum until this path (the same pinned-table machinery as the one-launch SGD)
-     * has passed its GPU tests, as {@link #sgdMomentumStepAll} does.
+     * In kernel modes AUTO and CUSTOM: every tensor in one launch ({@code sevc_all_finite_multi}, the table staged
+     * as the SGD's) and one copy of the device flag to the host, the only synchronisation (its GPU test passed on
+     * an H200, 2026-11-26). LIBRARY keeps {@link Backend}'s per-tensor sum as the baseline, as
+     * {@link #sgdMomentumStepAll} keeps its per-parameter kernel.
      */
     @Override
     public synchronized boolean allFinite(List<Tensor> tensors) {
@@ -1625,7 +1624,7 @@ public final class CudaBackend implements Backend {
         if (n == 0) {
             return true;
         }
-        if (kernelMode != KernelMode.CUSTOM) {
+        if (kernelMode == KernelMode.LIBRARY) {
             return Backend.super.allFinite(tensors);
         }
         dev.activate();
@@ -1640,8 +1639,8 @@ public final class CudaBackend implements Backend {
     }
 
     /**
-     * In kernel mode CUSTOM: every tensor scaled in one launch ({@code sevc_scale_multi}), asynchronous; AUTO and
-     * LIBRARY keep the per-tensor {@code axpby} (see {@link #allFinite}).
+     * In kernel modes AUTO and CUSTOM: every tensor scaled in one launch ({@code sevc_scale_multi}), asynchronous;
+     * LIBRARY keeps the per-tensor {@code axpby} (see {@link #allFinite}).
      */
     @Override
     public synchronized void scaleAll(List<Tensor> tensors, float alpha) {
@@ -1651,7 +1650,7 @@ public final class CudaBackend implements Backend {
         if (n == 0) {
             return;
         }
-        if (kernelMode != KernelMode.CUSTOM) {
+        if (kernelMode == KernelMode.LIBRARY) {
             Backend.super.scaleAll(tensors, alpha);
             return;
         }
