@@ -198,6 +198,7 @@ public final class Trainer {
             Metrics.Result lastVal = null;
             int epoch = startEpoch - 1;
             boolean stopped = false;
+            boolean drawCurves = writeCurves;
             for (epoch = startEpoch; epoch <= config.epochs(); epoch++) {
                 long te = System.nanoTime();
                 // dropout masks of this epoch: a function of the saved RNG state only
@@ -278,11 +279,15 @@ public final class Trainer {
                 if (isBest) {
                     Checkpoint.write(run.bestCheckpoint(), model.stateDict(), opt.stateDict(), st);
                 }
-                if (writeCurves) {
+                if (drawCurves) {
                     try {
                         run.writeCurves(config.model());
                     } catch (IOException | RuntimeException | LinkageError e) {
-                        LOG.warn("could not draw {}: {}", run.curvesFile(), e.toString());
+                        // a headless machine without the fonts' native libraries (libharfbuzz, fontconfig) fails the
+                        // same way every epoch: say it once; metrics.jsonl still has every figure
+                        LOG.warn("could not draw {} ({}); no more curves this run, {} has every figure",
+                                run.curvesFile(), e.toString(), run.metricsFile().getFileName());
+                        drawCurves = false;
                     }
                 }
                 LOG.info(summaryLine(rec, config, isBest));
