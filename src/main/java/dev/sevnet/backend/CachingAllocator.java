@@ -32,6 +32,11 @@ public final class CachingAllocator {
     private long deviceFrees;
     private long cacheHits;
     private long requests;
+    /** Blocks owned by a private pool (graph capture), by address. */
+    private final Map<Long, Pool> poolOf = new HashMap<>();
+    private final java.util.List<Pool> openPools = new java.util.ArrayList<>();
+    private Pool capturing;
+    private Thread captureThread;
 
     public CachingAllocator(RawDeviceMemory raw) {
         this(raw, false);
@@ -50,9 +55,10 @@ public final class CachingAllocator {
 
     /** Statistics of one allocator; bytes are rounded block sizes. */
     public record Stats(long inUseBytes, long cachedBytes, long peakInUseBytes, long liveBlocks, long requests,
-            long cacheHits, long deviceAllocs, long deviceFrees) {
+            long cacheHits, long deviceAllocs, long deviceFrees, long pooledBytes) {
+        /** In use, cached, and held free by private (graph) pools. */
         public long reservedBytes() {
-            return inUseBytes + cachedBytes;
+            return inUseBytes + cachedBytes + pooledBytes;
         }
     }
 
@@ -70,16 +76,45 @@ public final class CachingAllocator {
         requests++;
         long size = roundUp(bytes);
         long limit = reuseAnyLarger ? Long.MAX_VALUE : size < SMALL ? size : size * 2;
-        Map.Entry<Long, ArrayDeque<Long>> e = cache.ceilingEntry(size);
-        if (e != null && e.getKey() <= limit) {
-            long block = e.getValue().pop();
-            if (e.getValue().isEmpty()) {
-                cache.remove(e.getKey());
+        Pool pool = capturing != null && Thread.currentThread() == captureThread ? capturing : null;
+        if (pool != null) {
+            // a capture reuses its own pool's blocks first: they are the graph's, in the graph's order
+            long block = take(pool.free, size, limit);
+            if (block != 0) {
+                pool.freeBytes -= live.get(block);
+                return block;
             }
-            cached -= e.getKey();
-            cacheHits++;
-            return track(block, e.getKey());
         }
+        long block = take(cache, size, limit);
+        if (block != 0) {
+            cached -= live.get(block);
+            cacheHits++;
+        } else {
+            block = deviceMalloc(size, bytes);
+            deviceAllocs++;
+            track(block, size);
+        }
+        if (pool != null) {
+            poolOf.put(block, pool);
+            pool.blocks++;
+        }
+        return block;
+    }
+
+    /** The smallest block of {@code from} in [size, limit], tracked as live; 0 if none. */
+    private long take(TreeMap<Long, ArrayDeque<Long>> from, long size, long limit) {
+        Map.Entry<Long, ArrayDeque<Long>> e = from.ceilingEntry(size);
+        if (e == null || e.getKey() > limit) {
+            return 0;
+        }
+        long block = e.getValue().pop();
+        if (e.getValue().isEmpty()) {
+            from.remove(e.getKey());
+        }
+        return track(block, e.getKey());
+    }
+
+    private long deviceMalloc(long size, long bytes) {
         long block = raw.malloc(size);
         if (block == 0) {
             releaseCached();
@@ -88,8 +123,7 @@ public final class CachingAllocator {
                 throw new DeviceOutOfMemoryException(raw.deviceName(), bytes, raw.freeBytes(), inUse, raw.totalBytes());
             }
         }
-        deviceAllocs++;
-        return track(block, size);
+        return block;
     }
 
     private long track(long block, long size) {
@@ -99,15 +133,103 @@ public final class CachingAllocator {
         return block;
     }
 
-    /** Returns a block to the cache. */
+    /** Returns a block to the cache, or to its private pool while that pool is open. */
     public synchronized void free(long block) {
         Long size = live.remove(block);
         if (size == null) {
             throw new IllegalStateException("free of a block this allocator does not own: 0x" + Long.toHexString(block));
         }
         inUse -= size;
+        Pool pool = poolOf.get(block);
+        if (pool != null) {
+            pool.free.computeIfAbsent(size, k -> new ArrayDeque<>()).push(block);
+            pool.freeBytes += size;
+            return;
+        }
         cached += size;
         cache.computeIfAbsent(size, k -> new ArrayDeque<>()).push(block);
+    }
+
+    /**
+     * A private pool for capturing work into a CUDA graph (PyTorch's graph memory pool): while the pool captures
+     * on a thread, that thread's allocations come from the pool's own free blocks first, then from the cache or the
+     * device, and every block so obtained belongs to the pool; a pool block freed (during or after the capture)
+     * goes back to the pool, never to the shared cache, so what a graph reads and writes on replay is never handed
+     * to anyone else. Several graphs replayed one after another on one stream may share a pool. {@link Pool#close}
+     * returns the pool's free blocks to the cache and hands its still-live blocks to the cache when they are freed.
+     */
+    public final class Pool implements AutoCloseable {
+        private final TreeMap<Long, ArrayDeque<Long>> free = new TreeMap<>();
+        private long freeBytes;
+        private long blocks;
+        private boolean closed;
+
+        private Pool() {
+        }
+
+        /** Bytes the pool holds for its graphs (blocks not in use by a live tensor). */
+        public long freeBytes() {
+            synchronized (CachingAllocator.this) {
+                return freeBytes;
+            }
+        }
+
+        /** Blocks the pool has ever taken. */
+        public long blocks() {
+            synchronized (CachingAllocator.this) {
+                return blocks;
+            }
+        }
+
+        @Override
+        public void close() {
+            synchronized (CachingAllocator.this) {
+                if (closed) {
+                    return;
+                }
+                if (capturing == this) {
+                    throw new IllegalStateException("closing a pool that is capturing");
+                }
+                closed = true;
+                openPools.remove(this);
+                poolOf.values().removeIf(p -> p == this);
+                for (Map.Entry<Long, ArrayDeque<Long>> e : free.entrySet()) {
+                    for (long b : e.getValue()) {
+                        cache.computeIfAbsent(e.getKey(), k -> new ArrayDeque<>()).push(b);
+                        cached += e.getKey();
+                    }
+                }
+                free.clear();
+                freeBytes = 0;
+            }
+        }
+    }
+
+    /** A new, empty private pool. */
+    public synchronized Pool newPool() {
+        Pool p = new Pool();
+        openPools.add(p);
+        return p;
+    }
+
+    /** From now until {@link #endCapture}, the calling thread's allocations come from (and belong to) {@code pool}. */
+    public synchronized void beginCapture(Pool pool) {
+        if (pool == null || pool.closed) {
+            throw new IllegalArgumentException("capture into a " + (pool == null ? "null" : "closed") + " pool");
+        }
+        if (capturing != null) {
+            throw new IllegalStateException("a capture is already running on " + captureThread.getName());
+        }
+        capturing = pool;
+        captureThread = Thread.currentThread();
+    }
+
+    public synchronized void endCapture() {
+        if (capturing == null || captureThread != Thread.currentThread()) {
+            throw new IllegalStateException("no capture running on this thread");
+        }
+        capturing = null;
+        captureThread = null;
     }
 
     /** Gives every cached (unused) block back to the device. */
@@ -123,7 +245,11 @@ public final class CachingAllocator {
     }
 
     public synchronized Stats stats() {
-        return new Stats(inUse, cached, peakInUse, live.size(), requests, cacheHits, deviceAllocs, deviceFrees);
+        long pooled = 0;
+        for (Pool p : openPools) {
+            pooled += p.freeBytes;
+        }
+        return new Stats(inUse, cached, peakInUse, live.size(), requests, cacheHits, deviceAllocs, deviceFrees, pooled);
     }
 
     public synchronized void resetPeak() {

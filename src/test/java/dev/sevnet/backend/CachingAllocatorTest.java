@@ -145,4 +145,89 @@ class CachingAllocatorTest {
         a.resetPeak();
         assertEquals(0, a.stats().peakInUseBytes());
     }
+
+    // ---- private pools (CUDA graph capture) ----
+
+    @Test
+    void aCaptureTakesBlocksIntoItsPoolAndNeverGivesThemToOthers() throws Exception {
+        CachingAllocator a = new CachingAllocator(new FakeDevice(1L << 30));
+        long before = a.allocate(4096);
+        a.free(before);                                    // one cached 4 KiB block
+        CachingAllocator.Pool pool = a.newPool();
+        a.beginCapture(pool);
+        long x = a.allocate(4096);                         // from the shared cache, now the pool's
+        assertEquals(before, x);
+        long y = a.allocate(4096);                         // a new device block, the pool's
+        a.free(x);                                         // back to the pool, not to the cache
+        long z = a.allocate(4096);                         // the capture reuses its own block
+        assertEquals(x, z);
+        // another thread allocating during the capture is served by the shared cache, not the pool
+        long[] other = new long[1];
+        Thread t = new Thread(() -> other[0] = a.allocate(4096));
+        t.start();
+        t.join();
+        assertNotEquals(x, other[0]);
+        assertNotEquals(y, other[0]);
+        a.endCapture();
+        a.free(y);
+        a.free(z);
+        assertEquals(2 * 4096, pool.freeBytes());
+        assertEquals(2 * 4096, a.stats().pooledBytes());
+        assertEquals(0, a.stats().cachedBytes());
+        // outside the capture nobody gets the pool's blocks
+        long w = a.allocate(4096);
+        assertTrue(w != x && w != y, "a pool block was handed out after the capture");
+        a.free(w);
+        a.free(other[0]);
+        assertEquals(2, pool.blocks());
+        long reserved = a.stats().reservedBytes();
+        pool.close();                                      // the pool's blocks go to the shared cache
+        assertEquals(0, a.stats().pooledBytes());
+        assertEquals(reserved, a.stats().reservedBytes());
+        Set<Long> got = new HashSet<>();
+        for (int i = 0; i < 4; i++) {
+            got.add(a.allocate(4096));
+        }
+        assertTrue(got.contains(x) && got.contains(y));
+    }
+
+    @Test
+    void aBlockStillLiveWhenItsPoolClosesGoesToTheCacheWhenFreed() {
+        CachingAllocator a = new CachingAllocator(new FakeDevice(1L << 30));
+        CachingAllocator.Pool pool = a.newPool();
+        a.beginCapture(pool);
+        long out = a.allocate(3L << 20);                   // a graph's output, alive after the capture
+        a.endCapture();
+        pool.close();
+        a.free(out);
+        assertEquals(CachingAllocator.roundUp(3L << 20), a.stats().cachedBytes());
+        assertEquals(0, a.stats().pooledBytes());
+        assertEquals(out, a.allocate(3L << 20));
+    }
+
+    @Test
+    void captureMisuseIsAnError() throws Exception {
+        CachingAllocator a = new CachingAllocator(new FakeDevice(1L << 30));
+        CachingAllocator.Pool p = a.newPool();
+        assertThrows(IllegalStateException.class, a::endCapture);
+        a.beginCapture(p);
+        assertThrows(IllegalStateException.class, () -> a.beginCapture(a.newPool()));
+        assertThrows(IllegalStateException.class, p::close);
+        Throwable[] fromOther = new Throwable[1];
+        Thread t = new Thread(() -> {
+            try {
+                a.endCapture();
+            } catch (Throwable e) {
+                fromOther[0] = e;
+            }
+        });
+        t.start();
+        t.join();
+        assertTrue(fromOther[0] instanceof IllegalStateException, "another thread ended the capture");
+        a.endCapture();
+        p.close();
+        p.close();                                          // idempotent
+        assertThrows(IllegalArgumentException.class, () -> a.beginCapture(p));
+        assertThrows(IllegalArgumentException.class, () -> a.beginCapture(null));
+    }
 }
