@@ -10,6 +10,7 @@ import dev.sevnet.backend.Backends;
 import dev.sevnet.backend.cuda.CudaBackend;
 import dev.sevnet.backend.cpu.CpuBackend;
 import dev.sevnet.infer.FoldedSevNet;
+import dev.sevnet.infer.GraphedInference;
 import dev.sevnet.nn.SevNet;
 import dev.sevnet.nn.SevNetConfig;
 import dev.sevnet.tensor.DType;
@@ -94,6 +95,10 @@ public final class BenchCommand implements Callable<Integer> {
             + "runs) instead of the eval-mode model; always on with bf16/fp16.")
     boolean fold;
 
+    @Option(names = "--cuda-graphs", description = "infer on a CUDA device: capture one forward pass per input shape "
+            + "into a CUDA graph and replay it (GraphedInference; one launch per call instead of a few hundred).")
+    boolean cudaGraphs;
+
     @Option(names = "--algo-cache", paramLabel = "FILE",
             description = "GPU: load cuDNN algorithm choices from FILE if it exists, save them there after the run.")
     Path algoCache;
@@ -143,6 +148,10 @@ public final class BenchCommand implements Callable<Integer> {
         boolean folded = mode.equals("infer") && (fold || half);
         Backend backend = Backends.forDevice(dev);
         CudaBackend gpu = backend instanceof CudaBackend cb ? cb : null;
+        if (cudaGraphs && (gpu == null || !mode.equals("infer"))) {
+            System.err.println("sevnet bench: --cuda-graphs is for --mode infer on a CUDA device");
+            return 2;
+        }
         if (gpu != null) {
             gpu.setKernelMode(CudaBackend.KernelMode.parse(kernels));
             gpu.setAllowTf32(tf32);
@@ -176,6 +185,7 @@ public final class BenchCommand implements Callable<Integer> {
                     default -> DType.FLOAT32;
                 });
             }
+            GraphedInference graphed = cudaGraphs ? new GraphedInference(runner, gpu) : null;
             try {
                 MemoryStats.resetPeak();
                 if (gpu != null) {
@@ -204,6 +214,8 @@ public final class BenchCommand implements Callable<Integer> {
                                 }
                             }
                             opt.zeroGrad();
+                        } else if (graphed != null) {
+                            graphed.forward(x);
                         } else {
                             try (GradMode.Guard g = GradMode.noGrad()) {
                                 runner.forward(Var.of(x));
@@ -218,6 +230,9 @@ public final class BenchCommand implements Callable<Integer> {
                     }
                 }
             } finally {
+                if (graphed != null) {
+                    graphed.close();
+                }
                 if (runner != net) {
                     runner.close();
                 }
@@ -244,6 +259,7 @@ public final class BenchCommand implements Callable<Integer> {
         r.put("threads", CpuBackend.numThreads());
         if (mode.equals("infer")) {
             r.put("folded", folded);
+            r.put("cuda_graphs", cudaGraphs);
         }
         r.put("precision", precision);
         if (scaler != null) {

@@ -30,6 +30,14 @@ class HalfPrecisionOptionsTest {
         assertEquals(0, ServeCommandTest.run(concat(common, "--device", "cpu", "--fold", "--json")).code());
     }
 
+    @Test
+    void benchCudaGraphsAreForInferenceOnAGpu() {
+        String[] common = {"bench", "--model", "sevnet-g2", "--classes", "3", "--batch", "1", "--frames", "2", "--size",
+            "32", "--iters", "1", "--warmup", "0"};
+        assertEquals(2, ServeCommandTest.run(concat(common, "--device", "cpu", "--cuda-graphs")).code());
+        assertTrue(ServeCommandTest.run("bench", "--help").out().contains("--cuda-graphs"));
+    }
+
     private static String[] concat(String[] a, String... b) {
         String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, out, a.length, b.length);

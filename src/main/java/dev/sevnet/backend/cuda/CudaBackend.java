@@ -1694,6 +1694,32 @@ public final class CudaBackend implements Backend {
         return d;
     }
 
+    /**
+     * Copies {@code src} (on the host or this device) into {@code dst} (this device), same shape and dtype; a
+     * device source is an asynchronous copy on the stream (what refills a CUDA graph's static input).
+     */
+    public synchronized void copyInto(Tensor src, Tensor dst) {
+        if (src == null || src.isClosed() || dst == null || dst.isClosed()) {
+            throw new IllegalArgumentException("copyInto of a null or closed tensor");
+        }
+        if (!dst.device().equals(device())) {
+            throw new IllegalArgumentException("copyInto: the destination is on " + dst.device() + ", not " + device());
+        }
+        if (!src.shape().equals(dst.shape()) || src.dtype() != dst.dtype()) {
+            throw new IllegalArgumentException("copyInto: " + src.dtype() + " " + src.shape() + " into " + dst.dtype()
+                    + " " + dst.shape());
+        }
+        if (src.device().equals(device())) {
+            dev.activate();
+            Cuda.check(cudart.cudaMemcpyAsync(Cuda.ptr(dst.address()), Cuda.ptr(src.address()), src.byteSize(),
+                    cudart.cudaMemcpyDeviceToDevice, dev.stream()), "copy device -> device");
+        } else if (src.device().isCpu()) {
+            dst.copyFrom(src);
+        } else {
+            throw new IllegalArgumentException("copyInto: the source is on " + src.device());
+        }
+    }
+
     @Override
     public synchronized Tensor toHost(Tensor t) {
         if (t == null || t.isClosed()) {
