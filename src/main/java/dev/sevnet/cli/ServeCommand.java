@@ -49,6 +49,10 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--in-flight", defaultValue = "1", description = "Batches run at once (default: ${DEFAULT-VALUE}).")
     int inFlight;
 
+    @Option(names = "--cuda-graphs", description = "On a CUDA device: replay each batch size's forward pass as a CUDA "
+            + "graph (captured the first time that size comes; one launch per batch instead of a few hundred).")
+    boolean cudaGraphs;
+
     @Option(names = "--queue", defaultValue = "64",
             description = "Queued requests before answering 503 (default: ${DEFAULT-VALUE}).")
     int queue;
@@ -79,7 +83,7 @@ public final class ServeCommand implements Callable<Integer> {
         }
         Predictor.Builder b = Predictor.builder().checkpoint(checkpoint).device(device).maxBatch(maxBatch)
                 .maxQueueDelay(Duration.ofMillis(maxDelayMs)).inFlight(inFlight).queueCapacity(queue)
-                .timeout(Duration.ofMillis(timeoutMs)).topK(top).foldBatchNorm(!noFold);
+                .timeout(Duration.ofMillis(timeoutMs)).topK(top).foldBatchNorm(!noFold).cudaGraphs(cudaGraphs);
         if (views != null) {
             b.views(views);
         }

@@ -61,6 +61,11 @@ public final class GraphedInference implements AutoCloseable {
         return c.output();
     }
 
+    /** {@link #forward} and the result copied to the host, under one lock (no other call can overwrite it first). */
+    public synchronized float[] forwardToHost(Tensor x) {
+        return forward(x).toFloatArray();
+    }
+
     /** Input shapes captured so far. */
     public synchronized int graphCount() {
         return graphs.size();

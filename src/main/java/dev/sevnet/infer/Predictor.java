@@ -94,6 +94,8 @@ public final class Predictor implements AutoCloseable {
     private final List<String> labels;
     private final Module model;
     private final DeviceChoice device;
+    /** CUDA graphs of the model's forward pass, one per batch size (builder cudaGraphs), or null. */
+    private final GraphedInference graphed;
     private final boolean folded;
     private final String precision;
     private final int maxBatch;
@@ -182,6 +184,8 @@ public final class Predictor implements AutoCloseable {
         this.labels = List.copyOf(labels);
         this.model = model;
         this.device = device;
+        this.graphed = b.cudaGraphs && device.backend() instanceof dev.sevnet.backend.cuda.CudaBackend gpu
+                ? new GraphedInference(model, gpu) : null;
         this.folded = model instanceof FoldedSevNet || model instanceof QuantizedSevNet;
         this.precision = precisionOf(model);
         this.maxBatch = b.maxBatch;
@@ -215,6 +219,9 @@ public final class Predictor implements AutoCloseable {
                         pools[j].close();
                     }
                     decodePool.shutdown();
+                    if (graphed != null) {
+                        graphed.close();
+                    }
                     throw e;
                 }
             }
@@ -517,6 +524,9 @@ public final class Predictor implements AutoCloseable {
             } catch (InterruptedException e) {
                 interrupted = true;
             }
+            if (graphed != null) {
+                graphed.close();
+            }
             model.close();
             for (HostMemoryPool pool : pools) {
                 pool.close();
@@ -709,8 +719,16 @@ public final class Predictor implements AutoCloseable {
                 TensorScope scope = TensorScope.open()) {
             Tensor x = Tensor.zeros(Shape.of(maxBatch, clipShape.get(0), clipShape.get(1), clipShape.get(2),
                     clipShape.get(3)));
-            model.forward(Var.of(device.upload(x))).value().toFloatArray();
+            forwardToHost(x);
         }
+    }
+
+    /** The model's logits for the host batch {@code x}: eager, or a replay of the batch size's CUDA graph. */
+    private float[] forwardToHost(Tensor x) {
+        if (graphed != null) {
+            return graphed.forwardToHost(x);
+        }
+        return model.forward(Var.of(device.upload(x))).value().toFloatArray();
     }
 
     private void workerLoop(HostMemoryPool pool) {
@@ -834,8 +852,7 @@ public final class Predictor implements AutoCloseable {
                 for (int j = 0; j < m; j++) {
                     fb.put(j * per, reqs.get(owner[start + j]).views[viewOf[start + j]]);
                 }
-                Var y = model.forward(Var.of(device.upload(x)));
-                out = y.value().toFloatArray();
+                out = forwardToHost(x);
             }
             if (out.length != m * k) {
                 throw new IllegalStateException("model returned " + out.length + " values for " + m + " clips x " + k
@@ -924,6 +941,7 @@ public final class Predictor implements AutoCloseable {
         private List<Path> calibrationVideos;
         private int calibrationClips = 8;
         private boolean preallocate = true;
+        private boolean cudaGraphs;
 
         private Builder() {
         }
@@ -1075,6 +1093,17 @@ public final class Predictor implements AutoCloseable {
          * that each thread's buffer pool holds every host buffer a batch needs and steady state makes no
          * native allocation ({@link Stats#poolMallocs()}); false: the pools fill on the first requests.
          */
+        /**
+         * On a CUDA device, run each batch size's forward pass as a CUDA graph ({@link GraphedInference}): captured
+         * the first time that size comes (an eager pass, then the capture), replayed with one launch after — what
+         * small batches are bound by. Each captured size keeps its activations' memory. Off by default; ignored on
+         * the CPU.
+         */
+        public Builder cudaGraphs(boolean on) {
+            this.cudaGraphs = on;
+            return this;
+        }
+
         public Builder preallocate(boolean on) {
             this.preallocate = on;
             return this;
