@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # One call on a lent GPU machine (see ../shared/device/README.md): the GPU tests, `sevnet doctor`,
 # a short train/eval/predict on the GPU, compute-sanitizer on the CUDA op tests, the kernel
-# microbenchmarks, the cubin launch-shape harness, the throughput harness. Run from the project root
+# microbenchmarks, the cubin launch-shape harness, the throughput harness, the serving load. Run from the project root
 # after devpack.sh, inside the devpack (java, $CP):
-#   bash .devpack/run.sh bash bench/device_session.sh [tests] [doctor] [cli] [sanitize] [kernels] [cubins] [bench]
+#   bash .devpack/run.sh bash bench/device_session.sh [tests] [doctor] [cli] [sanitize] [kernels] [cubins] [bench] [serve]
 # Logs go to $OUT (or ./device-out).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -73,4 +73,15 @@ if has bench; then
   echo "== throughput"
   ITERS=${ITERS:-10} WARMUP=${WARMUP:-3} OUT_JSONL="$O/throughput.jsonl" timeout ${BENCH_TIMEOUT:-420} bash bench/gpu_throughput.sh > "$O/bench.log" 2>&1; echo "rc=$?"
   tail -12 "$O/bench.log"
+fi
+if has serve; then
+  # bench/serve_load.sh on the GPU: `sevnet serve --device cuda` and the PyTorch peer (serve_torch.py
+  # --device cuda) on .npy clips (no FFmpeg in the devpack, so no mp4 round), 1/4/16 closed-loop clients.
+  # SMODEL/SFRAMES/SSIZE: the checkpoint trained for it (one epoch on cuda); SREQUESTS: requests per client;
+  # SERVE_ARGS / PEER_ARGS pass through (e.g. SERVE_ARGS="--precision bf16" PEER_ARGS="--precision bf16")
+  echo "== serving load on cuda (sevnet serve vs PyTorch peer)"
+  DEVICE=cuda PAYLOADS=npy PEER_DEVICE=cuda MODEL=${SMODEL:-sevnet-g2} FRAMES=${SFRAMES:-8} SIZE=${SSIZE:-32} \
+    REQUESTS=${SREQUESTS:-50} timeout ${SERVE_TIMEOUT:-240} bash bench/serve_load.sh "" "${PY:-python3}" > "$O/serve.log" 2>&1; echo "rc=$?"
+  grep -E '^sevnet serve:|^\{"serving"' "$O/serve.log"
+  tail -12 "$O/serve.log"
 fi

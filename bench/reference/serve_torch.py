@@ -8,9 +8,18 @@ batching thread runs up to --max-batch clips per forward pass, waiting at most -
 batch to fill. Python's standard library only, plus torch and numpy (no TorchServe here: nothing can
 be installed from PyPI on these machines).
 
+--device cuda runs the model on the GPU (each batch copied there, the logits copied back, which waits for
+the forward pass), with cudnn.benchmark on and one warm-up pass per batch size 1..--max-batch at the
+checkpoint's clip shape before the server listens (the convolution algorithms chosen before the first
+request, as sevnet's Predictor warms up at load). --precision bf16|fp16 (cuda only) is autocast with fp32
+weights, the contract of `sevnet bench --device cuda --precision`; --channels-last stores the model and
+each batch channels-last (3d) on either device.
+
     python serve_torch.py --checkpoint RUN_OR_CHECKPOINT_DIR --port 18182 --threads 2
+    python serve_torch.py --checkpoint RUN_OR_CHECKPOINT_DIR --device cuda --precision bf16 --channels-last
 """
 import argparse
+import contextlib
 import io
 import json
 import os
@@ -27,7 +36,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sevnet_torch import build, load_safetensors  # noqa: E402
 
 
-def load(checkpoint):
+AUTOCAST = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def load(checkpoint, device):
     d = checkpoint
     if not os.path.exists(os.path.join(d, "state.json")):
         d = os.path.join(d, "checkpoints", "last")
@@ -40,17 +52,21 @@ def load(checkpoint):
     model = build(state["model"], classes)
     model.load_state_dict(load_safetensors(os.path.join(d, "model.safetensors")), strict=False)
     model.eval()
-    return model, labels, state["model"]
+    model.to(device)
+    config = state.get("config", {})
+    return model, labels, state["model"], (config.get("frames"), config.get("size"))
 
 
 class Batcher:
     """Dynamic batching: one thread, up to max_batch clips per pass, max_delay seconds to fill."""
 
-    def __init__(self, model, max_batch, max_delay, channels_last):
+    def __init__(self, model, max_batch, max_delay, channels_last, device=torch.device("cpu"), amp=None):
         self.model = model
         self.max_batch = max_batch
         self.max_delay = max_delay
         self.channels_last = channels_last
+        self.device = device
+        self.amp = amp
         self.q = queue.Queue(maxsize=256)
         self.batch_sizes = {}
         threading.Thread(target=self.loop, daemon=True).start()
@@ -78,11 +94,7 @@ class Batcher:
                 except queue.Empty:
                     break
             try:
-                x = torch.from_numpy(np.stack([s["clip"] for s in batch]))
-                if self.channels_last:
-                    x = x.contiguous(memory_format=torch.channels_last_3d)
-                with torch.inference_mode():
-                    y = self.model(x).float().numpy()
+                y = self.forward(torch.from_numpy(np.stack([s["clip"] for s in batch])))
                 for i, s in enumerate(batch):
                     s["logits"] = y[i]
             except Exception as e:  # noqa: BLE001 - answered to the client as a 500
@@ -91,6 +103,29 @@ class Batcher:
             self.batch_sizes[len(batch)] = self.batch_sizes.get(len(batch), 0) + 1
             for s in batch:
                 s["done"].set()
+
+    def forward(self, x):
+        """Logits of a float32 [N, 3, T, H, W] host batch as a float32 numpy array."""
+        if self.device.type == "cpu":
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last_3d)
+            with torch.inference_mode():
+                return self.model(x).float().numpy()
+        # the copy back to the host (.cpu()) waits for the forward pass on the device's stream
+        with torch.inference_mode():
+            x = x.to(self.device)
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last_3d)
+            with torch.autocast(self.device.type, dtype=self.amp) if self.amp else contextlib.nullcontext():
+                y = self.model(x)
+            return y.float().cpu().numpy()
+
+    def warm_up(self, frames, size):
+        """One forward pass per batch size 1..max_batch (before the first request), then a device sync."""
+        for n in range(1, self.max_batch + 1):
+            self.forward(torch.zeros(n, 3, frames, size, size))
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
 
 
 def main():
@@ -102,12 +137,25 @@ def main():
     ap.add_argument("--max-batch", type=int, default=8)
     ap.add_argument("--max-delay-ms", type=float, default=5)
     ap.add_argument("--channels-last", action="store_true")
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    ap.add_argument("--precision", choices=list(AUTOCAST), default="fp32",
+                    help="bf16/fp16: autocast on the GPU (--device cuda only)")
     a = ap.parse_args()
+    if a.precision != "fp32" and a.device != "cuda":
+        ap.error("--precision %s needs --device cuda" % a.precision)
+    if a.device == "cuda" and not torch.cuda.is_available():
+        ap.error("--device cuda: torch.cuda.is_available() is False")
     torch.set_num_threads(a.threads)
-    model, labels, name = load(a.checkpoint)
+    device = torch.device(a.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    model, labels, name, (frames, size) = load(a.checkpoint, device)
     if a.channels_last:
         model = model.to(memory_format=torch.channels_last_3d)
-    batcher = Batcher(model, a.max_batch, a.max_delay_ms / 1000.0, a.channels_last)
+    batcher = Batcher(model, a.max_batch, a.max_delay_ms / 1000.0, a.channels_last, device, AUTOCAST[a.precision])
+    if device.type == "cuda" and frames and size:
+        batcher.warm_up(frames, size)
+    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -127,8 +175,8 @@ def main():
 
         def do_GET(self):
             if self.path == "/healthz":
-                self.reply(200, {"status": "ok", "model": name, "torch": torch.__version__,
-                                 "batch_sizes": batcher.batch_sizes})
+                self.reply(200, {"status": "ok", "model": name, "torch": torch.__version__, "device": a.device,
+                                 "precision": a.precision, "batch_sizes": batcher.batch_sizes})
             else:
                 self.reply(404, {"error": "unknown path " + self.path})
 
@@ -155,7 +203,9 @@ def main():
 
     server = ThreadingHTTPServer((a.host, a.port), Handler)
     server.daemon_threads = True
-    print(json.dumps({"serving": name, "port": a.port, "torch": torch.__version__, "threads": a.threads}), flush=True)
+    print(json.dumps({"serving": name, "port": a.port, "torch": torch.__version__, "threads": a.threads,
+                      "device": a.device, "gpu": gpu, "precision": a.precision,
+                      "channels_last": a.channels_last}), flush=True)
     server.serve_forever()
 
 
