@@ -30,6 +30,10 @@ if [[ ${QUICK:-0} == 1 ]]; then
   for p in fp32 bf16 fp16; do
     run $SEVNET bench --json --device cuda --kernels auto --precision "$p" --model sevnet-g8 --mode train --batch 8 --frames 16 --size 224 --warmup "$WARMUP" --iters "$ITERS"
   done
+  # CUDA graphs (GraphedInference): the folded fp32 model replayed, batch 1 (launch-bound) and 8
+  for b in 1 8; do
+    run $SEVNET bench --json --device cuda --fold --cuda-graphs --model sevnet-g8 --mode infer --batch "$b" --frames 16 --size 224 --warmup "$WARMUP" --iters "$ITERS"
+  done
 else
 # PyTorch first (the peer in the same run): fp32 in both layouts, bf16 channels-last
 run_py --modes infer,train --infer-batches 1,8,32 --train-batches 8,32 --precisions fp32 --layouts cl,ncdhw
@@ -46,6 +50,12 @@ run $SEVNET bench --json --device cuda --kernels custom --model sevnet-g8 --mode
 for b in 1 8 32; do
   for p in fp32 bf16 fp16; do
     run $SEVNET bench --json --device cuda --fold --precision "$p" --model sevnet-g8 --mode infer --batch "$b" --frames 16 --size 224 --warmup "$WARMUP" --iters "$ITERS"
+  done
+done
+# CUDA graphs: the folded model replayed from one launch per call (GraphedInference), fp32 and bf16
+for b in 1 8 32; do
+  for p in fp32 bf16; do
+    run $SEVNET bench --json --device cuda --fold --cuda-graphs --precision "$p" --model sevnet-g8 --mode infer --batch "$b" --frames 16 --size 224 --warmup "$WARMUP" --iters "$ITERS"
   done
 done
 for b in 8 32; do
@@ -76,13 +86,14 @@ for mode, batches in (("infer", (1, 8, 32)), ("train", (8, 32))):
         ratio = f"{best_s / best_p:.2f}x" if best_p else "-"
         print(f"| {mode} batch {b} | {f(sc)} | {f(sl)} | {f(pn)} | {f(pc)} | {f(pb)} | {ratio} |")
 print()
-print("| inference (folded) | sevnet fp32 | sevnet bf16 | sevnet fp16 | pytorch bf16 autocast CL | pytorch fp16 autocast CL | pytorch bf16 cast CL | pytorch fp16 cast CL | sevnet bf16 / best pytorch bf16 |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("| inference (folded) | sevnet fp32 | sevnet fp32 CUDA graphs | sevnet bf16 | sevnet fp16 | pytorch bf16 autocast CL | pytorch fp16 autocast CL | pytorch bf16 cast CL | pytorch fp16 cast CL | sevnet bf16 / best pytorch bf16 |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 for b in (1, 8, 32):
-    s32, sb, sh = (find("sevnet", "infer", b, folded=True, precision=p) for p in ("fp32", "bf16", "fp16"))
+    s32, sb, sh = (find("sevnet", "infer", b, folded=True, precision=p, cuda_graphs=False) for p in ("fp32", "bf16", "fp16"))
+    g32 = find("sevnet", "infer", b, folded=True, precision="fp32", cuda_graphs=True)
     pa, ph, pbp, php = (find("pytorch", "infer", b, precision=p, layout="cl") for p in ("bf16", "fp16", "bf16-pure", "fp16-pure"))
     f = lambda r: f"{r['clips_per_s']:.1f}" if r else "-"
     best = max([r["clips_per_s"] for r in (pa, pbp) if r] or [0])
     ratio = f"{sb['clips_per_s'] / best:.2f}x" if sb and best else "-"
-    print(f"| batch {b} | {f(s32)} | {f(sb)} | {f(sh)} | {f(pa)} | {f(ph)} | {f(pbp)} | {f(php)} | {ratio} |")
+    print(f"| batch {b} | {f(s32)} | {f(g32)} | {f(sb)} | {f(sh)} | {f(pa)} | {f(ph)} | {f(pbp)} | {f(php)} | {ratio} |")
 PYEOF
