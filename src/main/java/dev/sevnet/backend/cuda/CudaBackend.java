@@ -401,34 +401,25 @@ public final class CudaBackend implements Backend {
         Tensor y = empty(out, dt);
         try {
             dev.activate();
-            String key = ConvAlgorithmCache.key("fwd", p, allowTf32, dt);
-            if (!widened(key, "fwd", spec)) {
-                try {
-                    ConvDescriptors d = descriptors(p, dt);
-                    ConvAlgorithmCache.Choice ch = forwardAlgorithm(p, d, x, w, y, dt);
-                    try (Tensor ws = workspace(ch.workspaceBytes())) {
-                        useMathType(d, ch);
-                        Cuda.checkCudnn(cudnn.cudnnConvolutionForward(dev.cudnn(), ONE, d.x, Cuda.ptr(x.address()), d.w,
-                                Cuda.ptr(w.address()), d.conv, ch.algorithm(), Cuda.ptr(addr(ws)), ch.workspaceBytes(),
-                                ZERO, d.y, Cuda.ptr(y.address())), "cudnnConvolutionForward " + dt + " " + spec
-                                + algoNote(ch));
-                    }
-                } catch (CudaException e) {
-                    refuse(key, e);
+            // widened without a residual, the fp32 conv takes bias and ReLU in its own epilogue (sevnet's fused
+            // kernels in AUTO/CUSTOM): y is rounded once and no 16-bit epilogue pass follows
+            boolean[] epilogueDone = {false};
+            sixteenBitOrWidened("fwd", p, dt, spec, y, () -> {
+                ConvDescriptors d = descriptors(p, dt);
+                ConvAlgorithmCache.Choice ch = forwardAlgorithm(p, d, x, w, y, dt);
+                try (Tensor ws = workspace(ch.workspaceBytes())) {
+                    useMathType(d, ch);
+                    Cuda.checkCudnn(cudnn.cudnnConvolutionForward(dev.cudnn(), ONE, d.x, Cuda.ptr(x.address()), d.w,
+                            Cuda.ptr(w.address()), d.conv, ch.algorithm(), Cuda.ptr(addr(ws)), ch.workspaceBytes(), ZERO,
+                            d.y, Cuda.ptr(y.address())), "cudnnConvolutionForward " + dt + " " + spec + algoNote(ch));
                 }
-            }
-            boolean epilogueDone = false;
-            if (widened(key, "fwd", spec)) {
-                // without a residual the fp32 conv takes bias and ReLU in its own epilogue (sevnet's fused kernels
-                // in AUTO/CUSTOM): y is rounded once and no 16-bit epilogue pass follows
-                epilogueDone = residual == null;
-                try (Tensor x32 = cast(x, DType.FLOAT32); Tensor w32 = cast(w, DType.FLOAT32);
-                        Tensor y32 = epilogueDone ? conv3d(x32, w32, bias, spec, relu) : conv3d(x32, w32, null, spec,
-                                false)) {
-                    castInto(y32, y);
+            }, () -> {
+                epilogueDone[0] = residual == null;
+                try (Tensor x32 = cast(x, DType.FLOAT32); Tensor w32 = cast(w, DType.FLOAT32)) {
+                    return epilogueDone[0] ? conv3d(x32, w32, bias, spec, relu) : conv3d(x32, w32, null, spec, false);
                 }
-            }
-            if (!epilogueDone && (bias != null || residual != null || relu)) {
+            });
+            if (!epilogueDone[0] && (bias != null || residual != null || relu)) {
                 k(CudaKernels.sevc_half_bias_act(y.address(), addr(bias), addr(residual), y.dim(0), cout,
                         out.sizeFrom(2), relu ? 1 : 0, code, st()), "16-bit bias+residual+relu");
             }
@@ -496,6 +487,28 @@ public final class CudaBackend implements Backend {
      */
     public boolean widensSixteenBit(String direction, ConvSpec spec) {
         return kernelMode != KernelMode.LIBRARY && spec.groups() > 1 && !"bwd-filter".equals(direction);
+    }
+
+    /**
+     * One pass of a 16-bit conv into {@code out}: {@code cudnn16} (cuDNN over 16-bit descriptors), or — when the
+     * problem is widened by choice or cuDNN refuses it — {@code fp32} (the fp32 pass on widened copies), rounded once
+     * into {@code out}.
+     */
+    private void sixteenBitOrWidened(String direction, int[] p, DType dt, ConvSpec spec, Tensor out, Runnable cudnn16,
+            java.util.function.Supplier<Tensor> fp32) {
+        String key = ConvAlgorithmCache.key(direction, p, allowTf32, dt);
+        if (!widened(key, direction, spec)) {
+            try {
+                cudnn16.run();
+            } catch (CudaException e) {
+                refuse(key, e);
+            }
+        }
+        if (widened(key, direction, spec)) {
+            try (Tensor r = fp32.get()) {
+                castInto(r, out);
+            }
+        }
     }
 
     /** By choice (direction given) or because cuDNN refused the problem (see {@link #refuse}). */
@@ -571,20 +584,11 @@ public final class CudaBackend implements Backend {
         Tensor dx = empty(xShape, dt);
         try {
             dev.activate();
-            String key = ConvAlgorithmCache.key("bwd-data", p, allowTf32, dt);
-            if (!widened(key, "bwd-data", spec)) {
-                try {
-                    cudnnBackwardData(dy, w, dx, spec, p, dt);
-                } catch (CudaException e) {
-                    refuse(key, e);
+            sixteenBitOrWidened("bwd-data", p, dt, spec, dx, () -> cudnnBackwardData(dy, w, dx, spec, p, dt), () -> {
+                try (Tensor dy32 = cast(dy, DType.FLOAT32); Tensor w32 = cast(w, DType.FLOAT32)) {
+                    return conv3dBackwardData(dy32, w32, spec, xShape);
                 }
-            }
-            if (widened(key, "bwd-data", spec)) {
-                try (Tensor dy32 = cast(dy, DType.FLOAT32); Tensor w32 = cast(w, DType.FLOAT32);
-                        Tensor dx32 = conv3dBackwardData(dy32, w32, spec, xShape)) {
-                    castInto(dx32, dx);
-                }
-            }
+            });
             return dx;
         } catch (RuntimeException | Error e) {
             dx.close();
@@ -664,20 +668,11 @@ public final class CudaBackend implements Backend {
         Tensor dw = empty(wShape, dt);
         try {
             dev.activate();
-            String key = ConvAlgorithmCache.key("bwd-filter", p, allowTf32, dt);
-            if (!widened(key, "bwd-filter", spec)) {
-                try {
-                    cudnnBackwardFilter(x, dy, dw, spec, p, dt);
-                } catch (CudaException e) {
-                    refuse(key, e);
+            sixteenBitOrWidened("bwd-filter", p, dt, spec, dw, () -> cudnnBackwardFilter(x, dy, dw, spec, p, dt), () -> {
+                try (Tensor x32 = cast(x, DType.FLOAT32); Tensor dy32 = cast(dy, DType.FLOAT32)) {
+                    return conv3dBackwardWeight(x32, dy32, spec, wShape);
                 }
-            }
-            if (widened(key, "bwd-filter", spec)) {
-                try (Tensor x32 = cast(x, DType.FLOAT32); Tensor dy32 = cast(dy, DType.FLOAT32);
-                        Tensor dw32 = conv3dBackwardWeight(x32, dy32, spec, wShape)) {
-                    castInto(dw32, dw);
-                }
-            }
+            });
             return dw;
         } catch (RuntimeException | Error e) {
             dw.close();
