@@ -51,7 +51,8 @@ fi
 if has kernels; then
   # KSECTIONS: all (default), base (temporal conv + BN vs cuDNN), fused (conv_bn_relu.cu vs the library
   # sequence it replaces, and the one-launch SGD step), ndhwc (channels-last temporal conv, fp32 and bf16,
-  # vs the NCDHW conv the backend runs), bnhalf (16-bit BN training kernels vs fp32), halftrain (16-bit conv
+  # vs the NCDHW conv the backend runs), bnhalf (16-bit BN training kernels vs fp32), halfroutes (the widen / cudnn /
+  # channels-last routes of 16-bit grouped convs), halftrain (16-bit conv
   # backward passes through cuDNN and BN vs fp32)
   echo "== kernel microbenchmarks (custom vs cuDNN / library)"
   timeout ${KTIMEOUT:-420} java -cp "$CP" dev.sevnet.bench.CudaKernelsBench 8 ${KREPS:-20} 4300 67 ${KSECTIONS:-all} > "$O/kernels.md" 2>&1; echo "rc=$?"

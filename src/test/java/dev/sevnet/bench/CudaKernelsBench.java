@@ -68,6 +68,9 @@ public final class CudaKernelsBench {
         if (sections.contains("all") || sections.contains("halftrain")) {
             halfTraining(gpu, batch, reps);
         }
+        if (sections.contains("all") || sections.contains("halfroutes")) {
+            halfGroupedRoutes(gpu, batch, reps);
+        }
         gpu.setKernelMode(CudaBackend.KernelMode.AUTO);
     }
 
@@ -408,6 +411,75 @@ public final class CudaKernelsBench {
             }
         } finally {
             gpu.setAllowTf32(tf32Before);
+        }
+    }
+
+    /**
+     * Section {@code halfroutes}: the three routes of a 16-bit grouped 1x3x3 conv ({@link CudaBackend.HalfGroupedRoute}:
+     * fp32 on widened copies, cuDNN over 16-bit NCDHW, cuDNN over channels-last copies) against fp32 with TF32, forward
+     * / backward-data / backward-weight at every G8 block's grouped conv (KernelMode AUTO); ms per call, bf16 and fp16.
+     * A route cuDNN refuses shows the route it fell back to (see the refused list printed at the end).
+     */
+    private static void halfGroupedRoutes(CudaBackend gpu, int batch, int reps) {
+        System.out.println();
+        System.out.println("16-bit grouped 1x3x3 conv routes (CudaBackend.HalfGroupedRoute), ms per call, KernelMode AUTO");
+        System.out.println("| pass | input [N,C,T,H,W] | stride | fp32 TF32 | bf16 widen | bf16 cudnn | bf16 channels-last | "
+                + "fp16 widen | fp16 cudnn | fp16 channels-last |");
+        System.out.println("|---|---|---|---|---|---|---|---|---|---|");
+        gpu.setKernelMode(CudaBackend.KernelMode.AUTO);
+        boolean tf32Before = gpu.allowTf32();
+        CudaBackend.HalfGroupedRoute routeBefore = gpu.halfGroupedRoute();
+        Random r = new Random(8);
+        CudaBackend.HalfGroupedRoute[] routes = CudaBackend.HalfGroupedRoute.values();
+        try {
+            gpu.setAllowTf32(true);
+            for (int[] blk : G8_BLOCKS) {
+                int c = blk[0], hw = blk[1], stride = blk[2], cg = 8;
+                Shape xs = Shape.of(batch, c, 16, hw, hw);
+                Shape ws = Shape.of(c, cg, 1, 3, 3);
+                ConvSpec spec = ConvSpec.builder().kernel(1, 3, 3).stride(1, stride, stride).padding(0, 1, 1)
+                        .groups(c / cg).build();
+                Shape ys = spec.outputShape(xs, c);
+                DType[] types = {DType.FLOAT32, DType.BFLOAT16, DType.FLOAT16};
+                Tensor[] x = new Tensor[3];
+                Tensor[] w = new Tensor[3];
+                Tensor[] dy = new Tensor[3];
+                try {
+                    for (int i = 0; i < 3; i++) {
+                        x[i] = randOf(gpu, r, xs, types[i]);
+                        w[i] = randOf(gpu, r, ws, types[i]);
+                        dy[i] = randOf(gpu, r, ys, types[i]);
+                    }
+                    for (String pass : new String[] {"forward", "bwd-data", "bwd-weight"}) {
+                        StringBuilder row = new StringBuilder("| " + pass + " | " + xs + " | " + stride + " | ");
+                        for (int i = 0; i < 3; i++) {
+                            int t = i;
+                            Runnable body = switch (pass) {
+                                case "forward" -> () -> gpu.conv3d(x[t], w[t], null, spec, false).close();
+                                case "bwd-data" -> () -> gpu.conv3dBackwardData(dy[t], w[t], spec, xs).close();
+                                default -> () -> gpu.conv3dBackwardWeight(x[t], dy[t], spec, ws).close();
+                            };
+                            if (i == 0) {
+                                row.append(String.format(Locale.ROOT, "%.3f | ", gpu.cudaDevice().timeMillis(reps, body)));
+                                continue;
+                            }
+                            for (CudaBackend.HalfGroupedRoute route : routes) {
+                                gpu.setHalfGroupedRoute(route);
+                                row.append(String.format(Locale.ROOT, "%.3f | ", gpu.cudaDevice().timeMillis(reps, body)));
+                            }
+                        }
+                        System.out.println(row.toString().trim());
+                    }
+                } finally {
+                    closeAll(x);
+                    closeAll(w);
+                    closeAll(dy);
+                }
+            }
+            System.out.println("problems cuDNN refused (they ran another route): " + gpu.refusedSixteenBitConvolutions());
+        } finally {
+            gpu.setAllowTf32(tf32Before);
+            gpu.setHalfGroupedRoute(routeBefore);
         }
     }
 

@@ -214,22 +214,46 @@ public final class CudaBackend implements Backend {
         final int defaultMathType;
         private int mathType;
 
+        /**
+         * Channels-last only (else null): x and y in NCDHW, and the filter as a plain NCDHW tensor and as its
+         * channels-last (KTRSC) copy — what cudnnTransformTensor moves between the two layouts.
+         */
+        final cudnnTensorStruct xNcdhw;
+        final cudnnTensorStruct yNcdhw;
+        final cudnnTensorStruct wNcdhw;
+        final cudnnTensorStruct wNdhwc;
+
         ConvDescriptors(int[] p, boolean tf32) {
-            this(p, tf32, DType.FLOAT32);
+            this(p, tf32, DType.FLOAT32, false);
         }
 
-        /** dtype: the data type of x, w and y (CudnnTypes); accumulation is fp32 for every type. */
-        ConvDescriptors(int[] p, boolean tf32, DType dtype) {
+        /**
+         * dtype: the data type of x, w and y (CudnnTypes); accumulation is fp32 for every type. channelsLast: x and
+         * y NDHWC (strides), the filter in CUDNN_TENSOR_NHWC (KTRSC) format.
+         */
+        ConvDescriptors(int[] p, boolean tf32, DType dtype, boolean channelsLast) {
             Cuda.checkCudnn(cudnn.cudnnCreateTensorDescriptor(x), "cudnnCreateTensorDescriptor");
             Cuda.checkCudnn(cudnn.cudnnCreateTensorDescriptor(y), "cudnnCreateTensorDescriptor");
             Cuda.checkCudnn(cudnn.cudnnCreateFilterDescriptor(w), "cudnnCreateFilterDescriptor");
             Cuda.checkCudnn(cudnn.cudnnCreateConvolutionDescriptor(conv), "cudnnCreateConvolutionDescriptor");
             int n = p[0], cin = p[1], t = p[2], h = p[3], wd = p[4], cout = p[5], g = p[15];
             int to = p[16], ho = p[17], wo = p[18];
-            setTensor(x, n, cin, t, h, wd, dtype);
-            setTensor(y, n, cout, to, ho, wo, dtype);
-            Cuda.checkCudnn(cudnn.cudnnSetFilterNdDescriptor(w, CudnnTypes.dataType(dtype), cudnn.CUDNN_TENSOR_NCHW, 5,
+            setTensor(x, n, cin, t, h, wd, dtype, channelsLast);
+            setTensor(y, n, cout, to, ho, wo, dtype, channelsLast);
+            Cuda.checkCudnn(cudnn.cudnnSetFilterNdDescriptor(w, CudnnTypes.dataType(dtype),
+                    channelsLast ? cudnn.CUDNN_TENSOR_NHWC : cudnn.CUDNN_TENSOR_NCHW, 5,
                     new int[] {cout, cin / g, p[6], p[7], p[8]}), "cudnnSetFilterNdDescriptor");
+            if (channelsLast) {
+                xNcdhw = newTensor(n, cin, t, h, wd, dtype, false);
+                yNcdhw = newTensor(n, cout, to, ho, wo, dtype, false);
+                wNcdhw = newTensor(cout, cin / g, p[6], p[7], p[8], dtype, false);
+                wNdhwc = newTensor(cout, cin / g, p[6], p[7], p[8], dtype, true);
+            } else {
+                xNcdhw = null;
+                yNcdhw = null;
+                wNcdhw = null;
+                wNdhwc = null;
+            }
             Cuda.checkCudnn(cudnn.cudnnSetConvolutionNdDescriptor(conv, 3, new int[] {p[12], p[13], p[14]},
                     new int[] {p[9], p[10], p[11]}, new int[] {1, 1, 1}, cudnn.CUDNN_CROSS_CORRELATION,
                     CudnnTypes.computeType(dtype)), "cudnnSetConvolutionNdDescriptor");
@@ -252,8 +276,22 @@ public final class CudaBackend implements Backend {
     }
 
     static void setTensor(cudnnTensorStruct d, int n, int ch, int t, int h, int w, DType dtype) {
+        setTensor(d, n, ch, t, h, w, dtype, false);
+    }
+
+    /** A 5-D tensor descriptor over [n, ch, t, h, w]: NCDHW strides, or NDHWC (channels-last) ones. */
+    static void setTensor(cudnnTensorStruct d, int n, int ch, int t, int h, int w, DType dtype, boolean channelsLast) {
+        int[] strides = channelsLast ? new int[] {ch * t * h * w, 1, h * w * ch, w * ch, ch}
+                : new int[] {ch * t * h * w, t * h * w, h * w, w, 1};
         Cuda.checkCudnn(cudnn.cudnnSetTensorNdDescriptor(d, CudnnTypes.dataType(dtype), 5, new int[] {n, ch, t, h, w},
-                new int[] {ch * t * h * w, t * h * w, h * w, w, 1}), "cudnnSetTensorNdDescriptor");
+                strides), "cudnnSetTensorNdDescriptor");
+    }
+
+    static cudnnTensorStruct newTensor(int n, int ch, int t, int h, int w, DType dtype, boolean channelsLast) {
+        cudnnTensorStruct d = new cudnnTensorStruct();
+        Cuda.checkCudnn(cudnn.cudnnCreateTensorDescriptor(d), "cudnnCreateTensorDescriptor");
+        setTensor(d, n, ch, t, h, w, dtype, channelsLast);
+        return d;
     }
 
     private ConvDescriptors descriptors(int[] p) {
@@ -261,10 +299,17 @@ public final class CudaBackend implements Backend {
     }
 
     private ConvDescriptors descriptors(int[] p, DType dtype) {
-        boolean tf32 = allowTf32;
-        String key = ConvAlgorithmCache.key("desc", p, tf32, dtype);
-        return descriptors.computeIfAbsent(key, k -> new ConvDescriptors(p, tf32, dtype));
+        return descriptors(p, dtype, false);
     }
+
+    private ConvDescriptors descriptors(int[] p, DType dtype, boolean channelsLast) {
+        boolean tf32 = allowTf32;
+        String key = ConvAlgorithmCache.key("desc", p, tf32, dtype) + (channelsLast ? CHANNELS_LAST_KEY : "");
+        return descriptors.computeIfAbsent(key, k -> new ConvDescriptors(p, tf32, dtype, channelsLast));
+    }
+
+    /** The suffix of a channels-last problem's algorithm-cache key. */
+    static final String CHANNELS_LAST_KEY = ":ndhwc";
 
     /** A scratch buffer from the allocator (no cudaMalloc once the cache is warm). */
     private Tensor workspace(long bytes) {
@@ -404,16 +449,10 @@ public final class CudaBackend implements Backend {
             // widened without a residual, the fp32 conv takes bias and ReLU in its own epilogue (sevnet's fused
             // kernels in AUTO/CUSTOM): y is rounded once and no 16-bit epilogue pass follows
             boolean[] epilogueDone = {false};
-            sixteenBitOrWidened("fwd", p, dt, spec, y, () -> {
-                ConvDescriptors d = descriptors(p, dt);
-                ConvAlgorithmCache.Choice ch = forwardAlgorithm(p, d, x, w, y, dt);
-                try (Tensor ws = workspace(ch.workspaceBytes())) {
-                    useMathType(d, ch);
-                    Cuda.checkCudnn(cudnn.cudnnConvolutionForward(dev.cudnn(), ONE, d.x, Cuda.ptr(x.address()), d.w,
-                            Cuda.ptr(w.address()), d.conv, ch.algorithm(), Cuda.ptr(addr(ws)), ch.workspaceBytes(), ZERO,
-                            d.y, Cuda.ptr(y.address())), "cudnnConvolutionForward " + dt + " " + spec + algoNote(ch));
-                }
-            }, () -> {
+            String what = dt + " " + spec;
+            sixteenBitOrWidened("fwd", p, dt, spec, y,
+                    () -> cudnnForward(descriptors(p, dt), ConvAlgorithmCache.key("fwd", p, allowTf32, dt), x, w, y, what),
+                    () -> channelsLastForward(x, w, y, p, dt, what), () -> {
                 epilogueDone[0] = residual == null;
                 try (Tensor x32 = cast(x, DType.FLOAT32); Tensor w32 = cast(w, DType.FLOAT32)) {
                     return epilogueDone[0] ? conv3d(x32, w32, bias, spec, relu) : conv3d(x32, w32, null, spec, false);
@@ -432,7 +471,10 @@ public final class CudaBackend implements Backend {
 
     private ConvAlgorithmCache.Choice forwardAlgorithm(int[] p, ConvDescriptors d, Tensor x, Tensor w, Tensor y,
             DType dtype) {
-        String key = ConvAlgorithmCache.key("fwd", p, allowTf32, dtype);
+        return forwardAlgorithm(ConvAlgorithmCache.key("fwd", p, allowTf32, dtype), d, x, w, y);
+    }
+
+    private ConvAlgorithmCache.Choice forwardAlgorithm(String key, ConvDescriptors d, Tensor x, Tensor w, Tensor y) {
         ConvAlgorithmCache.Choice ch = algorithms.get(key);
         if (ch != null) {
             return ch;
@@ -486,8 +528,51 @@ public final class CudaBackend implements Backend {
      * {@code direction}: fwd, bwd-data, bwd-filter.
      */
     public boolean widensSixteenBit(String direction, ConvSpec spec) {
-        return widenEverySixteenBitConv
-                || kernelMode != KernelMode.LIBRARY && spec.groups() > 1 && !"bwd-filter".equals(direction);
+        return widenEverySixteenBitConv || kernelMode != KernelMode.LIBRARY && spec.groups() > 1
+                && halfGroupedRoute == HalfGroupedRoute.WIDEN && !"bwd-filter".equals(direction);
+    }
+
+    /** Whether a 16-bit conv takes the channels-last route (grouped, AUTO/CUSTOM, route CHANNELS_LAST). */
+    public boolean channelsLastSixteenBit(ConvSpec spec) {
+        return !widenEverySixteenBitConv && kernelMode != KernelMode.LIBRARY && spec.groups() > 1
+                && halfGroupedRoute == HalfGroupedRoute.CHANNELS_LAST;
+    }
+
+    /**
+     * How 16-bit grouped convs run in kernel modes AUTO and CUSTOM (LIBRARY always runs cuDNN over 16-bit NCDHW):
+     * system property {@code sevnet.halfGrouped} = widen (default) | cudnn | channels-last.
+     */
+    public enum HalfGroupedRoute {
+        /** fp32 on widened copies, rounded once (forward, backward-data; backward-filter cuDNN 16-bit): measured. */
+        WIDEN,
+        /** cuDNN over the 16-bit NCDHW tensors: 7-12x slower than TF32 for forward / backward-data on an H200. */
+        CUDNN,
+        /**
+         * cuDNN over channels-last (NDHWC, filter KTRSC) 16-bit copies made by cudnnTransformTensor, every direction
+         * (tensor-core kernels want this layout): written, not yet timed on a GPU.
+         */
+        CHANNELS_LAST;
+
+        public static HalfGroupedRoute parse(String s) {
+            return switch (s.trim().toLowerCase(Locale.ROOT)) {
+                case "widen" -> WIDEN;
+                case "cudnn" -> CUDNN;
+                case "channels-last", "channels_last", "ndhwc" -> CHANNELS_LAST;
+                default -> throw new IllegalArgumentException(
+                        "16-bit grouped conv route must be widen, cudnn or channels-last, got '" + s + "'");
+            };
+        }
+    }
+
+    private volatile HalfGroupedRoute halfGroupedRoute =
+            HalfGroupedRoute.parse(System.getProperty("sevnet.halfGrouped", "widen"));
+
+    public HalfGroupedRoute halfGroupedRoute() {
+        return halfGroupedRoute;
+    }
+
+    public void setHalfGroupedRoute(HalfGroupedRoute route) {
+        this.halfGroupedRoute = java.util.Objects.requireNonNull(route, "route");
     }
 
     /** Tests: every 16-bit conv pass takes the widened route (what a cuDNN refusal does to one problem). */
@@ -503,19 +588,80 @@ public final class CudaBackend implements Backend {
      * into {@code out}.
      */
     private void sixteenBitOrWidened(String direction, int[] p, DType dt, ConvSpec spec, Tensor out, Runnable cudnn16,
-            java.util.function.Supplier<Tensor> fp32) {
+            Runnable channelsLast16, java.util.function.Supplier<Tensor> fp32) {
         String key = ConvAlgorithmCache.key(direction, p, allowTf32, dt);
+        String clKey = key + CHANNELS_LAST_KEY;
+        if (channelsLastSixteenBit(spec) && !refusedHalf.contains(clKey)) {
+            try {
+                channelsLast16.run();
+                return;
+            } catch (CudaException e) {
+                refuse(clKey, e);
+            }
+        }
         if (!widened(key, direction, spec)) {
             try {
                 cudnn16.run();
+                return;
             } catch (CudaException e) {
                 refuse(key, e);
             }
         }
-        if (widened(key, direction, spec)) {
-            try (Tensor r = fp32.get()) {
-                castInto(r, out);
-            }
+        try (Tensor r = fp32.get()) {
+            castInto(r, out);
+        }
+    }
+
+    /** cuDNN's forward over d's descriptors, the algorithm found once per key and cached. */
+    private void cudnnForward(ConvDescriptors d, String key, Tensor x, Tensor w, Tensor y, String what) {
+        ConvAlgorithmCache.Choice ch = forwardAlgorithm(key, d, x, w, y);
+        try (Tensor ws = workspace(ch.workspaceBytes())) {
+            useMathType(d, ch);
+            Cuda.checkCudnn(cudnn.cudnnConvolutionForward(dev.cudnn(), ONE, d.x, Cuda.ptr(x.address()), d.w,
+                    Cuda.ptr(w.address()), d.conv, ch.algorithm(), Cuda.ptr(addr(ws)), ch.workspaceBytes(), ZERO, d.y,
+                    Cuda.ptr(y.address())), "cudnnConvolutionForward " + what + algoNote(ch));
+        }
+    }
+
+    // ---- the channels-last route of 16-bit grouped convs (HalfGroupedRoute.CHANNELS_LAST) ----
+
+    /** cudnnTransformTensor: {@code from} in fromDesc's layout into {@code to} in toDesc's (same dims). */
+    private void transform(cudnnTensorStruct fromDesc, Tensor from, cudnnTensorStruct toDesc, Tensor to) {
+        Cuda.checkCudnn(cudnn.cudnnTransformTensor(dev.cudnn(), ONE, fromDesc, Cuda.ptr(from.address()), ZERO, toDesc,
+                Cuda.ptr(to.address())), "cudnnTransformTensor");
+    }
+
+    /** y = conv(x, w) through NDHWC copies of x and w (KTRSC) and an NDHWC y moved back to NCDHW. */
+    private void channelsLastForward(Tensor x, Tensor w, Tensor y, int[] p, DType dt, String what) {
+        ConvDescriptors d = descriptors(p, dt, true);
+        try (Tensor xc = empty(x.shape(), dt); Tensor wc = empty(w.shape(), dt); Tensor yc = empty(y.shape(), dt)) {
+            transform(d.xNcdhw, x, d.x, xc);
+            transform(d.wNcdhw, w, d.wNdhwc, wc);
+            cudnnForward(d, ConvAlgorithmCache.key("fwd", p, allowTf32, dt) + CHANNELS_LAST_KEY, xc, wc, yc,
+                    what + " channels-last");
+            transform(d.y, yc, d.yNcdhw, y);
+        }
+    }
+
+    private void channelsLastBackwardData(Tensor dy, Tensor w, Tensor dx, int[] p, DType dt, String what) {
+        ConvDescriptors d = descriptors(p, dt, true);
+        try (Tensor dyc = empty(dy.shape(), dt); Tensor wc = empty(w.shape(), dt); Tensor dxc = empty(dx.shape(), dt)) {
+            transform(d.yNcdhw, dy, d.y, dyc);
+            transform(d.wNcdhw, w, d.wNdhwc, wc);
+            cudnnBackwardData(d, ConvAlgorithmCache.key("bwd-data", p, allowTf32, dt) + CHANNELS_LAST_KEY, dyc, wc, dxc,
+                    what + " channels-last");
+            transform(d.x, dxc, d.xNcdhw, dx);
+        }
+    }
+
+    private void channelsLastBackwardFilter(Tensor x, Tensor dy, Tensor dw, int[] p, DType dt, String what) {
+        ConvDescriptors d = descriptors(p, dt, true);
+        try (Tensor xc = empty(x.shape(), dt); Tensor dyc = empty(dy.shape(), dt); Tensor dwc = empty(dw.shape(), dt)) {
+            transform(d.xNcdhw, x, d.x, xc);
+            transform(d.yNcdhw, dy, d.y, dyc);
+            cudnnBackwardFilter(d, ConvAlgorithmCache.key("bwd-filter", p, allowTf32, dt) + CHANNELS_LAST_KEY, xc, dyc,
+                    dwc, what + " channels-last");
+            transform(d.wNdhwc, dwc, d.wNcdhw, dw);
         }
     }
 
@@ -592,7 +738,8 @@ public final class CudaBackend implements Backend {
         Tensor dx = empty(xShape, dt);
         try {
             dev.activate();
-            sixteenBitOrWidened("bwd-data", p, dt, spec, dx, () -> cudnnBackwardData(dy, w, dx, spec, p, dt), () -> {
+            sixteenBitOrWidened("bwd-data", p, dt, spec, dx, () -> cudnnBackwardData(dy, w, dx, spec, p, dt),
+                    () -> channelsLastBackwardData(dy, w, dx, p, dt, dt + " " + spec), () -> {
                 try (Tensor dy32 = cast(dy, DType.FLOAT32); Tensor w32 = cast(w, DType.FLOAT32)) {
                     return conv3dBackwardData(dy32, w32, spec, xShape);
                 }
@@ -606,8 +753,11 @@ public final class CudaBackend implements Backend {
 
     /** cuDNN's backward-data over dtype descriptors, the algorithm found once per (problem, dtype) and cached. */
     private void cudnnBackwardData(Tensor dy, Tensor w, Tensor dx, ConvSpec spec, int[] p, DType dtype) {
-        ConvDescriptors d = descriptors(p, dtype);
-        String key = ConvAlgorithmCache.key("bwd-data", p, allowTf32, dtype);
+        cudnnBackwardData(descriptors(p, dtype), ConvAlgorithmCache.key("bwd-data", p, allowTf32, dtype), dy, w, dx,
+                (dtype == DType.FLOAT32 ? "" : dtype + " ") + spec);
+    }
+
+    private void cudnnBackwardData(ConvDescriptors d, String key, Tensor dy, Tensor w, Tensor dx, String what) {
         ConvAlgorithmCache.Choice ch = algorithms.get(key);
         if (ch == null) {
             int n = cudnn.CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT;
@@ -632,8 +782,7 @@ public final class CudaBackend implements Backend {
             useMathType(d, ch);
             Cuda.checkCudnn(cudnn.cudnnConvolutionBackwardData(dev.cudnn(), ONE, d.w, Cuda.ptr(w.address()), d.y,
                     Cuda.ptr(dy.address()), d.conv, ch.algorithm(), Cuda.ptr(addr(ws)), ch.workspaceBytes(), ZERO, d.x,
-                    Cuda.ptr(dx.address())), "cudnnConvolutionBackwardData " + (dtype == DType.FLOAT32 ? "" : dtype + " ")
-                    + spec + algoNote(ch));
+                    Cuda.ptr(dx.address())), "cudnnConvolutionBackwardData " + what + algoNote(ch));
         }
     }
 
@@ -676,7 +825,8 @@ public final class CudaBackend implements Backend {
         Tensor dw = empty(wShape, dt);
         try {
             dev.activate();
-            sixteenBitOrWidened("bwd-filter", p, dt, spec, dw, () -> cudnnBackwardFilter(x, dy, dw, spec, p, dt), () -> {
+            sixteenBitOrWidened("bwd-filter", p, dt, spec, dw, () -> cudnnBackwardFilter(x, dy, dw, spec, p, dt),
+                    () -> channelsLastBackwardFilter(x, dy, dw, p, dt, dt + " " + spec), () -> {
                 try (Tensor x32 = cast(x, DType.FLOAT32); Tensor dy32 = cast(dy, DType.FLOAT32)) {
                     return conv3dBackwardWeight(x32, dy32, spec, wShape);
                 }
@@ -690,8 +840,11 @@ public final class CudaBackend implements Backend {
 
     /** cuDNN's backward-filter over dtype descriptors, the algorithm found once per (problem, dtype) and cached. */
     private void cudnnBackwardFilter(Tensor x, Tensor dy, Tensor dw, ConvSpec spec, int[] p, DType dtype) {
-        ConvDescriptors d = descriptors(p, dtype);
-        String key = ConvAlgorithmCache.key("bwd-filter", p, allowTf32, dtype);
+        cudnnBackwardFilter(descriptors(p, dtype), ConvAlgorithmCache.key("bwd-filter", p, allowTf32, dtype), x, dy, dw,
+                (dtype == DType.FLOAT32 ? "" : dtype + " ") + spec);
+    }
+
+    private void cudnnBackwardFilter(ConvDescriptors d, String key, Tensor x, Tensor dy, Tensor dw, String what) {
         ConvAlgorithmCache.Choice ch = algorithms.get(key);
         if (ch == null) {
             int n = cudnn.CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT;
@@ -716,8 +869,7 @@ public final class CudaBackend implements Backend {
             useMathType(d, ch);
             Cuda.checkCudnn(cudnn.cudnnConvolutionBackwardFilter(dev.cudnn(), ONE, d.x, Cuda.ptr(x.address()), d.y,
                     Cuda.ptr(dy.address()), d.conv, ch.algorithm(), Cuda.ptr(addr(ws)), ch.workspaceBytes(), ZERO, d.w,
-                    Cuda.ptr(dw.address())), "cudnnConvolutionBackwardFilter " + (dtype == DType.FLOAT32 ? ""
-                    : dtype + " ") + spec + algoNote(ch));
+                    Cuda.ptr(dw.address())), "cudnnConvolutionBackwardFilter " + what + algoNote(ch));
         }
     }
 

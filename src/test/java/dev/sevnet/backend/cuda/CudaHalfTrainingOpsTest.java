@@ -246,6 +246,52 @@ class CudaHalfTrainingOpsTest {
         }
     }
 
+    /**
+     * The channels-last route of 16-bit grouped convs (HalfGroupedRoute.CHANNELS_LAST: cudnnTransformTensor to NDHWC /
+     * KTRSC, cuDNN there, back) against the CPU's fp32 on the widened inputs, every direction; prints which problems
+     * cuDNN refused in that layout (those fall back to the NCDHW route, so the results must match either way).
+     */
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"BFLOAT16", "FLOAT16"})
+    void theChannelsLastRouteOfGroupedConvsMatchesFp32(DType dt) {
+        Random r = new Random(6);
+        CudaBackend.HalfGroupedRoute before = gpu.halfGroupedRoute();
+        gpu.setHalfGroupedRoute(CudaBackend.HalfGroupedRoute.CHANNELS_LAST);
+        try {
+            for (Conv cv : CONVS) {
+                if (cv.spec().groups() == 1) {
+                    continue;
+                }
+                try (TensorScope scope = TensorScope.open()) {
+                    Shape xs = Shape.of(cv.x());
+                    Shape ws = Shape.of(cv.cout(), xs.get(1) / cv.spec().groups(), cv.spec().kT(), cv.spec().kH(),
+                            cv.spec().kW());
+                    Shape ys = cv.spec().outputShape(xs, cv.cout());
+                    assertTrue(gpu.channelsLastSixteenBit(cv.spec()));
+                    Tensor x = rand16(r, dt, 1, cv.x());
+                    Tensor w = rand16(r, dt, 0.3, ws.get(0), ws.get(1), ws.get(2), ws.get(3), ws.get(4));
+                    Tensor dy = rand16(r, dt, 1, ys.get(0), ys.get(1), ys.get(2), ys.get(3), ys.get(4));
+                    Tensor res = rand16(r, dt, 1, ys.get(0), ys.get(1), ys.get(2), ys.get(3), ys.get(4));
+                    Tensor bias = CudaBackendOpsTest.rand(r, cv.cout());
+                    String what = "channels-last " + cv.name();
+                    close16(cpu.conv3d(widen(x), widen(w), bias, cv.spec(), true),
+                            gpu.conv3d(up(x), up(w), up(bias), cv.spec(), true), dt, "forward+bias+relu " + what);
+                    close16(cpu.conv3dResidual(widen(x), widen(w), bias, cv.spec(), widen(res), true),
+                            gpu.conv3dResidual(up(x), up(w), up(bias), cv.spec(), up(res), true), dt,
+                            "forward+residual " + what);
+                    close16(cpu.conv3dBackwardData(widen(dy), widen(w), cv.spec(), xs),
+                            gpu.conv3dBackwardData(up(dy), up(w), cv.spec(), xs), dt, "backward data " + what);
+                    close16(cpu.conv3dBackwardWeight(widen(x), widen(dy), cv.spec(), ws),
+                            gpu.conv3dBackwardWeight(up(x), up(dy), cv.spec(), ws), dt, "backward weight " + what);
+                }
+            }
+            System.out.println(dt + " channels-last problems cuDNN refused (ran NCDHW instead): "
+                    + gpu.refusedSixteenBitConvolutions().stream().filter(k -> k.endsWith(":ndhwc")).toList());
+        } finally {
+            gpu.setHalfGroupedRoute(before);
+        }
+    }
+
     // ---- batch norm ----
 
     // N, C, S: ragged, one channel, C above 2048, SEVNet-G8 widths on a small plane
