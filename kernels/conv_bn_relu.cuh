@@ -163,10 +163,12 @@ SEV_HD int64_t gc_stat_parts(int N, int T, int H, int W, int s) {
 // The group's weights in shared memory as ws[(o*cg + i)*9 + k]: o indexes the channels a thread
 // accumulates, i the staged channel. Forward: o = output channel, i = input channel (w as stored);
 // backward-data: o = input channel, i = output channel (transposed). w is [C, cg, 1, 3, 3].
-SEV_HD void gc_load_weight_slot(float* ws, int slot, const float* w, int g, int cg, bool trans) {
+// St: the weights' storage (fp32, or bf16 / fp16 widened exactly on load)
+template <class St = SevF32>
+SEV_HD void gc_load_weight_slot(float* ws, int slot, const typename St::storage* w, int g, int cg, bool trans) {
   const int k = slot % 9, o = slot / 9 / cg, i = slot / 9 % cg;
   const int co = trans ? i : o, ci = trans ? o : i;
-  ws[slot] = w[(((int64_t)g * cg + co) * cg + ci) * 9 + k];
+  ws[slot] = St::load(w[(((int64_t)g * cg + co) * cg + ci) * 9 + k]);
 }
 // acc[o] += sum_k ws[o, i, k] * v[k] for the thread's cg channels o, staged channel i
 template <int CGMAX>
@@ -183,13 +185,15 @@ SEV_HD void gc_accumulate(float acc[CGMAX], const float v[9], const float* ws, i
 
 // ---- forward: y[n, g*cg + co, t, ho, wo] = sum_ci sum_k w[g*cg + co, ci, k] x[n, g*cg + ci, t, ho*s - 1 + kh, wo*s - 1 + kw]
 // slot of the staged input tile of channel ci: [tf][in_h][in_w], zero outside the input (the padding)
-SEV_HD void gc_fwd_load_slot(float* xs, int slot, const float* x, const GcDims& d, const GcTile& t, GcOrigin o, int n,
-                             int g, int ci) {
+// (St: x's storage; the staged tile is fp32 either way)
+template <class St = SevF32>
+SEV_HD void gc_fwd_load_slot(float* xs, int slot, const typename St::storage* x, const GcDims& d, const GcTile& t,
+                             GcOrigin o, int n, int g, int ci) {
   const int in_h = gc_in_rows(t, d.s), in_w = gc_in_cols(t, d.s);
   const int q = slot % in_w, r = slot / in_w % in_h, f = slot / (in_w * in_h);
   const int tt = o.t0 + f, h = o.h0 * d.s - 1 + r, w = o.w0 * d.s - 1 + q;
   xs[slot] = tt < d.T && h >= 0 && h < d.H && w >= 0 && w < d.W
-                 ? x[(((int64_t)n * d.C + g * d.cg + ci) * d.T + tt) * d.H * d.W + (int64_t)h * d.W + w]
+                 ? St::load(x[(((int64_t)n * d.C + g * d.cg + ci) * d.T + tt) * d.H * d.W + (int64_t)h * d.W + w])
                  : 0.f;
 }
 // the nine taps of output position (f, r, q) of the tile in the staged input tile
@@ -209,16 +213,17 @@ SEV_HD int64_t gc_out_index(const GcDims& d, int n, int c, GcOrigin o, int f, in
 SEV_HD int64_t gc_in_index(const GcDims& d, int n, int c, GcOrigin o, int f, int r, int q) {
   return (((int64_t)n * d.C + c) * d.T + o.t0 + f) * d.H * d.W + (int64_t)(o.h0 + r) * d.W + o.w0 + q;
 }
-// the thread's outputs: raw (e == NULL, the training form) or through the epilogue
-template <int CGMAX>
-SEV_HD void gc_fwd_store(float* y, const float acc[CGMAX], const GcDims& d, GcOrigin o, int n, int g, int f, int r,
-                         int q, const CbrEpilogue* e) {
+// the thread's outputs: raw (e == NULL, the training form) or through the epilogue; a 16-bit y (St) is the fp32
+// result rounded once, after the epilogue
+template <int CGMAX, class St = SevF32>
+SEV_HD void gc_fwd_store(typename St::storage* y, const float acc[CGMAX], const GcDims& d, GcOrigin o, int n, int g,
+                         int f, int r, int q, const CbrEpilogue* e) {
   for (int co = 0; co < CGMAX; co++) {
     if (co < d.cg) {  // a guard, not a break: the loop unrolls and acc stays in registers
       const int c = g * d.cg + co;
       float a = 1.f, b = 0.f;
       if (e) cbr_coeffs(*e, c, &a, &b);
-      y[gc_out_index(d, n, c, o, f, r, q)] = e ? bn_apply_element(acc[co], a, b, e->relu) : acc[co];
+      y[gc_out_index(d, n, c, o, f, r, q)] = St::store(e ? bn_apply_element(acc[co], a, b, e->relu) : acc[co]);
     }
   }
 }

@@ -268,6 +268,15 @@ int sev_hostrun_grouped_conv3x3_forward(const float* x, const float* w, const fl
                                         const float* beta, const float* running_mean, const float* running_var,
                                         float eps, int relu, float* y, int N, int C, int cg, int T, int H, int W,
                                         int stride);
+/* the 16-bit inference form of sev_hostrun_grouped_conv3x3_forward: x, w, y bf16 / fp16 bits, the rest fp32 */
+int sev_hostrun_grouped_conv3x3_forward_bf16(const uint16_t* x, const uint16_t* w, const float* bias,
+                                             const float* gamma, const float* beta, const float* running_mean,
+                                             const float* running_var, float eps, int relu, uint16_t* y, int N, int C,
+                                             int cg, int T, int H, int W, int stride);
+int sev_hostrun_grouped_conv3x3_forward_f16(const uint16_t* x, const uint16_t* w, const float* bias,
+                                            const float* gamma, const float* beta, const float* running_mean,
+                                            const float* running_var, float eps, int relu, uint16_t* y, int N, int C,
+                                            int cg, int T, int H, int W, int stride);
 int sev_hostrun_grouped_conv3x3_bn_train(const float* x, const float* w, const float* gamma, const float* beta,
                                          float* z, float* y, float* save_mean, float* save_invstd,
                                          float* running_mean, float* running_var, float eps, float momentum, int relu,

@@ -192,7 +192,9 @@ void pw_conv_host(const float* x, const float* w, float* y, SevDouble2* part, co
 }
 
 // gc_fwd_kernel: blocks (tile u, group g, item n); part != NULL: the training form (warp trees, warps in order)
-void gc_fwd_host(const float* x, const float* w, float* y, SevDouble2* part, const CbrEpilogue& e, const GcDims& d) {
+template <class St = SevF32>
+void gc_fwd_host(const typename St::storage* x, const typename St::storage* w, typename St::storage* y,
+                 SevDouble2* part, const CbrEpilogue& e, const GcDims& d) {
   const GcTile t = gc_tile(d.T, d.Ho, d.Wo, GC_THREADS);
   const int64_t tiles = gc_tiles(t), P = (int64_t)d.N * tiles;
   const int G = d.C / d.cg, nx = t.tf * gc_in_rows(t, d.s) * gc_in_cols(t, d.s), tp = t.tf * t.th * t.tw;
@@ -205,9 +207,9 @@ void gc_fwd_host(const float* x, const float* w, float* y, SevDouble2* part, con
         static thread_local float acc[GC_THREADS][GC_MAXCG];
         for (int tid = 0; tid < GC_THREADS; tid++)
           for (int c = 0; c < GC_MAXCG; c++) acc[tid][c] = 0.f;
-        for (int i = 0; i < d.cg * d.cg * 9; i++) gc_load_weight_slot(ws.data(), i, w, g, d.cg, false);
+        for (int i = 0; i < d.cg * d.cg * 9; i++) gc_load_weight_slot<St>(ws.data(), i, w, g, d.cg, false);
         for (int ci = 0; ci < d.cg; ci++) {
-          for (int i = 0; i < nx; i++) gc_fwd_load_slot(xs.data(), i, x, d, t, o, n, g, ci);
+          for (int i = 0; i < nx; i++) gc_fwd_load_slot<St>(xs.data(), i, x, d, t, o, n, g, ci);
           for (int tid = 0; tid < tp; tid++) {
             int f, r, q;
             gc_pos(t, tid, &f, &r, &q);
@@ -221,7 +223,7 @@ void gc_fwd_host(const float* x, const float* w, float* y, SevDouble2* part, con
           int f, r, q;
           gc_pos(t, tid, &f, &r, &q);
           valid[tid] = tid < tp && gc_out_valid(d, o, f, r, q, true);
-          if (valid[tid]) gc_fwd_store<GC_MAXCG>(y, acc[tid], d, o, n, g, f, r, q, part ? nullptr : &e);
+          if (valid[tid]) gc_fwd_store<GC_MAXCG, St>(y, acc[tid], d, o, n, g, f, r, q, part ? nullptr : &e);
         }
         if (!part) continue;
         for (int co = 0; co < d.cg; co++) {
@@ -699,6 +701,24 @@ int sev_hostrun_grouped_conv3x3_forward(const float* x, const float* w, const fl
                                         int stride) {
   gc_fwd_host(x, w, y, nullptr, {bias, gamma, beta, running_mean, running_var, eps, relu},
               gc_dims(N, C, cg, T, H, W, stride));
+  return SEV_OK;
+}
+
+int sev_hostrun_grouped_conv3x3_forward_bf16(const uint16_t* x, const uint16_t* w, const float* bias,
+                                             const float* gamma, const float* beta, const float* running_mean,
+                                             const float* running_var, float eps, int relu, uint16_t* y, int N, int C,
+                                             int cg, int T, int H, int W, int stride) {
+  gc_fwd_host<SevBF16>(x, w, y, nullptr, {bias, gamma, beta, running_mean, running_var, eps, relu},
+                       gc_dims(N, C, cg, T, H, W, stride));
+  return SEV_OK;
+}
+
+int sev_hostrun_grouped_conv3x3_forward_f16(const uint16_t* x, const uint16_t* w, const float* bias,
+                                            const float* gamma, const float* beta, const float* running_mean,
+                                            const float* running_var, float eps, int relu, uint16_t* y, int N, int C,
+                                            int cg, int T, int H, int W, int stride) {
+  gc_fwd_host<SevF16>(x, w, y, nullptr, {bias, gamma, beta, running_mean, running_var, eps, relu},
+                      gc_dims(N, C, cg, T, H, W, stride));
   return SEV_OK;
 }
 

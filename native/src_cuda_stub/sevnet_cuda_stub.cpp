@@ -207,6 +207,18 @@ int sevc_cast(const void* x, int from, void* y, int to, int64_t n, void* stream)
 // ---- end of the 16-bit block ----
 
 /* ---- the batch-norm glue in 16-bit storage ---- */
+int sevc_grouped_conv3x3_forward_bf16(const uint16_t* x, const uint16_t* w, const float* bias, const float* gamma,
+                                      const float* beta, const float* running_mean, const float* running_var,
+                                      float eps, int relu, uint16_t* y, int N, int C, int cg, int T, int H, int W,
+                                      int stride, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_grouped_conv3x3_forward_f16(const uint16_t* x, const uint16_t* w, const float* bias, const float* gamma,
+                                     const float* beta, const float* running_mean, const float* running_var,
+                                     float eps, int relu, uint16_t* y, int N, int C, int cg, int T, int H, int W,
+                                     int stride, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
 int sevc_bn_act_train_forward_bf16(const uint16_t* x, const uint16_t* residual, const float* gamma, const float* beta,
                                    uint16_t* y, float* save_mean, float* save_invstd, float* running_mean,
                                    float* running_var, int64_t N, int64_t C, int64_t S, float eps, float momentum,

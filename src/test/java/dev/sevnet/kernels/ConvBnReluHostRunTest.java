@@ -123,6 +123,63 @@ class ConvBnReluHostRunTest {
         }
     }
 
+    /**
+     * The 16-bit inference form (x, w and y in bf16 / fp16): bit for bit the fp32 body on the widened x and w, its
+     * result rounded once — the folded bias, the BN epilogue or none, with and without ReLU, every GROUPED shape
+     * (ragged tiles, stride 2, cg 1..16).
+     */
+    @Test
+    void groupedForwardInSixteenBitsIsTheFp32BodyRoundedOnce() {
+        Random r = new Random(44);
+        for (BatchNormHalfHostRunTest.Fmt f : BatchNormHalfHostRunTest.Fmt.values()) {
+            for (int[] g : GROUPED) {
+                int n = g[0], c = g[1], cg = g[2], t = g[3], h = g[4], wd = g[5], st = g[6];
+                Shape ys = grouped(c, cg, st).outputShape(Shape.of(n, c, t, h, wd), c);
+                for (int form = 0; form < 6; form++) {
+                    int relu = form % 2;
+                    try (TensorScope scope = TensorScope.open()) {
+                        Tensor x16 = BatchNormHalfHostRunTest.randn16(f, r, 0.0, 1.0, n, c, t, h, wd);
+                        Tensor w16 = BatchNormHalfHostRunTest.randn16(f, r, 0.0, 0.3, c, cg, 1, 3, 3);
+                        Tensor x32 = x16.toFloat32();
+                        Tensor w32 = w16.toFloat32();
+                        Tensor bias = form / 2 == 1 ? randn(r, c) : null;
+                        boolean bn = form / 2 == 2;
+                        Tensor gamma = bn ? randn(r, c) : null;
+                        Tensor beta = bn ? randn(r, c) : null;
+                        Tensor rm = bn ? randn(r, c) : null;
+                        Tensor rv = bn ? uniform(r, 0.5, 2, c) : null;
+                        Tensor y32 = nan(ys.dims());
+                        Tensor y16 = Tensor.empty(ys, f.dtype);
+                        ok(NativeCore.sev_hostrun_grouped_conv3x3_forward(x32.address(), w32.address(), addr(bias),
+                                addr(gamma), addr(beta), addr(rm), addr(rv), EPS, relu, y32.address(), n, c, cg, t, h,
+                                wd, st), "fp32 body");
+                        long a = x16.address(), b = w16.address(), y = y16.address();
+                        ok(f == BatchNormHalfHostRunTest.Fmt.BF16
+                                ? NativeCore.sev_hostrun_grouped_conv3x3_forward_bf16(a, b, addr(bias), addr(gamma),
+                                        addr(beta), addr(rm), addr(rv), EPS, relu, y, n, c, cg, t, h, wd, st)
+                                : NativeCore.sev_hostrun_grouped_conv3x3_forward_f16(a, b, addr(bias), addr(gamma),
+                                        addr(beta), addr(rm), addr(rv), EPS, relu, y, n, c, cg, t, h, wd, st),
+                                "16-bit body");
+                        float[] want = y32.toFloatArray();
+                        short[] got = BatchNormHalfHostRunTest.bits(y16);
+                        for (int i = 0; i < want.length; i++) {
+                            if (f.encode(want[i]) != got[i]) {
+                                throw new AssertionError(f + " " + Arrays.toString(g) + " form " + form + " [" + i
+                                        + "]: fp32 body " + want[i] + " rounds to 0x"
+                                        + Integer.toHexString(f.encode(want[i]) & 0xffff) + ", 16-bit body gave 0x"
+                                        + Integer.toHexString(got[i] & 0xffff));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static long addr(Tensor t) {
+        return t == null ? 0L : t.address();
+    }
+
     @Test
     void groupedTrainingFormMatchesCpuConvThenBatchNormThenRelu() {
         Random r = new Random(42);

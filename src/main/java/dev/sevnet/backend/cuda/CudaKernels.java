@@ -252,6 +252,19 @@ public final class CudaKernels {
             @Cast("float*") long y, int n, int c, int cg, int t, int h, int wd, int stride,
             @Cast("void*") long stream);
 
+    /** Its 16-bit inference form: x, w, y bf16 / fp16 bits; fp32 accumulation and epilogue, y rounded once. */
+    public static native int sevc_grouped_conv3x3_forward_bf16(@Cast("const uint16_t*") long x,
+            @Cast("const uint16_t*") long w, @Cast("const float*") long bias, @Cast("const float*") long gamma,
+            @Cast("const float*") long beta, @Cast("const float*") long runningMean,
+            @Cast("const float*") long runningVar, float eps, int relu, @Cast("uint16_t*") long y, int n, int c, int cg,
+            int t, int h, int wd, int stride, @Cast("void*") long stream);
+
+    public static native int sevc_grouped_conv3x3_forward_f16(@Cast("const uint16_t*") long x,
+            @Cast("const uint16_t*") long w, @Cast("const float*") long bias, @Cast("const float*") long gamma,
+            @Cast("const float*") long beta, @Cast("const float*") long runningMean,
+            @Cast("const float*") long runningVar, float eps, int relu, @Cast("uint16_t*") long y, int n, int c, int cg,
+            int t, int h, int wd, int stride, @Cast("void*") long stream);
+
     public static native int sevc_grouped_conv3x3_bn_train(@Cast("const float*") long x, @Cast("const float*") long w,
             @Cast("const float*") long gamma, @Cast("const float*") long beta, @Cast("float*") long z,
             @Cast("float*") long y, @Cast("float*") long saveMean, @Cast("float*") long saveInvstd,
