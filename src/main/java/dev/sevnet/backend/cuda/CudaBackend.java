@@ -446,6 +446,24 @@ public final class CudaBackend implements Backend {
         Tensor y = empty(out, dt);
         try {
             dev.activate();
+            if (!widenEverySixteenBitConv && fusedConv(spec, x.shape(), cout) && !isPointwise(spec)) {
+                // CUSTOM: sevnet's fused grouped kernel in 16-bit storage (fp32 accumulation, bias and ReLU inside, y
+                // rounded once); a residual is added by the 16-bit epilogue after it
+                boolean act = residual == null && relu;
+                int relu1 = act ? 1 : 0;
+                long b = addr(bias);
+                int rc = dt == DType.BFLOAT16
+                        ? CudaKernels.sevc_grouped_conv3x3_forward_bf16(x.address(), w.address(), b, 0L, 0L, 0L, 0L,
+                                0f, relu1, y.address(), p[0], p[1], p[1] / p[15], p[2], p[3], p[4], p[10], st())
+                        : CudaKernels.sevc_grouped_conv3x3_forward_f16(x.address(), w.address(), b, 0L, 0L, 0L, 0L,
+                                0f, relu1, y.address(), p[0], p[1], p[1] / p[15], p[2], p[3], p[4], p[10], st());
+                k(rc, "fused grouped conv (16-bit)");
+                if (residual != null) {
+                    k(CudaKernels.sevc_half_bias_act(y.address(), 0L, residual.address(), y.dim(0), cout,
+                            out.sizeFrom(2), relu ? 1 : 0, code, st()), "16-bit residual+relu");
+                }
+                return y;
+            }
             // widened without a residual, the fp32 conv takes bias and ReLU in its own epilogue (sevnet's fused
             // kernels in AUTO/CUSTOM): y is rounded once and no 16-bit epilogue pass follows
             boolean[] epilogueDone = {false};
@@ -524,7 +542,8 @@ public final class CudaBackend implements Backend {
      * 9.14, cuDNN's 16-bit grouped backward-data in NCDHW took 2.99 ms against 0.26 ms in TF32 at
      * [8, 64, 16, 56, 56] (3.37 vs 0.36 ms strided; CudaKernelsBench halftrain, bench/RESULTS.md) and 16-bit
      * inference ran at 0.6x fp32's clips/s; the two casts cost far less than the difference. Backward-filter stays
-     * 16-bit (there cuDNN's 16-bit is faster than TF32). LIBRARY keeps cuDNN's 16-bit kernels for comparison.
+     * 16-bit (there cuDNN's 16-bit is faster than TF32). LIBRARY keeps cuDNN's 16-bit kernels for comparison; CUSTOM
+     * runs the grouped forward on sevnet's fused kernel in 16-bit storage (sevc_grouped_conv3x3_forward_bf16/_f16).
      * {@code direction}: fwd, bwd-data, bwd-filter.
      */
     public boolean widensSixteenBit(String direction, ConvSpec spec) {
