@@ -208,6 +208,32 @@ class CudaHalfTrainingOpsTest {
     }
 
     /**
+     * The 16-bit conv {@code cv} on the GPU, every pass — forward with bias + ReLU, forward with a residual,
+     * backward-data, backward-weight — against the CPU's fp32 on the widened inputs.
+     */
+    static void everyPassMatchesFp32(Conv cv, DType dt, Random r, String what) {
+        try (TensorScope scope = TensorScope.open()) {
+            Shape xs = Shape.of(cv.x());
+            Shape ws = Shape.of(cv.cout(), xs.get(1) / cv.spec().groups(), cv.spec().kT(), cv.spec().kH(),
+                    cv.spec().kW());
+            Shape ys = cv.spec().outputShape(xs, cv.cout());
+            Tensor x = rand16(r, dt, 1, cv.x());
+            Tensor w = rand16(r, dt, 0.3, ws.get(0), ws.get(1), ws.get(2), ws.get(3), ws.get(4));
+            Tensor dy = rand16(r, dt, 1, ys.get(0), ys.get(1), ys.get(2), ys.get(3), ys.get(4));
+            Tensor res = rand16(r, dt, 1, ys.get(0), ys.get(1), ys.get(2), ys.get(3), ys.get(4));
+            Tensor bias = CudaBackendOpsTest.rand(r, cv.cout());
+            close16(cpu.conv3d(widen(x), widen(w), bias, cv.spec(), true),
+                    gpu.conv3d(up(x), up(w), up(bias), cv.spec(), true), dt, "forward+bias+relu " + what);
+            close16(cpu.conv3dResidual(widen(x), widen(w), bias, cv.spec(), widen(res), true),
+                    gpu.conv3dResidual(up(x), up(w), up(bias), cv.spec(), up(res), true), dt, "forward+residual " + what);
+            close16(cpu.conv3dBackwardData(widen(dy), widen(w), cv.spec(), xs),
+                    gpu.conv3dBackwardData(up(dy), up(w), cv.spec(), xs), dt, "backward data " + what);
+            close16(cpu.conv3dBackwardWeight(widen(x), widen(dy), cv.spec(), ws),
+                    gpu.conv3dBackwardWeight(up(x), up(dy), cv.spec(), ws), dt, "backward weight " + what);
+        }
+    }
+
+    /**
      * The widened route (fp32 pass on widened copies, rounded once) that a cuDNN refusal sends a problem down, forced
      * for every conv shape and direction: forward (with bias + ReLU, and with a residual), backward-data and
      * backward-weight against the CPU's fp32 on the widened inputs.
@@ -219,27 +245,7 @@ class CudaHalfTrainingOpsTest {
         gpu.widenEverySixteenBitConvForTests(true);
         try {
             for (Conv cv : CONVS) {
-                try (TensorScope scope = TensorScope.open()) {
-                    Shape xs = Shape.of(cv.x());
-                    Shape ws = Shape.of(cv.cout(), xs.get(1) / cv.spec().groups(), cv.spec().kT(), cv.spec().kH(),
-                            cv.spec().kW());
-                    Shape ys = cv.spec().outputShape(xs, cv.cout());
-                    Tensor x = rand16(r, dt, 1, cv.x());
-                    Tensor w = rand16(r, dt, 0.3, ws.get(0), ws.get(1), ws.get(2), ws.get(3), ws.get(4));
-                    Tensor dy = rand16(r, dt, 1, ys.get(0), ys.get(1), ys.get(2), ys.get(3), ys.get(4));
-                    Tensor res = rand16(r, dt, 1, ys.get(0), ys.get(1), ys.get(2), ys.get(3), ys.get(4));
-                    Tensor bias = CudaBackendOpsTest.rand(r, cv.cout());
-                    String what = "widened " + cv.name();
-                    close16(cpu.conv3d(widen(x), widen(w), bias, cv.spec(), true),
-                            gpu.conv3d(up(x), up(w), up(bias), cv.spec(), true), dt, "forward+bias+relu " + what);
-                    close16(cpu.conv3dResidual(widen(x), widen(w), bias, cv.spec(), widen(res), true),
-                            gpu.conv3dResidual(up(x), up(w), up(bias), cv.spec(), up(res), true), dt,
-                            "forward+residual " + what);
-                    close16(cpu.conv3dBackwardData(widen(dy), widen(w), cv.spec(), xs),
-                            gpu.conv3dBackwardData(up(dy), up(w), cv.spec(), xs), dt, "backward data " + what);
-                    close16(cpu.conv3dBackwardWeight(widen(x), widen(dy), cv.spec(), ws),
-                            gpu.conv3dBackwardWeight(up(x), up(dy), cv.spec(), ws), dt, "backward weight " + what);
-                }
+                everyPassMatchesFp32(cv, dt, r, "widened " + cv.name());
             }
         } finally {
             gpu.widenEverySixteenBitConvForTests(false);
@@ -262,28 +268,8 @@ class CudaHalfTrainingOpsTest {
                 if (cv.spec().groups() == 1) {
                     continue;
                 }
-                try (TensorScope scope = TensorScope.open()) {
-                    Shape xs = Shape.of(cv.x());
-                    Shape ws = Shape.of(cv.cout(), xs.get(1) / cv.spec().groups(), cv.spec().kT(), cv.spec().kH(),
-                            cv.spec().kW());
-                    Shape ys = cv.spec().outputShape(xs, cv.cout());
-                    assertTrue(gpu.channelsLastSixteenBit(cv.spec()));
-                    Tensor x = rand16(r, dt, 1, cv.x());
-                    Tensor w = rand16(r, dt, 0.3, ws.get(0), ws.get(1), ws.get(2), ws.get(3), ws.get(4));
-                    Tensor dy = rand16(r, dt, 1, ys.get(0), ys.get(1), ys.get(2), ys.get(3), ys.get(4));
-                    Tensor res = rand16(r, dt, 1, ys.get(0), ys.get(1), ys.get(2), ys.get(3), ys.get(4));
-                    Tensor bias = CudaBackendOpsTest.rand(r, cv.cout());
-                    String what = "channels-last " + cv.name();
-                    close16(cpu.conv3d(widen(x), widen(w), bias, cv.spec(), true),
-                            gpu.conv3d(up(x), up(w), up(bias), cv.spec(), true), dt, "forward+bias+relu " + what);
-                    close16(cpu.conv3dResidual(widen(x), widen(w), bias, cv.spec(), widen(res), true),
-                            gpu.conv3dResidual(up(x), up(w), up(bias), cv.spec(), up(res), true), dt,
-                            "forward+residual " + what);
-                    close16(cpu.conv3dBackwardData(widen(dy), widen(w), cv.spec(), xs),
-                            gpu.conv3dBackwardData(up(dy), up(w), cv.spec(), xs), dt, "backward data " + what);
-                    close16(cpu.conv3dBackwardWeight(widen(x), widen(dy), cv.spec(), ws),
-                            gpu.conv3dBackwardWeight(up(x), up(dy), cv.spec(), ws), dt, "backward weight " + what);
-                }
+                assertTrue(gpu.channelsLastSixteenBit(cv.spec()));
+                everyPassMatchesFp32(cv, dt, r, "channels-last " + cv.name());
             }
             System.out.println(dt + " channels-last problems cuDNN refused (ran NCDHW instead): "
                     + gpu.refusedSixteenBitConvolutions().stream().filter(k -> k.endsWith(":ndhwc")).toList());
