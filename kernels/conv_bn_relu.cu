@@ -116,10 +116,11 @@ __global__ void __launch_bounds__(GC_THREADS) gc_fwd_half_kernel(const uint16_t*
 }
 
 // ---- grouped 1x3x3 backward-data: grid (tiles of input positions, groups, items)
-template <int CGMAX>
-__global__ void __launch_bounds__(GC_THREADS) gc_bwd_data_kernel(const float* __restrict__ dy,
-                                                                 const float* __restrict__ w, float* __restrict__ dx,
-                                                                 GcDims d, GcTile t) {
+// one block; St: dy, w and dx storage (fp32, or bf16 / fp16 with dx rounded once)
+template <int CGMAX, class St>
+__device__ __forceinline__ void gc_bwd_data_block(const typename St::storage* __restrict__ dy,
+                                                  const typename St::storage* __restrict__ w,
+                                                  typename St::storage* __restrict__ dx, GcDims d, GcTile t) {
   extern __shared__ float smem[];
   float* ws = smem;
   float* ds = smem + d.cg * d.cg * 9;
@@ -127,7 +128,7 @@ __global__ void __launch_bounds__(GC_THREADS) gc_bwd_data_kernel(const float* __
   const GcOrigin o = gc_origin(t, blockIdx.x);
   const GcWindow win = gc_bwd_window(d, t, o);
   const int nd = t.tf * win.rows * win.cols;
-  for (int i = threadIdx.x; i < d.cg * d.cg * 9; i += GC_THREADS) gc_load_weight_slot(ws, i, w, g, d.cg, true);
+  for (int i = threadIdx.x; i < d.cg * d.cg * 9; i += GC_THREADS) gc_load_weight_slot<St>(ws, i, w, g, d.cg, true);
   int f, r, q;
   gc_pos(t, threadIdx.x, &f, &r, &q);
   const bool active = threadIdx.x < t.tf * t.th * t.tw;
@@ -136,7 +137,7 @@ __global__ void __launch_bounds__(GC_THREADS) gc_bwd_data_kernel(const float* __
   for (int i = 0; i < CGMAX; i++) acc[i] = 0.f;
   for (int co = 0; co < d.cg; co++) {
     __syncthreads();
-    for (int i = threadIdx.x; i < nd; i += GC_THREADS) gc_bwd_load_slot(ds, i, dy, d, o, win, n, g, co);
+    for (int i = threadIdx.x; i < nd; i += GC_THREADS) gc_bwd_load_slot<St>(ds, i, dy, d, o, win, n, g, co);
     __syncthreads();
     if (active) {
       float v[9];
@@ -147,8 +148,20 @@ __global__ void __launch_bounds__(GC_THREADS) gc_bwd_data_kernel(const float* __
   if (active && gc_out_valid(d, o, f, r, q, false)) {
 #pragma unroll
     for (int ci = 0; ci < CGMAX; ci++)
-      if (ci < d.cg) dx[gc_in_index(d, n, g * d.cg + ci, o, f, r, q)] = acc[ci];
+      if (ci < d.cg) dx[gc_in_index(d, n, g * d.cg + ci, o, f, r, q)] = St::store(acc[ci]);
   }
+}
+template <int CGMAX>
+__global__ void __launch_bounds__(GC_THREADS) gc_bwd_data_kernel(const float* __restrict__ dy,
+                                                                 const float* __restrict__ w, float* __restrict__ dx,
+                                                                 GcDims d, GcTile t) {
+  gc_bwd_data_block<CGMAX, SevF32>(dy, w, dx, d, t);
+}
+template <int CGMAX, class St>
+__global__ void __launch_bounds__(GC_THREADS) gc_bwd_data_half_kernel(const uint16_t* __restrict__ dy,
+                                                                      const uint16_t* __restrict__ w,
+                                                                      uint16_t* __restrict__ dx, GcDims d, GcTile t) {
+  gc_bwd_data_block<CGMAX, St>(dy, w, dx, d, t);
 }
 
 // ---- grouped 1x3x3 backward-weight: grid (splits, groups); each split's partial into parts[p]
@@ -324,12 +337,26 @@ void gc_fwd_launch(const typename St::storage* x, const typename St::storage* w,
   else
     gc_fwd_launch_t<16, St>(x, w, y, part, e, d, st);
 }
-template <int CGMAX>
-void gc_bwd_data_launch_t(const float* dy, const float* w, float* dx, const GcDims& d, cudaStream_t st) {
+template <int CGMAX, class St = SevF32>
+void gc_bwd_data_launch_t(const typename St::storage* dy, const typename St::storage* w, typename St::storage* dx,
+                          const GcDims& d, cudaStream_t st) {
   const GcTile t = gc_tile(d.T, d.H, d.W, GC_THREADS);
   const size_t smem = sizeof(float) * (d.cg * d.cg * 9 + gc_bwd_window_max(t));
   const dim3 grid((unsigned)gc_tiles(t), (unsigned)(d.C / d.cg), (unsigned)d.N);
-  gc_bwd_data_kernel<CGMAX><<<grid, GC_THREADS, smem, st>>>(dy, w, dx, d, t);
+  if constexpr (std::is_same<St, SevF32>::value)
+    gc_bwd_data_kernel<CGMAX><<<grid, GC_THREADS, smem, st>>>(dy, w, dx, d, t);
+  else
+    gc_bwd_data_half_kernel<CGMAX, St><<<grid, GC_THREADS, smem, st>>>(dy, w, dx, d, t);
+}
+template <class St = SevF32>
+void gc_bwd_data_launch(const typename St::storage* dy, const typename St::storage* w, typename St::storage* dx,
+                        const GcDims& d, cudaStream_t st) {
+  if (d.cg <= 4)
+    gc_bwd_data_launch_t<4, St>(dy, w, dx, d, st);
+  else if (d.cg <= 8)
+    gc_bwd_data_launch_t<8, St>(dy, w, dx, d, st);
+  else
+    gc_bwd_data_launch_t<16, St>(dy, w, dx, d, st);
 }
 
 // "what: reason" as the last error
@@ -387,6 +414,15 @@ int grouped_conv3x3_forward_16(const char* what, const uint16_t* x, const uint16
   if ((int64_t)N * C * T * H * W == 0) return SEVC_OK;
   gc_fwd_launch<St>(x, w, y, nullptr, epilogue(bias, gamma, beta, running_mean, running_var, eps, relu),
                     gc_dims(N, C, cg, T, H, W, stride), sevc::as_stream(stream));
+  return sevc::check_launch(what);
+}
+// the 16-bit backward-data: dy, w, dx in bf16 / fp16, fp32 accumulation, dx rounded once
+template <class St>
+int grouped_conv3x3_backward_data_16(const char* what, const uint16_t* dy, const uint16_t* w, uint16_t* dx, int N, int C,
+                                     int cg, int T, int H, int W, int stride, void* stream) {
+  if (gc_check(N, C, cg, T, H, W, stride, what)) return SEVC_E_ARG;
+  if ((int64_t)N * C * T * H * W == 0) return SEVC_OK;
+  gc_bwd_data_launch<St>(dy, w, dx, gc_dims(N, C, cg, T, H, W, stride), sevc::as_stream(stream));
   return sevc::check_launch(what);
 }
 }  // namespace
@@ -473,15 +509,18 @@ int sevc_grouped_conv3x3_backward_data(const float* dy, const float* w, float* d
                                        int W, int stride, void* stream) {
   if (gc_check(N, C, cg, T, H, W, stride, "grouped_conv3x3_backward_data: bad size")) return SEVC_E_ARG;
   if ((int64_t)N * C * T * H * W == 0) return SEVC_OK;
-  const GcDims d = gc_dims(N, C, cg, T, H, W, stride);
-  const cudaStream_t st = sevc::as_stream(stream);
-  if (cg <= 4)
-    gc_bwd_data_launch_t<4>(dy, w, dx, d, st);
-  else if (cg <= 8)
-    gc_bwd_data_launch_t<8>(dy, w, dx, d, st);
-  else
-    gc_bwd_data_launch_t<16>(dy, w, dx, d, st);
+  gc_bwd_data_launch(dy, w, dx, gc_dims(N, C, cg, T, H, W, stride), sevc::as_stream(stream));
   return sevc::check_launch("grouped_conv3x3_backward_data");
+}
+int sevc_grouped_conv3x3_backward_data_bf16(const uint16_t* dy, const uint16_t* w, uint16_t* dx, int N, int C, int cg,
+                                            int T, int H, int W, int stride, void* stream) {
+  return grouped_conv3x3_backward_data_16<SevBF16>("grouped_conv3x3_backward_data_bf16: bad size", dy, w, dx, N, C,
+                                                   cg, T, H, W, stride, stream);
+}
+int sevc_grouped_conv3x3_backward_data_f16(const uint16_t* dy, const uint16_t* w, uint16_t* dx, int N, int C, int cg,
+                                           int T, int H, int W, int stride, void* stream) {
+  return grouped_conv3x3_backward_data_16<SevF16>("grouped_conv3x3_backward_data_f16: bad size", dy, w, dx, N, C, cg,
+                                                  T, H, W, stride, stream);
 }
 
 int sevc_grouped_conv3x3_backward_weight(const float* x, const float* dy, float* dw, int N, int C, int cg, int T,

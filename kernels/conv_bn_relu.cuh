@@ -253,12 +253,13 @@ SEV_HD GcWindow gc_bwd_window(const GcDims& d, const GcTile& t, GcOrigin o) {
 }
 // the largest window of a tile (sizes the shared array): stride 1 needs th + 2 rows, larger strides fewer
 SEV_HD int gc_bwd_window_max(const GcTile& t) { return t.tf * (t.th + 2) * (t.tw + 2); }
-SEV_HD void gc_bwd_load_slot(float* ds, int slot, const float* dy, const GcDims& d, GcOrigin o, GcWindow win, int n,
-                             int g, int co) {
+template <class St = SevF32>
+SEV_HD void gc_bwd_load_slot(float* ds, int slot, const typename St::storage* dy, const GcDims& d, GcOrigin o,
+                             GcWindow win, int n, int g, int co) {
   const int q = slot % win.cols, r = slot / win.cols % win.rows, f = slot / (win.cols * win.rows);
   const int tt = o.t0 + f, ho = win.h_lo + r, wo = win.w_lo + q;
   ds[slot] = tt < d.T && ho >= 0 && ho < d.Ho && wo >= 0 && wo < d.Wo
-                 ? dy[(((int64_t)n * d.C + g * d.cg + co) * d.T + tt) * d.Ho * d.Wo + (int64_t)ho * d.Wo + wo]
+                 ? St::load(dy[(((int64_t)n * d.C + g * d.cg + co) * d.T + tt) * d.Ho * d.Wo + (int64_t)ho * d.Wo + wo])
                  : 0.f;
 }
 // the nine taps of input position (f, r, q): v[kh*3 + kw] = dy at (ho, wo) where h + 1 - kh = ho*s, else 0

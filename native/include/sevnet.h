@@ -283,6 +283,11 @@ int sev_hostrun_grouped_conv3x3_bn_train(const float* x, const float* w, const f
                                          int N, int C, int cg, int T, int H, int W, int stride);
 int sev_hostrun_grouped_conv3x3_backward_data(const float* dy, const float* w, float* dx, int N, int C, int cg, int T,
                                               int H, int W, int stride);
+/* its 16-bit form: dy, w, dx bf16 / fp16 bits, dx rounded once */
+int sev_hostrun_grouped_conv3x3_backward_data_bf16(const uint16_t* dy, const uint16_t* w, uint16_t* dx, int N, int C,
+                                                   int cg, int T, int H, int W, int stride);
+int sev_hostrun_grouped_conv3x3_backward_data_f16(const uint16_t* dy, const uint16_t* w, uint16_t* dx, int N, int C,
+                                                  int cg, int T, int H, int W, int stride);
 int sev_hostrun_grouped_conv3x3_backward_weight(const float* x, const float* dy, float* dw, int N, int C, int cg,
                                                 int T, int H, int W, int stride);
 int sev_hostrun_bn_act_train_forward(const float* x, const float* residual, const float* gamma, const float* beta,

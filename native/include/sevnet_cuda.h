@@ -168,6 +168,11 @@ int sevc_grouped_conv3x3_bn_train(const float* x, const float* w, const float* g
                                   int H, int W, int stride, void* stream);
 int sevc_grouped_conv3x3_backward_data(const float* dy, const float* w, float* dx, int N, int C, int cg, int T, int H,
                                        int W, int stride, void* stream);
+/* its 16-bit form: dy, w, dx bf16 / fp16 bits, fp32 accumulation, dx rounded once */
+int sevc_grouped_conv3x3_backward_data_bf16(const uint16_t* dy, const uint16_t* w, uint16_t* dx, int N, int C, int cg,
+                                            int T, int H, int W, int stride, void* stream);
+int sevc_grouped_conv3x3_backward_data_f16(const uint16_t* dy, const uint16_t* w, uint16_t* dx, int N, int C, int cg,
+                                           int T, int H, int W, int stride, void* stream);
 int sevc_grouped_conv3x3_backward_weight(const float* x, const float* dy, float* dw, int N, int C, int cg, int T,
                                          int H, int W, int stride, void* stream);
 /* batch norm (training) over [N, C, S] then (+ residual when not NULL) then ReLU when relu != 0, PyTorch

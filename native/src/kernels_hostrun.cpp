@@ -317,6 +317,45 @@ int bn_act_backward_host(const typename St::storage* x, const typename St::stora
   return SEV_OK;
 }
 
+template <class St>
+int gc_bwd_data_host(const typename St::storage* dy, const typename St::storage* w, typename St::storage* dx, int N,
+                     int C, int cg, int T, int H, int W, int stride) {
+  const GcDims d = gc_dims(N, C, cg, T, H, W, stride);
+  const GcTile t = gc_tile(T, H, W, GC_THREADS);
+  const int64_t tiles = gc_tiles(t);
+  const int G = C / cg, tp = t.tf * t.th * t.tw;
+  // gc_bwd_data_kernel: blocks (tile u of input positions, group g, item n)
+#pragma omp parallel for schedule(dynamic, 1) collapse(3)
+  for (int n = 0; n < N; n++)
+    for (int g = 0; g < G; g++)
+      for (int64_t u = 0; u < tiles; u++) {
+        const GcOrigin o = gc_origin(t, u);
+        const GcWindow win = gc_bwd_window(d, t, o);
+        const int nd = t.tf * win.rows * win.cols;
+        std::vector<float> ws(cg * cg * 9), ds(nd);
+        static thread_local float acc[GC_THREADS][GC_MAXCG];
+        for (int tid = 0; tid < GC_THREADS; tid++)
+          for (int c = 0; c < GC_MAXCG; c++) acc[tid][c] = 0.f;
+        for (int i = 0; i < cg * cg * 9; i++) gc_load_weight_slot<St>(ws.data(), i, w, g, cg, true);
+        for (int co = 0; co < cg; co++) {
+          for (int i = 0; i < nd; i++) gc_bwd_load_slot<St>(ds.data(), i, dy, d, o, win, n, g, co);
+          for (int tid = 0; tid < tp; tid++) {
+            int f, r, q;
+            gc_pos(t, tid, &f, &r, &q);
+            float v[9];
+            gc_bwd_taps(v, ds.data(), d, o, win, f, r, q);
+            gc_accumulate<GC_MAXCG>(acc[tid], v, ws.data(), co, cg);
+          }
+        }
+        for (int tid = 0; tid < tp; tid++) {
+          int f, r, q;
+          gc_pos(t, tid, &f, &r, &q);
+          if (!gc_out_valid(d, o, f, r, q, false)) continue;
+          for (int ci = 0; ci < cg; ci++) dx[gc_in_index(d, n, g * cg + ci, o, f, r, q)] = St::store(acc[tid][ci]);
+        }
+      }
+  return SEV_OK;
+}
 }  // namespace
 
 extern "C" {
@@ -737,43 +776,18 @@ int sev_hostrun_grouped_conv3x3_bn_train(const float* x, const float* w, const f
   return SEV_OK;
 }
 
+
 int sev_hostrun_grouped_conv3x3_backward_data(const float* dy, const float* w, float* dx, int N, int C, int cg, int T,
                                               int H, int W, int stride) {
-  const GcDims d = gc_dims(N, C, cg, T, H, W, stride);
-  const GcTile t = gc_tile(T, H, W, GC_THREADS);
-  const int64_t tiles = gc_tiles(t);
-  const int G = C / cg, tp = t.tf * t.th * t.tw;
-  // gc_bwd_data_kernel: blocks (tile u of input positions, group g, item n)
-#pragma omp parallel for schedule(dynamic, 1) collapse(3)
-  for (int n = 0; n < N; n++)
-    for (int g = 0; g < G; g++)
-      for (int64_t u = 0; u < tiles; u++) {
-        const GcOrigin o = gc_origin(t, u);
-        const GcWindow win = gc_bwd_window(d, t, o);
-        const int nd = t.tf * win.rows * win.cols;
-        std::vector<float> ws(cg * cg * 9), ds(nd);
-        static thread_local float acc[GC_THREADS][GC_MAXCG];
-        for (int tid = 0; tid < GC_THREADS; tid++)
-          for (int c = 0; c < GC_MAXCG; c++) acc[tid][c] = 0.f;
-        for (int i = 0; i < cg * cg * 9; i++) gc_load_weight_slot(ws.data(), i, w, g, cg, true);
-        for (int co = 0; co < cg; co++) {
-          for (int i = 0; i < nd; i++) gc_bwd_load_slot(ds.data(), i, dy, d, o, win, n, g, co);
-          for (int tid = 0; tid < tp; tid++) {
-            int f, r, q;
-            gc_pos(t, tid, &f, &r, &q);
-            float v[9];
-            gc_bwd_taps(v, ds.data(), d, o, win, f, r, q);
-            gc_accumulate<GC_MAXCG>(acc[tid], v, ws.data(), co, cg);
-          }
-        }
-        for (int tid = 0; tid < tp; tid++) {
-          int f, r, q;
-          gc_pos(t, tid, &f, &r, &q);
-          if (!gc_out_valid(d, o, f, r, q, false)) continue;
-          for (int ci = 0; ci < cg; ci++) dx[gc_in_index(d, n, g * cg + ci, o, f, r, q)] = acc[tid][ci];
-        }
-      }
-  return SEV_OK;
+  return gc_bwd_data_host<SevF32>(dy, w, dx, N, C, cg, T, H, W, stride);
+}
+int sev_hostrun_grouped_conv3x3_backward_data_bf16(const uint16_t* dy, const uint16_t* w, uint16_t* dx, int N, int C,
+                                                   int cg, int T, int H, int W, int stride) {
+  return gc_bwd_data_host<SevBF16>(dy, w, dx, N, C, cg, T, H, W, stride);
+}
+int sev_hostrun_grouped_conv3x3_backward_data_f16(const uint16_t* dy, const uint16_t* w, uint16_t* dx, int N, int C,
+                                                  int cg, int T, int H, int W, int stride) {
+  return gc_bwd_data_host<SevF16>(dy, w, dx, N, C, cg, T, H, W, stride);
 }
 
 int sev_hostrun_grouped_conv3x3_backward_weight(const float* x, const float* dy, float* dw, int N, int C, int cg,

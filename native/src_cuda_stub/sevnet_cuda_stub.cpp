@@ -219,6 +219,14 @@ int sevc_grouped_conv3x3_forward_f16(const uint16_t* x, const uint16_t* w, const
                                      int stride, void* stream) {
   return SEVC_E_NO_CUDA;
 }
+int sevc_grouped_conv3x3_backward_data_bf16(const uint16_t* dy, const uint16_t* w, uint16_t* dx, int N, int C, int cg,
+                                            int T, int H, int W, int stride, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_grouped_conv3x3_backward_data_f16(const uint16_t* dy, const uint16_t* w, uint16_t* dx, int N, int C, int cg,
+                                           int T, int H, int W, int stride, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
 int sevc_bn_act_train_forward_bf16(const uint16_t* x, const uint16_t* residual, const float* gamma, const float* beta,
                                    uint16_t* y, float* save_mean, float* save_invstd, float* running_mean,
                                    float* running_var, int64_t N, int64_t C, int64_t S, float eps, float momentum,

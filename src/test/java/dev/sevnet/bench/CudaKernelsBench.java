@@ -417,16 +417,16 @@ public final class CudaKernelsBench {
     /**
      * Section {@code halfroutes}: the three routes of a 16-bit grouped 1x3x3 conv ({@link CudaBackend.HalfGroupedRoute}:
      * fp32 on widened copies, cuDNN over 16-bit NCDHW, cuDNN over channels-last copies) against fp32 with TF32, forward
-     * / backward-data / backward-weight at every G8 block's grouped conv (KernelMode AUTO), and the forward on sevnet's
-     * fused grouped kernel in 16-bit storage (KernelMode CUSTOM); ms per call, bf16 and fp16.
+     * / backward-data / backward-weight at every G8 block's grouped conv (KernelMode AUTO), and the forward and
+     * backward-data on sevnet's grouped kernels in 16-bit storage (KernelMode CUSTOM); ms per call, bf16 and fp16.
      * A route cuDNN refuses shows the route it fell back to (see the refused list printed at the end).
      */
     private static void halfGroupedRoutes(CudaBackend gpu, int batch, int reps) {
         System.out.println();
         System.out.println("16-bit grouped 1x3x3 conv routes (CudaBackend.HalfGroupedRoute), ms per call, KernelMode AUTO");
         System.out.println("| pass | input [N,C,T,H,W] | stride | fp32 TF32 | bf16 widen | bf16 cudnn | bf16 channels-last | "
-                + "bf16 sevnet fused (CUSTOM, fwd) | fp16 widen | fp16 cudnn | fp16 channels-last | "
-                + "fp16 sevnet fused (CUSTOM, fwd) |");
+                + "bf16 sevnet kernel (CUSTOM; fwd, bwd-data) | fp16 widen | fp16 cudnn | fp16 channels-last | "
+                + "fp16 sevnet kernel (CUSTOM; fwd, bwd-data) |");
         System.out.println("|---|---|---|---|---|---|---|---|---|---|---|---|");
         gpu.setKernelMode(CudaBackend.KernelMode.AUTO);
         boolean tf32Before = gpu.allowTf32();
@@ -469,7 +469,7 @@ public final class CudaKernelsBench {
                                 gpu.setHalfGroupedRoute(route);
                                 row.append(String.format(Locale.ROOT, "%.3f | ", gpu.cudaDevice().timeMillis(reps, body)));
                             }
-                            if (pass.equals("forward")) {
+                            if (!pass.equals("bwd-weight")) {
                                 gpu.setKernelMode(CudaBackend.KernelMode.CUSTOM);
                                 row.append(String.format(Locale.ROOT, "%.3f | ", gpu.cudaDevice().timeMillis(reps, body)));
                                 gpu.setKernelMode(CudaBackend.KernelMode.AUTO);

@@ -160,16 +160,7 @@ class ConvBnReluHostRunTest {
                                 : NativeCore.sev_hostrun_grouped_conv3x3_forward_f16(a, b, addr(bias), addr(gamma),
                                         addr(beta), addr(rm), addr(rv), EPS, relu, y, n, c, cg, t, h, wd, st),
                                 "16-bit body");
-                        float[] want = y32.toFloatArray();
-                        short[] got = BatchNormHalfHostRunTest.bits(y16);
-                        for (int i = 0; i < want.length; i++) {
-                            if (f.encode(want[i]) != got[i]) {
-                                throw new AssertionError(f + " " + Arrays.toString(g) + " form " + form + " [" + i
-                                        + "]: fp32 body " + want[i] + " rounds to 0x"
-                                        + Integer.toHexString(f.encode(want[i]) & 0xffff) + ", 16-bit body gave 0x"
-                                        + Integer.toHexString(got[i] & 0xffff));
-                            }
-                        }
+                        assertRoundedOnce(f, y32, y16, f + " " + Arrays.toString(g) + " form " + form);
                     }
                 }
             }
@@ -233,6 +224,46 @@ class ConvBnReluHostRunTest {
                 ok(NativeCore.sev_hostrun_grouped_conv3x3_backward_data(dy.address(), w.address(), dx.address(), n, c,
                         cg, t, h, wd, st), "hostrun");
                 assertClose(ref, dx, 1e-4, 1e-5, "backward data " + Arrays.toString(g));
+            }
+        }
+    }
+
+    /** The 16-bit backward-data (dy, w, dx in bf16 / fp16): bit for bit the fp32 body on the widened dy and w. */
+    @Test
+    void groupedBackwardDataInSixteenBitsIsTheFp32BodyRoundedOnce() {
+        Random r = new Random(46);
+        for (BatchNormHalfHostRunTest.Fmt f : BatchNormHalfHostRunTest.Fmt.values()) {
+            for (int[] g : GROUPED) {
+                int n = g[0], c = g[1], cg = g[2], t = g[3], h = g[4], wd = g[5], st = g[6];
+                Shape xs = Shape.of(n, c, t, h, wd);
+                Shape ys = grouped(c, cg, st).outputShape(xs, c);
+                try (TensorScope scope = TensorScope.open()) {
+                    Tensor dy16 = BatchNormHalfHostRunTest.randn16(f, r, 0.0, 1.0, ys.dims());
+                    Tensor w16 = BatchNormHalfHostRunTest.randn16(f, r, 0.0, 0.3, c, cg, 1, 3, 3);
+                    Tensor dx32 = nan(xs.dims());
+                    Tensor dx16 = Tensor.empty(xs, f.dtype);
+                    ok(NativeCore.sev_hostrun_grouped_conv3x3_backward_data(dy16.toFloat32().address(),
+                            w16.toFloat32().address(), dx32.address(), n, c, cg, t, h, wd, st), "fp32 body");
+                    ok(f == BatchNormHalfHostRunTest.Fmt.BF16
+                            ? NativeCore.sev_hostrun_grouped_conv3x3_backward_data_bf16(dy16.address(), w16.address(),
+                                    dx16.address(), n, c, cg, t, h, wd, st)
+                            : NativeCore.sev_hostrun_grouped_conv3x3_backward_data_f16(dy16.address(), w16.address(),
+                                    dx16.address(), n, c, cg, t, h, wd, st), "16-bit body");
+                    assertRoundedOnce(f, dx32, dx16, f + " backward data " + Arrays.toString(g));
+                }
+            }
+        }
+    }
+
+    /** Every 16-bit value of {@code got16} is the fp32 value of {@code want32} rounded once. */
+    private static void assertRoundedOnce(BatchNormHalfHostRunTest.Fmt f, Tensor want32, Tensor got16, String what) {
+        float[] want = want32.toFloatArray();
+        short[] got = BatchNormHalfHostRunTest.bits(got16);
+        for (int i = 0; i < want.length; i++) {
+            if (f.encode(want[i]) != got[i]) {
+                throw new AssertionError(what + " [" + i + "]: fp32 body " + want[i] + " rounds to 0x"
+                        + Integer.toHexString(f.encode(want[i]) & 0xffff) + ", 16-bit body gave 0x"
+                        + Integer.toHexString(got[i] & 0xffff));
             }
         }
     }

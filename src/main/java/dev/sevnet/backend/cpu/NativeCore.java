@@ -389,6 +389,15 @@ public final class NativeCore {
             @Cast("const float*") long w, @Cast("float*") long dx, int n, int c, int cg, int t, int h, int wd,
             int stride);
 
+    /** Its 16-bit form (dy, w, dx bf16 / fp16 bits). */
+    public static native int sev_hostrun_grouped_conv3x3_backward_data_bf16(@Cast("const uint16_t*") long dy,
+            @Cast("const uint16_t*") long w, @Cast("uint16_t*") long dx, int n, int c, int cg, int t, int h, int wd,
+            int stride);
+
+    public static native int sev_hostrun_grouped_conv3x3_backward_data_f16(@Cast("const uint16_t*") long dy,
+            @Cast("const uint16_t*") long w, @Cast("uint16_t*") long dx, int n, int c, int cg, int t, int h, int wd,
+            int stride);
+
     public static native int sev_hostrun_grouped_conv3x3_backward_weight(@Cast("const float*") long x,
             @Cast("const float*") long dy, @Cast("float*") long dw, int n, int c, int cg, int t, int h, int wd,
             int stride);

@@ -543,7 +543,8 @@ public final class CudaBackend implements Backend {
      * [8, 64, 16, 56, 56] (3.37 vs 0.36 ms strided; CudaKernelsBench halftrain, bench/RESULTS.md) and 16-bit
      * inference ran at 0.6x fp32's clips/s; the two casts cost far less than the difference. Backward-filter stays
      * 16-bit (there cuDNN's 16-bit is faster than TF32). LIBRARY keeps cuDNN's 16-bit kernels for comparison; CUSTOM
-     * runs the grouped forward on sevnet's fused kernel in 16-bit storage (sevc_grouped_conv3x3_forward_bf16/_f16).
+     * runs the grouped forward and backward-data on sevnet's kernels in 16-bit storage
+     * (sevc_grouped_conv3x3_forward_bf16/_f16, sevc_grouped_conv3x3_backward_data_bf16/_f16).
      * {@code direction}: fwd, bwd-data, bwd-filter.
      */
     public boolean widensSixteenBit(String direction, ConvSpec spec) {
@@ -757,6 +758,16 @@ public final class CudaBackend implements Backend {
         Tensor dx = empty(xShape, dt);
         try {
             dev.activate();
+            if (!widenEverySixteenBitConv && fusedConv(spec, xShape, w.dim(0)) && !isPointwise(spec)) {
+                // CUSTOM: sevnet's grouped backward-data kernel in 16-bit storage (fp32 accumulation, dx rounded once)
+                int rc = dt == DType.BFLOAT16
+                        ? CudaKernels.sevc_grouped_conv3x3_backward_data_bf16(dy.address(), w.address(), dx.address(),
+                                p[0], p[1], p[1] / p[15], p[2], p[3], p[4], p[10], st())
+                        : CudaKernels.sevc_grouped_conv3x3_backward_data_f16(dy.address(), w.address(), dx.address(),
+                                p[0], p[1], p[1] / p[15], p[2], p[3], p[4], p[10], st());
+                k(rc, "grouped conv backward data (16-bit)");
+                return dx;
+            }
             sixteenBitOrWidened("bwd-data", p, dt, spec, dx, () -> cudnnBackwardData(dy, w, dx, spec, p, dt),
                     () -> channelsLastBackwardData(dy, w, dx, p, dt, dt + " " + spec), () -> {
                 try (Tensor dy32 = cast(dy, DType.FLOAT32); Tensor w32 = cast(w, DType.FLOAT32)) {

@@ -275,6 +275,15 @@ public final class CudaKernels {
             @Cast("const float*") long w, @Cast("float*") long dx, int n, int c, int cg, int t, int h, int wd,
             int stride, @Cast("void*") long stream);
 
+    /** Its 16-bit form: dy, w, dx bf16 / fp16 bits; fp32 accumulation, dx rounded once. */
+    public static native int sevc_grouped_conv3x3_backward_data_bf16(@Cast("const uint16_t*") long dy,
+            @Cast("const uint16_t*") long w, @Cast("uint16_t*") long dx, int n, int c, int cg, int t, int h, int wd,
+            int stride, @Cast("void*") long stream);
+
+    public static native int sevc_grouped_conv3x3_backward_data_f16(@Cast("const uint16_t*") long dy,
+            @Cast("const uint16_t*") long w, @Cast("uint16_t*") long dx, int n, int c, int cg, int t, int h, int wd,
+            int stride, @Cast("void*") long stream);
+
     public static native int sevc_grouped_conv3x3_backward_weight(@Cast("const float*") long x,
             @Cast("const float*") long dy, @Cast("float*") long dw, int n, int c, int cg, int t, int h, int wd,
             int stride, @Cast("void*") long stream);
