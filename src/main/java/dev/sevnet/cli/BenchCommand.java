@@ -275,6 +275,7 @@ public final class BenchCommand implements Callable<Integer> {
             r.put("gpu", gpu.cudaDevice().name());
             r.put("kernels", gpu.kernelMode().toString().toLowerCase(java.util.Locale.ROOT));
             r.put("tf32", gpu.allowTf32());
+            r.put("half_grouped", gpu.halfGroupedRoute().toString().toLowerCase(java.util.Locale.ROOT).replace('_', '-'));
             r.put("peak_device_mb", gpu.cudaDevice().allocator().stats().peakInUseBytes() / 1048576.0);
             r.put("conv_algorithms_cached", gpu.algorithmCache().size());
         }
