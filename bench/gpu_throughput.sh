@@ -30,6 +30,12 @@ if [[ ${QUICK:-0} == 1 ]]; then
   for p in fp32 bf16 fp16; do
     run $SEVNET bench --json --device cuda --kernels auto --precision "$p" --model sevnet-g8 --mode train --batch 8 --frames 16 --size 224 --warmup "$WARMUP" --iters "$ITERS"
   done
+  # the 16-bit grouped-conv alternatives (CudaBackend.HalfGroupedRoute / --kernels custom), bf16 batch 8
+  for m in infer train; do
+    f=""; [[ $m == infer ]] && f=--fold
+    run $SEVNET bench --json --device cuda --kernels custom $f --precision bf16 --model sevnet-g8 --mode "$m" --batch 8 --frames 16 --size 224 --warmup "$WARMUP" --iters "$ITERS"
+    JAVA_TOOL_OPTIONS=-Dsevnet.halfGrouped=channels-last run $SEVNET bench --json --device cuda $f --precision bf16 --model sevnet-g8 --mode "$m" --batch 8 --frames 16 --size 224 --warmup "$WARMUP" --iters "$ITERS"
+  done
   # CUDA graphs (GraphedInference): the folded fp32 model replayed, batch 1 (launch-bound) and 8
   for b in 1 8; do
     run $SEVNET bench --json --device cuda --fold --cuda-graphs --model sevnet-g8 --mode infer --batch "$b" --frames 16 --size 224 --warmup "$WARMUP" --iters "$ITERS"
