@@ -170,6 +170,20 @@ class CudaHalfTrainingOpsTest {
         new Conv("stem", new long[] {2, 3, 2, 20, 18}, 16,
                 ConvSpec.builder().kernel(1, 7, 7).stride(1, 2, 2).padding(0, 3, 3).build())};
 
+    /** One conv problem's 16-bit input, weight and output gradient (random, host tensors). */
+    record ConvCase(Shape xs, Shape ws, Tensor x, Tensor w, Tensor dy) {
+        static ConvCase draw(Conv cv, DType dt, Random r) {
+            Shape xs = Shape.of(cv.x());
+            Shape ws = Shape.of(cv.cout(), xs.get(1) / cv.spec().groups(), cv.spec().kT(), cv.spec().kH(),
+                    cv.spec().kW());
+            Shape ys = cv.spec().outputShape(xs, cv.cout());
+            Tensor x = rand16(r, dt, 1, cv.x());
+            Tensor w = rand16(r, dt, 0.3, ws.dims());
+            Tensor dy = rand16(r, dt, 1, ys.dims());
+            return new ConvCase(xs, ws, x, w, dy);
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(value = DType.class, names = {"BFLOAT16", "FLOAT16"})
     void convBackwardsGoToCudnnInSixteenBitsInEveryKernelMode(DType dt) {
@@ -178,13 +192,9 @@ class CudaHalfTrainingOpsTest {
             gpu.setKernelMode(mode);
             for (Conv cv : CONVS) {
                 try (TensorScope scope = TensorScope.open()) {
-                    Shape xs = Shape.of(cv.x());
-                    Shape ws = Shape.of(cv.cout(), xs.get(1) / cv.spec().groups(), cv.spec().kT(), cv.spec().kH(),
-                            cv.spec().kW());
-                    Shape ys = cv.spec().outputShape(xs, cv.cout());
-                    Tensor x = rand16(r, dt, 1, cv.x());
-                    Tensor w = rand16(r, dt, 0.3, ws.get(0), ws.get(1), ws.get(2), ws.get(3), ws.get(4));
-                    Tensor dy = rand16(r, dt, 1, ys.get(0), ys.get(1), ys.get(2), ys.get(3), ys.get(4));
+                    ConvCase k = ConvCase.draw(cv, dt, r);
+                    Shape xs = k.xs(), ws = k.ws();
+                    Tensor x = k.x(), w = k.w(), dy = k.dy();
                     String what = cv.name() + " " + mode;
                     Tensor dx = gpu.conv3dBackwardData(up(dy), up(w), cv.spec(), xs);
                     close16(cpu.conv3dBackwardData(widen(dy), widen(w), cv.spec(), xs), dx, dt, "backward data " + what);
@@ -213,14 +223,10 @@ class CudaHalfTrainingOpsTest {
      */
     static void everyPassMatchesFp32(Conv cv, DType dt, Random r, String what) {
         try (TensorScope scope = TensorScope.open()) {
-            Shape xs = Shape.of(cv.x());
-            Shape ws = Shape.of(cv.cout(), xs.get(1) / cv.spec().groups(), cv.spec().kT(), cv.spec().kH(),
-                    cv.spec().kW());
-            Shape ys = cv.spec().outputShape(xs, cv.cout());
-            Tensor x = rand16(r, dt, 1, cv.x());
-            Tensor w = rand16(r, dt, 0.3, ws.get(0), ws.get(1), ws.get(2), ws.get(3), ws.get(4));
-            Tensor dy = rand16(r, dt, 1, ys.get(0), ys.get(1), ys.get(2), ys.get(3), ys.get(4));
-            Tensor res = rand16(r, dt, 1, ys.get(0), ys.get(1), ys.get(2), ys.get(3), ys.get(4));
+            ConvCase k = ConvCase.draw(cv, dt, r);
+            Shape xs = k.xs(), ws = k.ws();
+            Tensor x = k.x(), w = k.w(), dy = k.dy();
+            Tensor res = rand16(r, dt, 1, k.dy().shape().dims());
             Tensor bias = CudaBackendOpsTest.rand(r, cv.cout());
             close16(cpu.conv3d(widen(x), widen(w), bias, cv.spec(), true),
                     gpu.conv3d(up(x), up(w), up(bias), cv.spec(), true), dt, "forward+bias+relu " + what);
