@@ -74,6 +74,8 @@ public class HostRunKernelsBench {
     Tensor dy16;
     Tensor w16;
     Tensor y16;
+    Tensor wg16;
+    Tensor dx16;
 
     @Setup(Level.Trial)
     public void setup() {
@@ -101,6 +103,8 @@ public class HostRunKernelsBench {
         dy16 = bf16(dy);
         w16 = bf16(w);
         y16 = Tensor.empty(xs, DType.BFLOAT16);
+        wg16 = bf16(wg);
+        dx16 = Tensor.empty(xs, DType.BFLOAT16);
     }
 
     /** t rounded to bf16 (raw bits, dtype BFLOAT16). */
@@ -124,7 +128,7 @@ public class HostRunKernelsBench {
     @TearDown(Level.Trial)
     public void tearDown() {
         for (Tensor t : new Tensor[] {x, dy, y, dx, w, dw, gamma, beta, mean, invstd, dg, db, rm, rv, wg, dwg, z, masked,
-            x16, dy16, w16, y16}) {
+            x16, dy16, w16, y16, wg16, dx16}) {
             t.close();
         }
     }
@@ -247,6 +251,30 @@ public class HostRunKernelsBench {
         int rc = NativeCore.sev_relu_backward(y.address(), dy.address(), masked.address(), (long) N * C * T * S);
         return rc | NativeCore.sev_batchnorm_backward(z.address(), masked.address(), gamma.address(), mean.address(),
                 invstd.address(), dx.address(), dg.address(), db.address(), N, C, (long) T * S);
+    }
+
+    /**
+     * The grouped 1x3x3 conv's 16-bit inference form (bf16 x, w, y; bias + ReLU inside) against the fp32 CPU conv with
+     * the same epilogue, the arithmetic the 16-bit result is that of (rounded once).
+     */
+    @Benchmark
+    public int groupedConvForwardBf16() {
+        if (host()) {
+            return NativeCore.sev_hostrun_grouped_conv3x3_forward_bf16(x16.address(), wg16.address(), beta.address(),
+                    0L, 0L, 0L, 0L, 1e-5f, 1, y16.address(), N, C, CG, T, 56, 56, 1);
+        }
+        return NativeCore.sev_conv3d_forward(x.address(), wg.address(), beta.address(), y.address(), groupedParams(),
+                1);
+    }
+
+    /** The grouped 1x3x3 conv's 16-bit backward-data (bf16 dy, w, dx) against the fp32 CPU backward-data. */
+    @Benchmark
+    public int groupedConvBackwardDataBf16() {
+        if (host()) {
+            return NativeCore.sev_hostrun_grouped_conv3x3_backward_data_bf16(dy16.address(), wg16.address(),
+                    dx16.address(), N, C, CG, T, 56, 56, 1);
+        }
+        return NativeCore.sev_conv3d_backward_data(dy.address(), wg.address(), dx.address(), groupedParams());
     }
 
     private static int[] groupedParams() {
