@@ -1922,8 +1922,7 @@ public final class CudaBackend implements Backend {
         Tensor y = empty(x.shape(), dtype);
         dev.activate();
         try {
-            k(CudaKernels.sevc_cast(x.address(), CudnnTypes.kernelCode(from), y.address(), CudnnTypes.kernelCode(dtype),
-                    x.size(), st()), "cast");
+            castInto(x, y);
         } catch (RuntimeException e) {
             y.close();
             throw e;
