@@ -102,6 +102,52 @@ class CudaHalfInferenceTest {
         }
     }
 
+    /**
+     * The device converts fp16 with the hardware's cvt instructions, the host with integer code (sev_half.cuh):
+     * every one of the 65536 fp16 patterns widened, and every fp32 value at and beside the midpoints of adjacent
+     * fp16 values (ties to even, subnormals, the overflow edge) narrowed, must give the same bits; a NaN only has
+     * to stay a NaN (the hardware's canonical NaN has another payload).
+     */
+    @Test
+    void fp16ConversionsOnTheDeviceMatchTheHostForEveryPattern() {
+        try (TensorScope scope = TensorScope.open()) {
+            Tensor all = Tensor.empty(Shape.of(65536), DType.FLOAT16);
+            ByteBuffer b = all.hostBuffer();
+            for (int i = 0; i < 65536; i++) {
+                b.putShort(2 * i, (short) i);
+            }
+            float[] host = cpu.cast(all, DType.FLOAT32).toFloatArray();
+            float[] dev = gpu.cast(gpu.toDevice(all), DType.FLOAT32).toFloatArray();
+            for (int i = 0; i < 65536; i++) {
+                if (Float.isNaN(host[i])) {
+                    assertTrue(Float.isNaN(dev[i]), "fp16 pattern " + i + " widened");
+                } else {
+                    assertEquals(Float.floatToRawIntBits(host[i]), Float.floatToRawIntBits(dev[i]),
+                            "fp16 pattern " + i + " widened");
+                }
+            }
+            // narrowing: each non-NaN fp16 value v and the next one up w give v, w, their midpoint and its
+            // neighbours one fp32 ulp away (the three rounding cases), both signs
+            float[] probes = new float[65536 * 4];
+            int n = 0;
+            for (int i = 0; i < 0x7c00; i++) {
+                float v = dev[i];
+                float w = i + 1 < 0x7c00 ? dev[i + 1] : 65536f; // 65520 = the midpoint to "65536" rounds up to inf
+                float mid = (float) (((double) v + w) / 2);
+                probes[n++] = mid;
+                probes[n++] = Math.nextDown(mid);
+                probes[n++] = Math.nextUp(mid);
+                probes[n++] = -v;
+            }
+            Tensor p = Tensor.of(java.util.Arrays.copyOf(probes, n), n);
+            short[] h16 = bits(cpu.cast(p, DType.FLOAT16));
+            short[] d16 = bits(gpu.cast(gpu.toDevice(p), DType.FLOAT16));
+            for (int i = 0; i < n; i++) {
+                assertEquals(h16[i], d16[i], "fp32 " + probes[i] + " narrowed to fp16");
+            }
+        }
+    }
+
     @ParameterizedTest
     @CsvSource({"BFLOAT16, 1, 1e-2", "BFLOAT16, 3, 1e-2", "BFLOAT16, 0, 1e-2", "FLOAT16, 1, 2e-3",
         "FLOAT16, 3, 2e-3", "FLOAT16, 0, 2e-3"})
