@@ -3,7 +3,7 @@
 # a short train/eval/predict on the GPU, compute-sanitizer on the CUDA op tests, the kernel
 # microbenchmarks, the cubin launch-shape harness, the throughput harness, the serving load. Run from the project root
 # after devpack.sh, inside the devpack (java, $CP):
-#   bash .devpack/run.sh bash bench/device_session.sh [tests] [doctor] [cli] [sanitize] [kernels] [cubins] [bench] [serve]
+#   bash .devpack/run.sh bash bench/device_session.sh [tests] [doctor] [cli] [sanitize] [kernels] [cubins] [bench] [serve] [prefetch]
 # Logs go to $OUT (or ./device-out).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -85,4 +85,18 @@ if has serve; then
     REQUESTS=${SREQUESTS:-50} timeout ${SERVE_TIMEOUT:-240} bash bench/serve_load.sh "" "${PY:-python3}" > "$O/serve.log" 2>&1; echo "rc=$?"
   grep -E '^sevnet serve:|^\{"serving"' "$O/serve.log"
   tail -12 "$O/serve.log"
+fi
+if has prefetch; then
+  # the training loop itself on cuda (synthetic clips made by --workers threads), input prefetching
+  # (pinned memory, copy stream, one batch ahead) off and on, alternated; the epoch's clips/s from its summary line
+  echo "== input prefetching: sevnet train --device cuda, -Dsevnet.prefetch=off|on"
+  for round in 1 2; do
+    for mode in off on; do
+      timeout ${PTIMEOUT:-120} java -Dsevnet.prefetch=$mode -cp "$CP" dev.sevnet.cli.Main train --device cuda \
+        --model ${PMODEL:-sevnet-g8} --frames ${PFRAMES:-16} --size ${PSIZE:-112} --batch ${PBATCH:-8} \
+        --workers ${PWORKERS:-12} --epochs 1 --train-samples ${PSAMPLES:-512} --val-samples 16 --predict 0 \
+        --out /tmp/runs/prefetch-$mode-$round --progress log > "$O/prefetch-$mode-$round.log" 2>&1
+      echo "round $round prefetch=$mode rc=$?: $(grep -oE '[0-9.]+ clips/s' "$O/prefetch-$mode-$round.log" | tail -1)"
+    done
+  done
 fi

@@ -284,6 +284,18 @@ public interface Backend {
     Tensor toHost(Tensor t);
 
     /**
+     * An {@link Uploader} for input batches with {@code slots} staging slots (2: one batch computing, the next
+     * uploading). This default copies with {@link #toDevice} at once (on the CPU: no copy, a view); the CUDA backend
+     * stages through pinned memory on a copy stream. The caller closes it.
+     */
+    default Uploader uploader(int slots) {
+        if (slots < 1) {
+            throw new IllegalArgumentException("an uploader needs at least one slot, not " + slots);
+        }
+        return Uploader.direct(this);
+    }
+
+    /**
      * A copy of {@code x} (on this device) converted to {@code dtype}: float32 to bfloat16 / float16 rounds to
      * nearest even (NaN stays NaN, beyond the float16 range is infinity), bfloat16 / float16 to float32 is
      * exact; a plain copy when {@code x} already has {@code dtype}. Same bits on every backend

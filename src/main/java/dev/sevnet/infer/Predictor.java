@@ -96,6 +96,7 @@ public final class Predictor implements AutoCloseable {
     private final DeviceChoice device;
     /** CUDA graphs of the model's forward pass, one per batch size (builder cudaGraphs), or null. */
     private final GraphedInference graphed;
+    private final dev.sevnet.backend.Uploader uploader;
     private final boolean folded;
     private final String precision;
     private final int maxBatch;
@@ -186,6 +187,9 @@ public final class Predictor implements AutoCloseable {
         this.device = device;
         this.graphed = b.cudaGraphs && device.backend() instanceof dev.sevnet.backend.cuda.CudaBackend gpu
                 ? new GraphedInference(model, gpu) : null;
+        // on a GPU each batch goes through pinned memory on the copy stream: no wait for the other batching
+        // threads' queued work (a pageable copy synchronises the stream), one slot per thread plus one
+        this.uploader = device.device().isCpu() || graphed != null ? null : device.backend().uploader(b.inFlight + 1);
         this.folded = model instanceof FoldedSevNet || model instanceof QuantizedSevNet;
         this.precision = precisionOf(model);
         this.maxBatch = b.maxBatch;
@@ -221,6 +225,9 @@ public final class Predictor implements AutoCloseable {
                     decodePool.shutdown();
                     if (graphed != null) {
                         graphed.close();
+                    }
+                    if (uploader != null) {
+                        uploader.close();
                     }
                     throw e;
                 }
@@ -527,6 +534,9 @@ public final class Predictor implements AutoCloseable {
             if (graphed != null) {
                 graphed.close();
             }
+            if (uploader != null) {
+                uploader.close();
+            }
             model.close();
             for (HostMemoryPool pool : pools) {
                 pool.close();
@@ -727,6 +737,11 @@ public final class Predictor implements AutoCloseable {
     private float[] forwardToHost(Tensor x) {
         if (graphed != null) {
             return graphed.forwardToHost(x);
+        }
+        if (uploader != null) {
+            try (dev.sevnet.backend.Uploader.Upload u = uploader.start(x); Tensor onDevice = u.take()) {
+                return model.forward(Var.of(onDevice)).value().toFloatArray();
+            }
         }
         return model.forward(Var.of(device.upload(x))).value().toFloatArray();
     }

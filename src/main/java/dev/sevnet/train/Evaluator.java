@@ -4,6 +4,7 @@ import dev.sevnet.autograd.GradMode;
 import dev.sevnet.autograd.Var;
 import dev.sevnet.backend.Backend;
 import dev.sevnet.backend.Backends;
+import dev.sevnet.backend.Uploader;
 import dev.sevnet.data.Batch;
 import dev.sevnet.data.ClipLoader;
 import dev.sevnet.data.ClipSource;
@@ -36,13 +37,20 @@ public final class Evaluator {
         int k = source.numClasses();
         Metrics.Accumulator acc = new Metrics.Accumulator(k, multiLabel);
         int perBatch = Math.max(1, batch / Math.max(1, views));
+        dev.sevnet.tensor.Device device = model.device();
+        boolean prefetch = BatchPrefetcher.enabledFor(device);
         try (GradMode.Guard g = GradMode.noGrad();
                 ClipLoader loader = ClipLoader.builder(source).batchSize(perBatch).workers(workers).seed(seed)
                         .train(false).shuffle(false).multiView(views > 1).build();
-                ClipLoader.Epoch epoch = loader.epoch(0)) {
-            while (epoch.hasNext()) {
-                try (Batch b = epoch.next(); TensorScope scope = TensorScope.open()) {
-                    Var logits = model.forward(Var.of(onDevice(model, b.clips())));
+                ClipLoader.Epoch epoch = loader.epoch(0);
+                Uploader uploader = prefetch ? Backends.forDevice(device).uploader(2) : null;
+                BatchPrefetcher prefetcher = prefetch ? new BatchPrefetcher(epoch, uploader, "sevnet-prefetch-eval") : null) {
+            java.util.Iterator<BatchPrefetcher.Item> batches = prefetch ? prefetcher : BatchPrefetcher.direct(epoch);
+            while (batches.hasNext()) {
+                try (BatchPrefetcher.Item item = batches.next(); TensorScope scope = TensorScope.open()) {
+                    Batch b = item.batch();
+                    Tensor x = item.clips() != null ? item.clips().take() : onDevice(model, b.clips());
+                    Var logits = model.forward(Var.of(x));
                     Backend be = Backends.of(logits.value());
                     Tensor probs = multiLabel ? be.sigmoid(logits.value()) : be.softmax(logits.value());
                     float[] p = be.toHost(probs).toFloatArray();

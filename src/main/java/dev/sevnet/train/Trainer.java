@@ -142,7 +142,10 @@ public final class Trainer {
         try (SevNet model = createModel(config);
                 SgdOptimizer opt = new SgdOptimizer(model.namedParameters(), config.momentum(), config.weightDecay());
                 ClipLoader loader = ClipLoader.builder(trainSet).batchSize(batch).workers(config.workers())
-                        .seed(config.seed()).train(true).shuffle(true).dropLast(dropLast).build()) {
+                        .seed(config.seed()).train(true).shuffle(true).dropLast(dropLast).build();
+                // the next batch assembled and uploaded (pinned memory, copy stream) while this one computes
+                dev.sevnet.backend.Uploader uploader = BatchPrefetcher.enabledFor(device.device())
+                        ? device.backend().uploader(2) : null) {
             model.to(device.backend());
             this.device = device;
             Path algorithms = run.root().resolve("cudnn-algorithms.json");
@@ -220,10 +223,21 @@ public final class Trainer {
                 long skippedBefore = scaler == null ? 0 : scaler.skippedSteps();
                 String task = String.format(Locale.ROOT, "epoch %d/%d", epoch, config.epochs());
                 try (Progress bar = new Progress(task, (long) microPerEpoch * batch, progressMode, 15);
-                        ClipLoader.Epoch data = loader.epoch(epoch)) {
-                    while (data.hasNext()) {
-                        try (Batch b = data.next(); TensorScope scope = TensorScope.open()) {
-                            float loss = trainStep(model, b, config.accum());
+                        ClipLoader.Epoch data = loader.epoch(epoch);
+                        BatchPrefetcher prefetcher = uploader == null ? null
+                                : new BatchPrefetcher(data, uploader, "sevnet-prefetch-epoch-" + epoch)) {
+                    java.util.Iterator<BatchPrefetcher.Item> batches =
+                            prefetcher != null ? prefetcher : BatchPrefetcher.direct(data);
+                    while (batches.hasNext()) {
+                        try (BatchPrefetcher.Item item = batches.next(); TensorScope scope = TensorScope.open()) {
+                            Batch b = item.batch();
+                            pendingUpload = item.clips();
+                            float loss;
+                            try {
+                                loss = trainStep(model, b, config.accum());
+                            } finally {
+                                pendingUpload = null;
+                            }
                             int n = b.size();
                             lossSum += (double) loss * n;
                             seen += n;
@@ -231,7 +245,7 @@ public final class Trainer {
                             micro++;
                             bar.step(n, String.format(Locale.ROOT, "loss %.3f", lossSum / seen));
                         }
-                        if (micro % config.accum() == 0 || !data.hasNext()) {
+                        if (micro % config.accum() == 0 || !batches.hasNext()) {
                             lastLr = schedule.lr(step);
                             optimizerStep(model, opt, lastLr, step);
                             opt.zeroGrad();
@@ -324,6 +338,8 @@ public final class Trainer {
     }
 
     private int lastCorrect;
+    /** The current batch's prefetched clips, until the step takes them. */
+    private dev.sevnet.backend.Uploader.Upload pendingUpload;
     private DeviceChoice device;
     private LossScaler scaler;
 
@@ -392,8 +408,14 @@ public final class Trainer {
         int n = to - from;
         int k = config.numClasses();
         Tensor clips = b.clips();
-        Tensor slice = from == 0 && to == b.size() ? clips.reshape(clips.shape()) : rows(clips, from, to);
-        Var x = Var.of(device.upload(slice)); // owned by the chunk's scope
+        boolean whole = from == 0 && to == b.size();
+        Var x; // owned by the chunk's scope
+        if (whole && pendingUpload != null) {
+            x = Var.of(pendingUpload.take()); // prefetched (after an out-of-memory split: rows from the host)
+            pendingUpload = null;
+        } else {
+            x = Var.of(device.upload(whole ? clips.reshape(clips.shape()) : rows(clips, from, to)));
+        }
         Var logits;
         try (Autocast.Guard ac = Autocast.enable(config.precision().autocastType())) {
             logits = model.forward(x); // 16-bit convs and activations under bf16/fp16; fp32 logits either way

@@ -124,6 +124,12 @@ public final class CudaBackend implements Backend {
         return dev;
     }
 
+    /** Pinned staging slots and a copy stream: the next batch uploads while this one computes. */
+    @Override
+    public dev.sevnet.backend.Uploader uploader(int slots) {
+        return new PinnedUploader(this, slots);
+    }
+
     public KernelMode kernelMode() {
         return kernelMode;
     }
