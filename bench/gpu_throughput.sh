@@ -102,4 +102,13 @@ for b in (1, 8, 32):
     best = max([r["clips_per_s"] for r in (pa, pbp) if r] or [0])
     ratio = f"{sb['clips_per_s'] / best:.2f}x" if sb and best else "-"
     print(f"| batch {b} | {f(s32)} | {f(g32)} | {f(sb)} | {f(sh)} | {f(pa)} | {f(ph)} | {f(pbp)} | {f(php)} | {ratio} |")
+print()
+print("| training step, peak device MiB allocated / reserved | sevnet fp32 auto | sevnet bf16 auto | pytorch fp32 NCDHW | pytorch fp32 CL | pytorch bf16 CL |")
+print("|---|---|---|---|---|---|")
+for b in (8, 32):
+    cells = [find("sevnet", "train", b, kernels="auto", precision="fp32"), find("sevnet", "train", b, kernels="auto", precision="bf16"),
+             find("pytorch", "train", b, precision="fp32", layout="ncdhw"), find("pytorch", "train", b, precision="fp32", layout="cl"),
+             find("pytorch", "train", b, precision="bf16", layout="cl")]
+    m = lambda r: f"{r.get('peak_device_mb', 0):.0f} / {r.get('peak_device_reserved_mb', 0):.0f}" if r else "-"
+    print(f"| batch {b} | " + " | ".join(m(r) for r in cells) + " |")
 PYEOF

@@ -78,6 +78,7 @@ def run_one(a, mode, batch, precision, layout):
         "precision": precision, "layout": layout,
         "clips_per_s": batch / (median / 1e3), "ms_per_iter_median": median, "ms_per_iter_min": times[0],
         "peak_device_mb": torch.cuda.max_memory_allocated() / 2**20,
+        "peak_device_reserved_mb": torch.cuda.max_memory_reserved() / 2**20,
     }
     del model, x, opt
     torch.cuda.empty_cache()

@@ -7,6 +7,7 @@ import dev.sevnet.autograd.GradMode;
 import dev.sevnet.autograd.Var;
 import dev.sevnet.backend.Backend;
 import dev.sevnet.backend.Backends;
+import dev.sevnet.backend.CachingAllocator;
 import dev.sevnet.backend.cuda.CudaBackend;
 import dev.sevnet.backend.cpu.CpuBackend;
 import dev.sevnet.infer.FoldedSevNet;
@@ -276,7 +277,9 @@ public final class BenchCommand implements Callable<Integer> {
             r.put("kernels", gpu.kernelMode().toString().toLowerCase(java.util.Locale.ROOT));
             r.put("tf32", gpu.allowTf32());
             r.put("half_grouped", gpu.halfGroupedRoute().toString().toLowerCase(java.util.Locale.ROOT).replace('_', '-'));
-            r.put("peak_device_mb", gpu.cudaDevice().allocator().stats().peakInUseBytes() / 1048576.0);
+            CachingAllocator.Stats mem = gpu.cudaDevice().allocator().stats();
+            r.put("peak_device_mb", mem.peakInUseBytes() / 1048576.0); // torch.cuda.max_memory_allocated
+            r.put("peak_device_reserved_mb", mem.peakReservedBytes() / 1048576.0); // max_memory_reserved
             r.put("conv_algorithms_cached", gpu.algorithmCache().size());
         }
         if (json) {

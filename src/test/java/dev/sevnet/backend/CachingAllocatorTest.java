@@ -73,11 +73,13 @@ class CachingAllocatorTest {
                 a.free(b);
             }
         }
-        assertEquals(sizes.length, d.mallocs, "only the first step allocates on the device");
+        // the first step takes four segments: one 2 MiB segment cut into the three small blocks, one each for the
+        // large ones (the 1 MiB left of the first 3 MiB one is too small for the second); later steps none
+        assertEquals(4, d.mallocs, "only the first step allocates on the device");
         CachingAllocator.Stats s = a.stats();
         assertEquals(0, s.inUseBytes());
         assertEquals(30, s.requests());
-        assertEquals(24, s.cacheHits());
+        assertEquals(26, s.cacheHits());
         assertTrue(s.cachedBytes() > 0);
         a.releaseCached();
         assertEquals(0, d.used, "releaseCached gives everything back");
@@ -85,18 +87,73 @@ class CachingAllocatorTest {
     }
 
     @Test
-    void sizesAreRoundedAndSmallRequestsDoNotTakeHugeBlocks() {
+    void requestsAreCutFromCachedBlocksAndMergeBackWhenFreed() {
         assertEquals(512, CachingAllocator.roundUp(1));
         assertEquals(1024, CachingAllocator.roundUp(513));
-        assertEquals(2L << 20, CachingAllocator.roundUp((1L << 20) + 1));
+        assertEquals((1L << 20) + 512, CachingAllocator.roundUp((1L << 20) + 1));
         FakeDevice d = new FakeDevice(1L << 34);
         CachingAllocator a = new CachingAllocator(d);
         long big = a.allocate(64L << 20);
         a.free(big);
-        long small = a.allocate(8L << 20);
-        assertNotEquals(big, small, "an 8 MiB request must not take the cached 64 MiB block");
-        long again = a.allocate(40L << 20);
-        assertEquals(big, again, "a 40 MiB request reuses the 64 MiB block (within 2x)");
+        long x = a.allocate(8L << 20);
+        long y = a.allocate(40L << 20);
+        long z = a.allocate(16L << 20);
+        assertEquals(1, d.mallocs, "8 + 40 + 16 MiB are cut from the cached 64 MiB segment");
+        assertEquals(big, x);
+        assertEquals(big + (8L << 20), y);
+        assertEquals(big + (48L << 20), z);
+        assertEquals(64L << 20, a.stats().inUseBytes());
+        assertEquals(0, a.stats().cachedBytes());
+        a.free(y);
+        assertEquals(40L << 20, a.stats().cachedBytes());
+        assertEquals(y, a.allocate(40L << 20), "the freed middle block serves its own size again");
+        a.free(big + (8L << 20));
+        a.free(x);
+        a.free(z);
+        a.releaseCached();
+        assertEquals(0, d.used, "the three blocks merged back into one free segment, released whole");
+        assertEquals(1, d.frees);
+        // small requests never take (or pin) a large segment
+        long large = a.allocate(4L << 20);
+        a.free(large);
+        long small = a.allocate(4096);
+        assertNotEquals(large, small, "a 4 KiB request comes from a small segment");
+        assertEquals(CachingAllocator.SEGMENT_ROUND + (4L << 20), a.stats().reservedBytes());
+    }
+
+    @Test
+    void aRandomSequenceKeepsBlocksDisjointAndTheBooksBalanced() {
+        FakeDevice d = new FakeDevice(1L << 40);
+        CachingAllocator a = new CachingAllocator(d);
+        java.util.Random r = new java.util.Random(3);
+        java.util.TreeMap<Long, Long> held = new java.util.TreeMap<>();
+        for (int i = 0; i < 20000; i++) {
+            if (held.isEmpty() || r.nextInt(100) < 55) {
+                long bytes = r.nextBoolean() ? 1 + r.nextInt(1 << 20) : (1L << 20) + r.nextInt(64 << 20);
+                long b = a.allocate(bytes);
+                assertTrue(b != 0);
+                var below = held.floorEntry(b);
+                assertTrue(below == null || below.getKey() + below.getValue() <= b, "overlaps the block below");
+                var above = held.ceilingEntry(b);
+                assertTrue(above == null || b + bytes <= above.getKey(), "overlaps the block above");
+                held.put(b, bytes);
+            } else {
+                Long k = held.keySet().stream().skip(r.nextInt(held.size())).findFirst().orElseThrow();
+                held.remove(k);
+                a.free(k);
+            }
+            CachingAllocator.Stats s = a.stats();
+            if (i % 1000 == 0) {
+                assertEquals(d.used, s.reservedBytes(), "reserved = what the device handed out");
+            }
+        }
+        for (long b : held.keySet()) {
+            a.free(b);
+        }
+        assertEquals(0, a.stats().inUseBytes());
+        a.releaseCached();
+        assertEquals(0, d.used, "every segment merged back whole and was released");
+        assertEquals(0, a.stats().cachedBytes());
     }
 
     @Test
@@ -157,7 +214,7 @@ class CachingAllocatorTest {
         a.beginCapture(pool);
         long x = a.allocate(4096);                         // from the shared cache, now the pool's
         assertEquals(before, x);
-        long y = a.allocate(4096);                         // a new device block, the pool's
+        long y = a.allocate(4096);                         // cut from the cached rest of the segment, the pool's
         a.free(x);                                         // back to the pool, not to the cache
         long z = a.allocate(4096);                         // the capture reuses its own block
         assertEquals(x, z);
@@ -173,7 +230,8 @@ class CachingAllocatorTest {
         a.free(z);
         assertEquals(2 * 4096, pool.freeBytes());
         assertEquals(2 * 4096, a.stats().pooledBytes());
-        assertEquals(0, a.stats().cachedBytes());
+        // the rest of the one small segment, less the other thread's live block
+        assertEquals(CachingAllocator.SEGMENT_ROUND - 3 * 4096, a.stats().cachedBytes());
         // outside the capture nobody gets the pool's blocks
         long w = a.allocate(4096);
         assertTrue(w != x && w != y, "a pool block was handed out after the capture");
@@ -200,7 +258,7 @@ class CachingAllocatorTest {
         a.endCapture();
         pool.close();
         a.free(out);
-        assertEquals(CachingAllocator.roundUp(3L << 20), a.stats().cachedBytes());
+        assertEquals(4L << 20, a.stats().cachedBytes(), "the block merged with the rest of its 4 MiB segment");
         assertEquals(0, a.stats().pooledBytes());
         assertEquals(out, a.allocate(3L << 20));
     }
