@@ -336,6 +336,11 @@ public final class CachingAllocator {
         captureThread = Thread.currentThread();
     }
 
+    /** Whether the calling thread is capturing into a pool (between {@link #beginCapture} and {@link #endCapture}). */
+    public synchronized boolean capturingOnThisThread() {
+        return capturing != null && captureThread == Thread.currentThread();
+    }
+
     public synchronized void endCapture() {
         if (capturing == null || captureThread != Thread.currentThread()) {
             throw new IllegalStateException("no capture running on this thread");

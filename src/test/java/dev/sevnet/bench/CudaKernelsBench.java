@@ -1,6 +1,7 @@
 package dev.sevnet.bench;
 
 import dev.sevnet.backend.ConvSpec;
+import dev.sevnet.backend.cuda.ConvAlgorithmCache;
 import dev.sevnet.backend.cuda.CudaBackend;
 import dev.sevnet.backend.cuda.CudaKernels;
 import dev.sevnet.backend.cuda.CudaRuntime;
@@ -425,14 +426,15 @@ public final class CudaKernelsBench {
         System.out.println();
         System.out.println("16-bit grouped 1x3x3 conv routes (CudaBackend.HalfGroupedRoute), ms per call, KernelMode AUTO");
         System.out.println("| pass | input [N,C,T,H,W] | stride | fp32 TF32 | bf16 widen | bf16 cudnn | bf16 channels-last | "
-                + "bf16 sevnet kernel (CUSTOM; fwd, bwd-data) | fp16 widen | fp16 cudnn | fp16 channels-last | "
-                + "fp16 sevnet kernel (CUSTOM; fwd, bwd-data) |");
-        System.out.println("|---|---|---|---|---|---|---|---|---|---|---|---|");
+                + "bf16 sevnet kernel (CUSTOM; fwd, bwd-data) | bf16 measured (default): its choice | fp16 widen | "
+                + "fp16 cudnn | fp16 channels-last | fp16 sevnet kernel (CUSTOM; fwd, bwd-data) | fp16 measured: its choice |");
+        System.out.println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         gpu.setKernelMode(CudaBackend.KernelMode.AUTO);
         boolean tf32Before = gpu.allowTf32();
         CudaBackend.HalfGroupedRoute routeBefore = gpu.halfGroupedRoute();
         Random r = new Random(8);
-        CudaBackend.HalfGroupedRoute[] routes = CudaBackend.HalfGroupedRoute.values();
+        CudaBackend.HalfGroupedRoute[] routes = {CudaBackend.HalfGroupedRoute.WIDEN, CudaBackend.HalfGroupedRoute.CUDNN,
+            CudaBackend.HalfGroupedRoute.CHANNELS_LAST};
         try {
             gpu.setAllowTf32(true);
             for (int[] blk : G8_BLOCKS) {
@@ -476,6 +478,17 @@ public final class CudaKernelsBench {
                             } else {
                                 row.append("- | ");
                             }
+                            // the default: the route measured at the problem's first call (the warm-up run measures)
+                            gpu.setHalfGroupedRoute(CudaBackend.HalfGroupedRoute.MEASURE);
+                            double measured = gpu.cudaDevice().timeMillis(reps, body);
+                            String dir = switch (pass) {
+                                case "forward" -> "fwd";
+                                case "bwd-data" -> "bwd-data";
+                                default -> "bwd-filter";
+                            };
+                            String key = ConvAlgorithmCache.key(dir, spec.nativeParams(xs, c), gpu.allowTf32(), types[i]);
+                            row.append(String.format(Locale.ROOT, "%.3f: %s | ", measured,
+                                    gpu.measuredRoutes().getOrDefault(key, "?")));
                         }
                         System.out.println(row.toString().trim());
                     }

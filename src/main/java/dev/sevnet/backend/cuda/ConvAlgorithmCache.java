@@ -37,6 +37,8 @@ public final class ConvAlgorithmCache {
 
     private final String environment;
     private final Map<String, Choice> choices = new TreeMap<>();
+    /** Measured routes (see {@code RouteTuner}): problem key -> the route's name. */
+    private final Map<String, String> routes = new TreeMap<>();
 
     /** {@code environment} names the GPU and library versions the timings are valid for. */
     public ConvAlgorithmCache(String environment) {
@@ -79,6 +81,20 @@ public final class ConvAlgorithmCache {
         return choices.size();
     }
 
+    /** The route measured fastest for a problem key, or null. */
+    public synchronized String route(String key) {
+        return routes.get(key);
+    }
+
+    public synchronized void putRoute(String key, String route) {
+        routes.put(key, route);
+    }
+
+    /** Every measured route, by problem key. */
+    public synchronized Map<String, String> routes() {
+        return Map.copyOf(routes);
+    }
+
     public String environment() {
         return environment;
     }
@@ -98,6 +114,9 @@ public final class ConvAlgorithmCache {
             c.add(k, e);
         });
         o.add("choices", c);
+        JsonObject r = new JsonObject();
+        routes.forEach(r::addProperty);
+        o.add("routes", r);
         Gson gson = new GsonBuilder().setPrettyPrinting().create();
         byte[] bytes = gson.toJson(o).getBytes(StandardCharsets.UTF_8);
         try {
@@ -108,7 +127,8 @@ public final class ConvAlgorithmCache {
     }
 
     /**
-     * Loads the entries of {@code file} made in the same environment; returns how many were taken
+     * Loads the entries (algorithms and measured routes) of {@code file} made in the same environment; returns how many
+     * were taken
      * (0 for another environment). A malformed file is an {@link IOException} naming it.
      */
     public synchronized int load(Path file) throws IOException {
@@ -128,6 +148,12 @@ public final class ConvAlgorithmCache {
                 choices.put(e.getKey(), new Choice(v.get("algorithm").getAsInt(), v.get("workspace_bytes").getAsLong(),
                         v.has("math_type") ? v.get("math_type").getAsInt() : Choice.DESCRIPTOR_MATH));
                 n++;
+            }
+            if (o.has("routes")) { // files written before routes were measured have none
+                for (var e : o.getAsJsonObject("routes").entrySet()) {
+                    routes.put(e.getKey(), e.getValue().getAsString());
+                    n++;
+                }
             }
         } catch (RuntimeException e) {
             throw new IOException("algorithm cache " + file + " has a malformed entry: " + e.getMessage(), e);

@@ -470,10 +470,34 @@ public final class CudaBackend implements Backend {
                 }
                 return y;
             }
+            String what = dt + " " + spec;
+            if (measuresSixteenBit()) {
+                // the fastest route of this problem, measured at its first call; then one 16-bit epilogue
+                sixteenBitMeasured("fwd", p, dt, y,
+                        () -> cudnnForward(descriptors(p, dt), ConvAlgorithmCache.key("fwd", p, allowTf32, dt), x, w, y,
+                                what),
+                        () -> channelsLastForward(x, w, y, p, dt, what),
+                        !sevnetGroupedHalf(spec, x.shape(), cout) ? null : () -> k(dt == DType.BFLOAT16
+                                ? CudaKernels.sevc_grouped_conv3x3_forward_bf16(x.address(), w.address(), 0L, 0L, 0L,
+                                        0L, 0L, 0f, 0, y.address(), p[0], p[1], p[1] / p[15], p[2], p[3], p[4], p[10],
+                                        st())
+                                : CudaKernels.sevc_grouped_conv3x3_forward_f16(x.address(), w.address(), 0L, 0L, 0L,
+                                        0L, 0L, 0f, 0, y.address(), p[0], p[1], p[1] / p[15], p[2], p[3], p[4], p[10],
+                                        st()), "fused grouped conv (16-bit)"),
+                        () -> {
+                            try (Tensor x32 = cast(x, DType.FLOAT32); Tensor w32 = cast(w, DType.FLOAT32)) {
+                                return conv3d(x32, w32, null, spec, false);
+                            }
+                        });
+                if (bias != null || residual != null || relu) {
+                    k(CudaKernels.sevc_half_bias_act(y.address(), addr(bias), addr(residual), y.dim(0), cout,
+                            out.sizeFrom(2), relu ? 1 : 0, code, st()), "16-bit bias+residual+relu");
+                }
+                return y;
+            }
             // widened without a residual, the fp32 conv takes bias and ReLU in its own epilogue (sevnet's fused
             // kernels in AUTO/CUSTOM): y is rounded once and no 16-bit epilogue pass follows
             boolean[] epilogueDone = {false};
-            String what = dt + " " + spec;
             sixteenBitOrWidened("fwd", p, dt, spec, y,
                     () -> cudnnForward(descriptors(p, dt), ConvAlgorithmCache.key("fwd", p, allowTf32, dt), x, w, y, what),
                     () -> channelsLastForward(x, w, y, p, dt, what), () -> {
@@ -555,7 +579,102 @@ public final class CudaBackend implements Backend {
      */
     public boolean widensSixteenBit(String direction, ConvSpec spec) {
         return widenEverySixteenBitConv || kernelMode != KernelMode.LIBRARY && spec.groups() > 1
-                && halfGroupedRoute == HalfGroupedRoute.WIDEN && !"bwd-filter".equals(direction);
+                && (halfGroupedRoute == HalfGroupedRoute.WIDEN
+                        || halfGroupedRoute == HalfGroupedRoute.MEASURE && kernelMode == KernelMode.CUSTOM)
+                && !"bwd-filter".equals(direction);
+    }
+
+    /**
+     * Whether 16-bit convs pick their route by measurement ({@link HalfGroupedRoute#MEASURE}, the default, in kernel
+     * mode AUTO): every 16-bit conv problem and direction, grouped or not.
+     */
+    private boolean measuresSixteenBit() {
+        return !widenEverySixteenBitConv && kernelMode == KernelMode.AUTO && halfGroupedRoute == HalfGroupedRoute.MEASURE;
+    }
+
+    /** Whether sevnet's 16-bit grouped 1x3x3 kernels take this problem (the block's grouped conv, within limits). */
+    private static boolean sevnetGroupedHalf(ConvSpec s, Shape xs, long cout) {
+        return !isPointwise(s) && isBlockGrouped(s, xs.get(1), cout) && s.groups() <= 65535 && xs.get(0) <= 65535
+                && xs.sizeFrom(2) < Integer.MAX_VALUE;
+    }
+
+    /**
+     * One pass of a 16-bit conv into {@code out} by the route measured fastest for its problem: at the problem's
+     * first call (outside a CUDA graph capture) every route is timed with CUDA events — cuDNN over the 16-bit NCDHW
+     * tensors, cuDNN over channels-last copies, sevnet's 16-bit grouped kernel ({@code sevnet16}, null where it does
+     * not apply) and fp32 on widened copies rounded once — logged, and kept with the algorithm cache (saved with it);
+     * later calls run the choice. A route cuDNN refuses is left out (and remembered as refused). Inside a capture an
+     * unmeasured problem is widened (nothing may be timed there).
+     */
+    private void sixteenBitMeasured(String direction, int[] p, DType dt, Tensor out, Runnable cudnn16,
+            Runnable channelsLast16, Runnable sevnet16, java.util.function.Supplier<Tensor> fp32) {
+        String key = ConvAlgorithmCache.key(direction, p, allowTf32, dt);
+        String clKey = key + CHANNELS_LAST_KEY;
+        Runnable widen = () -> {
+            try (Tensor r = fp32.get()) {
+                castInto(r, out);
+            }
+        };
+        String route = algorithms.route(key);
+        if (route == null && !dev.allocator().capturingOnThisThread()) {
+            java.util.List<RouteTuner.Candidate> cs = new java.util.ArrayList<>();
+            if (!refusedHalf.contains(key)) {
+                cs.add(new RouteTuner.Candidate(ROUTE_CUDNN, cudnn16));
+            }
+            if (!refusedHalf.contains(clKey)) {
+                cs.add(new RouteTuner.Candidate(ROUTE_CHANNELS_LAST, channelsLast16));
+            }
+            if (sevnet16 != null) {
+                cs.add(new RouteTuner.Candidate(ROUTE_SEVNET, sevnet16));
+            }
+            cs.add(new RouteTuner.Candidate(ROUTE_WIDEN, widen));
+            // a route that fails with any CUDA/cuDNN error (a refusal, or e.g. a layout cuDNN cannot transform) is
+            // left out and remembered as refused: the widened route stays as the fallback
+            RouteTuner.Result r = RouteTuner.measure(cs, body -> dev.timeMillis(ROUTE_TIMING_REPS, body),
+                    e -> e instanceof CudaException);
+            r.skipped().forEach((route, why) -> {
+                if (ROUTE_CUDNN.equals(route)) {
+                    refusedHalf.add(key);
+                } else if (ROUTE_CHANNELS_LAST.equals(route)) {
+                    refusedHalf.add(clKey);
+                }
+                LOG.warn("16-bit conv {}: route {} failed, left out: {}", key, route, why);
+            });
+            algorithms.putRoute(key, r.chosen());
+            LOG.debug("16-bit conv {}: {}", key, r.describe());
+            return; // the chosen route ran last: out holds its result
+        }
+        if (ROUTE_CUDNN.equals(route) && !refusedHalf.contains(key)) {
+            try {
+                cudnn16.run();
+                return;
+            } catch (CudaException e) {
+                refuse(key, e);
+            }
+        } else if (ROUTE_CHANNELS_LAST.equals(route) && !refusedHalf.contains(clKey)) {
+            try {
+                channelsLast16.run();
+                return;
+            } catch (CudaException e) {
+                refuse(clKey, e);
+            }
+        } else if (ROUTE_SEVNET.equals(route) && sevnet16 != null) {
+            sevnet16.run();
+            return;
+        }
+        widen.run();
+    }
+
+    static final String ROUTE_CUDNN = "cudnn";
+    static final String ROUTE_CHANNELS_LAST = "channels-last";
+    static final String ROUTE_SEVNET = "sevnet";
+    static final String ROUTE_WIDEN = "widen";
+    /** Timed runs per route (after a warm-up run that includes cuDNN's algorithm search). */
+    private static final int ROUTE_TIMING_REPS = 3;
+
+    /** The measured routes of 16-bit conv problems, by algorithm-cache key (see {@link HalfGroupedRoute#MEASURE}). */
+    public java.util.Map<String, String> measuredRoutes() {
+        return algorithms.routes();
     }
 
     /** Whether a 16-bit conv takes the channels-last route (grouped, AUTO/CUSTOM, route CHANNELS_LAST). */
@@ -566,9 +685,15 @@ public final class CudaBackend implements Backend {
 
     /**
      * How 16-bit grouped convs run in kernel modes AUTO and CUSTOM (LIBRARY always runs cuDNN over 16-bit NCDHW):
-     * system property {@code sevnet.halfGrouped} = widen (default) | cudnn | channels-last.
+     * system property {@code sevnet.halfGrouped} = auto (default: measured) | widen | cudnn | channels-last.
      */
     public enum HalfGroupedRoute {
+        /**
+         * In kernel mode AUTO, every 16-bit conv (grouped or not, each direction) takes the route measured fastest on
+         * its problem at its first call: cuDNN 16-bit NCDHW, cuDNN channels-last, sevnet's 16-bit grouped kernel,
+         * fp32 on widened copies. In CUSTOM, as WIDEN (where sevnet's 16-bit grouped kernels do not apply).
+         */
+        MEASURE,
         /** fp32 on widened copies, rounded once (forward, backward-data; backward-filter cuDNN 16-bit): measured. */
         WIDEN,
         /** cuDNN over the 16-bit NCDHW tensors: 7-12x slower than TF32 for forward / backward-data on an H200. */
@@ -581,17 +706,18 @@ public final class CudaBackend implements Backend {
 
         public static HalfGroupedRoute parse(String s) {
             return switch (s.trim().toLowerCase(Locale.ROOT)) {
+                case "auto", "measure" -> MEASURE;
                 case "widen" -> WIDEN;
                 case "cudnn" -> CUDNN;
                 case "channels-last", "channels_last", "ndhwc" -> CHANNELS_LAST;
                 default -> throw new IllegalArgumentException(
-                        "16-bit grouped conv route must be widen, cudnn or channels-last, got '" + s + "'");
+                        "16-bit grouped conv route must be auto, widen, cudnn or channels-last, got '" + s + "'");
             };
         }
     }
 
     private volatile HalfGroupedRoute halfGroupedRoute =
-            HalfGroupedRoute.parse(System.getProperty("sevnet.halfGrouped", "widen"));
+            HalfGroupedRoute.parse(System.getProperty("sevnet.halfGrouped", "auto"));
 
     public HalfGroupedRoute halfGroupedRoute() {
         return halfGroupedRoute;
@@ -774,12 +900,25 @@ public final class CudaBackend implements Backend {
                 k(rc, "grouped conv backward data (16-bit)");
                 return dx;
             }
-            sixteenBitOrWidened("bwd-data", p, dt, spec, dx, () -> cudnnBackwardData(dy, w, dx, spec, p, dt),
-                    () -> channelsLastBackwardData(dy, w, dx, p, dt, dt + " " + spec), () -> {
+            java.util.function.Supplier<Tensor> fp32 = () -> {
                 try (Tensor dy32 = cast(dy, DType.FLOAT32); Tensor w32 = cast(w, DType.FLOAT32)) {
                     return conv3dBackwardData(dy32, w32, spec, xShape);
                 }
-            });
+            };
+            if (measuresSixteenBit()) {
+                sixteenBitMeasured("bwd-data", p, dt, dx, () -> cudnnBackwardData(dy, w, dx, spec, p, dt),
+                        () -> channelsLastBackwardData(dy, w, dx, p, dt, dt + " " + spec),
+                        !sevnetGroupedHalf(spec, xShape, w.dim(0)) ? null : () -> k(dt == DType.BFLOAT16
+                                ? CudaKernels.sevc_grouped_conv3x3_backward_data_bf16(dy.address(), w.address(),
+                                        dx.address(), p[0], p[1], p[1] / p[15], p[2], p[3], p[4], p[10], st())
+                                : CudaKernels.sevc_grouped_conv3x3_backward_data_f16(dy.address(), w.address(),
+                                        dx.address(), p[0], p[1], p[1] / p[15], p[2], p[3], p[4], p[10], st()),
+                                "grouped conv backward data (16-bit)"),
+                        fp32);
+                return dx;
+            }
+            sixteenBitOrWidened("bwd-data", p, dt, spec, dx, () -> cudnnBackwardData(dy, w, dx, spec, p, dt),
+                    () -> channelsLastBackwardData(dy, w, dx, p, dt, dt + " " + spec), fp32);
             return dx;
         } catch (RuntimeException | Error e) {
             dx.close();
@@ -861,12 +1000,18 @@ public final class CudaBackend implements Backend {
         Tensor dw = empty(wShape, dt);
         try {
             dev.activate();
-            sixteenBitOrWidened("bwd-filter", p, dt, spec, dw, () -> cudnnBackwardFilter(x, dy, dw, spec, p, dt),
-                    () -> channelsLastBackwardFilter(x, dy, dw, p, dt, dt + " " + spec), () -> {
+            java.util.function.Supplier<Tensor> fp32 = () -> {
                 try (Tensor x32 = cast(x, DType.FLOAT32); Tensor dy32 = cast(dy, DType.FLOAT32)) {
                     return conv3dBackwardWeight(x32, dy32, spec, wShape);
                 }
-            });
+            };
+            if (measuresSixteenBit()) {
+                sixteenBitMeasured("bwd-filter", p, dt, dw, () -> cudnnBackwardFilter(x, dy, dw, spec, p, dt),
+                        () -> channelsLastBackwardFilter(x, dy, dw, p, dt, dt + " " + spec), null, fp32);
+                return dw;
+            }
+            sixteenBitOrWidened("bwd-filter", p, dt, spec, dw, () -> cudnnBackwardFilter(x, dy, dw, spec, p, dt),
+                    () -> channelsLastBackwardFilter(x, dy, dw, p, dt, dt + " " + spec), fp32);
             return dw;
         } catch (RuntimeException | Error e) {
             dw.close();

@@ -207,7 +207,8 @@ class CudaHalfTrainingOpsTest {
                     for (String dir : new String[] {"bwd-data", "bwd-filter"}) {
                         String key = ConvAlgorithmCache.key(dir, p, gpu.allowTf32(), dt);
                         assertTrue(gpu.algorithmCache().get(key) != null || gpu.widensSixteenBit(dir, cv.spec())
-                                || gpu.refusedSixteenBitConvolutions().contains(key), key + " neither cached nor widened");
+                                || gpu.refusedSixteenBitConvolutions().contains(key)
+                                || gpu.measuredRoutes().containsKey(key), key + " neither cached nor widened");
                     }
                 }
             }
@@ -279,6 +280,35 @@ class CudaHalfTrainingOpsTest {
             }
             System.out.println(dt + " channels-last problems cuDNN refused (ran NCDHW instead): "
                     + gpu.refusedSixteenBitConvolutions().stream().filter(k -> k.endsWith(":ndhwc")).toList());
+        } finally {
+            gpu.setHalfGroupedRoute(before);
+        }
+    }
+
+    /**
+     * The default in kernel mode AUTO (HalfGroupedRoute.MEASURE): each 16-bit conv problem and direction times its
+     * routes at its first call and keeps the fastest; whatever was chosen, every pass matches fp32 on the widened
+     * inputs, and every problem has a recorded route (printed, with the timings in the log).
+     */
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"BFLOAT16", "FLOAT16"})
+    void theMeasuredRouteMatchesFp32ForEveryConv(DType dt) {
+        Random r = new Random(7);
+        gpu.setKernelMode(CudaBackend.KernelMode.AUTO);
+        CudaBackend.HalfGroupedRoute before = gpu.halfGroupedRoute();
+        gpu.setHalfGroupedRoute(CudaBackend.HalfGroupedRoute.MEASURE);
+        try {
+            for (Conv cv : CONVS) {
+                everyPassMatchesFp32(cv, dt, r, "measured " + cv.name());
+                // a second round runs the recorded choices (the first measured them)
+                everyPassMatchesFp32(cv, dt, r, "measured, second call " + cv.name());
+                int[] p = cv.spec().nativeParams(Shape.of(cv.x()), cv.cout());
+                for (String dir : new String[] {"fwd", "bwd-data", "bwd-filter"}) {
+                    String key = ConvAlgorithmCache.key(dir, p, gpu.allowTf32(), dt);
+                    assertTrue(gpu.measuredRoutes().containsKey(key), key + " has no measured route");
+                }
+            }
+            System.out.println(dt + " measured routes: " + gpu.measuredRoutes());
         } finally {
             gpu.setHalfGroupedRoute(before);
         }

@@ -67,8 +67,18 @@ class GpuFreeCudaTest {
         assertEquals(2, same.load(f));
         assertEquals(new ConvAlgorithmCache.Choice(1, 123456789L), same.get(kf));
         assertEquals(new ConvAlgorithmCache.Choice(4, 0), same.get(kb));
+        // measured routes of 16-bit problems travel in the same file
+        String kh = ConvAlgorithmCache.key("fwd", p, true, dev.sevnet.tensor.DType.BFLOAT16);
+        c.putRoute(kh, "channels-last");
+        c.save(f);
+        ConvAlgorithmCache withRoutes = new ConvAlgorithmCache("H100 / cuDNN 9.10.2");
+        assertEquals(3, withRoutes.load(f));
+        assertEquals("channels-last", withRoutes.route(kh));
+        assertEquals(java.util.Map.of(kh, "channels-last"), withRoutes.routes());
+        assertEquals(null, withRoutes.route(kf));
         ConvAlgorithmCache other = new ConvAlgorithmCache("A100 / cuDNN 9.10.2");
         assertEquals(0, other.load(f), "timings from another GPU are not reused");
+        assertEquals(null, other.route(kh));
         assertEquals(0, other.size());
         Files.writeString(f, "{not json");
         var e = assertThrows(IOException.class, () -> same.load(f));
@@ -89,6 +99,16 @@ class GpuFreeCudaTest {
         assertTrue(CudaBackend.isPointwise(ConvSpec.of(1)));
         assertFalse(CudaBackend.isPointwise(ConvSpec.builder().kernel(1, 1, 1).stride(1, 2, 2).build()));
         assertFalse(CudaBackend.isPointwise(ConvSpec.builder().kernel(3, 1, 1).padding(1, 0, 0).build()));
+    }
+
+    @Test
+    void halfGroupedRouteParsesAndMeasuresByDefault() {
+        assertEquals(CudaBackend.HalfGroupedRoute.MEASURE, CudaBackend.HalfGroupedRoute.parse("auto"));
+        assertEquals(CudaBackend.HalfGroupedRoute.MEASURE, CudaBackend.HalfGroupedRoute.parse("measure"));
+        assertEquals(CudaBackend.HalfGroupedRoute.CHANNELS_LAST, CudaBackend.HalfGroupedRoute.parse("NDHWC"));
+        assertEquals(CudaBackend.HalfGroupedRoute.WIDEN, CudaBackend.HalfGroupedRoute.parse(" widen "));
+        var e = assertThrows(IllegalArgumentException.class, () -> CudaBackend.HalfGroupedRoute.parse("fastest"));
+        assertTrue(e.getMessage().contains("auto"), e.getMessage());
     }
 
     @Test

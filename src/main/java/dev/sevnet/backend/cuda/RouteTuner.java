@@ -1,0 +1,90 @@
+package dev.sevnet.backend.cuda;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.function.Predicate;
+
+/**
+ * Picks the fastest of several ways to compute one op by timing each on the real problem, once — what
+ * {@code cudnnFind*} does for cuDNN's algorithms (and PyTorch's {@code cudnn.benchmark}), one level up: between
+ * cuDNN in two layouts, fp32 on widened copies and sevnet's own kernel, whose order differs between GPUs, cuDNN
+ * versions and layer shapes. Each candidate writes the same output and nothing else, so running it several times
+ * is harmless; the chosen one runs last, so the output holds its result.
+ *
+ * <p>A candidate that fails in a way {@code skippable} accepts (cuDNN refusing the problem) is left out; any other
+ * failure is thrown. No GPU code here: the backend passes CUDA-event timing, the tests a fake.
+ */
+final class RouteTuner {
+    private RouteTuner() {
+    }
+
+    /** One way to compute the op. */
+    record Candidate(String name, Runnable run) {
+        Candidate {
+            Objects.requireNonNull(name, "name");
+            Objects.requireNonNull(run, "run");
+        }
+    }
+
+    /** Device milliseconds of one run of {@code body} (after a warm-up run, which may search algorithms). */
+    interface Timer {
+        double millis(Runnable body);
+    }
+
+    /** The choice, every candidate's time, and why the others were left out. */
+    record Result(String chosen, Map<String, Double> millis, Map<String, String> skipped) {
+        /** One line for the log: each candidate's time, the choice. */
+        String describe() {
+            StringBuilder b = new StringBuilder();
+            millis.forEach((k, v) -> b.append(b.length() == 0 ? "" : ", ").append(k)
+                    .append(String.format(Locale.ROOT, " %.3f ms", v)));
+            skipped.forEach((k, v) -> b.append(b.length() == 0 ? "" : ", ").append(k).append(" refused"));
+            return b.append(" -> ").append(chosen).toString();
+        }
+    }
+
+    /**
+     * Times every candidate and leaves the fastest one's output in place.
+     *
+     * @throws RuntimeException the last skippable failure when every candidate failed
+     */
+    static Result measure(List<Candidate> candidates, Timer timer, Predicate<RuntimeException> skippable) {
+        if (candidates.isEmpty()) {
+            throw new IllegalArgumentException("no candidate to measure");
+        }
+        Map<String, Double> millis = new LinkedHashMap<>();
+        Map<String, String> skipped = new LinkedHashMap<>();
+        RuntimeException lastRefusal = null;
+        Candidate best = null;
+        Candidate lastRun = null;
+        for (Candidate c : candidates) {
+            double t;
+            try {
+                t = timer.millis(c.run());
+            } catch (RuntimeException e) {
+                if (!skippable.test(e)) {
+                    throw e;
+                }
+                skipped.put(c.name(), String.valueOf(e.getMessage()));
+                lastRefusal = e;
+                lastRun = null; // it may have written part of the output
+                continue;
+            }
+            lastRun = c;
+            millis.put(c.name(), t);
+            if (best == null || t < millis.get(best.name())) {
+                best = c;
+            }
+        }
+        if (best == null) {
+            throw lastRefusal;
+        }
+        if (lastRun != best) {
+            best.run().run();
+        }
+        return new Result(best.name(), millis, skipped);
+    }
+}
