@@ -632,13 +632,13 @@ public final class CudaBackend implements Backend {
             // left out and remembered as refused: the widened route stays as the fallback
             RouteTuner.Result r = RouteTuner.measure(cs, body -> dev.timeMillis(ROUTE_TIMING_REPS, body),
                     e -> e instanceof CudaException);
-            r.skipped().forEach((route, why) -> {
-                if (ROUTE_CUDNN.equals(route)) {
+            r.skipped().forEach((failed, why) -> {
+                if (ROUTE_CUDNN.equals(failed)) {
                     refusedHalf.add(key);
-                } else if (ROUTE_CHANNELS_LAST.equals(route)) {
+                } else if (ROUTE_CHANNELS_LAST.equals(failed)) {
                     refusedHalf.add(clKey);
                 }
-                LOG.warn("16-bit conv {}: route {} failed, left out: {}", key, route, why);
+                LOG.warn("16-bit conv {}: route {} failed, left out: {}", key, failed, why);
             });
             algorithms.putRoute(key, r.chosen());
             LOG.debug("16-bit conv {}: {}", key, r.describe());
