@@ -30,11 +30,13 @@ if [[ ${QUICK:-0} == 1 ]]; then
   for p in fp32 bf16 fp16; do
     run $SEVNET bench --json --device cuda --kernels auto --precision "$p" --model sevnet-g8 --mode train --batch 8 --frames 16 --size 224 --warmup "$WARMUP" --iters "$ITERS"
   done
-  # the 16-bit grouped-conv alternatives (CudaBackend.HalfGroupedRoute / --kernels custom), bf16 batch 8
+  # the fifth session's fixed rules (no measurement; 16-bit grouped convs widened) against the measured default
+  # above, fp32 and bf16 batch 8
   for m in infer train; do
     f=""; [[ $m == infer ]] && f=--fold
-    run $SEVNET bench --json --device cuda --kernels custom $f --precision bf16 --model sevnet-g8 --mode "$m" --batch 8 --frames 16 --size 224 --warmup "$WARMUP" --iters "$ITERS"
-    JAVA_TOOL_OPTIONS=-Dsevnet.halfGrouped=channels-last run $SEVNET bench --json --device cuda $f --precision bf16 --model sevnet-g8 --mode "$m" --batch 8 --frames 16 --size 224 --warmup "$WARMUP" --iters "$ITERS"
+    for p in fp32 bf16; do
+      JAVA_TOOL_OPTIONS="-Dsevnet.measure=false -Dsevnet.halfGrouped=widen" run $SEVNET bench --json --device cuda --kernels auto $f --precision "$p" --model sevnet-g8 --mode "$m" --batch 8 --frames 16 --size 224 --warmup "$WARMUP" --iters "$ITERS"
+    done
   done
   # CUDA graphs (GraphedInference): the folded fp32 model replayed, batch 1 (launch-bound) and 8
   for b in 1 8; do
@@ -102,6 +104,16 @@ for b in (1, 8, 32):
     best = max([r["clips_per_s"] for r in (pa, pbp) if r] or [0])
     ratio = f"{sb['clips_per_s'] / best:.2f}x" if sb and best else "-"
     print(f"| batch {b} | {f(s32)} | {f(g32)} | {f(sb)} | {f(sh)} | {f(pa)} | {f(ph)} | {f(pbp)} | {f(php)} | {ratio} |")
+print()
+print("| batch 8 | measured (default) | fixed rules (-Dsevnet.measure=false, grouped 16-bit widened) | routes measured (16-bit problems) |")
+print("|---|---|---|---|")
+for mode in ("infer", "train"):
+    for p in ("fp32", "bf16"):
+        kw = {"folded": True, "cuda_graphs": False} if mode == "infer" else {"kernels": "auto"}
+        ms = find("sevnet", mode, 8, precision=p, measured=True, **kw)
+        fx = find("sevnet", mode, 8, precision=p, measured=False, **kw)
+        f = lambda r: f"{r['clips_per_s']:.1f}" if r else "-"
+        print(f"| {mode} {p} | {f(ms)} | {f(fx)} | {ms.get('half_routes_measured') if ms else '-'} |")
 print()
 print("| training step, peak device MiB allocated / reserved | sevnet fp32 auto | sevnet bf16 auto | pytorch fp32 NCDHW | pytorch fp32 CL | pytorch bf16 CL |")
 print("|---|---|---|---|---|---|")

@@ -285,6 +285,7 @@ public final class BenchCommand implements Callable<Integer> {
             java.util.Map<String, Integer> routes = new java.util.TreeMap<>();
             gpu.measuredRoutes().values().forEach(v -> routes.merge(v, 1, Integer::sum));
             r.put("half_routes_measured", routes);
+            r.put("measured", gpu.measureKernels() && gpu.halfGroupedRoute() == CudaBackend.HalfGroupedRoute.MEASURE);
         }
         if (json) {
             System.out.println(new Gson().toJson(r));

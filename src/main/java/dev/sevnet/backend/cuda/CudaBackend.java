@@ -363,13 +363,57 @@ public final class CudaBackend implements Backend {
      * says otherwise, LIBRARY never), and within the kernels' grid limits (items and groups in grid z/y).
      */
     private boolean fusedConv(ConvSpec s, Shape xs, long cout) {
-        if (kernelMode != KernelMode.CUSTOM || xs.get(0) > 65535 || xs.sizeFrom(2) >= Integer.MAX_VALUE) {
+        return kernelMode == KernelMode.CUSTOM && fusedConvShape(s, xs, cout);
+    }
+
+    /** Whether the fused conv kernels can run this conv (their shapes, within their grid limits). */
+    private static boolean fusedConvShape(ConvSpec s, Shape xs, long cout) {
+        if (xs.get(0) > 65535 || xs.sizeFrom(2) >= Integer.MAX_VALUE) {
             return false;
         }
         if (isPointwise(s)) {
             return (cout + 63) / 64 <= 65535;
         }
         return isBlockGrouped(s, xs.get(1), cout) && s.groups() <= 65535;
+    }
+
+    /**
+     * Whether kernel mode AUTO picks between sevnet's kernel and cuDNN by measurement (the default; system property
+     * {@code sevnet.measure=false} keeps the fixed rules measured on an H200: cuDNN, except the temporal conv's
+     * backward-weight and batch norm's backward up to 128 channels).
+     */
+    private final boolean measureKernels = Boolean.parseBoolean(System.getProperty("sevnet.measure", "true"));
+
+    private boolean measuresKernels() {
+        return kernelMode == KernelMode.AUTO && measureKernels;
+    }
+
+    /** Whether kernel mode AUTO measures (false: {@code -Dsevnet.measure=false}, the fixed rules). */
+    public boolean measureKernels() {
+        return measureKernels;
+    }
+
+    /**
+     * An op with two implementations that write the same outputs and nothing else (kernel mode AUTO): the one
+     * measured faster on this problem ({@code key}) at its first call — with CUDA events, the choice saved with the
+     * algorithm cache ({@link #measuredRoutes}) — or, inside a CUDA graph capture before any measurement, the fixed
+     * rule's ({@code sevnetByDefault}). A route that fails with a CUDA error is left out.
+     */
+    private void measured(String key, Runnable cudnnRoute, Runnable sevnetRoute, boolean sevnetByDefault) {
+        String route = algorithms.route(key);
+        if (route == null && dev.allocator().capturingOnThisThread()) {
+            route = sevnetByDefault ? ROUTE_SEVNET : ROUTE_CUDNN;
+        }
+        if (route == null) {
+            RouteTuner.Result r = RouteTuner.measure(List.of(new RouteTuner.Candidate(ROUTE_CUDNN, cudnnRoute),
+                    new RouteTuner.Candidate(ROUTE_SEVNET, sevnetRoute)), body -> dev.timeMillis(ROUTE_TIMING_REPS, body),
+                    e -> e instanceof CudaException);
+            r.skipped().forEach((failed, why) -> LOG.warn("{}: route {} failed, left out: {}", key, failed, why));
+            algorithms.putRoute(key, r.chosen());
+            LOG.debug("{}: {}", key, r.describe());
+            return;
+        }
+        (ROUTE_SEVNET.equals(route) ? sevnetRoute : cudnnRoute).run();
     }
 
     /** The fused conv's inference form: y = act(conv + bias) or act(BN_running(conv)) (rm != 0). */
@@ -404,6 +448,24 @@ public final class CudaBackend implements Backend {
         if (fusedConv(spec, x.shape(), cout)) {
             // the inference form of the fused kernels: bias (BN folded into w and bias) and ReLU in the epilogue
             fusedConvForward(x, w, addr(bias), 0L, 0L, 0L, 0L, 0, relu, y, spec, p);
+            return y;
+        }
+        boolean fusable = fusedConvShape(spec, x.shape(), cout);
+        if (measuresKernels() && (fusable || isTemporal(spec, x.dim(1), cout))) {
+            Runnable epilogue = () -> {
+                if (bias != null || relu) {
+                    k(CudaKernels.sevc_bias_relu(y.address(), addr(bias), y.dim(0), cout, y.shape().sizeFrom(2),
+                            relu ? 1 : 0, st()), "bias+relu");
+                }
+            };
+            measured(ConvAlgorithmCache.key("fwd", p, allowTf32), () -> {
+                cudnnForward(descriptors(p), ConvAlgorithmCache.key("fwd", p, allowTf32), x, w, y, spec.toString());
+                epilogue.run();
+            }, fusable ? () -> fusedConvForward(x, w, addr(bias), 0L, 0L, 0L, 0L, 0, relu, y, spec, p) : () -> {
+                k(CudaKernels.sevc_temporal_conv3_forward(x.address(), w.address(), y.address(), p[0], p[1], p[2],
+                        (long) p[3] * p[4], st()), "temporal conv");
+                epilogue.run();
+            }, false);
             return y;
         }
         if (customTemporal(spec, x.dim(1), cout)) {
@@ -873,6 +935,18 @@ public final class CudaBackend implements Backend {
                     (long) p[3] * p[4], st()), "temporal conv backward data");
             return dx;
         }
+        boolean grouped = fusedConvShape(spec, xShape, w.dim(0)) && !isPointwise(spec);
+        if (measuresKernels() && (grouped || isTemporal(spec, xShape.get(1), w.dim(0)))) {
+            measured(ConvAlgorithmCache.key("bwd-data", p, allowTf32),
+                    () -> cudnnBackwardData(dy, w, dx, spec, p, DType.FLOAT32),
+                    grouped ? () -> k(CudaKernels.sevc_grouped_conv3x3_backward_data(dy.address(), w.address(),
+                            dx.address(), p[0], p[1], p[1] / p[15], p[2], p[3], p[4], p[10], st()),
+                            "grouped conv backward data")
+                            : () -> k(CudaKernels.sevc_temporal_conv3_backward_data(dy.address(), w.address(),
+                                    dx.address(), p[0], p[1], p[2], (long) p[3] * p[4], st()),
+                                    "temporal conv backward data"), false);
+            return dx;
+        }
         cudnnBackwardData(dy, w, dx, spec, p, DType.FLOAT32);
         return dx;
     }
@@ -976,6 +1050,20 @@ public final class CudaBackend implements Backend {
         if (fusedConv(spec, x.shape(), wShape.get(0)) && !isPointwise(spec)) {
             k(CudaKernels.sevc_grouped_conv3x3_backward_weight(x.address(), dy.address(), dw.address(), p[0], p[1],
                     p[1] / p[15], p[2], p[3], p[4], p[10], st()), "grouped conv backward weight");
+            return dw;
+        }
+        boolean grouped = fusedConvShape(spec, x.shape(), wShape.get(0)) && !isPointwise(spec);
+        boolean temporal = isTemporal(spec, x.dim(1), wShape.get(0));
+        if (measuresKernels() && (grouped || temporal)) {
+            measured(ConvAlgorithmCache.key("bwd-filter", p, allowTf32),
+                    () -> cudnnBackwardFilter(x, dy, dw, spec, p, DType.FLOAT32),
+                    grouped ? () -> k(CudaKernels.sevc_grouped_conv3x3_backward_weight(x.address(), dy.address(),
+                            dw.address(), p[0], p[1], p[1] / p[15], p[2], p[3], p[4], p[10], st()),
+                            "grouped conv backward weight")
+                            : () -> k(CudaKernels.sevc_temporal_conv3_backward_weight(x.address(), dy.address(),
+                                    dw.address(), p[0], p[1], p[2], (long) p[3] * p[4], st()),
+                                    "temporal conv backward weight"),
+                    temporal && x.dim(1) <= AUTO_CUSTOM_MAX_CHANNELS);
             return dw;
         }
         if (customTemporalBackwardWeight(spec, x.dim(1), wShape.get(0))) {
@@ -1165,18 +1253,27 @@ public final class CudaBackend implements Backend {
         Tensor dg = empty(Shape.of(d[1]));
         Tensor db = empty(Shape.of(d[1]));
         dev.activate();
-        if (customBnBackward(d[1])) {
-            k(CudaKernels.sevc_batchnorm_backward(x.address(), dy.address(), addr(gamma), saveMean.address(),
-                    saveInvstd.address(), dx.address(), dg.address(), db.address(), d[0], d[1], d[2], st()),
-                    "batch norm backward");
-            return new Tensor[] {dx, dg, db};
-        }
-        try (BnDescriptors bd = new BnDescriptors(d); Tensor g1 = orFilled(gamma, d[1], 1f)) {
-            Tensor g = gamma != null ? gamma : g1;
-            Cuda.checkCudnn(cudnn.cudnnBatchNormalizationBackward(dev.cudnn(), cudnn.CUDNN_BATCHNORM_SPATIAL, ONE, ZERO,
-                    ONE, ZERO, bd.x, Cuda.ptr(x.address()), bd.x, Cuda.ptr(dy.address()), bd.x, Cuda.ptr(dx.address()),
-                    bd.param, Cuda.ptr(g.address()), Cuda.ptr(dg.address()), Cuda.ptr(db.address()), 1e-5,
-                    Cuda.ptr(saveMean.address()), Cuda.ptr(saveInvstd.address())), "cudnnBatchNormalizationBackward");
+        Runnable sevnet = () -> k(CudaKernels.sevc_batchnorm_backward(x.address(), dy.address(), addr(gamma),
+                saveMean.address(), saveInvstd.address(), dx.address(), dg.address(), db.address(), d[0], d[1], d[2],
+                st()), "batch norm backward");
+        Runnable library = () -> {
+            try (BnDescriptors bd = new BnDescriptors(d); Tensor g1 = orFilled(gamma, d[1], 1f)) {
+                Tensor g = gamma != null ? gamma : g1;
+                Cuda.checkCudnn(cudnn.cudnnBatchNormalizationBackward(dev.cudnn(), cudnn.CUDNN_BATCHNORM_SPATIAL, ONE,
+                        ZERO, ONE, ZERO, bd.x, Cuda.ptr(x.address()), bd.x, Cuda.ptr(dy.address()), bd.x,
+                        Cuda.ptr(dx.address()), bd.param, Cuda.ptr(g.address()), Cuda.ptr(dg.address()),
+                        Cuda.ptr(db.address()), 1e-5, Cuda.ptr(saveMean.address()), Cuda.ptr(saveInvstd.address())),
+                        "cudnnBatchNormalizationBackward");
+            }
+        };
+        if (measuresKernels()) {
+            // both write dx, dgamma, dbeta only: measured like a conv (key: the problem's N, C, S)
+            measured("bn-bwd:" + d[0] + "," + d[1] + "," + d[2] + (gamma == null ? ":nogamma" : ""), library, sevnet,
+                    d[1] <= AUTO_CUSTOM_MAX_CHANNELS);
+        } else if (customBnBackward(d[1])) {
+            sevnet.run();
+        } else {
+            library.run();
         }
         return new Tensor[] {dx, dg, db};
     }
