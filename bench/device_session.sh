@@ -3,7 +3,7 @@
 # a short train/eval/predict on the GPU, compute-sanitizer on the CUDA op tests, the kernel
 # microbenchmarks, the cubin launch-shape harness, the throughput harness, the serving load. Run from the project root
 # after devpack.sh, inside the devpack (java, $CP):
-#   bash .devpack/run.sh bash bench/device_session.sh [tests] [doctor] [cli] [sanitize] [kernels] [cubins] [bench] [serve] [prefetch]
+#   bash .devpack/run.sh bash bench/device_session.sh [tests] [doctor] [cli] [sanitize] [kernels] [cubins] [bench] [serve] [prefetch] [graphs]
 # Logs go to $OUT (or ./device-out).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -97,6 +97,20 @@ if has prefetch; then
         --workers ${PWORKERS:-12} --epochs 1 --train-samples ${PSAMPLES:-512} --val-samples 16 --predict 0 \
         --out /tmp/runs/prefetch-$mode-$round --progress log > "$O/prefetch-$mode-$round.log" 2>&1
       echo "round $round prefetch=$mode rc=$?: $(grep -oE '[0-9.]+ clips/s' "$O/prefetch-$mode-$round.log" | tail -1)"
+    done
+  done
+fi
+if has graphs; then
+  # the training step as a CUDA graph (train --cuda-graphs) against eager, on the main job's small model and clips
+  # (launch-bound: where a graph matters) and on G8 16x112; the epoch's clips/s from its summary line
+  echo "== training step as a CUDA graph: sevnet train --device cuda [--cuda-graphs]"
+  for cfg in "sevnet-g2 8 32 32" "sevnet-g8 16 112 8"; do
+    set -- $cfg
+    for g in "" "--cuda-graphs"; do
+      timeout ${GTIMEOUT:-120} java -cp "$CP" dev.sevnet.cli.Main train --device cuda --model $1 --frames $2 --size $3 \
+        --batch $4 --workers ${PWORKERS:-12} --epochs 1 --train-samples ${GSAMPLES:-512} --val-samples 16 --predict 0 \
+        --out /tmp/runs/graphs-$1$g --progress log $g > "$O/graphs-$1$g.log" 2>&1
+      echo "$1 ${2}x${3}x${3} batch $4 ${g:-eager} rc=$?: $(grep -oE '[0-9.]+ clips/s' "$O/graphs-$1$g.log" | tail -1) $(grep -o 'captured into a CUDA graph' "$O/graphs-$1$g.log" | head -1)"
     done
   done
 fi

@@ -344,6 +344,20 @@ public final class F {
         return record("dropout", ym[0], new Var[] {x}, dy -> new Tensor[] {b.mul(dy, mask)});
     }
 
+    /**
+     * Inverted dropout with a given {@code mask} (0 or 1/(1-p) per element, as {@link Backend#dropout} makes it):
+     * y = x * mask, dx = dy * mask — what {@link #dropout} computes, with the mask made elsewhere (a CUDA graph's
+     * training step refills a static mask before each replay). The caller keeps {@code mask} open until backward ran.
+     */
+    public static Var dropoutWithMask(Var x, Tensor mask) {
+        Backend b = backend(x);
+        Tensor y = b.mul(x.value(), mask);
+        if (!recording(x)) {
+            return Var.of(y);
+        }
+        return record("dropout", y, new Var[] {x}, dy -> new Tensor[] {b.mul(dy, mask)});
+    }
+
     // ---- shape ops ----
 
     /** Concatenates {@code [N, Ca, ...]} and {@code [N, Cb, ...]} along the channel axis. */
@@ -431,7 +445,7 @@ public final class F {
             return Var.of(lossProbs[0]);
         }
         return record("softmax_cross_entropy", lossProbs[0], new Var[] {logits},
-                dy -> new Tensor[] {b.softmaxCrossEntropyBackward(probs, labels, (float) b.sum(dy))});
+                dy -> new Tensor[] {b.softmaxCrossEntropyBackward(probs, labels, dy)});
     }
 
     /**
@@ -447,7 +461,7 @@ public final class F {
         }
         saves(logits);
         return record("bce_with_logits", loss, new Var[] {logits},
-                dy -> new Tensor[] {b.bceWithLogitsBackward(logits.value(), targets, (float) b.sum(dy))});
+                dy -> new Tensor[] {b.bceWithLogitsBackward(logits.value(), targets, dy)});
     }
 
     // ---- helpers ----

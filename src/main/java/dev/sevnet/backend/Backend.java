@@ -216,6 +216,20 @@ public interface Backend {
 
     Tensor bceWithLogitsBackward(Tensor logits, Tensor targets, float scale);
 
+    /**
+     * {@link #softmaxCrossEntropyBackward(Tensor, Tensor, float)} with the scale taken from the one-element float32
+     * {@code dy} (the loss's gradient) where it lives. This default reads it ({@link #sum}); the CUDA backend scales on
+     * the device, so a training step needs no device-to-host read before its last op (and fits in a CUDA graph).
+     */
+    default Tensor softmaxCrossEntropyBackward(Tensor probs, Tensor labels, Tensor dy) {
+        return softmaxCrossEntropyBackward(probs, labels, (float) sum(dy));
+    }
+
+    /** {@link #bceWithLogitsBackward(Tensor, Tensor, float)} scaled by the one-element {@code dy}, as above. */
+    default Tensor bceWithLogitsBackward(Tensor logits, Tensor targets, Tensor dy) {
+        return bceWithLogitsBackward(logits, targets, (float) sum(dy));
+    }
+
     Tensor softmax(Tensor logits);
 
     // ---- optimizer ----

@@ -69,8 +69,13 @@ public final class BatchNorm3d extends Module {
 
     private void countBatch() {
         if (isTraining()) {
-            numBatchesTracked.longBuffer().put(0, numBatchesTracked.longBuffer().get(0) + 1);
+            setNumBatchesTracked(numBatchesTracked() + 1);
         }
+    }
+
+    /** Sets {@code num_batches_tracked} (a replayed CUDA graph's training step counts its batches here). */
+    public void setNumBatchesTracked(long n) {
+        numBatchesTracked.longBuffer().put(0, n);
     }
 
     @Override

@@ -21,12 +21,41 @@ public final class Dropout extends Module {
         this.p = p;
     }
 
+    /** Graph mode: the training forward multiplies by this mask, refilled from {@link #nextSeed()} by its owner. */
+    private dev.sevnet.tensor.Tensor staticMask;
+    private Shape lastInput;
+
     @Override
     public Var forward(Var x) {
         if (!isTraining() || p == 0) {
             return x;
         }
+        lastInput = x.shape();
+        if (staticMask != null) {
+            return F.dropoutWithMask(x, staticMask);
+        }
         return F.dropout(x, p, mix(seed, calls++), true);
+    }
+
+    /**
+     * The seed of the next training forward's mask (and counts that forward), for a caller that makes the mask
+     * itself: the same sequence of masks as {@link #forward} draws, so a run is the same either way.
+     */
+    public long nextSeed() {
+        return mix(seed, calls++);
+    }
+
+    /** The input shape of the last training forward, or null. */
+    public Shape lastInputShape() {
+        return lastInput;
+    }
+
+    /**
+     * Makes training forwards multiply by {@code mask} (the caller's, refilled before each use from
+     * {@link #nextSeed()}) instead of drawing a mask; null restores drawing.
+     */
+    public void useStaticMask(dev.sevnet.tensor.Tensor mask) {
+        this.staticMask = mask;
     }
 
     @Override

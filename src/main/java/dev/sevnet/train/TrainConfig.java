@@ -39,6 +39,8 @@ public final class TrainConfig {
     private final double momentum;
     private final double weightDecay;
     private final boolean multiLabel;
+    /** The training step as a CUDA graph ({@code --cuda-graphs}; a GPU, fp32/bf16, accum 1). */
+    private final boolean cudaGraphs;
     private final Precision precision;
     // data
     private final String dataRoot;
@@ -77,6 +79,7 @@ public final class TrainConfig {
         momentum = b.momentum;
         weightDecay = b.weightDecay;
         multiLabel = b.multiLabel;
+        cudaGraphs = b.cudaGraphs;
         precision = b.precision;
         dataRoot = b.dataRoot;
         trainList = b.trainList;
@@ -115,6 +118,9 @@ public final class TrainConfig {
         require(precision != null, "precision must be fp32, bf16 or fp16, got null");
         require(trainList == null || valList != null, "--train-list needs --val-list");
         require(syntheticTrain >= 1 && syntheticVal >= 1, "synthetic sample counts must be >= 1");
+        require(!cudaGraphs || accum == 1, "--cuda-graphs needs --accum 1 (a graph holds one micro-batch's step)");
+        require(!cudaGraphs || !precision.needsLossScaling(),
+                "--cuda-graphs trains in fp32 or bf16 (fp16's loss scaling checks the gradients on the host every step)");
     }
 
     private static void require(boolean ok, String message) {
@@ -158,6 +164,7 @@ public final class TrainConfig {
         b.momentum = momentum;
         b.weightDecay = weightDecay;
         b.multiLabel = multiLabel;
+        b.cudaGraphs = cudaGraphs;
         // a config saved before precision existed (Gson leaves the field null) trained in fp32
         b.precision = precision == null ? Precision.FP32 : precision;
         b.dataRoot = dataRoot;
@@ -197,6 +204,7 @@ public final class TrainConfig {
     public double momentum() { return momentum; }
     public double weightDecay() { return weightDecay; }
     public boolean multiLabel() { return multiLabel; }
+    public boolean cudaGraphs() { return cudaGraphs; }
     /** fp32, or mixed precision bf16 / fp16 ({@link Precision}). */
     public Precision precision() { return precision; }
     public String dataRoot() { return dataRoot; }
@@ -282,6 +290,7 @@ public final class TrainConfig {
         private double momentum = 0.9;
         private double weightDecay = 1e-4;
         private boolean multiLabel;
+        private boolean cudaGraphs;
         private Precision precision = Precision.FP32;
         private String dataRoot;
         private String trainList;
@@ -351,6 +360,7 @@ public final class TrainConfig {
         public Builder momentum(double v) { momentum = v; return this; }
         public Builder weightDecay(double v) { weightDecay = v; return this; }
         public Builder multiLabel(boolean v) { multiLabel = v; return this; }
+        public Builder cudaGraphs(boolean v) { cudaGraphs = v; return this; }
         public Builder precision(Precision v) { precision = v; return this; }
         /** "fp32", "bf16" or "fp16". */
         public Builder precision(String v) { precision = Precision.parse(v); return this; }

@@ -148,6 +148,14 @@ public final class Trainer {
                         ? device.backend().uploader(2) : null) {
             model.to(device.backend());
             this.device = device;
+            graphStep = null;
+            if (config.cudaGraphs()) {
+                if (device.backend() instanceof dev.sevnet.backend.cuda.CudaBackend gpu) {
+                    graphStep = new GraphedTrainStep(model, gpu, config);
+                } else {
+                    LOG.warn("--cuda-graphs needs a CUDA device; training on {} runs eagerly", device.device());
+                }
+            }
             Path algorithms = run.root().resolve("cudnn-algorithms.json");
             if (device.backend() instanceof dev.sevnet.backend.cuda.CudaBackend gpu
                     && java.nio.file.Files.exists(algorithms)) {
@@ -248,7 +256,9 @@ public final class Trainer {
                         if (micro % config.accum() == 0 || !batches.hasNext()) {
                             lastLr = schedule.lr(step);
                             optimizerStep(model, opt, lastLr, step);
-                            opt.zeroGrad();
+                            if (graphStep == null || !graphStep.captured()) {
+                                opt.zeroGrad(); // a captured step zeroes the gradients itself, first thing
+                            }
                             step++;
                         }
                     }
@@ -334,10 +344,25 @@ public final class Trainer {
             return new Result(run.root(), lastVal, epochsDone, step, wall, labels, stopped);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        } finally {
+            if (graphStep != null) {
+                graphReplays = graphStep.replays();
+                graphStep.close();
+                graphStep = null;
+            }
         }
     }
 
+    private long graphReplays;
+
+    /** Training steps the last run replayed from a CUDA graph ({@code --cuda-graphs}); 0 otherwise. */
+    public long graphReplays() {
+        return graphReplays;
+    }
+
     private int lastCorrect;
+    /** The training step as a CUDA graph ({@link TrainConfig#cudaGraphs()}), or null. */
+    private GraphedTrainStep graphStep;
     /** The current batch's prefetched clips, until the step takes them. */
     private dev.sevnet.backend.Uploader.Upload pendingUpload;
     private DeviceChoice device;
@@ -377,6 +402,17 @@ public final class Trainer {
         int n = b.size();
         float[] logitsAll = new float[n * config.numClasses()];
         double[] lossSum = new double[1];
+        if (graphStep != null && n == config.batch() && splitter.chunks() == 1) {
+            double graphed = graphStep.run(b, pendingUpload, logitsAll);
+            if (!Double.isNaN(graphed)) {
+                pendingUpload = null;
+                lastCorrect = countCorrect(b, logitsAll);
+                return (float) graphed;
+            }
+        }
+        if (graphStep != null && graphStep.captured()) {
+            model.zeroGrad(); // the gradients were left as the last replay wrote them
+        }
         splitter.run(n, (from, to, weight) -> {
             try (TensorScope chunkScope = TensorScope.open()) {
                 lossSum[0] += weight * trainChunk(model, b, from, to, weight / accum, logitsAll);
@@ -385,12 +421,17 @@ public final class Trainer {
             lossSum[0] = 0;
             model.zeroGrad();
         });
-        float[] l = logitsAll;
+        lastCorrect = countCorrect(b, logitsAll);
+        return (float) lossSum[0];
+    }
+
+    /** Samples of {@code b} whose top-1 prediction is one of their labels. */
+    private int countCorrect(Batch b, float[] logits) {
         int k = config.numClasses();
         int c = 0;
         float[] row = new float[k];
-        for (int i = 0; i < n; i++) {
-            System.arraycopy(l, i * k, row, 0, k);
+        for (int i = 0; i < b.size(); i++) {
+            System.arraycopy(logits, i * k, row, 0, k);
             int pred = Metrics.argmax(row);
             for (int lab : b.labelSet(i)) {
                 if (lab == pred) {
@@ -399,8 +440,7 @@ public final class Trainer {
                 }
             }
         }
-        lastCorrect = c;
-        return (float) lossSum[0];
+        return c;
     }
 
     /** One chunk [from, to) of the batch: forward, loss, backward seeded with {@code seedScale}; copies the logits out. */

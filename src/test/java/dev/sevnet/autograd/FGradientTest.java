@@ -2,10 +2,12 @@ package dev.sevnet.autograd;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.sevnet.backend.Backends;
 import dev.sevnet.backend.ConvSpec;
 import dev.sevnet.tensor.MemoryStats;
 import dev.sevnet.tensor.Shape;
 import dev.sevnet.tensor.Tensor;
+import dev.sevnet.tensor.TensorScope;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -203,6 +205,44 @@ class FGradientTest {
     @Test
     void dropoutWithFixedSeed() {
         check(v -> F.dropout(v.get(0), 0.3, 1234L, true), rand(4, 8));
+    }
+
+    @Test
+    void dropoutWithAGivenMask() {
+        Tensor mask;
+        try (Tensor ones = Tensor.of(new float[32], 4, 8)) {
+            Backends.cpu().fill(ones, 1f);
+            Tensor[] ym = Backends.cpu().dropout(ones, 0.3f, 1234L);
+            ym[0].close();
+            mask = constant(ym[1]);
+        }
+        check(v -> F.dropoutWithMask(v.get(0), mask), rand(4, 8));
+    }
+
+    /** A mask drawn from the seed the eager op uses gives the eager op's output and gradient, bit for bit. */
+    @Test
+    void dropoutWithTheSameMaskIsDropout() {
+        Tensor x = rand(4, 8);
+        Tensor[] ym;
+        try (Tensor ones = Tensor.of(new float[32], 4, 8)) {
+            Backends.cpu().fill(ones, 1f);
+            ym = Backends.cpu().dropout(ones, 0.3f, 99L);
+        }
+        try (TensorScope s = TensorScope.open()) {
+            Var a = Var.leaf(x.copy());
+            Var b = Var.leaf(x.copy());
+            Var ya = F.dropout(a, 0.3, 99L, true);
+            Var yb = F.dropoutWithMask(b, ym[1]);
+            org.junit.jupiter.api.Assertions.assertArrayEquals(ya.value().toFloatArray(), yb.value().toFloatArray());
+            try (Tensor g = rand(4, 8)) {
+                ya.backward(g);
+                yb.backward(g);
+            }
+            org.junit.jupiter.api.Assertions.assertArrayEquals(a.grad().toFloatArray(), b.grad().toFloatArray());
+        } finally {
+            ym[0].close();
+            ym[1].close();
+        }
     }
 
     @Test

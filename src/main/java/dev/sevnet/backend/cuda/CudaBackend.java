@@ -1858,7 +1858,11 @@ public final class CudaBackend implements Backend {
         if (!labels.device().isCpu() && !labels.device().equals(device())) {
             throw new IllegalArgumentException("labels is on " + labels.device() + " but this backend runs on " + device());
         }
-        long[] host = labels.rank() == 1 && labels.dtype() == DType.INT64 ? labels.toLongArray() : new long[0];
+        // labels already on the device are read back for the range check, except inside a CUDA graph capture (no
+        // device-to-host copy may be recorded; GraphedTrainStep checks them on the host before copying them in)
+        boolean readBack = labels.device().isCpu() || !dev.allocator().capturingOnThisThread();
+        long[] host = readBack && labels.rank() == 1 && labels.dtype() == DType.INT64 ? labels.toLongArray()
+                : new long[0];
         c.labels(logits, labels, host);
         return labels.device().isCpu() ? upload(labels) : labels.reshape(labels.shape());
     }
@@ -1901,6 +1905,52 @@ public final class CudaBackend implements Backend {
             k(CudaKernels.sevc_softmax_xent_backward(probs.address(), l.address(), d.address(), scale, probs.dim(0),
                     probs.dim(1), st()), "softmax cross-entropy backward");
             return d;
+        }
+    }
+
+    @Override
+    public synchronized Tensor softmaxCrossEntropyBackward(Tensor probs, Tensor labels, Tensor dy) {
+        if (!deviceScalar(dy)) {
+            return Backend.super.softmaxCrossEntropyBackward(probs, labels, dy);
+        }
+        Tensor d = softmaxCrossEntropyBackward(probs, labels, 1f);
+        return scaledByDeviceScalar(d, dy);
+    }
+
+    @Override
+    public synchronized Tensor bceWithLogitsBackward(Tensor logits, Tensor targets, Tensor dy) {
+        if (!deviceScalar(dy)) {
+            return Backend.super.bceWithLogitsBackward(logits, targets, dy);
+        }
+        Tensor d = bceWithLogitsBackward(logits, targets, 1f);
+        return scaledByDeviceScalar(d, dy);
+    }
+
+    private boolean deviceScalar(Tensor t) {
+        return t != null && !t.isClosed() && t.device().equals(device()) && t.dtype() == DType.FLOAT32 && t.size() == 1;
+    }
+
+    /**
+     * {@code y *= alpha[0]} with alpha read on the device (cuBLAS in device pointer mode): no host synchronisation.
+     */
+    private Tensor scaledByDeviceScalar(Tensor y, Tensor alpha) {
+        try {
+            if (y.size() > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("scaling " + y.size() + " elements at once");
+            }
+            dev.activate();
+            Cuda.checkCublas(cublas.cublasSetPointerMode_v2(dev.cublas(), cublas.CUBLAS_POINTER_MODE_DEVICE),
+                    "cublasSetPointerMode");
+            try {
+                Cuda.checkCublas(cublas.cublasSscal_v2(dev.cublas(), (int) y.size(), Cuda.fptr(alpha.address()),
+                        Cuda.fptr(y.address()), 1), "cublasSscal (loss gradient scale)");
+            } finally {
+                cublas.cublasSetPointerMode_v2(dev.cublas(), cublas.CUBLAS_POINTER_MODE_HOST);
+            }
+            return y;
+        } catch (RuntimeException | Error e) {
+            y.close();
+            throw e;
         }
     }
 

@@ -1,0 +1,253 @@
+package dev.sevnet.train;
+
+import dev.sevnet.autograd.Autocast;
+import dev.sevnet.autograd.F;
+import dev.sevnet.autograd.Var;
+import dev.sevnet.backend.CachingAllocator;
+import dev.sevnet.backend.Uploader;
+import dev.sevnet.backend.cuda.CudaBackend;
+import dev.sevnet.backend.cuda.CudaGraph;
+import dev.sevnet.data.Batch;
+import dev.sevnet.nn.BatchNorm3d;
+import dev.sevnet.nn.Dropout;
+import dev.sevnet.nn.Module;
+import dev.sevnet.nn.SevNet;
+import dev.sevnet.tensor.DType;
+import dev.sevnet.tensor.Shape;
+import dev.sevnet.tensor.Tensor;
+import dev.sevnet.tensor.TensorScope;
+import java.util.ArrayList;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The training step — zero the gradients, forward, loss, backward — as one CUDA graph ({@code train --cuda-graphs}):
+ * a few hundred kernel launches per step become one, which is what a small model or small clips spend their time
+ * on (PyTorch's {@code torch.cuda.graphs} training recipe). The optimizer step stays eager: it is one launch, and the
+ * learning rate changes every step.
+ *
+ * <p>The first {@value #WARMUP_STEPS} full batches run eagerly (cuDNN's algorithm search, the kernel routes measured,
+ * the gradients and momentum buffers allocated); the next one is captured — reading a static clip buffer, static
+ * labels and a static loss seed, its activations in a private pool of the caching allocator — and replayed, as is
+ * every later batch of that shape after its clips and labels are copied in. Dropout masks are drawn before each
+ * replay from the same seeds the eager forward would use ({@link Dropout#nextSeed()}) into static masks, and every
+ * batch norm's {@code num_batches_tracked} is counted on the host, so a graphed run is the eager run: same masks, same
+ * statistics, same checkpoint. Other batch shapes (a last partial batch) and out-of-memory splits run eagerly.
+ *
+ * <p>fp32 and bf16 only (fp16's loss scaling checks gradients on the host every step) and one micro-batch per step
+ * ({@code accum} 1); the trainer checks both. A capture that fails is logged and the run continues eagerly.
+ */
+final class GraphedTrainStep implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(GraphedTrainStep.class);
+    static final int WARMUP_STEPS = 2;
+
+    private final SevNet model;
+    private final CudaBackend gpu;
+    private final TrainConfig config;
+    private final CachingAllocator.Pool pool;
+    private final List<Dropout> dropouts = new ArrayList<>();
+    private final List<BatchNorm3d> norms = new ArrayList<>();
+    private final List<Tensor[]> masks = new ArrayList<>(); // per dropout: {static mask, ones}
+    private Shape shape;
+    private Tensor clips;
+    private Tensor targets;
+    private Tensor seed;
+    private Tensor loss;
+    private Tensor logits;
+    private CudaGraph graph;
+    private int eagerSteps;
+    private boolean failed;
+    private long replays;
+
+    GraphedTrainStep(SevNet model, CudaBackend gpu, TrainConfig config) {
+        if (config.precision().needsLossScaling()) {
+            throw new IllegalArgumentException("--cuda-graphs trains in fp32 or bf16: fp16's loss scaling checks the "
+                    + "gradients on the host every step");
+        }
+        if (config.accum() != 1) {
+            throw new IllegalArgumentException("--cuda-graphs needs --accum 1 (a graph holds one micro-batch's step), got "
+                    + config.accum());
+        }
+        this.model = model;
+        this.gpu = gpu;
+        this.config = config;
+        this.pool = gpu.cudaDevice().allocator().newPool();
+        for (Module m : model.namedModules().values()) {
+            if (m instanceof Dropout d && d.p() > 0) {
+                dropouts.add(d);
+            } else if (m instanceof BatchNorm3d bn) {
+                norms.add(bn);
+            }
+        }
+    }
+
+    /** Steps replayed so far. */
+    long replays() {
+        return replays;
+    }
+
+    /** Whether the step of {@code b} has been captured (false: it runs eagerly). */
+    boolean captured() {
+        return graph != null;
+    }
+
+    /**
+     * The step of the full batch {@code b} through the graph: its loss, with the logits copied into
+     * {@code logitsOut}; or NaN when this batch runs eagerly instead (still warming up, another shape, a failed
+     * capture). {@code upload}: the batch's prefetched clips, or null.
+     */
+    double run(Batch b, Uploader.Upload upload, float[] logitsOut) {
+        Tensor host = b.clips();
+        if (failed || shape != null && !shape.equals(host.shape())) {
+            return Double.NaN;
+        }
+        if (eagerSteps < WARMUP_STEPS) {
+            eagerSteps++;
+            return Double.NaN;
+        }
+        if (graph == null) {
+            try {
+                capture(host.shape(), b);
+            } catch (RuntimeException e) {
+                failed = true;
+                LOG.warn("could not capture the training step into a CUDA graph ({}); training goes on eagerly",
+                        e.toString());
+                release();
+                return Double.NaN;
+            }
+        }
+        fillInputs(b, upload);
+        drawMasks();
+        graph.replay();
+        replays++;
+        for (BatchNorm3d bn : norms) {
+            bn.setNumBatchesTracked(bn.numBatchesTracked() + 1);
+        }
+        float[] l = logits.toFloatArray(); // waits for the replay
+        System.arraycopy(l, 0, logitsOut, 0, l.length);
+        return loss.toFloatArray()[0];
+    }
+
+    private void capture(Shape s, Batch b) {
+        int n = b.size();
+        int k = config.numClasses();
+        shape = s;
+        clips = TensorScope.detach(gpu.allocate(s, DType.FLOAT32));
+        targets = TensorScope.detach(config.multiLabel() ? gpu.allocate(Shape.of(n, k), DType.FLOAT32)
+                : gpu.allocate(Shape.of(n), DType.INT64));
+        seed = TensorScope.detach(gpu.allocate(Shape.of(1), DType.FLOAT32));
+        gpu.fill(seed, 1f); // accum 1, no loss scale
+        for (Dropout d : dropouts) {
+            Shape ms = d.lastInputShape();
+            if (ms == null) {
+                throw new IllegalStateException("dropout " + d + " did not run in the eager warm-up steps");
+            }
+            Tensor mask = TensorScope.detach(gpu.allocate(ms, DType.FLOAT32));
+            Tensor ones = TensorScope.detach(gpu.allocate(ms, DType.FLOAT32));
+            gpu.fill(ones, 1f);
+            masks.add(new Tensor[] {mask, ones});
+            d.useStaticMask(mask);
+        }
+        // the capture records kernels without running them: what the Java side counts while recording is undone
+        long[] counted = new long[norms.size()];
+        for (int i = 0; i < counted.length; i++) {
+            counted[i] = norms.get(i).numBatchesTracked();
+        }
+        Tensor[] out = new Tensor[2];
+        try {
+            graph = CudaGraph.capture(gpu, pool, () -> {
+                try (TensorScope scope = TensorScope.open()) {
+                    model.zeroGrad();
+                    Var lg;
+                    try (Autocast.Guard ac = Autocast.enable(config.precision().autocastType())) {
+                        lg = model.forward(Var.of(clips));
+                    }
+                    Var l = config.multiLabel() ? F.bceWithLogits(lg, targets) : F.softmaxCrossEntropy(lg, targets);
+                    l.backward(seed);
+                    out[0] = TensorScope.detach(l.value());
+                    out[1] = TensorScope.detach(lg.value());
+                }
+            });
+        } finally {
+            for (int i = 0; i < counted.length; i++) {
+                norms.get(i).setNumBatchesTracked(counted[i]);
+            }
+        }
+        loss = out[0];
+        logits = out[1];
+        LOG.info("training step captured into a CUDA graph (batch {}, {} graph blocks); later steps of this shape "
+                + "replay it", s, pool.blocks());
+    }
+
+    /** The batch's clips and labels into the static buffers (labels checked on the host first). */
+    private void fillInputs(Batch b, Uploader.Upload upload) {
+        if (upload != null) {
+            try (Tensor d = upload.take()) {
+                gpu.copyInto(d, clips);
+            }
+        } else {
+            gpu.copyInto(b.clips(), clips);
+        }
+        int k = config.numClasses();
+        if (config.multiLabel()) {
+            try (Tensor t = Tensor.of(b.multiHot(), b.size(), k)) {
+                gpu.copyInto(t, targets);
+            }
+        } else {
+            long[] labels = b.labels();
+            for (int i = 0; i < labels.length; i++) {
+                if (labels[i] < 0 || labels[i] >= k) {
+                    throw new IllegalArgumentException("label " + labels[i] + " of sample " + i + " is outside [0, " + k
+                            + ")");
+                }
+            }
+            try (Tensor t = Tensor.ofLongs(labels, labels.length)) {
+                gpu.copyInto(t, targets);
+            }
+        }
+    }
+
+    /** Each dropout's next mask, from the seed its eager forward would have used. */
+    private void drawMasks() {
+        for (int i = 0; i < dropouts.size(); i++) {
+            Dropout d = dropouts.get(i);
+            Tensor[] mo = masks.get(i);
+            Tensor[] ym = gpu.dropout(mo[1], (float) d.p(), d.nextSeed());
+            try {
+                gpu.copyInto(ym[1], mo[0]);
+            } finally {
+                ym[0].close();
+                ym[1].close();
+            }
+        }
+    }
+
+    private void release() {
+        for (Dropout d : dropouts) {
+            d.useStaticMask(null);
+        }
+        if (graph != null) {
+            graph.close();
+            graph = null;
+        }
+        for (Tensor t : new Tensor[] {clips, targets, seed, loss, logits}) {
+            if (t != null) {
+                t.close();
+            }
+        }
+        clips = targets = seed = loss = logits = null;
+        for (Tensor[] mo : masks) {
+            mo[0].close();
+            mo[1].close();
+        }
+        masks.clear();
+    }
+
+    /** Destroys the graph and gives its memory back; the model's dropouts draw their own masks again. */
+    @Override
+    public void close() {
+        release();
+        pool.close();
+    }
+}
