@@ -209,12 +209,13 @@ public final class CachingAllocator {
 
     private long deviceMalloc(long size, long bytes) {
         long block = raw.malloc(size);
-        if (block == 0) {
+        if (block == 0 && capturing == null) {
+            // not during a CUDA graph capture: cudaFree synchronises the device, which invalidates the capture
             releaseCached();
             block = raw.malloc(size);
-            if (block == 0) {
-                throw new DeviceOutOfMemoryException(raw.deviceName(), bytes, raw.freeBytes(), inUse, raw.totalBytes());
-            }
+        }
+        if (block == 0) {
+            throw new DeviceOutOfMemoryException(raw.deviceName(), bytes, raw.freeBytes(), inUse, raw.totalBytes());
         }
         return block;
     }
@@ -349,8 +350,14 @@ public final class CachingAllocator {
         captureThread = null;
     }
 
-    /** Gives every wholly free cached segment back to the device (segments with a live or pooled block stay). */
+    /**
+     * Gives every wholly free cached segment back to the device (segments with a live or pooled block stay). Does
+     * nothing while a CUDA graph capture runs (a cudaFree would invalidate it).
+     */
     public synchronized void releaseCached() {
+        if (capturing != null) {
+            return;
+        }
         List<Block> whole = new ArrayList<>();
         for (TreeSet<Block> set : List.of(shared.small, shared.large)) {
             for (Block b : set) {

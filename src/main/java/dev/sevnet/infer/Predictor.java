@@ -189,7 +189,7 @@ public final class Predictor implements AutoCloseable {
                 ? new GraphedInference(model, gpu) : null;
         // on a GPU each batch goes through pinned memory on the copy stream: no wait for the other batching
         // threads' queued work (a pageable copy synchronises the stream), one slot per thread plus one
-        this.uploader = device.device().isCpu() || graphed != null ? null : device.backend().uploader(b.inFlight + 1);
+        this.uploader = device.device().isCpu() || graphed != null ? null : device.backend().uploader(Math.min(b.inFlight + 1, 64));
         this.folded = model instanceof FoldedSevNet || model instanceof QuantizedSevNet;
         this.precision = precisionOf(model);
         this.maxBatch = b.maxBatch;

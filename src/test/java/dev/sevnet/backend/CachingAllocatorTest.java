@@ -264,6 +264,24 @@ class CachingAllocatorTest {
     }
 
     @Test
+    void outOfMemoryDuringACaptureReleasesNothing() {
+        FakeDevice d = new FakeDevice(100L << 20);
+        CachingAllocator a = new CachingAllocator(d);
+        a.free(a.allocate(60L << 20)); // a wholly free cached segment
+        CachingAllocator.Pool pool = a.newPool();
+        a.beginCapture(pool);
+        // a cudaFree now would invalidate the capture: the request fails instead of releasing the cache
+        assertThrows(DeviceOutOfMemoryException.class, () -> a.allocate(70L << 20));
+        a.releaseCached();
+        assertEquals(0, d.frees, "nothing given back to the device while capturing");
+        a.endCapture();
+        long b = a.allocate(70L << 20); // after the capture the usual release-and-retry works
+        assertEquals(1, d.frees);
+        a.free(b);
+        pool.close();
+    }
+
+    @Test
     void captureMisuseIsAnError() throws Exception {
         CachingAllocator a = new CachingAllocator(new FakeDevice(1L << 30));
         CachingAllocator.Pool p = a.newPool();

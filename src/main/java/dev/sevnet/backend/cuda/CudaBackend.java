@@ -127,7 +127,7 @@ public final class CudaBackend implements Backend {
     /** Pinned staging slots and a copy stream: the next batch uploads while this one computes. */
     @Override
     public dev.sevnet.backend.Uploader uploader(int slots) {
-        return new PinnedUploader(this, slots);
+        return new PinnedUploader(this, slots); // checks slots before any CUDA call
     }
 
     public KernelMode kernelMode() {
@@ -589,6 +589,7 @@ public final class CudaBackend implements Backend {
         if (ch != null) {
             return ch;
         }
+        noSearchInCapture(key);
         int n = cudnn.CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
         try (cudnnConvolutionFwdAlgoPerf_t perf = new cudnnConvolutionFwdAlgoPerf_t(n); Tensor ws = workspace(searchSpace())) {
             int[] returned = new int[1];
@@ -605,6 +606,17 @@ public final class CudaBackend implements Backend {
             }
         }
         return remember(key, ch);
+    }
+
+    /**
+     * cuDNN's algorithm search synchronises and allocates: inside a CUDA graph capture it would invalidate the capture,
+     * so a problem met there for the first time is a clear error (the capture fails and the caller runs eagerly).
+     */
+    private void noSearchInCapture(String key) {
+        if (dev.allocator().capturingOnThisThread()) {
+            throw new CudaException("the convolution " + key + " has no cuDNN algorithm yet and none can be searched "
+                    + "inside a CUDA graph capture: run the work once eagerly first");
+        }
     }
 
     /** The math type the algorithm was found with, set on the (shared) descriptor before every call. */
@@ -1009,6 +1021,7 @@ public final class CudaBackend implements Backend {
     private void cudnnBackwardData(ConvDescriptors d, String key, Tensor dy, Tensor w, Tensor dx, String what) {
         ConvAlgorithmCache.Choice ch = algorithms.get(key);
         if (ch == null) {
+            noSearchInCapture(key);
             int n = cudnn.CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT;
             try (cudnnConvolutionBwdDataAlgoPerf_t perf = new cudnnConvolutionBwdDataAlgoPerf_t(n);
                     Tensor ws = workspace(searchSpace())) {
@@ -1116,6 +1129,7 @@ public final class CudaBackend implements Backend {
     private void cudnnBackwardFilter(ConvDescriptors d, String key, Tensor x, Tensor dy, Tensor dw, String what) {
         ConvAlgorithmCache.Choice ch = algorithms.get(key);
         if (ch == null) {
+            noSearchInCapture(key);
             int n = cudnn.CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT;
             try (cudnnConvolutionBwdFilterAlgoPerf_t perf = new cudnnConvolutionBwdFilterAlgoPerf_t(n);
                     Tensor ws = workspace(searchSpace())) {

@@ -74,17 +74,37 @@ public final class PinnedUploader implements Uploader {
 
     /** {@code slots} staging slots on {@code backend}'s device (2: one batch computing, the next uploading). */
     public PinnedUploader(CudaBackend backend, int slots) {
-        this(new CudaStaging(Objects.requireNonNull(backend, "backend")), slots);
+        this(new CudaStaging(Objects.requireNonNull(backend, "backend")), checkSlots(slots));
     }
 
-    PinnedUploader(Staging io, int slots) {
-        if (slots < 1 || slots > 64) {
-            throw new IllegalArgumentException("an uploader needs 1 to 64 slots, not " + slots);
+    private static int checkSlots(int slots) {
+        if (slots < 1 || slots > MAX_SLOTS) {
+            throw new IllegalArgumentException("an uploader needs 1 to " + MAX_SLOTS + " slots, not " + slots);
         }
+        return slots;
+    }
+
+    static final int MAX_SLOTS = 64;
+
+    PinnedUploader(Staging io, int slots) {
+        checkSlots(slots);
         this.io = io;
         this.slots = new Slot[slots];
-        for (int i = 0; i < slots; i++) {
-            this.slots[i] = new Slot(io.newEvent(), io.newEvent());
+        java.util.List<Long> made = new java.util.ArrayList<>();
+        try {
+            for (int i = 0; i < slots; i++) {
+                long copied = io.newEvent();
+                made.add(copied);
+                long consumed = io.newEvent();
+                made.add(consumed);
+                this.slots[i] = new Slot(copied, consumed);
+            }
+        } catch (RuntimeException | Error e) {
+            for (long ev : made) {
+                io.destroyEvent(ev);
+            }
+            io.close();
+            throw e;
         }
     }
 
@@ -99,6 +119,8 @@ public final class PinnedUploader implements Uploader {
         boolean copyQueued;
         /** The compute stream recorded {@code consumed} after the last reads of the device buffer. */
         boolean consumedRecorded;
+        /** The current upload was taken: the compute stream may read the buffer (else it never waited for it). */
+        volatile boolean taken;
 
         Slot(long copied, long consumed) {
             this.copied = copied;
@@ -159,6 +181,7 @@ public final class PinnedUploader implements Uploader {
         if (s.copyQueued) {
             io.synchronize(s.copied); // the previous DMA out of this pinned buffer is done
         }
+        s.taken = false;
         io.hostCopy(s.pinned, host.address(), bytes);
         boolean afterConsumed;
         synchronized (this) {
@@ -202,20 +225,25 @@ public final class PinnedUploader implements Uploader {
         s.capacity = 0;
     }
 
-    /** The slot's tensor is gone (or was never made): the compute stream's reads so far are its last. */
+    /**
+     * The slot's tensor is gone (or was never made). When it was taken, the compute stream's work queued so far
+     * holds its last reads: the next copy into the slot waits for that point.
+     */
     private void released(Slot s, boolean readByCompute) {
         if (readByCompute) {
             io.recordOnCompute(s.consumed);
         }
+        boolean dispose;
         synchronized (this) {
             if (readByCompute) {
                 s.consumedRecorded = true;
             }
             s.held = false;
             notifyAll();
-            if (closed) {
-                disposeIfIdle();
-            }
+            dispose = claimDisposal();
+        }
+        if (dispose) {
+            disposeAll();
         }
     }
 
@@ -225,27 +253,39 @@ public final class PinnedUploader implements Uploader {
 
     @Override
     public void close() {
+        boolean dispose;
         synchronized (this) {
             if (closed) {
                 return;
             }
             closed = true;
             notifyAll();
-            disposeIfIdle();
+            dispose = claimDisposal();
+        }
+        if (dispose) {
+            disposeAll();
         }
     }
 
-    /** Once closed and no slot is held: every buffer, event and the copy stream freed. */
-    private void disposeIfIdle() {
-        if (disposed) {
-            return;
+    /** Under the monitor: whether the caller is the one to free everything (closed, no slot held, not yet done). */
+    private boolean claimDisposal() {
+        if (!closed || disposed) {
+            return false;
         }
         for (Slot s : slots) {
             if (s.held) {
-                return;
+                return false;
             }
         }
         disposed = true;
+        return true;
+    }
+
+    /**
+     * Every buffer, event and the copy stream freed — outside the monitor: freeing device memory takes the backend's
+     * lock, and the backend's lock is never taken before this one.
+     */
+    private void disposeAll() {
         for (Slot s : slots) {
             freeBuffers(s);
             io.destroyEvent(s.copied);
@@ -275,7 +315,7 @@ public final class PinnedUploader implements Uploader {
 
         @Override
         protected void free() {
-            released(slot, true);
+            released(slot, slot.taken);
         }
 
         @Override
@@ -306,6 +346,7 @@ public final class PinnedUploader implements Uploader {
                 throw new IllegalStateException("upload already taken or closed");
             }
             io.computeWaits(slot.copied);
+            slot.taken = true;
             Tensor view = tensor.reshape(tensor.shape()); // owned by the caller's scope, if one is open
             tensor.close();
             tensor = null;

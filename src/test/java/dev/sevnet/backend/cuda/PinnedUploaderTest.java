@@ -29,7 +29,7 @@ import org.junit.jupiter.api.Test;
 class PinnedUploaderTest {
 
     /** Host memory standing in for both sides; a log of the ordering calls; live counts for leak checks. */
-    static final class FakeStaging implements PinnedUploader.Staging {
+    static class FakeStaging implements PinnedUploader.Staging {
         final List<String> log = new ArrayList<>();
         final Set<Long> pinned = new HashSet<>();
         final Set<Long> device = new HashSet<>();
@@ -199,7 +199,7 @@ class PinnedUploaderTest {
                 assertEquals(List.of("sync 1", "hostCopy", "copy after 2 done 1"), io.drain(),
                         "the pinned buffer is rewritten after the last copy out of it, the device buffer after its reads");
             }
-            assertEquals(List.of("record 2"), io.drain(), "an upload closed untaken frees its slot the same way");
+            assertEquals(List.of(), io.drain(), "an upload closed untaken was never read: nothing to wait for");
         }
         io.assertAllFreed();
     }
@@ -292,11 +292,27 @@ class PinnedUploaderTest {
                 assertFalse(d.isClosed());
             }
             u.close();
-            // the scope closed the tensor: the only slot is free
+            // the scope closed the taken tensor (marking its reads): the only slot is free
+            assertTrue(io.drain().contains("record 2"));
             try (Uploader.Upload again = up.start(host)) {
-                assertTrue(io.drain().contains("record 2"));
+                assertTrue(io.drain().contains("copy after 2 done 1"));
             }
         }
+        io.assertAllFreed();
+    }
+
+    @Test
+    void aFailingEventCreationLeaksNothing() {
+        FakeStaging io = new FakeStaging() {
+            @Override
+            public synchronized long newEvent() {
+                if (events.size() == 3) {
+                    throw new CudaException("cudaEventCreate failed: CUDA error 2 (out of memory)");
+                }
+                return super.newEvent();
+            }
+        };
+        assertThrows(CudaException.class, () -> new PinnedUploader(io, 2));
         io.assertAllFreed();
     }
 
@@ -315,6 +331,7 @@ class PinnedUploaderTest {
             }
         }
         assertThrows(IllegalArgumentException.class, () -> new PinnedUploader(new FakeStaging(), 0));
+        assertThrows(IllegalArgumentException.class, () -> new PinnedUploader(new FakeStaging(), 65));
         io.assertAllFreed();
     }
 }
