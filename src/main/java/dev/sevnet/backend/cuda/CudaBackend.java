@@ -394,26 +394,42 @@ public final class CudaBackend implements Backend {
     }
 
     /**
-     * An op with two implementations that write the same outputs and nothing else (kernel mode AUTO): the one
-     * measured faster on this problem ({@code key}) at its first call — with CUDA events, the choice saved with the
+     * An op with several implementations that write the same outputs and nothing else (kernel mode AUTO): the one
+     * measured fastest on this problem ({@code key}) at its first call — with CUDA events, the choice saved with the
      * algorithm cache ({@link #measuredRoutes}) — or, inside a CUDA graph capture before any measurement, the fixed
-     * rule's ({@code sevnetByDefault}). A route that fails with a CUDA error is left out.
+     * rule's ({@code byDefault}). A route that fails with a CUDA error is left out. {@code routes}: name -> run.
      */
-    private void measured(String key, Runnable cudnnRoute, Runnable sevnetRoute, boolean sevnetByDefault) {
-        String route = algorithms.route(key);
+    private void measured(String key, java.util.Map<String, Runnable> routes, String byDefault) {
+        String route = forcedRoute != null && routes.containsKey(forcedRoute) ? forcedRoute : algorithms.route(key);
         if (route == null && dev.allocator().capturingOnThisThread()) {
-            route = sevnetByDefault ? ROUTE_SEVNET : ROUTE_CUDNN;
+            route = byDefault;
         }
         if (route == null) {
-            RouteTuner.Result r = RouteTuner.measure(List.of(new RouteTuner.Candidate(ROUTE_CUDNN, cudnnRoute),
-                    new RouteTuner.Candidate(ROUTE_SEVNET, sevnetRoute)), body -> dev.timeMillis(ROUTE_TIMING_REPS, body),
+            java.util.List<RouteTuner.Candidate> cs = new java.util.ArrayList<>();
+            routes.forEach((name, run) -> cs.add(new RouteTuner.Candidate(name, run)));
+            RouteTuner.Result r = RouteTuner.measure(cs, body -> dev.timeMillis(ROUTE_TIMING_REPS, body),
                     e -> e instanceof CudaException);
             r.skipped().forEach((failed, why) -> LOG.warn("{}: route {} failed, left out: {}", key, failed, why));
             algorithms.putRoute(key, r.chosen());
             LOG.debug("{}: {}", key, r.describe());
             return;
         }
-        (ROUTE_SEVNET.equals(route) ? sevnetRoute : cudnnRoute).run();
+        routes.getOrDefault(route, routes.get(byDefault)).run();
+    }
+
+    /** Convenience: cuDNN and sevnet's kernel. */
+    private void measured(String key, Runnable cudnnRoute, Runnable sevnetRoute, boolean sevnetByDefault) {
+        java.util.Map<String, Runnable> routes = new java.util.LinkedHashMap<>();
+        routes.put(ROUTE_CUDNN, cudnnRoute);
+        routes.put(ROUTE_SEVNET, sevnetRoute);
+        measured(key, routes, sevnetByDefault ? ROUTE_SEVNET : ROUTE_CUDNN);
+    }
+
+    /** Tests: every measured op takes this route where it has one (no measurement, nothing recorded); null: off. */
+    private volatile String forcedRoute;
+
+    synchronized void forceRouteForTests(String route) {
+        forcedRoute = route;
     }
 
     /** The fused conv's inference form: y = act(conv + bias) or act(BN_running(conv)) (rm != 0). */
@@ -458,14 +474,24 @@ public final class CudaBackend implements Backend {
                             relu ? 1 : 0, st()), "bias+relu");
                 }
             };
-            measured(ConvAlgorithmCache.key("fwd", p, allowTf32), () -> {
+            java.util.Map<String, Runnable> routes = new java.util.LinkedHashMap<>();
+            routes.put(ROUTE_CUDNN, () -> {
                 cudnnForward(descriptors(p), ConvAlgorithmCache.key("fwd", p, allowTf32), x, w, y, spec.toString());
                 epilogue.run();
-            }, fusable ? () -> fusedConvForward(x, w, addr(bias), 0L, 0L, 0L, 0L, 0, relu, y, spec, p) : () -> {
-                k(CudaKernels.sevc_temporal_conv3_forward(x.address(), w.address(), y.address(), p[0], p[1], p[2],
-                        (long) p[3] * p[4], st()), "temporal conv");
-                epilogue.run();
-            }, false);
+            });
+            routes.put(ROUTE_SEVNET, fusable ? () -> fusedConvForward(x, w, addr(bias), 0L, 0L, 0L, 0L, 0, relu, y, spec, p)
+                    : () -> {
+                        k(CudaKernels.sevc_temporal_conv3_forward(x.address(), w.address(), y.address(), p[0], p[1], p[2],
+                                (long) p[3] * p[4], st()), "temporal conv");
+                        epilogue.run();
+                    });
+            if (isPointwise(spec)) {
+                routes.put(ROUTE_CUBLAS, () -> {
+                    pointwiseForwardGemm(x, w, y);
+                    epilogue.run();
+                });
+            }
+            measured(ConvAlgorithmCache.key("fwd", p, allowTf32), routes, ROUTE_CUDNN);
             return y;
         }
         if (customTemporal(spec, x.dim(1), cout)) {
@@ -546,6 +572,7 @@ public final class CudaBackend implements Backend {
                                 : CudaKernels.sevc_grouped_conv3x3_forward_f16(x.address(), w.address(), 0L, 0L, 0L,
                                         0L, 0L, 0f, 0, y.address(), p[0], p[1], p[1] / p[15], p[2], p[3], p[4], p[10],
                                         st()), "fused grouped conv (16-bit)"),
+                        isPointwise(spec) && gemmFits(x.shape()) ? () -> pointwiseForwardGemm(x, w, y) : null,
                         () -> {
                             try (Tensor x32 = cast(x, DType.FLOAT32); Tensor w32 = cast(w, DType.FLOAT32)) {
                                 return conv3d(x32, w32, null, spec, false);
@@ -681,7 +708,7 @@ public final class CudaBackend implements Backend {
      * unmeasured problem is widened (nothing may be timed there).
      */
     private void sixteenBitMeasured(String direction, int[] p, DType dt, Tensor out, Runnable cudnn16,
-            Runnable channelsLast16, Runnable sevnet16, java.util.function.Supplier<Tensor> fp32) {
+            Runnable channelsLast16, Runnable sevnet16, Runnable gemm16, java.util.function.Supplier<Tensor> fp32) {
         String key = ConvAlgorithmCache.key(direction, p, allowTf32, dt);
         String clKey = key + CHANNELS_LAST_KEY;
         Runnable widen = () -> {
@@ -690,6 +717,21 @@ public final class CudaBackend implements Backend {
             }
         };
         String route = algorithms.route(key);
+        String forced = forcedRoute;
+        if (forced != null) {
+            Runnable f = switch (forced) {
+                case ROUTE_CUDNN -> cudnn16;
+                case ROUTE_CHANNELS_LAST -> channelsLast16;
+                case ROUTE_SEVNET -> sevnet16;
+                case ROUTE_CUBLAS -> gemm16;
+                case ROUTE_WIDEN -> widen;
+                default -> null;
+            };
+            if (f != null) {
+                f.run();
+                return;
+            }
+        }
         if (route == null && !dev.allocator().capturingOnThisThread()) {
             java.util.List<RouteTuner.Candidate> cs = new java.util.ArrayList<>();
             if (!refusedHalf.contains(key)) {
@@ -700,6 +742,9 @@ public final class CudaBackend implements Backend {
             }
             if (sevnet16 != null) {
                 cs.add(new RouteTuner.Candidate(ROUTE_SEVNET, sevnet16));
+            }
+            if (gemm16 != null) {
+                cs.add(new RouteTuner.Candidate(ROUTE_CUBLAS, gemm16));
             }
             cs.add(new RouteTuner.Candidate(ROUTE_WIDEN, widen));
             // a route that fails with any CUDA/cuDNN error (a refusal, or e.g. a layout cuDNN cannot transform) is
@@ -735,6 +780,9 @@ public final class CudaBackend implements Backend {
         } else if (ROUTE_SEVNET.equals(route) && sevnet16 != null) {
             sevnet16.run();
             return;
+        } else if (ROUTE_CUBLAS.equals(route) && gemm16 != null) {
+            gemm16.run();
+            return;
         }
         widen.run();
     }
@@ -743,6 +791,81 @@ public final class CudaBackend implements Backend {
     static final String ROUTE_CHANNELS_LAST = "channels-last";
     static final String ROUTE_SEVNET = "sevnet";
     static final String ROUTE_WIDEN = "widen";
+    static final String ROUTE_CUBLAS = "cublas";
+
+    // ---- the 1x1x1 conv as GEMMs (cuBLAS; a measured route) ----
+    // Per clip n the NCDHW tensors are matrices: x_n [Cin, L] and y_n [Cout, L] (L = T*H*W), w [Cout, Cin], so
+    // y_n = w x_n, dx_n = w^T dy_n, dw = sum_n dy_n x_n^T. cuBLAS is column-major: x_n is an L x Cin matrix with
+    // leading dimension L, w a Cin x Cout one with leading dimension Cin. fp32 runs in TF32 when allowed, 16-bit
+    // tensors with fp32 accumulation (tensor cores either way).
+
+    /** Whether the GEMM route takes an activation of this shape (cuBLAS dimensions are int). */
+    private static boolean gemmFits(Shape xs) {
+        return xs.get(0) <= Integer.MAX_VALUE && xs.get(1) <= Integer.MAX_VALUE && xs.sizeFrom(2) <= Integer.MAX_VALUE;
+    }
+
+    private int gemmCompute(DType dt) {
+        return dt == DType.FLOAT32 && allowTf32 ? cublas.CUBLAS_COMPUTE_32F_FAST_TF32 : cublas.CUBLAS_COMPUTE_32F;
+    }
+
+    private static int cudaType(DType dt) {
+        return switch (dt) {
+            case FLOAT32 -> cudart.CUDA_R_32F;
+            case BFLOAT16 -> cudart.CUDA_R_16BF;
+            case FLOAT16 -> cudart.CUDA_R_16F;
+            default -> throw new IllegalArgumentException("no GEMM over " + dt);
+        };
+    }
+
+    /** y_n = w x_n for every clip: one strided-batched GEMM. */
+    private void pointwiseForwardGemm(Tensor x, Tensor w, Tensor y) {
+        int n = (int) x.dim(0), ci = (int) x.dim(1), co = (int) w.dim(0);
+        int l = (int) x.shape().sizeFrom(2);
+        int t = cudaType(x.dtype());
+        Cuda.checkCublas(cublas.cublasGemmStridedBatchedEx(dev.cublas(), cublas.CUBLAS_OP_N, cublas.CUBLAS_OP_N, l, co, ci,
+                ONE, Cuda.ptr(x.address()), t, l, (long) ci * l, Cuda.ptr(w.address()), t, ci, 0L, ZERO,
+                Cuda.ptr(y.address()), t, l, (long) co * l, n, gemmCompute(x.dtype()), cublas.CUBLAS_GEMM_DEFAULT),
+                "cublasGemmStridedBatchedEx (1x1x1 conv forward)");
+    }
+
+    /** dx_n = w^T dy_n for every clip: one strided-batched GEMM. */
+    private void pointwiseBackwardDataGemm(Tensor dy, Tensor w, Tensor dx) {
+        int n = (int) dx.dim(0), ci = (int) dx.dim(1), co = (int) w.dim(0);
+        int l = (int) dx.shape().sizeFrom(2);
+        int t = cudaType(dy.dtype());
+        Cuda.checkCublas(cublas.cublasGemmStridedBatchedEx(dev.cublas(), cublas.CUBLAS_OP_N, cublas.CUBLAS_OP_T, l, ci, co,
+                ONE, Cuda.ptr(dy.address()), t, l, (long) co * l, Cuda.ptr(w.address()), t, ci, 0L, ZERO,
+                Cuda.ptr(dx.address()), t, l, (long) ci * l, n, gemmCompute(dy.dtype()), cublas.CUBLAS_GEMM_DEFAULT),
+                "cublasGemmStridedBatchedEx (1x1x1 conv backward-data)");
+    }
+
+    /**
+     * dw = sum_n dy_n x_n^T: one GEMM per clip accumulating (beta 1) into an fp32 buffer — dw itself when it is fp32,
+     * else a scratch rounded once into the 16-bit dw.
+     */
+    private void pointwiseBackwardWeightGemm(Tensor x, Tensor dy, Tensor dw) {
+        int n = (int) x.dim(0), ci = (int) x.dim(1), co = (int) dw.dim(0);
+        int l = (int) x.shape().sizeFrom(2);
+        int t = cudaType(x.dtype());
+        boolean f32 = dw.dtype() == DType.FLOAT32;
+        Tensor acc = f32 ? dw : empty(dw.shape(), DType.FLOAT32);
+        try {
+            for (int i = 0; i < n; i++) {
+                Cuda.checkCublas(cublas.cublasGemmEx(dev.cublas(), cublas.CUBLAS_OP_T, cublas.CUBLAS_OP_N, ci, co, l, ONE,
+                        Cuda.ptr(x.address() + (long) i * ci * l * x.dtype().byteSize()), t, l,
+                        Cuda.ptr(dy.address() + (long) i * co * l * dy.dtype().byteSize()), t, l, i == 0 ? ZERO : ONE,
+                        Cuda.ptr(acc.address()), cudart.CUDA_R_32F, ci, gemmCompute(x.dtype()), cublas.CUBLAS_GEMM_DEFAULT),
+                        "cublasGemmEx (1x1x1 conv backward-weight)");
+            }
+            if (!f32) {
+                castInto(acc, dw);
+            }
+        } finally {
+            if (!f32) {
+                acc.close();
+            }
+        }
+    }
     /** Timed runs per route (after a warm-up run that includes cuDNN's algorithm search). */
     private static final int ROUTE_TIMING_REPS = 3;
 
@@ -947,6 +1070,13 @@ public final class CudaBackend implements Backend {
                     (long) p[3] * p[4], st()), "temporal conv backward data");
             return dx;
         }
+        if (measuresKernels() && isPointwise(spec) && gemmFits(xShape)) {
+            java.util.Map<String, Runnable> routes = new java.util.LinkedHashMap<>();
+            routes.put(ROUTE_CUDNN, () -> cudnnBackwardData(dy, w, dx, spec, p, DType.FLOAT32));
+            routes.put(ROUTE_CUBLAS, () -> pointwiseBackwardDataGemm(dy, w, dx));
+            measured(ConvAlgorithmCache.key("bwd-data", p, allowTf32), routes, ROUTE_CUDNN);
+            return dx;
+        }
         boolean grouped = fusedConvShape(spec, xShape, w.dim(0)) && !isPointwise(spec);
         if (measuresKernels() && (grouped || isTemporal(spec, xShape.get(1), w.dim(0)))) {
             measured(ConvAlgorithmCache.key("bwd-data", p, allowTf32),
@@ -1000,6 +1130,7 @@ public final class CudaBackend implements Backend {
                                 : CudaKernels.sevc_grouped_conv3x3_backward_data_f16(dy.address(), w.address(),
                                         dx.address(), p[0], p[1], p[1] / p[15], p[2], p[3], p[4], p[10], st()),
                                 "grouped conv backward data (16-bit)"),
+                        isPointwise(spec) && gemmFits(xShape) ? () -> pointwiseBackwardDataGemm(dy, w, dx) : null,
                         fp32);
                 return dx;
             }
@@ -1065,6 +1196,13 @@ public final class CudaBackend implements Backend {
                     p[1] / p[15], p[2], p[3], p[4], p[10], st()), "grouped conv backward weight");
             return dw;
         }
+        if (measuresKernels() && isPointwise(spec) && gemmFits(x.shape())) {
+            java.util.Map<String, Runnable> routes = new java.util.LinkedHashMap<>();
+            routes.put(ROUTE_CUDNN, () -> cudnnBackwardFilter(x, dy, dw, spec, p, DType.FLOAT32));
+            routes.put(ROUTE_CUBLAS, () -> pointwiseBackwardWeightGemm(x, dy, dw));
+            measured(ConvAlgorithmCache.key("bwd-filter", p, allowTf32), routes, ROUTE_CUDNN);
+            return dw;
+        }
         boolean grouped = fusedConvShape(spec, x.shape(), wShape.get(0)) && !isPointwise(spec);
         boolean temporal = isTemporal(spec, x.dim(1), wShape.get(0));
         if (measuresKernels() && (grouped || temporal)) {
@@ -1108,7 +1246,9 @@ public final class CudaBackend implements Backend {
             };
             if (measuresSixteenBit()) {
                 sixteenBitMeasured("bwd-filter", p, dt, dw, () -> cudnnBackwardFilter(x, dy, dw, spec, p, dt),
-                        () -> channelsLastBackwardFilter(x, dy, dw, p, dt, dt + " " + spec), null, fp32);
+                        () -> channelsLastBackwardFilter(x, dy, dw, p, dt, dt + " " + spec), null,
+                        isPointwise(spec) && gemmFits(x.shape()) ? () -> pointwiseBackwardWeightGemm(x, dy, dw) : null,
+                        fp32);
                 return dw;
             }
             sixteenBitOrWidened("bwd-filter", p, dt, spec, dw, () -> cudnnBackwardFilter(x, dy, dw, spec, p, dt),

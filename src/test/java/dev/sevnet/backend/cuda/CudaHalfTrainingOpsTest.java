@@ -314,6 +314,58 @@ class CudaHalfTrainingOpsTest {
         }
     }
 
+    /**
+     * The 1x1x1 conv as cuBLAS GEMMs (a route kernel mode AUTO measures), forced: forward with bias + ReLU,
+     * backward-data and backward-weight against the CPU — fp32 (TF32 off) within 1e-4, 16-bit against fp32 on the
+     * widened inputs; a ragged shape and a SEVNet-sized one.
+     */
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"FLOAT32", "BFLOAT16", "FLOAT16"})
+    void theGemmRouteOfPointwiseConvsMatchesTheCpu(DType dt) {
+        gpu.setKernelMode(CudaBackend.KernelMode.AUTO);
+        boolean tf32 = gpu.allowTf32();
+        gpu.setAllowTf32(false);
+        gpu.forceRouteForTests(CudaBackend.ROUTE_CUBLAS);
+        try {
+            ConvSpec pw = ConvSpec.of(1);
+            Random r = new Random(9);
+            for (long[] xs : new long[][] {{2, 5, 3, 4, 5}, {3, 64, 4, 7, 7}}) {
+                long co = xs[1] == 5 ? 7 : 96;
+                try (TensorScope scope = TensorScope.open()) {
+                    Shape xShape = Shape.of(xs);
+                    Shape wShape = Shape.of(co, xs[1], 1, 1, 1);
+                    Shape yShape = pw.outputShape(xShape, co);
+                    Tensor bias = CudaBackendOpsTest.rand(r, co);
+                    String what = "cuBLAS 1x1x1 " + xShape + " -> " + co;
+                    if (dt == DType.FLOAT32) {
+                        Tensor x = CudaBackendOpsTest.rand(r, xs);
+                        Tensor w = CudaBackendOpsTest.rand(r, wShape.dims());
+                        Tensor dy = CudaBackendOpsTest.rand(r, yShape.dims());
+                        CudaBackendOpsTest.close(cpu.conv3d(x, w, bias, pw, true),
+                                gpu.conv3d(up(x), up(w), up(bias), pw, true), 1e-4, what + " forward");
+                        CudaBackendOpsTest.close(cpu.conv3dBackwardData(dy, w, pw, xShape),
+                                gpu.conv3dBackwardData(up(dy), up(w), pw, xShape), 1e-4, what + " backward data");
+                        CudaBackendOpsTest.close(cpu.conv3dBackwardWeight(x, dy, pw, wShape),
+                                gpu.conv3dBackwardWeight(up(x), up(dy), pw, wShape), 1e-4, what + " backward weight");
+                    } else {
+                        Tensor x = rand16(r, dt, 1, xs);
+                        Tensor w = rand16(r, dt, 0.3, wShape.dims());
+                        Tensor dy = rand16(r, dt, 1, yShape.dims());
+                        close16(cpu.conv3d(widen(x), widen(w), bias, pw, true),
+                                gpu.conv3d(up(x), up(w), up(bias), pw, true), dt, what + " forward");
+                        close16(cpu.conv3dBackwardData(widen(dy), widen(w), pw, xShape),
+                                gpu.conv3dBackwardData(up(dy), up(w), pw, xShape), dt, what + " backward data");
+                        close16(cpu.conv3dBackwardWeight(widen(x), widen(dy), pw, wShape),
+                                gpu.conv3dBackwardWeight(up(x), up(dy), pw, wShape), dt, what + " backward weight");
+                    }
+                }
+            }
+        } finally {
+            gpu.forceRouteForTests(null);
+            gpu.setAllowTf32(tf32);
+        }
+    }
+
     // ---- batch norm ----
 
     // N, C, S: ragged, one channel, C above 2048, SEVNet-G8 widths on a small plane
