@@ -485,9 +485,13 @@ public final class CudaBackend implements Backend {
                                 (long) p[3] * p[4], st()), "temporal conv");
                         epilogue.run();
                     });
-            if (isPointwise(spec)) {
+            if (gemmFits(x.shape()) && (isPointwise(spec) || isTemporal(spec, x.dim(1), cout))) {
                 routes.put(ROUTE_CUBLAS, () -> {
-                    pointwiseForwardGemm(x, w, y);
+                    if (isPointwise(spec)) {
+                        pointwiseForwardGemm(x, w, y);
+                    } else {
+                        temporalForwardGemm(x, w, y);
+                    }
                     epilogue.run();
                 });
             }
@@ -572,7 +576,8 @@ public final class CudaBackend implements Backend {
                                 : CudaKernels.sevc_grouped_conv3x3_forward_f16(x.address(), w.address(), 0L, 0L, 0L,
                                         0L, 0L, 0f, 0, y.address(), p[0], p[1], p[1] / p[15], p[2], p[3], p[4], p[10],
                                         st()), "fused grouped conv (16-bit)"),
-                        isPointwise(spec) && gemmFits(x.shape()) ? () -> pointwiseForwardGemm(x, w, y) : null,
+                        !gemmFits(x.shape()) ? null : isPointwise(spec) ? () -> pointwiseForwardGemm(x, w, y)
+                                : isTemporal(spec, x.dim(1), cout) ? () -> temporalForwardGemm(x, w, y) : null,
                         () -> {
                             try (Tensor x32 = cast(x, DType.FLOAT32); Tensor w32 = cast(w, DType.FLOAT32)) {
                                 return conv3d(x32, w32, null, spec, false);
@@ -817,46 +822,58 @@ public final class CudaBackend implements Backend {
         };
     }
 
+    /**
+     * Runs a {@link ConvGemmPlan} with cuBLAS: each operand's tensor by name (A and B of one type, C of its own —
+     * the fp32 accumulator of a 16-bit weight gradient), offsets and strides in the operand's elements.
+     */
+    private void runGemms(List<ConvGemmPlan.Gemm> plan, Map<ConvGemmPlan.Operand, Tensor> ops, String what) {
+        for (ConvGemmPlan.Gemm g : plan) {
+            Tensor a = ops.get(g.a());
+            Tensor b = ops.get(g.b());
+            Tensor c = ops.get(g.c());
+            Cuda.checkCublas(cublas.cublasGemmStridedBatchedEx(dev.cublas(), g.transA() ? cublas.CUBLAS_OP_T
+                    : cublas.CUBLAS_OP_N, g.transB() ? cublas.CUBLAS_OP_T : cublas.CUBLAS_OP_N, g.m(), g.n(), g.k(), ONE,
+                    Cuda.ptr(a.address() + g.aOffset() * a.dtype().byteSize()), cudaType(a.dtype()), g.lda(), g.strideA(),
+                    Cuda.ptr(b.address() + g.bOffset() * b.dtype().byteSize()), cudaType(b.dtype()), g.ldb(), g.strideB(),
+                    g.accumulate() ? ONE : ZERO, Cuda.ptr(c.address() + g.cOffset() * c.dtype().byteSize()),
+                    cudaType(c.dtype()), g.ldc(), g.strideC(), g.batch(), gemmCompute(a.dtype()),
+                    cublas.CUBLAS_GEMM_DEFAULT), "cublasGemmStridedBatchedEx (" + what + ")");
+        }
+    }
+
+    private static Map<ConvGemmPlan.Operand, Tensor> operands(Object... pairs) {
+        Map<ConvGemmPlan.Operand, Tensor> m = new java.util.EnumMap<>(ConvGemmPlan.Operand.class);
+        for (int i = 0; i < pairs.length; i += 2) {
+            m.put((ConvGemmPlan.Operand) pairs[i], (Tensor) pairs[i + 1]);
+        }
+        return m;
+    }
+
     /** y_n = w x_n for every clip: one strided-batched GEMM. */
     private void pointwiseForwardGemm(Tensor x, Tensor w, Tensor y) {
-        int n = (int) x.dim(0), ci = (int) x.dim(1), co = (int) w.dim(0);
-        int l = (int) x.shape().sizeFrom(2);
-        int t = cudaType(x.dtype());
-        Cuda.checkCublas(cublas.cublasGemmStridedBatchedEx(dev.cublas(), cublas.CUBLAS_OP_N, cublas.CUBLAS_OP_N, l, co, ci,
-                ONE, Cuda.ptr(x.address()), t, l, (long) ci * l, Cuda.ptr(w.address()), t, ci, 0L, ZERO,
-                Cuda.ptr(y.address()), t, l, (long) co * l, n, gemmCompute(x.dtype()), cublas.CUBLAS_GEMM_DEFAULT),
-                "cublasGemmStridedBatchedEx (1x1x1 conv forward)");
+        runGemms(ConvGemmPlan.pointwiseForward((int) x.dim(0), (int) x.dim(1), (int) w.dim(0),
+                (int) x.shape().sizeFrom(2)), operands(ConvGemmPlan.Operand.X, x, ConvGemmPlan.Operand.W, w,
+                ConvGemmPlan.Operand.Y, y), "1x1x1 conv forward");
     }
 
     /** dx_n = w^T dy_n for every clip: one strided-batched GEMM. */
     private void pointwiseBackwardDataGemm(Tensor dy, Tensor w, Tensor dx) {
-        int n = (int) dx.dim(0), ci = (int) dx.dim(1), co = (int) w.dim(0);
-        int l = (int) dx.shape().sizeFrom(2);
-        int t = cudaType(dy.dtype());
-        Cuda.checkCublas(cublas.cublasGemmStridedBatchedEx(dev.cublas(), cublas.CUBLAS_OP_N, cublas.CUBLAS_OP_T, l, ci, co,
-                ONE, Cuda.ptr(dy.address()), t, l, (long) co * l, Cuda.ptr(w.address()), t, ci, 0L, ZERO,
-                Cuda.ptr(dx.address()), t, l, (long) ci * l, n, gemmCompute(dy.dtype()), cublas.CUBLAS_GEMM_DEFAULT),
-                "cublasGemmStridedBatchedEx (1x1x1 conv backward-data)");
+        runGemms(ConvGemmPlan.pointwiseBackwardData((int) dx.dim(0), (int) dx.dim(1), (int) w.dim(0),
+                (int) dx.shape().sizeFrom(2)), operands(ConvGemmPlan.Operand.DY, dy, ConvGemmPlan.Operand.W, w,
+                ConvGemmPlan.Operand.DX, dx), "1x1x1 conv backward-data");
     }
 
     /**
-     * dw = sum_n dy_n x_n^T: one GEMM per clip accumulating (beta 1) into an fp32 buffer — dw itself when it is fp32,
-     * else a scratch rounded once into the 16-bit dw.
+     * dw = sum_n dy_n x_n^T: one GEMM per clip accumulating into an fp32 buffer — dw itself when it is fp32, else a
+     * scratch rounded once into the 16-bit dw.
      */
     private void pointwiseBackwardWeightGemm(Tensor x, Tensor dy, Tensor dw) {
-        int n = (int) x.dim(0), ci = (int) x.dim(1), co = (int) dw.dim(0);
-        int l = (int) x.shape().sizeFrom(2);
-        int t = cudaType(x.dtype());
         boolean f32 = dw.dtype() == DType.FLOAT32;
         Tensor acc = f32 ? dw : empty(dw.shape(), DType.FLOAT32);
         try {
-            for (int i = 0; i < n; i++) {
-                Cuda.checkCublas(cublas.cublasGemmEx(dev.cublas(), cublas.CUBLAS_OP_T, cublas.CUBLAS_OP_N, ci, co, l, ONE,
-                        Cuda.ptr(x.address() + (long) i * ci * l * x.dtype().byteSize()), t, l,
-                        Cuda.ptr(dy.address() + (long) i * co * l * dy.dtype().byteSize()), t, l, i == 0 ? ZERO : ONE,
-                        Cuda.ptr(acc.address()), cudart.CUDA_R_32F, ci, gemmCompute(x.dtype()), cublas.CUBLAS_GEMM_DEFAULT),
-                        "cublasGemmEx (1x1x1 conv backward-weight)");
-            }
+            runGemms(ConvGemmPlan.pointwiseBackwardWeight((int) x.dim(0), (int) x.dim(1), (int) dw.dim(0),
+                    (int) x.shape().sizeFrom(2)), operands(ConvGemmPlan.Operand.X, x, ConvGemmPlan.Operand.DY, dy,
+                    ConvGemmPlan.Operand.ACC, acc), "1x1x1 conv backward-weight");
             if (!f32) {
                 castInto(acc, dw);
             }
@@ -866,6 +883,90 @@ public final class CudaBackend implements Backend {
             }
         }
     }
+
+    // ---- the temporal 3x1x1 conv as GEMMs (ConvGemmPlan): three taps between time-shifted frame ranges ----
+
+    /** The taps W_0, W_1, W_2 of a [Cout, Cin, 3, 1, 1] weight as a [3, Cout, Cin] tensor of w's type. */
+    private Tensor temporalTaps(Tensor w) {
+        int j = Math.toIntExact(w.dim(0) * w.dim(1));
+        Tensor w32 = w.dtype() == DType.FLOAT32 ? null : cast(w, DType.FLOAT32);
+        Tensor taps = empty(Shape.of(3, w.dim(0), w.dim(1)), DType.FLOAT32);
+        try {
+            long src = (w32 == null ? w : w32).address();
+            // w is a 3 x J column-major matrix (ld 3); its transpose, J x 3 (ld J), is tap-major
+            Cuda.checkCublas(cublas.cublasSgeam(dev.cublas(), cublas.CUBLAS_OP_T, cublas.CUBLAS_OP_N, j, 3, ONE,
+                    Cuda.fptr(src), 3, ZERO, Cuda.fptr(taps.address()), j, Cuda.fptr(taps.address()), j),
+                    "cublasSgeam (temporal conv taps)");
+            if (w.dtype() == DType.FLOAT32) {
+                return taps;
+            }
+            Tensor t16 = empty(taps.shape(), w.dtype());
+            try {
+                castInto(taps, t16);
+            } catch (RuntimeException | Error e) {
+                t16.close();
+                throw e;
+            }
+            taps.close();
+            return t16;
+        } catch (RuntimeException | Error e) {
+            if (!taps.isClosed()) {
+                taps.close();
+            }
+            throw e;
+        } finally {
+            if (w32 != null) {
+                w32.close();
+            }
+        }
+    }
+
+    private void temporalForwardGemm(Tensor x, Tensor w, Tensor y) {
+        try (Tensor taps = temporalTaps(w)) {
+            runGemms(ConvGemmPlan.temporalForward((int) x.dim(0), (int) x.dim(1), (int) w.dim(0), (int) x.dim(2),
+                    (int) x.shape().sizeFrom(3)), operands(ConvGemmPlan.Operand.X, x, ConvGemmPlan.Operand.TAPS, taps,
+                    ConvGemmPlan.Operand.Y, y), "temporal conv forward");
+        }
+    }
+
+    private void temporalBackwardDataGemm(Tensor dy, Tensor w, Tensor dx) {
+        try (Tensor taps = temporalTaps(w)) {
+            runGemms(ConvGemmPlan.temporalBackwardData((int) dx.dim(0), (int) dx.dim(1), (int) w.dim(0), (int) dx.dim(2),
+                    (int) dx.shape().sizeFrom(3)), operands(ConvGemmPlan.Operand.DY, dy, ConvGemmPlan.Operand.TAPS, taps,
+                    ConvGemmPlan.Operand.DX, dx), "temporal conv backward-data");
+        }
+    }
+
+    /**
+     * The weight gradient per tap in an fp32 [3, Cout, Cin] accumulator (zeroed first: with one frame taps 0 and 2
+     * get no GEMM), moved back to [Cout, Cin, 3] (cublasSgeam) and rounded once when dw is 16-bit.
+     */
+    private void temporalBackwardWeightGemm(Tensor x, Tensor dy, Tensor dw) {
+        int co = (int) dw.dim(0), ci = (int) x.dim(1);
+        int j = co * ci;
+        boolean f32 = dw.dtype() == DType.FLOAT32;
+        try (Tensor acc = empty(Shape.of(3, co, ci), DType.FLOAT32)) {
+            Cuda.check(cudart.cudaMemsetAsync(Cuda.ptr(acc.address()), 0, acc.byteSize(), dev.stream()), "cudaMemsetAsync");
+            runGemms(ConvGemmPlan.temporalBackwardWeight((int) x.dim(0), ci, co, (int) x.dim(2),
+                    (int) x.shape().sizeFrom(3)), operands(ConvGemmPlan.Operand.X, x, ConvGemmPlan.Operand.DY, dy,
+                    ConvGemmPlan.Operand.ACC, acc), "temporal conv backward-weight");
+            // acc is J x 3 column-major (ld J): its transpose, 3 x J (ld 3), is the [Cout, Cin, 3] layout
+            Tensor out = f32 ? dw : empty(dw.shape(), DType.FLOAT32);
+            try {
+                Cuda.checkCublas(cublas.cublasSgeam(dev.cublas(), cublas.CUBLAS_OP_T, cublas.CUBLAS_OP_N, 3, j, ONE,
+                        Cuda.fptr(acc.address()), j, ZERO, Cuda.fptr(out.address()), 3, Cuda.fptr(out.address()), 3),
+                        "cublasSgeam (temporal conv weight gradient)");
+                if (!f32) {
+                    castInto(out, dw);
+                }
+            } finally {
+                if (!f32) {
+                    out.close();
+                }
+            }
+        }
+    }
+
     /** Timed runs per route (after a warm-up run that includes cuDNN's algorithm search). */
     private static final int ROUTE_TIMING_REPS = 3;
 
@@ -1078,15 +1179,19 @@ public final class CudaBackend implements Backend {
             return dx;
         }
         boolean grouped = fusedConvShape(spec, xShape, w.dim(0)) && !isPointwise(spec);
-        if (measuresKernels() && (grouped || isTemporal(spec, xShape.get(1), w.dim(0)))) {
-            measured(ConvAlgorithmCache.key("bwd-data", p, allowTf32),
-                    () -> cudnnBackwardData(dy, w, dx, spec, p, DType.FLOAT32),
-                    grouped ? () -> k(CudaKernels.sevc_grouped_conv3x3_backward_data(dy.address(), w.address(),
-                            dx.address(), p[0], p[1], p[1] / p[15], p[2], p[3], p[4], p[10], st()),
-                            "grouped conv backward data")
-                            : () -> k(CudaKernels.sevc_temporal_conv3_backward_data(dy.address(), w.address(),
-                                    dx.address(), p[0], p[1], p[2], (long) p[3] * p[4], st()),
-                                    "temporal conv backward data"), false);
+        boolean temporal = isTemporal(spec, xShape.get(1), w.dim(0));
+        if (measuresKernels() && (grouped || temporal)) {
+            java.util.Map<String, Runnable> routes = new java.util.LinkedHashMap<>();
+            routes.put(ROUTE_CUDNN, () -> cudnnBackwardData(dy, w, dx, spec, p, DType.FLOAT32));
+            routes.put(ROUTE_SEVNET, grouped ? () -> k(CudaKernels.sevc_grouped_conv3x3_backward_data(dy.address(),
+                    w.address(), dx.address(), p[0], p[1], p[1] / p[15], p[2], p[3], p[4], p[10], st()),
+                    "grouped conv backward data")
+                    : () -> k(CudaKernels.sevc_temporal_conv3_backward_data(dy.address(), w.address(), dx.address(),
+                            p[0], p[1], p[2], (long) p[3] * p[4], st()), "temporal conv backward data"));
+            if (temporal && gemmFits(xShape)) {
+                routes.put(ROUTE_CUBLAS, () -> temporalBackwardDataGemm(dy, w, dx));
+            }
+            measured(ConvAlgorithmCache.key("bwd-data", p, allowTf32), routes, ROUTE_CUDNN);
             return dx;
         }
         cudnnBackwardData(dy, w, dx, spec, p, DType.FLOAT32);
@@ -1130,7 +1235,9 @@ public final class CudaBackend implements Backend {
                                 : CudaKernels.sevc_grouped_conv3x3_backward_data_f16(dy.address(), w.address(),
                                         dx.address(), p[0], p[1], p[1] / p[15], p[2], p[3], p[4], p[10], st()),
                                 "grouped conv backward data (16-bit)"),
-                        isPointwise(spec) && gemmFits(xShape) ? () -> pointwiseBackwardDataGemm(dy, w, dx) : null,
+                        !gemmFits(xShape) ? null : isPointwise(spec) ? () -> pointwiseBackwardDataGemm(dy, w, dx)
+                                : isTemporal(spec, xShape.get(1), w.dim(0)) ? () -> temporalBackwardDataGemm(dy, w, dx)
+                                : null,
                         fp32);
                 return dx;
             }
@@ -1206,15 +1313,18 @@ public final class CudaBackend implements Backend {
         boolean grouped = fusedConvShape(spec, x.shape(), wShape.get(0)) && !isPointwise(spec);
         boolean temporal = isTemporal(spec, x.dim(1), wShape.get(0));
         if (measuresKernels() && (grouped || temporal)) {
-            measured(ConvAlgorithmCache.key("bwd-filter", p, allowTf32),
-                    () -> cudnnBackwardFilter(x, dy, dw, spec, p, DType.FLOAT32),
-                    grouped ? () -> k(CudaKernels.sevc_grouped_conv3x3_backward_weight(x.address(), dy.address(),
-                            dw.address(), p[0], p[1], p[1] / p[15], p[2], p[3], p[4], p[10], st()),
-                            "grouped conv backward weight")
-                            : () -> k(CudaKernels.sevc_temporal_conv3_backward_weight(x.address(), dy.address(),
-                                    dw.address(), p[0], p[1], p[2], (long) p[3] * p[4], st()),
-                                    "temporal conv backward weight"),
-                    temporal && x.dim(1) <= AUTO_CUSTOM_MAX_CHANNELS);
+            java.util.Map<String, Runnable> routes = new java.util.LinkedHashMap<>();
+            routes.put(ROUTE_CUDNN, () -> cudnnBackwardFilter(x, dy, dw, spec, p, DType.FLOAT32));
+            routes.put(ROUTE_SEVNET, grouped ? () -> k(CudaKernels.sevc_grouped_conv3x3_backward_weight(x.address(),
+                    dy.address(), dw.address(), p[0], p[1], p[1] / p[15], p[2], p[3], p[4], p[10], st()),
+                    "grouped conv backward weight")
+                    : () -> k(CudaKernels.sevc_temporal_conv3_backward_weight(x.address(), dy.address(), dw.address(),
+                            p[0], p[1], p[2], (long) p[3] * p[4], st()), "temporal conv backward weight"));
+            if (temporal && gemmFits(x.shape())) {
+                routes.put(ROUTE_CUBLAS, () -> temporalBackwardWeightGemm(x, dy, dw));
+            }
+            measured(ConvAlgorithmCache.key("bwd-filter", p, allowTf32), routes,
+                    temporal && x.dim(1) <= AUTO_CUSTOM_MAX_CHANNELS ? ROUTE_SEVNET : ROUTE_CUDNN);
             return dw;
         }
         if (customTemporalBackwardWeight(spec, x.dim(1), wShape.get(0))) {
@@ -1247,7 +1357,9 @@ public final class CudaBackend implements Backend {
             if (measuresSixteenBit()) {
                 sixteenBitMeasured("bwd-filter", p, dt, dw, () -> cudnnBackwardFilter(x, dy, dw, spec, p, dt),
                         () -> channelsLastBackwardFilter(x, dy, dw, p, dt, dt + " " + spec), null,
-                        isPointwise(spec) && gemmFits(x.shape()) ? () -> pointwiseBackwardWeightGemm(x, dy, dw) : null,
+                        !gemmFits(x.shape()) ? null : isPointwise(spec) ? () -> pointwiseBackwardWeightGemm(x, dy, dw)
+                                : isTemporal(spec, x.dim(1), wShape.get(0)) ? () -> temporalBackwardWeightGemm(x, dy, dw)
+                                : null,
                         fp32);
                 return dw;
             }

@@ -315,28 +315,32 @@ class CudaHalfTrainingOpsTest {
     }
 
     /**
-     * The 1x1x1 conv as cuBLAS GEMMs (a route kernel mode AUTO measures), forced: forward with bias + ReLU,
-     * backward-data and backward-weight against the CPU — fp32 (TF32 off) within 1e-4, 16-bit against fp32 on the
-     * widened inputs; a ragged shape and a SEVNet-sized one.
+     * The 1x1x1 and temporal 3x1x1 convs as cuBLAS GEMMs (ConvGemmPlan, a route kernel mode AUTO measures), forced:
+     * forward with bias + ReLU, backward-data and backward-weight against the CPU — fp32 (TF32 off) within 1e-4,
+     * 16-bit against fp32 on the widened inputs; ragged shapes, one frame, SEVNet-sized planes.
      */
     @ParameterizedTest
     @EnumSource(value = DType.class, names = {"FLOAT32", "BFLOAT16", "FLOAT16"})
-    void theGemmRouteOfPointwiseConvsMatchesTheCpu(DType dt) {
+    void theGemmRouteMatchesTheCpu(DType dt) {
         gpu.setKernelMode(CudaBackend.KernelMode.AUTO);
         boolean tf32 = gpu.allowTf32();
         gpu.setAllowTf32(false);
         gpu.forceRouteForTests(CudaBackend.ROUTE_CUBLAS);
         try {
-            ConvSpec pw = ConvSpec.of(1);
+            ConvSpec temporal = ConvSpec.builder().kernel(3, 1, 1).padding(1, 0, 0).build();
             Random r = new Random(9);
-            for (long[] xs : new long[][] {{2, 5, 3, 4, 5}, {3, 64, 4, 7, 7}}) {
-                long co = xs[1] == 5 ? 7 : 96;
+            // {N, Cin, T, H, W, Cout, kT}
+            for (long[] c : new long[][] {{2, 5, 3, 4, 5, 7, 1}, {3, 64, 4, 7, 7, 96, 1}, {2, 5, 3, 4, 5, 5, 3},
+                {2, 6, 1, 3, 3, 6, 3}, {2, 64, 8, 7, 7, 64, 3}}) {
+                long[] xs = java.util.Arrays.copyOf(c, 5);
+                long co = c[5];
+                ConvSpec pw = c[6] == 1 ? ConvSpec.of(1) : temporal;
                 try (TensorScope scope = TensorScope.open()) {
                     Shape xShape = Shape.of(xs);
-                    Shape wShape = Shape.of(co, xs[1], 1, 1, 1);
+                    Shape wShape = Shape.of(co, xs[1], c[6], 1, 1);
                     Shape yShape = pw.outputShape(xShape, co);
                     Tensor bias = CudaBackendOpsTest.rand(r, co);
-                    String what = "cuBLAS 1x1x1 " + xShape + " -> " + co;
+                    String what = "cuBLAS " + (c[6] == 1 ? "1x1x1 " : "3x1x1 ") + xShape + " -> " + co;
                     if (dt == DType.FLOAT32) {
                         Tensor x = CudaBackendOpsTest.rand(r, xs);
                         Tensor w = CudaBackendOpsTest.rand(r, wShape.dims());
