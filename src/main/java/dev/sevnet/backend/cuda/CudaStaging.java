@@ -140,20 +140,19 @@ final class CudaStaging implements PinnedUploader.Staging {
 
     @Override
     public void copyDeviceToHost(long dstHost, long srcDevice, long bytes) {
-        synchronized (backend) {
-            dev.activate();
-            Cuda.check(cudart.cudaMemcpyAsync(Cuda.ptr(dstHost), Cuda.ptr(srcDevice), bytes, cudart.cudaMemcpyDeviceToHost,
-                    dev.stream()), "copy device -> host");
-            dev.synchronize();
-        }
+        copyOnCompute(dstHost, srcDevice, bytes, cudart.cudaMemcpyDeviceToHost, "copy device -> host");
     }
 
     @Override
     public void copyHostToDevice(long dstDevice, long srcHost, long bytes) {
+        copyOnCompute(dstDevice, srcHost, bytes, cudart.cudaMemcpyHostToDevice, "copy host -> device");
+    }
+
+    /** A copy on the compute stream, finished before returning (the storage's own synchronous transfers). */
+    private void copyOnCompute(long dst, long src, long bytes, int kind, String what) {
         synchronized (backend) {
             dev.activate();
-            Cuda.check(cudart.cudaMemcpyAsync(Cuda.ptr(dstDevice), Cuda.ptr(srcHost), bytes, cudart.cudaMemcpyHostToDevice,
-                    dev.stream()), "copy host -> device");
+            Cuda.check(cudart.cudaMemcpyAsync(Cuda.ptr(dst), Cuda.ptr(src), bytes, kind, dev.stream()), what);
             dev.synchronize();
         }
     }
