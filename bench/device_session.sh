@@ -72,8 +72,12 @@ if has cubins; then
 fi
 if has bench; then
   echo "== throughput"
+  # every measured route's timings per problem (RouteTuner, kernel mode auto) into bench.log
+  export JAVA_TOOL_OPTIONS="${JAVA_TOOL_OPTIONS:-} -Dorg.slf4j.simpleLogger.log.dev.sevnet.backend.cuda.CudaBackend=debug"
   ITERS=${ITERS:-10} WARMUP=${WARMUP:-3} OUT_JSONL="$O/throughput.jsonl" timeout ${BENCH_TIMEOUT:-420} bash bench/gpu_throughput.sh > "$O/bench.log" 2>&1; echo "rc=$?"
   tail -12 "$O/bench.log"
+  grep -E 'DEBUG.*->' "$O/bench.log" | sed 's/.*CudaBackend - //' | sort -u > "$O/routes.log"; echo "routes measured: $(wc -l < "$O/routes.log") problems, see routes.log"
+  unset JAVA_TOOL_OPTIONS
 fi
 if has serve; then
   # bench/serve_load.sh on the GPU: `sevnet serve --device cuda` and the PyTorch peer (serve_torch.py

@@ -105,7 +105,7 @@ for b in (1, 8, 32):
     ratio = f"{sb['clips_per_s'] / best:.2f}x" if sb and best else "-"
     print(f"| batch {b} | {f(s32)} | {f(g32)} | {f(sb)} | {f(sh)} | {f(pa)} | {f(ph)} | {f(pbp)} | {f(php)} | {ratio} |")
 print()
-print("| batch 8 | measured (default) | fixed rules (-Dsevnet.measure=false, grouped 16-bit widened) | routes measured (16-bit problems) |")
+print("| batch 8 | measured (default) | fixed rules (-Dsevnet.measure=false, grouped 16-bit widened) | problems per measured route |")
 print("|---|---|---|---|")
 for mode in ("infer", "train"):
     for p in ("fp32", "bf16"):
@@ -113,7 +113,7 @@ for mode in ("infer", "train"):
         ms = find("sevnet", mode, 8, precision=p, measured=True, **kw)
         fx = find("sevnet", mode, 8, precision=p, measured=False, **kw)
         f = lambda r: f"{r['clips_per_s']:.1f}" if r else "-"
-        print(f"| {mode} {p} | {f(ms)} | {f(fx)} | {ms.get('half_routes_measured') if ms else '-'} |")
+        print(f"| {mode} {p} | {f(ms)} | {f(fx)} | {ms.get('routes_measured') if ms else '-'} |")
 print()
 print("| training step, peak device MiB allocated / reserved | sevnet fp32 auto | sevnet bf16 auto | pytorch fp32 NCDHW | pytorch fp32 CL | pytorch bf16 CL |")
 print("|---|---|---|---|---|---|")

@@ -281,10 +281,10 @@ public final class BenchCommand implements Callable<Integer> {
             r.put("peak_device_mb", mem.peakInUseBytes() / 1048576.0); // torch.cuda.max_memory_allocated
             r.put("peak_device_reserved_mb", mem.peakReservedBytes() / 1048576.0); // max_memory_reserved
             r.put("conv_algorithms_cached", gpu.algorithmCache().size());
-            // 16-bit conv problems per measured route (HalfGroupedRoute.MEASURE), e.g. {"channels-last": 9, "widen": 4}
+            // conv / BN problems per measured route (kernel mode auto), e.g. {"channels-last": 9, "cublas": 12, "cudnn": 30}
             java.util.Map<String, Integer> routes = new java.util.TreeMap<>();
             gpu.measuredRoutes().values().forEach(v -> routes.merge(v, 1, Integer::sum));
-            r.put("half_routes_measured", routes);
+            r.put("routes_measured", routes);
             r.put("measured", gpu.measureKernels() && gpu.halfGroupedRoute() == CudaBackend.HalfGroupedRoute.MEASURE);
         }
         if (json) {
