@@ -59,6 +59,8 @@ final class GraphedTrainStep implements AutoCloseable {
     private int eagerSteps;
     private boolean failed;
     private long replays;
+    /** Per batch norm, the batches one step counts (what its forward counted while the capture recorded). */
+    private long[] countedPerStep;
 
     GraphedTrainStep(SevNet model, CudaBackend gpu, TrainConfig config) {
         if (config.precision().needsLossScaling()) {
@@ -109,11 +111,15 @@ final class GraphedTrainStep implements AutoCloseable {
         if (graph == null) {
             try {
                 capture(host.shape(), b);
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | Error e) {
                 failed = true;
                 LOG.warn("could not capture the training step into a CUDA graph ({}); training goes on eagerly",
                         e.toString());
-                release();
+                try {
+                    release();
+                } finally {
+                    pool.close(); // what the capture took goes back to the shared cache now, not at the end of the run
+                }
                 return Double.NaN;
             }
         }
@@ -121,8 +127,9 @@ final class GraphedTrainStep implements AutoCloseable {
         drawMasks();
         graph.replay();
         replays++;
-        for (BatchNorm3d bn : norms) {
-            bn.setNumBatchesTracked(bn.numBatchesTracked() + 1);
+        for (int i = 0; i < norms.size(); i++) {
+            BatchNorm3d bn = norms.get(i);
+            bn.setNumBatchesTracked(bn.numBatchesTracked() + countedPerStep[i]);
         }
         float[] l = logits.toFloatArray(); // waits for the replay
         System.arraycopy(l, 0, logitsOut, 0, l.length);
@@ -149,12 +156,14 @@ final class GraphedTrainStep implements AutoCloseable {
             masks.add(new Tensor[] {mask, ones});
             d.useStaticMask(mask);
         }
-        // the capture records kernels without running them: what the Java side counts while recording is undone
+        // the capture records kernels without running them: what the Java side counts while recording is undone,
+        // and added again per replay
         long[] counted = new long[norms.size()];
         for (int i = 0; i < counted.length; i++) {
             counted[i] = norms.get(i).numBatchesTracked();
         }
         Tensor[] out = new Tensor[2];
+        boolean ok = false;
         try {
             graph = CudaGraph.capture(gpu, pool, () -> {
                 try (TensorScope scope = TensorScope.open()) {
@@ -169,9 +178,24 @@ final class GraphedTrainStep implements AutoCloseable {
                     out[1] = TensorScope.detach(lg.value());
                 }
             });
+            ok = true;
         } finally {
+            countedPerStep = new long[counted.length];
             for (int i = 0; i < counted.length; i++) {
+                countedPerStep[i] = norms.get(i).numBatchesTracked() - counted[i];
                 norms.get(i).setNumBatchesTracked(counted[i]);
+            }
+            // the static masks serve the recording only: an eager forward later (another shape, an out-of-memory
+            // split) draws its own mask from the same seed sequence
+            for (Dropout d : dropouts) {
+                d.useStaticMask(null);
+            }
+            if (!ok) {
+                for (Tensor t : out) {
+                    if (t != null) {
+                        t.close();
+                    }
+                }
             }
         }
         loss = out[0];
@@ -227,27 +251,33 @@ final class GraphedTrainStep implements AutoCloseable {
         for (Dropout d : dropouts) {
             d.useStaticMask(null);
         }
-        if (graph != null) {
-            graph.close();
-            graph = null;
-        }
-        for (Tensor t : new Tensor[] {clips, targets, seed, loss, logits}) {
-            if (t != null) {
-                t.close();
+        try {
+            if (graph != null) {
+                graph.close();
             }
+        } finally {
+            graph = null;
+            for (Tensor t : new Tensor[] {clips, targets, seed, loss, logits}) {
+                if (t != null) {
+                    t.close();
+                }
+            }
+            clips = targets = seed = loss = logits = null;
+            for (Tensor[] mo : masks) {
+                mo[0].close();
+                mo[1].close();
+            }
+            masks.clear();
         }
-        clips = targets = seed = loss = logits = null;
-        for (Tensor[] mo : masks) {
-            mo[0].close();
-            mo[1].close();
-        }
-        masks.clear();
     }
 
     /** Destroys the graph and gives its memory back; the model's dropouts draw their own masks again. */
     @Override
     public void close() {
-        release();
-        pool.close();
+        try {
+            release();
+        } finally {
+            pool.close();
+        }
     }
 }

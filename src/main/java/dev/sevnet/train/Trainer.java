@@ -347,7 +347,11 @@ public final class Trainer {
         } finally {
             if (graphStep != null) {
                 graphReplays = graphStep.replays();
-                graphStep.close();
+                try {
+                    graphStep.close();
+                } catch (RuntimeException e) {
+                    LOG.warn("could not free the training step's CUDA graph: {}", e.toString()); // not over the run's own error
+                }
                 graphStep = null;
             }
         }

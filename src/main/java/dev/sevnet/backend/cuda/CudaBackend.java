@@ -806,7 +806,9 @@ public final class CudaBackend implements Backend {
 
     /** Whether the GEMM route takes an activation of this shape (cuBLAS dimensions are int). */
     private static boolean gemmFits(Shape xs) {
-        return xs.get(0) <= Integer.MAX_VALUE && xs.get(1) <= Integer.MAX_VALUE && xs.sizeFrom(2) <= Integer.MAX_VALUE;
+        // at least one clip, channel and position: an empty sum would leave a weight gradient unwritten
+        return xs.get(0) >= 1 && xs.get(1) >= 1 && xs.sizeFrom(2) >= 1 && xs.get(0) <= Integer.MAX_VALUE
+                && xs.get(1) <= Integer.MAX_VALUE && xs.sizeFrom(2) <= Integer.MAX_VALUE;
     }
 
     private int gemmCompute(DType dt) {
@@ -893,6 +895,9 @@ public final class CudaBackend implements Backend {
         Tensor taps = empty(Shape.of(3, w.dim(0), w.dim(1)), DType.FLOAT32);
         try {
             long src = (w32 == null ? w : w32).address();
+            // geam's B is the output itself (beta 0): zeroed, so no stale NaN could reach it should B be read
+            Cuda.check(cudart.cudaMemsetAsync(Cuda.ptr(taps.address()), 0, taps.byteSize(), dev.stream()),
+                    "cudaMemsetAsync");
             // w is a 3 x J column-major matrix (ld 3); its transpose, J x 3 (ld J), is tap-major
             Cuda.checkCublas(cublas.cublasSgeam(dev.cublas(), cublas.CUBLAS_OP_T, cublas.CUBLAS_OP_N, j, 3, ONE,
                     Cuda.fptr(src), 3, ZERO, Cuda.fptr(taps.address()), j, Cuda.fptr(taps.address()), j),
@@ -953,6 +958,8 @@ public final class CudaBackend implements Backend {
             // acc is J x 3 column-major (ld J): its transpose, 3 x J (ld 3), is the [Cout, Cin, 3] layout
             Tensor out = f32 ? dw : empty(dw.shape(), DType.FLOAT32);
             try {
+                Cuda.check(cudart.cudaMemsetAsync(Cuda.ptr(out.address()), 0, out.byteSize(), dev.stream()),
+                        "cudaMemsetAsync");
                 Cuda.checkCublas(cublas.cublasSgeam(dev.cublas(), cublas.CUBLAS_OP_T, cublas.CUBLAS_OP_N, 3, j, ONE,
                         Cuda.fptr(acc.address()), j, ZERO, Cuda.fptr(out.address()), 3, Cuda.fptr(out.address()), 3),
                         "cublasSgeam (temporal conv weight gradient)");
