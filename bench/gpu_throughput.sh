@@ -42,6 +42,14 @@ if [[ ${QUICK:-0} == 1 ]]; then
   for b in 1 8; do
     run $SEVNET bench --json --device cuda --fold --cuda-graphs --model sevnet-g8 --mode infer --batch "$b" --frames 16 --size 224 --warmup "$WARMUP" --iters "$ITERS"
   done
+  # the training step as a CUDA graph (GraphedTrainStep) against eager: G8 at batch 8, and the main job's model and
+  # clips (sevnet-g2, 8x32x32, launch-bound)
+  for p in fp32 bf16; do
+    run $SEVNET bench --json --device cuda --cuda-graphs --precision "$p" --model sevnet-g8 --mode train --batch 8 --frames 16 --size 224 --warmup "$WARMUP" --iters "$ITERS"
+  done
+  for g in "" --cuda-graphs; do
+    run $SEVNET bench --json --device cuda $g --model sevnet-g2 --mode train --batch 8 --frames 8 --size 32 --warmup "$WARMUP" --iters "$ITERS"
+  done
 else
 # PyTorch first (the peer in the same run): fp32 in both layouts, bf16 channels-last
 run_py --modes infer,train --infer-batches 1,8,32 --train-batches 8,32 --precisions fp32 --layouts cl,ncdhw
@@ -114,6 +122,18 @@ for mode in ("infer", "train"):
         fx = find("sevnet", mode, 8, precision=p, measured=False, **kw)
         f = lambda r: f"{r['clips_per_s']:.1f}" if r else "-"
         print(f"| {mode} {p} | {f(ms)} | {f(fx)} | {ms.get('routes_measured') if ms else '-'} |")
+print()
+print("| training step | eager | CUDA graph (train --cuda-graphs) |")
+print("|---|---|---|")
+def findm(model, **kw):
+    for r in rows:
+        if r["impl"].startswith("sevnet") and r.get("model") == model and r["mode"] == "train" and all(r.get(k) == v for k, v in kw.items()):
+            return r
+    return None
+for model, b, p in (("sevnet-g8", 8, "fp32"), ("sevnet-g8", 8, "bf16"), ("sevnet-g2", 8, "fp32")):
+    e = findm(model, batch=b, precision=p, cuda_graphs=False); g = findm(model, batch=b, precision=p, cuda_graphs=True)
+    f = lambda r: f"{r['clips_per_s']:.1f}" if r else "-"
+    print(f"| {model} batch {b} {p} | {f(e)} | {f(g)} |")
 print()
 print("| training step, peak device MiB allocated / reserved | sevnet fp32 auto | sevnet bf16 auto | pytorch fp32 NCDHW | pytorch fp32 CL | pytorch bf16 CL |")
 print("|---|---|---|---|---|---|")

@@ -96,8 +96,9 @@ public final class BenchCommand implements Callable<Integer> {
             + "runs) instead of the eval-mode model; always on with bf16/fp16.")
     boolean fold;
 
-    @Option(names = "--cuda-graphs", description = "infer on a CUDA device: capture one forward pass per input shape "
-            + "into a CUDA graph and replay it (GraphedInference; one launch per call instead of a few hundred).")
+    @Option(names = "--cuda-graphs", description = "On a CUDA device: infer captures one forward pass per input shape "
+            + "into a CUDA graph and replays it (GraphedInference); train captures the step (forward, loss, backward) "
+            + "after two eager steps (GraphedTrainStep, fp32/bf16). One launch instead of a few hundred.")
     boolean cudaGraphs;
 
     @Option(names = "--algo-cache", paramLabel = "FILE",
@@ -149,8 +150,8 @@ public final class BenchCommand implements Callable<Integer> {
         boolean folded = mode.equals("infer") && (fold || half);
         Backend backend = Backends.forDevice(dev);
         CudaBackend gpu = backend instanceof CudaBackend cb ? cb : null;
-        if (cudaGraphs && (gpu == null || !mode.equals("infer"))) {
-            System.err.println("sevnet bench: --cuda-graphs is for --mode infer on a CUDA device");
+        if (cudaGraphs && gpu == null) {
+            System.err.println("sevnet bench: --cuda-graphs needs a CUDA device");
             return 2;
         }
         if (gpu != null) {
@@ -186,7 +187,16 @@ public final class BenchCommand implements Callable<Integer> {
                     default -> DType.FLOAT32;
                 });
             }
-            GraphedInference graphed = cudaGraphs ? new GraphedInference(runner, gpu) : null;
+            GraphedInference graphed = cudaGraphs && !train ? new GraphedInference(runner, gpu) : null;
+            dev.sevnet.train.GraphedTrainStep graphedTrain;
+            try {
+                graphedTrain = cudaGraphs && train
+                        ? new dev.sevnet.train.GraphedTrainStep(net, gpu, trainPrecision, false, classes) : null;
+            } catch (IllegalArgumentException e) {
+                System.err.println("sevnet bench: " + e.getMessage());
+                return 2;
+            }
+            long[] labelArray = labels.toLongArray();
             try {
                 MemoryStats.resetPeak();
                 if (gpu != null) {
@@ -195,7 +205,10 @@ public final class BenchCommand implements Callable<Integer> {
                 for (int i = 0; i < warmup + iters; i++) {
                     long t0 = System.nanoTime();
                     try (TensorScope scope = TensorScope.open()) {
-                        if (train) {
+                        if (train && graphedTrain != null
+                                && !Double.isNaN(graphedTrain.step(x, labelArray, null, null))) {
+                            opt.step(0.01); // the replay zeroed the gradients first, then wrote them
+                        } else if (train) {
                             Var logits;
                             try (Autocast.Guard ac = Autocast.enable(trainPrecision.autocastType())) {
                                 logits = net.forward(Var.of(x));
@@ -234,6 +247,9 @@ public final class BenchCommand implements Callable<Integer> {
                 if (graphed != null) {
                     graphed.close();
                 }
+                if (graphedTrain != null) {
+                    graphedTrain.close();
+                }
                 if (runner != net) {
                     runner.close();
                 }
@@ -260,8 +276,8 @@ public final class BenchCommand implements Callable<Integer> {
         r.put("threads", CpuBackend.numThreads());
         if (mode.equals("infer")) {
             r.put("folded", folded);
-            r.put("cuda_graphs", cudaGraphs);
         }
+        r.put("cuda_graphs", cudaGraphs);
         r.put("precision", precision);
         if (scaler != null) {
             r.put("loss_scale", scaler.scale());

@@ -38,13 +38,15 @@ import org.slf4j.LoggerFactory;
  * <p>fp32 and bf16 only (fp16's loss scaling checks gradients on the host every step) and one micro-batch per step
  * ({@code accum} 1); the trainer checks both. A capture that fails is logged and the run continues eagerly.
  */
-final class GraphedTrainStep implements AutoCloseable {
+public final class GraphedTrainStep implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(GraphedTrainStep.class);
     static final int WARMUP_STEPS = 2;
 
-    private final SevNet model;
+    private final Module model;
     private final CudaBackend gpu;
-    private final TrainConfig config;
+    private final Precision precision;
+    private final boolean multiLabel;
+    private final int numClasses;
     private final CachingAllocator.Pool pool;
     private final List<Dropout> dropouts = new ArrayList<>();
     private final List<BatchNorm3d> norms = new ArrayList<>();
@@ -63,17 +65,28 @@ final class GraphedTrainStep implements AutoCloseable {
     private long[] countedPerStep;
 
     GraphedTrainStep(SevNet model, CudaBackend gpu, TrainConfig config) {
-        if (config.precision().needsLossScaling()) {
-            throw new IllegalArgumentException("--cuda-graphs trains in fp32 or bf16: fp16's loss scaling checks the "
-                    + "gradients on the host every step");
-        }
+        this(model, gpu, config.precision(), config.multiLabel(), config.numClasses());
         if (config.accum() != 1) {
+            close();
             throw new IllegalArgumentException("--cuda-graphs needs --accum 1 (a graph holds one micro-batch's step), got "
                     + config.accum());
         }
+    }
+
+    /**
+     * The step of {@code model} (on {@code gpu}, in training mode) with softmax cross-entropy over
+     * {@code numClasses} (BCE with logits when {@code multiLabel}), under {@code precision}'s autocast.
+     */
+    public GraphedTrainStep(Module model, CudaBackend gpu, Precision precision, boolean multiLabel, int numClasses) {
+        if (precision.needsLossScaling()) {
+            throw new IllegalArgumentException("--cuda-graphs trains in fp32 or bf16: fp16's loss scaling checks the "
+                    + "gradients on the host every step");
+        }
         this.model = model;
         this.gpu = gpu;
-        this.config = config;
+        this.precision = precision;
+        this.multiLabel = multiLabel;
+        this.numClasses = numClasses;
         this.pool = gpu.cudaDevice().allocator().newPool();
         for (Module m : model.namedModules().values()) {
             if (m instanceof Dropout d && d.p() > 0) {
@@ -85,12 +98,12 @@ final class GraphedTrainStep implements AutoCloseable {
     }
 
     /** Steps replayed so far. */
-    long replays() {
+    public long replays() {
         return replays;
     }
 
-    /** Whether the step of {@code b} has been captured (false: it runs eagerly). */
-    boolean captured() {
+    /** Whether the step has been captured (then the gradients are zeroed by each replay, not after the step). */
+    public boolean captured() {
         return graph != null;
     }
 
@@ -100,7 +113,20 @@ final class GraphedTrainStep implements AutoCloseable {
      * capture). {@code upload}: the batch's prefetched clips, or null.
      */
     double run(Batch b, Uploader.Upload upload, float[] logitsOut) {
-        Tensor host = b.clips();
+        return step(b.clips(), upload, multiLabel ? null : b.labels(), multiLabel ? b.multiHot() : null, logitsOut);
+    }
+
+    /**
+     * One training step of {@code clips} (on the host or this device) with int64 {@code labels} (or {@code multiHot}
+     * targets [N * K] when multi-label) through the graph: the loss, the logits copied into {@code logitsOut} (or
+     * null); NaN when the caller must run this step eagerly itself (the first {@value #WARMUP_STEPS} steps, another
+     * shape than the captured one, a failed capture). The optimizer step is the caller's, after this.
+     */
+    public double step(Tensor clips, long[] labels, float[] multiHot, float[] logitsOut) {
+        return step(clips, null, labels, multiHot, logitsOut);
+    }
+
+    private double step(Tensor host, Uploader.Upload upload, long[] labels, float[] multiHot, float[] logitsOut) {
         if (failed || shape != null && !shape.equals(host.shape())) {
             return Double.NaN;
         }
@@ -110,7 +136,7 @@ final class GraphedTrainStep implements AutoCloseable {
         }
         if (graph == null) {
             try {
-                capture(host.shape(), b);
+                capture(host.shape());
             } catch (RuntimeException | Error e) {
                 failed = true;
                 LOG.warn("could not capture the training step into a CUDA graph ({}); training goes on eagerly",
@@ -123,7 +149,7 @@ final class GraphedTrainStep implements AutoCloseable {
                 return Double.NaN;
             }
         }
-        fillInputs(b, upload);
+        fillInputs(host, upload, labels, multiHot);
         drawMasks();
         graph.replay();
         replays++;
@@ -131,17 +157,19 @@ final class GraphedTrainStep implements AutoCloseable {
             BatchNorm3d bn = norms.get(i);
             bn.setNumBatchesTracked(bn.numBatchesTracked() + countedPerStep[i]);
         }
-        float[] l = logits.toFloatArray(); // waits for the replay
-        System.arraycopy(l, 0, logitsOut, 0, l.length);
+        if (logitsOut != null) {
+            float[] l = logits.toFloatArray(); // waits for the replay
+            System.arraycopy(l, 0, logitsOut, 0, l.length);
+        }
         return loss.toFloatArray()[0];
     }
 
-    private void capture(Shape s, Batch b) {
-        int n = b.size();
-        int k = config.numClasses();
+    private void capture(Shape s) {
+        int n = Math.toIntExact(s.get(0));
+        int k = numClasses;
         shape = s;
         clips = TensorScope.detach(gpu.allocate(s, DType.FLOAT32));
-        targets = TensorScope.detach(config.multiLabel() ? gpu.allocate(Shape.of(n, k), DType.FLOAT32)
+        targets = TensorScope.detach(multiLabel ? gpu.allocate(Shape.of(n, k), DType.FLOAT32)
                 : gpu.allocate(Shape.of(n), DType.INT64));
         seed = TensorScope.detach(gpu.allocate(Shape.of(1), DType.FLOAT32));
         gpu.fill(seed, 1f); // accum 1, no loss scale
@@ -169,10 +197,10 @@ final class GraphedTrainStep implements AutoCloseable {
                 try (TensorScope scope = TensorScope.open()) {
                     model.zeroGrad();
                     Var lg;
-                    try (Autocast.Guard ac = Autocast.enable(config.precision().autocastType())) {
+                    try (Autocast.Guard ac = Autocast.enable(precision.autocastType())) {
                         lg = model.forward(Var.of(clips));
                     }
-                    Var l = config.multiLabel() ? F.bceWithLogits(lg, targets) : F.softmaxCrossEntropy(lg, targets);
+                    Var l = multiLabel ? F.bceWithLogits(lg, targets) : F.softmaxCrossEntropy(lg, targets);
                     l.backward(seed);
                     out[0] = TensorScope.detach(l.value());
                     out[1] = TensorScope.detach(lg.value());
@@ -204,22 +232,25 @@ final class GraphedTrainStep implements AutoCloseable {
                 + "replay it", s, pool.blocks());
     }
 
-    /** The batch's clips and labels into the static buffers (labels checked on the host first). */
-    private void fillInputs(Batch b, Uploader.Upload upload) {
+    /** The step's clips and labels into the static buffers (labels checked on the host first). */
+    private void fillInputs(Tensor host, Uploader.Upload upload, long[] labels, float[] multiHot) {
         if (upload != null) {
             try (Tensor d = upload.take()) {
                 gpu.copyInto(d, clips);
             }
         } else {
-            gpu.copyInto(b.clips(), clips);
+            gpu.copyInto(host, clips);
         }
-        int k = config.numClasses();
-        if (config.multiLabel()) {
-            try (Tensor t = Tensor.of(b.multiHot(), b.size(), k)) {
+        int k = numClasses;
+        int n = Math.toIntExact(host.dim(0));
+        if (multiLabel) {
+            try (Tensor t = Tensor.of(multiHot, n, k)) {
                 gpu.copyInto(t, targets);
             }
         } else {
-            long[] labels = b.labels();
+            if (labels.length != n) {
+                throw new IllegalArgumentException(labels.length + " labels for a batch of " + n);
+            }
             for (int i = 0; i < labels.length; i++) {
                 if (labels[i] < 0 || labels[i] >= k) {
                     throw new IllegalArgumentException("label " + labels[i] + " of sample " + i + " is outside [0, " + k

@@ -31,11 +31,14 @@ class HalfPrecisionOptionsTest {
     }
 
     @Test
-    void benchCudaGraphsAreForInferenceOnAGpu() {
+    void benchCudaGraphsNeedAGpu() {
         String[] common = {"bench", "--model", "sevnet-g2", "--classes", "3", "--batch", "1", "--frames", "2", "--size",
             "32", "--iters", "1", "--warmup", "0"};
-        assertEquals(2, ServeCommandTest.run(concat(common, "--device", "cpu", "--cuda-graphs")).code());
-        assertTrue(ServeCommandTest.run("bench", "--help").out().contains("--cuda-graphs"));
+        ServeCommandTest.Run infer = ServeCommandTest.run(concat(common, "--device", "cpu", "--cuda-graphs"));
+        assertEquals(2, infer.code());
+        assertEquals(2, ServeCommandTest.run(concat(common, "--device", "cpu", "--cuda-graphs", "--mode", "train")).code());
+        String help = ServeCommandTest.run("bench", "--help").out();
+        assertTrue(help.contains("--cuda-graphs") && help.contains("GraphedTrainStep"), help);
     }
 
     private static String[] concat(String[] a, String... b) {
