@@ -8,6 +8,7 @@ import dev.sevnet.tensor.DType;
 import dev.sevnet.tensor.Device;
 import dev.sevnet.tensor.Shape;
 import dev.sevnet.tensor.Tensor;
+import dev.sevnet.tensor.TensorScope;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -399,7 +400,7 @@ public final class CudaBackend implements Backend {
      * algorithm cache ({@link #measuredRoutes}) — or, inside a CUDA graph capture before any measurement, the fixed
      * rule's ({@code byDefault}). A route that fails with a CUDA error is left out. {@code routes}: name -> run.
      */
-    private void measured(String key, java.util.Map<String, Runnable> routes, String byDefault) {
+    private void measured(String key, java.util.Map<String, Runnable> routes, String byDefault, Tensor... outputs) {
         String route = forcedRoute != null && routes.containsKey(forcedRoute) ? forcedRoute : algorithms.route(key);
         if (route == null && dev.allocator().capturingOnThisThread()) {
             route = byDefault;
@@ -407,9 +408,12 @@ public final class CudaBackend implements Backend {
         if (route == null) {
             java.util.List<RouteTuner.Candidate> cs = new java.util.ArrayList<>();
             routes.forEach((name, run) -> cs.add(new RouteTuner.Candidate(name, run)));
-            RouteTuner.Result r = RouteTuner.measure(cs, body -> dev.timeMillis(ROUTE_TIMING_REPS, body),
-                    e -> e instanceof CudaException);
-            r.skipped().forEach((failed, why) -> LOG.warn("{}: route {} failed, left out: {}", key, failed, why));
+            RouteTuner.Result r;
+            try (OutputCheck check = new OutputCheck(key, outputs)) {
+                r = RouteTuner.measure(cs, body -> dev.timeMillis(ROUTE_TIMING_REPS, body),
+                        e -> e instanceof CudaException, check);
+            }
+            r.skipped().forEach((failed, why) -> LOG.warn("{}: route {} left out: {}", key, failed, why));
             algorithms.putRoute(key, r.chosen());
             LOG.debug("{}: {}", key, r.describe());
             return;
@@ -417,12 +421,77 @@ public final class CudaBackend implements Backend {
         routes.getOrDefault(route, routes.get(byDefault)).run();
     }
 
+    /**
+     * While routes are measured: the first route's outputs kept (as fp32), every later route's compared with them
+     * norm-wise — a route more than the tolerance away (5e-2 for 16-bit or TF32 results, 1e-3 for IEEE fp32; far
+     * above rounding, far below a wrong result) or with a NaN is left out and logged.
+     */
+    private final class OutputCheck implements java.util.function.Predicate<String>, AutoCloseable {
+        private final String key;
+        private final Tensor[] outputs;
+        private Tensor[] reference;
+        private String referenceRoute;
+
+        OutputCheck(String key, Tensor... outputs) {
+            this.key = key;
+            this.outputs = outputs;
+        }
+
+        @Override
+        public boolean test(String route) {
+            if (reference == null) {
+                reference = new Tensor[outputs.length];
+                for (int i = 0; i < outputs.length; i++) {
+                    reference[i] = TensorScope.detach(cast(outputs[i], DType.FLOAT32));
+                }
+                referenceRoute = route;
+                return true;
+            }
+            for (int i = 0; i < outputs.length; i++) {
+                double rel = relativeDistance(reference[i], outputs[i]);
+                double tol = outputs[i].dtype() != DType.FLOAT32 || allowTf32 ? 5e-2 : 1e-3;
+                if (!(rel <= tol)) {
+                    LOG.warn("{}: route {} disagrees with route {} (output {}: relative distance {}, tolerance {})", key,
+                            route, referenceRoute, i, rel, tol);
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        /** ||out - ref|| / ||ref|| in fp32 on the device (0 when both are zero, NaN when out has a NaN). */
+        private double relativeDistance(Tensor ref, Tensor out) {
+            try (Tensor d = cast(out, DType.FLOAT32)) {
+                axpby(-1f, ref, 1f, d);
+                double num;
+                double den;
+                try (Tensor dd = mul(d, d); Tensor rr = mul(ref, ref)) {
+                    num = sum(dd);
+                    den = sum(rr);
+                }
+                return num == 0 ? 0 : Math.sqrt(num / den);
+            }
+        }
+
+        @Override
+        public void close() {
+            if (reference != null) {
+                for (Tensor t : reference) {
+                    if (t != null) {
+                        t.close();
+                    }
+                }
+            }
+        }
+    }
+
     /** Convenience: cuDNN and sevnet's kernel. */
-    private void measured(String key, Runnable cudnnRoute, Runnable sevnetRoute, boolean sevnetByDefault) {
+    private void measured(String key, Runnable cudnnRoute, Runnable sevnetRoute, boolean sevnetByDefault,
+            Tensor... outputs) {
         java.util.Map<String, Runnable> routes = new java.util.LinkedHashMap<>();
         routes.put(ROUTE_CUDNN, cudnnRoute);
         routes.put(ROUTE_SEVNET, sevnetRoute);
-        measured(key, routes, sevnetByDefault ? ROUTE_SEVNET : ROUTE_CUDNN);
+        measured(key, routes, sevnetByDefault ? ROUTE_SEVNET : ROUTE_CUDNN, outputs);
     }
 
     /** Tests: every measured op takes this route where it has one (no measurement, nothing recorded); null: off. */
@@ -495,7 +564,7 @@ public final class CudaBackend implements Backend {
                     epilogue.run();
                 });
             }
-            measured(ConvAlgorithmCache.key("fwd", p, allowTf32), routes, ROUTE_CUDNN);
+            measured(ConvAlgorithmCache.key("fwd", p, allowTf32), routes, ROUTE_CUDNN, y);
             return y;
         }
         if (customTemporal(spec, x.dim(1), cout)) {
@@ -754,8 +823,11 @@ public final class CudaBackend implements Backend {
             cs.add(new RouteTuner.Candidate(ROUTE_WIDEN, widen));
             // a route that fails with any CUDA/cuDNN error (a refusal, or e.g. a layout cuDNN cannot transform) is
             // left out and remembered as refused: the widened route stays as the fallback
-            RouteTuner.Result r = RouteTuner.measure(cs, body -> dev.timeMillis(ROUTE_TIMING_REPS, body),
-                    e -> e instanceof CudaException);
+            RouteTuner.Result r;
+            try (OutputCheck check = new OutputCheck(key, out)) {
+                r = RouteTuner.measure(cs, body -> dev.timeMillis(ROUTE_TIMING_REPS, body),
+                        e -> e instanceof CudaException, check);
+            }
             r.skipped().forEach((failed, why) -> {
                 if (ROUTE_CUDNN.equals(failed)) {
                     refusedHalf.add(key);
@@ -1182,7 +1254,7 @@ public final class CudaBackend implements Backend {
             java.util.Map<String, Runnable> routes = new java.util.LinkedHashMap<>();
             routes.put(ROUTE_CUDNN, () -> cudnnBackwardData(dy, w, dx, spec, p, DType.FLOAT32));
             routes.put(ROUTE_CUBLAS, () -> pointwiseBackwardDataGemm(dy, w, dx));
-            measured(ConvAlgorithmCache.key("bwd-data", p, allowTf32), routes, ROUTE_CUDNN);
+            measured(ConvAlgorithmCache.key("bwd-data", p, allowTf32), routes, ROUTE_CUDNN, dx);
             return dx;
         }
         boolean grouped = fusedConvShape(spec, xShape, w.dim(0)) && !isPointwise(spec);
@@ -1198,7 +1270,7 @@ public final class CudaBackend implements Backend {
             if (temporal && gemmFits(xShape)) {
                 routes.put(ROUTE_CUBLAS, () -> temporalBackwardDataGemm(dy, w, dx));
             }
-            measured(ConvAlgorithmCache.key("bwd-data", p, allowTf32), routes, ROUTE_CUDNN);
+            measured(ConvAlgorithmCache.key("bwd-data", p, allowTf32), routes, ROUTE_CUDNN, dx);
             return dx;
         }
         cudnnBackwardData(dy, w, dx, spec, p, DType.FLOAT32);
@@ -1314,7 +1386,7 @@ public final class CudaBackend implements Backend {
             java.util.Map<String, Runnable> routes = new java.util.LinkedHashMap<>();
             routes.put(ROUTE_CUDNN, () -> cudnnBackwardFilter(x, dy, dw, spec, p, DType.FLOAT32));
             routes.put(ROUTE_CUBLAS, () -> pointwiseBackwardWeightGemm(x, dy, dw));
-            measured(ConvAlgorithmCache.key("bwd-filter", p, allowTf32), routes, ROUTE_CUDNN);
+            measured(ConvAlgorithmCache.key("bwd-filter", p, allowTf32), routes, ROUTE_CUDNN, dw);
             return dw;
         }
         boolean grouped = fusedConvShape(spec, x.shape(), wShape.get(0)) && !isPointwise(spec);
@@ -1331,7 +1403,7 @@ public final class CudaBackend implements Backend {
                 routes.put(ROUTE_CUBLAS, () -> temporalBackwardWeightGemm(x, dy, dw));
             }
             measured(ConvAlgorithmCache.key("bwd-filter", p, allowTf32), routes,
-                    temporal && x.dim(1) <= AUTO_CUSTOM_MAX_CHANNELS ? ROUTE_SEVNET : ROUTE_CUDNN);
+                    temporal && x.dim(1) <= AUTO_CUSTOM_MAX_CHANNELS ? ROUTE_SEVNET : ROUTE_CUDNN, dw);
             return dw;
         }
         if (customTemporalBackwardWeight(spec, x.dim(1), wShape.get(0))) {
@@ -1542,7 +1614,7 @@ public final class CudaBackend implements Backend {
         if (measuresKernels()) {
             // both write dx, dgamma, dbeta only: measured like a conv (key: the problem's N, C, S)
             measured("bn-bwd:" + d[0] + "," + d[1] + "," + d[2] + (gamma == null ? ":nogamma" : ""), library, sevnet,
-                    d[1] <= AUTO_CUSTOM_MAX_CHANNELS);
+                    d[1] <= AUTO_CUSTOM_MAX_CHANNELS, dx, dg, db);
         } else if (customBnBackward(d[1])) {
             sevnet.run();
         } else {

@@ -15,7 +15,8 @@ import java.util.function.Predicate;
  * is harmless; the chosen one runs last, so the output holds its result.
  *
  * <p>A candidate that fails in a way {@code skippable} accepts (cuDNN refusing the problem) is left out; any other
- * failure is thrown. No GPU code here: the backend passes CUDA-event timing, the tests a fake.
+ * failure is thrown. So is one whose output disagrees with the first candidate's (the backend compares them norm-wise).
+ * No GPU code here: the backend passes CUDA-event timing and the comparison, the tests fakes.
  */
 final class RouteTuner {
     private RouteTuner() {
@@ -52,6 +53,16 @@ final class RouteTuner {
      * @throws RuntimeException the last skippable failure when every candidate failed
      */
     static Result measure(List<Candidate> candidates, Timer timer, Predicate<RuntimeException> skippable) {
+        return measure(candidates, timer, skippable, name -> true);
+    }
+
+    /**
+     * As {@link #measure(List, Timer, Predicate)}, and each route's output is checked after it ran: {@code agrees}
+     * (given the route's name) compares it with the first route that ran — a route whose result disagrees is left out
+     * whatever its speed, so a fast route that computes garbage (a bug, a library fault) is never chosen.
+     */
+    static Result measure(List<Candidate> candidates, Timer timer, Predicate<RuntimeException> skippable,
+            Predicate<String> agrees) {
         if (candidates.isEmpty()) {
             throw new IllegalArgumentException("no candidate to measure");
         }
@@ -73,6 +84,11 @@ final class RouteTuner {
                 lastRun = null; // it may have written part of the output
                 continue;
             }
+            if (!agrees.test(c.name())) {
+                skipped.put(c.name(), "its result differs from the first route's");
+                lastRun = null;
+                continue;
+            }
             lastRun = c;
             millis.put(c.name(), t);
             if (best == null || t < millis.get(best.name())) {
@@ -80,7 +96,8 @@ final class RouteTuner {
             }
         }
         if (best == null) {
-            throw lastRefusal;
+            throw lastRefusal != null ? lastRefusal
+                    : new IllegalStateException("no route of the op gave a result the others agree with: " + skipped);
         }
         if (lastRun != best) {
             best.run().run();

@@ -99,6 +99,22 @@ class RouteTunerTest {
     }
 
     @Test
+    void aFastRouteWhoseResultDisagreesIsNeverChosen() {
+        Bench b = new Bench(Map.of("cudnn", 2.0, "cublas", 0.1, "widen", 1.0));
+        List<String> checked = new ArrayList<>();
+        RouteTuner.Result r = RouteTuner.measure(List.of(b.route("cudnn"), b.route("cublas"), b.route("widen")), b::time,
+                RouteTunerTest::refusal, name -> {
+                    checked.add(name + " saw " + b.output);
+                    return !name.equals("cublas"); // say its output came out wrong
+                });
+        assertEquals("widen", r.chosen(), "the fastest agreeing route");
+        assertEquals(List.of("cudnn saw cudnn", "cublas saw cublas", "widen saw widen"), checked,
+                "each route's own output is checked right after it ran");
+        assertTrue(r.skipped().get("cublas").contains("differs"), r.skipped().toString());
+        assertEquals("widen", b.output);
+    }
+
+    @Test
     void aTieKeepsTheFirstRoute() {
         Bench b = new Bench(Map.of("cudnn", 1.0, "widen", 1.0));
         RouteTuner.Result r = RouteTuner.measure(List.of(b.route("cudnn"), b.route("widen")), b::time,
