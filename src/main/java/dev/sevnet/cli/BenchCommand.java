@@ -98,7 +98,7 @@ public final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--cuda-graphs", description = "On a CUDA device: infer captures one forward pass per input shape "
             + "into a CUDA graph and replays it (GraphedInference); train captures the step (forward, loss, backward) "
-            + "after two eager steps (GraphedTrainStep, fp32/bf16). One launch instead of a few hundred.")
+            + "after two eager steps (GraphedTrainStep). One launch instead of a few hundred.")
     boolean cudaGraphs;
 
     @Option(names = "--algo-cache", paramLabel = "FILE",
@@ -205,9 +205,18 @@ public final class BenchCommand implements Callable<Integer> {
                 for (int i = 0; i < warmup + iters; i++) {
                     long t0 = System.nanoTime();
                     try (TensorScope scope = TensorScope.open()) {
-                        if (train && graphedTrain != null
-                                && !Double.isNaN(graphedTrain.step(x, labelArray, null, null))) {
-                            opt.step(0.01); // the replay zeroed the gradients first, then wrote them
+                        if (train && graphedTrain != null && !Double.isNaN(graphedTrain.step(x, labelArray, null, null,
+                                scaler == null ? 1f : (float) scaler.scale()))) {
+                            // the replay zeroed the gradients first, then wrote them
+                            if (scaler == null) {
+                                opt.step(0.01);
+                            } else {
+                                java.util.List<Tensor> grads = new java.util.ArrayList<>();
+                                net.namedParameters().values().forEach(p -> grads.add(p.grad()));
+                                if (scaler.unscaleAndUpdate(grads)) {
+                                    opt.step(0.01);
+                                }
+                            }
                         } else if (train) {
                             Var logits;
                             try (Autocast.Guard ac = Autocast.enable(trainPrecision.autocastType())) {

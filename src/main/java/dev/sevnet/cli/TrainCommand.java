@@ -97,7 +97,7 @@ public final class TrainCommand implements Callable<Integer> {
     Boolean flip;
 
     @Option(names = "--cuda-graphs", description = "On a GPU, run the training step (forward, loss, backward) as one "
-            + "CUDA graph after two eager steps: one launch instead of hundreds (fp32/bf16, --accum 1).")
+            + "CUDA graph after two eager steps: one launch instead of hundreds (--accum 1).")
     Boolean cudaGraphs;
 
     @Option(names = "--frame-template", paramLabel = "T", description = "Frame file names in frame folders, e.g. img_{:05d}.jpg or {:05d}.jpg (SSV1).")

@@ -35,8 +35,10 @@ import org.slf4j.LoggerFactory;
  * batch norm's {@code num_batches_tracked} is counted on the host, so a graphed run is the eager run: same masks, same
  * statistics, same checkpoint. Other batch shapes (a last partial batch) and out-of-memory splits run eagerly.
  *
- * <p>fp32 and bf16 only (fp16's loss scaling checks gradients on the host every step) and one micro-batch per step
- * ({@code accum} 1); the trainer checks both. A capture that fails is logged and the run continues eagerly.
+ * <p>fp32, bf16 and fp16: fp16's loss scale seeds the loss gradient from a static device value refilled before a
+ * replay when the scale changed, and its check and unscale of the gradients stay with the (eager) optimizer step.
+ * One micro-batch per step ({@code accum} 1; the trainer checks). A capture that fails is logged and the run
+ * continues eagerly.
  */
 public final class GraphedTrainStep implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(GraphedTrainStep.class);
@@ -61,6 +63,8 @@ public final class GraphedTrainStep implements AutoCloseable {
     private int eagerSteps;
     private boolean failed;
     private long replays;
+    /** The value in the static loss seed (fp16's loss scale, else 1). */
+    private float seedValue = Float.NaN;
     /** Per batch norm, the batches one step counts (what its forward counted while the capture recorded). */
     private long[] countedPerStep;
 
@@ -78,10 +82,6 @@ public final class GraphedTrainStep implements AutoCloseable {
      * {@code numClasses} (BCE with logits when {@code multiLabel}), under {@code precision}'s autocast.
      */
     public GraphedTrainStep(Module model, CudaBackend gpu, Precision precision, boolean multiLabel, int numClasses) {
-        if (precision.needsLossScaling()) {
-            throw new IllegalArgumentException("--cuda-graphs trains in fp32 or bf16: fp16's loss scaling checks the "
-                    + "gradients on the host every step");
-        }
         this.model = model;
         this.gpu = gpu;
         this.precision = precision;
@@ -112,21 +112,25 @@ public final class GraphedTrainStep implements AutoCloseable {
      * {@code logitsOut}; or NaN when this batch runs eagerly instead (still warming up, another shape, a failed
      * capture). {@code upload}: the batch's prefetched clips, or null.
      */
-    double run(Batch b, Uploader.Upload upload, float[] logitsOut) {
-        return step(b.clips(), upload, multiLabel ? null : b.labels(), multiLabel ? b.multiHot() : null, logitsOut);
+    double run(Batch b, Uploader.Upload upload, float[] logitsOut, float lossScale) {
+        return step(b.clips(), upload, multiLabel ? null : b.labels(), multiLabel ? b.multiHot() : null, logitsOut,
+                lossScale);
     }
 
     /**
      * One training step of {@code clips} (on the host or this device) with int64 {@code labels} (or {@code multiHot}
      * targets [N * K] when multi-label) through the graph: the loss, the logits copied into {@code logitsOut} (or
      * null); NaN when the caller must run this step eagerly itself (the first {@value #WARMUP_STEPS} steps, another
-     * shape than the captured one, a failed capture). The optimizer step is the caller's, after this.
+     * shape than the captured one, a failed capture). The loss gradient is seeded with {@code lossScale} (fp16's
+     * loss scale; 1 otherwise): the optimizer step, with fp16's check and unscale of the gradients, is the caller's,
+     * after this.
      */
-    public double step(Tensor clips, long[] labels, float[] multiHot, float[] logitsOut) {
-        return step(clips, null, labels, multiHot, logitsOut);
+    public double step(Tensor clips, long[] labels, float[] multiHot, float[] logitsOut, float lossScale) {
+        return step(clips, null, labels, multiHot, logitsOut, lossScale);
     }
 
-    private double step(Tensor host, Uploader.Upload upload, long[] labels, float[] multiHot, float[] logitsOut) {
+    private double step(Tensor host, Uploader.Upload upload, long[] labels, float[] multiHot, float[] logitsOut,
+            float lossScale) {
         if (failed || shape != null && !shape.equals(host.shape())) {
             return Double.NaN;
         }
@@ -150,6 +154,10 @@ public final class GraphedTrainStep implements AutoCloseable {
             }
         }
         fillInputs(host, upload, labels, multiHot);
+        if (lossScale != seedValue) {
+            gpu.fill(seed, lossScale); // read by the replay: the seed is a static buffer
+            seedValue = lossScale;
+        }
         drawMasks();
         graph.replay();
         replays++;
@@ -172,7 +180,8 @@ public final class GraphedTrainStep implements AutoCloseable {
         targets = TensorScope.detach(multiLabel ? gpu.allocate(Shape.of(n, k), DType.FLOAT32)
                 : gpu.allocate(Shape.of(n), DType.INT64));
         seed = TensorScope.detach(gpu.allocate(Shape.of(1), DType.FLOAT32));
-        gpu.fill(seed, 1f); // accum 1, no loss scale
+        gpu.fill(seed, 1f); // accum 1; a loss scale is filled in before each replay
+        seedValue = 1f;
         for (Dropout d : dropouts) {
             Shape ms = d.lastInputShape();
             if (ms == null) {

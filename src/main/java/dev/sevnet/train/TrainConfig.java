@@ -39,7 +39,7 @@ public final class TrainConfig {
     private final double momentum;
     private final double weightDecay;
     private final boolean multiLabel;
-    /** The training step as a CUDA graph ({@code --cuda-graphs}; a GPU, fp32/bf16, accum 1). */
+    /** The training step as a CUDA graph ({@code --cuda-graphs}; a GPU, accum 1). */
     private final boolean cudaGraphs;
     private final Precision precision;
     // data
@@ -119,8 +119,6 @@ public final class TrainConfig {
         require(trainList == null || valList != null, "--train-list needs --val-list");
         require(syntheticTrain >= 1 && syntheticVal >= 1, "synthetic sample counts must be >= 1");
         require(!cudaGraphs || accum == 1, "--cuda-graphs needs --accum 1 (a graph holds one micro-batch's step)");
-        require(!cudaGraphs || !precision.needsLossScaling(),
-                "--cuda-graphs trains in fp32 or bf16 (fp16's loss scaling checks the gradients on the host every step)");
     }
 
     private static void require(boolean ok, String message) {

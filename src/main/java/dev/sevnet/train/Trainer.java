@@ -407,7 +407,7 @@ public final class Trainer {
         float[] logitsAll = new float[n * config.numClasses()];
         double[] lossSum = new double[1];
         if (graphStep != null && n == config.batch() && splitter.chunks() == 1) {
-            double graphed = graphStep.run(b, pendingUpload, logitsAll);
+            double graphed = graphStep.run(b, pendingUpload, logitsAll, scaler == null ? 1f : (float) scaler.scale());
             if (!Double.isNaN(graphed)) {
                 pendingUpload = null;
                 lastCorrect = countCorrect(b, logitsAll);

@@ -20,9 +20,8 @@ class CudaGraphsTrainingConfigTest {
         var e = assertThrows(IllegalArgumentException.class,
                 () -> ExactResumeTest.tiny().toBuilder().cudaGraphs(true).accum(2).build());
         assertTrue(e.getMessage().contains("--accum 1"), e.getMessage());
-        e = assertThrows(IllegalArgumentException.class, () -> ExactResumeTest.tiny().toBuilder().cudaGraphs(true)
-                .accum(1).precision(Precision.FP16).build());
-        assertTrue(e.getMessage().contains("fp16"), e.getMessage());
+        assertTrue(ExactResumeTest.tiny().toBuilder().cudaGraphs(true).accum(1).precision(Precision.FP16).build()
+                .cudaGraphs(), "fp16 graphs: the loss scale is a static seed, its check stays with the optimizer step");
         TrainConfig ok = ExactResumeTest.tiny().toBuilder().cudaGraphs(true).accum(1).precision(Precision.BF16).build();
         assertTrue(ok.cudaGraphs());
         assertTrue(TrainConfig.fromJson(ok.toJson()).cudaGraphs(), "kept in config.json");
