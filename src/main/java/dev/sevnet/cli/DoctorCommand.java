@@ -2,6 +2,7 @@ package dev.sevnet.cli;
 
 import com.google.gson.GsonBuilder;
 import dev.sevnet.backend.CudaStatus;
+import dev.sevnet.backend.cuda.CudaBackend;
 import dev.sevnet.backend.cpu.NativeCore;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -60,6 +61,7 @@ public final class DoctorCommand implements Callable<Integer> {
                 r.put("gpu_path", "unavailable: " + cuda.reason());
             }
         }
+        r.put("gpu_settings", gpuSettings());
         r.put("cpu_path", nativeError == null ? "ready" : "unavailable");
         if (json) {
             System.out.println(new GsonBuilder().setPrettyPrinting().disableHtmlEscaping().create().toJson(r));
@@ -67,6 +69,34 @@ public final class DoctorCommand implements Callable<Integer> {
             r.forEach((k, v) -> System.out.printf("%-18s %s%n", k.replace('_', ' '), v));
         }
         return nativeError == null ? 0 : 1;
+    }
+
+    /**
+     * The GPU path's switches as this JVM's system properties set them (what a run here would use): kernel mode,
+     * whether auto measures, the 16-bit conv route, TF32, input prefetching. A bad value is shown with its error.
+     */
+    static String gpuSettings() {
+        StringBuilder b = new StringBuilder();
+        try {
+            CudaBackend.KernelMode mode = CudaBackend.KernelMode.parse(System.getProperty("sevnet.kernels", "auto"));
+            boolean measure = Boolean.parseBoolean(System.getProperty("sevnet.measure", "true"));
+            b.append("kernels ").append(mode.toString().toLowerCase(java.util.Locale.ROOT));
+            if (mode == CudaBackend.KernelMode.AUTO) {
+                b.append(measure ? " (measured per problem)" : " (fixed rules, -Dsevnet.measure=false)");
+            }
+        } catch (IllegalArgumentException e) {
+            b.append("kernels: ").append(e.getMessage());
+        }
+        try {
+            b.append(", 16-bit convs ").append(CudaBackend.HalfGroupedRoute.parse(
+                    System.getProperty("sevnet.halfGrouped", "auto")).toString().toLowerCase(java.util.Locale.ROOT)
+                    .replace('_', '-'));
+        } catch (IllegalArgumentException e) {
+            b.append(", 16-bit convs: ").append(e.getMessage());
+        }
+        b.append(", tf32 ").append(Boolean.parseBoolean(System.getProperty("sevnet.tf32", "true")) ? "on" : "off");
+        b.append(", prefetch ").append(System.getProperty("sevnet.prefetch", "auto"));
+        return b.toString();
     }
 
     private static String nativePath() {

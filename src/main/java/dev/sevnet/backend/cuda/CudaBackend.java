@@ -111,7 +111,8 @@ public final class CudaBackend implements Backend {
         this.c = new OpChecks(dev.device());
         this.hc = new HalfTrainingChecks(dev.device());
         CudaRuntime.Status s = CudaRuntime.status();
-        this.algorithms = new ConvAlgorithmCache(dev.name() + " / cuDNN " + s.cudnnVersion());
+        this.algorithms = new ConvAlgorithmCache(dev.name() + " / cuDNN " + s.cudnnVersion() + " / routes "
+                + ROUTES_VERSION);
         this.kernelMode = KernelMode.parse(System.getProperty("sevnet.kernels", "auto"));
         this.allowTf32 = Boolean.parseBoolean(System.getProperty("sevnet.tf32", "true"));
     }
@@ -863,6 +864,13 @@ public final class CudaBackend implements Backend {
         }
         widen.run();
     }
+
+    /**
+     * The set of measured routes: part of the algorithm cache's environment, so a cache file saved when an op had
+     * fewer routes (or another implementation of one) is measured again rather than trusted. Raise it when a route
+     * is added or changed.
+     */
+    static final int ROUTES_VERSION = 1;
 
     static final String ROUTE_CUDNN = "cudnn";
     static final String ROUTE_CHANNELS_LAST = "channels-last";
