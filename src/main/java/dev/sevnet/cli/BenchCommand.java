@@ -20,6 +20,7 @@ import dev.sevnet.tensor.MemoryStats;
 import dev.sevnet.tensor.Shape;
 import dev.sevnet.tensor.Tensor;
 import dev.sevnet.tensor.TensorScope;
+import dev.sevnet.train.GraphedTrainStep;
 import dev.sevnet.train.LossScaler;
 import dev.sevnet.train.Precision;
 import dev.sevnet.train.SgdOptimizer;
@@ -169,6 +170,7 @@ public final class BenchCommand implements Callable<Integer> {
         SevNetConfig config = SevNetConfig.parse(model, classes);
         boolean train = mode.equals("train");
         double[] times = new double[iters];
+        long graphReplays = 0;
         long memBefore = MemoryStats.liveHostBytes();
         LossScaler scaler = train && trainPrecision.needsLossScaling() ? new LossScaler() : null;
         try (SevNet net = SevNet.create(config, 0);
@@ -188,21 +190,23 @@ public final class BenchCommand implements Callable<Integer> {
                 });
             }
             GraphedInference graphed = cudaGraphs && !train ? new GraphedInference(runner, gpu) : null;
-            dev.sevnet.train.GraphedTrainStep graphedTrain;
+            GraphedTrainStep graphedTrain;
             try {
                 graphedTrain = cudaGraphs && train
-                        ? new dev.sevnet.train.GraphedTrainStep(net, gpu, trainPrecision, false, classes) : null;
+                        ? new GraphedTrainStep(net, gpu, trainPrecision, false, classes) : null;
             } catch (IllegalArgumentException e) {
                 System.err.println("sevnet bench: " + e.getMessage());
                 return 2;
             }
             long[] labelArray = labels.toLongArray();
+            // the graphed step runs eagerly for its first steps and is captured on the next: all warm-up, not timed
+            int warm = graphedTrain == null ? warmup : Math.max(warmup, GraphedTrainStep.WARMUP_STEPS + 1);
             try {
                 MemoryStats.resetPeak();
                 if (gpu != null) {
                     gpu.cudaDevice().allocator().resetPeak();
                 }
-                for (int i = 0; i < warmup + iters; i++) {
+                for (int i = 0; i < warm + iters; i++) {
                     long t0 = System.nanoTime();
                     try (TensorScope scope = TensorScope.open()) {
                         if (train && graphedTrain != null && !Double.isNaN(graphedTrain.step(x, labelArray, null, null,
@@ -248,8 +252,8 @@ public final class BenchCommand implements Callable<Integer> {
                     if (gpu != null) {
                         gpu.cudaDevice().synchronize(); // the step's GPU work is done before the clock stops
                     }
-                    if (i >= warmup) {
-                        times[i - warmup] = (System.nanoTime() - t0) / 1e9;
+                    if (i >= warm) {
+                        times[i - warm] = (System.nanoTime() - t0) / 1e9;
                     }
                 }
             } finally {
@@ -257,6 +261,7 @@ public final class BenchCommand implements Callable<Integer> {
                     graphed.close();
                 }
                 if (graphedTrain != null) {
+                    graphReplays = graphedTrain.replays();
                     graphedTrain.close();
                 }
                 if (runner != net) {
@@ -287,6 +292,9 @@ public final class BenchCommand implements Callable<Integer> {
             r.put("folded", folded);
         }
         r.put("cuda_graphs", cudaGraphs);
+        if (cudaGraphs && train) {
+            r.put("graph_replays", graphReplays); // 0: the capture failed and every step ran eagerly (see the log)
+        }
         r.put("precision", precision);
         if (scaler != null) {
             r.put("loss_scale", scaler.scale());

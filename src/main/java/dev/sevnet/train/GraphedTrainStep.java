@@ -42,7 +42,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class GraphedTrainStep implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(GraphedTrainStep.class);
-    static final int WARMUP_STEPS = 2;
+    public static final int WARMUP_STEPS = 2;
 
     private final Module model;
     private final CudaBackend gpu;

@@ -402,6 +402,11 @@ public final class CudaBackend implements Backend {
      * rule's ({@code byDefault}). A route that fails with a CUDA error is left out. {@code routes}: name -> run.
      */
     private void measured(String key, java.util.Map<String, Runnable> routes, String byDefault, Tensor... outputs) {
+        measured(key, routes, byDefault, allowTf32, outputs);
+    }
+
+    private void measured(String key, java.util.Map<String, Runnable> routes, String byDefault, boolean tf32,
+            Tensor... outputs) {
         String route = forcedRoute != null && routes.containsKey(forcedRoute) ? forcedRoute : algorithms.route(key);
         if (route == null && dev.allocator().capturingOnThisThread()) {
             route = byDefault;
@@ -410,12 +415,16 @@ public final class CudaBackend implements Backend {
             java.util.List<RouteTuner.Candidate> cs = new java.util.ArrayList<>();
             routes.forEach((name, run) -> cs.add(new RouteTuner.Candidate(name, run)));
             RouteTuner.Result r;
-            try (OutputCheck check = new OutputCheck(key, outputs)) {
+            boolean keep;
+            try (OutputCheck check = new OutputCheck(key, tf32, outputs)) {
                 r = RouteTuner.measure(cs, body -> dev.timeMillis(ROUTE_TIMING_REPS, body),
                         e -> e instanceof CudaException, check);
+                keep = !check.inconclusive();
             }
             r.skipped().forEach((failed, why) -> LOG.warn("{}: route {} left out: {}", key, failed, why));
-            algorithms.putRoute(key, r.chosen());
+            if (keep) {
+                algorithms.putRoute(key, r.chosen());
+            }
             LOG.debug("{}: {}", key, r.describe());
             return;
         }
@@ -423,54 +432,108 @@ public final class CudaBackend implements Backend {
     }
 
     /**
-     * While routes are measured: the first route's outputs kept (as fp32), every later route's compared with them
-     * norm-wise — a route more than the tolerance away (5e-2 for 16-bit or TF32 results, 1e-3 for IEEE fp32; far
-     * above rounding, far below a wrong result) or with a NaN is left out and logged.
+     * While routes are measured: the first route's outputs kept (as fp32), every later route's compared with them —
+     * norm-wise (relative distance at most {@code tol}: 5e-2 for 16-bit or TF32 results, 1e-3 for IEEE fp32; far above
+     * rounding, far below a wrong result) and element-wise (no element off by more than 2 * tol of the largest
+     * reference magnitude, which a wrong tile or edge would be). A route failing either, or giving a NaN or infinity,
+     * is left out and logged. When the first route's outputs are not finite (an fp16 step whose loss scale still
+     * overflows) or a comparison runs out of memory, the check is inconclusive: nothing is rejected, and the caller
+     * does not keep the choice (the next call measures again).
      */
     private final class OutputCheck implements java.util.function.Predicate<String>, AutoCloseable {
         private final String key;
+        private final boolean tf32;
         private final Tensor[] outputs;
         private Tensor[] reference;
+        private double[] refNorm;
+        private double[] refMax;
         private String referenceRoute;
+        private boolean inconclusive;
 
-        OutputCheck(String key, Tensor... outputs) {
+        /** {@code tf32}: whether the outputs may come from TF32 arithmetic (a conv with TF32 allowed). */
+        OutputCheck(String key, boolean tf32, Tensor... outputs) {
             this.key = key;
+            this.tf32 = tf32;
             this.outputs = outputs;
+        }
+
+        boolean inconclusive() {
+            return inconclusive;
         }
 
         @Override
         public boolean test(String route) {
-            if (reference == null) {
-                reference = new Tensor[outputs.length];
-                for (int i = 0; i < outputs.length; i++) {
-                    reference[i] = TensorScope.detach(cast(outputs[i], DType.FLOAT32));
-                }
-                referenceRoute = route;
+            if (inconclusive) {
                 return true;
             }
-            for (int i = 0; i < outputs.length; i++) {
-                double rel = relativeDistance(reference[i], outputs[i]);
-                double tol = outputs[i].dtype() != DType.FLOAT32 || allowTf32 ? 5e-2 : 1e-3;
-                if (!(rel <= tol)) {
-                    LOG.warn("{}: route {} disagrees with route {} (output {}: relative distance {}, tolerance {})", key,
-                            route, referenceRoute, i, rel, tol);
-                    return false;
+            try {
+                if (reference == null) {
+                    keepReference(route);
+                    return true;
                 }
+                for (int i = 0; i < outputs.length; i++) {
+                    double tol = outputs[i].dtype() != DType.FLOAT32 || tf32 ? 5e-2 : 1e-3;
+                    double[] dist = distance(reference[i], outputs[i]);
+                    double rel = refNorm[i] == 0 ? (dist[0] == 0 ? 0 : Double.POSITIVE_INFINITY) : dist[0] / refNorm[i];
+                    boolean ok = rel <= tol && dist[1] <= 2 * tol * refMax[i];
+                    if (!ok) { // NaN compares false: rejected
+                        LOG.warn("{}: route {} disagrees with route {} (output {}: relative distance {}, largest "
+                                + "element difference {} of {}, tolerance {})", key, route, referenceRoute, i, rel, dist[1],
+                                refMax[i], tol);
+                        return false;
+                    }
+                }
+                return true;
+            } catch (dev.sevnet.backend.DeviceOutOfMemoryException e) {
+                inconclusive = true;
+                LOG.debug("{}: no memory to compare the routes' results", key);
+                return true;
             }
-            return true;
         }
 
-        /** ||out - ref|| / ||ref|| in fp32 on the device (0 when both are zero, NaN when out has a NaN). */
-        private double relativeDistance(Tensor ref, Tensor out) {
+        private void keepReference(String route) {
+            referenceRoute = route;
+            reference = new Tensor[outputs.length];
+            refNorm = new double[outputs.length];
+            refMax = new double[outputs.length];
+            for (int i = 0; i < outputs.length; i++) {
+                reference[i] = TensorScope.detach(cast(outputs[i], DType.FLOAT32));
+                if (reference[i].size() > Integer.MAX_VALUE || !allFinite(List.of(reference[i]))) {
+                    inconclusive = true;
+                    return;
+                }
+                refNorm[i] = nrm2(reference[i]);
+                refMax[i] = maxAbs(reference[i]);
+            }
+        }
+
+        /** {||out - ref||, max |out - ref|} in fp32 on the device (cuBLAS nrm2 and amax: no overflow, no scratch). */
+        private double[] distance(Tensor ref, Tensor out) {
             try (Tensor d = cast(out, DType.FLOAT32)) {
                 axpby(-1f, ref, 1f, d);
-                double num;
-                double den;
-                try (Tensor dd = mul(d, d); Tensor rr = mul(ref, ref)) {
-                    num = sum(dd);
-                    den = sum(rr);
-                }
-                return num == 0 ? 0 : Math.sqrt(num / den);
+                return new double[] {nrm2(d), maxAbs(d)};
+            }
+        }
+
+        private double nrm2(Tensor t) {
+            try (FloatPointer r = new FloatPointer(1)) {
+                Cuda.checkCublas(cublas.cublasSnrm2_v2(dev.cublas(), (int) t.size(), Cuda.fptr(t.address()), 1, r),
+                        "cublasSnrm2");
+                return r.get();
+            }
+        }
+
+        private double maxAbs(Tensor t) {
+            if (t.size() == 0) {
+                return 0;
+            }
+            try (org.bytedeco.javacpp.IntPointer idx = new org.bytedeco.javacpp.IntPointer(1);
+                    FloatPointer v = new FloatPointer(1)) {
+                Cuda.checkCublas(cublas.cublasIsamax_v2(dev.cublas(), (int) t.size(), Cuda.fptr(t.address()), 1, idx),
+                        "cublasIsamax");
+                long at = Math.max(0, idx.get() - 1L); // 1-based; a NaN makes it point at the NaN
+                t.storage().copyToHost(4L * at, v.address(), 4);
+                return Math.abs(v.get());
             }
         }
 
@@ -492,7 +555,7 @@ public final class CudaBackend implements Backend {
         java.util.Map<String, Runnable> routes = new java.util.LinkedHashMap<>();
         routes.put(ROUTE_CUDNN, cudnnRoute);
         routes.put(ROUTE_SEVNET, sevnetRoute);
-        measured(key, routes, sevnetByDefault ? ROUTE_SEVNET : ROUTE_CUDNN, outputs);
+        measured(key, routes, sevnetByDefault ? ROUTE_SEVNET : ROUTE_CUDNN, false, outputs); // batch norm: no TF32
     }
 
     /** Tests: every measured op takes this route where it has one (no measurement, nothing recorded); null: off. */
@@ -825,9 +888,11 @@ public final class CudaBackend implements Backend {
             // a route that fails with any CUDA/cuDNN error (a refusal, or e.g. a layout cuDNN cannot transform) is
             // left out and remembered as refused: the widened route stays as the fallback
             RouteTuner.Result r;
-            try (OutputCheck check = new OutputCheck(key, out)) {
+            boolean keep;
+            try (OutputCheck check = new OutputCheck(key, true, out)) {
                 r = RouteTuner.measure(cs, body -> dev.timeMillis(ROUTE_TIMING_REPS, body),
                         e -> e instanceof CudaException, check);
+                keep = !check.inconclusive();
             }
             r.skipped().forEach((failed, why) -> {
                 if (ROUTE_CUDNN.equals(failed)) {
@@ -837,7 +902,9 @@ public final class CudaBackend implements Backend {
                 }
                 LOG.warn("16-bit conv {}: route {} failed, left out: {}", key, failed, why);
             });
-            algorithms.putRoute(key, r.chosen());
+            if (keep) {
+                algorithms.putRoute(key, r.chosen());
+            }
             LOG.debug("16-bit conv {}: {}", key, r.describe());
             return; // the chosen route ran last: out holds its result
         }

@@ -35,14 +35,19 @@ final class RouteTuner {
         double millis(Runnable body);
     }
 
-    /** The choice, every candidate's time, and why the others were left out. */
-    record Result(String chosen, Map<String, Double> millis, Map<String, String> skipped) {
+    /**
+     * The choice, every candidate's time, the ones that failed (with why) and the ones whose result disagreed with
+     * the first route's.
+     */
+    record Result(String chosen, Map<String, Double> millis, Map<String, String> skipped,
+            java.util.Set<String> disagreed) {
         /** One line for the log: each candidate's time, the choice. */
         String describe() {
             StringBuilder b = new StringBuilder();
             millis.forEach((k, v) -> b.append(b.length() == 0 ? "" : ", ").append(k)
                     .append(String.format(Locale.ROOT, " %.3f ms", v)));
             skipped.forEach((k, v) -> b.append(b.length() == 0 ? "" : ", ").append(k).append(" refused"));
+            disagreed.forEach(k -> b.append(b.length() == 0 ? "" : ", ").append(k).append(" disagreed"));
             return b.append(" -> ").append(chosen).toString();
         }
     }
@@ -68,6 +73,7 @@ final class RouteTuner {
         }
         Map<String, Double> millis = new LinkedHashMap<>();
         Map<String, String> skipped = new LinkedHashMap<>();
+        java.util.Set<String> disagreed = new java.util.LinkedHashSet<>();
         RuntimeException lastRefusal = null;
         Candidate best = null;
         Candidate lastRun = null;
@@ -85,7 +91,7 @@ final class RouteTuner {
                 continue;
             }
             if (!agrees.test(c.name())) {
-                skipped.put(c.name(), "its result differs from the first route's");
+                disagreed.add(c.name());
                 lastRun = null;
                 continue;
             }
@@ -97,11 +103,11 @@ final class RouteTuner {
         }
         if (best == null) {
             throw lastRefusal != null ? lastRefusal
-                    : new IllegalStateException("no route of the op gave a result the others agree with: " + skipped);
+                    : new IllegalStateException("no route of the op gave a result the others agree with: " + disagreed);
         }
         if (lastRun != best) {
             best.run().run();
         }
-        return new Result(best.name(), millis, skipped);
+        return new Result(best.name(), millis, skipped, disagreed);
     }
 }
