@@ -189,7 +189,7 @@ public final class Predictor implements AutoCloseable {
                 ? new GraphedInference(model, gpu) : null;
         // on a GPU each batch goes through pinned memory on the copy stream: no wait for the other batching
         // threads' queued work (a pageable copy synchronises the stream), one slot per thread plus one
-        this.uploader = device.device().isCpu() || graphed != null ? null : device.backend().uploader(Math.min(b.inFlight + 1, 64));
+        this.uploader = device.device().isCpu() ? null : device.backend().uploader(Math.min(b.inFlight + 1, 64));
         this.folded = model instanceof FoldedSevNet || model instanceof QuantizedSevNet;
         this.precision = precisionOf(model);
         this.maxBatch = b.maxBatch;
@@ -735,13 +735,15 @@ public final class Predictor implements AutoCloseable {
 
     /** The model's logits for the host batch {@code x}: eager, or a replay of the batch size's CUDA graph. */
     private float[] forwardToHost(Tensor x) {
+        if (uploader != null) {
+            // a replay copies the staged clips into its static input on the device (no host synchronisation)
+            try (dev.sevnet.backend.Uploader.Upload u = uploader.start(x); Tensor onDevice = u.take()) {
+                return graphed != null ? graphed.forwardToHost(onDevice)
+                        : model.forward(Var.of(onDevice)).value().toFloatArray();
+            }
+        }
         if (graphed != null) {
             return graphed.forwardToHost(x);
-        }
-        if (uploader != null) {
-            try (dev.sevnet.backend.Uploader.Upload u = uploader.start(x); Tensor onDevice = u.take()) {
-                return model.forward(Var.of(onDevice)).value().toFloatArray();
-            }
         }
         return model.forward(Var.of(device.upload(x))).value().toFloatArray();
     }
