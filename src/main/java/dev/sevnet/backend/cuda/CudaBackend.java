@@ -412,23 +412,34 @@ public final class CudaBackend implements Backend {
             route = byDefault;
         }
         if (route == null) {
-            java.util.List<RouteTuner.Candidate> cs = new java.util.ArrayList<>();
-            routes.forEach((name, run) -> cs.add(new RouteTuner.Candidate(name, run)));
-            RouteTuner.Result r;
-            boolean keep;
-            try (OutputCheck check = new OutputCheck(key, tf32, outputs)) {
-                r = RouteTuner.measure(cs, body -> dev.timeMillis(ROUTE_TIMING_REPS, body),
-                        e -> e instanceof CudaException, check);
-                keep = !check.inconclusive();
-            }
-            r.skipped().forEach((failed, why) -> LOG.warn("{}: route {} left out: {}", key, failed, why));
-            if (keep) {
-                algorithms.putRoute(key, r.chosen());
-            }
-            LOG.debug("{}: {}", key, r.describe());
+            measureRoutes(key, routes, tf32, outputs);
             return;
         }
         routes.getOrDefault(route, routes.get(byDefault)).run();
+    }
+
+    /**
+     * Times {@code routes} (name -> run) on this problem, each result checked against the first ({@link OutputCheck}),
+     * and records the fastest for {@code key} unless the check was inconclusive; a route failing with a CUDA error
+     * is left out and logged. The chosen route ran last: the outputs hold its result.
+     */
+    private RouteTuner.Result measureRoutes(String key, java.util.Map<String, Runnable> routes, boolean tf32,
+            Tensor... outputs) {
+        java.util.List<RouteTuner.Candidate> cs = new java.util.ArrayList<>();
+        routes.forEach((name, run) -> cs.add(new RouteTuner.Candidate(name, run)));
+        RouteTuner.Result r;
+        boolean keep;
+        try (OutputCheck check = new OutputCheck(key, tf32, outputs)) {
+            r = RouteTuner.measure(cs, body -> dev.timeMillis(ROUTE_TIMING_REPS, body), e -> e instanceof CudaException,
+                    check);
+            keep = !check.inconclusive();
+        }
+        r.skipped().forEach((failed, why) -> LOG.warn("{}: route {} failed, left out: {}", key, failed, why));
+        if (keep) {
+            algorithms.putRoute(key, r.chosen());
+        }
+        LOG.debug("{}: {}", key, r.describe());
+        return r;
     }
 
     /**
@@ -871,41 +882,29 @@ public final class CudaBackend implements Backend {
             }
         }
         if (route == null && !dev.allocator().capturingOnThisThread()) {
-            java.util.List<RouteTuner.Candidate> cs = new java.util.ArrayList<>();
+            java.util.Map<String, Runnable> routes = new java.util.LinkedHashMap<>();
             if (!refusedHalf.contains(key)) {
-                cs.add(new RouteTuner.Candidate(ROUTE_CUDNN, cudnn16));
+                routes.put(ROUTE_CUDNN, cudnn16);
             }
             if (!refusedHalf.contains(clKey)) {
-                cs.add(new RouteTuner.Candidate(ROUTE_CHANNELS_LAST, channelsLast16));
+                routes.put(ROUTE_CHANNELS_LAST, channelsLast16);
             }
             if (sevnet16 != null) {
-                cs.add(new RouteTuner.Candidate(ROUTE_SEVNET, sevnet16));
+                routes.put(ROUTE_SEVNET, sevnet16);
             }
             if (gemm16 != null) {
-                cs.add(new RouteTuner.Candidate(ROUTE_CUBLAS, gemm16));
+                routes.put(ROUTE_CUBLAS, gemm16);
             }
-            cs.add(new RouteTuner.Candidate(ROUTE_WIDEN, widen));
-            // a route that fails with any CUDA/cuDNN error (a refusal, or e.g. a layout cuDNN cannot transform) is
-            // left out and remembered as refused: the widened route stays as the fallback
-            RouteTuner.Result r;
-            boolean keep;
-            try (OutputCheck check = new OutputCheck(key, true, out)) {
-                r = RouteTuner.measure(cs, body -> dev.timeMillis(ROUTE_TIMING_REPS, body),
-                        e -> e instanceof CudaException, check);
-                keep = !check.inconclusive();
+            routes.put(ROUTE_WIDEN, widen);
+            // a cuDNN route that fails with a CUDA/cuDNN error (a refusal, or e.g. a layout cuDNN cannot transform) is
+            // also remembered as refused: the widened route stays as the fallback
+            RouteTuner.Result r = measureRoutes(key, routes, true, out);
+            if (r.skipped().containsKey(ROUTE_CUDNN)) {
+                refusedHalf.add(key);
             }
-            r.skipped().forEach((failed, why) -> {
-                if (ROUTE_CUDNN.equals(failed)) {
-                    refusedHalf.add(key);
-                } else if (ROUTE_CHANNELS_LAST.equals(failed)) {
-                    refusedHalf.add(clKey);
-                }
-                LOG.warn("16-bit conv {}: route {} failed, left out: {}", key, failed, why);
-            });
-            if (keep) {
-                algorithms.putRoute(key, r.chosen());
+            if (r.skipped().containsKey(ROUTE_CHANNELS_LAST)) {
+                refusedHalf.add(clKey);
             }
-            LOG.debug("16-bit conv {}: {}", key, r.describe());
             return; // the chosen route ran last: out holds its result
         }
         if (ROUTE_CUDNN.equals(route) && !refusedHalf.contains(key)) {

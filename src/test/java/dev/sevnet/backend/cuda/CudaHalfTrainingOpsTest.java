@@ -268,9 +268,7 @@ class CudaHalfTrainingOpsTest {
     @EnumSource(value = DType.class, names = {"BFLOAT16", "FLOAT16"})
     void theChannelsLastRouteOfGroupedConvsMatchesFp32(DType dt) {
         Random r = new Random(6);
-        CudaBackend.HalfGroupedRoute before = gpu.halfGroupedRoute();
-        gpu.setHalfGroupedRoute(CudaBackend.HalfGroupedRoute.CHANNELS_LAST);
-        try {
+        withHalfRoute(CudaBackend.HalfGroupedRoute.CHANNELS_LAST, () -> {
             for (Conv cv : CONVS) {
                 if (cv.spec().groups() == 1) {
                     continue;
@@ -280,6 +278,15 @@ class CudaHalfTrainingOpsTest {
             }
             System.out.println(dt + " channels-last problems cuDNN refused (ran NCDHW instead): "
                     + gpu.refusedSixteenBitConvolutions().stream().filter(k -> k.endsWith(":ndhwc")).toList());
+        });
+    }
+
+    /** Runs {@code body} with the backend's 16-bit conv route set to {@code route}, then restores the route. */
+    static void withHalfRoute(CudaBackend.HalfGroupedRoute route, Runnable body) {
+        CudaBackend.HalfGroupedRoute before = gpu.halfGroupedRoute();
+        gpu.setHalfGroupedRoute(route);
+        try {
+            body.run();
         } finally {
             gpu.setHalfGroupedRoute(before);
         }
@@ -295,9 +302,7 @@ class CudaHalfTrainingOpsTest {
     void theMeasuredRouteMatchesFp32ForEveryConv(DType dt) {
         Random r = new Random(7);
         gpu.setKernelMode(CudaBackend.KernelMode.AUTO);
-        CudaBackend.HalfGroupedRoute before = gpu.halfGroupedRoute();
-        gpu.setHalfGroupedRoute(CudaBackend.HalfGroupedRoute.MEASURE);
-        try {
+        withHalfRoute(CudaBackend.HalfGroupedRoute.MEASURE, () -> {
             for (Conv cv : CONVS) {
                 everyPassMatchesFp32(cv, dt, r, "measured " + cv.name());
                 // a second round runs the recorded choices (the first measured them)
@@ -309,9 +314,7 @@ class CudaHalfTrainingOpsTest {
                 }
             }
             System.out.println(dt + " measured routes: " + gpu.measuredRoutes());
-        } finally {
-            gpu.setHalfGroupedRoute(before);
-        }
+        });
     }
 
     /**
