@@ -6,6 +6,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
+import java.util.function.LongSupplier;
 
 /**
  * A caching device allocator in the manner of PyTorch's: memory comes from the device in segments (cudaMalloc),
@@ -21,7 +22,13 @@ import java.util.TreeSet;
  * cached block either fits a request at about its size or is wasted on it: a SEVNet training step's allocation
  * sequence (recorded on the CPU) needed 1.31x its live bytes in blocks and 1.48x in reserved memory that way.
  *
- * <p>Blocks are reused in program order on one stream, which is what makes immediate reuse safe.
+ * <p>Blocks are reused in program order on one stream, which is what makes immediate reuse safe. With several
+ * streams (one per worker thread, {@code CudaStream}) every segment belongs to the stream that was current when it was
+ * taken from the device, as in PyTorch: a freed block goes back to its segment's stream's cache and is handed out only
+ * to requests made on that stream, so a block is never reused on another stream while work queued on its own may
+ * still read it. A tensor used on a stream other than the one it was allocated on must therefore not be freed before
+ * that stream's work is done (PyTorch's {@code record_stream} rule); {@link #retireStream} hands a finished stream's
+ * segments to the default stream.
  */
 public final class CachingAllocator {
     static final long SMALL = 1L << 20;
@@ -33,7 +40,10 @@ public final class CachingAllocator {
 
     private final RawDeviceMemory raw;
     private final boolean split;
-    private final FreeBlocks shared = new FreeBlocks();
+    /** The cache of free blocks, one per stream (the default stream's is {@link #DEFAULT_STREAM}). */
+    private final Map<Long, FreeBlocks> caches = new HashMap<>();
+    /** The calling thread's current stream; a block's segment belongs to the stream it was taken on. */
+    private final LongSupplier currentStream;
     private final Map<Long, Block> live = new HashMap<>();
     private long inUse;
     private long peakInUse;
@@ -47,8 +57,34 @@ public final class CachingAllocator {
     private Pool capturing;
     private Thread captureThread;
 
-    /** A device allocation, cut into blocks linked in address order. */
-    private record Segment(long base, long size, boolean small) {
+    /** The id of the stream that is current where no other was bound. */
+    public static final long DEFAULT_STREAM = 0;
+
+    /** A device allocation, cut into blocks linked in address order; its blocks are reused on its stream only. */
+    private static final class Segment {
+        final long base;
+        final long size;
+        final boolean small;
+        long stream;
+
+        Segment(long base, long size, boolean small, long stream) {
+            this.base = base;
+            this.size = size;
+            this.small = small;
+            this.stream = stream;
+        }
+
+        long base() {
+            return base;
+        }
+
+        long size() {
+            return size;
+        }
+
+        boolean small() {
+            return small;
+        }
     }
 
     private static final class Block {
@@ -58,7 +94,7 @@ public final class CachingAllocator {
         Block prev;
         Block next;
         boolean allocated;
-        /** The private pool it belongs to; null: the shared cache. */
+        /** The private pool it belongs to; null: its segment's stream's cache. */
         Pool owner;
 
         Block(Segment segment, long addr, long size) {
@@ -108,8 +144,25 @@ public final class CachingAllocator {
      *                       the host pools); false: the device policy, blocks split and merged as above
      */
     public CachingAllocator(RawDeviceMemory raw, boolean reuseAnyLarger) {
+        this(raw, reuseAnyLarger, () -> DEFAULT_STREAM);
+    }
+
+    /**
+     * The device policy on several streams: {@code currentStream} names the calling thread's stream (an id, not an
+     * address: ids are never reused, so a new stream cannot inherit a destroyed one's pending work).
+     */
+    public CachingAllocator(RawDeviceMemory raw, LongSupplier currentStream) {
+        this(raw, false, currentStream);
+    }
+
+    private CachingAllocator(RawDeviceMemory raw, boolean reuseAnyLarger, LongSupplier currentStream) {
         this.raw = raw;
         this.split = !reuseAnyLarger;
+        this.currentStream = java.util.Objects.requireNonNull(currentStream, "currentStream");
+    }
+
+    private FreeBlocks cacheOf(long stream) {
+        return caches.computeIfAbsent(stream, s -> new FreeBlocks());
     }
 
     /**
@@ -148,6 +201,8 @@ public final class CachingAllocator {
         long size = roundUp(bytes);
         boolean small = size < SMALL;
         Pool pool = capturing != null && Thread.currentThread() == captureThread ? capturing : null;
+        long stream = currentStream.getAsLong();
+        FreeBlocks shared = cacheOf(stream);
         Block b = null;
         FreeBlocks from = null;
         if (pool != null) {
@@ -168,8 +223,8 @@ public final class CachingAllocator {
             deviceAllocs++;
             reserved += segSize;
             peakReserved = Math.max(peakReserved, reserved);
-            b = new Block(new Segment(base, segSize, small), base, segSize);
-            from = shared; // the rest of a new segment is the shared cache's
+            b = new Block(new Segment(base, segSize, small, stream), base, segSize);
+            from = shared; // the rest of a new segment is its stream's cache's
         }
         if (split) {
             long rest = b.size - size;
@@ -236,7 +291,7 @@ public final class CachingAllocator {
 
     /** Lists the free block {@code b} with its owner, merged with free neighbours of the same owner. */
     private void release(Block b) {
-        FreeBlocks to = b.owner == null ? shared : b.owner.free;
+        FreeBlocks to = b.owner == null ? cacheOf(b.segment.stream) : b.owner.free;
         if (split) {
             Block p = b.prev;
             if (p != null && !p.allocated && p.owner == b.owner) {
@@ -359,15 +414,17 @@ public final class CachingAllocator {
             return;
         }
         List<Block> whole = new ArrayList<>();
-        for (TreeSet<Block> set : List.of(shared.small, shared.large)) {
-            for (Block b : set) {
-                if (b.prev == null && b.next == null) {
-                    whole.add(b);
+        for (FreeBlocks cache : caches.values()) {
+            for (TreeSet<Block> set : List.of(cache.small, cache.large)) {
+                for (Block b : set) {
+                    if (b.prev == null && b.next == null) {
+                        whole.add(b);
+                    }
                 }
             }
         }
         for (Block b : whole) {
-            shared.remove(b);
+            caches.get(b.segment.stream).remove(b);
             raw.free(b.segment.base());
             deviceFrees++;
             reserved -= b.segment.size();
@@ -379,8 +436,60 @@ public final class CachingAllocator {
         for (Pool p : openPools) {
             pooled += p.free.bytes;
         }
-        return new Stats(inUse, shared.bytes, peakInUse, live.size(), requests, cacheHits, deviceAllocs, deviceFrees,
+        long cached = 0;
+        for (FreeBlocks cache : caches.values()) {
+            cached += cache.bytes;
+        }
+        return new Stats(inUse, cached, peakInUse, live.size(), requests, cacheHits, deviceAllocs, deviceFrees,
                 pooled, peakReserved);
+    }
+
+    /**
+     * Hands every segment of {@code stream} to the default stream: its cached blocks join the default stream's cache,
+     * and its live blocks go there when freed. Call it once the stream's queued work is done and it will queue no
+     * more (a worker's stream being destroyed), so that its memory is not stranded in a cache nobody asks.
+     */
+    public synchronized void retireStream(long stream) {
+        if (stream == DEFAULT_STREAM) {
+            throw new IllegalArgumentException("the default stream is never retired");
+        }
+        FreeBlocks cache = caches.remove(stream);
+        List<Block> mine = new ArrayList<>();
+        if (cache != null) {
+            mine.addAll(cache.small);
+            mine.addAll(cache.large);
+        }
+        java.util.Set<Segment> segments = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        for (Block b : mine) {
+            segments.add(b.segment);
+        }
+        for (Block b : live.values()) {
+            if (b.segment.stream == stream) {
+                segments.add(b.segment);
+            }
+        }
+        for (Pool p : openPools) {
+            for (TreeSet<Block> set : List.of(p.free.small, p.free.large)) {
+                for (Block b : set) {
+                    if (b.segment.stream == stream) {
+                        segments.add(b.segment);
+                    }
+                }
+            }
+        }
+        for (Segment s : segments) {
+            s.stream = DEFAULT_STREAM;
+        }
+        FreeBlocks to = cacheOf(DEFAULT_STREAM);
+        for (Block b : mine) {
+            to.add(b);
+        }
+    }
+
+    /** Bytes cached for requests on {@code stream} (free blocks of its segments, outside any pool). */
+    public synchronized long cachedBytes(long stream) {
+        FreeBlocks cache = caches.get(stream);
+        return cache == null ? 0 : cache.bytes;
     }
 
     /** Restarts both peaks from the current figures. */

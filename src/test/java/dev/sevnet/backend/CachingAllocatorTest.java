@@ -306,4 +306,142 @@ class CachingAllocatorTest {
         assertThrows(IllegalArgumentException.class, () -> a.beginCapture(p));
         assertThrows(IllegalArgumentException.class, () -> a.beginCapture(null));
     }
+
+    /** The calling thread's stream, as a {@code CudaDevice} would report it. */
+    private static final ThreadLocal<long[]> STREAM = ThreadLocal.withInitial(() -> new long[] {CachingAllocator.DEFAULT_STREAM});
+
+    private static CachingAllocator onStreams(FakeDevice d) {
+        return new CachingAllocator(d, () -> STREAM.get()[0]);
+    }
+
+    private static void onStream(long id) {
+        STREAM.get()[0] = id;
+    }
+
+    @Test
+    void aBlockFreedOnOneStreamIsNeverHandedToAnother() {
+        FakeDevice d = new FakeDevice(1L << 34);
+        CachingAllocator a = onStreams(d);
+        try {
+            onStream(1);
+            long x = a.allocate(8L << 20);
+            long small = a.allocate(4096);
+            a.free(x);
+            a.free(small);
+            assertEquals((8L << 20) + CachingAllocator.SEGMENT_ROUND, a.cachedBytes(1));
+            onStream(2);
+            long y = a.allocate(8L << 20);
+            long small2 = a.allocate(4096);
+            assertNotEquals(x, y, "stream 2 does not get stream 1's freed block: work queued on 1 may still read it");
+            assertNotEquals(small, small2);
+            assertEquals(4, d.mallocs);
+            onStream(1);
+            assertEquals(x, a.allocate(8L << 20), "stream 1 reuses its own block");
+            assertEquals(small, a.allocate(4096));
+            assertEquals(4, d.mallocs);
+            // a block freed by another thread goes back to the stream its segment was taken on
+            onStream(CachingAllocator.DEFAULT_STREAM);
+            long before = a.cachedBytes(2);
+            a.free(y);
+            assertEquals(before + (8L << 20), a.cachedBytes(2));
+            assertEquals(0, a.cachedBytes(CachingAllocator.DEFAULT_STREAM));
+            a.free(small2);
+            a.free(x);
+            a.free(small);
+            assertEquals(2 * ((8L << 20) + CachingAllocator.SEGMENT_ROUND), a.stats().cachedBytes());
+            a.releaseCached();
+            assertEquals(0, d.used, "releaseCached empties every stream's cache");
+        } finally {
+            onStream(CachingAllocator.DEFAULT_STREAM);
+        }
+    }
+
+    @Test
+    void aRetiredStreamsSegmentsServeTheDefaultStream() {
+        FakeDevice d = new FakeDevice(1L << 34);
+        CachingAllocator a = onStreams(d);
+        try {
+            onStream(7);
+            long cached = a.allocate(8L << 20);
+            long alive = a.allocate(16L << 20);
+            a.free(cached);
+            onStream(CachingAllocator.DEFAULT_STREAM);
+            a.retireStream(7);
+            assertEquals(0, a.cachedBytes(7));
+            assertEquals(8L << 20, a.cachedBytes(CachingAllocator.DEFAULT_STREAM));
+            assertEquals(cached, a.allocate(8L << 20), "the retired stream's cached block serves the default stream");
+            a.free(alive);
+            assertEquals(16L << 20, a.cachedBytes(CachingAllocator.DEFAULT_STREAM),
+                    "a block still live at retirement joins the default stream's cache when freed");
+            assertEquals(0, a.cachedBytes(7));
+            onStream(7);
+            long fresh = a.allocate(16L << 20);
+            assertNotEquals(alive, fresh, "a stream reusing the retired id starts with an empty cache");
+            assertThrows(IllegalArgumentException.class, () -> a.retireStream(CachingAllocator.DEFAULT_STREAM));
+            a.free(fresh);
+            onStream(CachingAllocator.DEFAULT_STREAM);
+            a.free(cached);
+            a.releaseCached();
+            assertEquals(0, d.used);
+            assertEquals(0, a.stats().inUseBytes());
+        } finally {
+            onStream(CachingAllocator.DEFAULT_STREAM);
+        }
+    }
+
+    @Test
+    void workersOnTheirOwnStreamsKeepTheBooksBalanced() throws Exception {
+        FakeDevice d = new FakeDevice(1L << 36);
+        CachingAllocator a = onStreams(d);
+        int workers = 4;
+        Set<Long> liveEverywhere = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        Throwable[] failure = new Throwable[1];
+        Thread[] threads = new Thread[workers];
+        for (int w = 0; w < workers; w++) {
+            long stream = w + 1;
+            threads[w] = new Thread(() -> {
+                onStream(stream);
+                java.util.Random r = new java.util.Random(stream);
+                java.util.List<Long> mine = new java.util.ArrayList<>();
+                try {
+                    for (int i = 0; i < 2000; i++) {
+                        if (mine.isEmpty() || r.nextInt(3) > 0) {
+                            long b = a.allocate(r.nextBoolean() ? 1 + r.nextInt(1 << 16) : 1 + r.nextInt(8 << 20));
+                            assertTrue(liveEverywhere.add(b), "a live block was handed out twice");
+                            mine.add(b);
+                        } else {
+                            long b = mine.remove(r.nextInt(mine.size()));
+                            liveEverywhere.remove(b);
+                            a.free(b);
+                        }
+                    }
+                    for (long b : mine) {
+                        liveEverywhere.remove(b);
+                        a.free(b);
+                    }
+                } catch (Throwable e) {
+                    synchronized (failure) {
+                        failure[0] = e;
+                    }
+                }
+            });
+            threads[w].start();
+        }
+        for (Thread t : threads) {
+            t.join();
+        }
+        if (failure[0] != null) {
+            throw new AssertionError(failure[0]);
+        }
+        assertEquals(0, a.stats().inUseBytes());
+        long sum = 0;
+        for (long s = 1; s <= workers; s++) {
+            assertTrue(a.cachedBytes(s) > 0, "stream " + s + " kept its own cache");
+            sum += a.cachedBytes(s);
+            a.retireStream(s);
+        }
+        assertEquals(sum, a.cachedBytes(CachingAllocator.DEFAULT_STREAM));
+        a.releaseCached();
+        assertEquals(0, d.used, "every segment merged back whole and was released");
+    }
 }
