@@ -310,6 +310,15 @@ public interface Backend {
     }
 
     /**
+     * A new {@link ExecutionStream} on this device for one worker thread (one per batching thread of a predictor).
+     * On the CPU, {@link ExecutionStream#NONE}; on a GPU a CUDA stream with its own library handles. The caller
+     * closes it.
+     */
+    default ExecutionStream newStream() {
+        return ExecutionStream.NONE;
+    }
+
+    /**
      * A copy of {@code x} (on this device) converted to {@code dtype}: float32 to bfloat16 / float16 rounds to
      * nearest even (NaN stays NaN, beyond the float16 range is infinity), bfloat16 / float16 to float32 is
      * exact; a plain copy when {@code x} already has {@code dtype}. Same bits on every backend

@@ -5,6 +5,7 @@ import dev.sevnet.autograd.Var;
 import dev.sevnet.backend.CachingAllocator;
 import dev.sevnet.backend.cuda.CudaBackend;
 import dev.sevnet.backend.cuda.CudaGraph;
+import dev.sevnet.backend.cuda.CudaStream;
 import dev.sevnet.nn.Module;
 import dev.sevnet.tensor.Shape;
 import dev.sevnet.tensor.Tensor;
@@ -17,7 +18,8 @@ import java.util.Map;
  * runs the model once eagerly (cuDNN's algorithm search, cuBLAS's workspace, module loading), then captures one
  * forward pass reading a static input buffer; every later call with that shape copies its input into the buffer and
  * replays the graph — one launch instead of a few hundred, which is what batch-1 latency is made of. One graph per
- * input shape, all sharing one private memory pool (they replay one at a time on the device's stream).
+ * input shape, all sharing one private memory pool: they replay one at a time, each on its caller's stream (a worker's
+ * {@link dev.sevnet.backend.ExecutionStream}), ordered after the previous replay wherever that ran.
  *
  * <p>The returned tensor is this object's and is overwritten by the next call with the same shape: read it (copy
  * it to the host) before calling again. Thread-safe (calls are serialised). {@link #close()} destroys the graphs and
@@ -31,6 +33,8 @@ public final class GraphedInference implements AutoCloseable {
     private final CudaBackend gpu;
     private final CachingAllocator.Pool pool;
     private final Map<Shape, Captured> graphs = new LinkedHashMap<>();
+    /** Where the last call queued its work; the next call's stream waits for it (the graphs share their memory). */
+    private CudaStream lastStream;
     private boolean closed;
 
     /** {@code model}: already on {@code gpu} and in eval mode (a {@link FoldedSevNet}, for example). */
@@ -51,6 +55,11 @@ public final class GraphedInference implements AutoCloseable {
         if (x == null || x.isClosed()) {
             throw new IllegalArgumentException("forward of a " + (x == null ? "null" : "closed") + " tensor");
         }
+        CudaStream here = gpu.cudaDevice().current();
+        if (lastStream != null && lastStream != here && !lastStream.isClosed()) {
+            here.waitFor(lastStream); // the last replay on another worker's stream may still read the memory we refill
+        }
+        lastStream = here;
         Captured c = graphs.get(x.shape());
         if (c == null) {
             c = capture(x);

@@ -3,6 +3,7 @@ package dev.sevnet.infer;
 import dev.sevnet.autograd.GradMode;
 import dev.sevnet.autograd.Var;
 import dev.sevnet.backend.CachingAllocator;
+import dev.sevnet.backend.ExecutionStream;
 import dev.sevnet.backend.cpu.HostMemoryPool;
 import dev.sevnet.data.AnnotationReaders;
 import dev.sevnet.data.Clip;
@@ -72,7 +73,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * forward pass under {@link GradMode#noGrad()} inside a {@link TensorScope}, and complete the
  * requests' futures. A request with more views than {@code maxBatch} runs in several passes. Videos
  * are decoded on the calling thread ({@link #predict(Path)}) or on a small decode pool
- * ({@link #predictAsync(Path)}), never on a batching thread.
+ * ({@link #predictAsync(Path)}), never on a batching thread. On a GPU each batching thread queues its work on a
+ * CUDA stream of its own ({@link ExecutionStream}), so with {@code inFlight > 1} one batch's kernels run while
+ * another's are queued, uploaded or read back.
  *
  * <p><b>Back-pressure and time limits.</b> When the queue holds {@code queueCapacity} requests a
  * call fails at once with {@link QueueFullException}. A call that has not finished {@code timeout}
@@ -106,6 +109,11 @@ public final class Predictor implements AutoCloseable {
     private final int topK;
     private final Shape clipShape;
     private final Thread[] workers;
+    /**
+     * One per batching thread: on a GPU a CUDA stream with its own cuDNN and cuBLAS handles, so that in-flight batches
+     * run side by side on the device (on the CPU, {@link ExecutionStream#NONE}).
+     */
+    private final ExecutionStream[] streams;
     /** One per batching thread: after the warm-up pass, forward passes take every host buffer from here. */
     private final HostMemoryPool[] pools;
     private final long warmupMallocs;
@@ -212,32 +220,41 @@ public final class Predictor implements AutoCloseable {
         decodePool.allowCoreThreadTimeOut(true);
         this.workers = new Thread[b.inFlight];
         this.pools = new HostMemoryPool[b.inFlight];
+        this.streams = new ExecutionStream[b.inFlight];
         long warm = 0;
         for (int i = 0; i < pools.length; i++) {
-            pools[i] = new HostMemoryPool("sevnet-batcher-" + i);
-            if (b.preallocate) {
-                try {
-                    warmUp(pools[i]);
-                } catch (RuntimeException | Error e) {
-                    for (int j = 0; j <= i; j++) {
+            try {
+                pools[i] = new HostMemoryPool("sevnet-batcher-" + i);
+                streams[i] = device.backend().newStream();
+                if (b.preallocate) {
+                    // on the batching thread's own stream: the device blocks it caches are that stream's
+                    warmUp(pools[i], streams[i]);
+                }
+            } catch (RuntimeException | Error e) {
+                for (int j = 0; j <= i; j++) {
+                    if (pools[j] != null) {
                         pools[j].close();
                     }
-                    decodePool.shutdown();
-                    if (graphed != null) {
-                        graphed.close();
+                    if (streams[j] != null) {
+                        streams[j].close();
                     }
-                    if (uploader != null) {
-                        uploader.close();
-                    }
-                    throw e;
                 }
+                decodePool.shutdown();
+                if (graphed != null) {
+                    graphed.close();
+                }
+                if (uploader != null) {
+                    uploader.close();
+                }
+                throw e;
             }
             warm += pools[i].stats().deviceAllocs();
         }
         this.warmupMallocs = warm;
         for (int i = 0; i < workers.length; i++) {
             HostMemoryPool pool = pools[i];
-            workers[i] = new Thread(() -> workerLoop(pool), "sevnet-batcher-" + i);
+            ExecutionStream stream = streams[i];
+            workers[i] = new Thread(() -> workerLoop(pool, stream), "sevnet-batcher-" + i);
             workers[i].setDaemon(true);
             workers[i].start();
         }
@@ -531,6 +548,9 @@ public final class Predictor implements AutoCloseable {
             } catch (InterruptedException e) {
                 interrupted = true;
             }
+            for (ExecutionStream s : streams) {
+                s.close(); // waits for its work; its cached device blocks go to the default stream
+            }
             if (graphed != null) {
                 graphed.close();
             }
@@ -724,9 +744,9 @@ public final class Predictor implements AutoCloseable {
      * host buffer a batch needs (and, on a GPU, the convolution algorithms are chosen) before the first
      * request.
      */
-    private void warmUp(HostMemoryPool pool) {
+    private void warmUp(HostMemoryPool pool, ExecutionStream stream) {
         try (GradMode.Guard g = GradMode.noGrad(); HostAllocator.Binding b = pool.bind();
-                TensorScope scope = TensorScope.open()) {
+                ExecutionStream.Binding onStream = stream.bind(); TensorScope scope = TensorScope.open()) {
             Tensor x = Tensor.zeros(Shape.of(maxBatch, clipShape.get(0), clipShape.get(1), clipShape.get(2),
                     clipShape.get(3)));
             forwardToHost(x);
@@ -748,9 +768,10 @@ public final class Predictor implements AutoCloseable {
         return model.forward(Var.of(device.upload(x))).value().toFloatArray();
     }
 
-    private void workerLoop(HostMemoryPool pool) {
+    private void workerLoop(HostMemoryPool pool, ExecutionStream stream) {
         internalThread.set(Boolean.TRUE);
-        try (GradMode.Guard g = GradMode.noGrad(); HostAllocator.Binding b = pool.bind()) {
+        try (GradMode.Guard g = GradMode.noGrad(); HostAllocator.Binding b = pool.bind();
+                ExecutionStream.Binding onStream = stream.bind()) {
             for (;;) {
                 List<Request> batch = takeBatch();
                 if (batch == null) {
@@ -1002,7 +1023,7 @@ public final class Predictor implements AutoCloseable {
             return this;
         }
 
-        /** Batches that may run at once, one batching thread each (default 1). */
+        /** Batches that may run at once, one batching thread each (default 1); on a GPU each has its own CUDA stream. */
         public Builder inFlight(int n) {
             this.inFlight = n;
             return this;

@@ -35,7 +35,7 @@ import org.bytedeco.javacpp.Pointer;
  * grouped, 3-D) go to cuDNN with the algorithm found once per problem and cached
  * ({@link ConvAlgorithmCache}); dense layers to cuBLAS; batch norm to the sevnet kernels or cuDNN
  * ({@link KernelMode}); memory-bound glue to the sevnet kernels ({@code kernels/*.cu}). Memory comes
- * from the device's caching allocator, work is queued on the device's stream, and calls return
+ * from the device's caching allocator, work is queued on the calling thread's stream, and calls return
  * without waiting for the GPU except where a result is read on the host ({@link #sum}, {@link #toHost}).
  *
  * <p>bfloat16 / float16 (mixed-precision training and 16-bit inference): the ops that take 16-bit activations run
@@ -45,7 +45,9 @@ import org.bytedeco.javacpp.Pointer;
  * parameters and statistics, SE gates and their gradients stay fp32.
  *
  * <p>Arguments are checked in Java ({@link OpChecks}, shared with the CPU backend; the 16-bit training ops'
- * {@link HalfTrainingChecks}) before any native call. Methods are synchronized: one backend drives one stream.
+ * {@link HalfTrainingChecks}) before any native call. Methods are synchronized (work is queued one op at a time);
+ * each op is queued on the calling thread's stream ({@link #newStream}, {@link CudaStream#bind}; the device's default
+ * stream when none is bound), so workers bound to streams of their own overlap on the device.
  */
 public final class CudaBackend implements Backend {
     /**
@@ -124,6 +126,16 @@ public final class CudaBackend implements Backend {
 
     public CudaDevice cudaDevice() {
         return dev;
+    }
+
+    /**
+     * A CUDA stream of its own with its own cuDNN and cuBLAS handles, for one worker thread: ops of threads bound to
+     * different streams run side by side on the GPU (they are still queued one at a time: this backend's methods hold
+     * its lock while queuing, never while waiting for the device).
+     */
+    @Override
+    public CudaStream newStream() {
+        return dev.newStream();
     }
 
     /** Pinned staging slots and a copy stream: the next batch uploads while this one computes. */
@@ -425,6 +437,9 @@ public final class CudaBackend implements Backend {
      */
     private RouteTuner.Result measureRoutes(String key, java.util.Map<String, Runnable> routes, boolean tf32,
             Tensor... outputs) {
+        if (!dev.allocator().capturingOnThisThread()) {
+            dev.synchronizeAllStreams(); // as before a cuDNN search: no other worker's kernels inside the timings
+        }
         java.util.List<RouteTuner.Candidate> cs = new java.util.ArrayList<>();
         routes.forEach((name, run) -> cs.add(new RouteTuner.Candidate(name, run)));
         RouteTuner.Result r;
@@ -765,7 +780,7 @@ public final class CudaBackend implements Backend {
         if (ch != null) {
             return ch;
         }
-        noSearchInCapture(key);
+        beforeSearch(key);
         int n = cudnn.CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
         try (cudnnConvolutionFwdAlgoPerf_t perf = new cudnnConvolutionFwdAlgoPerf_t(n); Tensor ws = workspace(searchSpace())) {
             int[] returned = new int[1];
@@ -788,11 +803,14 @@ public final class CudaBackend implements Backend {
      * cuDNN's algorithm search synchronises and allocates: inside a CUDA graph capture it would invalidate the capture,
      * so a problem met there for the first time is a clear error (the capture fails and the caller runs eagerly).
      */
-    private void noSearchInCapture(String key) {
+    private void beforeSearch(String key) {
         if (dev.allocator().capturingOnThisThread()) {
             throw new CudaException("the convolution " + key + " has no cuDNN algorithm yet and none can be searched "
                     + "inside a CUDA graph capture: run the work once eagerly first");
         }
+        // other workers' streams drain first: their kernels would otherwise run inside the search's timings (and no
+        // new work joins them meanwhile: queuing takes this backend's lock, held here)
+        dev.synchronizeAllStreams();
     }
 
     /** The math type the algorithm was found with, set on the (shared) descriptor before every call. */
@@ -1412,7 +1430,7 @@ public final class CudaBackend implements Backend {
     private void cudnnBackwardData(ConvDescriptors d, String key, Tensor dy, Tensor w, Tensor dx, String what) {
         ConvAlgorithmCache.Choice ch = algorithms.get(key);
         if (ch == null) {
-            noSearchInCapture(key);
+            beforeSearch(key);
             int n = cudnn.CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT;
             try (cudnnConvolutionBwdDataAlgoPerf_t perf = new cudnnConvolutionBwdDataAlgoPerf_t(n);
                     Tensor ws = workspace(searchSpace())) {
@@ -1534,7 +1552,7 @@ public final class CudaBackend implements Backend {
     private void cudnnBackwardFilter(ConvDescriptors d, String key, Tensor x, Tensor dy, Tensor dw, String what) {
         ConvAlgorithmCache.Choice ch = algorithms.get(key);
         if (ch == null) {
-            noSearchInCapture(key);
+            beforeSearch(key);
             int n = cudnn.CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT;
             try (cudnnConvolutionBwdFilterAlgoPerf_t perf = new cudnnConvolutionBwdFilterAlgoPerf_t(n);
                     Tensor ws = workspace(searchSpace())) {
@@ -2623,7 +2641,8 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public synchronized Tensor toHost(Tensor t) {
+    public Tensor toHost(Tensor t) { // no lock: the copy waits for the calling thread's stream, not for the others
+
         if (t == null || t.isClosed()) {
             throw new IllegalArgumentException("toHost of a " + (t == null ? "null" : "closed") + " tensor");
         }

@@ -1,34 +1,38 @@
 package dev.sevnet.backend.cuda;
 
 import dev.sevnet.backend.CachingAllocator;
+import dev.sevnet.backend.ExecutionStream;
 import dev.sevnet.backend.RawDeviceMemory;
 import dev.sevnet.tensor.Device;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import org.bytedeco.cuda.cublas.cublasContext;
 import org.bytedeco.cuda.cudart.CUstream_st;
 import org.bytedeco.cuda.cudnn.cudnnContext;
-import org.bytedeco.cuda.global.cublas;
 import org.bytedeco.cuda.global.cudart;
-import org.bytedeco.cuda.global.cudnn;
 import org.bytedeco.javacpp.PointerPointer;
 import org.bytedeco.javacpp.SizeTPointer;
 
 /**
- * One GPU as the backend uses it: its caching allocator, its stream, and the cuDNN and cuBLAS
- * handles bound to that stream. Created once per device index and kept for the process (the handles
- * are closed by {@link #close()}, never by the garbage collector).
+ * One GPU as the backend uses it: its caching allocator and its streams, each with the cuDNN and cuBLAS handles
+ * bound to it ({@link CudaStream}). A thread queues its work on the stream it has bound ({@link #newStream},
+ * {@link CudaStream#bind}), or on the device's default stream. Created once per device index and kept for the
+ * process (streams and handles are closed by {@link #close()}, never by the garbage collector).
  */
 public final class CudaDevice implements AutoCloseable {
     private static final Map<Integer, CudaDevice> DEVICES = new ConcurrentHashMap<>();
 
     private final Device device;
     private final CachingAllocator allocator;
-    private final CUstream_st stream = new CUstream_st();
-    private final cudnnContext cudnnHandle = new cudnnContext();
-    private final cublasContext cublasHandle = new cublasContext();
+    /** The default stream's id in the allocator. */
+    static final long DEFAULT_STREAM_ID = CachingAllocator.DEFAULT_STREAM;
+    private final CudaStream defaultStream;
+    /** The stream each thread has bound (none: the default stream). */
+    private final ThreadLocal<CudaStream> bound = new ThreadLocal<>();
+    private final AtomicLong streamIds = new AtomicLong(DEFAULT_STREAM_ID);
     private final String name;
-    private boolean closed;
+    private volatile boolean closed;
 
     private CudaDevice(int index) {
         this.device = Device.cuda(index);
@@ -37,12 +41,8 @@ public final class CudaDevice implements AutoCloseable {
         Cuda.check(cudart.cudaGetDeviceProperties(prop, index), "cudaGetDeviceProperties");
         this.name = prop.name().getString();
         prop.close();
-        Cuda.check(cudart.cudaStreamCreateWithFlags(stream, cudart.cudaStreamNonBlocking), "cudaStreamCreate");
-        Cuda.checkCudnn(cudnn.cudnnCreate(cudnnHandle), "cudnnCreate");
-        Cuda.checkCudnn(cudnn.cudnnSetStream(cudnnHandle, stream), "cudnnSetStream");
-        Cuda.checkCublas(cublas.cublasCreate_v2(cublasHandle), "cublasCreate");
-        Cuda.checkCublas(cublas.cublasSetStream_v2(cublasHandle, stream), "cublasSetStream");
-        this.allocator = new CachingAllocator(new CudaMemory(index, device.toString()));
+        this.defaultStream = new CudaStream(this, DEFAULT_STREAM_ID);
+        this.allocator = new CachingAllocator(new CudaMemory(index, device.toString()), () -> current().id());
     }
 
     /** The device with this index, created on first use; the CUDA runtime must be usable. */
@@ -66,24 +66,88 @@ public final class CudaDevice implements AutoCloseable {
         return allocator;
     }
 
-    CUstream_st stream() {
-        return stream;
+    /** The calling thread's stream on this device: the one it has bound, else the default stream. */
+    public CudaStream current() {
+        CudaStream s = bound.get();
+        return s == null ? defaultStream : s;
+    }
+
+    public CudaStream defaultStream() {
+        return defaultStream;
     }
 
     /**
-     * This device's stream as a {@code cudaStream_t} address, for calling {@link CudaKernels} directly
+     * A new stream with handles of its own, for one worker thread ({@link CudaStream#bind}); the caller closes it.
+     */
+    public CudaStream newStream() {
+        if (closed) {
+            throw new IllegalStateException(device + " is closed");
+        }
+        activate();
+        return new CudaStream(this, streamIds.incrementAndGet());
+    }
+
+    /**
+     * Makes {@code s} the calling thread's stream until the binding closes: {@code s} first waits for what this
+     * thread's previous stream had queued, and on close the previous stream waits for {@code s}'s work, so that
+     * tensors pass across the binding's edges in order without a host wait.
+     */
+    ExecutionStream.Binding bind(CudaStream s, Runnable onClose) {
+        CudaStream previous = current();
+        activate();
+        s.waitFor(previous);
+        bound.set(s);
+        Thread owner = Thread.currentThread();
+        return new ExecutionStream.Binding() {
+            private boolean done;
+
+            @Override
+            public void close() {
+                if (done) {
+                    return;
+                }
+                if (Thread.currentThread() != owner) {
+                    throw new IllegalStateException("a stream binding is closed on the thread that made it ("
+                            + owner.getName() + "), not on " + Thread.currentThread().getName());
+                }
+                if (bound.get() != s) {
+                    throw new IllegalStateException("stream bindings closed out of order: " + current() + " is bound, "
+                            + "not " + s);
+                }
+                done = true;
+                try {
+                    activate();
+                    previous.waitFor(s);
+                } finally {
+                    bound.set(previous == defaultStream ? null : previous);
+                    onClose.run();
+                }
+            }
+        };
+    }
+
+    CUstream_st stream() {
+        return current().stream();
+    }
+
+    /**
+     * The calling thread's stream as a {@code cudaStream_t} address, for calling {@link CudaKernels} directly
      * (benchmarks and tests of kernels no backend op uses yet); work queued there is ordered with the backend's.
      */
     public long streamAddress() {
-        return stream.address();
+        return current().address();
     }
 
     cudnnContext cudnn() {
-        return cudnnHandle;
+        return current().cudnn();
     }
 
     cublasContext cublas() {
-        return cublasHandle;
+        return current().cublas();
+    }
+
+    boolean closing() {
+        return closed;
     }
 
     /** Makes this the calling thread's current device. */
@@ -91,9 +155,18 @@ public final class CudaDevice implements AutoCloseable {
         Cuda.check(cudart.cudaSetDevice(device.index()), "cudaSetDevice");
     }
 
-    /** Waits for everything queued on this device's stream; raises any asynchronous error. */
+    /** Waits for everything queued on the calling thread's stream; raises any asynchronous error. */
     public void synchronize() {
-        Cuda.check(cudart.cudaStreamSynchronize(stream), "stream synchronize on " + device);
+        current().synchronize();
+    }
+
+    /**
+     * Waits for every stream of this device (cudaDeviceSynchronize): what a measurement does first, so that other
+     * workers' queued kernels do not run inside its timings. Not during a CUDA graph capture.
+     */
+    public void synchronizeAllStreams() {
+        activate();
+        Cuda.check(cudart.cudaDeviceSynchronize(), "device synchronize on " + device);
     }
 
     /**
@@ -102,6 +175,7 @@ public final class CudaDevice implements AutoCloseable {
      */
     public double timeMillis(int reps, Runnable body) {
         body.run();
+        CUstream_st stream = stream();
         org.bytedeco.cuda.cudart.CUevent_st start = new org.bytedeco.cuda.cudart.CUevent_st();
         org.bytedeco.cuda.cudart.CUevent_st stop = new org.bytedeco.cuda.cudart.CUevent_st();
         Cuda.check(cudart.cudaEventCreate(start), "cudaEventCreate");
@@ -122,17 +196,16 @@ public final class CudaDevice implements AutoCloseable {
         }
     }
 
+    /** Waits for the default stream, frees the cache and closes the default stream (worker streams are their owners'). */
     @Override
     public synchronized void close() {
         if (closed) {
             return;
         }
         closed = true;
-        synchronize();
+        defaultStream.synchronize();
         allocator.releaseCached();
-        cudnn.cudnnDestroy(cudnnHandle);
-        cublas.cublasDestroy_v2(cublasHandle);
-        cudart.cudaStreamDestroy(stream);
+        defaultStream.close();
         DEVICES.remove(device.index());
     }
 

@@ -21,6 +21,8 @@ public final class CudaGraph implements AutoCloseable {
     private final CudaBackend backend;
     private final CUgraph_st graph;
     private final CUgraphExec_st exec;
+    /** The stream of the last replay (whichever worker's): what close waits for. */
+    private CudaStream lastReplay;
     private boolean closed;
 
     private CudaGraph(CudaBackend backend, CUgraph_st graph, CUgraphExec_st exec) {
@@ -75,7 +77,10 @@ public final class CudaGraph implements AutoCloseable {
         }
     }
 
-    /** Queues one replay on the backend's stream (asynchronous, like any backend op). */
+    /**
+     * Queues one replay on the calling thread's stream (asynchronous, like any backend op). Replays of graphs that
+     * share a pool must not overlap: the caller orders them (one stream, or a host wait between them).
+     */
     public void replay() {
         synchronized (backend) {
             if (closed) {
@@ -83,7 +88,9 @@ public final class CudaGraph implements AutoCloseable {
             }
             CudaDevice dev = backend.cudaDevice();
             dev.activate();
-            Cuda.check(cudart.cudaGraphLaunch(exec, dev.stream()), "cudaGraphLaunch");
+            CudaStream s = dev.current();
+            Cuda.check(cudart.cudaGraphLaunch(exec, s.stream()), "cudaGraphLaunch");
+            lastReplay = s;
         }
     }
 
@@ -96,6 +103,9 @@ public final class CudaGraph implements AutoCloseable {
             }
             closed = true;
             backend.cudaDevice().synchronize();
+            if (lastReplay != null && !lastReplay.isClosed()) {
+                lastReplay.synchronize(); // a closed stream waited for its work when it closed
+            }
             cudart.cudaGraphExecDestroy(exec);
             cudart.cudaGraphDestroy(graph);
         }

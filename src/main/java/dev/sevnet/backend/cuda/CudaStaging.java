@@ -153,8 +153,8 @@ final class CudaStaging implements PinnedUploader.Staging {
         synchronized (backend) {
             dev.activate();
             Cuda.check(cudart.cudaMemcpyAsync(Cuda.ptr(dst), Cuda.ptr(src), bytes, kind, dev.stream()), what);
-            dev.synchronize();
         }
+        dev.synchronize(); // outside the lock: other workers keep queuing on their streams meanwhile
     }
 
     @Override

@@ -1,0 +1,168 @@
+package dev.sevnet.backend.cuda;
+
+import dev.sevnet.backend.ExecutionStream;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.bytedeco.cuda.cublas.cublasContext;
+import org.bytedeco.cuda.cudart.CUevent_st;
+import org.bytedeco.cuda.cudart.CUstream_st;
+import org.bytedeco.cuda.cudnn.cudnnContext;
+import org.bytedeco.cuda.global.cublas;
+import org.bytedeco.cuda.global.cudart;
+import org.bytedeco.cuda.global.cudnn;
+
+/**
+ * A CUDA stream with the cuDNN and cuBLAS handles bound to it: a {@link CudaDevice}'s default stream, or a worker's
+ * own ({@link CudaDevice#newStream}, {@link ExecutionStream}). Handles are per stream because a cuDNN or cuBLAS
+ * handle queues its work on one stream at a time; sharing one between threads would mean re-pointing it under a lock
+ * at every call. Handles and stream are destroyed by {@link #close()}, never by the garbage collector.
+ */
+public final class CudaStream implements ExecutionStream {
+    private final CudaDevice dev;
+    private final long id;
+    private final CUstream_st stream = new CUstream_st();
+    private final cudnnContext cudnnHandle = new cudnnContext();
+    private final cublasContext cublasHandle = new cublasContext();
+    /** Threads that have this stream bound now (close waits for none). */
+    private final AtomicInteger bindings = new AtomicInteger();
+    private boolean closed;
+
+    /** Creates the stream and its handles on the calling thread's current device ({@code dev}, activated). */
+    CudaStream(CudaDevice dev, long id) {
+        this.dev = dev;
+        this.id = id;
+        Cuda.check(cudart.cudaStreamCreateWithFlags(stream, cudart.cudaStreamNonBlocking), "cudaStreamCreate");
+        boolean cudnnMade = false;
+        try {
+            Cuda.checkCudnn(cudnn.cudnnCreate(cudnnHandle), "cudnnCreate");
+            cudnnMade = true;
+            Cuda.checkCudnn(cudnn.cudnnSetStream(cudnnHandle, stream), "cudnnSetStream");
+            Cuda.checkCublas(cublas.cublasCreate_v2(cublasHandle), "cublasCreate");
+            int rc = cublas.cublasSetStream_v2(cublasHandle, stream);
+            if (rc != 0) {
+                cublas.cublasDestroy_v2(cublasHandle);
+                Cuda.checkCublas(rc, "cublasSetStream");
+            }
+        } catch (RuntimeException e) {
+            if (cudnnMade) {
+                cudnn.cudnnDestroy(cudnnHandle);
+            }
+            cudart.cudaStreamDestroy(stream);
+            throw e;
+        }
+    }
+
+    /** The allocator's name for this stream (never reused; the default stream's is 0). */
+    public long id() {
+        return id;
+    }
+
+    public CudaDevice device() {
+        return dev;
+    }
+
+    CUstream_st stream() {
+        return stream;
+    }
+
+    /** This stream as a {@code cudaStream_t} address, for calling {@link CudaKernels} directly. */
+    public long address() {
+        return stream.address();
+    }
+
+    cudnnContext cudnn() {
+        return cudnnHandle;
+    }
+
+    cublasContext cublas() {
+        return cublasHandle;
+    }
+
+    public synchronized boolean isClosed() {
+        return closed;
+    }
+
+    @Override
+    public Binding bind() {
+        synchronized (this) {
+            if (closed) {
+                throw new IllegalStateException("bind of a closed CUDA stream (" + this + ")");
+            }
+            if (dev.closing()) {
+                throw new IllegalStateException(dev.device() + " is closed");
+            }
+            bindings.incrementAndGet();
+        }
+        try {
+            return dev.bind(this, bindings::decrementAndGet);
+        } catch (RuntimeException | Error e) {
+            bindings.decrementAndGet();
+            throw e;
+        }
+    }
+
+    @Override
+    public synchronized void synchronize() {
+        if (closed) {
+            return; // it waited for its work when it closed
+        }
+        dev.activate();
+        Cuda.check(cudart.cudaStreamSynchronize(stream), "stream synchronize on " + this);
+    }
+
+    /**
+     * Work queued on this stream from now on waits (on the device, not the host) for the work queued on {@code other}
+     * so far (PyTorch's {@code Stream.wait_stream}).
+     */
+    public void waitFor(CudaStream other) {
+        if (other == this) {
+            return;
+        }
+        CUevent_st e = new CUevent_st();
+        Cuda.check(cudart.cudaEventCreateWithFlags(e, cudart.cudaEventDisableTiming), "cudaEventCreate");
+        try {
+            synchronized (other) {
+                if (other.closed) {
+                    return; // its work finished when it closed
+                }
+                Cuda.check(cudart.cudaEventRecord(e, other.stream), "cudaEventRecord");
+            }
+            synchronized (this) {
+                if (closed) {
+                    throw new IllegalStateException("wait on a closed CUDA stream (" + this + ")");
+                }
+                Cuda.check(cudart.cudaStreamWaitEvent(stream, e, 0), "cudaStreamWaitEvent");
+            }
+        } finally {
+            cudart.cudaEventDestroy(e); // legal while pending: destroyed once the wait is satisfied
+        }
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        if (bindings.get() > 0) {
+            throw new IllegalStateException("close of a CUDA stream still bound on " + bindings.get()
+                    + " thread(s): close their bindings first");
+        }
+        if (id == CudaDevice.DEFAULT_STREAM_ID && !dev.closing()) {
+            throw new IllegalStateException("the device's default stream is closed with the device");
+        }
+        closed = true;
+        dev.activate();
+        int sync = cudart.cudaStreamSynchronize(stream);
+        cudnn.cudnnDestroy(cudnnHandle);
+        cublas.cublasDestroy_v2(cublasHandle);
+        cudart.cudaStreamDestroy(stream);
+        if (id != CudaDevice.DEFAULT_STREAM_ID) {
+            dev.allocator().retireStream(id);
+        }
+        Cuda.check(sync, "stream synchronize on " + this);
+    }
+
+    @Override
+    public String toString() {
+        return dev.device() + (id == CudaDevice.DEFAULT_STREAM_ID ? " default stream" : " stream " + id);
+    }
+}
