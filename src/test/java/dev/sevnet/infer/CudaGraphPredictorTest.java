@@ -20,14 +20,29 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * A CUDA Predictor with {@code cudaGraphs(true)} against the same Predictor without: 8 threads x 6 clips, batches of
- * every size up to 4 (a graph per size), the same logits; the device's memory back to where it was after close().
- * Skipped without a GPU.
+ * every size up to 4 (a graph per size), the same logits; the device's memory back to where it was after close(). The
+ * same with three batches in flight, each batching thread on a CUDA stream of its own. Skipped without a GPU.
  */
 @Tag("gpu")
 class CudaGraphPredictorTest {
     @ParameterizedTest
     @ValueSource(strings = {"fp32", "bf16"})
     void graphedPredictionsEqualEagerOnesFromEightThreads(String precision, @TempDir Path dir) throws Exception {
+        eightThreadsMatchOneAtATime(precision, true, 1, dir);
+    }
+
+    /**
+     * Three batching threads, each on a CUDA stream of its own (eager and graphed): the same logits as one batch at a
+     * time, whichever streams ran which batches side by side.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"eager", "graphs"})
+    void inFlightBatchesOnTheirOwnStreamsEqualOneAtATime(String mode, @TempDir Path dir) throws Exception {
+        eightThreadsMatchOneAtATime("fp32", mode.equals("graphs"), 3, dir);
+    }
+
+    private static void eightThreadsMatchOneAtATime(String precision, boolean graphs, int inFlight, Path dir)
+            throws Exception {
         CudaRuntime.Status s = CudaRuntime.status();
         Assumptions.assumeTrue(s.usable() && s.customKernels(), () -> "no usable GPU: " + (s.usable()
                 ? "no CUDA kernels in this build" : s.reason()));
@@ -38,7 +53,7 @@ class CudaGraphPredictorTest {
                 Predictor eager = Predictor.builder().checkpoint(ck).device("cuda").precision(precision).maxBatch(4)
                         .build();
                 Predictor graphed = Predictor.builder().checkpoint(ck).device("cuda").precision(precision).maxBatch(4)
-                        .maxQueueDelay(Duration.ofMillis(2)).cudaGraphs(true).build()) {
+                        .maxQueueDelay(Duration.ofMillis(2)).cudaGraphs(graphs).inFlight(inFlight).build()) {
             float[] all = clips.toFloatArray();
             int per = 3 * 8 * 32 * 32;
             List<float[]> want = new ArrayList<>();
@@ -81,7 +96,7 @@ class CudaGraphPredictorTest {
                     hi = Math.max(hi, v);
                 }
                 assertArrayEquals(w, got.get(i).get(), (float) (tol * Math.max(hi - lo, 1e-6)),
-                        precision + " clip " + i);
+                        precision + (graphs ? " graphs" : " eager") + ", " + inFlight + " in flight, clip " + i);
             }
         }
         assertEquals(liveBefore, CudaBackend.get(0).cudaDevice().allocator().stats().liveBlocks(),
