@@ -20,6 +20,16 @@ run() {
   "$@" 2>&2 | grep '^{' | tail -1 | tee -a "$out"
 }
 run_py() { echo ">> pytorch $*" >&2; "$PY" bench/reference/bench_torch_gpu.py --warmup "$WARMUP" --iters "$ITERS" "$@" | tee -a "$out"; }
+# worker streams (last: the tables' other rows are one stream): 1 and 4 forward passes at once, each on a stream of
+# its own (what `serve --in-flight 4` does), folded fp32, at the batch sizes given
+streams() {
+  for b in "$@"; do
+    for n in 1 4; do
+      run_py --modes infer --infer-batches "$b" --precisions fp32 --layouts cl --streams "$n"
+      run $SEVNET bench --json --device cuda --fold --model sevnet-g8 --mode infer --batch "$b" --streams "$n" --frames 16 --size 224 --warmup "$WARMUP" --iters "$ITERS"
+    done
+  done
+}
 if [[ ${QUICK:-0} == 1 ]]; then
   # QUICK=1: batch 8 only, every precision, for a device call with a few minutes left (PyTorch first)
   run_py --modes infer,train --infer-batches 8 --train-batches 8 --precisions fp32,bf16 --layouts cl
@@ -50,6 +60,7 @@ if [[ ${QUICK:-0} == 1 ]]; then
   for g in "" --cuda-graphs; do
     run $SEVNET bench --json --device cuda $g --model sevnet-g2 --mode train --batch 8 --frames 8 --size 32 --warmup "$WARMUP" --iters "$ITERS"
   done
+  streams 1
 else
 # PyTorch first (the peer in the same run): fp32 in both layouts, bf16 channels-last
 run_py --modes infer,train --infer-batches 1,8,32 --train-batches 8,32 --precisions fp32 --layouts cl,ncdhw
@@ -80,13 +91,16 @@ for b in 8 32; do
   done
 done
 run $SEVNET bench --json --device cuda --kernels custom --model sevnet-g8 --mode train --batch 8 --frames 16 --size 224 --warmup "$WARMUP" --iters "$ITERS"
+streams 1 8
 fi
 "$PY" - "$out" <<'PYEOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 def find(impl, mode, batch, **kw):
+    if mode == "infer":
+        kw.setdefault("streams", 1)
     for r in rows:
-        if r["impl"].startswith(impl) and r["mode"] == mode and r["batch"] == batch and all(r.get(k) == v for k, v in kw.items()):
+        if r["impl"].startswith(impl) and r["mode"] == mode and r["batch"] == batch and all(r.get(k, 1 if k == "streams" else None) == v for k, v in kw.items()):
             return r
     return None
 print("| workload | sevnet fp32 auto (default) | sevnet fp32 library | pytorch fp32 NCDHW | pytorch fp32 channels-last | pytorch bf16 channels-last | sevnet / best pytorch fp32 |")
@@ -134,6 +148,17 @@ for model, b, p in (("sevnet-g8", 8, "fp32"), ("sevnet-g8", 8, "bf16"), ("sevnet
     e = findm(model, batch=b, precision=p, cuda_graphs=False); g = findm(model, batch=b, precision=p, cuda_graphs=True)
     f = lambda r: f"{r['clips_per_s']:.1f}" if r else "-"
     print(f"| {model} batch {b} {p} | {f(e)} | {f(g)} |")
+print()
+print("| inference, folded fp32 CL | sevnet 1 stream | sevnet 4 streams | pytorch 1 stream | pytorch 4 streams | sevnet 4 / 1 | pytorch 4 / 1 |")
+print("|---|---|---|---|---|---|---|")
+for b in (1, 8):
+    s1, s4 = (find("sevnet", "infer", b, folded=True, precision="fp32", cuda_graphs=False, streams=n) for n in (1, 4))
+    p1, p4 = (find("pytorch", "infer", b, precision="fp32", layout="cl", streams=n) for n in (1, 4))
+    if not (s4 or p4):
+        continue
+    f = lambda r: f"{r['clips_per_s']:.1f}" if r else "-"
+    q = lambda a, c: f"{c['clips_per_s'] / a['clips_per_s']:.2f}x" if a and c else "-"
+    print(f"| batch {b} | {f(s1)} | {f(s4)} | {f(p1)} | {f(p4)} | {q(s1, s4)} | {q(p1, p4)} |")
 print()
 print("| training step, peak device MiB allocated / reserved | sevnet fp32 auto | sevnet bf16 auto | pytorch fp32 NCDHW | pytorch fp32 CL | pytorch bf16 CL |")
 print("|---|---|---|---|---|---|")

@@ -7,11 +7,17 @@ weights (fp16 adds a GradScaler), the same contract as `sevnet bench --device cu
 
     python bench_torch_gpu.py --g 8 --frames 16 --size 224 --modes infer,train \
         --infer-batches 1,8,32 --train-batches 8,32 --precisions fp32,bf16 --layouts ncdhw,cl
+
+--streams N (inference): N threads each run one forward pass per iteration on a torch.cuda.Stream of its own, the
+peer of `sevnet bench --mode infer --streams N`; the iteration is timed on the host until every stream is done, and
+clips/s counts all N passes.
 """
 import argparse
 import json
 import os
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
@@ -58,25 +64,43 @@ def run_one(a, mode, batch, precision, layout):
         scaler.update()
 
     model.train(mode == "train")
+    n = a.streams if mode == "infer" else 1
+    pool = None
+    if n > 1:
+        streams = [torch.cuda.Stream() for _ in range(n)]
+        pool = ThreadPoolExecutor(n)
+
+        def on_stream(s):
+            with torch.cuda.stream(s):
+                step()
+            s.synchronize()
+
+        def timed():
+            t0 = time.perf_counter()
+            list(pool.map(on_stream, streams))
+            return (time.perf_counter() - t0) * 1e3
+    else:
+        def timed():
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            step()
+            end.record()
+            end.synchronize()
+            return start.elapsed_time(end)
+    torch.cuda.synchronize()
     for _ in range(a.warmup):
-        step()
+        timed()
     torch.cuda.synchronize()
     torch.cuda.reset_peak_memory_stats()
-    times = []
-    for _ in range(a.iters):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        step()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    times.sort()
+    times = sorted(timed() for _ in range(a.iters))
+    if pool is not None:
+        pool.shutdown()
     median = times[len(times) // 2]
     out = {
         "impl": "pytorch " + torch.__version__, "device": torch.cuda.get_device_name(),
         "model": f"sevnet-g{a.g}", "mode": mode, "batch": batch, "frames": a.frames, "size": a.size,
-        "precision": precision, "layout": layout,
-        "clips_per_s": batch / (median / 1e3), "ms_per_iter_median": median, "ms_per_iter_min": times[0],
+        "precision": precision, "layout": layout, **({"streams": n} if mode == "infer" else {}),
+        "clips_per_s": batch * n / (median / 1e3), "ms_per_iter_median": median, "ms_per_iter_min": times[0],
         "peak_device_mb": torch.cuda.max_memory_allocated() / 2**20,
         "peak_device_reserved_mb": torch.cuda.max_memory_reserved() / 2**20,
     }
@@ -98,6 +122,7 @@ def main():
     ap.add_argument("--layouts", default="cl")
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--iters", type=int, default=20)
+    ap.add_argument("--streams", type=int, default=1, help="inference: concurrent threads, a CUDA stream each")
     a = ap.parse_args()
     torch.backends.cudnn.benchmark = True
     # PyTorch's default fp32 conv path on Hopper: TF32 off for matmul, on for cuDNN convs

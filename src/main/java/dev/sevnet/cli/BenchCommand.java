@@ -8,6 +8,7 @@ import dev.sevnet.autograd.Var;
 import dev.sevnet.backend.Backend;
 import dev.sevnet.backend.Backends;
 import dev.sevnet.backend.CachingAllocator;
+import dev.sevnet.backend.ExecutionStream;
 import dev.sevnet.backend.cuda.CudaBackend;
 import dev.sevnet.backend.cpu.CpuBackend;
 import dev.sevnet.infer.FoldedSevNet;
@@ -102,6 +103,11 @@ public final class BenchCommand implements Callable<Integer> {
             + "after two eager steps (GraphedTrainStep). One launch instead of a few hundred.")
     boolean cudaGraphs;
 
+    @Option(names = "--streams", defaultValue = "1", description = "infer: this many threads run a forward pass each at "
+            + "once, every iteration, each on a stream of its own on a GPU (what `serve --in-flight N` does); clips/s "
+            + "counts them all (default: ${DEFAULT-VALUE}).")
+    int streams;
+
     @Option(names = "--algo-cache", paramLabel = "FILE",
             description = "GPU: load cuDNN algorithm choices from FILE if it exists, save them there after the run.")
     Path algoCache;
@@ -110,6 +116,10 @@ public final class BenchCommand implements Callable<Integer> {
     public Integer call() {
         if (!mode.equals("infer") && !mode.equals("train")) {
             System.err.println("sevnet bench: --mode must be infer or train, got '" + mode + "'");
+            return 2;
+        }
+        if (streams < 1 || streams > 64 || (streams > 1 && !mode.equals("infer"))) {
+            System.err.println("sevnet bench: --streams must be 1 to 64, and above 1 only with --mode infer");
             return 2;
         }
         if (batch < 1 || frames < 1 || size < 8 || iters < 1 || warmup < 0) {
@@ -155,6 +165,11 @@ public final class BenchCommand implements Callable<Integer> {
             System.err.println("sevnet bench: --cuda-graphs needs a CUDA device");
             return 2;
         }
+        if (cudaGraphs && streams > 1) {
+            System.err.println("sevnet bench: --streams with --cuda-graphs: the graphs share one memory pool and replay "
+                    + "one at a time; measure concurrent streams eagerly");
+            return 2;
+        }
         if (gpu != null) {
             gpu.setKernelMode(CudaBackend.KernelMode.parse(kernels));
             gpu.setAllowTf32(tf32);
@@ -190,6 +205,7 @@ public final class BenchCommand implements Callable<Integer> {
                 });
             }
             GraphedInference graphed = cudaGraphs && !train ? new GraphedInference(runner, gpu) : null;
+            ConcurrentForward concurrent = streams > 1 ? new ConcurrentForward(backend, runner, x, streams) : null;
             GraphedTrainStep graphedTrain;
             try {
                 graphedTrain = cudaGraphs && train
@@ -208,6 +224,13 @@ public final class BenchCommand implements Callable<Integer> {
                 }
                 for (int i = 0; i < warm + iters; i++) {
                     long t0 = System.nanoTime();
+                    if (concurrent != null) {
+                        concurrent.runOnce(); // every worker's forward pass done on its stream before it returns
+                        if (i >= warm) {
+                            times[i - warm] = (System.nanoTime() - t0) / 1e9;
+                        }
+                        continue;
+                    }
                     try (TensorScope scope = TensorScope.open()) {
                         if (train && graphedTrain != null && !Double.isNaN(graphedTrain.step(x, labelArray, null, null,
                                 scaler == null ? 1f : (float) scaler.scale()))) {
@@ -257,6 +280,9 @@ public final class BenchCommand implements Callable<Integer> {
                     }
                 }
             } finally {
+                if (concurrent != null) {
+                    concurrent.close();
+                }
                 if (graphed != null) {
                     graphed.close();
                 }
@@ -292,6 +318,9 @@ public final class BenchCommand implements Callable<Integer> {
             r.put("folded", folded);
         }
         r.put("cuda_graphs", cudaGraphs);
+        if (mode.equals("infer")) {
+            r.put("streams", streams);
+        }
         if (cudaGraphs && train) {
             r.put("graph_replays", graphReplays); // 0: the capture failed and every step ran eagerly (see the log)
         }
@@ -300,7 +329,7 @@ public final class BenchCommand implements Callable<Integer> {
             r.put("loss_scale", scaler.scale());
             r.put("skipped_steps", scaler.skippedSteps());
         }
-        r.put("clips_per_s", batch / median);
+        r.put("clips_per_s", (double) batch * streams / median);
         r.put("ms_per_iter_median", median * 1e3);
         r.put("ms_per_iter_min", sorted[0] * 1e3);
         r.put("peak_rss_mb", peakRssMb());
@@ -325,9 +354,97 @@ public final class BenchCommand implements Callable<Integer> {
         } else {
             System.out.printf("%s %s batch %d, %dx%dx%d on %s (%d threads): %.3f clips/s, median %.1f ms/iter, "
                     + "peak RSS %.0f MiB%n", model, mode, batch, frames, size, size, dev, CpuBackend.numThreads(),
-                    batch / median, median * 1e3, peakRssMb());
+                    (double) batch * streams / median, median * 1e3, peakRssMb());
         }
         return 0;
+    }
+
+    /**
+     * {@code --streams N}: N threads, each with a stream of its own on the backend's device ({@link ExecutionStream}),
+     * run one forward pass of the same model on the same input together at every {@link #runOnce}, which returns when
+     * all of them are done on the device.
+     */
+    private static final class ConcurrentForward implements AutoCloseable {
+        private final java.util.concurrent.ExecutorService[] workers;
+        private final ExecutionStream[] streams;
+        private final ExecutionStream.Binding[] bindings;
+        private final dev.sevnet.nn.Module runner;
+        private final Tensor x;
+
+        ConcurrentForward(Backend backend, dev.sevnet.nn.Module runner, Tensor x, int n) {
+            this.runner = runner;
+            this.x = x;
+            this.workers = new java.util.concurrent.ExecutorService[n];
+            this.streams = new ExecutionStream[n];
+            this.bindings = new ExecutionStream.Binding[n];
+            try {
+                for (int w = 0; w < n; w++) {
+                    String name = "bench-stream-" + w;
+                    workers[w] = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+                        Thread t = new Thread(r, name);
+                        t.setDaemon(true);
+                        return t;
+                    });
+                    ExecutionStream s = backend.newStream();
+                    streams[w] = s;
+                    bindings[w] = await(workers[w].submit(s::bind)); // bound on the worker's thread for its life
+                }
+            } catch (RuntimeException | Error e) {
+                close();
+                throw e;
+            }
+        }
+
+        private static <T> T await(java.util.concurrent.Future<T> f) {
+            try {
+                return f.get();
+            } catch (java.util.concurrent.ExecutionException e) {
+                Throwable c = e.getCause();
+                if (c instanceof RuntimeException r) {
+                    throw r;
+                }
+                if (c instanceof Error err) {
+                    throw err;
+                }
+                throw new IllegalStateException("a --streams worker failed: " + c, c);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while the --streams workers ran", e);
+            }
+        }
+
+        void runOnce() {
+            java.util.List<java.util.concurrent.Future<?>> running = new java.util.ArrayList<>();
+            for (int w = 0; w < workers.length; w++) {
+                ExecutionStream s = streams[w];
+                running.add(workers[w].submit(() -> {
+                    try (GradMode.Guard g = GradMode.noGrad(); TensorScope scope = TensorScope.open()) {
+                        runner.forward(Var.of(x));
+                    }
+                    s.synchronize();
+                }));
+            }
+            for (java.util.concurrent.Future<?> f : running) {
+                await(f);
+            }
+        }
+
+        @Override
+        public void close() {
+            for (int w = 0; w < workers.length; w++) {
+                if (workers[w] == null) {
+                    continue;
+                }
+                ExecutionStream.Binding b = bindings[w];
+                if (b != null) {
+                    await(workers[w].submit(b::close));
+                }
+                workers[w].shutdown();
+                if (streams[w] != null) {
+                    streams[w].close();
+                }
+            }
+        }
     }
 
     private static Tensor randomInput(int n, int t, int s) {
