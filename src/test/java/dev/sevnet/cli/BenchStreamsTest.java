@@ -1,0 +1,50 @@
+package dev.sevnet.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@code sevnet bench --streams N}: N concurrent forward passes per iteration (on the CPU each worker's stream is the
+ * no-op one), counted in clips/s; the option's limits are clear errors.
+ */
+class BenchStreamsTest {
+    private static final String[] TINY = {"bench", "--model", "sevnet-g1", "--classes", "3", "--batch", "2",
+        "--frames", "2", "--size", "32", "--iters", "2", "--warmup", "1", "--device", "cpu", "--json"};
+
+    private static String[] with(String... more) {
+        String[] a = java.util.Arrays.copyOf(TINY, TINY.length + more.length);
+        System.arraycopy(more, 0, a, TINY.length, more.length);
+        return a;
+    }
+
+    @Test
+    void threeStreamsRunThreeForwardPassesAnIteration() {
+        PrintStream old = System.out;
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
+            assertEquals(0, ServeCommandTest.run(with("--streams", "3")).code());
+        } finally {
+            System.setOut(old);
+        }
+        String out = buf.toString(StandardCharsets.UTF_8).trim();
+        JsonObject r = JsonParser.parseString(out.substring(out.lastIndexOf('\n') + 1)).getAsJsonObject();
+        assertEquals(3, r.get("streams").getAsInt());
+        double perIter = r.get("ms_per_iter_median").getAsDouble() / 1e3;
+        assertEquals(2 * 3 / perIter, r.get("clips_per_s").getAsDouble(), 1e-6 * r.get("clips_per_s").getAsDouble(),
+                "clips/s counts every stream's batch");
+    }
+
+    @Test
+    void streamsOutsideInferenceOrOutOfRangeAreRefused() {
+        assertEquals(2, ServeCommandTest.run(with("--streams", "2", "--mode", "train")).code());
+        assertEquals(2, ServeCommandTest.run(with("--streams", "0")).code());
+        assertEquals(2, ServeCommandTest.run(with("--streams", "65")).code());
+    }
+}
