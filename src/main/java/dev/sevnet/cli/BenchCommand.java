@@ -431,18 +431,30 @@ public final class BenchCommand implements Callable<Integer> {
 
         @Override
         public void close() {
+            RuntimeException failed = null;
             for (int w = 0; w < workers.length; w++) {
                 if (workers[w] == null) {
                     continue;
                 }
-                ExecutionStream.Binding b = bindings[w];
-                if (b != null) {
-                    await(workers[w].submit(b::close));
+                try {
+                    ExecutionStream.Binding b = bindings[w];
+                    if (b != null) {
+                        await(workers[w].submit(b::close)); // on the thread that bound it
+                    }
+                    workers[w].shutdown();
+                    if (streams[w] != null) {
+                        streams[w].close();
+                    }
+                } catch (RuntimeException e) {
+                    if (failed == null) {
+                        failed = e;
+                    } else {
+                        failed.addSuppressed(e);
+                    }
                 }
-                workers[w].shutdown();
-                if (streams[w] != null) {
-                    streams[w].close();
-                }
+            }
+            if (failed != null) {
+                throw failed;
             }
         }
     }

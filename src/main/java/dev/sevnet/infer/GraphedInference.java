@@ -19,7 +19,8 @@ import java.util.Map;
  * forward pass reading a static input buffer; every later call with that shape copies its input into the buffer and
  * replays the graph — one launch instead of a few hundred, which is what batch-1 latency is made of. One graph per
  * input shape, all sharing one private memory pool: they replay one at a time, each on its caller's stream (a worker's
- * {@link dev.sevnet.backend.ExecutionStream}), ordered after the previous replay wherever that ran.
+ * {@link dev.sevnet.backend.ExecutionStream}), ordered after the previous replay wherever that ran. A graph uses the
+ * library handles (cuBLAS's workspace) of the stream it was captured on: close this object before that stream.
  *
  * <p>The returned tensor is this object's and is overwritten by the next call with the same shape: read it (copy
  * it to the host) before calling again. Thread-safe (calls are serialised). {@link #close()} destroys the graphs and

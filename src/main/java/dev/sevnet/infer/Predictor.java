@@ -31,6 +31,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -75,7 +76,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * are decoded on the calling thread ({@link #predict(Path)}) or on a small decode pool
  * ({@link #predictAsync(Path)}), never on a batching thread. On a GPU each batching thread queues its work on a
  * CUDA stream of its own ({@link ExecutionStream}), so with {@code inFlight > 1} one batch's kernels run while
- * another's are queued, uploaded or read back.
+ * another's are queued, uploaded or read back (eagerly: with {@code cudaGraphs(true)} the replays share one memory
+ * pool and run one at a time).
  *
  * <p><b>Back-pressure and time limits.</b> When the queue holds {@code queueCapacity} requests a
  * call fails at once with {@link QueueFullException}. A call that has not finished {@code timeout}
@@ -231,21 +233,13 @@ public final class Predictor implements AutoCloseable {
                     warmUp(pools[i], streams[i]);
                 }
             } catch (RuntimeException | Error e) {
-                for (int j = 0; j <= i; j++) {
-                    if (pools[j] != null) {
-                        pools[j].close();
-                    }
-                    if (streams[j] != null) {
-                        streams[j].close();
-                    }
-                }
                 decodePool.shutdown();
-                if (graphed != null) {
-                    graphed.close();
-                }
-                if (uploader != null) {
-                    uploader.close();
-                }
+                List<AutoCloseable> owned = new ArrayList<>();
+                owned.add(graphed);
+                owned.addAll(Arrays.asList(streams));
+                owned.add(uploader);
+                owned.addAll(Arrays.asList(pools));
+                closeAll(owned, e);
                 throw e;
             }
             warm += pools[i].stats().deviceAllocs();
@@ -548,24 +542,52 @@ public final class Predictor implements AutoCloseable {
             } catch (InterruptedException e) {
                 interrupted = true;
             }
-            for (ExecutionStream s : streams) {
-                s.close(); // waits for its work; its cached device blocks go to the default stream
-            }
-            if (graphed != null) {
-                graphed.close();
-            }
-            if (uploader != null) {
-                uploader.close();
-            }
-            model.close();
-            for (HostMemoryPool pool : pools) {
-                pool.close();
-            }
+            // the graphs first (their replays used the capturing streams' library handles), then the streams (each
+            // waits for its work; its cached device blocks go to the default stream); one failure does not stop the rest
+            List<AutoCloseable> owned = new ArrayList<>();
+            owned.add(graphed);
+            owned.addAll(Arrays.asList(streams));
+            owned.add(uploader);
+            owned.add(model);
+            owned.addAll(Arrays.asList(pools));
+            Throwable failed = closeAll(owned, null);
             closed = true;
             if (interrupted) {
                 Thread.currentThread().interrupt();
             }
+            if (failed instanceof RuntimeException r) {
+                throw r;
+            }
+            if (failed instanceof Error err) {
+                throw err;
+            }
+            if (failed != null) {
+                throw new IllegalStateException("closing the predictor failed: " + failed, failed);
+            }
         }
+    }
+
+    /**
+     * Closes each of {@code resources} (nulls skipped) even when one fails; the failures are added to {@code primary}
+     * when given, else the first is returned with the others suppressed (null: all closed).
+     */
+    private static Throwable closeAll(List<AutoCloseable> resources, Throwable primary) {
+        Throwable first = primary;
+        for (AutoCloseable r : resources) {
+            if (r == null) {
+                continue;
+            }
+            try {
+                r.close();
+            } catch (Exception | Error e) {
+                if (first == null) {
+                    first = e;
+                } else {
+                    first.addSuppressed(e);
+                }
+            }
+        }
+        return primary == null ? first : null;
     }
 
     // ---- requests ----

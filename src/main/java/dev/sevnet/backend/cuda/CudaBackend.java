@@ -45,9 +45,12 @@ import org.bytedeco.javacpp.Pointer;
  * parameters and statistics, SE gates and their gradients stay fp32.
  *
  * <p>Arguments are checked in Java ({@link OpChecks}, shared with the CPU backend; the 16-bit training ops'
- * {@link HalfTrainingChecks}) before any native call. Methods are synchronized (work is queued one op at a time);
- * each op is queued on the calling thread's stream ({@link #newStream}, {@link CudaStream#bind}; the device's default
- * stream when none is bound), so workers bound to streams of their own overlap on the device.
+ * {@link HalfTrainingChecks}) before any native call. Methods are synchronized (work is queued one op at a time, and
+ * never lands inside another thread's CUDA graph capture); each op is queued on the calling thread's stream
+ * ({@link #newStream}, {@link CudaStream#bind}; the device's default stream when none is bound), so workers bound to
+ * streams of their own overlap on the device. The lock is held while queuing, and during the few host waits of an
+ * op whose result is read on the host ({@link #sum}, {@link #allFinite}, uploads from pageable memory) or of a
+ * first-call search; reading a result through its tensor ({@code toFloatArray}) waits without it.
  */
 public final class CudaBackend implements Backend {
     /**
@@ -113,6 +116,7 @@ public final class CudaBackend implements Backend {
         this.c = new OpChecks(dev.device());
         this.hc = new HalfTrainingChecks(dev.device());
         CudaRuntime.Status s = CudaRuntime.status();
+        dev.useQueueLock(this); // streams are made, ordered and destroyed under the lock every op is queued under
         this.algorithms = new ConvAlgorithmCache(dev.name() + " / cuDNN " + s.cudnnVersion() + " / routes "
                 + ROUTES_VERSION);
         this.kernelMode = KernelMode.parse(System.getProperty("sevnet.kernels", "auto"));
@@ -130,8 +134,7 @@ public final class CudaBackend implements Backend {
 
     /**
      * A CUDA stream of its own with its own cuDNN and cuBLAS handles, for one worker thread: ops of threads bound to
-     * different streams run side by side on the GPU (they are still queued one at a time: this backend's methods hold
-     * its lock while queuing, never while waiting for the device).
+     * different streams run side by side on the GPU (they are still queued one at a time, under this backend's lock).
      */
     @Override
     public CudaStream newStream() {
@@ -2493,8 +2496,9 @@ public final class CudaBackend implements Backend {
         /** A device scratch tensor that {@code table} is being copied into on the stream (close it once enqueued). */
         Tensor onDevice(long[] table) {
             if (!Arrays.equals(table, staged)) {
-                // earlier launches' copies may still be reading the staging buffer: let them finish before rewriting it
-                dev.synchronize();
+                // earlier launches' copies may still be reading the staging buffer, on any worker's stream: let them
+                // finish before rewriting it
+                dev.synchronizeAllStreams();
                 if (staging == null || staging.capacity() < table.length) {
                     if (staging != null) {
                         cudart.cudaFreeHost(staging);
@@ -2641,8 +2645,7 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public Tensor toHost(Tensor t) { // no lock: the copy waits for the calling thread's stream, not for the others
-
+    public synchronized Tensor toHost(Tensor t) {
         if (t == null || t.isClosed()) {
             throw new IllegalArgumentException("toHost of a " + (t == null ? "null" : "closed") + " tensor");
         }

@@ -31,6 +31,13 @@ public final class CudaDevice implements AutoCloseable {
     /** The stream each thread has bound (none: the default stream). */
     private final ThreadLocal<CudaStream> bound = new ThreadLocal<>();
     private final AtomicLong streamIds = new AtomicLong(DEFAULT_STREAM_ID);
+    /**
+     * The monitor every op is queued under: the device's {@link CudaBackend} (its methods are synchronized), so that
+     * CUDA graph captures, which hold it, never see another thread's work. Streams are made, ordered against each other
+     * and destroyed under it too: cuDNN and cuBLAS handle creation and destruction synchronise the device, and an event
+     * recorded on a capturing stream would join the capture.
+     */
+    private volatile Object queueLock = this;
     private final String name;
     private volatile boolean closed;
 
@@ -80,11 +87,21 @@ public final class CudaDevice implements AutoCloseable {
      * A new stream with handles of its own, for one worker thread ({@link CudaStream#bind}); the caller closes it.
      */
     public CudaStream newStream() {
-        if (closed) {
-            throw new IllegalStateException(device + " is closed");
+        synchronized (queueLock) {
+            if (closed) {
+                throw new IllegalStateException(device + " is closed");
+            }
+            activate();
+            return new CudaStream(this, streamIds.incrementAndGet());
         }
-        activate();
-        return new CudaStream(this, streamIds.incrementAndGet());
+    }
+
+    void useQueueLock(Object lock) {
+        this.queueLock = lock;
+    }
+
+    Object queueLock() {
+        return queueLock;
     }
 
     /**
@@ -94,7 +111,6 @@ public final class CudaDevice implements AutoCloseable {
      */
     ExecutionStream.Binding bind(CudaStream s, Runnable onClose) {
         CudaStream previous = current();
-        activate();
         s.waitFor(previous);
         bound.set(s);
         Thread owner = Thread.currentThread();
@@ -116,10 +132,13 @@ public final class CudaDevice implements AutoCloseable {
                 }
                 done = true;
                 try {
-                    activate();
                     previous.waitFor(s);
                 } finally {
-                    bound.set(previous == defaultStream ? null : previous);
+                    if (previous == defaultStream) {
+                        bound.remove();
+                    } else {
+                        bound.set(previous);
+                    }
                     onClose.run();
                 }
             }
@@ -170,7 +189,7 @@ public final class CudaDevice implements AutoCloseable {
     }
 
     /**
-     * Device time of {@code body} (which must queue its work on this device's stream, as every
+     * Device time of {@code body} (which must queue its work on the calling thread's stream, as every
      * backend op does): CUDA events around {@code reps} runs after one warm-up; milliseconds per run.
      */
     public double timeMillis(int reps, Runnable body) {

@@ -9,9 +9,9 @@ import org.bytedeco.cuda.global.cudart;
 import org.bytedeco.javacpp.Pointer;
 
 /**
- * {@link PinnedUploader}'s device side: pinned host buffers, a copy stream of its own, events. Work on the backend's
- * (compute) stream is queued under the backend's lock, like every backend op, so it never lands inside another
- * thread's CUDA graph capture.
+ * {@link PinnedUploader}'s device side: pinned host buffers, a copy stream of its own, events. "The compute stream" is
+ * the calling thread's ({@link CudaDevice#current}: the default stream, or a worker's own); work on it is queued
+ * under the backend's lock, like every backend op, so it never lands inside another thread's CUDA graph capture.
  */
 final class CudaStaging implements PinnedUploader.Staging {
     private final CudaBackend backend;

@@ -22,7 +22,9 @@ public final class CudaStream implements ExecutionStream {
     private final CUstream_st stream = new CUstream_st();
     private final cudnnContext cudnnHandle = new cudnnContext();
     private final cublasContext cublasHandle = new cublasContext();
-    /** Threads that have this stream bound now (close waits for none). */
+    /** Recorded on another stream and waited for here ({@link #waitFor}); reused, guarded by this stream's monitor. */
+    private final CUevent_st handoff = new CUevent_st();
+    /** Threads that have this stream bound now (close refuses while there are any). */
     private final AtomicInteger bindings = new AtomicInteger();
     private boolean closed;
 
@@ -32,7 +34,10 @@ public final class CudaStream implements ExecutionStream {
         this.id = id;
         Cuda.check(cudart.cudaStreamCreateWithFlags(stream, cudart.cudaStreamNonBlocking), "cudaStreamCreate");
         boolean cudnnMade = false;
+        boolean eventMade = false;
         try {
+            Cuda.check(cudart.cudaEventCreateWithFlags(handoff, cudart.cudaEventDisableTiming), "cudaEventCreate");
+            eventMade = true;
             Cuda.checkCudnn(cudnn.cudnnCreate(cudnnHandle), "cudnnCreate");
             cudnnMade = true;
             Cuda.checkCudnn(cudnn.cudnnSetStream(cudnnHandle, stream), "cudnnSetStream");
@@ -42,9 +47,12 @@ public final class CudaStream implements ExecutionStream {
                 cublas.cublasDestroy_v2(cublasHandle);
                 Cuda.checkCublas(rc, "cublasSetStream");
             }
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
             if (cudnnMade) {
                 cudnn.cudnnDestroy(cudnnHandle);
+            }
+            if (eventMade) {
+                cudart.cudaEventDestroy(handoff);
             }
             cudart.cudaStreamDestroy(stream);
             throw e;
@@ -117,48 +125,52 @@ public final class CudaStream implements ExecutionStream {
         if (other == this) {
             return;
         }
-        CUevent_st e = new CUevent_st();
-        Cuda.check(cudart.cudaEventCreateWithFlags(e, cudart.cudaEventDisableTiming), "cudaEventCreate");
-        try {
+        synchronized (dev.queueLock()) { // not into another thread's capture (see CudaDevice#queueLock)
+            dev.activate();
             synchronized (other) {
                 if (other.closed) {
                     return; // its work finished when it closed
                 }
-                Cuda.check(cudart.cudaEventRecord(e, other.stream), "cudaEventRecord");
-            }
-            synchronized (this) {
-                if (closed) {
-                    throw new IllegalStateException("wait on a closed CUDA stream (" + this + ")");
+                synchronized (this) {
+                    if (closed) {
+                        throw new IllegalStateException("wait on a closed CUDA stream (" + this + ")");
+                    }
+                    Cuda.check(cudart.cudaEventRecord(handoff, other.stream), "cudaEventRecord");
+                    // the wait takes the event's state now: the event may be recorded again at once
+                    Cuda.check(cudart.cudaStreamWaitEvent(stream, handoff, 0), "cudaStreamWaitEvent");
                 }
-                Cuda.check(cudart.cudaStreamWaitEvent(stream, e, 0), "cudaStreamWaitEvent");
             }
-        } finally {
-            cudart.cudaEventDestroy(e); // legal while pending: destroyed once the wait is satisfied
         }
     }
 
     @Override
-    public synchronized void close() {
-        if (closed) {
-            return;
+    public void close() {
+        // destroying the handles synchronises the device: never while another thread captures a CUDA graph
+        synchronized (dev.queueLock()) {
+            synchronized (this) {
+                if (closed) {
+                    return;
+                }
+                if (bindings.get() > 0) {
+                    throw new IllegalStateException("close of a CUDA stream still bound on " + bindings.get()
+                            + " thread(s): close their bindings first");
+                }
+                if (id == CudaDevice.DEFAULT_STREAM_ID && !dev.closing()) {
+                    throw new IllegalStateException("the device's default stream is closed with the device");
+                }
+                closed = true;
+                dev.activate();
+                int sync = cudart.cudaStreamSynchronize(stream);
+                cudnn.cudnnDestroy(cudnnHandle);
+                cublas.cublasDestroy_v2(cublasHandle);
+                cudart.cudaEventDestroy(handoff);
+                cudart.cudaStreamDestroy(stream);
+                if (id != CudaDevice.DEFAULT_STREAM_ID) {
+                    dev.allocator().retireStream(id);
+                }
+                Cuda.check(sync, "stream synchronize on " + this);
+            }
         }
-        if (bindings.get() > 0) {
-            throw new IllegalStateException("close of a CUDA stream still bound on " + bindings.get()
-                    + " thread(s): close their bindings first");
-        }
-        if (id == CudaDevice.DEFAULT_STREAM_ID && !dev.closing()) {
-            throw new IllegalStateException("the device's default stream is closed with the device");
-        }
-        closed = true;
-        dev.activate();
-        int sync = cudart.cudaStreamSynchronize(stream);
-        cudnn.cudnnDestroy(cudnnHandle);
-        cublas.cublasDestroy_v2(cublasHandle);
-        cudart.cudaStreamDestroy(stream);
-        if (id != CudaDevice.DEFAULT_STREAM_ID) {
-            dev.allocator().retireStream(id);
-        }
-        Cuda.check(sync, "stream synchronize on " + this);
     }
 
     @Override

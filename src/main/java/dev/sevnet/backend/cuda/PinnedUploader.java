@@ -11,11 +11,12 @@ import java.util.Objects;
  * The GPU's {@link Uploader}: a few slots, each a pinned host buffer and a device buffer, reused batch after batch.
  * {@link #start} copies the host tensor into a free slot's pinned buffer (on the calling thread, typically the
  * loader's) and queues the host-to-device DMA on a copy stream of its own, so it overlaps the kernels of the batch
- * being computed; {@link Upload#take()} makes the backend's stream wait for that copy (an event, no host wait).
+ * being computed; {@link Upload#take()} makes the calling thread's stream (the default stream, or a worker's own)
+ * wait for that copy (an event, no host wait).
  *
  * <p>A slot's device buffer is outside the caching allocator's stream order, so two events guard its reuse: the
- * next copy into it waits (on the copy stream) for the event recorded on the compute stream when the last tensor
- * viewing it was closed, and the next host write into its pinned buffer waits (on the host) for the previous copy
+ * next copy into it waits (on the copy stream) for the event recorded on the closing thread's stream when the last
+ * tensor viewing it was closed (so close it on the thread whose stream read it), and the next host write into its pinned buffer waits (on the host) for the previous copy
  * out of it. Slots grow to the largest batch seen (rounded up to 2 MiB) and keep that size.
  *
  * <p>Thread-safe. {@link #start} blocks while every slot is held by an upload or a live tensor; {@link #close}
@@ -217,6 +218,15 @@ public final class PinnedUploader implements Uploader {
         if (s.copyQueued) {
             io.synchronize(s.copied);
             s.copyQueued = false;
+        }
+        boolean read;
+        synchronized (this) {
+            read = s.consumedRecorded;
+        }
+        if (read) {
+            // the last reader may be another worker's stream than the one whose cache takes the block back, which
+            // would hand it out at once: wait for those reads first (only when a slot grows, or at close)
+            io.synchronize(s.consumed);
         }
         io.freePinned(s.pinned);
         io.freeDevice(s.device);

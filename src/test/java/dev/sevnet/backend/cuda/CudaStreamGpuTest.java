@@ -137,32 +137,43 @@ class CudaStreamGpuTest {
     @Test
     void misuseIsAClearError() throws Exception {
         CudaStream s = gpu.newStream();
-        ExecutionStream.Binding b = s.bind();
-        assertEquals(s, gpu.cudaDevice().current());
-        assertThrows(IllegalStateException.class, s::close, "closed while bound");
-        Throwable[] other = new Throwable[1];
-        Thread t = new Thread(() -> {
-            try {
-                b.close();
-            } catch (Throwable e) {
-                other[0] = e;
-            }
-        });
-        t.start();
-        t.join();
-        assertTrue(other[0] instanceof IllegalStateException, "a binding closed on another thread");
         CudaStream inner = gpu.newStream();
-        ExecutionStream.Binding bi = inner.bind();
-        assertThrows(IllegalStateException.class, b::close, "bindings closed out of order");
-        bi.close();
-        b.close();
-        b.close(); // idempotent
-        assertEquals(gpu.cudaDevice().defaultStream(), gpu.cudaDevice().current());
-        inner.close();
-        s.close();
-        s.close(); // idempotent
-        assertThrows(IllegalStateException.class, s::bind, "bind after close");
-        assertThrows(IllegalStateException.class, () -> gpu.cudaDevice().defaultStream().close(),
-                "the default stream closes with the device");
+        ExecutionStream.Binding b = s.bind();
+        ExecutionStream.Binding bi = null;
+        try {
+            assertEquals(s, gpu.cudaDevice().current());
+            assertThrows(IllegalStateException.class, s::close, "closed while bound");
+            Throwable[] other = new Throwable[1];
+            Thread t = new Thread(() -> {
+                try {
+                    b.close();
+                } catch (Throwable e) {
+                    other[0] = e;
+                }
+            });
+            t.start();
+            t.join();
+            assertTrue(other[0] instanceof IllegalStateException, "a binding closed on another thread");
+            bi = inner.bind();
+            assertThrows(IllegalStateException.class, b::close, "bindings closed out of order");
+            bi.close();
+            b.close();
+            b.close(); // idempotent
+            assertEquals(gpu.cudaDevice().defaultStream(), gpu.cudaDevice().current());
+            inner.close();
+            s.close();
+            s.close(); // idempotent
+            assertThrows(IllegalStateException.class, s::bind, "bind after close");
+            assertThrows(IllegalStateException.class, () -> gpu.cudaDevice().defaultStream().close(),
+                    "the default stream closes with the device");
+        } finally {
+            // whatever failed, later tests run unbound (closing twice is a no-op)
+            if (bi != null) {
+                bi.close();
+            }
+            b.close();
+            inner.close();
+            s.close();
+        }
     }
 }
