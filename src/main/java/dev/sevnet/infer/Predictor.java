@@ -793,7 +793,7 @@ public final class Predictor implements AutoCloseable {
     private void workerLoop(HostMemoryPool pool, ExecutionStream stream) {
         internalThread.set(Boolean.TRUE);
         try (GradMode.Guard g = GradMode.noGrad(); HostAllocator.Binding b = pool.bind();
-                ExecutionStream.Binding onStream = stream.bind()) {
+                ExecutionStream.Binding onStream = bindOrShare(stream)) {
             for (;;) {
                 List<Request> batch = takeBatch();
                 if (batch == null) {
@@ -814,6 +814,20 @@ public final class Predictor implements AutoCloseable {
                     }
                 }
             }
+        }
+    }
+
+    /**
+     * Binds this batching thread's stream; if that fails (a device error at start), the thread serves on the device's
+     * default stream instead of dying with its share of the queue unserved.
+     */
+    private static ExecutionStream.Binding bindOrShare(ExecutionStream stream) {
+        try {
+            return stream.bind();
+        } catch (RuntimeException e) {
+            org.slf4j.LoggerFactory.getLogger(Predictor.class).warn("{}: no stream of its own ({}); batches run on the "
+                    + "device's default stream", Thread.currentThread().getName(), e.toString());
+            return () -> { };
         }
     }
 
