@@ -3,7 +3,7 @@
 # a short train/eval/predict on the GPU, compute-sanitizer on the CUDA op tests, the kernel
 # microbenchmarks, the cubin launch-shape harness, the throughput harness, the serving load. Run from the project root
 # after devpack.sh, inside the devpack (java, $CP):
-#   bash .devpack/run.sh bash bench/device_session.sh [tests] [doctor] [cli] [sanitize] [kernels] [cubins] [bench] [serve] [prefetch] [graphs]
+#   bash .devpack/run.sh bash bench/device_session.sh [tests] [doctor] [cli] [sanitize] [kernels] [cubins] [bench] [serve] [prefetch] [graphs] [streams]
 # Logs go to $OUT (or ./device-out).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -117,4 +117,24 @@ if has graphs; then
       echo "$1 ${2}x${3}x${3} batch $4 ${g:-eager} rc=$?: $(grep -oE '[0-9.]+ clips/s' "$O/graphs-$1$g.log" | tail -1) $(grep -o 'captured into a CUDA graph' "$O/graphs-$1$g.log" | head -1)"
     done
   done
+fi
+if has streams; then
+  # worker streams: N forward passes at once, each on a CUDA stream of its own (what `serve --in-flight N` does),
+  # sevnet and PyTorch (a torch.cuda.Stream per thread), folded fp32 SEVNet-G8 16x224; SBATCHES: batch sizes
+  echo "== worker streams: bench --mode infer --streams 1|4 beside PyTorch"
+  for b in ${SBATCHES:-1 8}; do
+    for n in 1 4; do
+      timeout ${STIMEOUT:-90} "${PY:-python3}" bench/reference/bench_torch_gpu.py --modes infer --infer-batches $b \
+        --precisions fp32 --layouts cl --streams $n --warmup 3 --iters 10 2>>"$O/streams.err"
+      timeout ${STIMEOUT:-90} java -cp "$CP" dev.sevnet.cli.Main bench --json --device cuda --fold --model sevnet-g8 \
+        --mode infer --batch $b --streams $n --frames 16 --size 224 --warmup 3 --iters 10 2>>"$O/streams.err" | grep '^{'
+    done
+  done > "$O/streams.jsonl"; echo "rc=$?"
+  "${PY:-python3}" - "$O/streams.jsonl" <<'PYEOF'
+import json, sys
+for l in open(sys.argv[1]):
+    if l.startswith("{"):
+        r = json.loads(l)
+        print(f"{r['impl'][:14]:14} batch {r['batch']:2} streams {r.get('streams', 1)}: {r['clips_per_s']:8.1f} clips/s")
+PYEOF
 fi

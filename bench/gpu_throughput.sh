@@ -7,7 +7,7 @@
 #   SEVNET="java -jar target/sevnet.jar" bench/gpu_throughput.sh  # a machine with Java and the jar
 #
 # Prints one JSON line per measurement and a Markdown table at the end (paste into bench/RESULTS.md).
-# ITERS / WARMUP / PY / MODES override the defaults.
+# ITERS / WARMUP / PY / MODES override the defaults; QUICK=1 a short run (STREAMS=1 adds the worker-streams rows).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-python3}
@@ -60,7 +60,8 @@ if [[ ${QUICK:-0} == 1 ]]; then
   for g in "" --cuda-graphs; do
     run $SEVNET bench --json --device cuda $g --model sevnet-g2 --mode train --batch 8 --frames 8 --size 32 --warmup "$WARMUP" --iters "$ITERS"
   done
-  streams 1
+  # STREAMS=1: also 1 vs 4 worker streams at batch 1 (about a minute more)
+  if [[ ${STREAMS:-0} == 1 ]]; then streams 1; fi
 else
 # PyTorch first (the peer in the same run): fp32 in both layouts, bf16 channels-last
 run_py --modes infer,train --infer-batches 1,8,32 --train-batches 8,32 --precisions fp32 --layouts cl,ncdhw
