@@ -26,6 +26,8 @@ public final class CudaStream implements ExecutionStream {
     private final CUevent_st handoff = new CUevent_st();
     /** Threads that have this stream bound now (close refuses while there are any). */
     private final AtomicInteger bindings = new AtomicInteger();
+    /** Host threads inside {@link #synchronize} (which waits without this stream's monitor). */
+    private int waiting;
     private boolean closed;
 
     /** Creates the stream and its handles on the calling thread's current device ({@code dev}, activated). */
@@ -109,12 +111,24 @@ public final class CudaStream implements ExecutionStream {
     }
 
     @Override
-    public synchronized void synchronize() {
-        if (closed) {
-            return; // it waited for its work when it closed
+    public void synchronize() {
+        synchronized (this) {
+            if (closed) {
+                return; // it waited for its work when it closed
+            }
+            waiting++; // close() destroys the stream only once no host wait on it is left
         }
-        dev.activate();
-        Cuda.check(cudart.cudaStreamSynchronize(stream), "stream synchronize on " + this);
+        try {
+            dev.activate();
+            // without the monitor: a long wait here must not hold up other threads ordering streams against this one
+            Cuda.check(cudart.cudaStreamSynchronize(stream), "stream synchronize on " + this);
+        } finally {
+            synchronized (this) {
+                if (--waiting == 0) {
+                    notifyAll();
+                }
+            }
+        }
     }
 
     /**
@@ -159,6 +173,17 @@ public final class CudaStream implements ExecutionStream {
                     throw new IllegalStateException("the device's default stream is closed with the device");
                 }
                 closed = true;
+                boolean interrupted = false;
+                while (waiting > 0) {
+                    try {
+                        wait(); // their waits end with the stream's queued work, without any lock of ours
+                    } catch (InterruptedException e) {
+                        interrupted = true; // destroying the stream under a waiting thread is not an option
+                    }
+                }
+                if (interrupted) {
+                    Thread.currentThread().interrupt();
+                }
                 dev.activate();
                 int sync = cudart.cudaStreamSynchronize(stream);
                 cudnn.cudnnDestroy(cudnnHandle);
