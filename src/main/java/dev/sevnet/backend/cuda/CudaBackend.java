@@ -376,8 +376,8 @@ public final class CudaBackend implements Backend {
     }
 
     /**
-     * Whether the fused conv kernels run this conv: CUSTOM only (AUTO keeps cuDNN until a GPU benchmark
-     * says otherwise, LIBRARY never), and within the kernels' grid limits (items and groups in grid z/y).
+     * Whether the fused conv kernels always run this conv: CUSTOM (AUTO instead measures them against cuDNN per
+     * problem where they apply, LIBRARY never), within the kernels' grid limits (items and groups in grid z/y).
      */
     private boolean fusedConv(ConvSpec s, Shape xs, long cout) {
         return kernelMode == KernelMode.CUSTOM && fusedConvShape(s, xs, cout);
@@ -1514,8 +1514,9 @@ public final class CudaBackend implements Backend {
      * dL/dw of a 16-bit conv: cuDNN's backward-filter with bfloat16 / float16 x, dy and dw descriptors and fp32
      * accumulation (PSEUDO_BFLOAT16 / PSEUDO_HALF), tensor-op math, the algorithm cached per problem and dtype
      * ({@code bwd-filter:...:bf16|fp16}); dw is stored in the 16-bit type (rounded once), as cuDNN's pseudo-16-bit
-     * backward-filter produces it. cuDNN in every kernel mode (the sevnet backward-weight kernels are fp32 only);
-     * only a problem cuDNN refuses goes through the fp32 backward-weight on widened copies.
+     * backward-filter produces it. AUTO measures the routes (this, cuDNN on channels-last copies, cuBLAS GEMMs for
+     * the 1x1x1 and 3x1x1 convs, fp32 on widened copies); CUSTOM and LIBRARY take cuDNN 16-bit (the sevnet
+     * backward-weight kernels are fp32 only), a problem cuDNN refuses the fp32 backward-weight on widened copies.
      */
     private Tensor halfConvBackwardWeight(Tensor x, Tensor dy, ConvSpec spec, Shape wShape) {
         DType dt = hc.convBackwardWeight(x, dy, spec, wShape);

@@ -186,7 +186,7 @@ class CudaHalfTrainingOpsTest {
 
     @ParameterizedTest
     @EnumSource(value = DType.class, names = {"BFLOAT16", "FLOAT16"})
-    void convBackwardsGoToCudnnInSixteenBitsInEveryKernelMode(DType dt) {
+    void convBackwardsMatchTheCpuInSixteenBitsInEveryKernelMode(DType dt) {
         Random r = new Random(1);
         for (CudaBackend.KernelMode mode : CudaBackend.KernelMode.values()) {
             gpu.setKernelMode(mode);
