@@ -57,6 +57,9 @@ public final class EvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (confusion != null && java.nio.file.Files.isDirectory(confusion)) {
+            throw new IllegalArgumentException("--confusion " + confusion + " is a folder: give the CSV file to write");
+        }
         Path ck = Checkpoint.resolve(checkpoint);
         Checkpoint.State st = Checkpoint.readState(ck);
         TrainConfig.Builder b = st.config().toBuilder();
@@ -88,7 +91,7 @@ public final class EvalCommand implements Callable<Integer> {
                 w.values().forEach(Tensor::close);
             }
             model.to(dev.sevnet.train.DeviceChoice.resolve(device).backend());
-            Progress.Mode mode = Progress.Mode.valueOf(progress.trim().toUpperCase(Locale.ROOT));
+            Progress.Mode mode = TrainCommand.parseProgress(progress);
             try (Progress p = new Progress("eval", (long) val.size() * val.testViews(), mode, 15)) {
                 r = Evaluator.evaluate(model, val, c.multiLabel(), batch != null ? batch : c.batch(), c.workers(),
                         c.seed(), p, null);

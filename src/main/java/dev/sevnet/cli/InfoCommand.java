@@ -45,6 +45,9 @@ public final class InfoCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         ModelStats stats;
         try {
+            if (size < 1 || size > 65536 || frames < 1 || frames > 65536) {
+                throw new IllegalArgumentException("--size and --frames must be 1..65536, got " + size + " and " + frames);
+            }
             stats = ModelStats.of(SevNetConfig.parse(model, classes), frames, size);
         } catch (IllegalArgumentException e) {
             spec.commandLine().getErr().println("sevnet info: " + e.getMessage());

@@ -20,21 +20,82 @@ public final class Main implements Runnable {
     }
 
     public static int run(String... args) {
-        return commandLine().execute(args);
+        try {
+            return commandLine().execute(args);
+        } catch (OutOfMemoryError e) { // an Error: past picocli's handler, which sees exceptions only
+            System.err.println("error: " + describe(e));
+            if (traceWanted()) {
+                e.printStackTrace();
+            }
+            return 1;
+        }
     }
 
     /**
-     * The command tree with its error policy: a bad argument or an unreadable file is one line on
-     * stderr and exit code 2, never a stack trace; anything else is a bug and keeps its trace.
+     * The command tree with its error policy: a bad argument, an unreadable or corrupt file (weights, videos) is one
+     * line on stderr and exit code 2; running out of memory, a device or I/O failure one line and exit code 1 (out of
+     * memory with what to lower). Never a stack trace unless asked for: {@code SEVNET_TRACE=1} in the environment or
+     * {@code -Dsevnet.trace=true} prints it after the line (what a bug report needs).
      */
     public static CommandLine commandLine() {
         return new CommandLine(new Main()).setExecutionExceptionHandler((e, cmd, parsed) -> {
-            if (e instanceof IllegalArgumentException || e instanceof java.io.UncheckedIOException) {
-                cmd.getErr().println("error: " + e.getMessage());
-                return 2;
+            int code = exitCode(e);
+            cmd.getErr().println("error: " + describe(e));
+            if (traceWanted()) {
+                e.printStackTrace(cmd.getErr());
+            } else if (code == 1 && !userFacing(e)) {
+                cmd.getErr().println("(SEVNET_TRACE=1 shows where it happened)");
             }
-            throw e;
+            return code;
         });
+    }
+
+    /** 2: the input is wrong (arguments, files); 1: the run failed (memory, device, I/O, a bug). */
+    static int exitCode(Throwable e) {
+        if (e instanceof IllegalArgumentException || e instanceof java.io.UncheckedIOException
+                || e instanceof dev.sevnet.nn.io.WeightsFormatException || e instanceof dev.sevnet.data.VideoDecodeException
+                || e instanceof java.nio.file.NoSuchFileException || e instanceof java.nio.file.FileAlreadyExistsException
+                || e instanceof java.nio.file.NotDirectoryException) {
+            return 2;
+        }
+        return 1;
+    }
+
+    static String describe(Throwable e) {
+        if (e instanceof OutOfMemoryError || e instanceof dev.sevnet.backend.DeviceOutOfMemoryException) {
+            return "out of memory: " + e.getMessage() + " (lower --batch, --size or --frames, or give the JVM more "
+                    + "memory)";
+        }
+        if (e instanceof java.nio.file.FileSystemException f) {
+            String why = f.getReason() != null ? f.getReason()
+                    : e instanceof java.nio.file.NoSuchFileException ? "no such file or directory"
+                    : e instanceof java.nio.file.FileAlreadyExistsException ? "already exists"
+                    : e instanceof java.nio.file.AccessDeniedException ? "permission denied" : "file system error";
+            return f.getFile() + (f.getOtherFile() != null ? " -> " + f.getOtherFile() : "") + ": " + why;
+        }
+        String m = e.getMessage();
+        boolean plain = userFacing(e);
+        if (m == null || m.isBlank()) {
+            return e.getClass().getSimpleName();
+        }
+        if (m.length() > 2000) {
+            m = m.substring(0, 2000) + " ... (" + (m.length() - 2000) + " more characters)";
+        }
+        return plain ? m : e.getClass().getSimpleName() + ": " + m;
+    }
+
+    /** Exceptions whose message is written for the user (the others name their type: likely a bug). */
+    private static boolean userFacing(Throwable e) {
+        return e instanceof IllegalArgumentException || e instanceof IllegalStateException
+                || e instanceof java.io.UncheckedIOException || e instanceof java.io.IOException
+                || e instanceof dev.sevnet.nn.io.WeightsFormatException || e instanceof dev.sevnet.data.VideoDecodeException
+                || e instanceof UnsupportedOperationException || e instanceof OutOfMemoryError
+                || e instanceof dev.sevnet.backend.DeviceOutOfMemoryException;
+    }
+
+    private static boolean traceWanted() {
+        String env = System.getenv("SEVNET_TRACE");
+        return Boolean.getBoolean("sevnet.trace") || (env != null && !env.isEmpty() && !env.equals("0"));
     }
 
     @Override

@@ -13,7 +13,7 @@ import java.util.concurrent.Callable;
         description = {"Write the synthetic motion dataset as H.264 mp4 files with mmaction2 list files "
                 + "(train.txt, val.txt: 'path label') and labels.txt, so the real video path can be exercised:",
                 "  sevnet synth --out data/synth && sevnet train --data-root data/synth --train-list data/synth/train.txt "
-                        + "--val-list data/synth/val.txt --classes 8 --labels data/synth/labels.txt --frames 8 --size 48"})
+                        + "--val-list data/synth/val.txt --classes 10 --labels data/synth/labels.txt --frames 8 --size 48"})
 public final class SynthCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "Output folder.")
     Path out;
@@ -38,8 +38,14 @@ public final class SynthCommand implements Callable<Integer> {
         if (train < 0 || val < 0) {
             throw new IllegalArgumentException("--train and --val must be >= 0");
         }
-        if (size % 2 != 0) {
-            throw new IllegalArgumentException("--size must be even (H.264 4:2:0), got " + size);
+        if (size % 2 != 0 || size < 16 || size > 4096) {
+            throw new IllegalArgumentException("--size must be even (H.264 4:2:0) and 16..4096, got " + size);
+        }
+        if (frames < 2 || frames > 4096) {
+            throw new IllegalArgumentException("--frames must be 2..4096, got " + frames);
+        }
+        if (java.nio.file.Files.exists(out) && !java.nio.file.Files.isDirectory(out)) {
+            throw new IllegalArgumentException("--out " + out + " is a file, not a folder");
         }
         SyntheticMotionDataset template = SyntheticMotionDataset.builder().seed(seed).frames(frames).resolution(size).build();
         long t0 = System.nanoTime();

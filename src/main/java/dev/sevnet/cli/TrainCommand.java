@@ -141,12 +141,33 @@ public final class TrainCommand implements Callable<Integer> {
             description = "Progress display: auto, bar, log, quiet (default: ${DEFAULT-VALUE}).")
     String progress;
 
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    /** What a resumed run may change; the rest of its configuration is the saved one. */
+    private static final java.util.Set<String> RESUME_OPTIONS = java.util.Set.of("--resume", "--epochs", "--workers",
+            "--precision", "--device", "--cuda-graphs", "--out", "--progress", "--predict");
+
     @Override
     public Integer call() throws Exception {
         long t0 = System.nanoTime();
         TrainConfig config;
         Path runDir;
+        Progress.Mode mode = parseProgress(progress);
         if (resume != null) {
+            java.util.List<String> ignored = new java.util.ArrayList<>();
+            if (spec != null && spec.commandLine().getParseResult() != null) {
+                for (picocli.CommandLine.Model.OptionSpec o : spec.commandLine().getParseResult().matchedOptions()) {
+                    if (!RESUME_OPTIONS.contains(o.longestName())) {
+                        ignored.add(o.longestName());
+                    }
+                }
+            }
+            if (!ignored.isEmpty()) {
+                throw new IllegalArgumentException("--resume continues the saved run's configuration: "
+                        + String.join(", ", ignored) + " cannot change it (a resumed run may change --epochs, "
+                        + "--workers, --precision, --device, --cuda-graphs); start a new run to change the others");
+            }
             Checkpoint.State st = Checkpoint.readState(resume);
             TrainConfig.Builder b = st.config().toBuilder();
             if (epochs != null) {
@@ -158,14 +179,24 @@ public final class TrainCommand implements Callable<Integer> {
             if (precision != null) {
                 b.precision(precision);
             }
+            if (cudaGraphs != null) {
+                b.cudaGraphs(cudaGraphs);
+            }
             config = b.device(device).build();
             runDir = out != null ? out : runDirOf(Checkpoint.resolve(resume));
+            if (runDir == null) {
+                throw new IllegalArgumentException("--resume " + resume + " is a checkpoint folder outside a run (no "
+                        + "runs/NAME/checkpoints/ above it): give --out DIR for the continued run");
+            }
         } else {
             config = buildConfig();
+            if (out != null && holdsRun(out)) {
+                throw new IllegalArgumentException("--out " + out + " already holds a run: continue it with --resume "
+                        + out + ", or give another --out (nothing was overwritten)");
+            }
             runDir = out != null ? out : RunDirectory.defaultPath(config.isSynthetic() ? "synthetic-" + config.model()
                     : (config.recipe() != null ? config.recipe() + "-" : "") + config.model());
         }
-        Progress.Mode mode = Progress.Mode.valueOf(progress.trim().toUpperCase(Locale.ROOT));
         Trainer trainer = new Trainer(config, runDir, mode);
         Trainer.Result r = resume != null ? trainer.resume(resume) : trainer.run();
         Path best = trainer.runDirectory().bestCheckpoint();
@@ -184,13 +215,28 @@ public final class TrainCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** runs/NAME/checkpoints/last -> runs/NAME; null for a checkpoint folder outside a run. */
     private static Path runDirOf(Path checkpoint) {
-        // runs/NAME/checkpoints/last -> runs/NAME
-        Path parent = checkpoint.getParent();
+        Path parent = checkpoint.toAbsolutePath().normalize().getParent();
         if (parent != null && parent.getFileName() != null && parent.getFileName().toString().equals("checkpoints")) {
             return parent.getParent();
         }
-        return parent;
+        return null;
+    }
+
+    /** Whether {@code dir} is a run a new one would overwrite (its checkpoints, metrics or config). */
+    private static boolean holdsRun(Path dir) {
+        return java.nio.file.Files.isDirectory(dir.resolve("checkpoints"))
+                || java.nio.file.Files.exists(dir.resolve("metrics.jsonl"))
+                || java.nio.file.Files.exists(dir.resolve("config.json"));
+    }
+
+    static Progress.Mode parseProgress(String s) {
+        try {
+            return Progress.Mode.valueOf(s.trim().toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--progress must be auto, bar, log or quiet, got '" + s + "'");
+        }
     }
 
     TrainConfig buildConfig() {

@@ -288,7 +288,8 @@ public final class PredictServer implements AutoCloseable {
             Prediction p = predictor.predict(file);
             return Reply.json(200, toJson(p));
         } catch (VideoDecodeException e) {
-            return Reply.error(422, "not_a_video", "the body is not a decodable video: " + reason(e));
+            return Reply.error(422, "not_a_video", "the body is not a decodable video: "
+                    + reason(e).replace(file.toString(), "body"));
         } catch (QueueFullException e) {
             return Reply.error(503, "queue_full", "server busy: " + e.getMessage()).with("Retry-After", "1");
         } catch (PredictionTimeoutException e) {
@@ -296,7 +297,8 @@ public final class PredictServer implements AutoCloseable {
         } catch (RejectedExecutionException e) {
             return Reply.error(503, "closing", "server is shutting down: " + e.getMessage());
         } catch (IllegalArgumentException e) {
-            return Reply.error(422, "not_a_video", "the body cannot be used as a video: " + firstLine(e));
+            return Reply.error(422, "not_a_video", "the body cannot be used as a video: "
+                    + firstLine(e).replace(file.toString(), "body"));
         } catch (IOException e) {
             return Reply.error(400, "bad_body", "cannot read the request body: " + firstLine(e));
         } finally {
@@ -313,12 +315,14 @@ public final class PredictServer implements AutoCloseable {
         try {
             clip = Npy.read(file);
         } catch (WeightsFormatException e) {
-            return Reply.error(422, "not_an_array", "the body is not a readable .npy array: " + firstLine(e));
+            return Reply.error(422, "not_an_array", "the body is not a readable .npy array: "
+                    + firstLine(e).replace(file.toString(), "body")); // the upload's temporary path is ours
         }
         try (clip) {
             return Reply.json(200, toJson(predictor.predict(clip)));
         } catch (IllegalArgumentException e) {
-            return Reply.error(422, "bad_clip", "the array cannot be used as a clip: " + firstLine(e));
+            return Reply.error(422, "bad_clip", "the array cannot be used as a clip: "
+                    + firstLine(e).replace(file.toString(), "body"));
         }
     }
 

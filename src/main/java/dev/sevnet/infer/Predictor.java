@@ -626,6 +626,17 @@ public final class Predictor implements AutoCloseable {
         }
         int per = (int) view.size();
         float[] all = clip.toFloatArray();
+        int bad = 0;
+        for (float x : all) {
+            if (!Float.isFinite(x)) {
+                bad++;
+            }
+        }
+        if (bad > 0) {
+            // a NaN passes through the convs and ReLUs as something finite-looking: refuse it instead of answering
+            throw new IllegalArgumentException("clip holds " + bad + " non-finite values (NaN or infinity) of "
+                    + all.length);
+        }
         float[][] data = new float[v][];
         for (int i = 0; i < v; i++) {
             data[i] = java.util.Arrays.copyOfRange(all, i * per, (i + 1) * per);

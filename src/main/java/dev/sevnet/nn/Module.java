@@ -182,8 +182,13 @@ public abstract class Module implements AutoCloseable {
             }
         }
         if (!problems.isEmpty()) {
+            // the first few name the cause (a wrong model or group width makes every tensor wrong)
+            int shown = Math.min(problems.size(), 5);
             throw new IllegalArgumentException("cannot load state dict into " + getClass().getSimpleName() + ": "
-                    + String.join("; ", problems));
+                    + (problems.size() > 1 ? problems.size() + " problems: " : "")
+                    + String.join("; ", problems.subList(0, shown))
+                    + (problems.size() > shown ? "; ... and " + (problems.size() - shown) + " more (a checkpoint of "
+                    + "another model or group width?)" : ""));
         }
         for (Map.Entry<String, Tensor> e : own.entrySet()) {
             Tensor src = state.get(e.getKey());

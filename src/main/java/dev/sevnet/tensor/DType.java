@@ -19,6 +19,11 @@ public enum DType {
         return byteSize;
     }
 
+    /** Every type but INT64. */
+    public boolean isFloatingPoint() {
+        return this != INT64;
+    }
+
     /** The dtype string safetensors uses ("F32", "I64", "F16", "BF16"). */
     public String safetensorsName() {
         return safetensorsName;

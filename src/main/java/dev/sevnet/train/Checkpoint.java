@@ -211,12 +211,24 @@ public final class Checkpoint {
 
     /** The model weights (new host tensors the caller owns). */
     public static Map<String, Tensor> readModel(Path dir) {
-        return Safetensors.read(resolve(dir).resolve(MODEL_FILE));
+        return readFinite(resolve(dir).resolve(MODEL_FILE));
+    }
+
+    /** Every tensor of {@code file}, refused (and freed) when a floating-point one holds a NaN or infinity. */
+    private static Map<String, Tensor> readFinite(Path file) {
+        Map<String, Tensor> t = Safetensors.read(file);
+        try {
+            Safetensors.requireFinite(file, t);
+            return t;
+        } catch (RuntimeException e) {
+            t.values().forEach(Tensor::close);
+            throw e;
+        }
     }
 
     /** The optimizer state (new host tensors the caller owns); empty when the file is absent. */
     public static Map<String, Tensor> readOptimizer(Path dir) {
         Path f = resolve(dir).resolve(OPTIMIZER_FILE);
-        return Files.exists(f) ? Safetensors.read(f) : Map.of();
+        return Files.exists(f) ? readFinite(f) : Map.of();
     }
 }

@@ -46,6 +46,7 @@ public final class Evaluator {
                 Uploader uploader = prefetch ? Backends.forDevice(device).uploader(2) : null;
                 BatchPrefetcher prefetcher = prefetch ? new BatchPrefetcher(epoch, uploader, "sevnet-prefetch-eval") : null) {
             java.util.Iterator<BatchPrefetcher.Item> batches = prefetch ? prefetcher : BatchPrefetcher.direct(epoch);
+            boolean any = false;
             while (batches.hasNext()) {
                 try (BatchPrefetcher.Item item = batches.next(); TensorScope scope = TensorScope.open()) {
                     Batch b = item.batch();
@@ -78,7 +79,11 @@ public final class Evaluator {
                     if (progress != null) {
                         progress.step((long) n * v, null);
                     }
+                    any |= n > 0;
                 }
+            }
+            if (!any) {
+                throw new IllegalArgumentException(Trainer.noSamples("evaluation", source.size(), epoch.skipped()));
             }
         } finally {
             model.train(wasTraining);

@@ -43,6 +43,9 @@ public final class Metrics {
             return false;
         }
         float v = row[label];
+        if (Float.isNaN(v)) {
+            return false; // NaN compares false with everything: it would rank first and count as a hit
+        }
         int better = 0;
         for (int j = 0; j < row.length; j++) {
             if (row[j] > v || (row[j] == v && j < label)) {

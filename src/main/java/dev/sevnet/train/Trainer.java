@@ -246,6 +246,13 @@ public final class Trainer {
                             } finally {
                                 pendingUpload = null;
                             }
+                            if (!Float.isFinite(loss) && scaler == null) {
+                                // fp32/bf16 have no loss scale to back off: the weights are (or are about to be) lost,
+                                // so stop before this epoch writes a checkpoint
+                                throw new IllegalStateException(String.format(Locale.ROOT, "training diverged at epoch "
+                                        + "%d, step %d: the loss is %s (learning rate %.4g); lower --lr, or resume "
+                                        + "from the last checkpoint", epoch, step, loss, lastLr));
+                            }
                             int n = b.size();
                             lossSum += (double) loss * n;
                             seen += n;
@@ -263,6 +270,9 @@ public final class Trainer {
                         }
                     }
                     skipped = data.skippedCount();
+                    if (seen == 0) {
+                        throw new IllegalArgumentException(noSamples("training", trainSet.size(), data.skipped()));
+                    }
                 }
                 if (scaler != null) {
                     LOG.info("epoch {}: fp16 loss scale {}, {} of its steps skipped for non-finite gradients", epoch,
@@ -518,5 +528,19 @@ public final class Trainer {
             sb.append("  *best*");
         }
         return sb.toString();
+    }
+
+    /**
+     * Why a pass over {@code total} samples produced nothing: an empty list, or every sample skipped as undecodable
+     * (wrong data root, corrupt videos, frame counts that do not match) — a run or a report on zero clips would
+     * look like success.
+     */
+    static String noSamples(String what, int total, java.util.List<String> skipped) {
+        if (total == 0) {
+            return "no samples for " + what + ": the list is empty";
+        }
+        return "no sample of the " + total + " for " + what + " could be read: " + skipped.size() + " skipped as "
+                + "undecodable" + (skipped.isEmpty() ? "" : " (first: " + skipped.get(0) + ")")
+                + "; check --data-root and the list file (the warnings above name each one)";
     }
 }

@@ -43,6 +43,37 @@ public final class Safetensors {
         }
     }
 
+    /**
+     * Checks that every floating-point tensor of {@code tensors} (read from {@code file}) holds finite values only:
+     * a NaN or infinity in saved weights means a diverged run or a damaged file, and would turn every prediction into
+     * NaN without an error.
+     *
+     * @throws WeightsFormatException naming the first tensor with non-finite values and how many
+     */
+    public static void requireFinite(Path file, Map<String, Tensor> tensors) {
+        for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+            requireFinite(file, e.getKey(), e.getValue());
+        }
+    }
+
+    /** {@link #requireFinite(Path, Map)} for one tensor. */
+    public static void requireFinite(Path file, String name, Tensor t) {
+        if (!t.dtype().isFloatingPoint()) {
+            return;
+        }
+        float[] v = t.toFloatArray();
+        long bad = 0;
+        for (float x : v) {
+            if (!Float.isFinite(x)) {
+                bad++;
+            }
+        }
+        if (bad > 0) {
+            throw new WeightsFormatException(file, name, bad + " of " + v.length + " values are not finite (NaN or "
+                    + "infinity): the run that saved it diverged or the file is damaged; use an earlier checkpoint");
+        }
+    }
+
     /** Opens {@code file} for lazy reading: header validated now, tensors read on demand. */
     public static SafetensorsFile open(Path file) {
         return SafetensorsFile.open(file);

@@ -93,6 +93,7 @@ public final class WeightsLoader {
                 Map<String, Tensor> state = new LinkedHashMap<>();
                 for (String name : toLoad) {
                     Tensor t = f.load(name);
+                    Safetensors.requireFinite(file, name, t);
                     Tensor dst = own.get(name);
                     state.put(name, t.dtype() == dst.dtype() ? t : t.toFloat32());
                 }
