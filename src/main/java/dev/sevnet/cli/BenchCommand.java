@@ -118,6 +118,11 @@ public final class BenchCommand implements Callable<Integer> {
             System.err.println("sevnet bench: --mode must be infer or train, got '" + mode + "'");
             return 2;
         }
+        if (threads < 0) {
+            System.err.println("sevnet bench: --threads must be >= 0 (0: all cores), got " + threads);
+            return 2;
+        }
+        CudaBackend.KernelMode.parse(kernels); // a bad name is an error on every device, not only on a GPU
         if (streams < 1 || streams > 64 || (streams > 1 && !mode.equals("infer"))) {
             System.err.println("sevnet bench: --streams must be 1 to 64, and above 1 only with --mode infer");
             return 2;

@@ -57,6 +57,9 @@ public final class EvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (batch != null && batch < 1) {
+            throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
+        }
         if (confusion != null && java.nio.file.Files.isDirectory(confusion)) {
             throw new IllegalArgumentException("--confusion " + confusion + " is a folder: give the CSV file to write");
         }

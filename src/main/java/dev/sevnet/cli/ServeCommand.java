@@ -76,10 +76,25 @@ public final class ServeCommand implements Callable<Integer> {
     @Mixin
     Int8Calibration int8 = new Int8Calibration();
 
+    private static void positive(long v, String option) {
+        if (v < 1) {
+            throw new IllegalArgumentException(option + " must be >= 1, got " + v);
+        }
+    }
+
     @Override
     public Integer call() throws Exception {
         if (!(maxBodyMb > 0)) {
             throw new IllegalArgumentException("--max-body-mb must be > 0");
+        }
+        // named as the options are (the builder's own checks name its methods)
+        positive(maxBatch, "--max-batch");
+        positive(inFlight, "--in-flight");
+        positive(queue, "--queue");
+        positive(timeoutMs, "--timeout-ms");
+        positive(top, "--top");
+        if (maxDelayMs < 0) {
+            throw new IllegalArgumentException("--max-delay-ms must be >= 0, got " + maxDelayMs);
         }
         Predictor.Builder b = Predictor.builder().checkpoint(checkpoint).device(device).maxBatch(maxBatch)
                 .maxQueueDelay(Duration.ofMillis(maxDelayMs)).inFlight(inFlight).queueCapacity(queue)

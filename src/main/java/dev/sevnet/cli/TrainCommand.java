@@ -183,6 +183,11 @@ public final class TrainCommand implements Callable<Integer> {
                 b.cudaGraphs(cudaGraphs);
             }
             config = b.device(device).build();
+            if (config.epochs() <= st.epoch()) {
+                throw new IllegalArgumentException("--resume " + resume + ": that run has trained " + st.epoch()
+                        + " of its " + st.config().epochs() + " epochs; give --epochs N (above " + st.epoch()
+                        + ") to train further");
+            }
             runDir = out != null ? out : runDirOf(Checkpoint.resolve(resume));
             if (runDir == null) {
                 throw new IllegalArgumentException("--resume " + resume + " is a checkpoint folder outside a run (no "
@@ -231,6 +236,10 @@ public final class TrainCommand implements Callable<Integer> {
                 || java.nio.file.Files.exists(dir.resolve("config.json"));
     }
 
+    private static String abs(Path p) {
+        return p.toAbsolutePath().normalize().toString();
+    }
+
     static Progress.Mode parseProgress(String s) {
         try {
             return Progress.Mode.valueOf(s.trim().toUpperCase(Locale.ROOT));
@@ -256,14 +265,14 @@ public final class TrainCommand implements Callable<Integer> {
             if (classes == null && recipe == null) {
                 throw new IllegalArgumentException("--classes K is required with --train-list (or use --recipe)");
             }
-            b.dataRoot(dataRoot == null ? null : dataRoot.toString()).trainList(trainList.toString())
-                    .valList(valList.toString());
+            // absolute: the run folder's config is read again by eval/predict/resume from wherever they run
+            b.dataRoot(dataRoot == null ? null : abs(dataRoot)).trainList(abs(trainList)).valList(abs(valList));
         }
         if (classes != null) {
             b.numClasses(classes);
         }
         if (labels != null) {
-            b.labelsFile(labels.toString());
+            b.labelsFile(abs(labels));
         }
         if (model != null) {
             b.model(model);
@@ -293,6 +302,9 @@ public final class TrainCommand implements Callable<Integer> {
             b.accum(accum);
         }
         if (lr != null) {
+            if (!Double.isFinite(lr) || lr <= 0) {
+                throw new IllegalArgumentException("--lr must be a positive number, got " + lr);
+            }
             b.lr(lr);
         }
         if (dropout != null) {

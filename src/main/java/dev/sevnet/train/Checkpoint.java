@@ -204,6 +204,11 @@ public final class Checkpoint {
             return State.fromJson(o);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + d.resolve(STATE_FILE), e);
+        } catch (com.google.gson.JsonParseException | IllegalStateException e) {
+            // Gson's own words (EOFException at $.epoch, "Not a JSON Object: null") say little to a user
+            throw new IllegalArgumentException("bad " + d.resolve(STATE_FILE) + ": not a complete JSON object (the file is "
+                    + "empty, truncated or damaged; a checkpoint is written atomically, so it was changed afterwards)",
+                    e);
         } catch (RuntimeException e) {
             throw new IllegalArgumentException("bad " + d.resolve(STATE_FILE) + ": " + e.getMessage(), e);
         }

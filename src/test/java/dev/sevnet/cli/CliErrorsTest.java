@@ -106,6 +106,13 @@ class CliErrorsTest {
                 "--lr, --batch cannot change it");
         assertOneLineError(ServeCommandTest.run("train", "--resume", ck.toString(), "--epochs", "2"), "outside a run");
         assertOneLineError(ServeCommandTest.run("train", "--progress", "bogus"), "--progress must be");
+        TrainConfig c = TrainConfig.builder().seed(3).build();
+        Path done = dir.resolve("done");
+        try (SevNet net = Trainer.createModel(c)) {
+            Checkpoint.write(done.resolve("checkpoints").resolve("last"), net.stateDict(), Map.of(),
+                    new Checkpoint.State(c.epochs(), 1, 0, 0.0, 1, 0.0, 0, c, SyntheticMotionDataset.classNamesList()));
+        }
+        assertOneLineError(ServeCommandTest.run("train", "--resume", done.toString()), "to train further");
     }
 
     @Test
@@ -118,5 +125,17 @@ class CliErrorsTest {
         ServeCommandTest.Run info = ServeCommandTest.run("info", "--size", "2000000000");
         assertEquals(2, info.code(), info.err());
         assertFalse(info.err().contains("\tat "), info.err());
+    }
+
+    @Test
+    void numbersOutOfRangeNameTheOption(@TempDir Path dir) {
+        assertOneLineError(ServeCommandTest.run("train", "--lr", "NaN", "--out", dir.resolve("r").toString()),
+                "--lr must be");
+        Path ck = checkpoint(dir, "ck", false);
+        assertOneLineError(ServeCommandTest.run("eval", "--checkpoint", ck.toString(), "--batch", "0"), "--batch must");
+        assertOneLineError(ServeCommandTest.run("serve", "--checkpoint", ck.toString(), "--max-batch", "0"),
+                "--max-batch must");
+        assertOneLineError(ServeCommandTest.run("bench", "--kernels", "bogus"), "unknown kernel mode");
+        assertEquals(2, ServeCommandTest.run("bench", "--threads", "-1").code());
     }
 }
