@@ -102,7 +102,10 @@ public final class EvalCommand implements Callable<Integer> {
         }
         double secs = (System.nanoTime() - t0) / 1e9;
         System.out.printf(Locale.ROOT, "checkpoint %s (epoch %d, %s)%n", ck, st.epoch(), c.model());
-        System.out.printf(Locale.ROOT, "samples        %d (%dx%d views)%n", r.samples(), c.testClips(), c.testCrops());
+        int listed = val.size();
+        System.out.printf(Locale.ROOT, "samples        %d%s (%dx%d views)%n", r.samples(),
+                r.samples() < listed ? " of " + listed + " (" + (listed - r.samples()) + " skipped as undecodable, "
+                        + "named in the warnings above)" : "", c.testClips(), c.testCrops());
         System.out.printf(Locale.ROOT, "top-1          %.2f%%%n", 100 * r.top1());
         System.out.printf(Locale.ROOT, "top-5          %.2f%%%n", 100 * r.top5());
         System.out.printf(Locale.ROOT, "mean class acc %.2f%%%n", 100 * r.meanClassAcc());

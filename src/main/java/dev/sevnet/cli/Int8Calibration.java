@@ -28,6 +28,9 @@ final class Int8Calibration {
 
     void applyTo(Predictor.Builder b) {
         b.precision(precision);
+        if (calibration != null && !calibration.isEmpty() && !"int8".equalsIgnoreCase(String.valueOf(precision).trim())) {
+            throw new IllegalArgumentException("--calibration calibrates int8 only: add --precision int8, or leave it out");
+        }
         if (calibration != null && !calibration.isEmpty()) {
             b.calibrationVideos(expand(calibration));
         }
@@ -45,8 +48,9 @@ final class Int8Calibration {
                 continue;
             }
             try (Stream<Path> s = Files.list(p)) {
-                s.filter(f -> Files.isRegularFile(f) || Files.isDirectory(f)).sorted().limit(MAX_FROM_FOLDER)
-                        .forEach(out::add);
+                // videos and frame folders only: a labels.txt or list file beside them is not a clip
+                s.filter(f -> Files.isDirectory(f) ? isFrameFolder(f) : Files.isRegularFile(f) && isVideoName(f))
+                        .sorted().limit(MAX_FROM_FOLDER).forEach(out::add);
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot list " + p + ": " + e.getMessage(), e);
             }
@@ -55,6 +59,15 @@ final class Int8Calibration {
             throw new IllegalArgumentException("--calibration " + paths + " holds no videos");
         }
         return out;
+    }
+
+    private static final java.util.Set<String> VIDEO_EXTENSIONS = java.util.Set.of("mp4", "webm", "mkv", "avi", "mov",
+            "m4v", "mpg", "mpeg", "ogv", "flv", "wmv", "3gp", "ts");
+
+    private static boolean isVideoName(Path f) {
+        String n = f.getFileName().toString();
+        int dot = n.lastIndexOf('.');
+        return dot > 0 && VIDEO_EXTENSIONS.contains(n.substring(dot + 1).toLowerCase(java.util.Locale.ROOT));
     }
 
     private static boolean isFrameFolder(Path dir) {

@@ -79,7 +79,7 @@ public final class ParityCommand implements Callable<Integer> {
         } catch (WeightsFormatException | IllegalArgumentException | IllegalStateException | UncheckedIOException e) {
             err.println("sevnet parity: " + oneLine(e.getMessage()));
             err.flush();
-            return 1;
+            return e instanceof IllegalStateException ? 1 : 2; // bad input: 2, as in every command
         } catch (RuntimeException e) {
             err.println("sevnet parity: " + e.getClass().getSimpleName() + ": " + oneLine(e.getMessage()));
             err.flush();

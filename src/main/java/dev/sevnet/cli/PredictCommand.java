@@ -103,8 +103,10 @@ public final class PredictCommand implements Callable<Integer> {
                 }
                 System.out.println(pr.video());
                 List<Prediction.ClassScore> tops = pr.prediction().top();
+                int rankWidth = String.valueOf(tops.size()).length(); // columns stay aligned past rank 9
                 for (int j = 0; j < tops.size(); j++) {
-                    System.out.printf(Locale.ROOT, "  %d. %-32s %6.2f%%%n", j + 1, tops.get(j).label(), 100 * tops.get(j).prob());
+                    System.out.printf(Locale.ROOT, "  %" + rankWidth + "d. %-32s %6.2f%%%n", j + 1, tops.get(j).label(),
+                            100 * tops.get(j).prob());
                 }
             }
         }

@@ -203,7 +203,21 @@ public final class TrainCommand implements Callable<Integer> {
                     : (config.recipe() != null ? config.recipe() + "-" : "") + config.model());
         }
         Trainer trainer = new Trainer(config, runDir, mode);
-        Trainer.Result r = resume != null ? trainer.resume(resume) : trainer.run();
+        // Ctrl-C (or a kill) mid-run: say how to continue; the last checkpoint is complete (written atomically)
+        Path shownRun = runDir;
+        Thread interrupted = new Thread(() -> System.err.printf("%ninterrupted: continue with `sevnet train --resume %s` "
+                + "(from its last complete epoch)%n", shownRun), "sevnet-train-interrupted");
+        Runtime.getRuntime().addShutdownHook(interrupted);
+        Trainer.Result r;
+        try {
+            r = resume != null ? trainer.resume(resume) : trainer.run();
+        } finally {
+            try {
+                Runtime.getRuntime().removeShutdownHook(interrupted);
+            } catch (IllegalStateException shuttingDown) {
+                // the JVM is exiting: the hook runs
+            }
+        }
         Path best = trainer.runDirectory().bestCheckpoint();
         System.out.printf(Locale.ROOT, "%nvalidation: top-1 %.2f%%  top-5 %.2f%%  mean class accuracy %.2f%%%s  (%d clips, %s)%n",
                 100 * r.finalVal().top1(), 100 * r.finalVal().top5(), 100 * r.finalVal().meanClassAcc(),
