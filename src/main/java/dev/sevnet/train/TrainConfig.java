@@ -241,13 +241,21 @@ public final class TrainConfig {
     private static final Gson GSON = new GsonBuilder().serializeSpecialFloatingPointValues().setPrettyPrinting().create();
 
     public JsonObject toJson() {
-        return GSON.toJsonTree(this).getAsJsonObject();
+        JsonObject o = GSON.toJsonTree(this).getAsJsonObject();
+        if (Double.isNaN(lr)) {
+            o.remove("lr"); // strict JSON has no NaN: absent means "the scaling rule" (files with NaN still load)
+        }
+        return o;
     }
 
     public static TrainConfig fromJson(JsonObject o) {
         TrainConfig parsed = GSON.fromJson(o, TrainConfig.class);
-        // re-validate through the builder (Gson bypasses the constructor)
-        return parsed.toBuilder().build();
+        // re-validate through the builder (Gson bypasses the constructor, so an absent lr reads as 0)
+        Builder b = parsed.toBuilder();
+        if (!o.has("lr") || o.get("lr").isJsonNull()) {
+            b.lr(Double.NaN);
+        }
+        return b.build();
     }
 
     @Override

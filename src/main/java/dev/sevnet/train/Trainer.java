@@ -340,7 +340,9 @@ public final class Trainer {
             if (!stopped) {
                 Metrics.writeConfusionCsv(lastVal.confusion(), labels, run.confusionFile());
                 JsonObject extra = new JsonObject();
-                extra.addProperty("best_" + metric, best);
+                if (Double.isFinite(best)) { // strict JSON has no NaN: absent when no epoch scored
+                    extra.addProperty("best_" + metric, best);
+                }
                 extra.addProperty("best_epoch", bestEpoch);
                 extra.addProperty("steps", step);
                 extra.addProperty("effective_batch", config.effectiveBatch());
