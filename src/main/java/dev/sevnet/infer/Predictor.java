@@ -626,12 +626,7 @@ public final class Predictor implements AutoCloseable {
         }
         int per = (int) view.size();
         float[] all = clip.toFloatArray();
-        int bad = 0;
-        for (float x : all) {
-            if (!Float.isFinite(x)) {
-                bad++;
-            }
-        }
+        int bad = Tensor.countNonFinite(all);
         if (bad > 0) {
             // a NaN passes through the convs and ReLUs as something finite-looking: refuse it instead of answering
             throw new IllegalArgumentException("clip holds " + bad + " non-finite values (NaN or infinity) of "

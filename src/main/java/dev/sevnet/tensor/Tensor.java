@@ -234,6 +234,17 @@ public final class Tensor implements AutoCloseable {
         return t;
     }
 
+    /** How many of {@code values} are NaN or infinite (what weights and input clips are checked for). */
+    public static int countNonFinite(float[] values) {
+        int bad = 0;
+        for (float x : values) {
+            if (!Float.isFinite(x)) {
+                bad++;
+            }
+        }
+        return bad;
+    }
+
     public float[] toFloatArray() {
         if (!device().isCpu()) {
             try (Tensor h = toHostCopy()) {

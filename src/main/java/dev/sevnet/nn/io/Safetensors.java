@@ -62,12 +62,7 @@ public final class Safetensors {
             return;
         }
         float[] v = t.toFloatArray();
-        long bad = 0;
-        for (float x : v) {
-            if (!Float.isFinite(x)) {
-                bad++;
-            }
-        }
+        int bad = Tensor.countNonFinite(v);
         if (bad > 0) {
             throw new WeightsFormatException(file, name, bad + " of " + v.length + " values are not finite (NaN or "
                     + "infinity): the run that saved it diverged or the file is damaged; use an earlier checkpoint");
