@@ -341,6 +341,21 @@ class PredictorTest {
     }
 
     @Test
+    void aClipWithNonFiniteValuesIsRefusedBeforeItIsQueued() {
+        try (Predictor p = base().build()) {
+            float[] v = new float[3 * 8 * 32 * 32];
+            v[17] = Float.NaN;
+            v[99] = Float.POSITIVE_INFINITY;
+            try (Tensor clip = Tensor.of(v, 3, 8, 32, 32)) {
+                IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(
+                        IllegalArgumentException.class, () -> p.predict(clip));
+                assertTrue(e.getMessage().contains("2 non-finite values"), e.getMessage());
+            }
+            assertEquals(0, p.stats().failed() + p.stats().accepted(), "nothing was queued");
+        }
+    }
+
+    @Test
     void closeWaitsForAcceptedCallsRejectsNewOnesAndFreesEveryNativeBuffer() throws Exception {
         long before = MemoryStats.liveHostBytes();
         Predictor p = base().maxBatch(4).maxQueueDelay(Duration.ofMillis(1)).queueCapacity(8).build();
