@@ -62,6 +62,7 @@ public final class Trainer {
 
     public Trainer(TrainConfig config, Path runDir, Progress.Mode progressMode) {
         this.config = config;
+        this.createdRunDir = !java.nio.file.Files.exists(runDir);
         this.run = new RunDirectory(runDir);
         this.progressMode = progressMode;
     }
@@ -108,12 +109,36 @@ public final class Trainer {
 
     /** Trains from scratch. */
     public Result run() {
-        return train(null);
+        return removingAnEmptyRun(() -> train(null));
     }
 
     /** Continues the run saved in {@code checkpointDir} (its config wins over this trainer's). */
     public Result resume(Path checkpointDir) {
-        return train(Checkpoint.resolve(checkpointDir));
+        return removingAnEmptyRun(() -> train(Checkpoint.resolve(checkpointDir)));
+    }
+
+    /** Whether this trainer made its run folder (it did not exist before). */
+    private final boolean createdRunDir;
+
+    /**
+     * Runs {@code body}; when it fails before any checkpoint was written (bad data, bad options found late), the run
+     * folder this trainer made is removed again, so failed starts do not leave empty runs behind.
+     */
+    private Result removingAnEmptyRun(java.util.function.Supplier<Result> body) {
+        try {
+            return body.get();
+        } catch (RuntimeException | Error e) {
+            if (createdRunDir && !java.nio.file.Files.exists(run.checkpoints())) {
+                try (java.util.stream.Stream<Path> files = java.nio.file.Files.walk(run.root())) {
+                    for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                        java.nio.file.Files.deleteIfExists(p);
+                    }
+                } catch (java.io.IOException | RuntimeException cleanup) {
+                    e.addSuppressed(cleanup);
+                }
+            }
+            throw e;
+        }
     }
 
     private Result train(Path resumeFrom) {

@@ -94,6 +94,11 @@ class CliErrorsTest {
         assertFalse(Files.exists(csv), "no report of zero clips");
         assertOneLineError(ServeCommandTest.run("eval", "--checkpoint", ck.toString(), "--confusion", dir.toString()),
                 "is a folder");
+        Path run = dir.resolve("new-run");
+        assertOneLineError(ServeCommandTest.run("train", "--train-list", list.toString(), "--val-list", list.toString(),
+                "--data-root", dir.toString(), "--classes", "2", "--model", "sevnet-g1", "--frames", "4", "--size", "32",
+                "--epochs", "1", "--out", run.toString(), "--progress", "quiet"), "could be read");
+        assertFalse(Files.exists(run), "a run that never wrote a checkpoint leaves no folder behind");
     }
 
     @Test
