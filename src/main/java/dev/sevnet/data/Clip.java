@@ -10,6 +10,10 @@ import java.util.Arrays;
  */
 public record Clip(float[] data, int frames, int height, int width, int[] labels) {
     public Clip {
+        if (frames <= 0 || height <= 0 || width <= 0) {
+            throw new IllegalArgumentException("clip dimensions must be positive, got [3, " + frames + ", " + height
+                    + ", " + width + "]");
+        }
         if ((long) 3 * frames * height * width != data.length) {
             throw new IllegalArgumentException("clip data of " + data.length + " values does not match [3, "
                     + frames + ", " + height + ", " + width + "]");

@@ -25,8 +25,18 @@ import java.util.Random;
  * Immutable and thread-safe.
  */
 public final class ClipTransform {
-    public static final float[] IMAGENET_MEAN = {0.485f, 0.456f, 0.406f};
-    public static final float[] IMAGENET_STD = {0.229f, 0.224f, 0.225f};
+    private static final float[] IMAGENET_MEAN = {0.485f, 0.456f, 0.406f};
+    private static final float[] IMAGENET_STD = {0.229f, 0.224f, 0.225f};
+
+    /** ImageNet's per-channel RGB mean (of pixels scaled to 0..1), a copy. */
+    public static float[] imagenetMean() {
+        return IMAGENET_MEAN.clone();
+    }
+
+    /** ImageNet's per-channel RGB standard deviation (of pixels scaled to 0..1), a copy. */
+    public static float[] imagenetStd() {
+        return IMAGENET_STD.clone();
+    }
 
     private final int size;
     private final int minShortSide;

@@ -18,7 +18,10 @@ public record RgbFrames(int width, int height, List<byte[]> frames) {
             throw new IllegalArgumentException("frame size must be positive, got " + width + "x" + height);
         }
         frames = List.copyOf(frames);
-        int need = width * height * 3;
+        long need = 3L * width * height; // in long: 65536 x 65536 x 3 must not wrap to a small size
+        if (need > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("frame of " + width + "x" + height + " RGB is too large for one array");
+        }
         for (byte[] f : frames) {
             if (f.length != need) {
                 throw new IllegalArgumentException("frame of " + f.length + " bytes, expected " + need

@@ -37,7 +37,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Random;
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -92,6 +91,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * batching thread: keep them short, or use the {@code ...Async} variants.
  */
 public final class Predictor implements AutoCloseable {
+    /** Upper bounds of the builder's settings: beyond them a setting is a mistake, not a configuration. */
+    static final int MAX_BATCH = 4096;
+    static final int MAX_IN_FLIGHT = 256;
+    static final int MAX_QUEUE = 1 << 20;
+
     /** Fires per-call timeouts (one daemon thread for every predictor). */
     private static final ScheduledThreadPoolExecutor TIMER = timer();
 
@@ -188,6 +192,29 @@ public final class Predictor implements AutoCloseable {
         public long[] batchSizes() {
             return batchSizes.clone();
         }
+
+        // a record compares and prints an array component by identity: by value here, as for the other fields
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Stats s && accepted == s.accepted && completed == s.completed && failed == s.failed
+                    && rejected == s.rejected && timedOut == s.timedOut && batches == s.batches && clips == s.clips
+                    && queueDepth == s.queueDepth && running == s.running && java.util.Arrays.equals(batchSizes,
+                    s.batchSizes) && poolBytes == s.poolBytes && poolMallocs == s.poolMallocs;
+        }
+
+        @Override
+        public int hashCode() {
+            return java.util.Objects.hash(accepted, completed, failed, rejected, timedOut, batches, clips, queueDepth,
+                    running, java.util.Arrays.hashCode(batchSizes), poolBytes, poolMallocs);
+        }
+
+        @Override
+        public String toString() {
+            return "Stats[accepted=" + accepted + ", completed=" + completed + ", failed=" + failed + ", rejected="
+                    + rejected + ", timedOut=" + timedOut + ", batches=" + batches + ", clips=" + clips + ", queueDepth="
+                    + queueDepth + ", running=" + running + ", batchSizes=" + java.util.Arrays.toString(batchSizes)
+                    + ", poolBytes=" + poolBytes + ", poolMallocs=" + poolMallocs + "]";
+        }
     }
 
     private Predictor(Builder b, TrainConfig config, List<String> labels, Module model, DeviceChoice device) {
@@ -211,7 +238,7 @@ public final class Predictor implements AutoCloseable {
         this.batchSizes = new AtomicLongArray(maxBatch + 1);
         AtomicInteger decodeIds = new AtomicInteger();
         this.decodePool = new ThreadPoolExecutor(b.decodeThreads, b.decodeThreads, 30, TimeUnit.SECONDS,
-                new ArrayBlockingQueue<>(queueCapacity), r -> {
+                new java.util.concurrent.LinkedBlockingQueue<>(queueCapacity), r -> { // bounded, not preallocated
                     Thread t = new Thread(() -> {
                         internalThread.set(Boolean.TRUE);
                         r.run();
@@ -234,12 +261,7 @@ public final class Predictor implements AutoCloseable {
                 }
             } catch (RuntimeException | Error e) {
                 decodePool.shutdown();
-                List<AutoCloseable> owned = new ArrayList<>();
-                owned.add(graphed);
-                owned.addAll(Arrays.asList(streams));
-                owned.add(uploader);
-                owned.addAll(Arrays.asList(pools));
-                closeAll(owned, e);
+                closeAll(ownedResources(false), e);
                 throw e;
             }
             warm += pools[i].stats().deviceAllocs();
@@ -248,9 +270,30 @@ public final class Predictor implements AutoCloseable {
         for (int i = 0; i < workers.length; i++) {
             HostMemoryPool pool = pools[i];
             ExecutionStream stream = streams[i];
-            workers[i] = new Thread(() -> workerLoop(pool, stream), "sevnet-batcher-" + i);
-            workers[i].setDaemon(true);
-            workers[i].start();
+            Thread w = new Thread(() -> workerLoop(pool, stream), "sevnet-batcher-" + i);
+            w.setDaemon(true);
+            try {
+                w.start();
+            } catch (RuntimeException | Error e) { // no thread left in the process: stop the ones started
+                lock.lock();
+                try {
+                    drained = true;
+                    notEmpty.signalAll();
+                } finally {
+                    lock.unlock();
+                }
+                for (int j = 0; j < i; j++) {
+                    try {
+                        workers[j].join();
+                    } catch (InterruptedException ie) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+                decodePool.shutdown();
+                closeAll(ownedResources(false), e);
+                throw e;
+            }
+            workers[i] = w;
         }
     }
 
@@ -544,13 +587,7 @@ public final class Predictor implements AutoCloseable {
             }
             // the graphs first (their replays used the capturing streams' library handles), then the streams (each
             // waits for its work; its cached device blocks go to the default stream); one failure does not stop the rest
-            List<AutoCloseable> owned = new ArrayList<>();
-            owned.add(graphed);
-            owned.addAll(Arrays.asList(streams));
-            owned.add(uploader);
-            owned.add(model);
-            owned.addAll(Arrays.asList(pools));
-            Throwable failed = closeAll(owned, null);
+            Throwable failed = closeAll(ownedResources(true), null);
             closed = true;
             if (interrupted) {
                 Thread.currentThread().interrupt();
@@ -565,6 +602,23 @@ public final class Predictor implements AutoCloseable {
                 throw new IllegalStateException("closing the predictor failed: " + failed, failed);
             }
         }
+    }
+
+    /**
+     * What this predictor frees, in order: the graphs first (their replays used the capturing streams' library
+     * handles), then the streams, the uploader, the model when {@code withModel} (a failed constructor leaves it to
+     * the builder), the host pools. Nulls (not made yet) are skipped by {@link #closeAll}.
+     */
+    private List<AutoCloseable> ownedResources(boolean withModel) {
+        List<AutoCloseable> owned = new ArrayList<>();
+        owned.add(graphed);
+        owned.addAll(Arrays.asList(streams));
+        owned.add(uploader);
+        if (withModel) {
+            owned.add(model);
+        }
+        owned.addAll(Arrays.asList(pools));
+        return owned;
     }
 
     /**
@@ -1199,19 +1253,24 @@ public final class Predictor implements AutoCloseable {
          * Loads the weights, prepares the inference graph, moves it to the device and starts the
          * batching threads.
          *
-         * @throws IllegalArgumentException for a bad option, a missing or mismatched checkpoint, or an
-         *                                  unusable device
+         * @throws IllegalArgumentException for a bad option, a missing checkpoint folder, or an unusable device
+         * @throws dev.sevnet.nn.io.WeightsFormatException for weights that are missing, corrupt, hold non-finite
+         *                                  values or do not match the model
          */
         public Predictor build() {
             require(checkpoint != null || weights != null, "a checkpoint folder or a weights file is required");
-            require(maxBatch >= 1, "maxBatch must be >= 1, got " + maxBatch);
+            require(maxBatch >= 1 && maxBatch <= MAX_BATCH, "maxBatch must be 1.." + MAX_BATCH + ", got " + maxBatch);
             require(!maxQueueDelay.isNegative(), "maxQueueDelay must be >= 0, got " + maxQueueDelay);
-            require(inFlight >= 1, "inFlight must be >= 1, got " + inFlight);
-            require(queueCapacity >= 1, "queueCapacity must be >= 1, got " + queueCapacity);
+            require(inFlight >= 1 && inFlight <= MAX_IN_FLIGHT, "inFlight must be 1.." + MAX_IN_FLIGHT + ", got "
+                    + inFlight);
+            require(queueCapacity >= 1 && queueCapacity <= MAX_QUEUE, "queueCapacity must be 1.." + MAX_QUEUE + ", got "
+                    + queueCapacity);
             require(!timeout.isNegative() && !timeout.isZero(), "timeout must be > 0, got " + timeout);
             require(topK >= 1, "topK must be >= 1, got " + topK);
-            require(frames >= 0 && size >= 0, "frames and size must be positive");
-            require(decodeThreads >= 1, "decodeThreads must be >= 1, got " + decodeThreads);
+            require(frames >= 0 && size >= 0, "frames and size must be >= 0 (0: the checkpoint's), got " + frames
+                    + " and " + size);
+            require(decodeThreads >= 1 && decodeThreads <= MAX_IN_FLIGHT, "decodeThreads must be 1.." + MAX_IN_FLIGHT
+                    + ", got " + decodeThreads);
             require(calibrationClips >= 1, "calibrationClips must be >= 1, got " + calibrationClips);
             boolean int8 = precision.equals("int8");
             require(!int8 || fold, "int8 runs the folded model: foldBatchNorm(false) cannot be combined with it");

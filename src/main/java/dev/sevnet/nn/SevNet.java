@@ -13,7 +13,12 @@ import java.util.List;
  * <p>Created in training mode (PyTorch's default); call {@link #eval()} for inference.
  */
 public final class SevNet extends Module {
-    public static final int[] DEPTHS = {3, 4, 6, 3};
+    private static final int[] DEPTHS = {3, 4, 6, 3};
+
+    /** Blocks per stage, ResNet-50's (3, 4, 6, 3); a copy (the model's own never changes). */
+    public static int[] depths() {
+        return DEPTHS.clone();
+    }
 
     private final SevNetConfig config;
     private final Stem stem;

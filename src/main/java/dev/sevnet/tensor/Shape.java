@@ -33,7 +33,11 @@ public final class Shape {
 
     /** Dimension i; negative i counts from the end. */
     public long get(int i) {
-        return dims[i < 0 ? dims.length + i : i];
+        int at = i < 0 ? dims.length + i : i;
+        if (at < 0 || at >= dims.length) {
+            throw new IndexOutOfBoundsException("axis " + i + " of a rank-" + dims.length + " shape " + this);
+        }
+        return dims[at];
     }
 
     public int getInt(int i) {
@@ -56,7 +60,7 @@ public final class Shape {
     public long sizeFrom(int from) {
         long n = 1;
         for (int i = from; i < dims.length; i++) {
-            n *= dims[i];
+            n = Math.multiplyExact(n, dims[i]);
         }
         return n;
     }

@@ -27,7 +27,7 @@ public final class Tensor implements AutoCloseable {
 
     /** Wraps storage the caller already owns one reference of (used by device backends). */
     public static Tensor wrap(Shape shape, DType dtype, Storage storage) {
-        long need = shape.size() * dtype.byteSize();
+        long need = bytesOf(shape, dtype);
         if (storage.bytes() < need) {
             throw new IllegalArgumentException("storage of " + storage.bytes() + " bytes is too small for "
                     + shape + " " + dtype);
@@ -37,7 +37,17 @@ public final class Tensor implements AutoCloseable {
 
     /** Uninitialised host tensor. */
     public static Tensor empty(Shape shape, DType dtype) {
-        return new Tensor(shape, dtype, HostStorage.allocate(shape.size() * dtype.byteSize()));
+        return new Tensor(shape, dtype, HostStorage.allocate(bytesOf(shape, dtype)));
+    }
+
+    /** The bytes {@code shape} takes in {@code dtype}; an overflow of 64 bits is a clear error, never a wrap-around. */
+    public static long bytesOf(Shape shape, DType dtype) {
+        try {
+            return Math.multiplyExact(shape.size(), (long) dtype.byteSize());
+        } catch (ArithmeticException e) {
+            throw new IllegalArgumentException("a tensor of shape " + shape + " in " + dtype + " is too large ("
+                    + shape.size() + " elements of " + dtype.byteSize() + " bytes overflow 64 bits)", e);
+        }
     }
 
     public static Tensor empty(Shape shape) {
@@ -122,7 +132,7 @@ public final class Tensor implements AutoCloseable {
     }
 
     public long byteSize() {
-        return shape.size() * dtype.byteSize();
+        return bytesOf(shape, dtype);
     }
 
     /** The raw address of element 0, for native calls. Throws if the tensor is closed. */
@@ -186,7 +196,12 @@ public final class Tensor implements AutoCloseable {
         }
     }
 
-    /** Little-endian bytes of a host tensor; valid while the tensor is open. */
+    /**
+     * Little-endian bytes of a host tensor: a view of its native memory, with no copy. <b>Unsafe past
+     * {@link #close()}</b>: the buffer cannot know the memory was freed, and reading or writing it then is undefined
+     * (garbage, or a crash of the JVM). Keep it only while the tensor is open; for values that outlive the tensor use
+     * {@link #toFloatArray()} / {@link #toLongArray()}, which copy.
+     */
     public ByteBuffer hostBuffer() {
         checkOpen();
         requireHost("hostBuffer");
@@ -197,7 +212,7 @@ public final class Tensor implements AutoCloseable {
         return b.limit((int) byteSize()).slice().order(java.nio.ByteOrder.LITTLE_ENDIAN);
     }
 
-    /** A float view of a float32 host tensor. */
+    /** A float view of a float32 host tensor; the same rule as {@link #hostBuffer()}: not past {@link #close()}. */
     public FloatBuffer floatBuffer() {
         requireDType(DType.FLOAT32);
         return hostBuffer().asFloatBuffer();

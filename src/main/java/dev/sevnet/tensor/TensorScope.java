@@ -53,7 +53,10 @@ public final class TensorScope implements AutoCloseable {
         if (t == null) {
             return null;
         }
-        owned.remove(t);
+        if (!owned.remove(t)) {
+            // not ours: handing it to the enclosing scope would close a tensor its owner still holds
+            throw new IllegalArgumentException("keep of a tensor this scope does not own");
+        }
         ArrayDeque<TensorScope> stack = STACK.get();
         boolean seenThis = false;
         for (TensorScope s : stack) {
@@ -86,11 +89,12 @@ public final class TensorScope implements AutoCloseable {
         if (Thread.currentThread() != thread) {
             throw new IllegalStateException("a TensorScope must be closed on the thread that opened it");
         }
-        closed = true;
         ArrayDeque<TensorScope> stack = STACK.get();
         if (stack.peek() != this) {
+            // checked before marking it closed: the caller can still close the inner scopes, then this one
             throw new IllegalStateException("TensorScopes must be closed in reverse order of opening");
         }
+        closed = true;
         stack.pop();
         RuntimeException first = null;
         for (Tensor t : owned.toArray(new Tensor[0])) {

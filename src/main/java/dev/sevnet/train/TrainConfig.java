@@ -111,14 +111,24 @@ public final class TrainConfig {
         require(warmupEpochs >= 0 && warmupEpochs <= epochs, "warm-up epochs must be in [0, epochs], got " + warmupEpochs);
         require(batch >= 1, "batch must be >= 1, got " + batch);
         require(accum >= 1, "accum must be >= 1, got " + accum);
-        require(Double.isNaN(lr) || lr > 0, "lr must be > 0, got " + lr);
+        require(Double.isNaN(lr) || (lr > 0 && Double.isFinite(lr)), "lr must be a finite number > 0, got " + lr);
         require(momentum >= 0 && momentum < 1, "momentum must be in [0, 1), got " + momentum);
-        require(weightDecay >= 0, "weight decay must be >= 0, got " + weightDecay);
+        require(weightDecay >= 0 && Double.isFinite(weightDecay), "weight decay must be finite and >= 0, got "
+                + weightDecay);
         require(workers >= 0, "workers must be >= 0, got " + workers);
         require(precision != null, "precision must be fp32, bf16 or fp16, got null");
-        require(trainList == null || valList != null, "--train-list needs --val-list");
+        require(trainList == null || valList != null, "a train list needs a val list (--train-list needs --val-list)");
+        // names checked here, at build(), not at the first use inside a run
+        dev.sevnet.nn.SevNetConfig.parse(model, numClasses);
+        if (recipe != null) {
+            Recipe.get(recipe);
+        }
+        if (device != null && !device.trim().equalsIgnoreCase("auto")) {
+            dev.sevnet.tensor.Device.parse(device);
+        }
         require(syntheticTrain >= 1 && syntheticVal >= 1, "synthetic sample counts must be >= 1");
-        require(!cudaGraphs || accum == 1, "--cuda-graphs needs --accum 1 (a graph holds one micro-batch's step)");
+        require(!cudaGraphs || accum == 1, "CUDA graphs need accum 1, --cuda-graphs needs --accum 1 (a graph holds one "
+                + "micro-batch's step)");
     }
 
     private static void require(boolean ok, String message) {
