@@ -195,7 +195,7 @@ public final class TrainCommand implements Callable<Integer> {
             }
         } else {
             config = buildConfig();
-            if (out != null && holdsRun(out)) {
+            if (out != null && RunDirectory.holdsRun(out)) {
                 throw new IllegalArgumentException("--out " + out + " already holds a run: continue it with --resume "
                         + out + ", or give another --out (nothing was overwritten)");
             }
@@ -241,13 +241,6 @@ public final class TrainCommand implements Callable<Integer> {
             return parent.getParent();
         }
         return null;
-    }
-
-    /** Whether {@code dir} is a run a new one would overwrite (its checkpoints, metrics or config). */
-    private static boolean holdsRun(Path dir) {
-        return java.nio.file.Files.isDirectory(dir.resolve("checkpoints"))
-                || java.nio.file.Files.exists(dir.resolve("metrics.jsonl"))
-                || java.nio.file.Files.exists(dir.resolve("config.json"));
     }
 
     private static String abs(Path p) {

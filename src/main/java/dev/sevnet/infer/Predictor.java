@@ -585,8 +585,7 @@ public final class Predictor implements AutoCloseable {
             } catch (InterruptedException e) {
                 interrupted = true;
             }
-            // the graphs first (their replays used the capturing streams' library handles), then the streams (each
-            // waits for its work; its cached device blocks go to the default stream); one failure does not stop the rest
+            // in ownedResources order; one failure does not stop the rest
             Throwable failed = closeAll(ownedResources(true), null);
             closed = true;
             if (interrupted) {

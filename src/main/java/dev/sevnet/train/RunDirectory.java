@@ -50,8 +50,18 @@ public final class RunDirectory {
         return root;
     }
 
+    private static final String METRICS = "metrics.jsonl";
+    private static final String CONFIG = "config.json";
+    private static final String CHECKPOINTS = "checkpoints";
+
+    /** Whether {@code dir} already holds a run (its checkpoints, metrics or config): what a new run would overwrite. */
+    public static boolean holdsRun(Path dir) {
+        return Files.isDirectory(dir.resolve(CHECKPOINTS)) || Files.exists(dir.resolve(METRICS))
+                || Files.exists(dir.resolve(CONFIG));
+    }
+
     public Path metricsFile() {
-        return root.resolve("metrics.jsonl");
+        return root.resolve(METRICS);
     }
 
     public Path summaryFile() {
@@ -63,11 +73,11 @@ public final class RunDirectory {
     }
 
     public Path configFile() {
-        return root.resolve("config.json");
+        return root.resolve(CONFIG);
     }
 
     public Path checkpoints() {
-        return root.resolve("checkpoints");
+        return root.resolve(CHECKPOINTS);
     }
 
     public Path lastCheckpoint() {
