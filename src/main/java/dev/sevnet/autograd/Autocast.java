@@ -21,14 +21,15 @@ import dev.sevnet.tensor.DType;
  * <p>Off by default ({@link #dtype()} null): every op then runs exactly as without this class.
  */
 public final class Autocast {
-    private static final ThreadLocal<DType[]> DTYPE = ThreadLocal.withInitial(() -> new DType[1]);
+    private static final ThreadLocal<SettingGuard.State<DType>> DTYPE =
+            ThreadLocal.withInitial(() -> new SettingGuard.State<>(null));
 
     private Autocast() {
     }
 
     /** The 16-bit type convolutions run in on this thread, or null when autocast is off. */
     public static DType dtype() {
-        return DTYPE.get()[0];
+        return DTYPE.get().value();
     }
 
     public static boolean isEnabled() {

@@ -11,13 +11,14 @@ package dev.sevnet.autograd;
  * }</pre>
  */
 public final class GradMode {
-    private static final ThreadLocal<Boolean[]> ENABLED = ThreadLocal.withInitial(() -> new Boolean[] {true});
+    private static final ThreadLocal<SettingGuard.State<Boolean>> ENABLED =
+            ThreadLocal.withInitial(() -> new SettingGuard.State<>(true));
 
     private GradMode() {
     }
 
     public static boolean isEnabled() {
-        return ENABLED.get()[0];
+        return ENABLED.get().value();
     }
 
     /** Turns recording off on this thread until the guard is closed (then restores the previous mode). */
@@ -30,7 +31,10 @@ public final class GradMode {
         return new Guard(true);
     }
 
-    /** Restores the previous grad mode when closed. Close it on the thread that opened it. */
+    /**
+     * Restores the previous grad mode when closed. Close it on the thread that opened it, inner guards
+     * first; anything else is an {@link IllegalStateException}.
+     */
     public static final class Guard extends SettingGuard<Boolean> {
         private Guard(boolean enabled) {
             super(ENABLED.get(), enabled);
