@@ -82,7 +82,7 @@ public final class Checkpoint {
             putNum(o, "score", score);
             o.addProperty("wall_seconds", wallSeconds);
             o.addProperty("model", config.model());
-            o.add("config", config.toJson());
+            o.add("config", config.toJsonObject());
             JsonArray l = new JsonArray();
             labels.forEach(l::add);
             o.add("labels", l);
@@ -115,7 +115,7 @@ public final class Checkpoint {
             return new State(o.get("epoch").getAsInt(), o.get("step").getAsLong(), rng, num(o, "best_score"),
                     o.has("best_epoch") ? o.get("best_epoch").getAsInt() : 0, num(o, "score"),
                     o.has("wall_seconds") ? o.get("wall_seconds").getAsDouble() : 0,
-                    TrainConfig.fromJson(o.getAsJsonObject("config")), labels, ls);
+                    TrainConfig.fromJsonObject(o.getAsJsonObject("config")), labels, ls);
         }
     }
 

@@ -93,7 +93,7 @@ public final class RunDirectory {
     }
 
     public void writeConfig(TrainConfig config) throws IOException {
-        AtomicFiles.write(configFile(), PRETTY.toJson(config.toJson()).getBytes(StandardCharsets.UTF_8));
+        AtomicFiles.write(configFile(), PRETTY.toJson(config.toJsonObject()).getBytes(StandardCharsets.UTF_8));
     }
 
     /** Appends one epoch's line to metrics.jsonl (flushed to disk before returning). */

@@ -250,7 +250,30 @@ public final class TrainConfig {
 
     private static final Gson GSON = new GsonBuilder().serializeSpecialFloatingPointValues().setPrettyPrinting().create();
 
-    public JsonObject toJson() {
+    /** The configuration as the JSON text of a run's {@code config.json}; {@link #fromJson(String)} reads it back. */
+    public String toJson() {
+        return GSON.toJson(toJsonObject());
+    }
+
+    /**
+     * Reads a configuration written by {@link #toJson()} (or a run's {@code config.json}) and validates it as
+     * {@link Builder#build()} does.
+     *
+     * @throws IllegalArgumentException when the text is not a JSON object or a value is invalid
+     */
+    public static TrainConfig fromJson(String json) {
+        java.util.Objects.requireNonNull(json, "json");
+        JsonObject o;
+        try {
+            o = com.google.gson.JsonParser.parseString(json).getAsJsonObject();
+        } catch (RuntimeException e) { // JsonParseException, IllegalStateException (not an object)
+            throw new IllegalArgumentException("not a training configuration (JSON object): " + e.getMessage(), e);
+        }
+        return fromJsonObject(o);
+    }
+
+    // Gson types stay inside the package: the public API is the JSON text
+    JsonObject toJsonObject() {
         JsonObject o = GSON.toJsonTree(this).getAsJsonObject();
         if (Double.isNaN(lr)) {
             o.remove("lr"); // strict JSON has no NaN: absent means "the scaling rule" (files with NaN still load)
@@ -258,7 +281,7 @@ public final class TrainConfig {
         return o;
     }
 
-    public static TrainConfig fromJson(JsonObject o) {
+    static TrainConfig fromJsonObject(JsonObject o) {
         TrainConfig parsed = GSON.fromJson(o, TrainConfig.class);
         // re-validate through the builder (Gson bypasses the constructor, so an absent lr reads as 0)
         Builder b = parsed.toBuilder();
