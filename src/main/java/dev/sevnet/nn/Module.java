@@ -19,6 +19,12 @@ import java.util.random.RandomGenerator;
  * (a module's parameters, then its buffers, then its children's entries in registration order).
  *
  * <p>Closing a module frees every parameter, gradient and buffer of its subtree.
+ *
+ * <p><b>Threads.</b> A module is not thread-safe: training updates its weights, gradients and running
+ * statistics in place, and {@link #train}/{@link #eval} change its mode. Several threads may run
+ * {@code forward} on one module in eval mode under {@code GradMode.noGrad()} while nobody changes it; for
+ * serving, {@link dev.sevnet.infer.Predictor} does that with its own batching threads and is the
+ * supported way to share one model between request threads.
  */
 public abstract class Module implements AutoCloseable {
     private final Map<String, Parameter> parameters = new LinkedHashMap<>();

@@ -11,6 +11,13 @@ import java.util.Objects;
  * <p>Tensors are {@link AutoCloseable}: close them, or create them inside a {@link TensorScope} that
  * closes them. The garbage collector never frees tensor memory. A tensor made while a scope is open
  * belongs to that scope unless {@link TensorScope#keep(Tensor)} takes it out.
+ *
+ * <p><b>Threads.</b> A tensor's shape and dtype never change, and reading one from several threads at once
+ * is safe (ops never write their inputs). Writing its contents while another thread reads them, or closing
+ * it while another thread still uses it, is a data race the tensor does not guard against, as in PyTorch:
+ * hand a tensor to another thread only when you are done with it, or give each thread its own copy.
+ * {@link TensorScope}s are per thread. {@link #wrap}, {@link #storage()} and {@link #address()} are for
+ * backends: memory reached through them is valid only while the tensor is open.
  */
 public final class Tensor implements AutoCloseable {
     private final Shape shape;
