@@ -1201,7 +1201,7 @@ public final class Predictor implements AutoCloseable {
          * {@code [N, 3, T, H, W]}, normalised like the model's inputs, on the CPU (the caller keeps them).
          */
         public Builder calibration(List<Tensor> clips) {
-            this.calibration = List.copyOf(clips);
+            this.calibration = List.copyOf(Objects.requireNonNull(clips, "calibration clips"));
             return this;
         }
 
@@ -1211,7 +1211,7 @@ public final class Predictor implements AutoCloseable {
          * model will serve, for a checkpoint of any dataset.
          */
         public Builder calibrationVideos(List<Path> videos) {
-            this.calibrationVideos = List.copyOf(videos);
+            this.calibrationVideos = List.copyOf(Objects.requireNonNull(videos, "calibration videos"));
             return this;
         }
 

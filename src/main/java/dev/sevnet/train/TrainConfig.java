@@ -373,7 +373,7 @@ public final class TrainConfig {
 
         /** Views as "1", "1x1", "10x3", "3" (clips x crops). */
         public Builder views(String v) {
-            String s = v.trim().toLowerCase(java.util.Locale.ROOT);
+            String s = java.util.Objects.requireNonNull(v, "views").trim().toLowerCase(java.util.Locale.ROOT);
             try {
                 if (s.contains("x")) {
                     String[] p = s.split("x");
