@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.api.io.TempDir;
 
 class AnnotationReadersTest {
@@ -124,7 +125,111 @@ class AnnotationReadersTest {
         assertArrayEquals(new int[] {0, 2}, a.records().get(0).labels());
         assertArrayEquals(new int[] {2}, a.records().get(1).labels());
         assertEquals(3, AnnotationReaders.readMmit(csv, null).numClasses());
-        assertEquals(List.of("a", "b"), AnnotationReaders.readLabelNames(file("names.txt", "a\n\nb\n")));
+    }
+
+    /** The call must fail with a message naming the file (and line) and the problem. */
+    private static IllegalArgumentException assertBad(String fileName, String mustContain, Executable call) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call);
+        assertTrue(e.getMessage().contains(fileName), e.getMessage());
+        assertTrue(e.getMessage().contains(mustContain), e.getMessage());
+        return e;
+    }
+
+    @Test
+    void labelNamesRefuseABlankLineThatWouldShiftLaterClasses() throws IOException {
+        assertEquals(List.of("a", "b"), AnnotationReaders.readLabelNames(file("names.txt", "\uFEFFa\nb\n\n \n")));
+        assertBad("gap.txt:2", "blank", () -> AnnotationReaders.readLabelNames(file("gap.txt", "a\n\nb\n")));
+        assertBad("lead.txt:1", "blank", () -> AnnotationReaders.readLabelNames(file("lead.txt", "\na\n")));
+    }
+
+    private Path ssv2Labels() throws IOException {
+        return file("labels.json", "{\"Holding something\": \"0\", \"Pushing something\": 1}");
+    }
+
+    @Test
+    void somethingSomethingV2AcceptsStringAndIntegerIds() throws IOException {
+        AnnotationList a = AnnotationReaders.readSomethingV2(file("ids.json",
+                "[{\"id\": \"1234\", \"template\": \"Holding [something]\"}, {\"id\": 99, \"template\": \"Pushing [something]\"}]"),
+                ssv2Labels(), ".webm");
+        assertEquals("1234.webm", a.records().get(0).path());
+        assertEquals("99.webm", a.records().get(1).path());
+        assertEquals(1, a.records().get(1).label());
+    }
+
+    @Test
+    void somethingSomethingV2RefusesMalformedEntries() throws IOException {
+        Path labels = ssv2Labels();
+        String[][] cases = {
+            {"[{\"template\": \"Holding [something]\"}]", "entry 0", "id"},
+            {"[{\"id\": null}]", "entry 0", "id"},
+            {"[{\"id\": {\"a\": 1}}]", "entry 0", "id"},
+            {"[{\"id\": [\"1\"]}]", "entry 0", "id"},
+            {"[{\"id\": true}]", "entry 0", "id"},
+            {"[{\"id\": 1.5}]", "entry 0", "id"},
+            {"[{\"id\": \" \"}]", "entry 0", "id"},
+            {"[{\"id\": \"1\"}, {\"id\": \"2\", \"template\": null}]", "entry 1", "template"},
+            {"[{\"id\": \"1\", \"template\": [\"Holding [something]\"]}]", "entry 0", "template"},
+            {"[{\"id\": \"1\", \"template\": 3}]", "entry 0", "template"},
+            {"[{\"id\": \"1\"}, 1]", "entry 1", "object"},
+            {"{\"id\": \"1\"}", "ssv2.json", "array"},
+        };
+        for (String[] c : cases) {
+            Path json = file("ssv2.json", c[0]);
+            IllegalArgumentException e = assertBad("ssv2.json", c[1],
+                    () -> AnnotationReaders.readSomethingV2(json, labels, ".webm"));
+            assertTrue(e.getMessage().contains(c[2]), c[0] + " -> " + e.getMessage());
+        }
+    }
+
+    @Test
+    void somethingSomethingV2RefusesMalformedLabelIndices() throws IOException {
+        Path train = file("t.json", "[{\"id\": \"1\"}]");
+        for (String bad : new String[] {"\"zero\"", "\"1.0\"", "1.5", "null", "[0]", "{}", "true"}) {
+            assertBad("badlabels.json", "Holding", () -> AnnotationReaders.readSomethingV2(train,
+                    file("badlabels.json", "{\"Holding something\": " + bad + "}"), ".webm"));
+        }
+        assertBad("arr.json", "object", () -> AnnotationReaders.readSomethingV2(train, file("arr.json", "[]"), ".webm"));
+    }
+
+    @Test
+    void kineticsRefusesTimesThatDoNotMakeAClipName() throws IOException {
+        String[] bad = {"ten,20", "NaN,10", "Infinity,10", "-1,9", "0,-5", "20,10", "999999.6,1000000", "0,1e12", "-Infinity,1"};
+        for (String times : bad) {
+            assertBad("k.csv:3", "time", () -> AnnotationReaders.readKinetics(file("k.csv",
+                    "label,youtube_id,time_start,time_end,split\nzumba,ok,0,10,train\nzumba,abc," + times + ",train\n"), null));
+        }
+        assertEquals("zumba/abc_999990_999999.mp4", AnnotationReaders.readKinetics(file("edge.csv",
+                "zumba,abc,999990,999999,train\n"), null).records().get(0).path());
+        assertBad("noid.csv:1", "youtube_id", () -> AnnotationReaders.readKinetics(file("noid.csv", "zumba,,0,10,train\n"), null));
+    }
+
+    @Test
+    void kineticsHeaderIsRecognisedByColumnNames() throws IOException {
+        Path quoted = file("quoted.csv", """
+                "Label","YouTube_ID","time_start","time_end","split","is_cc"
+                "playing guitar","xyz","0","10","train","0"
+                """);
+        AnnotationList q = AnnotationReaders.readKinetics(quoted, null);
+        assertEquals(List.of("playing guitar"), q.classNames());
+        assertEquals("playing guitar/xyz_000000_000010.mp4", q.records().get(0).path());
+
+        Path reordered = file("reordered.csv", "youtube_id,time_end,label,time_start\nabc,25,zumba,15\n");
+        assertEquals("zumba/abc_000015_000025.mp4", AnnotationReaders.readKinetics(reordered, null).records().get(0).path());
+
+        // the Kinetics-400 test split has no label column
+        Path test = file("test.csv", "youtube_id,time_start,time_end,split\n--07WQ2iBlw,1,11,test\nabc,3,13,test\n");
+        AnnotationList t = AnnotationReaders.readKinetics(test, List.of("abseiling", "zumba"));
+        assertEquals(2, t.size());
+        assertEquals(new VideoRecord("--07WQ2iBlw_000001_000011.mp4", -1, new int[0]), t.records().get(0));
+        assertEquals(0, AnnotationReaders.kineticsClasses(test).size());
+
+        // no header: positional, as before
+        assertEquals(2, AnnotationReaders.readKinetics(file("plain.csv", "abseiling,a,0,10,train\nzumba,b,0,10,train\n"),
+                null).records().get(1).label());
+        assertBad("nostart.csv:1", "time_start", () -> AnnotationReaders.readKinetics(
+                file("nostart.csv", "label,youtube_id,time_end\nzumba,abc,10\n"), null));
+        assertBad("short.csv:2", "expected", () -> AnnotationReaders.readKinetics(
+                file("short.csv", "youtube_id,time_start,time_end,label\nabc,0,10\n"), null));
     }
 
     @Test

@@ -86,6 +86,52 @@ class VideoIoTest {
         assertTrue(e.getMessage().contains("truncated.mp4"), e.getMessage());
     }
 
+    /** The mp4 with its (single) stts entry's sample count, the count FFmpeg announces, set to {@code count}. */
+    private Path withAnnouncedFrames(Path mp4, int count, String name) throws IOException {
+        byte[] b = Files.readAllBytes(mp4);
+        int i = indexOf(b, "stts".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        assertTrue(i > 0 && java.nio.ByteBuffer.wrap(b, i + 8, 4).getInt() == 1, "one stts entry");
+        java.nio.ByteBuffer.wrap(b, i + 12, 4).putInt(count);
+        Path out = dir.resolve(name);
+        Files.write(out, b);
+        return out;
+    }
+
+    private static int indexOf(byte[] hay, byte[] needle) {
+        outer:
+        for (int i = 0; i + needle.length <= hay.length; i++) {
+            for (int j = 0; j < needle.length; j++) {
+                if (hay[i + j] != needle[j]) {
+                    continue outer;
+                }
+            }
+            return i;
+        }
+        return -1;
+    }
+
+    @Test
+    void aHeaderAnnouncingFramesTheStreamLacksIsAnErrorNotAHugeAllocationOrRepeatedFrames() throws IOException {
+        Path good = dir.resolve("ten.mp4");
+        VideoWriter.write(good, rampFrames(10, 64, 48), 10, VideoWriter.Codec.H264_MP4);
+        // a damaged count of 2^31 - 16: decoding used to size arrays by it (OutOfMemoryError, the whole run lost)
+        Path huge = withAnnouncedFrames(good, 0x7ffffff0, "huge.mp4");
+        VideoDecodeException e = assertThrows(VideoDecodeException.class,
+                () -> VideoReader.read(huge, n -> new int[] {0, n / 2, n - 1}));
+        assertTrue(e.getMessage().contains("truncated or damaged") && e.getMessage().contains("huge.mp4"),
+                e.getMessage());
+        // many frames short: truncated, an error (it used to repeat the last decoded frame silently)
+        Path cut = withAnnouncedFrames(good, 20, "cut.mp4");
+        e = assertThrows(VideoDecodeException.class, () -> VideoReader.read(cut, n -> new int[] {n - 1}));
+        assertTrue(e.getMessage().contains("announces 20 frames"), e.getMessage());
+        // one frame short (what an edit list does to many valid files): sampled again over the frames there are
+        Path oneShort = withAnnouncedFrames(good, 11, "one-short.mp4");
+        RgbFrames spread = VideoReader.read(oneShort, n -> new int[] {0, n / 2, n - 1});
+        assertFrameColour(spread, 0, 0);
+        assertFrameColour(spread, 1, 5);
+        assertFrameColour(spread, 2, 9);
+    }
+
     @Test
     void randomBytesAndMissingFilesFailNamingTheFile() throws IOException {
         Path junk = dir.resolve("junk.mp4");
