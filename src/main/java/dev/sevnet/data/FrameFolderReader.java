@@ -52,7 +52,7 @@ public final class FrameFolderReader {
         this.template = template;
         this.javaFormat = prefix.replace("%", "%%") + "%" + (width.isEmpty() ? "" : zero + width) + "d"
                 + suffix.replace("%", "%%");
-        this.namePattern = Pattern.compile(Pattern.quote(prefix) + "\\d+" + Pattern.quote(suffix));
+        this.namePattern = Pattern.compile(Pattern.quote(prefix) + "(\\d{1,9})" + Pattern.quote(suffix));
         this.startIndex = startIndex;
     }
 
@@ -69,15 +69,22 @@ public final class FrameFolderReader {
         return String.format(javaFormat, index + startIndex);
     }
 
-    /** Number of files in {@code dir} whose names match the template. */
+    /**
+     * Number of frames in {@code dir}: the files named by the template, which must be numbered
+     * {@code startIndex, startIndex + 1, ...} without a gap. A gap is an error naming the missing frames:
+     * counting files would silently drop the frames after it (and sample across it).
+     */
     public int countFrames(Path dir) {
         if (!Files.isDirectory(dir)) {
             throw new VideoDecodeException(dir, "no such frame folder");
         }
+        java.util.BitSet numbers = new java.util.BitSet();
         int n = 0;
         try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
             for (Path f : files) {
-                if (namePattern.matcher(f.getFileName().toString()).matches()) {
+                Matcher m = namePattern.matcher(f.getFileName().toString());
+                if (m.matches()) {
+                    numbers.set(Integer.parseInt(m.group(1)));
                     n++;
                 }
             }
@@ -86,6 +93,20 @@ public final class FrameFolderReader {
         }
         if (n == 0) {
             throw new VideoDecodeException(dir, "no frame named like " + template);
+        }
+        int first = numbers.nextSetBit(0);
+        int last = numbers.length() - 1;
+        if (first != startIndex || numbers.cardinality() != last - first + 1) {
+            java.util.List<String> missing = new java.util.ArrayList<>();
+            for (int k = startIndex; k <= last && missing.size() < 5; k++) {
+                if (!numbers.get(k)) {
+                    missing.add(String.format(javaFormat, k));
+                }
+            }
+            throw new VideoDecodeException(dir, "frames " + String.format(javaFormat, first) + " to "
+                    + String.format(javaFormat, last) + " are not numbered from " + startIndex + " without a gap"
+                    + (missing.isEmpty() ? "" : ": missing " + String.join(", ", missing)
+                            + (missing.size() == 5 ? ", ..." : "")));
         }
         return n;
     }

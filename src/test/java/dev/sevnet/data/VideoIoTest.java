@@ -186,4 +186,28 @@ class VideoIoTest {
         assertThrows(VideoDecodeException.class, () -> mmReader.read(mm, new int[] {1}));
         assertThrows(VideoDecodeException.class, () -> mmReader.countFrames(dir.resolve("nope")));
     }
+
+    @Test
+    void aFrameFolderWithAGapIsAnErrorNamingTheMissingFrames() throws IOException {
+        FrameFolderReader reader = FrameFolderReader.mmaction();
+        Path gap = dir.resolve("gap");
+        Files.createDirectories(gap);
+        for (int t = 0; t < 16; t++) {
+            if (t != 7) {
+                Files.write(gap.resolve(reader.fileName(t)), new byte[] {1});
+            }
+        }
+        // counting the 15 files used to give 15: img_00016 was never read, and sampling crossed the gap
+        VideoDecodeException e = assertThrows(VideoDecodeException.class, () -> reader.countFrames(gap));
+        assertTrue(e.getMessage().contains("missing img_00008.jpg") && e.getMessage().contains("gap"), e.getMessage());
+        Files.write(gap.resolve(reader.fileName(7)), new byte[] {1});
+        assertEquals(16, reader.countFrames(gap));
+        Path zeroBased = dir.resolve("zero-based");
+        Files.createDirectories(zeroBased);
+        for (int t = 0; t < 3; t++) {
+            Files.write(zeroBased.resolve(String.format("img_%05d.jpg", t)), new byte[] {1});
+        }
+        e = assertThrows(VideoDecodeException.class, () -> reader.countFrames(zeroBased));
+        assertTrue(e.getMessage().contains("not numbered from 1"), e.getMessage());
+    }
 }
