@@ -94,22 +94,47 @@ public final class Datasets {
         return b.build();
     }
 
-    /** A frame list names folders: true when the first entry's path is a directory under the root. */
+    /** Entries {@link #looksLikeFrameList} looks at: enough to outvote a few bad ones, cheap on a 300k-line list. */
+    private static final int SNIFF_ENTRIES = 64;
+    private static final java.util.regex.Pattern VIDEO_FILE =
+            java.util.regex.Pattern.compile("(?i).*\\.(mp4|webm|mkv|avi|mov|m4v|mpg|mpeg|flv|ogv)");
+
+    /**
+     * A frame list names folders ({@code dir total_frames label...}), a video list files ({@code path label...}).
+     * Decided by a vote over the first {@value #SNIFF_ENTRIES} entries: a path that is a folder counts for frames,
+     * a regular file or a name with a video extension for videos; missing paths do not vote. So one missing or
+     * misnamed first entry no longer turns the whole list into the wrong kind (it read total_frames as a label).
+     * Without any vote, three or more columns mean frames.
+     */
     static boolean looksLikeFrameList(Path root, Path listFile) {
+        int folders = 0;
+        int videos = 0;
+        int looked = 0;
+        boolean threeColumns = false;
         try {
             for (String line : Files.readAllLines(listFile)) {
-                String s = line.strip();
+                String s = line.replace("\uFEFF", "").strip();
                 if (s.isEmpty() || s.startsWith("#")) {
                     continue;
                 }
-                String first = s.split("\\s+")[0];
-                Path p = Path.of(first).isAbsolute() ? Path.of(first) : root.resolve(first);
-                return Files.isDirectory(p);
+                String[] cols = s.split("\\s+");
+                if (looked++ == 0) {
+                    threeColumns = cols.length >= 3;
+                }
+                Path p = Path.of(cols[0]).isAbsolute() ? Path.of(cols[0]) : root.resolve(cols[0]);
+                if (Files.isDirectory(p)) {
+                    folders++;
+                } else if (Files.isRegularFile(p) || VIDEO_FILE.matcher(cols[0]).matches()) {
+                    videos++;
+                }
+                if (looked == SNIFF_ENTRIES) {
+                    break;
+                }
             }
-        } catch (java.io.IOException e) {
+        } catch (java.io.IOException | java.nio.file.InvalidPathException e) {
             throw new IllegalArgumentException("cannot read list file " + listFile + ": " + e.getMessage(), e);
         }
-        return false;
+        return folders != videos ? folders > videos : threeColumns;
     }
 
     /** Unlabelled video files with the test-time transform and views of {@code c}. */
