@@ -22,7 +22,7 @@ import java.util.concurrent.Callable;
         description = {"Predict the action in video files with a checkpoint: prints the top labels with "
                 + "probabilities for each file (or JSON with --json).",
                 "A file that cannot be decoded gets a one-line error; the others are still predicted and the exit "
-                        + "status is 1."})
+                        + "status is 2 (1 when a prediction itself failed)."})
 public final class PredictCommand implements Callable<Integer> {
     @Option(names = "--checkpoint", required = true, paramLabel = "DIR",
             description = "Checkpoint folder (or a run directory: its checkpoints/last).")
@@ -61,11 +61,14 @@ public final class PredictCommand implements Callable<Integer> {
         Predictor.Builder builder = Predictor.builder().checkpoint(checkpoint).device(device).topK(top)
                 .maxQueueDelay(Duration.ZERO).inFlight(1).decodeThreads(1).preallocate(false);
         int8.applyTo(builder);
+        boolean runFailed = false;
         try (Predictor p = builder.build()) {
             for (Path v : videos) {
                 try {
                     preds.add(new Outcome(v, p.predict(v), null));
                 } catch (RuntimeException e) {
+                    // bad input (exit 2) unless the model failed on a good file (exit 1), as everywhere in the CLI
+                    runFailed |= !(e instanceof dev.sevnet.data.VideoDecodeException || e instanceof IllegalArgumentException);
                     String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
                     preds.add(new Outcome(v, null, m.lines().findFirst().orElse(m)));
                 }
@@ -110,6 +113,6 @@ public final class PredictCommand implements Callable<Integer> {
                 }
             }
         }
-        return failed == 0 ? 0 : 1;
+        return failed == 0 ? 0 : runFailed ? 1 : 2;
     }
 }

@@ -142,7 +142,8 @@ public final class RunDirectory {
             out.add(new EpochRecord(o.get("epoch").getAsInt(), o.get("step").getAsLong(), d(o, "lr"), d(o, "train_loss"),
                     d(o, "train_top1"), d(o, "val_loss"), d(o, "val_top1"), d(o, "val_top5"), d(o, "val_mean_class_acc"),
                     d(o, "val_map"), d(o, "clips_per_sec"), d(o, "epoch_seconds"),
-                    o.has("skipped_videos") ? o.get("skipped_videos").getAsInt() : 0));
+                    o.has("skipped_videos") ? o.get("skipped_videos").getAsInt() : 0,
+                    o.has("val_skipped_videos") ? o.get("val_skipped_videos").getAsInt() : 0));
         }
         return out;
     }
@@ -166,6 +167,7 @@ public final class RunDirectory {
         put(o, "clips_per_sec", r.clipsPerSec());
         put(o, "epoch_seconds", r.epochSeconds());
         o.addProperty("skipped_videos", r.skippedVideos());
+        o.addProperty("val_skipped_videos", r.valSkippedVideos());
         return o;
     }
 

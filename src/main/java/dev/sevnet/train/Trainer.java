@@ -315,7 +315,8 @@ public final class Trainer {
                 double epochSeconds = (System.nanoTime() - te) / 1e9;
                 EpochRecord rec = new EpochRecord(epoch, step, lastLr, lossSum / Math.max(seen, 1),
                         correct / (double) Math.max(seen, 1), val.loss(), val.top1(), val.top5(), val.meanClassAcc(),
-                        config.multiLabel() ? val.map() : Double.NaN, clipsPerSec, epochSeconds, skipped);
+                        config.multiLabel() ? val.map() : Double.NaN, clipsPerSec, epochSeconds, skipped,
+                        Math.max(0, valSet.size() - val.samples()));
                 run.appendEpoch(rec);
                 double s = score(val, metric);
                 boolean isBest = !Double.isNaN(s) && (Double.isNaN(best) || s > best);
@@ -370,6 +371,7 @@ public final class Trainer {
                 }
                 extra.addProperty("best_epoch", bestEpoch);
                 extra.addProperty("steps", step);
+                extra.addProperty("val_skipped_videos", Math.max(0, valSet.size() - lastVal.samples()));
                 extra.addProperty("effective_batch", config.effectiveBatch());
                 extra.addProperty("device", device.device().toString());
                 extra.addProperty("precision", config.precision().cliName());
@@ -550,6 +552,9 @@ public final class Trainer {
                 Progress.formatDuration(Math.round(r.epochSeconds()))));
         if (r.skippedVideos() > 0) {
             sb.append("  skipped ").append(r.skippedVideos());
+        }
+        if (r.valSkippedVideos() > 0) {
+            sb.append("  val skipped ").append(r.valSkippedVideos());
         }
         if (best) {
             sb.append("  *best*");

@@ -98,6 +98,9 @@ class EndToEndTest {
         assertEquals(8, Files.readAllLines(data.resolve("train.txt")).size());
         assertEquals(SyntheticMotionDataset.NUM_CLASSES, Files.readAllLines(data.resolve("labels.txt")).size());
 
+        // one validation video that does not decode: skipped, and counted (it used to vanish from the reports)
+        Files.write(data.resolve("val/broken.mp4"), new byte[] {0, 0, 0, 24, 'f', 't', 'y', 'p', 9, 9});
+        Files.writeString(data.resolve("val.txt"), "val/broken.mp4 0\n", java.nio.file.StandardOpenOption.APPEND);
         Path vrun = dir.resolve("runs/videos");
         Out t = cli("train", "--data-root", data.toString(), "--train-list", data.resolve("train.txt").toString(),
                 "--val-list", data.resolve("val.txt").toString(), "--classes", "10", "--labels",
@@ -105,13 +108,22 @@ class EndToEndTest {
                 "--epochs", "1", "--batch", "4", "--progress", "quiet", "--device", "cpu", "--out", vrun.toString());
         assertEquals(0, t.code(), t.stdout());
         assertTrue(Files.isRegularFile(vrun.resolve("summary.json")));
+        var epochLine = JsonParser.parseString(Files.readAllLines(vrun.resolve("metrics.jsonl")).get(0)).getAsJsonObject();
+        assertEquals(1, epochLine.get("val_skipped_videos").getAsInt());
+        EpochRecord rec = new RunDirectory(vrun).readEpochs().get(0);
+        assertEquals(1, rec.valSkippedVideos());
+        String line = Trainer.summaryLine(rec, TrainConfig.builder().epochs(1).build(), false);
+        assertTrue(line.contains("val skipped 1"), line);
+        var summary = JsonParser.parseString(Files.readString(vrun.resolve("summary.json"))).getAsJsonObject();
+        assertEquals(1, summary.get("val_skipped_videos").getAsInt());
+        assertEquals(4, summary.get("val_samples").getAsInt());
 
         Path corrupt = dir.resolve("corrupt.mp4");
         Files.write(corrupt, new byte[] {0, 0, 0, 24, 'f', 't', 'y', 'p', 1, 2, 3, 4, 5});
         Path good1 = data.resolve("val/000000.mp4");
         Path good2 = data.resolve("val/000001.mp4");
         Out p = cli("predict", "--checkpoint", vrun.toString(), good1.toString(), corrupt.toString(), good2.toString());
-        assertEquals(1, p.code(), "a bad file makes the exit status non-zero");
+        assertEquals(2, p.code(), "a bad file is bad input: exit status 2");
         assertTrue(p.stdout().contains("000000.mp4") && p.stdout().contains("000001.mp4"), p.stdout());
         assertTrue(p.stdout().contains("1. "), p.stdout());
 
