@@ -66,14 +66,21 @@ public final class AnnotationReaders {
         return out;
     }
 
-    /** Class names, one per line (line i = class i). */
+    /** Class names, one per line (line i = class i); blank lines may only trail the list. */
     public static List<String> readLabelNames(Path file) {
+        List<String> lines = lines(file);
+        int last = lines.size();
+        while (last > 0 && lines.get(last - 1).isBlank()) {
+            last--;
+        }
         List<String> out = new ArrayList<>();
-        for (String line : lines(file)) {
-            String name = line.strip();
-            if (!name.isEmpty()) {
-                out.add(name);
+        for (int i = 0; i < last; i++) {
+            String name = lines.get(i).strip();
+            if (name.isEmpty()) {
+                // skipping it would silently shift every later class index by one
+                throw bad(file, i + 1, "blank line before more class names (each line is one class index)", name);
             }
+            out.add(name);
         }
         return out;
     }
@@ -119,11 +126,24 @@ public final class AnnotationReaders {
      * template (the test split) get no label.
      */
     public static AnnotationList readSomethingV2(Path json, Path labelsJson, String extension) {
-        JsonObject labelMap = parseJson(labelsJson).getAsJsonObject();
+        JsonElement labelsRoot = parseJson(labelsJson);
+        if (!labelsRoot.isJsonObject()) {
+            throw new IllegalArgumentException(labelsJson + ": expected a JSON object {\"class name\": \"index\", ...}, got "
+                    + abbreviate(labelsRoot));
+        }
+        JsonObject labelMap = labelsRoot.getAsJsonObject();
         Map<String, Integer> index = new HashMap<>();
         String[] names = new String[labelMap.size()];
         for (Map.Entry<String, JsonElement> e : labelMap.entrySet()) {
-            int idx = Integer.parseInt(e.getValue().getAsString().strip());
+            // the dataset writes indices as strings ("12"); plain numbers are accepted too
+            String v = scalar(e.getValue());
+            int idx;
+            try {
+                idx = Integer.parseInt(v == null ? "" : v.strip());
+            } catch (NumberFormatException ex) {
+                throw new IllegalArgumentException(labelsJson + ": label index of '" + e.getKey()
+                        + "' must be an integer, got " + abbreviate(e.getValue()), ex);
+            }
             if (idx < 0 || idx >= names.length || names[idx] != null) {
                 throw new IllegalArgumentException(labelsJson + ": label index " + idx + " of '" + e.getKey()
                         + "' is out of range or repeated");
@@ -131,18 +151,36 @@ public final class AnnotationReaders {
             names[idx] = e.getKey();
             index.put(e.getKey(), idx);
         }
-        JsonArray entries = parseJson(json).getAsJsonArray();
+        JsonElement root = parseJson(json);
+        if (!root.isJsonArray()) {
+            throw new IllegalArgumentException(json + ": expected a JSON array of {\"id\": ..., \"template\": ...} "
+                    + "entries, got " + abbreviate(root));
+        }
+        JsonArray entries = root.getAsJsonArray();
         List<VideoRecord> out = new ArrayList<>(entries.size());
-        for (JsonElement el : entries) {
+        for (int i = 0; i < entries.size(); i++) {
+            JsonElement el = entries.get(i);
+            if (!el.isJsonObject()) {
+                throw badEntry(json, i, "expected a JSON object", el);
+            }
             JsonObject o = el.getAsJsonObject();
-            String id = o.get("id").getAsString();
+            String id = scalar(o.get("id"));
+            // the dataset's ids are strings of digits; a number must be a plain integer to name a file
+            if (id == null || id.isBlank() || o.get("id").getAsJsonPrimitive().isNumber() && !id.matches("\\d+")) {
+                throw badEntry(json, i, "\"id\" must be a string or an integer", o);
+            }
             int[] labels = new int[0];
             if (o.has("template")) {
-                String name = o.get("template").getAsString().replace("[", "").replace("]", "");
+                JsonElement t = o.get("template");
+                // getAsString would also unwrap a one-element array
+                if (!t.isJsonPrimitive() || !t.getAsJsonPrimitive().isString()) {
+                    throw badEntry(json, i, "\"template\" must be a string", o);
+                }
+                String name = t.getAsString().replace("[", "").replace("]", "");
                 Integer label = index.get(name);
                 if (label == null) {
-                    throw new IllegalArgumentException(json + ": entry " + id + " has template '" + name
-                            + "' that is not in " + labelsJson);
+                    throw new IllegalArgumentException(json + ": entry " + i + " (id " + id + ") has template '"
+                            + name + "' that is not in " + labelsJson);
                 }
                 labels = new int[] {label};
             }
@@ -156,16 +194,18 @@ public final class AnnotationReaders {
     /** The class names of a Kinetics CSV (its distinct labels sorted by name, as the dataset indexes them). */
     public static List<String> kineticsClasses(Path csv) {
         TreeSet<String> names = new TreeSet<>();
-        for (String[] row : kineticsRows(csv)) {
-            if (!row[0].isEmpty()) {
-                names.add(row[0]);
+        for (KineticsRow row : kineticsRows(csv)) {
+            if (!row.label().isEmpty()) {
+                names.add(row.label());
             }
         }
         return List.copyOf(names);
     }
 
     /**
-     * Kinetics CSV ({@code label,youtube_id,time_start,time_end,split} with a header line). Assumed
+     * Kinetics CSV ({@code label,youtube_id,time_start,time_end,split[,is_cc]}). With a header line
+     * the columns are found by name (any order; no {@code label} column, as in the Kinetics-400 test
+     * split, gives unlabelled records); without one they are taken in this order. Assumed
      * layout, the one the common download scripts produce: {@code <label>/<youtube_id>_<start
      * 6 digits>_<end 6 digits>.mp4}, the label folder named exactly as in the CSV (spaces kept).
      *
@@ -176,40 +216,110 @@ public final class AnnotationReaders {
         List<String> names = classNames != null ? List.copyOf(classNames) : kineticsClasses(csv);
         Map<String, Integer> index = indexOf(names);
         List<VideoRecord> out = new ArrayList<>();
-        for (String[] row : kineticsRows(csv)) {
-            String label = row[0];
-            int start = (int) Math.round(Double.parseDouble(row[2]));
-            int end = (int) Math.round(Double.parseDouble(row[3]));
-            String file = String.format(Locale.ROOT, "%s_%06d_%06d.mp4", row[1], start, end);
-            if (label.isEmpty()) {
-                out.add(new VideoRecord(file, -1, new int[0])); // test split
+        for (KineticsRow row : kineticsRows(csv)) {
+            if (row.label().isEmpty()) {
+                out.add(new VideoRecord(row.clip(), -1, new int[0])); // test split
                 continue;
             }
-            Integer idx = index.get(label);
+            Integer idx = index.get(row.label());
             if (idx == null) {
-                throw new IllegalArgumentException(csv + ": label '" + label + "' is not among the " + names.size()
-                        + " classes");
+                throw bad(csv, row.lineNo(), "label '" + row.label() + "' is not among the " + names.size()
+                        + " classes", row.line());
             }
-            out.add(new VideoRecord(label + "/" + file, -1, new int[] {idx}));
+            out.add(new VideoRecord(row.label() + "/" + row.clip(), -1, new int[] {idx}));
         }
         return new AnnotationList(out, names);
     }
 
-    private static List<String[]> kineticsRows(Path csv) {
-        List<String[]> rows = new ArrayList<>();
+    /** One Kinetics CSV row: its label ("" for none) and clip file name, with where it came from. */
+    private record KineticsRow(int lineNo, String line, String label, String clip) {
+    }
+
+    private static final List<String> KINETICS_COLUMNS = List.of("label", "youtube_id", "time_start", "time_end");
+
+    private static List<KineticsRow> kineticsRows(Path csv) {
+        List<KineticsRow> rows = new ArrayList<>();
+        int[] col = {0, 1, 2, 3}; // label, youtube_id, time_start, time_end; -1 = absent
+        int needed = 4;
+        String expected = "expected 'label,youtube_id,time_start,time_end[,split]'";
+        boolean first = true;
         int lineNo = 0;
         for (String line : lines(csv)) {
             lineNo++;
-            if (line.isBlank() || (lineNo == 1 && line.startsWith("label,"))) {
+            if (line.isBlank()) {
                 continue;
             }
             List<String> f = splitCsv(line);
-            if (f.size() < 4) {
-                throw bad(csv, lineNo, "expected 'label,youtube_id,time_start,time_end[,split]'", line);
+            if (first) {
+                first = false;
+                Map<String, Integer> header = kineticsHeader(csv, lineNo, line, f);
+                if (header != null) {
+                    needed = 0;
+                    for (int c = 0; c < col.length; c++) {
+                        col[c] = header.getOrDefault(KINETICS_COLUMNS.get(c), -1);
+                        needed = Math.max(needed, col[c] + 1);
+                    }
+                    expected = "expected the " + needed + "+ columns the header names";
+                    continue;
+                }
             }
-            rows.add(new String[] {f.get(0).strip(), f.get(1).strip(), f.get(2).strip(), f.get(3).strip()});
+            if (f.size() < needed) {
+                throw bad(csv, lineNo, expected, line);
+            }
+            String label = col[0] < 0 ? "" : f.get(col[0]).strip();
+            String id = f.get(col[1]).strip();
+            if (id.isEmpty()) {
+                throw bad(csv, lineNo, "empty youtube_id", line);
+            }
+            long start = clipTime(csv, lineNo, line, "time_start", f.get(col[2]));
+            long end = clipTime(csv, lineNo, line, "time_end", f.get(col[3]));
+            if (end < start) {
+                throw bad(csv, lineNo, "time_end " + end + " is before time_start " + start, line);
+            }
+            rows.add(new KineticsRow(lineNo, line, label,
+                    String.format(Locale.ROOT, "%s_%06d_%06d.mp4", id, start, end)));
         }
         return rows;
+    }
+
+    /**
+     * The column index of each known name when this first line is a header, else null. A header is
+     * told by its names (quotes stripped, any case), not its position: some splits reorder or drop
+     * columns.
+     */
+    private static Map<String, Integer> kineticsHeader(Path csv, int lineNo, String line, List<String> f) {
+        Map<String, Integer> cols = new HashMap<>();
+        for (int i = 0; i < f.size(); i++) {
+            String name = f.get(i).strip().toLowerCase(Locale.ROOT);
+            if (KINETICS_COLUMNS.contains(name) && cols.put(name, i) != null) {
+                throw bad(csv, lineNo, "header names column '" + name + "' twice", line);
+            }
+        }
+        // these names never occur as data (ids are 11 characters, times are numbers); "label" alone could
+        if (!cols.containsKey("youtube_id") && !cols.containsKey("time_start") && !cols.containsKey("time_end")) {
+            return null;
+        }
+        for (String name : KINETICS_COLUMNS.subList(1, KINETICS_COLUMNS.size())) {
+            if (!cols.containsKey(name)) {
+                throw bad(csv, lineNo, "header has no '" + name + "' column", line);
+            }
+        }
+        return cols;
+    }
+
+    /** A time in seconds as the 6-digit clip names round it; anything else would name a file that is not there. */
+    private static long clipTime(Path csv, int lineNo, String line, String column, String value) {
+        double t;
+        try {
+            t = Double.parseDouble(value.strip());
+        } catch (NumberFormatException e) {
+            throw bad(csv, lineNo, column + " '" + value.strip() + "' is not a number", line);
+        }
+        long r = Math.round(t);
+        if (!Double.isFinite(t) || t < 0 || r > 999_999) {
+            throw bad(csv, lineNo, column + " " + value.strip() + " is not a time from 0 to 999999 seconds", line);
+        }
+        return r;
     }
 
     // ---------------------------------------------------------------- FineGym
@@ -336,6 +446,23 @@ public final class AnnotationReaders {
         } catch (RuntimeException e) {
             throw new IllegalArgumentException(file + ": not valid JSON (" + e.getMessage() + ")", e);
         }
+    }
+
+    /** The text of a JSON string or number, or null for anything else (missing, null, boolean, object, array). */
+    private static String scalar(JsonElement e) {
+        if (e == null || !e.isJsonPrimitive() || e.getAsJsonPrimitive().isBoolean()) {
+            return null;
+        }
+        return e.getAsString();
+    }
+
+    private static String abbreviate(JsonElement e) {
+        String s = String.valueOf(e);
+        return s.length() <= 80 ? s : s.substring(0, 77) + "...";
+    }
+
+    private static IllegalArgumentException badEntry(Path json, int entry, String why, JsonElement el) {
+        return new IllegalArgumentException(json + ": entry " + entry + ": " + why + ", got " + abbreviate(el));
     }
 
     /** Whitespace-separated fields, or null for a blank or comment line. */

@@ -224,7 +224,7 @@ class AnnotationReadersTest {
         assertEquals(0, AnnotationReaders.kineticsClasses(test).size());
 
         // no header: positional, as before
-        assertEquals(2, AnnotationReaders.readKinetics(file("plain.csv", "abseiling,a,0,10,train\nzumba,b,0,10,train\n"),
+        assertEquals(1, AnnotationReaders.readKinetics(file("plain.csv", "abseiling,a,0,10,train\nzumba,b,0,10,train\n"),
                 null).records().get(1).label());
         assertBad("nostart.csv:1", "time_start", () -> AnnotationReaders.readKinetics(
                 file("nostart.csv", "label,youtube_id,time_end\nzumba,abc,10\n"), null));
