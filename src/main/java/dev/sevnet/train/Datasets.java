@@ -84,6 +84,17 @@ public final class Datasets {
         Path root = root(c);
         boolean frames = c.frameTemplate() != null || looksLikeFrameList(root, listFile);
         List<VideoRecord> records = frames ? AnnotationReaders.readFrameList(listFile) : AnnotationReaders.readVideoList(listFile);
+        if (!c.multiLabel()) {
+            // single-label training reads the first label only: refuse rather than drop the others unseen
+            for (int i = 0; i < records.size(); i++) {
+                VideoRecord r = records.get(i);
+                if (r.labels().length > 1) {
+                    throw new IllegalArgumentException(listFile + ": entry " + (i + 1) + " (" + r.path() + ") has "
+                            + r.labels().length + " labels " + java.util.Arrays.toString(r.labels())
+                            + ": train with --multi-label, or give one label per entry");
+                }
+            }
+        }
         List<String> names = classNames(c);
         VideoListDataset.Builder b = VideoListDataset.builder(root, records, names).sampler(sampler(c))
                 .transform(transform(c, names)).testViews(c.testClips(), c.testCrops());

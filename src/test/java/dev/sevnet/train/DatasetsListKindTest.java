@@ -41,4 +41,17 @@ class DatasetsListKindTest {
         assertFalse(Datasets.looksLikeFrameList(root, list("missing-videos.txt", "p/q.webm 1 4\n")));
         assertTrue(Datasets.looksLikeFrameList(root, list("missing-frames.txt", "p/q 32 4\n")));
     }
+
+    @Test
+    void aMultiLabelListIsRefusedForSingleLabelTrainingInsteadOfCutToItsFirstLabels() throws IOException {
+        Files.write(root.resolve("x.mp4"), new byte[] {0});
+        Path l = list("multi.txt", "x.mp4 1\nx.mp4 2 7\n");
+        TrainConfig single = TrainConfig.builder().dataRoot(root.toString()).trainList(l.toString()).valList(l.toString())
+                .numClasses(10).build();
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> Datasets.train(single));
+        assertTrue(e.getMessage().contains("entry 2") && e.getMessage().contains("--multi-label"), e.getMessage());
+        TrainConfig multi = single.toBuilder().multiLabel(true).build();
+        org.junit.jupiter.api.Assertions.assertEquals(2, Datasets.train(multi).size());
+    }
 }
