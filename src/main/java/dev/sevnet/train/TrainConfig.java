@@ -27,6 +27,9 @@ public final class TrainConfig {
     private final int testShortSide;
     private final Recipe.Sampling sampling;
     private final int denseSpan;
+    /** Clips per video at test time: 10 is the usual protocol; far more only multiplies the work. */
+    public static final int MAX_TEST_CLIPS = 100;
+
     private final int testClips;
     private final int testCrops;
     private final boolean flip;
@@ -105,8 +108,9 @@ public final class TrainConfig {
                 "train short side range [" + trainShortMin + ", " + trainShortMax + "] must be >= size " + size);
         require(testShortSide >= size, "test short side " + testShortSide + " must be >= size " + size);
         require(denseSpan >= frames, "dense span " + denseSpan + " must be >= frames " + frames);
-        require(testClips >= 1 && testCrops >= 1 && testCrops <= 3 && (testCrops == 1 || testCrops == 3),
-                "test views must be clips x crops with crops 1 or 3, got " + testClips + "x" + testCrops);
+        require(testClips >= 1 && testClips <= MAX_TEST_CLIPS && (testCrops == 1 || testCrops == 3),
+                "test views must be clips x crops with 1 to " + MAX_TEST_CLIPS + " clips and crops 1 or 3, got "
+                        + testClips + "x" + testCrops);
         require(epochs >= 1, "epochs must be >= 1, got " + epochs);
         require(warmupEpochs >= 0 && warmupEpochs <= epochs, "warm-up epochs must be in [0, epochs], got " + warmupEpochs);
         require(batch >= 1, "batch must be >= 1, got " + batch);
@@ -376,7 +380,10 @@ public final class TrainConfig {
             String s = java.util.Objects.requireNonNull(v, "views").trim().toLowerCase(java.util.Locale.ROOT);
             try {
                 if (s.contains("x")) {
-                    String[] p = s.split("x");
+                    String[] p = s.split("x", -1);
+                    if (p.length != 2) {
+                        throw new IllegalArgumentException("more than two parts");
+                    }
                     testClips = Integer.parseInt(p[0].trim());
                     testCrops = Integer.parseInt(p[1].trim());
                 } else {

@@ -77,6 +77,11 @@ class ApiEdgesTest {
     @Test
     void buildersAndValueTypesRejectWhatCannotWork() {
         assertThrows(IllegalArgumentException.class, () -> TrainConfig.builder().model("foo").build());
+        // views: "10x3x2" used to run as 10x3, and 100000 clips ran out of memory instead of being refused
+        assertThrows(IllegalArgumentException.class, () -> TrainConfig.builder().views("10x3x2"));
+        assertThrows(IllegalArgumentException.class, () -> TrainConfig.builder().views("10x"));
+        assertThrows(IllegalArgumentException.class, () -> TrainConfig.builder().views("100000x3").build());
+        assertEquals(30, TrainConfig.builder().views("10x3").build().testClips() * 3);
         assertThrows(IllegalArgumentException.class, () -> TrainConfig.builder().device("bogus").build());
         assertThrows(IllegalArgumentException.class, () -> TrainConfig.builder().recipe("nope").build());
         assertThrows(IllegalArgumentException.class, () -> TrainConfig.builder().lr(Double.POSITIVE_INFINITY).build());
