@@ -165,11 +165,22 @@ public final class Datasets {
         return b.build();
     }
 
-    /** mmaction2's img_00001.jpg, or the same numbering in .png / .jpeg when the folder holds those. */
+    /** Frame names the extraction tools write, numbered from 1: mmaction2, SSV1, denseflow/ffmpeg variants. */
+    private static final String[] FRAME_NAMES = {"img_{:05d}", "{:05d}", "image_{:05d}", "frame_{:05d}", "frame{:06d}",
+        "{:06d}", "img_{:06d}"};
+
+    /**
+     * The template of a folder's frames: the first of {@link #FRAME_NAMES} (in .jpg, .png or .jpeg) whose first
+     * frame exists, so SSV1's 00001.jpg works without an option; mmaction2's img_{:05d}.jpg when none does.
+     */
     static String frameTemplateOf(Path folder) {
-        for (String ext : new String[] {"jpg", "png", "jpeg"}) {
-            if (java.nio.file.Files.exists(folder.resolve("img_00001." + ext))) {
-                return "img_{:05d}." + ext;
+        for (String name : FRAME_NAMES) {
+            for (String ext : new String[] {"jpg", "png", "jpeg"}) {
+                String template = name + "." + ext;
+                if (java.nio.file.Files.exists(folder.resolve(new dev.sevnet.data.FrameFolderReader(template, 1)
+                        .fileName(0)))) {
+                    return template;
+                }
             }
         }
         return dev.sevnet.data.FrameFolderReader.MMACTION_TEMPLATE;

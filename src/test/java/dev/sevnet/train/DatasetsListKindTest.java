@@ -54,4 +54,16 @@ class DatasetsListKindTest {
         TrainConfig multi = single.toBuilder().multiLabel(true).build();
         org.junit.jupiter.api.Assertions.assertEquals(2, Datasets.train(multi).size());
     }
+
+    @Test
+    void aFrameFolderGivenWithoutATemplateIsReadWhateverItsToolNamedTheFrames() throws IOException {
+        String[][] cases = {{"img_00001.jpg", "img_{:05d}.jpg"}, {"00001.jpg", "{:05d}.jpg"}, {"000001.png", "{:06d}.png"},
+            {"frame_00001.jpeg", "frame_{:05d}.jpeg"}, {"notes.txt", "img_{:05d}.jpg"}};
+        for (String[] c : cases) {
+            Path folder = root.resolve("f-" + c[0]);
+            Files.createDirectories(folder);
+            Files.write(folder.resolve(c[0]), new byte[] {1});
+            org.junit.jupiter.api.Assertions.assertEquals(c[1], Datasets.frameTemplateOf(folder), c[0]);
+        }
+    }
 }
