@@ -61,8 +61,14 @@ public final class ServeCommand implements Callable<Integer> {
     long timeoutMs;
 
     @Option(names = "--threads", defaultValue = "8",
-            description = "HTTP handler threads; they also decode the videos (default: ${DEFAULT-VALUE}).")
+            description = "Requests decoded and predicted at once; up to --queue more wait their turn, within "
+                    + "--timeout-ms (default: ${DEFAULT-VALUE}).")
     int threads;
+
+    @Option(names = "--read-timeout-s", defaultValue = "60", paramLabel = "S",
+            description = "Time a request may take to arrive whole, headers and body; slower connections are "
+                    + "closed (default: ${DEFAULT-VALUE}).")
+    long readTimeoutS;
 
     @Option(names = "--views", paramLabel = "CLIPSxCROPS", description = "Test views, 1x1 or 10x3 (default: the checkpoint's).")
     String views;
@@ -93,6 +99,8 @@ public final class ServeCommand implements Callable<Integer> {
         positive(queue, "--queue");
         positive(timeoutMs, "--timeout-ms");
         positive(top, "--top");
+        positive(threads, "--threads");
+        positive(readTimeoutS, "--read-timeout-s");
         if (maxDelayMs < 0) {
             throw new IllegalArgumentException("--max-delay-ms must be >= 0, got " + maxDelayMs);
         }
@@ -106,7 +114,8 @@ public final class ServeCommand implements Callable<Integer> {
         Predictor predictor = b.build();
         PredictServer server;
         try {
-            server = PredictServer.start(predictor, host, port, (long) (maxBodyMb * 1048576), threads, null);
+            server = PredictServer.start(predictor, host, port, (long) (maxBodyMb * 1048576), threads, null,
+                    Duration.ofSeconds(readTimeoutS));
         } catch (RuntimeException e) {
             predictor.close();
             throw e;
@@ -118,11 +127,16 @@ public final class ServeCommand implements Callable<Integer> {
             stopped.countDown();
         }, "sevnet-serve-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
+        java.net.InetAddress bound = server.address().getAddress();
+        if (!bound.isLoopbackAddress()) {
+            System.err.println("warning: listening on " + (bound.isAnyLocalAddress() ? "every interface" : host)
+                    + ": anyone who can reach this machine can use the model; there is no authentication");
+        }
+        String shown = bound.isAnyLocalAddress() ? host : bound.getHostAddress();
         System.out.printf("sevnet serve: %s (%d classes, %s, %s, views %d) on %s (%s), listening on http://%s:%d%n",
                 predictor.modelName(), predictor.numClasses(), predictor.isFolded() ? "BN folded" : "unfolded",
-                predictor.precision(),
-                predictor.views(), predictor.device(), predictor.deviceReason(), server.address().getHostString(),
-                server.port());
+                predictor.precision(), predictor.views(), predictor.device(), predictor.deviceReason(),
+                shown.contains(":") ? "[" + shown + "]" : shown, server.port());
         System.out.flush();
         stopped.await();
         return 0;

@@ -19,12 +19,14 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -43,10 +45,18 @@ import java.util.concurrent.atomic.AtomicInteger;
  * A bad request gets a 4xx JSON {@code {"error": "..."}} naming the problem (400 empty body, 404 unknown
  * path, 405 wrong method, 413 body over the limit, 415 wrong content type, 422 not a decodable video);
  * a full queue or a timeout 503 with {@code Retry-After}; the server keeps serving either way. Each body
- * is written to a temporary file for FFmpeg and deleted once answered. Request handlers run on a fixed
- * pool of {@code threads}, which also decode the videos; the predictor batches them.
+ * is written to a temporary file for FFmpeg and deleted once answered.
  *
- * <p>Closing the server stops it and its handler threads; the predictor stays open (its owner closes it).
+ * <p><b>Threads and admission.</b> Connections are read on threads of their own, so a slow client never
+ * holds up another, and {@code GET /healthz} and {@code /metrics} answer whatever the load. A request must
+ * arrive whole (headers and body) within the read timeout, else its connection is closed (slowloris). At
+ * most {@code threads} predictions decode and wait on the predictor at once; up to the predictor's queue
+ * capacity more wait for one of them, and the wait counts against the request's timeout; beyond that a
+ * request is refused at once with 503. A refused request is answered at once; what is left of its body
+ * is read and discarded afterwards (up to 16 MiB, within the read timeout), then the connection closes.
+ *
+ * <p>Closing the server stops accepting connections, answers the requests already accepted (up to the
+ * predictor's timeout), then stops its threads; the predictor stays open (its owner closes it).
  */
 public final class PredictServer implements AutoCloseable {
     /** A decoded clip as a NumPy array instead of a video file. */
@@ -56,7 +66,9 @@ public final class PredictServer implements AutoCloseable {
             "application/octet-stream", ".bin", NPY, ".npy");
     private static final String ACCEPTED = "video/mp4, video/webm, application/octet-stream (a video file) or "
             + NPY + " (a float32 clip)";
-    /** Bodies of rejected requests are read and discarded up to this size, so the connection stays usable. */
+    /** How long a request may take to arrive whole, when nothing else is set (see {@link #start}). */
+    public static final Duration DEFAULT_READ_TIMEOUT = Duration.ofSeconds(60);
+    /** What is left of a refused body is read and discarded up to this size after answering. */
     private static final long DRAIN_LIMIT = 16L << 20;
     private static final Gson GSON = new Gson();
 
@@ -66,27 +78,47 @@ public final class PredictServer implements AutoCloseable {
     private final long maxBodyBytes;
     private final Path tempDir;
     private final ServeMetrics metrics = new ServeMetrics();
+    private final Semaphore predicting;
+    private final AtomicInteger admitted = new AtomicInteger();
+    private final AtomicInteger inProgress = new AtomicInteger();
+    private final int admitLimit;
     private volatile boolean closed;
 
     private PredictServer(Predictor predictor, HttpServer server, ExecutorService handlers, long maxBodyBytes,
-            Path tempDir) {
+            Path tempDir, int threads) {
         this.predictor = predictor;
         this.server = server;
         this.handlers = handlers;
         this.maxBodyBytes = maxBodyBytes;
         this.tempDir = tempDir;
+        this.predicting = new Semaphore(threads, true);
+        this.admitLimit = threads + predictor.queueCapacity();
     }
 
     /**
      * Binds {@code host:port} (port 0: any free port) and starts serving {@code predictor}.
      *
      * @param maxBodyBytes largest accepted video (413 above it)
-     * @param threads      request handler threads (they also decode the videos)
+     * @param threads      predictions decoded and run at once (the HTTP reading has threads of its own)
      * @param tempDir      where bodies are written for decoding (null: the system temp folder)
      * @throws UncheckedIOException when the address cannot be bound
      */
     public static PredictServer start(Predictor predictor, String host, int port, long maxBodyBytes, int threads,
             Path tempDir) {
+        return start(predictor, host, port, maxBodyBytes, threads, tempDir, DEFAULT_READ_TIMEOUT);
+    }
+
+    /**
+     * {@link #start(Predictor, String, int, long, int, Path)} with the time a request may take to arrive whole.
+     * The JDK reads its server settings once per JVM, when its first server starts: the first server's read
+     * timeout (or {@code -Dsun.net.httpserver.maxReqTime=SECONDS}, which wins) holds for every later one.
+     */
+    public static PredictServer start(Predictor predictor, String host, int port, long maxBodyBytes, int threads,
+            Path tempDir, Duration readTimeout) {
+        Objects.requireNonNull(readTimeout, "readTimeout");
+        if (readTimeout.toSeconds() < 1) {
+            throw new IllegalArgumentException("read timeout must be >= 1 s, got " + readTimeout);
+        }
         Objects.requireNonNull(predictor, "predictor");
         if (maxBodyBytes < 1) {
             throw new IllegalArgumentException("max body size must be >= 1 byte, got " + maxBodyBytes);
@@ -104,6 +136,10 @@ public final class PredictServer implements AutoCloseable {
         if (System.getProperty("sun.net.httpserver.nodelay") == null) {
             System.setProperty("sun.net.httpserver.nodelay", "true");
         }
+        // without it a client that sends its headers or body slowly holds a connection (and a thread) forever
+        if (System.getProperty("sun.net.httpserver.maxReqTime") == null) {
+            System.setProperty("sun.net.httpserver.maxReqTime", Long.toString(readTimeout.toSeconds()));
+        }
         HttpServer server;
         try {
             Files.createDirectories(tmp);
@@ -112,12 +148,14 @@ public final class PredictServer implements AutoCloseable {
             throw new UncheckedIOException("cannot listen on " + host + ":" + port + ": " + e.getMessage(), e);
         }
         AtomicInteger ids = new AtomicInteger();
-        ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
+        // a thread per connection being read: the JDK parses headers on the executor, so a fixed pool let a few
+        // slow clients stall every endpoint; the read timeout bounds how long each can hold one
+        ExecutorService pool = Executors.newCachedThreadPool(r -> {
             Thread t = new Thread(r, "sevnet-http-" + ids.incrementAndGet());
             t.setDaemon(true);
             return t;
         });
-        PredictServer s = new PredictServer(predictor, server, pool, maxBodyBytes, tmp);
+        PredictServer s = new PredictServer(predictor, server, pool, maxBodyBytes, tmp, threads);
         server.createContext("/", s::handle);
         server.setExecutor(pool);
         server.start();
@@ -142,14 +180,28 @@ public final class PredictServer implements AutoCloseable {
         return metrics.render(predictor);
     }
 
-    /** Stops accepting connections, waits up to a second for exchanges in progress, stops the handler threads. */
+    /**
+     * Stops accepting connections, waits for the requests in progress to be answered (at most the predictor's
+     * timeout and a second), stops the threads.
+     */
     @Override
     public void close() {
         if (closed) {
             return;
         }
-        closed = true;
-        server.stop(1);
+        closed = true; // from now on every new request is answered 503 "closing"
+        // stop(1) closed the connections of predictions still running after a second, unanswered; and stop(n)
+        // always waits the full n seconds on JDK 17, so the wait for the requests in progress is ours
+        long deadline = System.nanoTime() + predictor.timeout().plusSeconds(1).toNanos();
+        while (inProgress.get() > 0 && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        server.stop(0);
         handlers.shutdown();
         try {
             if (!handlers.awaitTermination(30, TimeUnit.SECONDS)) {
@@ -184,16 +236,27 @@ public final class PredictServer implements AutoCloseable {
     }
 
     private void handle(HttpExchange ex) {
+        inProgress.incrementAndGet();
+        try {
+            handleCounted(ex);
+        } finally {
+            inProgress.decrementAndGet();
+        }
+    }
+
+    private void handleCounted(HttpExchange ex) {
         long t0 = System.nanoTime();
         metrics.begin();
-        String path = ex.getRequestURI().getPath();
+        String path = requestPath(ex);
         String endpoint = switch (path) {
             case "/v1/predict", "/healthz", "/metrics" -> path;
             default -> "other";
         };
         Reply reply;
         try {
-            reply = switch (endpoint) {
+            reply = closed && !endpoint.equals("/healthz")
+                    ? Reply.error(503, "closing", "server is shutting down").with("Connection", "close")
+                    : switch (endpoint) {
                 case "/v1/predict" -> predict(ex);
                 case "/healthz" -> onlyGet(ex, this::health);
                 case "/metrics" -> onlyGet(ex, () -> new Reply(200, "text/plain; version=0.0.4; charset=utf-8",
@@ -209,16 +272,19 @@ public final class PredictServer implements AutoCloseable {
             metrics.error(reply.reason());
         }
         try {
-            drain(ex.getRequestBody());
             ex.getResponseHeaders().set("Content-Type", reply.contentType());
             reply.headers().forEach((k, v) -> ex.getResponseHeaders().set(k, v));
             boolean head = ex.getRequestMethod().equalsIgnoreCase("HEAD");
             ex.sendResponseHeaders(reply.status(), head ? -1 : reply.body().length);
+            OutputStream os = ex.getResponseBody();
             if (!head) {
-                try (OutputStream os = ex.getResponseBody()) {
-                    os.write(reply.body());
-                }
+                os.write(reply.body());
             }
+            os.flush();
+            // the answer is out; now read what is left of a refused body, so closing with unread bytes does not
+            // reset the connection under the client before it has read the answer (reading it first delayed
+            // every refusal by up to 16 MiB of upload)
+            drain(ex.getRequestBody());
         } catch (IOException e) {
             // the client went away; nothing to answer
         } finally {
@@ -254,7 +320,11 @@ public final class PredictServer implements AutoCloseable {
             return Reply.error(405, "method_not_allowed", "method " + method
                     + " is not allowed on /v1/predict; POST the video file as the request body").with("Allow", "POST");
         }
-        String ct = ex.getRequestHeaders().getFirst("Content-Type");
+        java.util.List<String> cts = ex.getRequestHeaders().get("Content-Type");
+        if (cts != null && cts.size() > 1) {
+            return Reply.error(400, "bad_request", "Content-Type given " + cts.size() + " times; send it once");
+        }
+        String ct = cts == null ? null : cts.get(0);
         if (ct == null || ct.isBlank()) {
             return Reply.error(415, "unsupported_media_type", "missing Content-Type; send " + ACCEPTED);
         }
@@ -268,6 +338,19 @@ public final class PredictServer implements AutoCloseable {
         if (declared > maxBodyBytes) {
             return tooLarge(declared);
         }
+        if (admitted.incrementAndGet() > admitLimit) {
+            admitted.decrementAndGet();
+            return Reply.error(503, "queue_full", "server busy: " + admitLimit + " requests are being served or "
+                    + "waiting").with("Retry-After", "1");
+        }
+        try {
+            return admittedPredict(ex, type, suffix);
+        } finally {
+            admitted.decrementAndGet();
+        }
+    }
+
+    private Reply admittedPredict(HttpExchange ex, String type, String suffix) {
         Path file;
         try {
             file = Files.createTempFile(tempDir, "sevnet-upload-", suffix);
@@ -282,11 +365,22 @@ public final class PredictServer implements AutoCloseable {
             if (n == 0) {
                 return Reply.error(400, "empty_body", "empty body: POST the video file as the request body");
             }
-            if (type.equals(NPY)) {
-                return predictArray(file);
+            // the time limit runs from here: waiting for a turn to decode counts, uploading does not
+            long deadline = System.nanoTime() + predictor.timeout().toNanos();
+            if (!predicting.tryAcquire(predictor.timeout().toNanos(), TimeUnit.NANOSECONDS)) {
+                return Reply.error(503, "timeout", "no turn to decode within " + predictor.timeout().toMillis()
+                        + " ms").with("Retry-After", "1");
             }
-            Prediction p = predictor.predict(file);
-            return Reply.json(200, toJson(p));
+            try {
+                Duration left = Duration.ofNanos(Math.max(1, deadline - System.nanoTime()));
+                if (type.equals(NPY)) {
+                    return predictArray(file, left);
+                }
+                Prediction p = predictor.predict(file, left);
+                return Reply.json(200, toJson(p));
+            } finally {
+                predicting.release();
+            }
         } catch (VideoDecodeException e) {
             return Reply.error(422, "not_a_video", "the body is not a decodable video: "
                     + reason(e).replace(file.toString(), "body"));
@@ -301,6 +395,9 @@ public final class PredictServer implements AutoCloseable {
                     + firstLine(e).replace(file.toString(), "body"));
         } catch (IOException e) {
             return Reply.error(400, "bad_body", "cannot read the request body: " + firstLine(e));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return Reply.error(503, "closing", "server is shutting down");
         } finally {
             try {
                 Files.deleteIfExists(file);
@@ -310,7 +407,7 @@ public final class PredictServer implements AutoCloseable {
         }
     }
 
-    private Reply predictArray(Path file) {
+    private Reply predictArray(Path file, Duration limit) {
         Tensor clip;
         try {
             clip = Npy.read(file);
@@ -319,7 +416,7 @@ public final class PredictServer implements AutoCloseable {
                     + firstLine(e).replace(file.toString(), "body")); // the upload's temporary path is ours
         }
         try (clip) {
-            return Reply.json(200, toJson(predictor.predict(clip)));
+            return Reply.json(200, toJson(predictor.predict(clip, limit)));
         } catch (IllegalArgumentException e) {
             return Reply.error(422, "bad_clip", "the array cannot be used as a clip: "
                     + firstLine(e).replace(file.toString(), "body"));
@@ -382,7 +479,7 @@ public final class PredictServer implements AutoCloseable {
         return n;
     }
 
-    /** Reads and discards what is left of a request body, up to {@link #DRAIN_LIMIT}. */
+    /** Reads and discards what is left of a request body, up to {@link #DRAIN_LIMIT} (the read timeout bounds the time). */
     private static void drain(InputStream in) {
         byte[] buf = new byte[64 * 1024];
         long n = 0;
@@ -392,8 +489,18 @@ public final class PredictServer implements AutoCloseable {
                 n += r;
             }
         } catch (IOException e) {
-            // nothing more to read
+            // a broken or closed body: nothing more to read
         }
+    }
+
+    /**
+     * The request's path as sent. For "//v1/predict" {@code URI} takes "v1" for a host and gives "/predict", so a
+     * 404 named a path the client never sent.
+     */
+    private static String requestPath(HttpExchange ex) {
+        java.net.URI u = ex.getRequestURI();
+        String path = u.getPath() == null ? "" : u.getPath();
+        return u.getRawAuthority() != null && u.getScheme() == null ? "//" + u.getRawAuthority() + path : path;
     }
 
     private static String reason(VideoDecodeException e) {

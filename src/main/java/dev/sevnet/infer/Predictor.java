@@ -91,6 +91,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * batching thread: keep them short, or use the {@code ...Async} variants.
  */
 public final class Predictor implements AutoCloseable {
+    /** Views one {@link #predict(Tensor)} call may hold: the largest {@code --views} (100 clips x 3 crops). */
+    public static final int MAX_VIEWS = dev.sevnet.train.TrainConfig.MAX_TEST_CLIPS * 3;
+
     /** Upper bounds of the builder's settings: beyond them a setting is a mistake, not a configuration. */
     static final int MAX_BATCH = 4096;
     static final int MAX_IN_FLIGHT = 256;
@@ -672,6 +675,11 @@ public final class Predictor implements AutoCloseable {
             throw new IllegalArgumentException("clip must be [3, T, H, W] or the views of one video [V, 3, T, H, W], got "
                     + s);
         }
+        if (!one && s.get(0) > MAX_VIEWS) {
+            // each view is a forward pass: one small request must not hold the model for minutes
+            throw new IllegalArgumentException("clip holds " + s.get(0) + " views; at most " + MAX_VIEWS
+                    + " (10x3 is the usual test protocol)");
+        }
         int v = one ? 1 : Math.toIntExact(s.get(0));
         Shape view = one ? s : Shape.of(s.get(1), s.get(2), s.get(3), s.get(4));
         if (view.size() > Integer.MAX_VALUE) {
@@ -978,6 +986,13 @@ public final class Predictor implements AutoCloseable {
         int per = Math.toIntExact(shape.size());
         for (int start = 0; start < total; start += maxBatch) {
             int m = Math.min(maxBatch, total - start);
+            boolean wanted = false;
+            for (int j = 0; j < m && !wanted; j++) {
+                wanted = !reqs.get(owner[start + j]).future.isDone();
+            }
+            if (!wanted) {
+                continue; // every request of these clips timed out meanwhile: their views are not run
+            }
             float[] out;
             try (TensorScope scope = TensorScope.open()) {
                 Tensor x = Tensor.empty(Shape.of(m, shape.get(0), shape.get(1), shape.get(2), shape.get(3)));
@@ -999,7 +1014,9 @@ public final class Predictor implements AutoCloseable {
             batchSizes.incrementAndGet(m);
         }
         for (int i = 0; i < reqs.size(); i++) {
-            complete(reqs.get(i), prediction(logits[i]));
+            if (!reqs.get(i).future.isDone()) { // a timed-out request may lack views that were skipped
+                complete(reqs.get(i), prediction(logits[i]));
+            }
         }
     }
 

@@ -25,6 +25,8 @@ final class ServeMetrics {
     private final AtomicLongArray latencyBuckets = new AtomicLongArray(LATENCY_BUCKETS.length + 1);
     private final LongAdder latencyCount = new LongAdder();
     private final AtomicLong latencySumNanos = new AtomicLong();
+    private final LongAdder successCount = new LongAdder();
+    private final AtomicLong successSumNanos = new AtomicLong();
     private final long[] window = new long[WINDOW];
     private int windowNext;
     private int windowSize;
@@ -48,6 +50,8 @@ final class ServeMetrics {
             latencyCount.increment();
             latencySumNanos.addAndGet(nanos);
             if (status == 200) {
+                successCount.increment();
+                successSumNanos.addAndGet(nanos);
                 synchronized (window) {
                     window[windowNext] = nanos;
                     windowNext = (windowNext + 1) % WINDOW;
@@ -119,12 +123,15 @@ final class ServeMetrics {
         sb.append("sevnet_predict_duration_seconds_count ").append(latencyCount.sum()).append('\n');
 
         help(sb, "sevnet_predict_latency_seconds", "summary",
-                "Latency percentiles of the last " + WINDOW + " successful predictions.");
+                "Latency of successful predictions: percentiles of the last " + WINDOW + ", sum and count of all.");
         for (double q : new double[] {0.5, 0.9, 0.99}) {
             double v = percentile(q);
             sb.append("sevnet_predict_latency_seconds{quantile=\"").append(num(q)).append("\"} ")
                     .append(Double.isNaN(v) ? "NaN" : num(v)).append('\n');
         }
+        // a summary's _sum and _count cover every observation (the quantiles only the recent window)
+        sb.append("sevnet_predict_latency_seconds_sum ").append(num(successSumNanos.get() / 1e9)).append('\n');
+        sb.append("sevnet_predict_latency_seconds_count ").append(successCount.sum()).append('\n');
 
         Predictor.Stats s = p.stats();
         help(sb, "sevnet_queue_depth", "gauge", "Requests waiting in the predictor's queue.");
