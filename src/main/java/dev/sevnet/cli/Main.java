@@ -52,6 +52,9 @@ public final class Main implements Runnable {
 
     /** 2: the input is wrong (arguments, files); 1: the run failed (memory, device, I/O, a bug). */
     static int exitCode(Throwable e) {
+        if (outOfSpaceOrReadOnly(e)) {
+            return 1; // the machine failed the run, not the input: rerunning after freeing space works
+        }
         if (e instanceof IllegalArgumentException || e instanceof java.io.UncheckedIOException
                 || e instanceof dev.sevnet.nn.io.WeightsFormatException || e instanceof dev.sevnet.data.VideoDecodeException
                 || e instanceof java.nio.file.NoSuchFileException || e instanceof java.nio.file.FileAlreadyExistsException
@@ -59,6 +62,22 @@ public final class Main implements Runnable {
             return 2;
         }
         return 1;
+    }
+
+    /** A write refused by the file system itself: disk full, quota, read-only mount. */
+    static boolean outOfSpaceOrReadOnly(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            String m = t instanceof java.nio.file.FileSystemException f && f.getReason() != null ? f.getReason()
+                    : t.getMessage();
+            if (m != null && (m.contains("No space left on device") || m.contains("Disk quota exceeded")
+                    || m.contains("Read-only file system"))) {
+                return true;
+            }
+            if (t.getCause() == t) {
+                break;
+            }
+        }
+        return false;
     }
 
     static String describe(Throwable e) {

@@ -11,6 +11,7 @@ import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -145,8 +146,10 @@ public final class TrainCommand implements Callable<Integer> {
     picocli.CommandLine.Model.CommandSpec spec;
 
     /** What a resumed run may change; the rest of its configuration is the saved one. */
+    // what a resumed run may change: how and where it runs, how long, and where its data now lives (a moved dataset)
     private static final java.util.Set<String> RESUME_OPTIONS = java.util.Set.of("--resume", "--epochs", "--workers",
-            "--precision", "--device", "--cuda-graphs", "--out", "--progress", "--predict");
+            "--precision", "--device", "--cuda-graphs", "--out", "--progress", "--predict", "--data-root",
+            "--train-list", "--val-list", "--labels");
 
     @Override
     public Integer call() throws Exception {
@@ -165,8 +168,9 @@ public final class TrainCommand implements Callable<Integer> {
             }
             if (!ignored.isEmpty()) {
                 throw new IllegalArgumentException("--resume continues the saved run's configuration: "
-                        + String.join(", ", ignored) + " cannot change it (a resumed run may change --epochs, "
-                        + "--workers, --precision, --device, --cuda-graphs); start a new run to change the others");
+                        + String.join(", ", ignored) + " cannot change it (a resumed run may change "
+                        + String.join(", ", new java.util.TreeSet<>(RESUME_OPTIONS)).replace("--resume, ", "")
+                        + "); start a new run to change the others");
             }
             Checkpoint.State st = Checkpoint.readState(resume);
             TrainConfig.Builder b = st.config().toBuilder();
@@ -182,16 +186,41 @@ public final class TrainCommand implements Callable<Integer> {
             if (cudaGraphs != null) {
                 b.cudaGraphs(cudaGraphs);
             }
+            // the same data in a new place (the run stores absolute paths)
+            if (dataRoot != null) {
+                b.dataRoot(abs(dataRoot));
+            }
+            if (trainList != null) {
+                b.trainList(abs(trainList));
+            }
+            if (valList != null) {
+                b.valList(abs(valList));
+            }
+            if (labels != null) {
+                b.labelsFile(abs(labels));
+            }
             config = b.device(device).build();
-            if (config.epochs() <= st.epoch()) {
+            Path source = runDirOf(Checkpoint.resolve(resume));
+            // a run stopped after its last checkpoint but before its summary may finish: evaluate and write it
+            boolean unfinished = config.epochs() == st.epoch() && source != null
+                    && !Files.exists(source.resolve("summary.json"));
+            if (config.epochs() < st.epoch() || config.epochs() == st.epoch() && !unfinished) {
                 throw new IllegalArgumentException("--resume " + resume + ": that run has trained " + st.epoch()
                         + " of its " + st.config().epochs() + " epochs; give --epochs N (above " + st.epoch()
                         + ") to train further");
             }
-            runDir = out != null ? out : runDirOf(Checkpoint.resolve(resume));
+            runDir = out != null ? out : source;
             if (runDir == null) {
                 throw new IllegalArgumentException("--resume " + resume + " is a checkpoint folder outside a run (no "
                         + "runs/NAME/checkpoints/ above it): give --out DIR for the continued run");
+            }
+            boolean elsewhere = source == null || !sameFolder(source, runDir);
+            if (elsewhere && RunDirectory.holdsRun(runDir)) {
+                throw new IllegalArgumentException("--out " + out + " already holds another run; give a new folder "
+                        + "(nothing was overwritten)");
+            }
+            if (elsewhere && source != null) {
+                carryHistory(source, runDir);
             }
         } else {
             config = buildConfig();
@@ -205,8 +234,11 @@ public final class TrainCommand implements Callable<Integer> {
         Trainer trainer = new Trainer(config, runDir, mode);
         // Ctrl-C (or a kill) mid-run: say how to continue; the last checkpoint is complete (written atomically)
         Path shownRun = runDir;
-        Thread interrupted = new Thread(() -> System.err.printf("%ninterrupted: continue with `sevnet train --resume %s` "
-                + "(from its last complete epoch)%n", shownRun), "sevnet-train-interrupted");
+        Thread interrupted = new Thread(() -> System.err.println(RunDirectory.holdsRun(shownRun)
+                ? String.format("%ninterrupted: continue with `sevnet train --resume %s` (from its last complete "
+                        + "epoch)", shownRun)
+                : String.format("%ninterrupted before the first checkpoint: run the same command again to start over "
+                        + "(%s is reused)", shownRun)), "sevnet-train-interrupted");
         Runtime.getRuntime().addShutdownHook(interrupted);
         Trainer.Result r;
         try {
@@ -230,12 +262,41 @@ public final class TrainCommand implements Callable<Integer> {
         double total = (System.nanoTime() - t0) / 1e9;
         System.out.printf(Locale.ROOT, "done in %s (training %s); best checkpoint: %s%n",
                 dev.sevnet.train.Progress.formatDuration(Math.round(total)),
-                dev.sevnet.train.Progress.formatDuration(Math.round(r.wallSeconds())), best);
+                dev.sevnet.train.Progress.formatDuration(Math.round(r.wallSeconds())),
+                Files.isDirectory(best) ? best : "none (no epoch was scored)");
         return 0;
+    }
+
+    private static boolean sameFolder(Path a, Path b) {
+        return a.toAbsolutePath().normalize().equals(b.toAbsolutePath().normalize());
+    }
+
+    /**
+     * A run continued in another folder takes its history along: the epoch lines (the trainer keeps those up to the
+     * checkpoint), the best checkpoint and the cuDNN algorithm choices, so its curves, summary and best are whole.
+     */
+    private static void carryHistory(Path source, Path target) throws java.io.IOException {
+        Files.createDirectories(target);
+        for (String f : new String[] {"metrics.jsonl", "cudnn-algorithms.json"}) {
+            if (Files.isRegularFile(source.resolve(f)) && !Files.exists(target.resolve(f))) {
+                Files.copy(source.resolve(f), target.resolve(f));
+            }
+        }
+        Path best = source.resolve("checkpoints").resolve("best");
+        Path to = target.resolve("checkpoints").resolve("best");
+        if (Files.isRegularFile(best.resolve(Checkpoint.STATE_FILE)) && !Files.exists(to)) {
+            Files.createDirectories(to);
+            try (java.util.stream.Stream<Path> files = Files.list(best)) {
+                for (Path f : files.toList()) {
+                    Files.copy(f, to.resolve(f.getFileName()));
+                }
+            }
+        }
     }
 
     /** runs/NAME/checkpoints/last -> runs/NAME; null for a checkpoint folder outside a run. */
     private static Path runDirOf(Path checkpoint) {
+        // checkpoints/.last.old (a crash between the renames) belongs to the run as much as checkpoints/last
         Path parent = checkpoint.toAbsolutePath().normalize().getParent();
         if (parent != null && parent.getFileName() != null && parent.getFileName().toString().equals("checkpoints")) {
             return parent.getParent();

@@ -180,10 +180,16 @@ public final class Checkpoint {
      */
     public static Path resolve(Path dir) {
         Path d = dir.toAbsolutePath().normalize();
+        String n = d.getFileName() == null ? "" : d.getFileName().toString();
+        if (!Files.exists(d) && n.startsWith(".") && n.endsWith(".old") && n.length() > 5) {
+            d = d.resolveSibling(n.substring(1, n.length() - 4)); // put back in place since (RunDirectory.removeDebris)
+        }
         if (Files.isRegularFile(d.resolve(STATE_FILE))) {
             return d;
         }
-        for (Path c : List.of(d.resolve("checkpoints").resolve("last"), d.resolve("last"))) {
+        // a crash between the two renames of a replacement leaves the previous checkpoint under .last.old
+        for (Path c : List.of(d.resolve("checkpoints").resolve("last"), d.resolve("last"),
+                d.resolve("checkpoints").resolve(".last.old"), d.resolve(".last.old"))) {
             if (Files.isRegularFile(c.resolve(STATE_FILE))) {
                 return c;
             }
@@ -231,9 +237,19 @@ public final class Checkpoint {
         }
     }
 
-    /** The optimizer state (new host tensors the caller owns); empty when the file is absent. */
+    /**
+     * The optimizer state (new host tensors the caller owns).
+     *
+     * @throws IllegalArgumentException when the file is missing: the momentum would restart from zero and the resumed
+     *                                  run would silently differ from an uninterrupted one
+     */
     public static Map<String, Tensor> readOptimizer(Path dir) {
         Path f = resolve(dir).resolve(OPTIMIZER_FILE);
-        return Files.exists(f) ? readFinite(f) : Map.of();
+        if (!Files.exists(f)) {
+            throw new IllegalArgumentException("checkpoint " + resolve(dir) + " has no " + OPTIMIZER_FILE + ": without its "
+                    + "momentum buffers a resume would not continue the run exactly (to train on from these weights, "
+                    + "start a new run from them)");
+        }
+        return readFinite(f);
     }
 }

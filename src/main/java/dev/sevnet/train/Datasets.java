@@ -143,7 +143,10 @@ public final class Datasets {
                 }
             }
         } catch (java.io.IOException | java.nio.file.InvalidPathException e) {
-            throw new IllegalArgumentException("cannot read list file " + listFile + ": " + e.getMessage(), e);
+            throw new IllegalArgumentException("cannot read list file " + listFile + ": "
+                    + (e instanceof java.io.IOException io ? RunDirectory.reason(io) : e.getMessage())
+                    + (e instanceof java.nio.file.NoSuchFileException ? " (if the data moved, resume with --data-root, "
+                            + "--train-list and --val-list at its new place)" : ""), e);
         }
         return folders != videos ? folders > videos : threeColumns;
     }

@@ -35,8 +35,98 @@ public final class RunDirectory {
         this.root = root.toAbsolutePath().normalize();
         try {
             Files.createDirectories(this.root);
+        } catch (java.nio.file.FileAlreadyExistsException e) {
+            throw new IllegalArgumentException("cannot create run directory " + root + ": a file of that name exists", e);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot create run directory " + root, e);
+            throw new UncheckedIOException("cannot create run directory " + root + ": " + reason(e), e);
+        }
+    }
+
+    /** What went wrong with a file, in words (the JDK's message is often the path alone). */
+    static String reason(IOException e) {
+        if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null) {
+            return f.getReason();
+        }
+        if (e instanceof java.nio.file.AccessDeniedException) {
+            return "permission denied";
+        }
+        if (e instanceof java.nio.file.NoSuchFileException) {
+            return "no such file or directory";
+        }
+        return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+    }
+
+    /**
+     * Takes this folder for one training: a lock on {@code .lock} held until the returned handle is closed.
+     *
+     * @throws IllegalArgumentException when another training (in any process) holds it: two runs writing one folder
+     *                                  interleave their metrics and checkpoints
+     */
+    public AutoCloseable lock() {
+        try {
+            java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(root.resolve(".lock"),
+                    StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            java.nio.channels.FileLock held;
+            try {
+                held = ch.tryLock();
+            } catch (java.nio.channels.OverlappingFileLockException e) {
+                held = null;
+            }
+            if (held == null) {
+                ch.close();
+                throw new IllegalArgumentException("another training is writing " + root + " (it holds " + root.resolve(
+                        ".lock") + "); wait for it to end or give another --out");
+            }
+            java.nio.channels.FileLock lock = held;
+            return () -> {
+                lock.release();
+                ch.close();
+            };
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot lock run directory " + root + ": " + reason(e), e);
+        }
+    }
+
+    /**
+     * Tidies what a killed run left (call while holding {@link #lock}): temp files and half-written checkpoint folders
+     * are removed, and a checkpoint a crash left under {@code .NAME.old} (between the two renames of a replacement) is
+     * put back in place. Without this every kill during a checkpoint write left another copy of the model behind.
+     */
+    public void removeDebris() {
+        for (Path dir : List.of(root, checkpoints())) {
+            if (!Files.isDirectory(dir)) {
+                continue;
+            }
+            try (java.util.stream.Stream<Path> files = Files.list(dir)) {
+                for (Path p : files.toList()) {
+                    String n = p.getFileName().toString();
+                    if (n.startsWith(".") && (n.endsWith(".tmp") || n.contains(".tmp-"))) {
+                        AtomicFiles.deleteTree(p);
+                    } else if (n.startsWith(".") && n.endsWith(".old") && n.length() > 5) {
+                        Path target = dir.resolve(n.substring(1, n.length() - 4));
+                        if (Files.exists(target)) {
+                            AtomicFiles.deleteTree(p);
+                        } else {
+                            AtomicFiles.move(p, target);
+                        }
+                    }
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot tidy " + dir + ": " + reason(e), e);
+            }
+        }
+    }
+
+    /**
+     * Removes the run files of a folder that holds no checkpoint (a run stopped before its first one), so a new run can
+     * start there. Only the files a run writes are touched.
+     */
+    public void clearUnstarted() {
+        if (holdsRun(root)) {
+            throw new IllegalStateException(root + " holds a checkpoint");
+        }
+        for (Path p : List.of(metricsFile(), configFile(), summaryFile(), curvesFile(), confusionFile(), checkpoints())) {
+            AtomicFiles.deleteTree(p);
         }
     }
 
@@ -54,10 +144,24 @@ public final class RunDirectory {
     private static final String CONFIG = "config.json";
     private static final String CHECKPOINTS = "checkpoints";
 
-    /** Whether {@code dir} already holds a run (its checkpoints, metrics or config): what a new run would overwrite. */
+    /**
+     * Whether {@code dir} holds a run that can be continued: a complete checkpoint (what a new run must not overwrite).
+     * A folder a run left before its first checkpoint (config, a metrics line, temp files) does not: a new run may
+     * start there again.
+     */
     public static boolean holdsRun(Path dir) {
-        return Files.isDirectory(dir.resolve(CHECKPOINTS)) || Files.exists(dir.resolve(METRICS))
-                || Files.exists(dir.resolve(CONFIG));
+        for (String c : List.of("last", ".last.old")) {
+            if (Files.isRegularFile(dir.resolve(CHECKPOINTS).resolve(c).resolve(Checkpoint.STATE_FILE))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Whether {@code dir} holds a run's files but no checkpoint: a run stopped before its first one ended. */
+    public static boolean holdsUnstartedRun(Path dir) {
+        return !holdsRun(dir) && (Files.isDirectory(dir.resolve(CHECKPOINTS)) || Files.exists(dir.resolve(METRICS))
+                || Files.exists(dir.resolve(CONFIG)));
     }
 
     public Path metricsFile() {

@@ -114,7 +114,8 @@ public final class Trainer {
 
     /** Continues the run saved in {@code checkpointDir} (its config wins over this trainer's). */
     public Result resume(Path checkpointDir) {
-        return removingAnEmptyRun(() -> train(Checkpoint.resolve(checkpointDir)));
+        Checkpoint.resolve(checkpointDir); // fails early, before the run folder is touched
+        return removingAnEmptyRun(() -> train(checkpointDir));
     }
 
     /** Whether this trainer made its run folder (it did not exist before). */
@@ -142,6 +143,28 @@ public final class Trainer {
     }
 
     private Result train(Path resumeFrom) {
+        try (AutoCloseable held = run.lock()) {
+            run.removeDebris();
+            if (resumeFrom == null) {
+                if (RunDirectory.holdsRun(run.root())) {
+                    throw new IllegalArgumentException(run.root() + " already holds a run: continue it with --resume "
+                            + run.root() + ", or train into another folder (nothing was overwritten)");
+                }
+                if (RunDirectory.holdsUnstartedRun(run.root())) {
+                    LOG.info("{} holds a run stopped before its first checkpoint: starting it over", run.root());
+                    run.clearUnstarted();
+                }
+            }
+            // resolved after the tidy-up, which may have put a checkpoint left under .last.old back in place
+            return trainLocked(resumeFrom == null ? null : Checkpoint.resolve(resumeFrom));
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Exception e) { // only the lock's release declares one
+            throw new UncheckedIOException(new IOException("cannot release the lock of " + run.root(), e));
+        }
+    }
+
+    private Result trainLocked(Path resumeFrom) {
         long t0 = System.nanoTime();
         DeviceChoice device = DeviceChoice.resolve(config.device());
         if (!"requested".equals(device.reason())) {
@@ -327,6 +350,11 @@ public final class Trainer {
                 double wall = priorWall + (System.nanoTime() - t0) / 1e9;
                 Checkpoint.State st = new Checkpoint.State(epoch, step, rng.state(), best, bestEpoch, s, wall, config, labels,
                         scaler == null ? null : scaler.state());
+                // best before last: a crash between them then repeats this epoch, which writes best again; the other
+                // order left a last naming this epoch best beside a best of an older epoch (or none)
+                if (isBest) {
+                    Checkpoint.write(run.bestCheckpoint(), model.stateDict(), opt.stateDict(), st);
+                }
                 Checkpoint.write(run.lastCheckpoint(), model.stateDict(), opt.stateDict(), st);
                 if (device.backend() instanceof dev.sevnet.backend.cuda.CudaBackend gpu) {
                     // the algorithm search of every layer shape, kept for a resume or the next run here
@@ -335,9 +363,6 @@ public final class Trainer {
                     } catch (IOException e) {
                         LOG.warn("could not save the cuDNN algorithm cache: {}", e.getMessage());
                     }
-                }
-                if (isBest) {
-                    Checkpoint.write(run.bestCheckpoint(), model.stateDict(), opt.stateDict(), st);
                 }
                 if (drawCurves) {
                     try {
@@ -382,7 +407,10 @@ public final class Trainer {
             }
             return new Result(run.root(), lastVal, epochsDone, step, wall, labels, stopped);
         } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            // the file and the reason in words, not "java.nio.file.FileSystemException: <path>"
+            String file = e instanceof java.nio.file.FileSystemException f && f.getFile() != null ? f.getFile() : "";
+            throw new UncheckedIOException("cannot write " + (file.isEmpty() ? run.root().toString() : file) + ": "
+                    + RunDirectory.reason(e), e);
         } finally {
             if (graphStep != null) {
                 graphReplays = graphStep.replays();

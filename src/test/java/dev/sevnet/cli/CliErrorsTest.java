@@ -103,9 +103,6 @@ class CliErrorsTest {
 
     @Test
     void runsAreNeverOverwrittenAndResumesKeepTheirConfiguration(@TempDir Path dir) throws Exception {
-        Path run = dir.resolve("run");
-        Files.createDirectories(run.resolve("checkpoints"));
-        assertOneLineError(ServeCommandTest.run("train", "--out", run.toString(), "--epochs", "1"), "already holds a run");
         Path ck = checkpoint(dir, "standalone", false);
         assertOneLineError(ServeCommandTest.run("train", "--resume", ck.toString(), "--lr", "0.5", "--batch", "2"),
                 "--lr, --batch cannot change it");
@@ -117,7 +114,10 @@ class CliErrorsTest {
             Checkpoint.write(done.resolve("checkpoints").resolve("last"), net.stateDict(), Map.of(),
                     new Checkpoint.State(c.epochs(), 1, 0, 0.0, 1, 0.0, 0, c, SyntheticMotionDataset.classNamesList()));
         }
+        Files.writeString(done.resolve("summary.json"), "{}"); // finished (without it, a resume writes the summary)
         assertOneLineError(ServeCommandTest.run("train", "--resume", done.toString()), "to train further");
+        // a folder with a checkpoint is a run: a new one there is refused (one without is started over)
+        assertOneLineError(ServeCommandTest.run("train", "--out", done.toString(), "--epochs", "1"), "already holds a run");
     }
 
     @Test

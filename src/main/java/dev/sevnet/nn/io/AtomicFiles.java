@@ -28,6 +28,7 @@ public final class AtomicFiles {
                 Files.createDirectories(dir);
             }
             tmp = Files.createTempFile(dir, "." + abs.getFileName() + ".", ".tmp");
+            keepPermissions(tmp, abs);
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
                 body.writeTo(ch);
                 ch.force(true);
@@ -44,6 +45,19 @@ public final class AtomicFiles {
                     // best effort: the target itself was never touched
                 }
             }
+        }
+    }
+
+    /**
+     * A temp file is created owner-only (0600); the file it replaces keeps its permissions, and a new one gets the usual
+     * rw-r--r-- (without this, metrics.jsonl turned 0600 at the first rewrite).
+     */
+    private static void keepPermissions(Path tmp, Path target) throws IOException {
+        try {
+            Files.setPosixFilePermissions(tmp, Files.exists(target) ? Files.getPosixFilePermissions(target)
+                    : java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+        } catch (UnsupportedOperationException notPosix) {
+            // Windows and other non-POSIX file systems: their defaults stand
         }
     }
 
