@@ -201,6 +201,10 @@ public final class TrainCommand implements Callable<Integer> {
             }
             config = b.device(device).build();
             Path source = runDirOf(Checkpoint.resolve(resume));
+            if (source != null && RunDirectory.hasDataInCode(source)) {
+                throw new IllegalArgumentException("--resume " + resume + ": that run trained on data given in code "
+                        + "(Trainer.data), which the command line cannot supply; resume it from code");
+            }
             // a run stopped after its last checkpoint but before its summary may finish: evaluate and write it
             boolean unfinished = config.epochs() == st.epoch() && source != null
                     && !Files.exists(source.resolve("summary.json"));

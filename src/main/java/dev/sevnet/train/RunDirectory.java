@@ -125,7 +125,8 @@ public final class RunDirectory {
         if (holdsRun(root)) {
             throw new IllegalStateException(root + " holds a checkpoint");
         }
-        for (Path p : List.of(metricsFile(), configFile(), summaryFile(), curvesFile(), confusionFile(), checkpoints())) {
+        for (Path p : List.of(metricsFile(), configFile(), summaryFile(), curvesFile(), confusionFile(), checkpoints(),
+                root.resolve(DATA_IN_CODE))) {
             AtomicFiles.deleteTree(p);
         }
     }
@@ -156,6 +157,20 @@ public final class RunDirectory {
             }
         }
         return false;
+    }
+
+    private static final String DATA_IN_CODE = "data-in-code.txt";
+
+    /** Records that this run's data was given in code ({@link Trainer#data}), not by the config's files. */
+    void markDataInCode(String train, String val) throws IOException {
+        AtomicFiles.write(root.resolve(DATA_IN_CODE), ("This run trained on data given in code (Trainer.data):\n  train: "
+                + train + "\n  val:   " + val + "\nResume it from code with the same sources; config.json's data fields "
+                + "do not describe it.\n").getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** Whether the run in {@code dir} trained on data given in code (so the command line cannot resume it). */
+    public static boolean hasDataInCode(Path dir) {
+        return Files.exists(dir.resolve(DATA_IN_CODE));
     }
 
     /** Whether {@code dir} holds a run's files but no checkpoint: a run stopped before its first one ended. */

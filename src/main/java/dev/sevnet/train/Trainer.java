@@ -54,10 +54,35 @@ public final class Trainer {
     private final Progress.Mode progressMode;
     private int stopAfterEpoch = Integer.MAX_VALUE;
     private boolean writeCurves = true;
+    private ClipSource trainData;
+    private ClipSource valData;
+    private final List<Listener> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private volatile boolean stopRequested;
 
-    /** What a finished (or stopped) run reports. */
+    /**
+     * What a finished (or stopped) run reports. {@code finalVal} is the last validation (null when the run was stopped
+     * by {@link #requestStop()} before its first epoch ended); {@code stoppedEarly}: it ended before its last epoch.
+     */
     public record Result(Path runDir, Metrics.Result finalVal, int epochsDone, long steps, double wallSeconds,
             List<String> labels, boolean stoppedEarly) {
+    }
+
+    /**
+     * Follows a run as it goes (Lightning's callbacks, DJL's TrainingListener). Called on the training thread; keep it
+     * quick. An exception thrown here ends the run (the last checkpoint stays complete).
+     */
+    public interface Listener {
+        /** After each optimizer step: the step count so far, the last micro-batch's loss, the learning rate used. */
+        default void afterStep(long step, double loss, double lr) {
+        }
+
+        /**
+         * After each epoch's validation and checkpoints. Return false to end the run there (early stopping): the run
+         * then ends as a finished one, with its summary, and can still be continued with more epochs.
+         */
+        default boolean afterEpoch(EpochRecord epoch, boolean best) {
+            return true;
+        }
     }
 
     public Trainer(TrainConfig config, Path runDir, Progress.Mode progressMode) {
@@ -65,6 +90,37 @@ public final class Trainer {
         this.createdRunDir = !java.nio.file.Files.exists(runDir);
         this.run = new RunDirectory(runDir);
         this.progressMode = progressMode;
+    }
+
+    /**
+     * Trains on these sources instead of the data the config names (files or the synthetic set): any
+     * {@link ClipSource}, e.g. clips made in memory. Their class names must agree and count
+     * {@link TrainConfig#numClasses()}. A resume of such a run needs the same sources given again.
+     */
+    public Trainer data(ClipSource train, ClipSource val) {
+        java.util.Objects.requireNonNull(train, "train");
+        java.util.Objects.requireNonNull(val, "val");
+        if (!train.classNames().equals(val.classNames())) {
+            throw new IllegalArgumentException("training and validation data have different classes: "
+                    + train.numClasses() + " vs " + val.numClasses());
+        }
+        this.trainData = train;
+        this.valData = val;
+        return this;
+    }
+
+    /** Adds a listener (see {@link Listener}); several may be added. */
+    public Trainer addListener(Listener l) {
+        listeners.add(java.util.Objects.requireNonNull(l, "listener"));
+        return this;
+    }
+
+    /**
+     * Asks the run to stop after the optimizer step in progress, from any thread. The epoch under way is dropped: the
+     * last checkpoint is the previous epoch's, complete, and {@code resume} continues from it exactly.
+     */
+    public void requestStop() {
+        stopRequested = true;
     }
 
     /** Stops (as if the process died) right after epoch {@code k}'s checkpoint; for resume tests. */
@@ -176,12 +232,12 @@ public final class Trainer {
             LOG.warn("{} training on the CPU: the numerics reference of the GPU path (-D{}=true), slower than fp32",
                     config.precision(), Precision.CPU_REFERENCE_PROPERTY);
         }
-        ClipSource trainSet = Datasets.train(config);
-        ClipSource valSet = Datasets.val(config);
-        List<String> labels = Datasets.classNames(config);
+        ClipSource trainSet = trainData != null ? trainData : Datasets.train(config);
+        ClipSource valSet = valData != null ? valData : Datasets.val(config);
+        List<String> labels = trainData != null ? trainData.classNames() : Datasets.classNames(config);
         if (trainSet.numClasses() != config.numClasses()) {
             throw new IllegalArgumentException("the training data has " + trainSet.numClasses() + " classes, the run "
-                    + config.numClasses() + " (set --classes)");
+                    + config.numClasses() + " (TrainConfig numClasses, --classes on the command line)");
         }
         int batch = config.batch();
         boolean dropLast = trainSet.size() >= batch;
@@ -252,11 +308,17 @@ public final class Trainer {
                 run.truncateEpochs(0);
             }
             run.writeConfig(config);
+            if (trainData != null) {
+                run.markDataInCode(trainSet.getClass().getName() + " (" + trainSet.size() + " samples)",
+                        valSet.getClass().getName() + " (" + valSet.size() + " samples)");
+            }
             logStart(model, trainSet, valSet, schedule, stepsPerEpoch, device);
 
             Metrics.Result lastVal = null;
             int epoch = startEpoch - 1;
             boolean stopped = false;
+            boolean cancelled = false;
+            boolean endedEarly = false;
             boolean drawCurves = writeCurves;
             for (epoch = startEpoch; epoch <= config.epochs(); epoch++) {
                 long te = System.nanoTime();
@@ -271,6 +333,7 @@ public final class Trainer {
                 model.train(true);
                 opt.zeroGrad();
                 double lossSum = 0;
+                float lastLoss = Float.NaN;
                 long seen = 0;
                 long correct = 0;
                 int micro = 0;
@@ -302,6 +365,7 @@ public final class Trainer {
                                         + "from the last checkpoint", epoch, step, loss, lastLr));
                             }
                             int n = b.size();
+                            lastLoss = loss;
                             lossSum += (double) loss * n;
                             seen += n;
                             correct += lastCorrect;
@@ -315,7 +379,18 @@ public final class Trainer {
                                 opt.zeroGrad(); // a captured step zeroes the gradients itself, first thing
                             }
                             step++;
+                            for (Listener l : listeners) {
+                                l.afterStep(step, lastLoss, lastLr);
+                            }
+                            if (stopRequested) {
+                                cancelled = true;
+                                break;
+                            }
                         }
+                    }
+                    if (cancelled) {
+                        LOG.info("stop requested: epoch {} dropped; the last checkpoint is epoch {}'s", epoch, epoch - 1);
+                        break;
                     }
                     skipped = data.skippedCount();
                     if (seen == 0) {
@@ -376,12 +451,25 @@ public final class Trainer {
                     }
                 }
                 LOG.info(summaryLine(rec, config, isBest));
+                boolean goOn = true;
+                for (Listener l : listeners) {
+                    goOn &= l.afterEpoch(rec, isBest);
+                }
+                if (!goOn && epoch < config.epochs()) {
+                    LOG.info("a listener ended the run after epoch {} of {}", epoch, config.epochs());
+                    endedEarly = true;
+                    break;
+                }
                 if (epoch >= stopAfterEpoch && epoch < config.epochs()) {
                     stopped = true;
                     break;
                 }
             }
-            int epochsDone = stopped ? epoch : config.epochs();
+            if (cancelled) {
+                double wall = priorWall + (System.nanoTime() - t0) / 1e9;
+                return new Result(run.root(), lastVal, epoch - 1, step, wall, labels, true);
+            }
+            int epochsDone = stopped || endedEarly ? epoch : config.epochs();
             double wall = priorWall + (System.nanoTime() - t0) / 1e9;
             if (lastVal == null) {
                 // resumed after the last epoch: evaluate what was saved
@@ -403,9 +491,9 @@ public final class Trainer {
                 if (scaler != null) {
                     extra.addProperty("loss_scale", scaler.scale());
                 }
-                run.writeSummary(lastVal, config.multiLabel(), config.epochs(), wall, config, extra);
+                run.writeSummary(lastVal, config.multiLabel(), epochsDone, wall, config, extra);
             }
-            return new Result(run.root(), lastVal, epochsDone, step, wall, labels, stopped);
+            return new Result(run.root(), lastVal, epochsDone, step, wall, labels, stopped || endedEarly);
         } catch (IOException e) {
             // the file and the reason in words, not "java.nio.file.FileSystemException: <path>"
             String file = e instanceof java.nio.file.FileSystemException f && f.getFile() != null ? f.getFile() : "";
