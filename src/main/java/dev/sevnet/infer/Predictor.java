@@ -1071,6 +1071,7 @@ public final class Predictor implements AutoCloseable {
     public static final class Builder {
         private Path checkpoint;
         private Path weights;
+        private SevNet source;
         private String modelName;
         private List<String> weightLabels;
         private String device = "auto";
@@ -1099,6 +1100,20 @@ public final class Predictor implements AutoCloseable {
         /** A checkpoint folder ({@code state.json} + {@code model.safetensors}) or a run directory. */
         public Builder checkpoint(Path dir) {
             this.checkpoint = Objects.requireNonNull(dir, "dir");
+            this.weights = null;
+            this.source = null;
+            return this;
+        }
+
+        /**
+         * A model in this JVM (one just trained, say) and its class names. {@link #build} copies its weights, so the
+         * caller may go on training it or close it; geometry as for {@link #weights}. Like DJL's
+         * {@code model.newPredictor()}, without a trip through a file.
+         */
+        public Builder model(SevNet model, List<String> labels) {
+            this.source = Objects.requireNonNull(model, "model");
+            this.weightLabels = List.copyOf(Objects.requireNonNull(labels, "labels"));
+            this.checkpoint = null;
             this.weights = null;
             return this;
         }
@@ -1274,7 +1289,8 @@ public final class Predictor implements AutoCloseable {
          *                                  values or do not match the model
          */
         public Predictor build() {
-            require(checkpoint != null || weights != null, "a checkpoint folder or a weights file is required");
+            require(checkpoint != null || weights != null || source != null,
+                    "a checkpoint folder, a weights file or a model is required");
             require(maxBatch >= 1 && maxBatch <= MAX_BATCH, "maxBatch must be 1.." + MAX_BATCH + ", got " + maxBatch);
             require(!maxQueueDelay.isNegative(), "maxQueueDelay must be >= 0, got " + maxQueueDelay);
             require(inFlight >= 1 && inFlight <= MAX_IN_FLIGHT, "inFlight must be 1.." + MAX_IN_FLIGHT + ", got "
@@ -1318,6 +1334,27 @@ public final class Predictor implements AutoCloseable {
                 net = Trainer.createModel(config);
                 Map<String, Tensor> w = Checkpoint.readModel(checkpoint);
                 try {
+                    net.loadStateDict(w, true);
+                } catch (RuntimeException e) {
+                    net.close();
+                    throw e;
+                } finally {
+                    w.values().forEach(Tensor::close);
+                }
+            } else if (source != null) {
+                SevNetConfig mc = source.config();
+                require(weightLabels.size() == mc.numClasses(), "the model has " + mc.numClasses() + " classes but "
+                        + weightLabels.size() + " labels were given");
+                config = TrainConfig.builder().model(mc.modelName()).numClasses(mc.numClasses()).frames(16).size(224)
+                        .build();
+                labels = weightLabels;
+                net = SevNet.create(mc, 0);
+                Map<String, Tensor> w = new java.util.LinkedHashMap<>();
+                try {
+                    for (Map.Entry<String, Tensor> e : source.stateDict().entrySet()) {
+                        w.put(e.getKey(), e.getValue().toHostCopy()); // the caller's model stays its own
+                    }
+                    dev.sevnet.nn.io.Safetensors.requireFinite(Path.of("the given model"), w);
                     net.loadStateDict(w, true);
                 } catch (RuntimeException e) {
                     net.close();

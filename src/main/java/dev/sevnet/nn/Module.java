@@ -250,6 +250,18 @@ public abstract class Module implements AutoCloseable {
 
     // ---- modes, gradients, initialization ----
 
+    /**
+     * Freezes ({@code false}) or unfreezes every parameter of the subtree, PyTorch's {@code module.requires_grad_()}:
+     * e.g. {@code net.stages().requiresGrad(false)} to train only the head. Batch norm still updates its running
+     * statistics in training mode; put a frozen part in {@link #eval()} mode as well to keep them.
+     */
+    public Module requiresGrad(boolean on) {
+        for (Parameter p : namedParameters().values()) {
+            p.requiresGrad(on);
+        }
+        return this;
+    }
+
     /** Sets training mode (batch statistics, dropout) on the whole subtree. */
     public Module train(boolean on) {
         namedModules().values().forEach(m -> m.training = on);

@@ -13,11 +13,33 @@ public final class Parameter implements AutoCloseable {
     private final String name;
     private final Tensor data;
     private final Var var;
+    /** The same data as a constant: what ops see while the parameter is frozen (no graph, no gradient). */
+    private final Var frozen;
+    private volatile boolean requiresGrad = true;
 
     Parameter(String name, Tensor data) {
         this.name = name;
         this.data = TensorScope.detach(data);
         this.var = Var.parameter(this.data);
+        this.frozen = Var.of(this.data);
+    }
+
+    /** Whether backward computes a gradient for it (true unless frozen). */
+    public boolean requiresGrad() {
+        return requiresGrad;
+    }
+
+    /**
+     * Freezes ({@code false}) or unfreezes the parameter, PyTorch's {@code requires_grad_}. A frozen parameter gets no
+     * gradient (its gradient is freed) and the optimizer leaves it as it is; when nothing before a layer requires
+     * a gradient, backward does not run through it at all (fine-tuning a head is then a head's cost).
+     */
+    public Parameter requiresGrad(boolean on) {
+        if (!on) {
+            var.releaseGrad();
+        }
+        requiresGrad = on;
+        return this;
     }
 
     /** The local name inside its module; {@link Module#namedParameters()} gives the full name. */
@@ -33,9 +55,9 @@ public final class Parameter implements AutoCloseable {
         return data.shape();
     }
 
-    /** The leaf that ops take as input; backward accumulates into its gradient. */
+    /** The leaf that ops take as input; backward accumulates into its gradient (a constant while frozen). */
     public Var var() {
-        return var;
+        return requiresGrad ? var : frozen;
     }
 
     /** The accumulated gradient, or null before the first backward (or after {@link #releaseGrad()}). */

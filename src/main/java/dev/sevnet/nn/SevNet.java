@@ -76,6 +76,30 @@ public final class SevNet extends Module {
         return head.outputShape(stages.outputShape(stem.outputShape(input, macs), macs), macs);
     }
 
+    /**
+     * A new model for {@code numClasses} classes with this one's stem and stages (their weights and batch-norm
+     * statistics copied) and a freshly initialised head: the start of fine-tuning on another label set
+     * (PyTorch: {@code model.head.fc = nn.Linear(64 * g, k)}). This model is unchanged; the caller owns both.
+     */
+    public SevNet withNewHead(int numClasses, long seed) {
+        SevNet out = create(config.toBuilder().numClasses(numClasses).build(), seed);
+        java.util.Map<String, dev.sevnet.tensor.Tensor> body = new java.util.LinkedHashMap<>();
+        try {
+            for (java.util.Map.Entry<String, dev.sevnet.tensor.Tensor> e : stateDict().entrySet()) {
+                if (!e.getKey().startsWith("head.")) {
+                    body.put(e.getKey(), e.getValue().toHostCopy());
+                }
+            }
+            out.loadStateDict(body, false);
+            return out;
+        } catch (RuntimeException e) {
+            out.close();
+            throw e;
+        } finally {
+            body.values().forEach(dev.sevnet.tensor.Tensor::close);
+        }
+    }
+
     public SevNetConfig config() {
         return config;
     }
