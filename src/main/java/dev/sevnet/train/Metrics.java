@@ -335,5 +335,11 @@ public final class Metrics {
     /** Every metric of one evaluation pass; {@code map} is NaN for single-label data. */
     public record Result(int samples, double top1, double top5, double meanClassAcc, double map, double loss,
             long[][] confusion) {
+        @Override
+        public String toString() { // the record's own printed the confusion matrix as [[J@51b1a8f6
+            return String.format(java.util.Locale.ROOT, "Result[samples=%d, top1=%.4f, top5=%.4f, meanClassAcc=%.4f, "
+                    + "map=%.4f, loss=%.4f, confusion=%s]", samples, top1, top5, meanClassAcc, map, loss,
+                    java.util.Arrays.deepToString(confusion));
+        }
     }
 }
