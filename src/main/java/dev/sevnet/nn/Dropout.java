@@ -85,4 +85,30 @@ public final class Dropout extends Module {
         this.seed = seed;
         this.calls = calls;
     }
+
+    /**
+     * The mask state ({@code seed}, {@code calls}) of every dropout under {@code root}, by module name: what a
+     * hand-written training loop saves beside the weights so that a resume draws the same masks (the state dict holds
+     * weights only, as PyTorch's does; {@code Trainer} reseeds from its own saved state).
+     */
+    public static java.util.Map<String, long[]> states(Module root) {
+        java.util.Map<String, long[]> out = new java.util.LinkedHashMap<>();
+        root.namedModules().forEach((name, m) -> {
+            if (m instanceof Dropout d) {
+                out.put(name, new long[] {d.seed, d.calls});
+            }
+        });
+        return out;
+    }
+
+    /** Restores what {@link #states} saved, into the same model tree. */
+    public static void restore(Module root, java.util.Map<String, long[]> states) {
+        java.util.Map<String, Module> modules = root.namedModules();
+        for (java.util.Map.Entry<String, long[]> e : states.entrySet()) {
+            if (!(modules.get(e.getKey()) instanceof Dropout d) || e.getValue().length != 2) {
+                throw new IllegalArgumentException("no dropout named '" + e.getKey() + "' to restore");
+            }
+            d.reseed(e.getValue()[0], e.getValue()[1]);
+        }
+    }
 }

@@ -58,6 +58,17 @@ public final class Trainer {
     private ClipSource valData;
     private final List<Listener> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
     private volatile boolean stopRequested;
+    private LearningRate learningRate;
+
+    /**
+     * The learning rate of each optimizer step, in place of the config's warm-up + cosine. It must depend on its
+     * arguments only (a resume recomputes it from the saved step count).
+     */
+    @FunctionalInterface
+    public interface LearningRate {
+        /** The rate for optimizer step {@code step} (0-based) of a run with {@code stepsPerEpoch} steps an epoch. */
+        double at(long step, long stepsPerEpoch);
+    }
 
     /**
      * What a finished (or stopped) run reports. {@code finalVal} is the last validation (null when the run was stopped
@@ -106,6 +117,12 @@ public final class Trainer {
         }
         this.trainData = train;
         this.valData = val;
+        return this;
+    }
+
+    /** Trains with this learning-rate policy instead of the config's (see {@link LearningRate}). */
+    public Trainer learningRate(LearningRate policy) {
+        this.learningRate = java.util.Objects.requireNonNull(policy, "policy");
         return this;
     }
 
@@ -274,7 +291,16 @@ public final class Trainer {
                 throw new IllegalArgumentException("the training set is empty");
             }
             long stepsPerEpoch = (microPerEpoch + config.accum() - 1) / config.accum();
-            LrSchedule schedule = new LrSchedule(config.baseLr(), config.warmupEpochs(), config.epochs(), stepsPerEpoch);
+            LrSchedule warmupCosine = new LrSchedule(config.baseLr(), config.warmupEpochs(), config.epochs(),
+                    stepsPerEpoch);
+            LearningRate policy = learningRate;
+            java.util.function.LongToDoubleFunction schedule = policy == null ? warmupCosine::lr : s -> {
+                double lr = policy.at(s, stepsPerEpoch);
+                if (!(lr >= 0) || Double.isInfinite(lr)) {
+                    throw new IllegalStateException("the learning-rate policy gave " + lr + " for step " + s);
+                }
+                return lr;
+            };
             Rng rng = new Rng(Seeds.mix(config.seed(), 0x747261696eL));
             scaler = config.precision().needsLossScaling() ? new LossScaler() : null;
             int startEpoch = 1;
@@ -312,7 +338,8 @@ public final class Trainer {
                 run.markDataInCode(trainSet.getClass().getName() + " (" + trainSet.size() + " samples)",
                         valSet.getClass().getName() + " (" + valSet.size() + " samples)");
             }
-            logStart(model, trainSet, valSet, schedule, stepsPerEpoch, device);
+            logStart(model, trainSet, valSet, policy == null ? String.format(Locale.ROOT, "base lr %.4g", warmupCosine.baseLr())
+                    : "lr from Trainer.learningRate", stepsPerEpoch, device);
 
             Metrics.Result lastVal = null;
             int epoch = startEpoch - 1;
@@ -338,7 +365,7 @@ public final class Trainer {
                 long correct = 0;
                 int micro = 0;
                 int skipped;
-                double lastLr = schedule.lr(step);
+                double lastLr = schedule.applyAsDouble(step);
                 long skippedBefore = scaler == null ? 0 : scaler.skippedSteps();
                 String task = String.format(Locale.ROOT, "epoch %d/%d", epoch, config.epochs());
                 try (Progress bar = new Progress(task, (long) microPerEpoch * batch, progressMode, 15);
@@ -373,7 +400,7 @@ public final class Trainer {
                             bar.step(n, String.format(Locale.ROOT, "loss %.3f", lossSum / seen));
                         }
                         if (micro % config.accum() == 0 || !batches.hasNext()) {
-                            lastLr = schedule.lr(step);
+                            lastLr = schedule.applyAsDouble(step);
                             optimizerStep(model, opt, lastLr, step);
                             if (graphStep == null || !graphStep.captured()) {
                                 opt.zeroGrad(); // a captured step zeroes the gradients itself, first thing
@@ -645,14 +672,14 @@ public final class Trainer {
         return out;
     }
 
-    private void logStart(SevNet model, ClipSource trainSet, ClipSource valSet, LrSchedule s, long stepsPerEpoch,
+    private void logStart(SevNet model, ClipSource trainSet, ClipSource valSet, String lr, long stepsPerEpoch,
             DeviceChoice device) {
         LOG.info(String.format(Locale.ROOT,
                 "training %s (%.2f M params, %d classes) on %s in %s: %d train / %d val clips of %dx%dx%d, batch %d x "
-                        + "accum %d, base lr %.4g, %d epochs x %d steps, run dir %s",
+                        + "accum %d, %s, %d epochs x %d steps, run dir %s",
                 config.model(), model.parameterCount() / 1e6, config.numClasses(), device.device(),
                 config.precision().cliName(), trainSet.size(),
-                valSet.size(), config.frames(), config.size(), config.size(), config.batch(), config.accum(), s.baseLr(),
+                valSet.size(), config.frames(), config.size(), config.size(), config.batch(), config.accum(), lr,
                 config.epochs(), stepsPerEpoch, run.root()));
     }
 

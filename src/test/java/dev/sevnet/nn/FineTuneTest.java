@@ -100,4 +100,22 @@ class FineTuneTest {
                     () -> Predictor.builder().model(net, List.of("only", "two")).device("cpu").build());
         }
     }
+
+    @Test
+    void dropoutStatesLetAHandWrittenLoopResumeWithTheSameMasks() {
+        SevNetConfig c = SevNetConfig.parse("sevnet-g1", 3).toBuilder().dropout(0.5).build();
+        try (SevNet a = SevNet.create(c, 3); SevNet b = SevNet.create(c, 3); Tensor x = clips(2, 1)) {
+            try (TensorScope s = TensorScope.open()) {
+                a.forward(Var.of(x)); // one training forward: the masks moved on
+            }
+            Map<String, long[]> saved = Dropout.states(a);
+            assertEquals(1, saved.size());
+            Dropout.restore(b, saved);
+            try (TensorScope s = TensorScope.open()) {
+                assertArrayEquals(a.forward(Var.of(x)).value().toFloatArray(), b.forward(Var.of(x)).value().toFloatArray(),
+                        "the same next mask");
+            }
+            assertThrows(IllegalArgumentException.class, () -> Dropout.restore(b, Map.of("stem", new long[] {1, 2})));
+        }
+    }
 }

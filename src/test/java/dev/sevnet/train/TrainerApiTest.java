@@ -125,4 +125,18 @@ class TrainerApiTest {
                 Checkpoint.readModel(dir.resolve("stopped")));
         assertEquals(whole.finalVal().top1(), resumed.finalVal().top1());
     }
+
+    @Test
+    void aLearningRatePolicyReplacesWarmupAndCosine(@TempDir Path dir) {
+        List<Double> rates = new ArrayList<>();
+        new Trainer(config(1), dir.resolve("lr"), Progress.Mode.QUIET).writeCurves(false)
+                .data(new Ramps(8, 1), new Ramps(4, 2)).learningRate((step, perEpoch) -> 0.01 * (step + 1))
+                .addListener(new Trainer.Listener() {
+                    @Override
+                    public void afterStep(long step, double loss, double lr) {
+                        rates.add(lr);
+                    }
+                }).run();
+        assertEquals(List.of(0.01, 0.02), rates);
+    }
 }
