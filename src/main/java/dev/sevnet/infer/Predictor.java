@@ -652,6 +652,19 @@ public final class Predictor implements AutoCloseable {
         return Datasets.files(config, List.of(video), labels).loadViews(0);
     }
 
+    /** {@code net} with {@code weights} loaded (strict), or closed when they do not fit; the weights are freed either way. */
+    private static SevNet loadOrClose(SevNet net, Map<String, Tensor> weights) {
+        try {
+            net.loadStateDict(weights, true);
+            return net;
+        } catch (RuntimeException e) {
+            net.close();
+            throw e;
+        } finally {
+            weights.values().forEach(Tensor::close);
+        }
+    }
+
     private static Request requestOf(List<Clip> views, CompletableFuture<Prediction> f) {
         Clip first = views.get(0);
         float[][] data = new float[views.size()][];
@@ -1331,16 +1344,7 @@ public final class Predictor implements AutoCloseable {
                 config = st.config();
                 labels = st.labels().size() == config.numClasses() ? st.labels()
                         : AnnotationReaders.numberedClasses(config.numClasses());
-                net = Trainer.createModel(config);
-                Map<String, Tensor> w = Checkpoint.readModel(checkpoint);
-                try {
-                    net.loadStateDict(w, true);
-                } catch (RuntimeException e) {
-                    net.close();
-                    throw e;
-                } finally {
-                    w.values().forEach(Tensor::close);
-                }
+                net = loadOrClose(Trainer.createModel(config), Checkpoint.readModel(checkpoint));
             } else if (source != null) {
                 SevNetConfig mc = source.config();
                 require(weightLabels.size() == mc.numClasses(), "the model has " + mc.numClasses() + " classes but "
@@ -1348,20 +1352,17 @@ public final class Predictor implements AutoCloseable {
                 config = TrainConfig.builder().model(mc.modelName()).numClasses(mc.numClasses()).frames(16).size(224)
                         .build();
                 labels = weightLabels;
-                net = SevNet.create(mc, 0);
                 Map<String, Tensor> w = new java.util.LinkedHashMap<>();
                 try {
                     for (Map.Entry<String, Tensor> e : source.stateDict().entrySet()) {
                         w.put(e.getKey(), e.getValue().toHostCopy()); // the caller's model stays its own
                     }
                     dev.sevnet.nn.io.Safetensors.requireFinite(Path.of("the given model"), w);
-                    net.loadStateDict(w, true);
                 } catch (RuntimeException e) {
-                    net.close();
-                    throw e;
-                } finally {
                     w.values().forEach(Tensor::close);
+                    throw e;
                 }
+                net = loadOrClose(SevNet.create(mc, 0), w);
             } else {
                 require(!weightLabels.isEmpty(), "labels must not be empty");
                 SevNetConfig mc = SevNetConfig.parse(modelName).toBuilder().numClasses(weightLabels.size()).build();
