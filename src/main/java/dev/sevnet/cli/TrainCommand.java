@@ -241,8 +241,11 @@ public final class TrainCommand implements Callable<Integer> {
         Thread interrupted = new Thread(() -> System.err.println(RunDirectory.holdsRun(shownRun)
                 ? String.format("%ninterrupted: continue with `sevnet train --resume %s` (from its last complete "
                         + "epoch)", shownRun)
-                : String.format("%ninterrupted before the first checkpoint: run the same command again to start over "
-                        + "(%s is reused)", shownRun)), "sevnet-train-interrupted");
+                : out != null || resume != null
+                        ? String.format("%ninterrupted before the first checkpoint: run the same command again to start "
+                                + "over (%s is reused)", shownRun)
+                        : String.format("%ninterrupted before the first checkpoint: nothing to resume; %s can be "
+                                + "removed", shownRun)), "sevnet-train-interrupted");
         Runtime.getRuntime().addShutdownHook(interrupted);
         Trainer.Result r;
         try {
