@@ -1352,11 +1352,8 @@ public final class Predictor implements AutoCloseable {
                 config = TrainConfig.builder().model(mc.modelName()).numClasses(mc.numClasses()).frames(16).size(224)
                         .build();
                 labels = weightLabels;
-                Map<String, Tensor> w = new java.util.LinkedHashMap<>();
+                Map<String, Tensor> w = source.stateDictCopy(k -> true); // the caller's model stays its own
                 try {
-                    for (Map.Entry<String, Tensor> e : source.stateDict().entrySet()) {
-                        w.put(e.getKey(), e.getValue().toHostCopy()); // the caller's model stays its own
-                    }
                     dev.sevnet.nn.io.Safetensors.requireFinite(Path.of("the given model"), w);
                 } catch (RuntimeException e) {
                     w.values().forEach(Tensor::close);

@@ -154,6 +154,25 @@ public abstract class Module implements AutoCloseable {
     }
 
     /**
+     * Host copies of the {@link #stateDict()} entries whose names {@code keep} accepts, wherever the module lives; the
+     * caller owns (and closes) them.
+     */
+    public Map<String, Tensor> stateDictCopy(java.util.function.Predicate<String> keep) {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        try {
+            for (Map.Entry<String, Tensor> e : stateDict().entrySet()) {
+                if (keep.test(e.getKey())) {
+                    out.put(e.getKey(), e.getValue().toHostCopy());
+                }
+            }
+            return out;
+        } catch (RuntimeException e) {
+            out.values().forEach(Tensor::close);
+            throw e;
+        }
+    }
+
+    /**
      * Copies {@code state}'s values into this module's parameters and buffers. Everything is validated
      * before anything is copied: a wrong shape or dtype, and with {@code strict} a missing or unexpected
      * key, throws an {@link IllegalArgumentException} that names the tensor, and leaves the module as it

@@ -83,13 +83,9 @@ public final class SevNet extends Module {
      */
     public SevNet withNewHead(int numClasses, long seed) {
         SevNet out = create(config.toBuilder().numClasses(numClasses).build(), seed);
-        java.util.Map<String, dev.sevnet.tensor.Tensor> body = new java.util.LinkedHashMap<>();
+        java.util.Map<String, dev.sevnet.tensor.Tensor> body = java.util.Map.of();
         try {
-            for (java.util.Map.Entry<String, dev.sevnet.tensor.Tensor> e : stateDict().entrySet()) {
-                if (!e.getKey().startsWith("head.")) {
-                    body.put(e.getKey(), e.getValue().toHostCopy());
-                }
-            }
+            body = stateDictCopy(k -> !k.startsWith("head."));
             out.loadStateDict(body, false);
             return out;
         } catch (RuntimeException e) {
