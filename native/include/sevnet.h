@@ -404,6 +404,112 @@ int sev_hostrun_half_batchnorm_eval_forward(const void* x, const float* gamma, c
                                             int64_t C, int64_t S, float eps, int relu, int dtype);
 /* ---- end of the 16-bit training glue ---- */
 
+/* ---- channels-last batch norm: x, residual, y, dy, dx, dresidual [M][C], M = N*T*H*W rows, C innermost ----
+ * CPU references (native/src/batchnorm_ndhwc.cpp) of sevc_*_ndhwc_* (sevnet_cuda.h): transpose to [1][C][M]
+ * (sev_ndhwc_to_ncdhw), the NCDHW references (sev_batchnorm_* composed with sev_add / sev_relu_*; the 16-bit
+ * sev_batchnorm_act_*_bf16/_f16; eval: widen, sev_batchnorm_eval_forward, round once), transpose back. */
+int sev_bn_act_train_forward_ndhwc_f32(const float* x, const float* residual, const float* gamma,
+                                        const float* beta, float* y, float* save_mean, float* save_invstd,
+                                        float* running_mean, float* running_var, int64_t M, int64_t C, float eps,
+                                        float momentum, int relu);
+int sev_bn_act_train_forward_ndhwc_bf16(const uint16_t* x, const uint16_t* residual, const float* gamma,
+                                         const float* beta, uint16_t* y, float* save_mean, float* save_invstd,
+                                         float* running_mean, float* running_var, int64_t M, int64_t C, float eps,
+                                         float momentum, int relu);
+int sev_bn_act_train_forward_ndhwc_f16(const uint16_t* x, const uint16_t* residual, const float* gamma,
+                                        const float* beta, uint16_t* y, float* save_mean, float* save_invstd,
+                                        float* running_mean, float* running_var, int64_t M, int64_t C, float eps,
+                                        float momentum, int relu);
+int sev_bn_act_backward_ndhwc_f32(const float* x, const float* y, const float* dy, const float* gamma,
+                                   const float* save_mean, const float* save_invstd, float* dx, float* dgamma,
+                                   float* dbeta, float* dresidual, int64_t M, int64_t C);
+int sev_bn_act_backward_ndhwc_bf16(const uint16_t* x, const uint16_t* y, const uint16_t* dy, const float* gamma,
+                                    const float* save_mean, const float* save_invstd, uint16_t* dx, float* dgamma,
+                                    float* dbeta, uint16_t* dresidual, int64_t M, int64_t C);
+int sev_bn_act_backward_ndhwc_f16(const uint16_t* x, const uint16_t* y, const uint16_t* dy, const float* gamma,
+                                   const float* save_mean, const float* save_invstd, uint16_t* dx, float* dgamma,
+                                   float* dbeta, uint16_t* dresidual, int64_t M, int64_t C);
+int sev_batchnorm_eval_ndhwc_f32(const float* x, const float* gamma, const float* beta, const float* running_mean,
+                                  const float* running_var, float* y, int64_t M, int64_t C, float eps, int relu);
+int sev_batchnorm_eval_ndhwc_bf16(const uint16_t* x, const float* gamma, const float* beta,
+                                   const float* running_mean, const float* running_var, uint16_t* y, int64_t M,
+                                   int64_t C, float eps, int relu);
+int sev_batchnorm_eval_ndhwc_f16(const uint16_t* x, const float* gamma, const float* beta,
+                                  const float* running_mean, const float* running_var, uint16_t* y, int64_t M,
+                                  int64_t C, float eps, int relu);
+/* the kernels' bodies run on the host (native/src/hostrun_batchnorm_ndhwc.cpp): the same blocks, the same fixed
+ * order of every sum; arguments checked as the kernels check them (SEV_EINVAL with the reason) */
+int sev_hostrun_bn_act_train_forward_ndhwc_f32(const float* x, const float* residual, const float* gamma,
+                                        const float* beta, float* y, float* save_mean, float* save_invstd,
+                                        float* running_mean, float* running_var, int64_t M, int64_t C, float eps,
+                                        float momentum, int relu);
+int sev_hostrun_bn_act_train_forward_ndhwc_bf16(const uint16_t* x, const uint16_t* residual, const float* gamma,
+                                         const float* beta, uint16_t* y, float* save_mean, float* save_invstd,
+                                         float* running_mean, float* running_var, int64_t M, int64_t C, float eps,
+                                         float momentum, int relu);
+int sev_hostrun_bn_act_train_forward_ndhwc_f16(const uint16_t* x, const uint16_t* residual, const float* gamma,
+                                        const float* beta, uint16_t* y, float* save_mean, float* save_invstd,
+                                        float* running_mean, float* running_var, int64_t M, int64_t C, float eps,
+                                        float momentum, int relu);
+int sev_hostrun_bn_act_backward_ndhwc_f32(const float* x, const float* y, const float* dy, const float* gamma,
+                                   const float* save_mean, const float* save_invstd, float* dx, float* dgamma,
+                                   float* dbeta, float* dresidual, int64_t M, int64_t C);
+int sev_hostrun_bn_act_backward_ndhwc_bf16(const uint16_t* x, const uint16_t* y, const uint16_t* dy, const float* gamma,
+                                    const float* save_mean, const float* save_invstd, uint16_t* dx, float* dgamma,
+                                    float* dbeta, uint16_t* dresidual, int64_t M, int64_t C);
+int sev_hostrun_bn_act_backward_ndhwc_f16(const uint16_t* x, const uint16_t* y, const uint16_t* dy, const float* gamma,
+                                   const float* save_mean, const float* save_invstd, uint16_t* dx, float* dgamma,
+                                   float* dbeta, uint16_t* dresidual, int64_t M, int64_t C);
+int sev_hostrun_batchnorm_eval_ndhwc_f32(const float* x, const float* gamma, const float* beta, const float* running_mean,
+                                  const float* running_var, float* y, int64_t M, int64_t C, float eps, int relu);
+int sev_hostrun_batchnorm_eval_ndhwc_bf16(const uint16_t* x, const float* gamma, const float* beta,
+                                   const float* running_mean, const float* running_var, uint16_t* y, int64_t M,
+                                   int64_t C, float eps, int relu);
+int sev_hostrun_batchnorm_eval_ndhwc_f16(const uint16_t* x, const float* gamma, const float* beta,
+                                  const float* running_mean, const float* running_var, uint16_t* y, int64_t M,
+                                  int64_t C, float eps, int relu);
+/* ---- end of channels-last batch norm ---- */
+
+/* ---- channels-last glue (CPU references: native/src/channels_ndhwc.cpp; host-run drivers of kernels/
+ * channels_ndhwc.cuh: native/src/hostrun_channels_ndhwc.cpp) ----
+ * Activations [N][S][C] (S = T*H*W; M = N*S rows), dtype 0 fp32, 1 bf16, 2 fp16 (raw uint16_t bits), elem_bytes 4
+ * or 2 for bit copies; arguments as sevc_*_ndhwc* (sevnet_cuda.h) without the stream, HOST pointers. The
+ * references transpose to NCDHW, run the NCDHW op above (16-bit: widened exactly, the fp32 op, rounded once to
+ * nearest even) and transpose back. Both check their arguments as the kernels' launchers do: SEV_EINVAL and the
+ * reason. */
+/* sev_ncdhw_to_ndhwc / sev_ndhwc_to_ncdhw above for 2-byte elements (a bit copy) */
+int sev_ncdhw_to_ndhwc_u16(const uint16_t* x, uint16_t* y, int64_t N, int64_t C, int64_t S);
+int sev_ndhwc_to_ncdhw_u16(const uint16_t* x, uint16_t* y, int64_t N, int64_t C, int64_t S);
+int sev_bias_act_ndhwc(void* y, const float* bias, const void* residual, int64_t M, int64_t C, int relu, int dtype);
+int sev_channel_scale_ndhwc_forward(const void* x, const float* g, void* y, int64_t N, int64_t C, int64_t S,
+                                    int dtype);
+int sev_channel_scale_ndhwc_backward(const float* x, const float* g, const float* dy, float* dx, float* dg, int64_t N,
+                                     int64_t C, int64_t S);
+int sev_global_avgpool_ndhwc_forward(const void* x, float* y, int64_t N, int64_t C, int64_t S, int dtype);
+int sev_global_avgpool_ndhwc_backward(const float* dy, void* dx, int64_t N, int64_t C, int64_t S, int dtype);
+int sev_concat_channels_ndhwc(const void* a, const void* b, void* y, int64_t M, int64_t Ca, int64_t Cb,
+                              int elem_bytes);
+int sev_split_channels_ndhwc(const void* y, void* a, void* b, int64_t M, int64_t Ca, int64_t Cb, int elem_bytes);
+int sev_avgpool3d_ndhwc_forward(const void* x, void* y, const int* p, int dtype);
+int sev_avgpool3d_ndhwc_backward(const void* dy, void* dx, const int* p, int dtype);
+int sev_hostrun_ncdhw_to_ndhwc(const void* x, void* y, int64_t N, int64_t C, int64_t S, int elem_bytes);
+int sev_hostrun_ndhwc_to_ncdhw(const void* x, void* y, int64_t N, int64_t C, int64_t S, int elem_bytes);
+int sev_hostrun_bias_act_ndhwc(void* y, const float* bias, const void* residual, int64_t M, int64_t C, int relu,
+                               int dtype);
+int sev_hostrun_channel_scale_ndhwc_forward(const void* x, const float* g, void* y, int64_t N, int64_t C, int64_t S,
+                                            int dtype);
+int sev_hostrun_channel_scale_ndhwc_backward(const float* x, const float* g, const float* dy, float* dx, float* dg,
+                                             int64_t N, int64_t C, int64_t S);
+int sev_hostrun_global_avgpool_ndhwc_forward(const void* x, float* y, int64_t N, int64_t C, int64_t S, int dtype);
+int sev_hostrun_global_avgpool_ndhwc_backward(const float* dy, void* dx, int64_t N, int64_t C, int64_t S, int dtype);
+int sev_hostrun_concat_channels_ndhwc(const void* a, const void* b, void* y, int64_t M, int64_t Ca, int64_t Cb,
+                                      int elem_bytes);
+int sev_hostrun_split_channels_ndhwc(const void* y, void* a, void* b, int64_t M, int64_t Ca, int64_t Cb,
+                                     int elem_bytes);
+int sev_hostrun_avgpool3d_ndhwc_forward(const void* x, void* y, const int* p, int dtype);
+int sev_hostrun_avgpool3d_ndhwc_backward(const void* dy, void* dx, const int* p, int dtype);
+/* ---- end of channels-last glue ---- */
+
 #ifdef __cplusplus
 }
 #endif

@@ -255,6 +255,90 @@ int sevc_half_batchnorm_eval_forward(const void* x, const float* gamma, const fl
                                      int relu, int dtype, void* stream);
 /* ---- end of the 16-bit training glue ---- */
 
+/* ---- channels-last batch norm (kernels/batchnorm_ndhwc.cu) ----
+ * x, residual, y, dy, dx, dresidual [M][C] with M = N*T*H*W rows (NDHWC, C innermost); _f32 fp32, _bf16 / _f16
+ * raw 16-bit bits (loads widened, fp32 arithmetic, statistics in double, y / dx rounded once). gamma, beta,
+ * running and saved statistics, dgamma, dbeta fp32 in every form. Semantics of sevc_bn_act_train_forward /
+ * sevc_bn_act_backward (and their _bf16 / _f16 forms) with N*S replaced by M; eval as sevc_batchnorm_eval_forward
+ * with an optional ReLU. Reductions in a fixed order (no float atomics): the same bits on every run.
+ * Scratch of the training calls: `scratch` a device buffer of at least sevc_bn_act_ndhwc_scratch_bytes(M, C)
+ * bytes, 8-byte aligned, used on `stream` only (a graph can own it); NULL: taken from and given back to the
+ * stream-ordered pool (cudaMallocAsync), as the NCDHW glue. M <= 0, C <= 0, a missing required pointer,
+ * or scratch too small: SEVC_E_ARG with the reason in sevc_last_error(). CPU references: sev_*_ndhwc_* (sevnet.h). */
+/* bytes of scratch for (M, C), or SEVC_E_ARG */
+int64_t sevc_bn_act_ndhwc_scratch_bytes(int64_t M, int64_t C);
+int sevc_bn_act_train_forward_ndhwc_f32(const float* x, const float* residual, const float* gamma, const float* beta,
+                                        float* y, float* save_mean, float* save_invstd, float* running_mean,
+                                        float* running_var, int64_t M, int64_t C, float eps, float momentum, int relu,
+                                        void* scratch, int64_t scratch_bytes, void* stream);
+int sevc_bn_act_train_forward_ndhwc_bf16(const uint16_t* x, const uint16_t* residual, const float* gamma,
+                                         const float* beta, uint16_t* y, float* save_mean, float* save_invstd,
+                                         float* running_mean, float* running_var, int64_t M, int64_t C, float eps,
+                                         float momentum, int relu, void* scratch, int64_t scratch_bytes, void* stream);
+int sevc_bn_act_train_forward_ndhwc_f16(const uint16_t* x, const uint16_t* residual, const float* gamma,
+                                        const float* beta, uint16_t* y, float* save_mean, float* save_invstd,
+                                        float* running_mean, float* running_var, int64_t M, int64_t C, float eps,
+                                        float momentum, int relu, void* scratch, int64_t scratch_bytes, void* stream);
+int sevc_bn_act_backward_ndhwc_f32(const float* x, const float* y, const float* dy, const float* gamma,
+                                   const float* save_mean, const float* save_invstd, float* dx, float* dgamma,
+                                   float* dbeta, float* dresidual, int64_t M, int64_t C, void* scratch,
+                                   int64_t scratch_bytes, void* stream);
+int sevc_bn_act_backward_ndhwc_bf16(const uint16_t* x, const uint16_t* y, const uint16_t* dy, const float* gamma,
+                                    const float* save_mean, const float* save_invstd, uint16_t* dx, float* dgamma,
+                                    float* dbeta, uint16_t* dresidual, int64_t M, int64_t C, void* scratch,
+                                    int64_t scratch_bytes, void* stream);
+int sevc_bn_act_backward_ndhwc_f16(const uint16_t* x, const uint16_t* y, const uint16_t* dy, const float* gamma,
+                                   const float* save_mean, const float* save_invstd, uint16_t* dx, float* dgamma,
+                                   float* dbeta, uint16_t* dresidual, int64_t M, int64_t C, void* scratch,
+                                   int64_t scratch_bytes, void* stream);
+int sevc_batchnorm_eval_ndhwc_f32(const float* x, const float* gamma, const float* beta, const float* running_mean,
+                                  const float* running_var, float* y, int64_t M, int64_t C, float eps, int relu,
+                                  void* stream);
+int sevc_batchnorm_eval_ndhwc_bf16(const uint16_t* x, const float* gamma, const float* beta,
+                                   const float* running_mean, const float* running_var, uint16_t* y, int64_t M,
+                                   int64_t C, float eps, int relu, void* stream);
+int sevc_batchnorm_eval_ndhwc_f16(const uint16_t* x, const float* gamma, const float* beta, const float* running_mean,
+                                  const float* running_var, uint16_t* y, int64_t M, int64_t C, float eps, int relu,
+                                  void* stream);
+/* ---- end of channels-last batch norm ---- */
+
+/* ---- channels-last glue (kernels/channels_ndhwc.cu; bodies in channels_ndhwc.cuh) ----
+ * The memory-bound ops of the channels-last activation path: an activation is [N][T][H][W][C] = [N][S][C] with
+ * S = T*H*W (M = N*S rows of C channels). `dtype` 0 fp32, 1 bf16, 2 fp16 (16-bit storage as raw bits: loads
+ * widened, fp32 arithmetic, one rounding per store); `elem_bytes` 4 or 2 for the bit copies. Gates g, biases,
+ * dg and the pooled [N][C] means are fp32. CPU references: sev_*_ndhwc* (sevnet.h: transpose, the NCDHW op,
+ * transpose back). Bad sizes, dtype, element size, parameter block or a NULL pointer the call needs: SEVC_E_ARG. */
+/* [N][C][S] -> [N][S][C] and back, tiled through shared memory; also a conv weight [Cout][Cin/g][kt][kh][kw] ->
+ * cuDNN's NHWC filter [Cout][kt][kh][kw][Cin/g] (N = Cout, C = Cin/g, S = kt*kh*kw). Not in place. */
+int sevc_ncdhw_to_ndhwc(const void* x, void* y, int64_t N, int64_t C, int64_t S, int elem_bytes, void* stream);
+int sevc_ndhwc_to_ncdhw(const void* x, void* y, int64_t N, int64_t C, int64_t S, int elem_bytes, void* stream);
+/* conv epilogue in place on y [M][C]: y = act(y + bias[c] + residual) (bias fp32, residual y's dtype, each may be
+ * NULL; act ReLU when relu != 0), the additions in that order */
+int sevc_bias_act_ndhwc(void* y, const float* bias, const void* residual, int64_t M, int64_t C, int relu, int dtype,
+                        void* stream);
+/* squeeze-excite: y[n][s][c] = x[n][s][c] * g[n][c]; backward (fp32): dx = dy * g, dg[n][c] = sum_s dy * x (double,
+ * one block per (n, 32 channels), a fixed order: deterministic) */
+int sevc_channel_scale_ndhwc_forward(const void* x, const float* g, void* y, int64_t N, int64_t C, int64_t S, int dtype,
+                                     void* stream);
+int sevc_channel_scale_ndhwc_backward(const float* x, const float* g, const float* dy, float* dx, float* dg, int64_t N,
+                                      int64_t C, int64_t S, void* stream);
+/* global average pool [N][S][C] -> y [N][C] fp32 (means in double, as the SE gate reduction); backward: dx[n][s][c]
+ * = dy[n][c] / S in dx's dtype */
+int sevc_global_avgpool_ndhwc_forward(const void* x, float* y, int64_t N, int64_t C, int64_t S, int dtype,
+                                      void* stream);
+int sevc_global_avgpool_ndhwc_backward(const float* dy, void* dx, int64_t N, int64_t C, int64_t S, int dtype,
+                                       void* stream);
+/* [M][Ca] ++ [M][Cb] -> [M][Ca+Cb] and back (a bit copy) */
+int sevc_concat_channels_ndhwc(const void* a, const void* b, void* y, int64_t M, int64_t Ca, int64_t Cb,
+                               int elem_bytes, void* stream);
+int sevc_split_channels_ndhwc(const void* y, void* a, void* b, int64_t M, int64_t Ca, int64_t Cb, int elem_bytes,
+                              void* stream);
+/* count_include_pad average pooling of [N][T][H][W][C] -> [N][To][Ho][Wo][C], the 19-int parameter block of
+ * sevc_avgpool3d_forward (p[1] = C); backward gathers (no atomics) in the CPU scatter's order */
+int sevc_avgpool3d_ndhwc_forward(const void* x, void* y, const int* p, int dtype, void* stream);
+int sevc_avgpool3d_ndhwc_backward(const void* dy, void* dx, const int* p, int dtype, void* stream);
+/* ---- end of channels-last glue ---- */
+
 #ifdef __cplusplus
 }
 #endif

@@ -275,4 +275,100 @@ int sevc_half_batchnorm_eval_forward(const void* x, const float* gamma, const fl
 }
 // ---- end of the 16-bit training glue ----
 
+// ---- channels-last batch norm ----
+int64_t sevc_bn_act_ndhwc_scratch_bytes(int64_t M, int64_t C) { return SEVC_E_NO_CUDA; }
+int sevc_bn_act_train_forward_ndhwc_f32(const float* x, const float* residual, const float* gamma, const float* beta,
+                                        float* y, float* save_mean, float* save_invstd, float* running_mean,
+                                        float* running_var, int64_t M, int64_t C, float eps, float momentum, int relu,
+                                        void* scratch, int64_t scratch_bytes, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_bn_act_train_forward_ndhwc_bf16(const uint16_t* x, const uint16_t* residual, const float* gamma,
+                                         const float* beta, uint16_t* y, float* save_mean, float* save_invstd,
+                                         float* running_mean, float* running_var, int64_t M, int64_t C, float eps,
+                                         float momentum, int relu, void* scratch, int64_t scratch_bytes, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_bn_act_train_forward_ndhwc_f16(const uint16_t* x, const uint16_t* residual, const float* gamma,
+                                        const float* beta, uint16_t* y, float* save_mean, float* save_invstd,
+                                        float* running_mean, float* running_var, int64_t M, int64_t C, float eps,
+                                        float momentum, int relu, void* scratch, int64_t scratch_bytes, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_bn_act_backward_ndhwc_f32(const float* x, const float* y, const float* dy, const float* gamma,
+                                   const float* save_mean, const float* save_invstd, float* dx, float* dgamma,
+                                   float* dbeta, float* dresidual, int64_t M, int64_t C, void* scratch,
+                                   int64_t scratch_bytes, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_bn_act_backward_ndhwc_bf16(const uint16_t* x, const uint16_t* y, const uint16_t* dy, const float* gamma,
+                                    const float* save_mean, const float* save_invstd, uint16_t* dx, float* dgamma,
+                                    float* dbeta, uint16_t* dresidual, int64_t M, int64_t C, void* scratch,
+                                    int64_t scratch_bytes, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_bn_act_backward_ndhwc_f16(const uint16_t* x, const uint16_t* y, const uint16_t* dy, const float* gamma,
+                                   const float* save_mean, const float* save_invstd, uint16_t* dx, float* dgamma,
+                                   float* dbeta, uint16_t* dresidual, int64_t M, int64_t C, void* scratch,
+                                   int64_t scratch_bytes, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_batchnorm_eval_ndhwc_f32(const float* x, const float* gamma, const float* beta, const float* running_mean,
+                                  const float* running_var, float* y, int64_t M, int64_t C, float eps, int relu,
+                                  void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_batchnorm_eval_ndhwc_bf16(const uint16_t* x, const float* gamma, const float* beta,
+                                   const float* running_mean, const float* running_var, uint16_t* y, int64_t M,
+                                   int64_t C, float eps, int relu, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_batchnorm_eval_ndhwc_f16(const uint16_t* x, const float* gamma, const float* beta, const float* running_mean,
+                                  const float* running_var, uint16_t* y, int64_t M, int64_t C, float eps, int relu,
+                                  void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+// ---- end of channels-last batch norm ----
+
+// ---- channels-last glue (kernels/channels_ndhwc.cu) ----
+int sevc_ncdhw_to_ndhwc(const void* x, void* y, int64_t N, int64_t C, int64_t S, int elem_bytes, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_ndhwc_to_ncdhw(const void* x, void* y, int64_t N, int64_t C, int64_t S, int elem_bytes, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_bias_act_ndhwc(void* y, const float* bias, const void* residual, int64_t M, int64_t C, int relu, int dtype,
+                        void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_channel_scale_ndhwc_forward(const void* x, const float* g, void* y, int64_t N, int64_t C, int64_t S, int dtype,
+                                     void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_channel_scale_ndhwc_backward(const float* x, const float* g, const float* dy, float* dx, float* dg, int64_t N,
+                                      int64_t C, int64_t S, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_global_avgpool_ndhwc_forward(const void* x, float* y, int64_t N, int64_t C, int64_t S, int dtype,
+                                      void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_global_avgpool_ndhwc_backward(const float* dy, void* dx, int64_t N, int64_t C, int64_t S, int dtype,
+                                       void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_concat_channels_ndhwc(const void* a, const void* b, void* y, int64_t M, int64_t Ca, int64_t Cb,
+                               int elem_bytes, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_split_channels_ndhwc(const void* y, void* a, void* b, int64_t M, int64_t Ca, int64_t Cb, int elem_bytes,
+                              void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_avgpool3d_ndhwc_forward(const void* x, void* y, const int* p, int dtype, void* stream) { return SEVC_E_NO_CUDA; }
+int sevc_avgpool3d_ndhwc_backward(const void* dy, void* dx, const int* p, int dtype, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+// ---- end of channels-last glue ----
+
 }  // extern "C"

@@ -646,6 +646,97 @@ void test_bn_act_half(const char* fmt, int64_t N, int64_t C, int64_t S) {
   compare("bn+relu bwd dbeta" + sz, rdb, ddb.host(), 1e-5, 1e-5);
   compare("bn+relu bwd dresidual" + sz, widen(rdres), widen(ddres.host()), 0, 0);
 }
+// ---- channels-last batch norm (batchnorm_ndhwc.cu) against its CPU references (the NCDHW ops on the transpose),
+// [M][C], fp32 / bf16 / fp16: statistics, dgamma, dbeta as the NCDHW glue's test; y and dx within one storage ulp
+// (fp32: 1e-5, 16-bit 2^-7 / 2^-10 relative, upper bounds) plus 1e-5; dresidual exact. The training calls take the
+// caller's scratch here (the Java GPU test runs the pool form too).
+template <class St>
+struct NdhwcBn;
+template <>
+struct NdhwcBn<SevF32> {
+  static constexpr auto fwd = sevc_bn_act_train_forward_ndhwc_f32;
+  static constexpr auto bwd = sevc_bn_act_backward_ndhwc_f32;
+  static constexpr auto eval = sevc_batchnorm_eval_ndhwc_f32;
+  static constexpr auto ref_fwd = sev_bn_act_train_forward_ndhwc_f32;
+  static constexpr auto ref_bwd = sev_bn_act_backward_ndhwc_f32;
+  static constexpr auto ref_eval = sev_batchnorm_eval_ndhwc_f32;
+  static constexpr double rtol = 1e-5;
+};
+template <>
+struct NdhwcBn<SevBF16> {
+  static constexpr auto fwd = sevc_bn_act_train_forward_ndhwc_bf16;
+  static constexpr auto bwd = sevc_bn_act_backward_ndhwc_bf16;
+  static constexpr auto eval = sevc_batchnorm_eval_ndhwc_bf16;
+  static constexpr auto ref_fwd = sev_bn_act_train_forward_ndhwc_bf16;
+  static constexpr auto ref_bwd = sev_bn_act_backward_ndhwc_bf16;
+  static constexpr auto ref_eval = sev_batchnorm_eval_ndhwc_bf16;
+  static constexpr double rtol = 1.0 / 128;
+};
+template <>
+struct NdhwcBn<SevF16> {
+  static constexpr auto fwd = sevc_bn_act_train_forward_ndhwc_f16;
+  static constexpr auto bwd = sevc_bn_act_backward_ndhwc_f16;
+  static constexpr auto eval = sevc_batchnorm_eval_ndhwc_f16;
+  static constexpr auto ref_fwd = sev_bn_act_train_forward_ndhwc_f16;
+  static constexpr auto ref_bwd = sev_bn_act_backward_ndhwc_f16;
+  static constexpr auto ref_eval = sev_batchnorm_eval_ndhwc_f16;
+  static constexpr double rtol = 1.0 / 1024;
+};
+template <class St>
+void test_bn_ndhwc(const char* fmt, int64_t M, int64_t C) {
+  typedef typename St::storage T;
+  typedef NdhwcBn<St> K;
+  const std::string sz = std::string(" ") + fmt + " [" + std::to_string(M) + "," + std::to_string(C) + "]";
+  const int64_t n = M * C;
+  auto narrow = [](const std::vector<float>& v) {
+    std::vector<T> b(v.size());
+    for (size_t i = 0; i < v.size(); i++) b[i] = St::store(v[i]);
+    return b;
+  };
+  auto widen = [](const std::vector<T>& b) {
+    std::vector<float> v(b.size());
+    for (size_t i = 0; i < b.size(); i++) v[i] = St::load(b[i]);
+    return v;
+  };
+  auto xf = randn(n, 2.f);
+  for (auto& v : xf) v += 0.7f;
+  auto x = narrow(xf), res = narrow(randn(n)), dyv = narrow(randn(n));
+  auto gamma = randn(C), beta = randn(C), rm = randn(C);
+  std::vector<float> rv(C, 1.1f);
+  const int64_t sbytes = sevc_bn_act_ndhwc_scratch_bytes(M, C);
+  Dev<T> dxx(x), dres(res), ddy(dyv), dy(n), ddx(n), ddres(n), dye(n);
+  Dev<float> dg(gamma), dbt(beta), drm(rm), drv(rv), dsm(C), dsi(C), ddg(C), ddb(C);
+  Dev<double> scratch((size_t)(sbytes > 0 ? sbytes / 8 : 1));
+  check_rc(K::fwd(dxx.p, dres.p, dg.p, dbt.p, dy.p, dsm.p, dsi.p, drm.p, drv.p, M, C, 1e-5f, 0.1f, 1, scratch.p, sbytes,
+                  nullptr),
+           "bn_act_train_forward_ndhwc");
+  std::vector<T> ry(n);
+  std::vector<float> rsm(C), rsi(C), rrm = rm, rrv = rv;
+  K::ref_fwd(x.data(), res.data(), gamma.data(), beta.data(), ry.data(), rsm.data(), rsi.data(), rrm.data(), rrv.data(),
+             M, C, 1e-5f, 0.1f, 1);
+  compare("ndhwc bn+add+relu train y" + sz, widen(ry), widen(dy.host()), K::rtol, 1e-5);
+  compare("ndhwc bn+add+relu train save_mean" + sz, rsm, dsm.host(), 1e-5, 1e-6);
+  compare("ndhwc bn+add+relu train save_invstd" + sz, rsi, dsi.host(), 1e-5, 0);
+  compare("ndhwc bn+add+relu train running_mean" + sz, rrm, drm.host(), 1e-5, 1e-6);
+  compare("ndhwc bn+add+relu train running_var" + sz, rrv, drv.host(), 1e-5, 0);
+  // backward with the mask of the device's y (the reference reads the same bits) and the residual's gradient
+  check_rc(K::bwd(dxx.p, dy.p, ddy.p, dg.p, dsm.p, dsi.p, ddx.p, ddg.p, ddb.p, ddres.p, M, C, scratch.p, sbytes, nullptr),
+           "bn_act_backward_ndhwc");
+  std::vector<T> yg = dy.host(), rdx(n), rdres(n);
+  std::vector<float> sm = dsm.host(), si = dsi.host(), rdg(C), rdb(C);
+  K::ref_bwd(x.data(), yg.data(), dyv.data(), gamma.data(), sm.data(), si.data(), rdx.data(), rdg.data(), rdb.data(),
+             rdres.data(), M, C);
+  compare("ndhwc bn+relu bwd dx" + sz, widen(rdx), widen(ddx.host()), K::rtol, 1e-5);
+  compare("ndhwc bn+relu bwd dgamma" + sz, rdg, ddg.host(), 1e-5, 1e-5);
+  compare("ndhwc bn+relu bwd dbeta" + sz, rdb, ddb.host(), 1e-5, 1e-5);
+  compare("ndhwc bn+relu bwd dresidual" + sz, widen(rdres), widen(ddres.host()), 0, 0);
+  // eval with the running statistics, ReLU
+  check_rc(K::eval(dxx.p, dg.p, dbt.p, drm.p, drv.p, dye.p, M, C, 1e-5f, 1, nullptr), "batchnorm_eval_ndhwc");
+  std::vector<T> rye(n);
+  const std::vector<float> erm = drm.host(), erv = drv.host();
+  K::ref_eval(x.data(), gamma.data(), beta.data(), erm.data(), erv.data(), rye.data(), M, C, 1e-5f, 1);
+  compare("ndhwc bn eval relu" + sz, widen(rye), widen(dye.host()), K::rtol, 1e-5);
+}
 // --bench: milliseconds per call (CUDA events, median of 20 after warm-up) and the bandwidth of the
 // bytes each op must move at least. Information only, never a pass/fail.
 template <typename F>
@@ -723,6 +814,105 @@ void run_benchmarks() {
         [&] { sevc_bn_act_backward(x.p, y.p, dy.p, g.p, sm.p, si.p, dx.p, dg.p, db.p, z.p, N, C, S, nullptr); });
   CUDA_OK(cudaDeviceSynchronize());
 }
+// ---- channels-last glue (channels_ndhwc.cu) against its CPU references (sev_*_ndhwc*: the NCDHW ops on the
+// transpose), dtype 0 fp32 (T float) / 1 bf16 / 2 fp16 (T uint16_t): bit for bit (compared widened, exactly) except
+// the column reductions (global pool forward, the SE gate's dg: double sums in another order, 1e-6 relative)
+template <typename T>
+std::vector<T> cl_rand(int dt, size_t n) {
+  const std::vector<float> v = randn(n);
+  std::vector<T> out(n);
+  for (size_t i = 0; i < n; i++) {
+    if constexpr (sizeof(T) == 4)
+      out[i] = v[i];
+    else
+      out[i] = dt == 1 ? sev_float_to_bf16(v[i]) : sev_float_to_half(v[i]);
+  }
+  return out;
+}
+template <typename T>
+std::vector<float> cl_wide(int dt, const std::vector<T>& v) {
+  std::vector<float> out(v.size());
+  for (size_t i = 0; i < v.size(); i++) {
+    if constexpr (sizeof(T) == 4)
+      out[i] = v[i];
+    else
+      out[i] = dt == 1 ? sev_bf16_to_float(v[i]) : sev_half_to_float(v[i]);
+  }
+  return out;
+}
+template <typename T>
+void test_channels_ndhwc(int dt, int64_t N, int64_t C, int64_t S) {
+  const std::string sz = " dt=" + std::to_string(dt) + " [" + std::to_string(N) + "," + std::to_string(C) + "," +
+                         std::to_string(S) + "]";
+  const int eb = (int)sizeof(T);
+  const int64_t n = N * C * S, M = N * S;
+  const std::vector<T> x = cl_rand<T>(dt, n);
+  Dev<T> dx(x), dl(n), dback(n);
+  std::vector<T> rl(n);
+  check_rc(sevc_ncdhw_to_ndhwc(dx.p, dl.p, N, C, S, eb, nullptr), "ncdhw_to_ndhwc");
+  check_rc(sevc_ndhwc_to_ncdhw(dl.p, dback.p, N, C, S, eb, nullptr), "ndhwc_to_ncdhw");
+  if constexpr (sizeof(T) == 4)
+    sev_ncdhw_to_ndhwc(x.data(), rl.data(), N, C, S);
+  else
+    sev_ncdhw_to_ndhwc_u16(x.data(), rl.data(), N, C, S);
+  compare("ncdhw_to_ndhwc" + sz, cl_wide(dt, rl), cl_wide(dt, dl.host()), 0, 0);
+  compare("ndhwc_to_ncdhw round trip" + sz, cl_wide(dt, x), cl_wide(dt, dback.host()), 0, 0);
+
+  const std::vector<T> y = cl_rand<T>(dt, n), res = cl_rand<T>(dt, n);
+  const std::vector<float> bias = randn(C), g = randn(N * C), gy = randn(N * C);
+  Dev<T> dy(y), dres(res), ds(n), dgx(n);
+  Dev<float> dbias(bias), dg(g), dgy(gy), dp(N * C);
+  std::vector<T> ry(y), rs(n), rgx(n);
+  std::vector<float> rp(N * C);
+  check_rc(sevc_bias_act_ndhwc(dy.p, dbias.p, dres.p, M, C, 1, dt, nullptr), "bias_act_ndhwc");
+  sev_bias_act_ndhwc(ry.data(), bias.data(), res.data(), M, C, 1, dt);
+  compare("bias_act_ndhwc relu" + sz, cl_wide(dt, ry), cl_wide(dt, dy.host()), 0, 0);
+  check_rc(sevc_channel_scale_ndhwc_forward(dx.p, dg.p, ds.p, N, C, S, dt, nullptr), "channel_scale_ndhwc_forward");
+  sev_channel_scale_ndhwc_forward(x.data(), g.data(), rs.data(), N, C, S, dt);
+  compare("channel_scale_ndhwc_forward" + sz, cl_wide(dt, rs), cl_wide(dt, ds.host()), 0, 0);
+  check_rc(sevc_global_avgpool_ndhwc_forward(dx.p, dp.p, N, C, S, dt, nullptr), "global_avgpool_ndhwc_forward");
+  sev_global_avgpool_ndhwc_forward(x.data(), rp.data(), N, C, S, dt);
+  compare("global_avgpool_ndhwc_forward" + sz, rp, dp.host(), 1e-6, 1e-9);
+  check_rc(sevc_global_avgpool_ndhwc_backward(dgy.p, dgx.p, N, C, S, dt, nullptr), "global_avgpool_ndhwc_backward");
+  sev_global_avgpool_ndhwc_backward(gy.data(), rgx.data(), N, C, S, dt);
+  compare("global_avgpool_ndhwc_backward" + sz, cl_wide(dt, rgx), cl_wide(dt, dgx.host()), 0, 0);
+
+  // x as [M][C] ++ b [M][C]: the downsample block's two halves
+  const std::vector<T> b = cl_rand<T>(dt, n);
+  Dev<T> db(b), dc(2 * n), da2(n), db2(n);
+  std::vector<T> rc(2 * n);
+  check_rc(sevc_concat_channels_ndhwc(dx.p, db.p, dc.p, M, C, C, eb, nullptr), "concat_channels_ndhwc");
+  sev_concat_channels_ndhwc(x.data(), b.data(), rc.data(), M, C, C, eb);
+  compare("concat_channels_ndhwc" + sz, cl_wide(dt, rc), cl_wide(dt, dc.host()), 0, 0);
+  check_rc(sevc_split_channels_ndhwc(dc.p, da2.p, db2.p, M, C, C, eb, nullptr), "split_channels_ndhwc");
+  compare("split_channels_ndhwc a" + sz, cl_wide(dt, x), cl_wide(dt, da2.host()), 0, 0);
+  compare("split_channels_ndhwc b" + sz, cl_wide(dt, b), cl_wide(dt, db2.host()), 0, 0);
+
+  if constexpr (sizeof(T) == 4) {
+    const std::vector<float> dyv = randn(n);
+    Dev<float> ddy(dyv), ddx(n), ddg(N * C);
+    std::vector<float> rdx(n), rdg(N * C);
+    check_rc(sevc_channel_scale_ndhwc_backward(dx.p, dg.p, ddy.p, ddx.p, ddg.p, N, C, S, nullptr),
+             "channel_scale_ndhwc_backward");
+    sev_channel_scale_ndhwc_backward(x.data(), g.data(), dyv.data(), rdx.data(), rdg.data(), N, C, S);
+    compare("channel_scale_ndhwc_backward dx" + sz, rdx, ddx.host(), 0, 0);
+    compare("channel_scale_ndhwc_backward dg" + sz, rdg, ddg.host(), 1e-6, 1e-9);
+  }
+}
+template <typename T>
+void test_pool_ndhwc(int dt, const std::vector<int>& p) {
+  const std::string sz = " dt=" + std::to_string(dt) + " C=" + std::to_string(p[1]);
+  const int64_t in = (int64_t)p[0] * p[1] * p[2] * p[3] * p[4], out = (int64_t)p[0] * p[1] * p[16] * p[17] * p[18];
+  const std::vector<T> x = cl_rand<T>(dt, in), dyv = cl_rand<T>(dt, out);
+  Dev<T> dx(x), dy(out), ddy(dyv), ddx(in);
+  std::vector<T> ry(out), rdx(in);
+  check_rc(sevc_avgpool3d_ndhwc_forward(dx.p, dy.p, p.data(), dt, nullptr), "avgpool3d_ndhwc_forward");
+  sev_avgpool3d_ndhwc_forward(x.data(), ry.data(), p.data(), dt);
+  compare("avgpool3d_ndhwc_forward" + sz, cl_wide(dt, ry), cl_wide(dt, dy.host()), 0, 0);
+  check_rc(sevc_avgpool3d_ndhwc_backward(ddy.p, ddx.p, p.data(), dt, nullptr), "avgpool3d_ndhwc_backward");
+  sev_avgpool3d_ndhwc_backward(dyv.data(), rdx.data(), p.data(), dt);
+  compare("avgpool3d_ndhwc_backward" + sz, cl_wide(dt, rdx), cl_wide(dt, ddx.host()), 0, 0);
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -789,6 +979,25 @@ int main(int argc, char** argv) {
        {std::vector<int64_t>{2, 3, 1}, {3, 5, 77}, {8, 64, 2 * 28 * 28}, {2, 2100, 3}, {2, 512, 4 * 49}}) {
     test_bn_act_half<SevBF16>("bf16", d[0], d[1], d[2]);
     test_bn_act_half<SevF16>("f16", d[0], d[1], d[2]);
+  }
+  for (const auto& d : {std::vector<int64_t>{2, 3}, {7, 33}, {4099, 70}, {2 * 4 * 56 * 56, 64}, {2 * 4 * 7 * 7, 512},
+                        {4001, 2080}}) {
+    test_bn_ndhwc<SevF32>("f32", d[0], d[1]);
+    test_bn_ndhwc<SevBF16>("bf16", d[0], d[1]);
+    test_bn_ndhwc<SevF16>("f16", d[0], d[1]);
+  }
+  for (const auto& d : {std::vector<int64_t>{1, 1, 1}, {2, 3, 7}, {3, 33, 49}, {1, 70, 7}, {2, 64, 4 * 28 * 28},
+                        {2, 512, 4 * 49}}) {
+    test_channels_ndhwc<float>(0, d[0], d[1], d[2]);
+    test_channels_ndhwc<uint16_t>(1, d[0], d[1], d[2]);
+    test_channels_ndhwc<uint16_t>(2, d[0], d[1], d[2]);
+  }
+  for (const auto& p : {pool_params(2, 5, 3, 11, 13, 1, 3, 3, 1, 2, 2, 0, 1, 1),
+                        pool_params(2, 33, 7, 9, 10, 3, 3, 2, 2, 2, 1, 1, 1, 0),
+                        pool_params(2, 64, 4, 56, 56, 1, 3, 3, 1, 2, 2, 0, 1, 1)}) {
+    test_pool_ndhwc<float>(0, p);
+    test_pool_ndhwc<uint16_t>(1, p);
+    test_pool_ndhwc<uint16_t>(2, p);
   }
   // an error is reported as such
   const int rc = sevc_relu_forward(nullptr, nullptr, -1, nullptr);

@@ -525,4 +525,193 @@ public final class NativeCore {
             @Cast("const float*") long runningVar, @Cast("void*") long y, @Cast("int64_t") long n,
             @Cast("int64_t") long c, @Cast("int64_t") long s, float eps, int relu, int dtype);
     // ---- end of the 16-bit training glue ----
+
+    // ---- channels-last batch norm: activations [M][C], M = N*T*H*W rows, C innermost; 16-bit tensors raw
+    // uint16_t bits, gamma, beta, statistics, dgamma, dbeta fp32. sev_*: the CPU references (batchnorm_ndhwc.cpp:
+    // transpose, the NCDHW references, transpose back); sev_hostrun_*: the bodies of sevc_*_ndhwc_* run on the
+    // host in the kernels' order (hostrun_batchnorm_ndhwc.cpp). M <= 0 or C <= 0: SEV_EINVAL ----
+
+    public static native int sev_bn_act_train_forward_ndhwc_f32(@Cast("const float*") long x,
+            @Cast("const float*") long residual, @Cast("const float*") long gamma, @Cast("const float*") long beta,
+            @Cast("float*") long y, @Cast("float*") long saveMean, @Cast("float*") long saveInvstd,
+            @Cast("float*") long runningMean, @Cast("float*") long runningVar, @Cast("int64_t") long m,
+            @Cast("int64_t") long c, float eps, float momentum, int relu);
+
+    public static native int sev_bn_act_train_forward_ndhwc_bf16(@Cast("const uint16_t*") long x,
+            @Cast("const uint16_t*") long residual, @Cast("const float*") long gamma, @Cast("const float*") long beta,
+            @Cast("uint16_t*") long y, @Cast("float*") long saveMean, @Cast("float*") long saveInvstd,
+            @Cast("float*") long runningMean, @Cast("float*") long runningVar, @Cast("int64_t") long m,
+            @Cast("int64_t") long c, float eps, float momentum, int relu);
+
+    public static native int sev_bn_act_train_forward_ndhwc_f16(@Cast("const uint16_t*") long x,
+            @Cast("const uint16_t*") long residual, @Cast("const float*") long gamma, @Cast("const float*") long beta,
+            @Cast("uint16_t*") long y, @Cast("float*") long saveMean, @Cast("float*") long saveInvstd,
+            @Cast("float*") long runningMean, @Cast("float*") long runningVar, @Cast("int64_t") long m,
+            @Cast("int64_t") long c, float eps, float momentum, int relu);
+
+    public static native int sev_bn_act_backward_ndhwc_f32(@Cast("const float*") long x, @Cast("const float*") long y,
+            @Cast("const float*") long dy, @Cast("const float*") long gamma, @Cast("const float*") long saveMean,
+            @Cast("const float*") long saveInvstd, @Cast("float*") long dx, @Cast("float*") long dgamma,
+            @Cast("float*") long dbeta, @Cast("float*") long dresidual, @Cast("int64_t") long m,
+            @Cast("int64_t") long c);
+
+    public static native int sev_bn_act_backward_ndhwc_bf16(@Cast("const uint16_t*") long x,
+            @Cast("const uint16_t*") long y, @Cast("const uint16_t*") long dy, @Cast("const float*") long gamma,
+            @Cast("const float*") long saveMean, @Cast("const float*") long saveInvstd, @Cast("uint16_t*") long dx,
+            @Cast("float*") long dgamma, @Cast("float*") long dbeta, @Cast("uint16_t*") long dresidual,
+            @Cast("int64_t") long m, @Cast("int64_t") long c);
+
+    public static native int sev_bn_act_backward_ndhwc_f16(@Cast("const uint16_t*") long x,
+            @Cast("const uint16_t*") long y, @Cast("const uint16_t*") long dy, @Cast("const float*") long gamma,
+            @Cast("const float*") long saveMean, @Cast("const float*") long saveInvstd, @Cast("uint16_t*") long dx,
+            @Cast("float*") long dgamma, @Cast("float*") long dbeta, @Cast("uint16_t*") long dresidual,
+            @Cast("int64_t") long m, @Cast("int64_t") long c);
+
+    public static native int sev_batchnorm_eval_ndhwc_f32(@Cast("const float*") long x,
+            @Cast("const float*") long gamma, @Cast("const float*") long beta, @Cast("const float*") long runningMean,
+            @Cast("const float*") long runningVar, @Cast("float*") long y, @Cast("int64_t") long m,
+            @Cast("int64_t") long c, float eps, int relu);
+
+    public static native int sev_batchnorm_eval_ndhwc_bf16(@Cast("const uint16_t*") long x,
+            @Cast("const float*") long gamma, @Cast("const float*") long beta, @Cast("const float*") long runningMean,
+            @Cast("const float*") long runningVar, @Cast("uint16_t*") long y, @Cast("int64_t") long m,
+            @Cast("int64_t") long c, float eps, int relu);
+
+    public static native int sev_batchnorm_eval_ndhwc_f16(@Cast("const uint16_t*") long x,
+            @Cast("const float*") long gamma, @Cast("const float*") long beta, @Cast("const float*") long runningMean,
+            @Cast("const float*") long runningVar, @Cast("uint16_t*") long y, @Cast("int64_t") long m,
+            @Cast("int64_t") long c, float eps, int relu);
+
+    public static native int sev_hostrun_bn_act_train_forward_ndhwc_f32(@Cast("const float*") long x,
+            @Cast("const float*") long residual, @Cast("const float*") long gamma, @Cast("const float*") long beta,
+            @Cast("float*") long y, @Cast("float*") long saveMean, @Cast("float*") long saveInvstd,
+            @Cast("float*") long runningMean, @Cast("float*") long runningVar, @Cast("int64_t") long m,
+            @Cast("int64_t") long c, float eps, float momentum, int relu);
+
+    public static native int sev_hostrun_bn_act_train_forward_ndhwc_bf16(@Cast("const uint16_t*") long x,
+            @Cast("const uint16_t*") long residual, @Cast("const float*") long gamma, @Cast("const float*") long beta,
+            @Cast("uint16_t*") long y, @Cast("float*") long saveMean, @Cast("float*") long saveInvstd,
+            @Cast("float*") long runningMean, @Cast("float*") long runningVar, @Cast("int64_t") long m,
+            @Cast("int64_t") long c, float eps, float momentum, int relu);
+
+    public static native int sev_hostrun_bn_act_train_forward_ndhwc_f16(@Cast("const uint16_t*") long x,
+            @Cast("const uint16_t*") long residual, @Cast("const float*") long gamma, @Cast("const float*") long beta,
+            @Cast("uint16_t*") long y, @Cast("float*") long saveMean, @Cast("float*") long saveInvstd,
+            @Cast("float*") long runningMean, @Cast("float*") long runningVar, @Cast("int64_t") long m,
+            @Cast("int64_t") long c, float eps, float momentum, int relu);
+
+    public static native int sev_hostrun_bn_act_backward_ndhwc_f32(@Cast("const float*") long x,
+            @Cast("const float*") long y, @Cast("const float*") long dy, @Cast("const float*") long gamma,
+            @Cast("const float*") long saveMean, @Cast("const float*") long saveInvstd, @Cast("float*") long dx,
+            @Cast("float*") long dgamma, @Cast("float*") long dbeta, @Cast("float*") long dresidual,
+            @Cast("int64_t") long m, @Cast("int64_t") long c);
+
+    public static native int sev_hostrun_bn_act_backward_ndhwc_bf16(@Cast("const uint16_t*") long x,
+            @Cast("const uint16_t*") long y, @Cast("const uint16_t*") long dy, @Cast("const float*") long gamma,
+            @Cast("const float*") long saveMean, @Cast("const float*") long saveInvstd, @Cast("uint16_t*") long dx,
+            @Cast("float*") long dgamma, @Cast("float*") long dbeta, @Cast("uint16_t*") long dresidual,
+            @Cast("int64_t") long m, @Cast("int64_t") long c);
+
+    public static native int sev_hostrun_bn_act_backward_ndhwc_f16(@Cast("const uint16_t*") long x,
+            @Cast("const uint16_t*") long y, @Cast("const uint16_t*") long dy, @Cast("const float*") long gamma,
+            @Cast("const float*") long saveMean, @Cast("const float*") long saveInvstd, @Cast("uint16_t*") long dx,
+            @Cast("float*") long dgamma, @Cast("float*") long dbeta, @Cast("uint16_t*") long dresidual,
+            @Cast("int64_t") long m, @Cast("int64_t") long c);
+
+    public static native int sev_hostrun_batchnorm_eval_ndhwc_f32(@Cast("const float*") long x,
+            @Cast("const float*") long gamma, @Cast("const float*") long beta, @Cast("const float*") long runningMean,
+            @Cast("const float*") long runningVar, @Cast("float*") long y, @Cast("int64_t") long m,
+            @Cast("int64_t") long c, float eps, int relu);
+
+    public static native int sev_hostrun_batchnorm_eval_ndhwc_bf16(@Cast("const uint16_t*") long x,
+            @Cast("const float*") long gamma, @Cast("const float*") long beta, @Cast("const float*") long runningMean,
+            @Cast("const float*") long runningVar, @Cast("uint16_t*") long y, @Cast("int64_t") long m,
+            @Cast("int64_t") long c, float eps, int relu);
+
+    public static native int sev_hostrun_batchnorm_eval_ndhwc_f16(@Cast("const uint16_t*") long x,
+            @Cast("const float*") long gamma, @Cast("const float*") long beta, @Cast("const float*") long runningMean,
+            @Cast("const float*") long runningVar, @Cast("uint16_t*") long y, @Cast("int64_t") long m,
+            @Cast("int64_t") long c, float eps, int relu);
+    // ---- end of channels-last batch norm ----
+
+    // ---- channels-last glue: CPU references (native/src/channels_ndhwc.cpp: transpose, the NCDHW op, transpose back)
+    // and the host-run drivers of kernels/channels_ndhwc.cuh. Activations [N][S][C] (M = N*S rows); dtype 0 float32,
+    // 1 bfloat16, 2 float16 (raw bits); elemBytes 4 or 2 for the bit copies; host addresses. Both check their
+    // arguments as the kernels' launchers do (SEV_EINVAL and the reason). For ChannelsNdhwcHostRunTest. ----
+    public static native int sev_ncdhw_to_ndhwc_u16(@Cast("const uint16_t*") long x, @Cast("uint16_t*") long y,
+            @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s);
+
+    public static native int sev_ndhwc_to_ncdhw_u16(@Cast("const uint16_t*") long x, @Cast("uint16_t*") long y,
+            @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s);
+
+    public static native int sev_bias_act_ndhwc(@Cast("void*") long y, @Cast("const float*") long bias,
+            @Cast("const void*") long residual, @Cast("int64_t") long m, @Cast("int64_t") long c, int relu, int dtype);
+
+    public static native int sev_channel_scale_ndhwc_forward(@Cast("const void*") long x, @Cast("const float*") long g,
+            @Cast("void*") long y, @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s,
+            int dtype);
+
+    public static native int sev_channel_scale_ndhwc_backward(@Cast("const float*") long x,
+            @Cast("const float*") long g, @Cast("const float*") long dy, @Cast("float*") long dx,
+            @Cast("float*") long dg, @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s);
+
+    public static native int sev_global_avgpool_ndhwc_forward(@Cast("const void*") long x, @Cast("float*") long y,
+            @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s, int dtype);
+
+    public static native int sev_global_avgpool_ndhwc_backward(@Cast("const float*") long dy, @Cast("void*") long dx,
+            @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s, int dtype);
+
+    public static native int sev_concat_channels_ndhwc(@Cast("const void*") long a, @Cast("const void*") long b,
+            @Cast("void*") long y, @Cast("int64_t") long m, @Cast("int64_t") long ca, @Cast("int64_t") long cb,
+            int elemBytes);
+
+    public static native int sev_split_channels_ndhwc(@Cast("const void*") long y, @Cast("void*") long a,
+            @Cast("void*") long b, @Cast("int64_t") long m, @Cast("int64_t") long ca, @Cast("int64_t") long cb,
+            int elemBytes);
+
+    public static native int sev_avgpool3d_ndhwc_forward(@Cast("const void*") long x, @Cast("void*") long y,
+            @Cast("const int*") int[] p, int dtype);
+
+    public static native int sev_avgpool3d_ndhwc_backward(@Cast("const void*") long dy, @Cast("void*") long dx,
+            @Cast("const int*") int[] p, int dtype);
+
+    public static native int sev_hostrun_ncdhw_to_ndhwc(@Cast("const void*") long x, @Cast("void*") long y,
+            @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s, int elemBytes);
+
+    public static native int sev_hostrun_ndhwc_to_ncdhw(@Cast("const void*") long x, @Cast("void*") long y,
+            @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s, int elemBytes);
+
+    public static native int sev_hostrun_bias_act_ndhwc(@Cast("void*") long y, @Cast("const float*") long bias,
+            @Cast("const void*") long residual, @Cast("int64_t") long m, @Cast("int64_t") long c, int relu, int dtype);
+
+    public static native int sev_hostrun_channel_scale_ndhwc_forward(@Cast("const void*") long x,
+            @Cast("const float*") long g, @Cast("void*") long y, @Cast("int64_t") long n, @Cast("int64_t") long c,
+            @Cast("int64_t") long s, int dtype);
+
+    public static native int sev_hostrun_channel_scale_ndhwc_backward(@Cast("const float*") long x,
+            @Cast("const float*") long g, @Cast("const float*") long dy, @Cast("float*") long dx,
+            @Cast("float*") long dg, @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s);
+
+    public static native int sev_hostrun_global_avgpool_ndhwc_forward(@Cast("const void*") long x,
+            @Cast("float*") long y, @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s,
+            int dtype);
+
+    public static native int sev_hostrun_global_avgpool_ndhwc_backward(@Cast("const float*") long dy,
+            @Cast("void*") long dx, @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s,
+            int dtype);
+
+    public static native int sev_hostrun_concat_channels_ndhwc(@Cast("const void*") long a,
+            @Cast("const void*") long b, @Cast("void*") long y, @Cast("int64_t") long m, @Cast("int64_t") long ca,
+            @Cast("int64_t") long cb, int elemBytes);
+
+    public static native int sev_hostrun_split_channels_ndhwc(@Cast("const void*") long y, @Cast("void*") long a,
+            @Cast("void*") long b, @Cast("int64_t") long m, @Cast("int64_t") long ca, @Cast("int64_t") long cb,
+            int elemBytes);
+
+    public static native int sev_hostrun_avgpool3d_ndhwc_forward(@Cast("const void*") long x, @Cast("void*") long y,
+            @Cast("const int*") int[] p, int dtype);
+
+    public static native int sev_hostrun_avgpool3d_ndhwc_backward(@Cast("const void*") long dy,
+            @Cast("void*") long dx, @Cast("const int*") int[] p, int dtype);
+    // ---- end of channels-last glue ----
 }

@@ -402,4 +402,129 @@ public final class CudaKernels {
             @Cast("int64_t") long c, @Cast("int64_t") long s, float eps, int relu, int dtype,
             @Cast("void*") long stream);
     // ---- end of the 16-bit training glue ----
+
+    // ---- channels-last batch norm (kernels/batchnorm_ndhwc.cu): x, residual, y, dy, dx, dresidual [M][C],
+    // M = N*T*H*W rows, C innermost; 16-bit forms raw bits, gamma, beta, statistics, dgamma, dbeta fp32. Semantics
+    // of sevc_bn_act_* / sevc_batchnorm_eval_forward with N*S = M. Training calls take scratch: a device buffer of
+    // sevc_bn_act_ndhwc_scratch_bytes(m, c) bytes used on the stream only, or 0 for the stream-ordered pool.
+    // CPU references: NativeCore.sev_*_ndhwc_* ----
+
+    public static native @Cast("int64_t") long sevc_bn_act_ndhwc_scratch_bytes(@Cast("int64_t") long m,
+            @Cast("int64_t") long c);
+
+    public static native int sevc_bn_act_train_forward_ndhwc_f32(@Cast("const float*") long x,
+            @Cast("const float*") long residual, @Cast("const float*") long gamma, @Cast("const float*") long beta,
+            @Cast("float*") long y, @Cast("float*") long saveMean, @Cast("float*") long saveInvstd,
+            @Cast("float*") long runningMean, @Cast("float*") long runningVar, @Cast("int64_t") long m,
+            @Cast("int64_t") long c, float eps, float momentum, int relu, @Cast("void*") long scratch,
+            @Cast("int64_t") long scratchBytes, @Cast("void*") long stream);
+
+    public static native int sevc_bn_act_train_forward_ndhwc_bf16(@Cast("const uint16_t*") long x,
+            @Cast("const uint16_t*") long residual, @Cast("const float*") long gamma, @Cast("const float*") long beta,
+            @Cast("uint16_t*") long y, @Cast("float*") long saveMean, @Cast("float*") long saveInvstd,
+            @Cast("float*") long runningMean, @Cast("float*") long runningVar, @Cast("int64_t") long m,
+            @Cast("int64_t") long c, float eps, float momentum, int relu, @Cast("void*") long scratch,
+            @Cast("int64_t") long scratchBytes, @Cast("void*") long stream);
+
+    public static native int sevc_bn_act_train_forward_ndhwc_f16(@Cast("const uint16_t*") long x,
+            @Cast("const uint16_t*") long residual, @Cast("const float*") long gamma, @Cast("const float*") long beta,
+            @Cast("uint16_t*") long y, @Cast("float*") long saveMean, @Cast("float*") long saveInvstd,
+            @Cast("float*") long runningMean, @Cast("float*") long runningVar, @Cast("int64_t") long m,
+            @Cast("int64_t") long c, float eps, float momentum, int relu, @Cast("void*") long scratch,
+            @Cast("int64_t") long scratchBytes, @Cast("void*") long stream);
+
+    public static native int sevc_bn_act_backward_ndhwc_f32(@Cast("const float*") long x, @Cast("const float*") long y,
+            @Cast("const float*") long dy, @Cast("const float*") long gamma, @Cast("const float*") long saveMean,
+            @Cast("const float*") long saveInvstd, @Cast("float*") long dx, @Cast("float*") long dgamma,
+            @Cast("float*") long dbeta, @Cast("float*") long dresidual, @Cast("int64_t") long m,
+            @Cast("int64_t") long c, @Cast("void*") long scratch, @Cast("int64_t") long scratchBytes,
+            @Cast("void*") long stream);
+
+    public static native int sevc_bn_act_backward_ndhwc_bf16(@Cast("const uint16_t*") long x,
+            @Cast("const uint16_t*") long y, @Cast("const uint16_t*") long dy, @Cast("const float*") long gamma,
+            @Cast("const float*") long saveMean, @Cast("const float*") long saveInvstd, @Cast("uint16_t*") long dx,
+            @Cast("float*") long dgamma, @Cast("float*") long dbeta, @Cast("uint16_t*") long dresidual,
+            @Cast("int64_t") long m, @Cast("int64_t") long c, @Cast("void*") long scratch,
+            @Cast("int64_t") long scratchBytes, @Cast("void*") long stream);
+
+    public static native int sevc_bn_act_backward_ndhwc_f16(@Cast("const uint16_t*") long x,
+            @Cast("const uint16_t*") long y, @Cast("const uint16_t*") long dy, @Cast("const float*") long gamma,
+            @Cast("const float*") long saveMean, @Cast("const float*") long saveInvstd, @Cast("uint16_t*") long dx,
+            @Cast("float*") long dgamma, @Cast("float*") long dbeta, @Cast("uint16_t*") long dresidual,
+            @Cast("int64_t") long m, @Cast("int64_t") long c, @Cast("void*") long scratch,
+            @Cast("int64_t") long scratchBytes, @Cast("void*") long stream);
+
+    public static native int sevc_batchnorm_eval_ndhwc_f32(@Cast("const float*") long x,
+            @Cast("const float*") long gamma, @Cast("const float*") long beta, @Cast("const float*") long runningMean,
+            @Cast("const float*") long runningVar, @Cast("float*") long y, @Cast("int64_t") long m,
+            @Cast("int64_t") long c, float eps, int relu, @Cast("void*") long stream);
+
+    public static native int sevc_batchnorm_eval_ndhwc_bf16(@Cast("const uint16_t*") long x,
+            @Cast("const float*") long gamma, @Cast("const float*") long beta, @Cast("const float*") long runningMean,
+            @Cast("const float*") long runningVar, @Cast("uint16_t*") long y, @Cast("int64_t") long m,
+            @Cast("int64_t") long c, float eps, int relu, @Cast("void*") long stream);
+
+    public static native int sevc_batchnorm_eval_ndhwc_f16(@Cast("const uint16_t*") long x,
+            @Cast("const float*") long gamma, @Cast("const float*") long beta, @Cast("const float*") long runningMean,
+            @Cast("const float*") long runningVar, @Cast("uint16_t*") long y, @Cast("int64_t") long m,
+            @Cast("int64_t") long c, float eps, int relu, @Cast("void*") long stream);
+    // ---- end of channels-last batch norm ----
+
+    // ---- channels-last glue (kernels/channels_ndhwc.cu): activations [N][S][C] (S = T*H*W, M = N*S rows); dtype
+    // 0 float32, 1 bfloat16, 2 float16 (raw bits; loads widened, fp32 arithmetic, one rounding per store); elemBytes
+    // 4 or 2 for the bit copies; gates, biases, dg and pooled means float32. CPU references: NativeCore.sev_*_ndhwc*
+    // (transpose, the NCDHW op, transpose back). ----
+
+    /** [N][C][S] -> [N][S][C] (also a conv weight [Cout][Cin/g][k] -> cuDNN's NHWC filter: n = Cout, c = Cin/g). */
+    public static native int sevc_ncdhw_to_ndhwc(@Cast("const void*") long x, @Cast("void*") long y,
+            @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s, int elemBytes,
+            @Cast("void*") long stream);
+
+    /** [N][S][C] -> [N][C][S]. */
+    public static native int sevc_ndhwc_to_ncdhw(@Cast("const void*") long x, @Cast("void*") long y,
+            @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s, int elemBytes,
+            @Cast("void*") long stream);
+
+    /** In place on y [M][C]: y = act(y + bias[c] (0: none) + residual (0: none)), act ReLU when relu != 0. */
+    public static native int sevc_bias_act_ndhwc(@Cast("void*") long y, @Cast("const float*") long bias,
+            @Cast("const void*") long residual, @Cast("int64_t") long m, @Cast("int64_t") long c, int relu, int dtype,
+            @Cast("void*") long stream);
+
+    /** y[n][s][c] = x[n][s][c] * g[n][c]. */
+    public static native int sevc_channel_scale_ndhwc_forward(@Cast("const void*") long x,
+            @Cast("const float*") long g, @Cast("void*") long y, @Cast("int64_t") long n, @Cast("int64_t") long c,
+            @Cast("int64_t") long s, int dtype, @Cast("void*") long stream);
+
+    /** dx = dy * g[n][c]; dg[n][c] = sum_s dy * x (double, fixed order). float32. */
+    public static native int sevc_channel_scale_ndhwc_backward(@Cast("const float*") long x,
+            @Cast("const float*") long g, @Cast("const float*") long dy, @Cast("float*") long dx,
+            @Cast("float*") long dg, @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s,
+            @Cast("void*") long stream);
+
+    /** [N][S][C] -> float32 [N][C] means. */
+    public static native int sevc_global_avgpool_ndhwc_forward(@Cast("const void*") long x, @Cast("float*") long y,
+            @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s, int dtype,
+            @Cast("void*") long stream);
+
+    /** dx[n][s][c] = dy[n][c] / S. */
+    public static native int sevc_global_avgpool_ndhwc_backward(@Cast("const float*") long dy, @Cast("void*") long dx,
+            @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s, int dtype,
+            @Cast("void*") long stream);
+
+    /** [M][Ca] ++ [M][Cb] -> [M][Ca+Cb]. */
+    public static native int sevc_concat_channels_ndhwc(@Cast("const void*") long a, @Cast("const void*") long b,
+            @Cast("void*") long y, @Cast("int64_t") long m, @Cast("int64_t") long ca, @Cast("int64_t") long cb,
+            int elemBytes, @Cast("void*") long stream);
+
+    public static native int sevc_split_channels_ndhwc(@Cast("const void*") long y, @Cast("void*") long a,
+            @Cast("void*") long b, @Cast("int64_t") long m, @Cast("int64_t") long ca, @Cast("int64_t") long cb,
+            int elemBytes, @Cast("void*") long stream);
+
+    /** count_include_pad average pooling of [N][T][H][W][C], the 19-int parameter block p (a host array). */
+    public static native int sevc_avgpool3d_ndhwc_forward(@Cast("const void*") long x, @Cast("void*") long y,
+            @Cast("const int*") int[] p, int dtype, @Cast("void*") long stream);
+
+    public static native int sevc_avgpool3d_ndhwc_backward(@Cast("const void*") long dy, @Cast("void*") long dx,
+            @Cast("const int*") int[] p, int dtype, @Cast("void*") long stream);
+    // ---- end of channels-last glue ----
 }

@@ -1,0 +1,157 @@
+// Host drivers of the channels-last batch-norm kernels (kernels/batchnorm_ndhwc.cu): every (channel tile,
+// split) block of the statistics kernels, each column's BNL_ROWS row lanes as the device's threads, folded by
+// the same tree (sev_tree_sum_host); the finalize's row lanes over the partials and the same tree; the element
+// passes with the same per-channel coefficients. Sums therefore have the device's order, and the tests can ask
+// for the device's bits (FMA contraction of x*a + b aside) rather than a tolerance on the statistics' order.
+#include <stdint.h>
+
+#include <vector>
+
+#include "batchnorm_ndhwc.cuh"
+#include "internal.h"
+#include "sevnet.h"
+
+namespace {
+int check(int64_t M, int64_t C) {
+  const char* why = bnl_check_sizes(M, C);
+  return why ? sev::fail(SEV_EINVAL, std::string("batch norm ndhwc: ") + why) : SEV_OK;
+}
+
+// a statistics kernel's blocks: part[p*C + c] = tree over the row lanes of partial(c, p, ty)
+template <class Partial>
+void stats_blocks_host(SevDouble2* part, int64_t C, int P, Partial partial) {
+#pragma omp parallel for schedule(static)
+  for (int64_t c = 0; c < C; c++)
+    for (int p = 0; p < P; p++) {
+      SevDouble2 v[BNL_ROWS];
+      for (int ty = 0; ty < BNL_ROWS; ty++) v[ty] = partial(c, p, ty);
+      part[(int64_t)p * C + c] = sev_tree_sum_host(v, BNL_ROWS);
+    }
+}
+// bnl_finalize_kernel's column tree for channel c
+SevDouble2 finalize_sum_host(const SevDouble2* part, int64_t c, int64_t C, int P) {
+  SevDouble2 v[BNL_ROWS];
+  for (int ty = 0; ty < BNL_ROWS; ty++) v[ty] = bnl_parts_partial(part, c, C, P, ty);
+  return sev_tree_sum_host(v, BNL_ROWS);
+}
+
+template <class St>
+int train_forward_host(const typename St::storage* x, const typename St::storage* residual, const float* gamma,
+                       const float* beta, typename St::storage* y, float* save_mean, float* save_invstd,
+                       float* running_mean, float* running_var, int64_t M, int64_t C, float eps, float momentum,
+                       int relu) {
+  if (int rc = check(M, C)) return rc;
+  if (M <= 1) return sev::fail(SEV_EINVAL, "batch norm in training mode needs more than one value per channel");
+  const int P = bnl_splits(M, C);
+  std::vector<SevDouble2> part((size_t)(P * C));
+  // bnl_stats_kernel
+  stats_blocks_host(part.data(), C, P,
+                    [&](int64_t c, int p, int ty) { return bnl_stats_partial<St>(x, c, M, C, p, P, ty); });
+  // bnl_finalize_kernel, forward form
+  for (int64_t c = 0; c < C; c++)
+    cbr_stats_finalize(c, finalize_sum_host(part.data(), c, C, P), M, eps, momentum, save_mean, save_invstd,
+                       running_mean, running_var);
+  // bnl_apply_kernel
+  std::vector<float> a((size_t)C), b((size_t)C);
+  for (int64_t c = 0; c < C; c++) bn_train_coeffs(gamma, beta, save_mean, save_invstd, c, &a[c], &b[c]);
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < M; r++)
+    for (int64_t c = 0; c < C; c++) y[r * C + c] = bnx_apply_element<St>(x, residual, r * C + c, a[c], b[c], relu);
+  return SEV_OK;
+}
+
+template <class St>
+int backward_host(const typename St::storage* x, const typename St::storage* y, const typename St::storage* dy,
+                  const float* gamma, const float* save_mean, const float* save_invstd, typename St::storage* dx,
+                  float* dgamma, float* dbeta, typename St::storage* dresidual, int64_t M, int64_t C) {
+  if (int rc = check(M, C)) return rc;
+  const int P = bnl_splits(M, C);
+  std::vector<SevDouble2> part((size_t)(P * C));
+  // bnl_backward_stats_kernel
+  stats_blocks_host(part.data(), C, P, [&](int64_t c, int p, int ty) {
+    return bnl_backward_partial<St>(x, y, dy, c, save_mean[c], save_invstd[c], M, C, p, P, ty);
+  });
+  // bnl_finalize_kernel, backward form
+  std::vector<BnBackwardCoeffs> k((size_t)C);
+  for (int64_t c = 0; c < C; c++) {
+    const SevDouble2 sums = finalize_sum_host(part.data(), c, C, P);
+    if (dgamma) dgamma[c] = (float)sums.b;
+    if (dbeta) dbeta[c] = (float)sums.a;
+    k[c] = bn_backward_coeffs(gamma, save_mean, save_invstd, c, sums, (double)M);
+  }
+  // bnl_dx_kernel
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < M; r++)
+    for (int64_t c = 0; c < C; c++) bnl_dx_element<St>(x, y, dy, dx, dresidual, r * C + c, k[c]);
+  return SEV_OK;
+}
+
+template <class St>
+int eval_host(const typename St::storage* x, const float* gamma, const float* beta, const float* running_mean,
+              const float* running_var, typename St::storage* y, int64_t M, int64_t C, float eps, int relu) {
+  if (int rc = check(M, C)) return rc;
+  std::vector<float> a((size_t)C), b((size_t)C);
+  for (int64_t c = 0; c < C; c++) bn_eval_coeffs(gamma, beta, running_mean, running_var, c, eps, &a[c], &b[c]);
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < M; r++)
+    for (int64_t c = 0; c < C; c++) y[r * C + c] = bnl_eval_element<St>(x, r * C + c, a[c], b[c], relu);
+  return SEV_OK;
+}
+}  // namespace
+
+extern "C" {
+
+int sev_hostrun_bn_act_train_forward_ndhwc_f32(const float* x, const float* residual, const float* gamma,
+                                               const float* beta, float* y, float* save_mean, float* save_invstd,
+                                               float* running_mean, float* running_var, int64_t M, int64_t C, float eps,
+                                               float momentum, int relu) {
+  return train_forward_host<SevF32>(x, residual, gamma, beta, y, save_mean, save_invstd, running_mean, running_var, M,
+                                    C, eps, momentum, relu);
+}
+int sev_hostrun_bn_act_train_forward_ndhwc_bf16(const uint16_t* x, const uint16_t* residual, const float* gamma,
+                                                const float* beta, uint16_t* y, float* save_mean, float* save_invstd,
+                                                float* running_mean, float* running_var, int64_t M, int64_t C,
+                                                float eps, float momentum, int relu) {
+  return train_forward_host<SevBF16>(x, residual, gamma, beta, y, save_mean, save_invstd, running_mean, running_var, M,
+                                     C, eps, momentum, relu);
+}
+int sev_hostrun_bn_act_train_forward_ndhwc_f16(const uint16_t* x, const uint16_t* residual, const float* gamma,
+                                               const float* beta, uint16_t* y, float* save_mean, float* save_invstd,
+                                               float* running_mean, float* running_var, int64_t M, int64_t C,
+                                               float eps, float momentum, int relu) {
+  return train_forward_host<SevF16>(x, residual, gamma, beta, y, save_mean, save_invstd, running_mean, running_var, M,
+                                    C, eps, momentum, relu);
+}
+int sev_hostrun_bn_act_backward_ndhwc_f32(const float* x, const float* y, const float* dy, const float* gamma,
+                                          const float* save_mean, const float* save_invstd, float* dx, float* dgamma,
+                                          float* dbeta, float* dresidual, int64_t M, int64_t C) {
+  return backward_host<SevF32>(x, y, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta, dresidual, M, C);
+}
+int sev_hostrun_bn_act_backward_ndhwc_bf16(const uint16_t* x, const uint16_t* y, const uint16_t* dy,
+                                           const float* gamma, const float* save_mean, const float* save_invstd,
+                                           uint16_t* dx, float* dgamma, float* dbeta, uint16_t* dresidual, int64_t M,
+                                           int64_t C) {
+  return backward_host<SevBF16>(x, y, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta, dresidual, M, C);
+}
+int sev_hostrun_bn_act_backward_ndhwc_f16(const uint16_t* x, const uint16_t* y, const uint16_t* dy, const float* gamma,
+                                          const float* save_mean, const float* save_invstd, uint16_t* dx,
+                                          float* dgamma, float* dbeta, uint16_t* dresidual, int64_t M, int64_t C) {
+  return backward_host<SevF16>(x, y, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta, dresidual, M, C);
+}
+int sev_hostrun_batchnorm_eval_ndhwc_f32(const float* x, const float* gamma, const float* beta,
+                                         const float* running_mean, const float* running_var, float* y, int64_t M,
+                                         int64_t C, float eps, int relu) {
+  return eval_host<SevF32>(x, gamma, beta, running_mean, running_var, y, M, C, eps, relu);
+}
+int sev_hostrun_batchnorm_eval_ndhwc_bf16(const uint16_t* x, const float* gamma, const float* beta,
+                                          const float* running_mean, const float* running_var, uint16_t* y, int64_t M,
+                                          int64_t C, float eps, int relu) {
+  return eval_host<SevBF16>(x, gamma, beta, running_mean, running_var, y, M, C, eps, relu);
+}
+int sev_hostrun_batchnorm_eval_ndhwc_f16(const uint16_t* x, const float* gamma, const float* beta,
+                                         const float* running_mean, const float* running_var, uint16_t* y, int64_t M,
+                                         int64_t C, float eps, int relu) {
+  return eval_host<SevF16>(x, gamma, beta, running_mean, running_var, y, M, C, eps, relu);
+}
+
+}  // extern "C"

@@ -1,0 +1,282 @@
+package dev.sevnet.backend.cuda;
+
+import static dev.sevnet.kernels.BatchNormHalfHostRunTest.assertFp32Close;
+import static dev.sevnet.kernels.BatchNormHalfHostRunTest.assertStat;
+import static dev.sevnet.kernels.BatchNormHalfHostRunTest.backwardSlack;
+import static dev.sevnet.kernels.BatchNormHalfHostRunTest.forwardSlack;
+import static dev.sevnet.kernels.BatchNormNdhwcHostRunTest.assertResult;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.sevnet.kernels.BatchNormHalfHostRunTest.Fwd;
+import dev.sevnet.kernels.BatchNormNdhwcHostRunTest.Kind;
+import dev.sevnet.tensor.DType;
+import dev.sevnet.tensor.Shape;
+import dev.sevnet.tensor.Tensor;
+import dev.sevnet.tensor.TensorScope;
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import java.util.Random;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The channels-last batch-norm kernels ({@code sevc_bn_act_train_forward_ndhwc_*}, {@code sevc_bn_act_backward_ndhwc_*},
+ * {@code sevc_batchnorm_eval_ndhwc_*}, kernels/batchnorm_ndhwc.cu, called directly on the backend's stream) on a GPU
+ * against the CPU references {@code sev_*_ndhwc_*} on the same inputs, fp32 / bf16 / fp16, with the host-run test's
+ * tolerances (dev.sevnet.kernels.BatchNormNdhwcHostRunTest, whose bodies these kernels run): statistics within a few
+ * fp32 ulps; y and dx within 2^-20 of the summed terms (fp32) or one 16-bit ulp plus that (16-bit; the device's FMA
+ * contraction of x*a + b moves the fp32 value by at most half an ulp of x*a, inside that slack); dgamma, dbeta 1e-5;
+ * dresidual bit for bit. Scratch both ways (the caller's buffer, the stream-ordered pool) and every kernel run twice:
+ * the same bits (fixed order, no atomics). Bad sizes and a too small scratch: SEVC_E_ARG with a message. Skipped
+ * without a GPU.
+ */
+@Tag("gpu")
+class CudaBatchNormNdhwcTest {
+    static final float EPS = 1e-5f;
+    static final float MOMENTUM = 0.1f;
+    static CudaBackend gpu;
+
+    @BeforeAll
+    static void needGpu() {
+        gpu = CudaBackendOpsTest.usableGpu();
+    }
+
+    // M, C: ragged (partial channel tiles, fewer rows than row lanes, long columns; C = 2080: capped split count) and
+    // SEVNet-G8's BN widths at batch 2, 4 frames of the stage's real plane (stem 32 and 64 at 56^2, 128 at 28^2, 256
+    // at 14^2, 512 at 7^2)
+    static final long[][] SHAPES = {{2, 3}, {5, 3}, {7, 33}, {5, 70}, {7, 1}, {4099, 70}, {20001, 3}, {4001, 2080},
+        {2 * 4 * 56 * 56, 32}, {2 * 4 * 56 * 56, 64}, {2 * 4 * 28 * 28, 128}, {2 * 4 * 14 * 14, 256},
+        {2 * 4 * 7 * 7, 512}};
+
+    static long stream() {
+        return gpu.cudaDevice().streamAddress();
+    }
+
+    static void k(int rc, String what) {
+        assertEquals(0, rc, what + ": " + (rc == 0 ? "" : CudaKernels.sevc_last_error()));
+    }
+
+    static Tensor dev(Tensor h) {
+        return h == null ? null : gpu.toDevice(h);
+    }
+
+    static long addr(Tensor t) {
+        return t == null ? 0L : t.address();
+    }
+
+    static DType dtype(Kind kind) {
+        return kind.half == null ? DType.FLOAT32 : kind.half.dtype;
+    }
+
+    /** All bytes 0xff: NaN in every format, so an unwritten element shows up. */
+    static Tensor nanDev(DType dt, long... dims) {
+        Tensor h = Tensor.empty(Shape.of(dims), dt);
+        ByteBuffer b = h.hostBuffer();
+        for (int i = 0; i < b.capacity(); i++) {
+            b.put(i, (byte) 0xff);
+        }
+        return gpu.toDevice(h);
+    }
+
+    static Tensor host(Tensor d) {
+        return d.toHostCopy();
+    }
+
+    static short[] raw(Tensor t) {
+        ByteBuffer b = t.hostBuffer();
+        short[] a = new short[b.capacity() / 2];
+        for (int i = 0; i < a.length; i++) {
+            a[i] = b.getShort(2 * i);
+        }
+        return a;
+    }
+
+    /** scratch: a device buffer of exactly sevc_bn_act_ndhwc_scratch_bytes(m, c) bytes, or 0 (the pool). */
+    static long scratch(boolean given, long m, long c, long[] bytes) {
+        long need = CudaKernels.sevc_bn_act_ndhwc_scratch_bytes(m, c);
+        assertTrue(need > 0, "scratch bytes " + need);
+        bytes[0] = given ? need : 0;
+        return given ? nanDev(DType.FLOAT32, (need + 3) / 4).address() : 0L;
+    }
+
+    static int forward(Kind kind, Tensor x, Tensor res, Tensor g, Tensor b, Tensor y, Tensor m, Tensor is, Tensor rm,
+            Tensor rv, long rows, long c, boolean relu, long scratch, long scratchBytes) {
+        int r = relu ? 1 : 0;
+        return switch (kind) {
+            case F32 -> CudaKernels.sevc_bn_act_train_forward_ndhwc_f32(addr(x), addr(res), addr(g), addr(b), addr(y),
+                    addr(m), addr(is), addr(rm), addr(rv), rows, c, EPS, MOMENTUM, r, scratch, scratchBytes, stream());
+            case BF16 -> CudaKernels.sevc_bn_act_train_forward_ndhwc_bf16(addr(x), addr(res), addr(g), addr(b),
+                    addr(y), addr(m), addr(is), addr(rm), addr(rv), rows, c, EPS, MOMENTUM, r, scratch, scratchBytes,
+                    stream());
+            case F16 -> CudaKernels.sevc_bn_act_train_forward_ndhwc_f16(addr(x), addr(res), addr(g), addr(b), addr(y),
+                    addr(m), addr(is), addr(rm), addr(rv), rows, c, EPS, MOMENTUM, r, scratch, scratchBytes, stream());
+        };
+    }
+
+    static int backward(Kind kind, Tensor x, Tensor y, Tensor dy, Tensor g, Tensor m, Tensor is, Tensor dx, Tensor dg,
+            Tensor db, Tensor dres, long rows, long c, long scratch, long scratchBytes) {
+        return switch (kind) {
+            case F32 -> CudaKernels.sevc_bn_act_backward_ndhwc_f32(addr(x), addr(y), addr(dy), addr(g), addr(m),
+                    addr(is), addr(dx), addr(dg), addr(db), addr(dres), rows, c, scratch, scratchBytes, stream());
+            case BF16 -> CudaKernels.sevc_bn_act_backward_ndhwc_bf16(addr(x), addr(y), addr(dy), addr(g), addr(m),
+                    addr(is), addr(dx), addr(dg), addr(db), addr(dres), rows, c, scratch, scratchBytes, stream());
+            case F16 -> CudaKernels.sevc_bn_act_backward_ndhwc_f16(addr(x), addr(y), addr(dy), addr(g), addr(m),
+                    addr(is), addr(dx), addr(dg), addr(db), addr(dres), rows, c, scratch, scratchBytes, stream());
+        };
+    }
+
+    static int eval(Kind kind, Tensor x, Tensor g, Tensor b, Tensor rm, Tensor rv, Tensor y, long rows, long c,
+            boolean relu) {
+        int r = relu ? 1 : 0;
+        return switch (kind) {
+            case F32 -> CudaKernels.sevc_batchnorm_eval_ndhwc_f32(addr(x), addr(g), addr(b), addr(rm), addr(rv),
+                    addr(y), rows, c, EPS, r, stream());
+            case BF16 -> CudaKernels.sevc_batchnorm_eval_ndhwc_bf16(addr(x), addr(g), addr(b), addr(rm), addr(rv),
+                    addr(y), rows, c, EPS, r, stream());
+            case F16 -> CudaKernels.sevc_batchnorm_eval_ndhwc_f16(addr(x), addr(g), addr(b), addr(rm), addr(rv),
+                    addr(y), rows, c, EPS, r, stream());
+        };
+    }
+
+    static Tensor randn(Random r, long... dims) {
+        return CudaBackendOpsTest.rand(r, dims);
+    }
+
+    @Test
+    void kernelsMatchTheCpuReferences() {
+        Random r = new Random(91);
+        for (Kind kind : Kind.values()) {
+            DType dt = dtype(kind);
+            for (long[] d : SHAPES) {
+                long m = d[0], c = d[1];
+                for (int variant = 0; variant < 4; variant++) {
+                    boolean relu = (variant & 1) != 0, residual = (variant & 2) != 0;
+                    boolean given = variant % 2 == 0;  // scratch: the caller's buffer, or the stream-ordered pool
+                    String what = " " + kind + " " + Arrays.toString(d) + " relu=" + relu + " residual=" + residual;
+                    try (TensorScope scope = TensorScope.open()) {
+                        Tensor x = kind.randn(r, 3.0, 2.0, m, c);
+                        Tensor res = residual ? kind.randn(r, 0.0, 1.0, m, c) : null;
+                        Tensor gamma = randn(r, c), beta = randn(r, c), rm0 = randn(r, c);
+                        Tensor rv0 = Tensor.full(Shape.of(c), 1f);
+                        Fwd ref = Fwd.fresh(kind.half, rm0, rv0, m, c, 1);
+                        k(kind.forward(false, x.address(), addr(res), gamma.address(), beta.address(),
+                                ref.y().address(), ref.mean().address(), ref.invstd().address(), ref.rm().address(),
+                                ref.rv().address(), m, c, relu ? 1 : 0), "reference" + what);
+                        Tensor xd = dev(x), resd = dev(res), gd = dev(gamma), bd = dev(beta);
+                        Tensor y = nanDev(dt, m, c), mean = nanDev(DType.FLOAT32, c), is = nanDev(DType.FLOAT32, c);
+                        Tensor rm = dev(rm0), rv = dev(rv0);
+                        long[] sb = new long[1];
+                        long s = scratch(given, m, c, sb);
+                        k(forward(kind, xd, resd, gd, bd, y, mean, is, rm, rv, m, c, relu, s, sb[0]), "forward" + what);
+                        Fwd got = new Fwd(host(y), host(mean), host(is), host(rm), host(rv));
+                        assertStat(ref.mean(), got.mean(), "save_mean" + what);
+                        assertStat(ref.invstd(), got.invstd(), "save_invstd" + what);
+                        assertStat(ref.rm(), got.rm(), "running_mean" + what);
+                        assertStat(ref.rv(), got.rv(), "running_var" + what);
+                        assertResult(kind, ref.y(), got.y(), forwardSlack(x, res, gamma, beta, ref, m, c, 1),
+                                "y" + what);
+                        // again, the other scratch mode: the same bits
+                        long s2 = scratch(!given, m, c, sb);
+                        Tensor y2 = nanDev(dt, m, c);
+                        k(forward(kind, xd, resd, gd, bd, y2, mean, is, null, null, m, c, relu, s2, sb[0]),
+                                "forward again" + what);
+                        assertArrayEquals(raw(got.y()), raw(host(y2)), "forward run twice" + what);
+                        if (residual) {
+                            continue;  // the backward's variants: relu on / off
+                        }
+                        Tensor dy = kind.randn(r, 0.0, 1.0, m, c);
+                        Tensor yArg = relu ? ref.y() : null;
+                        Tensor dxRef = Tensor.empty(Shape.of(m, c), dt), drRef = Tensor.empty(Shape.of(m, c), dt);
+                        Tensor dgRef = Tensor.empty(Shape.of(c)), dbRef = Tensor.empty(Shape.of(c));
+                        k(kind.backward(false, x.address(), addr(yArg), dy.address(), gamma.address(),
+                                ref.mean().address(), ref.invstd().address(), dxRef.address(), dgRef.address(),
+                                dbRef.address(), drRef.address(), m, c), "reference backward" + what);
+                        Tensor md = dev(ref.mean()), isd = dev(ref.invstd()), yd = dev(yArg), dyd = dev(dy);
+                        Tensor dx = nanDev(dt, m, c), dr = nanDev(dt, m, c);
+                        Tensor dg = nanDev(DType.FLOAT32, c), db = nanDev(DType.FLOAT32, c);
+                        s = scratch(given, m, c, sb);
+                        k(backward(kind, xd, yd, dyd, gd, md, isd, dx, dg, db, dr, m, c, s, sb[0]), "backward" + what);
+                        assertFp32Close(dgRef, host(dg), 1e-5, 1e-5, "dgamma" + what);
+                        assertFp32Close(dbRef, host(db), 1e-5, 1e-5, "dbeta" + what);
+                        Tensor dxh = host(dx);
+                        assertResult(kind, dxRef, dxh, backwardSlack(x, drRef, gamma, ref, dgRef, dbRef, m, c, 1),
+                                "dx" + what);
+                        assertArrayEquals(raw(drRef), raw(host(dr)), "dresidual" + what);
+                        s2 = scratch(!given, m, c, sb);
+                        Tensor dx2 = nanDev(dt, m, c);
+                        k(backward(kind, xd, yd, dyd, gd, md, isd, dx2, null, null, null, m, c, s2, sb[0]),
+                                "backward again" + what);
+                        assertArrayEquals(raw(dxh), raw(host(dx2)), "backward run twice" + what);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void evalMatchesTheCpuReference() {
+        Random r = new Random(92);
+        for (Kind kind : Kind.values()) {
+            for (long[] d : SHAPES) {
+                long m = d[0], c = d[1];
+                for (boolean relu : new boolean[] {false, true}) {
+                    String what = " " + kind + " " + Arrays.toString(d) + " relu=" + relu;
+                    try (TensorScope scope = TensorScope.open()) {
+                        Tensor x = kind.randn(r, 0.5, 2.0, m, c);
+                        Tensor gamma = randn(r, c), beta = randn(r, c), rm = randn(r, c);
+                        Tensor rv = Tensor.full(Shape.of(c), 0.8f);
+                        Tensor ref = kind.nans(m, c);
+                        k(kind.eval(false, x.address(), gamma.address(), beta.address(), rm.address(), rv.address(),
+                                ref.address(), m, c, relu ? 1 : 0), "reference" + what);
+                        Tensor y = nanDev(dtype(kind), m, c);
+                        k(eval(kind, dev(x), dev(gamma), dev(beta), dev(rm), dev(rv), y, m, c, relu), "eval" + what);
+                        // 2^-20 of |x a| + |b| + |mean a|: the FMA's single rounding against the host's two
+                        float[] xs = x.toFloatArray(), g = gamma.toFloatArray(), b = beta.toFloatArray();
+                        float[] mu = rm.toFloatArray();
+                        double[] slack = new double[xs.length];
+                        for (int i = 0; i < xs.length; i++) {
+                            int ch = (int) (i % c);
+                            double a = g[ch] / Math.sqrt(0.8 + EPS);
+                            slack[i] = 0x1p-20 * (Math.abs(xs[i] * a) + Math.abs(b[ch]) + Math.abs(mu[ch] * a));
+                        }
+                        assertResult(kind, ref, host(y), slack, "y" + what);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void badArgumentsAreErrorsWithAMessage() {
+        try (TensorScope scope = TensorScope.open()) {
+            Tensor a = nanDev(DType.FLOAT32, 4096);
+            long p = a.address();
+            assertEquals(CudaKernels.SEVC_E_ARG, CudaKernels.sevc_bn_act_ndhwc_scratch_bytes(0, 4));
+            int rc = CudaKernels.sevc_bn_act_train_forward_ndhwc_bf16(p, 0L, p, p, p, p, p, 0L, 0L, 0, 4, EPS,
+                    MOMENTUM, 0, 0L, 0L, stream());
+            assertEquals(CudaKernels.SEVC_E_ARG, rc);
+            assertTrue(CudaKernels.sevc_last_error().contains("bn_act_train_forward_ndhwc_bf16: M"),
+                    CudaKernels.sevc_last_error());
+            rc = CudaKernels.sevc_bn_act_train_forward_ndhwc_f32(p, 0L, p, p, p, p, p, 0L, 0L, 1, 4, EPS, MOMENTUM, 0,
+                    0L, 0L, stream());
+            assertEquals(CudaKernels.SEVC_E_ARG, rc);
+            assertTrue(CudaKernels.sevc_last_error().contains("more than one value"), CudaKernels.sevc_last_error());
+            rc = CudaKernels.sevc_bn_act_backward_ndhwc_f16(p, 0L, p, p, p, p, p, 0L, 0L, 0L, 2, -4, 0L, 0L, stream());
+            assertEquals(CudaKernels.SEVC_E_ARG, rc);
+            assertTrue(CudaKernels.sevc_last_error().contains("bn_act_backward_ndhwc_f16: C"),
+                    CudaKernels.sevc_last_error());
+            rc = CudaKernels.sevc_batchnorm_eval_ndhwc_f32(p, p, p, p, p, p, 3, 0, EPS, 0, stream());
+            assertEquals(CudaKernels.SEVC_E_ARG, rc);
+            // a caller's scratch one byte short
+            long need = CudaKernels.sevc_bn_act_ndhwc_scratch_bytes(100, 40);
+            rc = CudaKernels.sevc_bn_act_train_forward_ndhwc_f32(p, 0L, p, p, p, p, p, 0L, 0L, 100, 40, EPS, MOMENTUM,
+                    0, p, need - 1, stream());
+            assertEquals(CudaKernels.SEVC_E_ARG, rc);
+            assertTrue(CudaKernels.sevc_last_error().contains("scratch smaller"), CudaKernels.sevc_last_error());
+            gpu.cudaDevice().synchronize();
+        }
+    }
+}
