@@ -44,6 +44,23 @@ public final class F {
     }
 
     /**
+     * {@code x} with its bytes in {@code format} ({@link Backend#toMemoryFormat}): the same values, so the gradient
+     * is dy reordered back to x's format. {@code x} itself when it already has that format.
+     */
+    public static Var toMemoryFormat(Var x, dev.sevnet.tensor.MemoryFormat format) {
+        dev.sevnet.tensor.MemoryFormat from = x.value().memoryFormat();
+        if (from == format) {
+            return x;
+        }
+        Backend b = backend(x);
+        Tensor y = b.toMemoryFormat(x.value(), format);
+        if (!recording(x)) {
+            return Var.of(y);
+        }
+        return record("to_memory_format", y, new Var[] {x}, dy -> new Tensor[] {b.toMemoryFormat(dy, from)});
+    }
+
+    /**
      * Under {@link Autocast}: {@code v} in the autocast type (float32 and the other 16-bit type are cast, through
      * float32); otherwise, or for a non-floating {@code v}, {@code v} itself.
      */
@@ -411,9 +428,12 @@ public final class F {
         }
         Shape xShape = x.shape();
         DType xType = x.value().dtype();
-        // y is float32 for every input type; dx has x's type
-        return record("global_avg_pool", y, new Var[] {x}, dy -> new Tensor[] {xType == DType.FLOAT32
-                ? b.globalAvgPoolBackward(dy, xShape) : b.globalAvgPoolBackward(dy, xShape, xType)});
+        dev.sevnet.tensor.MemoryFormat xFormat = x.value().memoryFormat();
+        // y is float32 for every input type; dx has x's type and memory format
+        return record("global_avg_pool", y, new Var[] {x}, dy -> new Tensor[] {
+            xFormat != dev.sevnet.tensor.MemoryFormat.CONTIGUOUS ? b.globalAvgPoolBackward(dy, xShape, xType, xFormat)
+                    : xType == DType.FLOAT32 ? b.globalAvgPoolBackward(dy, xShape)
+                    : b.globalAvgPoolBackward(dy, xShape, xType)});
     }
 
     // ---- dense ----
@@ -517,7 +537,7 @@ public final class F {
         long n = t.dim(0);
         long c = t.dim(1);
         long s = t.shape().sizeFrom(2);
-        try (Tensor flat = t.reshape(n, c, s);
+        try (Tensor flat = t.isChannelsLast() ? t.reshape(t.shape()) : t.reshape(n, c, s);
                 Tensor means = b.globalAvgPool(flat);
                 Tensor weights = filled(b, Shape.of(1, n), (float) s);
                 Tensor row = filled(b, Shape.of(1, c), 0f)) {

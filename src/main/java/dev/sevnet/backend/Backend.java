@@ -192,6 +192,18 @@ public interface Backend {
         }
     }
 
+    /**
+     * {@link #globalAvgPoolBackward(Tensor, Shape, dev.sevnet.tensor.DType)} with dx in {@code format} (the memory
+     * format of the forward's x): a backend that {@linkplain #supportsChannelsLast supports} channels-last overrides it.
+     */
+    default Tensor globalAvgPoolBackward(Tensor dy, Shape xShape, dev.sevnet.tensor.DType dxType,
+            dev.sevnet.tensor.MemoryFormat format) {
+        if (format == dev.sevnet.tensor.MemoryFormat.CONTIGUOUS) {
+            return globalAvgPoolBackward(dy, xShape, dxType);
+        }
+        throw new IllegalArgumentException("the " + name() + " backend has no " + format.label() + " tensors");
+    }
+
     // ---- dense ----
 
     /** y = x w^T + b; x [N, in], w [out, in], b [out] or null. */
@@ -325,6 +337,35 @@ public interface Backend {
      * ({@link dev.sevnet.tensor.Half}).
      */
     Tensor cast(Tensor x, dev.sevnet.tensor.DType dtype);
+
+    // ---- memory format (channels-last activations) ----
+
+    /**
+     * Whether this backend stores and computes on {@link dev.sevnet.tensor.MemoryFormat#CHANNELS_LAST} tensors
+     * (the CUDA backend; the CPU backend's kernels are NCDHW).
+     */
+    default boolean supportsChannelsLast() {
+        return false;
+    }
+
+    /**
+     * {@code x} (on this device) with its bytes in {@code format}: a new tensor holding a reordered copy, or a new
+     * reference to the same memory when {@code x} already has that format or is the same in both. Channels-last
+     * needs a rank-5 float32 / bfloat16 / float16 tensor and a backend that {@linkplain #supportsChannelsLast
+     * supports it}. An op without a channels-last form refuses channels-last tensors; convert them back with
+     * {@code toMemoryFormat(x, CONTIGUOUS)}.
+     */
+    default Tensor toMemoryFormat(Tensor x, dev.sevnet.tensor.MemoryFormat format) {
+        java.util.Objects.requireNonNull(format, "format");
+        if (x == null || x.isClosed()) {
+            throw new IllegalArgumentException("toMemoryFormat of a " + (x == null ? "null" : "closed") + " tensor");
+        }
+        if (x.memoryFormat() == format) {
+            return x.reshape(x.shape());
+        }
+        throw new IllegalArgumentException("the " + name() + " backend has no " + format.label()
+                + " tensors (channels-last is a CUDA memory format)");
+    }
 
     /** Results of the training form of batch norm. */
     record BatchNormResult(Tensor y, Tensor saveMean, Tensor saveInvstd) {

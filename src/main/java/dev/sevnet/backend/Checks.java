@@ -11,6 +11,14 @@ public final class Checks {
     }
 
     public static void tensor(Tensor t, String name, Device device, DType dtype) {
+        tensor(t, name, device, dtype, false);
+    }
+
+    /**
+     * {@code t} present, open, on {@code device}, of {@code dtype}; and contiguous unless {@code acceptChannelsLast}
+     * (an op written for NDHWC bytes) — an op never reads a channels-last tensor in the NCDHW order.
+     */
+    public static void tensor(Tensor t, String name, Device device, DType dtype, boolean acceptChannelsLast) {
         if (t == null) {
             throw new IllegalArgumentException(name + " is null");
         }
@@ -22,6 +30,10 @@ public final class Checks {
         }
         if (t.dtype() != dtype) {
             throw new IllegalArgumentException(name + " must be " + dtype + ", got " + t.dtype());
+        }
+        if (!acceptChannelsLast && t.isChannelsLast() && !dev.sevnet.tensor.MemoryFormat.isLayoutInvariant(t.shape())) {
+            throw new IllegalArgumentException(name + " " + t.shape() + " is channels-last, which this op does not take"
+                    + " (yet): convert it with Backend.toMemoryFormat(" + name + ", CONTIGUOUS)");
         }
     }
 
@@ -40,6 +52,16 @@ public final class Checks {
     public static void sameShape(Tensor a, String an, Tensor b, String bn) {
         if (!a.shape().equals(b.shape())) {
             throw new IllegalArgumentException(an + " " + a.shape() + " and " + bn + " " + b.shape() + " must have the same shape");
+        }
+        sameFormat(a, an, b, bn);
+    }
+
+    /** a and b in one memory format, unless their bytes are the same in both (element-wise ops pair bytes). */
+    public static void sameFormat(Tensor a, String an, Tensor b, String bn) {
+        if (a.memoryFormat() != b.memoryFormat() && !(dev.sevnet.tensor.MemoryFormat.isLayoutInvariant(a.shape())
+                && dev.sevnet.tensor.MemoryFormat.isLayoutInvariant(b.shape()))) {
+            throw new IllegalArgumentException(an + " is " + a.memoryFormat().label() + " but " + bn + " is "
+                    + b.memoryFormat().label() + ": convert one with Backend.toMemoryFormat");
         }
     }
 
@@ -75,7 +97,7 @@ public final class Checks {
         }
         int i = 0;
         for (Tensor t : tensors) {
-            tensor(t, op + ": tensor " + i, device, DType.FLOAT32);
+            tensor(t, op + ": tensor " + i, device, DType.FLOAT32, true); // whole-tensor ops: any byte order
             i++;
         }
     }

@@ -11,13 +11,29 @@ import dev.sevnet.tensor.Tensor;
  */
 public final class OpChecks {
     private final Device device;
+    private final boolean acceptChannelsLast;
 
+    /** Checks that refuse channels-last tensors: for ops that read NCDHW bytes. */
     public OpChecks(Device device) {
+        this(device, false);
+    }
+
+    /**
+     * acceptChannelsLast: the checks of ops written for either memory format (element-wise ops, and a device
+     * backend's channels-last forms), which take NDHWC tensors too.
+     */
+    public OpChecks(Device device, boolean acceptChannelsLast) {
         this.device = device;
+        this.acceptChannelsLast = acceptChannelsLast;
+    }
+
+    /** Whether these checks let channels-last tensors through. */
+    public boolean acceptsChannelsLast() {
+        return acceptChannelsLast;
     }
 
     public void f32(Tensor t, String name) {
-        Checks.tensor(t, name, device, DType.FLOAT32);
+        Checks.tensor(t, name, device, DType.FLOAT32, acceptChannelsLast);
     }
 
     // ---- 16-bit inference (bf16 / fp16): the ops a folded SEVNet runs accept FLOAT32, BFLOAT16 or FLOAT16
@@ -36,7 +52,7 @@ public final class OpChecks {
         if (t == null) {
             throw new IllegalArgumentException(name + " is null");
         }
-        Checks.tensor(t, name, device, t.dtype());
+        Checks.tensor(t, name, device, t.dtype(), acceptChannelsLast);
         if (t.dtype() != DType.FLOAT32 && !isHalf(t.dtype())) {
             throw new IllegalArgumentException(name + " must be " + DType.FLOAT32 + ", " + DType.BFLOAT16 + " or "
                     + DType.FLOAT16 + ", got " + t.dtype());
@@ -46,7 +62,7 @@ public final class OpChecks {
 
     /** {@code t} present, open, on this device and of {@code dtype} (another operand of a 16-bit op). */
     public void same(Tensor t, String name, DType dtype) {
-        Checks.tensor(t, name, device, dtype);
+        Checks.tensor(t, name, device, dtype, acceptChannelsLast);
     }
 
     // ---- 16-bit training (the CPU backend's reference forms; a GPU form checks the same) ----
@@ -206,6 +222,7 @@ public final class OpChecks {
         if (x.size() != y.size()) {
             throw new IllegalArgumentException("axpby: x " + x.shape() + " and y " + y.shape() + " differ in size");
         }
+        Checks.sameFormat(x, "x", y, "y");
     }
 
     public void dropout(Tensor x, float p) {

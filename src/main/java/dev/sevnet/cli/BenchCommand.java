@@ -17,6 +17,7 @@ import dev.sevnet.nn.SevNet;
 import dev.sevnet.nn.SevNetConfig;
 import dev.sevnet.tensor.DType;
 import dev.sevnet.tensor.Device;
+import dev.sevnet.tensor.MemoryFormat;
 import dev.sevnet.tensor.MemoryStats;
 import dev.sevnet.tensor.Shape;
 import dev.sevnet.tensor.Tensor;
@@ -103,6 +104,12 @@ public final class BenchCommand implements Callable<Integer> {
             + "after two eager steps (GraphedTrainStep). One launch instead of a few hundred.")
     boolean cudaGraphs;
 
+    @Option(names = "--memory-format", paramLabel = "contiguous|channels-last", defaultValue = "contiguous",
+            description = "On a CUDA device: channels-last keeps activations NDHWC (infer: the folded model, "
+                    + "FoldedSevNet.toMemoryFormat, implies --fold; train: SevNet.toMemoryFormat, activations, gradients "
+                    + "and conv weights) (default: ${DEFAULT-VALUE}).")
+    String memoryFormat;
+
     @Option(names = "--streams", defaultValue = "1", description = "infer: this many threads run a forward pass each at "
             + "once, every iteration, each on a stream of its own on a GPU (what `serve --in-flight N` does); clips/s "
             + "counts them all (default: ${DEFAULT-VALUE}).")
@@ -163,7 +170,20 @@ public final class BenchCommand implements Callable<Integer> {
                     + "--precision fp32 (predict/serve also offer int8 on the CPU)");
             return 2;
         }
-        boolean folded = mode.equals("infer") && (fold || half);
+        MemoryFormat format;
+        try {
+            format = MemoryFormat.parse(memoryFormat);
+        } catch (IllegalArgumentException e) {
+            System.err.println("sevnet bench: --memory-format: " + e.getMessage());
+            return 2;
+        }
+        boolean channelsLast = format == MemoryFormat.CHANNELS_LAST;
+        if (channelsLast && dev.isCpu()) {
+            System.err.println("sevnet bench: --memory-format channels-last runs on a CUDA device only (the device is "
+                    + "the CPU" + (why[0] != null ? ": " + why[0] : "") + ")");
+            return 2;
+        }
+        boolean folded = mode.equals("infer") && (fold || half || channelsLast);
         Backend backend = Backends.forDevice(dev);
         CudaBackend gpu = backend instanceof CudaBackend cb ? cb : null;
         if (cudaGraphs && gpu == null) {
@@ -199,15 +219,19 @@ public final class BenchCommand implements Callable<Integer> {
                 Tensor x = gpu == null ? hostX.reshape(hostX.shape()) : backend.toDevice(hostX);
                 Tensor labels = randomLabels(batch, classes)) {
             net.to(backend);
+            if (channelsLast && train) {
+                net.toMemoryFormat(format);
+            }
             net.train(train);
             dev.sevnet.nn.Module runner = net;
             if (folded) {
                 net.eval();
-                runner = FoldedSevNet.fold(net, switch (precision) {
+                FoldedSevNet f = FoldedSevNet.fold(net, switch (precision) {
                     case "bf16" -> DType.BFLOAT16;
                     case "fp16" -> DType.FLOAT16;
                     default -> DType.FLOAT32;
                 });
+                runner = channelsLast ? f.toMemoryFormat(format) : f;
             }
             GraphedInference graphed = cudaGraphs && !train ? new GraphedInference(runner, gpu) : null;
             ConcurrentForward concurrent = streams > 1 ? new ConcurrentForward(backend, runner, x, streams) : null;
@@ -330,6 +354,7 @@ public final class BenchCommand implements Callable<Integer> {
             r.put("graph_replays", graphReplays); // 0: the capture failed and every step ran eagerly (see the log)
         }
         r.put("precision", precision);
+        r.put("memory_format", format.label());
         if (scaler != null) {
             r.put("loss_scale", scaler.scale());
             r.put("skipped_steps", scaler.skippedSteps());

@@ -10,7 +10,10 @@ import java.util.List;
 import java.util.stream.Stream;
 import picocli.CommandLine.Option;
 
-/** The {@code --precision} (fp32, int8, bf16, fp16) and {@code --calibration} (int8) options shared by {@code predict} and {@code serve}. */
+/**
+ * The {@code --precision} (fp32, int8, bf16, fp16), {@code --calibration} (int8) and {@code --memory-format} options
+ * shared by {@code predict} and {@code serve}.
+ */
 final class Int8Calibration {
     /** Most calibration videos taken from a folder. */
     static final int MAX_FROM_FOLDER = 64;
@@ -26,8 +29,15 @@ final class Int8Calibration {
                     + "a folder of videos gives its first " + MAX_FROM_FOLDER + " files in name order. Repeatable.")
     List<Path> calibration;
 
+    @Option(names = "--memory-format", paramLabel = "contiguous|channels-last", defaultValue = "contiguous",
+            description = "On a CUDA device: channels-last keeps activations NDHWC from the first conv to the global "
+                    + "pool (the layout of cuDNN's tensor-core convolutions; with fp32, bf16 or fp16) "
+                    + "(default: ${DEFAULT-VALUE}).")
+    String memoryFormat;
+
     void applyTo(Predictor.Builder b) {
         b.precision(precision);
+        b.memoryFormat(dev.sevnet.tensor.MemoryFormat.parse(memoryFormat));
         if (calibration != null && !calibration.isEmpty() && !"int8".equalsIgnoreCase(String.valueOf(precision).trim())) {
             throw new IllegalArgumentException("--calibration calibrates int8 only: add --precision int8, or leave it out");
         }

@@ -125,6 +125,12 @@ public final class TrainCommand implements Callable<Integer> {
                     + "saved precision.")
     String precision;
 
+    @Option(names = "--memory-format", paramLabel = "contiguous|channels-last",
+            description = "On a CUDA device: channels-last keeps activations and their gradients NDHWC and conv weights "
+                    + "in KTRSC, the layout of cuDNN's tensor-core convolutions (default: contiguous; a CPU trains "
+                    + "contiguous). With --resume: overrides the saved format.")
+    String memoryFormat;
+
     @Option(names = "--out", paramLabel = "DIR", description = "Run directory (default runs/<model>-<time>).")
     Path out;
 
@@ -148,7 +154,7 @@ public final class TrainCommand implements Callable<Integer> {
     /** What a resumed run may change; the rest of its configuration is the saved one. */
     // what a resumed run may change: how and where it runs, how long, and where its data now lives (a moved dataset)
     private static final java.util.Set<String> RESUME_OPTIONS = java.util.Set.of("--resume", "--epochs", "--workers",
-            "--precision", "--device", "--cuda-graphs", "--out", "--progress", "--predict", "--data-root",
+            "--precision", "--memory-format", "--device", "--cuda-graphs", "--out", "--progress", "--predict", "--data-root",
             "--train-list", "--val-list", "--labels");
 
     @Override
@@ -182,6 +188,9 @@ public final class TrainCommand implements Callable<Integer> {
             }
             if (precision != null) {
                 b.precision(precision);
+            }
+            if (memoryFormat != null) {
+                b.memoryFormat(memoryFormat);
             }
             if (cudaGraphs != null) {
                 b.cudaGraphs(cudaGraphs);
@@ -414,6 +423,9 @@ public final class TrainCommand implements Callable<Integer> {
         }
         if (precision != null) {
             b.precision(precision);
+        }
+        if (memoryFormat != null) {
+            b.memoryFormat(memoryFormat);
         }
         b.device(device);
         if (out != null) {

@@ -18,6 +18,7 @@ import dev.sevnet.nn.SevNetConfig;
 import dev.sevnet.nn.SqueezeExcite;
 import dev.sevnet.nn.Stage;
 import dev.sevnet.tensor.DType;
+import dev.sevnet.tensor.MemoryFormat;
 import dev.sevnet.tensor.Shape;
 import dev.sevnet.tensor.Tensor;
 import dev.sevnet.tensor.TensorScope;
@@ -65,6 +66,8 @@ public final class FoldedSevNet extends Module {
     private final Stem stem;
     private final ModuleList<InferenceStage<FoldedBlock>> stages;
     private final Linear fc;
+    /** The memory format of the activations between the input and the global pool (toMemoryFormat). */
+    private volatile MemoryFormat activations = MemoryFormat.CONTIGUOUS;
 
     private FoldedSevNet(SevNetConfig config, DType dtype, Stem stem, List<InferenceStage<FoldedBlock>> stages,
             Linear fc) {
@@ -139,6 +142,25 @@ public final class FoldedSevNet extends Module {
         return dtype;
     }
 
+    /**
+     * Also runs the activations in {@code format} from now on: {@link MemoryFormat#CHANNELS_LAST} reorders the clip
+     * to NDHWC once at entry (after its rounding to 16 bits), keeps every activation NDHWC up to the global pool and
+     * the conv weights in KTRSC (the layout of cuDNN's tensor-core convolutions). The logits are the contiguous
+     * model's up to the convolution algorithms' summation order. CUDA only (the model must be on a CUDA device); a
+     * channels-last model moved to the CPU runs contiguous there.
+     */
+    @Override
+    public FoldedSevNet toMemoryFormat(MemoryFormat format) {
+        super.toMemoryFormat(format);
+        activations = format;
+        return this;
+    }
+
+    /** The memory format of the activations ({@link #toMemoryFormat}); contiguous unless set. */
+    public MemoryFormat activationFormat() {
+        return activations;
+    }
+
     @Override
     public Var forward(Var x) {
         if (x.shape().rank() != 5 || x.dim(1) != 3) {
@@ -151,6 +173,13 @@ public final class FoldedSevNet extends Module {
                         + x.value().dtype());
             }
             in = Var.of(Backends.of(x.value()).cast(x.value(), dtype)); // the one rounding of the input
+        }
+        if (activations != in.value().memoryFormat() && Backends.of(in.value()).supportsChannelsLast()) {
+            Var reordered = F.toMemoryFormat(in, activations);
+            if (in != x) {
+                release(in);
+            }
+            in = reordered;
         }
         Var h = stem.forward(in);
         if (in != x) {

@@ -1106,6 +1106,7 @@ public final class Predictor implements AutoCloseable {
         private int calibrationClips = 8;
         private boolean preallocate = true;
         private boolean cudaGraphs;
+        private dev.sevnet.tensor.MemoryFormat memoryFormat = dev.sevnet.tensor.MemoryFormat.CONTIGUOUS;
 
         private Builder() {
         }
@@ -1282,6 +1283,18 @@ public final class Predictor implements AutoCloseable {
             return this;
         }
 
+        /**
+         * The activations' memory format on a CUDA device: {@code CONTIGUOUS} (NCDHW, the default) or
+         * {@code CHANNELS_LAST} (NDHWC from the first conv to the global pool, conv weights in KTRSC: the layout of
+         * cuDNN's tensor-core convolutions, where 16-bit grouped convs are fastest). Needs the folded model
+         * ({@link #foldBatchNorm} on) and precision fp32, bf16 or fp16; the logits match the contiguous model's up to
+         * the convolution algorithms' summation order ({@link FoldedSevNet#toMemoryFormat}).
+         */
+        public Builder memoryFormat(dev.sevnet.tensor.MemoryFormat format) {
+            this.memoryFormat = Objects.requireNonNull(format, "memory format");
+            return this;
+        }
+
         public Builder preallocate(boolean on) {
             this.preallocate = on;
             return this;
@@ -1334,6 +1347,14 @@ public final class Predictor implements AutoCloseable {
             if (half && choice.device().isCpu()) {
                 throw new IllegalArgumentException(halfOnCpu(precision, "device " + device + " resolved to the CPU ("
                         + choice.reason() + ")"));
+            }
+            boolean channelsLast = memoryFormat == dev.sevnet.tensor.MemoryFormat.CHANNELS_LAST;
+            require(!channelsLast || fold && !int8, "channels-last activations run the folded fp32/bf16/fp16 model:"
+                    + " not with foldBatchNorm(false) or int8");
+            if (channelsLast && !choice.backend().supportsChannelsLast()) {
+                throw new IllegalArgumentException("channels-last activations are a CUDA memory format, but the device is "
+                        + choice.device() + (choice.device().isCpu() ? " (" + choice.reason() + ")" : "")
+                        + ": use the contiguous format there");
             }
 
             TrainConfig config;
@@ -1411,6 +1432,9 @@ public final class Predictor implements AutoCloseable {
                     }
                 }
                 model.to(choice.backend());
+                if (channelsLast) {
+                    ((FoldedSevNet) model).toMemoryFormat(memoryFormat);
+                }
                 model.eval();
                 return new Predictor(this, config, labels, model, choice);
             } catch (RuntimeException | Error e) {

@@ -258,6 +258,28 @@ public abstract class Module implements AutoCloseable {
         return this;
     }
 
+    /**
+     * Stores every 5-D floating parameter (conv weights) in {@code format}, on the device it is on, as PyTorch's
+     * {@code module.to(memory_format=...)}: {@link dev.sevnet.tensor.MemoryFormat#CHANNELS_LAST} keeps conv weights
+     * in cuDNN's KTRSC order so a channels-last forward pass reorders none of them per call. Values, shapes and
+     * {@link #stateDict()} are unchanged (a state dict is always NCDHW). Channels-last needs a device backend that
+     * {@linkplain dev.sevnet.backend.Backend#supportsChannelsLast supports it}; the CPU has none.
+     */
+    public Module toMemoryFormat(dev.sevnet.tensor.MemoryFormat format) {
+        java.util.Objects.requireNonNull(format, "format");
+        for (Parameter p : namedParameters().values()) {
+            Tensor t = p.data();
+            boolean floating = t.dtype() == dev.sevnet.tensor.DType.FLOAT32 || t.dtype() == dev.sevnet.tensor.DType.BFLOAT16
+                    || t.dtype() == dev.sevnet.tensor.DType.FLOAT16;
+            if (t.rank() == 5 && floating && t.memoryFormat() != format) {
+                try (Tensor moved = dev.sevnet.backend.Backends.of(t).toMemoryFormat(t, format)) {
+                    t.adoptStorage(moved);
+                }
+            }
+        }
+        return this;
+    }
+
     private static void move(Tensor t, dev.sevnet.backend.Backend backend) {
         if (t.device().equals(backend.device())) {
             return;

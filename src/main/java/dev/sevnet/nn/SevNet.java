@@ -24,6 +24,8 @@ public final class SevNet extends Module {
     private final Stem stem;
     private final ModuleList<Stage> stages;
     private final Head head;
+    /** The memory format of the activations between the input and the global pool (toMemoryFormat). */
+    private volatile dev.sevnet.tensor.MemoryFormat activations = dev.sevnet.tensor.MemoryFormat.CONTIGUOUS;
 
     private SevNet(SevNetConfig config) {
         this.config = config;
@@ -58,12 +60,40 @@ public final class SevNet extends Module {
         return new SevNet(config);
     }
 
+    /**
+     * Also runs the activations in {@code format} from now on (forward and backward): {@link
+     * dev.sevnet.tensor.MemoryFormat#CHANNELS_LAST} reorders the clip to NDHWC once at entry and keeps every
+     * activation and gradient NDHWC up to the global pool, with conv weights (and so their gradients and the
+     * optimizer's momentum) in KTRSC: the layout of cuDNN's tensor-core convolutions, PyTorch's
+     * {@code model.to(memory_format=torch.channels_last_3d)}. CUDA only: the model must be on a CUDA device (a
+     * channels-last model moved to the CPU runs contiguous there). Values and state dicts are unchanged.
+     */
+    @Override
+    public SevNet toMemoryFormat(dev.sevnet.tensor.MemoryFormat format) {
+        super.toMemoryFormat(format);
+        activations = format;
+        return this;
+    }
+
+    /** The memory format of the activations ({@link #toMemoryFormat}); contiguous unless set. */
+    public dev.sevnet.tensor.MemoryFormat activationFormat() {
+        return activations;
+    }
+
     @Override
     public Var forward(Var x) {
         if (x.shape().rank() != 5 || x.dim(1) != 3) {
             throw new IllegalArgumentException("SEVNet input must be [N, 3, T, H, W] RGB clips, got " + x.shape());
         }
-        Var stemOut = stem.forward(x);
+        Var in = x;
+        if (activations != x.value().memoryFormat()
+                && dev.sevnet.backend.Backends.of(x.value()).supportsChannelsLast()) {
+            in = dev.sevnet.autograd.F.toMemoryFormat(x, activations);
+        }
+        Var stemOut = stem.forward(in);
+        if (in != x) {
+            release(in);
+        }
         Var features = stages.forward(stemOut);
         release(stemOut);
         Var logits = head.forward(features);

@@ -23,13 +23,20 @@ public final class Tensor implements AutoCloseable {
     private final Shape shape;
     private final DType dtype;
     private Storage storage;
+    /** Changes only with the storage ({@link #adoptStorage}): a parameter moved to a channels-last device. */
+    private volatile MemoryFormat format;
     private volatile boolean closed;
 
-    private Tensor(Shape shape, DType dtype, Storage storage) {
+    private Tensor(Shape shape, DType dtype, Storage storage, MemoryFormat format) {
         this.shape = shape;
         this.dtype = dtype;
         this.storage = storage;
+        this.format = format;
         TensorScope.register(this);
+    }
+
+    private Tensor(Shape shape, DType dtype, Storage storage) {
+        this(shape, dtype, storage, MemoryFormat.CONTIGUOUS);
     }
 
     /** Wraps storage the caller already owns one reference of (used by device backends). */
@@ -40,6 +47,20 @@ public final class Tensor implements AutoCloseable {
                     + shape + " " + dtype);
         }
         return new Tensor(shape, dtype, storage);
+    }
+
+    /**
+     * Wraps storage the caller already owns one reference of, whose bytes are in {@code format} (used by device
+     * backends). {@link MemoryFormat#CHANNELS_LAST} needs a rank-5 shape.
+     */
+    public static Tensor wrap(Shape shape, DType dtype, Storage storage, MemoryFormat format) {
+        java.util.Objects.requireNonNull(format, "format");
+        if (format == MemoryFormat.CHANNELS_LAST && shape.rank() != 5) {
+            throw new IllegalArgumentException("channels-last needs a 5-d shape [N, C, T, H, W], got " + shape);
+        }
+        Tensor t = wrap(shape, dtype, storage);
+        t.format = format;
+        return t;
     }
 
     /** Uninitialised host tensor. */
@@ -138,6 +159,20 @@ public final class Tensor implements AutoCloseable {
         return storage.device();
     }
 
+    /**
+     * The order of this tensor's bytes: {@link MemoryFormat#CONTIGUOUS} (NCDHW) unless a device backend made it
+     * {@link MemoryFormat#CHANNELS_LAST}. {@link #toHostCopy()}, {@link #toFloatArray()} and {@link #copyFrom}
+     * read and write the logical NCDHW order either way.
+     */
+    public MemoryFormat memoryFormat() {
+        return format;
+    }
+
+    /** Whether this tensor's bytes are NDHWC ({@link MemoryFormat#CHANNELS_LAST}). */
+    public boolean isChannelsLast() {
+        return format == MemoryFormat.CHANNELS_LAST;
+    }
+
     public long byteSize() {
         return bytesOf(shape, dtype);
     }
@@ -157,15 +192,45 @@ public final class Tensor implements AutoCloseable {
         return closed;
     }
 
-    /** A tensor of another shape with the same elements, sharing this one's memory. */
+    /**
+     * A tensor of another shape with the same elements, sharing this one's memory. A channels-last tensor keeps its
+     * format under its own shape; another shape needs a layout-invariant tensor (C or T·H·W of 1), else the
+     * elements would change places: convert it to contiguous first.
+     */
     public Tensor reshape(Shape newShape) {
         checkOpen();
         if (newShape.size() != shape.size()) {
             throw new IllegalArgumentException("cannot reshape " + shape + " (" + shape.size() + " elements) to "
                     + newShape + " (" + newShape.size() + ")");
         }
+        MemoryFormat f = format;
+        if (f == MemoryFormat.CHANNELS_LAST && !newShape.equals(shape)) {
+            if (!MemoryFormat.isLayoutInvariant(shape)) {
+                throw new IllegalArgumentException("cannot reshape the channels-last tensor " + shape + " to " + newShape
+                        + ": convert it to contiguous first (Backend.toMemoryFormat)");
+            }
+            f = MemoryFormat.CONTIGUOUS;
+        }
         storage.retain();
-        return new Tensor(newShape, dtype, storage);
+        return new Tensor(newShape, dtype, storage, f);
+    }
+
+    /**
+     * A view of this tensor labelled {@code f}, sharing its memory: only when the bytes are the same in both orders
+     * (the format it has, or a layout-invariant shape: C or T·H·W of 1). A device backend reorders the others.
+     */
+    public Tensor viewAs(MemoryFormat f) {
+        checkOpen();
+        java.util.Objects.requireNonNull(f, "format");
+        if (f != format && !MemoryFormat.isLayoutInvariant(shape)) {
+            throw new IllegalArgumentException("a " + format.label() + " tensor " + shape + " is not a " + f.label()
+                    + " one without reordering its bytes");
+        }
+        if (f == MemoryFormat.CHANNELS_LAST && shape.rank() != 5) {
+            throw new IllegalArgumentException("channels-last needs a 5-d shape [N, C, T, H, W], got " + shape);
+        }
+        storage.retain();
+        return new Tensor(shape, dtype, storage, f);
     }
 
     public Tensor reshape(long... dims) {
@@ -178,6 +243,7 @@ public final class Tensor implements AutoCloseable {
         requireHost("copy");
         Tensor t = empty(shape, dtype);
         t.hostBuffer().put(0, hostBuffer(), 0, (int) byteSize());
+        t.format = format;
         return t;
     }
 
@@ -190,6 +256,13 @@ public final class Tensor implements AutoCloseable {
         if (!src.shape.equals(shape) || src.dtype != dtype) {
             throw new IllegalArgumentException("copyFrom: " + src.shape + " " + src.dtype + " into " + shape + " " + dtype);
         }
+        if (src.format != format && !MemoryFormat.isLayoutInvariant(shape)) {
+            // the bytes change places: through a host copy in this tensor's order
+            try (Tensor h = src.toHostCopy(); Tensor ordered = h.inFormat(format)) {
+                storage.copyFromHost(0, ordered.address(), byteSize());
+            }
+            return;
+        }
         if (device().isCpu() && src.device().isCpu()) {
             hostBuffer().put(0, src.hostBuffer(), 0, (int) byteSize());
         } else if (src.device().isCpu()) {
@@ -197,8 +270,9 @@ public final class Tensor implements AutoCloseable {
         } else if (device().isCpu()) {
             src.storage().copyToHost(0, address(), byteSize());
         } else {
-            try (Tensor h = src.toHostCopy()) {
-                storage.copyFromHost(0, h.address(), byteSize());
+            // toHostCopy gives the logical order: back into this tensor's byte order
+            try (Tensor h = src.toHostCopy(); Tensor ordered = h.inFormat(format)) {
+                storage.copyFromHost(0, ordered.address(), byteSize());
             }
         }
     }
@@ -245,15 +319,39 @@ public final class Tensor implements AutoCloseable {
         fresh.retain();
         Storage old = storage;
         storage = fresh;
+        format = other.format;
         old.release();
     }
 
-    /** A host copy of this tensor, wherever it lives (a copy even when it is on the host). */
+    /**
+     * A contiguous (NCDHW) host copy of this tensor, wherever it lives and whatever its memory format (a copy even
+     * when it is a contiguous host tensor).
+     */
     public Tensor toHostCopy() {
         checkOpen();
         Tensor t = empty(shape, dtype);
         storage.copyToHost(0, t.address(), byteSize());
+        if (format == MemoryFormat.CHANNELS_LAST && !MemoryFormat.isLayoutInvariant(shape)) {
+            try (t) {
+                Tensor c = empty(shape, dtype);
+                MemoryFormat.permute(t.hostBuffer(), c.hostBuffer(), shape.get(0), shape.get(1), shape.sizeFrom(2),
+                        dtype.byteSize(), false);
+                return c;
+            }
+        }
         return t;
+    }
+
+    /** This contiguous host tensor's values as a new host tensor whose bytes are in {@code f}. */
+    private Tensor inFormat(MemoryFormat f) {
+        if (f == MemoryFormat.CONTIGUOUS || MemoryFormat.isLayoutInvariant(shape)) {
+            return reshape(shape);
+        }
+        Tensor c = empty(shape, dtype);
+        MemoryFormat.permute(hostBuffer(), c.hostBuffer(), shape.get(0), shape.get(1), shape.sizeFrom(2),
+                dtype.byteSize(), true);
+        c.format = MemoryFormat.CHANNELS_LAST;
+        return c;
     }
 
     /** How many of {@code values} are NaN or infinite (what weights and input clips are checked for). */
@@ -267,8 +365,9 @@ public final class Tensor implements AutoCloseable {
         return bad;
     }
 
+    /** The values in the logical (NCDHW) order, whatever the device and memory format. */
     public float[] toFloatArray() {
-        if (!device().isCpu()) {
+        if (!device().isCpu() || (isChannelsLast() && !MemoryFormat.isLayoutInvariant(shape))) {
             try (Tensor h = toHostCopy()) {
                 return h.toFloatArray();
             }
@@ -306,6 +405,11 @@ public final class Tensor implements AutoCloseable {
     public Tensor toFloat32() {
         checkOpen();
         requireHost("toFloat32");
+        if (isChannelsLast() && !MemoryFormat.isLayoutInvariant(shape)) {
+            try (Tensor c = toHostCopy()) {
+                return c.toFloat32();
+            }
+        }
         Tensor out = empty(shape, DType.FLOAT32);
         FloatBuffer o = out.floatBuffer();
         ByteBuffer in = hostBuffer();
@@ -367,7 +471,8 @@ public final class Tensor implements AutoCloseable {
 
     @Override
     public String toString() {
-        return "Tensor" + shape + " " + dtype + " " + device() + (closed ? " (closed)" : "");
+        return "Tensor" + shape + " " + dtype + " " + device() + (isChannelsLast() ? " channels-last" : "")
+                + (closed ? " (closed)" : "");
     }
 
     @Override

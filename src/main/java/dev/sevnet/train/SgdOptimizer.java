@@ -73,6 +73,13 @@ public final class SgdOptimizer implements AutoCloseable {
                 }
                 velocity.put(e.getKey(), v);
             }
+            if (v.memoryFormat() != p.data().memoryFormat()) {
+                // the parameter changed memory format (Module.toMemoryFormat): its momentum follows, values unchanged
+                Tensor reordered = TensorScope.detach(b.toMemoryFormat(v, p.data().memoryFormat()));
+                v.close();
+                v = reordered;
+                velocity.put(e.getKey(), v);
+            }
             byBackend.computeIfAbsent(b, k -> new ArrayList<>()).add(new Tensor[] {p.data(), g, v});
         }
         for (Map.Entry<Backend, List<Tensor[]>> e : byBackend.entrySet()) {

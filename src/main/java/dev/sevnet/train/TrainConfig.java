@@ -45,6 +45,8 @@ public final class TrainConfig {
     /** The training step as a CUDA graph ({@code --cuda-graphs}; a GPU, accum 1). */
     private final boolean cudaGraphs;
     private final Precision precision;
+    /** The activations' memory format on a GPU ({@code --memory-format}; null in configs saved before it: contiguous). */
+    private final dev.sevnet.tensor.MemoryFormat memoryFormat;
     // data
     private final String dataRoot;
     private final String trainList;
@@ -84,6 +86,7 @@ public final class TrainConfig {
         multiLabel = b.multiLabel;
         cudaGraphs = b.cudaGraphs;
         precision = b.precision;
+        memoryFormat = b.memoryFormat;
         dataRoot = b.dataRoot;
         trainList = b.trainList;
         valList = b.valList;
@@ -179,6 +182,7 @@ public final class TrainConfig {
         b.cudaGraphs = cudaGraphs;
         // a config saved before precision existed (Gson leaves the field null) trained in fp32
         b.precision = precision == null ? Precision.FP32 : precision;
+        b.memoryFormat = memoryFormat == null ? dev.sevnet.tensor.MemoryFormat.CONTIGUOUS : memoryFormat;
         b.dataRoot = dataRoot;
         b.trainList = trainList;
         b.valList = valList;
@@ -219,6 +223,14 @@ public final class TrainConfig {
     public boolean cudaGraphs() { return cudaGraphs; }
     /** fp32, or mixed precision bf16 / fp16 ({@link Precision}). */
     public Precision precision() { return precision; }
+
+    /**
+     * The activations' memory format on a CUDA device: contiguous (NCDHW) or channels-last (NDHWC activations,
+     * KTRSC conv weights; {@link dev.sevnet.nn.SevNet#toMemoryFormat}). A device without it trains contiguous.
+     */
+    public dev.sevnet.tensor.MemoryFormat memoryFormat() {
+        return memoryFormat == null ? dev.sevnet.tensor.MemoryFormat.CONTIGUOUS : memoryFormat;
+    }
     public String dataRoot() { return dataRoot; }
     public String trainList() { return trainList; }
     public String valList() { return valList; }
@@ -335,6 +347,7 @@ public final class TrainConfig {
         private boolean multiLabel;
         private boolean cudaGraphs;
         private Precision precision = Precision.FP32;
+        private dev.sevnet.tensor.MemoryFormat memoryFormat = dev.sevnet.tensor.MemoryFormat.CONTIGUOUS;
         private String dataRoot;
         private String trainList;
         private String valList;
@@ -410,6 +423,14 @@ public final class TrainConfig {
         public Builder precision(Precision v) { precision = v; return this; }
         /** "fp32", "bf16" or "fp16". */
         public Builder precision(String v) { precision = Precision.parse(v); return this; }
+
+        public Builder memoryFormat(dev.sevnet.tensor.MemoryFormat v) {
+            memoryFormat = java.util.Objects.requireNonNull(v, "memory format");
+            return this;
+        }
+
+        /** {@code contiguous} or {@code channels-last} ({@link dev.sevnet.tensor.MemoryFormat#parse}). */
+        public Builder memoryFormat(String v) { return memoryFormat(dev.sevnet.tensor.MemoryFormat.parse(v)); }
         public Builder dataRoot(String v) { dataRoot = v; return this; }
         public Builder trainList(String v) { trainList = v; return this; }
         public Builder valList(String v) { valList = v; return this; }

@@ -268,6 +268,14 @@ public final class Trainer {
                 dev.sevnet.backend.Uploader uploader = BatchPrefetcher.enabledFor(device.device())
                         ? device.backend().uploader(2) : null) {
             model.to(device.backend());
+            if (config.memoryFormat() != dev.sevnet.tensor.MemoryFormat.CONTIGUOUS) {
+                if (device.backend().supportsChannelsLast()) {
+                    model.toMemoryFormat(config.memoryFormat());
+                } else {
+                    LOG.warn("{} activations are a CUDA memory format; training on {} runs contiguous",
+                            config.memoryFormat().label(), device.device());
+                }
+            }
             this.device = device;
             graphStep = null;
             if (config.cudaGraphs()) {

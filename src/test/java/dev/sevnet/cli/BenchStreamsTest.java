@@ -47,4 +47,10 @@ class BenchStreamsTest {
         assertEquals(2, ServeCommandTest.run(with("--streams", "0")).code());
         assertEquals(2, ServeCommandTest.run(with("--streams", "65")).code());
     }
+
+    @Test
+    void channelsLastOnTheCpuOrABadFormatIsRefused() {
+        assertEquals(2, ServeCommandTest.run(with("--memory-format", "channels-last")).code());
+        assertEquals(2, ServeCommandTest.run(with("--memory-format", "nhwc4")).code());
+    }
 }

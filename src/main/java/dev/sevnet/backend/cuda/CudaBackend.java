@@ -6,6 +6,7 @@ import dev.sevnet.backend.ConvSpec;
 import dev.sevnet.backend.OpChecks;
 import dev.sevnet.tensor.DType;
 import dev.sevnet.tensor.Device;
+import dev.sevnet.tensor.MemoryFormat;
 import dev.sevnet.tensor.Shape;
 import dev.sevnet.tensor.Tensor;
 import dev.sevnet.tensor.TensorScope;
@@ -95,8 +96,12 @@ public final class CudaBackend implements Backend {
 
     private final CudaDevice dev;
     private final OpChecks c;
+    /** The checks of ops written for both memory formats (element-wise, and the channels-last forms). */
+    private final OpChecks cl;
     /** The 16-bit training ops' checks (GPU-free, shared with the tests). */
     private final HalfTrainingChecks hc;
+    /** hc for the element-wise 16-bit ops, which take channels-last tensors too. */
+    private final HalfTrainingChecks hcl;
     private final ConvAlgorithmCache algorithms;
     private final Map<String, ConvDescriptors> descriptors = new HashMap<>();
     private final java.util.Set<String> refusedHalf = new java.util.HashSet<>();
@@ -114,7 +119,9 @@ public final class CudaBackend implements Backend {
     private CudaBackend(CudaDevice dev) {
         this.dev = dev;
         this.c = new OpChecks(dev.device());
+        this.cl = new OpChecks(dev.device(), true);
         this.hc = new HalfTrainingChecks(dev.device());
+        this.hcl = new HalfTrainingChecks(dev.device(), true);
         CudaRuntime.Status s = CudaRuntime.status();
         dev.useQueueLock(this); // streams are made, ordered and destroyed under the lock every op is queued under
         this.algorithms = new ConvAlgorithmCache(dev.name() + " / cuDNN " + s.cudnnVersion() + " / routes "
@@ -197,6 +204,20 @@ public final class CudaBackend implements Backend {
 
     private Tensor empty(Shape s, DType t) {
         return Tensor.wrap(s, t, new CudaStorage(dev, Math.max(1, s.size() * t.byteSize())));
+    }
+
+    /** A tensor of {@code like}'s shape and memory format in {@code dt} (the output of an element-wise op). */
+    private Tensor like(Tensor like, DType dt) {
+        return empty(like.shape(), dt, like.memoryFormat());
+    }
+
+    private Tensor empty(Shape s, DType t, MemoryFormat f) {
+        return Tensor.wrap(s, t, new CudaStorage(dev, Math.max(1, s.size() * t.byteSize())), f);
+    }
+
+    /** The checks for an op on {@code x}: channels-last tensors pass only for ops written for both formats. */
+    private OpChecks ck(Tensor x) {
+        return x != null && x.isChannelsLast() ? cl : c;
     }
 
     private long st() {
@@ -609,6 +630,9 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized Tensor conv3d(Tensor x, Tensor w, Tensor bias, ConvSpec spec, boolean relu) {
+        if (x != null && x.isChannelsLast()) {
+            return channelsLastConv(x, w, bias, spec, null, relu);
+        }
         if (x != null && OpChecks.isHalf(x.dtype())) {
             return halfConv(x, w, bias, spec, null, relu);
         }
@@ -683,6 +707,9 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized Tensor conv3dResidual(Tensor x, Tensor w, Tensor bias, ConvSpec spec, Tensor residual,
             boolean relu) {
+        if (x != null && x.isChannelsLast()) {
+            return channelsLastConv(x, w, bias, spec, residual, relu);
+        }
         if (x != null && OpChecks.isHalf(x.dtype())) {
             return halfConv(x, w, bias, spec, residual, relu);
         }
@@ -1289,6 +1316,375 @@ public final class CudaBackend implements Backend {
         }
     }
 
+    // ---- channels-last (NDHWC) activations: MemoryFormat.CHANNELS_LAST tensors ----
+    // cuDNN's tensor-core convolutions read NDHWC natively; in NCDHW its 16-bit grouped convs are 7-12x slower
+    // than TF32 (bench/RESULTS.md, H200) and PyTorch's channels-last training is 1.6x its NCDHW. A model whose
+    // activations stay NDHWC from the first conv to the global pool pays for one reorder of the clip instead of
+    // one per conv (the per-conv channels-last route above). The ops below take NDHWC tensors and give NDHWC
+    // results; every other op refuses them (OpChecks without acceptChannelsLast).
+
+    @Override
+    public boolean supportsChannelsLast() {
+        return true;
+    }
+
+    @Override
+    public synchronized Tensor toMemoryFormat(Tensor x, MemoryFormat format) {
+        java.util.Objects.requireNonNull(format, "format");
+        if (x == null || x.isClosed()) {
+            throw new IllegalArgumentException("toMemoryFormat of a " + (x == null ? "null" : "closed") + " tensor");
+        }
+        DType dt = cl.floating(x, "x");
+        if (x.memoryFormat() == format) {
+            return x.reshape(x.shape());
+        }
+        if (format == MemoryFormat.CHANNELS_LAST && x.rank() != 5) {
+            throw new IllegalArgumentException("channels-last needs a 5-d tensor [N, C, T, H, W], got " + x.shape());
+        }
+        if (MemoryFormat.isLayoutInvariant(x.shape())) {
+            return x.viewAs(format); // the same bytes in both orders: a view with the other label
+        }
+        Tensor y = empty(x.shape(), dt, format);
+        try {
+            dev.activate();
+            reorder(x, y);
+            return y;
+        } catch (RuntimeException | Error e) {
+            y.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Copies {@code from} into {@code to} (same shape and dtype, the other memory format) on the stream: a tiled
+     * transpose of [N][C][S] and [N][S][C] (kernels/channels_ndhwc.cu). The same kernel turns a conv weight into
+     * cuDNN's KTRSC filter order (N = Cout, C = Cin/groups, S = the kernel volume).
+     */
+    private void reorder(Tensor from, Tensor to) {
+        Shape s = from.shape();
+        long n = s.get(0), ch = s.get(1), sp = s.sizeFrom(2);
+        int eb = from.dtype().byteSize();
+        k(from.isChannelsLast()
+                ? CudaKernels.sevc_ndhwc_to_ncdhw(from.address(), to.address(), n, ch, sp, eb, st())
+                : CudaKernels.sevc_ncdhw_to_ndhwc(from.address(), to.address(), n, ch, sp, eb, st()),
+                "memory-format reorder");
+    }
+
+    /** {@code x} itself (a new reference) when contiguous in its bytes, else a contiguous copy; the caller closes it. */
+    private Tensor contiguous(Tensor x) {
+        return toMemoryFormat(x, MemoryFormat.CONTIGUOUS);
+    }
+
+    /** The result of {@code op} over contiguous copies, as a channels-last tensor: the fallback of an NDHWC op. */
+    private Tensor channelsLastVia(java.util.function.Supplier<Tensor> op) {
+        try (Tensor y = op.get()) {
+            return y.rank() == 5 ? toMemoryFormat(y, MemoryFormat.CHANNELS_LAST) : y.reshape(y.shape());
+        }
+    }
+
+    /**
+     * conv3d / conv3dResidual on a channels-last x: cuDNN over NDHWC descriptors (the filter in KTRSC: w as given
+     * when it is channels-last, else a reordered copy per call), fp32 (TF32 when allowed) or 16-bit with fp32
+     * accumulation; then one NDHWC epilogue {@code act(y + bias + residual)}. A problem cuDNN refuses in NDHWC runs
+     * on contiguous copies (correct, slower; logged once).
+     */
+    private Tensor channelsLastConv(Tensor x, Tensor w, Tensor bias, ConvSpec spec, Tensor residual, boolean relu) {
+        DType dt = cl.floating(x, "x");
+        cl.same(w, "weight", dt);
+        c.conv(x.shape(), w.shape(), spec);
+        long cout = w.dim(0);
+        if (bias != null) {
+            c.f32(bias, "bias");
+            Checks.shape(bias, "bias", Shape.of(cout));
+        }
+        Shape out = spec.outputShape(x.shape(), cout);
+        if (residual != null) {
+            cl.same(residual, "residual", dt);
+            Checks.shape(residual, "residual", out);
+            if (!residual.isChannelsLast() && !MemoryFormat.isLayoutInvariant(out)) {
+                throw new IllegalArgumentException("residual " + out + " is contiguous but x is channels-last: "
+                        + "convert one with toMemoryFormat");
+            }
+        }
+        int[] p = spec.nativeParams(x.shape(), cout);
+        String key = ConvAlgorithmCache.key("fwd", p, allowTf32, dt) + CHANNELS_LAST_KEY;
+        if (refusedChannelsLast.contains(key)) {
+            return channelsLastVia(() -> {
+                try (Tensor xc = contiguous(x); Tensor wc = contiguous(w);
+                        Tensor rc = residual == null ? null : contiguous(residual)) {
+                    return rc == null ? conv3d(xc, wc, bias, spec, relu) : conv3dResidual(xc, wc, bias, spec, rc, relu);
+                }
+            });
+        }
+        Tensor y = empty(out, dt, MemoryFormat.CHANNELS_LAST);
+        try {
+            dev.activate();
+            ConvDescriptors d = descriptors(p, dt, true);
+            String what = dt + " " + spec + " channels-last";
+            try {
+                withKtrsc(w, wk -> cudnnForward(d, key, x, wk, y, what));
+            } catch (CudaException e) {
+                refuseChannelsLast(key, e);
+                y.close();
+                return channelsLastConv(x, w, bias, spec, residual, relu);
+            }
+            if (bias != null || residual != null || relu) {
+                k(CudaKernels.sevc_bias_act_ndhwc(y.address(), addr(bias), addr(residual), out.get(0) * out.sizeFrom(2),
+                        cout, relu ? 1 : 0, CudnnTypes.kernelCode(dt), st()), "channels-last bias+residual+relu");
+            }
+            return y;
+        } catch (RuntimeException | Error e) {
+            y.close();
+            throw e;
+        }
+    }
+
+    /** Channels-last convolution problems cuDNN refused (algorithm-cache keys); they run on contiguous copies. */
+    private final java.util.Set<String> refusedChannelsLast = ConcurrentHashMap.newKeySet();
+
+    /** Records a channels-last problem cuDNN refused (BAD_PARAM / NOT_SUPPORTED); rethrows any other failure. */
+    private void refuseChannelsLast(String key, CudaException e) {
+        if (!e.refusedByCudnn()) {
+            throw e;
+        }
+        if (refusedChannelsLast.add(key)) {
+            LOG.warn("cuDNN refused the channels-last convolution {}: {}; it runs on contiguous copies from now on", key,
+                    e.getMessage());
+        }
+    }
+
+    /** Runs {@code use} with w in cuDNN's KTRSC filter order: w itself when channels-last, else a reordered copy. */
+    private void withKtrsc(Tensor w, java.util.function.Consumer<Tensor> use) {
+        if (w.isChannelsLast() || MemoryFormat.isLayoutInvariant(w.shape())) {
+            use.accept(w);
+            return;
+        }
+        try (Tensor wc = empty(w.shape(), w.dtype(), MemoryFormat.CHANNELS_LAST)) {
+            reorder(w, wc);
+            use.accept(wc);
+        }
+    }
+
+    /** dx (channels-last) of a conv whose dy is channels-last: cuDNN over NDHWC descriptors. */
+    private Tensor channelsLastConvBackwardData(Tensor dy, Tensor w, ConvSpec spec, Shape xShape) {
+        DType dt = cl.floating(dy, "dy");
+        cl.same(w, "weight", dt);
+        c.conv(xShape, w.shape(), spec);
+        Checks.shape(dy, "dy", spec.outputShape(xShape, w.dim(0)));
+        if (xShape.rank() != 5) {
+            throw new IllegalArgumentException("channels-last conv input must be 5-d, got " + xShape);
+        }
+        int[] p = spec.nativeParams(xShape, w.dim(0));
+        String key = ConvAlgorithmCache.key("bwd-data", p, allowTf32, dt) + CHANNELS_LAST_KEY;
+        if (refusedChannelsLast.contains(key)) {
+            return channelsLastVia(() -> {
+                try (Tensor dyc = contiguous(dy); Tensor wc = contiguous(w)) {
+                    return conv3dBackwardData(dyc, wc, spec, xShape);
+                }
+            });
+        }
+        Tensor dx = empty(xShape, dt, MemoryFormat.CHANNELS_LAST);
+        try {
+            dev.activate();
+            ConvDescriptors d = descriptors(p, dt, true);
+            try {
+                withKtrsc(w, wk -> cudnnBackwardData(d, key, dy, wk, dx, dt + " " + spec + " channels-last"));
+            } catch (CudaException e) {
+                refuseChannelsLast(key, e);
+                dx.close();
+                return channelsLastConvBackwardData(dy, w, spec, xShape);
+            }
+            return dx;
+        } catch (RuntimeException | Error e) {
+            dx.close();
+            throw e;
+        }
+    }
+
+    /** dw of a conv over a channels-last x and dy, in x's dtype, channels-last (KTRSC) like the weights it updates. */
+    private Tensor channelsLastConvBackwardWeight(Tensor x, Tensor dy, ConvSpec spec, Shape wShape) {
+        DType dt = cl.floating(x, "x");
+        cl.same(dy, "dy", dt);
+        Checks.sameFormat(x, "x", dy, "dy");
+        c.conv(x.shape(), wShape, spec);
+        Checks.shape(dy, "dy", spec.outputShape(x.shape(), wShape.get(0)));
+        int[] p = spec.nativeParams(x.shape(), wShape.get(0));
+        String key = ConvAlgorithmCache.key("bwd-filter", p, allowTf32, dt) + CHANNELS_LAST_KEY;
+        if (refusedChannelsLast.contains(key)) {
+            return channelsLastVia(() -> {
+                try (Tensor xc = contiguous(x); Tensor dyc = contiguous(dy)) {
+                    return conv3dBackwardWeight(xc, dyc, spec, wShape);
+                }
+            });
+        }
+        Tensor dw = empty(wShape, dt, MemoryFormat.CHANNELS_LAST);
+        try {
+            dev.activate();
+            ConvDescriptors d = descriptors(p, dt, true);
+            try {
+                cudnnBackwardFilter(d, key, x, dy, dw, dt + " " + spec + " channels-last");
+            } catch (CudaException e) {
+                refuseChannelsLast(key, e);
+                dw.close();
+                return channelsLastConvBackwardWeight(x, dy, spec, wShape);
+            }
+            return dw;
+        } catch (RuntimeException | Error e) {
+            dw.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Batch norm (training form) over a channels-last x, + residual, ReLU: the NDHWC kernels of
+     * kernels/batchnorm_ndhwc.cu (column statistics in double, fixed order; fp32 or 16-bit storage, y rounded once).
+     */
+    private BatchNormResult channelsLastBatchNormTrain(Tensor x, Tensor residual, Tensor gamma, Tensor beta,
+            Tensor runningMean, Tensor runningVar, double eps, double momentum, boolean relu) {
+        DType dt = cl.floating(x, "x");
+        Checks.rank(x, "x", 5);
+        long[] d = cl.ncs(x);
+        cl.batchNormTrain(x, d, gamma, beta, runningMean, runningVar);
+        if (residual != null) {
+            cl.same(residual, "residual", dt);
+            Checks.sameShape(x, "x", residual, "residual");
+        }
+        long m = d[0] * d[2];
+        dev.activate();
+        Tensor y = like(x, dt);
+        Tensor mean = empty(Shape.of(d[1]));
+        Tensor invstd = empty(Shape.of(d[1]));
+        try (Tensor g1 = orFilled(gamma, d[1], 1f); Tensor b0 = orFilled(beta, d[1], 0f)) {
+            long g = gamma != null ? gamma.address() : g1.address();
+            long b = beta != null ? beta.address() : b0.address();
+            int r = relu ? 1 : 0;
+            float e = (float) eps;
+            float mo = (float) momentum;
+            int rc = switch (dt) {
+                case BFLOAT16 -> CudaKernels.sevc_bn_act_train_forward_ndhwc_bf16(x.address(), addr(residual), g, b,
+                        y.address(), mean.address(), invstd.address(), addr(runningMean), addr(runningVar), m, d[1], e,
+                        mo, r, 0L, 0L, st());
+                case FLOAT16 -> CudaKernels.sevc_bn_act_train_forward_ndhwc_f16(x.address(), addr(residual), g, b,
+                        y.address(), mean.address(), invstd.address(), addr(runningMean), addr(runningVar), m, d[1], e,
+                        mo, r, 0L, 0L, st());
+                default -> CudaKernels.sevc_bn_act_train_forward_ndhwc_f32(x.address(), addr(residual), g, b,
+                        y.address(), mean.address(), invstd.address(), addr(runningMean), addr(runningVar), m, d[1], e,
+                        mo, r, 0L, 0L, st());
+            };
+            k(rc, "channels-last batch norm");
+            return new BatchNormResult(y, mean, invstd);
+        } catch (RuntimeException | Error e) {
+            closeAll(y, mean, invstd);
+            throw e;
+        }
+    }
+
+    /** {dx, dgamma, dbeta, dresidual (null unless residualGrad)} of channelsLastBatchNormTrain; y read when relu. */
+    private Tensor[] channelsLastBatchNormBackward(Tensor x, Tensor y, Tensor dy, Tensor gamma, Tensor saveMean,
+            Tensor saveInvstd, boolean relu, boolean residualGrad) {
+        DType dt = cl.floating(x, "x");
+        Checks.rank(x, "x", 5);
+        cl.same(dy, "dy", dt);
+        long[] d = cl.ncs(x);
+        cl.batchNormBackward(x, dy, d, gamma, saveMean, saveInvstd);
+        if (relu) {
+            cl.same(y, "y", dt);
+            Checks.sameShape(x, "x", y, "y");
+        }
+        long m = d[0] * d[2];
+        dev.activate();
+        Tensor dx = like(x, dt);
+        Tensor dg = empty(Shape.of(d[1]));
+        Tensor db = empty(Shape.of(d[1]));
+        Tensor dres = residualGrad ? like(x, dt) : null;
+        try (Tensor g1 = orFilled(gamma, d[1], 1f)) {
+            long g = gamma != null ? gamma.address() : g1.address();
+            long ya = relu ? y.address() : 0L;
+            int rc = switch (dt) {
+                case BFLOAT16 -> CudaKernels.sevc_bn_act_backward_ndhwc_bf16(x.address(), ya, dy.address(), g,
+                        saveMean.address(), saveInvstd.address(), dx.address(), dg.address(), db.address(), addr(dres),
+                        m, d[1], 0L, 0L, st());
+                case FLOAT16 -> CudaKernels.sevc_bn_act_backward_ndhwc_f16(x.address(), ya, dy.address(), g,
+                        saveMean.address(), saveInvstd.address(), dx.address(), dg.address(), db.address(), addr(dres),
+                        m, d[1], 0L, 0L, st());
+                default -> CudaKernels.sevc_bn_act_backward_ndhwc_f32(x.address(), ya, dy.address(), g,
+                        saveMean.address(), saveInvstd.address(), dx.address(), dg.address(), db.address(), addr(dres),
+                        m, d[1], 0L, 0L, st());
+            };
+            k(rc, "channels-last batch norm backward");
+            return new Tensor[] {dx, dg, db, dres};
+        } catch (RuntimeException | Error e) {
+            closeAll(dx, dg, db, dres);
+            throw e;
+        }
+    }
+
+    private Tensor channelsLastBatchNormEval(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean,
+            Tensor runningVar, double eps, boolean relu) {
+        DType dt = cl.floating(x, "x");
+        Checks.rank(x, "x", 5);
+        long[] d = cl.ncs(x);
+        cl.batchNormEval(d, gamma, beta, runningMean, runningVar);
+        long m = d[0] * d[2];
+        dev.activate();
+        Tensor y = like(x, dt);
+        try (Tensor g1 = orFilled(gamma, d[1], 1f); Tensor b0 = orFilled(beta, d[1], 0f)) {
+            long g = gamma != null ? gamma.address() : g1.address();
+            long b = beta != null ? beta.address() : b0.address();
+            int r = relu ? 1 : 0;
+            float e = (float) eps;
+            int rc = switch (dt) {
+                case BFLOAT16 -> CudaKernels.sevc_batchnorm_eval_ndhwc_bf16(x.address(), g, b, runningMean.address(),
+                        runningVar.address(), y.address(), m, d[1], e, r, st());
+                case FLOAT16 -> CudaKernels.sevc_batchnorm_eval_ndhwc_f16(x.address(), g, b, runningMean.address(),
+                        runningVar.address(), y.address(), m, d[1], e, r, st());
+                default -> CudaKernels.sevc_batchnorm_eval_ndhwc_f32(x.address(), g, b, runningMean.address(),
+                        runningVar.address(), y.address(), m, d[1], e, r, st());
+            };
+            k(rc, "channels-last batch norm eval");
+            return y;
+        } catch (RuntimeException | Error e) {
+            y.close();
+            throw e;
+        }
+    }
+
+    private Tensor channelsLastConcat(Tensor a, Tensor b) {
+        cl.concat(a, b);
+        Checks.rank(a, "a", 5);
+        Checks.sameFormat(a, "a", b, "b");
+        long m = a.dim(0) * a.shape().sizeFrom(2);
+        Tensor y = empty(a.shape().with(1, a.dim(1) + b.dim(1)), a.dtype(), MemoryFormat.CHANNELS_LAST);
+        return launched(y, () -> CudaKernels.sevc_concat_channels_ndhwc(a.address(), b.address(), y.address(), m,
+                a.dim(1), b.dim(1), a.dtype().byteSize(), st()), "channels-last concat");
+    }
+
+    private Tensor channelsLastChannelScale(Tensor x, Tensor g) {
+        cl.channelScale(x, g);
+        Checks.rank(x, "x", 5);
+        Tensor y = like(x, x.dtype());
+        return launched(y, () -> CudaKernels.sevc_channel_scale_ndhwc_forward(x.address(), g.address(), y.address(),
+                x.dim(0), x.dim(1), x.shape().sizeFrom(2), CudnnTypes.kernelCode(x.dtype()), st()),
+                "channels-last channel scale");
+    }
+
+    private Tensor channelsLastGlobalAvgPool(Tensor x) {
+        cl.globalPool(x);
+        Checks.rank(x, "x", 5);
+        Tensor y = empty(Shape.of(x.dim(0), x.dim(1)));
+        return launched(y, () -> CudaKernels.sevc_global_avgpool_ndhwc_forward(x.address(), y.address(), x.dim(0),
+                x.dim(1), x.shape().sizeFrom(2), CudnnTypes.kernelCode(x.dtype()), st()), "channels-last global avg-pool");
+    }
+
+    private Tensor channelsLastAvgPool(Tensor x, ConvSpec window) {
+        DType dt = cl.floating(x, "x");
+        c.pool(x.shape(), window);
+        ConvSpec dw = OpChecks.depthwise(window, x.dim(1));
+        Tensor y = empty(dw.outputShape(x.shape(), x.dim(1)), dt, MemoryFormat.CHANNELS_LAST);
+        return launched(y, () -> CudaKernels.sevc_avgpool3d_ndhwc_forward(x.address(), y.address(),
+                dw.nativeParams(x.shape(), x.dim(1)), CudnnTypes.kernelCode(dt), st()), "channels-last avg-pool");
+    }
+
     /** By choice (direction given) or because cuDNN refused the problem (see {@link #refuse}). */
     private boolean widened(String key, String direction, ConvSpec spec) {
         return refusedHalf.contains(key) || widensSixteenBit(direction, spec);
@@ -1325,6 +1721,9 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized Tensor conv3dBackwardData(Tensor dy, Tensor w, ConvSpec spec, Shape xShape) {
+        if (dy != null && dy.isChannelsLast()) {
+            return channelsLastConvBackwardData(dy, w, spec, xShape);
+        }
         if (dy != null && OpChecks.isHalf(dy.dtype())) {
             return halfConvBackwardData(dy, w, spec, xShape);
         }
@@ -1462,6 +1861,9 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized Tensor conv3dBackwardWeight(Tensor x, Tensor dy, ConvSpec spec, Shape wShape) {
+        if (x != null && x.isChannelsLast()) {
+            return channelsLastConvBackwardWeight(x, dy, spec, wShape);
+        }
         if (x != null && OpChecks.isHalf(x.dtype())) {
             return halfConvBackwardWeight(x, dy, spec, wShape);
         }
@@ -1620,6 +2022,9 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized BatchNormResult batchNormTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean,
             Tensor runningVar, double eps, double momentum) {
+        if (x != null && x.isChannelsLast()) {
+            return channelsLastBatchNormTrain(x, null, gamma, beta, runningMean, runningVar, eps, momentum, false);
+        }
         if (x != null && OpChecks.isHalf(x.dtype())) {
             return halfBatchNormTrain(x, null, gamma, beta, runningMean, runningVar, eps, momentum, false);
         }
@@ -1651,6 +2056,9 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized Tensor batchNormEval(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
             double eps, boolean relu) {
+        if (x != null && x.isChannelsLast()) {
+            return channelsLastBatchNormEval(x, gamma, beta, runningMean, runningVar, eps, relu);
+        }
         if (x != null && OpChecks.isHalf(x.dtype())) {
             return halfBatchNormEval(x, gamma, beta, runningMean, runningVar, eps, relu);
         }
@@ -1682,6 +2090,10 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized Tensor[] batchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvstd) {
+        if (x != null && x.isChannelsLast()) {
+            Tensor[] r = channelsLastBatchNormBackward(x, null, dy, gamma, saveMean, saveInvstd, false, false);
+            return new Tensor[] {r[0], r[1], r[2]};
+        }
         if (x != null && OpChecks.isHalf(x.dtype())) {
             Tensor[] r = halfBatchNormBackward(x, null, dy, gamma, saveMean, saveInvstd, false, false);
             return new Tensor[] {r[0], r[1], r[2]};
@@ -1823,6 +2235,9 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized BatchNormResult batchNormTrainAct(Tensor x, Tensor residual, Tensor gamma, Tensor beta,
             Tensor runningMean, Tensor runningVar, double eps, double momentum, boolean relu) {
+        if (x != null && x.isChannelsLast()) {
+            return channelsLastBatchNormTrain(x, residual, gamma, beta, runningMean, runningVar, eps, momentum, relu);
+        }
         if (x != null && OpChecks.isHalf(x.dtype())) {
             // one kernel in every mode: BN, + residual, ReLU with one rounding of y (the composition would round twice)
             return halfBatchNormTrain(x, residual, gamma, beta, runningMean, runningVar, eps, momentum, relu);
@@ -1850,6 +2265,9 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized Tensor[] batchNormActBackward(Tensor x, Tensor y, Tensor dy, Tensor gamma, Tensor saveMean,
             Tensor saveInvstd, boolean relu, boolean residualGrad) {
+        if (x != null && x.isChannelsLast()) {
+            return channelsLastBatchNormBackward(x, y, dy, gamma, saveMean, saveInvstd, relu, residualGrad);
+        }
         if (x != null && OpChecks.isHalf(x.dtype())) {
             return halfBatchNormBackward(x, y, dy, gamma, saveMean, saveInvstd, relu, residualGrad);
         }
@@ -1878,6 +2296,16 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized ConvBatchNormResult convBatchNormTrain(Tensor x, Tensor w, ConvSpec spec, Tensor gamma,
             Tensor beta, Tensor runningMean, Tensor runningVar, double eps, double momentum, boolean relu) {
+        if (x != null && x.isChannelsLast()) {
+            // cuDNN's NDHWC conv, then the NDHWC BN (+ ReLU) kernel; the BN arguments checked before the conv runs
+            Shape ys = spec == null || w == null ? null : spec.outputShape(x.shape(), w.dim(0));
+            if (ys != null) {
+                cl.batchNormTrain(x, new long[] {ys.get(0), w.dim(0), ys.sizeFrom(2)}, gamma, beta, runningMean,
+                        runningVar);
+            }
+            return Backend.super.convBatchNormTrain(x, w, spec, gamma, beta, runningMean, runningVar, eps, momentum,
+                    relu);
+        }
         if (x != null && OpChecks.isHalf(x.dtype())) {
             // the fused conv kernels are fp32 only: the 16-bit cuDNN conv, then the 16-bit BN (+ ReLU) kernel; every
             // argument checked before the conv runs
@@ -1918,6 +2346,9 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized Tensor convBatchNormEval(Tensor x, Tensor w, ConvSpec spec, Tensor gamma, Tensor beta,
             Tensor runningMean, Tensor runningVar, double eps, boolean relu) {
+        if (x != null && x.isChannelsLast()) {
+            return Backend.super.convBatchNormEval(x, w, spec, gamma, beta, runningMean, runningVar, eps, relu);
+        }
         if (x != null && OpChecks.isHalf(x.dtype())) {
             // the 16-bit cuDNN conv, then the 16-bit BN eval kernel; every argument checked before the conv runs
             halfConvBnChecks(x, w, spec, gamma, beta, runningMean, runningVar, false);
@@ -1944,15 +2375,15 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized Tensor relu(Tensor x) {
         if (x != null && OpChecks.isHalf(x.dtype())) {
-            DType dt = c.floating(x, "x");
-            Tensor y = empty(x.shape(), dt);
+            DType dt = ck(x).floating(x, "x");
+            Tensor y = like(x, dt);
             dev.activate();
             k(CudaKernels.sevc_half_add_act(x.address(), 0L, y.address(), x.size(), 1, CudnnTypes.kernelCode(dt), st()),
                     "16-bit relu");
             return y;
         }
-        c.f32(x, "x");
-        Tensor y = empty(x.shape());
+        ck(x).f32(x, "x");
+        Tensor y = like(x, DType.FLOAT32);
         dev.activate();
         k(CudaKernels.sevc_relu_forward(x.address(), y.address(), x.size(), st()), "relu");
         return y;
@@ -1961,13 +2392,13 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized Tensor reluBackward(Tensor y, Tensor dy) {
         if (y != null && OpChecks.isHalf(y.dtype())) {
-            DType dt = hc.binary(y, "y", dy, "dy");
-            Tensor dx = empty(y.shape(), dt);
+            DType dt = hcl.binary(y, "y", dy, "dy");
+            Tensor dx = like(y, dt);
             return launched(dx, () -> CudaKernels.sevc_half_relu_backward(y.address(), dy.address(), dx.address(),
                     y.size(), CudnnTypes.kernelCode(dt), st()), "16-bit relu backward");
         }
-        c.unaryBackward(y, dy);
-        Tensor dx = empty(y.shape());
+        ck(y).unaryBackward(y, dy);
+        Tensor dx = like(y, DType.FLOAT32);
         dev.activate();
         k(CudaKernels.sevc_relu_backward(y.address(), dy.address(), dx.address(), y.size(), st()), "relu backward");
         return dx;
@@ -1977,13 +2408,15 @@ public final class CudaBackend implements Backend {
     public synchronized Tensor add(Tensor a, Tensor b) {
         if (a != null && OpChecks.isHalf(a.dtype())) {
             // the 16-bit add is the add+ReLU kernel without the ReLU: one rounding of a + b
-            DType dt = hc.binary(a, "a", b, "b");
-            Tensor y = empty(a.shape(), dt);
+            DType dt = ck(a).floating(a, "a");
+            ck(a).same(b, "b", dt);
+            Checks.sameShape(a, "a", b, "b");
+            Tensor y = like(a, dt);
             return launched(y, () -> CudaKernels.sevc_half_add_act(a.address(), b.address(), y.address(), a.size(), 0,
                     CudnnTypes.kernelCode(dt), st()), "16-bit add");
         }
-        c.binary(a, b);
-        Tensor y = empty(a.shape());
+        ck(a).binary(a, b);
+        Tensor y = like(a, DType.FLOAT32);
         dev.activate();
         k(CudaKernels.sevc_add(a.address(), b.address(), y.address(), a.size(), st()), "add");
         return y;
@@ -1992,17 +2425,17 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized Tensor addRelu(Tensor a, Tensor b) {
         if (a != null && OpChecks.isHalf(a.dtype())) {
-            DType dt = c.floating(a, "a");
-            c.same(b, "b", dt);
+            DType dt = ck(a).floating(a, "a");
+            ck(b).same(b, "b", dt);
             Checks.sameShape(a, "a", b, "b");
-            Tensor y = empty(a.shape(), dt);
+            Tensor y = like(a, dt);
             dev.activate();
             k(CudaKernels.sevc_half_add_act(a.address(), b.address(), y.address(), a.size(), 1,
                     CudnnTypes.kernelCode(dt), st()), "16-bit add+relu");
             return y;
         }
-        c.binary(a, b);
-        Tensor y = empty(a.shape());
+        ck(a).binary(a, b);
+        Tensor y = like(a, DType.FLOAT32);
         dev.activate();
         k(CudaKernels.sevc_add_relu(a.address(), b.address(), y.address(), a.size(), st()), "add+relu");
         return y;
@@ -2010,8 +2443,8 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized Tensor mul(Tensor a, Tensor b) {
-        c.binary(a, b);
-        Tensor y = empty(a.shape());
+        ck(a).binary(a, b);
+        Tensor y = like(a, DType.FLOAT32);
         dev.activate();
         k(CudaKernels.sevc_mul(a.address(), b.address(), y.address(), a.size(), st()), "mul");
         return y;
@@ -2019,8 +2452,8 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized Tensor scale(Tensor x, float alpha) {
-        c.f32(x, "x");
-        Tensor y = empty(x.shape());
+        ck(x).f32(x, "x");
+        Tensor y = like(x, DType.FLOAT32);
         dev.activate();
         k(CudaKernels.sevc_scale(x.address(), alpha, y.address(), x.size(), st()), "scale");
         return y;
@@ -2029,28 +2462,28 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized void axpby(float alpha, Tensor x, float beta, Tensor y) {
         if (y != null && OpChecks.isHalf(y.dtype())) {
-            DType dt = hc.axpby(x, y);
+            DType dt = hcl.axpby(x, y);
             dev.activate();
             k(CudaKernels.sevc_half_axpby(alpha, x.address(), beta, y.address(), y.size(), CudnnTypes.kernelCode(dt),
                     st()), "16-bit axpby");
             return;
         }
-        c.axpby(x, y);
+        ck(x).axpby(x, y);
         dev.activate();
         k(CudaKernels.sevc_axpby(alpha, x.address(), beta, y.address(), x.size(), st()), "axpby");
     }
 
     @Override
     public synchronized void fill(Tensor y, float value) {
-        c.f32(y, "y");
+        ck(y).f32(y, "y");
         dev.activate();
         k(CudaKernels.sevc_fill(y.address(), value, y.size(), st()), "fill");
     }
 
     @Override
     public synchronized Tensor sigmoid(Tensor x) {
-        c.f32(x, "x");
-        Tensor y = empty(x.shape());
+        ck(x).f32(x, "x");
+        Tensor y = like(x, DType.FLOAT32);
         dev.activate();
         k(CudaKernels.sevc_sigmoid_forward(x.address(), y.address(), x.size(), st()), "sigmoid");
         return y;
@@ -2058,8 +2491,8 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized Tensor sigmoidBackward(Tensor y, Tensor dy) {
-        c.unaryBackward(y, dy);
-        Tensor dx = empty(y.shape());
+        ck(y).unaryBackward(y, dy);
+        Tensor dx = like(y, DType.FLOAT32);
         dev.activate();
         k(CudaKernels.sevc_sigmoid_backward(y.address(), dy.address(), dx.address(), y.size(), st()), "sigmoid backward");
         return dx;
@@ -2067,9 +2500,9 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized Tensor[] dropout(Tensor x, float p, long seed) {
-        c.dropout(x, p);
-        Tensor y = empty(x.shape());
-        Tensor mask = empty(x.shape());
+        ck(x).dropout(x, p);
+        Tensor y = like(x, DType.FLOAT32);
+        Tensor mask = like(x, DType.FLOAT32);
         dev.activate();
         k(CudaKernels.sevc_dropout_forward(x.address(), y.address(), mask.address(), x.size(), p, seed, st()), "dropout");
         return new Tensor[] {y, mask};
@@ -2079,6 +2512,9 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized Tensor concatChannels(Tensor a, Tensor b) {
+        if (a != null && a.isChannelsLast()) {
+            return channelsLastConcat(a, b);
+        }
         c.concat(a, b);
         long s = a.shape().sizeFrom(2);
         Tensor y = empty(a.shape().with(1, a.dim(1) + b.dim(1)), a.dtype());
@@ -2095,6 +2531,23 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized Tensor[] splitChannels(Tensor y, long ca) {
+        if (y != null && y.isChannelsLast()) {
+            DType dt = cl.splitFloating(y, ca);
+            Checks.rank(y, "y", 5);
+            long cb = y.dim(1) - ca;
+            long m = y.dim(0) * y.shape().sizeFrom(2);
+            Tensor a = empty(y.shape().with(1, ca), dt, MemoryFormat.CHANNELS_LAST);
+            Tensor b = empty(y.shape().with(1, cb), dt, MemoryFormat.CHANNELS_LAST);
+            try {
+                dev.activate();
+                k(CudaKernels.sevc_split_channels_ndhwc(y.address(), a.address(), b.address(), m, ca, cb,
+                        dt.byteSize(), st()), "channels-last split");
+                return new Tensor[] {a, b};
+            } catch (RuntimeException | Error e) {
+                closeAll(a, b);
+                throw e;
+            }
+        }
         if (y != null && OpChecks.isHalf(y.dtype())) {
             DType dt = hc.split(y, ca);
             long cb = y.dim(1) - ca;
@@ -2123,6 +2576,9 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized Tensor channelScale(Tensor x, Tensor g) {
+        if (x != null && x.isChannelsLast()) {
+            return channelsLastChannelScale(x, g);
+        }
         c.channelScale(x, g);
         Tensor y = empty(x.shape(), x.dtype());
         dev.activate();
@@ -2138,6 +2594,35 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized Tensor[] channelScaleBackward(Tensor x, Tensor g, Tensor dy) {
+        if (x != null && x.isChannelsLast()) {
+            cl.channelScale(x, g);
+            Checks.rank(x, "x", 5);
+            cl.same(dy, "dy", x.dtype());
+            Checks.sameShape(x, "x", dy, "dy");
+            if (x.dtype() != DType.FLOAT32) {
+                // no 16-bit NDHWC form of the SE backward: the NCDHW one over contiguous copies (dg needs no reorder)
+                try (Tensor xc = contiguous(x); Tensor dyc = contiguous(dy)) {
+                    Tensor[] r = channelScaleBackward(xc, g, dyc);
+                    try (Tensor dxc = r[0]) {
+                        return new Tensor[] {toMemoryFormat(dxc, MemoryFormat.CHANNELS_LAST), r[1]};
+                    } catch (RuntimeException | Error e) {
+                        r[1].close();
+                        throw e;
+                    }
+                }
+            }
+            Tensor dx = like(x, DType.FLOAT32);
+            Tensor dg = empty(g.shape());
+            try {
+                dev.activate();
+                k(CudaKernels.sevc_channel_scale_ndhwc_backward(x.address(), g.address(), dy.address(), dx.address(),
+                        dg.address(), x.dim(0), x.dim(1), x.shape().sizeFrom(2), st()), "channels-last channel scale backward");
+                return new Tensor[] {dx, dg};
+            } catch (RuntimeException | Error e) {
+                closeAll(dx, dg);
+                throw e;
+            }
+        }
         if (x != null && OpChecks.isHalf(x.dtype())) {
             DType dt = hc.channelScaleBackward(x, g, dy);
             Tensor dx = empty(x.shape(), dt);
@@ -2169,6 +2654,9 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized Tensor avgPool3d(Tensor x, ConvSpec window) {
+        if (x != null && x.isChannelsLast()) {
+            return channelsLastAvgPool(x, window);
+        }
         DType dt = c.floating(x, "x");
         c.pool(x.shape(), window);
         ConvSpec dw = OpChecks.depthwise(window, x.dim(1));
@@ -2186,6 +2674,16 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized Tensor avgPool3dBackward(Tensor dy, ConvSpec window, Shape xShape) {
+        if (dy != null && dy.isChannelsLast()) {
+            DType dt = cl.floating(dy, "dy");
+            c.pool(xShape, window);
+            ConvSpec dw = OpChecks.depthwise(window, xShape.get(1));
+            Checks.shape(dy, "dy", dw.outputShape(xShape, xShape.get(1)));
+            Tensor dx = empty(xShape, dt, MemoryFormat.CHANNELS_LAST);
+            return launched(dx, () -> CudaKernels.sevc_avgpool3d_ndhwc_backward(dy.address(), dx.address(),
+                    dw.nativeParams(xShape, xShape.get(1)), CudnnTypes.kernelCode(dt), st()),
+                    "channels-last avg-pool backward");
+        }
         if (dy != null && OpChecks.isHalf(dy.dtype())) {
             DType dt = hc.avgPoolBackward(dy, window, xShape);
             int[] p = OpChecks.depthwise(window, xShape.get(1)).nativeParams(xShape, xShape.get(1));
@@ -2206,6 +2704,9 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized Tensor globalAvgPool(Tensor x) {
+        if (x != null && x.isChannelsLast()) {
+            return channelsLastGlobalAvgPool(x);
+        }
         c.globalPool(x);
         Tensor y = empty(Shape.of(x.dim(0), x.dim(1)));
         dev.activate();
@@ -2228,6 +2729,22 @@ public final class CudaBackend implements Backend {
         k(CudaKernels.sevc_global_avgpool_backward(dy.address(), dx.address(), xShape.get(0), xShape.get(1),
                 xShape.sizeFrom(2), st()), "global avg-pool backward");
         return dx;
+    }
+
+    @Override
+    public synchronized Tensor globalAvgPoolBackward(Tensor dy, Shape xShape, DType dxType, MemoryFormat format) {
+        if (format != MemoryFormat.CHANNELS_LAST || xShape == null || MemoryFormat.isLayoutInvariant(xShape)) {
+            return Backend.super.globalAvgPoolBackward(dy, xShape, dxType, MemoryFormat.CONTIGUOUS);
+        }
+        c.globalPoolBackward(dy, xShape);
+        DType dt = OpChecks.storageType(dxType, "global avg-pool input type");
+        if (xShape.rank() != 5) {
+            throw new IllegalArgumentException("a channels-last global avg-pool input is 5-d, got " + xShape);
+        }
+        Tensor dx = empty(xShape, dt, MemoryFormat.CHANNELS_LAST);
+        return launched(dx, () -> CudaKernels.sevc_global_avgpool_ndhwc_backward(dy.address(), dx.address(),
+                xShape.get(0), xShape.get(1), xShape.sizeFrom(2), CudnnTypes.kernelCode(dt), st()),
+                "channels-last global avg-pool backward");
     }
 
     // ---- dense (cuBLAS) ----
@@ -2431,7 +2948,7 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized void sgdMomentumStep(Tensor w, Tensor grad, Tensor velocity, float lr, float momentum,
             float weightDecay) {
-        c.sgd(w, grad, velocity);
+        ck(w).sgd(w, grad, velocity);
         dev.activate();
         k(CudaKernels.sevc_sgd_momentum_step(w.address(), grad.address(), velocity.address(), w.size(), lr, momentum,
                 weightDecay, st()), "sgd step");
@@ -2450,7 +2967,7 @@ public final class CudaBackend implements Backend {
         Checks.sgdLists(w, grads, velocities);
         int n = w.size();
         for (int i = 0; i < n; i++) {
-            c.sgd(w.get(i), grads.get(i), velocities.get(i));
+            ck(w.get(i)).sgd(w.get(i), grads.get(i), velocities.get(i));
         }
         if (n == 0) {
             return;
@@ -2590,7 +3107,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized double sum(Tensor x) {
-        c.f32(x, "x");
+        ck(x).f32(x, "x");
         try (Tensor out = empty(Shape.of(1), DType.INT64)) { // 8 bytes for the double
             dev.activate();
             k(CudaKernels.sevc_sum(x.address(), x.size(), out.address(), st()), "sum");
@@ -2608,7 +3125,7 @@ public final class CudaBackend implements Backend {
         if (t == null || t.isClosed()) {
             throw new IllegalArgumentException("toDevice of a " + (t == null ? "null" : "closed") + " tensor");
         }
-        Tensor d = empty(t.shape(), t.dtype());
+        Tensor d = empty(t.shape(), t.dtype(), t.memoryFormat());
         if (t.device().equals(device())) {
             dev.activate();
             Cuda.check(cudart.cudaMemcpyAsync(Cuda.ptr(d.address()), Cuda.ptr(t.address()), t.byteSize(),
@@ -2635,6 +3152,9 @@ public final class CudaBackend implements Backend {
                     + " " + dst.shape());
         }
         if (src.device().equals(device())) {
+            Checks.sameFormat(src, "src", dst, "dst");
+        }
+        if (src.device().equals(device())) {
             dev.activate();
             Cuda.check(cudart.cudaMemcpyAsync(Cuda.ptr(dst.address()), Cuda.ptr(src.address()), src.byteSize(),
                     cudart.cudaMemcpyDeviceToDevice, dev.stream()), "copy device -> device");
@@ -2655,11 +3175,11 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized Tensor cast(Tensor x, DType dtype) {
-        DType from = c.cast(x, dtype);
+        DType from = ck(x).cast(x, dtype);
         if (from == dtype) {
             return toDevice(x);
         }
-        Tensor y = empty(x.shape(), dtype);
+        Tensor y = like(x, dtype);
         dev.activate();
         try {
             castInto(x, y);

@@ -22,8 +22,13 @@ public final class HalfTrainingChecks {
     private final OpChecks c;
 
     public HalfTrainingChecks(Device device) {
+        this(device, false);
+    }
+
+    /** acceptChannelsLast: the checks of the element-wise 16-bit ops, which take NDHWC tensors too (OpChecks). */
+    public HalfTrainingChecks(Device device, boolean acceptChannelsLast) {
         this.device = device;
-        this.c = new OpChecks(device);
+        this.c = new OpChecks(device, acceptChannelsLast);
     }
 
     /** {@code t} present, open, on this device and bfloat16 or float16; returns its type. */
@@ -108,6 +113,7 @@ public final class HalfTrainingChecks {
         if (x.size() != y.size()) {
             throw new IllegalArgumentException("axpby: x " + x.shape() + " and y " + y.shape() + " differ in size");
         }
+        Checks.sameFormat(x, "x", y, "y");
         return dt;
     }
 

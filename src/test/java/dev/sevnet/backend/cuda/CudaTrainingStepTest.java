@@ -9,6 +9,7 @@ import dev.sevnet.backend.Backend;
 import dev.sevnet.backend.cpu.CpuBackend;
 import dev.sevnet.nn.SevNet;
 import dev.sevnet.nn.SevNetConfig;
+import dev.sevnet.tensor.MemoryFormat;
 import dev.sevnet.tensor.Shape;
 import dev.sevnet.tensor.Tensor;
 import dev.sevnet.tensor.TensorScope;
@@ -37,10 +38,24 @@ class CudaTrainingStepTest {
     @ParameterizedTest
     @EnumSource(CudaBackend.KernelMode.class)
     void sevnetStepMatchesTheCpu(CudaBackend.KernelMode mode) {
+        step("sevnet-g8", mode, MemoryFormat.CONTIGUOUS);
+    }
+
+    /**
+     * The same step with channels-last activations, gradients and conv weights on the GPU (SevNet.toMemoryFormat):
+     * cuDNN's NDHWC convolutions and sevnet's NDHWC batch norm, squeeze-excite, pooling and concat kernels.
+     */
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"sevnet-g8", "sevnet-se-g8"})
+    void aChannelsLastStepMatchesTheCpu(String model) {
+        step(model, CudaBackend.KernelMode.AUTO, MemoryFormat.CHANNELS_LAST);
+    }
+
+    private static void step(String model, CudaBackend.KernelMode mode, MemoryFormat format) {
         CudaBackend gpu = CudaBackend.get(0);
         gpu.setAllowTf32(false);
         gpu.setKernelMode(mode);
-        SevNetConfig cfg = SevNetConfig.parse("sevnet-g8", 10);
+        SevNetConfig cfg = SevNetConfig.parse(model, 10);
         Random r = new Random(7);
         float[] xs = new float[2 * 3 * 8 * 64 * 64];
         for (int i = 0; i < xs.length; i++) {
@@ -52,6 +67,7 @@ class CudaTrainingStepTest {
                 SgdOptimizer oc = new SgdOptimizer(onCpu.namedParameters(), 0.9, 1e-4);
                 SgdOptimizer og = new SgdOptimizer(onGpu.namedParameters(), 0.9, 1e-4)) {
             onGpu.to(gpu);
+            onGpu.toMemoryFormat(format);
             onCpu.train(true);
             onGpu.train(true);
             // the problem's own sensitivity: CPU gradients for the input perturbed by 1e-6 relative

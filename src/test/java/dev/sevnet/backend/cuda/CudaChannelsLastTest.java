@@ -1,0 +1,256 @@
+package dev.sevnet.backend.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.sevnet.autograd.GradMode;
+import dev.sevnet.autograd.Var;
+import dev.sevnet.backend.ConvSpec;
+import dev.sevnet.backend.cpu.CpuBackend;
+import dev.sevnet.infer.FoldedSevNet;
+import dev.sevnet.infer.FoldedSevNetTest;
+import dev.sevnet.infer.GraphedInference;
+import dev.sevnet.infer.Prediction;
+import dev.sevnet.infer.Predictor;
+import dev.sevnet.nn.SevNet;
+import dev.sevnet.nn.SevNetConfig;
+import dev.sevnet.tensor.DType;
+import dev.sevnet.tensor.MemoryFormat;
+import dev.sevnet.tensor.Shape;
+import dev.sevnet.tensor.Tensor;
+import dev.sevnet.tensor.TensorScope;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * Channels-last (NDHWC) activations on the GPU: every op with a channels-last form against the CPU reference of
+ * the same op on NCDHW tensors (fp32 with TF32 off: 1e-4 relative for convolutions, exact or 1e-6 for the glue;
+ * 16-bit: the CPU's 16-bit reference ops, convolutions within the tolerance of CudaHalfInferenceTest), the ops
+ * without one refusing such tensors, and a folded SEVNet (fp32, bf16, fp16; eager and as a CUDA graph; through the
+ * Predictor) giving the contiguous model's logits. Skipped, with the reason, without a GPU. What runs without a
+ * GPU: MemoryFormatTest (host side) and the kernels' host runs (ChannelsNdhwcHostRunTest).
+ */
+@Tag("gpu")
+class CudaChannelsLastTest {
+    static CudaBackend gpu;
+    static final CpuBackend cpu = CpuBackend.get();
+
+    @BeforeAll
+    static void needGpu() {
+        gpu = CudaBackendOpsTest.usableGpu();
+    }
+
+    @AfterAll
+    static void reset() {
+        if (gpu != null) {
+            gpu.setAllowTf32(true);
+        }
+    }
+
+    /** A host tensor of dt (fp32 values rounded once for 16-bit). */
+    static Tensor rand(Random r, DType dt, double scale, long... dims) {
+        try (Tensor f = CudaBackendOpsTest.rand(r, dims); Tensor s = cpu.scale(f, (float) scale)) {
+            return cpu.cast(s, dt);
+        }
+    }
+
+    /** {@code h} uploaded and reordered to NDHWC. */
+    static Tensor upCl(Tensor h) {
+        try (Tensor d = gpu.toDevice(h)) {
+            Tensor cl = gpu.toMemoryFormat(d, MemoryFormat.CHANNELS_LAST);
+            assertTrue(cl.isChannelsLast() || MemoryFormat.isLayoutInvariant(h.shape()));
+            return cl;
+        }
+    }
+
+    static void close(Tensor expected, Tensor actual, double rtol, String what) {
+        assertEquals(expected.shape(), actual.shape(), what);
+        double e = CudaBackendOpsTest.relError(expected, actual);
+        assertTrue(e <= rtol, what + ": relative error " + e + " > " + rtol);
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"FLOAT32", "BFLOAT16", "FLOAT16"})
+    void reorderingRoundTripsExactlyAndReadsBackInTheLogicalOrder(DType dt) {
+        Random r = new Random(1);
+        try (TensorScope scope = TensorScope.open()) {
+            for (long[] dims : new long[][] {{2, 3, 4, 5, 7}, {1, 33, 3, 7, 9}, {3, 70, 1, 1, 1}, {2, 1, 2, 3, 3}}) {
+                Tensor h = rand(r, dt, 1, dims);
+                Tensor cl = upCl(h);
+                assertArrayEquals(h.toFloatArray(), cl.toFloatArray(), "values in the logical order " + cl);
+                Tensor back = gpu.toMemoryFormat(cl, MemoryFormat.CONTIGUOUS);
+                assertEquals(MemoryFormat.CONTIGUOUS, back.memoryFormat());
+                assertArrayEquals(h.toFloatArray(), back.toFloatArray());
+                // an upload of a host tensor into a channels-last device tensor reorders on the way
+                Tensor dst = gpu.toMemoryFormat(gpu.toDevice(h), MemoryFormat.CHANNELS_LAST);
+                gpu.fill(gpu.toMemoryFormat(gpu.toDevice(h), MemoryFormat.CHANNELS_LAST), 0f);
+                dst.copyFrom(h);
+                assertArrayEquals(h.toFloatArray(), dst.toFloatArray());
+            }
+        }
+    }
+
+    /** Every conv shape of a SEVNet block and stem: 1x1x1, grouped 1x3x3 (stride 1 and 2), 3x1x1, the stem's 1x7x7. */
+    @ParameterizedTest
+    @CsvSource({"FLOAT32, 1e-4", "BFLOAT16, 1e-2", "FLOAT16, 2e-3"})
+    void convolutionsMatchTheCpuReference(DType dt, double rtol) {
+        Random r = new Random(2);
+        ConvSpec[] specs = {ConvSpec.of(1), new ConvSpec(1, 3, 3, 1, 1, 1, 0, 1, 1, 4),
+            new ConvSpec(1, 3, 3, 1, 2, 2, 0, 1, 1, 4), new ConvSpec(3, 1, 1, 1, 1, 1, 1, 0, 0, 1),
+            new ConvSpec(1, 7, 7, 1, 2, 2, 0, 3, 3, 1)};
+        gpu.setAllowTf32(false);
+        for (ConvSpec spec : specs) {
+            try (TensorScope scope = TensorScope.open()) {
+                long cin = spec.kH() == 7 ? 3 : 32;
+                long cout = 32;
+                Tensor x = rand(r, dt, 1, 2, cin, 4, 14, 14);
+                Tensor w = rand(r, dt, 1.0 / Math.sqrt((double) cin * spec.kernelVolume() / spec.groups()), cout,
+                        cin / spec.groups(), spec.kT(), spec.kH(), spec.kW());
+                Tensor b = CudaBackendOpsTest.rand(r, cout);
+                Shape out = spec.outputShape(x.shape(), cout);
+                Tensor res = rand(r, dt, 1, out.get(0), out.get(1), out.get(2), out.get(3), out.get(4));
+                Tensor gx = upCl(x);
+                Tensor gwContiguous = gpu.toDevice(w);
+                Tensor gwCl = upCl(w);
+                Tensor gb = gpu.toDevice(b);
+                Tensor gres = upCl(res);
+                for (Tensor gw : new Tensor[] {gwContiguous, gwCl}) {
+                    Tensor y = gpu.conv3d(gx, gw, gb, spec, true);
+                    assertTrue(y.isChannelsLast() && y.dtype() == dt, y.toString());
+                    close(cpu.conv3d(x, w, b, spec, true), y, rtol, dt + " " + spec + " bias+relu");
+                    close(cpu.conv3d(x, w, null, spec, false), gpu.conv3d(gx, gw, null, spec, false), rtol,
+                            dt + " " + spec + " raw");
+                    close(cpu.conv3dResidual(x, w, b, spec, res, true), gpu.conv3dResidual(gx, gw, gb, spec, gres, true),
+                            rtol, dt + " " + spec + " residual");
+                }
+                // a contiguous residual beside a channels-last x is refused, not read in the wrong order
+                Tensor gresContiguous = gpu.toDevice(res);
+                assertThrows(IllegalArgumentException.class,
+                        () -> gpu.conv3dResidual(gx, gwCl, gb, spec, gresContiguous, true));
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"FLOAT32", "BFLOAT16", "FLOAT16"})
+    void glueOpsMatchTheCpuReference(DType dt) {
+        Random r = new Random(3);
+        try (TensorScope scope = TensorScope.open()) {
+            Tensor a = rand(r, dt, 1, 2, 24, 3, 7, 7);
+            Tensor b = rand(r, dt, 1, 2, 40, 3, 7, 7);
+            Tensor g = CudaBackendOpsTest.rand(r, 2, 24);
+            Tensor ga = upCl(a);
+            Tensor gb = upCl(b);
+            Tensor gg = gpu.toDevice(g);
+            Tensor cat = gpu.concatChannels(ga, gb);
+            assertTrue(cat.isChannelsLast());
+            assertArrayEquals(cpu.concatChannels(a, b).toFloatArray(), cat.toFloatArray(), "concat");
+            Tensor scaled = gpu.channelScale(ga, gg);
+            assertTrue(scaled.isChannelsLast());
+            assertArrayEquals(cpu.channelScale(a, g).toFloatArray(), scaled.toFloatArray(), "channel scale");
+            Tensor pooled = gpu.globalAvgPool(ga);
+            assertEquals(Shape.of(2, 24), pooled.shape());
+            close(cpu.globalAvgPool(a), pooled, 1e-6, "global avg-pool");
+            ConvSpec window = new ConvSpec(1, 3, 3, 1, 2, 2, 0, 1, 1, 1);
+            Tensor avg = gpu.avgPool3d(ga, window);
+            assertTrue(avg.isChannelsLast());
+            close(cpu.avgPool3d(a, window), avg, dt == DType.FLOAT32 ? 1e-6 : 0, "avg-pool");
+            Tensor relu = gpu.relu(ga);
+            assertTrue(relu.isChannelsLast());
+            assertArrayEquals(cpu.relu(a).toFloatArray(), relu.toFloatArray(), "relu");
+            Tensor a2 = rand(r, dt, 1, 2, 24, 3, 7, 7);
+            assertArrayEquals(cpu.addRelu(a, a2).toFloatArray(), gpu.addRelu(ga, upCl(a2)).toFloatArray(), "add+relu");
+            if (dt != DType.FLOAT32) {
+                Tensor wide = gpu.cast(ga, DType.FLOAT32);
+                assertTrue(wide.isChannelsLast());
+                assertArrayEquals(a.toFloatArray(), wide.toFloatArray(), "cast");
+            }
+            // mixed formats and ops without a channels-last form are refused
+            assertThrows(IllegalArgumentException.class, () -> gpu.add(ga, gpu.toDevice(a2)));
+            assertThrows(IllegalArgumentException.class, () -> gpu.concatChannels(ga, gpu.toDevice(b)));
+            if (dt == DType.FLOAT32) {
+                assertThrows(IllegalArgumentException.class, () -> gpu.batchNormTrain(ga, null, null, null, null, 1e-5,
+                        0.1));
+                assertThrows(IllegalArgumentException.class, () -> gpu.conv3dBackwardData(ga,
+                        gpu.toDevice(Tensor.zeros(Shape.of(24, 24, 1, 1, 1))), ConvSpec.of(1), ga.shape()));
+            }
+        }
+    }
+
+    /** A folded SEVNet run channels-last gives the contiguous run's logits (both on the GPU, TF32 off). */
+    @ParameterizedTest
+    @CsvSource({"sevnet-g2, FLOAT32, 1e-4", "sevnet-se-g2, FLOAT32, 1e-4", "sevnet-g2, BFLOAT16, 2e-2",
+        "sevnet-se-g2, FLOAT16, 4e-3"})
+    void aChannelsLastModelGivesTheContiguousLogits(String model, DType dt, double tol) {
+        gpu.setAllowTf32(false);
+        Random r = new Random(4);
+        try (SevNet net = SevNet.create(SevNetConfig.parse(model, 10), 7);
+                Tensor x = CudaBackendOpsTest.rand(r, 3, 3, 8, 32, 32)) {
+            FoldedSevNetTest.randomizeBatchNorms(net, 5);
+            net.eval();
+            try (FoldedSevNet contiguous = FoldedSevNet.fold(net, dt); FoldedSevNet cl = FoldedSevNet.fold(net, dt);
+                    GradMode.Guard g = GradMode.noGrad(); TensorScope scope = TensorScope.open()) {
+                contiguous.to(gpu);
+                cl.to(gpu);
+                cl.toMemoryFormat(MemoryFormat.CHANNELS_LAST);
+                assertEquals(MemoryFormat.CHANNELS_LAST, cl.activationFormat());
+                Tensor gx = gpu.toDevice(x);
+                float[] expected = contiguous.forward(Var.of(gx)).value().toFloatArray();
+                float[] eager = cl.forward(Var.of(gx)).value().toFloatArray();
+                assertWithin(expected, eager, tol, model + " " + dt + " eager");
+                // the state dict stays NCDHW: a round trip through the host gives the same model
+                try (FoldedSevNet again = FoldedSevNet.fold(net, dt)) {
+                    again.loadStateDict(cl.stateDict(), true);
+                    assertWithin(contiguous.forward(Var.of(x)).value().toFloatArray(),
+                            again.forward(Var.of(x)).value().toFloatArray(), 1e-6, "state dict of a channels-last model");
+                }
+                try (GraphedInference graphed = new GraphedInference(cl, gpu)) {
+                    graphed.forward(gx); // captured at the first call; the output belongs to the graph
+                    assertWithin(expected, graphed.forwardToHost(gx), tol, model + " " + dt + " graphed");
+                }
+            }
+        }
+    }
+
+    @Test
+    void thePredictorServesAChannelsLastModel() {
+        List<String> labels = List.of("a", "b", "c", "d", "e", "f");
+        Random r = new Random(5);
+        try (SevNet net = SevNet.create(SevNetConfig.parse("sevnet-g2", labels.size()), 3);
+                Tensor clip = CudaBackendOpsTest.rand(r, 3, 8, 32, 32)) {
+            FoldedSevNetTest.randomizeBatchNorms(net, 5);
+            net.eval();
+            try (Predictor plain = Predictor.builder().model(net, labels).device("cuda").frames(8).size(32).build();
+                    Predictor cl = Predictor.builder().model(net, labels).device("cuda").frames(8).size(32)
+                            .memoryFormat(MemoryFormat.CHANNELS_LAST).build()) {
+                Prediction a = plain.predict(clip);
+                Prediction b = cl.predict(clip);
+                assertEquals(a.top().get(0).label(), b.top().get(0).label());
+                assertWithin(a.probabilities(), b.probabilities(), 1e-3, "predictor probabilities");
+            }
+        }
+    }
+
+    static void assertWithin(float[] expected, float[] actual, double tol, String what) {
+        assertEquals(expected.length, actual.length, what);
+        double lo = Double.POSITIVE_INFINITY, hi = Double.NEGATIVE_INFINITY, worst = 0;
+        for (int i = 0; i < expected.length; i++) {
+            assertTrue(Float.isFinite(actual[i]), what + ": non-finite at " + i);
+            lo = Math.min(lo, expected[i]);
+            hi = Math.max(hi, expected[i]);
+            worst = Math.max(worst, Math.abs((double) actual[i] - expected[i]));
+        }
+        double rel = worst / Math.max(hi - lo, 1e-12);
+        System.out.printf("%s: worst difference %.3e of the range%n", what, rel);
+        assertTrue(rel <= tol, what + ": worst difference " + rel + " of the range > " + tol);
+    }
+}

@@ -1,0 +1,158 @@
+package dev.sevnet.tensor;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.sevnet.backend.ConvSpec;
+import dev.sevnet.backend.cpu.CpuBackend;
+import dev.sevnet.infer.FoldedSevNet;
+import dev.sevnet.infer.Predictor;
+import dev.sevnet.nn.SevNet;
+import dev.sevnet.nn.SevNetConfig;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Channels-last tensors without a GPU: a channels-last tensor's logical values survive every host read and write
+ * (toHostCopy, toFloatArray, copyFrom), reshape keeps or refuses its layout, no op reads it in the NCDHW order, and
+ * asking for channels-last where there is none (the CPU backend, predict/bench on the CPU) is a clear error. The
+ * CUDA backend's channels-last ops are tested on a GPU by {@code CudaChannelsLastTest}.
+ */
+class MemoryFormatTest {
+    /** [N, C, T, H, W] values 0, 1, 2, ... in the logical (NCDHW) order. */
+    static float[] iota(int n) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = i;
+        }
+        return a;
+    }
+
+    /** A host tensor holding {@code logical}'s values in NDHWC bytes, labelled channels-last (as a device backend makes). */
+    static Tensor channelsLastHost(float[] logical, Shape s) {
+        long n = s.get(0), c = s.get(1), sp = s.sizeFrom(2);
+        HostStorage st = HostStorage.allocate(Tensor.bytesOf(s, DType.FLOAT32));
+        Tensor t = Tensor.wrap(s, DType.FLOAT32, st, MemoryFormat.CHANNELS_LAST);
+        java.nio.ByteBuffer b = ((HostStorage) t.storage()).byteBuffer().order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (long i = 0; i < n; i++) {
+            for (long ch = 0; ch < c; ch++) {
+                for (long p = 0; p < sp; p++) {
+                    b.putFloat((int) (((i * sp + p) * c + ch) * 4), logical[(int) ((i * c + ch) * sp + p)]);
+                }
+            }
+        }
+        return t;
+    }
+
+    @Test
+    void hostReadsAndWritesUseTheLogicalOrder() {
+        Shape s = Shape.of(2, 3, 2, 2, 5);
+        float[] v = iota((int) s.size());
+        try (Tensor cl = channelsLastHost(v, s); Tensor back = cl.toHostCopy()) {
+            assertTrue(cl.isChannelsLast());
+            assertEquals(MemoryFormat.CONTIGUOUS, back.memoryFormat());
+            assertArrayEquals(v, back.toFloatArray());
+            assertArrayEquals(v, cl.toFloatArray());
+            // the raw bytes are NDHWC: element (n0, c1, s0) sits at index 1
+            assertEquals(1 * 20f, ((HostStorage) cl.storage()).byteBuffer().order(java.nio.ByteOrder.LITTLE_ENDIAN)
+                    .getFloat(4));
+            try (Tensor f = cl.toFloat32()) {
+                assertArrayEquals(v, f.toFloatArray());
+            }
+            // copyFrom into a channels-last tensor reorders; a copy keeps the format
+            try (Tensor src = Tensor.of(v, s); Tensor dst = channelsLastHost(new float[v.length], s)) {
+                dst.copyFrom(src);
+                assertArrayEquals(v, dst.toFloatArray());
+                try (Tensor contiguous = Tensor.zeros(s)) {
+                    contiguous.copyFrom(dst);
+                    assertArrayEquals(v, contiguous.toFloatArray());
+                }
+                try (Tensor c = dst.copy()) {
+                    assertTrue(c.isChannelsLast());
+                    assertArrayEquals(v, c.toFloatArray());
+                }
+            }
+            assertTrue(cl.toString().contains("channels-last"));
+        }
+    }
+
+    @Test
+    void reshapeKeepsTheFormatOrRefusesToMoveElements() {
+        Shape s = Shape.of(1, 4, 2, 3, 3);
+        try (Tensor cl = channelsLastHost(iota((int) s.size()), s); Tensor same = cl.reshape(s)) {
+            assertTrue(same.isChannelsLast());
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> cl.reshape(4, 18));
+            assertTrue(e.getMessage().contains("channels-last"), e.getMessage());
+        }
+        // C = 1 or T*H*W = 1: the same bytes in both orders, so any shape goes (and is contiguous)
+        Shape pooled = Shape.of(2, 8, 1, 1, 1);
+        try (Tensor cl = channelsLastHost(iota(16), pooled); Tensor flat = cl.reshape(2, 8)) {
+            assertEquals(MemoryFormat.CONTIGUOUS, flat.memoryFormat());
+            assertArrayEquals(iota(16), flat.toFloatArray());
+        }
+        assertThrows(IllegalArgumentException.class, () -> Tensor.wrap(Shape.of(2, 3), DType.FLOAT32,
+                HostStorage.allocate(24), MemoryFormat.CHANNELS_LAST));
+    }
+
+    @Test
+    void opsWithoutAChannelsLastFormRefuseSuchTensors() {
+        CpuBackend cpu = CpuBackend.get();
+        assertFalse(cpu.supportsChannelsLast());
+        Shape s = Shape.of(1, 4, 2, 3, 3);
+        try (Tensor cl = channelsLastHost(iota((int) s.size()), s); Tensor x = Tensor.of(iota((int) s.size()), s);
+                Tensor w = Tensor.of(iota(16), Shape.of(4, 4, 1, 1, 1))) {
+            for (Runnable call : List.<Runnable>of(() -> cpu.relu(cl), () -> cpu.add(x, cl), () -> cpu.add(cl, x),
+                    () -> cpu.conv3d(cl, w, ConvSpec.of(1)), () -> cpu.globalAvgPool(cl),
+                    () -> cpu.batchNormEval(cl, null, null, null, null, 1e-5, false))) {
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call::run);
+                assertTrue(e.getMessage().contains("channels-last"), e.getMessage());
+            }
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> cpu.toMemoryFormat(x, MemoryFormat.CHANNELS_LAST));
+            assertTrue(e.getMessage().contains("CUDA"), e.getMessage());
+            try (Tensor view = cpu.toMemoryFormat(x, MemoryFormat.CONTIGUOUS)) {
+                assertArrayEquals(x.toFloatArray(), view.toFloatArray());
+            }
+        }
+    }
+
+    @Test
+    void aRunConfigKeepsItsMemoryFormat() {
+        dev.sevnet.train.TrainConfig c = dev.sevnet.train.TrainConfig.builder().memoryFormat("channels-last").build();
+        assertEquals(MemoryFormat.CHANNELS_LAST, dev.sevnet.train.TrainConfig.fromJson(c.toJson()).memoryFormat());
+        // a config written before the option existed trained contiguous
+        com.google.gson.JsonObject old = com.google.gson.JsonParser.parseString(
+                dev.sevnet.train.TrainConfig.builder().build().toJson()).getAsJsonObject();
+        old.remove("memoryFormat");
+        assertEquals(MemoryFormat.CONTIGUOUS, dev.sevnet.train.TrainConfig.fromJson(old.toString()).memoryFormat());
+        assertThrows(IllegalArgumentException.class, () -> dev.sevnet.train.TrainConfig.builder().memoryFormat("nhwc"));
+    }
+
+    @Test
+    void channelsLastWhereThereIsNoneIsAClearError() {
+        assertEquals(MemoryFormat.CHANNELS_LAST, MemoryFormat.parse("channels_last"));
+        assertEquals(MemoryFormat.CHANNELS_LAST, MemoryFormat.parse(" NDHWC "));
+        assertEquals(MemoryFormat.CONTIGUOUS, MemoryFormat.parse("ncdhw"));
+        assertThrows(IllegalArgumentException.class, () -> MemoryFormat.parse("nhwc4"));
+        try (SevNet net = SevNet.create(SevNetConfig.parse("sevnet-g2", 5), 1)) {
+            net.eval();
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> net.toMemoryFormat(MemoryFormat.CHANNELS_LAST));
+            assertTrue(e.getMessage().contains("CUDA"), e.getMessage());
+            try (FoldedSevNet f = FoldedSevNet.fold(net)) {
+                assertEquals(MemoryFormat.CONTIGUOUS, f.activationFormat());
+                assertThrows(IllegalArgumentException.class, () -> f.toMemoryFormat(MemoryFormat.CHANNELS_LAST));
+            }
+            List<String> labels = List.of("a", "b", "c", "d", "e");
+            e = assertThrows(IllegalArgumentException.class, () -> Predictor.builder().model(net, labels).device("cpu")
+                    .memoryFormat(MemoryFormat.CHANNELS_LAST).build());
+            assertTrue(e.getMessage().contains("channels-last") && e.getMessage().contains("CUDA"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> Predictor.builder().model(net, labels).device("cpu")
+                    .foldBatchNorm(false).memoryFormat(MemoryFormat.CHANNELS_LAST).build());
+            assertTrue(e.getMessage().contains("folded"), e.getMessage());
+        }
+    }
+}
