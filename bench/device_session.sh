@@ -3,7 +3,7 @@
 # a short train/eval/predict on the GPU, compute-sanitizer on the CUDA op tests, the kernel
 # microbenchmarks, the cubin launch-shape harness, the throughput harness, the serving load. Run from the project root
 # after devpack.sh, inside the devpack (java, $CP):
-#   bash .devpack/run.sh bash bench/device_session.sh [tests] [doctor] [cli] [sanitize] [kernels] [cubins] [bench] [serve] [prefetch] [graphs] [streams]
+#   bash .devpack/run.sh bash bench/device_session.sh [tests] [doctor] [cli] [sanitize] [kernels] [cubins] [bench] [serve] [prefetch] [graphs] [streams] [channels-last]
 # Logs go to $OUT (or ./device-out).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -137,4 +137,48 @@ for l in open(sys.argv[1]):
         r = json.loads(l)
         print(f"{r['impl'][:14]:14} batch {r['batch']:2} streams {r.get('streams', 1)}: {r['clips_per_s']:8.1f} clips/s")
 PYEOF
+fi
+if has channels-last; then
+  # channels-last (NDHWC) activations (--memory-format channels-last): the GPU tests of the NDHWC ops, kernels and
+  # training step, then SEVNet-G8 16x224 batch 8 contiguous vs channels-last beside PyTorch channels-last, then
+  # train/predict from the command line. CLTIMEOUT bounds the tests, CBTIMEOUT each bench row.
+  if [[ ${CL_TESTS:-1} == 1 ]]; then  # CL_TESTS=0: already run by the tests step
+  echo "== channels-last: GPU tests"
+  cltests=(--select-class dev.sevnet.backend.cuda.CudaChannelsLastTest
+    --select-method "dev.sevnet.backend.cuda.CudaTrainingStepTest#aChannelsLastStepMatchesTheCpu(java.lang.String)")
+  for c in ${CL_KERNEL_TESTS:-CudaBatchNormNdhwcTest CudaChannelsNdhwcTest}; do cltests+=(--select-class dev.sevnet.backend.cuda.$c); done
+  timeout ${CLTIMEOUT:-200} java -jar "$JUNIT" execute --class-path "$CP" --disable-banner "${cltests[@]}" --details=tree > "$O/cl-tests.log" 2>&1; echo "rc=$?"
+  sed 's/\x1b\[[0-9;]*m//g' "$O/cl-tests.log" | grep -E "✘|tests (successful|failed|aborted|skipped)|worst|median|relative error" | head -40
+  fi
+  echo "== channels-last: throughput, G8 16x224 batch 8"
+  {
+    timeout ${CBTIMEOUT:-120} "${PY:-python3}" bench/reference/bench_torch_gpu.py --modes infer,train --infer-batches 8 \
+      --train-batches 8 --precisions fp32,bf16 --layouts cl --warmup 3 --iters 10 2>>"$O/cl-bench.err"
+    for m in infer train; do
+      for p in fp32 bf16; do
+        for f in contiguous channels-last; do
+          fold=""; [[ $m == infer ]] && fold=--fold
+          timeout ${CBTIMEOUT:-120} java -cp "$CP" dev.sevnet.cli.Main bench --json --device cuda $fold --precision $p \
+            --memory-format $f --model sevnet-g8 --mode $m --batch 8 --frames 16 --size 224 --warmup 3 --iters 10 \
+            2>>"$O/cl-bench.err" | grep '^{'
+        done
+      done
+    done
+  } > "$O/cl-bench.jsonl"; echo "rc=$?"
+  "${PY:-python3}" - "$O/cl-bench.jsonl" <<'PYEOF'
+import json, sys
+for l in open(sys.argv[1]):
+    if l.startswith("{"):
+        r = json.loads(l)
+        fmt = r.get("memory_format", r.get("layout", "-"))
+        print(f"{r['impl'][:14]:14} {r['mode']:5} {r['precision']:5} {fmt:13}: {r['clips_per_s']:8.1f} clips/s"
+              + (f", peak {r['peak_device_mb']:.0f} MB" if r.get('peak_device_mb') else ""))
+PYEOF
+  echo "== channels-last: train + predict on cuda"
+  ( timeout 150 java -cp "$CP" dev.sevnet.cli.Main train --device cuda --memory-format channels-last --model sevnet-g2 \
+      --epochs 2 --train-samples 512 --val-samples 128 --predict 0 --out /tmp/runs/gpu-cl --progress log \
+    && sevnet predict --device cuda --memory-format channels-last --checkpoint /tmp/runs/gpu-cl gpu-fixtures/frames/* \
+    && sevnet predict --device cuda --precision bf16 --memory-format channels-last --checkpoint /tmp/runs/gpu-cl gpu-fixtures/frames/* ) \
+    > "$O/cl-cli.log" 2>&1; echo "rc=$?"
+  grep -vE "^\s+at " "$O/cl-cli.log" | tail -20
 fi

@@ -100,8 +100,11 @@ rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 def find(impl, mode, batch, **kw):
     if mode == "infer":
         kw.setdefault("streams", 1)
+    if impl == "sevnet":
+        kw.setdefault("memory_format", "contiguous")  # channels-last rows come from `device_session.sh channels-last`
+    absent = {"streams": 1, "memory_format": "contiguous"}
     for r in rows:
-        if r["impl"].startswith(impl) and r["mode"] == mode and r["batch"] == batch and all(r.get(k, 1 if k == "streams" else None) == v for k, v in kw.items()):
+        if r["impl"].startswith(impl) and r["mode"] == mode and r["batch"] == batch and all(r.get(k, absent.get(k)) == v for k, v in kw.items()):
             return r
     return None
 print("| workload | sevnet fp32 auto (default) | sevnet fp32 library | pytorch fp32 NCDHW | pytorch fp32 channels-last | pytorch bf16 channels-last | sevnet / best pytorch fp32 |")
