@@ -36,6 +36,21 @@ std::vector<float> randn(size_t n, float scale = 1.f) {
     }                                                                                     \
   } while (0)
 
+// host values in a kernel's storage type St (SevF32/SevBF16/SevF16 of sev_half.cuh), rounded as the kernels round
+template <class St>
+std::vector<typename St::storage> stored(const std::vector<float>& v) {
+  std::vector<typename St::storage> b(v.size());
+  for (size_t i = 0; i < v.size(); i++) b[i] = St::store(v[i]);
+  return b;
+}
+
+template <class St>
+std::vector<float> loaded(const std::vector<typename St::storage>& b) {
+  std::vector<float> v(b.size());
+  for (size_t i = 0; i < b.size(); i++) v[i] = St::load(b[i]);
+  return v;
+}
+
 // a device copy of a host vector, freed with the object
 template <typename T>
 struct Dev {
@@ -601,16 +616,8 @@ void test_bn_act_half(const char* fmt, int64_t N, int64_t C, int64_t S) {
   const std::string sz = std::string(" ") + fmt + " [" + std::to_string(N) + "," + std::to_string(C) + "," +
                          std::to_string(S) + "]";
   const int64_t n = N * C * S;
-  auto narrow = [](const std::vector<float>& v) {
-    std::vector<uint16_t> b(v.size());
-    for (size_t i = 0; i < v.size(); i++) b[i] = St::store(v[i]);
-    return b;
-  };
-  auto widen = [](const std::vector<uint16_t>& b) {
-    std::vector<float> v(b.size());
-    for (size_t i = 0; i < b.size(); i++) v[i] = St::load(b[i]);
-    return v;
-  };
+  auto narrow = stored<St>;
+  auto widen = loaded<St>;
   auto xf = randn(n, 2.f);
   for (auto& v : xf) v += 0.7f;
   auto x = narrow(xf), res = narrow(randn(n)), dyv = narrow(randn(n));
@@ -688,16 +695,8 @@ void test_bn_ndhwc(const char* fmt, int64_t M, int64_t C) {
   typedef NdhwcBn<St> K;
   const std::string sz = std::string(" ") + fmt + " [" + std::to_string(M) + "," + std::to_string(C) + "]";
   const int64_t n = M * C;
-  auto narrow = [](const std::vector<float>& v) {
-    std::vector<T> b(v.size());
-    for (size_t i = 0; i < v.size(); i++) b[i] = St::store(v[i]);
-    return b;
-  };
-  auto widen = [](const std::vector<T>& b) {
-    std::vector<float> v(b.size());
-    for (size_t i = 0; i < b.size(); i++) v[i] = St::load(b[i]);
-    return v;
-  };
+  auto narrow = stored<St>;
+  auto widen = loaded<St>;
   auto xf = randn(n, 2.f);
   for (auto& v : xf) v += 0.7f;
   auto x = narrow(xf), res = narrow(randn(n)), dyv = narrow(randn(n));
