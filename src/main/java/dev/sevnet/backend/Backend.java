@@ -256,7 +256,7 @@ public interface Backend {
     default void sgdMomentumStepAll(List<Tensor> w, List<Tensor> grads, List<Tensor> velocities, float lr,
             float momentum, float weightDecay) {
         Checks.sgdLists(w, grads, velocities);
-        OpChecks checks = new OpChecks(device());
+        OpChecks checks = new OpChecks(device(), supportsChannelsLast()); // element-wise: one byte order per triple
         for (int i = 0; i < w.size(); i++) {
             checks.sgd(w.get(i), grads.get(i), velocities.get(i));
         }
@@ -342,7 +342,7 @@ public interface Backend {
 
     /**
      * Whether this backend stores and computes on {@link dev.sevnet.tensor.MemoryFormat#CHANNELS_LAST} tensors
-     * (the CUDA backend; the CPU backend's kernels are NCDHW).
+     * (CUDA natively; the CPU backend as a reference that runs each op on NCDHW copies).
      */
     default boolean supportsChannelsLast() {
         return false;
@@ -364,7 +364,7 @@ public interface Backend {
             return x.reshape(x.shape());
         }
         throw new IllegalArgumentException("the " + name() + " backend has no " + format.label()
-                + " tensors (channels-last is a CUDA memory format)");
+                + " tensors");
     }
 
     /** Results of the training form of batch norm. */

@@ -30,9 +30,9 @@ final class Int8Calibration {
     List<Path> calibration;
 
     @Option(names = "--memory-format", paramLabel = "contiguous|channels-last", defaultValue = "contiguous",
-            description = "On a CUDA device: channels-last keeps activations NDHWC from the first conv to the global "
-                    + "pool (the layout of cuDNN's tensor-core convolutions; with fp32, bf16 or fp16) "
-                    + "(default: ${DEFAULT-VALUE}).")
+            description = "channels-last keeps activations NDHWC from the first conv to the global pool: on a CUDA "
+                    + "device the layout of cuDNN's tensor-core convolutions; on the CPU a slower reference (every op "
+                    + "on NCDHW copies). fp32, bf16 or fp16 (default: ${DEFAULT-VALUE}).")
     String memoryFormat;
 
     void applyTo(Predictor.Builder b) {

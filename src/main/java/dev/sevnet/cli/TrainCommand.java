@@ -126,9 +126,9 @@ public final class TrainCommand implements Callable<Integer> {
     String precision;
 
     @Option(names = "--memory-format", paramLabel = "contiguous|channels-last",
-            description = "On a CUDA device: channels-last keeps activations and their gradients NDHWC and conv weights "
-                    + "in KTRSC, the layout of cuDNN's tensor-core convolutions (default: contiguous; a CPU trains "
-                    + "contiguous). With --resume: overrides the saved format.")
+            description = "channels-last keeps activations and their gradients NDHWC and conv weights in KTRSC: on a "
+                    + "CUDA device the layout of cuDNN's tensor-core convolutions; on the CPU a slower reference (every "
+                    + "op on NCDHW copies). Default: contiguous. With --resume: overrides the saved format.")
     String memoryFormat;
 
     @Option(names = "--out", paramLabel = "DIR", description = "Run directory (default runs/<model>-<time>).")

@@ -146,8 +146,8 @@ public final class FoldedSevNet extends Module {
      * Also runs the activations in {@code format} from now on: {@link MemoryFormat#CHANNELS_LAST} reorders the clip
      * to NDHWC once at entry (after its rounding to 16 bits), keeps every activation NDHWC up to the global pool and
      * the conv weights in KTRSC (the layout of cuDNN's tensor-core convolutions). The logits are the contiguous
-     * model's up to the convolution algorithms' summation order. CUDA only (the model must be on a CUDA device); a
-     * channels-last model moved to the CPU runs contiguous there.
+     * model's up to the convolution algorithms' summation order. On the CPU a reference, slower than contiguous
+     * (every op on NCDHW copies).
      */
     @Override
     public FoldedSevNet toMemoryFormat(MemoryFormat format) {

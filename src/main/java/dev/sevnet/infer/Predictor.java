@@ -1352,9 +1352,12 @@ public final class Predictor implements AutoCloseable {
             require(!channelsLast || fold && !int8, "channels-last activations run the folded fp32/bf16/fp16 model:"
                     + " not with foldBatchNorm(false) or int8");
             if (channelsLast && !choice.backend().supportsChannelsLast()) {
-                throw new IllegalArgumentException("channels-last activations are a CUDA memory format, but the device is "
-                        + choice.device() + (choice.device().isCpu() ? " (" + choice.reason() + ")" : "")
-                        + ": use the contiguous format there");
+                throw new IllegalArgumentException("the " + choice.backend().name() + " backend has no channels-last "
+                        + "tensors: use the contiguous format on " + choice.device());
+            }
+            if (channelsLast && choice.device().isCpu()) {
+                org.slf4j.LoggerFactory.getLogger(Predictor.class).warn("channels-last on the CPU runs every op on "
+                        + "NCDHW copies (the reference of the GPU path): slower than contiguous there");
             }
 
             TrainConfig config;

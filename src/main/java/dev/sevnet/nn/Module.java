@@ -263,7 +263,7 @@ public abstract class Module implements AutoCloseable {
      * {@code module.to(memory_format=...)}: {@link dev.sevnet.tensor.MemoryFormat#CHANNELS_LAST} keeps conv weights
      * in cuDNN's KTRSC order so a channels-last forward pass reorders none of them per call. Values, shapes and
      * {@link #stateDict()} are unchanged (a state dict is always NCDHW). Channels-last needs a device backend that
-     * {@linkplain dev.sevnet.backend.Backend#supportsChannelsLast supports it}; the CPU has none.
+     * {@linkplain dev.sevnet.backend.Backend#supportsChannelsLast supports it} (CUDA; the CPU as a slower reference).
      */
     public Module toMemoryFormat(dev.sevnet.tensor.MemoryFormat format) {
         java.util.Objects.requireNonNull(format, "format");

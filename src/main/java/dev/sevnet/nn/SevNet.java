@@ -65,8 +65,8 @@ public final class SevNet extends Module {
      * dev.sevnet.tensor.MemoryFormat#CHANNELS_LAST} reorders the clip to NDHWC once at entry and keeps every
      * activation and gradient NDHWC up to the global pool, with conv weights (and so their gradients and the
      * optimizer's momentum) in KTRSC: the layout of cuDNN's tensor-core convolutions, PyTorch's
-     * {@code model.to(memory_format=torch.channels_last_3d)}. CUDA only: the model must be on a CUDA device (a
-     * channels-last model moved to the CPU runs contiguous there). Values and state dicts are unchanged.
+     * {@code model.to(memory_format=torch.channels_last_3d)}. On the CPU it is a reference, slower than
+     * contiguous (every op on NCDHW copies). Values and state dicts are unchanged.
      */
     @Override
     public SevNet toMemoryFormat(dev.sevnet.tensor.MemoryFormat format) {

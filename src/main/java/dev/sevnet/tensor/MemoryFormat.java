@@ -10,9 +10,10 @@ import java.util.Locale;
  *   <li>{@link #CONTIGUOUS}: NCDHW, row-major in the shape's order (every tensor but the ones below).</li>
  *   <li>{@link #CHANNELS_LAST}: NDHWC, {@code [N][T][H][W][C]} — the layout cuDNN's tensor-core convolutions
  *       read natively (a conv weight {@code [Cout, Cin/g, kt, kh, kw]} in it is cuDNN's KTRSC filter format).
- *       Only rank-5 tensors of a device backend that {@linkplain dev.sevnet.backend.Backend#supportsChannelsLast
- *       supports it} are channels-last; an op that has no channels-last form refuses such a tensor with an
- *       {@link IllegalArgumentException} rather than read it in the wrong order.</li>
+ *       Only rank-5 tensors are channels-last, made by a backend's {@code toMemoryFormat}; an op that has no
+ *       channels-last form refuses such a tensor with an {@link IllegalArgumentException} rather than read it in
+ *       the wrong order. The CUDA backend computes on NDHWC directly; the CPU backend runs each op on NCDHW copies
+ *       (a reference, slower than contiguous).</li>
  * </ul>
  *
  * A tensor whose {@code T·H·W} or {@code C} is 1 has the same bytes in both layouts.

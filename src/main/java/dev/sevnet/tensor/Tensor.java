@@ -242,7 +242,7 @@ public final class Tensor implements AutoCloseable {
         checkOpen();
         requireHost("copy");
         Tensor t = empty(shape, dtype);
-        t.hostBuffer().put(0, hostBuffer(), 0, (int) byteSize());
+        t.rawBuffer().put(0, rawBuffer(), 0, (int) byteSize());
         t.format = format;
         return t;
     }
@@ -264,7 +264,7 @@ public final class Tensor implements AutoCloseable {
             return;
         }
         if (device().isCpu() && src.device().isCpu()) {
-            hostBuffer().put(0, src.hostBuffer(), 0, (int) byteSize());
+            rawBuffer().put(0, src.rawBuffer(), 0, (int) byteSize());
         } else if (src.device().isCpu()) {
             storage.copyFromHost(0, src.address(), byteSize());
         } else if (device().isCpu()) {
@@ -281,9 +281,19 @@ public final class Tensor implements AutoCloseable {
      * Little-endian bytes of a host tensor: a view of its native memory, with no copy. <b>Unsafe past
      * {@link #close()}</b>: the buffer cannot know the memory was freed, and reading or writing it then is undefined
      * (garbage, or a crash of the JVM). Keep it only while the tensor is open; for values that outlive the tensor use
-     * {@link #toFloatArray()} / {@link #toLongArray()}, which copy.
+     * {@link #toFloatArray()} / {@link #toLongArray()}, which copy. A channels-last tensor (the CPU backend's
+     * reference form) has no NCDHW bytes to view: take {@link #toHostCopy()}, as file writers do.
      */
     public ByteBuffer hostBuffer() {
+        if (isChannelsLast() && !MemoryFormat.isLayoutInvariant(shape)) {
+            throw new IllegalStateException("the bytes of the channels-last tensor " + shape + " are NDHWC, not the "
+                    + "NCDHW order a buffer view reads: take toHostCopy()");
+        }
+        return rawBuffer();
+    }
+
+    /** hostBuffer without the layout rule: the bytes as they are (this class's own copies and reorders). */
+    private ByteBuffer rawBuffer() {
         checkOpen();
         requireHost("hostBuffer");
         if (byteSize() > Integer.MAX_VALUE) {
@@ -334,7 +344,7 @@ public final class Tensor implements AutoCloseable {
         if (format == MemoryFormat.CHANNELS_LAST && !MemoryFormat.isLayoutInvariant(shape)) {
             try (t) {
                 Tensor c = empty(shape, dtype);
-                MemoryFormat.permute(t.hostBuffer(), c.hostBuffer(), shape.get(0), shape.get(1), shape.sizeFrom(2),
+                MemoryFormat.permute(t.rawBuffer(), c.rawBuffer(), shape.get(0), shape.get(1), shape.sizeFrom(2),
                         dtype.byteSize(), false);
                 return c;
             }

@@ -271,9 +271,13 @@ public final class Trainer {
             if (config.memoryFormat() != dev.sevnet.tensor.MemoryFormat.CONTIGUOUS) {
                 if (device.backend().supportsChannelsLast()) {
                     model.toMemoryFormat(config.memoryFormat());
+                    if (device.device().isCpu()) {
+                        LOG.warn("{} on the CPU runs every op on NCDHW copies (the reference of the GPU path): slower "
+                                + "than contiguous there", config.memoryFormat().label());
+                    }
                 } else {
-                    LOG.warn("{} activations are a CUDA memory format; training on {} runs contiguous",
-                            config.memoryFormat().label(), device.device());
+                    LOG.warn("the {} backend has no {} tensors; training runs contiguous", device.backend().name(),
+                            config.memoryFormat().label());
                 }
             }
             this.device = device;

@@ -49,8 +49,19 @@ class BenchStreamsTest {
     }
 
     @Test
-    void channelsLastOnTheCpuOrABadFormatIsRefused() {
-        assertEquals(2, ServeCommandTest.run(with("--memory-format", "channels-last")).code());
+    void channelsLastRunsAsTheCpuReferenceAndABadFormatIsRefused() {
+        PrintStream old = System.out;
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
+            ServeCommandTest.Run run = ServeCommandTest.run(with("--memory-format", "channels-last", "--mode", "train"));
+            assertEquals(0, run.code(), run.err());
+        } finally {
+            System.setOut(old);
+        }
+        String out = buf.toString(StandardCharsets.UTF_8).trim();
+        JsonObject r = JsonParser.parseString(out.substring(out.lastIndexOf('\n') + 1)).getAsJsonObject();
+        assertEquals("channels-last", r.get("memory_format").getAsString());
         assertEquals(2, ServeCommandTest.run(with("--memory-format", "nhwc4")).code());
     }
 }

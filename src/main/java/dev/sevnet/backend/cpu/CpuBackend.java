@@ -6,6 +6,8 @@ import dev.sevnet.backend.ConvSpec;
 import dev.sevnet.backend.OpChecks;
 import dev.sevnet.tensor.DType;
 import dev.sevnet.tensor.Device;
+import dev.sevnet.tensor.HostStorage;
+import dev.sevnet.tensor.MemoryFormat;
 import dev.sevnet.tensor.Shape;
 import dev.sevnet.tensor.Tensor;
 import java.util.List;
@@ -77,10 +79,100 @@ public final class CpuBackend implements Backend {
         }
     }
 
+    // ---- channels-last tensors: the reference of the CUDA backend's NDHWC path ----
+    // Each op reorders its channels-last arguments to NCDHW, runs the NCDHW op and reorders its 5-D results back
+    // (element-wise ops too: a reorder is cheap beside a conv, and one code path is one thing to trust). Slower than
+    // contiguous on this backend; it exists so the channels-last model path runs, and is tested, without a GPU.
+
+    @Override
+    public boolean supportsChannelsLast() {
+        return true;
+    }
+
+    @Override
+    public Tensor toMemoryFormat(Tensor x, MemoryFormat format) {
+        java.util.Objects.requireNonNull(format, "format");
+        if (x == null || x.isClosed()) {
+            throw new IllegalArgumentException("toMemoryFormat of a " + (x == null ? "null" : "closed") + " tensor");
+        }
+        DType dt = CL.floating(x, "x");
+        if (x.memoryFormat() == format) {
+            return x.reshape(x.shape());
+        }
+        if (format == MemoryFormat.CHANNELS_LAST && x.rank() != 5) {
+            throw new IllegalArgumentException("channels-last needs a 5-d tensor [N, C, T, H, W], got " + x.shape());
+        }
+        if (MemoryFormat.isLayoutInvariant(x.shape())) {
+            return x.viewAs(format);
+        }
+        long n = x.dim(0), c = x.dim(1), sp = x.shape().sizeFrom(2);
+        Tensor y = Tensor.wrap(x.shape(), dt, HostStorage.allocate(x.byteSize()), format);
+        boolean toLast = format == MemoryFormat.CHANNELS_LAST;
+        int rc = dt == DType.FLOAT32
+                ? (toLast ? NativeCore.sev_ncdhw_to_ndhwc(x.address(), y.address(), n, c, sp)
+                        : NativeCore.sev_ndhwc_to_ncdhw(x.address(), y.address(), n, c, sp))
+                : (toLast ? NativeCore.sev_ncdhw_to_ndhwc_u16(x.address(), y.address(), n, c, sp)
+                        : NativeCore.sev_ndhwc_to_ncdhw_u16(x.address(), y.address(), n, c, sp));
+        if (rc != 0) {
+            y.close();
+            ok(rc, "memory-format reorder");
+        }
+        return y;
+    }
+
+    private static final OpChecks CL = new OpChecks(CPU, true);
+
+    /** The checks of an op that reads every element in either byte order (in-place element-wise ops, sums). */
+    private static OpChecks checks(Tensor t) {
+        return t != null && t.isChannelsLast() ? CL : C;
+    }
+
+    @Override
+    public Tensor globalAvgPoolBackward(Tensor dy, Shape xShape, DType dxType, MemoryFormat format) {
+        Tensor dx = Backend.super.globalAvgPoolBackward(dy, xShape, dxType, MemoryFormat.CONTIGUOUS);
+        return format == MemoryFormat.CHANNELS_LAST ? toCl(dx) : dx;
+    }
+
+    /** Whether any argument is channels-last in its bytes (a layout-invariant one is the same either way). */
+    private static boolean cl(Tensor... ts) {
+        for (Tensor t : ts) {
+            if (t != null && !t.isClosed() && t.isChannelsLast() && !MemoryFormat.isLayoutInvariant(t.shape())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static void sameFormat(Tensor a, String an, Tensor b, String bn) {
+        if (a != null && b != null) {
+            Checks.sameFormat(a, an, b, bn);
+        }
+    }
+
+    /** t's values in NCDHW bytes (a new reference, or a reordered copy); null stays null. The caller closes it. */
+    private Tensor contiguous(Tensor t) {
+        return t == null ? null : t.isClosed() ? t : toMemoryFormat(t, MemoryFormat.CONTIGUOUS);
+    }
+
+    /** A 5-D result as channels-last (t is closed); another rank unchanged. */
+    private Tensor toCl(Tensor t) {
+        if (t == null || t.rank() != 5) {
+            return t;
+        }
+        try (t) {
+            return toMemoryFormat(t, MemoryFormat.CHANNELS_LAST);
+        }
+    }
+
     // ---- convolution ----
 
     @Override
     public Tensor conv3d(Tensor x, Tensor w, Tensor bias, ConvSpec spec, boolean relu) {
+        if (cl(x, w)) {
+            try (Tensor xc = contiguous(x); Tensor wc = contiguous(w)) {
+                return toCl(conv3d(xc, wc, bias, spec, relu));
+            }
+        }
         if (x != null && OpChecks.isHalf(x.dtype())) {
             return halfConv(x, w, bias, spec, null, relu);
         }
@@ -89,6 +181,12 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor conv3dResidual(Tensor x, Tensor w, Tensor bias, ConvSpec spec, Tensor residual, boolean relu) {
+        if (cl(x, w, residual)) {
+            sameFormat(x, "x", residual, "residual");
+            try (Tensor xc = contiguous(x); Tensor wc = contiguous(w); Tensor rc = contiguous(residual)) {
+                return toCl(conv3dResidual(xc, wc, bias, spec, rc, relu));
+            }
+        }
         if (x != null && OpChecks.isHalf(x.dtype())) {
             return halfConv(x, w, bias, spec, residual, relu);
         }
@@ -131,6 +229,11 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor conv3dBackwardData(Tensor dy, Tensor w, ConvSpec spec, Shape xShape) {
+        if (cl(dy, w)) {
+            try (Tensor dyc = contiguous(dy); Tensor wc = contiguous(w)) {
+                return toCl(conv3dBackwardData(dyc, wc, spec, xShape));
+            }
+        }
         if (half(dy)) {
             // dy and w 16-bit -> dx 16-bit
             DType dt = C.sameFloating(dy, "dy", w, "weight");
@@ -152,6 +255,12 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor conv3dBackwardWeight(Tensor x, Tensor dy, ConvSpec spec, Shape wShape) {
+        if (cl(x, dy)) {
+            sameFormat(x, "x", dy, "dy");
+            try (Tensor xc = contiguous(x); Tensor dyc = contiguous(dy)) {
+                return toCl(conv3dBackwardWeight(xc, dyc, spec, wShape)); // KTRSC, like the weights it updates
+            }
+        }
         if (half(x)) {
             // x and dy 16-bit -> dw 16-bit (cuDNN's pseudo-16-bit backward filter stores dw in the data type)
             DType dt = C.sameFloating(x, "x", dy, "dy");
@@ -176,6 +285,12 @@ public final class CpuBackend implements Backend {
     @Override
     public BatchNormResult batchNormTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
             double eps, double momentum) {
+        if (cl(x)) {
+            try (Tensor xc = contiguous(x)) {
+                BatchNormResult r = batchNormTrain(xc, gamma, beta, runningMean, runningVar, eps, momentum);
+                return new BatchNormResult(toCl(r.y()), r.saveMean(), r.saveInvstd());
+            }
+        }
         if (half(x)) {
             // 16-bit x -> 16-bit y; statistics, running stats and parameters fp32
             DType dt = C.floating(x, "x");
@@ -200,6 +315,11 @@ public final class CpuBackend implements Backend {
     @Override
     public Tensor batchNormEval(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, double eps,
             boolean relu) {
+        if (cl(x)) {
+            try (Tensor xc = contiguous(x)) {
+                return toCl(batchNormEval(xc, gamma, beta, runningMean, runningVar, eps, relu));
+            }
+        }
         f32(x, "x");
         long[] d = C.ncs(x);
         C.batchNormEval(d, gamma, beta, runningMean, runningVar);
@@ -211,6 +331,13 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor[] batchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvstd) {
+        if (cl(x, dy)) {
+            sameFormat(x, "x", dy, "dy");
+            try (Tensor xc = contiguous(x); Tensor dyc = contiguous(dy)) {
+                Tensor[] d = batchNormBackward(xc, dyc, gamma, saveMean, saveInvstd);
+                return new Tensor[] {toCl(d[0]), d[1], d[2]};
+            }
+        }
         if (half(x)) {
             // 16-bit x, dy -> 16-bit dx; dgamma, dbeta fp32
             DType dt = C.sameFloating(x, "x", dy, "dy");
@@ -239,6 +366,13 @@ public final class CpuBackend implements Backend {
     @Override
     public BatchNormResult batchNormTrainAct(Tensor x, Tensor residual, Tensor gamma, Tensor beta, Tensor runningMean,
             Tensor runningVar, double eps, double momentum, boolean relu) {
+        if (cl(x, residual)) {
+            sameFormat(x, "x", residual, "residual");
+            try (Tensor xc = contiguous(x); Tensor rc = contiguous(residual)) {
+                BatchNormResult r = batchNormTrainAct(xc, rc, gamma, beta, runningMean, runningVar, eps, momentum, relu);
+                return new BatchNormResult(toCl(r.y()), r.saveMean(), r.saveInvstd());
+            }
+        }
         if (!half(x)) {
             return Backend.super.batchNormTrainAct(x, residual, gamma, beta, runningMean, runningVar, eps, momentum,
                     relu);
@@ -260,6 +394,15 @@ public final class CpuBackend implements Backend {
     @Override
     public Tensor[] batchNormActBackward(Tensor x, Tensor y, Tensor dy, Tensor gamma, Tensor saveMean,
             Tensor saveInvstd, boolean relu, boolean residualGrad) {
+        if (cl(x, y, dy)) {
+            sameFormat(x, "x", dy, "dy");
+            sameFormat(x, "x", y, "y");
+            try (Tensor xc = contiguous(x); Tensor yc = contiguous(y); Tensor dyc = contiguous(dy)) {
+                Tensor[] d = batchNormActBackward(xc, yc, dyc, gamma, saveMean, saveInvstd, relu, residualGrad);
+                Tensor dres = d[3] == null ? null : toCl(d[3] == dyc ? dyc.reshape(dyc.shape()) : d[3]);
+                return new Tensor[] {toCl(d[0]), d[1], d[2], dres};
+            }
+        }
         if (!half(x)) {
             return Backend.super.batchNormActBackward(x, y, dy, gamma, saveMean, saveInvstd, relu, residualGrad);
         }
@@ -285,6 +428,11 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor relu(Tensor x) {
+        if (cl(x)) {
+            try (Tensor xc = contiguous(x)) {
+                return toCl(relu(xc));
+            }
+        }
         if (x != null && OpChecks.isHalf(x.dtype())) {
             C.floating(x, "x");
             return HalfReference.addAct(x, null, true);
@@ -297,6 +445,12 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor reluBackward(Tensor y, Tensor dy) {
+        if (cl(y, dy)) {
+            sameFormat(y, "y", dy, "dy");
+            try (Tensor yc = contiguous(y); Tensor dyc = contiguous(dy)) {
+                return toCl(reluBackward(yc, dyc));
+            }
+        }
         if (half(y)) {
             DType dt = C.sameFloating(y, "y", dy, "dy");
             Checks.sameShape(y, "y", dy, "dy");
@@ -317,6 +471,12 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor add(Tensor a, Tensor b) {
+        if (cl(a, b)) {
+            sameFormat(a, "a", b, "b");
+            try (Tensor ac = contiguous(a); Tensor bc = contiguous(b)) {
+                return toCl(add(ac, bc));
+            }
+        }
         if (half(a)) {
             // the gradient accumulation of 16-bit activations
             C.sameFloating(a, "a", b, "b");
@@ -330,6 +490,12 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor addRelu(Tensor a, Tensor b) {
+        if (cl(a, b)) {
+            sameFormat(a, "a", b, "b");
+            try (Tensor ac = contiguous(a); Tensor bc = contiguous(b)) {
+                return toCl(addRelu(ac, bc));
+            }
+        }
         if (a != null && OpChecks.isHalf(a.dtype())) {
             C.floating(a, "a");
             C.same(b, "b", a.dtype());
@@ -343,6 +509,12 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor mul(Tensor a, Tensor b) {
+        if (cl(a, b)) {
+            sameFormat(a, "a", b, "b");
+            try (Tensor ac = contiguous(a); Tensor bc = contiguous(b)) {
+                return toCl(mul(ac, bc));
+            }
+        }
         Tensor y = binary(a, b, "mul");
         ok(NativeCore.sev_mul(a.address(), b.address(), y.address(), a.size()), "mul");
         return y;
@@ -350,6 +522,11 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor scale(Tensor x, float alpha) {
+        if (cl(x)) {
+            try (Tensor xc = contiguous(x)) {
+                return toCl(scale(xc, alpha));
+            }
+        }
         f32(x, "x");
         Tensor y = Tensor.empty(x.shape());
         ok(NativeCore.sev_scale(x.address(), alpha, y.address(), x.size()), "scale");
@@ -372,18 +549,23 @@ public final class CpuBackend implements Backend {
             }
             return;
         }
-        C.axpby(x, y);
+        checks(y).axpby(x, y); // element by element in place: either byte order, the same for both
         ok(NativeCore.sev_axpby(alpha, x.address(), beta, y.address(), x.size()), "axpby");
     }
 
     @Override
     public void fill(Tensor y, float value) {
-        f32(y, "y");
+        checks(y).f32(y, "y"); // every element: either byte order
         ok(NativeCore.sev_fill(y.address(), value, y.size()), "fill");
     }
 
     @Override
     public Tensor sigmoid(Tensor x) {
+        if (cl(x)) {
+            try (Tensor xc = contiguous(x)) {
+                return toCl(sigmoid(xc));
+            }
+        }
         f32(x, "x");
         Tensor y = Tensor.empty(x.shape());
         ok(NativeCore.sev_sigmoid_forward(x.address(), y.address(), x.size()), "sigmoid");
@@ -392,6 +574,12 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor sigmoidBackward(Tensor y, Tensor dy) {
+        if (cl(y, dy)) {
+            sameFormat(y, "y", dy, "dy");
+            try (Tensor yc = contiguous(y); Tensor dyc = contiguous(dy)) {
+                return toCl(sigmoidBackward(yc, dyc));
+            }
+        }
         C.unaryBackward(y, dy);
         Tensor dx = Tensor.empty(y.shape());
         ok(NativeCore.sev_sigmoid_backward(y.address(), dy.address(), dx.address(), y.size()), "sigmoid backward");
@@ -400,6 +588,13 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor[] dropout(Tensor x, float p, long seed) {
+        if (cl(x)) {
+            // the mask drawn by logical index (the CUDA kernel draws it by index in memory: other elements, same law)
+            try (Tensor xc = contiguous(x)) {
+                Tensor[] r = dropout(xc, p, seed);
+                return new Tensor[] {toCl(r[0]), toCl(r[1])};
+            }
+        }
         C.dropout(x, p);
         Tensor y = Tensor.empty(x.shape());
         Tensor mask = Tensor.empty(x.shape());
@@ -411,6 +606,12 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor concatChannels(Tensor a, Tensor b) {
+        if (cl(a, b)) {
+            sameFormat(a, "a", b, "b");
+            try (Tensor ac = contiguous(a); Tensor bc = contiguous(b)) {
+                return toCl(concatChannels(ac, bc));
+            }
+        }
         if (a != null && OpChecks.isHalf(a.dtype())) {
             C.concat(a, b);
             return HalfReference.concat(a, b);
@@ -424,6 +625,12 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor[] splitChannels(Tensor y, long ca) {
+        if (cl(y)) {
+            try (Tensor yc = contiguous(y)) {
+                Tensor[] r = splitChannels(yc, ca);
+                return new Tensor[] {toCl(r[0]), toCl(r[1])};
+            }
+        }
         if (half(y)) {
             C.splitFloating(y, ca);
             return HalfReference.split(y, ca);
@@ -439,6 +646,11 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor channelScale(Tensor x, Tensor g) {
+        if (cl(x)) {
+            try (Tensor xc = contiguous(x)) {
+                return toCl(channelScale(xc, g));
+            }
+        }
         C.channelScale(x, g);
         if (OpChecks.isHalf(x.dtype())) {
             return HalfReference.channelScale(x, g);
@@ -451,6 +663,13 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor[] channelScaleBackward(Tensor x, Tensor g, Tensor dy) {
+        if (cl(x, dy)) {
+            sameFormat(x, "x", dy, "dy");
+            try (Tensor xc = contiguous(x); Tensor dyc = contiguous(dy)) {
+                Tensor[] r = channelScaleBackward(xc, g, dyc);
+                return new Tensor[] {toCl(r[0]), r[1]};
+            }
+        }
         C.channelScale(x, g);
         if (half(x)) {
             // x, dy 16-bit, g fp32 -> dx 16-bit, dg fp32
@@ -475,6 +694,11 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor avgPool3d(Tensor x, ConvSpec window) {
+        if (cl(x)) {
+            try (Tensor xc = contiguous(x)) {
+                return toCl(avgPool3d(xc, window));
+            }
+        }
         if (x != null && OpChecks.isHalf(x.dtype())) {
             // widen, the fp32 pool (the order the kernel sums in), round once
             C.floating(x, "x");
@@ -493,6 +717,11 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor avgPool3dBackward(Tensor dy, ConvSpec window, Shape xShape) {
+        if (cl(dy)) {
+            try (Tensor dyc = contiguous(dy)) {
+                return toCl(avgPool3dBackward(dyc, window, xShape));
+            }
+        }
         if (half(dy)) {
             DType dt = C.floating(dy, "dy");
             C.pool(xShape, window);
@@ -513,6 +742,11 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor globalAvgPool(Tensor x) {
+        if (cl(x)) {
+            try (Tensor xc = contiguous(x)) {
+                return globalAvgPool(xc);
+            }
+        }
         C.globalPool(x);
         if (OpChecks.isHalf(x.dtype())) {
             // 16-bit in, fp32 out (the classifier head runs in fp32)
@@ -647,7 +881,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void sgdMomentumStep(Tensor w, Tensor grad, Tensor velocity, float lr, float momentum, float weightDecay) {
-        C.sgd(w, grad, velocity);
+        checks(w).sgd(w, grad, velocity); // element-wise in place: either byte order, the same for all three
         ok(NativeCore.sev_sgd_momentum_step(w.address(), grad.address(), velocity.address(), w.size(), lr, momentum,
                 weightDecay), "sgd step");
     }
@@ -697,7 +931,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public double sum(Tensor x) {
-        f32(x, "x");
+        checks(x).f32(x, "x");
         double[] out = new double[1];
         ok(NativeCore.sev_sum(x.address(), x.size(), out), "sum");
         return out[0];
@@ -721,6 +955,11 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor cast(Tensor x, DType dtype) {
+        if (cl(x)) {
+            try (Tensor xc = contiguous(x)) {
+                return toCl(cast(xc, dtype));
+            }
+        }
         C.cast(x, dtype);
         return HalfReference.cast(x, dtype);
     }

@@ -155,7 +155,13 @@ public final class Npy {
         AtomicFiles.write(file, ch -> {
             AtomicFiles.writeFully(ch, ByteBuffer.wrap(header));
             if (t.byteSize() > 0) {
-                AtomicFiles.writeFully(ch, t.hostBuffer());
+                if (t.isChannelsLast()) {
+                    try (Tensor h = t.toHostCopy()) { // NCDHW, the order the header's shape means
+                        AtomicFiles.writeFully(ch, h.hostBuffer());
+                    }
+                } else {
+                    AtomicFiles.writeFully(ch, t.hostBuffer());
+                }
             }
         });
     }

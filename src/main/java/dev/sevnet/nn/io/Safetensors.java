@@ -86,10 +86,11 @@ public final class Safetensors {
             for (Map.Entry<String, Tensor> e : order) {
                 Tensor t = e.getValue();
                 if (t.byteSize() > 0) {
-                    if (t.device().isCpu()) {
+                    if (t.device().isCpu() && !t.isChannelsLast()) {
                         AtomicFiles.writeFully(ch, t.hostBuffer());
                     } else {
-                        try (Tensor h = t.toHostCopy()) { // a device tensor is staged through the host
+                        // a device tensor is staged through the host; a channels-last one is written NCDHW
+                        try (Tensor h = t.toHostCopy()) {
                             AtomicFiles.writeFully(ch, h.hostBuffer());
                         }
                     }
