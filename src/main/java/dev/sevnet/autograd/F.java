@@ -109,8 +109,21 @@ public final class F {
         saves(x, w);
         return record("conv3d", y, new Var[] {x, w, bias}, dy -> new Tensor[] {
             x.requiresGrad() ? b.conv3dBackwardData(dy, w.value(), spec, xShape) : null,
-            w.requiresGrad() ? b.conv3dBackwardWeight(x.value(), dy, spec, wShape) : null,
+            w.requiresGrad() ? likeWeight(b, b.conv3dBackwardWeight(x.value(), dy, spec, wShape), w.value()) : null,
             bias != null && bias.requiresGrad() ? channelSum(b, dy) : null});
+    }
+
+    /**
+     * dw in the memory format of the weight it updates (the backends give dw in the activations' format): the
+     * gradient, the weight and its momentum must pair element for element.
+     */
+    private static Tensor likeWeight(Backend b, Tensor dw, Tensor w) {
+        if (dw.memoryFormat() == w.memoryFormat() || dev.sevnet.tensor.MemoryFormat.isLayoutInvariant(dw.shape())) {
+            return dw;
+        }
+        try (dw) {
+            return b.toMemoryFormat(dw, w.memoryFormat());
+        }
     }
 
     // ---- batch norm ----
@@ -263,7 +276,8 @@ public final class F {
             try (Tensor dz = g[0]) {
                 return keepNeeded(new Tensor[] {
                     x.requiresGrad() ? b.conv3dBackwardData(dz, w.value(), spec, xShape) : null,
-                    w.requiresGrad() ? b.conv3dBackwardWeight(x.value(), dz, spec, wShape) : null, g[1], g[2]},
+                    w.requiresGrad() ? likeWeight(b, b.conv3dBackwardWeight(x.value(), dz, spec, wShape), w.value())
+                            : null, g[1], g[2]},
                         x, w, gamma, beta);
             }
         }));

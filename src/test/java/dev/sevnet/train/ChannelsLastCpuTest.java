@@ -135,6 +135,24 @@ class ChannelsLastCpuTest {
         }
     }
 
+    /** A conv's weight gradient comes in the weight's format, whatever the activations': they pair in the update. */
+    @Test
+    void weightGradientsFollowTheWeightsFormat() {
+        Random r = new Random(3);
+        try (TensorScope scope = TensorScope.open()) {
+            Tensor x = rand(r, 2, 8, 3, 6, 6);
+            Var w = Var.parameter(rand(r, 8, 2, 1, 3, 3));
+            ConvSpec grouped = new ConvSpec(1, 3, 3, 1, 1, 1, 0, 1, 1, 4);
+            Var y = F.conv3d(Var.of(cl(x)), w, null, grouped);
+            assertTrue(y.value().isChannelsLast());
+            F.globalAvgPool(y).backward(Tensor.full(Shape.of(2, 8), 1f));
+            assertEquals(MemoryFormat.CONTIGUOUS, w.grad().memoryFormat(), "contiguous weight, channels-last x");
+            Var wc = Var.parameter(cl(rand(r, 8, 2, 1, 3, 3)));
+            F.globalAvgPool(F.conv3d(Var.of(x), wc, null, grouped)).backward(Tensor.full(Shape.of(2, 8), 1f));
+            assertTrue(wc.grad().isChannelsLast(), "channels-last weight, contiguous x");
+        }
+    }
+
     /** Three SGD steps of a training-mode SEVNet (downsample blocks: concat, shortcut pooling; SE) in both formats. */
     @ParameterizedTest
     @ValueSource(strings = {"sevnet-g2", "sevnet-se-g2"})

@@ -154,6 +154,11 @@ public final class CpuBackend implements Backend {
         return t == null ? null : t.isClosed() ? t : toMemoryFormat(t, MemoryFormat.CONTIGUOUS);
     }
 
+    /** A conv's result t in the format of its activations {@code act} (the weight's format does not carry over). */
+    private Tensor like(Tensor act, Tensor t) {
+        return cl(act) ? toCl(t) : t;
+    }
+
     /** A 5-D result as channels-last (t is closed); another rank unchanged. */
     private Tensor toCl(Tensor t) {
         if (t == null || t.rank() != 5) {
@@ -170,7 +175,7 @@ public final class CpuBackend implements Backend {
     public Tensor conv3d(Tensor x, Tensor w, Tensor bias, ConvSpec spec, boolean relu) {
         if (cl(x, w)) {
             try (Tensor xc = contiguous(x); Tensor wc = contiguous(w)) {
-                return toCl(conv3d(xc, wc, bias, spec, relu));
+                return like(x, conv3d(xc, wc, bias, spec, relu));
             }
         }
         if (x != null && OpChecks.isHalf(x.dtype())) {
@@ -184,7 +189,7 @@ public final class CpuBackend implements Backend {
         if (cl(x, w, residual)) {
             sameFormat(x, "x", residual, "residual");
             try (Tensor xc = contiguous(x); Tensor wc = contiguous(w); Tensor rc = contiguous(residual)) {
-                return toCl(conv3dResidual(xc, wc, bias, spec, rc, relu));
+                return like(x, conv3dResidual(xc, wc, bias, spec, rc, relu));
             }
         }
         if (x != null && OpChecks.isHalf(x.dtype())) {
@@ -231,7 +236,7 @@ public final class CpuBackend implements Backend {
     public Tensor conv3dBackwardData(Tensor dy, Tensor w, ConvSpec spec, Shape xShape) {
         if (cl(dy, w)) {
             try (Tensor dyc = contiguous(dy); Tensor wc = contiguous(w)) {
-                return toCl(conv3dBackwardData(dyc, wc, spec, xShape));
+                return like(dy, conv3dBackwardData(dyc, wc, spec, xShape));
             }
         }
         if (half(dy)) {
@@ -258,7 +263,7 @@ public final class CpuBackend implements Backend {
         if (cl(x, dy)) {
             sameFormat(x, "x", dy, "dy");
             try (Tensor xc = contiguous(x); Tensor dyc = contiguous(dy)) {
-                return toCl(conv3dBackwardWeight(xc, dyc, spec, wShape)); // KTRSC, like the weights it updates
+                return toCl(conv3dBackwardWeight(xc, dyc, spec, wShape)); // KTRSC; F gives it the weight's format
             }
         }
         if (half(x)) {

@@ -633,6 +633,12 @@ public final class CudaBackend implements Backend {
         if (x != null && x.isChannelsLast()) {
             return channelsLastConv(x, w, bias, spec, null, relu);
         }
+        if (channelsLastBytes(w)) {
+            // contiguous activations, channels-last weights: the NCDHW conv on a contiguous copy of w
+            try (Tensor wc = contiguous(w)) {
+                return conv3d(x, wc, bias, spec, relu);
+            }
+        }
         if (x != null && OpChecks.isHalf(x.dtype())) {
             return halfConv(x, w, bias, spec, null, relu);
         }
@@ -709,6 +715,11 @@ public final class CudaBackend implements Backend {
             boolean relu) {
         if (x != null && x.isChannelsLast()) {
             return channelsLastConv(x, w, bias, spec, residual, relu);
+        }
+        if (channelsLastBytes(w)) {
+            try (Tensor wc = contiguous(w)) {
+                return conv3dResidual(x, wc, bias, spec, residual, relu);
+            }
         }
         if (x != null && OpChecks.isHalf(x.dtype())) {
             return halfConv(x, w, bias, spec, residual, relu);
@@ -1370,6 +1381,11 @@ public final class CudaBackend implements Backend {
                 "memory-format reorder");
     }
 
+    /** Whether t is channels-last and not the same bytes in both orders. */
+    private static boolean channelsLastBytes(Tensor t) {
+        return t != null && !t.isClosed() && t.isChannelsLast() && !MemoryFormat.isLayoutInvariant(t.shape());
+    }
+
     /** {@code x} itself (a new reference) when contiguous in its bytes, else a contiguous copy; the caller closes it. */
     private Tensor contiguous(Tensor x) {
         return toMemoryFormat(x, MemoryFormat.CONTIGUOUS);
@@ -1419,9 +1435,9 @@ public final class CudaBackend implements Backend {
         Tensor y = empty(out, dt, MemoryFormat.CHANNELS_LAST);
         try {
             dev.activate();
-            ConvDescriptors d = descriptors(p, dt, true);
             String what = dt + " " + spec + " channels-last";
             try {
+                ConvDescriptors d = descriptors(p, dt, true);
                 withKtrsc(w, wk -> cudnnForward(d, key, x, wk, y, what));
             } catch (CudaException e) {
                 refuseChannelsLast(key, e);
@@ -1486,8 +1502,8 @@ public final class CudaBackend implements Backend {
         Tensor dx = empty(xShape, dt, MemoryFormat.CHANNELS_LAST);
         try {
             dev.activate();
-            ConvDescriptors d = descriptors(p, dt, true);
             try {
+                ConvDescriptors d = descriptors(p, dt, true);
                 withKtrsc(w, wk -> cudnnBackwardData(d, key, dy, wk, dx, dt + " " + spec + " channels-last"));
             } catch (CudaException e) {
                 refuseChannelsLast(key, e);
@@ -1520,8 +1536,8 @@ public final class CudaBackend implements Backend {
         Tensor dw = empty(wShape, dt, MemoryFormat.CHANNELS_LAST);
         try {
             dev.activate();
-            ConvDescriptors d = descriptors(p, dt, true);
             try {
+                ConvDescriptors d = descriptors(p, dt, true);
                 cudnnBackwardFilter(d, key, x, dy, dw, dt + " " + spec + " channels-last");
             } catch (CudaException e) {
                 refuseChannelsLast(key, e);
@@ -1551,10 +1567,13 @@ public final class CudaBackend implements Backend {
         }
         long m = d[0] * d[2];
         dev.activate();
-        Tensor y = like(x, dt);
-        Tensor mean = empty(Shape.of(d[1]));
-        Tensor invstd = empty(Shape.of(d[1]));
+        Tensor y = null;
+        Tensor mean = null;
+        Tensor invstd = null;
         try (Tensor g1 = orFilled(gamma, d[1], 1f); Tensor b0 = orFilled(beta, d[1], 0f)) {
+            y = like(x, dt);
+            mean = empty(Shape.of(d[1]));
+            invstd = empty(Shape.of(d[1]));
             long g = gamma != null ? gamma.address() : g1.address();
             long b = beta != null ? beta.address() : b0.address();
             int r = relu ? 1 : 0;
@@ -1593,11 +1612,15 @@ public final class CudaBackend implements Backend {
         }
         long m = d[0] * d[2];
         dev.activate();
-        Tensor dx = like(x, dt);
-        Tensor dg = empty(Shape.of(d[1]));
-        Tensor db = empty(Shape.of(d[1]));
-        Tensor dres = residualGrad ? like(x, dt) : null;
+        Tensor dx = null;
+        Tensor dg = null;
+        Tensor db = null;
+        Tensor dres = null;
         try (Tensor g1 = orFilled(gamma, d[1], 1f)) {
+            dx = like(x, dt);
+            dg = empty(Shape.of(d[1]));
+            db = empty(Shape.of(d[1]));
+            dres = residualGrad ? like(x, dt) : null;
             long g = gamma != null ? gamma.address() : g1.address();
             long ya = relu ? y.address() : 0L;
             int rc = switch (dt) {
@@ -1723,6 +1746,11 @@ public final class CudaBackend implements Backend {
     public synchronized Tensor conv3dBackwardData(Tensor dy, Tensor w, ConvSpec spec, Shape xShape) {
         if (dy != null && dy.isChannelsLast()) {
             return channelsLastConvBackwardData(dy, w, spec, xShape);
+        }
+        if (channelsLastBytes(w)) {
+            try (Tensor wc = contiguous(w)) {
+                return conv3dBackwardData(dy, wc, spec, xShape);
+            }
         }
         if (dy != null && OpChecks.isHalf(dy.dtype())) {
             return halfConvBackwardData(dy, w, spec, xShape);
