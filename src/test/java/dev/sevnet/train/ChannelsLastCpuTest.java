@@ -217,6 +217,31 @@ class ChannelsLastCpuTest {
         }
     }
 
+    /** The same under bf16 autocast (the mixed-precision path: 16-bit casts of weights and activations keep formats). */
+    @Test
+    void aMixedPrecisionStepIsTheContiguousOneBitForBit() {
+        SevNetConfig cfg = SevNetConfig.parse("sevnet-se-g2", 5);
+        Random r = new Random(6);
+        try (SevNet a = SevNet.create(cfg, 3); SevNet b = SevNet.create(cfg, 3); Tensor x = rand(r, 2, 3, 4, 32, 32);
+                Tensor labels = Tensor.ofLongs(new long[] {0, 3}, 2)) {
+            b.toMemoryFormat(MemoryFormat.CHANNELS_LAST);
+            a.train(true);
+            b.train(true);
+            try (TensorScope scope = TensorScope.open();
+                    dev.sevnet.autograd.Autocast.Guard g = dev.sevnet.autograd.Autocast.enable(DType.BFLOAT16)) {
+                assertArrayEquals(lossAndBackward(a, x, labels), lossAndBackward(b, x, labels), "bf16 logits and loss");
+            }
+            Map<String, Parameter> pb = b.namedParameters();
+            for (var e : a.namedParameters().entrySet()) {
+                Tensor gb = pb.get(e.getKey()).grad();
+                if (!MemoryFormat.isLayoutInvariant(gb.shape())) { // a 1x1x1 weight's bytes are the same either way
+                    assertEquals(pb.get(e.getKey()).data().memoryFormat(), gb.memoryFormat(), e.getKey() + " format");
+                }
+                assertArrayEquals(e.getValue().grad().toFloatArray(), gb.toFloatArray(), e.getKey() + " bf16 grad");
+            }
+        }
+    }
+
     private static float[] lossAndBackward(SevNet net, Tensor x, Tensor labels) {
         Var logits = net.forward(Var.of(x));
         Var loss = F.softmaxCrossEntropy(logits, labels);
