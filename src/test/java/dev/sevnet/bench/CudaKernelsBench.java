@@ -7,6 +7,7 @@ import dev.sevnet.backend.cuda.CudaKernels;
 import dev.sevnet.backend.cuda.CudaRuntime;
 import dev.sevnet.tensor.DType;
 import dev.sevnet.tensor.Half;
+import dev.sevnet.tensor.MemoryFormat;
 import dev.sevnet.tensor.Shape;
 import dev.sevnet.tensor.Tensor;
 import java.util.Locale;
@@ -30,7 +31,7 @@ import java.util.function.Supplier;
  * no cudaMalloc is timed); prints Markdown tables with ms, GB/s (the bytes each op must move at
  * least), TFLOP/s and the fraction of the device's peak. Run on a GPU machine:
  *
- * <pre>java -cp CLASSPATH dev.sevnet.bench.CudaKernelsBench [batch] [reps] [peakGBs] [peakTflops] [all|base|fused|ndhwc|bnhalf|halftrain]</pre>
+ * <pre>java -cp CLASSPATH dev.sevnet.bench.CudaKernelsBench [batch] [reps] [peakGBs] [peakTflops] [all|base|fused|ndhwc|bnhalf|halftrain|halfroutes|cl]</pre>
  *
  * (defaults 8, 20, the H200's 4300 GB/s copy rate measured here and 67 fp32 TFLOP/s datasheet, all).
  */
@@ -71,6 +72,9 @@ public final class CudaKernelsBench {
         }
         if (sections.contains("all") || sections.contains("halfroutes")) {
             halfGroupedRoutes(gpu, batch, reps);
+        }
+        if (sections.contains("all") || sections.contains("cl")) {
+            channelsLastOps(gpu, batch, reps);
         }
         gpu.setKernelMode(CudaBackend.KernelMode.AUTO);
     }
@@ -574,6 +578,91 @@ public final class CudaKernelsBench {
             closeAll(dy);
             closeAll(y);
         }
+    }
+
+    /**
+     * The ops of a SEVNet-G8 block through the backend, on contiguous and on channels-last tensors (TF32 allowed, as
+     * training and inference run): the three convs (cuDNN NCDHW or the measured route vs cuDNN NDHWC), BN + ReLU
+     * training forward and backward (sevnet's NCDHW vs NDHWC kernels), and the reorder itself. What the channels-last
+     * path buys per op, and what its one reorder of the clip costs.
+     */
+    private static void channelsLastOps(CudaBackend gpu, int batch, int reps) {
+        System.out.println();
+        System.out.println("channels-last vs contiguous through CudaBackend (kernel mode auto, TF32 on): --memory-format");
+        System.out.println("| op | [N,C,T,H,W] | dtype | contiguous ms | channels-last ms | channels-last/contiguous |");
+        System.out.println("|---|---|---|---|---|---|");
+        gpu.setKernelMode(CudaBackend.KernelMode.AUTO);
+        gpu.setAllowTf32(true);
+        Random r = new Random(7);
+        try {
+            for (int[] blk : G8_BLOCKS) {
+                if (blk[2] != 1) {
+                    continue;
+                }
+                int c = blk[0], hw = blk[1], t = 16;
+                Shape xs = Shape.of(batch, c, t, hw, hw);
+                Shape cs = Shape.of(c);
+                ConvSpec pointwise = ConvSpec.of(1);
+                ConvSpec grouped = ConvSpec.builder().kernel(1, 3, 3).padding(0, 1, 1).groups(c / 8).build();
+                ConvSpec temporal = ConvSpec.builder().kernel(3, 1, 1).padding(1, 0, 0).build();
+                for (DType dt : new DType[] {DType.FLOAT32, DType.BFLOAT16}) {
+                    try (Tensor x = randOf(gpu, r, xs, dt); Tensor dy = randOf(gpu, r, xs, dt);
+                            Tensor xc = gpu.toMemoryFormat(x, MemoryFormat.CHANNELS_LAST);
+                            Tensor dyc = gpu.toMemoryFormat(dy, MemoryFormat.CHANNELS_LAST);
+                            Tensor w1 = randOf(gpu, r, Shape.of(c, c, 1, 1, 1), dt);
+                            Tensor wg = randOf(gpu, r, Shape.of(c, 8, 1, 3, 3), dt);
+                            Tensor wt = randOf(gpu, r, Shape.of(c, c, 3, 1, 1), dt);
+                            Tensor wgc = gpu.toMemoryFormat(wg, MemoryFormat.CHANNELS_LAST);
+                            Tensor wtc = gpu.toMemoryFormat(wt, MemoryFormat.CHANNELS_LAST);
+                            Tensor g = rand(gpu, r, cs); Tensor b = rand(gpu, r, cs); Tensor rm = rand(gpu, r, cs);
+                            Tensor rv = gpu.toDevice(Tensor.full(cs, 1f)); Tensor mean = gpu.toDevice(Tensor.zeros(cs));
+                            Tensor inv = gpu.toDevice(Tensor.full(cs, 1f)); Tensor y = gpu.relu(x);
+                            Tensor yc = gpu.relu(xc)) {
+                        clRow(gpu, reps, "1x1x1 conv", xs, dt, () -> gpu.conv3d(x, w1, null, pointwise, false),
+                                () -> gpu.conv3d(xc, w1, null, pointwise, false));
+                        clRow(gpu, reps, "grouped 1x3x3 conv", xs, dt, () -> gpu.conv3d(x, wg, null, grouped, false),
+                                () -> gpu.conv3d(xc, wgc, null, grouped, false));
+                        clRow(gpu, reps, "3x1x1 conv", xs, dt, () -> gpu.conv3d(x, wt, null, temporal, false),
+                                () -> gpu.conv3d(xc, wtc, null, temporal, false));
+                        clRow(gpu, reps, "grouped 1x3x3 bwd-data", xs, dt,
+                                () -> gpu.conv3dBackwardData(dy, wg, grouped, xs),
+                                () -> gpu.conv3dBackwardData(dyc, wgc, grouped, xs));
+                        clRow(gpu, reps, "grouped 1x3x3 bwd-filter", xs, dt,
+                                () -> gpu.conv3dBackwardWeight(x, dy, grouped, wg.shape()),
+                                () -> gpu.conv3dBackwardWeight(xc, dyc, grouped, wg.shape()));
+                        clRow(gpu, reps, "BN+ReLU train fwd", xs, dt, () -> {
+                            var res = gpu.batchNormTrainAct(x, null, g, b, rm, rv, 1e-5, 0.1, true);
+                            closeAll(res.saveMean(), res.saveInvstd());
+                            return res.y();
+                        }, () -> {
+                            var res = gpu.batchNormTrainAct(xc, null, g, b, rm, rv, 1e-5, 0.1, true);
+                            closeAll(res.saveMean(), res.saveInvstd());
+                            return res.y();
+                        });
+                        clRow(gpu, reps, "BN+ReLU bwd", xs, dt, () -> {
+                            Tensor[] d = gpu.batchNormActBackward(x, y, dy, g, mean, inv, true, false);
+                            closeAll(d[1], d[2]);
+                            return d[0];
+                        }, () -> {
+                            Tensor[] d = gpu.batchNormActBackward(xc, yc, dyc, g, mean, inv, true, false);
+                            closeAll(d[1], d[2]);
+                            return d[0];
+                        });
+                        clRow(gpu, reps, "reorder (one per clip)", xs, dt, () -> gpu.toDevice(x),
+                                () -> gpu.toMemoryFormat(x, MemoryFormat.CHANNELS_LAST));
+                    }
+                }
+            }
+        } finally {
+            gpu.setAllowTf32(false);
+        }
+    }
+
+    private static void clRow(CudaBackend gpu, int reps, String op, Shape s, DType dt, Supplier<Tensor> contiguous,
+            Supplier<Tensor> channelsLast) {
+        double a = gpu.cudaDevice().timeMillis(reps, () -> contiguous.get().close());
+        double b = gpu.cudaDevice().timeMillis(reps, () -> channelsLast.get().close());
+        System.out.println(String.format(Locale.ROOT, "| %s | %s | %s | %.3f | %.3f | %.2fx |", op, s, dt, a, b, b / a));
     }
 
     /** ms: fp32, fp32 with TF32, bf16, fp16. */
