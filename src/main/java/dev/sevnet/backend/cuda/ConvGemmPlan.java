@@ -114,4 +114,77 @@ final class ConvGemmPlan {
         }
         return g;
     }
+
+    // ---- channels-last (NDHWC) ----
+    // Per clip n the activations are L rows of C channels ([L][C] row-major, L = T*H*W): cuBLAS sees a C x L
+    // column-major matrix with leading dimension C. The weight in KTRSC ([Cout][kT][Cin] for these convs) is, per tap
+    // k, a Cin x Cout column-major matrix at offset k*Cin with leading dimension kT*Cin: no repacking. So the 1x1x1 conv
+    // is one GEMM per clip, Y^T (Cout x L) = W (Cout x Cin) X^T, and the 3x1x1 conv three, each between frame ranges
+    // that are row offsets of HW rows (what the issue calls "three accumulated GEMMs"). Weight gradients go to an
+    // fp32 ACC in KTRSC order.
+
+    static List<Gemm> channelsLastPointwiseForward(int n, int ci, int co, int l) {
+        return List.of(new Gemm(true, false, co, l, ci, Operand.W, 0, ci, 0, Operand.X, 0, ci, (long) l * ci, false,
+                Operand.Y, 0, co, (long) l * co, n));
+    }
+
+    static List<Gemm> channelsLastPointwiseBackwardData(int n, int ci, int co, int l) {
+        return List.of(new Gemm(false, false, ci, l, co, Operand.W, 0, ci, 0, Operand.DY, 0, co, (long) l * co, false,
+                Operand.DX, 0, ci, (long) l * ci, n));
+    }
+
+    /** dW^T (Cin x Cout column-major = [Cout][Cin]) in ACC = sum over clips of X_n^T DY_n. */
+    static List<Gemm> channelsLastPointwiseBackwardWeight(int n, int ci, int co, int l) {
+        List<Gemm> g = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            g.add(new Gemm(false, true, ci, co, l, Operand.X, (long) i * l * ci, ci, 0, Operand.DY, (long) i * l * co, co, 0,
+                    i > 0, Operand.ACC, 0, ci, 0, 1));
+        }
+        return g;
+    }
+
+    /** y[t] = sum_k W_k x[t + k - 1]; W in KTRSC ([Cout][3][Cin]); tap 1 first (it writes every frame). */
+    static List<Gemm> channelsLastTemporalForward(int n, int ci, int co, int t, int hw) {
+        long l = (long) t * hw;
+        List<Gemm> g = new ArrayList<>();
+        for (int k : new int[] {1, 0, 2}) {
+            int[] r = tapRange(k, t);
+            if (r != null) {
+                g.add(new Gemm(true, false, co, r[2] * hw, ci, Operand.W, (long) k * ci, 3 * ci, 0, Operand.X,
+                        (long) r[1] * hw * ci, ci, l * ci, k != 1, Operand.Y, (long) r[0] * hw * co, co, l * co, n));
+            }
+        }
+        return g;
+    }
+
+    static List<Gemm> channelsLastTemporalBackwardData(int n, int ci, int co, int t, int hw) {
+        long l = (long) t * hw;
+        List<Gemm> g = new ArrayList<>();
+        for (int k : new int[] {1, 0, 2}) {
+            int[] r = tapRange(k, t);
+            if (r != null) {
+                g.add(new Gemm(false, false, ci, r[2] * hw, co, Operand.W, (long) k * ci, 3 * ci, 0, Operand.DY,
+                        (long) r[0] * hw * co, co, l * co, k != 1, Operand.DX, (long) r[1] * hw * ci, ci, l * ci, n));
+            }
+        }
+        return g;
+    }
+
+    /** dW_k into ACC in KTRSC ([Cout][3][Cin], tap k at offset k*Cin, ld 3*Cin); an empty tap stays as zeroed. */
+    static List<Gemm> channelsLastTemporalBackwardWeight(int n, int ci, int co, int t, int hw) {
+        long l = (long) t * hw;
+        List<Gemm> g = new ArrayList<>();
+        for (int k = 0; k < 3; k++) {
+            int[] r = tapRange(k, t);
+            if (r == null) {
+                continue;
+            }
+            for (int i = 0; i < n; i++) {
+                g.add(new Gemm(false, true, ci, co, r[2] * hw, Operand.X, i * l * ci + (long) r[1] * hw * ci, ci, 0,
+                        Operand.DY, i * l * co + (long) r[0] * hw * co, co, 0, i > 0, Operand.ACC, (long) k * ci, 3 * ci,
+                        0, 1));
+            }
+        }
+        return g;
+    }
 }

@@ -1437,8 +1437,20 @@ public final class CudaBackend implements Backend {
             dev.activate();
             String what = dt + " " + spec + " channels-last";
             try {
-                ConvDescriptors d = descriptors(p, dt, true);
-                withKtrsc(w, wk -> cudnnForward(d, key, x, wk, y, what));
+                Runnable cudnnRoute = () -> {
+                    ConvDescriptors d = descriptors(p, dt, true);
+                    withKtrsc(w, wk -> cudnnForward(d, key, x, wk, y, what));
+                };
+                if (channelsLastGemmRoute(spec, x.shape(), cout)) {
+                    measured(key, cudnnThenCublas(cudnnRoute,
+                            () -> withKtrsc(w, wk -> runGemms(isPointwise(spec)
+                                    ? ConvGemmPlan.channelsLastPointwiseForward(p[0], p[1], p[5], p[2] * p[3] * p[4])
+                                    : ConvGemmPlan.channelsLastTemporalForward(p[0], p[1], p[5], p[2], p[3] * p[4]),
+                                    operands(ConvGemmPlan.Operand.X, x, ConvGemmPlan.Operand.W, wk,
+                                            ConvGemmPlan.Operand.Y, y), what))), ROUTE_CUDNN, y);
+                } else {
+                    cudnnRoute.run();
+                }
             } catch (CudaException e) {
                 refuseChannelsLast(key, e);
                 y.close();
@@ -1452,6 +1464,47 @@ public final class CudaBackend implements Backend {
         } catch (RuntimeException | Error e) {
             y.close();
             throw e;
+        }
+    }
+
+    /**
+     * Whether a channels-last conv also has the cuBLAS route, measured against cuDNN (kernel mode AUTO): in NDHWC the
+     * 1x1x1 conv is one GEMM and the 3x1x1 conv three accumulated ones, reading the KTRSC weight in place
+     * ({@link ConvGemmPlan}, the channelsLast* plans, checked on the host by ConvGemmPlanTest).
+     */
+    private boolean channelsLastGemmRoute(ConvSpec spec, Shape xs, long cout) {
+        return measuresKernels() && gemmFits(xs) && cout <= Integer.MAX_VALUE
+                && (isPointwise(spec) || isTemporal(spec, xs.get(1), cout))
+                && xs.sizeFrom(2) * Math.max(xs.get(1), cout) <= Integer.MAX_VALUE;
+    }
+
+    /** The two routes of a channels-last conv, cuDNN first (the reference the cuBLAS result is checked against). */
+    private static java.util.Map<String, Runnable> cudnnThenCublas(Runnable cudnn, Runnable gemm) {
+        java.util.Map<String, Runnable> routes = new java.util.LinkedHashMap<>();
+        routes.put(ROUTE_CUDNN, cudnn);
+        routes.put(ROUTE_CUBLAS, gemm);
+        return routes;
+    }
+
+    /** dw (KTRSC) = the channels-last GEMM plan's fp32 sum, zeroed first (a one-frame clip leaves two taps empty). */
+    private void channelsLastBackwardWeightGemm(Tensor x, Tensor dy, Tensor dw, ConvSpec spec, int[] p, String what) {
+        boolean f32 = dw.dtype() == DType.FLOAT32;
+        Tensor acc = f32 ? dw : empty(dw.shape(), DType.FLOAT32, MemoryFormat.CHANNELS_LAST);
+        try {
+            Cuda.check(cudart.cudaMemsetAsync(Cuda.ptr(acc.address()), 0, acc.byteSize(), dev.stream()),
+                    "cudaMemsetAsync");
+            runGemms(isPointwise(spec)
+                    ? ConvGemmPlan.channelsLastPointwiseBackwardWeight(p[0], p[1], p[5], p[2] * p[3] * p[4])
+                    : ConvGemmPlan.channelsLastTemporalBackwardWeight(p[0], p[1], p[5], p[2], p[3] * p[4]),
+                    operands(ConvGemmPlan.Operand.X, x, ConvGemmPlan.Operand.DY, dy, ConvGemmPlan.Operand.ACC, acc),
+                    what);
+            if (!f32) {
+                castInto(acc, dw);
+            }
+        } finally {
+            if (!f32) {
+                acc.close();
+            }
         }
     }
 
@@ -1503,8 +1556,21 @@ public final class CudaBackend implements Backend {
         try {
             dev.activate();
             try {
-                ConvDescriptors d = descriptors(p, dt, true);
-                withKtrsc(w, wk -> cudnnBackwardData(d, key, dy, wk, dx, dt + " " + spec + " channels-last"));
+                String what = dt + " " + spec + " channels-last";
+                Runnable cudnnRoute = () -> {
+                    ConvDescriptors d = descriptors(p, dt, true);
+                    withKtrsc(w, wk -> cudnnBackwardData(d, key, dy, wk, dx, what));
+                };
+                if (channelsLastGemmRoute(spec, xShape, w.dim(0))) {
+                    measured(key, cudnnThenCublas(cudnnRoute,
+                            () -> withKtrsc(w, wk -> runGemms(isPointwise(spec)
+                                    ? ConvGemmPlan.channelsLastPointwiseBackwardData(p[0], p[1], p[5], p[2] * p[3] * p[4])
+                                    : ConvGemmPlan.channelsLastTemporalBackwardData(p[0], p[1], p[5], p[2], p[3] * p[4]),
+                                    operands(ConvGemmPlan.Operand.DY, dy, ConvGemmPlan.Operand.W, wk,
+                                            ConvGemmPlan.Operand.DX, dx), what))), ROUTE_CUDNN, dx);
+                } else {
+                    cudnnRoute.run();
+                }
             } catch (CudaException e) {
                 refuseChannelsLast(key, e);
                 dx.close();
@@ -1537,8 +1603,14 @@ public final class CudaBackend implements Backend {
         try {
             dev.activate();
             try {
-                ConvDescriptors d = descriptors(p, dt, true);
-                cudnnBackwardFilter(d, key, x, dy, dw, dt + " " + spec + " channels-last");
+                String what = dt + " " + spec + " channels-last";
+                Runnable cudnnRoute = () -> cudnnBackwardFilter(descriptors(p, dt, true), key, x, dy, dw, what);
+                if (channelsLastGemmRoute(spec, x.shape(), wShape.get(0))) {
+                    measured(key, cudnnThenCublas(cudnnRoute,
+                            () -> channelsLastBackwardWeightGemm(x, dy, dw, spec, p, what)), ROUTE_CUDNN, dw);
+                } else {
+                    cudnnRoute.run();
+                }
             } catch (CudaException e) {
                 refuseChannelsLast(key, e);
                 dw.close();

@@ -137,4 +137,77 @@ class ConvGemmPlanTest {
             close(cpu.conv3dBackwardWeight(x, dy, spec, ws), kT == 1 ? acc : untaps(acc, j), what + " backward weight");
         }
     }
+
+    /** The channels-last plans on NDHWC activations and KTRSC weights (no tap repacking), the same problems. */
+    @ParameterizedTest
+    @CsvSource({"1,2,5,7,3,4,5", "1,3,64,96,4,7,7", "1,1,3,3,1,2,2", "3,2,5,5,3,4,5", "3,2,6,6,1,3,3", "3,1,64,64,8,7,7",
+        "3,3,4,4,2,1,1"})
+    void theChannelsLastPlanIsTheConvolution(int kT, int n, int ci, int co, int t, int h, int w) {
+        ConvSpec spec = kT == 1 ? ConvSpec.of(1) : ConvSpec.builder().kernel(3, 1, 1).padding(1, 0, 0).build();
+        Random r = new Random(kT * 1000 + ci + 7);
+        int hw = h * w;
+        int l = t * hw;
+        try (TensorScope scope = TensorScope.open()) {
+            Shape xs = Shape.of(n, ci, t, h, w);
+            Shape ws = Shape.of(co, ci, kT, 1, 1);
+            Tensor x = rand(r, xs);
+            Tensor wt = rand(r, ws);
+            Tensor dy = rand(r, spec.outputShape(xs, co));
+            String what = "channels-last " + (kT == 1 ? "1x1x1 " : "3x1x1 ") + xs + " -> " + co;
+            Map<ConvGemmPlan.Operand, float[]> ops = new EnumMap<>(ConvGemmPlan.Operand.class);
+            ops.put(ConvGemmPlan.Operand.X, ndhwc(x));
+            ops.put(ConvGemmPlan.Operand.W, ndhwc(wt)); // KTRSC: the weight's channels-last bytes
+            float[] y = new float[n * co * l];
+            java.util.Arrays.fill(y, Float.NaN);
+            ops.put(ConvGemmPlan.Operand.Y, y);
+            run(kT == 1 ? ConvGemmPlan.channelsLastPointwiseForward(n, ci, co, l)
+                    : ConvGemmPlan.channelsLastTemporalForward(n, ci, co, t, hw), ops);
+            close(cpu.conv3d(x, wt, spec), ncdhw(y, n, co, l), what + " forward");
+
+            ops.put(ConvGemmPlan.Operand.DY, ndhwc(dy));
+            float[] dx = new float[n * ci * l];
+            java.util.Arrays.fill(dx, Float.NaN);
+            ops.put(ConvGemmPlan.Operand.DX, dx);
+            run(kT == 1 ? ConvGemmPlan.channelsLastPointwiseBackwardData(n, ci, co, l)
+                    : ConvGemmPlan.channelsLastTemporalBackwardData(n, ci, co, t, hw), ops);
+            close(cpu.conv3dBackwardData(dy, wt, spec, xs), ncdhw(dx, n, ci, l), what + " backward data");
+
+            float[] acc = new float[kT * co * ci];
+            if (kT == 1) {
+                java.util.Arrays.fill(acc, Float.NaN);
+            }
+            ops.put(ConvGemmPlan.Operand.ACC, acc);
+            run(kT == 1 ? ConvGemmPlan.channelsLastPointwiseBackwardWeight(n, ci, co, l)
+                    : ConvGemmPlan.channelsLastTemporalBackwardWeight(n, ci, co, t, hw), ops);
+            close(cpu.conv3dBackwardWeight(x, dy, spec, ws), ncdhw(acc, co, ci, kT), what + " backward weight");
+        }
+    }
+
+    /** t's values in NDHWC order ([N][S][C]). */
+    static float[] ndhwc(Tensor t) {
+        float[] v = t.toFloatArray();
+        float[] out = new float[v.length];
+        long n = t.dim(0), ch = t.dim(1), s = t.shape().sizeFrom(2);
+        for (long i = 0; i < n; i++) {
+            for (long cc = 0; cc < ch; cc++) {
+                for (long p = 0; p < s; p++) {
+                    out[(int) ((i * s + p) * ch + cc)] = v[(int) ((i * ch + cc) * s + p)];
+                }
+            }
+        }
+        return out;
+    }
+
+    /** [N][S][C] values back in [N][C][S] order. */
+    static float[] ncdhw(float[] v, int n, int c, int s) {
+        float[] out = new float[v.length];
+        for (int i = 0; i < n; i++) {
+            for (int cc = 0; cc < c; cc++) {
+                for (int p = 0; p < s; p++) {
+                    out[(i * c + cc) * s + p] = v[(i * s + p) * c + cc];
+                }
+            }
+        }
+        return out;
+    }
 }

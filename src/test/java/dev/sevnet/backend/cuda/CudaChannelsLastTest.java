@@ -140,6 +140,50 @@ class CudaChannelsLastTest {
         }
     }
 
+    /**
+     * The channels-last 1x1x1 and 3x1x1 convs as cuBLAS GEMMs (ConvGemmPlan.channelsLast*, a route kernel mode AUTO
+     * measures against cuDNN), forced: forward with bias + ReLU, backward-data, backward-weight (KTRSC dw) against the
+     * CPU; ragged shapes and one frame.
+     */
+    @ParameterizedTest
+    @CsvSource({"FLOAT32, 1e-4", "BFLOAT16, 1e-2", "FLOAT16, 2e-3"})
+    void theGemmRouteMatchesTheCpu(DType dt, double rtol) {
+        gpu.setKernelMode(CudaBackend.KernelMode.AUTO);
+        gpu.setAllowTf32(false);
+        gpu.forceRouteForTests(CudaBackend.ROUTE_CUBLAS);
+        try {
+            ConvSpec temporal = ConvSpec.builder().kernel(3, 1, 1).padding(1, 0, 0).build();
+            Random r = new Random(9);
+            // {N, Cin, T, H, W, Cout, kT}
+            for (long[] c : new long[][] {{2, 5, 3, 4, 5, 7, 1}, {3, 64, 4, 7, 7, 96, 1}, {2, 5, 3, 4, 5, 5, 3},
+                {2, 6, 1, 3, 3, 6, 3}, {2, 64, 8, 7, 7, 64, 3}}) {
+                long[] xs = java.util.Arrays.copyOf(c, 5);
+                long co = c[5];
+                ConvSpec spec = c[6] == 1 ? ConvSpec.of(1) : temporal;
+                try (TensorScope scope = TensorScope.open()) {
+                    Shape xShape = Shape.of(xs);
+                    Shape wShape = Shape.of(co, xs[1], c[6], 1, 1);
+                    Shape yShape = spec.outputShape(xShape, co);
+                    Tensor x = rand(r, dt, 1, xs);
+                    Tensor w = rand(r, dt, 1.0 / Math.sqrt(xs[1] * c[6]), wShape.dims());
+                    Tensor dy = rand(r, dt, 1, yShape.dims());
+                    Tensor bias = CudaBackendOpsTest.rand(r, co);
+                    String what = dt + " cuBLAS channels-last " + spec + " " + xShape + " -> " + co;
+                    Tensor y = gpu.conv3d(upCl(x), upCl(w), gpu.toDevice(bias), spec, true);
+                    assertTrue(y.isChannelsLast());
+                    close(cpu.conv3d(x, w, bias, spec, true), y, rtol, what + " forward");
+                    close(cpu.conv3dBackwardData(dy, w, spec, xShape), gpu.conv3dBackwardData(upCl(dy), upCl(w), spec,
+                            xShape), rtol, what + " backward data");
+                    Tensor dw = gpu.conv3dBackwardWeight(upCl(x), upCl(dy), spec, wShape);
+                    assertTrue(dw.isChannelsLast() || MemoryFormat.isLayoutInvariant(wShape), dw.toString());
+                    close(cpu.conv3dBackwardWeight(x, dy, spec, wShape), dw, rtol, what + " backward weight");
+                }
+            }
+        } finally {
+            gpu.forceRouteForTests(null);
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(value = DType.class, names = {"FLOAT32", "BFLOAT16", "FLOAT16"})
     void glueOpsMatchTheCpuReference(DType dt) {
