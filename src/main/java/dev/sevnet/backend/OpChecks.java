@@ -27,6 +27,35 @@ public final class OpChecks {
         this.acceptChannelsLast = acceptChannelsLast;
     }
 
+    /**
+     * The part of {@code Backend.toMemoryFormat} every backend shares: x checked (present, open, on this device,
+     * float32 / bfloat16 / float16; rank 5 for channels-last), and x as {@code format} without moving a byte when that
+     * is possible (a new reference when it has the format already, a relabelled view when its bytes are the same in
+     * both orders); null when the bytes must be reordered.
+     */
+    public Tensor memoryFormatWithoutReorder(Tensor x, dev.sevnet.tensor.MemoryFormat format) {
+        java.util.Objects.requireNonNull(format, "format");
+        if (x == null || x.isClosed()) {
+            throw new IllegalArgumentException("toMemoryFormat of a " + (x == null ? "null" : "closed") + " tensor");
+        }
+        Checks.tensor(x, "x", device, x.dtype(), true);
+        floatingType(x);
+        if (x.memoryFormat() == format) {
+            return x.reshape(x.shape());
+        }
+        if (format == dev.sevnet.tensor.MemoryFormat.CHANNELS_LAST && x.rank() != 5) {
+            throw new IllegalArgumentException("channels-last needs a 5-d tensor [N, C, T, H, W], got " + x.shape());
+        }
+        return dev.sevnet.tensor.MemoryFormat.isLayoutInvariant(x.shape()) ? x.viewAs(format) : null;
+    }
+
+    private static void floatingType(Tensor t) {
+        if (t.dtype() != DType.FLOAT32 && !isHalf(t.dtype())) {
+            throw new IllegalArgumentException("x must be " + DType.FLOAT32 + ", " + DType.BFLOAT16 + " or "
+                    + DType.FLOAT16 + ", got " + t.dtype());
+        }
+    }
+
     /** Whether these checks let channels-last tensors through. */
     public boolean acceptsChannelsLast() {
         return acceptChannelsLast;

@@ -23,18 +23,24 @@ class BenchStreamsTest {
         return a;
     }
 
-    @Test
-    void threeStreamsRunThreeForwardPassesAnIteration() {
+    /** The JSON line of a successful `bench ... --json` run. */
+    private static JsonObject benchJson(String... more) {
         PrintStream old = System.out;
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
         try {
             System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
-            assertEquals(0, ServeCommandTest.run(with("--streams", "3")).code());
+            ServeCommandTest.Run run = ServeCommandTest.run(with(more));
+            assertEquals(0, run.code(), run.err());
         } finally {
             System.setOut(old);
         }
         String out = buf.toString(StandardCharsets.UTF_8).trim();
-        JsonObject r = JsonParser.parseString(out.substring(out.lastIndexOf('\n') + 1)).getAsJsonObject();
+        return JsonParser.parseString(out.substring(out.lastIndexOf('\n') + 1)).getAsJsonObject();
+    }
+
+    @Test
+    void threeStreamsRunThreeForwardPassesAnIteration() {
+        JsonObject r = benchJson("--streams", "3");
         assertEquals(3, r.get("streams").getAsInt());
         double perIter = r.get("ms_per_iter_median").getAsDouble() / 1e3;
         assertEquals(2 * 3 / perIter, r.get("clips_per_s").getAsDouble(), 1e-6 * r.get("clips_per_s").getAsDouble(),
@@ -50,17 +56,7 @@ class BenchStreamsTest {
 
     @Test
     void channelsLastRunsAsTheCpuReferenceAndABadFormatIsRefused() {
-        PrintStream old = System.out;
-        ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
-            ServeCommandTest.Run run = ServeCommandTest.run(with("--memory-format", "channels-last", "--mode", "train"));
-            assertEquals(0, run.code(), run.err());
-        } finally {
-            System.setOut(old);
-        }
-        String out = buf.toString(StandardCharsets.UTF_8).trim();
-        JsonObject r = JsonParser.parseString(out.substring(out.lastIndexOf('\n') + 1)).getAsJsonObject();
+        JsonObject r = benchJson("--memory-format", "channels-last", "--mode", "train");
         assertEquals("channels-last", r.get("memory_format").getAsString());
         assertEquals(2, ServeCommandTest.run(with("--memory-format", "nhwc4")).code());
     }

@@ -91,20 +91,11 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor toMemoryFormat(Tensor x, MemoryFormat format) {
-        java.util.Objects.requireNonNull(format, "format");
-        if (x == null || x.isClosed()) {
-            throw new IllegalArgumentException("toMemoryFormat of a " + (x == null ? "null" : "closed") + " tensor");
+        Tensor same = CL.memoryFormatWithoutReorder(x, format);
+        if (same != null) {
+            return same;
         }
-        DType dt = CL.floating(x, "x");
-        if (x.memoryFormat() == format) {
-            return x.reshape(x.shape());
-        }
-        if (format == MemoryFormat.CHANNELS_LAST && x.rank() != 5) {
-            throw new IllegalArgumentException("channels-last needs a 5-d tensor [N, C, T, H, W], got " + x.shape());
-        }
-        if (MemoryFormat.isLayoutInvariant(x.shape())) {
-            return x.viewAs(format);
-        }
+        DType dt = x.dtype();
         long n = x.dim(0), c = x.dim(1), sp = x.shape().sizeFrom(2);
         Tensor y = Tensor.wrap(x.shape(), dt, HostStorage.allocate(x.byteSize()), format);
         boolean toLast = format == MemoryFormat.CHANNELS_LAST;

@@ -1341,20 +1341,11 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized Tensor toMemoryFormat(Tensor x, MemoryFormat format) {
-        java.util.Objects.requireNonNull(format, "format");
-        if (x == null || x.isClosed()) {
-            throw new IllegalArgumentException("toMemoryFormat of a " + (x == null ? "null" : "closed") + " tensor");
+        Tensor same = cl.memoryFormatWithoutReorder(x, format);
+        if (same != null) {
+            return same;
         }
-        DType dt = cl.floating(x, "x");
-        if (x.memoryFormat() == format) {
-            return x.reshape(x.shape());
-        }
-        if (format == MemoryFormat.CHANNELS_LAST && x.rank() != 5) {
-            throw new IllegalArgumentException("channels-last needs a 5-d tensor [N, C, T, H, W], got " + x.shape());
-        }
-        if (MemoryFormat.isLayoutInvariant(x.shape())) {
-            return x.viewAs(format); // the same bytes in both orders: a view with the other label
-        }
+        DType dt = x.dtype();
         Tensor y = empty(x.shape(), dt, format);
         try {
             dev.activate();
