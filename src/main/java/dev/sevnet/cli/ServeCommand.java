@@ -135,7 +135,9 @@ public final class ServeCommand implements Callable<Integer> {
         String shown = bound.isAnyLocalAddress() ? host : bound.getHostAddress();
         System.out.printf("sevnet serve: %s (%d classes, %s, %s, views %d) on %s (%s), listening on http://%s:%d%n",
                 predictor.modelName(), predictor.numClasses(), predictor.isFolded() ? "BN folded" : "unfolded",
-                predictor.precision(), predictor.views(), predictor.device(), predictor.deviceReason(),
+                predictor.precision() + (predictor.memoryFormat() == dev.sevnet.tensor.MemoryFormat.CONTIGUOUS ? ""
+                        : " " + predictor.memoryFormat().label()), predictor.views(), predictor.device(),
+                predictor.deviceReason(),
                 shown.contains(":") ? "[" + shown + "]" : shown, server.port());
         System.out.flush();
         stopped.await();

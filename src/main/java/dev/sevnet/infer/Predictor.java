@@ -111,6 +111,7 @@ public final class Predictor implements AutoCloseable {
     private final dev.sevnet.backend.Uploader uploader;
     private final boolean folded;
     private final String precision;
+    private final dev.sevnet.tensor.MemoryFormat memoryFormat;
     private final int maxBatch;
     private final long maxDelayNanos;
     private final int queueCapacity;
@@ -232,6 +233,7 @@ public final class Predictor implements AutoCloseable {
         this.uploader = device.device().isCpu() ? null : device.backend().uploader(Math.min(b.inFlight + 1, 64));
         this.folded = model instanceof FoldedSevNet || model instanceof QuantizedSevNet;
         this.precision = precisionOf(model);
+        this.memoryFormat = model instanceof FoldedSevNet f ? f.activationFormat() : dev.sevnet.tensor.MemoryFormat.CONTIGUOUS;
         this.maxBatch = b.maxBatch;
         this.maxDelayNanos = b.maxQueueDelay.toNanos();
         this.queueCapacity = b.queueCapacity;
@@ -488,6 +490,11 @@ public final class Predictor implements AutoCloseable {
      */
     public String precision() {
         return precision;
+    }
+
+    /** The activations' memory format ({@link Builder#memoryFormat}). */
+    public dev.sevnet.tensor.MemoryFormat memoryFormat() {
+        return memoryFormat;
     }
 
     public int maxBatch() {

@@ -272,6 +272,8 @@ class ChannelsLastCpuTest {
                 Prediction a = plain.predict(clip);
                 Prediction b = cl.predict(clip);
                 assertArrayEquals(a.logits(), b.logits(), "predictor logits");
+                assertEquals(MemoryFormat.CHANNELS_LAST, cl.memoryFormat());
+                assertEquals(MemoryFormat.CONTIGUOUS, plain.memoryFormat());
             }
         }
     }
