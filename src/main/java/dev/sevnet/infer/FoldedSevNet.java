@@ -120,6 +120,9 @@ public final class FoldedSevNet extends Module {
         }
         try {
             folded.to(Backends.forDevice(net.device()));
+            if (net.activationFormat() != MemoryFormat.CONTIGUOUS) {
+                folded.toMemoryFormat(net.activationFormat()); // a channels-last model folds into a channels-last one
+            }
         } catch (RuntimeException e) {
             folded.close();
             throw e;

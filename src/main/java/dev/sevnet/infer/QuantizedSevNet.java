@@ -335,8 +335,9 @@ public final class QuantizedSevNet extends Module {
         }
 
         static QConv of(Map<String, Tensor> sd, String name, Conv3d template, boolean relu) {
-            Tensor w = need(sd, name + ".weight").copy();
-            Tensor b = need(sd, name + ".bias").copy();
+            // NCDHW host copies whatever the folded model's memory format: the int8 packer reads NCDHW bytes
+            Tensor w = need(sd, name + ".weight").toHostCopy();
+            Tensor b = need(sd, name + ".bias").toHostCopy();
             if (!w.shape().equals(template.weight().data().shape())) {
                 w.close();
                 b.close();

@@ -275,6 +275,12 @@ public abstract class Module implements AutoCloseable {
                 try (Tensor moved = dev.sevnet.backend.Backends.of(t).toMemoryFormat(t, format)) {
                     t.adoptStorage(moved);
                 }
+                Tensor g = p.grad(); // a gradient pairs element for element with its weight (PyTorch's _apply too)
+                if (g != null && !g.isClosed() && g.memoryFormat() != format) {
+                    try (Tensor moved = dev.sevnet.backend.Backends.of(g).toMemoryFormat(g, format)) {
+                        g.adoptStorage(moved);
+                    }
+                }
             }
         }
         return this;
@@ -284,8 +290,19 @@ public abstract class Module implements AutoCloseable {
         if (t.device().equals(backend.device())) {
             return;
         }
-        try (Tensor moved = backend.device().isCpu() ? t.toHostCopy() : backend.toDevice(t)) {
+        try (Tensor moved = backend.device().isCpu() ? hostCopyIn(t, backend) : backend.toDevice(t)) {
             t.adoptStorage(moved);
+        }
+    }
+
+    /** A host copy of t in t's memory format (toHostCopy alone gives NCDHW): a model keeps its layout across devices. */
+    private static Tensor hostCopyIn(Tensor t, dev.sevnet.backend.Backend host) {
+        Tensor h = t.toHostCopy();
+        if (h.memoryFormat() == t.memoryFormat() || !host.supportsChannelsLast()) {
+            return h;
+        }
+        try (h) {
+            return host.toMemoryFormat(h, t.memoryFormat());
         }
     }
 

@@ -117,6 +117,9 @@ public final class SevNet extends Module {
         try {
             body = stateDictCopy(k -> !k.startsWith("head."));
             out.loadStateDict(body, false);
+            if (activations != dev.sevnet.tensor.MemoryFormat.CONTIGUOUS) {
+                out.toMemoryFormat(activations); // the new model keeps this one's layout
+            }
             return out;
         } catch (RuntimeException e) {
             out.close();

@@ -304,6 +304,10 @@ public final class TrainConfig {
         if (!o.has("lr") || o.get("lr").isJsonNull()) {
             b.lr(Double.NaN);
         }
+        // Gson reads an enum by constant name and anything else as null: the documented spellings, and a clear error
+        if (o.has("memoryFormat") && !o.get("memoryFormat").isJsonNull()) {
+            b.memoryFormat(dev.sevnet.tensor.MemoryFormat.parse(o.get("memoryFormat").getAsString()));
+        }
         return b.build();
     }
 

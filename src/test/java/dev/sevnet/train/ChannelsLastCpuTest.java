@@ -242,6 +242,69 @@ class ChannelsLastCpuTest {
         }
     }
 
+    /** The audit's cases: formats carried through derived models, gradients and configs; int8 reads NCDHW. */
+    @Test
+    void derivedModelsGradientsConfigsAndInt8KeepOrReadTheRightLayout() {
+        SevNetConfig cfg = SevNetConfig.parse("sevnet-g2", 5);
+        Random r = new Random(8);
+        try (SevNet a = SevNet.create(cfg, 3); SevNet b = SevNet.create(cfg, 3); Tensor x = rand(r, 2, 3, 4, 32, 32);
+                Tensor labels = Tensor.ofLongs(new long[] {2, 4}, 2)) {
+            a.train(true);
+            b.train(true);
+            // converting after a backward pass converts the gradients too: the next backward adds into them
+            try (TensorScope scope = TensorScope.open()) {
+                lossAndBackward(a, x, labels);
+                lossAndBackward(b, x, labels);
+                b.toMemoryFormat(MemoryFormat.CHANNELS_LAST);
+                assertArrayEquals(lossAndBackward(a, x, labels), lossAndBackward(b, x, labels));
+                for (var e : a.namedParameters().entrySet()) {
+                    assertArrayEquals(e.getValue().grad().toFloatArray(),
+                            b.namedParameters().get(e.getKey()).grad().toFloatArray(), e.getKey());
+                }
+            }
+            // fold and withNewHead keep the layout
+            b.eval();
+            a.eval();
+            try (FoldedSevNet f = FoldedSevNet.fold(b); SevNet head = b.withNewHead(3, 1)) {
+                assertEquals(MemoryFormat.CHANNELS_LAST, f.activationFormat());
+                assertEquals(MemoryFormat.CHANNELS_LAST, head.activationFormat());
+                // int8 packs NCDHW bytes whatever the folded model's layout
+                try (FoldedSevNet fa = FoldedSevNet.fold(a); GradMode.Guard g = GradMode.noGrad();
+                        dev.sevnet.infer.QuantizedSevNet qa = dev.sevnet.infer.QuantizedSevNet.quantize(fa, List.of(x));
+                        dev.sevnet.infer.QuantizedSevNet qb = dev.sevnet.infer.QuantizedSevNet.quantize(f, List.of(x));
+                        TensorScope scope = TensorScope.open()) {
+                    assertArrayEquals(qa.forward(Var.of(x)).value().toFloatArray(),
+                            qb.forward(Var.of(x)).value().toFloatArray(), "int8 logits");
+                }
+            }
+        }
+        // a run config names its format in any documented spelling; anything else is an error, not contiguous
+        String json = TrainConfig.builder().build().toJson();
+        for (String spelling : List.of("channels-last", "channels_last", "NDHWC", "CHANNELS_LAST")) {
+            com.google.gson.JsonObject o = com.google.gson.JsonParser.parseString(json).getAsJsonObject();
+            o.addProperty("memoryFormat", spelling);
+            assertEquals(MemoryFormat.CHANNELS_LAST, TrainConfig.fromJson(o.toString()).memoryFormat(), spelling);
+        }
+        com.google.gson.JsonObject bad = com.google.gson.JsonParser.parseString(json).getAsJsonObject();
+        bad.addProperty("memoryFormat", "bogus");
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> TrainConfig.fromJson(bad.toString()));
+    }
+
+    @Test
+    void sixteenBitInPlaceUpdatesTakeChannelsLast() {
+        Random r = new Random(9);
+        try (TensorScope scope = TensorScope.open()) {
+            Tensor x = cpu.cast(rand(r, 2, 4, 3, 5, 5), DType.BFLOAT16);
+            Tensor y = cpu.cast(rand(r, 2, 4, 3, 5, 5), DType.BFLOAT16);
+            Tensor yc = cl(y);
+            cpu.axpby(0.5f, x, 2f, y);
+            cpu.axpby(0.5f, cl(x), 2f, yc);
+            assertTrue(yc.isChannelsLast());
+            assertArrayEquals(y.toFloatArray(), yc.toFloatArray(), "bf16 axpby");
+        }
+    }
+
     private static float[] lossAndBackward(SevNet net, Tensor x, Tensor labels) {
         Var logits = net.forward(Var.of(x));
         Var loss = F.softmaxCrossEntropy(logits, labels);

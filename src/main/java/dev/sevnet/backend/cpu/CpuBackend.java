@@ -531,6 +531,14 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void axpby(float alpha, Tensor x, float beta, Tensor y) {
+        if (half(y) && cl(x, y)) {
+            sameFormat(x, "x", y, "y");
+            try (Tensor xc = contiguous(x); Tensor yc = contiguous(y)) {
+                axpby(alpha, xc, beta, yc);
+                y.copyFrom(yc); // back into y's byte order
+            }
+            return;
+        }
         if (half(y)) {
             // a 16-bit leaf's gradient accumulation: y = round(alpha x + beta y)
             DType dt = C.sameFloating(y, "y", x, "x");
@@ -545,7 +553,7 @@ public final class CpuBackend implements Backend {
             }
             return;
         }
-        checks(y).axpby(x, y); // element by element in place: either byte order, the same for both
+        (cl(x, y) ? CL : C).axpby(x, y); // element by element in place: either byte order, the same for both
         ok(NativeCore.sev_axpby(alpha, x.address(), beta, y.address(), x.size()), "axpby");
     }
 

@@ -259,6 +259,11 @@ public final class Int8Conv implements AutoCloseable {
             throw new IllegalArgumentException("int8 conv weights must be float32 [Cout, Cin/groups, kT, kH, kW] on the "
                     + "CPU, got " + w);
         }
+        if (w.isChannelsLast() && !dev.sevnet.tensor.MemoryFormat.isLayoutInvariant(w.shape())) {
+            // the packer reads NCDHW bytes
+            throw new IllegalArgumentException("int8 conv weights must be contiguous (NCDHW), got a channels-last " + w
+                    + ": convert it with toMemoryFormat(w, CONTIGUOUS)");
+        }
         if (w.dim(2) != spec.kT() || w.dim(3) != spec.kH() || w.dim(4) != spec.kW() || w.dim(0) % spec.groups() != 0
                 || w.dim(0) == 0 || w.dim(1) == 0) {
             throw new IllegalArgumentException("weights " + w.shape() + " do not match the conv " + spec);
