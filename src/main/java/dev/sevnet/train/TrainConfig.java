@@ -305,6 +305,9 @@ public final class TrainConfig {
             b.lr(Double.NaN);
         }
         // Gson reads an enum by constant name and anything else as null: the documented spellings, and a clear error
+        if (o.has("precision") && !o.get("precision").isJsonNull()) {
+            b.precision(Precision.parse(o.get("precision").getAsString()));
+        }
         if (o.has("memoryFormat") && !o.get("memoryFormat").isJsonNull()) {
             b.memoryFormat(dev.sevnet.tensor.MemoryFormat.parse(o.get("memoryFormat").getAsString()));
         }

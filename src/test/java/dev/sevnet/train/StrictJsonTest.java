@@ -28,7 +28,8 @@ class StrictJsonTest {
 
     @Test
     void textThatIsNoConfigIsAnIllegalArgument() {
-        for (String bad : new String[] {"", "[1, 2]", "{\"model\": ", "{\"model\": \"sevnet-g9x\"}"}) {
+        for (String bad : new String[] {"", "[1, 2]", "{\"model\": ", "{\"model\": \"sevnet-g9x\"}",
+            "{\"precision\": \"bogus\"}", "{\"memoryFormat\": \"nhwc4\"}"}) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> TrainConfig.fromJson(bad));
             assertTrue(e.getMessage() != null && !e.getMessage().isEmpty(), bad);
         }
