@@ -277,6 +277,53 @@ public class HostRunKernelsBench {
         return NativeCore.sev_conv3d_backward_data(dy.address(), wg.address(), dx.address(), groupedParams());
     }
 
+    // ---- the channels-last kernels (kernels/batchnorm_ndhwc.cu, kernels/channels_ndhwc.cu): x, dy, y, dx reused as
+    // [N][T*S][C] buffers (the same element count); the CPU side is their reference (transpose, NCDHW op, transpose)
+
+    /** BN + ReLU training forward, channels-last: the column-reduction body against the transposed reference. */
+    @Benchmark
+    public int batchNormReluTrainForwardNdhwc() {
+        long m = (long) N * T * S;
+        if (host()) {
+            return NativeCore.sev_hostrun_bn_act_train_forward_ndhwc_f32(x.address(), 0L, gamma.address(),
+                    beta.address(), y.address(), mean.address(), invstd.address(), rm.address(), rv.address(), m, C,
+                    1e-5f, 0.1f, 1);
+        }
+        return NativeCore.sev_bn_act_train_forward_ndhwc_f32(x.address(), 0L, gamma.address(), beta.address(),
+                y.address(), mean.address(), invstd.address(), rm.address(), rv.address(), m, C, 1e-5f, 0.1f, 1);
+    }
+
+    @Benchmark
+    public int batchNormReluBackwardNdhwc() {
+        long m = (long) N * T * S;
+        if (host()) {
+            return NativeCore.sev_hostrun_bn_act_backward_ndhwc_f32(x.address(), y.address(), dy.address(),
+                    gamma.address(), mean.address(), invstd.address(), dx.address(), dg.address(), db.address(), 0L, m,
+                    C);
+        }
+        return NativeCore.sev_bn_act_backward_ndhwc_f32(x.address(), y.address(), dy.address(), gamma.address(),
+                mean.address(), invstd.address(), dx.address(), dg.address(), db.address(), 0L, m, C);
+    }
+
+    /** The reorder of a clip's activations to NDHWC: the tiled-transpose body against the plain loop. */
+    @Benchmark
+    public int reorderToNdhwc() {
+        if (host()) {
+            return NativeCore.sev_hostrun_ncdhw_to_ndhwc(x.address(), y.address(), N, C, (long) T * S, 4);
+        }
+        return NativeCore.sev_ncdhw_to_ndhwc(x.address(), y.address(), N, C, (long) T * S);
+    }
+
+    /** Global average pool of channels-last activations (the SE squeeze and the head's pool). */
+    @Benchmark
+    public int globalAvgPoolNdhwc() {
+        if (host()) {
+            return NativeCore.sev_hostrun_global_avgpool_ndhwc_forward(x.address(), mean.address(), N, C, (long) T * S,
+                    0);
+        }
+        return NativeCore.sev_global_avgpool_ndhwc_forward(x.address(), mean.address(), N, C, (long) T * S, 0);
+    }
+
     private static int[] groupedParams() {
         return new int[] {N, C, T, 56, 56, C, 1, 3, 3, 1, 1, 1, 0, 1, 1, C / CG, T, 56, 56};
     }
