@@ -35,6 +35,10 @@ public final class AtomicFiles {
             }
             Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             tmp = null;
+        } catch (java.nio.channels.ClosedByInterruptException e) {
+            // the JDK closes the channel of an interrupted thread (the interrupt flag stays set); its message is null
+            throw new UncheckedIOException("interrupted while writing " + target + " (Thread.interrupt): the previous "
+                    + "file is unchanged", e);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + target + ": " + e.getMessage(), e);
         } finally {
