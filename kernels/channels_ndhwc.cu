@@ -64,8 +64,9 @@ __global__ void split_ndhwc_kernel(const T* y, T* a, T* b, int64_t M, int64_t Ca
     split_ndhwc_element(y, a, b, k.i, k.w.row, k.w.s, Ca, Cb);
 }
 
-// ---- column reductions: block (32, CL_RROWS) per (item, tile of 32 channels), the shares folded over ty by
-// halving strides (sev_tree_sum_host's order)
+// ---- column reductions: grid (item x channel tile, split), block (32, CL_RROWS); the shares folded over ty by
+// halving strides (sev_tree_sum_host's order). part == NULL (one split): the block finishes its channels; else it
+// writes its sums to part [N][P][C] and cl_finalize_kernel adds them.
 __device__ double cl_fold_rows(double v, double (*smem)[32]) {
   const int tx = threadIdx.x, ty = threadIdx.y;
   smem[ty][tx] = v;
@@ -78,32 +79,57 @@ __device__ double cl_fold_rows(double v, double (*smem)[32]) {
   __syncthreads();  // the array is free again for the next block item
   return total;
 }
+// a (n, c) column's result from its sum: the mean (global pool) or the float sum (the SE gate's dg)
+__device__ __forceinline__ float cl_col_finish(double total, int64_t S, bool mean) {
+  return mean ? global_avgpool_finish(total, S) : (float)total;
+}
 
 template <class St>
 __global__ void __launch_bounds__(32 * CL_RROWS)
-    gap_ndhwc_forward_kernel(const typename St::storage* __restrict__ x, float* __restrict__ y, int64_t N, int64_t C,
-                             int64_t S) {
+    gap_ndhwc_forward_kernel(const typename St::storage* __restrict__ x, double* __restrict__ part,
+                             float* __restrict__ y, int64_t N, int64_t C, int64_t S) {
   __shared__ double smem[CL_RROWS][32];
   const int64_t tiles = cl_col_tiles(C);
+  const int p = blockIdx.y, P = gridDim.y;
+  int64_t s0, s1;
+  cl_split_rows(S, p, P, &s0, &s1);
   for (int64_t b = blockIdx.x; b < N * tiles; b += gridDim.x) {
     const int64_t n = b / tiles, c = (b % tiles) * 32 + threadIdx.x;
-    const double total = cl_fold_rows(gap_ndhwc_partial<St>(x, n, c, C, S, threadIdx.y), smem);
-    if (threadIdx.y == 0 && c < C) y[n * C + c] = global_avgpool_finish(total, S);
+    const double total = cl_fold_rows(gap_ndhwc_partial<St>(x, n, c, C, S, s0, s1, threadIdx.y), smem);
+    if (threadIdx.y != 0 || c >= C) continue;
+    if (part)
+      part[(n * P + p) * C + c] = total;
+    else
+      y[n * C + c] = cl_col_finish(total, S, true);
   }
 }
 
 template <class St>
 __global__ void __launch_bounds__(32 * CL_RROWS)
     channel_scale_ndhwc_backward_kernel(const typename St::storage* x, const float* g, const typename St::storage* dy,
-                                        typename St::storage* dx, float* dg, int64_t N, int64_t C, int64_t S) {
+                                        typename St::storage* dx, double* __restrict__ part, float* dg, int64_t N,
+                                        int64_t C, int64_t S) {
   __shared__ double smem[CL_RROWS][32];
   const int64_t tiles = cl_col_tiles(C);
+  const int p = blockIdx.y, P = gridDim.y;
+  int64_t s0, s1;
+  cl_split_rows(S, p, P, &s0, &s1);
   for (int64_t b = blockIdx.x; b < N * tiles; b += gridDim.x) {
     const int64_t n = b / tiles, c = (b % tiles) * 32 + threadIdx.x;
-    const double part = channel_scale_ndhwc_backward_partial<St>(x, g, dy, dx, n, c, C, S, threadIdx.y);
-    const double total = cl_fold_rows(part, smem);
-    if (threadIdx.y == 0 && c < C) dg[n * C + c] = (float)total;
+    const double share = channel_scale_ndhwc_backward_partial<St>(x, g, dy, dx, n, c, C, S, s0, s1, threadIdx.y);
+    const double total = cl_fold_rows(share, smem);
+    if (threadIdx.y != 0 || c >= C) continue;
+    if (part)
+      part[(n * P + p) * C + c] = total;
+    else
+      dg[n * C + c] = cl_col_finish(total, S, false);
   }
+}
+
+// one thread per (n, c), consecutive threads on consecutive channels (coalesced reads of each split's row)
+__global__ void cl_finalize_kernel(const double* __restrict__ part, float* __restrict__ out, int64_t N, int64_t C,
+                                   int64_t S, int P, bool mean) {
+  SEVC_FOR_EACH(i, N * C) out[i] = cl_col_finish(cl_parts_sum(part, i / C, i % C, C, P), S, mean);
 }
 
 template <class St>
@@ -126,6 +152,34 @@ int cl_fail(const char* what, const char* why) {
 }
 
 dim3 cl_dim3(ClGrid2 g) { return dim3((unsigned)g.x, (unsigned)g.y, 1); }
+
+// A column reduction's splits and, when P > 1, its [N][P][C] partials: from the stream-ordered pool
+// (cudaMallocAsync, as the channels-last BN when given no scratch), so no call keeps memory between launches and
+// the C ABI needs no scratch argument; freed on the stream after the finalize.
+struct ClScratch {
+  int P = 1;
+  double* part = nullptr;
+};
+int cl_scratch(ClScratch* s, int64_t N, int64_t C, int64_t S, cudaStream_t st, const char* what) {
+  s->P = cl_col_splits(N, C, S);
+  if (s->P == 1) return SEVC_OK;
+  const size_t bytes = sizeof(double) * (size_t)(N * s->P * C);
+  const cudaError_t err = cudaMallocAsync((void**)&s->part, bytes, st);
+  if (err != cudaSuccess) return sevc::fail(SEVC_E_LAUNCH, what, err);
+  return SEVC_OK;
+}
+dim3 cl_reduction_grid(int64_t N, int64_t C, int P) {
+  return dim3((unsigned)cl_reduction_blocks(N, C), (unsigned)P, 1);
+}
+// after the partials kernel: the finalize (P > 1) and the scratch's release, the first error reported
+int cl_finalize(const ClScratch& s, float* out, int64_t N, int64_t C, int64_t S, bool mean, cudaStream_t st,
+                const char* what) {
+  if (!s.part) return sevc::check_launch(what);
+  cl_finalize_kernel<<<(int)cl_blocks_for(N * C), CL_THREADS, 0, st>>>(s.part, out, N, C, S, s.P, mean);
+  const int rc = sevc::check_launch(what);
+  const cudaError_t err = cudaFreeAsync(s.part, st);
+  return rc == SEVC_OK && err != cudaSuccess ? sevc::fail(SEVC_E_LAUNCH, what, err) : rc;
+}
 }  // namespace
 
 // kernel<SevF32>, kernel<SevBF16> or kernel<SevF16> for a checked dtype code; the storage pointers cast to the
@@ -212,9 +266,12 @@ int sevc_channel_scale_ndhwc_backward(const float* x, const float* g, const floa
   CL_CHECK(what, cl_check_sizes(N, C, S));
   if (N * C == 0) return SEVC_OK;
   if (!dg || (S > 0 && (!x || !g || !dy || !dx))) return cl_fail(what, "NULL pointer");
-  channel_scale_ndhwc_backward_kernel<SevF32><<<(int)cl_reduction_blocks(N, C), dim3(32, CL_RROWS), 0,
-                                                sevc::as_stream(stream)>>>(x, g, dy, dx, dg, N, C, S);
-  return sevc::check_launch(what);
+  const cudaStream_t st = sevc::as_stream(stream);
+  ClScratch s;
+  if (int rc = cl_scratch(&s, N, C, S, st, what)) return rc;
+  channel_scale_ndhwc_backward_kernel<SevF32><<<cl_reduction_grid(N, C, s.P), dim3(32, CL_RROWS), 0, st>>>(
+      x, g, dy, dx, s.part, dg, N, C, S);
+  return cl_finalize(s, dg, N, C, S, false, st, what);
 }
 
 int sevc_global_avgpool_ndhwc_forward(const void* x, float* y, int64_t N, int64_t C, int64_t S, int dtype,
@@ -224,9 +281,12 @@ int sevc_global_avgpool_ndhwc_forward(const void* x, float* y, int64_t N, int64_
   CL_CHECK(what, cl_check_sizes(N, C, S));
   if (N * C == 0) return SEVC_OK;
   if (!y || (S > 0 && !x)) return cl_fail(what, "NULL pointer");
-  CL_DTYPE_LAUNCH(gap_ndhwc_forward_kernel, dtype, (int)cl_reduction_blocks(N, C), dim3(32, CL_RROWS), stream,
-                  (const St_t*)x, y, N, C, S);
-  return sevc::check_launch(what);
+  const cudaStream_t st = sevc::as_stream(stream);
+  ClScratch s;
+  if (int rc = cl_scratch(&s, N, C, S, st, what)) return rc;
+  CL_DTYPE_LAUNCH(gap_ndhwc_forward_kernel, dtype, cl_reduction_grid(N, C, s.P), dim3(32, CL_RROWS), st,
+                  (const St_t*)x, s.part, y, N, C, S);
+  return cl_finalize(s, y, N, C, S, true, st, what);
 }
 
 int sevc_global_avgpool_ndhwc_backward(const float* dy, void* dx, int64_t N, int64_t C, int64_t S, int dtype,

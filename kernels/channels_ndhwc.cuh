@@ -152,26 +152,57 @@ SEV_HD void channel_scale_ndhwc_element(const typename St::storage* x, const flo
 }
 
 // ---------------------------------------------------------------- column reductions over S ([N][S][C] -> [N][C])
-// Block (32 channels) x (CL_RROWS rows): block b is item n = b / tiles, channels c0 = (b % tiles) * 32. Thread (tx,
-// ty) sums channel c0 + tx over s = ty, ty + CL_RROWS, ... in double (a warp reads 32 consecutive channels of one
-// position: coalesced); the block then folds the CL_RROWS shares of each channel by halving strides over ty —
-// sev_tree_sum_host's order — so the result does not depend on timing: no atomics, the same bits every run.
-// 1024 threads a block because there are only N * ceil(C/32) blocks: at small N*C few SMs are busy.
+// Grid (N * ceil(C/32) channel tiles, P splits of S) of blocks (32 channels) x (CL_RROWS rows): block (b, p) is item
+// n = b / tiles, channels c0 = (b % tiles) * 32, rows [s0, s1) of split p (cl_split_rows). Thread (tx, ty) sums
+// channel c0 + tx over s = s0 + ty, s0 + ty + CL_RROWS, ... < s1 in double (a warp reads 32 consecutive channels of
+// one position: coalesced); the block folds the CL_RROWS shares of each channel by halving strides over ty —
+// sev_tree_sum_host's order. Why the split: one block per (item, tile) is only N * ceil(C/32) blocks (16 for the SE
+// squeeze of an early stage, N = 8, C = 64), so most SMs idle while each thread walks ~1600 rows. With P > 1 each
+// block writes its channels' sums to a scratch [N][P][C] (double) and a finalize adds each (n, c)'s P partials in
+// the order p = 0, 1, ..., P-1: no atomics, the same bits every run, and the host drivers replay the same split.
+// With P == 1 the block finishes the channel itself — the same bits as the finalize of a single partial.
 constexpr int CL_RROWS = 32;
+constexpr int64_t CL_SPLIT_BLOCKS = 2048;             // about this many blocks when S is long enough to fill them
+constexpr int64_t CL_SPLIT_MIN_ROWS = CL_RROWS * 16;  // rows of a split at least: 16 per thread, so the loads of a
+                                                      // thread outweigh the block's tree and the partial's store
 SEV_HD int64_t cl_col_tiles(int64_t C) { return (C + 31) / 32; }
-// blocks of a column reduction: one per (item, channel tile), grid-stride beyond 2^30
+// blocks of a column reduction's x: one per (item, channel tile), grid-stride beyond 2^30
 inline int64_t cl_reduction_blocks(int64_t N, int64_t C) {
   const int64_t b = N * cl_col_tiles(C);
   return b < (1 << 30) ? b : (1 << 30);
 }
+// P, the splits of S: min(ceil(S / CL_SPLIT_MIN_ROWS), CL_SPLIT_BLOCKS / (N * tiles)), at least 1 — so P = 1 when
+// S <= 512 or N * tiles > CL_SPLIT_BLOCKS / 2
+SEV_HD int cl_col_splits(int64_t N, int64_t C, int64_t S) {
+  const int64_t items = N * cl_col_tiles(C);
+  int64_t p = (S + CL_SPLIT_MIN_ROWS - 1) / CL_SPLIT_MIN_ROWS;
+  const int64_t cap = items >= CL_SPLIT_BLOCKS ? 1 : CL_SPLIT_BLOCKS / (items > 0 ? items : 1);
+  if (p > cap) p = cap;
+  return (int)(p < 1 ? 1 : p);
+}
+// rows [s0, s1) of split p of P: S / P each, the first S % P one more (no overflow of S * p, no empty split when
+// P <= S)
+SEV_HD void cl_split_rows(int64_t S, int p, int P, int64_t* s0, int64_t* s1) {
+  const int64_t q = S / P, r = S % P;
+  *s0 = p * q + (p < r ? p : r);
+  *s1 = *s0 + q + (p < r ? 1 : 0);
+}
+// the finalize: (n, c)'s P partials of part [N][P][C], added in split order
+SEV_HD double cl_parts_sum(const double* part, int64_t n, int64_t c, int64_t C, int P) {
+  const double* pp = part + (int64_t)n * P * C + c;
+  double acc = pp[0];
+  for (int p = 1; p < P; p++) acc += pp[(int64_t)p * C];
+  return acc;
+}
 
-// global average pool: one thread's share of sum_s x[n][s][c] (0 for a channel past C)
+// global average pool: one thread's share of sum x[n][s][c] over its rows of [s0, s1) (0 for a channel past C)
 template <class St>
-SEV_HD double gap_ndhwc_partial(const typename St::storage* x, int64_t n, int64_t c, int64_t C, int64_t S, int ty) {
+SEV_HD double gap_ndhwc_partial(const typename St::storage* x, int64_t n, int64_t c, int64_t C, int64_t S, int64_t s0,
+                                int64_t s1, int ty) {
   if (c >= C) return 0;
   const typename St::storage* xp = x + n * S * C + c;
   double acc = 0;
-  for (int64_t s = ty; s < S; s += CL_RROWS) acc += St::load(xp[s * C]);
+  for (int64_t s = s0 + ty; s < s1; s += CL_RROWS) acc += St::load(xp[s * C]);
   return acc;
 }
 // its backward: every position of item n gets dy[n][c] / S (global_avgpool_backward_element), rounded once
@@ -181,17 +212,17 @@ SEV_HD void gap_ndhwc_backward_element(const float* dy, typename St::storage* dx
   dx[i] = St::store(dy[n * C + c] / (float)S);
 }
 
-// SE backward: one thread's rows of channel c of item n: dx = dy * g[n][c] (rounded once) and its share of
-// dg[n][c] = sum_s dy * x in double (channel_scale_backward_partial_t's arithmetic)
+// SE backward: one thread's rows (of [s0, s1)) of channel c of item n: dx = dy * g[n][c] (rounded once) and its
+// share of dg[n][c] = sum_s dy * x in double (channel_scale_backward_partial_t's arithmetic)
 template <class St>
 SEV_HD double channel_scale_ndhwc_backward_partial(const typename St::storage* x, const float* g,
                                                    const typename St::storage* dy, typename St::storage* dx, int64_t n,
-                                                   int64_t c, int64_t C, int64_t S, int ty) {
-  if (c >= C || ty >= S) return 0;  // no rows for this thread: g (NULL when S == 0) is not read
+                                                   int64_t c, int64_t C, int64_t S, int64_t s0, int64_t s1, int ty) {
+  if (c >= C || s0 + ty >= s1) return 0;  // no rows for this thread: g (NULL when S == 0) is not read
   const float gs = g[n * C + c];
   const int64_t base = n * S * C + c;
   double acc = 0;
-  for (int64_t s = ty; s < S; s += CL_RROWS) {
+  for (int64_t s = s0 + ty; s < s1; s += CL_RROWS) {
     const int64_t i = base + s * C;
     const float d = St::load(dy[i]);
     dx[i] = St::store(d * gs);

@@ -1,11 +1,12 @@
 // Host drivers of the channels-last glue kernels (kernels/channels_ndhwc.cu): each replays its kernel's grid on
 // the host with the same bodies (kernels/channels_ndhwc.cuh) — the transposes tile by tile, all threads' loads
 // before all threads' stores, as the block's __syncthreads orders them; the element-wise kernels thread by thread
-// along the same grid-stride walk (same grid size); the column reductions block by block, each thread's double
-// share folded over the block's rows in the device's tree order. So what the tests compare with the CPU
-// references is the kernels' arithmetic and index math; only the launch itself needs a GPU. Arguments are
-// checked by the same functions the launchers use.
+// along the same grid-stride walk (same grid size); the column reductions block by block over the same splits of S,
+// each thread's double share folded over the block's rows in the device's tree order, the splits' partials added in
+// the finalize's order. So what the tests compare with the CPU references is the kernels' arithmetic and index
+// math; only the launch itself needs a GPU. Arguments are checked by the same functions the launchers use.
 #include <string>
+#include <vector>
 
 #include "channels_ndhwc.cuh"
 #include "internal.h"
@@ -76,22 +77,37 @@ void items_walk_host(int64_t N, int64_t S, int64_t C, F f) {
       for (int64_t n = by; n < N; n += g.y)
         for (ClWalk k(t, threads, S, C); k.more(); k.next()) f(n, k.i, k.w.s);
 }
-// a column reduction: every (item, 32-channel tile) block, share(n, c, ty) of each thread, folded over ty in the
-// block's tree order; done(n, c, total) for the channels below C
+// a column reduction: the device's cl_col_splits(N, C, S) splits, every (item x 32-channel tile, split) block,
+// share(n, c, s0, s1, ty) of each thread over its split's rows [s0, s1), folded over ty in the block's tree order;
+// with one split done(n, c, total) straight from the block, else the blocks' sums go to a [N][P][C] scratch and
+// the finalize's cl_parts_sum adds them in split order. done runs for the channels below C only.
 template <typename Share, typename Done>
-void column_reduce_host(int64_t N, int64_t C, Share share, Done done) {
+void column_reduce_host(int64_t N, int64_t C, int64_t S, Share share, Done done) {
   const int64_t tiles = cl_col_tiles(C);
-#pragma omp parallel for schedule(static)
-  for (int64_t b = 0; b < N * tiles; b++) {
-    const int64_t n = b / tiles;
-    for (int tx = 0; tx < 32; tx++) {
-      const int64_t c = (b % tiles) * 32 + tx;
-      double parts[CL_RROWS];
-      for (int ty = 0; ty < CL_RROWS; ty++) parts[ty] = share(n, c, ty);
-      const double total = sev_tree_sum_host(parts, CL_RROWS);
-      if (c < C) done(n, c, total);
+  const int P = cl_col_splits(N, C, S);
+  std::vector<double> part(P > 1 ? (size_t)(N * P * C) : 0);
+#pragma omp parallel for schedule(static) collapse(2)
+  for (int64_t b = 0; b < N * tiles; b++)
+    for (int p = 0; p < P; p++) {
+      int64_t s0, s1;
+      cl_split_rows(S, p, P, &s0, &s1);
+      const int64_t n = b / tiles;
+      for (int tx = 0; tx < 32; tx++) {
+        const int64_t c = (b % tiles) * 32 + tx;
+        double parts[CL_RROWS];
+        for (int ty = 0; ty < CL_RROWS; ty++) parts[ty] = share(n, c, s0, s1, ty);
+        const double total = sev_tree_sum_host(parts, CL_RROWS);
+        if (c >= C) continue;
+        if (P > 1)
+          part[(size_t)((n * P + p) * C + c)] = total;
+        else
+          done(n, c, total);
+      }
     }
-  }
+  if (P == 1) return;
+  // cl_finalize_kernel
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < N * C; i++) done(i / C, i % C, cl_parts_sum(part.data(), i / C, i % C, C, P));
 }
 }  // namespace
 
@@ -146,9 +162,9 @@ int sev_hostrun_channel_scale_ndhwc_backward(const float* x, const float* g, con
   if (N * C == 0) return SEV_OK;
   if (!dg || (S > 0 && (!x || !g || !dy || !dx))) return bad(what, "NULL pointer");
   column_reduce_host(
-      N, C,
-      [&](int64_t n, int64_t c, int ty) {
-        return channel_scale_ndhwc_backward_partial<SevF32>(x, g, dy, dx, n, c, C, S, ty);
+      N, C, S,
+      [&](int64_t n, int64_t c, int64_t s0, int64_t s1, int ty) {
+        return channel_scale_ndhwc_backward_partial<SevF32>(x, g, dy, dx, n, c, C, S, s0, s1, ty);
       },
       [&](int64_t n, int64_t c, double total) { dg[n * C + c] = (float)total; });
   return SEV_OK;
@@ -164,7 +180,10 @@ int sev_hostrun_global_avgpool_ndhwc_forward(const void* x, float* y, int64_t N,
     using St = decltype(st);
     using T = typename St::storage;
     column_reduce_host(
-        N, C, [&](int64_t n, int64_t c, int ty) { return gap_ndhwc_partial<St>((const T*)x, n, c, C, S, ty); },
+        N, C, S,
+        [&](int64_t n, int64_t c, int64_t s0, int64_t s1, int ty) {
+          return gap_ndhwc_partial<St>((const T*)x, n, c, C, S, s0, s1, ty);
+        },
         [&](int64_t n, int64_t c, double total) { y[n * C + c] = global_avgpool_finish(total, S); });
     return SEV_OK;
   });

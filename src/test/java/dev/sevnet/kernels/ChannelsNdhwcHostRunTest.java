@@ -29,9 +29,9 @@ import org.junit.jupiter.api.Test;
  * epilogue ((y + bias) + residual, ReLU, one rounding), the SE scale and dx of its backward (one product), the
  * global pool's backward (one division) and the 3-d average pool forward and backward (the same window walk and the
  * CPU scatter's order, in fp32). The column reductions (global pool forward, dg of the SE backward) sum in double
- * in another order than the CPU (32 strided shares then a tree, against one running sum): the double sums differ by
- * ~1e-16 relative, so after the rounding to float the results differ at most by one float ulp — checked as
- * |got - ref| <= 1e-6 |ref| + 1e-9.
+ * in another order than the CPU (S cut into the device's splits, 32 strided shares of each then a tree, the splits'
+ * partials added in order, against one running sum): the double sums differ by ~1e-16 relative, so after the
+ * rounding to float the results differ at most by one float ulp — checked as |got - ref| <= 1e-6 |ref| + 1e-9.
  */
 class ChannelsNdhwcHostRunTest {
     static final int F32 = 0, BF16 = 1, F16 = 2;
@@ -271,7 +271,9 @@ class ChannelsNdhwcHostRunTest {
     @Test
     void channelScaleBackwardMatchesTheReference() {
         Random r = new Random(302);
-        long[][] extra = {{2, 64, 3001}, {1, 33, 1000}};  // long columns: many rows per thread, and the tree
+        // long columns: many rows per thread, and the tree; S split over blocks (P > 1, ragged splits: S % P != 0);
+        // one position per item (P = 1, most row lanes empty)
+        long[][] extra = {{2, 64, 3001}, {1, 33, 1000}, {2, 70, 50000}, {8, 64, 1}};
         long[][] shapes = Arrays.copyOf(allShapes(), allShapes().length + extra.length);
         System.arraycopy(extra, 0, shapes, allShapes().length, extra.length);
         for (long[] s : shapes) {
@@ -295,7 +297,8 @@ class ChannelsNdhwcHostRunTest {
     @Test
     void globalAvgPoolMatchesTheReference() {
         Random r = new Random(401);
-        long[][] extra = {{2, 70, 3001}, {1, 512, 392}};
+        // S split over blocks (P = 98 splits of 510 or 511 rows at {2, 70, 50000}; 6 at {2, 70, 3001}); S = 1
+        long[][] extra = {{2, 70, 3001}, {1, 512, 392}, {2, 70, 50000}, {8, 64, 1}};
         long[][] shapes = Arrays.copyOf(allShapes(), allShapes().length + extra.length);
         System.arraycopy(extra, 0, shapes, allShapes().length, extra.length);
         for (long[] s : shapes) {
