@@ -128,6 +128,56 @@ final class ConvGemmPlan {
                 Operand.Y, 0, co, (long) l * co, n));
     }
 
+    /**
+     * The channels-last 1x1x1 conv as the one GEMM cuBLASLt runs with its epilogue: every clip's rows are consecutive
+     * in NDHWC, so the N per-clip products of {@link #channelsLastPointwiseForward} are one product over N*L columns,
+     * Y^T (Cout x NL) = W X^T. Y's rows are the output channels, which is what cuBLASLt's bias vector runs along (one
+     * value per row of D, broadcast over the columns): the per-channel bias of a folded conv. With a residual, cuBLASLt
+     * reads it as C (beta 1) and writes D = act(W X^T + C + bias); {@code accumulate} says so here, the host run
+     * copying the residual into Y first. Null when N*L is past an int (the plan's column count).
+     */
+    static Gemm channelsLastPointwiseFused(int n, int ci, int co, int l, boolean residual) {
+        long cols = (long) n * l;
+        if (cols > Integer.MAX_VALUE) {
+            return null;
+        }
+        return new Gemm(true, false, co, (int) cols, ci, Operand.W, 0, ci, 0, Operand.X, 0, ci, 0, residual, Operand.Y,
+                0, co, 0, 1);
+    }
+
+    /**
+     * cuBLASLt's epilogue of the fused 1x1x1 conv ({@code cublasLtEpilogue_t}, the values of cublasLt.h): applied to
+     * {@code W X^T + beta C} in fp32, before D is rounded to its type.
+     */
+    enum LtEpilogue {
+        NONE(1), RELU(2), BIAS(4), RELU_BIAS(6);
+
+        private final int code;
+
+        LtEpilogue(int code) {
+            this.code = code;
+        }
+
+        /** The {@code CUBLASLT_EPILOGUE_*} value. */
+        int code() {
+            return code;
+        }
+
+        boolean hasBias() {
+            return this == BIAS || this == RELU_BIAS;
+        }
+
+        static LtEpilogue of(boolean bias, boolean relu) {
+            return bias ? (relu ? RELU_BIAS : BIAS) : (relu ? RELU : NONE);
+        }
+
+        /** One output element: {@code acc} is {@code W X^T + beta C} at a row whose bias is {@code bias}. */
+        double apply(double acc, double bias) {
+            double v = hasBias() ? acc + bias : acc;
+            return this == RELU || this == RELU_BIAS ? Math.max(v, 0) : v;
+        }
+    }
+
     static List<Gemm> channelsLastPointwiseBackwardData(int n, int ci, int co, int l) {
         return List.of(new Gemm(false, false, ci, l, co, Operand.W, 0, ci, 0, Operand.DY, 0, co, (long) l * co, false,
                 Operand.DX, 0, ci, (long) l * ci, n));

@@ -995,13 +995,14 @@ public final class CudaBackend implements Backend {
      * fewer routes (or another implementation of one) is measured again rather than trusted. Raise it when a route
      * is added or changed.
      */
-    static final int ROUTES_VERSION = 1;
+    static final int ROUTES_VERSION = 2;
 
     static final String ROUTE_CUDNN = "cudnn";
     static final String ROUTE_CHANNELS_LAST = "channels-last";
     static final String ROUTE_SEVNET = "sevnet";
     static final String ROUTE_WIDEN = "widen";
     static final String ROUTE_CUBLAS = "cublas";
+    static final String ROUTE_CUBLASLT = "cublaslt";
 
     // ---- the 1x1x1 conv as GEMMs (cuBLAS; a measured route) ----
     // Per clip n the NCDHW tensors are matrices: x_n [Cin, L] and y_n [Cout, L] (L = T*H*W), w [Cout, Cin], so
@@ -1427,18 +1428,40 @@ public final class CudaBackend implements Backend {
         try {
             dev.activate();
             String what = dt + " " + spec + " channels-last";
+            Runnable epilogue = () -> {
+                if (bias != null || residual != null || relu) {
+                    k(CudaKernels.sevc_bias_act_ndhwc(y.address(), addr(bias), addr(residual),
+                            out.get(0) * out.sizeFrom(2), cout, relu ? 1 : 0, CudnnTypes.kernelCode(dt), st()),
+                            "channels-last bias+residual+relu");
+                }
+            };
             try {
                 Runnable cudnnRoute = () -> {
                     ConvDescriptors d = descriptors(p, dt, true);
                     withKtrsc(w, wk -> cudnnForward(d, key, x, wk, y, what));
+                    epilogue.run();
                 };
                 if (channelsLastGemmRoute(spec, x.shape(), cout)) {
-                    measured(key, cudnnThenCublas(cudnnRoute,
-                            () -> withKtrsc(w, wk -> runGemms(isPointwise(spec)
-                                    ? ConvGemmPlan.channelsLastPointwiseForward(p[0], p[1], p[5], p[2] * p[3] * p[4])
-                                    : ConvGemmPlan.channelsLastTemporalForward(p[0], p[1], p[5], p[2], p[3] * p[4]),
-                                    operands(ConvGemmPlan.Operand.X, x, ConvGemmPlan.Operand.W, wk,
-                                            ConvGemmPlan.Operand.Y, y), what))), ROUTE_CUDNN, y);
+                    Runnable cublasRoute = () -> {
+                        withKtrsc(w, wk -> runGemms(isPointwise(spec)
+                                ? ConvGemmPlan.channelsLastPointwiseForward(p[0], p[1], p[5], p[2] * p[3] * p[4])
+                                : ConvGemmPlan.channelsLastTemporalForward(p[0], p[1], p[5], p[2], p[3] * p[4]),
+                                operands(ConvGemmPlan.Operand.X, x, ConvGemmPlan.Operand.W, wk, ConvGemmPlan.Operand.Y,
+                                        y), what));
+                        epilogue.run();
+                    };
+                    java.util.Map<String, Runnable> routes = cudnnThenCublas(cudnnRoute, cublasRoute);
+                    ConvGemmPlan.Gemm fused = isPointwise(spec)
+                            ? ConvGemmPlan.channelsLastPointwiseFused(p[0], p[1], p[5], p[2] * p[3] * p[4], residual != null)
+                            : null;
+                    // each route writes the whole result, epilogue included: the choice depends on which one it has
+                    String routeKey = key + epilogueKey(bias != null, residual != null, relu);
+                    if (fused != null) {
+                        routes.put(ROUTE_CUBLASLT, () -> withKtrsc(w, wk -> ltPointwiseForward(routeKey, fused,
+                                ConvGemmPlan.LtEpilogue.of(bias != null, relu), x, wk, bias, residual, y, what,
+                                cublasRoute)));
+                    }
+                    measured(routeKey, routes, ROUTE_CUDNN, y);
                 } else {
                     cudnnRoute.run();
                 }
@@ -1447,14 +1470,43 @@ public final class CudaBackend implements Backend {
                 y.close();
                 return channelsLastConv(x, w, bias, spec, residual, relu);
             }
-            if (bias != null || residual != null || relu) {
-                k(CudaKernels.sevc_bias_act_ndhwc(y.address(), addr(bias), addr(residual), out.get(0) * out.sizeFrom(2),
-                        cout, relu ? 1 : 0, CudnnTypes.kernelCode(dt), st()), "channels-last bias+residual+relu");
-            }
             return y;
         } catch (RuntimeException | Error e) {
             y.close();
             throw e;
+        }
+    }
+
+    /** The suffix of a measured conv's route key naming its epilogue (bias, residual, ReLU): each is a problem. */
+    static String epilogueKey(boolean bias, boolean residual, boolean relu) {
+        return bias || residual || relu ? ":epi" + (bias ? "b" : "") + (residual ? "r" : "") + (relu ? "a" : "") : "";
+    }
+
+    /** cuBLASLt, made at its first use (a backend that never runs an inference conv channels-last never loads it). */
+    private CublasLt cublasLt;
+
+    /**
+     * The channels-last 1x1x1 conv and its epilogue as one cuBLASLt matmul (the cuBLAS route when this call's pointers
+     * are not aligned as the chosen algorithm assumes, or when a CUDA graph capture would make the problem's
+     * descriptors): y = act(W x + bias [+ residual]), fp32 accumulation (TF32 when allowed), D rounded once. A 16-bit
+     * y takes a 16-bit bias (cuBLASLt's bias vector is D's type): the fp32 bias is cast per call (Cout values).
+     */
+    private void ltPointwiseForward(String ltKey, ConvGemmPlan.Gemm g, ConvGemmPlan.LtEpilogue epi, Tensor x,
+            Tensor wk, Tensor bias, Tensor residual, Tensor y, String what, Runnable cublasRoute) {
+        DType dt = y.dtype();
+        boolean aligned = java.util.stream.LongStream.of(x.address(), wk.address(), y.address(), addr(residual),
+                addr(bias)).allMatch(a -> a % CublasLt.ALIGNMENT == 0);
+        if (!aligned || (dev.allocator().capturingOnThisThread() && (cublasLt == null || !cublasLt.prepared(ltKey)))) {
+            cublasRoute.run();
+            return;
+        }
+        if (cublasLt == null) {
+            cublasLt = new CublasLt();
+        }
+        try (Tensor b16 = bias == null || dt == DType.FLOAT32 ? null : cast(bias, dt)) {
+            Tensor b = b16 != null ? b16 : bias;
+            cublasLt.matmul(ltKey, g, epi, cudaType(dt), gemmCompute(dt), wk.address(), x.address(), addr(residual),
+                    y.address(), addr(b), this::workspace, dev.stream(), what);
         }
     }
 

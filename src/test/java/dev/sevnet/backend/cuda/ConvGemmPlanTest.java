@@ -183,6 +183,70 @@ class ConvGemmPlanTest {
         }
     }
 
+    /**
+     * The cuBLASLt form of the channels-last 1x1x1 conv: one GEMM over N*L columns, then the epilogue as cuBLASLt
+     * defines it (bias per row of D, i.e. per output channel; ReLU last; the residual as C with beta 1), against the
+     * CPU's conv3d / conv3dResidual — every epilogue, with and without a residual.
+     */
+    @ParameterizedTest
+    @CsvSource({"2,5,7,3,4,5", "3,64,96,4,7,7", "1,3,3,1,2,2", "2,32,32,1,3,3"})
+    void theFusedChannelsLastPlanIsTheConvolutionAndItsEpilogue(int n, int ci, int co, int t, int h, int w) {
+        ConvSpec spec = ConvSpec.of(1);
+        Random r = new Random(ci * 31 + co);
+        int l = t * h * w;
+        try (TensorScope scope = TensorScope.open()) {
+            Shape xs = Shape.of(n, ci, t, h, w);
+            Tensor x = rand(r, xs);
+            Tensor wt = rand(r, Shape.of(co, ci, 1, 1, 1));
+            Tensor bias = rand(r, Shape.of(co));
+            Tensor res = rand(r, spec.outputShape(xs, co));
+            float[] b = bias.toFloatArray();
+            for (boolean residual : new boolean[] {false, true}) {
+                ConvGemmPlan.Gemm g = ConvGemmPlan.channelsLastPointwiseFused(n, ci, co, l, residual);
+                assertEquals(1, g.batch());
+                assertEquals(residual, g.accumulate());
+                for (ConvGemmPlan.LtEpilogue epi : ConvGemmPlan.LtEpilogue.values()) {
+                    boolean relu = epi == ConvGemmPlan.LtEpilogue.RELU || epi == ConvGemmPlan.LtEpilogue.RELU_BIAS;
+                    Map<ConvGemmPlan.Operand, float[]> ops = new EnumMap<>(ConvGemmPlan.Operand.class);
+                    ops.put(ConvGemmPlan.Operand.X, ndhwc(x));
+                    ops.put(ConvGemmPlan.Operand.W, ndhwc(wt));
+                    float[] y = residual ? ndhwc(res) : new float[n * co * l];
+                    if (!residual) {
+                        java.util.Arrays.fill(y, Float.NaN);
+                    }
+                    ops.put(ConvGemmPlan.Operand.Y, y);
+                    run(List.of(g), ops);
+                    for (int i = 0; i < y.length; i++) {
+                        y[i] = (float) epi.apply(y[i], b[i % co]); // D is Cout x NL column-major: row = channel
+                    }
+                    Tensor bb = epi.hasBias() ? bias : null;
+                    Tensor expected = residual ? cpu.conv3dResidual(x, wt, bb, spec, res, relu)
+                            : cpu.conv3d(x, wt, bb, spec, relu);
+                    close(expected, ncdhw(y, n, co, l), "fused 1x1x1 " + xs + " -> " + co + " " + epi
+                            + (residual ? " + residual" : ""));
+                }
+            }
+        }
+        assertEquals(null, ConvGemmPlan.channelsLastPointwiseFused(65536, 8, 8, 65536, false), "N*L past an int");
+    }
+
+    /** The epilogue codes are cuBLASLt's (cublasLt.h), and the choice follows bias and ReLU. */
+    @org.junit.jupiter.api.Test
+    void ltEpiloguesAreCublasLtsValues() {
+        assertEquals(org.bytedeco.cuda.global.cublas.CUBLASLT_EPILOGUE_DEFAULT, ConvGemmPlan.LtEpilogue.NONE.code());
+        assertEquals(org.bytedeco.cuda.global.cublas.CUBLASLT_EPILOGUE_RELU, ConvGemmPlan.LtEpilogue.RELU.code());
+        assertEquals(org.bytedeco.cuda.global.cublas.CUBLASLT_EPILOGUE_BIAS, ConvGemmPlan.LtEpilogue.BIAS.code());
+        assertEquals(org.bytedeco.cuda.global.cublas.CUBLASLT_EPILOGUE_RELU_BIAS,
+                ConvGemmPlan.LtEpilogue.RELU_BIAS.code());
+        assertEquals(ConvGemmPlan.LtEpilogue.RELU_BIAS, ConvGemmPlan.LtEpilogue.of(true, true));
+        assertEquals(ConvGemmPlan.LtEpilogue.BIAS, ConvGemmPlan.LtEpilogue.of(true, false));
+        assertEquals(ConvGemmPlan.LtEpilogue.RELU, ConvGemmPlan.LtEpilogue.of(false, true));
+        assertEquals(ConvGemmPlan.LtEpilogue.NONE, ConvGemmPlan.LtEpilogue.of(false, false));
+        assertEquals("", CudaBackend.epilogueKey(false, false, false));
+        assertEquals(":epibra", CudaBackend.epilogueKey(true, true, true));
+        assertEquals(":epia", CudaBackend.epilogueKey(false, false, true));
+    }
+
     /** t's values in NDHWC order ([N][S][C]). */
     static float[] ndhwc(Tensor t) {
         float[] v = t.toFloatArray();

@@ -184,6 +184,60 @@ class CudaChannelsLastTest {
         }
     }
 
+    /**
+     * The channels-last 1x1x1 conv as one cuBLASLt matmul with its epilogue (bias, ReLU, residual as C), forced:
+     * every epilogue against the CPU's conv3d / conv3dResidual; ragged and SEVNet-like channel counts, one frame, and a
+     * weight given contiguous (reordered per call). Then the same problems measured (AUTO): whichever route wins, the
+     * result still matches.
+     */
+    @ParameterizedTest
+    @CsvSource({"FLOAT32, 1e-4", "BFLOAT16, 1e-2", "FLOAT16, 2e-3"})
+    void theCublasLtEpilogueRouteMatchesTheCpu(DType dt, double rtol) {
+        gpu.setKernelMode(CudaBackend.KernelMode.AUTO);
+        gpu.setAllowTf32(false);
+        ConvSpec spec = ConvSpec.of(1);
+        Random r = new Random(13);
+        for (String route : new String[] {CudaBackend.ROUTE_CUBLASLT, null}) {
+            gpu.forceRouteForTests(route);
+            try {
+                // {N, Cin, T, H, W, Cout}
+                for (long[] c : new long[][] {{2, 5, 3, 4, 5, 7}, {2, 64, 4, 7, 7, 96}, {1, 32, 1, 3, 3, 32},
+                    {3, 48, 2, 5, 5, 48}}) {
+                    try (TensorScope scope = TensorScope.open()) {
+                        Shape xShape = Shape.of(java.util.Arrays.copyOf(c, 5));
+                        long co = c[5];
+                        Shape yShape = spec.outputShape(xShape, co);
+                        Tensor x = rand(r, dt, 1, xShape.dims());
+                        Tensor w = rand(r, dt, 1.0 / Math.sqrt(c[1]), co, c[1], 1, 1, 1);
+                        Tensor bias = CudaBackendOpsTest.rand(r, co);
+                        Tensor res = rand(r, dt, 1, yShape.dims());
+                        Tensor gx = upCl(x);
+                        Tensor gb = gpu.toDevice(bias);
+                        Tensor gres = upCl(res);
+                        for (Tensor gw : new Tensor[] {upCl(w), gpu.toDevice(w)}) {
+                            String what = dt + " " + (route == null ? "measured" : route) + " " + xShape + " -> " + co
+                                    + (gw.isChannelsLast() ? "" : " (contiguous w)");
+                            for (boolean relu : new boolean[] {false, true}) {
+                                for (boolean withBias : new boolean[] {false, true}) {
+                                    Tensor b = withBias ? bias : null;
+                                    Tensor y = gpu.conv3d(gx, gw, withBias ? gb : null, spec, relu);
+                                    assertTrue(y.isChannelsLast() && y.dtype() == dt, y.toString());
+                                    close(cpu.conv3d(x, w, b, spec, relu), y, rtol,
+                                            what + " bias " + withBias + " relu " + relu);
+                                    close(cpu.conv3dResidual(x, w, b, spec, res, relu), gpu.conv3dResidual(gx, gw,
+                                            withBias ? gb : null, spec, gres, relu), rtol,
+                                            what + " residual, bias " + withBias + " relu " + relu);
+                                }
+                            }
+                        }
+                    }
+                }
+            } finally {
+                gpu.forceRouteForTests(null);
+            }
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(value = DType.class, names = {"FLOAT32", "BFLOAT16", "FLOAT16"})
     void glueOpsMatchTheCpuReference(DType dt) {
