@@ -403,12 +403,38 @@ public final class Tensor implements AutoCloseable {
         return a;
     }
 
+    /**
+     * The float32 element at {@code index} in the logical NCDHW order (row-major over {@link #shape()}), whatever the
+     * layout: a channels-last tensor's element is found where its NDHWC bytes keep it.
+     */
     public float getFloat(long index) {
-        return floatBuffer().get(Math.toIntExact(index));
+        return floatElements().get(Math.toIntExact(storageIndex(index)));
     }
 
+    /** Sets the float32 element at {@code index} in the logical NCDHW order, whatever the layout. */
     public void setFloat(long index, float v) {
-        floatBuffer().put(Math.toIntExact(index), v);
+        floatElements().put(Math.toIntExact(storageIndex(index)), v);
+    }
+
+    private FloatBuffer floatElements() {
+        requireDType(DType.FLOAT32);
+        return rawBuffer().asFloatBuffer();
+    }
+
+    /** Where the element at logical (NCDHW, row-major) {@code index} is in this tensor's bytes. */
+    private long storageIndex(long index) {
+        if (index < 0 || index >= shape.size()) {
+            throw new IndexOutOfBoundsException("element " + index + " of a tensor " + shape);
+        }
+        if (!isChannelsLast() || MemoryFormat.isLayoutInvariant(shape)) {
+            return index;
+        }
+        long c = shape.get(1);
+        long s = shape.sizeFrom(2);
+        long n = index / (c * s);
+        long ch = index / s % c;
+        long p = index % s;
+        return (n * s + p) * c + ch;
     }
 
     /** A float32 copy of this tensor (converts f16, bf16 and int64). */

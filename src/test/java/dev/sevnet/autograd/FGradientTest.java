@@ -97,6 +97,35 @@ class FGradientTest {
         check(v -> F.conv3d(v.get(0), v.get(1), v.get(2), spec), rand(2, 2, 3, 4, 4), rand(3, 2, 3, 3, 3), rand(3));
     }
 
+    /** t reordered to channels-last (NDHWC activations, KTRSC weights) on the host: the CPU reference layout. */
+    private Tensor channelsLast(Tensor t) {
+        return constant(Backends.cpu().toMemoryFormat(t, dev.sevnet.tensor.MemoryFormat.CHANNELS_LAST));
+    }
+
+    /**
+     * Channels-last inputs: GradCheck perturbs and reads elements in the logical order (Tensor.getFloat/setFloat
+     * find them in the NDHWC bytes), so a block's ops check with x and the weights channels-last as they do
+     * contiguous: pointwise conv, grouped 1x3x3, temporal 3x1x1, batch norm with residual, the global pool.
+     */
+    @Test
+    void channelsLastInputsCheckThroughABlock() {
+        ConvSpec grouped = ConvSpec.builder().kernel(1, 3, 3).padding(0, 1, 1).groups(2).build();
+        ConvSpec temporal = ConvSpec.builder().kernel(3, 1, 1).padding(1, 0, 0).build();
+        Tensor mean = constant(Tensor.zeros(Shape.of(4)));
+        Tensor var = constant(Tensor.full(Shape.of(4), 1f));
+        Tensor x = channelsLast(rand(2, 4, 3, 3, 3));
+        Tensor w1 = channelsLast(rand(4, 4, 1, 1, 1));
+        Tensor w2 = channelsLast(rand(4, 2, 1, 3, 3));
+        Tensor w3 = channelsLast(rand(4, 4, 3, 1, 1));
+        check(v -> {
+            Var y = F.conv3d(F.conv3d(F.conv3d(v.get(0), v.get(1), ConvSpec.of(1)), v.get(2), grouped), v.get(3),
+                    temporal);
+            Var bn = F.batchNorm(y, v.get(4), v.get(5), mean, var, true, 0.1, 1e-5);
+            return F.globalAvgPool(F.add(bn, v.get(0)));
+        }, x, w1, w2, w3, rand(4), rand(4));
+        org.junit.jupiter.api.Assertions.assertTrue(x.isChannelsLast() && w3.isChannelsLast());
+    }
+
     @Test
     void batchNormTraining() {
         Tensor mean = constant(Tensor.zeros(Shape.of(3)));

@@ -74,6 +74,13 @@ class MemoryFormatTest {
                 }
             }
             assertTrue(cl.toString().contains("channels-last"));
+            // element access is logical too: index 53 is (n0, c2, s13) = 2*20 + 13, kept at NDHWC (0*20 + 13)*3 + 2
+            assertEquals(v[53], cl.getFloat(53));
+            cl.setFloat(53, -7f);
+            assertEquals(-7f, cl.toFloatArray()[53]);
+            assertEquals(-7f, ((HostStorage) cl.storage()).byteBuffer().order(java.nio.ByteOrder.LITTLE_ENDIAN)
+                    .getFloat(4 * ((0 * 20 + 13) * 3 + 2)));
+            assertThrows(IndexOutOfBoundsException.class, () -> cl.getFloat(s.size()));
         }
     }
 
