@@ -305,6 +305,34 @@ class ChannelsLastCpuTest {
         }
     }
 
+    /**
+     * A layout-invariant activation (one position per clip, or one channel) labelled channels-last gives results
+     * labelled channels-last, as the CUDA backend's NDHWC path does, with the contiguous values; a non-invariant
+     * result (dx of a stride-2 conv back to 2x2) is reordered for real.
+     */
+    @Test
+    void layoutInvariantChannelsLastInputsGiveChannelsLastResults() {
+        Random r = new Random(10);
+        try (TensorScope scope = TensorScope.open()) {
+            Tensor x = rand(r, 2, 6, 1, 1, 1);
+            Tensor xcl = cl(x);
+            assertTrue(xcl.isChannelsLast() && MemoryFormat.isLayoutInvariant(xcl.shape()));
+            Tensor w = rand(r, 4, 6, 1, 1, 1);
+            Tensor y = cpu.conv3d(xcl, w, ConvSpec.of(1));
+            assertTrue(y.isChannelsLast(), y.toString());
+            assertArrayEquals(cpu.conv3d(x, w, ConvSpec.of(1)).toFloatArray(), y.toFloatArray());
+            Tensor relu = cpu.relu(xcl);
+            assertTrue(relu.isChannelsLast(), relu.toString());
+            ConvSpec down = ConvSpec.builder().kernel(1, 3, 3).stride(1, 2, 2).padding(0, 1, 1).build();
+            Tensor w2 = rand(r, 4, 6, 1, 3, 3);
+            Tensor dy = rand(r, 2, 4, 1, 1, 1);
+            Shape xs = Shape.of(2, 6, 1, 2, 2);
+            Tensor dx = cpu.conv3dBackwardData(cl(dy), w2, down, xs);
+            assertTrue(dx.isChannelsLast() && !MemoryFormat.isLayoutInvariant(dx.shape()), dx.toString());
+            assertArrayEquals(cpu.conv3dBackwardData(dy, w2, down, xs).toFloatArray(), dx.toFloatArray());
+        }
+    }
+
     private static float[] lossAndBackward(SevNet net, Tensor x, Tensor labels) {
         Var logits = net.forward(Var.of(x));
         Var loss = F.softmaxCrossEntropy(logits, labels);

@@ -124,10 +124,14 @@ public final class CpuBackend implements Backend {
         return format == MemoryFormat.CHANNELS_LAST ? toCl(dx) : dx;
     }
 
-    /** Whether any argument is channels-last in its bytes (a layout-invariant one is the same either way). */
+    /**
+     * Whether any argument is labelled channels-last: the op then runs on NCDHW views or copies and its result is
+     * labelled channels-last, as the CUDA backend's NDHWC path gives it — for a layout-invariant tensor (C or T*H*W of
+     * 1) too, whose bytes are the same either way (its "copy" is a relabelled view).
+     */
     private static boolean cl(Tensor... ts) {
         for (Tensor t : ts) {
-            if (t != null && !t.isClosed() && t.isChannelsLast() && !MemoryFormat.isLayoutInvariant(t.shape())) {
+            if (t != null && !t.isClosed() && t.isChannelsLast()) {
                 return true;
             }
         }
