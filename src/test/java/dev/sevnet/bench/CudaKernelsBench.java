@@ -31,7 +31,7 @@ import java.util.function.Supplier;
  * no cudaMalloc is timed); prints Markdown tables with ms, GB/s (the bytes each op must move at
  * least), TFLOP/s and the fraction of the device's peak. Run on a GPU machine:
  *
- * <pre>java -cp CLASSPATH dev.sevnet.bench.CudaKernelsBench [batch] [reps] [peakGBs] [peakTflops] [all|base|fused|ndhwc|bnhalf|halftrain|halfroutes|cl]</pre>
+ * <pre>java -cp CLASSPATH dev.sevnet.bench.CudaKernelsBench [batch] [reps] [peakGBs] [peakTflops] [all|base|fused|ndhwc|bnhalf|halftrain|halfroutes|cl|lt]</pre>
  *
  * (defaults 8, 20, the H200's 4300 GB/s copy rate measured here and 67 fp32 TFLOP/s datasheet, all).
  */
@@ -75,6 +75,9 @@ public final class CudaKernelsBench {
         }
         if (sections.contains("all") || sections.contains("cl")) {
             channelsLastOps(gpu, batch, reps);
+        }
+        if (sections.contains("all") || sections.contains("lt")) {
+            pointwiseEpilogueRoutes(gpu, batch, reps);
         }
         gpu.setKernelMode(CudaBackend.KernelMode.AUTO);
     }
@@ -654,6 +657,65 @@ public final class CudaKernelsBench {
                 }
             }
         } finally {
+            gpu.setAllowTf32(false);
+        }
+    }
+
+    /**
+     * Section {@code lt}: a folded model's channels-last 1x1x1 conv with its epilogue (bias + ReLU, and bias + residual
+     * + ReLU) by each route CudaBackend measures — cuDNN then sevnet's NDHWC epilogue kernel, one cuBLAS GEMM then the
+     * same kernel, and one cuBLASLt matmul with the epilogue inside ({@code CublasLt}) — forced one at a time, then
+     * measured (the route AUTO keeps). fp32 with TF32 and bf16; every G8 stage width at batch N, 16 frames.
+     */
+    private static void pointwiseEpilogueRoutes(CudaBackend gpu, int batch, int reps) {
+        System.out.println();
+        System.out.println("channels-last 1x1x1 conv + epilogue by route (CudaBackend.forceRoute; auto = measured), ms");
+        System.out.println("| epilogue | [N,C,T,H,W] | dtype | cudnn | cublas | cublaslt | auto | best TFLOP/s |");
+        System.out.println("|---|---|---|---|---|---|---|---|");
+        gpu.setKernelMode(CudaBackend.KernelMode.AUTO);
+        gpu.setAllowTf32(true);
+        Random r = new Random(11);
+        String[] routes = {"cudnn", "cublas", "cublaslt", null};
+        try {
+            for (int[] blk : G8_BLOCKS) {
+                if (blk[2] != 1) {
+                    continue;
+                }
+                int c = blk[0], hw = blk[1], t = 16;
+                Shape xs = Shape.of(batch, c, t, hw, hw);
+                double flops = 2.0 * xs.size() * c;
+                for (DType dt : new DType[] {DType.FLOAT32, DType.BFLOAT16}) {
+                    try (Tensor x0 = randOf(gpu, r, xs, dt); Tensor x = gpu.toMemoryFormat(x0, MemoryFormat.CHANNELS_LAST);
+                            Tensor res0 = randOf(gpu, r, xs, dt);
+                            Tensor res = gpu.toMemoryFormat(res0, MemoryFormat.CHANNELS_LAST);
+                            Tensor w0 = randOf(gpu, r, Shape.of(c, c, 1, 1, 1), dt);
+                            Tensor w = gpu.toMemoryFormat(w0, MemoryFormat.CHANNELS_LAST);
+                            Tensor b = rand(gpu, r, Shape.of(c))) {
+                        for (boolean residual : new boolean[] {false, true}) {
+                            double[] ms = new double[routes.length];
+                            for (int i = 0; i < routes.length; i++) {
+                                gpu.forceRoute(routes[i]);
+                                Supplier<Tensor> op = residual
+                                        ? () -> gpu.conv3dResidual(x, w, b, ConvSpec.of(1), res, true)
+                                        : () -> gpu.conv3d(x, w, b, ConvSpec.of(1), true);
+                                try {
+                                    ms[i] = gpu.cudaDevice().timeMillis(reps, () -> op.get().close());
+                                } catch (RuntimeException e) {
+                                    ms[i] = Double.NaN;
+                                    System.err.println("route " + routes[i] + " failed: " + e.getMessage());
+                                }
+                            }
+                            double best = java.util.Arrays.stream(ms).filter(v -> !Double.isNaN(v)).min().orElse(Double.NaN);
+                            double tf = flops / (best * 1e-3) / 1e12;
+                            System.out.println(String.format(Locale.ROOT,
+                                    "| bias%s + ReLU | %s | %s | %.3f | %.3f | %.3f | %.3f | %.1f |",
+                                    residual ? " + residual" : "", xs, dt, ms[0], ms[1], ms[2], ms[3], tf));
+                        }
+                    }
+                }
+            }
+        } finally {
+            gpu.forceRoute(null);
             gpu.setAllowTf32(false);
         }
     }

@@ -608,10 +608,14 @@ public final class CudaBackend implements Backend {
         measured(key, routes, sevnetByDefault ? ROUTE_SEVNET : ROUTE_CUDNN, false, outputs); // batch norm: no TF32
     }
 
-    /** Tests: every measured op takes this route where it has one (no measurement, nothing recorded); null: off. */
+    /** Every measured op takes this route where it has one (no measurement, nothing recorded); null: off. */
     private volatile String forcedRoute;
 
-    synchronized void forceRouteForTests(String route) {
+    /**
+     * For benchmarks and tests: every measured op that has a route of this name ({@code cudnn}, {@code cublas},
+     * {@code cublaslt}, {@code sevnet}, ...) takes it, unmeasured and unrecorded; the others keep theirs. Null: off.
+     */
+    public synchronized void forceRoute(String route) {
         forcedRoute = route;
     }
 

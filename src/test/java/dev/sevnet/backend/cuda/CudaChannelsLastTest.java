@@ -150,7 +150,7 @@ class CudaChannelsLastTest {
     void theGemmRouteMatchesTheCpu(DType dt, double rtol) {
         gpu.setKernelMode(CudaBackend.KernelMode.AUTO);
         gpu.setAllowTf32(false);
-        gpu.forceRouteForTests(CudaBackend.ROUTE_CUBLAS);
+        gpu.forceRoute(CudaBackend.ROUTE_CUBLAS);
         try {
             ConvSpec temporal = ConvSpec.builder().kernel(3, 1, 1).padding(1, 0, 0).build();
             Random r = new Random(9);
@@ -180,7 +180,7 @@ class CudaChannelsLastTest {
                 }
             }
         } finally {
-            gpu.forceRouteForTests(null);
+            gpu.forceRoute(null);
         }
     }
 
@@ -198,7 +198,7 @@ class CudaChannelsLastTest {
         ConvSpec spec = ConvSpec.of(1);
         Random r = new Random(13);
         for (String route : new String[] {CudaBackend.ROUTE_CUBLASLT, null}) {
-            gpu.forceRouteForTests(route);
+            gpu.forceRoute(route);
             try {
                 // {N, Cin, T, H, W, Cout}
                 for (long[] c : new long[][] {{2, 5, 3, 4, 5, 7}, {2, 64, 4, 7, 7, 96}, {1, 32, 1, 3, 3, 32},
@@ -233,7 +233,7 @@ class CudaChannelsLastTest {
                     }
                 }
             } finally {
-                gpu.forceRouteForTests(null);
+                gpu.forceRoute(null);
             }
         }
     }

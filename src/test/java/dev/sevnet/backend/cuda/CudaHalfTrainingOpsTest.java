@@ -328,7 +328,7 @@ class CudaHalfTrainingOpsTest {
         gpu.setKernelMode(CudaBackend.KernelMode.AUTO);
         boolean tf32 = gpu.allowTf32();
         gpu.setAllowTf32(false);
-        gpu.forceRouteForTests(CudaBackend.ROUTE_CUBLAS);
+        gpu.forceRoute(CudaBackend.ROUTE_CUBLAS);
         try {
             ConvSpec temporal = ConvSpec.builder().kernel(3, 1, 1).padding(1, 0, 0).build();
             Random r = new Random(9);
@@ -368,7 +368,7 @@ class CudaHalfTrainingOpsTest {
                 }
             }
         } finally {
-            gpu.forceRouteForTests(null);
+            gpu.forceRoute(null);
             gpu.setAllowTf32(tf32);
         }
     }
