@@ -142,7 +142,7 @@ int bnl_scratch(BnlScratch* s, void* given, int64_t given_bytes, int64_t M, int6
     s->p = (SevDouble2*)given;
     return SEVC_OK;
   }
-  const cudaError_t err = cudaMallocAsync((void**)&s->p, (size_t)need, st);
+  const cudaError_t err = sevc::scratch_malloc((void**)&s->p, (size_t)need, st);
   if (err != cudaSuccess) return sevc::fail(SEVC_E_LAUNCH, what, err);
   s->owned = true;
   return SEVC_OK;

@@ -164,7 +164,7 @@ int cl_scratch(ClScratch* s, int64_t N, int64_t C, int64_t S, cudaStream_t st, c
   s->P = cl_col_splits(N, C, S);
   if (s->P == 1) return SEVC_OK;
   const size_t bytes = sizeof(double) * (size_t)(N * s->P * C);
-  const cudaError_t err = cudaMallocAsync((void**)&s->part, bytes, st);
+  const cudaError_t err = sevc::scratch_malloc((void**)&s->part, bytes, st);
   if (err != cudaSuccess) return sevc::fail(SEVC_E_LAUNCH, what, err);
   return SEVC_OK;
 }

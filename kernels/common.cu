@@ -1,6 +1,7 @@
 // Library-level entry points of libsevnet_cuda.so: availability, runtime version, last error.
 #include <stdio.h>
 
+#include <atomic>
 #include <string>
 
 #include "sevc_common.cuh"
@@ -11,8 +12,36 @@ thread_local std::string g_last_error;
 
 int sevc::fail(int code, const char* what, cudaError_t err) {
   g_last_error = what;
-  if (err != cudaSuccess) g_last_error += std::string(": ") + cudaGetErrorName(err) + ": " + cudaGetErrorString(err);
+  if (err != cudaSuccess) {
+    g_last_error += std::string(": ") + cudaGetErrorName(err) + ": " + cudaGetErrorString(err);
+    // consumed here: the runtime is shared with the JavaCPP bindings, and a failed call's error (an allocation
+    // refused for lack of memory) left as the last error would be reported by the next, unrelated launch check
+    (void)cudaGetLastError();
+  }
   return code;
+}
+
+namespace {
+constexpr int kMaxDevices = 64;
+std::atomic<bool> g_pool_kept[kMaxDevices];
+}  // namespace
+
+cudaError_t sevc::scratch_malloc(void** p, size_t bytes, cudaStream_t st) {
+  int dev = 0;
+  if (cudaGetDevice(&dev) == cudaSuccess && dev >= 0 && dev < kMaxDevices && !g_pool_kept[dev].load()) {
+    cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+    cudaMemPool_t pool = nullptr;
+    // not while capturing (the attribute is the pool's, not the stream's, but a capture is no time for setup)
+    if (cudaStreamIsCapturing(st, &capture) == cudaSuccess && capture == cudaStreamCaptureStatusNone &&
+        cudaDeviceGetDefaultMemPool(&pool, dev) == cudaSuccess) {
+      uint64_t keep = UINT64_MAX;
+      if (cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep) == cudaSuccess) {
+        g_pool_kept[dev].store(true);
+      }
+    }
+    (void)cudaGetLastError();  // a failed query above is not the caller's error
+  }
+  return cudaMallocAsync(p, bytes, st);
 }
 
 int sevc::check_launch(const char* what) {

@@ -272,7 +272,7 @@ __global__ void __launch_bounds__(CBR_THREADS) bnx_backward_dx_kernel(
 // stream-ordered scratch (the caching pool of cudaMallocAsync: no device-wide sync)
 template <typename T>
 int scratch(T** p, int64_t count, cudaStream_t st, const char* what) {
-  const cudaError_t err = cudaMallocAsync((void**)p, sizeof(T) * (count > 0 ? count : 1), st);
+  const cudaError_t err = sevc::scratch_malloc((void**)p, sizeof(T) * (count > 0 ? count : 1), st);
   return err == cudaSuccess ? SEVC_OK : sevc::fail(SEVC_E_LAUNCH, what, err);
 }
 int release(void* p, int rc, cudaStream_t st, const char* what) {

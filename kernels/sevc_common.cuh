@@ -13,6 +13,12 @@ int fail(int code, const char* what, cudaError_t err = cudaSuccess);
 // After enqueueing: SEVC_OK, or SEVC_E_LAUNCH with the CUDA error named in sevc_last_error().
 int check_launch(const char* what);
 
+// Stream-ordered scratch from the device's default memory pool (cudaMallocAsync; freed with cudaFreeAsync on the
+// same stream). The first call on a device raises the pool's release threshold, so the pool keeps its memory across
+// synchronisations instead of unmapping it at every step's sync and mapping it again at the next step's first call
+// (what it keeps is bounded by the largest scratch in flight: tens of MB, the temporal dw partials at most 64 MB).
+cudaError_t scratch_malloc(void** p, size_t bytes, cudaStream_t st);
+
 constexpr int kThreads = 256;        // element-wise blocks
 constexpr int64_t kMaxBlocks = 8192;  // grid-stride loops: enough blocks to fill any GPU a few times over
 

@@ -80,7 +80,7 @@ int backward_weight(const char* what, const typename St::storage* x, const typen
   const int P = tconv_dw_splits(N, C, TS);
   const cudaStream_t st = sevc::as_stream(stream);
   float* parts = nullptr;  // stream-ordered scratch: P partial products (as sevc_temporal_conv3_backward_weight)
-  cudaError_t err = cudaMallocAsync((void**)&parts, sizeof(float) * per * P, st);
+  cudaError_t err = sevc::scratch_malloc((void**)&parts, sizeof(float) * per * P, st);
   if (err != cudaSuccess) return sevc::fail(SEVC_E_LAUNCH, what, err);
   const dim3 grid((unsigned)((3 * C + TC_BN - 1) / TC_BN), (unsigned)((C + TC_BM - 1) / TC_BM), (unsigned)P);
   tcl_dw_kernel<St><<<grid, TC_THREADS, 0, st>>>(x, dy, parts, N, C, S, TS);
