@@ -237,12 +237,14 @@ public final class OpChecks {
         f32(a, "a");
         f32(b, "b");
         Checks.sameShape(a, "a", b, "b");
+        Checks.sameFormat(a, "a", b, "b");
     }
 
     public void unaryBackward(Tensor y, Tensor dy) {
         f32(y, "y");
         f32(dy, "dy");
         Checks.sameShape(y, "y", dy, "dy");
+        Checks.sameFormat(y, "y", dy, "dy");
     }
 
     public void axpby(Tensor x, Tensor y) {

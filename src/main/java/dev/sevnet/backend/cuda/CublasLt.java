@@ -22,7 +22,8 @@ import org.bytedeco.javacpp.PointerPointer;
  * {@code y = act(W x + bias [+ residual])} in one launch ({@link ConvGemmPlan#channelsLastPointwiseFused}), where
  * cuBLAS or cuDNN need a second pass over y for bias, residual and ReLU. One handle per device; per problem the
  * matmul descriptor, the four layouts and the heuristic's algorithm, made at the problem's first call and kept, with
- * the handle, for the backend's life (as the cuDNN descriptors are) — {@link #close()} destroys them all.
+ * the handle, for the backend's life: like the cuDNN descriptors, for the process, since a {@code CudaBackend} is
+ * never torn down. {@link #close()} destroys them all, for an owner that is.
  *
  * <p>Not thread-safe on its own: the backend calls it under its monitor (the bias pointer is set on the shared
  * descriptor per call).

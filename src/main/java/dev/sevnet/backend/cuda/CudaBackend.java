@@ -448,7 +448,13 @@ public final class CudaBackend implements Backend {
             route = byDefault;
         }
         if (route == null) {
-            measureRoutes(key, routes, tf32, outputs);
+            boolean outer = measuring;
+            measuring = true;
+            try {
+                measureRoutes(key, routes, tf32, outputs);
+            } finally {
+                measuring = outer;
+            }
             return;
         }
         routes.getOrDefault(route, routes.get(byDefault)).run();
@@ -610,6 +616,9 @@ public final class CudaBackend implements Backend {
 
     /** Every measured op takes this route where it has one (no measurement, nothing recorded); null: off. */
     private volatile String forcedRoute;
+
+    /** Whether routes are being measured now (a route that cannot run then fails, to be left out, not replaced). */
+    private boolean measuring;
 
     /**
      * For benchmarks and tests: every measured op that has a route of this name ({@code cudnn}, {@code cublas},
@@ -1500,7 +1509,8 @@ public final class CudaBackend implements Backend {
         DType dt = y.dtype();
         boolean aligned = java.util.stream.LongStream.of(x.address(), wk.address(), y.address(), addr(residual),
                 addr(bias)).allMatch(a -> a % CublasLt.ALIGNMENT == 0);
-        if (!aligned || (dev.allocator().capturingOnThisThread() && (cublasLt == null || !cublasLt.prepared(ltKey)))) {
+        boolean unprepared = cublasLt == null || !cublasLt.prepared(ltKey);
+        if (!aligned || ltRefused.contains(ltKey) || (unprepared && dev.allocator().capturingOnThisThread())) {
             cublasRoute.run();
             return;
         }
@@ -1511,8 +1521,23 @@ public final class CudaBackend implements Backend {
             Tensor b = b16 != null ? b16 : bias;
             cublasLt.matmul(ltKey, g, epi, cudaType(dt), gemmCompute(dt), wk.address(), x.address(), addr(residual),
                     y.address(), addr(b), this::workspace, dev.stream(), what);
+        } catch (CudaException e) {
+            if (!unprepared) {
+                throw e;
+            }
+            // no algorithm for this problem and epilogue (the heuristic's NOT_SUPPORTED): while measuring, the route
+            // is left out; chosen or forced (a saved cache, forceRoute), it runs as the cuBLAS route from now on
+            ltRefused.add(ltKey);
+            LOG.warn("cuBLASLt refused {} ({}): the cuBLAS GEMM and epilogue kernel run instead", ltKey, e.getMessage());
+            if (measuring) {
+                throw e;
+            }
+            cublasRoute.run();
         }
     }
+
+    /** cuBLASLt problems its heuristic refused: their cuBLASLt route runs as the cuBLAS one. */
+    private final java.util.Set<String> ltRefused = ConcurrentHashMap.newKeySet();
 
     /**
      * Whether a channels-last conv also has the cuBLAS route, measured against cuDNN (kernel mode AUTO): in NDHWC the
@@ -1683,6 +1708,7 @@ public final class CudaBackend implements Backend {
         if (residual != null) {
             cl.same(residual, "residual", dt);
             Checks.sameShape(x, "x", residual, "residual");
+            Checks.sameFormat(x, "x", residual, "residual");
         }
         long m = d[0] * d[2];
         dev.activate();
@@ -1725,9 +1751,11 @@ public final class CudaBackend implements Backend {
         cl.same(dy, "dy", dt);
         long[] d = cl.ncs(x);
         cl.batchNormBackward(x, dy, d, gamma, saveMean, saveInvstd);
+        Checks.sameFormat(x, "x", dy, "dy");
         if (relu) {
             cl.same(y, "y", dt);
             Checks.sameShape(x, "x", y, "y");
+            Checks.sameFormat(x, "x", y, "y");
         }
         long m = d[0] * d[2];
         dev.activate();
@@ -2746,6 +2774,7 @@ public final class CudaBackend implements Backend {
             Checks.rank(x, "x", 5);
             cl.same(dy, "dy", x.dtype());
             Checks.sameShape(x, "x", dy, "dy");
+            Checks.sameFormat(x, "x", dy, "dy");
             if (x.dtype() != DType.FLOAT32) {
                 // no 16-bit NDHWC form of the SE backward: the NCDHW one over contiguous copies (dg needs no reorder)
                 try (Tensor xc = contiguous(x); Tensor dyc = contiguous(dy)) {

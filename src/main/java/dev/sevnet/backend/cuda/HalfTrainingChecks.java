@@ -103,6 +103,7 @@ public final class HalfTrainingChecks {
         DType dt = half(a, an);
         same(b, bn, dt);
         Checks.sameShape(a, an, b, bn);
+        Checks.sameFormat(a, an, b, bn);
         return dt;
     }
 
