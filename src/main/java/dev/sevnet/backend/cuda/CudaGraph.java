@@ -3,6 +3,7 @@ package dev.sevnet.backend.cuda;
 import dev.sevnet.backend.CachingAllocator;
 import org.bytedeco.cuda.cudart.CUgraphExec_st;
 import org.bytedeco.cuda.cudart.CUgraph_st;
+import org.bytedeco.cuda.cudart.CUstream_st;
 import org.bytedeco.cuda.global.cudart;
 
 /**
@@ -39,7 +40,9 @@ public final class CudaGraph implements AutoCloseable {
             dev.synchronize(); // earlier work finished: none of it belongs to the graph
             CachingAllocator alloc = dev.allocator();
             alloc.beginCapture(pool);
-            int begin = cudart.cudaStreamBeginCapture(dev.stream(), cudart.cudaStreamCaptureModeRelaxed);
+            // one stream for begin and end: work that leaves a binding open must not end the capture elsewhere
+            CUstream_st stream = dev.stream();
+            int begin = cudart.cudaStreamBeginCapture(stream, cudart.cudaStreamCaptureModeRelaxed);
             if (begin != 0) {
                 alloc.endCapture();
                 Cuda.check(begin, "cudaStreamBeginCapture");
@@ -48,10 +51,10 @@ public final class CudaGraph implements AutoCloseable {
             Throwable failure = null;
             try {
                 work.run();
-            } catch (RuntimeException | Error e) {
+            } catch (Throwable e) { // whatever it is, the capture must end: the stream is unusable while it lasts
                 failure = e;
             }
-            int end = cudart.cudaStreamEndCapture(dev.stream(), g);
+            int end = cudart.cudaStreamEndCapture(stream, g);
             alloc.endCapture();
             if (failure != null || end != 0) {
                 cudart.cudaGetLastError(); // a failed capture leaves its error behind: clear it, the stream is fine
@@ -63,6 +66,9 @@ public final class CudaGraph implements AutoCloseable {
                 }
                 if (failure instanceof Error e) {
                     throw e;
+                }
+                if (failure != null) {
+                    throw new IllegalStateException("CUDA graph capture failed", failure);
                 }
                 Cuda.check(end, "cudaStreamEndCapture (the captured work did something a capture cannot record: "
                         + "a host synchronisation, a device-to-host copy, a cudaMalloc/cudaFree outside the pool?)");
@@ -102,12 +108,15 @@ public final class CudaGraph implements AutoCloseable {
                 return;
             }
             closed = true;
-            backend.cudaDevice().synchronize();
-            if (lastReplay != null && !lastReplay.isClosed()) {
-                lastReplay.synchronize(); // a closed stream waited for its work when it closed
+            try {
+                backend.cudaDevice().synchronize();
+                if (lastReplay != null && !lastReplay.isClosed()) {
+                    lastReplay.synchronize(); // a closed stream waited for its work when it closed
+                }
+            } finally { // a pending asynchronous error still frees the graph
+                cudart.cudaGraphExecDestroy(exec);
+                cudart.cudaGraphDestroy(graph);
             }
-            cudart.cudaGraphExecDestroy(exec);
-            cudart.cudaGraphDestroy(graph);
         }
     }
 }

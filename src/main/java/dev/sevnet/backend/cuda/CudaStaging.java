@@ -40,9 +40,12 @@ final class CudaStaging implements PinnedUploader.Staging {
 
     @Override
     public long allocPinned(long bytes) {
-        dev.activate();
         Pointer p = new Pointer();
-        int err = cudart.cudaMallocHost(p, bytes);
+        int err;
+        synchronized (backend) { // as every call that may synchronise the device: never inside another thread's capture
+            dev.activate();
+            err = cudart.cudaMallocHost(p, bytes);
+        }
         if (err == cudart.cudaErrorMemoryAllocation) {
             cudart.cudaGetLastError();
             throw new OutOfMemoryError("cudaMallocHost(" + bytes + ") for an upload slot: no pinned host memory left");
@@ -53,8 +56,10 @@ final class CudaStaging implements PinnedUploader.Staging {
 
     @Override
     public void freePinned(long address) {
-        dev.activate();
-        Cuda.check(cudart.cudaFreeHost(Cuda.ptr(address)), "cudaFreeHost");
+        synchronized (backend) { // cudaFreeHost synchronises the device: never inside another thread's capture
+            dev.activate();
+            Cuda.check(cudart.cudaFreeHost(Cuda.ptr(address)), "cudaFreeHost");
+        }
     }
 
     @Override
@@ -150,11 +155,10 @@ final class CudaStaging implements PinnedUploader.Staging {
 
     /** A copy on the compute stream, finished before returning (the storage's own synchronous transfers). */
     private void copyOnCompute(long dst, long src, long bytes, int kind, String what) {
-        synchronized (backend) {
-            dev.activate();
-            Cuda.check(cudart.cudaMemcpyAsync(Cuda.ptr(dst), Cuda.ptr(src), bytes, kind, dev.stream()), what);
-        }
-        dev.synchronize(); // outside the lock: other workers keep queuing on their streams meanwhile
+        // queued under the lock, waited for outside it (other workers keep queuing meanwhile; see enqueueAndWait)
+        CudaStream s = dev.current();
+        s.enqueueAndWait(() -> Cuda.check(cudart.cudaMemcpyAsync(Cuda.ptr(dst), Cuda.ptr(src), bytes, kind, s.stream()),
+                what));
     }
 
     @Override

@@ -30,20 +30,22 @@ final class CudaStorage extends Storage {
     @Override
     public void copyToHost(long offset, long hostDst, long bytes) {
         checkRange(offset, bytes);
-        owner.activate();
-        Cuda.check(cudart.cudaMemcpyAsync(Cuda.ptr(hostDst), Cuda.ptr(address() + offset), bytes,
-                cudart.cudaMemcpyDeviceToHost, owner.stream()), "copy device -> host");
-        owner.synchronize();
+        long src = address() + offset;
+        // queued under the device's queue lock, waited for outside it: never into another thread's capture of the
+        // same (shared default) stream, and no stream synchronize while it captures (CudaStream#enqueueAndWait)
+        CudaStream s = owner.current();
+        s.enqueueAndWait(() -> Cuda.check(cudart.cudaMemcpyAsync(Cuda.ptr(hostDst), Cuda.ptr(src), bytes,
+                cudart.cudaMemcpyDeviceToHost, s.stream()), "copy device -> host"));
     }
 
     @Override
     public void copyFromHost(long offset, long hostSrc, long bytes) {
         checkRange(offset, bytes);
-        owner.activate();
-        Cuda.check(cudart.cudaMemcpyAsync(Cuda.ptr(address() + offset), Cuda.ptr(hostSrc), bytes,
-                cudart.cudaMemcpyHostToDevice, owner.stream()), "copy host -> device");
-        // pageable source: the copy is staged before the call returns, but keep the caller's buffer
-        // lifetime simple by finishing here
-        owner.synchronize();
+        long dst = address() + offset;
+        // pageable source: the copy is staged before the call returns, but keep the caller's buffer lifetime simple
+        // by finishing here
+        CudaStream s = owner.current();
+        s.enqueueAndWait(() -> Cuda.check(cudart.cudaMemcpyAsync(Cuda.ptr(dst), Cuda.ptr(hostSrc), bytes,
+                cudart.cudaMemcpyHostToDevice, s.stream()), "copy host -> device"));
     }
 }

@@ -24,6 +24,8 @@ public final class CudaStream implements ExecutionStream {
     private final cublasContext cublasHandle = new cublasContext();
     /** Recorded on another stream and waited for here ({@link #waitFor}); reused, guarded by this stream's monitor. */
     private final CUevent_st handoff = new CUevent_st();
+    /** Recorded here and waited for on the host ({@link #enqueueAndWait}); recorded under the device's queue lock. */
+    private final CUevent_st hostWait = new CUevent_st();
     /** Threads that have this stream bound now (close refuses while there are any). */
     private final AtomicInteger bindings = new AtomicInteger();
     /** Host threads inside {@link #synchronize} (which waits without this stream's monitor). */
@@ -37,9 +39,13 @@ public final class CudaStream implements ExecutionStream {
         Cuda.check(cudart.cudaStreamCreateWithFlags(stream, cudart.cudaStreamNonBlocking), "cudaStreamCreate");
         boolean cudnnMade = false;
         boolean eventMade = false;
+        boolean hostWaitMade = false;
         try {
             Cuda.check(cudart.cudaEventCreateWithFlags(handoff, cudart.cudaEventDisableTiming), "cudaEventCreate");
             eventMade = true;
+            Cuda.check(cudart.cudaEventCreateWithFlags(hostWait, cudart.cudaEventDisableTiming),
+                    "cudaEventCreate");
+            hostWaitMade = true;
             Cuda.checkCudnn(cudnn.cudnnCreate(cudnnHandle), "cudnnCreate");
             cudnnMade = true;
             Cuda.checkCudnn(cudnn.cudnnSetStream(cudnnHandle, stream), "cudnnSetStream");
@@ -55,6 +61,9 @@ public final class CudaStream implements ExecutionStream {
             }
             if (eventMade) {
                 cudart.cudaEventDestroy(handoff);
+            }
+            if (hostWaitMade) {
+                cudart.cudaEventDestroy(hostWait);
             }
             cudart.cudaStreamDestroy(stream);
             throw e;
@@ -112,22 +121,51 @@ public final class CudaStream implements ExecutionStream {
 
     @Override
     public void synchronize() {
-        synchronized (this) {
-            if (closed) {
-                return; // it waited for its work when it closed
+        enqueueAndWait(null);
+    }
+
+    /**
+     * Queues {@code work} (may be null) on this stream and waits on the host for everything queued so far. The queuing
+     * and an event record happen under the device's queue lock, the wait on that event outside it: so neither joins
+     * another thread's CUDA graph capture on this stream (a capture holds the lock from begin to end), and a wait
+     * that started before a capture stays legal during it — a stream synchronize on a capturing stream is not (it
+     * fails and invalidates the capture). What a shared default stream needs when one thread reads a result while
+     * another captures.
+     */
+    void enqueueAndWait(Runnable work) {
+        synchronized (dev.queueLock()) {
+            synchronized (this) {
+                if (closed) {
+                    if (work != null) {
+                        throw new IllegalStateException("use of a closed CUDA stream (" + this + ")");
+                    }
+                    return; // it waited for its work when it closed
+                }
+                waiting++; // close() destroys the stream only once no host wait on it is left
             }
-            waiting++; // close() destroys the stream only once no host wait on it is left
+            try {
+                dev.activate();
+                if (work != null) {
+                    work.run();
+                }
+                // one event for every waiter: a later record on this stream covers the earlier work too
+                Cuda.check(cudart.cudaEventRecord(hostWait, stream), "cudaEventRecord");
+            } catch (RuntimeException | Error e) {
+                doneWaiting();
+                throw e;
+            }
         }
         try {
-            dev.activate();
-            // without the monitor: a long wait here must not hold up other threads ordering streams against this one
-            Cuda.check(cudart.cudaStreamSynchronize(stream), "stream synchronize on " + this);
+            // without the locks: a long wait here must not hold up other threads queuing work or ordering streams
+            Cuda.check(cudart.cudaEventSynchronize(hostWait), "stream synchronize on " + this);
         } finally {
-            synchronized (this) {
-                if (--waiting == 0) {
-                    notifyAll();
-                }
-            }
+            doneWaiting();
+        }
+    }
+
+    private synchronized void doneWaiting() {
+        if (--waiting == 0) {
+            notifyAll();
         }
     }
 
@@ -184,14 +222,19 @@ public final class CudaStream implements ExecutionStream {
                 if (interrupted) {
                     Thread.currentThread().interrupt();
                 }
-                dev.activate();
-                int sync = cudart.cudaStreamSynchronize(stream);
-                cudnn.cudnnDestroy(cudnnHandle);
-                cublas.cublasDestroy_v2(cublasHandle);
-                cudart.cudaEventDestroy(handoff);
-                cudart.cudaStreamDestroy(stream);
-                if (id != CudaDevice.DEFAULT_STREAM_ID) {
-                    dev.allocator().retireStream(id);
+                int sync = 0;
+                try {
+                    dev.activate();
+                    sync = cudart.cudaStreamSynchronize(stream);
+                } finally { // closed is set: the handles go whatever failed above
+                    cudnn.cudnnDestroy(cudnnHandle);
+                    cublas.cublasDestroy_v2(cublasHandle);
+                    cudart.cudaEventDestroy(handoff);
+                    cudart.cudaEventDestroy(hostWait);
+                    cudart.cudaStreamDestroy(stream);
+                    if (id != CudaDevice.DEFAULT_STREAM_ID) {
+                        dev.allocator().retireStream(id);
+                    }
                 }
                 Cuda.check(sync, "stream synchronize on " + this);
             }

@@ -75,7 +75,12 @@ public final class PinnedUploader implements Uploader {
 
     /** {@code slots} staging slots on {@code backend}'s device (2: one batch computing, the next uploading). */
     public PinnedUploader(CudaBackend backend, int slots) {
-        this(new CudaStaging(Objects.requireNonNull(backend, "backend")), checkSlots(slots));
+        // slots checked before the staging makes its copy stream and event (arguments run left to right)
+        this(checkSlots(slots), new CudaStaging(Objects.requireNonNull(backend, "backend")));
+    }
+
+    private PinnedUploader(int slots, Staging io) {
+        this(io, slots);
     }
 
     private static int checkSlots(int slots) {
@@ -228,11 +233,16 @@ public final class PinnedUploader implements Uploader {
             // would hand it out at once: wait for those reads first (only when a slot grows, or at close)
             io.synchronize(s.consumed);
         }
-        io.freePinned(s.pinned);
-        io.freeDevice(s.device);
+        long pinned = s.pinned;
+        long device = s.device;
         s.pinned = 0;
         s.device = 0;
         s.capacity = 0;
+        try {
+            io.freePinned(pinned);
+        } finally { // a failed free of one buffer does not keep the other
+            io.freeDevice(device);
+        }
     }
 
     /**
@@ -296,12 +306,21 @@ public final class PinnedUploader implements Uploader {
      * lock, and the backend's lock is never taken before this one.
      */
     private void disposeAll() {
+        RuntimeException first = null;
         for (Slot s : slots) {
-            freeBuffers(s);
-            io.destroyEvent(s.copied);
-            io.destroyEvent(s.consumed);
+            try {
+                freeBuffers(s);
+            } catch (RuntimeException e) { // the other slots, the events and the copy stream are still freed
+                first = first == null ? e : first;
+            } finally {
+                io.destroyEvent(s.copied);
+                io.destroyEvent(s.consumed);
+            }
         }
         io.close();
+        if (first != null) {
+            throw first;
+        }
     }
 
     /** A slot's device buffer as tensor storage; freeing it hands the slot back. */

@@ -318,6 +318,30 @@ class PinnedUploaderTest {
         io.assertAllFreed();
     }
 
+    /** A slot whose buffers fail to free (a sticky CUDA error) does not keep the other slots, events or stream. */
+    @Test
+    void aFailingFreeAtCloseStillFreesEverythingElse() {
+        java.util.concurrent.atomic.AtomicBoolean failOnce = new java.util.concurrent.atomic.AtomicBoolean();
+        FakeStaging io = new FakeStaging() {
+            @Override
+            public synchronized void freePinned(long a) {
+                super.freePinned(a); // freed, then reported failed: what a sticky error after the call looks like
+                if (failOnce.getAndSet(false)) {
+                    throw new CudaException("cudaFreeHost failed: CUDA error 700 (an illegal memory access)");
+                }
+            }
+        };
+        PinnedUploader up = new PinnedUploader(io, 2);
+        try (Tensor host = Tensor.of(ramp(16, 1), 16)) {
+            up.start(host).take().close();
+            up.start(host).take().close();
+        }
+        failOnce.set(true);
+        CudaException e = assertThrows(CudaException.class, up::close);
+        assertTrue(e.getMessage().contains("cudaFreeHost"), e.getMessage());
+        io.assertAllFreed();
+    }
+
     @Test
     void badArgumentsAreRefusedBeforeAnyCopy() {
         FakeStaging io = new FakeStaging();
