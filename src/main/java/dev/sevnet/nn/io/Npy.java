@@ -128,6 +128,10 @@ public final class Npy {
             throw new WeightsFormatException(file, null, (have - need) + " unexpected bytes after the "
                     + need + " bytes of data for shape " + sl + " " + d);
         }
+        if (need > Integer.MAX_VALUE) {
+            throw new WeightsFormatException(file, null, "shape " + sl + " " + d + " is " + need
+                    + " bytes: sevnet's host tensors hold at most " + Integer.MAX_VALUE + " bytes");
+        }
         Tensor t = Tensor.empty(Shape.of(dims), dtype);
         try {
             if (need > 0 && !AtomicFiles.readFully(ch, t.hostBuffer(), dataStart)) {
@@ -150,6 +154,10 @@ public final class Npy {
         };
         if (!t.device().isCpu()) {
             throw new IllegalArgumentException("tensor is on " + t.device() + "; copy it to the host first");
+        }
+        if (t.byteSize() > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("tensor " + t.shape() + " is " + t.byteSize() + " bytes: .npy output "
+                    + "holds at most " + Integer.MAX_VALUE + " bytes");
         }
         byte[] header = header(descr, t.shape().dims());
         AtomicFiles.write(file, ch -> {

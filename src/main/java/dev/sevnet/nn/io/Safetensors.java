@@ -131,6 +131,11 @@ public final class Safetensors {
             if (t.isClosed()) {
                 throw new IllegalArgumentException("tensor '" + name + "' is closed");
             }
+            if (t.byteSize() > Integer.MAX_VALUE) {
+                // checked before the temp file is written: a host buffer view holds at most 2^31-1 bytes
+                throw new IllegalArgumentException("tensor '" + name + "' " + t.shape() + " is " + t.byteSize()
+                        + " bytes: safetensors output holds at most " + Integer.MAX_VALUE + " bytes per tensor");
+            }
         }
         order.sort((a, b) -> {
             int c = Integer.compare(dtypeRank(b.getValue().dtype()), dtypeRank(a.getValue().dtype()));

@@ -29,7 +29,7 @@ import java.util.function.Predicate;
  * demand ({@link #load}), so a caller can take only the tensors it wants.
  *
  * <p>Validation (before any tensor memory is allocated): the header length fits in the file and is at
- * most 100 MB, the header is UTF-8 JSON, every tensor has a supported dtype, a non-negative shape and
+ * most 100 MB, the header is UTF-8 JSON, every tensor has a dtype of the format, a non-negative shape and
  * {@code data_offsets} whose length is exactly shape × dtype size, the tensors tile the data section
  * with no overlap, gap or trailing bytes (the rules of the Python library). Every failure is a
  * {@link WeightsFormatException} naming the file and, where one is at fault, the tensor.
@@ -38,12 +38,36 @@ public final class SafetensorsFile implements AutoCloseable {
     /** Header length limit of the reference implementation. */
     public static final long MAX_HEADER_BYTES = 100_000_000L;
 
-    /** One tensor's header entry; offsets are relative to the start of the data section. */
-    public record Entry(String name, DType dtype, Shape shape, long begin, long end) {
+    /**
+     * One tensor's header entry; offsets are relative to the start of the data section. {@code dtype} is null for a
+     * dtype of the format that sevnet cannot hold (F64, I32, BOOL, U8, ...): such an entry is validated and can be
+     * skipped, but {@link #load} refuses it. {@code dtypeName} is the header's dtype string.
+     */
+    public record Entry(String name, DType dtype, Shape shape, long begin, long end, String dtypeName) {
+        public Entry(String name, DType dtype, Shape shape, long begin, long end) {
+            this(name, dtype, shape, begin, end, dtype.safetensorsName());
+        }
+
         public long byteSize() {
             return end - begin;
         }
+
+        /** Whether sevnet can load this tensor (its dtype is F32, I64, F16 or BF16). */
+        public boolean supported() {
+            return dtype != null;
+        }
     }
+
+    /**
+     * Bits per element of every dtype the safetensors format defines (safetensors 0.6 {@code Dtype}), so that a file
+     * holding tensors sevnet cannot use (a BOOL mask, an F64 or I32 tensor) still opens and its other tensors load.
+     */
+    private static final Map<String, Integer> FORMAT_DTYPE_BITS = Map.ofEntries(
+            Map.entry("BOOL", 8), Map.entry("F4", 4), Map.entry("F6_E2M3", 6), Map.entry("F6_E3M2", 6),
+            Map.entry("U8", 8), Map.entry("I8", 8), Map.entry("F8_E5M2", 8), Map.entry("F8_E4M3", 8),
+            Map.entry("F8_E8M0", 8), Map.entry("I16", 16), Map.entry("U16", 16), Map.entry("F16", 16),
+            Map.entry("BF16", 16), Map.entry("I32", 32), Map.entry("U32", 32), Map.entry("F32", 32),
+            Map.entry("F64", 64), Map.entry("I64", 64), Map.entry("U64", 64));
 
     private final Path path;
     private final FileChannel channel;
@@ -171,6 +195,9 @@ public final class SafetensorsFile implements AutoCloseable {
     }
 
     private static Map<String, String> parseMetadata(Path file, Object v) {
+        if (v == Json.NULL) {
+            return Collections.emptyMap(); // the reference reader takes "__metadata__": null as no metadata
+        }
         if (!(v instanceof Map<?, ?> m)) {
             throw new WeightsFormatException(file, null, "__metadata__ is not a JSON object");
         }
@@ -193,13 +220,16 @@ public final class SafetensorsFile implements AutoCloseable {
         if (!(dt instanceof String dts)) {
             throw new WeightsFormatException(file, name, "header entry has no string \"dtype\"");
         }
-        DType dtype;
+        DType dtype = null;
         try {
             dtype = DType.fromSafetensors(dts);
         } catch (IllegalArgumentException e) {
-            throw new WeightsFormatException(file, name, "unsupported dtype '" + dts
-                    + "' (supported: F32, I64, F16, BF16)");
+            if (!FORMAT_DTYPE_BITS.containsKey(dts)) {
+                throw new WeightsFormatException(file, name, "unknown dtype '" + dts
+                        + "' (not a safetensors dtype; sevnet reads F32, I64, F16, BF16)");
+            }
         }
+        long bits = dtype != null ? 8L * dtype.byteSize() : FORMAT_DTYPE_BITS.get(dts);
         Object sh = m.get("shape");
         if (!(sh instanceof List<?> shl)) {
             throw new WeightsFormatException(file, name, "header entry has no \"shape\" array");
@@ -226,7 +256,12 @@ public final class SafetensorsFile implements AutoCloseable {
         }
         long need;
         try {
-            need = Math.multiplyExact(numel, (long) dtype.byteSize());
+            long totalBits = Math.multiplyExact(numel, bits);
+            if (totalBits % 8 != 0) {
+                throw new WeightsFormatException(file, name, "shape " + shl + " " + dts + " is not a whole number "
+                        + "of bytes");
+            }
+            need = totalBits / 8;
         } catch (ArithmeticException e) {
             throw new WeightsFormatException(file, name, "shape " + shl + " is too large");
         }
@@ -234,7 +269,7 @@ public final class SafetensorsFile implements AutoCloseable {
             throw new WeightsFormatException(file, name, "data_offsets [" + begin + ", " + end + "] hold "
                     + (end - begin) + " bytes but shape " + shl + " " + dts + " needs " + need);
         }
-        return new Entry(name, dtype, Shape.of(dims), begin, end);
+        return new Entry(name, dtype, Shape.of(dims), begin, end, dts);
     }
 
     private static long nonNegativeLong(Path file, String name, String field, Object v) {
@@ -268,16 +303,55 @@ public final class SafetensorsFile implements AutoCloseable {
         return entries.containsKey(name);
     }
 
+    private Tensor loadF64AsF32(Entry e) {
+        if (e.byteSize() > Integer.MAX_VALUE) {
+            throw new WeightsFormatException(path, e.name, "F64 " + e.shape + " is " + e.byteSize()
+                    + " bytes: sevnet reads at most " + Integer.MAX_VALUE + " bytes per tensor");
+        }
+        ByteBuffer raw = ByteBuffer.allocate((int) e.byteSize()).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        try {
+            if (e.byteSize() > 0 && !AtomicFiles.readFully(channel, raw, dataStart + e.begin)) {
+                throw new WeightsFormatException(path, e.name, "file ended inside this tensor's data "
+                        + "(was it truncated while being read?)");
+            }
+        } catch (IOException ex) {
+            throw new UncheckedIOException("cannot read tensor '" + e.name + "' from " + path + ": " + ex.getMessage(),
+                    ex);
+        }
+        raw.flip();
+        java.nio.DoubleBuffer d = raw.asDoubleBuffer();
+        float[] v = new float[d.remaining()];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = (float) d.get(i);
+        }
+        return Tensor.of(v, e.shape);
+    }
+
     /** The header entry of {@code name}, or null. */
     public Entry entry(String name) {
         return entries.get(name);
     }
 
-    /** Reads one tensor into a new host tensor the caller owns. */
+    /**
+     * Reads one tensor into a new host tensor the caller owns. An F64 tensor (a {@code model.double()} export) is read
+     * as F32, each value rounded to nearest — what PyTorch's {@code copy_} into a float32 parameter does.
+     */
     public Tensor load(String name) {
         Entry e = entries.get(name);
         if (e == null) {
             throw new WeightsFormatException(path, name, "no such tensor in the file");
+        }
+        if (e.dtype == null && "F64".equals(e.dtypeName)) {
+            return loadF64AsF32(e);
+        }
+        if (e.dtype == null) {
+            throw new WeightsFormatException(path, name, "unsupported dtype '" + e.dtypeName + "' " + e.shape
+                    + ": sevnet reads F32, I64, F16 and BF16 (convert it in PyTorch, e.g. t.float(), or leave this "
+                    + "tensor out)");
+        }
+        if (e.byteSize() > Integer.MAX_VALUE) {
+            throw new WeightsFormatException(path, name, e.dtypeName + " " + e.shape + " is " + e.byteSize()
+                    + " bytes: sevnet's host tensors hold at most " + Integer.MAX_VALUE + " bytes");
         }
         Tensor t = Tensor.empty(e.shape, e.dtype);
         try {

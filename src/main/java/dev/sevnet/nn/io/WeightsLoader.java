@@ -17,7 +17,10 @@ import java.util.Map;
  * <p>Every key of the file is checked against the module before anything is copied: a wrong shape
  * or dtype is always an error; with {@code strict} a missing or an unexpected key is one too (without
  * it they are skipped and listed in the {@link Report}). F16 and BF16 tensors in the file are converted
- * to the model's float32, with a note in the report. A failed load leaves the module as it was.
+ * to the model's float32, F64 ones rounded to it (as PyTorch's {@code copy_}), with a note in the report. As in PyTorch, a missing {@code num_batches_tracked} is not
+ * an error even with {@code strict} (the model keeps its value; the key is listed as missing). A tensor of a dtype
+ * sevnet cannot hold (F64, I32, BOOL, ...) is an error if the model has that key, and otherwise an unexpected key
+ * like any other. A failed load leaves the module as it was.
  */
 public final class WeightsLoader {
     private WeightsLoader() {
@@ -43,7 +46,12 @@ public final class WeightsLoader {
                 SafetensorsFile.Entry src = f.entry(name);
                 if (src == null) {
                     missing.add(name);
-                    if (strict) {
+                    if (strict && isBatchesTracked(name, dst)) {
+                        // PyTorch's BatchNorm fills in a missing num_batches_tracked (state dicts from before
+                        // PyTorch 0.4.1, and exporters that drop it; safetensors carries no version metadata), so
+                        // load_state_dict(strict=True) accepts such a file: keep the model's counter
+                        notes.add("tensor '" + name + "' is missing from the file; the model's value is kept");
+                    } else if (strict) {
                         problems.add("tensor '" + name + "' " + dst.shape() + " " + dst.dtype().safetensorsName()
                                 + " is missing from the file");
                         firstBad = firstBad == null ? name : firstBad;
@@ -57,8 +65,16 @@ public final class WeightsLoader {
                 } else if (src.dtype() != dst.dtype()) {
                     boolean widen = dst.dtype() == DType.FLOAT32
                             && (src.dtype() == DType.FLOAT16 || src.dtype() == DType.BFLOAT16);
+                    boolean narrow = dst.dtype() == DType.FLOAT32 && "F64".equals(src.dtypeName());
                     if (widen) {
-                        notes.add("tensor '" + name + "' converted from " + src.dtype().safetensorsName() + " to F32");
+                        notes.add("tensor '" + name + "' converted from " + src.dtypeName() + " to "
+                                + dst.dtype().safetensorsName());
+                    } else if (narrow) { // as PyTorch's copy_ of a float64 tensor into a float32 parameter
+                        notes.add("tensor '" + name + "' converted from F64 to F32 (rounded to nearest)");
+                    } else if (!src.supported()) {
+                        problem = "tensor '" + name + "' has dtype " + src.dtypeName() + " in the file, which sevnet "
+                                + "cannot read; the model expects " + dst.dtype().safetensorsName()
+                                + " (convert it in PyTorch, e.g. with .float())";
                     } else {
                         problem = "tensor '" + name + "' has dtype " + src.dtype().safetensorsName()
                                 + " in the file, the model expects " + dst.dtype().safetensorsName();
@@ -76,7 +92,7 @@ public final class WeightsLoader {
                     unexpected.add(name);
                     if (strict) {
                         problems.add("unexpected tensor '" + name + "' " + f.entry(name).shape() + " "
-                                + f.entry(name).dtype().safetensorsName() + " (the model has no such parameter or buffer)");
+                                + f.entry(name).dtypeName() + " (the model has no such parameter or buffer)");
                         firstBad = firstBad == null ? name : firstBad;
                     }
                 }
@@ -102,6 +118,11 @@ public final class WeightsLoader {
             return new Report(List.copyOf(toLoad), List.copyOf(missing), List.copyOf(unexpected), List.copyOf(notes),
                     f.metadata());
         }
+    }
+
+    private static boolean isBatchesTracked(String name, Tensor dst) {
+        return dst.dtype() == DType.INT64 && (name.equals("num_batches_tracked")
+                || name.endsWith(".num_batches_tracked"));
     }
 
     /** Writes {@code module}'s state dict (parameters and buffers) with metadata {@code format=pt}, atomically. */

@@ -225,8 +225,10 @@ class SafetensorsTest {
 
     @Test
     void unknownDtypeNamesTheTensor() throws IOException {
-        expectBad(file("dt.safetensors", build("{\"w\":{\"dtype\":\"F64\",\"shape\":[1],\"data_offsets\":[0,8]}}", 8)),
-                "w", "unsupported dtype 'F64'");
+        expectBad(file("dt.safetensors", build("{\"w\":{\"dtype\":\"I32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8)),
+                "w", "unsupported dtype 'I32'");
+        expectBad(file("dt2.safetensors", build("{\"w\":{\"dtype\":\"F128\",\"shape\":[1],\"data_offsets\":[0,16]}}",
+                16)), "w", "unknown dtype 'F128'");
     }
 
     @Test
