@@ -110,7 +110,10 @@ public final class EvalCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "top-5          %.2f%%%n", 100 * r.top5());
         System.out.printf(Locale.ROOT, "mean class acc %.2f%%%n", 100 * r.meanClassAcc());
         if (c.multiLabel()) {
-            System.out.printf(Locale.ROOT, "mAP            %.2f%%%n", 100 * r.map());
+            System.out.printf(Locale.ROOT, "mAP            %.2f%% (per class, mmaction2 mean_average_precision)%n",
+                    100 * r.map());
+            System.out.printf(Locale.ROOT, "MMIT mAP       %.2f%% (per sample, mmaction2 mmit_mean_average_precision)%n",
+                    100 * r.sampleMap());
         }
         System.out.printf(Locale.ROOT, "loss           %.4f%n", r.loss());
         Path cm = confusion != null ? confusion : ck.resolveSibling("confusion-eval.csv");

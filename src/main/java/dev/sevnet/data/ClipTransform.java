@@ -144,7 +144,8 @@ public final class ClipTransform {
 
     /**
      * A test view: short side {@code testShortSide}, then crop {@code crop} of {@code crops} spread
-     * along the long side (1 crop: the centre; 3 crops: left/top, centre, right/bottom).
+     * along the long side (1 crop: the centre, mmaction2's CenterCrop; 3 crops: left/top, centre,
+     * right/bottom at offsets {@code 0, slack / 2, 2 * (slack / 2)} in integer division, mmaction2's ThreeCrop).
      */
     public Clip test(RgbFrames frames, int[] labels, int crop, int crops) {
         if (crops <= 0 || crop < 0 || crop >= crops) {
@@ -159,11 +160,13 @@ public final class ClipTransform {
             x0 = slackX / 2;
             y0 = slackY / 2;
         } else if (slackX >= slackY) {
-            x0 = (int) Math.round((double) slackX * crop / (crops - 1));
+            // mmaction2's ThreeCrop: step = slack // 2, crops at 0, step, 2 * step (never rounded up: the
+            // middle crop is the centre crop's, the last one a pixel short of the edge for an odd slack)
+            x0 = crop * (slackX / (crops - 1));
             y0 = slackY / 2;
         } else {
             x0 = slackX / 2;
-            y0 = (int) Math.round((double) slackY * crop / (crops - 1));
+            y0 = crop * (slackY / (crops - 1));
         }
         return new Clip(render(frames, g, x0, y0, false), frames.count(), size, size, labels);
     }

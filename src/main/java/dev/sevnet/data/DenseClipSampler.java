@@ -6,7 +6,9 @@ import java.util.Random;
  * Kinetics-style dense clips (mmaction2's {@code SampleFrames}): {@code clipLength} frames every
  * {@code interval} frames, i.e. from a window of {@code clipLength * interval} consecutive frames
  * (16 from 64 by default). Training starts the window at a uniformly random frame; testing places
- * V windows evenly over the video (mmaction2's offsets: {@code (i + 1/2) * (n - window + 1) / V}).
+ * V windows evenly over the video (mmaction2 0.x's offsets, truncated: {@code (i + 1/2) * (n - window + 1) / V}).
+ * mmaction2 1.x moved to PySlowFast's placement, which this does not follow: {@code round(i * (n - w) / (V - 1))}
+ * for V &gt; 1 and {@code (n - w) / 2} for one clip, with {@code w = (clipLength - 1) * interval + 1}.
  *
  * <p>Videos shorter than the window: the window starts at frame 0 and indices past the end loop
  * back to the start (mmaction2's default {@code out_of_bound_opt='loop'}).

@@ -102,8 +102,9 @@ public final class Metrics {
     }
 
     /**
-     * Mean over classes that occur (as true labels) of per-class recall: mmaction2's
-     * mean_class_accuracy. Classes with no sample are left out of the mean.
+     * Mean per-class recall, mmaction2's mean_class_accuracy: its confusion matrix spans the classes that
+     * occur as a true label or as a prediction, so a class that is predicted but has no sample counts
+     * as a recall of 0; classes that are neither are left out of the mean.
      */
     public static double meanClassAccuracy(long[][] confusion) {
         double sum = 0;
@@ -113,9 +114,15 @@ public final class Metrics {
             for (long v : confusion[c]) {
                 cnt += v;
             }
+            long predicted = 0;
+            for (long[] row : confusion) {
+                predicted += c < row.length ? row[c] : 0;
+            }
             if (cnt > 0) {
                 sum += confusion[c][c] / (double) cnt;
                 n++;
+            } else if (predicted > 0) {
+                n++; // mmaction2: "hit / cnt if cnt else 0.0"
             }
         }
         return n == 0 ? Double.NaN : sum / n;
@@ -172,7 +179,11 @@ public final class Metrics {
         return ap;
     }
 
-    /** mmaction2 mean_average_precision: the mean of per-class AP over classes with a positive sample. */
+    /**
+     * mmaction2 mean_average_precision: the mean of per-class AP over classes with a positive sample
+     * (each class ranks the samples). Not the "MMIT style" mAP of mmaction2's Multi-Moments in Time
+     * configs: that is {@link #sampleMeanAveragePrecision}.
+     */
     public static double meanAveragePrecision(float[][] scores, boolean[][] targets) {
         if (scores.length != targets.length) {
             throw new IllegalArgumentException("scores and targets differ in length: " + scores.length + " vs " + targets.length);
@@ -191,6 +202,27 @@ public final class Metrics {
                 pos[i] = targets[i][c];
             }
             double ap = averagePrecision(col, pos);
+            if (!Double.isNaN(ap)) {
+                sum += ap;
+                n++;
+            }
+        }
+        return n == 0 ? Double.NaN : sum / n;
+    }
+
+    /**
+     * mmaction2 mmit_mean_average_precision ("MMIT style", what mmaction2's Multi-Moments in Time configs
+     * report): the AP of each sample's ranking of the classes, averaged over samples. Samples without a
+     * label are left out (mmaction2 would return NaN for the whole set).
+     */
+    public static double sampleMeanAveragePrecision(float[][] scores, boolean[][] targets) {
+        if (scores.length != targets.length) {
+            throw new IllegalArgumentException("scores and targets differ in length: " + scores.length + " vs " + targets.length);
+        }
+        double sum = 0;
+        int n = 0;
+        for (int i = 0; i < scores.length; i++) {
+            double ap = averagePrecision(scores[i], targets[i]);
             if (!Double.isNaN(ap)) {
                 sum += ap;
                 n++;
@@ -289,7 +321,8 @@ public final class Metrics {
             }
             double loss = lossCount == 0 ? Double.NaN : lossSum / lossCount;
             if (s.length == 0) {
-                return new Result(0, Double.NaN, Double.NaN, Double.NaN, Double.NaN, loss, new long[numClasses][numClasses]);
+                return new Result(0, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN, loss,
+                        new long[numClasses][numClasses]);
             }
             double top1;
             double top5;
@@ -327,19 +360,31 @@ public final class Metrics {
                 }
             }
             double mca = meanClassAccuracy(cm);
-            double map = multiLabel ? meanAveragePrecision(s, multiHot(labels, numClasses)) : Double.NaN;
-            return new Result(s.length, top1, top5, mca, map, loss, cm);
+            boolean[][] hot = multiLabel ? multiHot(labels, numClasses) : null;
+            double map = multiLabel ? meanAveragePrecision(s, hot) : Double.NaN;
+            double sampleMap = multiLabel ? sampleMeanAveragePrecision(s, hot) : Double.NaN;
+            return new Result(s.length, top1, top5, mca, map, sampleMap, loss, cm);
         }
     }
 
-    /** Every metric of one evaluation pass; {@code map} is NaN for single-label data. */
-    public record Result(int samples, double top1, double top5, double meanClassAcc, double map, double loss,
-            long[][] confusion) {
+    /**
+     * Every metric of one evaluation pass. {@code map} is the per-class mAP (mmaction2
+     * mean_average_precision), {@code sampleMap} the per-sample one (mmaction2 mmit_mean_average_precision);
+     * both are NaN for single-label data.
+     */
+    public record Result(int samples, double top1, double top5, double meanClassAcc, double map, double sampleMap,
+            double loss, long[][] confusion) {
+        /** A result without the per-sample mAP (NaN). */
+        public Result(int samples, double top1, double top5, double meanClassAcc, double map, double loss,
+                long[][] confusion) {
+            this(samples, top1, top5, meanClassAcc, map, Double.NaN, loss, confusion);
+        }
+
         @Override
         public String toString() { // the record's own printed the confusion matrix as [[J@51b1a8f6
             return String.format(java.util.Locale.ROOT, "Result[samples=%d, top1=%.4f, top5=%.4f, meanClassAcc=%.4f, "
-                    + "map=%.4f, loss=%.4f, confusion=%s]", samples, top1, top5, meanClassAcc, map, loss,
-                    java.util.Arrays.deepToString(confusion));
+                    + "map=%.4f, sampleMap=%.4f, loss=%.4f, confusion=%s]", samples, top1, top5, meanClassAcc, map,
+                    sampleMap, loss, java.util.Arrays.deepToString(confusion));
         }
     }
 }
