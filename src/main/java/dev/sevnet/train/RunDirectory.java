@@ -262,7 +262,7 @@ public final class RunDirectory {
                     d(o, "train_top1"), d(o, "val_loss"), d(o, "val_top1"), d(o, "val_top5"), d(o, "val_mean_class_acc"),
                     d(o, "val_map"), d(o, "clips_per_sec"), d(o, "epoch_seconds"),
                     o.has("skipped_videos") ? o.get("skipped_videos").getAsInt() : 0,
-                    o.has("val_skipped_videos") ? o.get("val_skipped_videos").getAsInt() : 0));
+                    o.has("val_skipped_videos") ? o.get("val_skipped_videos").getAsInt() : 0, d(o, "val_mmit_map")));
         }
         return out;
     }
@@ -283,6 +283,7 @@ public final class RunDirectory {
         put(o, "val_top5", r.valTop5());
         put(o, "val_mean_class_acc", r.valMeanClassAcc());
         put(o, "val_map", r.valMap());
+        put(o, "val_mmit_map", r.valSampleMap());
         put(o, "clips_per_sec", r.clipsPerSec());
         put(o, "epoch_seconds", r.epochSeconds());
         o.addProperty("skipped_videos", r.skippedVideos());
@@ -305,6 +306,7 @@ public final class RunDirectory {
         put(o, "mean_class_acc", finalVal.meanClassAcc());
         if (multiLabel) {
             put(o, "map", finalVal.map());
+            put(o, "mmit_map", finalVal.sampleMap());
         }
         put(o, "val_loss", finalVal.loss());
         o.addProperty("val_samples", finalVal.samples());

@@ -64,6 +64,26 @@ class RecipeTest {
         assertEquals("k400", o.recipe());
     }
 
+    /** The mmit recipe keeps its best checkpoint by mmaction2's per-sample MMIT mAP, and the runs record it. */
+    @Test
+    void multiLabelRunsPickAndRecordTheirMap() {
+        TrainConfig mmit = Recipe.get("mmit").applyTo(TrainConfig.builder()).build();
+        assertEquals("mmit_map", Trainer.primaryMetric(mmit));
+        TrainConfig other = TrainConfig.builder().numClasses(5).multiLabel(true).build();
+        assertEquals("map", Trainer.primaryMetric(other));
+        Metrics.Result r = new Metrics.Result(4, 0.5, 1, 0.5, 0.25, 0.75, 1.0, new long[5][5]);
+        assertEquals(0.75, Trainer.score(r, "mmit_map"));
+        assertEquals(0.25, Trainer.score(r, "map"));
+        EpochRecord e = new EpochRecord(1, 10, 0.1, 1, 0.5, 1, 0.5, 1, 0.5, 0.25, 100, 2, 0, 0, 0.75);
+        com.google.gson.JsonObject o = RunDirectory.toJson(e);
+        assertEquals(0.75, o.get("val_mmit_map").getAsDouble());
+        assertEquals(0.25, o.get("val_map").getAsDouble());
+        assertTrue(Trainer.summaryLine(e, mmit, false).contains("MMIT mAP 75.0%"), Trainer.summaryLine(e, mmit, false));
+        // a single-label record has no per-sample mAP (NaN), and the line says nothing of it
+        EpochRecord single = new EpochRecord(1, 10, 0.1, 1, 0.5, 1, 0.5, 1, 0.5, Double.NaN, 100, 2, 0, 0);
+        assertTrue(Double.isNaN(single.valSampleMap()));
+    }
+
     @Test
     void configRoundTripsThroughJson() {
         TrainConfig c = Recipe.get("mmit").applyTo(TrainConfig.builder()).dataRoot("/d").trainList("a.txt")
