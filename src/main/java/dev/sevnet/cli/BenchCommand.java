@@ -122,24 +122,26 @@ public final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (!mode.equals("infer") && !mode.equals("train")) {
-            System.err.println("sevnet bench: --mode must be infer or train, got '" + mode + "'");
+            System.err.println("error: --mode must be infer or train, got '" + mode + "'");
             return 2;
         }
         if (threads < 0) {
-            System.err.println("sevnet bench: --threads must be >= 0 (0: all cores), got " + threads);
+            System.err.println("error: --threads must be >= 0 (0: all cores), got " + threads);
             return 2;
         }
         CudaBackend.KernelMode.parse(kernels); // a bad name is an error on every device, not only on a GPU
         if (streams < 1 || streams > 64 || (streams > 1 && !mode.equals("infer"))) {
-            System.err.println("sevnet bench: --streams must be 1 to 64, and above 1 only with --mode infer");
+            System.err.println("error: --streams must be 1 to 64, and above 1 only with --mode infer");
             return 2;
         }
         if (batch < 1 || frames < 1 || size < 8 || iters < 1 || warmup < 0) {
-            System.err.println("sevnet bench: --batch, --frames, --iters must be >= 1 and --size >= 8");
+            System.err.println("error: --batch, --frames and --iters must be >= 1, --size >= 8 and --warmup >= 0, got "
+                    + "--batch " + batch + " --frames " + frames + " --iters " + iters + " --size " + size + " --warmup "
+                    + warmup);
             return 2;
         }
         if (mode.equals("train") && batch * frames * (size / 32) * (size / 32) < 2) {
-            System.err.println("sevnet bench: training needs more than one value per channel at the last stage "
+            System.err.println("error: training needs more than one value per channel at the last stage "
                     + "(raise --batch or --size)");
             return 2;
         }
@@ -153,19 +155,19 @@ public final class BenchCommand implements Callable<Integer> {
         }
         precision = precision.trim().toLowerCase(java.util.Locale.ROOT);
         if (!precision.equals("fp32") && !precision.equals("bf16") && !precision.equals("fp16")) {
-            System.err.println("sevnet bench: --precision must be fp32, bf16 or fp16, got '" + precision + "'");
+            System.err.println("error: --precision must be fp32, bf16 or fp16, got '" + precision + "'");
             return 2;
         }
         boolean half = !precision.equals("fp32");
         Precision trainPrecision = Precision.parse(precision);
         if (half && mode.equals("train") && dev.isCpu()) {
             if (!Precision.cpuReferenceAllowed()) {
-                System.err.println("sevnet bench: " + Precision.cpuRefusal(trainPrecision)
+                System.err.println("error: " + Precision.cpuRefusal(trainPrecision)
                         + (why[0] != null ? " (device auto: " + why[0] + ")" : ""));
                 return 2;
             }
         } else if (half && dev.isCpu()) {
-            System.err.println("sevnet bench: --precision " + precision + " runs on CUDA devices only, but the device is "
+            System.err.println("error: --precision " + precision + " runs on CUDA devices only, but the device is "
                     + "the CPU" + (why[0] != null ? " (" + why[0] + ")" : "") + ": use --device cuda, or on the CPU "
                     + "--precision fp32 (predict/serve also offer int8 on the CPU)");
             return 2;
@@ -174,23 +176,31 @@ public final class BenchCommand implements Callable<Integer> {
         try {
             format = MemoryFormat.parse(memoryFormat);
         } catch (IllegalArgumentException e) {
-            System.err.println("sevnet bench: --memory-format: " + e.getMessage());
+            System.err.println("error: --memory-format: " + e.getMessage());
             return 2;
         }
         boolean channelsLast = format == MemoryFormat.CHANNELS_LAST;
         if (channelsLast && dev.isCpu()) {
-            System.err.println("sevnet bench: channels-last on the CPU runs every op on NCDHW copies (the reference of "
+            System.err.println("warning: channels-last on the CPU runs every op on NCDHW copies (the reference of "
                     + "the GPU path): expect it slower than contiguous");
         }
         boolean folded = mode.equals("infer") && (fold || half || channelsLast);
-        Backend backend = Backends.forDevice(dev);
+        Backend backend;
+        try {
+            backend = Backends.forDevice(dev);
+        } catch (RuntimeException | LinkageError e) {
+            // as train, eval, predict and serve say it: an explicit device this machine cannot use is bad input
+            String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage().lines().findFirst().orElse("");
+            System.err.println("error: device " + device + " is not usable: " + m);
+            return 2;
+        }
         CudaBackend gpu = backend instanceof CudaBackend cb ? cb : null;
         if (cudaGraphs && gpu == null) {
-            System.err.println("sevnet bench: --cuda-graphs needs a CUDA device");
+            System.err.println("error: --cuda-graphs needs a CUDA device");
             return 2;
         }
         if (cudaGraphs && streams > 1) {
-            System.err.println("sevnet bench: --streams with --cuda-graphs: the graphs share one memory pool and replay "
+            System.err.println("error: --streams with --cuda-graphs: the graphs share one memory pool and replay "
                     + "one at a time; measure concurrent streams eagerly");
             return 2;
         }
@@ -201,7 +211,7 @@ public final class BenchCommand implements Callable<Integer> {
                 try {
                     gpu.loadAlgorithmCache(algoCache);
                 } catch (IOException e) {
-                    System.err.println("sevnet bench: ignoring " + algoCache + ": " + e.getMessage());
+                    System.err.println("warning: ignoring " + algoCache + ": " + e.getMessage());
                 }
             }
         }
@@ -239,7 +249,7 @@ public final class BenchCommand implements Callable<Integer> {
                 graphedTrain = cudaGraphs && train
                         ? new GraphedTrainStep(net, gpu, trainPrecision, false, classes) : null;
             } catch (IllegalArgumentException e) {
-                System.err.println("sevnet bench: " + e.getMessage());
+                System.err.println("error: " + e.getMessage());
                 return 2;
             }
             long[] labelArray = labels.toLongArray();
@@ -327,7 +337,7 @@ public final class BenchCommand implements Callable<Integer> {
             try {
                 gpu.saveAlgorithmCache(algoCache);
             } catch (IOException e) {
-                System.err.println("sevnet bench: could not save " + algoCache + ": " + e.getMessage());
+                System.err.println("warning: could not save " + algoCache + ": " + e.getMessage());
             }
         }
         double[] sorted = times.clone();

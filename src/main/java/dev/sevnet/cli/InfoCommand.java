@@ -50,7 +50,7 @@ public final class InfoCommand implements Callable<Integer> {
             }
             stats = ModelStats.of(SevNetConfig.parse(model, classes), frames, size);
         } catch (IllegalArgumentException e) {
-            spec.commandLine().getErr().println("sevnet info: " + e.getMessage());
+            spec.commandLine().getErr().println("error: " + e.getMessage());
             return 2;
         }
         if (json) {

@@ -38,7 +38,8 @@ public final class Main implements Runnable {
      * {@code -Dsevnet.trace=true} prints it after the line (what a bug report needs).
      */
     public static CommandLine commandLine() {
-        return new CommandLine(new Main()).setExecutionExceptionHandler((e, cmd, parsed) -> {
+        return new CommandLine(new Main()).setParameterExceptionHandler(Main::usageError)
+                .setExecutionExceptionHandler((e, cmd, parsed) -> {
             int code = exitCode(e);
             cmd.getErr().println("error: " + describe(e));
             if (traceWanted()) {
@@ -48,6 +49,27 @@ public final class Main implements Runnable {
             }
             return code;
         });
+    }
+
+    /**
+     * A command line picocli cannot parse (an unknown option or command, a missing or malformed value): one line on
+     * stderr naming the problem, picocli's suggestion if it has one, and where the options are listed; exit code 2.
+     * Not the whole usage text, which would bury the error under dozens of lines.
+     */
+    static int usageError(CommandLine.ParameterException e, String[] args) {
+        CommandLine cmd = e.getCommandLine();
+        StringBuilder line = new StringBuilder("error: ").append(
+                String.valueOf(e.getMessage()).replaceAll("\\s*\\R\\s*", " ").trim());
+        if (e instanceof CommandLine.UnmatchedArgumentException u && !u.getSuggestions().isEmpty()) {
+            line.append("; did you mean ").append(String.join(" or ", u.getSuggestions())).append('?');
+        }
+        line.append(" (`").append(cmd.getCommandSpec().qualifiedName()).append(" --help` lists the ")
+                .append(cmd.getSubcommands().isEmpty() ? "options" : "commands").append(')');
+        cmd.getErr().println(line);
+        if (traceWanted()) {
+            e.printStackTrace(cmd.getErr());
+        }
+        return cmd.getCommandSpec().exitCodeOnInvalidInput();
     }
 
     /** 2: the input is wrong (arguments, files); 1: the run failed (memory, device, I/O, a bug). */

@@ -127,6 +127,10 @@ public final class ServeCommand implements Callable<Integer> {
             stopped.countDown();
         }, "sevnet-serve-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
+        if (cudaGraphs && predictor.device().isCpu()) {
+            System.err.println("warning: --cuda-graphs needs a CUDA device; on " + predictor.device()
+                    + " every batch runs eagerly");
+        }
         java.net.InetAddress bound = server.address().getAddress();
         if (!bound.isLoopbackAddress()) {
             System.err.println("warning: listening on " + (bound.isAnyLocalAddress() ? "every interface" : host)

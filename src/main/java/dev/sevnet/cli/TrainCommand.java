@@ -160,6 +160,9 @@ public final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         long t0 = System.nanoTime();
+        if (predictCount < 0) {
+            throw new IllegalArgumentException("--predict must be >= 0 (0: none), got " + predictCount);
+        }
         TrainConfig config;
         Path runDir;
         Progress.Mode mode = parseProgress(progress);
@@ -276,9 +279,11 @@ public final class TrainCommand implements Callable<Integer> {
             dev.sevnet.train.MainJob.predictFresh(config, trainer.runDirectory().lastCheckpoint(), predictCount, r.runDir());
         }
         double total = (System.nanoTime() - t0) / 1e9;
-        System.out.printf(Locale.ROOT, "done in %s (training %s); best checkpoint: %s%n",
+        // a resumed run's training time counts its earlier sessions too, so it can exceed this command's time
+        System.out.printf(Locale.ROOT, "done in %s (training %s%s); best checkpoint: %s%n",
                 dev.sevnet.train.Progress.formatDuration(Math.round(total)),
                 dev.sevnet.train.Progress.formatDuration(Math.round(r.wallSeconds())),
+                resume != null ? " in all, with the sessions before this resume" : "",
                 Files.isDirectory(best) ? best : "none (no epoch was scored)");
         return 0;
     }
@@ -434,7 +439,25 @@ public final class TrainCommand implements Callable<Integer> {
         if (!data && b.numClassesValue() != dev.sevnet.data.SyntheticMotionDataset.NUM_CLASSES) {
             throw new IllegalArgumentException("the synthetic dataset has " + dev.sevnet.data.SyntheticMotionDataset.NUM_CLASSES + " classes; --classes must be that without --train-list");
         }
-        return b.build();
+        TrainConfig built = b.build();
+        requireClipFits(built);
+        return built;
+    }
+
+    /** Largest --size: far above any recipe's, and every decoded frame at it still fits one Java array. */
+    static final int MAX_SIZE = 4096;
+
+    /**
+     * A clip (3 x frames x side x side at the widest training short side) must fit one array: an absurd --size or
+     * --frames is a one-line refusal before anything runs, not an overflow deep in the loader.
+     */
+    static void requireClipFits(TrainConfig c) {
+        long side = Math.max(c.size(), Math.max(c.trainShortMax(), c.testShortSide()));
+        if (c.size() > MAX_SIZE || 3L * c.frames() * side * side > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("--size " + c.size() + " with --frames " + c.frames() + " is too large: "
+                    + "--size must be at most " + MAX_SIZE + " and a clip (3 x " + c.frames() + " x " + side + " x " + side
+                    + ") at most " + Integer.MAX_VALUE + " values; lower --size or --frames");
+        }
     }
 
     static {
