@@ -25,7 +25,7 @@ import java.util.concurrent.Callable;
                 + "with 1-view or multi-view (e.g. 10x3) testing; writes the confusion matrix as CSV.",
                 "Without --val-list it uses the run's own validation data (the synthetic split for the main job)."})
 public final class EvalCommand implements Callable<Integer> {
-    @Option(names = "--device", paramLabel = "auto|cpu|cuda", defaultValue = "auto",
+    @Option(names = "--device", paramLabel = "auto|cpu|cuda[:i]", defaultValue = "auto",
             description = "Where the model runs (default: ${DEFAULT-VALUE}: a usable GPU, else the CPU).")
     String device;
 

@@ -37,7 +37,7 @@ public final class PredictCommand implements Callable<Integer> {
     @Mixin
     Int8Calibration int8 = new Int8Calibration();
 
-    @Option(names = "--device", paramLabel = "auto|cpu|cuda", defaultValue = "auto",
+    @Option(names = "--device", paramLabel = "auto|cpu|cuda[:i]", defaultValue = "auto",
             description = "Where the model runs (default: ${DEFAULT-VALUE}: a usable GPU, else the CPU).")
     String device;
 
@@ -84,9 +84,10 @@ public final class PredictCommand implements Callable<Integer> {
                     JsonArray tops = new JsonArray();
                     for (Prediction.ClassScore c : pr.prediction().top()) {
                         JsonObject t = new JsonObject();
+                        // the names serve's answers and Prediction use
                         t.addProperty("label", c.label());
-                        t.addProperty("class", c.index());
-                        t.addProperty("probability", c.prob());
+                        t.addProperty("index", c.index());
+                        t.addProperty("prob", c.prob());
                         tops.add(t);
                     }
                     o.add("top", tops);

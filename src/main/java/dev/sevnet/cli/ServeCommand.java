@@ -31,7 +31,7 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--port", defaultValue = "8080", description = "Port (default: ${DEFAULT-VALUE}; 0: any free port).")
     int port;
 
-    @Option(names = "--device", paramLabel = "auto|cpu|cuda", defaultValue = "auto",
+    @Option(names = "--device", paramLabel = "auto|cpu|cuda[:i]", defaultValue = "auto",
             description = "Where the model runs (default: ${DEFAULT-VALUE}: a usable GPU, else the CPU).")
     String device;
 

@@ -47,6 +47,16 @@ public final class SynthCommand implements Callable<Integer> {
         if (java.nio.file.Files.exists(out) && !java.nio.file.Files.isDirectory(out)) {
             throw new IllegalArgumentException("--out " + out + " is a file, not a folder");
         }
+        if (java.nio.file.Files.isDirectory(out)) {
+            // a second export into the same folder rewrote the lists but left the first one's videos beside them
+            try (java.util.stream.Stream<Path> entries = java.nio.file.Files.list(out)) {
+                long n = entries.count();
+                if (n > 0) {
+                    throw new IllegalArgumentException("--out " + out + " is not empty (" + n + " entries): give a new "
+                            + "or empty folder, so that no video of an earlier export is left beside the new lists");
+                }
+            }
+        }
         SyntheticMotionDataset template = SyntheticMotionDataset.builder().seed(seed).frames(frames).resolution(size).build();
         long t0 = System.nanoTime();
         SyntheticExport.Summary s = SyntheticExport.write(out, train, val, template);

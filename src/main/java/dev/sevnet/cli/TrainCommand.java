@@ -113,7 +113,7 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--workers", paramLabel = "N", description = "Loader threads.")
     Integer workers;
 
-    @Option(names = "--device", paramLabel = "auto|cpu|cuda", defaultValue = "auto",
+    @Option(names = "--device", paramLabel = "auto|cpu|cuda[:i]", defaultValue = "auto",
             description = "Where to train; auto uses a GPU when one is usable and otherwise the CPU (default: ${DEFAULT-VALUE}).")
     String device;
 

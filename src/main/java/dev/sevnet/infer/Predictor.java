@@ -1504,9 +1504,10 @@ public final class Predictor implements AutoCloseable {
         }
 
         private static String halfOnCpu(String precision, String why) {
-            return precision + " inference runs on CUDA devices only, but " + why + ": use device(\"cuda\") (or \"auto\" "
-                    + "on a machine with a usable GPU) with precision " + precision + ", or on the CPU precision fp32 "
-                    + "or int8";
+            // named for both readers: the API's builder and the command line's options
+            return precision + " inference runs on CUDA devices only, but " + why + ": use device cuda (--device cuda, "
+                    + "or auto on a machine with a usable GPU) with precision " + precision + ", or on the CPU "
+                    + "precision fp32 or int8 (--precision)";
         }
 
         private static void require(boolean ok, String message) {

@@ -110,7 +110,10 @@ public final class TrainConfig {
         require(trainShortMin >= size && trainShortMax >= trainShortMin,
                 "train short side range [" + trainShortMin + ", " + trainShortMax + "] must be >= size " + size);
         require(testShortSide >= size, "test short side " + testShortSide + " must be >= size " + size);
-        require(denseSpan >= frames, "dense span " + denseSpan + " must be >= frames " + frames);
+        // the span is dense sampling's window (frames every span/frames); TSN sampling never reads it
+        require(sampling != Recipe.Sampling.DENSE || denseSpan >= frames, "dense sampling takes " + frames
+                + " frames from a window of " + denseSpan + ": --frames must be at most " + denseSpan
+                + " with --sampling dense");
         require(testClips >= 1 && testClips <= MAX_TEST_CLIPS && (testCrops == 1 || testCrops == 3),
                 "test views must be clips x crops with 1 to " + MAX_TEST_CLIPS + " clips and crops 1 or 3, got "
                         + testClips + "x" + testCrops);

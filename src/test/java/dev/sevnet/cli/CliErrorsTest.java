@@ -124,6 +124,7 @@ class CliErrorsTest {
     void outputPathsOfTheWrongKindAndAbsurdSizesAreRefused(@TempDir Path dir) throws Exception {
         Path file = Files.writeString(dir.resolve("afile"), "x");
         assertOneLineError(ServeCommandTest.run("synth", "--out", file.toString()), "is a file");
+        assertOneLineError(ServeCommandTest.run("synth", "--out", file.getParent().toString()), "is not empty");
         assertOneLineError(ServeCommandTest.run("synth", "--out", dir.resolve("s").toString(), "--size", "100000"),
                 "--size must be");
         assertFalse(Files.exists(dir.resolve("s")), "nothing written");

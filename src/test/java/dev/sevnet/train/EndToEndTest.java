@@ -132,7 +132,10 @@ class EndToEndTest {
         assertEquals(0, j.code());
         var arr = JsonParser.parseString(j.stdout()).getAsJsonArray();
         assertEquals(3, arr.get(0).getAsJsonObject().getAsJsonArray("top").size());
-        double p0 = arr.get(0).getAsJsonObject().getAsJsonArray("top").get(0).getAsJsonObject().get("probability").getAsDouble();
+        var top0 = arr.get(0).getAsJsonObject().getAsJsonArray("top").get(0).getAsJsonObject();
+        double p0 = top0.get("prob").getAsDouble();
         assertTrue(p0 > 0 && p0 <= 1);
+        // the fields of serve's answers (label, index, prob)
+        assertTrue(top0.has("label") && top0.has("index"), top0.toString());
     }
 }

@@ -84,6 +84,15 @@ class RecipeTest {
         assertTrue(Double.isNaN(single.valSampleMap()));
     }
 
+    /** The dense window bounds --frames only with dense sampling (TSN with 80 frames is fine). */
+    @Test
+    void theDenseWindowBoundsFramesOnlyForDenseSampling() {
+        assertEquals(80, TrainConfig.builder().frames(80).sampling(Recipe.Sampling.TSN).build().frames());
+        var e = assertThrows(IllegalArgumentException.class,
+                () -> TrainConfig.builder().frames(80).sampling(Recipe.Sampling.DENSE).build());
+        assertTrue(e.getMessage().contains("--frames must be at most 64"), e.getMessage());
+    }
+
     @Test
     void configRoundTripsThroughJson() {
         TrainConfig c = Recipe.get("mmit").applyTo(TrainConfig.builder()).dataRoot("/d").trainList("a.txt")
