@@ -13,7 +13,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A chunk that failed may have left gradients of the earlier chunks of the same batch behind;
  * {@code discard} is called before the retry so the caller can drop them (the trainer zeroes the
- * accumulated gradients and so loses, at most, this optimizer step's earlier micro-batches).
+ * accumulated gradients and so loses, at most, this optimizer step's earlier micro-batches; the step's
+ * gradient is then the mean over the micro-batches that remain, not a sum still divided by {@code accum}).
  */
 final class OutOfMemorySplitter {
     private static final Logger LOG = LoggerFactory.getLogger(OutOfMemorySplitter.class);

@@ -376,6 +376,7 @@ public final class Trainer {
                 }
                 model.train(true);
                 opt.zeroGrad();
+                gradMicroBatches = 0;
                 double lossSum = 0;
                 float lastLoss = Float.NaN;
                 long seen = 0;
@@ -398,6 +399,7 @@ public final class Trainer {
                             float loss;
                             try {
                                 loss = trainStep(model, b, config.accum());
+                                gradMicroBatches++;
                             } finally {
                                 pendingUpload = null;
                             }
@@ -422,6 +424,7 @@ public final class Trainer {
                             if (graphStep == null || !graphStep.captured()) {
                                 opt.zeroGrad(); // a captured step zeroes the gradients itself, first thing
                             }
+                            gradMicroBatches = 0;
                             step++;
                             for (Listener l : listeners) {
                                 l.afterStep(step, lastLoss, lastLr);
@@ -577,6 +580,7 @@ public final class Trainer {
      * this runs once per optimizer step, after the last micro-batch.
      */
     private void optimizerStep(SevNet model, SgdOptimizer opt, double lr, long step) {
+        averageOverMicroBatches(model);
         if (scaler == null) {
             opt.step(lr);
             return;
@@ -597,7 +601,41 @@ public final class Trainer {
     private final OutOfMemorySplitter splitter = new OutOfMemorySplitter();
 
     /**
-     * Forward, loss, backward (seeded with 1/accum so accumulated gradients average); returns the
+     * Micro-batches whose gradients the parameters hold now (since the last zeroing): {@code accum} except after an
+     * epoch's last, shorter accumulation group (the epoch's micro-batches not a multiple of {@code accum}, or
+     * skipped videos) or after an out-of-memory retry dropped this step's earlier micro-batches.
+     */
+    private int gradMicroBatches;
+
+    /** Test seam: called before each chunk of a micro-batch runs (may throw, e.g. a fake out-of-memory error). */
+    OutOfMemorySplitter.Chunk chunkProbe;
+
+    /**
+     * Makes the accumulated gradient the mean over the micro-batches it holds: each was seeded with 1/accum, so when
+     * fewer than {@code accum} contributed (an epoch's last group, micro-batches dropped by an out-of-memory retry)
+     * the sum is rescaled by accum / contributed — mmengine's remainder loss factor — instead of stepping with a
+     * gradient shrunk by that ratio.
+     */
+    private void averageOverMicroBatches(SevNet model) {
+        int accum = config.accum();
+        if (gradMicroBatches <= 0 || gradMicroBatches == accum) {
+            return;
+        }
+        float factor = (float) (accum / (double) gradMicroBatches);
+        Map<dev.sevnet.backend.Backend, List<Tensor>> byBackend = new java.util.LinkedHashMap<>();
+        java.util.Set<Tensor> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        for (dev.sevnet.nn.Parameter p : model.namedParameters().values()) {
+            Tensor g = p.grad();
+            if (g != null && seen.add(g)) {
+                byBackend.computeIfAbsent(dev.sevnet.backend.Backends.of(g), k -> new java.util.ArrayList<>()).add(g);
+            }
+        }
+        byBackend.forEach((b, grads) -> b.scaleAll(grads, factor));
+    }
+
+    /**
+     * Forward, loss, backward (seeded with 1/accum so accumulated gradients average; a step over fewer micro-batches
+     * is rescaled by {@link #averageOverMicroBatches}); returns the
      * loss. On a device out-of-memory error the batch runs again in smaller chunks (and so do the
      * following ones): see {@link OutOfMemorySplitter}.
      */
@@ -617,12 +655,16 @@ public final class Trainer {
             model.zeroGrad(); // the gradients were left as the last replay wrote them
         }
         splitter.run(n, (from, to, weight) -> {
+            if (chunkProbe != null) {
+                chunkProbe.run(from, to, weight);
+            }
             try (TensorScope chunkScope = TensorScope.open()) {
                 lossSum[0] += weight * trainChunk(model, b, from, to, weight / accum, logitsAll);
             }
         }, () -> {
             lossSum[0] = 0;
             model.zeroGrad();
+            gradMicroBatches = 0; // this step's earlier micro-batches are gone: the step averages over what follows
         });
         lastCorrect = countCorrect(b, logitsAll);
         return (float) lossSum[0];
