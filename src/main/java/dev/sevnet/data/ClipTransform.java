@@ -22,6 +22,9 @@ import java.util.Random;
  * <p>Resize and crop are one pass: each output pixel is bilinearly interpolated (half-pixel centres,
  * like PyTorch's {@code align_corners=False} and OpenCV's {@code INTER_LINEAR}) from the source
  * frame at the position it has in the resized image, so the full resized frame is never built.
+ * The resized size is mmcv's {@code rescale_size} (long side {@code int(long * short_side / short + 0.5)}).
+ * Unlike mmcv's {@code imresize} on uint8 frames, the interpolated values are not rounded to 8 bits before
+ * normalisation (they differ from OpenCV's fixed-point result by at most about half a grey level).
  * Immutable and thread-safe.
  */
 public final class ClipTransform {
@@ -199,15 +202,21 @@ public final class ClipTransform {
 
     /** Source frame size and the size it is (virtually) resized to. */
     private record Geometry(int width, int height, int resizedWidth, int resizedHeight) {
+        /**
+         * mmcv's {@code rescale_size} with scale {@code (inf, shortSide)}: factor {@code shortSide / min(w, h)}, long
+         * side {@code int(long * factor + 0.5)} in doubles exactly as mmcv computes it (so an exact .5 tie rounds the
+         * way mmcv's product does, not always up).
+         */
         static Geometry of(int width, int height, int shortSide) {
+            double factor = (double) shortSide / Math.min(width, height);
             int rw;
             int rh;
             if (width <= height) {
                 rw = shortSide;
-                rh = Math.max(shortSide, (int) Math.round((double) height * shortSide / width));
+                rh = Math.max(shortSide, (int) (height * factor + 0.5));
             } else {
                 rh = shortSide;
-                rw = Math.max(shortSide, (int) Math.round((double) width * shortSide / height));
+                rw = Math.max(shortSide, (int) (width * factor + 0.5));
             }
             return new Geometry(width, height, rw, rh);
         }

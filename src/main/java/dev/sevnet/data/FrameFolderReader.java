@@ -157,7 +157,17 @@ public final class FrameFolderReader {
         }
     }
 
-    /** Packed RGB bytes; the common JPEG layout (3-byte BGR) is swizzled straight from the raster. */
+    /** A grey image whose raster holds the grey level (not a palette): TYPE_BYTE_GRAY, 16-bit grey, grey + alpha. */
+    private static boolean isGray(BufferedImage img) {
+        return img.getColorModel() instanceof java.awt.image.ComponentColorModel cm
+                && cm.getColorSpace().getType() == java.awt.color.ColorSpace.TYPE_GRAY
+                && img.getRaster().getNumBands() >= 1;
+    }
+
+    /**
+     * Packed RGB bytes; the common JPEG layout (3-byte BGR) is swizzled straight from the raster, grey images
+     * replicate their stored level, others go through {@code getRGB} (palette, 16-bit RGB, alpha dropped).
+     */
     static byte[] toRgb(BufferedImage img) {
         int w = img.getWidth();
         int h = img.getHeight();
@@ -170,6 +180,26 @@ public final class FrameFolderReader {
                 rgb[i] = bgr[i + 2];
                 rgb[i + 1] = bgr[i + 1];
                 rgb[i + 2] = bgr[i];
+            }
+            return rgb;
+        }
+        if (isGray(img)) {
+            // grey (and grey + alpha) images: the stored level itself, as OpenCV's imread(IMREAD_COLOR) gives it;
+            // getRGB would treat Java's linear CS_GRAY as linear light and brighten it to sRGB (64 -> 137)
+            java.awt.image.Raster raster = img.getRaster();
+            int bits = img.getColorModel().getComponentSize(0);
+            int[] samples = new int[w];
+            for (int y = 0; y < h; y++) {
+                raster.getSamples(0, y, w, 1, 0, samples);
+                int o = y * w * 3;
+                for (int x = 0; x < w; x++) {
+                    int v = samples[x];
+                    v = bits > 8 ? v >> (bits - 8) : bits < 8 ? (v * 255 + ((1 << bits) - 1) / 2) / ((1 << bits) - 1) : v;
+                    byte b = (byte) v;
+                    rgb[o++] = b;
+                    rgb[o++] = b;
+                    rgb[o++] = b;
+                }
             }
             return rgb;
         }
