@@ -123,8 +123,26 @@ public final class ClipLoader implements AutoCloseable {
     public void close() {
         if (pool != null) {
             pool.shutdownNow();
+            // a source's load() may still run after the interrupt: wait (bounded) so that a caller closing what the
+            // source reads from right after training (a database connection, say) does not pull it from under it
+            boolean interrupted = Thread.interrupted();
+            try {
+                if (!pool.awaitTermination(CLOSE_WAIT_SECONDS, java.util.concurrent.TimeUnit.SECONDS)) {
+                    LOG.warn("clip loader workers still running {} s after close (a source's load() ignores "
+                            + "interrupts)", CLOSE_WAIT_SECONDS);
+                }
+            } catch (InterruptedException e) {
+                interrupted = true;
+            } finally {
+                if (interrupted) {
+                    Thread.currentThread().interrupt();
+                }
+            }
         }
     }
+
+    /** How long close() waits for workers to finish their current sample. */
+    static final long CLOSE_WAIT_SECONDS = 30;
 
     /** What a worker made of one sample: its clips (one, or every view), or the failure that skips it. */
     private record Loaded(int index, List<Clip> clips, VideoDecodeException failure) {

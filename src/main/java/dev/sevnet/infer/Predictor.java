@@ -327,6 +327,10 @@ public final class Predictor implements AutoCloseable {
             return th;
         });
         t.setRemoveOnCancelPolicy(true);
+        // the thread ends when no predictor has had a timeout pending for a while: nothing of sevnet's stays alive
+        // after the last predictor closes (an app server's redeploy can unload the classes)
+        t.setKeepAliveTime(10, java.util.concurrent.TimeUnit.SECONDS);
+        t.allowCoreThreadTimeOut(true);
         return t;
     }
 
@@ -732,21 +736,24 @@ public final class Predictor implements AutoCloseable {
         CompletableFuture<Prediction> f = new CompletableFuture<>();
         long left = limit.toNanos() - (System.nanoTime() - startNanos);
         if (left <= 0) {
-            expire(f);
+            expire(f, limit);
         } else {
-            ScheduledFuture<?> timer = TIMER.schedule(() -> expire(f), left, TimeUnit.NANOSECONDS);
+            ScheduledFuture<?> timer = TIMER.schedule(() -> expire(f, limit), left, TimeUnit.NANOSECONDS);
             f.whenComplete((p, e) -> timer.cancel(false));
         }
         return f;
     }
 
-    /** Fails {@code f} with a TimeoutException unless it is done; counted before anyone can see it. */
-    private void expire(CompletableFuture<Prediction> f) {
+    /**
+     * Fails {@code f} with a TimeoutException naming the call's own limit ({@code limit}: the builder's timeout or a
+     * per-call one) unless it is done; counted before anyone can see it.
+     */
+    private void expire(CompletableFuture<Prediction> f, Duration limit) {
         if (f.isDone()) {
             return;
         }
         timedOut.incrementAndGet();
-        if (!f.completeExceptionally(new TimeoutException("no prediction within " + timeout.toMillis() + " ms"))) {
+        if (!f.completeExceptionally(new TimeoutException("no prediction within " + limit.toMillis() + " ms"))) {
             timedOut.decrementAndGet();
         }
     }

@@ -143,4 +143,51 @@ class ClipLoaderTest {
             assertArrayEquals(new int[] {0, 1}, b.indices());
         }
     }
+    /**
+     * close() waits for a worker still inside a source's load() (one that ignores the interrupt), so a caller can
+     * close what the source reads from right after: no load() runs once the loader is closed.
+     */
+    @Test
+    void closeWaitsForWorkersInsideLoad() throws Exception {
+        SyntheticMotionDataset data = SyntheticMotionDataset.builder().size(8).resolution(8).frames(2).build();
+        java.util.concurrent.atomic.AtomicInteger running = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(1);
+        ClipSource slow = new ClipSource() {
+            @Override
+            public int size() {
+                return data.size();
+            }
+
+            @Override
+            public List<String> classNames() {
+                return data.classNames();
+            }
+
+            @Override
+            public int[] labels(int index) {
+                return data.labels(index);
+            }
+
+            @Override
+            public Clip load(int index, java.util.Random rng, boolean train) {
+                running.incrementAndGet();
+                started.countDown();
+                try {
+                    long end = System.nanoTime() + 300_000_000L; // busy 300 ms, deaf to interrupts
+                    while (System.nanoTime() < end) {
+                        Thread.onSpinWait();
+                    }
+                    return data.load(index, rng, train);
+                } finally {
+                    running.decrementAndGet();
+                }
+            }
+        };
+        ClipLoader loader = ClipLoader.builder(slow).batchSize(2).workers(2).seed(1).build();
+        ClipLoader.Epoch e = loader.epoch(0);
+        assertTrue(started.await(10, java.util.concurrent.TimeUnit.SECONDS));
+        e.close();
+        loader.close();
+        assertEquals(0, running.get(), "a worker was still inside load() after close");
+    }
 }
