@@ -621,9 +621,14 @@ SEV_VNNI void quantize_block_avx512(const float* const* planes, int nplanes, uin
       __m512 v = _mm512_maskz_loadu_ps(m, planes[j] + s);
       if (gate) v = _mm512_mul_ps(v, _mm512_set1_ps(gate[j]));
       if (res) {
-        // x*g + deq(r) then the ReLU: two roundings (mul, add) like channel-scale -> dequantize -> add_relu
+        // x*g + deq(r) then the ReLU: two roundings (mul, add) like channel-scale -> dequantize -> add_relu.
+        // The add is the explicit-rounding form (round to nearest, as MXCSR): GCC's plain _mm512_add_ps is a
+        // vector `+`, which -ffp-contract=fast (the gnu++17 default) fused with the gate's multiply into one
+        // vfmadd inside this fma-enabled function — one rounding fewer than the scalar path and the
+        // four-pass reference, a different byte about once in 4M values.
         const __m512 r = _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(rword, 8 * j), _mm512_set1_epi32(255)));
-        v = _mm512_add_ps(v, _mm512_mul_ps(r, _mm512_set1_ps(rscale[j])));
+        v = _mm512_add_round_ps(v, _mm512_mul_ps(r, _mm512_set1_ps(rscale[j])),
+                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
         v = _mm512_max_ps(v, fz);
       }
       __m512 t = _mm512_mul_ps(v, _mm512_set1_ps(inv[j]));

@@ -20,6 +20,7 @@ import dev.sevnet.nn.SevNetConfig;
 import dev.sevnet.nn.SqueezeExcite;
 import dev.sevnet.nn.Stage;
 import dev.sevnet.tensor.DType;
+import dev.sevnet.tensor.MemoryFormat;
 import dev.sevnet.tensor.Shape;
 import dev.sevnet.tensor.Tensor;
 import dev.sevnet.tensor.TensorScope;
@@ -95,9 +96,24 @@ public final class QuantizedSevNet extends Module {
             throw new IllegalArgumentException("int8 needs at least one calibration clip [N, 3, T, H, W]");
         }
         for (Tensor c : calibration) {
+            if (c == null) {
+                throw new IllegalArgumentException("calibration clips must not be null");
+            }
             if (c.isClosed() || c.dtype() != DType.FLOAT32 || c.rank() != 5 || c.dim(1) != 3 || !c.device().isCpu()) {
                 throw new IllegalArgumentException("calibration clips must be float32 [N, 3, T, H, W] CPU tensors, got "
                         + (c.isClosed() ? "a closed tensor" : c.shape() + " " + c.dtype() + " on " + c.device()));
+            }
+            // an empty clip records no range (every scale would fall back to 1), a NaN poisons the recorded
+            // means (bias correction: a NaN bias, every output of that conv 0): refuse both, as the
+            // Predictor refuses a non-finite clip to predict
+            if (c.size() == 0) {
+                throw new IllegalArgumentException("calibration clips must hold at least one clip of at least one "
+                        + "frame and pixel, got " + c.shape());
+            }
+            int bad = Tensor.countNonFinite(c.toFloatArray());   // any memory format
+            if (bad > 0) {
+                throw new IllegalArgumentException("calibration clip " + c.shape() + " holds " + bad
+                        + " non-finite values (NaN or infinity)");
             }
         }
         Map<String, Tensor> sd = folded.stateDict();
@@ -107,7 +123,9 @@ public final class QuantizedSevNet extends Module {
             try (GradMode.Guard g = GradMode.noGrad()) {
                 for (Tensor clip : calibration) {
                     try (TensorScope scope = TensorScope.open()) {
-                        q.forward(Var.of(clip));
+                        // the range recorders read NCDHW bytes: an NDHWC clip goes in as an NCDHW copy
+                        q.forward(Var.of(clip.isChannelsLast() && !MemoryFormat.isLayoutInvariant(clip.shape())
+                                ? Backends.of(clip).toMemoryFormat(clip, MemoryFormat.CONTIGUOUS) : clip));
                     }
                 }
             }
@@ -204,7 +222,16 @@ public final class QuantizedSevNet extends Module {
         if (clip.dtype() != DType.FLOAT32 || !clip.device().isCpu()) {
             throw new IllegalArgumentException("int8 inference takes float32 CPU clips, got " + clip);
         }
-        QTensor h = Int8Ops.quantize(clip, stem.convS.inScales, stem.convS.xZeroPoint);
+        QTensor h;
+        if (clip.isChannelsLast() && !MemoryFormat.isLayoutInvariant(clip.shape())) {
+            // the quantiser reads NCDHW bytes: an NDHWC clip (which the folded fp32 model takes) would be read
+            // with its channels and positions mixed up
+            try (Tensor ncdhw = Backends.of(clip).toMemoryFormat(clip, MemoryFormat.CONTIGUOUS)) {
+                h = Int8Ops.quantize(ncdhw, stem.convS.inScales, stem.convS.xZeroPoint);
+            }
+        } else {
+            h = Int8Ops.quantize(clip, stem.convS.inScales, stem.convS.xZeroPoint);
+        }
         try {
             QTensor next = stem.forwardInt8(h);
             h.close();
