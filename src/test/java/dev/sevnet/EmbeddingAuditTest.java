@@ -9,7 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.sevnet.autograd.F;
 import dev.sevnet.autograd.Var;
-import dev.sevnet.data.Clip;
 import dev.sevnet.data.ClipSource;
 import dev.sevnet.infer.PredictServer;
 import dev.sevnet.infer.Prediction;
@@ -96,45 +95,9 @@ class EmbeddingAuditTest {
         return out;
     }
 
-    /** Clips made in memory: brightness rising (class 1) or falling (class 0) over 4 frames of 16 x 16. */
-    static final class Ramps implements ClipSource {
-        private final int size;
-
-        Ramps(int size) {
-            this.size = size;
-        }
-
-        @Override
-        public int size() {
-            return size;
-        }
-
-        @Override
-        public List<String> classNames() {
-            return LABELS;
-        }
-
-        @Override
-        public int[] labels(int index) {
-            return new int[] {index % 2};
-        }
-
-        @Override
-        public Clip load(int index, Random rng, boolean train) {
-            int t = 4;
-            int hw = 16 * 16;
-            float[] x = new float[3 * t * hw];
-            Random noise = new Random(index);
-            for (int c = 0; c < 3; c++) {
-                for (int f = 0; f < t; f++) {
-                    float level = (index % 2 == 1 ? f : t - 1 - f) / (float) t - 0.5f;
-                    for (int p = 0; p < hw; p++) {
-                        x[(c * t + f) * hw + p] = level + 0.1f * (float) noise.nextGaussian();
-                    }
-                }
-            }
-            return new Clip(x, t, 16, 16, labels(index));
-        }
+    /** Clips made in memory: brightness rising (class 1) or falling (class 0), TrainerApiTest's source. */
+    private static ClipSource ramps(int size) {
+        return new dev.sevnet.train.TrainerApiTest.Ramps(size, 0);
     }
 
     private static TrainConfig tinyTraining(int epochs) {
@@ -191,13 +154,13 @@ class EmbeddingAuditTest {
         Set<String> nonDaemonBefore = threads(true);
         long start = MemoryStats.liveHostBytes();
         Trainer.Result r = new Trainer(tinyTraining(1), dir.resolve("ok"), Progress.Mode.QUIET).writeCurves(false)
-                .data(new Ramps(16), new Ramps(8)).run();
+                .data(ramps(16), ramps(8)).run();
         assertEquals(1, r.epochsDone());
         assertEquals(start, MemoryStats.liveHostBytes());
 
         IllegalStateException boom = new IllegalStateException("listener failed");
         Trainer failing = new Trainer(tinyTraining(2), dir.resolve("listener"), Progress.Mode.QUIET).writeCurves(false)
-                .data(new Ramps(16), new Ramps(8)).addListener(new Trainer.Listener() {
+                .data(ramps(16), ramps(8)).addListener(new Trainer.Listener() {
                     @Override
                     public boolean afterEpoch(EpochRecord e, boolean best) {
                         throw boom;

@@ -15,13 +15,13 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Training embedded in a Java program: data made in code, listeners, early stopping, a stop from another thread. */
-class TrainerApiTest {
+public class TrainerApiTest {
     /** Clips made in memory: class c is a clip whose brightness rises (c = 1) or falls (c = 0) over time. */
-    static final class Ramps implements ClipSource {
+    public static final class Ramps implements ClipSource {
         private final int size;
         private final long seed;
 
-        Ramps(int size, long seed) {
+        public Ramps(int size, long seed) {
             this.size = size;
             this.seed = seed;
         }
