@@ -144,7 +144,19 @@ public final class ServeCommand implements Callable<Integer> {
                 predictor.deviceReason(),
                 shown.contains(":") ? "[" + shown + "]" : shown, server.port());
         System.out.flush();
-        stopped.await();
+        try {
+            stopped.await();
+        } catch (InterruptedException e) {
+            // serve run on a thread of an embedding program (or a test) stops when that thread is interrupted
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                // the hook runs anyway; both closes are idempotent
+            }
+            server.close();
+            predictor.close();
+            Thread.currentThread().interrupt();
+        }
         return 0;
     }
 }

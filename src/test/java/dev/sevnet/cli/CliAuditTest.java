@@ -115,6 +115,7 @@ class CliAuditTest {
             Checkpoint.write(ck, net.stateDict(), Map.of(), new Checkpoint.State(0, 0, 0, 0.0, 0, 0.0, 0, c,
                     SyntheticMotionDataset.classNamesList()));
         }
+        Thread t;
         PrintStream err = System.err;
         ByteArrayOutputStream e = new ByteArrayOutputStream();
         PrintStream out = System.out;
@@ -122,8 +123,9 @@ class CliAuditTest {
         System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
         System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
         try {
-            // serve runs until the JVM stops (its shutdown hook closes the server): a daemon thread, left listening
-            Thread t = new Thread(() -> ServeCommandTest.run("serve", "--checkpoint", ck.toString(), "--port", "0",
+            // serve runs until its thread is interrupted (or the JVM stops): stopped below, so no server outlives
+            // the test (other tests count sevnet's threads)
+            t = new Thread(() -> ServeCommandTest.run("serve", "--checkpoint", ck.toString(), "--port", "0",
                     "--device", "cpu", "--cuda-graphs", "--max-batch", "1", "--threads", "1"), "serve-under-test");
             t.setDaemon(true);
             t.start();
@@ -139,5 +141,8 @@ class CliAuditTest {
         assertTrue(o.toString(StandardCharsets.UTF_8).contains("listening on"), o + " / " + e);
         assertTrue(e.toString(StandardCharsets.UTF_8).contains("warning: --cuda-graphs needs a CUDA device"),
                 e.toString(StandardCharsets.UTF_8));
+        t.interrupt(); // serve closes its server and predictor and returns
+        t.join(30_000);
+        assertFalse(t.isAlive(), "serve ended when its thread was interrupted");
     }
 }
