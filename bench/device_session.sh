@@ -19,7 +19,8 @@ sevnet() { java -cp "$CP" dev.sevnet.cli.Main "$@"; }
 steps=" $* "
 has() { [[ $steps == *" $1 "* ]]; }
 if has tests; then
-  echo "== GPU tests"; timeout ${TESTS_TIMEOUT:-500} java -jar "$JUNIT" execute --class-path "$CP" --disable-banner --scan-class-path .devpack/lib/project-test-classes.jar --include-tag gpu --details=tree > "$O/gpu-tests.log" 2>&1; echo "rc=$?"
+  # TESTS_SELECT narrows the run to JUnit selectors, e.g. "--select-class dev.sevnet.train.GraphedTrainStepGpuTest"
+  echo "== GPU tests"; timeout ${TESTS_TIMEOUT:-500} java -jar "$JUNIT" execute --class-path "$CP" --disable-banner ${TESTS_SELECT:---scan-class-path .devpack/lib/project-test-classes.jar --include-tag gpu} --details=tree > "$O/gpu-tests.log" 2>&1; echo "rc=$?"
   sed 's/\x1b\[[0-9;]*m//g' "$O/gpu-tests.log" | grep -E "✘|tests (successful|failed|aborted|skipped)|relative error|worst|median" | head -40
 fi
 if has doctor; then

@@ -95,6 +95,8 @@ public final class DoctorCommand implements Callable<Integer> {
             b.append(", 16-bit convs: ").append(e.getMessage());
         }
         b.append(", tf32 ").append(Boolean.parseBoolean(System.getProperty("sevnet.tf32", "true")) ? "on" : "off");
+        b.append(", cudnn algorithms ").append(Boolean.parseBoolean(System.getProperty("sevnet.deterministic", "false"))
+                ? "deterministic" : "fastest");
         String prefetch = System.getProperty("sevnet.prefetch", "auto").trim().toLowerCase(java.util.Locale.ROOT);
         b.append(java.util.Set.of("auto", "on", "off", "true", "false").contains(prefetch) ? ", prefetch " + prefetch
                 : ", prefetch: -Dsevnet.prefetch=" + prefetch + ": expected auto, on or off");

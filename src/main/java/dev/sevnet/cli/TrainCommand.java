@@ -101,6 +101,10 @@ public final class TrainCommand implements Callable<Integer> {
             + "CUDA graph after two eager steps: one launch instead of hundreds (--accum 1).")
     Boolean cudaGraphs;
 
+    @Option(names = "--deterministic", description = "On a GPU, only cuDNN's deterministic convolution algorithms "
+            + "(PyTorch's cudnn.deterministic): a run repeats exactly; some backward passes are slower.")
+    Boolean deterministic;
+
     @Option(names = "--frame-template", paramLabel = "T", description = "Frame file names in frame folders, e.g. img_{:05d}.jpg or {:05d}.jpg (SSV1).")
     String frameTemplate;
 
@@ -197,6 +201,9 @@ public final class TrainCommand implements Callable<Integer> {
             }
             if (cudaGraphs != null) {
                 b.cudaGraphs(cudaGraphs);
+            }
+            if (deterministic != null) {
+                b.deterministic(deterministic);
             }
             // the same data in a new place (the run stores absolute paths)
             if (dataRoot != null) {
@@ -410,6 +417,9 @@ public final class TrainCommand implements Callable<Integer> {
         }
         if (cudaGraphs != null) {
             b.cudaGraphs(cudaGraphs);
+        }
+        if (deterministic != null) {
+            b.deterministic(deterministic);
         }
         if (frameTemplate != null) {
             b.frameTemplate(frameTemplate);

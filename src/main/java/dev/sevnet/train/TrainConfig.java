@@ -44,6 +44,8 @@ public final class TrainConfig {
     private final boolean multiLabel;
     /** The training step as a CUDA graph ({@code --cuda-graphs}; a GPU, accum 1). */
     private final boolean cudaGraphs;
+    /** cuDNN's deterministic algorithms only ({@code --deterministic}): a run repeats bit for bit, slower. */
+    private final boolean deterministic;
     private final Precision precision;
     /** The activations' memory format on a GPU ({@code --memory-format}; null in configs saved before it: contiguous). */
     private final dev.sevnet.tensor.MemoryFormat memoryFormat;
@@ -85,6 +87,7 @@ public final class TrainConfig {
         weightDecay = b.weightDecay;
         multiLabel = b.multiLabel;
         cudaGraphs = b.cudaGraphs;
+        deterministic = b.deterministic;
         precision = b.precision;
         memoryFormat = b.memoryFormat;
         dataRoot = b.dataRoot;
@@ -183,6 +186,7 @@ public final class TrainConfig {
         b.weightDecay = weightDecay;
         b.multiLabel = multiLabel;
         b.cudaGraphs = cudaGraphs;
+        b.deterministic = deterministic;
         // a config saved before precision existed (Gson leaves the field null) trained in fp32
         b.precision = precision == null ? Precision.FP32 : precision;
         b.memoryFormat = memoryFormat == null ? dev.sevnet.tensor.MemoryFormat.CONTIGUOUS : memoryFormat;
@@ -224,6 +228,8 @@ public final class TrainConfig {
     public double weightDecay() { return weightDecay; }
     public boolean multiLabel() { return multiLabel; }
     public boolean cudaGraphs() { return cudaGraphs; }
+    /** On a GPU, cuDNN convolutions use deterministic algorithms only (off: the fastest, some summing with atomics). */
+    public boolean deterministic() { return deterministic; }
     /** fp32, or mixed precision bf16 / fp16 ({@link Precision}). */
     public Precision precision() { return precision; }
 
@@ -356,6 +362,7 @@ public final class TrainConfig {
         private double weightDecay = 1e-4;
         private boolean multiLabel;
         private boolean cudaGraphs;
+        private boolean deterministic;
         private Precision precision = Precision.FP32;
         private dev.sevnet.tensor.MemoryFormat memoryFormat = dev.sevnet.tensor.MemoryFormat.CONTIGUOUS;
         private String dataRoot;
@@ -430,6 +437,8 @@ public final class TrainConfig {
         public Builder weightDecay(double v) { weightDecay = v; return this; }
         public Builder multiLabel(boolean v) { multiLabel = v; return this; }
         public Builder cudaGraphs(boolean v) { cudaGraphs = v; return this; }
+        /** cuDNN's deterministic convolution algorithms only: two runs of the same config agree bit for bit on a GPU. */
+        public Builder deterministic(boolean v) { deterministic = v; return this; }
         public Builder precision(Precision v) { precision = v; return this; }
         /** "fp32", "bf16" or "fp16". */
         public Builder precision(String v) { precision = Precision.parse(v); return this; }

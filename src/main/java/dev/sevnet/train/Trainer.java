@@ -248,6 +248,19 @@ public final class Trainer {
         if (!"requested".equals(device.reason())) {
             LOG.info("device {}: using {} ({})", config.device(), device.device(), device.reason());
         }
+        if (config.deterministic() && device.backend() instanceof dev.sevnet.backend.cuda.CudaBackend gpu
+                && !gpu.deterministic()) {
+            gpu.setDeterministic(true); // for this run only: the backend is shared by the whole JVM
+            try {
+                return trainOn(device, resumeFrom, t0);
+            } finally {
+                gpu.setDeterministic(false);
+            }
+        }
+        return trainOn(device, resumeFrom, t0);
+    }
+
+    private Result trainOn(DeviceChoice device, Path resumeFrom, long t0) {
         Precision.checkTrainingDevice(config.precision(), device.device().isCpu(),
                 "requested".equals(device.reason()) ? null : config.device() + " -> " + device.reason());
         if (config.precision().isHalf() && device.device().isCpu()) {

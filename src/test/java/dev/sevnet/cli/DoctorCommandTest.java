@@ -23,7 +23,7 @@ class DoctorCommandTest {
         assertEquals(0, code, out);
         assertTrue(out.contains("gpu path"), out);
         assertTrue(out.contains("gpu settings       kernels auto (measured per problem), 16-bit convs measure, tf32 on, "
-                + "prefetch auto"), out);
+                + "cudnn algorithms fastest, prefetch auto"), out);
         assertTrue(out.contains("cpu path           ready"), out);
     }
 

@@ -26,6 +26,10 @@ class CudaGraphsTrainingConfigTest {
         assertTrue(ok.cudaGraphs());
         assertTrue(TrainConfig.fromJson(ok.toJson()).cudaGraphs(), "kept in config.json");
         assertEquals(false, TrainConfig.fromJson(ExactResumeTest.tiny().toJson()).cudaGraphs());
+        TrainConfig det = ExactResumeTest.tiny().toBuilder().deterministic(true).build();
+        assertTrue(TrainConfig.fromJson(det.toJson()).deterministic(), "--deterministic kept in config.json");
+        assertTrue(det.toBuilder().build().deterministic());
+        assertEquals(false, TrainConfig.fromJson(ExactResumeTest.tiny().toJson()).deterministic());
     }
 
     @Test

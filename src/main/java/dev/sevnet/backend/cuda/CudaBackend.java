@@ -422,6 +422,30 @@ public final class CudaBackend implements Backend {
      */
     private final boolean measureKernels = Boolean.parseBoolean(System.getProperty("sevnet.measure", "true"));
 
+    private static final String DETERMINISTIC_KEY = "+deterministic";
+
+    /**
+     * Only cuDNN algorithms that cuDNN reports deterministic (PyTorch's {@code torch.backends.cudnn.deterministic}):
+     * some of the fastest backward-filter and backward-data algorithms sum with atomics, so two runs of the same
+     * training (eager and graphed, with and without prefetching, a resume) drift apart by rounding that compounds
+     * step after step. sevnet's own kernels and cuBLAS(Lt) on one stream are deterministic already.
+     */
+    private volatile boolean deterministic = Boolean.parseBoolean(System.getProperty("sevnet.deterministic", "false"));
+
+    /** Whether cuDNN convolutions are restricted to deterministic algorithms ({@code -Dsevnet.deterministic=true}). */
+    public boolean deterministic() {
+        return deterministic;
+    }
+
+    /**
+     * Restricts cuDNN convolutions to deterministic algorithms from the next convolution on (their choices are cached
+     * apart from the others). Global to this device's backend, like PyTorch's flag: training runs that want it set it
+     * for their whole run ({@code TrainConfig.deterministic}).
+     */
+    public void setDeterministic(boolean on) {
+        deterministic = on;
+    }
+
     private boolean measuresKernels() {
         return kernelMode == KernelMode.AUTO && measureKernels;
     }
@@ -829,7 +853,9 @@ public final class CudaBackend implements Backend {
         return forwardAlgorithm(ConvAlgorithmCache.key("fwd", p, allowTf32, dtype), d, x, w, y);
     }
 
-    private ConvAlgorithmCache.Choice forwardAlgorithm(String key, ConvDescriptors d, Tensor x, Tensor w, Tensor y) {
+    private ConvAlgorithmCache.Choice forwardAlgorithm(String problem, ConvDescriptors d, Tensor x, Tensor w, Tensor y) {
+        boolean det = deterministic;
+        String key = algorithmKey(problem, det);
         ConvAlgorithmCache.Choice ch = algorithms.get(key);
         if (ch != null) {
             return ch;
@@ -844,7 +870,7 @@ public final class CudaBackend implements Backend {
                     ws == null ? 0 : ws.byteSize()), "cudnnFindConvolutionForwardAlgorithmEx");
             for (int i = 0; i < returned[0]; i++) {
                 cudnnConvolutionFwdAlgoPerf_t r = perf.getPointer(i);
-                if (r.status() == 0) {
+                if (r.status() == 0 && (!det || r.determinism() == cudnn.CUDNN_DETERMINISTIC)) {
                     ch = new ConvAlgorithmCache.Choice(r.algo(), r.memory(), r.mathType());
                     break;
                 }
@@ -1876,9 +1902,15 @@ public final class CudaBackend implements Backend {
                 + " B)";
     }
 
+    /** Deterministic choices are cached apart: switching the mode never reuses the other mode's algorithm. */
+    private static String algorithmKey(String problem, boolean deterministic) {
+        return deterministic ? problem + DETERMINISTIC_KEY : problem;
+    }
+
     private ConvAlgorithmCache.Choice remember(String key, ConvAlgorithmCache.Choice ch) {
         if (ch == null) {
-            throw new CudaException("cuDNN has no algorithm for " + key, 3000);  // as CUDNN_STATUS_NOT_SUPPORTED
+            throw new CudaException("cuDNN has no " + (key.endsWith(DETERMINISTIC_KEY) ? "deterministic " : "")
+                    + "algorithm for " + key, 3000);  // as CUDNN_STATUS_NOT_SUPPORTED
         }
         algorithms.put(key, ch);
         return ch;
@@ -2004,7 +2036,9 @@ public final class CudaBackend implements Backend {
                 (dtype == DType.FLOAT32 ? "" : dtype + " ") + spec);
     }
 
-    private void cudnnBackwardData(ConvDescriptors d, String key, Tensor dy, Tensor w, Tensor dx, String what) {
+    private void cudnnBackwardData(ConvDescriptors d, String problem, Tensor dy, Tensor w, Tensor dx, String what) {
+        boolean det = deterministic;
+        String key = algorithmKey(problem, det);
         ConvAlgorithmCache.Choice ch = algorithms.get(key);
         if (ch == null) {
             beforeSearch(key);
@@ -2018,7 +2052,7 @@ public final class CudaBackend implements Backend {
                         Cuda.ptr(addr(ws)), ws == null ? 0 : ws.byteSize()), "cudnnFindConvolutionBackwardDataAlgorithmEx");
                 for (int i = 0; i < returned[0]; i++) {
                     cudnnConvolutionBwdDataAlgoPerf_t r = perf.getPointer(i);
-                    if (r.status() == 0) {
+                    if (r.status() == 0 && (!det || r.determinism() == cudnn.CUDNN_DETERMINISTIC)) {
                         ch = new ConvAlgorithmCache.Choice(r.algo(), r.memory(), r.mathType());
                         break;
                     }
@@ -2130,7 +2164,9 @@ public final class CudaBackend implements Backend {
                 (dtype == DType.FLOAT32 ? "" : dtype + " ") + spec);
     }
 
-    private void cudnnBackwardFilter(ConvDescriptors d, String key, Tensor x, Tensor dy, Tensor dw, String what) {
+    private void cudnnBackwardFilter(ConvDescriptors d, String problem, Tensor x, Tensor dy, Tensor dw, String what) {
+        boolean det = deterministic;
+        String key = algorithmKey(problem, det);
         ConvAlgorithmCache.Choice ch = algorithms.get(key);
         if (ch == null) {
             beforeSearch(key);
@@ -2144,7 +2180,7 @@ public final class CudaBackend implements Backend {
                         Cuda.ptr(addr(ws)), ws == null ? 0 : ws.byteSize()), "cudnnFindConvolutionBackwardFilterAlgorithmEx");
                 for (int i = 0; i < returned[0]; i++) {
                     cudnnConvolutionBwdFilterAlgoPerf_t r = perf.getPointer(i);
-                    if (r.status() == 0) {
+                    if (r.status() == 0 && (!det || r.determinism() == cudnn.CUDNN_DETERMINISTIC)) {
                         ch = new ConvAlgorithmCache.Choice(r.algo(), r.memory(), r.mathType());
                         break;
                     }

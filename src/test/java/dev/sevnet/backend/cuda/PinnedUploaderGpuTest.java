@@ -99,7 +99,8 @@ class PinnedUploaderGpuTest {
     @Test
     void trainingWithPrefetchingOnTheGpuMatchesTrainingWithout(@TempDir Path dir) {
         TrainConfig c = TrainConfig.builder().model("sevnet-g1").frames(4).size(16).epochs(2).warmupEpochs(1).batch(4)
-                .syntheticTrain(16).syntheticVal(4).workers(2).seed(7).device("cuda").build();
+                .syntheticTrain(16).syntheticVal(4).workers(2).seed(7).device("cuda")
+                .deterministic(true).build(); // else atomics in cuDNN's backward make any two runs drift apart
         Trainer.Result[] runs = new Trainer.Result[2];
         String[] modes = {"off", "on"};
         for (int i = 0; i < 2; i++) {
@@ -116,6 +117,7 @@ class PinnedUploaderGpuTest {
             }
         }
         assertEquals(runs[0].steps(), runs[1].steps());
-        assertEquals(runs[0].finalVal().loss(), runs[1].finalVal().loss(), 1e-4 * Math.max(1, runs[0].finalVal().loss()));
+        // the same kernels on the same data in the same order: the same numbers, prefetched or not
+        assertEquals(runs[0].finalVal().loss(), runs[1].finalVal().loss(), 1e-6 * Math.max(1, runs[0].finalVal().loss()));
     }
 }
