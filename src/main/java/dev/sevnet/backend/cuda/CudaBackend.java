@@ -1034,7 +1034,7 @@ public final class CudaBackend implements Backend {
      * fewer routes (or another implementation of one) is measured again rather than trusted. Raise it when a route
      * is added or changed.
      */
-    static final int ROUTES_VERSION = 2;
+    static final int ROUTES_VERSION = 3;
 
     static final String ROUTE_CUDNN = "cudnn";
     static final String ROUTE_CHANNELS_LAST = "channels-last";
@@ -1042,6 +1042,8 @@ public final class CudaBackend implements Backend {
     static final String ROUTE_WIDEN = "widen";
     static final String ROUTE_CUBLAS = "cublas";
     static final String ROUTE_CUBLASLT = "cublaslt";
+    /** A channels-last conv run as the contiguous op on NCDHW copies, reordered back (reorders timed with it). */
+    static final String ROUTE_NCDHW = "ncdhw";
 
     // ---- the 1x1x1 conv as GEMMs (cuBLAS; a measured route) ----
     // Per clip n the NCDHW tensors are matrices: x_n [Cin, L] and y_n [Cout, L] (L = T*H*W), w [Cout, Cin], so
@@ -1480,6 +1482,10 @@ public final class CudaBackend implements Backend {
                     withKtrsc(w, wk -> cudnnForward(d, key, x, wk, y, what));
                     epilogue.run();
                 };
+                // each route writes the whole result, epilogue included: the choice depends on which one it has
+                String routeKey = key + epilogueKey(bias != null, residual != null, relu);
+                java.util.Map<String, Runnable> routes = new java.util.LinkedHashMap<>();
+                routes.put(ROUTE_CUDNN, cudnnRoute);
                 if (channelsLastGemmRoute(spec, x.shape(), cout)) {
                     Runnable cublasRoute = () -> {
                         withKtrsc(w, wk -> runGemms(isPointwise(spec)
@@ -1489,17 +1495,26 @@ public final class CudaBackend implements Backend {
                                         y), what));
                         epilogue.run();
                     };
-                    java.util.Map<String, Runnable> routes = cudnnThenCublas(cudnnRoute, cublasRoute);
+                    routes.put(ROUTE_CUBLAS, cublasRoute);
                     ConvGemmPlan.Gemm fused = isPointwise(spec)
                             ? ConvGemmPlan.channelsLastPointwiseFused(p[0], p[1], p[5], p[2] * p[3] * p[4], residual != null)
                             : null;
-                    // each route writes the whole result, epilogue included: the choice depends on which one it has
-                    String routeKey = key + epilogueKey(bias != null, residual != null, relu);
                     if (fused != null) {
                         routes.put(ROUTE_CUBLASLT, () -> withKtrsc(w, wk -> ltPointwiseForward(routeKey, fused,
                                 ConvGemmPlan.LtEpilogue.of(bias != null, relu), x, wk, bias, residual, y, what,
                                 cublasRoute)));
                     }
+                }
+                if (measuresKernels()) {
+                    routes.put(ROUTE_NCDHW, () -> viaNcdhw(y, () -> {
+                        try (Tensor xc = contiguous(x); Tensor wc = contiguous(w);
+                                Tensor rc = residual == null ? null : contiguous(residual)) {
+                            return rc == null ? conv3d(xc, wc, bias, spec, relu)
+                                    : conv3dResidual(xc, wc, bias, spec, rc, relu);
+                        }
+                    }));
+                }
+                if (routes.size() > 1) {
                     measured(routeKey, routes, ROUTE_CUDNN, y);
                 } else {
                     cudnnRoute.run();
@@ -1576,12 +1591,21 @@ public final class CudaBackend implements Backend {
                 && xs.sizeFrom(2) * Math.max(xs.get(1), cout) <= Integer.MAX_VALUE;
     }
 
-    /** The two routes of a channels-last conv, cuDNN first (the reference the cuBLAS result is checked against). */
-    private static java.util.Map<String, Runnable> cudnnThenCublas(Runnable cudnn, Runnable gemm) {
-        java.util.Map<String, Runnable> routes = new java.util.LinkedHashMap<>();
-        routes.put(ROUTE_CUDNN, cudnn);
-        routes.put(ROUTE_CUBLAS, gemm);
-        return routes;
+    /**
+     * The {@link #ROUTE_NCDHW} route of a channels-last conv: the contiguous op (its own measured routes: cuDNN 16-bit,
+     * sevnet's grouped kernels, cuBLAS) over NCDHW copies, its result reordered into {@code out}. Worth its two or
+     * three reorders where cuDNN's NDHWC kernel is slow: on an H100 (cuDNN 9.14) the bf16 grouped 1x3x3 conv in
+     * NDHWC was 2.5-6.2x the contiguous route (bench/RESULTS.md, eleventh session).
+     */
+    private void viaNcdhw(Tensor out, java.util.function.Supplier<Tensor> contiguousOp) {
+        try (Tensor r = contiguousOp.get()) {
+            if (r.isChannelsLast() || MemoryFormat.isLayoutInvariant(r.shape())) { // the same bytes either way
+                Cuda.check(cudart.cudaMemcpyAsync(Cuda.ptr(out.address()), Cuda.ptr(r.address()), r.byteSize(),
+                        cudart.cudaMemcpyDeviceToDevice, dev.stream()), "copy device -> device");
+            } else {
+                reorder(r, out);
+            }
+        }
     }
 
     /** dw (KTRSC) = the channels-last GEMM plan's fp32 sum, zeroed first (a one-frame clip leaves two taps empty). */
@@ -1659,13 +1683,24 @@ public final class CudaBackend implements Backend {
                     ConvDescriptors d = descriptors(p, dt, true);
                     withKtrsc(w, wk -> cudnnBackwardData(d, key, dy, wk, dx, what));
                 };
+                java.util.Map<String, Runnable> routes = new java.util.LinkedHashMap<>();
+                routes.put(ROUTE_CUDNN, cudnnRoute);
                 if (channelsLastGemmRoute(spec, xShape, w.dim(0))) {
-                    measured(key, cudnnThenCublas(cudnnRoute,
-                            () -> withKtrsc(w, wk -> runGemms(isPointwise(spec)
-                                    ? ConvGemmPlan.channelsLastPointwiseBackwardData(p[0], p[1], p[5], p[2] * p[3] * p[4])
-                                    : ConvGemmPlan.channelsLastTemporalBackwardData(p[0], p[1], p[5], p[2], p[3] * p[4]),
-                                    operands(ConvGemmPlan.Operand.DY, dy, ConvGemmPlan.Operand.W, wk,
-                                            ConvGemmPlan.Operand.DX, dx), what))), ROUTE_CUDNN, dx);
+                    routes.put(ROUTE_CUBLAS, () -> withKtrsc(w, wk -> runGemms(isPointwise(spec)
+                            ? ConvGemmPlan.channelsLastPointwiseBackwardData(p[0], p[1], p[5], p[2] * p[3] * p[4])
+                            : ConvGemmPlan.channelsLastTemporalBackwardData(p[0], p[1], p[5], p[2], p[3] * p[4]),
+                            operands(ConvGemmPlan.Operand.DY, dy, ConvGemmPlan.Operand.W, wk,
+                                    ConvGemmPlan.Operand.DX, dx), what)));
+                }
+                if (measuresKernels()) {
+                    routes.put(ROUTE_NCDHW, () -> viaNcdhw(dx, () -> {
+                        try (Tensor dyc = contiguous(dy); Tensor wc = contiguous(w)) {
+                            return conv3dBackwardData(dyc, wc, spec, xShape);
+                        }
+                    }));
+                }
+                if (routes.size() > 1) {
+                    measured(key, routes, ROUTE_CUDNN, dx);
                 } else {
                     cudnnRoute.run();
                 }
@@ -1703,9 +1738,20 @@ public final class CudaBackend implements Backend {
             try {
                 String what = dt + " " + spec + " channels-last";
                 Runnable cudnnRoute = () -> cudnnBackwardFilter(descriptors(p, dt, true), key, x, dy, dw, what);
+                java.util.Map<String, Runnable> routes = new java.util.LinkedHashMap<>();
+                routes.put(ROUTE_CUDNN, cudnnRoute);
                 if (channelsLastGemmRoute(spec, x.shape(), wShape.get(0))) {
-                    measured(key, cudnnThenCublas(cudnnRoute,
-                            () -> channelsLastBackwardWeightGemm(x, dy, dw, spec, p, what)), ROUTE_CUDNN, dw);
+                    routes.put(ROUTE_CUBLAS, () -> channelsLastBackwardWeightGemm(x, dy, dw, spec, p, what));
+                }
+                if (measuresKernels()) {
+                    routes.put(ROUTE_NCDHW, () -> viaNcdhw(dw, () -> {
+                        try (Tensor xc = contiguous(x); Tensor dyc = contiguous(dy)) {
+                            return conv3dBackwardWeight(xc, dyc, spec, wShape);
+                        }
+                    }));
+                }
+                if (routes.size() > 1) {
+                    measured(key, routes, ROUTE_CUDNN, dw);
                 } else {
                     cudnnRoute.run();
                 }

@@ -185,6 +185,68 @@ class CudaChannelsLastTest {
     }
 
     /**
+     * The {@code ncdhw} route (the contiguous op on reordered copies, reordered back; kernel mode AUTO measures it
+     * against cuDNN's NDHWC kernel, which cuDNN 9.14 runs 2.5-6x slower for 16-bit grouped convs), forced: forward with
+     * bias + ReLU and with a residual, backward-data, backward-weight (KTRSC dw) for every conv shape of a block and
+     * the stem, ragged, one frame, and a layout-invariant output. Then measured: whichever route wins still matches.
+     */
+    @ParameterizedTest
+    @CsvSource({"FLOAT32, 1e-4", "BFLOAT16, 1e-2", "FLOAT16, 2e-3"})
+    void theNcdhwRouteMatchesTheCpu(DType dt, double rtol) {
+        gpu.setKernelMode(CudaBackend.KernelMode.AUTO);
+        gpu.setAllowTf32(false);
+        ConvSpec grouped = new ConvSpec(1, 3, 3, 1, 1, 1, 0, 1, 1, 4);
+        ConvSpec groupedS2 = new ConvSpec(1, 3, 3, 1, 2, 2, 0, 1, 1, 4);
+        ConvSpec temporal = new ConvSpec(3, 1, 1, 1, 1, 1, 1, 0, 0, 1);
+        ConvSpec stem = new ConvSpec(1, 7, 7, 1, 2, 2, 0, 3, 3, 1);
+        Object[][] cases = { // spec, {N, Cin, T, H, W, Cout}
+            {grouped, new long[] {2, 32, 3, 7, 9, 32}}, {groupedS2, new long[] {2, 32, 2, 9, 7, 32}},
+            {grouped, new long[] {1, 64, 1, 1, 1, 64}}, {ConvSpec.of(1), new long[] {2, 5, 3, 4, 5, 7}},
+            {temporal, new long[] {2, 6, 1, 3, 3, 6}}, {temporal, new long[] {2, 16, 4, 5, 5, 16}},
+            {stem, new long[] {1, 3, 2, 15, 13, 16}}};
+        Random r = new Random(17);
+        for (String route : new String[] {CudaBackend.ROUTE_NCDHW, null}) {
+            gpu.forceRoute(route);
+            try {
+                for (Object[] cs : cases) {
+                    ConvSpec spec = (ConvSpec) cs[0];
+                    long[] c = (long[]) cs[1];
+                    try (TensorScope scope = TensorScope.open()) {
+                        Shape xShape = Shape.of(java.util.Arrays.copyOf(c, 5));
+                        long co = c[5];
+                        Shape wShape = Shape.of(co, c[1] / spec.groups(), spec.kT(), spec.kH(), spec.kW());
+                        Shape yShape = spec.outputShape(xShape, co);
+                        Tensor x = rand(r, dt, 1, xShape.dims());
+                        Tensor w = rand(r, dt, 1.0 / Math.sqrt((double) c[1] / spec.groups() * spec.kernelVolume()),
+                                wShape.dims());
+                        Tensor dy = rand(r, dt, 1, yShape.dims());
+                        Tensor res = rand(r, dt, 1, yShape.dims());
+                        Tensor bias = CudaBackendOpsTest.rand(r, co);
+                        String what = dt + " " + (route == null ? "measured" : route) + " " + spec + " " + xShape
+                                + " -> " + co;
+                        Tensor gx = upCl(x);
+                        for (Tensor gw : new Tensor[] {upCl(w), gpu.toDevice(w)}) {
+                            String ww = what + (gw.isChannelsLast() ? "" : " (contiguous w)");
+                            Tensor y = gpu.conv3d(gx, gw, gpu.toDevice(bias), spec, true);
+                            assertTrue(y.isChannelsLast() && y.dtype() == dt, y.toString());
+                            close(cpu.conv3d(x, w, bias, spec, true), y, rtol, ww + " forward");
+                            close(cpu.conv3dResidual(x, w, null, spec, res, false),
+                                    gpu.conv3dResidual(gx, gw, null, spec, upCl(res), false), rtol, ww + " residual");
+                            close(cpu.conv3dBackwardData(dy, w, spec, xShape),
+                                    gpu.conv3dBackwardData(upCl(dy), gw, spec, xShape), rtol, ww + " backward data");
+                        }
+                        Tensor dw = gpu.conv3dBackwardWeight(gx, upCl(dy), spec, wShape);
+                        assertTrue(dw.isChannelsLast() || MemoryFormat.isLayoutInvariant(wShape), dw.toString());
+                        close(cpu.conv3dBackwardWeight(x, dy, spec, wShape), dw, rtol, what + " backward weight");
+                    }
+                }
+            } finally {
+                gpu.forceRoute(null);
+            }
+        }
+    }
+
+    /**
      * The channels-last 1x1x1 conv as one cuBLASLt matmul with its epilogue (bias, ReLU, residual as C), forced:
      * every epilogue against the CPU's conv3d / conv3dResidual; ragged and SEVNet-like channel counts, one frame, and a
      * weight given contiguous (reordered per call). Then the same problems measured (AUTO): whichever route wins, the
