@@ -670,8 +670,8 @@ public final class CudaKernelsBench {
     private static void pointwiseEpilogueRoutes(CudaBackend gpu, int batch, int reps) {
         System.out.println();
         System.out.println("channels-last 1x1x1 conv + epilogue by route (CudaBackend.forceRoute; auto = measured), ms");
-        System.out.println("| epilogue | [N,C,T,H,W] | dtype | cudnn | cublas | cublaslt | auto | best TFLOP/s |");
-        System.out.println("|---|---|---|---|---|---|---|---|");
+        System.out.println("| epilogue | [N,C,T,H,W] | dtype | cudnn | cublas | cublaslt | auto | auto chose | best TFLOP/s |");
+        System.out.println("|---|---|---|---|---|---|---|---|---|");
         gpu.setKernelMode(CudaBackend.KernelMode.AUTO);
         gpu.setAllowTf32(true);
         Random r = new Random(11);
@@ -693,6 +693,8 @@ public final class CudaKernelsBench {
                             Tensor b = rand(gpu, r, Shape.of(c))) {
                         for (boolean residual : new boolean[] {false, true}) {
                             double[] ms = new double[routes.length];
+                            // what AUTO kept: the routes it recorded while measuring this row (none: measured before)
+                            java.util.Map<String, String> before = gpu.algorithmCache().routes();
                             for (int i = 0; i < routes.length; i++) {
                                 gpu.forceRoute(routes[i]);
                                 Supplier<Tensor> op = residual
@@ -707,9 +709,16 @@ public final class CudaKernelsBench {
                             }
                             double best = java.util.Arrays.stream(ms).filter(v -> !Double.isNaN(v)).min().orElse(Double.NaN);
                             double tf = flops / (best * 1e-3) / 1e12;
+                            StringBuilder chose = new StringBuilder();
+                            gpu.algorithmCache().routes().forEach((k, v) -> {
+                                if (!v.equals(before.get(k))) {
+                                    chose.append(chose.length() == 0 ? "" : ", ").append(v);
+                                }
+                            });
                             System.out.println(String.format(Locale.ROOT,
-                                    "| bias%s + ReLU | %s | %s | %.3f | %.3f | %.3f | %.3f | %.1f |",
-                                    residual ? " + residual" : "", xs, dt, ms[0], ms[1], ms[2], ms[3], tf));
+                                    "| bias%s + ReLU | %s | %s | %.3f | %.3f | %.3f | %.3f | %s | %.1f |",
+                                    residual ? " + residual" : "", xs, dt, ms[0], ms[1], ms[2], ms[3],
+                                    chose.length() == 0 ? "-" : chose, tf));
                         }
                     }
                 }
