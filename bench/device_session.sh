@@ -3,7 +3,7 @@
 # a short train/eval/predict on the GPU, compute-sanitizer on the CUDA op tests, the kernel
 # microbenchmarks, the cubin launch-shape harness, the throughput harness, the serving load. Run from the project root
 # after devpack.sh, inside the devpack (java, $CP):
-#   bash .devpack/run.sh bash bench/device_session.sh [tests] [doctor] [cli] [sanitize] [kernels] [cubins] [bench] [serve] [prefetch] [graphs] [streams] [channels-last]
+#   bash .devpack/run.sh bash bench/device_session.sh [tests] [doctor] [cli] [sanitize] [kernels] [jmh] [cubins] [bench] [serve] [prefetch] [graphs] [streams] [channels-last]
 # Logs go to $OUT (or ./device-out).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -59,6 +59,14 @@ if has kernels; then
   echo "== kernel microbenchmarks (custom vs cuDNN / library)"
   timeout ${KTIMEOUT:-420} java -cp "$CP" dev.sevnet.bench.CudaKernelsBench 8 ${KREPS:-20} 4300 67 ${KSECTIONS:-all} > "$O/kernels.md" 2>&1; echo "rc=$?"
   cat "$O/kernels.md"
+fi
+if has jmh; then
+  # CudaKernelsJmhBench: the same comparisons as a JMH suite (wall ms/op, device ms/op from CUDA events), a table at
+  # the end; JMH_ARGS picks ops, stages and kernel modes (-p op=... -p stage=64x56,512x7 -p kernels=custom,library)
+  echo "== JMH: CudaKernelsJmhBench ${JMH_ARGS:--p stage=64x56 -p kernels=custom,library -wi 1 -i 2 -w 1 -r 1 -f 1}"
+  timeout ${JTIMEOUT:-300} java -cp "$CP" dev.sevnet.bench.CudaKernelsJmhBench \
+    ${JMH_ARGS:--p stage=64x56 -p kernels=custom,library -wi 1 -i 2 -w 1 -r 1 -f 1} > "$O/jmh.log" 2>&1; echo "rc=$?"
+  sed -n '/^| op | stage/,$p' "$O/jmh.log"
 fi
 if has cubins; then
   # CubinKernelBench: each kernel loaded from its cubin through the driver API (JCuda, primary context),

@@ -194,24 +194,69 @@ public final class CudaDevice implements AutoCloseable {
      */
     public double timeMillis(int reps, Runnable body) {
         body.run();
-        CUstream_st stream = stream();
-        org.bytedeco.cuda.cudart.CUevent_st start = new org.bytedeco.cuda.cudart.CUevent_st();
-        org.bytedeco.cuda.cudart.CUevent_st stop = new org.bytedeco.cuda.cudart.CUevent_st();
-        Cuda.check(cudart.cudaEventCreate(start), "cudaEventCreate");
-        Cuda.check(cudart.cudaEventCreate(stop), "cudaEventCreate");
-        try {
-            Cuda.check(cudart.cudaEventRecord(start, stream), "cudaEventRecord");
+        try (EventTimer t = newEventTimer()) {
+            t.start();
             for (int i = 0; i < reps; i++) {
                 body.run();
             }
-            Cuda.check(cudart.cudaEventRecord(stop, stream), "cudaEventRecord");
+            return t.stopMillis() / reps;
+        }
+    }
+
+    /** A pair of CUDA events timing work on the calling thread's stream, one span at a time; the caller closes it. */
+    public EventTimer newEventTimer() {
+        return new EventTimer();
+    }
+
+    /**
+     * Device time of one span of work queued on the calling thread's stream: {@link #start()}, queue the work,
+     * {@link #stopMillis()} (which waits for it). For benchmarks: JMH's {@code CudaKernelsJmhBench}, {@link #timeMillis}.
+     */
+    public final class EventTimer implements AutoCloseable {
+        private final org.bytedeco.cuda.cudart.CUevent_st start = new org.bytedeco.cuda.cudart.CUevent_st();
+        private final org.bytedeco.cuda.cudart.CUevent_st stop = new org.bytedeco.cuda.cudart.CUevent_st();
+        private boolean open;
+
+        private EventTimer() {
+            activate();
+            Cuda.check(cudart.cudaEventCreate(start), "cudaEventCreate");
+            int rc = cudart.cudaEventCreate(stop);
+            if (rc != 0) {
+                cudart.cudaEventDestroy(start);
+                Cuda.check(rc, "cudaEventCreate");
+            }
+            open = true;
+        }
+
+        /** Marks the start of the span on the calling thread's stream. */
+        public void start() {
+            requireOpen();
+            Cuda.check(cudart.cudaEventRecord(start, stream()), "cudaEventRecord");
+        }
+
+        /** Marks the end, waits for it and returns the device milliseconds since {@link #start()}. */
+        public double stopMillis() {
+            requireOpen();
+            Cuda.check(cudart.cudaEventRecord(stop, stream()), "cudaEventRecord");
             Cuda.check(cudart.cudaEventSynchronize(stop), "cudaEventSynchronize");
             float[] ms = new float[1];
             Cuda.check(cudart.cudaEventElapsedTime(ms, start, stop), "cudaEventElapsedTime");
-            return ms[0] / reps;
-        } finally {
-            cudart.cudaEventDestroy(start);
-            cudart.cudaEventDestroy(stop);
+            return ms[0];
+        }
+
+        private void requireOpen() {
+            if (!open) {
+                throw new IllegalStateException("this event timer is closed");
+            }
+        }
+
+        @Override
+        public void close() {
+            if (open) {
+                open = false;
+                cudart.cudaEventDestroy(start);
+                cudart.cudaEventDestroy(stop);
+            }
         }
     }
 

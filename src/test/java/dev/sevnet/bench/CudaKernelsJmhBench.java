@@ -1,0 +1,323 @@
+package dev.sevnet.bench;
+
+import dev.sevnet.backend.Backend;
+import dev.sevnet.backend.Backends;
+import dev.sevnet.backend.ConvSpec;
+import dev.sevnet.backend.cuda.CudaBackend;
+import dev.sevnet.backend.cuda.CudaDevice;
+import dev.sevnet.backend.cuda.CudaRuntime;
+import dev.sevnet.tensor.Shape;
+import dev.sevnet.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.AuxCounters;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.RunnerException;
+import org.openjdk.jmh.runner.options.CommandLineOptionException;
+import org.openjdk.jmh.runner.options.CommandLineOptions;
+import org.openjdk.jmh.runner.options.OptionsBuilder;
+
+/**
+ * The CUDA kernels against the library sequences they replace, as a JMH suite: each op of a SEVNet-G8 block at each
+ * stage's shape (batch 8, 16 frames by default), through {@code CudaBackend} in kernel mode {@code custom} (sevnet's
+ * kernels: the temporal 3x1x1 conv, batch norm, the fused conv → BN → ReLU of kernels/conv_bn_relu.cu),
+ * {@code library} (the cuDNN sequence) or {@code auto} (what the backend picks, measured per problem). The primary
+ * figure is JMH's wall time per op, the op's work waited for (so it holds the launches' host cost); the secondary
+ * {@code deviceMsPerOp} is the device time between CUDA events around the op on the backend's stream. With
+ * {@code -p device=cpu} the same ops run on the CPU backend (the references the GPU path is tested against;
+ * {@code kernels} does not apply there), so the suite runs everywhere. The Markdown tables of the same comparisons
+ * are {@link CudaKernelsBench}'s.
+ *
+ * <pre>java -cp CLASSPATH dev.sevnet.bench.CudaKernelsJmhBench -p op=grouped-folded,temporal-fwd -p stage=64x56
+ *     -p kernels=custom,library        (JMH options pass through; on the CPU: -p device=cpu -p batch=1 -p frames=4)</pre>
+ */
+@State(Scope.Thread)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Warmup(iterations = 2, time = 1)
+@Measurement(iterations = 3, time = 1)
+@Fork(1)
+public class CudaKernelsJmhBench {
+    /** The ops; stride 1 (the stride-2 grouped conv is CudaKernelsBench's {@code fused} section). */
+    static final String[] OPS = {"temporal-fwd", "temporal-bwd-data", "temporal-bwd-weight", "bn-train", "bn-backward",
+        "bn-eval-relu", "pointwise-bn-relu-train", "pointwise-folded", "grouped-bn-relu-train", "grouped-folded",
+        "grouped-bwd-data", "grouped-bwd-weight", "bn-relu-bwd", "bn-add-relu-fwd", "bn-add-relu-bwd"};
+
+    @Param({"temporal-fwd", "temporal-bwd-data", "temporal-bwd-weight", "bn-train", "bn-backward", "bn-eval-relu",
+        "pointwise-bn-relu-train", "pointwise-folded", "grouped-bn-relu-train", "grouped-folded", "grouped-bwd-data",
+        "grouped-bwd-weight", "bn-relu-bwd", "bn-add-relu-fwd", "bn-add-relu-bwd"})
+    public String op;
+
+    /** A G8 stage: its width x its frame side. */
+    @Param({"64x56", "128x28", "256x14", "512x7"})
+    public String stage;
+
+    @Param({"custom", "library", "auto"})
+    public String kernels;
+
+    @Param("cuda")
+    public String device;
+
+    @Param("8")
+    public int batch;
+
+    @Param("16")
+    public int frames;
+
+    /** The G8 grouped conv's channels per group. */
+    static final int GROUP_WIDTH = 8;
+
+    private Backend backend;
+    private CudaBackend gpu;
+    private CudaBackend.KernelMode previousMode;
+    private CudaDevice.EventTimer timer;
+    private final List<Tensor> owned = new ArrayList<>();
+    private Runnable body;
+
+    /**
+     * Device time beside JMH's wall time: CUDA events around each op on a GPU, the op's wall time on the CPU (its ops
+     * are synchronous). JMH sums event counters over the measured iterations, so the two are totals: {@code deviceMs
+     * / ops} is the device time per op, which {@link #main} prints in its table.
+     */
+    @State(Scope.Thread)
+    @AuxCounters(AuxCounters.Type.EVENTS)
+    public static class DeviceTime {
+        public double deviceMs;
+        public long ops;
+
+        @Setup(Level.Iteration)
+        public void reset() {
+            deviceMs = 0;
+            ops = 0;
+        }
+
+        void add(double ms) {
+            deviceMs += ms;
+            ops++;
+        }
+    }
+
+    @Setup(Level.Trial)
+    public void setUp() {
+        if (device.equals("cuda")) {
+            CudaRuntime.Status s = CudaRuntime.status();
+            if (!s.usable() || !s.customKernels()) {
+                throw new IllegalStateException("no usable GPU (" + s.reason() + "): run with -p device=cpu for the CPU "
+                        + "references");
+            }
+            gpu = CudaBackend.get(0);
+            previousMode = gpu.kernelMode();
+            gpu.setKernelMode(CudaBackend.KernelMode.parse(kernels));
+            backend = gpu;
+            timer = gpu.cudaDevice().newEventTimer();
+        } else if (device.equals("cpu")) {
+            backend = Backends.cpu();
+        } else {
+            throw new IllegalArgumentException("device must be cuda or cpu, got " + device);
+        }
+        try {
+            body = body(op, stage);
+            body.run(); // the first call measures the routes and searches cuDNN's algorithms: not part of any iteration
+            if (gpu != null) {
+                gpu.cudaDevice().synchronize();
+            }
+        } catch (RuntimeException | Error e) {
+            tearDown(); // JMH does not tear down a trial whose set-up failed
+            throw e;
+        }
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        owned.forEach(Tensor::close);
+        owned.clear();
+        if (timer != null) {
+            timer.close();
+            timer = null;
+        }
+        if (gpu != null) {
+            gpu.setKernelMode(previousMode);
+        }
+    }
+
+    @Benchmark
+    public void run(DeviceTime t) {
+        if (timer != null) {
+            timer.start();
+            body.run();
+            t.add(timer.stopMillis());
+        } else {
+            long t0 = System.nanoTime();
+            body.run();
+            t.add((System.nanoTime() - t0) / 1e6);
+        }
+    }
+
+    /** The op at the stage's shape, its inputs made once (owned by this trial), its outputs closed per call. */
+    Runnable body(String name, String stageName) {
+        String[] cs = stageName.split("x");
+        if (cs.length != 2) {
+            throw new IllegalArgumentException("stage must be CxHW like 64x56, got " + stageName);
+        }
+        int c = Integer.parseInt(cs[0]);
+        int hw = Integer.parseInt(cs[1]);
+        if (c % GROUP_WIDTH != 0) {
+            throw new IllegalArgumentException("stage width must be a multiple of " + GROUP_WIDTH + ", got " + c);
+        }
+        Shape xs = Shape.of(batch, c, frames, hw, hw);
+        Random r = new Random(7);
+        Tensor x = rand(r, xs);
+        Tensor dy = rand(r, xs);
+        Tensor gamma = rand(r, Shape.of(c));
+        Tensor beta = rand(r, Shape.of(c));
+        Tensor bias = rand(r, Shape.of(c));
+        Tensor rm = rand(r, Shape.of(c));
+        Tensor rv = put(Tensor.full(Shape.of(c), 1f));
+        Tensor mean = put(Tensor.zeros(Shape.of(c)));
+        Tensor invstd = put(Tensor.full(Shape.of(c), 1f));
+        ConvSpec temporal = ConvSpec.builder().kernel(3, 1, 1).padding(1, 0, 0).build();
+        ConvSpec pointwise = ConvSpec.of(1);
+        ConvSpec grouped = ConvSpec.builder().kernel(1, 3, 3).padding(0, 1, 1).groups(c / GROUP_WIDTH).build();
+        Backend be = backend;
+        switch (name) {
+            case "temporal-fwd": {
+                Tensor w = rand(r, Shape.of(c, c, 3, 1, 1));
+                return () -> be.conv3d(x, w, null, temporal, false).close();
+            }
+            case "temporal-bwd-data": {
+                Tensor w = rand(r, Shape.of(c, c, 3, 1, 1));
+                return () -> be.conv3dBackwardData(dy, w, temporal, xs).close();
+            }
+            case "temporal-bwd-weight":
+                return () -> be.conv3dBackwardWeight(x, dy, temporal, Shape.of(c, c, 3, 1, 1)).close();
+            case "bn-train":
+                return () -> {
+                    Backend.BatchNormResult res = be.batchNormTrain(x, gamma, beta, rm, rv, 1e-5, 0.1);
+                    closeAll(res.y(), res.saveMean(), res.saveInvstd());
+                };
+            case "bn-backward":
+                return () -> closeAll(be.batchNormBackward(x, dy, gamma, mean, invstd));
+            case "bn-eval-relu":
+                return () -> be.batchNormEval(x, gamma, beta, rm, rv, 1e-5, true).close();
+            case "pointwise-bn-relu-train": {
+                Tensor w = rand(r, Shape.of(c, c, 1, 1, 1));
+                return () -> closeAll(be.convBatchNormTrain(x, w, pointwise, gamma, beta, rm, rv, 1e-5, 0.1, true));
+            }
+            case "pointwise-folded": {
+                Tensor w = rand(r, Shape.of(c, c, 1, 1, 1));
+                return () -> be.conv3d(x, w, bias, pointwise, true).close();
+            }
+            case "grouped-bn-relu-train": {
+                Tensor w = rand(r, Shape.of(c, GROUP_WIDTH, 1, 3, 3));
+                return () -> closeAll(be.convBatchNormTrain(x, w, grouped, gamma, beta, rm, rv, 1e-5, 0.1, true));
+            }
+            case "grouped-folded": {
+                Tensor w = rand(r, Shape.of(c, GROUP_WIDTH, 1, 3, 3));
+                return () -> be.conv3d(x, w, bias, grouped, true).close();
+            }
+            case "grouped-bwd-data": {
+                Tensor w = rand(r, Shape.of(c, GROUP_WIDTH, 1, 3, 3));
+                return () -> be.conv3dBackwardData(dy, w, grouped, xs).close();
+            }
+            case "grouped-bwd-weight":
+                return () -> be.conv3dBackwardWeight(x, dy, grouped, Shape.of(c, GROUP_WIDTH, 1, 3, 3)).close();
+            case "bn-relu-bwd": {
+                Tensor y = own(be.relu(x));
+                return () -> closeAll(be.batchNormActBackward(x, y, dy, gamma, mean, invstd, true, false));
+            }
+            case "bn-add-relu-fwd":
+                return () -> {
+                    Backend.BatchNormResult res = be.batchNormTrainAct(x, dy, gamma, beta, rm, rv, 1e-5, 0.1, true);
+                    closeAll(res.y(), res.saveMean(), res.saveInvstd());
+                };
+            case "bn-add-relu-bwd": {
+                Tensor y = own(be.relu(x));
+                return () -> closeAll(be.batchNormActBackward(x, y, dy, gamma, mean, invstd, true, true));
+            }
+            default:
+                throw new IllegalArgumentException("unknown op " + name + "; one of " + String.join(", ", OPS));
+        }
+    }
+
+    private Tensor rand(Random r, Shape s) {
+        float[] a = new float[Math.toIntExact(s.size())];
+        for (int i = 0; i < a.length; i++) {
+            a[i] = (float) r.nextGaussian();
+        }
+        return put(Tensor.of(a, s));
+    }
+
+    /** A host tensor on the benchmark's device, owned by the trial. */
+    private Tensor put(Tensor host) {
+        if (gpu == null) {
+            return own(host);
+        }
+        try (host) {
+            return own(gpu.toDevice(host));
+        }
+    }
+
+    private Tensor own(Tensor t) {
+        owned.add(t);
+        return t;
+    }
+
+    private static void closeAll(Backend.ConvBatchNormResult r) {
+        closeAll(r.z(), r.y(), r.saveMean(), r.saveInvstd());
+    }
+
+    private static void closeAll(Tensor... ts) {
+        for (Tensor t : ts) {
+            if (t != null) {
+                t.close();
+            }
+        }
+    }
+
+    public static void main(String[] args) throws RunnerException {
+        CommandLineOptions cli;
+        try {
+            cli = new CommandLineOptions(args);
+        } catch (CommandLineOptionException e) {
+            throw new IllegalArgumentException(e.getMessage(), e);
+        }
+        OptionsBuilder ob = new OptionsBuilder();
+        ob.parent(cli);
+        if (cli.getIncludes().isEmpty()) {
+            ob.include(CudaKernelsJmhBench.class.getName());
+        }
+        System.out.print(table(new Runner(ob.build()).run()));
+    }
+
+    /** A Markdown table of the runs: op, stage, device, kernels, JMH's wall ms/op, device ms/op (events). */
+    static String table(java.util.Collection<org.openjdk.jmh.results.RunResult> results) {
+        StringBuilder b = new StringBuilder("\n| op | stage | device | kernels | wall ms/op | device ms/op |\n"
+                + "|---|---|---|---|---|---|\n");
+        for (org.openjdk.jmh.results.RunResult rr : results) {
+            org.openjdk.jmh.infra.BenchmarkParams p = rr.getParams();
+            java.util.Map<String, org.openjdk.jmh.results.Result> aux = rr.getSecondaryResults();
+            org.openjdk.jmh.results.Result ms = aux.get("deviceMs");
+            org.openjdk.jmh.results.Result n = aux.get("ops");
+            double device = ms == null || n == null || n.getScore() == 0 ? Double.NaN : ms.getScore() / n.getScore();
+            b.append(String.format(java.util.Locale.ROOT, "| %s | %s | %s | %s | %.3f | %.3f |%n", p.getParam("op"),
+                    p.getParam("stage"), p.getParam("device"), p.getParam("kernels"), rr.getPrimaryResult().getScore(),
+                    device));
+        }
+        return b.toString();
+    }
+}
