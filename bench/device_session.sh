@@ -3,7 +3,7 @@
 # a short train/eval/predict on the GPU, compute-sanitizer on the CUDA op tests, the kernel
 # microbenchmarks, the cubin launch-shape harness, the throughput harness, the serving load. Run from the project root
 # after devpack.sh, inside the devpack (java, $CP):
-#   bash .devpack/run.sh bash bench/device_session.sh [tests] [doctor] [cli] [sanitize] [kernels] [jmh] [cubins] [bench] [serve] [prefetch] [graphs] [streams] [channels-last]
+#   bash .devpack/run.sh bash bench/device_session.sh [tests] [doctor] [cli] [sanitize] [selftest] [kernels] [jmh] [cubins] [bench] [serve] [prefetch] [graphs] [streams] [channels-last]
 # Logs go to $OUT (or ./device-out).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -48,6 +48,33 @@ if has sanitize; then
       "${select[@]}" --details=summary > "$O/$tool.log" 2>&1; echo "rc=$?"
     grep -E "ERROR SUMMARY|RACECHECK SUMMARY|Invalid|hazard|tests (successful|failed)" "$O/$tool.log" | head -12
   done
+fi
+if has selftest; then
+  # the kernels' native self-test (bench/pack_selftest.sh puts it in .devpack/selftest): every CUDA kernel against its
+  # CPU reference without a JVM, plain, then under compute-sanitizer (SELFTEST_TOOLS, default memcheck racecheck)
+  S=/tmp/sevnet-selftest
+  if [[ -x .devpack/selftest/sevnet_cuda_selftest ]]; then
+    mkdir -p $S && cp .devpack/selftest/* $S/
+    # its two libraries from the project jar (the same build as the program)
+    "${PY:-python3}" - .devpack/lib/project-classes.jar $S <<'PYEOF'
+import os, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z:
+    for n in z.namelist():
+        if n.endswith(("/libsevnet.so", "/libsevnet_cuda.so")):
+            open(os.path.join(sys.argv[2], os.path.basename(n)), "wb").write(z.read(n))
+PYEOF
+    echo "== sevnet_cuda_selftest"
+    LD_LIBRARY_PATH=$S:$LD_LIBRARY_PATH timeout ${STTIMEOUT:-120} $S/sevnet_cuda_selftest > "$O/selftest.log" 2>&1; echo "rc=$?"
+    grep -E "^device|FAIL|ALL OK|FAILURES" "$O/selftest.log" | head -20
+    for tool in ${SELFTEST_TOOLS:-memcheck racecheck}; do
+      echo "== compute-sanitizer $tool sevnet_cuda_selftest"
+      LD_LIBRARY_PATH=$S:$LD_LIBRARY_PATH timeout ${STSANTIMEOUT:-240} compute-sanitizer --tool $tool --print-limit 20 \
+        $S/sevnet_cuda_selftest > "$O/selftest-$tool.log" 2>&1; echo "rc=$?"
+      grep -E "ERROR SUMMARY|RACECHECK SUMMARY|Invalid|hazard|FAIL|ALL OK|FAILURES" "$O/selftest-$tool.log" | head -12
+    done
+  else
+    echo "no .devpack/selftest/sevnet_cuda_selftest: run bench/pack_selftest.sh after devpack.sh"
+  fi
 fi
 if has kernels; then
   # KSECTIONS: all (default), base (temporal conv + BN vs cuDNN), fused (conv_bn_relu.cu vs the library
