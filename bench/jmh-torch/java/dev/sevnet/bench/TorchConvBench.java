@@ -25,11 +25,7 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
-import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.RunnerException;
-import org.openjdk.jmh.runner.options.CommandLineOptionException;
-import org.openjdk.jmh.runner.options.CommandLineOptions;
-import org.openjdk.jmh.runner.options.OptionsBuilder;
 
 /**
  * sevnet's native CPU convolutions against PyTorch's libtorch ({@code at::conv3d} and
@@ -327,17 +323,6 @@ public class TorchConvBench {
             printConfig();
             return;
         }
-        CommandLineOptions cli;
-        try {
-            cli = new CommandLineOptions(args);
-        } catch (CommandLineOptionException e) {
-            throw new IllegalArgumentException(e.getMessage(), e);
-        }
-        OptionsBuilder ob = new OptionsBuilder();
-        ob.parent(cli);
-        if (cli.getIncludes().isEmpty()) {
-            ob.include(TorchConvBench.class.getName());
-        }
-        new Runner(ob.build()).run();
+        JmhMain.run(TorchConvBench.class, args);
     }
 }

@@ -17,12 +17,7 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
-import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.RunnerException;
-import org.openjdk.jmh.runner.options.CommandLineOptionException;
-import org.openjdk.jmh.runner.options.CommandLineOptions;
-import org.openjdk.jmh.runner.options.Options;
-import org.openjdk.jmh.runner.options.OptionsBuilder;
 
 /**
  * Native CPU convolution kernels at SEVNet-G8 stage-0 layer shapes (batch 1, 8 frames, 56x56, 64
@@ -129,18 +124,6 @@ public class ConvKernelsBench {
                     2.0 * macs(params(l)) / 1e6);
         }
         // JMH command-line options (-wi, -i, -p layer=grouped, a benchmark regex, ...) are honoured
-        CommandLineOptions cli;
-        try {
-            cli = new CommandLineOptions(args);
-        } catch (CommandLineOptionException e) {
-            throw new IllegalArgumentException(e.getMessage(), e);
-        }
-        OptionsBuilder ob = new OptionsBuilder();
-        ob.parent(cli);
-        if (cli.getIncludes().isEmpty()) {
-            ob.include(ConvKernelsBench.class.getName());
-        }
-        Options opt = ob.build();
-        new Runner(opt).run();
+        JmhMain.run(ConvKernelsBench.class, args);
     }
 }

@@ -26,11 +26,7 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
-import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.RunnerException;
-import org.openjdk.jmh.runner.options.CommandLineOptionException;
-import org.openjdk.jmh.runner.options.CommandLineOptions;
-import org.openjdk.jmh.runner.options.OptionsBuilder;
 
 /**
  * The CUDA kernels against the library sequences they replace, as a JMH suite: each op of a SEVNet-G8 block at each
@@ -290,18 +286,7 @@ public class CudaKernelsJmhBench {
     }
 
     public static void main(String[] args) throws RunnerException {
-        CommandLineOptions cli;
-        try {
-            cli = new CommandLineOptions(args);
-        } catch (CommandLineOptionException e) {
-            throw new IllegalArgumentException(e.getMessage(), e);
-        }
-        OptionsBuilder ob = new OptionsBuilder();
-        ob.parent(cli);
-        if (cli.getIncludes().isEmpty()) {
-            ob.include(CudaKernelsJmhBench.class.getName());
-        }
-        System.out.print(table(new Runner(ob.build()).run()));
+        System.out.print(table(JmhMain.run(CudaKernelsJmhBench.class, args)));
     }
 
     /** A Markdown table of the runs: op, stage, device, kernels, JMH's wall ms/op, device ms/op (events). */

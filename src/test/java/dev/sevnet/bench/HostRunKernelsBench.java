@@ -20,11 +20,7 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
-import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.RunnerException;
-import org.openjdk.jmh.runner.options.CommandLineOptionException;
-import org.openjdk.jmh.runner.options.CommandLineOptions;
-import org.openjdk.jmh.runner.options.OptionsBuilder;
 
 /**
  * The CPU half of the CUDA kernel suite, so it runs on every machine: each kernel's body driven on
@@ -333,17 +329,6 @@ public class HostRunKernelsBench {
     }
 
     public static void main(String[] args) throws RunnerException {
-        CommandLineOptions cli;
-        try {
-            cli = new CommandLineOptions(args);
-        } catch (CommandLineOptionException e) {
-            throw new IllegalArgumentException(e.getMessage(), e);
-        }
-        OptionsBuilder ob = new OptionsBuilder();
-        ob.parent(cli);
-        if (cli.getIncludes().isEmpty()) {
-            ob.include(HostRunKernelsBench.class.getName());
-        }
-        new Runner(ob.build()).run();
+        JmhMain.run(HostRunKernelsBench.class, args);
     }
 }

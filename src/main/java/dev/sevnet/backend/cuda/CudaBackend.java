@@ -1505,20 +1505,12 @@ public final class CudaBackend implements Backend {
                                 cublasRoute)));
                     }
                 }
-                if (measuresKernels()) {
-                    routes.put(ROUTE_NCDHW, () -> viaNcdhw(y, () -> {
-                        try (Tensor xc = contiguous(x); Tensor wc = contiguous(w);
-                                Tensor rc = residual == null ? null : contiguous(residual)) {
-                            return rc == null ? conv3d(xc, wc, bias, spec, relu)
-                                    : conv3dResidual(xc, wc, bias, spec, rc, relu);
-                        }
-                    }));
-                }
-                if (routes.size() > 1) {
-                    measured(routeKey, routes, ROUTE_CUDNN, y);
-                } else {
-                    cudnnRoute.run();
-                }
+                channelsLastRoutes(routeKey, routes, y, () -> {
+                    try (Tensor xc = contiguous(x); Tensor wc = contiguous(w);
+                            Tensor rc = residual == null ? null : contiguous(residual)) {
+                        return rc == null ? conv3d(xc, wc, bias, spec, relu) : conv3dResidual(xc, wc, bias, spec, rc, relu);
+                    }
+                });
             } catch (CudaException e) {
                 refuseChannelsLast(key, e);
                 y.close();
@@ -1589,6 +1581,22 @@ public final class CudaBackend implements Backend {
         return measuresKernels() && gemmFits(xs) && cout <= Integer.MAX_VALUE
                 && (isPointwise(spec) || isTemporal(spec, xs.get(1), cout))
                 && xs.sizeFrom(2) * Math.max(xs.get(1), cout) <= Integer.MAX_VALUE;
+    }
+
+    /**
+     * Runs a channels-last conv by its routes ({@code cudnn} first, the reference): in AUTO with the {@link #ROUTE_NCDHW}
+     * route over {@code contiguousOp} added, measured per problem; else cuDNN's alone.
+     */
+    private void channelsLastRoutes(String key, java.util.Map<String, Runnable> routes, Tensor out,
+            java.util.function.Supplier<Tensor> contiguousOp) {
+        if (measuresKernels()) {
+            routes.put(ROUTE_NCDHW, () -> viaNcdhw(out, contiguousOp));
+        }
+        if (routes.size() > 1) {
+            measured(key, routes, ROUTE_CUDNN, out);
+        } else {
+            routes.get(ROUTE_CUDNN).run();
+        }
     }
 
     /**
@@ -1692,18 +1700,11 @@ public final class CudaBackend implements Backend {
                             operands(ConvGemmPlan.Operand.DY, dy, ConvGemmPlan.Operand.W, wk,
                                     ConvGemmPlan.Operand.DX, dx), what)));
                 }
-                if (measuresKernels()) {
-                    routes.put(ROUTE_NCDHW, () -> viaNcdhw(dx, () -> {
-                        try (Tensor dyc = contiguous(dy); Tensor wc = contiguous(w)) {
-                            return conv3dBackwardData(dyc, wc, spec, xShape);
-                        }
-                    }));
-                }
-                if (routes.size() > 1) {
-                    measured(key, routes, ROUTE_CUDNN, dx);
-                } else {
-                    cudnnRoute.run();
-                }
+                channelsLastRoutes(key, routes, dx, () -> {
+                    try (Tensor dyc = contiguous(dy); Tensor wc = contiguous(w)) {
+                        return conv3dBackwardData(dyc, wc, spec, xShape);
+                    }
+                });
             } catch (CudaException e) {
                 refuseChannelsLast(key, e);
                 dx.close();
@@ -1743,18 +1744,11 @@ public final class CudaBackend implements Backend {
                 if (channelsLastGemmRoute(spec, x.shape(), wShape.get(0))) {
                     routes.put(ROUTE_CUBLAS, () -> channelsLastBackwardWeightGemm(x, dy, dw, spec, p, what));
                 }
-                if (measuresKernels()) {
-                    routes.put(ROUTE_NCDHW, () -> viaNcdhw(dw, () -> {
-                        try (Tensor xc = contiguous(x); Tensor dyc = contiguous(dy)) {
-                            return conv3dBackwardWeight(xc, dyc, spec, wShape);
-                        }
-                    }));
-                }
-                if (routes.size() > 1) {
-                    measured(key, routes, ROUTE_CUDNN, dw);
-                } else {
-                    cudnnRoute.run();
-                }
+                channelsLastRoutes(key, routes, dw, () -> {
+                    try (Tensor xc = contiguous(x); Tensor dyc = contiguous(dy)) {
+                        return conv3dBackwardWeight(xc, dyc, spec, wShape);
+                    }
+                });
             } catch (CudaException e) {
                 refuseChannelsLast(key, e);
                 dw.close();
