@@ -3,7 +3,7 @@
 # a short train/eval/predict on the GPU, compute-sanitizer on the CUDA op tests, the kernel
 # microbenchmarks, the cubin launch-shape harness, the throughput harness, the serving load. Run from the project root
 # after devpack.sh, inside the devpack (java, $CP):
-#   bash .devpack/run.sh bash bench/device_session.sh [tests] [doctor] [cli] [sanitize] [selftest] [kernels] [jmh] [cubins] [bench] [serve] [prefetch] [graphs] [streams] [channels-last]
+#   bash .devpack/run.sh bash bench/device_session.sh [tests] [doctor] [cli] [sanitize] [selftest] [profile] [kernels] [jmh] [cubins] [bench] [serve] [prefetch] [graphs] [streams] [channels-last]
 # Logs go to $OUT (or ./device-out).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -47,6 +47,30 @@ if has sanitize; then
     timeout ${SANITIZE_TIMEOUT:-280} compute-sanitizer --tool $tool --print-limit 20 java -jar "$JUNIT" execute --class-path "$CP" --disable-banner \
       "${select[@]}" --details=summary > "$O/$tool.log" 2>&1; echo "rc=$?"
     grep -E "ERROR SUMMARY|RACECHECK SUMMARY|Invalid|hazard|tests (successful|failed)" "$O/$tool.log" | head -12
+  done
+fi
+if has profile; then
+  # where one step's GPU time goes: Nsight Compute over one timed iteration (bench --cuda-profiler-range) of
+  # SEVNet-G8 16x224 batch 8, sevnet beside PyTorch, kernels summed by name and kind (bench/ncu_summary.py).
+  # PROFILE: ';'-separated "mode precision memory-format" triples; ncu at the GPU's own clocks, caches not flushed
+  IFS=';' read -ra cfgs <<< "${PROFILE:-train fp32 channels-last}"
+  ncuargs=(--profile-from-start off --metrics gpu__time_duration.sum --csv --print-units base --clock-control none
+    --cache-control none)
+  for cfg in "${cfgs[@]}"; do
+    read -r m p f <<< "$cfg"
+    tag="$m-$p-$f"; fold=""; [[ $m == infer ]] && fold=--fold
+    layout=cl; [[ $f == contiguous ]] && layout=ncdhw
+    echo "== profile $tag: ncu over one step, sevnet and PyTorch"
+    timeout ${PROFTIMEOUT:-200} ncu "${ncuargs[@]}" --log-file "$O/ncu-sevnet-$tag.csv" java -cp "$CP" dev.sevnet.cli.Main \
+      bench --json --device cuda $fold --precision $p --memory-format $f --model sevnet-g8 --mode $m --batch 8 \
+      --frames 16 --size 224 --warmup 3 --iters 1 --cuda-profiler-range > "$O/ncu-sevnet-$tag.out" 2>&1
+    echo "sevnet rc=$?"
+    timeout ${PROFTIMEOUT:-200} ncu "${ncuargs[@]}" --log-file "$O/ncu-torch-$tag.csv" "${PY:-python3}" \
+      bench/reference/bench_torch_gpu.py --modes $m --infer-batches 8 --train-batches 8 --precisions $p \
+      --layouts $layout --warmup 3 --iters 1 --cuda-profiler-range > "$O/ncu-torch-$tag.out" 2>&1
+    echo "pytorch rc=$?"
+    "${PY:-python3}" bench/ncu_summary.py "sevnet=$O/ncu-sevnet-$tag.csv" "pytorch=$O/ncu-torch-$tag.csv" \
+      --top ${PROFTOP:-20} > "$O/ncu-$tag.md" 2>&1; cat "$O/ncu-$tag.md"
   done
 fi
 if has selftest; then

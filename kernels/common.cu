@@ -1,4 +1,5 @@
 // Library-level entry points of libsevnet_cuda.so: availability, runtime version, last error.
+#include <cuda_profiler_api.h>
 #include <stdio.h>
 
 #include <atomic>
@@ -52,6 +53,11 @@ int sevc::check_launch(const char* what) {
 extern "C" int sevc_available(void) { return 1; }
 
 extern "C" const char* sevc_last_error(void) { return g_last_error.c_str(); }
+
+extern "C" int sevc_profiler_range(int start) {
+  const cudaError_t err = start ? cudaProfilerStart() : cudaProfilerStop();
+  return err == cudaSuccess ? SEVC_OK : sevc::fail(SEVC_E_LAUNCH, start ? "cudaProfilerStart" : "cudaProfilerStop", err);
+}
 
 extern "C" int sevc_runtime_version(void) {
   int v = 0;

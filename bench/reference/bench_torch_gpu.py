@@ -11,6 +11,9 @@ weights (fp16 adds a GradScaler), the same contract as `sevnet bench --device cu
 --streams N (inference): N threads each run one forward pass per iteration on a torch.cuda.Stream of its own, the
 peer of `sevnet bench --mode infer --streams N`; the iteration is timed on the host until every stream is done, and
 clips/s counts all N passes.
+
+--cuda-profiler-range: the first timed iteration runs inside cudaProfilerStart/Stop, for `ncu --profile-from-start off`
+(the peer of `sevnet bench --cuda-profiler-range`; bench/device_session.sh profile, bench/ncu_summary.py).
 """
 import argparse
 import json
@@ -92,7 +95,16 @@ def run_one(a, mode, batch, precision, layout):
         timed()
     torch.cuda.synchronize()
     torch.cuda.reset_peak_memory_stats()
-    times = sorted(timed() for _ in range(a.iters))
+    times = []
+    for i in range(a.iters):
+        if a.cuda_profiler_range and i == 0:
+            torch.cuda.profiler.start()
+            times.append(timed())
+            torch.cuda.synchronize()
+            torch.cuda.profiler.stop()
+        else:
+            times.append(timed())
+    times.sort()
     if pool is not None:
         pool.shutdown()
     median = times[len(times) // 2]
@@ -123,6 +135,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--iters", type=int, default=20)
     ap.add_argument("--streams", type=int, default=1, help="inference: concurrent threads, a CUDA stream each")
+    ap.add_argument("--cuda-profiler-range", action="store_true",
+                    help="the first timed iteration inside cudaProfilerStart/Stop (ncu --profile-from-start off)")
     a = ap.parse_args()
     torch.backends.cudnn.benchmark = True
     # PyTorch's default fp32 conv path on Hopper: TF32 off for matmul, on for cuDNN convs

@@ -30,6 +30,9 @@ int sevc_available(void);               /* 1 when built with kernels, 0 for the 
 const char* sevc_last_error(void);
 /* the CUDA runtime version this library runs against (cudaRuntimeGetVersion), < 0 on error */
 int sevc_runtime_version(void);
+/* cudaProfilerStart (start 1) or cudaProfilerStop (start 0): the range that `ncu --profile-from-start off` and
+   `nsys --capture-range=cudaProfilerApi` record */
+int sevc_profiler_range(int start);
 
 /* ---- element-wise (n elements) ---- */
 int sevc_fill(float* y, float value, int64_t n, void* stream);

@@ -12,6 +12,7 @@ extern "C" {
 int sevc_available(void) { return 0; }
 const char* sevc_last_error(void) { return kNoCuda; }
 int sevc_runtime_version(void) { return SEVC_E_NO_CUDA; }
+int sevc_profiler_range(int start) { return SEVC_E_NO_CUDA; }
 int sevc_fill(float* y, float value, int64_t n, void* stream) { return SEVC_E_NO_CUDA; }
 int sevc_relu_forward(const float* x, float* y, int64_t n, void* stream) { return SEVC_E_NO_CUDA; }
 int sevc_relu_backward(const float* y, const float* dy, float* dx, int64_t n, void* stream) { return SEVC_E_NO_CUDA; }

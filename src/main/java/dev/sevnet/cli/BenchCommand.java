@@ -115,6 +115,11 @@ public final class BenchCommand implements Callable<Integer> {
             + "counts them all (default: ${DEFAULT-VALUE}).")
     int streams;
 
+    @Option(names = "--cuda-profiler-range", description = "On a CUDA device: the first timed iteration runs inside "
+            + "cudaProfilerStart/Stop, so that `ncu --profile-from-start off` or `nsys --capture-range=cudaProfilerApi` "
+            + "record that step alone (bench/device_session.sh profile sums its kernels with bench/ncu_summary.py).")
+    boolean cudaProfilerRange;
+
     @Option(names = "--algo-cache", paramLabel = "FILE",
             description = "GPU: load cuDNN algorithm choices from FILE if it exists, save them there after the run.")
     Path algoCache;
@@ -199,6 +204,10 @@ public final class BenchCommand implements Callable<Integer> {
             System.err.println("error: --cuda-graphs needs a CUDA device");
             return 2;
         }
+        if (cudaProfilerRange && (gpu == null || streams > 1)) {
+            System.err.println("error: --cuda-profiler-range needs a CUDA device and one stream (--streams 1)");
+            return 2;
+        }
         if (cudaGraphs && streams > 1) {
             System.err.println("error: --streams with --cuda-graphs: the graphs share one memory pool and replay "
                     + "one at a time; measure concurrent streams eagerly");
@@ -261,6 +270,10 @@ public final class BenchCommand implements Callable<Integer> {
                     gpu.cudaDevice().allocator().resetPeak();
                 }
                 for (int i = 0; i < warm + iters; i++) {
+                    boolean profiled = cudaProfilerRange && i == warm;
+                    if (profiled) {
+                        gpu.profilerRange(true);
+                    }
                     long t0 = System.nanoTime();
                     if (concurrent != null) {
                         concurrent.runOnce(); // every worker's forward pass done on its stream before it returns
@@ -313,6 +326,9 @@ public final class BenchCommand implements Callable<Integer> {
                     if (gpu != null) {
                         gpu.cudaDevice().synchronize(); // the step's GPU work is done before the clock stops
                     }
+                    if (profiled) {
+                        gpu.profilerRange(false);
+                    }
                     if (i >= warm) {
                         times[i - warm] = (System.nanoTime() - t0) / 1e9;
                     }
@@ -356,6 +372,9 @@ public final class BenchCommand implements Callable<Integer> {
             r.put("folded", folded);
         }
         r.put("cuda_graphs", cudaGraphs);
+        if (cudaProfilerRange) {
+            r.put("cuda_profiler_range", true);
+        }
         if (mode.equals("infer")) {
             r.put("streams", streams);
         }

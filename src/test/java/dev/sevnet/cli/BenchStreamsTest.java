@@ -11,7 +11,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * {@code sevnet bench --streams N}: N concurrent forward passes per iteration (on the CPU each worker's stream is the
- * no-op one), counted in clips/s; the option's limits are clear errors.
+ * no-op one), counted in clips/s; the option's limits are clear errors (and those of --cuda-profiler-range, a GPU
+ * option).
  */
 class BenchStreamsTest {
     private static final String[] TINY = {"bench", "--model", "sevnet-g1", "--classes", "3", "--batch", "2",
@@ -52,6 +53,20 @@ class BenchStreamsTest {
         assertEquals(2, ServeCommandTest.run(with("--streams", "2", "--mode", "train")).code());
         assertEquals(2, ServeCommandTest.run(with("--streams", "0")).code());
         assertEquals(2, ServeCommandTest.run(with("--streams", "65")).code());
+    }
+
+    @Test
+    void theCudaProfilerRangeNeedsAGpuAndOneStream() {
+        PrintStream old = System.err;
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        try {
+            System.setErr(new PrintStream(buf, true, StandardCharsets.UTF_8));
+            assertEquals(2, ServeCommandTest.run(with("--cuda-profiler-range")).code());
+        } finally {
+            System.setErr(old);
+        }
+        String err = buf.toString(StandardCharsets.UTF_8);
+        org.junit.jupiter.api.Assertions.assertTrue(err.contains("--cuda-profiler-range needs a CUDA device"), err);
     }
 
     @Test

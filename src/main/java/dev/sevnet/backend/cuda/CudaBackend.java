@@ -224,6 +224,20 @@ public final class CudaBackend implements Backend {
         return dev.streamAddress();
     }
 
+    /**
+     * Opens (true) or closes (false) the CUDA profiler's capture range (cudaProfilerStart / cudaProfilerStop): under
+     * {@code ncu --profile-from-start off} or {@code nsys --capture-range=cudaProfilerApi} only the work queued inside
+     * is recorded ({@code sevnet bench --cuda-profiler-range}).
+     */
+    public synchronized void profilerRange(boolean start) {
+        dev.activate();
+        int rc = CudaKernels.sevc_profiler_range(start ? 1 : 0);
+        if (rc != 0) {
+            throw new CudaException((start ? "cudaProfilerStart" : "cudaProfilerStop") + " failed (" + rc + "): "
+                    + CudaKernels.sevc_last_error());
+        }
+    }
+
     private void k(int rc, String op) {
         if (rc != 0) {
             throw new CudaException(op + " kernel failed (" + rc + "): " + CudaKernels.sevc_last_error());

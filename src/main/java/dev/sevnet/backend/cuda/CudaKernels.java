@@ -50,6 +50,9 @@ public final class CudaKernels {
     /** The CUDA runtime version the library runs against, negative on error. */
     public static native int sevc_runtime_version();
 
+    /** cudaProfilerStart (start 1) / cudaProfilerStop (0): the range ncu and nsys record when told to wait for it. */
+    public static native int sevc_profiler_range(int start);
+
     // ---- element-wise ----
     public static native int sevc_fill(@Cast("float*") long y, float value, @Cast("int64_t") long n,
             @Cast("void*") long stream);
