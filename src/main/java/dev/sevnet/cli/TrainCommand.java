@@ -158,8 +158,8 @@ public final class TrainCommand implements Callable<Integer> {
     /** What a resumed run may change; the rest of its configuration is the saved one. */
     // what a resumed run may change: how and where it runs, how long, and where its data now lives (a moved dataset)
     private static final java.util.Set<String> RESUME_OPTIONS = java.util.Set.of("--resume", "--epochs", "--workers",
-            "--precision", "--memory-format", "--device", "--cuda-graphs", "--out", "--progress", "--predict", "--data-root",
-            "--train-list", "--val-list", "--labels");
+            "--precision", "--memory-format", "--device", "--cuda-graphs", "--deterministic", "--out", "--progress",
+            "--predict", "--data-root", "--train-list", "--val-list", "--labels");
 
     @Override
     public Integer call() throws Exception {

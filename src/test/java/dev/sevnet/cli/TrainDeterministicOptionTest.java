@@ -31,6 +31,11 @@ class TrainDeterministicOptionTest {
         ServeCommandTest.Run off = ServeCommandTest.run(concat(common, "--out", dir.resolve("off").toString()));
         assertEquals(0, off.code(), off.err());
         assertFalse(TrainConfig.fromJson(Files.readString(dir.resolve("off/config.json"))).deterministic());
+        // how a run runs, like --cuda-graphs: a resume may switch it on
+        ServeCommandTest.Run resumed = ServeCommandTest.run("train", "--resume", dir.resolve("off").toString(),
+                "--epochs", "2", "--deterministic", "--progress", "quiet", "--predict", "0");
+        assertEquals(0, resumed.code(), resumed.err());
+        assertTrue(TrainConfig.fromJson(Files.readString(dir.resolve("off/config.json"))).deterministic());
     }
 
     private static String[] concat(String[] a, String... b) {
