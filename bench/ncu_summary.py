@@ -79,18 +79,27 @@ def main(argv=None):
     for spec in a.logs:
         label, _, path = spec.partition("=") if "=" in spec else (spec, "", spec)
         runs.append((label, read(path)))
-    print("| | " + " | ".join(f"{l} ms" for l, _ in runs) + " |")
-    print("|---|" + "---|" * len(runs))
+    pair = len(runs) == 2  # a ratio column: the first log's time over the second's
+    print("| | " + " | ".join(f"{l} ms" for l, _ in runs) + (f" | {runs[0][0]}/{runs[1][0]}" if pair else "") + " |")
+    print("|---|" + "---|" * (len(runs) + pair))
     totals = [sum(ms for _, ms in k.values()) for _, k in runs]
     counts = [sum(c for c, _ in k.values()) for _, k in runs]
-    print("| kernels launched | " + " | ".join(str(c) for c in counts) + " |")
-    print("| kernel time, total | " + " | ".join(f"{t:.3f}" for t in totals) + " |")
+
+    def ratio(*ab):
+        if not pair:
+            return ""
+        a, b = ab
+        return f" | {a / b:.2f}x" if b else " | -"
+
+    print("| kernels launched | " + " | ".join(str(c) for c in counts) + ratio(*counts[:2]) + " |")
+    print("| kernel time, total | " + " | ".join(f"{t:.3f}" for t in totals) + ratio(*totals[:2]) + " |")
     for kd in [k for k, _ in KINDS] + ["other"]:
-        cells = []
+        cells, ms_by_run = [], []
         for (_, ks), tot in zip(runs, totals):
             ms = sum(v[1] for n, v in ks.items() if kind(n) == kd)
+            ms_by_run.append(ms)
             cells.append(f"{ms:.3f} ({100 * ms / tot:.0f}%)" if tot else "-")
-        print(f"| {kd} | " + " | ".join(cells) + " |")
+        print(f"| {kd} | " + " | ".join(cells) + ratio(*ms_by_run[:2]) + " |")
     for label, ks in runs:
         print(f"\n{label}: top {a.top} kernels by time")
         print("| kernel | kind | calls | ms | % |")
