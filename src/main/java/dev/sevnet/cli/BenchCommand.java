@@ -229,6 +229,7 @@ public final class BenchCommand implements Callable<Integer> {
         boolean train = mode.equals("train");
         double[] times = new double[iters];
         long graphReplays = 0;
+        long warmupPeakDevice = -1; // the device peak of the warm-up steps (cuDNN's algorithm search included)
         long memBefore = MemoryStats.liveHostBytes();
         LossScaler scaler = train && trainPrecision.needsLossScaling() ? new LossScaler() : null;
         try (SevNet net = SevNet.create(config, 0);
@@ -270,6 +271,12 @@ public final class BenchCommand implements Callable<Integer> {
                     gpu.cudaDevice().allocator().resetPeak();
                 }
                 for (int i = 0; i < warm + iters; i++) {
+                    if (i == warm && warm > 0 && gpu != null) {
+                        // steady state from here, as the PyTorch peer measures it (its reset after the warm-up):
+                        // the warm-up's peak holds the algorithm search's workspace, reported apart
+                        warmupPeakDevice = gpu.cudaDevice().allocator().stats().peakInUseBytes();
+                        gpu.cudaDevice().allocator().resetPeak();
+                    }
                     boolean profiled = cudaProfilerRange && i == warm;
                     if (profiled) {
                         gpu.profilerRange(true);
@@ -398,8 +405,13 @@ public final class BenchCommand implements Callable<Integer> {
             r.put("tf32", gpu.allowTf32());
             r.put("half_grouped", gpu.halfGroupedRoute().toString().toLowerCase(java.util.Locale.ROOT).replace('_', '-'));
             CachingAllocator.Stats mem = gpu.cudaDevice().allocator().stats();
-            r.put("peak_device_mb", mem.peakInUseBytes() / 1048576.0); // torch.cuda.max_memory_allocated
-            r.put("peak_device_reserved_mb", mem.peakReservedBytes() / 1048576.0); // max_memory_reserved
+            // the timed steps' peaks, as the PyTorch peer's (torch.cuda.max_memory_allocated / max_memory_reserved
+            // after its warm-up); the warm-up's apart: the first steps also hold cuDNN's search workspace (<= 1 GiB)
+            r.put("peak_device_mb", mem.peakInUseBytes() / 1048576.0);
+            r.put("peak_device_reserved_mb", mem.peakReservedBytes() / 1048576.0);
+            if (warmupPeakDevice >= 0) {
+                r.put("peak_device_warmup_mb", warmupPeakDevice / 1048576.0);
+            }
             r.put("conv_algorithms_cached", gpu.algorithmCache().size());
             // conv / BN problems per measured route (kernel mode auto), e.g. {"channels-last": 9, "cublas": 12, "cudnn": 30}
             java.util.Map<String, Integer> routes = new java.util.TreeMap<>();
