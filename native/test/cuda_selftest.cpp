@@ -556,6 +556,42 @@ void test_grouped(int N, int C, int cg, int T, int H, int W, int s) {
   compare("grouped bwd weight" + sz, rdw, ddw.host(), 1e-4, 1e-3);
 }
 
+// the grouped conv's 16-bit forms (inference forward, backward-data; x, w, dy in bf16 / fp16 bits, fp32 accumulation,
+// the result rounded once) against the fp32 kernel on the same values widened, its result rounded as the kernels
+// round: conv_bn_relu.cu says they agree bit for bit; one storage ulp of slack keeps an accumulation-order change from
+// reading as a bug, an indexing or tiling bug is far outside it. Their shared-memory tiles are what racecheck checks.
+template <class St>
+void test_grouped_half(const char* fmt, int N, int C, int cg, int T, int H, int W, int s) {
+  const bool bf = !strcmp(fmt, "bf16");
+  const std::string sz = std::string(" ") + fmt + " [" + std::to_string(N) + "," + std::to_string(C) + "/" +
+                         std::to_string(cg) + "," + std::to_string(T) + "," + std::to_string(H) + "," +
+                         std::to_string(W) + "] s" + std::to_string(s);
+  const int Ho = (H - 1) / s + 1, Wo = (W - 1) / s + 1;
+  const int64_t nx = (int64_t)N * C * T * H * W, ny = (int64_t)N * C * T * Ho * Wo, nw = (int64_t)C * cg * 9;
+  auto x = stored<St>(randn(nx)), w = stored<St>(randn(nw)), dyv = stored<St>(randn(ny));
+  auto bias = randn(C);
+  Dev<uint16_t> dx16(x), dw16(w), ddy16(dyv), dy16(ny), ddx16(nx);
+  Dev<float> dxw(loaded<St>(x)), dww(loaded<St>(w)), ddyw(loaded<St>(dyv)), db(bias), dyf(ny), ddxf(nx);
+  const double rtol = bf ? 1.0 / 128 : 1.0 / 1024;
+  for (int relu = 0; relu < 2; relu++) {
+    check_rc((bf ? sevc_grouped_conv3x3_forward_bf16 : sevc_grouped_conv3x3_forward_f16)(
+                 dx16.p, dw16.p, db.p, nullptr, nullptr, nullptr, nullptr, 1e-5f, relu, dy16.p, N, C, cg, T, H, W, s,
+                 nullptr),
+             "grouped_conv3x3_forward_16");
+    check_rc(sevc_grouped_conv3x3_forward(dxw.p, dww.p, db.p, nullptr, nullptr, nullptr, nullptr, 1e-5f, relu, dyf.p,
+                                          N, C, cg, T, H, W, s, nullptr),
+             "grouped_conv3x3_forward");
+    compare("grouped fwd 16-bit relu=" + std::to_string(relu) + sz, loaded<St>(stored<St>(dyf.host())),
+            loaded<St>(dy16.host()), rtol, 1e-6);
+  }
+  check_rc((bf ? sevc_grouped_conv3x3_backward_data_bf16 : sevc_grouped_conv3x3_backward_data_f16)(
+               ddy16.p, dw16.p, ddx16.p, N, C, cg, T, H, W, s, nullptr),
+           "grouped_conv3x3_backward_data_16");
+  check_rc(sevc_grouped_conv3x3_backward_data(ddyw.p, dww.p, ddxf.p, N, C, cg, T, H, W, s, nullptr),
+           "grouped_conv3x3_backward_data");
+  compare("grouped bwd data 16-bit" + sz, loaded<St>(stored<St>(ddxf.host())), loaded<St>(ddx16.host()), rtol, 1e-6);
+}
+
 void test_pointwise(int N, int Cin, int Cout, int64_t S) {
   const std::string sz = " [" + std::to_string(N) + "," + std::to_string(Cin) + "->" + std::to_string(Cout) + "," +
                          std::to_string(S) + "]";
@@ -967,6 +1003,11 @@ int main(int argc, char** argv) {
   test_grouped(2, 64, 8, 4, 56, 56, 1);
   test_grouped(2, 64, 8, 4, 56, 56, 2);
   test_grouped(2, 512, 8, 4, 7, 7, 1);
+  for (const auto& g : {std::vector<int>{1, 8, 1, 3, 5, 7, 1}, {2, 16, 8, 2, 9, 11, 2}, {1, 48, 16, 1, 7, 7, 2},
+                        {2, 64, 8, 4, 28, 28, 1}, {2, 512, 8, 2, 7, 7, 1}}) {
+    test_grouped_half<SevBF16>("bf16", g[0], g[1], g[2], g[3], g[4], g[5], g[6]);
+    test_grouped_half<SevF16>("f16", g[0], g[1], g[2], g[3], g[4], g[5], g[6]);
+  }
   test_pointwise(1, 5, 7, 33);
   test_pointwise(2, 70, 130, 100);
   test_pointwise(2, 64, 64, 4 * 56 * 56);
