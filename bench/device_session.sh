@@ -202,7 +202,8 @@ fi
 if has channels-last; then
   # channels-last (NDHWC) activations (--memory-format channels-last): the GPU tests of the NDHWC ops, kernels and
   # training step, then SEVNet-G8 16x224 batch 8 contiguous vs channels-last beside PyTorch channels-last, then
-  # train/predict from the command line. CLTIMEOUT bounds the tests, CBTIMEOUT each bench row.
+  # train/predict from the command line. CLTIMEOUT bounds the tests, CBTIMEOUT each bench row; CL_MODES (infer train),
+  # CL_PRECISIONS (fp32 bf16) and CL_FORMATS (contiguous channels-last) narrow the rows, CL_CLI=0 skips the CLI round.
   if [[ ${CL_TESTS:-1} == 1 ]]; then  # CL_TESTS=0: already run by the tests step
   echo "== channels-last: GPU tests"
   cltests=(--select-class dev.sevnet.backend.cuda.CudaChannelsLastTest
@@ -215,13 +216,14 @@ if has channels-last; then
   echo "== channels-last: throughput, G8 16x224 batch 8"
   {
     # one PyTorch process per precision, each under CBTIMEOUT (one for all four rows lost bf16 training on the H100)
-    for p in fp32 bf16; do
-      timeout ${CBTIMEOUT:-120} "${PY:-python3}" bench/reference/bench_torch_gpu.py --modes infer,train --infer-batches 8 \
+    modes=${CL_MODES:-infer train}
+    for p in ${CL_PRECISIONS:-fp32 bf16}; do
+      timeout ${CBTIMEOUT:-120} "${PY:-python3}" bench/reference/bench_torch_gpu.py --modes ${modes// /,} --infer-batches 8 \
         --train-batches 8 --precisions $p --layouts cl --warmup 3 --iters 10 2>>"$O/cl-bench.err"
     done
-    for m in infer train; do
-      for p in fp32 bf16; do
-        for f in contiguous channels-last; do
+    for m in $modes; do
+      for p in ${CL_PRECISIONS:-fp32 bf16}; do
+        for f in ${CL_FORMATS:-contiguous channels-last}; do
           fold=""; [[ $m == infer ]] && fold=--fold
           timeout ${CBTIMEOUT:-120} java -cp "$CP" dev.sevnet.cli.Main bench --json --device cuda $fold --precision $p \
             --memory-format $f --model sevnet-g8 --mode $m --batch 8 --frames 16 --size 224 --warmup 3 --iters 10 \
@@ -239,6 +241,7 @@ for l in open(sys.argv[1]):
         print(f"{r['impl'][:14]:14} {r['mode']:5} {r['precision']:5} {fmt:13}: {r['clips_per_s']:8.1f} clips/s"
               + (f", peak {r['peak_device_mb']:.0f} MB" if r.get('peak_device_mb') else ""))
 PYEOF
+  if [[ ${CL_CLI:-1} == 1 ]]; then
   echo "== channels-last: train + predict on cuda"
   ( timeout 150 java -cp "$CP" dev.sevnet.cli.Main train --device cuda --memory-format channels-last --model sevnet-g2 \
       --epochs 2 --train-samples 512 --val-samples 128 --predict 0 --out /tmp/runs/gpu-cl --progress log \
@@ -246,4 +249,5 @@ PYEOF
     && sevnet predict --device cuda --precision bf16 --memory-format channels-last --checkpoint /tmp/runs/gpu-cl gpu-fixtures/frames/* ) \
     > "$O/cl-cli.log" 2>&1; echo "rc=$?"
   grep -vE "^\s+at " "$O/cl-cli.log" | tail -20
+  fi
 fi
