@@ -51,7 +51,8 @@ if has sanitize; then
 fi
 if has profile; then
   # where one step's GPU time goes: Nsight Compute over one timed iteration (bench --cuda-profiler-range) of
-  # SEVNet-G8 16x224 batch 8, sevnet beside PyTorch, kernels summed by name and kind (bench/ncu_summary.py).
+  # SEVNet-G8 16x224 batch 8, sevnet beside PyTorch, kernels summed by name and kind (bench/ncu_summary.py); and
+  # sevnet's own op table (bench --profile: CUDA events around each backend op).
   # PROFILE: ';'-separated "mode precision memory-format" triples; ncu at the GPU's own clocks, caches not flushed
   IFS=';' read -ra cfgs <<< "${PROFILE:-train fp32 channels-last}"
   ncuargs=(--profile-from-start off --metrics gpu__time_duration.sum --csv --print-units base --clock-control none
@@ -62,9 +63,12 @@ if has profile; then
     layout=cl; [[ $f == contiguous ]] && layout=ncdhw
     echo "== profile $tag: ncu over one step, sevnet and PyTorch"
     timeout ${PROFTIMEOUT:-200} ncu "${ncuargs[@]}" --log-file "$O/ncu-sevnet-$tag.csv" java -cp "$CP" dev.sevnet.cli.Main \
-      bench --json --device cuda $fold --precision $p --memory-format $f --model sevnet-g8 --mode $m --batch 8 \
-      --frames 16 --size 224 --warmup 3 --iters 1 --cuda-profiler-range > "$O/ncu-sevnet-$tag.out" 2>&1
+      bench --device cuda $fold --precision $p --memory-format $f --model sevnet-g8 --mode $m --batch 8 \
+      --frames 16 --size 224 --warmup 3 --iters 1 --cuda-profiler-range --profile > "$O/ncu-sevnet-$tag.out" 2>&1
     echo "sevnet rc=$?"
+    # bench --profile's own table (CUDA events per backend op, steps after the ncu range): op by op, with the gaps
+    # where the device waited for the host
+    sed -n '/^| phase | op/,/^| (total)/p' "$O/ncu-sevnet-$tag.out"
     timeout ${PROFTIMEOUT:-200} ncu "${ncuargs[@]}" --log-file "$O/ncu-torch-$tag.csv" "${PY:-python3}" \
       bench/reference/bench_torch_gpu.py --modes $m --infer-batches 8 --train-batches 8 --precisions $p \
       --layouts $layout --warmup 3 --iters 1 --cuda-profiler-range > "$O/ncu-torch-$tag.out" 2>&1

@@ -341,6 +341,14 @@ public interface Backend {
     // ---- memory format (channels-last activations) ----
 
     /**
+     * A new timeline on this device for {@link OpProfiler}: the host clock (the CPU's ops are done when they return);
+     * the CUDA backend's marks are events on the calling thread's stream.
+     */
+    default Timeline newTimeline() {
+        return Timeline.hostClock();
+    }
+
+    /**
      * Whether this backend stores and computes on {@link dev.sevnet.tensor.MemoryFormat#CHANNELS_LAST} tensors
      * (CUDA natively; the CPU backend as a reference that runs each op on NCDHW copies).
      */

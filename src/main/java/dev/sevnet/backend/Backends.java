@@ -9,7 +9,36 @@ public final class Backends {
     private Backends() {
     }
 
+    /** What the calling thread's lookups go through while an {@link OpProfiler} runs on it (null: nothing). */
+    private static final ThreadLocal<java.util.function.UnaryOperator<Backend>> INTERPOSED = new ThreadLocal<>();
+
+    /**
+     * Until the result is closed, the calling thread's {@link #forDevice} / {@link #of} return {@code wrap}'s view of
+     * the backend (the {@link OpProfiler}'s timed one). The previous view comes back on close.
+     */
+    static AutoCloseable interpose(java.util.function.UnaryOperator<Backend> wrap) {
+        java.util.function.UnaryOperator<Backend> previous = INTERPOSED.get();
+        INTERPOSED.set(wrap);
+        boolean[] closed = {false};
+        return () -> {
+            if (!closed[0]) {
+                closed[0] = true;
+                if (previous == null) {
+                    INTERPOSED.remove();
+                } else {
+                    INTERPOSED.set(previous);
+                }
+            }
+        };
+    }
+
     public static Backend forDevice(Device device) {
+        java.util.function.UnaryOperator<Backend> wrap = INTERPOSED.get();
+        Backend b = lookUp(device);
+        return wrap == null ? b : wrap.apply(b);
+    }
+
+    private static Backend lookUp(Device device) {
         if (device.isCpu()) {
             return CpuBackend.get();
         }

@@ -9,6 +9,7 @@ import dev.sevnet.backend.Backend;
 import dev.sevnet.backend.Backends;
 import dev.sevnet.backend.CachingAllocator;
 import dev.sevnet.backend.ExecutionStream;
+import dev.sevnet.backend.OpProfiler;
 import dev.sevnet.backend.cuda.CudaBackend;
 import dev.sevnet.backend.cpu.CpuBackend;
 import dev.sevnet.infer.FoldedSevNet;
@@ -120,6 +121,11 @@ public final class BenchCommand implements Callable<Integer> {
             + "record that step alone (bench/device_session.sh profile sums its kernels with bench/ncu_summary.py).")
     boolean cudaProfilerRange;
 
+    @Option(names = "--profile", description = "After the timed steps, one more step op by op (OpProfiler, like "
+            + "torch.profiler's table): each backend op's time per phase (forward, backward, optimizer), device time "
+            + "from CUDA events on a GPU; printed after the result (with --json: in it). Eager steps only.")
+    boolean profile;
+
     @Option(names = "--algo-cache", paramLabel = "FILE",
             description = "GPU: load cuDNN algorithm choices from FILE if it exists, save them there after the run.")
     Path algoCache;
@@ -204,6 +210,10 @@ public final class BenchCommand implements Callable<Integer> {
             System.err.println("error: --cuda-graphs needs a CUDA device");
             return 2;
         }
+        if (profile && (cudaGraphs || streams > 1)) {
+            System.err.println("error: --profile times an eager step: not with --cuda-graphs or --streams above 1");
+            return 2;
+        }
         if (cudaProfilerRange && (gpu == null || streams > 1)) {
             System.err.println("error: --cuda-profiler-range needs a CUDA device and one stream (--streams 1)");
             return 2;
@@ -230,6 +240,7 @@ public final class BenchCommand implements Callable<Integer> {
         double[] times = new double[iters];
         long graphReplays = 0;
         long warmupPeakDevice = -1; // the device peak of the warm-up steps (cuDNN's algorithm search included)
+        OpProfiler.Profile opProfile = null;
         long memBefore = MemoryStats.liveHostBytes();
         LossScaler scaler = train && trainPrecision.needsLossScaling() ? new LossScaler() : null;
         try (SevNet net = SevNet.create(config, 0);
@@ -303,31 +314,11 @@ public final class BenchCommand implements Callable<Integer> {
                                 }
                             }
                         } else if (train) {
-                            Var logits;
-                            try (Autocast.Guard ac = Autocast.enable(trainPrecision.autocastType())) {
-                                logits = net.forward(Var.of(x));
-                            }
-                            Var loss = F.softmaxCrossEntropy(logits, labels);
-                            if (scaler == null) {
-                                loss.backward();
-                                opt.step(0.01);
-                            } else {
-                                try (Tensor seed = Tensor.full(loss.shape(), (float) scaler.scale())) {
-                                    loss.backward(seed);
-                                }
-                                java.util.List<Tensor> grads = new java.util.ArrayList<>();
-                                net.namedParameters().values().forEach(p -> grads.add(p.grad()));
-                                if (scaler.unscaleAndUpdate(grads)) {
-                                    opt.step(0.01);
-                                }
-                            }
-                            opt.zeroGrad();
+                            eagerTrainStep(net, x, labels, trainPrecision, scaler, opt, null);
                         } else if (graphed != null) {
                             graphed.forward(x);
                         } else {
-                            try (GradMode.Guard g = GradMode.noGrad()) {
-                                runner.forward(Var.of(x));
-                            }
+                            eagerForward(runner, x, null);
                         }
                     }
                     if (gpu != null) {
@@ -338,6 +329,18 @@ public final class BenchCommand implements Callable<Integer> {
                     }
                     if (i >= warm) {
                         times[i - warm] = (System.nanoTime() - t0) / 1e9;
+                    }
+                }
+                // after the timed steps, op by op: PROFILE_STEPS steps, the last one kept (the first ones let the JIT
+                // recompile the glue that now calls the profiler's proxies instead of the backend)
+                for (int k = 0; profile && k < PROFILE_STEPS; k++) {
+                    try (TensorScope scope = TensorScope.open(); OpProfiler p = OpProfiler.start(backend)) {
+                        if (train) {
+                            eagerTrainStep(net, x, labels, trainPrecision, scaler, opt, p);
+                        } else {
+                            eagerForward(runner, x, p);
+                        }
+                        opProfile = p.stop();
                     }
                 }
             } finally {
@@ -419,14 +422,81 @@ public final class BenchCommand implements Callable<Integer> {
             r.put("routes_measured", routes);
             r.put("measured", gpu.measureKernels() && gpu.halfGroupedRoute() == CudaBackend.HalfGroupedRoute.MEASURE);
         }
+        if (opProfile != null) {
+            Map<String, Object> prof = new LinkedHashMap<>();
+            prof.put("total_ms", opProfile.totalMillis());
+            java.util.List<Map<String, Object>> rows = new java.util.ArrayList<>();
+            for (OpProfiler.Row row : opProfile.rows()) {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("phase", row.phase());
+                m.put("op", row.op());
+                m.put("calls", row.calls());
+                m.put("ms", row.millis());
+                rows.add(m);
+            }
+            prof.put("rows", rows);
+            r.put("profile", prof);
+        }
         if (json) {
             System.out.println(new Gson().toJson(r));
         } else {
             System.out.printf("%s %s batch %d, %dx%dx%d on %s (%d threads): %.3f clips/s, median %.1f ms/iter, "
                     + "peak RSS %.0f MiB%n", model, mode, batch, frames, size, size, dev, CpuBackend.numThreads(),
                     (double) batch * streams / median, median * 1e3, peakRssMb());
+            if (opProfile != null) {
+                System.out.println();
+                System.out.print(opProfile.table(PROFILE_ROWS));
+            }
         }
         return 0;
+    }
+
+    /** Profiled steps of --profile; the last one is reported. */
+    static final int PROFILE_STEPS = Integer.getInteger("sevnet.profileSteps", 3);
+
+    /** Rows of the --profile table printed (the JSON has them all). */
+    private static final int PROFILE_ROWS = 30;
+
+    /** One eager training step: forward (under autocast), loss, backward (loss-scaled for fp16), SGD, zeroed grads. */
+    private static void eagerTrainStep(SevNet net, Tensor x, Tensor labels, Precision precision, LossScaler scaler,
+            SgdOptimizer opt, OpProfiler prof) {
+        phase(prof, "forward");
+        Var logits;
+        try (Autocast.Guard ac = Autocast.enable(precision.autocastType())) {
+            logits = net.forward(Var.of(x));
+        }
+        Var loss = F.softmaxCrossEntropy(logits, labels);
+        phase(prof, "backward");
+        if (scaler == null) {
+            loss.backward();
+            phase(prof, "optimizer");
+            opt.step(0.01);
+        } else {
+            try (Tensor seed = Tensor.full(loss.shape(), (float) scaler.scale())) {
+                loss.backward(seed);
+            }
+            phase(prof, "optimizer");
+            java.util.List<Tensor> grads = new java.util.ArrayList<>();
+            net.namedParameters().values().forEach(p -> grads.add(p.grad()));
+            if (scaler.unscaleAndUpdate(grads)) {
+                opt.step(0.01);
+            }
+        }
+        opt.zeroGrad();
+    }
+
+    /** One eager forward pass without a graph. */
+    private static void eagerForward(dev.sevnet.nn.Module runner, Tensor x, OpProfiler prof) {
+        phase(prof, "forward");
+        try (GradMode.Guard g = GradMode.noGrad()) {
+            runner.forward(Var.of(x));
+        }
+    }
+
+    private static void phase(OpProfiler prof, String name) {
+        if (prof != null) {
+            prof.phase(name);
+        }
     }
 
     /**

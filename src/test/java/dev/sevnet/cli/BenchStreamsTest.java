@@ -56,6 +56,17 @@ class BenchStreamsTest {
     }
 
     @Test
+    void profileAddsTheStepOpByOpAndIsRefusedWithStreams() {
+        JsonObject r = benchJson("--profile", "--mode", "train");
+        JsonObject prof = r.getAsJsonObject("profile");
+        org.junit.jupiter.api.Assertions.assertTrue(prof.get("total_ms").getAsDouble() > 0, prof.toString());
+        java.util.Set<String> phases = new java.util.HashSet<>();
+        prof.getAsJsonArray("rows").forEach(e -> phases.add(e.getAsJsonObject().get("phase").getAsString()));
+        assertEquals(java.util.Set.of("", "forward", "backward", "optimizer"), phases, prof.toString());
+        assertEquals(2, ServeCommandTest.run(with("--profile", "--streams", "2")).code());
+    }
+
+    @Test
     void theCudaProfilerRangeNeedsAGpuAndOneStream() {
         PrintStream old = System.err;
         ByteArrayOutputStream buf = new ByteArrayOutputStream();

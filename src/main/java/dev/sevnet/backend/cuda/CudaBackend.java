@@ -224,6 +224,15 @@ public final class CudaBackend implements Backend {
         return dev.streamAddress();
     }
 
+    /** Marks as CUDA events on the calling thread's stream (device time between them), for OpProfiler. */
+    @Override
+    public dev.sevnet.backend.Timeline newTimeline() {
+        if (dev.allocator().capturingOnThisThread()) {
+            throw new IllegalStateException("no op profile inside a CUDA graph capture: profile the eager step");
+        }
+        return new CudaTimeline(dev);
+    }
+
     /**
      * Opens (true) or closes (false) the CUDA profiler's capture range (cudaProfilerStart / cudaProfilerStop): under
      * {@code ncu --profile-from-start off} or {@code nsys --capture-range=cudaProfilerApi} only the work queued inside

@@ -1,0 +1,196 @@
+package dev.sevnet.backend;
+
+import java.lang.reflect.InvocationHandler;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.lang.reflect.Proxy;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Where a step's time goes, op by op — PyTorch's {@code torch.profiler} table for sevnet: while it runs, every backend
+ * op the calling thread reaches through {@link Backends} (what the autograd ops, the optimizer and the loss scaler
+ * use) is bracketed by marks on the backend's {@link Timeline}, and the time is summed per phase (set by the caller:
+ * forward, backward, optimizer ...) and op (the {@link Backend} method). On a GPU the marks are CUDA events, so an op's
+ * time is device time, and the time between ops ({@link #BETWEEN_OPS}) is where the device waited for the host; on
+ * the CPU it is the host clock. An op called from inside another op counts as part of it.
+ *
+ * <pre>{@code
+ * try (OpProfiler p = OpProfiler.start(backend)) {
+ *     p.phase("forward");  ... forward ...
+ *     p.phase("backward"); ... loss.backward() ...
+ *     System.out.print(p.stop().table(25));
+ * }
+ * }</pre>
+ * One profiler per thread at a time; its ops must run on that thread (a loader thread's ops are not counted).
+ */
+public final class OpProfiler implements AutoCloseable {
+    /** The row of the time between two ops: host work, and on a GPU the device's wait for it. */
+    public static final String BETWEEN_OPS = "(between ops)";
+
+    private final Timeline timeline;
+    private final Map<Backend, Backend> proxies = new IdentityHashMap<>();
+    private final List<String> labels = new ArrayList<>(); // labels.get(i): the segment from mark i to mark i + 1
+    private final Thread owner = Thread.currentThread();
+    private final AutoCloseable unbind;
+    private String phase = "";
+    private String current;
+    private int depth;
+    private boolean stopped;
+    private boolean closed;
+
+    private OpProfiler(Backend backend) {
+        this.timeline = backend.newTimeline();
+        this.current = key(BETWEEN_OPS);
+        timeline.mark();
+        this.unbind = Backends.interpose(this::profiled);
+    }
+
+    /** Starts profiling the calling thread's ops on {@code backend}'s timeline. */
+    public static OpProfiler start(Backend backend) {
+        if (backend == null) {
+            throw new IllegalArgumentException("backend is null");
+        }
+        return new OpProfiler(backend);
+    }
+
+    /** Names what runs from now on (e.g. forward, backward, optimizer): a column of the table. */
+    public void phase(String name) {
+        requireRunning();
+        phase = name == null ? "" : name;
+        mark(key(BETWEEN_OPS));
+    }
+
+    /** Stops and sums the segments per phase and op (waiting for the device's work). */
+    public Profile stop() {
+        requireRunning();
+        mark(key(BETWEEN_OPS));
+        stopped = true;
+        closeUnbind();
+        double[] ms = timeline.intervalsMillis();
+        if (ms.length != labels.size()) {
+            throw new IllegalStateException("the timeline has " + ms.length + " intervals for " + labels.size()
+                    + " segments");
+        }
+        Map<String, double[]> byKey = new LinkedHashMap<>(); // {calls, ms}
+        double total = 0;
+        for (int i = 0; i < ms.length; i++) {
+            double[] a = byKey.computeIfAbsent(labels.get(i), k -> new double[2]);
+            a[0]++;
+            a[1] += ms[i];
+            total += ms[i];
+        }
+        List<Row> rows = new ArrayList<>();
+        byKey.forEach((k, a) -> {
+            int bar = k.indexOf('\u0000');
+            rows.add(new Row(k.substring(0, bar), k.substring(bar + 1), (long) a[0], a[1]));
+        });
+        rows.sort(Comparator.comparingDouble(Row::millis).reversed());
+        return new Profile(List.copyOf(rows), total);
+    }
+
+    @Override
+    public void close() {
+        if (!closed) {
+            closed = true;
+            closeUnbind();
+            timeline.close();
+        }
+    }
+
+    private void closeUnbind() {
+        try {
+            unbind.close();
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private void requireRunning() {
+        if (stopped || closed) {
+            throw new IllegalStateException("this profiler has stopped");
+        }
+        if (Thread.currentThread() != owner) {
+            throw new IllegalStateException("a profiler is used on the thread that started it");
+        }
+    }
+
+    private String key(String op) {
+        return phase + '\u0000' + op;
+    }
+
+    /** Ends the current segment here; the next one is {@code next}'s. */
+    private void mark(String next) {
+        labels.add(current);
+        timeline.mark();
+        current = next;
+    }
+
+    /** The backend as this thread sees it while profiling: each op between two marks. */
+    private Backend profiled(Backend real) {
+        return proxies.computeIfAbsent(real, r -> (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(),
+                new Class<?>[] {Backend.class}, new Handler(r)));
+    }
+
+    private final class Handler implements InvocationHandler {
+        private final Backend real;
+
+        Handler(Backend real) {
+            this.real = real;
+        }
+
+        @Override
+        public Object invoke(Object proxy, Method m, Object[] args) throws Throwable {
+            if (m.getDeclaringClass() == Object.class) {
+                return switch (m.getName()) {
+                    case "equals" -> proxy == args[0];
+                    case "hashCode" -> System.identityHashCode(proxy);
+                    default -> "profiled " + real;
+                };
+            }
+            boolean timed = depth == 0 && !stopped && Thread.currentThread() == owner
+                    && !m.getName().equals("device") && !m.getName().equals("name");
+            if (timed) {
+                mark(key(m.getName()));
+            }
+            depth++;
+            try {
+                return m.invoke(real, args);
+            } catch (InvocationTargetException e) {
+                throw e.getCause();
+            } finally {
+                depth--;
+                if (timed) {
+                    mark(key(BETWEEN_OPS));
+                }
+            }
+        }
+    }
+
+    /** One phase's op: how often it ran and its milliseconds in all. */
+    public record Row(String phase, String op, long calls, double millis) {
+    }
+
+    /** The sums of one profiled run, rows by time, largest first. */
+    public record Profile(List<Row> rows, double totalMillis) {
+
+        /** The {@code top} largest rows as a Markdown table, with each phase's total and the whole. */
+        public String table(int top) {
+            StringBuilder b = new StringBuilder("| phase | op | calls | ms | % | ms/call |\n|---|---|---|---|---|---|\n");
+            rows.stream().limit(Math.max(0, top)).forEach(r -> b.append(String.format(Locale.ROOT,
+                    "| %s | %s | %d | %.3f | %.1f | %.4f |%n", r.phase(), r.op(), r.calls(), r.millis(),
+                    totalMillis > 0 ? 100 * r.millis() / totalMillis : 0, r.millis() / Math.max(1, r.calls()))));
+            Map<String, Double> phases = new LinkedHashMap<>();
+            rows.forEach(r -> phases.merge(r.phase(), r.millis(), Double::sum));
+            phases.forEach((p, ms) -> b.append(String.format(Locale.ROOT, "| %s | (all) | | %.3f | %.1f | |%n", p, ms,
+                    totalMillis > 0 ? 100 * ms / totalMillis : 0)));
+            b.append(String.format(Locale.ROOT, "| (total) | | | %.3f | 100 | |%n", totalMillis));
+            return b.toString();
+        }
+    }
+}

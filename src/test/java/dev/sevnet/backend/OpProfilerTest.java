@@ -1,0 +1,100 @@
+package dev.sevnet.backend;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.sevnet.autograd.F;
+import dev.sevnet.autograd.Var;
+import dev.sevnet.nn.SevNet;
+import dev.sevnet.nn.SevNetConfig;
+import dev.sevnet.tensor.Shape;
+import dev.sevnet.tensor.Tensor;
+import dev.sevnet.tensor.TensorScope;
+import dev.sevnet.train.SgdOptimizer;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The op profiler on the CPU (its timeline is the host clock there; on a GPU CUDA events, same bookkeeping): a SEVNet
+ * training step's ops land in the phase they ran in, every segment is counted once, nested calls count as their
+ * caller, the backend is itself again once the profiler stops, other threads are not profiled, and misuse is an error.
+ */
+class OpProfilerTest {
+
+    private static Tensor input(int n) {
+        Random r = new Random(3);
+        float[] a = new float[n * 3 * 4 * 16 * 16];
+        for (int i = 0; i < a.length; i++) {
+            a[i] = (float) r.nextGaussian();
+        }
+        return Tensor.of(a, n, 3, 4, 16, 16);
+    }
+
+    @Test
+    void aTrainingStepIsSummedPerPhaseAndOp() {
+        Backend cpu = Backends.cpu();
+        try (SevNet net = SevNet.create(SevNetConfig.parse("sevnet-g1", 3), 1);
+                SgdOptimizer opt = new SgdOptimizer(net.namedParameters(), 0.9, 1e-4);
+                Tensor x = input(2); Tensor labels = Tensor.ofLongs(new long[] {0, 2}, 2);
+                TensorScope scope = TensorScope.open();
+                OpProfiler p = OpProfiler.start(cpu)) {
+            net.train(true);
+            p.phase("forward");
+            Var loss = F.softmaxCrossEntropy(net.forward(Var.of(x)), labels);
+            p.phase("backward");
+            loss.backward();
+            p.phase("optimizer");
+            opt.step(0.01);
+            OpProfiler.Profile prof = p.stop();
+            Map<String, Long> calls = prof.rows().stream().collect(Collectors.toMap(r -> r.phase() + "/" + r.op(),
+                    OpProfiler.Row::calls));
+            assertTrue(calls.keySet().stream().anyMatch(k -> k.startsWith("forward/conv")), calls.toString());
+            assertTrue(calls.containsKey("backward/conv3dBackwardWeight"), calls.toString());
+            assertTrue(calls.containsKey("forward/softmaxCrossEntropy"), calls.toString());
+            // the optimizer groups parameters by backend: the profiler's view of one backend is one object, so the
+            // step stays one multi-tensor launch
+            assertEquals(1L, calls.get("optimizer/sgdMomentumStepAll"), calls.toString());
+            double sum = prof.rows().stream().mapToDouble(OpProfiler.Row::millis).sum();
+            assertEquals(prof.totalMillis(), sum, 1e-9 * Math.max(1, sum));
+            assertTrue(prof.totalMillis() > 0);
+            String table = prof.table(5);
+            assertTrue(table.startsWith("| phase | op | calls | ms |") && table.contains("| (total) |")
+                    && table.contains("| forward | (all) |"), table);
+            assertEquals(5 + 2 + 4 + 1, table.lines().count(), table); // header, rule, 5 rows, 4 phases, total
+        }
+        assertSame(cpu, Backends.cpu());
+        try (Tensor t = Tensor.zeros(Shape.of(2))) {
+            assertSame(cpu, Backends.of(t), "the backend is itself again after the profiler");
+        }
+    }
+
+    @Test
+    void nestedCallsCountAsTheirCallerAndErrorsPassThrough() throws Exception {
+        Backend cpu = Backends.cpu();
+        try (OpProfiler p = OpProfiler.start(cpu); Tensor a = Tensor.zeros(Shape.of(4)); Tensor b = Tensor.zeros(Shape.of(5))) {
+            Backend seen = Backends.of(a);
+            assertNotSame(cpu, seen);
+            assertSame(seen, Backends.of(b), "one view per backend");
+            assertEquals(seen, seen);
+            seen.add(a, a).close();
+            // an op's own argument errors reach the caller unwrapped
+            assertThrows(IllegalArgumentException.class, () -> seen.add(a, b));
+            // another thread's lookups are not profiled
+            assertSame(cpu, CompletableFuture.supplyAsync(() -> Backends.of(a)).get());
+            OpProfiler.Profile prof = p.stop();
+            Map<String, Long> calls = prof.rows().stream().collect(Collectors.toMap(OpProfiler.Row::op,
+                    OpProfiler.Row::calls));
+            assertEquals(2L, calls.get("add"), calls.toString());
+            assertEquals(3L, calls.get(OpProfiler.BETWEEN_OPS), calls.toString());
+            assertThrows(IllegalStateException.class, () -> p.phase("late"));
+            assertThrows(IllegalStateException.class, p::stop);
+        }
+        assertThrows(IllegalArgumentException.class, () -> OpProfiler.start(null));
+    }
+}
