@@ -25,7 +25,22 @@ import org.junit.jupiter.api.Test;
  * training step's ops land in the phase they ran in, every segment is counted once, nested calls count as their
  * caller, the backend is itself again once the profiler stops, other threads are not profiled, and misuse is an error.
  */
-class OpProfilerTest {
+public class OpProfilerTest {
+
+    /** One SEVNet training step on {@code backend} under a profiler: forward (+ loss), backward, optimizer phases. */
+    public static OpProfiler.Profile profiledStep(Backend backend, SevNet net, Tensor x, Tensor labels,
+            SgdOptimizer opt) {
+        try (TensorScope scope = TensorScope.open(); OpProfiler p = OpProfiler.start(backend)) {
+            p.phase("forward");
+            Var loss = F.softmaxCrossEntropy(net.forward(Var.of(x)), labels);
+            p.phase("backward");
+            loss.backward();
+            p.phase("optimizer");
+            opt.step(0.01);
+            opt.zeroGrad();
+            return p.stop();
+        }
+    }
 
     private static Tensor input(int n) {
         Random r = new Random(3);
@@ -41,17 +56,9 @@ class OpProfilerTest {
         Backend cpu = Backends.cpu();
         try (SevNet net = SevNet.create(SevNetConfig.parse("sevnet-g1", 3), 1);
                 SgdOptimizer opt = new SgdOptimizer(net.namedParameters(), 0.9, 1e-4);
-                Tensor x = input(2); Tensor labels = Tensor.ofLongs(new long[] {0, 2}, 2);
-                TensorScope scope = TensorScope.open();
-                OpProfiler p = OpProfiler.start(cpu)) {
+                Tensor x = input(2); Tensor labels = Tensor.ofLongs(new long[] {0, 2}, 2)) {
             net.train(true);
-            p.phase("forward");
-            Var loss = F.softmaxCrossEntropy(net.forward(Var.of(x)), labels);
-            p.phase("backward");
-            loss.backward();
-            p.phase("optimizer");
-            opt.step(0.01);
-            OpProfiler.Profile prof = p.stop();
+            OpProfiler.Profile prof = profiledStep(cpu, net, x, labels, opt);
             Map<String, Long> calls = prof.rows().stream().collect(Collectors.toMap(r -> r.phase() + "/" + r.op(),
                     OpProfiler.Row::calls));
             assertTrue(calls.keySet().stream().anyMatch(k -> k.startsWith("forward/conv")), calls.toString());

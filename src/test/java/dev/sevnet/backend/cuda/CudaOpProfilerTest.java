@@ -3,14 +3,11 @@ package dev.sevnet.backend.cuda;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.sevnet.autograd.F;
-import dev.sevnet.autograd.Var;
 import dev.sevnet.backend.Backends;
 import dev.sevnet.backend.OpProfiler;
 import dev.sevnet.nn.SevNet;
 import dev.sevnet.nn.SevNetConfig;
 import dev.sevnet.tensor.Tensor;
-import dev.sevnet.tensor.TensorScope;
 import dev.sevnet.train.SgdOptimizer;
 import java.util.Map;
 import java.util.stream.Collectors;
@@ -49,16 +46,7 @@ class CudaOpProfilerTest {
             try (SgdOptimizer opt = new SgdOptimizer(net.namedParameters(), 0.9, 1e-4)) {
                 OpProfiler.Profile prof = null;
                 for (int step = 0; step < 2; step++) { // the first step searches cuDNN's algorithms
-                    try (TensorScope scope = TensorScope.open(); OpProfiler p = OpProfiler.start(gpu)) {
-                        p.phase("forward");
-                        Var loss = F.softmaxCrossEntropy(net.forward(Var.of(x)), labels);
-                        p.phase("backward");
-                        loss.backward();
-                        p.phase("optimizer");
-                        opt.step(0.01);
-                        opt.zeroGrad();
-                        prof = p.stop();
-                    }
+                    prof = dev.sevnet.backend.OpProfilerTest.profiledStep(gpu, net, x, labels, opt);
                 }
                 Map<String, Double> ms = prof.rows().stream().collect(Collectors.toMap(
                         row -> row.phase() + "/" + row.op(), OpProfiler.Row::millis));
