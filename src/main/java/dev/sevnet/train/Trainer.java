@@ -251,6 +251,7 @@ public final class Trainer {
         if (config.deterministic() && device.backend() instanceof dev.sevnet.backend.cuda.CudaBackend gpu
                 && !gpu.deterministic()) {
             gpu.setDeterministic(true); // for this run only: the backend is shared by the whole JVM
+            LOG.info("--deterministic: cuDNN convolutions use deterministic algorithms only");
             try {
                 return trainOn(device, resumeFrom, t0);
             } finally {
