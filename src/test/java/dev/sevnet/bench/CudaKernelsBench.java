@@ -592,8 +592,9 @@ public final class CudaKernelsBench {
     private static void channelsLastOps(CudaBackend gpu, int batch, int reps) {
         System.out.println();
         System.out.println("channels-last vs contiguous through CudaBackend (kernel mode auto, TF32 on): --memory-format");
-        System.out.println("| op | [N,C,T,H,W] | dtype | contiguous ms | channels-last ms | channels-last/contiguous |");
-        System.out.println("|---|---|---|---|---|---|");
+        System.out.println("| op | [N,C,T,H,W] | dtype | contiguous ms | channels-last ms | channels-last/contiguous "
+                + "| channels-last route kept |");
+        System.out.println("|---|---|---|---|---|---|---|");
         gpu.setKernelMode(CudaBackend.KernelMode.AUTO);
         gpu.setAllowTf32(true);
         Random r = new Random(7);
@@ -709,16 +710,10 @@ public final class CudaKernelsBench {
                             }
                             double best = java.util.Arrays.stream(ms).filter(v -> !Double.isNaN(v)).min().orElse(Double.NaN);
                             double tf = flops / (best * 1e-3) / 1e12;
-                            StringBuilder chose = new StringBuilder();
-                            gpu.algorithmCache().routes().forEach((k, v) -> {
-                                if (!v.equals(before.get(k))) {
-                                    chose.append(chose.length() == 0 ? "" : ", ").append(v);
-                                }
-                            });
                             System.out.println(String.format(Locale.ROOT,
                                     "| bias%s + ReLU | %s | %s | %.3f | %.3f | %.3f | %.3f | %s | %.1f |",
                                     residual ? " + residual" : "", xs, dt, ms[0], ms[1], ms[2], ms[3],
-                                    chose.length() == 0 ? "-" : chose, tf));
+                                    keptRoutes(gpu, before), tf));
                         }
                     }
                 }
@@ -729,11 +724,24 @@ public final class CudaKernelsBench {
         }
     }
 
+    /** The routes AUTO recorded since {@code before} (a problem's nested ones too, e.g. the ncdhw route's), or "-". */
+    private static String keptRoutes(CudaBackend gpu, java.util.Map<String, String> before) {
+        StringBuilder chose = new StringBuilder();
+        gpu.algorithmCache().routes().forEach((k, v) -> {
+            if (!v.equals(before.get(k))) {
+                chose.append(chose.length() == 0 ? "" : ", ").append(v);
+            }
+        });
+        return chose.length() == 0 ? "-" : chose.toString();
+    }
+
     private static void clRow(CudaBackend gpu, int reps, String op, Shape s, DType dt, Supplier<Tensor> contiguous,
             Supplier<Tensor> channelsLast) {
         double a = gpu.cudaDevice().timeMillis(reps, () -> contiguous.get().close());
+        java.util.Map<String, String> before = gpu.algorithmCache().routes();
         double b = gpu.cudaDevice().timeMillis(reps, () -> channelsLast.get().close());
-        System.out.println(String.format(Locale.ROOT, "| %s | %s | %s | %.3f | %.3f | %.2fx |", op, s, dt, a, b, b / a));
+        System.out.println(String.format(Locale.ROOT, "| %s | %s | %s | %.3f | %.3f | %.2fx | %s |", op, s, dt, a, b, b / a,
+                keptRoutes(gpu, before)));
     }
 
     /** ms: fp32, fp32 with TF32, bf16, fp16. */
