@@ -7,14 +7,17 @@ __global__ void sgd_kernel(float* w, const float* g, float* v, int64_t n,
                            float lr, float momentum, float weight_decay) {
   SEVC_FOR_EACH(i, n) sgd_momentum_element(w, g, v, i, lr, momentum, weight_decay);
 }
-// blockIdx.y picks the tensor (first + blockIdx.y), x strides over its elements
+// a block per chunk of one tensor (grid-stride over the chunks), threads over the chunk's elements
 __global__ void sgd_multi_kernel(float* const* w, const float* const* g, float* const* v, const int64_t* sizes,
-                                 int first, float lr, float momentum, float weight_decay) {
-  const int t = first + blockIdx.y;
-  float* wt = w[t];
-  const float* gt = g[t];
-  float* vt = v[t];
-  SEVC_FOR_EACH(i, sizes[t]) sgd_momentum_element(wt, gt, vt, i, lr, momentum, weight_decay);
+                                 const int64_t* chunk_prefix, int count, int64_t chunks, int64_t chunk, float lr,
+                                 float momentum, float weight_decay) {
+  for (int64_t c = blockIdx.x; c < chunks; c += gridDim.x) {
+    const int t = multi_chunk_tensor(chunk_prefix, count, c);
+    const int64_t begin = (c - chunk_prefix[t]) * chunk;
+    const int64_t end = begin + chunk < sizes[t] ? begin + chunk : sizes[t];
+    for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x)
+      sgd_momentum_element(w[t], g[t], v[t], i, lr, momentum, weight_decay);
+  }
 }
 }  // namespace
 
@@ -30,15 +33,14 @@ int sevc_sgd_momentum_step(float* w, const float* g, float* v, int64_t n, float 
 }
 
 int sevc_sgd_momentum_step_multi(float* const* w, const float* const* g, float* const* v, const int64_t* sizes,
-                                 int count, float lr, float momentum, float weight_decay, void* stream) {
-  if (count < 0) return sevc::fail(SEVC_E_ARG, "sgd_momentum_step_multi: negative tensor count");
-  // sizes live on the device: the x extent is fixed, the grid-stride loop covers any tensor size
-  const int bx = count >= 256 ? 32 : 8192 / (count > 0 ? count : 1);
-  for (int first = 0; first < count; first += 65535) {  // gridDim.y <= 65535
-    const int chunk = count - first < 65535 ? count - first : 65535;
-    sgd_multi_kernel<<<dim3(bx, chunk), sevc::kThreads, 0, sevc::as_stream(stream)>>>(w, g, v, sizes, first, lr,
-                                                                                       momentum, weight_decay);
-  }
+                                 const int64_t* chunk_prefix, int count, int64_t chunks, int64_t chunk, float lr,
+                                 float momentum, float weight_decay, void* stream) {
+  if (count < 0 || chunks < 0 || chunk < 1)
+    return sevc::fail(SEVC_E_ARG, "sgd_momentum_step_multi: negative count or chunks, or a chunk below 1");
+  if (count == 0 || chunks == 0) return SEVC_OK;
+  const int blocks = chunks < 65535 ? (int)chunks : 65535;  // the kernel strides over any more
+  sgd_multi_kernel<<<blocks, sevc::kThreads, 0, sevc::as_stream(stream)>>>(w, g, v, sizes, chunk_prefix, count, chunks,
+                                                                           chunk, lr, momentum, weight_decay);
   return sevc::check_launch("sgd_momentum_step_multi");
 }
 

@@ -230,9 +230,11 @@ int sev_hostrun_bce_logits_backward(const float* logits, const float* targets, f
                                     int64_t K);
 int sev_hostrun_sgd_momentum_step(float* w, const float* g, float* v, int64_t n, float lr, float momentum,
                                   float weight_decay);
-/* w, g, v: HOST arrays of `count` host pointers; sizes a host array */
+/* w, g, v: HOST arrays of `count` host pointers; sizes and chunk_prefix (count + 1) host arrays; the device
+   kernel's blocks (one per chunk of `chunk` elements) run one after another */
 int sev_hostrun_sgd_momentum_step_multi(float* const* w, const float* const* g, float* const* v, const int64_t* sizes,
-                                        int count, float lr, float momentum, float weight_decay);
+                                        const int64_t* chunk_prefix, int count, int64_t chunks, int64_t chunk,
+                                        float lr, float momentum, float weight_decay);
 int sev_hostrun_sum(const float* x, int64_t n, double* out);
 /* x, sizes: HOST arrays of host pointers / counts; *nonfinite cleared, then 1 when any element is not finite */
 int sev_hostrun_all_finite_multi(const float* const* x, const int64_t* sizes, int count, int* nonfinite);

@@ -92,9 +92,11 @@ int sevc_softmax(const float* x, float* y, int64_t N, int64_t K, void* stream);
 int sevc_sgd_momentum_step(float* w, const float* g, float* v, int64_t n, float lr, float momentum,
                            float weight_decay, void* stream);
 /* every parameter in one launch: w[i], g[i], v[i] are DEVICE arrays of `count` device pointers,
- * sizes a DEVICE array of element counts */
+ * sizes a DEVICE array of element counts; each tensor cut into chunks of `chunk` elements, a block per chunk:
+ * chunk_prefix (DEVICE, count + 1 entries) holds the chunks before each tensor, `chunks` their total */
 int sevc_sgd_momentum_step_multi(float* const* w, const float* const* g, float* const* v, const int64_t* sizes,
-                                 int count, float lr, float momentum, float weight_decay, void* stream);
+                                 const int64_t* chunk_prefix, int count, int64_t chunks, int64_t chunk, float lr,
+                                 float momentum, float weight_decay, void* stream);
 
 /* ---- loss scaling (fp16 training; amp.cu): every tensor in one launch, blockIdx.y = tensor ----
  * x: a DEVICE array of `count` device pointers, sizes a DEVICE array of element counts.

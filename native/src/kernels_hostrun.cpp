@@ -623,9 +623,15 @@ int sev_hostrun_sgd_momentum_step(float* w, const float* g, float* v, int64_t n,
 
 // w, g, v, sizes: HOST arrays of host pointers / counts (the device version takes device arrays)
 int sev_hostrun_sgd_momentum_step_multi(float* const* w, const float* const* g, float* const* v, const int64_t* sizes,
-                                        int count, float lr, float momentum, float weight_decay) {
-  for (int t = 0; t < count; t++)  // blockIdx.y
-    for (int64_t i = 0; i < sizes[t]; i++) sgd_momentum_element(w[t], g[t], v[t], i, lr, momentum, weight_decay);
+                                        const int64_t* chunk_prefix, int count, int64_t chunks, int64_t chunk,
+                                        float lr, float momentum, float weight_decay) {
+  if (count < 0 || chunks < 0 || chunk < 1) return SEV_EINVAL;
+  for (int64_t c = 0; c < chunks; c++) {  // blockIdx.x
+    const int t = multi_chunk_tensor(chunk_prefix, count, c);
+    const int64_t begin = (c - chunk_prefix[t]) * chunk;
+    const int64_t end = begin + chunk < sizes[t] ? begin + chunk : sizes[t];
+    for (int64_t i = begin; i < end; i++) sgd_momentum_element(w[t], g[t], v[t], i, lr, momentum, weight_decay);
+  }
   return SEV_OK;
 }
 

@@ -92,7 +92,8 @@ int sevc_sgd_momentum_step(float* w, const float* g, float* v, int64_t n, float 
   return SEVC_E_NO_CUDA;
 }
 int sevc_sgd_momentum_step_multi(float* const* w, const float* const* g, float* const* v, const int64_t* sizes,
-                                 int count, float lr, float momentum, float weight_decay, void* stream) {
+                                 const int64_t* chunk_prefix, int count, int64_t chunks, int64_t chunk, float lr,
+                                 float momentum, float weight_decay, void* stream) {
   return SEVC_E_NO_CUDA;
 }
 int sevc_all_finite_multi(const float* const* x, const int64_t* sizes, int count, int* nonfinite, void* stream) {

@@ -340,7 +340,12 @@ void test_sgd() {
   Dev<float*> tw(pw), tv(pv);
   Dev<const float*> tg(pg);
   Dev<int64_t> ts(sizes);
-  check_rc(sevc_sgd_momentum_step_multi(tw.p, tg.p, tv.p, ts.p, (int)sizes.size(), 0.05f, 0.8f, 5e-4f, nullptr),
+  const int64_t chunk = 4096;  // several chunks in the large tensors, one in the small
+  std::vector<int64_t> prefix(sizes.size() + 1, 0);
+  for (size_t i = 0; i < sizes.size(); i++) prefix[i + 1] = prefix[i] + (sizes[i] + chunk - 1) / chunk;
+  Dev<int64_t> tp(prefix);
+  check_rc(sevc_sgd_momentum_step_multi(tw.p, tg.p, tv.p, ts.p, tp.p, (int)sizes.size(), prefix.back(), chunk, 0.05f,
+                                        0.8f, 5e-4f, nullptr),
            "sgd_multi");
   for (size_t i = 0; i < sizes.size(); i++) {
     compare("sgd_multi w" + std::to_string(i), w[i], dw[i]->host(), 1e-6, 1e-7);

@@ -306,7 +306,8 @@ public final class NativeCore {
     /** w, g, v: the tensors' host addresses; sizes: their element counts (host arrays of count entries). */
     public static native int sev_hostrun_sgd_momentum_step_multi(@Cast("float* const*") long[] w,
             @Cast("const float* const*") long[] g, @Cast("float* const*") long[] v,
-            @Cast("const int64_t*") long[] sizes, int count, float lr, float momentum, float weightDecay);
+            @Cast("const int64_t*") long[] sizes, @Cast("const int64_t*") long[] chunkPrefix, int count,
+            @Cast("int64_t") long chunks, @Cast("int64_t") long chunk, float lr, float momentum, float weightDecay);
 
     public static native int sev_hostrun_sum(@Cast("const float*") long x, @Cast("int64_t") long n,
             @Cast("double*") double[] out);

@@ -3255,19 +3255,26 @@ public final class CudaBackend implements Backend {
             }
             return;
         }
-        long[] table = new long[4 * n];
+        // [w][g][v][sizes] (n each), then the chunk prefix (n + 1): a block per chunk of MultiTensorChunks.CHUNK
+        long[] sizes = new long[n];
+        for (int i = 0; i < n; i++) {
+            sizes[i] = w.get(i).size();
+        }
+        long[] prefix = MultiTensorChunks.prefix(sizes, MultiTensorChunks.CHUNK);
+        long[] table = new long[5 * n + 1];
         for (int i = 0; i < n; i++) {
             table[i] = w.get(i).address();
             table[n + i] = grads.get(i).address();
             table[2 * n + i] = velocities.get(i).address();
-            table[3 * n + i] = w.get(i).size();
+            table[3 * n + i] = sizes[i];
         }
+        System.arraycopy(prefix, 0, table, 4 * n, n + 1);
         dev.activate();
         // scratch from the caching allocator, freed once enqueued: the stream orders any reuse after the launch
         try (Tensor t = sgdTable.onDevice(table)) {
             long a = t.address();
-            k(CudaKernels.sevc_sgd_momentum_step_multi(a, a + 8L * n, a + 16L * n, a + 24L * n, n, lr, momentum,
-                    weightDecay, st()), "sgd step (all parameters)");
+            k(CudaKernels.sevc_sgd_momentum_step_multi(a, a + 8L * n, a + 16L * n, a + 24L * n, a + 32L * n, n,
+                    prefix[n], MultiTensorChunks.CHUNK, lr, momentum, weightDecay, st()), "sgd step (all parameters)");
         }
     }
 

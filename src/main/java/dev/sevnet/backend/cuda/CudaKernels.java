@@ -172,9 +172,12 @@ public final class CudaKernels {
      * Every parameter in one launch: w, g, v are DEVICE arrays of {@code count} device pointers, sizes a
      * DEVICE array of int64 element counts.
      */
+    /** Every parameter in one launch, a block per chunk: {@code chunkPrefix} from {@link MultiTensorChunks}. */
     public static native int sevc_sgd_momentum_step_multi(@Cast("float* const*") long w,
             @Cast("const float* const*") long g, @Cast("float* const*") long v, @Cast("const int64_t*") long sizes,
-            int count, float lr, float momentum, float weightDecay, @Cast("void*") long stream);
+            @Cast("const int64_t*") long chunkPrefix, int count, @Cast("int64_t") long chunks,
+            @Cast("int64_t") long chunk, float lr, float momentum, float weightDecay, @Cast("void*") long stream);
+
 
     // ---- loss scaling (amp.cu) ----
     /**
