@@ -13,8 +13,8 @@ __global__ void sgd_multi_kernel(float* const* w, const float* const* g, float* 
                                  float momentum, float weight_decay) {
   for (int64_t c = blockIdx.x; c < chunks; c += gridDim.x) {
     const int t = multi_chunk_tensor(chunk_prefix, count, c);
-    const int64_t begin = (c - chunk_prefix[t]) * chunk;
-    const int64_t end = begin + chunk < sizes[t] ? begin + chunk : sizes[t];
+    int64_t begin, end;
+    multi_chunk_range(chunk_prefix, t, c, chunk, sizes[t], &begin, &end);
     for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x)
       sgd_momentum_element(w[t], g[t], v[t], i, lr, momentum, weight_decay);
   }

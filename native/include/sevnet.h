@@ -237,8 +237,10 @@ int sev_hostrun_sgd_momentum_step_multi(float* const* w, const float* const* g, 
                                         float lr, float momentum, float weight_decay);
 int sev_hostrun_sum(const float* x, int64_t n, double* out);
 /* x, sizes: HOST arrays of host pointers / counts; *nonfinite cleared, then 1 when any element is not finite */
-int sev_hostrun_all_finite_multi(const float* const* x, const int64_t* sizes, int count, int* nonfinite);
-int sev_hostrun_scale_multi(float* const* x, const int64_t* sizes, int count, float alpha);
+int sev_hostrun_all_finite_multi(const float* const* x, const int64_t* sizes, const int64_t* chunk_prefix, int count,
+                                 int64_t chunks, int64_t chunk, int* nonfinite);
+int sev_hostrun_scale_multi(float* const* x, const int64_t* sizes, const int64_t* chunk_prefix, int count,
+                            int64_t chunks, int64_t chunk, float alpha);
 int sev_hostrun_temporal_conv3_forward(const float* x, const float* w, float* y, int N, int C, int T, int64_t S);
 int sev_hostrun_temporal_conv3_backward_data(const float* dy, const float* w, float* dx, int N, int C, int T,
                                              int64_t S);

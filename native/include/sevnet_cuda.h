@@ -98,12 +98,14 @@ int sevc_sgd_momentum_step_multi(float* const* w, const float* const* g, float* 
                                  const int64_t* chunk_prefix, int count, int64_t chunks, int64_t chunk, float lr,
                                  float momentum, float weight_decay, void* stream);
 
-/* ---- loss scaling (fp16 training; amp.cu): every tensor in one launch, blockIdx.y = tensor ----
- * x: a DEVICE array of `count` device pointers, sizes a DEVICE array of element counts.
- * all_finite_multi clears *nonfinite (a device int) on the stream, then sets it to 1 when any element of
- * any tensor is +-inf or NaN; scale_multi multiplies every element by alpha in place (x = alpha * x). */
-int sevc_all_finite_multi(const float* const* x, const int64_t* sizes, int count, int* nonfinite, void* stream);
-int sevc_scale_multi(float* const* x, const int64_t* sizes, int count, float alpha, void* stream);
+/* ---- loss scaling (fp16 training; amp.cu): every tensor in one launch, a block per chunk as the SGD's ----
+ * x: a DEVICE array of `count` device pointers, sizes a DEVICE array of element counts, chunk_prefix as
+ * sgd_momentum_step_multi's. all_finite_multi clears *nonfinite (a device int) on the stream, then sets it to 1
+ * when any element of any tensor is +-inf or NaN; scale_multi multiplies every element by alpha in place. */
+int sevc_all_finite_multi(const float* const* x, const int64_t* sizes, const int64_t* chunk_prefix, int count,
+                          int64_t chunks, int64_t chunk, int* nonfinite, void* stream);
+int sevc_scale_multi(float* const* x, const int64_t* sizes, const int64_t* chunk_prefix, int count, int64_t chunks,
+                     int64_t chunk, float alpha, void* stream);
 
 /* ---- reductions ---- */
 /* *out (device double) = sum of x */

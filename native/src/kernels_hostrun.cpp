@@ -628,8 +628,8 @@ int sev_hostrun_sgd_momentum_step_multi(float* const* w, const float* const* g, 
   if (count < 0 || chunks < 0 || chunk < 1) return SEV_EINVAL;
   for (int64_t c = 0; c < chunks; c++) {  // blockIdx.x
     const int t = multi_chunk_tensor(chunk_prefix, count, c);
-    const int64_t begin = (c - chunk_prefix[t]) * chunk;
-    const int64_t end = begin + chunk < sizes[t] ? begin + chunk : sizes[t];
+    int64_t begin, end;
+    multi_chunk_range(chunk_prefix, t, c, chunk, sizes[t], &begin, &end);
     for (int64_t i = begin; i < end; i++) sgd_momentum_element(w[t], g[t], v[t], i, lr, momentum, weight_decay);
   }
   return SEV_OK;
@@ -638,19 +638,30 @@ int sev_hostrun_sgd_momentum_step_multi(float* const* w, const float* const* g, 
 // ---------------------------------------------------------------- loss scaling (amp.cu)
 // x, sizes: HOST arrays of host pointers / counts (the device version takes device arrays). The kernel's
 // blocks OR their threads' findings and store 1; the order of the stores does not matter for a flag.
-int sev_hostrun_all_finite_multi(const float* const* x, const int64_t* sizes, int count, int* nonfinite) {
+int sev_hostrun_all_finite_multi(const float* const* x, const int64_t* sizes, const int64_t* chunk_prefix, int count,
+                                 int64_t chunks, int64_t chunk, int* nonfinite) {
+  if (count < 0 || chunks < 0 || chunk < 1) return SEV_EINVAL;
   *nonfinite = 0;  // the cudaMemsetAsync before the launch
-  for (int t = 0; t < count; t++) {  // blockIdx.y
+  for (int64_t c = 0; c < chunks; c++) {  // blockIdx.x
+    const int t = multi_chunk_tensor(chunk_prefix, count, c);
+    int64_t begin, end;
+    multi_chunk_range(chunk_prefix, t, c, chunk, sizes[t], &begin, &end);
     int bad = 0;
-    for (int64_t i = 0; i < sizes[t]; i++) bad |= nonfinite_element(x[t], i);
+    for (int64_t i = begin; i < end; i++) bad |= nonfinite_element(x[t], i);
     if (bad) *nonfinite = 1;
   }
   return SEV_OK;
 }
 
-int sev_hostrun_scale_multi(float* const* x, const int64_t* sizes, int count, float alpha) {
-  for (int t = 0; t < count; t++)  // blockIdx.y
-    for (int64_t i = 0; i < sizes[t]; i++) scale_inplace_element(x[t], i, alpha);
+int sev_hostrun_scale_multi(float* const* x, const int64_t* sizes, const int64_t* chunk_prefix, int count,
+                            int64_t chunks, int64_t chunk, float alpha) {
+  if (count < 0 || chunks < 0 || chunk < 1) return SEV_EINVAL;
+  for (int64_t c = 0; c < chunks; c++) {  // blockIdx.x
+    const int t = multi_chunk_tensor(chunk_prefix, count, c);
+    int64_t begin, end;
+    multi_chunk_range(chunk_prefix, t, c, chunk, sizes[t], &begin, &end);
+    for (int64_t i = begin; i < end; i++) scale_inplace_element(x[t], i, alpha);
+  }
   return SEV_OK;
 }
 

@@ -96,10 +96,12 @@ int sevc_sgd_momentum_step_multi(float* const* w, const float* const* g, float* 
                                  float momentum, float weight_decay, void* stream) {
   return SEVC_E_NO_CUDA;
 }
-int sevc_all_finite_multi(const float* const* x, const int64_t* sizes, int count, int* nonfinite, void* stream) {
+int sevc_all_finite_multi(const float* const* x, const int64_t* sizes, const int64_t* chunk_prefix, int count,
+                          int64_t chunks, int64_t chunk, int* nonfinite, void* stream) {
   return SEVC_E_NO_CUDA;
 }
-int sevc_scale_multi(float* const* x, const int64_t* sizes, int count, float alpha, void* stream) {
+int sevc_scale_multi(float* const* x, const int64_t* sizes, const int64_t* chunk_prefix, int count, int64_t chunks,
+                     int64_t chunk, float alpha, void* stream) {
   return SEVC_E_NO_CUDA;
 }
 int sevc_sum(const float* x, int64_t n, double* out, void* stream) { return SEVC_E_NO_CUDA; }

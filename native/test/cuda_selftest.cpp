@@ -372,6 +372,10 @@ void test_amp() {
   Dev<const float*> tx(dp);
   Dev<int64_t> ts(sizes);
   const int count = (int)sizes.size();
+  const int64_t chunk = 4096;  // as the SGD test: several chunks in the large tensors
+  std::vector<int64_t> prefix(sizes.size() + 1, 0);
+  for (size_t i = 0; i < sizes.size(); i++) prefix[i + 1] = prefix[i] + (sizes[i] + chunk - 1) / chunk;
+  Dev<int64_t> tp(prefix);
   Dev<int> flag(1);
   const float bads[] = {NAN, INFINITY, -INFINITY};
   const int64_t places[][2] = {{6, 2}, {5, 50000}, {0, 0}, {-1, -1}};
@@ -383,7 +387,8 @@ void test_amp() {
         CUDA_OK(cudaMemcpy(dx[pl[0]]->p + pl[1], &bad, sizeof(float), cudaMemcpyHostToDevice));
         x[pl[0]][pl[1]] = bad;
       }
-      check_rc(sevc_all_finite_multi(tx.p, ts.p, count, flag.p, nullptr), "all_finite_multi");
+      check_rc(sevc_all_finite_multi(tx.p, ts.p, tp.p, count, prefix.back(), chunk, flag.p, nullptr),
+               "all_finite_multi");
       const int ref = sev_all_finite(hp.data(), sizes.data(), count);
       const int got = flag.host()[0];
       const std::string what = "all_finite_multi at " + std::to_string(pl[0]) + "/" + std::to_string(pl[1]);
@@ -405,7 +410,7 @@ void test_amp() {
     dw.push_back(dx[i]->p);
   }
   Dev<float*> tw(dw);
-  check_rc(sevc_scale_multi(tw.p, ts.p, count, 1.f / 65536, nullptr), "scale_multi");
+  check_rc(sevc_scale_multi(tw.p, ts.p, tp.p, count, prefix.back(), chunk, 1.f / 65536, nullptr), "scale_multi");
   sev_scale_all(hw.data(), sizes.data(), count, 1.f / 65536);
   for (int i = 0; i < count; i++) {
     compare("scale_multi " + std::to_string(i), x[i], dx[i]->host(), 0, 0);

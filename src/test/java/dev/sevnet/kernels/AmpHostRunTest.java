@@ -43,6 +43,9 @@ class AmpHostRunTest {
         return p;
     }
 
+    /** Small chunks, so a tensor spans several and ends in a partial one (the device launch uses 16384). */
+    static final long CHUNK = 5;
+
     static long[] sizes(List<Tensor> ts) {
         long[] s = new long[ts.size()];
         for (int i = 0; i < s.length; i++) {
@@ -56,7 +59,9 @@ class AmpHostRunTest {
         int cpu = NativeCore.sev_all_finite(ptrs(ts), sizes(ts), ts.size());
         assertEquals(finite ? 1 : 0, cpu, what + " (cpu)");
         int[] flag = {-7};
-        ok(NativeCore.sev_hostrun_all_finite_multi(ptrs(ts), sizes(ts), ts.size(), flag), "hostrun");
+        long[] prefix = dev.sevnet.backend.cuda.MultiTensorChunks.prefix(sizes(ts), CHUNK);
+        ok(NativeCore.sev_hostrun_all_finite_multi(ptrs(ts), sizes(ts), prefix, ts.size(), prefix[ts.size()], CHUNK,
+                flag), "hostrun");
         assertEquals(finite ? 0 : 1, flag[0], what + " (hostrun flag)");
     }
 
@@ -100,7 +105,9 @@ class AmpHostRunTest {
                     b.add(t.copy());
                 }
                 ok(NativeCore.sev_scale_all(ptrs(a), sizes(a), a.size(), alpha), "cpu");
-                ok(NativeCore.sev_hostrun_scale_multi(ptrs(b), sizes(b), b.size(), alpha), "hostrun");
+                long[] prefix = dev.sevnet.backend.cuda.MultiTensorChunks.prefix(sizes(b), CHUNK);
+                ok(NativeCore.sev_hostrun_scale_multi(ptrs(b), sizes(b), prefix, b.size(), prefix[b.size()], CHUNK,
+                        alpha), "hostrun");
                 for (int i = 0; i < a.size(); i++) {
                     KernelTestSupport.assertBitwise(a.get(i), b.get(i), "alpha " + alpha + " tensor " + i);
                 }

@@ -314,10 +314,12 @@ public final class NativeCore {
 
     /** x: the tensors' host addresses, sizes their element counts; nonfinite[0] = 1 when one element is not finite. */
     public static native int sev_hostrun_all_finite_multi(@Cast("const float* const*") long[] x,
-            @Cast("const int64_t*") long[] sizes, int count, @Cast("int*") int[] nonfinite);
+            @Cast("const int64_t*") long[] sizes, @Cast("const int64_t*") long[] chunkPrefix, int count,
+            @Cast("int64_t") long chunks, @Cast("int64_t") long chunk, @Cast("int*") int[] nonfinite);
 
     public static native int sev_hostrun_scale_multi(@Cast("float* const*") long[] x,
-            @Cast("const int64_t*") long[] sizes, int count, float alpha);
+            @Cast("const int64_t*") long[] sizes, @Cast("const int64_t*") long[] chunkPrefix, int count,
+            @Cast("int64_t") long chunks, @Cast("int64_t") long chunk, float alpha);
 
     public static native int sev_hostrun_temporal_conv3_forward(@Cast("const float*") long x,
             @Cast("const float*") long w, @Cast("float*") long y, int n, int c, int t, @Cast("int64_t") long s);

@@ -3325,13 +3325,19 @@ public final class CudaBackend implements Backend {
     // ---- loss scaling (fp16 training) ----
 
     /** (addresses, sizes) of the tensors: the table of sevc_all_finite_multi / sevc_scale_multi. */
+    /** [addresses][sizes] (n each), then the chunk prefix (n + 1) of a multi-tensor launch ({@link MultiTensorChunks}). */
     private static long[] ampTableOf(List<Tensor> tensors) {
         int n = tensors.size();
-        long[] table = new long[2 * n];
+        long[] sizes = new long[n];
+        for (int i = 0; i < n; i++) {
+            sizes[i] = tensors.get(i).size();
+        }
+        long[] table = new long[3 * n + 1];
         for (int i = 0; i < n; i++) {
             table[i] = tensors.get(i).address();
-            table[n + i] = tensors.get(i).size();
+            table[n + i] = sizes[i];
         }
+        System.arraycopy(MultiTensorChunks.prefix(sizes, MultiTensorChunks.CHUNK), 0, table, 2 * n, n + 1);
         return table;
     }
 
@@ -3353,10 +3359,12 @@ public final class CudaBackend implements Backend {
         }
         dev.activate();
         // the flag: one int in a 4-byte scratch (there is no int32 dtype), cleared on the stream by the call
-        try (Tensor t = ampTable.onDevice(ampTableOf(tensors)); Tensor flag = empty(Shape.of(1), DType.FLOAT32);
+        long[] table = ampTableOf(tensors);
+        try (Tensor t = ampTable.onDevice(table); Tensor flag = empty(Shape.of(1), DType.FLOAT32);
                 org.bytedeco.javacpp.IntPointer h = new org.bytedeco.javacpp.IntPointer(1)) {
             long a = t.address();
-            k(CudaKernels.sevc_all_finite_multi(a, a + 8L * n, n, flag.address(), st()), "allFinite (all tensors)");
+            k(CudaKernels.sevc_all_finite_multi(a, a + 8L * n, a + 16L * n, n, table[3 * n], MultiTensorChunks.CHUNK,
+                    flag.address(), st()), "allFinite (all tensors)");
             flag.storage().copyToHost(0, h.address(), 4); // stream-ordered, then synchronises
             return h.get() == 0;
         }
@@ -3379,9 +3387,11 @@ public final class CudaBackend implements Backend {
             return;
         }
         dev.activate();
-        try (Tensor t = ampTable.onDevice(ampTableOf(tensors))) {
+        long[] table = ampTableOf(tensors);
+        try (Tensor t = ampTable.onDevice(table)) {
             long a = t.address();
-            k(CudaKernels.sevc_scale_multi(a, a + 8L * n, n, alpha, st()), "scaleAll (all tensors)");
+            k(CudaKernels.sevc_scale_multi(a, a + 8L * n, a + 16L * n, n, table[3 * n], MultiTensorChunks.CHUNK, alpha,
+                    st()), "scaleAll (all tensors)");
         }
     }
 

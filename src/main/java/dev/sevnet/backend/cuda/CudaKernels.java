@@ -185,11 +185,14 @@ public final class CudaKernels {
      * clears *nonfinite (a device int) on the stream, then sets it to 1 when any element is an infinity or NaN.
      */
     public static native int sevc_all_finite_multi(@Cast("const float* const*") long x,
-            @Cast("const int64_t*") long sizes, int count, @Cast("int*") long nonfinite, @Cast("void*") long stream);
+            @Cast("const int64_t*") long sizes, @Cast("const int64_t*") long chunkPrefix, int count,
+            @Cast("int64_t") long chunks, @Cast("int64_t") long chunk, @Cast("int*") long nonfinite,
+            @Cast("void*") long stream);
 
     /** Every element of every tensor multiplied by alpha in place; tables as {@link #sevc_all_finite_multi}. */
     public static native int sevc_scale_multi(@Cast("float* const*") long x, @Cast("const int64_t*") long sizes,
-            int count, float alpha, @Cast("void*") long stream);
+            @Cast("const int64_t*") long chunkPrefix, int count, @Cast("int64_t") long chunks,
+            @Cast("int64_t") long chunk, float alpha, @Cast("void*") long stream);
 
     // ---- reductions ----
     /** *out (a device double) = the sum of x. */
