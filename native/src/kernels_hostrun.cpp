@@ -621,18 +621,31 @@ int sev_hostrun_sgd_momentum_step(float* w, const float* g, float* v, int64_t n,
   return SEV_OK;
 }
 
-// w, g, v, sizes: HOST arrays of host pointers / counts (the device version takes device arrays)
-int sev_hostrun_sgd_momentum_step_multi(float* const* w, const float* const* g, float* const* v, const int64_t* sizes,
-                                        const int64_t* chunk_prefix, int count, int64_t chunks, int64_t chunk,
-                                        float lr, float momentum, float weight_decay) {
+extern "C++" {  // a template inside the C functions' block
+namespace {
+// The blocks of a multi-tensor launch (multi_tensor.cuh), one after another: body(t, begin, end) per chunk.
+template <class Body>
+int hostrun_chunks(const int64_t* sizes, const int64_t* chunk_prefix, int count, int64_t chunks, int64_t chunk,
+                   Body body) {
   if (count < 0 || chunks < 0 || chunk < 1) return SEV_EINVAL;
   for (int64_t c = 0; c < chunks; c++) {  // blockIdx.x
     const int t = multi_chunk_tensor(chunk_prefix, count, c);
     int64_t begin, end;
     multi_chunk_range(chunk_prefix, t, c, chunk, sizes[t], &begin, &end);
-    for (int64_t i = begin; i < end; i++) sgd_momentum_element(w[t], g[t], v[t], i, lr, momentum, weight_decay);
+    body(t, begin, end);
   }
   return SEV_OK;
+}
+}  // namespace
+}  // extern "C++"
+
+// w, g, v, sizes: HOST arrays of host pointers / counts (the device version takes device arrays)
+int sev_hostrun_sgd_momentum_step_multi(float* const* w, const float* const* g, float* const* v, const int64_t* sizes,
+                                        const int64_t* chunk_prefix, int count, int64_t chunks, int64_t chunk,
+                                        float lr, float momentum, float weight_decay) {
+  return hostrun_chunks(sizes, chunk_prefix, count, chunks, chunk, [&](int t, int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; i++) sgd_momentum_element(w[t], g[t], v[t], i, lr, momentum, weight_decay);
+  });
 }
 
 // ---------------------------------------------------------------- loss scaling (amp.cu)
@@ -642,27 +655,18 @@ int sev_hostrun_all_finite_multi(const float* const* x, const int64_t* sizes, co
                                  int64_t chunks, int64_t chunk, int* nonfinite) {
   if (count < 0 || chunks < 0 || chunk < 1) return SEV_EINVAL;
   *nonfinite = 0;  // the cudaMemsetAsync before the launch
-  for (int64_t c = 0; c < chunks; c++) {  // blockIdx.x
-    const int t = multi_chunk_tensor(chunk_prefix, count, c);
-    int64_t begin, end;
-    multi_chunk_range(chunk_prefix, t, c, chunk, sizes[t], &begin, &end);
+  return hostrun_chunks(sizes, chunk_prefix, count, chunks, chunk, [&](int t, int64_t begin, int64_t end) {
     int bad = 0;
     for (int64_t i = begin; i < end; i++) bad |= nonfinite_element(x[t], i);
     if (bad) *nonfinite = 1;
-  }
-  return SEV_OK;
+  });
 }
 
 int sev_hostrun_scale_multi(float* const* x, const int64_t* sizes, const int64_t* chunk_prefix, int count,
                             int64_t chunks, int64_t chunk, float alpha) {
-  if (count < 0 || chunks < 0 || chunk < 1) return SEV_EINVAL;
-  for (int64_t c = 0; c < chunks; c++) {  // blockIdx.x
-    const int t = multi_chunk_tensor(chunk_prefix, count, c);
-    int64_t begin, end;
-    multi_chunk_range(chunk_prefix, t, c, chunk, sizes[t], &begin, &end);
+  return hostrun_chunks(sizes, chunk_prefix, count, chunks, chunk, [&](int t, int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; i++) scale_inplace_element(x[t], i, alpha);
-  }
-  return SEV_OK;
+  });
 }
 
 // ---------------------------------------------------------------- reductions (reduce.cu)
