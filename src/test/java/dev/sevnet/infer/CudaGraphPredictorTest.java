@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.sevnet.backend.cuda.CudaBackend;
-import dev.sevnet.backend.cuda.CudaRuntime;
 import dev.sevnet.tensor.Shape;
 import dev.sevnet.tensor.Tensor;
 import java.nio.file.Path;
@@ -12,7 +11,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -43,9 +41,7 @@ class CudaGraphPredictorTest {
 
     private static void eightThreadsMatchOneAtATime(String precision, boolean graphs, int inFlight, Path dir)
             throws Exception {
-        CudaRuntime.Status s = CudaRuntime.status();
-        Assumptions.assumeTrue(s.usable() && s.customKernels(), () -> "no usable GPU: " + (s.usable()
-                ? "no CUDA kernels in this build" : s.reason()));
+        dev.sevnet.backend.cuda.GpuTestSupport.assumeUsableGpu();
         Path ck = InferFixture.checkpoint(dir, 3);
         long liveBefore = CudaBackend.get(0).cudaDevice().allocator().stats().liveBlocks();
         int n = 48;

@@ -3,11 +3,9 @@ package dev.sevnet.infer;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.sevnet.backend.cuda.CudaRuntime;
 import dev.sevnet.tensor.Shape;
 import dev.sevnet.tensor.Tensor;
 import java.nio.file.Path;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -23,9 +21,7 @@ class CudaHalfPredictorTest {
     @ParameterizedTest
     @CsvSource({"bf16, 1e-2", "fp16, 2e-3"})
     void sixteenBitCudaPredictorMatchesFp32OnTheCpu(String precision, double tol, @TempDir Path dir) {
-        CudaRuntime.Status s = CudaRuntime.status();
-        Assumptions.assumeTrue(s.usable() && s.customKernels(), () -> "no usable GPU: " + (s.usable()
-                ? "no CUDA kernels in this build" : s.reason()));
+        dev.sevnet.backend.cuda.GpuTestSupport.assumeUsableGpu();
         Path ck = InferFixture.checkpoint(dir, 3);
         try (Predictor cpu = Predictor.builder().checkpoint(ck).device("cpu").build();
                 Predictor gpu = Predictor.builder().checkpoint(ck).device("cuda").precision(precision).build();

@@ -3,9 +3,7 @@ package dev.sevnet.train;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.sevnet.backend.cuda.CudaRuntime;
 import java.nio.file.Path;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -21,8 +19,7 @@ class ExactResumeGpuTest {
 
     @BeforeAll
     static void needGpu() {
-        CudaRuntime.Status s = CudaRuntime.status();
-        Assumptions.assumeTrue(s.usable() && s.customKernels(), () -> "no usable GPU: " + s.reason());
+        dev.sevnet.backend.cuda.GpuTestSupport.assumeUsableGpu();
     }
 
     @Test

@@ -3,11 +3,9 @@ package dev.sevnet.train;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.sevnet.backend.cuda.CudaRuntime;
 import dev.sevnet.tensor.Tensor;
 import java.nio.file.Path;
 import java.util.Map;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -24,8 +22,7 @@ class GraphedTrainStepGpuTest {
 
     @BeforeAll
     static void needGpu() {
-        CudaRuntime.Status s = CudaRuntime.status();
-        Assumptions.assumeTrue(s.usable() && s.customKernels(), () -> "no usable GPU: " + s.reason());
+        dev.sevnet.backend.cuda.GpuTestSupport.assumeUsableGpu();
     }
 
     @ParameterizedTest

@@ -14,7 +14,6 @@ import java.util.List;
 import java.util.Random;
 import java.util.function.Function;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -39,9 +38,7 @@ class CudaBackendOpsTest {
 
     /** cuda:0 with TF32 off, or the test class is skipped with the reason there is none. */
     static CudaBackend usableGpu() {
-        CudaRuntime.Status s = CudaRuntime.status();
-        Assumptions.assumeTrue(s.usable() && s.customKernels(), () -> "no usable GPU: " + (s.usable()
-                ? "no CUDA kernels in this build" : s.reason()));
+        GpuTestSupport.assumeUsableGpu();
         CudaBackend b = CudaBackend.get(0);
         b.setAllowTf32(false);
         return b;

@@ -11,7 +11,6 @@ import dev.sevnet.tensor.Tensor;
 import dev.sevnet.train.SgdOptimizer;
 import java.util.Map;
 import java.util.stream.Collectors;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -26,8 +25,7 @@ class CudaOpProfilerTest {
 
     @BeforeAll
     static void needGpu() {
-        CudaRuntime.Status s = CudaRuntime.status();
-        Assumptions.assumeTrue(s.usable() && s.customKernels(), () -> "no usable GPU: " + s.reason());
+        GpuTestSupport.assumeUsableGpu();
     }
 
     @Test

@@ -16,7 +16,6 @@ import dev.sevnet.tensor.TensorScope;
 import dev.sevnet.train.SgdOptimizer;
 import java.util.Map;
 import java.util.Random;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -31,8 +30,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 class CudaTrainingStepTest {
     @BeforeAll
     static void needGpu() {
-        CudaRuntime.Status s = CudaRuntime.status();
-        Assumptions.assumeTrue(s.usable() && s.customKernels(), () -> "no usable GPU: " + s.reason());
+        GpuTestSupport.assumeUsableGpu();
     }
 
     @ParameterizedTest
