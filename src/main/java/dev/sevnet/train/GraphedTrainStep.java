@@ -11,6 +11,7 @@ import dev.sevnet.data.Batch;
 import dev.sevnet.nn.BatchNorm3d;
 import dev.sevnet.nn.Dropout;
 import dev.sevnet.nn.Module;
+import dev.sevnet.nn.Parameter;
 import dev.sevnet.nn.SevNet;
 import dev.sevnet.tensor.DType;
 import dev.sevnet.tensor.Shape;
@@ -53,6 +54,11 @@ public final class GraphedTrainStep implements AutoCloseable {
     private final List<Dropout> dropouts = new ArrayList<>();
     private final List<BatchNorm3d> norms = new ArrayList<>();
     private final List<Tensor[]> masks = new ArrayList<>(); // per dropout: {static mask, ones}
+    /**
+     * The leaves whose gradients the captured backward writes in full (their zeroGrad was pending at the capture, so
+     * the graph holds the write, not an add): after a replay a zeroGrad pending since is dropped, not applied.
+     */
+    private final List<Var> written = new ArrayList<>();
     private Shape shape;
     private Tensor clips;
     private Tensor targets;
@@ -161,6 +167,7 @@ public final class GraphedTrainStep implements AutoCloseable {
         drawMasks();
         graph.replay();
         replays++;
+        written.forEach(Var::markGradWritten);
         for (int i = 0; i < norms.size(); i++) {
             BatchNorm3d bn = norms.get(i);
             bn.setNumBatchesTracked(bn.numBatchesTracked() + countedPerStep[i]);
@@ -237,6 +244,12 @@ public final class GraphedTrainStep implements AutoCloseable {
         }
         loss = out[0];
         logits = out[1];
+        for (Parameter p : model.namedParameters().values()) {
+            Var v = p.var();
+            if (p.requiresGrad() && !v.gradPendingZero() && v.grad() != null) {
+                written.add(v);
+            }
+        }
         LOG.info("training step captured into a CUDA graph (batch {}, {} graph blocks); later steps of this shape "
                 + "replay it", s, pool.blocks());
     }
@@ -308,6 +321,7 @@ public final class GraphedTrainStep implements AutoCloseable {
                 mo[1].close();
             }
             masks.clear();
+            written.clear();
         }
     }
 

@@ -59,6 +59,55 @@ class VarTest {
         assertEquals(start, MemoryStats.liveHostBytes(), "persistent gradients or graph tensors leaked");
     }
 
+    /**
+     * zeroGrad is lazy (PyTorch's set_to_none spares the fill the same way): the next backward writes each gradient
+     * in one pass — no fill, one axpby with beta 0 that does not read the old values, NaN included — and a gradient
+     * read before any backward reads as zero.
+     */
+    @Test
+    void aZeroedGradientIsWrittenByTheNextBackwardNotFilledAndAdded() {
+        try (Tensor xs = ramp(2, 3, 2, 4, 4); Tensor ws = ramp(4, 3, 1, 3, 3); Tensor fcs = ramp(5, 4);
+                Tensor labels = Tensor.ofLongs(new long[] {1, 4}, 2)) {
+            Var w = Var.parameter(ws);
+            Var fc = Var.parameter(fcs);
+            float[] once;
+            try (TensorScope scope = TensorScope.open()) {
+                step(Var.of(xs), w, fc, labels);
+                once = w.grad().toFloatArray();
+            }
+            dev.sevnet.backend.Backend cpu = dev.sevnet.backend.Backends.cpu();
+            cpu.fill(w.grad(), Float.NaN); // what an overflowed fp16 step can leave behind
+            w.zeroGrad();
+            fc.zeroGrad();
+            assertTrue(w.gradPendingZero() && fc.gradPendingZero());
+            java.util.Map<String, Long> calls;
+            try (TensorScope scope = TensorScope.open();
+                    dev.sevnet.backend.OpProfiler prof = dev.sevnet.backend.OpProfiler.start(cpu)) {
+                step(Var.of(xs), w, fc, labels);
+                calls = prof.stop().rows().stream().collect(java.util.stream.Collectors.toMap(
+                        dev.sevnet.backend.OpProfiler.Row::op, dev.sevnet.backend.OpProfiler.Row::calls, Long::sum));
+            }
+            assertFalse(calls.containsKey("fill"), calls.toString());
+            assertEquals(2L, calls.get("axpby"), calls.toString());
+            assertFalse(w.gradPendingZero());
+            assertArrayEquals(once, w.grad().toFloatArray(), 0f, "the second step's gradient is the first's, bit for bit");
+
+            // read before any backward: zero, filled on the read
+            fc.zeroGrad();
+            assertEquals(0.0, cpu.sum(fc.grad()));
+            assertFalse(fc.gradPendingZero());
+            // written by other means (a CUDA graph's replay): the pending zero is dropped, the values stay
+            w.zeroGrad();
+            w.markGradWritten();
+            assertArrayEquals(once, w.grad().toFloatArray(), 0f);
+            w.zeroGrad();
+            w.releaseGrad();
+            fc.releaseGrad();
+            assertFalse(w.gradPendingZero(), "a released gradient has nothing pending");
+            assertThrows(IllegalStateException.class, w::markGradWritten);
+        }
+    }
+
     @Test
     void backwardTwiceOnOneGraphAddsGradients() {
         try (TensorScope scope = TensorScope.open(); Tensor xs = ramp(3, 4)) {
