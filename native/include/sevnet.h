@@ -77,6 +77,17 @@ int sev_temporal_conv3_ndhwc_backward_weight_f32(const float* x, const float* dy
                                                  int64_t S);
 int sev_temporal_conv3_ndhwc_backward_weight_bf16(const uint16_t* x, const uint16_t* dy, float* dw, int N, int C,
                                                   int T, int64_t S);
+/* ---- the block's grouped 1x3x3 conv channels-last (native/src/grouped_conv_ndhwc.cpp) ----
+ * The references of sevc_grouped_conv_ndhwc_* (sevnet_cuda.h), by plain loops (slow): C -> C, cg channels per
+ * group (1..16), padding (0,1,1), stride (1,s,s), s 1 or 2; x, dx [N][T][H][W][C], y, dy [N][T][Ho][Wo][C]
+ * (Ho = (H-1)/s + 1), w KTRSC [C][1][3][3][cg] in dtype 0 (fp32), 1 (bf16) or 2 (fp16); dw fp32 KTRSC. Sums in
+ * double, each output rounded once. SEV_EINVAL with the reason on bad arguments. */
+int sev_grouped_conv_ndhwc_forward(const void* x, const void* w, void* y, int N, int C, int cg, int T, int H, int W,
+                                   int s, int dtype);
+int sev_grouped_conv_ndhwc_backward_data(const void* dy, const void* w, void* dx, int N, int C, int cg, int T, int H,
+                                         int W, int s, int dtype);
+int sev_grouped_conv_ndhwc_backward_weight(const void* x, const void* dy, float* dw, int N, int C, int cg, int T, int H,
+                                           int W, int s, int dtype);
 /* [N, C, S] <-> [N, S, C] (S = T*H*W): NCDHW <-> NDHWC, fp32 */
 int sev_ncdhw_to_ndhwc(const float* x, float* y, int64_t N, int64_t C, int64_t S);
 int sev_ndhwc_to_ncdhw(const float* x, float* y, int64_t N, int64_t C, int64_t S);
@@ -260,6 +271,11 @@ int sev_hostrun_temporal_conv3_ndhwc_backward_weight_f32(const float* x, const f
                                                          int T, int64_t S);
 int sev_hostrun_temporal_conv3_ndhwc_backward_weight_bf16(const uint16_t* x, const uint16_t* dy, float* dw, int N,
                                                           int C, int T, int64_t S);
+/* channels-last grouped 1x3x3 conv (kernels/grouped_conv_ndhwc.cu): the kernels' bodies, every block on the host */
+int sev_hostrun_grouped_conv_ndhwc_forward(const void* x, const void* w, void* y, int N, int C, int cg, int T, int H,
+                                           int W, int s, int dtype);
+int sev_hostrun_grouped_conv_ndhwc_backward_data(const void* dy, const void* w, void* dx, int N, int C, int cg, int T,
+                                                 int H, int W, int s, int dtype);
 /* fused conv -> BN -> ReLU (kernels/conv_bn_relu.cu; sevnet_cuda.h says what each computes) */
 int sev_hostrun_pointwise_conv_forward(const float* x, const float* w, const float* bias, const float* gamma,
                                        const float* beta, const float* running_mean, const float* running_var,

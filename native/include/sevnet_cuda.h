@@ -139,6 +139,17 @@ int sevc_temporal_conv3_ndhwc_backward_weight_f32(const float* x, const float* d
 int sevc_temporal_conv3_ndhwc_backward_weight_bf16(const uint16_t* x, const uint16_t* dy, float* dw, int N, int C,
                                                    int T, int64_t S, void* stream);
 
+/* ---- the block's grouped 1x3x3 conv in channels-last layout (kernels/grouped_conv_ndhwc.cu) ----
+ * C -> C, cg = C/groups channels per group (1..16), padding (0,1,1), stride (1,s,s) with s 1 or 2, no bias.
+ * x, dx [N][T][H][W][C]; y, dy [N][T][Ho][Wo][C] with Ho = (H-1)/s + 1, Wo = (W-1)/s + 1; w KTRSC [C][1][3][3][cg]
+ * (cuDNN's NHWC filter). dtype SEV_DT_F32 (0), SEV_DT_BF16 (1) or SEV_DT_F16 (2) for x, w, y (dy, dx): loads
+ * widened, fp32 sums, each result rounded once. Bad sizes or a NULL pointer that would be read: SEVC_E_ARG with the
+ * reason in sevc_last_error(). CPU references: sev_grouped_conv_ndhwc_* (sevnet.h). */
+int sevc_grouped_conv_ndhwc_forward(const void* x, const void* w, void* y, int N, int C, int cg, int T, int H, int W,
+                                    int s, int dtype, void* stream);
+int sevc_grouped_conv_ndhwc_backward_data(const void* dy, const void* w, void* dx, int N, int C, int cg, int T, int H,
+                                          int W, int s, int dtype, void* stream);
+
 /* ---- fused conv -> batch norm -> ReLU of the SEV block (kernels/conv_bn_relu.cu) ----
  * Epilogue of the forward (inference) calls: running_mean != NULL: y = conv * a[c] + b[c] with a, b from
  * batch norm's running statistics (gamma, beta may be NULL), else y = conv + bias[c] (bias may be NULL:

@@ -14,6 +14,7 @@
 #include "channels.cuh"
 #include "conv_bn_relu.cuh"
 #include "elementwise.cuh"
+#include "grouped_conv_ndhwc.cuh"
 #include "internal.h"
 #include "losses.cuh"
 #include "pooling.cuh"
@@ -127,6 +128,69 @@ void tcl_dw_host(const typename St::storage* x, const typename St::storage* dy, 
   tconv_dw_host(dw, N, C, T, S, [&](float* As, float* Bs, int slot, int n, int m0, int r0, int64_t j0) {
     tcl_dw_load_slot<St>(As, Bs, slot, x, dy, n, m0, r0, j0, C, S, TS);
   });
+}
+
+// gcl_kernel (grouped_conv_ndhwc.cu): every (item, group, tile) block; inside it the group's weights, then per
+// channel chunk the window staged by all its slots (the threads before __syncthreads) and every thread's
+// accumulation, then every thread's store
+template <class St, int CGMAX>
+void gcl_host(bool trans, const typename St::storage* src, const typename St::storage* w, typename St::storage* dst,
+              const GclDims& d) {
+  const GclTile t = gcl_tile(d, trans);
+  const int threads = gcl_threads(t), groups = d.C / d.cg;
+  const int64_t tiles = gcl_tiles(t);
+#pragma omp parallel for schedule(static) collapse(3)
+  for (int n = 0; n < d.N; n++)
+    for (int g = 0; g < groups; g++)
+      for (int64_t u = 0; u < tiles; u++) {
+        static thread_local float xs[GCL_XS], ws[GCL_WS], acc[GCL_THREADS][GCL_P][CGMAX];
+        const GclOrigin o = gcl_origin(t, d, u, trans);
+        for (int slot = 0; slot < d.cg * 9 * d.cg; slot++) gcl_load_weight_slot<St>(ws, slot, w, g, d.cg, trans);
+        for (int tid = 0; tid < threads; tid++)
+          for (int j = 0; j < GCL_P; j++)
+            for (int c = 0; c < CGMAX; c++) acc[tid][j][c] = 0.f;
+        for (int c0 = 0; c0 < d.cg; c0 += t.chunk) {
+          const int chunk = t.chunk < d.cg - c0 ? t.chunk : d.cg - c0;
+          const int slots = gcl_window_slots(t, chunk);
+          for (int slot = 0; slot < slots; slot++) gcl_load_window_slot<St>(xs, slot, src, d, t, o, n, g, c0, chunk, trans);
+          for (int tid = 0; tid < threads; tid++) {
+            if (trans)
+              gcl_bwd_accumulate<CGMAX>(acc[tid], xs, ws, t, d, o, tid, c0, chunk);
+            else
+              gcl_fwd_accumulate<CGMAX>(acc[tid], xs, ws, t, d, tid, c0, chunk);
+          }
+        }
+        for (int tid = 0; tid < threads; tid++) gcl_store<St, CGMAX>(dst, acc[tid], t, d, o, n, g, tid, trans);
+      }
+}
+
+template <class St>
+void gcl_host_cg(bool trans, const void* src, const void* w, void* dst, const GclDims& d) {
+  typedef typename St::storage S;
+  if (d.cg <= 4)
+    gcl_host<St, 4>(trans, (const S*)src, (const S*)w, (S*)dst, d);
+  else if (d.cg <= 8)
+    gcl_host<St, 8>(trans, (const S*)src, (const S*)w, (S*)dst, d);
+  else
+    gcl_host<St, 16>(trans, (const S*)src, (const S*)w, (S*)dst, d);
+}
+
+// the launchers' checks and dispatch (grouped_conv_ndhwc.cu's run), on the host
+int gcl_checked(const char* what, bool trans, const void* src, const void* w, void* dst, int N, int C, int cg, int T,
+                int H, int W, int s, int dtype) {
+  const bool empty = (int64_t)N * C * T * H * W == 0;
+  const char* why = gcl_bad_args(N, C, cg, T, H, W, s, dtype, !empty && (!src || !w || !dst));
+  if (why) return sev::fail(SEV_EINVAL, std::string(what) + ": " + why);
+  if (empty) return SEV_OK;
+  const GclDims d = gcl_dims(N, C, cg, T, H, W, s);
+  if (gcl_tiles(gcl_tile(d, trans)) > 0x7fffffff) return sev::fail(SEV_EINVAL, std::string(what) + ": more than 2^31 tiles");
+  if (dtype == SEV_DT_F32)
+    gcl_host_cg<SevF32>(trans, src, w, dst, d);
+  else if (dtype == SEV_DT_BF16)
+    gcl_host_cg<SevBF16>(trans, src, w, dst, d);
+  else
+    gcl_host_cg<SevF16>(trans, src, w, dst, d);
+  return SEV_OK;
 }
 
 // the launchers' check (tcl_bad_args), with the message they would leave in sevc_last_error()
@@ -732,6 +796,17 @@ int sev_hostrun_temporal_conv3_ndhwc_backward_weight_f32(const float* x, const f
 int sev_hostrun_temporal_conv3_ndhwc_backward_weight_bf16(const uint16_t* x, const uint16_t* dy, float* dw, int N,
                                                           int C, int T, int64_t S) {
   return tcl_dw_checked<SevBF16>("temporal_conv3_ndhwc_backward_weight_bf16", x, dy, dw, N, C, T, S);
+}
+
+// ---------------------------------------------------------------- channels-last grouped conv (grouped_conv_ndhwc.cu)
+int sev_hostrun_grouped_conv_ndhwc_forward(const void* x, const void* w, void* y, int N, int C, int cg, int T, int H,
+                                           int W, int s, int dtype) {
+  return gcl_checked("grouped_conv_ndhwc_forward", false, x, w, y, N, C, cg, T, H, W, s, dtype);
+}
+
+int sev_hostrun_grouped_conv_ndhwc_backward_data(const void* dy, const void* w, void* dx, int N, int C, int cg, int T,
+                                                 int H, int W, int s, int dtype) {
+  return gcl_checked("grouped_conv_ndhwc_backward_data", true, dy, w, dx, N, C, cg, T, H, W, s, dtype);
 }
 
 // ---------------------------------------------------------------- fused conv -> BN -> ReLU (conv_bn_relu.cu)

@@ -6,33 +6,12 @@
 #include <math.h>
 #include <string.h>
 
-#include "sev_half.cuh"
+#include "ref_rounding.h"
 #include "sevnet.h"
 
 namespace {
-// double -> bf16 with one rounding (to nearest, ties to even): round to float toward zero with a sticky
-// last bit ("round to odd"), then float -> bf16; round-to-odd onto 16 more bits than the target keeps
-// every tie and every carry of the direct rounding.
-uint16_t double_to_bf16(double d) {
-  float f = (float)d;
-  if ((double)f != d && d == d) {
-    uint32_t u = sev_f32_bits(f);
-    if (fabs((double)f) > fabs(d)) u -= 1;  // sign-magnitude: one step toward zero
-    f = sev_bits_f32(u | 1u);
-  }
-  return sev_float_to_bf16(f);
-}
-
-struct RefF32 {
-  typedef float storage;
-  static double load(float v) { return v; }
-  static float store(double v) { return (float)v; }
-};
-struct RefBF16 {
-  typedef uint16_t storage;
-  static double load(uint16_t v) { return sev_bf16_to_float(v); }
-  static uint16_t store(double v) { return double_to_bf16(v); }
-};
+using sev::RefBF16;
+using sev::RefF32;
 
 // trans = false: y[n,j,m] = sum_k sum_c w[m][c][k] x[n, j+(k-1)S, c]
 // trans = true:  dx[n,j,m] = sum_k sum_c w[c][m][k] dy[n, j-(k-1)S, c]

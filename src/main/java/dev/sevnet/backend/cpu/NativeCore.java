@@ -57,6 +57,18 @@ public final class NativeCore {
 
     // ---- temporal 3x1x1 conv in channels-last layout [N][T][S][C] (CPU references, plain loops in double) ----
     // w [C][C][3] in the call's storage type (bf16: raw uint16 bits), dw always fp32
+    /** CPU references of the channels-last grouped 1x3x3 conv kernels (sevnet.h, grouped_conv_ndhwc.cpp). */
+    public static native int sev_grouped_conv_ndhwc_forward(@Cast("const void*") long x, @Cast("const void*") long w,
+            @Cast("void*") long y, int n, int c, int cg, int t, int h, int wd, int s, int dtype);
+
+    public static native int sev_grouped_conv_ndhwc_backward_data(@Cast("const void*") long dy,
+            @Cast("const void*") long w, @Cast("void*") long dx, int n, int c, int cg, int t, int h, int wd, int s,
+            int dtype);
+
+    public static native int sev_grouped_conv_ndhwc_backward_weight(@Cast("const void*") long x,
+            @Cast("const void*") long dy, @Cast("float*") long dw, int n, int c, int cg, int t, int h, int wd, int s,
+            int dtype);
+
     public static native int sev_temporal_conv3_ndhwc_forward_f32(@Cast("const float*") long x,
             @Cast("const float*") long w, @Cast("float*") long y, int n, int c, int t, @Cast("int64_t") long s);
 
@@ -332,6 +344,15 @@ public final class NativeCore {
 
     // channels-last temporal conv (kernels/temporal_conv_ndhwc.cu); these check their arguments as the kernels'
     // launchers do: SEV_EINVAL (-1) with the reason in sev_last_error()
+    /** The channels-last grouped 1x3x3 conv kernels' bodies on the host (kernels/grouped_conv_ndhwc.cuh). */
+    public static native int sev_hostrun_grouped_conv_ndhwc_forward(@Cast("const void*") long x,
+            @Cast("const void*") long w, @Cast("void*") long y, int n, int c, int cg, int t, int h, int wd, int s,
+            int dtype);
+
+    public static native int sev_hostrun_grouped_conv_ndhwc_backward_data(@Cast("const void*") long dy,
+            @Cast("const void*") long w, @Cast("void*") long dx, int n, int c, int cg, int t, int h, int wd, int s,
+            int dtype);
+
     public static native int sev_hostrun_temporal_conv3_ndhwc_forward_f32(@Cast("const float*") long x,
             @Cast("const float*") long w, @Cast("float*") long y, int n, int c, int t, @Cast("int64_t") long s);
 

@@ -214,6 +214,18 @@ public final class CudaKernels {
     // ---- the same conv channels-last, [N][T][S][C] (kernels/temporal_conv_ndhwc.cu), fp32 and bf16 ----
     // w [C][C][3] in the call's storage type (bf16: raw uint16 bits, fp32 accumulation, y/dx rounded once);
     // dw always fp32. Bad sizes or a NULL pointer that would be read: SEVC_E_ARG with the reason.
+    /**
+     * The SEV block's grouped 1x3x3 conv channels-last (kernels/grouped_conv_ndhwc.cu): x/dx [N][T][H][W][C], y/dy
+     * [N][T][Ho][Wo][C], w KTRSC [C][1][3][3][cg]; dtype 0 fp32, 1 bf16, 2 fp16 (fp32 sums, one rounding).
+     */
+    public static native int sevc_grouped_conv_ndhwc_forward(@Cast("const void*") long x, @Cast("const void*") long w,
+            @Cast("void*") long y, int n, int c, int cg, int t, int h, int wd, int s, int dtype,
+            @Cast("void*") long stream);
+
+    public static native int sevc_grouped_conv_ndhwc_backward_data(@Cast("const void*") long dy,
+            @Cast("const void*") long w, @Cast("void*") long dx, int n, int c, int cg, int t, int h, int wd, int s,
+            int dtype, @Cast("void*") long stream);
+
     public static native int sevc_temporal_conv3_ndhwc_forward_f32(@Cast("const float*") long x,
             @Cast("const float*") long w, @Cast("float*") long y, int n, int c, int t, @Cast("int64_t") long s,
             @Cast("void*") long stream);

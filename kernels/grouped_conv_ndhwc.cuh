@@ -1,0 +1,257 @@
+// Grouped 1x3x3 convolution of the SEV block (conv2: C -> C, cg = C/groups <= 16 channels per group, padding
+// (0,1,1), stride (1,s,s), s 1 or 2, no bias) in channels-last layout (kernels/grouped_conv_ndhwc.cu):
+//   x, dx [N][T][H][W][C], y, dy [N][T][Ho][Wo][C] (Ho = (H-1)/s + 1), w and dw KTRSC [C][1][3][3][cg]
+//   (cuDNN's NHWC filter: w[co][kh][kw][ci], ci the input channel within co's group).
+//   forward        y[n,t,ho,wo,g*cg+o]  = sum_ci sum_kh,kw w[g*cg+o][kh][kw][ci] x[n,t,ho*s-1+kh,wo*s-1+kw,g*cg+ci]
+//   backward-data  dx[n,t,hi,wi,g*cg+ci] = sum_o sum_kh,kw w[g*cg+o][kh][kw][ci] dy[n,t,ho,wo,g*cg+o]
+//                                          over ho*s-1+kh = hi, wo*s-1+kw = wi
+// Why a kernel of our own: cuDNN 9's NDHWC grouped conv with 8 channels per group is 2.5-6.2x slower in bf16 than
+// its NCDHW one (H100, bench/results/2026-11-26-h100-kernels-cl-lt.md), and this conv moves ~9 loads per
+// multiply-add of the group's tiny GEMM: it is a stencil, done as one.
+//
+// One block: one (item n, group g) and a tile of tf frames x th rows x (tq * GCL_P) columns of the positions it
+// writes (outputs y forward, inputs dx backward-data); a thread owns GCL_P of a row's columns, tq apart (thread q
+// has columns q, q + tq, ...: consecutive threads read consecutive staged columns, so shared loads do not
+// conflict), and its cg accumulators per column (registers: CGMAX = 4, 8 or 16 by template). The window the tile
+// reads (x forward, dy backward-data; halo and stride included) is staged in shared memory up to GCL_CHUNK
+// channels at a time, channel-planar (a plane per channel, its pitch odd so that the staging stores, a channel
+// per thread, do not conflict either); the global reads are a position's channels, contiguous in NDHWC. The
+// group's cg x 9 x cg weights sit in shared memory, read as broadcasts. Each staged value feeds 9 taps x cg
+// channels. Every sum runs over (staged channel, kh, kw) in that order in fp32; 16-bit storage (St of
+// sev_half.cuh) is widened on load and the result rounded once on store.
+#pragma once
+#include <stdint.h>
+
+#include "sev_cuda_compat.cuh"
+#include "sev_half.cuh"
+
+#ifndef SEV_DT_F32
+#define SEV_DT_F32 0
+#define SEV_DT_BF16 1
+#define SEV_DT_F16 2
+#endif
+
+// full unrolling keeps acc[j][o] in registers (its indices must be compile-time after unrolling)
+#if defined(__CUDA_ARCH__)  // the device pass only: the host compiler does not know the pragma
+#define GCL_UNROLL _Pragma("unroll")
+#else
+#define GCL_UNROLL
+#endif
+
+constexpr int GCL_THREADS = 128;  // threads of a block, at most
+constexpr int GCL_P = 4;          // columns per thread
+constexpr int GCL_CHUNK = 8;      // channels staged at once
+constexpr int GCL_MAXCG = 16;
+constexpr int GCL_XS = 9216;  // floats of the staged window, at most (36 KB; with the weights' 9 KB under 48 KB)
+constexpr int GCL_WS = GCL_MAXCG * GCL_MAXCG * 9;
+
+struct GclDims {
+  int N, C, cg, T, H, W, s, Ho, Wo;
+};
+SEV_HD GclDims gcl_dims(int N, int C, int cg, int T, int H, int W, int s) {
+  return {N, C, cg, T, H, W, s, H > 0 ? (H - 1) / s + 1 : 0, W > 0 ? (W - 1) / s + 1 : 0};  // (H + 2 - 3) / s + 1
+}
+
+SEV_HD int gcl_floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+// The tile of positions a block writes, over the [T, R, Q] volume (R x Q = Ho x Wo forward, H x W backward-data),
+// and the window it stages: rows x cols per frame (the most any tile needs), planes of `plane` floats (odd).
+struct GclTile {
+  int tf, th, tq;  // frames, rows, threads per row (each GCL_P columns, tq apart)
+  int nt, nh, nq;  // tiles along T, R, Q
+  int rows, cols, plane, chunk;
+};
+SEV_HD int gcl_window(int positions, int s, bool trans) {
+  // forward: outputs o..o+p-1 read inputs o*s-1 .. (o+p-1)*s+1; backward-data: inputs i..i+p-1 read the outputs
+  // floor((i-1)/s) .. floor((i+p)/s), at most (p+1)/s + 2 of them
+  return trans ? (positions + 1) / s + 2 : (positions - 1) * s + 3;
+}
+SEV_HD GclTile gcl_make_tile(int T, int R, int Q, int s, int cg, bool trans, int tf, int th, int tq) {
+  GclTile t;
+  t.tf = tf;
+  t.th = th;
+  t.tq = tq;
+  t.nt = (T + tf - 1) / tf;
+  t.nh = (R + th - 1) / th;
+  t.nq = (Q + tq * GCL_P - 1) / (tq * GCL_P);
+  t.rows = gcl_window(th, s, trans);
+  t.cols = gcl_window(tq * GCL_P, s, trans);
+  t.plane = (tf * t.rows * t.cols) | 1;
+  t.chunk = cg < GCL_CHUNK ? cg : GCL_CHUNK;
+  return t;
+}
+// tq a power of two covering Q / GCL_P if it can (at most 32), th a power of two covering R if it can, then as many
+// frames as fit in GCL_THREADS; halved (frames first, then the longer side) until the window fits GCL_XS
+SEV_HD GclTile gcl_tile(const GclDims& d, bool trans) {
+  const int R = trans ? d.H : d.Ho, Q = trans ? d.W : d.Wo;
+  const int strips = (Q + GCL_P - 1) / GCL_P;
+  int tq = 1, th = 1;
+  while (tq < strips && tq < 32) tq *= 2;
+  while (th < R && 2 * th * tq <= GCL_THREADS) th *= 2;
+  int tf = GCL_THREADS / (th * tq);
+  if (tf > d.T) tf = d.T > 0 ? d.T : 1;
+  if (tf < 1) tf = 1;
+  GclTile t = gcl_make_tile(d.T, R, Q, d.s, d.cg, trans, tf, th, tq);
+  while (t.plane * t.chunk > GCL_XS) {
+    if (tf > 1)
+      tf /= 2;
+    else if (th > 1 && (t.rows >= t.cols || tq == 1))
+      th /= 2;
+    else
+      tq /= 2;
+    t = gcl_make_tile(d.T, R, Q, d.s, d.cg, trans, tf, th, tq);
+  }
+  return t;
+}
+SEV_HD int gcl_threads(const GclTile& t) { return t.tf * t.th * t.tq; }
+SEV_HD int64_t gcl_tiles(const GclTile& t) { return (int64_t)t.nt * t.nh * t.nq; }
+
+// Tile u's first frame, row and column (of the positions it writes), and the first row and column of its window
+struct GclOrigin {
+  int t0, h0, w0, wr0, wc0;
+};
+SEV_HD GclOrigin gcl_origin(const GclTile& t, const GclDims& d, int64_t u, bool trans) {
+  const int64_t hq = (int64_t)t.nh * t.nq;
+  GclOrigin o;
+  o.t0 = (int)(u / hq) * t.tf;
+  o.h0 = (int)(u % hq / t.nq) * t.th;
+  o.w0 = (int)(u % t.nq) * t.tq * GCL_P;
+  o.wr0 = trans ? gcl_floor_div(o.h0 - 1, d.s) : o.h0 * d.s - 1;
+  o.wc0 = trans ? gcl_floor_div(o.w0 - 1, d.s) : o.w0 * d.s - 1;
+  return o;
+}
+
+// Slot of the group's weights: ws[(i*9 + k)*cg + o], i the staged channel, o the accumulated one. Forward: i = ci,
+// o = co (w transposed); backward-data: i = co, o = ci (w's own order). slot < cg*9*cg runs over w's KTRSC order.
+template <class St>
+SEV_HD void gcl_load_weight_slot(float* ws, int slot, const typename St::storage* w, int g, int cg, bool trans) {
+  const int ci = slot % cg, k = slot / cg % 9, co = slot / (9 * cg);
+  const float v = St::load(w[(int64_t)g * cg * 9 * cg + slot]);
+  if (trans)
+    ws[slot] = v;
+  else
+    ws[(ci * 9 + k) * cg + co] = v;
+}
+
+// Slot of the staged window, channels c0 .. c0+chunk-1 (the fastest index: a position's channels are contiguous in
+// NDHWC): src is x (forward, [T][H][W]) or dy (backward-data, [T][Ho][Wo]); zero outside it (the padding).
+template <class St>
+SEV_HD void gcl_load_window_slot(float* xs, int slot, const typename St::storage* src, const GclDims& d,
+                                 const GclTile& t, const GclOrigin& o, int n, int g, int c0, int chunk, bool trans) {
+  const int c = slot % chunk;
+  int rest = slot / chunk;
+  const int col = rest % t.cols;
+  rest /= t.cols;
+  const int row = rest % t.rows, f = rest / t.rows;
+  const int SR = trans ? d.Ho : d.H, SQ = trans ? d.Wo : d.W;
+  const int ti = o.t0 + f, ri = o.wr0 + row, qi = o.wc0 + col;
+  float v = 0.f;
+  if (ti < d.T && ri >= 0 && ri < SR && qi >= 0 && qi < SQ && c0 + c < d.cg)
+    v = St::load(src[(((int64_t)n * d.T + ti) * SR + ri) * SQ * d.C + (int64_t)qi * d.C + g * d.cg + c0 + c]);
+  xs[c * t.plane + (f * t.rows + row) * t.cols + col] = v;
+}
+SEV_HD int gcl_window_slots(const GclTile& t, int chunk) { return t.tf * t.rows * t.cols * chunk; }
+
+// thread tid of the tile: frame f, row r, thread column q (its columns q + j*tq, j < GCL_P)
+SEV_HD void gcl_pos(const GclTile& t, int tid, int* f, int* r, int* q) {
+  *q = tid % t.tq;
+  *r = tid / t.tq % t.th;
+  *f = tid / (t.tq * t.th);
+}
+
+// acc[j][o] += sum over the staged channels c0.. and the taps: forward
+template <int CGMAX>
+SEV_HD void gcl_fwd_accumulate(float acc[GCL_P][CGMAX], const float* xs, const float* ws, const GclTile& t,
+                               const GclDims& d, int tid, int c0, int chunk) {
+  int f, r, q;
+  gcl_pos(t, tid, &f, &r, &q);
+  const int s = d.s, cg = d.cg;
+  for (int c = 0; c < chunk; c++) {
+    const float* plane = xs + c * t.plane + (f * t.rows + r * s) * t.cols;
+    for (int k = 0; k < 9; k++) {
+      const int kh = k / 3, kw = k % 3;
+      float v[GCL_P];
+      GCL_UNROLL
+      for (int j = 0; j < GCL_P; j++) v[j] = plane[kh * t.cols + (q + j * t.tq) * s + kw];
+      const float* wk = ws + ((c0 + c) * 9 + k) * cg;
+      GCL_UNROLL
+      for (int o = 0; o < CGMAX; o++) {
+        if (o < cg) {
+          const float wv = wk[o];
+          GCL_UNROLL
+          for (int j = 0; j < GCL_P; j++) acc[j][o] += wv * v[j];
+        }
+      }
+    }
+  }
+}
+
+// acc[j][o] += the same sums for backward-data: dx position (hi, wi) takes dy (ho, wo) through tap (kh, kw) where
+// ho*s - 1 + kh = hi; at stride 2 a column's taps depend on its parity
+template <int CGMAX>
+SEV_HD void gcl_bwd_accumulate(float acc[GCL_P][CGMAX], const float* xs, const float* ws, const GclTile& t,
+                               const GclDims& d, const GclOrigin& o, int tid, int c0, int chunk) {
+  int f, r, q;
+  gcl_pos(t, tid, &f, &r, &q);
+  const int s = d.s, cg = d.cg, hi = o.h0 + r;
+  for (int c = 0; c < chunk; c++) {
+    const float* plane = xs + c * t.plane + f * t.rows * t.cols;
+    for (int kh = 0; kh < 3; kh++) {
+      const int a = hi + 1 - kh;
+      if (a < 0 || a % s != 0) continue;
+      const float* row = plane + (a / s - o.wr0) * t.cols;
+      for (int kw = 0; kw < 3; kw++) {
+        float v[GCL_P];
+        GCL_UNROLL
+        for (int j = 0; j < GCL_P; j++) {
+          const int b = o.w0 + q + j * t.tq + 1 - kw;
+          v[j] = b >= 0 && b % s == 0 ? row[b / s - o.wc0] : 0.f;
+        }
+        const float* wk = ws + ((c0 + c) * 9 + kh * 3 + kw) * cg;
+        GCL_UNROLL
+        for (int oc = 0; oc < CGMAX; oc++) {
+          if (oc < cg) {
+            const float wv = wk[oc];
+            GCL_UNROLL
+            for (int j = 0; j < GCL_P; j++) acc[j][oc] += wv * v[j];
+          }
+        }
+      }
+    }
+  }
+}
+
+// thread tid's results, rounded once: y (forward, [T][Ho][Wo]) or dx (backward-data, [T][H][W])
+template <class St, int CGMAX>
+SEV_HD void gcl_store(typename St::storage* dst, const float acc[GCL_P][CGMAX], const GclTile& t, const GclDims& d,
+                      const GclOrigin& o, int n, int g, int tid, bool trans) {
+  int f, r, q;
+  gcl_pos(t, tid, &f, &r, &q);
+  const int DR = trans ? d.H : d.Ho, DQ = trans ? d.W : d.Wo;
+  const int ti = o.t0 + f, ri = o.h0 + r;
+  if (ti >= d.T || ri >= DR) return;
+  GCL_UNROLL
+  for (int j = 0; j < GCL_P; j++) {
+    const int qi = o.w0 + q + j * t.tq;
+    if (qi < DQ) {
+      typename St::storage* out = dst + (((int64_t)n * d.T + ti) * DR + ri) * DQ * d.C + (int64_t)qi * d.C + g * d.cg;
+      GCL_UNROLL
+      for (int c = 0; c < CGMAX; c++)
+        if (c < d.cg) out[c] = St::store(acc[j][c]);
+    }
+  }
+}
+
+// ---- argument check, shared by the launchers and the host drivers: NULL when the call is good, else the reason
+inline const char* gcl_bad_args(int N, int C, int cg, int T, int H, int W, int s, int dtype, bool null_pointer) {
+  if (N < 0 || C < 0 || T < 0 || H < 0 || W < 0) return "negative size";
+  if (cg < 1 || cg > GCL_MAXCG) return "channels per group must be 1..16";
+  if (C % cg != 0) return "C is not a multiple of the channels per group";
+  if (s != 1 && s != 2) return "stride must be 1 or 2";
+  if (dtype < 0 || dtype > 2) return "dtype must be 0 (fp32), 1 (bf16) or 2 (fp16)";
+  if (N > 65535) return "more than 65535 items (grid z)";
+  if (C / cg > 65535) return "more than 65535 groups (grid y)";
+  if ((int64_t)N * T * H * W * C >= ((int64_t)1 << 40)) return "tensor above 2^40 elements";
+  if (null_pointer) return "NULL pointer";
+  return nullptr;
+}
