@@ -570,6 +570,29 @@ void test_grouped(int N, int C, int cg, int T, int H, int W, int s) {
 // the result rounded once) against the fp32 kernel on the same values widened, its result rounded as the kernels
 // round: conv_bn_relu.cu says they agree bit for bit; one storage ulp of slack keeps an accumulation-order change from
 // reading as a bug, an indexing or tiling bug is far outside it. Their shared-memory tiles are what racecheck checks.
+// the channels-last grouped conv (grouped_conv_ndhwc.cu) against its plain-loop reference, in St's storage
+template <class St>
+void test_grouped_ndhwc(int dt, const char* fmt, int N, int C, int cg, int T, int H, int W, int s) {
+  const std::string sz = std::string(" ") + fmt + " [" + std::to_string(N) + "," + std::to_string(C) + "/" +
+                         std::to_string(cg) + "," + std::to_string(T) + "," + std::to_string(H) + "," +
+                         std::to_string(W) + "] s" + std::to_string(s);
+  const int Ho = (H - 1) / s + 1, Wo = (W - 1) / s + 1;
+  const int64_t nx = (int64_t)N * T * H * W * C, ny = (int64_t)N * T * Ho * Wo * C, nw = (int64_t)C * 9 * cg;
+  auto x = stored<St>(randn(nx)), w = stored<St>(randn(nw, 1.f / 8)), dyv = stored<St>(randn(ny));
+  typedef typename St::storage S;
+  Dev<S> dx(x), dw(w), ddy(dyv), y(ny), gx(nx);
+  std::vector<S> ry(ny), rgx(nx);
+  check_rc(sevc_grouped_conv_ndhwc_forward(dx.p, dw.p, y.p, N, C, cg, T, H, W, s, dt, nullptr), "grouped_ndhwc_fwd");
+  check_rc(sevc_grouped_conv_ndhwc_backward_data(ddy.p, dw.p, gx.p, N, C, cg, T, H, W, s, dt, nullptr),
+           "grouped_ndhwc_bwd_data");
+  sev_grouped_conv_ndhwc_forward(x.data(), w.data(), ry.data(), N, C, cg, T, H, W, s, dt);
+  sev_grouped_conv_ndhwc_backward_data(dyv.data(), w.data(), rgx.data(), N, C, cg, T, H, W, s, dt);
+  // fp32: the kernel's fp32 sums of 9*cg products; 16-bit: one ulp of the format
+  const double rtol = dt == 0 ? 1e-5 : dt == 1 ? 1.0 / 128 : 1.0 / 1024, atol = dt == 0 ? 1e-5 : 1e-3;
+  compare("grouped_conv_ndhwc_forward" + sz, loaded<St>(ry), loaded<St>(y.host()), rtol, atol);
+  compare("grouped_conv_ndhwc_backward_data" + sz, loaded<St>(rgx), loaded<St>(gx.host()), rtol, atol);
+}
+
 template <class St>
 void test_grouped_half(const char* fmt, int N, int C, int cg, int T, int H, int W, int s) {
   const bool bf = !strcmp(fmt, "bf16");
@@ -1017,6 +1040,13 @@ int main(int argc, char** argv) {
                         {2, 64, 8, 4, 28, 28, 1}, {2, 512, 8, 2, 7, 7, 1}}) {
     test_grouped_half<SevBF16>("bf16", g[0], g[1], g[2], g[3], g[4], g[5], g[6]);
     test_grouped_half<SevF16>("f16", g[0], g[1], g[2], g[3], g[4], g[5], g[6]);
+  }
+  for (const auto& g : {std::vector<int>{1, 8, 1, 3, 5, 7, 1}, {2, 16, 8, 2, 9, 11, 2}, {1, 24, 12, 2, 5, 5, 2},
+                        {1, 48, 16, 2, 40, 40, 2}, {2, 64, 8, 4, 56, 56, 1}, {2, 64, 8, 4, 56, 56, 2},
+                        {2, 512, 8, 4, 7, 7, 1}}) {
+    test_grouped_ndhwc<SevF32>(0, "f32", g[0], g[1], g[2], g[3], g[4], g[5], g[6]);
+    test_grouped_ndhwc<SevBF16>(1, "bf16", g[0], g[1], g[2], g[3], g[4], g[5], g[6]);
+    test_grouped_ndhwc<SevF16>(2, "f16", g[0], g[1], g[2], g[3], g[4], g[5], g[6]);
   }
   test_pointwise(1, 5, 7, 33);
   test_pointwise(2, 70, 130, 100);

@@ -26,7 +26,8 @@ import java.util.function.Supplier;
  * the NCDHW temporal conv the backend runs today (KernelMode AUTO) and sevnet's NCDHW kernel (CUSTOM); then
  * the batch-norm glue in 16-bit storage (section {@code bnhalf}: sevc_bn_act_*_bf16/_f16 against the fp32 kernels);
  * then mixed-precision training's convolution backward passes and batch norm as CudaBackend runs them on bf16 /
- * fp16 tensors against fp32 (section {@code halftrain}).
+ * fp16 tensors against fp32 (section {@code halftrain}); the channels-last grouped 1x3x3 conv by route, sevnet's
+ * kernels/grouped_conv_ndhwc.cu among them (section {@code gcl}).
  * Device time from CUDA events on the backend's stream (outputs come from the caching allocator, so
  * no cudaMalloc is timed); prints Markdown tables with ms, GB/s (the bytes each op must move at
  * least), TFLOP/s and the fraction of the device's peak. Run on a GPU machine:
@@ -78,6 +79,9 @@ public final class CudaKernelsBench {
         }
         if (sections.contains("all") || sections.contains("lt")) {
             pointwiseEpilogueRoutes(gpu, batch, reps);
+        }
+        if (sections.contains("all") || sections.contains("gcl")) {
+            groupedChannelsLastRoutes(gpu, batch, reps, peakGBs);
         }
         gpu.setKernelMode(CudaBackend.KernelMode.AUTO);
     }
@@ -714,6 +718,67 @@ public final class CudaKernelsBench {
                                     "| bias%s + ReLU | %s | %s | %.3f | %.3f | %.3f | %.3f | %s | %.1f |",
                                     residual ? " + residual" : "", xs, dt, ms[0], ms[1], ms[2], ms[3],
                                     keptRoutes(gpu, before), tf));
+                        }
+                    }
+                }
+            }
+        } finally {
+            gpu.forceRoute(null);
+            gpu.setAllowTf32(false);
+        }
+    }
+
+    /**
+     * Section {@code gcl}: the channels-last grouped 1x3x3 conv (8 channels a group, every G8 block's, stride 1 and 2)
+     * forward and backward-data by each route CudaBackend measures — cuDNN's NDHWC conv, the ncdhw route (reorders
+     * around the contiguous op's own measured route) and sevnet's kernel (kernels/grouped_conv_ndhwc.cu) — forced one
+     * at a time, then measured (auto, and the route it kept); fp32 (TF32 on), bf16, fp16. GB/s: x and y (dy and dx)
+     * once each at the best route's time.
+     */
+    private static void groupedChannelsLastRoutes(CudaBackend gpu, int batch, int reps, double peakGBs) {
+        System.out.println();
+        System.out.println("channels-last grouped 1x3x3 conv by route (CudaBackend.forceRoute; auto = measured), ms");
+        System.out.println("| pass | [N,C,T,H,W] stride | dtype | cudnn | ncdhw | sevnet | auto | auto chose | best GB/s "
+                + "| % peak |");
+        System.out.println("|---|---|---|---|---|---|---|---|---|---|");
+        gpu.setKernelMode(CudaBackend.KernelMode.AUTO);
+        gpu.setAllowTf32(true);
+        Random r = new Random(13);
+        String[] routes = {"cudnn", "ncdhw", "sevnet", null};
+        try {
+            for (int[] blk : G8_BLOCKS) {
+                int c = blk[0], hw = blk[1], st = blk[2];
+                Shape xs = Shape.of(batch, c, 16, hw, hw);
+                ConvSpec spec = ConvSpec.builder().kernel(1, 3, 3).stride(1, st, st).padding(0, 1, 1).groups(c / 8)
+                        .build();
+                Shape ys = spec.outputShape(xs, c);
+                for (DType dt : new DType[] {DType.FLOAT32, DType.BFLOAT16, DType.FLOAT16}) {
+                    try (Tensor x0 = randOf(gpu, r, xs, dt); Tensor x = gpu.toMemoryFormat(x0, MemoryFormat.CHANNELS_LAST);
+                            Tensor dy0 = randOf(gpu, r, ys, dt);
+                            Tensor dy = gpu.toMemoryFormat(dy0, MemoryFormat.CHANNELS_LAST);
+                            Tensor w0 = randOf(gpu, r, Shape.of(c, 8, 1, 3, 3), dt);
+                            Tensor w = gpu.toMemoryFormat(w0, MemoryFormat.CHANNELS_LAST)) {
+                        double bytes = (double) (xs.size() + ys.size()) * dt.byteSize();
+                        for (String pass : new String[] {"forward", "bwd-data"}) {
+                            Supplier<Tensor> op = pass.equals("forward") ? () -> gpu.conv3d(x, w, null, spec, false)
+                                    : () -> gpu.conv3dBackwardData(dy, w, spec, xs);
+                            double[] ms = new double[routes.length];
+                            java.util.Map<String, String> before = gpu.algorithmCache().routes();
+                            for (int i = 0; i < routes.length; i++) {
+                                gpu.forceRoute(routes[i]);
+                                try {
+                                    ms[i] = gpu.cudaDevice().timeMillis(reps, () -> op.get().close());
+                                } catch (RuntimeException e) {
+                                    ms[i] = Double.NaN;
+                                    System.err.println("route " + routes[i] + " failed: " + e.getMessage());
+                                }
+                            }
+                            double best = java.util.Arrays.stream(ms).filter(v -> !Double.isNaN(v)).min()
+                                    .orElse(Double.NaN);
+                            double gbs = bytes / (best * 1e-3) / 1e9;
+                            System.out.println(String.format(Locale.ROOT,
+                                    "| %s | %s s%d | %s | %.3f | %.3f | %.3f | %.3f | %s | %.0f | %.0f%% |", pass, xs, st,
+                                    dt, ms[0], ms[1], ms[2], ms[3], keptRoutes(gpu, before), gbs, 100 * gbs / peakGBs));
                         }
                     }
                 }

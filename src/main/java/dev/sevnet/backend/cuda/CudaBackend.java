@@ -1057,7 +1057,7 @@ public final class CudaBackend implements Backend {
      * fewer routes (or another implementation of one) is measured again rather than trusted. Raise it when a route
      * is added or changed.
      */
-    static final int ROUTES_VERSION = 3;
+    static final int ROUTES_VERSION = 4;
 
     static final String ROUTE_CUDNN = "cudnn";
     static final String ROUTE_CHANNELS_LAST = "channels-last";
@@ -1505,10 +1505,23 @@ public final class CudaBackend implements Backend {
                     withKtrsc(w, wk -> cudnnForward(d, key, x, wk, y, what));
                     epilogue.run();
                 };
+                Runnable sevnetRoute = channelsLastGroupedKernel(spec, x.shape(), cout) ? () -> {
+                    withKtrsc(w, wk -> k(CudaKernels.sevc_grouped_conv_ndhwc_forward(x.address(), wk.address(),
+                            y.address(), p[0], p[1], p[1] / p[15], p[2], p[3], p[4], p[10], CudnnTypes.kernelCode(dt),
+                            st()), "channels-last grouped conv"));
+                    epilogue.run();
+                } : null;
+                if (sevnetRoute != null && kernelMode == KernelMode.CUSTOM) {
+                    sevnetRoute.run();
+                    return y;
+                }
                 // each route writes the whole result, epilogue included: the choice depends on which one it has
                 String routeKey = key + epilogueKey(bias != null, residual != null, relu);
                 java.util.Map<String, Runnable> routes = new java.util.LinkedHashMap<>();
                 routes.put(ROUTE_CUDNN, cudnnRoute);
+                if (sevnetRoute != null && measuresKernels()) {
+                    routes.put(ROUTE_SEVNET, sevnetRoute);
+                }
                 if (channelsLastGemmRoute(spec, x.shape(), cout)) {
                     Runnable cublasRoute = () -> {
                         withKtrsc(w, wk -> runGemms(isPointwise(spec)
@@ -1604,6 +1617,17 @@ public final class CudaBackend implements Backend {
         return measuresKernels() && gemmFits(xs) && cout <= Integer.MAX_VALUE
                 && (isPointwise(spec) || isTemporal(spec, xs.get(1), cout))
                 && xs.sizeFrom(2) * Math.max(xs.get(1), cout) <= Integer.MAX_VALUE;
+    }
+
+    /**
+     * Whether sevnet's channels-last grouped 1x3x3 conv (kernels/grouped_conv_ndhwc.cu, forward and backward-data) can
+     * run this conv: the SEV block's grouped conv (stride 1 or 2, at most 16 channels a group) within its grid (items
+     * and groups at most 65535). CUSTOM takes it; AUTO measures it against cuDNN's NDHWC conv and the NCDHW route.
+     */
+    private boolean channelsLastGroupedKernel(ConvSpec spec, Shape xs, long cout) {
+        return kernelMode != KernelMode.LIBRARY && isBlockGrouped(spec, xs.get(1), cout) && xs.get(0) <= 65535
+                && spec.groups() <= 65535 && xs.size() < (1L << 40) && xs.get(2) <= Integer.MAX_VALUE
+                && xs.get(3) <= Integer.MAX_VALUE && xs.get(4) <= Integer.MAX_VALUE;
     }
 
     /**
@@ -1714,8 +1738,20 @@ public final class CudaBackend implements Backend {
                     ConvDescriptors d = descriptors(p, dt, true);
                     withKtrsc(w, wk -> cudnnBackwardData(d, key, dy, wk, dx, what));
                 };
+                Runnable sevnetRoute = channelsLastGroupedKernel(spec, xShape, w.dim(0))
+                        ? () -> withKtrsc(w, wk -> k(CudaKernels.sevc_grouped_conv_ndhwc_backward_data(dy.address(),
+                                wk.address(), dx.address(), p[0], p[1], p[1] / p[15], p[2], p[3], p[4], p[10],
+                                CudnnTypes.kernelCode(dt), st()), "channels-last grouped conv backward-data"))
+                        : null;
+                if (sevnetRoute != null && kernelMode == KernelMode.CUSTOM) {
+                    sevnetRoute.run();
+                    return dx;
+                }
                 java.util.Map<String, Runnable> routes = new java.util.LinkedHashMap<>();
                 routes.put(ROUTE_CUDNN, cudnnRoute);
+                if (sevnetRoute != null && measuresKernels()) {
+                    routes.put(ROUTE_SEVNET, sevnetRoute);
+                }
                 if (channelsLastGemmRoute(spec, xShape, w.dim(0))) {
                     routes.put(ROUTE_CUBLAS, () -> withKtrsc(w, wk -> runGemms(isPointwise(spec)
                             ? ConvGemmPlan.channelsLastPointwiseBackwardData(p[0], p[1], p[5], p[2] * p[3] * p[4])

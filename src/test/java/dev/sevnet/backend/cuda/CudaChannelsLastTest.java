@@ -247,6 +247,62 @@ class CudaChannelsLastTest {
     }
 
     /**
+     * sevnet's channels-last grouped 1x3x3 conv (kernels/grouped_conv_ndhwc.cu) against the CPU: forced (route
+     * {@code sevnet} in AUTO, and kernel mode CUSTOM, which takes it unmeasured), forward with bias + ReLU and with a
+     * residual, backward-data; 4, 8, 12 (two channel chunks) and 16 channels a group, stride 1 and 2, ragged planes, a
+     * one-position plane, a large stride-2 plane (the tile shrunk to fit shared memory), a contiguous weight.
+     */
+    @ParameterizedTest
+    @CsvSource({"FLOAT32, 1e-4", "BFLOAT16, 1e-2", "FLOAT16, 2e-3"})
+    void theGroupedKernelMatchesTheCpu(DType dt, double rtol) {
+        gpu.setAllowTf32(false);
+        Object[][] cases = { // stride, {N, C, T, H, W}, channels a group
+            {1, new long[] {2, 32, 3, 7, 9}, 8}, {2, new long[] {2, 32, 2, 9, 7}, 8}, {1, new long[] {1, 64, 1, 1, 1}, 8},
+            {2, new long[] {1, 48, 2, 40, 40}, 16}, {1, new long[] {2, 24, 2, 5, 6}, 12}, {2, new long[] {1, 8, 3, 6, 5}, 4},
+            {1, new long[] {1, 512, 2, 7, 7}, 8}};
+        Random r = new Random(19);
+        for (CudaBackend.KernelMode mode : new CudaBackend.KernelMode[] {CudaBackend.KernelMode.AUTO,
+            CudaBackend.KernelMode.CUSTOM}) {
+            gpu.setKernelMode(mode);
+            gpu.forceRoute(mode == CudaBackend.KernelMode.AUTO ? CudaBackend.ROUTE_SEVNET : null);
+            try {
+                for (Object[] cs : cases) {
+                    int st = (Integer) cs[0];
+                    long[] c = (long[]) cs[1];
+                    int cg = (Integer) cs[2];
+                    ConvSpec spec = new ConvSpec(1, 3, 3, 1, st, st, 0, 1, 1, (int) (c[1] / cg));
+                    try (TensorScope scope = TensorScope.open()) {
+                        Shape xShape = Shape.of(c);
+                        long co = c[1];
+                        Shape wShape = Shape.of(co, cg, 1, 3, 3);
+                        Shape yShape = spec.outputShape(xShape, co);
+                        Tensor x = rand(r, dt, 1, xShape.dims());
+                        Tensor w = rand(r, dt, 1.0 / Math.sqrt(cg * 9.0), wShape.dims());
+                        Tensor dy = rand(r, dt, 1, yShape.dims());
+                        Tensor res = rand(r, dt, 1, yShape.dims());
+                        Tensor bias = CudaBackendOpsTest.rand(r, co);
+                        String what = dt + " " + mode + " " + spec + " " + xShape;
+                        Tensor gx = upCl(x);
+                        for (Tensor gw : new Tensor[] {upCl(w), gpu.toDevice(w)}) {
+                            String ww = what + (gw.isChannelsLast() ? "" : " (contiguous w)");
+                            Tensor y = gpu.conv3d(gx, gw, gpu.toDevice(bias), spec, true);
+                            assertTrue(y.isChannelsLast() && y.dtype() == dt, y.toString());
+                            close(cpu.conv3d(x, w, bias, spec, true), y, rtol, ww + " forward");
+                            close(cpu.conv3dResidual(x, w, null, spec, res, false),
+                                    gpu.conv3dResidual(gx, gw, null, spec, upCl(res), false), rtol, ww + " residual");
+                            close(cpu.conv3dBackwardData(dy, w, spec, xShape),
+                                    gpu.conv3dBackwardData(upCl(dy), gw, spec, xShape), rtol, ww + " backward data");
+                        }
+                    }
+                }
+            } finally {
+                gpu.forceRoute(null);
+                gpu.setKernelMode(CudaBackend.KernelMode.AUTO);
+            }
+        }
+    }
+
+    /**
      * The channels-last 1x1x1 conv as one cuBLASLt matmul with its epilogue (bias, ReLU, residual as C), forced:
      * every epilogue against the CPU's conv3d / conv3dResidual; ragged and SEVNet-like channel counts, one frame, and a
      * weight given contiguous (reordered per call). Then the same problems measured (AUTO): whichever route wins, the
