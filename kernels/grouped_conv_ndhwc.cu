@@ -1,4 +1,4 @@
-// Grouped 1x3x3 conv of the SEV block in channels-last layout, forward and backward-data, fp32 / bf16 / fp16
+// Grouped 1x3x3 conv of the SEV block in channels-last layout, forward, backward-data and backward-weight, fp32 / bf16 / fp16
 // storage with fp32 arithmetic (bodies in grouped_conv_ndhwc.cuh; host drivers in native/src/kernels_hostrun.cpp;
 // CPU references sev_grouped_conv_ndhwc_* in native/src/grouped_conv_ndhwc.cpp).
 #include <stdio.h>
@@ -36,6 +36,88 @@ __global__ void __launch_bounds__(GCL_THREADS) gcl_kernel(const typename St::sto
     __syncthreads();  // the next chunk overwrites the window
   }
   gcl_store<St, CGMAX>(dst, acc, t, d, o, n, g, threadIdx.x, TRANS);
+}
+
+// grid (splits, groups), block p.threads: split blockIdx.x's partial of group blockIdx.y's dw
+template <class St, int CGMAX>
+__global__ void __launch_bounds__(GCL_DW_THREADS) gcl_dw_kernel(const typename St::storage* __restrict__ x,
+                                                                const typename St::storage* __restrict__ dy,
+                                                                float* __restrict__ part, GclDims d, GclDwPlan p) {
+  extern __shared__ float sm[];
+  const int g = blockIdx.y, tid = threadIdx.x;
+  const int64_t split = blockIdx.x, first = split * p.per_split;
+  const int64_t last = first + p.per_split < p.tiles ? first + p.per_split : p.tiles;
+  const int64_t per_item = gcl_tiles(p.t);
+  const int slots = gcl_dw_slots(p.t, d.cg);
+  float acc[CGMAX];
+#pragma unroll
+  for (int c = 0; c < CGMAX; c++) acc[c] = 0.f;
+  for (int64_t tile = first; tile < last; tile++) {
+    const int n = (int)(tile / per_item);
+    const GclOrigin o = gcl_origin(p.t, d, tile % per_item, false);
+    for (int slot = tid; slot < slots; slot += p.threads) gcl_dw_load_slot<St>(sm, slot, x, dy, d, p.t, o, n, g);
+    __syncthreads();
+    gcl_dw_accumulate<CGMAX>(acc, sm, p, d, tid);
+    __syncthreads();  // the next tile overwrites the staging
+  }
+#pragma unroll
+  for (int c = 0; c < CGMAX; c++)
+    if (c < d.cg) sm[tid * d.cg + c] = acc[c];
+  __syncthreads();
+  if (tid < p.pairs) gcl_dw_store_partial(part, sm, p, d, split, g, tid);
+}
+
+__global__ void gcl_dw_reduce_kernel(const float* __restrict__ part, float* __restrict__ dw, int64_t splits,
+                                     int64_t total) {
+  SEVC_FOR_EACH(i, total) dw[i] = gcl_dw_reduce_element(part, splits, i, total);
+}
+
+template <class St>
+void launch_dw(const void* x, const void* dy, float* part, const GclDims& d, const GclDwPlan& p, cudaStream_t st) {
+  const dim3 grid((unsigned)p.splits, (unsigned)(d.C / d.cg));
+  const size_t smem = sizeof(float) * (size_t)gcl_dw_smem(p, d.cg);  // <= GCL_XS floats (36 KB)
+  typedef typename St::storage S;
+  if (d.cg <= 4)
+    gcl_dw_kernel<St, 4><<<grid, p.threads, smem, st>>>((const S*)x, (const S*)dy, part, d, p);
+  else if (d.cg <= 8)
+    gcl_dw_kernel<St, 8><<<grid, p.threads, smem, st>>>((const S*)x, (const S*)dy, part, d, p);
+  else
+    gcl_dw_kernel<St, 16><<<grid, p.threads, smem, st>>>((const S*)x, (const S*)dy, part, d, p);
+}
+
+int run_dw(const char* what, const void* x, const void* dy, float* dw, int N, int C, int cg, int T, int H, int W, int s,
+           int dtype, void* stream) {
+  const bool empty = (int64_t)N * T * H * W == 0;  // no positions: dw is zero, x and dy are not read
+  const char* why = gcl_bad_args(N, C, cg, T, H, W, s, dtype, (C > 0 && !dw) || (!empty && C > 0 && (!x || !dy)));
+  if (why) {
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s: %s (N=%d, C=%d, cg=%d, T=%d, H=%d, W=%d, s=%d, dtype=%d)", what, why, N, C, cg, T,
+             H, W, s, dtype);
+    return sevc::fail(SEVC_E_ARG, msg);
+  }
+  if (C == 0) return SEVC_OK;
+  const cudaStream_t st = sevc::as_stream(stream);
+  const int64_t total = (int64_t)C * 9 * cg;
+  if (empty) {
+    const cudaError_t err = cudaMemsetAsync(dw, 0, sizeof(float) * total, st);
+    return err == cudaSuccess ? SEVC_OK : sevc::fail(SEVC_E_LAUNCH, what, err);
+  }
+  const GclDims d = gcl_dims(N, C, cg, T, H, W, s);
+  const GclDwPlan p = gcl_dw_plan(d);
+  float* part = nullptr;  // stream-ordered scratch: the splits' partials
+  cudaError_t err = sevc::scratch_malloc((void**)&part, sizeof(float) * total * p.splits, st);
+  if (err != cudaSuccess) return sevc::fail(SEVC_E_LAUNCH, what, err);
+  if (dtype == SEV_DT_F32)
+    launch_dw<SevF32>(x, dy, part, d, p, st);
+  else if (dtype == SEV_DT_BF16)
+    launch_dw<SevBF16>(x, dy, part, d, p, st);
+  else
+    launch_dw<SevF16>(x, dy, part, d, p, st);
+  gcl_dw_reduce_kernel<<<sevc::blocks_for(total), sevc::kThreads, 0, st>>>(part, dw, p.splits, total);
+  const int rc = sevc::check_launch(what);
+  err = cudaFreeAsync(part, st);
+  if (rc == SEVC_OK && err != cudaSuccess) return sevc::fail(SEVC_E_LAUNCH, what, err);
+  return rc;
 }
 
 template <class St, bool TRANS>
@@ -87,6 +169,11 @@ int sevc_grouped_conv_ndhwc_forward(const void* x, const void* w, void* y, int N
 int sevc_grouped_conv_ndhwc_backward_data(const void* dy, const void* w, void* dx, int N, int C, int cg, int T, int H,
                                           int W, int s, int dtype, void* stream) {
   return run("grouped_conv_ndhwc_backward_data", true, dy, w, dx, N, C, cg, T, H, W, s, dtype, stream);
+}
+
+int sevc_grouped_conv_ndhwc_backward_weight(const void* x, const void* dy, float* dw, int N, int C, int cg, int T,
+                                            int H, int W, int s, int dtype, void* stream) {
+  return run_dw("grouped_conv_ndhwc_backward_weight", x, dy, dw, N, C, cg, T, H, W, s, dtype, stream);
 }
 
 }  // extern "C"

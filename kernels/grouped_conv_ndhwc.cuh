@@ -242,6 +242,125 @@ SEV_HD void gcl_store(typename St::storage* dst, const float acc[GCL_P][CGMAX], 
   }
 }
 
+// ---- backward-weight: dw[co][kh][kw][ci] (fp32, KTRSC) = sum over (n, t, ho, wo) of dy[.., g*cg+co] x[n, t,
+// ho*s-1+kh, wo*s-1+kw, g*cg+ci]. A group's cg*9*cg sums each run over all N*T*Ho*Wo positions: split-K. Block
+// (split, group) walks its share of the output tiles (the forward's tiles, every channel of the group staged at
+// once, channel-fastest: a position's cg values are one vector load); a thread owns one (tap, co) pair and its cg
+// sums over ci, and `lanes` threads share a pair, each taking every lanes-th position of a tile. At the end the lanes'
+// sums are added in lane order, the block writes its partial [split][group][co][k][ci], and a second kernel adds the
+// splits in order into dw: every sum has one order (deterministic), the same in the host driver.
+constexpr int GCL_DW_THREADS = 256;             // threads of a block, at most (pairs x lanes)
+constexpr int64_t GCL_DW_TARGET_BLOCKS = 1024;  // groups x splits
+constexpr int64_t GCL_DW_MAX_SCRATCH = 16 << 20;  // floats of partial weight gradients, at most
+
+struct GclDwPlan {
+  GclTile t;
+  int pairs, lanes, threads, positions;  // positions of a tile: tf * th * tq * GCL_P
+  int64_t tiles, splits, per_split;      // tiles over all items; splits; tiles per split
+};
+// floats of a tile's staging: the window (all cg channels) and the dy tile
+SEV_HD int gcl_dw_staged(const GclTile& t, int cg) {
+  return (t.tf * t.rows * t.cols + t.tf * t.th * t.tq * GCL_P) * cg;
+}
+SEV_HD GclDwPlan gcl_dw_plan(const GclDims& d) {
+  GclDwPlan p;
+  GclTile t = gcl_tile(d, false);
+  int tf = t.tf, th = t.th, tq = t.tq;
+  while (gcl_dw_staged(t, d.cg) > GCL_XS) {
+    if (tf > 1)
+      tf /= 2;
+    else if (th > 1 && (t.rows >= t.cols || tq == 1))
+      th /= 2;
+    else
+      tq /= 2;
+    t = gcl_make_tile(d.T, d.Ho, d.Wo, d.s, d.cg, false, tf, th, tq);
+  }
+  p.t = t;
+  p.pairs = 9 * d.cg;
+  p.lanes = GCL_DW_THREADS / p.pairs > 0 ? GCL_DW_THREADS / p.pairs : 1;
+  p.threads = p.pairs * p.lanes;
+  p.positions = t.tf * t.th * t.tq * GCL_P;
+  p.tiles = (int64_t)d.N * gcl_tiles(t);
+  const int64_t groups = d.C / d.cg, per_split_floats = (int64_t)d.C * 9 * d.cg;
+  int64_t splits = (GCL_DW_TARGET_BLOCKS + groups - 1) / groups;
+  if (splits > p.tiles) splits = p.tiles;
+  if (splits * per_split_floats > GCL_DW_MAX_SCRATCH) splits = GCL_DW_MAX_SCRATCH / per_split_floats;
+  if (splits < 1) splits = 1;
+  p.per_split = (p.tiles + splits - 1) / splits;
+  p.splits = (p.tiles + p.per_split - 1) / p.per_split;  // no empty split
+  return p;
+}
+// the shared floats a block needs: the staging, or the lanes' sums at the end
+SEV_HD int gcl_dw_smem(const GclDwPlan& p, int cg) {
+  const int staged = gcl_dw_staged(p.t, cg), sums = p.threads * cg;
+  return staged > sums ? staged : sums;
+}
+
+// slot of tile (n, o)'s staging: the x window [f][row][col][ci] then the dy tile [f][r][q][co], zero outside
+template <class St>
+SEV_HD void gcl_dw_load_slot(float* sm, int slot, const typename St::storage* x, const typename St::storage* dy,
+                             const GclDims& d, const GclTile& t, const GclOrigin& o, int n, int g) {
+  const int cg = d.cg, window = t.tf * t.rows * t.cols * cg;
+  const int c = slot % cg;
+  int rest = slot / cg;
+  float v = 0.f;
+  if (slot < window) {
+    const int col = rest % t.cols;
+    rest /= t.cols;
+    const int row = rest % t.rows, f = rest / t.rows;
+    const int ti = o.t0 + f, hi = o.wr0 + row, wi = o.wc0 + col;
+    if (ti < d.T && hi >= 0 && hi < d.H && wi >= 0 && wi < d.W)
+      v = St::load(x[(((int64_t)n * d.T + ti) * d.H + hi) * d.W * d.C + (int64_t)wi * d.C + g * cg + c]);
+  } else {
+    rest -= window / cg;
+    const int W = t.tq * GCL_P;
+    const int q = rest % W;
+    rest /= W;
+    const int r = rest % t.th, f = rest / t.th;
+    const int ti = o.t0 + f, ho = o.h0 + r, wo = o.w0 + q;
+    if (ti < d.T && ho < d.Ho && wo < d.Wo)
+      v = St::load(dy[(((int64_t)n * d.T + ti) * d.Ho + ho) * d.Wo * d.C + (int64_t)wo * d.C + g * cg + c]);
+  }
+  sm[slot] = v;
+}
+SEV_HD int gcl_dw_slots(const GclTile& t, int cg) { return gcl_dw_staged(t, cg); }
+
+// thread tid's sums over its lane's positions of the staged tile: acc[ci] for pair (k, co)
+template <int CGMAX>
+SEV_HD void gcl_dw_accumulate(float acc[CGMAX], const float* sm, const GclDwPlan& p, const GclDims& d, int tid) {
+  const GclTile& t = p.t;
+  const int cg = d.cg, s = d.s, pair = tid % p.pairs, lane = tid / p.pairs;
+  const int co = pair % cg, k = pair / cg, kh = k / 3, kw = k % 3;
+  const int W = t.tq * GCL_P;
+  const float* dys = sm + t.tf * t.rows * t.cols * cg;
+  for (int pp = lane; pp < p.positions; pp += p.lanes) {
+    const int q = pp % W, r = pp / W % t.th, f = pp / (W * t.th);
+    const float g = dys[pp * cg + co];
+    const float* xv = sm + ((f * t.rows + r * s + kh) * t.cols + q * s + kw) * cg;
+    GCL_UNROLL
+    for (int ci = 0; ci < CGMAX; ci++)
+      if (ci < cg) acc[ci] += g * xv[ci];
+  }
+}
+// lane 0's thread of pair `pair`: the lanes' sums (staged at sm[tid * cg + ci]) added in lane order, its partial
+// written: part[((split * groups + g) * 9 * cg + co * 9 + k) * cg + ci] (dw's KTRSC order within the group)
+SEV_HD void gcl_dw_store_partial(float* part, const float* sm, const GclDwPlan& p, const GclDims& d, int64_t split,
+                                 int g, int pair) {
+  const int cg = d.cg, co = pair % cg, k = pair / cg;
+  float* dst = part + ((split * (d.C / cg) + g) * 9 * cg + co * 9 + k) * (int64_t)cg;
+  for (int ci = 0; ci < cg; ci++) {
+    float v = 0.f;
+    for (int lane = 0; lane < p.lanes; lane++) v += sm[(lane * p.pairs + pair) * cg + ci];
+    dst[ci] = v;
+  }
+}
+// dw element i (KTRSC over all groups): the splits' partials added in split order
+SEV_HD float gcl_dw_reduce_element(const float* part, int64_t splits, int64_t i, int64_t total) {
+  float v = 0.f;
+  for (int64_t sp = 0; sp < splits; sp++) v += part[sp * total + i];
+  return v;
+}
+
 // ---- argument check, shared by the launchers and the host drivers: NULL when the call is good, else the reason
 inline const char* gcl_bad_args(int N, int C, int cg, int T, int H, int W, int s, int dtype, bool null_pointer) {
   if (N < 0 || C < 0 || T < 0 || H < 0 || W < 0) return "negative size";

@@ -276,6 +276,8 @@ int sev_hostrun_grouped_conv_ndhwc_forward(const void* x, const void* w, void* y
                                            int W, int s, int dtype);
 int sev_hostrun_grouped_conv_ndhwc_backward_data(const void* dy, const void* w, void* dx, int N, int C, int cg, int T,
                                                  int H, int W, int s, int dtype);
+int sev_hostrun_grouped_conv_ndhwc_backward_weight(const void* x, const void* dy, float* dw, int N, int C, int cg,
+                                                   int T, int H, int W, int s, int dtype);
 /* fused conv -> BN -> ReLU (kernels/conv_bn_relu.cu; sevnet_cuda.h says what each computes) */
 int sev_hostrun_pointwise_conv_forward(const float* x, const float* w, const float* bias, const float* gamma,
                                        const float* beta, const float* running_mean, const float* running_var,

@@ -149,6 +149,10 @@ int sevc_grouped_conv_ndhwc_forward(const void* x, const void* w, void* y, int N
                                     int s, int dtype, void* stream);
 int sevc_grouped_conv_ndhwc_backward_data(const void* dy, const void* w, void* dx, int N, int C, int cg, int T, int H,
                                           int W, int s, int dtype, void* stream);
+/* dw fp32 KTRSC [C][1][3][3][cg] from x and dy in dtype: split-K over the positions, the splits' partials (stream-
+ * ordered scratch, as the temporal conv's) added in order; zero when there are no positions. */
+int sevc_grouped_conv_ndhwc_backward_weight(const void* x, const void* dy, float* dw, int N, int C, int cg, int T,
+                                            int H, int W, int s, int dtype, void* stream);
 
 /* ---- fused conv -> batch norm -> ReLU of the SEV block (kernels/conv_bn_relu.cu) ----
  * Epilogue of the forward (inference) calls: running_mean != NULL: y = conv * a[c] + b[c] with a, b from

@@ -175,6 +175,67 @@ void gcl_host_cg(bool trans, const void* src, const void* w, void* dst, const Gc
     gcl_host<St, 16>(trans, (const S*)src, (const S*)w, (S*)dst, d);
 }
 
+// gcl_dw_kernel then gcl_dw_reduce_kernel: every (split, group) block walks its tiles (staging by all slots, then
+// every thread's sums), the lanes' sums staged and added in lane order into the partial; the splits added in order
+template <class St, int CGMAX>
+void gcl_dw_host(const typename St::storage* x, const typename St::storage* dy, float* dw, const GclDims& d) {
+  const GclDwPlan p = gcl_dw_plan(d);
+  const int groups = d.C / d.cg;
+  const int64_t total = (int64_t)d.C * 9 * d.cg, per_item = gcl_tiles(p.t);
+  std::vector<float> part((size_t)(total * p.splits));
+#pragma omp parallel for schedule(static) collapse(2)
+  for (int64_t split = 0; split < p.splits; split++)
+    for (int g = 0; g < groups; g++) {
+      static thread_local float sm[GCL_XS], acc[GCL_DW_THREADS][CGMAX];
+      for (int tid = 0; tid < p.threads; tid++)
+        for (int c = 0; c < CGMAX; c++) acc[tid][c] = 0.f;
+      const int64_t first = split * p.per_split;
+      const int64_t last = first + p.per_split < p.tiles ? first + p.per_split : p.tiles;
+      const int slots = gcl_dw_slots(p.t, d.cg);
+      for (int64_t tile = first; tile < last; tile++) {
+        const int n = (int)(tile / per_item);
+        const GclOrigin o = gcl_origin(p.t, d, tile % per_item, false);
+        for (int slot = 0; slot < slots; slot++) gcl_dw_load_slot<St>(sm, slot, x, dy, d, p.t, o, n, g);
+        for (int tid = 0; tid < p.threads; tid++) gcl_dw_accumulate<CGMAX>(acc[tid], sm, p, d, tid);
+      }
+      for (int tid = 0; tid < p.threads; tid++)
+        for (int c = 0; c < d.cg; c++) sm[tid * d.cg + c] = acc[tid][c];
+      for (int pair = 0; pair < p.pairs; pair++) gcl_dw_store_partial(part.data(), sm, p, d, split, g, pair);
+    }
+  for (int64_t i = 0; i < total; i++) dw[i] = gcl_dw_reduce_element(part.data(), p.splits, i, total);
+}
+
+int gcl_dw_checked(const void* x, const void* dy, float* dw, int N, int C, int cg, int T, int H, int W, int s,
+                   int dtype) {
+  const char* what = "grouped_conv_ndhwc_backward_weight";
+  const bool empty = (int64_t)N * T * H * W == 0;
+  const char* why = gcl_bad_args(N, C, cg, T, H, W, s, dtype, (C > 0 && !dw) || (!empty && C > 0 && (!x || !dy)));
+  if (why) return sev::fail(SEV_EINVAL, std::string(what) + ": " + why);
+  if (C == 0) return SEV_OK;
+  const GclDims d = gcl_dims(N, C, cg, T, H, W, s);
+  if (empty) {
+    for (int64_t i = 0; i < (int64_t)C * 9 * cg; i++) dw[i] = 0.f;
+    return SEV_OK;
+  }
+  auto run = [&](auto st) {
+    typedef decltype(st) St;
+    typedef typename St::storage S;
+    if (cg <= 4)
+      gcl_dw_host<St, 4>((const S*)x, (const S*)dy, dw, d);
+    else if (cg <= 8)
+      gcl_dw_host<St, 8>((const S*)x, (const S*)dy, dw, d);
+    else
+      gcl_dw_host<St, 16>((const S*)x, (const S*)dy, dw, d);
+  };
+  if (dtype == SEV_DT_F32)
+    run(SevF32());
+  else if (dtype == SEV_DT_BF16)
+    run(SevBF16());
+  else
+    run(SevF16());
+  return SEV_OK;
+}
+
 // the launchers' checks and dispatch (grouped_conv_ndhwc.cu's run), on the host
 int gcl_checked(const char* what, bool trans, const void* src, const void* w, void* dst, int N, int C, int cg, int T,
                 int H, int W, int s, int dtype) {
@@ -807,6 +868,11 @@ int sev_hostrun_grouped_conv_ndhwc_forward(const void* x, const void* w, void* y
 int sev_hostrun_grouped_conv_ndhwc_backward_data(const void* dy, const void* w, void* dx, int N, int C, int cg, int T,
                                                  int H, int W, int s, int dtype) {
   return gcl_checked("grouped_conv_ndhwc_backward_data", true, dy, w, dx, N, C, cg, T, H, W, s, dtype);
+}
+
+int sev_hostrun_grouped_conv_ndhwc_backward_weight(const void* x, const void* dy, float* dw, int N, int C, int cg,
+                                                   int T, int H, int W, int s, int dtype) {
+  return gcl_dw_checked(x, dy, dw, N, C, cg, T, H, W, s, dtype);
 }
 
 // ---------------------------------------------------------------- fused conv -> BN -> ReLU (conv_bn_relu.cu)

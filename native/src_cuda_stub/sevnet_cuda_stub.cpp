@@ -125,6 +125,10 @@ int sevc_grouped_conv_ndhwc_backward_data(const void* dy, const void* w, void* d
                                           int W, int s, int dtype, void* stream) {
   return SEVC_E_NO_CUDA;
 }
+int sevc_grouped_conv_ndhwc_backward_weight(const void* x, const void* dy, float* dw, int N, int C, int cg, int T,
+                                            int H, int W, int s, int dtype, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
 int sevc_temporal_conv3_ndhwc_forward_f32(const float* x, const float* w, float* y, int N, int C, int T, int64_t S,
                                           void* stream) {
   return SEVC_E_NO_CUDA;

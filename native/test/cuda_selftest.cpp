@@ -591,6 +591,12 @@ void test_grouped_ndhwc(int dt, const char* fmt, int N, int C, int cg, int T, in
   const double rtol = dt == 0 ? 1e-5 : dt == 1 ? 1.0 / 128 : 1.0 / 1024, atol = dt == 0 ? 1e-5 : 1e-3;
   compare("grouped_conv_ndhwc_forward" + sz, loaded<St>(ry), loaded<St>(y.host()), rtol, atol);
   compare("grouped_conv_ndhwc_backward_data" + sz, loaded<St>(rgx), loaded<St>(gx.host()), rtol, atol);
+  Dev<float> gw(nw);
+  std::vector<float> rgw(nw);
+  check_rc(sevc_grouped_conv_ndhwc_backward_weight(dx.p, ddy.p, gw.p, N, C, cg, T, H, W, s, dt, nullptr),
+           "grouped_ndhwc_bwd_weight");
+  sev_grouped_conv_ndhwc_backward_weight(x.data(), dyv.data(), rgw.data(), N, C, cg, T, H, W, s, dt);
+  compare("grouped_conv_ndhwc_backward_weight" + sz, rgw, gw.host(), 1e-4, 1e-3);  // fp32 sums of N*T*Ho*Wo terms
 }
 
 template <class St>

@@ -730,10 +730,10 @@ public final class CudaKernelsBench {
 
     /**
      * Section {@code gcl}: the channels-last grouped 1x3x3 conv (8 channels a group, every G8 block's, stride 1 and 2)
-     * forward and backward-data by each route CudaBackend measures — cuDNN's NDHWC conv, the ncdhw route (reorders
+     * forward, backward-data and backward-weight by each route CudaBackend measures — cuDNN's NDHWC conv, the ncdhw route (reorders
      * around the contiguous op's own measured route) and sevnet's kernel (kernels/grouped_conv_ndhwc.cu) — forced one
-     * at a time, then measured (auto, and the route it kept); fp32 (TF32 on), bf16, fp16. GB/s: x and y (dy and dx)
-     * once each at the best route's time.
+     * at a time, then measured (auto, and the route it kept); fp32 (TF32 on), bf16, fp16. GB/s: x and y (dy and dx;
+     * x and dy) once each at the best route's time.
      */
     private static void groupedChannelsLastRoutes(CudaBackend gpu, int batch, int reps, double peakGBs) {
         System.out.println();
@@ -759,9 +759,12 @@ public final class CudaKernelsBench {
                             Tensor w0 = randOf(gpu, r, Shape.of(c, 8, 1, 3, 3), dt);
                             Tensor w = gpu.toMemoryFormat(w0, MemoryFormat.CHANNELS_LAST)) {
                         double bytes = (double) (xs.size() + ys.size()) * dt.byteSize();
-                        for (String pass : new String[] {"forward", "bwd-data"}) {
-                            Supplier<Tensor> op = pass.equals("forward") ? () -> gpu.conv3d(x, w, null, spec, false)
-                                    : () -> gpu.conv3dBackwardData(dy, w, spec, xs);
+                        for (String pass : new String[] {"forward", "bwd-data", "bwd-weight"}) {
+                            Supplier<Tensor> op = switch (pass) {
+                                case "forward" -> () -> gpu.conv3d(x, w, null, spec, false);
+                                case "bwd-data" -> () -> gpu.conv3dBackwardData(dy, w, spec, xs);
+                                default -> () -> gpu.conv3dBackwardWeight(x, dy, spec, w.shape());
+                            };
                             double[] ms = new double[routes.length];
                             java.util.Map<String, String> before = gpu.algorithmCache().routes();
                             for (int i = 0; i < routes.length; i++) {

@@ -28,7 +28,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The channels-last grouped 1x3x3 conv's kernel bodies (kernels/grouped_conv_ndhwc.cuh: the staged window, chunk by
- * chunk, thread by thread) run on the host, fp32, bf16 and fp16, forward and backward-data, against the plain-loop
+ * chunk, thread by thread; the split-K backward-weight) run on the host, fp32, bf16 and fp16, against the plain-loop
  * CPU references {@code sev_grouped_conv_ndhwc_*} (sums in double, one rounding per output); the references tied to
  * the NCDHW conv {@code sev_conv3d_*} through the transposes, backward-weight included. Tolerances as in
  * {@link TemporalConvNdhwcHostRunTest} (fp32: the kernel's own fp32 sums; 16-bit: within one ulp of the reference,
@@ -198,6 +198,47 @@ class GroupedConvNdhwcHostRunTest {
         }
     }
 
+    // ---- backward-weight (dw fp32 in every storage type) ----
+
+    @Test
+    void backwardWeightMatchesTheReferenceAndThe16BitBodyIsTheFp32One() {
+        Random r = new Random(44);
+        for (int dtype : new int[] {0, 1, 2}) {
+            for (int[] s : allShapes()) {
+                int n = s[0], c = s[1], cg = s[2], t = s[3], h = s[4], w = s[5], st = s[6];
+                int ho = out(h, st), wo = out(w, st);
+                String what = "dtype " + dtype + " backward weight " + name(s);
+                try (TensorScope scope = TensorScope.open()) {
+                    Tensor x = dtype == 0 ? randn(r, n, t, h, w, c) : dtype == 1 ? randnBf16(r, n, t, h, w, c)
+                            : randnF16(r, n, t, h, w, c);
+                    Tensor dy = dtype == 0 ? randn(r, n, t, ho, wo, c) : dtype == 1 ? randnBf16(r, n, t, ho, wo, c)
+                            : randnF16(r, n, t, ho, wo, c);
+                    Tensor ref = nan(c, 3, 3, cg);
+                    Tensor dw = nan(c, 3, 3, cg);
+                    ok(NativeCore.sev_grouped_conv_ndhwc_backward_weight(x.address(), dy.address(), ref.address(), n, c,
+                            cg, t, h, w, st, dtype), "reference");
+                    ok(NativeCore.sev_hostrun_grouped_conv_ndhwc_backward_weight(x.address(), dy.address(),
+                            dw.address(), n, c, cg, t, h, w, st, dtype), "hostrun");
+                    assertFp32(ref, dw, what);
+                    if (dtype != 0) {
+                        // the same products (exact in fp32) and sums in the same order: the same bits
+                        Tensor dw32 = nan(c, 3, 3, cg);
+                        ok(NativeCore.sev_hostrun_grouped_conv_ndhwc_backward_weight(x.toFloat32().address(),
+                                dy.toFloat32().address(), dw32.address(), n, c, cg, t, h, w, st, 0), "hostrun fp32");
+                        KernelTestSupport.assertBitwise(dw32, dw, what + " vs the fp32 body");
+                    }
+                }
+            }
+        }
+        // no positions: a zero gradient, x and dy not read
+        try (TensorScope scope = TensorScope.open()) {
+            Tensor dw = nan(8, 3, 3, 4);
+            ok(NativeCore.sev_hostrun_grouped_conv_ndhwc_backward_weight(0L, 0L, dw.address(), 0, 8, 4, 2, 3, 3, 1, 0),
+                    "empty");
+            KernelTestSupport.assertBitwise(Tensor.zeros(Shape.of(8, 3, 3, 4)), dw, "empty dw");
+        }
+    }
+
     // ---- the references tied to the NCDHW conv ----
 
     @Test
@@ -274,6 +315,8 @@ class GroupedConvNdhwcHostRunTest {
                         v[4], v[5], v[6], v[7]), "grouped_conv_ndhwc_backward_data", why);
                 expectError(NativeCore.sev_grouped_conv_ndhwc_forward(a, b, o, v[0], v[1], v[2], v[3], v[4], v[5],
                         v[6], v[7]), "grouped_conv_ndhwc_forward", why);
+                expectError(NativeCore.sev_hostrun_grouped_conv_ndhwc_backward_weight(a, b, o, v[0], v[1], v[2], v[3],
+                        v[4], v[5], v[6], v[7]), "grouped_conv_ndhwc_backward_weight", why);
             }
             expectError(NativeCore.sev_hostrun_grouped_conv_ndhwc_forward(a, 0L, o, 1, 8, 8, 1, 3, 3, 1, 0),
                     "grouped_conv_ndhwc_forward", "NULL pointer");

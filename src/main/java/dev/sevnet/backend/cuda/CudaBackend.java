@@ -1620,7 +1620,7 @@ public final class CudaBackend implements Backend {
     }
 
     /**
-     * Whether sevnet's channels-last grouped 1x3x3 conv (kernels/grouped_conv_ndhwc.cu, forward and backward-data) can
+     * Whether sevnet's channels-last grouped 1x3x3 conv (kernels/grouped_conv_ndhwc.cu, all three passes) can
      * run this conv: the SEV block's grouped conv (stride 1 or 2, at most 16 channels a group) within its grid (items
      * and groups at most 65535). CUSTOM takes it; AUTO measures it against cuDNN's NDHWC conv and the NCDHW route.
      */
@@ -1681,6 +1681,20 @@ public final class CudaBackend implements Backend {
         } finally {
             if (!f32) {
                 acc.close();
+            }
+        }
+    }
+
+    /** dw (KTRSC, x's dtype) by sevnet's channels-last grouped conv kernel: its fp32 sums, cast once when 16-bit. */
+    private void channelsLastGroupedBackwardWeight(Tensor x, Tensor dy, Tensor dw, int[] p, DType dt) {
+        boolean f32 = dt == DType.FLOAT32;
+        try (Tensor acc = f32 ? null : empty(dw.shape(), DType.FLOAT32, MemoryFormat.CHANNELS_LAST)) {
+            Tensor out = f32 ? dw : acc;
+            k(CudaKernels.sevc_grouped_conv_ndhwc_backward_weight(x.address(), dy.address(), out.address(), p[0], p[1],
+                    p[1] / p[15], p[2], p[3], p[4], p[10], CudnnTypes.kernelCode(dt), st()),
+                    "channels-last grouped conv backward-weight");
+            if (!f32) {
+                castInto(acc, dw);
             }
         }
     }
@@ -1798,8 +1812,17 @@ public final class CudaBackend implements Backend {
             try {
                 String what = dt + " " + spec + " channels-last";
                 Runnable cudnnRoute = () -> cudnnBackwardFilter(descriptors(p, dt, true), key, x, dy, dw, what);
+                Runnable sevnetRoute = channelsLastGroupedKernel(spec, x.shape(), wShape.get(0))
+                        ? () -> channelsLastGroupedBackwardWeight(x, dy, dw, p, dt) : null;
+                if (sevnetRoute != null && kernelMode == KernelMode.CUSTOM) {
+                    sevnetRoute.run();
+                    return dw;
+                }
                 java.util.Map<String, Runnable> routes = new java.util.LinkedHashMap<>();
                 routes.put(ROUTE_CUDNN, cudnnRoute);
+                if (sevnetRoute != null && measuresKernels()) {
+                    routes.put(ROUTE_SEVNET, sevnetRoute);
+                }
                 if (channelsLastGemmRoute(spec, x.shape(), wShape.get(0))) {
                     routes.put(ROUTE_CUBLAS, () -> channelsLastBackwardWeightGemm(x, dy, dw, spec, p, what));
                 }

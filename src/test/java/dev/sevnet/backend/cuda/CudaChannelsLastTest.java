@@ -249,7 +249,7 @@ class CudaChannelsLastTest {
     /**
      * sevnet's channels-last grouped 1x3x3 conv (kernels/grouped_conv_ndhwc.cu) against the CPU: forced (route
      * {@code sevnet} in AUTO, and kernel mode CUSTOM, which takes it unmeasured), forward with bias + ReLU and with a
-     * residual, backward-data; 4, 8, 12 (two channel chunks) and 16 channels a group, stride 1 and 2, ragged planes, a
+     * residual, backward-data, backward-weight (KTRSC dw in x's dtype); 4, 8, 12 (two channel chunks) and 16 channels a group, stride 1 and 2, ragged planes, a
      * one-position plane, a large stride-2 plane (the tile shrunk to fit shared memory), a contiguous weight.
      */
     @ParameterizedTest
@@ -293,6 +293,9 @@ class CudaChannelsLastTest {
                             close(cpu.conv3dBackwardData(dy, w, spec, xShape),
                                     gpu.conv3dBackwardData(upCl(dy), gw, spec, xShape), rtol, ww + " backward data");
                         }
+                        Tensor dw = gpu.conv3dBackwardWeight(gx, upCl(dy), spec, wShape);
+                        assertTrue(dw.isChannelsLast() && dw.dtype() == dt, dw.toString());
+                        close(cpu.conv3dBackwardWeight(x, dy, spec, wShape), dw, rtol, what + " backward weight");
                     }
                 }
             } finally {
