@@ -184,6 +184,50 @@ public class HostRunKernelsBench {
                 C, T, S);
     }
 
+    /**
+     * The channels-last grouped 1x3x3 conv (kernels/grouped_conv_ndhwc.cu: x, dy, y, dx as [N][T][56][56][C], the
+     * weight as KTRSC [C][3][3][8]), stride 1, against its plain-loop reference (as above, not an optimized CPU conv).
+     */
+    @Benchmark
+    public int groupedConvNdhwcForwardF32() {
+        if (host()) {
+            return NativeCore.sev_hostrun_grouped_conv_ndhwc_forward(x.address(), wg.address(), y.address(), N, C, CG, T,
+                    56, 56, 1, 0);
+        }
+        return NativeCore.sev_grouped_conv_ndhwc_forward(x.address(), wg.address(), y.address(), N, C, CG, T, 56, 56, 1,
+                0);
+    }
+
+    @Benchmark
+    public int groupedConvNdhwcForwardBf16() {
+        if (host()) {
+            return NativeCore.sev_hostrun_grouped_conv_ndhwc_forward(x16.address(), wg16.address(), y16.address(), N, C,
+                    CG, T, 56, 56, 1, 1);
+        }
+        return NativeCore.sev_grouped_conv_ndhwc_forward(x16.address(), wg16.address(), y16.address(), N, C, CG, T, 56,
+                56, 1, 1);
+    }
+
+    @Benchmark
+    public int groupedConvNdhwcBackwardData() {
+        if (host()) {
+            return NativeCore.sev_hostrun_grouped_conv_ndhwc_backward_data(dy.address(), wg.address(), dx.address(), N,
+                    C, CG, T, 56, 56, 1, 0);
+        }
+        return NativeCore.sev_grouped_conv_ndhwc_backward_data(dy.address(), wg.address(), dx.address(), N, C, CG, T,
+                56, 56, 1, 0);
+    }
+
+    @Benchmark
+    public int groupedConvNdhwcBackwardWeight() {
+        if (host()) {
+            return NativeCore.sev_hostrun_grouped_conv_ndhwc_backward_weight(x.address(), dy.address(), dwg.address(), N,
+                    C, CG, T, 56, 56, 1, 0);
+        }
+        return NativeCore.sev_grouped_conv_ndhwc_backward_weight(x.address(), dy.address(), dwg.address(), N, C, CG, T,
+                56, 56, 1, 0);
+    }
+
     @Benchmark
     public int batchNormTrainForward() {
         if (host()) {
