@@ -128,7 +128,8 @@ if has cubins; then
   # CubinKernelBench: each kernel loaded from its cubin through the driver API (JCuda, primary context),
   # launch shapes swept, CUDA-event median per shape, output checked against the CPU backend.
   # CSWEEP: sweep (default: G8 shapes for add_kernel, the temporal conv, its backward-weight split count and
-  # the fused grouped conv's tiles), or one kernel's own lists, e.g. CSWEEP="gconv N=8 C=64 T=16 H=56 W=56 tile=auto,2x8x16"
+  # the fused grouped conv's tiles, the channels-last grouped conv's tiles), or one kernel's own lists, e.g.
+  # CSWEEP="gconv N=8 C=64 T=16 H=56 W=56 tile=auto,2x8x16" or CSWEEP="gconv-cl N=8 C=64 T=16 H=56 W=56 tile=auto,2x8x8"
   echo "== cubin harness: check"
   timeout ${CCHECK_TIMEOUT:-150} java -cp "$CP" dev.sevnet.bench.CubinKernelBench check > "$O/cubin-check.md" 2>&1; echo "rc=$?"
   grep -E "^device|FAIL|refused|skipped|error|checks|interop" "$O/cubin-check.md" | head -20

@@ -79,7 +79,7 @@ import jcuda.driver.JCudaDriver;
  *   list                 the kernels of every cubin (no GPU needed)
  *   check                one small problem per kernel, a few launch shapes each, checked; exit 1 on a mismatch
  *   sweep                the default sweeps at SEVNet-G8's shapes (batch 8)
- *   ew | tconv | tconv-dw | gconv   one kernel; every key takes a comma list, the table is their product:
+ *   ew | tconv | tconv-dw | gconv | gconv-cl   one kernel; every key takes a comma list, the table is their product:
  *     ew        add_kernel (grid-stride):  n, grid (auto = the library's min(ceil(n/block), 8192)), block
  *     tconv     temporal_conv3_gemm_kernel (3x1x1 conv fwd, trans=1 backward-data; 64x64 tiles, 256 threads):
  *               N, C, T, H, W, trans, smem (extra dynamic shared bytes: an occupancy limiter)
@@ -88,6 +88,9 @@ import jcuda.driver.JCudaDriver;
  *     gconv     gc_fwd_kernel&lt;CGMAX&gt; (grouped 1x3x3 conv + epilogue, inference form; 256 threads): N, C, cg,
  *               T, H, W, stride, epi (bias|bn), relu, tile (auto | FxHxW frames x rows x columns, at most 256
  *               positions), cgmax (auto | 4 | 8 | 16, at least cg)
+ *     gconv-cl  gcl_kernel&lt;SevF32, CGMAX, TRANS&gt; (the grouped 1x3x3 conv channels-last, fp32): N, C, cg, T, H, W,
+ *               stride, pass (fwd|bwd-data), tile (auto | FxHxQ frames x rows x threads per row, 4 columns a
+ *               thread, at most 128 threads), cgmax
  * options: --reps=N (50) --warmup=N (5) --device=N (0) --no-check --arch=XX (cubin arch) --cubins=DIR
  * </pre>
  *
@@ -721,6 +724,218 @@ public final class CubinKernelBench {
         }
     }
 
+    // ---- gconv-cl: gcl_kernel<St, CGMAX, TRANS>(src, w, dst, GclDims d, GclTile t), fp32 (grouped_conv_ndhwc.cu)
+    /**
+     * The channels-last grouped 1x3x3 conv, forward ({@code pass=fwd}) or backward-data ({@code pass=bwd-data}): x, dy
+     * [N][T][H][W][C] and [N][T][Ho][Wo][C], w KTRSC [C][3][3][cg]. tile: auto (gcl_tile's) or FxHxQ (frames x rows x
+     * threads per row, each thread GCL_P columns), at most 128 threads; the window it stages must fit 36 KB.
+     */
+    static final class GroupedConvCl extends Problem {
+        static final int THREADS = 128;  // GCL_THREADS
+        static final int P = 4;          // GCL_P
+        static final int CHUNK = 8;      // GCL_CHUNK
+        static final int XS = 9216;      // GCL_XS
+        final int n;
+        final int c;
+        final int cg;
+        final int t;
+        final int h;
+        final int w;
+        final int stride;
+        final int ho;
+        final int wo;
+        final boolean trans;
+
+        GroupedConvCl(Map<String, String> cfg) {
+            super(cfg);
+            n = i("N");
+            c = i("C");
+            cg = Integer.parseInt(cfg.getOrDefault("cg", "8"));
+            t = i("T");
+            h = i("H");
+            w = i("W");
+            stride = Integer.parseInt(cfg.getOrDefault("stride", "1"));
+            String pass = cfg.getOrDefault("pass", "fwd");
+            if (!pass.matches("fwd|bwd-data")) {
+                throw new IllegalArgumentException("pass must be fwd or bwd-data");
+            }
+            trans = pass.equals("bwd-data");
+            if (n < 1 || c < 1 || t < 1 || h < 1 || w < 1 || cg < 1 || cg > 16 || c % cg != 0 || stride < 1
+                    || stride > 2 || n > 65535 || c / cg > 65535) {
+                throw new IllegalArgumentException("bad size N=" + n + " C=" + c + " cg=" + cg + " stride=" + stride);
+            }
+            ho = (h - 1) / stride + 1;
+            wo = (w - 1) / stride + 1;
+        }
+
+        @Override
+        String describe() {
+            return (trans ? "bwd-data " : "fwd ") + (stride == 2 ? "s2 " : "") + "[" + n + "," + c + "," + t + "," + h
+                    + "," + w + "] cg=" + cg;
+        }
+
+        long xElems() {
+            return (long) n * t * h * w * c;
+        }
+
+        long yElems() {
+            return (long) n * t * ho * wo * c;
+        }
+
+        // src (x or dy), w, dst (y or dx)
+        @Override
+        long[] buffers() {
+            return trans ? new long[] {yElems(), (long) c * 9 * cg, xElems()}
+                    : new long[] {xElems(), (long) c * 9 * cg, yElems()};
+        }
+
+        @Override
+        int inputs() {
+            return 2;
+        }
+
+        @Override
+        int output() {
+            return 2;
+        }
+
+        int window(int positions) {
+            return trans ? (positions + 1) / stride + 2 : (positions - 1) * stride + 3;
+        }
+
+        /** gcl_make_tile: {tf, th, tq, nt, nh, nq, rows, cols, plane, chunk}. */
+        int[] makeTile(int tf, int th, int tq) {
+            int r = trans ? h : ho;
+            int q = trans ? w : wo;
+            int rows = window(th);
+            int cols = window(tq * P);
+            return new int[] {tf, th, tq, ceilDiv(t, tf), ceilDiv(r, th), ceilDiv(q, tq * P), rows, cols,
+                (tf * rows * cols) | 1, Math.min(cg, CHUNK)};
+        }
+
+        /** gcl_tile: the library's tile (kernels/grouped_conv_ndhwc.cuh), halved until its window fits. */
+        int[] libraryTile() {
+            int r = trans ? h : ho;
+            int strips = ceilDiv(trans ? w : wo, P);
+            int tq = 1;
+            int th = 1;
+            while (tq < strips && tq < 32) {
+                tq *= 2;
+            }
+            while (th < r && 2 * th * tq <= THREADS) {
+                th *= 2;
+            }
+            int tf = Math.max(1, Math.min(THREADS / (th * tq), t));
+            int[] tl = makeTile(tf, th, tq);
+            while ((long) tl[8] * tl[9] > XS) {
+                if (tf > 1) {
+                    tf /= 2;
+                } else if (th > 1 && (tl[6] >= tl[7] || tq == 1)) {
+                    th /= 2;
+                } else {
+                    tq /= 2;
+                }
+                tl = makeTile(tf, th, tq);
+            }
+            return tl;
+        }
+
+        int[] tile(Map<String, String> shape) {
+            String v = shapeKey(shape, "tile", "auto");
+            if (v.equals("auto")) {
+                return libraryTile();
+            }
+            String[] p = v.split("x");
+            if (p.length != 3) {
+                throw new IllegalArgumentException("tile " + v + ": want FxHxQ (frames x rows x threads per row)");
+            }
+            int[] tl = makeTile(Integer.parseInt(p[0]), Integer.parseInt(p[1]), Integer.parseInt(p[2]));
+            if (tl[0] < 1 || tl[1] < 1 || tl[2] < 1 || tl[0] * tl[1] * tl[2] > THREADS) {
+                throw new IllegalArgumentException("tile " + v + ": at most " + THREADS + " threads");
+            }
+            if ((long) tl[8] * tl[9] > XS) {
+                throw new IllegalArgumentException("tile " + v + ": its window needs more than " + XS + " floats");
+            }
+            return tl;
+        }
+
+        int cgmax(Map<String, String> shape) {
+            String v = shapeKey(shape, "cgmax", "auto");
+            int m = v.equals("auto") ? (cg <= 4 ? 4 : cg <= 8 ? 8 : 16) : Integer.parseInt(v);
+            if (m != 4 && m != 8 && m != 16 || m < cg) {
+                throw new IllegalArgumentException("cgmax " + m + ": 4, 8 or 16, at least cg " + cg);
+            }
+            return m;
+        }
+
+        @Override
+        List<Launch> launches(long[] addr, long scratch, Map<String, String> shape, DeviceInfo dev) {
+            int[] tl = tile(shape);
+            int m = cgmax(shape);
+            long tiles = (long) tl[3] * tl[4] * tl[5];
+            if (tiles > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("too many tiles");
+            }
+            int smem = 4 * (tl[8] * tl[9] + cg * 9 * cg);
+            ByteBuffer tb = le(40);
+            for (int v : tl) {
+                tb.putInt(v);
+            }
+            Args a = new Args().ptr("src", addr[0]).ptr("w", addr[1]).ptr("dst", addr[2])
+                    .struct("d", gcDims(n, c, cg, t, h, w, stride)).struct("t", tb);
+            return List.of(new Launch("grouped_conv_ndhwc", "gcl_kernel<SevF32, " + m + ", " + trans + ">",
+                    dim3(tiles, c / cg, n), dim3((long) tl[0] * tl[1] * tl[2], 1, 1), smem, a));
+        }
+
+        /** NDHWC <-> NCDHW of [n][s][ch] and [n][ch][s] buffers. */
+        static float[] permute(float[] a, int n, int ch, long s, boolean toChannelsLast) {
+            float[] b = new float[a.length];
+            for (int i = 0; i < n; i++) {
+                for (int k = 0; k < ch; k++) {
+                    for (long j = 0; j < s; j++) {
+                        long ncs = ((long) i * ch + k) * s + j;
+                        long nsc = ((long) i * s + j) * ch + k;
+                        if (toChannelsLast) {
+                            b[(int) nsc] = a[(int) ncs];
+                        } else {
+                            b[(int) ncs] = a[(int) nsc];
+                        }
+                    }
+                }
+            }
+            return b;
+        }
+
+        @Override
+        float[] reference(float[][] in) {
+            ConvSpec spec = ConvSpec.builder().kernel(1, 3, 3).stride(1, stride, stride).padding(0, 1, 1)
+                    .groups(c / cg).build();
+            long xs = (long) t * h * w;
+            long ys = (long) t * ho * wo;
+            try (TensorScope sc = TensorScope.open()) {
+                CpuBackend cpu = CpuBackend.get();
+                Tensor wt = Tensor.of(permute(in[1], c, cg, 9, false), Shape.of(c, cg, 1, 3, 3));  // KTRSC -> KCTRS
+                if (!trans) {
+                    Tensor x = Tensor.of(permute(in[0], n, c, xs, false), Shape.of(n, c, t, h, w));
+                    return permute(cpu.conv3d(x, wt, null, spec, false).toFloatArray(), n, c, ys, true);
+                }
+                Tensor dy = Tensor.of(permute(in[0], n, c, ys, false), Shape.of(n, c, t, ho, wo));
+                return permute(cpu.conv3dBackwardData(dy, wt, spec, Shape.of(n, c, t, h, w)).toFloatArray(), n, c, xs,
+                        true);
+            }
+        }
+
+        @Override
+        double bytes() {
+            return 4.0 * (xElems() + yElems());
+        }
+
+        @Override
+        double flops() {
+            return 2.0 * yElems() * cg * 9;
+        }
+    }
+
     static Problem problem(String bench, Map<String, String> cfg) {
         switch (bench) {
             case "ew":
@@ -731,8 +946,11 @@ public final class CubinKernelBench {
                 return new TemporalDw(cfg);
             case "gconv":
                 return new GroupedConv(cfg);
+            case "gconv-cl":
+                return new GroupedConvCl(cfg);
             default:
-                throw new IllegalArgumentException("unknown kernel bench '" + bench + "': ew, tconv, tconv-dw, gconv");
+                throw new IllegalArgumentException("unknown kernel bench '" + bench
+                        + "': ew, tconv, tconv-dw, gconv, gconv-cl");
         }
     }
 
@@ -792,6 +1010,9 @@ public final class CubinKernelBench {
         r.addAll(expand("gconv", List.of("N=1", "C=32", "cg=16", "T=2", "H=7", "W=9", "stride=1", "epi=bn", "relu=1")));
         r.addAll(expand("gconv", List.of("N=1", "C=12", "cg=3", "T=4", "H=5", "W=6", "stride=2", "epi=bn", "relu=0",
                 "tile=auto,4x2x8")));
+        r.addAll(expand("gconv-cl", List.of("N=2", "C=48", "cg=8", "T=3", "H=13", "W=10", "stride=1,2",
+                "pass=fwd,bwd-data", "tile=auto,2x4x4,1x8x2", "cgmax=8,16")));
+        r.addAll(expand("gconv-cl", List.of("N=1", "C=24", "cg=12", "T=2", "H=7", "W=9", "stride=2", "pass=fwd,bwd-data")));
         return r;
     }
 
@@ -824,6 +1045,11 @@ public final class CubinKernelBench {
             r.addAll(expand("gconv", List.of("N=8", "C=" + b[0], "cg=8", "T=16", "H=" + hw, "W=" + hw,
                     "stride=" + b[2], "epi=bias", "tile=auto,1x8x32,2x4x32,1x16x16,2x8x16,4x8x8,1x8x16",
                     "cgmax=8,16")));
+        }
+        for (int[] b : blocks) {
+            String hw = String.valueOf(b[1]);
+            r.addAll(expand("gconv-cl", List.of("N=8", "C=" + b[0], "cg=8", "T=16", "H=" + hw, "W=" + hw,
+                    "stride=" + b[2], "pass=fwd,bwd-data", "tile=auto,1x8x16,2x8x8,1x16x8,4x4x8,1x4x32,8x4x4")));
         }
         return r;
     }
@@ -1095,7 +1321,7 @@ public final class CubinKernelBench {
         }
         if (rest.isEmpty()) {
             out.println("usage: CubinKernelBench [--reps=N] [--warmup=N] [--device=N] [--no-check] [--arch=XX]"
-                    + " [--cubins=DIR] list|check|sweep|ew|tconv|tconv-dw|gconv [key=v1,v2 ...]");
+                    + " [--cubins=DIR] list|check|sweep|ew|tconv|tconv-dw|gconv|gconv-cl [key=v1,v2 ...]");
             return 2;
         }
         reps = Math.max(1, reps);

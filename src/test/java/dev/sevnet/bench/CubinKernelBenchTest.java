@@ -40,7 +40,7 @@ class CubinKernelBenchTest {
     void checkModeCoversEveryKernelBench() {
         Set<String> benches = CubinKernelBench.checkRuns().stream().map(CubinKernelBench.Run::bench)
                 .collect(Collectors.toSet());
-        assertEquals(Set.of("ew", "tconv", "tconv-dw", "gconv"), benches);
+        assertEquals(Set.of("ew", "tconv", "tconv-dw", "gconv", "gconv-cl"), benches);
         for (CubinKernelBench.Run r : CubinKernelBench.checkRuns()) {
             List<CubinKernelBench.Launch> ls = CubinKernelBench.dryRun(r, DEV, null, 90);  // every check shape is valid
             assertTrue(!ls.isEmpty(), r.toString());
@@ -154,6 +154,27 @@ class CubinKernelBenchTest {
         assertEquals(0, rc, out);
         assertTrue(out.contains("sm_80/conv_bn_relu.cubin: sm_80") && out.contains("sm_90/elementwise.cubin: sm_90"), out);
         assertTrue(out.contains("gc_fwd_kernel<16>") && out.contains("add_kernel"), out);
+    }
+
+    /** The channels-last grouped conv's launch as CudaBackend makes it (gcl_tile), and chosen tiles checked. */
+    @Test
+    void channelsLastGroupedConvLaunchShapes() {
+        Map<String, String> g8 = Map.of("N", "8", "C", "64", "cg", "8", "T", "16", "H", "56", "W", "56");
+        CubinKernelBench.Launch auto = one("gconv-cl", g8);
+        // 56 columns: 16 threads a row (4 columns each), 8 rows, one frame: 128 threads; tiles 16 x 7 x 1
+        assertArrayEquals(new int[] {112, 8, 8}, auto.grid());
+        assertArrayEquals(new int[] {128, 1, 1}, auto.block());
+        assertEquals(4 * ((10 * 66 | 1) * 8 + 8 * 9 * 8), auto.smem());  // window 10 x 66 x 8 channels, then w
+        assertEquals("gcl_kernel<SevF32, 8, false>", auto.kernel());
+        assertEquals("gcl_kernel<SevF32, 8, true>", one("gconv-cl", with(g8, "pass", "bwd-data")).kernel());
+        // stride 2, 16 channels a group: the window of the first tile is too big, halved until it fits 36 KB
+        CubinKernelBench.Launch s2 = one("gconv-cl", Map.of("N", "1", "C", "32", "cg", "16", "T", "2", "H", "80", "W",
+                "80", "stride", "2"));
+        assertTrue(s2.smem() <= 4 * (9216 + 16 * 9 * 16), "smem " + s2.smem());
+        assertArrayEquals(new int[] {4, 1, 1}, one("gconv-cl", with(g8, "tile", "1x2x2")).block());
+        assertThrows(IllegalArgumentException.class, () -> one("gconv-cl", with(g8, "tile", "2x8x16")));  // 256 threads
+        assertThrows(IllegalArgumentException.class, () -> one("gconv-cl", with(g8, "pass", "bwd-weight")));
+        assertThrows(IllegalArgumentException.class, () -> one("gconv-cl", with(g8, "cgmax", "4")));
     }
 
     private static CubinKernelBench.Launch one(String bench, Map<String, String> cfg) {
