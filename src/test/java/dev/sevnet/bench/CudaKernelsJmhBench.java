@@ -6,6 +6,7 @@ import dev.sevnet.backend.ConvSpec;
 import dev.sevnet.backend.cuda.CudaBackend;
 import dev.sevnet.backend.cuda.CudaDevice;
 import dev.sevnet.backend.cuda.CudaRuntime;
+import dev.sevnet.tensor.MemoryFormat;
 import dev.sevnet.tensor.Shape;
 import dev.sevnet.tensor.Tensor;
 import java.util.ArrayList;
@@ -31,7 +32,8 @@ import org.openjdk.jmh.runner.RunnerException;
 /**
  * The CUDA kernels against the library sequences they replace, as a JMH suite: each op of a SEVNet-G8 block at each
  * stage's shape (batch 8, 16 frames by default), through {@code CudaBackend} in kernel mode {@code custom} (sevnet's
- * kernels: the temporal 3x1x1 conv, batch norm, the fused conv → BN → ReLU of kernels/conv_bn_relu.cu),
+ * kernels: the temporal 3x1x1 conv, batch norm, the fused conv → BN → ReLU of kernels/conv_bn_relu.cu, and on
+ * channels-last tensors ({@code grouped-cl-*}) the grouped conv of kernels/grouped_conv_ndhwc.cu against cuDNN's NDHWC one),
  * {@code library} (the cuDNN sequence) or {@code auto} (what the backend picks, measured per problem). The primary
  * figure is JMH's wall time per op, the op's work waited for (so it holds the launches' host cost); the secondary
  * {@code deviceMsPerOp} is the device time between CUDA events around the op on the backend's stream. With
@@ -52,11 +54,13 @@ public class CudaKernelsJmhBench {
     /** The ops; stride 1 (the stride-2 grouped conv is CudaKernelsBench's {@code fused} section). */
     static final String[] OPS = {"temporal-fwd", "temporal-bwd-data", "temporal-bwd-weight", "bn-train", "bn-backward",
         "bn-eval-relu", "pointwise-bn-relu-train", "pointwise-folded", "grouped-bn-relu-train", "grouped-folded",
-        "grouped-bwd-data", "grouped-bwd-weight", "bn-relu-bwd", "bn-add-relu-fwd", "bn-add-relu-bwd"};
+        "grouped-bwd-data", "grouped-bwd-weight", "bn-relu-bwd", "bn-add-relu-fwd", "bn-add-relu-bwd", "grouped-cl-folded",
+        "grouped-cl-bwd-data", "grouped-cl-bwd-weight"};
 
     @Param({"temporal-fwd", "temporal-bwd-data", "temporal-bwd-weight", "bn-train", "bn-backward", "bn-eval-relu",
         "pointwise-bn-relu-train", "pointwise-folded", "grouped-bn-relu-train", "grouped-folded", "grouped-bwd-data",
-        "grouped-bwd-weight", "bn-relu-bwd", "bn-add-relu-fwd", "bn-add-relu-bwd"})
+        "grouped-bwd-weight", "bn-relu-bwd", "bn-add-relu-fwd", "bn-add-relu-bwd", "grouped-cl-folded",
+        "grouped-cl-bwd-data", "grouped-cl-bwd-weight"})
     public String op;
 
     /** A G8 stage: its width x its frame side. */
@@ -244,6 +248,21 @@ public class CudaKernelsJmhBench {
             case "bn-add-relu-bwd": {
                 Tensor y = own(be.relu(x));
                 return () -> closeAll(be.batchNormActBackward(x, y, dy, gamma, mean, invstd, true, true));
+            }
+            case "grouped-cl-folded": {
+                Tensor xc = own(be.toMemoryFormat(x, MemoryFormat.CHANNELS_LAST));
+                Tensor w = own(be.toMemoryFormat(rand(r, Shape.of(c, GROUP_WIDTH, 1, 3, 3)), MemoryFormat.CHANNELS_LAST));
+                return () -> be.conv3d(xc, w, bias, grouped, true).close();
+            }
+            case "grouped-cl-bwd-data": {
+                Tensor dyc = own(be.toMemoryFormat(dy, MemoryFormat.CHANNELS_LAST));
+                Tensor w = own(be.toMemoryFormat(rand(r, Shape.of(c, GROUP_WIDTH, 1, 3, 3)), MemoryFormat.CHANNELS_LAST));
+                return () -> be.conv3dBackwardData(dyc, w, grouped, xs).close();
+            }
+            case "grouped-cl-bwd-weight": {
+                Tensor xc = own(be.toMemoryFormat(x, MemoryFormat.CHANNELS_LAST));
+                Tensor dyc = own(be.toMemoryFormat(dy, MemoryFormat.CHANNELS_LAST));
+                return () -> be.conv3dBackwardWeight(xc, dyc, grouped, Shape.of(c, GROUP_WIDTH, 1, 3, 3)).close();
             }
             default:
                 throw new IllegalArgumentException("unknown op " + name + "; one of " + String.join(", ", OPS));
