@@ -15,12 +15,6 @@
 #include "sev_cuda_compat.cuh"
 #include "sev_half.cuh"
 
-#ifndef SEV_DT_F32
-#define SEV_DT_F32 0
-#define SEV_DT_BF16 1
-#define SEV_DT_F16 2
-#endif
-
 // ---------------------------------------------------------------- argument checks (launchers and host drivers)
 // One function per op family, shared by the .cu launchers and the host drivers so both refuse the same calls;
 // each returns NULL when the call is good, else the reason (the caller prefixes its name).

@@ -25,12 +25,6 @@
 #include "sev_cuda_compat.cuh"
 #include "sev_half.cuh"
 
-#ifndef SEV_DT_F32
-#define SEV_DT_F32 0
-#define SEV_DT_BF16 1
-#define SEV_DT_F16 2
-#endif
-
 // full unrolling keeps acc[j][o] in registers (its indices must be compile-time after unrolling)
 #if defined(__CUDA_ARCH__)  // the device pass only: the host compiler does not know the pragma
 #define GCL_UNROLL _Pragma("unroll")
@@ -81,8 +75,8 @@ SEV_HD GclTile gcl_make_tile(int T, int R, int Q, int s, int cg, bool trans, int
   return t;
 }
 // tq a power of two covering Q / GCL_P if it can (at most 32), th a power of two covering R if it can, then as many
-// frames as fit in GCL_THREADS; halved (frames first, then the longer side) until the window fits GCL_XS
-SEV_HD GclTile gcl_tile(const GclDims& d, bool trans) {
+// frames as fit in GCL_THREADS (gcl_tile: then halved until its staged channels fit GCL_XS)
+SEV_HD GclTile gcl_first_tile(const GclDims& d, bool trans) {
   const int R = trans ? d.H : d.Ho, Q = trans ? d.W : d.Wo;
   const int strips = (Q + GCL_P - 1) / GCL_P;
   int tq = 1, th = 1;
@@ -91,8 +85,15 @@ SEV_HD GclTile gcl_tile(const GclDims& d, bool trans) {
   int tf = GCL_THREADS / (th * tq);
   if (tf > d.T) tf = d.T > 0 ? d.T : 1;
   if (tf < 1) tf = 1;
-  GclTile t = gcl_make_tile(d.T, R, Q, d.s, d.cg, trans, tf, th, tq);
-  while (t.plane * t.chunk > GCL_XS) {
+  return gcl_make_tile(d.T, R, Q, d.s, d.cg, trans, tf, th, tq);
+}
+// tile t halved (frames first, then the window's longer side) while `floats(t)` > GCL_XS; the smallest tile's window
+// (3 x 9 positions) always fits
+template <class Floats>
+SEV_HD GclTile gcl_shrink(GclTile t, const GclDims& d, bool trans, Floats floats) {
+  const int R = trans ? d.H : d.Ho, Q = trans ? d.W : d.Wo;
+  int tf = t.tf, th = t.th, tq = t.tq;
+  while (floats(t) > GCL_XS) {
     if (tf > 1)
       tf /= 2;
     else if (th > 1 && (t.rows >= t.cols || tq == 1))
@@ -102,6 +103,12 @@ SEV_HD GclTile gcl_tile(const GclDims& d, bool trans) {
     t = gcl_make_tile(d.T, R, Q, d.s, d.cg, trans, tf, th, tq);
   }
   return t;
+}
+struct GclChunkFloats {
+  SEV_HD int operator()(const GclTile& t) const { return t.plane * t.chunk; }
+};
+SEV_HD GclTile gcl_tile(const GclDims& d, bool trans) {
+  return gcl_shrink(gcl_first_tile(d, trans), d, trans, GclChunkFloats());
 }
 SEV_HD int gcl_threads(const GclTile& t) { return t.tf * t.th * t.tq; }
 SEV_HD int64_t gcl_tiles(const GclTile& t) { return (int64_t)t.nt * t.nh * t.nq; }
@@ -262,19 +269,13 @@ struct GclDwPlan {
 SEV_HD int gcl_dw_staged(const GclTile& t, int cg) {
   return (t.tf * t.rows * t.cols + t.tf * t.th * t.tq * GCL_P) * cg;
 }
+struct GclDwFloats {
+  int cg;
+  SEV_HD int operator()(const GclTile& t) const { return gcl_dw_staged(t, cg); }
+};
 SEV_HD GclDwPlan gcl_dw_plan(const GclDims& d) {
   GclDwPlan p;
-  GclTile t = gcl_tile(d, false);
-  int tf = t.tf, th = t.th, tq = t.tq;
-  while (gcl_dw_staged(t, d.cg) > GCL_XS) {
-    if (tf > 1)
-      tf /= 2;
-    else if (th > 1 && (t.rows >= t.cols || tq == 1))
-      th /= 2;
-    else
-      tq /= 2;
-    t = gcl_make_tile(d.T, d.Ho, d.Wo, d.s, d.cg, false, tf, th, tq);
-  }
+  const GclTile t = gcl_shrink(gcl_tile(d, false), d, false, GclDwFloats{d.cg});
   p.t = t;
   p.pairs = 9 * d.cg;
   p.lanes = GCL_DW_THREADS / p.pairs > 0 ? GCL_DW_THREADS / p.pairs : 1;

@@ -8,7 +8,7 @@
 // So "widen the inputs, run the fp32 op, round the output" (what CpuBackend does for 16-bit tensors) gives
 // the same bits for every element-wise body here; the host tests (HalfOpsHostRunTest) check that.
 //
-// dtype codes of the C ABI (sevnet.h, sevnet_cuda.h): SEV_DT_F32 0, SEV_DT_BF16 1, SEV_DT_F16 2.
+// dtype codes of the C ABI: SEV_DT_F32 0, SEV_DT_BF16 1, SEV_DT_F16 2 (sev_half.cuh).
 #pragma once
 #include <stdint.h>
 
@@ -18,10 +18,6 @@
 #include "pooling.cuh"
 #include "sev_cuda_compat.cuh"
 #include "sev_half.cuh"
-
-#define SEV_DT_F32 0
-#define SEV_DT_BF16 1
-#define SEV_DT_F16 2
 
 // conv epilogue, in place on row nc = n*C + c of y [N, C, S] (16-bit): v = y + bias[c] (bias fp32, may be
 // NULL), then + residual (same storage, may be NULL), then ReLU when relu != 0; one rounding on the store.

@@ -94,6 +94,11 @@ SEV_HD uint16_t sev_float_to_half(float f) {
 #endif
 }
 
+// dtype codes of the C ABI (sevnet.h, sevnet_cuda.h; CudnnTypes.kernelCode on the Java side)
+#define SEV_DT_F32 0
+#define SEV_DT_BF16 1
+#define SEV_DT_F16 2
+
 // The storage types a kernel template is instantiated for: load widens to fp32, store rounds once.
 struct SevF32 {
   typedef float storage;

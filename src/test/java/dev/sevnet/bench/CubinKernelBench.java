@@ -557,7 +557,8 @@ public final class CubinKernelBench {
     }
 
     // ---- gconv: gc_fwd_kernel<CGMAX>(x, w, y, SevDouble2* part, CbrEpilogue e, GcDims d, GcTile t, int64 P)
-    static final class GroupedConv extends Problem {
+    /** The block's grouped 1x3x3 conv problem: N, C, cg (8), T, H, W, stride (1), checked as the kernels check them. */
+    abstract static class GroupedProblem extends Problem {
         final int n;
         final int c;
         final int cg;
@@ -567,10 +568,8 @@ public final class CubinKernelBench {
         final int stride;
         final int ho;
         final int wo;
-        final boolean bn;
-        final boolean relu;
 
-        GroupedConv(Map<String, String> cfg) {
+        GroupedProblem(Map<String, String> cfg) {
             super(cfg);
             n = i("N");
             c = i("C");
@@ -579,11 +578,6 @@ public final class CubinKernelBench {
             h = i("H");
             w = i("W");
             stride = Integer.parseInt(cfg.getOrDefault("stride", "1"));
-            bn = cfg.getOrDefault("epi", "bias").equals("bn");
-            relu = !cfg.getOrDefault("relu", "1").equals("0");
-            if (!cfg.getOrDefault("epi", "bias").matches("bias|bn")) {
-                throw new IllegalArgumentException("epi must be bias or bn");
-            }
             if (n < 1 || c < 1 || t < 1 || h < 1 || w < 1 || cg < 1 || cg > 16 || c % cg != 0 || stride < 1
                     || stride > 2 || n > 65535 || c / cg > 65535) {
                 throw new IllegalArgumentException("bad size N=" + n + " C=" + c + " cg=" + cg + " stride=" + stride);
@@ -592,18 +586,59 @@ public final class CubinKernelBench {
             wo = (w - 1) / stride + 1;
         }
 
-        @Override
-        String describe() {
-            return (stride == 2 ? "s2 " : "") + (bn ? "BN" : "bias") + (relu ? "+ReLU " : " ") + "[" + n + "," + c + ","
-                    + t + "," + h + "," + w + "] cg=" + cg;
+        ConvSpec spec() {
+            return ConvSpec.builder().kernel(1, 3, 3).stride(1, stride, stride).padding(0, 1, 1).groups(c / cg).build();
+        }
+
+        /** The accumulators the kernel is instantiated with: auto (the launcher's), or 4, 8, 16 (at least cg). */
+        int cgmax(Map<String, String> shape) {
+            String v = shapeKey(shape, "cgmax", "auto");
+            int m = v.equals("auto") ? (cg <= 4 ? 4 : cg <= 8 ? 8 : 16) : Integer.parseInt(v);
+            if (m != 4 && m != 8 && m != 16) {
+                throw new IllegalArgumentException("cgmax " + m + ": the cubin has the kernel for 4, 8 and 16");
+            }
+            if (m < cg) {
+                throw new IllegalArgumentException("cgmax " + m + " < cg " + cg + ": too few accumulators");
+            }
+            return m;
+        }
+
+        long yElems() {
+            return (long) n * c * t * ho * wo;
         }
 
         long xElems() {
             return (long) n * c * t * h * w;
         }
 
-        long yElems() {
-            return (long) n * c * t * ho * wo;
+        @Override
+        double bytes() {
+            return 4.0 * (xElems() + yElems());
+        }
+
+        @Override
+        double flops() {
+            return 2.0 * yElems() * cg * 9;
+        }
+    }
+
+    static final class GroupedConv extends GroupedProblem {
+        final boolean bn;
+        final boolean relu;
+
+        GroupedConv(Map<String, String> cfg) {
+            super(cfg);
+            bn = cfg.getOrDefault("epi", "bias").equals("bn");
+            relu = !cfg.getOrDefault("relu", "1").equals("0");
+            if (!cfg.getOrDefault("epi", "bias").matches("bias|bn")) {
+                throw new IllegalArgumentException("epi must be bias or bn");
+            }
+        }
+
+        @Override
+        String describe() {
+            return (stride == 2 ? "s2 " : "") + (bn ? "BN" : "bias") + (relu ? "+ReLU " : " ") + "[" + n + "," + c + ","
+                    + t + "," + h + "," + w + "] cg=" + cg;
         }
 
         // x, w, bias | gamma, beta, mean, var, y
@@ -661,18 +696,6 @@ public final class CubinKernelBench {
             return new int[] {tf, th, tw, ceilDiv(t, tf), ceilDiv(ho, th), ceilDiv(wo, tw)};
         }
 
-        int cgmax(Map<String, String> shape) {
-            String v = shapeKey(shape, "cgmax", "auto");
-            int m = v.equals("auto") ? (cg <= 4 ? 4 : cg <= 8 ? 8 : 16) : Integer.parseInt(v);
-            if (m != 4 && m != 8 && m != 16) {
-                throw new IllegalArgumentException("cgmax " + m + ": the cubin has gc_fwd_kernel<4>, <8>, <16>");
-            }
-            if (m < cg) {
-                throw new IllegalArgumentException("cgmax " + m + " < cg " + cg + ": too few accumulators");
-            }
-            return m;
-        }
-
         @Override
         List<Launch> launches(long[] addr, long scratch, Map<String, String> shape, DeviceInfo dev) {
             int[] tl = tile(shape);
@@ -698,8 +721,7 @@ public final class CubinKernelBench {
 
         @Override
         float[] reference(float[][] in) {
-            ConvSpec spec = ConvSpec.builder().kernel(1, 3, 3).stride(1, stride, stride).padding(0, 1, 1)
-                    .groups(c / cg).build();
+            ConvSpec spec = spec();
             try (TensorScope sc = TensorScope.open()) {
                 CpuBackend cpu = CpuBackend.get();
                 Tensor x = Tensor.of(in[0], Shape.of(n, c, t, h, w));
@@ -712,16 +734,6 @@ public final class CubinKernelBench {
                         Tensor.of(in[5], c), 1e-5, relu).toFloatArray();
             }
         }
-
-        @Override
-        double bytes() {
-            return 4.0 * (xElems() + yElems());
-        }
-
-        @Override
-        double flops() {
-            return 2.0 * yElems() * cg * 9;
-        }
     }
 
     // ---- gconv-cl: gcl_kernel<St, CGMAX, TRANS>(src, w, dst, GclDims d, GclTile t), fp32 (grouped_conv_ndhwc.cu)
@@ -730,56 +742,26 @@ public final class CubinKernelBench {
      * [N][T][H][W][C] and [N][T][Ho][Wo][C], w KTRSC [C][3][3][cg]. tile: auto (gcl_tile's) or FxHxQ (frames x rows x
      * threads per row, each thread GCL_P columns), at most 128 threads; the window it stages must fit 36 KB.
      */
-    static final class GroupedConvCl extends Problem {
+    static final class GroupedConvCl extends GroupedProblem {
         static final int THREADS = 128;  // GCL_THREADS
         static final int P = 4;          // GCL_P
         static final int CHUNK = 8;      // GCL_CHUNK
         static final int XS = 9216;      // GCL_XS
-        final int n;
-        final int c;
-        final int cg;
-        final int t;
-        final int h;
-        final int w;
-        final int stride;
-        final int ho;
-        final int wo;
         final boolean trans;
 
         GroupedConvCl(Map<String, String> cfg) {
             super(cfg);
-            n = i("N");
-            c = i("C");
-            cg = Integer.parseInt(cfg.getOrDefault("cg", "8"));
-            t = i("T");
-            h = i("H");
-            w = i("W");
-            stride = Integer.parseInt(cfg.getOrDefault("stride", "1"));
             String pass = cfg.getOrDefault("pass", "fwd");
             if (!pass.matches("fwd|bwd-data")) {
                 throw new IllegalArgumentException("pass must be fwd or bwd-data");
             }
             trans = pass.equals("bwd-data");
-            if (n < 1 || c < 1 || t < 1 || h < 1 || w < 1 || cg < 1 || cg > 16 || c % cg != 0 || stride < 1
-                    || stride > 2 || n > 65535 || c / cg > 65535) {
-                throw new IllegalArgumentException("bad size N=" + n + " C=" + c + " cg=" + cg + " stride=" + stride);
-            }
-            ho = (h - 1) / stride + 1;
-            wo = (w - 1) / stride + 1;
         }
 
         @Override
         String describe() {
             return (trans ? "bwd-data " : "fwd ") + (stride == 2 ? "s2 " : "") + "[" + n + "," + c + "," + t + "," + h
                     + "," + w + "] cg=" + cg;
-        }
-
-        long xElems() {
-            return (long) n * t * h * w * c;
-        }
-
-        long yElems() {
-            return (long) n * t * ho * wo * c;
         }
 
         // src (x or dy), w, dst (y or dx)
@@ -859,15 +841,6 @@ public final class CubinKernelBench {
             return tl;
         }
 
-        int cgmax(Map<String, String> shape) {
-            String v = shapeKey(shape, "cgmax", "auto");
-            int m = v.equals("auto") ? (cg <= 4 ? 4 : cg <= 8 ? 8 : 16) : Integer.parseInt(v);
-            if (m != 4 && m != 8 && m != 16 || m < cg) {
-                throw new IllegalArgumentException("cgmax " + m + ": 4, 8 or 16, at least cg " + cg);
-            }
-            return m;
-        }
-
         @Override
         List<Launch> launches(long[] addr, long scratch, Map<String, String> shape, DeviceInfo dev) {
             int[] tl = tile(shape);
@@ -908,8 +881,7 @@ public final class CubinKernelBench {
 
         @Override
         float[] reference(float[][] in) {
-            ConvSpec spec = ConvSpec.builder().kernel(1, 3, 3).stride(1, stride, stride).padding(0, 1, 1)
-                    .groups(c / cg).build();
+            ConvSpec spec = spec();
             long xs = (long) t * h * w;
             long ys = (long) t * ho * wo;
             try (TensorScope sc = TensorScope.open()) {
@@ -923,16 +895,6 @@ public final class CubinKernelBench {
                 return permute(cpu.conv3dBackwardData(dy, wt, spec, Shape.of(n, c, t, h, w)).toFloatArray(), n, c, xs,
                         true);
             }
-        }
-
-        @Override
-        double bytes() {
-            return 4.0 * (xElems() + yElems());
-        }
-
-        @Override
-        double flops() {
-            return 2.0 * yElems() * cg * 9;
         }
     }
 

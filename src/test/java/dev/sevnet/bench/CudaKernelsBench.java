@@ -697,22 +697,13 @@ public final class CudaKernelsBench {
                             Tensor w = gpu.toMemoryFormat(w0, MemoryFormat.CHANNELS_LAST);
                             Tensor b = rand(gpu, r, Shape.of(c))) {
                         for (boolean residual : new boolean[] {false, true}) {
-                            double[] ms = new double[routes.length];
                             // what AUTO kept: the routes it recorded while measuring this row (none: measured before)
                             java.util.Map<String, String> before = gpu.algorithmCache().routes();
-                            for (int i = 0; i < routes.length; i++) {
-                                gpu.forceRoute(routes[i]);
-                                Supplier<Tensor> op = residual
-                                        ? () -> gpu.conv3dResidual(x, w, b, ConvSpec.of(1), res, true)
-                                        : () -> gpu.conv3d(x, w, b, ConvSpec.of(1), true);
-                                try {
-                                    ms[i] = gpu.cudaDevice().timeMillis(reps, () -> op.get().close());
-                                } catch (RuntimeException e) {
-                                    ms[i] = Double.NaN;
-                                    System.err.println("route " + routes[i] + " failed: " + e.getMessage());
-                                }
-                            }
-                            double best = java.util.Arrays.stream(ms).filter(v -> !Double.isNaN(v)).min().orElse(Double.NaN);
+                            Supplier<Tensor> op = residual
+                                    ? () -> gpu.conv3dResidual(x, w, b, ConvSpec.of(1), res, true)
+                                    : () -> gpu.conv3d(x, w, b, ConvSpec.of(1), true);
+                            double[] ms = timeRoutes(gpu, reps, routes, op);
+                            double best = minimum(ms);
                             double tf = flops / (best * 1e-3) / 1e12;
                             System.out.println(String.format(Locale.ROOT,
                                     "| bias%s + ReLU | %s | %s | %.3f | %.3f | %.3f | %.3f | %s | %.1f |",
@@ -765,19 +756,9 @@ public final class CudaKernelsBench {
                                 case "bwd-data" -> () -> gpu.conv3dBackwardData(dy, w, spec, xs);
                                 default -> () -> gpu.conv3dBackwardWeight(x, dy, spec, w.shape());
                             };
-                            double[] ms = new double[routes.length];
                             java.util.Map<String, String> before = gpu.algorithmCache().routes();
-                            for (int i = 0; i < routes.length; i++) {
-                                gpu.forceRoute(routes[i]);
-                                try {
-                                    ms[i] = gpu.cudaDevice().timeMillis(reps, () -> op.get().close());
-                                } catch (RuntimeException e) {
-                                    ms[i] = Double.NaN;
-                                    System.err.println("route " + routes[i] + " failed: " + e.getMessage());
-                                }
-                            }
-                            double best = java.util.Arrays.stream(ms).filter(v -> !Double.isNaN(v)).min()
-                                    .orElse(Double.NaN);
+                            double[] ms = timeRoutes(gpu, reps, routes, op);
+                            double best = minimum(ms);
                             double gbs = bytes / (best * 1e-3) / 1e9;
                             System.out.println(String.format(Locale.ROOT,
                                     "| %s | %s s%d | %s | %.3f | %.3f | %.3f | %.3f | %s | %.0f | %.0f%% |", pass, xs, st,
@@ -790,6 +771,28 @@ public final class CudaKernelsBench {
             gpu.forceRoute(null);
             gpu.setAllowTf32(false);
         }
+    }
+
+    /**
+     * {@code op}'s device time with each route forced in turn ({@code null}: measured, as AUTO runs it); NaN for a route
+     * that failed (said on stderr). The caller resets the forced route.
+     */
+    private static double[] timeRoutes(CudaBackend gpu, int reps, String[] routes, Supplier<Tensor> op) {
+        double[] ms = new double[routes.length];
+        for (int i = 0; i < routes.length; i++) {
+            gpu.forceRoute(routes[i]);
+            try {
+                ms[i] = gpu.cudaDevice().timeMillis(reps, () -> op.get().close());
+            } catch (RuntimeException e) {
+                ms[i] = Double.NaN;
+                System.err.println("route " + routes[i] + " failed: " + e.getMessage());
+            }
+        }
+        return ms;
+    }
+
+    private static double minimum(double[] ms) {
+        return java.util.Arrays.stream(ms).filter(v -> !Double.isNaN(v)).min().orElse(Double.NaN);
     }
 
     /** The routes AUTO recorded since {@code before} (a problem's nested ones too, e.g. the ncdhw route's), or "-". */

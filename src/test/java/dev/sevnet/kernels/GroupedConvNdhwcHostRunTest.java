@@ -21,7 +21,6 @@ import dev.sevnet.tensor.Half;
 import dev.sevnet.tensor.Shape;
 import dev.sevnet.tensor.Tensor;
 import dev.sevnet.tensor.TensorScope;
-import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -63,23 +62,11 @@ class GroupedConvNdhwcHostRunTest {
     // ---- fp16 host tensors (raw bits) ----
 
     static Tensor randnF16(Random r, long... dims) {
-        Shape s = Shape.of(dims);
-        Tensor t = Tensor.empty(s, DType.FLOAT16);
-        ByteBuffer b = t.hostBuffer();
-        for (int i = 0; i < s.size(); i++) {
-            b.putShort(2 * i, Half.fromFloat((float) r.nextGaussian()));
-        }
-        return t;
+        return KernelTestSupport.randn16(r, DType.FLOAT16, dims);
     }
 
     static Tensor nanF16(long... dims) {
-        Shape s = Shape.of(dims);
-        Tensor t = Tensor.empty(s, DType.FLOAT16);
-        ByteBuffer b = t.hostBuffer();
-        for (int i = 0; i < s.size(); i++) {
-            b.putShort(2 * i, (short) 0x7e00);
-        }
-        return t;
+        return KernelTestSupport.nan16(DType.FLOAT16, dims);
     }
 
     /** fp16 result against the reference on the same inputs: within one fp16 ulp, nearly all bit-equal. */

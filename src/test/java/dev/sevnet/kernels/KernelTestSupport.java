@@ -3,8 +3,11 @@ package dev.sevnet.kernels;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import dev.sevnet.tensor.DType;
+import dev.sevnet.tensor.Half;
 import dev.sevnet.tensor.Shape;
 import dev.sevnet.tensor.Tensor;
+import java.nio.ByteBuffer;
 import java.util.Random;
 
 /**
@@ -36,6 +39,29 @@ final class KernelTestSupport {
             d[i] = (float) (lo + (hi - lo) * r.nextDouble());
         }
         return Tensor.of(d, s);
+    }
+
+    /** Random values rounded to 16 bits (raw bits, dtype BFLOAT16 or FLOAT16). */
+    static Tensor randn16(Random r, DType dt, long... dims) {
+        Shape s = Shape.of(dims);
+        Tensor t = Tensor.empty(s, dt);
+        ByteBuffer b = t.hostBuffer();
+        for (int i = 0; i < s.size(); i++) {
+            float v = (float) r.nextGaussian();
+            b.putShort(2 * i, dt == DType.BFLOAT16 ? Half.floatToBf16(v) : Half.fromFloat(v));
+        }
+        return t;
+    }
+
+    /** A 16-bit tensor of NaN bits: an element left unwritten shows up. */
+    static Tensor nan16(DType dt, long... dims) {
+        Shape s = Shape.of(dims);
+        Tensor t = Tensor.empty(s, dt);
+        ByteBuffer b = t.hostBuffer();
+        for (int i = 0; i < s.size(); i++) {
+            b.putShort(2 * i, dt == DType.BFLOAT16 ? (short) 0x7fc0 : (short) 0x7e00);
+        }
+        return t;
     }
 
     /** A tensor of NaN: an output element the code under test forgets to write shows up. */

@@ -60,24 +60,12 @@ class TemporalConvNdhwcHostRunTest {
 
     /** Random values rounded to bf16. */
     static Tensor randnBf16(Random r, long... dims) {
-        Shape s = Shape.of(dims);
-        Tensor t = Tensor.empty(s, DType.BFLOAT16);
-        ByteBuffer b = t.hostBuffer();
-        for (int i = 0; i < s.size(); i++) {
-            b.putShort(2 * i, Half.floatToBf16((float) r.nextGaussian()));
-        }
-        return t;
+        return KernelTestSupport.randn16(r, DType.BFLOAT16, dims);
     }
 
     /** A bf16 tensor of NaN bits: an element left unwritten shows up. */
     static Tensor nanBf16(long... dims) {
-        Shape s = Shape.of(dims);
-        Tensor t = Tensor.empty(s, DType.BFLOAT16);
-        ByteBuffer b = t.hostBuffer();
-        for (int i = 0; i < s.size(); i++) {
-            b.putShort(2 * i, (short) 0x7fc0);
-        }
-        return t;
+        return KernelTestSupport.nan16(DType.BFLOAT16, dims);
     }
 
     /** fp32 copy of a bf16 tensor (exact). */

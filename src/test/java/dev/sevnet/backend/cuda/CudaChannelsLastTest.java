@@ -212,32 +212,8 @@ class CudaChannelsLastTest {
                     ConvSpec spec = (ConvSpec) cs[0];
                     long[] c = (long[]) cs[1];
                     try (TensorScope scope = TensorScope.open()) {
-                        Shape xShape = Shape.of(java.util.Arrays.copyOf(c, 5));
-                        long co = c[5];
-                        Shape wShape = Shape.of(co, c[1] / spec.groups(), spec.kT(), spec.kH(), spec.kW());
-                        Shape yShape = spec.outputShape(xShape, co);
-                        Tensor x = rand(r, dt, 1, xShape.dims());
-                        Tensor w = rand(r, dt, 1.0 / Math.sqrt((double) c[1] / spec.groups() * spec.kernelVolume()),
-                                wShape.dims());
-                        Tensor dy = rand(r, dt, 1, yShape.dims());
-                        Tensor res = rand(r, dt, 1, yShape.dims());
-                        Tensor bias = CudaBackendOpsTest.rand(r, co);
-                        String what = dt + " " + (route == null ? "measured" : route) + " " + spec + " " + xShape
-                                + " -> " + co;
-                        Tensor gx = upCl(x);
-                        for (Tensor gw : new Tensor[] {upCl(w), gpu.toDevice(w)}) {
-                            String ww = what + (gw.isChannelsLast() ? "" : " (contiguous w)");
-                            Tensor y = gpu.conv3d(gx, gw, gpu.toDevice(bias), spec, true);
-                            assertTrue(y.isChannelsLast() && y.dtype() == dt, y.toString());
-                            close(cpu.conv3d(x, w, bias, spec, true), y, rtol, ww + " forward");
-                            close(cpu.conv3dResidual(x, w, null, spec, res, false),
-                                    gpu.conv3dResidual(gx, gw, null, spec, upCl(res), false), rtol, ww + " residual");
-                            close(cpu.conv3dBackwardData(dy, w, spec, xShape),
-                                    gpu.conv3dBackwardData(upCl(dy), gw, spec, xShape), rtol, ww + " backward data");
-                        }
-                        Tensor dw = gpu.conv3dBackwardWeight(gx, upCl(dy), spec, wShape);
-                        assertTrue(dw.isChannelsLast() || MemoryFormat.isLayoutInvariant(wShape), dw.toString());
-                        close(cpu.conv3dBackwardWeight(x, dy, spec, wShape), dw, rtol, what + " backward weight");
+                        assertConvPassesMatchTheCpu(r, dt, rtol, spec, Shape.of(java.util.Arrays.copyOf(c, 5)), c[5],
+                                dt + " " + (route == null ? "measured" : route));
                     }
                 }
             } finally {
@@ -247,10 +223,43 @@ class CudaChannelsLastTest {
     }
 
     /**
+     * One channels-last conv problem on the GPU against the CPU: forward with bias + ReLU and with a residual, and
+     * backward-data, each with the weight channels-last and contiguous (reordered per call); backward-weight (dw in
+     * x's dtype, KTRSC unless its layout is the same either way). Inputs drawn from {@code r}, inside the caller's scope.
+     */
+    private void assertConvPassesMatchTheCpu(Random r, DType dt, double rtol, ConvSpec spec, Shape xShape, long co,
+            String label) {
+        long cin = xShape.get(1);
+        Shape wShape = Shape.of(co, cin / spec.groups(), spec.kT(), spec.kH(), spec.kW());
+        Shape yShape = spec.outputShape(xShape, co);
+        Tensor x = rand(r, dt, 1, xShape.dims());
+        Tensor w = rand(r, dt, 1.0 / Math.sqrt((double) cin / spec.groups() * spec.kernelVolume()), wShape.dims());
+        Tensor dy = rand(r, dt, 1, yShape.dims());
+        Tensor res = rand(r, dt, 1, yShape.dims());
+        Tensor bias = CudaBackendOpsTest.rand(r, co);
+        String what = label + " " + spec + " " + xShape + " -> " + co;
+        Tensor gx = upCl(x);
+        for (Tensor gw : new Tensor[] {upCl(w), gpu.toDevice(w)}) {
+            String ww = what + (gw.isChannelsLast() ? "" : " (contiguous w)");
+            Tensor y = gpu.conv3d(gx, gw, gpu.toDevice(bias), spec, true);
+            assertTrue(y.isChannelsLast() && y.dtype() == dt, y.toString());
+            close(cpu.conv3d(x, w, bias, spec, true), y, rtol, ww + " forward");
+            close(cpu.conv3dResidual(x, w, null, spec, res, false),
+                    gpu.conv3dResidual(gx, gw, null, spec, upCl(res), false), rtol, ww + " residual");
+            close(cpu.conv3dBackwardData(dy, w, spec, xShape), gpu.conv3dBackwardData(upCl(dy), gw, spec, xShape), rtol,
+                    ww + " backward data");
+        }
+        Tensor dw = gpu.conv3dBackwardWeight(gx, upCl(dy), spec, wShape);
+        assertTrue((dw.isChannelsLast() || MemoryFormat.isLayoutInvariant(wShape)) && dw.dtype() == dt, dw.toString());
+        close(cpu.conv3dBackwardWeight(x, dy, spec, wShape), dw, rtol, what + " backward weight");
+    }
+
+    /**
      * sevnet's channels-last grouped 1x3x3 conv (kernels/grouped_conv_ndhwc.cu) against the CPU: forced (route
      * {@code sevnet} in AUTO, and kernel mode CUSTOM, which takes it unmeasured), forward with bias + ReLU and with a
-     * residual, backward-data, backward-weight (KTRSC dw in x's dtype); 4, 8, 12 (two channel chunks) and 16 channels a group, stride 1 and 2, ragged planes, a
-     * one-position plane, a large stride-2 plane (the tile shrunk to fit shared memory), a contiguous weight.
+     * residual, backward-data, backward-weight (KTRSC dw in x's dtype); 4, 8, 12 (two channel chunks) and 16 channels
+     * a group, stride 1 and 2, ragged planes, a one-position plane, a large stride-2 plane (the tile shrunk to fit
+     * shared memory), a contiguous weight.
      */
     @ParameterizedTest
     @CsvSource({"FLOAT32, 1e-4", "BFLOAT16, 1e-2", "FLOAT16, 2e-3"})
@@ -272,30 +281,7 @@ class CudaChannelsLastTest {
                     int cg = (Integer) cs[2];
                     ConvSpec spec = new ConvSpec(1, 3, 3, 1, st, st, 0, 1, 1, (int) (c[1] / cg));
                     try (TensorScope scope = TensorScope.open()) {
-                        Shape xShape = Shape.of(c);
-                        long co = c[1];
-                        Shape wShape = Shape.of(co, cg, 1, 3, 3);
-                        Shape yShape = spec.outputShape(xShape, co);
-                        Tensor x = rand(r, dt, 1, xShape.dims());
-                        Tensor w = rand(r, dt, 1.0 / Math.sqrt(cg * 9.0), wShape.dims());
-                        Tensor dy = rand(r, dt, 1, yShape.dims());
-                        Tensor res = rand(r, dt, 1, yShape.dims());
-                        Tensor bias = CudaBackendOpsTest.rand(r, co);
-                        String what = dt + " " + mode + " " + spec + " " + xShape;
-                        Tensor gx = upCl(x);
-                        for (Tensor gw : new Tensor[] {upCl(w), gpu.toDevice(w)}) {
-                            String ww = what + (gw.isChannelsLast() ? "" : " (contiguous w)");
-                            Tensor y = gpu.conv3d(gx, gw, gpu.toDevice(bias), spec, true);
-                            assertTrue(y.isChannelsLast() && y.dtype() == dt, y.toString());
-                            close(cpu.conv3d(x, w, bias, spec, true), y, rtol, ww + " forward");
-                            close(cpu.conv3dResidual(x, w, null, spec, res, false),
-                                    gpu.conv3dResidual(gx, gw, null, spec, upCl(res), false), rtol, ww + " residual");
-                            close(cpu.conv3dBackwardData(dy, w, spec, xShape),
-                                    gpu.conv3dBackwardData(upCl(dy), gw, spec, xShape), rtol, ww + " backward data");
-                        }
-                        Tensor dw = gpu.conv3dBackwardWeight(gx, upCl(dy), spec, wShape);
-                        assertTrue(dw.isChannelsLast() && dw.dtype() == dt, dw.toString());
-                        close(cpu.conv3dBackwardWeight(x, dy, spec, wShape), dw, rtol, what + " backward weight");
+                        assertConvPassesMatchTheCpu(r, dt, rtol, spec, Shape.of(c), c[1], dt + " " + mode);
                     }
                 }
             } finally {
