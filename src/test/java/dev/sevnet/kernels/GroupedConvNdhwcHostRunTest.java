@@ -3,15 +3,13 @@ package dev.sevnet.kernels;
 import static dev.sevnet.kernels.KernelTestSupport.nan;
 import static dev.sevnet.kernels.KernelTestSupport.ok;
 import static dev.sevnet.kernels.KernelTestSupport.randn;
-import static dev.sevnet.kernels.TemporalConvNdhwcHostRunTest.assertBf16;
 import static dev.sevnet.kernels.TemporalConvNdhwcHostRunTest.assertFp32;
+import static dev.sevnet.kernels.TemporalConvNdhwcHostRunTest.assertHalf;
 import static dev.sevnet.kernels.TemporalConvNdhwcHostRunTest.assertRoundedOnce;
 import static dev.sevnet.kernels.TemporalConvNdhwcHostRunTest.bits;
 import static dev.sevnet.kernels.TemporalConvNdhwcHostRunTest.expectError;
 import static dev.sevnet.kernels.TemporalConvNdhwcHostRunTest.nanBf16;
 import static dev.sevnet.kernels.TemporalConvNdhwcHostRunTest.randnBf16;
-import static dev.sevnet.kernels.TemporalConvNdhwcHostRunTest.rms;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.sevnet.backend.ConvSpec;
@@ -67,28 +65,6 @@ class GroupedConvNdhwcHostRunTest {
 
     static Tensor nanF16(long... dims) {
         return KernelTestSupport.nan16(DType.FLOAT16, dims);
-    }
-
-    /** fp16 result against the reference on the same inputs: within one fp16 ulp, nearly all bit-equal. */
-    static void assertF16(Tensor expected, Tensor actual, String what) {
-        short[] eb = bits(expected);
-        short[] ab = bits(actual);
-        float[] e = expected.toFloatArray();
-        double slack = 1e-5 * rms(e);
-        int equal = 0;
-        for (int i = 0; i < eb.length; i++) {
-            if (eb[i] == ab[i]) {
-                equal++;
-                continue;
-            }
-            float a = Half.toFloat(ab[i]);
-            double ulp = Math.scalb(1.0, Math.max(Math.getExponent(e[i]), -14) - 10);
-            if (!(Math.abs((double) e[i] - a) <= ulp + slack)) {
-                fail(what + "[" + i + "]: expected " + e[i] + ", got " + a + " (more than one fp16 ulp)");
-            }
-        }
-        double frac = eb.length == 0 ? 1 : (double) equal / eb.length;
-        assertTrue(frac >= 0.99, what + ": only " + frac + " of the elements bit-equal to the reference");
     }
 
     /** fp16 = round_fp16(fp32) element by element, bit for bit. */
@@ -159,13 +135,9 @@ class GroupedConvNdhwcHostRunTest {
                             c, cg, t, h, w, st, dtype), "reference");
                     ok(NativeCore.sev_hostrun_grouped_conv_ndhwc_backward_data(dy.address(), wk.address(),
                             dx.address(), n, c, cg, t, h, w, st, dtype), "hostrun");
-                    if (bf) {
-                        assertBf16(ref, y, what + " forward");
-                        assertBf16(dref, dx, what + " backward data");
-                    } else {
-                        assertF16(ref, y, what + " forward");
-                        assertF16(dref, dx, what + " backward data");
-                    }
+                    DType dt = bf ? DType.BFLOAT16 : DType.FLOAT16;
+                    assertHalf(ref, y, dt, what + " forward");
+                    assertHalf(dref, dx, dt, what + " backward data");
                     // the fp32 body on the widened inputs: the same sums in the same order, rounded once
                     Tensor y32 = nan(n, t, ho, wo, c);
                     Tensor dx32 = nan(n, t, h, w, c);

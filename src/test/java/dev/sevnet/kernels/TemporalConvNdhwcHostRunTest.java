@@ -118,6 +118,15 @@ class TemporalConvNdhwcHostRunTest {
 
     /** bf16 y/dx against the reference on the same bf16 inputs: within one bf16 ulp, nearly all bit-equal. */
     static void assertBf16(Tensor expected, Tensor actual, String what) {
+        assertHalf(expected, actual, DType.BFLOAT16, what);
+    }
+
+    /**
+     * A 16-bit (bf16 or fp16) result against the reference on the same inputs: within one ulp of the format (plus
+     * 1e-5 rms for results that cancel to near zero), nearly all bit-equal.
+     */
+    static void assertHalf(Tensor expected, Tensor actual, DType dt, String what) {
+        boolean bf = dt == DType.BFLOAT16;
         short[] eb = bits(expected);
         short[] ab = bits(actual);
         float[] e = expected.toFloatArray();
@@ -128,10 +137,10 @@ class TemporalConvNdhwcHostRunTest {
                 equal++;
                 continue;
             }
-            float a = Half.bf16ToFloat(ab[i]);
-            double err = Math.abs((double) e[i] - a);
-            if (!(err <= bf16Ulp(e[i]) + slack)) {
-                fail(what + "[" + i + "]: expected " + e[i] + ", got " + a + " (more than one bf16 ulp)");
+            float a = bf ? Half.bf16ToFloat(ab[i]) : Half.toFloat(ab[i]);
+            double ulp = bf ? bf16Ulp(e[i]) : Math.scalb(1.0, Math.max(Math.getExponent(e[i]), -14) - 10);
+            if (!(Math.abs((double) e[i] - a) <= ulp + slack)) {
+                fail(what + "[" + i + "]: expected " + e[i] + ", got " + a + " (more than one " + dt + " ulp)");
             }
         }
         double frac = eb.length == 0 ? 1 : (double) equal / eb.length;
