@@ -7,7 +7,7 @@
 #include "sevc_common.cuh"
 
 namespace {
-// grid (tiles, groups, items), block gcl_threads(t); TRANS: backward-data (src dy, dst dx), else forward (x, y)
+// grid (tiles x groups, 1, items), block gcl_threads(t); TRANS: backward-data (src dy, dst dx), else forward (x, y)
 template <class St, int CGMAX, bool TRANS>
 __global__ void __launch_bounds__(GCL_THREADS) gcl_kernel(const typename St::storage* __restrict__ src,
                                                           const typename St::storage* __restrict__ w,
@@ -15,8 +15,10 @@ __global__ void __launch_bounds__(GCL_THREADS) gcl_kernel(const typename St::sto
   extern __shared__ float smem[];  // the window's planes, then the weights: sized to the tile (occupancy)
   float* xs = smem;
   float* ws = smem + t.plane * t.chunk;
-  const int n = blockIdx.z, g = blockIdx.y, threads = blockDim.x;
-  const GclOrigin o = gcl_origin(t, d, blockIdx.x, TRANS);
+  // the group is the fastest block index: consecutive blocks read adjacent channel slices of the same positions
+  // (the same sectors), not the next tile of the same slice
+  const int groups = d.C / d.cg, n = blockIdx.z, g = blockIdx.x % groups, threads = blockDim.x;
+  const GclOrigin o = gcl_origin(t, d, blockIdx.x / groups, TRANS);
   for (int slot = threadIdx.x; slot < d.cg * 9 * d.cg; slot += threads) gcl_load_weight_slot<St>(ws, slot, w, g, d.cg, TRANS);
   float acc[GCL_P][CGMAX];
 #pragma unroll
@@ -38,14 +40,14 @@ __global__ void __launch_bounds__(GCL_THREADS) gcl_kernel(const typename St::sto
   gcl_store<St, CGMAX>(dst, acc, t, d, o, n, g, threadIdx.x, TRANS);
 }
 
-// grid (splits, groups), block p.threads: split blockIdx.x's partial of group blockIdx.y's dw
+// grid (splits x groups), block p.threads: the partial of split blockIdx.x / groups for group blockIdx.x % groups
 template <class St, int CGMAX>
 __global__ void __launch_bounds__(GCL_DW_THREADS) gcl_dw_kernel(const typename St::storage* __restrict__ x,
                                                                 const typename St::storage* __restrict__ dy,
                                                                 float* __restrict__ part, GclDims d, GclDwPlan p) {
   extern __shared__ float sm[];
-  const int g = blockIdx.y, tid = threadIdx.x;
-  const int64_t split = blockIdx.x, first = split * p.per_split;
+  const int groups = d.C / d.cg, g = blockIdx.x % groups, tid = threadIdx.x;
+  const int64_t split = blockIdx.x / groups, first = split * p.per_split;
   const int64_t last = first + p.per_split < p.tiles ? first + p.per_split : p.tiles;
   const int64_t per_item = gcl_tiles(p.t);
   const int slots = gcl_dw_slots(p.t, d.cg);
@@ -74,7 +76,7 @@ __global__ void gcl_dw_reduce_kernel(const float* __restrict__ part, float* __re
 
 template <class St>
 void launch_dw(const void* x, const void* dy, float* part, const GclDims& d, const GclDwPlan& p, cudaStream_t st) {
-  const dim3 grid((unsigned)p.splits, (unsigned)(d.C / d.cg));
+  const dim3 grid((unsigned)(p.splits * (d.C / d.cg)));  // at most GCL_DW_TARGET_BLOCKS + groups
   const size_t smem = sizeof(float) * (size_t)gcl_dw_smem(p, d.cg);  // <= GCL_XS floats (36 KB)
   typedef typename St::storage S;
   if (d.cg <= 4)
@@ -122,7 +124,7 @@ int run_dw(const char* what, const void* x, const void* dy, float* dw, int N, in
 
 template <class St, bool TRANS>
 void launch(const void* src, const void* w, void* dst, const GclDims& d, const GclTile& t, cudaStream_t st) {
-  const dim3 grid((unsigned)gcl_tiles(t), (unsigned)(d.C / d.cg), (unsigned)d.N);
+  const dim3 grid((unsigned)(gcl_tiles(t) * (d.C / d.cg)), 1, (unsigned)d.N);
   const int threads = gcl_threads(t);
   const size_t smem = sizeof(float) * ((size_t)t.plane * t.chunk + (size_t)d.cg * 9 * d.cg);  // < 48 KB (gcl_tile)
   typedef typename St::storage S;
@@ -147,7 +149,8 @@ int run(const char* what, bool trans, const void* src, const void* w, void* dst,
   if (empty) return SEVC_OK;
   const GclDims d = gcl_dims(N, C, cg, T, H, W, s);
   const GclTile t = gcl_tile(d, trans);
-  if (gcl_tiles(t) > 0x7fffffff) return sevc::fail(SEVC_E_ARG, "grouped_conv_ndhwc: more than 2^31 tiles (grid x)");
+  if (gcl_tiles(t) * (C / cg) > 0x7fffffff)
+    return sevc::fail(SEVC_E_ARG, "grouped_conv_ndhwc: more than 2^31 tiles x groups (grid x)");
   const cudaStream_t st = sevc::as_stream(stream);
   if (dtype == SEV_DT_F32)
     trans ? launch<SevF32, true>(src, w, dst, d, t, st) : launch<SevF32, false>(src, w, dst, d, t, st);

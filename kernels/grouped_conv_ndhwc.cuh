@@ -10,6 +10,7 @@
 // multiply-add of the group's tiny GEMM: it is a stencil, done as one.
 //
 // One block: one (item n, group g) and a tile of tf frames x th rows x (tq * GCL_P) columns of the positions it
+// (blocks ordered group-fastest: neighbours read the same positions' adjacent channel slices, sharing sectors in L2)
 // writes (outputs y forward, inputs dx backward-data); a thread owns GCL_P of a row's columns, tq apart (thread q
 // has columns q, q + tq, ...: consecutive threads read consecutive staged columns, so shared loads do not
 // conflict), and its cg accumulators per column (registers: CGMAX = 4, 8 or 16 by template). The window the tile
@@ -370,7 +371,7 @@ inline const char* gcl_bad_args(int N, int C, int cg, int T, int H, int W, int s
   if (s != 1 && s != 2) return "stride must be 1 or 2";
   if (dtype < 0 || dtype > 2) return "dtype must be 0 (fp32), 1 (bf16) or 2 (fp16)";
   if (N > 65535) return "more than 65535 items (grid z)";
-  if (C / cg > 65535) return "more than 65535 groups (grid y)";
+  if (C / cg > 65535) return "more than 65535 groups";
   if ((int64_t)N * T * H * W * C >= ((int64_t)1 << 40)) return "tensor above 2^40 elements";
   if (null_pointer) return "NULL pointer";
   return nullptr;

@@ -244,7 +244,8 @@ int gcl_checked(const char* what, bool trans, const void* src, const void* w, vo
   if (why) return sev::fail(SEV_EINVAL, std::string(what) + ": " + why);
   if (empty) return SEV_OK;
   const GclDims d = gcl_dims(N, C, cg, T, H, W, s);
-  if (gcl_tiles(gcl_tile(d, trans)) > 0x7fffffff) return sev::fail(SEV_EINVAL, std::string(what) + ": more than 2^31 tiles");
+  if (gcl_tiles(gcl_tile(d, trans)) * (C / cg) > 0x7fffffff)
+    return sev::fail(SEV_EINVAL, std::string(what) + ": more than 2^31 tiles x groups");
   if (dtype == SEV_DT_F32)
     gcl_host_cg<SevF32>(trans, src, w, dst, d);
   else if (dtype == SEV_DT_BF16)

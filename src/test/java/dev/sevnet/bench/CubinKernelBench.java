@@ -846,8 +846,8 @@ public final class CubinKernelBench {
             int[] tl = tile(shape);
             int m = cgmax(shape);
             long tiles = (long) tl[3] * tl[4] * tl[5];
-            if (tiles > Integer.MAX_VALUE) {
-                throw new IllegalArgumentException("too many tiles");
+            if (tiles * (c / cg) > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("too many tiles x groups");
             }
             int smem = 4 * (tl[8] * tl[9] + cg * 9 * cg);
             ByteBuffer tb = le(40);
@@ -857,7 +857,7 @@ public final class CubinKernelBench {
             Args a = new Args().ptr("src", addr[0]).ptr("w", addr[1]).ptr("dst", addr[2])
                     .struct("d", gcDims(n, c, cg, t, h, w, stride)).struct("t", tb);
             return List.of(new Launch("grouped_conv_ndhwc", "gcl_kernel<SevF32, " + m + ", " + trans + ">",
-                    dim3(tiles, c / cg, n), dim3((long) tl[0] * tl[1] * tl[2], 1, 1), smem, a));
+                    dim3(tiles * (c / cg), 1, n), dim3((long) tl[0] * tl[1] * tl[2], 1, 1), smem, a));
         }
 
         /** NDHWC <-> NCDHW of [n][s][ch] and [n][ch][s] buffers. */

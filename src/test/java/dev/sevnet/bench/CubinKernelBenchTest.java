@@ -161,8 +161,8 @@ class CubinKernelBenchTest {
     void channelsLastGroupedConvLaunchShapes() {
         Map<String, String> g8 = Map.of("N", "8", "C", "64", "cg", "8", "T", "16", "H", "56", "W", "56");
         CubinKernelBench.Launch auto = one("gconv-cl", g8);
-        // 56 columns: 16 threads a row (4 columns each), 8 rows, one frame: 128 threads; tiles 16 x 7 x 1
-        assertArrayEquals(new int[] {112, 8, 8}, auto.grid());
+        // 56 columns: 16 threads a row (4 columns each), 8 rows, one frame: 128 threads; tiles 16 x 7 x 1, 8 groups
+        assertArrayEquals(new int[] {112 * 8, 1, 8}, auto.grid());
         assertArrayEquals(new int[] {128, 1, 1}, auto.block());
         assertEquals(4 * ((10 * 66 | 1) * 8 + 8 * 9 * 8), auto.smem());  // window 10 x 66 x 8 channels, then w
         assertEquals("gcl_kernel<SevF32, 8, false>", auto.kernel());
