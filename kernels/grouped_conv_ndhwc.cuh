@@ -10,8 +10,8 @@
 // multiply-add of the group's tiny GEMM: it is a stencil, done as one.
 //
 // One block: one (item n, group g) and a tile of tf frames x th rows x (tq * GCL_P) columns of the positions it
-// (blocks ordered group-fastest: neighbours read the same positions' adjacent channel slices, sharing sectors in L2)
-// writes (outputs y forward, inputs dx backward-data); a thread owns GCL_P of a row's columns, tq apart (thread q
+// writes (outputs y forward, inputs dx backward-data; blocks ordered group-fastest, so neighbours read the same
+// positions' adjacent channel slices and share their sectors in L2); a thread owns GCL_P of a row's columns, tq apart (thread q
 // has columns q, q + tq, ...: consecutive threads read consecutive staged columns, so shared loads do not
 // conflict), and its cg accumulators per column (registers: CGMAX = 4, 8 or 16 by template). The window the tile
 // reads (x forward, dy backward-data; halo and stride included) is staged in shared memory up to GCL_CHUNK
