@@ -11,10 +11,10 @@
 //
 // One block: one (item n, group g) and a tile of tf frames x th rows x (tq * GCL_P) columns of the positions it
 // writes (outputs y forward, inputs dx backward-data; blocks ordered group-fastest, so neighbours read the same
-// positions' adjacent channel slices and share their sectors in L2); a thread owns GCL_P of a row's columns, tq apart (thread q
-// has columns q, q + tq, ...: consecutive threads read consecutive staged columns, so shared loads do not
-// conflict), and its cg accumulators per column (registers: CGMAX = 4, 8 or 16 by template). The window the tile
-// reads (x forward, dy backward-data; halo and stride included) is staged in shared memory up to GCL_CHUNK
+// positions' adjacent channel slices and share their sectors in L2); a thread owns GCL_P of a row's columns, tq
+// apart (thread q has columns q, q + tq, ...: consecutive threads read consecutive staged columns, so shared loads
+// do not conflict), and its cg accumulators per column (registers: CGMAX = 4, 8 or 16 by template). The window the
+// tile reads (x forward, dy backward-data; halo and stride included) is staged in shared memory up to GCL_CHUNK
 // channels at a time, channel-planar (a plane per channel, its pitch odd so that the staging stores, a channel
 // per thread, do not conflict either); the global reads are a position's channels, contiguous in NDHWC. The
 // group's cg x 9 x cg weights sit in shared memory, read as broadcasts. Each staged value feeds 9 taps x cg
