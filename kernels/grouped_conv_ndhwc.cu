@@ -11,7 +11,8 @@ namespace {
 template <class St, int CGMAX, bool TRANS>
 __global__ void __launch_bounds__(GCL_THREADS) gcl_kernel(const typename St::storage* __restrict__ src,
                                                           const typename St::storage* __restrict__ w,
-                                                          typename St::storage* __restrict__ dst, GclDims d, GclTile t) {
+                                                          typename St::storage* __restrict__ dst, GclDims d, GclTile t,
+                                                          GclEpilogue e) {
   extern __shared__ float smem[];  // the window's planes, then the weights: sized to the tile (occupancy)
   float* xs = smem;
   float* ws = smem + t.plane * t.chunk;
@@ -37,7 +38,7 @@ __global__ void __launch_bounds__(GCL_THREADS) gcl_kernel(const typename St::sto
       gcl_fwd_accumulate<CGMAX>(acc, xs, ws, t, d, threadIdx.x, c0, chunk);
     __syncthreads();  // the next chunk overwrites the window
   }
-  gcl_store<St, CGMAX>(dst, acc, t, d, o, n, g, threadIdx.x, TRANS);
+  gcl_store<St, CGMAX>(dst, acc, t, d, o, n, g, threadIdx.x, TRANS, e);
 }
 
 // grid (splits x groups), block p.threads: the partial of split blockIdx.x / groups for group blockIdx.x % groups
@@ -123,21 +124,22 @@ int run_dw(const char* what, const void* x, const void* dy, float* dw, int N, in
 }
 
 template <class St, bool TRANS>
-void launch(const void* src, const void* w, void* dst, const GclDims& d, const GclTile& t, cudaStream_t st) {
+void launch(const void* src, const void* w, void* dst, const GclDims& d, const GclTile& t, const GclEpilogue& e,
+            cudaStream_t st) {
   const dim3 grid((unsigned)(gcl_tiles(t) * (d.C / d.cg)), 1, (unsigned)d.N);
   const int threads = gcl_threads(t);
   const size_t smem = sizeof(float) * ((size_t)t.plane * t.chunk + (size_t)d.cg * 9 * d.cg);  // < 48 KB (gcl_tile)
   typedef typename St::storage S;
   if (d.cg <= 4)
-    gcl_kernel<St, 4, TRANS><<<grid, threads, smem, st>>>((const S*)src, (const S*)w, (S*)dst, d, t);
+    gcl_kernel<St, 4, TRANS><<<grid, threads, smem, st>>>((const S*)src, (const S*)w, (S*)dst, d, t, e);
   else if (d.cg <= 8)
-    gcl_kernel<St, 8, TRANS><<<grid, threads, smem, st>>>((const S*)src, (const S*)w, (S*)dst, d, t);
+    gcl_kernel<St, 8, TRANS><<<grid, threads, smem, st>>>((const S*)src, (const S*)w, (S*)dst, d, t, e);
   else
-    gcl_kernel<St, 16, TRANS><<<grid, threads, smem, st>>>((const S*)src, (const S*)w, (S*)dst, d, t);
+    gcl_kernel<St, 16, TRANS><<<grid, threads, smem, st>>>((const S*)src, (const S*)w, (S*)dst, d, t, e);
 }
 
-int run(const char* what, bool trans, const void* src, const void* w, void* dst, int N, int C, int cg, int T, int H,
-        int W, int s, int dtype, void* stream) {
+int run(const char* what, bool trans, const void* src, const void* w, void* dst, const GclEpilogue& e, int N, int C,
+        int cg, int T, int H, int W, int s, int dtype, void* stream) {
   const bool empty = (int64_t)N * C * T * H * W == 0;  // nothing is read or written
   const char* why = gcl_bad_args(N, C, cg, T, H, W, s, dtype, !empty && (!src || !w || !dst));
   if (why) {
@@ -153,25 +155,27 @@ int run(const char* what, bool trans, const void* src, const void* w, void* dst,
     return sevc::fail(SEVC_E_ARG, "grouped_conv_ndhwc: more than 2^31 tiles x groups (grid x)");
   const cudaStream_t st = sevc::as_stream(stream);
   if (dtype == SEV_DT_F32)
-    trans ? launch<SevF32, true>(src, w, dst, d, t, st) : launch<SevF32, false>(src, w, dst, d, t, st);
+    trans ? launch<SevF32, true>(src, w, dst, d, t, e, st) : launch<SevF32, false>(src, w, dst, d, t, e, st);
   else if (dtype == SEV_DT_BF16)
-    trans ? launch<SevBF16, true>(src, w, dst, d, t, st) : launch<SevBF16, false>(src, w, dst, d, t, st);
+    trans ? launch<SevBF16, true>(src, w, dst, d, t, e, st) : launch<SevBF16, false>(src, w, dst, d, t, e, st);
   else
-    trans ? launch<SevF16, true>(src, w, dst, d, t, st) : launch<SevF16, false>(src, w, dst, d, t, st);
+    trans ? launch<SevF16, true>(src, w, dst, d, t, e, st) : launch<SevF16, false>(src, w, dst, d, t, e, st);
   return sevc::check_launch(what);
 }
 }  // namespace
 
 extern "C" {
 
-int sevc_grouped_conv_ndhwc_forward(const void* x, const void* w, void* y, int N, int C, int cg, int T, int H, int W,
-                                    int s, int dtype, void* stream) {
-  return run("grouped_conv_ndhwc_forward", false, x, w, y, N, C, cg, T, H, W, s, dtype, stream);
+int sevc_grouped_conv_ndhwc_forward(const void* x, const void* w, const float* bias, const void* residual, int relu,
+                                    void* y, int N, int C, int cg, int T, int H, int W, int s, int dtype, void* stream) {
+  return run("grouped_conv_ndhwc_forward", false, x, w, y, GclEpilogue{bias, residual, relu}, N, C, cg, T, H, W, s,
+             dtype, stream);
 }
 
 int sevc_grouped_conv_ndhwc_backward_data(const void* dy, const void* w, void* dx, int N, int C, int cg, int T, int H,
                                           int W, int s, int dtype, void* stream) {
-  return run("grouped_conv_ndhwc_backward_data", true, dy, w, dx, N, C, cg, T, H, W, s, dtype, stream);
+  return run("grouped_conv_ndhwc_backward_data", true, dy, w, dx, GclEpilogue{nullptr, nullptr, 0}, N, C, cg, T, H, W,
+             s, dtype, stream);
 }
 
 int sevc_grouped_conv_ndhwc_backward_weight(const void* x, const void* dy, float* dw, int N, int C, int cg, int T,

@@ -229,10 +229,19 @@ SEV_HD void gcl_bwd_accumulate(float acc[GCL_P][CGMAX], const float* xs, const f
   }
 }
 
-// thread tid's results, rounded once: y (forward, [T][Ho][Wo]) or dx (backward-data, [T][H][W])
+// The forward's epilogue (the folded model's conv + bias [+ residual] + ReLU in one pass, as bias_act_ndhwc_element
+// of channels_ndhwc.cuh computes it, but on the fp32 sum: one rounding): y = act((acc + bias[c]) + res); each part
+// optional (NULL / 0). Backward-data has none.
+struct GclEpilogue {
+  const float* bias;
+  const void* residual;  // y's storage type
+  int relu;
+};
+
+// thread tid's results, rounded once: y (forward, [T][Ho][Wo], through the epilogue) or dx (backward-data, [T][H][W])
 template <class St, int CGMAX>
 SEV_HD void gcl_store(typename St::storage* dst, const float acc[GCL_P][CGMAX], const GclTile& t, const GclDims& d,
-                      const GclOrigin& o, int n, int g, int tid, bool trans) {
+                      const GclOrigin& o, int n, int g, int tid, bool trans, const GclEpilogue& e) {
   int f, r, q;
   gcl_pos(t, tid, &f, &r, &q);
   const int DR = trans ? d.H : d.Ho, DQ = trans ? d.W : d.Wo;
@@ -242,10 +251,18 @@ SEV_HD void gcl_store(typename St::storage* dst, const float acc[GCL_P][CGMAX], 
   for (int j = 0; j < GCL_P; j++) {
     const int qi = o.w0 + q + j * t.tq;
     if (qi < DQ) {
-      typename St::storage* out = dst + (((int64_t)n * d.T + ti) * DR + ri) * DQ * d.C + (int64_t)qi * d.C + g * d.cg;
+      const int64_t at = (((int64_t)n * d.T + ti) * DR + ri) * DQ * d.C + (int64_t)qi * d.C + g * d.cg;
+      const typename St::storage* res = (const typename St::storage*)e.residual;
       GCL_UNROLL
-      for (int c = 0; c < CGMAX; c++)
-        if (c < d.cg) out[c] = St::store(acc[j][c]);
+      for (int c = 0; c < CGMAX; c++) {
+        if (c < d.cg) {
+          float v = acc[j][c];
+          if (e.bias) v = v + e.bias[g * d.cg + c];
+          if (res) v = v + St::load(res[at + c]);
+          if (e.relu) v = v > 0.f ? v : 0.f;
+          dst[at + c] = St::store(v);
+        }
+      }
     }
   }
 }

@@ -272,8 +272,9 @@ int sev_hostrun_temporal_conv3_ndhwc_backward_weight_f32(const float* x, const f
 int sev_hostrun_temporal_conv3_ndhwc_backward_weight_bf16(const uint16_t* x, const uint16_t* dy, float* dw, int N,
                                                           int C, int T, int64_t S);
 /* channels-last grouped 1x3x3 conv (kernels/grouped_conv_ndhwc.cu): the kernels' bodies, every block on the host */
-int sev_hostrun_grouped_conv_ndhwc_forward(const void* x, const void* w, void* y, int N, int C, int cg, int T, int H,
-                                           int W, int s, int dtype);
+int sev_hostrun_grouped_conv_ndhwc_forward(const void* x, const void* w, const float* bias, const void* residual,
+                                           int relu, void* y, int N, int C, int cg, int T, int H, int W, int s,
+                                           int dtype);
 int sev_hostrun_grouped_conv_ndhwc_backward_data(const void* dy, const void* w, void* dx, int N, int C, int cg, int T,
                                                  int H, int W, int s, int dtype);
 int sev_hostrun_grouped_conv_ndhwc_backward_weight(const void* x, const void* dy, float* dw, int N, int C, int cg,

@@ -143,10 +143,12 @@ int sevc_temporal_conv3_ndhwc_backward_weight_bf16(const uint16_t* x, const uint
  * C -> C, cg = C/groups channels per group (1..16), padding (0,1,1), stride (1,s,s) with s 1 or 2, no bias.
  * x, dx [N][T][H][W][C]; y, dy [N][T][Ho][Wo][C] with Ho = (H-1)/s + 1, Wo = (W-1)/s + 1; w KTRSC [C][1][3][3][cg]
  * (cuDNN's NHWC filter). dtype SEV_DT_F32 (0), SEV_DT_BF16 (1) or SEV_DT_F16 (2) for x, w, y (dy, dx): loads
- * widened, fp32 sums, each result rounded once. Bad sizes or a NULL pointer that would be read: SEVC_E_ARG with the
- * reason in sevc_last_error(). CPU references: sev_grouped_conv_ndhwc_* (sevnet.h). */
-int sevc_grouped_conv_ndhwc_forward(const void* x, const void* w, void* y, int N, int C, int cg, int T, int H, int W,
-                                    int s, int dtype, void* stream);
+ * widened, fp32 sums, each result rounded once. The forward's epilogue, each part optional: y = act((conv + bias[c])
+ * + residual) with bias fp32 (NULL: none), residual y's dtype and layout (NULL: none), ReLU when relu != 0 — the
+ * folded model's conv in one pass. Bad sizes or a NULL pointer that would be read: SEVC_E_ARG with the reason in
+ * sevc_last_error(). CPU references: sev_grouped_conv_ndhwc_* (sevnet.h). */
+int sevc_grouped_conv_ndhwc_forward(const void* x, const void* w, const float* bias, const void* residual, int relu,
+                                    void* y, int N, int C, int cg, int T, int H, int W, int s, int dtype, void* stream);
 int sevc_grouped_conv_ndhwc_backward_data(const void* dy, const void* w, void* dx, int N, int C, int cg, int T, int H,
                                           int W, int s, int dtype, void* stream);
 /* dw fp32 KTRSC [C][1][3][3][cg] from x and dy in dtype: split-K over the positions, the splits' partials (stream-

@@ -135,7 +135,7 @@ void tcl_dw_host(const typename St::storage* x, const typename St::storage* dy, 
 // accumulation, then every thread's store
 template <class St, int CGMAX>
 void gcl_host(bool trans, const typename St::storage* src, const typename St::storage* w, typename St::storage* dst,
-              const GclDims& d) {
+              const GclDims& d, const GclEpilogue& e) {
   const GclTile t = gcl_tile(d, trans);
   const int threads = gcl_threads(t), groups = d.C / d.cg;
   const int64_t tiles = gcl_tiles(t);
@@ -160,19 +160,19 @@ void gcl_host(bool trans, const typename St::storage* src, const typename St::st
               gcl_fwd_accumulate<CGMAX>(acc[tid], xs, ws, t, d, tid, c0, chunk);
           }
         }
-        for (int tid = 0; tid < threads; tid++) gcl_store<St, CGMAX>(dst, acc[tid], t, d, o, n, g, tid, trans);
+        for (int tid = 0; tid < threads; tid++) gcl_store<St, CGMAX>(dst, acc[tid], t, d, o, n, g, tid, trans, e);
       }
 }
 
 template <class St>
-void gcl_host_cg(bool trans, const void* src, const void* w, void* dst, const GclDims& d) {
+void gcl_host_cg(bool trans, const void* src, const void* w, void* dst, const GclDims& d, const GclEpilogue& e) {
   typedef typename St::storage S;
   if (d.cg <= 4)
-    gcl_host<St, 4>(trans, (const S*)src, (const S*)w, (S*)dst, d);
+    gcl_host<St, 4>(trans, (const S*)src, (const S*)w, (S*)dst, d, e);
   else if (d.cg <= 8)
-    gcl_host<St, 8>(trans, (const S*)src, (const S*)w, (S*)dst, d);
+    gcl_host<St, 8>(trans, (const S*)src, (const S*)w, (S*)dst, d, e);
   else
-    gcl_host<St, 16>(trans, (const S*)src, (const S*)w, (S*)dst, d);
+    gcl_host<St, 16>(trans, (const S*)src, (const S*)w, (S*)dst, d, e);
 }
 
 // gcl_dw_kernel then gcl_dw_reduce_kernel: every (split, group) block walks its tiles (staging by all slots, then
@@ -237,8 +237,8 @@ int gcl_dw_checked(const void* x, const void* dy, float* dw, int N, int C, int c
 }
 
 // the launchers' checks and dispatch (grouped_conv_ndhwc.cu's run), on the host
-int gcl_checked(const char* what, bool trans, const void* src, const void* w, void* dst, int N, int C, int cg, int T,
-                int H, int W, int s, int dtype) {
+int gcl_checked(const char* what, bool trans, const void* src, const void* w, void* dst, const GclEpilogue& e, int N,
+                int C, int cg, int T, int H, int W, int s, int dtype) {
   const bool empty = (int64_t)N * C * T * H * W == 0;
   const char* why = gcl_bad_args(N, C, cg, T, H, W, s, dtype, !empty && (!src || !w || !dst));
   if (why) return sev::fail(SEV_EINVAL, std::string(what) + ": " + why);
@@ -247,11 +247,11 @@ int gcl_checked(const char* what, bool trans, const void* src, const void* w, vo
   if (gcl_tiles(gcl_tile(d, trans)) * (C / cg) > 0x7fffffff)
     return sev::fail(SEV_EINVAL, std::string(what) + ": more than 2^31 tiles x groups");
   if (dtype == SEV_DT_F32)
-    gcl_host_cg<SevF32>(trans, src, w, dst, d);
+    gcl_host_cg<SevF32>(trans, src, w, dst, d, e);
   else if (dtype == SEV_DT_BF16)
-    gcl_host_cg<SevBF16>(trans, src, w, dst, d);
+    gcl_host_cg<SevBF16>(trans, src, w, dst, d, e);
   else
-    gcl_host_cg<SevF16>(trans, src, w, dst, d);
+    gcl_host_cg<SevF16>(trans, src, w, dst, d, e);
   return SEV_OK;
 }
 
@@ -861,14 +861,17 @@ int sev_hostrun_temporal_conv3_ndhwc_backward_weight_bf16(const uint16_t* x, con
 }
 
 // ---------------------------------------------------------------- channels-last grouped conv (grouped_conv_ndhwc.cu)
-int sev_hostrun_grouped_conv_ndhwc_forward(const void* x, const void* w, void* y, int N, int C, int cg, int T, int H,
-                                           int W, int s, int dtype) {
-  return gcl_checked("grouped_conv_ndhwc_forward", false, x, w, y, N, C, cg, T, H, W, s, dtype);
+int sev_hostrun_grouped_conv_ndhwc_forward(const void* x, const void* w, const float* bias, const void* residual,
+                                           int relu, void* y, int N, int C, int cg, int T, int H, int W, int s,
+                                           int dtype) {
+  return gcl_checked("grouped_conv_ndhwc_forward", false, x, w, y, GclEpilogue{bias, residual, relu}, N, C, cg, T, H,
+                     W, s, dtype);
 }
 
 int sev_hostrun_grouped_conv_ndhwc_backward_data(const void* dy, const void* w, void* dx, int N, int C, int cg, int T,
                                                  int H, int W, int s, int dtype) {
-  return gcl_checked("grouped_conv_ndhwc_backward_data", true, dy, w, dx, N, C, cg, T, H, W, s, dtype);
+  return gcl_checked("grouped_conv_ndhwc_backward_data", true, dy, w, dx, GclEpilogue{nullptr, nullptr, 0}, N, C, cg,
+                     T, H, W, s, dtype);
 }
 
 int sev_hostrun_grouped_conv_ndhwc_backward_weight(const void* x, const void* dy, float* dw, int N, int C, int cg,

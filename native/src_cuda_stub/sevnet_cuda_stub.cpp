@@ -117,8 +117,8 @@ int sevc_temporal_conv3_backward_weight(const float* x, const float* dy, float* 
                                         void* stream) {
   return SEVC_E_NO_CUDA;
 }
-int sevc_grouped_conv_ndhwc_forward(const void* x, const void* w, void* y, int N, int C, int cg, int T, int H, int W,
-                                    int s, int dtype, void* stream) {
+int sevc_grouped_conv_ndhwc_forward(const void* x, const void* w, const float* bias, const void* residual, int relu,
+                                    void* y, int N, int C, int cg, int T, int H, int W, int s, int dtype, void* stream) {
   return SEVC_E_NO_CUDA;
 }
 int sevc_grouped_conv_ndhwc_backward_data(const void* dy, const void* w, void* dx, int N, int C, int cg, int T, int H,

@@ -582,7 +582,8 @@ void test_grouped_ndhwc(int dt, const char* fmt, int N, int C, int cg, int T, in
   typedef typename St::storage S;
   Dev<S> dx(x), dw(w), ddy(dyv), y(ny), gx(nx);
   std::vector<S> ry(ny), rgx(nx);
-  check_rc(sevc_grouped_conv_ndhwc_forward(dx.p, dw.p, y.p, N, C, cg, T, H, W, s, dt, nullptr), "grouped_ndhwc_fwd");
+  check_rc(sevc_grouped_conv_ndhwc_forward(dx.p, dw.p, nullptr, nullptr, 0, y.p, N, C, cg, T, H, W, s, dt, nullptr),
+           "grouped_ndhwc_fwd");
   check_rc(sevc_grouped_conv_ndhwc_backward_data(ddy.p, dw.p, gx.p, N, C, cg, T, H, W, s, dt, nullptr),
            "grouped_ndhwc_bwd_data");
   sev_grouped_conv_ndhwc_forward(x.data(), w.data(), ry.data(), N, C, cg, T, H, W, s, dt);
@@ -590,6 +591,20 @@ void test_grouped_ndhwc(int dt, const char* fmt, int N, int C, int cg, int T, in
   // fp32: the kernel's fp32 sums of 9*cg products; 16-bit: one ulp of the format
   const double rtol = dt == 0 ? 1e-5 : dt == 1 ? 1.0 / 128 : 1.0 / 1024, atol = dt == 0 ? 1e-5 : 1e-3;
   compare("grouped_conv_ndhwc_forward" + sz, loaded<St>(ry), loaded<St>(y.host()), rtol, atol);
+  {
+    // the epilogue: act((conv + bias) + residual) against the reference conv then sev_bias_act_ndhwc (which rounds y
+    // once more in 16 bits: within an ulp)
+    auto bias = randn(C), resv = randn(ny);
+    auto res = stored<St>(resv);
+    Dev<float> db(bias);
+    Dev<S> dres(res), ye(ny);
+    check_rc(sevc_grouped_conv_ndhwc_forward(dx.p, dw.p, db.p, dres.p, 1, ye.p, N, C, cg, T, H, W, s, dt, nullptr),
+             "grouped_ndhwc_fwd_epilogue");
+    std::vector<S> re = ry;
+    sev_bias_act_ndhwc(re.data(), bias.data(), res.data(), ny / C, C, 1, dt);
+    compare("grouped_conv_ndhwc_forward bias+residual+relu" + sz, loaded<St>(re), loaded<St>(ye.host()), rtol,
+            atol + (dt == 0 ? 0 : 1e-2));
+  }
   compare("grouped_conv_ndhwc_backward_data" + sz, loaded<St>(rgx), loaded<St>(gx.host()), rtol, atol);
   Dev<float> gw(nw);
   std::vector<float> rgw(nw);

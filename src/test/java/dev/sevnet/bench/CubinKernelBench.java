@@ -736,7 +736,7 @@ public final class CubinKernelBench {
         }
     }
 
-    // ---- gconv-cl: gcl_kernel<St, CGMAX, TRANS>(src, w, dst, GclDims d, GclTile t), fp32 (grouped_conv_ndhwc.cu)
+    // ---- gconv-cl: gcl_kernel<St, CGMAX, TRANS>(src, w, dst, GclDims d, GclTile t, GclEpilogue e), fp32
     /**
      * The channels-last grouped 1x3x3 conv, forward ({@code pass=fwd}) or backward-data ({@code pass=bwd-data}): x, dy
      * [N][T][H][W][C] and [N][T][Ho][Wo][C], w KTRSC [C][3][3][cg]. tile: auto (gcl_tile's) or FxHxQ (frames x rows x
@@ -854,8 +854,10 @@ public final class CubinKernelBench {
             for (int v : tl) {
                 tb.putInt(v);
             }
+            // GclEpilogue {const float* bias; const void* residual; int relu;}: 24 bytes, none here (the plain conv)
+            ByteBuffer e = le(24).putLong(0).putLong(0).putInt(0).putInt(0);
             Args a = new Args().ptr("src", addr[0]).ptr("w", addr[1]).ptr("dst", addr[2])
-                    .struct("d", gcDims(n, c, cg, t, h, w, stride)).struct("t", tb);
+                    .struct("d", gcDims(n, c, cg, t, h, w, stride)).struct("t", tb).struct("e", e);
             return List.of(new Launch("grouped_conv_ndhwc", "gcl_kernel<SevF32, " + m + ", " + trans + ">",
                     dim3(tiles * (c / cg), 1, n), dim3((long) tl[0] * tl[1] * tl[2], 1, 1), smem, a));
         }

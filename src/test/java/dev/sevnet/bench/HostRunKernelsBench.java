@@ -191,8 +191,8 @@ public class HostRunKernelsBench {
     @Benchmark
     public int groupedConvNdhwcForwardF32() {
         if (host()) {
-            return NativeCore.sev_hostrun_grouped_conv_ndhwc_forward(x.address(), wg.address(), y.address(), N, C, CG, T,
-                    56, 56, 1, 0);
+            return NativeCore.sev_hostrun_grouped_conv_ndhwc_forward(x.address(), wg.address(), 0L, 0L, 0, y.address(),
+                    N, C, CG, T, 56, 56, 1, 0);
         }
         return NativeCore.sev_grouped_conv_ndhwc_forward(x.address(), wg.address(), y.address(), N, C, CG, T, 56, 56, 1,
                 0);
@@ -201,8 +201,8 @@ public class HostRunKernelsBench {
     @Benchmark
     public int groupedConvNdhwcForwardBf16() {
         if (host()) {
-            return NativeCore.sev_hostrun_grouped_conv_ndhwc_forward(x16.address(), wg16.address(), y16.address(), N, C,
-                    CG, T, 56, 56, 1, 1);
+            return NativeCore.sev_hostrun_grouped_conv_ndhwc_forward(x16.address(), wg16.address(), 0L, 0L, 0,
+                    y16.address(), N, C, CG, T, 56, 56, 1, 1);
         }
         return NativeCore.sev_grouped_conv_ndhwc_forward(x16.address(), wg16.address(), y16.address(), N, C, CG, T, 56,
                 56, 1, 1);

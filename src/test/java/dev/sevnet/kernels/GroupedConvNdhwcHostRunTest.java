@@ -94,7 +94,7 @@ class GroupedConvNdhwcHostRunTest {
                 Tensor y = nan(n, t, ho, wo, c);
                 ok(NativeCore.sev_grouped_conv_ndhwc_forward(x.address(), wk.address(), ref.address(), n, c, cg, t, h,
                         w, st, 0), "reference");
-                ok(NativeCore.sev_hostrun_grouped_conv_ndhwc_forward(x.address(), wk.address(), y.address(), n, c, cg,
+                ok(NativeCore.sev_hostrun_grouped_conv_ndhwc_forward(x.address(), wk.address(), 0L, 0L, 0, y.address(), n, c, cg,
                         t, h, w, st, 0), "hostrun");
                 assertFp32(ref, y, "fp32 forward " + name(s));
                 Tensor dref = nan(n, t, h, w, c);
@@ -127,7 +127,7 @@ class GroupedConvNdhwcHostRunTest {
                     Tensor y = bf ? nanBf16(n, t, ho, wo, c) : nanF16(n, t, ho, wo, c);
                     ok(NativeCore.sev_grouped_conv_ndhwc_forward(x.address(), wk.address(), ref.address(), n, c, cg, t,
                             h, w, st, dtype), "reference");
-                    ok(NativeCore.sev_hostrun_grouped_conv_ndhwc_forward(x.address(), wk.address(), y.address(), n, c,
+                    ok(NativeCore.sev_hostrun_grouped_conv_ndhwc_forward(x.address(), wk.address(), 0L, 0L, 0, y.address(), n, c,
                             cg, t, h, w, st, dtype), "hostrun");
                     Tensor dref = bf ? nanBf16(n, t, h, w, c) : nanF16(n, t, h, w, c);
                     Tensor dx = bf ? nanBf16(n, t, h, w, c) : nanF16(n, t, h, w, c);
@@ -141,8 +141,7 @@ class GroupedConvNdhwcHostRunTest {
                     // the fp32 body on the widened inputs: the same sums in the same order, rounded once
                     Tensor y32 = nan(n, t, ho, wo, c);
                     Tensor dx32 = nan(n, t, h, w, c);
-                    ok(NativeCore.sev_hostrun_grouped_conv_ndhwc_forward(x.toFloat32().address(),
-                            wk.toFloat32().address(), y32.address(), n, c, cg, t, h, w, st, 0), "hostrun fp32");
+                    ok(NativeCore.sev_hostrun_grouped_conv_ndhwc_forward(x.toFloat32().address(), wk.toFloat32().address(), 0L, 0L, 0, y32.address(), n, c, cg, t, h, w, st, 0), "hostrun fp32");
                     ok(NativeCore.sev_hostrun_grouped_conv_ndhwc_backward_data(dy.toFloat32().address(),
                             wk.toFloat32().address(), dx32.address(), n, c, cg, t, h, w, st, 0), "hostrun fp32");
                     if (bf) {
@@ -151,6 +150,66 @@ class GroupedConvNdhwcHostRunTest {
                     } else {
                         assertRoundedOnceF16(y32, y, what + " forward vs the fp32 body");
                         assertRoundedOnceF16(dx32, dx, what + " backward data vs the fp32 body");
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- the forward's epilogue ----
+
+    /**
+     * y = act((conv + bias) + residual) in the kernel's store: in fp32 bit for bit the plain kernel followed by the
+     * epilogue kernel's reference ({@code sev_bias_act_ndhwc}); in 16 bits that fp32 result (on the widened inputs)
+     * rounded once — where the two-kernel sequence rounds twice.
+     */
+    @Test
+    void theForwardEpilogueIsBiasResidualReluOnTheFp32Sum() {
+        Random r = new Random(45);
+        int[][] shapes = {{2, 16, 8, 2, 9, 11, 1}, {1, 24, 12, 2, 7, 5, 2}, {1, 64, 8, 2, 6, 6, 1}};
+        for (int[] s : shapes) {
+            int n = s[0], c = s[1], cg = s[2], t = s[3], h = s[4], w = s[5], st = s[6];
+            int ho = out(h, st), wo = out(w, st);
+            long m = (long) n * t * ho * wo;
+            try (TensorScope scope = TensorScope.open()) {
+                Tensor x = randn(r, n, t, h, w, c);
+                Tensor wk = randn(r, 0.3, c, 3, 3, cg);
+                Tensor bias = randn(r, c);
+                Tensor res = randn(r, n, t, ho, wo, c);
+                for (int relu : new int[] {0, 1}) {
+                    Tensor fused = nan(n, t, ho, wo, c);
+                    Tensor composed = nan(n, t, ho, wo, c);
+                    ok(NativeCore.sev_hostrun_grouped_conv_ndhwc_forward(x.address(), wk.address(), bias.address(),
+                            res.address(), relu, fused.address(), n, c, cg, t, h, w, st, 0), "fused");
+                    ok(NativeCore.sev_hostrun_grouped_conv_ndhwc_forward(x.address(), wk.address(), 0L, 0L, 0,
+                            composed.address(), n, c, cg, t, h, w, st, 0), "plain");
+                    ok(NativeCore.sev_bias_act_ndhwc(composed.address(), bias.address(), res.address(), m, c, relu, 0),
+                            "epilogue reference");
+                    KernelTestSupport.assertBitwise(composed, fused, "fp32 epilogue relu=" + relu + " " + name(s));
+                    // bias alone, no ReLU: the folded model's conv before a residual it does not have
+                    ok(NativeCore.sev_hostrun_grouped_conv_ndhwc_forward(x.address(), wk.address(), bias.address(), 0L,
+                            0, fused.address(), n, c, cg, t, h, w, st, 0), "bias only");
+                    ok(NativeCore.sev_hostrun_grouped_conv_ndhwc_forward(x.address(), wk.address(), 0L, 0L, 0,
+                            composed.address(), n, c, cg, t, h, w, st, 0), "plain");
+                    ok(NativeCore.sev_bias_act_ndhwc(composed.address(), bias.address(), 0L, m, c, 0, 0), "bias ref");
+                    KernelTestSupport.assertBitwise(composed, fused, "fp32 bias only " + name(s));
+                }
+                for (DType dt : new DType[] {DType.BFLOAT16, DType.FLOAT16}) {
+                    int code = dt == DType.BFLOAT16 ? 1 : 2;
+                    Tensor x16 = KernelTestSupport.randn16(r, dt, n, t, h, w, c);
+                    Tensor w16 = KernelTestSupport.randn16(r, dt, c, 3, 3, cg);
+                    Tensor res16 = KernelTestSupport.randn16(r, dt, n, t, ho, wo, c);
+                    Tensor y16 = KernelTestSupport.nan16(dt, n, t, ho, wo, c);
+                    ok(NativeCore.sev_hostrun_grouped_conv_ndhwc_forward(x16.address(), w16.address(), bias.address(),
+                            res16.address(), 1, y16.address(), n, c, cg, t, h, w, st, code), "fused 16-bit");
+                    Tensor y32 = nan(n, t, ho, wo, c);
+                    ok(NativeCore.sev_hostrun_grouped_conv_ndhwc_forward(x16.toFloat32().address(),
+                            w16.toFloat32().address(), bias.address(), res16.toFloat32().address(), 1, y32.address(), n,
+                            c, cg, t, h, w, st, 0), "fused fp32 on the widened inputs");
+                    if (dt == DType.BFLOAT16) {
+                        assertRoundedOnce(y32, y16, "bf16 epilogue " + name(s));
+                    } else {
+                        assertRoundedOnceF16(y32, y16, "fp16 epilogue " + name(s));
                     }
                 }
             }
@@ -268,7 +327,7 @@ class GroupedConvNdhwcHostRunTest {
                     v[i] = (Integer) e[i];
                 }
                 String why = (String) e[8];
-                expectError(NativeCore.sev_hostrun_grouped_conv_ndhwc_forward(a, b, o, v[0], v[1], v[2], v[3], v[4],
+                expectError(NativeCore.sev_hostrun_grouped_conv_ndhwc_forward(a, b, 0L, 0L, 0, o, v[0], v[1], v[2], v[3], v[4],
                         v[5], v[6], v[7]), "grouped_conv_ndhwc_forward", why);
                 expectError(NativeCore.sev_hostrun_grouped_conv_ndhwc_backward_data(a, b, o, v[0], v[1], v[2], v[3],
                         v[4], v[5], v[6], v[7]), "grouped_conv_ndhwc_backward_data", why);
@@ -277,12 +336,12 @@ class GroupedConvNdhwcHostRunTest {
                 expectError(NativeCore.sev_hostrun_grouped_conv_ndhwc_backward_weight(a, b, o, v[0], v[1], v[2], v[3],
                         v[4], v[5], v[6], v[7]), "grouped_conv_ndhwc_backward_weight", why);
             }
-            expectError(NativeCore.sev_hostrun_grouped_conv_ndhwc_forward(a, 0L, o, 1, 8, 8, 1, 3, 3, 1, 0),
+            expectError(NativeCore.sev_hostrun_grouped_conv_ndhwc_forward(a, 0L, 0L, 0L, 0, o, 1, 8, 8, 1, 3, 3, 1, 0),
                     "grouped_conv_ndhwc_forward", "NULL pointer");
             expectError(NativeCore.sev_grouped_conv_ndhwc_backward_weight(a, b, 0L, 1, 8, 8, 1, 3, 3, 1, 0),
                     "grouped_conv_ndhwc_backward_weight", "NULL pointer");
             // nothing to compute: no pointer is read
-            ok(NativeCore.sev_hostrun_grouped_conv_ndhwc_forward(0L, 0L, 0L, 0, 8, 8, 1, 3, 3, 1, 0), "empty");
+            ok(NativeCore.sev_hostrun_grouped_conv_ndhwc_forward(0L, 0L, 0L, 0L, 0, 0L, 0, 8, 8, 1, 3, 3, 1, 0), "empty");
         }
     }
 }

@@ -346,8 +346,8 @@ public final class NativeCore {
     // launchers do: SEV_EINVAL (-1) with the reason in sev_last_error()
     /** The channels-last grouped 1x3x3 conv kernels' bodies on the host (kernels/grouped_conv_ndhwc.cuh). */
     public static native int sev_hostrun_grouped_conv_ndhwc_forward(@Cast("const void*") long x,
-            @Cast("const void*") long w, @Cast("void*") long y, int n, int c, int cg, int t, int h, int wd, int s,
-            int dtype);
+            @Cast("const void*") long w, @Cast("const float*") long bias, @Cast("const void*") long residual, int relu,
+            @Cast("void*") long y, int n, int c, int cg, int t, int h, int wd, int s, int dtype);
 
     public static native int sev_hostrun_grouped_conv_ndhwc_backward_data(@Cast("const void*") long dy,
             @Cast("const void*") long w, @Cast("void*") long dx, int n, int c, int cg, int t, int h, int wd, int s,

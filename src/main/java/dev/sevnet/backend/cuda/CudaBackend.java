@@ -1505,12 +1505,13 @@ public final class CudaBackend implements Backend {
                     withKtrsc(w, wk -> cudnnForward(d, key, x, wk, y, what));
                     epilogue.run();
                 };
-                Runnable sevnetRoute = channelsLastGroupedKernel(spec, x.shape(), cout) ? () -> {
-                    withKtrsc(w, wk -> k(CudaKernels.sevc_grouped_conv_ndhwc_forward(x.address(), wk.address(),
-                            y.address(), p[0], p[1], p[1] / p[15], p[2], p[3], p[4], p[10], CudnnTypes.kernelCode(dt),
-                            st()), "channels-last grouped conv"));
-                    epilogue.run();
-                } : null;
+                // the epilogue in the kernel's store: one pass over y
+                Runnable sevnetRoute = channelsLastGroupedKernel(spec, x.shape(), cout)
+                        ? () -> withKtrsc(w, wk -> k(CudaKernels.sevc_grouped_conv_ndhwc_forward(x.address(),
+                                wk.address(), addr(bias), addr(residual), relu ? 1 : 0, y.address(), p[0], p[1],
+                                p[1] / p[15], p[2], p[3], p[4], p[10], CudnnTypes.kernelCode(dt), st()),
+                                "channels-last grouped conv"))
+                        : null;
                 if (sevnetRoute != null && kernelMode == KernelMode.CUSTOM) {
                     sevnetRoute.run();
                     return y;

@@ -216,11 +216,12 @@ public final class CudaKernels {
     // dw always fp32. Bad sizes or a NULL pointer that would be read: SEVC_E_ARG with the reason.
     /**
      * The SEV block's grouped 1x3x3 conv channels-last (kernels/grouped_conv_ndhwc.cu): x/dx [N][T][H][W][C], y/dy
-     * [N][T][Ho][Wo][C], w KTRSC [C][1][3][3][cg]; dtype 0 fp32, 1 bf16, 2 fp16 (fp32 sums, one rounding).
+     * [N][T][Ho][Wo][C], w KTRSC [C][1][3][3][cg]; dtype 0 fp32, 1 bf16, 2 fp16 (fp32 sums, one rounding). The forward's
+     * epilogue: y = act((conv + bias) + residual), bias fp32 and residual (y's dtype) optional (0).
      */
     public static native int sevc_grouped_conv_ndhwc_forward(@Cast("const void*") long x, @Cast("const void*") long w,
-            @Cast("void*") long y, int n, int c, int cg, int t, int h, int wd, int s, int dtype,
-            @Cast("void*") long stream);
+            @Cast("const float*") long bias, @Cast("const void*") long residual, int relu, @Cast("void*") long y, int n,
+            int c, int cg, int t, int h, int wd, int s, int dtype, @Cast("void*") long stream);
 
     public static native int sevc_grouped_conv_ndhwc_backward_data(@Cast("const void*") long dy,
             @Cast("const void*") long w, @Cast("void*") long dx, int n, int c, int cg, int t, int h, int wd, int s,
