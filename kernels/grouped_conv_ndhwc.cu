@@ -15,7 +15,7 @@ __global__ void __launch_bounds__(GCL_THREADS) gcl_kernel(const typename St::sto
                                                           GclEpilogue e) {
   extern __shared__ float smem[];  // the window's planes, then the weights: sized to the tile (occupancy)
   float* xs = smem;
-  float* ws = smem + t.plane * t.chunk;
+  float* ws = smem + gcl_ws_offset(t);
   // the group is the fastest block index: consecutive blocks read adjacent channel slices of the same positions
   // (the same sectors), not the next tile of the same slice
   const int groups = d.C / d.cg, n = blockIdx.z, g = blockIdx.x % groups, threads = blockDim.x;
@@ -128,7 +128,7 @@ void launch(const void* src, const void* w, void* dst, const GclDims& d, const G
             cudaStream_t st) {
   const dim3 grid((unsigned)(gcl_tiles(t) * (d.C / d.cg)), 1, (unsigned)d.N);
   const int threads = gcl_threads(t);
-  const size_t smem = sizeof(float) * ((size_t)t.plane * t.chunk + (size_t)d.cg * 9 * d.cg);  // < 48 KB (gcl_tile)
+  const size_t smem = sizeof(float) * ((size_t)gcl_ws_offset(t) + (size_t)d.cg * 9 * d.cg);  // < 48 KB (gcl_tile)
   typedef typename St::storage S;
   if (d.cg <= 4)
     gcl_kernel<St, 4, TRANS><<<grid, threads, smem, st>>>((const S*)src, (const S*)w, (S*)dst, d, t, e);

@@ -33,6 +33,20 @@
 #define GCL_UNROLL
 #endif
 
+// v[0..3] = p[0..3]; on the device one 16-byte shared load (p 16-byte aligned: the weights' rows and the dw
+// window's positions start at multiples of 4 floats when cg is a multiple of 4), on the host four loads
+SEV_HD void gcl_load4(const float* p, float v[4]) {
+#if defined(__CUDA_ARCH__)
+  const float4 q = *reinterpret_cast<const float4*>(p);
+  v[0] = q.x;
+  v[1] = q.y;
+  v[2] = q.z;
+  v[3] = q.w;
+#else
+  for (int i = 0; i < 4; i++) v[i] = p[i];
+#endif
+}
+
 constexpr int GCL_THREADS = 128;  // threads of a block, at most
 constexpr int GCL_P = 4;          // columns per thread
 constexpr int GCL_CHUNK = 8;      // channels staged at once
@@ -112,6 +126,8 @@ SEV_HD GclTile gcl_tile(const GclDims& d, bool trans) {
   return gcl_shrink(gcl_first_tile(d, trans), d, trans, GclChunkFloats());
 }
 SEV_HD int gcl_threads(const GclTile& t) { return t.tf * t.th * t.tq; }
+// where the weights start in a block's shared memory (after the window; 16-byte aligned for gcl_load4)
+SEV_HD int gcl_ws_offset(const GclTile& t) { return (t.plane * t.chunk + 3) & ~3; }
 SEV_HD int64_t gcl_tiles(const GclTile& t) { return (int64_t)t.nt * t.nh * t.nq; }
 
 // Tile u's first frame, row and column (of the positions it writes), and the first row and column of its window
@@ -167,6 +183,36 @@ SEV_HD void gcl_pos(const GclTile& t, int tid, int* f, int* r, int* q) {
   *f = tid / (t.tq * t.th);
 }
 
+// acc[j][o] += wk[o] * v[j] for the cg channels o (one staged value per column j, one weight row). Shared loads, not
+// FMAs, bound this loop: when cg is a multiple of 4 the row is read 4 weights per load (the same products, added in
+// the same order, so the host run checks the vector path too).
+template <int CGMAX>
+SEV_HD void gcl_fma_row(float acc[GCL_P][CGMAX], const float v[GCL_P], const float* wk, int cg) {
+  if ((cg & 3) == 0) {
+    GCL_UNROLL
+    for (int o4 = 0; o4 < CGMAX; o4 += 4) {
+      if (o4 < cg) {
+        float wv[4];
+        gcl_load4(wk + o4, wv);
+        GCL_UNROLL
+        for (int u = 0; u < 4; u++) {
+          GCL_UNROLL
+          for (int j = 0; j < GCL_P; j++) acc[j][o4 + u] += wv[u] * v[j];
+        }
+      }
+    }
+    return;
+  }
+  GCL_UNROLL
+  for (int o = 0; o < CGMAX; o++) {
+    if (o < cg) {
+      const float wv = wk[o];
+      GCL_UNROLL
+      for (int j = 0; j < GCL_P; j++) acc[j][o] += wv * v[j];
+    }
+  }
+}
+
 // acc[j][o] += sum over the staged channels c0.. and the taps: forward
 template <int CGMAX>
 SEV_HD void gcl_fwd_accumulate(float acc[GCL_P][CGMAX], const float* xs, const float* ws, const GclTile& t,
@@ -181,15 +227,7 @@ SEV_HD void gcl_fwd_accumulate(float acc[GCL_P][CGMAX], const float* xs, const f
       float v[GCL_P];
       GCL_UNROLL
       for (int j = 0; j < GCL_P; j++) v[j] = plane[kh * t.cols + (q + j * t.tq) * s + kw];
-      const float* wk = ws + ((c0 + c) * 9 + k) * cg;
-      GCL_UNROLL
-      for (int o = 0; o < CGMAX; o++) {
-        if (o < cg) {
-          const float wv = wk[o];
-          GCL_UNROLL
-          for (int j = 0; j < GCL_P; j++) acc[j][o] += wv * v[j];
-        }
-      }
+      gcl_fma_row<CGMAX>(acc, v, ws + ((c0 + c) * 9 + k) * cg, cg);
     }
   }
 }
@@ -215,15 +253,7 @@ SEV_HD void gcl_bwd_accumulate(float acc[GCL_P][CGMAX], const float* xs, const f
           const int b = o.w0 + q + j * t.tq + 1 - kw;
           v[j] = b >= 0 && b % s == 0 ? row[b / s - o.wc0] : 0.f;
         }
-        const float* wk = ws + ((c0 + c) * 9 + kh * 3 + kw) * cg;
-        GCL_UNROLL
-        for (int oc = 0; oc < CGMAX; oc++) {
-          if (oc < cg) {
-            const float wv = wk[oc];
-            GCL_UNROLL
-            for (int j = 0; j < GCL_P; j++) acc[j][oc] += wv * v[j];
-          }
-        }
+        gcl_fma_row<CGMAX>(acc, v, ws + ((c0 + c) * 9 + kh * 3 + kw) * cg, cg);
       }
     }
   }
@@ -356,9 +386,21 @@ SEV_HD void gcl_dw_accumulate(float acc[CGMAX], const float* sm, const GclDwPlan
     const int q = pp % W, r = pp / W % t.th, f = pp / (W * t.th);
     const float g = dys[pp * cg + co];
     const float* xv = sm + ((f * t.rows + r * s + kh) * t.cols + q * s + kw) * cg;
-    GCL_UNROLL
-    for (int ci = 0; ci < CGMAX; ci++)
-      if (ci < cg) acc[ci] += g * xv[ci];
+    if ((cg & 3) == 0) {  // a position's channels 4 per shared load (as gcl_fma_row)
+      GCL_UNROLL
+      for (int c4 = 0; c4 < CGMAX; c4 += 4) {
+        if (c4 < cg) {
+          float xq[4];
+          gcl_load4(xv + c4, xq);
+          GCL_UNROLL
+          for (int u = 0; u < 4; u++) acc[c4 + u] += g * xq[u];
+        }
+      }
+    } else {
+      GCL_UNROLL
+      for (int ci = 0; ci < CGMAX; ci++)
+        if (ci < cg) acc[ci] += g * xv[ci];
+    }
   }
 }
 // lane 0's thread of pair `pair`: the lanes' sums (staged at sm[tid * cg + ci]) added in lane order, its partial

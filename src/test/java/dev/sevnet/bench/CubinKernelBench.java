@@ -849,7 +849,7 @@ public final class CubinKernelBench {
             if (tiles * (c / cg) > Integer.MAX_VALUE) {
                 throw new IllegalArgumentException("too many tiles x groups");
             }
-            int smem = 4 * (tl[8] * tl[9] + cg * 9 * cg);
+            int smem = 4 * (((tl[8] * tl[9] + 3) & ~3) + cg * 9 * cg);  // gcl_ws_offset: the weights 16-byte aligned
             ByteBuffer tb = le(40);
             for (int v : tl) {
                 tb.putInt(v);

@@ -165,6 +165,8 @@ class CubinKernelBenchTest {
         assertArrayEquals(new int[] {112 * 8, 1, 8}, auto.grid());
         assertArrayEquals(new int[] {128, 1, 1}, auto.block());
         assertEquals(4 * ((10 * 66 | 1) * 8 + 8 * 9 * 8), auto.smem());  // window 10 x 66 x 8 channels, then w
+        // one channel a group: the window's floats (661) rounded up to 4 before the weights (16-byte aligned)
+        assertEquals(4 * (664 + 9), one("gconv-cl", with(g8, "cg", "1")).smem());
         assertEquals("gcl_kernel<SevF32, 8, false>", auto.kernel());
         assertEquals("gcl_kernel<SevF32, 8, true>", one("gconv-cl", with(g8, "pass", "bwd-data")).kernel());
         // stride 2, 16 channels a group: the window of the first tile is too big, halved until it fits 36 KB
