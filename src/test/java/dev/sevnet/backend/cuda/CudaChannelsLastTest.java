@@ -292,6 +292,35 @@ class CudaChannelsLastTest {
     }
 
     /**
+     * sevnet's channels-last temporal 3x1x1 conv (kernels/temporal_conv_ndhwc.cu, fp32 and bf16; the weight reordered
+     * to [C][C][3] per call, dw back to KTRSC) against the CPU, forced in AUTO and taken by CUSTOM: the four passes of
+     * {@link #assertConvPassesMatchTheCpu}; one frame (both taps padding), ragged channels, a G8 width.
+     */
+    @ParameterizedTest
+    @CsvSource({"FLOAT32, 1e-4", "BFLOAT16, 1e-2"})
+    void theTemporalKernelMatchesTheCpu(DType dt, double rtol) {
+        gpu.setAllowTf32(false);
+        ConvSpec temporal = new ConvSpec(3, 1, 1, 1, 1, 1, 1, 0, 0, 1);
+        long[][] cases = {{2, 16, 4, 5, 5}, {2, 6, 1, 3, 3}, {1, 70, 3, 2, 3}, {1, 64, 8, 7, 7}};
+        Random r = new Random(23);
+        for (CudaBackend.KernelMode mode : new CudaBackend.KernelMode[] {CudaBackend.KernelMode.AUTO,
+            CudaBackend.KernelMode.CUSTOM}) {
+            gpu.setKernelMode(mode);
+            gpu.forceRoute(mode == CudaBackend.KernelMode.AUTO ? CudaBackend.ROUTE_SEVNET : null);
+            try {
+                for (long[] c : cases) {
+                    try (TensorScope scope = TensorScope.open()) {
+                        assertConvPassesMatchTheCpu(r, dt, rtol, temporal, Shape.of(c), c[1], dt + " " + mode);
+                    }
+                }
+            } finally {
+                gpu.forceRoute(null);
+                gpu.setKernelMode(CudaBackend.KernelMode.AUTO);
+            }
+        }
+    }
+
+    /**
      * The channels-last 1x1x1 conv as one cuBLASLt matmul with its epilogue (bias, ReLU, residual as C), forced:
      * every epilogue against the CPU's conv3d / conv3dResidual; ragged and SEVNet-like channel counts, one frame, and a
      * weight given contiguous (reordered per call). Then the same problems measured (AUTO): whichever route wins, the
