@@ -211,7 +211,7 @@ if has channels-last; then
   # training step, then SEVNet-G8 16x224 batch 8 contiguous vs channels-last beside PyTorch channels-last, then
   # train/predict from the command line. CLTIMEOUT bounds the tests, CBTIMEOUT each bench row; CL_MODES (infer train),
   # CL_PRECISIONS (fp32 bf16) and CL_FORMATS (contiguous channels-last) narrow the rows, CL_GRAPHS=1 adds each row
-  # as a CUDA graph (--cuda-graphs), CL_CLI=0 skips the CLI round.
+  # as a CUDA graph (--cuda-graphs), CL_KERNELS picks kernel modes (auto), CL_CLI=0 skips the CLI round.
   if [[ ${CL_TESTS:-1} == 1 ]]; then  # CL_TESTS=0: already run by the tests step
   echo "== channels-last: GPU tests"
   cltests=(--select-class dev.sevnet.backend.cuda.CudaChannelsLastTest
@@ -233,11 +233,14 @@ if has channels-last; then
       for p in ${CL_PRECISIONS:-fp32 bf16}; do
         for f in ${CL_FORMATS:-contiguous channels-last}; do
           fold=""; [[ $m == infer ]] && fold=--fold
-          # CL_GRAPHS=1: each row also as a CUDA graph (--cuda-graphs): what the host's launches cost the eager row
-          for g in "" ${CL_GRAPHS:+--cuda-graphs}; do
-            timeout ${CBTIMEOUT:-120} java -cp "$CP" dev.sevnet.cli.Main bench --json --device cuda $fold --precision $p \
-              --memory-format $f --model sevnet-g8 --mode $m --batch 8 --frames 16 --size 224 --warmup 3 --iters 10 $g \
-              2>>"$O/cl-bench.err" | grep '^{'
+          # CL_GRAPHS=1: each row also as a CUDA graph (--cuda-graphs): what the host's launches cost the eager row;
+          # CL_KERNELS: kernel modes (default auto; "custom library" is issue 5's end-to-end comparison)
+          for kmode in ${CL_KERNELS:-auto}; do
+            for g in "" ${CL_GRAPHS:+--cuda-graphs}; do
+              timeout ${CBTIMEOUT:-120} java -cp "$CP" dev.sevnet.cli.Main bench --json --device cuda $fold \
+                --precision $p --memory-format $f --kernels $kmode --model sevnet-g8 --mode $m --batch 8 --frames 16 \
+                --size 224 --warmup 3 --iters 10 $g 2>>"$O/cl-bench.err" | grep '^{'
+            done
           done
         done
       done
@@ -250,7 +253,8 @@ for l in open(sys.argv[1]):
         r = json.loads(l)
         fmt = r.get("memory_format", r.get("layout", "-"))
         graphs = " graph" if r.get("cuda_graphs") else ""
-        print(f"{r['impl'][:14]:14} {r['mode']:5} {r['precision']:5} {fmt:13}{graphs:6}: {r['clips_per_s']:8.1f} clips/s"
+        kmode = r.get("kernels", "-")
+        print(f"{r['impl'][:14]:14} {r['mode']:5} {r['precision']:5} {fmt:13} {kmode:7}{graphs:6}: {r['clips_per_s']:8.1f} clips/s"
               + (f", peak {r['peak_device_mb']:.0f} MB" if r.get('peak_device_mb') else ""))
 PYEOF
   if [[ ${CL_CLI:-1} == 1 ]]; then
