@@ -81,7 +81,9 @@ public final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--kernels", defaultValue = "auto",
             description = "GPU: auto (per op, whichever measured faster; default), library (cuDNN/cuBLAS wherever they "
-                    + "have the op) or custom (sevnet batch norm and temporal conv kernels).")
+                    + "have the op) or custom (sevnet's kernels wherever one exists: batch norm, the temporal conv, "
+                    + "the fused conv -> BN -> ReLU, and with --memory-format channels-last the NDHWC grouped and "
+                    + "temporal convs).")
     String kernels;
 
     @Option(names = "--tf32", negatable = true, defaultValue = "true", fallbackValue = "true",
