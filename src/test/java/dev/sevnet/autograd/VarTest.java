@@ -31,6 +31,14 @@ class VarTest {
         loss.backward();
     }
 
+    /** {@link #step} inside a scope of its own; w's gradient after it. */
+    private static float[] scopedStep(Tensor xs, Var w, Var fc, Tensor labels) {
+        try (TensorScope scope = TensorScope.open()) {
+            step(Var.of(xs), w, fc, labels);
+            return w.grad().toFloatArray();
+        }
+    }
+
     @Test
     void gradientsAccumulateAcrossBackwardCalls() {
         long start = MemoryStats.liveHostBytes();
@@ -38,15 +46,8 @@ class VarTest {
                 Tensor labels = Tensor.ofLongs(new long[] {1, 4}, 2)) {
             Var w = Var.parameter(ws);
             Var fc = Var.parameter(fcs);
-            float[] once;
-            try (TensorScope scope = TensorScope.open()) {
-                step(Var.of(xs), w, fc, labels);
-                once = w.grad().toFloatArray();
-            }
-            try (TensorScope scope = TensorScope.open()) {
-                step(Var.of(xs), w, fc, labels);
-            }
-            float[] twice = w.grad().toFloatArray();
+            float[] once = scopedStep(xs, w, fc, labels);
+            float[] twice = scopedStep(xs, w, fc, labels);
             for (int i = 0; i < once.length; i++) {
                 assertEquals(2 * once[i], twice[i], 1e-5 + 1e-5 * Math.abs(once[i]), "element " + i);
             }
@@ -70,11 +71,7 @@ class VarTest {
                 Tensor labels = Tensor.ofLongs(new long[] {1, 4}, 2)) {
             Var w = Var.parameter(ws);
             Var fc = Var.parameter(fcs);
-            float[] once;
-            try (TensorScope scope = TensorScope.open()) {
-                step(Var.of(xs), w, fc, labels);
-                once = w.grad().toFloatArray();
-            }
+            float[] once = scopedStep(xs, w, fc, labels);
             dev.sevnet.backend.Backend cpu = dev.sevnet.backend.Backends.cpu();
             cpu.fill(w.grad(), Float.NaN); // what an overflowed fp16 step can leave behind
             w.zeroGrad();

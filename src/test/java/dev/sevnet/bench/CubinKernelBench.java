@@ -34,6 +34,7 @@ import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 import dev.sevnet.backend.ConvSpec;
 import dev.sevnet.backend.CudaStatus;
 import dev.sevnet.backend.cpu.CpuBackend;
+import dev.sevnet.backend.cpu.NativeCore;
 import dev.sevnet.backend.cuda.CudaBackend;
 import dev.sevnet.backend.cuda.CudaRuntime;
 import dev.sevnet.tensor.Shape;
@@ -862,23 +863,16 @@ public final class CubinKernelBench {
                     dim3(tiles * (c / cg), 1, n), dim3((long) tl[0] * tl[1] * tl[2], 1, 1), smem, a));
         }
 
-        /** NDHWC <-> NCDHW of [n][s][ch] and [n][ch][s] buffers. */
+        /** [n][ch][s] <-> [n][s][ch] (NCDHW <-> NDHWC) by the CPU transposes the kernels' tests use. */
         static float[] permute(float[] a, int n, int ch, long s, boolean toChannelsLast) {
-            float[] b = new float[a.length];
-            for (int i = 0; i < n; i++) {
-                for (int k = 0; k < ch; k++) {
-                    for (long j = 0; j < s; j++) {
-                        long ncs = ((long) i * ch + k) * s + j;
-                        long nsc = ((long) i * s + j) * ch + k;
-                        if (toChannelsLast) {
-                            b[(int) nsc] = a[(int) ncs];
-                        } else {
-                            b[(int) ncs] = a[(int) nsc];
-                        }
-                    }
+            try (Tensor from = Tensor.of(a, a.length); Tensor to = Tensor.zeros(Shape.of(a.length))) {
+                int rc = toChannelsLast ? NativeCore.sev_ncdhw_to_ndhwc(from.address(), to.address(), n, ch, s)
+                        : NativeCore.sev_ndhwc_to_ncdhw(from.address(), to.address(), n, ch, s);
+                if (rc != 0) {
+                    throw new IllegalStateException("transpose failed: " + NativeCore.sev_last_error());
                 }
+                return to.toFloatArray();
             }
-            return b;
         }
 
         @Override

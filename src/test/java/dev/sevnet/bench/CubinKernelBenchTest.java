@@ -179,6 +179,37 @@ class CubinKernelBenchTest {
         assertThrows(IllegalArgumentException.class, () -> one("gconv-cl", with(g8, "cgmax", "4")));
     }
 
+    /** The harness's CPU reference for gconv-cl (its layout permutes) agrees with the kernels' own reference. */
+    @Test
+    void channelsLastGroupedConvReferenceIsTheKernelsReference() {
+        int n = 2, c = 8, cg = 4, t = 2, h = 5, w = 6, s = 2, ho = 3, wo = 3;
+        java.util.Random r = new java.util.Random(5);
+        for (String pass : new String[] {"fwd", "bwd-data"}) {
+            CubinKernelBench.Problem p = CubinKernelBench.problem("gconv-cl", Map.of("N", "" + n, "C", "" + c, "cg",
+                    "" + cg, "T", "" + t, "H", "" + h, "W", "" + w, "stride", "" + s, "pass", pass));
+            long[] sizes = p.buffers();
+            float[][] in = {CubinKernelBench.uniform(r, sizes[0], -1, 1), CubinKernelBench.uniform(r, sizes[1], -1, 1)};
+            float[] got = p.reference(in);
+            try (dev.sevnet.tensor.Tensor src = dev.sevnet.tensor.Tensor.of(in[0], sizes[0]);
+                    dev.sevnet.tensor.Tensor wt = dev.sevnet.tensor.Tensor.of(in[1], sizes[1]);
+                    dev.sevnet.tensor.Tensor dst = dev.sevnet.tensor.Tensor.zeros(dev.sevnet.tensor.Shape.of(sizes[2]))) {
+                int rc = pass.equals("fwd")
+                        ? dev.sevnet.backend.cpu.NativeCore.sev_grouped_conv_ndhwc_forward(src.address(), wt.address(),
+                                dst.address(), n, c, cg, t, h, w, s, 0)
+                        : dev.sevnet.backend.cpu.NativeCore.sev_grouped_conv_ndhwc_backward_data(src.address(),
+                                wt.address(), dst.address(), n, c, cg, t, h, w, s, 0);
+                assertEquals(0, rc);
+                float[] want = dst.toFloatArray();
+                assertEquals(want.length, got.length, pass);
+                for (int i = 0; i < want.length; i++) {
+                    assertEquals(want[i], got[i], 1e-5 * (1 + Math.abs(want[i])), pass + "[" + i + "]");
+                }
+            }
+        }
+        assertEquals(n * t * ho * wo * c, CubinKernelBench.problem("gconv-cl", Map.of("N", "" + n, "C", "" + c, "cg",
+                "" + cg, "T", "" + t, "H", "" + h, "W", "" + w, "stride", "" + s)).buffers()[2]);
+    }
+
     private static CubinKernelBench.Launch one(String bench, Map<String, String> cfg) {
         List<CubinKernelBench.Launch> ls = CubinKernelBench.dryRun(new CubinKernelBench.Run(bench, cfg), DEV, null, 90);
         assertEquals(1, ls.size());

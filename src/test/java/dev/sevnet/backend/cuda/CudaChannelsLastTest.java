@@ -270,20 +270,30 @@ class CudaChannelsLastTest {
             {2, new long[] {1, 48, 2, 40, 40}, 16}, {1, new long[] {2, 24, 2, 5, 6}, 12}, {2, new long[] {1, 8, 3, 6, 5}, 4},
             {1, new long[] {1, 512, 2, 7, 7}, 8}};
         Random r = new Random(19);
+        withSevnetRouteForced(mode -> {
+            for (Object[] cs : cases) {
+                int st = (Integer) cs[0];
+                long[] c = (long[]) cs[1];
+                int cg = (Integer) cs[2];
+                ConvSpec spec = new ConvSpec(1, 3, 3, 1, st, st, 0, 1, 1, (int) (c[1] / cg));
+                try (TensorScope scope = TensorScope.open()) {
+                    assertConvPassesMatchTheCpu(r, dt, rtol, spec, Shape.of(c), c[1], dt + " " + mode);
+                }
+            }
+        });
+    }
+
+    /**
+     * Runs {@code body} twice: in AUTO with route {@code sevnet} forced, then in CUSTOM (which takes sevnet's kernels
+     * unmeasured); the backend is AUTO and unforced again after.
+     */
+    private void withSevnetRouteForced(java.util.function.Consumer<CudaBackend.KernelMode> body) {
         for (CudaBackend.KernelMode mode : new CudaBackend.KernelMode[] {CudaBackend.KernelMode.AUTO,
             CudaBackend.KernelMode.CUSTOM}) {
             gpu.setKernelMode(mode);
             gpu.forceRoute(mode == CudaBackend.KernelMode.AUTO ? CudaBackend.ROUTE_SEVNET : null);
             try {
-                for (Object[] cs : cases) {
-                    int st = (Integer) cs[0];
-                    long[] c = (long[]) cs[1];
-                    int cg = (Integer) cs[2];
-                    ConvSpec spec = new ConvSpec(1, 3, 3, 1, st, st, 0, 1, 1, (int) (c[1] / cg));
-                    try (TensorScope scope = TensorScope.open()) {
-                        assertConvPassesMatchTheCpu(r, dt, rtol, spec, Shape.of(c), c[1], dt + " " + mode);
-                    }
-                }
+                body.accept(mode);
             } finally {
                 gpu.forceRoute(null);
                 gpu.setKernelMode(CudaBackend.KernelMode.AUTO);
@@ -303,21 +313,13 @@ class CudaChannelsLastTest {
         ConvSpec temporal = new ConvSpec(3, 1, 1, 1, 1, 1, 1, 0, 0, 1);
         long[][] cases = {{2, 16, 4, 5, 5}, {2, 6, 1, 3, 3}, {1, 70, 3, 2, 3}, {1, 64, 8, 7, 7}};
         Random r = new Random(23);
-        for (CudaBackend.KernelMode mode : new CudaBackend.KernelMode[] {CudaBackend.KernelMode.AUTO,
-            CudaBackend.KernelMode.CUSTOM}) {
-            gpu.setKernelMode(mode);
-            gpu.forceRoute(mode == CudaBackend.KernelMode.AUTO ? CudaBackend.ROUTE_SEVNET : null);
-            try {
-                for (long[] c : cases) {
-                    try (TensorScope scope = TensorScope.open()) {
-                        assertConvPassesMatchTheCpu(r, dt, rtol, temporal, Shape.of(c), c[1], dt + " " + mode);
-                    }
+        withSevnetRouteForced(mode -> {
+            for (long[] c : cases) {
+                try (TensorScope scope = TensorScope.open()) {
+                    assertConvPassesMatchTheCpu(r, dt, rtol, temporal, Shape.of(c), c[1], dt + " " + mode);
                 }
-            } finally {
-                gpu.forceRoute(null);
-                gpu.setKernelMode(CudaBackend.KernelMode.AUTO);
             }
-        }
+        });
     }
 
     /**
