@@ -279,6 +279,12 @@ int sev_hostrun_grouped_conv_ndhwc_backward_data(const void* dy, const void* w, 
                                                  int H, int W, int s, int dtype);
 int sev_hostrun_grouped_conv_ndhwc_backward_weight(const void* x, const void* dy, float* dw, int N, int C, int cg,
                                                    int T, int H, int W, int s, int dtype);
+/* tensor-core channels-last temporal conv (kernels/temporal_conv_ndhwc_tc.cu): the kernel's loads and epilogue, its
+ * WMMA as loops (fp32 operands rounded to TF32), every block on the host; arguments checked as the launcher does */
+int sev_hostrun_temporal_conv3_ndhwc_tc_forward(const void* x, const void* w, const float* bias, const void* residual,
+                                                int relu, void* y, int N, int C, int T, int64_t S, int dtype);
+int sev_hostrun_temporal_conv3_ndhwc_tc_backward_data(const void* dy, const void* w, void* dx, int N, int C, int T,
+                                                      int64_t S, int dtype);
 /* fused conv -> BN -> ReLU (kernels/conv_bn_relu.cu; sevnet_cuda.h says what each computes) */
 int sev_hostrun_pointwise_conv_forward(const float* x, const float* w, const float* bias, const float* gamma,
                                        const float* beta, const float* running_mean, const float* running_var,

@@ -156,6 +156,18 @@ int sevc_grouped_conv_ndhwc_backward_data(const void* dy, const void* w, void* d
 int sevc_grouped_conv_ndhwc_backward_weight(const void* x, const void* dy, float* dw, int N, int C, int cg, int T,
                                             int H, int W, int s, int dtype, void* stream);
 
+/* ---- the block's temporal 3x1x1 conv channels-last on tensor cores (kernels/temporal_conv_ndhwc_tc.cu) ----
+ * C -> C, padding 1 in time, no bias: x, y, dy, dx [N][T][S][C] (S = H*W); w KTRSC [C][3][C] (w[co][k][ci], tap k
+ * reads frame t + k - 1: the backend's channels-last weight as it is). dtype SEV_DT_F32 (0: fp32 storage, products
+ * in TF32 — the caller's TF32 policy decides whether to call it), SEV_DT_BF16 (1) or SEV_DT_F16 (2): fp32 sums, each
+ * result rounded once. The forward's epilogue as sevc_grouped_conv_ndhwc_forward's: y = act((conv + bias[c]) +
+ * residual), each part optional. Bad sizes or a NULL pointer that would be read: SEVC_E_ARG with the reason. CPU
+ * references: sev_temporal_conv3_ndhwc_* (sevnet.h, PyTorch's [C][C][3] weight order). */
+int sevc_temporal_conv3_ndhwc_tc_forward(const void* x, const void* w, const float* bias, const void* residual,
+                                         int relu, void* y, int N, int C, int T, int64_t S, int dtype, void* stream);
+int sevc_temporal_conv3_ndhwc_tc_backward_data(const void* dy, const void* w, void* dx, int N, int C, int T, int64_t S,
+                                               int dtype, void* stream);
+
 /* ---- fused conv -> batch norm -> ReLU of the SEV block (kernels/conv_bn_relu.cu) ----
  * Epilogue of the forward (inference) calls: running_mean != NULL: y = conv * a[c] + b[c] with a, b from
  * batch norm's running statistics (gamma, beta may be NULL), else y = conv + bias[c] (bias may be NULL:

@@ -23,6 +23,7 @@
 #include "sgd.cuh"
 #include "temporal_conv.cuh"
 #include "temporal_conv_ndhwc.cuh"
+#include "temporal_conv_ndhwc_tc.cuh"
 
 namespace {
 // the block of `threads` threads: share(tid) for each, summed as the device tree sums them
@@ -252,6 +253,76 @@ int gcl_checked(const char* what, bool trans, const void* src, const void* w, vo
     gcl_host_cg<SevBF16>(trans, src, w, dst, d, e);
   else
     gcl_host_cg<SevF16>(trans, src, w, dst, d, e);
+  return SEV_OK;
+}
+
+// tt_kernel (temporal_conv_ndhwc_tc.cu): every (position tile, channel tile, item) block; each r-slice staged by
+// all its 16-byte slots (the kernel's register prefetch changes only when they load), then the four warps' WMMA as
+// one TT_BM x TT_BN product of the staged tiles — fp32 operands rounded to TF32 first, as the kernel's fragments
+// are — then the fp32 tile through the epilogue slots.
+template <class St>
+float tt_operand(typename St::storage v) {
+  return St::load(v);
+}
+template <>
+float tt_operand<SevF32>(float v) {
+  return tt_tf32(v);
+}
+
+template <class St>
+void tt_host(bool trans, const typename St::storage* src, const typename St::storage* w, typename St::storage* dst,
+             const TtDims& d, int N, const TtEpilogue& e) {
+  typedef typename St::storage S;
+  typedef TtGeom<S> G;
+  const int64_t bx = (d.TS + TT_BM - 1) / TT_BM, by = (d.C + TT_BN - 1) / TT_BN;
+#pragma omp parallel for schedule(static) collapse(3)
+  for (int n = 0; n < N; n++)
+    for (int64_t yb = 0; yb < by; yb++)
+      for (int64_t xb = 0; xb < bx; xb++) {
+        const int m0 = (int)yb * TT_BN;
+        const int64_t j0 = xb * TT_BM;
+        std::vector<S> As(TT_BM * G::LDA), Bs(G::B_ELEMS);
+        std::vector<float> acc(TT_BM * TT_BN, 0.f), Cs(TT_BM * G::LDC), a(TT_BK);
+        for (int r0 = 0; r0 < 3 * d.C; r0 += TT_BK) {
+          for (int slot = 0; slot < G::A_SLOTS; slot++)
+            tt_put_a(As.data(), slot, tt_fetch_a<St>(src, d, n, j0, r0, slot, trans));
+          for (int slot = 0; slot < G::B_SLOTS; slot++)
+            tt_put_b(Bs.data(), slot, tt_fetch_b<St>(w, d, m0, r0, slot, trans), trans);
+          for (int i = 0; i < TT_BM; i++) {
+            for (int kk = 0; kk < TT_BK; kk++) a[kk] = tt_operand<St>(As[i * G::LDA + kk]);
+            for (int m = 0; m < TT_BN; m++) {
+              float sum = acc[i * TT_BN + m];
+              for (int kk = 0; kk < TT_BK; kk++)
+                sum += a[kk] * tt_operand<St>(trans ? Bs[kk * G::LDB_ROW + m] : Bs[m * G::LDB_COL + kk]);
+              acc[i * TT_BN + m] = sum;
+            }
+          }
+        }
+        for (int i = 0; i < TT_BM; i++)
+          for (int m = 0; m < TT_BN; m++) Cs[i * G::LDC + m] = acc[i * TT_BN + m];
+        for (int slot = 0; slot < G::OUT_SLOTS; slot++) tt_store_slot<St>(dst, Cs.data(), slot, d, n, j0, m0, e);
+      }
+}
+
+// the launcher's checks and dispatch (temporal_conv_ndhwc_tc.cu's run), on the host
+int tt_checked(const char* what, bool trans, const void* src, const void* w, void* dst, const TtEpilogue& e, int N,
+               int C, int T, int64_t S, int dtype) {
+  const bool empty = N == 0 || C == 0 || T == 0 || S == 0;
+  const char* why = tt_bad_args(N, C, T, S, dtype, !empty && (!src || !w || !dst));
+  if (why) return sev::fail(SEV_EINVAL, std::string(what) + ": " + why);
+  if (empty) return SEV_OK;
+  const TtDims d{C, S, (int64_t)T * S};
+  auto run = [&](auto st) {
+    typedef decltype(st) St;
+    typedef typename St::storage Sx;
+    tt_host<St>(trans, (const Sx*)src, (const Sx*)w, (Sx*)dst, d, N, e);
+  };
+  if (dtype == SEV_DT_F32)
+    run(SevF32());
+  else if (dtype == SEV_DT_BF16)
+    run(SevBF16());
+  else
+    run(SevF16());
   return SEV_OK;
 }
 
@@ -877,6 +948,19 @@ int sev_hostrun_grouped_conv_ndhwc_backward_data(const void* dy, const void* w, 
 int sev_hostrun_grouped_conv_ndhwc_backward_weight(const void* x, const void* dy, float* dw, int N, int C, int cg,
                                                    int T, int H, int W, int s, int dtype) {
   return gcl_dw_checked(x, dy, dw, N, C, cg, T, H, W, s, dtype);
+}
+
+// ---------------------------------------------------------------- tensor-core temporal conv (temporal_conv_ndhwc_tc.cu)
+int sev_hostrun_temporal_conv3_ndhwc_tc_forward(const void* x, const void* w, const float* bias, const void* residual,
+                                                int relu, void* y, int N, int C, int T, int64_t S, int dtype) {
+  return tt_checked("temporal_conv3_ndhwc_tc_forward", false, x, w, y, TtEpilogue{bias, residual, relu}, N, C, T, S,
+                    dtype);
+}
+
+int sev_hostrun_temporal_conv3_ndhwc_tc_backward_data(const void* dy, const void* w, void* dx, int N, int C, int T,
+                                                      int64_t S, int dtype) {
+  return tt_checked("temporal_conv3_ndhwc_tc_backward_data", true, dy, w, dx, TtEpilogue{nullptr, nullptr, 0}, N, C,
+                    T, S, dtype);
 }
 
 // ---------------------------------------------------------------- fused conv -> BN -> ReLU (conv_bn_relu.cu)

@@ -129,6 +129,14 @@ int sevc_grouped_conv_ndhwc_backward_weight(const void* x, const void* dy, float
                                             int H, int W, int s, int dtype, void* stream) {
   return SEVC_E_NO_CUDA;
 }
+int sevc_temporal_conv3_ndhwc_tc_forward(const void* x, const void* w, const float* bias, const void* residual,
+                                         int relu, void* y, int N, int C, int T, int64_t S, int dtype, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_temporal_conv3_ndhwc_tc_backward_data(const void* dy, const void* w, void* dx, int N, int C, int T, int64_t S,
+                                               int dtype, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
 int sevc_temporal_conv3_ndhwc_forward_f32(const float* x, const float* w, float* y, int N, int C, int T, int64_t S,
                                           void* stream) {
   return SEVC_E_NO_CUDA;

@@ -357,6 +357,15 @@ public final class NativeCore {
             @Cast("const void*") long dy, @Cast("float*") long dw, int n, int c, int cg, int t, int h, int wd, int s,
             int dtype);
 
+    /** The tensor-core channels-last temporal conv's kernel body on the host (WMMA as loops, fp32 through TF32). */
+    public static native int sev_hostrun_temporal_conv3_ndhwc_tc_forward(@Cast("const void*") long x,
+            @Cast("const void*") long w, @Cast("const float*") long bias, @Cast("const void*") long residual, int relu,
+            @Cast("void*") long y, int n, int c, int t, @Cast("int64_t") long s, int dtype);
+
+    public static native int sev_hostrun_temporal_conv3_ndhwc_tc_backward_data(@Cast("const void*") long dy,
+            @Cast("const void*") long w, @Cast("void*") long dx, int n, int c, int t, @Cast("int64_t") long s,
+            int dtype);
+
     public static native int sev_hostrun_temporal_conv3_ndhwc_forward_f32(@Cast("const float*") long x,
             @Cast("const float*") long w, @Cast("float*") long y, int n, int c, int t, @Cast("int64_t") long s);
 

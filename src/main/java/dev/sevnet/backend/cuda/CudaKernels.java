@@ -232,6 +232,19 @@ public final class CudaKernels {
             @Cast("const void*") long dy, @Cast("float*") long dw, int n, int c, int cg, int t, int h, int wd, int s,
             int dtype, @Cast("void*") long stream);
 
+    /**
+     * The SEV block's temporal 3x1x1 conv channels-last on tensor cores (kernels/temporal_conv_ndhwc_tc.cu): x/y/dy/dx
+     * [N][T][S][C], w KTRSC [C][3][C]; dtype 0 fp32 (products in TF32), 1 bf16, 2 fp16 (fp32 sums, one rounding). The
+     * forward's epilogue as the grouped conv's: y = act((conv + bias) + residual), bias fp32 and residual optional (0).
+     */
+    public static native int sevc_temporal_conv3_ndhwc_tc_forward(@Cast("const void*") long x,
+            @Cast("const void*") long w, @Cast("const float*") long bias, @Cast("const void*") long residual, int relu,
+            @Cast("void*") long y, int n, int c, int t, @Cast("int64_t") long s, int dtype, @Cast("void*") long stream);
+
+    public static native int sevc_temporal_conv3_ndhwc_tc_backward_data(@Cast("const void*") long dy,
+            @Cast("const void*") long w, @Cast("void*") long dx, int n, int c, int t, @Cast("int64_t") long s,
+            int dtype, @Cast("void*") long stream);
+
     public static native int sevc_temporal_conv3_ndhwc_forward_f32(@Cast("const float*") long x,
             @Cast("const float*") long w, @Cast("float*") long y, int n, int c, int t, @Cast("int64_t") long s,
             @Cast("void*") long stream);

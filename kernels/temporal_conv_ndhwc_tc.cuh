@@ -1,0 +1,208 @@
+// Temporal 3x1x1 convolution (C -> C, padding 1 in time, no bias) in channels-last layout on tensor cores
+// (kernels/temporal_conv_ndhwc_tc.cu): forward with the folded model's epilogue (bias, residual, ReLU in the store)
+// and backward-data; fp32 storage through TF32, bf16 and fp16 through their own MMA; sums in fp32.
+//
+// Why: in NDHWC this conv is one GEMM over positions with K = 3C, a tap being a row one frame away. cuBLAS runs it
+// as three GEMMs that each read x and read+write y, then a separate epilogue pass reads y and the residual and writes
+// y again: eleven passes over an activation (0.24 ms at [8,64,16,56,56] fp32 on an H100). Here x is read once from
+// DRAM (its three taps are neighbouring frames, so the second and third reads hit L2), y written once, the residual
+// read once: four. The CUDA-core kernel of temporal_conv_ndhwc.cuh moves as little but computes at 14 TFLOP/s; this
+// one gives the products to the tensor cores (WMMA 16x16 fragments).
+//
+// The weight is read as the backend keeps it, KTRSC [C][3][C] (W[co*3C + k*C + ci], tap k reads frame t + k - 1), so
+// no per-call reorder. Over the positions j = t*S + s of one item (rows of C contiguous channels):
+//   forward        y[j, m]  = sum_r A[j, r] B[r, m],  A[j, k*C+c] = x[j + (k-1)S, c],   B[k*C+c, m] = W[m*3C + k*C + c]
+//   backward-data  dx[j, m] = sum_r A[j, r] B[r, m],  A[j, k*C+c] = dy[j - (k-1)S, c],  B[k*C+c, m] = W[c*3C + k*C + m]
+// A shifted row outside [0, T*S) is a frame outside [0, T): the zero padding. The forward's B is contiguous along r,
+// so it is staged column-major ([m][r]); backward-data's along m, staged row-major ([r][m]) — both with 16-byte loads.
+//
+// A block computes TT_BM positions x TT_BN channels with four warps (2 x 2, 32 x 32 each: 2 x 2 fragments), the
+// reduction over r in TT_BK slices; the next slice's global loads are in registers while the tensor cores work on
+// this one. What the device and the host share is here: the tile geometry, the loads of one 16-byte slot (zeros for
+// padding and ragged edges), and the epilogue of one slot from the accumulator tile. Only the fragment MMA differs:
+// WMMA in the kernel, plain loops in the host driver (native/src/kernels_hostrun.cpp, tt_host), which rounds fp32 to
+// TF32 the way the kernel does (round to nearest, ties away: cvt.rna.tf32.f32).
+#pragma once
+#include <stdint.h>
+#include <string.h>
+
+#include "sev_cuda_compat.cuh"
+#include "sev_half.cuh"
+
+#define TT_BM 64       // positions per block
+#define TT_BN 64       // output channels per block
+#define TT_BK 32       // reduction slice (taps x channels)
+#define TT_THREADS 128 // four warps
+
+// 16 bytes of one storage type: a slot of the loads and of the epilogue
+template <class S>
+struct alignas(16) TtVec {
+  S e[16 / sizeof(S)];
+};
+
+template <class S>
+SEV_HD TtVec<S> tt_load16(const S* p) {
+  TtVec<S> v;
+#if defined(__CUDA_ARCH__)
+  *reinterpret_cast<uint4*>(&v) = __ldg(reinterpret_cast<const uint4*>(p));
+#else
+  memcpy(&v, p, 16);
+#endif
+  return v;
+}
+template <class S>
+SEV_HD void tt_store16(S* p, const TtVec<S>& v) {
+#if defined(__CUDA_ARCH__)
+  *reinterpret_cast<uint4*>(p) = *reinterpret_cast<const uint4*>(&v);
+#else
+  memcpy(p, &v, 16);
+#endif
+}
+
+// Shared-memory geometry of storage S (elements): leading dimensions padded by one 16-byte slot, which keeps every
+// fragment's base 32-byte aligned (WMMA's rule) and spreads the slots' stores over the banks.
+template <class S>
+struct TtGeom {
+  static constexpr int V = 16 / (int)sizeof(S);   // elements per slot
+  static constexpr int LDA = TT_BK + V;             // A: [TT_BM][LDA], row-major
+  static constexpr int LDB_COL = TT_BK + V;         // forward's B: [TT_BN][LDB_COL] (column-major)
+  static constexpr int LDB_ROW = TT_BN + V;         // backward-data's B: [TT_BK][LDB_ROW] (row-major)
+  static constexpr int LDC = TT_BN + 4;             // the fp32 accumulator tile: [TT_BM][LDC]
+  static constexpr int B_ELEMS = TT_BN * LDB_COL > TT_BK * LDB_ROW ? TT_BN * LDB_COL : TT_BK * LDB_ROW;
+  static constexpr int AB_BYTES = (TT_BM * LDA + B_ELEMS) * (int)sizeof(S);
+  static constexpr int C_BYTES = TT_BM * LDC * 4;
+  static constexpr int SMEM_BYTES = AB_BYTES > C_BYTES ? AB_BYTES : C_BYTES;  // C reuses A and B after the loop
+  static constexpr int A_SLOTS = TT_BM * TT_BK / V;
+  static constexpr int B_SLOTS = TT_BN * TT_BK / V;
+  static constexpr int OUT_SLOTS = TT_BM * TT_BN / V;
+};
+
+// The epilogue of the forward: y = act((conv + bias) + residual), as the grouped conv's (GclEpilogue)
+struct TtEpilogue {
+  const float* bias;     // [C] fp32, or NULL
+  const void* residual;  // y's storage type and layout, or NULL
+  int relu;
+};
+
+// The block's problem: one item n, rows j0.., channels m0..
+struct TtDims {
+  int C;
+  int64_t S, TS;  // positions per frame, per item
+};
+
+// ---- loads: slot -> 16 bytes in registers (fetch) -> shared memory (put) ----
+
+// A slot: row i of the tile, V reduction indices from r = r0 + (slot % (TT_BK/V)) * V. One 16-byte load when the V
+// indices are one tap's channels and aligned (C a multiple of V); else element by element.
+template <class St>
+SEV_HD TtVec<typename St::storage> tt_fetch_a(const typename St::storage* src, const TtDims& d, int n, int64_t j0,
+                                              int r0, int slot, bool trans) {
+  typedef typename St::storage S;
+  constexpr int V = TtGeom<S>::V;
+  const int i = slot / (TT_BK / V), r = r0 + (slot % (TT_BK / V)) * V;
+  const int64_t j = j0 + i;
+  TtVec<S> v;
+  for (int q = 0; q < V; q++) v.e[q] = S(0);
+  if (j >= d.TS) return v;
+  const int C = d.C;
+  if (C % V == 0 && r + V <= 3 * C) {
+    const int k = r / C, c = r - k * C;
+    const int64_t sj = trans ? j - (k - 1) * d.S : j + (k - 1) * d.S;
+    if (sj >= 0 && sj < d.TS) v = tt_load16(src + ((int64_t)n * d.TS + sj) * C + c);
+    return v;
+  }
+  for (int q = 0; q < V && r + q < 3 * C; q++) {
+    const int k = (r + q) / C, c = r + q - k * C;
+    const int64_t sj = trans ? j - (k - 1) * d.S : j + (k - 1) * d.S;
+    if (sj >= 0 && sj < d.TS) v.e[q] = src[((int64_t)n * d.TS + sj) * C + c];
+  }
+  return v;
+}
+template <class S>
+SEV_HD void tt_put_a(S* As, int slot, const TtVec<S>& v) {
+  constexpr int V = TtGeom<S>::V;
+  tt_store16(As + (slot / (TT_BK / V)) * TtGeom<S>::LDA + (slot % (TT_BK / V)) * V, v);
+}
+
+// B slot. Forward (column-major tile [m][r]): channel m, V reductions along r, contiguous in W. Backward-data
+// (row-major [r][m]): reduction r, V channels along m, contiguous in W.
+template <class St>
+SEV_HD TtVec<typename St::storage> tt_fetch_b(const typename St::storage* w, const TtDims& d, int m0, int r0, int slot,
+                                              bool trans) {
+  typedef typename St::storage S;
+  constexpr int V = TtGeom<S>::V;
+  const int C = d.C;
+  TtVec<S> v;
+  for (int q = 0; q < V; q++) v.e[q] = S(0);
+  if (!trans) {
+    const int m = m0 + slot / (TT_BK / V), r = r0 + (slot % (TT_BK / V)) * V;
+    if (m >= C) return v;
+    const S* row = w + (int64_t)m * 3 * C;
+    if (C % V == 0 && r + V <= 3 * C) return tt_load16(row + r);
+    for (int q = 0; q < V && r + q < 3 * C; q++) v.e[q] = row[r + q];
+    return v;
+  }
+  const int r = r0 + slot / (TT_BN / V), m = m0 + (slot % (TT_BN / V)) * V;
+  if (r >= 3 * C) return v;
+  const int k = r / C, c = r - k * C;
+  const S* row = w + (int64_t)c * 3 * C + (int64_t)k * C;
+  if (C % V == 0 && m + V <= C) return tt_load16(row + m);
+  for (int q = 0; q < V && m + q < C; q++) v.e[q] = row[m + q];
+  return v;
+}
+template <class S>
+SEV_HD void tt_put_b(S* Bs, int slot, const TtVec<S>& v, bool trans) {
+  constexpr int V = TtGeom<S>::V;
+  if (!trans)
+    tt_store16(Bs + (slot / (TT_BK / V)) * TtGeom<S>::LDB_COL + (slot % (TT_BK / V)) * V, v);
+  else
+    tt_store16(Bs + (slot / (TT_BN / V)) * TtGeom<S>::LDB_ROW + (slot % (TT_BN / V)) * V, v);
+}
+
+// ---- the store: V channels of one position from the fp32 tile Cs, through the epilogue, rounded once ----
+template <class St>
+SEV_HD void tt_store_slot(typename St::storage* dst, const float* Cs, int slot, const TtDims& d, int n, int64_t j0,
+                          int m0, const TtEpilogue& e) {
+  typedef typename St::storage S;
+  constexpr int V = TtGeom<S>::V;
+  const int i = slot / (TT_BN / V), mm = (slot % (TT_BN / V)) * V;
+  const int64_t j = j0 + i;
+  const int m = m0 + mm, C = d.C;
+  if (j >= d.TS || m >= C) return;
+  const int64_t at = ((int64_t)n * d.TS + j) * C + m;
+  const S* res = (const S*)e.residual;
+  const bool whole = C % V == 0 && m + V <= C;
+  TtVec<S> rv;
+  if (res && whole) rv = tt_load16(res + at);
+  TtVec<S> out;
+  for (int q = 0; q < V; q++) {
+    if (!whole && m + q >= C) break;
+    float v = Cs[i * TtGeom<S>::LDC + mm + q];
+    if (e.bias) v += e.bias[m + q];
+    if (res) v += St::load(whole ? rv.e[q] : res[at + q]);
+    if (e.relu) v = v > 0.f ? v : 0.f;
+    out.e[q] = St::store(v);
+    if (!whole) dst[at + q] = out.e[q];
+  }
+  if (whole) tt_store16(dst + at, out);
+}
+
+// fp32 -> TF32 as the tensor cores take it (cvt.rna.tf32.f32: nearest, ties away from zero; 10 explicit mantissa
+// bits, the low 13 bits zero). The host driver's MMA applies it to both operands, as the kernel does.
+SEV_HD float tt_tf32(float f) {
+  uint32_t u = sev_f32_bits(f);
+  if ((u & 0x7f800000u) != 0x7f800000u) u = (u + 0x1000u) & 0xffffe000u;
+  return sev_bits_f32(u);
+}
+
+// ---- argument check, shared by the launcher and the host driver: NULL when the arguments fit, else why ----
+inline const char* tt_bad_args(int N, int C, int T, int64_t S, int dtype, bool null_pointer) {
+  if (N < 0 || C < 0 || T < 0 || S < 0) return "negative size";
+  if (dtype != SEV_DT_F32 && dtype != SEV_DT_BF16 && dtype != SEV_DT_F16) return "unknown dtype";
+  if (N > 65535) return "more than 65535 items (grid z)";
+  if (((int64_t)C + TT_BN - 1) / TT_BN > 65535) return "more than 65535*64 channels (grid y)";
+  if ((int64_t)C * 3 > 0x7fffffff) return "3*C above 2^31";
+  if (S > 0 && (int64_t)T > ((int64_t)1 << 36) / S) return "T*H*W above 2^36 (grid x)";
+  if (null_pointer) return "NULL pointer";
+  return nullptr;
+}
