@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "../../kernels/sev_half.cuh"  // the bf16/fp16 conversions of the kernels and references
+#include "../../kernels/temporal_conv_ndhwc_tc.cuh"  // tt_tf32: the tensor cores' rounding, for the reference
 #include "sevnet.h"
 #include "sevnet_cuda.h"
 
@@ -614,6 +615,48 @@ void test_grouped_ndhwc(int dt, const char* fmt, int N, int C, int cg, int T, in
   compare("grouped_conv_ndhwc_backward_weight" + sz, rgw, gw.host(), 1e-4, 1e-3);  // fp32 sums of N*T*Ho*Wo terms
 }
 
+// the tensor-core temporal conv (temporal_conv_ndhwc_tc.cu) against the fp32 plain-loop reference on the same
+// values (fp32 storage: rounded to TF32 first, as the kernel's fragments are), its weight permuted from KTRSC to
+// PyTorch's order, the epilogue applied to the reference by sev_bias_act_ndhwc; 16-bit: within an ulp of the format
+template <class St>
+void test_temporal_tc(int dt, const char* fmt, int N, int C, int T, int64_t S) {
+  const std::string sz = std::string(" ") + fmt + " [" + std::to_string(N) + "," + std::to_string(C) + "," +
+                         std::to_string(T) + "," + std::to_string(S) + "]";
+  typedef typename St::storage Sx;
+  const int64_t n = (int64_t)N * T * S * C, nw = 3 * (int64_t)C * C;
+  auto x = stored<St>(randn(n)), w = stored<St>(randn(nw, 1.f / sqrtf(3.f * C))), dyv = stored<St>(randn(n)),
+       res = stored<St>(randn(n));
+  auto bias = randn(C);
+  Dev<Sx> dx(x), dw(w), ddy(dyv), dres(res), y(n), ye(n), gx(n);
+  Dev<float> db(bias);
+  check_rc(sevc_temporal_conv3_ndhwc_tc_forward(dx.p, dw.p, nullptr, nullptr, 0, y.p, N, C, T, S, dt, nullptr),
+           "temporal_tc_fwd");
+  check_rc(sevc_temporal_conv3_ndhwc_tc_forward(dx.p, dw.p, db.p, dres.p, 1, ye.p, N, C, T, S, dt, nullptr),
+           "temporal_tc_fwd_epilogue");
+  check_rc(sevc_temporal_conv3_ndhwc_tc_backward_data(ddy.p, dw.p, gx.p, N, C, T, S, dt, nullptr), "temporal_tc_bwd");
+  auto operand = [&](std::vector<float> v) {
+    if (dt == SEV_DT_F32)
+      for (auto& e : v) e = tt_tf32(e);
+    return v;
+  };
+  const auto xf = operand(loaded<St>(x)), wk = operand(loaded<St>(w)), dyf = operand(loaded<St>(dyv));
+  std::vector<float> wp(nw), ry(n), rgx(n);
+  for (int co = 0; co < C; co++)
+    for (int k = 0; k < 3; k++)
+      for (int ci = 0; ci < C; ci++) wp[((int64_t)co * C + ci) * 3 + k] = wk[((int64_t)co * 3 + k) * C + ci];
+  sev_temporal_conv3_ndhwc_forward_f32(xf.data(), wp.data(), ry.data(), N, C, T, S);
+  sev_temporal_conv3_ndhwc_backward_data_f32(dyf.data(), wp.data(), rgx.data(), N, C, T, S);
+  std::vector<float> re = ry, resf = loaded<St>(res);
+  sev_bias_act_ndhwc(re.data(), bias.data(), resf.data(), n / C, C, 1, SEV_DT_F32);
+  const double rtol = dt == SEV_DT_F32 ? 1e-5 : dt == SEV_DT_BF16 ? 1.0 / 128 : 1.0 / 1024;
+  const double atol = dt == SEV_DT_F32 ? 1e-4 : 1e-2;
+  compare("temporal_conv3_ndhwc_tc_forward" + sz, loaded<St>(stored<St>(ry)), loaded<St>(y.host()), rtol, atol);
+  compare("temporal_conv3_ndhwc_tc_forward bias+residual+relu" + sz, loaded<St>(stored<St>(re)),
+          loaded<St>(ye.host()), rtol, atol);
+  compare("temporal_conv3_ndhwc_tc_backward_data" + sz, loaded<St>(stored<St>(rgx)), loaded<St>(gx.host()), rtol,
+          atol);
+}
+
 template <class St>
 void test_grouped_half(const char* fmt, int N, int C, int cg, int T, int H, int W, int s) {
   const bool bf = !strcmp(fmt, "bf16");
@@ -1072,6 +1115,15 @@ int main(int argc, char** argv) {
     test_grouped_ndhwc<SevF32>(0, "f32", g[0], g[1], g[2], g[3], g[4], g[5], g[6]);
     test_grouped_ndhwc<SevBF16>(1, "bf16", g[0], g[1], g[2], g[3], g[4], g[5], g[6]);
     test_grouped_ndhwc<SevF16>(2, "f16", g[0], g[1], g[2], g[3], g[4], g[5], g[6]);
+  }
+  // the tensor-core temporal conv: ragged (C not a multiple of the 16-byte slot or the 64-channel tile, T = 1, a
+  // partial position tile), then G8 stage shapes at batch 2 (the plain run only)
+  for (const auto& g : {std::vector<int>{1, 6, 1, 9}, {2, 70, 3, 10}, {1, 96, 4, 25}, {2, 64, 4, 49},
+                        {2, 64, 16, 3136}, {2, 512, 16, 49}}) {
+    if (small && g[3] > 100) continue;
+    test_temporal_tc<SevF32>(SEV_DT_F32, "f32", g[0], g[1], g[2], g[3]);
+    test_temporal_tc<SevBF16>(SEV_DT_BF16, "bf16", g[0], g[1], g[2], g[3]);
+    test_temporal_tc<SevF16>(SEV_DT_F16, "f16", g[0], g[1], g[2], g[3]);
   }
   test_pointwise(1, 5, 7, 33);
   test_pointwise(2, 70, 130, 100);

@@ -27,12 +27,13 @@ import java.util.function.Supplier;
  * the batch-norm glue in 16-bit storage (section {@code bnhalf}: sevc_bn_act_*_bf16/_f16 against the fp32 kernels);
  * then mixed-precision training's convolution backward passes and batch norm as CudaBackend runs them on bf16 /
  * fp16 tensors against fp32 (section {@code halftrain}); the channels-last grouped 1x3x3 conv by route, sevnet's
- * kernels/grouped_conv_ndhwc.cu among them (section {@code gcl}).
+ * kernels/grouped_conv_ndhwc.cu among them (section {@code gcl}); the channels-last temporal 3x1x1 conv by route,
+ * sevnet's CUDA-core and tensor-core kernels among them (section {@code tcl}).
  * Device time from CUDA events on the backend's stream (outputs come from the caching allocator, so
  * no cudaMalloc is timed); prints Markdown tables with ms, GB/s (the bytes each op must move at
  * least), TFLOP/s and the fraction of the device's peak. Run on a GPU machine:
  *
- * <pre>java -cp CLASSPATH dev.sevnet.bench.CudaKernelsBench [batch] [reps] [peakGBs] [peakTflops] [all|base|fused|ndhwc|bnhalf|halftrain|halfroutes|cl|lt]</pre>
+ * <pre>java -cp CLASSPATH dev.sevnet.bench.CudaKernelsBench [batch] [reps] [peakGBs] [peakTflops] [all|base|fused|ndhwc|bnhalf|halftrain|halfroutes|cl|lt|gcl|tcl]</pre>
  *
  * (defaults 8, 20, the H200's 4300 GB/s copy rate measured here and 67 fp32 TFLOP/s datasheet, all).
  */
@@ -82,6 +83,9 @@ public final class CudaKernelsBench {
         }
         if (sections.contains("all") || sections.contains("gcl")) {
             groupedChannelsLastRoutes(gpu, batch, reps, peakGBs);
+        }
+        if (sections.contains("all") || sections.contains("tcl")) {
+            temporalChannelsLastRoutes(gpu, batch, reps, peakGBs);
         }
         gpu.setKernelMode(CudaBackend.KernelMode.AUTO);
     }
@@ -763,6 +767,66 @@ public final class CudaKernelsBench {
                             System.out.println(String.format(Locale.ROOT,
                                     "| %s | %s s%d | %s | %.3f | %.3f | %.3f | %.3f | %s | %.0f | %.0f%% |", pass, xs, st,
                                     dt, ms[0], ms[1], ms[2], ms[3], keptRoutes(gpu, before), gbs, 100 * gbs / peakGBs));
+                        }
+                    }
+                }
+            }
+        } finally {
+            gpu.forceRoute(null);
+            gpu.setAllowTf32(false);
+        }
+    }
+
+    /**
+     * Section {@code tcl}: the channels-last temporal 3x1x1 conv (every G8 stage's width, 16 frames) by each route
+     * CudaBackend measures — cuDNN's NDHWC conv, the ncdhw route, cuBLAS's three tap GEMMs (+ the epilogue kernel),
+     * sevnet's CUDA-core kernel (kernels/temporal_conv_ndhwc.cu) and its tensor-core one
+     * (kernels/temporal_conv_ndhwc_tc.cu, the epilogue in its store) — forced one at a time, then measured (auto, and
+     * the route it kept): the folded model's forward (bias + residual + ReLU), the plain forward of training and
+     * backward-data; fp32 (TF32 on), bf16, fp16. GB/s: the input and the output once each (and the residual);
+     * TFLOP/s: 2 * 3C multiply-adds per output.
+     */
+    private static void temporalChannelsLastRoutes(CudaBackend gpu, int batch, int reps, double peakGBs) {
+        System.out.println();
+        System.out.println("channels-last temporal 3x1x1 conv by route (CudaBackend.forceRoute; auto = measured), ms");
+        System.out.println("| pass | [N,C,T,H,W] | dtype | cudnn | ncdhw | cublas | sevnet | sevnet-tc | auto | auto chose "
+                + "| best GB/s | % peak | best TFLOP/s |");
+        System.out.println("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        gpu.setKernelMode(CudaBackend.KernelMode.AUTO);
+        gpu.setAllowTf32(true);
+        Random r = new Random(17);
+        String[] routes = {"cudnn", "ncdhw", "cublas", "sevnet", "sevnet-tc", null};
+        ConvSpec spec = ConvSpec.builder().kernel(3, 1, 1).padding(1, 0, 0).build();
+        try {
+            for (int[] blk : G8_BLOCKS) {
+                if (blk[2] != 1) {
+                    continue;
+                }
+                int c = blk[0], hw = blk[1];
+                Shape xs = Shape.of(batch, c, 16, hw, hw);
+                double flops = 2.0 * xs.size() * 3 * c;
+                for (DType dt : new DType[] {DType.FLOAT32, DType.BFLOAT16, DType.FLOAT16}) {
+                    try (Tensor x0 = randOf(gpu, r, xs, dt); Tensor x = gpu.toMemoryFormat(x0, MemoryFormat.CHANNELS_LAST);
+                            Tensor res0 = randOf(gpu, r, xs, dt);
+                            Tensor res = gpu.toMemoryFormat(res0, MemoryFormat.CHANNELS_LAST);
+                            Tensor w0 = randOf(gpu, r, Shape.of(c, c, 3, 1, 1), dt);
+                            Tensor w = gpu.toMemoryFormat(w0, MemoryFormat.CHANNELS_LAST);
+                            Tensor b = rand(gpu, r, Shape.of(c))) {
+                        for (String pass : new String[] {"forward + bias + residual + ReLU", "forward", "bwd-data"}) {
+                            Supplier<Tensor> op = switch (pass) {
+                                case "forward" -> () -> gpu.conv3d(x, w, null, spec, false);
+                                case "bwd-data" -> () -> gpu.conv3dBackwardData(x, w, spec, xs);
+                                default -> () -> gpu.conv3dResidual(x, w, b, spec, res, true);
+                            };
+                            double bytes = (double) xs.size() * dt.byteSize() * (pass.contains("residual") ? 3 : 2);
+                            java.util.Map<String, String> before = gpu.algorithmCache().routes();
+                            double[] ms = timeRoutes(gpu, reps, routes, op);
+                            double best = minimum(ms);
+                            double gbs = bytes / (best * 1e-3) / 1e9;
+                            System.out.println(String.format(Locale.ROOT,
+                                    "| %s | %s | %s | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %s | %.0f | %.0f%% | %.1f |",
+                                    pass, xs, dt, ms[0], ms[1], ms[2], ms[3], ms[4], ms[5], keptRoutes(gpu, before), gbs,
+                                    100 * gbs / peakGBs, flops / (best * 1e-3) / 1e12));
                         }
                     }
                 }

@@ -185,6 +185,20 @@ public class HostRunKernelsBench {
     }
 
     /**
+     * The tensor-core channels-last temporal conv (kernels/temporal_conv_ndhwc_tc.cu), bf16 forward: the body (its
+     * loads and epilogue, the WMMA as loops) against the same plain-loop reference (w read as KTRSC by the body).
+     */
+    @Benchmark
+    public int temporalConvNdhwcTcForwardBf16() {
+        if (host()) {
+            return NativeCore.sev_hostrun_temporal_conv3_ndhwc_tc_forward(x16.address(), w16.address(), 0L, 0L, 0,
+                    y16.address(), N, C, T, S, 1);
+        }
+        return NativeCore.sev_temporal_conv3_ndhwc_forward_bf16(x16.address(), w16.address(), y16.address(), N, C, T,
+                S);
+    }
+
+    /**
      * The channels-last grouped 1x3x3 conv (kernels/grouped_conv_ndhwc.cu: x, dy, y, dx as [N][T][56][56][C], the
      * weight as KTRSC [C][3][3][8]), stride 1, against its plain-loop reference (as above, not an optimized CPU conv).
      */

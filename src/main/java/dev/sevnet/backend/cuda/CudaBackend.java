@@ -1057,11 +1057,13 @@ public final class CudaBackend implements Backend {
      * fewer routes (or another implementation of one) is measured again rather than trusted. Raise it when a route
      * is added or changed.
      */
-    static final int ROUTES_VERSION = 4;
+    static final int ROUTES_VERSION = 5;
 
     static final String ROUTE_CUDNN = "cudnn";
     static final String ROUTE_CHANNELS_LAST = "channels-last";
     static final String ROUTE_SEVNET = "sevnet";
+    /** sevnet's tensor-core kernel where it has one beside a CUDA-core one (the channels-last temporal conv). */
+    static final String ROUTE_SEVNET_TC = "sevnet-tc";
     static final String ROUTE_WIDEN = "widen";
     static final String ROUTE_CUBLAS = "cublas";
     static final String ROUTE_CUBLASLT = "cublaslt";
@@ -1515,8 +1517,15 @@ public final class CudaBackend implements Backend {
                             channelsLastTemporal(false, x, w, y, p, dt);
                             epilogue.run();
                         } : null;
-                if (sevnetRoute != null && kernelMode == KernelMode.CUSTOM) {
-                    sevnetRoute.run();
+                // the temporal conv on tensor cores, its epilogue in the store
+                Runnable tensorCoreRoute = channelsLastTemporalTensorCores(spec, x.shape(), cout, dt)
+                        ? () -> withKtrsc(w, wk -> k(CudaKernels.sevc_temporal_conv3_ndhwc_tc_forward(x.address(),
+                                wk.address(), addr(bias), addr(residual), relu ? 1 : 0, y.address(), p[0], p[1], p[2],
+                                (long) p[3] * p[4], CudnnTypes.kernelCode(dt), st()),
+                                "channels-last temporal conv (tensor cores)"))
+                        : null;
+                if (kernelMode == KernelMode.CUSTOM && (tensorCoreRoute != null || sevnetRoute != null)) {
+                    (tensorCoreRoute != null ? tensorCoreRoute : sevnetRoute).run();
                     return y;
                 }
                 // each route writes the whole result, epilogue included: the choice depends on which one it has
@@ -1525,6 +1534,9 @@ public final class CudaBackend implements Backend {
                 routes.put(ROUTE_CUDNN, cudnnRoute);
                 if (sevnetRoute != null && measuresKernels()) {
                     routes.put(ROUTE_SEVNET, sevnetRoute);
+                }
+                if (tensorCoreRoute != null && measuresKernels()) {
+                    routes.put(ROUTE_SEVNET_TC, tensorCoreRoute);
                 }
                 if (channelsLastGemmRoute(spec, x.shape(), cout)) {
                     Runnable cublasRoute = () -> {
@@ -1700,6 +1712,18 @@ public final class CudaBackend implements Backend {
     }
 
     /**
+     * Whether sevnet's tensor-core channels-last temporal conv (kernels/temporal_conv_ndhwc_tc.cu: the forward with
+     * bias, residual and ReLU in its store, and backward-data; WMMA) can run this conv: bf16 and fp16, and fp32 where
+     * TF32 is allowed (its products are TF32, as cuDNN's and cuBLAS's are then). CUSTOM takes it before the CUDA-core
+     * kernel; AUTO measures it with the other routes. It reads the weight in KTRSC, as the backend keeps it.
+     */
+    private boolean channelsLastTemporalTensorCores(ConvSpec spec, Shape xs, long cout, DType dt) {
+        return kernelMode != KernelMode.LIBRARY && (dt != DType.FLOAT32 || allowTf32)
+                && isTemporal(spec, xs.get(1), cout) && xs.get(0) <= 65535 && xs.get(1) <= 65535L * 64
+                && xs.sizeFrom(2) < (1L << 36);
+    }
+
+    /**
      * y = conv(x) (forward) or dx = conv^T(dy) (backward-data) by the channels-last temporal kernel, which reads the
      * weight in PyTorch's [C][C][3] order: a contiguous copy of a channels-last w (C*C*3 values, per call).
      */
@@ -1815,14 +1839,22 @@ public final class CudaBackend implements Backend {
                                 CudnnTypes.kernelCode(dt), st()), "channels-last grouped conv backward-data"))
                         : channelsLastTemporalKernel(spec, xShape, w.dim(0), dt)
                                 ? () -> channelsLastTemporal(true, dy, w, dx, p, dt) : null;
-                if (sevnetRoute != null && kernelMode == KernelMode.CUSTOM) {
-                    sevnetRoute.run();
+                Runnable tensorCoreRoute = channelsLastTemporalTensorCores(spec, xShape, w.dim(0), dt)
+                        ? () -> withKtrsc(w, wk -> k(CudaKernels.sevc_temporal_conv3_ndhwc_tc_backward_data(
+                                dy.address(), wk.address(), dx.address(), p[0], p[1], p[2], (long) p[3] * p[4],
+                                CudnnTypes.kernelCode(dt), st()), "channels-last temporal conv backward-data (tensor cores)"))
+                        : null;
+                if (kernelMode == KernelMode.CUSTOM && (tensorCoreRoute != null || sevnetRoute != null)) {
+                    (tensorCoreRoute != null ? tensorCoreRoute : sevnetRoute).run();
                     return dx;
                 }
                 java.util.Map<String, Runnable> routes = new java.util.LinkedHashMap<>();
                 routes.put(ROUTE_CUDNN, cudnnRoute);
                 if (sevnetRoute != null && measuresKernels()) {
                     routes.put(ROUTE_SEVNET, sevnetRoute);
+                }
+                if (tensorCoreRoute != null && measuresKernels()) {
+                    routes.put(ROUTE_SEVNET_TC, tensorCoreRoute);
                 }
                 if (channelsLastGemmRoute(spec, xShape, w.dim(0))) {
                     routes.put(ROUTE_CUBLAS, () -> withKtrsc(w, wk -> runGemms(isPointwise(spec)

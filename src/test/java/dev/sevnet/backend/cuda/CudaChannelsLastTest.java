@@ -288,10 +288,15 @@ class CudaChannelsLastTest {
      * unmeasured); the backend is AUTO and unforced again after.
      */
     private void withSevnetRouteForced(java.util.function.Consumer<CudaBackend.KernelMode> body) {
+        withRouteForced(CudaBackend.ROUTE_SEVNET, body);
+    }
+
+    /** {@link #withSevnetRouteForced} with another of sevnet's routes forced in AUTO. */
+    private void withRouteForced(String route, java.util.function.Consumer<CudaBackend.KernelMode> body) {
         for (CudaBackend.KernelMode mode : new CudaBackend.KernelMode[] {CudaBackend.KernelMode.AUTO,
             CudaBackend.KernelMode.CUSTOM}) {
             gpu.setKernelMode(mode);
-            gpu.forceRoute(mode == CudaBackend.KernelMode.AUTO ? CudaBackend.ROUTE_SEVNET : null);
+            gpu.forceRoute(mode == CudaBackend.KernelMode.AUTO ? route : null);
             try {
                 body.accept(mode);
             } finally {
@@ -320,6 +325,34 @@ class CudaChannelsLastTest {
                 }
             }
         });
+    }
+
+    /**
+     * sevnet's tensor-core channels-last temporal 3x1x1 conv (kernels/temporal_conv_ndhwc_tc.cu: WMMA, the weight read
+     * in KTRSC, the forward's bias + residual + ReLU in its store) against the CPU, forced in AUTO (route
+     * {@code sevnet-tc}) and taken by CUSTOM before the CUDA-core kernel: the passes of
+     * {@link #assertConvPassesMatchTheCpu} (backward-weight by whichever route AUTO measures); fp32 with TF32 on (its
+     * products are TF32: the tolerance is TF32's), one frame, channel counts that are not a multiple of the 16-byte
+     * slot (70, 6) or of the 64-channel tile (96), a G8 width with a ragged position tile (7x7).
+     */
+    @ParameterizedTest
+    @CsvSource({"FLOAT32, 5e-3", "BFLOAT16, 1e-2", "FLOAT16, 2e-3"})
+    void theTensorCoreTemporalKernelMatchesTheCpu(DType dt, double rtol) {
+        gpu.setAllowTf32(true);
+        ConvSpec temporal = new ConvSpec(3, 1, 1, 1, 1, 1, 1, 0, 0, 1);
+        long[][] cases = {{2, 16, 4, 5, 5}, {2, 6, 1, 3, 3}, {1, 70, 3, 2, 3}, {2, 96, 3, 4, 4}, {1, 64, 8, 7, 7}};
+        Random r = new Random(29);
+        try {
+            withRouteForced(CudaBackend.ROUTE_SEVNET_TC, mode -> {
+                for (long[] c : cases) {
+                    try (TensorScope scope = TensorScope.open()) {
+                        assertConvPassesMatchTheCpu(r, dt, rtol, temporal, Shape.of(c), c[1], dt + " " + mode);
+                    }
+                }
+            });
+        } finally {
+            gpu.setAllowTf32(false);
+        }
     }
 
     /**
