@@ -134,7 +134,7 @@ int run(const char* what, bool trans, const void* src, const void* w, void* dst,
     return sevc::fail(SEVC_E_ARG, msg);
   }
   if (empty) return SEVC_OK;
-  const TtDims d{C, S, (int64_t)T * S};
+  const TtDims d = tt_dims(C, T, S, dtype == SEV_DT_F32 ? 4 : 2, src, w, dst, e.residual);
   const cudaStream_t st = sevc::as_stream(stream);
   if (dtype == SEV_DT_F32)
     trans ? launch<SevF32, true>(src, w, dst, d, N, e, st) : launch<SevF32, false>(src, w, dst, d, N, e, st);

@@ -84,11 +84,23 @@ struct TtEpilogue {
   int relu;
 };
 
-// The block's problem: one item n, rows j0.., channels m0..
+// The problem. vec: every slot may be one 16-byte access — C a multiple of the slot's V elements (so a slot never
+// straddles a tap or a row) and every pointer 16-byte aligned (a view at an odd offset takes the element path).
 struct TtDims {
   int C;
   int64_t S, TS;  // positions per frame, per item
+  bool vec;
 };
+
+inline bool tt_aligned16(const void* p) { return ((uintptr_t)p & 15u) == 0; }
+
+// TtDims of a call in storage of es bytes per element
+inline TtDims tt_dims(int C, int T, int64_t S, int es, const void* src, const void* w, const void* dst,
+                      const void* residual) {
+  const bool vec = C % (16 / es) == 0 && tt_aligned16(src) && tt_aligned16(w) && tt_aligned16(dst) &&
+                   tt_aligned16(residual);
+  return TtDims{C, S, (int64_t)T * S, vec};
+}
 
 // ---- loads: slot -> 16 bytes in registers (fetch) -> shared memory (put) ----
 
@@ -105,7 +117,7 @@ SEV_HD TtVec<typename St::storage> tt_fetch_a(const typename St::storage* src, c
   for (int q = 0; q < V; q++) v.e[q] = S(0);
   if (j >= d.TS) return v;
   const int C = d.C;
-  if (C % V == 0 && r + V <= 3 * C) {
+  if (d.vec && r + V <= 3 * C) {
     const int k = r / C, c = r - k * C;
     const int64_t sj = trans ? j - (k - 1) * d.S : j + (k - 1) * d.S;
     if (sj >= 0 && sj < d.TS) v = tt_load16(src + ((int64_t)n * d.TS + sj) * C + c);
@@ -138,7 +150,7 @@ SEV_HD TtVec<typename St::storage> tt_fetch_b(const typename St::storage* w, con
     const int m = m0 + slot / (TT_BK / V), r = r0 + (slot % (TT_BK / V)) * V;
     if (m >= C) return v;
     const S* row = w + (int64_t)m * 3 * C;
-    if (C % V == 0 && r + V <= 3 * C) return tt_load16(row + r);
+    if (d.vec && r + V <= 3 * C) return tt_load16(row + r);
     for (int q = 0; q < V && r + q < 3 * C; q++) v.e[q] = row[r + q];
     return v;
   }
@@ -146,7 +158,7 @@ SEV_HD TtVec<typename St::storage> tt_fetch_b(const typename St::storage* w, con
   if (r >= 3 * C) return v;
   const int k = r / C, c = r - k * C;
   const S* row = w + (int64_t)c * 3 * C + (int64_t)k * C;
-  if (C % V == 0 && m + V <= C) return tt_load16(row + m);
+  if (d.vec && m + V <= C) return tt_load16(row + m);
   for (int q = 0; q < V && m + q < C; q++) v.e[q] = row[m + q];
   return v;
 }
@@ -171,7 +183,7 @@ SEV_HD void tt_store_slot(typename St::storage* dst, const float* Cs, int slot, 
   if (j >= d.TS || m >= C) return;
   const int64_t at = ((int64_t)n * d.TS + j) * C + m;
   const S* res = (const S*)e.residual;
-  const bool whole = C % V == 0 && m + V <= C;
+  const bool whole = d.vec && m + V <= C;
   TtVec<S> rv;
   if (res && whole) rv = tt_load16(res + at);
   TtVec<S> out;

@@ -311,7 +311,7 @@ int tt_checked(const char* what, bool trans, const void* src, const void* w, voi
   const char* why = tt_bad_args(N, C, T, S, dtype, !empty && (!src || !w || !dst));
   if (why) return sev::fail(SEV_EINVAL, std::string(what) + ": " + why);
   if (empty) return SEV_OK;
-  const TtDims d{C, S, (int64_t)T * S};
+  const TtDims d = tt_dims(C, T, S, dtype == SEV_DT_F32 ? 4 : 2, src, w, dst, e.residual);
   auto run = [&](auto st) {
     typedef decltype(st) St;
     typedef typename St::storage Sx;

@@ -215,6 +215,47 @@ class TemporalConvNdhwcTcHostRunTest {
         }
     }
 
+    /**
+     * Tensors at an address that is not 16-byte aligned (a view one element in) take the element-by-element loads and
+     * stores even where C would allow 16-byte ones: same result as the reference.
+     */
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"FLOAT32", "BFLOAT16"})
+    void unalignedTensorsTakeTheElementPath(DType dt) {
+        Random r = new Random(61);
+        int n = 2, c = 64, t = 3;
+        long sp = 10, size = n * t * sp * c;
+        long es = dt.byteSize();
+        try (TensorScope scope = TensorScope.open()) {
+            Input x = input(r, dt, size + 1);
+            Input w = input(r, dt, 3L * c * c);
+            Input res = input(r, dt, size + 1);
+            Tensor bias = randn(r, c);
+            Tensor y = nanOf(dt, size + 1);
+            ok(NativeCore.sev_hostrun_temporal_conv3_ndhwc_tc_forward(x.t().address() + es, w.t().address(),
+                    bias.address(), res.t().address() + es, 1, y.address() + es, n, c, t, sp, code(dt)), "unaligned");
+            boolean f32 = dt == DType.FLOAT32;
+            float[] xv = Arrays.copyOfRange(x.v(), 1, (int) size + 1);
+            float[] expected = reference(false, f32 ? tf32(xv) : xv, f32 ? tf32(w.v()) : w.v(), bias.toFloatArray(),
+                    Arrays.copyOfRange(res.v(), 1, (int) size + 1), true, n, c, t, sp);
+            float[] all = y.toFloatArray();
+            assertTrue(Float.isNaN(all[0]), "the element before the view is not written");
+            Tensor got = dt == DType.FLOAT32 ? Tensor.of(Arrays.copyOfRange(all, 1, (int) size + 1), Shape.of(size))
+                    : slice16(y, 1, size, dt);
+            assertMatches(expected, got, dt, dt + " forward, tensors one element off 16-byte alignment");
+        }
+    }
+
+    /** count 16-bit elements of t from index from, as a new tensor of dt (raw bits). */
+    static Tensor slice16(Tensor t, long from, long count, DType dt) {
+        Tensor out = Tensor.empty(Shape.of(count), dt);
+        ByteBuffer src = t.hostBuffer(), dst = out.hostBuffer();
+        for (int i = 0; i < count; i++) {
+            dst.putShort(2 * i, src.getShort((int) (2 * (from + i))));
+        }
+        return out;
+    }
+
     @Test
     void tf32RoundsToNearestTiesAwayAndKeepsSpecials() {
         assertEquals(1.0f, tf32(1.0f));
