@@ -112,7 +112,9 @@ if has kernels; then
   # channels-last routes of 16-bit grouped convs), halftrain (16-bit conv
   # backward passes through cuDNN and BN vs fp32), cl (a G8 block's ops contiguous vs channels-last),
   # lt (the channels-last 1x1x1 conv + bias/residual/ReLU by route: cuDNN, cuBLAS, cuBLASLt epilogue, measured),
-  # gcl (the channels-last grouped 1x3x3 conv, its three passes by route: cuDNN NDHWC, ncdhw, sevnet, measured)
+  # gcl (the channels-last grouped 1x3x3 conv, its three passes by route: cuDNN NDHWC, ncdhw, sevnet, measured),
+  # tcl (the channels-last temporal conv, folded forward / forward / backward-data by route: cuDNN NDHWC, ncdhw,
+  # cuBLAS, sevnet's CUDA-core and tensor-core kernels, measured)
   echo "== kernel microbenchmarks (custom vs cuDNN / library)"
   timeout ${KTIMEOUT:-420} java -cp "$CP" dev.sevnet.bench.CudaKernelsBench 8 ${KREPS:-20} 4300 67 ${KSECTIONS:-all} > "$O/kernels.md" 2>&1; echo "rc=$?"
   cat "$O/kernels.md"
