@@ -1,5 +1,5 @@
 // Temporal 3x1x1 convolution, channels-last (NDHWC), on tensor cores: forward (with bias + residual + ReLU in its
-// store) and backward-data, fp32 storage through TF32, bf16 and fp16 (bodies and the why in
+// store), backward-data and backward-weight (split-K, fp32 dw), fp32 storage through TF32, bf16 and fp16 (bodies and the why in
 // temporal_conv_ndhwc_tc.cuh; host driver and its MMA in native/src/kernels_hostrun.cpp).
 #include <mma.h>
 #include <stdio.h>
@@ -117,6 +117,89 @@ __global__ void __launch_bounds__(TT_THREADS, 4) tt_kernel(const typename St::st
 #endif
 }
 
+// grid (r tiles, m tiles, splits): split blockIdx.z's partial dW of one 64 x 64 tile into parts [P][C][3C]
+template <class St>
+__global__ void __launch_bounds__(TT_THREADS, 4) tt_dw_kernel(const typename St::storage* __restrict__ x,
+                                                           const typename St::storage* __restrict__ dy,
+                                                           float* __restrict__ parts, TtDims d, int N, int P) {
+#if __CUDA_ARCH__ >= 800
+  typedef typename St::storage S;
+  typedef TtDwGeom<S> G;
+  typedef TtMma<St> M;
+  typedef typename M::elem E;
+  __shared__ __align__(128) unsigned char smem[G::SMEM_BYTES];
+  S* As = reinterpret_cast<S*>(smem);  // dy: [TT_BK][LDW], A(m, kk) = As[kk * LDW + m]
+  S* Bs = As + TT_BK * G::LDW;         // x:  [TT_BK][LDW], B(kk, r) = Bs[kk * LDW + r]
+  float* Cs = reinterpret_cast<float*>(smem);
+
+  const int r0 = blockIdx.x * 64, m0 = blockIdx.y * 64, p = blockIdx.z;
+  const int warp = threadIdx.x / 32, wm = (warp / 2) * 32, wn = (warp % 2) * 32;
+  constexpr int PS = G::SLOTS / TT_THREADS;
+  const int64_t per_item = (d.TS + TT_BK - 1) / TT_BK;
+  int64_t first, last;
+  tt_dw_split_range(tt_dw_slices(N, d.TS), p, P, &first, &last);
+
+  wmma::fragment<wmma::accumulator, 16, 16, M::K, float> acc[2][2];
+#pragma unroll
+  for (int fi = 0; fi < 2; fi++)
+#pragma unroll
+    for (int fj = 0; fj < 2; fj++) wmma::fill_fragment(acc[fi][fj], 0.f);
+
+  TtVec<S> ra[PS], rb[PS];
+  auto fetch = [&](int64_t g) {
+    const int n = (int)(g / per_item);
+    const int64_t j0 = (g % per_item) * TT_BK;
+    for (int q = 0; q < PS; q++) {
+      ra[q] = tt_dw_fetch_dy<St>(dy, d, n, j0, m0, threadIdx.x + q * TT_THREADS);
+      rb[q] = tt_dw_fetch_x<St>(x, d, n, j0, r0, threadIdx.x + q * TT_THREADS);
+    }
+  };
+  if (first < last) fetch(first);
+  for (int64_t g = first; g < last; g++) {
+    for (int q = 0; q < PS; q++) {
+      tt_dw_put(As, threadIdx.x + q * TT_THREADS, ra[q]);
+      tt_dw_put(Bs, threadIdx.x + q * TT_THREADS, rb[q]);
+    }
+    __syncthreads();
+    if (g + 1 < last) fetch(g + 1);  // the next slice's loads in flight during the MMAs
+#pragma unroll
+    for (int kk = 0; kk < TT_BK; kk += M::K) {
+      wmma::fragment<wmma::matrix_a, 16, 16, M::K, typename M::frag_t, wmma::col_major> a[2];
+      wmma::fragment<wmma::matrix_b, 16, 16, M::K, typename M::frag_t, wmma::row_major> b[2];
+#pragma unroll
+      for (int fi = 0; fi < 2; fi++) {
+        wmma::load_matrix_sync(a[fi], reinterpret_cast<const E*>(As) + kk * G::LDW + wm + 16 * fi, G::LDW);
+        M::to_tf32(a[fi].x, a[fi].num_elements);
+      }
+#pragma unroll
+      for (int fj = 0; fj < 2; fj++) {
+        wmma::load_matrix_sync(b[fj], reinterpret_cast<const E*>(Bs) + kk * G::LDW + wn + 16 * fj, G::LDW);
+        M::to_tf32(b[fj].x, b[fj].num_elements);
+      }
+#pragma unroll
+      for (int fi = 0; fi < 2; fi++)
+#pragma unroll
+        for (int fj = 0; fj < 2; fj++) wmma::mma_sync(acc[fi][fj], a[fi], b[fj], acc[fi][fj]);
+    }
+    __syncthreads();
+  }
+#pragma unroll
+  for (int fi = 0; fi < 2; fi++)
+#pragma unroll
+    for (int fj = 0; fj < 2; fj++)
+      wmma::store_matrix_sync(Cs + (wm + 16 * fi) * G::LDC + wn + 16 * fj, acc[fi][fj], G::LDC, wmma::mem_row_major);
+  __syncthreads();
+  float* part = parts + (int64_t)p * 3 * d.C * d.C;
+  for (int slot = threadIdx.x; slot < G::OUT_SLOTS; slot += TT_THREADS)
+    tt_dw_store_slot(part, Cs, G::LDC, slot, m0, r0, d.C);
+#else
+  __trap();
+#endif
+}
+__global__ void tt_dw_reduce_kernel(const float* __restrict__ parts, float* __restrict__ dw, int P, int64_t per) {
+  SEVC_FOR_EACH(i, per) dw[i] = tt_dw_reduce_element(parts, P, i, per);
+}
+
 template <class St, bool TRANS>
 void launch(const void* src, const void* w, void* dst, const TtDims& d, int N, const TtEpilogue& e, cudaStream_t st) {
   typedef typename St::storage S;
@@ -144,6 +227,41 @@ int run(const char* what, bool trans, const void* src, const void* w, void* dst,
     trans ? launch<SevF16, true>(src, w, dst, d, N, e, st) : launch<SevF16, false>(src, w, dst, d, N, e, st);
   return sevc::check_launch(what);
 }
+int run_dw(const char* what, const void* x, const void* dy, float* dw, int N, int C, int T, int64_t S, int dtype,
+           void* stream) {
+  const bool empty = N == 0 || T == 0 || S == 0;  // dw is zeros; x and dy are not read
+  const char* why = tt_bad_args(N, C, T, S, dtype, (C > 0 && !dw) || (!empty && C > 0 && (!x || !dy)));
+  if (why) {
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s: %s (N=%d, C=%d, T=%d, S=%lld, dtype=%d)", what, why, N, C, T, (long long)S, dtype);
+    return sevc::fail(SEVC_E_ARG, msg);
+  }
+  if (C == 0) return SEVC_OK;
+  const cudaStream_t st = sevc::as_stream(stream);
+  const int64_t per = 3 * (int64_t)C * C;
+  if (empty) {
+    const cudaError_t err = cudaMemsetAsync(dw, 0, sizeof(float) * per, st);
+    return err == cudaSuccess ? SEVC_OK : sevc::fail(SEVC_E_LAUNCH, what, err);
+  }
+  const TtDims d = tt_dims(C, T, S, dtype == SEV_DT_F32 ? 4 : 2, x, dy, nullptr, nullptr);
+  const int P = tt_dw_splits(N, C, d.TS);
+  float* parts = nullptr;  // stream-ordered scratch: the splits' partials
+  cudaError_t err = sevc::scratch_malloc((void**)&parts, sizeof(float) * per * P, st);
+  if (err != cudaSuccess) return sevc::fail(SEVC_E_LAUNCH, what, err);
+  const dim3 grid((unsigned)((3 * C + 63) / 64), (unsigned)((C + 63) / 64), (unsigned)P);
+  typedef uint16_t H;
+  if (dtype == SEV_DT_F32)
+    tt_dw_kernel<SevF32><<<grid, TT_THREADS, 0, st>>>((const float*)x, (const float*)dy, parts, d, N, P);
+  else if (dtype == SEV_DT_BF16)
+    tt_dw_kernel<SevBF16><<<grid, TT_THREADS, 0, st>>>((const H*)x, (const H*)dy, parts, d, N, P);
+  else
+    tt_dw_kernel<SevF16><<<grid, TT_THREADS, 0, st>>>((const H*)x, (const H*)dy, parts, d, N, P);
+  tt_dw_reduce_kernel<<<sevc::blocks_for(per), sevc::kThreads, 0, st>>>(parts, dw, P, per);
+  const int rc = sevc::check_launch(what);
+  err = cudaFreeAsync(parts, st);
+  if (rc == SEVC_OK && err != cudaSuccess) return sevc::fail(SEVC_E_LAUNCH, what, err);
+  return rc;
+}
 }  // namespace
 
 extern "C" {
@@ -158,6 +276,11 @@ int sevc_temporal_conv3_ndhwc_tc_backward_data(const void* dy, const void* w, vo
                                                int dtype, void* stream) {
   return run("temporal_conv3_ndhwc_tc_backward_data", true, dy, w, dx, TtEpilogue{nullptr, nullptr, 0}, N, C, T, S,
              dtype, stream);
+}
+
+int sevc_temporal_conv3_ndhwc_tc_backward_weight(const void* x, const void* dy, float* dw, int N, int C, int T,
+                                                 int64_t S, int dtype, void* stream) {
+  return run_dw("temporal_conv3_ndhwc_tc_backward_weight", x, dy, dw, N, C, T, S, dtype, stream);
 }
 
 }  // extern "C"

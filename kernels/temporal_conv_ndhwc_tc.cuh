@@ -104,15 +104,13 @@ inline TtDims tt_dims(int C, int T, int64_t S, int es, const void* src, const vo
 
 // ---- loads: slot -> 16 bytes in registers (fetch) -> shared memory (put) ----
 
-// A slot: row i of the tile, V reduction indices from r = r0 + (slot % (TT_BK/V)) * V. One 16-byte load when the V
-// indices are one tap's channels and aligned (C a multiple of V); else element by element.
+// V consecutive reduction indices r.. of the (shifted) row j of item n: A[j, r..] — one 16-byte load when they are one
+// tap's channels (d.vec: C a multiple of V, pointers aligned), else element by element; zeros outside.
 template <class St>
-SEV_HD TtVec<typename St::storage> tt_fetch_a(const typename St::storage* src, const TtDims& d, int n, int64_t j0,
-                                              int r0, int slot, bool trans) {
+SEV_HD TtVec<typename St::storage> tt_fetch_row(const typename St::storage* src, const TtDims& d, int n, int64_t j,
+                                                int r, bool trans) {
   typedef typename St::storage S;
   constexpr int V = TtGeom<S>::V;
-  const int i = slot / (TT_BK / V), r = r0 + (slot % (TT_BK / V)) * V;
-  const int64_t j = j0 + i;
   TtVec<S> v;
   for (int q = 0; q < V; q++) v.e[q] = S(0);
   if (j >= d.TS) return v;
@@ -129,6 +127,14 @@ SEV_HD TtVec<typename St::storage> tt_fetch_a(const typename St::storage* src, c
     if (sj >= 0 && sj < d.TS) v.e[q] = src[((int64_t)n * d.TS + sj) * C + c];
   }
   return v;
+}
+
+// A slot: row i of the tile, V reduction indices from r = r0 + (slot % (TT_BK/V)) * V
+template <class St>
+SEV_HD TtVec<typename St::storage> tt_fetch_a(const typename St::storage* src, const TtDims& d, int n, int64_t j0,
+                                              int r0, int slot, bool trans) {
+  constexpr int V = TtGeom<typename St::storage>::V;
+  return tt_fetch_row<St>(src, d, n, j0 + slot / (TT_BK / V), r0 + (slot % (TT_BK / V)) * V, trans);
 }
 template <class S>
 SEV_HD void tt_put_a(S* As, int slot, const TtVec<S>& v) {
@@ -197,6 +203,93 @@ SEV_HD void tt_store_slot(typename St::storage* dst, const float* Cs, int slot, 
     if (!whole) dst[at + q] = out.e[q];
   }
   if (whole) tt_store16(dst + at, out);
+}
+
+// ---- backward-weight: dW[m, r] = sum over items and positions of dy[n, j, m] * A[j, r] (A as the forward's) ----
+// M = C output channels, N = 3C (tap, input channel) — KTRSC's order, so neither the partials nor dw need a reorder —
+// and the reduction over positions split among blocks: a slice is TT_BK positions of one item, a block's slices are
+// contiguous, and the splits' partials [P][C][3C] are added in split order by a second kernel (deterministic, no
+// atomics). Both tiles are TT_BK rows of one position each ([TT_BK][64], row-major, 16-byte loads along channels):
+// dy's output channels, the MMA's A read column-major; x's shifted tap-channels, B row-major.
+#define TT_DW_TARGET_BLOCKS 1024                 // about two waves of four 128-thread blocks per SM on an H100
+#define TT_DW_MAX_SCRATCH ((int64_t)16 << 20)    // floats of partial products, at most (64 MB)
+
+template <class S>
+struct TtDwGeom {
+  static constexpr int V = 16 / (int)sizeof(S);
+  static constexpr int LDW = 64 + V;  // both tiles: [TT_BK][LDW]
+  static constexpr int LDC = 64 + 4;  // the fp32 product tile: [64][LDC]
+  static constexpr int AB_BYTES = 2 * TT_BK * LDW * (int)sizeof(S);
+  static constexpr int C_BYTES = 64 * LDC * 4;
+  static constexpr int SMEM_BYTES = AB_BYTES > C_BYTES ? AB_BYTES : C_BYTES;
+  static constexpr int SLOTS = TT_BK * 64 / V;    // of each tile
+  static constexpr int OUT_SLOTS = 64 * 64 / 4;   // 4 fp32 partials each
+};
+
+SEV_HD int64_t tt_dw_slices(int N, int64_t TS) { return (int64_t)N * ((TS + TT_BK - 1) / TT_BK); }
+inline int tt_dw_splits(int N, int C, int64_t TS) {
+  const int64_t tiles = ((3 * (int64_t)C + 63) / 64) * (((int64_t)C + 63) / 64);
+  int64_t p = (TT_DW_TARGET_BLOCKS + tiles - 1) / tiles;
+  const int64_t slices = tt_dw_slices(N, TS), cap = TT_DW_MAX_SCRATCH / (3 * (int64_t)C * C + 1);
+  if (p > slices) p = slices;
+  if (p > cap) p = cap;
+  if (p > 65535) p = 65535;  // grid z
+  return (int)(p < 1 ? 1 : p);
+}
+SEV_HD void tt_dw_split_range(int64_t slices, int p, int P, int64_t* first, int64_t* last) {
+  *first = slices * p / P;
+  *last = slices * (p + 1) / P;
+}
+// dy slot: position j0 + kk of item n, V output channels from m0 + mm
+template <class St>
+SEV_HD TtVec<typename St::storage> tt_dw_fetch_dy(const typename St::storage* dy, const TtDims& d, int n, int64_t j0,
+                                                  int m0, int slot) {
+  typedef typename St::storage S;
+  constexpr int V = TtGeom<S>::V;
+  const int64_t j = j0 + slot / (64 / V);
+  const int m = m0 + (slot % (64 / V)) * V;
+  TtVec<S> v;
+  for (int q = 0; q < V; q++) v.e[q] = S(0);
+  if (j >= d.TS) return v;
+  const S* row = dy + ((int64_t)n * d.TS + j) * d.C;
+  if (d.vec && m + V <= d.C) return tt_load16(row + m);
+  for (int q = 0; q < V && m + q < d.C; q++) v.e[q] = row[m + q];
+  return v;
+}
+// x slot: the shifted row of position j0 + kk, V tap-channels from r0 + rr
+template <class St>
+SEV_HD TtVec<typename St::storage> tt_dw_fetch_x(const typename St::storage* x, const TtDims& d, int n, int64_t j0,
+                                                 int r0, int slot) {
+  constexpr int V = TtGeom<typename St::storage>::V;
+  return tt_fetch_row<St>(x, d, n, j0 + slot / (64 / V), r0 + (slot % (64 / V)) * V, false);
+}
+template <class S>
+SEV_HD void tt_dw_put(S* tile, int slot, const TtVec<S>& v) {
+  constexpr int V = TtGeom<S>::V;
+  tt_store16(tile + (slot / (64 / V)) * TtDwGeom<S>::LDW + (slot % (64 / V)) * V, v);
+}
+// 4 partials of the tile (m0, r0) from Cs [64][LDC] into part [C][3C]: one 16-byte store when C is a multiple of 4
+// (then 3C and the part's offset are too)
+SEV_HD void tt_dw_store_slot(float* part, const float* Cs, int ldc, int slot, int m0, int r0, int C) {
+  const int i = slot / 16, rr = (slot % 16) * 4;
+  const int m = m0 + i, r = r0 + rr;
+  if (m >= C || r >= 3 * C) return;
+  float* out = part + (int64_t)m * 3 * C + r;
+  const float* in = Cs + i * ldc + rr;
+  if (C % 4 == 0) {
+#if defined(__CUDA_ARCH__)
+    *reinterpret_cast<float4*>(out) = *reinterpret_cast<const float4*>(in);
+#else
+    memcpy(out, in, 16);
+#endif
+    return;
+  }
+  for (int q = 0; q < 4 && r + q < 3 * C; q++) out[q] = in[q];
+}
+SEV_HD float tt_dw_reduce_element(const float* parts, int P, int64_t i, int64_t per) {
+  float s = 0.f;
+  for (int p = 0; p < P; p++) s += parts[(int64_t)p * per + i];
+  return s;
 }
 
 // fp32 -> TF32 as the tensor cores take it (cvt.rna.tf32.f32: nearest, ties away from zero; 10 explicit mantissa

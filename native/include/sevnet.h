@@ -285,6 +285,8 @@ int sev_hostrun_temporal_conv3_ndhwc_tc_forward(const void* x, const void* w, co
                                                 int relu, void* y, int N, int C, int T, int64_t S, int dtype);
 int sev_hostrun_temporal_conv3_ndhwc_tc_backward_data(const void* dy, const void* w, void* dx, int N, int C, int T,
                                                       int64_t S, int dtype);
+int sev_hostrun_temporal_conv3_ndhwc_tc_backward_weight(const void* x, const void* dy, float* dw, int N, int C, int T,
+                                                        int64_t S, int dtype);
 /* fused conv -> BN -> ReLU (kernels/conv_bn_relu.cu; sevnet_cuda.h says what each computes) */
 int sev_hostrun_pointwise_conv_forward(const float* x, const float* w, const float* bias, const float* gamma,
                                        const float* beta, const float* running_mean, const float* running_var,

@@ -167,6 +167,10 @@ int sevc_temporal_conv3_ndhwc_tc_forward(const void* x, const void* w, const flo
                                          int relu, void* y, int N, int C, int T, int64_t S, int dtype, void* stream);
 int sevc_temporal_conv3_ndhwc_tc_backward_data(const void* dy, const void* w, void* dx, int N, int C, int T, int64_t S,
                                                int dtype, void* stream);
+/* dw fp32 KTRSC [C][3][C] from x and dy in dtype: split-K over the positions on tensor cores, the splits' partials
+ * (stream-ordered scratch, at most 64 MB) added in order — deterministic; zero when there are no positions. */
+int sevc_temporal_conv3_ndhwc_tc_backward_weight(const void* x, const void* dy, float* dw, int N, int C, int T,
+                                                 int64_t S, int dtype, void* stream);
 
 /* ---- fused conv -> batch norm -> ReLU of the SEV block (kernels/conv_bn_relu.cu) ----
  * Epilogue of the forward (inference) calls: running_mean != NULL: y = conv * a[c] + b[c] with a, b from

@@ -304,6 +304,70 @@ void tt_host(bool trans, const typename St::storage* src, const typename St::sto
       }
 }
 
+// tt_dw_kernel then tt_dw_reduce_kernel: every (split, m tile, r tile) block walks its slices (both tiles staged by
+// their slots, then the WMMA as loops — dy's tile read column-major as the kernel's matrix_a), the tile's partials
+// through the store slots, then the splits added in order
+template <class St>
+void tt_dw_host(const typename St::storage* x, const typename St::storage* dy, float* dw, const TtDims& d, int N) {
+  typedef typename St::storage S;
+  typedef TtDwGeom<S> G;
+  const int C = d.C, P = tt_dw_splits(N, C, d.TS);
+  const int64_t per = 3 * (int64_t)C * C, per_item = (d.TS + TT_BK - 1) / TT_BK;
+  const int64_t rt = (3 * (int64_t)C + 63) / 64, mt = ((int64_t)C + 63) / 64;
+  std::vector<float> parts((size_t)(per * P));
+#pragma omp parallel for schedule(dynamic, 1) collapse(3)
+  for (int p = 0; p < P; p++)
+    for (int64_t yb = 0; yb < mt; yb++)
+      for (int64_t xb = 0; xb < rt; xb++) {
+        const int m0 = (int)yb * 64, r0 = (int)xb * 64;
+        std::vector<S> As(TT_BK * G::LDW), Bs(TT_BK * G::LDW);
+        std::vector<float> acc(64 * 64, 0.f), Cs(64 * G::LDC), a(TT_BK);
+        int64_t first, last;
+        tt_dw_split_range(tt_dw_slices(N, d.TS), p, P, &first, &last);
+        for (int64_t g = first; g < last; g++) {
+          const int n = (int)(g / per_item);
+          const int64_t j0 = (g % per_item) * TT_BK;
+          for (int slot = 0; slot < G::SLOTS; slot++) {
+            tt_dw_put(As.data(), slot, tt_dw_fetch_dy<St>(dy, d, n, j0, m0, slot));
+            tt_dw_put(Bs.data(), slot, tt_dw_fetch_x<St>(x, d, n, j0, r0, slot));
+          }
+          for (int m = 0; m < 64; m++) {
+            for (int kk = 0; kk < TT_BK; kk++) a[kk] = tt_operand<St>(As[kk * G::LDW + m]);
+            for (int r = 0; r < 64; r++) {
+              float sum = acc[m * 64 + r];
+              for (int kk = 0; kk < TT_BK; kk++) sum += a[kk] * tt_operand<St>(Bs[kk * G::LDW + r]);
+              acc[m * 64 + r] = sum;
+            }
+          }
+        }
+        for (int m = 0; m < 64; m++)
+          for (int r = 0; r < 64; r++) Cs[m * G::LDC + r] = acc[m * 64 + r];
+        for (int slot = 0; slot < G::OUT_SLOTS; slot++)
+          tt_dw_store_slot(parts.data() + (int64_t)p * per, Cs.data(), G::LDC, slot, m0, r0, C);
+      }
+  for (int64_t i = 0; i < per; i++) dw[i] = tt_dw_reduce_element(parts.data(), P, i, per);
+}
+
+int tt_dw_checked(const void* x, const void* dy, float* dw, int N, int C, int T, int64_t S, int dtype) {
+  const char* what = "temporal_conv3_ndhwc_tc_backward_weight";
+  const bool empty = N == 0 || T == 0 || S == 0;
+  const char* why = tt_bad_args(N, C, T, S, dtype, (C > 0 && !dw) || (!empty && C > 0 && (!x || !dy)));
+  if (why) return sev::fail(SEV_EINVAL, std::string(what) + ": " + why);
+  if (C == 0) return SEV_OK;
+  if (empty) {
+    for (int64_t i = 0; i < 3 * (int64_t)C * C; i++) dw[i] = 0.f;
+    return SEV_OK;
+  }
+  const TtDims d = tt_dims(C, T, S, dtype == SEV_DT_F32 ? 4 : 2, x, dy, nullptr, nullptr);
+  if (dtype == SEV_DT_F32)
+    tt_dw_host<SevF32>((const float*)x, (const float*)dy, dw, d, N);
+  else if (dtype == SEV_DT_BF16)
+    tt_dw_host<SevBF16>((const uint16_t*)x, (const uint16_t*)dy, dw, d, N);
+  else
+    tt_dw_host<SevF16>((const uint16_t*)x, (const uint16_t*)dy, dw, d, N);
+  return SEV_OK;
+}
+
 // the launcher's checks and dispatch (temporal_conv_ndhwc_tc.cu's run), on the host
 int tt_checked(const char* what, bool trans, const void* src, const void* w, void* dst, const TtEpilogue& e, int N,
                int C, int T, int64_t S, int dtype) {
@@ -961,6 +1025,11 @@ int sev_hostrun_temporal_conv3_ndhwc_tc_backward_data(const void* dy, const void
                                                       int64_t S, int dtype) {
   return tt_checked("temporal_conv3_ndhwc_tc_backward_data", true, dy, w, dx, TtEpilogue{nullptr, nullptr, 0}, N, C,
                     T, S, dtype);
+}
+
+int sev_hostrun_temporal_conv3_ndhwc_tc_backward_weight(const void* x, const void* dy, float* dw, int N, int C, int T,
+                                                        int64_t S, int dtype) {
+  return tt_dw_checked(x, dy, dw, N, C, T, S, dtype);
 }
 
 // ---------------------------------------------------------------- fused conv -> BN -> ReLU (conv_bn_relu.cu)

@@ -137,6 +137,10 @@ int sevc_temporal_conv3_ndhwc_tc_backward_data(const void* dy, const void* w, vo
                                                int dtype, void* stream) {
   return SEVC_E_NO_CUDA;
 }
+int sevc_temporal_conv3_ndhwc_tc_backward_weight(const void* x, const void* dy, float* dw, int N, int C, int T,
+                                                 int64_t S, int dtype, void* stream) {
+  return SEVC_E_NO_CUDA;
+}
 int sevc_temporal_conv3_ndhwc_forward_f32(const float* x, const float* w, float* y, int N, int C, int T, int64_t S,
                                           void* stream) {
   return SEVC_E_NO_CUDA;

@@ -655,6 +655,15 @@ void test_temporal_tc(int dt, const char* fmt, int N, int C, int T, int64_t S) {
           loaded<St>(ye.host()), rtol, atol);
   compare("temporal_conv3_ndhwc_tc_backward_data" + sz, loaded<St>(stored<St>(rgx)), loaded<St>(gx.host()), rtol,
           atol);
+  // dw: fp32 KTRSC from the kernel, the reference's [C][C][3] permuted; fp32 sums of N*T*S products
+  Dev<float> gw(nw);
+  check_rc(sevc_temporal_conv3_ndhwc_tc_backward_weight(dx.p, ddy.p, gw.p, N, C, T, S, dt, nullptr), "temporal_tc_dw");
+  std::vector<float> rdw(nw), rdwk(nw);
+  sev_temporal_conv3_ndhwc_backward_weight_f32(xf.data(), dyf.data(), rdw.data(), N, C, T, S);
+  for (int co = 0; co < C; co++)
+    for (int k = 0; k < 3; k++)
+      for (int ci = 0; ci < C; ci++) rdwk[((int64_t)co * 3 + k) * C + ci] = rdw[((int64_t)co * C + ci) * 3 + k];
+  compare("temporal_conv3_ndhwc_tc_backward_weight" + sz, rdwk, gw.host(), 1e-4, 1e-3);
 }
 
 template <class St>

@@ -782,8 +782,8 @@ public final class CudaKernelsBench {
      * CudaBackend measures — cuDNN's NDHWC conv, the ncdhw route, cuBLAS's three tap GEMMs (+ the epilogue kernel),
      * sevnet's CUDA-core kernel (kernels/temporal_conv_ndhwc.cu) and its tensor-core one
      * (kernels/temporal_conv_ndhwc_tc.cu, the epilogue in its store) — forced one at a time, then measured (auto, and
-     * the route it kept): the folded model's forward (bias + residual + ReLU), the plain forward of training and
-     * backward-data; fp32 (TF32 on), bf16, fp16. GB/s: the input and the output once each (and the residual);
+     * the route it kept): the folded model's forward (bias + residual + ReLU), the plain forward of training,
+     * backward-data and backward-weight; fp32 (TF32 on), bf16, fp16. GB/s: the input and the output once each (and the residual);
      * TFLOP/s: 2 * 3C multiply-adds per output.
      */
     private static void temporalChannelsLastRoutes(CudaBackend gpu, int batch, int reps, double peakGBs) {
@@ -812,10 +812,12 @@ public final class CudaKernelsBench {
                             Tensor w0 = randOf(gpu, r, Shape.of(c, c, 3, 1, 1), dt);
                             Tensor w = gpu.toMemoryFormat(w0, MemoryFormat.CHANNELS_LAST);
                             Tensor b = rand(gpu, r, Shape.of(c))) {
-                        for (String pass : new String[] {"forward + bias + residual + ReLU", "forward", "bwd-data"}) {
+                        for (String pass : new String[] {"forward + bias + residual + ReLU", "forward", "bwd-data",
+                            "bwd-weight"}) {
                             Supplier<Tensor> op = switch (pass) {
                                 case "forward" -> () -> gpu.conv3d(x, w, null, spec, false);
                                 case "bwd-data" -> () -> gpu.conv3dBackwardData(x, w, spec, xs);
+                                case "bwd-weight" -> () -> gpu.conv3dBackwardWeight(x, res, spec, w.shape());
                                 default -> () -> gpu.conv3dResidual(x, w, b, spec, res, true);
                             };
                             double bytes = (double) xs.size() * dt.byteSize() * (pass.contains("residual") ? 3 : 2);

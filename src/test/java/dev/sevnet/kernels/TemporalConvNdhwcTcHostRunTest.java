@@ -216,6 +216,59 @@ class TemporalConvNdhwcTcHostRunTest {
     }
 
     /**
+     * Backward-weight (fp32 dw in KTRSC, split-K over the positions, the partials added in order) against the
+     * reference's [C][C][3] dw, permuted: fp32 accumulation bounds for every dtype (fp32 inputs TF32-rounded for the
+     * reference, 16-bit ones widened: their products are exact either way).
+     */
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"FLOAT32", "BFLOAT16", "FLOAT16"})
+    void backwardWeightMatchesTheReference(DType dt) {
+        Random r = new Random(71 + dt.ordinal());
+        for (int[] s : shapes()) {
+            int n = s[0], c = s[1], t = s[2];
+            long sp = (long) s[3] * s[4];
+            try (TensorScope scope = TensorScope.open()) {
+                Input x = input(r, dt, n, t, sp, c);
+                Input dy = input(r, dt, n, t, sp, c);
+                Tensor dw = nan(c, 3, c);
+                String what = dt + " backward-weight " + Arrays.toString(s);
+                ok(NativeCore.sev_hostrun_temporal_conv3_ndhwc_tc_backward_weight(x.t().address(), dy.t().address(),
+                        dw.address(), n, c, t, sp, code(dt)), what);
+                boolean f32 = dt == DType.FLOAT32;
+                Tensor xs = Tensor.of(f32 ? tf32(x.v()) : x.v(), Shape.of(n, t, sp, c));
+                Tensor dys = Tensor.of(f32 ? tf32(dy.v()) : dy.v(), Shape.of(n, t, sp, c));
+                Tensor ref = nan(c, c, 3);
+                ok(NativeCore.sev_temporal_conv3_ndhwc_backward_weight_f32(xs.address(), dys.address(), ref.address(),
+                        n, c, t, sp), "reference");
+                Tensor refKtrsc = Tensor.of(toKtrsc(ref.toFloatArray(), c), Shape.of(c, 3, c));
+                TemporalConvNdhwcHostRunTest.assertFp32(refKtrsc, dw, what);
+            }
+        }
+        // no positions: dw is zeros, x and dy are not read
+        try (TensorScope scope = TensorScope.open()) {
+            Tensor dw = nan(4, 3, 4);
+            ok(NativeCore.sev_hostrun_temporal_conv3_ndhwc_tc_backward_weight(0L, 0L, dw.address(), 0, 4, 2, 3,
+                    code(dt)), "dw, N = 0");
+            for (float v : dw.toFloatArray()) {
+                assertEquals(0f, v, "dw of no positions");
+            }
+        }
+    }
+
+    /** PyTorch [C][C][3] (w[co][ci][k]) -> KTRSC [C][3][C] (w[co][k][ci]). */
+    static float[] toKtrsc(float[] pt, int c) {
+        float[] k = new float[pt.length];
+        for (int co = 0; co < c; co++) {
+            for (int ci = 0; ci < c; ci++) {
+                for (int tap = 0; tap < 3; tap++) {
+                    k[(co * 3 + tap) * c + ci] = pt[(co * c + ci) * 3 + tap];
+                }
+            }
+        }
+        return k;
+    }
+
+    /**
      * Tensors at an address that is not 16-byte aligned (a view one element in) take the element-by-element loads and
      * stores even where C would allow 16-byte ones: same result as the reference.
      */
@@ -284,9 +337,13 @@ class TemporalConvNdhwcTcHostRunTest {
                         0L, 0L, 0, o, n, c, t, sp, dt), "temporal_conv3_ndhwc_tc_forward", why);
                 TemporalConvNdhwcHostRunTest.expectError(NativeCore.sev_hostrun_temporal_conv3_ndhwc_tc_backward_data(a,
                         b, o, n, c, t, sp, dt), "temporal_conv3_ndhwc_tc_backward_data", why);
+                TemporalConvNdhwcHostRunTest.expectError(NativeCore.sev_hostrun_temporal_conv3_ndhwc_tc_backward_weight(
+                        a, b, o, n, c, t, sp, dt), "temporal_conv3_ndhwc_tc_backward_weight", why);
             }
             TemporalConvNdhwcHostRunTest.expectError(NativeCore.sev_hostrun_temporal_conv3_ndhwc_tc_forward(a, 0L, 0L, 0L,
                     0, o, 1, 8, 1, 9L, 0), "temporal_conv3_ndhwc_tc_forward", "NULL pointer");
+            TemporalConvNdhwcHostRunTest.expectError(NativeCore.sev_hostrun_temporal_conv3_ndhwc_tc_backward_weight(a, b,
+                    0L, 1, 8, 1, 9L, 0), "temporal_conv3_ndhwc_tc_backward_weight", "NULL pointer");
             // nothing to compute: no pointer is read
             ok(NativeCore.sev_hostrun_temporal_conv3_ndhwc_tc_forward(0L, 0L, 0L, 0L, 0, 0L, 0, 8, 1, 9L, 0), "empty");
             ok(NativeCore.sev_hostrun_temporal_conv3_ndhwc_tc_backward_data(0L, 0L, 0L, 2, 0, 1, 9L, 1), "empty");

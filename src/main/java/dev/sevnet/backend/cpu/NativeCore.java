@@ -366,6 +366,10 @@ public final class NativeCore {
             @Cast("const void*") long w, @Cast("void*") long dx, int n, int c, int t, @Cast("int64_t") long s,
             int dtype);
 
+    public static native int sev_hostrun_temporal_conv3_ndhwc_tc_backward_weight(@Cast("const void*") long x,
+            @Cast("const void*") long dy, @Cast("float*") long dw, int n, int c, int t, @Cast("int64_t") long s,
+            int dtype);
+
     public static native int sev_hostrun_temporal_conv3_ndhwc_forward_f32(@Cast("const float*") long x,
             @Cast("const float*") long w, @Cast("float*") long y, int n, int c, int t, @Cast("int64_t") long s);
 

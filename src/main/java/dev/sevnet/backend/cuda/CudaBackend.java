@@ -1713,7 +1713,7 @@ public final class CudaBackend implements Backend {
 
     /**
      * Whether sevnet's tensor-core channels-last temporal conv (kernels/temporal_conv_ndhwc_tc.cu: the forward with
-     * bias, residual and ReLU in its store, and backward-data; WMMA) can run this conv: bf16 and fp16, and fp32 where
+     * bias, residual and ReLU in its store, backward-data, backward-weight; WMMA) can run this conv: bf16 and fp16, and fp32 where
      * TF32 is allowed (its products are TF32, as cuDNN's and cuBLAS's are then). CUSTOM takes it before the CUDA-core
      * kernel; AUTO measures it with the other routes. It reads the weight in KTRSC, as the backend keeps it.
      */
@@ -1742,6 +1742,24 @@ public final class CudaBackend implements Backend {
                             : CudaKernels.sevc_temporal_conv3_ndhwc_forward_bf16(src.address(), wc.address(),
                                     dst.address(), n, ch, t, sp, st()),
                     "channels-last temporal conv");
+        }
+    }
+
+    /** dw (KTRSC, x's dtype) by the tensor-core kernel: its fp32 sums are in KTRSC order already; 16-bit: cast once. */
+    private void channelsLastTemporalTensorCoresBackwardWeight(Tensor x, Tensor dy, Tensor dw, int[] p, DType dt) {
+        boolean f32 = dt == DType.FLOAT32;
+        Tensor acc = f32 ? dw : empty(dw.shape(), DType.FLOAT32, MemoryFormat.CHANNELS_LAST);
+        try {
+            k(CudaKernels.sevc_temporal_conv3_ndhwc_tc_backward_weight(x.address(), dy.address(), acc.address(), p[0],
+                    p[1], p[2], (long) p[3] * p[4], CudnnTypes.kernelCode(dt), st()),
+                    "channels-last temporal conv backward-weight (tensor cores)");
+            if (!f32) {
+                castInto(acc, dw);
+            }
+        } finally {
+            if (!f32) {
+                acc.close();
+            }
         }
     }
 
@@ -1906,14 +1924,19 @@ public final class CudaBackend implements Backend {
                         ? () -> channelsLastGroupedBackwardWeight(x, dy, dw, p, dt)
                         : channelsLastTemporalKernel(spec, x.shape(), wShape.get(0), dt)
                                 ? () -> channelsLastTemporalBackwardWeight(x, dy, dw, p, dt) : null;
-                if (sevnetRoute != null && kernelMode == KernelMode.CUSTOM) {
-                    sevnetRoute.run();
+                Runnable tensorCoreRoute = channelsLastTemporalTensorCores(spec, x.shape(), wShape.get(0), dt)
+                        ? () -> channelsLastTemporalTensorCoresBackwardWeight(x, dy, dw, p, dt) : null;
+                if (kernelMode == KernelMode.CUSTOM && (tensorCoreRoute != null || sevnetRoute != null)) {
+                    (tensorCoreRoute != null ? tensorCoreRoute : sevnetRoute).run();
                     return dw;
                 }
                 java.util.Map<String, Runnable> routes = new java.util.LinkedHashMap<>();
                 routes.put(ROUTE_CUDNN, cudnnRoute);
                 if (sevnetRoute != null && measuresKernels()) {
                     routes.put(ROUTE_SEVNET, sevnetRoute);
+                }
+                if (tensorCoreRoute != null && measuresKernels()) {
+                    routes.put(ROUTE_SEVNET_TC, tensorCoreRoute);
                 }
                 if (channelsLastGemmRoute(spec, x.shape(), wShape.get(0))) {
                     routes.put(ROUTE_CUBLAS, () -> channelsLastBackwardWeightGemm(x, dy, dw, spec, p, what));

@@ -245,6 +245,11 @@ public final class CudaKernels {
             @Cast("const void*") long w, @Cast("void*") long dx, int n, int c, int t, @Cast("int64_t") long s,
             int dtype, @Cast("void*") long stream);
 
+    /** dw fp32 KTRSC [C][3][C] from x and dy in dtype (split-K on tensor cores, the partials added in order). */
+    public static native int sevc_temporal_conv3_ndhwc_tc_backward_weight(@Cast("const void*") long x,
+            @Cast("const void*") long dy, @Cast("float*") long dw, int n, int c, int t, @Cast("int64_t") long s,
+            int dtype, @Cast("void*") long stream);
+
     public static native int sevc_temporal_conv3_ndhwc_forward_f32(@Cast("const float*") long x,
             @Cast("const float*") long w, @Cast("float*") long y, int n, int c, int t, @Cast("int64_t") long s,
             @Cast("void*") long stream);

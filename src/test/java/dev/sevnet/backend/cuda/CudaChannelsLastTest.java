@@ -330,8 +330,8 @@ class CudaChannelsLastTest {
     /**
      * sevnet's tensor-core channels-last temporal 3x1x1 conv (kernels/temporal_conv_ndhwc_tc.cu: WMMA, the weight read
      * in KTRSC, the forward's bias + residual + ReLU in its store) against the CPU, forced in AUTO (route
-     * {@code sevnet-tc}) and taken by CUSTOM before the CUDA-core kernel: the passes of
-     * {@link #assertConvPassesMatchTheCpu} (backward-weight by whichever route AUTO measures); fp32 with TF32 on (its
+     * {@code sevnet-tc}) and taken by CUSTOM before the CUDA-core kernel: the four passes of
+     * {@link #assertConvPassesMatchTheCpu}; fp32 with TF32 on (its
      * products are TF32: the tolerance is TF32's), one frame, channel counts that are not a multiple of the 16-byte
      * slot (70, 6) or of the 64-channel tile (96), a G8 width with a ragged position tile (7x7).
      */
