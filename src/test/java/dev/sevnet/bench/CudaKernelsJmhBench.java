@@ -33,7 +33,9 @@ import org.openjdk.jmh.runner.RunnerException;
  * The CUDA kernels against the library sequences they replace, as a JMH suite: each op of a SEVNet-G8 block at each
  * stage's shape (batch 8, 16 frames by default), through {@code CudaBackend} in kernel mode {@code custom} (sevnet's
  * kernels: the temporal 3x1x1 conv, batch norm, the fused conv → BN → ReLU of kernels/conv_bn_relu.cu, and on
- * channels-last tensors ({@code grouped-cl-*}) the grouped conv of kernels/grouped_conv_ndhwc.cu against cuDNN's NDHWC one),
+ * channels-last tensors ({@code grouped-cl-*}) the grouped conv of kernels/grouped_conv_ndhwc.cu against cuDNN's NDHWC one,
+ * and ({@code temporal-cl-*}) the temporal conv on tensor cores of kernels/temporal_conv_ndhwc_tc.cu — the folded form
+ * with bias + residual + ReLU in its store — against cuDNN's NDHWC conv and epilogue kernel),
  * {@code library} (the cuDNN sequence) or {@code auto} (what the backend picks, measured per problem). The primary
  * figure is JMH's wall time per op, the op's work waited for (so it holds the launches' host cost); the secondary
  * {@code deviceMsPerOp} is the device time between CUDA events around the op on the backend's stream. With
@@ -55,12 +57,14 @@ public class CudaKernelsJmhBench {
     static final String[] OPS = {"temporal-fwd", "temporal-bwd-data", "temporal-bwd-weight", "bn-train", "bn-backward",
         "bn-eval-relu", "pointwise-bn-relu-train", "pointwise-folded", "grouped-bn-relu-train", "grouped-folded",
         "grouped-bwd-data", "grouped-bwd-weight", "bn-relu-bwd", "bn-add-relu-fwd", "bn-add-relu-bwd", "grouped-cl-folded",
-        "grouped-cl-bwd-data", "grouped-cl-bwd-weight"};
+        "grouped-cl-bwd-data", "grouped-cl-bwd-weight", "temporal-cl-folded", "temporal-cl-bwd-data",
+        "temporal-cl-bwd-weight"};
 
     @Param({"temporal-fwd", "temporal-bwd-data", "temporal-bwd-weight", "bn-train", "bn-backward", "bn-eval-relu",
         "pointwise-bn-relu-train", "pointwise-folded", "grouped-bn-relu-train", "grouped-folded", "grouped-bwd-data",
         "grouped-bwd-weight", "bn-relu-bwd", "bn-add-relu-fwd", "bn-add-relu-bwd", "grouped-cl-folded",
-        "grouped-cl-bwd-data", "grouped-cl-bwd-weight"})
+        "grouped-cl-bwd-data", "grouped-cl-bwd-weight", "temporal-cl-folded", "temporal-cl-bwd-data",
+        "temporal-cl-bwd-weight"})
     public String op;
 
     /** A G8 stage: its width x its frame side. */
@@ -263,6 +267,22 @@ public class CudaKernelsJmhBench {
                 Tensor xc = own(be.toMemoryFormat(x, MemoryFormat.CHANNELS_LAST));
                 Tensor dyc = own(be.toMemoryFormat(dy, MemoryFormat.CHANNELS_LAST));
                 return () -> be.conv3dBackwardWeight(xc, dyc, grouped, Shape.of(c, GROUP_WIDTH, 1, 3, 3)).close();
+            }
+            case "temporal-cl-folded": {
+                Tensor xc = own(be.toMemoryFormat(x, MemoryFormat.CHANNELS_LAST));
+                Tensor res = own(be.toMemoryFormat(dy, MemoryFormat.CHANNELS_LAST));
+                Tensor w = own(be.toMemoryFormat(rand(r, Shape.of(c, c, 3, 1, 1)), MemoryFormat.CHANNELS_LAST));
+                return () -> be.conv3dResidual(xc, w, bias, temporal, res, true).close();
+            }
+            case "temporal-cl-bwd-data": {
+                Tensor dyc = own(be.toMemoryFormat(dy, MemoryFormat.CHANNELS_LAST));
+                Tensor w = own(be.toMemoryFormat(rand(r, Shape.of(c, c, 3, 1, 1)), MemoryFormat.CHANNELS_LAST));
+                return () -> be.conv3dBackwardData(dyc, w, temporal, xs).close();
+            }
+            case "temporal-cl-bwd-weight": {
+                Tensor xc = own(be.toMemoryFormat(x, MemoryFormat.CHANNELS_LAST));
+                Tensor dyc = own(be.toMemoryFormat(dy, MemoryFormat.CHANNELS_LAST));
+                return () -> be.conv3dBackwardWeight(xc, dyc, temporal, Shape.of(c, c, 3, 1, 1)).close();
             }
             default:
                 throw new IllegalArgumentException("unknown op " + name + "; one of " + String.join(", ", OPS));
