@@ -59,14 +59,18 @@ SEV_HD void tt_store16(S* p, const TtVec<S>& v) {
 #endif
 }
 
-// Shared-memory geometry of storage S (elements): leading dimensions padded by one 16-byte slot, which keeps every
-// fragment's base 32-byte aligned (WMMA's rule) and spreads the slots' stores over the banks.
+// Shared-memory geometry of storage S (elements). Leading dimensions are padded so that every fragment's base stays
+// 32-byte aligned (WMMA's rule), every 16-byte slot store is aligned, and the fragment loads of a warp hit 32
+// distinct banks: a tile read along its rows (row-major A, column-major B: lanes (g, t) read element g*ld + t) wants
+// ld = 4 mod 32 words — one 16-byte slot of padding in fp32 (36), and in 16 bits (40 halves = 20 words) the rows of
+// ldmatrix land in distinct 16-byte bank groups; a tile read across its rows (row-major B, lanes read t*ld + g) wants
+// ld = 8 mod 32 words: 72 in fp32 (64 + 8), 72 halves in 16 bits.
 template <class S>
 struct TtGeom {
   static constexpr int V = 16 / (int)sizeof(S);   // elements per slot
   static constexpr int LDA = TT_BK + V;             // A: [TT_BM][LDA], row-major
   static constexpr int LDB_COL = TT_BK + V;         // forward's B: [TT_BN][LDB_COL] (column-major)
-  static constexpr int LDB_ROW = TT_BN + V;         // backward-data's B: [TT_BK][LDB_ROW] (row-major)
+  static constexpr int LDB_ROW = TT_BN + 8;         // backward-data's B: [TT_BK][LDB_ROW] (row-major)
   static constexpr int LDC = TT_BN + 4;             // the fp32 accumulator tile: [TT_BM][LDC]
   static constexpr int B_ELEMS = TT_BN * LDB_COL > TT_BK * LDB_ROW ? TT_BN * LDB_COL : TT_BK * LDB_ROW;
   static constexpr int AB_BYTES = (TT_BM * LDA + B_ELEMS) * (int)sizeof(S);
@@ -217,7 +221,7 @@ SEV_HD void tt_store_slot(typename St::storage* dst, const float* Cs, int slot, 
 template <class S>
 struct TtDwGeom {
   static constexpr int V = 16 / (int)sizeof(S);
-  static constexpr int LDW = 64 + V;  // both tiles: [TT_BK][LDW]
+  static constexpr int LDW = 64 + 8;  // both tiles: [TT_BK][LDW], read across rows (see TtGeom)
   static constexpr int LDC = 64 + 4;  // the fp32 product tile: [64][LDC]
   static constexpr int AB_BYTES = 2 * TT_BK * LDW * (int)sizeof(S);
   static constexpr int C_BYTES = 64 * LDC * 4;
