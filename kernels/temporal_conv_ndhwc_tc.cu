@@ -245,8 +245,9 @@ int run_dw(const char* what, const void* x, const void* dy, float* dw, int N, in
   }
   const TtDims d = tt_dims(C, T, S, dtype == SEV_DT_F32 ? 4 : 2, x, dy, nullptr, nullptr);
   const int P = tt_dw_splits(N, C, d.TS);
-  float* parts = nullptr;  // stream-ordered scratch: the splits' partials
-  cudaError_t err = sevc::scratch_malloc((void**)&parts, sizeof(float) * per * P, st);
+  // the splits' partials in stream-ordered scratch; one split writes dw itself (no scratch, no reduce)
+  float* parts = dw;
+  cudaError_t err = P == 1 ? cudaSuccess : sevc::scratch_malloc((void**)&parts, sizeof(float) * per * P, st);
   if (err != cudaSuccess) return sevc::fail(SEVC_E_LAUNCH, what, err);
   const dim3 grid((unsigned)((3 * C + 63) / 64), (unsigned)((C + 63) / 64), (unsigned)P);
   typedef uint16_t H;
@@ -256,6 +257,7 @@ int run_dw(const char* what, const void* x, const void* dy, float* dw, int N, in
     tt_dw_kernel<SevBF16><<<grid, TT_THREADS, 0, st>>>((const H*)x, (const H*)dy, parts, d, N, P);
   else
     tt_dw_kernel<SevF16><<<grid, TT_THREADS, 0, st>>>((const H*)x, (const H*)dy, parts, d, N, P);
+  if (P == 1) return sevc::check_launch(what);
   tt_dw_reduce_kernel<<<sevc::blocks_for(per), sevc::kThreads, 0, st>>>(parts, dw, P, per);
   const int rc = sevc::check_launch(what);
   err = cudaFreeAsync(parts, st);

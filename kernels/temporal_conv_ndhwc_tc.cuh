@@ -213,10 +213,10 @@ SEV_HD void tt_store_slot(typename St::storage* dst, const float* Cs, int slot, 
 // M = C output channels, N = 3C (tap, input channel) — KTRSC's order, so neither the partials nor dw need a reorder —
 // and the reduction over positions split among blocks: a slice is TT_BK positions of one item, a block's slices are
 // contiguous, and the splits' partials [P][C][3C] are added in split order by a second kernel (deterministic, no
-// atomics). Both tiles are TT_BK rows of one position each ([TT_BK][64], row-major, 16-byte loads along channels):
+// atomics; a single split writes dw directly). Both tiles are TT_BK rows of one position each ([TT_BK][64], row-major, 16-byte loads along channels):
 // dy's output channels, the MMA's A read column-major; x's shifted tap-channels, B row-major.
 #define TT_DW_TARGET_BLOCKS 1024                 // about two waves of four 128-thread blocks per SM on an H100
-#define TT_DW_MAX_SCRATCH ((int64_t)16 << 20)    // floats of partial products, at most (64 MB)
+#define TT_DW_MAX_SCRATCH ((int64_t)16 << 20)    // floats of partial products, at most (64 MB); one split: none
 
 template <class S>
 struct TtDwGeom {
@@ -273,14 +273,14 @@ SEV_HD void tt_dw_put(S* tile, int slot, const TtVec<S>& v) {
   tt_store16(tile + (slot / (64 / V)) * TtDwGeom<S>::LDW + (slot % (64 / V)) * V, v);
 }
 // 4 partials of the tile (m0, r0) from Cs [64][LDC] into part [C][3C]: one 16-byte store when C is a multiple of 4
-// (then 3C and the part's offset are too)
+// (then 3C and the part's offset are too) and part is aligned (a single split writes the caller's dw)
 SEV_HD void tt_dw_store_slot(float* part, const float* Cs, int ldc, int slot, int m0, int r0, int C) {
   const int i = slot / 16, rr = (slot % 16) * 4;
   const int m = m0 + i, r = r0 + rr;
   if (m >= C || r >= 3 * C) return;
   float* out = part + (int64_t)m * 3 * C + r;
   const float* in = Cs + i * ldc + rr;
-  if (C % 4 == 0) {
+  if (C % 4 == 0 && ((uintptr_t)out & 15u) == 0) {
 #if defined(__CUDA_ARCH__)
     *reinterpret_cast<float4*>(out) = *reinterpret_cast<const float4*>(in);
 #else

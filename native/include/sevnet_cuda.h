@@ -161,14 +161,16 @@ int sevc_grouped_conv_ndhwc_backward_weight(const void* x, const void* dy, float
  * reads frame t + k - 1: the backend's channels-last weight as it is). dtype SEV_DT_F32 (0: fp32 storage, products
  * in TF32 — the caller's TF32 policy decides whether to call it), SEV_DT_BF16 (1) or SEV_DT_F16 (2): fp32 sums, each
  * result rounded once. The forward's epilogue as sevc_grouped_conv_ndhwc_forward's: y = act((conv + bias[c]) +
- * residual), each part optional. Bad sizes or a NULL pointer that would be read: SEVC_E_ARG with the reason. CPU
- * references: sev_temporal_conv3_ndhwc_* (sevnet.h, PyTorch's [C][C][3] weight order). */
+ * residual), each part optional; the residual must not be y itself (it is read through the read-only cache). Bad
+ * sizes or a NULL pointer that would be read: SEVC_E_ARG with the reason. CPU references: sev_temporal_conv3_ndhwc_*
+ * (sevnet.h, PyTorch's [C][C][3] weight order). */
 int sevc_temporal_conv3_ndhwc_tc_forward(const void* x, const void* w, const float* bias, const void* residual,
                                          int relu, void* y, int N, int C, int T, int64_t S, int dtype, void* stream);
 int sevc_temporal_conv3_ndhwc_tc_backward_data(const void* dy, const void* w, void* dx, int N, int C, int T, int64_t S,
                                                int dtype, void* stream);
 /* dw fp32 KTRSC [C][3][C] from x and dy in dtype: split-K over the positions on tensor cores, the splits' partials
- * (stream-ordered scratch, at most 64 MB) added in order — deterministic; zero when there are no positions. */
+ * (stream-ordered scratch, at most 64 MB; none when one split is all that fits) added in order — deterministic; zero
+ * when there are no positions. */
 int sevc_temporal_conv3_ndhwc_tc_backward_weight(const void* x, const void* dy, float* dw, int N, int C, int T,
                                                  int64_t S, int dtype, void* stream);
 

@@ -314,7 +314,8 @@ void tt_dw_host(const typename St::storage* x, const typename St::storage* dy, f
   const int C = d.C, P = tt_dw_splits(N, C, d.TS);
   const int64_t per = 3 * (int64_t)C * C, per_item = (d.TS + TT_BK - 1) / TT_BK;
   const int64_t rt = (3 * (int64_t)C + 63) / 64, mt = ((int64_t)C + 63) / 64;
-  std::vector<float> parts((size_t)(per * P));
+  std::vector<float> scratch(P == 1 ? 0 : (size_t)(per * P));
+  float* const parts_base = P == 1 ? dw : scratch.data();  // one split writes dw itself, as the launcher does
 #pragma omp parallel for schedule(dynamic, 1) collapse(3)
   for (int p = 0; p < P; p++)
     for (int64_t yb = 0; yb < mt; yb++)
@@ -343,9 +344,10 @@ void tt_dw_host(const typename St::storage* x, const typename St::storage* dy, f
         for (int m = 0; m < 64; m++)
           for (int r = 0; r < 64; r++) Cs[m * G::LDC + r] = acc[m * 64 + r];
         for (int slot = 0; slot < G::OUT_SLOTS; slot++)
-          tt_dw_store_slot(parts.data() + (int64_t)p * per, Cs.data(), G::LDC, slot, m0, r0, C);
+          tt_dw_store_slot(parts_base + (int64_t)p * per, Cs.data(), G::LDC, slot, m0, r0, C);
       }
-  for (int64_t i = 0; i < per; i++) dw[i] = tt_dw_reduce_element(parts.data(), P, i, per);
+  if (P > 1)
+    for (int64_t i = 0; i < per; i++) dw[i] = tt_dw_reduce_element(parts_base, P, i, per);
 }
 
 int tt_dw_checked(const void* x, const void* dy, float* dw, int N, int C, int T, int64_t S, int dtype) {

@@ -663,7 +663,9 @@ void test_temporal_tc(int dt, const char* fmt, int N, int C, int T, int64_t S) {
   for (int co = 0; co < C; co++)
     for (int k = 0; k < 3; k++)
       for (int ci = 0; ci < C; ci++) rdwk[((int64_t)co * 3 + k) * C + ci] = rdw[((int64_t)co * C + ci) * 3 + k];
-  compare("temporal_conv3_ndhwc_tc_backward_weight" + sz, rdwk, gw.host(), 1e-4, 1e-3);
+  // fp32 sums of N*T*S products through the tensor cores' accumulation and the splits' partials: error ~ sqrt(NTS)
+  compare("temporal_conv3_ndhwc_tc_backward_weight" + sz, rdwk, gw.host(), 1e-4,
+          std::max(1e-3, 1e-5 * sqrt((double)N * T * S)));
 }
 
 template <class St>
