@@ -117,10 +117,7 @@ int run_dw(const char* what, const void* x, const void* dy, float* dw, int N, in
   else
     launch_dw<SevF16>(x, dy, part, d, p, st);
   gcl_dw_reduce_kernel<<<sevc::blocks_for(total), sevc::kThreads, 0, st>>>(part, dw, p.splits, total);
-  const int rc = sevc::check_launch(what);
-  err = cudaFreeAsync(part, st);
-  if (rc == SEVC_OK && err != cudaSuccess) return sevc::fail(SEVC_E_LAUNCH, what, err);
-  return rc;
+  return sevc::free_scratch(part, st, sevc::check_launch(what), what);
 }
 
 template <class St, bool TRANS>

@@ -19,6 +19,14 @@ int check_launch(const char* what);
 // (what it keeps is bounded by the largest scratch in flight: tens of MB, the temporal dw partials at most 64 MB).
 cudaError_t scratch_malloc(void** p, size_t bytes, cudaStream_t st);
 
+// After a split-K pass's launches: frees its scratch on the stream and returns rc (the launches' check), or the
+// free's failure when the launches were fine.
+inline int free_scratch(void* p, cudaStream_t st, int rc, const char* what) {
+  const cudaError_t err = cudaFreeAsync(p, st);
+  if (rc == SEVC_OK && err != cudaSuccess) return fail(SEVC_E_LAUNCH, what, err);
+  return rc;
+}
+
 constexpr int kThreads = 256;        // element-wise blocks
 constexpr int64_t kMaxBlocks = 8192;  // grid-stride loops: enough blocks to fill any GPU a few times over
 

@@ -89,11 +89,8 @@ int sevc_temporal_conv3_backward_weight(const float* x, const float* dy, float* 
   const dim3 grid((unsigned)((3 * C + TC_BN - 1) / TC_BN), (unsigned)((C + TC_BM - 1) / TC_BM), (unsigned)P);
   temporal_conv3_dw_kernel<<<grid, TC_THREADS, 0, st>>>(x, dy, parts, N, C, S, TS);
   temporal_conv3_dw_reduce_kernel<<<sevc::blocks_for(per), sevc::kThreads, 0, st>>>(parts, dw, P, C);
-  const int rc = sevc::check_launch("temporal_conv3_backward_weight");
-  err = cudaFreeAsync(parts, st);
-  if (rc == SEVC_OK && err != cudaSuccess)
-    return sevc::fail(SEVC_E_LAUNCH, "temporal_conv3_backward_weight: freeing the scratch", err);
-  return rc;
+  return sevc::free_scratch(parts, st, sevc::check_launch("temporal_conv3_backward_weight"),
+                            "temporal_conv3_backward_weight: freeing the scratch");
 }
 
 }  // extern "C"

@@ -85,10 +85,7 @@ int backward_weight(const char* what, const typename St::storage* x, const typen
   const dim3 grid((unsigned)((3 * C + TC_BN - 1) / TC_BN), (unsigned)((C + TC_BM - 1) / TC_BM), (unsigned)P);
   tcl_dw_kernel<St><<<grid, TC_THREADS, 0, st>>>(x, dy, parts, N, C, S, TS);
   tcl_dw_reduce_kernel<<<sevc::blocks_for(per), sevc::kThreads, 0, st>>>(parts, dw, P, C);
-  const int rc = sevc::check_launch(what);
-  err = cudaFreeAsync(parts, st);
-  if (rc == SEVC_OK && err != cudaSuccess) return sevc::fail(SEVC_E_LAUNCH, what, err);
-  return rc;
+  return sevc::free_scratch(parts, st, sevc::check_launch(what), what);
 }
 }  // namespace
 

@@ -259,10 +259,7 @@ int run_dw(const char* what, const void* x, const void* dy, float* dw, int N, in
     tt_dw_kernel<SevF16><<<grid, TT_THREADS, 0, st>>>((const H*)x, (const H*)dy, parts, d, N, P);
   if (P == 1) return sevc::check_launch(what);
   tt_dw_reduce_kernel<<<sevc::blocks_for(per), sevc::kThreads, 0, st>>>(parts, dw, P, per);
-  const int rc = sevc::check_launch(what);
-  err = cudaFreeAsync(parts, st);
-  if (rc == SEVC_OK && err != cudaSuccess) return sevc::fail(SEVC_E_LAUNCH, what, err);
-  return rc;
+  return sevc::free_scratch(parts, st, sevc::check_launch(what), what);
 }
 }  // namespace
 

@@ -33,6 +33,16 @@ T block_sum_host(int threads, F share) {
   for (int tid = 0; tid < threads; tid++) parts[tid] = share(tid);
   return sev_tree_sum_host(parts, threads);
 }
+// f(St()) with the storage trait of a C ABI dtype code (SEV_DT_F32, SEV_DT_BF16, else fp16), as the launchers dispatch
+template <class F>
+void with_storage(int dtype, F f) {
+  if (dtype == SEV_DT_F32)
+    f(SevF32());
+  else if (dtype == SEV_DT_BF16)
+    f(SevBF16());
+  else
+    f(SevF16());
+}
 // A tiled GEMM kernel of the temporal convs (temporal_conv3_gemm_kernel, tcl_gemm_kernel): every (position
 // tile, channel tile, item) block; inside a block each r-slice is staged by all its load slots (the threads
 // before __syncthreads), load_slot(As, Bs, slot, n, m0, j0, r0), then accumulated by all 256 threads
@@ -218,7 +228,7 @@ int gcl_dw_checked(const void* x, const void* dy, float* dw, int N, int C, int c
     for (int64_t i = 0; i < (int64_t)C * 9 * cg; i++) dw[i] = 0.f;
     return SEV_OK;
   }
-  auto run = [&](auto st) {
+  with_storage(dtype, [&](auto st) {
     typedef decltype(st) St;
     typedef typename St::storage S;
     if (cg <= 4)
@@ -227,13 +237,7 @@ int gcl_dw_checked(const void* x, const void* dy, float* dw, int N, int C, int c
       gcl_dw_host<St, 8>((const S*)x, (const S*)dy, dw, d);
     else
       gcl_dw_host<St, 16>((const S*)x, (const S*)dy, dw, d);
-  };
-  if (dtype == SEV_DT_F32)
-    run(SevF32());
-  else if (dtype == SEV_DT_BF16)
-    run(SevBF16());
-  else
-    run(SevF16());
+  });
   return SEV_OK;
 }
 
@@ -247,12 +251,7 @@ int gcl_checked(const char* what, bool trans, const void* src, const void* w, vo
   const GclDims d = gcl_dims(N, C, cg, T, H, W, s);
   if (gcl_tiles(gcl_tile(d, trans)) * (C / cg) > 0x7fffffff)
     return sev::fail(SEV_EINVAL, std::string(what) + ": more than 2^31 tiles x groups");
-  if (dtype == SEV_DT_F32)
-    gcl_host_cg<SevF32>(trans, src, w, dst, d, e);
-  else if (dtype == SEV_DT_BF16)
-    gcl_host_cg<SevBF16>(trans, src, w, dst, d, e);
-  else
-    gcl_host_cg<SevF16>(trans, src, w, dst, d, e);
+  with_storage(dtype, [&](auto st) { gcl_host_cg<decltype(st)>(trans, src, w, dst, d, e); });
   return SEV_OK;
 }
 
@@ -361,12 +360,11 @@ int tt_dw_checked(const void* x, const void* dy, float* dw, int N, int C, int T,
     return SEV_OK;
   }
   const TtDims d = tt_dims(C, T, S, dtype == SEV_DT_F32 ? 4 : 2, x, dy, nullptr, nullptr);
-  if (dtype == SEV_DT_F32)
-    tt_dw_host<SevF32>((const float*)x, (const float*)dy, dw, d, N);
-  else if (dtype == SEV_DT_BF16)
-    tt_dw_host<SevBF16>((const uint16_t*)x, (const uint16_t*)dy, dw, d, N);
-  else
-    tt_dw_host<SevF16>((const uint16_t*)x, (const uint16_t*)dy, dw, d, N);
+  with_storage(dtype, [&](auto st) {
+    typedef decltype(st) St;
+    typedef typename St::storage Sx;
+    tt_dw_host<St>((const Sx*)x, (const Sx*)dy, dw, d, N);
+  });
   return SEV_OK;
 }
 
@@ -378,17 +376,11 @@ int tt_checked(const char* what, bool trans, const void* src, const void* w, voi
   if (why) return sev::fail(SEV_EINVAL, std::string(what) + ": " + why);
   if (empty) return SEV_OK;
   const TtDims d = tt_dims(C, T, S, dtype == SEV_DT_F32 ? 4 : 2, src, w, dst, e.residual);
-  auto run = [&](auto st) {
+  with_storage(dtype, [&](auto st) {
     typedef decltype(st) St;
     typedef typename St::storage Sx;
     tt_host<St>(trans, (const Sx*)src, (const Sx*)w, (Sx*)dst, d, N, e);
-  };
-  if (dtype == SEV_DT_F32)
-    run(SevF32());
-  else if (dtype == SEV_DT_BF16)
-    run(SevBF16());
-  else
-    run(SevF16());
+  });
   return SEV_OK;
 }
 

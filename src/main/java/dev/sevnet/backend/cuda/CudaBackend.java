@@ -1681,9 +1681,7 @@ public final class CudaBackend implements Backend {
 
     /** dw (KTRSC) = the channels-last GEMM plan's fp32 sum, zeroed first (a one-frame clip leaves two taps empty). */
     private void channelsLastBackwardWeightGemm(Tensor x, Tensor dy, Tensor dw, ConvSpec spec, int[] p, String what) {
-        boolean f32 = dw.dtype() == DType.FLOAT32;
-        Tensor acc = f32 ? dw : empty(dw.shape(), DType.FLOAT32, MemoryFormat.CHANNELS_LAST);
-        try {
+        viaFp32(dw, acc -> {
             Cuda.check(cudart.cudaMemsetAsync(Cuda.ptr(acc.address()), 0, acc.byteSize(), dev.stream()),
                     "cudaMemsetAsync");
             runGemms(isPointwise(spec)
@@ -1691,13 +1689,21 @@ public final class CudaBackend implements Backend {
                     : ConvGemmPlan.channelsLastTemporalBackwardWeight(p[0], p[1], p[5], p[2], p[3] * p[4]),
                     operands(ConvGemmPlan.Operand.X, x, ConvGemmPlan.Operand.DY, dy, ConvGemmPlan.Operand.ACC, acc),
                     what);
-            if (!f32) {
-                castInto(acc, dw);
-            }
-        } finally {
-            if (!f32) {
-                acc.close();
-            }
+        });
+    }
+
+    /**
+     * {@code fill} writes a channels-last fp32 result: into {@code out} itself when it is fp32, else into an fp32
+     * buffer cast into {@code out} once (a 16-bit weight gradient from fp32 sums).
+     */
+    private void viaFp32(Tensor out, java.util.function.Consumer<Tensor> fill) {
+        if (out.dtype() == DType.FLOAT32) {
+            fill.accept(out);
+            return;
+        }
+        try (Tensor acc = empty(out.shape(), DType.FLOAT32, MemoryFormat.CHANNELS_LAST)) {
+            fill.accept(acc);
+            castInto(acc, out);
         }
     }
 
@@ -1747,20 +1753,9 @@ public final class CudaBackend implements Backend {
 
     /** dw (KTRSC, x's dtype) by the tensor-core kernel: its fp32 sums are in KTRSC order already; 16-bit: cast once. */
     private void channelsLastTemporalTensorCoresBackwardWeight(Tensor x, Tensor dy, Tensor dw, int[] p, DType dt) {
-        boolean f32 = dt == DType.FLOAT32;
-        Tensor acc = f32 ? dw : empty(dw.shape(), DType.FLOAT32, MemoryFormat.CHANNELS_LAST);
-        try {
-            k(CudaKernels.sevc_temporal_conv3_ndhwc_tc_backward_weight(x.address(), dy.address(), acc.address(), p[0],
-                    p[1], p[2], (long) p[3] * p[4], CudnnTypes.kernelCode(dt), st()),
-                    "channels-last temporal conv backward-weight (tensor cores)");
-            if (!f32) {
-                castInto(acc, dw);
-            }
-        } finally {
-            if (!f32) {
-                acc.close();
-            }
-        }
+        viaFp32(dw, acc -> k(CudaKernels.sevc_temporal_conv3_ndhwc_tc_backward_weight(x.address(), dy.address(),
+                acc.address(), p[0], p[1], p[2], (long) p[3] * p[4], CudnnTypes.kernelCode(dt), st()),
+                "channels-last temporal conv backward-weight (tensor cores)"));
     }
 
     /** dw (KTRSC, x's dtype) by the channels-last temporal kernel: its fp32 [C][C][3] sums reordered, cast once. */
@@ -1786,16 +1781,9 @@ public final class CudaBackend implements Backend {
 
     /** dw (KTRSC, x's dtype) by sevnet's channels-last grouped conv kernel: its fp32 sums, cast once when 16-bit. */
     private void channelsLastGroupedBackwardWeight(Tensor x, Tensor dy, Tensor dw, int[] p, DType dt) {
-        boolean f32 = dt == DType.FLOAT32;
-        try (Tensor acc = f32 ? null : empty(dw.shape(), DType.FLOAT32, MemoryFormat.CHANNELS_LAST)) {
-            Tensor out = f32 ? dw : acc;
-            k(CudaKernels.sevc_grouped_conv_ndhwc_backward_weight(x.address(), dy.address(), out.address(), p[0], p[1],
-                    p[1] / p[15], p[2], p[3], p[4], p[10], CudnnTypes.kernelCode(dt), st()),
-                    "channels-last grouped conv backward-weight");
-            if (!f32) {
-                castInto(acc, dw);
-            }
-        }
+        viaFp32(dw, out -> k(CudaKernels.sevc_grouped_conv_ndhwc_backward_weight(x.address(), dy.address(),
+                out.address(), p[0], p[1], p[1] / p[15], p[2], p[3], p[4], p[10], CudnnTypes.kernelCode(dt), st()),
+                "channels-last grouped conv backward-weight"));
     }
 
     /** Channels-last convolution problems cuDNN refused (algorithm-cache keys); they run on contiguous copies. */
