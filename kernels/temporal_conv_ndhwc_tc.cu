@@ -45,6 +45,28 @@ struct TtMma<SevF16> {
   static __device__ void to_tf32(T*, int) {}
 };
 
+// 16 bytes global -> shared without registers (Ampere's cp.async; L2 only, .cg); valid false: 16 zero bytes (src-size
+// 0 reads nothing, the address is only a placeholder)
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool valid) {
+  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(valid ? 16 : 0) : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+// every committed group but the newest `pending` has landed (this thread's copies; a barrier shares them)
+template <int pending>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(pending) : "memory");
+}
+// one slot of a tile into shared memory: cp.async where the slot is one aligned 16-byte run (d.vec), else gathered
+// element by element through registers
+template <class S>
+__device__ __forceinline__ void tt_stage_slot(S* at, bool vec, const S* src, const S* any, const TtVec<S>& gathered) {
+  if (vec)
+    cp_async16(at, src ? src : any, src != nullptr);
+  else
+    tt_store16(at, gathered);
+}
+
 // grid (position tiles, channel tiles, items); TRANS: backward-data
 template <class St, bool TRANS>
 __global__ void __launch_bounds__(TT_THREADS, 4) tt_kernel(const typename St::storage* __restrict__ src,
@@ -58,14 +80,13 @@ __global__ void __launch_bounds__(TT_THREADS, 4) tt_kernel(const typename St::st
   typedef typename M::elem E;
   typedef typename std::conditional<TRANS, wmma::row_major, wmma::col_major>::type BLayout;
   __shared__ __align__(128) unsigned char smem[G::SMEM_BYTES];
-  S* As = reinterpret_cast<S*>(smem);
-  S* Bs = As + TT_BM * G::LDA;
-  float* Cs = reinterpret_cast<float*>(smem);  // after the last slice only
+  S* const tiles = reinterpret_cast<S*>(smem);  // two stages of [A | B]
+  float* Cs = reinterpret_cast<float*>(smem);   // after the last slice only
 
   const int n = blockIdx.z, m0 = blockIdx.y * TT_BN;
   const int64_t j0 = (int64_t)blockIdx.x * TT_BM;
   const int warp = threadIdx.x / 32, wm = (warp / 2) * 32, wn = (warp % 2) * 32;
-  constexpr int PA = G::A_SLOTS / TT_THREADS, PB = G::B_SLOTS / TT_THREADS;
+  const int slices = (3 * d.C + TT_BK - 1) / TT_BK;
 
   wmma::fragment<wmma::accumulator, 16, 16, M::K, float> acc[2][2];
 #pragma unroll
@@ -73,40 +94,54 @@ __global__ void __launch_bounds__(TT_THREADS, 4) tt_kernel(const typename St::st
 #pragma unroll
     for (int fj = 0; fj < 2; fj++) wmma::fill_fragment(acc[fi][fj], 0.f);
 
-  TtVec<S> ra[PA], rb[PB];
-  for (int p = 0; p < PA; p++) ra[p] = tt_fetch_a<St>(src, d, n, j0, 0, threadIdx.x + p * TT_THREADS, TRANS);
-  for (int p = 0; p < PB; p++) rb[p] = tt_fetch_b<St>(w, d, m0, 0, threadIdx.x + p * TT_THREADS, TRANS);
-  for (int r0 = 0; r0 < 3 * d.C; r0 += TT_BK) {
-    for (int p = 0; p < PA; p++) tt_put_a(As, threadIdx.x + p * TT_THREADS, ra[p]);
-    for (int p = 0; p < PB; p++) tt_put_b(Bs, threadIdx.x + p * TT_THREADS, rb[p], TRANS);
+  // slice r0 into stage buf (the element path's loads only where !d.vec)
+  auto stage = [&](int buf, int r0) {
+    S* As = tiles + buf * G::STAGE_ELEMS;
+    S* Bs = As + TT_BM * G::LDA;
+    for (int slot = threadIdx.x; slot < G::A_SLOTS; slot += TT_THREADS)
+      tt_stage_slot(As + tt_a_offset<S>(slot), d.vec, d.vec ? tt_a_src<St>(src, d, n, j0, r0, slot, TRANS) : nullptr,
+                    src, d.vec ? TtVec<S>() : tt_fetch_a<St>(src, d, n, j0, r0, slot, TRANS));
+    for (int slot = threadIdx.x; slot < G::B_SLOTS; slot += TT_THREADS)
+      tt_stage_slot(Bs + tt_b_offset<S>(slot, TRANS), d.vec, d.vec ? tt_b_src<St>(w, d, m0, r0, slot, TRANS) : nullptr,
+                    w, d.vec ? TtVec<S>() : tt_fetch_b<St>(w, d, m0, r0, slot, TRANS));
+  };
+  stage(0, 0);
+  cp_async_commit();
+  for (int i = 0; i < slices; i++) {
+    if (i + 1 < slices) stage((i + 1) & 1, (i + 1) * TT_BK);  // its buffer was last read before the previous barrier
+    cp_async_commit();
+    cp_async_wait<1>();  // slice i's copies have landed
     __syncthreads();
-    if (r0 + TT_BK < 3 * d.C) {  // the next slice's loads in flight while the tensor cores work on this one
-      for (int p = 0; p < PA; p++)
-        ra[p] = tt_fetch_a<St>(src, d, n, j0, r0 + TT_BK, threadIdx.x + p * TT_THREADS, TRANS);
-      for (int p = 0; p < PB; p++) rb[p] = tt_fetch_b<St>(w, d, m0, r0 + TT_BK, threadIdx.x + p * TT_THREADS, TRANS);
-    }
+    const E* As = reinterpret_cast<const E*>(tiles + (i & 1) * G::STAGE_ELEMS);
+    const E* Bs = As + TT_BM * G::LDA;
 #pragma unroll
     for (int kk = 0; kk < TT_BK; kk += M::K) {
       wmma::fragment<wmma::matrix_a, 16, 16, M::K, typename M::frag_t, wmma::row_major> a[2];
       wmma::fragment<wmma::matrix_b, 16, 16, M::K, typename M::frag_t, BLayout> b[2];
+#pragma unroll
       for (int fi = 0; fi < 2; fi++) {
-        wmma::load_matrix_sync(a[fi], reinterpret_cast<const E*>(As) + (wm + 16 * fi) * G::LDA + kk, G::LDA);
+        wmma::load_matrix_sync(a[fi], As + (wm + 16 * fi) * G::LDA + kk, G::LDA);
         M::to_tf32(a[fi].x, a[fi].num_elements);
       }
+#pragma unroll
       for (int fj = 0; fj < 2; fj++) {
-        const E* bp = reinterpret_cast<const E*>(Bs);
         if (TRANS)
-          wmma::load_matrix_sync(b[fj], bp + kk * G::LDB_ROW + wn + 16 * fj, G::LDB_ROW);
+          wmma::load_matrix_sync(b[fj], Bs + kk * G::LDB_ROW + wn + 16 * fj, G::LDB_ROW);
         else
-          wmma::load_matrix_sync(b[fj], bp + (wn + 16 * fj) * G::LDB_COL + kk, G::LDB_COL);
+          wmma::load_matrix_sync(b[fj], Bs + (wn + 16 * fj) * G::LDB_COL + kk, G::LDB_COL);
         M::to_tf32(b[fj].x, b[fj].num_elements);
       }
+#pragma unroll
       for (int fi = 0; fi < 2; fi++)
+#pragma unroll
         for (int fj = 0; fj < 2; fj++) wmma::mma_sync(acc[fi][fj], a[fi], b[fj], acc[fi][fj]);
     }
     __syncthreads();
   }
+  cp_async_wait<0>();  // nothing is in flight when C reuses the tiles (the last group is empty)
+#pragma unroll
   for (int fi = 0; fi < 2; fi++)
+#pragma unroll
     for (int fj = 0; fj < 2; fj++)
       wmma::store_matrix_sync(Cs + (wm + 16 * fi) * G::LDC + wn + 16 * fj, acc[fi][fj], G::LDC, wmma::mem_row_major);
   __syncthreads();
@@ -128,13 +163,12 @@ __global__ void __launch_bounds__(TT_THREADS, 4) tt_dw_kernel(const typename St:
   typedef TtMma<St> M;
   typedef typename M::elem E;
   __shared__ __align__(128) unsigned char smem[G::SMEM_BYTES];
-  S* As = reinterpret_cast<S*>(smem);  // dy: [TT_BK][LDW], A(m, kk) = As[kk * LDW + m]
-  S* Bs = As + TT_BK * G::LDW;         // x:  [TT_BK][LDW], B(kk, r) = Bs[kk * LDW + r]
+  // two stages of [dy tile | x tile], each [TT_BK][LDW]: A(m, kk) = dy tile[kk * LDW + m], B(kk, r) = x tile[kk * LDW + r]
+  S* const tiles = reinterpret_cast<S*>(smem);
   float* Cs = reinterpret_cast<float*>(smem);
 
   const int r0 = blockIdx.x * 64, m0 = blockIdx.y * 64, p = blockIdx.z;
   const int warp = threadIdx.x / 32, wm = (warp / 2) * 32, wn = (warp % 2) * 32;
-  constexpr int PS = G::SLOTS / TT_THREADS;
   const int64_t per_item = (d.TS + TT_BK - 1) / TT_BK;
   int64_t first, last;
   tt_dw_split_range(tt_dw_slices(N, d.TS), p, P, &first, &last);
@@ -145,35 +179,41 @@ __global__ void __launch_bounds__(TT_THREADS, 4) tt_dw_kernel(const typename St:
 #pragma unroll
     for (int fj = 0; fj < 2; fj++) wmma::fill_fragment(acc[fi][fj], 0.f);
 
-  TtVec<S> ra[PS], rb[PS];
-  auto fetch = [&](int64_t g) {
+  // slice g (TT_BK positions of one item) into stage buf
+  auto stage = [&](int buf, int64_t g) {
     const int n = (int)(g / per_item);
     const int64_t j0 = (g % per_item) * TT_BK;
-    for (int q = 0; q < PS; q++) {
-      ra[q] = tt_dw_fetch_dy<St>(dy, d, n, j0, m0, threadIdx.x + q * TT_THREADS);
-      rb[q] = tt_dw_fetch_x<St>(x, d, n, j0, r0, threadIdx.x + q * TT_THREADS);
+    S* dyt = tiles + buf * G::STAGE_ELEMS;
+    S* xt = dyt + TT_BK * G::LDW;
+    for (int slot = threadIdx.x; slot < G::SLOTS; slot += TT_THREADS) {
+      tt_stage_slot(dyt + tt_dw_offset<S>(slot), d.vec, d.vec ? tt_dw_dy_src<St>(dy, d, n, j0, m0, slot) : nullptr, dy,
+                    d.vec ? TtVec<S>() : tt_dw_fetch_dy<St>(dy, d, n, j0, m0, slot));
+      tt_stage_slot(xt + tt_dw_offset<S>(slot), d.vec, d.vec ? tt_dw_x_src<St>(x, d, n, j0, r0, slot) : nullptr, x,
+                    d.vec ? TtVec<S>() : tt_dw_fetch_x<St>(x, d, n, j0, r0, slot));
     }
   };
-  if (first < last) fetch(first);
+  if (first < last) stage(0, first);
+  cp_async_commit();
   for (int64_t g = first; g < last; g++) {
-    for (int q = 0; q < PS; q++) {
-      tt_dw_put(As, threadIdx.x + q * TT_THREADS, ra[q]);
-      tt_dw_put(Bs, threadIdx.x + q * TT_THREADS, rb[q]);
-    }
+    const int i = (int)(g - first);
+    if (g + 1 < last) stage((i + 1) & 1, g + 1);  // its buffer was last read before the previous barrier
+    cp_async_commit();
+    cp_async_wait<1>();  // slice g's copies have landed
     __syncthreads();
-    if (g + 1 < last) fetch(g + 1);  // the next slice's loads in flight during the MMAs
+    const E* As = reinterpret_cast<const E*>(tiles + (i & 1) * G::STAGE_ELEMS);
+    const E* Bs = As + TT_BK * G::LDW;
 #pragma unroll
     for (int kk = 0; kk < TT_BK; kk += M::K) {
       wmma::fragment<wmma::matrix_a, 16, 16, M::K, typename M::frag_t, wmma::col_major> a[2];
       wmma::fragment<wmma::matrix_b, 16, 16, M::K, typename M::frag_t, wmma::row_major> b[2];
 #pragma unroll
       for (int fi = 0; fi < 2; fi++) {
-        wmma::load_matrix_sync(a[fi], reinterpret_cast<const E*>(As) + kk * G::LDW + wm + 16 * fi, G::LDW);
+        wmma::load_matrix_sync(a[fi], As + kk * G::LDW + wm + 16 * fi, G::LDW);
         M::to_tf32(a[fi].x, a[fi].num_elements);
       }
 #pragma unroll
       for (int fj = 0; fj < 2; fj++) {
-        wmma::load_matrix_sync(b[fj], reinterpret_cast<const E*>(Bs) + kk * G::LDW + wn + 16 * fj, G::LDW);
+        wmma::load_matrix_sync(b[fj], Bs + kk * G::LDW + wn + 16 * fj, G::LDW);
         M::to_tf32(b[fj].x, b[fj].num_elements);
       }
 #pragma unroll
@@ -183,6 +223,7 @@ __global__ void __launch_bounds__(TT_THREADS, 4) tt_dw_kernel(const typename St:
     }
     __syncthreads();
   }
+  cp_async_wait<0>();
 #pragma unroll
   for (int fi = 0; fi < 2; fi++)
 #pragma unroll

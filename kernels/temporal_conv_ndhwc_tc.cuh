@@ -17,8 +17,8 @@
 // so it is staged column-major ([m][r]); backward-data's along m, staged row-major ([r][m]) — both with 16-byte loads.
 //
 // A block computes TT_BM positions x TT_BN channels with four warps (2 x 2, 32 x 32 each: 2 x 2 fragments), the
-// reduction over r in TT_BK slices; the next slice's global loads are in registers while the tensor cores work on
-// this one. What the device and the host share is here: the tile geometry, the loads of one 16-byte slot (zeros for
+// reduction over r in TT_BK slices, double-buffered: the next slice is copied into shared memory (cp.async, 16 bytes a
+// slot) while the tensor cores work on this one. What the device and the host share is here: the tile geometry, the loads of one 16-byte slot (zeros for
 // padding and ragged edges), and the epilogue of one slot from the accumulator tile. Only the fragment MMA differs:
 // WMMA in the kernel, plain loops in the host driver (native/src/kernels_hostrun.cpp, tt_host), which rounds fp32 to
 // TF32 the way the kernel does (round to nearest, ties away: cvt.rna.tf32.f32).
@@ -73,7 +73,8 @@ struct TtGeom {
   static constexpr int LDB_ROW = TT_BN + 8;         // backward-data's B: [TT_BK][LDB_ROW] (row-major)
   static constexpr int LDC = TT_BN + 4;             // the fp32 accumulator tile: [TT_BM][LDC]
   static constexpr int B_ELEMS = TT_BN * LDB_COL > TT_BK * LDB_ROW ? TT_BN * LDB_COL : TT_BK * LDB_ROW;
-  static constexpr int AB_BYTES = (TT_BM * LDA + B_ELEMS) * (int)sizeof(S);
+  static constexpr int STAGE_ELEMS = TT_BM * LDA + B_ELEMS;  // one slice's A then B; the kernel keeps two
+  static constexpr int AB_BYTES = 2 * STAGE_ELEMS * (int)sizeof(S);
   static constexpr int C_BYTES = TT_BM * LDC * 4;
   static constexpr int SMEM_BYTES = AB_BYTES > C_BYTES ? AB_BYTES : C_BYTES;  // C reuses A and B after the loop
   static constexpr int A_SLOTS = TT_BM * TT_BK / V;
@@ -106,25 +107,43 @@ inline TtDims tt_dims(int C, int T, int64_t S, int es, const void* src, const vo
   return TtDims{C, S, (int64_t)T * S, vec};
 }
 
-// ---- loads: slot -> 16 bytes in registers (fetch) -> shared memory (put) ----
+// ---- loads: a slot is 16 bytes of a tile. Where d.vec holds, its source is one aligned 16-byte run (tt_*_src: NULL
+// for padding and ragged edges, which are zeros) that the kernel copies with cp.async straight into shared memory at
+// tt_*_offset; elsewhere it is gathered element by element into registers (tt_fetch_*) and stored (tt_put_*). The
+// host driver takes the fetch/put path always — the fetch's vec branch is the same *_src function, so the addresses
+// the kernel's copies use are the ones the host tests check.
 
-// V consecutive reduction indices r.. of the (shifted) row j of item n: A[j, r..] — one 16-byte load when they are one
-// tap's channels (d.vec: C a multiple of V, pointers aligned), else element by element; zeros outside.
+// d.vec: the 16 bytes at A[j, r..r+V) of item n (V channels of one tap of the shifted row), or NULL for zeros
+template <class S>
+SEV_HD const S* tt_row_src(const S* src, const TtDims& d, int n, int64_t j, int r, bool trans) {
+  const int C = d.C;
+  if (j >= d.TS || r >= 3 * C) return nullptr;
+  const int k = r / C, c = r - k * C;
+  const int64_t sj = trans ? j - (k - 1) * d.S : j + (k - 1) * d.S;
+  return sj >= 0 && sj < d.TS ? src + ((int64_t)n * d.TS + sj) * C + c : nullptr;
+}
+
+template <class S>
+SEV_HD TtVec<S> tt_zeros() {
+  TtVec<S> v;
+  for (int q = 0; q < TtGeom<S>::V; q++) v.e[q] = S(0);
+  return v;
+}
+template <class S>
+SEV_HD TtVec<S> tt_load_or_zeros(const S* p) {
+  return p ? tt_load16(p) : tt_zeros<S>();
+}
+
+// V consecutive reduction indices r.. of the (shifted) row j of item n: A[j, r..]; zeros outside
 template <class St>
 SEV_HD TtVec<typename St::storage> tt_fetch_row(const typename St::storage* src, const TtDims& d, int n, int64_t j,
                                                 int r, bool trans) {
   typedef typename St::storage S;
   constexpr int V = TtGeom<S>::V;
-  TtVec<S> v;
-  for (int q = 0; q < V; q++) v.e[q] = S(0);
+  if (d.vec) return tt_load_or_zeros(tt_row_src(src, d, n, j, r, trans));
+  TtVec<S> v = tt_zeros<S>();
   if (j >= d.TS) return v;
   const int C = d.C;
-  if (d.vec && r + V <= 3 * C) {
-    const int k = r / C, c = r - k * C;
-    const int64_t sj = trans ? j - (k - 1) * d.S : j + (k - 1) * d.S;
-    if (sj >= 0 && sj < d.TS) v = tt_load16(src + ((int64_t)n * d.TS + sj) * C + c);
-    return v;
-  }
   for (int q = 0; q < V && r + q < 3 * C; q++) {
     const int k = (r + q) / C, c = r + q - k * C;
     const int64_t sj = trans ? j - (k - 1) * d.S : j + (k - 1) * d.S;
@@ -133,7 +152,18 @@ SEV_HD TtVec<typename St::storage> tt_fetch_row(const typename St::storage* src,
   return v;
 }
 
-// A slot: row i of the tile, V reduction indices from r = r0 + (slot % (TT_BK/V)) * V
+// A slot: row i = slot / (TT_BK/V) of the tile, V reduction indices from r = r0 + (slot % (TT_BK/V)) * V
+template <class S>
+SEV_HD int tt_a_offset(int slot) {
+  constexpr int V = TtGeom<S>::V;
+  return (slot / (TT_BK / V)) * TtGeom<S>::LDA + (slot % (TT_BK / V)) * V;
+}
+template <class St>
+SEV_HD const typename St::storage* tt_a_src(const typename St::storage* src, const TtDims& d, int n, int64_t j0,
+                                            int r0, int slot, bool trans) {
+  constexpr int V = TtGeom<typename St::storage>::V;
+  return tt_row_src(src, d, n, j0 + slot / (TT_BK / V), r0 + (slot % (TT_BK / V)) * V, trans);
+}
 template <class St>
 SEV_HD TtVec<typename St::storage> tt_fetch_a(const typename St::storage* src, const TtDims& d, int n, int64_t j0,
                                               int r0, int slot, bool trans) {
@@ -142,25 +172,44 @@ SEV_HD TtVec<typename St::storage> tt_fetch_a(const typename St::storage* src, c
 }
 template <class S>
 SEV_HD void tt_put_a(S* As, int slot, const TtVec<S>& v) {
-  constexpr int V = TtGeom<S>::V;
-  tt_store16(As + (slot / (TT_BK / V)) * TtGeom<S>::LDA + (slot % (TT_BK / V)) * V, v);
+  tt_store16(As + tt_a_offset<S>(slot), v);
 }
 
-// B slot. Forward (column-major tile [m][r]): channel m, V reductions along r, contiguous in W. Backward-data
-// (row-major [r][m]): reduction r, V channels along m, contiguous in W.
+// B slot. Forward (column-major tile [m][r]): channel m = m0 + slot / (TT_BK/V), V reductions along r, contiguous in
+// W. Backward-data (row-major [r][m]): reduction r = r0 + slot / (TT_BN/V), V channels along m, contiguous in W.
+template <class S>
+SEV_HD int tt_b_offset(int slot, bool trans) {
+  constexpr int V = TtGeom<S>::V;
+  return trans ? (slot / (TT_BN / V)) * TtGeom<S>::LDB_ROW + (slot % (TT_BN / V)) * V
+               : (slot / (TT_BK / V)) * TtGeom<S>::LDB_COL + (slot % (TT_BK / V)) * V;
+}
+// d.vec: the slot's 16 bytes of W, or NULL for zeros
+template <class St>
+SEV_HD const typename St::storage* tt_b_src(const typename St::storage* w, const TtDims& d, int m0, int r0, int slot,
+                                            bool trans) {
+  constexpr int V = TtGeom<typename St::storage>::V;
+  const int C = d.C;
+  if (!trans) {
+    const int m = m0 + slot / (TT_BK / V), r = r0 + (slot % (TT_BK / V)) * V;
+    return m < C && r < 3 * C ? w + (int64_t)m * 3 * C + r : nullptr;
+  }
+  const int r = r0 + slot / (TT_BN / V), m = m0 + (slot % (TT_BN / V)) * V;
+  if (r >= 3 * C || m >= C) return nullptr;
+  const int k = r / C, c = r - k * C;
+  return w + (int64_t)c * 3 * C + (int64_t)k * C + m;
+}
 template <class St>
 SEV_HD TtVec<typename St::storage> tt_fetch_b(const typename St::storage* w, const TtDims& d, int m0, int r0, int slot,
                                               bool trans) {
   typedef typename St::storage S;
   constexpr int V = TtGeom<S>::V;
+  if (d.vec) return tt_load_or_zeros(tt_b_src<St>(w, d, m0, r0, slot, trans));
   const int C = d.C;
-  TtVec<S> v;
-  for (int q = 0; q < V; q++) v.e[q] = S(0);
+  TtVec<S> v = tt_zeros<S>();
   if (!trans) {
     const int m = m0 + slot / (TT_BK / V), r = r0 + (slot % (TT_BK / V)) * V;
     if (m >= C) return v;
     const S* row = w + (int64_t)m * 3 * C;
-    if (d.vec && r + V <= 3 * C) return tt_load16(row + r);
     for (int q = 0; q < V && r + q < 3 * C; q++) v.e[q] = row[r + q];
     return v;
   }
@@ -168,17 +217,12 @@ SEV_HD TtVec<typename St::storage> tt_fetch_b(const typename St::storage* w, con
   if (r >= 3 * C) return v;
   const int k = r / C, c = r - k * C;
   const S* row = w + (int64_t)c * 3 * C + (int64_t)k * C;
-  if (d.vec && m + V <= C) return tt_load16(row + m);
   for (int q = 0; q < V && m + q < C; q++) v.e[q] = row[m + q];
   return v;
 }
 template <class S>
 SEV_HD void tt_put_b(S* Bs, int slot, const TtVec<S>& v, bool trans) {
-  constexpr int V = TtGeom<S>::V;
-  if (!trans)
-    tt_store16(Bs + (slot / (TT_BK / V)) * TtGeom<S>::LDB_COL + (slot % (TT_BK / V)) * V, v);
-  else
-    tt_store16(Bs + (slot / (TT_BN / V)) * TtGeom<S>::LDB_ROW + (slot % (TT_BN / V)) * V, v);
+  tt_store16(Bs + tt_b_offset<S>(slot, trans), v);
 }
 
 // ---- the store: V channels of one position from the fp32 tile Cs, through the epilogue, rounded once ----
@@ -223,7 +267,8 @@ struct TtDwGeom {
   static constexpr int V = 16 / (int)sizeof(S);
   static constexpr int LDW = 64 + 8;  // both tiles: [TT_BK][LDW], read across rows (see TtGeom)
   static constexpr int LDC = 64 + 4;  // the fp32 product tile: [64][LDC]
-  static constexpr int AB_BYTES = 2 * TT_BK * LDW * (int)sizeof(S);
+  static constexpr int STAGE_ELEMS = 2 * TT_BK * LDW;  // one slice's dy tile then x tile; the kernel keeps two
+  static constexpr int AB_BYTES = 2 * STAGE_ELEMS * (int)sizeof(S);
   static constexpr int C_BYTES = 64 * LDC * 4;
   static constexpr int SMEM_BYTES = AB_BYTES > C_BYTES ? AB_BYTES : C_BYTES;
   static constexpr int SLOTS = TT_BK * 64 / V;    // of each tile
@@ -244,23 +289,42 @@ SEV_HD void tt_dw_split_range(int64_t slices, int p, int P, int64_t* first, int6
   *first = slices * p / P;
   *last = slices * (p + 1) / P;
 }
-// dy slot: position j0 + kk of item n, V output channels from m0 + mm
+// Both dw tiles: slot -> row kk = slot / (64/V) (a position), V channels from (slot % (64/V)) * V
+template <class S>
+SEV_HD int tt_dw_offset(int slot) {
+  constexpr int V = TtGeom<S>::V;
+  return (slot / (64 / V)) * TtDwGeom<S>::LDW + (slot % (64 / V)) * V;
+}
+// d.vec: dy's 16 bytes of the slot (position j0 + kk of item n, output channels m0 + ..), or NULL for zeros
+template <class St>
+SEV_HD const typename St::storage* tt_dw_dy_src(const typename St::storage* dy, const TtDims& d, int n, int64_t j0,
+                                                int m0, int slot) {
+  constexpr int V = TtGeom<typename St::storage>::V;
+  const int64_t j = j0 + slot / (64 / V);
+  const int m = m0 + (slot % (64 / V)) * V;
+  return j < d.TS && m < d.C ? dy + ((int64_t)n * d.TS + j) * d.C + m : nullptr;
+}
 template <class St>
 SEV_HD TtVec<typename St::storage> tt_dw_fetch_dy(const typename St::storage* dy, const TtDims& d, int n, int64_t j0,
                                                   int m0, int slot) {
   typedef typename St::storage S;
   constexpr int V = TtGeom<S>::V;
+  if (d.vec) return tt_load_or_zeros(tt_dw_dy_src<St>(dy, d, n, j0, m0, slot));
   const int64_t j = j0 + slot / (64 / V);
   const int m = m0 + (slot % (64 / V)) * V;
-  TtVec<S> v;
-  for (int q = 0; q < V; q++) v.e[q] = S(0);
+  TtVec<S> v = tt_zeros<S>();
   if (j >= d.TS) return v;
   const S* row = dy + ((int64_t)n * d.TS + j) * d.C;
-  if (d.vec && m + V <= d.C) return tt_load16(row + m);
   for (int q = 0; q < V && m + q < d.C; q++) v.e[q] = row[m + q];
   return v;
 }
-// x slot: the shifted row of position j0 + kk, V tap-channels from r0 + rr
+// x's slot: the shifted row of position j0 + kk, V tap-channels from r0 + rr
+template <class St>
+SEV_HD const typename St::storage* tt_dw_x_src(const typename St::storage* x, const TtDims& d, int n, int64_t j0, int r0,
+                                               int slot) {
+  constexpr int V = TtGeom<typename St::storage>::V;
+  return tt_row_src(x, d, n, j0 + slot / (64 / V), r0 + (slot % (64 / V)) * V, false);
+}
 template <class St>
 SEV_HD TtVec<typename St::storage> tt_dw_fetch_x(const typename St::storage* x, const TtDims& d, int n, int64_t j0,
                                                  int r0, int slot) {
@@ -269,8 +333,7 @@ SEV_HD TtVec<typename St::storage> tt_dw_fetch_x(const typename St::storage* x, 
 }
 template <class S>
 SEV_HD void tt_dw_put(S* tile, int slot, const TtVec<S>& v) {
-  constexpr int V = TtGeom<S>::V;
-  tt_store16(tile + (slot / (64 / V)) * TtDwGeom<S>::LDW + (slot % (64 / V)) * V, v);
+  tt_store16(tile + tt_dw_offset<S>(slot), v);
 }
 // 4 partials of the tile (m0, r0) from Cs [64][LDC] into part [C][3C]: one 16-byte store when C is a multiple of 4
 // (then 3C and the part's offset are too) and part is aligned (a single split writes the caller's dw)
