@@ -1,6 +1,6 @@
 // Temporal 3x1x1 convolution, channels-last (NDHWC), on tensor cores: forward (with bias + residual + ReLU in its
-// store), backward-data and backward-weight (split-K, fp32 dw), fp32 storage through TF32, bf16 and fp16 (bodies and the why in
-// temporal_conv_ndhwc_tc.cuh; host driver and its MMA in native/src/kernels_hostrun.cpp).
+// store), backward-data and backward-weight (split-K, fp32 dw); fp32 storage through TF32, bf16 and fp16 (bodies and
+// the why in temporal_conv_ndhwc_tc.cuh; host driver and its MMA in native/src/kernels_hostrun.cpp).
 #include <mma.h>
 #include <stdio.h>
 
@@ -163,7 +163,8 @@ __global__ void __launch_bounds__(TT_THREADS, 4) tt_dw_kernel(const typename St:
   typedef TtMma<St> M;
   typedef typename M::elem E;
   __shared__ __align__(128) unsigned char smem[G::SMEM_BYTES];
-  // two stages of [dy tile | x tile], each [TT_BK][LDW]: A(m, kk) = dy tile[kk * LDW + m], B(kk, r) = x tile[kk * LDW + r]
+  // two stages of [dy tile | x tile], each [TT_BK][LDW]:
+  // A(m, kk) = dy tile[kk * LDW + m], B(kk, r) = x tile[kk * LDW + r]
   S* const tiles = reinterpret_cast<S*>(smem);
   float* Cs = reinterpret_cast<float*>(smem);
 

@@ -18,8 +18,9 @@
 //
 // A block computes TT_BM positions x TT_BN channels with four warps (2 x 2, 32 x 32 each: 2 x 2 fragments), the
 // reduction over r in TT_BK slices, double-buffered: the next slice is copied into shared memory (cp.async, 16 bytes a
-// slot) while the tensor cores work on this one. What the device and the host share is here: the tile geometry, the loads of one 16-byte slot (zeros for
-// padding and ragged edges), and the epilogue of one slot from the accumulator tile. Only the fragment MMA differs:
+// slot) while the tensor cores work on this one. What the device and the host share is here: the tile geometry, the
+// loads of one 16-byte slot (zeros for padding and ragged edges), and the epilogue of one slot from the accumulator
+// tile. Only the fragment MMA differs:
 // WMMA in the kernel, plain loops in the host driver (native/src/kernels_hostrun.cpp, tt_host), which rounds fp32 to
 // TF32 the way the kernel does (round to nearest, ties away: cvt.rna.tf32.f32).
 #pragma once
@@ -257,8 +258,9 @@ SEV_HD void tt_store_slot(typename St::storage* dst, const float* Cs, int slot, 
 // M = C output channels, N = 3C (tap, input channel) — KTRSC's order, so neither the partials nor dw need a reorder —
 // and the reduction over positions split among blocks: a slice is TT_BK positions of one item, a block's slices are
 // contiguous, and the splits' partials [P][C][3C] are added in split order by a second kernel (deterministic, no
-// atomics; a single split writes dw directly). Both tiles are TT_BK rows of one position each ([TT_BK][64], row-major, 16-byte loads along channels):
-// dy's output channels, the MMA's A read column-major; x's shifted tap-channels, B row-major.
+// atomics; a single split writes dw directly). Both tiles are TT_BK rows of one position each ([TT_BK][64],
+// row-major, 16-byte loads along channels): dy's output channels, the MMA's A read column-major; x's shifted
+// tap-channels, B row-major.
 #define TT_DW_TARGET_BLOCKS 1024                 // about two waves of four 128-thread blocks per SM on an H100
 #define TT_DW_MAX_SCRATCH ((int64_t)16 << 20)    // floats of partial products, at most (64 MB); one split: none
 
@@ -320,8 +322,8 @@ SEV_HD TtVec<typename St::storage> tt_dw_fetch_dy(const typename St::storage* dy
 }
 // x's slot: the shifted row of position j0 + kk, V tap-channels from r0 + rr
 template <class St>
-SEV_HD const typename St::storage* tt_dw_x_src(const typename St::storage* x, const TtDims& d, int n, int64_t j0, int r0,
-                                               int slot) {
+SEV_HD const typename St::storage* tt_dw_x_src(const typename St::storage* x, const TtDims& d, int n, int64_t j0,
+                                               int r0, int slot) {
   constexpr int V = TtGeom<typename St::storage>::V;
   return tt_row_src(x, d, n, j0 + slot / (64 / V), r0 + (slot % (64 / V)) * V, false);
 }
