@@ -445,6 +445,19 @@ public final class CudaBackend implements Backend {
      */
     private final boolean measureKernels = Boolean.parseBoolean(System.getProperty("sevnet.measure", "true"));
 
+    /**
+     * Routes never measured, forced or taken (system property {@code sevnet.routes.off}, a comma list of route names such
+     * as {@code sevnet-tc}): a way to leave one kernel out — one not yet run on the user's GPU, say — without giving up
+     * the others. A problem's default route (cuDNN) cannot be turned off.
+     */
+    private final java.util.Set<String> routesOff = java.util.Arrays.stream(
+            System.getProperty("sevnet.routes.off", "").split(",")).map(String::trim).filter(r -> !r.isEmpty())
+            .collect(java.util.stream.Collectors.toUnmodifiableSet());
+
+    private boolean routeOff(String route) {
+        return routesOff.contains(route);
+    }
+
     private static final String DETERMINISTIC_KEY = "+deterministic";
 
     /**
@@ -490,6 +503,9 @@ public final class CudaBackend implements Backend {
 
     private void measured(String key, java.util.Map<String, Runnable> routes, String byDefault, boolean tf32,
             Tensor... outputs) {
+        if (!routesOff.isEmpty()) {
+            routes.keySet().removeIf(r -> routeOff(r) && !r.equals(byDefault));
+        }
         String route = forcedRoute != null && routes.containsKey(forcedRoute) ? forcedRoute : algorithms.route(key);
         if (route == null && dev.allocator().capturingOnThisThread()) {
             route = byDefault;
@@ -1724,7 +1740,7 @@ public final class CudaBackend implements Backend {
      * kernel; AUTO measures it with the other routes. It reads the weight in KTRSC, as the backend keeps it.
      */
     private boolean channelsLastTemporalTensorCores(ConvSpec spec, Shape xs, long cout, DType dt) {
-        return kernelMode != KernelMode.LIBRARY && (dt != DType.FLOAT32 || allowTf32)
+        return kernelMode != KernelMode.LIBRARY && (dt != DType.FLOAT32 || allowTf32) && !routeOff(ROUTE_SEVNET_TC)
                 && isTemporal(spec, xs.get(1), cout) && xs.get(0) <= 65535 && xs.get(1) <= 65535L * 64
                 && xs.sizeFrom(2) < (1L << 36);
     }
