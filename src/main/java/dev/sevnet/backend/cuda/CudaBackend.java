@@ -1735,9 +1735,10 @@ public final class CudaBackend implements Backend {
 
     /**
      * Whether sevnet's tensor-core channels-last temporal conv (kernels/temporal_conv_ndhwc_tc.cu: the forward with
-     * bias, residual and ReLU in its store, backward-data, backward-weight; WMMA) can run this conv: bf16 and fp16, and fp32 where
-     * TF32 is allowed (its products are TF32, as cuDNN's and cuBLAS's are then). CUSTOM takes it before the CUDA-core
-     * kernel; AUTO measures it with the other routes. It reads the weight in KTRSC, as the backend keeps it.
+     * bias, residual and ReLU in its store, backward-data, backward-weight; WMMA) can run this conv: bf16 and fp16,
+     * and fp32 where TF32 is allowed (its products are TF32, as cuDNN's and cuBLAS's are then), unless
+     * {@code sevnet.routes.off} names it. CUSTOM takes it before the CUDA-core kernel; AUTO measures it with the other
+     * routes. It reads the weight in KTRSC, as the backend keeps it.
      */
     private boolean channelsLastTemporalTensorCores(ConvSpec spec, Shape xs, long cout, DType dt) {
         return kernelMode != KernelMode.LIBRARY && (dt != DType.FLOAT32 || allowTf32) && !routeOff(ROUTE_SEVNET_TC)
