@@ -104,6 +104,33 @@ __global__ void __launch_bounds__(BNL_THREADS) bnl_dx_kernel(
     bnl_dx_element<St>(x, y, dy, dx, dres, r * C + c, k);
 }
 
+// the 16-byte element passes (bnl_*_vec_thread): grid bnl_vec_blocks, BNL_VEC_THREADS threads
+template <class St>
+__global__ void __launch_bounds__(BNL_VEC_THREADS) bnl_apply_vec_kernel(
+    const typename St::storage* __restrict__ x, const typename St::storage* __restrict__ res,
+    const float* __restrict__ gamma, const float* __restrict__ beta, const float* __restrict__ mean,
+    const float* __restrict__ invstd, typename St::storage* __restrict__ y, int64_t M, int64_t C, int relu) {
+  bnl_apply_vec_thread<St>(x, res, gamma, beta, mean, invstd, y, M, C, relu,
+                           blockIdx.x * (int64_t)BNL_VEC_THREADS + threadIdx.x, (int64_t)gridDim.x * BNL_VEC_THREADS);
+}
+template <class St>
+__global__ void __launch_bounds__(BNL_VEC_THREADS) bnl_eval_vec_kernel(
+    const typename St::storage* __restrict__ x, const float* __restrict__ gamma, const float* __restrict__ beta,
+    const float* __restrict__ running_mean, const float* __restrict__ running_var, typename St::storage* __restrict__ y,
+    int64_t M, int64_t C, float eps, int relu) {
+  bnl_eval_vec_thread<St>(x, gamma, beta, running_mean, running_var, y, M, C, eps, relu,
+                          blockIdx.x * (int64_t)BNL_VEC_THREADS + threadIdx.x, (int64_t)gridDim.x * BNL_VEC_THREADS);
+}
+template <class St>
+__global__ void __launch_bounds__(BNL_VEC_THREADS) bnl_dx_vec_kernel(
+    const typename St::storage* __restrict__ x, const typename St::storage* __restrict__ y,
+    const typename St::storage* __restrict__ dy, const float* __restrict__ gamma, const float* __restrict__ mean,
+    const float* __restrict__ invstd, const SevDouble2* __restrict__ sums, typename St::storage* __restrict__ dx,
+    typename St::storage* __restrict__ dres, int64_t M, int64_t C) {
+  bnl_dx_vec_thread<St>(x, y, dy, gamma, mean, invstd, sums, dx, dres, M, C,
+                        blockIdx.x * (int64_t)BNL_VEC_THREADS + threadIdx.x, (int64_t)gridDim.x * BNL_VEC_THREADS);
+}
+
 // ---- launch helpers
 // grid of the element passes: about 4 rows per thread, at most ~8192 blocks in all (65535 in y)
 dim3 bnl_element_grid(int64_t M, int64_t C) {
@@ -169,8 +196,13 @@ int train_forward(const char* what, const typename St::storage* x, const typenam
   bnl_stats_kernel<St><<<dim3(tiles, (unsigned)P), kBlock, 0, st>>>(x, s.p, M, C);
   bnl_finalize_kernel<<<tiles, kBlock, 0, st>>>(s.p, P, M, C, eps, momentum, save_mean, save_invstd, running_mean,
                                                  running_var, nullptr, nullptr, nullptr);
-  bnl_apply_kernel<St><<<bnl_element_grid(M, C), kBlock, 0, st>>>(x, residual, gamma, beta, save_mean, save_invstd, y,
-                                                                  M, C, relu);
+  const int64_t vb = bnl_vec_pass_blocks<St>(M, C, {x, residual, y});
+  if (vb)
+    bnl_apply_vec_kernel<St><<<(unsigned)vb, BNL_VEC_THREADS, 0, st>>>(x, residual, gamma, beta, save_mean, save_invstd,
+                                                                       y, M, C, relu);
+  else
+    bnl_apply_kernel<St><<<bnl_element_grid(M, C), kBlock, 0, st>>>(x, residual, gamma, beta, save_mean, save_invstd,
+                                                                    y, M, C, relu);
   return bnl_release(s, sevc::check_launch(what), st, what);
 }
 template <class St>
@@ -191,8 +223,13 @@ int backward(const char* what, const typename St::storage* x, const typename St:
                                                                              C);
   bnl_finalize_kernel<<<tiles, kBlock, 0, st>>>(s.p, P, M, C, 0.f, 0.f, nullptr, nullptr, nullptr, nullptr, sums,
                                                  dgamma, dbeta);
-  bnl_dx_kernel<St><<<bnl_element_grid(M, C), kBlock, 0, st>>>(x, y, dy, gamma, save_mean, save_invstd, sums, dx,
-                                                               dresidual, M, C);
+  const int64_t vb = bnl_vec_pass_blocks<St>(M, C, {x, y, dy, dx, dresidual});
+  if (vb)
+    bnl_dx_vec_kernel<St><<<(unsigned)vb, BNL_VEC_THREADS, 0, st>>>(x, y, dy, gamma, save_mean, save_invstd, sums, dx,
+                                                                    dresidual, M, C);
+  else
+    bnl_dx_kernel<St><<<bnl_element_grid(M, C), kBlock, 0, st>>>(x, y, dy, gamma, save_mean, save_invstd, sums, dx,
+                                                                 dresidual, M, C);
   return bnl_release(s, sevc::check_launch(what), st, what);
 }
 template <class St>
@@ -202,8 +239,14 @@ int eval_forward(const char* what, const typename St::storage* x, const float* g
   if (bnl_check(what, M, C)) return SEVC_E_ARG;
   if (!x || !y || !running_mean || !running_var)
     return bnl_fail(what, "x, y, running_mean and running_var are required");
-  bnl_eval_kernel<St><<<bnl_element_grid(M, C), kBlock, 0, sevc::as_stream(stream)>>>(x, gamma, beta, running_mean,
-                                                                                      running_var, y, M, C, eps, relu);
+  const cudaStream_t st = sevc::as_stream(stream);
+  const int64_t vb = bnl_vec_pass_blocks<St>(M, C, {x, y});
+  if (vb)
+    bnl_eval_vec_kernel<St><<<(unsigned)vb, BNL_VEC_THREADS, 0, st>>>(x, gamma, beta, running_mean, running_var, y, M,
+                                                                      C, eps, relu);
+  else
+    bnl_eval_kernel<St><<<bnl_element_grid(M, C), kBlock, 0, st>>>(x, gamma, beta, running_mean, running_var, y, M, C,
+                                                                   eps, relu);
   return sevc::check_launch(what);
 }
 }  // namespace

@@ -16,6 +16,8 @@
 #pragma once
 #include <stdint.h>
 
+#include <initializer_list>
+
 #include "conv_bn_relu.cuh"
 
 constexpr int BNL_LANES = 32;                      // channels of a tile: one warp's worth, coalesced
@@ -91,4 +93,99 @@ SEV_HD void bnl_dx_element(const typename St::storage* x, const typename St::sto
 template <class St = SevF32>
 SEV_HD typename St::storage bnl_eval_element(const typename St::storage* x, int64_t i, float a, float b, int relu) {
   return St::store(bn_apply_element(St::load(x[i]), a, b, relu));
+}
+
+// ---- the element passes 16 bytes at a time: apply, eval and dx as above, element for element the same arithmetic
+// (the same functions on a register copy of 16 bytes), so the same bits. Why: the scalar passes give a warp 32
+// channels of a row — 128 bytes in fp32, 64 in 16 bits, one access per element — where these move 16 bytes a thread.
+// The groups g = row * CV + cg of V channels (V = 16 / element size, CV = C / V) are walked by thread t from group t
+// in steps of `step` groups, a multiple of CV (bnl_vec_blocks): a thread keeps one channel group, its coefficients
+// computed once, and walks rows. Used when C is a multiple of V and every pointer is 16-byte aligned.
+constexpr int BNL_VEC_THREADS = 256;
+
+// blocks of a 16-byte pass (about 4 groups a thread, at most ~8192 blocks, blocks * 256 a multiple of CV); 0 when C
+// is not a multiple of V (the scalar passes then)
+inline int64_t bnl_vec_blocks(int64_t M, int64_t C, int V) {
+  if (C % V != 0) return 0;
+  const int64_t CV = C / V;
+  int64_t a = CV, b = BNL_VEC_THREADS;
+  while (b) {
+    const int64_t r = a % b;
+    a = b;
+    b = r;
+  }
+  const int64_t unit = CV / a;  // blocks in multiples of this: blocks * 256 is a multiple of CV
+  int64_t want = (M * CV + 4 * BNL_VEC_THREADS - 1) / (4 * BNL_VEC_THREADS);
+  if (want > 8192) want = 8192;
+  const int64_t blocks = (want + unit - 1) / unit * unit;
+  return blocks > 0x7fffffffLL ? 0 : blocks;
+}
+inline bool bnl_aligned16(const void* p) { return ((uintptr_t)p & 15u) == 0; }
+// blocks of the 16-byte pass when it applies (C a multiple of the group, every given pointer aligned; NULL ones are
+// absent), else 0: the scalar pass. The launchers and the host drivers decide by it alike.
+template <class St>
+int64_t bnl_vec_pass_blocks(int64_t M, int64_t C, std::initializer_list<const void*> ptrs) {
+  for (const void* p : ptrs)
+    if (!bnl_aligned16(p)) return 0;
+  return bnl_vec_blocks(M, C, 16 / (int)sizeof(typename St::storage));
+}
+
+// thread t of the apply pass (bnl_apply_kernel's y = act(x * a + b (+ res)))
+template <class St>
+SEV_HD void bnl_apply_vec_thread(const typename St::storage* x, const typename St::storage* res, const float* gamma,
+                                 const float* beta, const float* mean, const float* invstd, typename St::storage* y,
+                                 int64_t M, int64_t C, int relu, int64_t t, int64_t step) {
+  typedef typename St::storage S;
+  constexpr int V = 16 / (int)sizeof(S);
+  const int64_t CV = C / V, c0 = (t % CV) * V, drow = step / CV;
+  float a[V], b[V];
+  for (int q = 0; q < V; q++) bn_train_coeffs(gamma, beta, mean, invstd, c0 + q, &a[q], &b[q]);
+  for (int64_t row = t / CV; row < M; row += drow) {
+    const int64_t i = row * C + c0;
+    const SevVec16<S> xv = sev_load16(x + i);
+    SevVec16<S> rv, out;
+    if (res) rv = sev_load16(res + i);
+    for (int q = 0; q < V; q++) out.e[q] = bnx_apply_element<St>(xv.e, res ? rv.e : nullptr, q, a[q], b[q], relu);
+    sev_store16(y + i, out);
+  }
+}
+// thread t of the eval pass (bnl_eval_kernel)
+template <class St>
+SEV_HD void bnl_eval_vec_thread(const typename St::storage* x, const float* gamma, const float* beta,
+                                const float* running_mean, const float* running_var, typename St::storage* y,
+                                int64_t M, int64_t C, float eps, int relu, int64_t t, int64_t step) {
+  typedef typename St::storage S;
+  constexpr int V = 16 / (int)sizeof(S);
+  const int64_t CV = C / V, c0 = (t % CV) * V, drow = step / CV;
+  float a[V], b[V];
+  for (int q = 0; q < V; q++) bn_eval_coeffs(gamma, beta, running_mean, running_var, c0 + q, eps, &a[q], &b[q]);
+  for (int64_t row = t / CV; row < M; row += drow) {
+    const int64_t i = row * C + c0;
+    const SevVec16<S> xv = sev_load16(x + i);
+    SevVec16<S> out;
+    for (int q = 0; q < V; q++) out.e[q] = bnl_eval_element<St>(xv.e, q, a[q], b[q], relu);
+    sev_store16(y + i, out);
+  }
+}
+// thread t of the dx pass (bnl_dx_kernel: dx, and dres when not NULL)
+template <class St>
+SEV_HD void bnl_dx_vec_thread(const typename St::storage* x, const typename St::storage* y,
+                              const typename St::storage* dy, const float* gamma, const float* mean,
+                              const float* invstd, const SevDouble2* sums, typename St::storage* dx,
+                              typename St::storage* dres, int64_t M, int64_t C, int64_t t, int64_t step) {
+  typedef typename St::storage S;
+  constexpr int V = 16 / (int)sizeof(S);
+  const int64_t CV = C / V, c0 = (t % CV) * V, drow = step / CV;
+  BnBackwardCoeffs k[V];
+  for (int q = 0; q < V; q++) k[q] = bn_backward_coeffs(gamma, mean, invstd, c0 + q, sums[c0 + q], (double)M);
+  for (int64_t row = t / CV; row < M; row += drow) {
+    const int64_t i = row * C + c0;
+    const SevVec16<S> xv = sev_load16(x + i), dyv = sev_load16(dy + i);
+    SevVec16<S> yv, dxv, drv;
+    if (y) yv = sev_load16(y + i);
+    for (int q = 0; q < V; q++)  // the masked dy always goes to drv (a register copy), stored only when dres is asked
+      bnl_dx_element<St>(xv.e, y ? yv.e : nullptr, dyv.e, dxv.e, drv.e, q, k[q]);
+    sev_store16(dx + i, dxv);
+    if (dres) sev_store16(dres + i, drv);
+  }
 }

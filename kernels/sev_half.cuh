@@ -115,3 +115,29 @@ struct SevF16 {
   static SEV_HD float load(uint16_t v) { return sev_half_to_float(v); }
   static SEV_HD uint16_t store(float v) { return sev_float_to_half(v); }
 };
+
+// 16 bytes of one storage type (4 fp32, 8 bf16/fp16): the unit of the kernels' vector loads and stores. On the device
+// one 128-bit access (the pointer 16-byte aligned; loads through the read-only cache: the data must not be written
+// by the same kernel), on the host a memcpy.
+template <class S>
+struct alignas(16) SevVec16 {
+  S e[16 / sizeof(S)];
+};
+template <class S>
+SEV_HD SevVec16<S> sev_load16(const S* p) {
+  SevVec16<S> v;
+#if defined(__CUDA_ARCH__)
+  *reinterpret_cast<uint4*>(&v) = __ldg(reinterpret_cast<const uint4*>(p));
+#else
+  memcpy(&v, p, 16);
+#endif
+  return v;
+}
+template <class S>
+SEV_HD void sev_store16(S* p, const SevVec16<S>& v) {
+#if defined(__CUDA_ARCH__)
+  *reinterpret_cast<uint4*>(p) = *reinterpret_cast<const uint4*>(&v);
+#else
+  memcpy(p, &v, 16);
+#endif
+}

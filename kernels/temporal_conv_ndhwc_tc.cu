@@ -60,11 +60,11 @@ __device__ __forceinline__ void cp_async_wait() {
 // one slot of a tile into shared memory: cp.async where the slot is one aligned 16-byte run (d.vec), else gathered
 // element by element through registers
 template <class S>
-__device__ __forceinline__ void tt_stage_slot(S* at, bool vec, const S* src, const S* any, const TtVec<S>& gathered) {
+__device__ __forceinline__ void tt_stage_slot(S* at, bool vec, const S* src, const S* any, const SevVec16<S>& gathered) {
   if (vec)
     cp_async16(at, src ? src : any, src != nullptr);
   else
-    tt_store16(at, gathered);
+    sev_store16(at, gathered);
 }
 
 // grid (position tiles, channel tiles, items); TRANS: backward-data
@@ -100,10 +100,10 @@ __global__ void __launch_bounds__(TT_THREADS, 4) tt_kernel(const typename St::st
     S* Bs = As + TT_BM * G::LDA;
     for (int slot = threadIdx.x; slot < G::A_SLOTS; slot += TT_THREADS)
       tt_stage_slot(As + tt_a_offset<S>(slot), d.vec, d.vec ? tt_a_src<St>(src, d, n, j0, r0, slot, TRANS) : nullptr,
-                    src, d.vec ? TtVec<S>() : tt_fetch_a<St>(src, d, n, j0, r0, slot, TRANS));
+                    src, d.vec ? SevVec16<S>() : tt_fetch_a<St>(src, d, n, j0, r0, slot, TRANS));
     for (int slot = threadIdx.x; slot < G::B_SLOTS; slot += TT_THREADS)
       tt_stage_slot(Bs + tt_b_offset<S>(slot, TRANS), d.vec, d.vec ? tt_b_src<St>(w, d, m0, r0, slot, TRANS) : nullptr,
-                    w, d.vec ? TtVec<S>() : tt_fetch_b<St>(w, d, m0, r0, slot, TRANS));
+                    w, d.vec ? SevVec16<S>() : tt_fetch_b<St>(w, d, m0, r0, slot, TRANS));
   };
   stage(0, 0);
   cp_async_commit();
@@ -188,9 +188,9 @@ __global__ void __launch_bounds__(TT_THREADS, 4) tt_dw_kernel(const typename St:
     S* xt = dyt + TT_BK * G::LDW;
     for (int slot = threadIdx.x; slot < G::SLOTS; slot += TT_THREADS) {
       tt_stage_slot(dyt + tt_dw_offset<S>(slot), d.vec, d.vec ? tt_dw_dy_src<St>(dy, d, n, j0, m0, slot) : nullptr, dy,
-                    d.vec ? TtVec<S>() : tt_dw_fetch_dy<St>(dy, d, n, j0, m0, slot));
+                    d.vec ? SevVec16<S>() : tt_dw_fetch_dy<St>(dy, d, n, j0, m0, slot));
       tt_stage_slot(xt + tt_dw_offset<S>(slot), d.vec, d.vec ? tt_dw_x_src<St>(x, d, n, j0, r0, slot) : nullptr, x,
-                    d.vec ? TtVec<S>() : tt_dw_fetch_x<St>(x, d, n, j0, r0, slot));
+                    d.vec ? SevVec16<S>() : tt_dw_fetch_x<St>(x, d, n, j0, r0, slot));
     }
   };
   if (first < last) stage(0, first);

@@ -35,31 +35,6 @@
 #define TT_BK 32       // reduction slice (taps x channels)
 #define TT_THREADS 128 // four warps
 
-// 16 bytes of one storage type: a slot of the loads and of the epilogue
-template <class S>
-struct alignas(16) TtVec {
-  S e[16 / sizeof(S)];
-};
-
-template <class S>
-SEV_HD TtVec<S> tt_load16(const S* p) {
-  TtVec<S> v;
-#if defined(__CUDA_ARCH__)
-  *reinterpret_cast<uint4*>(&v) = __ldg(reinterpret_cast<const uint4*>(p));
-#else
-  memcpy(&v, p, 16);
-#endif
-  return v;
-}
-template <class S>
-SEV_HD void tt_store16(S* p, const TtVec<S>& v) {
-#if defined(__CUDA_ARCH__)
-  *reinterpret_cast<uint4*>(p) = *reinterpret_cast<const uint4*>(&v);
-#else
-  memcpy(p, &v, 16);
-#endif
-}
-
 // Shared-memory geometry of storage S (elements). Leading dimensions are padded so that every fragment's base stays
 // 32-byte aligned (WMMA's rule), every 16-byte slot store is aligned, and the fragment loads of a warp hit 32
 // distinct banks: a tile read along its rows (row-major A, column-major B: lanes (g, t) read element g*ld + t) wants
@@ -125,24 +100,24 @@ SEV_HD const S* tt_row_src(const S* src, const TtDims& d, int n, int64_t j, int 
 }
 
 template <class S>
-SEV_HD TtVec<S> tt_zeros() {
-  TtVec<S> v;
+SEV_HD SevVec16<S> tt_zeros() {
+  SevVec16<S> v;
   for (int q = 0; q < TtGeom<S>::V; q++) v.e[q] = S(0);
   return v;
 }
 template <class S>
-SEV_HD TtVec<S> tt_load_or_zeros(const S* p) {
-  return p ? tt_load16(p) : tt_zeros<S>();
+SEV_HD SevVec16<S> tt_load_or_zeros(const S* p) {
+  return p ? sev_load16(p) : tt_zeros<S>();
 }
 
 // V consecutive reduction indices r.. of the (shifted) row j of item n: A[j, r..]; zeros outside
 template <class St>
-SEV_HD TtVec<typename St::storage> tt_fetch_row(const typename St::storage* src, const TtDims& d, int n, int64_t j,
+SEV_HD SevVec16<typename St::storage> tt_fetch_row(const typename St::storage* src, const TtDims& d, int n, int64_t j,
                                                 int r, bool trans) {
   typedef typename St::storage S;
   constexpr int V = TtGeom<S>::V;
   if (d.vec) return tt_load_or_zeros(tt_row_src(src, d, n, j, r, trans));
-  TtVec<S> v = tt_zeros<S>();
+  SevVec16<S> v = tt_zeros<S>();
   if (j >= d.TS) return v;
   const int C = d.C;
   for (int q = 0; q < V && r + q < 3 * C; q++) {
@@ -166,14 +141,14 @@ SEV_HD const typename St::storage* tt_a_src(const typename St::storage* src, con
   return tt_row_src(src, d, n, j0 + slot / (TT_BK / V), r0 + (slot % (TT_BK / V)) * V, trans);
 }
 template <class St>
-SEV_HD TtVec<typename St::storage> tt_fetch_a(const typename St::storage* src, const TtDims& d, int n, int64_t j0,
+SEV_HD SevVec16<typename St::storage> tt_fetch_a(const typename St::storage* src, const TtDims& d, int n, int64_t j0,
                                               int r0, int slot, bool trans) {
   constexpr int V = TtGeom<typename St::storage>::V;
   return tt_fetch_row<St>(src, d, n, j0 + slot / (TT_BK / V), r0 + (slot % (TT_BK / V)) * V, trans);
 }
 template <class S>
-SEV_HD void tt_put_a(S* As, int slot, const TtVec<S>& v) {
-  tt_store16(As + tt_a_offset<S>(slot), v);
+SEV_HD void tt_put_a(S* As, int slot, const SevVec16<S>& v) {
+  sev_store16(As + tt_a_offset<S>(slot), v);
 }
 
 // B slot. Forward (column-major tile [m][r]): channel m = m0 + slot / (TT_BK/V), V reductions along r, contiguous in
@@ -200,13 +175,13 @@ SEV_HD const typename St::storage* tt_b_src(const typename St::storage* w, const
   return w + (int64_t)c * 3 * C + (int64_t)k * C + m;
 }
 template <class St>
-SEV_HD TtVec<typename St::storage> tt_fetch_b(const typename St::storage* w, const TtDims& d, int m0, int r0, int slot,
+SEV_HD SevVec16<typename St::storage> tt_fetch_b(const typename St::storage* w, const TtDims& d, int m0, int r0, int slot,
                                               bool trans) {
   typedef typename St::storage S;
   constexpr int V = TtGeom<S>::V;
   if (d.vec) return tt_load_or_zeros(tt_b_src<St>(w, d, m0, r0, slot, trans));
   const int C = d.C;
-  TtVec<S> v = tt_zeros<S>();
+  SevVec16<S> v = tt_zeros<S>();
   if (!trans) {
     const int m = m0 + slot / (TT_BK / V), r = r0 + (slot % (TT_BK / V)) * V;
     if (m >= C) return v;
@@ -222,8 +197,8 @@ SEV_HD TtVec<typename St::storage> tt_fetch_b(const typename St::storage* w, con
   return v;
 }
 template <class S>
-SEV_HD void tt_put_b(S* Bs, int slot, const TtVec<S>& v, bool trans) {
-  tt_store16(Bs + tt_b_offset<S>(slot, trans), v);
+SEV_HD void tt_put_b(S* Bs, int slot, const SevVec16<S>& v, bool trans) {
+  sev_store16(Bs + tt_b_offset<S>(slot, trans), v);
 }
 
 // ---- the store: V channels of one position from the fp32 tile Cs, through the epilogue, rounded once ----
@@ -239,9 +214,9 @@ SEV_HD void tt_store_slot(typename St::storage* dst, const float* Cs, int slot, 
   const int64_t at = ((int64_t)n * d.TS + j) * C + m;
   const S* res = (const S*)e.residual;
   const bool whole = d.vec && m + V <= C;
-  TtVec<S> rv;
-  if (res && whole) rv = tt_load16(res + at);
-  TtVec<S> out;
+  SevVec16<S> rv;
+  if (res && whole) rv = sev_load16(res + at);
+  SevVec16<S> out;
   for (int q = 0; q < V; q++) {
     if (!whole && m + q >= C) break;
     float v = Cs[i * TtGeom<S>::LDC + mm + q];
@@ -251,7 +226,7 @@ SEV_HD void tt_store_slot(typename St::storage* dst, const float* Cs, int slot, 
     out.e[q] = St::store(v);
     if (!whole) dst[at + q] = out.e[q];
   }
-  if (whole) tt_store16(dst + at, out);
+  if (whole) sev_store16(dst + at, out);
 }
 
 // ---- backward-weight: dW[m, r] = sum over items and positions of dy[n, j, m] * A[j, r] (A as the forward's) ----
@@ -307,14 +282,14 @@ SEV_HD const typename St::storage* tt_dw_dy_src(const typename St::storage* dy, 
   return j < d.TS && m < d.C ? dy + ((int64_t)n * d.TS + j) * d.C + m : nullptr;
 }
 template <class St>
-SEV_HD TtVec<typename St::storage> tt_dw_fetch_dy(const typename St::storage* dy, const TtDims& d, int n, int64_t j0,
+SEV_HD SevVec16<typename St::storage> tt_dw_fetch_dy(const typename St::storage* dy, const TtDims& d, int n, int64_t j0,
                                                   int m0, int slot) {
   typedef typename St::storage S;
   constexpr int V = TtGeom<S>::V;
   if (d.vec) return tt_load_or_zeros(tt_dw_dy_src<St>(dy, d, n, j0, m0, slot));
   const int64_t j = j0 + slot / (64 / V);
   const int m = m0 + (slot % (64 / V)) * V;
-  TtVec<S> v = tt_zeros<S>();
+  SevVec16<S> v = tt_zeros<S>();
   if (j >= d.TS) return v;
   const S* row = dy + ((int64_t)n * d.TS + j) * d.C;
   for (int q = 0; q < V && m + q < d.C; q++) v.e[q] = row[m + q];
@@ -328,14 +303,14 @@ SEV_HD const typename St::storage* tt_dw_x_src(const typename St::storage* x, co
   return tt_row_src(x, d, n, j0 + slot / (64 / V), r0 + (slot % (64 / V)) * V, false);
 }
 template <class St>
-SEV_HD TtVec<typename St::storage> tt_dw_fetch_x(const typename St::storage* x, const TtDims& d, int n, int64_t j0,
+SEV_HD SevVec16<typename St::storage> tt_dw_fetch_x(const typename St::storage* x, const TtDims& d, int n, int64_t j0,
                                                  int r0, int slot) {
   constexpr int V = TtGeom<typename St::storage>::V;
   return tt_fetch_row<St>(x, d, n, j0 + slot / (64 / V), r0 + (slot % (64 / V)) * V, false);
 }
 template <class S>
-SEV_HD void tt_dw_put(S* tile, int slot, const TtVec<S>& v) {
-  tt_store16(tile + tt_dw_offset<S>(slot), v);
+SEV_HD void tt_dw_put(S* tile, int slot, const SevVec16<S>& v) {
+  sev_store16(tile + tt_dw_offset<S>(slot), v);
 }
 // 4 partials of the tile (m0, r0) from Cs [64][LDC] into part [C][3C]: one 16-byte store when C is a multiple of 4
 // (then 3C and the part's offset are too) and part is aligned (a single split writes the caller's dw)

@@ -51,7 +51,14 @@ int train_forward_host(const typename St::storage* x, const typename St::storage
   for (int64_t c = 0; c < C; c++)
     cbr_stats_finalize(c, finalize_sum_host(part.data(), c, C, P), M, eps, momentum, save_mean, save_invstd,
                        running_mean, running_var);
-  // bnl_apply_kernel
+  // bnl_apply_vec_kernel's threads, or bnl_apply_kernel
+  if (const int64_t vb = bnl_vec_pass_blocks<St>(M, C, {x, residual, y})) {
+    const int64_t step = vb * BNL_VEC_THREADS;
+#pragma omp parallel for schedule(static)
+    for (int64_t t = 0; t < step; t++)
+      bnl_apply_vec_thread<St>(x, residual, gamma, beta, save_mean, save_invstd, y, M, C, relu, t, step);
+    return SEV_OK;
+  }
   std::vector<float> a((size_t)C), b((size_t)C);
   for (int64_t c = 0; c < C; c++) bn_train_coeffs(gamma, beta, save_mean, save_invstd, c, &a[c], &b[c]);
 #pragma omp parallel for schedule(static)
@@ -72,14 +79,22 @@ int backward_host(const typename St::storage* x, const typename St::storage* y, 
     return bnl_backward_partial<St>(x, y, dy, c, save_mean[c], save_invstd[c], M, C, p, P, ty);
   });
   // bnl_finalize_kernel, backward form
+  std::vector<SevDouble2> sums((size_t)C);
   std::vector<BnBackwardCoeffs> k((size_t)C);
   for (int64_t c = 0; c < C; c++) {
-    const SevDouble2 sums = finalize_sum_host(part.data(), c, C, P);
-    if (dgamma) dgamma[c] = (float)sums.b;
-    if (dbeta) dbeta[c] = (float)sums.a;
-    k[c] = bn_backward_coeffs(gamma, save_mean, save_invstd, c, sums, (double)M);
+    sums[c] = finalize_sum_host(part.data(), c, C, P);
+    if (dgamma) dgamma[c] = (float)sums[c].b;
+    if (dbeta) dbeta[c] = (float)sums[c].a;
+    k[c] = bn_backward_coeffs(gamma, save_mean, save_invstd, c, sums[c], (double)M);
   }
-  // bnl_dx_kernel
+  // bnl_dx_vec_kernel's threads, or bnl_dx_kernel
+  if (const int64_t vb = bnl_vec_pass_blocks<St>(M, C, {x, y, dy, dx, dresidual})) {
+    const int64_t step = vb * BNL_VEC_THREADS;
+#pragma omp parallel for schedule(static)
+    for (int64_t t = 0; t < step; t++)
+      bnl_dx_vec_thread<St>(x, y, dy, gamma, save_mean, save_invstd, sums.data(), dx, dresidual, M, C, t, step);
+    return SEV_OK;
+  }
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < M; r++)
     for (int64_t c = 0; c < C; c++) bnl_dx_element<St>(x, y, dy, dx, dresidual, r * C + c, k[c]);
@@ -90,6 +105,14 @@ template <class St>
 int eval_host(const typename St::storage* x, const float* gamma, const float* beta, const float* running_mean,
               const float* running_var, typename St::storage* y, int64_t M, int64_t C, float eps, int relu) {
   if (int rc = check(M, C)) return rc;
+  // bnl_eval_vec_kernel's threads, or bnl_eval_kernel
+  if (const int64_t vb = bnl_vec_pass_blocks<St>(M, C, {x, y})) {
+    const int64_t step = vb * BNL_VEC_THREADS;
+#pragma omp parallel for schedule(static)
+    for (int64_t t = 0; t < step; t++)
+      bnl_eval_vec_thread<St>(x, gamma, beta, running_mean, running_var, y, M, C, eps, relu, t, step);
+    return SEV_OK;
+  }
   std::vector<float> a((size_t)C), b((size_t)C);
   for (int64_t c = 0; c < C; c++) bn_eval_coeffs(gamma, beta, running_mean, running_var, c, eps, &a[c], &b[c]);
 #pragma omp parallel for schedule(static)
