@@ -46,6 +46,48 @@ __global__ void __launch_bounds__(BNL_THREADS) bnl_backward_stats_kernel(
       c < C ? bnl_backward_partial<St>(x, y, dy, c, mean[c], invstd[c], M, C, p, P, threadIdx.y) : zero, sm);
   if (threadIdx.y == 0 && c < C) part[p * C + c] = s;
 }
+// grid (tiles of 32*V channels, P): the 16-byte statistics passes (bnl_*_partial_vec); each of a thread's V channels
+// folded by the column tree in turn (bnl_column_sum: a thread writes only its own slot, and only lane 0 reads after
+// the last barrier, so the calls can follow one another)
+template <class St>
+__global__ void __launch_bounds__(BNL_THREADS) bnl_stats_vec_kernel(const typename St::storage* __restrict__ x,
+                                                                    SevDouble2* __restrict__ part, int64_t M,
+                                                                    int64_t C) {
+  constexpr int V = 16 / (int)sizeof(typename St::storage);
+  __shared__ SevDouble2 sm[BNL_ROWS][BNL_LANES];
+  const int64_t c0 = (blockIdx.x * (int64_t)BNL_LANES + threadIdx.x) * V;
+  const int p = blockIdx.y, P = gridDim.y;
+  SevDouble2 s[V];
+  if (c0 < C)
+    bnl_stats_partial_vec<St>(x, c0, M, C, p, P, threadIdx.y, s);
+  else
+    for (int q = 0; q < V; q++) s[q] = SevDouble2{0, 0};
+#pragma unroll
+  for (int q = 0; q < V; q++) {
+    const SevDouble2 t = bnl_column_sum(s[q], sm);
+    if (threadIdx.y == 0 && c0 < C) part[p * C + c0 + q] = t;
+  }
+}
+template <class St>
+__global__ void __launch_bounds__(BNL_THREADS) bnl_backward_stats_vec_kernel(
+    const typename St::storage* __restrict__ x, const typename St::storage* __restrict__ y,
+    const typename St::storage* __restrict__ dy, const float* __restrict__ mean, const float* __restrict__ invstd,
+    SevDouble2* __restrict__ part, int64_t M, int64_t C) {
+  constexpr int V = 16 / (int)sizeof(typename St::storage);
+  __shared__ SevDouble2 sm[BNL_ROWS][BNL_LANES];
+  const int64_t c0 = (blockIdx.x * (int64_t)BNL_LANES + threadIdx.x) * V;
+  const int p = blockIdx.y, P = gridDim.y;
+  SevDouble2 s[V];
+  if (c0 < C)
+    bnl_backward_partial_vec<St>(x, y, dy, mean, invstd, c0, M, C, p, P, threadIdx.y, s);
+  else
+    for (int q = 0; q < V; q++) s[q] = SevDouble2{0, 0};
+#pragma unroll
+  for (int q = 0; q < V; q++) {
+    const SevDouble2 t = bnl_column_sum(s[q], sm);
+    if (threadIdx.y == 0 && c0 < C) part[p * C + c0 + q] = t;
+  }
+}
 // grid (tiles): each channel's P partials in the fixed order. Forward (sums == NULL): the batch statistics and
 // the running estimates; backward: the channel sums for the dx pass, dgamma and dbeta.
 __global__ void __launch_bounds__(BNL_THREADS) bnl_finalize_kernel(const SevDouble2* __restrict__ part, int P,
@@ -193,7 +235,11 @@ int train_forward(const char* what, const typename St::storage* x, const typenam
   if (int rc = bnl_scratch(&s, scratch, scratch_bytes, M, C, st, what)) return rc;
   const int P = bnl_splits(M, C);
   const unsigned tiles = (unsigned)bnl_tiles(C);
-  bnl_stats_kernel<St><<<dim3(tiles, (unsigned)P), kBlock, 0, st>>>(x, s.p, M, C);
+  if (bnl_vec_stats_ok<St>(C, {x}))
+    bnl_stats_vec_kernel<St><<<dim3((unsigned)bnl_tiles(C / (16 / sizeof(typename St::storage))), (unsigned)P), kBlock,
+                               0, st>>>(x, s.p, M, C);
+  else
+    bnl_stats_kernel<St><<<dim3(tiles, (unsigned)P), kBlock, 0, st>>>(x, s.p, M, C);
   bnl_finalize_kernel<<<tiles, kBlock, 0, st>>>(s.p, P, M, C, eps, momentum, save_mean, save_invstd, running_mean,
                                                  running_var, nullptr, nullptr, nullptr);
   const int64_t vb = bnl_vec_pass_blocks<St>(M, C, {x, residual, y});
@@ -219,8 +265,12 @@ int backward(const char* what, const typename St::storage* x, const typename St:
   const int P = bnl_splits(M, C);
   const unsigned tiles = (unsigned)bnl_tiles(C);
   SevDouble2* sums = s.p + (int64_t)P * C;
-  bnl_backward_stats_kernel<St><<<dim3(tiles, (unsigned)P), kBlock, 0, st>>>(x, y, dy, save_mean, save_invstd, s.p, M,
-                                                                             C);
+  if (bnl_vec_stats_ok<St>(C, {x, y, dy}))
+    bnl_backward_stats_vec_kernel<St><<<dim3((unsigned)bnl_tiles(C / (16 / sizeof(typename St::storage))), (unsigned)P),
+                                        kBlock, 0, st>>>(x, y, dy, save_mean, save_invstd, s.p, M, C);
+  else
+    bnl_backward_stats_kernel<St><<<dim3(tiles, (unsigned)P), kBlock, 0, st>>>(x, y, dy, save_mean, save_invstd, s.p,
+                                                                               M, C);
   bnl_finalize_kernel<<<tiles, kBlock, 0, st>>>(s.p, P, M, C, 0.f, 0.f, nullptr, nullptr, nullptr, nullptr, sums,
                                                  dgamma, dbeta);
   const int64_t vb = bnl_vec_pass_blocks<St>(M, C, {x, y, dy, dx, dresidual});

@@ -189,3 +189,50 @@ SEV_HD void bnl_dx_vec_thread(const typename St::storage* x, const typename St::
     if (dres) sev_store16(dres + i, drv);
   }
 }
+
+// The statistics passes 16 bytes a thread: a thread's V channels c0.. over exactly the rows, in the order, of the
+// scalar partials (row lane ty of split p: rows p*BNL_ROWS + ty, stepping P*BNL_ROWS) — so every channel's partial,
+// and after the same column tree its part[p*C + c], has the scalar kernels' bits. A block is 32 channel groups x
+// BNL_ROWS row lanes (32*V channels); the splits P stay bnl_splits(M, C). Used when C is a multiple of V and the
+// inputs are 16-byte aligned (bnl_vec_stats_ok).
+template <class St>
+bool bnl_vec_stats_ok(int64_t C, std::initializer_list<const void*> ptrs) {
+  for (const void* p : ptrs)
+    if (!bnl_aligned16(p)) return false;
+  return C % (16 / (int64_t)sizeof(typename St::storage)) == 0;
+}
+template <class St>
+SEV_HD void bnl_stats_partial_vec(const typename St::storage* x, int64_t c0, int64_t M, int64_t C, int p, int P, int ty,
+                                  SevDouble2* s) {
+  typedef typename St::storage S;
+  constexpr int V = 16 / (int)sizeof(S);
+  for (int q = 0; q < V; q++) s[q] = SevDouble2{0, 0};
+  for (int64_t r = (int64_t)p * BNL_ROWS + ty; r < M; r += (int64_t)P * BNL_ROWS) {
+    const SevVec16<S> v = sev_load16(x + r * C + c0);
+    for (int q = 0; q < V; q++) cbr_stats_add(s[q], St::load(v.e[q]));
+  }
+}
+template <class St>
+SEV_HD void bnl_backward_partial_vec(const typename St::storage* x, const typename St::storage* y,
+                                     const typename St::storage* dy, const float* mean, const float* invstd,
+                                     int64_t c0, int64_t M, int64_t C, int p, int P, int ty, SevDouble2* s) {
+  typedef typename St::storage S;
+  constexpr int V = 16 / (int)sizeof(S);
+  double mq[V], iq[V];
+  for (int q = 0; q < V; q++) {
+    s[q] = SevDouble2{0, 0};
+    mq[q] = mean[c0 + q];
+    iq[q] = invstd[c0 + q];
+  }
+  for (int64_t r = (int64_t)p * BNL_ROWS + ty; r < M; r += (int64_t)P * BNL_ROWS) {
+    const int64_t i = r * C + c0;
+    const SevVec16<S> xv = sev_load16(x + i), dyv = sev_load16(dy + i);
+    SevVec16<S> yv;
+    if (y) yv = sev_load16(y + i);
+    for (int q = 0; q < V; q++) {
+      const float g = bnx_grad<St>(y ? yv.e : nullptr, dyv.e, q);
+      s[q].a += g;
+      s[q].b += g * ((St::load(xv.e[q]) - mq[q]) * iq[q]);
+    }
+  }
+}

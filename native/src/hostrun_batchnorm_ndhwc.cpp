@@ -35,6 +35,24 @@ SevDouble2 finalize_sum_host(const SevDouble2* part, int64_t c, int64_t C, int P
   return sev_tree_sum_host(v, BNL_ROWS);
 }
 
+// the 16-byte statistics kernels' blocks: each thread's V channels from one partial_vec(c0, p, ty, s[V]) call, then
+// every channel's row lanes by the same tree
+template <class St, class PartialVec>
+void stats_vec_blocks_host(SevDouble2* part, int64_t C, int P, PartialVec partial_vec) {
+  constexpr int V = 16 / (int)sizeof(typename St::storage);
+#pragma omp parallel for schedule(static)
+  for (int64_t c0 = 0; c0 < C; c0 += V)
+    for (int p = 0; p < P; p++) {
+      SevDouble2 v[V][BNL_ROWS];
+      for (int ty = 0; ty < BNL_ROWS; ty++) {
+        SevDouble2 s[V];
+        partial_vec(c0, p, ty, s);
+        for (int q = 0; q < V; q++) v[q][ty] = s[q];
+      }
+      for (int q = 0; q < V; q++) part[(int64_t)p * C + c0 + q] = sev_tree_sum_host(v[q], BNL_ROWS);
+    }
+}
+
 template <class St>
 int train_forward_host(const typename St::storage* x, const typename St::storage* residual, const float* gamma,
                        const float* beta, typename St::storage* y, float* save_mean, float* save_invstd,
@@ -44,9 +62,14 @@ int train_forward_host(const typename St::storage* x, const typename St::storage
   if (M <= 1) return sev::fail(SEV_EINVAL, "batch norm in training mode needs more than one value per channel");
   const int P = bnl_splits(M, C);
   std::vector<SevDouble2> part((size_t)(P * C));
-  // bnl_stats_kernel
-  stats_blocks_host(part.data(), C, P,
-                    [&](int64_t c, int p, int ty) { return bnl_stats_partial<St>(x, c, M, C, p, P, ty); });
+  // bnl_stats_vec_kernel or bnl_stats_kernel
+  if (bnl_vec_stats_ok<St>(C, {x}))
+    stats_vec_blocks_host<St>(part.data(), C, P, [&](int64_t c0, int p, int ty, SevDouble2* s) {
+      bnl_stats_partial_vec<St>(x, c0, M, C, p, P, ty, s);
+    });
+  else
+    stats_blocks_host(part.data(), C, P,
+                      [&](int64_t c, int p, int ty) { return bnl_stats_partial<St>(x, c, M, C, p, P, ty); });
   // bnl_finalize_kernel, forward form
   for (int64_t c = 0; c < C; c++)
     cbr_stats_finalize(c, finalize_sum_host(part.data(), c, C, P), M, eps, momentum, save_mean, save_invstd,
@@ -74,10 +97,15 @@ int backward_host(const typename St::storage* x, const typename St::storage* y, 
   if (int rc = check(M, C)) return rc;
   const int P = bnl_splits(M, C);
   std::vector<SevDouble2> part((size_t)(P * C));
-  // bnl_backward_stats_kernel
-  stats_blocks_host(part.data(), C, P, [&](int64_t c, int p, int ty) {
-    return bnl_backward_partial<St>(x, y, dy, c, save_mean[c], save_invstd[c], M, C, p, P, ty);
-  });
+  // bnl_backward_stats_vec_kernel or bnl_backward_stats_kernel
+  if (bnl_vec_stats_ok<St>(C, {x, y, dy}))
+    stats_vec_blocks_host<St>(part.data(), C, P, [&](int64_t c0, int p, int ty, SevDouble2* s) {
+      bnl_backward_partial_vec<St>(x, y, dy, save_mean, save_invstd, c0, M, C, p, P, ty, s);
+    });
+  else
+    stats_blocks_host(part.data(), C, P, [&](int64_t c, int p, int ty) {
+      return bnl_backward_partial<St>(x, y, dy, c, save_mean[c], save_invstd[c], M, C, p, P, ty);
+    });
   // bnl_finalize_kernel, backward form
   std::vector<SevDouble2> sums((size_t)C);
   std::vector<BnBackwardCoeffs> k((size_t)C);
