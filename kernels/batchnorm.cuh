@@ -3,6 +3,7 @@
 // in running_var. Reductions run one block per channel: each thread's share over the channel's
 // N*S values is a *_partial function below, the block sums the shares (sev_block_sum).
 #pragma once
+#include <math.h>
 #include <stdint.h>
 
 #include "sev_cuda_compat.cuh"
@@ -95,12 +96,18 @@ SEV_HD float bn_apply_element(float x, float a, float b, int relu) {
 }
 
 // ---- backward ----
+// one element's (g, g*xhat) into a channel's (sum g, sum g*xhat). The fused multiply-add is written out: left to
+// contraction, nvcc fuses `b += g * xhat` in one kernel and not in another (a branch between the product and the
+// sum is enough), and the host compiler does not fuse at all; every BN backward (NCDHW, channels-last scalar and
+// 16-byte) calls this, so their partials have one rounding, on the device and on the host alike.
+SEV_HD void bn_grad_accumulate(SevDouble2& acc, float g, double xhat) {
+  acc.a += g;
+  acc.b = fma((double)g, xhat, acc.b);
+}
 // thread tid's share of (sum_dy, sum_dy*xhat) over channel c
 SEV_HD void bn_backward_accumulate(SevDouble2& acc, const float* x, const float* dy, int64_t i, double mean,
                                    double invstd) {
-  const float g = dy[i];
-  acc.a += g;
-  acc.b += g * ((x[i] - mean) * invstd);
+  bn_grad_accumulate(acc, dy[i], (x[i] - mean) * invstd);
 }
 SEV_HD SevDouble2 bn_backward_partial(const float* x, const float* dy, int64_t c, double mean, double invstd,
                                       int64_t N, int64_t C, int64_t S, int tid, int nt) {

@@ -10,7 +10,10 @@
 
 namespace {
 // the column tree of a block: row lane 0 of each channel gets the sum of the BNL_ROWS lanes' values, folded
-// by halving strides (sev_tree_sum_host(v, BNL_ROWS) on the host). Called by every thread of the block.
+// by halving strides (sev_tree_sum_host(v, BNL_ROWS) on the host); the other row lanes get zero. Called by every
+// thread of the block. Only row lane 0 reads the result: the thread that writes sm[0][lane] first in the next call,
+// so calls can follow one another without a barrier between them (a read of sm[0][lane] by another row lane after
+// the last barrier would race with that write).
 __device__ SevDouble2 bnl_column_sum(SevDouble2 v, SevDouble2 (*sm)[BNL_LANES]) {
   const int lane = threadIdx.x, ty = threadIdx.y;
   sm[ty][lane] = v;
@@ -19,7 +22,7 @@ __device__ SevDouble2 bnl_column_sum(SevDouble2 v, SevDouble2 (*sm)[BNL_LANES]) 
     if (ty < s) sm[ty][lane] = sm[ty][lane] + sm[ty + s][lane];
     __syncthreads();
   }
-  return sm[0][lane];
+  return ty == 0 ? sm[0][lane] : SevDouble2{0, 0};
 }
 
 // grid (tiles, P): block (tile, p) writes part[p*C + c] for its 32 channels
@@ -47,8 +50,8 @@ __global__ void __launch_bounds__(BNL_THREADS) bnl_backward_stats_kernel(
   if (threadIdx.y == 0 && c < C) part[p * C + c] = s;
 }
 // grid (tiles of 32*V channels, P): the 16-byte statistics passes (bnl_*_partial_vec); each of a thread's V channels
-// folded by the column tree in turn (bnl_column_sum: a thread writes only its own slot, and only lane 0 reads after
-// the last barrier, so the calls can follow one another)
+// folded by the column tree in turn (bnl_column_sum: a thread writes only its own slot, and only row lane 0 reads
+// the result after the last barrier, so the calls can follow one another)
 template <class St>
 __global__ void __launch_bounds__(BNL_THREADS) bnl_stats_vec_kernel(const typename St::storage* __restrict__ x,
                                                                     SevDouble2* __restrict__ part, int64_t M,

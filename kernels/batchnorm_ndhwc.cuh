@@ -12,7 +12,8 @@
 // finalize adds a channel's P partials again by row lanes and the same tree: one order on every run, no float
 // atomics. The apply passes give each thread one channel (its coefficients computed once, no i % C per
 // element) and a stride of rows. The host drivers (native/src/hostrun_batchnorm_ndhwc.cpp) run these
-// functions in the same order, so they compute the device's bits up to FMA contraction.
+// functions in the same order, so they compute the device's bits: the statistics exactly (their
+// multiply-adds are explicit fma), the elements up to contraction of x * a + b.
 #pragma once
 #include <stdint.h>
 
@@ -74,9 +75,7 @@ SEV_HD SevDouble2 bnl_backward_partial(const typename St::storage* x, const type
   const int64_t step = (int64_t)P * BNL_ROWS * C;
   const int64_t end = M * C;
   for (int64_t i = ((int64_t)p * BNL_ROWS + ty) * C + c; i < end; i += step) {
-    const float g = bnx_grad<St>(y, dy, i);
-    s.a += g;
-    s.b += g * ((St::load(x[i]) - mean) * invstd);
+    bn_grad_accumulate(s, bnx_grad<St>(y, dy, i), (St::load(x[i]) - mean) * invstd);
   }
   return s;
 }
@@ -104,7 +103,8 @@ SEV_HD typename St::storage bnl_eval_element(const typename St::storage* x, int6
 constexpr int BNL_VEC_THREADS = 256;
 
 // blocks of a 16-byte pass (about 4 groups a thread, at most ~8192 blocks, blocks * 256 a multiple of CV); 0 when C
-// is not a multiple of V (the scalar passes then)
+// is not a multiple of V, or when CV has so small a power of two that rounding the grid up to the multiple would
+// more than double it (C = 4 * 65537 at M = 1 would want 65537 blocks for 65537 groups): the scalar passes then
 inline int64_t bnl_vec_blocks(int64_t M, int64_t C, int V) {
   if (C % V != 0) return 0;
   const int64_t CV = C / V;
@@ -118,7 +118,8 @@ inline int64_t bnl_vec_blocks(int64_t M, int64_t C, int V) {
   int64_t want = (M * CV + 4 * BNL_VEC_THREADS - 1) / (4 * BNL_VEC_THREADS);
   if (want > 8192) want = 8192;
   const int64_t blocks = (want + unit - 1) / unit * unit;
-  return blocks > 0x7fffffffLL ? 0 : blocks;
+  if (blocks > 2 * want && blocks > 64) return 0;
+  return blocks;
 }
 inline bool bnl_aligned16(const void* p) { return ((uintptr_t)p & 15u) == 0; }
 // blocks of the 16-byte pass when it applies (C a multiple of the group, every given pointer aligned; NULL ones are
@@ -230,9 +231,7 @@ SEV_HD void bnl_backward_partial_vec(const typename St::storage* x, const typena
     SevVec16<S> yv;
     if (y) yv = sev_load16(y + i);
     for (int q = 0; q < V; q++) {
-      const float g = bnx_grad<St>(y ? yv.e : nullptr, dyv.e, q);
-      s[q].a += g;
-      s[q].b += g * ((St::load(xv.e[q]) - mq[q]) * iq[q]);
+      bn_grad_accumulate(s[q], bnx_grad<St>(y ? yv.e : nullptr, dyv.e, q), (St::load(xv.e[q]) - mq[q]) * iq[q]);
     }
   }
 }

@@ -402,9 +402,7 @@ SEV_HD SevDouble2 bnx_backward_partial(const typename St::storage* x, const type
   SevDouble2 s = {0, 0};
   for (SevWalk2D w((int64_t)p * nt + tid, (int64_t)P * nt, S); w.row < N; w.next()) {
     const int64_t i = (w.row * C + c) * S + w.s;
-    const float g = bnx_grad<St>(y, dy, i);
-    s.a += g;
-    s.b += g * ((St::load(x[i]) - mean) * invstd);
+    bn_grad_accumulate(s, bnx_grad<St>(y, dy, i), (St::load(x[i]) - mean) * invstd);
   }
   return s;
 }

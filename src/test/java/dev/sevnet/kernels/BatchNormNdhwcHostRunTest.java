@@ -26,6 +26,7 @@ import dev.sevnet.kernels.BatchNormHalfHostRunTest.Fwd;
 import dev.sevnet.tensor.Shape;
 import dev.sevnet.tensor.Tensor;
 import dev.sevnet.tensor.TensorScope;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -363,6 +364,103 @@ public class BatchNormNdhwcHostRunTest {
                             KernelTestSupport.assertBitwise(ref, got, "y" + what);
                         }
                     }
+                }
+            }
+        }
+    }
+
+    /** A copy of t one element past a 16-byte boundary: its bytes at {@code address() + elementSize}. */
+    record Shifted(Tensor buf, long es) {
+        static Shifted of(Tensor t) {
+            long es = t.dtype().byteSize();
+            Tensor buf = Tensor.empty(Shape.of(t.size() + 1), t.dtype());
+            buf.hostBuffer().put((int) es, t.hostBuffer(), 0, Math.toIntExact(t.byteSize()));
+            return new Shifted(buf, es);
+        }
+
+        static Shifted nans(Kind k, long m, long c) {
+            return of(k.nans(m, c));
+        }
+
+        long address() {
+            return buf.address() + es;
+        }
+
+        /** the view's bytes as a tensor of shape [m, c]. */
+        Tensor view(long m, long c) {
+            Tensor out = Tensor.empty(Shape.of(m, c), buf.dtype());
+            out.hostBuffer().put(0, buf.hostBuffer(), (int) es, Math.toIntExact(out.byteSize()));
+            return out;
+        }
+    }
+
+    static void assertSameBits(Tensor expected, Tensor actual, String what) {
+        assertEquals(expected.byteSize(), actual.byteSize(), what);
+        int at = expected.hostBuffer().mismatch(actual.hostBuffer());
+        if (at >= 0) {
+            fail(what + ": byte " + at + " differs");
+        }
+    }
+
+    /**
+     * The 16-byte passes (aligned tensors, C a multiple of the 16-byte group) and the scalar passes (the same data one
+     * element off alignment) are the same arithmetic in the same order: every output, statistics included, bit for
+     * bit — so a mistake in either walk (a channel group skipped or visited twice, a row lane's rows out of order, a
+     * coefficient of the wrong channel) shows, whichever path a shape takes on the device.
+     */
+    @Test
+    void theSixteenBytePassesAreTheScalarPassesBitForBit() {
+        Random r = new Random(84);
+        // C a multiple of 8 (the 16-bit group; 4 in fp32): one row lane's rows, a partial tile of groups, many splits,
+        // the capped split count, and G8's widths
+        List<long[]> shapes = new ArrayList<>(List.of(new long[] {2, 8}, new long[] {7, 24}, new long[] {5, 264},
+                new long[] {4099, 64}, new long[] {CAPPED[0], CAPPED[1]}));
+        shapes.addAll(Arrays.asList(G8));
+        for (Kind k : Kind.values()) {
+            for (long[] d : shapes) {
+                long m = d[0], c = d[1];
+                String what = " " + k + " " + Arrays.toString(d);
+                try (TensorScope scope = TensorScope.open()) {
+                    Tensor x = k.randn(r, 0.5, 1.5, m, c), res = k.randn(r, 0.0, 1.0, m, c);
+                    Tensor gamma = randn(r, c), beta = randn(r, c), rm0 = randn(r, c);
+                    Tensor rv0 = uniform(r, 0.5, 1.5, c);
+                    Shifted xs = Shifted.of(x), ress = Shifted.of(res);
+                    // training forward with residual and ReLU
+                    Fwd vec = runForward(k, true, x, res, gamma, beta, rm0, rv0, m, c, true);
+                    Fwd sc = Fwd.fresh(k.half, rm0, rv0, m, c, 1);
+                    Shifted ys = Shifted.nans(k, m, c);
+                    ok(k.forward(true, xs.address(), ress.address(), gamma.address(), beta.address(), ys.address(),
+                            sc.mean().address(), sc.invstd().address(), sc.rm().address(), sc.rv().address(), m, c, 1),
+                            "scalar forward" + what);
+                    assertSameBits(vec.y(), ys.view(m, c), "y" + what);
+                    assertSameBits(vec.mean(), sc.mean(), "save_mean" + what);
+                    assertSameBits(vec.invstd(), sc.invstd(), "save_invstd" + what);
+                    assertSameBits(vec.rm(), sc.rm(), "running_mean" + what);
+                    assertSameBits(vec.rv(), sc.rv(), "running_var" + what);
+                    // backward through the ReLU, with dresidual
+                    Tensor dy = k.randn(r, 0.0, 1.0, m, c);
+                    Shifted vys = Shifted.of(vec.y()), dys = Shifted.of(dy);
+                    Tensor dx = k.nans(m, c), dres = k.nans(m, c), dg = nan(c), db = nan(c);
+                    ok(k.backward(true, x.address(), vec.y().address(), dy.address(), gamma.address(),
+                            vec.mean().address(), vec.invstd().address(), dx.address(), dg.address(), db.address(),
+                            dres.address(), m, c), "16-byte backward" + what);
+                    Shifted dxs = Shifted.nans(k, m, c), dress = Shifted.nans(k, m, c);
+                    Tensor dgs = nan(c), dbs = nan(c);
+                    ok(k.backward(true, xs.address(), vys.address(), dys.address(), gamma.address(),
+                            vec.mean().address(), vec.invstd().address(), dxs.address(), dgs.address(), dbs.address(),
+                            dress.address(), m, c), "scalar backward" + what);
+                    assertSameBits(dx, dxs.view(m, c), "dx" + what);
+                    assertSameBits(dres, dress.view(m, c), "dresidual" + what);
+                    assertSameBits(dg, dgs, "dgamma" + what);
+                    assertSameBits(db, dbs, "dbeta" + what);
+                    // eval
+                    Tensor ye = k.nans(m, c);
+                    Shifted yes = Shifted.nans(k, m, c);
+                    ok(k.eval(true, x.address(), gamma.address(), beta.address(), rm0.address(), rv0.address(),
+                            ye.address(), m, c, 1), "16-byte eval" + what);
+                    ok(k.eval(true, xs.address(), gamma.address(), beta.address(), rm0.address(), rv0.address(),
+                            yes.address(), m, c, 1), "scalar eval" + what);
+                    assertSameBits(ye, yes.view(m, c), "eval y" + what);
                 }
             }
         }
