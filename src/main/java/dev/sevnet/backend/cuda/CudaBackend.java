@@ -539,7 +539,7 @@ public final class CudaBackend implements Backend {
         boolean keep;
         try (OutputCheck check = new OutputCheck(key, tf32, outputs)) {
             r = RouteTuner.measure(cs, body -> dev.timeMillis(ROUTE_TIMING_REPS, body), e -> e instanceof CudaException,
-                    check);
+                    check, ROUTE_TIMING_ROUNDS);
             keep = !check.inconclusive();
         }
         r.skipped().forEach((failed, why) -> LOG.warn("{}: route {} failed, left out: {}", key, failed, why));
@@ -1071,9 +1071,9 @@ public final class CudaBackend implements Backend {
     /**
      * The set of measured routes: part of the algorithm cache's environment, so a cache file saved when an op had
      * fewer routes (or another implementation of one) is measured again rather than trusted. Raise it when a route
-     * is added or changed.
+     * is added or changed, or the way routes are measured (6: the fastest of three rounds).
      */
-    static final int ROUTES_VERSION = 5;
+    static final int ROUTES_VERSION = 6;
 
     static final String ROUTE_CUDNN = "cudnn";
     static final String ROUTE_CHANNELS_LAST = "channels-last";
@@ -1264,6 +1264,8 @@ public final class CudaBackend implements Backend {
 
     /** Timed runs per route (after a warm-up run that includes cuDNN's algorithm search). */
     private static final int ROUTE_TIMING_REPS = 3;
+    /** Rounds of those, routes taking turns; a route's time is its fastest round ({@link RouteTuner}). */
+    private static final int ROUTE_TIMING_ROUNDS = 3;
 
     /** The measured routes of 16-bit conv problems, by algorithm-cache key (see {@link HalfGroupedRoute#MEASURE}). */
     public java.util.Map<String, String> measuredRoutes() {

@@ -116,6 +116,83 @@ class RouteTunerTest {
         assertEquals("widen", b.output);
     }
 
+    /** A bench whose routes cost a different time each round: route -> its times in turn (the last one repeats). */
+    static RouteTuner.Timer sequenced(Bench b, Map<String, double[]> times) {
+        Map<String, Integer> calls = new java.util.HashMap<>();
+        return body -> {
+            body.run(); // warm-up + the timed run, as the device timer
+            body.run();
+            String name = b.runs.get(b.runs.size() - 1);
+            double[] t = times.get(name);
+            int i = calls.merge(name, 1, Integer::sum) - 1;
+            return t[Math.min(i, t.length - 1)];
+        };
+    }
+
+    @Test
+    void theFastestRoundOfEachRouteDecides() {
+        // "sevnet"'s first timing caught the host (interpreted Java, a GC pause): 3x its real time
+        Map<String, double[]> times = Map.of("cudnn", new double[] {1.5, 1.6, 1.5}, "sevnet", new double[] {3.0, 1.0,
+                1.1});
+        Bench once = new Bench(Map.of());
+        assertEquals("cudnn", RouteTuner.measure(List.of(once.route("cudnn"), once.route("sevnet")),
+                sequenced(once, times), RouteTunerTest::refusal, n -> true, 1).chosen(), "one round: the hiccup wins");
+        Bench b = new Bench(Map.of());
+        RouteTuner.Result r = RouteTuner.measure(List.of(b.route("cudnn"), b.route("sevnet")), sequenced(b, times),
+                RouteTunerTest::refusal, n -> true, 3);
+        assertEquals("sevnet", r.chosen());
+        assertEquals(1.0, r.millis().get("sevnet"), "its fastest round");
+        assertEquals(1.5, r.millis().get("cudnn"));
+        assertEquals(List.of("cudnn", "sevnet", "cudnn", "sevnet", "cudnn", "sevnet"), everyOther(b.runs),
+                "routes take turns");
+        assertEquals("sevnet", b.output, "the winner ran last (it did: not run again)");
+        assertEquals(12, b.runs.size(), "3 rounds x 2 routes x (warm-up + timed run), nothing more");
+    }
+
+    /** the timer runs a body twice: every second entry */
+    static List<String> everyOther(List<String> runs) {
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < runs.size(); i += 2) {
+            out.add(runs.get(i));
+        }
+        return out;
+    }
+
+    @Test
+    void laterRoundsTimeOnlyTheRoutesThatRanAndAgreed() {
+        Bench b = new Bench(Map.of("cudnn", 2.0, "cublas", 0.1, "widen", 1.0, "refused", 0.05));
+        RouteTuner.Result r = RouteTuner.measure(List.of(b.route("cudnn"), b.route("cublas"), b.refused("refused"),
+                b.route("widen")), b::time, RouteTunerTest::refusal, name -> !name.equals("cublas"), 3);
+        assertEquals("widen", r.chosen());
+        assertEquals(1, b.runs.stream().filter("refused"::equals).count(), "refused once, not timed again");
+        assertEquals(2, b.runs.stream().filter("cublas"::equals).count(), "disagreed in round one, not timed again");
+        assertEquals(6, b.runs.stream().filter("widen"::equals).count());
+        assertEquals(6, b.runs.stream().filter("cudnn"::equals).count());
+        assertEquals("widen", b.output);
+        assertEquals(java.util.Set.of("cudnn", "widen"), r.millis().keySet());
+    }
+
+    @Test
+    void aRouteRefusedInALaterRoundIsLeftOutAndTheWinnerWritesLast() {
+        Bench b = new Bench(Map.of("cudnn", 1.0, "widen", 2.0));
+        int[] cudnnCalls = {0};
+        RouteTuner.Candidate flaky = new RouteTuner.Candidate("cudnn", () -> {
+            b.runs.add("cudnn");
+            b.output = "cudnn";
+            if (++cudnnCalls[0] > 2) { // round two: the workspace no longer fits
+                b.output = "garbage";
+                throw new CudaException("cudnnConvolutionForward failed: CUDNN_STATUS_NOT_SUPPORTED (3000)", 3000);
+            }
+        });
+        RouteTuner.Result r = RouteTuner.measure(List.of(flaky, b.route("widen")), b::time, RouteTunerTest::refusal,
+                n -> true, 3);
+        assertEquals("widen", r.chosen());
+        assertTrue(r.skipped().containsKey("cudnn"));
+        assertEquals("widen", b.output);
+        assertThrows(IllegalArgumentException.class, () -> RouteTuner.measure(List.of(b.route("widen")), b::time,
+                RouteTunerTest::refusal, n -> true, 0));
+    }
+
     @Test
     void aTieKeepsTheFirstRoute() {
         Bench b = new Bench(Map.of("cudnn", 1.0, "widen", 1.0));
