@@ -97,8 +97,8 @@ SEV_HD float bn_apply_element(float x, float a, float b, int relu) {
 
 // ---- backward ----
 // one element's (g, g*xhat) into a channel's (sum g, sum g*xhat). The fused multiply-add is written out: left to
-// contraction, nvcc fuses `b += g * xhat` in one kernel and not in another (a branch between the product and the
-// sum is enough), and the host compiler does not fuse at all; every BN backward (NCDHW, channels-last scalar and
+// contraction, nvcc may fuse `b += g * xhat` in one kernel and not in another, and this build's host compiler (the
+// x86-64 baseline: no FMA instructions) does not fuse at all; every BN backward (NCDHW, channels-last scalar and
 // 16-byte) calls this, so their partials have one rounding, on the device and on the host alike.
 SEV_HD void bn_grad_accumulate(SevDouble2& acc, float g, double xhat) {
   acc.a += g;

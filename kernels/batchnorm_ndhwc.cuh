@@ -12,8 +12,9 @@
 // finalize adds a channel's P partials again by row lanes and the same tree: one order on every run, no float
 // atomics. The apply passes give each thread one channel (its coefficients computed once, no i % C per
 // element) and a stride of rows. The host drivers (native/src/hostrun_batchnorm_ndhwc.cpp) run these
-// functions in the same order, so they compute the device's bits: the statistics exactly (their
-// multiply-adds are explicit fma), the elements up to contraction of x * a + b.
+// functions in the same order, so they compute the device's bits up to FMA contraction: the backward's
+// sum of g * xhat is an explicit fma (bn_grad_accumulate), the rest (x * a + b, the dx element, the coefficients,
+// the finalize's variance and running estimates) is left to the compiler, which fuses on the device and not here.
 #pragma once
 #include <stdint.h>
 
@@ -102,9 +103,10 @@ SEV_HD typename St::storage bnl_eval_element(const typename St::storage* x, int6
 // computed once, and walks rows. Used when C is a multiple of V and every pointer is 16-byte aligned.
 constexpr int BNL_VEC_THREADS = 256;
 
-// blocks of a 16-byte pass (about 4 groups a thread, at most ~8192 blocks, blocks * 256 a multiple of CV); 0 when C
-// is not a multiple of V, or when CV has so small a power of two that rounding the grid up to the multiple would
-// more than double it (C = 4 * 65537 at M = 1 would want 65537 blocks for 65537 groups): the scalar passes then
+// blocks of a 16-byte pass (about 4 groups a thread, ~8192 blocks rounded up to the multiple, so below 16384;
+// blocks * 256 a multiple of CV); 0 when C is not a multiple of V, or when CV has so small a power of two that
+// rounding the grid up to the multiple would more than double it (C = 4 * 65537 at M = 1 would want 65537 blocks for
+// 65537 groups): the scalar passes then
 inline int64_t bnl_vec_blocks(int64_t M, int64_t C, int V) {
   if (C % V != 0) return 0;
   const int64_t CV = C / V;

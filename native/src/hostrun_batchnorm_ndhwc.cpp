@@ -2,7 +2,8 @@
 // split) block of the statistics kernels, each column's BNL_ROWS row lanes as the device's threads, folded by
 // the same tree (sev_tree_sum_host); the finalize's row lanes over the partials and the same tree; the element
 // passes with the same per-channel coefficients. Sums therefore have the device's order, and the tests can ask
-// for the device's bits (FMA contraction of x*a + b aside) rather than a tolerance on the statistics' order.
+// for the device's bits (FMA contraction aside: see batchnorm_ndhwc.cuh) rather than a tolerance on the
+// statistics' order.
 #include <stdint.h>
 
 #include <vector>

@@ -66,9 +66,11 @@ public class BatchNormNdhwcHostRunTest {
     static final double STAT_RTOL = 4e-7;
 
     // M, C: ragged (two rows; M below the 8 row lanes; C = 1 and 3 of a 32-channel tile, 33 and 70 a partial last
-    // tile; long columns of many splits), then SEVNet-G8's BN widths at batch 2, T*H*W = 2*9*9, 4*7*7, 4*5*5, 2*4*4,
-    // 2*3*3, and the 64-channel stage at 4 frames of 28^2 (49 splits)
-    static final long[][] RAGGED = {{2, 3}, {5, 3}, {7, 33}, {5, 70}, {7, 1}, {1001, 33}, {4099, 70}, {20001, 3}};
+    // tile; long columns of many splits; C = 260 in fp32: 65 groups of 4, whose grid the 16-byte passes would round
+    // up 65-fold at M = 2, so the scalar passes take it), then SEVNet-G8's BN widths at batch 2, T*H*W = 2*9*9,
+    // 4*7*7, 4*5*5, 2*4*4, 2*3*3, and the 64-channel stage at 4 frames of 28^2 (49 splits)
+    static final long[][] RAGGED = {{2, 3}, {5, 3}, {7, 33}, {5, 70}, {7, 1}, {1001, 33}, {4099, 70}, {20001, 3},
+        {2, 260}};
     static final long[][] G8 = {{2 * 162, 32}, {2 * 196, 64}, {2 * 100, 128}, {2 * 32, 256}, {2 * 18, 512},
         {2 * 4 * 28 * 28, 64}};
     // 65 channel tiles: the split count is capped at 2048 / 65 = 31 (< ceil(4001 / 128) = 32); one variant
@@ -369,32 +371,51 @@ public class BatchNormNdhwcHostRunTest {
         }
     }
 
-    /** A copy of t one element past a 16-byte boundary: its bytes at {@code address() + elementSize}. */
-    record Shifted(Tensor buf, long es) {
-        static Shifted of(Tensor t) {
+    /**
+     * A copy of t one element past a 16-byte boundary: its bytes at {@code address() + elementSize}, after a guard
+     * element of 0xff bytes (NaN in every format) that nothing may write. {@code buf} may be moved to a device (the GPU
+     * test): {@link #view} then reads a host copy of it.
+     */
+    public record Shifted(Tensor buf, long es) {
+        public static Shifted of(Tensor t) {
             long es = t.dtype().byteSize();
             Tensor buf = Tensor.empty(Shape.of(t.size() + 1), t.dtype());
-            buf.hostBuffer().put((int) es, t.hostBuffer(), 0, Math.toIntExact(t.byteSize()));
+            ByteBuffer b = buf.hostBuffer();
+            for (int i = 0; i < es; i++) {
+                b.put(i, (byte) 0xff);
+            }
+            b.put((int) es, t.hostBuffer(), 0, Math.toIntExact(t.byteSize()));
+            assertEquals(0, buf.address() % 16, "the buffer is 16-byte aligned");
             return new Shifted(buf, es);
         }
 
-        static Shifted nans(Kind k, long m, long c) {
+        public static Shifted nans(Kind k, long m, long c) {
             return of(k.nans(m, c));
         }
 
-        long address() {
+        public long address() {
             return buf.address() + es;
         }
 
-        /** the view's bytes as a tensor of shape [m, c]. */
-        Tensor view(long m, long c) {
+        /** the view's bytes as a host tensor of shape [m, c]; the guard element before it checked untouched. */
+        public Tensor view(long m, long c) {
+            Tensor h = buf.device().isCpu() ? buf : buf.toHostCopy();
+            ByteBuffer b = h.hostBuffer();
+            for (int i = 0; i < es; i++) {
+                assertEquals((byte) 0xff, b.get(i), "the element before the view was written");
+            }
             Tensor out = Tensor.empty(Shape.of(m, c), buf.dtype());
-            out.hostBuffer().put(0, buf.hostBuffer(), (int) es, Math.toIntExact(out.byteSize()));
+            out.hostBuffer().put(0, b, (int) es, Math.toIntExact(out.byteSize()));
             return out;
+        }
+
+        /** this view on a device ({@code toDevice}), the same bytes at the same offset. */
+        public Shifted moved(java.util.function.UnaryOperator<Tensor> toDevice) {
+            return new Shifted(toDevice.apply(buf), es);
         }
     }
 
-    static void assertSameBits(Tensor expected, Tensor actual, String what) {
+    public static void assertSameBits(Tensor expected, Tensor actual, String what) {
         assertEquals(expected.byteSize(), actual.byteSize(), what);
         int at = expected.hostBuffer().mismatch(actual.hostBuffer());
         if (at >= 0) {
@@ -402,20 +423,27 @@ public class BatchNormNdhwcHostRunTest {
         }
     }
 
+    /** C a multiple of 8 (the 16-bit group; 4 in fp32): one row lane's rows, a partial tile of groups, many splits,
+     * the capped split count, and G8's widths. */
+    public static List<long[]> sixteenByteShapes() {
+        List<long[]> shapes = new ArrayList<>(List.of(new long[] {2, 8}, new long[] {7, 24}, new long[] {5, 264},
+                new long[] {4099, 64}, new long[] {CAPPED[0], CAPPED[1]}));
+        shapes.addAll(Arrays.asList(G8));
+        return shapes;
+    }
+
     /**
      * The 16-byte passes (aligned tensors, C a multiple of the 16-byte group) and the scalar passes (the same data one
      * element off alignment) are the same arithmetic in the same order: every output, statistics included, bit for
-     * bit — so a mistake in either walk (a channel group skipped or visited twice, a row lane's rows out of order, a
-     * coefficient of the wrong channel) shows, whichever path a shape takes on the device.
+     * bit — so a mistake in either walk (a channel group skipped or visited twice, a coefficient of the wrong channel)
+     * shows, whichever path a shape takes on the device. (A change of the order of summation within a column does not
+     * always show: the statistics are compared after their double sums are rounded to fp32.) CudaBatchNormNdhwcTest
+     * asks the same of the device's kernels.
      */
     @Test
     void theSixteenBytePassesAreTheScalarPassesBitForBit() {
         Random r = new Random(84);
-        // C a multiple of 8 (the 16-bit group; 4 in fp32): one row lane's rows, a partial tile of groups, many splits,
-        // the capped split count, and G8's widths
-        List<long[]> shapes = new ArrayList<>(List.of(new long[] {2, 8}, new long[] {7, 24}, new long[] {5, 264},
-                new long[] {4099, 64}, new long[] {CAPPED[0], CAPPED[1]}));
-        shapes.addAll(Arrays.asList(G8));
+        List<long[]> shapes = sixteenByteShapes();
         for (Kind k : Kind.values()) {
             for (long[] d : shapes) {
                 long m = d[0], c = d[1];
@@ -425,6 +453,7 @@ public class BatchNormNdhwcHostRunTest {
                     Tensor gamma = randn(r, c), beta = randn(r, c), rm0 = randn(r, c);
                     Tensor rv0 = uniform(r, 0.5, 1.5, c);
                     Shifted xs = Shifted.of(x), ress = Shifted.of(res);
+                    assertEquals(0, x.address() % 16, "the 16-byte passes' run is aligned" + what);
                     // training forward with residual and ReLU
                     Fwd vec = runForward(k, true, x, res, gamma, beta, rm0, rv0, m, c, true);
                     Fwd sc = Fwd.fresh(k.half, rm0, rv0, m, c, 1);

@@ -5,12 +5,15 @@ import static dev.sevnet.kernels.BatchNormHalfHostRunTest.assertStat;
 import static dev.sevnet.kernels.BatchNormHalfHostRunTest.backwardSlack;
 import static dev.sevnet.kernels.BatchNormHalfHostRunTest.forwardSlack;
 import static dev.sevnet.kernels.BatchNormNdhwcHostRunTest.assertResult;
+import static dev.sevnet.kernels.BatchNormNdhwcHostRunTest.assertSameBits;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.sevnet.kernels.BatchNormHalfHostRunTest.Fwd;
+import dev.sevnet.kernels.BatchNormNdhwcHostRunTest;
 import dev.sevnet.kernels.BatchNormNdhwcHostRunTest.Kind;
+import dev.sevnet.kernels.BatchNormNdhwcHostRunTest.Shifted;
 import dev.sevnet.tensor.DType;
 import dev.sevnet.tensor.Shape;
 import dev.sevnet.tensor.Tensor;
@@ -214,6 +217,111 @@ class CudaBatchNormNdhwcTest {
                 }
             }
         }
+    }
+
+    /**
+     * The 16-byte passes (aligned tensors, C a multiple of the group) and the scalar passes (the same data one element
+     * off alignment) on the device: every output bit for bit, as on the host (BatchNormNdhwcHostRunTest's
+     * counterpart) — the statistics' multiply-adds are explicit fma and the other expressions the same functions, so a
+     * difference here is a walk that skips or repeats a group, or the compiler forming an expression differently in
+     * the two kernels.
+     */
+    @Test
+    void theSixteenBytePassesAreTheScalarPassesBitForBit() {
+        Random r = new Random(93);
+        for (Kind kind : Kind.values()) {
+            DType dt = dtype(kind);
+            for (long[] d : BatchNormNdhwcHostRunTest.sixteenByteShapes()) {
+                long m = d[0], c = d[1];
+                String what = " " + kind + " " + Arrays.toString(d);
+                try (TensorScope scope = TensorScope.open()) {
+                    Tensor x = kind.randn(r, 0.5, 1.5, m, c), res = kind.randn(r, 0.0, 1.0, m, c);
+                    Tensor dy = kind.randn(r, 0.0, 1.0, m, c);
+                    Tensor gd = dev(randn(r, c)), bd = dev(randn(r, c)), rm0 = randn(r, c);
+                    Tensor rv0 = Tensor.full(Shape.of(c), 0.9f);
+                    Shifted xs = Shifted.of(x).moved(CudaBatchNormNdhwcTest::dev);
+                    Shifted ress = Shifted.of(res).moved(CudaBatchNormNdhwcTest::dev);
+                    Shifted dys = Shifted.of(dy).moved(CudaBatchNormNdhwcTest::dev);
+                    Tensor xd = dev(x), resd = dev(res), dyd = dev(dy);
+                    assertEquals(0, xd.address() % 16, "the 16-byte passes' run is aligned" + what);
+                    long[] sb = new long[1];
+                    // training forward, residual and ReLU
+                    Tensor y = nanDev(dt, m, c), mean = nanDev(DType.FLOAT32, c), is = nanDev(DType.FLOAT32, c);
+                    Tensor rm = dev(rm0), rv = dev(rv0);
+                    k(forward(kind, xd, resd, gd, bd, y, mean, is, rm, rv, m, c, true, scratch(true, m, c, sb), sb[0]),
+                            "16-byte forward" + what);
+                    Shifted ys = Shifted.nans(kind, m, c).moved(CudaBatchNormNdhwcTest::dev);
+                    Tensor mean2 = nanDev(DType.FLOAT32, c), is2 = nanDev(DType.FLOAT32, c);
+                    Tensor rm2 = dev(rm0), rv2 = dev(rv0);
+                    k(CudaBatchNormNdhwcTest.forwardAt(kind, xs.address(), ress.address(), gd, bd, ys.address(), mean2,
+                            is2, rm2, rv2, m, c), "scalar forward" + what);
+                    Tensor yh = host(y);
+                    assertSameBits(yh, ys.view(m, c), "y" + what);
+                    assertSameBits(host(mean), host(mean2), "save_mean" + what);
+                    assertSameBits(host(is), host(is2), "save_invstd" + what);
+                    assertSameBits(host(rm), host(rm2), "running_mean" + what);
+                    assertSameBits(host(rv), host(rv2), "running_var" + what);
+                    // backward through the ReLU, with dresidual
+                    Shifted yss = Shifted.of(yh).moved(CudaBatchNormNdhwcTest::dev);
+                    Tensor dx = nanDev(dt, m, c), dr = nanDev(dt, m, c);
+                    Tensor dg = nanDev(DType.FLOAT32, c), db = nanDev(DType.FLOAT32, c);
+                    k(backward(kind, xd, y, dyd, gd, mean, is, dx, dg, db, dr, m, c, 0L, 0L), "16-byte backward" + what);
+                    Shifted dxs = Shifted.nans(kind, m, c).moved(CudaBatchNormNdhwcTest::dev);
+                    Shifted drs = Shifted.nans(kind, m, c).moved(CudaBatchNormNdhwcTest::dev);
+                    Tensor dg2 = nanDev(DType.FLOAT32, c), db2 = nanDev(DType.FLOAT32, c);
+                    k(CudaBatchNormNdhwcTest.backwardAt(kind, xs.address(), yss.address(), dys.address(), gd, mean, is,
+                            dxs.address(), dg2, db2, drs.address(), m, c), "scalar backward" + what);
+                    assertSameBits(host(dx), dxs.view(m, c), "dx" + what);
+                    assertSameBits(host(dr), drs.view(m, c), "dresidual" + what);
+                    assertSameBits(host(dg), host(dg2), "dgamma" + what);
+                    assertSameBits(host(db), host(db2), "dbeta" + what);
+                    // eval
+                    Tensor ye = nanDev(dt, m, c);
+                    k(eval(kind, xd, gd, bd, rm, rv, ye, m, c, true), "16-byte eval" + what);
+                    Shifted yes = Shifted.nans(kind, m, c).moved(CudaBatchNormNdhwcTest::dev);
+                    k(evalAt(kind, xs.address(), gd, bd, rm, rv, yes.address(), m, c), "scalar eval" + what);
+                    assertSameBits(host(ye), yes.view(m, c), "eval y" + what);
+                }
+            }
+        }
+    }
+
+    /** forward (ReLU on) with x, residual and y given by address (views at an offset); the stream-ordered pool. */
+    static int forwardAt(Kind kind, long x, long res, Tensor g, Tensor b, long y, Tensor m, Tensor is, Tensor rm,
+            Tensor rv, long rows, long c) {
+        return switch (kind) {
+            case F32 -> CudaKernels.sevc_bn_act_train_forward_ndhwc_f32(x, res, addr(g), addr(b), y, addr(m), addr(is),
+                    addr(rm), addr(rv), rows, c, EPS, MOMENTUM, 1, 0L, 0L, stream());
+            case BF16 -> CudaKernels.sevc_bn_act_train_forward_ndhwc_bf16(x, res, addr(g), addr(b), y, addr(m),
+                    addr(is), addr(rm), addr(rv), rows, c, EPS, MOMENTUM, 1, 0L, 0L, stream());
+            case F16 -> CudaKernels.sevc_bn_act_train_forward_ndhwc_f16(x, res, addr(g), addr(b), y, addr(m), addr(is),
+                    addr(rm), addr(rv), rows, c, EPS, MOMENTUM, 1, 0L, 0L, stream());
+        };
+    }
+
+    /** backward with x, y, dy, dx and dresidual given by address. */
+    static int backwardAt(Kind kind, long x, long y, long dy, Tensor g, Tensor m, Tensor is, long dx, Tensor dg,
+            Tensor db, long dres, long rows, long c) {
+        return switch (kind) {
+            case F32 -> CudaKernels.sevc_bn_act_backward_ndhwc_f32(x, y, dy, addr(g), addr(m), addr(is), dx, addr(dg),
+                    addr(db), dres, rows, c, 0L, 0L, stream());
+            case BF16 -> CudaKernels.sevc_bn_act_backward_ndhwc_bf16(x, y, dy, addr(g), addr(m), addr(is), dx, addr(dg),
+                    addr(db), dres, rows, c, 0L, 0L, stream());
+            case F16 -> CudaKernels.sevc_bn_act_backward_ndhwc_f16(x, y, dy, addr(g), addr(m), addr(is), dx, addr(dg),
+                    addr(db), dres, rows, c, 0L, 0L, stream());
+        };
+    }
+
+    /** eval (ReLU on) with x and y given by address. */
+    static int evalAt(Kind kind, long x, Tensor g, Tensor b, Tensor rm, Tensor rv, long y, long rows, long c) {
+        return switch (kind) {
+            case F32 -> CudaKernels.sevc_batchnorm_eval_ndhwc_f32(x, addr(g), addr(b), addr(rm), addr(rv), y, rows, c,
+                    EPS, 1, stream());
+            case BF16 -> CudaKernels.sevc_batchnorm_eval_ndhwc_bf16(x, addr(g), addr(b), addr(rm), addr(rv), y, rows,
+                    c, EPS, 1, stream());
+            case F16 -> CudaKernels.sevc_batchnorm_eval_ndhwc_f16(x, addr(g), addr(b), addr(rm), addr(rv), y, rows, c,
+                    EPS, 1, stream());
+        };
     }
 
     @Test
