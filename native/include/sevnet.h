@@ -29,6 +29,14 @@ const char* sev_version(void);
 const char* sev_last_error(void);          /* thread-local message of the last failure */
 int sev_set_num_threads(int n);            /* <= 0: all cores */
 int sev_get_num_threads(void);
+/* Denormal results flushed to zero (MXCSR.FTZ) inside every floating-point entry point, on the calling thread and
+ * its OpenMP team: 1 (the default) flush, 0 IEEE gradual underflow. Inputs are never read as zero (no DAZ). The
+ * calling thread's MXCSR is restored before each call returns. get: the mode in effect (0 off x86). */
+int sev_set_flush_denormals(int on);
+int sev_get_flush_denormals(void);
+/* a * b computed under the mode on the calling thread (out[0]) and on each thread of its OpenMP team (out[1..]);
+ * returns how many team values were written (at most cap - 1). For tests. */
+int sev_denormal_probe(float a, float b, float* out, int cap);
 /* "avx512f avx2 fma ..." as seen by the CPU */
 const char* sev_cpu_features(void);
 /* 1 when the library holds CUDA kernels (built with nvcc), 0 otherwise */

@@ -5,7 +5,12 @@
 #include <malloc.h>
 #include <omp.h>
 
+#include <atomic>
 #include <string>
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#define SEV_HAVE_MXCSR 1
+#endif
 
 namespace {
 thread_local std::string g_last_error;
@@ -26,6 +31,49 @@ int fail(int code, const std::string& msg) {
   g_last_error = msg;
   return code;
 }
+
+namespace {
+std::atomic<int> g_flush_denormals{1};
+std::atomic<int> g_denormal_generation{0};  // bumped at every change of the mode
+// the mode and team size this thread's OpenMP workers were last set to
+thread_local int t_primed_generation = -1;
+thread_local int t_primed_threads = 0;
+#ifdef SEV_HAVE_MXCSR
+constexpr unsigned kFtz = 0x8000u;  // MXCSR flush-to-zero
+
+// every thread of a team of this thread's size sets its own MXCSR (the master's is restored by its scope)
+void prime_workers(bool flush) {
+#pragma omp parallel
+  {
+    const unsigned c = _mm_getcsr();
+    _mm_setcsr(flush ? (c | kFtz) : (c & ~kFtz));
+  }
+}
+#endif
+}  // namespace
+
+DenormalScope::DenormalScope() {
+#ifdef SEV_HAVE_MXCSR
+  saved_ = _mm_getcsr();
+  const bool flush = g_flush_denormals.load(std::memory_order_relaxed) != 0;
+  _mm_setcsr(flush ? (saved_ | kFtz) : (saved_ & ~kFtz));  // first: workers started from here inherit it
+  const int generation = g_denormal_generation.load(std::memory_order_relaxed);
+  const int threads = omp_get_max_threads();
+  if ((t_primed_generation != generation || threads > t_primed_threads) && !omp_in_parallel()) {
+    prime_workers(flush);
+    t_primed_generation = generation;
+    t_primed_threads = threads;
+  }
+#else
+  saved_ = 0;
+#endif
+}
+
+DenormalScope::~DenormalScope() {
+#ifdef SEV_HAVE_MXCSR
+  _mm_setcsr(saved_);
+#endif
+}
 }  // namespace sev
 
 extern "C" {
@@ -42,34 +90,40 @@ int sev_set_num_threads(int n) {
 
 int sev_get_num_threads(void) { return omp_get_max_threads(); }
 
-const char* sev_cpu_features(void) {
-  static std::string s = [] {
-    std::string f;
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("sse4.2")) f += "sse4.2 ";
-    if (__builtin_cpu_supports("avx")) f += "avx ";
-    if (__builtin_cpu_supports("avx2")) f += "avx2 ";
-    if (__builtin_cpu_supports("fma")) f += "fma ";
-    if (__builtin_cpu_supports("avx512f")) f += "avx512f ";
-    if (__builtin_cpu_supports("avx512bw")) f += "avx512bw ";
-    if (__builtin_cpu_supports("avx512vl")) f += "avx512vl ";
-    if (__builtin_cpu_supports("avx512bf16")) f += "avx512bf16 ";
-    if (__builtin_cpu_supports("avx512vnni")) f += "avx512vnni ";
-    if (!f.empty()) f.pop_back();
-    return f;
-  }();
-  return s.c_str();
+int sev_set_flush_denormals(int on) {
+  sev::g_flush_denormals.store(on != 0 ? 1 : 0);
+  sev::g_denormal_generation.fetch_add(1);
+  return SEV_OK;
 }
 
-int sev_has_cuda_kernels(void) {
-#if SEVNET_WITH_CUDA
-  return 1;
+int sev_get_flush_denormals(void) {
+#ifdef SEV_HAVE_MXCSR
+  return sev::g_flush_denormals.load();
 #else
   return 0;
 #endif
 }
 
+int sev_denormal_probe(float a, float b, float* out, int cap) {
+  if (!out || cap < 1) return sev::fail(SEV_EINVAL, "denormal probe: out must hold at least one value");
+  SEV_DENORMAL_SCOPE();
+  volatile float x = a, y = b;  // not folded at compile time: the product is computed here, under the scope
+  out[0] = x * y;
+  int n = 0;
+#pragma omp parallel
+  {
+    volatile float u = a, v = b;
+    const float p = u * v;
+    const int t = omp_get_thread_num();
+    if (t + 1 < cap) out[t + 1] = p;
+#pragma omp single
+    n = omp_get_num_threads();
+  }
+  return n < cap - 1 ? n : cap - 1;
+}
+
 int sev_sum(const float* x, int64_t n, double* out) {
+  SEV_DENORMAL_SCOPE();
   double s = 0;
 #pragma omp parallel for reduction(+ : s) schedule(static)
   for (int64_t i = 0; i < n; i++) s += x[i];

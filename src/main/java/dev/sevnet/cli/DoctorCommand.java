@@ -32,6 +32,8 @@ public final class DoctorCommand implements Callable<Integer> {
             r.put("native_library", NativeCore.sev_version() + " from " + nativePath());
             r.put("cpu_features", NativeCore.sev_cpu_features());
             r.put("native_threads", NativeCore.sev_get_num_threads());
+            r.put("flush_denormals", NativeCore.sev_get_flush_denormals() != 0
+                    ? "on (native kernels flush denormal results; -Dsevnet.flushDenormals=false for IEEE)" : "off");
             r.put("cuda_kernels_built", NativeCore.sev_has_cuda_kernels() != 0);
         } catch (LinkageError e) {
             nativeError = e.toString() + (e.getCause() != null ? " caused by " + e.getCause() : "");

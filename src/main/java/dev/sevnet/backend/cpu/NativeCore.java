@@ -14,6 +14,9 @@ import org.bytedeco.javacpp.annotation.Platform;
 public final class NativeCore {
     static {
         Loader.load();
+        if (!Boolean.parseBoolean(System.getProperty("sevnet.flushDenormals", "true"))) {
+            sev_set_flush_denormals(0);
+        }
     }
 
     private NativeCore() {
@@ -31,6 +34,12 @@ public final class NativeCore {
     public static native int sev_set_num_threads(int n);
 
     public static native int sev_get_num_threads();
+
+    public static native int sev_set_flush_denormals(int on);
+
+    public static native int sev_get_flush_denormals();
+
+    public static native int sev_denormal_probe(float a, float b, @Cast("float*") float[] out, int cap);
 
     public static native @Cast("const char*") String sev_cpu_features();
 

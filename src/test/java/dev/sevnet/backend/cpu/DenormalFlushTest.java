@@ -1,0 +1,104 @@
+package dev.sevnet.backend.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.sevnet.tensor.Shape;
+import dev.sevnet.tensor.Tensor;
+import dev.sevnet.tensor.TensorScope;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The native kernels flush denormal results to zero (MXCSR.FTZ, {@link CpuBackend#setFlushDenormals}): on the calling
+ * thread and on every thread of its OpenMP team, inside the call only — Java's own arithmetic after the call still
+ * underflows gradually — and never inputs (a ReLU passes a denormal input through). Off, the kernels underflow
+ * gradually too.
+ */
+class DenormalFlushTest {
+    /** 2^-127: a denormal, the product of the two probe factors. */
+    static final float DENORMAL = Float.MIN_NORMAL / 2;
+    static int threadsBefore;
+
+    @BeforeEach
+    void twoThreads() {
+        assumeTrue(System.getProperty("os.arch").matches("amd64|x86_64"), "MXCSR is x86's");
+        threadsBefore = CpuBackend.numThreads();
+        CpuBackend.setNumThreads(2);
+    }
+
+    @AfterEach
+    void restore() {
+        CpuBackend.setFlushDenormals(true);
+        CpuBackend.setNumThreads(threadsBefore);
+    }
+
+    /** a * b natively: [calling thread, team thread 0, team thread 1, ...] */
+    static float[] probe(float a, float b) {
+        float[] out = new float[9];
+        int n = NativeCore.sev_denormal_probe(a, b, out, out.length);
+        assertTrue(n >= 2, "a team of two threads: " + n);
+        float[] r = new float[n + 1];
+        System.arraycopy(out, 0, r, 0, n + 1);
+        return r;
+    }
+
+    /** a * b in Java, where the JIT cannot fold the factors. */
+    static float javaProduct(float[] factors) {
+        return factors[0] * factors[1];
+    }
+
+    @Test
+    void onByDefaultOnEveryThreadOfTheTeam() {
+        assertTrue(CpuBackend.flushDenormals(), "the default");
+        for (float v : probe(Float.MIN_NORMAL, 0.5f)) {
+            assertEquals(0f, v, "flushed on every thread");
+        }
+        for (float v : probe(Float.MIN_NORMAL, 2f)) {
+            assertEquals(2 * Float.MIN_NORMAL, v, "a normal result is untouched");
+        }
+    }
+
+    @Test
+    void offUnderflowsGraduallyOnEveryThread() {
+        probe(Float.MIN_NORMAL, 0.5f); // the team primed with flushing first: turning it off must reach the workers
+        CpuBackend.setFlushDenormals(false);
+        assertTrue(!CpuBackend.flushDenormals());
+        for (float v : probe(Float.MIN_NORMAL, 0.5f)) {
+            assertEquals(DENORMAL, v, "IEEE gradual underflow");
+        }
+        CpuBackend.setFlushDenormals(true);
+        for (float v : probe(Float.MIN_NORMAL, 0.5f)) {
+            assertEquals(0f, v, "on again");
+        }
+    }
+
+    @Test
+    void javaArithmeticAfterANativeCallKeepsIeeeSemantics() {
+        float[] factors = {Float.MIN_NORMAL, 0.5f};
+        for (int i = 0; i < 20_000; i++) { // interpreted, then compiled: both after native calls that flushed
+            probe(Float.MIN_NORMAL, 0.5f);
+            assertEquals(DENORMAL, javaProduct(factors), "iteration " + i);
+        }
+    }
+
+    @Test
+    void kernelsFlushResultsButNotInputs() {
+        try (TensorScope scope = TensorScope.open()) {
+            Tensor x = Tensor.of(new float[] {Float.MIN_NORMAL, DENORMAL, -DENORMAL, 1f}, Shape.of(4));
+            CpuBackend cpu = CpuBackend.get();
+            float[] halved = cpu.scale(x, 0.5f).toFloatArray();
+            assertEquals(0f, halved[0], "MIN_NORMAL / 2 is a denormal result: flushed");
+            assertEquals(0f, halved[1]);
+            assertEquals(0.5f, halved[3]);
+            float[] relu = cpu.relu(x).toFloatArray();
+            assertEquals(DENORMAL, relu[1], "a denormal input is read as it is (no DAZ): ReLU passes it");
+            assertEquals(0f, relu[2]);
+            CpuBackend.setFlushDenormals(false);
+            float[] gradual = cpu.scale(x, 0.5f).toFloatArray();
+            assertEquals(DENORMAL, gradual[0], "off: IEEE");
+        }
+    }
+}
