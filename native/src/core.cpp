@@ -122,6 +122,33 @@ int sev_denormal_probe(float a, float b, float* out, int cap) {
   return n < cap - 1 ? n : cap - 1;
 }
 
+const char* sev_cpu_features(void) {
+  static std::string s = [] {
+    std::string f;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("sse4.2")) f += "sse4.2 ";
+    if (__builtin_cpu_supports("avx")) f += "avx ";
+    if (__builtin_cpu_supports("avx2")) f += "avx2 ";
+    if (__builtin_cpu_supports("fma")) f += "fma ";
+    if (__builtin_cpu_supports("avx512f")) f += "avx512f ";
+    if (__builtin_cpu_supports("avx512bw")) f += "avx512bw ";
+    if (__builtin_cpu_supports("avx512vl")) f += "avx512vl ";
+    if (__builtin_cpu_supports("avx512bf16")) f += "avx512bf16 ";
+    if (__builtin_cpu_supports("avx512vnni")) f += "avx512vnni ";
+    if (!f.empty()) f.pop_back();
+    return f;
+  }();
+  return s.c_str();
+}
+
+int sev_has_cuda_kernels(void) {
+#if SEVNET_WITH_CUDA
+  return 1;
+#else
+  return 0;
+#endif
+}
+
 int sev_sum(const float* x, int64_t n, double* out) {
   SEV_DENORMAL_SCOPE();
   double s = 0;
