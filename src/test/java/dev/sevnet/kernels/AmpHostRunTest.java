@@ -11,12 +11,14 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * The loss-scaling kernels' bodies (kernels/amp.cuh: sevc_all_finite_multi, sevc_scale_multi) run on the host,
  * against the CPU ops sev_all_finite / sev_scale_all: the same answer for every placement of an infinity or NaN,
  * the scale bit for bit.
  */
+@ExtendWith(IeeeDenormals.class)
 class AmpHostRunTest {
     static final long[] SIZES = {0, 1, 7, 16, 33, 256, 257, 4097, 65536, 65537, 100_003, 0};
     static final float[] SPECIAL = {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY,

@@ -21,6 +21,7 @@ import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * The batch-norm glue's kernel bodies in 16-bit storage (kernels/conv_bn_relu.cuh, {@code bnx_*<SevBF16>} and
@@ -49,6 +50,7 @@ import org.junit.jupiter.api.Test;
  * is +-inf, as the rounding says; a NaN input makes its channel's statistics NaN and so every y of the channel
  * (the ReLU maps NaN to 0, as sev_relu_forward does); a NaN residual only its element.
  */
+@ExtendWith(IeeeDenormals.class)
 public class BatchNormHalfHostRunTest {
     private static final float EPS = 1e-5f;
     private static final float MOMENTUM = 0.1f;

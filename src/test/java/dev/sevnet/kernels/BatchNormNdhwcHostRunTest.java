@@ -33,6 +33,7 @@ import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * The channels-last batch-norm kernels' bodies (kernels/batchnorm_ndhwc.cuh: (channel tile, split) blocks of 32
@@ -60,6 +61,7 @@ import org.junit.jupiter.api.Test;
  * <p>Stronger, bit for bit: the 16-bit bodies on 16-bit inputs are the fp32 body on the widened inputs with y /
  * dx rounded once, statistics and parameter gradients bit-identical.
  */
+@ExtendWith(IeeeDenormals.class)
 public class BatchNormNdhwcHostRunTest {
     static final float EPS = 1e-5f;
     static final float MOMENTUM = 0.1f;

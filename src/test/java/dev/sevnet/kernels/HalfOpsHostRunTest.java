@@ -21,11 +21,13 @@ import java.util.Random;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * The 16-bit kernel bodies (kernels/half_ops.cuh, sev_half.cuh) run on the host, against CpuBackend's 16-bit ops
  * and {@link Half}: bit for bit wherever the op is element-wise (widen, the same fp32 op, one rounding).
  */
+@ExtendWith(IeeeDenormals.class)
 class HalfOpsHostRunTest {
     static final CpuBackend CPU = CpuBackend.get();
 

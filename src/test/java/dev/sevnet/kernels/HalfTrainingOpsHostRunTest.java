@@ -25,6 +25,7 @@ import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * The 16-bit training glue's kernel bodies (the end of kernels/half_ops.cuh: ReLU backward, add, axpby, average pool
@@ -43,6 +44,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * NaN; the ReLU mask of a NaN y is closed (dx = +0, as sev_relu_backward). The split is a bit copy: even a signalling
  * NaN pattern comes through unchanged.
  */
+@ExtendWith(IeeeDenormals.class)
 class HalfTrainingOpsHostRunTest {
     static final CpuBackend CPU = CpuBackend.get();
 
