@@ -15,5 +15,6 @@ SEV_HD uint32_t sev_abs_bits(float x) { return sev_f32_bits(x) & 0x7fffffffu; }
 // 1 when x[i] is an infinity or a NaN, else 0
 SEV_HD int nonfinite_element(const float* x, int64_t i) { return sev_abs_bits(x[i]) >= SEV_F32_EXP_MASK ? 1 : 0; }
 
-// in place x[i] *= alpha, one rounding: bit for bit sev_axpby(alpha, x, 0, x) and sev_scale(x, alpha, x)
+// in place x[i] *= alpha, one rounding: bit for bit sev_axpby(alpha, x, 0, x) and sev_scale(x, alpha, x) (the CPU
+// kernels in IEEE mode: by default they flush denormal results, which the GPU does not)
 SEV_HD void scale_inplace_element(float* x, int64_t i, float alpha) { x[i] = alpha * x[i]; }

@@ -5,7 +5,8 @@
 // Storage: every body is templated on a storage trait of sev_half.cuh (SevF32, SevBF16, SevF16): loads widened
 // to fp32, the fp32 arithmetic of the NCDHW kernel in the same order, one rounding per store. So each result is
 // bit for bit "transpose to NCDHW, widen, the fp32 NCDHW op, round, transpose back" — except the column
-// reductions (double sums in another order: within a float rounding), which is what the host tests check.
+// reductions (double sums in another order: within a float rounding), which is what the host tests check (the CPU
+// in IEEE mode: by default its kernels flush denormal results, the GPU's do not).
 // Bit copies (transposes, concat/split) work on the raw 2- or 4-byte words (uint16_t, uint32_t), never floats,
 // so NaN payloads survive.
 #pragma once

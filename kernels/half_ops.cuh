@@ -6,7 +6,8 @@
 // fp32 arithmetic of elementwise.cuh / pooling.cuh / channels.cuh): it widens its 16-bit loads to fp32,
 // does exactly the fp32 arithmetic of the fp32 kernel, in the same order, and rounds ONCE when it stores.
 // So "widen the inputs, run the fp32 op, round the output" (what CpuBackend does for 16-bit tensors) gives
-// the same bits for every element-wise body here; the host tests (HalfOpsHostRunTest) check that.
+// the same bits for every element-wise body here; the host tests (HalfOpsHostRunTest) check that, with the CPU
+// kernels in IEEE mode (by default they flush denormal results, which the GPU does not).
 //
 // dtype codes of the C ABI: SEV_DT_F32 0, SEV_DT_BF16 1, SEV_DT_F16 2 (sev_half.cuh).
 #pragma once

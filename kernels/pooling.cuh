@@ -54,7 +54,8 @@ SEV_HD void pool_out_range(int i, int k, int st, int pd, int out, int* lo, int* 
   *hi = b < out - 1 ? b : out - 1;
 }
 // input element i of dx [N, C, T, H, W]: gathers dy/k over every window that holds it, in the
-// output order (to, ho, wo) — the order the CPU's scatter adds them, so the sums agree bit for bit;
+// output order (to, ho, wo) — the order the CPU's scatter adds them, so the sums agree bit for bit (the CPU in IEEE
+// mode: by default it flushes denormal results);
 // over dy of storage St (sev_half.cuh) widened to fp32 — the fp32 kernel and the 16-bit ones share it
 template <class St>
 SEV_HD float avgpool3d_window_grad(const typename St::storage* dy, const SevPool& p, int64_t i) {

@@ -34,9 +34,8 @@ int fail(int code, const std::string& msg) {
 
 namespace {
 std::atomic<int> g_flush_denormals{1};
-std::atomic<int> g_denormal_generation{0};  // bumped at every change of the mode
-// the mode and team size this thread's OpenMP workers were last set to
-thread_local int t_primed_generation = -1;
+// the mode this thread's OpenMP team was last set to (-1: never), and the team size then
+thread_local int t_primed_mode = -1;
 thread_local int t_primed_threads = 0;
 #ifdef SEV_HAVE_MXCSR
 constexpr unsigned kFtz = 0x8000u;  // MXCSR flush-to-zero
@@ -52,19 +51,23 @@ void prime_workers(bool flush) {
 #endif
 }  // namespace
 
-DenormalScope::DenormalScope() {
+DenormalScope::DenormalScope() : DenormalScope(g_flush_denormals.load(std::memory_order_relaxed) != 0) {}
+
+DenormalScope::DenormalScope(bool flush) {
 #ifdef SEV_HAVE_MXCSR
   saved_ = _mm_getcsr();
-  const bool flush = g_flush_denormals.load(std::memory_order_relaxed) != 0;
-  _mm_setcsr(flush ? (saved_ | kFtz) : (saved_ & ~kFtz));  // first: workers started from here inherit it
-  const int generation = g_denormal_generation.load(std::memory_order_relaxed);
+  _mm_setcsr(flush ? (saved_ | kFtz) : (saved_ & ~kFtz));  // first: workers the team starts from here inherit it
+  // The team's threads keep what they were set to. Every region of this library runs inside a scope, so a team
+  // that shrank and grows again under the same mode gets new threads in that mode from the master; a change of
+  // mode (the setting, or a host-run driver's IEEE scope after a kernel's flushing one) sets the team again.
   const int threads = omp_get_max_threads();
-  if ((t_primed_generation != generation || threads > t_primed_threads) && !omp_in_parallel()) {
+  if ((t_primed_mode != (int)flush || threads > t_primed_threads) && omp_get_level() == 0) {
     prime_workers(flush);
-    t_primed_generation = generation;
+    t_primed_mode = (int)flush;
     t_primed_threads = threads;
   }
 #else
+  (void)flush;
   saved_ = 0;
 #endif
 }
@@ -92,7 +95,6 @@ int sev_get_num_threads(void) { return omp_get_max_threads(); }
 
 int sev_set_flush_denormals(int on) {
   sev::g_flush_denormals.store(on != 0 ? 1 : 0);
-  sev::g_denormal_generation.fetch_add(1);
   return SEV_OK;
 }
 

@@ -9,17 +9,21 @@ int fail(int code, const std::string& msg);
 
 // Denormal results (|x| < 2^-126 in fp32) cost the x86 cores a microcode assist per instruction: once a training
 // step's gradients have shrunk towards zero (a fitted batch, late epochs), its backward convolutions ran 10x slower
-// (SEVNet-G8 at 2x32x32: conv3dBackwardData 3.1 ms a call instead of 0.3). Every C ABI entry point that computes in
+// (SEVNet-G8 at 2x32x32: conv3dBackwardData 3.0 ms a call instead of 0.33). Every C ABI entry point that computes in
 // floating point opens a DenormalScope first: while it lives, results that would be denormal are flushed to zero
-// (MXCSR.FTZ — TensorFlow's ScopedFlushDenormal around every op, torch.set_flush_denormal). Inputs are read as they
-// are (no DAZ), so a comparison (a ReLU mask of a tiny positive value) and a conversion keep their exact meaning.
-// The calling thread's MXCSR comes back when the scope closes (a Java thread must not return with FTZ set); the
-// OpenMP workers of the thread's team are set once per mode and team size (prime_workers in core.cpp), and threads
-// the team starts later inherit the flag from the thread that starts them, inside a scope. sev_set_flush_denormals(0)
-// turns it off (IEEE gradual underflow). A no-op off x86.
+// (MXCSR.FTZ; TensorFlow flushes around every op, with DAZ too, and torch.set_flush_denormal sets both). No DAZ here:
+// a denormal input is not read as zero, so comparisons and selects (a ReLU of a tiny positive value) and the 16-bit
+// conversions (integer bit operations) keep their exact meaning; arithmetic on it gives a flushed result only where
+// that result is denormal. The calling thread's MXCSR comes back when the scope closes (a Java thread must not
+// return with FTZ set). The OpenMP team's threads are set when the mode or the team size changes and keep that
+// state between calls, so every OpenMP region of this library must run inside a scope: the host-run drivers of the
+// GPU kernels (kernels_hostrun.cpp, hostrun_*.cpp) open SEV_IEEE_SCOPE, since the GPU kernels never flush.
+// sev_set_flush_denormals(0) turns flushing off (IEEE gradual underflow). A no-op off x86. Assumes libgomp's team
+// per calling thread.
 class DenormalScope {
  public:
-  DenormalScope();
+  DenormalScope();                    // the library's mode
+  explicit DenormalScope(bool flush);  // this mode, whatever the setting
   ~DenormalScope();
   DenormalScope(const DenormalScope&) = delete;
   DenormalScope& operator=(const DenormalScope&) = delete;
@@ -45,3 +49,5 @@ struct ConvParams {
 
 // The first statement of every floating-point C ABI entry point.
 #define SEV_DENORMAL_SCOPE() ::sev::DenormalScope sev_denormal_scope_
+// The first statement of every host-run driver of a GPU kernel: IEEE gradual underflow, as the device computes.
+#define SEV_IEEE_SCOPE() ::sev::DenormalScope sev_denormal_scope_(false)

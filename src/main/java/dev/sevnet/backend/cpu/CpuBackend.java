@@ -41,9 +41,10 @@ public final class CpuBackend implements Backend {
      * Whether the native kernels flush denormal results to zero (default true; system property
      * {@code sevnet.flushDenormals=false} at start-up, or this method, for IEEE gradual underflow). Why: on x86 every
      * instruction that makes a denormal (|x| < 2^-126) takes a microcode assist, and a training step whose gradients
-     * have shrunk towards zero ran its backward convolutions 10x slower. Only results are flushed, never inputs, and
-     * only inside the native kernels: Java's own arithmetic keeps IEEE semantics. TensorFlow flushes around every op;
-     * PyTorch offers {@code torch.set_flush_denormal}. The GPU kernels are unaffected.
+     * have shrunk towards zero ran its backward convolutions 10x slower. Results only (FTZ, no DAZ): a denormal input
+     * is compared and converted as it is. Only inside the native kernels: Java's own arithmetic keeps IEEE semantics.
+     * TensorFlow flushes around every op (FTZ and DAZ); PyTorch offers {@code torch.set_flush_denormal}. The GPU
+     * kernels never flush, so a bit-for-bit comparison with them at denormal values wants this off.
      */
     public static void setFlushDenormals(boolean flush) {
         NativeCore.sev_set_flush_denormals(flush ? 1 : 0);

@@ -14,7 +14,8 @@ import org.bytedeco.javacpp.annotation.Platform;
 public final class NativeCore {
     static {
         Loader.load();
-        if (!Boolean.parseBoolean(System.getProperty("sevnet.flushDenormals", "true"))) {
+        String flush = System.getProperty("sevnet.flushDenormals");
+        if (flush != null && flush.trim().matches("(?i)false|0|off|no")) {
             sev_set_flush_denormals(0);
         }
     }

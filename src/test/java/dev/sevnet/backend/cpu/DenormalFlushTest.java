@@ -13,25 +13,28 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The native kernels flush denormal results to zero (MXCSR.FTZ, {@link CpuBackend#setFlushDenormals}): on the calling
- * thread and on every thread of its OpenMP team, inside the call only — Java's own arithmetic after the call still
- * underflows gradually — and never inputs (a ReLU passes a denormal input through). Off, the kernels underflow
- * gradually too.
+ * thread and on every thread of its OpenMP team; the calling thread's state comes back on return — Java's own
+ * arithmetic after the call still underflows gradually — and inputs are not read as zero (a ReLU passes a denormal
+ * input through). Off, the kernels underflow gradually too; the host-run drivers of the GPU kernels always do.
  */
 class DenormalFlushTest {
     /** 2^-127: a denormal, the product of the two probe factors. */
     static final float DENORMAL = Float.MIN_NORMAL / 2;
-    static int threadsBefore;
+    private int threadsBefore;
+    private boolean flushBefore;
 
     @BeforeEach
-    void twoThreads() {
-        assumeTrue(System.getProperty("os.arch").matches("amd64|x86_64"), "MXCSR is x86's");
+    void twoThreadsFlushing() {
         threadsBefore = CpuBackend.numThreads();
+        flushBefore = CpuBackend.flushDenormals();
+        assumeTrue(System.getProperty("os.arch").matches("amd64|x86_64"), "MXCSR is x86's");
         CpuBackend.setNumThreads(2);
+        CpuBackend.setFlushDenormals(true);
     }
 
     @AfterEach
     void restore() {
-        CpuBackend.setFlushDenormals(true);
+        CpuBackend.setFlushDenormals(flushBefore);
         CpuBackend.setNumThreads(threadsBefore);
     }
 
@@ -52,7 +55,9 @@ class DenormalFlushTest {
 
     @Test
     void onByDefaultOnEveryThreadOfTheTeam() {
-        assertTrue(CpuBackend.flushDenormals(), "the default");
+        if (System.getProperty("sevnet.flushDenormals") == null) {
+            assertTrue(flushBefore, "the default");
+        }
         for (float v : probe(Float.MIN_NORMAL, 0.5f)) {
             assertEquals(0f, v, "flushed on every thread");
         }
@@ -81,6 +86,35 @@ class DenormalFlushTest {
         for (int i = 0; i < 20_000; i++) { // interpreted, then compiled: both after native calls that flushed
             probe(Float.MIN_NORMAL, 0.5f);
             assertEquals(DENORMAL, javaProduct(factors), "iteration " + i);
+        }
+    }
+
+    /**
+     * The host-run drivers of the GPU kernels compute as the device does, in IEEE gradual underflow, on every thread of
+     * the team — also right after a kernel that flushed (the team's threads keep their MXCSR between calls) — and a
+     * kernel after them flushes again on every thread.
+     */
+    @Test
+    void hostRunDriversNeverFlushAndKernelsAfterThemDo() {
+        int n = 1 << 16; // large enough to be split across the team
+        float[] v = new float[n];
+        java.util.Arrays.fill(v, Float.MIN_NORMAL);
+        try (TensorScope scope = TensorScope.open()) {
+            Tensor x = Tensor.of(v, Shape.of(n));
+            Tensor y = Tensor.empty(Shape.of(n));
+            CpuBackend cpu = CpuBackend.get();
+            for (int round = 0; round < 2; round++) {
+                cpu.scale(x, 0.5f).close(); // a flushing kernel first: the team is set to flush
+                assertEquals(0, NativeCore.sev_hostrun_scale(x.address(), 0.5f, y.address(), n));
+                float[] got = y.toFloatArray();
+                for (int i = 0; i < n; i++) {
+                    assertEquals(DENORMAL, got[i], "host-run element " + i + " (round " + round + ")");
+                }
+                float[] flushed = cpu.scale(x, 0.5f).toFloatArray();
+                for (int i = 0; i < n; i++) {
+                    assertEquals(0f, flushed[i], "kernel element " + i + " after a host-run call (round " + round + ")");
+                }
+            }
         }
     }
 
