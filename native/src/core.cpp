@@ -34,9 +34,8 @@ int fail(int code, const std::string& msg) {
 
 namespace {
 std::atomic<int> g_flush_denormals{1};
-// the mode this thread's OpenMP team was last set to (-1: never), and the team size then
+// the mode of this thread's last scope (-1: none yet): its OpenMP team, if it has one, is in that mode
 thread_local int t_primed_mode = -1;
-thread_local int t_primed_threads = 0;
 #ifdef SEV_HAVE_MXCSR
 constexpr unsigned kFtz = 0x8000u;  // MXCSR flush-to-zero
 
@@ -57,14 +56,14 @@ DenormalScope::DenormalScope(bool flush) {
 #ifdef SEV_HAVE_MXCSR
   saved_ = _mm_getcsr();
   _mm_setcsr(flush ? (saved_ | kFtz) : (saved_ & ~kFtz));  // first: workers the team starts from here inherit it
-  // The team's threads keep what they were set to. Every region of this library runs inside a scope, so a team
-  // that shrank and grows again under the same mode gets new threads in that mode from the master; a change of
-  // mode (the setting, or a host-run driver's IEEE scope after a kernel's flushing one) sets the team again.
-  const int threads = omp_get_max_threads();
-  if ((t_primed_mode != (int)flush || threads > t_primed_threads) && omp_get_level() == 0) {
-    prime_workers(flush);
+  // A team's threads start with the MXCSR of the thread that starts them, and keep what they are set to. Every
+  // region of this library runs inside a scope, so a team started (or grown again after shrinking) under one mode
+  // is in that mode: nothing to do while the mode stays. Only a change of mode on this thread — the setting, or a
+  // host-run driver's IEEE scope after a kernel's flushing one — sets the existing team again. (Priming on a thread's
+  // first call instead gave every Java thread that ever calls in, the data loaders' included, a team of its own.)
+  if (omp_get_level() == 0) {
+    if (t_primed_mode != -1 && t_primed_mode != (int)flush) prime_workers(flush);
     t_primed_mode = (int)flush;
-    t_primed_threads = threads;
   }
 #else
   (void)flush;
