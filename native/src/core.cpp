@@ -34,35 +34,46 @@ int fail(int code, const std::string& msg) {
 
 namespace {
 std::atomic<int> g_flush_denormals{1};
-// the mode of this thread's last scope (-1: none yet): its OpenMP team, if it has one, is in that mode
+// the mode of this thread's last scope at nesting level 0 (-1: none yet): its OpenMP team, if any, is in that mode
 thread_local int t_primed_mode = -1;
+thread_local int t_depth = 0, t_mode = 0;  // open scopes on this thread, the outermost one's mode
 #ifdef SEV_HAVE_MXCSR
-constexpr unsigned kFtz = 0x8000u;  // MXCSR flush-to-zero
+constexpr unsigned kFtz = 0x8000u;   // MXCSR flush-to-zero
+constexpr unsigned kIeee = 0x1F80u;  // every exception masked, round to nearest, no DAZ, no FTZ: the x86-64 default
+// absolute values, so a caller's other MXCSR bits (DAZ, rounding) never reach the master and not the workers
+unsigned csr_for(bool flush) { return flush ? (kIeee | kFtz) : kIeee; }
 
-// every thread of a team of this thread's size sets its own MXCSR (the master's is restored by its scope)
+// every thread of a team of this thread's size sets its MXCSR (the master's is restored by its scope)
 void prime_workers(bool flush) {
 #pragma omp parallel
-  {
-    const unsigned c = _mm_getcsr();
-    _mm_setcsr(flush ? (c | kFtz) : (c & ~kFtz));
-  }
+  _mm_setcsr(csr_for(flush));
 }
 #endif
 }  // namespace
 
-DenormalScope::DenormalScope() : DenormalScope(g_flush_denormals.load(std::memory_order_relaxed) != 0) {}
+// A nested scope keeps the outermost one's mode: a setting changed by another thread in between does not split a
+// call between master and workers.
+DenormalScope::DenormalScope()
+    : DenormalScope(t_depth > 0 ? t_mode != 0 : g_flush_denormals.load(std::memory_order_relaxed) != 0) {}
 
 DenormalScope::DenormalScope(bool flush) {
 #ifdef SEV_HAVE_MXCSR
   saved_ = _mm_getcsr();
-  _mm_setcsr(flush ? (saved_ | kFtz) : (saved_ & ~kFtz));  // first: workers the team starts from here inherit it
-  // A team's threads start with the MXCSR of the thread that starts them, and keep what they are set to. Every
-  // region of this library runs inside a scope, so a team started (or grown again after shrinking) under one mode
-  // is in that mode: nothing to do while the mode stays. Only a change of mode on this thread — the setting, or a
-  // host-run driver's IEEE scope after a kernel's flushing one — sets the existing team again. (Priming on a thread's
-  // first call instead gave every Java thread that ever calls in, the data loaders' included, a team of its own.)
-  if (omp_get_level() == 0) {
-    if (t_primed_mode != -1 && t_primed_mode != (int)flush) prime_workers(flush);
+  _mm_setcsr(csr_for(flush));  // first: workers the team starts from here inherit it
+  if (t_depth++ == 0) t_mode = flush;
+  // A team's threads start with the MXCSR of the thread that starts them (libgomp starts them from the team's
+  // master; a smaller team's surplus threads exit), and keep what they are set to. Every region of this library runs
+  // inside a scope, so a team started (or grown again) under one mode is in that mode: nothing to do while the mode
+  // stays. A change of mode on this thread — the setting, or a host-run driver's IEEE scope after a kernel's
+  // flushing one — sets the existing team again. On a thread's first scope, a team made before it by another OpenMP
+  // user of the process (in another mode) is let go instead: the next region starts its threads from here. (Priming
+  // on a thread's first call would give every Java thread that ever calls in, the data loaders' included, a team.)
+  if (omp_get_level() == 0 && t_primed_mode != (int)flush) {
+    if (t_primed_mode == -1) {
+      omp_pause_resource(omp_pause_soft, omp_get_initial_device());
+    } else {
+      prime_workers(flush);
+    }
     t_primed_mode = (int)flush;
   }
 #else
@@ -73,6 +84,7 @@ DenormalScope::DenormalScope(bool flush) {
 
 DenormalScope::~DenormalScope() {
 #ifdef SEV_HAVE_MXCSR
+  --t_depth;
   _mm_setcsr(saved_);
 #endif
 }

@@ -15,8 +15,9 @@ int fail(int code, const std::string& msg);
 // a denormal input is not read as zero, so comparisons and selects (a ReLU of a tiny positive value) and the 16-bit
 // conversions (integer bit operations) keep their exact meaning; arithmetic on it gives a flushed result only where
 // that result is denormal. The calling thread's MXCSR comes back when the scope closes (a Java thread must not
-// return with FTZ set). The OpenMP team's threads take the mode from the thread that starts them and keep it
-// between calls; a change of mode on a thread sets its team again. So every OpenMP region of this library must run
+// return with FTZ set); its team's threads keep the mode between calls (another OpenMP user of the process running a
+// region on that thread later would find them flushing). Team threads take the mode from the thread that starts
+// them; a change of mode on a thread sets its team again. So every OpenMP region of this library must run
 // inside a scope: the host-run drivers of the GPU kernels (kernels_hostrun.cpp, hostrun_*.cpp) open SEV_IEEE_SCOPE,
 // since the GPU kernels never flush.
 // sev_set_flush_denormals(0) turns flushing off (IEEE gradual underflow). A no-op off x86. Assumes libgomp's team

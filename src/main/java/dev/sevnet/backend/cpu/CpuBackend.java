@@ -28,7 +28,10 @@ public final class CpuBackend implements Backend {
         return INSTANCE;
     }
 
-    /** Bounds the native thread pool ({@code <= 0}: all cores). */
+    /**
+     * Bounds the native thread pool ({@code <= 0}: all cores) of the calling thread's native calls: OpenMP keeps the
+     * setting per thread, so a thread that never calls this (a data loader's) uses all cores.
+     */
     public static void setNumThreads(int n) {
         NativeCore.sev_set_num_threads(n);
     }
