@@ -7,7 +7,7 @@
  *    the caller has to free. Java validates every shape before calling: these functions trust
  *    their arguments.
  *  - Functions that produce a gradient *overwrite* their output (autograd accumulates in Java).
- *  - Multi-threaded with OpenMP; sev_set_num_threads() bounds the pool.
+ *  - Multi-threaded with OpenMP; sev_set_num_threads() bounds the team of every calling thread.
  *  - Return value (int): 0 on success, a negative SEV_E* code otherwise (see sev_last_error()).
  */
 #ifndef SEVNET_H
@@ -27,7 +27,9 @@ extern "C" {
 /* ---- library ---- */
 const char* sev_version(void);
 const char* sev_last_error(void);          /* thread-local message of the last failure */
-int sev_set_num_threads(int n);            /* <= 0: all cores */
+/* Team size of every thread's native calls from now on (each thread takes it at its next call); <= 0: all cores.
+ * get: that setting, or OpenMP's default for the calling thread before any set. */
+int sev_set_num_threads(int n);
 int sev_get_num_threads(void);
 /* Denormal results flushed to zero (MXCSR.FTZ) inside every floating-point entry point, on the calling thread and
  * its OpenMP team: 1 (the default) flush, 0 IEEE gradual underflow. Inputs are never read as zero (no DAZ). The

@@ -70,7 +70,7 @@ inline void locate(const std::vector<int64_t>& first, const int64_t* sizes, int6
 extern "C" {
 
 int sev_all_finite(const float* const* ptrs, const int64_t* sizes, int count) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   std::vector<int64_t> first;
   int64_t elements = 0;
   const int rc = plan(ptrs, sizes, count, "all_finite", first, elements);
@@ -93,7 +93,7 @@ int sev_all_finite(const float* const* ptrs, const int64_t* sizes, int count) {
 }
 
 int sev_scale_all(float* const* ptrs, const int64_t* sizes, int count, float alpha) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   std::vector<int64_t> first;
   int64_t elements = 0;
   const int rc = plan(ptrs, sizes, count, "scale_all", first, elements);

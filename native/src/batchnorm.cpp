@@ -10,7 +10,7 @@ extern "C" {
 int sev_batchnorm_train_forward(const float* x, const float* gamma, const float* beta, float* y, float* save_mean,
                                 float* save_invstd, float* running_mean, float* running_var, int64_t N, int64_t C,
                                 int64_t S, float eps, float momentum) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   const int64_t count = N * S;
   if (count <= 1) return sev::fail(SEV_EINVAL, "batch norm in training mode needs more than one value per channel");
 #pragma omp parallel for schedule(dynamic, 1)
@@ -52,7 +52,7 @@ int sev_batchnorm_train_forward(const float* x, const float* gamma, const float*
 int sev_batchnorm_eval_forward(const float* x, const float* gamma, const float* beta, const float* running_mean,
                                const float* running_var, float* y, int64_t N, int64_t C, int64_t S, float eps,
                                int relu) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
 #pragma omp parallel for schedule(static) collapse(2)
   for (int64_t n = 0; n < N; n++) {
     for (int64_t c = 0; c < C; c++) {
@@ -79,7 +79,7 @@ int sev_batchnorm_eval_forward(const float* x, const float* gamma, const float* 
 int sev_batchnorm_backward(const float* x, const float* dy, const float* gamma, const float* save_mean,
                            const float* save_invstd, float* dx, float* dgamma, float* dbeta, int64_t N, int64_t C,
                            int64_t S) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   const double count = (double)N * S;
 #pragma omp parallel for schedule(dynamic, 1)
   for (int64_t c = 0; c < C; c++) {

@@ -76,7 +76,7 @@ int sev_batchnorm_act_train_forward_bf16(const uint16_t* x, const uint16_t* resi
                                          const float* beta, uint16_t* y, float* save_mean, float* save_invstd,
                                          float* running_mean, float* running_var, int64_t N, int64_t C, int64_t S,
                                          float eps, float momentum, int relu) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   return act_train_forward<SevBF16>(x, residual, gamma, beta, y, save_mean, save_invstd, running_mean, running_var, N,
                                     C, S, eps, momentum, relu);
 }
@@ -84,20 +84,20 @@ int sev_batchnorm_act_train_forward_f16(const uint16_t* x, const uint16_t* resid
                                         const float* beta, uint16_t* y, float* save_mean, float* save_invstd,
                                         float* running_mean, float* running_var, int64_t N, int64_t C, int64_t S,
                                         float eps, float momentum, int relu) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   return act_train_forward<SevF16>(x, residual, gamma, beta, y, save_mean, save_invstd, running_mean, running_var, N,
                                    C, S, eps, momentum, relu);
 }
 int sev_batchnorm_act_backward_bf16(const uint16_t* x, const uint16_t* y, const uint16_t* dy, const float* gamma,
                                     const float* save_mean, const float* save_invstd, uint16_t* dx, float* dgamma,
                                     float* dbeta, uint16_t* dresidual, int64_t N, int64_t C, int64_t S) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   return act_backward<SevBF16>(x, y, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta, dresidual, N, C, S);
 }
 int sev_batchnorm_act_backward_f16(const uint16_t* x, const uint16_t* y, const uint16_t* dy, const float* gamma,
                                    const float* save_mean, const float* save_invstd, uint16_t* dx, float* dgamma,
                                    float* dbeta, uint16_t* dresidual, int64_t N, int64_t C, int64_t S) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   return act_backward<SevF16>(x, y, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta, dresidual, N, C, S);
 }
 

@@ -136,7 +136,7 @@ extern "C" {
 int sev_bn_act_train_forward_ndhwc_f32(const float* x, const float* residual, const float* gamma, const float* beta,
                                        float* y, float* save_mean, float* save_invstd, float* running_mean,
                                        float* running_var, int64_t M, int64_t C, float eps, float momentum, int relu) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   return train_forward_f32(x, residual, gamma, beta, y, save_mean, save_invstd, running_mean, running_var, M, C, eps,
                            momentum, relu);
 }
@@ -144,7 +144,7 @@ int sev_bn_act_train_forward_ndhwc_bf16(const uint16_t* x, const uint16_t* resid
                                         const float* beta, uint16_t* y, float* save_mean, float* save_invstd,
                                         float* running_mean, float* running_var, int64_t M, int64_t C, float eps,
                                         float momentum, int relu) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   return train_forward_16<Bf16Ref>(x, residual, gamma, beta, y, save_mean, save_invstd, running_mean, running_var, M,
                                    C, eps, momentum, relu);
 }
@@ -152,31 +152,31 @@ int sev_bn_act_train_forward_ndhwc_f16(const uint16_t* x, const uint16_t* residu
                                        const float* beta, uint16_t* y, float* save_mean, float* save_invstd,
                                        float* running_mean, float* running_var, int64_t M, int64_t C, float eps,
                                        float momentum, int relu) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   return train_forward_16<F16Ref>(x, residual, gamma, beta, y, save_mean, save_invstd, running_mean, running_var, M, C,
                                   eps, momentum, relu);
 }
 int sev_bn_act_backward_ndhwc_f32(const float* x, const float* y, const float* dy, const float* gamma,
                                   const float* save_mean, const float* save_invstd, float* dx, float* dgamma,
                                   float* dbeta, float* dresidual, int64_t M, int64_t C) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   return backward_f32(x, y, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta, dresidual, M, C);
 }
 int sev_bn_act_backward_ndhwc_bf16(const uint16_t* x, const uint16_t* y, const uint16_t* dy, const float* gamma,
                                    const float* save_mean, const float* save_invstd, uint16_t* dx, float* dgamma,
                                    float* dbeta, uint16_t* dresidual, int64_t M, int64_t C) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   return backward_16<Bf16Ref>(x, y, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta, dresidual, M, C);
 }
 int sev_bn_act_backward_ndhwc_f16(const uint16_t* x, const uint16_t* y, const uint16_t* dy, const float* gamma,
                                   const float* save_mean, const float* save_invstd, uint16_t* dx, float* dgamma,
                                   float* dbeta, uint16_t* dresidual, int64_t M, int64_t C) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   return backward_16<F16Ref>(x, y, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta, dresidual, M, C);
 }
 int sev_batchnorm_eval_ndhwc_f32(const float* x, const float* gamma, const float* beta, const float* running_mean,
                                  const float* running_var, float* y, int64_t M, int64_t C, float eps, int relu) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   if (int rc = check(M, C)) return rc;
   const std::vector<float> xt = to_cm_f32(x, M, C);
   std::vector<float> yt((size_t)(M * C));
@@ -188,12 +188,12 @@ int sev_batchnorm_eval_ndhwc_f32(const float* x, const float* gamma, const float
 }
 int sev_batchnorm_eval_ndhwc_bf16(const uint16_t* x, const float* gamma, const float* beta, const float* running_mean,
                                   const float* running_var, uint16_t* y, int64_t M, int64_t C, float eps, int relu) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   return eval_16<SevBF16>(x, gamma, beta, running_mean, running_var, y, M, C, eps, relu);
 }
 int sev_batchnorm_eval_ndhwc_f16(const uint16_t* x, const float* gamma, const float* beta, const float* running_mean,
                                  const float* running_var, uint16_t* y, int64_t M, int64_t C, float eps, int relu) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   return eval_16<SevF16>(x, gamma, beta, running_mean, running_var, y, M, C, eps, relu);
 }
 

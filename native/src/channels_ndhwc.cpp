@@ -60,21 +60,21 @@ void from_ncdhw(const std::vector<float>& v, void* y, int dtype, int64_t N, int6
 extern "C" {
 
 int sev_ncdhw_to_ndhwc_u16(const uint16_t* x, uint16_t* y, int64_t N, int64_t C, int64_t S) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   REF_CHECK("ncdhw_to_ndhwc_u16", cl_check_sizes(N, C, S));
   transpose_ref(x, y, N, C, S);
   return SEV_OK;
 }
 
 int sev_ndhwc_to_ncdhw_u16(const uint16_t* x, uint16_t* y, int64_t N, int64_t C, int64_t S) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   REF_CHECK("ndhwc_to_ncdhw_u16", cl_check_sizes(N, C, S));
   transpose_ref(x, y, N, S, C);
   return SEV_OK;
 }
 
 int sev_bias_act_ndhwc(void* y, const float* bias, const void* residual, int64_t M, int64_t C, int relu, int dtype) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   const char* what = "bias_act_ndhwc";
   REF_CHECK(what, cl_check_dtype(dtype));
   REF_CHECK(what, cl_check_sizes(M, C, 0));
@@ -96,7 +96,7 @@ int sev_bias_act_ndhwc(void* y, const float* bias, const void* residual, int64_t
 
 int sev_channel_scale_ndhwc_forward(const void* x, const float* g, void* y, int64_t N, int64_t C, int64_t S,
                                     int dtype) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   const char* what = "channel_scale_ndhwc_forward";
   REF_CHECK(what, cl_check_dtype(dtype));
   REF_CHECK(what, cl_check_sizes(N, C, S));
@@ -111,7 +111,7 @@ int sev_channel_scale_ndhwc_forward(const void* x, const float* g, void* y, int6
 
 int sev_channel_scale_ndhwc_backward(const float* x, const float* g, const float* dy, float* dx, float* dg, int64_t N,
                                      int64_t C, int64_t S) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   const char* what = "channel_scale_ndhwc_backward";
   REF_CHECK(what, cl_check_sizes(N, C, S));
   if (N * C == 0) return SEV_OK;
@@ -124,7 +124,7 @@ int sev_channel_scale_ndhwc_backward(const float* x, const float* g, const float
 }
 
 int sev_global_avgpool_ndhwc_forward(const void* x, float* y, int64_t N, int64_t C, int64_t S, int dtype) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   const char* what = "global_avgpool_ndhwc_forward";
   REF_CHECK(what, cl_check_dtype(dtype));
   REF_CHECK(what, cl_check_sizes(N, C, S));
@@ -136,7 +136,7 @@ int sev_global_avgpool_ndhwc_forward(const void* x, float* y, int64_t N, int64_t
 }
 
 int sev_global_avgpool_ndhwc_backward(const float* dy, void* dx, int64_t N, int64_t C, int64_t S, int dtype) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   const char* what = "global_avgpool_ndhwc_backward";
   REF_CHECK(what, cl_check_dtype(dtype));
   REF_CHECK(what, cl_check_sizes(N, C, S));
@@ -150,7 +150,7 @@ int sev_global_avgpool_ndhwc_backward(const float* dy, void* dx, int64_t N, int6
 
 int sev_concat_channels_ndhwc(const void* a, const void* b, void* y, int64_t M, int64_t Ca, int64_t Cb,
                               int elem_bytes) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   const char* what = "concat_channels_ndhwc";
   REF_CHECK(what, cl_check_sizes(M, Ca, Cb));
   REF_CHECK(what, cl_check_elem(elem_bytes));
@@ -175,7 +175,7 @@ int sev_concat_channels_ndhwc(const void* a, const void* b, void* y, int64_t M, 
 }
 
 int sev_split_channels_ndhwc(const void* y, void* a, void* b, int64_t M, int64_t Ca, int64_t Cb, int elem_bytes) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   const char* what = "split_channels_ndhwc";
   REF_CHECK(what, cl_check_sizes(M, Ca, Cb));
   REF_CHECK(what, cl_check_elem(elem_bytes));
@@ -198,7 +198,7 @@ int sev_split_channels_ndhwc(const void* y, void* a, void* b, int64_t M, int64_t
 }
 
 int sev_avgpool3d_ndhwc_forward(const void* x, void* y, const int* p, int dtype) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   const char* what = "avgpool3d_ndhwc_forward";
   REF_CHECK(what, cl_check_dtype(dtype));
   REF_CHECK(what, cl_check_pool(p));
@@ -214,7 +214,7 @@ int sev_avgpool3d_ndhwc_forward(const void* x, void* y, const int* p, int dtype)
 }
 
 int sev_avgpool3d_ndhwc_backward(const void* dy, void* dx, const int* p, int dtype) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   const char* what = "avgpool3d_ndhwc_backward";
   REF_CHECK(what, cl_check_dtype(dtype));
   REF_CHECK(what, cl_check_pool(p));

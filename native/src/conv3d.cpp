@@ -952,7 +952,7 @@ void gen_backward_weight(const float* x, const float* dy, float* dw, const ConvP
 extern "C" {
 
 int sev_conv3d_forward(const float* x, const float* w, const float* bias, float* y, const int* pp, int relu) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   const sev::ConvParams p(pp);
   if (p.out_spatial() == 0 || p.N == 0 || p.Cout == 0) return SEV_OK;
   if (sev::is_pointwise(p)) {
@@ -969,7 +969,7 @@ int sev_conv3d_forward(const float* x, const float* w, const float* bias, float*
 
 int sev_conv3d_forward_residual(const float* x, const float* w, const float* bias, const float* res, float* y,
                                 const int* pp, int relu) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   const sev::ConvParams p(pp);
   if (p.out_spatial() == 0 || p.N == 0 || p.Cout == 0) return SEV_OK;
   if (sev::is_pointwise(p)) {
@@ -990,14 +990,14 @@ int sev_conv3d_forward_residual(const float* x, const float* w, const float* bia
 
 int sev_conv3d_forward_reference(const float* x, const float* w, const float* bias, float* y, const int* pp,
                                  int relu) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   const sev::ConvParams p(pp);
   sev::ref_forward(x, w, bias, y, p, relu);
   return SEV_OK;
 }
 
 int sev_conv3d_backward_data(const float* dy, const float* w, float* dx, const int* pp) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   const sev::ConvParams p(pp);
   if (p.in_spatial() == 0 || p.N == 0 || p.Cin == 0) return SEV_OK;
   if (sev::is_pointwise(p))
@@ -1012,7 +1012,7 @@ int sev_conv3d_backward_data(const float* dy, const float* w, float* dx, const i
 }
 
 int sev_conv3d_backward_weight(const float* x, const float* dy, float* dw, const int* pp) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   const sev::ConvParams p(pp);
   if (p.Cout == 0) return SEV_OK;
   if (p.N == 0 || p.out_spatial() == 0) {

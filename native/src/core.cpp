@@ -37,6 +37,11 @@ std::atomic<int> g_flush_denormals{1};
 // the mode of this thread's last scope at nesting level 0 (-1: none yet): its OpenMP team, if any, is in that mode
 thread_local int t_primed_mode = -1;
 thread_local int t_depth = 0, t_mode = 0;  // open scopes on this thread, the outermost one's mode
+// sev_set_num_threads' value (0: never set, OpenMP's default), and the value this thread's OpenMP setting has: OpenMP
+// keeps the team size per thread, so a Java thread other than the one that set it (a data loader, a request worker,
+// a user's executor) would otherwise run every kernel on all cores
+std::atomic<int> g_num_threads{0};
+thread_local int t_num_threads = 0;
 #ifdef SEV_HAVE_MXCSR
 constexpr unsigned kFtz = 0x8000u;   // MXCSR flush-to-zero
 constexpr unsigned kIeee = 0x1F80u;  // every exception masked, round to nearest, no DAZ, no FTZ: the x86-64 default
@@ -53,10 +58,15 @@ void prime_workers(bool flush) {
 
 // A nested scope keeps the outermost one's mode: a setting changed by another thread in between does not split a
 // call between master and workers.
-DenormalScope::DenormalScope()
-    : DenormalScope(t_depth > 0 ? t_mode != 0 : g_flush_denormals.load(std::memory_order_relaxed) != 0) {}
+CallScope::CallScope()
+    : CallScope(t_depth > 0 ? t_mode != 0 : g_flush_denormals.load(std::memory_order_relaxed) != 0) {}
 
-DenormalScope::DenormalScope(bool flush) {
+CallScope::CallScope(bool flush) {
+  const int threads = g_num_threads.load(std::memory_order_relaxed);
+  if (threads > 0 && threads != t_num_threads && omp_get_level() == 0) {
+    omp_set_num_threads(threads);
+    t_num_threads = threads;
+  }
 #ifdef SEV_HAVE_MXCSR
   saved_ = _mm_getcsr();
   _mm_setcsr(csr_for(flush));  // first: workers the team starts from here inherit it
@@ -82,7 +92,7 @@ DenormalScope::DenormalScope(bool flush) {
 #endif
 }
 
-DenormalScope::~DenormalScope() {
+CallScope::~CallScope() {
 #ifdef SEV_HAVE_MXCSR
   --t_depth;
   _mm_setcsr(saved_);
@@ -98,11 +108,16 @@ const char* sev_last_error(void) { return g_last_error.c_str(); }
 
 int sev_set_num_threads(int n) {
   if (n <= 0) n = omp_get_num_procs();
+  sev::g_num_threads.store(n);  // every thread's next call takes it (CallScope)
   omp_set_num_threads(n);
+  sev::t_num_threads = n;
   return SEV_OK;
 }
 
-int sev_get_num_threads(void) { return omp_get_max_threads(); }
+int sev_get_num_threads(void) {
+  const int n = sev::g_num_threads.load();
+  return n > 0 ? n : omp_get_max_threads();
+}
 
 int sev_set_flush_denormals(int on) {
   sev::g_flush_denormals.store(on != 0 ? 1 : 0);
@@ -119,7 +134,7 @@ int sev_get_flush_denormals(void) {
 
 int sev_denormal_probe(float a, float b, float* out, int cap) {
   if (!out || cap < 1) return sev::fail(SEV_EINVAL, "denormal probe: out must hold at least one value");
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   volatile float x = a, y = b;  // not folded at compile time: the product is computed here, under the scope
   out[0] = x * y;
   int n = 0;
@@ -163,7 +178,7 @@ int sev_has_cuda_kernels(void) {
 }
 
 int sev_sum(const float* x, int64_t n, double* out) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   double s = 0;
 #pragma omp parallel for reduction(+ : s) schedule(static)
   for (int64_t i = 0; i < n; i++) s += x[i];

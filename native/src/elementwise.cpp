@@ -14,14 +14,14 @@ constexpr int64_t kParallelMin = 1 << 15;
 extern "C" {
 
 int sev_relu_forward(const float* x, float* y, int64_t n) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
 #pragma omp parallel for simd schedule(static) if (n > kParallelMin)
   for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.f ? x[i] : 0.f;
   return SEV_OK;
 }
 
 int sev_relu_backward(const float* y, const float* dy, float* dx, int64_t n) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
 #pragma omp parallel for simd schedule(static) if (n > kParallelMin)
   for (int64_t i = 0; i < n; i++) {
     // load dy unconditionally: a load under the condition kept GCC from vectorizing (it was a
@@ -33,14 +33,14 @@ int sev_relu_backward(const float* y, const float* dy, float* dx, int64_t n) {
 }
 
 int sev_add(const float* a, const float* b, float* y, int64_t n) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
 #pragma omp parallel for simd schedule(static) if (n > kParallelMin)
   for (int64_t i = 0; i < n; i++) y[i] = a[i] + b[i];
   return SEV_OK;
 }
 
 int sev_add_relu(const float* a, const float* b, float* y, int64_t n) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
 #pragma omp parallel for simd schedule(static) if (n > kParallelMin)
   for (int64_t i = 0; i < n; i++) {
     float v = a[i] + b[i];
@@ -50,7 +50,7 @@ int sev_add_relu(const float* a, const float* b, float* y, int64_t n) {
 }
 
 int sev_axpby(float alpha, const float* x, float beta, float* y, int64_t n) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   if (beta == 0.f) {  // y may hold garbage (NaN) when beta is 0: do not read it
 #pragma omp parallel for simd schedule(static) if (n > kParallelMin)
     for (int64_t i = 0; i < n; i++) y[i] = alpha * x[i];
@@ -62,14 +62,14 @@ int sev_axpby(float alpha, const float* x, float beta, float* y, int64_t n) {
 }
 
 int sev_scale(const float* x, float alpha, float* y, int64_t n) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
 #pragma omp parallel for simd schedule(static) if (n > kParallelMin)
   for (int64_t i = 0; i < n; i++) y[i] = alpha * x[i];
   return SEV_OK;
 }
 
 int sev_fill(float* y, float value, int64_t n) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   if (value == 0.f && !std::signbit(value)) {  // memset writes +0 only: -0 takes the loop
     std::memset(y, 0, sizeof(float) * n);
     return SEV_OK;
@@ -80,21 +80,21 @@ int sev_fill(float* y, float value, int64_t n) {
 }
 
 int sev_mul(const float* a, const float* b, float* y, int64_t n) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
 #pragma omp parallel for simd schedule(static) if (n > kParallelMin)
   for (int64_t i = 0; i < n; i++) y[i] = a[i] * b[i];
   return SEV_OK;
 }
 
 int sev_sigmoid_forward(const float* x, float* y, int64_t n) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
 #pragma omp parallel for schedule(static) if (n > kParallelMin)
   for (int64_t i = 0; i < n; i++) y[i] = 1.f / (1.f + std::exp(-x[i]));
   return SEV_OK;
 }
 
 int sev_sigmoid_backward(const float* y, const float* dy, float* dx, int64_t n) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
 #pragma omp parallel for simd schedule(static) if (n > kParallelMin)
   for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * y[i] * (1.f - y[i]);
   return SEV_OK;
@@ -104,7 +104,7 @@ int sev_sigmoid_backward(const float* y, const float* dy, float* dx, int64_t n) 
 // same function): the mask depends only on (seed, i), so the result is the same whatever the thread
 // count, on the CPU and on the GPU.
 int sev_dropout_forward(const float* x, float* y, float* mask, int64_t n, float p, uint64_t seed) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   const float keep_scale = dropout_keep_scale(p);
 #pragma omp parallel for schedule(static) if (n > kParallelMin)
   for (int64_t i = 0; i < n; i++) {
@@ -116,7 +116,7 @@ int sev_dropout_forward(const float* x, float* y, float* mask, int64_t n, float 
 }
 
 int sev_concat_channels(const float* a, const float* b, float* y, int64_t N, int64_t Ca, int64_t Cb, int64_t S) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
 #pragma omp parallel for schedule(static)
   for (int64_t n = 0; n < N; n++) {
     std::memcpy(y + n * (Ca + Cb) * S, a + n * Ca * S, sizeof(float) * Ca * S);
@@ -126,7 +126,7 @@ int sev_concat_channels(const float* a, const float* b, float* y, int64_t N, int
 }
 
 int sev_split_channels(const float* y, float* a, float* b, int64_t N, int64_t Ca, int64_t Cb, int64_t S) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
 #pragma omp parallel for schedule(static)
   for (int64_t n = 0; n < N; n++) {
     std::memcpy(a + n * Ca * S, y + n * (Ca + Cb) * S, sizeof(float) * Ca * S);
@@ -136,7 +136,7 @@ int sev_split_channels(const float* y, float* a, float* b, int64_t N, int64_t Ca
 }
 
 int sev_channel_scale_forward(const float* x, const float* g, float* y, int64_t N, int64_t C, int64_t S) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
 #pragma omp parallel for schedule(static)
   for (int64_t nc = 0; nc < N * C; nc++) {
     const float s = g[nc];
@@ -150,7 +150,7 @@ int sev_channel_scale_forward(const float* x, const float* g, float* y, int64_t 
 
 int sev_channel_scale_backward(const float* x, const float* g, const float* dy, float* dx, float* dg, int64_t N,
                                int64_t C, int64_t S) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
 #pragma omp parallel for schedule(static)
   for (int64_t nc = 0; nc < N * C; nc++) {
     const float s = g[nc];

@@ -363,7 +363,7 @@ extern "C" {
 
 int sev_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
               const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   if (M < 0 || N < 0 || K < 0) return sev::fail(SEV_EINVAL, "sev_sgemm: negative size");
   sev::sgemm(transA != 0, transB != 0, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   return SEV_OK;

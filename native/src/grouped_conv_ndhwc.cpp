@@ -89,7 +89,7 @@ extern "C" {
 
 int sev_grouped_conv_ndhwc_forward(const void* x, const void* w, void* y, int N, int C, int cg, int T, int H, int W,
                                    int s, int dtype) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   const bool empty = (int64_t)N * C * T * H * W == 0;
   if (check("grouped_conv_ndhwc_forward", N, C, cg, T, H, W, s, dtype, !empty && (!x || !w || !y))) return SEV_EINVAL;
   if (empty) return SEV_OK;
@@ -105,7 +105,7 @@ int sev_grouped_conv_ndhwc_forward(const void* x, const void* w, void* y, int N,
 
 int sev_grouped_conv_ndhwc_backward_data(const void* dy, const void* w, void* dx, int N, int C, int cg, int T, int H,
                                          int W, int s, int dtype) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   const bool empty = (int64_t)N * C * T * H * W == 0;
   if (check("grouped_conv_ndhwc_backward_data", N, C, cg, T, H, W, s, dtype, !empty && (!dy || !w || !dx)))
     return SEV_EINVAL;
@@ -122,7 +122,7 @@ int sev_grouped_conv_ndhwc_backward_data(const void* dy, const void* w, void* dx
 
 int sev_grouped_conv_ndhwc_backward_weight(const void* x, const void* dy, float* dw, int N, int C, int cg, int T, int H,
                                            int W, int s, int dtype) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   if (check("grouped_conv_ndhwc_backward_weight", N, C, cg, T, H, W, s, dtype,
             (C > 0 && !dw) || ((int64_t)N * C * T * H * W > 0 && (!x || !dy))))
     return SEV_EINVAL;

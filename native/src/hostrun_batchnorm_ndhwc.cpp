@@ -157,7 +157,7 @@ int sev_hostrun_bn_act_train_forward_ndhwc_f32(const float* x, const float* resi
                                                const float* beta, float* y, float* save_mean, float* save_invstd,
                                                float* running_mean, float* running_var, int64_t M, int64_t C, float eps,
                                                float momentum, int relu) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   return train_forward_host<SevF32>(x, residual, gamma, beta, y, save_mean, save_invstd, running_mean, running_var, M,
                                     C, eps, momentum, relu);
 }
@@ -165,7 +165,7 @@ int sev_hostrun_bn_act_train_forward_ndhwc_bf16(const uint16_t* x, const uint16_
                                                 const float* beta, uint16_t* y, float* save_mean, float* save_invstd,
                                                 float* running_mean, float* running_var, int64_t M, int64_t C,
                                                 float eps, float momentum, int relu) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   return train_forward_host<SevBF16>(x, residual, gamma, beta, y, save_mean, save_invstd, running_mean, running_var, M,
                                      C, eps, momentum, relu);
 }
@@ -173,45 +173,45 @@ int sev_hostrun_bn_act_train_forward_ndhwc_f16(const uint16_t* x, const uint16_t
                                                const float* beta, uint16_t* y, float* save_mean, float* save_invstd,
                                                float* running_mean, float* running_var, int64_t M, int64_t C,
                                                float eps, float momentum, int relu) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   return train_forward_host<SevF16>(x, residual, gamma, beta, y, save_mean, save_invstd, running_mean, running_var, M,
                                     C, eps, momentum, relu);
 }
 int sev_hostrun_bn_act_backward_ndhwc_f32(const float* x, const float* y, const float* dy, const float* gamma,
                                           const float* save_mean, const float* save_invstd, float* dx, float* dgamma,
                                           float* dbeta, float* dresidual, int64_t M, int64_t C) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   return backward_host<SevF32>(x, y, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta, dresidual, M, C);
 }
 int sev_hostrun_bn_act_backward_ndhwc_bf16(const uint16_t* x, const uint16_t* y, const uint16_t* dy,
                                            const float* gamma, const float* save_mean, const float* save_invstd,
                                            uint16_t* dx, float* dgamma, float* dbeta, uint16_t* dresidual, int64_t M,
                                            int64_t C) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   return backward_host<SevBF16>(x, y, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta, dresidual, M, C);
 }
 int sev_hostrun_bn_act_backward_ndhwc_f16(const uint16_t* x, const uint16_t* y, const uint16_t* dy, const float* gamma,
                                           const float* save_mean, const float* save_invstd, uint16_t* dx,
                                           float* dgamma, float* dbeta, uint16_t* dresidual, int64_t M, int64_t C) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   return backward_host<SevF16>(x, y, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta, dresidual, M, C);
 }
 int sev_hostrun_batchnorm_eval_ndhwc_f32(const float* x, const float* gamma, const float* beta,
                                          const float* running_mean, const float* running_var, float* y, int64_t M,
                                          int64_t C, float eps, int relu) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   return eval_host<SevF32>(x, gamma, beta, running_mean, running_var, y, M, C, eps, relu);
 }
 int sev_hostrun_batchnorm_eval_ndhwc_bf16(const uint16_t* x, const float* gamma, const float* beta,
                                           const float* running_mean, const float* running_var, uint16_t* y, int64_t M,
                                           int64_t C, float eps, int relu) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   return eval_host<SevBF16>(x, gamma, beta, running_mean, running_var, y, M, C, eps, relu);
 }
 int sev_hostrun_batchnorm_eval_ndhwc_f16(const uint16_t* x, const float* gamma, const float* beta,
                                          const float* running_mean, const float* running_var, uint16_t* y, int64_t M,
                                          int64_t C, float eps, int relu) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   return eval_host<SevF16>(x, gamma, beta, running_mean, running_var, y, M, C, eps, relu);
 }
 

@@ -114,18 +114,18 @@ void column_reduce_host(int64_t N, int64_t C, int64_t S, Share share, Done done)
 extern "C" {
 
 int sev_hostrun_ncdhw_to_ndhwc(const void* x, void* y, int64_t N, int64_t C, int64_t S, int elem_bytes) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   return transpose_checked("ncdhw_to_ndhwc", x, y, N, C, S, elem_bytes);
 }
 
 int sev_hostrun_ndhwc_to_ncdhw(const void* x, void* y, int64_t N, int64_t C, int64_t S, int elem_bytes) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   return transpose_checked("ndhwc_to_ncdhw", x, y, N, S, C, elem_bytes);
 }
 
 int sev_hostrun_bias_act_ndhwc(void* y, const float* bias, const void* residual, int64_t M, int64_t C, int relu,
                                int dtype) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   const char* what = "bias_act_ndhwc";
   HR_CHECK(what, cl_check_dtype(dtype));
   HR_CHECK(what, cl_check_sizes(M, C, 0));
@@ -143,7 +143,7 @@ int sev_hostrun_bias_act_ndhwc(void* y, const float* bias, const void* residual,
 
 int sev_hostrun_channel_scale_ndhwc_forward(const void* x, const float* g, void* y, int64_t N, int64_t C, int64_t S,
                                             int dtype) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   const char* what = "channel_scale_ndhwc_forward";
   HR_CHECK(what, cl_check_dtype(dtype));
   HR_CHECK(what, cl_check_sizes(N, C, S));
@@ -161,7 +161,7 @@ int sev_hostrun_channel_scale_ndhwc_forward(const void* x, const float* g, void*
 
 int sev_hostrun_channel_scale_ndhwc_backward(const float* x, const float* g, const float* dy, float* dx, float* dg,
                                              int64_t N, int64_t C, int64_t S) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   const char* what = "channel_scale_ndhwc_backward";
   HR_CHECK(what, cl_check_sizes(N, C, S));
   if (N * C == 0) return SEV_OK;
@@ -176,7 +176,7 @@ int sev_hostrun_channel_scale_ndhwc_backward(const float* x, const float* g, con
 }
 
 int sev_hostrun_global_avgpool_ndhwc_forward(const void* x, float* y, int64_t N, int64_t C, int64_t S, int dtype) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   const char* what = "global_avgpool_ndhwc_forward";
   HR_CHECK(what, cl_check_dtype(dtype));
   HR_CHECK(what, cl_check_sizes(N, C, S));
@@ -196,7 +196,7 @@ int sev_hostrun_global_avgpool_ndhwc_forward(const void* x, float* y, int64_t N,
 }
 
 int sev_hostrun_global_avgpool_ndhwc_backward(const float* dy, void* dx, int64_t N, int64_t C, int64_t S, int dtype) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   const char* what = "global_avgpool_ndhwc_backward";
   HR_CHECK(what, cl_check_dtype(dtype));
   HR_CHECK(what, cl_check_sizes(N, C, S));
@@ -214,7 +214,7 @@ int sev_hostrun_global_avgpool_ndhwc_backward(const float* dy, void* dx, int64_t
 
 int sev_hostrun_concat_channels_ndhwc(const void* a, const void* b, void* y, int64_t M, int64_t Ca, int64_t Cb,
                                       int elem_bytes) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   const char* what = "concat_channels_ndhwc";
   HR_CHECK(what, cl_check_sizes(M, Ca, Cb));
   HR_CHECK(what, cl_check_elem(elem_bytes));
@@ -235,7 +235,7 @@ int sev_hostrun_concat_channels_ndhwc(const void* a, const void* b, void* y, int
 
 int sev_hostrun_split_channels_ndhwc(const void* y, void* a, void* b, int64_t M, int64_t Ca, int64_t Cb,
                                      int elem_bytes) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   const char* what = "split_channels_ndhwc";
   HR_CHECK(what, cl_check_sizes(M, Ca, Cb));
   HR_CHECK(what, cl_check_elem(elem_bytes));
@@ -255,7 +255,7 @@ int sev_hostrun_split_channels_ndhwc(const void* y, void* a, void* b, int64_t M,
 }
 
 int sev_hostrun_avgpool3d_ndhwc_forward(const void* x, void* y, const int* p, int dtype) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   const char* what = "avgpool3d_ndhwc_forward";
   HR_CHECK(what, cl_check_dtype(dtype));
   HR_CHECK(what, cl_check_pool(p));
@@ -273,7 +273,7 @@ int sev_hostrun_avgpool3d_ndhwc_forward(const void* x, void* y, const int* p, in
 }
 
 int sev_hostrun_avgpool3d_ndhwc_backward(const void* dy, void* dx, const int* p, int dtype) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   const char* what = "avgpool3d_ndhwc_backward";
   HR_CHECK(what, cl_check_dtype(dtype));
   HR_CHECK(what, cl_check_pool(p));

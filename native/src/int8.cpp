@@ -697,7 +697,7 @@ extern "C" {
 int sev_int8_weight_stride(int64_t k) { return (int)((k + 3) / 4 * 4); }
 
 int sev_int8_quantize_weights(const float* w, int8_t* wq, float* wscale, int64_t cout, int64_t k) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   const int64_t kp = (k + 3) / 4 * 4;
   for (int64_t c = 0; c < cout; c++) {
     const float s = sev::weight_scale(w + c * k, k);
@@ -714,7 +714,7 @@ int64_t sev_int8_packed_weight_bytes(const int* pp) {
 }
 
 int sev_int8_pack_weights(const float* w, int8_t* wq, float* wscale, const int* pp) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   const sev::Geo g{sev::ConvParams(pp)};
   const int64_t K = (int64_t)g.cig * g.kv, wrow = g.wrow();
   for (int c = 0; c < g.p.Cout; c++) {
@@ -760,7 +760,7 @@ static int int8_conv_check(float x_scale, int x_zero_point, const uint8_t* res, 
 int sev_int8_conv(const uint8_t* x, float x_scale, int x_zero_point, const int8_t* wq, const float* wscale,
                   const float* bias, const uint8_t* res, const float* res_scale, void* y, const float* y_scale,
                   int y_channels, int y_offset, const int* pp, int relu) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   const sev::ConvParams p(pp);
   const int rc = int8_conv_check(x_scale, x_zero_point, res, res_scale, y_scale, y_channels, y_offset, p);
   if (rc) return rc;
@@ -772,7 +772,7 @@ int sev_int8_conv(const uint8_t* x, float x_scale, int x_zero_point, const int8_
 int sev_int8_conv_reference(const uint8_t* x, float x_scale, int x_zero_point, const int8_t* wq,
                             const float* wscale, const float* bias, const uint8_t* res, const float* res_scale,
                             void* y, const float* y_scale, int y_channels, int y_offset, const int* pp, int relu) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   const sev::ConvParams p(pp);
   const int rc = int8_conv_check(x_scale, x_zero_point, res, res_scale, y_scale, y_channels, y_offset, p);
   if (rc) return rc;
@@ -782,7 +782,7 @@ int sev_int8_conv_reference(const uint8_t* x, float x_scale, int x_zero_point, c
 
 int sev_int8_quantize(const float* x, uint8_t* q, int64_t n, int64_t c, int64_t s, const float* scale,
                       int zero_point, int64_t q_channels, int64_t q_offset) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   if (!positive_finite(scale, (int)c) || zero_point < 0 || zero_point > 255)
     return sev::fail(SEV_EINVAL, "int8 quantize: bad scale or zero point");
   if (q_offset % 4 || q_offset < 0 || q_offset + c > q_channels || (c % 4 && q_offset + c != q_channels))
@@ -794,7 +794,7 @@ int sev_int8_quantize(const float* x, uint8_t* q, int64_t n, int64_t c, int64_t 
 int sev_int8_quantize_gated(const float* x, const float* gate, const uint8_t* res, const float* res_scale,
                             uint8_t* q, int64_t n, int64_t c, int64_t s, const float* scale, int zero_point,
                             int64_t q_channels, int64_t q_offset) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   if (!positive_finite(scale, (int)c) || zero_point < 0 || zero_point > 255)
     return sev::fail(SEV_EINVAL, "int8 quantize: bad scale or zero point");
   if (res && (!res_scale || !positive_finite(res_scale, (int)c)))
@@ -807,7 +807,7 @@ int sev_int8_quantize_gated(const float* x, const float* gate, const uint8_t* re
 
 int sev_int8_dequantize(const uint8_t* q, float* x, int64_t n, int64_t c, int64_t s, const float* scale,
                         int zero_point) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   const int64_t cb = (c + 3) / 4;
 #pragma omp parallel for schedule(static) collapse(2) if (n * c * s > (1 << 16))
   for (int64_t i = 0; i < n; i++)
@@ -824,7 +824,7 @@ int sev_int8_dequantize(const uint8_t* q, float* x, int64_t n, int64_t c, int64_
 // integer division per output byte cost more than the rest). Rows of the window are first summed in
 // int32 (the vertical sum vectorises), then the W taps.
 int sev_int8_avgpool(const uint8_t* x, uint8_t* y, const int* pp) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   const sev::ConvParams p(pp);
   const int64_t K = p.ksize(), cb = (p.Cin + 3) / 4, si = p.in_spatial(), so = p.out_spatial();
   const int64_t rows = (int64_t)p.N * cb * p.To * p.Ho;
@@ -863,7 +863,7 @@ int sev_int8_avgpool(const uint8_t* x, uint8_t* y, const int* pp) {
 
 // mean over the S positions of each channel of blocked u8 (zero point 0), times its scale: y [n][c] float
 int sev_int8_global_avgpool(const uint8_t* x, float* y, int64_t n, int64_t c, int64_t s, const float* scale) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   const int64_t cb = (c + 3) / 4;
 #pragma omp parallel for schedule(static) collapse(2) if (n * cb * s > (1 << 16))
   for (int64_t i = 0; i < n; i++)

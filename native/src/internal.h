@@ -7,28 +7,33 @@ namespace sev {
 // Records a thread-local error message (read back with sev_last_error) and returns code.
 int fail(int code, const std::string& msg);
 
-// Denormal results (|x| < 2^-126 in fp32) cost the x86 cores a microcode assist per instruction: once a training
-// step's gradients have shrunk towards zero (a fitted batch, late epochs), its backward convolutions ran 10x slower
-// (SEVNet-G8 at 2x32x32: conv3dBackwardData 3.0 ms a call instead of 0.33). Every C ABI entry point that computes in
-// floating point opens a DenormalScope first: while it lives, results that would be denormal are flushed to zero
-// (MXCSR.FTZ; TensorFlow flushes around every op, with DAZ too, and torch.set_flush_denormal sets both). No DAZ here:
-// a denormal input is not read as zero, so comparisons and selects (a ReLU of a tiny positive value) and the 16-bit
-// conversions (integer bit operations) keep their exact meaning; arithmetic on it gives a flushed result only where
-// that result is denormal. The calling thread's MXCSR comes back when the scope closes (a Java thread must not
-// return with FTZ set); its team's threads keep the mode between calls (another OpenMP user of the process running a
-// region on that thread later would find them flushing). Team threads take the mode from the thread that starts
-// them; a change of mode on a thread sets its team again. So every OpenMP region of this library must run
-// inside a scope: the host-run drivers of the GPU kernels (kernels_hostrun.cpp, hostrun_*.cpp) open SEV_IEEE_SCOPE,
-// since the GPU kernels never flush.
-// sev_set_flush_denormals(0) turns flushing off (IEEE gradual underflow). A no-op off x86. Assumes libgomp's team
-// per calling thread.
-class DenormalScope {
+// The state every C ABI entry point that computes in floating point sets first, by opening a CallScope (and every
+// host-run driver of a GPU kernel, by SEV_HOSTRUN_SCOPE), for the calling thread and its OpenMP team:
+//
+// The team size. OpenMP keeps it per thread, so sev_set_num_threads on one thread left every other Java thread (a
+// data loader, a request worker, a user's executor) on all cores; the scope applies the library's setting to the
+// calling thread before its kernels start their regions.
+//
+// Denormals. Denormal results (|x| < 2^-126 in fp32) cost the x86 cores a microcode assist per instruction: once a
+// training step's gradients have shrunk towards zero (a fitted batch, late epochs), its backward convolutions ran
+// 10x slower (SEVNet-G8 at 2x32x32: conv3dBackwardData 3.0 ms a call instead of 0.33). While a scope lives, results
+// that would be denormal are flushed to zero (MXCSR.FTZ; TensorFlow flushes around every op, with DAZ too, and
+// torch.set_flush_denormal sets both). No DAZ here: a denormal input is not read as zero, so comparisons and selects
+// (a ReLU of a tiny positive value) and the 16-bit conversions (integer bit operations) keep their exact meaning;
+// arithmetic on it gives a flushed result only where that result is denormal. The calling thread's MXCSR comes back
+// when the scope closes (a Java thread must not return with FTZ set); its team's threads keep the mode between calls
+// (another OpenMP user of the process running a region on that thread later would find them flushing). Team threads
+// take the mode from the thread that starts them; a change of mode on a thread sets its team again. So every OpenMP
+// region of this library must run inside a scope; the host-run drivers' scope never flushes, since the GPU kernels
+// never do. sev_set_flush_denormals(0) turns flushing off (IEEE gradual underflow). A no-op off x86. Assumes
+// libgomp's team per calling thread.
+class CallScope {
  public:
-  DenormalScope();                    // the library's mode
-  explicit DenormalScope(bool flush);  // this mode, whatever the setting
-  ~DenormalScope();
-  DenormalScope(const DenormalScope&) = delete;
-  DenormalScope& operator=(const DenormalScope&) = delete;
+  CallScope();                     // the library's denormal mode
+  explicit CallScope(bool flush);  // this denormal mode, whatever the setting
+  ~CallScope();
+  CallScope(const CallScope&) = delete;
+  CallScope& operator=(const CallScope&) = delete;
 
  private:
   unsigned saved_;
@@ -50,6 +55,6 @@ struct ConvParams {
 }  // namespace sev
 
 // The first statement of every floating-point C ABI entry point.
-#define SEV_DENORMAL_SCOPE() ::sev::DenormalScope sev_denormal_scope_
+#define SEV_CALL_SCOPE() ::sev::CallScope sev_call_scope_
 // The first statement of every host-run driver of a GPU kernel: IEEE gradual underflow, as the device computes.
-#define SEV_IEEE_SCOPE() ::sev::DenormalScope sev_denormal_scope_(false)
+#define SEV_HOSTRUN_SCOPE() ::sev::CallScope sev_call_scope_(false)

@@ -617,77 +617,77 @@ extern "C" {
 
 // ---------------------------------------------------------------- element-wise (elementwise.cu)
 int sev_hostrun_fill(float* y, float value, int64_t n) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; i++) y[i] = value;
   return SEV_OK;
 }
 
 int sev_hostrun_relu_forward(const float* x, float* y, int64_t n) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; i++) y[i] = relu_element(x[i]);
   return SEV_OK;
 }
 
 int sev_hostrun_relu_backward(const float* y, const float* dy, float* dx, int64_t n) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; i++) dx[i] = relu_backward_element(y[i], dy[i]);
   return SEV_OK;
 }
 
 int sev_hostrun_add(const float* a, const float* b, float* y, int64_t n) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; i++) y[i] = a[i] + b[i];
   return SEV_OK;
 }
 
 int sev_hostrun_add_relu(const float* a, const float* b, float* y, int64_t n) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; i++) y[i] = add_relu_element(a[i], b[i]);
   return SEV_OK;
 }
 
 int sev_hostrun_mul(const float* a, const float* b, float* y, int64_t n) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; i++) y[i] = a[i] * b[i];
   return SEV_OK;
 }
 
 int sev_hostrun_axpby(float alpha, const float* x, float beta, float* y, int64_t n) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; i++) y[i] = axpby_element(alpha, x[i], beta, y, i);
   return SEV_OK;
 }
 
 int sev_hostrun_scale(const float* x, float alpha, float* y, int64_t n) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; i++) y[i] = alpha * x[i];
   return SEV_OK;
 }
 
 int sev_hostrun_sigmoid_forward(const float* x, float* y, int64_t n) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; i++) y[i] = sigmoid_element(x[i]);
   return SEV_OK;
 }
 
 int sev_hostrun_sigmoid_backward(const float* y, const float* dy, float* dx, int64_t n) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; i++) dx[i] = sigmoid_backward_element(y[i], dy[i]);
   return SEV_OK;
 }
 
 int sev_hostrun_dropout_forward(const float* x, float* y, float* mask, int64_t n, float p, uint64_t seed) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   const float keep_scale = dropout_keep_scale(p);
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; i++) {
@@ -699,7 +699,7 @@ int sev_hostrun_dropout_forward(const float* x, float* y, float* mask, int64_t n
 }
 
 int sev_hostrun_bias_relu(float* y, const float* bias, int64_t N, int64_t C, int64_t S, int relu) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
 #pragma omp parallel for schedule(static)
   for (int64_t nc = 0; nc < N * C; nc++)
     for (int64_t s = 0; s < S; s++) bias_relu_element(y, bias, nc, s, C, S, relu);
@@ -709,7 +709,7 @@ int sev_hostrun_bias_relu(float* y, const float* bias, int64_t N, int64_t C, int
 // ---------------------------------------------------------------- channels (channels.cu)
 int sev_hostrun_concat_channels(const float* a, const float* b, float* y, int64_t N, int64_t Ca, int64_t Cb,
                                 int64_t S) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   const int64_t total = N * (Ca + Cb) * S;
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < total; i++) y[i] = concat_element(a, b, i, Ca, Cb, S);
@@ -717,7 +717,7 @@ int sev_hostrun_concat_channels(const float* a, const float* b, float* y, int64_
 }
 
 int sev_hostrun_split_channels(const float* y, float* a, float* b, int64_t N, int64_t Ca, int64_t Cb, int64_t S) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   const int64_t total = N * (Ca + Cb) * S;
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < total; i++) split_element(y, a, b, i, Ca, Cb, S);
@@ -725,7 +725,7 @@ int sev_hostrun_split_channels(const float* y, float* a, float* b, int64_t N, in
 }
 
 int sev_hostrun_channel_scale_forward(const float* x, const float* g, float* y, int64_t N, int64_t C, int64_t S) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
 #pragma omp parallel for schedule(static)
   for (int64_t nc = 0; nc < N * C; nc++)
     for (int64_t s = 0; s < S; s++) channel_scale_element(x, g, y, nc, s, S);
@@ -734,7 +734,7 @@ int sev_hostrun_channel_scale_forward(const float* x, const float* g, float* y, 
 
 int sev_hostrun_channel_scale_backward(const float* x, const float* g, const float* dy, float* dx, float* dg,
                                        int64_t N, int64_t C, int64_t S) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   const int nt = CHANNEL_SCALE_THREADS;
 #pragma omp parallel for schedule(static)
   for (int64_t nc = 0; nc < N * C; nc++)
@@ -747,7 +747,7 @@ int sev_hostrun_channel_scale_backward(const float* x, const float* g, const flo
 int sev_hostrun_batchnorm_train_forward(const float* x, const float* gamma, const float* beta, float* y,
                                         float* save_mean, float* save_invstd, float* running_mean, float* running_var,
                                         int64_t N, int64_t C, int64_t S, float eps, float momentum) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   const int64_t count = N * S;
   if (count <= 1) return sev::fail(SEV_EINVAL, "batch norm in training mode needs more than one value per channel");
   const int nt = BN_THREADS;
@@ -772,7 +772,7 @@ int sev_hostrun_batchnorm_train_forward(const float* x, const float* gamma, cons
 int sev_hostrun_batchnorm_eval_forward(const float* x, const float* gamma, const float* beta,
                                        const float* running_mean, const float* running_var, float* y, int64_t N,
                                        int64_t C, int64_t S, float eps, int relu) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
 #pragma omp parallel for schedule(static)
   for (int64_t nc = 0; nc < N * C; nc++) {
     float a, b;
@@ -785,7 +785,7 @@ int sev_hostrun_batchnorm_eval_forward(const float* x, const float* gamma, const
 int sev_hostrun_batchnorm_backward(const float* x, const float* dy, const float* gamma, const float* save_mean,
                                    const float* save_invstd, float* dx, float* dgamma, float* dbeta, int64_t N,
                                    int64_t C, int64_t S) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   const int nt = BN_THREADS;
 #pragma omp parallel for schedule(dynamic, 1)
   for (int64_t c = 0; c < C; c++) {
@@ -802,7 +802,7 @@ int sev_hostrun_batchnorm_backward(const float* x, const float* dy, const float*
 
 // ---------------------------------------------------------------- pooling (pooling.cu)
 int sev_hostrun_avgpool3d_forward(const float* x, float* y, const int* pp) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   const SevPool p = sev_pool_params(pp);
   const int64_t n = pool_out_count(p);
 #pragma omp parallel for schedule(static)
@@ -811,7 +811,7 @@ int sev_hostrun_avgpool3d_forward(const float* x, float* y, const int* pp) {
 }
 
 int sev_hostrun_avgpool3d_backward(const float* dy, float* dx, const int* pp) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   const SevPool p = sev_pool_params(pp);
   const int64_t n = pool_in_count(p);
 #pragma omp parallel for schedule(static)
@@ -820,7 +820,7 @@ int sev_hostrun_avgpool3d_backward(const float* dy, float* dx, const int* pp) {
 }
 
 int sev_hostrun_global_avgpool_forward(const float* x, float* y, int64_t N, int64_t C, int64_t S) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   const int nt = GAP_THREADS;
 #pragma omp parallel for schedule(static)
   for (int64_t nc = 0; nc < N * C; nc++)
@@ -830,7 +830,7 @@ int sev_hostrun_global_avgpool_forward(const float* x, float* y, int64_t N, int6
 }
 
 int sev_hostrun_global_avgpool_backward(const float* dy, float* dx, int64_t N, int64_t C, int64_t S) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
 #pragma omp parallel for schedule(static)
   for (int64_t nc = 0; nc < N * C; nc++) {
     const float g = global_avgpool_backward_element(dy, nc, S);
@@ -841,7 +841,7 @@ int sev_hostrun_global_avgpool_backward(const float* dy, float* dx, int64_t N, i
 
 // ---------------------------------------------------------------- losses (losses.cu)
 int sev_hostrun_softmax(const float* x, float* y, int64_t N, int64_t K) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   const int nt = SOFTMAX_THREADS;
   for (int64_t n = 0; n < N; n++) {
     const float* xp = x + n * K;
@@ -855,7 +855,7 @@ int sev_hostrun_softmax(const float* x, float* y, int64_t N, int64_t K) {
 
 int sev_hostrun_softmax_xent_forward(const float* logits, const int64_t* labels, float* probs, float* loss, int64_t N,
                                      int64_t K) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   const int nt = SOFTMAX_THREADS;
   for (int64_t n = 0; n < N; n++) {  // xent_probs_kernel: one block per row
     const float* xp = logits + n * K;
@@ -873,14 +873,14 @@ int sev_hostrun_softmax_xent_forward(const float* logits, const int64_t* labels,
 
 int sev_hostrun_softmax_xent_backward(const float* probs, const int64_t* labels, float* dlogits, float scale,
                                       int64_t N, int64_t K) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   const float s = scale / (float)N;
   for (int64_t i = 0; i < N * K; i++) dlogits[i] = xent_backward_element(probs, labels, i, s, K);
   return SEV_OK;
 }
 
 int sev_hostrun_bce_logits_forward(const float* logits, const float* targets, float* loss, int64_t N, int64_t K) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   const int64_t n = N * K;
   const double total =
       block_sum_host<double>(LOSS_THREADS, [&](int tid) { return bce_loss_partial(logits, targets, n, tid, LOSS_THREADS); });
@@ -890,7 +890,7 @@ int sev_hostrun_bce_logits_forward(const float* logits, const float* targets, fl
 
 int sev_hostrun_bce_logits_backward(const float* logits, const float* targets, float* dlogits, float scale, int64_t N,
                                     int64_t K) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   const float s = scale / (float)(N * K);
   for (int64_t i = 0; i < N * K; i++) dlogits[i] = bce_backward_element(logits[i], targets[i], s);
   return SEV_OK;
@@ -899,7 +899,7 @@ int sev_hostrun_bce_logits_backward(const float* logits, const float* targets, f
 // ---------------------------------------------------------------- optimizer (sgd.cu)
 int sev_hostrun_sgd_momentum_step(float* w, const float* g, float* v, int64_t n, float lr, float momentum,
                                   float weight_decay) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; i++) sgd_momentum_element(w, g, v, i, lr, momentum, weight_decay);
   return SEV_OK;
@@ -927,7 +927,7 @@ int hostrun_chunks(const int64_t* sizes, const int64_t* chunk_prefix, int count,
 int sev_hostrun_sgd_momentum_step_multi(float* const* w, const float* const* g, float* const* v, const int64_t* sizes,
                                         const int64_t* chunk_prefix, int count, int64_t chunks, int64_t chunk,
                                         float lr, float momentum, float weight_decay) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   return hostrun_chunks(sizes, chunk_prefix, count, chunks, chunk, [&](int t, int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; i++) sgd_momentum_element(w[t], g[t], v[t], i, lr, momentum, weight_decay);
   });
@@ -938,7 +938,7 @@ int sev_hostrun_sgd_momentum_step_multi(float* const* w, const float* const* g, 
 // blocks OR their threads' findings and store 1; the order of the stores does not matter for a flag.
 int sev_hostrun_all_finite_multi(const float* const* x, const int64_t* sizes, const int64_t* chunk_prefix, int count,
                                  int64_t chunks, int64_t chunk, int* nonfinite) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   if (count < 0 || chunks < 0 || chunk < 1) return SEV_EINVAL;
   *nonfinite = 0;  // the cudaMemsetAsync before the launch
   return hostrun_chunks(sizes, chunk_prefix, count, chunks, chunk, [&](int t, int64_t begin, int64_t end) {
@@ -950,7 +950,7 @@ int sev_hostrun_all_finite_multi(const float* const* x, const int64_t* sizes, co
 
 int sev_hostrun_scale_multi(float* const* x, const int64_t* sizes, const int64_t* chunk_prefix, int count,
                             int64_t chunks, int64_t chunk, float alpha) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   return hostrun_chunks(sizes, chunk_prefix, count, chunks, chunk, [&](int t, int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; i++) scale_inplace_element(x[t], i, alpha);
   });
@@ -958,7 +958,7 @@ int sev_hostrun_scale_multi(float* const* x, const int64_t* sizes, const int64_t
 
 // ---------------------------------------------------------------- reductions (reduce.cu)
 int sev_hostrun_sum(const float* x, int64_t n, double* out) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   const int blocks = sum_blocks(n);
   const int64_t gnt = (int64_t)blocks * SUM_THREADS;
   double total = 0;  // the device adds the block sums atomically, in no fixed order
@@ -971,21 +971,21 @@ int sev_hostrun_sum(const float* x, int64_t n, double* out) {
 
 // ---------------------------------------------------------------- temporal conv (temporal_conv.cu)
 int sev_hostrun_temporal_conv3_forward(const float* x, const float* w, float* y, int N, int C, int T, int64_t S) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   temporal_conv3_gemm_host(false, w, x, y, N, C, T, S);
   return SEV_OK;
 }
 
 int sev_hostrun_temporal_conv3_backward_data(const float* dy, const float* w, float* dx, int N, int C, int T,
                                              int64_t S) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   temporal_conv3_gemm_host(true, w, dy, dx, N, C, T, S);
   return SEV_OK;
 }
 
 int sev_hostrun_temporal_conv3_backward_weight(const float* x, const float* dy, float* dw, int N, int C, int T,
                                                int64_t S) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   // temporal_conv3_dw_kernel, then temporal_conv3_dw_reduce_kernel
   const int64_t TS = (int64_t)T * S;
   tconv_dw_host(dw, N, C, T, S, [&](float* As, float* Bs, int slot, int n, int m0, int r0, int64_t j0) {
@@ -997,37 +997,37 @@ int sev_hostrun_temporal_conv3_backward_weight(const float* x, const float* dy, 
 // ---------------------------------------------------------------- channels-last temporal conv (temporal_conv_ndhwc.cu)
 int sev_hostrun_temporal_conv3_ndhwc_forward_f32(const float* x, const float* w, float* y, int N, int C, int T,
                                                  int64_t S) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   return tcl_gemm_checked<SevF32>("temporal_conv3_ndhwc_forward_f32", false, w, x, y, N, C, T, S);
 }
 
 int sev_hostrun_temporal_conv3_ndhwc_forward_bf16(const uint16_t* x, const uint16_t* w, uint16_t* y, int N, int C,
                                                   int T, int64_t S) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   return tcl_gemm_checked<SevBF16>("temporal_conv3_ndhwc_forward_bf16", false, w, x, y, N, C, T, S);
 }
 
 int sev_hostrun_temporal_conv3_ndhwc_backward_data_f32(const float* dy, const float* w, float* dx, int N, int C,
                                                        int T, int64_t S) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   return tcl_gemm_checked<SevF32>("temporal_conv3_ndhwc_backward_data_f32", true, w, dy, dx, N, C, T, S);
 }
 
 int sev_hostrun_temporal_conv3_ndhwc_backward_data_bf16(const uint16_t* dy, const uint16_t* w, uint16_t* dx, int N,
                                                         int C, int T, int64_t S) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   return tcl_gemm_checked<SevBF16>("temporal_conv3_ndhwc_backward_data_bf16", true, w, dy, dx, N, C, T, S);
 }
 
 int sev_hostrun_temporal_conv3_ndhwc_backward_weight_f32(const float* x, const float* dy, float* dw, int N, int C,
                                                          int T, int64_t S) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   return tcl_dw_checked<SevF32>("temporal_conv3_ndhwc_backward_weight_f32", x, dy, dw, N, C, T, S);
 }
 
 int sev_hostrun_temporal_conv3_ndhwc_backward_weight_bf16(const uint16_t* x, const uint16_t* dy, float* dw, int N,
                                                           int C, int T, int64_t S) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   return tcl_dw_checked<SevBF16>("temporal_conv3_ndhwc_backward_weight_bf16", x, dy, dw, N, C, T, S);
 }
 
@@ -1035,42 +1035,42 @@ int sev_hostrun_temporal_conv3_ndhwc_backward_weight_bf16(const uint16_t* x, con
 int sev_hostrun_grouped_conv_ndhwc_forward(const void* x, const void* w, const float* bias, const void* residual,
                                            int relu, void* y, int N, int C, int cg, int T, int H, int W, int s,
                                            int dtype) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   return gcl_checked("grouped_conv_ndhwc_forward", false, x, w, y, GclEpilogue{bias, residual, relu}, N, C, cg, T, H,
                      W, s, dtype);
 }
 
 int sev_hostrun_grouped_conv_ndhwc_backward_data(const void* dy, const void* w, void* dx, int N, int C, int cg, int T,
                                                  int H, int W, int s, int dtype) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   return gcl_checked("grouped_conv_ndhwc_backward_data", true, dy, w, dx, GclEpilogue{nullptr, nullptr, 0}, N, C, cg,
                      T, H, W, s, dtype);
 }
 
 int sev_hostrun_grouped_conv_ndhwc_backward_weight(const void* x, const void* dy, float* dw, int N, int C, int cg,
                                                    int T, int H, int W, int s, int dtype) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   return gcl_dw_checked(x, dy, dw, N, C, cg, T, H, W, s, dtype);
 }
 
 // ---------------------------------------------------------------- tensor-core temporal conv (temporal_conv_ndhwc_tc.cu)
 int sev_hostrun_temporal_conv3_ndhwc_tc_forward(const void* x, const void* w, const float* bias, const void* residual,
                                                 int relu, void* y, int N, int C, int T, int64_t S, int dtype) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   return tt_checked("temporal_conv3_ndhwc_tc_forward", false, x, w, y, TtEpilogue{bias, residual, relu}, N, C, T, S,
                     dtype);
 }
 
 int sev_hostrun_temporal_conv3_ndhwc_tc_backward_data(const void* dy, const void* w, void* dx, int N, int C, int T,
                                                       int64_t S, int dtype) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   return tt_checked("temporal_conv3_ndhwc_tc_backward_data", true, dy, w, dx, TtEpilogue{nullptr, nullptr, 0}, N, C,
                     T, S, dtype);
 }
 
 int sev_hostrun_temporal_conv3_ndhwc_tc_backward_weight(const void* x, const void* dy, float* dw, int N, int C, int T,
                                                         int64_t S, int dtype) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   return tt_dw_checked(x, dy, dw, N, C, T, S, dtype);
 }
 
@@ -1078,7 +1078,7 @@ int sev_hostrun_temporal_conv3_ndhwc_tc_backward_weight(const void* x, const voi
 int sev_hostrun_pointwise_conv_forward(const float* x, const float* w, const float* bias, const float* gamma,
                                        const float* beta, const float* running_mean, const float* running_var,
                                        float eps, int relu, float* y, int N, int Cin, int Cout, int64_t S) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   pw_conv_host(x, w, y, nullptr, {bias, gamma, beta, running_mean, running_var, eps, relu}, N, Cin, Cout, S);
   return SEV_OK;
 }
@@ -1087,7 +1087,7 @@ int sev_hostrun_pointwise_conv_bn_train(const float* x, const float* w, const fl
                                         float* z, float* y, float* save_mean, float* save_invstd,
                                         float* running_mean, float* running_var, float eps, float momentum, int relu,
                                         int N, int Cin, int Cout, int64_t S) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   if ((int64_t)N * S <= 1) return sev::fail(SEV_EINVAL, "batch norm in training mode needs more than one value per channel");
   const int64_t P = pw_stat_parts(N, S);
   std::vector<SevDouble2> part((size_t)(Cout * P));
@@ -1101,7 +1101,7 @@ int sev_hostrun_grouped_conv3x3_forward(const float* x, const float* w, const fl
                                         const float* beta, const float* running_mean, const float* running_var,
                                         float eps, int relu, float* y, int N, int C, int cg, int T, int H, int W,
                                         int stride) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   gc_fwd_host(x, w, y, nullptr, {bias, gamma, beta, running_mean, running_var, eps, relu},
               gc_dims(N, C, cg, T, H, W, stride));
   return SEV_OK;
@@ -1111,7 +1111,7 @@ int sev_hostrun_grouped_conv3x3_forward_bf16(const uint16_t* x, const uint16_t* 
                                              const float* gamma, const float* beta, const float* running_mean,
                                              const float* running_var, float eps, int relu, uint16_t* y, int N, int C,
                                              int cg, int T, int H, int W, int stride) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   gc_fwd_host<SevBF16>(x, w, y, nullptr, {bias, gamma, beta, running_mean, running_var, eps, relu},
                        gc_dims(N, C, cg, T, H, W, stride));
   return SEV_OK;
@@ -1121,7 +1121,7 @@ int sev_hostrun_grouped_conv3x3_forward_f16(const uint16_t* x, const uint16_t* w
                                             const float* gamma, const float* beta, const float* running_mean,
                                             const float* running_var, float eps, int relu, uint16_t* y, int N, int C,
                                             int cg, int T, int H, int W, int stride) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   gc_fwd_host<SevF16>(x, w, y, nullptr, {bias, gamma, beta, running_mean, running_var, eps, relu},
                       gc_dims(N, C, cg, T, H, W, stride));
   return SEV_OK;
@@ -1131,7 +1131,7 @@ int sev_hostrun_grouped_conv3x3_bn_train(const float* x, const float* w, const f
                                          float* z, float* y, float* save_mean, float* save_invstd,
                                          float* running_mean, float* running_var, float eps, float momentum, int relu,
                                          int N, int C, int cg, int T, int H, int W, int stride) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   const GcDims d = gc_dims(N, C, cg, T, H, W, stride);
   const int64_t S = (int64_t)T * d.Ho * d.Wo;
   if ((int64_t)N * S <= 1) return sev::fail(SEV_EINVAL, "batch norm in training mode needs more than one value per channel");
@@ -1146,23 +1146,23 @@ int sev_hostrun_grouped_conv3x3_bn_train(const float* x, const float* w, const f
 
 int sev_hostrun_grouped_conv3x3_backward_data(const float* dy, const float* w, float* dx, int N, int C, int cg, int T,
                                               int H, int W, int stride) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   return gc_bwd_data_host<SevF32>(dy, w, dx, N, C, cg, T, H, W, stride);
 }
 int sev_hostrun_grouped_conv3x3_backward_data_bf16(const uint16_t* dy, const uint16_t* w, uint16_t* dx, int N, int C,
                                                    int cg, int T, int H, int W, int stride) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   return gc_bwd_data_host<SevBF16>(dy, w, dx, N, C, cg, T, H, W, stride);
 }
 int sev_hostrun_grouped_conv3x3_backward_data_f16(const uint16_t* dy, const uint16_t* w, uint16_t* dx, int N, int C,
                                                   int cg, int T, int H, int W, int stride) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   return gc_bwd_data_host<SevF16>(dy, w, dx, N, C, cg, T, H, W, stride);
 }
 
 int sev_hostrun_grouped_conv3x3_backward_weight(const float* x, const float* dy, float* dw, int N, int C, int cg,
                                                 int T, int H, int W, int stride) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   const int64_t total = (int64_t)C * cg * 9;
   if ((int64_t)N * T * H * W == 0) {
     for (int64_t i = 0; i < total; i++) dw[i] = 0.f;
@@ -1204,7 +1204,7 @@ int sev_hostrun_bn_act_train_forward(const float* x, const float* residual, cons
                                      float* y, float* save_mean, float* save_invstd, float* running_mean,
                                      float* running_var, int64_t N, int64_t C, int64_t S, float eps, float momentum,
                                      int relu) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   return bn_act_train_forward_host<SevF32>(x, residual, gamma, beta, y, save_mean, save_invstd, running_mean,
                                            running_var, N, C, S, eps, momentum, relu);
 }
@@ -1212,7 +1212,7 @@ int sev_hostrun_bn_act_train_forward(const float* x, const float* residual, cons
 int sev_hostrun_bn_act_backward(const float* x, const float* y, const float* dy, const float* gamma,
                                 const float* save_mean, const float* save_invstd, float* dx, float* dgamma,
                                 float* dbeta, float* dresidual, int64_t N, int64_t C, int64_t S) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   return bn_act_backward_host<SevF32>(x, y, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta, dresidual, N, C, S);
 }
 
@@ -1221,7 +1221,7 @@ int sev_hostrun_bn_act_train_forward_bf16(const uint16_t* x, const uint16_t* res
                                           const float* beta, uint16_t* y, float* save_mean, float* save_invstd,
                                           float* running_mean, float* running_var, int64_t N, int64_t C, int64_t S,
                                           float eps, float momentum, int relu) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   return bn_act_train_forward_host<SevBF16>(x, residual, gamma, beta, y, save_mean, save_invstd, running_mean,
                                             running_var, N, C, S, eps, momentum, relu);
 }
@@ -1229,21 +1229,21 @@ int sev_hostrun_bn_act_train_forward_f16(const uint16_t* x, const uint16_t* resi
                                          const float* beta, uint16_t* y, float* save_mean, float* save_invstd,
                                          float* running_mean, float* running_var, int64_t N, int64_t C, int64_t S,
                                          float eps, float momentum, int relu) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   return bn_act_train_forward_host<SevF16>(x, residual, gamma, beta, y, save_mean, save_invstd, running_mean,
                                            running_var, N, C, S, eps, momentum, relu);
 }
 int sev_hostrun_bn_act_backward_bf16(const uint16_t* x, const uint16_t* y, const uint16_t* dy, const float* gamma,
                                      const float* save_mean, const float* save_invstd, uint16_t* dx, float* dgamma,
                                      float* dbeta, uint16_t* dresidual, int64_t N, int64_t C, int64_t S) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   return bn_act_backward_host<SevBF16>(x, y, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta, dresidual, N, C,
                                        S);
 }
 int sev_hostrun_bn_act_backward_f16(const uint16_t* x, const uint16_t* y, const uint16_t* dy, const float* gamma,
                                     const float* save_mean, const float* save_invstd, uint16_t* dx, float* dgamma,
                                     float* dbeta, uint16_t* dresidual, int64_t N, int64_t C, int64_t S) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   return bn_act_backward_host<SevF16>(x, y, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta, dresidual, N, C,
                                       S);
 }
@@ -1265,7 +1265,7 @@ int half_dispatch(int dtype, F f) {
 
 int sev_hostrun_half_bias_act(void* y, const float* bias, const void* residual, int64_t N, int64_t C, int64_t S,
                               int relu, int dtype) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   return half_dispatch(dtype, [&](auto st) {
     using St = decltype(st);
 #pragma omp parallel for schedule(static)
@@ -1277,7 +1277,7 @@ int sev_hostrun_half_bias_act(void* y, const float* bias, const void* residual, 
 }
 
 int sev_hostrun_half_add_act(const void* a, const void* b, void* y, int64_t n, int relu, int dtype) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   return half_dispatch(dtype, [&](auto st) {
     using St = decltype(st);
 #pragma omp parallel for schedule(static)
@@ -1288,7 +1288,7 @@ int sev_hostrun_half_add_act(const void* a, const void* b, void* y, int64_t n, i
 }
 
 int sev_hostrun_half_avgpool3d_forward(const void* x, void* y, const int* pp, int dtype) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   const SevPool p = sev_pool_params(pp);
   const int64_t n = pool_out_count(p);
   return half_dispatch(dtype, [&](auto st) {
@@ -1300,7 +1300,7 @@ int sev_hostrun_half_avgpool3d_forward(const void* x, void* y, const int* pp, in
 }
 
 int sev_hostrun_half_global_avgpool_forward(const void* x, float* y, int64_t N, int64_t C, int64_t S, int dtype) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   const int nt = GAP_THREADS;
   return half_dispatch(dtype, [&](auto st) {
     using St = decltype(st);
@@ -1315,7 +1315,7 @@ int sev_hostrun_half_global_avgpool_forward(const void* x, float* y, int64_t N, 
 
 int sev_hostrun_half_channel_scale_forward(const void* x, const float* g, void* y, int64_t N, int64_t C, int64_t S,
                                            int dtype) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   return half_dispatch(dtype, [&](auto st) {
     using St = decltype(st);
 #pragma omp parallel for schedule(static)
@@ -1327,7 +1327,7 @@ int sev_hostrun_half_channel_scale_forward(const void* x, const float* g, void* 
 
 int sev_hostrun_half_concat_channels(const void* a, const void* b, void* y, int64_t N, int64_t Ca, int64_t Cb,
                                      int64_t S) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   const int64_t n = N * (Ca + Cb) * S;
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; i++)
@@ -1336,7 +1336,7 @@ int sev_hostrun_half_concat_channels(const void* a, const void* b, void* y, int6
 }
 
 int sev_hostrun_cast(const void* x, int from, void* y, int to, int64_t n) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   if (from == SEV_DT_F32 && to != SEV_DT_F32) {
     return half_dispatch(to, [&](auto st) {
       using St = decltype(st);
@@ -1359,7 +1359,7 @@ int sev_hostrun_cast(const void* x, int from, void* y, int to, int64_t n) {
 
 // ================================================================ 16-bit training glue (end of half_ops.cu)
 int sev_hostrun_half_relu_backward(const void* y, const void* dy, void* dx, int64_t n, int dtype) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   return half_dispatch(dtype, [&](auto st) {
     using St = decltype(st);
 #pragma omp parallel for schedule(static)
@@ -1370,7 +1370,7 @@ int sev_hostrun_half_relu_backward(const void* y, const void* dy, void* dx, int6
 }
 
 int sev_hostrun_half_axpby(float alpha, const void* x, float beta, void* y, int64_t n, int dtype) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   return half_dispatch(dtype, [&](auto st) {
     using St = decltype(st);
 #pragma omp parallel for schedule(static)
@@ -1381,7 +1381,7 @@ int sev_hostrun_half_axpby(float alpha, const void* x, float beta, void* y, int6
 }
 
 int sev_hostrun_half_avgpool3d_backward(const void* dy, void* dx, const int* pp, int dtype) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   const SevPool p = sev_pool_params(pp);
   const int64_t n = pool_in_count(p);
   return half_dispatch(dtype, [&](auto st) {
@@ -1394,7 +1394,7 @@ int sev_hostrun_half_avgpool3d_backward(const void* dy, void* dx, const int* pp,
 }
 
 int sev_hostrun_half_split_channels(const void* y, void* a, void* b, int64_t N, int64_t Ca, int64_t Cb, int64_t S) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   const int64_t n = N * (Ca + Cb) * S;
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; i++) split_element<uint16_t>((const uint16_t*)y, (uint16_t*)a, (uint16_t*)b, i, Ca, Cb, S);
@@ -1404,7 +1404,7 @@ int sev_hostrun_half_split_channels(const void* y, void* a, void* b, int64_t N, 
 // channel_scale_backward_kernel's blocks: one per (n, c) row, CHANNEL_SCALE_THREADS shares summed by the tree
 int sev_hostrun_half_channel_scale_backward(const void* x, const float* g, const void* dy, void* dx, float* dg,
                                             int64_t N, int64_t C, int64_t S, int dtype) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   const int nt = CHANNEL_SCALE_THREADS;
   return half_dispatch(dtype, [&](auto st) {
     using St = decltype(st);
@@ -1420,7 +1420,7 @@ int sev_hostrun_half_channel_scale_backward(const void* x, const float* g, const
 int sev_hostrun_half_batchnorm_eval_forward(const void* x, const float* gamma, const float* beta,
                                             const float* running_mean, const float* running_var, void* y, int64_t N,
                                             int64_t C, int64_t S, float eps, int relu, int dtype) {
-  SEV_IEEE_SCOPE();
+  SEV_HOSTRUN_SCOPE();
   return half_dispatch(dtype, [&](auto st) {
     using St = decltype(st);
 #pragma omp parallel for schedule(static)

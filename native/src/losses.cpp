@@ -7,7 +7,7 @@
 extern "C" {
 
 int sev_softmax(const float* x, float* y, int64_t N, int64_t K) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   for (int64_t n = 0; n < N; n++) {
     const float* xp = x + n * K;
     float* yp = y + n * K;
@@ -26,7 +26,7 @@ int sev_softmax(const float* x, float* y, int64_t N, int64_t K) {
 
 int sev_softmax_xent_forward(const float* logits, const int64_t* labels, float* probs, float* loss, int64_t N,
                              int64_t K) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   for (int64_t n = 0; n < N; n++)
     if (labels[n] < 0 || labels[n] >= K)
       return sev::fail(SEV_EINVAL, "label " + std::to_string(labels[n]) + " of sample " + std::to_string(n) +
@@ -49,7 +49,7 @@ int sev_softmax_xent_forward(const float* logits, const int64_t* labels, float* 
 
 int sev_softmax_xent_backward(const float* probs, const int64_t* labels, float* dlogits, float scale, int64_t N,
                               int64_t K) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   const float s = scale / (float)N;
   for (int64_t n = 0; n < N; n++) {
     for (int64_t k = 0; k < K; k++) dlogits[n * K + k] = probs[n * K + k] * s;
@@ -60,7 +60,7 @@ int sev_softmax_xent_backward(const float* probs, const int64_t* labels, float* 
 
 // Numerically stable: max(x,0) - x*t + log(1 + exp(-|x|))
 int sev_bce_logits_forward(const float* logits, const float* targets, float* loss, int64_t N, int64_t K) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   double total = 0;
   for (int64_t i = 0; i < N * K; i++) {
     const double x = logits[i], t = targets[i];
@@ -72,7 +72,7 @@ int sev_bce_logits_forward(const float* logits, const float* targets, float* los
 
 int sev_bce_logits_backward(const float* logits, const float* targets, float* dlogits, float scale, int64_t N,
                             int64_t K) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   const float s = scale / (float)(N * K);
   for (int64_t i = 0; i < N * K; i++) {
     const float sig = 1.f / (1.f + std::exp(-logits[i]));
@@ -83,7 +83,7 @@ int sev_bce_logits_backward(const float* logits, const float* targets, float* dl
 
 int sev_sgd_momentum_step(float* w, const float* g, float* v, int64_t n, float lr, float momentum,
                           float weight_decay) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
 #pragma omp parallel for simd schedule(static) if (n > (1 << 16))
   for (int64_t i = 0; i < n; i++) {
     const float gi = g[i] + weight_decay * w[i];

@@ -7,7 +7,7 @@
 extern "C" {
 
 int sev_avgpool3d_forward(const float* x, float* y, const int* pp) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   const sev::ConvParams p(pp);
   const float inv = 1.f / (float)p.ksize();
   const int64_t C = p.Cin;
@@ -41,7 +41,7 @@ int sev_avgpool3d_forward(const float* x, float* y, const int* pp) {
 }
 
 int sev_avgpool3d_backward(const float* dy, float* dx, const int* pp) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   const sev::ConvParams p(pp);
   const float inv = 1.f / (float)p.ksize();
   const int64_t C = p.Cin;
@@ -75,7 +75,7 @@ int sev_avgpool3d_backward(const float* dy, float* dx, const int* pp) {
 }
 
 int sev_global_avgpool_forward(const float* x, float* y, int64_t N, int64_t C, int64_t S) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
 #pragma omp parallel for schedule(static)
   for (int64_t nc = 0; nc < N * C; nc++) {
     const float* xp = x + nc * S;
@@ -88,7 +88,7 @@ int sev_global_avgpool_forward(const float* x, float* y, int64_t N, int64_t C, i
 }
 
 int sev_global_avgpool_backward(const float* dy, float* dx, int64_t N, int64_t C, int64_t S) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
 #pragma omp parallel for schedule(static)
   for (int64_t nc = 0; nc < N * C; nc++) {
     const float g = dy[nc] / (float)S;

@@ -61,48 +61,48 @@ void dw_ref(const typename R::storage* x, const typename R::storage* dy, float* 
 extern "C" {
 
 int sev_temporal_conv3_ndhwc_forward_f32(const float* x, const float* w, float* y, int N, int C, int T, int64_t S) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   gemm_ref<RefF32>(false, w, x, y, N, C, T, S);
   return SEV_OK;
 }
 
 int sev_temporal_conv3_ndhwc_forward_bf16(const uint16_t* x, const uint16_t* w, uint16_t* y, int N, int C, int T,
                                           int64_t S) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   gemm_ref<RefBF16>(false, w, x, y, N, C, T, S);
   return SEV_OK;
 }
 
 int sev_temporal_conv3_ndhwc_backward_data_f32(const float* dy, const float* w, float* dx, int N, int C, int T,
                                                int64_t S) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   gemm_ref<RefF32>(true, w, dy, dx, N, C, T, S);
   return SEV_OK;
 }
 
 int sev_temporal_conv3_ndhwc_backward_data_bf16(const uint16_t* dy, const uint16_t* w, uint16_t* dx, int N, int C,
                                                 int T, int64_t S) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   gemm_ref<RefBF16>(true, w, dy, dx, N, C, T, S);
   return SEV_OK;
 }
 
 int sev_temporal_conv3_ndhwc_backward_weight_f32(const float* x, const float* dy, float* dw, int N, int C, int T,
                                                  int64_t S) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   dw_ref<RefF32>(x, dy, dw, N, C, T, S);
   return SEV_OK;
 }
 
 int sev_temporal_conv3_ndhwc_backward_weight_bf16(const uint16_t* x, const uint16_t* dy, float* dw, int N, int C,
                                                   int T, int64_t S) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
   dw_ref<RefBF16>(x, dy, dw, N, C, T, S);
   return SEV_OK;
 }
 
 int sev_ncdhw_to_ndhwc(const float* x, float* y, int64_t N, int64_t C, int64_t S) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
 #pragma omp parallel for schedule(static) collapse(2)
   for (int64_t n = 0; n < N; n++)
     for (int64_t s = 0; s < S; s++)
@@ -111,7 +111,7 @@ int sev_ncdhw_to_ndhwc(const float* x, float* y, int64_t N, int64_t C, int64_t S
 }
 
 int sev_ndhwc_to_ncdhw(const float* x, float* y, int64_t N, int64_t C, int64_t S) {
-  SEV_DENORMAL_SCOPE();
+  SEV_CALL_SCOPE();
 #pragma omp parallel for schedule(static) collapse(2)
   for (int64_t n = 0; n < N; n++)
     for (int64_t c = 0; c < C; c++)

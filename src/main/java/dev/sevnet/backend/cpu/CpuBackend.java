@@ -29,8 +29,8 @@ public final class CpuBackend implements Backend {
     }
 
     /**
-     * Bounds the native thread pool ({@code <= 0}: all cores) of the calling thread's native calls: OpenMP keeps the
-     * setting per thread, so a thread that never calls this (a data loader's) uses all cores.
+     * Bounds the native thread pool ({@code <= 0}: all cores): every Java thread's native calls from its next call on,
+     * like {@code torch.set_num_threads} (OpenMP keeps the setting per thread; each native call applies this one).
      */
     public static void setNumThreads(int n) {
         NativeCore.sev_set_num_threads(n);

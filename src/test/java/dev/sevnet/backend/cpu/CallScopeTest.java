@@ -12,12 +12,14 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The native kernels flush denormal results to zero (MXCSR.FTZ, {@link CpuBackend#setFlushDenormals}): on the calling
- * thread and on every thread of its OpenMP team; the calling thread's state comes back on return — Java's own
- * arithmetic after the call still underflows gradually — and inputs are not read as zero (a ReLU passes a denormal
- * input through). Off, the kernels underflow gradually too; the host-run drivers of the GPU kernels always do.
+ * What every native call sets first (native/src/internal.h, {@code sev::CallScope}): the library's thread count on the
+ * calling thread, whichever Java thread it is; and the denormal mode. The native kernels flush denormal results to
+ * zero (MXCSR.FTZ, {@link CpuBackend#setFlushDenormals}): on the calling thread and on every thread of its OpenMP
+ * team; the calling thread's state comes back on return — Java's own arithmetic after the call still underflows
+ * gradually — and inputs are not read as zero (a ReLU passes a denormal input through). Off, the kernels underflow
+ * gradually too; the host-run drivers of the GPU kernels always do.
  */
-class DenormalFlushTest {
+class CallScopeTest {
     /** 2^-127: a denormal, the product of the two probe factors. */
     static final float DENORMAL = Float.MIN_NORMAL / 2;
     private int threadsBefore;
@@ -115,6 +117,20 @@ class DenormalFlushTest {
                     assertEquals(0f, flushed[i], "kernel element " + i + " after a host-run call (round " + round + ")");
                 }
             }
+        }
+    }
+
+    /** setNumThreads binds every thread's native calls, not only the calling thread's (OpenMP's own setting is). */
+    @Test
+    void theThreadCountReachesOtherJavaThreads() throws Exception {
+        for (int n : new int[] {1, 2, 1}) {
+            CpuBackend.setNumThreads(n);
+            int[] team = new int[1];
+            Thread other = new Thread(() -> team[0] = NativeCore.sev_denormal_probe(1f, 1f, new float[9], 9));
+            other.start();
+            other.join();
+            assertEquals(n, team[0], "a team of the set size on another thread");
+            assertEquals(n, CpuBackend.numThreads());
         }
     }
 
