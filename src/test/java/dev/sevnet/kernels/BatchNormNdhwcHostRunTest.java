@@ -437,10 +437,10 @@ public class BatchNormNdhwcHostRunTest {
     /**
      * The 16-byte passes (aligned tensors, C a multiple of the 16-byte group) and the scalar passes (the same data one
      * element off alignment) are the same arithmetic in the same order: every output, statistics included, bit for
-     * bit — so a mistake in either walk (a channel group skipped or visited twice, a coefficient of the wrong channel)
-     * shows, whichever path a shape takes on the device. (A change of the order of summation within a column does not
-     * always show: the statistics are compared after their double sums are rounded to fp32.) CudaBatchNormNdhwcTest
-     * asks the same of the device's kernels.
+     * bit — so a mistake in either walk (a channel group skipped or visited twice, a coefficient of the wrong
+     * channel) shows, whichever path a shape takes on the device. (A change of the order of summation within a column
+     * does not always show: the statistics are compared after their double sums are rounded to fp32.)
+     * CudaBatchNormNdhwcTest asks the same of the device's kernels.
      */
     @Test
     void theSixteenBytePassesAreTheScalarPassesBitForBit() {

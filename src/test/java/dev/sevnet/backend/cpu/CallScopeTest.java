@@ -114,7 +114,7 @@ class CallScopeTest {
                 }
                 float[] flushed = cpu.scale(x, 0.5f).toFloatArray();
                 for (int i = 0; i < n; i++) {
-                    assertEquals(0f, flushed[i], "kernel element " + i + " after a host-run call (round " + round + ")");
+                    assertEquals(0f, flushed[i], "kernel element " + i + " after a host-run call, round " + round);
                 }
             }
         }

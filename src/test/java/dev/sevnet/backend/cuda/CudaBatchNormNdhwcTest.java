@@ -107,41 +107,18 @@ class CudaBatchNormNdhwcTest {
 
     static int forward(Kind kind, Tensor x, Tensor res, Tensor g, Tensor b, Tensor y, Tensor m, Tensor is, Tensor rm,
             Tensor rv, long rows, long c, boolean relu, long scratch, long scratchBytes) {
-        int r = relu ? 1 : 0;
-        return switch (kind) {
-            case F32 -> CudaKernels.sevc_bn_act_train_forward_ndhwc_f32(addr(x), addr(res), addr(g), addr(b), addr(y),
-                    addr(m), addr(is), addr(rm), addr(rv), rows, c, EPS, MOMENTUM, r, scratch, scratchBytes, stream());
-            case BF16 -> CudaKernels.sevc_bn_act_train_forward_ndhwc_bf16(addr(x), addr(res), addr(g), addr(b),
-                    addr(y), addr(m), addr(is), addr(rm), addr(rv), rows, c, EPS, MOMENTUM, r, scratch, scratchBytes,
-                    stream());
-            case F16 -> CudaKernels.sevc_bn_act_train_forward_ndhwc_f16(addr(x), addr(res), addr(g), addr(b), addr(y),
-                    addr(m), addr(is), addr(rm), addr(rv), rows, c, EPS, MOMENTUM, r, scratch, scratchBytes, stream());
-        };
+        return forwardAt(kind, addr(x), addr(res), g, b, addr(y), m, is, rm, rv, rows, c, relu, scratch, scratchBytes);
     }
 
     static int backward(Kind kind, Tensor x, Tensor y, Tensor dy, Tensor g, Tensor m, Tensor is, Tensor dx, Tensor dg,
             Tensor db, Tensor dres, long rows, long c, long scratch, long scratchBytes) {
-        return switch (kind) {
-            case F32 -> CudaKernels.sevc_bn_act_backward_ndhwc_f32(addr(x), addr(y), addr(dy), addr(g), addr(m),
-                    addr(is), addr(dx), addr(dg), addr(db), addr(dres), rows, c, scratch, scratchBytes, stream());
-            case BF16 -> CudaKernels.sevc_bn_act_backward_ndhwc_bf16(addr(x), addr(y), addr(dy), addr(g), addr(m),
-                    addr(is), addr(dx), addr(dg), addr(db), addr(dres), rows, c, scratch, scratchBytes, stream());
-            case F16 -> CudaKernels.sevc_bn_act_backward_ndhwc_f16(addr(x), addr(y), addr(dy), addr(g), addr(m),
-                    addr(is), addr(dx), addr(dg), addr(db), addr(dres), rows, c, scratch, scratchBytes, stream());
-        };
+        return backwardAt(kind, addr(x), addr(y), addr(dy), g, m, is, addr(dx), dg, db, addr(dres), rows, c, scratch,
+                scratchBytes);
     }
 
     static int eval(Kind kind, Tensor x, Tensor g, Tensor b, Tensor rm, Tensor rv, Tensor y, long rows, long c,
             boolean relu) {
-        int r = relu ? 1 : 0;
-        return switch (kind) {
-            case F32 -> CudaKernels.sevc_batchnorm_eval_ndhwc_f32(addr(x), addr(g), addr(b), addr(rm), addr(rv),
-                    addr(y), rows, c, EPS, r, stream());
-            case BF16 -> CudaKernels.sevc_batchnorm_eval_ndhwc_bf16(addr(x), addr(g), addr(b), addr(rm), addr(rv),
-                    addr(y), rows, c, EPS, r, stream());
-            case F16 -> CudaKernels.sevc_batchnorm_eval_ndhwc_f16(addr(x), addr(g), addr(b), addr(rm), addr(rv),
-                    addr(y), rows, c, EPS, r, stream());
-        };
+        return evalAt(kind, addr(x), g, b, rm, rv, addr(y), rows, c, relu);
     }
 
     static Tensor randn(Random r, long... dims) {
@@ -253,8 +230,8 @@ class CudaBatchNormNdhwcTest {
                     Shifted ys = Shifted.nans(kind, m, c).moved(CudaBatchNormNdhwcTest::dev);
                     Tensor mean2 = nanDev(DType.FLOAT32, c), is2 = nanDev(DType.FLOAT32, c);
                     Tensor rm2 = dev(rm0), rv2 = dev(rv0);
-                    k(CudaBatchNormNdhwcTest.forwardAt(kind, xs.address(), ress.address(), gd, bd, ys.address(), mean2,
-                            is2, rm2, rv2, m, c), "scalar forward" + what);
+                    k(forwardAt(kind, xs.address(), ress.address(), gd, bd, ys.address(), mean2, is2, rm2, rv2, m, c,
+                            true, 0L, 0L), "scalar forward" + what);
                     Tensor yh = host(y);
                     assertSameBits(yh, ys.view(m, c), "y" + what);
                     assertSameBits(host(mean), host(mean2), "save_mean" + what);
@@ -265,12 +242,13 @@ class CudaBatchNormNdhwcTest {
                     Shifted yss = Shifted.of(yh).moved(CudaBatchNormNdhwcTest::dev);
                     Tensor dx = nanDev(dt, m, c), dr = nanDev(dt, m, c);
                     Tensor dg = nanDev(DType.FLOAT32, c), db = nanDev(DType.FLOAT32, c);
-                    k(backward(kind, xd, y, dyd, gd, mean, is, dx, dg, db, dr, m, c, 0L, 0L), "16-byte backward" + what);
+                    k(backward(kind, xd, y, dyd, gd, mean, is, dx, dg, db, dr, m, c, 0L, 0L),
+                            "16-byte backward" + what);
                     Shifted dxs = Shifted.nans(kind, m, c).moved(CudaBatchNormNdhwcTest::dev);
                     Shifted drs = Shifted.nans(kind, m, c).moved(CudaBatchNormNdhwcTest::dev);
                     Tensor dg2 = nanDev(DType.FLOAT32, c), db2 = nanDev(DType.FLOAT32, c);
-                    k(CudaBatchNormNdhwcTest.backwardAt(kind, xs.address(), yss.address(), dys.address(), gd, mean, is,
-                            dxs.address(), dg2, db2, drs.address(), m, c), "scalar backward" + what);
+                    k(backwardAt(kind, xs.address(), yss.address(), dys.address(), gd, mean, is, dxs.address(), dg2,
+                            db2, drs.address(), m, c, 0L, 0L), "scalar backward" + what);
                     assertSameBits(host(dx), dxs.view(m, c), "dx" + what);
                     assertSameBits(host(dr), drs.view(m, c), "dresidual" + what);
                     assertSameBits(host(dg), host(dg2), "dgamma" + what);
@@ -279,48 +257,51 @@ class CudaBatchNormNdhwcTest {
                     Tensor ye = nanDev(dt, m, c);
                     k(eval(kind, xd, gd, bd, rm, rv, ye, m, c, true), "16-byte eval" + what);
                     Shifted yes = Shifted.nans(kind, m, c).moved(CudaBatchNormNdhwcTest::dev);
-                    k(evalAt(kind, xs.address(), gd, bd, rm, rv, yes.address(), m, c), "scalar eval" + what);
+                    k(evalAt(kind, xs.address(), gd, bd, rm, rv, yes.address(), m, c, true), "scalar eval" + what);
                     assertSameBits(host(ye), yes.view(m, c), "eval y" + what);
                 }
             }
         }
     }
 
-    /** forward (ReLU on) with x, residual and y given by address (views at an offset); the stream-ordered pool. */
+    /** forward with x, residual and y given by address (views at an offset too). */
     static int forwardAt(Kind kind, long x, long res, Tensor g, Tensor b, long y, Tensor m, Tensor is, Tensor rm,
-            Tensor rv, long rows, long c) {
+            Tensor rv, long rows, long c, boolean relu, long scratch, long scratchBytes) {
+        int r = relu ? 1 : 0;
         return switch (kind) {
             case F32 -> CudaKernels.sevc_bn_act_train_forward_ndhwc_f32(x, res, addr(g), addr(b), y, addr(m), addr(is),
-                    addr(rm), addr(rv), rows, c, EPS, MOMENTUM, 1, 0L, 0L, stream());
+                    addr(rm), addr(rv), rows, c, EPS, MOMENTUM, r, scratch, scratchBytes, stream());
             case BF16 -> CudaKernels.sevc_bn_act_train_forward_ndhwc_bf16(x, res, addr(g), addr(b), y, addr(m),
-                    addr(is), addr(rm), addr(rv), rows, c, EPS, MOMENTUM, 1, 0L, 0L, stream());
+                    addr(is), addr(rm), addr(rv), rows, c, EPS, MOMENTUM, r, scratch, scratchBytes, stream());
             case F16 -> CudaKernels.sevc_bn_act_train_forward_ndhwc_f16(x, res, addr(g), addr(b), y, addr(m), addr(is),
-                    addr(rm), addr(rv), rows, c, EPS, MOMENTUM, 1, 0L, 0L, stream());
+                    addr(rm), addr(rv), rows, c, EPS, MOMENTUM, r, scratch, scratchBytes, stream());
         };
     }
 
     /** backward with x, y, dy, dx and dresidual given by address. */
     static int backwardAt(Kind kind, long x, long y, long dy, Tensor g, Tensor m, Tensor is, long dx, Tensor dg,
-            Tensor db, long dres, long rows, long c) {
+            Tensor db, long dres, long rows, long c, long scratch, long scratchBytes) {
         return switch (kind) {
             case F32 -> CudaKernels.sevc_bn_act_backward_ndhwc_f32(x, y, dy, addr(g), addr(m), addr(is), dx, addr(dg),
-                    addr(db), dres, rows, c, 0L, 0L, stream());
+                    addr(db), dres, rows, c, scratch, scratchBytes, stream());
             case BF16 -> CudaKernels.sevc_bn_act_backward_ndhwc_bf16(x, y, dy, addr(g), addr(m), addr(is), dx, addr(dg),
-                    addr(db), dres, rows, c, 0L, 0L, stream());
+                    addr(db), dres, rows, c, scratch, scratchBytes, stream());
             case F16 -> CudaKernels.sevc_bn_act_backward_ndhwc_f16(x, y, dy, addr(g), addr(m), addr(is), dx, addr(dg),
-                    addr(db), dres, rows, c, 0L, 0L, stream());
+                    addr(db), dres, rows, c, scratch, scratchBytes, stream());
         };
     }
 
-    /** eval (ReLU on) with x and y given by address. */
-    static int evalAt(Kind kind, long x, Tensor g, Tensor b, Tensor rm, Tensor rv, long y, long rows, long c) {
+    /** eval with x and y given by address. */
+    static int evalAt(Kind kind, long x, Tensor g, Tensor b, Tensor rm, Tensor rv, long y, long rows, long c,
+            boolean relu) {
+        int r = relu ? 1 : 0;
         return switch (kind) {
             case F32 -> CudaKernels.sevc_batchnorm_eval_ndhwc_f32(x, addr(g), addr(b), addr(rm), addr(rv), y, rows, c,
-                    EPS, 1, stream());
+                    EPS, r, stream());
             case BF16 -> CudaKernels.sevc_batchnorm_eval_ndhwc_bf16(x, addr(g), addr(b), addr(rm), addr(rv), y, rows,
-                    c, EPS, 1, stream());
+                    c, EPS, r, stream());
             case F16 -> CudaKernels.sevc_batchnorm_eval_ndhwc_f16(x, addr(g), addr(b), addr(rm), addr(rv), y, rows, c,
-                    EPS, 1, stream());
+                    EPS, r, stream());
         };
     }
 
