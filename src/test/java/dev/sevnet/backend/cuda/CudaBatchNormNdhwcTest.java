@@ -199,9 +199,9 @@ class CudaBatchNormNdhwcTest {
     /**
      * The 16-byte passes (aligned tensors, C a multiple of the group) and the scalar passes (the same data one element
      * off alignment) on the device: every output bit for bit, as on the host (BatchNormNdhwcHostRunTest's
-     * counterpart) — the statistics' multiply-adds are explicit fma and the other expressions the same functions, so a
-     * difference here is a walk that skips or repeats a group, or the compiler forming an expression differently in
-     * the two kernels.
+     * counterpart) — both call the same functions (the backward's sum of g * xhat an explicit fma), so a difference
+     * here is a walk that skips or repeats a group, or the compiler contracting an expression differently in the two
+     * kernels.
      */
     @Test
     void theSixteenBytePassesAreTheScalarPassesBitForBit() {
