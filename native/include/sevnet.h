@@ -172,6 +172,9 @@ int sev_channel_scale_backward(const float* x, const float* g, const float* dy, 
 /* avg-pool 3-d, count_include_pad semantics; p[] uses the conv layout with Cout = Cin, groups = Cin */
 int sev_avgpool3d_forward(const float* x, float* y, const int* p);
 int sev_avgpool3d_backward(const float* dy, float* dx, const int* p);
+/* the plain loops the two above are tested against (bit for bit: the same additions per element, in order) */
+int sev_avgpool3d_forward_reference(const float* x, float* y, const int* p);
+int sev_avgpool3d_backward_reference(const float* dy, float* dx, const int* p);
 /* global average pool: [N, C, S] -> [N, C] */
 int sev_global_avgpool_forward(const float* x, float* y, int64_t N, int64_t C, int64_t S);
 int sev_global_avgpool_backward(const float* dy, float* dx, int64_t N, int64_t C, int64_t S);

@@ -180,6 +180,14 @@ public final class NativeCore {
     public static native int sev_avgpool3d_backward(@Cast("const float*") long dy, @Cast("float*") long dx,
             @Cast("const int*") int[] p);
 
+    /** The plain loops {@link #sev_avgpool3d_forward} is tested against, bit for bit. */
+    public static native int sev_avgpool3d_forward_reference(@Cast("const float*") long x, @Cast("float*") long y,
+            @Cast("const int*") int[] p);
+
+    /** The plain scatter {@link #sev_avgpool3d_backward} is tested against, bit for bit. */
+    public static native int sev_avgpool3d_backward_reference(@Cast("const float*") long dy,
+            @Cast("float*") long dx, @Cast("const int*") int[] p);
+
     public static native int sev_global_avgpool_forward(@Cast("const float*") long x, @Cast("float*") long y,
             @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s);
 
