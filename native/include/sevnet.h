@@ -41,6 +41,9 @@ int sev_get_flush_denormals(void);
 int sev_denormal_probe(float a, float b, float* out, int cap);
 /* "avx512f avx2 fma ..." as seen by the CPU */
 const char* sev_cpu_features(void);
+/* which build of the vectorized CPU kernels (GEMM, convolutions, pooling, loss scaling) runs: 2 AVX-512, 1 AVX2+FMA,
+ * 0 the x86-64 baseline; the best this CPU has, capped by the environment variable SEV_ISA=avx2|scalar (read once) */
+int sev_cpu_kernels(void);
 /* 1 when the library holds CUDA kernels (built with nvcc), 0 otherwise */
 int sev_has_cuda_kernels(void);
 /* Writes a JSON description of the CUDA environment (driver/runtime versions, GPUs, cuDNN/cuBLAS

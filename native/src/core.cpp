@@ -1,6 +1,7 @@
 // Library-level entry points: version, threads, CPU features, error reporting.
 #include "sevnet.h"
 #include "internal.h"
+#include "sev_simd.h"
 
 #include <malloc.h>
 #include <omp.h>
@@ -168,6 +169,8 @@ const char* sev_cpu_features(void) {
   }();
   return s.c_str();
 }
+
+int sev_cpu_kernels(void) { return sev::cpu_isa(); }
 
 int sev_has_cuda_kernels(void) {
 #if SEVNET_WITH_CUDA

@@ -3,6 +3,7 @@ package dev.sevnet.cli;
 import com.google.gson.GsonBuilder;
 import dev.sevnet.backend.CudaStatus;
 import dev.sevnet.backend.cuda.CudaBackend;
+import dev.sevnet.backend.cpu.CpuBackend;
 import dev.sevnet.backend.cpu.NativeCore;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -31,6 +32,9 @@ public final class DoctorCommand implements Callable<Integer> {
             NativeCore.ensureLoaded();
             r.put("native_library", NativeCore.sev_version() + " from " + nativePath());
             r.put("cpu_features", NativeCore.sev_cpu_features());
+            String isaCap = System.getenv("SEV_ISA");
+            r.put("cpu_kernels", CpuBackend.cpuKernels()
+                    + (isaCap != null ? " (SEV_ISA=" + isaCap + ")" : ""));
             r.put("native_threads", NativeCore.sev_get_num_threads());
             r.put("flush_denormals", NativeCore.sev_get_flush_denormals() != 0
                     ? "on (native kernels flush denormal results; -Dsevnet.flushDenormals=false for IEEE)" : "off");

@@ -58,6 +58,19 @@ public final class CpuBackend implements Backend {
         return NativeCore.sev_get_flush_denormals() != 0;
     }
 
+    /**
+     * The build of the vectorized CPU kernels (GEMM, convolutions, pooling, loss scaling) this process runs:
+     * {@code avx512}, {@code avx2} or {@code baseline} — the best the CPU has, unless the environment variable
+     * {@code SEV_ISA=avx2|scalar} capped it at start-up (the tests run each build that way).
+     */
+    public static String cpuKernels() {
+        return switch (NativeCore.sev_cpu_kernels()) {
+            case 2 -> "avx512";
+            case 1 -> "avx2";
+            default -> "baseline";
+        };
+    }
+
     @Override
     public Device device() {
         return CPU;
