@@ -8,7 +8,8 @@
 //    tensor straight from memory (zeros past the clip's ends; sgemm_serial_shifted in gemm.cpp).
 //  - direct 2-D (kT == 1, temporal stride 1 / pad 0, <= 16 channels per group in and out: the grouped
 //    1x3x3 convs): register-blocked kernel along W over zero-padded, stride-phase-split rows,
-//    parallel over (sample, group, frame); backward-data pads each dy row once per frame;
+//    parallel over (sample, group, frame); backward-data pads each dy row once per frame; at stride 1 on
+//    planes up to 64 wide, the same kernels over whole zero-padded planes laid out flat (flat_*_item);
 //    backward-weight keeps (output channel x kw) accumulator blocks in registers over a whole frame
 //    per (input channel, kh), parallel over (group, output-channel range).
 //  - anything else (the 1x7x7 stem, dense 3x3x3, odd shapes): im2col / col2im in column chunks + GEMM.
@@ -722,39 +723,260 @@ SEV_INLINE void direct_bwd_weight_item(const float* x, const float* dy, float* d
     }
 }
 
+// ---- flat planes: stride-1 convs on planes up to FLAT_MAX_W wide (every stride-1 grouped conv of the model)
+// The row path above pays per output row (a padded copy of cig * kH input rows, the tap table, one partly
+// filled vector per 16 columns: 7 of 16 lanes at W = 7), which at 7x7 made the grouped conv cost 5x per
+// output what it costs at 56x56. Here each input plane is zero-padded once per (n, g, t) into a flat
+// [Hp][Wp] array; output q = ho*Wp + wo reads tap (kh, kw) at q + kh*Wp + kw, a constant offset, so the
+// whole plane is one long vector loop (the wo >= Wo columns are computed and dropped: 2 of 9 at W = 7).
+constexpr int FLAT_MAX_W = 64;  // planes up to this wide go flat (all the model's stride-1 ones: 56 .. 4; bench/RESULTS.md)
+
+inline bool use_flat(const ConvParams& p, int width) { return p.sH == 1 && p.sW == 1 && width <= FLAT_MAX_W; }
+
+// zero-padded copy of one [rows][cols] plane at (top, left) inside a [Hp][Wp] frame, then `tail` zeros
+SEV_INLINE void pad_plane(const float* src, int rows, int cols, int top, int left, int Hp, int Wp, int64_t tail,
+                          float* dst) {
+  std::memset(dst, 0, sizeof(float) * ((int64_t)top * Wp));
+  for (int r = 0; r < rows; r++) {
+    float* d = dst + (int64_t)(top + r) * Wp;
+    for (int j = 0; j < left; j++) d[j] = 0.f;
+    std::memcpy(d + left, src + (int64_t)r * cols, sizeof(float) * cols);
+    for (int j = left + cols; j < Wp; j++) d[j] = 0.f;
+  }
+  std::memset(dst + (int64_t)(top + rows) * Wp, 0, sizeof(float) * ((int64_t)(Hp - top - rows) * Wp + tail));
+}
+
+// floats of a padded plane with room for the vector loop's overrun: outputs [0, Q) rounded up to a whole
+// chunk, plus the largest tap offset
+inline int64_t flat_plane_len(int64_t Q, int64_t maxoff) { return ceil_div(Q, WCH) * WCH + maxoff + VW; }
+
+template <class V, int CB>
+SEV_INLINE void flat_fwd_item(const float* x, const float* w, const float* bias, float* y, const ConvParams& p,
+                              int relu, int n, int g, int t) {
+  const int cig = p.cin_g(), cog = p.cout_g(), kH = p.kH, kW = p.kW;
+  const int Hp = p.H + 2 * p.pH, Wp = p.W + 2 * p.pW;
+  const int64_t Q = (int64_t)p.Ho * Wp, maxoff = (int64_t)(kH - 1) * Wp + kW - 1;
+  const int64_t PL = flat_plane_len(Q, maxoff);
+  const int64_t HWi = (int64_t)p.H * p.W, HWo = (int64_t)p.Ho * p.Wo;
+  float* planes = scratch(2, (size_t)(cig * PL + MAXC * WCH));
+  if (!planes) return;
+  float* out = planes + cig * PL;
+  const float* src0[MAXC * 7 * 7];
+  const float* src[MAXC * 7 * 7];
+  int widx[MAXC * 7 * 7];
+  int ntaps = 0;
+  for (int ci = 0; ci < cig; ci++) {
+    const float* xc = x + (((int64_t)n * p.Cin + g * cig + ci) * p.T + t) * HWi;
+    float* pl = planes + ci * PL;
+    pad_plane(xc, p.H, p.W, p.pH, p.pW, Hp, Wp, PL - (int64_t)Hp * Wp, pl);
+    for (int kh = 0; kh < kH; kh++)
+      for (int kw = 0; kw < kW; kw++) {
+        src0[ntaps] = pl + (int64_t)kh * Wp + kw;
+        widx[ntaps] = (ci * kH + kh) * kW + kw;
+        ntaps++;
+      }
+  }
+  const float* wg = w + (int64_t)g * cog * cig * kH * kW;
+  const int64_t wcs = (int64_t)cig * kH * kW;
+  for (int64_t q0 = 0; q0 < Q; q0 += WCH) {
+    const int width = (int)min64(WCH, Q - q0);
+    for (int i = 0; i < ntaps; i++) src[i] = src0[i] + q0;
+    taps_channels<V, CB>(ntaps, src, widx, wg, wcs, cog, (int)ceil_div(width, VW), out);
+    for (int c = 0; c < cog; c++) {
+      const int co = g * cog + c;
+      float* yc = y + (((int64_t)n * p.Cout + co) * p.To + t) * HWo;
+      const float* o = out + c * WCH;
+      const float b = bias ? bias[co] : 0.f;
+      // the chunk's pieces of output rows: q = ho*Wp + wo, kept where wo < Wo
+      for (int64_t q = q0; q < q0 + width;) {
+        const int ho = (int)(q / Wp), wo = (int)(q % Wp);
+        const int64_t end = min64(q0 + width, (int64_t)ho * Wp + Wp);
+        if (wo < p.Wo) {
+          const int len = (int)min64(end - q, p.Wo - wo);
+          float* yr = yc + (int64_t)ho * p.Wo + wo;
+          const float* oj = o + (q - q0);
+          if (relu)
+            for (int j = 0; j < len; j++) {
+              const float v = oj[j] + b;
+              yr[j] = v > 0.f ? v : 0.f;
+            }
+          else
+            for (int j = 0; j < len; j++) yr[j] = oj[j] + b;
+        }
+        q = end;
+      }
+    }
+  }
+}
+
+// backward-data, stride 1: dx[ci][h][w] = sum over (kh, kw, co) of w[co][ci][kh][kw] dy[co][h + pH - kh][w + pW - kw]:
+// the forward over dy planes padded by (kH - 1 - pH, kW - 1 - pW) into [H + kH - 1][W + kW - 1], taps mirrored
+template <class V, int CB>
+SEV_INLINE void flat_bwd_data_item(const float* dy, const float* w, float* dx, const ConvParams& p, int n, int g,
+                                   int t) {
+  const int cig = p.cin_g(), cog = p.cout_g(), kH = p.kH, kW = p.kW;
+  const int Hq = p.H + kH - 1, Wq = p.W + kW - 1;
+  const int64_t Q = (int64_t)p.H * Wq, maxoff = (int64_t)(kH - 1) * Wq + kW - 1;
+  const int64_t PL = flat_plane_len(Q, maxoff);
+  const int64_t HWi = (int64_t)p.H * p.W, HWo = (int64_t)p.Ho * p.Wo;
+  float* planes = scratch(2, (size_t)(cog * PL + MAXC * WCH));
+  if (!planes) return;
+  float* out = planes + cog * PL;
+  const float* src0[MAXC * 7 * 7];
+  const float* src[MAXC * 7 * 7];
+  int widx[MAXC * 7 * 7];
+  for (int c = 0; c < cog; c++) {
+    const float* dyc = dy + (((int64_t)n * p.Cout + g * cog + c) * p.To + t) * HWo;
+    pad_plane(dyc, p.Ho, p.Wo, kH - 1 - p.pH, kW - 1 - p.pW, Hq, Wq, PL - (int64_t)Hq * Wq, planes + c * PL);
+  }
+  int ntaps = 0;
+  for (int kh = 0; kh < kH; kh++)
+    for (int kw = 0; kw < kW; kw++)
+      for (int c = 0; c < cog; c++) {
+        src0[ntaps] = planes + c * PL + (int64_t)(kH - 1 - kh) * Wq + (kW - 1 - kw);
+        widx[ntaps] = c * cig * kH * kW + kh * kW + kw;
+        ntaps++;
+      }
+  const float* wg = w + (int64_t)g * cog * cig * kH * kW;
+  const int64_t wcs = (int64_t)kH * kW;  // between input channels ci
+  for (int64_t q0 = 0; q0 < Q; q0 += WCH) {
+    const int width = (int)min64(WCH, Q - q0);
+    for (int i = 0; i < ntaps; i++) src[i] = src0[i] + q0;
+    taps_channels<V, CB>(ntaps, src, widx, wg, wcs, cig, (int)ceil_div(width, VW), out);
+    for (int ci = 0; ci < cig; ci++) {
+      float* dxc = dx + (((int64_t)n * p.Cin + g * cig + ci) * p.T + t) * HWi;
+      const float* o = out + ci * WCH;
+      for (int64_t q = q0; q < q0 + width;) {
+        const int h = (int)(q / Wq), wi = (int)(q % Wq);
+        const int64_t end = min64(q0 + width, (int64_t)h * Wq + Wq);
+        if (wi < p.W) std::memcpy(dxc + (int64_t)h * p.W + wi, o + (q - q0), sizeof(float) * min64(end - q, p.W - wi));
+        q = end;
+      }
+    }
+  }
+}
+
+// backward-weight, stride 1: dw[co][ci][kh][kw] = sum over (n, t, q) of dyf[co][q] xp[ci][q + kh*Wp + kw], with dy
+// laid out on the padded input's row pitch (dyf[co][ho*Wp + wo] = dy[co][ho][wo], zero for wo >= Wo) so that a
+// frame is one long row for the register-blocked bww_block of the row path
+template <class V, int CBMAX>
+SEV_INLINE void flat_bwd_weight_item(const float* x, const float* dy, float* dw, const ConvParams& p, int g, int c0,
+                                     int c1) {
+  constexpr int VL = (int)(sizeof(V) / sizeof(float));
+  const int cig = p.cin_g(), cog = p.cout_g(), kH = p.kH, kW = p.kW;
+  const int ntap = cig * kH * kW;
+  const int Hp = p.H + 2 * p.pH, Wp = p.W + 2 * p.pW;
+  const int64_t Q = (int64_t)p.Ho * Wp, maxoff = (int64_t)(kH - 1) * Wp + kW - 1;
+  const int64_t PL = flat_plane_len(Q, maxoff);
+  const int64_t DL = ceil_div(Q, WCH) * WCH;  // dyf length: the vector loop's whole range, zeros past Q
+  const int64_t HWi = (int64_t)p.H * p.W, HWo = (int64_t)p.Ho * p.Wo;
+  const int nco = c1 - c0;
+  float* xp = scratch(2, (size_t)((int64_t)cig * PL + (int64_t)nco * DL + (int64_t)nco * ntap * VW));
+  if (!xp) return;
+  float* dyf = xp + (int64_t)cig * PL;
+  float* acc = dyf + (int64_t)nco * DL;  // [nco][ntap][VW]
+  std::memset(acc, 0, sizeof(float) * nco * ntap * VW);
+  const int nvl = (int)(DL / VL);
+  int64_t xoff[7];
+  for (int kw = 0; kw < kW; kw++) xoff[kw] = kw;
+  for (int n = 0; n < p.N; n++)
+    for (int t = 0; t < p.T; t++) {
+      for (int ci = 0; ci < cig; ci++)
+        pad_plane(x + (((int64_t)n * p.Cin + g * cig + ci) * p.T + t) * HWi, p.H, p.W, p.pH, p.pW, Hp, Wp,
+                  PL - (int64_t)Hp * Wp, xp + ci * PL);
+      for (int c = c0; c < c1; c++)
+        pad_plane(dy + (((int64_t)n * p.Cout + g * cog + c) * p.To + t) * HWo, p.Ho, p.Wo, 0, 0, p.Ho, Wp, DL - Q,
+                  dyf + (int64_t)(c - c0) * DL);
+      for (int ci = 0; ci < cig; ci++)
+        for (int kh = 0; kh < kH; kh++) {
+          const float* xs = xp + ci * PL + (int64_t)kh * Wp;
+          float* a0 = acc + (int64_t)(ci * kH + kh) * kW * VW;
+          const int64_t acs = (int64_t)ntap * VW;
+          int c = 0;
+          for (; c + CBMAX <= nco; c += CBMAX)
+            bww_kw<V, CBMAX>(xs, 0, xoff, dyf + c * DL, 0, DL, 1, nvl, a0 + c * acs, acs, kW);
+          if constexpr (CBMAX > 4)
+            if (c + 4 <= nco) {
+              bww_kw<V, 4>(xs, 0, xoff, dyf + c * DL, 0, DL, 1, nvl, a0 + c * acs, acs, kW);
+              c += 4;
+            }
+          if constexpr (CBMAX > 2)
+            if (c + 2 <= nco) {
+              bww_kw<V, 2>(xs, 0, xoff, dyf + c * DL, 0, DL, 1, nvl, a0 + c * acs, acs, kW);
+              c += 2;
+            }
+          for (; c < nco; c++) bww_kw<V, 1>(xs, 0, xoff, dyf + c * DL, 0, DL, 1, nvl, a0 + c * acs, acs, kW);
+        }
+    }
+  for (int c = c0; c < c1; c++)
+    for (int k = 0; k < ntap; k++) {
+      const float* at = acc + ((int64_t)(c - c0) * ntap + k) * VW;
+      float s = 0.f;
+      for (int l = 0; l < VL; l++) s += at[l];
+      dw[((int64_t)g * cog + c) * ntap + k] = s;
+    }
+}
+
 SEV_TARGET_AVX512 void direct_fwd_avx512(const float* x, const float* w, const float* b, float* y,
                                          const ConvParams& p, int relu, int n, int g, int t) {
-  direct_fwd_item<v16f, 4>(x, w, b, y, p, relu, n, g, t);
+  if (use_flat(p, p.Wo))
+    flat_fwd_item<v16f, 4>(x, w, b, y, p, relu, n, g, t);
+  else
+    direct_fwd_item<v16f, 4>(x, w, b, y, p, relu, n, g, t);
 }
 SEV_TARGET_AVX2 void direct_fwd_avx2(const float* x, const float* w, const float* b, float* y, const ConvParams& p,
                                      int relu, int n, int g, int t) {
-  direct_fwd_item<v8f, 1>(x, w, b, y, p, relu, n, g, t);
+  if (use_flat(p, p.Wo))
+    flat_fwd_item<v8f, 1>(x, w, b, y, p, relu, n, g, t);
+  else
+    direct_fwd_item<v8f, 1>(x, w, b, y, p, relu, n, g, t);
 }
 void direct_fwd_base(const float* x, const float* w, const float* b, float* y, const ConvParams& p, int relu, int n,
                      int g, int t) {
-  direct_fwd_item<v4f, 1>(x, w, b, y, p, relu, n, g, t);
+  if (use_flat(p, p.Wo))
+    flat_fwd_item<v4f, 1>(x, w, b, y, p, relu, n, g, t);
+  else
+    direct_fwd_item<v4f, 1>(x, w, b, y, p, relu, n, g, t);
 }
 SEV_TARGET_AVX512 void direct_bwd_data_avx512(const float* dy, const float* w, float* dx, const ConvParams& p, int n,
                                               int g, int t) {
-  direct_bwd_data_item<v16f, 4>(dy, w, dx, p, n, g, t);
+  if (use_flat(p, p.W))
+    flat_bwd_data_item<v16f, 4>(dy, w, dx, p, n, g, t);
+  else
+    direct_bwd_data_item<v16f, 4>(dy, w, dx, p, n, g, t);
 }
 SEV_TARGET_AVX2 void direct_bwd_data_avx2(const float* dy, const float* w, float* dx, const ConvParams& p, int n,
                                           int g, int t) {
-  direct_bwd_data_item<v8f, 1>(dy, w, dx, p, n, g, t);
+  if (use_flat(p, p.W))
+    flat_bwd_data_item<v8f, 1>(dy, w, dx, p, n, g, t);
+  else
+    direct_bwd_data_item<v8f, 1>(dy, w, dx, p, n, g, t);
 }
 void direct_bwd_data_base(const float* dy, const float* w, float* dx, const ConvParams& p, int n, int g, int t) {
-  direct_bwd_data_item<v4f, 1>(dy, w, dx, p, n, g, t);
+  if (use_flat(p, p.W))
+    flat_bwd_data_item<v4f, 1>(dy, w, dx, p, n, g, t);
+  else
+    direct_bwd_data_item<v4f, 1>(dy, w, dx, p, n, g, t);
 }
 SEV_TARGET_AVX512 void direct_bwd_weight_avx512(const float* x, const float* dy, float* dw, const ConvParams& p,
                                                 int g, int c0, int c1) {
-  direct_bwd_weight_item<v16f, 8>(x, dy, dw, p, g, c0, c1);
+  if (use_flat(p, p.Wo))
+    flat_bwd_weight_item<v16f, 8>(x, dy, dw, p, g, c0, c1);
+  else
+    direct_bwd_weight_item<v16f, 8>(x, dy, dw, p, g, c0, c1);
 }
 SEV_TARGET_AVX2 void direct_bwd_weight_avx2(const float* x, const float* dy, float* dw, const ConvParams& p, int g,
                                             int c0, int c1) {
-  direct_bwd_weight_item<v8f, 4>(x, dy, dw, p, g, c0, c1);
+  if (use_flat(p, p.Wo))
+    flat_bwd_weight_item<v8f, 4>(x, dy, dw, p, g, c0, c1);
+  else
+    direct_bwd_weight_item<v8f, 4>(x, dy, dw, p, g, c0, c1);
 }
 void direct_bwd_weight_base(const float* x, const float* dy, float* dw, const ConvParams& p, int g, int c0, int c1) {
-  direct_bwd_weight_item<v4f, 2>(x, dy, dw, p, g, c0, c1);
+  if (use_flat(p, p.Wo))
+    flat_bwd_weight_item<v4f, 2>(x, dy, dw, p, g, c0, c1);
+  else
+    direct_bwd_weight_item<v4f, 2>(x, dy, dw, p, g, c0, c1);
 }
 
 void direct_forward(const float* x, const float* w, const float* bias, float* y, const ConvParams& p, int relu) {

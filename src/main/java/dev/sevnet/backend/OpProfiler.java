@@ -1,10 +1,14 @@
 package dev.sevnet.backend;
 
+import dev.sevnet.tensor.DType;
+import dev.sevnet.tensor.MemoryFormat;
+import dev.sevnet.tensor.Tensor;
 import java.lang.reflect.InvocationHandler;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 import java.lang.reflect.Proxy;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Comparator;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
@@ -28,23 +32,38 @@ import java.util.Map;
  * }
  * }</pre>
  * One profiler per thread at a time; its ops must run on that thread (a loader thread's ops are not counted).
+ *
+ * <p>{@link #start(Backend, Grouping)} with {@link Grouping#INPUT_SHAPES} splits each op's row by its arguments'
+ * shapes (torch.profiler's {@code group_by_input_shape}): which layer of the model the time went to. The
+ * signature lists each tensor argument's shape (its dtype when not float32, {@code cl} when channels-last) and each
+ * conv/pool window; it is built on the host before the op starts, so its cost lands in {@link #BETWEEN_OPS}.
  */
 public final class OpProfiler implements AutoCloseable {
     /** The row of the time between two ops: host work, and on a GPU the device's wait for it. */
     public static final String BETWEEN_OPS = "(between ops)";
+
+    /** How a profile's rows are keyed, besides the phase. */
+    public enum Grouping {
+        /** One row per backend op. */
+        OP,
+        /** One row per backend op and signature of its arguments' shapes ({@link Row#shapes()}). */
+        INPUT_SHAPES
+    }
 
     private final Timeline timeline;
     private final Map<Backend, Backend> proxies = new IdentityHashMap<>();
     private final List<String> labels = new ArrayList<>(); // labels.get(i): the segment from mark i to mark i + 1
     private final Thread owner = Thread.currentThread();
     private final AutoCloseable unbind;
+    private final Grouping grouping;
     private String phase = "";
     private String current;
     private int depth;
     private boolean stopped;
     private boolean closed;
 
-    private OpProfiler(Backend backend) {
+    private OpProfiler(Backend backend, Grouping grouping) {
+        this.grouping = grouping;
         this.timeline = backend.newTimeline();
         this.current = key(BETWEEN_OPS);
         timeline.mark();
@@ -53,10 +72,18 @@ public final class OpProfiler implements AutoCloseable {
 
     /** Starts profiling the calling thread's ops on {@code backend}'s timeline. */
     public static OpProfiler start(Backend backend) {
+        return start(backend, Grouping.OP);
+    }
+
+    /** Starts profiling the calling thread's ops on {@code backend}'s timeline, rows keyed as {@code grouping} says. */
+    public static OpProfiler start(Backend backend, Grouping grouping) {
         if (backend == null) {
             throw new IllegalArgumentException("backend is null");
         }
-        return new OpProfiler(backend);
+        if (grouping == null) {
+            throw new IllegalArgumentException("grouping is null");
+        }
+        return new OpProfiler(backend, grouping);
     }
 
     /** Names what runs from now on (e.g. forward, backward, optimizer): a column of the table. */
@@ -88,7 +115,10 @@ public final class OpProfiler implements AutoCloseable {
         List<Row> rows = new ArrayList<>();
         byKey.forEach((k, a) -> {
             int bar = k.indexOf('\u0000');
-            rows.add(new Row(k.substring(0, bar), k.substring(bar + 1), (long) a[0], a[1]));
+            int sig = k.indexOf('\u0001', bar + 1);
+            String op = sig < 0 ? k.substring(bar + 1) : k.substring(bar + 1, sig);
+            String shapes = sig < 0 ? "" : k.substring(sig + 1);
+            rows.add(new Row(k.substring(0, bar), op, shapes, (long) a[0], a[1]));
         });
         rows.sort(Comparator.comparingDouble(Row::millis).reversed());
         return new Profile(List.copyOf(rows), total);
@@ -156,7 +186,7 @@ public final class OpProfiler implements AutoCloseable {
             boolean timed = depth == 0 && !stopped && Thread.currentThread() == owner
                     && !m.getName().equals("device") && !m.getName().equals("name");
             if (timed) {
-                mark(key(m.getName()));
+                mark(key(grouping == Grouping.INPUT_SHAPES ? m.getName() + '\u0001' + signature(m.getParameterTypes(), args) : m.getName()));
             }
             depth++;
             try {
@@ -172,8 +202,45 @@ public final class OpProfiler implements AutoCloseable {
         }
     }
 
-    /** One phase's op: how often it ran and its milliseconds in all. */
-    public record Row(String phase, String op, long calls, double millis) {
+    /**
+     * The shapes of an op's arguments, e.g. {@code [8, 64, 16, 56, 56] cl, [64, 8, 1, 3, 3] cl, k1x3x3 p0x1x1 g8}:
+     * tensors (dtype if not float32, {@code cl} if channels-last; {@code -} for an absent optional tensor), windows,
+     * lists of tensors by their count; other arguments (scalars, flags, target shapes) are left out.
+     */
+    static String signature(Class<?>[] types, Object[] args) {
+        if (args == null) {
+            return "";
+        }
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < args.length; i++) {
+            Object a = args[i];
+            String s = a == null && types[i] == Tensor.class ? "-" : describe(a);
+            if (s != null) {
+                b.append(b.length() == 0 ? "" : ", ").append(s);
+            }
+        }
+        return b.toString();
+    }
+
+    private static String describe(Object a) {
+        if (a instanceof Tensor t) {
+            return t.shape() + (t.dtype() == DType.FLOAT32 ? "" : " " + t.dtype().name().toLowerCase(
+                    Locale.ROOT)) + (t.memoryFormat() == MemoryFormat.CHANNELS_LAST ? " cl" : "");
+        }
+        if (a instanceof ConvSpec c) {
+            return c.toString();
+        }
+        if (a instanceof Collection<?> c) {
+            return c.size() + " tensors";
+        }
+        return null;
+    }
+
+    /**
+     * One phase's op: how often it ran and its milliseconds in all; {@code shapes} is its arguments' signature
+     * under {@link Grouping#INPUT_SHAPES}, empty otherwise.
+     */
+    public record Row(String phase, String op, String shapes, long calls, double millis) {
     }
 
     /** The sums of one profiled run, rows by time, largest first. */
@@ -181,15 +248,21 @@ public final class OpProfiler implements AutoCloseable {
 
         /** The {@code top} largest rows as a Markdown table, with each phase's total and the whole. */
         public String table(int top) {
-            StringBuilder b = new StringBuilder("| phase | op | calls | ms | % | ms/call |\n|---|---|---|---|---|---|\n");
+            boolean shapes = rows.stream().anyMatch(r -> !r.shapes().isEmpty());
+            String shapeHead = shapes ? " shapes |" : "";
+            String shapeRule = shapes ? "---|" : "";
+            StringBuilder b = new StringBuilder("| phase | op |" + shapeHead + " calls | ms | % | ms/call |\n|---|---|"
+                    + shapeRule + "---|---|---|---|\n");
             rows.stream().limit(Math.max(0, top)).forEach(r -> b.append(String.format(Locale.ROOT,
-                    "| %s | %s | %d | %.3f | %.1f | %.4f |%n", r.phase(), r.op(), r.calls(), r.millis(),
-                    totalMillis > 0 ? 100 * r.millis() / totalMillis : 0, r.millis() / Math.max(1, r.calls()))));
+                    "| %s | %s |%s %d | %.3f | %.1f | %.4f |%n", r.phase(), r.op(), shapes ? " " + r.shapes() + " |" : "",
+                    r.calls(), r.millis(), totalMillis > 0 ? 100 * r.millis() / totalMillis : 0,
+                    r.millis() / Math.max(1, r.calls()))));
             Map<String, Double> phases = new LinkedHashMap<>();
             rows.forEach(r -> phases.merge(r.phase(), r.millis(), Double::sum));
-            phases.forEach((p, ms) -> b.append(String.format(Locale.ROOT, "| %s | (all) | | %.3f | %.1f | |%n", p, ms,
-                    totalMillis > 0 ? 100 * ms / totalMillis : 0)));
-            b.append(String.format(Locale.ROOT, "| (total) | | | %.3f | 100 | |%n", totalMillis));
+            String shapeCell = shapes ? " |" : "";
+            phases.forEach((p, ms) -> b.append(String.format(Locale.ROOT, "| %s | (all) |%s | %.3f | %.1f | |%n", p,
+                    shapeCell, ms, totalMillis > 0 ? 100 * ms / totalMillis : 0)));
+            b.append(String.format(Locale.ROOT, "| (total) | |%s | %.3f | 100 | |%n", shapeCell, totalMillis));
             return b.toString();
         }
     }

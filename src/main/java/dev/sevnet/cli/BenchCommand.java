@@ -128,6 +128,10 @@ public final class BenchCommand implements Callable<Integer> {
             + "from CUDA events on a GPU; printed after the result (with --json: in it). Eager steps only.")
     boolean profile;
 
+    @Option(names = "--profile-shapes", description = "As --profile, with each op's row split by its arguments' "
+            + "shapes (torch.profiler's group_by_input_shape): which layer the time went to.")
+    boolean profileShapes;
+
     @Option(names = "--algo-cache", paramLabel = "FILE",
             description = "GPU: load cuDNN algorithm choices from FILE if it exists, save them there after the run.")
     Path algoCache;
@@ -212,6 +216,7 @@ public final class BenchCommand implements Callable<Integer> {
             System.err.println("error: --cuda-graphs needs a CUDA device");
             return 2;
         }
+        profile |= profileShapes;
         if (profile && (cudaGraphs || streams > 1)) {
             System.err.println("error: --profile times an eager step: not with --cuda-graphs or --streams above 1");
             return 2;
@@ -336,7 +341,8 @@ public final class BenchCommand implements Callable<Integer> {
                 // after the timed steps, op by op: PROFILE_STEPS steps, the last one kept (the first ones let the JIT
                 // recompile the glue that now calls the profiler's proxies instead of the backend)
                 for (int k = 0; profile && k < PROFILE_STEPS; k++) {
-                    try (TensorScope scope = TensorScope.open(); OpProfiler p = OpProfiler.start(backend)) {
+                    try (TensorScope scope = TensorScope.open(); OpProfiler p = OpProfiler.start(backend,
+                            profileShapes ? OpProfiler.Grouping.INPUT_SHAPES : OpProfiler.Grouping.OP)) {
                         if (train) {
                             eagerTrainStep(net, x, labels, trainPrecision, scaler, opt, p);
                         } else {
@@ -432,6 +438,9 @@ public final class BenchCommand implements Callable<Integer> {
                 Map<String, Object> m = new LinkedHashMap<>();
                 m.put("phase", row.phase());
                 m.put("op", row.op());
+                if (!row.shapes().isEmpty()) {
+                    m.put("shapes", row.shapes());
+                }
                 m.put("calls", row.calls());
                 m.put("ms", row.millis());
                 rows.add(m);
@@ -447,7 +456,7 @@ public final class BenchCommand implements Callable<Integer> {
                     (double) batch * streams / median, median * 1e3, peakRssMb());
             if (opProfile != null) {
                 System.out.println();
-                System.out.print(opProfile.table(PROFILE_ROWS));
+                System.out.print(opProfile.table(profileShapes ? 2 * PROFILE_ROWS : PROFILE_ROWS));
             }
         }
         return 0;

@@ -103,5 +103,61 @@ public class OpProfilerTest {
             assertThrows(IllegalStateException.class, p::stop);
         }
         assertThrows(IllegalArgumentException.class, () -> OpProfiler.start(null));
+        assertThrows(IllegalArgumentException.class, () -> OpProfiler.start(cpu, null));
+    }
+
+    @Test
+    void groupedByInputShapesEachLayerIsItsOwnRow() {
+        Backend cpu = Backends.cpu();
+        try (SevNet net = SevNet.create(SevNetConfig.parse("sevnet-g1", 3), 1);
+                SgdOptimizer opt = new SgdOptimizer(net.namedParameters(), 0.9, 1e-4);
+                Tensor x = input(2); Tensor labels = Tensor.ofLongs(new long[] {0, 2}, 2)) {
+            net.train(true);
+            profiledStep(cpu, net, x, labels, opt); // the first step after creation writes gradients its own way
+            OpProfiler.Profile byOp = profiledStep(cpu, net, x, labels, opt);
+            OpProfiler.Profile byShape;
+            try (TensorScope scope = TensorScope.open();
+                    OpProfiler p = OpProfiler.start(cpu, OpProfiler.Grouping.INPUT_SHAPES)) {
+                p.phase("forward");
+                Var loss = F.softmaxCrossEntropy(net.forward(Var.of(x)), labels);
+                p.phase("backward");
+                loss.backward();
+                p.phase("optimizer");
+                opt.step(0.01);
+                opt.zeroGrad();
+                byShape = p.stop();
+            }
+            assertTrue(byOp.rows().stream().allMatch(r -> r.shapes().isEmpty()), byOp.rows().toString());
+            // the same calls per op, spread over more rows: one per distinct signature
+            Map<String, Long> opCalls = byOp.rows().stream().collect(Collectors.toMap(r -> r.phase() + "/" + r.op(),
+                    OpProfiler.Row::calls));
+            Map<String, Long> summed = byShape.rows().stream().collect(Collectors.groupingBy(
+                    r -> r.phase() + "/" + r.op(), Collectors.summingLong(OpProfiler.Row::calls)));
+            assertEquals(opCalls, summed);
+            long backwardWeightRows = byShape.rows().stream().filter(r -> r.op().equals("conv3dBackwardWeight")).count();
+            assertTrue(backwardWeightRows > 3, "one row per conv layer shape: " + backwardWeightRows);
+            // the stem's 1x7x7 conv on the clip: input [2, 3, 4, 16, 16], weight [4, 3, 1, 7, 7], its window
+            assertTrue(byShape.rows().stream().anyMatch(r -> r.op().equals("conv3dBackwardWeight")
+                    && r.shapes().startsWith("[2, 3, 4, 16, 16], ") && r.shapes().contains("k1x7x7/s1x2x2 p0x3x3")),
+                    byShape.rows().toString());
+            assertTrue(byShape.rows().stream().anyMatch(r -> r.op().equals("sgdMomentumStepAll")
+                    && r.shapes().matches(".*\\d+ tensors.*")), byShape.rows().toString());
+            String table = byShape.table(3);
+            assertTrue(table.startsWith("| phase | op | shapes | calls | ms |"), table);
+            assertTrue(table.lines().skip(2).allMatch(l -> l.chars().filter(ch -> ch == '|').count() == 8), table);
+        }
+    }
+
+    @Test
+    void aSignatureNamesTensorsWindowsAndListsOnly() {
+        try (Tensor a = Tensor.zeros(Shape.of(2, 3, 4, 5, 6)); Tensor h = Tensor.zeros(Shape.of(7),
+                dev.sevnet.tensor.DType.BFLOAT16)) {
+            ConvSpec window = ConvSpec.builder().kernel(1, 3, 3).stride(1, 2, 2).padding(0, 1, 1).build();
+            assertEquals("[2, 3, 4, 5, 6], -, k1x3x3/s1x2x2 p0x1x1, [7] bfloat16, 2 tensors",
+                    OpProfiler.signature(new Class<?>[] {Tensor.class, Tensor.class, ConvSpec.class, float.class,
+                        boolean.class, Tensor.class, java.util.List.class, Shape.class},
+                            new Object[] {a, null, window, 1.5f, true, h, java.util.List.of(a, h), Shape.of(9)}));
+        }
+        assertEquals("", OpProfiler.signature(new Class<?>[0], null));
     }
 }
