@@ -1029,34 +1029,58 @@ void direct_backward_weight(const float* x, const float* dy, float* dw, const Co
 }
 
 // ---------------------------------------------------------------- im2col + GEMM (general)
+// Outputs w in [lo, hi) of a row whose tap reads inside [0, n): 0 <= w*s - pad + k < n.
+inline void im2col_range(int k, int s, int pad, int n, int outs, int& lo, int& hi) {
+  const int a = pad - k, b = n - 1 + pad - k;
+  lo = a <= 0 ? 0 : (a + s - 1) / s;
+  hi = b < 0 ? 0 : b / s + 1;
+  lo = lo > outs ? outs : lo;
+  hi = hi > outs ? outs : hi < lo ? lo : hi;
+}
+
 // col[r - r0][i] for rows r in [r0, r1) of the (ci, kt, kh, kw) space and output positions
-// s0 .. s0+len of one (n, group) sample
-void im2col(const float* xg, const ConvParams& p, int64_t s0, int64_t len, int r0, int r1, float* col, bool add) {
+// s0 .. s0+len of one (n, group) sample. Each output row's in-bounds range is found once and copied by a
+// plain loop (stride 1 and 2 vectorize; the stem's 1x7x7/2 reads its rows at stride 2), zeros either side:
+// a bounds test per element made im2col most of the stem conv's time.
+SEV_INLINE void im2col_body(const float* xg, const ConvParams& p, int64_t s0, int64_t len, int r0, int r1,
+                            float* col, bool add) {
   const int64_t ks = p.ksize(), khw = (int64_t)p.kH * p.kW;
+  const int sW = p.sW;
   for (int r = r0; r < r1; r++) {
     const int ci = (int)(r / ks), rem = (int)(r % ks);
     const int kt = (int)(rem / khw), kh = (int)((rem / p.kW) % p.kH), kw = rem % p.kW;
     float* c = col + (int64_t)(r - r0) * len;
     // for add == true this is col2im: xg (as float*) += col
     const float* xc = xg + (int64_t)ci * p.in_spatial();
+    int wlo, whi;
+    im2col_range(kw, sW, p.pW, p.W, p.Wo, wlo, whi);
+    const int off = kw - p.pW;  // input column of output column wo: wo*sW + off
     int64_t s = s0;
     int to = (int)(s / ((int64_t)p.Ho * p.Wo)), ho = (int)((s / p.Wo) % p.Ho), wo = (int)(s % p.Wo);
     int64_t i = 0;
     while (i < len) {
       const int64_t seg = min64(len - i, p.Wo - wo);
       const int ti = to * p.sT - p.pT + kt, hi = ho * p.sH - p.pH + kh;
+      const int64_t cb = i - wo;  // c[cb + w] is output column w of this row
       if (ti < 0 || ti >= p.T || hi < 0 || hi >= p.H) {
         if (!add) std::memset(c + i, 0, sizeof(float) * seg);
       } else {
-        const float* xr = xc + ((int64_t)ti * p.H + hi) * p.W;
-        // valid wo: 0 <= wo*sW - pW + kw < W
-        for (int64_t q = 0; q < seg; q++) {
-          const int64_t wi = (int64_t)(wo + q) * p.sW - p.pW + kw;
-          const bool in = wi >= 0 && wi < p.W;
-          if (!add)
-            c[i + q] = in ? xr[wi] : 0.f;
-          else if (in)
-            const_cast<float*>(xr)[wi] += c[i + q];
+        float* xr = const_cast<float*>(xc) + ((int64_t)ti * p.H + hi) * p.W;
+        const int a = (int)max64(wo, wlo), b = (int)max64(a, min64(wo + seg, whi));
+        if (!add) {
+          for (int w = wo; w < a; w++) c[cb + w] = 0.f;
+          if (sW == 1)
+            std::memcpy(c + cb + a, xr + a + off, sizeof(float) * (b - a));
+          else if (sW == 2)
+            for (int w = a; w < b; w++) c[cb + w] = xr[2 * w + off];
+          else
+            for (int w = a; w < b; w++) c[cb + w] = xr[(int64_t)w * sW + off];
+          for (int w = b; w < wo + seg; w++) c[cb + w] = 0.f;
+        } else {
+          if (sW == 1)
+            for (int w = a; w < b; w++) xr[w + off] += c[cb + w];
+          else
+            for (int w = a; w < b; w++) xr[(int64_t)w * sW + off] += c[cb + w];
         }
       }
       i += seg;
@@ -1067,6 +1091,27 @@ void im2col(const float* xg, const ConvParams& p, int64_t s0, int64_t len, int r
       }
     }
   }
+}
+SEV_TARGET_AVX512 void im2col_avx512(const float* xg, const ConvParams& p, int64_t s0, int64_t len, int r0, int r1,
+                                     float* col, bool add) {
+  im2col_body(xg, p, s0, len, r0, r1, col, add);
+}
+SEV_TARGET_AVX2 void im2col_avx2(const float* xg, const ConvParams& p, int64_t s0, int64_t len, int r0, int r1,
+                                 float* col, bool add) {
+  im2col_body(xg, p, s0, len, r0, r1, col, add);
+}
+void im2col_base(const float* xg, const ConvParams& p, int64_t s0, int64_t len, int r0, int r1, float* col,
+                 bool add) {
+  im2col_body(xg, p, s0, len, r0, r1, col, add);
+}
+void im2col(const float* xg, const ConvParams& p, int64_t s0, int64_t len, int r0, int r1, float* col, bool add) {
+  const int isa = cpu_isa();
+  if (isa == 2)
+    im2col_avx512(xg, p, s0, len, r0, r1, col, add);
+  else if (isa == 1)
+    im2col_avx2(xg, p, s0, len, r0, r1, col, add);
+  else
+    im2col_base(xg, p, s0, len, r0, r1, col, add);
 }
 
 // column chunk so that the column buffer stays ~4 MB and there is enough parallel work

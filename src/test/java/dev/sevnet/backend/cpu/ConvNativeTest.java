@@ -93,6 +93,7 @@ class ConvNativeTest {
                 new Conv("grouped 1x1x3 s1 one row flat", 1, 4, 2, 1, 9, 4, 1, 1, 3, 1, 1, 1, 0, 0, 1, 2),
                 new Conv("stem 1x7x7 s2 p3", 2, 3, 2, 15, 17, 8, 1, 7, 7, 1, 2, 2, 0, 3, 3, 1),
                 new Conv("dense 3x3x3 pad 1", 2, 4, 4, 5, 6, 5, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1),
+                new Conv("im2col stride 3 in W, rows cut mid-row", 2, 3, 2, 5, 17, 4, 1, 3, 5, 1, 1, 3, 0, 1, 2, 1),
                 new Conv("odd 2x3x2 s(2,1,2) p(1,0,1) groups 2 N=3", 3, 4, 5, 6, 7, 6, 2, 3, 2, 2, 1, 2, 1, 0, 1, 2),
                 new Conv("odd 2x3x2 s(2,1,2) p(1,0,1) groups 2 N=1", 1, 4, 5, 6, 7, 6, 2, 3, 2, 2, 1, 2, 1, 0, 1, 2))
                 .map(Arguments::of);
