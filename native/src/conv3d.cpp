@@ -1066,7 +1066,8 @@ SEV_INLINE void im2col_body(const float* xg, const ConvParams& p, int64_t s0, in
         if (!add) std::memset(c + i, 0, sizeof(float) * seg);
       } else {
         float* xr = const_cast<float*>(xc) + ((int64_t)ti * p.H + hi) * p.W;
-        const int a = (int)max64(wo, wlo), b = (int)max64(a, min64(wo + seg, whi));
+        // [a, b): the segment's in-bounds columns (a chunk may end before the row's first in-bounds column)
+        const int a = (int)min64(max64(wo, wlo), wo + seg), b = (int)max64(a, min64(wo + seg, whi));
         if (!add) {
           for (int w = wo; w < a; w++) c[cb + w] = 0.f;
           if (sW == 1)

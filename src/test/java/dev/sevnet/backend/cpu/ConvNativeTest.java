@@ -93,7 +93,13 @@ class ConvNativeTest {
                 new Conv("grouped 1x1x3 s1 one row flat", 1, 4, 2, 1, 9, 4, 1, 1, 3, 1, 1, 1, 0, 0, 1, 2),
                 new Conv("stem 1x7x7 s2 p3", 2, 3, 2, 15, 17, 8, 1, 7, 7, 1, 2, 2, 0, 3, 3, 1),
                 new Conv("dense 3x3x3 pad 1", 2, 4, 4, 5, 6, 5, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1),
-                new Conv("im2col stride 3 in W, rows cut mid-row", 2, 3, 2, 5, 17, 4, 1, 3, 5, 1, 1, 3, 0, 1, 2, 1),
+                // im2col column chunks: So in [256, 384) with one (sample, group) makes two chunks at any thread
+                // count, and 153 output columns is not a whole number of rows of 18: a cut mid-row
+                new Conv("im2col stride 3 in W, rows cut mid-row", 1, 3, 1, 17, 53, 4, 1, 3, 5, 1, 1, 3, 0, 1, 2, 1),
+                // padding past the kernel: a chunk can end before a row's first in-bounds column (So 522, 2+ chunks)
+                new Conv("im2col pad >= kernel, rows cut mid-row", 1, 1, 1, 6, 83, 1, 1, 1, 1, 1, 1, 1, 0, 0, 2, 1),
+                // cig * kT = 15 and 5 rows: the AVX-512 build's 8 x 48 tiles (shifted A, 48-wide B^T panels: 100 = 48 + 48 + 4)
+                new Conv("temporal on 8x48 tiles Cin 5 Cout 100", 2, 5, 5, 4, 6, 100, 3, 1, 1, 1, 1, 1, 1, 0, 0, 1),
                 new Conv("odd 2x3x2 s(2,1,2) p(1,0,1) groups 2 N=3", 3, 4, 5, 6, 7, 6, 2, 3, 2, 2, 1, 2, 1, 0, 1, 2),
                 new Conv("odd 2x3x2 s(2,1,2) p(1,0,1) groups 2 N=1", 1, 4, 5, 6, 7, 6, 2, 3, 2, 2, 1, 2, 1, 0, 1, 2))
                 .map(Arguments::of);
