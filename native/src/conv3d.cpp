@@ -1029,15 +1029,6 @@ void direct_backward_weight(const float* x, const float* dy, float* dw, const Co
 }
 
 // ---------------------------------------------------------------- im2col + GEMM (general)
-// Outputs w in [lo, hi) of a row whose tap reads inside [0, n): 0 <= w*s - pad + k < n.
-inline void im2col_range(int k, int s, int pad, int n, int outs, int& lo, int& hi) {
-  const int a = pad - k, b = n - 1 + pad - k;
-  lo = a <= 0 ? 0 : (a + s - 1) / s;
-  hi = b < 0 ? 0 : b / s + 1;
-  lo = lo > outs ? outs : lo;
-  hi = hi > outs ? outs : hi < lo ? lo : hi;
-}
-
 // col[r - r0][i] for rows r in [r0, r1) of the (ci, kt, kh, kw) space and output positions
 // s0 .. s0+len of one (n, group) sample. Each output row's in-bounds range is found once and copied by a
 // plain loop (stride 1 and 2 vectorize; the stem's 1x7x7/2 reads its rows at stride 2), zeros either side:
@@ -1053,7 +1044,7 @@ SEV_INLINE void im2col_body(const float* xg, const ConvParams& p, int64_t s0, in
     // for add == true this is col2im: xg (as float*) += col
     const float* xc = xg + (int64_t)ci * p.in_spatial();
     int wlo, whi;
-    im2col_range(kw, sW, p.pW, p.W, p.Wo, wlo, whi);
+    tap_range(kw, sW, p.pW, p.W, p.Wo, wlo, whi);
     const int off = kw - p.pW;  // input column of output column wo: wo*sW + off
     int64_t s = s0;
     int to = (int)(s / ((int64_t)p.Ho * p.Wo)), ho = (int)((s / p.Wo) % p.Ho), wo = (int)(s % p.Wo);

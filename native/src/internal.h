@@ -52,6 +52,17 @@ struct ConvParams {
   int cout_g() const { return Cout / groups; }
   int64_t ksize() const { return (int64_t)kT * kH * kW; }
 };
+
+// Outputs o in [lo, hi) whose tap k lands inside [0, n) along one axis: 0 <= o*s - pad + k < n (clamped to
+// [0, outs], hi >= lo): the range a window loop can run without a bounds test (pooling, im2col).
+inline void tap_range(int k, int s, int pad, int n, int outs, int& lo, int& hi) {
+  const int a = pad - k, b = n - 1 + pad - k;
+  lo = a <= 0 ? 0 : (a + s - 1) / s;
+  hi = b < 0 ? 0 : b / s + 1;
+  if (lo > outs) lo = outs;
+  if (hi > outs) hi = outs;
+  if (hi < lo) hi = lo;
+}
 }  // namespace sev
 
 // The first statement of every floating-point C ABI entry point.

@@ -8,16 +8,7 @@
 
 namespace {
 using sev::ConvParams;
-
-// Outputs o in [lo, hi) whose tap k lands inside [0, n) along one axis: 0 <= o*s - p + k < n.
-inline void tap_range(int k, int s, int p, int n, int outs, int& lo, int& hi) {
-  const int a = p - k, b = n - 1 + p - k;
-  lo = a <= 0 ? 0 : (a + s - 1) / s;
-  hi = b < 0 ? 0 : b / s + 1;
-  if (lo > outs) lo = outs;
-  if (hi > outs) hi = outs;
-  if (hi < lo) hi = lo;
-}
+using sev::tap_range;
 
 // One (n, c) plane. Each output row accumulates its window row by row, tap by tap, in the naive loop's
 // order (kt, kh, kw) — the same additions per output, so the same bits as the reference and the GPU body —
@@ -108,6 +99,19 @@ SEV_TARGET_AVX2 void pool_backward_avx2(const float* dy, float* dx, const ConvPa
 void pool_backward_base(const float* dy, float* dx, const ConvParams& p, float inv) {
   pool_backward_plane(dy, dx, p, inv);
 }
+
+using PlaneFn = void (*)(const float*, float*, const ConvParams&, float);
+
+// every (n, c) plane, in planes of in_size and out_size floats, through the build of the plane function this CPU
+// runs ({baseline, AVX2, AVX-512} by sev::cpu_isa())
+void each_plane(const float* in, int64_t in_size, float* out, int64_t out_size, const ConvParams& p,
+                const PlaneFn (&fns)[3]) {
+  const float inv = 1.f / (float)p.ksize();
+  const int64_t planes = (int64_t)p.N * p.Cin;
+  const PlaneFn f = fns[sev::cpu_isa()];
+#pragma omp parallel for schedule(static)
+  for (int64_t nc = 0; nc < planes; nc++) f(in + nc * in_size, out + nc * out_size, p, inv);
+}
 }  // namespace
 
 extern "C" {
@@ -115,40 +119,16 @@ extern "C" {
 int sev_avgpool3d_forward(const float* x, float* y, const int* pp) {
   SEV_CALL_SCOPE();
   const ConvParams p(pp);
-  const float inv = 1.f / (float)p.ksize();
-  const int64_t planes = (int64_t)p.N * p.Cin;
-  const int isa = sev::cpu_isa();
-#pragma omp parallel for schedule(static)
-  for (int64_t nc = 0; nc < planes; nc++) {
-    const float* xp = x + nc * p.in_spatial();
-    float* yp = y + nc * p.out_spatial();
-    if (isa == 2)
-      pool_forward_avx512(xp, yp, p, inv);
-    else if (isa == 1)
-      pool_forward_avx2(xp, yp, p, inv);
-    else
-      pool_forward_base(xp, yp, p, inv);
-  }
+  static const PlaneFn fns[3] = {pool_forward_base, pool_forward_avx2, pool_forward_avx512};
+  each_plane(x, p.in_spatial(), y, p.out_spatial(), p, fns);
   return SEV_OK;
 }
 
 int sev_avgpool3d_backward(const float* dy, float* dx, const int* pp) {
   SEV_CALL_SCOPE();
   const ConvParams p(pp);
-  const float inv = 1.f / (float)p.ksize();
-  const int64_t planes = (int64_t)p.N * p.Cin;
-  const int isa = sev::cpu_isa();
-#pragma omp parallel for schedule(static)
-  for (int64_t nc = 0; nc < planes; nc++) {
-    const float* dyp = dy + nc * p.out_spatial();
-    float* dxp = dx + nc * p.in_spatial();
-    if (isa == 2)
-      pool_backward_avx512(dyp, dxp, p, inv);
-    else if (isa == 1)
-      pool_backward_avx2(dyp, dxp, p, inv);
-    else
-      pool_backward_base(dyp, dxp, p, inv);
-  }
+  static const PlaneFn fns[3] = {pool_backward_base, pool_backward_avx2, pool_backward_avx512};
+  each_plane(dy, p.out_spatial(), dx, p.in_spatial(), p, fns);
   return SEV_OK;
 }
 

@@ -30,7 +30,13 @@ public class OpProfilerTest {
     /** One SEVNet training step on {@code backend} under a profiler: forward (+ loss), backward, optimizer phases. */
     public static OpProfiler.Profile profiledStep(Backend backend, SevNet net, Tensor x, Tensor labels,
             SgdOptimizer opt) {
-        try (TensorScope scope = TensorScope.open(); OpProfiler p = OpProfiler.start(backend)) {
+        return profiledStep(backend, net, x, labels, opt, OpProfiler.Grouping.OP);
+    }
+
+    /** As {@link #profiledStep(Backend, SevNet, Tensor, Tensor, SgdOptimizer)}, the rows keyed as {@code grouping} says. */
+    public static OpProfiler.Profile profiledStep(Backend backend, SevNet net, Tensor x, Tensor labels,
+            SgdOptimizer opt, OpProfiler.Grouping grouping) {
+        try (TensorScope scope = TensorScope.open(); OpProfiler p = OpProfiler.start(backend, grouping)) {
             p.phase("forward");
             Var loss = F.softmaxCrossEntropy(net.forward(Var.of(x)), labels);
             p.phase("backward");
@@ -115,18 +121,7 @@ public class OpProfilerTest {
             net.train(true);
             profiledStep(cpu, net, x, labels, opt); // the first step after creation writes gradients its own way
             OpProfiler.Profile byOp = profiledStep(cpu, net, x, labels, opt);
-            OpProfiler.Profile byShape;
-            try (TensorScope scope = TensorScope.open();
-                    OpProfiler p = OpProfiler.start(cpu, OpProfiler.Grouping.INPUT_SHAPES)) {
-                p.phase("forward");
-                Var loss = F.softmaxCrossEntropy(net.forward(Var.of(x)), labels);
-                p.phase("backward");
-                loss.backward();
-                p.phase("optimizer");
-                opt.step(0.01);
-                opt.zeroGrad();
-                byShape = p.stop();
-            }
+            OpProfiler.Profile byShape = profiledStep(cpu, net, x, labels, opt, OpProfiler.Grouping.INPUT_SHAPES);
             assertTrue(byOp.rows().stream().allMatch(r -> r.shapes().isEmpty()), byOp.rows().toString());
             // the same calls per op, spread over more rows: one per distinct signature
             Map<String, Long> opCalls = byOp.rows().stream().collect(Collectors.toMap(r -> r.phase() + "/" + r.op(),
