@@ -750,6 +750,26 @@ SEV_INLINE void pad_plane(const float* src, int rows, int cols, int top, int lef
 // chunk, plus the largest tap offset
 inline int64_t flat_plane_len(int64_t Q, int64_t maxoff) { return ceil_div(Q, WCH) * WCH + maxoff + VW; }
 
+// The taps over flat outputs [0, Q) in chunks of WCH (out: [nch][WCH]), each chunk's kept pieces of rows handed
+// on: output q = row*pitch + col is kept where col < keep, emit(ch, row, col, values, len) writes it.
+template <class V, int CB, class Emit>
+SEV_INLINE void flat_taps(int ntaps, const float* const* src0, const int* widx, const float* wg, int64_t wcs, int nch,
+                          int64_t Q, int pitch, int keep, float* out, Emit emit) {
+  const float* src[MAXC * 7 * 7];
+  for (int64_t q0 = 0; q0 < Q; q0 += WCH) {
+    const int width = (int)min64(WCH, Q - q0);
+    for (int i = 0; i < ntaps; i++) src[i] = src0[i] + q0;
+    taps_channels<V, CB>(ntaps, src, widx, wg, wcs, nch, (int)ceil_div(width, VW), out);
+    for (int c = 0; c < nch; c++)
+      for (int64_t q = q0; q < q0 + width;) {
+        const int row = (int)(q / pitch), col = (int)(q % pitch);
+        const int64_t end = min64(q0 + width, (int64_t)row * pitch + pitch);
+        if (col < keep) emit(c, row, col, out + c * WCH + (q - q0), (int)min64(end - q, keep - col));
+        q = end;
+      }
+  }
+}
+
 template <class V, int CB>
 SEV_INLINE void flat_fwd_item(const float* x, const float* w, const float* bias, float* y, const ConvParams& p,
                               int relu, int n, int g, int t) {
@@ -762,7 +782,6 @@ SEV_INLINE void flat_fwd_item(const float* x, const float* w, const float* bias,
   if (!planes) return;
   float* out = planes + cig * PL;
   const float* src0[MAXC * 7 * 7];
-  const float* src[MAXC * 7 * 7];
   int widx[MAXC * 7 * 7];
   int ntaps = 0;
   for (int ci = 0; ci < cig; ci++) {
@@ -777,36 +796,19 @@ SEV_INLINE void flat_fwd_item(const float* x, const float* w, const float* bias,
       }
   }
   const float* wg = w + (int64_t)g * cog * cig * kH * kW;
-  const int64_t wcs = (int64_t)cig * kH * kW;
-  for (int64_t q0 = 0; q0 < Q; q0 += WCH) {
-    const int width = (int)min64(WCH, Q - q0);
-    for (int i = 0; i < ntaps; i++) src[i] = src0[i] + q0;
-    taps_channels<V, CB>(ntaps, src, widx, wg, wcs, cog, (int)ceil_div(width, VW), out);
-    for (int c = 0; c < cog; c++) {
-      const int co = g * cog + c;
-      float* yc = y + (((int64_t)n * p.Cout + co) * p.To + t) * HWo;
-      const float* o = out + c * WCH;
-      const float b = bias ? bias[co] : 0.f;
-      // the chunk's pieces of output rows: q = ho*Wp + wo, kept where wo < Wo
-      for (int64_t q = q0; q < q0 + width;) {
-        const int ho = (int)(q / Wp), wo = (int)(q % Wp);
-        const int64_t end = min64(q0 + width, (int64_t)ho * Wp + Wp);
-        if (wo < p.Wo) {
-          const int len = (int)min64(end - q, p.Wo - wo);
-          float* yr = yc + (int64_t)ho * p.Wo + wo;
-          const float* oj = o + (q - q0);
-          if (relu)
-            for (int j = 0; j < len; j++) {
-              const float v = oj[j] + b;
-              yr[j] = v > 0.f ? v : 0.f;
-            }
-          else
-            for (int j = 0; j < len; j++) yr[j] = oj[j] + b;
-        }
-        q = end;
-      }
-    }
-  }
+  flat_taps<V, CB>(ntaps, src0, widx, wg, (int64_t)cig * kH * kW, cog, Q, Wp, p.Wo, out,
+                   [&](int c, int ho, int wo, const float* o, int len) {
+                     const int co = g * cog + c;
+                     float* yr = y + (((int64_t)n * p.Cout + co) * p.To + t) * HWo + (int64_t)ho * p.Wo + wo;
+                     const float b = bias ? bias[co] : 0.f;
+                     if (relu)
+                       for (int j = 0; j < len; j++) {
+                         const float v = o[j] + b;
+                         yr[j] = v > 0.f ? v : 0.f;
+                       }
+                     else
+                       for (int j = 0; j < len; j++) yr[j] = o[j] + b;
+                   });
 }
 
 // backward-data, stride 1: dx[ci][h][w] = sum over (kh, kw, co) of w[co][ci][kh][kw] dy[co][h + pH - kh][w + pW - kw]:
@@ -823,7 +825,6 @@ SEV_INLINE void flat_bwd_data_item(const float* dy, const float* w, float* dx, c
   if (!planes) return;
   float* out = planes + cog * PL;
   const float* src0[MAXC * 7 * 7];
-  const float* src[MAXC * 7 * 7];
   int widx[MAXC * 7 * 7];
   for (int c = 0; c < cog; c++) {
     const float* dyc = dy + (((int64_t)n * p.Cout + g * cog + c) * p.To + t) * HWo;
@@ -838,22 +839,12 @@ SEV_INLINE void flat_bwd_data_item(const float* dy, const float* w, float* dx, c
         ntaps++;
       }
   const float* wg = w + (int64_t)g * cog * cig * kH * kW;
-  const int64_t wcs = (int64_t)kH * kW;  // between input channels ci
-  for (int64_t q0 = 0; q0 < Q; q0 += WCH) {
-    const int width = (int)min64(WCH, Q - q0);
-    for (int i = 0; i < ntaps; i++) src[i] = src0[i] + q0;
-    taps_channels<V, CB>(ntaps, src, widx, wg, wcs, cig, (int)ceil_div(width, VW), out);
-    for (int ci = 0; ci < cig; ci++) {
-      float* dxc = dx + (((int64_t)n * p.Cin + g * cig + ci) * p.T + t) * HWi;
-      const float* o = out + ci * WCH;
-      for (int64_t q = q0; q < q0 + width;) {
-        const int h = (int)(q / Wq), wi = (int)(q % Wq);
-        const int64_t end = min64(q0 + width, (int64_t)h * Wq + Wq);
-        if (wi < p.W) std::memcpy(dxc + (int64_t)h * p.W + wi, o + (q - q0), sizeof(float) * min64(end - q, p.W - wi));
-        q = end;
-      }
-    }
-  }
+  // kH * kW floats between input channels ci in the weight
+  flat_taps<V, CB>(ntaps, src0, widx, wg, (int64_t)kH * kW, cig, Q, Wq, p.W, out,
+                   [&](int ci, int h, int wi, const float* o, int len) {
+                     float* dxc = dx + (((int64_t)n * p.Cin + g * cig + ci) * p.T + t) * HWi;
+                     std::memcpy(dxc + (int64_t)h * p.W + wi, o, sizeof(float) * len);
+                   });
 }
 
 // backward-weight, stride 1: dw[co][ci][kh][kw] = sum over (n, t, q) of dyf[co][q] xp[ci][q + kh*Wp + kw], with dy
