@@ -22,6 +22,16 @@ from collections import defaultdict
 
 UNITS = {"nsecond": 1e-6, "ns": 1e-6, "usecond": 1e-3, "us": 1e-3, "msecond": 1.0, "ms": 1.0, "second": 1e3, "s": 1e3}
 
+# sevnet's own kernels (kernels/*.cu, in an anonymous namespace: "<unnamed>::" or "(anonymous namespace)::"), by
+# their name's prefix, before the generic words below (which put e.g. "avgpool3d_ndhwc" under layout and "bnl_" nowhere)
+SEVNET_KINDS = [
+    ("conv / GEMM", re.compile(r"^(tt|gcl|gc|tcl|cbr|temporal_conv3|grouped_conv|pointwise|conv)_")),
+    ("batch norm", re.compile(r"^(bnl|bnx|bn|half_bn)_")),
+    ("reduce / pool / loss", re.compile(r"^(half_)?(avgpool3d|global_avgpool|gap|xent|bce|softmax|sum|cl_finalize)")),
+    ("layout (reorder, transpose, copy)", re.compile(r"^(cl_transpose|concat|split|half_concat|half_split|half_to_f32|"
+                                                     r"half_from_f32)")),
+]
+
 # kinds, first match wins; checked against the lower-cased kernel name
 KINDS = [
     ("conv / GEMM", re.compile(r"gemm|conv|xmma|cutlass|implicit|wgrad|dgrad|fprop|cudnn::.*engine|sm\d+_|matmul|"
@@ -37,6 +47,11 @@ KINDS = [
 
 def kind(name):
     low = name.lower()
+    own = re.match(r"^(?:void )?(?:<unnamed>|\(anonymous namespace\)|\{anon\})::(\w+)", low)
+    if own:
+        for k, rx in SEVNET_KINDS:
+            if rx.search(own.group(1)):
+                return k
     for k, rx in KINDS:
         if rx.search(low):
             return k
