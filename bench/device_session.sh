@@ -62,13 +62,18 @@ if has profile; then
     tag="$m-$p-$f"; fold=""; [[ $m == infer ]] && fold=--fold
     layout=cl; [[ $f == contiguous ]] && layout=ncdhw
     echo "== profile $tag: ncu over one step, sevnet and PyTorch"
-    timeout ${PROFTIMEOUT:-200} ncu "${ncuargs[@]}" --log-file "$O/ncu-sevnet-$tag.csv" java -cp "$CP" dev.sevnet.cli.Main \
+    # the backend's debug log: each measured problem's routes with their times and the one kept (RouteTuner), to
+    # compare the choices made inside a step with the kernels section's forced routes
+    timeout ${PROFTIMEOUT:-200} ncu "${ncuargs[@]}" --log-file "$O/ncu-sevnet-$tag.csv" java \
+      -Dorg.slf4j.simpleLogger.log.dev.sevnet.backend.cuda.CudaBackend=${ROUTELOG:-debug} -cp "$CP" dev.sevnet.cli.Main \
       bench --device cuda $fold --precision $p --memory-format $f --model sevnet-g8 --mode $m --batch 8 \
       --frames 16 --size 224 --warmup 3 --iters 1 --cuda-profiler-range --profile > "$O/ncu-sevnet-$tag.out" 2>&1
     echo "sevnet rc=$?"
     # bench --profile's own table (CUDA events per backend op, steps after the ncu range): op by op, with the gaps
     # where the device waited for the host
     sed -n '/^| phase | op/,/^| (total)/p' "$O/ncu-sevnet-$tag.out"
+    echo "routes measured in the step (problem: route times -> kept):"
+    grep -E "DEBUG dev.sevnet.backend.cuda.CudaBackend - .* -> " "$O/ncu-sevnet-$tag.out" | sed 's/.*CudaBackend - //' | head -120
     timeout ${PROFTIMEOUT:-200} ncu "${ncuargs[@]}" --log-file "$O/ncu-torch-$tag.csv" "${PY:-python3}" \
       bench/reference/bench_torch_gpu.py --modes $m --infer-batches 8 --train-batches 8 --precisions $p \
       --layouts $layout --warmup 3 --iters 1 --cuda-profiler-range > "$O/ncu-torch-$tag.out" 2>&1
@@ -257,7 +262,8 @@ for l in open(sys.argv[1]):
         graphs = " graph" if r.get("cuda_graphs") else ""
         kmode = r.get("kernels", "-")
         print(f"{r['impl'][:14]:14} {r['mode']:5} {r['precision']:5} {fmt:13} {kmode:7}{graphs:6}: {r['clips_per_s']:8.1f} clips/s"
-              + (f", peak {r['peak_device_mb']:.0f} MB" if r.get('peak_device_mb') else ""))
+              + (f", peak {r['peak_device_mb']:.0f} MB" if r.get('peak_device_mb') else "")
+              + (f" ({r['graph_pool_mb']:.0f} of it the graph's pool)" if r.get('graph_pool_mb') else ""))
 PYEOF
   if [[ ${CL_CLI:-1} == 1 ]]; then
   echo "== channels-last: train + predict on cuda"

@@ -246,6 +246,7 @@ public final class BenchCommand implements Callable<Integer> {
         boolean train = mode.equals("train");
         double[] times = new double[iters];
         long graphReplays = 0;
+        long graphPoolBytes = 0; // free blocks the graphs' private pools hold for their replays (timed steps' end)
         long warmupPeakDevice = -1; // the device peak of the warm-up steps (cuDNN's algorithm search included)
         OpProfiler.Profile opProfile = null;
         long memBefore = MemoryStats.liveHostBytes();
@@ -352,6 +353,10 @@ public final class BenchCommand implements Callable<Integer> {
                     }
                 }
             } finally {
+                if (gpu != null && (graphed != null || graphedTrain != null)) {
+                    // read while the graphs are open: closing them hands their pools' blocks back to the cache
+                    graphPoolBytes = gpu.cudaDevice().allocator().stats().pooledBytes();
+                }
                 if (concurrent != null) {
                     concurrent.close();
                 }
@@ -418,8 +423,13 @@ public final class BenchCommand implements Callable<Integer> {
             CachingAllocator.Stats mem = gpu.cudaDevice().allocator().stats();
             // the timed steps' peaks, as the PyTorch peer's (torch.cuda.max_memory_allocated / max_memory_reserved
             // after its warm-up); the warm-up's apart: the first steps also hold cuDNN's search workspace (<= 1 GiB)
-            r.put("peak_device_mb", mem.peakInUseBytes() / 1048576.0);
+            // a replay writes its graph's pool blocks, which the allocator counts free (the capture freed them into
+            // the pool): without them a graphed step's peak would be only what ran outside the graph
+            r.put("peak_device_mb", (mem.peakInUseBytes() + graphPoolBytes) / 1048576.0);
             r.put("peak_device_reserved_mb", mem.peakReservedBytes() / 1048576.0);
+            if (cudaGraphs) {
+                r.put("graph_pool_mb", graphPoolBytes / 1048576.0);
+            }
             if (warmupPeakDevice >= 0) {
                 r.put("peak_device_warmup_mb", warmupPeakDevice / 1048576.0);
             }
