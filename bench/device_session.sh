@@ -84,7 +84,8 @@ if has profile; then
 fi
 if has selftest; then
   # the kernels' native self-test (bench/pack_selftest.sh puts it in .devpack/selftest): every CUDA kernel against its
-  # CPU reference without a JVM, plain, then under compute-sanitizer (SELFTEST_TOOLS, default memcheck racecheck)
+  # CPU reference without a JVM, plain, then under compute-sanitizer (SELFTEST_TOOLS, default memcheck racecheck);
+  # SEVNET_SELFTEST_ONLY=bn_ndhwc,pool_ndhwc,... runs only those groups (test_* names less "test_") in every run
   S=/tmp/sevnet-selftest
   if [[ -x .devpack/selftest/sevnet_cuda_selftest ]]; then
     mkdir -p $S && cp .devpack/selftest/* $S/
