@@ -62,18 +62,26 @@ if has profile; then
     tag="$m-$p-$f"; fold=""; [[ $m == infer ]] && fold=--fold
     layout=cl; [[ $f == contiguous ]] && layout=ncdhw
     echo "== profile $tag: ncu over one step, sevnet and PyTorch"
-    # the backend's debug log: each measured problem's routes with their times and the one kept (RouteTuner), to
-    # compare the choices made inside a step with the kernels section's forced routes
-    timeout ${PROFTIMEOUT:-200} ncu "${ncuargs[@]}" --log-file "$O/ncu-sevnet-$tag.csv" java \
-      -Dorg.slf4j.simpleLogger.log.dev.sevnet.backend.cuda.CudaBackend=${ROUTELOG:-debug} -cp "$CP" dev.sevnet.cli.Main \
+    # first a plain run (no ncu): its clips/s, and the routes kernel mode auto measures, saved with the algorithm
+    # cache (--algo-cache) and logged (the backend's debug log: each problem's route times and the one kept) — the
+    # ncu run loads them, so its step runs the routes a plain run picks (measuring under ncu, whose per-launch cost
+    # weighs on routes of several launches, could pick others)
+    rm -f "$O/algo-$tag.bin"
+    timeout ${PROFTIMEOUT:-200} java -Dorg.slf4j.simpleLogger.log.dev.sevnet.backend.cuda.CudaBackend=${ROUTELOG:-debug} \
+      -cp "$CP" dev.sevnet.cli.Main bench --device cuda $fold --precision $p --memory-format $f --model sevnet-g8 \
+      --mode $m --batch 8 --frames 16 --size 224 --warmup 3 --iters 5 --algo-cache "$O/algo-$tag.bin" --json \
+      > "$O/plain-sevnet-$tag.out" 2>&1
+    echo "sevnet plain rc=$?: $(grep -o '"clips_per_s": *[0-9.]*' "$O/plain-sevnet-$tag.out" | head -1)"
+    echo "routes measured (problem: route times -> kept):"
+    grep -E "DEBUG dev.sevnet.backend.cuda.CudaBackend - .* -> " "$O/plain-sevnet-$tag.out" | sed 's/.*CudaBackend - //' | head -120
+    timeout ${PROFTIMEOUT:-200} ncu "${ncuargs[@]}" --log-file "$O/ncu-sevnet-$tag.csv" java -cp "$CP" dev.sevnet.cli.Main \
       bench --device cuda $fold --precision $p --memory-format $f --model sevnet-g8 --mode $m --batch 8 \
-      --frames 16 --size 224 --warmup 3 --iters 1 --cuda-profiler-range --profile > "$O/ncu-sevnet-$tag.out" 2>&1
+      --frames 16 --size 224 --warmup 3 --iters 1 --cuda-profiler-range --profile --algo-cache "$O/algo-$tag.bin" \
+      > "$O/ncu-sevnet-$tag.out" 2>&1
     echo "sevnet rc=$?"
     # bench --profile's own table (CUDA events per backend op, steps after the ncu range): op by op, with the gaps
     # where the device waited for the host
     sed -n '/^| phase | op/,/^| (total)/p' "$O/ncu-sevnet-$tag.out"
-    echo "routes measured in the step (problem: route times -> kept):"
-    grep -E "DEBUG dev.sevnet.backend.cuda.CudaBackend - .* -> " "$O/ncu-sevnet-$tag.out" | sed 's/.*CudaBackend - //' | head -120
     timeout ${PROFTIMEOUT:-200} ncu "${ncuargs[@]}" --log-file "$O/ncu-torch-$tag.csv" "${PY:-python3}" \
       bench/reference/bench_torch_gpu.py --modes $m --infer-batches 8 --train-batches 8 --precisions $p \
       --layouts $layout --warmup 3 --iters 1 --cuda-profiler-range > "$O/ncu-torch-$tag.out" 2>&1
