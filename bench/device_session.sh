@@ -129,8 +129,9 @@ if has kernels; then
   # gcl (the channels-last grouped 1x3x3 conv, its three passes by route: cuDNN NDHWC, ncdhw, sevnet, measured),
   # tcl (the channels-last temporal conv, folded forward / forward / backward-data by route: cuDNN NDHWC, ncdhw,
   # cuBLAS, sevnet's CUDA-core and tensor-core kernels, measured)
+  # KPEAKGBS / KPEAKTF: the peaks the fractions divide by (0, the default: the device's own, from its attributes)
   echo "== kernel microbenchmarks (custom vs cuDNN / library)"
-  timeout ${KTIMEOUT:-420} java -cp "$CP" dev.sevnet.bench.CudaKernelsBench 8 ${KREPS:-20} 4300 67 ${KSECTIONS:-all} > "$O/kernels.md" 2>&1; echo "rc=$?"
+  timeout ${KTIMEOUT:-420} java -cp "$CP" dev.sevnet.bench.CudaKernelsBench 8 ${KREPS:-20} ${KPEAKGBS:-0} ${KPEAKTF:-0} ${KSECTIONS:-all} > "$O/kernels.md" 2>&1; echo "rc=$?"
   cat "$O/kernels.md"
 fi
 if has jmh; then

@@ -35,7 +35,7 @@ import java.util.function.Supplier;
  *
  * <pre>java -cp CLASSPATH dev.sevnet.bench.CudaKernelsBench [batch] [reps] [peakGBs] [peakTflops] [all|base|fused|ndhwc|bnhalf|halftrain|halfroutes|cl|lt|gcl|tcl]</pre>
  *
- * (defaults 8, 20, the H200's 4300 GB/s copy rate measured here and 67 fp32 TFLOP/s datasheet, all).
+ * (defaults 8, 20, the device's peaks from its attributes — {@code DevicePeaks}; 0 takes them too — and all).
  */
 public final class CudaKernelsBench {
     private CudaKernelsBench() {
@@ -49,14 +49,17 @@ public final class CudaKernelsBench {
         }
         int batch = args.length > 0 ? Integer.parseInt(args[0]) : 8;
         int reps = args.length > 1 ? Integer.parseInt(args[1]) : 20;
-        double peakGBs = args.length > 2 ? Double.parseDouble(args[2]) : 4300;
-        double peakTf = args.length > 3 ? Double.parseDouble(args[3]) : 67;
         // a comma list of sections, or "all"
         java.util.Set<String> sections = java.util.Set.of((args.length > 4 ? args[4] : "all").split(","));
         CudaBackend gpu = CudaBackend.get(0);
+        // the peaks: given, or this device's from its attributes (0 or absent), else the H200's figures used before
+        dev.sevnet.backend.cuda.DevicePeaks dp = gpu.cudaDevice().peaks();
+        double peakGBs = peak(args, 2, dp.memoryGBs(), 4300);
+        double peakTf = peak(args, 3, dp.fp32Tflops(), 67);
         gpu.setAllowTf32(false);
         System.out.println("device: " + gpu.name() + "; cuDNN " + st.cudnnVersion() + "; batch " + batch + ", " + reps
-                + " reps per figure");
+                + " reps per figure; peaks " + dp.describe() + "; fractions of " + Math.round(peakGBs) + " GB/s and "
+                + peakTf + " fp32 TFLOP/s");
         if (sections.contains("all") || sections.contains("base")) {
             baseKernels(gpu, batch, reps, peakGBs, peakTf);
         }
@@ -88,6 +91,12 @@ public final class CudaKernelsBench {
             temporalChannelsLastRoutes(gpu, batch, reps, peakGBs);
         }
         gpu.setKernelMode(CudaBackend.KernelMode.AUTO);
+    }
+
+    /** args[i] when given and positive, else the device's figure when known, else {@code fallback}. */
+    private static double peak(String[] args, int i, double device, double fallback) {
+        double given = args.length > i ? Double.parseDouble(args[i]) : 0;
+        return given > 0 ? given : Double.isFinite(device) ? device : fallback;
     }
 
     private static void baseKernels(CudaBackend gpu, int batch, int reps, double peakGBs, double peakTf) {

@@ -325,23 +325,111 @@ public class CudaKernelsJmhBench {
     }
 
     public static void main(String[] args) throws RunnerException {
-        System.out.print(table(JmhMain.run(CudaKernelsJmhBench.class, args)));
+        java.util.Collection<org.openjdk.jmh.results.RunResult> results = JmhMain.run(CudaKernelsJmhBench.class, args);
+        List<Row> rows = new ArrayList<>();
+        boolean cuda = false;
+        for (org.openjdk.jmh.results.RunResult rr : results) {
+            Row row = Row.of(rr);
+            cuda |= row.device().equals("cuda");
+            rows.add(row);
+        }
+        System.out.print(table(rows, cuda ? gpuPeaks() : cpuPeaks()));
     }
 
-    /** A Markdown table of the runs: op, stage, device, kernels, JMH's wall ms/op, device ms/op (events). */
-    static String table(java.util.Collection<org.openjdk.jmh.results.RunResult> results) {
-        StringBuilder b = new StringBuilder("\n| op | stage | device | kernels | wall ms/op | device ms/op |\n"
-                + "|---|---|---|---|---|---|\n");
-        for (org.openjdk.jmh.results.RunResult rr : results) {
+    /** The GPU's ceilings for an fp32 op (TF32 tensor cores where the backend allows TF32, as it does by default). */
+    private static Peaks gpuPeaks() {
+        CudaBackend g = CudaBackend.get(0);
+        dev.sevnet.backend.cuda.DevicePeaks p = g.cudaDevice().peaks();
+        return new Peaks(p.memoryGBs(), p.fp32OpTflops(g.allowTf32()), p.arch() + (g.allowTf32() ? ", TF32" : ", fp32"));
+    }
+
+    /**
+     * The CPU's ceilings, when given ({@code -Dsevnet.peak.gbs=…}, {@code -Dsevnet.peak.tflops=…}: the machine's
+     * measured STREAM bandwidth and cores × clock × FMA width × 2); otherwise unknown and the fractions are left out.
+     */
+    private static Peaks cpuPeaks() {
+        return new Peaks(Double.parseDouble(System.getProperty("sevnet.peak.gbs", "NaN")),
+                Double.parseDouble(System.getProperty("sevnet.peak.tflops", "NaN")), "cpu");
+    }
+
+    /** Bandwidth (GB/s) and arithmetic (TFLOP/s) ceilings the table divides by; NaN: unknown. */
+    record Peaks(double gbs, double tflops, String what) {
+    }
+
+    /**
+     * The least work an op must do at a stage: bytes (each input read once, each output written once, fp32) and
+     * operations (2 per multiply-add; 0 for the memory-bound ops, whose few operations per element say nothing). A
+     * roofline's numerators: an op at 100% of either ceiling cannot go faster.
+     */
+    record Work(double bytes, double flops) {
+    }
+
+    static Work work(String op, int batch, int c, int frames, int hw) {
+        double e = (double) batch * c * frames * hw * hw; // one activation's elements
+        double temporalW = 3.0 * c * c;
+        double pointwiseW = (double) c * c;
+        double groupedW = 9.0 * c * GROUP_WIDTH;
+        double temporalF = 2 * e * 3 * c;
+        double groupedF = 2 * e * 9 * GROUP_WIDTH;
+        double[] bf = switch (op) {
+            // forward: x -> y; backward-data: dy -> dx; backward-weight: x, dy -> dw; the training forms x -> y
+            case "temporal-fwd", "temporal-bwd-data", "temporal-bwd-weight", "temporal-cl-bwd-data",
+                    "temporal-cl-bwd-weight" -> new double[] {2 * e + temporalW, temporalF};
+            case "temporal-cl-folded" -> new double[] {3 * e + temporalW + c, temporalF}; // x, residual, bias -> y
+            case "pointwise-bn-relu-train" -> new double[] {2 * e + pointwiseW, 2 * e * c};
+            case "pointwise-folded" -> new double[] {2 * e + pointwiseW + c, 2 * e * c};
+            case "grouped-bn-relu-train", "grouped-bwd-data", "grouped-bwd-weight", "grouped-cl-bwd-data",
+                    "grouped-cl-bwd-weight" -> new double[] {2 * e + groupedW, groupedF};
+            case "grouped-folded", "grouped-cl-folded" -> new double[] {2 * e + groupedW + c, groupedF};
+            case "bn-train", "bn-eval-relu" -> new double[] {2 * e, 0};
+            case "bn-backward" -> new double[] {3 * e, 0}; // x, dy -> dx
+            case "bn-relu-bwd" -> new double[] {4 * e, 0}; // x, y (the mask), dy -> dx
+            case "bn-add-relu-fwd" -> new double[] {3 * e, 0}; // x, residual -> y
+            case "bn-add-relu-bwd" -> new double[] {5 * e, 0}; // x, y, dy -> dx, dresidual
+            default -> throw new IllegalArgumentException("unknown op " + op + "; one of " + String.join(", ", OPS));
+        };
+        return new Work(4 * bf[0], bf[1]);
+    }
+
+    /** One run's figures: its parameters, JMH's wall ms per op and the device ms per op (events). */
+    record Row(String op, String stage, String device, String kernels, int batch, int frames, double wallMs,
+            double deviceMs) {
+        static Row of(org.openjdk.jmh.results.RunResult rr) {
             org.openjdk.jmh.infra.BenchmarkParams p = rr.getParams();
             java.util.Map<String, org.openjdk.jmh.results.Result> aux = rr.getSecondaryResults();
             org.openjdk.jmh.results.Result ms = aux.get("deviceMs");
             org.openjdk.jmh.results.Result n = aux.get("ops");
             double device = ms == null || n == null || n.getScore() == 0 ? Double.NaN : ms.getScore() / n.getScore();
-            b.append(String.format(java.util.Locale.ROOT, "| %s | %s | %s | %s | %.3f | %.3f |%n", p.getParam("op"),
-                    p.getParam("stage"), p.getParam("device"), p.getParam("kernels"), rr.getPrimaryResult().getScore(),
-                    device));
+            return new Row(p.getParam("op"), p.getParam("stage"), p.getParam("device"), p.getParam("kernels"),
+                    Integer.parseInt(p.getParam("batch")), Integer.parseInt(p.getParam("frames")),
+                    rr.getPrimaryResult().getScore(), device);
+        }
+    }
+
+    /**
+     * A Markdown table of the runs: op, stage, device, kernels, JMH's wall ms/op, device ms/op (events), and from the
+     * device time and {@link #work} the achieved GB/s and TFLOP/s with their fractions of the device's peaks.
+     */
+    static String table(List<Row> rows, Peaks peaks) {
+        StringBuilder b = new StringBuilder(String.format(java.util.Locale.ROOT, "%n| op | stage | device | kernels | "
+                + "wall ms/op | device ms/op | GB/s | TFLOP/s | %% of %s GB/s | %% of %s TFLOP/s |%n"
+                + "|---|---|---|---|---|---|---|---|---|---|%n", num(peaks.gbs(), "%.0f"),
+                num(peaks.tflops(), "%.1f") + " (" + peaks.what() + ")"));
+        for (Row r : rows) {
+            String[] cs = r.stage().split("x");
+            Work w = work(r.op(), r.batch(), Integer.parseInt(cs[0]), r.frames(), Integer.parseInt(cs[1]));
+            double sec = r.deviceMs() / 1e3;
+            double gbs = w.bytes() / sec / 1e9;
+            double tflops = w.flops() > 0 ? w.flops() / sec / 1e12 : Double.NaN;
+            b.append(String.format(java.util.Locale.ROOT, "| %s | %s | %s | %s | %.3f | %.3f | %s | %s | %s | %s |%n",
+                    r.op(), r.stage(), r.device(), r.kernels(), r.wallMs(), r.deviceMs(), num(gbs, "%.0f"),
+                    num(tflops, "%.2f"), num(100 * gbs / peaks.gbs(), "%.0f%%"), num(100 * tflops / peaks.tflops(),
+                            "%.0f%%")));
         }
         return b.toString();
+    }
+
+    private static String num(double v, String fmt) {
+        return Double.isFinite(v) ? String.format(java.util.Locale.ROOT, fmt, v) : "-";
     }
 }

@@ -50,6 +50,40 @@ class CudaKernelsJmhBenchTest {
     }
 
     @Test
+    void theWorkModelCountsEachTensorOnceAndTwoOperationsPerMultiplyAdd() {
+        // [8, 64, 16, 56, 56]: 25,690,112 elements an activation
+        double e = 8.0 * 64 * 16 * 56 * 56;
+        CudaKernelsJmhBench.Work t = CudaKernelsJmhBench.work("temporal-fwd", 8, 64, 16, 56);
+        assertEquals(4 * (2 * e + 3 * 64 * 64), t.bytes());
+        assertEquals(2 * e * 3 * 64, t.flops()); // each output: 3 taps x 64 input channels
+        assertEquals(t, CudaKernelsJmhBench.work("temporal-cl-bwd-weight", 8, 64, 16, 56));
+        CudaKernelsJmhBench.Work g = CudaKernelsJmhBench.work("grouped-folded", 8, 64, 16, 56);
+        assertEquals(4 * (2 * e + 9 * 64 * 8 + 64), g.bytes()); // x, y, the weight, the bias
+        assertEquals(2 * e * 9 * 8, g.flops());
+        assertEquals(4 * 5 * e, CudaKernelsJmhBench.work("bn-add-relu-bwd", 8, 64, 16, 56).bytes());
+        assertEquals(0, CudaKernelsJmhBench.work("bn-train", 8, 64, 16, 56).flops());
+        for (String op : CudaKernelsJmhBench.OPS) {
+            assertTrue(CudaKernelsJmhBench.work(op, 1, 16, 2, 5).bytes() > 0, op);
+        }
+        assertThrows(IllegalArgumentException.class, () -> CudaKernelsJmhBench.work("conv9", 1, 16, 2, 5));
+    }
+
+    @Test
+    void theTableGivesRatesAndFractionsOfThePeaks() {
+        var rows = java.util.List.of(
+                new CudaKernelsJmhBench.Row("temporal-fwd", "64x56", "cuda", "custom", 8, 16, 0.300, 0.2884),
+                new CudaKernelsJmhBench.Row("bn-train", "64x56", "cuda", "library", 8, 16, 0.2, 0.1));
+        String t = CudaKernelsJmhBench.table(rows, new CudaKernelsJmhBench.Peaks(3352, 535, "sm_90, TF32"));
+        assertTrue(t.contains("| % of 3352 GB/s | % of 535.0 (sm_90, TF32) TFLOP/s |"), t);
+        // temporal-fwd: 9.87 GFLOP in 0.2884 ms = 34.2 TFLOP/s, 6% of 535; 206 MB = 713 GB/s, 21% of 3352
+        assertTrue(t.contains("| temporal-fwd | 64x56 | cuda | custom | 0.300 | 0.288 | 713 | 34.21 | 21% | 6% |"), t);
+        // bn-train moves x and y: 205.5 MB in 0.1 ms = 2055 GB/s, 61%; no arithmetic figure
+        assertTrue(t.contains("| bn-train | 64x56 | cuda | library | 0.200 | 0.100 | 2055 | - | 61% | - |"), t);
+        String unknown = CudaKernelsJmhBench.table(rows, new CudaKernelsJmhBench.Peaks(Double.NaN, Double.NaN, "cpu"));
+        assertTrue(unknown.contains("| 713 | 34.21 | - | - |"), unknown);
+    }
+
+    @Test
     void badParametersAreClearErrors() {
         var e = assertThrows(IllegalArgumentException.class, () -> bench("conv9", "16x5").setUp());
         assertTrue(e.getMessage().contains("unknown op conv9") && e.getMessage().contains("grouped-folded"),

@@ -69,6 +69,32 @@ public final class CudaDevice implements AutoCloseable {
         return name;
     }
 
+    private volatile DevicePeaks peaks;
+
+    /**
+     * This GPU's theoretical bandwidth and arithmetic peaks, from its attributes (read once): what benchmarks divide by
+     * for a fraction of the device. An attribute the runtime does not give leaves its figures NaN.
+     */
+    public DevicePeaks peaks() {
+        DevicePeaks p = peaks;
+        if (p == null) {
+            int index = device.index();
+            p = DevicePeaks.of(attribute(cudart.cudaDevAttrMultiProcessorCount, index),
+                    attribute(cudart.cudaDevAttrClockRate, index), attribute(cudart.cudaDevAttrMemoryClockRate, index),
+                    attribute(cudart.cudaDevAttrGlobalMemoryBusWidth, index),
+                    attribute(cudart.cudaDevAttrComputeCapabilityMajor, index),
+                    attribute(cudart.cudaDevAttrComputeCapabilityMinor, index));
+            peaks = p;
+        }
+        return p;
+    }
+
+    /** A device attribute, or 0 where the runtime refuses it (the peaks it feeds become NaN). */
+    private static int attribute(int attr, int index) {
+        int[] v = new int[1];
+        return cudart.cudaDeviceGetAttribute(v, attr, index) == cudart.cudaSuccess ? v[0] : 0;
+    }
+
     public CachingAllocator allocator() {
         return allocator;
     }
