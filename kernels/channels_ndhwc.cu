@@ -22,6 +22,16 @@ __global__ void __launch_bounds__(CL_TILE* CL_TROWS)
   }
 }
 
+// the narrow form (cl_narrow): grid (positions of the long axis, items), one position per thread
+template <typename T>
+__global__ void cl_transpose_narrow_kernel(const T* __restrict__ src, T* __restrict__ dst, int64_t N, int64_t R,
+                                           int64_t K) {
+  const int64_t L = cl_narrow_len(R, K);
+  for (int64_t n = blockIdx.y; n < N; n += gridDim.y)
+    for (int64_t l = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; l < L; l += (int64_t)gridDim.x * blockDim.x)
+      cl_transpose_narrow(src, dst, n, l, R, K);
+}
+
 // this thread's start and the grid's thread count, for ClWalk
 #define CL_START (blockIdx.x * (int64_t)blockDim.x + threadIdx.x)
 #define CL_STEP ((int64_t)gridDim.x * blockDim.x)
@@ -213,6 +223,17 @@ int cl_transpose(const char* what, const void* x, void* y, int64_t N, int64_t R,
   if (N * R * K == 0) return SEVC_OK;
   if (!x || !y) return cl_fail(what, "NULL pointer");
   if (x == y) return cl_fail(what, "cannot run in place");
+  if (cl_narrow(R, K)) {
+    const int64_t L = cl_narrow_len(R, K), bx = (L + CL_THREADS - 1) / CL_THREADS;
+    const dim3 grid((unsigned)(bx < (1 << 20) ? bx : (1 << 20)), (unsigned)(N < 65535 ? N : 65535));
+    if (elem_bytes == 4)
+      cl_transpose_narrow_kernel<uint32_t><<<grid, CL_THREADS, 0, sevc::as_stream(stream)>>>((const uint32_t*)x,
+                                                                                          (uint32_t*)y, N, R, K);
+    else
+      cl_transpose_narrow_kernel<uint16_t><<<grid, CL_THREADS, 0, sevc::as_stream(stream)>>>((const uint16_t*)x,
+                                                                                          (uint16_t*)y, N, R, K);
+    return sevc::check_launch(what);
+  }
   const int blocks = (int)(g.total < (1 << 30) ? g.total : (1 << 30));
   const dim3 block(CL_TILE, CL_TROWS);
   if (elem_bytes == 4)

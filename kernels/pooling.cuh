@@ -16,14 +16,31 @@ inline SevPool sev_pool_params(const int* p) {
 SEV_HD int64_t pool_out_count(const SevPool& p) { return (int64_t)p.N * p.C * p.To * p.Ho * p.Wo; }
 SEV_HD int64_t pool_in_count(const SevPool& p) { return (int64_t)p.N * p.C * p.T * p.H * p.W; }
 
+// Element i of a [outer][a][b][c] tensor as (outer, ia, ib, ic), with 32-bit divisions when the tensor's elements
+// count fits in 32 bits (every activation of SEVNet at the batch sizes it trains with). Why: a 64-bit division is a
+// software routine of some 70 instructions on a GPU, and the pools' per-element index math was most of their time —
+// the channels-last pool backward took 0.45 ms on an H100 for 129 MB, ten times its memory time (2026-11-27 ncu).
+struct SevIdx4 {
+  int64_t outer;
+  int a, b, c;
+};
+template <typename U>
+SEV_HD SevIdx4 sev_split4_as(U i, U A, U B, U C) {
+  const U q1 = i / C, q2 = q1 / B, q3 = q2 / A;
+  return {(int64_t)q3, (int)(q2 - q3 * A), (int)(q1 - q2 * B), (int)(i - q1 * C)};
+}
+SEV_HD SevIdx4 sev_split4(int64_t i, int64_t total, int A, int B, int C) {
+  return total <= (int64_t)0xffffffffu ? sev_split4_as<uint32_t>((uint32_t)i, A, B, C)
+                                       : sev_split4_as<int64_t>(i, A, B, C);
+}
+
 // output element i of y [N, C, To, Ho, Wo]: the window's mean, padding counted (summed in the CPU's order),
 // over x of storage St (sev_half.cuh) widened to fp32 — the fp32 kernel and the 16-bit ones share it
 template <class St>
 SEV_HD float avgpool3d_window_mean(const typename St::storage* x, const SevPool& p, int64_t i) {
-  const int wo = (int)(i % p.Wo);
-  const int ho = (int)((i / p.Wo) % p.Ho);
-  const int to = (int)((i / ((int64_t)p.Wo * p.Ho)) % p.To);
-  const int64_t nc = i / ((int64_t)p.Wo * p.Ho * p.To);
+  const SevIdx4 e = sev_split4(i, pool_out_count(p), p.To, p.Ho, p.Wo);
+  const int to = e.a, ho = e.b, wo = e.c;
+  const int64_t nc = e.outer;
   const typename St::storage* xp = x + nc * p.T * p.H * p.W;
   float s = 0.f;
   for (int kt = 0; kt < p.kT; kt++) {
@@ -59,10 +76,9 @@ SEV_HD void pool_out_range(int i, int k, int st, int pd, int out, int* lo, int* 
 // over dy of storage St (sev_half.cuh) widened to fp32 — the fp32 kernel and the 16-bit ones share it
 template <class St>
 SEV_HD float avgpool3d_window_grad(const typename St::storage* dy, const SevPool& p, int64_t i) {
-  const int w = (int)(i % p.W);
-  const int h = (int)((i / p.W) % p.H);
-  const int t = (int)((i / ((int64_t)p.W * p.H)) % p.T);
-  const int64_t nc = i / ((int64_t)p.W * p.H * p.T);
+  const SevIdx4 e = sev_split4(i, pool_in_count(p), p.T, p.H, p.W);
+  const int t = e.a, h = e.b, w = e.c;
+  const int64_t nc = e.outer;
   const float inv = 1.f / (float)(p.kT * p.kH * p.kW);
   const typename St::storage* dyp = dy + nc * p.To * p.Ho * p.Wo;
   int t0, t1, h0, h1, w0, w1;

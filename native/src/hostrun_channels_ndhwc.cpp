@@ -28,9 +28,17 @@ int dtype_dispatch(int dtype, F f) {
   return f(SevF16());
 }
 
-// cl_transpose_kernel: every tile, its 32 x 8 threads' loads, then their stores
+// cl_transpose_kernel: every tile, its 32 x 8 threads' loads, then their stores; where a side is narrow
+// (cl_narrow), cl_transpose_narrow_kernel's threads instead
 template <typename T>
 void transpose_host(const T* src, T* dst, int64_t N, int64_t R, int64_t K) {
+  if (cl_narrow(R, K)) {
+    const int64_t L = cl_narrow_len(R, K);
+#pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < N; n++)
+      for (int64_t l = 0; l < L; l++) cl_transpose_narrow(src, dst, n, l, R, K);
+    return;
+  }
   const ClTileGrid g = cl_tile_grid(N, R, K);
 #pragma omp parallel for schedule(static)
   for (int64_t t = 0; t < g.total; t++) {

@@ -165,8 +165,11 @@ class ChannelsNdhwcHostRunTest {
     @Test
     void transposesMoveEveryBitPatternAndSpanManyTiles() {
         Random r = new Random(102);
-        // several 32 x 32 tiles each way with ragged last tiles; every bit pattern, NaN payloads included
-        long[][] shapes = {{2, 95, 70}, {1, 33, 1025}, {3, 129, 31}};
+        // several 32 x 32 tiles each way with ragged last tiles; every bit pattern, NaN payloads included; and the
+        // narrow form (a side of at most 4: a clip's 3 colour channels over a long S, and the mirror) beside the
+        // first width that takes tiles again
+        long[][] shapes = {{2, 95, 70}, {1, 33, 1025}, {3, 129, 31}, {2, 3, 5003}, {3, 4, 1031}, {2, 5, 3000},
+            {2, 2001, 3}, {1, 1, 777}};
         for (long[] s : shapes) {
             long count = s[0] * s[1] * s[2];
             for (int eb : new int[] {4, 2}) {
