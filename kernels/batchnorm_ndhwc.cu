@@ -14,11 +14,12 @@ namespace {
 // thread of the block. Only row lane 0 reads the result: the thread that writes sm[0][lane] first in the next call,
 // so calls can follow one another without a barrier between them (a read of sm[0][lane] by another row lane after
 // the last barrier would race with that write).
+template <int ROWS = BNL_ROWS>
 __device__ SevDouble2 bnl_column_sum(SevDouble2 v, SevDouble2 (*sm)[BNL_LANES]) {
   const int lane = threadIdx.x, ty = threadIdx.y;
   sm[ty][lane] = v;
   __syncthreads();
-  for (int s = BNL_ROWS / 2; s > 0; s >>= 1) {
+  for (int s = ROWS / 2; s > 0; s >>= 1) {
     if (ty < s) sm[ty][lane] = sm[ty][lane] + sm[ty + s][lane];
     __syncthreads();
   }
@@ -93,15 +94,18 @@ __global__ void __launch_bounds__(BNL_THREADS) bnl_backward_stats_vec_kernel(
 }
 // grid (tiles): each channel's P partials in the fixed order. Forward (sums == NULL): the batch statistics and
 // the running estimates; backward: the channel sums for the dx pass, dgamma and dbeta.
-__global__ void __launch_bounds__(BNL_THREADS) bnl_finalize_kernel(const SevDouble2* __restrict__ part, int P,
-                                                                   int64_t M, int64_t C, float eps, float momentum,
-                                                                   float* save_mean, float* save_invstd,
-                                                                   float* running_mean, float* running_var,
-                                                                   SevDouble2* sums, float* dgamma, float* dbeta) {
-  __shared__ SevDouble2 sm[BNL_ROWS][BNL_LANES];
+// Blocks of BNL_LANES x BNL_FIN_ROWS threads.
+__global__ void __launch_bounds__(BNL_FIN_THREADS) bnl_finalize_kernel(const SevDouble2* __restrict__ part, int P,
+                                                                       int64_t M, int64_t C, float eps,
+                                                                       float momentum, float* save_mean,
+                                                                       float* save_invstd, float* running_mean,
+                                                                       float* running_var, SevDouble2* sums,
+                                                                       float* dgamma, float* dbeta) {
+  __shared__ SevDouble2 sm[BNL_FIN_ROWS][BNL_LANES];
   const int64_t c = blockIdx.x * (int64_t)BNL_LANES + threadIdx.x;
   const SevDouble2 zero = {0, 0};
-  const SevDouble2 tot = bnl_column_sum(c < C ? bnl_parts_partial(part, c, C, P, threadIdx.y) : zero, sm);
+  const SevDouble2 tot =
+      bnl_column_sum<BNL_FIN_ROWS>(c < C ? bnl_parts_partial(part, c, C, P, threadIdx.y) : zero, sm);
   if (threadIdx.y != 0 || c >= C) return;
   if (sums) {
     sums[c] = tot;
@@ -187,6 +191,7 @@ dim3 bnl_element_grid(int64_t M, int64_t C) {
   return dim3((unsigned)tiles, (unsigned)(rb < 1 ? 1 : rb), 1);
 }
 const dim3 kBlock(BNL_LANES, BNL_ROWS, 1);
+const dim3 kFinBlock(BNL_LANES, BNL_FIN_ROWS, 1);
 
 int bnl_fail(const char* what, const char* why) {
   char msg[192];
@@ -243,7 +248,7 @@ int train_forward(const char* what, const typename St::storage* x, const typenam
                                0, st>>>(x, s.p, M, C);
   else
     bnl_stats_kernel<St><<<dim3(tiles, (unsigned)P), kBlock, 0, st>>>(x, s.p, M, C);
-  bnl_finalize_kernel<<<tiles, kBlock, 0, st>>>(s.p, P, M, C, eps, momentum, save_mean, save_invstd, running_mean,
+  bnl_finalize_kernel<<<tiles, kFinBlock, 0, st>>>(s.p, P, M, C, eps, momentum, save_mean, save_invstd, running_mean,
                                                  running_var, nullptr, nullptr, nullptr);
   const int64_t vb = bnl_vec_pass_blocks<St>(M, C, {x, residual, y});
   if (vb)
@@ -274,7 +279,7 @@ int backward(const char* what, const typename St::storage* x, const typename St:
   else
     bnl_backward_stats_kernel<St><<<dim3(tiles, (unsigned)P), kBlock, 0, st>>>(x, y, dy, save_mean, save_invstd, s.p,
                                                                                M, C);
-  bnl_finalize_kernel<<<tiles, kBlock, 0, st>>>(s.p, P, M, C, 0.f, 0.f, nullptr, nullptr, nullptr, nullptr, sums,
+  bnl_finalize_kernel<<<tiles, kFinBlock, 0, st>>>(s.p, P, M, C, 0.f, 0.f, nullptr, nullptr, nullptr, nullptr, sums,
                                                  dgamma, dbeta);
   const int64_t vb = bnl_vec_pass_blocks<St>(M, C, {x, y, dy, dx, dresidual});
   if (vb)

@@ -31,9 +31,9 @@ void stats_blocks_host(SevDouble2* part, int64_t C, int P, Partial partial) {
 }
 // bnl_finalize_kernel's column tree for channel c
 SevDouble2 finalize_sum_host(const SevDouble2* part, int64_t c, int64_t C, int P) {
-  SevDouble2 v[BNL_ROWS];
-  for (int ty = 0; ty < BNL_ROWS; ty++) v[ty] = bnl_parts_partial(part, c, C, P, ty);
-  return sev_tree_sum_host(v, BNL_ROWS);
+  SevDouble2 v[BNL_FIN_ROWS];
+  for (int ty = 0; ty < BNL_FIN_ROWS; ty++) v[ty] = bnl_parts_partial(part, c, C, P, ty);
+  return sev_tree_sum_host(v, BNL_FIN_ROWS);
 }
 
 // the 16-byte statistics kernels' blocks: each thread's V channels from one partial_vec(c0, p, ty, s[V]) call, then
