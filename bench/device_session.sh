@@ -93,7 +93,8 @@ fi
 if has selftest; then
   # the kernels' native self-test (bench/pack_selftest.sh puts it in .devpack/selftest): every CUDA kernel against its
   # CPU reference without a JVM, plain, then under compute-sanitizer (SELFTEST_TOOLS, default memcheck racecheck);
-  # SEVNET_SELFTEST_ONLY=bn_ndhwc,pool_ndhwc,... runs only those groups (test_* names less "test_") in every run
+  # SEVNET_SELFTEST_ONLY=bn_ndhwc,pool_ndhwc,... runs only those groups (test_* names less "test_") in every run,
+  # SELFTEST_SAN_ONLY=... only under the sanitizers (the plain run then takes every group)
   S=/tmp/sevnet-selftest
   if [[ -x .devpack/selftest/sevnet_cuda_selftest ]]; then
     mkdir -p $S && cp .devpack/selftest/* $S/
@@ -111,7 +112,8 @@ PYEOF
     for tool in ${SELFTEST_TOOLS:-memcheck racecheck}; do
       echo "== compute-sanitizer $tool sevnet_cuda_selftest"
       # SEVNET_SELFTEST_SMALL: the newer kernels' ragged shapes only under the sanitizer (their G8 sizes ran above)
-      SEVNET_SELFTEST_SMALL=1 LD_LIBRARY_PATH=$S:$LD_LIBRARY_PATH timeout ${STSANTIMEOUT:-240} compute-sanitizer \
+      SEVNET_SELFTEST_ONLY=${SELFTEST_SAN_ONLY-${SEVNET_SELFTEST_ONLY:-}} SEVNET_SELFTEST_SMALL=1 \
+        LD_LIBRARY_PATH=$S:$LD_LIBRARY_PATH timeout ${STSANTIMEOUT:-240} compute-sanitizer \
         --tool $tool --print-limit 20 $S/sevnet_cuda_selftest > "$O/selftest-$tool.log" 2>&1; echo "rc=$?"
       grep -E "ERROR SUMMARY|RACECHECK SUMMARY|Invalid|hazard|FAIL|ALL OK|FAILURES" "$O/selftest-$tool.log" | head -12
     done
