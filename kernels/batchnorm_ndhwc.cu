@@ -50,46 +50,45 @@ __global__ void __launch_bounds__(BNL_THREADS) bnl_backward_stats_kernel(
       c < C ? bnl_backward_partial<St>(x, y, dy, c, mean[c], invstd[c], M, C, p, P, threadIdx.y) : zero, sm);
   if (threadIdx.y == 0 && c < C) part[p * C + c] = s;
 }
-// grid (tiles of 32*V channels, P): the 16-byte statistics passes (bnl_*_partial_vec); each of a thread's V channels
+// grid bnl_vec_grid (tiles of 32*V channels x P, or packed splits: bnl_vec_lane): the 16-byte statistics passes
+// (bnl_*_partial_vec); each of a thread's V channels
 // folded by the column tree in turn (bnl_column_sum: a thread writes only its own slot, and only row lane 0 reads
 // the result after the last barrier, so the calls can follow one another)
 template <class St>
 __global__ void __launch_bounds__(BNL_THREADS) bnl_stats_vec_kernel(const typename St::storage* __restrict__ x,
                                                                     SevDouble2* __restrict__ part, int64_t M,
-                                                                    int64_t C) {
+                                                                    int64_t C, int P) {
   constexpr int V = 16 / (int)sizeof(typename St::storage);
   __shared__ SevDouble2 sm[BNL_ROWS][BNL_LANES];
-  const int64_t c0 = (blockIdx.x * (int64_t)BNL_LANES + threadIdx.x) * V;
-  const int p = blockIdx.y, P = gridDim.y;
+  const BnlVecLane L = bnl_vec_lane(C, V, P, blockIdx.x, blockIdx.y, threadIdx.x);
   SevDouble2 s[V];
-  if (c0 < C)
-    bnl_stats_partial_vec<St>(x, c0, M, C, p, P, threadIdx.y, s);
+  if (L.active)
+    bnl_stats_partial_vec<St>(x, L.c0, M, C, L.p, P, threadIdx.y, s);
   else
     for (int q = 0; q < V; q++) s[q] = SevDouble2{0, 0};
 #pragma unroll
   for (int q = 0; q < V; q++) {
     const SevDouble2 t = bnl_column_sum(s[q], sm);
-    if (threadIdx.y == 0 && c0 < C) part[p * C + c0 + q] = t;
+    if (threadIdx.y == 0 && L.active) part[L.p * C + L.c0 + q] = t;
   }
 }
 template <class St>
 __global__ void __launch_bounds__(BNL_THREADS) bnl_backward_stats_vec_kernel(
     const typename St::storage* __restrict__ x, const typename St::storage* __restrict__ y,
     const typename St::storage* __restrict__ dy, const float* __restrict__ mean, const float* __restrict__ invstd,
-    SevDouble2* __restrict__ part, int64_t M, int64_t C) {
+    SevDouble2* __restrict__ part, int64_t M, int64_t C, int P) {
   constexpr int V = 16 / (int)sizeof(typename St::storage);
   __shared__ SevDouble2 sm[BNL_ROWS][BNL_LANES];
-  const int64_t c0 = (blockIdx.x * (int64_t)BNL_LANES + threadIdx.x) * V;
-  const int p = blockIdx.y, P = gridDim.y;
+  const BnlVecLane L = bnl_vec_lane(C, V, P, blockIdx.x, blockIdx.y, threadIdx.x);
   SevDouble2 s[V];
-  if (c0 < C)
-    bnl_backward_partial_vec<St>(x, y, dy, mean, invstd, c0, M, C, p, P, threadIdx.y, s);
+  if (L.active)
+    bnl_backward_partial_vec<St>(x, y, dy, mean, invstd, L.c0, M, C, L.p, P, threadIdx.y, s);
   else
     for (int q = 0; q < V; q++) s[q] = SevDouble2{0, 0};
 #pragma unroll
   for (int q = 0; q < V; q++) {
     const SevDouble2 t = bnl_column_sum(s[q], sm);
-    if (threadIdx.y == 0 && c0 < C) part[p * C + c0 + q] = t;
+    if (threadIdx.y == 0 && L.active) part[L.p * C + L.c0 + q] = t;
   }
 }
 // grid (tiles): each channel's P partials in the fixed order. Forward (sums == NULL): the batch statistics and
@@ -192,6 +191,12 @@ dim3 bnl_element_grid(int64_t M, int64_t C) {
 }
 const dim3 kBlock(BNL_LANES, BNL_ROWS, 1);
 const dim3 kFinBlock(BNL_LANES, BNL_FIN_ROWS, 1);
+template <class St>
+dim3 bnl_vec_dim(int64_t C, int P) {
+  int64_t gx, gy;
+  bnl_vec_grid(C, 16 / (int)sizeof(typename St::storage), P, &gx, &gy);
+  return dim3((unsigned)gx, (unsigned)gy);
+}
 
 int bnl_fail(const char* what, const char* why) {
   char msg[192];
@@ -244,8 +249,7 @@ int train_forward(const char* what, const typename St::storage* x, const typenam
   const int P = bnl_splits(M, C);
   const unsigned tiles = (unsigned)bnl_tiles(C);
   if (bnl_vec_stats_ok<St>(C, {x}))
-    bnl_stats_vec_kernel<St><<<dim3((unsigned)bnl_tiles(C / (16 / sizeof(typename St::storage))), (unsigned)P), kBlock,
-                               0, st>>>(x, s.p, M, C);
+    bnl_stats_vec_kernel<St><<<bnl_vec_dim<St>(C, P), kBlock, 0, st>>>(x, s.p, M, C, P);
   else
     bnl_stats_kernel<St><<<dim3(tiles, (unsigned)P), kBlock, 0, st>>>(x, s.p, M, C);
   bnl_finalize_kernel<<<tiles, kFinBlock, 0, st>>>(s.p, P, M, C, eps, momentum, save_mean, save_invstd, running_mean,
@@ -274,8 +278,8 @@ int backward(const char* what, const typename St::storage* x, const typename St:
   const unsigned tiles = (unsigned)bnl_tiles(C);
   SevDouble2* sums = s.p + (int64_t)P * C;
   if (bnl_vec_stats_ok<St>(C, {x, y, dy}))
-    bnl_backward_stats_vec_kernel<St><<<dim3((unsigned)bnl_tiles(C / (16 / sizeof(typename St::storage))), (unsigned)P),
-                                        kBlock, 0, st>>>(x, y, dy, save_mean, save_invstd, s.p, M, C);
+    bnl_backward_stats_vec_kernel<St><<<bnl_vec_dim<St>(C, P), kBlock, 0, st>>>(x, y, dy, save_mean, save_invstd, s.p, M,
+                                                                              C, P);
   else
     bnl_backward_stats_kernel<St><<<dim3(tiles, (unsigned)P), kBlock, 0, st>>>(x, y, dy, save_mean, save_invstd, s.p,
                                                                                M, C);

@@ -209,6 +209,37 @@ bool bnl_vec_stats_ok(int64_t C, std::initializer_list<const void*> ptrs) {
     if (!bnl_aligned16(p)) return false;
   return C % (16 / (int64_t)sizeof(typename St::storage)) == 0;
 }
+// Which (channel group, split) a lane of the 16-byte statistics kernels takes. With C/V channel groups >= 32 a block
+// is 32 groups of one split (grid: tiles of 32 groups x P); with fewer, a warp would leave lanes idle — half of it at
+// C = 64 in fp32, three quarters at the stem's C = 32, the largest BN tensors of SEVNet — so the block's lanes take
+// `pack` splits at once: lane = j * C/V + g is group g of split blockIdx.y * pack + j (grid: 1 x ceil(P / pack)).
+// Every (channel, split, row lane) partial is the same sum over the same rows as before, only on another lane, so
+// the bits do not change.
+struct BnlVecLane {
+  int64_t c0;
+  int p;
+  bool active;
+};
+SEV_HD int bnl_vec_pack(int64_t C, int V) {
+  const int64_t groups = C / V;
+  return groups >= BNL_LANES ? 1 : (int)(BNL_LANES / groups);
+}
+// the grid of the 16-byte statistics kernels: x tiles of channel groups, y splits (packed)
+SEV_HD void bnl_vec_grid(int64_t C, int V, int P, int64_t* gx, int64_t* gy) {
+  const int pack = bnl_vec_pack(C, V);
+  *gx = pack == 1 ? bnl_tiles(C / V) : 1;
+  *gy = (P + pack - 1) / pack;
+}
+SEV_HD BnlVecLane bnl_vec_lane(int64_t C, int V, int P, int64_t bx, int64_t by, int lane) {
+  const int pack = bnl_vec_pack(C, V);
+  if (pack == 1) {
+    const int64_t c0 = (bx * BNL_LANES + lane) * V;
+    return {c0, (int)by, c0 < C};
+  }
+  const int groups = (int)(C / V), j = lane / groups;
+  const int64_t p = by * pack + j;
+  return {(int64_t)(lane - j * groups) * V, (int)p, j < pack && p < P};
+}
 template <class St>
 SEV_HD void bnl_stats_partial_vec(const typename St::storage* x, int64_t c0, int64_t M, int64_t C, int p, int P, int ty,
                                   SevDouble2* s) {

@@ -4,6 +4,7 @@
 // passes with the same per-channel coefficients. Sums therefore have the device's order, and the tests can ask
 // for the device's bits (FMA contraction aside: see batchnorm_ndhwc.cuh) rather than a tolerance on the
 // statistics' order.
+#include <math.h>
 #include <stdint.h>
 
 #include <vector>
@@ -36,22 +37,27 @@ SevDouble2 finalize_sum_host(const SevDouble2* part, int64_t c, int64_t C, int P
   return sev_tree_sum_host(v, BNL_FIN_ROWS);
 }
 
-// the 16-byte statistics kernels' blocks: each thread's V channels from one partial_vec(c0, p, ty, s[V]) call, then
-// every channel's row lanes by the same tree
+// the 16-byte statistics kernels' blocks, lane by lane as the device assigns them (bnl_vec_grid, bnl_vec_lane): each
+// active lane's V channels from one partial_vec(c0, p, ty, s[V]) call, then every channel's row lanes by the same tree
 template <class St, class PartialVec>
 void stats_vec_blocks_host(SevDouble2* part, int64_t C, int P, PartialVec partial_vec) {
   constexpr int V = 16 / (int)sizeof(typename St::storage);
-#pragma omp parallel for schedule(static)
-  for (int64_t c0 = 0; c0 < C; c0 += V)
-    for (int p = 0; p < P; p++) {
-      SevDouble2 v[V][BNL_ROWS];
-      for (int ty = 0; ty < BNL_ROWS; ty++) {
-        SevDouble2 s[V];
-        partial_vec(c0, p, ty, s);
-        for (int q = 0; q < V; q++) v[q][ty] = s[q];
+  int64_t gx, gy;
+  bnl_vec_grid(C, V, P, &gx, &gy);
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t by = 0; by < gy; by++)
+    for (int64_t bx = 0; bx < gx; bx++)
+      for (int lane = 0; lane < BNL_LANES; lane++) {
+        const BnlVecLane L = bnl_vec_lane(C, V, P, bx, by, lane);
+        if (!L.active) continue;
+        SevDouble2 v[V][BNL_ROWS];
+        for (int ty = 0; ty < BNL_ROWS; ty++) {
+          SevDouble2 s[V];
+          partial_vec(L.c0, L.p, ty, s);
+          for (int q = 0; q < V; q++) v[q][ty] = s[q];
+        }
+        for (int q = 0; q < V; q++) part[(int64_t)L.p * C + L.c0 + q] = sev_tree_sum_host(v[q], BNL_ROWS);
       }
-      for (int q = 0; q < V; q++) part[(int64_t)p * C + c0 + q] = sev_tree_sum_host(v[q], BNL_ROWS);
-    }
 }
 
 template <class St>
@@ -62,7 +68,8 @@ int train_forward_host(const typename St::storage* x, const typename St::storage
   if (int rc = check(M, C)) return rc;
   if (M <= 1) return sev::fail(SEV_EINVAL, "batch norm in training mode needs more than one value per channel");
   const int P = bnl_splits(M, C);
-  std::vector<SevDouble2> part((size_t)(P * C));
+  // NaN first: a (channel, split) that no block computes would show in the statistics
+  std::vector<SevDouble2> part((size_t)(P * C), SevDouble2{NAN, NAN});
   // bnl_stats_vec_kernel or bnl_stats_kernel
   if (bnl_vec_stats_ok<St>(C, {x}))
     stats_vec_blocks_host<St>(part.data(), C, P, [&](int64_t c0, int p, int ty, SevDouble2* s) {
@@ -97,7 +104,7 @@ int backward_host(const typename St::storage* x, const typename St::storage* y, 
                   float* dgamma, float* dbeta, typename St::storage* dresidual, int64_t M, int64_t C) {
   if (int rc = check(M, C)) return rc;
   const int P = bnl_splits(M, C);
-  std::vector<SevDouble2> part((size_t)(P * C));
+  std::vector<SevDouble2> part((size_t)(P * C), SevDouble2{NAN, NAN});
   // bnl_backward_stats_vec_kernel or bnl_backward_stats_kernel
   if (bnl_vec_stats_ok<St>(C, {x, y, dy}))
     stats_vec_blocks_host<St>(part.data(), C, P, [&](int64_t c0, int p, int ty, SevDouble2* s) {
