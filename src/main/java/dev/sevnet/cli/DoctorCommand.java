@@ -60,6 +60,12 @@ public final class DoctorCommand implements Callable<Integer> {
                     r.put("cudnn_loaded", s.cudnnVersion() + " (JavaCPP binding, shared runtime "
                             + CudaStatus.version(s.runtimeVersion()) + ")");
                     r.put("cuda_kernels", s.customKernels() ? "libsevnet_cuda.so loaded" : "not built (no nvcc)");
+                    // the ceilings benchmarks divide by (CudaKernelsBench, the JMH suite): from the device's attributes
+                    try {
+                        r.put("gpu0_peaks", dev.sevnet.backend.cuda.CudaDevice.get(0).peaks().describe());
+                    } catch (RuntimeException e) {
+                        r.put("gpu0_peaks", "unknown: " + e.getMessage());
+                    }
                 }
                 r.put("gpu_path", s.usable() && s.customKernels() ? "ready: --device cuda (auto picks it)"
                         : "unavailable: " + (s.usable() ? "this build has no CUDA kernels (built without nvcc)" : s.reason()));
