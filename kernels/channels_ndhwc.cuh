@@ -265,11 +265,9 @@ SEV_HD void split_ndhwc_element(const T* y, T* a, T* b, int64_t i, int64_t m, in
 template <class St>
 SEV_HD typename St::storage avgpool3d_ndhwc_forward_element(const typename St::storage* x, const SevPool& p,
                                                             int64_t i) {
-  // [N][To][Ho][Wo][C] as [N][To][Ho][Wo*C] (sev_split4: 32-bit divisions), then (wo, c) out of the row's index
-  const SevIdx4 e = sev_split4(i, pool_out_count(p), p.To, p.Ho, p.Wo * p.C);
-  const int64_t n = e.outer;
-  const int to = e.a, ho = e.b, wo = e.c / p.C;
-  const int64_t c = e.c - wo * p.C;
+  const SevIdx5 e = sev_split5(i, pool_out_count(p), p.To, p.Ho, p.Wo, p.C);  // 32-bit divisions where they fit
+  const int64_t n = e.outer, c = e.e;
+  const int to = e.a, ho = e.b, wo = e.d;
   const typename St::storage* xp = x + n * p.T * p.H * p.W * p.C + c;
   float s = 0.f;
   for (int kt = 0; kt < p.kT; kt++) {
@@ -292,10 +290,9 @@ SEV_HD typename St::storage avgpool3d_ndhwc_forward_element(const typename St::s
 template <class St>
 SEV_HD typename St::storage avgpool3d_ndhwc_backward_element(const typename St::storage* dy, const SevPool& p,
                                                              int64_t i) {
-  const SevIdx4 e = sev_split4(i, pool_in_count(p), p.T, p.H, p.W * p.C);
-  const int64_t n = e.outer;
-  const int t = e.a, h = e.b, w = e.c / p.C;
-  const int64_t c = e.c - w * p.C;
+  const SevIdx5 e = sev_split5(i, pool_in_count(p), p.T, p.H, p.W, p.C);
+  const int64_t n = e.outer, c = e.e;
+  const int t = e.a, h = e.b, w = e.d;
   const float inv = 1.f / (float)(p.kT * p.kH * p.kW);
   const typename St::storage* dyp = dy + n * p.To * p.Ho * p.Wo * p.C + c;
   int t0, t1, h0, h1, w0, w1;

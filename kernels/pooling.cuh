@@ -33,6 +33,21 @@ SEV_HD SevIdx4 sev_split4(int64_t i, int64_t total, int A, int B, int C) {
   return total <= (int64_t)0xffffffffu ? sev_split4_as<uint32_t>((uint32_t)i, A, B, C)
                                        : sev_split4_as<int64_t>(i, A, B, C);
 }
+// the same for [outer][a][b][d][e] (a channels-last tensor: [N][T][H][W][C]); each size an int, no product of two
+// formed (a row of W*C elements may pass INT_MAX)
+struct SevIdx5 {
+  int64_t outer;
+  int a, b, d, e;
+};
+template <typename U>
+SEV_HD SevIdx5 sev_split5_as(U i, U A, U B, U D, U E) {
+  const U q1 = i / E, q2 = q1 / D, q3 = q2 / B, q4 = q3 / A;
+  return {(int64_t)q4, (int)(q3 - q4 * A), (int)(q2 - q3 * B), (int)(q1 - q2 * D), (int)(i - q1 * E)};
+}
+SEV_HD SevIdx5 sev_split5(int64_t i, int64_t total, int A, int B, int D, int E) {
+  return total <= (int64_t)0xffffffffu ? sev_split5_as<uint32_t>((uint32_t)i, A, B, D, E)
+                                       : sev_split5_as<int64_t>(i, A, B, D, E);
+}
 
 // output element i of y [N, C, To, Ho, Wo]: the window's mean, padding counted (summed in the CPU's order),
 // over x of storage St (sev_half.cuh) widened to fp32 — the fp32 kernel and the 16-bit ones share it

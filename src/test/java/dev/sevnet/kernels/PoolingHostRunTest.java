@@ -27,6 +27,8 @@ class PoolingHostRunTest {
             {{2, 3, 7, 9, 10}, {3, 3, 2}, {2, 2, 1}, {1, 1, 0}},
             {{1, 2, 4, 5, 5}, {3, 3, 3}, {1, 1, 1}, {1, 1, 1}},
             {{1, 1, 1, 1, 1}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}},
+            // strides of 3 and 4: pool_out_range's real divisions (1 and 2 go without)
+            {{2, 3, 5, 10, 11}, {2, 3, 4}, {1, 3, 4}, {1, 1, 2}},
         };
         for (int[][] cs : cases) {
             int[] d = cs[0];
