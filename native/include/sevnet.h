@@ -123,6 +123,17 @@ int sev_batchnorm_eval_forward(const float* x, const float* gamma, const float* 
 int sev_batchnorm_backward(const float* x, const float* dy, const float* gamma,
                            const float* save_mean, const float* save_invstd,
                            float* dx, float* dgamma, float* dbeta, int64_t N, int64_t C, int64_t S);
+/* the training form + residual (NULL: none) + ReLU (relu != 0) in one pass over y: bit for bit
+ * sev_batchnorm_train_forward, then sev_add / sev_add_relu of the residual or sev_relu_forward */
+int sev_batchnorm_act_train_forward(const float* x, const float* residual, const float* gamma, const float* beta,
+                                    float* y, float* save_mean, float* save_invstd, float* running_mean,
+                                    float* running_var, int64_t N, int64_t C, int64_t S, float eps, float momentum,
+                                    int relu);
+/* its backward with the ReLU's mask read from y (the forward's output) in its two passes: bit for bit
+ * sev_relu_backward(y, dy) then sev_batchnorm_backward; dresidual (NULL: not wanted) gets the masked dy */
+int sev_batchnorm_act_backward(const float* x, const float* y, const float* dy, const float* gamma,
+                               const float* save_mean, const float* save_invstd, float* dx, float* dgamma,
+                               float* dbeta, float* dresidual, int64_t N, int64_t C, int64_t S);
 
 /* ---- batch norm (training) + residual + ReLU in 16-bit storage (native/src/batchnorm_half.cpp) ----
  * The references of sevc_bn_act_*_bf16/_f16 (sevnet_cuda.h), PyTorch autocast's batch norm: x, residual, y, dy,

@@ -408,8 +408,25 @@ public final class CpuBackend implements Backend {
             }
         }
         if (!half(x)) {
-            return Backend.super.batchNormTrainAct(x, residual, gamma, beta, runningMean, runningVar, eps, momentum,
-                    relu);
+            if (residual == null && !relu) {
+                return batchNormTrain(x, gamma, beta, runningMean, runningVar, eps, momentum);
+            }
+            // the composition (Backend's default) in one native call: y = act(bn(x) + residual) as the element
+            // passes over memory would compute it, bit for bit
+            f32(x, "x");
+            long[] d = C.ncs(x);
+            C.batchNormTrain(x, d, gamma, beta, runningMean, runningVar);
+            if (residual != null) {
+                f32(residual, "residual");
+                Checks.sameShape(x, "x", residual, "residual");
+            }
+            Tensor y = Tensor.empty(x.shape());
+            Tensor mean = Tensor.empty(Shape.of(d[1]));
+            Tensor invstd = Tensor.empty(Shape.of(d[1]));
+            ok(NativeCore.sev_batchnorm_act_train_forward(x.address(), addr(residual), addr(gamma), addr(beta),
+                    y.address(), mean.address(), invstd.address(), addr(runningMean), addr(runningVar), d[0], d[1],
+                    d[2], (float) eps, (float) momentum, relu ? 1 : 0), "batch norm + activation");
+            return new BatchNormResult(y, mean, invstd);
         }
         DType dt = C.floating(x, "x");
         if (residual != null) {
@@ -438,7 +455,24 @@ public final class CpuBackend implements Backend {
             }
         }
         if (!half(x)) {
-            return Backend.super.batchNormActBackward(x, y, dy, gamma, saveMean, saveInvstd, relu, residualGrad);
+            if (!relu) { // dresidual is dy itself: nothing to fuse
+                return Backend.super.batchNormActBackward(x, y, dy, gamma, saveMean, saveInvstd, false, residualGrad);
+            }
+            // the composition (ReLU backward, then batch norm backward) with the mask applied in both passes
+            f32(x, "x");
+            f32(dy, "dy");
+            f32(y, "y");
+            Checks.sameShape(x, "x", y, "y");
+            long[] d = C.ncs(x);
+            C.batchNormBackward(x, dy, d, gamma, saveMean, saveInvstd);
+            Tensor dx = Tensor.empty(x.shape());
+            Tensor dg = Tensor.empty(Shape.of(d[1]));
+            Tensor db = Tensor.empty(Shape.of(d[1]));
+            Tensor dres = residualGrad ? Tensor.empty(x.shape()) : null;
+            ok(NativeCore.sev_batchnorm_act_backward(x.address(), y.address(), dy.address(), addr(gamma),
+                    saveMean.address(), saveInvstd.address(), dx.address(), dg.address(), db.address(), addr(dres),
+                    d[0], d[1], d[2]), "batch norm + activation backward");
+            return new Tensor[] {dx, dg, db, dres};
         }
         DType dt = C.sameFloating(x, "x", dy, "dy");
         C.batchNormBackward(x, dy, C.ncs(x), gamma, saveMean, saveInvstd);

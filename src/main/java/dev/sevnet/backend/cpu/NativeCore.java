@@ -129,6 +129,18 @@ public final class NativeCore {
             @Cast("const float*") long saveInvstd, @Cast("float*") long dx, @Cast("float*") long dgamma,
             @Cast("float*") long dbeta, @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s);
 
+    public static native int sev_batchnorm_act_train_forward(@Cast("const float*") long x,
+            @Cast("const float*") long residual, @Cast("const float*") long gamma, @Cast("const float*") long beta,
+            @Cast("float*") long y, @Cast("float*") long saveMean, @Cast("float*") long saveInvstd,
+            @Cast("float*") long runningMean, @Cast("float*") long runningVar, @Cast("int64_t") long n,
+            @Cast("int64_t") long c, @Cast("int64_t") long s, float eps, float momentum, int relu);
+
+    public static native int sev_batchnorm_act_backward(@Cast("const float*") long x, @Cast("const float*") long y,
+            @Cast("const float*") long dy, @Cast("const float*") long gamma, @Cast("const float*") long saveMean,
+            @Cast("const float*") long saveInvstd, @Cast("float*") long dx, @Cast("float*") long dgamma,
+            @Cast("float*") long dbeta, @Cast("float*") long dresidual, @Cast("int64_t") long n,
+            @Cast("int64_t") long c, @Cast("int64_t") long s);
+
     // ---- element-wise ----
     public static native int sev_relu_forward(@Cast("const float*") long x, @Cast("float*") long y, @Cast("int64_t") long n);
 
