@@ -13,7 +13,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The fused ops {@link F#convBatchNormRelu}, {@link F#batchNormRelu} and {@link F#batchNormAddRelu} on the CPU
  * are the separate ops they replace, bit for bit: output, every gradient, running statistics, in training and evaluation (the
- * CPU backend runs the Backend interface's default compositions, so moving SevBlock onto the fused ops
+ * CPU backend runs the Backend interface's default compositions — or, for batch norm with its activation, native
+ * forms that are those compositions bit for bit, which this test holds them to — so moving SevBlock onto the fused ops
  * changes nothing there).
  */
 class FusedOpsTest {
