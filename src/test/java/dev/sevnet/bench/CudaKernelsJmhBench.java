@@ -35,7 +35,9 @@ import org.openjdk.jmh.runner.RunnerException;
  * kernels: the temporal 3x1x1 conv, batch norm, the fused conv → BN → ReLU of kernels/conv_bn_relu.cu, and on
  * channels-last tensors ({@code grouped-cl-*}) the grouped conv of kernels/grouped_conv_ndhwc.cu against cuDNN's NDHWC one,
  * and ({@code temporal-cl-*}) the temporal conv on tensor cores of kernels/temporal_conv_ndhwc_tc.cu — the folded form
- * with bias + residual + ReLU in its store — against cuDNN's NDHWC conv and epilogue kernel),
+ * with bias + residual + ReLU in its store — against cuDNN's NDHWC conv and epilogue kernel), and the channels-last
+ * glue every mode runs on sevnet's kernels ({@code cl-*}: the clip's NCDHW -> NDHWC reorder at the stage's 4x input
+ * side, the shortcut's 1x3x3/(1,2,2) average pool and its backward, BN + ReLU training forward and backward),
  * {@code library} (the cuDNN sequence) or {@code auto} (what the backend picks, measured per problem). The primary
  * figure is JMH's wall time per op, the op's work waited for (so it holds the launches' host cost); the secondary
  * {@code deviceMsPerOp} is the device time between CUDA events around the op on the backend's stream. With
@@ -58,13 +60,13 @@ public class CudaKernelsJmhBench {
         "bn-eval-relu", "pointwise-bn-relu-train", "pointwise-folded", "grouped-bn-relu-train", "grouped-folded",
         "grouped-bwd-data", "grouped-bwd-weight", "bn-relu-bwd", "bn-add-relu-fwd", "bn-add-relu-bwd", "grouped-cl-folded",
         "grouped-cl-bwd-data", "grouped-cl-bwd-weight", "temporal-cl-folded", "temporal-cl-bwd-data",
-        "temporal-cl-bwd-weight"};
+        "temporal-cl-bwd-weight", "cl-reorder-clip", "cl-pool", "cl-pool-bwd", "cl-bn-relu-train", "cl-bn-relu-bwd"};
 
     @Param({"temporal-fwd", "temporal-bwd-data", "temporal-bwd-weight", "bn-train", "bn-backward", "bn-eval-relu",
         "pointwise-bn-relu-train", "pointwise-folded", "grouped-bn-relu-train", "grouped-folded", "grouped-bwd-data",
         "grouped-bwd-weight", "bn-relu-bwd", "bn-add-relu-fwd", "bn-add-relu-bwd", "grouped-cl-folded",
         "grouped-cl-bwd-data", "grouped-cl-bwd-weight", "temporal-cl-folded", "temporal-cl-bwd-data",
-        "temporal-cl-bwd-weight"})
+        "temporal-cl-bwd-weight", "cl-reorder-clip", "cl-pool", "cl-pool-bwd", "cl-bn-relu-train", "cl-bn-relu-bwd"})
     public String op;
 
     /** A G8 stage: its width x its frame side. */
@@ -284,10 +286,40 @@ public class CudaKernelsJmhBench {
                 Tensor dyc = own(be.toMemoryFormat(dy, MemoryFormat.CHANNELS_LAST));
                 return () -> be.conv3dBackwardWeight(xc, dyc, temporal, Shape.of(c, c, 3, 1, 1)).close();
             }
+            case "cl-reorder-clip": {
+                // the clip as the model gets it: 3 channels at four times the stage's side (64x56: 16x224x224)
+                Tensor clip = rand(r, Shape.of(batch, 3, frames, 4L * hw, 4L * hw));
+                return () -> be.toMemoryFormat(clip, MemoryFormat.CHANNELS_LAST).close();
+            }
+            case "cl-pool": {
+                Tensor xc = own(be.toMemoryFormat(x, MemoryFormat.CHANNELS_LAST));
+                return () -> be.avgPool3d(xc, SHORTCUT_POOL).close();
+            }
+            case "cl-pool-bwd": {
+                Shape ys = SHORTCUT_POOL.outputShape(xs, c);
+                Tensor dyc = own(be.toMemoryFormat(rand(r, ys), MemoryFormat.CHANNELS_LAST));
+                return () -> be.avgPool3dBackward(dyc, SHORTCUT_POOL, xs).close();
+            }
+            case "cl-bn-relu-train": {
+                Tensor xc = own(be.toMemoryFormat(x, MemoryFormat.CHANNELS_LAST));
+                return () -> {
+                    Backend.BatchNormResult res = be.batchNormTrainAct(xc, null, gamma, beta, rm, rv, 1e-5, 0.1, true);
+                    closeAll(res.y(), res.saveMean(), res.saveInvstd());
+                };
+            }
+            case "cl-bn-relu-bwd": {
+                Tensor xc = own(be.toMemoryFormat(x, MemoryFormat.CHANNELS_LAST));
+                Tensor yc = own(be.relu(xc));
+                Tensor dyc = own(be.toMemoryFormat(dy, MemoryFormat.CHANNELS_LAST));
+                return () -> closeAll(be.batchNormActBackward(xc, yc, dyc, gamma, mean, invstd, true, false));
+            }
             default:
                 throw new IllegalArgumentException("unknown op " + name + "; one of " + String.join(", ", OPS));
         }
     }
+
+    /** The downsampling block's shortcut pool: 1x3x3, stride (1,2,2), padding (0,1,1). */
+    static final ConvSpec SHORTCUT_POOL = ConvSpec.builder().kernel(1, 3, 3).stride(1, 2, 2).padding(0, 1, 1).build();
 
     private Tensor rand(Random r, Shape s) {
         float[] a = new float[Math.toIntExact(s.size())];
@@ -381,7 +413,11 @@ public class CudaKernelsJmhBench {
             case "grouped-bn-relu-train", "grouped-bwd-data", "grouped-bwd-weight", "grouped-cl-bwd-data",
                     "grouped-cl-bwd-weight" -> new double[] {2 * e + groupedW, groupedF};
             case "grouped-folded", "grouped-cl-folded" -> new double[] {2 * e + groupedW + c, groupedF};
-            case "bn-train", "bn-eval-relu" -> new double[] {2 * e, 0};
+            case "bn-train", "bn-eval-relu", "cl-bn-relu-train" -> new double[] {2 * e, 0};
+            case "cl-reorder-clip" -> new double[] {2.0 * batch * 3 * frames * 16L * hw * hw, 0}; // 4x the side
+            case "cl-pool" -> new double[] {e + pooled(batch, c, frames, hw), 0}; // x -> y
+            case "cl-pool-bwd" -> new double[] {pooled(batch, c, frames, hw) + e, 0}; // dy -> dx
+            case "cl-bn-relu-bwd" -> new double[] {4 * e, 0}; // x, y (the mask), dy -> dx
             case "bn-backward" -> new double[] {3 * e, 0}; // x, dy -> dx
             case "bn-relu-bwd" -> new double[] {4 * e, 0}; // x, y (the mask), dy -> dx
             case "bn-add-relu-fwd" -> new double[] {3 * e, 0}; // x, residual -> y
@@ -389,6 +425,11 @@ public class CudaKernelsJmhBench {
             default -> throw new IllegalArgumentException("unknown op " + op + "; one of " + String.join(", ", OPS));
         };
         return new Work(4 * bf[0], bf[1]);
+    }
+
+    /** Elements of the shortcut pool's output at a stage. */
+    private static double pooled(int batch, int c, int frames, int hw) {
+        return SHORTCUT_POOL.outputShape(Shape.of(batch, c, frames, hw, hw), c).size();
     }
 
     /** One run's figures: its parameters, JMH's wall ms per op and the device ms per op (events). */

@@ -62,6 +62,9 @@ class CudaKernelsJmhBenchTest {
         assertEquals(2 * e * 9 * 8, g.flops());
         assertEquals(4 * 5 * e, CudaKernelsJmhBench.work("bn-add-relu-bwd", 8, 64, 16, 56).bytes());
         assertEquals(0, CudaKernelsJmhBench.work("bn-train", 8, 64, 16, 56).flops());
+        // the clip [8, 3, 16, 224, 224] read and written once; the pool's [8, 64, 16, 28, 28] output beside its input
+        assertEquals(4 * 2.0 * 8 * 3 * 16 * 224 * 224, CudaKernelsJmhBench.work("cl-reorder-clip", 8, 64, 16, 56).bytes());
+        assertEquals(4 * (e + e / 4), CudaKernelsJmhBench.work("cl-pool-bwd", 8, 64, 16, 56).bytes());
         for (String op : CudaKernelsJmhBench.OPS) {
             assertTrue(CudaKernelsJmhBench.work(op, 1, 16, 2, 5).bytes() > 0, op);
         }
