@@ -25,6 +25,16 @@ __global__ void mul_kernel(const float* a, const float* b, float* y, int64_t n) 
 __global__ void axpby_kernel(float alpha, const float* x, float beta, float* y, int64_t n) {
   SEVC_FOR_EACH(i, n) y[i] = axpby_element(alpha, x[i], beta, y, i);
 }
+__global__ void axpby_list_kernel(float alpha, float beta, const AxpbyList L) {
+  for (int64_t c = blockIdx.x; c < L.prefix[L.count]; c += gridDim.x) {
+    int t;
+    int64_t begin, end;
+    axpby_list_chunk(L, c, &t, &begin, &end);
+    const float* x = L.x[t];
+    float* y = L.y[t];
+    for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) y[i] = axpby_element(alpha, x[i], beta, y, i);
+  }
+}
 __global__ void scale_kernel(const float* x, float alpha, float* y, int64_t n) {
   SEVC_FOR_EACH(i, n) y[i] = alpha * x[i];
 }
@@ -79,6 +89,24 @@ int sevc_mul(const float* a, const float* b, float* y, int64_t n, void* stream) 
 
 int sevc_axpby(float alpha, const float* x, float beta, float* y, int64_t n, void* stream) {
   SEVC_ELEMENTWISE(axpby, n, alpha, x, beta, y, n);
+}
+
+int sevc_axpby_list(float alpha, const float* const* x, float beta, float* const* y, const int64_t* sizes, int count,
+                    void* stream) {
+  if (count < 0) return sevc::fail(SEVC_E_ARG, "axpby_list: negative tensor count");
+  if (count > 0 && (!x || !y || !sizes)) return sevc::fail(SEVC_E_ARG, "axpby_list: null table");
+  for (int t = 0; t < count; t++)
+    if (sizes[t] < 0 || (sizes[t] > 0 && (!x[t] || !y[t])))
+      return sevc::fail(SEVC_E_ARG, "axpby_list: a negative size or a null tensor");
+  for (int first = 0; first < count; first += AXPBY_LIST_MAX) {
+    const AxpbyList L = axpby_list_batch(x, y, sizes, first, count);
+    const int64_t chunks = L.prefix[L.count];
+    if (chunks == 0) continue;
+    axpby_list_kernel<<<chunks < 65535 ? (unsigned)chunks : 65535u, sevc::kThreads, 0, sevc::as_stream(stream)>>>(
+        alpha, beta, L);
+    if (int rc = sevc::check_launch("axpby_list")) return rc;
+  }
+  return SEVC_OK;
 }
 
 int sevc_scale(const float* x, float alpha, float* y, int64_t n, void* stream) {

@@ -162,6 +162,9 @@ int sev_relu_forward(const float* x, float* y, int64_t n);
 int sev_relu_backward(const float* y, const float* dy, float* dx, int64_t n);   /* uses the output */
 int sev_add(const float* a, const float* b, float* y, int64_t n);               /* y = a + b */
 int sev_axpby(float alpha, const float* x, float beta, float* y, int64_t n);    /* y = alpha x + beta y */
+/* sev_axpby over a list of tensors (x, y, sizes: host arrays of `count` pointers and element counts; the y's must
+ * not overlap one another or any x), one parallel region over chunks of them all; bit for bit sev_axpby per tensor */
+int sev_axpby_all(float alpha, const float* const* x, float beta, float* const* y, const int64_t* sizes, int count);
 int sev_scale(const float* x, float alpha, float* y, int64_t n);
 int sev_fill(float* y, float value, int64_t n);
 int sev_sigmoid_forward(const float* x, float* y, int64_t n);
@@ -277,6 +280,9 @@ int sev_hostrun_sum(const float* x, int64_t n, double* out);
 /* x, sizes: HOST arrays of host pointers / counts; *nonfinite cleared, then 1 when any element is not finite */
 int sev_hostrun_all_finite_multi(const float* const* x, const int64_t* sizes, const int64_t* chunk_prefix, int count,
                                  int64_t chunks, int64_t chunk, int* nonfinite);
+/* sevc_axpby_list's batches and blocks on the host (x, y: host pointers) */
+int sev_hostrun_axpby_list(float alpha, const float* const* x, float beta, float* const* y, const int64_t* sizes,
+                           int count);
 int sev_hostrun_scale_multi(float* const* x, const int64_t* sizes, const int64_t* chunk_prefix, int count,
                             int64_t chunks, int64_t chunk, float alpha);
 int sev_hostrun_temporal_conv3_forward(const float* x, const float* w, float* y, int N, int C, int T, int64_t S);

@@ -42,6 +42,11 @@ int sevc_add(const float* a, const float* b, float* y, int64_t n, void* stream);
 int sevc_add_relu(const float* a, const float* b, float* y, int64_t n, void* stream);
 int sevc_mul(const float* a, const float* b, float* y, int64_t n, void* stream);
 int sevc_axpby(float alpha, const float* x, float beta, float* y, int64_t n, void* stream);
+/* y[t] = alpha x[t] + beta y[t] for every tensor t of a list (x, y, sizes: HOST arrays of `count` device pointers
+ * and element counts; the y's must not overlap one another or any x): a launch per 64 tensors, the list passed by
+ * value (a CUDA graph captures it; nothing staged on the device). Bit for bit sevc_axpby per tensor. */
+int sevc_axpby_list(float alpha, const float* const* x, float beta, float* const* y, const int64_t* sizes, int count,
+                    void* stream);
 int sevc_scale(const float* x, float alpha, float* y, int64_t n, void* stream);
 int sevc_sigmoid_forward(const float* x, float* y, int64_t n, void* stream);
 int sevc_sigmoid_backward(const float* y, const float* dy, float* dx, int64_t n, void* stream);

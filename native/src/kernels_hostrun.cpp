@@ -933,6 +933,24 @@ int sev_hostrun_sgd_momentum_step_multi(float* const* w, const float* const* g, 
   });
 }
 
+// ---------------------------------------------------------------- axpby over a list (elementwise.cu)
+// The kernel's batches of AXPBY_LIST_MAX tensors and blocks (one per chunk); the threads of a block stride its chunk.
+int sev_hostrun_axpby_list(float alpha, const float* const* x, float beta, float* const* y, const int64_t* sizes,
+                           int count) {
+  SEV_HOSTRUN_SCOPE();
+  if (count < 0 || (count > 0 && (!x || !y || !sizes))) return SEV_EINVAL;
+  for (int first = 0; first < count; first += AXPBY_LIST_MAX) {
+    const AxpbyList L = axpby_list_batch(x, y, sizes, first, count);
+    for (int64_t c = 0; c < L.prefix[L.count]; c++) {  // blockIdx.x
+      int t;
+      int64_t begin, end;
+      axpby_list_chunk(L, c, &t, &begin, &end);
+      for (int64_t i = begin; i < end; i++) L.y[t][i] = axpby_element(alpha, L.x[t][i], beta, L.y[t], i);
+    }
+  }
+  return SEV_OK;
+}
+
 // ---------------------------------------------------------------- loss scaling (amp.cu)
 // x, sizes: HOST arrays of host pointers / counts (the device version takes device arrays). The kernel's
 // blocks OR their threads' findings and store 1; the order of the stores does not matter for a flag.

@@ -20,6 +20,10 @@ int sevc_add(const float* a, const float* b, float* y, int64_t n, void* stream) 
 int sevc_add_relu(const float* a, const float* b, float* y, int64_t n, void* stream) { return SEVC_E_NO_CUDA; }
 int sevc_mul(const float* a, const float* b, float* y, int64_t n, void* stream) { return SEVC_E_NO_CUDA; }
 int sevc_axpby(float alpha, const float* x, float beta, float* y, int64_t n, void* stream) { return SEVC_E_NO_CUDA; }
+int sevc_axpby_list(float alpha, const float* const* x, float beta, float* const* y, const int64_t* sizes, int count,
+                    void* stream) {
+  return SEVC_E_NO_CUDA;
+}
 int sevc_scale(const float* x, float alpha, float* y, int64_t n, void* stream) { return SEVC_E_NO_CUDA; }
 int sevc_sigmoid_forward(const float* x, float* y, int64_t n, void* stream) { return SEVC_E_NO_CUDA; }
 int sevc_sigmoid_backward(const float* y, const float* dy, float* dx, int64_t n, void* stream) {

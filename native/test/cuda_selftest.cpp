@@ -419,6 +419,40 @@ void test_amp() {
   }
 }
 
+// a backward's leaf gradients: 150 tensors (three launches of 64), some spanning several 16384-element chunks, some
+// empty; beta 0 with NaN in y (not read) and beta 1, against sev_axpby_all (the same expression on the CPU)
+void test_axpby_list() {
+  std::vector<int64_t> sizes;
+  for (int i = 0; i < 150; i++) sizes.push_back(i % 13 == 0 ? 0 : i % 37 == 5 ? 40000 : 1 + (i * 7919) % 5000);
+  const int count = (int)sizes.size();
+  for (float beta : {0.f, 1.f}) {
+    std::vector<std::vector<float>> x, y;
+    std::vector<Dev<float>*> dx, dy;
+    std::vector<const float*> hx, dxp;
+    std::vector<float*> hy, dyp;
+    for (int64_t n : sizes) {
+      x.push_back(randn(n));
+      y.push_back(beta == 0.f ? std::vector<float>(n, NAN) : randn(n));
+      dx.push_back(new Dev<float>(x.back()));
+      dy.push_back(new Dev<float>(y.back()));
+      dxp.push_back(dx.back()->p);
+      dyp.push_back(dy.back()->p);
+    }
+    for (int i = 0; i < count; i++) {
+      hx.push_back(x[i].data());
+      hy.push_back(y[i].data());
+    }
+    check_rc(sevc_axpby_list(1.f, dxp.data(), beta, dyp.data(), sizes.data(), count, nullptr), "axpby_list");
+    sev_axpby_all(1.f, hx.data(), beta, hy.data(), sizes.data(), count);
+    for (int i = 0; i < count; i++) {
+      compare("axpby_list beta " + std::to_string((int)beta) + " tensor " + std::to_string(i), y[i], dy[i]->host(),
+              1e-6, 1e-7);
+      delete dx[i];
+      delete dy[i];
+    }
+  }
+}
+
 void test_sum(int64_t n) {
   auto x = randn(n);
   Dev<float> dx(x);
@@ -1107,6 +1141,7 @@ int main(int argc, char** argv) {
   if (selected("losses")) test_losses(3, 5000);
   if (selected("sgd")) test_sgd();
   if (selected("amp")) test_amp();
+  if (selected("axpby_list")) test_axpby_list();
   if (selected("sum")) test_sum(1);
   if (selected("sum")) test_sum(1000);
   if (selected("sum")) test_sum(10000019);

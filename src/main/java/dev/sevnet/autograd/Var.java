@@ -191,6 +191,9 @@ public final class Var {
         }
         List<Var> order = topologicalOrder(this);
         Map<Var, Tensor> pending = new IdentityHashMap<>();
+        // leaves whose gradient is added at the end, all in one backend call (one launch instead of one per parameter)
+        List<Var> deferredLeaves = new ArrayList<>();
+        List<Tensor> deferredGrads = new ArrayList<>();
         // a seed made on the host for a value on a device (a loss on the GPU) is moved there
         pending.put(this, seed.device().equals(value.device()) ? seed.reshape(seed.shape())
                 : Backends.of(value).toDevice(seed));
@@ -202,18 +205,78 @@ public final class Var {
                     continue;
                 }
                 try {
-                    if (v.isLeaf()) {
+                    if (v.isLeaf() && v.batchable(g)) {
+                        deferredLeaves.add(v);
+                        deferredGrads.add(g);
+                        g = null; // closed after the batch
+                    } else if (v.isLeaf()) {
                         v.accumulate(g);
                     } else {
                         propagate(v.node, g, pending);
                     }
                 } finally {
-                    g.close();
+                    if (g != null) {
+                        g.close();
+                    }
                 }
             }
+            accumulateAll(deferredLeaves, deferredGrads);
         } finally {
             for (Tensor t : pending.values()) {
                 t.close();
+            }
+            for (Tensor t : deferredGrads) {
+                t.close();
+            }
+        }
+    }
+
+    /**
+     * Whether this leaf's gradient {@code g} joins the batch that {@link #accumulateAll} adds at the end of the
+     * backward: where the backend asks for it ({@link Backend#batchesLeafGradients}: a GPU), for an existing float32
+     * gradient of g's device and byte order (the first backward allocates the gradient leaf by leaf; 16-bit leaves
+     * keep their per-tensor cast).
+     */
+    private boolean batchable(Tensor g) {
+        return grad != null && !grad.isClosed() && grad.dtype() == dev.sevnet.tensor.DType.FLOAT32
+                && Backends.of(grad).batchesLeafGradients() && g.dtype() == dev.sevnet.tensor.DType.FLOAT32
+                && g.device().equals(grad.device()) && g.memoryFormat() == grad.memoryFormat() && g.size() == grad.size();
+    }
+
+    /**
+     * The deferred leaves' gradients added in as few backend calls as there are (backend, write-or-add) groups —
+     * {@link Backend#axpbyAll}, bit for bit the per-leaf {@link #accumulate}: a pending {@link #zeroGrad()} writes
+     * (beta 0, the old values not read), otherwise adds.
+     */
+    private static void accumulateAll(List<Var> leaves, List<Tensor> grads) {
+        if (leaves.isEmpty()) {
+            return;
+        }
+        // insertion-ordered groups keyed by backend identity, then beta
+        Map<Backend, List<Integer>[]> groups = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < leaves.size(); i++) {
+            Var v = leaves.get(i);
+            @SuppressWarnings("unchecked")
+            List<Integer>[] byBeta = groups.computeIfAbsent(Backends.of(v.grad), b -> new List[] {new ArrayList<>(),
+                new ArrayList<>()});
+            byBeta[v.gradPendingZero ? 0 : 1].add(i);
+        }
+        for (Map.Entry<Backend, List<Integer>[]> e : groups.entrySet()) {
+            for (int beta = 0; beta < 2; beta++) {
+                List<Integer> idx = e.getValue()[beta];
+                if (idx.isEmpty()) {
+                    continue;
+                }
+                List<Tensor> xs = new ArrayList<>(idx.size());
+                List<Tensor> ys = new ArrayList<>(idx.size());
+                for (int i : idx) {
+                    xs.add(grads.get(i));
+                    ys.add(leaves.get(i).grad);
+                }
+                e.getKey().axpbyAll(1f, xs, beta, ys);
+                for (int i : idx) {
+                    leaves.get(i).gradPendingZero = false;
+                }
             }
         }
     }

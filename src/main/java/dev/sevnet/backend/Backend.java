@@ -142,6 +142,29 @@ public interface Backend {
     /** In place: y = alpha * x + beta * y. */
     void axpby(float alpha, Tensor x, float beta, Tensor y);
 
+    /**
+     * In place for every pair: {@code ys[i] = alpha * xs[i] + beta * ys[i]} (float32, on this device, {@code xs[i]} and
+     * {@code ys[i]} of one size and byte order; no two {@code ys} share memory, and no {@code x} shares memory with a
+     * {@code y}), bit for bit {@link #axpby} per pair, which is this default. All are checked before any is written.
+     * What a backward uses to add the leaves' gradients: CPU one parallel pass, CUDA one launch per 64 tensors.
+     */
+    default void axpbyAll(float alpha, List<Tensor> xs, float beta, List<Tensor> ys) {
+        Checks.axpbyLists(xs, ys, "axpbyAll", device());
+        for (int i = 0; i < xs.size(); i++) {
+            axpby(alpha, xs.get(i), beta, ys.get(i));
+        }
+    }
+
+    /**
+     * Whether a backward should add the leaves' gradients in one {@link #axpbyAll} at its end instead of one
+     * {@link #axpby} each as they arrive: where a call costs more than a pass over the gradients (a GPU's launches,
+     * ~160 per step). Not on the CPU, where the per-leaf add finds the gradient its op just wrote still in cache, and
+     * holding the gradients to the end costs their memory.
+     */
+    default boolean batchesLeafGradients() {
+        return false;
+    }
+
     /** In place: fills every element of y. */
     void fill(Tensor y, float value);
 

@@ -126,4 +126,62 @@ public final class Checks {
             }
         }
     }
+
+    /**
+     * The lists of {@link Backend#axpbyAll}: as many {@code xs} as {@code ys}, float32 on {@code device}, each pair of
+     * one size and byte order, the {@code ys} disjoint ({@link #disjoint}) and none overlapping any {@code x} (the
+     * {@code xs} may share memory among themselves: they are only read).
+     */
+    public static void axpbyLists(java.util.List<Tensor> xs, java.util.List<Tensor> ys, String op, Device device) {
+        floatList(xs, op + " (x)", device);
+        floatList(ys, op + " (y)", device);
+        if (xs.size() != ys.size()) {
+            throw new IllegalArgumentException(op + ": " + xs.size() + " x tensors for " + ys.size() + " y tensors");
+        }
+        for (int i = 0; i < xs.size(); i++) {
+            Tensor x = xs.get(i);
+            Tensor y = ys.get(i);
+            if (x.size() != y.size()) {
+                throw new IllegalArgumentException(op + ": x " + i + " " + x.shape() + " and y " + i + " " + y.shape()
+                        + " differ in size");
+            }
+            sameFormat(x, op + ": x " + i, y, "y " + i);
+        }
+        disjoint(ys, op);
+        // every x against the sorted y ranges: an x overlapping a y would be read while it is written
+        int n = ys.size();
+        long[][] ranges = new long[n][];
+        int m = 0;
+        for (int i = 0; i < n; i++) {
+            Tensor y = ys.get(i);
+            if (y.byteSize() > 0) {
+                ranges[m++] = new long[] {y.address(), y.address() + y.byteSize(), i};
+            }
+        }
+        java.util.Arrays.sort(ranges, 0, m, java.util.Comparator.comparingLong((long[] r) -> r[0]));
+        for (int i = 0; i < xs.size(); i++) {
+            Tensor x = xs.get(i);
+            if (x.byteSize() == 0) {
+                continue;
+            }
+            long lo = x.address();
+            long hi = lo + x.byteSize();
+            // the last y starting below hi is the only one that can overlap [lo, hi): the ys are disjoint and sorted
+            int a = 0;
+            int b = m - 1;
+            int k = -1;
+            while (a <= b) {
+                int mid = (a + b) >>> 1;
+                if (ranges[mid][0] < hi) {
+                    k = mid;
+                    a = mid + 1;
+                } else {
+                    b = mid - 1;
+                }
+            }
+            if (k >= 0 && ranges[k][1] > lo) {
+                throw new IllegalArgumentException(op + ": x " + i + " shares memory with y " + ranges[k][2]);
+            }
+        }
+    }
 }

@@ -184,7 +184,8 @@ public final class OpProfiler implements AutoCloseable {
                 };
             }
             boolean timed = depth == 0 && !stopped && Thread.currentThread() == owner
-                    && !m.getName().equals("device") && !m.getName().equals("name");
+                    && !m.getName().equals("device") && !m.getName().equals("name")
+                    && !m.getName().equals("batchesLeafGradients");
             if (timed) {
                 mark(key(grouping == Grouping.INPUT_SHAPES ? m.getName() + '\u0001' + signature(m.getParameterTypes(), args) : m.getName()));
             }

@@ -93,6 +93,52 @@ class ElementwiseHostRunTest {
         }
     }
 
+    /**
+     * sevc_axpby_list's body and batching (64 tensors a launch, 16384-element chunks, a block per chunk) on the host:
+     * bit for bit the per-tensor kernel over 150 tensors (three batches, empty tensors among them, some spanning
+     * several chunks and ending in a partial one), beta 0 not reading y; and the CPU's sev_axpby_all is the CPU's
+     * sev_axpby per tensor, bit for bit.
+     */
+    @Test
+    void axpbyOverAListIsTheKernelPerTensorBitForBit() {
+        Random r = new Random(21);
+        long[] sizes = new long[150];
+        for (int i = 0; i < sizes.length; i++) {
+            sizes[i] = i % 17 == 0 ? 0 : i % 29 == 1 ? 16384L * 2 + 5 : i % 11 == 3 ? 16384 : 1 + r.nextInt(3000);
+        }
+        for (float[] ab : new float[][] {{1f, 0f}, {1f, 1f}, {1.5f, -0.25f}}) {
+            try (TensorScope scope = TensorScope.open()) {
+                long[] xs = new long[sizes.length];
+                long[] ys = new long[sizes.length];
+                long[] refs = new long[sizes.length];
+                long[] cpuYs = new long[sizes.length];
+                long[] cpuRefs = new long[sizes.length];
+                Tensor[][] t = new Tensor[sizes.length][];
+                for (int i = 0; i < sizes.length; i++) {
+                    Tensor x = randn(r, sizes[i]);
+                    Tensor y = ab[1] == 0f ? nan(sizes[i]) : randn(r, sizes[i]);
+                    t[i] = new Tensor[] {x, y, y.copy(), y.copy(), y.copy()};
+                    xs[i] = x.address();
+                    ys[i] = y.address();
+                    refs[i] = t[i][2].address();
+                    cpuYs[i] = t[i][3].address();
+                    cpuRefs[i] = t[i][4].address();
+                    ok(NativeCore.sev_hostrun_axpby(ab[0], xs[i], ab[1], refs[i], sizes[i]), "hostrun axpby");
+                    ok(NativeCore.sev_axpby(ab[0], xs[i], ab[1], cpuRefs[i], sizes[i]), "axpby");
+                }
+                ok(NativeCore.sev_hostrun_axpby_list(ab[0], xs, ab[1], ys, sizes, sizes.length), "hostrun axpby list");
+                ok(NativeCore.sev_axpby_all(ab[0], xs, ab[1], cpuYs, sizes, sizes.length), "axpby_all");
+                for (int i = 0; i < sizes.length; i++) {
+                    String what = " alpha " + ab[0] + " beta " + ab[1] + " tensor " + i + " (" + sizes[i] + ")";
+                    assertBitwise(t[i][2], t[i][1], "list kernel" + what);
+                    assertBitwise(t[i][4], t[i][3], "sev_axpby_all" + what);
+                }
+            }
+        }
+        assertTrue(NativeCore.sev_hostrun_axpby_list(1f, new long[0], 1f, new long[0], new long[0], -1) != 0,
+                "a negative count is refused");
+    }
+
     @Test
     void dropoutMaskIsExactlyTheCpuMask() {
         Random r = new Random(13);

@@ -997,6 +997,22 @@ public final class CpuBackend implements Backend {
         ok(NativeCore.sev_scale_all(ptrs, sizes, n, alpha), "scaleAll");
     }
 
+    /** Every pair in one parallel pass over chunks of them all ({@code sev_axpby_all}), bit for bit {@link #axpby}. */
+    @Override
+    public void axpbyAll(float alpha, List<Tensor> xs, float beta, List<Tensor> ys) {
+        Checks.axpbyLists(xs, ys, "axpbyAll", CPU);
+        int n = xs.size();
+        if (n == 0) {
+            return;
+        }
+        long[] xp = new long[n];
+        long[] yp = new long[n];
+        long[] sizes = new long[n];
+        table(xs, xp, sizes);
+        table(ys, yp, sizes);
+        ok(NativeCore.sev_axpby_all(alpha, xp, beta, yp, sizes, n), "axpbyAll");
+    }
+
     private static void table(List<Tensor> tensors, long[] ptrs, long[] sizes) {
         for (int i = 0; i < ptrs.length; i++) {
             Tensor t = tensors.get(i);

@@ -153,6 +153,10 @@ public final class NativeCore {
     public static native int sev_axpby(float alpha, @Cast("const float*") long x, float beta, @Cast("float*") long y,
             @Cast("int64_t") long n);
 
+    /** sev_axpby over a list: y[t] = alpha x[t] + beta y[t] for each of the {@code count} tensors, one parallel pass. */
+    public static native int sev_axpby_all(float alpha, @Cast("const float* const*") long[] x, float beta,
+            @Cast("float* const*") long[] y, @Cast("const int64_t*") long[] sizes, int count);
+
     public static native int sev_scale(@Cast("const float*") long x, float alpha, @Cast("float*") long y,
             @Cast("int64_t") long n);
 
@@ -361,6 +365,9 @@ public final class NativeCore {
     public static native int sev_hostrun_all_finite_multi(@Cast("const float* const*") long[] x,
             @Cast("const int64_t*") long[] sizes, @Cast("const int64_t*") long[] chunkPrefix, int count,
             @Cast("int64_t") long chunks, @Cast("int64_t") long chunk, @Cast("int*") int[] nonfinite);
+
+    public static native int sev_hostrun_axpby_list(float alpha, @Cast("const float* const*") long[] x, float beta,
+            @Cast("float* const*") long[] y, @Cast("const int64_t*") long[] sizes, int count);
 
     public static native int sev_hostrun_scale_multi(@Cast("float* const*") long[] x,
             @Cast("const int64_t*") long[] sizes, @Cast("const int64_t*") long[] chunkPrefix, int count,

@@ -3576,6 +3576,39 @@ public final class CudaBackend implements Backend {
         }
     }
 
+    /**
+     * In kernel modes AUTO and CUSTOM: a launch per 64 pairs ({@code sevc_axpby_list}, the list in the kernel's
+     * parameters: nothing staged, no synchronisation, a CUDA graph captures it by value) — a backward's ~160 gradient
+     * accumulations in three launches; LIBRARY keeps the per-tensor {@code axpby} (see {@link #allFinite}).
+     */
+    @Override
+    public boolean batchesLeafGradients() {
+        return kernelMode != KernelMode.LIBRARY;
+    }
+
+    @Override
+    public synchronized void axpbyAll(float alpha, List<Tensor> xs, float beta, List<Tensor> ys) {
+        Checks.axpbyLists(xs, ys, "axpbyAll", device());
+        int n = xs.size();
+        if (n == 0) {
+            return;
+        }
+        if (kernelMode == KernelMode.LIBRARY) {
+            Backend.super.axpbyAll(alpha, xs, beta, ys);
+            return;
+        }
+        long[] xp = new long[n];
+        long[] yp = new long[n];
+        long[] sizes = new long[n];
+        for (int i = 0; i < n; i++) {
+            xp[i] = xs.get(i).address();
+            yp[i] = ys.get(i).address();
+            sizes[i] = xs.get(i).size();
+        }
+        dev.activate();
+        k(CudaKernels.sevc_axpby_list(alpha, xp, beta, yp, sizes, n, st()), "axpby (all tensors)");
+    }
+
     // ---- reductions / transfer ----
 
     @Override

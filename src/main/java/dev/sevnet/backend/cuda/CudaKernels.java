@@ -75,6 +75,11 @@ public final class CudaKernels {
     public static native int sevc_axpby(float alpha, @Cast("const float*") long x, float beta, @Cast("float*") long y,
             @Cast("int64_t") long n, @Cast("void*") long stream);
 
+    /** {@code x}, {@code y}, {@code sizes}: host arrays of device addresses and element counts. */
+    public static native int sevc_axpby_list(float alpha, @Cast("const float* const*") long[] x, float beta,
+            @Cast("float* const*") long[] y, @Cast("const int64_t*") long[] sizes, int count,
+            @Cast("void*") long stream);
+
     public static native int sevc_scale(@Cast("const float*") long x, float alpha, @Cast("float*") long y,
             @Cast("int64_t") long n, @Cast("void*") long stream);
 
