@@ -53,6 +53,8 @@ public final class OpProfiler implements AutoCloseable {
     private final Timeline timeline;
     private final Map<Backend, Backend> proxies = new IdentityHashMap<>();
     private final List<String> labels = new ArrayList<>(); // labels.get(i): the segment from mark i to mark i + 1
+    private long[] hostNanos = new long[256]; // hostNanos[i]: segment i on the host clock, the marks' own cost left out
+    private long lastMarkEnd;
     private final Thread owner = Thread.currentThread();
     private final AutoCloseable unbind;
     private final Grouping grouping;
@@ -67,6 +69,7 @@ public final class OpProfiler implements AutoCloseable {
         this.timeline = backend.newTimeline();
         this.current = key(BETWEEN_OPS);
         timeline.mark();
+        this.lastMarkEnd = System.nanoTime();
         this.unbind = Backends.interpose(this::profiled);
     }
 
@@ -104,13 +107,16 @@ public final class OpProfiler implements AutoCloseable {
             throw new IllegalStateException("the timeline has " + ms.length + " intervals for " + labels.size()
                     + " segments");
         }
-        Map<String, double[]> byKey = new LinkedHashMap<>(); // {calls, ms}
+        Map<String, double[]> byKey = new LinkedHashMap<>(); // {calls, ms, host ms}
         double total = 0;
+        double hostTotal = 0;
         for (int i = 0; i < ms.length; i++) {
-            double[] a = byKey.computeIfAbsent(labels.get(i), k -> new double[2]);
+            double[] a = byKey.computeIfAbsent(labels.get(i), k -> new double[3]);
             a[0]++;
             a[1] += ms[i];
+            a[2] += hostNanos[i] / 1e6;
             total += ms[i];
+            hostTotal += hostNanos[i] / 1e6;
         }
         List<Row> rows = new ArrayList<>();
         byKey.forEach((k, a) -> {
@@ -118,10 +124,10 @@ public final class OpProfiler implements AutoCloseable {
             int sig = k.indexOf('\u0001', bar + 1);
             String op = sig < 0 ? k.substring(bar + 1) : k.substring(bar + 1, sig);
             String shapes = sig < 0 ? "" : k.substring(sig + 1);
-            rows.add(new Row(k.substring(0, bar), op, shapes, (long) a[0], a[1]));
+            rows.add(new Row(k.substring(0, bar), op, shapes, (long) a[0], a[1], a[2]));
         });
         rows.sort(Comparator.comparingDouble(Row::millis).reversed());
-        return new Profile(List.copyOf(rows), total);
+        return new Profile(List.copyOf(rows), total, hostTotal);
     }
 
     @Override
@@ -156,9 +162,16 @@ public final class OpProfiler implements AutoCloseable {
 
     /** Ends the current segment here; the next one is {@code next}'s. */
     private void mark(String next) {
+        long start = System.nanoTime();
+        int i = labels.size();
+        if (i == hostNanos.length) {
+            hostNanos = java.util.Arrays.copyOf(hostNanos, 2 * i);
+        }
+        hostNanos[i] = start - lastMarkEnd;
         labels.add(current);
         timeline.mark();
         current = next;
+        lastMarkEnd = System.nanoTime();
     }
 
     /** The backend as this thread sees it while profiling: each op between two marks. */
@@ -238,32 +251,45 @@ public final class OpProfiler implements AutoCloseable {
     }
 
     /**
-     * One phase's op: how often it ran and its milliseconds in all; {@code shapes} is its arguments' signature
-     * under {@link Grouping#INPUT_SHAPES}, empty otherwise.
+     * One phase's op: how often it ran and its milliseconds in all — on the timeline ({@code millis}: device time on a
+     * GPU) and on the host's clock ({@code hostMillis}: what the calling thread spent inside the op, the JNI calls and
+     * the launches; for {@link #BETWEEN_OPS}, the host's work between ops). On a GPU an op whose host time exceeds its
+     * device time keeps the device waiting unless enough work is queued ahead of it. {@code shapes} is its
+     * arguments' signature under {@link Grouping#INPUT_SHAPES}, empty otherwise.
      */
-    public record Row(String phase, String op, String shapes, long calls, double millis) {
+    public record Row(String phase, String op, String shapes, long calls, double millis, double hostMillis) {
     }
 
-    /** The sums of one profiled run, rows by time, largest first. */
-    public record Profile(List<Row> rows, double totalMillis) {
+    /**
+     * The sums of one profiled run, rows by time, largest first; {@code hostMillis} the host's clock over the same
+     * segments (the profiler's own marks left out).
+     */
+    public record Profile(List<Row> rows, double totalMillis, double hostMillis) {
 
         /** The {@code top} largest rows as a Markdown table, with each phase's total and the whole. */
         public String table(int top) {
             boolean shapes = rows.stream().anyMatch(r -> !r.shapes().isEmpty());
             String shapeHead = shapes ? " shapes |" : "";
             String shapeRule = shapes ? "---|" : "";
-            StringBuilder b = new StringBuilder("| phase | op |" + shapeHead + " calls | ms | % | ms/call |\n|---|---|"
-                    + shapeRule + "---|---|---|---|\n");
+            StringBuilder b = new StringBuilder("| phase | op |" + shapeHead
+                    + " calls | ms | % | ms/call | host ms/call |\n|---|---|" + shapeRule + "---|---|---|---|---|\n");
             rows.stream().limit(Math.max(0, top)).forEach(r -> b.append(String.format(Locale.ROOT,
-                    "| %s | %s |%s %d | %.3f | %.1f | %.4f |%n", r.phase(), r.op(), shapes ? " " + r.shapes() + " |" : "",
-                    r.calls(), r.millis(), totalMillis > 0 ? 100 * r.millis() / totalMillis : 0,
-                    r.millis() / Math.max(1, r.calls()))));
-            Map<String, Double> phases = new LinkedHashMap<>();
-            rows.forEach(r -> phases.merge(r.phase(), r.millis(), Double::sum));
+                    "| %s | %s |%s %d | %.3f | %.1f | %.4f | %.4f |%n", r.phase(), r.op(),
+                    shapes ? " " + r.shapes() + " |" : "", r.calls(), r.millis(),
+                    totalMillis > 0 ? 100 * r.millis() / totalMillis : 0, r.millis() / Math.max(1, r.calls()),
+                    r.hostMillis() / Math.max(1, r.calls()))));
+            Map<String, double[]> phases = new LinkedHashMap<>();
+            rows.forEach(r -> {
+                double[] a = phases.computeIfAbsent(r.phase(), k -> new double[2]);
+                a[0] += r.millis();
+                a[1] += r.hostMillis();
+            });
             String shapeCell = shapes ? " |" : "";
-            phases.forEach((p, ms) -> b.append(String.format(Locale.ROOT, "| %s | (all) |%s | %.3f | %.1f | |%n", p,
-                    shapeCell, ms, totalMillis > 0 ? 100 * ms / totalMillis : 0)));
-            b.append(String.format(Locale.ROOT, "| (total) | |%s | %.3f | 100 | |%n", shapeCell, totalMillis));
+            phases.forEach((p, a) -> b.append(String.format(Locale.ROOT,
+                    "| %s | (all) |%s | %.3f | %.1f | | host %.3f |%n", p, shapeCell, a[0],
+                    totalMillis > 0 ? 100 * a[0] / totalMillis : 0, a[1])));
+            b.append(String.format(Locale.ROOT, "| (total) | |%s | %.3f | 100 | | host %.3f |%n", shapeCell,
+                    totalMillis, hostMillis));
             return b.toString();
         }
     }

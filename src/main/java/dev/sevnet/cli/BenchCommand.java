@@ -443,6 +443,7 @@ public final class BenchCommand implements Callable<Integer> {
         if (opProfile != null) {
             Map<String, Object> prof = new LinkedHashMap<>();
             prof.put("total_ms", opProfile.totalMillis());
+            prof.put("host_ms", opProfile.hostMillis());
             java.util.List<Map<String, Object>> rows = new java.util.ArrayList<>();
             for (OpProfiler.Row row : opProfile.rows()) {
                 Map<String, Object> m = new LinkedHashMap<>();
@@ -453,6 +454,7 @@ public final class BenchCommand implements Callable<Integer> {
                 }
                 m.put("calls", row.calls());
                 m.put("ms", row.millis());
+                m.put("host_ms", row.hostMillis());
                 rows.add(m);
             }
             prof.put("rows", rows);

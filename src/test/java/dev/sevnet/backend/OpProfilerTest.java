@@ -76,8 +76,18 @@ public class OpProfilerTest {
             double sum = prof.rows().stream().mapToDouble(OpProfiler.Row::millis).sum();
             assertEquals(prof.totalMillis(), sum, 1e-9 * Math.max(1, sum));
             assertTrue(prof.totalMillis() > 0);
+            // the host clock over the same segments, the marks' own cost left out: on the CPU (whose timeline is
+            // the host clock, marks included) no more than the timeline's, and most of it
+            double host = prof.rows().stream().mapToDouble(OpProfiler.Row::hostMillis).sum();
+            assertEquals(prof.hostMillis(), host, 1e-9 * Math.max(1, host));
+            assertTrue(host > 0.5 * prof.totalMillis() && host <= prof.totalMillis() * (1 + 1e-9), host + " vs "
+                    + prof.totalMillis());
+            for (OpProfiler.Row r : prof.rows()) {
+                assertTrue(r.hostMillis() >= 0 && r.hostMillis() <= r.millis() + 1e-9, r.toString());
+            }
             String table = prof.table(5);
-            assertTrue(table.startsWith("| phase | op | calls | ms |") && table.contains("| (total) |")
+            assertTrue(table.startsWith("| phase | op | calls | ms | % | ms/call | host ms/call |")
+                    && table.contains("| (total) |")
                     && table.contains("| forward | (all) |"), table);
             assertEquals(5 + 2 + 4 + 1, table.lines().count(), table); // header, rule, 5 rows, 4 phases, total
         }
@@ -139,7 +149,7 @@ public class OpProfilerTest {
                     && r.shapes().matches(".*\\d+ tensors.*")), byShape.rows().toString());
             String table = byShape.table(3);
             assertTrue(table.startsWith("| phase | op | shapes | calls | ms |"), table);
-            assertTrue(table.lines().skip(2).allMatch(l -> l.chars().filter(ch -> ch == '|').count() == 8), table);
+            assertTrue(table.lines().skip(2).allMatch(l -> l.chars().filter(ch -> ch == '|').count() == 9), table);
         }
     }
 
