@@ -70,8 +70,20 @@ if has profile; then
     timeout ${PROFTIMEOUT:-200} java -Dorg.slf4j.simpleLogger.log.dev.sevnet.backend.cuda.CudaBackend=${ROUTELOG:-debug} \
       -cp "$CP" dev.sevnet.cli.Main bench --device cuda $fold --precision $p --memory-format $f --model sevnet-g8 \
       --mode $m --batch 8 --frames 16 --size 224 --warmup 3 --iters 5 --algo-cache "$O/algo-$tag.bin" --json \
-      > "$O/plain-sevnet-$tag.out" 2>&1
+      --profile > "$O/plain-sevnet-$tag.out" 2>&1
     echo "sevnet plain rc=$?: $(grep -o '"clips_per_s": *[0-9.]*' "$O/plain-sevnet-$tag.out" | head -1)"
+    # its op table without ncu: device ms (CUDA events) and host ms per op — an op whose host time passes its device
+    # time is where an eager step leaves the GPU waiting (the sixteenth session: ~10 ms of a 44 ms bf16 step)
+    "${PY:-python3}" - "$O/plain-sevnet-$tag.out" <<'PYEOF' || true
+import json, sys
+txt = open(sys.argv[1]).read()
+j = json.loads(txt[txt.index('{"'):].splitlines()[0])
+p = j.get("profile", {})
+print(f"op table (plain run): device {p.get('total_ms', 0):.2f} ms, host {p.get('host_ms', 0):.2f} ms")
+print("| phase | op | calls | device ms | host ms |")
+for r in sorted(p.get("rows", []), key=lambda r: -max(r["ms"], r["host_ms"]))[:30]:
+    print(f"| {r['phase']} | {r['op']} | {r['calls']} | {r['ms']:.3f} | {r['host_ms']:.3f} |")
+PYEOF
     echo "routes measured (problem: route times -> kept):"
     grep -E "DEBUG dev.sevnet.backend.cuda.CudaBackend - .* -> " "$O/plain-sevnet-$tag.out" | sed 's/.*CudaBackend - //' | head -120
     timeout ${PROFTIMEOUT:-200} ncu "${ncuargs[@]}" --log-file "$O/ncu-sevnet-$tag.csv" java -cp "$CP" dev.sevnet.cli.Main \
