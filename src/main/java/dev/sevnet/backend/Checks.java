@@ -108,17 +108,8 @@ public final class Checks {
      * split among threads). Empty tensors overlap nothing. The tensors are live ({@link #floatList}).
      */
     public static void disjoint(java.util.List<Tensor> tensors, String op) {
-        int n = tensors.size();
-        long[][] ranges = new long[n][];
-        int m = 0;
-        for (int i = 0; i < n; i++) {
-            Tensor t = tensors.get(i);
-            if (t.byteSize() > 0) {
-                ranges[m++] = new long[] {t.address(), t.address() + t.byteSize(), i};
-            }
-        }
-        java.util.Arrays.sort(ranges, 0, m, java.util.Comparator.comparingLong((long[] r) -> r[0]));
-        for (int k = 1; k < m; k++) {
+        long[][] ranges = sortedRanges(tensors);
+        for (int k = 1; k < ranges.length; k++) {
             // sorted by start: if any two overlap, some neighbours do
             if (ranges[k][0] < ranges[k - 1][1]) {
                 throw new IllegalArgumentException(op + ": tensors " + Math.min(ranges[k - 1][2], ranges[k][2])
@@ -149,16 +140,8 @@ public final class Checks {
         }
         disjoint(ys, op);
         // every x against the sorted y ranges: an x overlapping a y would be read while it is written
-        int n = ys.size();
-        long[][] ranges = new long[n][];
-        int m = 0;
-        for (int i = 0; i < n; i++) {
-            Tensor y = ys.get(i);
-            if (y.byteSize() > 0) {
-                ranges[m++] = new long[] {y.address(), y.address() + y.byteSize(), i};
-            }
-        }
-        java.util.Arrays.sort(ranges, 0, m, java.util.Comparator.comparingLong((long[] r) -> r[0]));
+        long[][] ranges = sortedRanges(ys);
+        int m = ranges.length;
         for (int i = 0; i < xs.size(); i++) {
             Tensor x = xs.get(i);
             if (x.byteSize() == 0) {
@@ -183,5 +166,18 @@ public final class Checks {
                 throw new IllegalArgumentException(op + ": x " + i + " shares memory with y " + ranges[k][2]);
             }
         }
+    }
+
+    /** {start, end, index} of each non-empty tensor's bytes, by start. */
+    private static long[][] sortedRanges(java.util.List<Tensor> tensors) {
+        java.util.List<long[]> ranges = new java.util.ArrayList<>(tensors.size());
+        for (int i = 0; i < tensors.size(); i++) {
+            Tensor t = tensors.get(i);
+            if (t.byteSize() > 0) {
+                ranges.add(new long[] {t.address(), t.address() + t.byteSize(), i});
+            }
+        }
+        ranges.sort(java.util.Comparator.comparingLong((long[] r) -> r[0]));
+        return ranges.toArray(new long[0][]);
     }
 }
