@@ -209,6 +209,9 @@ if has graphs; then
   echo "== training step as a CUDA graph: sevnet train --device cuda [--cuda-graphs]"
   for cfg in "sevnet-g2 8 32 32" "sevnet-g8 16 112 8"; do
     set -- $cfg
+    # what the loader alone delivers with the same threads (is the epoch's clips/s the data pipeline's?)
+    java -cp "$CP" dev.sevnet.cli.Main bench --mode load --frames $2 --size $3 --batch $4 --workers ${PWORKERS:-12} \
+      --warmup 2 --iters 20 2>&1 | tail -1
     for g in "" "--cuda-graphs"; do
       timeout ${GTIMEOUT:-120} java -cp "$CP" dev.sevnet.cli.Main train --device cuda --model $1 --frames $2 --size $3 \
         --batch $4 --workers ${PWORKERS:-12} --epochs 1 --train-samples ${GSAMPLES:-512} --val-samples 16 --predict 0 \

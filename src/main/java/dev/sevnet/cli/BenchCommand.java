@@ -52,8 +52,14 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--classes", defaultValue = "174", description = "Classes (default: ${DEFAULT-VALUE}).")
     int classes;
 
-    @Option(names = "--mode", defaultValue = "infer", description = "infer or train (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--mode", defaultValue = "infer", description = "infer, train, or load: the training data pipeline "
+            + "alone — the embedded synthetic dataset's fresh clips through the ClipLoader with --workers threads, "
+            + "batches of --batch; is training data-bound? (default: ${DEFAULT-VALUE}).")
     String mode;
+
+    @Option(names = "--workers", defaultValue = "0", description = "--mode load: loader threads, 0 = one per core, as "
+            + "train's default (default: ${DEFAULT-VALUE}).")
+    int workers;
 
     @Option(names = "--batch", defaultValue = "1", description = "Clips per batch (default: ${DEFAULT-VALUE}).")
     int batch;
@@ -138,9 +144,12 @@ public final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (!mode.equals("infer") && !mode.equals("train")) {
-            System.err.println("error: --mode must be infer or train, got '" + mode + "'");
+        if (!mode.equals("infer") && !mode.equals("train") && !mode.equals("load")) {
+            System.err.println("error: --mode must be infer, train or load, got '" + mode + "'");
             return 2;
+        }
+        if (mode.equals("load")) {
+            return loadBench();
         }
         if (threads < 0) {
             System.err.println("error: --threads must be >= 0 (0: all cores), got " + threads);
@@ -620,6 +629,55 @@ public final class BenchCommand implements Callable<Integer> {
                 throw failed;
             }
         }
+    }
+
+    /**
+     * {@code --mode load}: batches of fresh synthetic clips (what `train` without a dataset reads: rendered, normalised,
+     * stacked) through the ClipLoader, {@code warmup} untimed and {@code iters} timed batches per run; clips/s.
+     */
+    private int loadBench() {
+        if (batch < 1 || frames < 1 || size < 8 || iters < 1 || warmup < 0 || workers < 0) {
+            System.err.println("error: --batch, --frames and --iters must be >= 1, --size >= 8, --warmup and --workers "
+                    + ">= 0");
+            return 2;
+        }
+        int threads = workers == 0 ? Runtime.getRuntime().availableProcessors() : workers;
+        int clips = batch * (warmup + iters);
+        dev.sevnet.data.ClipSource source = dev.sevnet.data.SyntheticMotionDataset.builder().size(clips).seed(1)
+                .frames(frames).resolution(size).freshSamplesEachEpoch(true).build();
+        double seconds;
+        try (dev.sevnet.data.ClipLoader loader = dev.sevnet.data.ClipLoader.builder(source).batchSize(batch)
+                .workers(threads).seed(1).train(true).dropLast(true).build();
+                dev.sevnet.data.ClipLoader.Epoch epoch = loader.epoch(0)) {
+            for (int i = 0; i < warmup; i++) {
+                epoch.next().close();
+            }
+            long t0 = System.nanoTime();
+            for (int i = 0; i < iters; i++) {
+                epoch.next().close();
+            }
+            seconds = (System.nanoTime() - t0) / 1e9;
+        }
+        double rate = batch * iters / seconds;
+        if (json) {
+            Map<String, Object> r = new LinkedHashMap<>();
+            r.put("impl", "sevnet");
+            r.put("mode", "load");
+            r.put("data", "synthetic");
+            r.put("batch", batch);
+            r.put("frames", frames);
+            r.put("size", size);
+            r.put("workers", threads);
+            r.put("clips_per_s", rate);
+            r.put("ms_per_clip_per_worker", 1e3 * threads / rate);
+            r.put("peak_rss_mb", peakRssMb());
+            System.out.println(new Gson().toJson(r));
+        } else {
+            System.out.printf(java.util.Locale.ROOT, "synthetic clips %dx%dx%d, batches of %d, %d loader threads: %.1f "
+                    + "clips/s (%.2f ms a clip per thread), peak RSS %.0f MiB%n", frames, size, size, batch, threads, rate,
+                    1e3 * threads / rate, peakRssMb());
+        }
+        return 0;
     }
 
     private static Tensor randomInput(int n, int t, int s) {

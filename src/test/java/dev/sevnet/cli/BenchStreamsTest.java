@@ -86,4 +86,18 @@ class BenchStreamsTest {
         assertEquals("channels-last", r.get("memory_format").getAsString());
         assertEquals(2, ServeCommandTest.run(with("--memory-format", "nhwc4")).code());
     }
+
+    /** --mode load: the synthetic data pipeline alone, clips/s over the timed batches; bad values are errors. */
+    @Test
+    void loadModeTimesTheDataPipeline() {
+        JsonObject r = benchJson("--mode", "load", "--workers", "2");
+        assertEquals("load", r.get("mode").getAsString());
+        assertEquals(2, r.get("workers").getAsInt());
+        assertEquals(2, r.get("batch").getAsInt());
+        double rate = r.get("clips_per_s").getAsDouble();
+        org.junit.jupiter.api.Assertions.assertTrue(rate > 0 && Double.isFinite(rate), r.toString());
+        assertEquals(1e3 * 2 / rate, r.get("ms_per_clip_per_worker").getAsDouble(), 1e-9 * (1e3 * 2 / rate));
+        assertEquals(2, ServeCommandTest.run(with("--mode", "load", "--workers", "-1")).code());
+        assertEquals(2, ServeCommandTest.run(with("--mode", "fetch")).code());
+    }
 }
