@@ -244,38 +244,65 @@ public final class ClipTransform {
         int t = frames.count();
         int plane = size * size;
         float[] out = new float[3 * t * plane];
-        float[] scale = new float[3];
-        float[] shift = new float[3];
-        for (int c = 0; c < 3; c++) {
-            scale[c] = 1f / (255f * std[c]);
-            shift[c] = -mean[c] / std[c];
-        }
+        float scale0 = 1f / (255f * std[0]);
+        float scale1 = 1f / (255f * std[1]);
+        float scale2 = 1f / (255f * std[2]);
+        float shift0 = -mean[0] / std[0];
+        float shift1 = -mean[1] / std[1];
+        float shift2 = -mean[2] / std[2];
         int rowBytes = w * 3;
+        // Separable: a source row's horizontal blend (3 channels per output column) is computed once and kept while
+        // the output rows that read it are written — consecutive output rows share source rows (ya, yb never
+        // decrease). The same float expressions as blending the four taps per output value: the same bits.
+        float[] top = new float[3 * size];
+        float[] bottom = new float[3 * size];
         for (int f = 0; f < t; f++) {
             byte[] src = frames.frame(f);
             int o0 = f * plane;
             int o1 = (t + f) * plane;
             int o2 = (2 * t + f) * plane;
+            int topRow = -1;
+            int bottomRow = -1;
             for (int oy = 0; oy < size; oy++) {
-                int ra = ya[oy] * rowBytes;
-                int rb = yb[oy] * rowBytes;
+                if (ya[oy] != topRow) {
+                    if (ya[oy] == bottomRow) { // the old bottom row is the new top one
+                        float[] swap = top;
+                        top = bottom;
+                        bottom = swap;
+                        bottomRow = -1;
+                    } else {
+                        blendRow(src, ya[oy] * rowBytes, xa, xb, xw, top);
+                    }
+                    topRow = ya[oy];
+                }
+                if (yb[oy] != bottomRow) {
+                    blendRow(src, yb[oy] * rowBytes, xa, xb, xw, bottom);
+                    bottomRow = yb[oy];
+                }
                 float wy = yw[oy];
                 int orow = oy * size;
-                for (int ox = 0; ox < size; ox++) {
-                    int ca = xa[ox];
-                    int cb = xb[ox];
-                    float wx = xw[ox];
+                for (int ox = 0, k = 0; ox < size; ox++, k += 3) {
                     int p = orow + ox;
-                    for (int c = 0; c < 3; c++) {
-                        float top = (src[ra + ca + c] & 0xFF) * (1 - wx) + (src[ra + cb + c] & 0xFF) * wx;
-                        float bottom = (src[rb + ca + c] & 0xFF) * (1 - wx) + (src[rb + cb + c] & 0xFF) * wx;
-                        float v = (top + (bottom - top) * wy) * scale[c] + shift[c];
-                        out[(c == 0 ? o0 : c == 1 ? o1 : o2) + p] = v;
-                    }
+                    out[o0 + p] = (top[k] + (bottom[k] - top[k]) * wy) * scale0 + shift0;
+                    out[o1 + p] = (top[k + 1] + (bottom[k + 1] - top[k + 1]) * wy) * scale1 + shift1;
+                    out[o2 + p] = (top[k + 2] + (bottom[k + 2] - top[k + 2]) * wy) * scale2 + shift2;
                 }
             }
         }
         return out;
+    }
+
+    /** One source row (at byte {@code row}) blended horizontally: {@code dst[3 ox + c]} for every output column. */
+    private static void blendRow(byte[] src, int row, int[] xa, int[] xb, float[] xw, float[] dst) {
+        for (int ox = 0, k = 0; ox < xa.length; ox++, k += 3) {
+            int a = row + xa[ox];
+            int b = row + xb[ox];
+            float wx = xw[ox];
+            float vx = 1 - wx;
+            dst[k] = (src[a] & 0xFF) * vx + (src[b] & 0xFF) * wx;
+            dst[k + 1] = (src[a + 1] & 0xFF) * vx + (src[b + 1] & 0xFF) * wx;
+            dst[k + 2] = (src[a + 2] & 0xFF) * vx + (src[b + 2] & 0xFF) * wx;
+        }
     }
 
     /** The two source pixels around resized coordinate {@code i} and the weight of the second. */

@@ -90,6 +90,88 @@ class ClipTransformTest {
         assertEquals(27, raw(up, 0, 0, 0, 19), 1e-3);
     }
 
+    /**
+     * The resize + crop + normalise pass (separable: each source row blended horizontally once) is bit for bit the
+     * direct four-tap bilinear of every output value — random frames, down- and upscaled, landscape and portrait, every
+     * crop of a three-crop test view.
+     */
+    @Test
+    void theSeparableResizeIsTheFourTapBilinearBitForBit() {
+        Random r = new Random(17);
+        int[][] cases = {{128, 96, 40, 56}, {64, 64, 32, 32}, {30, 50, 24, 60}, {17, 23, 16, 16}, {200, 120, 72, 90}};
+        for (int[] cs : cases) {
+            int w = cs[0];
+            int h = cs[1];
+            int size = cs[2];
+            int shortSide = cs[3];
+            List<byte[]> frames = new ArrayList<>();
+            for (int t = 0; t < 3; t++) {
+                byte[] f = new byte[w * h * 3];
+                r.nextBytes(f);
+                frames.add(f);
+            }
+            RgbFrames rgb = new RgbFrames(w, h, frames);
+            ClipTransform tf = ClipTransform.builder().size(size).shortSideRange(shortSide, shortSide)
+                    .testShortSide(shortSide).build();
+            for (int crop = 0; crop < 3; crop++) {
+                Clip c = tf.test(rgb, new int[0], crop, 3);
+                float[] ref = fourTap(rgb, size, shortSide, crop);
+                assertArrayEquals(ref, c.data(), 0f, w + "x" + h + " -> " + size + " (short side " + shortSide
+                        + "), crop " + crop);
+            }
+        }
+    }
+
+    /** The direct bilinear: four taps per output value, mmcv's resize geometry, mmaction2's three crops. */
+    private static float[] fourTap(RgbFrames frames, int size, int shortSide, int crop) {
+        int w = frames.width();
+        int h = frames.height();
+        double factor = (double) shortSide / Math.min(w, h);
+        int rw = w <= h ? shortSide : Math.max(shortSide, (int) (w * factor + 0.5));
+        int rh = w <= h ? Math.max(shortSide, (int) (h * factor + 0.5)) : shortSide;
+        int slackX = rw - size;
+        int slackY = rh - size;
+        int x0 = slackX >= slackY ? crop * (slackX / 2) : slackX / 2;
+        int y0 = slackX >= slackY ? slackY / 2 : crop * (slackY / 2);
+        float[] mean = {0.485f, 0.456f, 0.406f};
+        float[] std = {0.229f, 0.224f, 0.225f};
+        int t = frames.count();
+        float[] out = new float[3 * t * size * size];
+        for (int f = 0; f < t; f++) {
+            byte[] src = frames.frame(f);
+            for (int oy = 0; oy < size; oy++) {
+                double[] ty = tap(y0 + oy, (double) h / rh, h);
+                for (int ox = 0; ox < size; ox++) {
+                    double[] tx = tap(x0 + ox, (double) w / rw, w);
+                    int xa = (int) tx[0] * 3;
+                    int xb = (int) tx[1] * 3;
+                    int ra = (int) ty[0] * w * 3;
+                    int rb = (int) ty[1] * w * 3;
+                    float wx = (float) tx[2];
+                    float wy = (float) ty[2];
+                    for (int c = 0; c < 3; c++) {
+                        float top = (src[ra + xa + c] & 0xFF) * (1 - wx) + (src[ra + xb + c] & 0xFF) * wx;
+                        float bottom = (src[rb + xa + c] & 0xFF) * (1 - wx) + (src[rb + xb + c] & 0xFF) * wx;
+                        out[((c * t + f) * size + oy) * size + ox] = (top + (bottom - top) * wy)
+                                * (1f / (255f * std[c])) + (-mean[c] / std[c]);
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    /** {lo, hi, weight of hi} around resized coordinate i (half-pixel centres, clamped at the borders). */
+    private static double[] tap(int i, double scale, int limit) {
+        double src = Math.max(0, (i + 0.5) * scale - 0.5);
+        int lo = (int) src;
+        if (lo >= limit - 1) {
+            lo = limit - 1;
+            src = lo;
+        }
+        return new double[] {lo, Math.min(lo + 1, limit - 1), (float) (src - lo)};
+    }
+
     @Test
     void trainCropIsRandomButConsistentAcrossFrames() {
         ClipTransform tf = ClipTransform.builder().size(32).shortSideRange(36, 48).build();
