@@ -939,6 +939,8 @@ int sev_hostrun_axpby_list(float alpha, const float* const* x, float beta, float
                            int count) {
   SEV_HOSTRUN_SCOPE();
   if (count < 0 || (count > 0 && (!x || !y || !sizes))) return SEV_EINVAL;
+  for (int t = 0; t < count; t++)  // as the device entry point: every entry checked before anything is written
+    if (sizes[t] < 0 || (sizes[t] > 0 && (!x[t] || !y[t]))) return SEV_EINVAL;
   for (int first = 0; first < count; first += AXPBY_LIST_MAX) {
     const AxpbyList L = axpby_list_batch(x, y, sizes, first, count);
     for (int64_t c = 0; c < L.prefix[L.count]; c++) {  // blockIdx.x

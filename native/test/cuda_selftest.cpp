@@ -419,11 +419,15 @@ void test_amp() {
   }
 }
 
-// a backward's leaf gradients: 150 tensors (three launches of 64), some spanning several 16384-element chunks, some
-// empty; beta 0 with NaN in y (not read) and beta 1, against sev_axpby_all (the same expression on the CPU)
+// a backward's leaf gradients: 200 tensors (four batches of 64: one ending in empty tensors, one entirely empty),
+// some spanning several 16384-element chunks; beta 0 with NaN in y (not read) and beta 1, against sev_axpby_all (the same expression on the CPU)
 void test_axpby_list() {
   std::vector<int64_t> sizes;
-  for (int i = 0; i < 150; i++) sizes.push_back(i % 13 == 0 ? 0 : i % 37 == 5 ? 40000 : 1 + (i * 7919) % 5000);
+  for (int i = 0; i < 200; i++) {
+    // empty ones: scattered, a batch's last two (62, 63), a whole batch (128..191), the last
+    const bool empty = i % 13 == 0 || i == 62 || i == 63 || (i >= 128 && i < 192) || i == 199;
+    sizes.push_back(empty ? 0 : i % 37 == 5 ? 40000 : 1 + (i * 7919) % 5000);
+  }
   const int count = (int)sizes.size();
   for (float beta : {0.f, 1.f}) {
     std::vector<std::vector<float>> x, y;

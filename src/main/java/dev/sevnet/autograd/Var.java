@@ -246,7 +246,8 @@ public final class Var {
     /**
      * The deferred leaves' gradients added in as few backend calls as there are (backend, write-or-add) groups —
      * {@link Backend#axpbyAll}, bit for bit the per-leaf {@link #accumulate}: a pending {@link #zeroGrad()} writes
-     * (beta 0, the old values not read), otherwise adds.
+     * (beta 0, the old values not read), otherwise adds. A device error in one group leaves the groups before it
+     * added and the rest not (the exception propagates, as a failed per-leaf add would mid-backward).
      */
     private static void accumulateAll(List<Var> leaves, List<Tensor> grads) {
         if (leaves.isEmpty()) {
@@ -273,7 +274,16 @@ public final class Var {
                     xs.add(grads.get(i));
                     ys.add(leaves.get(i).grad);
                 }
-                e.getKey().axpbyAll(1f, xs, beta, ys);
+                try {
+                    e.getKey().axpbyAll(1f, xs, beta, ys);
+                } catch (IllegalArgumentException overlap) {
+                    // a list the batch refuses (checked before anything is written): a gradient sharing memory with
+                    // a leaf's own — a seed that is some leaf's grad() — is added leaf by leaf, as before batching
+                    for (int i : idx) {
+                        leaves.get(i).accumulate(grads.get(i));
+                    }
+                    continue;
+                }
                 for (int i : idx) {
                     leaves.get(i).gradPendingZero = false;
                 }

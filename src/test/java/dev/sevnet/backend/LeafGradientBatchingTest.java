@@ -114,4 +114,38 @@ class LeafGradientBatchingTest {
             }
         }
     }
+
+    /**
+     * A seed that is a leaf's own gradient reaches the leaves through add's backward (which hands dy itself to both
+     * inputs): the batch refuses x sharing memory with y, and the group is added leaf by leaf — the same values as the
+     * per-leaf path, no error.
+     */
+    @Test
+    void aSeedThatIsALeafsGradientFallsBackToThePerLeafAdd() {
+        float[][] results = new float[2][];
+        for (int run = 0; run < 2; run++) {
+            boolean batches = run == 1;
+            try (Tensor xs = ramp(6); Tensor zs = ramp(6)) {
+                Var x = Var.parameter(xs);
+                Var z = Var.parameter(zs);
+                batching(batches, () -> {
+                    try (TensorScope scope = TensorScope.open(); Tensor ones = Tensor.full(Shape.of(6), 1f)) {
+                        Var y = F.add(x, z);
+                        y.backward(ones); // allocates both gradients
+                        y.backward(x.grad()); // the seed is x's own gradient
+                    }
+                });
+                results[run] = concat(x.grad().toFloatArray(), z.grad().toFloatArray());
+                x.releaseGrad();
+                z.releaseGrad();
+            }
+        }
+        assertArrayEquals(results[0], results[1], 0f);
+    }
+
+    private static float[] concat(float[] a, float[] b) {
+        float[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
 }

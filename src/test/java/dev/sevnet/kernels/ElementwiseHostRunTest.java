@@ -95,17 +95,26 @@ class ElementwiseHostRunTest {
 
     /**
      * sevc_axpby_list's body and batching (64 tensors a launch, 16384-element chunks, a block per chunk) on the host:
-     * bit for bit the per-tensor kernel over 150 tensors (three batches, empty tensors among them, some spanning
-     * several chunks and ending in a partial one), beta 0 not reading y; and the CPU's sev_axpby_all is the CPU's
+     * bit for bit the per-tensor kernel over 200 tensors (four batches: empty tensors among them, a batch ending in
+     * empty ones, one entirely empty, the last tensor empty; some spanning several chunks and ending in a partial
+     * one), beta 0 not reading y; and the CPU's sev_axpby_all is the CPU's
      * sev_axpby per tensor, bit for bit.
      */
     @Test
     void axpbyOverAListIsTheKernelPerTensorBitForBit() {
         Random r = new Random(21);
-        long[] sizes = new long[150];
+        long[] sizes = new long[200];
         for (int i = 0; i < sizes.length; i++) {
             sizes[i] = i % 17 == 0 ? 0 : i % 29 == 1 ? 16384L * 2 + 5 : i % 11 == 3 ? 16384 : 1 + r.nextInt(3000);
         }
+        // a batch that ends in empty tensors (63: the first batch's last), one entirely empty (128..191), the list's
+        // last tensor empty
+        sizes[62] = 0;
+        sizes[63] = 0;
+        for (int i = 128; i < 192; i++) {
+            sizes[i] = 0;
+        }
+        sizes[199] = 0;
         for (float[] ab : new float[][] {{1f, 0f}, {1f, 1f}, {1.5f, -0.25f}}) {
             try (TensorScope scope = TensorScope.open()) {
                 long[] xs = new long[sizes.length];
@@ -137,6 +146,8 @@ class ElementwiseHostRunTest {
         }
         assertTrue(NativeCore.sev_hostrun_axpby_list(1f, new long[0], 1f, new long[0], new long[0], -1) != 0,
                 "a negative count is refused");
+        assertTrue(NativeCore.sev_hostrun_axpby_list(1f, new long[] {0}, 1f, new long[] {0}, new long[] {4}, 1) != 0,
+                "a null tensor of 4 elements is refused");
     }
 
     @Test

@@ -332,8 +332,8 @@ class CudaFusedKernelsTest {
     }
 
     /**
-     * axpbyAll (a backward's leaf gradients: a launch per 64 tensors, the list in the kernel's parameters) over 150
-     * tensors in CUSTOM and AUTO, bit for bit the per-tensor axpby on the GPU and within 1e-6 of the CPU's; beta 0 does
+     * axpbyAll (a backward's leaf gradients: a launch per 64 tensors, the list in the kernel's parameters) over 200
+     * tensors (a batch ending in empty ones, one entirely empty) in CUSTOM and AUTO, bit for bit the per-tensor axpby on the GPU and within 1e-6 of the CPU's; beta 0 does
      * not read y (NaN there); LIBRARY (the per-tensor default) the same bits.
      */
     @Test
@@ -349,8 +349,10 @@ class CudaFusedKernelsTest {
                         List<Tensor> each = new ArrayList<>();
                         List<Tensor> hostY = new ArrayList<>();
                         List<Tensor> hostX = new ArrayList<>();
-                        for (int i = 0; i < 150; i++) {
-                            long n = i % 13 == 0 ? 0 : i % 37 == 5 ? 40_000 : 1 + r.nextInt(5000);
+                        for (int i = 0; i < 200; i++) {
+                            // empty ones: scattered, a batch's last two (62, 63), a whole batch (128..191), the last
+                            boolean empty = i % 13 == 0 || i == 62 || i == 63 || (i >= 128 && i < 192) || i == 199;
+                            long n = empty ? 0 : i % 37 == 5 ? 40_000 : 1 + r.nextInt(5000);
                             Tensor hx = rand(r, n);
                             Tensor hy = rand(r, n);
                             if (ab[1] == 0f && n > 0) {
