@@ -205,7 +205,9 @@ if has prefetch; then
 fi
 if has graphs; then
   # the training step as a CUDA graph (train --cuda-graphs) against eager, on the main job's small model and clips
-  # (launch-bound: where a graph matters) and on G8 16x112; the epoch's clips/s from its summary line
+  # (launch-bound: where a graph matters) and on G8 16x112; the second epoch's clips/s from its summary line (the
+  # first one's carries the algorithm searches and route measurements: the sixteenth session's one-epoch figures,
+  # 144 clips/s for G2 8x32² batch 32, were mostly that)
   echo "== training step as a CUDA graph: sevnet train --device cuda [--cuda-graphs]"
   for cfg in "sevnet-g2 8 32 32" "sevnet-g8 16 112 8"; do
     set -- $cfg
@@ -214,7 +216,7 @@ if has graphs; then
       --warmup 2 --iters 20 2>&1 | tail -1
     for g in "" "--cuda-graphs"; do
       timeout ${GTIMEOUT:-120} java -cp "$CP" dev.sevnet.cli.Main train --device cuda --model $1 --frames $2 --size $3 \
-        --batch $4 --workers ${PWORKERS:-12} --epochs 1 --train-samples ${GSAMPLES:-512} --val-samples 16 --predict 0 \
+        --batch $4 --workers ${PWORKERS:-12} --epochs 2 --train-samples ${GSAMPLES:-512} --val-samples 16 --predict 0 \
         --out /tmp/runs/graphs-$1$g --progress log $g > "$O/graphs-$1$g.log" 2>&1
       echo "$1 ${2}x${3}x${3} batch $4 ${g:-eager} rc=$?: $(grep -oE '[0-9.]+ clips/s' "$O/graphs-$1$g.log" | tail -1) $(grep -o 'captured into a CUDA graph' "$O/graphs-$1$g.log" | head -1)"
     done
