@@ -72,6 +72,7 @@ class LeafGradientBatchingTest {
 
     @Test
     void batchedLeafGradientsAreThePerLeafOnesBitForBit() {
+        long live = dev.sevnet.tensor.MemoryStats.liveHostBytes();
         try (Tensor xs = ramp(2, 3, 2, 4, 4); Tensor ws = ramp(4, 3, 1, 3, 3); Tensor fcs = ramp(5, 4);
                 Tensor bs = ramp(5); Tensor labels = Tensor.ofLongs(new long[] {1, 4}, 2)) {
             // the reference: leaf by leaf, three steps (allocate, add, zero + write)
@@ -113,6 +114,7 @@ class LeafGradientBatchingTest {
                 leaves[i].releaseGrad();
             }
         }
+        assertEquals(live, dev.sevnet.tensor.MemoryStats.liveHostBytes(), "the deferred gradients are all freed");
     }
 
     /**
