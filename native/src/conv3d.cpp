@@ -733,6 +733,13 @@ constexpr int FLAT_MAX_W = 64;  // planes up to this wide go flat (all the model
 
 inline bool use_flat(const ConvParams& p, int width) { return p.sH == 1 && p.sW == 1 && width <= FLAT_MAX_W; }
 
+// Frames per flat item: small planes are stacked, each frame zero-padded, into one tall plane (frame after frame, the
+// rows between two frames' outputs computed and dropped) — one item's fixed cost (padding, tap tables, the vector
+// loop's partly filled last vector) per several frames instead of per frame: at 2x2 and 1x1 (the main job's last
+// stages) an item's work was a few outputs. `frame` is the floats of one padded frame; large planes stay one a frame.
+constexpr int64_t FLAT_STACK_FLOATS = 512;
+inline int flat_frames(int64_t frame, int T) { return (int)max64(1, min64(T, FLAT_STACK_FLOATS / frame)); }
+
 // zero-padded copy of one [rows][cols] plane at (top, left) inside a [Hp][Wp] frame, then `tail` zeros
 SEV_INLINE void pad_plane(const float* src, int rows, int cols, int top, int left, int Hp, int Wp, int64_t tail,
                           float* dst) {
@@ -770,12 +777,14 @@ SEV_INLINE void flat_taps(int ntaps, const float* const* src0, const int* widx, 
   }
 }
 
+// frames [t, t + nf) of (n, g), stacked (flat_frames)
 template <class V, int CB>
 SEV_INLINE void flat_fwd_item(const float* x, const float* w, const float* bias, float* y, const ConvParams& p,
-                              int relu, int n, int g, int t) {
+                              int relu, int n, int g, int t, int nf) {
   const int cig = p.cin_g(), cog = p.cout_g(), kH = p.kH, kW = p.kW;
   const int Hp = p.H + 2 * p.pH, Wp = p.W + 2 * p.pW;
-  const int64_t Q = (int64_t)p.Ho * Wp, maxoff = (int64_t)(kH - 1) * Wp + kW - 1;
+  const int64_t FP = (int64_t)Hp * Wp;
+  const int64_t Q = ((int64_t)nf * Hp - (kH - 1)) * Wp, maxoff = (int64_t)(kH - 1) * Wp + kW - 1;
   const int64_t PL = flat_plane_len(Q, maxoff);
   const int64_t HWi = (int64_t)p.H * p.W, HWo = (int64_t)p.Ho * p.Wo;
   float* planes = scratch(2, (size_t)(cig * PL + MAXC * WCH));
@@ -785,9 +794,11 @@ SEV_INLINE void flat_fwd_item(const float* x, const float* w, const float* bias,
   int widx[MAXC * 7 * 7];
   int ntaps = 0;
   for (int ci = 0; ci < cig; ci++) {
-    const float* xc = x + (((int64_t)n * p.Cin + g * cig + ci) * p.T + t) * HWi;
     float* pl = planes + ci * PL;
-    pad_plane(xc, p.H, p.W, p.pH, p.pW, Hp, Wp, PL - (int64_t)Hp * Wp, pl);
+    for (int f = 0; f < nf; f++) {
+      const float* xc = x + (((int64_t)n * p.Cin + g * cig + ci) * p.T + t + f) * HWi;
+      pad_plane(xc, p.H, p.W, p.pH, p.pW, Hp, Wp, f == nf - 1 ? PL - nf * FP : 0, pl + f * FP);
+    }
     for (int kh = 0; kh < kH; kh++)
       for (int kw = 0; kw < kW; kw++) {
         src0[ntaps] = pl + (int64_t)kh * Wp + kw;
@@ -797,9 +808,11 @@ SEV_INLINE void flat_fwd_item(const float* x, const float* w, const float* bias,
   }
   const float* wg = w + (int64_t)g * cog * cig * kH * kW;
   flat_taps<V, CB>(ntaps, src0, widx, wg, (int64_t)cig * kH * kW, cog, Q, Wp, p.Wo, out,
-                   [&](int c, int ho, int wo, const float* o, int len) {
+                   [&](int c, int row, int wo, const float* o, int len) {
+                     const int f = row / Hp, ho = row - f * Hp;
+                     if (ho >= p.Ho) return;  // between two stacked frames
                      const int co = g * cog + c;
-                     float* yr = y + (((int64_t)n * p.Cout + co) * p.To + t) * HWo + (int64_t)ho * p.Wo + wo;
+                     float* yr = y + (((int64_t)n * p.Cout + co) * p.To + t + f) * HWo + (int64_t)ho * p.Wo + wo;
                      const float b = bias ? bias[co] : 0.f;
                      if (relu)
                        for (int j = 0; j < len; j++) {
@@ -813,12 +826,14 @@ SEV_INLINE void flat_fwd_item(const float* x, const float* w, const float* bias,
 
 // backward-data, stride 1: dx[ci][h][w] = sum over (kh, kw, co) of w[co][ci][kh][kw] dy[co][h + pH - kh][w + pW - kw]:
 // the forward over dy planes padded by (kH - 1 - pH, kW - 1 - pW) into [H + kH - 1][W + kW - 1], taps mirrored
+// frames [t, t + nf) of (n, g), stacked (flat_frames)
 template <class V, int CB>
 SEV_INLINE void flat_bwd_data_item(const float* dy, const float* w, float* dx, const ConvParams& p, int n, int g,
-                                   int t) {
+                                   int t, int nf) {
   const int cig = p.cin_g(), cog = p.cout_g(), kH = p.kH, kW = p.kW;
   const int Hq = p.H + kH - 1, Wq = p.W + kW - 1;
-  const int64_t Q = (int64_t)p.H * Wq, maxoff = (int64_t)(kH - 1) * Wq + kW - 1;
+  const int64_t FP = (int64_t)Hq * Wq;
+  const int64_t Q = ((int64_t)nf * Hq - (kH - 1)) * Wq, maxoff = (int64_t)(kH - 1) * Wq + kW - 1;
   const int64_t PL = flat_plane_len(Q, maxoff);
   const int64_t HWi = (int64_t)p.H * p.W, HWo = (int64_t)p.Ho * p.Wo;
   float* planes = scratch(2, (size_t)(cog * PL + MAXC * WCH));
@@ -826,10 +841,12 @@ SEV_INLINE void flat_bwd_data_item(const float* dy, const float* w, float* dx, c
   float* out = planes + cog * PL;
   const float* src0[MAXC * 7 * 7];
   int widx[MAXC * 7 * 7];
-  for (int c = 0; c < cog; c++) {
-    const float* dyc = dy + (((int64_t)n * p.Cout + g * cog + c) * p.To + t) * HWo;
-    pad_plane(dyc, p.Ho, p.Wo, kH - 1 - p.pH, kW - 1 - p.pW, Hq, Wq, PL - (int64_t)Hq * Wq, planes + c * PL);
-  }
+  for (int c = 0; c < cog; c++)
+    for (int f = 0; f < nf; f++) {
+      const float* dyc = dy + (((int64_t)n * p.Cout + g * cog + c) * p.To + t + f) * HWo;
+      pad_plane(dyc, p.Ho, p.Wo, kH - 1 - p.pH, kW - 1 - p.pW, Hq, Wq, f == nf - 1 ? PL - nf * FP : 0,
+                planes + c * PL + f * FP);
+    }
   int ntaps = 0;
   for (int kh = 0; kh < kH; kh++)
     for (int kw = 0; kw < kW; kw++)
@@ -841,8 +858,10 @@ SEV_INLINE void flat_bwd_data_item(const float* dy, const float* w, float* dx, c
   const float* wg = w + (int64_t)g * cog * cig * kH * kW;
   // kH * kW floats between input channels ci in the weight
   flat_taps<V, CB>(ntaps, src0, widx, wg, (int64_t)kH * kW, cig, Q, Wq, p.W, out,
-                   [&](int ci, int h, int wi, const float* o, int len) {
-                     float* dxc = dx + (((int64_t)n * p.Cin + g * cig + ci) * p.T + t) * HWi;
+                   [&](int ci, int row, int wi, const float* o, int len) {
+                     const int f = row / Hq, h = row - f * Hq;
+                     if (h >= p.H) return;  // between two stacked frames
+                     float* dxc = dx + (((int64_t)n * p.Cin + g * cig + ci) * p.T + t + f) * HWi;
                      std::memcpy(dxc + (int64_t)h * p.W + wi, o, sizeof(float) * len);
                    });
 }
@@ -857,9 +876,13 @@ SEV_INLINE void flat_bwd_weight_item(const float* x, const float* dy, float* dw,
   const int cig = p.cin_g(), cog = p.cout_g(), kH = p.kH, kW = p.kW;
   const int ntap = cig * kH * kW;
   const int Hp = p.H + 2 * p.pH, Wp = p.W + 2 * p.pW;
-  const int64_t Q = (int64_t)p.Ho * Wp, maxoff = (int64_t)(kH - 1) * Wp + kW - 1;
+  const int64_t FP = (int64_t)Hp * Wp;
+  const int nf = flat_frames(FP, p.T);  // frames stacked per pass (flat_frames); Ho = Hp - kH + 1 rows each
+  const int64_t Q = ((int64_t)nf * Hp - (kH - 1)) * Wp, maxoff = (int64_t)(kH - 1) * Wp + kW - 1;
   const int64_t PL = flat_plane_len(Q, maxoff);
-  const int64_t DL = ceil_div(Q, WCH) * WCH;  // dyf length: the vector loop's whole range, zeros past Q
+  // dyf length: the vector loop's whole range, zeros past Q — whole 16-float vectors, not whole 64-float chunks: a
+  // 2x2 plane (Q = 8) ran 64 lanes of FMAs per row for 4 outputs
+  const int64_t DL = ceil_div(Q, VW) * VW;
   const int64_t HWi = (int64_t)p.H * p.W, HWo = (int64_t)p.Ho * p.Wo;
   const int nco = c1 - c0;
   float* xp = scratch(2, (size_t)((int64_t)cig * PL + (int64_t)nco * DL + (int64_t)nco * ntap * VW));
@@ -871,13 +894,31 @@ SEV_INLINE void flat_bwd_weight_item(const float* x, const float* dy, float* dw,
   int64_t xoff[7];
   for (int kw = 0; kw < kW; kw++) xoff[kw] = kw;
   for (int n = 0; n < p.N; n++)
-    for (int t = 0; t < p.T; t++) {
+    for (int t = 0; t < p.T; t += nf) {
+      // a short last block: the frames past T are zero planes (zero dy: they add nothing)
+      const int nb = (int)min64(nf, p.T - t);
       for (int ci = 0; ci < cig; ci++)
-        pad_plane(x + (((int64_t)n * p.Cin + g * cig + ci) * p.T + t) * HWi, p.H, p.W, p.pH, p.pW, Hp, Wp,
-                  PL - (int64_t)Hp * Wp, xp + ci * PL);
+        for (int f = 0; f < nf; f++) {
+          float* dst = xp + ci * PL + f * FP;
+          const int64_t tail = f == nf - 1 ? PL - nf * FP : 0;
+          if (f < nb)
+            pad_plane(x + (((int64_t)n * p.Cin + g * cig + ci) * p.T + t + f) * HWi, p.H, p.W, p.pH, p.pW, Hp, Wp,
+                      tail, dst);
+          else
+            std::memset(dst, 0, sizeof(float) * (FP + tail));
+        }
+      // dy frames on the padded pitch, Hp rows each (rows Ho.. zero) but the last (Ho rows), then zeros to DL
       for (int c = c0; c < c1; c++)
-        pad_plane(dy + (((int64_t)n * p.Cout + g * cog + c) * p.To + t) * HWo, p.Ho, p.Wo, 0, 0, p.Ho, Wp, DL - Q,
-                  dyf + (int64_t)(c - c0) * DL);
+        for (int f = 0; f < nf; f++) {
+          float* dst = dyf + (int64_t)(c - c0) * DL + f * FP;
+          const int rows = f == nf - 1 ? p.Ho : Hp;
+          const int64_t tail = f == nf - 1 ? DL - Q : 0;
+          if (f < nb)
+            pad_plane(dy + (((int64_t)n * p.Cout + g * cog + c) * p.To + t + f) * HWo, p.Ho, p.Wo, 0, 0, rows, Wp,
+                      tail, dst);
+          else
+            std::memset(dst, 0, sizeof(float) * ((int64_t)rows * Wp + tail));
+        }
       for (int ci = 0; ci < cig; ci++)
         for (int kh = 0; kh < kH; kh++) {
           const float* xs = xp + ci * PL + (int64_t)kh * Wp;
@@ -908,44 +949,46 @@ SEV_INLINE void flat_bwd_weight_item(const float* x, const float* dy, float* dw,
     }
 }
 
+// nf: frames [t, t + nf) on the flat path (flat_frames), 1 on the row path
 SEV_TARGET_AVX512 void direct_fwd_avx512(const float* x, const float* w, const float* b, float* y,
-                                         const ConvParams& p, int relu, int n, int g, int t) {
+                                         const ConvParams& p, int relu, int n, int g, int t, int nf) {
   if (use_flat(p, p.Wo))
-    flat_fwd_item<v16f, 4>(x, w, b, y, p, relu, n, g, t);
+    flat_fwd_item<v16f, 4>(x, w, b, y, p, relu, n, g, t, nf);
   else
     direct_fwd_item<v16f, 4>(x, w, b, y, p, relu, n, g, t);
 }
 SEV_TARGET_AVX2 void direct_fwd_avx2(const float* x, const float* w, const float* b, float* y, const ConvParams& p,
-                                     int relu, int n, int g, int t) {
+                                     int relu, int n, int g, int t, int nf) {
   if (use_flat(p, p.Wo))
-    flat_fwd_item<v8f, 1>(x, w, b, y, p, relu, n, g, t);
+    flat_fwd_item<v8f, 1>(x, w, b, y, p, relu, n, g, t, nf);
   else
     direct_fwd_item<v8f, 1>(x, w, b, y, p, relu, n, g, t);
 }
 void direct_fwd_base(const float* x, const float* w, const float* b, float* y, const ConvParams& p, int relu, int n,
-                     int g, int t) {
+                     int g, int t, int nf) {
   if (use_flat(p, p.Wo))
-    flat_fwd_item<v4f, 1>(x, w, b, y, p, relu, n, g, t);
+    flat_fwd_item<v4f, 1>(x, w, b, y, p, relu, n, g, t, nf);
   else
     direct_fwd_item<v4f, 1>(x, w, b, y, p, relu, n, g, t);
 }
 SEV_TARGET_AVX512 void direct_bwd_data_avx512(const float* dy, const float* w, float* dx, const ConvParams& p, int n,
-                                              int g, int t) {
+                                              int g, int t, int nf) {
   if (use_flat(p, p.W))
-    flat_bwd_data_item<v16f, 4>(dy, w, dx, p, n, g, t);
+    flat_bwd_data_item<v16f, 4>(dy, w, dx, p, n, g, t, nf);
   else
     direct_bwd_data_item<v16f, 4>(dy, w, dx, p, n, g, t);
 }
 SEV_TARGET_AVX2 void direct_bwd_data_avx2(const float* dy, const float* w, float* dx, const ConvParams& p, int n,
-                                          int g, int t) {
+                                          int g, int t, int nf) {
   if (use_flat(p, p.W))
-    flat_bwd_data_item<v8f, 1>(dy, w, dx, p, n, g, t);
+    flat_bwd_data_item<v8f, 1>(dy, w, dx, p, n, g, t, nf);
   else
     direct_bwd_data_item<v8f, 1>(dy, w, dx, p, n, g, t);
 }
-void direct_bwd_data_base(const float* dy, const float* w, float* dx, const ConvParams& p, int n, int g, int t) {
+void direct_bwd_data_base(const float* dy, const float* w, float* dx, const ConvParams& p, int n, int g, int t,
+                          int nf) {
   if (use_flat(p, p.W))
-    flat_bwd_data_item<v4f, 1>(dy, w, dx, p, n, g, t);
+    flat_bwd_data_item<v4f, 1>(dy, w, dx, p, n, g, t, nf);
   else
     direct_bwd_data_item<v4f, 1>(dy, w, dx, p, n, g, t);
 }
@@ -972,30 +1015,37 @@ void direct_bwd_weight_base(const float* x, const float* dy, float* dw, const Co
 
 void direct_forward(const float* x, const float* w, const float* bias, float* y, const ConvParams& p, int relu) {
   const int isa = cpu_isa();
-  const int64_t items = (int64_t)p.N * p.groups * p.To;
+  // frames per item: stacked on the flat path (To == T there: stride 1, kT 1)
+  const int nf = use_flat(p, p.Wo) ? flat_frames((int64_t)(p.H + 2 * p.pH) * (p.W + 2 * p.pW), p.To) : 1;
+  const int64_t blocks = ceil_div(p.To, nf);
+  const int64_t items = (int64_t)p.N * p.groups * blocks;
 #pragma omp parallel for schedule(dynamic, 1) if (max_threads() > 1)
   for (int64_t it = 0; it < items; it++) {
-    const int t = (int)(it % p.To), g = (int)((it / p.To) % p.groups), n = (int)(it / ((int64_t)p.To * p.groups));
+    const int b = (int)(it % blocks), g = (int)((it / blocks) % p.groups), n = (int)(it / (blocks * p.groups));
+    const int t = b * nf, nb = (int)min64(nf, p.To - t);
     if (isa == 2)
-      direct_fwd_avx512(x, w, bias, y, p, relu, n, g, t);
+      direct_fwd_avx512(x, w, bias, y, p, relu, n, g, t, nb);
     else if (isa == 1)
-      direct_fwd_avx2(x, w, bias, y, p, relu, n, g, t);
+      direct_fwd_avx2(x, w, bias, y, p, relu, n, g, t, nb);
     else
-      direct_fwd_base(x, w, bias, y, p, relu, n, g, t);
+      direct_fwd_base(x, w, bias, y, p, relu, n, g, t, nb);
   }
 }
 void direct_backward_data(const float* dy, const float* w, float* dx, const ConvParams& p) {
   const int isa = cpu_isa();
-  const int64_t items = (int64_t)p.N * p.groups * p.T;
+  const int nf = use_flat(p, p.W) ? flat_frames((int64_t)(p.H + p.kH - 1) * (p.W + p.kW - 1), p.T) : 1;
+  const int64_t blocks = ceil_div(p.T, nf);
+  const int64_t items = (int64_t)p.N * p.groups * blocks;
 #pragma omp parallel for schedule(dynamic, 1) if (max_threads() > 1)
   for (int64_t it = 0; it < items; it++) {
-    const int t = (int)(it % p.T), g = (int)((it / p.T) % p.groups), n = (int)(it / ((int64_t)p.T * p.groups));
+    const int b = (int)(it % blocks), g = (int)((it / blocks) % p.groups), n = (int)(it / (blocks * p.groups));
+    const int t = b * nf, nb = (int)min64(nf, p.T - t);
     if (isa == 2)
-      direct_bwd_data_avx512(dy, w, dx, p, n, g, t);
+      direct_bwd_data_avx512(dy, w, dx, p, n, g, t, nb);
     else if (isa == 1)
-      direct_bwd_data_avx2(dy, w, dx, p, n, g, t);
+      direct_bwd_data_avx2(dy, w, dx, p, n, g, t, nb);
     else
-      direct_bwd_data_base(dy, w, dx, p, n, g, t);
+      direct_bwd_data_base(dy, w, dx, p, n, g, t, nb);
   }
 }
 void direct_backward_weight(const float* x, const float* dy, float* dw, const ConvParams& p) {

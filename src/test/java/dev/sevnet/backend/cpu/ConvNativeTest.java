@@ -91,6 +91,14 @@ class ConvNativeTest {
                 new Conv("grouped 1x3x2 s1 p(0,1,0) flat", 2, 6, 2, 5, 6, 6, 1, 3, 2, 1, 1, 1, 0, 1, 0, 3),
                 new Conv("grouped 1x3x3 s1 cin 2 cout 4 per group flat", 1, 8, 1, 6, 6, 16, 1, 3, 3, 1, 1, 1, 0, 1, 1, 4),
                 new Conv("grouped 1x1x3 s1 one row flat", 1, 4, 2, 1, 9, 4, 1, 1, 3, 1, 1, 1, 0, 0, 1, 2),
+                // small planes stack frames into one tall plane per item (flat_frames): all of T, or blocks of
+                // frames with a short last one (7x7: 6 + 2, 14x14: 2 + 1), the main job's 2x2 and 1x1 planes
+                new Conv("grouped 1x3x3 s1 7x7 T=8 stacked 6+2", 2, 16, 8, 7, 7, 16, 1, 3, 3, 1, 1, 1, 0, 1, 1, 4),
+                new Conv("grouped 1x3x3 s1 14x14 T=3 stacked 2+1", 1, 8, 3, 14, 14, 8, 1, 3, 3, 1, 1, 1, 0, 1, 1, 2),
+                new Conv("grouped 1x3x3 s1 2x2 T=8 stacked", 3, 16, 8, 2, 2, 16, 1, 3, 3, 1, 1, 1, 0, 1, 1, 8),
+                new Conv("grouped 1x3x3 s1 1x1 T=5 stacked", 3, 8, 5, 1, 1, 8, 1, 3, 3, 1, 1, 1, 0, 1, 1, 4),
+                new Conv("grouped 1x5x5 s1 p2 3x3 T=4 stacked", 2, 8, 4, 3, 3, 8, 1, 5, 5, 1, 1, 1, 0, 2, 2, 2),
+                new Conv("grouped 1x3x3 s1 p0 4x5 T=6 stacked", 1, 6, 6, 4, 5, 6, 1, 3, 3, 1, 1, 1, 0, 0, 0, 3),
                 new Conv("stem 1x7x7 s2 p3", 2, 3, 2, 15, 17, 8, 1, 7, 7, 1, 2, 2, 0, 3, 3, 1),
                 new Conv("dense 3x3x3 pad 1", 2, 4, 4, 5, 6, 5, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1),
                 // im2col column chunks: So in [256, 384) with one (sample, group) makes two chunks at any thread
