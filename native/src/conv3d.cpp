@@ -9,7 +9,8 @@
 //  - direct 2-D (kT == 1, temporal stride 1 / pad 0, <= 16 channels per group in and out: the grouped
 //    1x3x3 convs): register-blocked kernel along W over zero-padded, stride-phase-split rows,
 //    parallel over (sample, group, frame); backward-data pads each dy row once per frame; at stride 1 on
-//    planes up to 64 wide, the same kernels over whole zero-padded planes laid out flat (flat_*_item);
+//    planes up to 64 wide, the same kernels over whole zero-padded planes laid out flat (flat_*_item), small
+//    planes several frames to one tall plane (flat_frames);
 //    backward-weight keeps (output channel x kw) accumulator blocks in registers over a whole frame
 //    per (input channel, kh), parallel over (group, output-channel range).
 //  - anything else (the 1x7x7 stem, dense 3x3x3, odd shapes): im2col / col2im in column chunks + GEMM.
