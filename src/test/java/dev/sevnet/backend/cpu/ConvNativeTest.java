@@ -99,6 +99,13 @@ class ConvNativeTest {
                 new Conv("grouped 1x3x3 s1 1x1 T=5 stacked", 3, 8, 5, 1, 1, 8, 1, 3, 3, 1, 1, 1, 0, 1, 1, 4),
                 new Conv("grouped 1x5x5 s1 p2 3x3 T=4 stacked", 2, 8, 4, 3, 3, 8, 1, 5, 5, 1, 1, 1, 0, 2, 2, 2),
                 new Conv("grouped 1x3x3 s1 p0 4x5 T=6 stacked", 1, 6, 6, 4, 5, 6, 1, 3, 3, 1, 1, 1, 0, 0, 0, 3),
+                // strided convs on the main job's small planes (the row path: phase-split rows, one vector a row)
+                new Conv("grouped 1x3x3 s2 8x8", 3, 16, 4, 8, 8, 16, 1, 3, 3, 1, 2, 2, 0, 1, 1, 4),
+                new Conv("grouped 1x3x3 s2 2x2", 4, 32, 3, 2, 2, 32, 1, 3, 3, 1, 2, 2, 0, 1, 1, 16),
+                new Conv("grouped 1x3x3 s2 1x1 N=1", 1, 8, 2, 1, 1, 8, 1, 3, 3, 1, 2, 2, 0, 1, 1, 4),
+                new Conv("grouped 1x3x3 s(1,2) 5x7", 2, 6, 2, 5, 7, 6, 1, 3, 3, 1, 1, 2, 0, 1, 1, 3),
+                new Conv("grouped 1x5x5 s2 p2 6x6 cout 4 per group", 2, 4, 3, 6, 6, 8, 1, 5, 5, 1, 2, 2, 0, 2, 2, 2),
+                new Conv("grouped 1x3x3 s3 p0 7x9", 1, 8, 2, 7, 9, 8, 1, 3, 3, 1, 3, 3, 0, 0, 0, 2),
                 new Conv("stem 1x7x7 s2 p3", 2, 3, 2, 15, 17, 8, 1, 7, 7, 1, 2, 2, 0, 3, 3, 1),
                 new Conv("dense 3x3x3 pad 1", 2, 4, 4, 5, 6, 5, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1),
                 // im2col column chunks: So in [256, 384) with one (sample, group) makes two chunks at any thread
