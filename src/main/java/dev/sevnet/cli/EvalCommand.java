@@ -45,7 +45,8 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--batch", paramLabel = "B", description = "Clips per forward pass (default: the run's batch).")
     Integer batch;
 
-    @Option(names = "--workers", paramLabel = "N", description = "Loader threads (default: the run's).")
+    @Option(names = "--workers", paramLabel = "N", description = "Loader threads (default: the run's; a run left at its "
+            + "default: 2 on the CPU, on a GPU the cores less two, 2 to 16).")
     Integer workers;
 
     @Option(names = "--confusion", paramLabel = "FILE", description = "Where to write the confusion matrix CSV "
@@ -93,10 +94,12 @@ public final class EvalCommand implements Callable<Integer> {
             } finally {
                 w.values().forEach(Tensor::close);
             }
-            model.to(dev.sevnet.train.DeviceChoice.resolve(device).backend());
+            dev.sevnet.train.DeviceChoice chosen = dev.sevnet.train.DeviceChoice.resolve(device);
+            model.to(chosen.backend());
             Progress.Mode mode = TrainCommand.parseProgress(progress);
             try (Progress p = new Progress("eval", (long) val.size() * val.testViews(), mode, 15)) {
-                r = Evaluator.evaluate(model, val, c.multiLabel(), batch != null ? batch : c.batch(), c.workers(),
+                r = Evaluator.evaluate(model, val, c.multiLabel(), batch != null ? batch : c.batch(),
+                        c.loaderThreads(!chosen.device().isCpu()),
                         c.seed(), p, null);
             }
         }

@@ -278,10 +278,11 @@ public final class Trainer {
         int batch = config.batch();
         boolean dropLast = trainSet.size() >= batch;
         String metric = primaryMetric(config);
+        int loaders = config.loaderThreads(!device.device().isCpu());
 
         try (SevNet model = createModel(config);
                 SgdOptimizer opt = new SgdOptimizer(model.namedParameters(), config.momentum(), config.weightDecay());
-                ClipLoader loader = ClipLoader.builder(trainSet).batchSize(batch).workers(config.workers())
+                ClipLoader loader = ClipLoader.builder(trainSet).batchSize(batch).workers(loaders)
                         .seed(config.seed()).train(true).shuffle(true).dropLast(dropLast).build();
                 // the next batch assembled and uploaded (pinned memory, copy stream) while this one computes
                 dev.sevnet.backend.Uploader uploader = BatchPrefetcher.enabledFor(device.device())
@@ -467,7 +468,7 @@ public final class Trainer {
 
                 Metrics.Result val;
                 try (Progress vbar = new Progress("val " + epoch, (long) valSet.size() * valSet.testViews(), progressMode, 15)) {
-                    val = Evaluator.evaluate(model, valSet, config.multiLabel(), batch, config.workers(), config.seed(), vbar,
+                    val = Evaluator.evaluate(model, valSet, config.multiLabel(), batch, loaders, config.seed(), vbar,
                             null);
                 }
                 lastVal = val;
@@ -534,7 +535,7 @@ public final class Trainer {
             double wall = priorWall + (System.nanoTime() - t0) / 1e9;
             if (lastVal == null) {
                 // resumed after the last epoch: evaluate what was saved
-                lastVal = Evaluator.evaluate(model, valSet, config.multiLabel(), batch, config.workers(), config.seed(),
+                lastVal = Evaluator.evaluate(model, valSet, config.multiLabel(), batch, loaders, config.seed(),
                         null, null);
             }
             if (!stopped) {
@@ -749,11 +750,11 @@ public final class Trainer {
             DeviceChoice device) {
         LOG.info(String.format(Locale.ROOT,
                 "training %s (%.2f M params, %d classes) on %s in %s: %d train / %d val clips of %dx%dx%d, batch %d x "
-                        + "accum %d, %s, %d epochs x %d steps, run dir %s",
+                        + "accum %d, %s, %d epochs x %d steps, %d loader threads, run dir %s",
                 config.model(), model.parameterCount() / 1e6, config.numClasses(), device.device(),
                 config.precision().cliName(), trainSet.size(),
                 valSet.size(), config.frames(), config.size(), config.size(), config.batch(), config.accum(), lr,
-                config.epochs(), stepsPerEpoch, run.root()));
+                config.epochs(), stepsPerEpoch, config.loaderThreads(!device.device().isCpu()), run.root()));
     }
 
     static String summaryLine(EpochRecord r, TrainConfig c, boolean best) {
