@@ -60,13 +60,15 @@ public class CudaKernelsJmhBench {
         "bn-eval-relu", "pointwise-bn-relu-train", "pointwise-folded", "grouped-bn-relu-train", "grouped-folded",
         "grouped-bwd-data", "grouped-bwd-weight", "bn-relu-bwd", "bn-add-relu-fwd", "bn-add-relu-bwd", "grouped-cl-folded",
         "grouped-cl-bwd-data", "grouped-cl-bwd-weight", "temporal-cl-folded", "temporal-cl-bwd-data",
-        "temporal-cl-bwd-weight", "cl-reorder-clip", "cl-pool", "cl-pool-bwd", "cl-bn-relu-train", "cl-bn-relu-bwd"};
+        "temporal-cl-bwd-weight", "cl-reorder-clip", "cl-pool", "cl-pool-bwd", "cl-bn-relu-train", "cl-bn-relu-bwd",
+        "leaf-grads"};
 
     @Param({"temporal-fwd", "temporal-bwd-data", "temporal-bwd-weight", "bn-train", "bn-backward", "bn-eval-relu",
         "pointwise-bn-relu-train", "pointwise-folded", "grouped-bn-relu-train", "grouped-folded", "grouped-bwd-data",
         "grouped-bwd-weight", "bn-relu-bwd", "bn-add-relu-fwd", "bn-add-relu-bwd", "grouped-cl-folded",
         "grouped-cl-bwd-data", "grouped-cl-bwd-weight", "temporal-cl-folded", "temporal-cl-bwd-data",
-        "temporal-cl-bwd-weight", "cl-reorder-clip", "cl-pool", "cl-pool-bwd", "cl-bn-relu-train", "cl-bn-relu-bwd"})
+        "temporal-cl-bwd-weight", "cl-reorder-clip", "cl-pool", "cl-pool-bwd", "cl-bn-relu-train", "cl-bn-relu-bwd",
+        "leaf-grads"})
     public String op;
 
     /** A G8 stage: its width x its frame side. */
@@ -313,9 +315,35 @@ public class CudaKernelsJmhBench {
                 Tensor dyc = own(be.toMemoryFormat(dy, MemoryFormat.CHANNELS_LAST));
                 return () -> closeAll(be.batchNormActBackward(xc, yc, dyc, gamma, mean, invstd, true, false));
             }
+            case "leaf-grads": {
+                // a backward's end: every SEVNet-G8 parameter's gradient added into its leaf (the stage is ignored) —
+                // custom/auto one launch per 64 tensors (axpby_list), library one axpby each
+                List<Tensor> gs = new ArrayList<>();
+                List<Tensor> acc = new ArrayList<>();
+                for (Shape ps : g8ParameterShapes()) {
+                    gs.add(rand(r, ps));
+                    acc.add(rand(r, ps));
+                }
+                return () -> be.axpbyAll(1f, gs, 1f, acc);
+            }
             default:
                 throw new IllegalArgumentException("unknown op " + name + "; one of " + String.join(", ", OPS));
         }
+    }
+
+    private static List<Shape> g8Shapes;
+
+    /** The parameters of SEVNet-G8 (174 classes), in the model's order. */
+    static synchronized List<Shape> g8ParameterShapes() {
+        if (g8Shapes == null) {
+            List<Shape> shapes = new ArrayList<>();
+            try (dev.sevnet.nn.SevNet net = dev.sevnet.nn.SevNet.create(dev.sevnet.nn.SevNetConfig.parse("sevnet-g8",
+                    174), 0)) {
+                net.namedParameters().values().forEach(v -> shapes.add(v.shape()));
+            }
+            g8Shapes = List.copyOf(shapes);
+        }
+        return g8Shapes;
     }
 
     /** The downsampling block's shortcut pool: 1x3x3, stride (1,2,2), padding (0,1,1). */
@@ -422,6 +450,8 @@ public class CudaKernelsJmhBench {
             case "bn-relu-bwd" -> new double[] {4 * e, 0}; // x, y (the mask), dy -> dx
             case "bn-add-relu-fwd" -> new double[] {3 * e, 0}; // x, residual -> y
             case "bn-add-relu-bwd" -> new double[] {5 * e, 0}; // x, y, dy -> dx, dresidual
+            // every parameter's gradient read, its leaf's read and written: the whole model, whatever the stage
+            case "leaf-grads" -> new double[] {3.0 * g8ParameterShapes().stream().mapToLong(Shape::size).sum(), 0};
             default -> throw new IllegalArgumentException("unknown op " + op + "; one of " + String.join(", ", OPS));
         };
         return new Work(4 * bf[0], bf[1]);

@@ -65,6 +65,12 @@ class CudaKernelsJmhBenchTest {
         // the clip [8, 3, 16, 224, 224] read and written once; the pool's [8, 64, 16, 28, 28] output beside its input
         assertEquals(4 * 2.0 * 8 * 3 * 16 * 224 * 224, CudaKernelsJmhBench.work("cl-reorder-clip", 8, 64, 16, 56).bytes());
         assertEquals(4 * (e + e / 4), CudaKernelsJmhBench.work("cl-pool-bwd", 8, 64, 16, 56).bytes());
+        // leaf-grads: the whole model's gradients, whatever the stage — read, and each leaf read and written
+        long params = CudaKernelsJmhBench.g8ParameterShapes().stream().mapToLong(dev.sevnet.tensor.Shape::size).sum();
+        assertTrue(params > 1_000_000, "SEVNet-G8 has millions of parameters: " + params);
+        assertEquals(4 * 3.0 * params, CudaKernelsJmhBench.work("leaf-grads", 8, 64, 16, 56).bytes());
+        assertEquals(CudaKernelsJmhBench.work("leaf-grads", 8, 64, 16, 56), CudaKernelsJmhBench.work("leaf-grads", 1, 16,
+                2, 5));
         for (String op : CudaKernelsJmhBench.OPS) {
             assertTrue(CudaKernelsJmhBench.work(op, 1, 16, 2, 5).bytes() > 0, op);
         }
