@@ -44,7 +44,8 @@ import picocli.CommandLine.Option;
  * {@code bench/} runs it beside PyTorch.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = "Measure steady-state clips/s and peak memory of inference or a training step.")
+        description = "Measure steady-state clips/s and peak memory of inference or a training step, or the training "
+                + "data pipeline's clips/s (--mode load).")
 public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--model", defaultValue = "sevnet-g8", description = "Model name (default: ${DEFAULT-VALUE}).")
     String model;
