@@ -83,6 +83,122 @@ SEV_INLINE void pool_backward_plane(const float* dyp, float* dxp, const ConvPara
     }
 }
 
+// The model's shortcut pool, 1x3x3 / stride (1,2,2) / padding (0,1,1), on its own: the general loops above run one
+// tap range per (output row, kh, kw) — nine loops of Wo iterations, which at the 7x7..28x28 planes of the later stages
+// cost more to set up than to run (a G8 8x112² step's four pools: 3.6-5.1 ms a call for ~1 M elements). Here each
+// output adds its (up to) nine inputs directly, in the reference's (kh, kw) order — the same bits.
+inline bool is_shortcut_pool(const ConvParams& p) {
+  return p.kT == 1 && p.sT == 1 && p.pT == 0 && p.kH == 3 && p.kW == 3 && p.sH == 2 && p.sW == 2 && p.pH == 1 &&
+         p.pW == 1;
+}
+
+SEV_INLINE void shortcut_pool_forward_plane(const float* xp, float* yp, const ConvParams& p, float inv) {
+  const int H = p.H, W = p.W, Ho = p.Ho, Wo = p.Wo;
+  for (int t = 0; t < p.T; t++) {
+    const float* xt = xp + (int64_t)t * H * W;
+    float* yt = yp + (int64_t)t * Ho * Wo;
+    for (int ho = 0; ho < Ho; ho++) {
+      // input rows 2ho - 1 .. 2ho + 1 inside the plane, in kh order (row 2ho always is: Ho = (H - 1) / 2 + 1)
+      const float* rows[3];
+      int nr = 0;
+      for (int kh = 0; kh < 3; kh++) {
+        const int h = 2 * ho - 1 + kh;
+        if (h >= 0 && h < H) rows[nr++] = xt + (int64_t)h * W;
+      }
+      float* yrow = yt + (int64_t)ho * Wo;
+      // column 2wo - 1 is outside only at wo = 0, column 2wo + 1 only at the last wo of an odd W
+      const int last = 2 * (Wo - 1) + 1 < W ? Wo : Wo - 1;
+      int wo = 0;
+      if (wo < last) {
+        float s = 0.f;
+        for (int r = 0; r < nr; r++) {
+          s += rows[r][0];
+          s += rows[r][1];
+        }
+        yrow[0] = s * inv;
+        wo = 1;
+      }
+      for (; wo < last; wo++) {
+        const int w0 = 2 * wo - 1;
+        float s = 0.f;
+        for (int r = 0; r < nr; r++) {
+          s += rows[r][w0];
+          s += rows[r][w0 + 1];
+          s += rows[r][w0 + 2];
+        }
+        yrow[wo] = s * inv;
+      }
+      for (; wo < Wo; wo++) {  // the right edge (odd W), or a one-column row
+        const int w0 = 2 * wo - 1;
+        float s = 0.f;
+        for (int r = 0; r < nr; r++) {
+          if (w0 >= 0) s += rows[r][w0];
+          s += rows[r][w0 + 1];
+          if (w0 + 2 < W) s += rows[r][w0 + 2];
+        }
+        yrow[wo] = s * inv;
+      }
+    }
+  }
+}
+
+// Each input gathers the shares of the outputs whose window holds it — output rows h/2 .. (h+1)/2, columns w/2 ..
+// (w+1)/2 (one or two of each) — in increasing (ho, wo) order: the order in which the reference's scatter adds them,
+// so the same bits. An even column reads output column w/2 only, an odd one w/2 and w/2 + 1 (if there is one).
+SEV_INLINE void shortcut_pool_backward_plane(const float* dyp, float* dxp, const ConvParams& p, float inv) {
+  const int H = p.H, W = p.W, Ho = p.Ho, Wo = p.Wo;
+  for (int t = 0; t < p.T; t++) {
+    const float* gt = dyp + (int64_t)t * Ho * Wo;
+    float* xt = dxp + (int64_t)t * H * W;
+    for (int h = 0; h < H; h++) {
+      const int hlo = h / 2, hhi = (h + 1) / 2 < Ho ? (h + 1) / 2 : Ho - 1;
+      const float* g0 = gt + (int64_t)hlo * Wo;
+      const float* g1 = gt + (int64_t)hhi * Wo;
+      const bool two = hhi != hlo;
+      float* xrow = xt + (int64_t)h * W;
+      for (int k = 0; 2 * k < W; k++) {
+        float s = 0.f;  // w = 2k: output column k
+        s += g0[k] * inv;
+        if (two) s += g1[k] * inv;
+        xrow[2 * k] = s;
+        if (2 * k + 1 >= W) break;
+        s = 0.f;  // w = 2k + 1: output columns k and k + 1
+        if (k + 1 < Wo) {
+          s += g0[k] * inv;
+          s += g0[k + 1] * inv;
+          if (two) {
+            s += g1[k] * inv;
+            s += g1[k + 1] * inv;
+          }
+        } else {
+          s += g0[k] * inv;
+          if (two) s += g1[k] * inv;
+        }
+        xrow[2 * k + 1] = s;
+      }
+    }
+  }
+}
+
+SEV_TARGET_AVX512 void shortcut_forward_avx512(const float* x, float* y, const ConvParams& p, float inv) {
+  shortcut_pool_forward_plane(x, y, p, inv);
+}
+SEV_TARGET_AVX2 void shortcut_forward_avx2(const float* x, float* y, const ConvParams& p, float inv) {
+  shortcut_pool_forward_plane(x, y, p, inv);
+}
+void shortcut_forward_base(const float* x, float* y, const ConvParams& p, float inv) {
+  shortcut_pool_forward_plane(x, y, p, inv);
+}
+SEV_TARGET_AVX512 void shortcut_backward_avx512(const float* dy, float* dx, const ConvParams& p, float inv) {
+  shortcut_pool_backward_plane(dy, dx, p, inv);
+}
+SEV_TARGET_AVX2 void shortcut_backward_avx2(const float* dy, float* dx, const ConvParams& p, float inv) {
+  shortcut_pool_backward_plane(dy, dx, p, inv);
+}
+void shortcut_backward_base(const float* dy, float* dx, const ConvParams& p, float inv) {
+  shortcut_pool_backward_plane(dy, dx, p, inv);
+}
+
 SEV_TARGET_AVX512 void pool_forward_avx512(const float* x, float* y, const ConvParams& p, float inv) {
   pool_forward_plane(x, y, p, inv);
 }
@@ -120,7 +236,8 @@ int sev_avgpool3d_forward(const float* x, float* y, const int* pp) {
   SEV_CALL_SCOPE();
   const ConvParams p(pp);
   static const PlaneFn fns[3] = {pool_forward_base, pool_forward_avx2, pool_forward_avx512};
-  each_plane(x, p.in_spatial(), y, p.out_spatial(), p, fns);
+  static const PlaneFn shortcut[3] = {shortcut_forward_base, shortcut_forward_avx2, shortcut_forward_avx512};
+  each_plane(x, p.in_spatial(), y, p.out_spatial(), p, is_shortcut_pool(p) ? shortcut : fns);
   return SEV_OK;
 }
 
@@ -128,7 +245,8 @@ int sev_avgpool3d_backward(const float* dy, float* dx, const int* pp) {
   SEV_CALL_SCOPE();
   const ConvParams p(pp);
   static const PlaneFn fns[3] = {pool_backward_base, pool_backward_avx2, pool_backward_avx512};
-  each_plane(dy, p.out_spatial(), dx, p.in_spatial(), p, fns);
+  static const PlaneFn shortcut[3] = {shortcut_backward_base, shortcut_backward_avx2, shortcut_backward_avx512};
+  each_plane(dy, p.out_spatial(), dx, p.in_spatial(), p, is_shortcut_pool(p) ? shortcut : fns);
   return SEV_OK;
 }
 

@@ -44,6 +44,12 @@ class PoolingNativeTest {
         cases.add(new Case(new int[] {2, 2, 8, 28, 28}, k133, s122, p011));
         cases.add(new Case(new int[] {1, 4, 8, 7, 7}, k133, s122, p011));
         cases.add(new Case(new int[] {1, 2, 3, 57, 35}, k133, s122, p011));
+        // the shortcut pool's own path on every small plane: odd and even sides 1..9, one-pixel rows and columns
+        for (int h = 1; h <= 9; h++) {
+            for (int w = 1; w <= 9; w += (h % 2 == 0 ? 1 : 2)) {
+                cases.add(new Case(new int[] {1, 2, 2, h, w}, k133, s122, p011));
+            }
+        }
         // every kernel 1..3, stride 1..3 and padding 0..k/2 per axis over small ragged sizes
         Random r = new Random(7);
         for (int i = 0; i < 120; i++) {
