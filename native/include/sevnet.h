@@ -163,7 +163,8 @@ int sev_relu_backward(const float* y, const float* dy, float* dx, int64_t n);   
 int sev_add(const float* a, const float* b, float* y, int64_t n);               /* y = a + b */
 int sev_axpby(float alpha, const float* x, float beta, float* y, int64_t n);    /* y = alpha x + beta y */
 /* sev_axpby over a list of tensors (x, y, sizes: host arrays of `count` pointers and element counts; the y's must
- * not overlap one another or any x), one parallel region over chunks of them all; bit for bit sev_axpby per tensor */
+ * not overlap one another or any x), one parallel region over chunks of them all (amp.cpp, beside sev_scale_all);
+ * bit for bit sev_axpby per tensor */
 int sev_axpby_all(float alpha, const float* const* x, float beta, float* const* y, const int64_t* sizes, int count);
 int sev_scale(const float* x, float alpha, float* y, int64_t n);
 int sev_fill(float* y, float value, int64_t n);

@@ -1,5 +1,5 @@
-// Loss-scaling glue of fp16 training on the CPU: is every element of a set of float32 tensors finite, and
-// scale them all in place. The element tests are amp.cuh's (the CUDA kernels' bodies). One OpenMP region
+// Ops over a list of float32 tensors on the CPU: the loss-scaling glue of fp16 training (is every element finite,
+// scale them all in place) and axpby over a list (a backward's leaf gradients). The element tests are amp.cuh's (the CUDA kernels' bodies). One OpenMP region
 // over fixed-size chunks of all the tensors together, so many small gradients and one large one split
 // alike; each chunk runs a vector loop of the widest ISA this CPU has (sev_simd.h's dispatch).
 #include <algorithm>
@@ -90,6 +90,34 @@ int sev_all_finite(const float* const* ptrs, const int64_t* sizes, int count) {
     bad |= m >= SEV_F32_EXP_MASK ? 1 : 0;
   }
   return bad ? 0 : 1;
+}
+
+// The element loops are sev_axpby's own expressions in this library's baseline build (no per-ISA body: an AVX-512
+// build could fuse the multiply-add and round differently), so each pair gets the bits sev_axpby gives it.
+int sev_axpby_all(float alpha, const float* const* x, float beta, float* const* y, const int64_t* sizes, int count) {
+  SEV_CALL_SCOPE();
+  std::vector<int64_t> first;
+  int64_t elements = 0;
+  int rc = plan(x, sizes, count, "axpby_all", first, elements);
+  if (rc == SEV_OK) rc = plan(y, sizes, count, "axpby_all", first, elements);
+  if (rc != SEV_OK) return rc;
+  const int64_t chunks = first[count];
+#pragma omp parallel for schedule(static) if (elements > kParallelMin)
+  for (int64_t c = 0; c < chunks; c++) {
+    int t;
+    int64_t off, len;
+    locate(first, sizes, c, t, off, len);
+    const float* xs = x[t] + off;
+    float* ys = y[t] + off;
+    if (beta == 0.f) {  // y may hold garbage (NaN): not read
+#pragma omp simd
+      for (int64_t i = 0; i < len; i++) ys[i] = alpha * xs[i];
+    } else {
+#pragma omp simd
+      for (int64_t i = 0; i < len; i++) ys[i] = alpha * xs[i] + beta * ys[i];
+    }
+  }
+  return SEV_OK;
 }
 
 int sev_scale_all(float* const* ptrs, const int64_t* sizes, int count, float alpha) {

@@ -1,9 +1,6 @@
 // Memory-bound element-wise ops. Plain loops: GCC vectorizes them; OpenMP splits large arrays.
-#include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <string>
-#include <vector>
 
 #include "elementwise.cuh"
 #include "internal.h"
@@ -60,40 +57,6 @@ int sev_axpby(float alpha, const float* x, float beta, float* y, int64_t n) {
   } else {
 #pragma omp parallel for simd schedule(static) if (n > kParallelMin)
     for (int64_t i = 0; i < n; i++) y[i] = alpha * x[i] + beta * y[i];
-  }
-  return SEV_OK;
-}
-
-int sev_axpby_all(float alpha, const float* const* x, float beta, float* const* y, const int64_t* sizes, int count) {
-  SEV_CALL_SCOPE();
-  if (count < 0) return sev::fail(SEV_EINVAL, "axpby_all: negative tensor count");
-  if (count > 0 && (!x || !y || !sizes)) return sev::fail(SEV_EINVAL, "axpby_all: null table");
-  // chunks of all tensors together: first[t] = index of tensor t's first chunk, so ~160 small gradients and one large
-  // one split across threads alike, in one parallel region
-  constexpr int64_t kChunk = 1 << 16;
-  std::vector<int64_t> first((size_t)count + 1, 0);
-  int64_t elements = 0;
-  for (int t = 0; t < count; t++) {
-    if (sizes[t] < 0 || (sizes[t] > 0 && (!x[t] || !y[t])))
-      return sev::fail(SEV_EINVAL, "axpby_all: a negative size or a null tensor (" + std::to_string(t) + ")");
-    first[t + 1] = first[t] + (sizes[t] + kChunk - 1) / kChunk;
-    elements += sizes[t];
-  }
-  const int64_t chunks = first[count];
-#pragma omp parallel for schedule(static) if (elements > kParallelMin)
-  for (int64_t c = 0; c < chunks; c++) {
-    const int t = (int)(std::upper_bound(first.begin(), first.end(), c) - first.begin()) - 1;
-    const int64_t off = (c - first[t]) * kChunk, len = std::min(kChunk, sizes[t] - off);
-    const float* xs = x[t] + off;
-    float* ys = y[t] + off;
-    // the expressions of sev_axpby, compiled alike: the same bits
-    if (beta == 0.f) {
-#pragma omp simd
-      for (int64_t i = 0; i < len; i++) ys[i] = alpha * xs[i];
-    } else {
-#pragma omp simd
-      for (int64_t i = 0; i < len; i++) ys[i] = alpha * xs[i] + beta * ys[i];
-    }
   }
   return SEV_OK;
 }

@@ -253,42 +253,38 @@ public final class Var {
         if (leaves.isEmpty()) {
             return;
         }
-        // insertion-ordered groups keyed by backend identity, then beta
-        Map<Backend, List<Integer>[]> groups = new java.util.LinkedHashMap<>();
+        // groups in first-met order: one backend call per (backend, write or add)
+        Map<Group, List<Integer>> groups = new java.util.LinkedHashMap<>();
         for (int i = 0; i < leaves.size(); i++) {
             Var v = leaves.get(i);
-            @SuppressWarnings("unchecked")
-            List<Integer>[] byBeta = groups.computeIfAbsent(Backends.of(v.grad), b -> new List[] {new ArrayList<>(),
-                new ArrayList<>()});
-            byBeta[v.gradPendingZero ? 0 : 1].add(i);
+            groups.computeIfAbsent(new Group(Backends.of(v.grad), v.gradPendingZero), k -> new ArrayList<>()).add(i);
         }
-        for (Map.Entry<Backend, List<Integer>[]> e : groups.entrySet()) {
-            for (int beta = 0; beta < 2; beta++) {
-                List<Integer> idx = e.getValue()[beta];
-                if (idx.isEmpty()) {
-                    continue;
-                }
-                List<Tensor> xs = new ArrayList<>(idx.size());
-                List<Tensor> ys = new ArrayList<>(idx.size());
+        for (Map.Entry<Group, List<Integer>> e : groups.entrySet()) {
+            List<Integer> idx = e.getValue();
+            List<Tensor> xs = new ArrayList<>(idx.size());
+            List<Tensor> ys = new ArrayList<>(idx.size());
+            for (int i : idx) {
+                xs.add(grads.get(i));
+                ys.add(leaves.get(i).grad);
+            }
+            try {
+                e.getKey().backend().axpbyAll(1f, xs, e.getKey().write() ? 0f : 1f, ys);
+            } catch (IllegalArgumentException overlap) {
+                // a list the batch refuses (checked before anything is written): a gradient sharing memory with
+                // a leaf's own — a seed that is some leaf's grad() — is added leaf by leaf, as before batching
                 for (int i : idx) {
-                    xs.add(grads.get(i));
-                    ys.add(leaves.get(i).grad);
+                    leaves.get(i).accumulate(grads.get(i));
                 }
-                try {
-                    e.getKey().axpbyAll(1f, xs, beta, ys);
-                } catch (IllegalArgumentException overlap) {
-                    // a list the batch refuses (checked before anything is written): a gradient sharing memory with
-                    // a leaf's own — a seed that is some leaf's grad() — is added leaf by leaf, as before batching
-                    for (int i : idx) {
-                        leaves.get(i).accumulate(grads.get(i));
-                    }
-                    continue;
-                }
-                for (int i : idx) {
-                    leaves.get(i).gradPendingZero = false;
-                }
+                continue;
+            }
+            for (int i : idx) {
+                leaves.get(i).gradPendingZero = false;
             }
         }
+    }
+
+    /** A batch of {@link #accumulateAll}: one backend, writing (a pending zeroGrad: beta 0) or adding. */
+    private record Group(Backend backend, boolean write) {
     }
 
     private static void propagate(Node node, Tensor dy, Map<Var, Tensor> pending) {
