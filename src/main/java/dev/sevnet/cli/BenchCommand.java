@@ -12,6 +12,9 @@ import dev.sevnet.backend.ExecutionStream;
 import dev.sevnet.backend.OpProfiler;
 import dev.sevnet.backend.cuda.CudaBackend;
 import dev.sevnet.backend.cpu.CpuBackend;
+import dev.sevnet.data.ClipLoader;
+import dev.sevnet.data.ClipSource;
+import dev.sevnet.data.SyntheticMotionDataset;
 import dev.sevnet.infer.FoldedSevNet;
 import dev.sevnet.infer.GraphedInference;
 import dev.sevnet.nn.SevNet;
@@ -23,10 +26,12 @@ import dev.sevnet.tensor.MemoryStats;
 import dev.sevnet.tensor.Shape;
 import dev.sevnet.tensor.Tensor;
 import dev.sevnet.tensor.TensorScope;
+import dev.sevnet.train.Datasets;
 import dev.sevnet.train.GraphedTrainStep;
 import dev.sevnet.train.LossScaler;
 import dev.sevnet.train.Precision;
 import dev.sevnet.train.SgdOptimizer;
+import dev.sevnet.train.TrainConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -656,11 +661,11 @@ public final class BenchCommand implements Callable<Integer> {
         }
         int threads = workers == 0 ? Runtime.getRuntime().availableProcessors() : workers;
         int clips = batch * (warmup + iters);
-        dev.sevnet.data.ClipSource source;
+        ClipSource source;
         try {
-            source = trainList == null ? dev.sevnet.data.SyntheticMotionDataset.builder().size(clips).seed(1)
+            source = trainList == null ? SyntheticMotionDataset.builder().size(clips).seed(1)
                     .frames(frames).resolution(size).freshSamplesEachEpoch(true).build()
-                    : dev.sevnet.train.Datasets.train(dev.sevnet.train.TrainConfig.builder().model(model)
+                    : Datasets.train(TrainConfig.builder().model(model)
                             .numClasses(classes).frames(frames).size(size).trainList(trainList.toString())
                             .valList(trainList.toString()) // required beside a train list; only the train side is read
                             .dataRoot(dataRoot == null ? null : dataRoot.toString()).build());
@@ -674,13 +679,13 @@ public final class BenchCommand implements Callable<Integer> {
         }
         double seconds;
         int skipped = 0;
-        try (dev.sevnet.data.ClipLoader loader = dev.sevnet.data.ClipLoader.builder(source).batchSize(batch)
+        try (ClipLoader loader = ClipLoader.builder(source).batchSize(batch)
                 .workers(threads).seed(1).train(true).dropLast(true).build()) {
             // warmup + iters batches, over as many epochs as a short list needs
             long t0 = 0;
             int done = 0;
             for (int e = 0; done < warmup + iters; e++) {
-                try (dev.sevnet.data.ClipLoader.Epoch epoch = loader.epoch(e)) {
+                try (ClipLoader.Epoch epoch = loader.epoch(e)) {
                     boolean any = false;
                     while (done < warmup + iters && epoch.hasNext()) {
                         if (done == warmup) {
