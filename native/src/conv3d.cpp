@@ -387,10 +387,17 @@ constexpr int VW = 16;    // floats per logical vector (one zmm, two ymm, four x
 constexpr int WCH = 64;   // width chunk: 4 logical vectors
 constexpr int MAXC = 16;  // channels per group handled by the direct path
 
-bool is_direct2d(const ConvParams& p) {
-  return p.kT == 1 && p.sT == 1 && p.pT == 0 && p.To == p.T && p.cin_g() <= MAXC && p.cout_g() <= MAXC &&
-         p.kH * p.kW > 1 && p.kH <= 7 && p.kW <= 7 && p.sW <= 4 && p.pW < p.kW && p.pH < p.kH;
+bool direct2d_shape(const ConvParams& p) {
+  return p.kT == 1 && p.sT == 1 && p.pT == 0 && p.To == p.T && p.cin_g() <= MAXC && p.kH * p.kW > 1 && p.kH <= 7 &&
+         p.kW <= 7 && p.sW <= 4 && p.pW < p.kW && p.pH < p.kH;
 }
+bool is_direct2d(const ConvParams& p) { return direct2d_shape(p) && p.cout_g() <= MAXC; }
+
+// The forward's output channels only widen its accumulator sweep (taps_channels, CB at a time), so it takes wider
+// groups than the backward passes: the stem (3 -> 32, 1x7x7 stride 2), which as im2col + GEMM wrote and re-read
+// a 147-row column matrix (K = 147 against M = 32) and ran at 40% of the GEMM's rate.
+constexpr int MAXC_OUT_FWD = 64;
+bool is_direct2d_forward(const ConvParams& p) { return direct2d_shape(p) && p.cout_g() <= MAXC_OUT_FWD; }
 
 // acc[c][v] = sum_t w[wb + c*wcs + widx[t]] * src[t][v*VW ..]; out[c*WCH + ...] = acc
 // (V may be narrower than VW: then each logical vector is VW / VL physical ones)
@@ -462,6 +469,8 @@ SEV_INLINE void build_phase_row(const float* srow, int W, int pad, int s, int64_
     const float* src = srow + (jlo * s + ph - pad);
     if (s == 1)
       std::memcpy(r + jlo, src, sizeof(float) * (jhi - jlo));
+    else if (s == 2)  // a constant stride the compiler turns into vector loads and permutes
+      for (int64_t j = jlo; j < jhi; j++) r[j] = src[(j - jlo) * 2];
     else
       for (int64_t j = jlo; j < jhi; j++) r[j] = src[(j - jlo) * s];
     for (int64_t j = jhi; j < RL; j++) r[j] = 0.f;
@@ -469,6 +478,8 @@ SEV_INLINE void build_phase_row(const float* srow, int W, int pad, int s, int64_
 }
 
 // forward: one (n, g, t) item
+// Each input row is padded and phase-split once for the frame ([cig][H][sW][RL]), not once per output row that reads
+// it (kH / sH of them: 3.5 at the stem's 7x7 stride 2, where the per-row copies were a third of the conv's time).
 template <class V, int CB>
 SEV_INLINE void direct_fwd_item(const float* x, const float* w, const float* bias, float* y, const ConvParams& p,
                                 int relu, int n, int g, int t) {
@@ -477,9 +488,15 @@ SEV_INLINE void direct_fwd_item(const float* x, const float* w, const float* bia
   const int64_t wpad = ceil_div(p.Wo, VW) * VW;
   const int64_t RL = wpad + (kW - 1) / sW + VW;
   const int64_t HWi = (int64_t)p.H * p.W, HWo = (int64_t)p.Ho * p.Wo;
-  float* rows = scratch(2, (size_t)(cig * kH * sW * RL + MAXC * WCH));
+  const int64_t RS = (int64_t)sW * RL;  // floats of one input row's phase rows
+  const int64_t frame = (int64_t)cig * p.H * RS;
+  float* rows = scratch(2, (size_t)(frame + (int64_t)cog * WCH));
   if (!rows) return;
-  float* out = rows + cig * kH * sW * RL;
+  float* out = rows + frame;
+  for (int ci = 0; ci < cig; ci++) {
+    const float* xc = x + (((int64_t)n * p.Cin + g * cig + ci) * p.T + t) * HWi;
+    for (int h = 0; h < p.H; h++) build_phase_row(xc + (int64_t)h * p.W, p.W, p.pW, sW, RL, rows + (ci * p.H + h) * RS);
+  }
   const float* src0[MAXC * 7 * 7];
   const float* src[MAXC * 7 * 7];
   int widx[MAXC * 7 * 7];
@@ -487,20 +504,17 @@ SEV_INLINE void direct_fwd_item(const float* x, const float* w, const float* bia
   const int64_t wcs = (int64_t)cig * kH * kW;
   for (int ho = 0; ho < p.Ho; ho++) {
     int ntaps = 0;
-    for (int ci = 0; ci < cig; ci++) {
-      const float* xc = x + (((int64_t)n * p.Cin + g * cig + ci) * p.T + t) * HWi;
+    for (int ci = 0; ci < cig; ci++)
       for (int kh = 0; kh < kH; kh++) {
         const int h = ho * p.sH - p.pH + kh;
         if (h < 0 || h >= p.H) continue;
-        float* r = rows + (ci * kH + kh) * sW * RL;
-        build_phase_row(xc + (int64_t)h * p.W, p.W, p.pW, sW, RL, r);
+        const float* r = rows + (ci * p.H + h) * RS;
         for (int kw = 0; kw < kW; kw++) {
           src0[ntaps] = r + (kw % sW) * RL + kw / sW;
           widx[ntaps] = (ci * kH + kh) * kW + kw;
           ntaps++;
         }
       }
-    }
     for (int64_t w0 = 0; w0 < p.Wo; w0 += WCH) {
       const int width = (int)min64(WCH, p.Wo - w0);
       const int nvec = (int)ceil_div(width, VW);
@@ -788,7 +802,7 @@ SEV_INLINE void flat_fwd_item(const float* x, const float* w, const float* bias,
   const int64_t Q = ((int64_t)nf * Hp - (kH - 1)) * Wp, maxoff = (int64_t)(kH - 1) * Wp + kW - 1;
   const int64_t PL = flat_plane_len(Q, maxoff);
   const int64_t HWi = (int64_t)p.H * p.W, HWo = (int64_t)p.Ho * p.Wo;
-  float* planes = scratch(2, (size_t)(cig * PL + MAXC * WCH));
+  float* planes = scratch(2, (size_t)(cig * PL + (int64_t)cog * WCH));
   if (!planes) return;
   float* out = planes + cig * PL;
   const float* src0[MAXC * 7 * 7];
@@ -1260,7 +1274,7 @@ int sev_conv3d_forward(const float* x, const float* w, const float* bias, float*
     sev::pw_forward(x, w, bias, relu, y, p);
   } else if (sev::is_temporal(p)) {
     sev::tm_forward(x, w, bias, relu, y, p);
-  } else if (sev::is_direct2d(p)) {
+  } else if (sev::is_direct2d_forward(p)) {
     sev::direct_forward(x, w, bias, y, p, relu);
   } else {
     sev::gen_forward(x, w, bias, relu, y, p);

@@ -107,6 +107,13 @@ class ConvNativeTest {
                 new Conv("grouped 1x5x5 s2 p2 6x6 cout 4 per group", 2, 4, 3, 6, 6, 8, 1, 5, 5, 1, 2, 2, 0, 2, 2, 2),
                 new Conv("grouped 1x3x3 s3 p0 7x9", 1, 8, 2, 7, 9, 8, 1, 3, 3, 1, 3, 3, 0, 0, 0, 2),
                 new Conv("stem 1x7x7 s2 p3", 2, 3, 2, 15, 17, 8, 1, 7, 7, 1, 2, 2, 0, 3, 3, 1),
+                // the forward's direct path takes up to 64 output channels a group (the backward passes: 16): the
+                // model's stem (3 -> 32), a channel count off the 4-channel register block and outputs past one
+                // 64-wide chunk (Wo = 75), and a stride-1 flat plane with 24 output channels a group
+                new Conv("stem 1x7x7 s2 p3 cout 32", 1, 3, 3, 13, 22, 32, 1, 7, 7, 1, 2, 2, 0, 3, 3, 1),
+                new Conv("stem 1x7x7 s2 p3 cout 37 Wo=75", 2, 3, 1, 9, 150, 37, 1, 7, 7, 1, 2, 2, 0, 3, 3, 1),
+                new Conv("grouped 1x3x3 s1 cout 24 per group flat", 1, 8, 2, 6, 9, 48, 1, 3, 3, 1, 1, 1, 0, 1, 1, 2),
+                new Conv("grouped 1x3x3 s2 cout 64 per group", 2, 16, 2, 7, 9, 128, 1, 3, 3, 1, 2, 2, 0, 1, 1, 2),
                 new Conv("dense 3x3x3 pad 1", 2, 4, 4, 5, 6, 5, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1),
                 // im2col column chunks: So in [256, 384) with one (sample, group) makes two chunks at any thread
                 // count, and 153 output columns is not a whole number of rows of 18: a cut mid-row
