@@ -64,6 +64,12 @@ int sev_conv3d_forward(const float* x, const float* w, const float* bias, float*
  * pointwise and temporal paths; others add it in one pass after the conv) */
 int sev_conv3d_forward_residual(const float* x, const float* w, const float* bias, const float* res, float* y,
                                 const int* p, int relu);
+/* evaluation: y = act(batchnorm_eval(conv(x, w)) [+ res]) with the running statistics (gamma/beta NULL: 1/0),
+ * res (NULL: none) of y's shape, all in the conv's epilogue: bit for bit sev_conv3d_forward (no bias), then
+ * sev_batchnorm_eval_forward (with the ReLU when there is no res), then sev_add_relu (relu) or sev_add of res */
+int sev_conv3d_batchnorm_eval_forward(const float* x, const float* w, const float* gamma, const float* beta,
+                                      const float* running_mean, const float* running_var, float eps,
+                                      const float* res, float* y, const int* p, int relu);
 /* the same result by plain nested loops (slow): the reference for tests and benchmarks */
 int sev_conv3d_forward_reference(const float* x, const float* w, const float* bias, float* y, const int* p, int relu);
 /* dx = conv_transpose(dy, w) */

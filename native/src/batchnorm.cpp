@@ -186,6 +186,17 @@ int bn_backward(const BnBackwardArgs& a) {
 
 }  // namespace
 
+namespace sev {
+void bn_eval_coefficients(const float* gamma, const float* beta, const float* running_mean, const float* running_var,
+                          float eps, int64_t C, float* a, float* b) {
+  for (int64_t c = 0; c < C; c++) {
+    const float invstd = 1.f / std::sqrt(running_var[c] + eps);
+    a[c] = (gamma ? gamma[c] : 1.f) * invstd;
+    b[c] = (beta ? beta[c] : 0.f) - running_mean[c] * a[c];
+  }
+}
+}  // namespace sev
+
 extern "C" {
 
 int sev_batchnorm_train_forward(const float* x, const float* gamma, const float* beta, float* y, float* save_mean,
@@ -209,12 +220,15 @@ int sev_batchnorm_eval_forward(const float* x, const float* gamma, const float* 
                                const float* running_var, float* y, int64_t N, int64_t C, int64_t S, float eps,
                                int relu) {
   SEV_CALL_SCOPE();
+  sev::FloatBuf ab((size_t)(2 * C));
+  if (!ab.get()) return sev::fail(SEV_ENOMEM, "sev_batchnorm_eval_forward: out of memory");
+  float* const as = ab.get();
+  float* const bs = ab.get() + C;
+  sev::bn_eval_coefficients(gamma, beta, running_mean, running_var, eps, C, as, bs);
 #pragma omp parallel for schedule(static) collapse(2)
   for (int64_t n = 0; n < N; n++) {
     for (int64_t c = 0; c < C; c++) {
-      const float invstd = 1.f / std::sqrt(running_var[c] + eps);
-      const float a = (gamma ? gamma[c] : 1.f) * invstd;
-      const float b = (beta ? beta[c] : 0.f) - running_mean[c] * a;
+      const float a = as[c], b = bs[c];
       const float* xp = x + (n * C + c) * S;
       float* yp = y + (n * C + c) * S;
       if (relu) {

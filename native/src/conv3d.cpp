@@ -150,23 +150,72 @@ inline int64_t k_chunk(int64_t K, int parts) {
 }
 
 // ---------------------------------------------------------------- epilogue
-// rows x cols block of y (leading dimension ld): += bias[row], += res (same layout as y, or null), then
-// ReLU. Run on each output tile right after its GEMM, while the tile is still in cache: a residual added
-// here saves the separate add + ReLU pass its own full read and write of y. (acc + b) + r rounds as the
-// separate ops do (conv with bias, then add), so the fused result is bit-identical to them.
-void epilogue(float* y, int64_t ld, int64_t rows, int64_t cols, const float* bias, int relu,
-              const float* res = nullptr) {
-  if (!bias && !relu && !res) return;
+// What a forward does to each output value v of channel c once the conv has summed it, in the order (and so with the
+// rounding) of the separate ops it replaces: + bias[c], or the eval batch norm v * scale[c] + shift[c]
+// (sev_batchnorm_eval_forward's a and b, bn_eval_coefficients); then + res (a tensor of y's layout); then ReLU.
+// Applied to each output tile while it is still in cache: the batch norm, residual add and ReLU then cost no pass of
+// their own over y (a read and a write of it each).
+struct Epi {
+  const float* bias = nullptr;
+  const float* scale = nullptr;  // with shift: the eval batch norm
+  const float* shift = nullptr;
+  const float* res = nullptr;
+  int relu = 0;
+  bool any() const { return bias || scale || res || relu; }
+};
+
+// y[j] = act(o[j] * a + b [+ r[j]]) (y may be o). Never inlined and never built with FMA: its multiply and add round
+// separately as batchnorm.cpp's eval loop does (inlined into an AVX2/AVX-512 kernel GCC would contract them into an
+// FMA and the fused result would no longer be the separate ops' bits). Two builds: the baseline one for baseline
+// callers, a VEX one (AVX2 without FMA) for the vector kernels, which would otherwise pay the SSE/AVX transition on
+// every call (legacy SSE after dirty 512-bit registers: a 5x slower grouped conv + batch norm at 14x14, measured).
+SEV_INLINE void bn_eval_row_body(float* y, const float* o, int64_t n, float a, float b, const float* r, int relu) {
+  if (r)
+    for (int64_t j = 0; j < n; j++) {
+      const float t = (o[j] * a + b) + r[j];
+      y[j] = relu ? (t > 0.f ? t : 0.f) : t;
+    }
+  else if (relu)
+    for (int64_t j = 0; j < n; j++) {
+      const float t = o[j] * a + b;
+      y[j] = t > 0.f ? t : 0.f;
+    }
+  else
+    for (int64_t j = 0; j < n; j++) y[j] = o[j] * a + b;
+}
+__attribute__((noinline)) void bn_eval_row(float* y, const float* o, int64_t n, float a, float b, const float* r,
+                                           int relu) {
+  bn_eval_row_body(y, o, n, a, b, r, relu);
+}
+#if SEV_X86
+__attribute__((noinline, target("avx2"))) void bn_eval_row_vex(float* y, const float* o, int64_t n, float a, float b,
+                                                               const float* r, int relu) {
+  bn_eval_row_body(y, o, n, a, b, r, relu);
+}
+#else
+inline void bn_eval_row_vex(float* y, const float* o, int64_t n, float a, float b, const float* r, int relu) {
+  bn_eval_row(y, o, n, a, b, r, relu);
+}
+#endif
+
+// rows x cols block of y (leading dimension ld), rows = channels c0.., at offset `off` of the output tensor (where
+// e.res is read). (acc + b) + r rounds as the separate ops do (conv with bias, then add): bit-identical to them.
+void epilogue(float* y, int64_t ld, int64_t rows, int64_t cols, const Epi& e, int64_t c0, int64_t off) {
+  if (!e.any()) return;
   for (int64_t r = 0; r < rows; r++) {
     float* v = y + r * ld;
-    const float* rr = res ? res + r * ld : nullptr;
-    const float b = bias ? bias[r] : 0.f;
+    const float* rr = e.res ? e.res + off + r * ld : nullptr;
+    if (e.scale) {
+      bn_eval_row(v, v, cols, e.scale[c0 + r], e.shift[c0 + r], rr, e.relu);
+      continue;
+    }
+    const float b = e.bias ? e.bias[c0 + r] : 0.f;
     if (rr)
       for (int64_t j = 0; j < cols; j++) {
         const float t = (v[j] + b) + rr[j];
-        v[j] = relu ? (t > 0.f ? t : 0.f) : t;
+        v[j] = e.relu ? (t > 0.f ? t : 0.f) : t;
       }
-    else if (relu)
+    else if (e.relu)
       for (int64_t j = 0; j < cols; j++) {
         const float t = v[j] + b;
         v[j] = t > 0.f ? t : 0.f;
@@ -176,14 +225,44 @@ void epilogue(float* y, int64_t ld, int64_t rows, int64_t cols, const float* bia
   }
 }
 
+// one output row piece of the direct paths: y[0, n) = epilogue(o[0, n)) for channel co at offset off of the output
+// (VEX: the caller is an AVX2/AVX-512 kernel)
+template <bool VEX>
+SEV_INLINE void epi_store(float* y, const float* o, int64_t n, const Epi& e, int co, int64_t off) {
+  if (e.scale || e.res) {
+    if (e.scale) {
+      const float* r = e.res ? e.res + off : nullptr;
+      if (VEX)
+        bn_eval_row_vex(y, o, n, e.scale[co], e.shift[co], r, e.relu);
+      else
+        bn_eval_row(y, o, n, e.scale[co], e.shift[co], r, e.relu);
+    } else {
+      const float b = e.bias ? e.bias[co] : 0.f;
+      const float* r = e.res + off;
+      for (int64_t j = 0; j < n; j++) {
+        const float t = (o[j] + b) + r[j];
+        y[j] = e.relu ? (t > 0.f ? t : 0.f) : t;
+      }
+    }
+    return;
+  }
+  const float b = e.bias ? e.bias[co] : 0.f;
+  if (e.relu)
+    for (int64_t j = 0; j < n; j++) {
+      const float v = o[j] + b;
+      y[j] = v > 0.f ? v : 0.f;
+    }
+  else
+    for (int64_t j = 0; j < n; j++) y[j] = o[j] + b;
+}
+
 // ---------------------------------------------------------------- pointwise 1x1x1
 bool is_pointwise(const ConvParams& p) {
   return p.kT == 1 && p.kH == 1 && p.kW == 1 && p.sT == 1 && p.sH == 1 && p.sW == 1 && p.pT == 0 && p.pH == 0 &&
          p.pW == 0 && p.To == p.T && p.Ho == p.H && p.Wo == p.W;
 }
 
-void pw_forward(const float* x, const float* w, const float* bias, int relu, float* y, const ConvParams& p,
-                const float* res = nullptr) {
+void pw_forward(const float* x, const float* w, const Epi& e, float* y, const ConvParams& p) {
   const int cig = p.cin_g(), cog = p.cout_g();
   const int64_t S = p.in_spatial(), items = (int64_t)p.N * p.groups;
   const int nt = conv_threads(2.0 * items * cog * cig * S);
@@ -199,7 +278,7 @@ void pw_forward(const float* x, const float* w, const float* bias, int relu, flo
     float* yr = y + yo;
     sgemm_serial(false, false, i1 - i0, j1 - j0, cig, 1.f, w + ((int64_t)g * cog + i0) * cig, cig,
                  x + ((int64_t)n * p.Cin + g * cig) * S + j0, S, 0.f, yr, S);
-    epilogue(yr, S, i1 - i0, j1 - j0, bias ? bias + g * cog + i0 : nullptr, relu, res ? res + yo : nullptr);
+    epilogue(yr, S, i1 - i0, j1 - j0, e, g * cog + i0, yo);
   }
 }
 void pw_backward_data(const float* dy, const float* w, float* dx, const ConvParams& p) {
@@ -267,8 +346,7 @@ bool is_temporal(const ConvParams& p) {
 // flattened (frame, h, w)) with K = cig * kT: A = w as stored ([co][ci*kT + kt]), B = the kT time-shifted
 // views of x, packed straight from x with zeros where a tap leaves the clip — one pass over y and one
 // packing of x per column block instead of kT of each.
-void tm_forward(const float* x, const float* w, const float* bias, int relu, float* y, const ConvParams& p,
-                const float* res = nullptr) {
+void tm_forward(const float* x, const float* w, const Epi& e, float* y, const ConvParams& p) {
   const int cig = p.cin_g(), cog = p.cout_g();
   const int64_t K = (int64_t)cig * p.kT;
   const int64_t HW = (int64_t)p.H * p.W, Si = p.in_spatial(), So = p.out_spatial();
@@ -289,8 +367,7 @@ void tm_forward(const float* x, const float* w, const float* bias, int relu, flo
     const int64_t sb[5] = {p.kT, HW, (int64_t)p.pT * HW, -j0, Si - j0};
     sgemm_serial_shifted(false, false, i1 - i0, j1 - j0, K, w + (int64_t)(g * cog + i0) * K, K, nullptr, xg + j0, Si,
                          sb, 0.f, yg + j0, So);
-    epilogue(yg + j0, So, i1 - i0, j1 - j0, bias ? bias + g * cog + i0 : nullptr, relu,
-             res ? res + yo + j0 : nullptr);
+    epilogue(yg + j0, So, i1 - i0, j1 - j0, e, g * cog + i0, yo + j0);
   }
 }
 
@@ -481,8 +558,8 @@ SEV_INLINE void build_phase_row(const float* srow, int W, int pad, int s, int64_
 // Each input row is padded and phase-split once for the frame ([cig][H][sW][RL]), not once per output row that reads
 // it (kH / sH of them: 3.5 at the stem's 7x7 stride 2, where the per-row copies were a third of the conv's time).
 template <class V, int CB>
-SEV_INLINE void direct_fwd_item(const float* x, const float* w, const float* bias, float* y, const ConvParams& p,
-                                int relu, int n, int g, int t) {
+SEV_INLINE void direct_fwd_item(const float* x, const float* w, const Epi& e, float* y, const ConvParams& p, int n,
+                                int g, int t) {
   const int cig = p.cin_g(), cog = p.cout_g();
   const int kH = p.kH, kW = p.kW, sW = p.sW;
   const int64_t wpad = ceil_div(p.Wo, VW) * VW;
@@ -522,16 +599,8 @@ SEV_INLINE void direct_fwd_item(const float* x, const float* w, const float* bia
       taps_channels<V, CB>(ntaps, src, widx, wg, wcs, cog, nvec, out);
       for (int c = 0; c < cog; c++) {
         const int co = g * cog + c;
-        float* yr = y + (((int64_t)n * p.Cout + co) * p.To + t) * HWo + (int64_t)ho * p.Wo + w0;
-        const float* o = out + c * WCH;
-        const float b = bias ? bias[co] : 0.f;
-        if (relu)
-          for (int j = 0; j < width; j++) {
-            const float v = o[j] + b;
-            yr[j] = v > 0.f ? v : 0.f;
-          }
-        else
-          for (int j = 0; j < width; j++) yr[j] = o[j] + b;
+        const int64_t off = (((int64_t)n * p.Cout + co) * p.To + t) * HWo + (int64_t)ho * p.Wo + w0;
+        epi_store<(sizeof(V) > 16)>(y + off, out + c * WCH, width, e, co, off);
       }
     }
   }
@@ -794,8 +863,8 @@ SEV_INLINE void flat_taps(int ntaps, const float* const* src0, const int* widx, 
 
 // frames [t, t + nf) of (n, g), stacked (flat_frames)
 template <class V, int CB>
-SEV_INLINE void flat_fwd_item(const float* x, const float* w, const float* bias, float* y, const ConvParams& p,
-                              int relu, int n, int g, int t, int nf) {
+SEV_INLINE void flat_fwd_item(const float* x, const float* w, const Epi& e, float* y, const ConvParams& p, int n,
+                              int g, int t, int nf) {
   const int cig = p.cin_g(), cog = p.cout_g(), kH = p.kH, kW = p.kW;
   const int Hp = p.H + 2 * p.pH, Wp = p.W + 2 * p.pW;
   const int64_t FP = (int64_t)Hp * Wp;
@@ -827,15 +896,8 @@ SEV_INLINE void flat_fwd_item(const float* x, const float* w, const float* bias,
                      const int f = row / Hp, ho = row - f * Hp;
                      if (ho >= p.Ho) return;  // between two stacked frames
                      const int co = g * cog + c;
-                     float* yr = y + (((int64_t)n * p.Cout + co) * p.To + t + f) * HWo + (int64_t)ho * p.Wo + wo;
-                     const float b = bias ? bias[co] : 0.f;
-                     if (relu)
-                       for (int j = 0; j < len; j++) {
-                         const float v = o[j] + b;
-                         yr[j] = v > 0.f ? v : 0.f;
-                       }
-                     else
-                       for (int j = 0; j < len; j++) yr[j] = o[j] + b;
+                     const int64_t off = (((int64_t)n * p.Cout + co) * p.To + t + f) * HWo + (int64_t)ho * p.Wo + wo;
+                     epi_store<(sizeof(V) > 16)>(y + off, o, len, e, co, off);
                    });
 }
 
@@ -965,26 +1027,26 @@ SEV_INLINE void flat_bwd_weight_item(const float* x, const float* dy, float* dw,
 }
 
 // nf: frames [t, t + nf) on the flat path (flat_frames), 1 on the row path
-SEV_TARGET_AVX512 void direct_fwd_avx512(const float* x, const float* w, const float* b, float* y,
-                                         const ConvParams& p, int relu, int n, int g, int t, int nf) {
+SEV_TARGET_AVX512 void direct_fwd_avx512(const float* x, const float* w, const Epi& e, float* y, const ConvParams& p,
+                                         int n, int g, int t, int nf) {
   if (use_flat(p, p.Wo))
-    flat_fwd_item<v16f, 4>(x, w, b, y, p, relu, n, g, t, nf);
+    flat_fwd_item<v16f, 4>(x, w, e, y, p, n, g, t, nf);
   else
-    direct_fwd_item<v16f, 4>(x, w, b, y, p, relu, n, g, t);
+    direct_fwd_item<v16f, 4>(x, w, e, y, p, n, g, t);
 }
-SEV_TARGET_AVX2 void direct_fwd_avx2(const float* x, const float* w, const float* b, float* y, const ConvParams& p,
-                                     int relu, int n, int g, int t, int nf) {
+SEV_TARGET_AVX2 void direct_fwd_avx2(const float* x, const float* w, const Epi& e, float* y, const ConvParams& p, int n,
+                                     int g, int t, int nf) {
   if (use_flat(p, p.Wo))
-    flat_fwd_item<v8f, 1>(x, w, b, y, p, relu, n, g, t, nf);
+    flat_fwd_item<v8f, 1>(x, w, e, y, p, n, g, t, nf);
   else
-    direct_fwd_item<v8f, 1>(x, w, b, y, p, relu, n, g, t);
+    direct_fwd_item<v8f, 1>(x, w, e, y, p, n, g, t);
 }
-void direct_fwd_base(const float* x, const float* w, const float* b, float* y, const ConvParams& p, int relu, int n,
-                     int g, int t, int nf) {
+void direct_fwd_base(const float* x, const float* w, const Epi& e, float* y, const ConvParams& p, int n, int g, int t,
+                     int nf) {
   if (use_flat(p, p.Wo))
-    flat_fwd_item<v4f, 1>(x, w, b, y, p, relu, n, g, t, nf);
+    flat_fwd_item<v4f, 1>(x, w, e, y, p, n, g, t, nf);
   else
-    direct_fwd_item<v4f, 1>(x, w, b, y, p, relu, n, g, t);
+    direct_fwd_item<v4f, 1>(x, w, e, y, p, n, g, t);
 }
 SEV_TARGET_AVX512 void direct_bwd_data_avx512(const float* dy, const float* w, float* dx, const ConvParams& p, int n,
                                               int g, int t, int nf) {
@@ -1028,7 +1090,7 @@ void direct_bwd_weight_base(const float* x, const float* dy, float* dw, const Co
     direct_bwd_weight_item<v4f, 2>(x, dy, dw, p, g, c0, c1);
 }
 
-void direct_forward(const float* x, const float* w, const float* bias, float* y, const ConvParams& p, int relu) {
+void direct_forward(const float* x, const float* w, const Epi& e, float* y, const ConvParams& p) {
   const int isa = cpu_isa();
   // frames per item: stacked on the flat path (To == T there: stride 1, kT 1)
   const int nf = use_flat(p, p.Wo) ? flat_frames((int64_t)(p.H + 2 * p.pH) * (p.W + 2 * p.pW), p.To) : 1;
@@ -1039,11 +1101,11 @@ void direct_forward(const float* x, const float* w, const float* bias, float* y,
     const int b = (int)(it % blocks), g = (int)((it / blocks) % p.groups), n = (int)(it / (blocks * p.groups));
     const int t = b * nf, nb = (int)min64(nf, p.To - t);
     if (isa == 2)
-      direct_fwd_avx512(x, w, bias, y, p, relu, n, g, t, nb);
+      direct_fwd_avx512(x, w, e, y, p, n, g, t, nb);
     else if (isa == 1)
-      direct_fwd_avx2(x, w, bias, y, p, relu, n, g, t, nb);
+      direct_fwd_avx2(x, w, e, y, p, n, g, t, nb);
     else
-      direct_fwd_base(x, w, bias, y, p, relu, n, g, t, nb);
+      direct_fwd_base(x, w, e, y, p, n, g, t, nb);
   }
 }
 void direct_backward_data(const float* dy, const float* w, float* dx, const ConvParams& p) {
@@ -1171,7 +1233,7 @@ int64_t col_chunk(const ConvParams& p, int64_t rows, int nt, int64_t units_outsi
   return ceil_div(So, nch);
 }
 
-void gen_forward(const float* x, const float* w, const float* bias, int relu, float* y, const ConvParams& p) {
+void gen_forward(const float* x, const float* w, const Epi& e, float* y, const ConvParams& p) {
   const int cig = p.cin_g(), cog = p.cout_g();
   const int64_t rows = (int64_t)cig * p.ksize(), So = p.out_spatial(), Si = p.in_spatial();
   const int nt = conv_threads(2.0 * p.N * p.groups * cog * rows * So);
@@ -1189,7 +1251,7 @@ void gen_forward(const float* x, const float* w, const float* bias, int relu, fl
     if (!col) continue;
     im2col(xg, p, s0, len, 0, (int)rows, col, false);
     sgemm_serial(false, false, cog, len, rows, 1.f, w + (int64_t)g * cog * rows, rows, col, len, 0.f, yg, So);
-    epilogue(yg, So, cog, len, bias ? bias + g * cog : nullptr, relu);
+    epilogue(yg, So, cog, len, e, g * cog, ((int64_t)n * p.Cout + g * cog) * So + s0);
   }
 }
 
@@ -1261,6 +1323,19 @@ void gen_backward_weight(const float* x, const float* dy, float* dw, const ConvP
   }
 }
 
+// every forward's path choice, its epilogue applied on each output tile
+void conv_forward(const float* x, const float* w, const Epi& e, float* y, const ConvParams& p) {
+  if (p.out_spatial() == 0 || p.N == 0 || p.Cout == 0) return;
+  if (is_pointwise(p))
+    pw_forward(x, w, e, y, p);
+  else if (is_temporal(p))
+    tm_forward(x, w, e, y, p);
+  else if (is_direct2d_forward(p))
+    direct_forward(x, w, e, y, p);
+  else
+    gen_forward(x, w, e, y, p);
+}
+
 }  // namespace
 }  // namespace sev
 
@@ -1268,38 +1343,38 @@ extern "C" {
 
 int sev_conv3d_forward(const float* x, const float* w, const float* bias, float* y, const int* pp, int relu) {
   SEV_CALL_SCOPE();
-  const sev::ConvParams p(pp);
-  if (p.out_spatial() == 0 || p.N == 0 || p.Cout == 0) return SEV_OK;
-  if (sev::is_pointwise(p)) {
-    sev::pw_forward(x, w, bias, relu, y, p);
-  } else if (sev::is_temporal(p)) {
-    sev::tm_forward(x, w, bias, relu, y, p);
-  } else if (sev::is_direct2d_forward(p)) {
-    sev::direct_forward(x, w, bias, y, p, relu);
-  } else {
-    sev::gen_forward(x, w, bias, relu, y, p);
-  }
+  sev::Epi e;
+  e.bias = bias;
+  e.relu = relu;
+  sev::conv_forward(x, w, e, y, sev::ConvParams(pp));
   return SEV_OK;
 }
 
 int sev_conv3d_forward_residual(const float* x, const float* w, const float* bias, const float* res, float* y,
                                 const int* pp, int relu) {
   SEV_CALL_SCOPE();
+  sev::Epi e;
+  e.bias = bias;
+  e.res = res;
+  e.relu = relu;
+  sev::conv_forward(x, w, e, y, sev::ConvParams(pp));
+  return SEV_OK;
+}
+
+int sev_conv3d_batchnorm_eval_forward(const float* x, const float* w, const float* gamma, const float* beta,
+                                      const float* running_mean, const float* running_var, float eps,
+                                      const float* res, float* y, const int* pp, int relu) {
+  SEV_CALL_SCOPE();
   const sev::ConvParams p(pp);
-  if (p.out_spatial() == 0 || p.N == 0 || p.Cout == 0) return SEV_OK;
-  if (sev::is_pointwise(p)) {
-    sev::pw_forward(x, w, bias, relu, y, p, res);
-  } else if (sev::is_temporal(p)) {
-    sev::tm_forward(x, w, bias, relu, y, p, res);
-  } else {
-    // the direct and im2col paths have no residual epilogue: conv, then one add (+ ReLU) pass
-    sev_conv3d_forward(x, w, bias, y, pp, 0);
-    const int64_t n = (int64_t)p.N * p.Cout * p.out_spatial();
-    if (relu)
-      sev_add_relu(y, res, y, n);
-    else
-      sev_add(y, res, y, n);
-  }
+  sev::FloatBuf ab((size_t)(2 * (int64_t)p.Cout));
+  if (!ab.get()) return sev::fail(SEV_ENOMEM, "sev_conv3d_batchnorm_eval_forward: out of memory");
+  sev::bn_eval_coefficients(gamma, beta, running_mean, running_var, eps, p.Cout, ab.get(), ab.get() + p.Cout);
+  sev::Epi e;
+  e.scale = ab.get();
+  e.shift = ab.get() + p.Cout;
+  e.res = res;
+  e.relu = relu;
+  sev::conv_forward(x, w, e, y, p);
   return SEV_OK;
 }
 

@@ -39,6 +39,11 @@ class CallScope {
   unsigned saved_;
 };
 
+// The eval batch norm as y = x * a[c] + b[c] (running statistics; gamma/beta NULL: 1/0): the coefficients of
+// sev_batchnorm_eval_forward and of the conv's fused eval epilogue (conv3d.cpp), computed once so both round alike.
+void bn_eval_coefficients(const float* gamma, const float* beta, const float* running_mean, const float* running_var,
+                          float eps, int64_t C, float* a, float* b);
+
 // The conv/pool parameter block of sevnet.h, unpacked.
 struct ConvParams {
   int N, Cin, T, H, W, Cout, kT, kH, kW, sT, sH, sW, pT, pH, pW, groups, To, Ho, Wo;

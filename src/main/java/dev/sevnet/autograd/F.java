@@ -284,6 +284,31 @@ public final class F {
     }
 
     /**
+     * {@code relu(batchNorm(conv3d(x, w)) + residual)}: a standard block's last conv and tail. Evaluation without a
+     * graph is one backend op ({@link Backend#convBatchNormAddReluEval}: on the CPU the batch norm, the add and the
+     * ReLU in the conv's epilogue); otherwise the conv, then {@link #batchNormAddRelu}, the conv's output released.
+     */
+    public static Var convBatchNormAddRelu(Var input, Var weight, ConvSpec spec, Var gamma, Var beta,
+            Tensor runningMean, Tensor runningVar, Var residual, boolean training, double momentum, double eps) {
+        if (residual == null) {
+            throw new IllegalArgumentException("convBatchNormAddRelu needs a residual");
+        }
+        if (!training && !recording(input, weight, gamma, beta, residual)) {
+            Var x = autocast(input);
+            Var w = autocast(weight);
+            evalIsFp32(x, "conv + batch norm");
+            return Var.of(backend(x).convBatchNormAddReluEval(x.value(), w.value(), spec, gamma.value(), beta.value(),
+                    runningMean, runningVar, eps, residual.value()));
+        }
+        Var c = conv3d(input, weight, spec);
+        Var out = batchNormAddRelu(c, gamma, beta, runningMean, runningVar, residual, training, momentum, eps);
+        if (!GradMode.isEnabled() || !c.isSavedForBackward()) {
+            c.value().close();
+        }
+        return out;
+    }
+
+    /**
      * {@code relu(batchNorm(x) + residual)}: a standard block's tail as one op (fused on the CUDA backend in
      * kernel mode CUSTOM; elsewhere the separate ops, with the same results).
      */

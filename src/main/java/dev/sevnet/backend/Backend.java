@@ -123,6 +123,19 @@ public interface Backend {
         }
     }
 
+    /**
+     * Evaluation form of {@code relu(batchNorm(conv3d(x, w)) + residual)} with the running statistics: a standard
+     * block's last conv and its tail. This default is the separate ops; the CPU backend fuses them into the conv's
+     * epilogue with the same bits.
+     */
+    default Tensor convBatchNormAddReluEval(Tensor x, Tensor w, ConvSpec spec, Tensor gamma, Tensor beta,
+            Tensor runningMean, Tensor runningVar, double eps, Tensor residual) {
+        try (Tensor z = conv3d(x, w, spec);
+                Tensor normalized = batchNormEval(z, gamma, beta, runningMean, runningVar, eps, false)) {
+            return addRelu(normalized, residual);
+        }
+    }
+
     // ---- element-wise ----
 
     Tensor relu(Tensor x);

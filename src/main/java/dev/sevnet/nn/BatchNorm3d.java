@@ -60,6 +60,22 @@ public final class BatchNorm3d extends Module {
                 isTraining(), MOMENTUM, EPS);
     }
 
+    /**
+     * {@code relu(forward(conv(x)) + residual)}: a standard block's last conv and tail ({@link F#convBatchNormAddRelu},
+     * one op in evaluation).
+     */
+    public Var forwardConvAddRelu(Conv3d conv, Var x, Var residual) {
+        if (conv.bias() != null) {
+            Var c = conv.forward(x);
+            Var out = forwardAddRelu(c, residual);
+            release(c);
+            return out;
+        }
+        countBatch();
+        return F.convBatchNormAddRelu(x, conv.weight().var(), conv.spec(), weight.var(), bias.var(), runningMean,
+                runningVar, residual, isTraining(), MOMENTUM, EPS);
+    }
+
     /** {@code relu(forward(x) + residual)}, one op ({@link F#batchNormAddRelu}): a standard block's tail. */
     public Var forwardAddRelu(Var x, Var residual) {
         countBatch();

@@ -80,13 +80,13 @@ public final class SevBlock extends Module {
         Var h = bn1.forwardConvRelu(conv1, x);
         Var h2 = bn2.forwardConvRelu(conv2, h);
         release(h);
-        Var c = conv3.forward(h2);
-        release(h2);
         if (se == null && !downsample) {
-            Var out = bn3.forwardAddRelu(c, x);
-            release(c);
+            Var out = bn3.forwardConvAddRelu(conv3, h2, x);
+            release(h2);
             return out;
         }
+        Var c = conv3.forward(h2);
+        release(h2);
         h = bn3.forward(c);
         release(c);
         if (se != null) {

@@ -261,6 +261,59 @@ public final class CpuBackend implements Backend {
         return y;
     }
 
+    /**
+     * The eval batch norm (and the ReLU) applied in the conv's epilogue, on each output tile while it is in cache: the
+     * separate batch norm's read and write of the whole output saved (~10% of an unfolded SEVNet-G8 inference at
+     * 16x224²), bit for bit the separate ops. 16-bit or channels-last tensors take the separate ops.
+     */
+    @Override
+    public Tensor convBatchNormEval(Tensor x, Tensor w, ConvSpec spec, Tensor gamma, Tensor beta, Tensor runningMean,
+            Tensor runningVar, double eps, boolean relu) {
+        if (cl(x, w) || half(x) || half(w)) {
+            return Backend.super.convBatchNormEval(x, w, spec, gamma, beta, runningMean, runningVar, eps, relu);
+        }
+        return convBatchNormEvalFused(x, w, spec, gamma, beta, runningMean, runningVar, eps, null, relu);
+    }
+
+    /** The batch norm, the residual add and the ReLU in the conv's epilogue, as {@link #convBatchNormEval}. */
+    @Override
+    public Tensor convBatchNormAddReluEval(Tensor x, Tensor w, ConvSpec spec, Tensor gamma, Tensor beta,
+            Tensor runningMean, Tensor runningVar, double eps, Tensor residual) {
+        if (cl(x, w, residual) || half(x) || half(w) || half(residual)) {
+            return Backend.super.convBatchNormAddReluEval(x, w, spec, gamma, beta, runningMean, runningVar, eps,
+                    residual);
+        }
+        if (residual == null) {
+            throw new IllegalArgumentException("convBatchNormAddReluEval needs a residual");
+        }
+        return convBatchNormEvalFused(x, w, spec, gamma, beta, runningMean, runningVar, eps, residual, true);
+    }
+
+    /** act(batchNormEval(conv3d(x, w)) [+ residual]), fp32 NCDHW: every argument checked before the native call. */
+    private Tensor convBatchNormEvalFused(Tensor x, Tensor w, ConvSpec spec, Tensor gamma, Tensor beta,
+            Tensor runningMean, Tensor runningVar, double eps, Tensor residual, boolean relu) {
+        f32(x, "x");
+        f32(w, "weight");
+        C.conv(x.shape(), w.shape(), spec);
+        long cout = w.dim(0);
+        Shape out = spec.outputShape(x.shape(), cout);
+        C.batchNormEval(new long[] {out.get(0), cout, out.sizeFrom(2)}, gamma, beta, runningMean, runningVar);
+        if (residual != null) {
+            f32(residual, "residual");
+            Checks.shape(residual, "residual", out);
+        }
+        int[] p = spec.nativeParams(x.shape(), cout);
+        Tensor y = Tensor.empty(out);
+        int rc = NativeCore.sev_conv3d_batchnorm_eval_forward(x.address(), w.address(), addr(gamma), addr(beta),
+                runningMean.address(), runningVar.address(), (float) eps, addr(residual), y.address(), p,
+                relu ? 1 : 0);
+        if (rc != 0) {
+            y.close();
+            ok(rc, "conv3d + batch norm (eval)");
+        }
+        return y;
+    }
+
     @Override
     public Tensor conv3dBackwardData(Tensor dy, Tensor w, ConvSpec spec, Shape xShape) {
         if (cl(dy, w)) {

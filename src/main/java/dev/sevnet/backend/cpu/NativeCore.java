@@ -59,6 +59,11 @@ public final class NativeCore {
             @Cast("const float*") long bias, @Cast("const float*") long res, @Cast("float*") long y,
             @Cast("const int*") int[] p, int relu);
 
+    public static native int sev_conv3d_batchnorm_eval_forward(@Cast("const float*") long x,
+            @Cast("const float*") long w, @Cast("const float*") long gamma, @Cast("const float*") long beta,
+            @Cast("const float*") long runningMean, @Cast("const float*") long runningVar, float eps,
+            @Cast("const float*") long res, @Cast("float*") long y, @Cast("const int*") int[] p, int relu);
+
     public static native int sev_conv3d_forward_reference(@Cast("const float*") long x, @Cast("const float*") long w,
             @Cast("const float*") long bias, @Cast("float*") long y, @Cast("const int*") int[] p, int relu);
 

@@ -17,8 +17,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * {@code conv3dResidual} (the shortcut added in the conv's epilogue) equals conv3d followed by
- * add / addRelu bit for bit, on every conv path: pointwise and temporal (fused epilogue), direct
- * grouped and general (separate pass).
+ * add / addRelu bit for bit, on every conv path: pointwise and temporal (GEMM tiles), direct grouped (flat planes
+ * and stride-2 rows), the stem's wide direct forward and the general im2col path.
  */
 class ConvResidualTest {
     static final CpuBackend CPU = CpuBackend.get();
@@ -32,6 +32,10 @@ class ConvResidualTest {
                         ConvSpec.builder().kernel(3, 1, 1).padding(1, 0, 0).build()),
                 Arguments.of("grouped 1x3x3", Shape.of(2, 16, 3, 9, 11), 16,
                         ConvSpec.builder().kernel(1, 3, 3).padding(0, 1, 1).groups(4).build()),
+                Arguments.of("grouped 1x3x3 stride 2 rows", Shape.of(2, 16, 2, 11, 70), 16,
+                        ConvSpec.builder().kernel(1, 3, 3).stride(1, 2, 2).padding(0, 1, 1).groups(4).build()),
+                Arguments.of("stem 1x7x7 stride 2, 32 outputs", Shape.of(1, 3, 2, 13, 40), 32,
+                        ConvSpec.builder().kernel(1, 7, 7).stride(1, 2, 2).padding(0, 3, 3).build()),
                 Arguments.of("general 3x3x3", Shape.of(1, 5, 4, 6, 6), 7,
                         ConvSpec.builder().kernel(3, 3, 3).padding(1, 1, 1).build()));
     }
