@@ -85,6 +85,17 @@ public final class SevBlock extends Module {
             release(h2);
             return out;
         }
+        if (downsample && se == null && !isTraining()) {
+            // relu(concat(h, s)) is concat(relu(h), relu(s)) element for element: in evaluation each branch's ReLU
+            // (and BN) goes with its conv (on the CPU into the conv's epilogue), and no pass of its own follows
+            Var hr = bn3.forwardConvRelu(conv3, h2);
+            release(h2);
+            Var sr = shortcut.forwardRelu(x);
+            Var out = F.concatChannels(hr, sr);
+            release(hr);
+            release(sr);
+            return out;
+        }
         Var c = conv3.forward(h2);
         release(h2);
         h = bn3.forward(c);

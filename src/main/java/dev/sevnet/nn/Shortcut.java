@@ -25,6 +25,17 @@ public final class Shortcut extends Module {
         return bn.forward(conv.forward(pool.forward(x)));
     }
 
+    /**
+     * {@code relu(forward(x))}: the pool, then conv -> BN -> ReLU as one op ({@link BatchNorm3d#forwardConvRelu}; in
+     * evaluation on the CPU, BN and ReLU in the conv's epilogue).
+     */
+    public Var forwardRelu(Var x) {
+        Var p = pool.forward(x);
+        Var out = bn.forwardConvRelu(conv, p);
+        release(p);
+        return out;
+    }
+
     @Override
     public Shape outputShape(Shape input, MacCounter macs) {
         return conv.outputShape(pool.outputShape(input, macs), macs);

@@ -25,14 +25,11 @@ public final class Stem extends Module {
 
     @Override
     public Var forward(Var x) {
-        Var c = convS.forward(x);
-        Var h = bnS.forwardRelu(c);
-        release(c);
-        c = convT.forward(h);
+        // conv -> BN -> ReLU as one op each (in evaluation on the CPU, BN and ReLU in the conv's epilogue)
+        Var h = bnS.forwardConvRelu(convS, x);
+        Var out = bnT.forwardConvRelu(convT, h);
         release(h);
-        h = bnT.forwardRelu(c);
-        release(c);
-        return h;
+        return out;
     }
 
     @Override

@@ -160,6 +160,32 @@ class SevNetTest {
         }
     }
 
+    /**
+     * Evaluation without a graph fuses each conv's batch norm, residual add and ReLU into one backend op (on the CPU
+     * into the conv's epilogue) and moves the downsample blocks' ReLU before their concat; evaluation that records a
+     * graph runs the separate ops. Both give the same logits bit for bit.
+     */
+    @Test
+    void fusedEvaluationIsTheSeparateOpsBitForBit() {
+        try (SevNet net = SevNet.create(TINY, 21); TensorScope scope = TensorScope.open()) {
+            net.forward(Var.of(clip(6)));  // running statistics away from 0 and 1
+            net.forward(Var.of(clip(7)));
+            net.eval();
+            Tensor x = clip(8);
+            float[] fused;
+            try (GradMode.Guard g = GradMode.noGrad()) {
+                fused = net.forward(Var.of(x)).value().toFloatArray();
+            }
+            float[] separate;
+            try (GradMode.Guard g = GradMode.enableGrad()) {
+                Var logits = net.forward(Var.of(x));
+                assertTrue(logits.requiresGrad(), "the graph was recorded: the separate ops ran");
+                separate = logits.value().toFloatArray();
+            }
+            assertArrayEquals(separate, fused);
+        }
+    }
+
     @Test
     void loadStateDictNamesTheBadTensor() {
         try (SevNet net = SevNet.create(TINY, 1); SevNet other = SevNet.create(TINY, 2);
