@@ -825,8 +825,28 @@ constexpr int64_t FLAT_STACK_FLOATS = 512;
 inline int flat_frames(int64_t frame, int T) { return (int)max64(1, min64(T, FLAT_STACK_FLOATS / frame)); }
 
 // zero-padded copy of one [rows][cols] plane at (top, left) inside a [Hp][Wp] frame, then `tail` zeros
+// The rows here are 1 to 64 floats. On small planes a memcpy call per row (and the border loops GCC turns into memset
+// calls) cost more than the copy itself — at 7x7 a fifth of the grouped conv's time went to libc's dispatch — so a
+// plane of up to SMALL_PLANE floats is zeroed by one memset and its rows copied 4 floats at a time, inline; larger
+// planes keep the per-row copy (whole-plane zeroing would write them twice).
+constexpr int64_t SMALL_PLANE = 1024;
 SEV_INLINE void pad_plane(const float* src, int rows, int cols, int top, int left, int Hp, int Wp, int64_t tail,
                           float* dst) {
+  if ((int64_t)Hp * Wp <= SMALL_PLANE) {
+    std::memset(dst, 0, sizeof(float) * ((int64_t)Hp * Wp + tail));
+    for (int r = 0; r < rows; r++) {
+      float* d = dst + (int64_t)(top + r) * Wp + left;
+      const float* s = src + (int64_t)r * cols;
+      int j = 0;
+      for (; j + 4 <= cols; j += 4) {
+        v4f v;
+        vload<v4f>(v, s + j);
+        vstore<v4f>(d + j, v);
+      }
+      for (; j < cols; j++) d[j] = s[j];
+    }
+    return;
+  }
   std::memset(dst, 0, sizeof(float) * ((int64_t)top * Wp));
   for (int r = 0; r < rows; r++) {
     float* d = dst + (int64_t)(top + r) * Wp;
@@ -842,22 +862,36 @@ SEV_INLINE void pad_plane(const float* src, int rows, int cols, int top, int lef
 inline int64_t flat_plane_len(int64_t Q, int64_t maxoff) { return ceil_div(Q, WCH) * WCH + maxoff + VW; }
 
 // The taps over flat outputs [0, Q) in chunks of WCH (out: [nch][WCH]), each chunk's kept pieces of rows handed
-// on: output q = row*pitch + col is kept where col < keep, emit(ch, row, col, values, len) writes it.
+// on: output q = row*pitch + col, row = f*frame_rows + r (stacked frames), is kept where col < keep and r < rows_kept;
+// emit(ch, f, r, col, values, len) writes it. The pieces are found once per chunk, without a division per piece: at
+// 7x7 a chunk holds ~7 rows, and three 64-bit divisions per (channel, row) cost more than the chunk's FMAs.
 template <class V, int CB, class Emit>
 SEV_INLINE void flat_taps(int ntaps, const float* const* src0, const int* widx, const float* wg, int64_t wcs, int nch,
-                          int64_t Q, int pitch, int keep, float* out, Emit emit) {
+                          int64_t Q, int pitch, int keep, int frame_rows, int rows_kept, float* out, Emit emit) {
+  struct Piece {
+    int f, r, col, off, len;
+  };
   const float* src[MAXC * 7 * 7];
+  Piece pcs[WCH + 1];
   for (int64_t q0 = 0; q0 < Q; q0 += WCH) {
     const int width = (int)min64(WCH, Q - q0);
     for (int i = 0; i < ntaps; i++) src[i] = src0[i] + q0;
     taps_channels<V, CB>(ntaps, src, widx, wg, wcs, nch, (int)ceil_div(width, VW), out);
-    for (int c = 0; c < nch; c++)
-      for (int64_t q = q0; q < q0 + width;) {
-        const int row = (int)(q / pitch), col = (int)(q % pitch);
-        const int64_t end = min64(q0 + width, (int64_t)row * pitch + pitch);
-        if (col < keep) emit(c, row, col, out + c * WCH + (q - q0), (int)min64(end - q, keep - col));
-        q = end;
+    int np = 0;
+    const int64_t row0 = q0 / pitch;
+    int f = (int)(row0 / frame_rows), r = (int)(row0 - (int64_t)f * frame_rows), col = (int)(q0 - row0 * pitch);
+    for (int off = 0; off < width;) {
+      const int len = (int)min64(width - off, pitch - col);
+      if (col < keep && r < rows_kept) pcs[np++] = {f, r, col, off, (int)min64(len, keep - col)};
+      off += len;
+      col = 0;
+      if (++r == frame_rows) {
+        r = 0;
+        f++;
       }
+    }
+    for (int c = 0; c < nch; c++)
+      for (int i = 0; i < np; i++) emit(c, pcs[i].f, pcs[i].r, pcs[i].col, out + c * WCH + pcs[i].off, pcs[i].len);
   }
 }
 
@@ -891,10 +925,8 @@ SEV_INLINE void flat_fwd_item(const float* x, const float* w, const Epi& e, floa
       }
   }
   const float* wg = w + (int64_t)g * cog * cig * kH * kW;
-  flat_taps<V, CB>(ntaps, src0, widx, wg, (int64_t)cig * kH * kW, cog, Q, Wp, p.Wo, out,
-                   [&](int c, int row, int wo, const float* o, int len) {
-                     const int f = row / Hp, ho = row - f * Hp;
-                     if (ho >= p.Ho) return;  // between two stacked frames
+  flat_taps<V, CB>(ntaps, src0, widx, wg, (int64_t)cig * kH * kW, cog, Q, Wp, p.Wo, Hp, p.Ho, out,
+                   [&](int c, int f, int ho, int wo, const float* o, int len) {
                      const int co = g * cog + c;
                      const int64_t off = (((int64_t)n * p.Cout + co) * p.To + t + f) * HWo + (int64_t)ho * p.Wo + wo;
                      epi_store<(sizeof(V) > 16)>(y + off, o, len, e, co, off);
@@ -934,10 +966,8 @@ SEV_INLINE void flat_bwd_data_item(const float* dy, const float* w, float* dx, c
       }
   const float* wg = w + (int64_t)g * cog * cig * kH * kW;
   // kH * kW floats between input channels ci in the weight
-  flat_taps<V, CB>(ntaps, src0, widx, wg, (int64_t)kH * kW, cig, Q, Wq, p.W, out,
-                   [&](int ci, int row, int wi, const float* o, int len) {
-                     const int f = row / Hq, h = row - f * Hq;
-                     if (h >= p.H) return;  // between two stacked frames
+  flat_taps<V, CB>(ntaps, src0, widx, wg, (int64_t)kH * kW, cig, Q, Wq, p.W, Hq, p.H, out,
+                   [&](int ci, int f, int h, int wi, const float* o, int len) {
                      float* dxc = dx + (((int64_t)n * p.Cin + g * cig + ci) * p.T + t + f) * HWi;
                      std::memcpy(dxc + (int64_t)h * p.W + wi, o, sizeof(float) * len);
                    });
