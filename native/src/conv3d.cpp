@@ -167,8 +167,11 @@ struct Epi {
 // y[j] = act(o[j] * a + b [+ r[j]]) (y may be o). Never inlined and never built with FMA: its multiply and add round
 // separately as batchnorm.cpp's eval loop does (inlined into an AVX2/AVX-512 kernel GCC would contract them into an
 // FMA and the fused result would no longer be the separate ops' bits). Two builds: the baseline one for baseline
-// callers, a VEX one (AVX2 without FMA) for the vector kernels, which would otherwise pay the SSE/AVX transition on
-// every call (legacy SSE after dirty 512-bit registers: a 5x slower grouped conv + batch norm at 14x14, measured).
+// callers (the GEMM tiles' epilogue, after the GEMM has returned), a VEX one (AVX2 without FMA) for calls from inside
+// the vector kernels: there the SSE build made the grouped conv + batch norm at 14x14 5.4x slower (1.09 vs 5.86 ms,
+// alternated, same library otherwise) although GCC puts a vzeroupper before each call — the kernels keep zmm16-31
+// live, which vzeroupper does not clear (the suspected cause; not isolated further). From the GEMM path's epilogue
+// the two builds measured the same.
 SEV_INLINE void bn_eval_row_body(float* y, const float* o, int64_t n, float a, float b, const float* r, int relu) {
   if (r)
     for (int64_t j = 0; j < n; j++) {
