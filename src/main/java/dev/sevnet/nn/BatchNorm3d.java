@@ -36,14 +36,13 @@ public final class BatchNorm3d extends Module {
 
     @Override
     public Var forward(Var x) {
-        countBatch();
-        return F.batchNorm(x, weight.var(), bias.var(), runningMean, runningVar, isTraining(), MOMENTUM, EPS);
+        return counted(F.batchNorm(x, weight.var(), bias.var(), runningMean, runningVar, isTraining(), MOMENTUM, EPS));
     }
 
     /** {@code relu(forward(x))}, one fused kernel on the inference path. */
     public Var forwardRelu(Var x) {
-        countBatch();
-        return F.batchNormRelu(x, weight.var(), bias.var(), runningMean, runningVar, isTraining(), MOMENTUM, EPS);
+        return counted(F.batchNormRelu(x, weight.var(), bias.var(), runningMean, runningVar, isTraining(), MOMENTUM,
+                EPS));
     }
 
     /**
@@ -55,9 +54,8 @@ public final class BatchNorm3d extends Module {
             Var c = conv.forward(x);
             return forwardRelu(c);
         }
-        countBatch();
-        return F.convBatchNormRelu(x, conv.weight().var(), conv.spec(), weight.var(), bias.var(), runningMean, runningVar,
-                isTraining(), MOMENTUM, EPS);
+        return counted(F.convBatchNormRelu(x, conv.weight().var(), conv.spec(), weight.var(), bias.var(), runningMean,
+                runningVar, isTraining(), MOMENTUM, EPS));
     }
 
     /**
@@ -71,16 +69,23 @@ public final class BatchNorm3d extends Module {
             release(c);
             return out;
         }
-        countBatch();
-        return F.convBatchNormAddRelu(x, conv.weight().var(), conv.spec(), weight.var(), bias.var(), runningMean,
-                runningVar, residual, isTraining(), MOMENTUM, EPS);
+        return counted(F.convBatchNormAddRelu(x, conv.weight().var(), conv.spec(), weight.var(), bias.var(), runningMean,
+                runningVar, residual, isTraining(), MOMENTUM, EPS));
     }
 
     /** {@code relu(forward(x) + residual)}, one op ({@link F#batchNormAddRelu}): a standard block's tail. */
     public Var forwardAddRelu(Var x, Var residual) {
+        return counted(F.batchNormAddRelu(x, weight.var(), bias.var(), runningMean, runningVar, residual, isTraining(),
+                MOMENTUM, EPS));
+    }
+
+    /**
+     * {@code y}, once the op that made it has succeeded, with this batch counted in training: a call that fails (bad
+     * input, a closed model) changes no state.
+     */
+    private Var counted(Var y) {
         countBatch();
-        return F.batchNormAddRelu(x, weight.var(), bias.var(), runningMean, runningVar, residual, isTraining(), MOMENTUM,
-                EPS);
+        return y;
     }
 
     private void countBatch() {

@@ -187,6 +187,21 @@ class SevNetTest {
     }
 
     @Test
+    void aFailedTrainingForwardCountsNoBatch() {
+        try (BatchNorm3d bn = new BatchNorm3d(4);
+                Conv3d conv = new Conv3d(4, 4, dev.sevnet.backend.ConvSpec.of(1));
+                TensorScope scope = TensorScope.open()) {
+            Var wrongChannels = Var.of(Tensor.zeros(Shape.of(2, 5, 2, 3, 3)));
+            assertThrows(IllegalArgumentException.class, () -> bn.forward(wrongChannels));
+            assertThrows(IllegalArgumentException.class, () -> bn.forwardRelu(wrongChannels));
+            assertThrows(IllegalArgumentException.class, () -> bn.forwardConvRelu(conv, wrongChannels));
+            assertEquals(0, bn.numBatchesTracked(), "no batch counted by a failed call");
+            bn.forwardConvRelu(conv, Var.of(Tensor.zeros(Shape.of(2, 4, 2, 3, 3))));
+            assertEquals(1, bn.numBatchesTracked());
+        }
+    }
+
+    @Test
     void loadStateDictNamesTheBadTensor() {
         try (SevNet net = SevNet.create(TINY, 1); SevNet other = SevNet.create(TINY, 2);
                 TensorScope scope = TensorScope.open()) {
