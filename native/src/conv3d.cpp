@@ -7,14 +7,17 @@
 //    one GEMM per work unit with K = channels x kT, its packing reading the kT time-shifted views of the
 //    tensor straight from memory (zeros past the clip's ends; sgemm_serial_shifted in gemm.cpp).
 //  - direct 2-D (kT == 1, temporal stride 1 / pad 0, <= 16 channels per group in and out: the grouped
-//    1x3x3 convs): register-blocked kernel along W over zero-padded, stride-phase-split rows,
-//    parallel over (sample, group, frame); backward-data pads each dy row once per frame; at stride 1 on
-//    planes up to 64 wide, the same kernels over whole zero-padded planes laid out flat (flat_*_item), small
-//    planes several frames to one tall plane (flat_frames);
+//    1x3x3 convs; the forward up to 64 out, so the 1x7x7/2 stem too): register-blocked kernel along W over
+//    zero-padded, stride-phase-split rows (each input row split once per frame), parallel over (sample,
+//    group, frame); backward-data pads each dy row once per frame; at stride 1 on planes up to 64 wide, the
+//    same kernels over whole zero-padded planes laid out flat (flat_*_item), small planes several frames
+//    to one tall plane (flat_frames);
 //    backward-weight keeps (output channel x kw) accumulator blocks in registers over a whole frame
 //    per (input channel, kh), parallel over (group, output-channel range).
-//  - anything else (the 1x7x7 stem, dense 3x3x3, odd shapes): im2col / col2im in column chunks + GEMM.
-// The naive loops are kept (conv_reference_*) for tests and the benchmark baseline.
+//  - anything else (the stem's weight gradient, dense 3x3x3, odd shapes): im2col / col2im in column
+//    chunks + GEMM.
+// Every forward applies its epilogue (Epi: bias or the eval batch norm, residual, ReLU) to each output tile
+// while it is in cache. The naive loops are kept (conv_reference_*) for tests and the benchmark baseline.
 #include <omp.h>
 
 #include <cstring>
