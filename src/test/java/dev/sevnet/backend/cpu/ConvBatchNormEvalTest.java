@@ -9,45 +9,18 @@ import dev.sevnet.tensor.Shape;
 import dev.sevnet.tensor.Tensor;
 import dev.sevnet.tensor.TensorScope;
 import java.util.Random;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The eval batch norm (+ residual) (+ ReLU) in the conv's epilogue ({@code convBatchNormEval},
- * {@code convBatchNormAddReluEval}) equals the separate ops bit for bit on every conv path: pointwise and temporal
- * (GEMM tiles), the direct grouped conv on flat planes and on phase-split rows (stride 2), the stem's wide direct
- * forward (32 output channels) and the general im2col path. In the AVX2 and baseline builds too (pom's ISA reruns).
+ * {@code convBatchNormAddReluEval}) equals the separate ops bit for bit on every conv path ({@link ConvResidualTest}'s
+ * shapes: pointwise and temporal GEMM tiles, the direct grouped conv on flat planes and on phase-split rows, the
+ * stem's wide direct forward, the general im2col path). In the AVX2 and baseline builds too (pom's ISA reruns).
  */
 class ConvBatchNormEvalTest {
     static final CpuBackend CPU = CpuBackend.get();
-
-    static Stream<Arguments> shapes() {
-        return Stream.of(
-                Arguments.of("pointwise", Shape.of(2, 12, 3, 7, 9), 20, ConvSpec.of(1)),
-                Arguments.of("temporal", Shape.of(2, 16, 5, 6, 7), 16,
-                        ConvSpec.builder().kernel(3, 1, 1).padding(1, 0, 0).build()),
-                Arguments.of("temporal, model-sized", Shape.of(1, 64, 8, 14, 14), 64,
-                        ConvSpec.builder().kernel(3, 1, 1).padding(1, 0, 0).build()),
-                Arguments.of("grouped 1x3x3 flat", Shape.of(2, 16, 3, 9, 11), 16,
-                        ConvSpec.builder().kernel(1, 3, 3).padding(0, 1, 1).groups(4).build()),
-                Arguments.of("grouped 1x3x3 stride 2 rows", Shape.of(2, 16, 2, 11, 70), 16,
-                        ConvSpec.builder().kernel(1, 3, 3).stride(1, 2, 2).padding(0, 1, 1).groups(4).build()),
-                Arguments.of("stem 1x7x7 stride 2, 32 outputs", Shape.of(1, 3, 2, 13, 150), 32,
-                        ConvSpec.builder().kernel(1, 7, 7).stride(1, 2, 2).padding(0, 3, 3).build()),
-                Arguments.of("general 3x3x3", Shape.of(1, 5, 4, 6, 6), 7,
-                        ConvSpec.builder().kernel(3, 3, 3).padding(1, 1, 1).build()));
-    }
-
-    static Tensor random(Random r, Shape s) {
-        float[] a = new float[Math.toIntExact(s.size())];
-        for (int i = 0; i < a.length; i++) {
-            a[i] = (float) r.nextGaussian();
-        }
-        return Tensor.of(a, s);
-    }
 
     static Tensor positive(Random r, int n) {
         float[] a = new float[n];
@@ -58,17 +31,18 @@ class ConvBatchNormEvalTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource("shapes")
+    @MethodSource("dev.sevnet.backend.cpu.ConvResidualTest#shapes")
     void equalsConvThenBatchNormBitForBit(String name, Shape xs, int cout, ConvSpec spec) {
         Random r = new Random(name.hashCode());
         try (TensorScope scope = TensorScope.open()) {
-            Tensor x = random(r, xs);
-            Tensor w = random(r, Shape.of(cout, xs.get(1) / spec.groups(), spec.kT(), spec.kH(), spec.kW()));
-            Tensor gamma = random(r, Shape.of(cout));
-            Tensor beta = random(r, Shape.of(cout));
-            Tensor mean = random(r, Shape.of(cout));
+            Tensor x = ConvResidualTest.random(r, xs);
+            Tensor w = ConvResidualTest.random(r,
+                    Shape.of(cout, xs.get(1) / spec.groups(), spec.kT(), spec.kH(), spec.kW()));
+            Tensor gamma = ConvResidualTest.random(r, Shape.of(cout));
+            Tensor beta = ConvResidualTest.random(r, Shape.of(cout));
+            Tensor mean = ConvResidualTest.random(r, Shape.of(cout));
             Tensor var = positive(r, cout);
-            Tensor res = random(r, spec.outputShape(xs, cout));
+            Tensor res = ConvResidualTest.random(r, spec.outputShape(xs, cout));
             Tensor conv = CPU.conv3d(x, w, spec);
             for (boolean relu : new boolean[] {true, false}) {
                 for (boolean affine : new boolean[] {true, false}) {
