@@ -480,7 +480,16 @@ bool is_direct2d(const ConvParams& p) { return direct2d_shape(p) && p.cout_g() <
 // groups than the backward passes: the stem (3 -> 32, 1x7x7 stride 2), which as im2col + GEMM wrote and re-read
 // a 147-row column matrix (K = 147 against M = 32) and ran at 40% of the GEMM's rate.
 constexpr int MAXC_OUT_FWD = 64;
-bool is_direct2d_forward(const ConvParams& p) { return direct2d_shape(p) && p.cout_g() <= MAXC_OUT_FWD; }
+// floats of the row path's per-frame buffer: every input row of a frame padded and phase-split ([cig][H][sW][RL])
+inline int64_t direct_fwd_frame_floats(const ConvParams& p) {
+  const int64_t RL = (p.Wo + VW - 1) / VW * VW + (p.kW - 1) / p.sW + VW;
+  return (int64_t)p.cin_g() * p.H * p.sW * RL;
+}
+// beyond it (a frame of several megapixels) the im2col path's bounded column chunks take the conv
+constexpr int64_t DIRECT_FRAME_MAX = (int64_t)1 << 22;
+bool is_direct2d_forward(const ConvParams& p) {
+  return direct2d_shape(p) && p.cout_g() <= MAXC_OUT_FWD && direct_fwd_frame_floats(p) <= DIRECT_FRAME_MAX;
+}
 
 // acc[c][v] = sum_t w[wb + c*wcs + widx[t]] * src[t][v*VW ..]; out[c*WCH + ...] = acc
 // (V may be narrower than VW: then each logical vector is VW / VL physical ones)
@@ -572,7 +581,7 @@ SEV_INLINE void direct_fwd_item(const float* x, const float* w, const Epi& e, fl
   const int64_t RL = wpad + (kW - 1) / sW + VW;
   const int64_t HWi = (int64_t)p.H * p.W, HWo = (int64_t)p.Ho * p.Wo;
   const int64_t RS = (int64_t)sW * RL;  // floats of one input row's phase rows
-  const int64_t frame = (int64_t)cig * p.H * RS;
+  const int64_t frame = direct_fwd_frame_floats(p);
   float* rows = scratch(2, (size_t)(frame + (int64_t)cog * WCH));
   if (!rows) return;
   float* out = rows + frame;
