@@ -20,7 +20,9 @@
 // while it is in cache. The naive loops are kept (conv_reference_*) for tests and the benchmark baseline.
 #include <omp.h>
 
+#include <atomic>
 #include <cstring>
+#include <string>
 
 #include "internal.h"
 #include "sev_simd.h"
@@ -40,6 +42,24 @@ inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // 1 inside any enclosing parallel region (active or not): conv calls never nest regions
 int max_threads() { return (omp_in_parallel() || omp_get_level() > 0) ? 1 : omp_get_max_threads(); }
+
+// A work buffer that could not be allocated leaves its unit's outputs unwritten: the failure is counted here and the
+// entry point (ConvCall) reports SEV_ENOMEM instead of returning garbage. A process-wide count: a call that overlaps
+// another's failure reports it too — under memory exhaustion both fail loudly, neither silently.
+std::atomic<uint64_t> g_buffer_failures{0};
+float* conv_scratch(int slot, size_t n) {
+  float* p = scratch(slot, n);
+  if (!p) g_buffer_failures.fetch_add(1, std::memory_order_relaxed);
+  return p;
+}
+struct ConvCall {
+  uint64_t failures0 = g_buffer_failures.load(std::memory_order_relaxed);
+  int status(const char* op) const {
+    return g_buffer_failures.load(std::memory_order_relaxed) == failures0
+               ? SEV_OK
+               : fail(SEV_ENOMEM, std::string(op) + ": out of memory for a work buffer");
+  }
+};
 
 // ---------------------------------------------------------------- naive reference
 void ref_forward(const float* x, const float* w, const float* bias, float* y, const ConvParams& p, int relu) {
@@ -582,7 +602,7 @@ SEV_INLINE void direct_fwd_item(const float* x, const float* w, const Epi& e, fl
   const int64_t HWi = (int64_t)p.H * p.W, HWo = (int64_t)p.Ho * p.Wo;
   const int64_t RS = (int64_t)sW * RL;  // floats of one input row's phase rows
   const int64_t frame = direct_fwd_frame_floats(p);
-  float* rows = scratch(2, (size_t)(frame + (int64_t)cog * WCH));
+  float* rows = conv_scratch(2, (size_t)(frame + (int64_t)cog * WCH));
   if (!rows) return;
   float* out = rows + frame;
   for (int ci = 0; ci < cig; ci++) {
@@ -632,8 +652,8 @@ SEV_INLINE void direct_bwd_data_item(const float* dy, const float* w, float* dx,
   const int64_t PADL = kW + 1;
   const int64_t RL = PADL + ceil_div(jmax, VW) * VW + kW + VW;
   // one zero-padded copy of every dy row of this frame, built once: [cog][Ho][RL]
-  float* rows = scratch(2, (size_t)((int64_t)cog * p.Ho * RL));
-  float* out = scratch(3, (size_t)(MAXC * WCH));
+  float* rows = conv_scratch(2, (size_t)((int64_t)cog * p.Ho * RL));
+  float* out = conv_scratch(3, (size_t)(MAXC * WCH));
   if (!rows || !out) return;
   const float* src0[MAXC * 7 * 7];
   const float* src[MAXC * 7 * 7];
@@ -760,7 +780,7 @@ SEV_INLINE void direct_bwd_weight_item(const float* x, const float* dy, float* d
   const int64_t HWi = (int64_t)p.H * p.W, HWo = (int64_t)p.Ho * p.Wo;
   const int nco = c1 - c0;
   const int64_t xsz = (int64_t)cig * p.H * sW * RL, dsz = (int64_t)nco * p.Ho * wpad;
-  float* xrows = scratch(2, (size_t)(xsz + dsz + (int64_t)nco * ntap * VW));
+  float* xrows = conv_scratch(2, (size_t)(xsz + dsz + (int64_t)nco * ntap * VW));
   if (!xrows) return;
   float* dyp = xrows + xsz;
   float* acc = dyp + dsz;  // [nco][ntap][VW]
@@ -920,7 +940,7 @@ SEV_INLINE void flat_fwd_item(const float* x, const float* w, const Epi& e, floa
   const int64_t Q = ((int64_t)nf * Hp - (kH - 1)) * Wp, maxoff = (int64_t)(kH - 1) * Wp + kW - 1;
   const int64_t PL = flat_plane_len(Q, maxoff);
   const int64_t HWi = (int64_t)p.H * p.W, HWo = (int64_t)p.Ho * p.Wo;
-  float* planes = scratch(2, (size_t)(cig * PL + (int64_t)cog * WCH));
+  float* planes = conv_scratch(2, (size_t)(cig * PL + (int64_t)cog * WCH));
   if (!planes) return;
   float* out = planes + cig * PL;
   const float* src0[MAXC * 7 * 7];
@@ -960,7 +980,7 @@ SEV_INLINE void flat_bwd_data_item(const float* dy, const float* w, float* dx, c
   const int64_t Q = ((int64_t)nf * Hq - (kH - 1)) * Wq, maxoff = (int64_t)(kH - 1) * Wq + kW - 1;
   const int64_t PL = flat_plane_len(Q, maxoff);
   const int64_t HWi = (int64_t)p.H * p.W, HWo = (int64_t)p.Ho * p.Wo;
-  float* planes = scratch(2, (size_t)(cog * PL + MAXC * WCH));
+  float* planes = conv_scratch(2, (size_t)(cog * PL + MAXC * WCH));
   if (!planes) return;
   float* out = planes + cog * PL;
   const float* src0[MAXC * 7 * 7];
@@ -1007,7 +1027,7 @@ SEV_INLINE void flat_bwd_weight_item(const float* x, const float* dy, float* dw,
   const int64_t DL = ceil_div(Q, VW) * VW;
   const int64_t HWi = (int64_t)p.H * p.W, HWo = (int64_t)p.Ho * p.Wo;
   const int nco = c1 - c0;
-  float* xp = scratch(2, (size_t)((int64_t)cig * PL + (int64_t)nco * DL + (int64_t)nco * ntap * VW));
+  float* xp = conv_scratch(2, (size_t)((int64_t)cig * PL + (int64_t)nco * DL + (int64_t)nco * ntap * VW));
   if (!xp) return;
   float* dyf = xp + (int64_t)cig * PL;
   float* acc = dyf + (int64_t)nco * DL;  // [nco][ntap][VW]
@@ -1290,7 +1310,7 @@ void gen_forward(const float* x, const float* w, const Epi& e, float* y, const C
     const int64_t c = u % nch;
     const int g = (int)((u / nch) % p.groups), n = (int)(u / (nch * p.groups));
     const int64_t s0 = c * chunk, len = min64(chunk, So - s0);
-    float* col = scratch(3, (size_t)(rows * len));
+    float* col = conv_scratch(3, (size_t)(rows * len));
     const float* xg = x + ((int64_t)n * p.Cin + g * cig) * Si;
     float* yg = y + ((int64_t)n * p.Cout + g * cog) * So + s0;
     if (!col) continue;
@@ -1321,7 +1341,7 @@ void gen_backward_data(const float* dy, const float* w, float* dx, const ConvPar
     const int64_t r0 = c0 * ks, r1 = c1 * ks;
     float* dxg = dx + ((int64_t)n * p.Cin + g * cig) * Si;
     std::memset(dxg + c0 * Si, 0, sizeof(float) * (size_t)((c1 - c0) * Si));
-    float* dcol = scratch(3, (size_t)((r1 - r0) * chunk));
+    float* dcol = conv_scratch(3, (size_t)((r1 - r0) * chunk));
     if (!dcol) continue;
     for (int64_t s0 = 0; s0 < So; s0 += chunk) {
       const int64_t len = min64(chunk, So - s0);
@@ -1352,7 +1372,7 @@ void gen_backward_weight(const float* x, const float* dy, float* dw, const ConvP
       const int64_t c = u % nch;
       const int g = (int)((u / nch) % p.groups), n = (int)(u / (nch * p.groups));
       const int64_t s0 = c * chunk, len = min64(chunk, So - s0);
-      float* col = scratch(3, (size_t)(rows * len));
+      float* col = conv_scratch(3, (size_t)(rows * len));
       if (!col) continue;
       im2col(x + ((int64_t)n * p.Cin + g * cig) * Si, p, s0, len, 0, (int)rows, col, false);
       // dW_g [cog, rows] += dy_g[:, s0..] [cog, len] x col^T [len, rows]
@@ -1388,28 +1408,31 @@ extern "C" {
 
 int sev_conv3d_forward(const float* x, const float* w, const float* bias, float* y, const int* pp, int relu) {
   SEV_CALL_SCOPE();
+  const sev::ConvCall call;
   sev::Epi e;
   e.bias = bias;
   e.relu = relu;
   sev::conv_forward(x, w, e, y, sev::ConvParams(pp));
-  return SEV_OK;
+  return call.status("sev_conv3d_forward");
 }
 
 int sev_conv3d_forward_residual(const float* x, const float* w, const float* bias, const float* res, float* y,
                                 const int* pp, int relu) {
   SEV_CALL_SCOPE();
+  const sev::ConvCall call;
   sev::Epi e;
   e.bias = bias;
   e.res = res;
   e.relu = relu;
   sev::conv_forward(x, w, e, y, sev::ConvParams(pp));
-  return SEV_OK;
+  return call.status("sev_conv3d_forward_residual");
 }
 
 int sev_conv3d_batchnorm_eval_forward(const float* x, const float* w, const float* gamma, const float* beta,
                                       const float* running_mean, const float* running_var, float eps,
                                       const float* res, float* y, const int* pp, int relu) {
   SEV_CALL_SCOPE();
+  const sev::ConvCall call;
   const sev::ConvParams p(pp);
   sev::FloatBuf ab((size_t)(2 * (int64_t)p.Cout));
   if (!ab.get()) return sev::fail(SEV_ENOMEM, "sev_conv3d_batchnorm_eval_forward: out of memory");
@@ -1420,7 +1443,7 @@ int sev_conv3d_batchnorm_eval_forward(const float* x, const float* w, const floa
   e.res = res;
   e.relu = relu;
   sev::conv_forward(x, w, e, y, p);
-  return SEV_OK;
+  return call.status("sev_conv3d_batchnorm_eval_forward");
 }
 
 int sev_conv3d_forward_reference(const float* x, const float* w, const float* bias, float* y, const int* pp,
@@ -1433,6 +1456,7 @@ int sev_conv3d_forward_reference(const float* x, const float* w, const float* bi
 
 int sev_conv3d_backward_data(const float* dy, const float* w, float* dx, const int* pp) {
   SEV_CALL_SCOPE();
+  const sev::ConvCall call;
   const sev::ConvParams p(pp);
   if (p.in_spatial() == 0 || p.N == 0 || p.Cin == 0) return SEV_OK;
   if (sev::is_pointwise(p))
@@ -1443,11 +1467,12 @@ int sev_conv3d_backward_data(const float* dy, const float* w, float* dx, const i
     sev::direct_backward_data(dy, w, dx, p);
   else
     sev::gen_backward_data(dy, w, dx, p);
-  return SEV_OK;
+  return call.status("sev_conv3d_backward_data");
 }
 
 int sev_conv3d_backward_weight(const float* x, const float* dy, float* dw, const int* pp) {
   SEV_CALL_SCOPE();
+  const sev::ConvCall call;
   const sev::ConvParams p(pp);
   if (p.Cout == 0) return SEV_OK;
   if (p.N == 0 || p.out_spatial() == 0) {
@@ -1462,7 +1487,7 @@ int sev_conv3d_backward_weight(const float* x, const float* dy, float* dw, const
     sev::direct_backward_weight(x, dy, dw, p);
   else
     sev::gen_backward_weight(x, dy, dw, p);
-  return SEV_OK;
+  return call.status("sev_conv3d_backward_weight");
 }
 
 }  // extern "C"

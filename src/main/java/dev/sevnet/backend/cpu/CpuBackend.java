@@ -93,6 +93,15 @@ public final class CpuBackend implements Backend {
         }
     }
 
+    /** {@code out} when the native call succeeded; otherwise {@code out} is closed and the failure thrown. */
+    private static Tensor closeOnFailure(Tensor out, int rc, String op) {
+        if (rc != 0) {
+            out.close();
+            ok(rc, op);
+        }
+        return out;
+    }
+
     private static long addr(Tensor t) {
         return t == null ? 0L : t.address();
     }
@@ -257,8 +266,7 @@ public final class CpuBackend implements Backend {
                 ? NativeCore.sev_conv3d_forward(x.address(), w.address(), addr(bias), y.address(), p, relu ? 1 : 0)
                 : NativeCore.sev_conv3d_forward_residual(x.address(), w.address(), addr(bias), residual.address(),
                         y.address(), p, relu ? 1 : 0);
-        ok(rc, residual == null ? "conv3d" : "conv3d residual");
-        return y;
+        return closeOnFailure(y, rc, residual == null ? "conv3d" : "conv3d residual");
     }
 
     /**
@@ -307,11 +315,7 @@ public final class CpuBackend implements Backend {
         int rc = NativeCore.sev_conv3d_batchnorm_eval_forward(x.address(), w.address(), addr(gamma), addr(beta),
                 runningMean.address(), runningVar.address(), (float) eps, addr(residual), y.address(), p,
                 relu ? 1 : 0);
-        if (rc != 0) {
-            y.close();
-            ok(rc, "conv3d + batch norm (eval)");
-        }
-        return y;
+        return closeOnFailure(y, rc, "conv3d + batch norm (eval)");
     }
 
     @Override
@@ -336,8 +340,8 @@ public final class CpuBackend implements Backend {
         Checks.shape(dy, "dy", spec.outputShape(xShape, w.dim(0)));
         int[] p = spec.nativeParams(xShape, w.dim(0));
         Tensor dx = Tensor.empty(xShape);
-        ok(NativeCore.sev_conv3d_backward_data(dy.address(), w.address(), dx.address(), p), "conv3d backward data");
-        return dx;
+        return closeOnFailure(dx, NativeCore.sev_conv3d_backward_data(dy.address(), w.address(), dx.address(), p),
+                "conv3d backward data");
     }
 
     @Override
@@ -363,8 +367,8 @@ public final class CpuBackend implements Backend {
         Checks.shape(dy, "dy", spec.outputShape(x.shape(), wShape.get(0)));
         int[] p = spec.nativeParams(x.shape(), wShape.get(0));
         Tensor dw = Tensor.empty(wShape);
-        ok(NativeCore.sev_conv3d_backward_weight(x.address(), dy.address(), dw.address(), p), "conv3d backward weight");
-        return dw;
+        return closeOnFailure(dw, NativeCore.sev_conv3d_backward_weight(x.address(), dy.address(), dw.address(), p),
+                "conv3d backward weight");
     }
 
     // ---- batch norm ----
