@@ -39,6 +39,9 @@ int sev_get_flush_denormals(void);
 /* a * b computed under the mode on the calling thread (out[0]) and on each thread of its OpenMP team (out[1..]);
  * returns how many team values were written (at most cap - 1). For tests. */
 int sev_denormal_probe(float a, float b, float* out, int cap);
+/* Asks the kernel for transparent huge pages (madvise MADV_HUGEPAGE) on the 2 MiB-aligned interior of a host block of
+ * at least 4 MiB: 1 if advised, 0 if not (too small, not Linux, or refused). Advice only. */
+int sev_advise_huge_pages(void* p, int64_t bytes);
 /* "avx512f avx2 fma ..." as seen by the CPU */
 const char* sev_cpu_features(void);
 /* which build of the vectorized CPU kernels (GEMM, convolutions, pooling, loss scaling) runs: 2 AVX-512, 1 AVX2+FMA,

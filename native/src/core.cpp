@@ -7,7 +7,11 @@
 #include <omp.h>
 
 #include <atomic>
+#include <cstdint>
 #include <string>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 #if defined(__x86_64__) || defined(__i386__)
 #include <xmmintrin.h>
 #define SEV_HAVE_MXCSR 1
@@ -171,6 +175,26 @@ const char* sev_cpu_features(void) {
 }
 
 int sev_cpu_kernels(void) { return sev::cpu_isa(); }
+
+// Activations live in the malloc heap (keep_large_blocks_in_heap), in 4 KiB pages unless the system makes every
+// anonymous mapping huge ("always"; the common default is "madvise"). A SEVNet-G8 training step walks ~1 GB of them;
+// with 2 MiB pages it ran ~4% faster here (CpuBackend.setHugePages, opt-in). This asks for them per block: the
+// 2 MiB-aligned interior of a block of at least two huge pages, so no huge page holds anything but this block (no RSS
+// bloat). Pages already touched stay small until the kernel collapses them; freed blocks go back to the heap, so the
+// next step's tensors reuse the huge pages. Advice only: a failure changes nothing.
+int sev_advise_huge_pages(void* p, int64_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr uintptr_t kHuge = (uintptr_t)2 << 20;
+  if (!p || bytes < (int64_t)(2 * kHuge)) return 0;
+  const uintptr_t a = (uintptr_t)p, start = (a + kHuge - 1) & ~(kHuge - 1), end = (a + (uintptr_t)bytes) & ~(kHuge - 1);
+  if (end <= start) return 0;
+  return madvise((void*)start, end - start, MADV_HUGEPAGE) == 0 ? 1 : 0;
+#else
+  (void)p;
+  (void)bytes;
+  return 0;
+#endif
+}
 
 int sev_has_cuda_kernels(void) {
 #if SEVNET_WITH_CUDA

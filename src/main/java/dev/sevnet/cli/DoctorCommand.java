@@ -38,6 +38,9 @@ public final class DoctorCommand implements Callable<Integer> {
             r.put("native_threads", NativeCore.sev_get_num_threads());
             r.put("flush_denormals", NativeCore.sev_get_flush_denormals() != 0
                     ? "on (native kernels flush denormal results; -Dsevnet.flushDenormals=false for IEEE)" : "off");
+            r.put("huge_pages", CpuBackend.hugePages()
+                    ? "on (host tensors of 4 MiB and more ask for transparent huge pages)"
+                    : "off (-Dsevnet.hugePages=true asks for transparent huge pages on large host tensors)");
             r.put("cuda_kernels_built", NativeCore.sev_has_cuda_kernels() != 0);
         } catch (LinkageError e) {
             nativeError = e.toString() + (e.getCause() != null ? " caused by " + e.getCause() : "");

@@ -69,7 +69,28 @@ public interface HostAllocator {
                     + MemoryStats.liveHostBytes() + " bytes)");
         }
         MemoryStats.onHostAlloc(bytes);
+        LargeBlockAdvice advice = Bound.advice;
+        if (advice != null && bytes >= LARGE_BLOCK_BYTES) {
+            advice.advise(p.address(), bytes);
+        }
         return p.address();
+    }
+
+    /** Blocks from {@link #malloc(long)} of at least this many bytes get the {@link LargeBlockAdvice}. */
+    long LARGE_BLOCK_BYTES = 4L << 20;
+
+    /**
+     * What to ask of the system for a large block right after it is allocated (the CPU backend asks for transparent
+     * huge pages: {@code dev.sevnet.backend.cpu.CpuBackend#hugePages}). Advice only: it never changes the contents.
+     */
+    @FunctionalInterface
+    interface LargeBlockAdvice {
+        void advise(long address, long bytes);
+    }
+
+    /** Installs {@code advice} (null: none) for every later {@link #malloc(long)} of a large block, on every thread. */
+    static void setLargeBlockAdvice(LargeBlockAdvice advice) {
+        Bound.advice = advice;
     }
 
     /** Frees a block of {@code bytes} from {@link #malloc(long)}. */
@@ -81,6 +102,7 @@ public interface HostAllocator {
     /** Holder of the thread-local binding (interfaces cannot have private fields). */
     final class Bound {
         private static final ThreadLocal<HostAllocator> CURRENT = new ThreadLocal<>();
+        private static volatile LargeBlockAdvice advice;
 
         private Bound() {
         }

@@ -47,6 +47,8 @@ public final class NativeCore {
     /** 2 AVX-512, 1 AVX2+FMA, 0 baseline: the build of the vectorized CPU kernels in use (SEV_ISA caps it). */
     public static native int sev_cpu_kernels();
 
+    public static native int sev_advise_huge_pages(@Cast("void*") long p, long bytes);
+
     public static native int sev_has_cuda_kernels();
 
     public static native int sev_cuda_probe(@Cast("char*") byte[] buf, int len);
