@@ -68,6 +68,10 @@ class ConvNativeTest {
                 new Conv("1x1x1 N=3", 3, 16, 2, 7, 5, 8, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1),
                 new Conv("3x1x1 temporal pad 1 N=3", 3, 6, 5, 4, 7, 10, 3, 1, 1, 1, 1, 1, 1, 0, 0, 1),
                 new Conv("3x1x1 temporal N=1 groups 2", 1, 8, 4, 3, 5, 6, 3, 1, 1, 1, 1, 1, 1, 0, 0, 2),
+                // planes of two column blocks and more (H*W >= 1536) take the frame-ordered units: chunks of the plane,
+                // frames in order (forward and backward-data); a chunk count rounded up to the threads at N = 1
+                new Conv("3x1x1 temporal large plane N=1", 1, 8, 3, 40, 41, 6, 3, 1, 1, 1, 1, 1, 1, 0, 0, 1),
+                new Conv("3x1x1 temporal large plane N=2 groups 2 no pad", 2, 4, 4, 39, 40, 6, 3, 1, 1, 1, 1, 1, 0, 0, 0, 2),
                 new Conv("grouped 1x3x3 s1 g2 odd", 2, 8, 3, 7, 9, 8, 1, 3, 3, 1, 1, 1, 0, 1, 1, 4),
                 new Conv("grouped 1x3x3 s1 g4 N=1", 1, 16, 2, 9, 11, 16, 1, 3, 3, 1, 1, 1, 0, 1, 1, 4),
                 new Conv("grouped 1x3x3 s2 g2 odd N=3", 3, 8, 2, 7, 9, 8, 1, 3, 3, 1, 2, 2, 0, 1, 1, 4),

@@ -30,6 +30,8 @@ class ConvResidualTest {
                         ConvSpec.builder().kernel(3, 1, 1).padding(1, 0, 0).build()),
                 Arguments.of("temporal, model-sized", Shape.of(1, 64, 8, 28, 28), 64,
                         ConvSpec.builder().kernel(3, 1, 1).padding(1, 0, 0).build()),
+                Arguments.of("temporal, large plane (frame-ordered)", Shape.of(1, 8, 3, 40, 41), 12,
+                        ConvSpec.builder().kernel(3, 1, 1).padding(1, 0, 0).build()),
                 Arguments.of("grouped 1x3x3", Shape.of(2, 16, 3, 9, 11), 16,
                         ConvSpec.builder().kernel(1, 3, 3).padding(0, 1, 1).groups(4).build()),
                 Arguments.of("grouped 1x3x3 stride 2 rows", Shape.of(2, 16, 2, 11, 70), 16,
