@@ -227,28 +227,31 @@ inline void bn_eval_row_vex(float* y, const float* o, int64_t n, float a, float 
 
 // rows x cols block of y (leading dimension ld), rows = channels c0.., at offset `off` of the output tensor (where
 // e.res is read). (acc + b) + r rounds as the separate ops do (conv with bias, then add): bit-identical to them.
+// y[j] = act((o[j] + b) [+ r[j]]) (y may be o): the bias form of a row's epilogue (no multiply: no FMA to avoid)
+SEV_INLINE void bias_row(float* y, const float* o, int64_t n, float b, const float* r, int relu) {
+  if (r)
+    for (int64_t j = 0; j < n; j++) {
+      const float t = (o[j] + b) + r[j];
+      y[j] = relu ? (t > 0.f ? t : 0.f) : t;
+    }
+  else if (relu)
+    for (int64_t j = 0; j < n; j++) {
+      const float t = o[j] + b;
+      y[j] = t > 0.f ? t : 0.f;
+    }
+  else
+    for (int64_t j = 0; j < n; j++) y[j] = o[j] + b;
+}
+
 void epilogue(float* y, int64_t ld, int64_t rows, int64_t cols, const Epi& e, int64_t c0, int64_t off) {
   if (!e.any()) return;
   for (int64_t r = 0; r < rows; r++) {
     float* v = y + r * ld;
     const float* rr = e.res ? e.res + off + r * ld : nullptr;
-    if (e.scale) {
+    if (e.scale)
       bn_eval_row(v, v, cols, e.scale[c0 + r], e.shift[c0 + r], rr, e.relu);
-      continue;
-    }
-    const float b = e.bias ? e.bias[c0 + r] : 0.f;
-    if (rr)
-      for (int64_t j = 0; j < cols; j++) {
-        const float t = (v[j] + b) + rr[j];
-        v[j] = e.relu ? (t > 0.f ? t : 0.f) : t;
-      }
-    else if (e.relu)
-      for (int64_t j = 0; j < cols; j++) {
-        const float t = v[j] + b;
-        v[j] = t > 0.f ? t : 0.f;
-      }
     else
-      for (int64_t j = 0; j < cols; j++) v[j] += b;
+      bias_row(v, v, cols, e.bias ? e.bias[c0 + r] : 0.f, rr, e.relu);
   }
 }
 
@@ -256,31 +259,13 @@ void epilogue(float* y, int64_t ld, int64_t rows, int64_t cols, const Epi& e, in
 // (VEX: the caller is an AVX2/AVX-512 kernel)
 template <bool VEX>
 SEV_INLINE void epi_store(float* y, const float* o, int64_t n, const Epi& e, int co, int64_t off) {
-  if (e.scale || e.res) {
-    if (e.scale) {
-      const float* r = e.res ? e.res + off : nullptr;
-      if (VEX)
-        bn_eval_row_vex(y, o, n, e.scale[co], e.shift[co], r, e.relu);
-      else
-        bn_eval_row(y, o, n, e.scale[co], e.shift[co], r, e.relu);
-    } else {
-      const float b = e.bias ? e.bias[co] : 0.f;
-      const float* r = e.res + off;
-      for (int64_t j = 0; j < n; j++) {
-        const float t = (o[j] + b) + r[j];
-        y[j] = e.relu ? (t > 0.f ? t : 0.f) : t;
-      }
-    }
-    return;
-  }
-  const float b = e.bias ? e.bias[co] : 0.f;
-  if (e.relu)
-    for (int64_t j = 0; j < n; j++) {
-      const float v = o[j] + b;
-      y[j] = v > 0.f ? v : 0.f;
-    }
+  const float* r = e.res ? e.res + off : nullptr;
+  if (!e.scale)
+    bias_row(y, o, n, e.bias ? e.bias[co] : 0.f, r, e.relu);
+  else if (VEX)
+    bn_eval_row_vex(y, o, n, e.scale[co], e.shift[co], r, e.relu);
   else
-    for (int64_t j = 0; j < n; j++) y[j] = o[j] + b;
+    bn_eval_row(y, o, n, e.scale[co], e.shift[co], r, e.relu);
 }
 
 // ---------------------------------------------------------------- pointwise 1x1x1
