@@ -37,17 +37,22 @@ __global__ void __launch_bounds__(BNL_THREADS) bnl_stats_kernel(const typename S
   const SevDouble2 s = bnl_column_sum(c < C ? bnl_stats_partial<St>(x, c, M, C, p, P, threadIdx.y) : zero, sm);
   if (threadIdx.y == 0 && c < C) part[p * C + c] = s;
 }
-template <class St>
+// FROM_X: the ReLU's mask recomputed from x (gamma, beta: the forward's), y not read
+template <class St, bool FROM_X>
 __global__ void __launch_bounds__(BNL_THREADS) bnl_backward_stats_kernel(
     const typename St::storage* __restrict__ x, const typename St::storage* __restrict__ y,
-    const typename St::storage* __restrict__ dy, const float* __restrict__ mean, const float* __restrict__ invstd,
-    SevDouble2* __restrict__ part, int64_t M, int64_t C) {
+    const typename St::storage* __restrict__ dy, const float* __restrict__ gamma, const float* __restrict__ beta,
+    const float* __restrict__ mean, const float* __restrict__ invstd, SevDouble2* __restrict__ part, int64_t M,
+    int64_t C) {
   __shared__ SevDouble2 sm[BNL_ROWS][BNL_LANES];
   const int64_t c = blockIdx.x * (int64_t)BNL_LANES + threadIdx.x;
   const int p = blockIdx.y, P = gridDim.y;
   const SevDouble2 zero = {0, 0};
+  float a = 0.f, b = 0.f;
+  if (FROM_X && c < C) bn_train_coeffs(gamma, beta, mean, invstd, c, &a, &b);
   const SevDouble2 s = bnl_column_sum(
-      c < C ? bnl_backward_partial<St>(x, y, dy, c, mean[c], invstd[c], M, C, p, P, threadIdx.y) : zero, sm);
+      c < C ? bnl_backward_partial<St, FROM_X>(x, y, dy, c, mean[c], invstd[c], M, C, p, P, threadIdx.y, a, b) : zero,
+      sm);
   if (threadIdx.y == 0 && c < C) part[p * C + c] = s;
 }
 // grid bnl_vec_grid (tiles of 32*V channels x P, or packed splits: bnl_vec_lane): the 16-byte statistics passes
@@ -72,17 +77,18 @@ __global__ void __launch_bounds__(BNL_THREADS) bnl_stats_vec_kernel(const typena
     if (threadIdx.y == 0 && L.active) part[L.p * C + L.c0 + q] = t;
   }
 }
-template <class St>
+template <class St, bool FROM_X>
 __global__ void __launch_bounds__(BNL_THREADS) bnl_backward_stats_vec_kernel(
     const typename St::storage* __restrict__ x, const typename St::storage* __restrict__ y,
-    const typename St::storage* __restrict__ dy, const float* __restrict__ mean, const float* __restrict__ invstd,
-    SevDouble2* __restrict__ part, int64_t M, int64_t C, int P) {
+    const typename St::storage* __restrict__ dy, const float* __restrict__ gamma, const float* __restrict__ beta,
+    const float* __restrict__ mean, const float* __restrict__ invstd, SevDouble2* __restrict__ part, int64_t M,
+    int64_t C, int P) {
   constexpr int V = 16 / (int)sizeof(typename St::storage);
   __shared__ SevDouble2 sm[BNL_ROWS][BNL_LANES];
   const BnlVecLane L = bnl_vec_lane(C, V, P, blockIdx.x, blockIdx.y, threadIdx.x);
   SevDouble2 s[V];
   if (L.active)
-    bnl_backward_partial_vec<St>(x, y, dy, mean, invstd, L.c0, M, C, L.p, P, threadIdx.y, s);
+    bnl_backward_partial_vec<St, FROM_X>(x, y, dy, mean, invstd, L.c0, M, C, L.p, P, threadIdx.y, s, gamma, beta);
   else
     for (int q = 0; q < V; q++) s[q] = SevDouble2{0, 0};
 #pragma unroll
@@ -139,17 +145,19 @@ __global__ void __launch_bounds__(BNL_THREADS) bnl_eval_kernel(
   for (int64_t r = blockIdx.y * (int64_t)BNL_ROWS + threadIdx.y; r < M; r += (int64_t)gridDim.y * BNL_ROWS)
     y[r * C + c] = bnl_eval_element<St>(x, r * C + c, a, b, relu);
 }
-template <class St>
+template <class St, bool FROM_X>
 __global__ void __launch_bounds__(BNL_THREADS) bnl_dx_kernel(
     const typename St::storage* __restrict__ x, const typename St::storage* __restrict__ y,
-    const typename St::storage* __restrict__ dy, const float* __restrict__ gamma, const float* __restrict__ mean,
-    const float* __restrict__ invstd, const SevDouble2* __restrict__ sums, typename St::storage* __restrict__ dx,
-    typename St::storage* __restrict__ dres, int64_t M, int64_t C) {
+    const typename St::storage* __restrict__ dy, const float* __restrict__ gamma, const float* __restrict__ beta,
+    const float* __restrict__ mean, const float* __restrict__ invstd, const SevDouble2* __restrict__ sums,
+    typename St::storage* __restrict__ dx, typename St::storage* __restrict__ dres, int64_t M, int64_t C) {
   const int64_t c = blockIdx.x * (int64_t)BNL_LANES + threadIdx.x;
   if (c >= C) return;
   const BnBackwardCoeffs k = bn_backward_coeffs(gamma, mean, invstd, c, sums[c], (double)M);
+  float a = 0.f, b = 0.f;
+  if (FROM_X) bn_train_coeffs(gamma, beta, mean, invstd, c, &a, &b);
   for (int64_t r = blockIdx.y * (int64_t)BNL_ROWS + threadIdx.y; r < M; r += (int64_t)gridDim.y * BNL_ROWS)
-    bnl_dx_element<St>(x, y, dy, dx, dres, r * C + c, k);
+    bnl_dx_element<St, FROM_X>(x, y, dy, dx, dres, r * C + c, k, a, b);
 }
 
 // the 16-byte element passes (bnl_*_vec_thread): grid bnl_vec_blocks, BNL_VEC_THREADS threads
@@ -169,14 +177,15 @@ __global__ void __launch_bounds__(BNL_VEC_THREADS) bnl_eval_vec_kernel(
   bnl_eval_vec_thread<St>(x, gamma, beta, running_mean, running_var, y, M, C, eps, relu,
                           blockIdx.x * (int64_t)BNL_VEC_THREADS + threadIdx.x, (int64_t)gridDim.x * BNL_VEC_THREADS);
 }
-template <class St>
+template <class St, bool FROM_X>
 __global__ void __launch_bounds__(BNL_VEC_THREADS) bnl_dx_vec_kernel(
     const typename St::storage* __restrict__ x, const typename St::storage* __restrict__ y,
-    const typename St::storage* __restrict__ dy, const float* __restrict__ gamma, const float* __restrict__ mean,
-    const float* __restrict__ invstd, const SevDouble2* __restrict__ sums, typename St::storage* __restrict__ dx,
-    typename St::storage* __restrict__ dres, int64_t M, int64_t C) {
-  bnl_dx_vec_thread<St>(x, y, dy, gamma, mean, invstd, sums, dx, dres, M, C,
-                        blockIdx.x * (int64_t)BNL_VEC_THREADS + threadIdx.x, (int64_t)gridDim.x * BNL_VEC_THREADS);
+    const typename St::storage* __restrict__ dy, const float* __restrict__ gamma, const float* __restrict__ beta,
+    const float* __restrict__ mean, const float* __restrict__ invstd, const SevDouble2* __restrict__ sums,
+    typename St::storage* __restrict__ dx, typename St::storage* __restrict__ dres, int64_t M, int64_t C) {
+  bnl_dx_vec_thread<St, FROM_X>(x, y, dy, gamma, beta, mean, invstd, sums, dx, dres, M, C,
+                                blockIdx.x * (int64_t)BNL_VEC_THREADS + threadIdx.x,
+                                (int64_t)gridDim.x * BNL_VEC_THREADS);
 }
 
 // ---- launch helpers
@@ -263,14 +272,18 @@ int train_forward(const char* what, const typename St::storage* x, const typenam
                                                                     y, M, C, relu);
   return bnl_release(s, sevc::check_launch(what), st, what);
 }
-template <class St>
+// FROM_X: relu(batch norm(x)) without a residual, the ReLU's mask recomputed from x (gamma, beta the forward's); y
+// must be NULL and is not read, nor is a dresidual written
+template <class St, bool FROM_X = false>
 int backward(const char* what, const typename St::storage* x, const typename St::storage* y,
-             const typename St::storage* dy, const float* gamma, const float* save_mean, const float* save_invstd,
-             typename St::storage* dx, float* dgamma, float* dbeta, typename St::storage* dresidual, int64_t M,
-             int64_t C, void* scratch, int64_t scratch_bytes, void* stream) {
+             const typename St::storage* dy, const float* gamma, const float* beta, const float* save_mean,
+             const float* save_invstd, typename St::storage* dx, float* dgamma, float* dbeta,
+             typename St::storage* dresidual, int64_t M, int64_t C, void* scratch, int64_t scratch_bytes,
+             void* stream) {
   if (bnl_check(what, M, C)) return SEVC_E_ARG;
   if (!x || !dy || !dx || !save_mean || !save_invstd)
     return bnl_fail(what, "x, dy, dx, save_mean and save_invstd are required");
+  if (FROM_X && (y || dresidual)) return bnl_fail(what, "the mask from x reads no y and writes no dresidual");
   const cudaStream_t st = sevc::as_stream(stream);
   BnlScratch s;
   if (int rc = bnl_scratch(&s, scratch, scratch_bytes, M, C, st, what)) return rc;
@@ -278,20 +291,20 @@ int backward(const char* what, const typename St::storage* x, const typename St:
   const unsigned tiles = (unsigned)bnl_tiles(C);
   SevDouble2* sums = s.p + (int64_t)P * C;
   if (bnl_vec_stats_ok<St>(C, {x, y, dy}))
-    bnl_backward_stats_vec_kernel<St><<<bnl_vec_dim<St>(C, P), kBlock, 0, st>>>(x, y, dy, save_mean, save_invstd, s.p, M,
-                                                                              C, P);
+    bnl_backward_stats_vec_kernel<St, FROM_X><<<bnl_vec_dim<St>(C, P), kBlock, 0, st>>>(
+        x, y, dy, gamma, beta, save_mean, save_invstd, s.p, M, C, P);
   else
-    bnl_backward_stats_kernel<St><<<dim3(tiles, (unsigned)P), kBlock, 0, st>>>(x, y, dy, save_mean, save_invstd, s.p,
-                                                                               M, C);
+    bnl_backward_stats_kernel<St, FROM_X><<<dim3(tiles, (unsigned)P), kBlock, 0, st>>>(
+        x, y, dy, gamma, beta, save_mean, save_invstd, s.p, M, C);
   bnl_finalize_kernel<<<tiles, kFinBlock, 0, st>>>(s.p, P, M, C, 0.f, 0.f, nullptr, nullptr, nullptr, nullptr, sums,
                                                  dgamma, dbeta);
   const int64_t vb = bnl_vec_pass_blocks<St>(M, C, {x, y, dy, dx, dresidual});
   if (vb)
-    bnl_dx_vec_kernel<St><<<(unsigned)vb, BNL_VEC_THREADS, 0, st>>>(x, y, dy, gamma, save_mean, save_invstd, sums, dx,
-                                                                    dresidual, M, C);
+    bnl_dx_vec_kernel<St, FROM_X><<<(unsigned)vb, BNL_VEC_THREADS, 0, st>>>(x, y, dy, gamma, beta, save_mean,
+                                                                            save_invstd, sums, dx, dresidual, M, C);
   else
-    bnl_dx_kernel<St><<<bnl_element_grid(M, C), kBlock, 0, st>>>(x, y, dy, gamma, save_mean, save_invstd, sums, dx,
-                                                                 dresidual, M, C);
+    bnl_dx_kernel<St, FROM_X><<<bnl_element_grid(M, C), kBlock, 0, st>>>(x, y, dy, gamma, beta, save_mean,
+                                                                         save_invstd, sums, dx, dresidual, M, C);
   return bnl_release(s, sevc::check_launch(what), st, what);
 }
 template <class St>
@@ -348,22 +361,44 @@ int sevc_bn_act_backward_ndhwc_f32(const float* x, const float* y, const float* 
                                    const float* save_mean, const float* save_invstd, float* dx, float* dgamma,
                                    float* dbeta, float* dresidual, int64_t M, int64_t C, void* scratch,
                                    int64_t scratch_bytes, void* stream) {
-  return backward<SevF32>("bn_act_backward_ndhwc_f32", x, y, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta,
-                          dresidual, M, C, scratch, scratch_bytes, stream);
+  return backward<SevF32>("bn_act_backward_ndhwc_f32", x, y, dy, gamma, nullptr, save_mean, save_invstd, dx, dgamma,
+                          dbeta, dresidual, M, C, scratch, scratch_bytes, stream);
 }
 int sevc_bn_act_backward_ndhwc_bf16(const uint16_t* x, const uint16_t* y, const uint16_t* dy, const float* gamma,
                                     const float* save_mean, const float* save_invstd, uint16_t* dx, float* dgamma,
                                     float* dbeta, uint16_t* dresidual, int64_t M, int64_t C, void* scratch,
                                     int64_t scratch_bytes, void* stream) {
-  return backward<SevBF16>("bn_act_backward_ndhwc_bf16", x, y, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta,
-                           dresidual, M, C, scratch, scratch_bytes, stream);
+  return backward<SevBF16>("bn_act_backward_ndhwc_bf16", x, y, dy, gamma, nullptr, save_mean, save_invstd, dx, dgamma,
+                           dbeta, dresidual, M, C, scratch, scratch_bytes, stream);
 }
 int sevc_bn_act_backward_ndhwc_f16(const uint16_t* x, const uint16_t* y, const uint16_t* dy, const float* gamma,
                                    const float* save_mean, const float* save_invstd, uint16_t* dx, float* dgamma,
                                    float* dbeta, uint16_t* dresidual, int64_t M, int64_t C, void* scratch,
                                    int64_t scratch_bytes, void* stream) {
-  return backward<SevF16>("bn_act_backward_ndhwc_f16", x, y, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta,
-                          dresidual, M, C, scratch, scratch_bytes, stream);
+  return backward<SevF16>("bn_act_backward_ndhwc_f16", x, y, dy, gamma, nullptr, save_mean, save_invstd, dx, dgamma,
+                          dbeta, dresidual, M, C, scratch, scratch_bytes, stream);
+}
+
+int sevc_bn_relu_backward_ndhwc_f32(const float* x, const float* dy, const float* gamma, const float* beta,
+                                    const float* save_mean, const float* save_invstd, float* dx, float* dgamma,
+                                    float* dbeta, int64_t M, int64_t C, void* scratch, int64_t scratch_bytes,
+                                    void* stream) {
+  return backward<SevF32, true>("bn_relu_backward_ndhwc_f32", x, nullptr, dy, gamma, beta, save_mean, save_invstd, dx,
+                                dgamma, dbeta, nullptr, M, C, scratch, scratch_bytes, stream);
+}
+int sevc_bn_relu_backward_ndhwc_bf16(const uint16_t* x, const uint16_t* dy, const float* gamma, const float* beta,
+                                     const float* save_mean, const float* save_invstd, uint16_t* dx, float* dgamma,
+                                     float* dbeta, int64_t M, int64_t C, void* scratch, int64_t scratch_bytes,
+                                     void* stream) {
+  return backward<SevBF16, true>("bn_relu_backward_ndhwc_bf16", x, nullptr, dy, gamma, beta, save_mean, save_invstd,
+                                 dx, dgamma, dbeta, nullptr, M, C, scratch, scratch_bytes, stream);
+}
+int sevc_bn_relu_backward_ndhwc_f16(const uint16_t* x, const uint16_t* dy, const float* gamma, const float* beta,
+                                    const float* save_mean, const float* save_invstd, uint16_t* dx, float* dgamma,
+                                    float* dbeta, int64_t M, int64_t C, void* scratch, int64_t scratch_bytes,
+                                    void* stream) {
+  return backward<SevF16, true>("bn_relu_backward_ndhwc_f16", x, nullptr, dy, gamma, beta, save_mean, save_invstd, dx,
+                                dgamma, dbeta, nullptr, M, C, scratch, scratch_bytes, stream);
 }
 
 int sevc_batchnorm_eval_ndhwc_f32(const float* x, const float* gamma, const float* beta, const float* running_mean,

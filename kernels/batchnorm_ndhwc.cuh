@@ -71,26 +71,26 @@ SEV_HD SevDouble2 bnl_parts_partial(const SevDouble2* part, int64_t c, int64_t C
   for (int p = ty; p < P; p += BNL_FIN_ROWS) s = s + part[(int64_t)p * C + c];
   return s;
 }
-// backward: thread's share of (sum g, sum g*xhat) of channel c, g the ReLU-masked dy (bnx_grad), xhat in double
-// as the NCDHW body
-template <class St = SevF32>
+// backward: thread's share of (sum g, sum g*xhat) of channel c, g the ReLU-masked dy (bnx_grad; FROM_X: the mask
+// recomputed from x with the channel's forward coefficients a, b — bnx_grad_from_x), xhat in double as the NCDHW body
+template <class St = SevF32, bool FROM_X = false>
 SEV_HD SevDouble2 bnl_backward_partial(const typename St::storage* x, const typename St::storage* y,
                                        const typename St::storage* dy, int64_t c, double mean, double invstd,
-                                       int64_t M, int64_t C, int p, int P, int ty) {
+                                       int64_t M, int64_t C, int p, int P, int ty, float a = 0.f, float b = 0.f) {
   SevDouble2 s = {0, 0};
   const int64_t step = (int64_t)P * BNL_ROWS * C;
   const int64_t end = M * C;
   for (int64_t i = ((int64_t)p * BNL_ROWS + ty) * C + c; i < end; i += step) {
-    bn_grad_accumulate(s, bnx_grad<St>(y, dy, i), (St::load(x[i]) - mean) * invstd);
+    bn_grad_accumulate(s, bnx_grad_masked<St, FROM_X>(x, y, dy, i, a, b), (St::load(x[i]) - mean) * invstd);
   }
   return s;
 }
 // backward element i: dx rounded once; dres (when not NULL) the masked dy, exact in 16 bits
-template <class St = SevF32>
+template <class St = SevF32, bool FROM_X = false>
 SEV_HD void bnl_dx_element(const typename St::storage* x, const typename St::storage* y,
                            const typename St::storage* dy, typename St::storage* dx, typename St::storage* dres,
-                           int64_t i, const BnBackwardCoeffs& k) {
-  const float g = bnx_grad<St>(y, dy, i);
+                           int64_t i, const BnBackwardCoeffs& k, float a = 0.f, float b = 0.f) {
+  const float g = bnx_grad_masked<St, FROM_X>(x, y, dy, i, a, b);
   dx[i] = St::store(bn_backward_dx_element(St::load(x[i]), g, k));
   if (dres) dres[i] = St::store(g);
 }
@@ -175,24 +175,30 @@ SEV_HD void bnl_eval_vec_thread(const typename St::storage* x, const float* gamm
     sev_store16(y + i, out);
   }
 }
-// thread t of the dx pass (bnl_dx_kernel: dx, and dres when not NULL)
-template <class St>
+// thread t of the dx pass (bnl_dx_kernel: dx, and dres when not NULL); FROM_X: the mask recomputed from x (beta, with
+// gamma, the forward's), y not read
+template <class St, bool FROM_X = false>
 SEV_HD void bnl_dx_vec_thread(const typename St::storage* x, const typename St::storage* y,
-                              const typename St::storage* dy, const float* gamma, const float* mean,
+                              const typename St::storage* dy, const float* gamma, const float* beta, const float* mean,
                               const float* invstd, const SevDouble2* sums, typename St::storage* dx,
                               typename St::storage* dres, int64_t M, int64_t C, int64_t t, int64_t step) {
   typedef typename St::storage S;
   constexpr int V = 16 / (int)sizeof(S);
   const int64_t CV = C / V, c0 = (t % CV) * V, drow = step / CV;
   BnBackwardCoeffs k[V];
-  for (int q = 0; q < V; q++) k[q] = bn_backward_coeffs(gamma, mean, invstd, c0 + q, sums[c0 + q], (double)M);
+  float a[V], b[V];
+  for (int q = 0; q < V; q++) {
+    k[q] = bn_backward_coeffs(gamma, mean, invstd, c0 + q, sums[c0 + q], (double)M);
+    a[q] = b[q] = 0.f;
+    if (FROM_X) bn_train_coeffs(gamma, beta, mean, invstd, c0 + q, &a[q], &b[q]);
+  }
   for (int64_t row = t / CV; row < M; row += drow) {
     const int64_t i = row * C + c0;
     const SevVec16<S> xv = sev_load16(x + i), dyv = sev_load16(dy + i);
     SevVec16<S> yv, dxv, drv;
-    if (y) yv = sev_load16(y + i);
+    if (!FROM_X && y) yv = sev_load16(y + i);
     for (int q = 0; q < V; q++)  // the masked dy always goes to drv (a register copy), stored only when dres is asked
-      bnl_dx_element<St>(xv.e, y ? yv.e : nullptr, dyv.e, dxv.e, drv.e, q, k[q]);
+      bnl_dx_element<St, FROM_X>(xv.e, y ? yv.e : nullptr, dyv.e, dxv.e, drv.e, q, k[q], a[q], b[q]);
     sev_store16(dx + i, dxv);
     if (dres) sev_store16(dres + i, drv);
   }
@@ -261,17 +267,22 @@ SEV_HD void bnl_stats_partial_vec(const typename St::storage* x, int64_t c0, int
     for (int q = 0; q < V; q++) cbr_stats_add(s[q], St::load(v.e[q]));
   }
 }
-template <class St>
+// FROM_X: the mask recomputed from x (gamma, beta: the forward's), y not read
+template <class St, bool FROM_X = false>
 SEV_HD void bnl_backward_partial_vec(const typename St::storage* x, const typename St::storage* y,
                                      const typename St::storage* dy, const float* mean, const float* invstd,
-                                     int64_t c0, int64_t M, int64_t C, int p, int P, int ty, SevDouble2* s) {
+                                     int64_t c0, int64_t M, int64_t C, int p, int P, int ty, SevDouble2* s,
+                                     const float* gamma = nullptr, const float* beta = nullptr) {
   typedef typename St::storage S;
   constexpr int V = 16 / (int)sizeof(S);
   double mq[V], iq[V];
+  float a[V], b[V];
   for (int q = 0; q < V; q++) {
     s[q] = SevDouble2{0, 0};
     mq[q] = mean[c0 + q];
     iq[q] = invstd[c0 + q];
+    a[q] = b[q] = 0.f;
+    if (FROM_X) bn_train_coeffs(gamma, beta, mean, invstd, c0 + q, &a[q], &b[q]);
   }
   const int64_t step = (int64_t)P * BNL_ROWS;
   int64_t r = (int64_t)p * BNL_ROWS + ty;
@@ -282,20 +293,22 @@ SEV_HD void bnl_backward_partial_vec(const typename St::storage* x, const typena
       const int64_t i = (r + u * step) * C + c0;
       xv[u] = sev_load16(x + i);
       dyv[u] = sev_load16(dy + i);
-      if (y) yv[u] = sev_load16(y + i);
+      if (!FROM_X && y) yv[u] = sev_load16(y + i);
     }
     for (int u = 0; u < 2; u++)
       for (int q = 0; q < V; q++)
-        bn_grad_accumulate(s[q], bnx_grad<St>(y ? yv[u].e : nullptr, dyv[u].e, q),
+        bn_grad_accumulate(s[q],
+                           bnx_grad_masked<St, FROM_X>(xv[u].e, y ? yv[u].e : nullptr, dyv[u].e, q, a[q], b[q]),
                            (St::load(xv[u].e[q]) - mq[q]) * iq[q]);
   }
   for (; r < M; r += step) {
     const int64_t i = r * C + c0;
     const SevVec16<S> xv = sev_load16(x + i), dyv = sev_load16(dy + i);
     SevVec16<S> yv;
-    if (y) yv = sev_load16(y + i);
+    if (!FROM_X && y) yv = sev_load16(y + i);
     for (int q = 0; q < V; q++) {
-      bn_grad_accumulate(s[q], bnx_grad<St>(y ? yv.e : nullptr, dyv.e, q), (St::load(xv.e[q]) - mq[q]) * iq[q]);
+      bn_grad_accumulate(s[q], bnx_grad_masked<St, FROM_X>(xv.e, y ? yv.e : nullptr, dyv.e, q, a[q], b[q]),
+                         (St::load(xv.e[q]) - mq[q]) * iq[q]);
     }
   }
 }

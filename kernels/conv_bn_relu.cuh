@@ -394,6 +394,20 @@ template <class St = SevF32>
 SEV_HD float bnx_grad(const typename St::storage* y, const typename St::storage* dy, int64_t i) {
   return y ? relu_backward_element(St::load(y[i]), St::load(dy[i])) : St::load(dy[i]);
 }
+// the same for relu(batch norm(x)) without a residual, the mask recomputed from x instead of read from y: the
+// forward's own element function with the forward's coefficients (bn_train_coeffs) gives the stored y bit for bit —
+// its 16-bit rounding included, and on the device the same FMA contraction, being the same inlined expression
+template <class St = SevF32>
+SEV_HD float bnx_grad_from_x(const typename St::storage* x, const typename St::storage* dy, int64_t i, float a,
+                             float b) {
+  return relu_backward_element(St::load(bnx_apply_element<St>(x, nullptr, i, a, b, 1)), St::load(dy[i]));
+}
+// bnx_grad or bnx_grad_from_x (a, b: the channel's forward coefficients when FROM_X)
+template <class St, bool FROM_X>
+SEV_HD float bnx_grad_masked(const typename St::storage* x, const typename St::storage* y,
+                             const typename St::storage* dy, int64_t i, float a, float b) {
+  return FROM_X ? bnx_grad_from_x<St>(x, dy, i, a, b) : bnx_grad<St>(y, dy, i);
+}
 // thread tid's share of (sum g, sum g*xhat) of channel c in block p
 template <class St = SevF32>
 SEV_HD SevDouble2 bnx_backward_partial(const typename St::storage* x, const typename St::storage* y,

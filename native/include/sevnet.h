@@ -143,6 +143,13 @@ int sev_batchnorm_act_train_forward(const float* x, const float* residual, const
 int sev_batchnorm_act_backward(const float* x, const float* y, const float* dy, const float* gamma,
                                const float* save_mean, const float* save_invstd, float* dx, float* dgamma,
                                float* dbeta, float* dresidual, int64_t N, int64_t C, int64_t S);
+/* the backward of relu(batch norm(x)) without a residual, its ReLU mask recomputed from x instead of read from y:
+ * y > 0 exactly where the forward's x * a + b > 0 (a, b from gamma, beta and the saved statistics, computed and
+ * applied as sev_batchnorm_act_train_forward does), so bit for bit sev_batchnorm_act_backward with that y — one
+ * tensor less read in each of its two passes. gamma, beta NULL: 1, 0. */
+int sev_batchnorm_relu_backward(const float* x, const float* dy, const float* gamma, const float* beta,
+                                const float* save_mean, const float* save_invstd, float* dx, float* dgamma,
+                                float* dbeta, int64_t N, int64_t C, int64_t S);
 
 /* ---- batch norm (training) + residual + ReLU in 16-bit storage (native/src/batchnorm_half.cpp) ----
  * The references of sevc_bn_act_*_bf16/_f16 (sevnet_cuda.h), PyTorch autocast's batch norm: x, residual, y, dy,
@@ -534,6 +541,16 @@ int sev_hostrun_bn_act_backward_ndhwc_bf16(const uint16_t* x, const uint16_t* y,
 int sev_hostrun_bn_act_backward_ndhwc_f16(const uint16_t* x, const uint16_t* y, const uint16_t* dy, const float* gamma,
                                    const float* save_mean, const float* save_invstd, uint16_t* dx, float* dgamma,
                                    float* dbeta, uint16_t* dresidual, int64_t M, int64_t C);
+/* host drivers of sevc_bn_relu_backward_ndhwc_* (the ReLU mask recomputed from x) */
+int sev_hostrun_bn_relu_backward_ndhwc_f32(const float* x, const float* dy, const float* gamma, const float* beta,
+                                           const float* save_mean, const float* save_invstd, float* dx, float* dgamma,
+                                           float* dbeta, int64_t M, int64_t C);
+int sev_hostrun_bn_relu_backward_ndhwc_bf16(const uint16_t* x, const uint16_t* dy, const float* gamma,
+                                            const float* beta, const float* save_mean, const float* save_invstd,
+                                            uint16_t* dx, float* dgamma, float* dbeta, int64_t M, int64_t C);
+int sev_hostrun_bn_relu_backward_ndhwc_f16(const uint16_t* x, const uint16_t* dy, const float* gamma, const float* beta,
+                                           const float* save_mean, const float* save_invstd, uint16_t* dx,
+                                           float* dgamma, float* dbeta, int64_t M, int64_t C);
 int sev_hostrun_batchnorm_eval_ndhwc_f32(const float* x, const float* gamma, const float* beta, const float* running_mean,
                                   const float* running_var, float* y, int64_t M, int64_t C, float eps, int relu);
 int sev_hostrun_batchnorm_eval_ndhwc_bf16(const uint16_t* x, const float* gamma, const float* beta,

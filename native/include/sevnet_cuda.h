@@ -338,6 +338,22 @@ int sevc_bn_act_backward_ndhwc_f16(const uint16_t* x, const uint16_t* y, const u
                                    const float* save_mean, const float* save_invstd, uint16_t* dx, float* dgamma,
                                    float* dbeta, uint16_t* dresidual, int64_t M, int64_t C, void* scratch,
                                    int64_t scratch_bytes, void* stream);
+/* the backward of relu(batch norm(x)) without a residual, its ReLU mask recomputed from x (the forward's element
+ * function with the forward's coefficients from gamma, beta and the saved statistics: the stored y bit for bit) instead
+ * of read from y — one tensor less read in each of the two passes; bit for bit sevc_bn_act_backward_ndhwc_* with
+ * the forward's y and no dresidual. gamma, beta NULL: 1, 0. */
+int sevc_bn_relu_backward_ndhwc_f32(const float* x, const float* dy, const float* gamma, const float* beta,
+                                    const float* save_mean, const float* save_invstd, float* dx, float* dgamma,
+                                    float* dbeta, int64_t M, int64_t C, void* scratch, int64_t scratch_bytes,
+                                    void* stream);
+int sevc_bn_relu_backward_ndhwc_bf16(const uint16_t* x, const uint16_t* dy, const float* gamma, const float* beta,
+                                     const float* save_mean, const float* save_invstd, uint16_t* dx, float* dgamma,
+                                     float* dbeta, int64_t M, int64_t C, void* scratch, int64_t scratch_bytes,
+                                     void* stream);
+int sevc_bn_relu_backward_ndhwc_f16(const uint16_t* x, const uint16_t* dy, const float* gamma, const float* beta,
+                                    const float* save_mean, const float* save_invstd, uint16_t* dx, float* dgamma,
+                                    float* dbeta, int64_t M, int64_t C, void* scratch, int64_t scratch_bytes,
+                                    void* stream);
 int sevc_batchnorm_eval_ndhwc_f32(const float* x, const float* gamma, const float* beta, const float* running_mean,
                                   const float* running_var, float* y, int64_t M, int64_t C, float eps, int relu,
                                   void* stream);

@@ -31,6 +31,18 @@ struct BnTrainArgs {
   int relu;
 };
 
+// The training normalisation's coefficients y = x * a + b, from the statistics as saved (rounded to float) — the
+// formula of the CUDA kernels' bn_train_coeffs — so that a backward holding only the saved statistics recomputes
+// the forward's y exactly (sev_batchnorm_relu_backward's ReLU mask).
+SEV_INLINE void bn_train_coefficients(const float* gamma, const float* beta, float mean, float invstd, int64_t c,
+                                      float* a, float* b) {
+  *a = (float)(gamma ? gamma[c] * (double)invstd : (double)invstd);
+  *b = (float)((beta ? beta[c] : 0.0) - (double)mean * *a);
+}
+// One normalised value. The forward and the mask-recomputing backward both call this, inlined into loops of the
+// same form in the same ISA build: where the build has FMA, GCC contracts it into one in both, elsewhere neither.
+SEV_INLINE float bn_affine(float x, float a, float b) { return x * a + b; }
+
 SEV_INLINE void bn_train_channel(const BnTrainArgs& a, int64_t c) {
   const int64_t N = a.N, C = a.C, S = a.S, count = N * S;
   double sum = 0, sq = 0;
@@ -55,8 +67,8 @@ SEV_INLINE void bn_train_channel(const BnTrainArgs& a, int64_t c) {
   if (a.running_mean) a.running_mean[c] = (float)((1.0 - a.momentum) * a.running_mean[c] + a.momentum * mean);
   if (a.running_var)
     a.running_var[c] = (float)((1.0 - a.momentum) * a.running_var[c] + a.momentum * var * count / (count - 1));
-  const float sa = (float)(a.gamma ? a.gamma[c] * invstd : invstd);
-  const float sb = (float)((a.beta ? a.beta[c] : 0.0) - mean * sa);
+  float sa, sb;
+  bn_train_coefficients(a.gamma, a.beta, a.save_mean[c], a.save_invstd[c], c, &sa, &sb);
   for (int64_t n = 0; n < N; n++) {
     const float* xp = a.x + (n * C + c) * S;
     float* yp = a.y + (n * C + c) * S;
@@ -65,33 +77,35 @@ SEV_INLINE void bn_train_channel(const BnTrainArgs& a, int64_t c) {
     if (rp && a.relu) {
 #pragma omp simd
       for (int64_t i = 0; i < S; i++) {
-        const float bn = xp[i] * sa + sb, v = bn + rp[i];
+        const float bn = bn_affine(xp[i], sa, sb), v = bn + rp[i];
         yp[i] = v > 0.f ? v : 0.f;
       }
     } else if (rp) {
 #pragma omp simd
       for (int64_t i = 0; i < S; i++) {
-        const float bn = xp[i] * sa + sb;
+        const float bn = bn_affine(xp[i], sa, sb);
         yp[i] = bn + rp[i];
       }
     } else if (a.relu) {
 #pragma omp simd
       for (int64_t i = 0; i < S; i++) {
-        const float bn = xp[i] * sa + sb;
+        const float bn = bn_affine(xp[i], sa, sb);
         yp[i] = bn > 0.f ? bn : 0.f;
       }
     } else {
 #pragma omp simd
-      for (int64_t i = 0; i < S; i++) yp[i] = xp[i] * sa + sb;
+      for (int64_t i = 0; i < S; i++) yp[i] = bn_affine(xp[i], sa, sb);
     }
   }
 }
 
 struct BnBackwardArgs {
   const float* x;
-  const float* y;  // the forward's output, for the ReLU's mask; NULL: no ReLU
+  const float* y;  // the forward's output, for the ReLU's mask; NULL: no ReLU (unless relu_from_x)
   const float* dy;
   const float* gamma;
+  const float* beta;  // with relu_from_x: the forward's beta (NULL: 0)
+  int relu_from_x;    // the ReLU's mask recomputed from x (y = relu(x*a + b), no residual): y is not read
   const float* save_mean;
   const float* save_invstd;
   float* dx;
@@ -101,27 +115,34 @@ struct BnBackwardArgs {
   int64_t N, C, S;
 };
 
+// The ReLU's mask: none, the stored y, or y recomputed from x (the forward's bn_affine: the same bits)
+enum class Mask { NONE, FROM_Y, FROM_X };
+
 // g = the ReLU-masked dy (sev_relu_backward's y > 0 ? dy : 0), or dy
-template <bool RELU>
-SEV_INLINE float bn_grad(const float* yp, const float* dyp, int64_t i) {
-  if (!RELU) return dyp[i];
+template <Mask MASK>
+SEV_INLINE float bn_grad(const float* xp, const float* yp, const float* dyp, int64_t i, float sa, float sb) {
+  if (MASK == Mask::NONE) return dyp[i];
   const float g = dyp[i];  // loaded unconditionally: a load under the condition keeps GCC from vectorizing
+  if (MASK == Mask::FROM_X) return bn_affine(xp[i], sa, sb) > 0.f ? g : 0.f;
   return yp[i] > 0.f ? g : 0.f;
 }
 
-template <bool RELU>
+template <Mask MASK>
 SEV_INLINE void bn_backward_channel(const BnBackwardArgs& a, int64_t c) {
+  constexpr bool RELU = MASK == Mask::FROM_Y;
   const int64_t N = a.N, C = a.C, S = a.S;
   const double count = (double)N * S;
   const double mean = a.save_mean[c];
   const double invstd = a.save_invstd[c];
+  float sa = 0.f, sb = 0.f;
+  if (MASK == Mask::FROM_X) bn_train_coefficients(a.gamma, a.beta, a.save_mean[c], a.save_invstd[c], c, &sa, &sb);
   double sum_dy = 0, sum_dy_xhat = 0;
   for (int64_t n = 0; n < N; n++) {
     const int64_t o = (n * C + c) * S;
     const float *xp = a.x + o, *dyp = a.dy + o, *yp = RELU ? a.y + o : nullptr;
 #pragma omp simd reduction(+ : sum_dy, sum_dy_xhat)
     for (int64_t i = 0; i < S; i++) {
-      const float g = bn_grad<RELU>(yp, dyp, i);
+      const float g = bn_grad<MASK>(xp, yp, dyp, i, sa, sb);
       sum_dy += g;
       sum_dy_xhat += g * ((xp[i] - mean) * invstd);
     }
@@ -141,13 +162,13 @@ SEV_INLINE void bn_backward_channel(const BnBackwardArgs& a, int64_t c) {
     float* drp = a.dresidual ? a.dresidual + o : nullptr;
 #pragma omp simd
     for (int64_t i = 0; i < S; i++) {
-      const float g = bn_grad<RELU>(yp, dyp, i);
+      const float g = bn_grad<MASK>(xp, yp, dyp, i, sa, sb);
       float xhat = (xp[i] - fmean) * finv;
       dxp[i] = k * (g - mdy - xhat * mdyx);
     }
     if (drp) {
 #pragma omp simd
-      for (int64_t i = 0; i < S; i++) drp[i] = bn_grad<RELU>(yp, dyp, i);
+      for (int64_t i = 0; i < S; i++) drp[i] = bn_grad<MASK>(xp, yp, dyp, i, sa, sb);
     }
   }
 }
@@ -156,13 +177,19 @@ SEV_TARGET_AVX512 void bn_train_avx512(const BnTrainArgs& a, int64_t c) { bn_tra
 SEV_TARGET_AVX2 void bn_train_avx2(const BnTrainArgs& a, int64_t c) { bn_train_channel(a, c); }
 void bn_train_base(const BnTrainArgs& a, int64_t c) { bn_train_channel(a, c); }
 SEV_TARGET_AVX512 void bn_backward_avx512(const BnBackwardArgs& a, int64_t c) {
-  a.y ? bn_backward_channel<true>(a, c) : bn_backward_channel<false>(a, c);
+  a.relu_from_x ? bn_backward_channel<Mask::FROM_X>(a, c)
+  : a.y        ? bn_backward_channel<Mask::FROM_Y>(a, c)
+               : bn_backward_channel<Mask::NONE>(a, c);
 }
 SEV_TARGET_AVX2 void bn_backward_avx2(const BnBackwardArgs& a, int64_t c) {
-  a.y ? bn_backward_channel<true>(a, c) : bn_backward_channel<false>(a, c);
+  a.relu_from_x ? bn_backward_channel<Mask::FROM_X>(a, c)
+  : a.y        ? bn_backward_channel<Mask::FROM_Y>(a, c)
+               : bn_backward_channel<Mask::NONE>(a, c);
 }
 void bn_backward_base(const BnBackwardArgs& a, int64_t c) {
-  a.y ? bn_backward_channel<true>(a, c) : bn_backward_channel<false>(a, c);
+  a.relu_from_x ? bn_backward_channel<Mask::FROM_X>(a, c)
+  : a.y        ? bn_backward_channel<Mask::FROM_Y>(a, c)
+               : bn_backward_channel<Mask::NONE>(a, c);
 }
 
 int bn_train(const BnTrainArgs& a) {
@@ -250,14 +277,21 @@ int sev_batchnorm_backward(const float* x, const float* dy, const float* gamma, 
                            const float* save_invstd, float* dx, float* dgamma, float* dbeta, int64_t N, int64_t C,
                            int64_t S) {
   SEV_CALL_SCOPE();
-  return bn_backward({x, nullptr, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta, nullptr, N, C, S});
+  return bn_backward({x, nullptr, dy, gamma, nullptr, 0, save_mean, save_invstd, dx, dgamma, dbeta, nullptr, N, C, S});
 }
 
 int sev_batchnorm_act_backward(const float* x, const float* y, const float* dy, const float* gamma,
                                const float* save_mean, const float* save_invstd, float* dx, float* dgamma,
                                float* dbeta, float* dresidual, int64_t N, int64_t C, int64_t S) {
   SEV_CALL_SCOPE();
-  return bn_backward({x, y, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta, dresidual, N, C, S});
+  return bn_backward({x, y, dy, gamma, nullptr, 0, save_mean, save_invstd, dx, dgamma, dbeta, dresidual, N, C, S});
+}
+
+int sev_batchnorm_relu_backward(const float* x, const float* dy, const float* gamma, const float* beta,
+                                const float* save_mean, const float* save_invstd, float* dx, float* dgamma,
+                                float* dbeta, int64_t N, int64_t C, int64_t S) {
+  SEV_CALL_SCOPE();
+  return bn_backward({x, nullptr, dy, gamma, beta, 1, save_mean, save_invstd, dx, dgamma, dbeta, nullptr, N, C, S});
 }
 
 }  // extern "C"

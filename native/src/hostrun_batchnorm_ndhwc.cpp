@@ -98,21 +98,28 @@ int train_forward_host(const typename St::storage* x, const typename St::storage
   return SEV_OK;
 }
 
-template <class St>
+// FROM_X: the mask recomputed from x (beta, with gamma, the forward's; y NULL), as the device's FROM_X kernels
+template <class St, bool FROM_X = false>
 int backward_host(const typename St::storage* x, const typename St::storage* y, const typename St::storage* dy,
-                  const float* gamma, const float* save_mean, const float* save_invstd, typename St::storage* dx,
-                  float* dgamma, float* dbeta, typename St::storage* dresidual, int64_t M, int64_t C) {
+                  const float* gamma, const float* beta, const float* save_mean, const float* save_invstd,
+                  typename St::storage* dx, float* dgamma, float* dbeta, typename St::storage* dresidual, int64_t M,
+                  int64_t C) {
   if (int rc = check(M, C)) return rc;
   const int P = bnl_splits(M, C);
   std::vector<SevDouble2> part((size_t)(P * C), SevDouble2{NAN, NAN});
+  // the forward's coefficients, for the mask from x
+  std::vector<float> fa((size_t)C, 0.f), fb((size_t)C, 0.f);
+  if (FROM_X)
+    for (int64_t c = 0; c < C; c++) bn_train_coeffs(gamma, beta, save_mean, save_invstd, c, &fa[c], &fb[c]);
   // bnl_backward_stats_vec_kernel or bnl_backward_stats_kernel
   if (bnl_vec_stats_ok<St>(C, {x, y, dy}))
     stats_vec_blocks_host<St>(part.data(), C, P, [&](int64_t c0, int p, int ty, SevDouble2* s) {
-      bnl_backward_partial_vec<St>(x, y, dy, save_mean, save_invstd, c0, M, C, p, P, ty, s);
+      bnl_backward_partial_vec<St, FROM_X>(x, y, dy, save_mean, save_invstd, c0, M, C, p, P, ty, s, gamma, beta);
     });
   else
     stats_blocks_host(part.data(), C, P, [&](int64_t c, int p, int ty) {
-      return bnl_backward_partial<St>(x, y, dy, c, save_mean[c], save_invstd[c], M, C, p, P, ty);
+      return bnl_backward_partial<St, FROM_X>(x, y, dy, c, save_mean[c], save_invstd[c], M, C, p, P, ty, fa[c],
+                                              fb[c]);
     });
   // bnl_finalize_kernel, backward form
   std::vector<SevDouble2> sums((size_t)C);
@@ -128,12 +135,14 @@ int backward_host(const typename St::storage* x, const typename St::storage* y, 
     const int64_t step = vb * BNL_VEC_THREADS;
 #pragma omp parallel for schedule(static)
     for (int64_t t = 0; t < step; t++)
-      bnl_dx_vec_thread<St>(x, y, dy, gamma, save_mean, save_invstd, sums.data(), dx, dresidual, M, C, t, step);
+      bnl_dx_vec_thread<St, FROM_X>(x, y, dy, gamma, beta, save_mean, save_invstd, sums.data(), dx, dresidual, M, C, t,
+                                    step);
     return SEV_OK;
   }
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < M; r++)
-    for (int64_t c = 0; c < C; c++) bnl_dx_element<St>(x, y, dy, dx, dresidual, r * C + c, k[c]);
+    for (int64_t c = 0; c < C; c++)
+      bnl_dx_element<St, FROM_X>(x, y, dy, dx, dresidual, r * C + c, k[c], fa[c], fb[c]);
   return SEV_OK;
 }
 
@@ -188,20 +197,44 @@ int sev_hostrun_bn_act_backward_ndhwc_f32(const float* x, const float* y, const 
                                           const float* save_mean, const float* save_invstd, float* dx, float* dgamma,
                                           float* dbeta, float* dresidual, int64_t M, int64_t C) {
   SEV_HOSTRUN_SCOPE();
-  return backward_host<SevF32>(x, y, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta, dresidual, M, C);
+  return backward_host<SevF32>(x, y, dy, gamma, nullptr, save_mean, save_invstd, dx, dgamma, dbeta, dresidual, M,
+                                C);
 }
 int sev_hostrun_bn_act_backward_ndhwc_bf16(const uint16_t* x, const uint16_t* y, const uint16_t* dy,
                                            const float* gamma, const float* save_mean, const float* save_invstd,
                                            uint16_t* dx, float* dgamma, float* dbeta, uint16_t* dresidual, int64_t M,
                                            int64_t C) {
   SEV_HOSTRUN_SCOPE();
-  return backward_host<SevBF16>(x, y, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta, dresidual, M, C);
+  return backward_host<SevBF16>(x, y, dy, gamma, nullptr, save_mean, save_invstd, dx, dgamma, dbeta, dresidual, M,
+                                C);
 }
 int sev_hostrun_bn_act_backward_ndhwc_f16(const uint16_t* x, const uint16_t* y, const uint16_t* dy, const float* gamma,
                                           const float* save_mean, const float* save_invstd, uint16_t* dx,
                                           float* dgamma, float* dbeta, uint16_t* dresidual, int64_t M, int64_t C) {
   SEV_HOSTRUN_SCOPE();
-  return backward_host<SevF16>(x, y, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta, dresidual, M, C);
+  return backward_host<SevF16>(x, y, dy, gamma, nullptr, save_mean, save_invstd, dx, dgamma, dbeta, dresidual, M,
+                                C);
+}
+int sev_hostrun_bn_relu_backward_ndhwc_f32(const float* x, const float* dy, const float* gamma, const float* beta,
+                                           const float* save_mean, const float* save_invstd, float* dx, float* dgamma,
+                                           float* dbeta, int64_t M, int64_t C) {
+  SEV_HOSTRUN_SCOPE();
+  return backward_host<SevF32, true>(x, nullptr, dy, gamma, beta, save_mean, save_invstd, dx, dgamma, dbeta, nullptr,
+                                     M, C);
+}
+int sev_hostrun_bn_relu_backward_ndhwc_bf16(const uint16_t* x, const uint16_t* dy, const float* gamma,
+                                            const float* beta, const float* save_mean, const float* save_invstd,
+                                            uint16_t* dx, float* dgamma, float* dbeta, int64_t M, int64_t C) {
+  SEV_HOSTRUN_SCOPE();
+  return backward_host<SevBF16, true>(x, nullptr, dy, gamma, beta, save_mean, save_invstd, dx, dgamma, dbeta, nullptr,
+                                      M, C);
+}
+int sev_hostrun_bn_relu_backward_ndhwc_f16(const uint16_t* x, const uint16_t* dy, const float* gamma, const float* beta,
+                                           const float* save_mean, const float* save_invstd, uint16_t* dx,
+                                           float* dgamma, float* dbeta, int64_t M, int64_t C) {
+  SEV_HOSTRUN_SCOPE();
+  return backward_host<SevF16, true>(x, nullptr, dy, gamma, beta, save_mean, save_invstd, dx, dgamma, dbeta, nullptr,
+                                     M, C);
 }
 int sev_hostrun_batchnorm_eval_ndhwc_f32(const float* x, const float* gamma, const float* beta,
                                          const float* running_mean, const float* running_var, float* y, int64_t M,

@@ -345,6 +345,24 @@ int sevc_bn_act_backward_ndhwc_f16(const uint16_t* x, const uint16_t* y, const u
                                    int64_t scratch_bytes, void* stream) {
   return SEVC_E_NO_CUDA;
 }
+int sevc_bn_relu_backward_ndhwc_f32(const float* x, const float* dy, const float* gamma, const float* beta,
+                                    const float* save_mean, const float* save_invstd, float* dx, float* dgamma,
+                                    float* dbeta, int64_t M, int64_t C, void* scratch, int64_t scratch_bytes,
+                                    void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_bn_relu_backward_ndhwc_bf16(const uint16_t* x, const uint16_t* dy, const float* gamma, const float* beta,
+                                     const float* save_mean, const float* save_invstd, uint16_t* dx, float* dgamma,
+                                     float* dbeta, int64_t M, int64_t C, void* scratch, int64_t scratch_bytes,
+                                     void* stream) {
+  return SEVC_E_NO_CUDA;
+}
+int sevc_bn_relu_backward_ndhwc_f16(const uint16_t* x, const uint16_t* dy, const float* gamma, const float* beta,
+                                    const float* save_mean, const float* save_invstd, uint16_t* dx, float* dgamma,
+                                    float* dbeta, int64_t M, int64_t C, void* scratch, int64_t scratch_bytes,
+                                    void* stream) {
+  return SEVC_E_NO_CUDA;
+}
 int sevc_batchnorm_eval_ndhwc_f32(const float* x, const float* gamma, const float* beta, const float* running_mean,
                                   const float* running_var, float* y, int64_t M, int64_t C, float eps, int relu,
                                   void* stream) {

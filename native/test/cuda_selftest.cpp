@@ -845,6 +845,7 @@ template <>
 struct NdhwcBn<SevF32> {
   static constexpr auto fwd = sevc_bn_act_train_forward_ndhwc_f32;
   static constexpr auto bwd = sevc_bn_act_backward_ndhwc_f32;
+  static constexpr auto bwd_from_x = sevc_bn_relu_backward_ndhwc_f32;
   static constexpr auto eval = sevc_batchnorm_eval_ndhwc_f32;
   static constexpr auto ref_fwd = sev_bn_act_train_forward_ndhwc_f32;
   static constexpr auto ref_bwd = sev_bn_act_backward_ndhwc_f32;
@@ -855,6 +856,7 @@ template <>
 struct NdhwcBn<SevBF16> {
   static constexpr auto fwd = sevc_bn_act_train_forward_ndhwc_bf16;
   static constexpr auto bwd = sevc_bn_act_backward_ndhwc_bf16;
+  static constexpr auto bwd_from_x = sevc_bn_relu_backward_ndhwc_bf16;
   static constexpr auto eval = sevc_batchnorm_eval_ndhwc_bf16;
   static constexpr auto ref_fwd = sev_bn_act_train_forward_ndhwc_bf16;
   static constexpr auto ref_bwd = sev_bn_act_backward_ndhwc_bf16;
@@ -865,6 +867,7 @@ template <>
 struct NdhwcBn<SevF16> {
   static constexpr auto fwd = sevc_bn_act_train_forward_ndhwc_f16;
   static constexpr auto bwd = sevc_bn_act_backward_ndhwc_f16;
+  static constexpr auto bwd_from_x = sevc_bn_relu_backward_ndhwc_f16;
   static constexpr auto eval = sevc_batchnorm_eval_ndhwc_f16;
   static constexpr auto ref_fwd = sev_bn_act_train_forward_ndhwc_f16;
   static constexpr auto ref_bwd = sev_bn_act_backward_ndhwc_f16;
@@ -911,6 +914,21 @@ void test_bn_ndhwc(const char* fmt, int64_t M, int64_t C) {
   compare("ndhwc bn+relu bwd dgamma" + sz, rdg, ddg.host(), 1e-5, 1e-5);
   compare("ndhwc bn+relu bwd dbeta" + sz, rdb, ddb.host(), 1e-5, 1e-5);
   compare("ndhwc bn+relu bwd dresidual" + sz, widen(rdres), widen(ddres.host()), 0, 0);
+  // relu(bn(x)) without a residual: the backward that recomputes the mask from x is the y form on the device's own
+  // forward y, bit for bit
+  Dev<T> dy2(n), ddx2(n), ddx3(n);
+  Dev<float> dsm2(C), dsi2(C), ddg2(C), ddb2(C), ddg3(C), ddb3(C);
+  check_rc(K::fwd(dxx.p, nullptr, dg.p, dbt.p, dy2.p, dsm2.p, dsi2.p, nullptr, nullptr, M, C, 1e-5f, 0.1f, 1, scratch.p,
+                  sbytes, nullptr),
+           "bn_act_train_forward_ndhwc (relu)");
+  check_rc(K::bwd(dxx.p, dy2.p, ddy.p, dg.p, dsm2.p, dsi2.p, ddx2.p, ddg2.p, ddb2.p, nullptr, M, C, scratch.p, sbytes,
+                  nullptr),
+           "bn_act_backward_ndhwc (relu, y)");
+  check_rc(K::bwd_from_x(dxx.p, ddy.p, dg.p, dbt.p, dsm2.p, dsi2.p, ddx3.p, ddg3.p, ddb3.p, M, C, nullptr, 0, nullptr),
+           "bn_relu_backward_ndhwc (mask from x)");
+  compare("ndhwc bn+relu bwd, mask from x: dx" + sz, widen(ddx2.host()), widen(ddx3.host()), 0, 0);
+  compare("ndhwc bn+relu bwd, mask from x: dgamma" + sz, ddg2.host(), ddg3.host(), 0, 0);
+  compare("ndhwc bn+relu bwd, mask from x: dbeta" + sz, ddb2.host(), ddb3.host(), 0, 0);
   // eval with the running statistics, ReLU
   check_rc(K::eval(dxx.p, dg.p, dbt.p, drm.p, drv.p, dye.p, M, C, 1e-5f, 1, nullptr), "batchnorm_eval_ndhwc");
   std::vector<T> rye(n);

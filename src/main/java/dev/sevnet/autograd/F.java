@@ -227,8 +227,13 @@ public final class F {
             invstd.close();
             return Var.of(y);
         }
-        saves(x, gamma);
+        saves(x, gamma, residual == null ? beta : null);
         boolean residualGrad = residual != null && residual.requiresGrad();
+        if (residual == null) {
+            // no residual: a backend may recompute the ReLU's mask from x instead of reading y
+            return savesOutput(record(name, y, inputs, dy -> keepNeeded(b.batchNormReluBackward(x.value(), y, dy,
+                    gamma.value(), beta.value(), mean, invstd), inputs)));
+        }
         return savesOutput(record(name, y, inputs, dy -> keepNeeded(java.util.Arrays.copyOf(b.batchNormActBackward(
                 x.value(), y, dy, gamma.value(), mean, invstd, true, residualGrad), inputs.length), inputs)));
     }
@@ -270,9 +275,9 @@ public final class F {
         }
         Shape xShape = x.shape();
         Shape wShape = w.shape();
-        saves(x, w, gamma);
+        saves(x, w, gamma, beta);
         return savesOutput(record("conv_batch_norm_relu", y, new Var[] {x, w, gamma, beta}, dy -> {
-            Tensor[] g = b.batchNormActBackward(z, y, dy, gamma.value(), mean, invstd, true, false);
+            Tensor[] g = b.batchNormReluBackward(z, y, dy, gamma.value(), beta.value(), mean, invstd);
             try (Tensor dz = g[0]) {
                 return keepNeeded(new Tensor[] {
                     x.requiresGrad() ? b.conv3dBackwardData(dz, w.value(), spec, xShape) : null,

@@ -105,6 +105,19 @@ public interface Backend {
     }
 
     /**
+     * Backward of {@code relu(batchNorm(x))} without a residual ({@link #batchNormTrainAct} with a null residual
+     * and {@code relu}): {dx, dgamma, dbeta}, the values of {@code batchNormActBackward(x, y, dy, gamma, saveMean,
+     * saveInvstd, true, false)}. A backend may recompute the ReLU's mask from x, gamma, beta and the saved statistics
+     * (y &gt; 0 exactly where the forward's normalised x is) instead of reading y — one tensor less read per pass of
+     * a memory-bound op; this default reads y.
+     */
+    default Tensor[] batchNormReluBackward(Tensor x, Tensor y, Tensor dy, Tensor gamma, Tensor beta, Tensor saveMean,
+            Tensor saveInvstd) {
+        Tensor[] d = batchNormActBackward(x, y, dy, gamma, saveMean, saveInvstd, true, false);
+        return new Tensor[] {d[0], d[1], d[2]};
+    }
+
+    /**
      * Training form of {@code act(batchNorm(conv3d(x, w)))} (act ReLU when {@code relu}): returns the conv
      * output z (batch norm's input, which its backward reads), y, and the batch statistics.
      */

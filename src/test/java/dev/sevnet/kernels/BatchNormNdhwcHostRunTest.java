@@ -148,6 +148,19 @@ public class BatchNormNdhwcHostRunTest {
             };
         }
 
+        /** The backward of relu(bn(x)) with the mask recomputed from x: host drivers only (the reference is the y form). */
+        public int reluBackwardFromX(long x, long dy, long g, long b, long mean, long invstd, long dx, long dg, long db,
+                long m, long c) {
+            return switch (this) {
+                case F32 -> NativeCore.sev_hostrun_bn_relu_backward_ndhwc_f32(x, dy, g, b, mean, invstd, dx, dg, db, m,
+                        c);
+                case BF16 -> NativeCore.sev_hostrun_bn_relu_backward_ndhwc_bf16(x, dy, g, b, mean, invstd, dx, dg, db,
+                        m, c);
+                case F16 -> NativeCore.sev_hostrun_bn_relu_backward_ndhwc_f16(x, dy, g, b, mean, invstd, dx, dg, db, m,
+                        c);
+            };
+        }
+
         public int eval(boolean hostrun, long x, long g, long b, long rm, long rv, long y, long m, long c, int relu) {
             return switch (this) {
                 case F32 -> hostrun
@@ -338,6 +351,73 @@ public class BatchNormNdhwcHostRunTest {
             }
             backwardCase(k, r, CAPPED[0], CAPPED[1], true);
         }
+    }
+
+    /**
+     * relu(bn(x)) without a residual, backward with the mask recomputed from x (sevc_bn_relu_backward_ndhwc_*) against
+     * the y form on the forward's own y: dx, dgamma, dbeta bit for bit — the mask is the stored y's, its 16-bit
+     * rounding included — with and without gamma / beta, on random data and on channels sitting on their mean (x * a
+     * + b exactly 0 on the host, the ReLU's boundary), through the 16-byte and the scalar passes (one pointer one
+     * element off a 16-byte boundary).
+     */
+    @Test
+    void theReluMaskFromXIsTheStoredYsBitForBit() {
+        Random r = new Random(84);
+        for (Kind k : Kind.values()) {
+            for (long[] d : allShapes()) {
+                for (int variant = 0; variant < 6; variant++) {
+                    reluFromXCase(k, r, d[0], d[1], variant);
+                }
+            }
+        }
+    }
+
+    static void reluFromXCase(Kind k, Random r, long m, long c, int variant) {
+        boolean onMean = variant % 2 == 1, affine = variant < 4, shifted = variant >= 4;
+        String what = " " + k + " [" + m + ", " + c + "] variant " + variant;
+        try (TensorScope scope = TensorScope.open()) {
+            Tensor x = onMean ? onTheMean(k, r, m, c) : k.randn(r, 0.3, 1.5, m, c);
+            Tensor gamma = randn(r, c); // some negative
+            Tensor beta = variant == 1 ? Tensor.zeros(Shape.of(c)) : randn(r, c);
+            Fwd fw = Fwd.fresh(k.half, randn(r, c), uniform(r, 0.5, 1.5, c), m, c, 1);
+            long g = affine ? gamma.address() : 0L, b = affine ? beta.address() : 0L;
+            ok(k.forward(true, x.address(), 0L, g, b, fw.y().address(), fw.mean().address(), fw.invstd().address(),
+                    fw.rm().address(), fw.rv().address(), m, c, 1), "forward" + what);
+            Tensor dy = k.randn(r, 0.0, 1.0, m, c);
+            Tensor dxY = k.nans(m, c), dgY = nan(c), dbY = nan(c);
+            ok(k.backward(true, x.address(), fw.y().address(), dy.address(), g, fw.mean().address(),
+                    fw.invstd().address(), dxY.address(), dgY.address(), dbY.address(), 0L, m, c), "y form" + what);
+            Tensor dgX = nan(c), dbX = nan(c);
+            Tensor dxX;
+            if (shifted) {
+                Shifted sx = Shifted.of(x), sdy = Shifted.of(dy), sdx = Shifted.nans(k, m, c);
+                ok(k.reluBackwardFromX(sx.address(), sdy.address(), g, b, fw.mean().address(), fw.invstd().address(),
+                        sdx.address(), dgX.address(), dbX.address(), m, c), "from x" + what);
+                dxX = sdx.view(m, c);
+            } else {
+                dxX = k.nans(m, c);
+                ok(k.reluBackwardFromX(x.address(), dy.address(), g, b, fw.mean().address(), fw.invstd().address(),
+                        dxX.address(), dgX.address(), dbX.address(), m, c), "from x" + what);
+            }
+            assertSameBits(dxY, dxX, "dx" + what);
+            KernelTestSupport.assertBitwise(dgY, dgX, "dgamma" + what);
+            KernelTestSupport.assertBitwise(dbY, dbX, "dbeta" + what);
+        }
+    }
+
+    // each channel: v = j/16 exactly on its mean (pairs v + 1/2, v - 1/2, the rest v; every value and sum exact in
+    // every format), so x * a + b is 0 or the rounding error of mean * a for a third of the values
+    public static Tensor onTheMean(Kind k, Random r, long m, long c) {
+        float[] v = new float[Math.toIntExact(m * c)];
+        for (long ch = 0; ch < c; ch++) {
+            float mid = (r.nextInt(64) - 32) / 16f;
+            for (long row = 0; row < m; row++) {
+                int q = (int) (row % 4);
+                boolean unpaired = q == 0 && row == m - 1;
+                v[(int) (row * c + ch)] = q == 0 && !unpaired ? mid + 0.5f : q == 1 ? mid - 0.5f : mid;
+            }
+        }
+        return k.half == null ? Tensor.of(v, Shape.of(m, c)) : BatchNormHalfHostRunTest.t16(k.half, v, m, c);
     }
 
     @Test

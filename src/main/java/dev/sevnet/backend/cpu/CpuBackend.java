@@ -575,6 +575,33 @@ public final class CpuBackend implements Backend {
         }
     }
 
+    /**
+     * fp32 contiguous: the ReLU's mask recomputed from x in both passes (sev_batchnorm_relu_backward, the same bits
+     * as the y form); other layouts and 16-bit take the y form.
+     */
+    @Override
+    public Tensor[] batchNormReluBackward(Tensor x, Tensor y, Tensor dy, Tensor gamma, Tensor beta, Tensor saveMean,
+            Tensor saveInvstd) {
+        if (cl(x, y, dy) || half(x)) {
+            return Backend.super.batchNormReluBackward(x, y, dy, gamma, beta, saveMean, saveInvstd);
+        }
+        f32(x, "x");
+        f32(dy, "dy");
+        long[] d = C.ncs(x);
+        C.batchNormBackward(x, dy, d, gamma, saveMean, saveInvstd);
+        C.channelVec(beta, "beta", d[1]);
+        Tensor dx = Tensor.empty(x.shape());
+        Tensor dg = Tensor.empty(Shape.of(d[1]));
+        Tensor db = Tensor.empty(Shape.of(d[1]));
+        int rc = NativeCore.sev_batchnorm_relu_backward(x.address(), dy.address(), addr(gamma), addr(beta),
+                saveMean.address(), saveInvstd.address(), dx.address(), dg.address(), db.address(), d[0], d[1], d[2]);
+        if (rc != 0) {
+            dg.close();
+            db.close();
+        }
+        return new Tensor[] {closeOnFailure(dx, rc, "batch norm + ReLU backward"), dg, db};
+    }
+
     // ---- element-wise ----
 
     @Override

@@ -72,7 +72,8 @@ public final class NativeCore {
     public static native int sev_conv3d_backward_data(@Cast("const float*") long dy, @Cast("const float*") long w,
             @Cast("float*") long dx, @Cast("const int*") int[] p);
 
-    public static native int sev_conv3d_backward_weight(@Cast("const float*") long x, @Cast("const float*") long dy,
+    public static native int sev_conv3d_backward_weight(@Cast("const float*") long x,
+            @Cast("const float*") long dy,
             @Cast("float*") long dw, @Cast("const int*") int[] p);
 
     // ---- temporal 3x1x1 conv in channels-last layout [N][T][S][C] (CPU references, plain loops in double) ----
@@ -131,7 +132,8 @@ public final class NativeCore {
             @Cast("const float*") long runningVar, @Cast("float*") long y, @Cast("int64_t") long n,
             @Cast("int64_t") long c, @Cast("int64_t") long s, float eps, int relu);
 
-    public static native int sev_batchnorm_backward(@Cast("const float*") long x, @Cast("const float*") long dy,
+    public static native int sev_batchnorm_backward(@Cast("const float*") long x,
+            @Cast("const float*") long dy,
             @Cast("const float*") long gamma, @Cast("const float*") long saveMean,
             @Cast("const float*") long saveInvstd, @Cast("float*") long dx, @Cast("float*") long dgamma,
             @Cast("float*") long dbeta, @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s);
@@ -147,6 +149,12 @@ public final class NativeCore {
             @Cast("const float*") long saveInvstd, @Cast("float*") long dx, @Cast("float*") long dgamma,
             @Cast("float*") long dbeta, @Cast("float*") long dresidual, @Cast("int64_t") long n,
             @Cast("int64_t") long c, @Cast("int64_t") long s);
+
+    public static native int sev_batchnorm_relu_backward(@Cast("const float*") long x,
+            @Cast("const float*") long dy,
+            @Cast("const float*") long gamma, @Cast("const float*") long beta, @Cast("const float*") long saveMean,
+            @Cast("const float*") long saveInvstd, @Cast("float*") long dx, @Cast("float*") long dgamma,
+            @Cast("float*") long dbeta, @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s);
 
     // ---- element-wise ----
     public static native int sev_relu_forward(@Cast("const float*") long x, @Cast("float*") long y, @Cast("int64_t") long n);
@@ -705,6 +713,24 @@ public final class NativeCore {
             @Cast("const float*") long saveMean, @Cast("const float*") long saveInvstd, @Cast("uint16_t*") long dx,
             @Cast("float*") long dgamma, @Cast("float*") long dbeta, @Cast("uint16_t*") long dresidual,
             @Cast("int64_t") long m, @Cast("int64_t") long c);
+
+    public static native int sev_hostrun_bn_relu_backward_ndhwc_f32(@Cast("const float*") long x,
+            @Cast("const float*") long dy,
+            @Cast("const float*") long gamma, @Cast("const float*") long beta, @Cast("const float*") long saveMean,
+            @Cast("const float*") long saveInvstd, @Cast("float*") long dx, @Cast("float*") long dgamma,
+            @Cast("float*") long dbeta, @Cast("int64_t") long m, @Cast("int64_t") long c);
+
+    public static native int sev_hostrun_bn_relu_backward_ndhwc_bf16(@Cast("const uint16_t*") long x,
+            @Cast("const uint16_t*") long dy,
+            @Cast("const float*") long gamma, @Cast("const float*") long beta, @Cast("const float*") long saveMean,
+            @Cast("const float*") long saveInvstd, @Cast("uint16_t*") long dx, @Cast("float*") long dgamma,
+            @Cast("float*") long dbeta, @Cast("int64_t") long m, @Cast("int64_t") long c);
+
+    public static native int sev_hostrun_bn_relu_backward_ndhwc_f16(@Cast("const uint16_t*") long x,
+            @Cast("const uint16_t*") long dy,
+            @Cast("const float*") long gamma, @Cast("const float*") long beta, @Cast("const float*") long saveMean,
+            @Cast("const float*") long saveInvstd, @Cast("uint16_t*") long dx, @Cast("float*") long dgamma,
+            @Cast("float*") long dbeta, @Cast("int64_t") long m, @Cast("int64_t") long c);
 
     public static native int sev_hostrun_batchnorm_eval_ndhwc_f32(@Cast("const float*") long x,
             @Cast("const float*") long gamma, @Cast("const float*") long beta, @Cast("const float*") long runningMean,

@@ -2748,6 +2748,57 @@ public final class CudaBackend implements Backend {
         return new Tensor[] {dx, dg, db, dres};
     }
 
+    /** Route name of the channels-last backward that recomputes the ReLU's mask from x ({@code sevnet.routes.off}). */
+    static final String BN_MASK_FROM_X = "bn-mask-x";
+
+    /**
+     * Channels-last: the ReLU's mask recomputed from x (kernels/batchnorm_ndhwc.cu, sevc_bn_relu_backward_ndhwc_*: the
+     * forward's element function, so the stored y's bits, without reading y) unless the route {@code bn-mask-x} is
+     * off; elsewhere the y form.
+     */
+    @Override
+    public synchronized Tensor[] batchNormReluBackward(Tensor x, Tensor y, Tensor dy, Tensor gamma, Tensor beta,
+            Tensor saveMean, Tensor saveInvstd) {
+        if (x == null || !x.isChannelsLast() || routeOff(BN_MASK_FROM_X)) {
+            return Backend.super.batchNormReluBackward(x, y, dy, gamma, beta, saveMean, saveInvstd);
+        }
+        DType dt = cl.floating(x, "x");
+        Checks.rank(x, "x", 5);
+        cl.same(dy, "dy", dt);
+        long[] d = cl.ncs(x);
+        cl.batchNormBackward(x, dy, d, gamma, saveMean, saveInvstd);
+        cl.channelVec(beta, "beta", d[1]);
+        Checks.sameFormat(x, "x", dy, "dy");
+        long m = d[0] * d[2];
+        dev.activate();
+        Tensor dx = null;
+        Tensor dg = null;
+        Tensor db = null;
+        try (Tensor g1 = orFilled(gamma, d[1], 1f); Tensor b0 = orFilled(beta, d[1], 0f)) {
+            dx = like(x, dt);
+            dg = empty(Shape.of(d[1]));
+            db = empty(Shape.of(d[1]));
+            long g = gamma != null ? gamma.address() : g1.address();
+            long b = beta != null ? beta.address() : b0.address();
+            int rc = switch (dt) {
+                case BFLOAT16 -> CudaKernels.sevc_bn_relu_backward_ndhwc_bf16(x.address(), dy.address(), g, b,
+                        saveMean.address(), saveInvstd.address(), dx.address(), dg.address(), db.address(), m, d[1],
+                        0L, 0L, st());
+                case FLOAT16 -> CudaKernels.sevc_bn_relu_backward_ndhwc_f16(x.address(), dy.address(), g, b,
+                        saveMean.address(), saveInvstd.address(), dx.address(), dg.address(), db.address(), m, d[1],
+                        0L, 0L, st());
+                default -> CudaKernels.sevc_bn_relu_backward_ndhwc_f32(x.address(), dy.address(), g, b,
+                        saveMean.address(), saveInvstd.address(), dx.address(), dg.address(), db.address(), m, d[1],
+                        0L, 0L, st());
+            };
+            k(rc, "channels-last batch norm + relu backward");
+            return new Tensor[] {dx, dg, db};
+        } catch (RuntimeException | Error e) {
+            closeAll(dx, dg, db);
+            throw e;
+        }
+    }
+
     @Override
     public synchronized ConvBatchNormResult convBatchNormTrain(Tensor x, Tensor w, ConvSpec spec, Tensor gamma,
             Tensor beta, Tensor runningMean, Tensor runningVar, double eps, double momentum, boolean relu) {

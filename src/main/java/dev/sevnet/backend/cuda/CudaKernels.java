@@ -128,7 +128,8 @@ public final class CudaKernels {
             @Cast("const float*") long runningVar, @Cast("float*") long y, @Cast("int64_t") long n,
             @Cast("int64_t") long c, @Cast("int64_t") long s, float eps, int relu, @Cast("void*") long stream);
 
-    public static native int sevc_batchnorm_backward(@Cast("const float*") long x, @Cast("const float*") long dy,
+    public static native int sevc_batchnorm_backward(@Cast("const float*") long x,
+            @Cast("const float*") long dy,
             @Cast("const float*") long gamma, @Cast("const float*") long saveMean,
             @Cast("const float*") long saveInvstd, @Cast("float*") long dx, @Cast("float*") long dgamma,
             @Cast("float*") long dbeta, @Cast("int64_t") long n, @Cast("int64_t") long c, @Cast("int64_t") long s,
@@ -502,6 +503,27 @@ public final class CudaKernels {
             @Cast("const float*") long saveMean, @Cast("const float*") long saveInvstd, @Cast("uint16_t*") long dx,
             @Cast("float*") long dgamma, @Cast("float*") long dbeta, @Cast("uint16_t*") long dresidual,
             @Cast("int64_t") long m, @Cast("int64_t") long c, @Cast("void*") long scratch,
+            @Cast("int64_t") long scratchBytes, @Cast("void*") long stream);
+
+    public static native int sevc_bn_relu_backward_ndhwc_f32(@Cast("const float*") long x,
+            @Cast("const float*") long dy,
+            @Cast("const float*") long gamma, @Cast("const float*") long beta, @Cast("const float*") long saveMean,
+            @Cast("const float*") long saveInvstd, @Cast("float*") long dx, @Cast("float*") long dgamma,
+            @Cast("float*") long dbeta, @Cast("int64_t") long m, @Cast("int64_t") long c, @Cast("void*") long scratch,
+            @Cast("int64_t") long scratchBytes, @Cast("void*") long stream);
+
+    public static native int sevc_bn_relu_backward_ndhwc_bf16(@Cast("const uint16_t*") long x,
+            @Cast("const uint16_t*") long dy,
+            @Cast("const float*") long gamma, @Cast("const float*") long beta, @Cast("const float*") long saveMean,
+            @Cast("const float*") long saveInvstd, @Cast("uint16_t*") long dx, @Cast("float*") long dgamma,
+            @Cast("float*") long dbeta, @Cast("int64_t") long m, @Cast("int64_t") long c, @Cast("void*") long scratch,
+            @Cast("int64_t") long scratchBytes, @Cast("void*") long stream);
+
+    public static native int sevc_bn_relu_backward_ndhwc_f16(@Cast("const uint16_t*") long x,
+            @Cast("const uint16_t*") long dy,
+            @Cast("const float*") long gamma, @Cast("const float*") long beta, @Cast("const float*") long saveMean,
+            @Cast("const float*") long saveInvstd, @Cast("uint16_t*") long dx, @Cast("float*") long dgamma,
+            @Cast("float*") long dbeta, @Cast("int64_t") long m, @Cast("int64_t") long c, @Cast("void*") long scratch,
             @Cast("int64_t") long scratchBytes, @Cast("void*") long stream);
 
     public static native int sevc_batchnorm_eval_ndhwc_f32(@Cast("const float*") long x,

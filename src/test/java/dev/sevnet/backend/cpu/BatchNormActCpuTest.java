@@ -82,6 +82,59 @@ class BatchNormActCpuTest {
         }
     }
 
+    /**
+     * The backward of relu(batch norm(x)) that recomputes the ReLU's mask from x (batchNormReluBackward) against the
+     * one that reads the stored y: bit for bit, with and without gamma / beta, negative gammas, and channels whose
+     * values sit exactly on their mean (x * a + b then lands on or next to 0: only the forward's own arithmetic
+     * gives the same sign there).
+     */
+    @Test
+    void theReluMaskRecomputedFromTheInputIsTheStoredOutputsBitForBit() {
+        Backend b = Backends.cpu();
+        Random r = new Random(7);
+        for (long[] dims : SHAPES) {
+            Shape s = Shape.of(dims);
+            Shape cs = Shape.of(dims[1]);
+            for (int variant = 0; variant < 4; variant++) {
+                try (TensorScope scope = TensorScope.open()) {
+                    String what = s + " variant " + variant;
+                    Tensor x = variant % 2 == 0 ? rand(r, s, 0.3) : onTheMean(r, dims);
+                    Tensor dy = rand(r, s, 0);
+                    Tensor gamma = variant < 2 ? rand(r, cs, 0.2) : null; // some negative
+                    Tensor beta = variant == 1 ? Tensor.zeros(cs) : variant < 2 ? rand(r, cs, 0) : null;
+                    Backend.BatchNormResult fwd = b.batchNormTrainAct(x, null, gamma, beta, null, null, 1e-5, 0.1,
+                            true);
+                    Tensor[] stored = b.batchNormActBackward(x, fwd.y(), dy, gamma, fwd.saveMean(), fwd.saveInvstd(),
+                            true, false);
+                    Tensor[] fromX = b.batchNormReluBackward(x, fwd.y(), dy, gamma, beta, fwd.saveMean(),
+                            fwd.saveInvstd());
+                    same(stored[0], fromX[0], "dx " + what);
+                    same(stored[1], fromX[1], "dgamma " + what);
+                    same(stored[2], fromX[2], "dbeta " + what);
+                }
+            }
+        }
+    }
+
+    // each channel: v exactly on its mean (v = k/64, pairs v + 1/2, v - 1/2 and the rest v: every sum exact), so for
+    // half the values x * a + b is the rounding error of mean * a or 0 — its sign is the last bit of the arithmetic
+    private static Tensor onTheMean(Random r, long[] dims) {
+        Shape s = Shape.of(dims);
+        int per = Math.toIntExact(s.size() / (dims[0] * dims[1]));
+        float[] a = new float[Math.toIntExact(s.size())];
+        for (int c = 0; c < dims[1]; c++) {
+            float v = (r.nextInt(512) - 256) / 64f;
+            for (int n = 0; n < dims[0]; n++) {
+                for (int j = 0; j < per; j++) {
+                    int k = j % 4;
+                    boolean unpaired = k == 0 && j == per - 1;
+                    a[(int) ((n * dims[1] + c) * per + j)] = k == 0 && !unpaired ? v + 0.5f : k == 1 ? v - 0.5f : v;
+                }
+            }
+        }
+        return Tensor.of(a, s);
+    }
+
     @Test
     void badArgumentsAreClearErrorsBeforeAnyNativeCall() {
         Backend b = Backends.cpu();
@@ -96,6 +149,10 @@ class BatchNormActCpuTest {
                     () -> b.batchNormActBackward(x, wrongY, x, c3, c3, c3, true, false));
             assertThrows(IllegalArgumentException.class,
                     () -> b.batchNormActBackward(x, x, x, c3, null, c3, true, true));
+            Tensor c2 = Tensor.full(Shape.of(2), 1f);
+            assertThrows(IllegalArgumentException.class, () -> b.batchNormReluBackward(x, x, x, c3, c2, c3, c3));
+            assertThrows(IllegalArgumentException.class, () -> b.batchNormReluBackward(x, x, wrongY, c3, c3, c3, c3));
+            assertThrows(IllegalArgumentException.class, () -> b.batchNormReluBackward(x, x, x, c3, c3, null, c3));
         }
     }
 

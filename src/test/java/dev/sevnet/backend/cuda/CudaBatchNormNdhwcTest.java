@@ -264,6 +264,73 @@ class CudaBatchNormNdhwcTest {
         }
     }
 
+    /**
+     * relu(bn(x)) without a residual: the backward that recomputes the ReLU's mask from x
+     * ({@code sevc_bn_relu_backward_ndhwc_*}) against the y form on the device's own forward y, on the device — dx,
+     * dgamma, dbeta bit for bit: the recomputed y is the stored one, the device's FMA contraction of x * a + b and the
+     * 16-bit rounding included. Random data and channels on their mean (x * a + b there is the rounding error of
+     * mean * a, whose sign only the forward's own arithmetic reproduces); with and without gamma / beta; the 16-byte
+     * passes and (x one element off a 16-byte boundary) the scalar ones; the caller's scratch and the pool.
+     */
+    @Test
+    void theReluMaskFromXIsTheStoredYsBitForBit() {
+        Random r = new Random(94);
+        for (Kind kind : Kind.values()) {
+            DType dt = dtype(kind);
+            for (long[] d : SHAPES) {
+                long m = d[0], c = d[1];
+                for (int variant = 0; variant < 4; variant++) {
+                    boolean onMean = variant % 2 == 1, affine = variant < 2, shifted = variant == 3;
+                    String what = " " + kind + " " + Arrays.toString(d) + " variant " + variant;
+                    try (TensorScope scope = TensorScope.open()) {
+                        Tensor x = onMean ? BatchNormNdhwcHostRunTest.onTheMean(kind, r, m, c)
+                                : kind.randn(r, 0.3, 1.5, m, c);
+                        Tensor dy = kind.randn(r, 0.0, 1.0, m, c);
+                        Tensor gd = affine ? dev(randn(r, c)) : null;
+                        Tensor bd = affine ? dev(variant == 1 ? Tensor.zeros(Shape.of(c)) : randn(r, c)) : null;
+                        Tensor xd = dev(x), dyd = dev(dy);
+                        Tensor y = nanDev(dt, m, c), mean = nanDev(DType.FLOAT32, c), is = nanDev(DType.FLOAT32, c);
+                        k(forward(kind, xd, null, gd, bd, y, mean, is, null, null, m, c, true, 0L, 0L),
+                                "forward" + what);
+                        Tensor dx = nanDev(dt, m, c), dg = nanDev(DType.FLOAT32, c), db = nanDev(DType.FLOAT32, c);
+                        k(backward(kind, xd, y, dyd, gd, mean, is, dx, dg, db, null, m, c, 0L, 0L), "y form" + what);
+                        long[] sb = new long[1];
+                        long scr = scratch(variant % 2 == 0, m, c, sb);
+                        Tensor dg2 = nanDev(DType.FLOAT32, c), db2 = nanDev(DType.FLOAT32, c);
+                        Tensor dx2;
+                        if (shifted) {
+                            Shifted xs = Shifted.of(x).moved(CudaBatchNormNdhwcTest::dev);
+                            Shifted dxs = Shifted.nans(kind, m, c).moved(CudaBatchNormNdhwcTest::dev);
+                            k(reluBackwardFromXAt(kind, xs.address(), addr(dyd), gd, bd, mean, is, dxs.address(), dg2,
+                                    db2, m, c, scr, sb[0]), "from x" + what);
+                            dx2 = dxs.view(m, c);
+                        } else {
+                            Tensor dxd = nanDev(dt, m, c);
+                            k(reluBackwardFromXAt(kind, addr(xd), addr(dyd), gd, bd, mean, is, addr(dxd), dg2, db2, m,
+                                    c, scr, sb[0]), "from x" + what);
+                            dx2 = host(dxd);
+                        }
+                        assertSameBits(host(dx), dx2, "dx" + what);
+                        assertSameBits(host(dg), host(dg2), "dgamma" + what);
+                        assertSameBits(host(db), host(db2), "dbeta" + what);
+                    }
+                }
+            }
+        }
+    }
+
+    static int reluBackwardFromXAt(Kind kind, long x, long dy, Tensor g, Tensor b, Tensor m, Tensor is, long dx,
+            Tensor dg, Tensor db, long rows, long c, long scratch, long scratchBytes) {
+        return switch (kind) {
+            case F32 -> CudaKernels.sevc_bn_relu_backward_ndhwc_f32(x, dy, addr(g), addr(b), addr(m), addr(is), dx,
+                    addr(dg), addr(db), rows, c, scratch, scratchBytes, stream());
+            case BF16 -> CudaKernels.sevc_bn_relu_backward_ndhwc_bf16(x, dy, addr(g), addr(b), addr(m), addr(is), dx,
+                    addr(dg), addr(db), rows, c, scratch, scratchBytes, stream());
+            case F16 -> CudaKernels.sevc_bn_relu_backward_ndhwc_f16(x, dy, addr(g), addr(b), addr(m), addr(is), dx,
+                    addr(dg), addr(db), rows, c, scratch, scratchBytes, stream());
+        };
+    }
+
     /** forward with x, residual and y given by address (views at an offset too). */
     static int forwardAt(Kind kind, long x, long res, Tensor g, Tensor b, long y, Tensor m, Tensor is, Tensor rm,
             Tensor rv, long rows, long c, boolean relu, long scratch, long scratchBytes) {
