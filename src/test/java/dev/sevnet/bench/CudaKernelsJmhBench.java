@@ -61,14 +61,14 @@ public class CudaKernelsJmhBench {
         "grouped-bwd-data", "grouped-bwd-weight", "bn-relu-bwd", "bn-add-relu-fwd", "bn-add-relu-bwd", "grouped-cl-folded",
         "grouped-cl-bwd-data", "grouped-cl-bwd-weight", "temporal-cl-folded", "temporal-cl-bwd-data",
         "temporal-cl-bwd-weight", "cl-reorder-clip", "cl-pool", "cl-pool-bwd", "cl-bn-relu-train", "cl-bn-relu-bwd",
-        "leaf-grads"};
+        "cl-bn-relu-bwd-x", "leaf-grads"};
 
     @Param({"temporal-fwd", "temporal-bwd-data", "temporal-bwd-weight", "bn-train", "bn-backward", "bn-eval-relu",
         "pointwise-bn-relu-train", "pointwise-folded", "grouped-bn-relu-train", "grouped-folded", "grouped-bwd-data",
         "grouped-bwd-weight", "bn-relu-bwd", "bn-add-relu-fwd", "bn-add-relu-bwd", "grouped-cl-folded",
         "grouped-cl-bwd-data", "grouped-cl-bwd-weight", "temporal-cl-folded", "temporal-cl-bwd-data",
         "temporal-cl-bwd-weight", "cl-reorder-clip", "cl-pool", "cl-pool-bwd", "cl-bn-relu-train", "cl-bn-relu-bwd",
-        "leaf-grads"})
+        "cl-bn-relu-bwd-x", "leaf-grads"})
     public String op;
 
     /** A G8 stage: its width x its frame side. */
@@ -315,6 +315,13 @@ public class CudaKernelsJmhBench {
                 Tensor dyc = own(be.toMemoryFormat(dy, MemoryFormat.CHANNELS_LAST));
                 return () -> closeAll(be.batchNormActBackward(xc, yc, dyc, gamma, mean, invstd, true, false));
             }
+            case "cl-bn-relu-bwd-x": {
+                // the same backward with the ReLU's mask recomputed from x (y not read; route bn-mask-x)
+                Tensor xc = own(be.toMemoryFormat(x, MemoryFormat.CHANNELS_LAST));
+                Tensor yc = own(be.relu(xc));
+                Tensor dyc = own(be.toMemoryFormat(dy, MemoryFormat.CHANNELS_LAST));
+                return () -> closeAll(be.batchNormReluBackward(xc, yc, dyc, gamma, beta, mean, invstd));
+            }
             case "leaf-grads": {
                 // a backward's end: every SEVNet-G8 parameter's gradient added into its leaf (the stage is ignored) —
                 // custom/auto one launch per 64 tensors (axpby_list), library one axpby each
@@ -446,6 +453,7 @@ public class CudaKernelsJmhBench {
             case "cl-pool" -> new double[] {e + pooled(batch, c, frames, hw), 0}; // x -> y
             case "cl-pool-bwd" -> new double[] {pooled(batch, c, frames, hw) + e, 0}; // dy -> dx
             case "cl-bn-relu-bwd" -> new double[] {4 * e, 0}; // x, y (the mask), dy -> dx
+            case "cl-bn-relu-bwd-x" -> new double[] {3 * e, 0}; // x, dy -> dx (the mask from x)
             case "bn-backward" -> new double[] {3 * e, 0}; // x, dy -> dx
             case "bn-relu-bwd" -> new double[] {4 * e, 0}; // x, y (the mask), dy -> dx
             case "bn-add-relu-fwd" -> new double[] {3 * e, 0}; // x, residual -> y
