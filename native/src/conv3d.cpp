@@ -274,12 +274,26 @@ bool is_pointwise(const ConvParams& p) {
          p.pW == 0 && p.To == p.T && p.Ho == p.H && p.Wo == p.W;
 }
 
+// The epilogue of a bf16 GEMM's column block [j0, j0 + nc) of the rows [0, rows) of y (ld), output channel c0 on
+// (sgemm_bf16's hook: applied while the block is in cache)
+struct EpiBlock {
+  float* y;
+  int64_t ld, rows;
+  const Epi* e;
+  int64_t c0, off;
+  static void apply(void* ctx, int64_t j0, int64_t nc) {
+    const EpiBlock* b = static_cast<const EpiBlock*>(ctx);
+    epilogue(b->y + j0, b->ld, b->rows, nc, *b->e, b->c0, b->off + j0);
+  }
+};
+
 void pw_forward(const float* x, const float* w, const Epi& e, float* y, const ConvParams& p) {
   const int cig = p.cin_g(), cog = p.cout_g();
   const int64_t S = p.in_spatial(), items = (int64_t)p.N * p.groups;
   const int nt = conv_threads(2.0 * items * cog * cig * S);
   const Split2 sp = make_split(cog, S, parts_per_item(items, nt));
   const int64_t units = items * sp.parts();
+  const bool bf16 = bf16_gemm_active();
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
   for (int64_t u = 0; u < units; u++) {
     const int64_t it = u / sp.parts();
@@ -288,8 +302,13 @@ void pw_forward(const float* x, const float* w, const Epi& e, float* y, const Co
     sp.rect((int)(u % sp.parts()), i0, i1, j0, j1);
     const int64_t yo = ((int64_t)n * p.Cout + g * cog + i0) * S + j0;
     float* yr = y + yo;
-    sgemm_serial(false, false, i1 - i0, j1 - j0, cig, 1.f, w + ((int64_t)g * cog + i0) * cig, cig,
-                 x + ((int64_t)n * p.Cin + g * cig) * S + j0, S, 0.f, yr, S);
+    const float* wa = w + ((int64_t)g * cog + i0) * cig;
+    const float* xb = x + ((int64_t)n * p.Cin + g * cig) * S + j0;
+    EpiBlock eb{yr, S, i1 - i0, &e, g * cog + i0, yo};
+    const GemmBlockHook hook{EpiBlock::apply, &eb};
+    if (bf16 && sgemm_bf16(i1 - i0, j1 - j0, cig, wa, cig, xb, S, nullptr, 0.f, yr, S, e.any() ? &hook : nullptr))
+      continue;
+    sgemm_serial(false, false, i1 - i0, j1 - j0, cig, 1.f, wa, cig, xb, S, 0.f, yr, S);
     epilogue(yr, S, i1 - i0, j1 - j0, e, g * cog + i0, yo);
   }
 }
@@ -367,6 +386,17 @@ void tm_forward(const float* x, const float* w, const Epi& e, float* y, const Co
   const int64_t HW = (int64_t)p.H * p.W, Si = p.in_spatial(), So = p.out_spatial();
   const int64_t items = (int64_t)p.N * p.groups;
   const int nt = conv_threads(2.0 * items * cog * cig * So * p.kT);
+  const bool bf16 = bf16_gemm_active();
+  // C = A B over the shifted views of x, then the epilogue of C's rows (output channel c0 on, flat offset off): on
+  // AMX in bf16 (the epilogue per column block, in cache) when that is the fp32 precision, else the fp32 GEMM
+  auto gemm = [&](int64_t M, int64_t N, const float* A, const float* B, const int64_t* sb, float* C, int64_t c0,
+                  int64_t off) {
+    EpiBlock eb{C, So, M, &e, c0, off};
+    const GemmBlockHook hook{EpiBlock::apply, &eb};
+    if (bf16 && sgemm_bf16(M, N, K, A, K, B, Si, sb, 0.f, C, So, e.any() ? &hook : nullptr)) return;
+    sgemm_serial_shifted(false, false, M, N, K, A, K, nullptr, B, Si, sb, 0.f, C, So);
+    epilogue(C, So, M, N, e, c0, off);
+  };
   if (HW >= 2 * FRAME_CHUNK) {
     // Large planes: a unit is a chunk of the plane, its frames in order, so the kT shifted views of x a frame's block
     // packs were read by the previous frames' blocks just before (in cache) rather than a whole frame earlier (at 32
@@ -386,9 +416,7 @@ void tm_forward(const float* x, const float* w, const Epi& e, float* y, const Co
       for (int t = 0; t < p.To; t++) {
         const int64_t j0 = (int64_t)t * HW + s0;
         const int64_t sb[5] = {p.kT, HW, (int64_t)p.pT * HW, -j0, Si - j0};
-        sgemm_serial_shifted(false, false, cog, s1 - s0, K, w + (int64_t)g * cog * K, K, nullptr, xg + j0, Si, sb, 0.f,
-                             y + yo + j0, So);
-        epilogue(y + yo + j0, So, cog, s1 - s0, e, g * cog, yo + j0);
+        gemm(cog, s1 - s0, w + (int64_t)g * cog * K, xg + j0, sb, y + yo + j0, g * cog, yo + j0);
       }
     }
     return;
@@ -406,9 +434,7 @@ void tm_forward(const float* x, const float* w, const Epi& e, float* y, const Co
     float* yg = y + yo;  // row i0 of the item
     // B row (ci, kt), column c (y column j0 + c) = x[ci, j0 + c + (kt - pT)HW] inside [0, Si)
     const int64_t sb[5] = {p.kT, HW, (int64_t)p.pT * HW, -j0, Si - j0};
-    sgemm_serial_shifted(false, false, i1 - i0, j1 - j0, K, w + (int64_t)(g * cog + i0) * K, K, nullptr, xg + j0, Si,
-                         sb, 0.f, yg + j0, So);
-    epilogue(yg + j0, So, i1 - i0, j1 - j0, e, g * cog + i0, yo + j0);
+    gemm(i1 - i0, j1 - j0, w + (int64_t)(g * cog + i0) * K, xg + j0, sb, yg + j0, g * cog + i0, yo + j0);
   }
 }
 

@@ -73,6 +73,20 @@ void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alph
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 void sgemm_serial(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                   int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+// bf16 compute on AMX (gemm_bf16_amx.cpp): C = A B + beta C, A row-major M x K, B plain (sb == nullptr) or the
+// temporal conv's time-shifted rows (sb as sgemm_serial_shifted's), both rounded to bf16, fp32 accumulation; on the
+// calling thread. false: no AMX, or no work buffer (the caller runs its fp32 GEMM instead).
+// after (when not null) is called with each finished column block [j0, j0 + nc) of C, all M rows, while it is in
+// cache (the convolutions' epilogue).
+struct GemmBlockHook {
+  void (*fn)(void* ctx, int64_t j0, int64_t nc);
+  void* ctx;
+};
+bool sgemm_bf16(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+                const int64_t* sb, float beta, float* C, int64_t ldc, const GemmBlockHook* after = nullptr);
+// the fp32 precision is bf16 (sev_set_fp32_precision) and this CPU can: the convolutions' forward GEMMs take sgemm_bf16
+bool bf16_gemm_active();
+bool amx_bf16_usable();
 // register tile (MR x NR) of the micro-kernel picked for this CPU: callers that split a GEMM into
 // rectangles themselves align the rectangles to it
 void gemm_tile(int& MR, int& NR);

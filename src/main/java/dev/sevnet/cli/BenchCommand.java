@@ -41,6 +41,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -156,8 +157,12 @@ public final class BenchCommand implements Callable<Integer> {
             description = "GPU: load cuDNN algorithm choices from FILE if it exists, save them there after the run.")
     Path algoCache;
 
+    @Mixin
+    Fp32PrecisionOption fp32 = new Fp32PrecisionOption();
+
     @Override
     public Integer call() {
+        fp32.apply();
         if (!mode.equals("infer") && !mode.equals("train") && !mode.equals("load")) {
             System.err.println("error: --mode must be infer, train or load, got '" + mode + "'");
             return 2;
@@ -418,6 +423,7 @@ public final class BenchCommand implements Callable<Integer> {
         r.put("frames", frames);
         r.put("size", size);
         r.put("threads", CpuBackend.numThreads());
+        r.put("fp32_precision", CpuBackend.effectiveFp32Precision().toString());
         if (mode.equals("infer")) {
             r.put("folded", folded);
         }
@@ -490,8 +496,10 @@ public final class BenchCommand implements Callable<Integer> {
         if (json) {
             System.out.println(new Gson().toJson(r));
         } else {
-            System.out.printf("%s %s batch %d, %dx%dx%d on %s (%d threads): %.3f clips/s, median %.1f ms/iter, "
-                    + "peak RSS %.0f MiB%n", model, mode, batch, frames, size, size, dev, CpuBackend.numThreads(),
+            String bf16 = dev.isCpu() && CpuBackend.effectiveFp32Precision() == CpuBackend.Fp32Precision.BF16
+                    ? ", fp32 precision bf16" : "";
+            System.out.printf("%s %s batch %d, %dx%dx%d on %s (%d threads%s): %.3f clips/s, median %.1f ms/iter, "
+                    + "peak RSS %.0f MiB%n", model, mode, batch, frames, size, size, dev, CpuBackend.numThreads(), bf16,
                     (double) batch * streams / median, median * 1e3, peakRssMb());
             if (opProfile != null) {
                 System.out.println();

@@ -11,6 +11,7 @@ import dev.sevnet.train.Progress;
 import dev.sevnet.train.TrainConfig;
 import dev.sevnet.train.Trainer;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
@@ -56,8 +57,12 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--progress", paramLabel = "MODE", defaultValue = "auto", description = "auto, bar, log, quiet.")
     String progress;
 
+    @Mixin
+    Fp32PrecisionOption fp32 = new Fp32PrecisionOption();
+
     @Override
     public Integer call() throws Exception {
+        fp32.apply();
         if (batch != null && batch < 1) {
             throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
         }

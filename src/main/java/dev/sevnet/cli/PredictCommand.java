@@ -51,8 +51,12 @@ public final class PredictCommand implements Callable<Integer> {
         }
     }
 
+    @Mixin
+    Fp32PrecisionOption fp32 = new Fp32PrecisionOption();
+
     @Override
     public Integer call() throws Exception {
+        fp32.apply();
         if (top < 1) {
             throw new IllegalArgumentException("--top must be >= 1");
         }

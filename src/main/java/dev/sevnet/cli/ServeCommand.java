@@ -88,8 +88,12 @@ public final class ServeCommand implements Callable<Integer> {
         }
     }
 
+    @Mixin
+    Fp32PrecisionOption fp32 = new Fp32PrecisionOption();
+
     @Override
     public Integer call() throws Exception {
+        fp32.apply();
         if (!(maxBodyMb > 0)) {
             throw new IllegalArgumentException("--max-body-mb must be > 0");
         }

@@ -30,10 +30,6 @@ public final class CpuBackend implements Backend {
     }
 
     /**
-     * Bounds the native thread pool ({@code <= 0}: all cores): every Java thread's native calls from its next call on,
-     * like {@code torch.set_num_threads} (OpenMP keeps the setting per thread; each native call applies this one).
-     */
-    /**
      * Whether host tensors of 4 MiB and more ask for transparent huge pages (Linux {@code madvise(MADV_HUGEPAGE)} on
      * each block's 2 MiB-aligned interior), like PyTorch's {@code THP_MEM_ALLOC_ENABLE=1}. Off by default, as there:
      * with the system's THP defrag setting "madvise" (the usual one) a page fault in an advised block may stall for
@@ -58,6 +54,67 @@ public final class CpuBackend implements Backend {
         setHugePages(Boolean.parseBoolean(System.getProperty("sevnet.hugePages", "false")));
     }
 
+    /**
+     * How fp32 convolutions compute on the CPU — PyTorch's {@code torch.backends.mkldnn.matmul.fp32_precision}.
+     * {@link #IEEE} (the default): fp32 throughout. {@link #BF16}: the forward GEMMs of the pointwise (1x1x1) and
+     * temporal (kTx1x1) convolutions — about two thirds of SEVNet inference — round their fp32 operands to bf16
+     * (nearest even; 8 bits of mantissa) and accumulate in fp32 on the AMX tile unit, where the CPU has AMX-BF16
+     * (Intel Xeon from Sapphire Rapids on; {@link #amxBf16Available}); elsewhere BF16 computes as IEEE. Tensors stay
+     * fp32; the grouped and stem convolutions, the backward passes and everything else stay fp32.
+     */
+    public enum Fp32Precision {
+        IEEE, BF16;
+
+        /** {@code ieee} or {@code bf16} (any case). */
+        public static Fp32Precision parse(String s) {
+            for (Fp32Precision p : values()) {
+                if (p.name().equalsIgnoreCase(s == null ? "" : s.trim())) {
+                    return p;
+                }
+            }
+            throw new IllegalArgumentException("fp32 precision must be ieee or bf16, got '" + s + "'");
+        }
+
+        @Override
+        public String toString() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
+    /**
+     * Sets the process's {@link Fp32Precision} (system property {@code sevnet.fp32Precision=ieee|bf16} at start-up):
+     * every later convolution on every thread. BF16 on a CPU without AMX-BF16 is accepted and computes as IEEE
+     * ({@link #effectiveFp32Precision}).
+     */
+    public static void setFp32Precision(Fp32Precision p) {
+        if (p == null) {
+            throw new IllegalArgumentException("fp32 precision must not be null");
+        }
+        ok(NativeCore.sev_set_fp32_precision(p.ordinal()), "set fp32 precision");
+    }
+
+    public static Fp32Precision fp32Precision() {
+        return Fp32Precision.values()[NativeCore.sev_get_fp32_precision()];
+    }
+
+    /** What the convolutions compute in now: BF16 only where it is set and the CPU has AMX-BF16. */
+    public static Fp32Precision effectiveFp32Precision() {
+        return fp32Precision() == Fp32Precision.BF16 && amxBf16Available() ? Fp32Precision.BF16 : Fp32Precision.IEEE;
+    }
+
+    /** Whether the CPU has AMX-BF16 and the OS let this process use it (the bf16 precision's tile GEMMs). */
+    public static boolean amxBf16Available() {
+        return NativeCore.sev_amx_bf16_available() != 0;
+    }
+
+    static {
+        setFp32Precision(Fp32Precision.parse(System.getProperty("sevnet.fp32Precision", "ieee")));
+    }
+
+    /**
+     * Bounds the native thread pool ({@code <= 0}: all cores): every Java thread's native calls from its next call on,
+     * like {@code torch.set_num_threads} (OpenMP keeps the setting per thread; each native call applies this one).
+     */
     public static void setNumThreads(int n) {
         NativeCore.sev_set_num_threads(n);
     }

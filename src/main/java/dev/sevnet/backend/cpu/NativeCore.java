@@ -49,6 +49,16 @@ public final class NativeCore {
 
     public static native int sev_advise_huge_pages(@Cast("void*") long p, long bytes);
 
+    public static native int sev_set_fp32_precision(int precision);
+
+    public static native int sev_get_fp32_precision();
+
+    public static native int sev_amx_bf16_available();
+
+    public static native int sev_sgemm_bf16(@Cast("int64_t") long m, @Cast("int64_t") long n, @Cast("int64_t") long k,
+            @Cast("const float*") long a, @Cast("int64_t") long lda, @Cast("const float*") long b,
+            @Cast("int64_t") long ldb, float beta, @Cast("float*") long c, @Cast("int64_t") long ldc);
+
     public static native int sev_has_cuda_kernels();
 
     public static native int sev_cuda_probe(@Cast("char*") byte[] buf, int len);

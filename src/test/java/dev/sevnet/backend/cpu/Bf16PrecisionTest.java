@@ -1,0 +1,232 @@
+package dev.sevnet.backend.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.sevnet.autograd.GradMode;
+import dev.sevnet.autograd.Var;
+import dev.sevnet.backend.ConvSpec;
+import dev.sevnet.backend.cpu.CpuBackend.Fp32Precision;
+import dev.sevnet.infer.FoldedSevNet;
+import dev.sevnet.nn.SevNet;
+import dev.sevnet.nn.SevNetConfig;
+import dev.sevnet.tensor.Shape;
+import dev.sevnet.tensor.Tensor;
+import dev.sevnet.tensor.TensorScope;
+import java.util.Random;
+import java.util.function.Supplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The CPU's bf16 fp32 precision ({@link CpuBackend#setFp32Precision}): the AMX GEMM ({@code sev_sgemm_bf16}) against
+ * a reference on the operands rounded to bf16 (nearest even) with double sums, within 2^-20 of each output's sum of
+ * |terms| — the fp32 accumulation's rounding, nothing of bf16 beyond the operands' — over ragged sizes (M, N, K not
+ * multiples of the 32 x 32 blocks, 16-wide B columns or the 256-column blocks; K = 1), leading dimensions past the
+ * sizes, beta 0 and not; the pointwise and temporal convolutions (both temporal paths, bias + ReLU, the residual, the
+ * eval batch norm in the epilogue) against the IEEE convolutions on rounded x and w with the same bound; a folded
+ * SEVNet's logits near IEEE's. Where the CPU has no AMX-BF16 (or the ISA is capped below AVX-512: the ISA reruns) the
+ * GEMM is SEV_EUNSUPPORTED and BF16 computes exactly as IEEE.
+ */
+class Bf16PrecisionTest {
+    static final CpuBackend CPU = CpuBackend.get();
+    static final ConvSpec TEMPORAL = ConvSpec.builder().kernel(3, 1, 1).padding(1, 0, 0).build();
+
+    @AfterEach
+    void restore() {
+        CpuBackend.setFp32Precision(Fp32Precision.IEEE);
+    }
+
+    static float bf16(float f) {
+        if (!Float.isFinite(f)) {
+            return f;
+        }
+        int u = Float.floatToRawIntBits(f);
+        u = (u + 0x7fff + ((u >>> 16) & 1)) & 0xffff0000;
+        return Float.intBitsToFloat(u);
+    }
+
+    static float[] randn(Random r, int n, double scale) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = (float) (scale * r.nextGaussian());
+        }
+        return a;
+    }
+
+    @Test
+    void theGemmIsTheBf16RoundedProductsSummedInFp32() {
+        if (!CpuBackend.amxBf16Available()) {
+            try (TensorScope scope = TensorScope.open()) {
+                Tensor a = Tensor.zeros(Shape.of(4, 4));
+                assertEquals(-4, NativeCore.sev_sgemm_bf16(4, 4, 4, a.address(), 4, a.address(), 4, 0f, a.address(), 4),
+                        "no AMX-BF16: SEV_EUNSUPPORTED");
+            }
+            assumeTrue(false, "no AMX-BF16 on this CPU (or the ISA is capped): the GEMM's numbers not checked");
+        }
+        Random r = new Random(11);
+        int[][] sizes = {{1, 1, 1}, {17, 5, 3}, {31, 33, 65}, {32, 32, 32}, {33, 15, 1}, {61, 300, 45},
+            {64, 392, 768}, {16, 1000, 32}, {100, 257, 96}};
+        for (int[] s : sizes) {
+            for (int pad = 0; pad < 2; pad++) {
+                int m = s[0], n = s[1], k = s[2];
+                int lda = k + 3 * pad, ldb = n + 5 * pad, ldc = n + 7 * pad;
+                float beta = pad == 0 ? 0f : 0.5f;
+                float[] a = randn(r, m * lda, 1), b = randn(r, k * ldb, 1), c0 = randn(r, m * ldc, 1);
+                try (TensorScope scope = TensorScope.open()) {
+                    Tensor ta = Tensor.of(a, m * lda), tb = Tensor.of(b, k * ldb), tc = Tensor.of(c0, m * ldc);
+                    assertEquals(0, NativeCore.sev_sgemm_bf16(m, n, k, ta.address(), lda, tb.address(), ldb, beta,
+                            tc.address(), ldc), NativeCore.sev_last_error());
+                    float[] c = tc.toFloatArray();
+                    for (int i = 0; i < m; i++) {
+                        for (int j = 0; j < ldc; j++) {
+                            String at = "[" + m + "x" + n + "x" + k + " pad " + pad + "] (" + i + ", " + j + ")";
+                            if (j >= n) {
+                                assertEquals(c0[i * ldc + j], c[i * ldc + j], 0f, "outside C written " + at);
+                                continue;
+                            }
+                            double sum = 0, mag = 0;
+                            for (int q = 0; q < k; q++) {
+                                double t = (double) bf16(a[i * lda + q]) * bf16(b[q * ldb + j]);
+                                sum += t;
+                                mag += Math.abs(t);
+                            }
+                            double expected = sum + beta * c0[i * ldc + j];
+                            double bound = 0x1p-20 * (mag + Math.abs(beta * c0[i * ldc + j])) + 1e-30;
+                            assertTrue(Math.abs(c[i * ldc + j] - expected) <= bound,
+                                    at + ": " + c[i * ldc + j] + " vs " + expected + " (bound " + bound + ")");
+                        }
+                    }
+                }
+            }
+        }
+        try (TensorScope scope = TensorScope.open()) {
+            Tensor a = Tensor.zeros(Shape.of(4, 4));
+            assertEquals(-1, NativeCore.sev_sgemm_bf16(4, 4, 4, a.address(), 3, a.address(), 4, 0f, a.address(), 4),
+                    "lda < K");
+        }
+    }
+
+    /** {x, w, bias, residual} of a conv case, x and w rounded to bf16 too (the reference's operands). */
+    record Case(String name, Shape xs, int cout, ConvSpec spec) {
+    }
+
+    static final Case[] CASES = {
+        new Case("pointwise", Shape.of(2, 12, 3, 7, 9), 20, ConvSpec.of(1)),
+        new Case("pointwise, model-sized", Shape.of(1, 64, 4, 28, 28), 64, ConvSpec.of(1)),
+        new Case("pointwise, 300 columns", Shape.of(1, 33, 1, 10, 30), 70, ConvSpec.of(1)),
+        new Case("temporal", Shape.of(2, 16, 5, 6, 7), 16, TEMPORAL),
+        new Case("temporal, model-sized", Shape.of(1, 64, 8, 28, 28), 64, TEMPORAL),
+        new Case("temporal, large plane (frame-ordered)", Shape.of(1, 8, 3, 40, 41), 12, TEMPORAL)};
+
+    @Test
+    void convolutionsAreTheIeeeConvolutionsOfTheRoundedOperands() {
+        Random r = new Random(12);
+        for (Case c : CASES) {
+            try (TensorScope scope = TensorScope.open()) {
+                int cin = Math.toIntExact(c.xs().get(1));
+                Shape ws = Shape.of(c.cout(), cin, c.spec().kT(), 1, 1);
+                Shape ys = c.spec().outputShape(c.xs(), c.cout());
+                float[] x = randn(r, Math.toIntExact(c.xs().size()), 1);
+                float[] w = randn(r, Math.toIntExact(ws.size()), 0.3);
+                float[] xr = x.clone(), wr = w.clone(), xa = new float[x.length], wa = new float[w.length];
+                for (int i = 0; i < x.length; i++) {
+                    xr[i] = bf16(x[i]);
+                    xa[i] = Math.abs(xr[i]);
+                }
+                for (int i = 0; i < w.length; i++) {
+                    wr[i] = bf16(w[i]);
+                    wa[i] = Math.abs(wr[i]);
+                }
+                Tensor tx = Tensor.of(x, c.xs()), tw = Tensor.of(w, ws);
+                Tensor txr = Tensor.of(xr, c.xs()), twr = Tensor.of(wr, ws);
+                Tensor bias = Tensor.of(randn(r, c.cout(), 0.5), c.cout());
+                Tensor res = Tensor.of(randn(r, Math.toIntExact(ys.size()), 1), ys);
+                Tensor gamma = Tensor.of(randn(r, c.cout(), 0.3), c.cout()), beta = Tensor.of(randn(r, c.cout(), 0.3),
+                        c.cout());
+                Tensor mean = Tensor.of(randn(r, c.cout(), 0.3), c.cout());
+                Tensor var = Tensor.full(Shape.of(c.cout()), 0.8f);
+                // each output's sum of |terms|, and the largest factor an epilogue multiplies it by
+                float[] mag = CPU.conv3d(Tensor.of(xa, c.xs()), Tensor.of(wa, ws), null, c.spec(), false).toFloatArray();
+                float[] ga = gamma.toFloatArray();
+                double scale = 1;
+                for (float g : ga) {
+                    scale = Math.max(scale, (1 + Math.abs(g)) / Math.sqrt(0.8 + 1e-5));
+                }
+                check(c.name() + " conv + bias + ReLU", mag, scale,
+                        () -> CPU.conv3d(txr, twr, bias, c.spec(), true), () -> CPU.conv3d(tx, tw, bias, c.spec(), true));
+                check(c.name() + " conv + residual", mag, scale,
+                        () -> CPU.conv3dResidual(txr, twr, bias, c.spec(), res, true),
+                        () -> CPU.conv3dResidual(tx, tw, bias, c.spec(), res, true));
+                check(c.name() + " conv + eval batch norm", mag, scale,
+                        () -> CPU.convBatchNormEval(txr, twr, c.spec(), gamma, beta, mean, var, 1e-5, true),
+                        () -> CPU.convBatchNormEval(tx, tw, c.spec(), gamma, beta, mean, var, 1e-5, true));
+            }
+        }
+    }
+
+    /** expected: IEEE on the rounded operands; actual: the bf16 precision on the originals (IEEE bits without AMX). */
+    static void check(String what, float[] mag, double scale, Supplier<Tensor> expected, Supplier<Tensor> actual) {
+        CpuBackend.setFp32Precision(Fp32Precision.IEEE);
+        float[] e = expected.get().toFloatArray();
+        CpuBackend.setFp32Precision(Fp32Precision.BF16);
+        float[] a = actual.get().toFloatArray();
+        CpuBackend.setFp32Precision(Fp32Precision.IEEE);
+        if (!CpuBackend.amxBf16Available()) {
+            float[] ieee = actual.get().toFloatArray();
+            assertArrayEquals(ieee, a, 0f, what + ": without AMX-BF16, bf16 computes as ieee");
+            return;
+        }
+        for (int i = 0; i < e.length; i++) {
+            double bound = 0x1p-20 * mag[i] * scale + 1e-6;
+            assertTrue(Math.abs(e[i] - a[i]) <= bound, what + " [" + i + "]: " + a[i] + " vs " + e[i] + " (bound "
+                    + bound + ")");
+        }
+    }
+
+    @Test
+    void aFoldedSevNetsLogitsStayNearIeee() {
+        SevNetConfig cfg = SevNetConfig.parse("sevnet-g8", 11);
+        try (SevNet net = SevNet.create(cfg, 7); TensorScope scope = TensorScope.open()) {
+            Tensor x = Tensor.of(randn(new Random(3), 2 * 3 * 4 * 32 * 32, 1), Shape.of(2, 3, 4, 32, 32));
+            net.eval();
+            try (FoldedSevNet folded = FoldedSevNet.fold(net); GradMode.Guard g = GradMode.noGrad()) {
+                float[] ieee = folded.forward(Var.of(x)).value().toFloatArray();
+                CpuBackend.setFp32Precision(Fp32Precision.BF16);
+                float[] bf = folded.forward(Var.of(x)).value().toFloatArray();
+                double diff = 0, scale = 0;
+                for (int i = 0; i < ieee.length; i++) {
+                    assertTrue(Float.isFinite(bf[i]));
+                    diff = Math.max(diff, Math.abs(bf[i] - ieee[i]));
+                    scale = Math.max(scale, Math.abs(ieee[i]));
+                }
+                System.out.printf("Bf16PrecisionTest: folded SEVNet-G8 logits, bf16 (%s) vs ieee: max |diff| %.3g of "
+                        + "max |logit| %.3g%n", CpuBackend.effectiveFp32Precision(), diff, scale);
+                assertTrue(scale > 1e-3, "logit scale " + scale);
+                // bf16 operands: about 2^-9 relative per product, a few of those through the network's depth
+                assertTrue(diff <= 0.05 * scale, "max |diff| " + diff + " of max |logit| " + scale);
+                if (!CpuBackend.amxBf16Available()) {
+                    assertEquals(0.0, diff, "without AMX-BF16, bf16 computes as ieee");
+                }
+            }
+        }
+    }
+
+    @Test
+    void thePrecisionParsesAndReports() {
+        assertEquals(Fp32Precision.BF16, Fp32Precision.parse(" BF16 "));
+        assertEquals(Fp32Precision.IEEE, Fp32Precision.parse("ieee"));
+        assertThrows(IllegalArgumentException.class, () -> Fp32Precision.parse("fp16"));
+        assertThrows(IllegalArgumentException.class, () -> Fp32Precision.parse(null));
+        assertThrows(IllegalArgumentException.class, () -> CpuBackend.setFp32Precision(null));
+        CpuBackend.setFp32Precision(Fp32Precision.BF16);
+        assertEquals(Fp32Precision.BF16, CpuBackend.fp32Precision());
+        assertEquals(CpuBackend.amxBf16Available() ? Fp32Precision.BF16 : Fp32Precision.IEEE,
+                CpuBackend.effectiveFp32Precision());
+        assertEquals(-1, NativeCore.sev_set_fp32_precision(7), "a bad value is SEV_EINVAL");
+        assertEquals(Fp32Precision.BF16, CpuBackend.fp32Precision(), "and changes nothing");
+    }
+}
