@@ -2,7 +2,8 @@
 
 Measures the same thing as `sevnet bench`: steady-state clips/s after warm-up and peak RSS, for
 SEVNet inference (eval, no grad) or a training step (forward + CE backward + SGD step), and prints
-one JSON line. PyTorch runs eagerly with its default CPU path (oneDNN for conv3d), float32, NCDHW.
+one JSON line. PyTorch runs eagerly with its default CPU path (oneDNN for conv3d), float32, NCDHW; --bf16 under
+bf16 autocast, --channels-last in channels_last_3d (PyTorch's fastest CPU inference here: both).
 
     python bench_torch.py --g 8 --mode infer --batch 1 --frames 16 --size 224 --threads 2
 """
@@ -31,6 +32,8 @@ def main():
     ap.add_argument("--iters", type=int, default=5)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--channels-last", action="store_true", help="torch.channels_last_3d memory format")
+    ap.add_argument("--bf16", action="store_true",
+                    help="torch.autocast('cpu', bfloat16): oneDNN's bf16 convolutions (AMX where the CPU has it)")
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -43,13 +46,17 @@ def main():
         x = x.to(memory_format=torch.channels_last_3d)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
 
+    def autocast():
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16)
+
     def step():
         if a.mode == "infer":
-            with torch.inference_mode():
+            with torch.inference_mode(), autocast():
                 model(x)
         else:
             opt.zero_grad(set_to_none=True)
-            loss = torch.nn.functional.cross_entropy(model(x), labels)
+            with autocast():
+                loss = torch.nn.functional.cross_entropy(model(x), labels)
             loss.backward()
             opt.step()
 
@@ -67,6 +74,7 @@ def main():
         "impl": "pytorch " + torch.__version__,
         "model": f"sevnet-g{a.g}", "mode": a.mode, "batch": a.batch, "frames": a.frames, "size": a.size,
         "threads": a.threads,
+        "precision": ("bf16 autocast" if a.bf16 else "fp32") + (" channels-last" if a.channels_last else ""),
         "clips_per_s": a.batch / median,
         "ms_per_iter_median": median * 1e3, "ms_per_iter_min": times[0] * 1e3,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
