@@ -120,8 +120,9 @@ int sev_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alp
               const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
 /* ---- bf16 compute for fp32 convolutions (native/src/gemm_bf16_amx.cpp) ----
- * SEV_FP32_PRECISION_BF16: the forward GEMMs of the pointwise and temporal convolutions round their fp32 operands to
- * bf16 (nearest even) and accumulate in fp32 on the AMX tiles, where the CPU has AMX-BF16 (sev_amx_bf16_available);
+ * SEV_FP32_PRECISION_BF16: the GEMMs of the pointwise and temporal convolutions (forward, backward-data,
+ * backward-weight) round their fp32 operands to bf16 (nearest even) and accumulate in fp32 on the AMX tiles, where the
+ * CPU has AMX-BF16 (sev_amx_bf16_available);
  * elsewhere, and by default (SEV_FP32_PRECISION_IEEE), fp32 throughout. Process-wide. */
 #define SEV_FP32_PRECISION_IEEE 0
 #define SEV_FP32_PRECISION_BF16 1
@@ -129,10 +130,10 @@ int sev_set_fp32_precision(int precision);
 int sev_get_fp32_precision(void);
 /* 1 when the CPU has AMX-BF16 and the OS granted its tile state to this process */
 int sev_amx_bf16_available(void);
-/* C = A B + beta C (row-major, not transposed) with A and B rounded to bf16 and fp32 accumulation on AMX;
- * SEV_EUNSUPPORTED without AMX-BF16 */
-int sev_sgemm_bf16(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
-                   float beta, float* C, int64_t ldc);
+/* C = A op(B) + beta C (row-major; op(B) = B, or B^T with transB: B stored N x K) with A and B rounded to bf16 and
+ * fp32 accumulation on AMX; SEV_EUNSUPPORTED without AMX-BF16 */
+int sev_sgemm_bf16(int transB, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+                   int64_t ldb, float beta, float* C, int64_t ldc);
 
 /* ---- batch norm over [N, C, S] (S = T*H*W) ---- */
 /* training: batch statistics; writes mean[C], invstd[C] (for backward), y; updates running stats

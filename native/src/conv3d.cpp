@@ -318,16 +318,27 @@ void pw_backward_data(const float* dy, const float* w, float* dx, const ConvPara
   const int nt = conv_threads(2.0 * items * cog * cig * S);
   const Split2 sp = make_split(cig, S, parts_per_item(items, nt));
   const int64_t units = items * sp.parts();
+  // bf16 on AMX: its GEMM takes A untransposed, so W^T once per call ([g][ci][co])
+  FloatBuf wt;
+  if (bf16_gemm_active()) wt.p = aligned_floats((size_t)p.Cout * cig);  // none: the fp32 GEMM below
+  if (wt.get())
+    for (int g = 0; g < p.groups; g++)
+      for (int co = 0; co < cog; co++)
+        for (int ci = 0; ci < cig; ci++)
+          wt.get()[((int64_t)g * cig + ci) * cog + co] = w[((int64_t)g * cog + co) * cig + ci];
+  const float* wtp = wt.get();
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
   for (int64_t u = 0; u < units; u++) {
     const int64_t it = u / sp.parts();
     const int n = (int)(it / p.groups), g = (int)(it % p.groups);
     int64_t i0, i1, j0, j1;
     sp.rect((int)(u % sp.parts()), i0, i1, j0, j1);
+    const float* dyg = dy + ((int64_t)n * p.Cout + g * cog) * S + j0;
+    float* dxr = dx + ((int64_t)n * p.Cin + g * cig + i0) * S + j0;
+    if (wtp && sgemm_bf16(i1 - i0, j1 - j0, cog, wtp + ((int64_t)g * cig + i0) * cog, cog, dyg, S, nullptr, 0.f, dxr, S))
+      continue;
     // dx_g[i0.., j0..] = (W_g^T)[i0.., :] dy_g[:, j0..]; W_g is [cog, cig], so op(A) rows i0.. = columns i0..
-    sgemm_serial(true, false, i1 - i0, j1 - j0, cog, 1.f, w + (int64_t)g * cog * cig + i0, cig,
-                 dy + ((int64_t)n * p.Cout + g * cog) * S + j0, S, 0.f,
-                 dx + ((int64_t)n * p.Cin + g * cig + i0) * S + j0, S);
+    sgemm_serial(true, false, i1 - i0, j1 - j0, cog, 1.f, w + (int64_t)g * cog * cig + i0, cig, dyg, S, 0.f, dxr, S);
   }
 }
 void pw_backward_weight(const float* x, const float* dy, float* dw, const ConvParams& p) {
@@ -342,6 +353,7 @@ void pw_backward_weight(const float* x, const float* dy, float* dw, const ConvPa
   const int kparts = (int)min64(parts_per_item(items, nt), max64(1, S / 256));
   const int64_t kc = k_chunk(S, kparts), nk = ceil_div(S, kc);
   const int64_t units = items * nk;
+  const bool bf16 = bf16_gemm_active();
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
     const int tid = omp_get_thread_num();
@@ -353,8 +365,11 @@ void pw_backward_weight(const float* x, const float* dy, float* dw, const ConvPa
       const int64_t it = u / nk;
       const int g = (int)(it % p.groups), n = (int)(it / p.groups);
       // dW_g [cog, cig] += dy_g[:, k0..k1) x x_g[:, k0..k1)^T
-      sgemm_serial(false, true, cog, cig, k1 - k0, 1.f, dy + ((int64_t)n * p.Cout + g * cog) * S + k0, S,
-                   x + ((int64_t)n * p.Cin + g * cig) * S + k0, S, 1.f, mine + (int64_t)g * cog * cig, cig);
+      const float* dyg = dy + ((int64_t)n * p.Cout + g * cog) * S + k0;
+      const float* xg = x + ((int64_t)n * p.Cin + g * cig) * S + k0;
+      float* dwg = mine + (int64_t)g * cog * cig;
+      if (bf16 && sgemm_bf16_ex(true, cog, cig, k1 - k0, dyg, S, nullptr, xg, S, nullptr, 1.f, dwg, cig)) continue;
+      sgemm_serial(false, true, cog, cig, k1 - k0, 1.f, dyg, S, xg, S, 1.f, dwg, cig);
     }
     if (pbuf != dw) {
 #pragma omp for schedule(static)
@@ -460,6 +475,7 @@ void tm_backward_data(const float* dy, const float* w, float* dx, const ConvPara
   const Split2 sp = make_split(cig, Si, parts_per_item(items, nt));
   const int64_t units = items * sp.parts();
   const float* wtp = wt.get();
+  const bool bf16 = bf16_gemm_active();
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
   for (int64_t u = 0; u < units; u++) {
     const int64_t it = u / sp.parts();
@@ -470,8 +486,9 @@ void tm_backward_data(const float* dy, const float* w, float* dx, const ConvPara
     const float* dyg = dy + ((int64_t)n * p.Cout + g * cog) * So;
     // B row (co, kt), column c (dx column j0 + c) = dy[co, j0 + c - (kt - pT)HW] inside [0, So)
     const int64_t sb[5] = {p.kT, -HW, -(int64_t)p.pT * HW, -j0, So - j0};
-    sgemm_serial_shifted(false, false, i1 - i0, j1 - j0, K, wtp + ((int64_t)g * cig + i0) * K, K, nullptr, dyg + j0,
-                         So, sb, 0.f, dxg + j0, Si);
+    const float* wa = wtp + ((int64_t)g * cig + i0) * K;
+    if (bf16 && sgemm_bf16(i1 - i0, j1 - j0, K, wa, K, dyg + j0, So, sb, 0.f, dxg + j0, Si)) continue;
+    sgemm_serial_shifted(false, false, i1 - i0, j1 - j0, K, wa, K, nullptr, dyg + j0, So, sb, 0.f, dxg + j0, Si);
   }
 }
 
@@ -495,6 +512,7 @@ void tm_backward_weight(const float* x, const float* dy, float* dw, const ConvPa
   const int kparts = (int)min64(parts_per_item(items, nt), max64(1, So / 256));
   const int64_t kc = k_chunk(So, kparts), nk = ceil_div(So, kc);
   const int64_t units = items * nk;
+  const bool bf16 = bf16_gemm_active();
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
     const int tid = omp_get_thread_num();
@@ -509,6 +527,9 @@ void tm_backward_weight(const float* x, const float* dy, float* dw, const ConvPa
       const float* xg = x + ((int64_t)n * p.Cin + g * cig) * Si;
       // A row (ci, kt), column c (output column k0 + c) = x[ci, k0 + c + (kt - pT)HW] inside [0, Si)
       const int64_t sa[5] = {p.kT, HW, (int64_t)p.pT * HW, -k0, Si - k0};
+      if (bf16 && sgemm_bf16_ex(true, Mk, cog, k1 - k0, xg + k0, Si, sa, dyg + k0, So, nullptr, 1.f, mine + g * gsz,
+                                cog))
+        continue;
       sgemm_serial_shifted(false, true, Mk, cog, k1 - k0, xg + k0, Si, sa, dyg + k0, So, nullptr, 1.f,
                            mine + g * gsz, cog);
     }

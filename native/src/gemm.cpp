@@ -11,6 +11,7 @@
 
 #include "internal.h"
 #include "sev_simd.h"
+#include "sev_transpose.h"
 #if SEV_X86
 #include <immintrin.h>
 #endif
@@ -81,30 +82,6 @@ static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 // ---- packing ----
 #if SEV_X86
-// in place: r[i][j] <- r[j][i] (unpack pairs, then 2x2 blocks of pairs, then 128-bit lanes twice)
-SEV_TARGET_AVX512 inline void transpose16x16(__m512* r) {
-  __m512 t[16];
-  for (int j = 0; j < 8; j++) {
-    t[2 * j] = _mm512_unpacklo_ps(r[2 * j], r[2 * j + 1]);
-    t[2 * j + 1] = _mm512_unpackhi_ps(r[2 * j], r[2 * j + 1]);
-  }
-  for (int j = 0; j < 4; j++) {
-    r[4 * j + 0] = _mm512_shuffle_ps(t[4 * j], t[4 * j + 2], 0x44);
-    r[4 * j + 1] = _mm512_shuffle_ps(t[4 * j], t[4 * j + 2], 0xEE);
-    r[4 * j + 2] = _mm512_shuffle_ps(t[4 * j + 1], t[4 * j + 3], 0x44);
-    r[4 * j + 3] = _mm512_shuffle_ps(t[4 * j + 1], t[4 * j + 3], 0xEE);
-  }
-  for (int h = 0; h < 2; h++)
-    for (int j = 0; j < 4; j++) {
-      t[8 * h + j] = _mm512_shuffle_f32x4(r[8 * h + j], r[8 * h + 4 + j], 0x88);
-      t[8 * h + 4 + j] = _mm512_shuffle_f32x4(r[8 * h + j], r[8 * h + 4 + j], 0xDD);
-    }
-  for (int j = 0; j < 8; j++) {
-    r[j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0x88);
-    r[8 + j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0xDD);
-  }
-}
-
 // The interleaving packs (a K-contiguous operand into k-major panels: A rows, B^T rows) moved one float per load
 // and store, 19-27% of the GEMMs' time in a training step (perf, Xeon with AVX-512). Here 16 rows x 16 k go
 // through one in-register transpose: dst[(k - k0) * ds + r] = rows[r][k] for k in [k0, k1) (at most 16), lanes

@@ -1,17 +1,19 @@
 // The CPU's bf16 compute for fp32 convolutions (sev_set_fp32_precision(SEV_FP32_PRECISION_BF16)): the GEMMs of the
-// pointwise and temporal convolutions' forward passes take their fp32 operands rounded to bf16 (round to nearest
-// even) and accumulate the products in fp32 on the AMX tile unit — what PyTorch's
+// pointwise and temporal convolutions (forward, backward-data, backward-weight) take their fp32 operands rounded to
+// bf16 (round to nearest even) and accumulate the products in fp32 on the AMX tile unit — what PyTorch's
 // torch.backends.mkldnn.matmul.fp32_precision = "bf16" (oneDNN's fpmath mode) does on the same cores. Tensors stay
 // fp32 in memory; only the GEMMs' packed copies are 16-bit. Why: an AMX tile product is 16 x 16 x 32
 // multiply-adds in one instruction, where the fp32 GEMM's AVX-512 FMAs do 16 — about eight times the arithmetic per
 // cycle, at bf16's 8 bits of mantissa per operand.
 //
-// Layout. A (the weights, M x K, row-major) is rounded once per call into Abf [Mp][Kp] (M, K padded with zeros to
-// multiples of 32): each A tile is 16 of its rows x 32 k, loaded with the row stride Kp. B (the activations, K x N,
-// plain or the temporal conv's time-shifted row views) is rounded per column block into the tiles' pair-interleaved
-// layout Bbf [Kp/2][NCp][2]: row p holds k = 2p and 2p + 1 of every column side by side, so a B tile is 16 rows
-// (32 k) x 16 columns. A 32 x 32 block of C is four accumulator tiles (0..3) fed by two A tiles (4, 5) and two B
-// tiles (6, 7) per 32 k; C is written once per block, after all of K.
+// Layout. A (M x K, row-major: the weights, or in a weight gradient the activations' time-shifted rows) is rounded
+// once per K chunk into Abf [Mp][kcp] (M, K padded with zeros to multiples of 32): each A tile is 16 of its rows x
+// 32 k, loaded with the row stride kcp. B (K x N: the activations, plain or time-shifted; or B^T of an N x K matrix,
+// the weight gradients' dy) is rounded per column block into the tiles' pair-interleaved layout Bbf [kcp/2][NCp][2]:
+// row p holds k = 2p and 2p + 1 of every column side by side, so a B tile is 16 rows (32 k) x 16 columns. A 32 x 32
+// block of C is four accumulator tiles (0..3) fed by two A tiles (4, 5) and two B tiles (6, 7) per 32 k. K up to 2048
+// is one chunk (C written once per block); longer K (the weight gradients' spatial sums) in chunks of 512, C loaded
+// into the accumulators and stored back per chunk.
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
@@ -19,6 +21,7 @@
 
 #include "internal.h"
 #include "sev_simd.h"
+#include "sev_transpose.h"
 #include "sevnet.h"
 
 #if SEV_X86 && defined(__linux__)
@@ -75,48 +78,61 @@ inline __mmask16 lanes(int64_t c, int64_t lo, int64_t hi) {
   return (__mmask16)(((1u << (b - a)) - 1u) << a);
 }
 
-// A rows [0, M) x k [0, K) -> Abf [Mp][Kp], rounded to nearest even; zeros in the padding
-SEV_TARGET_AMX void round_a(const float* A, int64_t lda, int64_t M, int64_t K, int64_t Mp, int64_t Kp, uint16_t* Abf) {
+// Row r of a plain or time-shifted operand (sh = {taps, step, off, lo, hi}, sgemm_serial_shifted's): its source
+// pointer (element c at p[c]) and the columns [lo, hi) it has; elsewhere zeros
+inline const float* op_row(const float* P, int64_t ld, const int64_t* sh, int64_t r, int64_t cols, int64_t& lo,
+                           int64_t& hi) {
+  if (!sh) {
+    lo = 0;
+    hi = cols;
+    return P + r * ld;
+  }
+  const int64_t taps = sh[0], d = (r % taps) * sh[1] - sh[2];
+  lo = sh[3] - d;
+  hi = sh[4] - d;
+  if (lo < 0) lo = 0;
+  if (hi > cols) hi = cols;
+  return P + (r / taps) * ld + d;
+}
+
+// A rows [0, M) x k [p0, p0 + kc) -> Abf [Mp][kcp] (k relative to p0), rounded to nearest even; zeros past M, K and a
+// shifted row's ends
+SEV_TARGET_AMX void round_a(const float* A, int64_t lda, const int64_t* sa, int64_t M, int64_t K, int64_t p0,
+                            int64_t kc, int64_t Mp, int64_t kcp, uint16_t* Abf) {
   for (int64_t r = 0; r < Mp; r++) {
-    uint16_t* d = Abf + r * Kp;
+    uint16_t* d = Abf + r * kcp;
     if (r >= M) {
-      std::memset(d, 0, sizeof(uint16_t) * (size_t)Kp);
+      std::memset(d, 0, sizeof(uint16_t) * (size_t)kcp);
       continue;
     }
-    const float* a = A + r * lda;
-    for (int64_t k = 0; k < Kp; k += 32) {
-      const __m512 lo = _mm512_maskz_loadu_ps(lanes(k, 0, K), a + k);
-      const __m512 hi = _mm512_maskz_loadu_ps(lanes(k + 16, 0, K), a + k + 16);
-      _mm512_storeu_si512(d + k, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));  // [lo0..lo15, hi0..hi15]
+    int64_t lo, hi;
+    const float* a = op_row(A, lda, sa, r, K, lo, hi);
+    if (hi > p0 + kc) hi = p0 + kc;
+    for (int64_t k = 0; k < kcp; k += 32) {
+      const int64_t c = p0 + k;
+      const __m512 l = _mm512_maskz_loadu_ps(lanes(c, lo, hi), a + c);
+      const __m512 h = _mm512_maskz_loadu_ps(lanes(c + 16, lo, hi), a + c + 16);
+      _mm512_storeu_si512(d + k, (__m512i)_mm512_cvtne2ps_pbh(h, l));  // [l0..l15, h0..h15]
     }
   }
 }
 
-// B rows [0, K) x columns [j0, j0 + nc) -> Bbf [Kp/2][ncp][2]; row k of B is B + k*ldb (sb == nullptr) or the
-// shifted view sh_row(k) (valid columns [c0, c1)); columns at or past N and rows at or past K are zeros
-SEV_TARGET_AMX void round_b(const float* B, int64_t ldb, const int64_t* sb, int64_t K, int64_t N, int64_t j0,
-                            int64_t nc, int64_t Kp, int64_t ncp, uint16_t* Bbf) {
+// B rows k [p0, p0 + kc) x columns [j0, j0 + nc) -> Bbf [kcp/2][ncp][2] (k relative to p0): row k of B is
+// op_row(B, k); zeros past K, N and a shifted row's ends
+SEV_TARGET_AMX void round_b(const float* B, int64_t ldb, const int64_t* sb, int64_t K, int64_t N, int64_t p0,
+                            int64_t kc, int64_t j0, int64_t nc, int64_t kcp, int64_t ncp, uint16_t* Bbf) {
   // 32 bf16 [row k: 16 columns, row k+1: 16 columns] -> [c0 k, c0 k+1, c1 k, c1 k+1, ...]
   alignas(64) static const uint16_t kInterleave[32] = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
                                                        8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
   const __m512i idx = _mm512_load_si512(kInterleave);
   const int64_t jend = j0 + nc < N ? j0 + nc : N;
-  for (int64_t k = 0; k < Kp; k += 2) {
+  for (int64_t k = 0; k < kcp; k += 2) {
     const float* row[2] = {nullptr, nullptr};
     int64_t lo[2] = {0, 0}, hi[2] = {0, 0};
     for (int u = 0; u < 2; u++) {
-      const int64_t r = k + u;
-      if (r >= K) continue;
-      if (sb) {
-        const int64_t taps = sb[0], d = (r % taps) * sb[1] - sb[2];
-        row[u] = B + (r / taps) * ldb + d;
-        lo[u] = sb[3] - d;
-        hi[u] = sb[4] - d;
-      } else {
-        row[u] = B + r * ldb;
-        lo[u] = 0;
-        hi[u] = N;
-      }
+      const int64_t r = p0 + k + u;
+      if (k + u >= kc || r >= K) continue;
+      row[u] = op_row(B, ldb, sb, r, N, lo[u], hi[u]);
       if (lo[u] < j0) lo[u] = j0;
       if (hi[u] > jend) hi[u] = jend;
     }
@@ -127,6 +143,32 @@ SEV_TARGET_AMX void round_b(const float* B, int64_t ldb, const int64_t* sb, int6
       const __m512 v1 = row[1] ? _mm512_maskz_loadu_ps(lanes(col, lo[1], hi[1]), row[1] + col) : _mm512_setzero_ps();
       const __m512i both = (__m512i)_mm512_cvtne2ps_pbh(v1, v0);  // [v0 0..15, v1 0..15]
       _mm512_storeu_si512(d + c * 2, _mm512_permutexvar_epi16(idx, both));
+    }
+  }
+}
+
+// The transposed operand: B stored [N][K] (ldb), op(B) = B^T. Its rows n [j0, j0 + nc) x k [p0, p0 + kc) ->
+// Bbf [kcp/2][ncp][2]: a bf16 pair (k, k+1) of one stored row is one 32-bit element, so 16 rows x 32 k rounded to
+// bf16 are 16 x 16 such elements, and their transpose is 16 rows of the tiles' layout
+SEV_TARGET_AMX void round_bt(const float* B, int64_t ldb, int64_t K, int64_t N, int64_t p0, int64_t kc, int64_t j0,
+                             int64_t nc, int64_t kcp, int64_t ncp, uint16_t* Bbf) {
+  const int64_t kend = p0 + kc < K ? p0 + kc : K;
+  for (int64_t c = 0; c < ncp; c += 16) {
+    for (int64_t k = 0; k < kcp; k += 32) {
+      __m512i v[16];
+      for (int i = 0; i < 16; i++) {
+        const int64_t n = j0 + c + i;
+        if (c + i >= nc || n >= N) {
+          v[i] = _mm512_setzero_si512();
+          continue;
+        }
+        const float* b = B + n * ldb;
+        const __m512 l = _mm512_maskz_loadu_ps(lanes(p0 + k, p0, kend), b + p0 + k);
+        const __m512 h = _mm512_maskz_loadu_ps(lanes(p0 + k + 16, p0, kend), b + p0 + k + 16);
+        v[i] = (__m512i)_mm512_cvtne2ps_pbh(h, l);  // 16 pairs (k, k+1) of row n
+      }
+      transpose16x16(reinterpret_cast<__m512*>(v));  // v[q]: pair q of the 16 rows (32-bit elements moved as floats)
+      for (int q = 0; q < 16; q++) _mm512_storeu_si512(Bbf + (k / 2 + q) * ncp * 2 + c * 2, v[q]);
     }
   }
 }
@@ -142,19 +184,35 @@ SEV_TARGET_AMX void load_tile_config() {
   _tile_loadconfig(&cfg);
 }
 
-// C block rows [i0, i0 + 32) x columns [j, j + 32) of the converted operands (Abf from row i0, Bbf column jr) over
-// all of Kp; its [mr x nr] valid part to C (+ beta C)
-SEV_TARGET_AMX void block32(const uint16_t* Abf, int64_t Kp, const uint16_t* Bbf, int64_t ncp, int64_t jr, int mr,
-                            int nr, float beta, float* C, int64_t ldc) {
-  _tile_zero(0);
-  _tile_zero(1);
-  _tile_zero(2);
-  _tile_zero(3);
-  const int64_t astride = Kp * 2, bstride = ncp * 4;  // bytes
-  for (int64_t k = 0; k < Kp; k += 32) {
+// C block rows [0, 32) x columns [0, 32) at C (its [mr x nr] valid part) += Abf (32 rows from here) x Bbf (column jr)
+// over kcp; the accumulators start from zero (fresh) or from C
+SEV_TARGET_AMX void block32(const uint16_t* Abf, int64_t kcp, const uint16_t* Bbf, int64_t ncp, int64_t jr, int mr,
+                            int nr, bool fresh, float* C, int64_t ldc) {
+  const bool full = mr == 32 && nr == 32;
+  alignas(64) float acc[32][32];
+  if (fresh) {
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+  } else if (full) {
+    _tile_loadd(0, C, ldc * 4);
+    _tile_loadd(1, C + 16, ldc * 4);
+    _tile_loadd(2, C + 16 * ldc, ldc * 4);
+    _tile_loadd(3, C + 16 * ldc + 16, ldc * 4);
+  } else {
+    for (int i = 0; i < 32; i++)
+      for (int j = 0; j < 32; j++) acc[i][j] = i < mr && j < nr ? C[i * ldc + j] : 0.f;
+    _tile_loadd(0, &acc[0][0], 128);
+    _tile_loadd(1, &acc[0][16], 128);
+    _tile_loadd(2, &acc[16][0], 128);
+    _tile_loadd(3, &acc[16][16], 128);
+  }
+  const int64_t astride = kcp * 2, bstride = ncp * 4;  // bytes
+  for (int64_t k = 0; k < kcp; k += 32) {
     const uint16_t* b = Bbf + (k / 2) * ncp * 2 + jr * 2;
     _tile_loadd(4, Abf + k, astride);
-    _tile_loadd(5, Abf + 16 * Kp + k, astride);
+    _tile_loadd(5, Abf + 16 * kcp + k, astride);
     _tile_loadd(6, b, bstride);
     _tile_loadd(7, b + 32, bstride);
     _tile_dpbf16ps(0, 4, 6);
@@ -162,44 +220,58 @@ SEV_TARGET_AMX void block32(const uint16_t* Abf, int64_t Kp, const uint16_t* Bbf
     _tile_dpbf16ps(2, 5, 6);
     _tile_dpbf16ps(3, 5, 7);
   }
-  if (mr == 32 && nr == 32 && beta == 0.f) {
+  if (full) {
     _tile_stored(0, C, ldc * 4);
     _tile_stored(1, C + 16, ldc * 4);
     _tile_stored(2, C + 16 * ldc, ldc * 4);
     _tile_stored(3, C + 16 * ldc + 16, ldc * 4);
     return;
   }
-  alignas(64) float acc[32][32];
   _tile_stored(0, &acc[0][0], 128);
   _tile_stored(1, &acc[0][16], 128);
   _tile_stored(2, &acc[16][0], 128);
   _tile_stored(3, &acc[16][16], 128);
   for (int i = 0; i < mr; i++)
-    for (int j = 0; j < nr; j++) C[i * ldc + j] = beta == 0.f ? acc[i][j] : acc[i][j] + beta * C[i * ldc + j];
+    for (int j = 0; j < nr; j++) C[i * ldc + j] = acc[i][j];
 }
 
-SEV_TARGET_AMX bool gemm_bf16_amx(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
-                                  int64_t ldb, const int64_t* sb, float beta, float* C, int64_t ldc,
-                                  const GemmBlockHook* after) {
-  const int64_t Mp = round_up(M, 32), Kp = round_up(K, 32);
+// K in chunks (one up to KC_ONE, else KC_CHUNK) so the rounded A chunk stays in L2; C accumulates across them
+constexpr int64_t KC_ONE = 2048, KC_CHUNK = 512;
+
+SEV_TARGET_AMX bool gemm_bf16_amx(bool tB, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
+                                  const int64_t* sa, const float* B, int64_t ldb, const int64_t* sb, float beta,
+                                  float* C, int64_t ldc, const GemmBlockHook* after) {
+  const int64_t Mp = round_up(M, 32);
+  const int64_t kcb = K <= KC_ONE ? round_up(K, 32) : KC_CHUNK;
   const int64_t ncmax = round_up(N < NCB ? N : NCB, 32);
   Bf16Buffers& buf = tl_bf16;
-  if (!Bf16Buffers::grow(buf.a, buf.acap, (size_t)(Mp * Kp)) ||
-      !Bf16Buffers::grow(buf.b, buf.bcap, (size_t)(Kp * ncmax)))
+  if (!Bf16Buffers::grow(buf.a, buf.acap, (size_t)(Mp * kcb)) ||
+      !Bf16Buffers::grow(buf.b, buf.bcap, (size_t)(kcb * ncmax)))
     return false;
-  round_a(A, lda, M, K, Mp, Kp, buf.a);
+  // beta other than 0 and 1: C scaled first, then accumulated into like beta = 1
+  if (beta != 0.f && beta != 1.f)
+    for (int64_t i = 0; i < M; i++)
+      for (int64_t j = 0; j < N; j++) C[i * ldc + j] *= beta;
   load_tile_config();
-  for (int64_t jc = 0; jc < N; jc += NCB) {
-    const int64_t nc = N - jc < NCB ? N - jc : NCB, ncp = round_up(nc, 32);
-    round_b(B, ldb, sb, K, N, jc, nc, Kp, ncp, buf.b);
-    for (int64_t ic = 0; ic < M; ic += 32) {
-      const int mr = (int)(M - ic < 32 ? M - ic : 32);
-      for (int64_t jr = 0; jr < nc; jr += 32) {
-        const int nr = (int)(nc - jr < 32 ? nc - jr : 32);
-        block32(buf.a + ic * Kp, Kp, buf.b, ncp, jr, mr, nr, beta, C + ic * ldc + jc + jr, ldc);
+  for (int64_t pc = 0; pc < K; pc += kcb) {
+    const int64_t kc = K - pc < kcb ? K - pc : kcb, kcp = round_up(kc, 32);
+    const bool fresh = pc == 0 && beta == 0.f, last = pc + kc >= K;
+    round_a(A, lda, sa, M, K, pc, kc, Mp, kcp, buf.a);
+    for (int64_t jc = 0; jc < N; jc += NCB) {
+      const int64_t nc = N - jc < NCB ? N - jc : NCB, ncp = round_up(nc, 32);
+      if (tB)
+        round_bt(B, ldb, K, N, pc, kc, jc, nc, kcp, ncp, buf.b);
+      else
+        round_b(B, ldb, sb, K, N, pc, kc, jc, nc, kcp, ncp, buf.b);
+      for (int64_t ic = 0; ic < M; ic += 32) {
+        const int mr = (int)(M - ic < 32 ? M - ic : 32);
+        for (int64_t jr = 0; jr < nc; jr += 32) {
+          const int nr = (int)(nc - jr < 32 ? nc - jr : 32);
+          block32(buf.a + ic * kcp, kcp, buf.b, ncp, jr, mr, nr, fresh, C + ic * ldc + jc + jr, ldc);
+        }
       }
+      if (last && after) after->fn(after->ctx, jc, nc);
     }
-    if (after) after->fn(after->ctx, jc, nc);
   }
   _tile_release();  // the tile state is large: not kept across calls (context switches, other code on the thread)
   return true;
@@ -235,12 +307,18 @@ bool bf16_gemm_active() {
 
 bool sgemm_bf16(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
                 const int64_t* sb, float beta, float* C, int64_t ldc, const GemmBlockHook* after) {
+  return sgemm_bf16_ex(false, M, N, K, A, lda, nullptr, B, ldb, sb, beta, C, ldc, after);
+}
+
+bool sgemm_bf16_ex(bool tB, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const int64_t* sa,
+                   const float* B, int64_t ldb, const int64_t* sb, float beta, float* C, int64_t ldc,
+                   const GemmBlockHook* after) {
 #if SEV_HAVE_AMX
-  if (M <= 0 || N <= 0 || K <= 0 || !amx_bf16_usable()) return false;
-  return gemm_bf16_amx(M, N, K, A, lda, B, ldb, sb, beta, C, ldc, after);
+  if (M <= 0 || N <= 0 || K <= 0 || (tB && sb) || !amx_bf16_usable()) return false;
+  return gemm_bf16_amx(tB, M, N, K, A, lda, sa, B, ldb, sb, beta, C, ldc, after);
 #else
-  (void)M, (void)N, (void)K, (void)A, (void)lda, (void)B, (void)ldb, (void)sb, (void)beta, (void)C, (void)ldc,
-      (void)after;
+  (void)tB, (void)M, (void)N, (void)K, (void)A, (void)lda, (void)sa, (void)B, (void)ldb, (void)sb, (void)beta,
+      (void)C, (void)ldc, (void)after;
   return false;
 #endif
 }
@@ -259,14 +337,19 @@ int sev_get_fp32_precision(void) { return sev::g_fp32_precision.load(); }
 
 int sev_amx_bf16_available(void) { return sev::amx_bf16_usable() ? 1 : 0; }
 
-int sev_sgemm_bf16(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
-                   float beta, float* C, int64_t ldc) {
+int sev_sgemm_bf16(int transB, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+                   int64_t ldb, float beta, float* C, int64_t ldc) {
   SEV_CALL_SCOPE();
-  if (M < 0 || N < 0 || K < 0 || lda < K || ldb < N || ldc < N)
+  if (M < 0 || N < 0 || K < 0 || lda < K || ldb < (transB ? K : N) || ldc < N)
     return sev::fail(SEV_EINVAL, "sev_sgemm_bf16: bad sizes or leading dimensions");
   if (!sev::amx_bf16_usable()) return sev::fail(SEV_EUNSUPPORTED, "sev_sgemm_bf16: no AMX-BF16 on this CPU");
   if (M == 0 || N == 0) return SEV_OK;
-  if (!sev::sgemm_bf16(M, N, K, A, lda, B, ldb, nullptr, beta, C, ldc))
+  if (K == 0) {
+    for (int64_t i = 0; i < M; i++)
+      for (int64_t j = 0; j < N; j++) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
+    return SEV_OK;
+  }
+  if (!sev::sgemm_bf16_ex(transB != 0, M, N, K, A, lda, nullptr, B, ldb, nullptr, beta, C, ldc))
     return sev::fail(SEV_ENOMEM, "sev_sgemm_bf16: work buffers could not be allocated");
   return SEV_OK;
 }

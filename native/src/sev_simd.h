@@ -84,6 +84,11 @@ struct GemmBlockHook {
 };
 bool sgemm_bf16(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
                 const int64_t* sb, float beta, float* C, int64_t ldc, const GemmBlockHook* after = nullptr);
+// the general form: A plain or shifted (sa); op(B) = B (plain or shifted, sb) or, with tB, B^T (B stored N x K, plain:
+// the weight gradients' dy x^T); the after hook is called once C's column block is final
+bool sgemm_bf16_ex(bool tB, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const int64_t* sa,
+                   const float* B, int64_t ldb, const int64_t* sb, float beta, float* C, int64_t ldc,
+                   const GemmBlockHook* after = nullptr);
 // the fp32 precision is bf16 (sev_set_fp32_precision) and this CPU can: the convolutions' forward GEMMs take sgemm_bf16
 bool bf16_gemm_active();
 bool amx_bf16_usable();

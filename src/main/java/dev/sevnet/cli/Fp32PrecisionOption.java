@@ -7,9 +7,9 @@ import picocli.CommandLine.Option;
 final class Fp32PrecisionOption {
     @Option(names = "--fp32-precision", paramLabel = "ieee|bf16",
             description = "How fp32 convolutions compute on the CPU: ieee (fp32 throughout) or bf16 (the pointwise and "
-                    + "temporal convolutions' forward GEMMs round their operands to bf16 and accumulate in fp32 on the "
-                    + "AMX tile unit, where the CPU has it: `sevnet doctor` says; elsewhere as ieee). Tensors stay fp32. "
-                    + "Default: the system property sevnet.fp32Precision, else ieee.")
+                    + "temporal convolutions' GEMMs, forward and backward, round their operands to bf16 and accumulate "
+                    + "in fp32 on the AMX tile unit, where the CPU has it: `sevnet doctor` says; elsewhere as ieee). "
+                    + "Tensors stay fp32. Default: the system property sevnet.fp32Precision, else ieee.")
     String fp32Precision;
 
     /** Applies the option when given (a bad value: IllegalArgumentException, exit code 2). */

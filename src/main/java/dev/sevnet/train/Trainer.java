@@ -752,7 +752,10 @@ public final class Trainer {
                 "training %s (%.2f M params, %d classes) on %s in %s: %d train / %d val clips of %dx%dx%d, batch %d x "
                         + "accum %d, %s, %d epochs x %d steps, %d loader threads, run dir %s",
                 config.model(), model.parameterCount() / 1e6, config.numClasses(), device.device(),
-                config.precision().cliName(), trainSet.size(),
+                config.precision().cliName() + (device.device().isCpu()
+                        && dev.sevnet.backend.cpu.CpuBackend.effectiveFp32Precision()
+                        == dev.sevnet.backend.cpu.CpuBackend.Fp32Precision.BF16
+                        ? " (pointwise and temporal convs in bf16 on AMX)" : ""), trainSet.size(),
                 valSet.size(), config.frames(), config.size(), config.size(), config.batch(), config.accum(), lr,
                 config.epochs(), stepsPerEpoch, config.loaderThreads(!device.device().isCpu()), run.root()));
     }

@@ -55,7 +55,8 @@ public final class NativeCore {
 
     public static native int sev_amx_bf16_available();
 
-    public static native int sev_sgemm_bf16(@Cast("int64_t") long m, @Cast("int64_t") long n, @Cast("int64_t") long k,
+    public static native int sev_sgemm_bf16(int transB, @Cast("int64_t") long m, @Cast("int64_t") long n,
+            @Cast("int64_t") long k,
             @Cast("const float*") long a, @Cast("int64_t") long lda, @Cast("const float*") long b,
             @Cast("int64_t") long ldb, float beta, @Cast("float*") long c, @Cast("int64_t") long ldc);
 

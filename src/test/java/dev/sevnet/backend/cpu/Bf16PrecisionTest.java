@@ -27,7 +27,8 @@ import org.junit.jupiter.api.Test;
  * |terms| — the fp32 accumulation's rounding, nothing of bf16 beyond the operands' — over ragged sizes (M, N, K not
  * multiples of the 32 x 32 blocks, 16-wide B columns or the 256-column blocks; K = 1), leading dimensions past the
  * sizes, beta 0 and not; the pointwise and temporal convolutions (both temporal paths, bias + ReLU, the residual, the
- * eval batch norm in the epilogue) against the IEEE convolutions on rounded x and w with the same bound; a folded
+ * eval batch norm in the epilogue) and their backward passes (data, weight) against the IEEE convolutions on rounded
+ * operands with the same bound (the weight gradients' long sums scaled by sqrt(length) / 8); a folded
  * SEVNet's logits near IEEE's. Where the CPU has no AMX-BF16 (or the ISA is capped below AVX-512: the ISA reruns) the
  * GEMM is SEV_EUNSUPPORTED and BF16 computes exactly as IEEE.
  */
@@ -62,35 +63,40 @@ class Bf16PrecisionTest {
         if (!CpuBackend.amxBf16Available()) {
             try (TensorScope scope = TensorScope.open()) {
                 Tensor a = Tensor.zeros(Shape.of(4, 4));
-                assertEquals(-4, NativeCore.sev_sgemm_bf16(4, 4, 4, a.address(), 4, a.address(), 4, 0f, a.address(), 4),
+                assertEquals(-4, NativeCore.sev_sgemm_bf16(0, 4, 4, 4, a.address(), 4, a.address(), 4, 0f, a.address(),
+                        4),
                         "no AMX-BF16: SEV_EUNSUPPORTED");
             }
             assumeTrue(false, "no AMX-BF16 on this CPU (or the ISA is capped): the GEMM's numbers not checked");
         }
         Random r = new Random(11);
+        // K past 2048: the K chunks, C accumulated across them
         int[][] sizes = {{1, 1, 1}, {17, 5, 3}, {31, 33, 65}, {32, 32, 32}, {33, 15, 1}, {61, 300, 45},
-            {64, 392, 768}, {16, 1000, 32}, {100, 257, 96}};
+            {64, 392, 768}, {16, 1000, 32}, {100, 257, 96}, {40, 50, 2600}};
         for (int[] s : sizes) {
-            for (int pad = 0; pad < 2; pad++) {
+            for (int variant = 0; variant < 4; variant++) {
+                int pad = variant & 1;
+                boolean tb = variant >= 2;
                 int m = s[0], n = s[1], k = s[2];
-                int lda = k + 3 * pad, ldb = n + 5 * pad, ldc = n + 7 * pad;
-                float beta = pad == 0 ? 0f : 0.5f;
-                float[] a = randn(r, m * lda, 1), b = randn(r, k * ldb, 1), c0 = randn(r, m * ldc, 1);
+                int lda = k + 3 * pad, ldb = (tb ? k : n) + 5 * pad, ldc = n + 7 * pad;
+                float beta = pad == 0 ? 0f : variant == 3 ? 1f : 0.5f;
+                float[] a = randn(r, m * lda, 1), b = randn(r, (tb ? n : k) * ldb, 1), c0 = randn(r, m * ldc, 1);
                 try (TensorScope scope = TensorScope.open()) {
-                    Tensor ta = Tensor.of(a, m * lda), tb = Tensor.of(b, k * ldb), tc = Tensor.of(c0, m * ldc);
-                    assertEquals(0, NativeCore.sev_sgemm_bf16(m, n, k, ta.address(), lda, tb.address(), ldb, beta,
-                            tc.address(), ldc), NativeCore.sev_last_error());
+                    Tensor ta = Tensor.of(a, m * lda), tbt = Tensor.of(b, b.length), tc = Tensor.of(c0, m * ldc);
+                    assertEquals(0, NativeCore.sev_sgemm_bf16(tb ? 1 : 0, m, n, k, ta.address(), lda, tbt.address(),
+                            ldb, beta, tc.address(), ldc), NativeCore.sev_last_error());
                     float[] c = tc.toFloatArray();
                     for (int i = 0; i < m; i++) {
                         for (int j = 0; j < ldc; j++) {
-                            String at = "[" + m + "x" + n + "x" + k + " pad " + pad + "] (" + i + ", " + j + ")";
+                            String at = "[" + m + "x" + n + "x" + k + (tb ? " B^T" : "") + " pad " + pad + "] (" + i
+                                    + ", " + j + ")";
                             if (j >= n) {
                                 assertEquals(c0[i * ldc + j], c[i * ldc + j], 0f, "outside C written " + at);
                                 continue;
                             }
                             double sum = 0, mag = 0;
                             for (int q = 0; q < k; q++) {
-                                double t = (double) bf16(a[i * lda + q]) * bf16(b[q * ldb + j]);
+                                double t = (double) bf16(a[i * lda + q]) * bf16(tb ? b[j * ldb + q] : b[q * ldb + j]);
                                 sum += t;
                                 mag += Math.abs(t);
                             }
@@ -105,8 +111,10 @@ class Bf16PrecisionTest {
         }
         try (TensorScope scope = TensorScope.open()) {
             Tensor a = Tensor.zeros(Shape.of(4, 4));
-            assertEquals(-1, NativeCore.sev_sgemm_bf16(4, 4, 4, a.address(), 3, a.address(), 4, 0f, a.address(), 4),
+            assertEquals(-1, NativeCore.sev_sgemm_bf16(0, 4, 4, 4, a.address(), 3, a.address(), 4, 0f, a.address(), 4),
                     "lda < K");
+            assertEquals(-1, NativeCore.sev_sgemm_bf16(1, 4, 4, 5, a.address(), 5, a.address(), 4, 0f, a.address(), 4),
+                    "B^T: ldb < K");
         }
     }
 
@@ -164,6 +172,22 @@ class Bf16PrecisionTest {
                 check(c.name() + " conv + eval batch norm", mag, scale,
                         () -> CPU.convBatchNormEval(txr, twr, c.spec(), gamma, beta, mean, var, 1e-5, true),
                         () -> CPU.convBatchNormEval(tx, tw, c.spec(), gamma, beta, mean, var, 1e-5, true));
+                // the backward passes: dx = W^T dy (K = Cout x kT), dW = dy x^T (K = N x T x H x W: the bound grows
+                // with the sums' length, both sides' fp32 accumulation)
+                float[] dy = randn(r, Math.toIntExact(ys.size()), 1), dyr = dy.clone(), dya = new float[dy.length];
+                for (int i = 0; i < dy.length; i++) {
+                    dyr[i] = bf16(dy[i]);
+                    dya[i] = Math.abs(dyr[i]);
+                }
+                Tensor tdy = Tensor.of(dy, ys), tdyr = Tensor.of(dyr, ys), tdya = Tensor.of(dya, ys);
+                float[] magDx = CPU.conv3dBackwardData(tdya, Tensor.of(wa, ws), c.spec(), c.xs()).toFloatArray();
+                check(c.name() + " backward data", magDx, 1, () -> CPU.conv3dBackwardData(tdyr, twr, c.spec(), c.xs()),
+                        () -> CPU.conv3dBackwardData(tdy, tw, c.spec(), c.xs()));
+                float[] magDw = CPU.conv3dBackwardWeight(Tensor.of(xa, c.xs()), tdya, c.spec(), ws).toFloatArray();
+                double longSums = Math.max(1, Math.sqrt(c.xs().get(0) * c.xs().sizeFrom(2)) / 8);
+                check(c.name() + " backward weight", magDw, longSums,
+                        () -> CPU.conv3dBackwardWeight(txr, tdyr, c.spec(), ws),
+                        () -> CPU.conv3dBackwardWeight(tx, tdy, c.spec(), ws));
             }
         }
     }
