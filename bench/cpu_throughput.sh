@@ -6,9 +6,10 @@
 #
 # Prints one JSON line per measurement and a Markdown table at the end (paste into bench/RESULTS.md):
 # three alternating rounds, each implementation's best median kept — this shared 2-vCPU machine swings
-# by up to 2x between runs, for PyTorch and for us alike. BF16=1 (default) adds inference in bf16 compute: sevnet
-# --fp32-precision bf16 (AMX GEMMs where the CPU has AMX-BF16, else the same as fp32) against PyTorch under bf16
-# autocast in channels_last_3d (its fastest CPU inference); BF16=0 leaves it out.
+# by up to 2x between runs, for PyTorch and for us alike. BF16=1 (default) adds inference and training in bf16
+# compute: sevnet --fp32-precision bf16 (AMX GEMMs where the CPU has AMX-BF16, else the same as fp32) against PyTorch
+# under bf16 autocast (channels_last_3d for inference, contiguous for training: its fastest of each here); BF16=0
+# leaves them out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${1:-python3}
@@ -30,6 +31,10 @@ for rep in 1 2 3; do
   fi
   run sevnet java -jar "$JAR" bench --json --model sevnet-g8 --mode train --batch 8 --frames 8 --size 112 --warmup 1 --iters 5 --threads "$THREADS"
   run pytorch "$PY" bench/reference/bench_torch.py --g 8 --mode train --batch 8 --frames 8 --size 112 --warmup 1 --iters 5 --threads "$THREADS"
+  if [[ ${BF16:-1} == 1 ]]; then  # training: PyTorch's bf16 autocast contiguous (faster than channels-last here)
+    run sevnet java -jar "$JAR" bench --json --model sevnet-g8 --mode train --batch 8 --frames 8 --size 112 --warmup 1 --iters 5 --threads "$THREADS" --fp32-precision bf16
+    run pytorch "$PY" bench/reference/bench_torch.py --g 8 --mode train --batch 8 --frames 8 --size 112 --warmup 1 --iters 5 --threads "$THREADS" --bf16
+  fi
 done
 "$PY" - "$out" <<'PYEOF'
 import json, sys, statistics
@@ -44,7 +49,9 @@ print("|---|---|---|---|---|---|")
 for mode, label in (("infer", "inference, batch 1, 16x224x224"),
                     ("infer-bf16", "inference in bf16 (sevnet --fp32-precision bf16 / PyTorch bf16 autocast, "
                                    "channels-last), batch 1, 16x224x224"),
-                    ("train", "training step, batch 8, 8x112x112")):
+                    ("train", "training step, batch 8, 8x112x112"),
+                    ("train-bf16", "training step in bf16 (sevnet --fp32-precision bf16 / PyTorch bf16 autocast), "
+                                   "batch 8, 8x112x112")):
     if (mode, "sevnet") not in best:
         continue
     s, p = best.get((mode, "sevnet"), (0, 0)), best.get((mode, "pytorch"), (0, 0))

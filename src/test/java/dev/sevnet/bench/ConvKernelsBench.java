@@ -38,6 +38,13 @@ public class ConvKernelsBench {
     @Param({"pointwise", "grouped", "temporal"})
     public String layer;
 
+    /**
+     * The CPU's fp32 precision ({@code -p fp32Precision=ieee,bf16}: the pointwise and temporal GEMMs in bf16 on AMX
+     * beside fp32; without AMX-BF16 bf16 runs as ieee). Default ieee only, so jmh_conv.sh's table is unchanged.
+     */
+    @Param({"ieee"})
+    public String fp32Precision;
+
     int[] p;
     Tensor x;
     Tensor w;
@@ -78,6 +85,8 @@ public class ConvKernelsBench {
     @Setup(Level.Trial)
     public void setup() {
         NativeCore.ensureLoaded();
+        dev.sevnet.backend.cpu.CpuBackend.setFp32Precision(
+                dev.sevnet.backend.cpu.CpuBackend.Fp32Precision.parse(fp32Precision));
         p = params(layer);
         Random r = new Random(1);
         long xs = (long) N * C * T * H * W;
