@@ -123,15 +123,19 @@ int sev_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alp
  * SEV_FP32_PRECISION_BF16: the GEMMs of the pointwise and temporal convolutions (forward, backward-data,
  * backward-weight) round their fp32 operands to bf16 (nearest even) and accumulate in fp32 on the AMX tiles, where the
  * CPU has AMX-BF16 (sev_amx_bf16_available);
- * elsewhere, and by default (SEV_FP32_PRECISION_IEEE), fp32 throughout. Process-wide. */
+ * elsewhere, and by default (SEV_FP32_PRECISION_IEEE), fp32 throughout. Process-wide. sev_get_fp32_precision answers
+ * the setting (BF16 also where it computes as IEEE). The bf16 conversions and tile products flush denormal values
+ * (|x| < 2^-126) to zero whatever the MXCSR says. */
 #define SEV_FP32_PRECISION_IEEE 0
 #define SEV_FP32_PRECISION_BF16 1
 int sev_set_fp32_precision(int precision);
 int sev_get_fp32_precision(void);
-/* 1 when the CPU has AMX-BF16 and the OS granted its tile state to this process */
+/* 1 when the CPU has AMX-BF16 and the OS granted its tile state to this process (0 with the ISA capped below
+ * AVX-512: SEV_ISA=avx2|scalar) */
 int sev_amx_bf16_available(void);
 /* C = A op(B) + beta C (row-major; op(B) = B, or B^T with transB: B stored N x K) with A and B rounded to bf16 and
- * fp32 accumulation on AMX; SEV_EUNSUPPORTED without AMX-BF16 */
+ * fp32 accumulation on AMX, whatever the fp32 precision setting; beta == 0 never reads C. SEV_EUNSUPPORTED without
+ * AMX-BF16, SEV_ENOMEM when its work buffers cannot be allocated (C untouched), SEV_EINVAL on bad sizes. */
 int sev_sgemm_bf16(int transB, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
                    int64_t ldb, float beta, float* C, int64_t ldc);
 

@@ -12,8 +12,8 @@
 // the weight gradients' dy) is rounded per column block into the tiles' pair-interleaved layout Bbf [kcp/2][NCp][2]:
 // row p holds k = 2p and 2p + 1 of every column side by side, so a B tile is 16 rows (32 k) x 16 columns. A 32 x 32
 // block of C is four accumulator tiles (0..3) fed by two A tiles (4, 5) and two B tiles (6, 7) per 32 k. K up to 2048
-// is one chunk (C written once per block); longer K (the weight gradients' spatial sums) in chunks of 512, C loaded
-// into the accumulators and stored back per chunk.
+// is one chunk (C written once per block; less where A is tall: the rounded A chunk is capped at 2 MB); longer K (the
+// weight gradients' spatial sums) in chunks of 512, C loaded into the accumulators and stored back per chunk.
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
@@ -24,7 +24,7 @@
 #include "sev_transpose.h"
 #include "sevnet.h"
 
-#if SEV_X86 && defined(__linux__)
+#if defined(__x86_64__) && defined(__linux__)  // GCC's AMX intrinsics are x86-64 only
 #include <cpuid.h>
 #include <immintrin.h>
 #include <sys/syscall.h>
@@ -155,23 +155,28 @@ SEV_TARGET_AMX void round_bt(const float* B, int64_t ldb, int64_t K, int64_t N, 
   const int64_t kend = p0 + kc < K ? p0 + kc : K;
   for (int64_t c = 0; c < ncp; c += 16) {
     for (int64_t k = 0; k < kcp; k += 32) {
-      __m512i v[16];
+      __m512 v[16];  // 32-bit elements (bf16 pairs) moved as floats: the transpose only moves bits
       for (int i = 0; i < 16; i++) {
         const int64_t n = j0 + c + i;
         if (c + i >= nc || n >= N) {
-          v[i] = _mm512_setzero_si512();
+          v[i] = _mm512_setzero_ps();
           continue;
         }
         const float* b = B + n * ldb;
         const __m512 l = _mm512_maskz_loadu_ps(lanes(p0 + k, p0, kend), b + p0 + k);
         const __m512 h = _mm512_maskz_loadu_ps(lanes(p0 + k + 16, p0, kend), b + p0 + k + 16);
-        v[i] = (__m512i)_mm512_cvtne2ps_pbh(h, l);  // 16 pairs (k, k+1) of row n
+        v[i] = _mm512_castsi512_ps((__m512i)_mm512_cvtne2ps_pbh(h, l));  // 16 pairs (k, k+1) of row n
       }
-      transpose16x16(reinterpret_cast<__m512*>(v));  // v[q]: pair q of the 16 rows (32-bit elements moved as floats)
-      for (int q = 0; q < 16; q++) _mm512_storeu_si512(Bbf + (k / 2 + q) * ncp * 2 + c * 2, v[q]);
+      transpose16x16(v);  // v[q]: pair q of the 16 rows
+      for (int q = 0; q < 16; q++) _mm512_storeu_ps(Bbf + (k / 2 + q) * ncp * 2 + c * 2, v[q]);
     }
   }
 }
+
+// The tile intrinsics are asm statements that name only their base address, not the memory behind it: a compiler
+// barrier before each group of them keeps the plain stores they read (the config, the rounded operands, a C block)
+// ahead of them whatever the compiler's scheduling
+#define SEV_MEMORY_BARRIER() asm volatile("" ::: "memory")
 
 SEV_TARGET_AMX void load_tile_config() {
   TileConfig cfg;
@@ -181,6 +186,7 @@ SEV_TARGET_AMX void load_tile_config() {
     cfg.rows[t] = 16;
     cfg.colsb[t] = 64;
   }
+  SEV_MEMORY_BARRIER();
   _tile_loadconfig(&cfg);
 }
 
@@ -190,6 +196,7 @@ SEV_TARGET_AMX void block32(const uint16_t* Abf, int64_t kcp, const uint16_t* Bb
                             int nr, bool fresh, float* C, int64_t ldc) {
   const bool full = mr == 32 && nr == 32;
   alignas(64) float acc[32][32];
+  SEV_MEMORY_BARRIER();  // the rounded operands (and C) written before
   if (fresh) {
     _tile_zero(0);
     _tile_zero(1);
@@ -203,6 +210,7 @@ SEV_TARGET_AMX void block32(const uint16_t* Abf, int64_t kcp, const uint16_t* Bb
   } else {
     for (int i = 0; i < 32; i++)
       for (int j = 0; j < 32; j++) acc[i][j] = i < mr && j < nr ? C[i * ldc + j] : 0.f;
+    SEV_MEMORY_BARRIER();
     _tile_loadd(0, &acc[0][0], 128);
     _tile_loadd(1, &acc[0][16], 128);
     _tile_loadd(2, &acc[16][0], 128);
@@ -231,18 +239,23 @@ SEV_TARGET_AMX void block32(const uint16_t* Abf, int64_t kcp, const uint16_t* Bb
   _tile_stored(1, &acc[0][16], 128);
   _tile_stored(2, &acc[16][0], 128);
   _tile_stored(3, &acc[16][16], 128);
+  SEV_MEMORY_BARRIER();  // the stores above before the reads below
   for (int i = 0; i < mr; i++)
     for (int j = 0; j < nr; j++) C[i * ldc + j] = acc[i][j];
 }
 
-// K in chunks (one up to KC_ONE, else KC_CHUNK) so the rounded A chunk stays in L2; C accumulates across them
-constexpr int64_t KC_ONE = 2048, KC_CHUNK = 512;
+// K in chunks — one up to KC_ONE, else KC_CHUNK, both capped so that the rounded A chunk (Mp x kc bf16) stays within
+// A_CHUNK_MAX elements (2 MB: a thread's buffer, kept for its life) —; C accumulates across them
+constexpr int64_t KC_ONE = 2048, KC_CHUNK = 512, A_CHUNK_MAX = (int64_t)1 << 20;
 
 SEV_TARGET_AMX bool gemm_bf16_amx(bool tB, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
                                   const int64_t* sa, const float* B, int64_t ldb, const int64_t* sb, float beta,
                                   float* C, int64_t ldc, const GemmBlockHook* after) {
   const int64_t Mp = round_up(M, 32);
-  const int64_t kcb = K <= KC_ONE ? round_up(K, 32) : KC_CHUNK;
+  int64_t kmax = A_CHUNK_MAX / Mp / 32 * 32;
+  if (kmax > KC_ONE) kmax = KC_ONE;
+  if (kmax < 64) kmax = 64;
+  const int64_t kcb = K <= kmax ? round_up(K, 32) : (kmax < KC_CHUNK ? kmax : KC_CHUNK);
   const int64_t ncmax = round_up(N < NCB ? N : NCB, 32);
   Bf16Buffers& buf = tl_bf16;
   if (!Bf16Buffers::grow(buf.a, buf.acap, (size_t)(Mp * kcb)) ||
@@ -283,8 +296,8 @@ bool probe_amx() {
   if (cpu_isa() < 2) return false;
   unsigned a, b, c, d;
   if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
-  const bool amx_tile = (d >> 24) & 1, amx_bf16 = (d >> 22) & 1, avx512bw = (b >> 30) & 1;
-  if (!amx_tile || !amx_bf16 || !avx512bw) return false;
+  const bool amx_tile = (d >> 24) & 1, amx_bf16 = (d >> 22) & 1, avx512bw = (b >> 30) & 1, avx512vl = (b >> 31) & 1;
+  if (!amx_tile || !amx_bf16 || !avx512bw || !avx512vl || a < 1) return false;  // a: the highest subleaf of leaf 7
   if (!__get_cpuid_count(7, 1, &a, &b, &c, &d) || !((a >> 5) & 1)) return false;  // AVX512_BF16
   constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
   return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
@@ -342,8 +355,8 @@ int sev_sgemm_bf16(int transB, int64_t M, int64_t N, int64_t K, const float* A, 
   SEV_CALL_SCOPE();
   if (M < 0 || N < 0 || K < 0 || lda < K || ldb < (transB ? K : N) || ldc < N)
     return sev::fail(SEV_EINVAL, "sev_sgemm_bf16: bad sizes or leading dimensions");
-  if (!sev::amx_bf16_usable()) return sev::fail(SEV_EUNSUPPORTED, "sev_sgemm_bf16: no AMX-BF16 on this CPU");
   if (M == 0 || N == 0) return SEV_OK;
+  if (!sev::amx_bf16_usable()) return sev::fail(SEV_EUNSUPPORTED, "sev_sgemm_bf16: no AMX-BF16 on this CPU");
   if (K == 0) {
     for (int64_t i = 0; i < M; i++)
       for (int64_t j = 0; j < N; j++) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];

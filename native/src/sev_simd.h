@@ -77,7 +77,8 @@ void sgemm_serial(bool transA, bool transB, int64_t M, int64_t N, int64_t K, flo
 // temporal conv's time-shifted rows (sb as sgemm_serial_shifted's), both rounded to bf16, fp32 accumulation; on the
 // calling thread. false: no AMX, or no work buffer (the caller runs its fp32 GEMM instead).
 // after (when not null) is called with each finished column block [j0, j0 + nc) of C, all M rows, while it is in
-// cache (the convolutions' epilogue).
+// cache (the convolutions' epilogue). It runs with the tiles configured and the thread's bf16 buffers in use: it
+// must not call sgemm_bf16 itself.
 struct GemmBlockHook {
   void (*fn)(void* ctx, int64_t j0, int64_t nc);
   void* ctx;
@@ -89,7 +90,8 @@ bool sgemm_bf16(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, co
 bool sgemm_bf16_ex(bool tB, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const int64_t* sa,
                    const float* B, int64_t ldb, const int64_t* sb, float beta, float* C, int64_t ldc,
                    const GemmBlockHook* after = nullptr);
-// the fp32 precision is bf16 (sev_set_fp32_precision) and this CPU can: the convolutions' forward GEMMs take sgemm_bf16
+// the fp32 precision is bf16 (sev_set_fp32_precision) and this CPU can: the pointwise and temporal convolutions' GEMMs
+// (forward and backward) take sgemm_bf16
 bool bf16_gemm_active();
 bool amx_bf16_usable();
 // register tile (MR x NR) of the micro-kernel picked for this CPU: callers that split a GEMM into

@@ -1,6 +1,5 @@
 package dev.sevnet.backend.cpu;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -200,9 +199,9 @@ class Bf16PrecisionTest {
         float[] a = actual.get().toFloatArray();
         CpuBackend.setFp32Precision(Fp32Precision.IEEE);
         if (!CpuBackend.amxBf16Available()) {
-            float[] ieee = actual.get().toFloatArray();
-            assertArrayEquals(ieee, a, 0f, what + ": without AMX-BF16, bf16 computes as ieee");
-            return;
+            // without AMX-BF16 bf16 computes as ieee: against ieee on the same operands (with the bound: a weight
+            // gradient's per-thread partial sums meet in whichever order the threads took its chunks)
+            e = actual.get().toFloatArray();
         }
         for (int i = 0; i < e.length; i++) {
             double bound = 0x1p-20 * mag[i] * scale + 1e-6;
