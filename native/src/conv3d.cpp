@@ -359,7 +359,9 @@ void pw_backward_weight(const float* x, const float* dy, float* dw, const ConvPa
     const int tid = omp_get_thread_num();
     float* mine = pbuf + (int64_t)tid * wsz;
     std::memset(mine, 0, sizeof(float) * (size_t)wsz);
-#pragma omp for schedule(dynamic, 1)
+    // static: which units a thread's partial sums is fixed by the thread count, so dW's bits are too (dynamic
+    // scheduling made two calls differ in the last bit: a resumed run would not retrace an uninterrupted one)
+#pragma omp for schedule(static)
     for (int64_t u = 0; u < units; u++) {
       const int64_t k0 = (u % nk) * kc, k1 = min64(S, k0 + kc);
       const int64_t it = u / nk;
@@ -518,7 +520,7 @@ void tm_backward_weight(const float* x, const float* dy, float* dw, const ConvPa
     const int tid = omp_get_thread_num();
     float* mine = pbuf + (int64_t)tid * wsz;
     std::memset(mine, 0, sizeof(float) * (size_t)wsz);
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(static)  // a fixed partition: deterministic dW (pw_backward_weight)
     for (int64_t u = 0; u < units; u++) {
       const int64_t k0 = (u % nk) * kc, k1 = min64(So, k0 + kc);
       const int64_t it = u / nk;
@@ -1429,7 +1431,7 @@ void gen_backward_weight(const float* x, const float* dy, float* dw, const ConvP
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
     float* mine = part.get() + (int64_t)omp_get_thread_num() * wsz;
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(static)  // a fixed partition: deterministic dW (pw_backward_weight)
     for (int64_t u = 0; u < units; u++) {
       const int64_t c = u % nch;
       const int g = (int)((u / nch) % p.groups), n = (int)(u / (nch * p.groups));
