@@ -120,10 +120,10 @@ int sev_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alp
               const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
 /* ---- bf16 compute for fp32 convolutions (native/src/gemm_bf16_amx.cpp) ----
- * SEV_FP32_PRECISION_BF16: the GEMMs of the pointwise and temporal convolutions (forward, backward-data,
- * backward-weight) round their fp32 operands to bf16 (nearest even) and accumulate in fp32 on the AMX tiles, where the
- * CPU has AMX-BF16 (sev_amx_bf16_available);
- * elsewhere, and by default (SEV_FP32_PRECISION_IEEE), fp32 throughout. Process-wide. sev_get_fp32_precision answers
+ * SEV_FP32_PRECISION_BF16: the GEMMs of the pointwise, temporal and im2col convolutions (forward, backward-data,
+ * backward-weight; the direct grouped and stem kernels stay fp32) round their fp32 operands to bf16 (nearest even)
+ * and accumulate in fp32 on the AMX tiles, where the CPU has AMX-BF16 (sev_amx_bf16_available); elsewhere, and by
+ * default (SEV_FP32_PRECISION_IEEE), fp32 throughout. Process-wide. sev_get_fp32_precision answers
  * the setting (BF16 also where it computes as IEEE). The bf16 conversions and tile products flush denormal values
  * (|x| < 2^-126) to zero whatever the MXCSR says. */
 #define SEV_FP32_PRECISION_IEEE 0

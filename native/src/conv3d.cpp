@@ -1369,6 +1369,7 @@ void gen_forward(const float* x, const float* w, const Epi& e, float* y, const C
   const int64_t chunk = col_chunk(p, rows, nt, (int64_t)p.N * p.groups);
   const int64_t nch = ceil_div(So, chunk);
   const int64_t units = (int64_t)p.N * p.groups * nch;
+  const bool bf16 = bf16_gemm_active();
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
   for (int64_t u = 0; u < units; u++) {
     const int64_t c = u % nch;
@@ -1379,7 +1380,9 @@ void gen_forward(const float* x, const float* w, const Epi& e, float* y, const C
     float* yg = y + ((int64_t)n * p.Cout + g * cog) * So + s0;
     if (!col) continue;
     im2col(xg, p, s0, len, 0, (int)rows, col, false);
-    sgemm_serial(false, false, cog, len, rows, 1.f, w + (int64_t)g * cog * rows, rows, col, len, 0.f, yg, So);
+    const float* wg = w + (int64_t)g * cog * rows;
+    if (!bf16 || !sgemm_bf16(cog, len, rows, wg, rows, col, len, nullptr, 0.f, yg, So))
+      sgemm_serial(false, false, cog, len, rows, 1.f, wg, rows, col, len, 0.f, yg, So);
     epilogue(yg, So, cog, len, e, g * cog, ((int64_t)n * p.Cout + g * cog) * So + s0);
   }
 }
@@ -1395,6 +1398,15 @@ void gen_backward_data(const float* dy, const float* w, float* dx, const ConvPar
   const int cparts = (int)min64(max64(1, cig), parts_per_item(items, nt));
   const int64_t units = items * cparts;
   const int64_t chunk = col_chunk(p, rows, 1, 1);
+  // bf16 on AMX: its GEMM takes A untransposed, so W^T once per call ([g][rows][cog])
+  FloatBuf wt;
+  if (bf16_gemm_active()) wt.p = aligned_floats((size_t)p.groups * rows * cog);  // none: the fp32 GEMM below
+  if (wt.get())
+    for (int g = 0; g < p.groups; g++)
+      for (int co = 0; co < cog; co++)
+        for (int64_t r = 0; r < rows; r++)
+          wt.get()[((int64_t)g * rows + r) * cog + co] = w[((int64_t)g * cog + co) * rows + r];
+  const float* wtp = wt.get();
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
   for (int64_t u = 0; u < units; u++) {
     const int64_t it = u / cparts;
@@ -1410,8 +1422,11 @@ void gen_backward_data(const float* dy, const float* w, float* dx, const ConvPar
     for (int64_t s0 = 0; s0 < So; s0 += chunk) {
       const int64_t len = min64(chunk, So - s0);
       // dcol [r1-r0, len] = (W_g^T)[r0..r1, :] dy_g[:, s0..]; W_g is [cog, rows]
-      sgemm_serial(true, false, r1 - r0, len, cog, 1.f, w + (int64_t)g * cog * rows + r0, rows,
-                   dy + ((int64_t)n * p.Cout + g * cog) * So + s0, So, 0.f, dcol, len);
+      const float* dyg = dy + ((int64_t)n * p.Cout + g * cog) * So + s0;
+      if (!wtp || !sgemm_bf16(r1 - r0, len, cog, wtp + ((int64_t)g * rows + r0) * cog, cog, dyg, So, nullptr, 0.f,
+                              dcol, len))
+        sgemm_serial(true, false, r1 - r0, len, cog, 1.f, w + (int64_t)g * cog * rows + r0, rows, dyg, So, 0.f, dcol,
+                     len);
       im2col(dxg, p, s0, len, (int)r0, (int)r1, dcol, true);
     }
   }
@@ -1428,6 +1443,7 @@ void gen_backward_weight(const float* x, const float* dy, float* dw, const ConvP
   FloatBuf part((size_t)(wsz * nt));
   if (!part.get()) return buffer_failed();
   std::memset(part.get(), 0, sizeof(float) * (size_t)(wsz * nt));
+  const bool bf16 = bf16_gemm_active();
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
     float* mine = part.get() + (int64_t)omp_get_thread_num() * wsz;
@@ -1440,8 +1456,10 @@ void gen_backward_weight(const float* x, const float* dy, float* dw, const ConvP
       if (!col) continue;
       im2col(x + ((int64_t)n * p.Cin + g * cig) * Si, p, s0, len, 0, (int)rows, col, false);
       // dW_g [cog, rows] += dy_g[:, s0..] [cog, len] x col^T [len, rows]
-      sgemm_serial(false, true, cog, rows, len, 1.f, dy + ((int64_t)n * p.Cout + g * cog) * So + s0, So, col, len,
-                   1.f, mine + (int64_t)g * cog * rows, rows);
+      const float* dyg = dy + ((int64_t)n * p.Cout + g * cog) * So + s0;
+      float* dwg = mine + (int64_t)g * cog * rows;
+      if (bf16 && sgemm_bf16_ex(true, cog, rows, len, dyg, So, nullptr, col, len, nullptr, 1.f, dwg, rows)) continue;
+      sgemm_serial(false, true, cog, rows, len, 1.f, dyg, So, col, len, 1.f, dwg, rows);
     }
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < wsz; i++) {

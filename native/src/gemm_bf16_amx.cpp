@@ -1,5 +1,6 @@
 // The CPU's bf16 compute for fp32 convolutions (sev_set_fp32_precision(SEV_FP32_PRECISION_BF16)): the GEMMs of the
-// pointwise and temporal convolutions (forward, backward-data, backward-weight) take their fp32 operands rounded to
+// GEMM-based convolutions — pointwise, temporal and im2col; forward, backward-data, backward-weight — take their fp32
+// operands rounded to
 // bf16 (round to nearest even) and accumulate the products in fp32 on the AMX tile unit — what PyTorch's
 // torch.backends.mkldnn.matmul.fp32_precision = "bf16" (oneDNN's fpmath mode) does on the same cores. Tensors stay
 // fp32 in memory; only the GEMMs' packed copies are 16-bit. Why: an AMX tile product is 16 x 16 x 32

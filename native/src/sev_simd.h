@@ -90,8 +90,8 @@ bool sgemm_bf16(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, co
 bool sgemm_bf16_ex(bool tB, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const int64_t* sa,
                    const float* B, int64_t ldb, const int64_t* sb, float beta, float* C, int64_t ldc,
                    const GemmBlockHook* after = nullptr);
-// the fp32 precision is bf16 (sev_set_fp32_precision) and this CPU can: the pointwise and temporal convolutions' GEMMs
-// (forward and backward) take sgemm_bf16
+// the fp32 precision is bf16 (sev_set_fp32_precision) and this CPU can: the GEMMs of the pointwise, temporal
+// and im2col convolutions (forward and backward) take sgemm_bf16
 bool bf16_gemm_active();
 bool amx_bf16_usable();
 // register tile (MR x NR) of the micro-kernel picked for this CPU: callers that split a GEMM into

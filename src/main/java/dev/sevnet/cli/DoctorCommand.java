@@ -42,10 +42,11 @@ public final class DoctorCommand implements Callable<Integer> {
                     ? "on (host tensors of 4 MiB and more ask for transparent huge pages)"
                     : "off (-Dsevnet.hugePages=true asks for transparent huge pages on large host tensors)");
             boolean amx = CpuBackend.amxBf16Available();
-            r.put("fp32_precision", CpuBackend.fp32Precision() + (CpuBackend.fp32Precision() == CpuBackend.Fp32Precision.BF16
-                    ? amx ? " (pointwise and temporal convs' forward GEMMs in bf16 on AMX)" : " set, but no AMX-BF16: ieee"
-                    : amx ? " (AMX-BF16 here: -Dsevnet.fp32Precision=bf16 or --fp32-precision bf16 computes the pointwise "
-                            + "and temporal convs in bf16)" : ""));
+            boolean bf16 = CpuBackend.fp32Precision() == CpuBackend.Fp32Precision.BF16;
+            String why = bf16 ? amx ? " (the GEMM convolutions in bf16 on AMX)" : " set, but no AMX-BF16: ieee"
+                    : amx ? " (AMX-BF16 here: -Dsevnet.fp32Precision=bf16 or --fp32-precision bf16 computes the GEMM "
+                            + "convolutions in bf16)" : "";
+            r.put("fp32_precision", CpuBackend.fp32Precision() + why);
             r.put("cuda_kernels_built", NativeCore.sev_has_cuda_kernels() != 0);
         } catch (LinkageError e) {
             nativeError = e.toString() + (e.getCause() != null ? " caused by " + e.getCause() : "");

@@ -56,11 +56,13 @@ public final class CpuBackend implements Backend {
 
     /**
      * How fp32 convolutions compute on the CPU — PyTorch's {@code torch.backends.mkldnn.matmul.fp32_precision}.
-     * {@link #IEEE} (the default): fp32 throughout. {@link #BF16}: the GEMMs of the pointwise (1x1x1) and temporal
-     * (kTx1x1) convolutions — forward, backward-data and backward-weight; about two thirds of SEVNet's arithmetic —
+     * {@link #IEEE} (the default): fp32 throughout. {@link #BF16}: the GEMMs of the pointwise (1x1x1), temporal
+     * (kTx1x1) and im2col (the stem's weight gradient, dense kernels) convolutions — forward, backward-data and
+     * backward-weight; about two thirds of SEVNet's arithmetic —
      * round their fp32 operands to bf16 (nearest even; 8 bits of mantissa) and accumulate in fp32 on the AMX tile
      * unit, where the CPU has AMX-BF16 (Intel Xeon from Sapphire Rapids on; {@link #amxBf16Available}); elsewhere BF16
-     * computes as IEEE. Tensors stay fp32; the grouped and stem convolutions and everything else stay fp32.
+     * computes as IEEE. Tensors stay fp32; the direct kernels (grouped 1x3x3, the stem's forward) and everything else
+     * stay fp32.
      */
     public enum Fp32Precision {
         IEEE, BF16;

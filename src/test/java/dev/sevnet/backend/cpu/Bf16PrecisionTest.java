@@ -127,7 +127,9 @@ class Bf16PrecisionTest {
         new Case("pointwise, 300 columns", Shape.of(1, 33, 1, 10, 30), 70, ConvSpec.of(1)),
         new Case("temporal", Shape.of(2, 16, 5, 6, 7), 16, TEMPORAL),
         new Case("temporal, model-sized", Shape.of(1, 64, 8, 28, 28), 64, TEMPORAL),
-        new Case("temporal, large plane (frame-ordered)", Shape.of(1, 8, 3, 40, 41), 12, TEMPORAL)};
+        new Case("temporal, large plane (frame-ordered)", Shape.of(1, 8, 3, 40, 41), 12, TEMPORAL),
+        new Case("general 3x3x3 (im2col)", Shape.of(2, 6, 5, 9, 10), 10,
+                ConvSpec.builder().kernel(3, 3, 3).padding(1, 1, 1).build())};
 
     @Test
     void convolutionsAreTheIeeeConvolutionsOfTheRoundedOperands() {
@@ -135,7 +137,7 @@ class Bf16PrecisionTest {
         for (Case c : CASES) {
             try (TensorScope scope = TensorScope.open()) {
                 int cin = Math.toIntExact(c.xs().get(1));
-                Shape ws = Shape.of(c.cout(), cin, c.spec().kT(), 1, 1);
+                Shape ws = Shape.of(c.cout(), cin, c.spec().kT(), c.spec().kH(), c.spec().kW());
                 Shape ys = c.spec().outputShape(c.xs(), c.cout());
                 float[] x = randn(r, Math.toIntExact(c.xs().size()), 1);
                 float[] w = randn(r, Math.toIntExact(ws.size()), 0.3);
