@@ -274,6 +274,18 @@ bool is_pointwise(const ConvParams& p) {
          p.pW == 0 && p.To == p.T && p.Ho == p.H && p.Wo == p.W;
 }
 
+// The backward-data passes' W^T ([g][co][r] -> [g][r][co]) for the bf16 GEMM, which takes A untransposed: into wt
+// when bf16 compute is on (and the buffer could be had), else wt stays empty and the caller runs its fp32 GEMM
+void transpose_for_bf16(const float* w, int groups, int cog, int64_t rows, FloatBuf& wt) {
+  if (!bf16_gemm_active()) return;
+  wt.p = aligned_floats((size_t)groups * rows * cog);
+  if (!wt.get()) return;
+  for (int g = 0; g < groups; g++)
+    for (int co = 0; co < cog; co++)
+      for (int64_t r = 0; r < rows; r++)
+        wt.get()[((int64_t)g * rows + r) * cog + co] = w[((int64_t)g * cog + co) * rows + r];
+}
+
 // The epilogue of a bf16 GEMM's column block [j0, j0 + nc) of the rows [0, rows) of y (ld), output channel c0 on
 // (sgemm_bf16's hook: applied while the block is in cache)
 struct EpiBlock {
@@ -318,14 +330,8 @@ void pw_backward_data(const float* dy, const float* w, float* dx, const ConvPara
   const int nt = conv_threads(2.0 * items * cog * cig * S);
   const Split2 sp = make_split(cig, S, parts_per_item(items, nt));
   const int64_t units = items * sp.parts();
-  // bf16 on AMX: its GEMM takes A untransposed, so W^T once per call ([g][ci][co])
   FloatBuf wt;
-  if (bf16_gemm_active()) wt.p = aligned_floats((size_t)p.Cout * cig);  // none: the fp32 GEMM below
-  if (wt.get())
-    for (int g = 0; g < p.groups; g++)
-      for (int co = 0; co < cog; co++)
-        for (int ci = 0; ci < cig; ci++)
-          wt.get()[((int64_t)g * cig + ci) * cog + co] = w[((int64_t)g * cog + co) * cig + ci];
+  transpose_for_bf16(w, p.groups, cog, cig, wt);
   const float* wtp = wt.get();
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
   for (int64_t u = 0; u < units; u++) {
@@ -1398,14 +1404,8 @@ void gen_backward_data(const float* dy, const float* w, float* dx, const ConvPar
   const int cparts = (int)min64(max64(1, cig), parts_per_item(items, nt));
   const int64_t units = items * cparts;
   const int64_t chunk = col_chunk(p, rows, 1, 1);
-  // bf16 on AMX: its GEMM takes A untransposed, so W^T once per call ([g][rows][cog])
   FloatBuf wt;
-  if (bf16_gemm_active()) wt.p = aligned_floats((size_t)p.groups * rows * cog);  // none: the fp32 GEMM below
-  if (wt.get())
-    for (int g = 0; g < p.groups; g++)
-      for (int co = 0; co < cog; co++)
-        for (int64_t r = 0; r < rows; r++)
-          wt.get()[((int64_t)g * rows + r) * cog + co] = w[((int64_t)g * cog + co) * rows + r];
+  transpose_for_bf16(w, p.groups, cog, rows, wt);
   const float* wtp = wt.get();
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
   for (int64_t u = 0; u < units; u++) {
