@@ -119,10 +119,11 @@ int sev_ndhwc_to_ncdhw(const float* x, float* y, int64_t N, int64_t C, int64_t S
 int sev_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
               const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
-/* ---- bf16 compute for fp32 convolutions (native/src/gemm_bf16_amx.cpp) ----
+/* ---- bf16 compute for fp32 convolutions (native/src/gemm_bf16.cpp) ----
  * SEV_FP32_PRECISION_BF16: the GEMMs of the pointwise, temporal and im2col convolutions (forward, backward-data,
  * backward-weight; the direct grouped and stem kernels stay fp32) round their fp32 operands to bf16 (nearest even)
- * and accumulate in fp32 on the AMX tiles, where the CPU has AMX-BF16 (sev_amx_bf16_available); elsewhere, and by
+ * and accumulate in fp32 — on the AMX tiles where the CPU has AMX-BF16 (sev_amx_bf16_available), else with
+ * AVX512-BF16's VDPBF16PS (AMD Zen 4/5, Intel Cooper Lake): sev_bf16_kernel; without either, and by
  * default (SEV_FP32_PRECISION_IEEE), fp32 throughout. Process-wide. sev_get_fp32_precision answers
  * the setting (BF16 also where it computes as IEEE). The bf16 conversions and tile products flush denormal values
  * (|x| < 2^-126) to zero whatever the MXCSR says. */
@@ -133,9 +134,20 @@ int sev_get_fp32_precision(void);
 /* 1 when the CPU has AMX-BF16 and the OS granted its tile state to this process (0 with the ISA capped below
  * AVX-512: SEV_ISA=avx2|scalar) */
 int sev_amx_bf16_available(void);
+/* The bf16 compute kernel: SEV_BF16_KERNEL_NONE (no bf16 on this CPU: BF16 computes as IEEE), _AVX512
+ * (AVX512-BF16), _AMX (AMX-BF16). By default (_AUTO) the best the CPU has; sev_set_bf16_kernel picks one the CPU has
+ * (SEV_EUNSUPPORTED otherwise; _NONE always: BF16 then computes as IEEE) — for tests and A/B, process-wide.
+ * sev_bf16_kernel answers the kernel in use, sev_bf16_kernel_available whether the CPU has one (NONE: always). */
+#define SEV_BF16_KERNEL_AUTO (-1)
+#define SEV_BF16_KERNEL_NONE 0
+#define SEV_BF16_KERNEL_AVX512 1
+#define SEV_BF16_KERNEL_AMX 2
+int sev_bf16_kernel(void);
+int sev_bf16_kernel_available(int kernel);
+int sev_set_bf16_kernel(int kernel);
 /* C = A op(B) + beta C (row-major; op(B) = B, or B^T with transB: B stored N x K) with A and B rounded to bf16 and
- * fp32 accumulation on AMX, whatever the fp32 precision setting; beta == 0 never reads C. SEV_EUNSUPPORTED without
- * AMX-BF16, SEV_ENOMEM when its work buffers cannot be allocated (C untouched), SEV_EINVAL on bad sizes. */
+ * fp32 accumulation on sev_bf16_kernel's kernel, whatever the fp32 precision setting; beta == 0 never reads C.
+ * SEV_EUNSUPPORTED without a bf16 kernel, SEV_ENOMEM when its work buffers cannot be allocated (C untouched), SEV_EINVAL on bad sizes. */
 int sev_sgemm_bf16(int transB, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
                    int64_t ldb, float beta, float* C, int64_t ldc);
 

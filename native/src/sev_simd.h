@@ -73,9 +73,9 @@ void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alph
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 void sgemm_serial(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                   int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
-// bf16 compute on AMX (gemm_bf16_amx.cpp): C = A B + beta C, A row-major M x K, B plain (sb == nullptr) or the
-// temporal conv's time-shifted rows (sb as sgemm_serial_shifted's), both rounded to bf16, fp32 accumulation; on the
-// calling thread. false: no AMX, or no work buffer (the caller runs its fp32 GEMM instead).
+// bf16 compute on AMX or AVX512-BF16 (gemm_bf16.cpp, bf16_kernel()): C = A B + beta C, A row-major M x K, B plain
+// (sb == nullptr) or the temporal conv's time-shifted rows (sb as sgemm_serial_shifted's), both rounded to bf16, fp32
+// accumulation; on the calling thread. false: no bf16 kernel, or no work buffer (the caller runs its fp32 GEMM).
 // after (when not null) is called with each finished column block [j0, j0 + nc) of C, all M rows, while it is in
 // cache (the convolutions' epilogue). It runs with the tiles configured and the thread's bf16 buffers in use: it
 // must not call sgemm_bf16 itself.
@@ -94,6 +94,9 @@ bool sgemm_bf16_ex(bool tB, int64_t M, int64_t N, int64_t K, const float* A, int
 // and im2col convolutions (forward and backward) take sgemm_bf16
 bool bf16_gemm_active();
 bool amx_bf16_usable();
+// SEV_BF16_KERNEL_NONE / _AVX512 / _AMX: the kernel sgemm_bf16 runs now (sev_set_bf16_kernel's, or the best usable)
+int bf16_kernel();
+bool bf16_kernel_usable(int kernel);
 // register tile (MR x NR) of the micro-kernel picked for this CPU: callers that split a GEMM into
 // rectangles themselves align the rectangles to it
 void gemm_tile(int& MR, int& NR);

@@ -1,5 +1,5 @@
 // The 16 x 16 in-register transpose shared by the GEMMs' packing (gemm.cpp) and the bf16 tile GEMM's transposed
-// operand (gemm_bf16_amx.cpp).
+// operand (gemm_bf16.cpp).
 #pragma once
 #include "sev_simd.h"
 #if SEV_X86

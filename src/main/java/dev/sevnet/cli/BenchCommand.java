@@ -424,6 +424,9 @@ public final class BenchCommand implements Callable<Integer> {
         r.put("size", size);
         r.put("threads", CpuBackend.numThreads());
         r.put("fp32_precision", CpuBackend.effectiveFp32Precision().toString());
+        if (CpuBackend.effectiveFp32Precision() == CpuBackend.Fp32Precision.BF16) {
+            r.put("bf16_kernel", CpuBackend.bf16Kernel().toString());
+        }
         if (mode.equals("infer")) {
             r.put("folded", folded);
         }
@@ -497,7 +500,7 @@ public final class BenchCommand implements Callable<Integer> {
             System.out.println(new Gson().toJson(r));
         } else {
             String bf16 = dev.isCpu() && CpuBackend.effectiveFp32Precision() == CpuBackend.Fp32Precision.BF16
-                    ? ", fp32 precision bf16" : "";
+                    ? ", fp32 precision bf16 on " + CpuBackend.bf16Kernel() : "";
             System.out.printf("%s %s batch %d, %dx%dx%d on %s (%d threads%s): %.3f clips/s, median %.1f ms/iter, "
                     + "peak RSS %.0f MiB%n", model, mode, batch, frames, size, size, dev, CpuBackend.numThreads(), bf16,
                     (double) batch * streams / median, median * 1e3, peakRssMb());

@@ -41,10 +41,13 @@ public final class DoctorCommand implements Callable<Integer> {
             r.put("huge_pages", CpuBackend.hugePages()
                     ? "on (host tensors of 4 MiB and more ask for transparent huge pages)"
                     : "off (-Dsevnet.hugePages=true asks for transparent huge pages on large host tensors)");
-            boolean amx = CpuBackend.amxBf16Available();
+            CpuBackend.Bf16Kernel kernel = CpuBackend.bf16Kernel();
+            boolean can = kernel != CpuBackend.Bf16Kernel.NONE;
             boolean bf16 = CpuBackend.fp32Precision() == CpuBackend.Fp32Precision.BF16;
-            String why = bf16 ? amx ? " (the GEMM convolutions in bf16 on AMX)" : " set, but no AMX-BF16: ieee"
-                    : amx ? " (AMX-BF16 here: -Dsevnet.fp32Precision=bf16 or --fp32-precision bf16 computes the GEMM "
+            String on = kernel == CpuBackend.Bf16Kernel.AMX_BF16 ? "AMX-BF16" : "AVX512-BF16";
+            String why = bf16 ? can ? " (the GEMM convolutions in bf16 on " + on + ")"
+                    : " set, but no bf16 kernel (AMX-BF16 or AVX512-BF16) here: ieee"
+                    : can ? " (" + on + " here: -Dsevnet.fp32Precision=bf16 or --fp32-precision bf16 computes the GEMM "
                             + "convolutions in bf16)" : "";
             r.put("fp32_precision", CpuBackend.fp32Precision() + why);
             r.put("cuda_kernels_built", NativeCore.sev_has_cuda_kernels() != 0);

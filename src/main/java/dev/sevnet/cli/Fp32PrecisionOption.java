@@ -8,7 +8,8 @@ final class Fp32PrecisionOption {
     @Option(names = "--fp32-precision", paramLabel = "ieee|bf16",
             description = "How fp32 convolutions compute on the CPU: ieee (fp32 throughout) or bf16 (the GEMM "
                     + "convolutions' products, forward and backward, round their operands to bf16 and accumulate "
-                    + "in fp32 on the AMX tile unit, where the CPU has it: `sevnet doctor` says; elsewhere as ieee). "
+                    + "in fp32 on AMX-BF16 or AVX512-BF16, where the CPU has one: `sevnet doctor` says; elsewhere as "
+                    + "ieee). "
                     + "Tensors stay fp32. Default: the system property sevnet.fp32Precision, else ieee.")
     String fp32Precision;
 

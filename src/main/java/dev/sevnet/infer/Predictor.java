@@ -1518,7 +1518,7 @@ public final class Predictor implements AutoCloseable {
             return precision + " inference runs on CUDA devices only, but " + why + ": use device cuda (--device cuda, "
                     + "or auto on a machine with a usable GPU) with precision " + precision + ", or on the CPU "
                     + "precision fp32 or int8 (--precision); fp32 computes its GEMM convolutions in bf16 on "
-                    + "AMX with CpuBackend.setFp32Precision(BF16) (--fp32-precision bf16)";
+                    + "AMX or AVX512-BF16 with CpuBackend.setFp32Precision(BF16) (--fp32-precision bf16)";
         }
 
         private static void require(boolean ok, String message) {

@@ -755,7 +755,8 @@ public final class Trainer {
                 config.precision().cliName() + (device.device().isCpu()
                         && dev.sevnet.backend.cpu.CpuBackend.effectiveFp32Precision()
                         == dev.sevnet.backend.cpu.CpuBackend.Fp32Precision.BF16
-                        ? " (GEMM convs in bf16 on AMX)" : ""), trainSet.size(),
+                        ? " (GEMM convs in bf16 on " + dev.sevnet.backend.cpu.CpuBackend.bf16Kernel() + ")" : ""),
+                trainSet.size(),
                 valSet.size(), config.frames(), config.size(), config.size(), config.batch(), config.accum(), lr,
                 config.epochs(), stepsPerEpoch, config.loaderThreads(!device.device().isCpu()), run.root()));
     }

@@ -59,9 +59,9 @@ public final class CpuBackend implements Backend {
      * {@link #IEEE} (the default): fp32 throughout. {@link #BF16}: the GEMMs of the pointwise (1x1x1), temporal
      * (kTx1x1) and im2col (the stem's weight gradient, dense kernels) convolutions — forward, backward-data and
      * backward-weight; about two thirds of SEVNet's arithmetic —
-     * round their fp32 operands to bf16 (nearest even; 8 bits of mantissa) and accumulate in fp32 on the AMX tile
-     * unit, where the CPU has AMX-BF16 (Intel Xeon from Sapphire Rapids on; {@link #amxBf16Available}); elsewhere BF16
-     * computes as IEEE. Tensors stay fp32; the direct kernels (grouped 1x3x3, the stem's forward) and everything else
+     * round their fp32 operands to bf16 (nearest even; 8 bits of mantissa) and accumulate in fp32 — on the AMX tile
+     * unit where the CPU has AMX-BF16 (Intel Xeon from Sapphire Rapids on), else with AVX512-BF16's dot products (AMD
+     * Zen 4 and 5, Intel Cooper Lake): {@link #bf16Kernel}; on a CPU with neither BF16 computes as IEEE. Tensors stay fp32; the direct kernels (grouped 1x3x3, the stem's forward) and everything else
      * stay fp32.
      */
     public enum Fp32Precision {
@@ -85,8 +85,8 @@ public final class CpuBackend implements Backend {
 
     /**
      * Sets the process's {@link Fp32Precision} (system property {@code sevnet.fp32Precision=ieee|bf16} at start-up):
-     * every later convolution on every thread. BF16 on a CPU without AMX-BF16 is accepted and computes as IEEE
-     * ({@link #effectiveFp32Precision}).
+     * every later convolution on every thread. BF16 on a CPU without a bf16 kernel ({@link #bf16Kernel} NONE) is
+     * accepted and computes as IEEE ({@link #effectiveFp32Precision}).
      */
     public static void setFp32Precision(Fp32Precision p) {
         if (p == null) {
@@ -99,9 +99,10 @@ public final class CpuBackend implements Backend {
         return Fp32Precision.values()[NativeCore.sev_get_fp32_precision()];
     }
 
-    /** What the convolutions compute in now: BF16 only where it is set and the CPU has AMX-BF16. */
+    /** What the convolutions compute in now: BF16 only where it is set and a bf16 kernel runs here. */
     public static Fp32Precision effectiveFp32Precision() {
-        return fp32Precision() == Fp32Precision.BF16 && amxBf16Available() ? Fp32Precision.BF16 : Fp32Precision.IEEE;
+        return fp32Precision() == Fp32Precision.BF16 && bf16Kernel() != Bf16Kernel.NONE
+                ? Fp32Precision.BF16 : Fp32Precision.IEEE;
     }
 
     /** Whether the CPU has AMX-BF16 and the OS let this process use it (the bf16 precision's tile GEMMs). */
@@ -109,8 +110,79 @@ public final class CpuBackend implements Backend {
         return NativeCore.sev_amx_bf16_available() != 0;
     }
 
+    /**
+     * The instructions the {@link Fp32Precision#BF16} GEMMs run on: {@link #AMX_BF16} (tile products, Intel Xeon from
+     * Sapphire Rapids on), {@link #AVX512_BF16} (VDPBF16PS dot products: AMD Zen 4 and 5, Intel Cooper Lake; about
+     * twice the fp32 FMA's multiply-adds per cycle) or {@link #NONE} (BF16 computes as IEEE). The same rounding of the
+     * operands either way; the fp32 sums may differ in their last bits between kernels (another order).
+     */
+    public enum Bf16Kernel {
+        NONE, AVX512_BF16, AMX_BF16;
+
+        /** {@code none}, {@code avx512}/{@code avx512_bf16}, {@code amx}/{@code amx_bf16} (any case). */
+        public static Bf16Kernel parse(String s) {
+            String v = s == null ? "" : s.trim().toLowerCase(java.util.Locale.ROOT).replace('-', '_');
+            switch (v) {
+                case "none":
+                    return NONE;
+                case "avx512":
+                case "avx512_bf16":
+                    return AVX512_BF16;
+                case "amx":
+                case "amx_bf16":
+                    return AMX_BF16;
+                default:
+                    throw new IllegalArgumentException("bf16 kernel must be amx, avx512 or none, got '" + s + "'");
+            }
+        }
+
+        @Override
+        public String toString() {
+            return name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+        }
+    }
+
+    /** The bf16 kernel in use: the best this CPU has ({@link #useBestBf16Kernel}) unless {@link #setBf16Kernel}. */
+    public static Bf16Kernel bf16Kernel() {
+        return Bf16Kernel.values()[NativeCore.sev_bf16_kernel()];
+    }
+
+    /** Whether this CPU (and the ISA cap, {@code SEV_ISA}) can run {@code k}; {@link Bf16Kernel#NONE} always. */
+    public static boolean bf16KernelAvailable(Bf16Kernel k) {
+        if (k == null) {
+            throw new IllegalArgumentException("bf16 kernel must not be null");
+        }
+        return NativeCore.sev_bf16_kernel_available(k.ordinal()) != 0;
+    }
+
+    /**
+     * Runs the BF16 GEMMs on {@code k} from now on, process-wide (system property {@code sevnet.bf16Kernel=amx|avx512|
+     * none} at start-up): to compare the kernels on one machine, or NONE to compute as IEEE whatever the setting.
+     *
+     * @throws UnsupportedOperationException where the CPU cannot run {@code k} ({@link #bf16KernelAvailable})
+     */
+    public static void setBf16Kernel(Bf16Kernel k) {
+        if (!bf16KernelAvailable(k)) {
+            throw new UnsupportedOperationException("bf16 kernel " + k + " is not available on this CPU"
+                    + (k == Bf16Kernel.AMX_BF16 ? " (no AMX-BF16, the ISA is capped, or the OS refused the tile state)"
+                    : " (no AVX512-BF16, or the ISA is capped below AVX-512)") + "; available: "
+                    + java.util.Arrays.stream(Bf16Kernel.values()).filter(CpuBackend::bf16KernelAvailable)
+                    .map(Bf16Kernel::toString).collect(java.util.stream.Collectors.joining(", ")));
+        }
+        ok(NativeCore.sev_set_bf16_kernel(k.ordinal()), "set bf16 kernel");
+    }
+
+    /** Back to the default: the best bf16 kernel this CPU has (AMX, else AVX512-BF16, else none). */
+    public static void useBestBf16Kernel() {
+        ok(NativeCore.sev_set_bf16_kernel(-1), "set bf16 kernel");
+    }
+
     static {
         setFp32Precision(Fp32Precision.parse(System.getProperty("sevnet.fp32Precision", "ieee")));
+        String kernel = System.getProperty("sevnet.bf16Kernel", "auto").trim();
+        if (!kernel.equalsIgnoreCase("auto")) {
+            setBf16Kernel(Bf16Kernel.parse(kernel));
+        }
     }
 
     /**

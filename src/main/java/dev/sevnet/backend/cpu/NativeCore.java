@@ -55,6 +55,12 @@ public final class NativeCore {
 
     public static native int sev_amx_bf16_available();
 
+    public static native int sev_bf16_kernel();
+
+    public static native int sev_bf16_kernel_available(int kernel);
+
+    public static native int sev_set_bf16_kernel(int kernel);
+
     public static native int sev_sgemm_bf16(int transB, @Cast("int64_t") long m, @Cast("int64_t") long n,
             @Cast("int64_t") long k,
             @Cast("const float*") long a, @Cast("int64_t") long lda, @Cast("const float*") long b,

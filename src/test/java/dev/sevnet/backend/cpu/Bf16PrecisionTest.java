@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.sevnet.autograd.GradMode;
 import dev.sevnet.autograd.Var;
 import dev.sevnet.backend.ConvSpec;
+import dev.sevnet.backend.cpu.CpuBackend.Bf16Kernel;
 import dev.sevnet.backend.cpu.CpuBackend.Fp32Precision;
 import dev.sevnet.infer.FoldedSevNet;
 import dev.sevnet.nn.SevNet;
@@ -19,17 +20,20 @@ import java.util.Random;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * The CPU's bf16 fp32 precision ({@link CpuBackend#setFp32Precision}): the AMX GEMM ({@code sev_sgemm_bf16}) against
+ * The CPU's bf16 fp32 precision ({@link CpuBackend#setFp32Precision}), on each bf16 kernel the CPU has (AMX-BF16,
+ * AVX512-BF16; {@link CpuBackend#setBf16Kernel}): the GEMM ({@code sev_sgemm_bf16}) against
  * a reference on the operands rounded to bf16 (nearest even) with double sums, within 2^-20 of each output's sum of
  * |terms| — the fp32 accumulation's rounding, nothing of bf16 beyond the operands' — over ragged sizes (M, N, K not
  * multiples of the 32 x 32 blocks, 16-wide B columns or the 256-column blocks; K = 1), leading dimensions past the
  * sizes, beta 0 and not; the pointwise and temporal convolutions (both temporal paths, bias + ReLU, the residual, the
  * eval batch norm in the epilogue) and their backward passes (data, weight) against the IEEE convolutions on rounded
  * operands with the same bound (the weight gradients' long sums scaled by sqrt(length) / 8); a folded
- * SEVNet's logits near IEEE's. Where the CPU has no AMX-BF16 (or the ISA is capped below AVX-512: the ISA reruns) the
- * GEMM is SEV_EUNSUPPORTED and BF16 computes exactly as IEEE.
+ * SEVNet's logits near IEEE's. A kernel the CPU lacks (or the ISA capped below AVX-512: the ISA reruns) is refused;
+ * with none (kernel NONE) the GEMM is SEV_EUNSUPPORTED and BF16 computes exactly as IEEE.
  */
 class Bf16PrecisionTest {
     static final CpuBackend CPU = CpuBackend.get();
@@ -38,6 +42,19 @@ class Bf16PrecisionTest {
     @AfterEach
     void restore() {
         CpuBackend.setFp32Precision(Fp32Precision.IEEE);
+        CpuBackend.useBestBf16Kernel();
+    }
+
+    /** Selects {@code k} where the CPU has it; where not, checks the refusal and skips the rest of the test. */
+    static void use(Bf16Kernel k) {
+        if (!CpuBackend.bf16KernelAvailable(k)) {
+            assertThrows(UnsupportedOperationException.class, () -> CpuBackend.setBf16Kernel(k));
+            assertEquals(-4, NativeCore.sev_set_bf16_kernel(k.ordinal()), "SEV_EUNSUPPORTED");
+        }
+        // the numbers need the instructions: on a CPU without them (and in the ISA-capped reruns) only the refusal
+        assumeTrue(CpuBackend.bf16KernelAvailable(k), "no " + k + " on this CPU (or the ISA is capped)");
+        CpuBackend.setBf16Kernel(k);
+        assertEquals(k, CpuBackend.bf16Kernel());
     }
 
     static float bf16(float f) {
@@ -58,17 +75,31 @@ class Bf16PrecisionTest {
     }
 
     @Test
-    void theGemmIsTheBf16RoundedProductsSummedInFp32() {
-        if (!CpuBackend.amxBf16Available()) {
-            try (TensorScope scope = TensorScope.open()) {
-                Tensor a = Tensor.zeros(Shape.of(4, 4));
-                assertEquals(-4, NativeCore.sev_sgemm_bf16(0, 4, 4, 4, a.address(), 4, a.address(), 4, 0f, a.address(),
-                        4),
-                        "no AMX-BF16: SEV_EUNSUPPORTED");
-            }
+    void withoutAKernelTheGemmIsRefusedAndBf16IsIeee() {
+        CpuBackend.setBf16Kernel(Bf16Kernel.NONE);
+        assertTrue(CpuBackend.bf16KernelAvailable(Bf16Kernel.NONE));
+        try (TensorScope scope = TensorScope.open()) {
+            Tensor a = Tensor.zeros(Shape.of(4, 4));
+            assertEquals(-4, NativeCore.sev_sgemm_bf16(0, 4, 4, 4, a.address(), 4, a.address(), 4, 0f, a.address(), 4),
+                    "no bf16 kernel: SEV_EUNSUPPORTED");
         }
-        // the numbers need the tile unit: on a CPU without it (and in the ISA-capped reruns) only the refusal above
-        assumeTrue(CpuBackend.amxBf16Available(), "no AMX-BF16 on this CPU (or the ISA is capped)");
+        CpuBackend.setFp32Precision(Fp32Precision.BF16);
+        assertEquals(Fp32Precision.IEEE, CpuBackend.effectiveFp32Precision());
+        CpuBackend.useBestBf16Kernel();
+        Bf16Kernel best = CpuBackend.bf16KernelAvailable(Bf16Kernel.AMX_BF16) ? Bf16Kernel.AMX_BF16
+                : CpuBackend.bf16KernelAvailable(Bf16Kernel.AVX512_BF16) ? Bf16Kernel.AVX512_BF16 : Bf16Kernel.NONE;
+        assertEquals(best, CpuBackend.bf16Kernel(), "the default is the best kernel the CPU has");
+        assertEquals(-1, NativeCore.sev_set_bf16_kernel(3), "a bad value is SEV_EINVAL");
+        assertEquals(best, CpuBackend.bf16Kernel(), "and changes nothing");
+        assertEquals(Bf16Kernel.AVX512_BF16, Bf16Kernel.parse(" AVX512 "));
+        assertEquals(Bf16Kernel.AMX_BF16, Bf16Kernel.parse("amx-bf16"));
+        assertThrows(IllegalArgumentException.class, () -> Bf16Kernel.parse("avx2"));
+    }
+
+    @ParameterizedTest
+    @EnumSource(names = {"AVX512_BF16", "AMX_BF16"})
+    void theGemmIsTheBf16RoundedProductsSummedInFp32(Bf16Kernel kernel) {
+        use(kernel);
         Random r = new Random(11);
         // K past 2048: the K chunks, C accumulated across them
         int[][] sizes = {{1, 1, 1}, {17, 5, 3}, {31, 33, 65}, {32, 32, 32}, {33, 15, 1}, {61, 300, 45},
@@ -132,8 +163,10 @@ class Bf16PrecisionTest {
         new Case("general 3x3x3 (im2col)", Shape.of(2, 6, 5, 9, 10), 10,
                 ConvSpec.builder().kernel(3, 3, 3).padding(1, 1, 1).build())};
 
-    @Test
-    void convolutionsAreTheIeeeConvolutionsOfTheRoundedOperands() {
+    @ParameterizedTest
+    @EnumSource(Bf16Kernel.class)
+    void convolutionsAreTheIeeeConvolutionsOfTheRoundedOperands(Bf16Kernel kernel) {
+        use(kernel);
         Random r = new Random(12);
         for (Case c : CASES) {
             try (TensorScope scope = TensorScope.open()) {
@@ -194,15 +227,15 @@ class Bf16PrecisionTest {
         }
     }
 
-    /** expected: IEEE on the rounded operands; actual: the bf16 precision on the originals (IEEE bits without AMX). */
+    /** expected: IEEE on the rounded operands; actual: the bf16 precision on the originals (IEEE without a kernel). */
     static void check(String what, float[] mag, double scale, Supplier<Tensor> expected, Supplier<Tensor> actual) {
         CpuBackend.setFp32Precision(Fp32Precision.IEEE);
         float[] e = expected.get().toFloatArray();
         CpuBackend.setFp32Precision(Fp32Precision.BF16);
         float[] a = actual.get().toFloatArray();
         CpuBackend.setFp32Precision(Fp32Precision.IEEE);
-        if (!CpuBackend.amxBf16Available()) {
-            // without AMX-BF16 bf16 computes as ieee: against ieee on the same operands (with the bound: a weight
+        if (CpuBackend.bf16Kernel() == Bf16Kernel.NONE) {
+            // without a bf16 kernel bf16 computes as ieee: against ieee on the same operands (with the bound: a weight
             // gradient's per-thread partial sums meet in whichever order the threads took its chunks)
             e = actual.get().toFloatArray();
         }
@@ -213,8 +246,10 @@ class Bf16PrecisionTest {
         }
     }
 
-    @Test
-    void aFoldedSevNetsLogitsStayNearIeee() {
+    @ParameterizedTest
+    @EnumSource(Bf16Kernel.class)
+    void aFoldedSevNetsLogitsStayNearIeee(Bf16Kernel kernel) {
+        use(kernel);
         SevNetConfig cfg = SevNetConfig.parse("sevnet-g8", 11);
         try (SevNet net = SevNet.create(cfg, 7); TensorScope scope = TensorScope.open()) {
             Tensor x = Tensor.of(randn(new Random(3), 2 * 3 * 4 * 32 * 32, 1), Shape.of(2, 3, 4, 32, 32));
@@ -229,13 +264,15 @@ class Bf16PrecisionTest {
                     diff = Math.max(diff, Math.abs(bf[i] - ieee[i]));
                     scale = Math.max(scale, Math.abs(ieee[i]));
                 }
-                System.out.printf("Bf16PrecisionTest: folded SEVNet-G8 logits, bf16 (%s) vs ieee: max |diff| %.3g of "
-                        + "max |logit| %.3g%n", CpuBackend.effectiveFp32Precision(), diff, scale);
+                System.out.printf("Bf16PrecisionTest: folded SEVNet-G8 logits, bf16 (%s, kernel %s) vs ieee: max |diff| "
+                        + "%.3g of max |logit| %.3g%n", CpuBackend.effectiveFp32Precision(), kernel, diff, scale);
                 assertTrue(scale > 1e-3, "logit scale " + scale);
                 // bf16 operands: about 2^-9 relative per product, a few of those through the network's depth
                 assertTrue(diff <= 0.05 * scale, "max |diff| " + diff + " of max |logit| " + scale);
-                if (!CpuBackend.amxBf16Available()) {
-                    assertEquals(0.0, diff, "without AMX-BF16, bf16 computes as ieee");
+                if (kernel == Bf16Kernel.NONE) {
+                    assertEquals(0.0, diff, "without a bf16 kernel, bf16 computes as ieee");
+                } else {
+                    assertTrue(diff > 0, "bf16 on " + kernel + " computed exactly as ieee: not in bf16");
                 }
             }
         }
@@ -250,7 +287,7 @@ class Bf16PrecisionTest {
         assertThrows(IllegalArgumentException.class, () -> CpuBackend.setFp32Precision(null));
         CpuBackend.setFp32Precision(Fp32Precision.BF16);
         assertEquals(Fp32Precision.BF16, CpuBackend.fp32Precision());
-        assertEquals(CpuBackend.amxBf16Available() ? Fp32Precision.BF16 : Fp32Precision.IEEE,
+        assertEquals(CpuBackend.bf16Kernel() != Bf16Kernel.NONE ? Fp32Precision.BF16 : Fp32Precision.IEEE,
                 CpuBackend.effectiveFp32Precision());
         assertEquals(-1, NativeCore.sev_set_fp32_precision(7), "a bad value is SEV_EINVAL");
         assertEquals(Fp32Precision.BF16, CpuBackend.fp32Precision(), "and changes nothing");

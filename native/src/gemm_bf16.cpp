@@ -1,18 +1,23 @@
 // The CPU's bf16 compute for fp32 convolutions (sev_set_fp32_precision(SEV_FP32_PRECISION_BF16)): the GEMMs of the
 // GEMM-based convolutions — pointwise, temporal and im2col; forward, backward-data, backward-weight — take their fp32
-// operands rounded to
-// bf16 (round to nearest even) and accumulate the products in fp32 on the AMX tile unit — what PyTorch's
+// operands rounded to bf16 (round to nearest even) and accumulate the products in fp32 — what PyTorch's
 // torch.backends.mkldnn.matmul.fp32_precision = "bf16" (oneDNN's fpmath mode) does on the same cores. Tensors stay
-// fp32 in memory; only the GEMMs' packed copies are 16-bit. Why: an AMX tile product is 16 x 16 x 32
-// multiply-adds in one instruction, where the fp32 GEMM's AVX-512 FMAs do 16 — about eight times the arithmetic per
-// cycle, at bf16's 8 bits of mantissa per operand.
+// fp32 in memory; only the GEMMs' packed copies are 16-bit. Two kernels, one layout:
+// - AMX (Intel Xeon from Sapphire Rapids on): a tile product is 16 x 16 x 32 multiply-adds in one instruction, where
+//   the fp32 GEMM's AVX-512 FMAs do 16 — about eight times the arithmetic per cycle.
+// - AVX512-BF16 (AMD Zen 4 and 5, Intel Cooper Lake): VDPBF16PS adds two bf16 products into each fp32 lane, twice an
+//   FMA's multiply-adds at the same width (measured on a Zen 5 core: 446 against 223 GFLOP/s), and the packed
+//   operands are half the bytes.
+// sev_bf16_kernel says which one runs (the best the CPU has; sev_set_bf16_kernel picks one, for tests and A/B).
 //
 // Layout. A (M x K, row-major: the weights, or in a weight gradient the activations' time-shifted rows) is rounded
 // once per K chunk into Abf [Mp][kcp] (M, K padded with zeros to multiples of 32): each A tile is 16 of its rows x
 // 32 k, loaded with the row stride kcp. B (K x N: the activations, plain or time-shifted; or B^T of an N x K matrix,
 // the weight gradients' dy) is rounded per column block into the tiles' pair-interleaved layout Bbf [kcp/2][NCp][2]:
-// row p holds k = 2p and 2p + 1 of every column side by side, so a B tile is 16 rows (32 k) x 16 columns. A 32 x 32
-// block of C is four accumulator tiles (0..3) fed by two A tiles (4, 5) and two B tiles (6, 7) per 32 k. K up to 2048
+// row p holds k = 2p and 2p + 1 of every column side by side, so a B tile is 16 rows (32 k) x 16 columns — and a
+// 64-byte row of it is one VDPBF16PS operand (16 columns, a pair of k each), its A partner a broadcast 32-bit pair.
+// On AMX a 32 x 32 block of C is four accumulator tiles (0..3) fed by two A tiles (4, 5) and two B tiles (6, 7) per
+// 32 k; on AVX512-BF16 the same block is four panels of 8 rows x 32 columns in 16 zmm accumulators. K up to 2048
 // is one chunk (C written once per block; less where A is tall: the rounded A chunk is capped at 2 MB); longer K (the
 // weight gradients' spatial sums) in chunks of 512, C loaded into the accumulators and stored back per chunk.
 #include <atomic>
@@ -30,7 +35,7 @@
 #include <immintrin.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#define SEV_HAVE_AMX 1
+#define SEV_HAVE_AMX 1  // and AVX512-BF16: the same intrinsics header, the same probe
 #else
 #define SEV_HAVE_AMX 0
 #endif
@@ -40,6 +45,7 @@ namespace {
 std::atomic<int> g_fp32_precision{SEV_FP32_PRECISION_IEEE};
 
 #if SEV_HAVE_AMX
+#define SEV_TARGET_BF16 __attribute__((target("avx512f,avx512bw,avx512bf16,avx512vl,avx2,fma")))
 #define SEV_TARGET_AMX __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512bf16,avx512vl,avx2,fma")))
 
 constexpr int64_t NCB = 256;  // columns of a converted B block: Kp/2 x 256 x 2 bf16 (<= 768 KB at K = 1536) in L2
@@ -98,7 +104,7 @@ inline const float* op_row(const float* P, int64_t ld, const int64_t* sh, int64_
 
 // A rows [0, M) x k [p0, p0 + kc) -> Abf [Mp][kcp] (k relative to p0), rounded to nearest even; zeros past M, K and a
 // shifted row's ends
-SEV_TARGET_AMX void round_a(const float* A, int64_t lda, const int64_t* sa, int64_t M, int64_t K, int64_t p0,
+SEV_TARGET_BF16 void round_a(const float* A, int64_t lda, const int64_t* sa, int64_t M, int64_t K, int64_t p0,
                             int64_t kc, int64_t Mp, int64_t kcp, uint16_t* Abf) {
   for (int64_t r = 0; r < Mp; r++) {
     uint16_t* d = Abf + r * kcp;
@@ -118,9 +124,11 @@ SEV_TARGET_AMX void round_a(const float* A, int64_t lda, const int64_t* sa, int6
   }
 }
 
+constexpr int64_t PF_ROWS = 8;
+
 // B rows k [p0, p0 + kc) x columns [j0, j0 + nc) -> Bbf [kcp/2][ncp][2] (k relative to p0): row k of B is
 // op_row(B, k); zeros past K, N and a shifted row's ends
-SEV_TARGET_AMX void round_b(const float* B, int64_t ldb, const int64_t* sb, int64_t K, int64_t N, int64_t p0,
+SEV_TARGET_BF16 void round_b(const float* B, int64_t ldb, const int64_t* sb, int64_t K, int64_t N, int64_t p0,
                             int64_t kc, int64_t j0, int64_t nc, int64_t kcp, int64_t ncp, uint16_t* Bbf) {
   // 32 bf16 [row k: 16 columns, row k+1: 16 columns] -> [c0 k, c0 k+1, c1 k, c1 k+1, ...]
   alignas(64) static const uint16_t kInterleave[32] = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
@@ -137,6 +145,17 @@ SEV_TARGET_AMX void round_b(const float* B, int64_t ldb, const int64_t* sb, int6
       if (lo[u] < j0) lo[u] = j0;
       if (hi[u] > jend) hi[u] = jend;
     }
+    // the row pair PF_ROWS on, ahead: each row is a short run (the block's 1 KB of a long row) that the hardware
+    // prefetchers do not pick up before it ends (on a Zen 5 core this pass waited on those loads for ~40% of the GEMM)
+    for (int u = 0; u < 2; u++) {
+      const int64_t r = p0 + k + PF_ROWS + u;
+      if (k + PF_ROWS + u >= kc || r >= K) continue;
+      int64_t plo, phi;
+      const float* pr = op_row(B, ldb, sb, r, N, plo, phi);
+      if (plo < j0) plo = j0;
+      if (phi > jend) phi = jend;
+      for (int64_t c = plo; c < phi; c += 16) _mm_prefetch((const char*)(pr + c), _MM_HINT_T0);
+    }
     uint16_t* d = Bbf + (k / 2) * ncp * 2;
     for (int64_t c = 0; c < ncp; c += 16) {
       const int64_t col = j0 + c;
@@ -151,7 +170,7 @@ SEV_TARGET_AMX void round_b(const float* B, int64_t ldb, const int64_t* sb, int6
 // The transposed operand: B stored [N][K] (ldb), op(B) = B^T. Its rows n [j0, j0 + nc) x k [p0, p0 + kc) ->
 // Bbf [kcp/2][ncp][2]: a bf16 pair (k, k+1) of one stored row is one 32-bit element, so 16 rows x 32 k rounded to
 // bf16 are 16 x 16 such elements, and their transpose is 16 rows of the tiles' layout
-SEV_TARGET_AMX void round_bt(const float* B, int64_t ldb, int64_t K, int64_t N, int64_t p0, int64_t kc, int64_t j0,
+SEV_TARGET_BF16 void round_bt(const float* B, int64_t ldb, int64_t K, int64_t N, int64_t p0, int64_t kc, int64_t j0,
                              int64_t nc, int64_t kcp, int64_t ncp, uint16_t* Bbf) {
   const int64_t kend = p0 + kc < K ? p0 + kc : K;
   for (int64_t c = 0; c < ncp; c += 16) {
@@ -245,11 +264,69 @@ SEV_TARGET_AMX void block32(const uint16_t* Abf, int64_t kcp, const uint16_t* Bb
     for (int j = 0; j < nr; j++) C[i * ldc + j] = acc[i][j];
 }
 
+// The AVX512-BF16 kernel's 32 x 32 block: what block32 computes, as four panels of 8 rows x 32 columns (16
+// accumulators, two B vectors and a broadcast per pair of k: 10 loads for 16 VDPBF16PS, which the two load ports
+// keep ahead of the two bf16 pipes). Rows past M are Abf's zero padding: computed, not stored.
+SEV_TARGET_BF16 void panel8_dp(const uint16_t* Abf, int64_t kcp, const uint16_t* Bbf, int64_t ncp, int64_t jr,
+                               int mr, int nr, bool fresh, float* C, int64_t ldc) {
+  const __mmask16 m0 = nr >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nr) - 1u);
+  const __mmask16 m1 = nr >= 32 ? (__mmask16)0xffff : nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1u) : (__mmask16)0;
+  __m512 acc[8][2];
+  for (int r = 0; r < 8; r++) {
+    const bool load = !fresh && r < mr;
+    acc[r][0] = load ? _mm512_maskz_loadu_ps(m0, C + r * ldc) : _mm512_setzero_ps();
+    acc[r][1] = load ? _mm512_maskz_loadu_ps(m1, C + r * ldc + 16) : _mm512_setzero_ps();
+  }
+  const uint16_t* b = Bbf + jr * 2;
+  const int64_t bstep = ncp * 2;
+  for (int64_t k = 0; k < kcp; k += 2, b += bstep) {
+    const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b), b1 = (__m512bh)_mm512_loadu_si512(b + 32);
+    for (int r = 0; r < 8; r++) {
+      int32_t pair;
+      std::memcpy(&pair, Abf + r * kcp + k, sizeof pair);  // A[r][k], A[r][k + 1]
+      const __m512bh a = (__m512bh)_mm512_set1_epi32(pair);
+      acc[r][0] = _mm512_dpbf16_ps(acc[r][0], a, b0);
+      acc[r][1] = _mm512_dpbf16_ps(acc[r][1], a, b1);
+    }
+  }
+  for (int r = 0; r < mr && r < 8; r++) {
+    _mm512_mask_storeu_ps(C + r * ldc, m0, acc[r][0]);
+    _mm512_mask_storeu_ps(C + r * ldc + 16, m1, acc[r][1]);
+  }
+}
+
+SEV_TARGET_BF16 void block32_dp(const uint16_t* Abf, int64_t kcp, const uint16_t* Bbf, int64_t ncp, int64_t jr, int mr,
+                                int nr, bool fresh, float* C, int64_t ldc) {
+  for (int i = 0; i < mr; i += 8) panel8_dp(Abf + i * kcp, kcp, Bbf, ncp, jr, mr - i, nr, fresh, C + i * ldc, ldc);
+}
+
+SEV_TARGET_AMX void release_tiles() { _tile_release(); }
+
+// The two kernels behind one driver: begin/end bracket a call (AMX: the tile configuration, and its release — the tile
+// state is large: not kept across calls, context switches, other code on the thread)
+struct AmxKernel {
+  static void begin() { load_tile_config(); }
+  static void block(const uint16_t* Abf, int64_t kcp, const uint16_t* Bbf, int64_t ncp, int64_t jr, int mr, int nr,
+                    bool fresh, float* C, int64_t ldc) {
+    block32(Abf, kcp, Bbf, ncp, jr, mr, nr, fresh, C, ldc);
+  }
+  static void end() { release_tiles(); }
+};
+struct Avx512Bf16Kernel {
+  static void begin() {}
+  static void block(const uint16_t* Abf, int64_t kcp, const uint16_t* Bbf, int64_t ncp, int64_t jr, int mr, int nr,
+                    bool fresh, float* C, int64_t ldc) {
+    block32_dp(Abf, kcp, Bbf, ncp, jr, mr, nr, fresh, C, ldc);
+  }
+  static void end() {}
+};
+
 // K in chunks — one up to KC_ONE, else KC_CHUNK, both capped so that the rounded A chunk (Mp x kc bf16) stays within
 // A_CHUNK_MAX elements (2 MB: a thread's buffer, kept for its life) —; C accumulates across them
 constexpr int64_t KC_ONE = 2048, KC_CHUNK = 512, A_CHUNK_MAX = (int64_t)1 << 20;
 
-SEV_TARGET_AMX bool gemm_bf16_amx(bool tB, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
+template <class Kernel>
+bool gemm_bf16_run(bool tB, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
                                   const int64_t* sa, const float* B, int64_t ldb, const int64_t* sb, float beta,
                                   float* C, int64_t ldc, const GemmBlockHook* after) {
   const int64_t Mp = round_up(M, 32);
@@ -266,7 +343,7 @@ SEV_TARGET_AMX bool gemm_bf16_amx(bool tB, int64_t M, int64_t N, int64_t K, cons
   if (beta != 0.f && beta != 1.f)
     for (int64_t i = 0; i < M; i++)
       for (int64_t j = 0; j < N; j++) C[i * ldc + j] *= beta;
-  load_tile_config();
+  Kernel::begin();
   for (int64_t pc = 0; pc < K; pc += kcb) {
     const int64_t kc = K - pc < kcb ? K - pc : kcb, kcp = round_up(kc, 32);
     const bool fresh = pc == 0 && beta == 0.f, last = pc + kc >= K;
@@ -281,13 +358,13 @@ SEV_TARGET_AMX bool gemm_bf16_amx(bool tB, int64_t M, int64_t N, int64_t K, cons
         const int mr = (int)(M - ic < 32 ? M - ic : 32);
         for (int64_t jr = 0; jr < nc; jr += 32) {
           const int nr = (int)(nc - jr < 32 ? nc - jr : 32);
-          block32(buf.a + ic * kcp, kcp, buf.b, ncp, jr, mr, nr, fresh, C + ic * ldc + jc + jr, ldc);
+          Kernel::block(buf.a + ic * kcp, kcp, buf.b, ncp, jr, mr, nr, fresh, C + ic * ldc + jc + jr, ldc);
         }
       }
       if (last && after) after->fn(after->ctx, jc, nc);
     }
   }
-  _tile_release();  // the tile state is large: not kept across calls (context switches, other code on the thread)
+  Kernel::end();
   return true;
 }
 
@@ -303,7 +380,19 @@ bool probe_amx() {
   constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
   return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
 }
+
+// AVX512-BF16 with AVX512BW and VL (the conversions, the kernel); not with the ISA capped below AVX-512
+bool probe_avx512_bf16() {
+  if (cpu_isa() < 2) return false;
+  unsigned a, b, c, d;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+  if (!((b >> 30) & 1) || !((b >> 31) & 1) || a < 1) return false;
+  return __get_cpuid_count(7, 1, &a, &b, &c, &d) && ((a >> 5) & 1);
+}
 #endif
+
+// SEV_BF16_KERNEL_AUTO, or the kernel sev_set_bf16_kernel chose
+std::atomic<int> g_bf16_kernel{SEV_BF16_KERNEL_AUTO};
 }  // namespace
 
 bool amx_bf16_usable() {
@@ -315,8 +404,25 @@ bool amx_bf16_usable() {
 #endif
 }
 
+bool bf16_kernel_usable(int kernel) {
+#if SEV_HAVE_AMX
+  static const bool avx512 = probe_avx512_bf16();
+  if (kernel == SEV_BF16_KERNEL_AVX512) return avx512;
+  if (kernel == SEV_BF16_KERNEL_AMX) return amx_bf16_usable();
+#endif
+  return kernel == SEV_BF16_KERNEL_NONE;
+}
+
+int bf16_kernel() {
+  const int k = g_bf16_kernel.load(std::memory_order_relaxed);
+  if (k != SEV_BF16_KERNEL_AUTO) return k;
+  if (bf16_kernel_usable(SEV_BF16_KERNEL_AMX)) return SEV_BF16_KERNEL_AMX;
+  return bf16_kernel_usable(SEV_BF16_KERNEL_AVX512) ? SEV_BF16_KERNEL_AVX512 : SEV_BF16_KERNEL_NONE;
+}
+
 bool bf16_gemm_active() {
-  return g_fp32_precision.load(std::memory_order_relaxed) == SEV_FP32_PRECISION_BF16 && amx_bf16_usable();
+  return g_fp32_precision.load(std::memory_order_relaxed) == SEV_FP32_PRECISION_BF16 &&
+         bf16_kernel() != SEV_BF16_KERNEL_NONE;
 }
 
 bool sgemm_bf16(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
@@ -328,8 +434,15 @@ bool sgemm_bf16_ex(bool tB, int64_t M, int64_t N, int64_t K, const float* A, int
                    const float* B, int64_t ldb, const int64_t* sb, float beta, float* C, int64_t ldc,
                    const GemmBlockHook* after) {
 #if SEV_HAVE_AMX
-  if (M <= 0 || N <= 0 || K <= 0 || (tB && sb) || !amx_bf16_usable()) return false;
-  return gemm_bf16_amx(tB, M, N, K, A, lda, sa, B, ldb, sb, beta, C, ldc, after);
+  if (M <= 0 || N <= 0 || K <= 0 || (tB && sb)) return false;
+  switch (bf16_kernel()) {
+    case SEV_BF16_KERNEL_AMX:
+      return gemm_bf16_run<AmxKernel>(tB, M, N, K, A, lda, sa, B, ldb, sb, beta, C, ldc, after);
+    case SEV_BF16_KERNEL_AVX512:
+      return gemm_bf16_run<Avx512Bf16Kernel>(tB, M, N, K, A, lda, sa, B, ldb, sb, beta, C, ldc, after);
+    default:
+      return false;
+  }
 #else
   (void)tB, (void)M, (void)N, (void)K, (void)A, (void)lda, (void)sa, (void)B, (void)ldb, (void)sb, (void)beta,
       (void)C, (void)ldc, (void)after;
@@ -351,13 +464,30 @@ int sev_get_fp32_precision(void) { return sev::g_fp32_precision.load(); }
 
 int sev_amx_bf16_available(void) { return sev::amx_bf16_usable() ? 1 : 0; }
 
+int sev_bf16_kernel(void) { return sev::bf16_kernel(); }
+
+int sev_bf16_kernel_available(int kernel) { return sev::bf16_kernel_usable(kernel) ? 1 : 0; }
+
+int sev_set_bf16_kernel(int kernel) {
+  if (kernel != SEV_BF16_KERNEL_AUTO && kernel != SEV_BF16_KERNEL_NONE && kernel != SEV_BF16_KERNEL_AVX512 &&
+      kernel != SEV_BF16_KERNEL_AMX)
+    return sev::fail(SEV_EINVAL, "bf16 kernel must be SEV_BF16_KERNEL_AUTO (-1), _NONE (0), _AVX512 (1) or _AMX (2)");
+  if (kernel != SEV_BF16_KERNEL_AUTO && !sev::bf16_kernel_usable(kernel))
+    return sev::fail(SEV_EUNSUPPORTED, kernel == SEV_BF16_KERNEL_AMX
+                                           ? "no AMX-BF16 on this CPU (or the ISA is capped, or the OS refused it)"
+                                           : "no AVX512-BF16 on this CPU (or the ISA is capped below AVX-512)");
+  sev::g_bf16_kernel.store(kernel);
+  return SEV_OK;
+}
+
 int sev_sgemm_bf16(int transB, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
                    int64_t ldb, float beta, float* C, int64_t ldc) {
   SEV_CALL_SCOPE();
   if (M < 0 || N < 0 || K < 0 || lda < K || ldb < (transB ? K : N) || ldc < N)
     return sev::fail(SEV_EINVAL, "sev_sgemm_bf16: bad sizes or leading dimensions");
   if (M == 0 || N == 0) return SEV_OK;
-  if (!sev::amx_bf16_usable()) return sev::fail(SEV_EUNSUPPORTED, "sev_sgemm_bf16: no AMX-BF16 on this CPU");
+  if (sev::bf16_kernel() == SEV_BF16_KERNEL_NONE)
+    return sev::fail(SEV_EUNSUPPORTED, "sev_sgemm_bf16: no bf16 kernel (AMX-BF16 or AVX512-BF16) on this CPU");
   if (K == 0) {
     for (int64_t i = 0; i < M; i++)
       for (int64_t j = 0; j < N; j++) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
