@@ -25,6 +25,7 @@
 #include <string>
 
 #include "internal.h"
+#include "sev_bf16.h"
 #include "sev_simd.h"
 #include "sevnet.h"
 
@@ -966,35 +967,41 @@ SEV_INLINE void pad_plane(const float* src, int rows, int cols, int top, int lef
 // chunk, plus the largest tap offset
 inline int64_t flat_plane_len(int64_t Q, int64_t maxoff) { return ceil_div(Q, WCH) * WCH + maxoff + VW; }
 
-// The taps over flat outputs [0, Q) in chunks of WCH (out: [nch][WCH]), each chunk's kept pieces of rows handed
-// on: output q = row*pitch + col, row = f*frame_rows + r (stacked frames), is kept where col < keep and r < rows_kept;
-// emit(ch, f, r, col, values, len) writes it. The pieces are found once per chunk, without a division per piece: at
-// 7x7 a chunk holds ~7 rows, and three 64-bit divisions per (channel, row) cost more than the chunk's FMAs.
+// A flat chunk's kept pieces of rows: output q = row*pitch + col, row = f*frame_rows + r (stacked frames), is kept
+// where col < keep and r < rows_kept. Found once per chunk, without a division per piece: at 7x7 a chunk holds ~7
+// rows, and three 64-bit divisions per (channel, row) cost more than the chunk's FMAs.
+struct FlatPiece {
+  int f, r, col, off, len;
+};
+SEV_INLINE int flat_pieces(int64_t q0, int width, int pitch, int keep, int frame_rows, int rows_kept, FlatPiece* pcs) {
+  int np = 0;
+  const int64_t row0 = q0 / pitch;
+  int f = (int)(row0 / frame_rows), r = (int)(row0 - (int64_t)f * frame_rows), col = (int)(q0 - row0 * pitch);
+  for (int off = 0; off < width;) {
+    const int len = (int)min64(width - off, pitch - col);
+    if (col < keep && r < rows_kept) pcs[np++] = {f, r, col, off, (int)min64(len, keep - col)};
+    off += len;
+    col = 0;
+    if (++r == frame_rows) {
+      r = 0;
+      f++;
+    }
+  }
+  return np;
+}
+
+// The taps over flat outputs [0, Q) in chunks of WCH (out: [nch][WCH]), each chunk's kept pieces (flat_pieces) handed
+// on: emit(ch, f, r, col, values, len) writes one.
 template <class V, int CB, class Emit>
 SEV_INLINE void flat_taps(int ntaps, const float* const* src0, const int* widx, const float* wg, int64_t wcs, int nch,
                           int64_t Q, int pitch, int keep, int frame_rows, int rows_kept, float* out, Emit emit) {
-  struct Piece {
-    int f, r, col, off, len;
-  };
   const float* src[MAXC * 7 * 7];
-  Piece pcs[WCH + 1];
+  FlatPiece pcs[WCH + 1];
   for (int64_t q0 = 0; q0 < Q; q0 += WCH) {
     const int width = (int)min64(WCH, Q - q0);
     for (int i = 0; i < ntaps; i++) src[i] = src0[i] + q0;
     taps_channels<V, CB>(ntaps, src, widx, wg, wcs, nch, (int)ceil_div(width, VW), out);
-    int np = 0;
-    const int64_t row0 = q0 / pitch;
-    int f = (int)(row0 / frame_rows), r = (int)(row0 - (int64_t)f * frame_rows), col = (int)(q0 - row0 * pitch);
-    for (int off = 0; off < width;) {
-      const int len = (int)min64(width - off, pitch - col);
-      if (col < keep && r < rows_kept) pcs[np++] = {f, r, col, off, (int)min64(len, keep - col)};
-      off += len;
-      col = 0;
-      if (++r == frame_rows) {
-        r = 0;
-        f++;
-      }
-    }
+    const int np = flat_pieces(q0, width, pitch, keep, frame_rows, rows_kept, pcs);
     for (int c = 0; c < nch; c++)
       for (int i = 0; i < np; i++) emit(c, pcs[i].f, pcs[i].r, pcs[i].col, out + c * WCH + pcs[i].off, pcs[i].len);
   }
@@ -1037,6 +1044,156 @@ SEV_INLINE void flat_fwd_item(const float* x, const float* w, const Epi& e, floa
                      epi_store<(sizeof(V) > 16)>(y + off, o, len, e, co, off);
                    });
 }
+
+#if defined(__x86_64__)
+// ---- bf16 compute on the flat path (fp32 precision BF16 on a CPU with AVX512-BF16): the stride-1 grouped forward
+// VDPBF16PS adds two bf16 products into each fp32 lane. The pairs run along the input channels, not the taps: the
+// item's padded planes are rounded and interleaved once — lane q of pair plane j holds (x[2j][q], x[2j+1][q]) — and
+// every tap reads them at its constant offset as the fp32 flat path does, one instruction doing two channels'
+// multiply-adds with half the fp32 path's loads. The weights are paired alike ([cog][pairs][kH][kW], 32-bit); an odd
+// channel count pairs its last channel with zeros. The fp32 sums take the same epilogue.
+
+// acc[c][v] = sum_t pair(src[t][v*16 ..]) . pair(wb[c*wcs + t]); out[c*WCH + ...] = acc
+template <int CB, int NV>
+SEV_TARGET_BF16 SEV_INLINE void taps_dp_kernel(int ntaps, const uint32_t* const* src, const uint32_t* wb, int64_t wcs,
+                                               float* out) {
+  __m512 acc[CB][NV];
+#pragma GCC unroll 8
+  for (int c = 0; c < CB; c++)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) acc[c][v] = _mm512_setzero_ps();
+  for (int t = 0; t < ntaps; t++) {
+    __m512bh s[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) s[v] = (__m512bh)_mm512_loadu_si512(src[t] + v * 16);
+#pragma GCC unroll 8
+    for (int c = 0; c < CB; c++) {
+      const __m512bh a = (__m512bh)_mm512_set1_epi32((int)wb[c * wcs + t]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v++) acc[c][v] = _mm512_dpbf16_ps(acc[c][v], s[v], a);
+    }
+  }
+#pragma GCC unroll 8
+  for (int c = 0; c < CB; c++)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) _mm512_storeu_ps(out + c * WCH + v * 16, acc[c][v]);
+}
+
+template <int CB>
+SEV_TARGET_BF16 SEV_INLINE void taps_dp_channels(int ntaps, const uint32_t* const* src, const uint32_t* wb,
+                                                 int64_t wcs, int nch, int nvec, float* out) {
+  int c = 0;
+  for (; c + CB <= nch; c += CB) {
+    switch (nvec) {
+      case 1: taps_dp_kernel<CB, 1>(ntaps, src, wb + c * wcs, wcs, out + c * WCH); break;
+      case 2: taps_dp_kernel<CB, 2>(ntaps, src, wb + c * wcs, wcs, out + c * WCH); break;
+      case 3: taps_dp_kernel<CB, 3>(ntaps, src, wb + c * wcs, wcs, out + c * WCH); break;
+      default: taps_dp_kernel<CB, 4>(ntaps, src, wb + c * wcs, wcs, out + c * WCH); break;
+    }
+  }
+  for (; c < nch; c++) {
+    switch (nvec) {
+      case 1: taps_dp_kernel<1, 1>(ntaps, src, wb + c * wcs, wcs, out + c * WCH); break;
+      case 2: taps_dp_kernel<1, 2>(ntaps, src, wb + c * wcs, wcs, out + c * WCH); break;
+      case 3: taps_dp_kernel<1, 3>(ntaps, src, wb + c * wcs, wcs, out + c * WCH); break;
+      default: taps_dp_kernel<1, 4>(ntaps, src, wb + c * wcs, wcs, out + c * WCH); break;
+    }
+  }
+}
+
+// dst[q] = pair(lo[q], hi[q]) for q in [0, n) (hi == nullptr: zeros)
+SEV_TARGET_BF16 SEV_INLINE void pair_rows(const float* lo, const float* hi, int64_t n, uint32_t* dst) {
+  for (int64_t q = 0; q < n; q += 16) {
+    const __mmask16 m = n - q >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - q)) - 1u);
+    const __m512 a = _mm512_maskz_loadu_ps(m, lo + q), b = hi ? _mm512_maskz_loadu_ps(m, hi + q) : _mm512_setzero_ps();
+    _mm512_mask_storeu_epi32(dst + q, m, bf16_pairs(a, b));
+  }
+}
+
+// pad_plane for a channel pair, rounded and interleaved on the way: the [rows][cols] planes lo and hi (hi == nullptr:
+// zeros) at (top, left) of a [Hp][Wp] pair plane, then `tail` zero pairs — straight from the tensor, no fp32 copy
+// (padding into fp32 planes first cost a memcpy call per row: at 56x56 as much time as the taps)
+SEV_TARGET_BF16 SEV_INLINE void pad_pair_plane(const float* lo, const float* hi, int rows, int cols, int top, int left,
+                                               int Hp, int Wp, int64_t tail, uint32_t* dst) {
+  std::memset(dst, 0, sizeof(uint32_t) * ((int64_t)top * Wp));
+  for (int r = 0; r < rows; r++) {
+    uint32_t* d = dst + (int64_t)(top + r) * Wp;
+    for (int j = 0; j < left; j++) d[j] = 0;
+    const float* a = lo + (int64_t)r * cols;
+    const float* b = hi ? hi + (int64_t)r * cols : nullptr;
+    for (int c = 0; c < cols; c += 16) {
+      const __mmask16 m = cols - c >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (cols - c)) - 1u);
+      const __m512 va = _mm512_maskz_loadu_ps(m, a + c), vb = b ? _mm512_maskz_loadu_ps(m, b + c) : _mm512_setzero_ps();
+      _mm512_mask_storeu_epi32(d + left + c, m, bf16_pairs(va, vb));
+    }
+    for (int j = left + cols; j < Wp; j++) d[j] = 0;
+  }
+  std::memset(dst + (int64_t)(top + rows) * Wp, 0, sizeof(uint32_t) * ((int64_t)(Hp - top - rows) * Wp + tail));
+}
+
+// frames [t, t + nf) of (n, g), stacked (flat_frames): flat_fwd_item in bf16
+template <int CB>
+SEV_TARGET_BF16 SEV_INLINE void flat_dp_fwd_item(const float* x, const float* w, const Epi& e, float* y,
+                                                 const ConvParams& p, int n, int g, int t, int nf) {
+  const int cig = p.cin_g(), cog = p.cout_g(), kH = p.kH, kW = p.kW, kk = kH * kW;
+  const int npair = (cig + 1) / 2;
+  const int Hp = p.H + 2 * p.pH, Wp = p.W + 2 * p.pW;
+  const int64_t FP = (int64_t)Hp * Wp;
+  const int64_t Q = ((int64_t)nf * Hp - (kH - 1)) * Wp, maxoff = (int64_t)(kH - 1) * Wp + kW - 1;
+  const int64_t PL = flat_plane_len(Q, maxoff);
+  const int64_t HWi = (int64_t)p.H * p.W, HWo = (int64_t)p.Ho * p.Wo;
+  const int64_t nw = (int64_t)npair * kk;  // paired weights of one output channel
+  // [npair][PL] pair planes, [cog][WCH] out, [cog][nw] paired weights and [2][nw] fp32 staging for them
+  float* buf = conv_scratch(2, (size_t)(npair * PL + (int64_t)cog * WCH + (int64_t)cog * nw + 2 * nw));
+  if (!buf) return;
+  uint32_t* pairs = reinterpret_cast<uint32_t*>(buf);
+  float* out = buf + npair * PL;
+  uint32_t* w2 = reinterpret_cast<uint32_t*>(out + (int64_t)cog * WCH);
+  float* wlo = out + (int64_t)cog * WCH + (int64_t)cog * nw;
+  float* whi = wlo + nw;
+  for (int j = 0; j < npair; j++)
+    for (int f = 0; f < nf; f++) {
+      const float* xc = x + (((int64_t)n * p.Cin + g * cig + 2 * j) * p.T + t + f) * HWi;
+      pad_pair_plane(xc, 2 * j + 1 < cig ? xc + (int64_t)p.T * HWi : nullptr, p.H, p.W, p.pH, p.pW, Hp, Wp,
+                     f == nf - 1 ? PL - nf * FP : 0, pairs + j * PL + f * FP);
+    }
+  const float* wg = w + (int64_t)g * cog * cig * kk;
+  for (int c = 0; c < cog; c++) {
+    for (int j = 0; j < npair; j++)
+      for (int k = 0; k < kk; k++) {
+        wlo[j * kk + k] = wg[((int64_t)c * cig + 2 * j) * kk + k];
+        whi[j * kk + k] = 2 * j + 1 < cig ? wg[((int64_t)c * cig + 2 * j + 1) * kk + k] : 0.f;
+      }
+    pair_rows(wlo, whi, nw, w2 + c * nw);
+  }
+  const uint32_t* src0[MAXC / 2 * 7 * 7];
+  const uint32_t* src[MAXC / 2 * 7 * 7];
+  int ntaps = 0;
+  for (int j = 0; j < npair; j++)
+    for (int kh = 0; kh < kH; kh++)
+      for (int kw = 0; kw < kW; kw++) src0[ntaps++] = pairs + j * PL + (int64_t)kh * Wp + kw;
+  FlatPiece pcs[WCH + 1];
+  for (int64_t q0 = 0; q0 < Q; q0 += WCH) {
+    const int width = (int)min64(WCH, Q - q0);
+    for (int i = 0; i < ntaps; i++) src[i] = src0[i] + q0;
+    taps_dp_channels<CB>(ntaps, src, w2, nw, cog, (int)ceil_div(width, 16), out);
+    const int np = flat_pieces(q0, width, Wp, p.Wo, Hp, p.Ho, pcs);
+    for (int c = 0; c < cog; c++) {
+      const int co = g * cog + c;
+      for (int i = 0; i < np; i++) {
+        const int64_t off =
+            (((int64_t)n * p.Cout + co) * p.To + t + pcs[i].f) * HWo + (int64_t)pcs[i].r * p.Wo + pcs[i].col;
+        epi_store<true>(y + off, out + c * WCH + pcs[i].off, pcs[i].len, e, co, off);
+      }
+    }
+  }
+}
+
+SEV_TARGET_BF16 void direct_fwd_bf16(const float* x, const float* w, const Epi& e, float* y, const ConvParams& p, int n,
+                                     int g, int t, int nf) {
+  flat_dp_fwd_item<4>(x, w, e, y, p, n, g, t, nf);
+}
+#endif
 
 // backward-data, stride 1: dx[ci][h][w] = sum over (kh, kw, co) of w[co][ci][kh][kw] dy[co][h + pH - kh][w + pW - kw]:
 // the forward over dy planes padded by (kH - 1 - pH, kW - 1 - pW) into [H + kH - 1][W + kW - 1], taps mirrored
@@ -1229,12 +1386,20 @@ void direct_forward(const float* x, const float* w, const Epi& e, float* y, cons
   const int isa = cpu_isa();
   // frames per item: stacked on the flat path (To == T there: stride 1, kT 1)
   const int nf = use_flat(p, p.Wo) ? flat_frames((int64_t)(p.H + 2 * p.pH) * (p.W + 2 * p.pW), p.To) : 1;
+  // bf16 compute (the fp32 precision BF16) on the flat path where the CPU has VDPBF16PS
+  const bool dp = use_flat(p, p.Wo) && bf16_direct_active();
   const int64_t blocks = ceil_div(p.To, nf);
   const int64_t items = (int64_t)p.N * p.groups * blocks;
 #pragma omp parallel for schedule(dynamic, 1) if (max_threads() > 1)
   for (int64_t it = 0; it < items; it++) {
     const int b = (int)(it % blocks), g = (int)((it / blocks) % p.groups), n = (int)(it / (blocks * p.groups));
     const int t = b * nf, nb = (int)min64(nf, p.To - t);
+#if defined(__x86_64__)
+    if (dp) {
+      direct_fwd_bf16(x, w, e, y, p, n, g, t, nb);
+      continue;
+    }
+#endif
     if (isa == 2)
       direct_fwd_avx512(x, w, e, y, p, n, g, t, nb);
     else if (isa == 1)

@@ -26,6 +26,7 @@
 #include <cstring>
 
 #include "internal.h"
+#include "sev_bf16.h"
 #include "sev_simd.h"
 #include "sev_transpose.h"
 #include "sevnet.h"
@@ -45,7 +46,6 @@ namespace {
 std::atomic<int> g_fp32_precision{SEV_FP32_PRECISION_IEEE};
 
 #if SEV_HAVE_AMX
-#define SEV_TARGET_BF16 __attribute__((target("avx512f,avx512bw,avx512bf16,avx512vl,avx2,fma")))
 #define SEV_TARGET_AMX __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512bf16,avx512vl,avx2,fma")))
 
 constexpr int64_t NCB = 256;  // columns of a converted B block: Kp/2 x 256 x 2 bf16 (<= 768 KB at K = 1536) in L2
@@ -130,10 +130,6 @@ constexpr int64_t PF_ROWS = 8;
 // op_row(B, k); zeros past K, N and a shifted row's ends
 SEV_TARGET_BF16 void round_b(const float* B, int64_t ldb, const int64_t* sb, int64_t K, int64_t N, int64_t p0,
                             int64_t kc, int64_t j0, int64_t nc, int64_t kcp, int64_t ncp, uint16_t* Bbf) {
-  // 32 bf16 [row k: 16 columns, row k+1: 16 columns] -> [c0 k, c0 k+1, c1 k, c1 k+1, ...]
-  alignas(64) static const uint16_t kInterleave[32] = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
-                                                       8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
-  const __m512i idx = _mm512_load_si512(kInterleave);
   const int64_t jend = j0 + nc < N ? j0 + nc : N;
   for (int64_t k = 0; k < kcp; k += 2) {
     const float* row[2] = {nullptr, nullptr};
@@ -161,8 +157,7 @@ SEV_TARGET_BF16 void round_b(const float* B, int64_t ldb, const int64_t* sb, int
       const int64_t col = j0 + c;
       const __m512 v0 = row[0] ? _mm512_maskz_loadu_ps(lanes(col, lo[0], hi[0]), row[0] + col) : _mm512_setzero_ps();
       const __m512 v1 = row[1] ? _mm512_maskz_loadu_ps(lanes(col, lo[1], hi[1]), row[1] + col) : _mm512_setzero_ps();
-      const __m512i both = (__m512i)_mm512_cvtne2ps_pbh(v1, v0);  // [v0 0..15, v1 0..15]
-      _mm512_storeu_si512(d + c * 2, _mm512_permutexvar_epi16(idx, both));
+      _mm512_storeu_si512(d + c * 2, bf16_pairs(v0, v1));  // [c0 k, c0 k+1, c1 k, c1 k+1, ...]
     }
   }
 }
@@ -424,6 +419,8 @@ bool bf16_gemm_active() {
   return g_fp32_precision.load(std::memory_order_relaxed) == SEV_FP32_PRECISION_BF16 &&
          bf16_kernel() != SEV_BF16_KERNEL_NONE;
 }
+
+bool bf16_direct_active() { return bf16_gemm_active() && bf16_kernel_usable(SEV_BF16_KERNEL_AVX512); }
 
 bool sgemm_bf16(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
                 const int64_t* sb, float beta, float* C, int64_t ldc, const GemmBlockHook* after) {

@@ -227,6 +227,92 @@ class Bf16PrecisionTest {
         }
     }
 
+    /**
+     * The grouped 1xkxk convs' forward at stride 1 (the flat path; VDPBF16PS over channel pairs) is the IEEE conv of
+     * the rounded operands too — an odd channel count (the last channel paired with zeros), stacked small frames,
+     * every epilogue —; their stride-2 forward (the row path) and backward passes stay fp32: the same bits as IEEE.
+     */
+    @ParameterizedTest
+    @EnumSource(Bf16Kernel.class)
+    void groupedConvsForwardAreTheIeeeConvolutionsOfTheRoundedOperands(Bf16Kernel kernel) {
+        use(kernel);
+        Random r = new Random(13);
+        // name, x, channels a group, kernel (1 x k x k, padding k / 2)
+        Object[][] cases = {
+            {"G8 group of 8, 28x28", Shape.of(2, 16, 3, 28, 28), 8, 3},
+            {"3 channels a group (odd: a zero pair)", Shape.of(1, 6, 2, 9, 11), 3, 3},
+            {"16 channels a group, 56 wide", Shape.of(1, 32, 2, 20, 56), 16, 3},
+            {"7x7 planes, frames stacked", Shape.of(2, 32, 8, 7, 7), 8, 3},
+            {"1x5x5, 1 channel a group", Shape.of(1, 4, 3, 12, 10), 1, 5}};
+        for (Object[] c : cases) {
+            String name = (String) c[0];
+            Shape xs = (Shape) c[1];
+            int cg = (Integer) c[2];
+            int cin = Math.toIntExact(xs.get(1));
+            int k = (Integer) c[3];
+            ConvSpec spec = ConvSpec.builder().kernel(1, k, k).padding(0, k / 2, k / 2).groups(cin / cg).build();
+            ConvSpec strided = ConvSpec.builder().kernel(1, k, k).padding(0, k / 2, k / 2).stride(1, 2, 2)
+                    .groups(cin / cg).build();
+            try (TensorScope scope = TensorScope.open()) {
+                Shape ws = Shape.of(cin, cg, 1, spec.kH(), spec.kW());
+                Shape ys = spec.outputShape(xs, cin);
+                float[] x = randn(r, Math.toIntExact(xs.size()), 1);
+                float[] w = randn(r, Math.toIntExact(ws.size()), 0.3);
+                float[] xr = new float[x.length], wr = new float[w.length], xa = new float[x.length],
+                        wa = new float[w.length];
+                for (int i = 0; i < x.length; i++) {
+                    xr[i] = bf16(x[i]);
+                    xa[i] = Math.abs(xr[i]);
+                }
+                for (int i = 0; i < w.length; i++) {
+                    wr[i] = bf16(w[i]);
+                    wa[i] = Math.abs(wr[i]);
+                }
+                Tensor tx = Tensor.of(x, xs), tw = Tensor.of(w, ws), txr = Tensor.of(xr, xs), twr = Tensor.of(wr, ws);
+                Tensor bias = Tensor.of(randn(r, cin, 0.5), cin);
+                Tensor res = Tensor.of(randn(r, Math.toIntExact(ys.size()), 1), ys);
+                Tensor gamma = Tensor.of(randn(r, cin, 0.3), cin), beta = Tensor.of(randn(r, cin, 0.3), cin);
+                Tensor mean = Tensor.of(randn(r, cin, 0.3), cin), var = Tensor.full(Shape.of(cin), 0.8f);
+                float[] mag = CPU.conv3d(Tensor.of(xa, xs), Tensor.of(wa, ws), null, spec, false).toFloatArray();
+                double scale = 1;
+                for (float gv : gamma.toFloatArray()) {
+                    scale = Math.max(scale, (1 + Math.abs(gv)) / Math.sqrt(0.8 + 1e-5));
+                }
+                check(name + " conv + bias + ReLU", mag, scale, () -> CPU.conv3d(txr, twr, bias, spec, true),
+                        () -> CPU.conv3d(tx, tw, bias, spec, true));
+                check(name + " conv + residual", mag, scale, () -> CPU.conv3dResidual(txr, twr, bias, spec, res, true),
+                        () -> CPU.conv3dResidual(tx, tw, bias, spec, res, true));
+                check(name + " conv + eval batch norm", mag, scale,
+                        () -> CPU.convBatchNormEval(txr, twr, spec, gamma, beta, mean, var, 1e-5, true),
+                        () -> CPU.convBatchNormEval(tx, tw, spec, gamma, beta, mean, var, 1e-5, true));
+                if (kernel != Bf16Kernel.NONE) {
+                    CpuBackend.setFp32Precision(Fp32Precision.BF16);
+                    float[] bf = CPU.conv3d(tx, tw, bias, spec, false).toFloatArray();
+                    CpuBackend.setFp32Precision(Fp32Precision.IEEE);
+                    float[] ieee = CPU.conv3d(tx, tw, bias, spec, false).toFloatArray();
+                    assertTrue(!java.util.Arrays.equals(bf, ieee), name + ": bf16 computed exactly as ieee");
+                }
+                // still fp32: the backward passes and the stride-2 forward, bit for bit IEEE
+                Tensor dy = Tensor.of(randn(r, Math.toIntExact(ys.size()), 1), ys);
+                float[][] ieee = new float[3][];
+                for (int pass = 0; pass < 2; pass++) {
+                    CpuBackend.setFp32Precision(pass == 0 ? Fp32Precision.IEEE : Fp32Precision.BF16);
+                    float[][] got = {CPU.conv3dBackwardData(dy, tw, spec, xs).toFloatArray(),
+                        CPU.conv3dBackwardWeight(tx, dy, spec, ws).toFloatArray(),
+                        CPU.conv3d(tx, tw, bias, strided, true).toFloatArray()};
+                    for (int i = 0; i < 3; i++) {
+                        if (pass == 0) {
+                            ieee[i] = got[i];
+                        } else {
+                            assertTrue(java.util.Arrays.equals(ieee[i], got[i]), name + ": pass " + i + " not IEEE");
+                        }
+                    }
+                }
+                CpuBackend.setFp32Precision(Fp32Precision.IEEE);
+            }
+        }
+    }
+
     /** expected: IEEE on the rounded operands; actual: the bf16 precision on the originals (IEEE without a kernel). */
     static void check(String what, float[] mag, double scale, Supplier<Tensor> expected, Supplier<Tensor> actual) {
         CpuBackend.setFp32Precision(Fp32Precision.IEEE);
