@@ -1131,67 +1131,132 @@ SEV_TARGET_BF16 SEV_INLINE void pad_pair_plane(const float* lo, const float* hi,
   std::memset(dst + (int64_t)(top + rows) * Wp, 0, sizeof(uint32_t) * ((int64_t)(Hp - top - rows) * Wp + tail));
 }
 
-// frames [t, t + nf) of (n, g), stacked (flat_frames): flat_fwd_item in bf16
-template <int CB>
-SEV_TARGET_BF16 SEV_INLINE void flat_dp_fwd_item(const float* x, const float* w, const Epi& e, float* y,
-                                                 const ConvParams& p, int n, int g, int t, int nf) {
-  const int cig = p.cin_g(), cog = p.cout_g(), kH = p.kH, kW = p.kW, kk = kH * kW;
-  const int npair = (cig + 1) / 2;
-  const int Hp = p.H + 2 * p.pH, Wp = p.W + 2 * p.pW;
-  const int64_t FP = (int64_t)Hp * Wp;
-  const int64_t Q = ((int64_t)nf * Hp - (kH - 1)) * Wp, maxoff = (int64_t)(kH - 1) * Wp + kW - 1;
+// One flat bf16 item, the forward's or backward-data's: source planes (channel s, frame f at src + s * cstride +
+// f * fstride, [rows][cols]) paired and padded at (top, left) into [Hp][Wp] frames, stacked; output channel o of
+// out is the sum over (s, kh, kw) of w(o, s, kh, kw) = wg[o * w_os + s * w_ss + kh * kW + kw] times the pair plane at
+// the tap's offset — (kh, kw), or mirrored (backward-data: the forward over dy with the taps reversed)
+struct FlatDp {
+  const float* src;
+  int64_t cstride, fstride;
+  int ns, no;  // source channels (paired), output channels
+  int rows, cols, top, left, Hp, Wp, kH, kW;
+  bool mirror;
+  const float* wg;
+  int64_t w_os, w_ss;
+  int keep, rows_kept;  // the kept part of each output frame: rows_kept x keep of its Hp x Wp
+};
+
+// frames [0, nf) of an item (flat_frames); emit(o, f, r, col, values, len) as flat_taps'
+template <int CB, class Emit>
+SEV_TARGET_BF16 SEV_INLINE void flat_dp_item(const FlatDp& d, int nf, Emit emit) {
+  const int kk = d.kH * d.kW, npair = (d.ns + 1) / 2;
+  const int64_t FP = (int64_t)d.Hp * d.Wp;
+  const int64_t Q = ((int64_t)nf * d.Hp - (d.kH - 1)) * d.Wp, maxoff = (int64_t)(d.kH - 1) * d.Wp + d.kW - 1;
   const int64_t PL = flat_plane_len(Q, maxoff);
-  const int64_t HWi = (int64_t)p.H * p.W, HWo = (int64_t)p.Ho * p.Wo;
   const int64_t nw = (int64_t)npair * kk;  // paired weights of one output channel
-  // [npair][PL] pair planes, [cog][WCH] out, [cog][nw] paired weights and [2][nw] fp32 staging for them
-  float* buf = conv_scratch(2, (size_t)(npair * PL + (int64_t)cog * WCH + (int64_t)cog * nw + 2 * nw));
+  // [npair][PL] pair planes, [no][WCH] out, [no][nw] paired weights and [2][nw] fp32 staging for them
+  float* buf = conv_scratch(2, (size_t)(npair * PL + (int64_t)d.no * WCH + (int64_t)d.no * nw + 2 * nw));
   if (!buf) return;
   uint32_t* pairs = reinterpret_cast<uint32_t*>(buf);
   float* out = buf + npair * PL;
-  uint32_t* w2 = reinterpret_cast<uint32_t*>(out + (int64_t)cog * WCH);
-  float* wlo = out + (int64_t)cog * WCH + (int64_t)cog * nw;
+  uint32_t* w2 = reinterpret_cast<uint32_t*>(out + (int64_t)d.no * WCH);
+  float* wlo = out + (int64_t)d.no * WCH + (int64_t)d.no * nw;
   float* whi = wlo + nw;
   for (int j = 0; j < npair; j++)
     for (int f = 0; f < nf; f++) {
-      const float* xc = x + (((int64_t)n * p.Cin + g * cig + 2 * j) * p.T + t + f) * HWi;
-      pad_pair_plane(xc, 2 * j + 1 < cig ? xc + (int64_t)p.T * HWi : nullptr, p.H, p.W, p.pH, p.pW, Hp, Wp,
+      const float* lo = d.src + 2 * j * d.cstride + f * d.fstride;
+      pad_pair_plane(lo, 2 * j + 1 < d.ns ? lo + d.cstride : nullptr, d.rows, d.cols, d.top, d.left, d.Hp, d.Wp,
                      f == nf - 1 ? PL - nf * FP : 0, pairs + j * PL + f * FP);
     }
-  const float* wg = w + (int64_t)g * cog * cig * kk;
-  for (int c = 0; c < cog; c++) {
+  for (int o = 0; o < d.no; o++) {
+    const float* wo = d.wg + o * d.w_os;
     for (int j = 0; j < npair; j++)
       for (int k = 0; k < kk; k++) {
-        wlo[j * kk + k] = wg[((int64_t)c * cig + 2 * j) * kk + k];
-        whi[j * kk + k] = 2 * j + 1 < cig ? wg[((int64_t)c * cig + 2 * j + 1) * kk + k] : 0.f;
+        wlo[j * kk + k] = wo[2 * j * d.w_ss + k];
+        whi[j * kk + k] = 2 * j + 1 < d.ns ? wo[(2 * j + 1) * d.w_ss + k] : 0.f;
       }
-    pair_rows(wlo, whi, nw, w2 + c * nw);
+    pair_rows(wlo, whi, nw, w2 + o * nw);
   }
   const uint32_t* src0[MAXC / 2 * 7 * 7];
   const uint32_t* src[MAXC / 2 * 7 * 7];
   int ntaps = 0;
   for (int j = 0; j < npair; j++)
-    for (int kh = 0; kh < kH; kh++)
-      for (int kw = 0; kw < kW; kw++) src0[ntaps++] = pairs + j * PL + (int64_t)kh * Wp + kw;
+    for (int kh = 0; kh < d.kH; kh++)
+      for (int kw = 0; kw < d.kW; kw++)
+        src0[ntaps++] = pairs + j * PL +
+                        (d.mirror ? (int64_t)(d.kH - 1 - kh) * d.Wp + (d.kW - 1 - kw) : (int64_t)kh * d.Wp + kw);
   FlatPiece pcs[WCH + 1];
   for (int64_t q0 = 0; q0 < Q; q0 += WCH) {
     const int width = (int)min64(WCH, Q - q0);
     for (int i = 0; i < ntaps; i++) src[i] = src0[i] + q0;
-    taps_dp_channels<CB>(ntaps, src, w2, nw, cog, (int)ceil_div(width, 16), out);
-    const int np = flat_pieces(q0, width, Wp, p.Wo, Hp, p.Ho, pcs);
-    for (int c = 0; c < cog; c++) {
-      const int co = g * cog + c;
-      for (int i = 0; i < np; i++) {
-        const int64_t off =
-            (((int64_t)n * p.Cout + co) * p.To + t + pcs[i].f) * HWo + (int64_t)pcs[i].r * p.Wo + pcs[i].col;
-        epi_store<true>(y + off, out + c * WCH + pcs[i].off, pcs[i].len, e, co, off);
-      }
-    }
+    taps_dp_channels<CB>(ntaps, src, w2, nw, d.no, (int)ceil_div(width, 16), out);
+    const int np = flat_pieces(q0, width, d.Wp, d.keep, d.Hp, d.rows_kept, pcs);
+    for (int o = 0; o < d.no; o++)
+      for (int i = 0; i < np; i++) emit(o, pcs[i].f, pcs[i].r, pcs[i].col, out + o * WCH + pcs[i].off, pcs[i].len);
   }
 }
 
+// frames [t, t + nf) of (n, g): flat_fwd_item in bf16
 SEV_TARGET_BF16 void direct_fwd_bf16(const float* x, const float* w, const Epi& e, float* y, const ConvParams& p, int n,
                                      int g, int t, int nf) {
-  flat_dp_fwd_item<4>(x, w, e, y, p, n, g, t, nf);
+  const int cig = p.cin_g(), cog = p.cout_g(), kk = p.kH * p.kW;
+  const int64_t HWi = (int64_t)p.H * p.W, HWo = (int64_t)p.Ho * p.Wo;
+  FlatDp d;
+  d.src = x + (((int64_t)n * p.Cin + g * cig) * p.T + t) * HWi;
+  d.cstride = (int64_t)p.T * HWi;
+  d.fstride = HWi;
+  d.ns = cig;
+  d.no = cog;
+  d.rows = p.H;
+  d.cols = p.W;
+  d.top = p.pH;
+  d.left = p.pW;
+  d.Hp = p.H + 2 * p.pH;
+  d.Wp = p.W + 2 * p.pW;
+  d.kH = p.kH;
+  d.kW = p.kW;
+  d.mirror = false;
+  d.wg = w + (int64_t)g * cog * cig * kk;
+  d.w_os = (int64_t)cig * kk;
+  d.w_ss = kk;
+  d.keep = p.Wo;
+  d.rows_kept = p.Ho;
+  flat_dp_item<4>(d, nf, [&](int c, int f, int ho, int wo, const float* o, int len) {
+    const int co = g * cog + c;
+    const int64_t off = (((int64_t)n * p.Cout + co) * p.To + t + f) * HWo + (int64_t)ho * p.Wo + wo;
+    epi_store<true>(y + off, o, len, e, co, off);
+  });
+}
+
+// frames [t, t + nf) of (n, g): flat_bwd_data_item in bf16 (the pairs along the output channels of dy)
+SEV_TARGET_BF16 void direct_bwd_data_bf16(const float* dy, const float* w, float* dx, const ConvParams& p, int n,
+                                          int g, int t, int nf) {
+  const int cig = p.cin_g(), cog = p.cout_g(), kk = p.kH * p.kW;
+  const int64_t HWi = (int64_t)p.H * p.W, HWo = (int64_t)p.Ho * p.Wo;
+  FlatDp d;
+  d.src = dy + (((int64_t)n * p.Cout + g * cog) * p.To + t) * HWo;
+  d.cstride = (int64_t)p.To * HWo;
+  d.fstride = HWo;
+  d.ns = cog;
+  d.no = cig;
+  d.rows = p.Ho;
+  d.cols = p.Wo;
+  d.top = p.kH - 1 - p.pH;
+  d.left = p.kW - 1 - p.pW;
+  d.Hp = p.H + p.kH - 1;
+  d.Wp = p.W + p.kW - 1;
+  d.kH = p.kH;
+  d.kW = p.kW;
+  d.mirror = true;
+  d.wg = w + (int64_t)g * cog * cig * kk;
+  d.w_os = kk;
+  d.w_ss = (int64_t)cig * kk;
+  d.keep = p.W;
+  d.rows_kept = p.H;
+  flat_dp_item<4>(d, nf, [&](int ci, int f, int h, int wi, const float* o, int len) {
+    float* dxc = dx + (((int64_t)n * p.Cin + g * cig + ci) * p.T + t + f) * HWi;
+    std::memcpy(dxc + (int64_t)h * p.W + wi, o, sizeof(float) * len);
+  });
 }
 #endif
 
@@ -1411,12 +1476,19 @@ void direct_forward(const float* x, const float* w, const Epi& e, float* y, cons
 void direct_backward_data(const float* dy, const float* w, float* dx, const ConvParams& p) {
   const int isa = cpu_isa();
   const int nf = use_flat(p, p.W) ? flat_frames((int64_t)(p.H + p.kH - 1) * (p.W + p.kW - 1), p.T) : 1;
+  const bool dp = use_flat(p, p.W) && bf16_direct_active();  // as direct_forward's
   const int64_t blocks = ceil_div(p.T, nf);
   const int64_t items = (int64_t)p.N * p.groups * blocks;
 #pragma omp parallel for schedule(dynamic, 1) if (max_threads() > 1)
   for (int64_t it = 0; it < items; it++) {
     const int b = (int)(it % blocks), g = (int)((it / blocks) % p.groups), n = (int)(it / (blocks * p.groups));
     const int t = b * nf, nb = (int)min64(nf, p.T - t);
+#if defined(__x86_64__)
+    if (dp) {
+      direct_bwd_data_bf16(dy, w, dx, p, n, g, t, nb);
+      continue;
+    }
+#endif
     if (isa == 2)
       direct_bwd_data_avx512(dy, w, dx, p, n, g, t, nb);
     else if (isa == 1)

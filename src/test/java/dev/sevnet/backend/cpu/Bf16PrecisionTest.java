@@ -228,9 +228,10 @@ class Bf16PrecisionTest {
     }
 
     /**
-     * The grouped 1xkxk convs' forward at stride 1 (the flat path; VDPBF16PS over channel pairs) is the IEEE conv of
-     * the rounded operands too — an odd channel count (the last channel paired with zeros), stacked small frames,
-     * every epilogue —; their stride-2 forward (the row path) and backward passes stay fp32: the same bits as IEEE.
+     * The grouped 1xkxk convs' forward and backward-data at stride 1 (the flat path; VDPBF16PS over channel pairs)
+     * are the IEEE convs of the rounded operands too — an odd channel count (the last channel paired with zeros),
+     * stacked small frames, every epilogue —; their stride-2 forward (the row path) and weight gradient stay fp32:
+     * the same bits as IEEE.
      */
     @ParameterizedTest
     @EnumSource(Bf16Kernel.class)
@@ -292,15 +293,24 @@ class Bf16PrecisionTest {
                     float[] ieee = CPU.conv3d(tx, tw, bias, spec, false).toFloatArray();
                     assertTrue(!java.util.Arrays.equals(bf, ieee), name + ": bf16 computed exactly as ieee");
                 }
-                // still fp32: the backward passes and the stride-2 forward, bit for bit IEEE
-                Tensor dy = Tensor.of(randn(r, Math.toIntExact(ys.size()), 1), ys);
-                float[][] ieee = new float[3][];
+                // backward-data (the flat path's mirrored taps over dy's channel pairs) likewise
+                float[] dyv = randn(r, Math.toIntExact(ys.size()), 1), dyr = new float[dyv.length],
+                        dya = new float[dyv.length];
+                for (int i = 0; i < dyv.length; i++) {
+                    dyr[i] = bf16(dyv[i]);
+                    dya[i] = Math.abs(dyr[i]);
+                }
+                Tensor dy = Tensor.of(dyv, ys), tdyr = Tensor.of(dyr, ys);
+                float[] magDx = CPU.conv3dBackwardData(Tensor.of(dya, ys), Tensor.of(wa, ws), spec, xs).toFloatArray();
+                check(name + " backward data", magDx, 1, () -> CPU.conv3dBackwardData(tdyr, twr, spec, xs),
+                        () -> CPU.conv3dBackwardData(dy, tw, spec, xs));
+                // still fp32: the weight gradient and the stride-2 forward, bit for bit IEEE
+                float[][] ieee = new float[2][];
                 for (int pass = 0; pass < 2; pass++) {
                     CpuBackend.setFp32Precision(pass == 0 ? Fp32Precision.IEEE : Fp32Precision.BF16);
-                    float[][] got = {CPU.conv3dBackwardData(dy, tw, spec, xs).toFloatArray(),
-                        CPU.conv3dBackwardWeight(tx, dy, spec, ws).toFloatArray(),
+                    float[][] got = {CPU.conv3dBackwardWeight(tx, dy, spec, ws).toFloatArray(),
                         CPU.conv3d(tx, tw, bias, strided, true).toFloatArray()};
-                    for (int i = 0; i < 3; i++) {
+                    for (int i = 0; i < 2; i++) {
                         if (pass == 0) {
                             ieee[i] = got[i];
                         } else {
