@@ -256,6 +256,35 @@ void epilogue(float* y, int64_t ld, int64_t rows, int64_t cols, const Epi& e, in
   }
 }
 
+#if defined(__x86_64__)
+// bias_row with masked AVX-512 (the same adds in the same order, the ReLU as its t > 0 ? t : 0):
+// the flat path's pieces are short (7 at 7x7) and bias_row's vector loop leaves them to its scalar tail. Inlined into
+// the bf16 items; the fp32 AVX-512 items (whose templates are built for the default target, where this cannot be
+// inlined) call bias_row_avx512.
+SEV_TARGET_AVX512 SEV_INLINE void bias_row_512(float* y, const float* o, int64_t n, float b, const float* r, int relu) {
+  const __m512 vb = _mm512_set1_ps(b), zero = _mm512_setzero_ps();
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 m = n - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - j)) - 1u);
+    __m512 t = _mm512_add_ps(_mm512_maskz_loadu_ps(m, o + j), vb);
+    if (r) t = _mm512_add_ps(t, _mm512_maskz_loadu_ps(m, r + j));
+    if (relu) t = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(t, zero, _CMP_GT_OQ), t);
+    _mm512_mask_storeu_ps(y + j, m, t);
+  }
+}
+
+SEV_TARGET_AVX512 void bias_row_avx512(float* y, const float* o, int64_t n, float b, const float* r, int relu) {
+  bias_row_512(y, o, n, b, r, relu);
+}
+// y[0, n) = o[0, n) by masked 16-lane copies (the flat backward-data's pieces: 7 floats at 7x7, a libc call each)
+SEV_TARGET_AVX512 SEV_INLINE void copy_row_512(float* y, const float* o, int64_t n) {
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 m = n - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - j)) - 1u);
+    _mm512_mask_storeu_ps(y + j, m, _mm512_maskz_loadu_ps(m, o + j));
+  }
+}
+SEV_TARGET_AVX512 void copy_row_avx512(float* y, const float* o, int64_t n) { copy_row_512(y, o, n); }
+#endif
+
 // one output row piece of the direct paths: y[0, n) = epilogue(o[0, n)) for channel co at offset off of the output
 // (VEX: the caller is an AVX2/AVX-512 kernel)
 template <bool VEX>
@@ -1041,6 +1070,13 @@ SEV_INLINE void flat_fwd_item(const float* x, const float* w, const Epi& e, floa
                    [&](int c, int f, int ho, int wo, const float* o, int len) {
                      const int co = g * cog + c;
                      const int64_t off = (((int64_t)n * p.Cout + co) * p.To + t + f) * HWo + (int64_t)ho * p.Wo + wo;
+#if defined(__x86_64__)
+                     if (sizeof(V) == 64 && !e.scale) {
+                       bias_row_avx512(y + off, o, len, e.bias ? e.bias[co] : 0.f, e.res ? e.res + off : nullptr,
+                                       e.relu);
+                       return;
+                     }
+#endif
                      epi_store<(sizeof(V) > 16)>(y + off, o, len, e, co, off);
                    });
 }
@@ -1141,10 +1177,36 @@ struct FlatDp {
   int ns, no;  // source channels (paired), output channels
   int rows, cols, top, left, Hp, Wp, kH, kW;
   bool mirror;
-  const float* wg;
-  int64_t w_os, w_ss;
+  const uint32_t* w2;  // the group's paired weights, [no][npair][kH][kW] (pair_weights)
   int keep, rows_kept;  // the kept part of each output frame: rows_kept x keep of its Hp x Wp
 };
+
+// The paired weights of every group for flat_dp_item, once a call (per item they cost as much as the taps at 7x7):
+// output channel o, source pair j, tap k = (w(o, 2j, k), w(o, 2j + 1, k)), w(o, s, k) = the forward's w[o][s][k] or
+// backward-data's w[s][o][k]. false when the buffer cannot be had (the caller runs the fp32 path).
+SEV_TARGET_BF16 bool pair_weights(const float* w, const ConvParams& p, bool bwd, FloatBuf& w2) {
+  const int cig = p.cin_g(), cog = p.cout_g(), kk = p.kH * p.kW;
+  const int ns = bwd ? cog : cig, no = bwd ? cig : cog, npair = (ns + 1) / 2;
+  const int64_t nw = (int64_t)npair * kk, per_group = (int64_t)no * nw;
+  w2.p = aligned_floats((size_t)(p.groups * per_group + 2 * nw));
+  if (!w2.get()) return false;
+  uint32_t* dst = reinterpret_cast<uint32_t*>(w2.get());
+  float* lo = w2.get() + p.groups * per_group;
+  float* hi = lo + nw;
+  for (int g = 0; g < p.groups; g++) {
+    const float* wg = w + (int64_t)g * cog * cig * kk;
+    for (int o = 0; o < no; o++) {
+      for (int j = 0; j < npair; j++)
+        for (int k = 0; k < kk; k++) {
+          const int s0 = 2 * j, s1 = 2 * j + 1;
+          lo[j * kk + k] = bwd ? wg[((int64_t)s0 * cig + o) * kk + k] : wg[((int64_t)o * cig + s0) * kk + k];
+          hi[j * kk + k] = s1 >= ns ? 0.f : bwd ? wg[((int64_t)s1 * cig + o) * kk + k] : wg[((int64_t)o * cig + s1) * kk + k];
+        }
+      pair_rows(lo, hi, nw, dst + g * per_group + o * nw);
+    }
+  }
+  return true;
+}
 
 // frames [0, nf) of an item (flat_frames); emit(o, f, r, col, values, len) as flat_taps'
 template <int CB, class Emit>
@@ -1154,29 +1216,17 @@ SEV_TARGET_BF16 SEV_INLINE void flat_dp_item(const FlatDp& d, int nf, Emit emit)
   const int64_t Q = ((int64_t)nf * d.Hp - (d.kH - 1)) * d.Wp, maxoff = (int64_t)(d.kH - 1) * d.Wp + d.kW - 1;
   const int64_t PL = flat_plane_len(Q, maxoff);
   const int64_t nw = (int64_t)npair * kk;  // paired weights of one output channel
-  // [npair][PL] pair planes, [no][WCH] out, [no][nw] paired weights and [2][nw] fp32 staging for them
-  float* buf = conv_scratch(2, (size_t)(npair * PL + (int64_t)d.no * WCH + (int64_t)d.no * nw + 2 * nw));
+  // [npair][PL] pair planes, [no][WCH] out
+  float* buf = conv_scratch(2, (size_t)(npair * PL + (int64_t)d.no * WCH));
   if (!buf) return;
   uint32_t* pairs = reinterpret_cast<uint32_t*>(buf);
   float* out = buf + npair * PL;
-  uint32_t* w2 = reinterpret_cast<uint32_t*>(out + (int64_t)d.no * WCH);
-  float* wlo = out + (int64_t)d.no * WCH + (int64_t)d.no * nw;
-  float* whi = wlo + nw;
   for (int j = 0; j < npair; j++)
     for (int f = 0; f < nf; f++) {
       const float* lo = d.src + 2 * j * d.cstride + f * d.fstride;
       pad_pair_plane(lo, 2 * j + 1 < d.ns ? lo + d.cstride : nullptr, d.rows, d.cols, d.top, d.left, d.Hp, d.Wp,
                      f == nf - 1 ? PL - nf * FP : 0, pairs + j * PL + f * FP);
     }
-  for (int o = 0; o < d.no; o++) {
-    const float* wo = d.wg + o * d.w_os;
-    for (int j = 0; j < npair; j++)
-      for (int k = 0; k < kk; k++) {
-        wlo[j * kk + k] = wo[2 * j * d.w_ss + k];
-        whi[j * kk + k] = 2 * j + 1 < d.ns ? wo[(2 * j + 1) * d.w_ss + k] : 0.f;
-      }
-    pair_rows(wlo, whi, nw, w2 + o * nw);
-  }
   const uint32_t* src0[MAXC / 2 * 7 * 7];
   const uint32_t* src[MAXC / 2 * 7 * 7];
   int ntaps = 0;
@@ -1189,18 +1239,45 @@ SEV_TARGET_BF16 SEV_INLINE void flat_dp_item(const FlatDp& d, int nf, Emit emit)
   for (int64_t q0 = 0; q0 < Q; q0 += WCH) {
     const int width = (int)min64(WCH, Q - q0);
     for (int i = 0; i < ntaps; i++) src[i] = src0[i] + q0;
-    taps_dp_channels<CB>(ntaps, src, w2, nw, d.no, (int)ceil_div(width, 16), out);
+    taps_dp_channels<CB>(ntaps, src, d.w2, nw, d.no, (int)ceil_div(width, 16), out);
     const int np = flat_pieces(q0, width, d.Wp, d.keep, d.Hp, d.rows_kept, pcs);
     for (int o = 0; o < d.no; o++)
       for (int i = 0; i < np; i++) emit(o, pcs[i].f, pcs[i].r, pcs[i].col, out + o * WCH + pcs[i].off, pcs[i].len);
   }
 }
 
+// The bf16 items' emitters: functors, not lambdas, so that they are built for the same target as the item (a lambda
+// takes the default target, and GCC will not inline the AVX-512 epilogue into it)
+struct FwdEmit {
+  const Epi* e;
+  float* y;
+  const ConvParams* p;
+  int n, g, t;
+  SEV_TARGET_BF16 SEV_INLINE void operator()(int c, int f, int ho, int wo, const float* o, int len) const {
+    const int co = g * p->cout_g() + c;
+    const int64_t off =
+        (((int64_t)n * p->Cout + co) * p->To + t + f) * ((int64_t)p->Ho * p->Wo) + (int64_t)ho * p->Wo + wo;
+    if (e->scale)
+      epi_store<true>(y + off, o, len, *e, co, off);
+    else
+      bias_row_512(y + off, o, len, e->bias ? e->bias[co] : 0.f, e->res ? e->res + off : nullptr, e->relu);
+  }
+};
+struct BwdDataEmit {
+  float* dx;
+  const ConvParams* p;
+  int n, g, t;
+  SEV_TARGET_BF16 SEV_INLINE void operator()(int ci, int f, int h, int wi, const float* o, int len) const {
+    float* dxc = dx + (((int64_t)n * p->Cin + g * p->cin_g() + ci) * p->T + t + f) * ((int64_t)p->H * p->W);
+    copy_row_512(dxc + (int64_t)h * p->W + wi, o, len);
+  }
+};
+
 // frames [t, t + nf) of (n, g): flat_fwd_item in bf16
-SEV_TARGET_BF16 void direct_fwd_bf16(const float* x, const float* w, const Epi& e, float* y, const ConvParams& p, int n,
-                                     int g, int t, int nf) {
+SEV_TARGET_BF16 void direct_fwd_bf16(const float* x, const uint32_t* w2, const Epi& e, float* y, const ConvParams& p,
+                                     int n, int g, int t, int nf) {
   const int cig = p.cin_g(), cog = p.cout_g(), kk = p.kH * p.kW;
-  const int64_t HWi = (int64_t)p.H * p.W, HWo = (int64_t)p.Ho * p.Wo;
+  const int64_t HWi = (int64_t)p.H * p.W;
   FlatDp d;
   d.src = x + (((int64_t)n * p.Cin + g * cig) * p.T + t) * HWi;
   d.cstride = (int64_t)p.T * HWi;
@@ -1216,23 +1293,17 @@ SEV_TARGET_BF16 void direct_fwd_bf16(const float* x, const float* w, const Epi& 
   d.kH = p.kH;
   d.kW = p.kW;
   d.mirror = false;
-  d.wg = w + (int64_t)g * cog * cig * kk;
-  d.w_os = (int64_t)cig * kk;
-  d.w_ss = kk;
+  d.w2 = w2 + (int64_t)g * cog * ((cig + 1) / 2) * kk;
   d.keep = p.Wo;
   d.rows_kept = p.Ho;
-  flat_dp_item<4>(d, nf, [&](int c, int f, int ho, int wo, const float* o, int len) {
-    const int co = g * cog + c;
-    const int64_t off = (((int64_t)n * p.Cout + co) * p.To + t + f) * HWo + (int64_t)ho * p.Wo + wo;
-    epi_store<true>(y + off, o, len, e, co, off);
-  });
+  flat_dp_item<4>(d, nf, FwdEmit{&e, y, &p, n, g, t});
 }
 
 // frames [t, t + nf) of (n, g): flat_bwd_data_item in bf16 (the pairs along the output channels of dy)
-SEV_TARGET_BF16 void direct_bwd_data_bf16(const float* dy, const float* w, float* dx, const ConvParams& p, int n,
+SEV_TARGET_BF16 void direct_bwd_data_bf16(const float* dy, const uint32_t* w2, float* dx, const ConvParams& p, int n,
                                           int g, int t, int nf) {
   const int cig = p.cin_g(), cog = p.cout_g(), kk = p.kH * p.kW;
-  const int64_t HWi = (int64_t)p.H * p.W, HWo = (int64_t)p.Ho * p.Wo;
+  const int64_t HWo = (int64_t)p.Ho * p.Wo;
   FlatDp d;
   d.src = dy + (((int64_t)n * p.Cout + g * cog) * p.To + t) * HWo;
   d.cstride = (int64_t)p.To * HWo;
@@ -1248,15 +1319,10 @@ SEV_TARGET_BF16 void direct_bwd_data_bf16(const float* dy, const float* w, float
   d.kH = p.kH;
   d.kW = p.kW;
   d.mirror = true;
-  d.wg = w + (int64_t)g * cog * cig * kk;
-  d.w_os = kk;
-  d.w_ss = (int64_t)cig * kk;
+  d.w2 = w2 + (int64_t)g * cig * ((cog + 1) / 2) * kk;
   d.keep = p.W;
   d.rows_kept = p.H;
-  flat_dp_item<4>(d, nf, [&](int ci, int f, int h, int wi, const float* o, int len) {
-    float* dxc = dx + (((int64_t)n * p.Cin + g * cig + ci) * p.T + t + f) * HWi;
-    std::memcpy(dxc + (int64_t)h * p.W + wi, o, sizeof(float) * len);
-  });
+  flat_dp_item<4>(d, nf, BwdDataEmit{dx, &p, n, g, t});
 }
 #endif
 
@@ -1296,6 +1362,12 @@ SEV_INLINE void flat_bwd_data_item(const float* dy, const float* w, float* dx, c
   flat_taps<V, CB>(ntaps, src0, widx, wg, (int64_t)kH * kW, cig, Q, Wq, p.W, Hq, p.H, out,
                    [&](int ci, int f, int h, int wi, const float* o, int len) {
                      float* dxc = dx + (((int64_t)n * p.Cin + g * cig + ci) * p.T + t + f) * HWi;
+#if defined(__x86_64__)
+                     if (sizeof(V) == 64) {
+                       copy_row_avx512(dxc + (int64_t)h * p.W + wi, o, len);
+                       return;
+                     }
+#endif
                      std::memcpy(dxc + (int64_t)h * p.W + wi, o, sizeof(float) * len);
                    });
 }
@@ -1452,7 +1524,10 @@ void direct_forward(const float* x, const float* w, const Epi& e, float* y, cons
   // frames per item: stacked on the flat path (To == T there: stride 1, kT 1)
   const int nf = use_flat(p, p.Wo) ? flat_frames((int64_t)(p.H + 2 * p.pH) * (p.W + 2 * p.pW), p.To) : 1;
   // bf16 compute (the fp32 precision BF16) on the flat path where the CPU has VDPBF16PS
-  const bool dp = use_flat(p, p.Wo) && bf16_direct_active();
+#if defined(__x86_64__)
+  FloatBuf w2;
+  const bool dp = use_flat(p, p.Wo) && bf16_direct_active() && pair_weights(w, p, false, w2);
+#endif
   const int64_t blocks = ceil_div(p.To, nf);
   const int64_t items = (int64_t)p.N * p.groups * blocks;
 #pragma omp parallel for schedule(dynamic, 1) if (max_threads() > 1)
@@ -1461,7 +1536,7 @@ void direct_forward(const float* x, const float* w, const Epi& e, float* y, cons
     const int t = b * nf, nb = (int)min64(nf, p.To - t);
 #if defined(__x86_64__)
     if (dp) {
-      direct_fwd_bf16(x, w, e, y, p, n, g, t, nb);
+      direct_fwd_bf16(x, reinterpret_cast<const uint32_t*>(w2.get()), e, y, p, n, g, t, nb);
       continue;
     }
 #endif
@@ -1476,7 +1551,10 @@ void direct_forward(const float* x, const float* w, const Epi& e, float* y, cons
 void direct_backward_data(const float* dy, const float* w, float* dx, const ConvParams& p) {
   const int isa = cpu_isa();
   const int nf = use_flat(p, p.W) ? flat_frames((int64_t)(p.H + p.kH - 1) * (p.W + p.kW - 1), p.T) : 1;
-  const bool dp = use_flat(p, p.W) && bf16_direct_active();  // as direct_forward's
+#if defined(__x86_64__)
+  FloatBuf w2;
+  const bool dp = use_flat(p, p.W) && bf16_direct_active() && pair_weights(w, p, true, w2);  // as direct_forward's
+#endif
   const int64_t blocks = ceil_div(p.T, nf);
   const int64_t items = (int64_t)p.N * p.groups * blocks;
 #pragma omp parallel for schedule(dynamic, 1) if (max_threads() > 1)
@@ -1485,7 +1563,7 @@ void direct_backward_data(const float* dy, const float* w, float* dx, const Conv
     const int t = b * nf, nb = (int)min64(nf, p.T - t);
 #if defined(__x86_64__)
     if (dp) {
-      direct_bwd_data_bf16(dy, w, dx, p, n, g, t, nb);
+      direct_bwd_data_bf16(dy, reinterpret_cast<const uint32_t*>(w2.get()), dx, p, n, g, t, nb);
       continue;
     }
 #endif
