@@ -7,7 +7,7 @@
 # Prints one JSON line per measurement and a Markdown table at the end (paste into bench/RESULTS.md):
 # three alternating rounds, each implementation's best median kept — this shared 2-vCPU machine swings
 # by up to 2x between runs, for PyTorch and for us alike. BF16=1 (default) adds inference and training in bf16
-# compute: sevnet --fp32-precision bf16 (AMX GEMMs where the CPU has AMX-BF16, else the same as fp32) against PyTorch
+# compute: sevnet --fp32-precision bf16 (AMX or AVX512-BF16 where the CPU has one, else the same as fp32) against PyTorch
 # under bf16 autocast (channels_last_3d for inference, contiguous for training: its fastest of each here); BF16=0
 # leaves them out.
 set -euo pipefail
@@ -25,7 +25,7 @@ run() {  # name, args...
 for rep in 1 2 3; do
   run sevnet java -jar "$JAR" bench --json --model sevnet-g8 --mode infer --batch 1 --frames 16 --size 224 --warmup 1 --iters 5 --threads "$THREADS"
   run pytorch "$PY" bench/reference/bench_torch.py --g 8 --mode infer --batch 1 --frames 16 --size 224 --warmup 1 --iters 5 --threads "$THREADS"
-  if [[ ${BF16:-1} == 1 ]]; then  # bf16 compute: sevnet's AMX GEMMs against PyTorch's best, autocast + channels-last
+  if [[ ${BF16:-1} == 1 ]]; then  # bf16 compute: sevnet's bf16 kernels against PyTorch's best, autocast + channels-last
     run sevnet java -jar "$JAR" bench --json --model sevnet-g8 --mode infer --batch 1 --frames 16 --size 224 --warmup 1 --iters 5 --threads "$THREADS" --fp32-precision bf16
     run pytorch "$PY" bench/reference/bench_torch.py --g 8 --mode infer --batch 1 --frames 16 --size 224 --warmup 1 --iters 5 --threads "$THREADS" --bf16 --channels-last
   fi

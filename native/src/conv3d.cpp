@@ -16,6 +16,8 @@
 //    per (input channel, kh), parallel over (group, output-channel range).
 //  - anything else (the stem's weight gradient, dense 3x3x3, odd shapes): im2col / col2im in column
 //    chunks + GEMM.
+// With the fp32 precision BF16 (gemm_bf16.cpp) the GEMM paths round their operands to bf16 for the bf16 GEMM, and the
+// flat direct path's forward and backward-data run flat_dp_item (VDPBF16PS over channel pairs).
 // Every forward applies its epilogue (Epi: bias or the eval batch norm, residual, ReLU) to each output tile
 // while it is in cache. The naive loops are kept (conv_reference_*) for tests and the benchmark baseline.
 #include <omp.h>
@@ -1273,6 +1275,146 @@ struct BwdDataEmit {
   }
 };
 
+// ---- the flat weight gradient in bf16: dw[co][ci][kh][kw] = sum_q dy[co][q] x[ci][q + kh*Wp + kw] (flat_bwd_weight_item)
+// with the pairs along q: a lane multiplies two consecutive positions, (dy[q], dy[q+1]) by (x[q+off], x[q+off+1]) —
+// consecutive bf16 in plain rounded planes, at any offset, so no interleaving: 32 positions a vector.
+
+// pad_plane into bf16 (rounded to nearest even), straight from the tensor
+SEV_TARGET_BF16 SEV_INLINE void pad_plane_bf16(const float* src, int rows, int cols, int top, int left, int Hp, int Wp,
+                                               int64_t tail, uint16_t* dst) {
+  std::memset(dst, 0, sizeof(uint16_t) * ((int64_t)top * Wp));
+  for (int r = 0; r < rows; r++) {
+    uint16_t* d = dst + (int64_t)(top + r) * Wp;
+    for (int j = 0; j < left; j++) d[j] = 0;
+    const float* a = src + (int64_t)r * cols;
+    for (int c = 0; c < cols; c += 16) {
+      const __mmask16 m = cols - c >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (cols - c)) - 1u);
+      const __m256i h = (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, a + c));
+      _mm256_mask_storeu_epi16(d + left + c, m, h);
+    }
+    for (int j = left + cols; j < Wp; j++) d[j] = 0;
+  }
+  std::memset(dst + (int64_t)(top + rows) * Wp, 0, sizeof(uint16_t) * ((int64_t)(Hp - top - rows) * Wp + tail));
+}
+
+// a[c][k][0..16) += the lanes of sum over 32-position vectors v of dy(c) . x(tap k), CB x KB accumulators
+template <int CB, int KB>
+SEV_TARGET_BF16 SEV_INLINE void bww_dp_block(const uint16_t* xs, const int64_t* xoff, const uint16_t* d, int64_t dcs,
+                                             int nv, float* a, int64_t acs) {
+  __m512 acc[CB][KB];
+#pragma GCC unroll 8
+  for (int c = 0; c < CB; c++)
+#pragma GCC unroll 4
+    for (int k = 0; k < KB; k++) acc[c][k] = _mm512_setzero_ps();
+  for (int v = 0; v < nv; v++) {
+    __m512bh xv[KB];
+#pragma GCC unroll 4
+    for (int k = 0; k < KB; k++) xv[k] = (__m512bh)_mm512_loadu_si512(xs + xoff[k] + v * 32);
+#pragma GCC unroll 8
+    for (int c = 0; c < CB; c++) {
+      const __m512bh dv = (__m512bh)_mm512_loadu_si512(d + c * dcs + v * 32);
+#pragma GCC unroll 4
+      for (int k = 0; k < KB; k++) acc[c][k] = _mm512_dpbf16_ps(acc[c][k], dv, xv[k]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int c = 0; c < CB; c++)
+#pragma GCC unroll 4
+    for (int k = 0; k < KB; k++) {
+      float* ak = a + c * acs + k * 16;
+      _mm512_storeu_ps(ak, _mm512_add_ps(_mm512_loadu_ps(ak), acc[c][k]));
+    }
+}
+
+template <int CB>
+SEV_TARGET_BF16 SEV_INLINE void bww_dp_kw(const uint16_t* xs, const int64_t* xoff, const uint16_t* d, int64_t dcs,
+                                          int nv, float* a, int64_t acs, int kW) {
+  int k = 0;
+  for (; k + 3 <= kW; k += 3) bww_dp_block<CB, 3>(xs, xoff + k, d, dcs, nv, a + k * 16, acs);
+  if (kW - k == 2)
+    bww_dp_block<CB, 2>(xs, xoff + k, d, dcs, nv, a + k * 16, acs);
+  else if (kW - k == 1)
+    bww_dp_block<CB, 1>(xs, xoff + k, d, dcs, nv, a + k * 16, acs);
+}
+
+constexpr int64_t BWW_STACK_FLOATS = 2048;
+
+// output channels [c0, c1) of group g over every (n, t): flat_bwd_weight_item in bf16
+SEV_TARGET_BF16 void direct_bwd_weight_bf16(const float* x, const float* dy, float* dw, const ConvParams& p, int g,
+                                            int c0, int c1) {
+  const int cig = p.cin_g(), cog = p.cout_g(), kH = p.kH, kW = p.kW;
+  const int ntap = cig * kH * kW;
+  const int Hp = p.H + 2 * p.pH, Wp = p.W + 2 * p.pW;
+  const int64_t FP = (int64_t)Hp * Wp;
+  // frames stacked per pass: more than flat_frames' — each bww_dp_block call ends in a read-modify-write of its
+  // accumulators, which at 14x14 cost as much as the call's 15 vectors of products
+  const int nf = (int)max64(1, min64(p.T, BWW_STACK_FLOATS / FP));
+  const int64_t Q = ((int64_t)nf * Hp - (kH - 1)) * Wp, maxoff = (int64_t)(kH - 1) * Wp + kW - 1;
+  const int64_t DL = ceil_div(Q, 32) * 32;  // positions summed: whole 32-position vectors, dy zero past Q
+  const int64_t PL = max64(DL + maxoff, nf * FP);  // an x plane: every tap's reads of [0, DL)
+  const int64_t HWi = (int64_t)p.H * p.W, HWo = (int64_t)p.Ho * p.Wo;
+  const int nco = c1 - c0;
+  const int64_t halves = (int64_t)cig * PL + (int64_t)nco * DL;  // bf16 elements of the planes
+  float* buf = conv_scratch(2, (size_t)((halves + 1) / 2 + 16 + (int64_t)nco * ntap * 16));
+  if (!buf) return;
+  float* acc = buf;  // [nco][ntap][16]
+  uint16_t* xb = reinterpret_cast<uint16_t*>(buf + (int64_t)nco * ntap * 16);
+  uint16_t* db = xb + (int64_t)cig * PL;
+  std::memset(acc, 0, sizeof(float) * nco * ntap * 16);
+  int64_t xoff[7];
+  for (int kw = 0; kw < kW; kw++) xoff[kw] = kw;
+  const int nv = (int)(DL / 32);
+  for (int n = 0; n < p.N; n++)
+    for (int t = 0; t < p.T; t += nf) {
+      const int nb = (int)min64(nf, p.T - t);  // frames past T: zero planes
+      for (int ci = 0; ci < cig; ci++)
+        for (int f = 0; f < nf; f++) {
+          uint16_t* dst = xb + ci * PL + f * FP;
+          const int64_t tail = f == nf - 1 ? PL - nf * FP : 0;
+          if (f < nb)
+            pad_plane_bf16(x + (((int64_t)n * p.Cin + g * cig + ci) * p.T + t + f) * HWi, p.H, p.W, p.pH, p.pW, Hp,
+                           Wp, tail, dst);
+          else
+            std::memset(dst, 0, sizeof(uint16_t) * (FP + tail));
+        }
+      for (int c = c0; c < c1; c++)
+        for (int f = 0; f < nf; f++) {
+          uint16_t* dst = db + (int64_t)(c - c0) * DL + f * FP;
+          const int rows = f == nf - 1 ? p.Ho : Hp;
+          const int64_t tail = f == nf - 1 ? DL - Q : 0;
+          if (f < nb)
+            pad_plane_bf16(dy + (((int64_t)n * p.Cout + g * cog + c) * p.To + t + f) * HWo, p.Ho, p.Wo, 0, 0, rows, Wp,
+                           tail, dst);
+          else
+            std::memset(dst, 0, sizeof(uint16_t) * ((int64_t)rows * Wp + tail));
+        }
+      for (int ci = 0; ci < cig; ci++)
+        for (int kh = 0; kh < kH; kh++) {
+          const uint16_t* xs = xb + ci * PL + (int64_t)kh * Wp;
+          float* a0 = acc + (int64_t)(ci * kH + kh) * kW * 16;
+          const int64_t acs = (int64_t)ntap * 16;
+          int c = 0;
+          for (; c + 8 <= nco; c += 8) bww_dp_kw<8>(xs, xoff, db + c * DL, DL, nv, a0 + c * acs, acs, kW);
+          if (c + 4 <= nco) {
+            bww_dp_kw<4>(xs, xoff, db + c * DL, DL, nv, a0 + c * acs, acs, kW);
+            c += 4;
+          }
+          if (c + 2 <= nco) {
+            bww_dp_kw<2>(xs, xoff, db + c * DL, DL, nv, a0 + c * acs, acs, kW);
+            c += 2;
+          }
+          for (; c < nco; c++) bww_dp_kw<1>(xs, xoff, db + c * DL, DL, nv, a0 + c * acs, acs, kW);
+        }
+    }
+  for (int c = c0; c < c1; c++)
+    for (int k = 0; k < ntap; k++) {
+      const float* at = acc + ((int64_t)(c - c0) * ntap + k) * 16;
+      float sum = 0.f;
+      for (int l = 0; l < 16; l++) sum += at[l];
+      dw[((int64_t)g * cog + c) * ntap + k] = sum;
+    }
+}
+
 // frames [t, t + nf) of (n, g): flat_fwd_item in bf16
 SEV_TARGET_BF16 void direct_fwd_bf16(const float* x, const uint32_t* w2, const Epi& e, float* y, const ConvParams& p,
                                      int n, int g, int t, int nf) {
@@ -1582,11 +1724,20 @@ void direct_backward_weight(const float* x, const float* dy, float* dw, const Co
   // split each group's output channels so that there are >= 2 items per thread
   const int split = (int)min64(cog, max64(1, ceil_div(2 * nt, p.groups)));
   const int64_t items = (int64_t)p.groups * split;
+#if defined(__x86_64__)
+  const bool dp = use_flat(p, p.Wo) && bf16_direct_active();  // as direct_forward's
+#endif
 #pragma omp parallel for schedule(dynamic, 1) if (nt > 1)
   for (int64_t it = 0; it < items; it++) {
     const int g = (int)(it / split), s = (int)(it % split);
     const int c0 = cog * s / split, c1 = cog * (s + 1) / split;
     if (c1 <= c0) continue;
+#if defined(__x86_64__)
+    if (dp) {
+      direct_bwd_weight_bf16(x, dy, dw, p, g, c0, c1);
+      continue;
+    }
+#endif
     if (isa == 2)
       direct_bwd_weight_avx512(x, dy, dw, p, g, c0, c1);
     else if (isa == 1)

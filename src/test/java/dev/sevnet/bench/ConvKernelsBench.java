@@ -39,8 +39,9 @@ public class ConvKernelsBench {
     public String layer;
 
     /**
-     * The CPU's fp32 precision ({@code -p fp32Precision=ieee,bf16}: the pointwise and temporal GEMMs in bf16 on AMX
-     * beside fp32; without AMX-BF16 bf16 runs as ieee). Default ieee only, so jmh_conv.sh's table is unchanged.
+     * The CPU's fp32 precision ({@code -p fp32Precision=ieee,bf16}: the pointwise and temporal GEMMs and the grouped
+     * conv's forward and backward-data in bf16 — AMX or AVX512-BF16, {@code -Dsevnet.bf16Kernel} picks — beside fp32;
+     * without either bf16 runs as ieee). Default ieee only, so jmh_conv.sh's table is unchanged.
      */
     @Param({"ieee"})
     public String fp32Precision;

@@ -228,10 +228,10 @@ class Bf16PrecisionTest {
     }
 
     /**
-     * The grouped 1xkxk convs' forward and backward-data at stride 1 (the flat path; VDPBF16PS over channel pairs)
-     * are the IEEE convs of the rounded operands too — an odd channel count (the last channel paired with zeros),
-     * stacked small frames, every epilogue —; their stride-2 forward (the row path) and weight gradient stay fp32:
-     * the same bits as IEEE.
+     * The grouped 1xkxk convs at stride 1 (the flat path; VDPBF16PS over channel pairs, the weight gradient over
+     * position pairs) are the IEEE convs of the rounded operands too, forward (every epilogue), backward-data and
+     * backward-weight — an odd channel count (the last channel paired with zeros), stacked small frames —; their
+     * stride-2 forward (the row path) stays fp32: the same bits as IEEE.
      */
     @ParameterizedTest
     @EnumSource(Bf16Kernel.class)
@@ -304,20 +304,19 @@ class Bf16PrecisionTest {
                 float[] magDx = CPU.conv3dBackwardData(Tensor.of(dya, ys), Tensor.of(wa, ws), spec, xs).toFloatArray();
                 check(name + " backward data", magDx, 1, () -> CPU.conv3dBackwardData(tdyr, twr, spec, xs),
                         () -> CPU.conv3dBackwardData(dy, tw, spec, xs));
-                // still fp32: the weight gradient and the stride-2 forward, bit for bit IEEE
-                float[][] ieee = new float[2][];
-                for (int pass = 0; pass < 2; pass++) {
-                    CpuBackend.setFp32Precision(pass == 0 ? Fp32Precision.IEEE : Fp32Precision.BF16);
-                    float[][] got = {CPU.conv3dBackwardWeight(tx, dy, spec, ws).toFloatArray(),
-                        CPU.conv3d(tx, tw, bias, strided, true).toFloatArray()};
-                    for (int i = 0; i < 2; i++) {
-                        if (pass == 0) {
-                            ieee[i] = got[i];
-                        } else {
-                            assertTrue(java.util.Arrays.equals(ieee[i], got[i]), name + ": pass " + i + " not IEEE");
-                        }
-                    }
-                }
+                // the weight gradient (pairs of consecutive positions; long sums: the bound as the GEMM convs')
+                float[] magDw = CPU.conv3dBackwardWeight(Tensor.of(xa, xs), Tensor.of(dya, ys), spec, ws)
+                        .toFloatArray();
+                double longSums = Math.max(1, Math.sqrt(xs.get(0) * xs.sizeFrom(2)) / 8);
+                check(name + " backward weight", magDw, longSums,
+                        () -> CPU.conv3dBackwardWeight(txr, tdyr, spec, ws),
+                        () -> CPU.conv3dBackwardWeight(tx, dy, spec, ws));
+                // still fp32: the stride-2 forward (the row path), bit for bit IEEE
+                CpuBackend.setFp32Precision(Fp32Precision.IEEE);
+                float[] ieee = CPU.conv3d(tx, tw, bias, strided, true).toFloatArray();
+                CpuBackend.setFp32Precision(Fp32Precision.BF16);
+                assertTrue(java.util.Arrays.equals(ieee, CPU.conv3d(tx, tw, bias, strided, true).toFloatArray()),
+                        name + ": the stride-2 forward is not IEEE");
                 CpuBackend.setFp32Precision(Fp32Precision.IEEE);
             }
         }

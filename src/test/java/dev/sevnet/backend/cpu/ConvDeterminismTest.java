@@ -34,7 +34,8 @@ class ConvDeterminismTest {
             {Shape.of(1, 64, 8, 28, 28), 64, ConvSpec.builder().kernel(3, 1, 1).padding(1, 0, 0).build()},
             {Shape.of(3, 32, 4, 14, 14), 48, ConvSpec.builder().kernel(3, 1, 1).padding(1, 0, 0).build()},
             {Shape.of(2, 3, 4, 40, 40), 32, ConvSpec.builder().kernel(1, 7, 7).stride(1, 2, 2).padding(0, 3, 3).build()},
-            {Shape.of(1, 8, 6, 12, 12), 8, ConvSpec.builder().kernel(3, 3, 3).padding(1, 1, 1).build()}};
+            {Shape.of(1, 8, 6, 12, 12), 8, ConvSpec.builder().kernel(3, 3, 3).padding(1, 1, 1).build()},
+            {Shape.of(2, 64, 8, 14, 14), 64, ConvSpec.builder().kernel(1, 3, 3).padding(0, 1, 1).groups(8).build()}};
         try {
             for (Fp32Precision precision : Fp32Precision.values()) {
                 CpuBackend.setFp32Precision(precision);
@@ -45,7 +46,7 @@ class ConvDeterminismTest {
                     ConvSpec spec = (ConvSpec) c[2];
                     try (TensorScope scope = TensorScope.open()) {
                         Tensor x = random(r, xs);
-                        Shape ws = Shape.of(cout, xs.get(1), spec.kT(), spec.kH(), spec.kW());
+                        Shape ws = Shape.of(cout, xs.get(1) / spec.groups(), spec.kT(), spec.kH(), spec.kW());
                         Tensor dy = random(r, spec.outputShape(xs, cout));
                         float[] first = CPU.conv3dBackwardWeight(x, dy, spec, ws).toFloatArray();
                         for (int rep = 0; rep < 6; rep++) {
