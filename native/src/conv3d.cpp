@@ -17,7 +17,8 @@
 //  - anything else (the stem's weight gradient, dense 3x3x3, odd shapes): im2col / col2im in column
 //    chunks + GEMM.
 // With the fp32 precision BF16 (gemm_bf16.cpp) the GEMM paths round their operands to bf16 for the bf16 GEMM, and the
-// flat direct path's forward and backward-data run flat_dp_item (VDPBF16PS over channel pairs).
+// flat direct path runs flat_dp_item (forward, backward-data: VDPBF16PS over channel pairs) and
+// direct_bwd_weight_bf16 (over position pairs).
 // Every forward applies its epilogue (Epi: bias or the eval batch norm, residual, ReLU) to each output tile
 // while it is in cache. The naive loops are kept (conv_reference_*) for tests and the benchmark baseline.
 #include <omp.h>

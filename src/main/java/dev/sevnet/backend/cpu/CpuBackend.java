@@ -62,9 +62,8 @@ public final class CpuBackend implements Backend {
      * round their fp32 operands to bf16 (nearest even; 8 bits of mantissa) and accumulate in fp32 — on the AMX tile
      * unit where the CPU has AMX-BF16 (Intel Xeon from Sapphire Rapids on), else with AVX512-BF16's dot products (AMD
      * Zen 4 and 5, Intel Cooper Lake): {@link #bf16Kernel}; on a CPU with neither BF16 computes as IEEE. The
-     * stride-1 grouped 1x3x3 convolutions' forward and backward-data take bf16 too (VDPBF16PS over input-channel
-     * pairs, AMX CPUs included). Tensors stay fp32; the grouped convs' weight gradient, the stride-2 grouped convs,
-     * the stem's forward and everything else stay fp32.
+     * stride-1 grouped 1x3x3 convolutions take bf16 too, forward and backward (VDPBF16PS, AMX CPUs included).
+     * Tensors stay fp32; the stride-2 grouped convs' forward, the stem's forward and everything else stay fp32.
      */
     public enum Fp32Precision {
         IEEE, BF16;
