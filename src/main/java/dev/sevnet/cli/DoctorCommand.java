@@ -46,10 +46,16 @@ public final class DoctorCommand implements Callable<Integer> {
             boolean bf16 = CpuBackend.fp32Precision() == CpuBackend.Fp32Precision.BF16;
             String on = kernel == CpuBackend.Bf16Kernel.AMX_BF16 ? "AMX-BF16" : "AVX512-BF16";
             String why = bf16 ? can ? " (the GEMM convolutions in bf16 on " + on + ")"
-                    : " set, but no bf16 kernel (AMX-BF16 or AVX512-BF16) here: ieee"
+                    : CpuBackend.bf16KernelAvailable(CpuBackend.Bf16Kernel.AVX512_BF16)
+                            ? " set, but the bf16 kernel is none (-Dsevnet.bf16Kernel): ieee"
+                            : " set, but no bf16 kernel (AMX-BF16 or AVX512-BF16) here: ieee"
                     : can ? " (" + on + " here: -Dsevnet.fp32Precision=bf16 or --fp32-precision bf16 computes the GEMM "
                             + "convolutions in bf16)" : "";
             r.put("fp32_precision", CpuBackend.fp32Precision() + why);
+            r.put("bf16_kernels", java.util.Arrays.stream(CpuBackend.Bf16Kernel.values())
+                    .filter(k -> k != CpuBackend.Bf16Kernel.NONE && CpuBackend.bf16KernelAvailable(k))
+                    .map(k -> k + (k == kernel ? " (in use)" : "")).collect(java.util.stream.Collectors.joining(", "))
+                    .replaceFirst("^$", "none on this CPU (bf16 computes as ieee)"));
             r.put("cuda_kernels_built", NativeCore.sev_has_cuda_kernels() != 0);
         } catch (LinkageError e) {
             nativeError = e.toString() + (e.getCause() != null ? " caused by " + e.getCause() : "");

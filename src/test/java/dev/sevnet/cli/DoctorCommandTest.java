@@ -25,6 +25,11 @@ class DoctorCommandTest {
         assertTrue(out.contains("gpu settings       kernels auto (measured per problem), 16-bit convs measure, tf32 on, "
                 + "cudnn algorithms fastest, prefetch auto"), out);
         assertTrue(out.contains("cpu path           ready"), out);
+        // the bf16 kernels this CPU has, the one in use marked; none where it has neither
+        dev.sevnet.backend.cpu.CpuBackend.Bf16Kernel k = dev.sevnet.backend.cpu.CpuBackend.bf16Kernel();
+        assertTrue(k == dev.sevnet.backend.cpu.CpuBackend.Bf16Kernel.NONE
+                ? out.contains("bf16 kernels       none on this CPU") : out.contains(k + " (in use)"), out);
+        assertTrue(out.contains("fp32 precision     ieee"), out);
     }
 
     @Test

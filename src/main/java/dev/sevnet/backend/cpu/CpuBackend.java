@@ -180,9 +180,15 @@ public final class CpuBackend implements Backend {
 
     static {
         setFp32Precision(Fp32Precision.parse(System.getProperty("sevnet.fp32Precision", "ieee")));
+        // a kernel this CPU lacks (or a typo) must not take the CPU backend down with it: warn, keep the best one
         String kernel = System.getProperty("sevnet.bf16Kernel", "auto").trim();
         if (!kernel.equalsIgnoreCase("auto")) {
-            setBf16Kernel(Bf16Kernel.parse(kernel));
+            try {
+                setBf16Kernel(Bf16Kernel.parse(kernel));
+            } catch (IllegalArgumentException | UnsupportedOperationException e) {
+                org.slf4j.LoggerFactory.getLogger(CpuBackend.class).warn(
+                        "-Dsevnet.bf16Kernel={} ignored ({}); bf16 kernel: {}", kernel, e.getMessage(), bf16Kernel());
+            }
         }
     }
 
