@@ -278,6 +278,24 @@ SEV_TARGET_AVX512 SEV_INLINE void bias_row_512(float* y, const float* o, int64_t
 SEV_TARGET_AVX512 void bias_row_avx512(float* y, const float* o, int64_t n, float b, const float* r, int relu) {
   bias_row_512(y, o, n, b, r, relu);
 }
+// bn_eval_row with masked AVX-512: the product and the sum rounded separately by the embedded-rounding forms (GCC
+// contracts a plain multiply and add into an FMA, never these), so the same bits as bn_eval_row's mul, then add
+SEV_TARGET_AVX512 SEV_INLINE void bn_eval_row_512(float* y, const float* o, int64_t n, float a, float b,
+                                                  const float* r, int relu) {
+  constexpr int RN = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+  const __m512 va = _mm512_set1_ps(a), vb = _mm512_set1_ps(b), zero = _mm512_setzero_ps();
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 m = n - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - j)) - 1u);
+    __m512 t = _mm512_add_round_ps(_mm512_mul_round_ps(_mm512_maskz_loadu_ps(m, o + j), va, RN), vb, RN);
+    if (r) t = _mm512_add_round_ps(t, _mm512_maskz_loadu_ps(m, r + j), RN);
+    if (relu) t = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(t, zero, _CMP_GT_OQ), t);
+    _mm512_mask_storeu_ps(y + j, m, t);
+  }
+}
+SEV_TARGET_AVX512 void bn_eval_row_avx512(float* y, const float* o, int64_t n, float a, float b, const float* r,
+                                          int relu) {
+  bn_eval_row_512(y, o, n, a, b, r, relu);
+}
 // y[0, n) = o[0, n) by masked 16-lane copies (the flat backward-data's pieces: 7 floats at 7x7, a libc call each)
 SEV_TARGET_AVX512 SEV_INLINE void copy_row_512(float* y, const float* o, int64_t n) {
   for (int64_t j = 0; j < n; j += 16) {
@@ -1074,9 +1092,13 @@ SEV_INLINE void flat_fwd_item(const float* x, const float* w, const Epi& e, floa
                      const int co = g * cog + c;
                      const int64_t off = (((int64_t)n * p.Cout + co) * p.To + t + f) * HWo + (int64_t)ho * p.Wo + wo;
 #if defined(__x86_64__)
-                     if (sizeof(V) == 64 && !e.scale) {
-                       bias_row_avx512(y + off, o, len, e.bias ? e.bias[co] : 0.f, e.res ? e.res + off : nullptr,
-                                       e.relu);
+                     if (sizeof(V) == 64) {
+                       if (e.scale)
+                         bn_eval_row_avx512(y + off, o, len, e.scale[co], e.shift[co], e.res ? e.res + off : nullptr,
+                                            e.relu);
+                       else
+                         bias_row_avx512(y + off, o, len, e.bias ? e.bias[co] : 0.f, e.res ? e.res + off : nullptr,
+                                         e.relu);
                        return;
                      }
 #endif
@@ -1261,7 +1283,7 @@ struct FwdEmit {
     const int64_t off =
         (((int64_t)n * p->Cout + co) * p->To + t + f) * ((int64_t)p->Ho * p->Wo) + (int64_t)ho * p->Wo + wo;
     if (e->scale)
-      epi_store<true>(y + off, o, len, *e, co, off);
+      bn_eval_row_512(y + off, o, len, e->scale[co], e->shift[co], e->res ? e->res + off : nullptr, e->relu);
     else
       bias_row_512(y + off, o, len, e->bias ? e->bias[co] : 0.f, e->res ? e->res + off : nullptr, e->relu);
   }
