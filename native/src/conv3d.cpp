@@ -17,8 +17,8 @@
 //  - anything else (the stem's weight gradient, dense 3x3x3, odd shapes): im2col / col2im in column
 //    chunks + GEMM.
 // With the fp32 precision BF16 (gemm_bf16.cpp) the GEMM paths round their operands to bf16 for the bf16 GEMM, and the
-// flat direct path runs flat_dp_item (forward, backward-data: VDPBF16PS over channel pairs) and
-// direct_bwd_weight_bf16 (over position pairs).
+// direct paths run flat_dp_item (stride 1: forward, backward-data; VDPBF16PS over channel pairs),
+// direct_fwd_row_bf16 (the row path's forward) and direct_bwd_weight_bf16 (stride 1; over position pairs).
 // Every forward applies its epilogue (Epi: bias or the eval batch norm, residual, ReLU) to each output tile
 // while it is in cache. The naive loops are kept (conv_reference_*) for tests and the benchmark baseline.
 #include <omp.h>
@@ -1114,10 +1114,10 @@ SEV_INLINE void flat_fwd_item(const float* x, const float* w, const Epi& e, floa
 // multiply-adds with half the fp32 path's loads. The weights are paired alike ([cog][pairs][kH][kW], 32-bit); an odd
 // channel count pairs its last channel with zeros. The fp32 sums take the same epilogue.
 
-// acc[c][v] = sum_t pair(src[t][v*16 ..]) . pair(wb[c*wcs + t]); out[c*WCH + ...] = acc
+// acc[c][v] = sum_t pair(src[t][v*16 ..]) . pair(wb[c*wcs + widx[t]]); out[c*WCH + ...] = acc
 template <int CB, int NV>
-SEV_TARGET_BF16 SEV_INLINE void taps_dp_kernel(int ntaps, const uint32_t* const* src, const uint32_t* wb, int64_t wcs,
-                                               float* out) {
+SEV_TARGET_BF16 SEV_INLINE void taps_dp_kernel(int ntaps, const uint32_t* const* src, const int* widx,
+                                               const uint32_t* wb, int64_t wcs, float* out) {
   __m512 acc[CB][NV];
 #pragma GCC unroll 8
   for (int c = 0; c < CB; c++)
@@ -1129,7 +1129,7 @@ SEV_TARGET_BF16 SEV_INLINE void taps_dp_kernel(int ntaps, const uint32_t* const*
     for (int v = 0; v < NV; v++) s[v] = (__m512bh)_mm512_loadu_si512(src[t] + v * 16);
 #pragma GCC unroll 8
     for (int c = 0; c < CB; c++) {
-      const __m512bh a = (__m512bh)_mm512_set1_epi32((int)wb[c * wcs + t]);
+      const __m512bh a = (__m512bh)_mm512_set1_epi32((int)wb[c * wcs + widx[t]]);
 #pragma GCC unroll 4
       for (int v = 0; v < NV; v++) acc[c][v] = _mm512_dpbf16_ps(acc[c][v], s[v], a);
     }
@@ -1141,23 +1141,23 @@ SEV_TARGET_BF16 SEV_INLINE void taps_dp_kernel(int ntaps, const uint32_t* const*
 }
 
 template <int CB>
-SEV_TARGET_BF16 SEV_INLINE void taps_dp_channels(int ntaps, const uint32_t* const* src, const uint32_t* wb,
-                                                 int64_t wcs, int nch, int nvec, float* out) {
+SEV_TARGET_BF16 SEV_INLINE void taps_dp_channels(int ntaps, const uint32_t* const* src, const int* widx,
+                                                 const uint32_t* wb, int64_t wcs, int nch, int nvec, float* out) {
   int c = 0;
   for (; c + CB <= nch; c += CB) {
     switch (nvec) {
-      case 1: taps_dp_kernel<CB, 1>(ntaps, src, wb + c * wcs, wcs, out + c * WCH); break;
-      case 2: taps_dp_kernel<CB, 2>(ntaps, src, wb + c * wcs, wcs, out + c * WCH); break;
-      case 3: taps_dp_kernel<CB, 3>(ntaps, src, wb + c * wcs, wcs, out + c * WCH); break;
-      default: taps_dp_kernel<CB, 4>(ntaps, src, wb + c * wcs, wcs, out + c * WCH); break;
+      case 1: taps_dp_kernel<CB, 1>(ntaps, src, widx, wb + c * wcs, wcs, out + c * WCH); break;
+      case 2: taps_dp_kernel<CB, 2>(ntaps, src, widx, wb + c * wcs, wcs, out + c * WCH); break;
+      case 3: taps_dp_kernel<CB, 3>(ntaps, src, widx, wb + c * wcs, wcs, out + c * WCH); break;
+      default: taps_dp_kernel<CB, 4>(ntaps, src, widx, wb + c * wcs, wcs, out + c * WCH); break;
     }
   }
   for (; c < nch; c++) {
     switch (nvec) {
-      case 1: taps_dp_kernel<1, 1>(ntaps, src, wb + c * wcs, wcs, out + c * WCH); break;
-      case 2: taps_dp_kernel<1, 2>(ntaps, src, wb + c * wcs, wcs, out + c * WCH); break;
-      case 3: taps_dp_kernel<1, 3>(ntaps, src, wb + c * wcs, wcs, out + c * WCH); break;
-      default: taps_dp_kernel<1, 4>(ntaps, src, wb + c * wcs, wcs, out + c * WCH); break;
+      case 1: taps_dp_kernel<1, 1>(ntaps, src, widx, wb + c * wcs, wcs, out + c * WCH); break;
+      case 2: taps_dp_kernel<1, 2>(ntaps, src, widx, wb + c * wcs, wcs, out + c * WCH); break;
+      case 3: taps_dp_kernel<1, 3>(ntaps, src, widx, wb + c * wcs, wcs, out + c * WCH); break;
+      default: taps_dp_kernel<1, 4>(ntaps, src, widx, wb + c * wcs, wcs, out + c * WCH); break;
     }
   }
 }
@@ -1254,17 +1254,20 @@ SEV_TARGET_BF16 SEV_INLINE void flat_dp_item(const FlatDp& d, int nf, Emit emit)
     }
   const uint32_t* src0[MAXC / 2 * 7 * 7];
   const uint32_t* src[MAXC / 2 * 7 * 7];
+  int widx[MAXC / 2 * 7 * 7];
   int ntaps = 0;
   for (int j = 0; j < npair; j++)
     for (int kh = 0; kh < d.kH; kh++)
-      for (int kw = 0; kw < d.kW; kw++)
+      for (int kw = 0; kw < d.kW; kw++) {
+        widx[ntaps] = ntaps;
         src0[ntaps++] = pairs + j * PL +
                         (d.mirror ? (int64_t)(d.kH - 1 - kh) * d.Wp + (d.kW - 1 - kw) : (int64_t)kh * d.Wp + kw);
+      }
   FlatPiece pcs[WCH + 1];
   for (int64_t q0 = 0; q0 < Q; q0 += WCH) {
     const int width = (int)min64(WCH, Q - q0);
     for (int i = 0; i < ntaps; i++) src[i] = src0[i] + q0;
-    taps_dp_channels<CB>(ntaps, src, d.w2, nw, d.no, (int)ceil_div(width, 16), out);
+    taps_dp_channels<CB>(ntaps, src, widx, d.w2, nw, d.no, (int)ceil_div(width, 16), out);
     const int np = flat_pieces(q0, width, d.Wp, d.keep, d.Hp, d.rows_kept, pcs);
     for (int o = 0; o < d.no; o++)
       for (int i = 0; i < np; i++) emit(o, pcs[i].f, pcs[i].r, pcs[i].col, out + o * WCH + pcs[i].off, pcs[i].len);
@@ -1462,6 +1465,64 @@ SEV_TARGET_BF16 void direct_fwd_bf16(const float* x, const uint32_t* w2, const E
   d.keep = p.Wo;
   d.rows_kept = p.Ho;
   flat_dp_item<4>(d, nf, FwdEmit{&e, y, &p, n, g, t});
+}
+
+// frame t of (n, g) on the row path (the stride-2 grouped convs, the stem) in bf16: direct_fwd_item over channel
+// pairs — the frame's phase-split rows built as in fp32, then paired (lane q of pair row (j, h, phase) holds the two
+// channels' q), the taps of each output row read at their offsets, the rows outside the frame skipped (widx)
+SEV_TARGET_BF16 void direct_fwd_row_bf16(const float* x, const uint32_t* w2, const Epi& e, float* y, const ConvParams& p,
+                                         int n, int g, int t) {
+  const int cig = p.cin_g(), cog = p.cout_g(), kH = p.kH, kW = p.kW, sW = p.sW, kk = kH * kW;
+  const int npair = (cig + 1) / 2;
+  const int64_t wpad = ceil_div(p.Wo, VW) * VW;
+  const int64_t RL = wpad + (kW - 1) / sW + VW;
+  const int64_t RS = (int64_t)sW * RL;  // one input row's phase rows
+  const int64_t HWi = (int64_t)p.H * p.W, HWo = (int64_t)p.Ho * p.Wo;
+  const int64_t CS = (int64_t)p.H * RS;  // one channel's phase rows
+  float* buf = conv_scratch(2, (size_t)(cig * CS + npair * CS + (int64_t)cog * WCH));
+  if (!buf) return;
+  float* rows = buf;
+  uint32_t* prow = reinterpret_cast<uint32_t*>(buf + cig * CS);
+  float* out = buf + cig * CS + npair * CS;
+  for (int ci = 0; ci < cig; ci++) {
+    const float* xc = x + (((int64_t)n * p.Cin + g * cig + ci) * p.T + t) * HWi;
+    for (int h = 0; h < p.H; h++) build_phase_row(xc + (int64_t)h * p.W, p.W, p.pW, sW, RL, rows + ci * CS + h * RS);
+  }
+  for (int j = 0; j < npair; j++)
+    pair_rows(rows + 2 * j * CS, 2 * j + 1 < cig ? rows + (2 * j + 1) * CS : nullptr, CS, prow + j * CS);
+  const int64_t nw = (int64_t)npair * kk;
+  const uint32_t* wg = w2 + (int64_t)g * cog * nw;
+  const uint32_t* src0[MAXC / 2 * 7 * 7];
+  const uint32_t* src[MAXC / 2 * 7 * 7];
+  int widx[MAXC / 2 * 7 * 7];
+  for (int ho = 0; ho < p.Ho; ho++) {
+    int ntaps = 0;
+    for (int j = 0; j < npair; j++)
+      for (int kh = 0; kh < kH; kh++) {
+        const int h = ho * p.sH - p.pH + kh;
+        if (h < 0 || h >= p.H) continue;
+        const uint32_t* r = prow + j * CS + h * RS;
+        for (int kw = 0; kw < kW; kw++) {
+          src0[ntaps] = r + (kw % sW) * RL + kw / sW;
+          widx[ntaps] = (j * kH + kh) * kW + kw;
+          ntaps++;
+        }
+      }
+    for (int64_t w0 = 0; w0 < p.Wo; w0 += WCH) {
+      const int width = (int)min64(WCH, p.Wo - w0);
+      for (int i = 0; i < ntaps; i++) src[i] = src0[i] + w0;
+      taps_dp_channels<4>(ntaps, src, widx, wg, nw, cog, (int)ceil_div(width, 16), out);
+      for (int c = 0; c < cog; c++) {
+        const int co = g * cog + c;
+        const int64_t off = (((int64_t)n * p.Cout + co) * p.To + t) * HWo + (int64_t)ho * p.Wo + w0;
+        const float* r = e.res ? e.res + off : nullptr;
+        if (e.scale)
+          bn_eval_row_512(y + off, out + c * WCH, width, e.scale[co], e.shift[co], r, e.relu);
+        else
+          bias_row_512(y + off, out + c * WCH, width, e.bias ? e.bias[co] : 0.f, r, e.relu);
+      }
+    }
+  }
 }
 
 // frames [t, t + nf) of (n, g): flat_bwd_data_item in bf16 (the pairs along the output channels of dy)
@@ -1688,10 +1749,11 @@ void direct_forward(const float* x, const float* w, const Epi& e, float* y, cons
   const int isa = cpu_isa();
   // frames per item: stacked on the flat path (To == T there: stride 1, kT 1)
   const int nf = use_flat(p, p.Wo) ? flat_frames((int64_t)(p.H + 2 * p.pH) * (p.W + 2 * p.pW), p.To) : 1;
-  // bf16 compute (the fp32 precision BF16) on the flat path where the CPU has VDPBF16PS
+  // bf16 compute (the fp32 precision BF16) where the CPU has VDPBF16PS: the flat path's items or the row path's frames
 #if defined(__x86_64__)
   FloatBuf w2;
-  const bool dp = use_flat(p, p.Wo) && bf16_direct_active() && pair_weights(w, p, false, w2);
+  const bool dp = bf16_direct_active() && pair_weights(w, p, false, w2);
+  const bool flat = use_flat(p, p.Wo);
 #endif
   const int64_t blocks = ceil_div(p.To, nf);
   const int64_t items = (int64_t)p.N * p.groups * blocks;
@@ -1701,7 +1763,10 @@ void direct_forward(const float* x, const float* w, const Epi& e, float* y, cons
     const int t = b * nf, nb = (int)min64(nf, p.To - t);
 #if defined(__x86_64__)
     if (dp) {
-      direct_fwd_bf16(x, reinterpret_cast<const uint32_t*>(w2.get()), e, y, p, n, g, t, nb);
+      if (flat)
+        direct_fwd_bf16(x, reinterpret_cast<const uint32_t*>(w2.get()), e, y, p, n, g, t, nb);
+      else
+        direct_fwd_row_bf16(x, reinterpret_cast<const uint32_t*>(w2.get()), e, y, p, n, g, t);
       continue;
     }
 #endif

@@ -7,7 +7,7 @@ import picocli.CommandLine.Option;
 final class Fp32PrecisionOption {
     @Option(names = "--fp32-precision", paramLabel = "ieee|bf16",
             description = "How fp32 convolutions compute on the CPU: ieee (fp32 throughout) or bf16 (the GEMM "
-                    + "convolutions' and the stride-1 grouped convolutions' products, forward and backward, round "
+                    + "convolutions' and the direct (grouped, stem) convolutions' products, forward and backward, round "
                     + "their operands to bf16 and accumulate "
                     + "in fp32 on AMX-BF16 or AVX512-BF16, where the CPU has one: `sevnet doctor` says; elsewhere as "
                     + "ieee). "

@@ -62,8 +62,9 @@ public final class CpuBackend implements Backend {
      * round their fp32 operands to bf16 (nearest even; 8 bits of mantissa) and accumulate in fp32 — on the AMX tile
      * unit where the CPU has AMX-BF16 (Intel Xeon from Sapphire Rapids on), else with AVX512-BF16's dot products (AMD
      * Zen 4 and 5, Intel Cooper Lake): {@link #bf16Kernel}; on a CPU with neither BF16 computes as IEEE. The
-     * stride-1 grouped 1x3x3 convolutions take bf16 too, forward and backward (VDPBF16PS, AMX CPUs included).
-     * Tensors stay fp32; the stride-2 grouped convs' forward, the stem's forward and everything else stay fp32.
+     * direct convolutions — the grouped 1x3x3s and the stem's 1x7x7 forward; at stride 1 their backward passes too —
+     * take bf16 as well (VDPBF16PS, AMX CPUs included). Tensors, the stride-2 grouped convs' backward passes and
+     * everything that is not a convolution stay fp32.
      */
     public enum Fp32Precision {
         IEEE, BF16;

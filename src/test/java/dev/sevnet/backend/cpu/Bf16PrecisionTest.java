@@ -161,7 +161,10 @@ class Bf16PrecisionTest {
         new Case("temporal, model-sized", Shape.of(1, 64, 8, 28, 28), 64, TEMPORAL),
         new Case("temporal, large plane (frame-ordered)", Shape.of(1, 8, 3, 40, 41), 12, TEMPORAL),
         new Case("general 3x3x3 (im2col)", Shape.of(2, 6, 5, 9, 10), 10,
-                ConvSpec.builder().kernel(3, 3, 3).padding(1, 1, 1).build())};
+                ConvSpec.builder().kernel(3, 3, 3).padding(1, 1, 1).build()),
+        // forward on the direct row path (3 channels: a pair and a channel paired with zeros), backward on im2col
+        new Case("the stem 1x7x7/2 (direct rows)", Shape.of(2, 3, 3, 30, 27), 32,
+                ConvSpec.builder().kernel(1, 7, 7).stride(1, 2, 2).padding(0, 3, 3).build())};
 
     @ParameterizedTest
     @EnumSource(Bf16Kernel.class)
@@ -228,10 +231,10 @@ class Bf16PrecisionTest {
     }
 
     /**
-     * The grouped 1xkxk convs at stride 1 (the flat path; VDPBF16PS over channel pairs, the weight gradient over
-     * position pairs) are the IEEE convs of the rounded operands too, forward (every epilogue), backward-data and
-     * backward-weight — an odd channel count (the last channel paired with zeros), stacked small frames —; their
-     * stride-2 forward (the row path) stays fp32: the same bits as IEEE.
+     * The grouped 1xkxk convs (the direct paths; VDPBF16PS over channel pairs, the weight gradient over position
+     * pairs) are the IEEE convs of the rounded operands too: at stride 1 (the flat path) forward (every epilogue),
+     * backward-data and backward-weight, at stride 2 (the row path) the forward — an odd channel count (the last
+     * channel paired with zeros), stacked small frames.
      */
     @ParameterizedTest
     @EnumSource(Bf16Kernel.class)
@@ -311,12 +314,18 @@ class Bf16PrecisionTest {
                 check(name + " backward weight", magDw, longSums,
                         () -> CPU.conv3dBackwardWeight(txr, tdyr, spec, ws),
                         () -> CPU.conv3dBackwardWeight(tx, dy, spec, ws));
-                // still fp32: the stride-2 forward (the row path), bit for bit IEEE
-                CpuBackend.setFp32Precision(Fp32Precision.IEEE);
-                float[] ieee = CPU.conv3d(tx, tw, bias, strided, true).toFloatArray();
-                CpuBackend.setFp32Precision(Fp32Precision.BF16);
-                assertTrue(java.util.Arrays.equals(ieee, CPU.conv3d(tx, tw, bias, strided, true).toFloatArray()),
-                        name + ": the stride-2 forward is not IEEE");
+                // the stride-2 forward (the row path: phase-split rows, paired)
+                float[] magS2 = CPU.conv3d(Tensor.of(xa, xs), Tensor.of(wa, ws), null, strided, false).toFloatArray();
+                Shape ys2 = strided.outputShape(xs, cin);
+                Tensor res2 = Tensor.of(randn(r, Math.toIntExact(ys2.size()), 1), ys2);
+                check(name + " stride 2 + bias + ReLU", magS2, scale, () -> CPU.conv3d(txr, twr, bias, strided, true),
+                        () -> CPU.conv3d(tx, tw, bias, strided, true));
+                check(name + " stride 2 + residual + eval batch norm", magS2, scale,
+                        () -> CPU.convBatchNormEval(txr, twr, strided, gamma, beta, mean, var, 1e-5, true),
+                        () -> CPU.convBatchNormEval(tx, tw, strided, gamma, beta, mean, var, 1e-5, true));
+                check(name + " stride 2 + residual", magS2, scale,
+                        () -> CPU.conv3dResidual(txr, twr, bias, strided, res2, true),
+                        () -> CPU.conv3dResidual(tx, tw, bias, strided, res2, true));
                 CpuBackend.setFp32Precision(Fp32Precision.IEEE);
             }
         }
