@@ -282,12 +282,14 @@ SEV_TARGET_AVX512 void bias_row_avx512(float* y, const float* o, int64_t n, floa
 // contracts a plain multiply and add into an FMA, never these), so the same bits as bn_eval_row's mul, then add
 SEV_TARGET_AVX512 SEV_INLINE void bn_eval_row_512(float* y, const float* o, int64_t n, float a, float b,
                                                   const float* r, int relu) {
+  // the maskz forms: GCC 12's plain *_round_ps start from an undefined register and warn about it
   constexpr int RN = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
   const __m512 va = _mm512_set1_ps(a), vb = _mm512_set1_ps(b), zero = _mm512_setzero_ps();
   for (int64_t j = 0; j < n; j += 16) {
     const __mmask16 m = n - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - j)) - 1u);
-    __m512 t = _mm512_add_round_ps(_mm512_mul_round_ps(_mm512_maskz_loadu_ps(m, o + j), va, RN), vb, RN);
-    if (r) t = _mm512_add_round_ps(t, _mm512_maskz_loadu_ps(m, r + j), RN);
+    const __m512 prod = _mm512_maskz_mul_round_ps(m, _mm512_maskz_loadu_ps(m, o + j), va, RN);
+    __m512 t = _mm512_maskz_add_round_ps(m, prod, vb, RN);
+    if (r) t = _mm512_maskz_add_round_ps(m, t, _mm512_maskz_loadu_ps(m, r + j), RN);
     if (relu) t = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(t, zero, _CMP_GT_OQ), t);
     _mm512_mask_storeu_ps(y + j, m, t);
   }
