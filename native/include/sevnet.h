@@ -121,8 +121,8 @@ int sev_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alp
 
 /* ---- bf16 compute for fp32 convolutions (native/src/gemm_bf16.cpp) ----
  * SEV_FP32_PRECISION_BF16: the GEMMs of the pointwise, temporal and im2col convolutions (forward, backward-data,
- * backward-weight) and the direct 1xkxk convolutions' (the grouped convs and the stem on VDPBF16PS: the forward, and
- * at stride 1 the backward passes too) round their fp32 operands to bf16 (nearest even)
+ * backward-weight) and, with the AVX512-BF16 kernel, the direct 1xkxk convolutions' (the grouped convs and the stem:
+ * the forward, and at stride 1 the backward passes too) round their fp32 operands to bf16 (nearest even)
  * and accumulate in fp32 — on the AMX tiles where the CPU has AMX-BF16 (sev_amx_bf16_available), else with
  * AVX512-BF16's VDPBF16PS (AMD Zen 4/5, Intel Cooper Lake): sev_bf16_kernel; without either, and by
  * default (SEV_FP32_PRECISION_IEEE), fp32 throughout. Process-wide. sev_get_fp32_precision answers

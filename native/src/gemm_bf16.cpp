@@ -420,7 +420,10 @@ bool bf16_gemm_active() {
          bf16_kernel() != SEV_BF16_KERNEL_NONE;
 }
 
-bool bf16_direct_active() { return bf16_gemm_active() && bf16_kernel_usable(SEV_BF16_KERNEL_AVX512); }
+// Only with the AVX512-BF16 kernel: AMD's Zen 4/5 run VDPBF16PS on two pipes (twice the fp32 FMA's multiply-adds,
+// measured), Intel's server cores on one (the FMA's rate), where the pairing would be pure overhead — on AMX CPUs the
+// direct convs stay fp32 (unmeasured there; -Dsevnet.bf16Kernel=avx512 runs them in bf16 for an A/B)
+bool bf16_direct_active() { return bf16_gemm_active() && bf16_kernel() == SEV_BF16_KERNEL_AVX512; }
 
 bool sgemm_bf16(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
                 const int64_t* sb, float beta, float* C, int64_t ldc, const GemmBlockHook* after) {

@@ -97,7 +97,7 @@ bool amx_bf16_usable();
 // SEV_BF16_KERNEL_NONE / _AVX512 / _AMX: the kernel sgemm_bf16 runs now (sev_set_bf16_kernel's, or the best usable)
 int bf16_kernel();
 bool bf16_kernel_usable(int kernel);
-// bf16 compute is on and the CPU has VDPBF16PS (AMX CPUs too): the direct convolutions' bf16 path (conv3d.cpp)
+// bf16 compute is on with the AVX512-BF16 kernel: the direct convolutions' bf16 path (conv3d.cpp)
 bool bf16_direct_active();
 // register tile (MR x NR) of the micro-kernel picked for this CPU: callers that split a GEMM into
 // rectangles themselves align the rectangles to it

@@ -40,7 +40,7 @@ public class ConvKernelsBench {
 
     /**
      * The CPU's fp32 precision ({@code -p fp32Precision=ieee,bf16}: the pointwise and temporal GEMMs and the grouped
-     * conv's forward and backward-data in bf16 — AMX or AVX512-BF16, {@code -Dsevnet.bf16Kernel} picks — beside fp32;
+     * conv in bf16 — AMX or AVX512-BF16, {@code -Dsevnet.bf16Kernel} picks; the grouped conv with AVX512-BF16 only — beside fp32;
      * without either bf16 runs as ieee). Default ieee only, so jmh_conv.sh's table is unchanged.
      */
     @Param({"ieee"})

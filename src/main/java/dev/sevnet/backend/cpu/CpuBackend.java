@@ -63,7 +63,8 @@ public final class CpuBackend implements Backend {
      * unit where the CPU has AMX-BF16 (Intel Xeon from Sapphire Rapids on), else with AVX512-BF16's dot products (AMD
      * Zen 4 and 5, Intel Cooper Lake): {@link #bf16Kernel}; on a CPU with neither BF16 computes as IEEE. The
      * direct convolutions — the grouped 1x3x3s and the stem's 1x7x7 forward; at stride 1 their backward passes too —
-     * take bf16 as well (VDPBF16PS, AMX CPUs included). Tensors, the stride-2 grouped convs' backward passes and
+     * take bf16 as well with the AVX512-BF16 kernel (on AMX CPUs they stay fp32). Tensors, the stride-2 grouped
+     * convs' backward passes and
      * everything that is not a convolution stay fp32.
      */
     public enum Fp32Precision {

@@ -151,6 +151,10 @@ class Bf16PrecisionTest {
 
     /** {x, w, bias, residual} of a conv case, x and w rounded to bf16 too (the reference's operands). */
     record Case(String name, Shape xs, int cout, ConvSpec spec) {
+        /** The forward on the direct path (kT 1, a spatial kernel): bf16 with the AVX512-BF16 kernel only. */
+        boolean direct() {
+            return spec.kT() == 1 && spec.kH() * spec.kW() > 1;
+        }
     }
 
     static final Case[] CASES = {
@@ -195,6 +199,8 @@ class Bf16PrecisionTest {
                         c.cout());
                 Tensor mean = Tensor.of(randn(r, c.cout(), 0.3), c.cout());
                 Tensor var = Tensor.full(Shape.of(c.cout()), 0.8f);
+                // the stem's forward runs on the direct rows: bf16 with the AVX512-BF16 kernel only
+                boolean fwdInBf16 = c.direct() ? directInBf16() : CpuBackend.bf16Kernel() != Bf16Kernel.NONE;
                 // each output's sum of |terms|, and the largest factor an epilogue multiplies it by
                 float[] mag = CPU.conv3d(Tensor.of(xa, c.xs()), Tensor.of(wa, ws), null, c.spec(), false).toFloatArray();
                 float[] ga = gamma.toFloatArray();
@@ -203,13 +209,14 @@ class Bf16PrecisionTest {
                     scale = Math.max(scale, (1 + Math.abs(g)) / Math.sqrt(0.8 + 1e-5));
                 }
                 check(c.name() + " conv + bias + ReLU", mag, scale,
-                        () -> CPU.conv3d(txr, twr, bias, c.spec(), true), () -> CPU.conv3d(tx, tw, bias, c.spec(), true));
+                        () -> CPU.conv3d(txr, twr, bias, c.spec(), true), () -> CPU.conv3d(tx, tw, bias, c.spec(), true),
+                        fwdInBf16);
                 check(c.name() + " conv + residual", mag, scale,
                         () -> CPU.conv3dResidual(txr, twr, bias, c.spec(), res, true),
-                        () -> CPU.conv3dResidual(tx, tw, bias, c.spec(), res, true));
+                        () -> CPU.conv3dResidual(tx, tw, bias, c.spec(), res, true), fwdInBf16);
                 check(c.name() + " conv + eval batch norm", mag, scale,
                         () -> CPU.convBatchNormEval(txr, twr, c.spec(), gamma, beta, mean, var, 1e-5, true),
-                        () -> CPU.convBatchNormEval(tx, tw, c.spec(), gamma, beta, mean, var, 1e-5, true));
+                        () -> CPU.convBatchNormEval(tx, tw, c.spec(), gamma, beta, mean, var, 1e-5, true), fwdInBf16);
                 // the backward passes: dx = W^T dy (K = Cout x kT), dW = dy x^T (K = N x T x H x W: the bound grows
                 // with the sums' length, both sides' fp32 accumulation)
                 float[] dy = randn(r, Math.toIntExact(ys.size()), 1), dyr = dy.clone(), dya = new float[dy.length];
@@ -234,12 +241,14 @@ class Bf16PrecisionTest {
      * The grouped 1xkxk convs (the direct paths; VDPBF16PS over channel pairs, the weight gradient over position
      * pairs) are the IEEE convs of the rounded operands too: at stride 1 (the flat path) forward (every epilogue),
      * backward-data and backward-weight, at stride 2 (the row path) the forward — an odd channel count (the last
-     * channel paired with zeros), stacked small frames.
+     * channel paired with zeros), stacked small frames. With the AVX512-BF16 kernel only: with AMX (or none) they
+     * compute as IEEE.
      */
     @ParameterizedTest
     @EnumSource(Bf16Kernel.class)
     void groupedConvsForwardAreTheIeeeConvolutionsOfTheRoundedOperands(Bf16Kernel kernel) {
         use(kernel);
+        boolean direct = directInBf16();  // the AMX kernel leaves the direct convs in fp32
         Random r = new Random(13);
         // name, x, channels a group, kernel (1 x k x k, padding k / 2)
         Object[][] cases = {
@@ -283,19 +292,17 @@ class Bf16PrecisionTest {
                     scale = Math.max(scale, (1 + Math.abs(gv)) / Math.sqrt(0.8 + 1e-5));
                 }
                 check(name + " conv + bias + ReLU", mag, scale, () -> CPU.conv3d(txr, twr, bias, spec, true),
-                        () -> CPU.conv3d(tx, tw, bias, spec, true));
+                        () -> CPU.conv3d(tx, tw, bias, spec, true), direct);
                 check(name + " conv + residual", mag, scale, () -> CPU.conv3dResidual(txr, twr, bias, spec, res, true),
-                        () -> CPU.conv3dResidual(tx, tw, bias, spec, res, true));
+                        () -> CPU.conv3dResidual(tx, tw, bias, spec, res, true), direct);
                 check(name + " conv + eval batch norm", mag, scale,
                         () -> CPU.convBatchNormEval(txr, twr, spec, gamma, beta, mean, var, 1e-5, true),
-                        () -> CPU.convBatchNormEval(tx, tw, spec, gamma, beta, mean, var, 1e-5, true));
-                if (kernel != Bf16Kernel.NONE) {
-                    CpuBackend.setFp32Precision(Fp32Precision.BF16);
-                    float[] bf = CPU.conv3d(tx, tw, bias, spec, false).toFloatArray();
-                    CpuBackend.setFp32Precision(Fp32Precision.IEEE);
-                    float[] ieee = CPU.conv3d(tx, tw, bias, spec, false).toFloatArray();
-                    assertTrue(!java.util.Arrays.equals(bf, ieee), name + ": bf16 computed exactly as ieee");
-                }
+                        () -> CPU.convBatchNormEval(tx, tw, spec, gamma, beta, mean, var, 1e-5, true), direct);
+                CpuBackend.setFp32Precision(Fp32Precision.BF16);
+                float[] bf = CPU.conv3d(tx, tw, bias, spec, false).toFloatArray();
+                CpuBackend.setFp32Precision(Fp32Precision.IEEE);
+                float[] ieee = CPU.conv3d(tx, tw, bias, spec, false).toFloatArray();
+                assertEquals(direct, !java.util.Arrays.equals(bf, ieee), name + ": bf16 on " + kernel);
                 // backward-data (the flat path's mirrored taps over dy's channel pairs) likewise
                 float[] dyv = randn(r, Math.toIntExact(ys.size()), 1), dyr = new float[dyv.length],
                         dya = new float[dyv.length];
@@ -306,41 +313,52 @@ class Bf16PrecisionTest {
                 Tensor dy = Tensor.of(dyv, ys), tdyr = Tensor.of(dyr, ys);
                 float[] magDx = CPU.conv3dBackwardData(Tensor.of(dya, ys), Tensor.of(wa, ws), spec, xs).toFloatArray();
                 check(name + " backward data", magDx, 1, () -> CPU.conv3dBackwardData(tdyr, twr, spec, xs),
-                        () -> CPU.conv3dBackwardData(dy, tw, spec, xs));
+                        () -> CPU.conv3dBackwardData(dy, tw, spec, xs), direct);
                 // the weight gradient (pairs of consecutive positions; long sums: the bound as the GEMM convs')
                 float[] magDw = CPU.conv3dBackwardWeight(Tensor.of(xa, xs), Tensor.of(dya, ys), spec, ws)
                         .toFloatArray();
                 double longSums = Math.max(1, Math.sqrt(xs.get(0) * xs.sizeFrom(2)) / 8);
                 check(name + " backward weight", magDw, longSums,
                         () -> CPU.conv3dBackwardWeight(txr, tdyr, spec, ws),
-                        () -> CPU.conv3dBackwardWeight(tx, dy, spec, ws));
+                        () -> CPU.conv3dBackwardWeight(tx, dy, spec, ws), direct);
                 // the stride-2 forward (the row path: phase-split rows, paired)
                 float[] magS2 = CPU.conv3d(Tensor.of(xa, xs), Tensor.of(wa, ws), null, strided, false).toFloatArray();
                 Shape ys2 = strided.outputShape(xs, cin);
                 Tensor res2 = Tensor.of(randn(r, Math.toIntExact(ys2.size()), 1), ys2);
                 check(name + " stride 2 + bias + ReLU", magS2, scale, () -> CPU.conv3d(txr, twr, bias, strided, true),
-                        () -> CPU.conv3d(tx, tw, bias, strided, true));
+                        () -> CPU.conv3d(tx, tw, bias, strided, true), direct);
                 check(name + " stride 2 + residual + eval batch norm", magS2, scale,
                         () -> CPU.convBatchNormEval(txr, twr, strided, gamma, beta, mean, var, 1e-5, true),
-                        () -> CPU.convBatchNormEval(tx, tw, strided, gamma, beta, mean, var, 1e-5, true));
+                        () -> CPU.convBatchNormEval(tx, tw, strided, gamma, beta, mean, var, 1e-5, true), direct);
                 check(name + " stride 2 + residual", magS2, scale,
                         () -> CPU.conv3dResidual(txr, twr, bias, strided, res2, true),
-                        () -> CPU.conv3dResidual(tx, tw, bias, strided, res2, true));
+                        () -> CPU.conv3dResidual(tx, tw, bias, strided, res2, true), direct);
                 CpuBackend.setFp32Precision(Fp32Precision.IEEE);
             }
         }
     }
 
+    /** Whether the direct convs (grouped, the stem) compute in bf16: with the AVX512-BF16 kernel only. */
+    static boolean directInBf16() {
+        return CpuBackend.bf16Kernel() == Bf16Kernel.AVX512_BF16;
+    }
+
     /** expected: IEEE on the rounded operands; actual: the bf16 precision on the originals (IEEE without a kernel). */
     static void check(String what, float[] mag, double scale, Supplier<Tensor> expected, Supplier<Tensor> actual) {
+        check(what, mag, scale, expected, actual, CpuBackend.bf16Kernel() != Bf16Kernel.NONE);
+    }
+
+    /** check() for a pass that computes in bf16 only where inBf16 (else IEEE on the same operands). */
+    static void check(String what, float[] mag, double scale, Supplier<Tensor> expected, Supplier<Tensor> actual,
+            boolean inBf16) {
         CpuBackend.setFp32Precision(Fp32Precision.IEEE);
         float[] e = expected.get().toFloatArray();
         CpuBackend.setFp32Precision(Fp32Precision.BF16);
         float[] a = actual.get().toFloatArray();
         CpuBackend.setFp32Precision(Fp32Precision.IEEE);
-        if (CpuBackend.bf16Kernel() == Bf16Kernel.NONE) {
-            // without a bf16 kernel bf16 computes as ieee: against ieee on the same operands (with the bound: a weight
-            // gradient's per-thread partial sums meet in whichever order the threads took its chunks)
+        if (!inBf16) {
+            // computed as ieee (no bf16 kernel, or a direct conv on AMX): against ieee on the same operands (with the
+            // bound: a weight gradient's per-thread partial sums meet in whichever order the threads took its chunks)
             e = actual.get().toFloatArray();
         }
         for (int i = 0; i < e.length; i++) {
