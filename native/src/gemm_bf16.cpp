@@ -420,9 +420,9 @@ bool bf16_gemm_active() {
          bf16_kernel() != SEV_BF16_KERNEL_NONE;
 }
 
-// Only with the AVX512-BF16 kernel: AMD's Zen 4/5 run VDPBF16PS on two pipes (twice the fp32 FMA's multiply-adds,
-// measured), Intel's server cores on one (the FMA's rate), where the pairing would be pure overhead — on AMX CPUs the
-// direct convs stay fp32 (unmeasured there; -Dsevnet.bf16Kernel=avx512 runs them in bf16 for an A/B)
+// Only with the AVX512-BF16 kernel: Zen 5 runs VDPBF16PS at twice the fp32 FMA's multiply-adds (measured); the
+// instruction tables list Intel's server cores with it on one port, the FMA's rate, where the pairing would be pure
+// overhead — on AMX CPUs the direct convs stay fp32 (not measured there; -Dsevnet.bf16Kernel=avx512 runs them in bf16)
 bool bf16_direct_active() { return bf16_gemm_active() && bf16_kernel() == SEV_BF16_KERNEL_AVX512; }
 
 bool sgemm_bf16(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
