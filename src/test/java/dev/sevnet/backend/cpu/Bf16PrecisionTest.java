@@ -66,6 +66,31 @@ class Bf16PrecisionTest {
         return Float.intBitsToFloat(u);
     }
 
+    static float[] rounded(float[] a) {
+        float[] out = new float[a.length];
+        for (int i = 0; i < a.length; i++) {
+            out[i] = bf16(a[i]);
+        }
+        return out;
+    }
+
+    static float[] abs(float[] a) {
+        float[] out = new float[a.length];
+        for (int i = 0; i < a.length; i++) {
+            out[i] = Math.abs(a[i]);
+        }
+        return out;
+    }
+
+    /** The largest factor the eval batch norm's epilogue (gamma, variance 0.8) multiplies an output's terms by. */
+    static double epilogueScale(Tensor gamma) {
+        double scale = 1;
+        for (float g : gamma.toFloatArray()) {
+            scale = Math.max(scale, (1 + Math.abs(g)) / Math.sqrt(0.8 + 1e-5));
+        }
+        return scale;
+    }
+
     static float[] randn(Random r, int n, double scale) {
         float[] a = new float[n];
         for (int i = 0; i < n; i++) {
@@ -182,15 +207,7 @@ class Bf16PrecisionTest {
                 Shape ys = c.spec().outputShape(c.xs(), c.cout());
                 float[] x = randn(r, Math.toIntExact(c.xs().size()), 1);
                 float[] w = randn(r, Math.toIntExact(ws.size()), 0.3);
-                float[] xr = x.clone(), wr = w.clone(), xa = new float[x.length], wa = new float[w.length];
-                for (int i = 0; i < x.length; i++) {
-                    xr[i] = bf16(x[i]);
-                    xa[i] = Math.abs(xr[i]);
-                }
-                for (int i = 0; i < w.length; i++) {
-                    wr[i] = bf16(w[i]);
-                    wa[i] = Math.abs(wr[i]);
-                }
+                float[] xr = rounded(x), wr = rounded(w), xa = abs(xr), wa = abs(wr);
                 Tensor tx = Tensor.of(x, c.xs()), tw = Tensor.of(w, ws);
                 Tensor txr = Tensor.of(xr, c.xs()), twr = Tensor.of(wr, ws);
                 Tensor bias = Tensor.of(randn(r, c.cout(), 0.5), c.cout());
@@ -203,11 +220,7 @@ class Bf16PrecisionTest {
                 boolean fwdInBf16 = c.direct() ? directInBf16() : CpuBackend.bf16Kernel() != Bf16Kernel.NONE;
                 // each output's sum of |terms|, and the largest factor an epilogue multiplies it by
                 float[] mag = CPU.conv3d(Tensor.of(xa, c.xs()), Tensor.of(wa, ws), null, c.spec(), false).toFloatArray();
-                float[] ga = gamma.toFloatArray();
-                double scale = 1;
-                for (float g : ga) {
-                    scale = Math.max(scale, (1 + Math.abs(g)) / Math.sqrt(0.8 + 1e-5));
-                }
+                double scale = epilogueScale(gamma);
                 check(c.name() + " conv + bias + ReLU", mag, scale,
                         () -> CPU.conv3d(txr, twr, bias, c.spec(), true), () -> CPU.conv3d(tx, tw, bias, c.spec(), true),
                         fwdInBf16);
@@ -219,11 +232,7 @@ class Bf16PrecisionTest {
                         () -> CPU.convBatchNormEval(tx, tw, c.spec(), gamma, beta, mean, var, 1e-5, true), fwdInBf16);
                 // the backward passes: dx = W^T dy (K = Cout x kT), dW = dy x^T (K = N x T x H x W: the bound grows
                 // with the sums' length, both sides' fp32 accumulation)
-                float[] dy = randn(r, Math.toIntExact(ys.size()), 1), dyr = dy.clone(), dya = new float[dy.length];
-                for (int i = 0; i < dy.length; i++) {
-                    dyr[i] = bf16(dy[i]);
-                    dya[i] = Math.abs(dyr[i]);
-                }
+                float[] dy = randn(r, Math.toIntExact(ys.size()), 1), dyr = rounded(dy), dya = abs(dyr);
                 Tensor tdy = Tensor.of(dy, ys), tdyr = Tensor.of(dyr, ys), tdya = Tensor.of(dya, ys);
                 float[] magDx = CPU.conv3dBackwardData(tdya, Tensor.of(wa, ws), c.spec(), c.xs()).toFloatArray();
                 check(c.name() + " backward data", magDx, 1, () -> CPU.conv3dBackwardData(tdyr, twr, c.spec(), c.xs()),
@@ -271,26 +280,14 @@ class Bf16PrecisionTest {
                 Shape ys = spec.outputShape(xs, cin);
                 float[] x = randn(r, Math.toIntExact(xs.size()), 1);
                 float[] w = randn(r, Math.toIntExact(ws.size()), 0.3);
-                float[] xr = new float[x.length], wr = new float[w.length], xa = new float[x.length],
-                        wa = new float[w.length];
-                for (int i = 0; i < x.length; i++) {
-                    xr[i] = bf16(x[i]);
-                    xa[i] = Math.abs(xr[i]);
-                }
-                for (int i = 0; i < w.length; i++) {
-                    wr[i] = bf16(w[i]);
-                    wa[i] = Math.abs(wr[i]);
-                }
+                float[] xr = rounded(x), wr = rounded(w), xa = abs(xr), wa = abs(wr);
                 Tensor tx = Tensor.of(x, xs), tw = Tensor.of(w, ws), txr = Tensor.of(xr, xs), twr = Tensor.of(wr, ws);
                 Tensor bias = Tensor.of(randn(r, cin, 0.5), cin);
                 Tensor res = Tensor.of(randn(r, Math.toIntExact(ys.size()), 1), ys);
                 Tensor gamma = Tensor.of(randn(r, cin, 0.3), cin), beta = Tensor.of(randn(r, cin, 0.3), cin);
                 Tensor mean = Tensor.of(randn(r, cin, 0.3), cin), var = Tensor.full(Shape.of(cin), 0.8f);
                 float[] mag = CPU.conv3d(Tensor.of(xa, xs), Tensor.of(wa, ws), null, spec, false).toFloatArray();
-                double scale = 1;
-                for (float gv : gamma.toFloatArray()) {
-                    scale = Math.max(scale, (1 + Math.abs(gv)) / Math.sqrt(0.8 + 1e-5));
-                }
+                double scale = epilogueScale(gamma);
                 check(name + " conv + bias + ReLU", mag, scale, () -> CPU.conv3d(txr, twr, bias, spec, true),
                         () -> CPU.conv3d(tx, tw, bias, spec, true), direct);
                 check(name + " conv + residual", mag, scale, () -> CPU.conv3dResidual(txr, twr, bias, spec, res, true),
@@ -304,12 +301,7 @@ class Bf16PrecisionTest {
                 float[] ieee = CPU.conv3d(tx, tw, bias, spec, false).toFloatArray();
                 assertEquals(direct, !java.util.Arrays.equals(bf, ieee), name + ": bf16 on " + kernel);
                 // backward-data (the flat path's mirrored taps over dy's channel pairs) likewise
-                float[] dyv = randn(r, Math.toIntExact(ys.size()), 1), dyr = new float[dyv.length],
-                        dya = new float[dyv.length];
-                for (int i = 0; i < dyv.length; i++) {
-                    dyr[i] = bf16(dyv[i]);
-                    dya[i] = Math.abs(dyr[i]);
-                }
+                float[] dyv = randn(r, Math.toIntExact(ys.size()), 1), dyr = rounded(dyv), dya = abs(dyr);
                 Tensor dy = Tensor.of(dyv, ys), tdyr = Tensor.of(dyr, ys);
                 float[] magDx = CPU.conv3dBackwardData(Tensor.of(dya, ys), Tensor.of(wa, ws), spec, xs).toFloatArray();
                 check(name + " backward data", magDx, 1, () -> CPU.conv3dBackwardData(tdyr, twr, spec, xs),
