@@ -327,18 +327,6 @@ bool is_pointwise(const ConvParams& p) {
          p.pW == 0 && p.To == p.T && p.Ho == p.H && p.Wo == p.W;
 }
 
-// The backward-data passes' W^T ([g][co][r] -> [g][r][co]) for the bf16 GEMM, which takes A untransposed: into wt
-// when bf16 compute is on (and the buffer could be had), else wt stays empty and the caller runs its fp32 GEMM
-void transpose_for_bf16(const float* w, int groups, int cog, int64_t rows, FloatBuf& wt) {
-  if (!bf16_gemm_active()) return;
-  wt.p = aligned_floats((size_t)groups * rows * cog);
-  if (!wt.get()) return;
-  for (int g = 0; g < groups; g++)
-    for (int co = 0; co < cog; co++)
-      for (int64_t r = 0; r < rows; r++)
-        wt.get()[((int64_t)g * rows + r) * cog + co] = w[((int64_t)g * cog + co) * rows + r];
-}
-
 // The epilogue of a bf16 GEMM's column block [j0, j0 + nc) of the rows [0, rows) of y (ld), output channel c0 on
 // (sgemm_bf16's hook: applied while the block is in cache)
 struct EpiBlock {
@@ -358,7 +346,7 @@ void pw_forward(const float* x, const float* w, const Epi& e, float* y, const Co
   const int nt = conv_threads(2.0 * items * cog * cig * S);
   const Split2 sp = make_split(cog, S, parts_per_item(items, nt));
   const int64_t units = items * sp.parts();
-  const bool bf16 = bf16_gemm_active();
+  const Bf16Weights wb(w, p.Cout, cig, cig);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
   for (int64_t u = 0; u < units; u++) {
     const int64_t it = u / sp.parts();
@@ -371,7 +359,8 @@ void pw_forward(const float* x, const float* w, const Epi& e, float* y, const Co
     const float* xb = x + ((int64_t)n * p.Cin + g * cig) * S + j0;
     EpiBlock eb{yr, S, i1 - i0, &e, g * cog + i0, yo};
     const GemmBlockHook hook{EpiBlock::apply, &eb};
-    if (bf16 && sgemm_bf16(i1 - i0, j1 - j0, cig, wa, cig, xb, S, nullptr, 0.f, yr, S, e.any() ? &hook : nullptr))
+    if (wb.ok() &&
+        sgemm_bf16_pre(i1 - i0, j1 - j0, cig, wb, g * cog + i0, xb, S, nullptr, 0.f, yr, S, e.any() ? &hook : nullptr))
       continue;
     sgemm_serial(false, false, i1 - i0, j1 - j0, cig, 1.f, wa, cig, xb, S, 0.f, yr, S);
     epilogue(yr, S, i1 - i0, j1 - j0, e, g * cog + i0, yo);
@@ -383,9 +372,7 @@ void pw_backward_data(const float* dy, const float* w, float* dx, const ConvPara
   const int nt = conv_threads(2.0 * items * cog * cig * S);
   const Split2 sp = make_split(cig, S, parts_per_item(items, nt));
   const int64_t units = items * sp.parts();
-  FloatBuf wt;
-  transpose_for_bf16(w, p.groups, cog, cig, wt);
-  const float* wtp = wt.get();
+  const Bf16Weights wb(w, {p.groups, cog, cig, 1});  // W^T: the bf16 GEMM takes A untransposed
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
   for (int64_t u = 0; u < units; u++) {
     const int64_t it = u / sp.parts();
@@ -394,7 +381,7 @@ void pw_backward_data(const float* dy, const float* w, float* dx, const ConvPara
     sp.rect((int)(u % sp.parts()), i0, i1, j0, j1);
     const float* dyg = dy + ((int64_t)n * p.Cout + g * cog) * S + j0;
     float* dxr = dx + ((int64_t)n * p.Cin + g * cig + i0) * S + j0;
-    if (wtp && sgemm_bf16(i1 - i0, j1 - j0, cog, wtp + ((int64_t)g * cig + i0) * cog, cog, dyg, S, nullptr, 0.f, dxr, S))
+    if (wb.ok() && sgemm_bf16_pre(i1 - i0, j1 - j0, cog, wb, (int64_t)g * cig + i0, dyg, S, nullptr, 0.f, dxr, S))
       continue;
     // dx_g[i0.., j0..] = (W_g^T)[i0.., :] dy_g[:, j0..]; W_g is [cog, cig], so op(A) rows i0.. = columns i0..
     sgemm_serial(true, false, i1 - i0, j1 - j0, cog, 1.f, w + (int64_t)g * cog * cig + i0, cig, dyg, S, 0.f, dxr, S);
@@ -415,7 +402,7 @@ void pw_backward_weight(const float* x, const float* dy, float* dw, const ConvPa
   const bool bf16 = bf16_gemm_active();
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
-    const int tid = omp_get_thread_num();
+    const int tid = omp_get_thread_num(), team = omp_get_num_threads();
     float* mine = pbuf + (int64_t)tid * wsz;
     std::memset(mine, 0, sizeof(float) * (size_t)wsz);
     // static: which units a thread's partial sums is fixed by the thread count, so dW's bits are too (dynamic
@@ -436,7 +423,7 @@ void pw_backward_weight(const float* x, const float* dy, float* dw, const ConvPa
 #pragma omp for schedule(static)
       for (int64_t i = 0; i < wsz; i++) {
         float s = 0.f;
-        for (int q = 0; q < nt; q++) s += pbuf[q * wsz + i];
+        for (int q = 0; q < team; q++) s += pbuf[q * wsz + i];
         dw[i] = s;
       }
     }
@@ -462,14 +449,15 @@ void tm_forward(const float* x, const float* w, const Epi& e, float* y, const Co
   const int64_t HW = (int64_t)p.H * p.W, Si = p.in_spatial(), So = p.out_spatial();
   const int64_t items = (int64_t)p.N * p.groups;
   const int nt = conv_threads(2.0 * items * cog * cig * So * p.kT);
-  const bool bf16 = bf16_gemm_active();
-  // C = A B over the shifted views of x, then the epilogue of C's rows (output channel c0 on, flat offset off): on
-  // AMX in bf16 (the epilogue per column block, in cache) when that is the fp32 precision, else the fp32 GEMM
-  auto gemm = [&](int64_t M, int64_t N, const float* A, const float* B, const int64_t* sb, float* C, int64_t c0,
-                  int64_t off) {
+  const Bf16Weights wb(w, p.Cout, K, K);
+  // C = A B over the shifted views of x (A: the weights' rows from output channel c0 on), then the epilogue of C's
+  // rows (flat offset off): in bf16 (the epilogue per column block, in cache) when that is the fp32 precision, else
+  // the fp32 GEMM
+  auto gemm = [&](int64_t M, int64_t N, int64_t c0, const float* B, const int64_t* sb, float* C, int64_t off) {
     EpiBlock eb{C, So, M, &e, c0, off};
     const GemmBlockHook hook{EpiBlock::apply, &eb};
-    if (bf16 && sgemm_bf16(M, N, K, A, K, B, Si, sb, 0.f, C, So, e.any() ? &hook : nullptr)) return;
+    if (wb.ok() && sgemm_bf16_pre(M, N, K, wb, c0, B, Si, sb, 0.f, C, So, e.any() ? &hook : nullptr)) return;
+    const float* A = w + c0 * K;
     sgemm_serial_shifted(false, false, M, N, K, A, K, nullptr, B, Si, sb, 0.f, C, So);
     epilogue(C, So, M, N, e, c0, off);
   };
@@ -492,7 +480,7 @@ void tm_forward(const float* x, const float* w, const Epi& e, float* y, const Co
       for (int t = 0; t < p.To; t++) {
         const int64_t j0 = (int64_t)t * HW + s0;
         const int64_t sb[5] = {p.kT, HW, (int64_t)p.pT * HW, -j0, Si - j0};
-        gemm(cog, s1 - s0, w + (int64_t)g * cog * K, xg + j0, sb, y + yo + j0, g * cog, yo + j0);
+        gemm(cog, s1 - s0, (int64_t)g * cog, xg + j0, sb, y + yo + j0, yo + j0);
       }
     }
     return;
@@ -510,7 +498,7 @@ void tm_forward(const float* x, const float* w, const Epi& e, float* y, const Co
     float* yg = y + yo;  // row i0 of the item
     // B row (ci, kt), column c (y column j0 + c) = x[ci, j0 + c + (kt - pT)HW] inside [0, Si)
     const int64_t sb[5] = {p.kT, HW, (int64_t)p.pT * HW, -j0, Si - j0};
-    gemm(i1 - i0, j1 - j0, w + (int64_t)(g * cog + i0) * K, xg + j0, sb, yg + j0, g * cog + i0, yo + j0);
+    gemm(i1 - i0, j1 - j0, g * cog + i0, xg + j0, sb, yg + j0, yo + j0);
   }
 }
 
@@ -521,22 +509,25 @@ void tm_forward(const float* x, const float* w, const Epi& e, float* y, const Co
 void tm_backward_data(const float* dy, const float* w, float* dx, const ConvParams& p) {
   const int cig = p.cin_g(), cog = p.cout_g();
   const int64_t K = (int64_t)cog * p.kT;
-  FloatBuf wt((size_t)p.Cout * cig * p.kT);
-  if (!wt.get()) return buffer_failed();
-  // w [g][co][ci][kt] -> wt [g][ci][co][kt]
-  for (int g = 0; g < p.groups; g++)
-    for (int co = 0; co < cog; co++)
-      for (int ci = 0; ci < cig; ci++)
-        for (int kt = 0; kt < p.kT; kt++)
-          wt.get()[((int64_t)g * cig + ci) * K + (int64_t)co * p.kT + kt] =
-              w[(((int64_t)g * cog + co) * cig + ci) * p.kT + kt];
+  // bf16: w^T gathered and rounded in one parallel pass; fp32: w [g][co][ci][kt] -> wt [g][ci][co][kt]
+  const Bf16Weights wb(w, {p.groups, cog, cig, p.kT});
+  FloatBuf wt;
+  if (!wb.ok()) {
+    wt.p = aligned_floats((size_t)p.Cout * cig * p.kT);
+    if (!wt.get()) return buffer_failed();
+    for (int g = 0; g < p.groups; g++)
+      for (int co = 0; co < cog; co++)
+        for (int ci = 0; ci < cig; ci++)
+          for (int kt = 0; kt < p.kT; kt++)
+            wt.get()[((int64_t)g * cig + ci) * K + (int64_t)co * p.kT + kt] =
+                w[(((int64_t)g * cog + co) * cig + ci) * p.kT + kt];
+  }
   const int64_t HW = (int64_t)p.H * p.W, Si = p.in_spatial(), So = p.out_spatial();
   const int64_t items = (int64_t)p.N * p.groups;
   const int nt = conv_threads(2.0 * items * cog * cig * So * p.kT);
   const Split2 sp = make_split(cig, Si, parts_per_item(items, nt));
   const int64_t units = items * sp.parts();
   const float* wtp = wt.get();
-  const bool bf16 = bf16_gemm_active();
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
   for (int64_t u = 0; u < units; u++) {
     const int64_t it = u / sp.parts();
@@ -547,9 +538,14 @@ void tm_backward_data(const float* dy, const float* w, float* dx, const ConvPara
     const float* dyg = dy + ((int64_t)n * p.Cout + g * cog) * So;
     // B row (co, kt), column c (dx column j0 + c) = dy[co, j0 + c - (kt - pT)HW] inside [0, So)
     const int64_t sb[5] = {p.kT, -HW, -(int64_t)p.pT * HW, -j0, So - j0};
-    const float* wa = wtp + ((int64_t)g * cig + i0) * K;
-    if (bf16 && sgemm_bf16(i1 - i0, j1 - j0, K, wa, K, dyg + j0, So, sb, 0.f, dxg + j0, Si)) continue;
-    sgemm_serial_shifted(false, false, i1 - i0, j1 - j0, K, wa, K, nullptr, dyg + j0, So, sb, 0.f, dxg + j0, Si);
+    if (wb.ok()) {
+      // no fp32 w^T to fall back on: a GEMM without its work buffer fails the call
+      if (!sgemm_bf16_pre(i1 - i0, j1 - j0, K, wb, (int64_t)g * cig + i0, dyg + j0, So, sb, 0.f, dxg + j0, Si))
+        buffer_failed();
+      continue;
+    }
+    sgemm_serial_shifted(false, false, i1 - i0, j1 - j0, K, wtp + ((int64_t)g * cig + i0) * K, K, nullptr, dyg + j0,
+                         So, sb, 0.f, dxg + j0, Si);
   }
 }
 
@@ -576,7 +572,7 @@ void tm_backward_weight(const float* x, const float* dy, float* dw, const ConvPa
   const bool bf16 = bf16_gemm_active();
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
-    const int tid = omp_get_thread_num();
+    const int tid = omp_get_thread_num(), team = omp_get_num_threads();
     float* mine = pbuf + (int64_t)tid * wsz;
     std::memset(mine, 0, sizeof(float) * (size_t)wsz);
 #pragma omp for schedule(static)  // a fixed partition: deterministic dW (pw_backward_weight)
@@ -594,16 +590,25 @@ void tm_backward_weight(const float* x, const float* dy, float* dw, const ConvPa
       sgemm_serial_shifted(false, true, Mk, cog, k1 - k0, xg + k0, Si, sa, dyg + k0, So, nullptr, 1.f,
                            mine + g * gsz, cog);
     }
-    // implicit barrier above; reduce + transpose
+    // implicit barrier above: the partial sums added into the first (contiguous, vectorized), then transposed into
+    // dw in 32 x 32 tiles — a partial sum's row r is cog floats apart: walking r for one co, summing the partials on the
+    // way, read a cache line (and at 512 channels a page) per float, 35% of the call at 512 x 4 x 4
+    if (team > 1) {
 #pragma omp for schedule(static)
-    for (int co = 0; co < p.Cout; co++) {
-      const int g = co / cog, c = co % cog;
-      for (int64_t r = 0; r < Mk; r++) {
-        const int64_t i = g * gsz + r * cog + c;
-        float s = 0.f;
-        for (int q = 0; q < nt; q++) s += pbuf[q * wsz + i];
-        dw[(int64_t)co * Mk + r] = s;
+      for (int64_t i = 0; i < wsz; i++) {
+        float s = pbuf[i];
+        for (int q = 1; q < team; q++) s += pbuf[q * wsz + i];
+        pbuf[i] = s;
       }
+    }
+    const int64_t rt = ceil_div(Mk, 32), ct = ceil_div(cog, 32);
+#pragma omp for schedule(static)
+    for (int64_t tile = 0; tile < (int64_t)p.groups * rt * ct; tile++) {
+      const int g = (int)(tile / (rt * ct));
+      const int64_t r0 = (tile / ct % rt) * 32, c0 = tile % ct * 32;
+      const int64_t r1 = min64(Mk, r0 + 32), c1 = min64(cog, c0 + 32);
+      for (int64_t c = c0; c < c1; c++)
+        for (int64_t r = r0; r < r1; r++) dw[((int64_t)g * cog + c) * Mk + r] = pbuf[g * gsz + r * cog + c];
     }
   }
 }
@@ -1931,7 +1936,7 @@ void gen_forward(const float* x, const float* w, const Epi& e, float* y, const C
   const int64_t chunk = col_chunk(p, rows, nt, (int64_t)p.N * p.groups);
   const int64_t nch = ceil_div(So, chunk);
   const int64_t units = (int64_t)p.N * p.groups * nch;
-  const bool bf16 = bf16_gemm_active();
+  const Bf16Weights wb(w, p.Cout, rows, rows);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
   for (int64_t u = 0; u < units; u++) {
     const int64_t c = u % nch;
@@ -1943,7 +1948,7 @@ void gen_forward(const float* x, const float* w, const Epi& e, float* y, const C
     if (!col) continue;
     im2col(xg, p, s0, len, 0, (int)rows, col, false);
     const float* wg = w + (int64_t)g * cog * rows;
-    if (!bf16 || !sgemm_bf16(cog, len, rows, wg, rows, col, len, nullptr, 0.f, yg, So))
+    if (!wb.ok() || !sgemm_bf16_pre(cog, len, rows, wb, (int64_t)g * cog, col, len, nullptr, 0.f, yg, So))
       sgemm_serial(false, false, cog, len, rows, 1.f, wg, rows, col, len, 0.f, yg, So);
     epilogue(yg, So, cog, len, e, g * cog, ((int64_t)n * p.Cout + g * cog) * So + s0);
   }
@@ -1960,9 +1965,7 @@ void gen_backward_data(const float* dy, const float* w, float* dx, const ConvPar
   const int cparts = (int)min64(max64(1, cig), parts_per_item(items, nt));
   const int64_t units = items * cparts;
   const int64_t chunk = col_chunk(p, rows, 1, 1);
-  FloatBuf wt;
-  transpose_for_bf16(w, p.groups, cog, rows, wt);
-  const float* wtp = wt.get();
+  const Bf16Weights wb(w, {p.groups, cog, rows, 1});  // W^T: the bf16 GEMM takes A untransposed
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
   for (int64_t u = 0; u < units; u++) {
     const int64_t it = u / cparts;
@@ -1979,8 +1982,7 @@ void gen_backward_data(const float* dy, const float* w, float* dx, const ConvPar
       const int64_t len = min64(chunk, So - s0);
       // dcol [r1-r0, len] = (W_g^T)[r0..r1, :] dy_g[:, s0..]; W_g is [cog, rows]
       const float* dyg = dy + ((int64_t)n * p.Cout + g * cog) * So + s0;
-      if (!wtp || !sgemm_bf16(r1 - r0, len, cog, wtp + ((int64_t)g * rows + r0) * cog, cog, dyg, So, nullptr, 0.f,
-                              dcol, len))
+      if (!wb.ok() || !sgemm_bf16_pre(r1 - r0, len, cog, wb, (int64_t)g * rows + r0, dyg, So, nullptr, 0.f, dcol, len))
         sgemm_serial(true, false, r1 - r0, len, cog, 1.f, w + (int64_t)g * cog * rows + r0, rows, dyg, So, 0.f, dcol,
                      len);
       im2col(dxg, p, s0, len, (int)r0, (int)r1, dcol, true);

@@ -10,9 +10,10 @@
 //   operands are half the bytes.
 // sev_bf16_kernel says which one runs (the best the CPU has; sev_set_bf16_kernel picks one, for tests and A/B).
 //
-// Layout. A (M x K, row-major: the weights, or in a weight gradient the activations' time-shifted rows) is rounded
-// once per K chunk into Abf [Mp][kcp] (M, K padded with zeros to multiples of 32): each A tile is 16 of its rows x
-// 32 k, loaded with the row stride kcp. B (K x N: the activations, plain or time-shifted; or B^T of an N x K matrix,
+// Layout. A (M x K, row-major: in a weight gradient the activations' time-shifted rows) is rounded once per K chunk
+// into Abf [Mp][kcp] (M, K padded with zeros to multiples of 32): each A tile is 16 of its rows x 32 k, loaded with
+// the row stride kcp. A convolution's weights are rounded once a call in the same layout (Bf16Weights, sgemm_bf16_pre)
+// and read in place, their row stride K rounded up to 32. B (K x N: the activations, plain or time-shifted; or B^T of an N x K matrix,
 // the weight gradients' dy) is rounded per column block into the tiles' pair-interleaved layout Bbf [kcp/2][NCp][2]:
 // row p holds k = 2p and 2p + 1 of every column side by side, so a B tile is 16 rows (32 k) x 16 columns — and a
 // 64-byte row of it is one VDPBF16PS operand (16 columns, a pair of k each), its A partner a broadcast 32-bit pair.
@@ -24,6 +25,9 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
+
+#include <omp.h>
 
 #include "internal.h"
 #include "sev_bf16.h"
@@ -62,14 +66,13 @@ struct Bf16Buffers {
   uint16_t* b = nullptr;
   size_t acap = 0, bcap = 0;
   ~Bf16Buffers() {
-    std::free(a);
-    std::free(b);
+    aligned_free(a);
+    aligned_free(b);
   }
   static bool grow(uint16_t*& p, size_t& cap, size_t n) {
     if (cap >= n) return true;
-    std::free(p);
-    const size_t bytes = (n * sizeof(uint16_t) + 63) / 64 * 64;
-    p = static_cast<uint16_t*>(std::aligned_alloc(64, bytes));
+    aligned_free(p);
+    p = static_cast<uint16_t*>(aligned_bytes(n * sizeof(uint16_t)));
     cap = p ? n : 0;
     return p != nullptr;
   }
@@ -205,10 +208,10 @@ SEV_TARGET_AMX void load_tile_config() {
   _tile_loadconfig(&cfg);
 }
 
-// C block rows [0, 32) x columns [0, 32) at C (its [mr x nr] valid part) += Abf (32 rows from here) x Bbf (column jr)
-// over kcp; the accumulators start from zero (fresh) or from C
-SEV_TARGET_AMX void block32(const uint16_t* Abf, int64_t kcp, const uint16_t* Bbf, int64_t ncp, int64_t jr, int mr,
-                            int nr, bool fresh, float* C, int64_t ldc) {
+// C block rows [0, 32) x columns [0, 32) at C (its [mr x nr] valid part) += Abf (32 rows from here, ars apart) x Bbf
+// (column jr) over kcp; the accumulators start from zero (fresh) or from C
+SEV_TARGET_AMX void block32(const uint16_t* Abf, int64_t ars, int64_t kcp, const uint16_t* Bbf, int64_t ncp, int64_t jr,
+                            int mr, int nr, bool fresh, float* C, int64_t ldc) {
   const bool full = mr == 32 && nr == 32;
   alignas(64) float acc[32][32];
   SEV_MEMORY_BARRIER();  // the rounded operands (and C) written before
@@ -231,11 +234,11 @@ SEV_TARGET_AMX void block32(const uint16_t* Abf, int64_t kcp, const uint16_t* Bb
     _tile_loadd(2, &acc[16][0], 128);
     _tile_loadd(3, &acc[16][16], 128);
   }
-  const int64_t astride = kcp * 2, bstride = ncp * 4;  // bytes
+  const int64_t astride = ars * 2, bstride = ncp * 4;  // bytes
   for (int64_t k = 0; k < kcp; k += 32) {
     const uint16_t* b = Bbf + (k / 2) * ncp * 2 + jr * 2;
     _tile_loadd(4, Abf + k, astride);
-    _tile_loadd(5, Abf + 16 * kcp + k, astride);
+    _tile_loadd(5, Abf + 16 * ars + k, astride);
     _tile_loadd(6, b, bstride);
     _tile_loadd(7, b + 32, bstride);
     _tile_dpbf16ps(0, 4, 6);
@@ -262,8 +265,8 @@ SEV_TARGET_AMX void block32(const uint16_t* Abf, int64_t kcp, const uint16_t* Bb
 // The AVX512-BF16 kernel's 32 x 32 block: what block32 computes, as four panels of 8 rows x 32 columns (16
 // accumulators, two B vectors and a broadcast per pair of k: 10 loads for 16 VDPBF16PS, which the two load ports
 // keep ahead of the two bf16 pipes). Rows past M are Abf's zero padding: computed, not stored.
-SEV_TARGET_BF16 void panel8_dp(const uint16_t* Abf, int64_t kcp, const uint16_t* Bbf, int64_t ncp, int64_t jr,
-                               int mr, int nr, bool fresh, float* C, int64_t ldc) {
+SEV_TARGET_BF16 void panel8_dp(const uint16_t* Abf, int64_t ars, int64_t kcp, const uint16_t* Bbf, int64_t ncp,
+                               int64_t jr, int mr, int nr, bool fresh, float* C, int64_t ldc) {
   const __mmask16 m0 = nr >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nr) - 1u);
   const __mmask16 m1 = nr >= 32 ? (__mmask16)0xffff : nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1u) : (__mmask16)0;
   __m512 acc[8][2];
@@ -278,7 +281,7 @@ SEV_TARGET_BF16 void panel8_dp(const uint16_t* Abf, int64_t kcp, const uint16_t*
     const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b), b1 = (__m512bh)_mm512_loadu_si512(b + 32);
     for (int r = 0; r < 8; r++) {
       int32_t pair;
-      std::memcpy(&pair, Abf + r * kcp + k, sizeof pair);  // A[r][k], A[r][k + 1]
+      std::memcpy(&pair, Abf + r * ars + k, sizeof pair);  // A[r][k], A[r][k + 1]
       const __m512bh a = (__m512bh)_mm512_set1_epi32(pair);
       acc[r][0] = _mm512_dpbf16_ps(acc[r][0], a, b0);
       acc[r][1] = _mm512_dpbf16_ps(acc[r][1], a, b1);
@@ -290,9 +293,10 @@ SEV_TARGET_BF16 void panel8_dp(const uint16_t* Abf, int64_t kcp, const uint16_t*
   }
 }
 
-SEV_TARGET_BF16 void block32_dp(const uint16_t* Abf, int64_t kcp, const uint16_t* Bbf, int64_t ncp, int64_t jr, int mr,
-                                int nr, bool fresh, float* C, int64_t ldc) {
-  for (int i = 0; i < mr; i += 8) panel8_dp(Abf + i * kcp, kcp, Bbf, ncp, jr, mr - i, nr, fresh, C + i * ldc, ldc);
+SEV_TARGET_BF16 void block32_dp(const uint16_t* Abf, int64_t ars, int64_t kcp, const uint16_t* Bbf, int64_t ncp,
+                                int64_t jr, int mr, int nr, bool fresh, float* C, int64_t ldc) {
+  for (int i = 0; i < mr; i += 8)
+    panel8_dp(Abf + i * ars, ars, kcp, Bbf, ncp, jr, mr - i, nr, fresh, C + i * ldc, ldc);
 }
 
 SEV_TARGET_AMX void release_tiles() { _tile_release(); }
@@ -301,37 +305,38 @@ SEV_TARGET_AMX void release_tiles() { _tile_release(); }
 // state is large: not kept across calls, context switches, other code on the thread)
 struct AmxKernel {
   static void begin() { load_tile_config(); }
-  static void block(const uint16_t* Abf, int64_t kcp, const uint16_t* Bbf, int64_t ncp, int64_t jr, int mr, int nr,
-                    bool fresh, float* C, int64_t ldc) {
-    block32(Abf, kcp, Bbf, ncp, jr, mr, nr, fresh, C, ldc);
+  static void block(const uint16_t* Abf, int64_t ars, int64_t kcp, const uint16_t* Bbf, int64_t ncp, int64_t jr,
+                    int mr, int nr, bool fresh, float* C, int64_t ldc) {
+    block32(Abf, ars, kcp, Bbf, ncp, jr, mr, nr, fresh, C, ldc);
   }
   static void end() { release_tiles(); }
 };
 struct Avx512Bf16Kernel {
   static void begin() {}
-  static void block(const uint16_t* Abf, int64_t kcp, const uint16_t* Bbf, int64_t ncp, int64_t jr, int mr, int nr,
-                    bool fresh, float* C, int64_t ldc) {
-    block32_dp(Abf, kcp, Bbf, ncp, jr, mr, nr, fresh, C, ldc);
+  static void block(const uint16_t* Abf, int64_t ars, int64_t kcp, const uint16_t* Bbf, int64_t ncp, int64_t jr,
+                    int mr, int nr, bool fresh, float* C, int64_t ldc) {
+    block32_dp(Abf, ars, kcp, Bbf, ncp, jr, mr, nr, fresh, C, ldc);
   }
   static void end() {}
 };
 
 // K in chunks — one up to KC_ONE, else KC_CHUNK, both capped so that the rounded A chunk (Mp x kc bf16) stays within
-// A_CHUNK_MAX elements (2 MB: a thread's buffer, kept for its life) —; C accumulates across them
+// A_CHUNK_MAX elements (2 MB: a thread's buffer, kept for its life) —; C accumulates across them. A rounded before the
+// call (Apre, row stride ldpre: Bf16Weights) is read in place: no cap, no rounding.
 constexpr int64_t KC_ONE = 2048, KC_CHUNK = 512, A_CHUNK_MAX = (int64_t)1 << 20;
 
 template <class Kernel>
-bool gemm_bf16_run(bool tB, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
-                                  const int64_t* sa, const float* B, int64_t ldb, const int64_t* sb, float beta,
-                                  float* C, int64_t ldc, const GemmBlockHook* after) {
+bool gemm_bf16_run(bool tB, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const int64_t* sa,
+                   const uint16_t* Apre, int64_t ldpre, const float* B, int64_t ldb, const int64_t* sb, float beta,
+                   float* C, int64_t ldc, const GemmBlockHook* after) {
   const int64_t Mp = round_up(M, 32);
-  int64_t kmax = A_CHUNK_MAX / Mp / 32 * 32;
+  int64_t kmax = Apre ? KC_ONE : A_CHUNK_MAX / Mp / 32 * 32;
   if (kmax > KC_ONE) kmax = KC_ONE;
   if (kmax < 64) kmax = 64;
   const int64_t kcb = K <= kmax ? round_up(K, 32) : (kmax < KC_CHUNK ? kmax : KC_CHUNK);
   const int64_t ncmax = round_up(N < NCB ? N : NCB, 32);
   Bf16Buffers& buf = tl_bf16;
-  if (!Bf16Buffers::grow(buf.a, buf.acap, (size_t)(Mp * kcb)) ||
+  if ((!Apre && !Bf16Buffers::grow(buf.a, buf.acap, (size_t)(Mp * kcb))) ||
       !Bf16Buffers::grow(buf.b, buf.bcap, (size_t)(kcb * ncmax)))
     return false;
   // beta other than 0 and 1: C scaled first, then accumulated into like beta = 1
@@ -342,7 +347,9 @@ bool gemm_bf16_run(bool tB, int64_t M, int64_t N, int64_t K, const float* A, int
   for (int64_t pc = 0; pc < K; pc += kcb) {
     const int64_t kc = K - pc < kcb ? K - pc : kcb, kcp = round_up(kc, 32);
     const bool fresh = pc == 0 && beta == 0.f, last = pc + kc >= K;
-    round_a(A, lda, sa, M, K, pc, kc, Mp, kcp, buf.a);
+    const uint16_t* Abf = Apre ? Apre + pc : buf.a;
+    const int64_t ars = Apre ? ldpre : kcp;
+    if (!Apre) round_a(A, lda, sa, M, K, pc, kc, Mp, kcp, buf.a);
     for (int64_t jc = 0; jc < N; jc += NCB) {
       const int64_t nc = N - jc < NCB ? N - jc : NCB, ncp = round_up(nc, 32);
       if (tB)
@@ -353,7 +360,7 @@ bool gemm_bf16_run(bool tB, int64_t M, int64_t N, int64_t K, const float* A, int
         const int mr = (int)(M - ic < 32 ? M - ic : 32);
         for (int64_t jr = 0; jr < nc; jr += 32) {
           const int nr = (int)(nc - jr < 32 ? nc - jr : 32);
-          Kernel::block(buf.a + ic * kcp, kcp, buf.b, ncp, jr, mr, nr, fresh, C + ic * ldc + jc + jr, ldc);
+          Kernel::block(Abf + ic * ars, ars, kcp, buf.b, ncp, jr, mr, nr, fresh, C + ic * ldc + jc + jr, ldc);
         }
       }
       if (last && after) after->fn(after->ctx, jc, nc);
@@ -361,6 +368,28 @@ bool gemm_bf16_run(bool tB, int64_t M, int64_t N, int64_t K, const float* A, int
   }
   Kernel::end();
   return true;
+}
+
+// The kernel sgemm_bf16 runs: what every entry point dispatches on
+template <class... Args>
+bool gemm_bf16_dispatch(Args... args) {
+  switch (bf16_kernel()) {
+    case SEV_BF16_KERNEL_AMX:
+      return gemm_bf16_run<AmxKernel>(args...);
+    case SEV_BF16_KERNEL_AVX512:
+      return gemm_bf16_run<Avx512Bf16Kernel>(args...);
+    default:
+      return false;
+  }
+}
+
+// a[0, K) -> d[0, ld), rounded to nearest even, zeros past K
+SEV_TARGET_BF16 void round_row(const float* a, int64_t K, uint16_t* d, int64_t ld) {
+  for (int64_t k = 0; k < ld; k += 32) {
+    const __m512 l = _mm512_maskz_loadu_ps(lanes(k, 0, K), a + k);
+    const __m512 h = _mm512_maskz_loadu_ps(lanes(k + 16, 0, K), a + k + 16);
+    _mm512_storeu_si512(d + k, (__m512i)_mm512_cvtne2ps_pbh(h, l));
+  }
 }
 
 // The CPU has AMX-BF16 (and the AVX-512 BF16 conversions) and the OS lets this process use the tile data (Linux
@@ -420,6 +449,50 @@ bool bf16_gemm_active() {
          bf16_kernel() != SEV_BF16_KERNEL_NONE;
 }
 
+namespace {
+// p: rows [0, M) of K, ld apart, then 32 rows of zeros; gather(r, row) writes row r's K floats into row
+template <class Gather>
+uint16_t* rounded_rows(int64_t M, int64_t K, int64_t ld, Gather gather) {
+#if SEV_HAVE_AMX
+  uint16_t* p = static_cast<uint16_t*>(aligned_bytes(sizeof(uint16_t) * (size_t)((M + 32) * ld)));
+  if (!p) return nullptr;
+  std::memset(p + M * ld, 0, sizeof(uint16_t) * (size_t)(32 * ld));
+  // a weight matrix is up to ~1M elements (512 x 1536): worth both cores
+  const bool par = M * ld >= ((int64_t)1 << 16);
+#pragma omp parallel if (par)
+  {
+    std::vector<float> row((size_t)ld);
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < M; r++) round_row(gather(r, row.data()), K, p + r * ld, ld);
+  }
+  return p;
+#else
+  (void)M, (void)K, (void)ld, (void)gather;
+  return nullptr;
+#endif
+}
+}  // namespace
+
+Bf16Weights::Bf16Weights(const float* A, int64_t M, int64_t K, int64_t lda) {
+  if (!A || !bf16_gemm_active() || M <= 0 || K <= 0) return;
+  ld = (K + 31) / 32 * 32;
+  p = rounded_rows(M, K, ld, [&](int64_t r, float*) { return A + r * lda; });
+}
+
+Bf16Weights::Bf16Weights(const float* w, const Transposed& t) {
+  const int64_t M = t.groups * t.rows, K = t.cog * t.kT;
+  if (!w || !bf16_gemm_active() || M <= 0 || K <= 0) return;
+  ld = (K + 31) / 32 * 32;
+  p = rounded_rows(M, K, ld, [&](int64_t R, float* row) {
+    const int64_t g = R / t.rows, r = R % t.rows;
+    for (int64_t co = 0; co < t.cog; co++)
+      for (int kt = 0; kt < t.kT; kt++) row[co * t.kT + kt] = w[((g * t.cog + co) * t.rows + r) * t.kT + kt];
+    return (const float*)row;
+  });
+}
+
+Bf16Weights::~Bf16Weights() { aligned_free(p); }
+
 // Only with the AVX512-BF16 kernel: Zen 5 runs VDPBF16PS at twice the fp32 FMA's multiply-adds (measured); the
 // instruction tables list Intel's server cores with it on one port, the FMA's rate, where the pairing would be pure
 // overhead — on AMX CPUs the direct convs stay fp32 (not measured there; -Dsevnet.bf16Kernel=avx512 runs them in bf16)
@@ -435,17 +508,24 @@ bool sgemm_bf16_ex(bool tB, int64_t M, int64_t N, int64_t K, const float* A, int
                    const GemmBlockHook* after) {
 #if SEV_HAVE_AMX
   if (M <= 0 || N <= 0 || K <= 0 || (tB && sb)) return false;
-  switch (bf16_kernel()) {
-    case SEV_BF16_KERNEL_AMX:
-      return gemm_bf16_run<AmxKernel>(tB, M, N, K, A, lda, sa, B, ldb, sb, beta, C, ldc, after);
-    case SEV_BF16_KERNEL_AVX512:
-      return gemm_bf16_run<Avx512Bf16Kernel>(tB, M, N, K, A, lda, sa, B, ldb, sb, beta, C, ldc, after);
-    default:
-      return false;
-  }
+  return gemm_bf16_dispatch(tB, M, N, K, A, lda, sa, (const uint16_t*)nullptr, (int64_t)0, B, ldb, sb, beta, C, ldc,
+                            after);
 #else
   (void)tB, (void)M, (void)N, (void)K, (void)A, (void)lda, (void)sa, (void)B, (void)ldb, (void)sb, (void)beta,
       (void)C, (void)ldc, (void)after;
+  return false;
+#endif
+}
+
+bool sgemm_bf16_pre(int64_t M, int64_t N, int64_t K, const Bf16Weights& a, int64_t r0, const float* B, int64_t ldb,
+                    const int64_t* sb, float beta, float* C, int64_t ldc, const GemmBlockHook* after) {
+#if SEV_HAVE_AMX
+  if (M <= 0 || N <= 0 || K <= 0 || !a.ok() || round_up(K, 32) > a.ld) return false;
+  return gemm_bf16_dispatch(false, M, N, K, (const float*)nullptr, (int64_t)0, (const int64_t*)nullptr,
+                            (const uint16_t*)(a.p + r0 * a.ld), a.ld, B, ldb, sb, beta, C, ldc, after);
+#else
+  (void)M, (void)N, (void)K, (void)a, (void)r0, (void)B, (void)ldb, (void)sb, (void)beta, (void)C, (void)ldc,
+      (void)after;
   return false;
 #endif
 }

@@ -42,13 +42,21 @@ SEV_INLINE void vstore(float* p, const V& v) {
 // 2: AVX-512F, 1: AVX2+FMA, 0: baseline. SEV_ISA=avx2|scalar in the environment caps it (testing).
 int cpu_isa();
 
-// 64-byte aligned scratch memory; free with aligned_free.
-inline float* aligned_floats(size_t n) {
-  size_t bytes = (n * sizeof(float) + 63) & ~size_t(63);
-  if (bytes == 0) bytes = 64;
-  return static_cast<float*>(std::aligned_alloc(64, bytes));
+// 64-byte aligned memory; free with aligned_free. From malloc, the block's own address kept just below the aligned
+// one — not aligned_alloc: glibc carves that out of a larger chunk and frees the ends, and a small end left between the
+// freed block and the heap's top keeps the two apart, so the next call of the same size takes fresh memory and faults
+// in every page (768 page faults each call of a temporal conv's 3 MB transposed weights: ~20% of its time)
+inline void* aligned_bytes(size_t bytes) {
+  void* raw = std::malloc(bytes + 64 + sizeof(void*));
+  if (!raw) return nullptr;
+  const uintptr_t a = ((uintptr_t)raw + sizeof(void*) + 63) & ~(uintptr_t)63;
+  reinterpret_cast<void**>(a)[-1] = raw;
+  return reinterpret_cast<void*>(a);
 }
-inline void aligned_free(void* p) { std::free(p); }
+inline void aligned_free(void* p) {
+  if (p) std::free(static_cast<void**>(p)[-1]);
+}
+inline float* aligned_floats(size_t n) { return static_cast<float*>(aligned_bytes(n * sizeof(float))); }
 
 // RAII owner of an aligned float buffer (freed on every return path).
 struct FloatBuf {
@@ -90,6 +98,30 @@ bool sgemm_bf16(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, co
 bool sgemm_bf16_ex(bool tB, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const int64_t* sa,
                    const float* B, int64_t ldb, const int64_t* sb, float beta, float* C, int64_t ldc,
                    const GemmBlockHook* after = nullptr);
+// A matrix rounded to bf16 once for the GEMMs that reuse it — a convolution's weights, which every work unit of a call
+// multiplies (rounded per unit they cost up to half the GEMM's time at the deep stages' short activations rows): rows
+// [0, M) at p + r * ld, ld = K rounded up to 32 with zeros, then 32 rows of zeros (a block's rows past a GEMM's M are
+// read and computed, not stored). Empty (ok() false) when bf16 compute is off or the buffer could not be had.
+struct Bf16Weights {
+  uint16_t* p = nullptr;
+  int64_t ld = 0;
+  Bf16Weights(const float* A, int64_t M, int64_t K, int64_t lda);
+  // the backward-data passes' transposed weights, gathered and rounded in one pass: w is [groups][cog][rows][kT], row
+  // g * rows + r of A is w[g][co][r][kt] over co, kt (column co * kT + kt)
+  struct Transposed {
+    int groups;
+    int64_t cog, rows;
+    int kT;
+  };
+  Bf16Weights(const float* w, const Transposed& t);
+  ~Bf16Weights();
+  Bf16Weights(const Bf16Weights&) = delete;
+  Bf16Weights& operator=(const Bf16Weights&) = delete;
+  bool ok() const { return p != nullptr; }
+};
+// sgemm_bf16 with A = the rows [r0, r0 + M) of a, K columns
+bool sgemm_bf16_pre(int64_t M, int64_t N, int64_t K, const Bf16Weights& a, int64_t r0, const float* B, int64_t ldb,
+                    const int64_t* sb, float beta, float* C, int64_t ldc, const GemmBlockHook* after = nullptr);
 // the fp32 precision is bf16 (sev_set_fp32_precision) and this CPU can: the GEMMs of the pointwise, temporal
 // and im2col convolutions (forward and backward) take sgemm_bf16
 bool bf16_gemm_active();

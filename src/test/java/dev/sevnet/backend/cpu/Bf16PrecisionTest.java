@@ -189,6 +189,13 @@ class Bf16PrecisionTest {
         new Case("temporal", Shape.of(2, 16, 5, 6, 7), 16, TEMPORAL),
         new Case("temporal, model-sized", Shape.of(1, 64, 8, 28, 28), 64, TEMPORAL),
         new Case("temporal, large plane (frame-ordered)", Shape.of(1, 8, 3, 40, 41), 12, TEMPORAL),
+        // the weights are rounded once a call (Bf16Weights): a group's rows start mid-block (12, 15, ...) and a
+        // block's rows past its group read the next group's; K past one chunk (2048) reads the rounded rows in pieces
+        new Case("pointwise, 3 groups", Shape.of(2, 24, 3, 5, 6), 36, ConvSpec.builder().groups(3).build()),
+        new Case("temporal, 2 groups", Shape.of(2, 20, 4, 5, 5), 30,
+                ConvSpec.builder().kernel(3, 1, 1).padding(1, 0, 0).groups(2).build()),
+        new Case("temporal, K = 2100 forward", Shape.of(1, 700, 3, 2, 3), 40, TEMPORAL),
+        new Case("temporal, K = 2100 backward-data", Shape.of(1, 40, 3, 2, 3), 700, TEMPORAL),
         new Case("general 3x3x3 (im2col)", Shape.of(2, 6, 5, 9, 10), 10,
                 ConvSpec.builder().kernel(3, 3, 3).padding(1, 1, 1).build()),
         // forward on the direct row path (3 channels: a pair and a channel paired with zeros), backward on im2col
@@ -203,7 +210,7 @@ class Bf16PrecisionTest {
         for (Case c : CASES) {
             try (TensorScope scope = TensorScope.open()) {
                 int cin = Math.toIntExact(c.xs().get(1));
-                Shape ws = Shape.of(c.cout(), cin, c.spec().kT(), c.spec().kH(), c.spec().kW());
+                Shape ws = Shape.of(c.cout(), cin / c.spec().groups(), c.spec().kT(), c.spec().kH(), c.spec().kW());
                 Shape ys = c.spec().outputShape(c.xs(), c.cout());
                 float[] x = randn(r, Math.toIntExact(c.xs().size()), 1);
                 float[] w = randn(r, Math.toIntExact(ws.size()), 0.3);

@@ -72,6 +72,10 @@ class ConvNativeTest {
                 // frames in order (forward and backward-data); a chunk count rounded up to the threads at N = 1
                 new Conv("3x1x1 temporal large plane N=1", 1, 8, 3, 40, 41, 6, 3, 1, 1, 1, 1, 1, 1, 0, 0, 1),
                 new Conv("3x1x1 temporal large plane N=2 groups 2 no pad", 2, 4, 4, 39, 40, 6, 3, 1, 1, 1, 1, 1, 0, 0, 0, 2),
+                // past 2 MFLOP the GEMM convs run on every core: the weight gradients' per-thread partial sums are
+                // added and (temporal) transposed in tiles, here off the 32-wide tile (60 x 35 per group)
+                new Conv("3x1x1 temporal threaded N=3 groups 2", 3, 40, 4, 5, 6, 70, 3, 1, 1, 1, 1, 1, 1, 0, 0, 2),
+                new Conv("1x1x1 threaded N=3 groups 3", 3, 60, 4, 8, 9, 90, 1, 1, 1, 1, 1, 1, 0, 0, 0, 3),
                 new Conv("grouped 1x3x3 s1 g2 odd", 2, 8, 3, 7, 9, 8, 1, 3, 3, 1, 1, 1, 0, 1, 1, 4),
                 new Conv("grouped 1x3x3 s1 g4 N=1", 1, 16, 2, 9, 11, 16, 1, 3, 3, 1, 1, 1, 0, 1, 1, 4),
                 new Conv("grouped 1x3x3 s2 g2 odd N=3", 3, 8, 2, 7, 9, 8, 1, 3, 3, 1, 2, 2, 0, 1, 1, 4),
