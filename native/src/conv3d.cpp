@@ -770,11 +770,26 @@ SEV_INLINE void direct_fwd_item(const float* x, const float* w, const Epi& e, fl
 }
 
 // backward-data: one (n, g, t) item; dx rows are written whole (every element once)
+// The taps of input row h, phase ph (columns w = ph + sW * j) in a backward-data at stride sW (the row paths): each
+// (kh, kw) that some output row and column reach, as tap(output row, column offset into dy's padded row, kh, kw)
+template <class Tap>
+SEV_INLINE void bwd_row_taps(const ConvParams& p, int h, int ph, Tap tap) {
+  for (int kh = 0; kh < p.kH; kh++) {
+    const int num = h + p.pH - kh;
+    if (num < 0 || num % p.sH || num / p.sH >= p.Ho) continue;
+    for (int kw = 0; kw < p.kW; kw++) {
+      const int d = ph + p.pW - kw;
+      if (((d % p.sW) + p.sW) % p.sW) continue;
+      tap(num / p.sH, d >= 0 ? d / p.sW : -((-d + p.sW - 1) / p.sW), kh, kw);
+    }
+  }
+}
+
 template <class V, int CB>
 SEV_INLINE void direct_bwd_data_item(const float* dy, const float* w, float* dx, const ConvParams& p, int n, int g,
                                      int t) {
   const int cig = p.cin_g(), cog = p.cout_g();
-  const int kH = p.kH, kW = p.kW, sW = p.sW, sH = p.sH;
+  const int kH = p.kH, kW = p.kW, sW = p.sW;
   const int64_t HWi = (int64_t)p.H * p.W, HWo = (int64_t)p.Ho * p.Wo;
   const int64_t jmax = ceil_div(p.W, sW);
   const int64_t PADL = kW + 1;
@@ -798,30 +813,17 @@ SEV_INLINE void direct_bwd_data_item(const float* dy, const float* w, float* dx,
     }
   }
   for (int h = 0; h < p.H; h++) {
-    bool any = false;
-    for (int kh = 0; kh < kH; kh++) {
-      const int num = h + p.pH - kh;
-      if (num >= 0 && num % sH == 0 && num / sH < p.Ho) any = true;
-    }
     for (int ph = 0; ph < sW; ph++) {
       const int64_t J = ceil_div(p.W - ph, sW);  // outputs w = ph + sW * j
       if (J <= 0) continue;
       int ntaps = 0;
-      if (any)
-        for (int kh = 0; kh < kH; kh++) {
-          const int num = h + p.pH - kh;
-          if (num < 0 || num % sH || num / sH >= p.Ho) continue;
-          for (int kw = 0; kw < kW; kw++) {
-            const int d = ph + p.pW - kw;
-            if (((d % sW) + sW) % sW) continue;
-            const int off = (d >= 0) ? d / sW : -((-d + sW - 1) / sW);
-            for (int c = 0; c < cog; c++) {
-              src0[ntaps] = rows + ((int64_t)c * p.Ho + num / sH) * RL + PADL + off;
-              widx[ntaps] = c * cig * kH * kW + kh * kW + kw;
-              ntaps++;
-            }
-          }
+      bwd_row_taps(p, h, ph, [&](int ho, int off, int kh, int kw) {
+        for (int c = 0; c < cog; c++) {
+          src0[ntaps] = rows + ((int64_t)c * p.Ho + ho) * RL + PADL + off;
+          widx[ntaps] = c * cig * kH * kW + kh * kW + kw;
+          ntaps++;
         }
+      });
       for (int64_t j0 = 0; j0 < J; j0 += WCH) {
         const int width = (int)min64(WCH, J - j0);
         const int nvec = (int)ceil_div(width, VW);
@@ -1532,6 +1534,63 @@ SEV_TARGET_BF16 void direct_fwd_row_bf16(const float* x, const uint32_t* w2, con
   }
 }
 
+// frame t of (n, g) at a stride past 1 (the row path): direct_bwd_data_item in bf16 — dy's zero-padded rows paired
+// along its output channels (pair_rows), every (kh, kw, pair) tap of an input row's phase read through a weight index
+// into pair_weights' backward layout ([ci][pair][kH][kW])
+SEV_TARGET_BF16 void direct_bwd_data_row_bf16(const float* dy, const uint32_t* w2, float* dx, const ConvParams& p,
+                                              int n, int g, int t) {
+  const int cig = p.cin_g(), cog = p.cout_g(), kH = p.kH, kW = p.kW, sW = p.sW;
+  const int npair = (cog + 1) / 2;
+  const int64_t HWi = (int64_t)p.H * p.W, HWo = (int64_t)p.Ho * p.Wo;
+  const int64_t PADL = kW + 1;
+  const int64_t RL = PADL + ceil_div(ceil_div(p.W, sW), VW) * VW + kW + VW;
+  const int64_t CS = (int64_t)p.Ho * RL;  // one channel's padded rows
+  float* buf = conv_scratch(2, (size_t)((int64_t)cog * CS + npair * CS + (int64_t)cig * WCH));
+  if (!buf) return;
+  float* rows = buf;
+  uint32_t* prow = reinterpret_cast<uint32_t*>(buf + cog * CS);
+  float* out = buf + cog * CS + npair * CS;
+  for (int c = 0; c < cog; c++) {
+    const float* dyc = dy + (((int64_t)n * p.Cout + g * cog + c) * p.To + t) * HWo;
+    for (int ho = 0; ho < p.Ho; ho++) {
+      float* r = rows + c * CS + ho * RL;
+      std::memset(r, 0, sizeof(float) * PADL);
+      std::memcpy(r + PADL, dyc + (int64_t)ho * p.Wo, sizeof(float) * p.Wo);
+      std::memset(r + PADL + p.Wo, 0, sizeof(float) * (RL - PADL - p.Wo));
+    }
+  }
+  for (int j = 0; j < npair; j++)
+    pair_rows(rows + 2 * j * CS, 2 * j + 1 < cog ? rows + (2 * j + 1) * CS : nullptr, CS, prow + j * CS);
+  const int64_t nw = (int64_t)npair * kH * kW;  // between input channels
+  const uint32_t* wg = w2 + (int64_t)g * cig * nw;
+  const uint32_t* src0[MAXC / 2 * 7 * 7];
+  const uint32_t* src[MAXC / 2 * 7 * 7];
+  int widx[MAXC / 2 * 7 * 7];
+  for (int h = 0; h < p.H; h++)
+    for (int ph = 0; ph < sW; ph++) {
+      const int64_t J = ceil_div(p.W - ph, sW);  // outputs w = ph + sW * j
+      if (J <= 0) continue;
+      int ntaps = 0;
+      bwd_row_taps(p, h, ph, [&](int ho, int off, int kh, int kw) {
+        for (int j = 0; j < npair; j++) {
+          src0[ntaps] = prow + j * CS + (int64_t)ho * RL + PADL + off;
+          widx[ntaps] = (j * kH + kh) * kW + kw;
+          ntaps++;
+        }
+      });
+      for (int64_t j0 = 0; j0 < J; j0 += WCH) {
+        const int width = (int)min64(WCH, J - j0);
+        for (int i = 0; i < ntaps; i++) src[i] = src0[i] + j0;
+        taps_dp_channels<4>(ntaps, src, widx, wg, nw, cig, (int)ceil_div(width, 16), out);
+        for (int ci = 0; ci < cig; ci++) {
+          float* dr = dx + (((int64_t)n * p.Cin + g * cig + ci) * p.T + t) * HWi + (int64_t)h * p.W + ph;
+          const float* o = out + ci * WCH;
+          for (int j = 0; j < width; j++) dr[(j0 + j) * sW] = o[j];
+        }
+      }
+    }
+}
+
 // frames [t, t + nf) of (n, g): flat_bwd_data_item in bf16 (the pairs along the output channels of dy)
 SEV_TARGET_BF16 void direct_bwd_data_bf16(const float* dy, const uint32_t* w2, float* dx, const ConvParams& p, int n,
                                           int g, int t, int nf) {
@@ -1790,7 +1849,8 @@ void direct_backward_data(const float* dy, const float* w, float* dx, const Conv
   const int nf = use_flat(p, p.W) ? flat_frames((int64_t)(p.H + p.kH - 1) * (p.W + p.kW - 1), p.T) : 1;
 #if defined(__x86_64__)
   FloatBuf w2;
-  const bool dp = use_flat(p, p.W) && bf16_direct_active() && pair_weights(w, p, true, w2);  // as direct_forward's
+  const bool flat = use_flat(p, p.W);
+  const bool dp = bf16_direct_active() && pair_weights(w, p, true, w2);  // as direct_forward's
 #endif
   const int64_t blocks = ceil_div(p.T, nf);
   const int64_t items = (int64_t)p.N * p.groups * blocks;
@@ -1800,7 +1860,11 @@ void direct_backward_data(const float* dy, const float* w, float* dx, const Conv
     const int t = b * nf, nb = (int)min64(nf, p.T - t);
 #if defined(__x86_64__)
     if (dp) {
-      direct_bwd_data_bf16(dy, reinterpret_cast<const uint32_t*>(w2.get()), dx, p, n, g, t, nb);
+      const uint32_t* wp = reinterpret_cast<const uint32_t*>(w2.get());
+      if (flat)
+        direct_bwd_data_bf16(dy, wp, dx, p, n, g, t, nb);
+      else
+        for (int f = t; f < t + nb; f++) direct_bwd_data_row_bf16(dy, wp, dx, p, n, g, f);
       continue;
     }
 #endif

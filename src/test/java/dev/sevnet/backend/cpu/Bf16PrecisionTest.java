@@ -256,9 +256,9 @@ class Bf16PrecisionTest {
     /**
      * The grouped 1xkxk convs (the direct paths; VDPBF16PS over channel pairs, the weight gradient over position
      * pairs) are the IEEE convs of the rounded operands too: at stride 1 (the flat path) forward (every epilogue),
-     * backward-data and backward-weight, at stride 2 (the row path) the forward — an odd channel count (the last
-     * channel paired with zeros), stacked small frames. With the AVX512-BF16 kernel only: with AMX (or none) they
-     * compute as IEEE.
+     * backward-data and backward-weight, at stride 2 (the row path) the forward and backward-data (its weight
+     * gradient stays fp32) — an odd channel count (the last channel paired with zeros), stacked small frames. With
+     * the AVX512-BF16 kernel only: with AMX (or none) they compute as IEEE.
      */
     @ParameterizedTest
     @EnumSource(Bf16Kernel.class)
@@ -332,6 +332,14 @@ class Bf16PrecisionTest {
                 check(name + " stride 2 + residual", magS2, scale,
                         () -> CPU.conv3dResidual(txr, twr, bias, strided, res2, true),
                         () -> CPU.conv3dResidual(tx, tw, bias, strided, res2, true), direct);
+                // its backward-data (the row path: dy's zero-padded rows paired along its channels, the taps by phase)
+                float[] dy2 = randn(r, Math.toIntExact(ys2.size()), 1), dy2r = rounded(dy2), dy2a = abs(dy2r);
+                Tensor tdy2 = Tensor.of(dy2, ys2), tdy2r = Tensor.of(dy2r, ys2);
+                float[] magDx2 = CPU.conv3dBackwardData(Tensor.of(dy2a, ys2), Tensor.of(wa, ws), strided, xs)
+                        .toFloatArray();
+                check(name + " stride 2 backward data", magDx2, 1,
+                        () -> CPU.conv3dBackwardData(tdy2r, twr, strided, xs),
+                        () -> CPU.conv3dBackwardData(tdy2, tw, strided, xs), direct);
                 CpuBackend.setFp32Precision(Fp32Precision.IEEE);
             }
         }
