@@ -16,9 +16,10 @@
 //    per (input channel, kh), parallel over (group, output-channel range).
 //  - anything else (the stem's weight gradient, dense 3x3x3, odd shapes): im2col / col2im in column
 //    chunks + GEMM.
-// With the fp32 precision BF16 (gemm_bf16.cpp) the GEMM paths round their operands to bf16 for the bf16 GEMM, and the
-// direct paths run flat_dp_item (stride 1: forward, backward-data; VDPBF16PS over channel pairs),
-// direct_fwd_row_bf16 (the row path's forward) and direct_bwd_weight_bf16 (stride 1; over position pairs).
+// With the fp32 precision BF16 (gemm_bf16.cpp) the GEMM paths round their operands to bf16 for the bf16 GEMM (the
+// weights once a call: Bf16Weights), and the direct paths run flat_dp_item (stride 1: forward, backward-data;
+// VDPBF16PS over channel pairs), direct_fwd_row_bf16 and direct_bwd_data_row_bf16 (the row path: forward,
+// backward-data) and direct_bwd_weight_bf16 (stride 1; over position pairs); the row path's weight gradient is fp32.
 // Every forward applies its epilogue (Epi: bias or the eval batch norm, residual, ReLU) to each output tile
 // while it is in cache. The naive loops are kept (conv_reference_*) for tests and the benchmark baseline.
 #include <omp.h>
