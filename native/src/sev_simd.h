@@ -45,7 +45,8 @@ int cpu_isa();
 // 64-byte aligned memory; free with aligned_free. From malloc, the block's own address kept just below the aligned
 // one — not aligned_alloc: glibc carves that out of a larger chunk and frees the ends, and a small end left between the
 // freed block and the heap's top keeps the two apart, so the next call of the same size takes fresh memory and faults
-// in every page (768 page faults each call of a temporal conv's 3 MB transposed weights: ~20% of its time)
+// in every page (768 page faults each call of a temporal conv's 3 MB transposed weights; in a C loop its median fp32
+// backward-data call at [8,512,8,4,4] went 16.7 -> 7.7 ms with this)
 inline void* aligned_bytes(size_t bytes) {
   void* raw = std::malloc(bytes + 64 + sizeof(void*));
   if (!raw) return nullptr;
