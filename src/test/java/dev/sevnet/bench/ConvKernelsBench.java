@@ -20,9 +20,9 @@ import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.runner.RunnerException;
 
 /**
- * Native CPU convolution kernels at SEVNet-G8 stage-0 layer shapes (batch 1, 8 frames, 56x56, 64
- * channels): the optimized paths (forward, backward-data, backward-weight) against the naive reference
- * loops ({@code sev_conv3d_forward_reference}). Not a unit test: run with
+ * Native CPU convolution kernels at SEVNet-G8 layer shapes (by default stage 0: batch 1, 8 frames, 56x56, 64
+ * channels; {@code -p stage=... -p batch=...} for the others): the optimized paths (forward, backward-data,
+ * backward-weight) against the naive reference loops ({@code sev_conv3d_forward_reference}). Not a unit test: run with
  * {@code java -cp target/test-classes:target/classes:<deps> dev.sevnet.bench.ConvKernelsBench [jmh args]}.
  * GFLOP/s = 2 * MACs / time; MACs per layer are printed by {@link #main}.
  */
@@ -46,6 +46,17 @@ public class ConvKernelsBench {
     @Param({"ieee"})
     public String fp32Precision;
 
+    /**
+     * The layer's stage, channels x plane side ({@code -p stage=64x56,128x28,256x14,512x7}: SEVNet-G8's stages at
+     * 16x224² inference; {@code 512x4} is the last stage at 8x112² training), 8 frames. Default stage 0 only.
+     */
+    @Param({"64x56"})
+    public String stage;
+
+    /** Clips per call ({@code -p batch=8}: a training step's). */
+    @Param({"1"})
+    public int batch;
+
     int[] p;
     Tensor x;
     Tensor w;
@@ -54,17 +65,19 @@ public class ConvKernelsBench {
     Tensor dx;
     Tensor dw;
 
-    static final int N = 1;
-    static final int C = 64;
     static final int T = 8;
-    static final int H = 56;
-    static final int W = 56;
 
-    static int[] params(String layer) {
+    /** The conv parameter block of {@code layer} at {@code stage} ("CxS": C channels, S x S planes), n clips. */
+    static int[] params(String layer, String stage, int n) {
+        String[] cs = stage.split("x");
+        if (cs.length != 2) {
+            throw new IllegalArgumentException("stage must be CxS, e.g. 64x56: " + stage);
+        }
+        int c = Integer.parseInt(cs[0]), h = Integer.parseInt(cs[1]), w = h;
         return switch (layer) {
-            case "pointwise" -> new int[] {N, C, T, H, W, C, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, T, H, W};
-            case "grouped" -> new int[] {N, C, T, H, W, C, 1, 3, 3, 1, 1, 1, 0, 1, 1, C / 8, T, H, W};
-            case "temporal" -> new int[] {N, C, T, H, W, C, 3, 1, 1, 1, 1, 1, 1, 0, 0, 1, T, H, W};
+            case "pointwise" -> new int[] {n, c, T, h, w, c, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, T, h, w};
+            case "grouped" -> new int[] {n, c, T, h, w, c, 1, 3, 3, 1, 1, 1, 0, 1, 1, c / 8, T, h, w};
+            case "temporal" -> new int[] {n, c, T, h, w, c, 3, 1, 1, 1, 1, 1, 1, 0, 0, 1, T, h, w};
             default -> throw new IllegalArgumentException(layer);
         };
     }
@@ -88,9 +101,9 @@ public class ConvKernelsBench {
         NativeCore.ensureLoaded();
         dev.sevnet.backend.cpu.CpuBackend.setFp32Precision(
                 dev.sevnet.backend.cpu.CpuBackend.Fp32Precision.parse(fp32Precision));
-        p = params(layer);
+        p = params(layer, stage, batch);
         Random r = new Random(1);
-        long xs = (long) N * C * T * H * W;
+        long xs = (long) p[0] * p[1] * p[2] * p[3] * p[4];
         long ys = (long) p[0] * p[5] * p[16] * p[17] * p[18];
         long ws = (long) p[5] * (p[1] / p[15]) * p[6] * p[7] * p[8];
         x = random(r, xs);
@@ -130,8 +143,9 @@ public class ConvKernelsBench {
 
     public static void main(String[] args) throws RunnerException {
         for (String l : new String[] {"pointwise", "grouped", "temporal"}) {
-            System.out.printf("%-9s MACs per pass: %d (GFLOP/s = %.4f / ms)%n", l, macs(params(l)),
-                    2.0 * macs(params(l)) / 1e6);
+            long m = macs(params(l, "64x56", 1));
+            System.out.printf("%-9s MACs per pass at stage 64x56, batch 1: %d (GFLOP/s = %.4f / ms)%n", l, m,
+                    2.0 * m / 1e6);
         }
         // JMH command-line options (-wi, -i, -p layer=grouped, a benchmark regex, ...) are honoured
         JmhMain.run(ConvKernelsBench.class, args);
