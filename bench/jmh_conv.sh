@@ -97,9 +97,11 @@ awk -F, -v def="$OUT/default.csv" '
   function unq(s) { gsub(/["\r]/, "", s); return s }  # JMH writes quoted CSV with CRLF
   function keep(a, k, v) { if (!(k in a) || v < a[k]) a[k] = v }
   BEGIN {
+    lc = 0  # the "Param: layer" column (JMH orders the params by name: stage and batch come around it)
     while ((getline line < def) > 0) {
-      n = split(line, f, ","); b = unq(f[1]); if (b == "Benchmark") continue
-      sub(/.*\./, "", b); keep(D, unq(f[n]) "/" b, unq(f[5]) + 0)
+      n = split(line, f, ","); b = unq(f[1])
+      if (b == "Benchmark") { for (i = 1; i <= n; i++) if (unq(f[i]) == "Param: layer") lc = i; continue }
+      sub(/.*\./, "", b); keep(D, unq(f[lc ? lc : n]) "/" b, unq(f[5]) + 0)
     }
   }
   FNR == 1 { next }
