@@ -1023,6 +1023,43 @@ SEV_INLINE void pad_plane(const float* src, int rows, int cols, int top, int lef
   std::memset(dst + (int64_t)(top + rows) * Wp, 0, sizeof(float) * ((int64_t)(Hp - top - rows) * Wp + tail));
 }
 
+// The flat weight gradients' planes (flat_bwd_weight_item, direct_bwd_weight_bf16) for frames [t, t + nf) of sample
+// n, group g — frames past T are zero planes (zero dy: they add nothing): each input channel's padded frames stacked
+// into a plane of PL; dy's output channels [c0, c1) on the padded pitch, Hp rows a frame (rows Ho.. zero) but the
+// last (Ho rows), then zeros to DL. pad writes one plane as pad_plane does, into elements E (float, or bf16).
+template <class E, class Pad>
+SEV_INLINE void stack_flat_frames(const float* x, const float* dy, const ConvParams& p, int n, int g, int t, int nf,
+                                  int c0, int c1, int64_t PL, int64_t DL, int64_t Q, E* xs, E* ds, Pad pad) {
+  const int cig = p.cin_g(), cog = p.cout_g(), Hp = p.H + 2 * p.pH, Wp = p.W + 2 * p.pW;
+  const int64_t FP = (int64_t)Hp * Wp, HWi = (int64_t)p.H * p.W, HWo = (int64_t)p.Ho * p.Wo;
+  const int nb = (int)min64(nf, p.T - t);
+  for (int ci = 0; ci < cig; ci++)
+    for (int f = 0; f < nf; f++) {
+      E* dst = xs + ci * PL + f * FP;
+      const int64_t tail = f == nf - 1 ? PL - nf * FP : 0;
+      if (f < nb)
+        pad(x + (((int64_t)n * p.Cin + g * cig + ci) * p.T + t + f) * HWi, p.H, p.W, p.pH, p.pW, Hp, Wp, tail, dst);
+      else
+        std::memset(dst, 0, sizeof(E) * (FP + tail));
+    }
+  for (int c = c0; c < c1; c++)
+    for (int f = 0; f < nf; f++) {
+      E* dst = ds + (int64_t)(c - c0) * DL + f * FP;
+      const int rows = f == nf - 1 ? p.Ho : Hp;
+      const int64_t tail = f == nf - 1 ? DL - Q : 0;
+      if (f < nb)
+        pad(dy + (((int64_t)n * p.Cout + g * cog + c) * p.To + t + f) * HWo, p.Ho, p.Wo, 0, 0, rows, Wp, tail, dst);
+      else
+        std::memset(dst, 0, sizeof(E) * ((int64_t)rows * Wp + tail));
+    }
+}
+struct PadPlane {
+  void operator()(const float* src, int rows, int cols, int top, int left, int Hp, int Wp, int64_t tail,
+                  float* dst) const {
+    pad_plane(src, rows, cols, top, left, Hp, Wp, tail, dst);
+  }
+};
+
 // floats of a padded plane with room for the vector loop's overrun: outputs [0, Q) rounded up to a whole
 // chunk, plus the largest tap offset
 inline int64_t flat_plane_len(int64_t Q, int64_t maxoff) { return ceil_div(Q, WCH) * WCH + maxoff + VW; }
@@ -1332,6 +1369,13 @@ SEV_TARGET_BF16 SEV_INLINE void pad_plane_bf16(const float* src, int rows, int c
   }
   std::memset(dst + (int64_t)(top + rows) * Wp, 0, sizeof(uint16_t) * ((int64_t)(Hp - top - rows) * Wp + tail));
 }
+// stack_flat_frames' pad in bf16 (the operator carries the target, so pad_plane_bf16 inlines into it)
+struct PadPlaneBf16 {
+  SEV_TARGET_BF16 void operator()(const float* src, int rows, int cols, int top, int left, int Hp, int Wp,
+                                  int64_t tail, uint16_t* dst) const {
+    pad_plane_bf16(src, rows, cols, top, left, Hp, Wp, tail, dst);
+  }
+};
 
 // a[c][k][0..16) += the lanes of sum over 32-position vectors v of dy(c) . x(tap k), CB x KB accumulators
 template <int CB, int KB>
@@ -1388,7 +1432,6 @@ SEV_TARGET_BF16 void direct_bwd_weight_bf16(const float* x, const float* dy, flo
   const int64_t Q = ((int64_t)nf * Hp - (kH - 1)) * Wp, maxoff = (int64_t)(kH - 1) * Wp + kW - 1;
   const int64_t DL = ceil_div(Q, 32) * 32;  // positions summed: whole 32-position vectors, dy zero past Q
   const int64_t PL = max64(DL + maxoff, nf * FP);  // an x plane: every tap's reads of [0, DL)
-  const int64_t HWi = (int64_t)p.H * p.W, HWo = (int64_t)p.Ho * p.Wo;
   const int nco = c1 - c0;
   const int64_t halves = (int64_t)cig * PL + (int64_t)nco * DL;  // bf16 elements of the planes
   float* buf = conv_scratch(2, (size_t)((halves + 1) / 2 + 16 + (int64_t)nco * ntap * 16));
@@ -1402,28 +1445,7 @@ SEV_TARGET_BF16 void direct_bwd_weight_bf16(const float* x, const float* dy, flo
   const int nv = (int)(DL / 32);
   for (int n = 0; n < p.N; n++)
     for (int t = 0; t < p.T; t += nf) {
-      const int nb = (int)min64(nf, p.T - t);  // frames past T: zero planes
-      for (int ci = 0; ci < cig; ci++)
-        for (int f = 0; f < nf; f++) {
-          uint16_t* dst = xb + ci * PL + f * FP;
-          const int64_t tail = f == nf - 1 ? PL - nf * FP : 0;
-          if (f < nb)
-            pad_plane_bf16(x + (((int64_t)n * p.Cin + g * cig + ci) * p.T + t + f) * HWi, p.H, p.W, p.pH, p.pW, Hp,
-                           Wp, tail, dst);
-          else
-            std::memset(dst, 0, sizeof(uint16_t) * (FP + tail));
-        }
-      for (int c = c0; c < c1; c++)
-        for (int f = 0; f < nf; f++) {
-          uint16_t* dst = db + (int64_t)(c - c0) * DL + f * FP;
-          const int rows = f == nf - 1 ? p.Ho : Hp;
-          const int64_t tail = f == nf - 1 ? DL - Q : 0;
-          if (f < nb)
-            pad_plane_bf16(dy + (((int64_t)n * p.Cout + g * cog + c) * p.To + t + f) * HWo, p.Ho, p.Wo, 0, 0, rows, Wp,
-                           tail, dst);
-          else
-            std::memset(dst, 0, sizeof(uint16_t) * ((int64_t)rows * Wp + tail));
-        }
+      stack_flat_frames(x, dy, p, n, g, t, nf, c0, c1, PL, DL, Q, xb, db, PadPlaneBf16{});
       for (int ci = 0; ci < cig; ci++)
         for (int kh = 0; kh < kH; kh++) {
           const uint16_t* xs = xb + ci * PL + (int64_t)kh * Wp;
@@ -1682,7 +1704,6 @@ SEV_INLINE void flat_bwd_weight_item(const float* x, const float* dy, float* dw,
   // dyf length: the vector loop's whole range, zeros past Q — whole 16-float vectors, not whole 64-float chunks: a
   // 2x2 plane (Q = 8) ran 64 lanes of FMAs per row for 4 outputs
   const int64_t DL = ceil_div(Q, VW) * VW;
-  const int64_t HWi = (int64_t)p.H * p.W, HWo = (int64_t)p.Ho * p.Wo;
   const int nco = c1 - c0;
   float* xp = conv_scratch(2, (size_t)((int64_t)cig * PL + (int64_t)nco * DL + (int64_t)nco * ntap * VW));
   if (!xp) return;
@@ -1694,30 +1715,7 @@ SEV_INLINE void flat_bwd_weight_item(const float* x, const float* dy, float* dw,
   for (int kw = 0; kw < kW; kw++) xoff[kw] = kw;
   for (int n = 0; n < p.N; n++)
     for (int t = 0; t < p.T; t += nf) {
-      // a short last block: the frames past T are zero planes (zero dy: they add nothing)
-      const int nb = (int)min64(nf, p.T - t);
-      for (int ci = 0; ci < cig; ci++)
-        for (int f = 0; f < nf; f++) {
-          float* dst = xp + ci * PL + f * FP;
-          const int64_t tail = f == nf - 1 ? PL - nf * FP : 0;
-          if (f < nb)
-            pad_plane(x + (((int64_t)n * p.Cin + g * cig + ci) * p.T + t + f) * HWi, p.H, p.W, p.pH, p.pW, Hp, Wp,
-                      tail, dst);
-          else
-            std::memset(dst, 0, sizeof(float) * (FP + tail));
-        }
-      // dy frames on the padded pitch, Hp rows each (rows Ho.. zero) but the last (Ho rows), then zeros to DL
-      for (int c = c0; c < c1; c++)
-        for (int f = 0; f < nf; f++) {
-          float* dst = dyf + (int64_t)(c - c0) * DL + f * FP;
-          const int rows = f == nf - 1 ? p.Ho : Hp;
-          const int64_t tail = f == nf - 1 ? DL - Q : 0;
-          if (f < nb)
-            pad_plane(dy + (((int64_t)n * p.Cout + g * cog + c) * p.To + t + f) * HWo, p.Ho, p.Wo, 0, 0, rows, Wp,
-                      tail, dst);
-          else
-            std::memset(dst, 0, sizeof(float) * ((int64_t)rows * Wp + tail));
-        }
+      stack_flat_frames(x, dy, p, n, g, t, nf, c0, c1, PL, DL, Q, xp, dyf, PadPlane{});
       for (int ci = 0; ci < cig; ci++)
         for (int kh = 0; kh < kH; kh++) {
           const float* xs = xp + ci * PL + (int64_t)kh * Wp;
