@@ -266,6 +266,57 @@ public final class OpProfiler implements AutoCloseable {
      */
     public record Profile(List<Row> rows, double totalMillis, double hostMillis) {
 
+        /**
+         * Several profiles of the same step (same ops, same order) as one: each row's calls, milliseconds and host
+         * milliseconds the median over the profiles (a row missing from a profile counts as zero there), the totals
+         * the sums of those rows. One step's times on a small machine swing with whatever else got the cores — a JIT
+         * compiler thread, the hypervisor — and a single preempted op can read twice its time; the median of a few
+         * steps is what a step of the run looks like. (torch.profiler sums its active steps; a median per row keeps
+         * the table one step's worth.)
+         *
+         * @throws IllegalArgumentException when {@code profiles} is empty or holds null
+         */
+        public static Profile median(List<Profile> profiles) {
+            if (profiles == null || profiles.isEmpty() || profiles.stream().anyMatch(java.util.Objects::isNull)) {
+                throw new IllegalArgumentException("median of profiles needs at least one profile and no nulls");
+            }
+            if (profiles.size() == 1) {
+                return profiles.get(0);
+            }
+            int n = profiles.size();
+            Map<List<String>, double[][]> byKey = new LinkedHashMap<>(); // {calls[], ms[], host ms[]} per profile
+            for (int i = 0; i < n; i++) {
+                for (Row r : profiles.get(i).rows()) {
+                    double[][] a = byKey.computeIfAbsent(List.of(r.phase(), r.op(), r.shapes()),
+                            k -> new double[3][n]);
+                    a[0][i] += r.calls();
+                    a[1][i] += r.millis();
+                    a[2][i] += r.hostMillis();
+                }
+            }
+            List<Row> rows = new ArrayList<>();
+            double total = 0;
+            double hostTotal = 0;
+            for (Map.Entry<List<String>, double[][]> e : byKey.entrySet()) {
+                double[][] a = e.getValue();
+                Row r = new Row(e.getKey().get(0), e.getKey().get(1), e.getKey().get(2), Math.round(middle(a[0])),
+                        middle(a[1]), middle(a[2]));
+                rows.add(r);
+                total += r.millis();
+                hostTotal += r.hostMillis();
+            }
+            rows.sort(Comparator.comparingDouble(Row::millis).reversed());
+            return new Profile(List.copyOf(rows), total, hostTotal);
+        }
+
+        // the median; of an even count, the mean of the two middle values
+        private static double middle(double[] v) {
+            double[] s = v.clone();
+            java.util.Arrays.sort(s);
+            int m = s.length / 2;
+            return s.length % 2 == 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+        }
+
         /** The {@code top} largest rows as a Markdown table, with each phase's total and the whole. */
         public String table(int top) {
             boolean shapes = rows.stream().anyMatch(r -> !r.shapes().isEmpty());

@@ -144,9 +144,11 @@ public final class BenchCommand implements Callable<Integer> {
             + "record that step alone (bench/device_session.sh profile sums its kernels with bench/ncu_summary.py).")
     boolean cudaProfilerRange;
 
-    @Option(names = "--profile", description = "After the timed steps, one more step op by op (OpProfiler, like "
+    @Option(names = "--profile", description = "After the timed steps, more steps op by op (OpProfiler, like "
             + "torch.profiler's table): each backend op's time per phase (forward, backward, optimizer), device time "
-            + "from CUDA events on a GPU; printed after the result (with --json: in it). Eager steps only.")
+            + "from CUDA events on a GPU, the median over 5 profiled steps after 2 unreported ones (system properties "
+            + "sevnet.profileSteps, sevnet.profileWarmup); printed after the result (with --json: in it). Eager steps "
+            + "only.")
     boolean profile;
 
     @Option(names = "--profile-shapes", description = "As --profile, with each op's row split by its arguments' "
@@ -371,9 +373,12 @@ public final class BenchCommand implements Callable<Integer> {
                         times[i - warm] = (System.nanoTime() - t0) / 1e9;
                     }
                 }
-                // after the timed steps, op by op: PROFILE_STEPS steps, the last one kept (the first ones let the JIT
-                // recompile the glue that now calls the profiler's proxies instead of the backend)
-                for (int k = 0; profile && k < PROFILE_STEPS; k++) {
+                // after the timed steps, op by op: PROFILE_WARMUP steps that let the JIT compile the glue that now
+                // calls the profiler's proxies instead of the backend, then PROFILE_STEPS steps whose per-row median
+                // is reported (on 2 vCPUs a compiler thread that preempts one op of a single profiled step doubled
+                // that op's time: 7.6 ms for a 5.2 ms temporal weight gradient)
+                java.util.List<OpProfiler.Profile> profiles = new java.util.ArrayList<>();
+                for (int k = 0; profile && k < PROFILE_WARMUP + PROFILE_STEPS; k++) {
                     try (TensorScope scope = TensorScope.open(); OpProfiler p = OpProfiler.start(backend,
                             profileShapes ? OpProfiler.Grouping.INPUT_SHAPES : OpProfiler.Grouping.OP)) {
                         if (train) {
@@ -381,8 +386,14 @@ public final class BenchCommand implements Callable<Integer> {
                         } else {
                             eagerForward(runner, x, p);
                         }
-                        opProfile = p.stop();
+                        OpProfiler.Profile one = p.stop();
+                        if (k >= PROFILE_WARMUP) {
+                            profiles.add(one);
+                        }
                     }
+                }
+                if (!profiles.isEmpty()) {
+                    opProfile = OpProfiler.Profile.median(profiles);
                 }
             } finally {
                 if (gpu != null && (graphed != null || graphedTrain != null)) {
@@ -478,6 +489,7 @@ public final class BenchCommand implements Callable<Integer> {
         }
         if (opProfile != null) {
             Map<String, Object> prof = new LinkedHashMap<>();
+            prof.put("steps", PROFILE_STEPS);
             prof.put("total_ms", opProfile.totalMillis());
             prof.put("host_ms", opProfile.hostMillis());
             java.util.List<Map<String, Object>> rows = new java.util.ArrayList<>();
@@ -505,15 +517,19 @@ public final class BenchCommand implements Callable<Integer> {
                     + "peak RSS %.0f MiB%n", model, mode, batch, frames, size, size, dev, CpuBackend.numThreads(), bf16,
                     (double) batch * streams / median, median * 1e3, peakRssMb());
             if (opProfile != null) {
-                System.out.println();
+                System.out.printf("%nop by op, each row the median of %d profiled step%s:%n%n", PROFILE_STEPS,
+                        PROFILE_STEPS == 1 ? "" : "s");
                 System.out.print(opProfile.table(profileShapes ? 2 * PROFILE_ROWS : PROFILE_ROWS));
             }
         }
         return 0;
     }
 
-    /** Profiled steps of --profile; the last one is reported. */
-    static final int PROFILE_STEPS = Integer.getInteger("sevnet.profileSteps", 3);
+    /** Profiled steps of --profile before the ones reported (the JIT compiles the profiler's path meanwhile). */
+    static final int PROFILE_WARMUP = Math.max(0, Integer.getInteger("sevnet.profileWarmup", 2));
+
+    /** Profiled steps of --profile reported: each row the median over them ({@link OpProfiler.Profile#median}). */
+    static final int PROFILE_STEPS = Math.max(1, Integer.getInteger("sevnet.profileSteps", 5));
 
     /** Rows of the --profile table printed (the JSON has them all). */
     private static final int PROFILE_ROWS = 30;

@@ -165,4 +165,42 @@ public class OpProfilerTest {
         }
         assertEquals("", OpProfiler.signature(new Class<?>[0], null));
     }
+
+    @Test
+    void theMedianOfProfiledStepsTakesEachRowsMiddleValue() {
+        OpProfiler.Row conv = new OpProfiler.Row("backward", "conv3dBackwardWeight", "[8, 256]", 5, 26.0, 25.9);
+        OpProfiler.Row bn = new OpProfiler.Row("forward", "batchNormTrain", "", 8, 4.0, 3.9);
+        OpProfiler.Profile a = new OpProfiler.Profile(java.util.List.of(conv, bn), 30.0, 29.8);
+        // a step in which a compiler thread preempted the conv: its time doubled
+        OpProfiler.Profile b = new OpProfiler.Profile(java.util.List.of(
+                new OpProfiler.Row("backward", "conv3dBackwardWeight", "[8, 256]", 5, 52.0, 51.8),
+                new OpProfiler.Row("forward", "batchNormTrain", "", 8, 5.0, 4.8)), 57.0, 56.6);
+        OpProfiler.Profile c = new OpProfiler.Profile(java.util.List.of(
+                new OpProfiler.Row("backward", "conv3dBackwardWeight", "[8, 256]", 5, 27.0, 26.8),
+                new OpProfiler.Row("forward", "batchNormTrain", "", 8, 3.0, 2.9),
+                new OpProfiler.Row("backward", "add", "", 2, 1.0, 1.0)), 31.0, 30.7);
+        OpProfiler.Profile m = OpProfiler.Profile.median(java.util.List.of(a, b, c));
+        Map<String, OpProfiler.Row> rows = m.rows().stream().collect(Collectors.toMap(r -> r.phase() + "/" + r.op(),
+                r -> r));
+        assertEquals(27.0, rows.get("backward/conv3dBackwardWeight").millis(), 1e-12);
+        assertEquals(26.8, rows.get("backward/conv3dBackwardWeight").hostMillis(), 1e-12);
+        assertEquals("[8, 256]", rows.get("backward/conv3dBackwardWeight").shapes());
+        assertEquals(5L, rows.get("backward/conv3dBackwardWeight").calls());
+        assertEquals(4.0, rows.get("forward/batchNormTrain").millis(), 1e-12);
+        // a row missing from a step counts as zero there: the median of {0, 0, 1}
+        assertEquals(0.0, rows.get("backward/add").millis(), 1e-12);
+        assertEquals(0L, rows.get("backward/add").calls());
+        // the totals are the rows' sums (the table's percentages add up), rows largest first
+        assertEquals(31.0, m.totalMillis(), 1e-12);
+        assertEquals(30.7, m.hostMillis(), 1e-12);
+        assertEquals("conv3dBackwardWeight", m.rows().get(0).op());
+        // of an even count, the mean of the two middle values; one profile is itself
+        assertEquals(26.5, OpProfiler.Profile.median(java.util.List.of(a, c)).rows().get(0).millis(), 1e-12);
+        assertSame(a, OpProfiler.Profile.median(java.util.List.of(a)));
+        assertThrows(IllegalArgumentException.class, () -> OpProfiler.Profile.median(java.util.List.of()));
+        java.util.List<OpProfiler.Profile> withNull = new java.util.ArrayList<>();
+        withNull.add(a);
+        withNull.add(null);
+        assertThrows(IllegalArgumentException.class, () -> OpProfiler.Profile.median(withNull));
+    }
 }
