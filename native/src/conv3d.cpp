@@ -639,6 +639,13 @@ constexpr int64_t DIRECT_FRAME_MAX = (int64_t)1 << 22;
 bool is_direct2d_forward(const ConvParams& p) {
   return direct2d_shape(p) && p.cout_g() <= MAXC_OUT_FWD && direct_fwd_frame_floats(p) <= DIRECT_FRAME_MAX;
 }
+// The weight gradient takes the forward's wider groups too in fp32 (its items split a group's output channels; only
+// the accumulators grow with them): the stem's went through im2col + GEMM, a 147-row column matrix per frame written
+// and re-read — 20.0 -> 15.0 ms at [8,3,8,112,112] (a C harness alternating the two builds, three rounds). In bf16
+// compute the im2col GEMM runs on the bf16 kernels (12.9 ms there) and keeps the stem.
+bool is_direct2d_bwd_weight(const ConvParams& p) {
+  return is_direct2d(p) || (is_direct2d_forward(p) && !bf16_gemm_active());
+}
 
 // acc[c][v] = sum_t w[wb + c*wcs + widx[t]] * src[t][v*VW ..]; out[c*WCH + ...] = acc
 // (V may be narrower than VW: then each logical vector is VW / VL physical ones)
@@ -2196,7 +2203,7 @@ int sev_conv3d_backward_weight(const float* x, const float* dy, float* dw, const
     sev::pw_backward_weight(x, dy, dw, p);
   else if (sev::is_temporal(p))
     sev::tm_backward_weight(x, dy, dw, p);
-  else if (sev::is_direct2d(p))
+  else if (sev::is_direct2d_bwd_weight(p))
     sev::direct_backward_weight(x, dy, dw, p);
   else
     sev::gen_backward_weight(x, dy, dw, p);

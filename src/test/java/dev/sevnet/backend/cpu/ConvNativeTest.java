@@ -115,9 +115,9 @@ class ConvNativeTest {
                 new Conv("grouped 1x5x5 s2 p2 6x6 cout 4 per group", 2, 4, 3, 6, 6, 8, 1, 5, 5, 1, 2, 2, 0, 2, 2, 2),
                 new Conv("grouped 1x3x3 s3 p0 7x9", 1, 8, 2, 7, 9, 8, 1, 3, 3, 1, 3, 3, 0, 0, 0, 2),
                 new Conv("stem 1x7x7 s2 p3", 2, 3, 2, 15, 17, 8, 1, 7, 7, 1, 2, 2, 0, 3, 3, 1),
-                // the forward's direct path takes up to 64 output channels a group (the backward passes: 16): the
-                // model's stem (3 -> 32), a channel count off the 4-channel register block and outputs past one
-                // 64-wide chunk (Wo = 75), and a stride-1 flat plane with 24 output channels a group
+                // the forward's direct path takes up to 64 output channels a group (so does the fp32 weight gradient;
+                // backward-data: 16): the model's stem (3 -> 32), a channel count off the 4-channel register block and
+                // outputs past one 64-wide chunk (Wo = 75), and a stride-1 flat plane with 24 output channels a group
                 new Conv("stem 1x7x7 s2 p3 cout 32", 1, 3, 3, 13, 22, 32, 1, 7, 7, 1, 2, 2, 0, 3, 3, 1),
                 new Conv("stem 1x7x7 s2 p3 cout 37 Wo=75", 2, 3, 1, 9, 150, 37, 1, 7, 7, 1, 2, 2, 0, 3, 3, 1),
                 new Conv("grouped 1x3x3 s1 cout 24 per group flat", 1, 8, 2, 6, 9, 48, 1, 3, 3, 1, 1, 1, 0, 1, 1, 2),
