@@ -444,6 +444,75 @@ bool is_temporal(const ConvParams& p) {
 // Column blocks of a frame-ordered unit: about the shifted GEMM's own column block (gemm.cpp's NC_SHIFT)
 constexpr int64_t FRAME_CHUNK = 768;
 
+// The large planes' unit (tm_forward: the chunk [s0, s1) of every frame of one item, frames in order) in fp32 with
+// each input frame's chunk packed once into a ring of kT packed frames, and the weights of each tap packed once, for
+// the kT GEMM segments of an output frame (SegmentGemm) — instead of a shifted GEMM per output frame that packs its
+// kT input frames again (each frame packed kT times: a third of the call at 32 channels of 112x112). Output frame t,
+// tap kt reads input frame t + dir * kt + off (forward: dir 1, off -pT; backward-data: dir -1, off pT) through tap
+// weights A_kt[m][k] = wg[m * rs + k * cs + kt] (M rows m, K = rows k of an input frame). Each output's sum runs tap
+// by tap, channel by channel within a tap. false: no work buffer (the caller takes the shifted GEMMs).
+constexpr int64_t TM_RING_MAX_K = 256;  // K * kT within one of the GEMM's K blocks: kT packed frames fit in L2
+constexpr int TM_RING_MAX_TAPS = 7;
+constexpr int64_t TM_RING_MIN_HW = 512;  // 28x28 (784) gains 20%; 14x14 (196) nothing
+// the fp32 temporal conv (fp32: no bf16 weights) of K = channels * taps over planes of HW takes tm_ring
+inline bool tm_ring_fits(const ConvParams& p, int64_t K, int64_t HW, bool fp32) {
+  return fp32 && K <= TM_RING_MAX_K && p.kT <= TM_RING_MAX_TAPS && HW >= TM_RING_MIN_HW;
+}
+struct TmRing {
+  const float* src;  // the item's group: K rows (channels) of Tin frames of HW, rows ld apart
+  int64_t ld;
+  int Tin, Tout, kT, dir, off;
+  int64_t HW, M, K;
+  const float* wg;  // the group's weights; tap kt's [m][k] at wg[m * rs + k * cs + kt]
+  int64_t rs, cs;
+  float* dst;  // the item's group: M rows of Tout frames, rows dld apart
+  int64_t dld;
+  const Epi* e;  // forward's epilogue (output channel c0 on, flat offset doff of dst), or null
+  int64_t c0, doff;
+};
+bool tm_ring(const TmRing& r, int64_t s0, int64_t s1) {
+  const int64_t nc = s1 - s0;
+  const SegmentGemm sg(r.M);
+  // whole 64-byte lines each: the micro-kernel loads packed B with aligned vector loads
+  const int64_t fa = ceil_div(sg.packed_a_floats(r.K), 16) * 16, fb = ceil_div(sg.packed_b_floats(r.K, nc), 16) * 16;
+  float* buf = conv_scratch(2, (size_t)(r.kT * (fa + fb) + r.M * r.K));
+  if (!buf) return false;
+  const float* pa[TM_RING_MAX_TAPS];
+  float* ring[TM_RING_MAX_TAPS];
+  int slot_frame[TM_RING_MAX_TAPS];
+  float* tap = buf + r.kT * (fa + fb);  // one tap's weights [M][K]
+  for (int kt = 0; kt < r.kT; kt++) {
+    for (int64_t m = 0; m < r.M; m++)
+      for (int64_t k = 0; k < r.K; k++) tap[m * r.K + k] = r.wg[m * r.rs + k * r.cs + kt];
+    float* a = buf + kt * fa;
+    sg.pack_a(tap, r.K, r.K, a);
+    pa[kt] = a;
+    ring[kt] = buf + r.kT * fa + kt * fb;
+    slot_frame[kt] = -1;
+  }
+  for (int t = 0; t < r.Tout; t++) {
+    const float* pb[TM_RING_MAX_TAPS];
+    for (int kt = 0; kt < r.kT; kt++) {
+      const int f = t + r.dir * kt + r.off;
+      if (f < 0 || f >= r.Tin) {
+        pb[kt] = nullptr;
+        continue;
+      }
+      const int slot = f % r.kT;  // the kT frames of an output are consecutive: distinct slots
+      if (slot_frame[slot] != f) {
+        sg.pack_b(r.src + (int64_t)f * r.HW + s0, r.ld, r.K, nc, ring[slot]);
+        slot_frame[slot] = f;
+      }
+      pb[kt] = ring[slot];
+    }
+    const int64_t j0 = (int64_t)t * r.HW + s0;
+    float* C = r.dst + j0;
+    sg.run(nc, r.K, pa, pb, r.kT, C, r.dld);
+    if (r.e) epilogue(C, r.dld, r.M, nc, *r.e, r.c0, r.doff + j0);
+  }
+  return true;
+}
+
 void tm_forward(const float* x, const float* w, const Epi& e, float* y, const ConvParams& p) {
   const int cig = p.cin_g(), cog = p.cout_g();
   const int64_t K = (int64_t)cig * p.kT;
@@ -462,13 +531,15 @@ void tm_forward(const float* x, const float* w, const Epi& e, float* y, const Co
     sgemm_serial_shifted(false, false, M, N, K, A, K, nullptr, B, Si, sb, 0.f, C, So);
     epilogue(C, So, M, N, e, c0, off);
   };
-  if (HW >= 2 * FRAME_CHUNK) {
+  const bool ring = tm_ring_fits(p, K, HW, !wb.ok());
+  if (HW >= 2 * FRAME_CHUNK || ring) {
     // Large planes: a unit is a chunk of the plane, its frames in order, so the kT shifted views of x a frame's block
     // packs were read by the previous frames' blocks just before (in cache) rather than a whole frame earlier (at 32
     // channels of 112x112, 1.6 MB per frame: x came from memory kT times), and each block's epilogue finds it in
-    // cache. Each output's K sum is unchanged: same bits. [1,32,16,112,112] 11.6 -> 9.5 ms, [8,32,8,56,56] 10.8 ->
-    // 9.0 (a C harness alternating the two builds). Backward-data ordered the same way measured no gain (6.3 -> 6.7
-    // ms at [8,32,8,56,56]) and keeps its rectangles.
+    // cache: [1,32,16,112,112] 11.6 -> 9.5 ms, [8,32,8,56,56] 10.8 -> 9.0 (a C harness alternating the two builds).
+    // In fp32 with the whole K in one of the GEMM's K blocks each frame's chunk is packed once (tm_ring), on planes
+    // from 512 positions: [1,32,16,112,112] 6.8 -> 5.0 ms, [1,64,16,56,56] 4.8 -> 3.8, [8,32,8,56,56] 6.9 -> 5.4,
+    // [8,64,8,28,28] 4.4 -> 3.5 (twenty-second session; 14x14 and smaller: no gain).
     int64_t nchunks = ceil_div(HW, FRAME_CHUNK);
     if (items < nt) nchunks = ceil_div(nchunks, nt) * nt;  // N = 1 inference: whole chunks for every thread
     const int64_t cw = ceil_div(ceil_div(HW, nchunks), 16) * 16, nch = ceil_div(HW, cw);
@@ -478,6 +549,11 @@ void tm_forward(const float* x, const float* w, const Epi& e, float* y, const Co
       const int n = (int)(it / p.groups), g = (int)(it % p.groups);
       const float* xg = x + ((int64_t)n * p.Cin + g * cig) * Si;
       const int64_t yo = ((int64_t)n * p.Cout + g * cog) * So;
+      if (ring) {
+        const TmRing r{xg, Si, p.T, p.To, p.kT, 1, -p.pT, HW, cog, cig, w + (int64_t)g * cog * K, K, p.kT,
+                       y + yo, So, &e, (int64_t)g * cog, yo};
+        if (tm_ring(r, s0, s1)) continue;
+      }
       for (int t = 0; t < p.To; t++) {
         const int64_t j0 = (int64_t)t * HW + s0;
         const int64_t sb[5] = {p.kT, HW, (int64_t)p.pT * HW, -j0, Si - j0};
@@ -526,9 +602,35 @@ void tm_backward_data(const float* dy, const float* w, float* dx, const ConvPara
   const int64_t HW = (int64_t)p.H * p.W, Si = p.in_spatial(), So = p.out_spatial();
   const int64_t items = (int64_t)p.N * p.groups;
   const int nt = conv_threads(2.0 * items * cog * cig * So * p.kT);
+  const float* wtp = wt.get();
+  if (tm_ring_fits(p, K, HW, !wb.ok())) {
+    // fp32 on planes from 512 positions: the forward's frame-ordered chunks with a ring of packed dy frames (tm_ring;
+    // ordering alone, each frame still packed kT times, measured no gain: 6.3 -> 6.7 ms at [8,32,8,56,56]). With the
+    // ring: [1,32,16,112,112] 5.8 -> 4.7 ms, [8,32,8,56,56] 5.9 -> 4.7, [1,64,16,56,56] 4.35 -> 3.65, [8,64,8,28,28]
+    // 4.2 -> 3.25 (twenty-second session)
+    int64_t nchunks = ceil_div(HW, FRAME_CHUNK);
+    if (items < nt) nchunks = ceil_div(nchunks, nt) * nt;
+    const int64_t cw = ceil_div(ceil_div(HW, nchunks), 16) * 16, nch = ceil_div(HW, cw);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
+    for (int64_t u = 0; u < items * nch; u++) {
+      const int64_t it = u / nch, s0 = (u % nch) * cw, s1 = min64(HW, s0 + cw);
+      const int n = (int)(it / p.groups), g = (int)(it % p.groups);
+      const float* dyg = dy + ((int64_t)n * p.Cout + g * cog) * So;
+      float* dxg = dx + ((int64_t)n * p.Cin + g * cig) * Si;
+      const TmRing r{dyg, So, p.To, p.T, p.kT, -1, p.pT, HW, cig, cog, w + (int64_t)g * cog * cig * p.kT, p.kT,
+                     (int64_t)cig * p.kT, dxg, Si, nullptr, 0, 0};
+      if (tm_ring(r, s0, s1)) continue;
+      for (int t = 0; t < p.T; t++) {  // no work buffer: the shifted GEMM per frame
+        const int64_t j0 = (int64_t)t * HW + s0;
+        const int64_t sb[5] = {p.kT, -HW, -(int64_t)p.pT * HW, -j0, So - j0};
+        sgemm_serial_shifted(false, false, cig, s1 - s0, K, wtp + (int64_t)g * cig * K, K, nullptr, dyg + j0, So, sb,
+                             0.f, dxg + j0, Si);
+      }
+    }
+    return;
+  }
   const Split2 sp = make_split(cig, Si, parts_per_item(items, nt));
   const int64_t units = items * sp.parts();
-  const float* wtp = wt.get();
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
   for (int64_t u = 0; u < units; u++) {
     const int64_t it = u / sp.parts();

@@ -603,4 +603,84 @@ void sgemm_serial_shifted(bool tA, bool tB, int64_t M, int64_t N, int64_t K, con
     }
 }
 
+
+// ---- GEMM over separately packed segments of K (the temporal conv's frames, each packed once) ----
+// The shifted GEMM above packs B afresh for every C: a temporal conv's output frame t packs input frames t-1, t, t+1
+// as its three taps, so every input frame is packed three times (at 32 channels of 112x112 the packing was a third of
+// the conv's time: B is read from memory for it, and there is little arithmetic per packed float at M = K/3 = 32).
+// Here B comes in segments packed by the caller, who keeps a ring of packed frames: C = sum_s A_s B_s, each tile's
+// segments accumulated while it is in registers' reach (beta 1 from the second on).
+namespace {
+struct SegArgs {
+  int op;  // 0: pack A, 1: pack B, 2: run
+  int64_t M, N, K, ld;
+  const float* src;
+  float* dst;
+  const float* const* pa;
+  const float* const* pb;
+  int S;
+  float* C;
+  int64_t ldc;
+};
+
+template <class V, int MR, int NV>
+SEV_INLINE void seg_do(const SegArgs& a) {
+  constexpr int VL = sizeof(V) / sizeof(float);
+  constexpr int NR = VL * NV;
+  if (a.op == 0) {
+    pack_a<MR, VL == 16>(false, a.src, a.ld, 0, a.M, 0, a.K, a.dst);
+    return;
+  }
+  if (a.op == 1) {
+    pack_b<NR, VL == 16>(false, a.src, a.ld, 0, a.K, 0, a.N, a.dst);
+    return;
+  }
+  for (int64_t jr = 0; jr < a.N; jr += NR) {
+    const int nr = (int)min64(NR, a.N - jr);
+    for (int64_t ir = 0; ir < a.M; ir += MR) {
+      const int mr = (int)min64(MR, a.M - ir);
+      float* c = a.C + ir * a.ldc + jr;
+      bool first = true;
+      for (int q = 0; q < a.S; q++) {
+        if (!a.pb[q]) continue;
+        micro<V, MR, NV>(a.K, a.pa[q] + ir * a.K, a.pb[q] + jr * a.K, c, a.ldc, 1.f, first ? 0.f : 1.f, mr, nr);
+        first = false;
+      }
+      if (first)
+        for (int r = 0; r < mr; r++) std::memset(c + r * a.ldc, 0, sizeof(float) * nr);
+    }
+  }
+}
+SEV_TARGET_AVX512 void seg_avx512_12x32(const SegArgs& a) { seg_do<v16f, 12, 2>(a); }
+SEV_TARGET_AVX512 void seg_avx512_8x48(const SegArgs& a) { seg_do<v16f, 8, 3>(a); }
+SEV_TARGET_AVX2 void seg_avx2(const SegArgs& a) { seg_do<v8f, 6, 2>(a); }
+void seg_base(const SegArgs& a) { seg_do<v4f, 4, 2>(a); }
+}  // namespace
+
+SegmentGemm::SegmentGemm(int64_t M) : M_(M) {
+  switch (cpu_isa()) {
+    case 2:
+      // as gemm_shift_avx512: 8 x 48 where it wastes fewer rows than 12 x 32
+      if ((M + 7) / 8 * 8 < (M + 11) / 12 * 12) {
+        kind_ = 1, MR_ = 8, NR_ = 48;
+      } else {
+        kind_ = 0, MR_ = 12, NR_ = 32;
+      }
+      break;
+    case 1: kind_ = 2, MR_ = 6, NR_ = 16; break;
+    default: kind_ = 3, MR_ = 4, NR_ = 8; break;
+  }
+}
+
+void SegmentGemm::call(int op, int64_t N, int64_t K, int64_t ld, const float* src, float* dst, const float* const* pa,
+                       const float* const* pb, int S, float* C, int64_t ldc) const {
+  const SegArgs a{op, M_, N, K, ld, src, dst, pa, pb, S, C, ldc};
+  switch (kind_) {
+    case 0: seg_avx512_12x32(a); break;
+    case 1: seg_avx512_8x48(a); break;
+    case 2: seg_avx2(a); break;
+    default: seg_base(a); break;
+  }
+}
+
 }  // namespace sev

@@ -132,6 +132,31 @@ int bf16_kernel();
 bool bf16_kernel_usable(int kernel);
 // bf16 compute is on with the AVX512-BF16 kernel: the direct convolutions' bf16 path (conv3d.cpp)
 bool bf16_direct_active();
+// C [M x N] (ldc) = sum over segments s of A_s [M x K] B_s [K x N], each operand packed once by the caller and used by
+// as many GEMMs as it likes (the temporal conv's frames, gemm.cpp); a null B_s is a zero segment (a tap outside the
+// clip) and is skipped; C is written, never read. The tile is the one sgemm_serial_shifted picks for M rows. Serial.
+class SegmentGemm {
+ public:
+  explicit SegmentGemm(int64_t M);
+  int64_t packed_a_floats(int64_t K) const { return (M_ + MR_ - 1) / MR_ * MR_ * K; }
+  int64_t packed_b_floats(int64_t K, int64_t N) const { return (N + NR_ - 1) / NR_ * NR_ * K; }
+  // A's M rows at A + m*lda (K floats each) / B's K rows at B + k*ldb (N floats each), into dst
+  void pack_a(const float* A, int64_t lda, int64_t K, float* dst) const {
+    call(0, 0, K, lda, A, dst, nullptr, nullptr, 0, nullptr, 0);
+  }
+  void pack_b(const float* B, int64_t ldb, int64_t K, int64_t N, float* dst) const {
+    call(1, N, K, ldb, B, dst, nullptr, nullptr, 0, nullptr, 0);
+  }
+  void run(int64_t N, int64_t K, const float* const* pa, const float* const* pb, int S, float* C, int64_t ldc) const {
+    call(2, N, K, 0, nullptr, nullptr, pa, pb, S, C, ldc);
+  }
+
+ private:
+  void call(int op, int64_t N, int64_t K, int64_t ld, const float* src, float* dst, const float* const* pa,
+            const float* const* pb, int S, float* C, int64_t ldc) const;
+  int64_t M_;
+  int kind_, MR_, NR_;
+};
 // register tile (MR x NR) of the micro-kernel picked for this CPU: callers that split a GEMM into
 // rectangles themselves align the rectangles to it
 void gemm_tile(int& MR, int& NR);
