@@ -5,17 +5,20 @@
 //  - pointwise 1x1x1, stride 1, pad 0:   one GEMM per (sample, group) straight on the tensors.
 //  - temporal kT x 1 x 1, spatial stride 1, spatial pad 0, temporal stride 1 (the 3x1x1 convs):
 //    one GEMM per work unit with K = channels x kT, its packing reading the kT time-shifted views of the
-//    tensor straight from memory (zeros past the clip's ends; sgemm_serial_shifted in gemm.cpp).
+//    tensor straight from memory (zeros past the clip's ends; sgemm_serial_shifted in gemm.cpp); in fp32 on
+//    planes from 512 positions the forward and backward-data pack each frame once for its kT output frames
+//    (tm_ring: kT GEMM segments, SegmentGemm).
 //  - direct 2-D (kT == 1, temporal stride 1 / pad 0, <= 16 channels per group in and out: the grouped
-//    1x3x3 convs; the forward up to 64 out, so the 1x7x7/2 stem too): register-blocked kernel along W over
+//    1x3x3 convs; the forward, and the fp32 weight gradient, up to 64 out, so the 1x7x7/2 stem too):
+//    register-blocked kernel along W over
 //    zero-padded, stride-phase-split rows (each input row split once per frame), parallel over (sample,
 //    group, frame); backward-data pads each dy row once per frame; at stride 1 on planes up to 64 wide, the
 //    same kernels over whole zero-padded planes laid out flat (flat_*_item), small planes several frames
 //    to one tall plane (flat_frames);
 //    backward-weight keeps (output channel x kw) accumulator blocks in registers over a whole frame
 //    per (input channel, kh), parallel over (group, output-channel range).
-//  - anything else (the stem's weight gradient, dense 3x3x3, odd shapes): im2col / col2im in column
-//    chunks + GEMM.
+//  - anything else (the stem's weight gradient in bf16 compute, dense 3x3x3, odd shapes): im2col / col2im in
+//    column chunks + GEMM.
 // With the fp32 precision BF16 (gemm_bf16.cpp) the GEMM paths round their operands to bf16 for the bf16 GEMM (the
 // weights once a call: Bf16Weights), and the direct paths run flat_dp_item (stride 1: forward, backward-data;
 // VDPBF16PS over channel pairs), direct_fwd_row_bf16 and direct_bwd_data_row_bf16 (the row path: forward,
