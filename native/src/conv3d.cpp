@@ -519,6 +519,24 @@ bool tm_ring(const TmRing& r, int64_t s0, int64_t s1) {
   return true;
 }
 
+// The frame-ordered units of tm_forward and tm_backward_data: each item's plane of HW positions in chunks of about
+// FRAME_CHUNK (16-aligned), the unit u = (item u / n, chunk u % n) covering [s0, s1); at N = 1 the chunk count a
+// multiple of the threads (inference: whole chunks for every thread)
+struct FrameChunks {
+  int64_t cw, n, HW;
+  FrameChunks(int64_t hw, int64_t items, int nt) : HW(hw) {
+    int64_t nchunks = ceil_div(hw, FRAME_CHUNK);
+    if (items < nt) nchunks = ceil_div(nchunks, nt) * nt;
+    cw = ceil_div(ceil_div(hw, nchunks), 16) * 16;
+    n = ceil_div(hw, cw);
+  }
+  void unit(int64_t u, int64_t& item, int64_t& s0, int64_t& s1) const {
+    item = u / n;
+    s0 = (u % n) * cw;
+    s1 = min64(HW, s0 + cw);
+  }
+};
+
 void tm_forward(const float* x, const float* w, const Epi& e, float* y, const ConvParams& p) {
   const int cig = p.cin_g(), cog = p.cout_g();
   const int64_t K = (int64_t)cig * p.kT;
@@ -546,12 +564,11 @@ void tm_forward(const float* x, const float* w, const Epi& e, float* y, const Co
     // In fp32 with the whole K in one of the GEMM's K blocks each frame's chunk is packed once (tm_ring), on planes
     // from 512 positions: [1,32,16,112,112] 6.8 -> 5.0 ms, [1,64,16,56,56] 4.8 -> 3.8, [8,32,8,56,56] 6.9 -> 5.4,
     // [8,64,8,28,28] 4.4 -> 3.5 (twenty-second session; 14x14 and smaller: no gain).
-    int64_t nchunks = ceil_div(HW, FRAME_CHUNK);
-    if (items < nt) nchunks = ceil_div(nchunks, nt) * nt;  // N = 1 inference: whole chunks for every thread
-    const int64_t cw = ceil_div(ceil_div(HW, nchunks), 16) * 16, nch = ceil_div(HW, cw);
+    const FrameChunks fc(HW, items, nt);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
-    for (int64_t u = 0; u < items * nch; u++) {
-      const int64_t it = u / nch, s0 = (u % nch) * cw, s1 = min64(HW, s0 + cw);
+    for (int64_t u = 0; u < items * fc.n; u++) {
+      int64_t it, s0, s1;
+      fc.unit(u, it, s0, s1);
       const int n = (int)(it / p.groups), g = (int)(it % p.groups);
       const float* xg = x + ((int64_t)n * p.Cin + g * cig) * Si;
       const int64_t yo = ((int64_t)n * p.Cout + g * cog) * So;
@@ -614,12 +631,11 @@ void tm_backward_data(const float* dy, const float* w, float* dx, const ConvPara
     // ordering alone, each frame still packed kT times, measured no gain: 6.3 -> 6.7 ms at [8,32,8,56,56]). With the
     // ring: [1,32,16,112,112] 5.8 -> 4.7 ms, [8,32,8,56,56] 5.9 -> 4.7, [1,64,16,56,56] 4.35 -> 3.65, [8,64,8,28,28]
     // 4.2 -> 3.25 (twenty-second session)
-    int64_t nchunks = ceil_div(HW, FRAME_CHUNK);
-    if (items < nt) nchunks = ceil_div(nchunks, nt) * nt;
-    const int64_t cw = ceil_div(ceil_div(HW, nchunks), 16) * 16, nch = ceil_div(HW, cw);
+    const FrameChunks fc(HW, items, nt);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
-    for (int64_t u = 0; u < items * nch; u++) {
-      const int64_t it = u / nch, s0 = (u % nch) * cw, s1 = min64(HW, s0 + cw);
+    for (int64_t u = 0; u < items * fc.n; u++) {
+      int64_t it, s0, s1;
+      fc.unit(u, it, s0, s1);
       const int n = (int)(it / p.groups), g = (int)(it % p.groups);
       const float* dyg = dy + ((int64_t)n * p.Cout + g * cog) * So;
       float* dxg = dx + ((int64_t)n * p.Cin + g * cig) * Si;
