@@ -454,7 +454,9 @@ constexpr int64_t FRAME_CHUNK = 768;
 // tap kt reads input frame t + dir * kt + off (forward: dir 1, off -pT; backward-data: dir -1, off pT) through tap
 // weights A_kt[m][k] = wg[m * rs + k * cs + kt] (M rows m, K = rows k of an input frame). Each output's sum runs tap
 // by tap, channel by channel within a tap. false: no work buffer (the caller takes the shifted GEMMs).
-constexpr int64_t TM_RING_MAX_K = 256;  // K * kT within one of the GEMM's K blocks: kT packed frames fit in L2
+// K = channels x taps: measured up to 256 channels at 28x28 ([1,256,8,28,28] forward 7.6 -> 6.6 ms; [1,128,16,28,28]
+// 3.9 -> 3.5, [1,192,16,28,28] 9.2 -> 7.6, [1,96,16,56,56] 11.4 -> 8.8), the kT packed frames about the size of L2
+constexpr int64_t TM_RING_MAX_K = 768;
 constexpr int TM_RING_MAX_TAPS = 7;
 constexpr int64_t TM_RING_MIN_HW = 512;  // 28x28 (784) gains 20%; 14x14 (196) nothing
 // The fp32 temporal conv (fp32: no bf16 weights) of K = channels * taps over planes of HW takes tm_ring. (In bf16
@@ -561,8 +563,8 @@ void tm_forward(const float* x, const float* w, const Epi& e, float* y, const Co
     // packs were read by the previous frames' blocks just before (in cache) rather than a whole frame earlier (at 32
     // channels of 112x112, 1.6 MB per frame: x came from memory kT times), and each block's epilogue finds it in
     // cache: [1,32,16,112,112] 11.6 -> 9.5 ms, [8,32,8,56,56] 10.8 -> 9.0 (a C harness alternating the two builds).
-    // In fp32 with the whole K in one of the GEMM's K blocks each frame's chunk is packed once (tm_ring), on planes
-    // from 512 positions: [1,32,16,112,112] 6.8 -> 5.0 ms, [1,64,16,56,56] 4.8 -> 3.8, [8,32,8,56,56] 6.9 -> 5.4,
+    // In fp32 up to 256 channels (tm_ring_fits) each frame's chunk is packed once (tm_ring), on planes from 512
+    // positions: [1,32,16,112,112] 6.8 -> 5.0 ms, [1,64,16,56,56] 4.8 -> 3.8, [8,32,8,56,56] 6.9 -> 5.4,
     // [8,64,8,28,28] 4.4 -> 3.5 (twenty-second session; 14x14 and smaller: no gain).
     const FrameChunks fc(HW, items, nt);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)

@@ -73,12 +73,13 @@ class ConvNativeTest {
                 new Conv("3x1x1 temporal large plane N=1", 1, 8, 3, 40, 41, 6, 3, 1, 1, 1, 1, 1, 1, 0, 0, 1),
                 new Conv("3x1x1 temporal large plane N=2 groups 2 no pad", 2, 4, 4, 39, 40, 6, 3, 1, 1, 1, 1, 1, 0, 0, 0, 2),
                 // fp32's ring of packed frames (forward and backward-data): five taps (slots mod 5, two padded frames
-                // each side), a 575-position plane (frame-ordered for the ring alone), and K = 88 * 3 past one of the
-                // GEMM's K blocks (no ring: the shifted GEMM per frame)
+                // each side), a 575-position plane (frame-ordered for the ring alone), K = 88 * 3 (each tap's segment
+                // past a 64-row multiple), and K = 260 * 3 past the ring's limit (the shifted GEMM per frame)
                 new Conv("5x1x1 temporal large plane pad 2", 1, 3, 7, 40, 40, 13, 5, 1, 1, 1, 1, 1, 2, 0, 0, 1),
                 new Conv("3x1x1 temporal ring from 512 positions N=2 groups 2", 2, 6, 4, 23, 25, 10, 3, 1, 1, 1, 1, 1,
                         1, 0, 0, 2),
                 new Conv("3x1x1 temporal large plane K 264", 1, 88, 3, 40, 40, 8, 3, 1, 1, 1, 1, 1, 1, 0, 0, 1),
+                new Conv("3x1x1 temporal 575 positions K 780", 1, 260, 3, 23, 25, 4, 3, 1, 1, 1, 1, 1, 1, 0, 0, 1),
                 // past 2 MFLOP the GEMM convs run on every core: the weight gradients' per-thread partial sums are
                 // added and (temporal) transposed in tiles, here off the 32-wide tile (60 x 35 per group)
                 new Conv("3x1x1 temporal threaded N=3 groups 2", 3, 40, 4, 5, 6, 70, 3, 1, 1, 1, 1, 1, 1, 0, 0, 2),
