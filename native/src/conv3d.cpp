@@ -521,23 +521,20 @@ bool tm_ring(const TmRing& r, int64_t s0, int64_t s1) {
   return true;
 }
 
-// The frame-ordered units of tm_forward and tm_backward_data: each item's plane of HW positions in chunks of about
-// FRAME_CHUNK (16-aligned), the unit u = (item u / n, chunk u % n) covering [s0, s1); at N = 1 the chunk count a
-// multiple of the threads (inference: whole chunks for every thread)
-struct FrameChunks {
-  int64_t cw, n, HW;
-  FrameChunks(int64_t hw, int64_t items, int nt) : HW(hw) {
-    int64_t nchunks = ceil_div(hw, FRAME_CHUNK);
-    if (items < nt) nchunks = ceil_div(nchunks, nt) * nt;
-    cw = ceil_div(ceil_div(hw, nchunks), 16) * 16;
-    n = ceil_div(hw, cw);
+// The frame-ordered units of tm_forward and tm_backward_data, in parallel: each item's plane of HW positions in chunks
+// of about FRAME_CHUNK (16-aligned), f(n, g, s0, s1) for the chunk [s0, s1) of item (sample n, group g); at N = 1 the
+// chunk count a multiple of the threads (inference: whole chunks for every thread)
+template <class F>
+void for_frame_units(int64_t HW, int64_t items, int groups, int nt, F f) {
+  int64_t nchunks = ceil_div(HW, FRAME_CHUNK);
+  if (items < nt) nchunks = ceil_div(nchunks, nt) * nt;
+  const int64_t cw = ceil_div(ceil_div(HW, nchunks), 16) * 16, nch = ceil_div(HW, cw);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
+  for (int64_t u = 0; u < items * nch; u++) {
+    const int64_t it = u / nch, s0 = (u % nch) * cw;
+    f((int)(it / groups), (int)(it % groups), s0, min64(HW, s0 + cw));
   }
-  void unit(int64_t u, int64_t& item, int64_t& s0, int64_t& s1) const {
-    item = u / n;
-    s0 = (u % n) * cw;
-    s1 = min64(HW, s0 + cw);
-  }
-};
+}
 
 void tm_forward(const float* x, const float* w, const Epi& e, float* y, const ConvParams& p) {
   const int cig = p.cin_g(), cog = p.cout_g();
@@ -566,25 +563,20 @@ void tm_forward(const float* x, const float* w, const Epi& e, float* y, const Co
     // In fp32 up to 256 channels (tm_ring_fits) each frame's chunk is packed once (tm_ring), on planes from 512
     // positions: [1,32,16,112,112] 6.8 -> 5.0 ms, [1,64,16,56,56] 4.8 -> 3.8, [8,32,8,56,56] 6.9 -> 5.4,
     // [8,64,8,28,28] 4.4 -> 3.5 (twenty-second session; 14x14 and smaller: no gain).
-    const FrameChunks fc(HW, items, nt);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
-    for (int64_t u = 0; u < items * fc.n; u++) {
-      int64_t it, s0, s1;
-      fc.unit(u, it, s0, s1);
-      const int n = (int)(it / p.groups), g = (int)(it % p.groups);
+    for_frame_units(HW, items, p.groups, nt, [&](int n, int g, int64_t s0, int64_t s1) {
       const float* xg = x + ((int64_t)n * p.Cin + g * cig) * Si;
       const int64_t yo = ((int64_t)n * p.Cout + g * cog) * So;
       if (ring) {
         const TmRing r{xg, Si, p.T, p.To, p.kT, 1, -p.pT, HW, cog, cig, w + (int64_t)g * cog * K, K, p.kT,
                        y + yo, So, &e, (int64_t)g * cog, yo};
-        if (tm_ring(r, s0, s1)) continue;
+        if (tm_ring(r, s0, s1)) return;
       }
       for (int t = 0; t < p.To; t++) {
         const int64_t j0 = (int64_t)t * HW + s0;
         const int64_t sb[5] = {p.kT, HW, (int64_t)p.pT * HW, -j0, Si - j0};
         gemm(cog, s1 - s0, (int64_t)g * cog, xg + j0, sb, y + yo + j0, yo + j0);
       }
-    }
+    });
     return;
   }
   const Split2 sp = make_split(cog, So, parts_per_item(items, nt));
@@ -633,24 +625,19 @@ void tm_backward_data(const float* dy, const float* w, float* dx, const ConvPara
     // ordering alone, each frame still packed kT times, measured no gain: 6.3 -> 6.7 ms at [8,32,8,56,56]). With the
     // ring: [1,32,16,112,112] 5.8 -> 4.7 ms, [8,32,8,56,56] 5.9 -> 4.7, [1,64,16,56,56] 4.35 -> 3.65, [8,64,8,28,28]
     // 4.2 -> 3.25 (twenty-second session)
-    const FrameChunks fc(HW, items, nt);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
-    for (int64_t u = 0; u < items * fc.n; u++) {
-      int64_t it, s0, s1;
-      fc.unit(u, it, s0, s1);
-      const int n = (int)(it / p.groups), g = (int)(it % p.groups);
+    for_frame_units(HW, items, p.groups, nt, [&](int n, int g, int64_t s0, int64_t s1) {
       const float* dyg = dy + ((int64_t)n * p.Cout + g * cog) * So;
       float* dxg = dx + ((int64_t)n * p.Cin + g * cig) * Si;
       const TmRing r{dyg, So, p.To, p.T, p.kT, -1, p.pT, HW, cig, cog, w + (int64_t)g * cog * cig * p.kT, p.kT,
                      (int64_t)cig * p.kT, dxg, Si, nullptr, 0, 0};
-      if (tm_ring(r, s0, s1)) continue;
+      if (tm_ring(r, s0, s1)) return;
       for (int t = 0; t < p.T; t++) {  // no work buffer: the shifted GEMM per frame
         const int64_t j0 = (int64_t)t * HW + s0;
         const int64_t sb[5] = {p.kT, -HW, -(int64_t)p.pT * HW, -j0, So - j0};
         sgemm_serial_shifted(false, false, cig, s1 - s0, K, wtp + (int64_t)g * cig * K, K, nullptr, dyg + j0, So, sb,
                              0.f, dxg + j0, Si);
       }
-    }
+    });
     return;
   }
   const Split2 sp = make_split(cig, Si, parts_per_item(items, nt));
