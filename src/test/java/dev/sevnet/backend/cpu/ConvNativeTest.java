@@ -10,6 +10,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Native 3-D convolution (every fast path and the im2col fallback) against naive Java loops, plus a
@@ -334,6 +335,42 @@ class ConvNativeTest {
         float[] x = random(r, c.xSize());
         float[] dy = random(r, c.ySize());
         assertClose(refBackwardWeight(c, x, dy), nativeBackwardWeight(c, x, dy), 1e-4, c + " backward weight");
+    }
+
+    /**
+     * The weight gradients at thread counts other than this machine's (16: more threads than cores): the direct convs'
+     * frame parts, and their channel split where the frames run out (N * T = 2); the GEMM convs' reduction parts with
+     * dW tiles for the other threads — a dW large against its inputs (256 x 256 over 8 positions a sample; the
+     * temporal conv's 96 x 288 over 24) keeps two parts, tiles the rest, the temporal tiles' rows in whole taps; the
+     * im2col path's per-thread sums.
+     */
+    @ParameterizedTest(name = "{0} threads")
+    @ValueSource(ints = {1, 3, 4, 6, 16})
+    void backwardWeightAtAnyThreadCount(int threads) {
+        Conv[] cs = {
+            new Conv("stem 1x7x7 s2 p3 cout 32", 2, 3, 3, 21, 22, 32, 1, 7, 7, 1, 2, 2, 0, 3, 3, 1),
+            new Conv("stem N*T = 2", 2, 3, 1, 13, 14, 24, 1, 7, 7, 1, 2, 2, 0, 3, 3, 1),
+            new Conv("grouped 1x3x3 s1 flat", 2, 32, 4, 9, 10, 32, 1, 3, 3, 1, 1, 1, 0, 1, 1, 4),
+            new Conv("grouped 1x3x3 s2 rows", 2, 32, 3, 15, 17, 32, 1, 3, 3, 1, 2, 2, 0, 1, 1, 2),
+            new Conv("1x1x1 256 over 8 positions", 2, 256, 2, 2, 2, 256, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1),
+            new Conv("1x1x1 64 wide plane", 3, 64, 2, 12, 13, 48, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1),
+            new Conv("3x1x1 96 over 24 positions", 2, 96, 6, 2, 2, 96, 3, 1, 1, 1, 1, 1, 1, 0, 0, 1),
+            new Conv("3x1x1 groups 2 wide plane", 2, 40, 5, 9, 11, 30, 3, 1, 1, 1, 1, 1, 1, 0, 0, 2),
+            new Conv("dense 3x3x3 im2col", 2, 8, 5, 7, 8, 12, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1),
+        };
+        int before = CpuBackend.numThreads();
+        Random r = new Random(threads);
+        try {
+            CpuBackend.setNumThreads(threads);
+            for (Conv c : cs) {
+                float[] x = random(r, c.xSize());
+                float[] dy = random(r, c.ySize());
+                assertClose(refBackwardWeight(c, x, dy), nativeBackwardWeight(c, x, dy), 1e-4,
+                        c + " backward weight, " + threads + " threads");
+            }
+        } finally {
+            CpuBackend.setNumThreads(before);
+        }
     }
 
     /** Model-sized grouped, pointwise and temporal layers (wide rows, many groups) against the native reference. */
