@@ -2278,45 +2278,57 @@ void gen_backward_weight(const float* x, const float* dy, float* dw, const ConvP
   const int cig = p.cin_g(), cog = p.cout_g();
   const int64_t rows = (int64_t)cig * p.ksize(), So = p.out_spatial(), Si = p.in_spatial();
   const int nt = max_threads();
-  const int64_t chunk = col_chunk(p, rows, nt, (int64_t)p.N * p.groups);
-  const int64_t nch = ceil_div(So, chunk);
-  const int64_t units = (int64_t)p.N * p.groups * nch;
+  const int64_t items = (int64_t)p.N * p.groups;
   const int64_t wsz = (int64_t)p.Cout * rows;
   const bool bf16 = bf16_gemm_active();
-  // per thread: dW partials [groups][cog][rows], and in bf16 their transposes [groups][rows][cog] — the bf16 GEMM
+  // R parts of dW partials [groups][cog][rows], and in bf16 their transposes [groups][rows][cog] — the bf16 GEMM
   // computes dW^T = col dy^T there: its transposed operand (rounded through 16x16 transposes) is then dy's cog rows,
   // not col's `rows` (147 at the stem: its weight gradient at [8,3,8,112²] 10.0-10.3 -> 9.3-9.4 ms; what is left is
-  // im2col and the rounding of col, ~60% of it)
+  // im2col and the rounding of col, ~60% of it). Tiles of dW (WgradSplit) take rows [j0, j1) of col: im2col'd by
+  // their tile alone.
   const int64_t per = bf16 ? 2 * wsz : wsz;
-  FloatBuf part((size_t)(per * nt));
+  const double in = (double)items * ((double)cig * Si + (double)cog * So);
+  const WgradSplit ws = wgrad_split(nt, nt, per, in, cog, rows, 1);
+  const int64_t chunk = col_chunk(p, rows, ws.R, items);
+  const int64_t nch = ceil_div(So, chunk);
+  const int64_t units = items * nch;
+  FloatBuf part((size_t)(per * ws.R));
   if (!part.get()) return buffer_failed();
-  std::memset(part.get(), 0, sizeof(float) * (size_t)(per * nt));
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
-    float* mine = part.get() + (int64_t)omp_get_thread_num() * per;
-    float* mine_t = mine + wsz;  // bf16 only
-#pragma omp for schedule(static)  // a fixed partition: deterministic dW (pw_backward_weight)
-    for (int64_t u = 0; u < units; u++) {
-      const int64_t c = u % nch;
-      const int g = (int)((u / nch) % p.groups), n = (int)(u / (nch * p.groups));
-      const int64_t s0 = c * chunk, len = min64(chunk, So - s0);
-      float* col = conv_scratch(3, (size_t)(rows * len));
-      if (!col) continue;
-      im2col(x + ((int64_t)n * p.Cin + g * cig) * Si, p, s0, len, 0, (int)rows, col, false);
-      // dW_g [cog, rows] += dy_g[:, s0..] [cog, len] x col^T [len, rows]
-      const float* dyg = dy + ((int64_t)n * p.Cout + g * cog) * So + s0;
-      if (bf16 && sgemm_bf16_ex(true, rows, cog, len, col, len, nullptr, dyg, So, nullptr, 1.f,
-                                mine_t + (int64_t)g * rows * cog, cog))
-        continue;
-      sgemm_serial(false, true, cog, rows, len, 1.f, dyg, So, col, len, 1.f, mine + (int64_t)g * cog * rows, rows);
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < per * ws.R; i++) part.get()[i] = 0.f;
+#pragma omp for schedule(static, 1)
+    for (int v = 0; v < ws.workers(); v++) {
+      int r;
+      int64_t u0, u1, i0, i1, j0, j1;
+      ws.work(v, units, cog, rows, 1, r, u0, u1, i0, i1, j0, j1);
+      if (i1 <= i0 || j1 <= j0) continue;
+      float* mine = part.get() + r * per;
+      float* mine_t = mine + wsz;  // bf16 only
+      for (int64_t u = u0; u < u1; u++) {
+        const int64_t c = u % nch;
+        const int g = (int)((u / nch) % p.groups), n = (int)(u / (nch * p.groups));
+        const int64_t s0 = c * chunk, len = min64(chunk, So - s0);
+        float* col = conv_scratch(3, (size_t)((j1 - j0) * len));
+        if (!col) continue;
+        im2col(x + ((int64_t)n * p.Cin + g * cig) * Si, p, s0, len, (int)j0, (int)j1, col, false);
+        // dW_g [cog, rows] rows i0.., columns j0.. += dy_g[i0.., s0..] [.., len] x col^T [len, j0..]
+        const float* dyg = dy + ((int64_t)n * p.Cout + g * cog + i0) * So + s0;
+        if (bf16 && sgemm_bf16_ex(true, j1 - j0, i1 - i0, len, col, len, nullptr, dyg, So, nullptr, 1.f,
+                                  mine_t + ((int64_t)g * rows + j0) * cog + i0, cog))
+          continue;
+        sgemm_serial(false, true, i1 - i0, j1 - j0, len, 1.f, dyg, So, col, len, 1.f,
+                     mine + ((int64_t)g * cog + i0) * rows + j0, rows);
+      }
     }
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < wsz; i++) {
       const int64_t g = i / (cog * rows), co = (i / rows) % cog, r = i % rows;
       const int64_t it = (g * rows + r) * cog + co;
       float s = 0.f;
-      for (int q = 0; q < nt; q++) s += bf16 ? part.get()[q * per + i] + part.get()[q * per + wsz + it]
-                                              : part.get()[q * per + i];
+      for (int q = 0; q < ws.R; q++) s += bf16 ? part.get()[q * per + i] + part.get()[q * per + wsz + it]
+                                                : part.get()[q * per + i];
       dw[i] = s;
     }
   }

@@ -3,6 +3,7 @@ package dev.sevnet.backend.cpu;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.sevnet.backend.cpu.CpuBackend.Fp32Precision;
 import dev.sevnet.tensor.Tensor;
 import java.util.Random;
 import java.util.stream.Stream;
@@ -342,7 +343,7 @@ class ConvNativeTest {
      * frame parts, and their channel split where the frames run out (N * T = 2); the GEMM convs' reduction parts with
      * dW tiles for the other threads — a dW large against its inputs (256 x 256 over 8 positions a sample; the
      * temporal conv's 96 x 288 over 24) keeps two parts, tiles the rest, the temporal tiles' rows in whole taps; the
-     * im2col path's per-thread sums.
+     * im2col path's parts and tiles (a tile's rows of the column matrix im2col'd for it alone).
      */
     @ParameterizedTest(name = "{0} threads")
     @ValueSource(ints = {1, 3, 4, 6, 16})
@@ -357,18 +358,26 @@ class ConvNativeTest {
             new Conv("3x1x1 96 over 24 positions", 2, 96, 6, 2, 2, 96, 3, 1, 1, 1, 1, 1, 1, 0, 0, 1),
             new Conv("3x1x1 groups 2 wide plane", 2, 40, 5, 9, 11, 30, 3, 1, 1, 1, 1, 1, 1, 0, 0, 2),
             new Conv("dense 3x3x3 im2col", 2, 8, 5, 7, 8, 12, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1),
+            new Conv("dense 3x3x3 im2col cout 40: tiles of rows too", 2, 2, 5, 7, 8, 40, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1),
         };
         int before = CpuBackend.numThreads();
         Random r = new Random(threads);
         try {
             CpuBackend.setNumThreads(threads);
-            for (Conv c : cs) {
-                float[] x = random(r, c.xSize());
-                float[] dy = random(r, c.ySize());
-                assertClose(refBackwardWeight(c, x, dy), nativeBackwardWeight(c, x, dy), 1e-4,
-                        c + " backward weight, " + threads + " threads");
+            // bf16 compute (where the CPU has it) runs its own GEMMs into the same parts and tiles: operands rounded
+            // to bf16, so a looser bound
+            for (Fp32Precision precision : Fp32Precision.values()) {
+                CpuBackend.setFp32Precision(precision);
+                double rtol = precision == Fp32Precision.IEEE ? 1e-4 : 2e-2;
+                for (Conv c : cs) {
+                    float[] x = random(r, c.xSize());
+                    float[] dy = random(r, c.ySize());
+                    assertClose(refBackwardWeight(c, x, dy), nativeBackwardWeight(c, x, dy), rtol,
+                            c + " backward weight, " + threads + " threads, " + precision);
+                }
             }
         } finally {
+            CpuBackend.setFp32Precision(Fp32Precision.IEEE);
             CpuBackend.setNumThreads(before);
         }
     }
