@@ -29,9 +29,14 @@ extern "C" {
 const char* sev_version(void);
 const char* sev_last_error(void);          /* thread-local message of the last failure */
 /* Team size of every thread's native calls from now on (each thread takes it at its next call); <= 0: all cores.
- * get: that setting, or OpenMP's default for the calling thread before any set. */
+ * get: that setting, or OpenMP's default when the library loaded (OMP_NUM_THREADS, else the cores) before any set. */
 int sev_set_num_threads(int n);
 int sev_get_num_threads(void);
+/* The calling thread's own team size for its native calls from now on, over sev_set_num_threads' (one of several
+ * threads running models at once: a share of the cores each); <= 0: back to the library's setting. get: the team size
+ * the calling thread's calls use. */
+int sev_set_thread_num_threads(int n);
+int sev_get_thread_num_threads(void);
 /* Denormal results flushed to zero (MXCSR.FTZ) inside every floating-point entry point, on the calling thread and
  * its OpenMP team: 1 (the default) flush, 0 IEEE gradual underflow. Inputs are never read as zero (no DAZ). The
  * calling thread's MXCSR is restored before each call returns. get: the mode in effect (0 off x86). */

@@ -47,6 +47,12 @@ thread_local int t_depth = 0, t_mode = 0;  // open scopes on this thread, the ou
 // a user's executor) would otherwise run every kernel on all cores
 std::atomic<int> g_num_threads{0};
 thread_local int t_num_threads = 0;
+// sev_set_thread_num_threads' value on this thread (0: none, the library's setting applies): several Java threads
+// that run models at once (a predictor's batching threads) each take a share of the cores instead of all of them
+thread_local int t_own_threads = 0;
+// OpenMP's team size when the library loaded (OMP_NUM_THREADS, else the cores): where a thread whose own setting is
+// cleared goes back to while the library has none
+const int g_default_threads = omp_get_max_threads();
 #ifdef SEV_HAVE_MXCSR
 constexpr unsigned kFtz = 0x8000u;   // MXCSR flush-to-zero
 constexpr unsigned kIeee = 0x1F80u;  // every exception masked, round to nearest, no DAZ, no FTZ: the x86-64 default
@@ -67,7 +73,8 @@ CallScope::CallScope()
     : CallScope(t_depth > 0 ? t_mode != 0 : g_flush_denormals.load(std::memory_order_relaxed) != 0) {}
 
 CallScope::CallScope(bool flush) {
-  const int threads = g_num_threads.load(std::memory_order_relaxed);
+  int threads = t_own_threads > 0 ? t_own_threads : g_num_threads.load(std::memory_order_relaxed);
+  if (threads <= 0 && t_num_threads > 0) threads = g_default_threads;
   if (threads > 0 && threads != t_num_threads && omp_get_level() == 0) {
     omp_set_num_threads(threads);
     t_num_threads = threads;
@@ -121,8 +128,15 @@ int sev_set_num_threads(int n) {
 
 int sev_get_num_threads(void) {
   const int n = sev::g_num_threads.load();
-  return n > 0 ? n : omp_get_max_threads();
+  return n > 0 ? n : sev::g_default_threads;
 }
+
+int sev_set_thread_num_threads(int n) {
+  sev::t_own_threads = n > 0 ? n : 0;  // the calling thread's next call applies it (CallScope)
+  return SEV_OK;
+}
+
+int sev_get_thread_num_threads(void) { return sev::t_own_threads > 0 ? sev::t_own_threads : sev_get_num_threads(); }
 
 int sev_set_flush_denormals(int on) {
   sev::g_flush_denormals.store(on != 0 ? 1 : 0);

@@ -139,6 +139,11 @@ public final class BenchCommand implements Callable<Integer> {
             + "counts them all (default: ${DEFAULT-VALUE}).")
     int streams;
 
+    @Option(names = "--intra-op-threads", defaultValue = "0", description = "CPU, with --streams above 1: native "
+            + "threads each stream's forward pass runs on (default 0: --threads shared among the streams, at least 1 "
+            + "each, as serve --in-flight does; --threads' value gives every stream all the cores).")
+    int intraOpThreads;
+
     @Option(names = "--cuda-profiler-range", description = "On a CUDA device: the first timed iteration runs inside "
             + "cudaProfilerStart/Stop, so that `ncu --profile-from-start off` or `nsys --capture-range=cudaProfilerApi` "
             + "record that step alone (bench/device_session.sh profile sums its kernels with bench/ncu_summary.py).")
@@ -181,6 +186,10 @@ public final class BenchCommand implements Callable<Integer> {
             return 2;
         }
         CudaBackend.KernelMode.parse(kernels); // a bad name is an error on every device, not only on a GPU
+        if (intraOpThreads < 0 || intraOpThreads > 4096) {
+            System.err.println("error: --intra-op-threads must be 0 to 4096, got " + intraOpThreads);
+            return 2;
+        }
         if (streams < 1 || streams > 64 || (streams > 1 && !mode.equals("infer"))) {
             System.err.println("error: --streams must be 1 to 64, and above 1 only with --mode infer");
             return 2;
@@ -306,7 +315,9 @@ public final class BenchCommand implements Callable<Integer> {
                 runner = channelsLast ? f.toMemoryFormat(format) : f;
             }
             GraphedInference graphed = cudaGraphs && !train ? new GraphedInference(runner, gpu) : null;
-            ConcurrentForward concurrent = streams > 1 ? new ConcurrentForward(backend, runner, x, streams) : null;
+            ConcurrentForward concurrent = streams > 1
+                    ? new ConcurrentForward(backend, runner, x, streams, backend instanceof CpuBackend ? streamThreads() : 0)
+                    : null;
             GraphedTrainStep graphedTrain;
             try {
                 graphedTrain = cudaGraphs && train
@@ -447,6 +458,9 @@ public final class BenchCommand implements Callable<Integer> {
         }
         if (mode.equals("infer")) {
             r.put("streams", streams);
+            if (streams > 1 && dev.isCpu()) {
+                r.put("intra_op_threads", streamThreads());
+            }
         }
         if (cudaGraphs && train) {
             r.put("graph_replays", graphReplays); // 0: the capture failed and every step ran eagerly (see the log)
@@ -576,6 +590,11 @@ public final class BenchCommand implements Callable<Integer> {
         }
     }
 
+    /** --streams on the CPU: each stream's native threads (--intra-op-threads, else --threads shared out). */
+    private int streamThreads() {
+        return intraOpThreads > 0 ? intraOpThreads : Math.max(1, CpuBackend.numThreads() / streams);
+    }
+
     /**
      * {@code --streams N}: N threads, each with a stream of its own on the backend's device ({@link ExecutionStream}),
      * run one forward pass of the same model on the same input together at every {@link #runOnce}, which returns when
@@ -588,7 +607,8 @@ public final class BenchCommand implements Callable<Integer> {
         private final dev.sevnet.nn.Module runner;
         private final Tensor x;
 
-        ConcurrentForward(Backend backend, dev.sevnet.nn.Module runner, Tensor x, int n) {
+        /** threads: each worker's native thread count on the CPU (0: the library's). */
+        ConcurrentForward(Backend backend, dev.sevnet.nn.Module runner, Tensor x, int n, int threads) {
             this.runner = runner;
             this.x = x;
             this.workers = new java.util.concurrent.ExecutorService[n];
@@ -605,6 +625,9 @@ public final class BenchCommand implements Callable<Integer> {
                     ExecutionStream s = backend.newStream();
                     streams[w] = s;
                     bindings[w] = await(workers[w].submit(s::bind)); // bound on the worker's thread for its life
+                    if (threads > 0) {
+                        await(workers[w].submit(() -> CpuBackend.setCurrentThreadNumThreads(threads)));
+                    }
                 }
             } catch (RuntimeException | Error e) {
                 close();

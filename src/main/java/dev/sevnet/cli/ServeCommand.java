@@ -49,6 +49,10 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--in-flight", defaultValue = "1", description = "Batches run at once (default: ${DEFAULT-VALUE}).")
     int inFlight;
 
+    @Option(names = "--intra-op-threads", defaultValue = "0", description = "On the CPU: native threads each in-flight "
+            + "batch runs on (default 0: the cores shared among the --in-flight batches, at least 1 each).")
+    int intraOpThreads;
+
     @Option(names = "--cuda-graphs", description = "On a CUDA device: replay each batch size's forward pass as a CUDA "
             + "graph (captured the first time that size comes; one launch per batch instead of a few hundred).")
     boolean cudaGraphs;
@@ -105,12 +109,16 @@ public final class ServeCommand implements Callable<Integer> {
         positive(top, "--top");
         positive(threads, "--threads");
         positive(readTimeoutS, "--read-timeout-s");
+        if (intraOpThreads < 0) {
+            throw new IllegalArgumentException("--intra-op-threads must be >= 0 (0: the cores shared among the "
+                    + "--in-flight batches), got " + intraOpThreads);
+        }
         if (maxDelayMs < 0) {
             throw new IllegalArgumentException("--max-delay-ms must be >= 0, got " + maxDelayMs);
         }
         Predictor.Builder b = Predictor.builder().checkpoint(checkpoint).device(device).maxBatch(maxBatch)
-                .maxQueueDelay(Duration.ofMillis(maxDelayMs)).inFlight(inFlight).queueCapacity(queue)
-                .timeout(Duration.ofMillis(timeoutMs)).topK(top).foldBatchNorm(!noFold).cudaGraphs(cudaGraphs);
+                .maxQueueDelay(Duration.ofMillis(maxDelayMs)).inFlight(inFlight).intraOpThreads(intraOpThreads)
+                .queueCapacity(queue).timeout(Duration.ofMillis(timeoutMs)).topK(top).foldBatchNorm(!noFold).cudaGraphs(cudaGraphs);
         if (views != null) {
             b.views(views);
         }

@@ -97,6 +97,7 @@ public final class Predictor implements AutoCloseable {
     /** Upper bounds of the builder's settings: beyond them a setting is a mistake, not a configuration. */
     static final int MAX_BATCH = 4096;
     static final int MAX_IN_FLIGHT = 256;
+    static final int MAX_INTRA_OP_THREADS = 4096;
     static final int MAX_QUEUE = 1 << 20;
 
     /** Fires per-call timeouts (one daemon thread for every predictor). */
@@ -113,6 +114,8 @@ public final class Predictor implements AutoCloseable {
     private final String precision;
     private final dev.sevnet.tensor.MemoryFormat memoryFormat;
     private final int maxBatch;
+    /** CPU: the native threads of each batching thread's forward passes (0: the library's own setting). */
+    private final int intraOpThreads;
     private final long maxDelayNanos;
     private final int queueCapacity;
     private final Duration timeout;
@@ -235,6 +238,9 @@ public final class Predictor implements AutoCloseable {
         this.precision = precisionOf(model);
         this.memoryFormat = model instanceof FoldedSevNet f ? f.activationFormat() : dev.sevnet.tensor.MemoryFormat.CONTIGUOUS;
         this.maxBatch = b.maxBatch;
+        this.intraOpThreads = !device.device().isCpu() ? 0
+                : b.intraOpThreads > 0 ? b.intraOpThreads
+                : b.inFlight > 1 ? Math.max(1, dev.sevnet.backend.cpu.CpuBackend.numThreads() / b.inFlight) : 0;
         this.maxDelayNanos = b.maxQueueDelay.toNanos();
         this.queueCapacity = b.queueCapacity;
         this.timeout = b.timeout;
@@ -511,6 +517,17 @@ public final class Predictor implements AutoCloseable {
 
     public Duration timeout() {
         return timeout;
+    }
+
+    /**
+     * On the CPU, the native threads each batching thread's forward pass runs on ({@link Builder#intraOpThreads}, or
+     * the library's thread count when that is 0); 0 on a GPU.
+     */
+    public int intraOpThreads() {
+        if (!device.device().isCpu()) {
+            return 0;
+        }
+        return intraOpThreads > 0 ? intraOpThreads : dev.sevnet.backend.cpu.CpuBackend.numThreads();
     }
 
     /** Requests waiting for a batching thread now. */
@@ -886,6 +903,9 @@ public final class Predictor implements AutoCloseable {
 
     private void workerLoop(HostMemoryPool pool, ExecutionStream stream) {
         internalThread.set(Boolean.TRUE);
+        if (intraOpThreads > 0) {
+            dev.sevnet.backend.cpu.CpuBackend.setCurrentThreadNumThreads(intraOpThreads);
+        }
         try (GradMode.Guard g = GradMode.noGrad(); HostAllocator.Binding b = pool.bind();
                 ExecutionStream.Binding onStream = bindOrShare(stream)) {
             for (;;) {
@@ -1114,6 +1134,7 @@ public final class Predictor implements AutoCloseable {
         private Recipe.Sampling sampling;
         private boolean fold = true;
         private int decodeThreads = 2;
+        private int intraOpThreads;
         private String precision = "fp32";
         private List<Tensor> calibration;
         private List<Path> calibrationVideos;
@@ -1324,6 +1345,18 @@ public final class Predictor implements AutoCloseable {
         }
 
         /**
+         * On the CPU, the native threads each batching thread's forward pass runs on (default 0: the library's thread
+         * count, {@link dev.sevnet.backend.cpu.CpuBackend#setNumThreads}, shared out among the {@link #inFlight}
+         * threads, at least 1 each; with one batching thread, all of it). Each of several in-flight batches on every
+         * core would run inFlight x cores threads on the cores, their barriers waiting on each other's preempted
+         * threads. Ignored on a GPU.
+         */
+        public Builder intraOpThreads(int n) {
+            this.intraOpThreads = n;
+            return this;
+        }
+
+        /**
          * Loads the weights, prepares the inference graph, moves it to the device and starts the
          * batching threads.
          *
@@ -1346,6 +1379,9 @@ public final class Predictor implements AutoCloseable {
                     + " and " + size);
             require(decodeThreads >= 1 && decodeThreads <= MAX_IN_FLIGHT, "decodeThreads must be 1.." + MAX_IN_FLIGHT
                     + ", got " + decodeThreads);
+            require(intraOpThreads >= 0 && intraOpThreads <= MAX_INTRA_OP_THREADS, "intraOpThreads must be 0.."
+                    + MAX_INTRA_OP_THREADS + " (0: the library's thread count shared among the batching threads), got "
+                    + intraOpThreads);
             require(calibrationClips >= 1, "calibrationClips must be >= 1, got " + calibrationClips);
             boolean int8 = precision.equals("int8");
             require(!int8 || fold, "int8 runs the folded model: foldBatchNorm(false) cannot be combined with it");

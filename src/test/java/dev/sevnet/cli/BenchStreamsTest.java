@@ -46,6 +46,9 @@ class BenchStreamsTest {
         double perIter = r.get("ms_per_iter_median").getAsDouble() / 1e3;
         assertEquals(2 * 3 / perIter, r.get("clips_per_s").getAsDouble(), 1e-6 * r.get("clips_per_s").getAsDouble(),
                 "clips/s counts every stream's batch");
+        int threads = r.get("threads").getAsInt();
+        assertEquals(Math.max(1, threads / 3), r.get("intra_op_threads").getAsInt(), "the threads shared among streams");
+        assertEquals(5, benchJson("--streams", "2", "--intra-op-threads", "5").get("intra_op_threads").getAsInt());
     }
 
     @Test
@@ -53,6 +56,7 @@ class BenchStreamsTest {
         assertEquals(2, ServeCommandTest.run(with("--streams", "2", "--mode", "train")).code());
         assertEquals(2, ServeCommandTest.run(with("--streams", "0")).code());
         assertEquals(2, ServeCommandTest.run(with("--streams", "65")).code());
+        assertEquals(2, ServeCommandTest.run(with("--streams", "2", "--intra-op-threads", "-1")).code());
     }
 
     @Test

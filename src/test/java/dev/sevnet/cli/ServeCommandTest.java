@@ -31,7 +31,7 @@ class ServeCommandTest {
         Run r = run("serve", "--help");
         assertEquals(0, r.code());
         for (String s : new String[] {"POST /v1/predict", "/healthz", "/metrics", "--checkpoint", "--host", "--port",
-            "--device", "--max-body-mb", "127.0.0.1"}) {
+            "--device", "--max-body-mb", "--intra-op-threads", "127.0.0.1"}) {
             assertTrue(r.out().contains(s), s + " in\n" + r.out());
         }
     }
@@ -42,5 +42,13 @@ class ServeCommandTest {
         assertEquals(2, r.code(), r.err());
         assertTrue(r.err().startsWith("error: no checkpoint at"), r.err());
         assertEquals(1, r.err().strip().lines().count(), r.err());
+    }
+
+    @Test
+    void aNegativeIntraOpThreadCountIsRefusedByName(@TempDir Path dir) {
+        Run r = run("serve", "--checkpoint", dir.toString(), "--port", "0", "--in-flight", "2", "--intra-op-threads",
+                "-1");
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().startsWith("error: --intra-op-threads must be >= 0"), r.err());
     }
 }

@@ -409,6 +409,43 @@ class PredictorTest {
         assertThrows(RejectedExecutionException.class, () -> p.predict(videos.get(0)));
     }
 
+    /**
+     * On the CPU several in-flight batches share the cores (each batching thread's native calls on its share, not all
+     * of them): inFlight(2) on 4 threads runs each on 2, intraOpThreads pins a count, one in flight keeps the library's;
+     * the answers do not change, concurrent batches included.
+     */
+    @Test
+    void inFlightBatchesShareTheCoresOnTheCpu() throws Exception {
+        int before = dev.sevnet.backend.cpu.CpuBackend.numThreads();
+        try {
+            dev.sevnet.backend.cpu.CpuBackend.setNumThreads(4);
+            try (Predictor one = base().build();
+                    Predictor two = base().inFlight(2).maxQueueDelay(Duration.ZERO).build();
+                    Predictor pinned = base().inFlight(2).intraOpThreads(3).build();
+                    Tensor c0 = clip(11, 3, 8, 32, 32);
+                    Tensor c1 = clip(12, 3, 8, 32, 32)) {
+                assertEquals(4, one.intraOpThreads());
+                assertEquals(2, two.intraOpThreads());
+                assertEquals(3, pinned.intraOpThreads());
+                Prediction e0 = one.predict(c0);
+                Prediction e1 = one.predict(c1);
+                assertSame(e0, pinned.predict(c0), "3 threads a batch");
+                List<CompletableFuture<Prediction>> running = new ArrayList<>();
+                for (int i = 0; i < 8; i++) {
+                    running.add(two.predictAsync(i % 2 == 0 ? c0 : c1));
+                }
+                for (int i = 0; i < 8; i++) {
+                    assertSame(i % 2 == 0 ? e0 : e1, running.get(i).get(), "two in flight, request " + i);
+                }
+            }
+        } finally {
+            dev.sevnet.backend.cpu.CpuBackend.setNumThreads(before);
+        }
+        IllegalArgumentException bad = assertThrows(IllegalArgumentException.class,
+                () -> base().intraOpThreads(-1).build());
+        assertTrue(bad.getMessage().contains("intraOpThreads"), bad.getMessage());
+    }
+
     @Test
     void badInputsAreExceptionsWithMessagesAndThePredictorKeepsWorking() throws Exception {
         assertThrows(IllegalArgumentException.class, () -> Predictor.builder().build());

@@ -207,6 +207,21 @@ public final class CpuBackend implements Backend {
     }
 
     /**
+     * The calling Java thread's own native thread count, over {@link #setNumThreads}'s ({@code n <= 0}: back to that):
+     * for several threads that run models at once — a {@code Predictor}'s batching threads, each batch's forward pass
+     * on a share of the cores (ONNX Runtime's per-session {@code intra_op_num_threads}) instead of every thread's
+     * OpenMP team on all of them. Applies to this thread's next native call; other threads are not affected.
+     */
+    public static void setCurrentThreadNumThreads(int n) {
+        NativeCore.sev_set_thread_num_threads(n);
+    }
+
+    /** The native thread count the calling thread's native calls use: its own, else {@link #numThreads()}. */
+    public static int currentThreadNumThreads() {
+        return NativeCore.sev_get_thread_num_threads();
+    }
+
+    /**
      * Whether the native kernels flush denormal results to zero (default true; system property
      * {@code sevnet.flushDenormals=false} at start-up, or this method, for IEEE gradual underflow). Why: on x86 every
      * instruction that makes a denormal (|x| < 2^-126) takes a microcode assist, and a training step whose gradients

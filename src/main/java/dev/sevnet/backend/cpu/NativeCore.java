@@ -36,6 +36,10 @@ public final class NativeCore {
 
     public static native int sev_get_num_threads();
 
+    public static native int sev_set_thread_num_threads(int n);
+
+    public static native int sev_get_thread_num_threads();
+
     public static native int sev_set_flush_denormals(int on);
 
     public static native int sev_get_flush_denormals();

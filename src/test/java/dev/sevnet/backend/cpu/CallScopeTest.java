@@ -134,6 +134,34 @@ class CallScopeTest {
         }
     }
 
+    /**
+     * A thread's own count (setCurrentThreadNumThreads: a predictor's batching threads) binds that thread alone, over
+     * the library's; cleared, the thread follows the library's again.
+     */
+    @Test
+    void aThreadsOwnCountBindsThatThreadAlone() throws Exception {
+        CpuBackend.setNumThreads(2);
+        int[] seen = new int[4];
+        Thread t = new Thread(() -> {
+            CpuBackend.setCurrentThreadNumThreads(1);
+            seen[0] = NativeCore.sev_denormal_probe(1f, 1f, new float[9], 9);
+            seen[1] = CpuBackend.currentThreadNumThreads();
+            CpuBackend.setCurrentThreadNumThreads(0);
+            seen[2] = NativeCore.sev_denormal_probe(1f, 1f, new float[9], 9);
+            seen[3] = CpuBackend.currentThreadNumThreads();
+        });
+        t.start();
+        int here = NativeCore.sev_denormal_probe(1f, 1f, new float[9], 9);
+        t.join();
+        assertEquals(1, seen[0], "a team of the thread's own size");
+        assertEquals(1, seen[1]);
+        assertEquals(2, seen[2], "cleared: the library's size again");
+        assertEquals(2, seen[3]);
+        assertEquals(2, here, "another thread's own count leaves this thread's team alone");
+        assertEquals(2, CpuBackend.currentThreadNumThreads());
+        assertEquals(2, CpuBackend.numThreads(), "and the library's setting");
+    }
+
     @Test
     void kernelsFlushResultsButNotInputs() {
         try (TensorScope scope = TensorScope.open()) {
