@@ -94,8 +94,6 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--iters", defaultValue = "5", description = "Timed iterations (default: ${DEFAULT-VALUE}).")
     int iters;
 
-    @Option(names = "--threads", defaultValue = "0", description = "Native threads, 0 = all cores.")
-    int threads;
 
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
@@ -167,6 +165,9 @@ public final class BenchCommand implements Callable<Integer> {
     @Mixin
     Fp32PrecisionOption fp32 = new Fp32PrecisionOption();
 
+    @Mixin
+    NativeThreadsOption nativeThreads = new NativeThreadsOption();
+
     @Override
     public Integer call() {
         fp32.apply();
@@ -181,8 +182,8 @@ public final class BenchCommand implements Callable<Integer> {
             System.err.println("error: --train-list and --data-root are options of --mode load");
             return 2;
         }
-        if (threads < 0) {
-            System.err.println("error: --threads must be >= 0 (0: all cores), got " + threads);
+        if (nativeThreads.threads != null && nativeThreads.threads < 0) {
+            System.err.println("error: --threads must be >= 0 (0: all cores), got " + nativeThreads.threads);
             return 2;
         }
         CudaBackend.KernelMode.parse(kernels); // a bad name is an error on every device, not only on a GPU
@@ -284,7 +285,7 @@ public final class BenchCommand implements Callable<Integer> {
                 }
             }
         }
-        CpuBackend.setNumThreads(threads);
+        nativeThreads.apply();
         SevNetConfig config = SevNetConfig.parse(model, classes);
         boolean train = mode.equals("train");
         double[] times = new double[iters];

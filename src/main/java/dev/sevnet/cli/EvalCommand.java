@@ -60,9 +60,13 @@ public final class EvalCommand implements Callable<Integer> {
     @Mixin
     Fp32PrecisionOption fp32 = new Fp32PrecisionOption();
 
+    @Mixin
+    NativeThreadsOption nativeThreads = new NativeThreadsOption();
+
     @Override
     public Integer call() throws Exception {
         fp32.apply();
+        nativeThreads.apply();
         if (batch != null && batch < 1) {
             throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
         }

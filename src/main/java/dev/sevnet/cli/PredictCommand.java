@@ -54,9 +54,13 @@ public final class PredictCommand implements Callable<Integer> {
     @Mixin
     Fp32PrecisionOption fp32 = new Fp32PrecisionOption();
 
+    @Mixin
+    NativeThreadsOption nativeThreads = new NativeThreadsOption();
+
     @Override
     public Integer call() throws Exception {
         fp32.apply();
+        nativeThreads.apply();
         if (top < 1) {
             throw new IllegalArgumentException("--top must be >= 1");
         }

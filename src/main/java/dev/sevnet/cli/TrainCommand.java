@@ -160,14 +160,18 @@ public final class TrainCommand implements Callable<Integer> {
     // what a resumed run may change: how and where it runs, how long, and where its data now lives (a moved dataset)
     private static final java.util.Set<String> RESUME_OPTIONS = java.util.Set.of("--resume", "--epochs", "--workers",
             "--precision", "--memory-format", "--device", "--cuda-graphs", "--deterministic", "--out", "--progress",
-            "--predict", "--data-root", "--train-list", "--val-list", "--labels", "--fp32-precision");
+            "--predict", "--data-root", "--train-list", "--val-list", "--labels", "--fp32-precision", "--threads");
 
     @picocli.CommandLine.Mixin
     Fp32PrecisionOption fp32 = new Fp32PrecisionOption();
 
+    @picocli.CommandLine.Mixin
+    NativeThreadsOption nativeThreads = new NativeThreadsOption();
+
     @Override
     public Integer call() throws Exception {
         fp32.apply();
+        nativeThreads.apply();
         long t0 = System.nanoTime();
         if (predictCount < 0) {
             throw new IllegalArgumentException("--predict must be >= 0 (0: none), got " + predictCount);

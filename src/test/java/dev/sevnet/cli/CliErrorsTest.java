@@ -143,5 +143,11 @@ class CliErrorsTest {
                 "--max-batch must");
         assertOneLineError(ServeCommandTest.run("bench", "--kernels", "bogus"), "unknown kernel mode");
         assertEquals(2, ServeCommandTest.run("bench", "--threads", "-1").code());
+        assertOneLineError(ServeCommandTest.run("train", "--threads", "-1", "--out", dir.resolve("t").toString()),
+                "--threads must be >= 0");
+        assertOneLineError(ServeCommandTest.run("eval", "--checkpoint", ck.toString(), "--threads", "-2"),
+                "--threads must be >= 0");
+        assertOneLineError(ServeCommandTest.run("serve", "--checkpoint", ck.toString(), "--intra-op-threads", "-1"),
+                "--intra-op-threads must be >= 0");
     }
 }
