@@ -3,7 +3,7 @@
 # a short train/eval/predict on the GPU, compute-sanitizer on the CUDA op tests, the kernel
 # microbenchmarks, the cubin launch-shape harness, the throughput harness, the serving load. Run from the project root
 # after devpack.sh, inside the devpack (java, $CP):
-#   bash .devpack/run.sh bash bench/device_session.sh [tests] [doctor] [cli] [sanitize] [selftest] [profile] [kernels] [jmh] [cubins] [bench] [serve] [prefetch] [graphs] [streams] [channels-last]
+#   bash .devpack/run.sh bash bench/device_session.sh [tests] [doctor] [cli] [sanitize] [selftest] [profile] [kernels] [jmh] [cubins] [bench] [serve] [prefetch] [graphs] [streams] [channels-last] [cpu-cores]
 # Logs go to $OUT (or ./device-out).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -303,4 +303,18 @@ PYEOF
     > "$O/cl-cli.log" 2>&1; echo "rc=$?"
   grep -vE "^\s+at " "$O/cl-cli.log" | tail -20
   fi
+fi
+if has cpu-cores; then
+  # The machine's CPU cores (16 on the lent ones): the only many-core machine this project gets — sevnet's CPU backend
+  # beside PyTorch's at every core and at 2 (the dev box's count), alternating, one round each (bench/RESULTS.md,
+  # twenty-third session: the weight gradients' and in-flight batches' scaling were measured only as 16 threads on 2
+  # cores). CPU_THREADS="16 2", CPU_MODES="train infer".
+  echo "== CPU cores: $(nproc)"
+  for t in ${CPU_THREADS:-$(nproc) 2}; do
+    for m in ${CPU_MODES:-train infer}; do
+      if [[ $m == train ]]; then a=(--mode train --batch 8 --frames 8 --size 112); else a=(--mode infer --batch 1 --frames 16 --size 224); fi
+      timeout ${CPUTIMEOUT:-90} java -cp "$CP" dev.sevnet.cli.Main bench --json --device cpu --model sevnet-g8 "${a[@]}" --warmup 1 --iters 3 --threads "$t" 2>/dev/null | tail -1 | tee -a "$O/cpu-cores.jsonl"
+      timeout ${CPUTIMEOUT:-90} "${PY:-python3}" bench/reference/bench_torch.py --g 8 "${a[@]}" --warmup 1 --iters 3 --threads "$t" 2>/dev/null | tail -1 | tee -a "$O/cpu-cores.jsonl"
+    done
+  done
 fi
