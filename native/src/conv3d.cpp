@@ -2086,8 +2086,8 @@ void direct_backward_weight(const float* x, const float* dy, float* dw, const Co
   // R added in order after), a group's output channels split only where the frames run out. Splitting the channels
   // first re-read and re-padded the group's whole input per part: the stem's at [8,3,8,112²] in four parts took 13.7
   // ms, in frame parts 11.8; at 16 threads (2 cores) 42 -> 12.6 ms, the stride-2 grouped conv's 20 -> 4.4-9.
-  int R = (int)min64((int64_t)p.N * p.T, max64(1, ceil_div(2 * nt, p.groups)));
-  const int split = (int)min64(cog, max64(1, ceil_div(2 * nt, (int64_t)p.groups * R)));
+  int R = nt > 1 ? (int)min64((int64_t)p.N * p.T, max64(1, ceil_div(2 * nt, p.groups))) : 1;
+  const int split = nt > 1 ? (int)min64(cog, max64(1, ceil_div(2 * nt, (int64_t)p.groups * R))) : 1;
   FloatBuf part(R > 1 ? (size_t)(wsz * R) : 0);
   if (!part.get()) R = 1;  // dW straight from one part a group
   const int64_t items = (int64_t)p.groups * split * R;

@@ -76,7 +76,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * ({@link #predictAsync(Path)}), never on a batching thread. On a GPU each batching thread queues its work on a
  * CUDA stream of its own ({@link ExecutionStream}), so with {@code inFlight > 1} one batch's kernels run while
  * another's are queued, uploaded or read back (eagerly: with {@code cudaGraphs(true)} the replays share one memory
- * pool and run one at a time).
+ * pool and run one at a time). On the CPU the batching threads share the cores: each runs its forward passes on
+ * {@code intraOpThreads} native threads (default: the library's thread count divided among them).
  *
  * <p><b>Back-pressure and time limits.</b> When the queue holds {@code queueCapacity} requests a
  * call fails at once with {@link QueueFullException}. A call that has not finished {@code timeout}
