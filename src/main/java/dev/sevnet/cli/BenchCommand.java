@@ -94,7 +94,6 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--iters", defaultValue = "5", description = "Timed iterations (default: ${DEFAULT-VALUE}).")
     int iters;
 
-
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
 
@@ -182,10 +181,7 @@ public final class BenchCommand implements Callable<Integer> {
             System.err.println("error: --train-list and --data-root are options of --mode load");
             return 2;
         }
-        if (nativeThreads.threads != null && nativeThreads.threads < 0) {
-            System.err.println("error: --threads must be >= 0 (0: all cores), got " + nativeThreads.threads);
-            return 2;
-        }
+        nativeThreads.apply(); // a negative count: IllegalArgumentException, exit code 2
         CudaBackend.KernelMode.parse(kernels); // a bad name is an error on every device, not only on a GPU
         if (intraOpThreads < 0 || intraOpThreads > 4096) {
             System.err.println("error: --intra-op-threads must be 0 to 4096, got " + intraOpThreads);
@@ -285,7 +281,6 @@ public final class BenchCommand implements Callable<Integer> {
                 }
             }
         }
-        nativeThreads.apply();
         SevNetConfig config = SevNetConfig.parse(model, classes);
         boolean train = mode.equals("train");
         double[] times = new double[iters];
