@@ -311,8 +311,8 @@ public final class BenchCommand implements Callable<Integer> {
                 runner = channelsLast ? f.toMemoryFormat(format) : f;
             }
             GraphedInference graphed = cudaGraphs && !train ? new GraphedInference(runner, gpu) : null;
-            ConcurrentForward concurrent = streams > 1
-                    ? new ConcurrentForward(backend, runner, x, streams, backend instanceof CpuBackend ? streamThreads() : 0)
+            int perStream = backend instanceof CpuBackend ? streamThreads() : 0;
+            ConcurrentForward concurrent = streams > 1 ? new ConcurrentForward(backend, runner, x, streams, perStream)
                     : null;
             GraphedTrainStep graphedTrain;
             try {

@@ -118,7 +118,8 @@ public final class ServeCommand implements Callable<Integer> {
         }
         Predictor.Builder b = Predictor.builder().checkpoint(checkpoint).device(device).maxBatch(maxBatch)
                 .maxQueueDelay(Duration.ofMillis(maxDelayMs)).inFlight(inFlight).intraOpThreads(intraOpThreads)
-                .queueCapacity(queue).timeout(Duration.ofMillis(timeoutMs)).topK(top).foldBatchNorm(!noFold).cudaGraphs(cudaGraphs);
+                .queueCapacity(queue).timeout(Duration.ofMillis(timeoutMs)).topK(top).foldBatchNorm(!noFold)
+                .cudaGraphs(cudaGraphs);
         if (views != null) {
             b.views(views);
         }
